@@ -1,0 +1,6 @@
+export * from './contract/index.ts';
+export * from './ports.ts';
+export * from './layout.ts';
+export * from './manifest.ts';
+export * from './reasons.ts';
+export * from './ingest.ts';

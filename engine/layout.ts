@@ -1,0 +1,42 @@
+/** Where things live inside the zones. One place, so the engine, catalog, CLI and infrastructure agree. */
+import type { PartitionField } from './contract/types.ts';
+
+export const UNKNOWN_DATASET = '_unknown';
+
+/** Prefix of a dataset's silver table (the Glue table location). */
+export function silverTablePrefix(dataset: string): string {
+  return `${dataset}/`;
+}
+
+export function partitionPrefix(dataset: string, fields: readonly PartitionField[], values: readonly string[]): string {
+  return `${dataset}/${fields.map((f, i) => `${f.name}=${values[i]}`).join('/')}${fields.length ? '/' : ''}`;
+}
+
+/** Deterministic silver file name: one source never collides with another, and a re-run reuses the name. */
+export function silverFileName(sourceId: string, fileIndex: number): string {
+  return `part-${sourceId}-${String(fileIndex).padStart(5, '0')}.parquet`;
+}
+
+/** Manifests live in the silver zone under `_manifests/` (Athena skips names starting with `_`). */
+export function manifestKey(dataset: string, sourceId: string): string {
+  return `_manifests/${dataset}/${sourceId}.json`;
+}
+
+export const MANIFESTS_PREFIX = '_manifests/';
+
+/** Prefix of a dataset's quarantine table (rejected records and files, as Parquet). */
+export function quarantineRecordsPrefix(dataset: string): string {
+  return `${dataset}/records/`;
+}
+
+export function quarantineRecordsKey(dataset: string, sourceId: string): string {
+  return `${quarantineRecordsPrefix(dataset)}part-${sourceId}.parquet`;
+}
+
+/** A copy of a whole rejected file, kept next to its quarantine record. */
+export function quarantineFileKey(dataset: string, sourceId: string, sourceKey: string): string {
+  const base = sourceKey.split('/').pop() || 'object';
+  return `${dataset}/files/${sourceId}/${base}`;
+}
+
+

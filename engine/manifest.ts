@@ -1,0 +1,50 @@
+/** The run manifest: one JSON object per source, the completion marker of an ingest. */
+export interface SourceRef {
+  bucket: string;
+  key: string;
+  /** S3 version id, when the bucket is versioned. */
+  versionId?: string;
+  etag?: string;
+  /** When the object landed in bronze. Becomes `ingested_at`, so re-runs produce identical rows. */
+  lastModified?: Date;
+  size?: number;
+}
+
+export interface PartitionWritten {
+  values: Record<string, string>;
+  prefix: string;
+  rows: number;
+  files: string[];
+}
+
+export interface Manifest {
+  manifest_version: 1;
+  dataset: string;
+  contract_version: string | null;
+  run_id: string;
+  source_id: string;
+  source: { bucket: string; key: string; version_id: string | null; etag: string | null };
+  /** `succeeded`: rows went to silver/quarantine. `rejected`: the whole file was quarantined. */
+  status: 'succeeded' | 'rejected';
+  rows_in: number;
+  rows_valid: number;
+  rows_quarantined: number;
+  /** Rows (or the file, for a whole-file rejection) per reason code. A row with two reasons counts under both. */
+  reasons: Record<string, number>;
+  partitions: PartitionWritten[];
+  quarantine: { records_key: string | null; file_key: string | null; file_reason: string | null; file_detail: string | null };
+  columns: { matched: Record<string, string>; ignored: string[] };
+  bytes_in: number;
+  bytes_in_uncompressed: number;
+  bytes_out: number;
+  compression: 'gzip' | 'none';
+  ingested_at: string;
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  engine: { name: string; version: string };
+}
+
+export function quarantineRate(m: Pick<Manifest, 'rows_in' | 'rows_quarantined'>): number {
+  return m.rows_in === 0 ? 0 : m.rows_quarantined / m.rows_in;
+}

@@ -1,0 +1,40 @@
+/**
+ * The engine's view of the outside world. The engine knows nothing of S3, Glue or Lambda:
+ * adapters/local and adapters/aws implement these small interfaces.
+ */
+import type { Readable } from 'node:stream';
+
+/** The lake's storage zones. On AWS each is a bucket; locally each is a directory. */
+export type Zone = 'bronze' | 'silver' | 'gold' | 'quarantine';
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  lastModified: Date;
+  /** Version id where the store keeps versions, else the ETag or a content hash. */
+  version?: string;
+}
+
+export interface ObjectStore {
+  /** Uploads a local file (streamed; multipart where the store needs it). */
+  putFile(zone: Zone, key: string, localPath: string, contentType?: string): Promise<void>;
+  putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /** The object's bytes, or undefined when it does not exist. Small objects only (manifests). */
+  getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
+  /** Streams an object's bytes. */
+  getStream(zone: Zone, key: string): Promise<Readable>;
+  list(zone: Zone, prefix: string): AsyncIterable<StoredObject>;
+  delete(zone: Zone, keys: readonly string[]): Promise<void>;
+}
+
+export interface PartitionSpec {
+  /** Partition values in partition-key order, e.g. `["2024", "01"]`. */
+  values: string[];
+  /** Key prefix of the partition inside its zone, e.g. `transactions/year=2024/month=01/`. */
+  prefix: string;
+}
+
+export interface Catalog {
+  /** Registers partitions of a dataset's silver table. Existing partitions are success. */
+  addPartitions(dataset: string, partitions: readonly PartitionSpec[]): Promise<void>;
+}
