@@ -38,3 +38,21 @@ export interface Catalog {
   /** Registers partitions of a dataset's silver table. Existing partitions are success. */
   addPartitions(dataset: string, partitions: readonly PartitionSpec[]): Promise<void>;
 }
+
+export type Row = Record<string, unknown>;
+
+export interface QueryResult {
+  columns: string[];
+  rows: Row[];
+  /** Bytes the engine scanned, where it reports them (Athena). */
+  bytesScanned?: number;
+}
+
+/**
+ * Runs analyst SQL. SQL names tables `silver.<dataset>`, `gold.<table>` and `quarantine.<dataset>`;
+ * locally these are DuckDB schemas over the lake directory, on AWS they map to the stage's Glue databases.
+ */
+export interface QueryEngine {
+  query(sql: string): Promise<QueryResult>;
+  close(): Promise<void>;
+}

@@ -84,7 +84,3 @@ function columnComment(c: ColumnContract): string {
   const pii = c.pii === 'hash' ? ' [PII: SHA-256 hashed]' : '';
   return `${c.description}${pii}`.slice(0, 255);
 }
-
-export function quarantineTableName(contract: DatasetContract): string {
-  return `${contract.name}_quarantine`;
-}
