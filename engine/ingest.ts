@@ -1,7 +1,16 @@
-// PLACEHOLDER while the engine is being written (lead engineer is writing it now). Signature is final.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ContractRegistry } from './contract/load.ts';
+import type { DatasetContract } from './contract/types.ts';
+import { openDuckDb } from './duckdb.ts';
+import { runId, sourceId, sourceVersion, normalizeEtag } from './identity.ts';
+import { manifestKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
 import type { Manifest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
+import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
+import { spoolInput, type SpooledInput } from './spool.ts';
+import { transformToLocal, writeFileRejection, type RunStamp, type TransformResult } from './transform.ts';
 
 export interface IngestOptions {
   contracts: ContractRegistry;
@@ -9,13 +18,197 @@ export interface IngestOptions {
   catalog: Catalog;
   /** Scratch directory for spooling input and staging output (Lambda: /tmp). @default os.tmpdir() */
   workDir?: string;
-  /** DuckDB memory limit. @default '192MB' */
+  /** DuckDB memory limit; beyond it DuckDB spills to the work directory. @default '128MB' */
   memoryLimit?: string;
+  /** DuckDB threads. @default 1 */
+  threads?: number;
   /** Salt for PII `hash` columns. @default '' */
   piiSalt?: string;
+  /** Uploads in flight at once. @default 4 */
+  uploadConcurrency?: number;
 }
 
-/** Ingests one bronze object: silver Parquet + quarantine + manifest, partitions registered. Data problems never throw. */
-export async function ingestObject(_source: SourceRef, _body: AsyncIterable<Uint8Array>, _options: IngestOptions): Promise<Manifest> {
-  throw new Error('engine not implemented yet');
+interface Rejection {
+  reason: FileReason;
+  detail: string;
+  recordsPath: string;
+}
+
+const PARQUET = 'application/vnd.apache.parquet';
+
+async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+function unknownDatasetDetail(key: string, contracts: ContractRegistry): string {
+  const prefixes = contracts.contracts.map((c) => c.bronzePrefix).join(', ') || 'none';
+  return `no dataset contract owns "${key}" (known bronze prefixes: ${prefixes})`;
+}
+
+/**
+ * Ingests one bronze object: typed silver Parquet per partition, quarantine for every rejected row or
+ * file, partitions registered, and a manifest as the completion marker. Data problems never throw; the
+ * manifest says what happened. Throws only when storage/catalog fail (retry) or an invariant breaks (bug).
+ * Re-running the same source writes the same keys with the same rows, and removes files a previous run
+ * of it wrote that this run no longer produces — only after the new files and manifest are in place.
+ */
+export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<Manifest> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const contract = options.contracts.forKey(source.key);
+  const dataset = contract?.name ?? UNKNOWN_DATASET;
+  const id = sourceId(source);
+  const stamp: RunStamp = {
+    dataset,
+    bucket: source.bucket,
+    key: source.key,
+    version: sourceVersion(source) ?? null,
+    runId: runId(id, dataset, contract?.version ?? null),
+    sourceId: id,
+    ingestedAt: source.lastModified ?? startedAt,
+  };
+  const workDir = await mkdtemp(join(options.workDir ?? tmpdir(), 'lake-ingest-'));
+  const duck = await openDuckDb({ tempDirectory: join(workDir, 'spill'), memoryLimit: options.memoryLimit, threads: options.threads });
+  try {
+    let spooled: SpooledInput | undefined;
+    let result: TransformResult | undefined;
+    let rejection: Rejection | undefined;
+    try {
+      spooled = await spoolInput(body, join(workDir, 'input.raw'), join(workDir, 'input.txt'));
+      if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
+      result = await transformToLocal(duck.connection, contract, spooled.path, stamp, workDir, options.piiSalt ?? '');
+    } catch (e) {
+      if (!(e instanceof FileRejection)) throw e;
+      const recordsPath = join(workDir, 'rejection.parquet');
+      await writeFileRejection(duck.connection, stamp, e.reason, e.detail, recordsPath);
+      rejection = { reason: e.reason, detail: e.detail, recordsPath };
+      result = undefined;
+    }
+    const manifest = buildManifest(source, stamp, contract, result, rejection, spooled, duck.version, startedAt);
+    await publish(manifest, result, rejection, spooled, options, t0);
+    return manifest;
+  } finally {
+    duck.close();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+function buildManifest(
+  source: SourceRef,
+  stamp: RunStamp,
+  contract: DatasetContract | undefined,
+  result: TransformResult | undefined,
+  rejection: Rejection | undefined,
+  spooled: SpooledInput | undefined,
+  engineVersion: string,
+  startedAt: Date,
+): Manifest {
+  const partitionNames = contract?.partitionBy.map((p) => p.name) ?? [];
+  const manifest: Manifest = {
+    manifest_version: 1,
+    dataset: stamp.dataset,
+    contract_version: contract?.version ?? null,
+    run_id: stamp.runId,
+    source_id: stamp.sourceId,
+    source: { bucket: source.bucket, key: source.key, version_id: source.versionId ?? null, etag: normalizeEtag(source.etag) ?? null },
+    status: rejection ? 'rejected' : 'succeeded',
+    rows_in: result?.rowsIn ?? 0,
+    rows_valid: result?.rowsValid ?? 0,
+    rows_quarantined: result?.rowsQuarantined ?? 0,
+    reasons: rejection ? { [rejection.reason]: 1 } : (result?.reasons ?? {}),
+    partitions: (result?.partitions ?? []).map((p) => ({
+      values: Object.fromEntries(partitionNames.map((n, i) => [n, p.values[i] ?? ''])),
+      prefix: p.prefix,
+      rows: p.rows,
+      files: p.files.map((f) => f.key),
+    })),
+    quarantine: {
+      records_key: rejection || result?.quarantineFile ? quarantineRecordsKey(stamp.dataset, stamp.sourceId) : null,
+      file_key: rejection && spooled ? quarantineFileKey(stamp.dataset, stamp.sourceId, source.key) : null,
+      file_reason: rejection?.reason ?? null,
+      file_detail: rejection?.detail ?? null,
+    },
+    columns: {
+      matched: Object.fromEntries((result?.header.bindings ?? []).filter((b) => b.sourceName !== undefined).map((b) => [b.column.name, b.sourceName as string])),
+      ignored: result?.header.ignored ?? [],
+    },
+    bytes_in: spooled?.bytesIn ?? 0,
+    bytes_in_uncompressed: spooled?.bytesUncompressed ?? 0,
+    bytes_out: (result?.partitions ?? []).flatMap((p) => p.files).reduce((s, f) => s + f.bytes, 0),
+    compression: spooled?.compression ?? 'none',
+    ingested_at: stamp.ingestedAt.toISOString(),
+    started_at: startedAt.toISOString(),
+    finished_at: '',
+    duration_ms: 0,
+    engine: { name: 'duckdb', version: engineVersion },
+  };
+  assertConservation(manifest);
+  return manifest;
+}
+
+/** rows_in = rows_valid + rows_quarantined, and the reasons account for every quarantined row. */
+export function assertConservation(m: Manifest): void {
+  if (m.rows_in !== m.rows_valid + m.rows_quarantined) {
+    throw new EngineInvariantError(
+      `conservation broken for ${m.source.key}: rows_in ${m.rows_in} != rows_valid ${m.rows_valid} + rows_quarantined ${m.rows_quarantined}`,
+    );
+  }
+  const partitionRows = m.partitions.reduce((s, p) => s + p.rows, 0);
+  if (partitionRows !== m.rows_valid) {
+    throw new EngineInvariantError(`partitions of ${m.source.key} hold ${partitionRows} rows, expected rows_valid ${m.rows_valid}`);
+  }
+  if (m.rows_quarantined > 0 && Object.keys(m.reasons).length === 0) {
+    throw new EngineInvariantError(`${m.rows_quarantined} rows of ${m.source.key} quarantined without a reason`);
+  }
+}
+
+async function previousManifest(store: ObjectStore, key: string): Promise<Manifest | undefined> {
+  const bytes = await store.getBytes('silver', key);
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest;
+  } catch {
+    return undefined; // a damaged manifest is replaced; its files are then not cleaned up
+  }
+}
+
+/** Outputs first, then partitions, then the manifest (the completion marker), then stale files of earlier runs. */
+async function publish(
+  manifest: Manifest,
+  result: TransformResult | undefined,
+  rejection: Rejection | undefined,
+  spooled: SpooledInput | undefined,
+  options: IngestOptions,
+  t0: number,
+): Promise<void> {
+  const { store, catalog } = options;
+  const key = manifestKey(manifest.dataset, manifest.source_id);
+  const previous = await previousManifest(store, key);
+  const files = (result?.partitions ?? []).flatMap((p) => p.files);
+  await inBatches(files, options.uploadConcurrency ?? 4, (f) => store.putFile('silver', f.key, f.localPath, PARQUET));
+
+  const recordsPath = rejection?.recordsPath ?? result?.quarantineFile;
+  if (manifest.quarantine.records_key && recordsPath) await store.putFile('quarantine', manifest.quarantine.records_key, recordsPath, PARQUET);
+  if (manifest.quarantine.file_key && spooled) await store.putFile('quarantine', manifest.quarantine.file_key, spooled.rawPath, 'application/octet-stream');
+
+  if (result && result.partitions.length && result.partitions[0]?.values.length) {
+    await catalog.addPartitions(
+      manifest.dataset,
+      result.partitions.map((p) => ({ values: p.values, prefix: p.prefix })),
+    );
+  }
+  manifest.finished_at = new Date().toISOString();
+  manifest.duration_ms = Math.round(performance.now() - t0);
+  await store.putBytes('silver', key, JSON.stringify(manifest, null, 2), 'application/json');
+
+  if (previous) {
+    const keep = new Set(files.map((f) => f.key));
+    const staleSilver = previous.partitions.flatMap((p) => p.files).filter((k) => !keep.has(k));
+    const keepQuarantine = new Set([manifest.quarantine.records_key, manifest.quarantine.file_key]);
+    const staleQuarantine = [previous.quarantine.records_key, previous.quarantine.file_key].filter(
+      (k): k is string => k !== null && !keepQuarantine.has(k),
+    );
+    if (staleSilver.length) await store.delete('silver', staleSilver);
+    if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  }
 }

@@ -173,6 +173,7 @@ function readPartitions(r: Reader, value: Json, columns: ColumnContract[]): Part
     const column = columns.find((c) => c.name === source);
     if (!column) r.fail(`${path}.source`, `no column named "${source}"`);
     if (!column.required) r.fail(`${path}.source`, `partition source "${source}" must be a required column`);
+    if (column.pii !== 'none') r.fail(`${path}.source`, `partition source "${source}" is PII (${column.pii}); partition paths would expose it`);
     const transform = r.oneOf(obj.transform, TRANSFORMS, `${path}.transform`);
     if (TEMPORAL_TRANSFORMS.includes(transform) && column.type.kind !== 'timestamp' && column.type.kind !== 'date') {
       r.fail(`${path}.transform`, `"${transform}" needs a date or timestamp column, "${source}" is ${column.typeText}`);

@@ -1,0 +1,153 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type GetObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { ObjectStore, StoredObject, Zone } from '../../engine/ports.ts';
+import { describeAwsError, isNotFoundError, isTransientError } from './aws-errors.ts';
+
+/** The bucket behind each zone. Zones without a bucket (e.g. gold for the ingest function) cannot be used. */
+export type ZoneBuckets = Partial<Record<Zone, string>>;
+
+/** An S3 call failed. Names the operation, bucket and key; `transient` says whether a retry can succeed. */
+export class S3StoreError extends Error {
+  readonly transient: boolean;
+
+  constructor(
+    readonly operation: string,
+    readonly bucket: string,
+    readonly key: string,
+    override readonly cause: unknown,
+  ) {
+    super(`S3 ${operation} s3://${bucket}/${key} failed: ${describeAwsError(cause)}`);
+    this.name = 'S3StoreError';
+    this.transient = isTransientError(cause);
+  }
+}
+
+/** S3's upper limit of keys per DeleteObjects request. */
+export const DELETE_BATCH_SIZE = 1000;
+/** Multipart part size for uploads of local files (S3 minimum 5 MiB; 10 000 parts → files up to 160 GiB). */
+export const UPLOAD_PART_SIZE = 16 * 1024 * 1024;
+/** Parts uploaded concurrently: memory held by an upload is about `partSize × queueSize`. */
+export const UPLOAD_QUEUE_SIZE = 2;
+
+export interface S3ObjectStoreOptions {
+  partSize?: number;
+  queueSize?: number;
+}
+
+/** The lake's zones as S3 buckets. */
+export class S3ObjectStore implements ObjectStore {
+  private readonly partSize: number;
+  private readonly queueSize: number;
+
+  constructor(
+    readonly client: S3Client,
+    readonly buckets: ZoneBuckets,
+    options: S3ObjectStoreOptions = {},
+  ) {
+    this.partSize = options.partSize ?? UPLOAD_PART_SIZE;
+    this.queueSize = options.queueSize ?? UPLOAD_QUEUE_SIZE;
+  }
+
+  bucket(zone: Zone): string {
+    const bucket = this.buckets[zone];
+    if (!bucket) throw new Error(`no bucket is configured for the ${zone} zone`);
+    return bucket;
+  }
+
+  /** Streams the file from disk; lib-storage switches to multipart above one part and aborts a failed upload. */
+  async putFile(zone: Zone, key: string, localPath: string, contentType?: string): Promise<void> {
+    const bucket = this.bucket(zone);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: createReadStream(localPath), ContentType: contentType },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    await this.call('Upload', bucket, key, () => upload.done());
+  }
+
+  async putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
+    const bucket = this.bucket(zone);
+    await this.call('PutObject', bucket, key, () => this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })));
+  }
+
+  async getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined> {
+    const bucket = this.bucket(zone);
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return await bodyOf(response, bucket, key).transformToByteArray();
+    } catch (error) {
+      if (isNotFoundError(error)) return undefined;
+      throw new S3StoreError('GetObject', bucket, key, error);
+    }
+  }
+
+  async getStream(zone: Zone, key: string): Promise<Readable> {
+    const bucket = this.bucket(zone);
+    const response = await this.call('GetObject', bucket, key, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    return toReadable(bodyOf(response, bucket, key));
+  }
+
+  async *list(zone: Zone, prefix: string): AsyncIterable<StoredObject> {
+    const bucket = this.bucket(zone);
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.call('ListObjectsV2', bucket, prefix, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: continuationToken })),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield { key: object.Key, size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0), version: object.ETag?.replace(/"/g, '') };
+      }
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken);
+  }
+
+  async delete(zone: Zone, keys: readonly string[]): Promise<void> {
+    const bucket = this.bucket(zone);
+    for (let start = 0; start < keys.length; start += DELETE_BATCH_SIZE) {
+      const chunk = keys.slice(start, start + DELETE_BATCH_SIZE);
+      const label = `${chunk[0]} (+${chunk.length - 1} more)`;
+      const response = await this.call('DeleteObjects', bucket, label, () =>
+        this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } })),
+      );
+      const failed = response.Errors ?? [];
+      if (failed.length > 0) {
+        const summary = failed.slice(0, 5).map((e) => `${e.Key}: ${e.Code} ${e.Message ?? ''}`.trim());
+        const cause = Object.assign(new Error(`${failed.length} of ${chunk.length} keys not deleted: ${summary.join('; ')}`), { name: failed[0]?.Code ?? 'DeleteFailed' });
+        throw new S3StoreError('DeleteObjects', bucket, label, cause);
+      }
+    }
+  }
+
+  private async call<T>(operation: string, bucket: string, key: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new S3StoreError(operation, bucket, key, error);
+    }
+  }
+}
+
+type StreamingBody = NonNullable<GetObjectCommandOutput['Body']>;
+
+function bodyOf(response: GetObjectCommandOutput, bucket: string, key: string): StreamingBody {
+  if (!response.Body) throw new Error(`S3 GetObject s3://${bucket}/${key} returned no body`);
+  return response.Body;
+}
+
+/** In Node the SDK's body is an `IncomingMessage` (a Readable); wrap anything else defensively. */
+export function toReadable(body: StreamingBody): Readable {
+  if (body instanceof Readable) return body;
+  return Readable.from(body as unknown as AsyncIterable<Uint8Array>);
+}

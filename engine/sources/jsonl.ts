@@ -1,0 +1,47 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DatasetContract } from '../contract/types.ts';
+import { queryRows } from '../duckdb.ts';
+import { matchHeader } from '../header.ts';
+import { sqlString } from '../sql.ts';
+import type { PreparedSource } from './source.ts';
+
+/** Lines whose keys are sampled to bind fields to contract columns. */
+const KEY_SAMPLE_LINES = 10_000;
+// No JSON function that raises on bad input may run before this test (DuckDB's AND does not short-circuit).
+const IS_OBJECT = `(json_valid(line) AND starts_with(ltrim(line), '{'))`;
+
+/**
+ * JSON Lines: one JSON object per line. Lines are read as text (a delimiter that cannot occur unescaped
+ * in JSON), so a line that is not a JSON object becomes MALFORMED_ROW instead of stopping the file, and
+ * blank lines are skipped. Keys bind to columns like CSV headers (any case, aliases); a key spelled
+ * differently on different lines still binds, as long as it appears in the sampled lines.
+ */
+export async function prepareJsonLines(db: DuckDBConnection, contract: DatasetContract, path: string): Promise<PreparedSource> {
+  const relation = `read_csv(${sqlString(path)}, header = false, auto_detect = false, all_varchar = true,
+    delim = chr(1), quote = '', escape = '', strict_mode = true, store_rejects = true, columns = {'line': 'VARCHAR'})`;
+  const keys = await queryRows(
+    db,
+    `SELECT DISTINCT unnest(json_keys(line)) AS k FROM (SELECT line FROM ${relation} LIMIT ${KEY_SAMPLE_LINES}) WHERE ${IS_OBJECT}`,
+  );
+  const sourceKeys = keys.map((r) => String(r.k)).sort();
+  // Several spellings of one column across lines are fine for JSON: bind each column to all of them.
+  const spellings = new Map<string, string[]>();
+  const header = matchHeader(sourceKeys, contract, (column, names) => spellings.set(column, names));
+  const extract = (key: string): string => `json_extract_string(line, ${sqlString(`$."${key.replace(/"/g, '\\"')}"`)})`;
+  return {
+    header,
+    source: {
+      relation,
+      headerLines: 0,
+      field: (b) => {
+        const keysForColumn = spellings.get(b.column.name) ?? [];
+        if (keysForColumn.length === 0) return 'CAST(NULL AS VARCHAR)';
+        const value = keysForColumn.length === 1 ? extract(keysForColumn[0] as string) : `COALESCE(${keysForColumn.map(extract).join(', ')})`;
+        return `CASE WHEN ${IS_OBJECT} THEN ${value} END`; // JSON functions raise on text that is not JSON
+      },
+      original: 'line',
+      malformed: { condition: `NOT ${IS_OBJECT}`, detail: 'the line is not a JSON object' },
+      skip: `(line IS NULL OR trim(line) = '')`,
+    },
+  };
+}

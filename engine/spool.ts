@@ -1,0 +1,90 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { FileRejection, FileReason } from './reasons.ts';
+
+export interface SpooledInput {
+  /** Plain (decompressed) bytes, ready for DuckDB. */
+  path: string;
+  /** The bytes exactly as received (same file as `path` unless the input was gzip). */
+  rawPath: string;
+  compression: 'gzip' | 'none';
+  bytesIn: number;
+  bytesUncompressed: number;
+}
+
+/** How much of the start of the text is checked for binary content. */
+const SNIFF_BYTES = 64 * 1024;
+
+/** Streams the body to disk exactly as received. Memory stays flat whatever the size. */
+async function writeRaw(body: AsyncIterable<Uint8Array>, path: string): Promise<number> {
+  const out = createWriteStream(path);
+  let bytes = 0;
+  try {
+    for await (const chunk of body) {
+      bytes += chunk.length;
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+  } finally {
+    out.end();
+    await once(out, 'finish');
+  }
+  return bytes;
+}
+
+async function readHead(path: string, length: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function isBlank(path: string, size: number): Promise<boolean> {
+  if (size === 0) return true;
+  for await (const chunk of createReadStream(path, { encoding: 'utf8' })) {
+    if (/\S/.test((chunk as string).replace(/\uFEFF/g, ''))) return false;
+  }
+  return true;
+}
+
+/**
+ * Puts the input on local disk, keeping the raw bytes for quarantine, and decompresses gzip recognised by
+ * its magic bytes (not the key's extension). Rejects empty, binary and corrupt-gzip input as data errors.
+ */
+export async function spoolInput(body: AsyncIterable<Uint8Array>, rawPath: string, plainPath: string): Promise<SpooledInput> {
+  const bytesIn = await writeRaw(body, rawPath);
+  const magic = await readHead(rawPath, 2);
+  const compression = magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : 'none';
+  const spooled: SpooledInput = { path: rawPath, rawPath, compression, bytesIn, bytesUncompressed: bytesIn };
+  if (compression === 'gzip') {
+    let bytesUncompressed = 0;
+    try {
+      await pipeline(
+        createReadStream(rawPath),
+        createGunzip(),
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            bytesUncompressed += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(plainPath),
+      );
+    } catch (e) {
+      throw new FileRejection(FileReason.UNREADABLE, `gzip data is corrupt: ${(e as Error).message}`);
+    }
+    Object.assign(spooled, { path: plainPath, bytesUncompressed });
+  }
+  const head = await readHead(spooled.path, SNIFF_BYTES);
+  if (head.includes(0)) throw new FileRejection(FileReason.UNREADABLE, 'not text: NUL bytes in the first 64 KiB');
+  if (await isBlank(spooled.path, spooled.bytesUncompressed)) {
+    throw new FileRejection(FileReason.EMPTY_FILE, spooled.bytesUncompressed === 0 ? 'the object has no content' : 'the object contains only whitespace');
+  }
+  return spooled;
+}

@@ -1,0 +1,152 @@
+/**
+ * SQL generated from a dataset contract: typing, validation and reason codes, evaluated by DuckDB.
+ * The benchmark's native reference uses the same typing and validation, so both do identical work.
+ */
+import { duckdbType } from './contract/schema.ts';
+import type { ColumnContract, DatasetContract, PartitionField } from './contract/types.ts';
+import type { ColumnBinding } from './header.ts';
+import { RowReason } from './reasons.ts';
+
+export const sqlString = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+const ISO_TIMESTAMP =
+  '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?)?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?';
+
+/** The raw (VARCHAR) source field for a column: `v_<name>`, NULL when empty or absent. */
+const rawName = (c: ColumnContract): string => ident(`v_${c.name}`);
+const typedName = (c: ColumnContract): string => ident(`t_${c.name}`);
+
+function typedExpression(c: ColumnContract): string {
+  const v = rawName(c);
+  const t = c.type;
+  switch (t.kind) {
+    case 'string':
+      return v;
+    case 'int':
+    case 'bigint':
+      return `CASE WHEN regexp_full_match(${v}, '[+-]?[0-9]+') THEN TRY_CAST(${v} AS ${duckdbType(t)}) END`;
+    case 'double':
+      return `CASE WHEN isfinite(TRY_CAST(${v} AS DOUBLE)) THEN TRY_CAST(${v} AS DOUBLE) END`;
+    case 'decimal': {
+      // Too many decimals is invalid, never rounded; exponents and thousands separators are invalid.
+      const pattern = t.scale === 0 ? '[+-]?[0-9]+' : `[+-]?([0-9]+(\\.[0-9]{0,${t.scale}})?|\\.[0-9]{1,${t.scale}})`;
+      return `CASE WHEN regexp_full_match(${v}, '${pattern}') THEN TRY_CAST(${v} AS ${duckdbType(t)}) END`;
+    }
+    case 'boolean':
+      return `CASE lower(${v}) WHEN 'true' THEN true WHEN 't' THEN true WHEN '1' THEN true WHEN 'yes' THEN true WHEN 'false' THEN false WHEN 'f' THEN false WHEN '0' THEN false WHEN 'no' THEN false END`;
+    case 'date':
+      return `CASE WHEN regexp_full_match(${v}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') THEN TRY_CAST(${v} AS DATE) END`;
+    case 'timestamp':
+      // Offsets are converted to UTC (session time zone is UTC); no zone means UTC; impossible dates fail the cast.
+      return `CASE WHEN regexp_full_match(${v}, '${ISO_TIMESTAMP}') THEN CAST(CAST(TRY_CAST(${v} AS TIMESTAMPTZ) AS TIMESTAMP) AS TIMESTAMP_MS) END`;
+  }
+}
+
+function literal(c: ColumnContract, value: number | string): string {
+  if (typeof value === 'number') return String(value);
+  return c.type.kind === 'date' ? `DATE ${sqlString(value)}` : `CAST(TIMESTAMPTZ ${sqlString(value)} AS TIMESTAMP)`;
+}
+
+/** Each check as [SQL condition that holds for a good value, human-readable rule]. */
+function checkConditions(c: ColumnContract): Array<[string, string]> {
+  const t = typedName(c);
+  const v = rawName(c);
+  const checks: Array<[string, string]> = [];
+  const k = c.checks;
+  if (k.allowedValues) checks.push([`${t} IN (${k.allowedValues.map(sqlString).join(', ')})`, `not one of ${k.allowedValues.join(', ')}`]);
+  if (k.pattern) checks.push([`regexp_full_match(${v}, ${sqlString(k.pattern)})`, `does not match ${k.pattern}`]);
+  if (k.min !== undefined) checks.push([`${t} >= ${literal(c, k.min)}`, `below minimum ${k.min}`]);
+  if (k.max !== undefined) checks.push([`${t} <= ${literal(c, k.max)}`, `above maximum ${k.max}`]);
+  if (k.maxLength !== undefined) checks.push([`length(${v}) <= ${k.maxLength}`, `longer than ${k.maxLength} characters`]);
+  return checks;
+}
+
+function columnValid(c: ColumnContract): string {
+  const present = `${rawName(c)} IS NOT NULL`;
+  const good = [`${typedName(c)} IS NOT NULL`, ...checkConditions(c).map(([cond]) => cond)].join(' AND ');
+  return c.required ? `(${present} AND ${good})` : `(${rawName(c)} IS NULL OR (${good}))`;
+}
+
+/** `is_valid` for a row: every column present when required, typed, and passing its checks. */
+export function validExpression(contract: DatasetContract): string {
+  return contract.columns.map(columnValid).join(' AND ');
+}
+
+/** Reason codes of an invalid row, in contract column order, without repeats. */
+function reasonsExpression(contract: DatasetContract): string {
+  const items = contract.columns.flatMap((c) => {
+    const missing = c.required ? [`CASE WHEN ${rawName(c)} IS NULL THEN '${RowReason.MISSING_REQUIRED}' END`] : [];
+    return [...missing, `CASE WHEN ${rawName(c)} IS NOT NULL AND NOT ${columnValid(c)} THEN ${sqlString(c.invalidReason)} END`];
+  });
+  return `list_sort(list_distinct(list_filter([${items.join(', ')}], x -> x IS NOT NULL)))`;
+}
+
+function detailsExpression(contract: DatasetContract): string {
+  const items = contract.columns.flatMap((c) => {
+    const v = rawName(c);
+    const out: string[] = [];
+    if (c.required) out.push(`CASE WHEN ${v} IS NULL THEN ${sqlString(`${c.name}: required value is missing`)} END`);
+    out.push(`CASE WHEN ${v} IS NOT NULL AND ${typedName(c)} IS NULL THEN ${sqlString(`${c.name}: `)} || ${v} || ${sqlString(` is not a valid ${c.typeText}`)} END`);
+    for (const [cond, rule] of checkConditions(c)) {
+      out.push(`CASE WHEN ${typedName(c)} IS NOT NULL AND NOT (${cond}) THEN ${sqlString(`${c.name}: `)} || ${v} || ${sqlString(` ${rule}`)} END`);
+    }
+    return out;
+  });
+  return `list_filter([${items.join(', ')}], x -> x IS NOT NULL)`;
+}
+
+/** How a source relation presents its records to the staging query. */
+export interface StagingSource {
+  /** A relation yielding one row per source record, in file order. */
+  relation: string;
+  /** SQL for the raw text of a contract column's field (NULL when the source lacks it). */
+  field: (binding: ColumnBinding) => string;
+  /** SQL for the record's original values, kept for quarantined rows (a JSON object or the raw line). */
+  original: string;
+  /** When the record is structurally broken (e.g. a JSON line that is not an object): SQL condition and explanation. */
+  malformed?: { condition: string; detail: string };
+  /** Lines before the first record (1 for a CSV header), so reject line numbers become record numbers. */
+  headerLines: number;
+  /** SQL that is true for lines that are not records at all (blank lines): they are neither valid nor invalid. */
+  skip?: string;
+}
+
+/**
+ * Creates table `staged`: one row per record in file order, the typed silver columns, `is_valid`
+ * (NULL for skipped lines), and for invalid rows `raw_record`, `reasons`, `details`.
+ */
+export function stagingSql(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource, piiSalt: string): string {
+  const raws = bindings.map((b) => `NULLIF(trim(${source.field(b)}), '') AS ${rawName(b.column)}`);
+  const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
+  const outputs = contract.columns
+    .filter((c) => c.pii !== 'drop')
+    .map((c) => (c.pii === 'hash' ? `sha256(${sqlString(piiSalt)} || ${typedName(c)}) AS ${ident(c.name)}` : `${typedName(c)} AS ${ident(c.name)}`));
+  const malformed = source.malformed?.condition ?? 'false';
+  const malformedDetail = sqlString(source.malformed?.detail ?? '');
+  let valid = `CASE WHEN ${malformed} THEN false ELSE ${validExpression(contract)} END`;
+  if (source.skip) valid = `CASE WHEN ${source.skip} THEN NULL ELSE ${valid} END`;
+  return `CREATE TABLE staged AS
+SELECT ${outputs.join(', ')}, is_valid,
+  CASE WHEN NOT is_valid THEN CAST(${source.original} AS VARCHAR) END AS raw_record,
+  CASE WHEN NOT is_valid THEN (CASE WHEN ${malformed} THEN ['${RowReason.MALFORMED_ROW}'] ELSE ${reasonsExpression(contract)} END) END AS reasons,
+  CASE WHEN NOT is_valid THEN (CASE WHEN ${malformed} THEN [${malformedDetail}] ELSE ${detailsExpression(contract)} END) END AS details
+FROM (
+  SELECT *, ${valid} AS is_valid
+  FROM (SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM ${source.relation}))
+)`;
+}
+
+/** Hive partition value of a row, as a zero-padded string. */
+export function partitionExpression(p: PartitionField, columnRef: string): string {
+  switch (p.transform) {
+    case 'year':
+      return `strftime(${columnRef}, '%Y')`;
+    case 'month':
+      return `strftime(${columnRef}, '%m')`;
+    case 'day':
+      return `strftime(${columnRef}, '%d')`;
+    case 'identity':
+      return `CAST(${columnRef} AS VARCHAR)`;
+  }
+}

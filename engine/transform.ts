@@ -1,0 +1,217 @@
+/** Bronze text → staged typed rows → silver Parquet per partition + quarantine Parquet, all on local disk. */
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { partitionColumns, silverColumns } from './contract/schema.ts';
+import type { DatasetContract } from './contract/types.ts';
+import { queryRows } from './duckdb.ts';
+import type { HeaderMatch } from './header.ts';
+import { prepareCsv } from './sources/csv.ts';
+import { prepareJsonLines } from './sources/jsonl.ts';
+import { partitionPrefix, silverFileName } from './layout.ts';
+import { EngineInvariantError, FileRejection, FileReason, RowReason } from './reasons.ts';
+import { ident, partitionExpression, sqlString, stagingSql } from './sql.ts';
+
+/** Lineage and identity values stamped on every output row. */
+export interface RunStamp {
+  dataset: string;
+  bucket: string;
+  key: string;
+  version: string | null;
+  runId: string;
+  sourceId: string;
+  ingestedAt: Date;
+}
+
+export interface LocalOutputFile {
+  localPath: string;
+  key: string;
+  bytes: number;
+}
+
+export interface SilverPartitionOutput {
+  values: string[];
+  prefix: string;
+  rows: number;
+  files: LocalOutputFile[];
+}
+
+export interface TransformResult {
+  rowsIn: number;
+  rowsValid: number;
+  rowsQuarantined: number;
+  reasons: Record<string, number>;
+  partitions: SilverPartitionOutput[];
+  quarantineFile: string | undefined;
+  header: HeaderMatch;
+}
+
+/** Target Parquet sizing: large row groups for scan efficiency, files split past ~512 MB. */
+const ROW_GROUP_SIZE = 122880;
+const FILE_SIZE_BYTES = '512MB';
+
+const num = (v: unknown): number => Number(v ?? 0);
+const timestampLiteral = (d: Date): string => `CAST(TIMESTAMP ${sqlString(d.toISOString().replace('T', ' ').replace('Z', ''))} AS TIMESTAMP_MS)`;
+
+export function lineageSelect(stamp: RunStamp): string {
+  return [
+    `${sqlString(stamp.key)} AS source_key`,
+    `${stamp.version === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.version)} AS source_version`,
+    `${sqlString(stamp.runId)} AS ingest_run_id`,
+    `${timestampLiteral(stamp.ingestedAt)} AS ingested_at`,
+  ].join(', ');
+}
+
+/** Columns shared by every quarantine record, row-level or whole-file. */
+export function quarantineStampSelect(stamp: RunStamp): string {
+  return [
+    `${sqlString(stamp.dataset)} AS dataset`,
+    `${sqlString(stamp.bucket)} AS source_bucket`,
+    `${sqlString(stamp.key)} AS source_key`,
+    `${stamp.version === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.version)} AS source_version`,
+    `${sqlString(stamp.runId)} AS ingest_run_id`,
+  ].join(', ');
+}
+
+const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
+
+async function stage(db: DuckDBConnection, contract: DatasetContract, path: string, piiSalt: string): Promise<{ header: HeaderMatch; headerLines: number }> {
+  const { header, source } = await PREPARERS[contract.source.format](db, contract, path);
+  try {
+    await db.run(stagingSql(contract, header.bindings, source, piiSalt));
+  } catch (e) {
+    throw new FileRejection(FileReason.UNREADABLE, `the ${contract.source.format} reader gave up: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return { header, headerLines: source.headerLines };
+}
+
+/** Malformed records (wrong field count, broken quoting, bad UTF-8), one row per record. */
+const malformedSql = (headerLines: number): string => `
+  SELECT CAST(line AS BIGINT) - ${headerLines} AS record_number,
+         list_distinct(list(error_type || ': ' || error_message)) AS details,
+         trim(first(csv_line), chr(10) || chr(13)) AS raw_record
+  FROM reject_errors GROUP BY line`;
+
+async function writeSilver(db: DuckDBConnection, contract: DatasetContract, stamp: RunStamp, outDir: string): Promise<SilverPartitionOutput[]> {
+  const columns = silverColumns(contract)
+    .filter((c) => !['source_key', 'source_version', 'ingest_run_id', 'ingested_at'].includes(c.name))
+    .map((c) => ident(c.name));
+  const parts = contract.partitionBy.map((p) => `${partitionExpression(p, ident(p.source))} AS ${ident(p.name)}`);
+  const partitionNames = partitionColumns(contract).map((c) => ident(c.name));
+  const select = `SELECT ${[...columns, lineageSelect(stamp), ...parts].join(', ')} FROM staged WHERE is_valid`;
+  const options = [`FORMAT parquet`, `COMPRESSION zstd`, `ROW_GROUP_SIZE ${ROW_GROUP_SIZE}`, `FILENAME_PATTERN 'part_{i}'`];
+  // DuckDB cannot split files by size while partitioning; one source's month rarely needs it.
+  options.push(partitionNames.length ? `PARTITION_BY (${partitionNames.join(', ')})` : `FILE_SIZE_BYTES ${sqlString(FILE_SIZE_BYTES)}`);
+  const target = outDir;
+  const copied = num((await queryRows(db, `COPY (${select}) TO ${sqlString(target)} (${options.join(', ')})`))[0]?.Count);
+
+  const counts = new Map<string, number>();
+  const grouped = await queryRows(
+    db,
+    partitionNames.length
+      ? `SELECT ${parts.map((_, i) => `p${i}`).join(', ')}, count(*) AS n FROM (SELECT ${contract.partitionBy.map((p, i) => `${partitionExpression(p, ident(p.source))} AS p${i}`).join(', ')} FROM staged WHERE is_valid) GROUP BY ALL`
+      : `SELECT count(*) AS n FROM staged WHERE is_valid`,
+  );
+  for (const row of grouped) counts.set(contract.partitionBy.map((_, i) => String(row[`p${i}`])).join('/'), num(row.n));
+
+  const files = (await listFiles(outDir)).sort();
+  const byPartition = new Map<string, string[]>();
+  for (const file of files) {
+    const dirs = relative(outDir, file).split(sep).slice(0, -1);
+    const values = dirs.map((d) => decodeURIComponent(d.slice(d.indexOf('=') + 1)));
+    const id = values.join('/');
+    byPartition.set(id, [...(byPartition.get(id) ?? []), file]);
+  }
+  const outputs: SilverPartitionOutput[] = [];
+  for (const [id, partFiles] of byPartition) {
+    const values = id === '' ? [] : id.split('/');
+    const prefix = partitionPrefix(contract.name, contract.partitionBy, values);
+    // DuckDB numbers files part_0, part_1 … part_10: order numerically so names are stable across runs.
+    partFiles.sort((a, b) => fileIndex(a) - fileIndex(b));
+    outputs.push({
+      values,
+      prefix,
+      rows: counts.get(id) ?? 0,
+      files: await Promise.all(
+        partFiles.map(async (localPath, i) => ({ localPath, key: `${prefix}${silverFileName(stamp.sourceId, i)}`, bytes: (await stat(localPath)).size })),
+      ),
+    });
+  }
+  const counted = outputs.reduce((sum, p) => sum + p.rows, 0);
+  if (counted !== copied) throw new EngineInvariantError(`silver: COPY wrote ${copied} rows but the partitions hold ${counted}`);
+  return outputs.sort((a, b) => a.prefix.localeCompare(b.prefix));
+}
+
+const fileIndex = (path: string): number => Number(/part_(\d+)\.parquet$/.exec(path)?.[1] ?? 0);
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(full)));
+    else if (entry.name.endsWith('.parquet')) out.push(full);
+  }
+  return out;
+}
+
+async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, headerLines: number, path: string): Promise<number> {
+  // Staged rows are numbered among well-formed records; shift them past malformed records before them.
+  const sql = `COPY (
+    WITH malformed AS (${malformedSql(headerLines)}),
+    gaps AS (SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before FROM malformed),
+    invalid AS (SELECT rowid + 1 AS ordinal, reasons, details, raw_record FROM staged WHERE NOT is_valid),
+    records AS (
+      SELECT ordinal + (SELECT count(*) FROM gaps WHERE good_before < ordinal) AS record_number, reasons, details, raw_record FROM invalid
+      UNION ALL
+      SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed
+    )
+    SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, reasons, details, raw_record,
+           ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
+    FROM records ORDER BY record_number
+  ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`;
+  const rows = await queryRows(db, sql);
+  return num(rows[0]?.Count);
+}
+
+/** Whole-file rejection: one quarantine record saying why. */
+export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, reason: string, detail: string, path: string): Promise<void> {
+  await db.run(`COPY (
+    SELECT ${quarantineStampSelect(stamp)}, CAST(NULL AS BIGINT) AS record_number, [${sqlString(reason)}] AS reasons,
+           [${sqlString(detail)}] AS details, CAST(NULL AS VARCHAR) AS raw_record, ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
+  ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);
+}
+
+/** Runs typing and validation once, then writes silver and quarantine from the staged rows. */
+export async function transformToLocal(
+  db: DuckDBConnection,
+  contract: DatasetContract,
+  inputPath: string,
+  stamp: RunStamp,
+  workDir: string,
+  piiSalt: string,
+): Promise<TransformResult> {
+  const staged = await stage(db, contract, inputPath, piiSalt);
+  const header = staged.header;
+ 
+  const [counts] = await queryRows(
+    db,
+    `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,
+            (SELECT count(DISTINCT line) FROM reject_errors) AS malformed`,
+  );
+  const rowsIn = num(counts?.staged) + num(counts?.malformed);
+  const partitions = await writeSilver(db, contract, stamp, join(workDir, 'silver'));
+  const rowsValid = partitions.reduce((sum, p) => sum + p.rows, 0);
+  const expectedInvalid = num(counts?.staged) - num(counts?.valid) + num(counts?.malformed);
+  let quarantineFile: string | undefined;
+  let rowsQuarantined = 0;
+  if (expectedInvalid > 0) {
+    quarantineFile = join(workDir, 'quarantine.parquet');
+    rowsQuarantined = await writeQuarantine(db, stamp, staged.headerLines, quarantineFile);
+  }
+  const reasons: Record<string, number> = {};
+  for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM staged WHERE NOT is_valid) GROUP BY r`)) {
+    reasons[String(row.r)] = num(row.n);
+  }
+  if (num(counts?.malformed) > 0) reasons[RowReason.MALFORMED_ROW] = num(counts?.malformed);
+  return { rowsIn, rowsValid, rowsQuarantined, reasons, partitions, quarantineFile, header };
+}
