@@ -9,7 +9,7 @@ import { manifestKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET }
 import type { Manifest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
-import { spoolInput, type SpooledInput } from './spool.ts';
+import { decodeText, spoolRaw, type RawInput, type SpooledInput } from './spool.ts';
 import { transformToLocal, writeFileRejection, type RunStamp, type TransformResult } from './transform.ts';
 
 export interface IngestOptions {
@@ -70,11 +70,12 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
   const workDir = await mkdtemp(join(options.workDir ?? tmpdir(), 'lake-ingest-'));
   const duck = await openDuckDb({ tempDirectory: join(workDir, 'spill'), memoryLimit: options.memoryLimit, threads: options.threads });
   try {
+    const raw = await spoolRaw(body, join(workDir, 'input.raw'));
     let spooled: SpooledInput | undefined;
     let result: TransformResult | undefined;
     let rejection: Rejection | undefined;
     try {
-      spooled = await spoolInput(body, join(workDir, 'input.raw'), join(workDir, 'input.txt'));
+      spooled = await decodeText(raw, join(workDir, 'input.txt'));
       if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
       result = await transformToLocal(duck.connection, contract, spooled.path, stamp, workDir, options.piiSalt ?? '');
     } catch (e) {
@@ -84,8 +85,8 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
       rejection = { reason: e.reason, detail: e.detail, recordsPath };
       result = undefined;
     }
-    const manifest = buildManifest(source, stamp, contract, result, rejection, spooled, duck.version, startedAt);
-    await publish(manifest, result, rejection, spooled, options, t0);
+    const manifest = buildManifest(source, stamp, contract, result, rejection, raw, spooled, duck.version, startedAt);
+    await publish(manifest, result, rejection, raw, options, t0);
     return manifest;
   } finally {
     duck.close();
@@ -99,6 +100,7 @@ function buildManifest(
   contract: DatasetContract | undefined,
   result: TransformResult | undefined,
   rejection: Rejection | undefined,
+  raw: RawInput,
   spooled: SpooledInput | undefined,
   engineVersion: string,
   startedAt: Date,
@@ -124,7 +126,7 @@ function buildManifest(
     })),
     quarantine: {
       records_key: rejection || result?.quarantineFile ? quarantineRecordsKey(stamp.dataset, stamp.sourceId) : null,
-      file_key: rejection && spooled ? quarantineFileKey(stamp.dataset, stamp.sourceId, source.key) : null,
+      file_key: rejection ? quarantineFileKey(stamp.dataset, stamp.sourceId, source.key) : null,
       file_reason: rejection?.reason ?? null,
       file_detail: rejection?.detail ?? null,
     },
@@ -132,8 +134,8 @@ function buildManifest(
       matched: Object.fromEntries((result?.header.bindings ?? []).filter((b) => b.sourceName !== undefined).map((b) => [b.column.name, b.sourceName as string])),
       ignored: result?.header.ignored ?? [],
     },
-    bytes_in: spooled?.bytesIn ?? 0,
-    bytes_in_uncompressed: spooled?.bytesUncompressed ?? 0,
+    bytes_in: raw.bytesIn,
+    bytes_in_uncompressed: spooled?.bytesUncompressed ?? raw.bytesIn,
     bytes_out: (result?.partitions ?? []).flatMap((p) => p.files).reduce((s, f) => s + f.bytes, 0),
     compression: spooled?.compression ?? 'none',
     ingested_at: stamp.ingestedAt.toISOString(),
@@ -177,7 +179,7 @@ async function publish(
   manifest: Manifest,
   result: TransformResult | undefined,
   rejection: Rejection | undefined,
-  spooled: SpooledInput | undefined,
+  raw: RawInput,
   options: IngestOptions,
   t0: number,
 ): Promise<void> {
@@ -189,7 +191,7 @@ async function publish(
 
   const recordsPath = rejection?.recordsPath ?? result?.quarantineFile;
   if (manifest.quarantine.records_key && recordsPath) await store.putFile('quarantine', manifest.quarantine.records_key, recordsPath, PARQUET);
-  if (manifest.quarantine.file_key && spooled) await store.putFile('quarantine', manifest.quarantine.file_key, spooled.rawPath, 'application/octet-stream');
+  if (manifest.quarantine.file_key) await store.putFile('quarantine', manifest.quarantine.file_key, raw.rawPath, 'application/octet-stream');
 
   if (result && result.partitions.length && result.partitions[0]?.values.length) {
     await catalog.addPartitions(

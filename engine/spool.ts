@@ -18,8 +18,13 @@ export interface SpooledInput {
 /** How much of the start of the text is checked for binary content. */
 const SNIFF_BYTES = 64 * 1024;
 
+export interface RawInput {
+  rawPath: string;
+  bytesIn: number;
+}
+
 /** Streams the body to disk exactly as received. Memory stays flat whatever the size. */
-async function writeRaw(body: AsyncIterable<Uint8Array>, path: string): Promise<number> {
+export async function spoolRaw(body: AsyncIterable<Uint8Array>, path: string): Promise<RawInput> {
   const out = createWriteStream(path);
   let bytes = 0;
   try {
@@ -31,7 +36,7 @@ async function writeRaw(body: AsyncIterable<Uint8Array>, path: string): Promise<
     out.end();
     await once(out, 'finish');
   }
-  return bytes;
+  return { rawPath: path, bytesIn: bytes };
 }
 
 async function readHead(path: string, length: number): Promise<Buffer> {
@@ -54,11 +59,10 @@ async function isBlank(path: string, size: number): Promise<boolean> {
 }
 
 /**
- * Puts the input on local disk, keeping the raw bytes for quarantine, and decompresses gzip recognised by
- * its magic bytes (not the key's extension). Rejects empty, binary and corrupt-gzip input as data errors.
+ * Makes the spooled bytes ready for DuckDB: decompresses gzip recognised by its magic bytes (not the
+ * key's extension). Rejects empty, binary and corrupt-gzip input as data errors.
  */
-export async function spoolInput(body: AsyncIterable<Uint8Array>, rawPath: string, plainPath: string): Promise<SpooledInput> {
-  const bytesIn = await writeRaw(body, rawPath);
+export async function decodeText({ rawPath, bytesIn }: RawInput, plainPath: string): Promise<SpooledInput> {
   const magic = await readHead(rawPath, 2);
   const compression = magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : 'none';
   const spooled: SpooledInput = { path: rawPath, rawPath, compression, bytesIn, bytesUncompressed: bytesIn };

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ContractRegistry, parseContract } from '../../../engine/contract/index.ts';
+import { createTestLake } from '../../support/local-lake.ts';
+
+const sensors = parseContract(
+  {
+    name: 'readings',
+    version: '2',
+    bronzePrefix: 'readings/',
+    source: { format: 'jsonl' },
+    columns: [
+      { name: 'reading_id', type: 'bigint', required: true, aliases: ['ReadingId'] },
+      { name: 'device', type: 'string', required: true, checks: { pattern: 'dev-[0-9]{3}', maxLength: 7 } },
+      { name: 'level', type: 'int', checks: { min: 0, max: 10 }, invalidReason: 'LEVEL_OUT_OF_RANGE' },
+      { name: 'value', type: 'double' },
+      { name: 'ok', type: 'boolean' },
+      { name: 'day', type: 'date', required: true, checks: { min: '2024-01-01' } },
+      { name: 'owner_email', type: 'string', pii: 'hash' },
+      { name: 'owner_phone', type: 'string', pii: 'drop' },
+    ],
+    partitionBy: [{ name: 'day_of_month', source: 'day', transform: 'day' }],
+  },
+  'readings.json',
+);
+
+const line = (o: Record<string, unknown>) => JSON.stringify(o);
+
+describe('a second dataset, driven only by its contract (JSON Lines, every type, checks, PII)', () => {
+  it('types, checks, PII hashing/dropping and JSON key spellings', async () => {
+    const lake = await createTestLake(new ContractRegistry([sensors]));
+    const input = [
+      line({ ReadingId: 1, device: 'dev-001', level: 3, value: 1.5, ok: true, day: '2024-03-05', owner_email: 'a@x.org', owner_phone: '+1' }),
+      line({ reading_id: '2', DEVICE: 'dev-002', level: '11', day: '2024-03-06' }),
+      '',
+      line({ reading_id: 3, device: 'device-3', day: '2023-12-31' }),
+      '{"reading_id": 4, "device": "dev-004", "day": "2024-03-07", "ok": "maybe", "value": "NaN"}',
+      '[1, 2, 3]',
+      line({ reading_id: 5.5, device: 'dev-005', day: '2024-02-30' }),
+    ].join('\n');
+    const m = await lake.ingest('readings/r.jsonl', input);
+    expect(m).toMatchObject({ rows_in: 6, rows_valid: 1, rows_quarantined: 5, contract_version: '2' });
+    const [row] = await lake.silverRows('readings', 'reading_id');
+    expect(row).toMatchObject({ reading_id: '1', device: 'dev-001', level: 3, value: 1.5, ok: true, day: '2024-03-05', day_of_month: '05' });
+    expect(row?.owner_email).toBe(createHash('sha256').update('a@x.org').digest('hex'));
+    expect(Object.keys(row ?? {})).not.toContain('owner_phone');
+    const q = await lake.quarantineRows('readings');
+    expect(q.map((r) => [r.record_number, r.reasons])).toEqual([
+      [2, ['LEVEL_OUT_OF_RANGE']],
+      [4, ['INVALID_DAY', 'INVALID_DEVICE']],
+      [5, ['INVALID_OK', 'INVALID_VALUE']],
+      [6, ['MALFORMED_ROW']],
+      [7, ['INVALID_DAY', 'INVALID_READING_ID']],
+    ]);
+    expect(q[0]?.details).toEqual(['level: 11 above maximum 10']);
+    expect(q[3]?.raw_record).toBe('[1, 2, 3]');
+  });
+
+  it('rejects a JSON Lines file whose keys never mention a required column', async () => {
+    const lake = await createTestLake(new ContractRegistry([sensors]));
+    const m = await lake.ingest('readings/bad.jsonl', line({ reading_id: 1, day: '2024-03-05' }));
+    expect(m).toMatchObject({ status: 'rejected', reasons: { MISSING_COLUMNS: 1 } });
+    expect(m.quarantine.file_detail).toContain('device');
+  });
+});
