@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContractRegistry } from './contract/load.ts';
@@ -67,7 +67,9 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     sourceId: id,
     ingestedAt: source.lastModified ?? startedAt,
   };
-  const workDir = await mkdtemp(join(options.workDir ?? tmpdir(), 'lake-ingest-'));
+  const scratch = options.workDir ?? tmpdir();
+  await mkdir(scratch, { recursive: true });
+  const workDir = await mkdtemp(join(scratch, 'lake-ingest-'));
   const duck = await openDuckDb({ tempDirectory: join(workDir, 'spill'), memoryLimit: options.memoryLimit, threads: options.threads });
   try {
     const raw = await spoolRaw(body, join(workDir, 'input.raw'));

@@ -113,28 +113,38 @@ export interface StagingSource {
 }
 
 /**
+ * Every source record with its raw fields (`v_<column>`), typed values (`t_<column>`) and `is_valid`
+ * (NULL for skipped lines). The typing and validation of the engine — and of the benchmark's reference.
+ */
+export function validatedRelation(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource): string {
+  const raws = bindings.map((b) => `NULLIF(trim(${source.field(b)}), '') AS ${rawName(b.column)}`);
+  const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
+  const malformed = source.malformed?.condition ?? 'false';
+  let valid = `CASE WHEN ${malformed} THEN false ELSE ${validExpression(contract)} END`;
+  if (source.skip) valid = `CASE WHEN ${source.skip} THEN NULL ELSE ${valid} END`;
+  return `(SELECT *, ${valid} AS is_valid
+  FROM (SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM ${source.relation})))`;
+}
+
+/** The typed value of a column in `validatedRelation`. */
+export const typedColumn = (c: ColumnContract): string => typedName(c);
+
+/**
  * Creates table `staged`: one row per record in file order, the typed silver columns, `is_valid`
  * (NULL for skipped lines), and for invalid rows `raw_record`, `reasons`, `details`.
  */
 export function stagingSql(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource, piiSalt: string): string {
-  const raws = bindings.map((b) => `NULLIF(trim(${source.field(b)}), '') AS ${rawName(b.column)}`);
-  const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
   const outputs = contract.columns
     .filter((c) => c.pii !== 'drop')
     .map((c) => (c.pii === 'hash' ? `sha256(${sqlString(piiSalt)} || ${typedName(c)}) AS ${ident(c.name)}` : `${typedName(c)} AS ${ident(c.name)}`));
   const malformed = source.malformed?.condition ?? 'false';
   const malformedDetail = sqlString(source.malformed?.detail ?? '');
-  let valid = `CASE WHEN ${malformed} THEN false ELSE ${validExpression(contract)} END`;
-  if (source.skip) valid = `CASE WHEN ${source.skip} THEN NULL ELSE ${valid} END`;
   return `CREATE TABLE staged AS
 SELECT ${outputs.join(', ')}, is_valid,
   CASE WHEN NOT is_valid THEN CAST(${source.original} AS VARCHAR) END AS raw_record,
   CASE WHEN NOT is_valid THEN (CASE WHEN ${malformed} THEN ['${RowReason.MALFORMED_ROW}'] ELSE ${reasonsExpression(contract)} END) END AS reasons,
   CASE WHEN NOT is_valid THEN (CASE WHEN ${malformed} THEN [${malformedDetail}] ELSE ${detailsExpression(contract)} END) END AS details
-FROM (
-  SELECT *, ${valid} AS is_valid
-  FROM (SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM ${source.relation}))
-)`;
+FROM ${validatedRelation(contract, bindings, source)}`;
 }
 
 /** Hive partition value of a row, as a zero-padded string. */

@@ -1,0 +1,42 @@
+/**
+ * The native reference in a fresh process: DuckDB on one thread doing the same typing and validation in a
+ * single `COPY … PARTITION_BY (year, month)`, and nothing else (no quarantine, no manifest, no lineage).
+ */
+import { stat } from 'node:fs/promises';
+import { loadContracts } from '../engine/contract/load.ts';
+import { openDuckDb, queryRows } from '../engine/duckdb.ts';
+import { prepareCsv } from '../engine/sources/csv.ts';
+import { ident, partitionExpression, sqlString, typedColumn, validatedRelation } from '../engine/sql.ts';
+import { directoryBytes, type RunResult } from './run-result.ts';
+
+const [input, outDir] = process.argv.slice(2);
+if (!input || !outDir) throw new Error('usage: run-reference.ts <input.csv> <out dir>');
+const contract = loadContracts().get('transactions');
+if (!contract) throw new Error('no transactions contract');
+const start = performance.now();
+// Unconstrained memory: the reference is not held to the engine's Lambda budget.
+const duck = await openDuckDb({ tempDirectory: `${outDir}.spill`, memoryLimit: '8GB' });
+const { header, source } = await prepareCsv(duck.connection, contract, input);
+const columns = contract.columns.map((c) => `${typedColumn(c)} AS ${ident(c.name)}`);
+const typedSource = (name: string): string => {
+  const column = contract.columns.find((c) => c.name === name);
+  if (!column) throw new Error(`no column ${name}`);
+  return typedColumn(column);
+};
+const partitions = contract.partitionBy.map((p) => `${partitionExpression(p, typedSource(p.source))} AS ${ident(p.name)}`);
+const [copied] = await queryRows(
+  duck.connection,
+  `COPY (SELECT ${[...columns, ...partitions].join(', ')} FROM ${validatedRelation(contract, header.bindings, source)} WHERE is_valid)
+   TO ${sqlString(outDir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (year, month))`,
+);
+const seconds = (performance.now() - start) / 1000;
+duck.close();
+const result: RunResult = {
+  seconds,
+  bytesIn: (await stat(input)).size,
+  peakRssMb: process.resourceUsage().maxRSS / 1024,
+  silverBytes: await directoryBytes(outDir),
+  rowsValid: Number(copied?.Count ?? 0),
+  rowsQuarantined: 0,
+};
+process.stdout.write(JSON.stringify(result));
