@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.venv/', '.cache/', '.lake/', 'dist/', '**/*.d.ts'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.venv/', '.cache/', '.lake/', '.scratch/', 'dist/', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -15,7 +15,7 @@ const contract = loadContracts().get('transactions');
 if (!contract) throw new Error('no transactions contract');
 const start = performance.now();
 // Unconstrained memory: the reference is not held to the engine's Lambda budget.
-const duck = await openDuckDb({ tempDirectory: `${outDir}.spill`, memoryLimit: '8GB' });
+const duck = await openDuckDb({ databasePath: ':memory:', tempDirectory: `${outDir}.spill`, memoryLimit: '8GB' });
 const { header, source } = await prepareCsv(duck.connection, contract, input);
 const columns = contract.columns.map((c) => `${typedColumn(c)} AS ${ident(c.name)}`);
 const typedSource = (name: string): string => {

@@ -1,7 +1,15 @@
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, version, type DuckDBConnection } from '@duckdb/node-api';
+
+/** The embedded DuckDB's version, recorded in every manifest. */
+export const DUCKDB_VERSION = version();
 
 export interface DuckDbSettings {
-  /** Scratch directory DuckDB spills to when the memory limit is reached. */
+  /**
+   * A database file in the scratch directory. Staged rows live in it, so once checkpointed they can be
+   * evicted from memory; an in-memory database cannot evict them and runs out of memory on large inputs.
+   */
+  databasePath: string;
+  /** Scratch directory DuckDB spills intermediate results to when the memory limit is reached. */
   tempDirectory: string;
   /** @default '128MB' */
   memoryLimit?: string;
@@ -11,13 +19,12 @@ export interface DuckDbSettings {
 
 export interface DuckDbSession {
   connection: DuckDBConnection;
-  version: string;
   close(): void;
 }
 
-/** A private, in-memory DuckDB for one ingest: bounded memory, spills to disk, UTC, file order preserved. */
+/** A private DuckDB for one ingest: bounded memory, spills to disk, UTC, file order preserved. */
 export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDbSession> {
-  const instance = await DuckDBInstance.create(':memory:', {
+  const instance = await DuckDBInstance.create(settings.databasePath, {
     threads: String(settings.threads ?? 1),
     memory_limit: settings.memoryLimit ?? '128MB',
     temp_directory: settings.tempDirectory,
@@ -28,10 +35,8 @@ export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDbSessio
   });
   const connection = await instance.connect();
   await connection.run(`SET TimeZone = 'UTC'`);
-  const version = String((await connection.runAndReadAll('SELECT version()')).getRows()[0]?.[0] ?? 'unknown');
   return {
     connection,
-    version,
     close: () => {
       connection.closeSync();
       instance.closeSync();
@@ -42,4 +47,17 @@ export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDbSessio
 export async function queryRows(connection: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
   const reader = await connection.runAndReadAll(sql);
   return reader.getRowObjects() as Record<string, unknown>[];
+}
+
+/** Runs one phase of work on a fresh DuckDB session and always closes it; errors name the phase. */
+export async function withDuckDb<T>(settings: DuckDbSettings, phase: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+  const session = await openDuckDb(settings);
+  try {
+    return await work(session.connection);
+  } catch (e) {
+    if (e instanceof Error && !e.message.startsWith(phase)) e.message = `${phase}: ${e.message}`;
+    throw e;
+  } finally {
+    session.close();
+  }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContractRegistry } from './contract/load.ts';
 import type { DatasetContract } from './contract/types.ts';
-import { openDuckDb } from './duckdb.ts';
+import { DUCKDB_VERSION, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { runId, sourceId, sourceVersion, normalizeEtag } from './identity.ts';
 import { manifestKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
 import type { Manifest, SourceRef } from './manifest.ts';
@@ -70,7 +70,12 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });
   const workDir = await mkdtemp(join(scratch, 'lake-ingest-'));
-  const duck = await openDuckDb({ tempDirectory: join(workDir, 'spill'), memoryLimit: options.memoryLimit, threads: options.threads });
+  const duckdb: DuckDbSettings = {
+    databasePath: join(workDir, 'stage.duckdb'),
+    tempDirectory: join(workDir, 'spill'),
+    memoryLimit: options.memoryLimit,
+    threads: options.threads,
+  };
   try {
     const raw = await spoolRaw(body, join(workDir, 'input.raw'));
     let spooled: SpooledInput | undefined;
@@ -79,19 +84,18 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     try {
       spooled = await decodeText(raw, join(workDir, 'input.txt'));
       if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
-      result = await transformToLocal(duck.connection, contract, spooled.path, stamp, workDir, options.piiSalt ?? '');
+      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '');
     } catch (e) {
       if (!(e instanceof FileRejection)) throw e;
       const recordsPath = join(workDir, 'rejection.parquet');
-      await writeFileRejection(duck.connection, stamp, e.reason, e.detail, recordsPath);
+      await withDuckDb({ ...duckdb, databasePath: ':memory:' }, 'writing the file rejection', (db) => writeFileRejection(db, stamp, e.reason, e.detail, recordsPath));
       rejection = { reason: e.reason, detail: e.detail, recordsPath };
       result = undefined;
     }
-    const manifest = buildManifest(source, stamp, contract, result, rejection, raw, spooled, duck.version, startedAt);
+    const manifest = buildManifest(source, stamp, contract, result, rejection, raw, spooled, startedAt);
     await publish(manifest, result, rejection, raw, options, t0);
     return manifest;
   } finally {
-    duck.close();
     await rm(workDir, { recursive: true, force: true });
   }
 }
@@ -104,7 +108,6 @@ function buildManifest(
   rejection: Rejection | undefined,
   raw: RawInput,
   spooled: SpooledInput | undefined,
-  engineVersion: string,
   startedAt: Date,
 ): Manifest {
   const partitionNames = contract?.partitionBy.map((p) => p.name) ?? [];
@@ -144,7 +147,7 @@ function buildManifest(
     started_at: startedAt.toISOString(),
     finished_at: '',
     duration_ms: 0,
-    engine: { name: 'duckdb', version: engineVersion },
+    engine: { name: 'duckdb', version: DUCKDB_VERSION },
   };
   assertConservation(manifest);
   return manifest;

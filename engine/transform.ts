@@ -4,7 +4,7 @@ import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { partitionColumns, silverColumns } from './contract/schema.ts';
 import type { DatasetContract } from './contract/types.ts';
-import { queryRows } from './duckdb.ts';
+import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
 import { prepareCsv } from './sources/csv.ts';
 import { prepareJsonLines } from './sources/jsonl.ts';
@@ -47,7 +47,7 @@ export interface TransformResult {
 }
 
 /** Target Parquet sizing: large row groups for scan efficiency, files split past ~512 MB. */
-const ROW_GROUP_SIZE = 122880;
+const ROW_GROUP_SIZE = 122_880;
 const FILE_SIZE_BYTES = '512MB';
 
 const num = (v: unknown): number => Number(v ?? 0);
@@ -85,7 +85,7 @@ async function stage(db: DuckDBConnection, contract: DatasetContract, path: stri
   return { header, headerLines: source.headerLines };
 }
 
-/** Malformed records (wrong field count, broken quoting, bad UTF-8), one row per record. */
+/** Malformed records (wrong field count, broken quoting, bad UTF-8) from DuckDB's reject table, one row per record. */
 const malformedSql = (headerLines: number): string => `
   SELECT CAST(line AS BIGINT) - ${headerLines} AS record_number,
          list_distinct(list(error_type || ': ' || error_message)) AS details,
@@ -154,20 +154,26 @@ async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, headerLines: number, path: string): Promise<number> {
-  // Staged rows are numbered among well-formed records; shift them past malformed records before them.
+async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, path: string): Promise<number> {
+  // Staged rows are numbered among well-formed records: shift each past the malformed records before it.
+  // `good_before` of the k-th malformed record is how many well-formed records precede it.
+  const recordNumber =
+    malformedRows === 0
+      ? 'ordinal'
+      : `ordinal + coalesce((SELECT max(k) FROM (SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before,
+                                                     row_number() OVER (ORDER BY record_number) AS k FROM malformed) WHERE good_before < ordinal), 0)`;
+  // No global sort (it would hold every rejected row in memory): row-level rejections follow in file order,
+  // then malformed records in file order.
   const sql = `COPY (
-    WITH malformed AS (${malformedSql(headerLines)}),
-    gaps AS (SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before FROM malformed),
-    invalid AS (SELECT rowid + 1 AS ordinal, reasons, details, raw_record FROM staged WHERE NOT is_valid),
-    records AS (
-      SELECT ordinal + (SELECT count(*) FROM gaps WHERE good_before < ordinal) AS record_number, reasons, details, raw_record FROM invalid
+    WITH records AS (
+      SELECT ${recordNumber} AS record_number, reasons, details, raw_record
+      FROM (SELECT rowid + 1 AS ordinal, reasons, details, raw_record FROM staged WHERE NOT is_valid)
       UNION ALL
-      SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed
+      SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM (SELECT * FROM malformed ORDER BY record_number)
     )
     SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, reasons, details, raw_record,
            ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
-    FROM records ORDER BY record_number
+    FROM records
   ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`;
   const rows = await queryRows(db, sql);
   return num(rows[0]?.Count);
@@ -182,36 +188,44 @@ export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, 
 }
 
 /** Runs typing and validation once, then writes silver and quarantine from the staged rows. */
+/**
+ * Runs typing and validation once into a staging database file, then writes silver and quarantine from
+ * the staged rows. Each phase gets a fresh DuckDB on the same file, so memory the CSV reader held while
+ * staging cannot crowd out the writers: peak memory stays flat however large the input.
+ */
 export async function transformToLocal(
-  db: DuckDBConnection,
+  settings: DuckDbSettings,
   contract: DatasetContract,
   inputPath: string,
   stamp: RunStamp,
   workDir: string,
   piiSalt: string,
 ): Promise<TransformResult> {
-  const staged = await stage(db, contract, inputPath, piiSalt);
-  const header = staged.header;
- 
-  const [counts] = await queryRows(
-    db,
-    `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,
-            (SELECT count(DISTINCT line) FROM reject_errors) AS malformed`,
-  );
-  const rowsIn = num(counts?.staged) + num(counts?.malformed);
-  const partitions = await writeSilver(db, contract, stamp, join(workDir, 'silver'));
+  const { header, counts } = await withDuckDb(settings, 'staging', async (db) => {
+    const staged = await stage(db, contract, inputPath, piiSalt);
+    // Reject tables are temporary: keep what quarantine needs in the database file.
+    await db.run(`CREATE TABLE malformed AS ${malformedSql(staged.headerLines)}`);
+    const [row] = await queryRows(
+      db,
+      `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,
+              (SELECT count(*) FROM malformed) AS malformed`,
+    );
+    await db.run('CHECKPOINT');
+    return { ...staged, counts: { staged: num(row?.staged), valid: num(row?.valid), malformed: num(row?.malformed) } };
+  });
+  const rowsIn = counts.staged + counts.malformed;
+  const partitions = await withDuckDb(settings, 'writing silver', (db) => writeSilver(db, contract, stamp, join(workDir, 'silver')));
   const rowsValid = partitions.reduce((sum, p) => sum + p.rows, 0);
-  const expectedInvalid = num(counts?.staged) - num(counts?.valid) + num(counts?.malformed);
-  let quarantineFile: string | undefined;
-  let rowsQuarantined = 0;
-  if (expectedInvalid > 0) {
-    quarantineFile = join(workDir, 'quarantine.parquet');
-    rowsQuarantined = await writeQuarantine(db, stamp, staged.headerLines, quarantineFile);
-  }
-  const reasons: Record<string, number> = {};
-  for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM staged WHERE NOT is_valid) GROUP BY r`)) {
-    reasons[String(row.r)] = num(row.n);
-  }
-  if (num(counts?.malformed) > 0) reasons[RowReason.MALFORMED_ROW] = num(counts?.malformed);
+  const invalid = counts.staged - counts.valid + counts.malformed;
+  const quarantineFile = invalid > 0 ? join(workDir, 'quarantine.parquet') : undefined;
+  const { rowsQuarantined, reasons } = await withDuckDb(settings, 'writing quarantine', async (db) => {
+    const written = quarantineFile ? await writeQuarantine(db, stamp, counts.malformed, quarantineFile) : 0;
+    const byReason: Record<string, number> = {};
+    for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM staged WHERE NOT is_valid) GROUP BY r`)) {
+      byReason[String(row.r)] = num(row.n);
+    }
+    if (counts.malformed > 0) byReason[RowReason.MALFORMED_ROW] = counts.malformed;
+    return { rowsQuarantined: written, reasons: byReason };
+  });
   return { rowsIn, rowsValid, rowsQuarantined, reasons, partitions, quarantineFile, header };
 }
