@@ -1,0 +1,4 @@
+import { App } from 'aws-cdk-lib';
+import { addMedallionLake } from '../lib/app.ts';
+
+addMedallionLake(new App());

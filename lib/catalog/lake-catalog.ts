@@ -1,0 +1,143 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { DatasetContract } from '../../engine/contract/types.ts';
+import { LakeTable, validateTableSpec } from './lake-table.ts';
+import { quarantineTableSpec, silverTableSpec, type CatalogZone, type TableSpec } from './table-spec.ts';
+
+export interface LakeCatalogProps {
+  /** The bucket holding each catalogued zone's files. */
+  readonly buckets: Record<CatalogZone, s3.IBucket>;
+  /** Dataset contracts: each gets a silver table and a quarantine table. */
+  readonly contracts: readonly DatasetContract[];
+  /**
+   * Prefix of the Glue database names: `<prefix>_silver`, `<prefix>_gold`, `<prefix>_quarantine`.
+   * @default 'medallion'
+   */
+  readonly databaseNamePrefix?: string;
+  /**
+   * Gold tables to create now; more can be added with `addTable('gold', spec)`.
+   * @default - none
+   */
+  readonly goldTables?: readonly TableSpec[];
+  /**
+   * Whether `cdk destroy` deletes the databases and tables (registered partitions go with them).
+   * @default false
+   */
+  readonly allowDestroy?: boolean;
+}
+
+const METADATA_READ_ACTIONS = [
+  'glue:GetDatabase',
+  'glue:GetDatabases',
+  'glue:GetTable',
+  'glue:GetTables',
+  'glue:GetPartition',
+  'glue:GetPartitions',
+  'glue:BatchGetPartition',
+];
+const PARTITION_WRITE_ACTIONS = ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'];
+
+interface TableGrant {
+  readonly grantee: iam.IGrantable;
+  readonly zone: CatalogZone;
+  readonly actions: readonly string[];
+}
+
+/**
+ * The Glue Data Catalog of the lake: a database per catalogued zone, tables generated from the dataset
+ * contracts (no crawler), and grants scoped to exactly these databases and tables — including tables
+ * added after the grant.
+ */
+export class LakeCatalog extends Construct {
+  readonly databases: Record<CatalogZone, glue.Database>;
+  /** Database names as plain strings (known at synth time, unlike the databases' tokens). */
+  readonly databaseNames: Record<CatalogZone, string>;
+  readonly catalogArn: string;
+  private readonly buckets: Record<CatalogZone, s3.IBucket>;
+  private readonly removalPolicy: RemovalPolicy;
+  private readonly tablesByZone = new Map<CatalogZone, LakeTable[]>();
+  private readonly grants: TableGrant[] = [];
+
+  constructor(scope: Construct, id: string, props: LakeCatalogProps) {
+    super(scope, id);
+    const prefix = props.databaseNamePrefix ?? 'medallion';
+    if (!/^[a-z][a-z0-9_]*$/.test(prefix)) throw new Error(`databaseNamePrefix "${prefix}" must be lower snake_case`);
+    this.buckets = props.buckets;
+    this.removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    this.catalogArn = Stack.of(this).formatArn({ service: 'glue', resource: 'catalog' });
+
+    this.databaseNames = { silver: `${prefix}_silver`, gold: `${prefix}_gold`, quarantine: `${prefix}_quarantine` };
+    const database = (zone: CatalogZone, description: string): glue.Database =>
+      new glue.Database(this, `${capitalize(zone)}Database`, { databaseName: this.databaseNames[zone], description, removalPolicy: this.removalPolicy });
+    this.databases = {
+      silver: database('silver', 'Validated, typed datasets, one table per dataset contract'),
+      gold: database('gold', 'Analyst-facing aggregates and curated tables'),
+      quarantine: database('quarantine', 'Rejected records and files per dataset, with reasons'),
+    };
+
+    for (const contract of props.contracts) {
+      this.addTable('silver', silverTableSpec(contract));
+      this.addTable('quarantine', quarantineTableSpec(contract));
+    }
+    for (const spec of props.goldTables ?? []) this.addTable('gold', spec);
+  }
+
+  /** Tables of a zone, in the order they were added. */
+  tables(zone: CatalogZone): readonly LakeTable[] {
+    return this.tablesByZone.get(zone) ?? [];
+  }
+
+  table(zone: CatalogZone, name: string): LakeTable | undefined {
+    return this.tables(zone).find((t) => t.tableName === name);
+  }
+
+  /** Adds a table to a zone's database. Grants already made on the zone extend to it. */
+  addTable(zone: CatalogZone, spec: TableSpec): LakeTable {
+    const existing = this.tables(zone);
+    if (existing.some((t) => t.tableName === spec.name)) throw new Error(`${zone} already has a table named ${spec.name}`);
+    const prefix = validateTableSpec(spec);
+    const overlapping = existing.find((t) => t.locationPrefix.startsWith(prefix) || prefix.startsWith(t.locationPrefix));
+    if (overlapping) throw new Error(`prefix ${prefix} of ${zone}.${spec.name} overlaps ${overlapping.locationPrefix} of ${zone}.${overlapping.tableName}`);
+    const table = new LakeTable(this, `${capitalize(zone)}${pascal(spec.name)}Table`, {
+      database: this.databases[zone],
+      bucket: this.buckets[zone],
+      spec,
+      removalPolicy: this.removalPolicy,
+    });
+    this.tablesByZone.set(zone, [...existing, table]);
+    for (const grant of this.grants.filter((g) => g.zone === zone)) {
+      iam.Grant.addToPrincipal({ grantee: grant.grantee, actions: [...grant.actions], resourceArns: [table.tableArn] });
+    }
+    return table;
+  }
+
+  /** Lets the grantee read the definitions and partitions of a zone's database and tables (what Athena needs). */
+  grantRead(grantee: iam.IGrantable, zone: CatalogZone): iam.Grant {
+    return this.grantOnTables(grantee, zone, METADATA_READ_ACTIONS);
+  }
+
+  /** Lets the grantee register partitions on a zone's tables — and on nothing else. */
+  grantAddPartitions(grantee: iam.IGrantable, zone: CatalogZone): iam.Grant {
+    return this.grantOnTables(grantee, zone, PARTITION_WRITE_ACTIONS);
+  }
+
+  private grantOnTables(grantee: iam.IGrantable, zone: CatalogZone, actions: readonly string[]): iam.Grant {
+    this.grants.push({ grantee, zone, actions });
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...actions],
+      resourceArns: [this.catalogArn, this.databases[zone].databaseArn, ...this.tables(zone).map((t) => t.tableArn)],
+    });
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function pascal(snake: string): string {
+  return snake.split('_').map(capitalize).join('');
+}

@@ -1,0 +1,106 @@
+import { Duration, Size } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { IngestionOptions } from '../data-lake.ts';
+import type { BronzeObjectLock } from '../storage/lake-storage.ts';
+import type { LakeRetention } from '../storage/retention.ts';
+
+const GIB = 1024 ** 3;
+
+export type StageName = 'dev' | 'prod';
+
+/** Everything that differs between stages, in one typed place. */
+export interface StageConfig {
+  readonly stageName: StageName;
+  /** Prefix of physical names (`medallion-dev-analysts`; Glue: `medallion_dev_silver`). */
+  readonly namePrefix: string;
+  /** Whether `cdk destroy` may delete data (buckets with objects, key, databases, logs). */
+  readonly allowDestroy: boolean;
+  /** Object Lock on bronze. Opt-in; only takes effect on a newly created bucket. */
+  readonly bronzeObjectLock?: BronzeObjectLock;
+  readonly retention: LakeRetention;
+  /** Per-query bytes-scanned cutoff of each Athena workgroup. */
+  readonly scanCutoffBytes: { readonly analysts: number; readonly platform: number };
+  readonly ingestion: IngestionOptions;
+  /** Alarm routing: emails here or via `-c alarmEmails=a@x,b@y`, or an existing topic via `-c alarmTopicArn=…`. */
+  readonly alarmEmails: readonly string[];
+  /** An existing SNS topic to notify instead of a new one. */
+  readonly alarmTopicArn?: string;
+  /** Age of the oldest queued bronze object that raises an alarm. */
+  readonly maxMessageAge: Duration;
+}
+
+export const STAGES: Readonly<Record<StageName, StageConfig>> = {
+  dev: {
+    stageName: 'dev',
+    namePrefix: 'medallion-dev',
+    allowDestroy: true,
+    retention: {
+      noncurrentVersionExpirationDays: 7,
+      quarantineExpirationDays: 30,
+      athenaResultsExpirationDays: 7,
+      accessLogsExpirationDays: 30,
+    },
+    scanCutoffBytes: { analysts: 1 * GIB, platform: 10 * GIB },
+    ingestion: {
+      memorySize: 1024,
+      ephemeralStorageSize: Size.mebibytes(4096),
+      timeout: Duration.minutes(5),
+      batchSize: 5,
+      maxConcurrency: 2,
+      logLevel: 'DEBUG',
+      logRetention: logs.RetentionDays.ONE_MONTH,
+    },
+    alarmEmails: [],
+    maxMessageAge: Duration.minutes(30),
+  },
+  prod: {
+    stageName: 'prod',
+    namePrefix: 'medallion-prod',
+    allowDestroy: false,
+    retention: {
+      noncurrentVersionExpirationDays: 90,
+      quarantineExpirationDays: 365,
+      athenaResultsExpirationDays: 30,
+      // PCI DSS 10.7: keep audit trails for at least a year.
+      accessLogsExpirationDays: 400,
+    },
+    scanCutoffBytes: { analysts: 10 * GIB, platform: 100 * GIB },
+    ingestion: {
+      memorySize: 1024,
+      ephemeralStorageSize: Size.mebibytes(4096),
+      timeout: Duration.minutes(5),
+      batchSize: 5,
+      maxConcurrency: 10,
+      reservedConcurrentExecutions: 10,
+      logLevel: 'INFO',
+      logRetention: logs.RetentionDays.ONE_YEAR,
+    },
+    alarmEmails: [],
+    maxMessageAge: Duration.minutes(30),
+  },
+};
+
+/** The stage named by `-c stage=…` (default `dev`), with alarm routing taken from context. */
+export function stageFromContext(tryGetContext: (key: string) => unknown): StageConfig {
+  const name = tryGetContext('stage') ?? 'dev';
+  if (typeof name !== 'string' || !(name in STAGES)) {
+    throw new Error(`unknown stage ${JSON.stringify(name)}: use -c stage=${Object.keys(STAGES).join('|')}`);
+  }
+  const stage = STAGES[name as StageName];
+  const emails = contextList(tryGetContext('alarmEmails'));
+  const topicArn = tryGetContext('alarmTopicArn');
+  return {
+    ...stage,
+    alarmEmails: [...stage.alarmEmails, ...emails],
+    alarmTopicArn: typeof topicArn === 'string' && topicArn !== '' ? topicArn : undefined,
+  };
+}
+
+function contextList(value: unknown): string[] {
+  if (value === undefined || value === '') return [];
+  if (Array.isArray(value)) return value.map(String);
+  return String(value)
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}

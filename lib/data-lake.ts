@@ -1,0 +1,158 @@
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { resolve } from 'node:path';
+import { loadContracts, type ContractRegistry } from '../engine/contract/load.ts';
+import { LakeCatalog } from './catalog/lake-catalog.ts';
+import type { TableSpec } from './catalog/table-spec.ts';
+import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingestion.ts';
+import { LakeMonitoring, type LakeMonitoringProps } from './monitoring/lake-monitoring.ts';
+import { readAnalystQueries } from './query/analyst-sql.ts';
+import { LakeQuery } from './query/lake-query.ts';
+import { LakeStorage, type BronzeObjectLock } from './storage/lake-storage.ts';
+import type { LakeRetention } from './storage/retention.ts';
+
+const REPO_ROOT = resolve(import.meta.dirname, '..');
+
+/** Ingestion settings a lake may tune; wiring (buckets, catalog, contracts) is the lake's job. */
+export type IngestionOptions = Omit<LakeIngestionProps, 'storage' | 'catalog' | 'contractsDir' | 'namePrefix' | 'allowDestroy'>;
+
+/** Monitoring settings a lake may tune. */
+export type MonitoringOptions = Omit<LakeMonitoringProps, 'ingestion' | 'datasets' | 'encryptionKey' | 'namePrefix' | 'workgroupNames'>;
+
+export interface DataLakeProps {
+  /**
+   * Prefix of physical names: workgroups, alarms, dashboard, key alias, log group, and (with `-` as `_`)
+   * the Glue databases. Lower case letters, digits and `-`.
+   * @default 'medallion'
+   */
+  readonly namePrefix?: string;
+  /**
+   * Directory of the dataset contracts (`*.json`). Drives the Glue tables and is bundled into the function.
+   * @default - contracts/ of this repository
+   */
+  readonly contractsDir?: string;
+  /**
+   * Directory of analyst SQL (`*.sql`), deployed as Athena named queries. A missing or empty directory is fine.
+   * @default - queries/ of this repository
+   */
+  readonly queriesDir?: string;
+  /**
+   * Whether `cdk destroy` deletes data: buckets with their objects, the key, databases, workgroups, logs.
+   * @default false
+   */
+  readonly allowDestroy?: boolean;
+  /**
+   * Lifecycle of each zone.
+   * @default - see `DEFAULT_RETENTION`
+   */
+  readonly retention?: LakeRetention;
+  /**
+   * Object Lock (WORM) on bronze. Opt-in; excludes `allowDestroy`.
+   * @default - no Object Lock
+   */
+  readonly bronzeObjectLock?: BronzeObjectLock;
+  /**
+   * Gold tables to create now; more can be added later with `catalog.addTable('gold', spec)`.
+   * @default - none
+   */
+  readonly goldTables?: readonly TableSpec[];
+  /**
+   * Per-query scan cutoff of the analysts workgroup, in bytes.
+   * @default 10 GiB
+   */
+  readonly analystsScanCutoffBytes?: number;
+  /**
+   * Per-query scan cutoff of the platform workgroup, in bytes.
+   * @default 100 GiB
+   */
+  readonly platformScanCutoffBytes?: number;
+  /**
+   * Tuning of the ingest function and its queue.
+   * @default - see `LakeIngestionProps`
+   */
+  readonly ingestion?: IngestionOptions;
+  /**
+   * Alarm routing and thresholds.
+   * @default - see `LakeMonitoringProps`
+   */
+  readonly monitoring?: MonitoringOptions;
+}
+
+/**
+ * A serverless medallion data lake: zone buckets, the Glue catalog generated from the dataset contracts,
+ * Athena workgroups, event-driven ingestion into silver and quarantine, and its alarms.
+ */
+export class DataLake extends Construct {
+  readonly contracts: ContractRegistry;
+  readonly storage: LakeStorage;
+  readonly catalog: LakeCatalog;
+  readonly query: LakeQuery;
+  readonly ingestion: LakeIngestion;
+  readonly monitoring: LakeMonitoring;
+
+  constructor(scope: Construct, id: string, props: DataLakeProps = {}) {
+    super(scope, id);
+    const namePrefix = props.namePrefix ?? 'medallion';
+    if (!/^[a-z][a-z0-9-]*$/.test(namePrefix)) throw new Error(`namePrefix "${namePrefix}" must be lower case letters, digits and "-"`);
+    const allowDestroy = props.allowDestroy ?? false;
+    const contractsDir = props.contractsDir ?? resolve(REPO_ROOT, 'contracts');
+    this.contracts = loadContracts(contractsDir);
+
+    this.storage = new LakeStorage(this, 'Storage', { namePrefix, retention: props.retention, bronzeObjectLock: props.bronzeObjectLock, allowDestroy });
+    this.catalog = new LakeCatalog(this, 'Catalog', {
+      databaseNamePrefix: namePrefix.replaceAll('-', '_'),
+      buckets: { silver: this.storage.bucket('silver'), gold: this.storage.bucket('gold'), quarantine: this.storage.bucket('quarantine') },
+      contracts: this.contracts.contracts,
+      goldTables: props.goldTables,
+      allowDestroy,
+    });
+    this.query = new LakeQuery(this, 'Query', {
+      namePrefix,
+      resultsBucket: this.storage.bucket('athenaResults'),
+      encryptionKey: this.storage.key,
+      databaseNames: this.catalog.databaseNames,
+      analystsScanCutoffBytes: props.analystsScanCutoffBytes,
+      platformScanCutoffBytes: props.platformScanCutoffBytes,
+      queries: readAnalystQueries(props.queriesDir ?? resolve(REPO_ROOT, 'queries')),
+      allowDestroy,
+    });
+    this.ingestion = new LakeIngestion(this, 'Ingestion', {
+      ...props.ingestion,
+      storage: this.storage,
+      catalog: this.catalog,
+      contractsDir,
+      namePrefix,
+      allowDestroy,
+    });
+    this.monitoring = new LakeMonitoring(this, 'Monitoring', {
+      ...props.monitoring,
+      ingestion: this.ingestion,
+      datasets: this.contracts.names(),
+      encryptionKey: this.storage.key,
+      namePrefix,
+      workgroupNames: [this.query.workgroupName('analysts'), this.query.workgroupName('platform')],
+    });
+  }
+
+  /**
+   * Analyst access: queries through the analysts workgroup, reads silver and gold (data and catalog), and is
+   * explicitly denied bronze and quarantine in their bucket policies.
+   */
+  grantAnalystAccess(grantee: iam.IGrantable): iam.Grant {
+    for (const zone of ['bronze', 'quarantine'] as const) this.storage.denyRead(grantee.grantPrincipal, zone);
+    return this.query
+      .grantQuery(grantee, 'analysts')
+      .combine(this.storage.grantRead(grantee, 'silver'))
+      .combine(this.storage.grantRead(grantee, 'gold'))
+      .combine(this.catalog.grantRead(grantee, 'silver'))
+      .combine(this.catalog.grantRead(grantee, 'gold'));
+  }
+
+  /** Platform access: queries through the platform workgroup and reads every zone, quarantine included. */
+  grantPlatformAccess(grantee: iam.IGrantable): iam.Grant {
+    let grant = this.query.grantQuery(grantee, 'platform');
+    for (const zone of ['bronze', 'silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.storage.grantRead(grantee, zone));
+    for (const zone of ['silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.catalog.grantRead(grantee, zone));
+    return grant;
+  }
+}

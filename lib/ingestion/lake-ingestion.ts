@@ -1,0 +1,258 @@
+import { ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
+import { join, resolve } from 'node:path';
+import type { LakeCatalog } from '../catalog/lake-catalog.ts';
+import type { LakeStorage } from '../storage/lake-storage.ts';
+import { ingestBundling } from './ingest-bundling.ts';
+
+const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+/** Where the contracts are inside the deployed function. */
+export const FUNCTION_CONTRACTS_DIR = '/var/task/contracts';
+
+/** Lambda requires the queue's visibility timeout to cover retries of a batch: AWS recommends 6× the timeout. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+export interface LakeIngestionProps {
+  readonly storage: LakeStorage;
+  readonly catalog: LakeCatalog;
+  /** Directory of the dataset contracts, bundled into the function as `/var/task/contracts`. */
+  readonly contractsDir: string;
+  /**
+   * Prefix of physical names (the log group `/<prefix>/ingest`).
+   * @default 'medallion'
+   */
+  readonly namePrefix?: string;
+  /**
+   * The handler's source file (exporting `handler`).
+   * @default - lambdas/ingest/handler.ts of this repository
+   */
+  readonly entry?: string;
+  /**
+   * Directory with package-lock.json and the node_modules holding the DuckDB packages.
+   * @default - this repository's root
+   */
+  readonly projectRoot?: string;
+  /**
+   * Memory of the function. The engine peaks around 300 MB RSS on a 150 MB CSV; CPU scales with memory.
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * /tmp size: each input file is spooled there, and the Parquet output staged, before upload.
+   * @default Size.mebibytes(4096)
+   */
+  readonly ephemeralStorageSize?: Size;
+  /**
+   * Function timeout. The queue's visibility timeout is set to 6× this.
+   * @default Duration.minutes(5)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Messages (bronze objects) per invocation, 1–10. Failures are reported per message.
+   * @default 5
+   */
+  readonly batchSize?: number;
+  /**
+   * How long Lambda gathers messages before invoking with a partial batch.
+   * @default Duration.seconds(10)
+   */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * Most concurrent invocations the queue may drive (2–1000). Bounds the load on Glue and S3 without
+   * reserving account concurrency.
+   * @default 5
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Concurrency reserved for (and capping) the function. Must be at least `maxConcurrency`. New accounts
+   * with a concurrency quota of 10 cannot reserve any.
+   * @default - none reserved
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
+   * Deliveries of a message before it moves to the dead-letter queue.
+   * @default 3
+   */
+  readonly maxReceiveCount?: number;
+  /**
+   * DuckDB's memory limit (`DUCKDB_MEMORY_LIMIT`), well under the function's memory.
+   * @default '256MB'
+   */
+  readonly duckdbMemoryLimit?: string;
+  /**
+   * Powertools log level (`LOG_LEVEL`).
+   * @default 'INFO'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * Retention of the function's logs.
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * CloudWatch namespace of the handler's EMF metrics (`POWERTOOLS_METRICS_NAMESPACE`).
+   * @default 'MedallionLake'
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * Powertools service name (`POWERTOOLS_SERVICE_NAME`); Powertools adds it to every metric as the
+   * `service` dimension.
+   * @default 'medallion-ingest'
+   */
+  readonly serviceName?: string;
+  /**
+   * Whether `cdk destroy` deletes the function's logs.
+   * @default false
+   */
+  readonly allowDestroy?: boolean;
+}
+
+/**
+ * Bronze object-created events → EventBridge rule → SQS queue (with a dead-letter queue) → the ingest
+ * function, which reads bronze and writes silver, quarantine and manifests and registers partitions.
+ */
+export class LakeIngestion extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly rule: events.Rule;
+  readonly logGroup: logs.LogGroup;
+  readonly metricsNamespace: string;
+  readonly serviceName: string;
+
+  constructor(scope: Construct, id: string, props: LakeIngestionProps) {
+    super(scope, id);
+    const { storage, catalog } = props;
+    const timeout = props.timeout ?? Duration.minutes(5);
+    const batchSize = props.batchSize ?? 5;
+    const maxConcurrency = props.maxConcurrency ?? 5;
+    const maxReceiveCount = props.maxReceiveCount ?? 3;
+    validate({ batchSize, maxConcurrency, maxReceiveCount, reserved: props.reservedConcurrentExecutions });
+    this.metricsNamespace = props.metricsNamespace ?? 'MedallionLake';
+    this.serviceName = props.serviceName ?? 'medallion-ingest';
+    const removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    // Messages carry object references only (bucket, key, size, etag), never records: SQS-managed encryption
+    // spares giving EventBridge a grant on the lake's data key.
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+    });
+
+    const bronze = storage.bucket('bronze');
+    this.rule = new events.Rule(this, 'BronzeObjectCreated', {
+      description: 'Objects created in the bronze bucket, to the ingest queue',
+      eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [bronze.bucketName] } } },
+    });
+    this.rule.addTarget(new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue }));
+
+    this.logGroup = this.encryptedLogGroup(storage.key, `/${props.namePrefix ?? 'medallion'}/ingest`, props.logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy);
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Ingest function: reads bronze, writes silver and quarantine, registers silver partitions',
+    });
+    this.logGroup.grantWrite(role);
+
+    const projectRoot = props.projectRoot ?? REPO_ROOT;
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      description: 'Validates bronze files against their contract into silver Parquet and quarantine',
+      entry: props.entry ?? join(REPO_ROOT, 'lambdas/ingest/handler.ts'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.X86_64,
+      memorySize: props.memorySize ?? 1024,
+      ephemeralStorageSize: props.ephemeralStorageSize ?? Size.mebibytes(4096),
+      timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup: this.logGroup,
+      projectRoot,
+      depsLockFilePath: join(projectRoot, 'package-lock.json'),
+      bundling: ingestBundling({ projectRoot, contractsDir: props.contractsDir }),
+      environment: {
+        CONTRACTS_DIR: FUNCTION_CONTRACTS_DIR,
+        BRONZE_BUCKET: bronze.bucketName,
+        SILVER_BUCKET: storage.bucket('silver').bucketName,
+        QUARANTINE_BUCKET: storage.bucket('quarantine').bucketName,
+        GLUE_SILVER_DATABASE: catalog.databaseNames.silver,
+        GLUE_QUARANTINE_DATABASE: catalog.databaseNames.quarantine,
+        POWERTOOLS_SERVICE_NAME: this.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
+        LOG_LEVEL: props.logLevel ?? 'INFO',
+        WORK_DIR: '/tmp',
+        DUCKDB_MEMORY_LIMIT: props.duckdbMemoryLimit ?? '256MB',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+
+    // Read-only on bronze, so the function can never trigger itself.
+    storage.grantRead(this.function, 'bronze');
+    storage.grantReadWrite(this.function, 'silver');
+    storage.grantReadWrite(this.function, 'quarantine');
+    catalog.grantAddPartitions(this.function, 'silver');
+
+    acknowledgeInlinePolicies(role);
+    acknowledge(role, {
+      'AwsSolutions-IAM5[Resource::*]':
+        'Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing), which support no resource-level permissions.',
+    });
+    acknowledge(this.function, {
+      'PCI.DSS.321-LambdaInsideVPC':
+        'The function has no inbound network path (it is invoked by the SQS event source) and reaches only AWS APIs over TLS with IAM-scoped credentials. Running it in a VPC needs S3, Glue, KMS, X-Ray and CloudWatch endpoints or a NAT; not in scope of this stack.',
+    });
+
+    this.function.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize,
+        maxBatchingWindow: props.maxBatchingWindow ?? Duration.seconds(10),
+        reportBatchItemFailures: true,
+        maxConcurrency,
+      }),
+    );
+  }
+
+  /** A log group encrypted with the lake key; the key policy lets CloudWatch Logs use it for this group only. */
+  private encryptedLogGroup(key: kms.IKey, logGroupName: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy): logs.LogGroup {
+    const logGroupArn = Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', resourceName: logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: { ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': logGroupArn } },
+      }),
+    );
+    return new logs.LogGroup(this, 'LogGroup', { logGroupName, retention, encryptionKey: key, removalPolicy });
+  }
+}
+
+function validate(v: { batchSize: number; maxConcurrency: number; maxReceiveCount: number; reserved?: number }): void {
+  if (!Number.isInteger(v.batchSize) || v.batchSize < 1 || v.batchSize > 10) throw new Error(`batchSize must be 1–10 (got ${v.batchSize})`);
+  if (!Number.isInteger(v.maxConcurrency) || v.maxConcurrency < 2 || v.maxConcurrency > 1000) {
+    throw new Error(`maxConcurrency must be 2–1000, an SQS event source limit (got ${v.maxConcurrency})`);
+  }
+  if (!Number.isInteger(v.maxReceiveCount) || v.maxReceiveCount < 1) throw new Error(`maxReceiveCount must be a positive whole number (got ${v.maxReceiveCount})`);
+  if (v.reserved !== undefined && v.reserved < v.maxConcurrency) {
+    throw new Error(`reservedConcurrentExecutions (${v.reserved}) below maxConcurrency (${v.maxConcurrency}) would throttle the queue's own invocations`);
+  }
+}

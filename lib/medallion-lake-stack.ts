@@ -1,0 +1,75 @@
+import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { acknowledgeInlinePolicies } from './compliance/acknowledgments.ts';
+import type { StageConfig } from './config/stages.ts';
+import { DataLake, type DataLakeProps } from './data-lake.ts';
+
+export interface MedallionLakeStackProps extends StackProps {
+  readonly stage: StageConfig;
+  /**
+   * Overrides of the lake's props (tests, or an app with its own contracts and queries).
+   * @default - the stage's settings only
+   */
+  readonly lake?: Partial<DataLakeProps>;
+}
+
+/** One stage of the lake: the `DataLake` plus the analysts role and the outputs tools and tests read. */
+export class MedallionLakeStack extends Stack {
+  readonly lake: DataLake;
+  readonly analystsRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: MedallionLakeStackProps) {
+    const { stage } = props;
+    super(scope, id, {
+      description: `Medallion data lake (${stage.stageName})`,
+      terminationProtection: !stage.allowDestroy,
+      ...props,
+    });
+    Tags.of(this).add('project', 'medallion-lake');
+    Tags.of(this).add('stage', stage.stageName);
+
+    this.lake = new DataLake(this, 'Lake', {
+      namePrefix: stage.namePrefix,
+      allowDestroy: stage.allowDestroy,
+      retention: stage.retention,
+      bronzeObjectLock: stage.bronzeObjectLock,
+      analystsScanCutoffBytes: stage.scanCutoffBytes.analysts,
+      platformScanCutoffBytes: stage.scanCutoffBytes.platform,
+      ingestion: stage.ingestion,
+      monitoring: {
+        alarmEmails: stage.alarmEmails,
+        alarmTopic: stage.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', stage.alarmTopicArn) : undefined,
+        maxMessageAge: stage.maxMessageAge,
+      },
+      ...props.lake,
+    });
+
+    this.analystsRole = new iam.Role(this, 'AnalystsRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'Analysts: query silver and gold through the analysts workgroup; no bronze, no quarantine',
+    });
+    this.lake.grantAnalystAccess(this.analystsRole);
+    acknowledgeInlinePolicies(this.analystsRole);
+
+    this.outputs();
+  }
+
+  private outputs(): void {
+    const { storage, catalog, query, ingestion } = this.lake;
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    for (const zone of ['bronze', 'silver', 'gold', 'quarantine', 'athenaResults'] as const) {
+      output(`${zone.charAt(0).toUpperCase()}${zone.slice(1)}BucketName`, storage.bucket(zone).bucketName, `The ${zone} bucket`);
+    }
+    output('SilverDatabaseName', catalog.databaseNames.silver, 'Glue database of silver tables');
+    output('GoldDatabaseName', catalog.databaseNames.gold, 'Glue database of gold tables');
+    output('QuarantineDatabaseName', catalog.databaseNames.quarantine, 'Glue database of quarantine tables');
+    output('AnalystsWorkgroupName', query.workgroupName('analysts'), 'Athena workgroup for analysts');
+    output('PlatformWorkgroupName', query.workgroupName('platform'), 'Athena workgroup for the platform team');
+    output('IngestQueueUrl', ingestion.queue.queueUrl, 'Queue of bronze object-created events');
+    output('DeadLetterQueueUrl', ingestion.deadLetterQueue.queueUrl, 'Bronze objects that failed ingestion repeatedly');
+    output('IngestFunctionName', ingestion.function.functionName, 'The ingest function');
+    output('AnalystsRoleArn', this.analystsRole.roleArn, 'Role analysts assume to query the lake');
+  }
+}

@@ -1,0 +1,186 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge, acknowledgeObjectPattern } from '../compliance/acknowledgments.ts';
+import { resolveRetention, type LakeRetention } from './retention.ts';
+import { ZONES, type StorageZone, type ZoneDefinition } from './zones.ts';
+
+/** Object Lock (write once, read many) settings for the bronze zone. */
+export interface BronzeObjectLock {
+  /** `GOVERNANCE` can be bypassed by principals with `s3:BypassGovernanceRetention`; `COMPLIANCE` by nobody. */
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  /** Default retention of every new bronze object version. */
+  readonly retentionDays: number;
+}
+
+export interface LakeStorageProps {
+  /**
+   * Prefix of the key alias (`alias/<namePrefix>-lake`).
+   * @default 'medallion'
+   */
+  readonly namePrefix?: string;
+  /**
+   * Lifecycle of each zone.
+   * @default - see `DEFAULT_RETENTION`
+   */
+  readonly retention?: LakeRetention;
+  /**
+   * Object Lock on the bronze bucket. Opt-in, and only effective on a newly created bucket.
+   * @default - no Object Lock
+   */
+  readonly bronzeObjectLock?: BronzeObjectLock;
+  /**
+   * Whether `cdk destroy` deletes the buckets with their objects and schedules the key for deletion.
+   * Leave false wherever the data matters.
+   * @default false
+   */
+  readonly allowDestroy?: boolean;
+}
+
+const OBJECT_READ_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion'];
+const BUCKET_READ_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation'];
+const OBJECT_WRITE_ACTIONS = ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'];
+// Multipart uploads to SSE-KMS buckets need Decrypt as well as GenerateDataKey.
+const KEY_READ_ACTIONS = ['kms:Decrypt'];
+const KEY_WRITE_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
+
+/**
+ * The lake's buckets, one per zone (see `ZONES`), all encrypted, private, TLS-only and access-logged,
+ * plus the one KMS key that encrypts them.
+ */
+export class LakeStorage extends Construct {
+  /** The lake's customer-managed key, rotated yearly. */
+  readonly key: kms.Key;
+  private readonly buckets = new Map<StorageZone, s3.Bucket>();
+
+  constructor(scope: Construct, id: string, props: LakeStorageProps = {}) {
+    super(scope, id);
+    const allowDestroy = props.allowDestroy ?? false;
+    const retention = resolveRetention(props.retention);
+    if (props.bronzeObjectLock && allowDestroy) {
+      throw new Error('bronzeObjectLock and allowDestroy exclude each other: locked objects cannot be deleted by cdk destroy');
+    }
+    if (props.bronzeObjectLock && (!Number.isInteger(props.bronzeObjectLock.retentionDays) || props.bronzeObjectLock.retentionDays < 1)) {
+      throw new Error('bronzeObjectLock.retentionDays must be a positive whole number');
+    }
+
+    this.key = new kms.Key(this, 'Key', {
+      description: 'Medallion lake: encrypts every zone, query results, logs and alarm notifications',
+      alias: `alias/${props.namePrefix ?? 'medallion'}-lake`,
+      enableKeyRotation: true,
+      removalPolicy: allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      pendingWindow: allowDestroy ? Duration.days(7) : Duration.days(30),
+    });
+
+    for (const zone of ZONES) {
+      this.buckets.set(zone.zone, this.createBucket(zone, retention, allowDestroy, props.bronzeObjectLock));
+    }
+  }
+
+  /** The bucket of a zone. */
+  bucket(zone: StorageZone): s3.Bucket {
+    const bucket = this.buckets.get(zone);
+    if (!bucket) throw new Error(`no bucket for zone ${zone}`);
+    return bucket;
+  }
+
+  /** Lets the grantee list a zone and read (and decrypt) its objects matching `keyPattern`. */
+  grantRead(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
+    const bucket = this.bucket(zone);
+    acknowledgeObjectPattern(grantee, bucket, keyPattern);
+    return iam.Grant.addToPrincipal({ grantee, actions: BUCKET_READ_ACTIONS, resourceArns: [bucket.bucketArn] }).combine(
+      bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_READ_ACTIONS, ...KEY_READ_ACTIONS),
+    );
+  }
+
+  /** Lets the grantee write (with the lake key) and delete objects matching `keyPattern` in a zone. */
+  grantWrite(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
+    const bucket = this.bucket(zone);
+    acknowledgeObjectPattern(grantee, bucket, keyPattern);
+    return bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_WRITE_ACTIONS, ...KEY_WRITE_ACTIONS);
+  }
+
+  grantReadWrite(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
+    return this.grantRead(grantee, zone, keyPattern).combine(this.grantWrite(grantee, zone, keyPattern));
+  }
+
+  /**
+   * Adds an explicit deny of every read in a zone for this principal to the zone's bucket policy, so that no
+   * identity policy attached later (say, a broad managed policy) can open the zone to it.
+   */
+  denyRead(principal: iam.IPrincipal, zone: StorageZone): void {
+    const bucket = this.bucket(zone);
+    bucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        principals: [principal],
+        // A deny may be broad; the allows in this lake never are.
+        actions: ['s3:GetObject*', 's3:List*'],
+        resources: [bucket.bucketArn, bucket.arnForObjects('*')],
+      }),
+    );
+  }
+
+  private createBucket(zone: ZoneDefinition, retention: Required<LakeRetention>, allowDestroy: boolean, lock?: BronzeObjectLock): s3.Bucket {
+    const encryptedWithLakeKey = zone.encryption === 'lake-key';
+    const objectLock = zone.lockable ? lock : undefined;
+    const bucket = new s3.Bucket(this, zone.id, {
+      encryption: encryptedWithLakeKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+      encryptionKey: encryptedWithLakeKey ? this.key : undefined,
+      bucketKeyEnabled: encryptedWithLakeKey ? true : undefined,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: zone.versioned || objectLock !== undefined,
+      objectLockEnabled: objectLock ? true : undefined,
+      objectLockDefaultRetention: objectLock ? objectLockRetention(objectLock) : undefined,
+      serverAccessLogsBucket: zone.accessLogged ? this.bucket('accessLogs') : undefined,
+      serverAccessLogsPrefix: zone.accessLogged ? `${zone.zone}/` : undefined,
+      lifecycleRules: [
+        { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        ...zone.lifecycle(retention),
+      ],
+      removalPolicy: allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      autoDeleteObjects: allowDestroy,
+    });
+    if (zone.emitsEvents) {
+      // The native CloudFormation property, not CDK's notifications custom resource: no extra Lambda, and the
+      // bucket does not depend on any consumer.
+      (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+    }
+    if (encryptedWithLakeKey) this.denyForeignEncryption(bucket);
+    acknowledge(bucket, {
+      'PCI.DSS.321-S3BucketReplicationEnabled':
+        'Cross-region replication is a per-deployment disaster-recovery decision (destination account and region, cost). Within a region S3 stores objects redundantly across zones; bronze is versioned (optionally Object-Locked) and every other zone can be rebuilt from it. Add a replication rule where the DR policy requires one.',
+      ...zone.acknowledgments,
+    });
+    return bucket;
+  }
+
+  /**
+   * Uploads without encryption headers get the bucket default (the lake key). Uploads that ask for anything
+   * else — SSE-S3, DSSE, another KMS key, or `aws:kms` without a key id (which S3 would serve with the AWS
+   * managed `aws/s3` key) — are refused. Clients that name the key must name it by its ARN.
+   */
+  private denyForeignEncryption(bucket: s3.Bucket): void {
+    const objects = bucket.arnForObjects('*');
+    const deny = (sid: string, conditions: Record<string, Record<string, string>>) =>
+      bucket.addToResourcePolicy(
+        new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['s3:PutObject'], resources: [objects], conditions }),
+      );
+    deny('DenyEncryptionOtherThanKms', { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } });
+    deny('DenyKmsKeyOtherThanLakeKey', { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': this.key.keyArn } });
+    deny('DenyKmsWithoutLakeKeyId', {
+      StringEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+      Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'true' },
+    });
+  }
+}
+
+function objectLockRetention(lock: BronzeObjectLock): s3.ObjectLockRetention {
+  const duration = Duration.days(lock.retentionDays);
+  return lock.mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(duration) : s3.ObjectLockRetention.governance(duration);
+}

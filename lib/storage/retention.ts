@@ -1,0 +1,62 @@
+/** How long each zone keeps its objects, and when bronze moves to cheaper storage. */
+export interface LakeRetention {
+  /**
+   * Days after which bronze objects move to S3 Standard-IA (S3 requires at least 30).
+   * @default 30
+   */
+  readonly bronzeInfrequentAccessAfterDays?: number;
+  /**
+   * Days after which bronze objects move to S3 Glacier Instant Retrieval, which keeps them replayable
+   * without a restore job.
+   * @default 90
+   */
+  readonly bronzeArchiveAfterDays?: number;
+  /**
+   * Days a replaced or deleted object version is kept in the versioned zones (bronze, silver, gold, quarantine).
+   * @default 30
+   */
+  readonly noncurrentVersionExpirationDays?: number;
+  /**
+   * Days after which quarantined records and files are deleted.
+   * @default 90
+   */
+  readonly quarantineExpirationDays?: number;
+  /**
+   * Days after which Athena query results are deleted.
+   * @default 30
+   */
+  readonly athenaResultsExpirationDays?: number;
+  /**
+   * Days after which S3 server access logs are deleted.
+   * @default 365
+   */
+  readonly accessLogsExpirationDays?: number;
+}
+
+export const DEFAULT_RETENTION: Required<LakeRetention> = {
+  bronzeInfrequentAccessAfterDays: 30,
+  bronzeArchiveAfterDays: 90,
+  noncurrentVersionExpirationDays: 30,
+  quarantineExpirationDays: 90,
+  athenaResultsExpirationDays: 30,
+  accessLogsExpirationDays: 365,
+};
+
+/** Fills in defaults and rejects combinations S3 would refuse at deploy time. */
+export function resolveRetention(retention: LakeRetention = {}): Required<LakeRetention> {
+  const resolved = { ...DEFAULT_RETENTION, ...definedOnly(retention) };
+  for (const [name, days] of Object.entries(resolved)) {
+    if (!Number.isInteger(days) || days < 1) throw new Error(`retention.${name} must be a positive whole number of days (got ${days})`);
+  }
+  if (resolved.bronzeInfrequentAccessAfterDays < 30) {
+    throw new Error('retention.bronzeInfrequentAccessAfterDays must be at least 30 (an S3 rule for Standard-IA transitions)');
+  }
+  if (resolved.bronzeArchiveAfterDays < resolved.bronzeInfrequentAccessAfterDays + 30) {
+    throw new Error('retention.bronzeArchiveAfterDays must be at least 30 days after bronzeInfrequentAccessAfterDays (objects stay 30 days in Standard-IA)');
+  }
+  return resolved;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

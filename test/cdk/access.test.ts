@@ -1,0 +1,153 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataLake } from '../../lib/data-lake.ts';
+import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
+import type { StorageZone } from '../../lib/storage/zones.ts';
+import {
+  allowedPairs,
+  bucketPolicyStatements,
+  logicalId,
+  removeSynthOutputs,
+  roleStatements,
+  skipBuiltinTemplateValidation,
+  synthLake,
+  testApp,
+  type Statement,
+} from './support/synth.ts';
+
+skipBuiltinTemplateValidation();
+
+let stack: MedallionLakeStack;
+let template: Template;
+
+beforeAll(() => {
+  ({ stack, template } = synthLake({ context: { stage: 'prod' } }));
+});
+afterAll(removeSynthOutputs);
+
+const arn = (zone: StorageZone) => `\${${logicalId(stack.lake.storage.bucket(zone))}.Arn}`;
+const keyArn = () => `\${${logicalId(stack.lake.storage.key)}.Arn}`;
+const glue = (resource: string) => `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`;
+const database = (zone: 'silver' | 'gold' | 'quarantine') => `\${${logicalId(stack.lake.catalog.databases[zone])}}`;
+const pairs = (actions: string[], resources: string[]) => actions.flatMap((a) => resources.map((r) => `${a} on ${r}`));
+
+function ingestStatements(): Statement[] {
+  const role = stack.lake.ingestion.function.role;
+  if (!role) throw new Error('function has no role');
+  return roleStatements(template, logicalId(role));
+}
+
+/** Data services: any wildcard in an allowed action on them is a finding. */
+const DATA_SERVICES = ['s3', 'glue', 'kms', 'athena', 'sqs'];
+function wildcardDataActions(statements: readonly Statement[]): string[] {
+  return statements.filter((s) => s.effect === 'Allow').flatMap((s) => s.actions.filter((a) => a.includes('*') && DATA_SERVICES.includes(a.split(':')[0] ?? '')));
+}
+
+describe('ingest function', () => {
+  it('holds exactly these permissions, each on an exact resource', () => {
+    const silverTable = glue(`table/${database('silver')}/transactions`);
+    expect(allowedPairs(ingestStatements())).toEqual(
+      [
+        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [arn('bronze'), arn('silver'), arn('quarantine')]),
+        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/*`, `${arn('quarantine')}/*`]),
+        ...pairs(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], [`${arn('silver')}/*`, `${arn('quarantine')}/*`]),
+        ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
+        ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
+        ...pairs(
+          ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+          [`\${${logicalId(stack.lake.ingestion.queue)}.Arn}`],
+        ),
+        ...pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], [`\${${logicalId(stack.lake.ingestion.logGroup)}.Arn}`]),
+        ...pairs(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
+      ].sort(),
+    );
+  });
+
+  it('cannot write to bronze, so it can never trigger itself', () => {
+    const bronzeWrites = allowedPairs(ingestStatements()).filter((p) => p.includes(arn('bronze')) && !/s3:(Get|List)/.test(p));
+    expect(bronzeWrites).toEqual([]);
+  });
+
+  it('uses no wildcard action on data, and the only "*" resource is X-Ray’s', () => {
+    expect(wildcardDataActions(ingestStatements())).toEqual([]);
+    const anyResource = ingestStatements().filter((s) => s.effect === 'Allow' && s.resources.includes('*'));
+    expect(anyResource.flatMap((s) => s.actions).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+  });
+
+  it('has no AWS managed policy attached', () => {
+    const role = stack.lake.ingestion.function.role;
+    expect(template.toJSON().Resources[logicalId(role as iam.IRole)].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+describe('analysts', () => {
+  const analysts = () => roleStatements(template, logicalId(stack.analystsRole));
+
+  it('query through the analysts workgroup and read silver and gold — exactly', () => {
+    const results = arn('athenaResults');
+    const workgroup = 'arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/medallion-prod-analysts';
+    expect(allowedPairs(analysts())).toEqual(
+      [
+        ...pairs(
+          [
+            'athena:StartQueryExecution',
+            'athena:StopQueryExecution',
+            'athena:GetQueryExecution',
+            'athena:GetQueryResults',
+            'athena:GetQueryResultsStream',
+            'athena:BatchGetQueryExecution',
+            'athena:ListQueryExecutions',
+            'athena:GetWorkGroup',
+            'athena:GetNamedQuery',
+            'athena:ListNamedQueries',
+            'athena:BatchGetNamedQuery',
+          ],
+          [workgroup],
+        ),
+        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/analysts/*`]),
+        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/*`, `${arn('gold')}/*`]),
+        ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
+        ...pairs(
+          ['glue:GetDatabase', 'glue:GetDatabases', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
+          [glue('catalog'), glue(`database/${database('silver')}`), glue(`database/${database('gold')}`), glue(`table/${database('silver')}/transactions`)],
+        ),
+      ].sort(),
+    );
+    expect(wildcardDataActions(analysts())).toEqual([]);
+  });
+
+  it.each(['bronze', 'quarantine'] as const)('cannot read %s: no grant, and an explicit deny in its bucket policy', (zone) => {
+    expect(allowedPairs(analysts()).filter((p) => p.includes(arn(zone)))).toEqual([]);
+    expect(allowedPairs(analysts()).filter((p) => p.includes(database('quarantine')))).toEqual([]);
+    const denies = bucketPolicyStatements(template, logicalId(stack.lake.storage.bucket(zone))).filter(
+      (s) => s.effect === 'Deny' && s.principal === `\${${logicalId(stack.analystsRole)}.Arn}`,
+    );
+    expect(denies).toEqual([expect.objectContaining({ actions: ['s3:GetObject*', 's3:List*'], resources: [arn(zone), `${arn(zone)}/*`] })]);
+  });
+
+  it('is assumable from the account only', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } } }],
+      },
+      Description: 'Analysts: query silver and gold through the analysts workgroup; no bronze, no quarantine',
+    });
+  });
+});
+
+describe('catalog grants follow tables added later', () => {
+  it('extends an earlier read grant to a gold table added after it, by exact ARN', () => {
+    const lakeStack = new Stack(testApp(), 'Later');
+    const lake = new DataLake(lakeStack, 'Lake');
+    const role = new iam.Role(lakeStack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    lake.grantAnalystAccess(role);
+    lake.catalog.addTable('gold', { name: 'late_table', columns: [{ name: 'x', hiveType: 'string', comment: '' }] });
+    const goldDb = `\${${logicalId(lake.catalog.databases.gold)}}`;
+    expect(allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)))).toContain(
+      `glue:GetTable on arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:table/${goldDb}/late_table`,
+    );
+  });
+});

@@ -1,0 +1,176 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataLake } from '../../lib/data-lake.ts';
+import { VISIBILITY_TIMEOUT_FACTOR } from '../../lib/ingestion/lake-ingestion.ts';
+import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
+import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+
+skipBuiltinTemplateValidation();
+
+let dev: { stack: MedallionLakeStack; template: Template };
+let prod: { stack: MedallionLakeStack; template: Template };
+
+beforeAll(() => {
+  dev = synthLake({ context: { stage: 'dev' } });
+  prod = synthLake({ context: { stage: 'prod' } });
+});
+afterAll(removeSynthOutputs);
+
+const ids = (stack: MedallionLakeStack) => {
+  const { ingestion, storage } = stack.lake;
+  return {
+    fn: logicalId(ingestion.function),
+    queue: logicalId(ingestion.queue),
+    dlq: logicalId(ingestion.deadLetterQueue),
+    rule: logicalId(ingestion.rule),
+    bronze: logicalId(storage.bucket('bronze')),
+    key: logicalId(storage.key),
+    logGroup: logicalId(ingestion.logGroup),
+  };
+};
+const functionProps = (t: { stack: MedallionLakeStack; template: Template }) => t.template.toJSON().Resources[ids(t.stack).fn].Properties;
+
+describe('ingest function', () => {
+  it('runs the bundled ESM handler on the current Node.js runtime, on x86_64 to match the DuckDB binding', () => {
+    expect(functionProps(dev)).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], Handler: 'index.handler' });
+  });
+
+  it('is sized from the engine benchmark: 1024 MB, 4096 MB of /tmp, 5 minutes, traced', () => {
+    expect(functionProps(prod)).toMatchObject({
+      MemorySize: 1024,
+      EphemeralStorage: { Size: 4096 },
+      Timeout: 300,
+      TracingConfig: { Mode: 'Active' },
+    });
+  });
+
+  it('sets exactly the environment the handler reads', () => {
+    const { Variables } = functionProps(dev).Environment as { Variables: Record<string, unknown> };
+    const { storage } = dev.stack.lake;
+    expect(Object.fromEntries(Object.entries(Variables).map(([k, v]) => [k, render(v)]))).toEqual({
+      CONTRACTS_DIR: '/var/task/contracts',
+      BRONZE_BUCKET: `\${${logicalId(storage.bucket('bronze'))}}`,
+      SILVER_BUCKET: `\${${logicalId(storage.bucket('silver'))}}`,
+      QUARANTINE_BUCKET: `\${${logicalId(storage.bucket('quarantine'))}}`,
+      GLUE_SILVER_DATABASE: 'medallion_dev_silver',
+      GLUE_QUARANTINE_DATABASE: 'medallion_dev_quarantine',
+      POWERTOOLS_SERVICE_NAME: 'medallion-ingest',
+      POWERTOOLS_METRICS_NAMESPACE: 'MedallionLake',
+      LOG_LEVEL: 'DEBUG',
+      WORK_DIR: '/tmp',
+      DUCKDB_MEMORY_LIMIT: '256MB',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+  });
+
+  it('reserves (and caps) concurrency where the stage asks for it', () => {
+    expect(functionProps(prod).ReservedConcurrentExecutions).toBe(10);
+    expect(functionProps(dev).ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('logs to its own encrypted log group with the stage retention', () => {
+    const { logGroup, key } = ids(prod.stack);
+    expect(functionProps(prod).LoggingConfig).toEqual({ LogGroup: { Ref: logGroup } });
+    prod.template.hasResource('AWS::Logs::LogGroup', {
+      Properties: { LogGroupName: '/medallion-prod/ingest', RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] } },
+      DeletionPolicy: 'Retain',
+    });
+    dev.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('lets CloudWatch Logs use the lake key for this log group only', () => {
+    const key = prod.template.toJSON().Resources[ids(prod.stack).key].Properties.KeyPolicy.Statement as Record<string, unknown>[];
+    const logs = key.filter((s) => render((s.Principal as { Service?: unknown })?.Service ?? '').startsWith('logs.'));
+    expect(logs).toHaveLength(1);
+    expect(render((logs[0]?.Condition as { ArnEquals: Record<string, unknown> }).ArnEquals['kms:EncryptionContext:aws:logs:arn'])).toBe(
+      'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/medallion-prod/ingest',
+    );
+  });
+});
+
+describe('queue and dead-letter queue', () => {
+  it('gives the queue a visibility timeout of at least 6× the function timeout', () => {
+    const { queue } = ids(dev.stack);
+    const visibility = dev.template.toJSON().Resources[queue].Properties.VisibilityTimeout as number;
+    expect(visibility).toBe(VISIBILITY_TIMEOUT_FACTOR * (functionProps(dev).Timeout as number));
+    expect(visibility).toBeGreaterThanOrEqual(6 * 300);
+  });
+
+  it('moves a message to the dead-letter queue after 3 receives', () => {
+    const { queue, dlq } = ids(dev.stack);
+    expect(dev.template.toJSON().Resources[queue].Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 3 });
+    expect(dev.template.toJSON().Resources[dlq].Properties.MessageRetentionPeriod).toBe(Duration.days(14).toSeconds());
+  });
+
+  it('encrypts both queues and refuses non-TLS access to them', () => {
+    dev.template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    for (const queue of [ids(dev.stack).queue, ids(dev.stack).dlq]) {
+      dev.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: queue }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+    }
+  });
+
+  it('is consumed in small batches with partial batch responses and a bounded concurrency', () => {
+    dev.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [ids(dev.stack).queue, 'Arn'] },
+      FunctionName: { Ref: ids(dev.stack).fn },
+      BatchSize: 5,
+      MaximumBatchingWindowInSeconds: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    prod.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 10 } });
+  });
+});
+
+describe('event path: bronze → EventBridge → queue', () => {
+  it('has one rule, matching object-created events of the bronze bucket only', () => {
+    dev.template.resourceCountIs('AWS::Events::Rule', 1);
+    const { rule, bronze, queue, dlq } = ids(dev.stack);
+    expect(dev.template.toJSON().Resources[rule].Properties).toMatchObject({
+      State: 'ENABLED',
+      EventPattern: { source: ['aws.s3'], 'detail-type': ['Object Created'], detail: { bucket: { name: [{ Ref: bronze }] } } },
+      Targets: [{ Arn: { 'Fn::GetAtt': [queue, 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } } }],
+    });
+  });
+
+  it('lets only that rule send to the queue', () => {
+    const { queue, rule } = ids(dev.stack);
+    dev.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queue }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+            Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [rule, 'Arn'] } } },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('uses no S3 notification custom resource, so the bucket depends on no consumer', () => {
+    dev.template.resourceCountIs('Custom::S3BucketNotifications', 0);
+    const bronze = dev.template.toJSON().Resources[ids(dev.stack).bronze];
+    expect(JSON.stringify(bronze)).not.toContain(ids(dev.stack).queue);
+  });
+});
+
+describe('validation', () => {
+  it.each([
+    [{ batchSize: 11 }, /batchSize/],
+    [{ maxConcurrency: 1 }, /maxConcurrency/],
+    [{ maxConcurrency: 10, reservedConcurrentExecutions: 5 }, /below maxConcurrency/],
+    [{ maxReceiveCount: 0 }, /maxReceiveCount/],
+  ])('rejects %o', (ingestion, message) => {
+    expect(() => new DataLake(new Stack(testApp(), 'Invalid'), 'Lake', { ingestion })).toThrow(message);
+  });
+});

@@ -1,0 +1,195 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
+import { LakeStorage } from '../../lib/storage/lake-storage.ts';
+import { ZONES, type StorageZone } from '../../lib/storage/zones.ts';
+import { bucketPolicyStatements, logicalId, removeSynthOutputs, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+
+skipBuiltinTemplateValidation();
+
+const LAKE_KEY_ZONES: StorageZone[] = ['bronze', 'silver', 'gold', 'quarantine', 'athenaResults'];
+
+let dev: { stack: MedallionLakeStack; template: Template };
+let prod: { stack: MedallionLakeStack; template: Template };
+
+beforeAll(() => {
+  dev = synthLake({ context: { stage: 'dev' } });
+  prod = synthLake({ context: { stage: 'prod' } });
+});
+afterAll(removeSynthOutputs);
+
+const bucketId = (zone: StorageZone, stack = dev.stack) => logicalId(stack.lake.storage.bucket(zone));
+const bucketProps = (zone: StorageZone, template = dev.template, stack = dev.stack) =>
+  template.toJSON().Resources[bucketId(zone, stack)].Properties as Record<string, unknown>;
+const lifecycleRules = (zone: StorageZone, template = dev.template, stack = dev.stack) =>
+  (bucketProps(zone, template, stack).LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
+
+describe('zone buckets', () => {
+  it('creates exactly one bucket per zone of the zone table', () => {
+    dev.template.resourceCountIs('AWS::S3::Bucket', ZONES.length);
+    expect(ZONES.map((z) => z.zone).sort()).toEqual(['accessLogs', 'athenaResults', 'bronze', 'gold', 'quarantine', 'silver']);
+  });
+
+  it('has one KMS key, rotated', () => {
+    dev.template.resourceCountIs('AWS::KMS::Key', 1);
+    dev.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it.each(LAKE_KEY_ZONES)('encrypts %s with the lake key and a bucket key', (zone) => {
+    expect(bucketProps(zone).BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [
+        {
+          BucketKeyEnabled: true,
+          ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [logicalId(dev.stack.lake.storage.key), 'Arn'] } },
+        },
+      ],
+    });
+  });
+
+  it('encrypts the access-log sink with SSE-S3, the only encryption S3 server access logging delivers to', () => {
+    expect(bucketProps('accessLogs').BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+  });
+
+  it.each(ZONES.map((z) => z.zone))('blocks public access and enforces bucket-owner object ownership on %s', (zone) => {
+    expect(bucketProps(zone).PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucketProps(zone).OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+  });
+
+  it.each(ZONES.map((z) => z.zone))('denies non-TLS and TLS < 1.2 requests to %s', (zone) => {
+    const statements = bucketPolicyStatements(dev.template, bucketId(zone));
+    const denies = statements.filter((s) => s.effect === 'Deny' && s.actions.includes('s3:*'));
+    expect(denies.map((s) => s.conditions)).toEqual(
+      expect.arrayContaining([{ Bool: { 'aws:SecureTransport': 'false' } }, { NumericLessThan: { 's3:TlsVersion': 1.2 } }]),
+    );
+  });
+
+  it.each(LAKE_KEY_ZONES)('refuses uploads to %s that ask for SSE-S3, DSSE or another KMS key', (zone) => {
+    const keyArn = { 'Fn::GetAtt': [logicalId(dev.stack.lake.storage.key), 'Arn'] };
+    const encryptionDenies = bucketPolicyStatements(dev.template, bucketId(zone)).filter((s) => s.sid?.startsWith('Deny') && s.actions.includes('s3:PutObject'));
+    expect(encryptionDenies.map((s) => [s.sid, s.principal, s.resources, JSON.stringify(s.conditions)])).toEqual([
+      ['DenyEncryptionOtherThanKms', '*', [`\${${bucketId(zone)}.Arn}/*`], JSON.stringify({ StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } })],
+      [
+        'DenyKmsKeyOtherThanLakeKey',
+        '*',
+        [`\${${bucketId(zone)}.Arn}/*`],
+        JSON.stringify({ StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': keyArn } }),
+      ],
+      [
+        'DenyKmsWithoutLakeKeyId',
+        '*',
+        [`\${${bucketId(zone)}.Arn}/*`],
+        JSON.stringify({ StringEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' }, Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'true' } }),
+      ],
+    ]);
+  });
+
+  it.each(LAKE_KEY_ZONES)('sends %s server access logs to the access-log sink under its own prefix', (zone) => {
+    expect(bucketProps(zone).LoggingConfiguration).toEqual({ DestinationBucketName: { Ref: bucketId('accessLogs') }, LogFilePrefix: `${zone}/` });
+  });
+
+  it('lets only the S3 logging service write to the access-log sink, which does not log itself', () => {
+    expect(bucketProps('accessLogs').LoggingConfiguration).toBeUndefined();
+    const writers = bucketPolicyStatements(dev.template, bucketId('accessLogs')).filter((s) => s.effect === 'Allow' && s.actions.includes('s3:PutObject'));
+    expect([...new Set(writers.map((s) => s.principal))]).toEqual(['logging.s3.amazonaws.com']);
+    expect(writers).toHaveLength(LAKE_KEY_ZONES.length); // one per logged bucket, each conditioned on its source
+  });
+
+  it('versions bronze, silver, gold and quarantine, not query results or logs', () => {
+    const versioned = ZONES.filter((z) => (bucketProps(z.zone).VersioningConfiguration as { Status?: string } | undefined)?.Status === 'Enabled').map((z) => z.zone);
+    expect(versioned.sort()).toEqual(['bronze', 'gold', 'quarantine', 'silver']);
+  });
+
+  it('sends object events to EventBridge from bronze only', () => {
+    const emitting = ZONES.filter((z) => bucketProps(z.zone).NotificationConfiguration !== undefined).map((z) => z.zone);
+    expect(emitting).toEqual(['bronze']);
+    expect(bucketProps('bronze').NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    dev.template.resourceCountIs('Custom::S3BucketNotifications', 0);
+  });
+});
+
+describe('lifecycle', () => {
+  it.each(ZONES.map((z) => z.zone))('aborts incomplete multipart uploads after 1 day in %s', (zone) => {
+    expect(lifecycleRules(zone)).toContainEqual({ Id: 'abort-incomplete-multipart-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' });
+  });
+
+  it('moves bronze to infrequent access, then to archive, and expires replaced versions', () => {
+    expect(lifecycleRules('bronze', prod.template, prod.stack)).toEqual(
+      expect.arrayContaining([
+        {
+          Id: 'tier-raw-files',
+          Status: 'Enabled',
+          Transitions: [
+            { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
+            { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
+          ],
+        },
+        { Id: 'expire-noncurrent-versions', Status: 'Enabled', ExpiredObjectDeleteMarker: true, NoncurrentVersionExpiration: { NoncurrentDays: 90 } },
+      ]),
+    );
+  });
+
+  it('expires quarantine, Athena results and access logs after the stage retention', () => {
+    const expiry = (zone: StorageZone, template: Template, stack: MedallionLakeStack) =>
+      lifecycleRules(zone, template, stack).find((r) => r.ExpirationInDays !== undefined)?.ExpirationInDays;
+    expect([expiry('quarantine', dev.template, dev.stack), expiry('athenaResults', dev.template, dev.stack), expiry('accessLogs', dev.template, dev.stack)]).toEqual([30, 7, 30]);
+    expect([expiry('quarantine', prod.template, prod.stack), expiry('athenaResults', prod.template, prod.stack), expiry('accessLogs', prod.template, prod.stack)]).toEqual([
+      365, 30, 400,
+    ]);
+  });
+
+  it('never expires current bronze, silver or gold objects', () => {
+    for (const zone of ['bronze', 'silver', 'gold'] as const) {
+      expect(lifecycleRules(zone, prod.template, prod.stack).filter((r) => r.ExpirationInDays !== undefined)).toEqual([]);
+    }
+  });
+
+  it('rejects retention S3 would refuse', () => {
+    const stack = new Stack(testApp(), 'Invalid');
+    expect(() => new LakeStorage(stack, 'A', { retention: { bronzeInfrequentAccessAfterDays: 10 } })).toThrow(/at least 30/);
+    expect(() => new LakeStorage(stack, 'B', { retention: { bronzeArchiveAfterDays: 40 } })).toThrow(/30 days after/);
+    expect(() => new LakeStorage(stack, 'C', { retention: { quarantineExpirationDays: 0 } })).toThrow(/positive whole number/);
+  });
+});
+
+describe('data on cdk destroy', () => {
+  it('retains every bucket and the key when the stage does not allow destruction (prod)', () => {
+    for (const zone of ZONES) expect(prod.template.toJSON().Resources[bucketId(zone.zone, prod.stack)].DeletionPolicy).toBe('Retain');
+    prod.template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    prod.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('deletes buckets with their objects only when the stage allows it (dev)', () => {
+    for (const zone of ZONES) expect(dev.template.toJSON().Resources[bucketId(zone.zone)].DeletionPolicy).toBe('Delete');
+    dev.template.resourceCountIs('Custom::S3AutoDeleteObjects', ZONES.length);
+    dev.template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete', Properties: { PendingWindowInDays: 7 } });
+  });
+});
+
+describe('Object Lock on bronze', () => {
+  it('is off unless the stage opts in', () => {
+    prod.template.allResourcesProperties('AWS::S3::Bucket', { ObjectLockEnabled: Match.absent() });
+  });
+
+  it('locks bronze only, in the chosen mode and retention', () => {
+    const stack = new Stack(testApp(), 'Locked');
+    const storage = new LakeStorage(stack, 'Storage', { bronzeObjectLock: { mode: 'COMPLIANCE', retentionDays: 2555 } });
+    const template = Template.fromStack(stack);
+    expect(template.toJSON().Resources[logicalId(storage.bucket('bronze'))].Properties).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2555 } } },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    template.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: true }, 1);
+  });
+
+  it('cannot be combined with allowDestroy', () => {
+    const stack = new Stack(testApp(), 'Conflict');
+    expect(() => new LakeStorage(stack, 'Storage', { allowDestroy: true, bronzeObjectLock: { mode: 'GOVERNANCE', retentionDays: 30 } })).toThrow(/exclude each other/);
+  });
+});
