@@ -41,12 +41,15 @@ export const UPLOAD_QUEUE_SIZE = 2;
 export interface S3ObjectStoreOptions {
   partSize?: number;
   queueSize?: number;
+  /** Keys per ListObjectsV2 page. @default 1000 (the S3 maximum) */
+  listPageSize?: number;
 }
 
 /** The lake's zones as S3 buckets. */
 export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly listPageSize: number | undefined;
 
   constructor(
     readonly client: S3Client,
@@ -55,6 +58,7 @@ export class S3ObjectStore implements ObjectStore {
   ) {
     this.partSize = options.partSize ?? UPLOAD_PART_SIZE;
     this.queueSize = options.queueSize ?? UPLOAD_QUEUE_SIZE;
+    this.listPageSize = options.listPageSize;
   }
 
   bucket(zone: Zone): string {
@@ -103,7 +107,7 @@ export class S3ObjectStore implements ObjectStore {
     let continuationToken: string | undefined;
     do {
       const page = await this.call('ListObjectsV2', bucket, prefix, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: continuationToken })),
+        this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: continuationToken, MaxKeys: this.listPageSize })),
       );
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;

@@ -1,6 +1,43 @@
-// PLACEHOLDER: the ingest handler is being written (issue 5). Infrastructure bundles this entry point.
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+/**
+ * The ingest function's entry point (bundled by the infrastructure): S3 "object created" events, via SQS or
+ * invoked directly by S3 or EventBridge → the engine with S3 storage and the Glue catalog.
+ *
+ * SQS batches answer with partial batch failures: a message whose object could not be ingested (S3/Glue
+ * throttling, 5xx, timeouts, an engine bug, an unparsable message) is reported alone and comes back after
+ * the visibility timeout, until the queue moves it to the DLQ. Bad *data* never fails a message: the
+ * engine quarantines it and the message succeeds.
+ */
+import { GlueClient } from '@aws-sdk/client-glue';
+import { S3Client } from '@aws-sdk/client-s3';
+import { loadContracts } from '../../engine/contract/load.ts';
+import { ingestObject } from '../../engine/ingest.ts';
+import { s3ClientConfig } from '../../adapters/aws/client-config.ts';
+import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
+import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
+import { readConfig } from './config.ts';
+import type { IngestDependencies } from './ingest-object.ts';
+import { createIngestHandler } from './process.ts';
+import { logger, tracer } from './telemetry.ts';
 
-export async function handler(_event: SQSEvent): Promise<SQSBatchResponse> {
-  throw new Error('ingest handler not implemented yet');
+let dependencies: IngestDependencies | undefined;
+
+/** Built on first use and kept for warm invocations (clients, contracts, the Glue table cache). */
+function getDependencies(): IngestDependencies {
+  if (!dependencies) {
+    const config = readConfig();
+    const s3 = tracer.captureAWSv3Client(new S3Client(s3ClientConfig()));
+    const glue = tracer.captureAWSv3Client(new GlueClient({}));
+    dependencies = {
+      config,
+      s3,
+      store: new S3ObjectStore(s3, { bronze: config.bronzeBucket, silver: config.silverBucket, quarantine: config.quarantineBucket }),
+      catalog: new GlueCatalog(glue, { database: config.glueSilverDatabase, bucket: config.silverBucket }),
+      contracts: loadContracts(config.contractsDir),
+      ingest: ingestObject,
+    };
+    logger.info('ingest function initialised', { config, datasets: dependencies.contracts.names() });
+  }
+  return dependencies;
 }
+
+export const handler = createIngestHandler(getDependencies);

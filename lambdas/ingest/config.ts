@@ -1,0 +1,41 @@
+/** The ingest function's settings, from the environment the infrastructure sets. */
+import { tmpdir } from 'node:os';
+
+export interface IngestConfig {
+  contractsDir: string;
+  bronzeBucket: string;
+  silverBucket: string;
+  quarantineBucket: string;
+  glueSilverDatabase: string;
+  /** Read for completeness: quarantine tables are unpartitioned, so the function registers nothing there today. */
+  glueQuarantineDatabase: string | undefined;
+  /** Scratch space (Lambda: /tmp). Each object gets its own subdirectory, removed afterwards. */
+  workDir: string;
+  /** DuckDB memory limit, e.g. `512MB`; the engine's default when unset. */
+  duckdbMemoryLimit: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const REQUIRED = ['CONTRACTS_DIR', 'BRONZE_BUCKET', 'SILVER_BUCKET', 'QUARANTINE_BUCKET', 'GLUE_SILVER_DATABASE'] as const;
+
+export function readConfig(env: Record<string, string | undefined> = process.env): IngestConfig {
+  const missing = REQUIRED.filter((name) => !env[name]?.trim());
+  if (missing.length > 0) throw new ConfigError(`missing environment variables: ${missing.join(', ')}`);
+  const value = (name: (typeof REQUIRED)[number]): string => (env[name] as string).trim();
+  return {
+    contractsDir: value('CONTRACTS_DIR'),
+    bronzeBucket: value('BRONZE_BUCKET'),
+    silverBucket: value('SILVER_BUCKET'),
+    quarantineBucket: value('QUARANTINE_BUCKET'),
+    glueSilverDatabase: value('GLUE_SILVER_DATABASE'),
+    glueQuarantineDatabase: env.GLUE_QUARANTINE_DATABASE?.trim() || undefined,
+    workDir: env.WORK_DIR?.trim() || tmpdir(),
+    duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT?.trim() || undefined,
+  };
+}

@@ -1,0 +1,87 @@
+/** One announced object → GetObject (streamed) → engine → manifest. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ContractRegistry } from '../../engine/contract/load.ts';
+import type { IngestOptions } from '../../engine/ingest.ts';
+import type { Manifest, SourceRef } from '../../engine/manifest.ts';
+import type { Catalog, ObjectStore } from '../../engine/ports.ts';
+import { isNotFoundError } from '../../adapters/aws/aws-errors.ts';
+import { S3StoreError, toReadable } from '../../adapters/aws/s3-store.ts';
+import type { IngestConfig } from './config.ts';
+import type { ObjectCreatedEvent } from './events.ts';
+
+export type IngestFn = (source: SourceRef, body: AsyncIterable<Uint8Array>, options: IngestOptions) => Promise<Manifest>;
+
+export interface IngestDependencies {
+  config: IngestConfig;
+  s3: S3Client;
+  store: ObjectStore;
+  catalog: Catalog;
+  contracts: ContractRegistry;
+  ingest: IngestFn;
+}
+
+export type ObjectOutcome =
+  | { status: 'ingested'; manifest: Manifest; source: SourceRef }
+  | { status: 'skipped'; reason: 'other-bucket' | 'folder-marker' | 'object-gone'; detail: string };
+
+/** S3 reports `null` as the version id of objects written while versioning was off. */
+function realVersionId(versionId: string | undefined): string | undefined {
+  return versionId && versionId !== 'null' ? versionId : undefined;
+}
+
+/**
+ * Ingests the object an event announced. Reads the exact version when the event names one, otherwise the
+ * current object; the identity recorded (version id, ETag, LastModified) is what S3 returned, so a
+ * redelivered or late event for the same content maps to the same silver files.
+ */
+export async function ingestAnnouncedObject(
+  event: ObjectCreatedEvent,
+  deps: IngestDependencies,
+  /** Called once the object's identity is known, before the engine runs (e.g. to add it to log lines). */
+  onSource: (source: SourceRef) => void = () => {},
+): Promise<ObjectOutcome> {
+  const { config } = deps;
+  if (event.bucket !== config.bronzeBucket) {
+    return { status: 'skipped', reason: 'other-bucket', detail: `event for bucket ${event.bucket}, this function ingests ${config.bronzeBucket}` };
+  }
+  if (event.key.endsWith('/')) return { status: 'skipped', reason: 'folder-marker', detail: event.key };
+
+  let response;
+  try {
+    response = await deps.s3.send(new GetObjectCommand({ Bucket: event.bucket, Key: event.key, VersionId: event.versionId }));
+  } catch (error) {
+    if (isNotFoundError(error)) {
+      return { status: 'skipped', reason: 'object-gone', detail: `s3://${event.bucket}/${event.key}${event.versionId ? ` version ${event.versionId}` : ''} no longer exists` };
+    }
+    throw new S3StoreError('GetObject', event.bucket, event.key, error);
+  }
+  if (!response.Body) throw new S3StoreError('GetObject', event.bucket, event.key, new Error('response has no body'));
+  const body = toReadable(response.Body);
+
+  const source: SourceRef = {
+    bucket: event.bucket,
+    key: event.key,
+    versionId: realVersionId(response.VersionId),
+    etag: response.ETag,
+    lastModified: response.LastModified,
+    size: response.ContentLength,
+  };
+
+  onSource(source);
+  const workDir = await mkdtemp(join(config.workDir, 'ingest-'));
+  try {
+    const manifest = await deps.ingest(source, body, {
+      contracts: deps.contracts,
+      store: deps.store,
+      catalog: deps.catalog,
+      workDir,
+      ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
+    });
+    return { status: 'ingested', manifest, source };
+  } finally {
+    body.destroy(); // release the connection if the engine stopped reading early
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

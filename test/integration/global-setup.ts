@@ -1,0 +1,84 @@
+/**
+ * Integration tier setup, once per run: the moto emulator (installed into .venv/ when missing, started on
+ * a free 127.0.0.1 port) and the CDK app synthesized as `cdk synth -c stage=dev` would. Tests receive the
+ * endpoint and the assembly directory through `inject()`.
+ *
+ * In CI (`CI` set) any failure here fails the run with its reason. On a developer machine without Python,
+ * the tier is skipped with a loud notice instead.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { synthesizeApp } from './harness/cloud-assembly.ts';
+import { EmulatorUnavailableError, ensureMotoInstalled, PROJECT_ROOT, startMoto, type RunningMoto } from './harness/moto-server.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** moto's base URL, or '' when the tier is skipped. */
+    motoEndpoint: string;
+    /** Directory of the synthesized cloud assembly. */
+    assemblyDir: string;
+    /** Why the tier is skipped ('' when it runs). */
+    integrationSkipReason: string;
+  }
+}
+
+const STAGE = 'dev';
+
+function log(line: string): void {
+  console.log(`[integration] ${line}`);
+}
+
+function loudNotice(reason: string): void {
+  const bar = '!'.repeat(100);
+  console.warn(`\n${bar}\n!! INTEGRATION TIER SKIPPED: ${reason}\n!! Install Python 3 (with venv) to run it; in CI (CI set) this is a failure, not a skip.\n${bar}\n`);
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const ci = Boolean(process.env.CI);
+  let moto: RunningMoto | undefined;
+  try {
+    const installMs = ensureMotoInstalled(log);
+    if (installMs > 0) log(`moto installed in ${(installMs / 1000).toFixed(1)} s`);
+    const t0 = Date.now();
+    moto = await startMoto();
+    log(`moto_server ready at ${moto.endpoint} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    if (error instanceof EmulatorUnavailableError && error.pythonMissing && !ci) {
+      loudNotice(error.message);
+      project.provide('motoEndpoint', '');
+      project.provide('assemblyDir', '');
+      project.provide('integrationSkipReason', error.message);
+      return async () => {};
+    }
+    throw new Error(`integration tier: the AWS emulator (moto) is unavailable${ci ? ' in CI, where this tier must run' : ''}: ${(error as Error).message}`, { cause: error });
+  }
+
+  // A private output directory per run: other runs (and `cdk synth` by hand) may use cdk.out concurrently.
+  let assemblyDir = process.env.MEDALLION_IT_ASSEMBLY ?? '';
+  let ownAssembly = false;
+  if (assemblyDir) log(`using the pre-synthesized assembly ${assemblyDir} (MEDALLION_IT_ASSEMBLY)`);
+  else {
+    const base = join(PROJECT_ROOT, '.cache', 'integration');
+    mkdirSync(base, { recursive: true });
+    assemblyDir = join(base, `cdk.out-${process.pid}`);
+    ownAssembly = true;
+    try {
+      const { durationMs } = synthesizeApp(assemblyDir, STAGE);
+      log(`cdk synth -c stage=${STAGE} in ${(durationMs / 1000).toFixed(1)} s → ${assemblyDir}`);
+    } catch (error) {
+      await moto.stop();
+      rmSync(assemblyDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  project.provide('motoEndpoint', moto.endpoint);
+  project.provide('assemblyDir', assemblyDir);
+  project.provide('integrationSkipReason', '');
+  const running = moto;
+  return async () => {
+    await running.stop();
+    if (ownAssembly && !process.env.MEDALLION_IT_KEEP_ASSEMBLY) rmSync(assemblyDir, { recursive: true, force: true });
+  };
+}

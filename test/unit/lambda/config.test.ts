@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, readConfig } from '../../../lambdas/ingest/config.ts';
+
+const complete = {
+  CONTRACTS_DIR: '/var/task/contracts',
+  BRONZE_BUCKET: 'bronze',
+  SILVER_BUCKET: 'silver',
+  QUARANTINE_BUCKET: 'quarantine',
+  GLUE_SILVER_DATABASE: 'lake_silver',
+  GLUE_QUARANTINE_DATABASE: 'lake_quarantine',
+  WORK_DIR: '/tmp',
+  DUCKDB_MEMORY_LIMIT: '256MB',
+};
+
+describe('readConfig', () => {
+  it('reads the variables the infrastructure sets', () => {
+    expect(readConfig(complete)).toEqual({
+      contractsDir: '/var/task/contracts',
+      bronzeBucket: 'bronze',
+      silverBucket: 'silver',
+      quarantineBucket: 'quarantine',
+      glueSilverDatabase: 'lake_silver',
+      glueQuarantineDatabase: 'lake_quarantine',
+      workDir: '/tmp',
+      duckdbMemoryLimit: '256MB',
+    });
+  });
+
+  it('names every missing variable at once', () => {
+    const { SILVER_BUCKET: _s, GLUE_SILVER_DATABASE: _g, ...partial } = complete;
+    expect(() => readConfig(partial)).toThrow(new ConfigError('missing environment variables: SILVER_BUCKET, GLUE_SILVER_DATABASE'));
+  });
+
+  it('defaults the optional ones', () => {
+    const { WORK_DIR: _w, DUCKDB_MEMORY_LIMIT: _d, GLUE_QUARANTINE_DATABASE: _q, ...required } = complete;
+    expect(readConfig(required)).toMatchObject({ workDir: expect.any(String), duckdbMemoryLimit: undefined, glueQuarantineDatabase: undefined });
+  });
+});
