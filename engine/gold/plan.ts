@@ -140,6 +140,8 @@ export function planGoldRefresh(input: PlanInput): GoldRefreshPlan {
       ? `earliest affected month ${from} (sources wrote ${fmt(touched)}; other versions in ${fmt(superseded)}; new months from ${fmt(grown)})`
       : 'nothing new';
   }
+  // Months before the first month with data hold nothing any more: they are dropped, not rebuilt.
+  if (from && first && from < first) from = first;
   const months = from && last && from <= last ? monthRange(from, last) : [];
   const kept = first && last ? new Set(monthRange(first, last)) : new Set<MonthKey>();
   const held = state?.first_month && state.last_month ? monthRange(state.first_month, state.last_month) : [];

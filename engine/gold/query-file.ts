@@ -11,7 +11,8 @@
  */
 import { isMonthKey } from './months.ts';
 
-export type QueryParamType = 'month' | 'date' | 'identifier';
+/** Parameter types; each has a validator, so only well-formed values reach the SQL. */
+export type QueryParamType = 'month';
 
 export interface QueryParam {
   name: string;
@@ -20,22 +21,28 @@ export interface QueryParam {
   description: string;
 }
 
+export type QueryWorkgroup = 'analysts' | 'platform';
+
 export interface QueryFile {
   /** File name without `.sql`. */
   name: string;
   /** First header line. */
   title: string;
   params: QueryParam[];
+  /**
+   * Athena workgroup to deploy it in (`-- @workgroup platform` in the header): queries that read quarantine
+   * need the platform workgroup, analysts are not granted that database. @default 'analysts'
+   */
+  workgroup: QueryWorkgroup;
   sql: string;
 }
 
-const PARAM_LINE = /^--\s*@param\s+([a-z][a-z0-9_]*)\s+(month|date|identifier)\s+(\S+)\s*(.*)$/;
+const WORKGROUP_LINE = /^--\s*@workgroup\s+(analysts|platform)\s*$/;
+const PARAM_LINE = /^--\s*@param\s+([a-z][a-z0-9_]*)\s+(month)\s+(\S+)\s*(.*)$/;
 const MARKER = /\/\*@([a-z][a-z0-9_]*)\*\/(\s*)'((?:[^']|'')*)'/g;
 
 const VALIDATORS: Record<QueryParamType, (v: string) => boolean> = {
   month: isMonthKey,
-  date: (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v),
-  identifier: (v) => /^[A-Za-z0-9_.:/-]{1,256}$/.test(v),
 };
 
 export function parseQueryFile(name: string, sql: string): QueryFile {
@@ -46,11 +53,14 @@ export function parseQueryFile(name: string, sql: string): QueryFile {
   }
   const title = (header[0] ?? '').replace(/^--\s*/, '').trim();
   const params: QueryParam[] = [];
+  let workgroup: QueryWorkgroup = 'analysts';
   for (const line of header) {
     const m = PARAM_LINE.exec(line.trim());
     if (m) params.push({ name: m[1] as string, type: m[2] as QueryParamType, default: m[3] as string, description: (m[4] ?? '').trim() });
+    const w = WORKGROUP_LINE.exec(line.trim());
+    if (w) workgroup = w[1] as QueryWorkgroup;
   }
-  return { name, title, params, sql };
+  return { name, title, params, workgroup, sql };
 }
 
 /** Names used by markers in the body, in order of first use. */
@@ -76,15 +86,13 @@ export function renderQuery(file: QueryFile, values: Readonly<Record<string, str
   for (const [name, value] of Object.entries(values)) {
     const p = declared.get(name);
     if (!p) throw new QueryParamError(`${file.name}: unknown parameter "${name}" (declared: ${[...declared.keys()].join(', ') || 'none'})`);
-    if (!VALIDATORS[p.type](value)) throw new QueryParamError(`${file.name}: parameter "${name}" must be a ${p.type} (got "${value}")`);
+    if (!VALIDATORS[p.type](value)) throw new QueryParamError(`${file.name}: parameter "${name}" must be a ${p.type}, YYYY-MM (got "${value}")`);
   }
   const effective = (name: string): string | undefined => values[name] ?? declared.get(name)?.default;
-  for (const [low, high] of [['from_month', 'to_month'], ['from_date', 'to_date']] as const) {
-    const a = effective(low);
-    const b = effective(high);
-    if (declared.has(low) && declared.has(high) && a !== undefined && b !== undefined && a > b) {
-      throw new QueryParamError(`${file.name}: ${low} (${a}) is after ${high} (${b})`);
-    }
+  const from = effective('from_month');
+  const to = effective('to_month');
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new QueryParamError(`${file.name}: from_month (${from}) is after to_month (${to})`);
   }
   return file.sql.replace(MARKER, (whole, name: string, space: string) => {
     const value = values[name];

@@ -1,0 +1,148 @@
+/**
+ * Refreshes the local lake's gold tables with DuckDB: plans from the manifests (engine/gold), computes the
+ * affected months once, writes each month to a staging file and then renames it over the month's single
+ * Parquet file. rename(2) replaces atomically, so a reader sees the old month or the new one, never a gap;
+ * nothing is deleted before its replacement exists. Re-running with no new manifests does nothing.
+ */
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Manifest } from '../../engine/manifest.ts';
+import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
+import type { QueryEngine } from '../../engine/ports.ts';
+import { monthPartition, type MonthKey } from '../../engine/gold/months.ts';
+import {
+  parseSupersededMonths,
+  pendingSources,
+  planGoldRefresh,
+  supersededMonthsSql,
+  type GoldRefreshPlan,
+  type GoldState,
+} from '../../engine/gold/plan.ts';
+import { sqlString } from '../../engine/gold/sql.ts';
+import { ACCOUNT_MONTHLY_BALANCE, goldStateKey, type GoldTable } from '../../engine/gold/tables.ts';
+import { LocalObjectStore } from './local-store.ts';
+import { goldTableDir, localGoldStatements } from './gold-views.ts';
+
+export interface LocalGoldRefreshOptions {
+  lakeDir: string;
+  /**
+   * DuckDB over the lake with a `silver` schema (year/month read as VARCHAR). One connection: the refresh
+   * uses a temporary table. The `gold` views are recreated on it at the end.
+   */
+  engine: QueryEngine;
+  table?: GoldTable;
+  log?: (message: string) => void;
+}
+
+export interface LocalGoldRefreshResult {
+  plan: GoldRefreshPlan;
+  /** Rows written per month. */
+  rows: Record<MonthKey, number>;
+}
+
+/** Single file per month partition: a refresh replaces it whole. */
+export const GOLD_PART_FILE = 'part-00000.parquet';
+const STAGE_TABLE = 'gold_refresh_rows';
+
+async function readManifests(store: LocalObjectStore, dataset: string): Promise<Manifest[]> {
+  const manifests: Manifest[] = [];
+  for await (const obj of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
+    if (!obj.key.endsWith('.json')) continue;
+    const bytes = await store.getBytes('silver', obj.key);
+    if (bytes) manifests.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest);
+  }
+  return manifests;
+}
+
+async function readState(store: LocalObjectStore, table: GoldTable): Promise<GoldState | undefined> {
+  const bytes = await store.getBytes('gold', goldStateKey(table));
+  return bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldState) : undefined;
+}
+
+async function withLock<T>(path: string, work: () => Promise<T>): Promise<T> {
+  let handle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new Error(`another gold refresh holds ${path} (delete it if no refresh is running)`);
+    }
+    throw e;
+  }
+  try {
+    await handle.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
+    await handle.close();
+    return await work();
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promise<LocalGoldRefreshResult> {
+  const { lakeDir, engine } = options;
+  const table = options.table ?? ACCOUNT_MONTHLY_BALANCE;
+  const log = options.log ?? (() => {});
+  const store = new LocalObjectStore(lakeDir);
+  const stateDir = join(lakeDir, 'gold', '_state');
+  await mkdir(stateDir, { recursive: true });
+
+  return withLock(join(stateDir, `${table.name}.lock`), async () => {
+    const manifests = await readManifests(store, table.sourceDataset);
+    const state = await readState(store, table);
+    const pending = pendingSources(manifests, state, table);
+    const probe = supersededMonthsSql(pending);
+    const supersededMonths = probe ? parseSupersededMonths((await engine.query(probe)).rows) : [];
+    const plan = planGoldRefresh({ manifests, state, supersededMonths, table });
+    log(`gold ${table.name}: ${plan.kind} ${plan.months.join(',') || '-'} (${plan.because})`);
+
+    const rows: Record<MonthKey, number> = {};
+    if (plan.sql) await writeMonths(options, table, plan, rows);
+    for (const k of plan.dropMonths) await rm(monthDir(lakeDir, table, k), { recursive: true, force: true });
+    if (plan.kind !== 'noop' || JSON.stringify(state) !== JSON.stringify(plan.nextState)) {
+      await store.putBytes('gold', goldStateKey(table), `${JSON.stringify(plan.nextState, null, 2)}\n`);
+    }
+    for (const statement of await localGoldStatements(lakeDir)) await engine.query(statement);
+    return { plan, rows };
+  });
+}
+
+function monthDir(lakeDir: string, table: GoldTable, k: MonthKey): string {
+  const { year, month } = monthPartition(k);
+  return join(goldTableDir(lakeDir, table), `year=${year}`, `month=${month}`);
+}
+
+async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, plan: GoldRefreshPlan, rows: Record<MonthKey, number>): Promise<void> {
+  const { lakeDir, engine } = options;
+  const staging = join(lakeDir, 'gold', '_staging', table.name, plan.refreshId);
+  await rm(staging, { recursive: true, force: true }); // a crashed attempt's leftovers; never read by anyone
+  await mkdir(staging, { recursive: true });
+  const columns = table.columns.map((c) => c.name).join(', ');
+  try {
+    await engine.query(`CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} AS ${plan.sql}`);
+    const counts = await engine.query(`SELECT year, month, COUNT(*) AS n FROM ${STAGE_TABLE} GROUP BY year, month`);
+    for (const r of counts.rows) rows[`${String(r.year)}-${String(r.month)}`] = Number(r.n);
+    for (const k of plan.months) {
+      if (!rows[k]) continue;
+      const { year, month } = monthPartition(k);
+      const file = join(staging, `${k}.parquet`);
+      await engine.query(
+        `COPY (SELECT ${columns} FROM ${STAGE_TABLE} WHERE year = ${sqlString(year)} AND month = ${sqlString(month)} ORDER BY account_id) ` +
+          `TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+    }
+    // Swap only once every month is staged: a failure above leaves gold exactly as it was.
+    for (const k of plan.months) {
+      const dir = monthDir(lakeDir, table, k);
+      if (!rows[k]) {
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      await mkdir(dir, { recursive: true });
+      await rename(join(staging, `${k}.parquet`), join(dir, GOLD_PART_FILE));
+      for (const name of await readdir(dir)) if (name !== GOLD_PART_FILE) await rm(join(dir, name), { recursive: true, force: true });
+    }
+  } finally {
+    await engine.query(`DROP TABLE IF EXISTS ${STAGE_TABLE}`);
+    await rm(staging, { recursive: true, force: true });
+  }
+}
