@@ -2,6 +2,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { resolve } from 'node:path';
 import { loadContracts, type ContractRegistry } from '../engine/contract/load.ts';
+import { GOLD_TABLES, GOLD_VIEWS, type GoldView } from '../engine/gold/tables.ts';
 import { LakeCatalog } from './catalog/lake-catalog.ts';
 import type { TableSpec } from './catalog/table-spec.ts';
 import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingestion.ts';
@@ -53,9 +54,14 @@ export interface DataLakeProps {
   readonly bronzeObjectLock?: BronzeObjectLock;
   /**
    * Gold tables to create now; more can be added later with `catalog.addTable('gold', spec)`.
-   * @default - none
+   * @default GOLD_TABLES (engine/gold) whose source dataset has a contract: the monthly per-account balance table
    */
   readonly goldTables?: readonly TableSpec[];
+  /**
+   * Gold views (Athena views in Glue); more can be added later with `catalog.addView(view)`.
+   * @default GOLD_VIEWS (engine/gold) whose source dataset has a contract: deduplicated transactions
+   */
+  readonly goldViews?: readonly GoldView[];
   /**
    * Per-query scan cutoff of the analysts workgroup, in bytes.
    * @default 10 GiB
@@ -103,7 +109,9 @@ export class DataLake extends Construct {
       databaseNamePrefix: namePrefix.replaceAll('-', '_'),
       buckets: { silver: this.storage.bucket('silver'), gold: this.storage.bucket('gold'), quarantine: this.storage.bucket('quarantine') },
       contracts: this.contracts.contracts,
-      goldTables: props.goldTables,
+      // The analyst layer's gold objects exist only where the lake has the dataset they are built from.
+      goldTables: props.goldTables ?? GOLD_TABLES.filter((t) => this.contracts.get(t.sourceDataset)),
+      goldViews: props.goldViews ?? GOLD_VIEWS.filter((v) => this.contracts.get(v.sourceDataset)),
       allowDestroy,
     });
     this.query = new LakeQuery(this, 'Query', {

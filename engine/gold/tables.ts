@@ -26,6 +26,8 @@ export interface GoldView {
   database: 'gold';
   name: string;
   description: string;
+  /** Silver dataset the view reads. */
+  sourceDataset: string;
   /** Output columns (Hive types, for the Glue table's storage descriptor and the Presto view definition). */
   columns: readonly TableColumn[];
   /** The view body, naming tables `silver.<dataset>` / `gold.<table>` (rewrite to Glue database names on AWS). */
@@ -74,6 +76,7 @@ const TRANSACTIONS_LATEST_COLUMNS: readonly TableColumn[] = [
 export const TRANSACTIONS_LATEST: GoldView = {
   database: 'gold',
   name: 'transactions_latest',
+  sourceDataset: 'transactions',
   description:
     'silver.transactions deduplicated: one row per transaction_id, the latest ingest wins. Reads all silver partitions ' +
     '(a later re-send may move a transaction to another month), so filter on year/month does not prune: prefer ' +

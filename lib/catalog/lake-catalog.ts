@@ -4,7 +4,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { DatasetContract } from '../../engine/contract/types.ts';
+import type { GoldView } from '../../engine/gold/tables.ts';
 import { LakeTable, validateTableSpec } from './lake-table.ts';
+import { LakeView } from './lake-view.ts';
 import { quarantineTableSpec, silverTableSpec, type CatalogZone, type TableSpec } from './table-spec.ts';
 
 export interface LakeCatalogProps {
@@ -22,6 +24,11 @@ export interface LakeCatalogProps {
    * @default - none
    */
   readonly goldTables?: readonly TableSpec[];
+  /**
+   * Gold views (Athena views stored as Glue `VIRTUAL_VIEW` tables); more can be added with `addView(view)`.
+   * @default - none
+   */
+  readonly goldViews?: readonly GoldView[];
   /**
    * Whether `cdk destroy` deletes the databases and tables (registered partitions go with them).
    * @default false
@@ -60,6 +67,7 @@ export class LakeCatalog extends Construct {
   private readonly removalPolicy: RemovalPolicy;
   private readonly tablesByZone = new Map<CatalogZone, LakeTable[]>();
   private readonly grants: TableGrant[] = [];
+  private readonly views: LakeView[] = [];
 
   constructor(scope: Construct, id: string, props: LakeCatalogProps) {
     super(scope, id);
@@ -83,6 +91,25 @@ export class LakeCatalog extends Construct {
       this.addTable('quarantine', quarantineTableSpec(contract));
     }
     for (const spec of props.goldTables ?? []) this.addTable('gold', spec);
+    for (const view of props.goldViews ?? []) this.addView(view);
+  }
+
+  /** Adds an Athena view to the gold database; its SQL's database qualifiers become this stage's names. */
+  addView(view: GoldView): LakeView {
+    if (this.tables('gold').some((t) => t.tableName === view.name) || this.views.some((v) => v.viewName === view.name)) {
+      throw new Error(`gold already has a table or view named ${view.name}`);
+    }
+    const created = new LakeView(this, `GoldView${pascal(view.name)}`, {
+      database: this.databases.gold,
+      view,
+      databaseNames: this.databaseNames,
+      removalPolicy: this.removalPolicy,
+    });
+    this.views.push(created);
+    for (const grant of this.grants.filter((g) => g.zone === 'gold')) {
+      iam.Grant.addToPrincipal({ grantee: grant.grantee, actions: [...grant.actions], resourceArns: [created.tableArn] });
+    }
+    return created;
   }
 
   /** Tables of a zone, in the order they were added. */
@@ -129,7 +156,12 @@ export class LakeCatalog extends Construct {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: [...actions],
-      resourceArns: [this.catalogArn, this.databases[zone].databaseArn, ...this.tables(zone).map((t) => t.tableArn)],
+      resourceArns: [
+        this.catalogArn,
+        this.databases[zone].databaseArn,
+        ...this.tables(zone).map((t) => t.tableArn),
+        ...(zone === 'gold' ? this.views.map((v) => v.tableArn) : []),
+      ],
     });
   }
 }

@@ -112,7 +112,14 @@ describe('analysts', () => {
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(
           ['glue:GetDatabase', 'glue:GetDatabases', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
-          [glue('catalog'), glue(`database/${database('silver')}`), glue(`database/${database('gold')}`), glue(`table/${database('silver')}/transactions`)],
+          [
+            glue('catalog'),
+            glue(`database/${database('silver')}`),
+            glue(`database/${database('gold')}`),
+            glue(`table/${database('silver')}/transactions`),
+            glue(`table/${database('gold')}/account_monthly_balance`),
+            glue(`table/${database('gold')}/transactions_latest`),
+          ],
         ),
       ].sort(),
     );

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionColumns, QUARANTINE_COLUMNS, silverColumns, type TableColumn } from '../../engine/contract/schema.ts';
 import { loadContracts } from '../../engine/contract/load.ts';
+import { ACCOUNT_MONTHLY_BALANCE, TRANSACTIONS_LATEST } from '../../engine/gold/tables.ts';
 import { PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE } from '../../lib/catalog/lake-table.ts';
 import type { TableSpec } from '../../lib/catalog/table-spec.ts';
 import { DataLake } from '../../lib/data-lake.ts';
@@ -137,7 +138,7 @@ describe('gold tables', () => {
 
   it('come from the goldTables prop and from addTable, in the gold database and bucket', () => {
     const goldStack = new Stack(testApp(), 'Gold');
-    const lake = new DataLake(goldStack, 'Lake', { goldTables: [balances] });
+    const lake = new DataLake(goldStack, 'Lake', { goldTables: [balances], goldViews: [] });
     lake.catalog.addTable('gold', { name: 'daily_totals', columns: [{ name: 'total', hiveType: 'decimal(38,2)', comment: '' }] });
     const t = Template.fromStack(goldStack);
     const gold = Object.values(t.findResources('AWS::Glue::Table')).filter((x) => render(x.Properties.DatabaseName) === `\${${logicalId(lake.catalog.databases.gold)}}`);
@@ -156,6 +157,27 @@ describe('gold tables', () => {
     expect(() => lake.catalog.addTable('gold', { ...balances, name: 'Other' })).toThrow(/lower snake_case/);
     expect(() => lake.catalog.addTable('gold', { ...balances, name: 'x', locationPrefix: '_x/' })).toThrow(/must end in/);
     expect(() => lake.catalog.addTable('gold', { ...balances, name: 'y', columns: [{ name: 'Amount', hiveType: 'double', comment: '' }] })).toThrow(/lower snake_case/);
+  });
+
+  it('by default come from the analyst layer: the monthly balance table, typed exactly as engine/gold describes it', () => {
+    const input = tableInput('gold', ACCOUNT_MONTHLY_BALANCE.name) as { TableType: string; PartitionKeys: unknown; StorageDescriptor: { Columns: unknown; SerdeInfo: { SerializationLibrary: string } } };
+    expect(input.TableType).toBe('EXTERNAL_TABLE');
+    expect(input.StorageDescriptor.Columns).toEqual(glueColumns(ACCOUNT_MONTHLY_BALANCE.columns));
+    expect(input.PartitionKeys).toEqual(glueColumns(ACCOUNT_MONTHLY_BALANCE.partitionKeys));
+    expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe(PARQUET_SERDE);
+  });
+
+  it('registers gold views as Athena stores them: VIRTUAL_VIEW with a Presto view definition on the stage databases', () => {
+    const input = tableInput('gold', TRANSACTIONS_LATEST.name) as { TableType: string; Parameters: Record<string, string>; ViewOriginalText: string };
+    expect(input.TableType).toBe('VIRTUAL_VIEW');
+    expect(input.Parameters).toEqual({ presto_view: 'true', comment: 'Presto View' });
+    const encoded = /^\/\* Presto View: (.+) \*\/$/.exec(input.ViewOriginalText)?.[1] ?? '';
+    const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { originalSql: string; schema: string; columns: { name: string }[] };
+    const names = stack.lake.catalog.databaseNames;
+    expect(definition.schema).toBe(names.gold);
+    expect(definition.originalSql).toContain(`${names.silver}.transactions`);
+    expect(definition.originalSql).not.toMatch(/\bsilver\.transactions/);
+    expect(definition.columns.map((c) => c.name)).toEqual(TRANSACTIONS_LATEST.columns.map((c) => c.name));
   });
 
   it('keep tables when the stage does not allow destruction', () => {

@@ -59,7 +59,7 @@ describe('ingest function', () => {
       POWERTOOLS_METRICS_NAMESPACE: 'MedallionLake',
       LOG_LEVEL: 'DEBUG',
       WORK_DIR: '/tmp',
-      DUCKDB_MEMORY_LIMIT: '256MB',
+      DUCKDB_MEMORY_LIMIT: '128MB',
       NODE_OPTIONS: '--enable-source-maps',
     });
   });
