@@ -4,3 +4,4 @@ export * from './layout.ts';
 export * from './manifest.ts';
 export * from './reasons.ts';
 export * from './ingest.ts';
+export * from './identity.ts';

@@ -1,0 +1,60 @@
+/** `lake ingest`: what it does (the command's options and help live in commands/ingest.ts). */
+import { CommandFailed } from '../errors.ts';
+import type { Io } from '../io.ts';
+import { refreshGoldWithProgress, runLocalIngest } from '../local/ingest-batch.ts';
+import { planLocalIngest, type PlannedFile } from '../local/ingest-plan.ts';
+import { reasonsTable, totals, totalsLine } from '../local/ingest-report.ts';
+import { LocalLake } from '../local/lake.ts';
+import { displayPath, lakeFlag, openOrCreateLake } from '../local/lake-dir.ts';
+import { awsMode, type AwsOptions, type JsonOptions, type LakeOptions } from '../options.ts';
+import { formatBytes, plural } from '../ui/format.ts';
+import { renderJson } from '../ui/output.ts';
+
+export interface IngestOptions extends LakeOptions, JsonOptions, AwsOptions {
+  dataset?: string;
+  wait?: boolean;
+  timeout: number;
+}
+
+export async function ingestAction(paths: string[], options: IngestOptions, io: Io): Promise<void> {
+  const aws = awsMode(options);
+  if (aws) {
+    const { ingestToAws } = await import('../aws/ingest.ts');
+    await ingestToAws(paths, { ...aws, dataset: options.dataset, json: options.json, wait: options.wait, timeoutSeconds: options.timeout }, io);
+    return;
+  }
+  const lake = LocalLake.open(await openOrCreateLake(options.lake));
+  const checking = io.progress('bytes');
+  checking.phase('checking files');
+  let files: PlannedFile[];
+  try {
+    files = await planLocalIngest(lake, paths, { dataset: options.dataset });
+  } finally {
+    checking.stop();
+  }
+  if (!options.json) {
+    const size = files.reduce((s, f) => s + f.size, 0);
+    io.print(`Ingesting ${plural(files.length, 'file')} (${formatBytes(size)}) into ${displayPath(lake.dir)}\n`);
+  }
+  const { manifests, failures } = await runLocalIngest(lake, files, io, { quiet: options.json });
+  const gold = manifests.length ? await refreshGoldWithProgress(lake, io) : undefined;
+
+  if (options.json) io.print(renderJson(manifests));
+  else {
+    const t = totals(manifests);
+    io.print(`\n${totalsLine(t, io.style)}`);
+    if (t.rowsQuarantined || t.rejectedFiles) io.print(`\nQuarantined, by reason:\n${reasonsTable(t, io.style)}`);
+    if (gold) io.print(`\n${io.style.dim(gold)}\n`);
+    if (manifests.length) {
+      const at = lakeFlag(lake.dir);
+      const dataset = manifests[0]?.dataset ?? 'transactions';
+      io.print(`\nNext:\n  npx lake status${at}\n  npx lake quarantine${at}\n  npx lake query${at} --sql "SELECT * FROM silver.${dataset} LIMIT 10"\n`);
+    }
+  }
+  if (failures.length) {
+    throw new CommandFailed(
+      `${failures.length} of ${plural(files.length, 'file')} could not be ingested`,
+      'fix the cause shown above and run the same command again: files already ingested are not duplicated',
+    );
+  }
+}

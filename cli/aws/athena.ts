@@ -1,0 +1,23 @@
+/** The Athena query engine of the deployed lake: its analysts workgroup and Glue databases. */
+import { AthenaQueryEngine } from '../../adapters/aws/athena-query-engine.ts';
+import type { Io } from '../io.ts';
+import type { AwsMode } from '../options.ts';
+import { openAwsSession } from './session.ts';
+
+/** Analysts query silver and gold; the platform workgroup may also read quarantine. */
+export type Workgroup = 'analysts' | 'platform';
+
+export async function openAthenaEngine(mode: AwsMode, io: Io, workgroup: Workgroup = 'analysts'): Promise<AthenaQueryEngine> {
+  const { stack, clients } = await openAwsSession(mode);
+  for (const other of [clients.s3, clients.sqs, clients.cloudFormation]) other.destroy();
+  let lastState = '';
+  return new AthenaQueryEngine({
+    client: clients.athena,
+    workGroup: workgroup === 'platform' ? stack.platformWorkgroup : stack.analystsWorkgroup,
+    databases: { silver: stack.silverDatabase, gold: stack.goldDatabase, quarantine: stack.quarantineDatabase },
+    onState: (state, execution) => {
+      if (state !== lastState && process.env.LAKE_DEBUG) io.note(`athena ${execution.QueryExecutionId}: ${state}\n`);
+      lastState = state;
+    },
+  });
+}

@@ -1,0 +1,123 @@
+/** `lake ingest --aws`: uploads files to the deployed bronze bucket; the ingest Lambda does the rest. */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { sourceId } from '../../engine/identity.ts';
+import { manifestKey } from '../../engine/layout.ts';
+import type { Manifest } from '../../engine/manifest.ts';
+import { CommandFailed, UserError } from '../errors.ts';
+import type { Io } from '../io.ts';
+import { md5File } from '../local/hash.ts';
+import { bronzeKeyFor, findInputFiles } from '../local/ingest-plan.ts';
+import { manifestLine } from '../local/ingest-report.ts';
+import { loadLakeContracts } from '../local/lake.ts';
+import type { AwsMode } from '../options.ts';
+import { formatBytes, plural } from '../ui/format.ts';
+import { renderJson } from '../ui/output.ts';
+import { openAwsSession } from './session.ts';
+
+/** Metadata key carrying the MD5 of the whole file: multipart ETags are not content hashes. */
+const MD5_METADATA = 'content-md5-hex';
+
+export interface AwsIngestOptions extends AwsMode {
+  dataset?: string;
+  json?: boolean;
+  wait?: boolean;
+  timeoutSeconds?: number;
+}
+
+interface PlannedUpload {
+  path: string;
+  key: string;
+  dataset: string;
+  size: number;
+  md5: string;
+  alreadyThere?: { versionId?: string; etag?: string };
+}
+
+async function existing(s3: S3Client, bucket: string, key: string): Promise<{ md5?: string; versionId?: string; etag?: string } | undefined> {
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return { md5: head.Metadata?.[MD5_METADATA], versionId: head.VersionId, etag: head.ETag };
+  } catch (e) {
+    if ((e as Error).name === 'NotFound' || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+    throw e;
+  }
+}
+
+async function waitForManifest(s3: S3Client, bucket: string, key: string, timeoutMs: number): Promise<Manifest | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 500;
+  while (Date.now() < deadline) {
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return JSON.parse(await (object.Body as { transformToString(): Promise<string> }).transformToString()) as Manifest;
+    } catch (e) {
+      if ((e as Error).name !== 'NoSuchKey') throw e;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 5000);
+  }
+  return undefined;
+}
+
+export async function ingestToAws(paths: readonly string[], options: AwsIngestOptions, io: Io): Promise<void> {
+  const contracts = loadLakeContracts();
+  const forced = options.dataset ? contracts.get(options.dataset) : undefined;
+  if (options.dataset && !forced) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
+  const found = await findInputFiles(paths);
+  const { stack, clients } = await openAwsSession(options);
+  try {
+    const bucket = stack.bronzeBucket;
+    const planned: PlannedUpload[] = [];
+    for (const file of found) {
+      const { dataset, key } = bronzeKeyFor(file, contracts, forced);
+      const md5 = await md5File(file.path);
+      const there = await existing(clients.s3, bucket, key);
+      if (there && there.md5 !== md5 && there.etag?.replace(/"/g, '') !== md5) {
+        throw new UserError(`s3://${bucket}/${key} already holds different content`, 'raw input is immutable: give the new file another name, or use `lake replay --aws` to re-process the existing object');
+      }
+      planned.push({ path: file.path, key, dataset, size: (await stat(file.path)).size, md5, alreadyThere: there });
+    }
+
+    const results: Array<{ bucket: string; key: string; version_id: string | null; etag: string | null; uploaded: boolean; manifest?: Manifest }> = [];
+    const progress = io.progress('bytes');
+    for (const [i, file] of planned.entries()) {
+      let versionId = file.alreadyThere?.versionId;
+      let etag = file.alreadyThere?.etag;
+      if (!file.alreadyThere) {
+        progress.start(`[${i + 1}/${planned.length}] uploading ${file.key}`, file.size);
+        const upload = new Upload({
+          client: clients.s3,
+          params: { Bucket: bucket, Key: file.key, Body: createReadStream(file.path), Metadata: { [MD5_METADATA]: file.md5 } },
+        });
+        upload.on('httpUploadProgress', (p) => progress.set(p.loaded ?? 0));
+        const done = await upload.done();
+        progress.stop();
+        versionId = done.VersionId;
+        etag = done.ETag;
+      }
+      const result: (typeof results)[number] = { bucket, key: file.key, version_id: versionId ?? null, etag: etag?.replace(/"/g, '') ?? null, uploaded: !file.alreadyThere };
+      if (!options.json) {
+        io.print(`${file.alreadyThere ? io.style.dim('=') : io.style.green('↑')} s3://${bucket}/${file.key}  ${formatBytes(file.size)}${file.alreadyThere ? '  (already in bronze)' : ''}${versionId ? io.style.dim(`  version ${versionId}`) : ''}\n`);
+      }
+      if (options.wait) {
+        const id = sourceId({ bucket, key: file.key, versionId, etag });
+        progress.phase(`waiting for the ingest of ${file.key}`);
+        const manifest = await waitForManifest(clients.s3, stack.silverBucket, manifestKey(file.dataset, id), (options.timeoutSeconds ?? 300) * 1000);
+        progress.stop();
+        if (!manifest) {
+          throw new CommandFailed(`no manifest for ${file.key} after ${options.timeoutSeconds ?? 300} s`, 'the Lambda may still be running, or the event went to the dead-letter queue: check `lake dlq status --aws`');
+        }
+        result.manifest = manifest;
+        if (!options.json) io.print(manifestLine(manifest, io.style));
+      }
+      results.push(result);
+    }
+    if (options.json) io.print(renderJson(results));
+    else if (!options.wait) io.print(`\n${plural(planned.length, 'file')} in bronze; the ingest function picks them up from the queue. Add --wait to see the results.\n`);
+  } finally {
+    clients.destroy();
+  }
+}

@@ -1,0 +1,138 @@
+/** Everything `lake status` reports about a local lake, gathered as data (the command renders it). */
+import { pendingSources, type GoldState } from '../../engine/gold/plan.ts';
+import { GOLD_TABLES, goldStateKey } from '../../engine/gold/tables.ts';
+import { silverTablePrefix } from '../../engine/layout.ts';
+import type { Manifest } from '../../engine/manifest.ts';
+import type { QueryEngine } from '../../engine/ports.ts';
+import type { LocalLake } from './lake.ts';
+
+/** The alert threshold of the case: more than 1% of received rows quarantined. */
+export const QUARANTINE_ALERT_RATE = 0.01;
+export const QUARANTINE_ALERT_TEXT = '1%';
+
+export interface PartitionStatus {
+  values: Record<string, string>;
+  rows: number;
+  files: number;
+  /** In catalog.json: what Athena would see through Glue. */
+  registered: boolean;
+}
+
+export interface DatasetStatus {
+  name: string;
+  contract_version: string;
+  partitions: PartitionStatus[];
+  rows: number;
+  files: number;
+  sources: number;
+  rejected_files: number;
+  rows_in: number;
+  rows_valid: number;
+  rows_quarantined: number;
+  quarantine_rate: number;
+  above_alert_threshold: boolean;
+  last_ingest: string | null;
+  newest_record: string | null;
+}
+
+export interface GoldStatus {
+  table: string;
+  first_month: string | null;
+  last_month: string | null;
+  up_to_date: boolean;
+  pending_sources: number;
+}
+
+export interface LakeStatus {
+  lake: string;
+  datasets: DatasetStatus[];
+  latest_ingests: Array<Pick<Manifest, 'dataset' | 'status' | 'rows_in' | 'rows_valid' | 'rows_quarantined' | 'finished_at' | 'duration_ms'> & { source: string }>;
+  gold: GoldStatus[];
+}
+
+const sqlString = (v: string) => `'${v.replace(/'/g, "''")}'`;
+
+async function datasetStatus(lake: LocalLake, engine: QueryEngine, name: string, manifests: Manifest[]): Promise<DatasetStatus> {
+  const contract = lake.contracts.get(name);
+  if (!contract) throw new Error(`no contract for ${name}`);
+  const keys = contract.partitionBy.map((p) => p.name);
+  const registered = new Set((await lake.catalog.partitions(name)).map((p) => p.values.join('/')));
+  const partitions: PartitionStatus[] = [];
+  if (keys.length) {
+    const select = keys.map((k) => `"${k}"`).join(', ');
+    const result = await engine.query(
+      `SELECT ${select}, count(*) AS row_count, count(DISTINCT filename) AS file_count FROM read_parquet(${sqlString(
+        `${lake.zonePath('silver', silverTablePrefix(name))}/**/*.parquet`,
+      )}, hive_partitioning = true, hive_types_autocast = false, filename = true, union_by_name = true) GROUP BY ${select} ORDER BY ${select}`,
+    ).catch((e: Error) => {
+      if (/No files found/i.test(e.message)) return { columns: [], rows: [] };
+      throw e;
+    });
+    for (const r of result.rows) {
+      const values = Object.fromEntries(keys.map((k) => [k, String(r[k])]));
+      partitions.push({ values, rows: Number(r.row_count), files: Number(r.file_count), registered: registered.has(keys.map((k) => values[k]).join('/')) });
+    }
+  }
+  const source = contract.partitionBy[0]?.source;
+  const newest = source ? (await engine.query(`SELECT CAST(max("${source}") AS VARCHAR) AS newest FROM silver."${name}"`)).rows[0]?.newest : undefined;
+  const rowsIn = manifests.reduce((s, m) => s + m.rows_in, 0);
+  const rowsQuarantined = manifests.reduce((s, m) => s + m.rows_quarantined, 0);
+  const rate = rowsIn ? rowsQuarantined / rowsIn : 0;
+  return {
+    name,
+    contract_version: contract.version,
+    partitions,
+    rows: partitions.reduce((s, p) => s + p.rows, 0),
+    files: partitions.reduce((s, p) => s + p.files, 0),
+    sources: manifests.length,
+    rejected_files: manifests.filter((m) => m.status === 'rejected').length,
+    rows_in: rowsIn,
+    rows_valid: manifests.reduce((s, m) => s + m.rows_valid, 0),
+    rows_quarantined: rowsQuarantined,
+    quarantine_rate: rate,
+    above_alert_threshold: rate > QUARANTINE_ALERT_RATE,
+    last_ingest: manifests[0]?.finished_at ?? null,
+    newest_record: typeof newest === 'string' ? newest : null,
+  };
+}
+
+async function goldStatus(lake: LocalLake, manifests: Manifest[]): Promise<GoldStatus[]> {
+  const out: GoldStatus[] = [];
+  for (const table of GOLD_TABLES) {
+    const bytes = await lake.store.getBytes('gold', goldStateKey(table));
+    const state = bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldState) : undefined;
+    const pending = pendingSources(manifests, state, table);
+    const relevant = manifests.filter((m) => m.dataset === table.sourceDataset);
+    out.push({
+      table: `gold.${table.name}`,
+      first_month: state?.first_month ?? null,
+      last_month: state?.last_month ?? null,
+      up_to_date: relevant.length === 0 ? true : !pending.full && pending.manifests.length === 0,
+      pending_sources: pending.manifests.length,
+    });
+  }
+  return out;
+}
+
+export async function lakeStatus(lake: LocalLake, engine: QueryEngine): Promise<LakeStatus> {
+  const manifests = await lake.manifests();
+  const datasets: DatasetStatus[] = [];
+  for (const name of lake.contracts.names()) {
+    datasets.push(await datasetStatus(lake, engine, name, manifests.filter((m) => m.dataset === name)));
+  }
+  return {
+    lake: lake.dir,
+    datasets,
+    latest_ingests: manifests.slice(0, 10).map((m) => ({
+      dataset: m.dataset,
+      source: m.source.key,
+      status: m.status,
+      rows_in: m.rows_in,
+      rows_valid: m.rows_valid,
+      rows_quarantined: m.rows_quarantined,
+      finished_at: m.finished_at,
+      duration_ms: m.duration_ms,
+    })),
+    gold: await goldStatus(lake, manifests),
+  };
+}
