@@ -13,6 +13,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { ENGINE_PROCESS_ENV } from '../engine/process-env.ts';
 import { writeTransactionsCsv } from './generate.ts';
 import type { RunResult } from './run-result.ts';
 
@@ -43,7 +44,11 @@ async function input(n: number): Promise<string> {
 }
 
 function run(script: string, file: string, out: string): RunResult {
-  const stdout = execFileSync(process.execPath, ['--import', 'tsx', join(here, script), file, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const stdout = execFileSync(process.execPath, ['--import', 'tsx', join(here, script), file, out], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...ENGINE_PROCESS_ENV }, // as the Lambda runs it; the reference gets the same
+  });
   return JSON.parse(stdout) as RunResult;
 }
 

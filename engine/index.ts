@@ -5,3 +5,4 @@ export * from './manifest.ts';
 export * from './reasons.ts';
 export * from './ingest.ts';
 export * from './identity.ts';
+export * from './process-env.ts';

@@ -9,6 +9,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENGINE_PROCESS_ENV } from '../../engine/process-env.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { join, resolve } from 'node:path';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
@@ -203,6 +204,7 @@ export class LakeIngestion extends Construct {
         WORK_DIR: '/tmp',
         DUCKDB_MEMORY_LIMIT: props.duckdbMemoryLimit ?? '128MB',
         NODE_OPTIONS: '--enable-source-maps',
+        ...ENGINE_PROCESS_ENV,
       },
     });
 

@@ -61,6 +61,8 @@ describe('ingest function', () => {
       WORK_DIR: '/tmp',
       DUCKDB_MEMORY_LIMIT: '128MB',
       NODE_OPTIONS: '--enable-source-maps',
+      MALLOC_ARENA_MAX: '1',
+      MALLOC_TRIM_THRESHOLD_: '131072',
     });
   });
 
