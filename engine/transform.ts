@@ -165,25 +165,35 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, path: string): Promise<number> {
+  const invalid = `SELECT rowid + 1 AS ordinal, reasons, details, raw_record FROM staged WHERE NOT is_valid`;
   // Staged rows are numbered among well-formed records: shift each past the malformed records before it.
-  // `good_before` of the k-th malformed record is how many well-formed records precede it.
-  const recordNumber =
+  // `good_before` is how many well-formed records precede the k-th malformed one; an ASOF join finds, for each
+  // rejected row, the last malformed record before it. Only ordinals take part (narrow, sorts spill to disk),
+  // and no step holds every rejected row in memory.
+  const rowLevel =
     malformedRows === 0
-      ? 'ordinal'
-      : `ordinal + coalesce((SELECT max(k) FROM (SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before,
-                                                     row_number() OVER (ORDER BY record_number) AS k FROM malformed) WHERE good_before < ordinal), 0)`;
-  // No global sort (it would hold every rejected row in memory): row-level rejections follow in file order,
-  // then malformed records in file order.
+      ? `SELECT ordinal AS record_number, reasons, details, raw_record FROM (${invalid})`
+      : `SELECT n.record_number, i.reasons, i.details, i.raw_record
+         FROM (${invalid}) i
+         JOIN (
+           SELECT o.ordinal, o.ordinal + coalesce(g.k, 0) AS record_number
+           FROM (SELECT rowid + 1 AS ordinal FROM staged WHERE NOT is_valid) o
+           ASOF LEFT JOIN (
+             SELECT good_before, max(k) AS k FROM (
+               SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before, row_number() OVER (ORDER BY record_number) AS k
+               FROM malformed)
+             GROUP BY good_before
+           ) g ON o.ordinal > g.good_before
+         ) n USING (ordinal)`;
+  // Row-level rejections in file order, then malformed records in file order (no global sort).
   const sql = `COPY (
-    WITH records AS (
-      SELECT ${recordNumber} AS record_number, reasons, details, raw_record
-      FROM (SELECT rowid + 1 AS ordinal, reasons, details, raw_record FROM staged WHERE NOT is_valid)
-      UNION ALL
-      SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM (SELECT * FROM malformed ORDER BY record_number)
-    )
     SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, reasons, details, raw_record,
            ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
-    FROM records
+    FROM (
+      ${rowLevel}
+      UNION ALL
+      SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed
+    )
   ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`;
   const rows = await queryRows(db, sql);
   return num(rows[0]?.Count);
@@ -213,7 +223,7 @@ export async function transformToLocal(
   const { header, counts } = await withDuckDb(settings, 'staging', async (db) => {
     const staged = await stage(db, contract, inputPath, piiSalt);
     // Reject tables are temporary: keep what quarantine needs in the database file.
-    await db.run(`CREATE TABLE malformed AS ${malformedSql(staged.headerLines)}`);
+    await db.run(`CREATE TABLE malformed AS ${malformedSql(staged.headerLines)} ORDER BY record_number`);
     const [row] = await queryRows(
       db,
       `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,

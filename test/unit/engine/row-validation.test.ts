@@ -132,6 +132,33 @@ describe('row validation: every reason code', () => {
     expect((await lake.silverRows()).map((r) => r.transaction_id)).toEqual(['T1\nwith newline', 'T4']);
   });
 
+  it('record numbers stay exact around runs of consecutive malformed records', async () => {
+    await lake.ingest(
+      'transactions/runs.csv',
+      csv(
+        'T1,A,1.00,EUR,2024-01-01',
+        'T2,A,1.00',
+        'T3,A',
+        'T4,A,bad,EUR,2024-01-01',
+        'T5,A,1.00,EUR,2024-01-01',
+        'T6,A,1.00,EUR,2024-01-01,x',
+        'T7,A,1.00,XXX,2024-01-01',
+        'T8,A,1.00,EUR,2024-01-01',
+        'T9',
+      ),
+    );
+    const q = await lake.quarantineRows();
+    expect(q.map((r) => [r.record_number, (r.reasons as string[])[0], String(r.raw_record).slice(0, 2).replace('{"', 'T?')])).toEqual([
+      [2, 'MALFORMED_ROW', 'T2'],
+      [3, 'MALFORMED_ROW', 'T3'],
+      [4, 'INVALID_AMOUNT', 'T?'],
+      [6, 'MALFORMED_ROW', 'T6'],
+      [7, 'INVALID_CURRENCY', 'T?'],
+      [9, 'MALFORMED_ROW', 'T9'],
+    ]);
+    expect(q.filter((r) => String(r.raw_record).startsWith('{')).map((r) => JSON.parse(String(r.raw_record)).TransactionID)).toEqual(['T4', 'T7']);
+  });
+
   it('counts every reason in the manifest; a row with two reasons counts under both', async () => {
     const m = await lake.ingest('transactions/counts.csv', csv('T1,,x,EUR,2024-01-01', 'T2,A,x,EUR,2024-01-01', 'T3,A,1,EUR', 'T4,A,1,EUR,2024-01-01'));
     expect(m.reasons).toEqual({ MISSING_REQUIRED: 1, INVALID_AMOUNT: 2, MALFORMED_ROW: 1 });
