@@ -46,6 +46,8 @@ export interface TransformResult {
   header: HeaderMatch;
 }
 
+/** Quarantine rows are wide (original values, details): small row groups keep the writer's buffer small. */
+const QUARANTINE_ROW_GROUP_SIZE = 20_000;
 /** Unpartitioned output is split into files past this size. */
 const FILE_SIZE_BYTES = '512MB';
 /** Rows the partitioned writer may hold in open row groups across all partitions (~40 MB for transactions). */
@@ -194,7 +196,7 @@ async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedR
       UNION ALL
       SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed
     )
-  ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`;
+  ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${QUARANTINE_ROW_GROUP_SIZE})`;
   const rows = await queryRows(db, sql);
   return num(rows[0]?.Count);
 }
@@ -233,11 +235,12 @@ export async function transformToLocal(
     return { ...staged, counts: { staged: num(row?.staged), valid: num(row?.valid), malformed: num(row?.malformed) } };
   });
   const rowsIn = counts.staged + counts.malformed;
-  const partitions = await withDuckDb(settings, 'writing silver', (db) => writeSilver(db, contract, stamp, join(workDir, 'silver')));
+  const writers = { ...settings, preserveInsertionOrder: false };
+  const partitions = await withDuckDb(writers, 'writing silver', (db) => writeSilver(db, contract, stamp, join(workDir, 'silver')));
   const rowsValid = partitions.reduce((sum, p) => sum + p.rows, 0);
   const invalid = counts.staged - counts.valid + counts.malformed;
   const quarantineFile = invalid > 0 ? join(workDir, 'quarantine.parquet') : undefined;
-  const { rowsQuarantined, reasons } = await withDuckDb(settings, 'writing quarantine', async (db) => {
+  const { rowsQuarantined, reasons } = await withDuckDb(writers, 'writing quarantine', async (db) => {
     const written = quarantineFile ? await writeQuarantine(db, stamp, counts.malformed, quarantineFile) : 0;
     const byReason: Record<string, number> = {};
     for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM staged WHERE NOT is_valid) GROUP BY r`)) {
