@@ -88,7 +88,7 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     } catch (e) {
       if (!(e instanceof FileRejection)) throw e;
       const recordsPath = join(workDir, 'rejection.parquet');
-      await withDuckDb({ ...duckdb, databasePath: ':memory:' }, 'writing the file rejection', (db) => writeFileRejection(db, stamp, e.reason, e.detail, recordsPath));
+      await withDuckDb({ ...duckdb, databasePath: ':memory:', memoryLimit: undefined }, 'writing the file rejection', (db) => writeFileRejection(db, stamp, e.reason, e.detail, recordsPath));
       rejection = { reason: e.reason, detail: e.detail, recordsPath };
       result = undefined;
     }

@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FileRejection, FileReason } from './reasons.ts';
@@ -23,19 +23,19 @@ export interface RawInput {
   bytesIn: number;
 }
 
-/** Streams the body to disk exactly as received. Memory stays flat whatever the size. */
+/** Streams the body to disk exactly as received. Memory stays flat whatever the size; write errors propagate. */
 export async function spoolRaw(body: AsyncIterable<Uint8Array>, path: string): Promise<RawInput> {
-  const out = createWriteStream(path);
   let bytes = 0;
-  try {
-    for await (const chunk of body) {
-      bytes += chunk.length;
-      if (!out.write(chunk)) await once(out, 'drain');
-    }
-  } finally {
-    out.end();
-    await once(out, 'finish');
-  }
+  await pipeline(
+    Readable.from(body),
+    async function* (source: AsyncIterable<Uint8Array>) {
+      for await (const chunk of source) {
+        bytes += chunk.length;
+        yield chunk;
+      }
+    },
+    createWriteStream(path),
+  );
   return { rawPath: path, bytesIn: bytes };
 }
 

@@ -48,8 +48,14 @@ function literal(c: ColumnContract, value: number | string): string {
   return c.type.kind === 'date' ? `DATE ${sqlString(value)}` : `CAST(TIMESTAMPTZ ${sqlString(value)} AS TIMESTAMP)`;
 }
 
+/** Characters a value may have to become a Hive partition directory (`key=value/`) unescaped. */
+const PARTITION_SAFE = '[A-Za-z0-9_.-]+';
+
+/** The raw value as it may appear in a quarantine detail: PII is never repeated there. */
+const shownValue = (c: ColumnContract): string => (c.pii === 'none' ? rawName(c) : sqlString(`<${c.pii === 'hash' ? 'hashed' : 'dropped'} PII>`));
+
 /** Each check as [SQL condition that holds for a good value, human-readable rule]. */
-function checkConditions(c: ColumnContract): Array<[string, string]> {
+function checkConditions(c: ColumnContract, contract: DatasetContract): Array<[string, string]> {
   const t = typedName(c);
   const v = rawName(c);
   const checks: Array<[string, string]> = [];
@@ -59,25 +65,28 @@ function checkConditions(c: ColumnContract): Array<[string, string]> {
   if (k.min !== undefined) checks.push([`${t} >= ${literal(c, k.min)}`, `below minimum ${k.min}`]);
   if (k.max !== undefined) checks.push([`${t} <= ${literal(c, k.max)}`, `above maximum ${k.max}`]);
   if (k.maxLength !== undefined) checks.push([`length(${v}) <= ${k.maxLength}`, `longer than ${k.maxLength} characters`]);
+  if (contract.partitionBy.some((p) => p.transform === 'identity' && p.source === c.name)) {
+    checks.push([`regexp_full_match(${v}, '${PARTITION_SAFE}')`, `cannot be a partition value (letters, digits, _ . - only)`]);
+  }
   return checks;
 }
 
-function columnValid(c: ColumnContract): string {
+function columnValid(c: ColumnContract, contract: DatasetContract): string {
   const present = `${rawName(c)} IS NOT NULL`;
-  const good = [`${typedName(c)} IS NOT NULL`, ...checkConditions(c).map(([cond]) => cond)].join(' AND ');
+  const good = [`${typedName(c)} IS NOT NULL`, ...checkConditions(c, contract).map(([cond]) => cond)].join(' AND ');
   return c.required ? `(${present} AND ${good})` : `(${rawName(c)} IS NULL OR (${good}))`;
 }
 
 /** `is_valid` for a row: every column present when required, typed, and passing its checks. */
 export function validExpression(contract: DatasetContract): string {
-  return contract.columns.map(columnValid).join(' AND ');
+  return contract.columns.map((c) => columnValid(c, contract)).join(' AND ');
 }
 
 /** Reason codes of an invalid row, in contract column order, without repeats. */
 function reasonsExpression(contract: DatasetContract): string {
   const items = contract.columns.flatMap((c) => {
     const missing = c.required ? [`CASE WHEN ${rawName(c)} IS NULL THEN '${RowReason.MISSING_REQUIRED}' END`] : [];
-    return [...missing, `CASE WHEN ${rawName(c)} IS NOT NULL AND NOT ${columnValid(c)} THEN ${sqlString(c.invalidReason)} END`];
+    return [...missing, `CASE WHEN ${rawName(c)} IS NOT NULL AND NOT ${columnValid(c, contract)} THEN ${sqlString(c.invalidReason)} END`];
   });
   return `list_sort(list_distinct(list_filter([${items.join(', ')}], x -> x IS NOT NULL)))`;
 }
@@ -87,9 +96,10 @@ function detailsExpression(contract: DatasetContract): string {
     const v = rawName(c);
     const out: string[] = [];
     if (c.required) out.push(`CASE WHEN ${v} IS NULL THEN ${sqlString(`${c.name}: required value is missing`)} END`);
-    out.push(`CASE WHEN ${v} IS NOT NULL AND ${typedName(c)} IS NULL THEN ${sqlString(`${c.name}: `)} || ${v} || ${sqlString(` is not a valid ${c.typeText}`)} END`);
-    for (const [cond, rule] of checkConditions(c)) {
-      out.push(`CASE WHEN ${typedName(c)} IS NOT NULL AND NOT (${cond}) THEN ${sqlString(`${c.name}: `)} || ${v} || ${sqlString(` ${rule}`)} END`);
+    const shown = shownValue(c);
+    out.push(`CASE WHEN ${v} IS NOT NULL AND ${typedName(c)} IS NULL THEN ${sqlString(`${c.name}: `)} || ${shown} || ${sqlString(` is not a valid ${c.typeText}`)} END`);
+    for (const [cond, rule] of checkConditions(c, contract)) {
+      out.push(`CASE WHEN ${typedName(c)} IS NOT NULL AND NOT (${cond}) THEN ${sqlString(`${c.name}: `)} || ${shown} || ${sqlString(` ${rule}`)} END`);
     }
     return out;
   });

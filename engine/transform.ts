@@ -88,12 +88,21 @@ export function quarantineStampSelect(stamp: RunStamp): string {
 
 const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
 
+/** DuckDB errors that mean "these bytes cannot be read as this format". */
+export function isReaderError(message: string): boolean {
+  return /^(Invalid Input Error|Conversion Error|Parser Error)/.test(message) && !/Out of Memory|No space left|IO Error/i.test(message);
+}
+
 async function stage(db: DuckDBConnection, contract: DatasetContract, path: string, piiSalt: string): Promise<{ header: HeaderMatch; headerLines: number }> {
   const { header, source } = await PREPARERS[contract.source.format](db, contract, path);
   try {
     await db.run(stagingSql(contract, header.bindings, source, piiSalt));
   } catch (e) {
-    throw new FileRejection(FileReason.UNREADABLE, `the ${contract.source.format} reader gave up: ${(e as Error).message.split('\n')[0]}`);
+    const message = (e as Error).message;
+    // Only the reader giving up on the bytes is a data problem; out of memory, a full disk or an I/O error
+    // must fail the attempt so it is retried, never quarantine a good file for good.
+    if (!isReaderError(message)) throw e;
+    throw new FileRejection(FileReason.UNREADABLE, `the ${contract.source.format} reader gave up: ${message.split('\n')[0]}`);
   }
   return { header, headerLines: source.headerLines };
 }
@@ -187,7 +196,8 @@ async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedR
              GROUP BY good_before
            ) g ON o.ordinal > g.good_before
          ) n USING (ordinal)`;
-  // Row-level rejections in file order, then malformed records in file order (no global sort).
+  // Row-level rejections, then malformed records; no global sort (it would hold every rejected row in memory).
+  // Readers order by record_number.
   const sql = `COPY (
     SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, reasons, details, raw_record,
            ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
@@ -235,7 +245,8 @@ export async function transformToLocal(
     return { ...staged, counts: { staged: num(row?.staged), valid: num(row?.valid), malformed: num(row?.malformed) } };
   });
   const rowsIn = counts.staged + counts.malformed;
-  const writers = { ...settings, preserveInsertionOrder: false };
+  // Writers need no input order, but one thread keeps their output deterministic (re-runs write identical bytes).
+  const writers = { ...settings, preserveInsertionOrder: false, threads: 1 };
   const partitions = await withDuckDb(writers, 'writing silver', (db) => writeSilver(db, contract, stamp, join(workDir, 'silver')));
   const rowsValid = partitions.reduce((sum, p) => sum + p.rows, 0);
   const invalid = counts.staged - counts.valid + counts.malformed;
@@ -246,7 +257,8 @@ export async function transformToLocal(
     for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM staged WHERE NOT is_valid) GROUP BY r`)) {
       byReason[String(row.r)] = num(row.n);
     }
-    if (counts.malformed > 0) byReason[RowReason.MALFORMED_ROW] = counts.malformed;
+    // Structurally broken records counted while staging (e.g. JSON lines that are not objects) add to the reader's.
+    if (counts.malformed > 0) byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + counts.malformed;
     return { rowsQuarantined: written, reasons: byReason };
   });
   return { rowsIn, rowsValid, rowsQuarantined, reasons, partitions, quarantineFile, header };

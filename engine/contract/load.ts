@@ -112,6 +112,10 @@ function readChecks(r: Reader, value: Json, path: string, type: ScalarType): Col
     } catch (e) {
       r.fail(`${path}.pattern`, `is not a valid regular expression: ${(e as Error).message}`);
     }
+    // Patterns run in DuckDB, whose RE2 engine has no lookaround and no backreferences.
+    if (/\(\?<?[=!]|\\[1-9]|\\k</.test(checks.pattern)) {
+      r.fail(`${path}.pattern`, 'uses lookaround or a backreference, which RE2 (the engine that runs the check) does not support');
+    }
   }
   for (const bound of ['min', 'max'] as const) {
     const b = obj[bound];

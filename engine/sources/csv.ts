@@ -1,8 +1,14 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetContract } from '../contract/types.ts';
-import { matchHeader, readCsvHeader } from '../header.ts';
+import { matchHeader, readCsvHeader, type HeaderMatch } from '../header.ts';
 import { ident, sqlString } from '../sql.ts';
 import type { PreparedSource } from './source.ts';
+
+/** A source field as kept in quarantine: PII columns are redacted there too (the quarantine zone is not a PII store). */
+export function originalValue(header: HeaderMatch, index: number): string {
+  const pii = header.bindings.find((b) => b.sourceIndex === index)?.column.pii ?? 'none';
+  return pii === 'none' ? ident(`c${index}`) : `CASE WHEN ${ident(`c${index}`)} IS NULL THEN NULL ELSE ${sqlString(`<${pii === 'hash' ? 'hashed' : 'dropped'} PII>`)} END`;
+}
 
 /**
  * CSV with a header row, RFC 4180 quoting, LF or CRLF. Every field is read as text so typing and
@@ -22,7 +28,7 @@ export async function prepareCsv(_db: DuckDBConnection, contract: DatasetContrac
       relation,
       headerLines: 1,
       field: (b) => (b.sourceIndex === undefined ? 'CAST(NULL AS VARCHAR)' : ident(`c${b.sourceIndex}`)),
-      original: `json_object(${sourceColumns.map((name, i) => `${sqlString(name)}, ${ident(`c${i}`)}`).join(', ')})`,
+      original: `json_object(${sourceColumns.map((name, i) => `${sqlString(name)}, ${originalValue(header, i)}`).join(', ')})`,
     },
   };
 }

@@ -10,6 +10,20 @@ const KEY_SAMPLE_LINES = 10_000;
 // No JSON function that raises on bad input may run before this test (DuckDB's AND does not short-circuit).
 const IS_OBJECT = `(json_valid(line) AND starts_with(ltrim(line), '{'))`;
 
+/** The line as kept in quarantine, with PII keys that are present replaced (the quarantine zone is not a PII store). */
+function redactedLine(contract: DatasetContract, spellings: Map<string, string[]>): string {
+  let line = 'line';
+  for (const column of contract.columns.filter((c) => c.pii !== 'none')) {
+    for (const key of spellings.get(column.name) ?? []) {
+      const path = sqlString(`$."${key.replace(/"/g, '\\"')}"`);
+      const patch = `json_object(${sqlString(key)}, ${sqlString(`<${column.pii === 'hash' ? 'hashed' : 'dropped'} PII>`)})`;
+      line = `json_merge_patch(${line}, CASE WHEN json_extract(line, ${path}) IS NOT NULL THEN ${patch} ELSE '{}' END)`;
+    }
+  }
+  // JSON functions raise on text that is not JSON: malformed lines are kept exactly as they came.
+  return line === 'line' ? line : `CASE WHEN ${IS_OBJECT} THEN CAST(${line} AS VARCHAR) ELSE line END`;
+}
+
 /**
  * JSON Lines: one JSON object per line. Lines are read as text (a delimiter that cannot occur unescaped
  * in JSON), so a line that is not a JSON object becomes MALFORMED_ROW instead of stopping the file, and
@@ -39,7 +53,7 @@ export async function prepareJsonLines(db: DuckDBConnection, contract: DatasetCo
         const value = keysForColumn.length === 1 ? extract(keysForColumn[0] as string) : `COALESCE(${keysForColumn.map(extract).join(', ')})`;
         return `CASE WHEN ${IS_OBJECT} THEN ${value} END`; // JSON functions raise on text that is not JSON
       },
-      original: 'line',
+      original: redactedLine(contract, spellings),
       malformed: { condition: `NOT ${IS_OBJECT}`, detail: 'the line is not a JSON object' },
       skip: `(line IS NULL OR trim(line) = '')`,
     },

@@ -74,6 +74,8 @@ describe('contract loading', () => {
     [{ columns: [{ name: 'id', type: 'string', pii: 'mask' }] }, 'columns[0].pii', 'must be one of none, hash, drop'],
     [{ columns: [{ name: 'id', type: 'string', checks: { maxLen: 3 } }] }, 'columns[0].checks.maxLen', 'unknown property'],
     [{ columns: [{ name: 'id', type: 'string', checks: { pattern: '(' } }] }, 'columns[0].checks.pattern', 'not a valid regular expression'],
+    [{ columns: [{ name: 'id', type: 'string', checks: { pattern: '(?=T)T[0-9]+' } }] }, 'columns[0].checks.pattern', 'RE2'],
+    [{ columns: [{ name: 'id', type: 'string', checks: { pattern: '(a)\\1' } }] }, 'columns[0].checks.pattern', 'RE2'],
     [{ partitionBy: [{ name: 'year', source: 'id', transform: 'year' }] }, 'partitionBy[0].transform', 'needs a date or timestamp column'],
     [{ partitionBy: [{ name: 'y', source: 'nope', transform: 'year' }] }, 'partitionBy[0].source', 'no column named "nope"'],
     [{ bronzePrefix: 'payments' }, 'bronzePrefix', 'ending in "/"'],

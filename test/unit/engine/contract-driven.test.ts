@@ -53,7 +53,20 @@ describe('a second dataset, driven only by its contract (JSON Lines, every type,
       [7, ['INVALID_DAY', 'INVALID_READING_ID']],
     ]);
     expect(q[0]?.details).toEqual(['level: 11 above maximum 10']);
+    // PII never reaches quarantine in clear: present keys are replaced, malformed lines are kept as they came.
+    const withPii = await lake.ingest('readings/pii.jsonl', line({ reading_id: 9, device: 'bad', day: '2024-03-05', owner_email: 'x@y.org', owner_phone: '555' }));
+    expect(withPii.rows_quarantined).toBe(1);
+    const redacted = (await lake.quarantineRows('readings')).find((r) => r.source_key === 'readings/pii.jsonl');
+    expect(JSON.parse(String(redacted?.raw_record))).toMatchObject({ owner_email: '<hashed PII>', owner_phone: '<dropped PII>', device: 'bad' });
+    expect(String(redacted?.raw_record)).not.toContain('x@y.org');
     expect(q[3]?.raw_record).toBe('[1, 2, 3]');
+  });
+
+  it('counts malformed lines of both kinds under MALFORMED_ROW: not JSON, and bytes that are not UTF-8', async () => {
+    const lake = await createTestLake(new ContractRegistry([sensors]));
+    const good = line({ reading_id: 1, device: 'dev-001', day: '2024-03-05' });
+    const m = await lake.ingest('readings/mixed.jsonl', Buffer.concat([Buffer.from(`${good}\nnot json\n{"device": "`), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]));
+    expect(m).toMatchObject({ rows_in: 3, rows_valid: 1, rows_quarantined: 2, reasons: { MALFORMED_ROW: 2 } });
   });
 
   it('rejects a JSON Lines file whose keys never mention a required column', async () => {
@@ -61,5 +74,34 @@ describe('a second dataset, driven only by its contract (JSON Lines, every type,
     const m = await lake.ingest('readings/bad.jsonl', line({ reading_id: 1, day: '2024-03-05' }));
     expect(m).toMatchObject({ status: 'rejected', reasons: { MISSING_COLUMNS: 1 } });
     expect(m.quarantine.file_detail).toContain('device');
+  });
+});
+
+describe('contract features that need care', () => {
+  const base = {
+    version: '1',
+    source: { format: 'csv' },
+    columns: [
+      { name: 'id', type: 'string', required: true },
+      { name: 'region', type: 'string', required: true },
+      { name: 'email', type: 'string', pii: 'hash', checks: { pattern: '[^@]+@[^@]+' } },
+    ],
+  };
+
+  it('an identity partition only takes values that are safe as a directory name; others are quarantined', async () => {
+    const contract = parseContract({ ...base, name: 'accounts', bronzePrefix: 'accounts/', partitionBy: [{ name: 'part', source: 'region', transform: 'identity' }] }, 'accounts.json');
+    const lake = await createTestLake(new ContractRegistry([contract]));
+    const m = await lake.ingest('accounts/a.csv', 'id,region,email\n1,EU-west,a@b.c\n2,EU/R,a@b.c\n3,../x,a@b.c\n');
+    expect(m).toMatchObject({ rows_valid: 1, rows_quarantined: 2, reasons: { INVALID_REGION: 2 } });
+    expect(m.partitions.map((p) => p.prefix)).toEqual(['accounts/part=EU-west/']);
+  });
+
+  it('PII values are redacted in quarantine details and original values (CSV)', async () => {
+    const contract = parseContract({ ...base, name: 'people', bronzePrefix: 'people/' }, 'people.json');
+    const lake = await createTestLake(new ContractRegistry([contract]));
+    await lake.ingest('people/p.csv', 'id,region,email\n1,EU,not-an-email\n');
+    const [q] = await lake.quarantineRows('people');
+    expect(q?.details).toEqual(['email: <hashed PII> does not match [^@]+@[^@]+']);
+    expect(JSON.parse(String(q?.raw_record))).toEqual({ id: '1', region: 'EU', email: '<hashed PII>' });
   });
 });

@@ -56,8 +56,42 @@ describe('idempotency and conservation', () => {
     const m = await lake.ingest('transactions/a.csv', ROWS);
     expect(await lake.files('silver', '_manifests/')).toEqual([`_manifests/transactions/${m.source_id}.json`]);
     expect(m).toMatchObject({ rows_in: 3, rows_valid: 2, rows_quarantined: 1, reasons: { INVALID_AMOUNT: 1 }, contract_version: '1.0.0' });
-    expect(m.bytes_out).toBeGreaterThan(0);
-    expect(m.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(m.bytes_out).toBe((await Promise.all(m.partitions.flatMap((p) => p.files).map((k) => lake.store.getBytes('silver', k)))).reduce((s, b) => s + (b?.length ?? 0), 0));
+    expect(Date.parse(m.finished_at)).toBeGreaterThanOrEqual(Date.parse(m.started_at));
+  });
+
+  it('keeps the stale files of an earlier run when publishing the new manifest fails', async () => {
+    const lake = await createTestLake();
+    const m = await lake.ingest('transactions/a.csv', ROWS);
+    const staleKey = `transactions/year=2023/month=12/part-${m.source_id}-00000.parquet`;
+    await lake.store.putBytes('silver', staleKey, 'old');
+    const previous: Manifest = { ...m, partitions: [...m.partitions, { values: { year: '2023', month: '12' }, prefix: 'transactions/year=2023/month=12/', rows: 1, files: [staleKey] }] };
+    await lake.store.putBytes('silver', manifestKey('transactions', m.source_id), JSON.stringify(previous));
+    const putBytes = lake.store.putBytes.bind(lake.store);
+    // Fault injection: the manifest write fails (a local directory cannot be made to fail on demand).
+    lake.store.putBytes = async (zone, key, body) => {
+      if (key.startsWith('_manifests/')) throw new Error('injected: manifest upload failed');
+      return putBytes(zone, key, body);
+    };
+    await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/manifest upload failed/);
+    expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([staleKey]);
+  });
+
+  it('fails the attempt (to be retried), never quarantines the file, when DuckDB runs out of memory', async () => {
+    const lake = await createTestLake();
+    const { ingestObject, loadContracts } = await import('../../../engine/index.ts');
+    const rows = Array.from({ length: 20_000 }, (_, i) => `T${i},ACC${i % 50},${i}.25,EUR,2024-01-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z`);
+    const body = Buffer.from(csv(...rows));
+    const attempt = ingestObject({ bucket: 'b', key: 'transactions/big.csv', etag: 'e' }, [body], {
+      contracts: loadContracts(),
+      store: lake.store,
+      catalog: lake.catalog,
+      workDir: lake.root,
+      memoryLimit: '1MB',
+    });
+    await expect(attempt).rejects.toThrow(/Out of Memory/);
+    expect(await lake.files('quarantine')).toEqual([]);
+    expect(await lake.files('silver')).toEqual([]);
   });
 
   it('fails loudly when counts do not add up', () => {
