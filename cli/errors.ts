@@ -58,7 +58,7 @@ export function explain(error: unknown): ExplainedError {
     case 'QueryParamError':
       return { message: error.message, exitCode: ExitCode.USAGE, showStack: false };
     case 'ContractError':
-      return { message: `invalid dataset contract: ${error.message}`, hint: 'fix the contract file (see docs/contracts.md)', exitCode: ExitCode.USAGE, showStack: false };
+      return { message: `invalid dataset contract: ${error.message}`, hint: 'fix the contract file (README: "Adding a dataset")', exitCode: ExitCode.USAGE, showStack: false };
   }
   if (AWS_CREDENTIAL_ERRORS.has(error.name)) {
     return {

@@ -5,9 +5,12 @@
 import type { ContractRegistry } from '../engine/contract/load.ts';
 import { UNKNOWN_DATASET } from '../engine/layout.ts';
 import { FileReason, RowReason } from '../engine/reasons.ts';
+import { sqlString } from '../engine/sql.ts';
 import { UserError } from './errors.ts';
 
-const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
+const literal = sqlString;
+/** `value` with LIKE's wildcards escaped (Athena and DuckDB both take `ESCAPE '\\'`). */
+const likeEscaped = (value: string): string => value.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 export interface QuarantineFilter {
   reason?: string;
@@ -42,7 +45,9 @@ export function quarantineTables(contracts: ContractRegistry, dataset?: string):
 function where(filter: QuarantineFilter, extra: string[] = []): string {
   const conditions = [...extra];
   if (filter.reason) conditions.push(`contains(q.reasons, ${literal(filter.reason)})`);
-  if (filter.source) conditions.push(`(q.source_key = ${literal(filter.source)} OR q.source_key LIKE ${literal(`%/${filter.source.replace(/[%_]/g, '')}`)})`);
+  if (filter.source) {
+    conditions.push(`(q.source_key = ${literal(filter.source)} OR q.source_key LIKE ${literal(`%/${likeEscaped(filter.source)}`)} ESCAPE '\\')`);
+  }
   return conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
 }
 

@@ -48,6 +48,19 @@ export interface QueryResult {
   bytesScanned?: number;
 }
 
+/** The query engine rejected or failed the SQL (syntax, unknown table, type error): the user's to fix, with the engine's reason. */
+export class QueryError extends Error {
+  constructor(
+    message: string,
+    readonly sql: string,
+    /** Athena's id of the failed execution, when there was one. */
+    readonly queryExecutionId?: string,
+  ) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
 /**
  * Runs analyst SQL. SQL names tables `silver.<dataset>`, `gold.<table>` and `quarantine.<dataset>`;
  * locally these are DuckDB schemas over the lake directory, on AWS they map to the stage's Glue databases.

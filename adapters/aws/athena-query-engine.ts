@@ -14,7 +14,7 @@ import {
   type QueryExecution,
 } from '@aws-sdk/client-athena';
 import { qualifyDatabases, type DatabaseNames } from '../../engine/gold/athena.ts';
-import type { QueryEngine, QueryResult, Row } from '../../engine/ports.ts';
+import { QueryError, type QueryEngine, type QueryResult, type Row } from '../../engine/ports.ts';
 
 export interface AthenaQueryEngineOptions {
   client: AthenaClient;
@@ -34,17 +34,6 @@ export interface AthenaQueryEngineOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Athena rejected or failed the query: the user's SQL or data, with Athena's reason. */
-export class QueryError extends Error {
-  constructor(
-    message: string,
-    readonly sql: string,
-    readonly queryExecutionId?: string,
-  ) {
-    super(message);
-    this.name = 'QueryError';
-  }
-}
 
 const PAGE_SIZE = 1000;
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'integer', 'int', 'bigint']);

@@ -9,7 +9,8 @@ import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBMateria
 import type { ContractRegistry } from '../../engine/contract/load.ts';
 import { partitionColumns, QUARANTINE_COLUMNS, silverColumns, type TableColumn } from '../../engine/contract/schema.ts';
 import { quarantineRecordsPrefix, silverTablePrefix, UNKNOWN_DATASET } from '../../engine/layout.ts';
-import type { QueryEngine, QueryResult, Row } from '../../engine/ports.ts';
+import { QueryError, type QueryEngine, type QueryResult, type Row } from '../../engine/ports.ts';
+import { ident, sqlString } from '../../engine/sql.ts';
 import { localGoldStatements } from './gold-views.ts';
 
 export interface LocalQueryEngineOptions {
@@ -22,19 +23,9 @@ export interface LocalQueryEngineOptions {
   memoryLimit?: string;
 }
 
-/** SQL the engine rejected (syntax, unknown table, type error): the user's to fix, with DuckDB's message. */
-export class QueryError extends Error {
-  constructor(
-    message: string,
-    readonly sql: string,
-  ) {
-    super(message);
-    this.name = 'QueryError';
-  }
-}
 
-const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-const quoteString = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+const quoteIdent = ident;
+const quoteString = sqlString;
 
 /** DuckDB type of a Hive/Glue column type, for the empty relation that stands in for a table without files. */
 export function duckdbTypeOfHive(hiveType: string): string {

@@ -4,11 +4,12 @@
  * Parquet file. rename(2) replaces atomically, so a reader sees the old month or the new one, never a gap;
  * nothing is deleted before its replacement exists. Re-running with no new manifests does nothing.
  */
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../../engine/manifest.ts';
 import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
 import type { QueryEngine } from '../../engine/ports.ts';
+import { withFileLock } from './file-lock.ts';
 import { monthPartition, type MonthKey } from '../../engine/gold/months.ts';
 import {
   parseSupersededMonths,
@@ -59,25 +60,6 @@ async function readState(store: LocalObjectStore, table: GoldTable): Promise<Gol
   return bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldState) : undefined;
 }
 
-async function withLock<T>(path: string, work: () => Promise<T>): Promise<T> {
-  let handle;
-  try {
-    handle = await open(path, 'wx');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new Error(`another gold refresh holds ${path} (delete it if no refresh is running)`);
-    }
-    throw e;
-  }
-  try {
-    await handle.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
-    await handle.close();
-    return await work();
-  } finally {
-    await rm(path, { force: true });
-  }
-}
-
 export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promise<LocalGoldRefreshResult> {
   const { lakeDir, engine } = options;
   const table = options.table ?? ACCOUNT_MONTHLY_BALANCE;
@@ -86,7 +68,8 @@ export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promis
   const stateDir = join(lakeDir, 'gold', '_state');
   await mkdir(stateDir, { recursive: true });
 
-  return withLock(join(stateDir, `${table.name}.lock`), async () => {
+  const lock = join(stateDir, `${table.name}.lock`);
+  return withFileLock(lock, async () => {
     const manifests = await readManifests(store, table.sourceDataset);
     const state = await readState(store, table);
     const pending = pendingSources(manifests, state, table);
@@ -103,7 +86,7 @@ export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promis
     }
     for (const statement of await localGoldStatements(lakeDir)) await engine.query(statement);
     return { plan, rows };
-  });
+  }, { busyMessage: `another gold refresh holds ${lock} (delete it if no refresh is running)` });
 }
 
 function monthDir(lakeDir: string, table: GoldTable, k: MonthKey): string {

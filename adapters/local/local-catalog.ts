@@ -1,6 +1,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Catalog, PartitionSpec } from '../../engine/ports.ts';
+import { withFileLock } from './file-lock.ts';
 
 export interface LocalCatalogPartition extends PartitionSpec {
   registeredAt: string;
@@ -28,17 +30,20 @@ export class LocalCatalog implements Catalog {
   }
 
   async addPartitions(dataset: string, partitions: readonly PartitionSpec[]): Promise<void> {
-    const data = await this.read();
-    const table = (data.tables[dataset] ??= { partitions: {} });
-    const now = new Date().toISOString();
-    for (const p of partitions) {
-      const id = p.values.join('/');
-      table.partitions[id] ??= { ...p, registeredAt: now }; // already exists = success, as in Glue
-    }
     await mkdir(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(data, null, 2));
-    await rename(tmp, this.file);
+    // Read-merge-write under a lock: concurrent ingests (`lake watch` beside `lake ingest`) must not lose partitions.
+    await withFileLock(`${this.file}.lock`, async () => {
+      const data = await this.read();
+      const table = (data.tables[dataset] ??= { partitions: {} });
+      const now = new Date().toISOString();
+      for (const p of partitions) {
+        const id = p.values.join('/');
+        table.partitions[id] ??= { ...p, registeredAt: now }; // already exists = success, as in Glue
+      }
+      const tmp = `${this.file}.${randomUUID()}.tmp`;
+      await writeFile(tmp, JSON.stringify(data, null, 2));
+      await rename(tmp, this.file);
+    }, { waitMs: 30_000, staleMs: 60_000 });
   }
 
   async partitions(dataset: string): Promise<LocalCatalogPartition[]> {

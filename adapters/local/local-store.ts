@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -16,7 +17,7 @@ export class LocalObjectStore implements ObjectStore {
   async putFile(zone: Zone, key: string, localPath: string): Promise<void> {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.${process.pid}.tmp`;
+    const tmp = `${target}.${randomUUID()}.tmp`;
     await copyFile(localPath, tmp);
     await rename(tmp, target); // readers never see a half-written object
   }
@@ -24,7 +25,7 @@ export class LocalObjectStore implements ObjectStore {
   async putBytes(zone: Zone, key: string, body: Uint8Array | string): Promise<void> {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.${process.pid}.tmp`;
+    const tmp = `${target}.${randomUUID()}.tmp`;
     await writeFile(tmp, body);
     await rename(tmp, target);
   }

@@ -1,7 +1,7 @@
 /** `lake query`: what it does (the options and help live in commands/query.ts). */
 import { renderQuery } from '../../engine/gold/query-file.ts';
 import { GOLD_TABLES, GOLD_VIEWS } from '../../engine/gold/tables.ts';
-import type { QueryEngine, QueryResult } from '../../engine/ports.ts';
+import { QueryError, type QueryEngine, type QueryResult } from '../../engine/ports.ts';
 import type { Workgroup } from '../aws/athena.ts';
 import { UserError } from '../errors.ts';
 import { onInterrupt } from '../interrupt.ts';
@@ -112,8 +112,8 @@ export async function queryAction(positional: string | undefined, options: Query
     io.note(io.errStyle.dim(`(${shown}${formatCount(result.rows.length)} ${result.rows.length === 1 ? 'row' : 'rows'}, ${formatDuration(ms)}${scanned}${more})\n`));
   } catch (e) {
     progress.stop();
-    if ((e as Error).name === 'QueryError' && /Catalog Error|does not exist|not found/i.test((e as Error).message)) {
-      throw new UserError(`the query failed: ${(e as Error).message}`, `tables: ${tableNames(lake).join(', ')}`);
+    if (e instanceof QueryError && /Catalog Error|does not exist|not found/i.test(e.message)) {
+      throw new UserError(`the query failed: ${e.message}`, `tables: ${tableNames(lake).join(', ')}`);
     }
     throw e;
   } finally {

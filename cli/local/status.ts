@@ -4,6 +4,7 @@ import { GOLD_TABLES, goldStateKey } from '../../engine/gold/tables.ts';
 import { silverTablePrefix } from '../../engine/layout.ts';
 import type { Manifest } from '../../engine/manifest.ts';
 import type { QueryEngine } from '../../engine/ports.ts';
+import { sqlString } from '../../engine/sql.ts';
 import type { LocalLake } from './lake.ts';
 
 /** The alert threshold of the case: more than 1% of received rows quarantined. */
@@ -50,7 +51,6 @@ export interface LakeStatus {
   gold: GoldStatus[];
 }
 
-const sqlString = (v: string) => `'${v.replace(/'/g, "''")}'`;
 
 async function datasetStatus(lake: LocalLake, engine: QueryEngine, name: string, manifests: Manifest[]): Promise<DatasetStatus> {
   const contract = lake.contracts.get(name);

@@ -3,6 +3,7 @@
  * Athena engine v3 (Trino) and DuckDB run identically (see docs/analyst-guide.md).
  */
 import type { MonthKey } from './months.ts';
+import { sqlString } from '../sql.ts';
 
 /**
  * "Latest ingest wins" for a transaction_id: latest `ingested_at` (when the source landed in bronze), then
@@ -25,10 +26,7 @@ export function latestIngestOrder(alias: string): string {
     .join(', ');
 }
 
-/** A SQL string literal. */
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
+export { sqlString };
 
 /**
  * A predicate on the string partition keys that both engines use to skip partitions: a year range (a plain

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertConservation } from '../../../engine/ingest.ts';
@@ -82,7 +83,7 @@ describe('idempotency and conservation', () => {
     const { ingestObject, loadContracts } = await import('../../../engine/index.ts');
     const rows = Array.from({ length: 20_000 }, (_, i) => `T${i},ACC${i % 50},${i}.25,EUR,2024-01-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z`);
     const body = Buffer.from(csv(...rows));
-    const attempt = ingestObject({ bucket: 'b', key: 'transactions/big.csv', etag: 'e' }, [body], {
+    const attempt = ingestObject({ bucket: 'b', key: 'transactions/big.csv', etag: 'e' }, Readable.from([body]), {
       contracts: loadContracts(),
       store: lake.store,
       catalog: lake.catalog,
