@@ -104,14 +104,14 @@ function harness(options: { ingest?: IngestFn; missingKeys?: string[] } = {}): H
   return { deps, ingested, s3Calls };
 }
 
-function s3Body(key: string, bucket = 'bronze'): string {
+function s3Body(key: string, bucket = 'bronze', size = 5): string {
   return JSON.stringify({
     Records: [
       {
         eventSource: 'aws:s3',
         eventName: 'ObjectCreated:Put',
         eventTime: new Date(Date.now() - 5_000).toISOString(),
-        s3: { bucket: { name: bucket }, object: { key, size: 5, eTag: 'etag-1' } },
+        s3: { bucket: { name: bucket }, object: { key, size, eTag: 'etag-1' } },
       },
     ],
   });
@@ -215,6 +215,17 @@ describe('SQS batches', () => {
     );
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
     expect(h.ingested.map((s) => s.key)).toEqual(['transactions/a.csv']);
+  });
+
+  it('does not start a further message whose object may not fit in the time left (a timeout would fail the batch)', async () => {
+    const h = harness();
+    const twoGigabytes = 2 * 1024 ** 3;
+    const result = await createIngestHandler(() => h.deps)(
+      sqsEvent([s3Body('transactions/a.csv'), s3Body('transactions/huge.csv', 'bronze', twoGigabytes), s3Body('transactions/c.csv')]),
+      context(MIN_REMAINING_MS_TO_START + 60_000),
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
+    expect(h.ingested.map((s) => s.key)).toEqual(['transactions/a.csv', 'transactions/c.csv']);
   });
 
   it('on a FIFO queue, fails everything after the first failure to keep order', async () => {
