@@ -2,8 +2,9 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { resolve } from 'node:path';
 import { loadContracts, type ContractRegistry } from '../engine/contract/load.ts';
-import { GOLD_TABLES, GOLD_VIEWS, type GoldView } from '../engine/gold/tables.ts';
+import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS, type GoldView } from '../engine/gold/tables.ts';
 import { LakeCatalog } from './catalog/lake-catalog.ts';
+import { LakeGoldRefresh, type LakeGoldRefreshProps } from './gold/lake-gold-refresh.ts';
 import type { TableSpec } from './catalog/table-spec.ts';
 import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingestion.ts';
 import { LakeMonitoring, type LakeMonitoringProps } from './monitoring/lake-monitoring.ts';
@@ -16,6 +17,9 @@ const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 /** Ingestion settings a lake may tune; wiring (buckets, catalog, contracts) is the lake's job. */
 export type IngestionOptions = Omit<LakeIngestionProps, 'storage' | 'catalog' | 'contractsDir' | 'namePrefix' | 'allowDestroy'>;
+
+/** Gold-refresh settings a lake may tune. */
+export type GoldRefreshOptions = Omit<LakeGoldRefreshProps, 'storage' | 'catalog' | 'query' | 'namePrefix' | 'allowDestroy' | 'alarmTopic'>;
 
 /** Monitoring settings a lake may tune. */
 export type MonitoringOptions = Omit<LakeMonitoringProps, 'ingestion' | 'datasets' | 'encryptionKey' | 'namePrefix' | 'workgroupNames'>;
@@ -78,6 +82,12 @@ export interface DataLakeProps {
    */
   readonly ingestion?: IngestionOptions;
   /**
+   * The gold refresh on AWS (silver manifests → Athena UNLOAD → repointed Glue partitions), or `false` for
+   * none: gold then stays as it is until refreshed by other means.
+   * @default - on, with the defaults of `LakeGoldRefreshProps`, when the gold table is in the catalog
+   */
+  readonly goldRefresh?: GoldRefreshOptions | false;
+  /**
    * Alarm routing and thresholds.
    * @default - see `LakeMonitoringProps`
    */
@@ -95,6 +105,8 @@ export class DataLake extends Construct {
   readonly query: LakeQuery;
   readonly ingestion: LakeIngestion;
   readonly monitoring: LakeMonitoring;
+  /** Undefined when `goldRefresh` is `false` or the lake has no table to refresh. */
+  readonly goldRefresh?: LakeGoldRefresh;
 
   constructor(scope: Construct, id: string, props: DataLakeProps = {}) {
     super(scope, id);
@@ -140,6 +152,18 @@ export class DataLake extends Construct {
       namePrefix,
       workgroupNames: [this.query.workgroupName('analysts'), this.query.workgroupName('platform')],
     });
+    const goldTable = props.goldRefresh === false ? undefined : (props.goldRefresh?.table ?? ACCOUNT_MONTHLY_BALANCE);
+    if (props.goldRefresh !== false && goldTable && this.catalog.table('gold', goldTable.name)) {
+      this.goldRefresh = new LakeGoldRefresh(this, 'GoldRefresh', {
+        ...props.goldRefresh,
+        storage: this.storage,
+        catalog: this.catalog,
+        query: this.query,
+        namePrefix,
+        allowDestroy,
+        alarmTopic: this.monitoring.alarmTopic,
+      });
+    }
   }
 
   /**

@@ -13,5 +13,7 @@ export * from './query/analyst-sql.ts';
 export * from './ingestion/lake-ingestion.ts';
 export * from './ingestion/ingest-bundling.ts';
 export * from './monitoring/lake-monitoring.ts';
+export * from './monitoring/encrypted-log-group.ts';
+export * from './gold/lake-gold-refresh.ts';
 export * from './compliance/nag.ts';
 export * from './compliance/acknowledgments.ts';

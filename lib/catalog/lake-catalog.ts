@@ -46,6 +46,7 @@ const METADATA_READ_ACTIONS = [
   'glue:BatchGetPartition',
 ];
 const PARTITION_WRITE_ACTIONS = ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'];
+const PARTITION_MANAGE_ACTIONS = [...PARTITION_WRITE_ACTIONS, 'glue:BatchUpdatePartition', 'glue:BatchDeletePartition'];
 
 interface TableGrant {
   readonly grantee: iam.IGrantable;
@@ -149,6 +150,13 @@ export class LakeCatalog extends Construct {
   /** Lets the grantee register partitions on a zone's tables — and on nothing else. */
   grantAddPartitions(grantee: iam.IGrantable, zone: CatalogZone): iam.Grant {
     return this.grantOnTables(grantee, zone, PARTITION_WRITE_ACTIONS);
+  }
+
+  /** Lets the grantee create, repoint and delete the partitions of one table (a gold refresh) — and of no other. */
+  grantManagePartitions(grantee: iam.IGrantable, zone: CatalogZone, tableName: string): iam.Grant {
+    const table = this.table(zone, tableName);
+    if (!table) throw new Error(`no ${zone} table ${tableName} in the catalog`);
+    return iam.Grant.addToPrincipal({ grantee, actions: [...PARTITION_MANAGE_ACTIONS], resourceArns: [this.catalogArn, this.databases[zone].databaseArn, table.tableArn] });
   }
 
   private grantOnTables(grantee: iam.IGrantable, zone: CatalogZone, actions: readonly string[]): iam.Grant {

@@ -1,8 +1,7 @@
-import { ArnFormat, Aws, Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -13,6 +12,7 @@ import { ENGINE_PROCESS_ENV } from '../../engine/process-env.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { join, resolve } from 'node:path';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
+import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
 import type { LakeStorage } from '../storage/lake-storage.ts';
 import { ingestBundling } from './ingest-bundling.ts';
 
@@ -167,7 +167,7 @@ export class LakeIngestion extends Construct {
     });
     this.rule.addTarget(new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue }));
 
-    this.logGroup = this.encryptedLogGroup(storage.key, `/${props.namePrefix ?? 'medallion'}/ingest`, props.logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy);
+    this.logGroup = encryptedLogGroup(this, storage.key, `/${props.namePrefix ?? 'medallion'}/ingest`, props.logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy);
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Ingest function: reads bronze, writes silver and quarantine, registers silver partitions',
@@ -232,20 +232,6 @@ export class LakeIngestion extends Construct {
         maxConcurrency,
       }),
     );
-  }
-
-  /** A log group encrypted with the lake key; the key policy lets CloudWatch Logs use it for this group only. */
-  private encryptedLogGroup(key: kms.IKey, logGroupName: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy): logs.LogGroup {
-    const logGroupArn = Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', resourceName: logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],
-        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-        resources: ['*'],
-        conditions: { ArnEquals: { 'kms:EncryptionContext:aws:logs:arn': logGroupArn } },
-      }),
-    );
-    return new logs.LogGroup(this, 'LogGroup', { logGroupName, retention, encryptionKey: key, removalPolicy });
   }
 }
 

@@ -86,6 +86,11 @@ export class LakeStorage extends Construct {
     return bucket;
   }
 
+  /** Makes S3 send a zone's object events to EventBridge (bronze always does; a consumer may ask for another zone's). */
+  enableEventBridge(zone: StorageZone): void {
+    enableEventBridge(this.bucket(zone));
+  }
+
   /** Lets the grantee list a zone and read (and decrypt) its objects matching `keyPattern`. */
   grantRead(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
     const bucket = this.bucket(zone);
@@ -146,11 +151,7 @@ export class LakeStorage extends Construct {
       removalPolicy: allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       autoDeleteObjects: allowDestroy,
     });
-    if (zone.emitsEvents) {
-      // The native CloudFormation property, not CDK's notifications custom resource: no extra Lambda, and the
-      // bucket does not depend on any consumer.
-      (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
-    }
+    if (zone.emitsEvents) enableEventBridge(bucket);
     if (encryptedWithLakeKey) this.denyForeignEncryption(bucket);
     acknowledge(bucket, {
       'PCI.DSS.321-S3BucketReplicationEnabled':
@@ -183,4 +184,9 @@ export class LakeStorage extends Construct {
 function objectLockRetention(lock: BronzeObjectLock): s3.ObjectLockRetention {
   const duration = Duration.days(lock.retentionDays);
   return lock.mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(duration) : s3.ObjectLockRetention.governance(duration);
+}
+
+/** The native CloudFormation property, not CDK's notifications custom resource: no extra Lambda, and the bucket does not depend on any consumer. */
+function enableEventBridge(bucket: s3.Bucket): void {
+  (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
 }

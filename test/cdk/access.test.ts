@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataLake } from '../../lib/data-lake.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
@@ -79,6 +80,74 @@ describe('ingest function', () => {
   it('has no AWS managed policy attached', () => {
     const role = stack.lake.ingestion.function.role;
     expect(template.toJSON().Resources[logicalId(role as iam.IRole)].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+describe('gold-refresh function', () => {
+  const goldStatements = (): Statement[] => {
+    const role = stack.lake.goldRefresh?.function.role;
+    if (!role) throw new Error('no gold-refresh function');
+    return roleStatements(template, logicalId(role));
+  };
+
+  it('holds exactly these permissions, each on an exact resource', () => {
+    const results = arn('athenaResults');
+    const workgroup = 'arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/medallion-prod-platform';
+    const refresh = stack.lake.goldRefresh;
+    expect(allowedPairs(goldStatements())).toEqual(
+      [
+        ...pairs(
+          [
+            'athena:StartQueryExecution',
+            'athena:StopQueryExecution',
+            'athena:GetQueryExecution',
+            'athena:GetQueryResults',
+            'athena:GetQueryResultsStream',
+            'athena:BatchGetQueryExecution',
+            'athena:ListQueryExecutions',
+            'athena:GetWorkGroup',
+            'athena:GetNamedQuery',
+            'athena:ListNamedQueries',
+            'athena:BatchGetNamedQuery',
+          ],
+          [workgroup],
+        ),
+        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/platform/*`]),
+        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/*`, `${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`]),
+        ...pairs(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], [`${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`]),
+        ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
+        ...pairs(
+          ['glue:GetDatabase', 'glue:GetDatabases', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
+          [glue('catalog'), glue(`database/${database('silver')}`), glue(`table/${database('silver')}/transactions`)],
+        ),
+        ...pairs(
+          ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchUpdatePartition', 'glue:BatchDeletePartition'],
+          [glue('catalog'), glue(`database/${database('gold')}`), glue(`table/${database('gold')}/account_monthly_balance`)],
+        ),
+        ...pairs(
+          ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+          [`\${${logicalId(refresh?.queue as IConstruct)}.Arn}`],
+        ),
+        ...pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], [`\${${logicalId(refresh?.logGroup as IConstruct)}.Arn}`]),
+        ...pairs(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
+      ].sort(),
+    );
+  });
+
+  it('cannot write silver or bronze, and manages partitions of the gold table only (not the view, not silver)', () => {
+    const pairsHeld = allowedPairs(goldStatements());
+    expect(pairsHeld.filter((p) => /s3:(Put|Delete)/.test(p) && (p.includes(arn('silver')) || p.includes(arn('bronze'))))).toEqual([]);
+    expect(pairsHeld.filter((p) => p.includes(arn('bronze')) || p.includes(arn('quarantine')))).toEqual([]);
+    expect(pairsHeld.filter((p) => /glue:Batch(Create|Update|Delete)Partition/.test(p) && p.includes('table/')).map((p) => p.replace(/^.* on /, ''))).toEqual(
+      Array(3).fill(glue(`table/${database('gold')}/account_monthly_balance`)),
+    );
+  });
+
+  it('uses no wildcard action on data, and the only "*" resource is X-Ray’s', () => {
+    expect(wildcardDataActions(goldStatements())).toEqual([]);
+    const anyResource = goldStatements().filter((s) => s.effect === 'Allow' && s.resources.includes('*'));
+    expect(anyResource.flatMap((s) => s.actions).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
   });
 });
 

@@ -15,6 +15,7 @@ const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 /** Finding kinds this app acknowledges on purpose; a new kind must be reasoned about, not just acknowledged. */
 const ACKNOWLEDGED_RULES = [
   'AwsSolutions-IAM5',
+  'AwsSolutions-SQS3',
   'PCI.DSS.321-IAMNoInlinePolicy',
   'PCI.DSS.321-LambdaInsideVPC',
   'PCI.DSS.321-S3BucketReplicationEnabled',
@@ -142,5 +143,29 @@ describe('ingest function asset', () => {
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: assetDir(prod), encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toEqual({ handler: 'function', answer: 42 });
+  });
+});
+
+describe('gold-refresh function asset', () => {
+  const assetDir = (s: Synthesized): string => {
+    const template = JSON.parse(readFileSync(join(s.assemblyDir, s.stack.templateFile), 'utf8'));
+    const fn = s.stack.lake.goldRefresh?.function;
+    if (!fn) throw new Error('no gold-refresh function');
+    return join(s.assemblyDir, template.Resources[logicalId(fn)].Metadata['aws:asset:path'] as string);
+  };
+
+  it('is one ESM file with no native module: no node_modules, no DuckDB', () => {
+    const dir = assetDir(dev);
+    expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
+    expect(bundle.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
+    expect(bundle).not.toMatch(/@duckdb|libduckdb/);
+  });
+
+  it('loads on its own: the handler imports outside the repository', () => {
+    const script = "const m = await import('./index.mjs'); console.log(JSON.stringify({ handler: typeof m.handler }));";
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: assetDir(prod), encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ handler: 'function' });
   });
 });

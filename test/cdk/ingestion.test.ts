@@ -84,10 +84,11 @@ describe('ingest function', () => {
   it('lets CloudWatch Logs use the lake key for this log group only', () => {
     const key = prod.template.toJSON().Resources[ids(prod.stack).key].Properties.KeyPolicy.Statement as Record<string, unknown>[];
     const logs = key.filter((s) => render((s.Principal as { Service?: unknown })?.Service ?? '').startsWith('logs.'));
-    expect(logs).toHaveLength(1);
-    expect(render((logs[0]?.Condition as { ArnEquals: Record<string, unknown> }).ArnEquals['kms:EncryptionContext:aws:logs:arn'])).toBe(
+    // One statement per function log group (ingest, gold refresh), each conditioned on exactly its group.
+    expect(logs.map((s) => render((s.Condition as { ArnEquals: Record<string, unknown> }).ArnEquals['kms:EncryptionContext:aws:logs:arn'])).sort()).toEqual([
+      'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/medallion-prod/gold-refresh',
       'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/medallion-prod/ingest',
-    );
+    ]);
   });
 });
 
@@ -131,8 +132,8 @@ describe('queue and dead-letter queue', () => {
 });
 
 describe('event path: bronze → EventBridge → queue', () => {
-  it('has one rule, matching object-created events of the bronze bucket only', () => {
-    dev.template.resourceCountIs('AWS::Events::Rule', 1);
+  it('has one rule for ingestion, matching object-created events of the bronze bucket only', () => {
+    dev.template.resourceCountIs('AWS::Events::Rule', 2); // ingestion, and the gold refresh (test/cdk/gold-refresh.test.ts)
     const { rule, bronze, queue, dlq } = ids(dev.stack);
     expect(dev.template.toJSON().Resources[rule].Properties).toMatchObject({
       State: 'ENABLED',

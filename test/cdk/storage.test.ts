@@ -105,9 +105,10 @@ describe('zone buckets', () => {
     expect(versioned.sort()).toEqual(['bronze', 'gold', 'quarantine', 'silver']);
   });
 
-  it('sends object events to EventBridge from bronze only', () => {
+  it('sends object events to EventBridge from bronze, and from silver for the gold refresh only', () => {
     const emitting = ZONES.filter((z) => bucketProps(z.zone).NotificationConfiguration !== undefined).map((z) => z.zone);
-    expect(emitting).toEqual(['bronze']);
+    expect(emitting).toEqual(['bronze', 'silver']);
+    expect(bucketProps('silver').NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
     expect(bucketProps('bronze').NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
     dev.template.resourceCountIs('Custom::S3BucketNotifications', 0);
   });
