@@ -8,6 +8,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { MANIFESTS_PREFIX, UNKNOWN_DATASET } from '../../engine/layout.ts';
 import { ENGINE_PROCESS_ENV } from '../../engine/process-env.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { join, resolve } from 'node:path';
@@ -210,8 +211,13 @@ export class LakeIngestion extends Construct {
 
     // Read-only on bronze, so the function can never trigger itself.
     storage.grantRead(this.function, 'bronze');
-    storage.grantReadWrite(this.function, 'silver');
-    storage.grantReadWrite(this.function, 'quarantine');
+    // Silver: read and write the manifests (the previous one names the files a re-run replaces); write and
+    // delete each dataset's own files; never read silver data.
+    storage.grantReadWrite(this.function, 'silver', `${MANIFESTS_PREFIX}*`);
+    const datasets = catalog.tables('silver').map((t) => t.tableName);
+    for (const table of catalog.tables('silver')) storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);
+    // Quarantine: write only, under each dataset's prefix and the one for files no contract owns.
+    for (const dataset of [...datasets, UNKNOWN_DATASET]) storage.grantWrite(this.function, 'quarantine', `${dataset}/*`);
     catalog.grantAddPartitions(this.function, 'silver');
 
     acknowledgeInlinePolicies(role);

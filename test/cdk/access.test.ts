@@ -51,9 +51,12 @@ describe('ingest function', () => {
     const silverTable = glue(`table/${database('silver')}/transactions`);
     expect(allowedPairs(ingestStatements())).toEqual(
       [
-        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [arn('bronze'), arn('silver'), arn('quarantine')]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/*`, `${arn('quarantine')}/*`]),
-        ...pairs(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], [`${arn('silver')}/*`, `${arn('quarantine')}/*`]),
+        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [arn('bronze'), arn('silver')]),
+        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`]),
+        ...pairs(
+          ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+          [`${arn('silver')}/_manifests/*`, `${arn('silver')}/transactions/*`, `${arn('quarantine')}/transactions/*`, `${arn('quarantine')}/_unknown/*`],
+        ),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
         ...pairs(
@@ -64,6 +67,11 @@ describe('ingest function', () => {
         ...pairs(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
       ].sort(),
     );
+  });
+
+  it('never reads silver data or anything in quarantine', () => {
+    const reads = allowedPairs(ingestStatements()).filter((p) => /s3:GetObject/.test(p));
+    expect(reads.filter((p) => p.includes(arn('quarantine')) || (p.includes(arn('silver')) && !p.includes('/_manifests/')))).toEqual([]);
   });
 
   it('cannot write to bronze, so it can never trigger itself', () => {
