@@ -16,7 +16,7 @@ import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
 import { ACCOUNT_MONTHLY_BALANCE, type GoldTable } from '../../engine/gold/tables.ts';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
-import { ESM_REQUIRE_BANNER } from '../ingestion/ingest-bundling.ts';
+import { esmBundling } from '../ingestion/ingest-bundling.ts';
 import { VISIBILITY_TIMEOUT_FACTOR } from '../ingestion/lake-ingestion.ts';
 import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
 import type { LakeQuery } from '../query/lake-query.ts';
@@ -189,17 +189,7 @@ export class LakeGoldRefresh extends Construct {
       projectRoot,
       depsLockFilePath: join(projectRoot, 'package-lock.json'),
       // Pure JavaScript (no DuckDB): one ESM file with the AWS SDK at the tested version, no network access.
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        minify: true,
-        keepNames: true,
-        sourceMap: true,
-        sourcesContent: false,
-        bundleAwsSDK: true,
-      },
+      bundling: esmBundling(),
       environment: {
         SILVER_BUCKET: silver.bucketName,
         GOLD_BUCKET: storage.bucket('gold').bucketName,

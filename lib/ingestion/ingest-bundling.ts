@@ -21,9 +21,9 @@ export interface IngestBundlingProps {
 
 /**
  * esbuild (local, no Docker) to one ESM file, with the AWS SDK bundled at the version the code was tested
- * with, DuckDB left external and copied in after bundling together with the contracts. No network access.
+ * with. No network access. What every function of the lake is built with.
  */
-export function ingestBundling(props: IngestBundlingProps): nodejs.BundlingOptions {
+export function esmBundling(): nodejs.BundlingOptions {
   return {
     format: nodejs.OutputFormat.ESM,
     target: 'node24',
@@ -34,6 +34,13 @@ export function ingestBundling(props: IngestBundlingProps): nodejs.BundlingOptio
     sourceMap: true,
     sourcesContent: false,
     bundleAwsSDK: true,
+  };
+}
+
+/** `esmBundling` with DuckDB left external and copied in after bundling, together with the contracts. */
+export function ingestBundling(props: IngestBundlingProps): nodejs.BundlingOptions {
+  return {
+    ...esmBundling(),
     externalModules: NATIVE_PACKAGES.filter((p) => p.startsWith('@duckdb/')),
     commandHooks: {
       beforeBundling: () => [],

@@ -4,14 +4,23 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertConservation } from '../../../engine/ingest.ts';
 import { EngineInvariantError, manifestKey, type Manifest } from '../../../engine/index.ts';
-import { csv, createTestLake } from '../../support/local-lake.ts';
+import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 
 const ROWS = csv('T1,A,1.00,EUR,2024-01-05T00:00:00Z', 'T2,B,2.00,USD,2024-02-05T00:00:00Z', 'T3,C,bad,EUR,2024-02-06T00:00:00Z');
 
-async function snapshot(lake: Awaited<ReturnType<typeof createTestLake>>) {
+async function snapshot(lake: TestLake) {
   const silver = await lake.files('silver', 'transactions/');
   const bytes = await Promise.all(silver.map((k) => readFile(join(lake.root, 'silver', k))));
   return { silver, bytes: bytes.map((b) => b.toString('base64')), rows: await lake.silverRows(), quarantine: await lake.quarantineRows() };
+}
+
+/** Pretends an earlier run of the same source (e.g. under an older contract) also wrote a December file. */
+async function plantEarlierRunFile(lake: TestLake, m: Manifest): Promise<string> {
+  const staleKey = `transactions/year=2023/month=12/part-${m.source_id}-00000.parquet`;
+  await lake.store.putBytes('silver', staleKey, 'old');
+  const previous: Manifest = { ...m, partitions: [...m.partitions, { values: { year: '2023', month: '12' }, prefix: 'transactions/year=2023/month=12/', rows: 1, files: [staleKey] }] };
+  await lake.store.putBytes('silver', manifestKey('transactions', m.source_id), JSON.stringify(previous));
+  return staleKey;
 }
 
 describe('idempotency and conservation', () => {
@@ -40,11 +49,8 @@ describe('idempotency and conservation', () => {
   it('a re-run removes files an earlier run of the same source wrote but this run does not, only after publishing', async () => {
     const lake = await createTestLake();
     const m = await lake.ingest('transactions/a.csv', ROWS);
-    // Pretend an earlier run (e.g. under an older contract) also wrote a December file for this source.
-    const staleKey = `transactions/year=2023/month=12/part-${m.source_id}-00000.parquet`;
-    await lake.store.putBytes('silver', staleKey, 'old');
-    const previous: Manifest = { ...m, partitions: [...m.partitions, { values: { year: '2023', month: '12' }, prefix: 'transactions/year=2023/month=12/', rows: 1, files: [staleKey] }] };
-    await lake.store.putBytes('silver', manifestKey('transactions', m.source_id), JSON.stringify(previous));
+    const staleKey = await plantEarlierRunFile(lake, m);
+    expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([staleKey]);
 
     await lake.ingest('transactions/a.csv', ROWS);
     expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([]);
@@ -64,10 +70,7 @@ describe('idempotency and conservation', () => {
   it('keeps the stale files of an earlier run when publishing the new manifest fails', async () => {
     const lake = await createTestLake();
     const m = await lake.ingest('transactions/a.csv', ROWS);
-    const staleKey = `transactions/year=2023/month=12/part-${m.source_id}-00000.parquet`;
-    await lake.store.putBytes('silver', staleKey, 'old');
-    const previous: Manifest = { ...m, partitions: [...m.partitions, { values: { year: '2023', month: '12' }, prefix: 'transactions/year=2023/month=12/', rows: 1, files: [staleKey] }] };
-    await lake.store.putBytes('silver', manifestKey('transactions', m.source_id), JSON.stringify(previous));
+    const staleKey = await plantEarlierRunFile(lake, m);
     const putBytes = lake.store.putBytes.bind(lake.store);
     // Fault injection: the manifest write fails (a local directory cannot be made to fail on demand).
     lake.store.putBytes = async (zone, key, body) => {
