@@ -6,6 +6,7 @@ import { partitionColumns, silverColumns } from './contract/schema.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
+import { csvBlankLines } from './sources/blank-lines.ts';
 import { prepareCsv } from './sources/csv.ts';
 import { prepareJsonLines } from './sources/jsonl.ts';
 import { partitionPrefix, silverFileName } from './layout.ts';
@@ -211,6 +212,18 @@ async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedR
   return num(rows[0]?.Count);
 }
 
+/**
+ * DuckDB numbers rejected CSV lines counting the blank lines it skips; staged rows do not count them. Makes
+ * malformed records' numbers record numbers again. Only blank lines before a malformed record matter.
+ */
+async function discountBlankLines(db: DuckDBConnection, contract: DatasetContract, path: string, headerLines: number): Promise<void> {
+  if (contract.source.format !== 'csv' || num((await queryRows(db, 'SELECT count(*) AS n FROM malformed'))[0]?.n) === 0) return;
+  const blanks = await csvBlankLines(path);
+  if (blanks.length === 0) return;
+  await db.run(`CREATE TEMP TABLE blank_lines AS SELECT unnest([${blanks.join(', ')}]::BIGINT[]) - ${headerLines} AS record_number`);
+  await db.run(`UPDATE malformed SET record_number = record_number - (SELECT count(*) FROM blank_lines b WHERE b.record_number < malformed.record_number)`);
+}
+
 /** Whole-file rejection: one quarantine record saying why. */
 export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, reason: string, detail: string, path: string): Promise<void> {
   await db.run(`COPY (
@@ -236,6 +249,7 @@ export async function transformToLocal(
     const staged = await stage(db, contract, inputPath, piiSalt);
     // Reject tables are temporary: keep what quarantine needs in the database file.
     await db.run(`CREATE TABLE malformed AS ${malformedSql(staged.headerLines)} ORDER BY record_number`);
+    await discountBlankLines(db, contract, inputPath, staged.headerLines);
     const [row] = await queryRows(
       db,
       `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,

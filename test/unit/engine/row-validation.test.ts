@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
+import { csv, createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
 
 /** Ingests rows and returns each input transaction id's fate: its reasons, or 'valid'. */
 async function fates(lake: TestLake, rows: string[]): Promise<Record<string, string[] | 'valid'>> {
@@ -157,6 +157,16 @@ describe('row validation: every reason code', () => {
       [9, 'MALFORMED_ROW', 'T9'],
     ]);
     expect(q.filter((r) => String(r.raw_record).startsWith('{')).map((r) => JSON.parse(String(r.raw_record)).TransactionID)).toEqual(['T4', 'T7']);
+  });
+
+  it('blank lines are not records and do not shift record numbers, also around malformed records', async () => {
+    await lake.ingest('transactions/blank.csv', `${HEADER}\r\nT1,A,1.00,EUR,2024-01-01\r\n\r\nT2,A,1.00\r\n"T3\r\n\r\nx",A,bad,EUR,2024-01-01\r\n\r\n\r\nT4,A,1,EUR\r\nT5,A,1.00,EUR,2024-01-01\r\n`);
+    const q = await lake.quarantineRows();
+    expect(q.map((r) => [r.record_number, (r.reasons as string[])[0]])).toEqual([
+      [2, 'MALFORMED_ROW'],
+      [3, 'INVALID_AMOUNT'],
+      [4, 'MALFORMED_ROW'],
+    ]);
   });
 
   it('counts every reason in the manifest; a row with two reasons counts under both', async () => {

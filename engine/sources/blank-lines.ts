@@ -1,0 +1,46 @@
+import { createReadStream } from 'node:fs';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+
+/**
+ * Line numbers (1-based, counted the way DuckDB's CSV reject table counts them: one per record, a quoted
+ * newline does not start a new one) of the blank lines of a CSV file. DuckDB skips blank lines but still
+ * counts them, so they are needed to turn its reject line numbers into record numbers. Streams the file; a
+ * byte-level scan, only run when a file has malformed records.
+ */
+export async function csvBlankLines(path: string): Promise<number[]> {
+  if (!(await hasEmptyLine(path))) return [];
+  const blanks: number[] = [];
+  let line = 1;
+  let quoted = false;
+  let empty = true;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (byte === QUOTE) {
+        quoted = !quoted;
+        empty = false;
+      } else if (byte === LF && !quoted) {
+        if (empty) blanks.push(line);
+        line++;
+        empty = true;
+      } else if (byte !== CR) {
+        empty = false;
+      }
+    }
+  }
+  return blanks;
+}
+
+/** A fast (native search) first look: does any line, quoted or not, have nothing but a line end? */
+async function hasEmptyLine(path: string): Promise<boolean> {
+  let carry: Buffer = Buffer.alloc(0);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const window: Buffer = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    if (window.indexOf('\n\n') !== -1 || window.indexOf('\n\r\n') !== -1) return true;
+    carry = window.subarray(Math.max(0, window.length - 2));
+  }
+  return false;
+}
