@@ -6,7 +6,7 @@ import { partitionColumns, silverColumns } from './contract/schema.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
-import { csvBlankLines } from './sources/blank-lines.ts';
+import { crlfToLf, csvBlankLines } from './sources/blank-lines.ts';
 import { prepareCsv } from './sources/csv.ts';
 import { prepareJsonLines } from './sources/jsonl.ts';
 import { partitionPrefix, silverFileName } from './layout.ts';
@@ -88,6 +88,8 @@ export function quarantineStampSelect(stamp: RunStamp): string {
 }
 
 const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
+/** What DuckDB's strict CSV reader says when line ends change style within a file. */
+const MIXED_LINE_ENDS = /state machine reached an invalid state/;
 
 /** DuckDB errors that mean "these bytes cannot be read as this format". */
 export function isReaderError(message: string): boolean {
@@ -245,19 +247,32 @@ export async function transformToLocal(
   workDir: string,
   piiSalt: string,
 ): Promise<TransformResult> {
-  const { header, counts } = await withDuckDb(settings, 'staging', async (db) => {
-    const staged = await stage(db, contract, inputPath, piiSalt);
-    // Reject tables are temporary: keep what quarantine needs in the database file.
-    await db.run(`CREATE TABLE malformed AS ${malformedSql(staged.headerLines)} ORDER BY record_number`);
-    await discountBlankLines(db, contract, inputPath, staged.headerLines);
-    const [row] = await queryRows(
-      db,
-      `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,
-              (SELECT count(*) FROM malformed) AS malformed`,
-    );
-    await db.run('CHECKPOINT');
-    return { ...staged, counts: { staged: num(row?.staged), valid: num(row?.valid), malformed: num(row?.malformed) } };
-  });
+  const stagePhase = (path: string) =>
+    withDuckDb(settings, 'staging', async (db) => {
+      const staged = await stage(db, contract, path, piiSalt);
+      // Reject tables are temporary: keep what quarantine needs in the database file.
+      await db.run(`CREATE TABLE malformed AS ${malformedSql(staged.headerLines)} ORDER BY record_number`);
+      await discountBlankLines(db, contract, path, staged.headerLines);
+      const [row] = await queryRows(
+        db,
+        `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,
+                (SELECT count(*) FROM malformed) AS malformed`,
+      );
+      await db.run('CHECKPOINT');
+      return { ...staged, counts: { staged: num(row?.staged), valid: num(row?.valid), malformed: num(row?.malformed) } };
+    });
+  let staging;
+  try {
+    staging = await stagePhase(inputPath);
+  } catch (e) {
+    // DuckDB's strict CSV reader gives up on a file that mixes CRLF and LF line ends (concatenated exports).
+    // Such a file is read again with CRLF turned into LF; nothing from the failed attempt was kept.
+    if (!(e instanceof FileRejection) || contract.source.format !== 'csv' || !MIXED_LINE_ENDS.test(e.detail)) throw e;
+    const normalized = join(workDir, 'input.lf.txt');
+    await crlfToLf(inputPath, normalized);
+    staging = await stagePhase(normalized);
+  }
+  const { header, counts } = staging;
   const rowsIn = counts.staged + counts.malformed;
   // Writers need no input order, but one thread keeps their output deterministic (re-runs write identical bytes).
   const writers = { ...settings, preserveInsertionOrder: false, threads: 1 };

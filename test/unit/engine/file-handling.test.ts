@@ -68,6 +68,17 @@ describe('whole-file outcomes and source formats', () => {
     expect((await lake.silverRows()).map((r) => r.transaction_id)).toEqual(['T1 "quoted"', 'T2\r\nsecond line']);
   });
 
+  it('reads a CSV that mixes CRLF and LF line ends (concatenated exports) row by row', async () => {
+    const text = `${HEADER}\r\nT1,A,1.00,EUR,2024-01-01\r\nT2,A,bad,EUR,2024-01-01\nT3,A,3.00,USD,2024-01-03\nT4,A,1.00\r\n`;
+    const m = await lake.ingest('transactions/mixed-endings.csv', text);
+    expect(m).toMatchObject({ status: 'succeeded', rows_in: 4, rows_valid: 2, rows_quarantined: 2, reasons: { INVALID_AMOUNT: 1, MALFORMED_ROW: 1 } });
+    expect((await lake.silverRows()).map((r) => [r.transaction_id, r.amount])).toEqual([
+      ['T1', '1.00'],
+      ['T3', '3.00'],
+    ]);
+    expect((await lake.quarantineRows()).map((r) => r.record_number)).toEqual([2, 4]);
+  });
+
   it('a malformed UTF-8 byte sequence quarantines that row only', async () => {
     const bytes = Buffer.concat([Buffer.from(`${HEADER}\nT1,A,1.00,EUR,2024-01-01\nT2,`), Buffer.from([0xc3, 0x28]), Buffer.from(',1.00,EUR,2024-01-01\n')]);
     const m = await lake.ingest('transactions/utf8.csv', bytes);
