@@ -3,7 +3,7 @@
  * The benchmark's native reference uses the same typing and validation, so both do identical work.
  */
 import { duckdbType } from './contract/schema.ts';
-import type { ColumnContract, DatasetContract, PartitionField } from './contract/types.ts';
+import type { ColumnContract, DatasetContract, PartitionField, PiiClass } from './contract/types.ts';
 import type { ColumnBinding } from './header.ts';
 import { RowReason } from './reasons.ts';
 
@@ -51,8 +51,11 @@ function literal(c: ColumnContract, value: number | string): string {
 /** Characters a value may have to become a Hive partition directory (`key=value/`) unescaped. */
 const PARTITION_SAFE = '[A-Za-z0-9_.-]+';
 
+/** What quarantine shows instead of a PII value (the quarantine zone is not a PII store). */
+export const piiPlaceholder = (pii: Exclude<PiiClass, 'none'>): string => sqlString(`<${pii === 'hash' ? 'hashed' : 'dropped'} PII>`);
+
 /** The raw value as it may appear in a quarantine detail: PII is never repeated there. */
-const shownValue = (c: ColumnContract): string => (c.pii === 'none' ? rawName(c) : sqlString(`<${c.pii === 'hash' ? 'hashed' : 'dropped'} PII>`));
+const shownValue = (c: ColumnContract): string => (c.pii === 'none' ? rawName(c) : piiPlaceholder(c.pii));
 
 /** Each check as [SQL condition that holds for a good value, human-readable rule]. */
 function checkConditions(c: ColumnContract, contract: DatasetContract): Array<[string, string]> {

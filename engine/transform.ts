@@ -2,7 +2,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { partitionColumns, silverColumns } from './contract/schema.ts';
+import { LINEAGE_COLUMNS, partitionColumns, silverColumns } from './contract/schema.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
@@ -119,7 +119,7 @@ const malformedSql = (headerLines: number): string => `
 
 async function writeSilver(db: DuckDBConnection, contract: DatasetContract, stamp: RunStamp, outDir: string): Promise<SilverPartitionOutput[]> {
   const columns = silverColumns(contract)
-    .filter((c) => !['source_key', 'source_version', 'ingest_run_id', 'ingested_at'].includes(c.name))
+    .filter((c) => !LINEAGE_COLUMNS.some((l) => l.name === c.name))
     .map((c) => ident(c.name));
   const parts = contract.partitionBy.map((p) => `${partitionExpression(p, ident(p.source))} AS ${ident(p.name)}`);
   const partitionNames = partitionColumns(contract).map((c) => ident(c.name));
@@ -218,8 +218,7 @@ async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedR
  * DuckDB numbers rejected CSV lines counting the blank lines it skips; staged rows do not count them. Makes
  * malformed records' numbers record numbers again. Only blank lines before a malformed record matter.
  */
-async function discountBlankLines(db: DuckDBConnection, contract: DatasetContract, path: string, headerLines: number): Promise<void> {
-  if (contract.source.format !== 'csv' || num((await queryRows(db, 'SELECT count(*) AS n FROM malformed'))[0]?.n) === 0) return;
+async function discountBlankLines(db: DuckDBConnection, path: string, headerLines: number): Promise<void> {
   const blanks = await csvBlankLines(path);
   if (blanks.length === 0) return;
   await db.run(`CREATE TEMP TABLE blank_lines AS SELECT unnest([${blanks.join(', ')}]::BIGINT[]) - ${headerLines} AS record_number`);
@@ -252,14 +251,15 @@ export async function transformToLocal(
       const staged = await stage(db, contract, path, piiSalt);
       // Reject tables are temporary: keep what quarantine needs in the database file.
       await db.run(`CREATE TABLE malformed AS ${malformedSql(staged.headerLines)} ORDER BY record_number`);
-      await discountBlankLines(db, contract, path, staged.headerLines);
       const [row] = await queryRows(
         db,
         `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,
                 (SELECT count(*) FROM malformed) AS malformed`,
       );
+      const counts = { staged: num(row?.staged), valid: num(row?.valid), malformed: num(row?.malformed) };
+      if (contract.source.format === 'csv' && counts.malformed > 0) await discountBlankLines(db, path, staged.headerLines);
       await db.run('CHECKPOINT');
-      return { ...staged, counts: { staged: num(row?.staged), valid: num(row?.valid), malformed: num(row?.malformed) } };
+      return { ...staged, counts };
     });
   let staging;
   try {

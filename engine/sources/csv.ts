@@ -1,13 +1,13 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetContract } from '../contract/types.ts';
 import { matchHeader, readCsvHeader, type HeaderMatch } from '../header.ts';
-import { ident, sqlString } from '../sql.ts';
+import { ident, piiPlaceholder, sqlString } from '../sql.ts';
 import type { PreparedSource } from './source.ts';
 
 /** A source field as kept in quarantine: PII columns are redacted there too (the quarantine zone is not a PII store). */
 export function originalValue(header: HeaderMatch, index: number): string {
   const pii = header.bindings.find((b) => b.sourceIndex === index)?.column.pii ?? 'none';
-  return pii === 'none' ? ident(`c${index}`) : `CASE WHEN ${ident(`c${index}`)} IS NULL THEN NULL ELSE ${sqlString(`<${pii === 'hash' ? 'hashed' : 'dropped'} PII>`)} END`;
+  return pii === 'none' ? ident(`c${index}`) : `CASE WHEN ${ident(`c${index}`)} IS NULL THEN NULL ELSE ${piiPlaceholder(pii)} END`;
 }
 
 /**

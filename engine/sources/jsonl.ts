@@ -2,7 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetContract } from '../contract/types.ts';
 import { queryRows } from '../duckdb.ts';
 import { matchHeader } from '../header.ts';
-import { sqlString } from '../sql.ts';
+import { piiPlaceholder, sqlString } from '../sql.ts';
 import type { PreparedSource } from './source.ts';
 
 /** Lines whose keys are sampled to bind fields to contract columns. */
@@ -10,14 +10,17 @@ const KEY_SAMPLE_LINES = 10_000;
 // No JSON function that raises on bad input may run before this test (DuckDB's AND does not short-circuit).
 const IS_OBJECT = `(json_valid(line) AND starts_with(ltrim(line), '{'))`;
 
+/** A JSONPath literal selecting one top-level key, whatever characters it has. */
+const jsonPath = (key: string): string => sqlString(`$."${key.replace(/"/g, '\\"')}"`);
+
 /** The line as kept in quarantine, with PII keys that are present replaced (the quarantine zone is not a PII store). */
 function redactedLine(contract: DatasetContract, spellings: Map<string, string[]>): string {
   let line = 'line';
-  for (const column of contract.columns.filter((c) => c.pii !== 'none')) {
+  for (const column of contract.columns) {
+    if (column.pii === 'none') continue;
     for (const key of spellings.get(column.name) ?? []) {
-      const path = sqlString(`$."${key.replace(/"/g, '\\"')}"`);
-      const patch = `json_object(${sqlString(key)}, ${sqlString(`<${column.pii === 'hash' ? 'hashed' : 'dropped'} PII>`)})`;
-      line = `json_merge_patch(${line}, CASE WHEN json_extract(line, ${path}) IS NOT NULL THEN ${patch} ELSE '{}' END)`;
+      const patch = `json_object(${sqlString(key)}, ${piiPlaceholder(column.pii)})`;
+      line = `json_merge_patch(${line}, CASE WHEN json_extract(line, ${jsonPath(key)}) IS NOT NULL THEN ${patch} ELSE '{}' END)`;
     }
   }
   // JSON functions raise on text that is not JSON: malformed lines are kept exactly as they came.
@@ -41,7 +44,7 @@ export async function prepareJsonLines(db: DuckDBConnection, contract: DatasetCo
   // Several spellings of one column across lines are fine for JSON: bind each column to all of them.
   const spellings = new Map<string, string[]>();
   const header = matchHeader(sourceKeys, contract, (column, names) => spellings.set(column, names));
-  const extract = (key: string): string => `json_extract_string(line, ${sqlString(`$."${key.replace(/"/g, '\\"')}"`)})`;
+  const extract = (key: string): string => `json_extract_string(line, ${jsonPath(key)})`;
   return {
     header,
     source: {
