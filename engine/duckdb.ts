@@ -5,10 +5,10 @@ export const DUCKDB_VERSION = version();
 
 export interface DuckDbSettings {
   /**
-   * A database file in the scratch directory. Staged rows live in it, so once checkpointed they can be
-   * evicted from memory; an in-memory database cannot evict them and runs out of memory on large inputs.
+   * The engine's sessions keep nothing in a database (staged rows are Parquet files), so they are in-memory.
+   * @default ':memory:'
    */
-  databasePath: string;
+  databasePath?: string;
   /** Scratch directory DuckDB spills intermediate results to when the memory limit is reached. */
   tempDirectory: string;
   /** @default '128MB' */
@@ -30,11 +30,14 @@ export interface DuckDbSession {
 
 /** A private DuckDB for one ingest: bounded memory, spills to disk, UTC, file order preserved. */
 export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDbSession> {
-  const instance = await DuckDBInstance.create(settings.databasePath, {
+  const instance = await DuckDBInstance.create(settings.databasePath ?? ':memory:', {
     threads: String(settings.threads ?? 1),
     memory_limit: settings.memoryLimit ?? '128MB',
     temp_directory: settings.tempDirectory,
     preserve_insertion_order: String(settings.preserveInsertionOrder ?? true),
+    // A partitioned COPY buffers this many rows before handing them to the partitions' writers; DuckDB's
+    // default (524,288) held ~50 MB more at peak for 24 partitions, for 0.2% smaller files.
+    partitioned_write_flush_threshold: '65536',
     enable_external_access: 'true',
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',

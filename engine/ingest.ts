@@ -10,6 +10,7 @@ import type { Manifest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type RawInput, type SpooledInput } from './spool.ts';
+import type { StagingLimits } from './stage.ts';
 import { transformToLocal, writeFileRejection, type RunStamp, type TransformResult } from './transform.ts';
 
 export interface IngestOptions {
@@ -26,6 +27,8 @@ export interface IngestOptions {
   piiSalt?: string;
   /** Uploads in flight at once. @default 4 */
   uploadConcurrency?: number;
+  /** When a file is staged in chunks instead of one pass (many malformed records). @default DEFAULT_STAGING_LIMITS */
+  stagingLimits?: StagingLimits;
 }
 
 interface Rejection {
@@ -71,7 +74,6 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
   await mkdir(scratch, { recursive: true });
   const workDir = await mkdtemp(join(scratch, 'lake-ingest-'));
   const duckdb: DuckDbSettings = {
-    databasePath: join(workDir, 'stage.duckdb'),
     tempDirectory: join(workDir, 'spill'),
     memoryLimit: options.memoryLimit,
     threads: options.threads,
@@ -84,11 +86,11 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     try {
       spooled = await decodeText(raw, join(workDir, 'input.txt'));
       if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
-      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '');
+      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', options.stagingLimits);
     } catch (e) {
       if (!(e instanceof FileRejection)) throw e;
       const recordsPath = join(workDir, 'rejection.parquet');
-      await withDuckDb({ ...duckdb, databasePath: ':memory:', memoryLimit: undefined }, 'writing the file rejection', (db) => writeFileRejection(db, stamp, e.reason, e.detail, recordsPath));
+      await withDuckDb({ ...duckdb, memoryLimit: undefined }, 'writing the file rejection', (db) => writeFileRejection(db, stamp, e.reason, e.detail, recordsPath));
       rejection = { reason: e.reason, detail: e.detail, recordsPath };
       result = undefined;
     }
@@ -147,7 +149,7 @@ function buildManifest(
     started_at: startedAt.toISOString(),
     finished_at: '',
     duration_ms: 0,
-    engine: { name: 'duckdb', version: DUCKDB_VERSION },
+    engine: { name: 'duckdb', version: DUCKDB_VERSION, staged_in_chunks: result?.chunked ?? false },
   };
   assertConservation(manifest);
   return manifest;

@@ -143,17 +143,16 @@ export function validatedRelation(contract: DatasetContract, bindings: ColumnBin
 export const typedColumn = (c: ColumnContract): string => typedName(c);
 
 /**
- * Creates table `staged`: one row per record in file order, the typed silver columns, `is_valid`
- * (NULL for skipped lines), and for invalid rows `raw_record`, `reasons`, `details`.
+ * The staged rows: one per record in file order, the typed silver columns, `is_valid` (NULL for skipped
+ * lines), and for invalid rows `raw_record`, `reasons`, `details`.
  */
-export function stagingSql(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource, piiSalt: string): string {
+export function stagedRowsSql(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource, piiSalt: string): string {
   const outputs = contract.columns
     .filter((c) => c.pii !== 'drop')
     .map((c) => (c.pii === 'hash' ? `sha256(${sqlString(piiSalt)} || ${typedName(c)}) AS ${ident(c.name)}` : `${typedName(c)} AS ${ident(c.name)}`));
   const malformed = source.malformed?.condition ?? 'false';
   const malformedDetail = sqlString(source.malformed?.detail ?? '');
-  return `CREATE TABLE staged AS
-SELECT ${outputs.join(', ')}, is_valid,
+  return `SELECT ${outputs.join(', ')}, is_valid,
   CASE WHEN NOT is_valid THEN CAST(${source.original} AS VARCHAR) END AS raw_record,
   CASE WHEN NOT is_valid THEN (CASE WHEN ${malformed} THEN ['${RowReason.MALFORMED_ROW}'] ELSE ${reasonsExpression(contract)} END) END AS reasons,
   CASE WHEN NOT is_valid THEN (CASE WHEN ${malformed} THEN [${malformedDetail}] ELSE ${detailsExpression(contract)} END) END AS details

@@ -2,16 +2,15 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { LINEAGE_COLUMNS, partitionColumns, silverColumns } from './contract/schema.ts';
+import { duckdbType, partitionColumns } from './contract/schema.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
-import { crlfToLf, csvBlankLines } from './sources/blank-lines.ts';
-import { prepareCsv } from './sources/csv.ts';
-import { prepareJsonLines } from './sources/jsonl.ts';
+import { crlfToLf } from './sources/line-ends.ts';
 import { partitionPrefix, silverFileName } from './layout.ts';
-import { EngineInvariantError, FileRejection, FileReason, RowReason } from './reasons.ts';
-import { ident, partitionExpression, sqlString, stagingSql } from './sql.ts';
+import { EngineInvariantError, FileRejection, RowReason } from './reasons.ts';
+import { DEFAULT_STAGING_LIMITS, stageInput, type StagedInput, type StagingLimits } from './stage.ts';
+import { ident, partitionExpression, sqlString } from './sql.ts';
 
 /** Lineage and identity values stamped on every output row. */
 export interface RunStamp {
@@ -45,6 +44,8 @@ export interface TransformResult {
   partitions: SilverPartitionOutput[];
   quarantineFile: string | undefined;
   header: HeaderMatch;
+  /** Whether the input was staged in chunks (many malformed records). */
+  chunked: boolean;
 }
 
 /** Quarantine rows are wide (original values, details): small row groups keep the writer's buffer small. */
@@ -87,40 +88,38 @@ export function quarantineStampSelect(stamp: RunStamp): string {
   ].join(', ');
 }
 
-const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
 /** What DuckDB's strict CSV reader says when line ends change style within a file. */
 const MIXED_LINE_ENDS = /state machine reached an invalid state/;
 
-/** DuckDB errors that mean "these bytes cannot be read as this format". */
-export function isReaderError(message: string): boolean {
-  return /^(Invalid Input Error|Conversion Error|Parser Error)/.test(message) && !/Out of Memory|No space left|IO Error/i.test(message);
-}
-
-async function stage(db: DuckDBConnection, contract: DatasetContract, path: string, piiSalt: string): Promise<{ header: HeaderMatch; headerLines: number }> {
-  const { header, source } = await PREPARERS[contract.source.format](db, contract, path);
-  try {
-    await db.run(stagingSql(contract, header.bindings, source, piiSalt));
-  } catch (e) {
-    const message = (e as Error).message;
-    // Only the reader giving up on the bytes is a data problem; out of memory, a full disk or an I/O error
-    // must fail the attempt so it is retried, never quarantine a good file for good.
-    if (!isReaderError(message)) throw e;
-    throw new FileRejection(FileReason.UNREADABLE, `the ${contract.source.format} reader gave up: ${message.split('\n')[0]}`);
+/**
+ * Views over the staged files for a writer session: `staged` (with each row's `ordinal` among the staged
+ * rows) and `malformed` (record numbers not counting blank lines, which the reader counts as lines).
+ */
+async function attachStaged(db: DuckDBConnection, staged: StagedInput): Promise<void> {
+  await db.run(`CREATE VIEW staged AS
+    SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS ordinal FROM read_parquet(${sqlString(staged.stagedFile)}, file_row_number = true)`);
+  if (staged.malformedFiles.length === 0) {
+    await db.run(`CREATE VIEW malformed AS
+      SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`);
+    return;
   }
-  return { header, headerLines: source.headerLines };
+  const malformed = `read_parquet([${staged.malformedFiles.map(sqlString).join(', ')}])`;
+  if (!staged.blankLinesFile) {
+    await db.run(`CREATE VIEW malformed AS SELECT record_number, details, raw_record FROM ${malformed}`);
+    return;
+  }
+  // For each malformed record, the last blank line before it says how many blank lines to discount.
+  const blanks = `read_csv(${sqlString(staged.blankLinesFile)}, header = false, auto_detect = false, columns = {'blank_at': 'BIGINT', 'blanks_before': 'BIGINT'})`;
+  await db.run(`CREATE VIEW malformed AS
+    SELECT m.record_number - coalesce(b.blanks_before, 0) AS record_number, m.details, m.raw_record
+    FROM ${malformed} m ASOF LEFT JOIN ${blanks} b ON m.record_number > b.blank_at`);
 }
-
-/** Malformed records (wrong field count, broken quoting, bad UTF-8) from DuckDB's reject table, one row per record. */
-const malformedSql = (headerLines: number): string => `
-  SELECT CAST(line AS BIGINT) - ${headerLines} AS record_number,
-         list_distinct(list(error_type || ': ' || error_message)) AS details,
-         trim(first(csv_line), chr(10) || chr(13)) AS raw_record
-  FROM reject_errors GROUP BY line`;
 
 async function writeSilver(db: DuckDBConnection, contract: DatasetContract, stamp: RunStamp, outDir: string): Promise<SilverPartitionOutput[]> {
-  const columns = silverColumns(contract)
-    .filter((c) => !LINEAGE_COLUMNS.some((l) => l.name === c.name))
-    .map((c) => ident(c.name));
+  // Parquet has no TIMESTAMP_MS of its own: the staged file reads back as microseconds, so cast to the silver types again.
+  const columns = contract.columns
+    .filter((c) => c.pii !== 'drop')
+    .map((c) => (c.pii === 'hash' ? ident(c.name) : `CAST(${ident(c.name)} AS ${duckdbType(c.type)}) AS ${ident(c.name)}`));
   const parts = contract.partitionBy.map((p) => `${partitionExpression(p, ident(p.source))} AS ${ident(p.name)}`);
   const partitionNames = partitionColumns(contract).map((c) => ident(c.name));
   const counts = new Map<string, number>();
@@ -179,7 +178,7 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, path: string): Promise<number> {
-  const invalid = `SELECT rowid + 1 AS ordinal, reasons, details, raw_record FROM staged WHERE NOT is_valid`;
+  const invalid = `SELECT ordinal, reasons, details, raw_record FROM staged WHERE NOT is_valid`;
   // Staged rows are numbered among well-formed records: shift each past the malformed records before it.
   // `good_before` is how many well-formed records precede the k-th malformed one; an ASOF join finds, for each
   // rejected row, the last malformed record before it. Only ordinals take part (narrow, sorts spill to disk),
@@ -191,7 +190,7 @@ async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedR
          FROM (${invalid}) i
          JOIN (
            SELECT o.ordinal, o.ordinal + coalesce(g.k, 0) AS record_number
-           FROM (SELECT rowid + 1 AS ordinal FROM staged WHERE NOT is_valid) o
+           FROM (SELECT ordinal FROM staged WHERE NOT is_valid) o
            ASOF LEFT JOIN (
              SELECT good_before, max(k) AS k FROM (
                SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before, row_number() OVER (ORDER BY record_number) AS k
@@ -214,17 +213,6 @@ async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedR
   return num(rows[0]?.Count);
 }
 
-/**
- * DuckDB numbers rejected CSV lines counting the blank lines it skips; staged rows do not count them. Makes
- * malformed records' numbers record numbers again. Only blank lines before a malformed record matter.
- */
-async function discountBlankLines(db: DuckDBConnection, path: string, headerLines: number): Promise<void> {
-  const blanks = await csvBlankLines(path);
-  if (blanks.length === 0) return;
-  await db.run(`CREATE TEMP TABLE blank_lines AS SELECT unnest([${blanks.join(', ')}]::BIGINT[]) - ${headerLines} AS record_number`);
-  await db.run(`UPDATE malformed SET record_number = record_number - (SELECT count(*) FROM blank_lines b WHERE b.record_number < malformed.record_number)`);
-}
-
 /** Whole-file rejection: one quarantine record saying why. */
 export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, reason: string, detail: string, path: string): Promise<void> {
   await db.run(`COPY (
@@ -234,9 +222,10 @@ export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, 
 }
 
 /**
- * Runs typing and validation once into a staging database file, then writes silver and quarantine from
- * the staged rows. Each phase gets a fresh DuckDB on the same file, so memory the CSV reader held while
- * staging cannot crowd out the writers: peak memory stays flat however large the input.
+ * Stages the file once (typing and validation into Parquet on local disk), then writes silver and quarantine
+ * from the staged files. Each phase gets a fresh DuckDB, so memory the CSV reader held while staging cannot
+ * crowd out the writers, and a file with many broken records is staged in chunks: peak memory stays flat
+ * however large the input and however much of it is broken.
  */
 export async function transformToLocal(
   settings: DuckDbSettings,
@@ -245,42 +234,32 @@ export async function transformToLocal(
   stamp: RunStamp,
   workDir: string,
   piiSalt: string,
+  limits: StagingLimits = DEFAULT_STAGING_LIMITS,
 ): Promise<TransformResult> {
-  const stagePhase = (path: string) =>
-    withDuckDb(settings, 'staging', async (db) => {
-      const staged = await stage(db, contract, path, piiSalt);
-      // Reject tables are temporary: keep what quarantine needs in the database file.
-      await db.run(`CREATE TABLE malformed AS ${malformedSql(staged.headerLines)} ORDER BY record_number`);
-      const [row] = await queryRows(
-        db,
-        `SELECT (SELECT count(is_valid) FROM staged) AS staged, (SELECT count(*) FROM staged WHERE is_valid) AS valid,
-                (SELECT count(*) FROM malformed) AS malformed`,
-      );
-      const counts = { staged: num(row?.staged), valid: num(row?.valid), malformed: num(row?.malformed) };
-      if (contract.source.format === 'csv' && counts.malformed > 0) await discountBlankLines(db, path, staged.headerLines);
-      await db.run('CHECKPOINT');
-      return { ...staged, counts };
-    });
-  let staging;
+  let staged: StagedInput;
   try {
-    staging = await stagePhase(inputPath);
+    staged = await stageInput(settings, contract, inputPath, workDir, piiSalt, limits);
   } catch (e) {
     // DuckDB's strict CSV reader gives up on a file that mixes CRLF and LF line ends (concatenated exports).
-    // Such a file is read again with CRLF turned into LF; nothing from the failed attempt was kept.
+    // Such a file is read again with CRLF turned into LF; nothing from the failed attempt is used.
     if (!(e instanceof FileRejection) || contract.source.format !== 'csv' || !MIXED_LINE_ENDS.test(e.detail)) throw e;
     const normalized = join(workDir, 'input.lf.txt');
     await crlfToLf(inputPath, normalized);
-    staging = await stagePhase(normalized);
+    staged = await stageInput(settings, contract, normalized, workDir, piiSalt, limits);
   }
-  const { header, counts } = staging;
+  const { header, counts } = staged;
   const rowsIn = counts.staged + counts.malformed;
   // Writers need no input order, but one thread keeps their output deterministic (re-runs write identical bytes).
   const writers = { ...settings, preserveInsertionOrder: false, threads: 1 };
-  const partitions = await withDuckDb(writers, 'writing silver', (db) => writeSilver(db, contract, stamp, join(workDir, 'silver')));
+  const partitions = await withDuckDb(writers, 'writing silver', async (db) => {
+    await attachStaged(db, staged);
+    return writeSilver(db, contract, stamp, join(workDir, 'silver'));
+  });
   const rowsValid = partitions.reduce((sum, p) => sum + p.rows, 0);
   const invalid = counts.staged - counts.valid + counts.malformed;
   const quarantineFile = invalid > 0 ? join(workDir, 'quarantine.parquet') : undefined;
   const { rowsQuarantined, reasons } = await withDuckDb(writers, 'writing quarantine', async (db) => {
+    await attachStaged(db, staged);
     const written = quarantineFile ? await writeQuarantine(db, stamp, counts.malformed, quarantineFile) : 0;
     const byReason: Record<string, number> = {};
     for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM staged WHERE NOT is_valid) GROUP BY r`)) {
@@ -290,5 +269,5 @@ export async function transformToLocal(
     if (counts.malformed > 0) byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + counts.malformed;
     return { rowsQuarantined: written, reasons: byReason };
   });
-  return { rowsIn, rowsValid, rowsQuarantined, reasons, partitions, quarantineFile, header };
+  return { rowsIn, rowsValid, rowsQuarantined, reasons, partitions, quarantineFile, header, chunked: staged.chunked };
 }

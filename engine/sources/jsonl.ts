@@ -3,7 +3,7 @@ import type { DatasetContract } from '../contract/types.ts';
 import { queryRows } from '../duckdb.ts';
 import { matchHeader } from '../header.ts';
 import { piiPlaceholder, sqlString } from '../sql.ts';
-import type { PreparedSource } from './source.ts';
+import { rejectOption, type PreparedSource, type RejectMode } from './source.ts';
 
 /** Lines whose keys are sampled to bind fields to contract columns. */
 const KEY_SAMPLE_LINES = 10_000;
@@ -27,6 +27,12 @@ function redactedLine(contract: DatasetContract, spellings: Map<string, string[]
   return line === 'line' ? line : `CASE WHEN ${IS_OBJECT} THEN CAST(${line} AS VARCHAR) ELSE line END`;
 }
 
+/** DuckDB's reader for JSON Lines as text lines (a delimiter that cannot occur unescaped in JSON); blank lines are rows. */
+export function jsonLinesReader(path: string, rejects: RejectMode): string {
+  return `read_csv(${sqlString(path)}, header = false, auto_detect = false, all_varchar = true,
+    delim = chr(1), quote = '', escape = '', strict_mode = true, ${rejectOption(rejects)}, columns = {'line': 'VARCHAR'})`;
+}
+
 /**
  * JSON Lines: one JSON object per line. Lines are read as text (a delimiter that cannot occur unescaped
  * in JSON), so a line that is not a JSON object becomes MALFORMED_ROW instead of stopping the file, and
@@ -34,8 +40,7 @@ function redactedLine(contract: DatasetContract, spellings: Map<string, string[]
  * differently on different lines still binds, as long as it appears in the sampled lines.
  */
 export async function prepareJsonLines(db: DuckDBConnection, contract: DatasetContract, path: string): Promise<PreparedSource> {
-  const relation = `read_csv(${sqlString(path)}, header = false, auto_detect = false, all_varchar = true,
-    delim = chr(1), quote = '', escape = '', strict_mode = true, store_rejects = true, columns = {'line': 'VARCHAR'})`;
+  const relation = jsonLinesReader(path, 'skip');
   const keys = await queryRows(
     db,
     `SELECT DISTINCT unnest(json_keys(line)) AS k FROM (SELECT line FROM ${relation} LIMIT ${KEY_SAMPLE_LINES}) WHERE ${IS_OBJECT}`,

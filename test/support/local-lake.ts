@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCatalog } from '../../adapters/local/local-catalog.ts';
 import { LocalObjectStore } from '../../adapters/local/local-store.ts';
-import { ingestObject, loadContracts, type ContractRegistry, type Manifest, type SourceRef } from '../../engine/index.ts';
+import { ingestObject, loadContracts, type ContractRegistry, type IngestOptions, type Manifest, type SourceRef } from '../../engine/index.ts';
 import { readWithDuckDb } from './duckdb-reader.ts';
 
 export interface TestLake {
@@ -21,7 +21,7 @@ async function* chunked(content: Uint8Array, size = 7): AsyncIterable<Uint8Array
   for (let i = 0; i < content.length; i += size) yield content.subarray(i, i + size);
 }
 
-export async function createTestLake(contracts: ContractRegistry = loadContracts()): Promise<TestLake> {
+export async function createTestLake(contracts: ContractRegistry = loadContracts(), engine: Pick<IngestOptions, 'stagingLimits'> = {}): Promise<TestLake> {
   const root = await mkdtemp(join(tmpdir(), 'lake-test-'));
   const store = new LocalObjectStore(root);
   const catalog = new LocalCatalog(root);
@@ -35,7 +35,7 @@ export async function createTestLake(contracts: ContractRegistry = loadContracts
       return ingestObject(
         { bucket: 'test-bronze', key, etag: 'etag-1', lastModified: new Date('2024-05-01T12:00:00Z'), ...source },
         chunked(bytes, bytes.length > 4096 ? 65536 : 7),
-        { contracts, store, catalog, workDir: root },
+        { contracts, store, catalog, workDir: root, ...engine },
       );
     },
     async silverRows(dataset = 'transactions', orderBy = 'transaction_id') {

@@ -1,0 +1,161 @@
+/**
+ * Byte-level record scanning, counted the way DuckDB's CSV reader counts lines: one per record (a newline
+ * inside double quotes does not end a CSV record), blank lines included.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+
+export interface RecordScan {
+  /** Records after the header lines, blank lines included. */
+  records: number;
+  /** Blank lines among them (nothing but a line end). */
+  blankLines: number;
+  /**
+   * Every double quote stood where RFC 4180 allows one (opening a field, closing it before a delimiter or
+   * line end, or doubled inside it) and none was left open: then DuckDB's reader sees the same records.
+   */
+  quotingClean: boolean;
+}
+
+export interface ScanOptions {
+  headerLines: number;
+  /** CSV: quotes group fields; JSON Lines: quotes mean nothing to record boundaries. */
+  quoted: boolean;
+  /** The CSV field delimiter (one byte). */
+  delimiter?: string;
+}
+
+/**
+ * Counts a file's records and writes its blank lines to `blankLinesPath` as CSV `blank_at,blanks_before`
+ * (record number of the blank line, blank lines before and including it), in order. Streams; memory is
+ * flat however many blank lines there are.
+ */
+export async function scanRecords(path: string, blankLinesPath: string, options: ScanOptions): Promise<RecordScan> {
+  const delimiter = (options.delimiter ?? ',').charCodeAt(0);
+  let lines = 0;
+  let blankLines = 0;
+  let quoted = false;
+  let empty = true;
+  let trailing = false;
+  let prev = LF;
+  let justClosed = false;
+  let clean = true;
+  await pipeline(
+    createReadStream(path, { highWaterMark: 1 << 20 }),
+    async function* (buffers: AsyncIterable<Buffer>) {
+      for await (const buffer of buffers) {
+        let out = '';
+        for (let i = 0; i < buffer.length; i++) {
+          const byte = buffer[i] as number;
+          if (justClosed) {
+            // After a closing quote: a delimiter, a line end, or a second quote (an escaped one).
+            if (byte !== QUOTE && byte !== delimiter && byte !== LF && byte !== CR) clean = false;
+            justClosed = false;
+          }
+          if (byte === QUOTE) {
+            if (options.quoted) {
+              if (quoted) justClosed = true;
+              else if (prev !== delimiter && prev !== LF && prev !== QUOTE) clean = false;
+              quoted = !quoted;
+            }
+            empty = false;
+          } else if (byte === LF && !quoted) {
+            lines++;
+            if (empty && lines > options.headerLines) out += `${lines - options.headerLines},${++blankLines}\n`;
+            empty = true;
+          } else if (byte !== CR) {
+            empty = false;
+          }
+          prev = byte;
+        }
+        trailing = buffer.length > 0 ? buffer[buffer.length - 1] !== LF : trailing;
+        if (out) yield out;
+      }
+    },
+    createWriteStream(blankLinesPath),
+  );
+  // A last line without a line end is a record too, unless it is empty.
+  if (trailing && !empty) lines++;
+  return { records: Math.max(0, lines - options.headerLines), blankLines, quotingClean: clean && !quoted };
+}
+
+export interface ChunkOptions {
+  /** Records (lines, counted as DuckDB counts them) per chunk, header not included. */
+  recordsPerChunk: number;
+  /** Lines at the start of the file that every chunk repeats (1 for a CSV header). */
+  headerLines: number;
+  /** CSV: a newline inside double quotes does not end a record. JSON Lines: every newline does. */
+  quoted: boolean;
+}
+
+export interface RecordChunk {
+  path: string;
+  /** Records of the whole file before this chunk's first one (header lines not counted). */
+  recordOffset: number;
+  records: number;
+}
+
+/**
+ * Cuts a text file into files of at most `recordsPerChunk` records, each starting with the file's header
+ * lines, cut only where a record ends. One chunk is on disk at a time: the next is written once the
+ * consumer has finished with (and may delete) the previous one. Bytes are copied exactly.
+ */
+export async function* recordChunks(path: string, dir: string, options: ChunkOptions): AsyncGenerator<RecordChunk> {
+  const header: Buffer[] = [];
+  let headerDone = options.headerLines === 0;
+  let linesSeen = 0;
+  let quoted = false;
+  let index = 0;
+  let out: FileHandle | undefined;
+  let current: RecordChunk | undefined;
+
+  const startChunk = async (): Promise<void> => {
+    current = { path: join(dir, `chunk-${String(index++).padStart(6, '0')}.txt`), recordOffset: linesSeen - options.headerLines, records: 0 };
+    out = await open(current.path, 'w');
+    for (const part of header) await out.write(part);
+  };
+
+  for await (const buffer of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let i = 0; i < buffer.length; i++) {
+      const byte = buffer[i];
+      if (byte === QUOTE && options.quoted) quoted = !quoted;
+      else if (byte === LF && !quoted) {
+        if (!headerDone) {
+          header.push(Buffer.from(buffer.subarray(start, i + 1)));
+          start = i + 1;
+          headerDone = ++linesSeen === options.headerLines;
+          continue;
+        }
+        if (!out) await startChunk();
+        linesSeen++;
+        (current as RecordChunk).records++;
+        if ((current as RecordChunk).records === options.recordsPerChunk) {
+          await (out as FileHandle).write(buffer.subarray(start, i + 1));
+          start = i + 1;
+          await (out as FileHandle).close();
+          out = undefined;
+          yield current as RecordChunk;
+        }
+      }
+    }
+    if (start < buffer.length) {
+      if (!headerDone) header.push(Buffer.from(buffer.subarray(start)));
+      else {
+        if (!out) await startChunk();
+        await (out as FileHandle).write(buffer.subarray(start));
+      }
+    }
+  }
+  if (out && current) {
+    // Bytes after the last line end: a final record without a line end (records only offsets later chunks).
+    await out.close();
+    yield current;
+  }
+}

@@ -1,0 +1,121 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
+import { recordChunks, scanRecords, type ChunkOptions } from '../../../engine/sources/records.ts';
+import { createTestLake, HEADER } from '../../support/local-lake.ts';
+
+async function chunksOf(text: string, options: ChunkOptions): Promise<Array<{ text: string; recordOffset: number; records: number }>> {
+  const dir = await mkdtemp(join(tmpdir(), 'chunks-'));
+  const path = join(dir, 'input.txt');
+  await writeFile(path, text);
+  const out = [];
+  for await (const chunk of recordChunks(path, dir, options)) {
+    out.push({ text: await readFile(chunk.path, 'utf8'), recordOffset: chunk.recordOffset, records: chunk.records });
+  }
+  return out;
+}
+
+async function scan(text: string, quoted = true) {
+  const dir = await mkdtemp(join(tmpdir(), 'scan-'));
+  await writeFile(join(dir, 'input.txt'), text);
+  const result = await scanRecords(join(dir, 'input.txt'), join(dir, 'blanks.csv'), { headerLines: quoted ? 1 : 0, quoted });
+  return { ...result, blanks: await readFile(join(dir, 'blanks.csv'), 'utf8') };
+}
+
+describe('scanRecords', () => {
+  it('counts records as the reader does: quoted newlines inside, blank lines listed with a running count', async () => {
+    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, quotingClean: true, blanks: '2,1\n4,2\n' });
+    expect(await scan('{"a":1}\n\n{"a":"\n', false)).toMatchObject({ records: 3, blankLines: 1, quotingClean: true });
+  });
+
+  it('flags quoting the reader may see differently: a quote inside a field, after a closing quote, or left open', async () => {
+    expect((await scan('a,b\n1,ab"c\n')).quotingClean).toBe(false);
+    expect((await scan('a,b\n1,"ab"c\n')).quotingClean).toBe(false);
+    expect((await scan('a,b\n1,"abc\n2,x\n')).quotingClean).toBe(false);
+    expect((await scan('a,b\n"1","a,""b"""\n"",x\n')).quotingClean).toBe(true);
+  });
+});
+
+describe('recordChunks', () => {
+  it('cuts only where a record ends, repeats the header, and says where each chunk starts', async () => {
+    const text = 'h1,h2\n1,"a\nb"\n2,x\n\n3,"q""\n"\n4,y';
+    const chunks = await chunksOf(text, { recordsPerChunk: 2, headerLines: 1, quoted: true });
+    expect(chunks).toEqual([
+      { text: 'h1,h2\n1,"a\nb"\n2,x\n', recordOffset: 0, records: 2 },
+      { text: 'h1,h2\n\n3,"q""\n"\n', recordOffset: 2, records: 2 },
+      { text: 'h1,h2\n4,y', recordOffset: 4, records: 0 },
+    ]);
+    // Every byte after the header is in exactly one chunk.
+    expect(chunks.map((c) => c.text.slice('h1,h2\n'.length)).join('')).toBe(text.slice('h1,h2\n'.length));
+  });
+
+  it('treats every newline as a record end for JSON Lines (no header, quotes mean nothing)', async () => {
+    const chunks = await chunksOf('{"a":"x\n{"b":1}\n{"c":2}\n', { recordsPerChunk: 2, headerLines: 0, quoted: false });
+    expect(chunks).toEqual([
+      { text: '{"a":"x\n{"b":1}\n', recordOffset: 0, records: 2 },
+      { text: '{"c":2}\n', recordOffset: 2, records: 1 },
+    ]);
+  });
+});
+
+const readings = parseContract(
+  {
+    name: 'readings',
+    version: '1',
+    bronzePrefix: 'readings/',
+    source: { format: 'jsonl' },
+    columns: [
+      { name: 'reading_id', type: 'bigint', required: true },
+      { name: 'device', type: 'string', required: true },
+    ],
+    partitionBy: [],
+  },
+  'readings.json',
+);
+const contracts = new ContractRegistry([...loadContracts().contracts, readings]);
+/** Small enough that every input below goes through the chunked path. */
+const TINY = { rejectsPerPass: 1, recordsPerChunk: 2 };
+
+const row = (i: number, amount = '1.00') => `T${i},A${i % 3},${amount},EUR,2024-0${(i % 3) + 1}-15T10:00:00Z`;
+
+const INPUTS: Array<[string, string | Buffer]> = [
+  [
+    'transactions/broken.csv',
+    [HEADER, row(1), 'T2,A,1.00', row(3, 'x'), '', row(4), '"T5,unterminated,1.00,EUR,2024-01-01', row(6)].join('\n') + '\n',
+  ],
+  ['transactions/quoted.csv', `${HEADER}\r\n"T1\r\nline",A,1.00,EUR,2024-01-01\r\nT2,A\r\n\r\nT3,A,2.555,EUR,2024-01-01\r\nT4,B,3.00,USD,2024-02-01`],
+  ['transactions/mixed-ends.csv', `${HEADER}\r\n${row(1)}\r\nT2,A\n${row(3, 'bad')}\n${row(4)}\r\nT5,A,1.00,EUR\n`],
+  [
+    // The JSON reader rejects lines that are not UTF-8; lines that are not JSON objects are found by the engine.
+    'readings/r.jsonl',
+    Buffer.concat([
+      Buffer.from('{"reading_id":1,"device":"d1"}\nnot json\n\n{"reading_id":"x","device":"'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}\n[1]\n{"reading_id":3,"device":"'),
+      Buffer.from([0xff]),
+      Buffer.from('"}\n{"reading_id":4,"device":"d4"}\n'),
+    ]),
+  ],
+];
+
+describe('a file with many malformed records is staged in chunks, with the same outcome as one pass', () => {
+  it.each(INPUTS)('%s', async (key, text) => {
+    const onePass = await createTestLake(contracts);
+    const chunked = await createTestLake(contracts, { stagingLimits: TINY });
+    const a = await onePass.ingest(key, text);
+    const b = await chunked.ingest(key, text);
+    expect(a.engine.staged_in_chunks).toBe(false);
+    expect(b.engine.staged_in_chunks).toBe(true);
+    expect(a.reasons.MALFORMED_ROW).toBeGreaterThan(0);
+    const counts = (m: typeof a) => ({ rows_in: m.rows_in, rows_valid: m.rows_valid, rows_quarantined: m.rows_quarantined, reasons: m.reasons, partitions: m.partitions });
+    expect(counts(b)).toEqual(counts(a));
+    const dataset = a.dataset;
+    const order = dataset === 'readings' ? 'reading_id' : 'transaction_id';
+    expect(await chunked.silverRows(dataset, order)).toEqual(await onePass.silverRows(dataset, order));
+    const quarantine = await onePass.quarantineRows(dataset);
+    expect(quarantine).toHaveLength(a.rows_quarantined);
+    expect(await chunked.quarantineRows(dataset)).toEqual(quarantine);
+  });
+});
