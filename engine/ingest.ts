@@ -10,7 +10,7 @@ import type { Manifest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type RawInput, type SpooledInput } from './spool.ts';
-import type { StagingLimits } from './stage.ts';
+import type { StagingLimits } from './reader.ts';
 import { transformToLocal, writeFileRejection, type RunStamp, type TransformResult } from './transform.ts';
 
 export interface IngestOptions {

@@ -126,17 +126,28 @@ export interface StagingSource {
 }
 
 /**
+ * The field without surrounding spaces, NULL when nothing is left. Most fields have none: testing the ends
+ * first skips trim's copy (measured: 15% of staging time for the transactions bench).
+ */
+function blankToNull(field: string): string {
+  return `(CASE WHEN ${field} = '' THEN NULL WHEN NOT (starts_with(${field}, ' ') OR ends_with(${field}, ' ')) THEN ${field} ELSE NULLIF(trim(${field}), '') END)`;
+}
+
+/**
  * Every source record with its raw fields (`v_<column>`), typed values (`t_<column>`) and `is_valid`
  * (NULL for skipped lines). The typing and validation of the engine — and of the benchmark's reference.
  */
 export function validatedRelation(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource): string {
-  const raws = bindings.map((b) => `NULLIF(trim(${source.field(b)}), '') AS ${rawName(b.column)}`);
+  // Fields are extracted once (for JSON Lines an extraction is a function call), then trimmed.
+  const fieldName = (b: ColumnBinding): string => ident(`f_${b.column.name}`);
+  const fields = bindings.map((b) => `${source.field(b)} AS ${fieldName(b)}`);
+  const raws = bindings.map((b) => `${blankToNull(fieldName(b))} AS ${rawName(b.column)}`);
   const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
   const malformed = source.malformed?.condition ?? 'false';
   let valid = `CASE WHEN ${malformed} THEN false ELSE ${validExpression(contract)} END`;
   if (source.skip) valid = `CASE WHEN ${source.skip} THEN NULL ELSE ${valid} END`;
   return `(SELECT *, ${valid} AS is_valid
-  FROM (SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM ${source.relation})))`;
+  FROM (SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM (SELECT *, ${fields.join(', ')} FROM ${source.relation}))))`;
 }
 
 /** The typed value of a column in `validatedRelation`. */

@@ -1,16 +1,20 @@
-/** Bronze text → staged typed rows → silver Parquet per partition + quarantine Parquet, all on local disk. */
-import { readdir, stat } from 'node:fs/promises';
+/**
+ * Bronze text → silver Parquet per partition + quarantine Parquet, on local disk, in one pass of DuckDB over
+ * the text: typing and validation happen once, valid rows go to their partitions and rejected rows to a
+ * scratch partition the quarantine is built from.
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { duckdbType, partitionColumns } from './contract/schema.ts';
+import { partitionColumns } from './contract/schema.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { partitionPrefix, silverFileName } from './layout.ts';
 import { EngineInvariantError, FileRejection, RowReason } from './reasons.ts';
-import { DEFAULT_STAGING_LIMITS, stageInput, type StagedInput, type StagingLimits } from './stage.ts';
-import { ident, partitionExpression, sqlString } from './sql.ts';
+import { asFileRejection, DEFAULT_STAGING_LIMITS, findMalformed, prepareSource, scanInput, type InputScan, type Malformed, type StagingLimits } from './reader.ts';
+import { ident, partitionExpression, sqlString, stagedRowsSql } from './sql.ts';
 
 /** Lineage and identity values stamped on every output row. */
 export interface RunStamp {
@@ -50,20 +54,17 @@ export interface TransformResult {
 
 /** Quarantine rows are wide (original values, details): small row groups keep the writer's buffer small. */
 const QUARANTINE_ROW_GROUP_SIZE = 20_000;
-/** Unpartitioned output is split into files past this size. */
-const FILE_SIZE_BYTES = '512MB';
-/** Rows the partitioned writer may hold in open row groups across all partitions (~40 MB for transactions). */
-const OPEN_ROW_GROUP_BUDGET = 500_000;
-
 /**
- * Every open partition buffers a row group until it is full, so memory grows with partitions × row-group
- * size. DuckDB's default row group (122,880 rows) for a source touching a few partitions; smaller ones
- * when a source spans many, to stay within the memory limit without spilling (measured: 24 partitions at
- * 122,880 rows took 4.5 s to write 2M rows under a 128 MB limit, at 20,000 rows 1.8 s, same output size).
+ * Every open partition buffers a row group until it is full, and how many partitions a file touches is
+ * only known once it is read. 20,480 rows (DuckDB rounds to whole 2,048-row vectors) keeps 24 open partitions within the memory limit without
+ * spilling (measured: 122,880-row groups over 24 partitions peaked 50 MB higher and ran 6% slower; files
+ * 3% smaller).
  */
-export function rowGroupSize(openPartitions: number): number {
-  return Math.max(20_000, Math.min(122_880, Math.floor(OPEN_ROW_GROUP_BUDGET / Math.max(1, openPartitions))));
-}
+export const SILVER_ROW_GROUP_SIZE = 20_480;
+
+/** The scratch partition column routing each row: valid rows to silver, rejected rows to quarantine. */
+const ROUTE = '__route';
+const ROUTES = { valid: 'valid', rejected: 'rejected', skipped: 'skipped' } as const;
 
 const num = (v: unknown): number => Number(v ?? 0);
 const timestampLiteral = (d: Date): string => `CAST(TIMESTAMP ${sqlString(d.toISOString().replace('T', ' ').replace('Z', ''))} AS TIMESTAMP_MS)`;
@@ -91,78 +92,114 @@ export function quarantineStampSelect(stamp: RunStamp): string {
 /** What DuckDB's strict CSV reader says when line ends change style within a file. */
 const MIXED_LINE_ENDS = /state machine reached an invalid state/;
 
-/**
- * Views over the staged files for a writer session: `staged` (with each row's `ordinal` among the staged
- * rows) and `malformed` (record numbers not counting blank lines, which the reader counts as lines).
- */
-async function attachStaged(db: DuckDBConnection, staged: StagedInput): Promise<void> {
-  await db.run(`CREATE VIEW staged AS
-    SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS ordinal FROM read_parquet(${sqlString(staged.stagedFile)}, file_row_number = true)`);
-  if (staged.malformedFiles.length === 0) {
-    await db.run(`CREATE VIEW malformed AS
-      SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`);
-    return;
-  }
-  const malformed = `read_parquet([${staged.malformedFiles.map(sqlString).join(', ')}])`;
-  if (!staged.blankLinesFile) {
-    await db.run(`CREATE VIEW malformed AS SELECT record_number, details, raw_record FROM ${malformed}`);
-    return;
-  }
-  // For each malformed record, the last blank line before it says how many blank lines to discount.
-  const blanks = `read_csv(${sqlString(staged.blankLinesFile)}, header = false, auto_detect = false, columns = {'blank_at': 'BIGINT', 'blanks_before': 'BIGINT'})`;
-  await db.run(`CREATE VIEW malformed AS
-    SELECT m.record_number - coalesce(b.blanks_before, 0) AS record_number, m.details, m.raw_record
-    FROM ${malformed} m ASOF LEFT JOIN ${blanks} b ON m.record_number > b.blank_at`);
+/** The payload a rejected row carries through the single pass, in its `source_key` (see `writeRouted`). */
+const REJECTED_PAYLOAD = `{"ordinal": "BIGINT", "reasons": "VARCHAR[]", "details": "VARCHAR[]", "raw_record": "VARCHAR"}`;
+
+interface RoutedOutput {
+  header: HeaderMatch;
+  /** Rows the reader yielded (skipped lines included). */
+  readerRows: number;
+  partitions: SilverPartitionOutput[];
+  /** Scratch Parquet of rejected rows; their `source_key` holds the payload. */
+  rejectedFiles: string[];
+  /** Rows that are records (not skipped lines). */
+  records: number;
 }
 
-async function writeSilver(db: DuckDBConnection, contract: DatasetContract, stamp: RunStamp, outDir: string): Promise<SilverPartitionOutput[]> {
-  // Parquet has no TIMESTAMP_MS of its own: the staged file reads back as microseconds, so cast to the silver types again.
-  const columns = contract.columns
-    .filter((c) => c.pii !== 'drop')
-    .map((c) => (c.pii === 'hash' ? ident(c.name) : `CAST(${ident(c.name)} AS ${duckdbType(c.type)}) AS ${ident(c.name)}`));
-  const parts = contract.partitionBy.map((p) => `${partitionExpression(p, ident(p.source))} AS ${ident(p.name)}`);
-  const partitionNames = partitionColumns(contract).map((c) => ident(c.name));
-  const counts = new Map<string, number>();
-  const grouped = await queryRows(
-    db,
-    partitionNames.length
-      ? `SELECT ${parts.map((_, i) => `p${i}`).join(', ')}, count(*) AS n FROM (SELECT ${contract.partitionBy.map((p, i) => `${partitionExpression(p, ident(p.source))} AS p${i}`).join(', ')} FROM staged WHERE is_valid) GROUP BY ALL`
-      : `SELECT count(*) AS n FROM staged WHERE is_valid`,
+/**
+ * The single pass: reads the text, types and validates every record, numbers it, and writes each row to
+ * a partition of its route — valid rows to their silver partition, rejected rows to a scratch one.
+ *
+ * One COPY writes one set of columns. Rejected rows need columns silver does not have (original values,
+ * reasons, record number), and silver files must have exactly the contract's columns, so a rejected row
+ * carries them as JSON in its `source_key` lineage column; its scratch file is read once to build the
+ * quarantine and never published.
+ */
+async function writeRouted(db: DuckDBConnection, contract: DatasetContract, stamp: RunStamp, path: string, piiSalt: string, outDir: string): Promise<RoutedOutput> {
+  const { header, source } = await prepareSource(db, contract, path);
+  const columns = contract.columns.filter((c) => c.pii !== 'drop').map((c) => ident(c.name));
+  const lineage = lineageSelect(stamp).replace(
+    `${sqlString(stamp.key)} AS source_key`,
+    `CASE WHEN is_valid THEN ${sqlString(stamp.key)} ELSE CAST(to_json({'ordinal': ordinal, 'reasons': reasons, 'details': details, 'raw_record': raw_record}) AS VARCHAR) END AS source_key`,
   );
-  for (const row of grouped) counts.set(contract.partitionBy.map((_, i) => String(row[`p${i}`])).join('/'), num(row.n));
+  const parts = contract.partitionBy.map((p) => `CASE WHEN is_valid THEN ${partitionExpression(p, ident(p.source))} END AS ${ident(p.name)}`);
+  const route = `CASE WHEN is_valid THEN '${ROUTES.valid}' WHEN NOT is_valid THEN '${ROUTES.rejected}' ELSE '${ROUTES.skipped}' END AS ${ROUTE}`;
+  const partitionNames = [ROUTE, ...partitionColumns(contract).map((c) => ident(c.name))];
+  // Rows are numbered as read (one thread, input order): a rejected row's ordinal among the reader's rows.
+  await db.run(`CREATE TEMP SEQUENCE ordinal START 1`);
+  const select = `SELECT ${[...columns, lineage, ...parts, route].join(', ')}
+    FROM (SELECT *, nextval('ordinal') AS ordinal FROM (${stagedRowsSql(contract, header.bindings, source, piiSalt)}))`;
+  const options = [`FORMAT parquet`, `COMPRESSION zstd`, `ROW_GROUP_SIZE ${SILVER_ROW_GROUP_SIZE}`, `FILENAME_PATTERN 'part_{i}'`, `PARTITION_BY (${partitionNames.join(', ')})`];
+  let readerRows: number;
+  try {
+    readerRows = num((await queryRows(db, `COPY (${select}) TO ${sqlString(outDir)} (${options.join(', ')})`))[0]?.Count);
+  } catch (e) {
+    throw asFileRejection(e, contract);
+  }
 
-  const select = `SELECT ${[...columns, lineageSelect(stamp), ...parts].join(', ')} FROM staged WHERE is_valid`;
-  const options = [`FORMAT parquet`, `COMPRESSION zstd`, `ROW_GROUP_SIZE ${rowGroupSize(counts.size)}`, `FILENAME_PATTERN 'part_{i}'`];
-  // DuckDB cannot split files by size while partitioning; one source's month rarely needs it.
-  options.push(partitionNames.length ? `PARTITION_BY (${partitionNames.join(', ')})` : `FILE_SIZE_BYTES ${sqlString(FILE_SIZE_BYTES)}`);
-  const copied = num((await queryRows(db, `COPY (${select}) TO ${sqlString(outDir)} (${options.join(', ')})`))[0]?.Count);
-
-  const files = (await listFiles(outDir)).sort();
   const byPartition = new Map<string, string[]>();
-  for (const file of files) {
-    const dirs = relative(outDir, file).split(sep).slice(0, -1);
-    const values = dirs.map((d) => decodeURIComponent(d.slice(d.indexOf('=') + 1)));
-    const id = values.join('/');
+  const rejectedFiles: string[] = [];
+  const skippedFiles: string[] = [];
+  for (const file of (await listFiles(outDir)).sort()) {
+    const [routeDir, ...dirs] = relative(outDir, file).split(sep).slice(0, -1);
+    const routeValue = routeDir?.slice(routeDir.indexOf('=') + 1);
+    if (routeValue === ROUTES.rejected) rejectedFiles.push(file);
+    if (routeValue === ROUTES.skipped) skippedFiles.push(file);
+    if (routeValue !== ROUTES.valid) continue;
+    const id = dirs.map((d) => decodeURIComponent(d.slice(d.indexOf('=') + 1))).join('/');
     byPartition.set(id, [...(byPartition.get(id) ?? []), file]);
   }
-  const outputs: SilverPartitionOutput[] = [];
+  const fileRows = async (files: string[]): Promise<number> =>
+    files.length === 0 ? 0 : num((await queryRows(db, `SELECT sum(num_rows) AS n FROM parquet_file_metadata([${files.map(sqlString).join(', ')}])`))[0]?.n);
+  const partitions: SilverPartitionOutput[] = [];
   for (const [id, partFiles] of byPartition) {
     const values = id === '' ? [] : id.split('/');
     const prefix = partitionPrefix(contract.name, contract.partitionBy, values);
     // DuckDB numbers files part_0, part_1 … part_10: order numerically so names are stable across runs.
-    partFiles.sort((a, b) => fileIndex(a) - fileIndex(b));
-    outputs.push({
+    partFiles.sort((x, y) => fileIndex(x) - fileIndex(y));
+    partitions.push({
       values,
       prefix,
-      rows: counts.get(id) ?? 0,
+      rows: await fileRows(partFiles),
       files: await Promise.all(
         partFiles.map(async (localPath, i) => ({ localPath, key: `${prefix}${silverFileName(stamp.sourceId, i)}`, bytes: (await stat(localPath)).size })),
       ),
     });
   }
-  const counted = outputs.reduce((sum, p) => sum + p.rows, 0);
-  if (counted !== copied) throw new EngineInvariantError(`silver: COPY wrote ${copied} rows but the partitions hold ${counted}`);
-  return outputs.sort((a, b) => a.prefix.localeCompare(b.prefix));
+  partitions.sort((x, y) => x.prefix.localeCompare(y.prefix));
+  const valid = partitions.reduce((sum, p) => sum + p.rows, 0);
+  const records = valid + (await fileRows(rejectedFiles));
+  const skipped = await fileRows(skippedFiles);
+  if (records + skipped !== readerRows) throw new EngineInvariantError(`silver: COPY wrote ${readerRows} rows but the routes hold ${records + skipped}`);
+  return { header, readerRows, partitions, rejectedFiles, records };
+}
+
+/**
+ * Views for the quarantine session: `rejected` (each rejected row's payload) and `malformed` (record
+ * numbers not counting blank lines, which the reader counts as lines).
+ */
+async function attachRejected(db: DuckDBConnection, routed: RoutedOutput, malformed: Malformed, scan: InputScan): Promise<void> {
+  await db.run(
+    routed.rejectedFiles.length === 0
+      ? `CREATE VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
+      : `CREATE VIEW rejected AS SELECT p.ordinal, p.reasons, p.details, p.raw_record
+         FROM (SELECT json_transform(source_key, '${REJECTED_PAYLOAD}') AS p FROM read_parquet([${routed.rejectedFiles.map(sqlString).join(', ')}]))`,
+  );
+  if (malformed.files.length === 0) {
+    await db.run(`CREATE VIEW malformed AS
+      SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`);
+    return;
+  }
+  const files = `read_parquet([${malformed.files.map(sqlString).join(', ')}])`;
+  if (!scan.blankLinesFile) {
+    await db.run(`CREATE VIEW malformed AS SELECT record_number, details, raw_record FROM ${files}`);
+    return;
+  }
+  // For each malformed record, the last blank line before it says how many blank lines to discount.
+  const blanks = `read_csv(${sqlString(scan.blankLinesFile)}, header = false, auto_detect = false, columns = {'blank_at': 'BIGINT', 'blanks_before': 'BIGINT'})`;
+  await db.run(`CREATE VIEW malformed AS
+    SELECT m.record_number - coalesce(b.blanks_before, 0) AS record_number, m.details, m.raw_record
+    FROM ${files} m ASOF LEFT JOIN ${blanks} b ON m.record_number > b.blank_at`);
 }
 
 const fileIndex = (path: string): number => Number(/part_(\d+)\.parquet$/.exec(path)?.[1] ?? 0);
@@ -178,8 +215,8 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, path: string): Promise<number> {
-  const invalid = `SELECT ordinal, reasons, details, raw_record FROM staged WHERE NOT is_valid`;
-  // Staged rows are numbered among well-formed records: shift each past the malformed records before it.
+  const invalid = `SELECT ordinal, reasons, details, raw_record FROM rejected`;
+  // Rows are numbered among the records the reader yielded: shift each past the malformed records before it.
   // `good_before` is how many well-formed records precede the k-th malformed one; an ASOF join finds, for each
   // rejected row, the last malformed record before it. Only ordinals take part (narrow, sorts spill to disk),
   // and no step holds every rejected row in memory.
@@ -190,7 +227,7 @@ async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedR
          FROM (${invalid}) i
          JOIN (
            SELECT o.ordinal, o.ordinal + coalesce(g.k, 0) AS record_number
-           FROM (SELECT ordinal FROM staged WHERE NOT is_valid) o
+           FROM (SELECT ordinal FROM rejected) o
            ASOF LEFT JOIN (
              SELECT good_before, max(k) AS k FROM (
                SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before, row_number() OVER (ORDER BY record_number) AS k
@@ -222,10 +259,10 @@ export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, 
 }
 
 /**
- * Stages the file once (typing and validation into Parquet on local disk), then writes silver and quarantine
- * from the staged files. Each phase gets a fresh DuckDB, so memory the CSV reader held while staging cannot
- * crowd out the writers, and a file with many broken records is staged in chunks: peak memory stays flat
- * however large the input and however much of it is broken.
+ * One pass writes silver and a scratch file of rejected rows; when the reader skipped records, a rejects
+ * pass finds them; a last session writes the quarantine. Each phase gets a fresh DuckDB, so memory one
+ * held cannot crowd out the next: peak memory stays flat however large the input and however much of it
+ * is broken.
  */
 export async function transformToLocal(
   settings: DuckDbSettings,
@@ -236,38 +273,40 @@ export async function transformToLocal(
   piiSalt: string,
   limits: StagingLimits = DEFAULT_STAGING_LIMITS,
 ): Promise<TransformResult> {
-  let staged: StagedInput;
+  // Writers need no input order, but one thread keeps their output deterministic (re-runs write identical bytes).
+  const single = { ...settings, threads: 1 };
+  const read = async (path: string) => {
+    const scan = await scanInput(contract, path, workDir);
+    const routed = await withDuckDb(single, 'writing silver', (db) => writeRouted(db, contract, stamp, path, piiSalt, join(workDir, 'out')));
+    return { path, scan, routed };
+  };
+  let pass;
   try {
-    staged = await stageInput(settings, contract, inputPath, workDir, piiSalt, limits);
+    pass = await read(inputPath);
   } catch (e) {
     // DuckDB's strict CSV reader gives up on a file that mixes CRLF and LF line ends (concatenated exports).
     // Such a file is read again with CRLF turned into LF; nothing from the failed attempt is used.
     if (!(e instanceof FileRejection) || contract.source.format !== 'csv' || !MIXED_LINE_ENDS.test(e.detail)) throw e;
+    await rm(join(workDir, 'out'), { recursive: true, force: true });
     const normalized = join(workDir, 'input.lf.txt');
     await crlfToLf(inputPath, normalized);
-    staged = await stageInput(settings, contract, normalized, workDir, piiSalt, limits);
+    pass = await read(normalized);
   }
-  const { header, counts } = staged;
-  const rowsIn = counts.staged + counts.malformed;
-  // Writers need no input order, but one thread keeps their output deterministic (re-runs write identical bytes).
-  const writers = { ...settings, preserveInsertionOrder: false, threads: 1 };
-  const partitions = await withDuckDb(writers, 'writing silver', async (db) => {
-    await attachStaged(db, staged);
-    return writeSilver(db, contract, stamp, join(workDir, 'silver'));
-  });
-  const rowsValid = partitions.reduce((sum, p) => sum + p.rows, 0);
-  const invalid = counts.staged - counts.valid + counts.malformed;
-  const quarantineFile = invalid > 0 ? join(workDir, 'quarantine.parquet') : undefined;
-  const { rowsQuarantined, reasons } = await withDuckDb(writers, 'writing quarantine', async (db) => {
-    await attachStaged(db, staged);
-    const written = quarantineFile ? await writeQuarantine(db, stamp, counts.malformed, quarantineFile) : 0;
+  const { scan, routed } = pass;
+  const malformed = await findMalformed(single, contract, pass.path, workDir, scan, routed.readerRows, limits);
+  const rowsIn = routed.records + malformed.count;
+  const rowsValid = routed.partitions.reduce((sum, p) => sum + p.rows, 0);
+  const quarantineFile = rowsIn > rowsValid ? join(workDir, 'quarantine.parquet') : undefined;
+  const { rowsQuarantined, reasons } = await withDuckDb(single, 'writing quarantine', async (db) => {
+    await attachRejected(db, routed, malformed, scan);
+    const written = quarantineFile ? await writeQuarantine(db, stamp, malformed.count, quarantineFile) : 0;
     const byReason: Record<string, number> = {};
-    for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM staged WHERE NOT is_valid) GROUP BY r`)) {
+    for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM rejected) GROUP BY r`)) {
       byReason[String(row.r)] = num(row.n);
     }
-    // Structurally broken records counted while staging (e.g. JSON lines that are not objects) add to the reader's.
-    if (counts.malformed > 0) byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + counts.malformed;
+    // Records the reader could not read add to those found malformed while typing (e.g. JSON lines that are not objects).
+    if (malformed.count > 0) byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + malformed.count;
     return { rowsQuarantined: written, reasons: byReason };
   });
-  return { rowsIn, rowsValid, rowsQuarantined, reasons, partitions, quarantineFile, header, chunked: staged.chunked };
+  return { rowsIn, rowsValid, rowsQuarantined, reasons, partitions: routed.partitions, quarantineFile, header: routed.header, chunked: malformed.chunked };
 }

@@ -38,51 +38,75 @@ export interface ScanOptions {
  */
 export async function scanRecords(path: string, blankLinesPath: string, options: ScanOptions): Promise<RecordScan> {
   const delimiter = (options.delimiter ?? ',').charCodeAt(0);
+  /** After a closing quote RFC 4180 allows a delimiter, a line end, or a second quote (an escaped one). */
+  const closesCleanly = (byte: number | undefined): boolean => byte === QUOTE || byte === delimiter || byte === LF || byte === CR;
   let lines = 0;
   let blankLines = 0;
   let quoted = false;
-  let empty = true;
-  let trailing = false;
-  let prev = LF;
-  let justClosed = false;
   let clean = true;
+  let lineHasContent = false;
+  let lastByte = LF;
+  let closedAtBufferEnd = false;
   await pipeline(
     createReadStream(path, { highWaterMark: 1 << 20 }),
     async function* (buffers: AsyncIterable<Buffer>) {
       for await (const buffer of buffers) {
+        const n = buffer.length;
+        if (n === 0) continue;
         let out = '';
-        for (let i = 0; i < buffer.length; i++) {
-          const byte = buffer[i] as number;
-          if (justClosed) {
-            // After a closing quote: a delimiter, a line end, or a second quote (an escaped one).
-            if (byte !== QUOTE && byte !== delimiter && byte !== LF && byte !== CR) clean = false;
-            justClosed = false;
+        if (closedAtBufferEnd && !closesCleanly(buffer[0])) clean = false;
+        closedAtBufferEnd = false;
+        // Native searches hop from quote to quote and line end to line end; bytes in between are not looked at.
+        let nextQuote = options.quoted ? buffer.indexOf(QUOTE) : -1;
+        let pos = 0;
+        while (pos < n) {
+          if (quoted) {
+            if (nextQuote === -1) break;
+            quoted = false;
+            if (nextQuote + 1 < n) {
+              if (!closesCleanly(buffer[nextQuote + 1])) clean = false;
+            } else closedAtBufferEnd = true;
+            pos = nextQuote + 1;
+            nextQuote = buffer.indexOf(QUOTE, pos);
+            continue;
           }
-          if (byte === QUOTE) {
-            if (options.quoted) {
-              if (quoted) justClosed = true;
-              else if (prev !== delimiter && prev !== LF && prev !== QUOTE) clean = false;
-              quoted = !quoted;
-            }
-            empty = false;
-          } else if (byte === LF && !quoted) {
-            lines++;
-            if (empty && lines > options.headerLines) out += `${lines - options.headerLines},${++blankLines}\n`;
-            empty = true;
-          } else if (byte !== CR) {
-            empty = false;
+          const lineEnd = buffer.indexOf(LF, pos);
+          if (nextQuote !== -1 && (lineEnd === -1 || nextQuote < lineEnd)) {
+            // An opening quote starts a field, or follows a closing one (an escaped quote).
+            const before = nextQuote > 0 ? buffer[nextQuote - 1] : lastByte;
+            if (before !== delimiter && before !== LF && before !== QUOTE) clean = false;
+            lineHasContent = true;
+            quoted = true;
+            pos = nextQuote + 1;
+            nextQuote = buffer.indexOf(QUOTE, pos);
+            continue;
           }
-          prev = byte;
+          if (lineEnd === -1) {
+            lineHasContent ||= hasContent(buffer, pos, n);
+            break;
+          }
+          lines++;
+          if (!(lineHasContent || hasContent(buffer, pos, lineEnd)) && lines > options.headerLines) {
+            out += `${lines - options.headerLines},${++blankLines}\n`;
+          }
+          lineHasContent = false;
+          pos = lineEnd + 1;
         }
-        trailing = buffer.length > 0 ? buffer[buffer.length - 1] !== LF : trailing;
+        lastByte = buffer[n - 1] as number;
         if (out) yield out;
       }
     },
     createWriteStream(blankLinesPath),
   );
   // A last line without a line end is a record too, unless it is empty.
-  if (trailing && !empty) lines++;
+  if (lastByte !== LF && lineHasContent) lines++;
   return { records: Math.max(0, lines - options.headerLines), blankLines, quotingClean: clean && !quoted };
+}
+
+/** Whether bytes [from, to) hold anything but carriage returns. */
+function hasContent(buffer: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buffer[i] !== CR) return true;
+  return false;
 }
 
 export interface ChunkOptions {

@@ -1,23 +1,24 @@
 /**
- * Staging: typing and validation of the bronze text in one DuckDB pass, written as Parquet on local disk,
- * plus the malformed records the reader cannot read. The writers of silver and quarantine read these files
- * in fresh DuckDB sessions.
+ * Reading the bronze text: a byte scan that counts records as DuckDB's reader does, the reader itself
+ * (malformed records skipped), and the rejects pass that finds the records it skipped.
  *
  * The reader's rejects cost memory: DuckDB holds each one (about 1 KB) until its scan ends, whatever its
- * memory limit, so a file with a million broken records would need a gigabyte. Staging therefore skips
- * them, and a separate rejects pass collects them — over the whole file when few are expected, else over
- * chunks of records, each in its own session, so memory stays bounded however much of a file is broken.
+ * memory limit or `rejects_limit`, so a file with a million broken records would need a gigabyte. The main
+ * pass therefore skips them, and the rejects pass collects them — over the whole file when few are
+ * expected, else over chunks of records, each in its own session, so memory stays bounded however much
+ * of a file is broken.
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
-import type { HeaderMatch } from './header.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
-import { recordChunks, scanRecords } from './sources/records.ts';
-import { sqlString, stagedRowsSql } from './sql.ts';
+import { recordChunks, scanRecords, type RecordScan } from './sources/records.ts';
+import type { PreparedSource } from './sources/source.ts';
+import { sqlString } from './sql.ts';
 
 export interface StagingLimits {
   /** Records the reader may reject before the rejects pass reads the file in chunks instead of whole. @default 50000 */
@@ -28,91 +29,77 @@ export interface StagingLimits {
 
 export const DEFAULT_STAGING_LIMITS: StagingLimits = { rejectsPerPass: 50_000, recordsPerChunk: 100_000 };
 
-export interface StagedInput {
-  header: HeaderMatch;
-  /** Staged rows in file order: typed columns, `is_valid` (NULL for skipped lines), `raw_record`, `reasons`, `details`. */
-  stagedFile: string;
-  /** Malformed records: `record_number` (reader line numbers, blank lines counted), `details`, `raw_record`. */
-  malformedFiles: string[];
-  /** CSV `blank_at,blanks_before` of the file's blank lines, to turn reader line numbers into record numbers. */
-  blankLinesFile: string | undefined;
-  counts: { staged: number; valid: number; malformed: number };
-  /** Whether the rejects pass read the file in chunks (many malformed records). */
-  chunked: boolean;
-}
-
 const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
+
+/** Binds the file's header (or JSON keys) to the contract and returns how to read it, malformed records skipped. */
+export function prepareSource(db: DuckDBConnection, contract: DatasetContract, path: string): Promise<PreparedSource> {
+  return PREPARERS[contract.source.format](db, contract, path);
+}
 
 /** DuckDB errors that mean "these bytes cannot be read as this format". */
 export function isReaderError(message: string): boolean {
   return /^(Invalid Input Error|Conversion Error|Parser Error)/.test(message) && !/Out of Memory|No space left|IO Error/i.test(message);
 }
 
-function asFileRejection(e: unknown, contract: DatasetContract): unknown {
+/** A reader error becomes a whole-file rejection; anything else (out of memory, full disk, I/O) stays an error to retry. */
+export function asFileRejection(e: unknown, contract: DatasetContract): unknown {
   const message = (e as Error).message;
-  // Only the reader giving up on the bytes is a data problem; out of memory, a full disk or an I/O error
-  // must fail the attempt so it is retried, never quarantine a good file for good.
   if (!isReaderError(message)) return e;
   return new FileRejection(FileReason.UNREADABLE, `the ${contract.source.format} reader gave up: ${message.split('\n')[0]}`);
 }
 
+export interface InputScan extends RecordScan {
+  /** Rows DuckDB's reader yields when it skips nothing: records, less blank lines for CSV. */
+  expectedRows: number;
+  /** CSV `blank_at,blanks_before` of the blank lines (reader line numbers count them, record numbers do not). */
+  blankLinesFile: string | undefined;
+}
+
+/** The byte scan of the input: its records as DuckDB's reader counts them, and its blank lines. */
+export async function scanInput(contract: DatasetContract, path: string, workDir: string): Promise<InputScan> {
+  const csv = contract.source.format === 'csv';
+  const blankLinesFile = join(workDir, 'blank-lines.csv');
+  const scan = await scanRecords(path, blankLinesFile, { headerLines: csv ? 1 : 0, quoted: csv, delimiter: contract.source.delimiter });
+  return {
+    ...scan,
+    expectedRows: csv ? scan.records - scan.blankLines : scan.records,
+    blankLinesFile: csv && scan.blankLines > 0 ? blankLinesFile : undefined,
+  };
+}
+
+export interface Malformed {
+  /** Parquet files: `record_number` (reader line numbers, header excluded), `details`, `raw_record`. */
+  files: string[];
+  count: number;
+  /** Whether the file was read in chunks (more rejects than one pass may hold). */
+  chunked: boolean;
+}
+
 /**
- * Stages a whole text file: the staged rows, then — when the reader skipped records or may have — their
- * malformed records, whole-file or in chunks as their expected number requires.
+ * The records the reader skipped while `readerRows` rows were read. With clean quoting the byte scan and
+ * the reader agree on what the records are, so equal counts mean nothing was skipped; otherwise only the
+ * reader can say which records it rejected.
  */
-export async function stageInput(
+export async function findMalformed(
   settings: DuckDbSettings,
   contract: DatasetContract,
   path: string,
   workDir: string,
-  piiSalt: string,
+  scan: InputScan,
+  readerRows: number,
   limits: StagingLimits = DEFAULT_STAGING_LIMITS,
-): Promise<StagedInput> {
-  const csv = contract.source.format === 'csv';
-  const headerLines = csv ? 1 : 0;
-  const blankLinesFile = join(workDir, 'blank-lines.csv');
-  const scan = await scanRecords(path, blankLinesFile, { headerLines, quoted: csv, delimiter: contract.source.delimiter });
-  const stagedFile = join(workDir, 'staged.parquet');
-  const staged = await withDuckDb(settings, 'staging', async (db) => {
-    const { header, source } = await PREPARERS[contract.source.format](db, contract, path);
-    let rows: number;
-    try {
-      const [copied] = await queryRows(
-        db,
-        `COPY (${stagedRowsSql(contract, header.bindings, source, piiSalt)}) TO ${sqlString(stagedFile)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 30000)`,
-      );
-      rows = Number(copied?.Count ?? 0);
-    } catch (e) {
-      throw asFileRejection(e, contract);
-    }
-    const [counted] = await queryRows(db, `SELECT count(is_valid) AS records, count(*) FILTER (is_valid) AS valid FROM read_parquet(${sqlString(stagedFile)})`);
-    return { header, rows, records: Number(counted?.records ?? 0), valid: Number(counted?.valid ?? 0) };
-  });
-
-  // The reader yields a row per record (CSV blank lines excepted); a record it did not yield was rejected.
-  // With clean quoting the byte scan and the reader agree on what the records are, so equal counts mean
-  // nothing was rejected; otherwise only the reader can say which records it rejected.
-  const expectedRows = csv ? scan.records - scan.blankLines : scan.records;
-  const skipped = expectedRows - staged.rows;
-  let rejects: Rejects | undefined;
-  if (skipped !== 0 || !scan.quotingClean) {
-    rejects = skipped < limits.rejectsPerPass ? await rejectsPass(settings, contract, path, workDir) : await chunkedRejectsPass(settings, contract, path, workDir, limits);
-  }
-  if (rejects && rejects.rows !== staged.rows) {
+): Promise<Malformed> {
+  const skipped = scan.expectedRows - readerRows;
+  if (skipped === 0 && scan.quotingClean) return { files: [], count: 0, chunked: false };
+  const rejects = skipped < limits.rejectsPerPass ? await rejectsPass(settings, contract, path, workDir) : await chunkedRejectsPass(settings, contract, path, workDir, limits);
+  if (rejects.rows !== readerRows) {
     // Chunks are cut where the byte scan sees a record end; with broken quoting the reader may disagree.
     if (rejects.chunked) {
-      throw new FileRejection(FileReason.UNREADABLE, `records cannot be told apart (broken quoting): the reader found ${staged.rows} readable records in the file but ${rejects.rows} in its parts`);
+      throw new FileRejection(FileReason.UNREADABLE, `records cannot be told apart (broken quoting): the reader found ${readerRows} readable records in the file but ${rejects.rows} in its parts`);
     }
-    throw new EngineInvariantError(`staging ${path}: the rejects pass read ${rejects.rows} rows, staging ${staged.rows}`);
+    throw new EngineInvariantError(`reading ${path}: the rejects pass read ${rejects.rows} rows, the main pass ${readerRows}`);
   }
-  return {
-    header: staged.header,
-    stagedFile,
-    malformedFiles: rejects?.files ?? [],
-    blankLinesFile: csv && scan.blankLines > 0 ? blankLinesFile : undefined,
-    counts: { staged: staged.records, valid: staged.valid, malformed: rejects?.malformed ?? 0 },
-    chunked: rejects?.chunked ?? false,
-  };
+  return { files: rejects.files, count: rejects.malformed, chunked: rejects.chunked };
 }
 
 interface Rejects {
@@ -137,7 +124,7 @@ async function readRejects(settings: DuckDbSettings, contract: DatasetContract, 
     let rows: number;
     try {
       // Every field is read (a bare count(*) would not check the bytes are UTF-8), as staging reads them.
-      rows = Number((await queryRows(db, `SELECT count(*) AS n, max(length(COLUMNS(*))) FROM ${reader}`))[0]?.n ?? 0);
+      rows = Number((await queryRows(db, `SELECT count(*) AS n, count(COLUMNS(*)) FROM ${reader}`))[0]?.n ?? 0);
     } catch (e) {
       throw asFileRejection(e, contract);
     }
