@@ -5,7 +5,7 @@ export const DUCKDB_VERSION = version();
 
 export interface DuckDbSettings {
   /**
-   * The engine's sessions keep nothing in a database (staged rows are Parquet files), so they are in-memory.
+   * The engine's sessions keep nothing in a database (scratch outputs are Parquet files), so they are in-memory.
    * @default ':memory:'
    */
   databasePath?: string;
@@ -16,7 +16,7 @@ export interface DuckDbSettings {
   /** @default 1 */
   threads?: number;
   /**
-   * Keep rows in input order. Staging needs it (a staged row's position is its record number); writers do
+   * Keep rows in input order. The one pass needs it (a row's position is its record number); writers do
    * not, and with it on DuckDB buffers more the larger the input (20M rows: +80 MB peak RSS).
    * @default true
    */

@@ -6,4 +6,4 @@ export * from './reasons.ts';
 export * from './ingest.ts';
 export * from './identity.ts';
 export * from './process-env.ts';
-export { DEFAULT_STAGING_LIMITS, type StagingLimits } from './reader.ts';
+export { DEFAULT_REJECTS_LIMITS, type RejectsLimits } from './reader.ts';

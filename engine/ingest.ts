@@ -10,14 +10,14 @@ import type { Manifest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type RawInput, type SpooledInput } from './spool.ts';
-import type { StagingLimits } from './reader.ts';
+import type { RejectsLimits } from './reader.ts';
 import { transformToLocal, writeFileRejection, type RunStamp, type TransformResult } from './transform.ts';
 
 export interface IngestOptions {
   contracts: ContractRegistry;
   store: ObjectStore;
   catalog: Catalog;
-  /** Scratch directory for spooling input and staging output (Lambda: /tmp). @default os.tmpdir() */
+  /** Scratch directory for spooling input and scratch output (Lambda: /tmp). @default os.tmpdir() */
   workDir?: string;
   /** DuckDB memory limit; beyond it DuckDB spills to the work directory. @default '128MB' */
   memoryLimit?: string;
@@ -27,8 +27,8 @@ export interface IngestOptions {
   piiSalt?: string;
   /** Uploads in flight at once. @default 4 */
   uploadConcurrency?: number;
-  /** When a file is staged in chunks instead of one pass (many malformed records). @default DEFAULT_STAGING_LIMITS */
-  stagingLimits?: StagingLimits;
+  /** When the rejects pass reads a file in chunks instead of whole (many malformed records). @default DEFAULT_REJECTS_LIMITS */
+  rejectsLimits?: RejectsLimits;
 }
 
 interface Rejection {
@@ -86,7 +86,7 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     try {
       spooled = await decodeText(raw, join(workDir, 'input.txt'));
       if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
-      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', options.stagingLimits);
+      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', options.rejectsLimits);
     } catch (e) {
       if (!(e instanceof FileRejection)) throw e;
       const recordsPath = join(workDir, 'rejection.parquet');
@@ -149,7 +149,7 @@ function buildManifest(
     started_at: startedAt.toISOString(),
     finished_at: '',
     duration_ms: 0,
-    engine: { name: 'duckdb', version: DUCKDB_VERSION, staged_in_chunks: result?.chunked ?? false },
+    engine: { name: 'duckdb', version: DUCKDB_VERSION, rejects_in_chunks: result?.chunked ?? false },
   };
   assertConservation(manifest);
   return manifest;

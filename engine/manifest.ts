@@ -42,8 +42,8 @@ export interface Manifest {
   started_at: string;
   finished_at: string;
   duration_ms: number;
-  /** `staged_in_chunks`: the file had more malformed records than one reader pass holds, so it was read in chunks. */
-  engine: { name: string; version: string; staged_in_chunks: boolean };
+  /** `rejects_in_chunks`: the file had more malformed records than one rejects pass holds, so they were read in chunks. */
+  engine: { name: string; version: string; rejects_in_chunks: boolean };
 }
 
 export function quarantineRate(m: Pick<Manifest, 'rows_in' | 'rows_quarantined'>): number {

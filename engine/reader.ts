@@ -20,14 +20,14 @@ import { recordChunks, scanRecords, type RecordScan } from './sources/records.ts
 import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
 
-export interface StagingLimits {
+export interface RejectsLimits {
   /** Records the reader may reject before the rejects pass reads the file in chunks instead of whole. @default 50000 */
   rejectsPerPass: number;
   /** Records per chunk of the chunked rejects pass. @default 100000 */
   recordsPerChunk: number;
 }
 
-export const DEFAULT_STAGING_LIMITS: StagingLimits = { rejectsPerPass: 50_000, recordsPerChunk: 100_000 };
+export const DEFAULT_REJECTS_LIMITS: RejectsLimits = { rejectsPerPass: 50_000, recordsPerChunk: 100_000 };
 
 const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
 
@@ -87,7 +87,7 @@ export async function findMalformed(
   workDir: string,
   scan: InputScan,
   readerRows: number,
-  limits: StagingLimits = DEFAULT_STAGING_LIMITS,
+  limits: RejectsLimits = DEFAULT_REJECTS_LIMITS,
 ): Promise<Malformed> {
   const skipped = scan.expectedRows - readerRows;
   if (skipped === 0 && scan.quotingClean) return { files: [], count: 0, chunked: false };
@@ -105,7 +105,7 @@ export async function findMalformed(
 interface Rejects {
   files: string[];
   malformed: number;
-  /** Rows the reader yielded besides its rejects (must equal staging's). */
+  /** Rows the reader yielded besides its rejects (must equal the main pass's). */
   rows: number;
   chunked: boolean;
 }
@@ -123,7 +123,7 @@ async function readRejects(settings: DuckDbSettings, contract: DatasetContract, 
   return withDuckDb(settings, phase, async (db) => {
     let rows: number;
     try {
-      // Every field is read (a bare count(*) would not check the bytes are UTF-8), as staging reads them.
+      // Every field is read (a bare count(*) would not check the bytes are UTF-8), as the main pass reads them.
       rows = Number((await queryRows(db, `SELECT count(*) AS n, count(COLUMNS(*)) FROM ${reader}`))[0]?.n ?? 0);
     } catch (e) {
       throw asFileRejection(e, contract);
@@ -140,7 +140,7 @@ async function rejectsPass(settings: DuckDbSettings, contract: DatasetContract, 
   return { files: [file], malformed, rows, chunked: false };
 }
 
-async function chunkedRejectsPass(settings: DuckDbSettings, contract: DatasetContract, path: string, workDir: string, limits: StagingLimits): Promise<Rejects> {
+async function chunkedRejectsPass(settings: DuckDbSettings, contract: DatasetContract, path: string, workDir: string, limits: RejectsLimits): Promise<Rejects> {
   const result: Rejects = { files: [], malformed: 0, rows: 0, chunked: true };
   const csv = contract.source.format === 'csv';
   for await (const chunk of recordChunks(path, workDir, { recordsPerChunk: limits.recordsPerChunk, headerLines: csv ? 1 : 0, quoted: csv })) {

@@ -109,7 +109,7 @@ function detailsExpression(contract: DatasetContract): string {
   return `list_filter([${items.join(', ')}], x -> x IS NOT NULL)`;
 }
 
-/** How a source relation presents its records to the staging query. */
+/** How a source relation presents its records to the typing and validation query. */
 export interface StagingSource {
   /** A relation yielding one row per source record, in file order. */
   relation: string;
@@ -127,7 +127,7 @@ export interface StagingSource {
 
 /**
  * The field without surrounding spaces, NULL when nothing is left. Most fields have none: testing the ends
- * first skips trim's copy (measured: 15% of staging time for the transactions bench).
+ * first skips trim's copy (measured: 15% of the pass for the transactions bench).
  */
 function blankToNull(field: string): string {
   return `(CASE WHEN ${field} = '' THEN NULL WHEN NOT (starts_with(${field}, ' ') OR ends_with(${field}, ' ')) THEN ${field} ELSE NULLIF(trim(${field}), '') END)`;
@@ -154,7 +154,7 @@ export function validatedRelation(contract: DatasetContract, bindings: ColumnBin
 export const typedColumn = (c: ColumnContract): string => typedName(c);
 
 /**
- * The staged rows: one per record in file order, the typed silver columns, `is_valid` (NULL for skipped
+ * The typed rows: one per record in file order, the typed silver columns, `is_valid` (NULL for skipped
  * lines), and for invalid rows `raw_record`, `reasons`, `details`.
  */
 export function stagedRowsSql(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource, piiSalt: string): string {

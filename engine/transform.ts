@@ -13,7 +13,7 @@ import type { HeaderMatch } from './header.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { partitionPrefix, silverFileName } from './layout.ts';
 import { EngineInvariantError, FileRejection, RowReason } from './reasons.ts';
-import { asFileRejection, DEFAULT_STAGING_LIMITS, findMalformed, prepareSource, scanInput, type InputScan, type Malformed, type StagingLimits } from './reader.ts';
+import { asFileRejection, DEFAULT_REJECTS_LIMITS, findMalformed, prepareSource, scanInput, type InputScan, type Malformed, type RejectsLimits } from './reader.ts';
 import { ident, partitionExpression, sqlString, stagedRowsSql } from './sql.ts';
 
 /** Lineage and identity values stamped on every output row. */
@@ -48,7 +48,7 @@ export interface TransformResult {
   partitions: SilverPartitionOutput[];
   quarantineFile: string | undefined;
   header: HeaderMatch;
-  /** Whether the input was staged in chunks (many malformed records). */
+  /** Whether the rejects pass read the input in chunks (many malformed records). */
   chunked: boolean;
 }
 
@@ -271,7 +271,7 @@ export async function transformToLocal(
   stamp: RunStamp,
   workDir: string,
   piiSalt: string,
-  limits: StagingLimits = DEFAULT_STAGING_LIMITS,
+  limits: RejectsLimits = DEFAULT_REJECTS_LIMITS,
 ): Promise<TransformResult> {
   // Writers need no input order, but one thread keeps their output deterministic (re-runs write identical bytes).
   const single = { ...settings, threads: 1 };

@@ -35,7 +35,7 @@ function manifest(sourceId: string, months: string[], overrides: Partial<Manifes
     started_at: '2024-01-01T00:00:00Z',
     finished_at: '2024-01-01T00:00:00Z',
     duration_ms: 0,
-    engine: { name: 'test', version: '0', staged_in_chunks: false },
+    engine: { name: 'test', version: '0', rejects_in_chunks: false },
     ...overrides,
   };
 }

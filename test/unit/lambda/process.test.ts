@@ -57,7 +57,7 @@ function manifestFor(source: SourceRef, overrides: Partial<Manifest> = {}): Mani
     started_at: '2024-03-01T00:00:00.000Z',
     finished_at: '2024-03-01T00:00:01.000Z',
     duration_ms: 1000,
-    engine: { name: 'test', version: '0', staged_in_chunks: false },
+    engine: { name: 'test', version: '0', rejects_in_chunks: false },
     ...overrides,
   };
 }

@@ -75,7 +75,7 @@ const readings = parseContract(
   'readings.json',
 );
 const contracts = new ContractRegistry([...loadContracts().contracts, readings]);
-/** Small enough that every input below goes through the chunked path. */
+/** Small enough that every input below has its rejects read in chunks. */
 const TINY = { rejectsPerPass: 1, recordsPerChunk: 2 };
 
 const row = (i: number, amount = '1.00') => `T${i},A${i % 3},${amount},EUR,2024-0${(i % 3) + 1}-15T10:00:00Z`;
@@ -100,14 +100,14 @@ const INPUTS: Array<[string, string | Buffer]> = [
   ],
 ];
 
-describe('a file with many malformed records is staged in chunks, with the same outcome as one pass', () => {
+describe('a file with many malformed records has its rejects read in chunks, with the same outcome as one pass', () => {
   it.each(INPUTS)('%s', async (key, text) => {
     const onePass = await createTestLake(contracts);
-    const chunked = await createTestLake(contracts, { stagingLimits: TINY });
+    const chunked = await createTestLake(contracts, { rejectsLimits: TINY });
     const a = await onePass.ingest(key, text);
     const b = await chunked.ingest(key, text);
-    expect(a.engine.staged_in_chunks).toBe(false);
-    expect(b.engine.staged_in_chunks).toBe(true);
+    expect(a.engine.rejects_in_chunks).toBe(false);
+    expect(b.engine.rejects_in_chunks).toBe(true);
     expect(a.reasons.MALFORMED_ROW).toBeGreaterThan(0);
     const counts = (m: typeof a) => ({ rows_in: m.rows_in, rows_valid: m.rows_valid, rows_quarantined: m.rows_quarantined, reasons: m.reasons, partitions: m.partitions });
     expect(counts(b)).toEqual(counts(a));
