@@ -20,10 +20,10 @@ describe('lake demo', () => {
   });
   afterAll(async () => scratch.remove());
 
-  it('runs offline with no configuration, in well under a minute', () => {
+  // How long it takes is measured, not asserted (about 2 s here): no timing assertions in tests.
+  it('runs offline with no configuration', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.ms).toBeLessThan(30_000);
   });
 
   it('says where the lake is and what happened, step by step', () => {
