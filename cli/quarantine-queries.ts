@@ -30,7 +30,7 @@ export function normalizeReason(reason: string, contracts: ContractRegistry): st
   return upper;
 }
 
-/** The quarantine tables to read: one dataset, or all of them (with `_unknown`, for files no contract owns). */
+/** The quarantine tables to read: one dataset, or all of them (with `unknown_dataset`, for files no contract owns). */
 export function quarantineRelation(tables: readonly string[]): string {
   const parts = tables.map(
     (t) => `SELECT q.dataset, q.source_bucket, q.source_key, q.source_version, q.record_number, q.reasons, q.details, q.raw_record, q.ingested_at FROM quarantine."${t}" q`,

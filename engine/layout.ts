@@ -1,7 +1,11 @@
 /** Where things live inside the zones. One place, so the engine, catalog, CLI and infrastructure agree. */
 import type { PartitionField } from './contract/types.ts';
 
-export const UNKNOWN_DATASET = '_unknown';
+/**
+ * The pseudo-dataset of objects no contract owns. A snake_case name (reserved: no contract may take it),
+ * not `_unknown`: Athena skips paths starting with `_`, and its quarantine table must be readable.
+ */
+export const UNKNOWN_DATASET = 'unknown_dataset';
 
 /** Prefix of a dataset's silver table (the Glue table location). */
 export function silverTablePrefix(dataset: string): string {

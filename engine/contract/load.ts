@@ -10,6 +10,7 @@ import type {
   ScalarType,
   SourceFormat,
 } from './types.ts';
+import { UNKNOWN_DATASET } from '../layout.ts';
 
 /** A contract file that does not describe a valid dataset. Carries the file and the JSON path at fault. */
 export class ContractError extends Error {
@@ -193,6 +194,7 @@ export function parseContract(document: Json, file: string): DatasetContract {
   r.unknownKeys(obj, ['$schema', 'name', 'version', 'description', 'owner', 'bronzePrefix', 'source', 'columns', 'partitionBy'], '$');
   const name = r.string(obj.name, 'name');
   if (!SNAKE_CASE.test(name)) r.fail('name', `"${name}" must be lower snake_case (it becomes a Glue table name)`);
+  if (name === UNKNOWN_DATASET) r.fail('name', `"${name}" is reserved for objects no contract owns`);
   const version = r.string(obj.version, 'version');
   const bronzePrefix = r.optionalString(obj.bronzePrefix, 'bronzePrefix', `${name}/`);
   if (!bronzePrefix.endsWith('/') || bronzePrefix.startsWith('/')) r.fail('bronzePrefix', 'must be a relative key prefix ending in "/"');

@@ -49,7 +49,7 @@ export const LINEAGE_COLUMNS: readonly TableColumn[] = [
 
 /** Columns of a quarantine table: one row per rejected record or file. */
 export const QUARANTINE_COLUMNS: readonly TableColumn[] = [
-  { name: 'dataset', hiveType: 'string', comment: 'Dataset the source belongs to (_unknown when no contract owns the key)' },
+  { name: 'dataset', hiveType: 'string', comment: 'Dataset the source belongs to (unknown_dataset when no contract owns the key)' },
   { name: 'source_bucket', hiveType: 'string', comment: 'Bronze bucket' },
   { name: 'source_key', hiveType: 'string', comment: 'Bronze object key' },
   { name: 'source_version', hiveType: 'string', comment: 'Bronze object version id or ETag' },

@@ -7,12 +7,12 @@ import type { DatasetContract } from '../../engine/contract/types.ts';
 import type { GoldView } from '../../engine/gold/tables.ts';
 import { LakeTable, validateTableSpec } from './lake-table.ts';
 import { LakeView } from './lake-view.ts';
-import { quarantineTableSpec, silverTableSpec, type CatalogZone, type TableSpec } from './table-spec.ts';
+import { quarantineTableSpec, silverTableSpec, unknownDatasetTableSpec, type CatalogZone, type TableSpec } from './table-spec.ts';
 
 export interface LakeCatalogProps {
   /** The bucket holding each catalogued zone's files. */
   readonly buckets: Record<CatalogZone, s3.IBucket>;
-  /** Dataset contracts: each gets a silver table and a quarantine table. */
+  /** Dataset contracts: each gets a silver table and a quarantine table (plus `quarantine.unknown_dataset` for files no contract owns). */
   readonly contracts: readonly DatasetContract[];
   /**
    * Prefix of the Glue database names: `<prefix>_silver`, `<prefix>_gold`, `<prefix>_quarantine`.
@@ -91,6 +91,8 @@ export class LakeCatalog extends Construct {
       this.addTable('silver', silverTableSpec(contract));
       this.addTable('quarantine', quarantineTableSpec(contract));
     }
+    // Files nobody owns are quarantined too; analysts find them in Athena like any other rejection.
+    this.addTable('quarantine', unknownDatasetTableSpec());
     for (const spec of props.goldTables ?? []) this.addTable('gold', spec);
     for (const view of props.goldViews ?? []) this.addView(view);
   }

@@ -1,6 +1,6 @@
 import type { DatasetContract } from '../../engine/contract/types.ts';
 import { partitionColumns, QUARANTINE_COLUMNS, silverColumns, type TableColumn } from '../../engine/contract/schema.ts';
-import { quarantineRecordsPrefix, silverTablePrefix } from '../../engine/layout.ts';
+import { quarantineRecordsPrefix, silverTablePrefix, UNKNOWN_DATASET } from '../../engine/layout.ts';
 
 /** The zones that have a Glue database. */
 export type CatalogZone = 'silver' | 'gold' | 'quarantine';
@@ -46,5 +46,15 @@ export function quarantineTableSpec(contract: DatasetContract): TableSpec {
     description: `Rejected records and files of ${contract.name}, with every reason`,
     columns: QUARANTINE_COLUMNS,
     locationPrefix: quarantineRecordsPrefix(contract.name),
+  };
+}
+
+/** The quarantine table of files no dataset contract owns: one row per file, reason `UNKNOWN_DATASET`. */
+export function unknownDatasetTableSpec(): TableSpec {
+  return {
+    name: UNKNOWN_DATASET,
+    description: 'Bronze files under a prefix no dataset contract owns (UNKNOWN_DATASET), one row per file; the file itself is kept under unknown_dataset/files/',
+    columns: QUARANTINE_COLUMNS,
+    locationPrefix: quarantineRecordsPrefix(UNKNOWN_DATASET),
   };
 }

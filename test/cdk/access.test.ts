@@ -55,7 +55,7 @@ describe('ingest function', () => {
         ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`]),
         ...pairs(
           ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-          [`${arn('silver')}/_manifests/*`, `${arn('silver')}/transactions/*`, `${arn('quarantine')}/transactions/*`, `${arn('quarantine')}/_unknown/*`],
+          [`${arn('silver')}/_manifests/*`, `${arn('silver')}/transactions/*`, `${arn('quarantine')}/transactions/*`, `${arn('quarantine')}/unknown_dataset/*`],
         ),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),

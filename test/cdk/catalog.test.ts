@@ -89,6 +89,13 @@ describe.each(contracts.map((c) => [c.name, c] as const))('dataset %s', (name, c
     expect(input.TableType).toBe('EXTERNAL_TABLE');
     expect(render(input.StorageDescriptor.Location)).toBe(`s3://\${${logicalId(stack.lake.storage.bucket('quarantine'))}}/${name}/records/`);
   });
+
+  it('has a quarantine table for files no contract owns, over its records prefix', () => {
+    const input = tableInput('quarantine', 'unknown_dataset') as { StorageDescriptor: { Columns: unknown; Location: unknown }; PartitionKeys: unknown };
+    expect(input.StorageDescriptor.Columns).toEqual(glueColumns(QUARANTINE_COLUMNS));
+    expect(input.PartitionKeys).toEqual([]);
+    expect(render(input.StorageDescriptor.Location)).toBe(`s3://\${${logicalId(stack.lake.storage.bucket('quarantine'))}}/unknown_dataset/records/`);
+  });
 });
 
 describe('tables follow the contracts', () => {
@@ -104,11 +111,11 @@ describe('tables follow the contracts', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('creates one silver and one quarantine table per contract file, and nothing for absent ones', () => {
+  it('creates one silver and one quarantine table per contract file (plus unknown_dataset), and nothing for absent ones', () => {
     const lakeStack = new Stack(testApp(), 'Contracts');
     const lake = new DataLake(lakeStack, 'Lake', { contractsDir: dir, queriesDir: join(dir, 'none') });
     const t = Template.fromStack(lakeStack);
-    t.resourceCountIs('AWS::Glue::Table', 4);
+    t.resourceCountIs('AWS::Glue::Table', 5);
     expect(lake.catalog.tables('silver').map((x) => x.tableName)).toEqual(['customers', 'payments']);
     t.hasResourceProperties('AWS::Glue::Table', {
       TableInput: { Name: 'payments', StorageDescriptor: { Columns: Match.arrayWith([{ Name: 'fee', Type: 'decimal(10,4)', Comment: Match.absent() }]) } },

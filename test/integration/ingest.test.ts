@@ -277,7 +277,7 @@ describe.skipIf(skipReason)('ingest function (bundled) against the emulated lake
     await expectNoFailures(fx);
 
     expect(await silverRows(fx, 'transactions')).toEqual([]);
-    const unknown = await getManifests(fx, '_unknown');
+    const unknown = await getManifests(fx, 'unknown_dataset');
     expect(unknown.map((m) => [m.status, m.quarantine.file_reason])).toEqual([['rejected', 'UNKNOWN_DATASET']]);
     const rejected = (await getManifests(fx, 'transactions')).map((m) => [m.source.key, m.status, m.quarantine.file_reason]).sort();
     expect(rejected).toEqual([

@@ -69,6 +69,7 @@ describe('contract loading', () => {
 
   it.each([
     [{ name: 'Payments' }, 'name', 'lower snake_case'],
+    [{ name: 'unknown_dataset' }, 'name', 'reserved for objects no contract owns'],
     [{ columns: [{ name: 'id', type: 'money' }] }, 'columns[0].type', 'unknown type "money"'],
     [{ columns: [{ name: 'amt', type: 'decimal(40,2)' }] }, 'columns[0].type', 'unknown type'],
     [{ columns: [{ name: 'id', type: 'string', pii: 'mask' }] }, 'columns[0].pii', 'must be one of none, hash, drop'],

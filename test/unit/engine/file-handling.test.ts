@@ -44,7 +44,7 @@ describe('whole-file outcomes and source formats', () => {
 
   it('UNKNOWN_DATASET when no contract owns the key prefix', async () => {
     const m = await expectRejected('invoices/2024.csv', csv(GOOD), 'UNKNOWN_DATASET', /no dataset contract owns "invoices\/2024.csv" \(known bronze prefixes: transactions\/\)/);
-    expect(m.dataset).toBe('_unknown');
+    expect(m.dataset).toBe('unknown_dataset');
   });
 
   it('a header-only file succeeds with zero rows and writes nothing but its manifest', async () => {
