@@ -13,6 +13,8 @@ export interface IngestConfig {
   workDir: string;
   /** DuckDB memory limit, e.g. `512MB`; the engine's default when unset. */
   duckdbMemoryLimit: string | undefined;
+  /** Secrets Manager secret salting PII `hash` columns; required when a contract hashes PII. */
+  piiSaltSecretArn: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -37,5 +39,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     glueQuarantineDatabase: env.GLUE_QUARANTINE_DATABASE?.trim() || undefined,
     workDir: env.WORK_DIR?.trim() || tmpdir(),
     duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT?.trim() || undefined,
+    piiSaltSecretArn: env.PII_SALT_SECRET_ARN?.trim() || undefined,
   };
 }

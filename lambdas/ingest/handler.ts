@@ -9,31 +9,35 @@
  */
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadContracts } from '../../engine/contract/load.ts';
 import { ingestObject } from '../../engine/ingest.ts';
 import { s3ClientConfig } from '../../adapters/aws/client-config.ts';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { readConfig } from './config.ts';
+import { onceResolved, resolvePiiSalt } from './pii-salt.ts';
 import type { IngestDependencies } from './ingest-object.ts';
 import { createIngestHandler } from './process.ts';
 import { logger, tracer } from './telemetry.ts';
 
 let dependencies: IngestDependencies | undefined;
 
-/** Built on first use and kept for warm invocations (clients, contracts, the Glue table cache). */
+/** Built on first use and kept for warm invocations (clients, contracts, the Glue table cache, the PII salt). */
 function getDependencies(): IngestDependencies {
   if (!dependencies) {
     const config = readConfig();
     const s3 = tracer.captureAWSv3Client(new S3Client(s3ClientConfig()));
     const glue = tracer.captureAWSv3Client(new GlueClient({}));
+    const contracts = loadContracts(config.contractsDir);
     dependencies = {
       config,
       s3,
       store: new S3ObjectStore(s3, { bronze: config.bronzeBucket, silver: config.silverBucket, quarantine: config.quarantineBucket }),
       catalog: new GlueCatalog(glue, { database: config.glueSilverDatabase, bucket: config.silverBucket }),
-      contracts: loadContracts(config.contractsDir),
+      contracts,
       ingest: ingestObject,
+      piiSalt: onceResolved(() => resolvePiiSalt(contracts, config.piiSaltSecretArn, () => tracer.captureAWSv3Client(new SecretsManagerClient({})))),
     };
     logger.info('ingest function initialised', { config, datasets: dependencies.contracts.names() });
   }

@@ -20,6 +20,8 @@ export interface IngestDependencies {
   catalog: Catalog;
   contracts: ContractRegistry;
   ingest: IngestFn;
+  /** The salt of PII `hash` columns (fetched once, on first use). */
+  piiSalt: () => Promise<string>;
 }
 
 export type ObjectOutcome =
@@ -77,6 +79,7 @@ export async function ingestAnnouncedObject(
       store: deps.store,
       catalog: deps.catalog,
       workDir,
+      piiSalt: await deps.piiSalt(),
       ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
     });
     return { status: 'ingested', manifest, source };

@@ -6,8 +6,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { loadContracts } from '../../engine/contract/load.ts';
 import { MANIFESTS_PREFIX, UNKNOWN_DATASET } from '../../engine/layout.ts';
 import { ENGINE_PROCESS_ENV } from '../../engine/process-env.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
@@ -119,6 +121,12 @@ export interface LakeIngestionProps {
    * @default false
    */
   readonly allowDestroy?: boolean;
+  /**
+   * Secret whose string value salts the SHA-256 of PII `hash` columns. The salt must never change (every
+   * hash would), so a generated one is retained even when the stack is destroyed.
+   * @default - a generated secret, encrypted with the lake key, when a contract hashes PII; none otherwise
+   */
+  readonly piiSalt?: secretsmanager.ISecret;
 }
 
 /**
@@ -133,6 +141,8 @@ export class LakeIngestion extends Construct {
   readonly logGroup: logs.LogGroup;
   readonly metricsNamespace: string;
   readonly serviceName: string;
+  /** The PII salt secret the function reads, when a contract hashes PII or one was given. */
+  readonly piiSalt: secretsmanager.ISecret | undefined;
 
   constructor(scope: Construct, id: string, props: LakeIngestionProps) {
     super(scope, id);
@@ -175,6 +185,9 @@ export class LakeIngestion extends Construct {
     });
     this.logGroup.grantWrite(role);
 
+    const hashing = loadContracts(props.contractsDir).contracts.filter((c) => c.columns.some((col) => col.pii === 'hash'));
+    this.piiSalt = props.piiSalt ?? (hashing.length > 0 ? generatedSalt(this, storage) : undefined);
+
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       description: 'Validates bronze files against their contract into silver Parquet and quarantine',
@@ -204,6 +217,7 @@ export class LakeIngestion extends Construct {
         LOG_LEVEL: props.logLevel ?? 'INFO',
         WORK_DIR: '/tmp',
         DUCKDB_MEMORY_LIMIT: props.duckdbMemoryLimit ?? '128MB',
+        ...(this.piiSalt ? { PII_SALT_SECRET_ARN: this.piiSalt.secretArn } : {}),
         NODE_OPTIONS: '--enable-source-maps',
         ...ENGINE_PROCESS_ENV,
       },
@@ -219,6 +233,7 @@ export class LakeIngestion extends Construct {
     // Quarantine: write only, under each dataset's prefix and the one for files no contract owns.
     for (const dataset of [...datasets, UNKNOWN_DATASET]) storage.grantWrite(this.function, 'quarantine', `${dataset}/*`);
     catalog.grantAddPartitions(this.function, 'silver');
+    this.piiSalt?.grantRead(this.function);
 
     acknowledgeInlinePolicies(role);
     acknowledge(role, {
@@ -250,4 +265,17 @@ function validate(v: { batchSize: number; maxConcurrency: number; maxReceiveCoun
   if (v.reserved !== undefined && v.reserved < v.maxConcurrency) {
     throw new Error(`reservedConcurrentExecutions (${v.reserved}) below maxConcurrency (${v.maxConcurrency}) would throttle the queue's own invocations`);
   }
+}
+
+function generatedSalt(scope: Construct, storage: LakeStorage): secretsmanager.Secret {
+  const secret = new secretsmanager.Secret(scope, 'PiiSalt', {
+    description: 'Salt of the SHA-256 hashes of PII columns in silver. Never change it: every hash would change.',
+    encryptionKey: storage.key,
+    generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  acknowledge(secret, {
+    'AwsSolutions-SMG4': 'The PII salt must not rotate: a new salt would change every hash in silver and break joins across files.',
+  });
+  return secret;
 }

@@ -10,6 +10,7 @@ const complete = {
   GLUE_QUARANTINE_DATABASE: 'lake_quarantine',
   WORK_DIR: '/tmp',
   DUCKDB_MEMORY_LIMIT: '256MB',
+  PII_SALT_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pii-salt',
 };
 
 describe('readConfig', () => {
@@ -23,6 +24,7 @@ describe('readConfig', () => {
       glueQuarantineDatabase: 'lake_quarantine',
       workDir: '/tmp',
       duckdbMemoryLimit: '256MB',
+      piiSaltSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pii-salt',
     });
   });
 
@@ -32,7 +34,7 @@ describe('readConfig', () => {
   });
 
   it('defaults the optional ones', () => {
-    const { WORK_DIR: _w, DUCKDB_MEMORY_LIMIT: _d, GLUE_QUARANTINE_DATABASE: _q, ...required } = complete;
-    expect(readConfig(required)).toMatchObject({ workDir: expect.any(String), duckdbMemoryLimit: undefined, glueQuarantineDatabase: undefined });
+    const { WORK_DIR: _w, DUCKDB_MEMORY_LIMIT: _d, GLUE_QUARANTINE_DATABASE: _q, PII_SALT_SECRET_ARN: _p, ...required } = complete;
+    expect(readConfig(required)).toMatchObject({ workDir: expect.any(String), duckdbMemoryLimit: undefined, glueQuarantineDatabase: undefined, piiSaltSecretArn: undefined });
   });
 });

@@ -27,6 +27,7 @@ const config: IngestConfig = {
   glueQuarantineDatabase: 'quarantine_db',
   workDir: '/tmp',
   duckdbMemoryLimit: undefined,
+  piiSaltSecretArn: undefined,
 };
 
 const contracts = new ContractRegistry([
@@ -65,11 +66,14 @@ function manifestFor(source: SourceRef, overrides: Partial<Manifest> = {}): Mani
 interface Harness {
   deps: IngestDependencies;
   ingested: SourceRef[];
+  /** The PII salt each engine call was given. */
+  salts: Array<string | undefined>;
   s3Calls: Record<string, unknown>[];
 }
 
 function harness(options: { ingest?: IngestFn; missingKeys?: string[] } = {}): Harness {
   const ingested: SourceRef[] = [];
+  const salts: Array<string | undefined> = [];
   const s3Calls: Record<string, unknown>[] = [];
   const s3 = {
     send: async (command: { input: Record<string, unknown> }) => {
@@ -95,13 +99,15 @@ function harness(options: { ingest?: IngestFn; missingKeys?: string[] } = {}): H
     store: {} as IngestDependencies['store'],
     catalog: { addPartitions: async () => {} },
     contracts,
+    piiSalt: async () => 'salt-for-tests',
     ingest: async (source, body, opts) => {
+      salts.push(opts.piiSalt);
       const m = await ingest(source, body, opts);
       if (options.ingest) ingested.push(source);
       return m;
     },
   };
-  return { deps, ingested, s3Calls };
+  return { deps, ingested, salts, s3Calls };
 }
 
 function s3Body(key: string, bucket = 'bronze', size = 5): string {
@@ -185,6 +191,12 @@ describe('SQS batches', () => {
     expect(h.s3Calls[0]).toMatchObject({ Bucket: 'bronze', Key: 'transactions/a bü.csv' });
     expect(h.ingested[0]).toMatchObject({ key: 'transactions/a bü.csv', etag: '"etag-1"', versionId: undefined, size: 5 });
     expect(h.ingested[0]?.lastModified?.toISOString()).toBe('2024-03-01T00:00:00.000Z');
+  });
+
+  it("gives the engine the deployment's PII salt", async () => {
+    const h = harness();
+    await createIngestHandler(() => h.deps)(sqsEvent([s3Body('transactions/a.csv'), s3Body('transactions/b.csv')]), context());
+    expect(h.salts).toEqual(['salt-for-tests', 'salt-for-tests']);
   });
 
   it('succeeds without work for s3:TestEvent, deleted objects and other buckets', async () => {
