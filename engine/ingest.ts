@@ -5,8 +5,8 @@ import type { ContractRegistry } from './contract/load.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { DUCKDB_VERSION, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { runId, sourceId, sourceVersion, normalizeEtag } from './identity.ts';
-import { manifestKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
-import type { Manifest, SourceRef } from './manifest.ts';
+import { manifestKey, pendingKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
+import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type RawInput, type SpooledInput } from './spool.ts';
@@ -171,17 +171,21 @@ export function assertConservation(m: Manifest): void {
   }
 }
 
-async function previousManifest(store: ObjectStore, key: string): Promise<Manifest | undefined> {
+async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   const bytes = await store.getBytes('silver', key);
   if (!bytes) return undefined;
   try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest;
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
   } catch {
-    return undefined; // a damaged manifest is replaced; its files are then not cleaned up
+    return undefined; // a damaged record is replaced; the files it named are then not cleaned up
   }
 }
 
-/** Outputs first, then partitions, then the manifest (the completion marker), then stale files of earlier runs. */
+/**
+ * An intent record first (which files this attempt will write), then outputs, partitions, the manifest
+ * (the completion marker), stale files of earlier runs — of finished ones (their manifest) and of
+ * abandoned ones (their intent record) — and last the intent record.
+ */
 async function publish(
   manifest: Manifest,
   result: TransformResult | undefined,
@@ -192,8 +196,20 @@ async function publish(
 ): Promise<void> {
   const { store, catalog } = options;
   const key = manifestKey(manifest.dataset, manifest.source_id);
-  const previous = await previousManifest(store, key);
+  const intentKey = pendingKey(manifest.dataset, manifest.source_id);
+  const previous = await readJson<Manifest>(store, key);
+  const abandoned = await readJson<PendingIngest>(store, intentKey);
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
+  const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter((k): k is string => k !== null);
+  const intent: PendingIngest = {
+    dataset: manifest.dataset,
+    run_id: manifest.run_id,
+    source: manifest.source,
+    started_at: manifest.started_at,
+    silver_keys: files.map((f) => f.key),
+    quarantine_keys: quarantineKeys,
+  };
+  await store.putBytes('silver', intentKey, JSON.stringify(intent, null, 2), 'application/json');
   await inBatches(files, options.uploadConcurrency ?? 4, (f) => store.putFile('silver', f.key, f.localPath, PARQUET));
 
   const recordsPath = rejection?.recordsPath ?? result?.quarantineFile;
@@ -210,14 +226,15 @@ async function publish(
   manifest.duration_ms = Math.round(performance.now() - t0);
   await store.putBytes('silver', key, JSON.stringify(manifest, null, 2), 'application/json');
 
-  if (previous) {
-    const keep = new Set(files.map((f) => f.key));
-    const staleSilver = previous.partitions.flatMap((p) => p.files).filter((k) => !keep.has(k));
-    const keepQuarantine = new Set([manifest.quarantine.records_key, manifest.quarantine.file_key]);
-    const staleQuarantine = [previous.quarantine.records_key, previous.quarantine.file_key].filter(
-      (k): k is string => k !== null && !keepQuarantine.has(k),
-    );
-    if (staleSilver.length) await store.delete('silver', staleSilver);
-    if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
-  }
+  const keep = new Set(files.map((f) => f.key));
+  const keepQuarantine = new Set(quarantineKeys);
+  // Only keys of this source (its id is in every output key it writes) are ever deleted.
+  const ofThisSource = (k: unknown): k is string => typeof k === 'string' && k.includes(manifest.source_id);
+  const earlierSilver = [...(previous?.partitions.flatMap((p) => p.files) ?? []), ...(abandoned?.silver_keys ?? [])].filter(ofThisSource);
+  const earlierQuarantine = [previous?.quarantine.records_key, previous?.quarantine.file_key, ...(abandoned?.quarantine_keys ?? [])].filter(ofThisSource);
+  const staleSilver = [...new Set(earlierSilver.filter((k) => !keep.has(k)))];
+  const staleQuarantine = [...new Set(earlierQuarantine.filter((k) => !keepQuarantine.has(k)))];
+  if (staleSilver.length) await store.delete('silver', staleSilver);
+  if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  await store.delete('silver', [intentKey]);
 }

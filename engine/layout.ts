@@ -28,6 +28,18 @@ export function manifestKey(dataset: string, sourceId: string): string {
 
 export const MANIFESTS_PREFIX = '_manifests/';
 
+/**
+ * Intent records: written before an ingest uploads anything, removed once its manifest is in place. One
+ * left behind names the files of an attempt that never finished (readable in silver, described by no
+ * manifest); the next successful run of that source removes them. Not under `_manifests/`, whose new
+ * objects trigger the gold refresh.
+ */
+export const PENDING_PREFIX = '_pending/';
+
+export function pendingKey(dataset: string, sourceId: string): string {
+  return `${PENDING_PREFIX}${dataset}/${sourceId}.json`;
+}
+
 /** Prefix of a dataset's quarantine table (rejected records and files, as Parquet). */
 export function quarantineRecordsPrefix(dataset: string): string {
   return `${dataset}/records/`;

@@ -46,6 +46,17 @@ export interface Manifest {
   engine: { name: string; version: string; rejects_in_chunks: boolean };
 }
 
+/** An ingest's intent, in the silver zone while it publishes (see `pendingKey`). */
+export interface PendingIngest {
+  dataset: string;
+  run_id: string;
+  source: Manifest['source'];
+  started_at: string;
+  /** Silver and quarantine keys the attempt is about to write. */
+  silver_keys: string[];
+  quarantine_keys: string[];
+}
+
 export function quarantineRate(m: Pick<Manifest, 'rows_in' | 'rows_quarantined'>): number {
   return m.rows_in === 0 ? 0 : m.rows_quarantined / m.rows_in;
 }

@@ -90,6 +90,16 @@ function render(status: LakeStatus, io: Io): string {
       ),
     );
   }
+  if (status.unfinished_ingests.length) {
+    out.push(`\n${s.bold('Unfinished ingests')} ${s.dim('(files in silver without a manifest; ingest the source again to finish or clean up)')}\n`);
+    out.push(
+      renderTable(
+        [{ header: 'started' }, { header: 'source' }, { header: 'silver files' }],
+        status.unfinished_ingests.map((u) => [formatTime(u.started_at), s.yellow(u.source), formatCount(u.silver_files)]),
+        { style: s, indent: '  ' },
+      ),
+    );
+  }
   const alerts = status.datasets.filter((d) => d.above_alert_threshold);
   out.push('\n');
   if (alerts.length) {

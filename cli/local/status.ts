@@ -1,8 +1,8 @@
 /** Everything `lake status` reports about a local lake, gathered as data (the command renders it). */
 import { pendingSources, type GoldState } from '../../engine/gold/plan.ts';
 import { GOLD_TABLES, goldStateKey } from '../../engine/gold/tables.ts';
-import { silverTablePrefix } from '../../engine/layout.ts';
-import type { Manifest } from '../../engine/manifest.ts';
+import { PENDING_PREFIX, silverTablePrefix } from '../../engine/layout.ts';
+import type { Manifest, PendingIngest } from '../../engine/manifest.ts';
 import type { QueryEngine } from '../../engine/ports.ts';
 import { sqlString } from '../../engine/sql.ts';
 import type { LocalLake } from './lake.ts';
@@ -49,6 +49,8 @@ export interface LakeStatus {
   datasets: DatasetStatus[];
   latest_ingests: Array<Pick<Manifest, 'dataset' | 'status' | 'rows_in' | 'rows_valid' | 'rows_quarantined' | 'finished_at' | 'duration_ms'> & { source: string }>;
   gold: GoldStatus[];
+  /** Ingests that started publishing and never finished: their files are in silver without a manifest. */
+  unfinished_ingests: Array<{ dataset: string; source: string; started_at: string; silver_files: number }>;
 }
 
 
@@ -134,5 +136,17 @@ export async function lakeStatus(lake: LocalLake, engine: QueryEngine): Promise<
       duration_ms: m.duration_ms,
     })),
     gold: await goldStatus(lake, manifests),
+    unfinished_ingests: await unfinishedIngests(lake),
   };
+}
+
+async function unfinishedIngests(lake: LocalLake): Promise<LakeStatus['unfinished_ingests']> {
+  const out: LakeStatus['unfinished_ingests'] = [];
+  for await (const o of lake.store.list('silver', PENDING_PREFIX)) {
+    const bytes = await lake.store.getBytes('silver', o.key);
+    if (!bytes) continue;
+    const intent = JSON.parse(Buffer.from(bytes).toString('utf8')) as PendingIngest;
+    out.push({ dataset: intent.dataset, source: intent.source.key, started_at: intent.started_at, silver_files: intent.silver_keys.length });
+  }
+  return out;
 }

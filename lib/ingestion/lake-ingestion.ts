@@ -10,7 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { loadContracts } from '../../engine/contract/load.ts';
-import { MANIFESTS_PREFIX, UNKNOWN_DATASET } from '../../engine/layout.ts';
+import { MANIFESTS_PREFIX, PENDING_PREFIX, UNKNOWN_DATASET } from '../../engine/layout.ts';
 import { ENGINE_PROCESS_ENV } from '../../engine/process-env.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { join, resolve } from 'node:path';
@@ -228,6 +228,8 @@ export class LakeIngestion extends Construct {
     // Silver: read and write the manifests (the previous one names the files a re-run replaces); write and
     // delete each dataset's own files; never read silver data.
     storage.grantReadWrite(this.function, 'silver', `${MANIFESTS_PREFIX}*`);
+    // And its intent records (the files an unfinished attempt wrote, removed by the next success).
+    storage.grantReadWrite(this.function, 'silver', `${PENDING_PREFIX}*`);
     const datasets = catalog.tables('silver').map((t) => t.tableName);
     for (const table of catalog.tables('silver')) storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);
     // Quarantine: write only, under each dataset's prefix and the one for files no contract owns.

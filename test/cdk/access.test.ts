@@ -52,10 +52,10 @@ describe('ingest function', () => {
     expect(allowedPairs(ingestStatements())).toEqual(
       [
         ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [arn('bronze'), arn('silver')]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`]),
+        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`]),
         ...pairs(
           ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-          [`${arn('silver')}/_manifests/*`, `${arn('silver')}/transactions/*`, `${arn('quarantine')}/transactions/*`, `${arn('quarantine')}/unknown_dataset/*`],
+          [`${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`, `${arn('silver')}/transactions/*`, `${arn('quarantine')}/transactions/*`, `${arn('quarantine')}/unknown_dataset/*`],
         ),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
@@ -71,7 +71,7 @@ describe('ingest function', () => {
 
   it('never reads silver data or anything in quarantine', () => {
     const reads = allowedPairs(ingestStatements()).filter((p) => /s3:GetObject/.test(p));
-    expect(reads.filter((p) => p.includes(arn('quarantine')) || (p.includes(arn('silver')) && !p.includes('/_manifests/')))).toEqual([]);
+    expect(reads.filter((p) => p.includes(arn('quarantine')) || (p.includes(arn('silver')) && !/\/_(manifests|pending)\//.test(p)))).toEqual([]);
   });
 
   it('cannot write to bronze, so it can never trigger itself', () => {

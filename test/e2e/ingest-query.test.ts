@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
@@ -111,6 +112,21 @@ describe('lake ingest + lake query: a round trip through the local lake', () => 
     const text = await run('status');
     expect(text.stdout).toMatch(/Partitions of transactions/);
     expect(text.stdout).toMatch(/⚠ transactions: \d\.\d+% of rows quarantined, above the 1% alert threshold/);
+  });
+
+  it('lists an ingest that never finished (an intent record without a manifest) in status', async () => {
+    const dir = join(lakeDir, 'silver', '_pending', 'transactions');
+    mkdirSync(dir, { recursive: true });
+    const intent = { dataset: 'transactions', run_id: 'r', source: { bucket: 'b', key: 'transactions/crashed.csv', version_id: null, etag: null }, started_at: '2024-05-01T10:00:00.000Z', silver_keys: ['a', 'b'], quarantine_keys: [] };
+    writeFileSync(join(dir, 'feedface.json'), JSON.stringify(intent));
+    try {
+      const status = JSON.parse((await run('status', '--json')).stdout);
+      expect(status.unfinished_ingests).toEqual([{ dataset: 'transactions', source: 'transactions/crashed.csv', started_at: '2024-05-01T10:00:00.000Z', silver_files: 2 }]);
+      expect((await run('status')).stdout).toMatch(/Unfinished ingests[\s\S]*transactions\/crashed\.csv\s+2/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(JSON.parse((await run('status', '--json')).stdout).unfinished_ingests).toEqual([]);
   });
 
   it('browses quarantine: a summary, rows by reason, rows by source', async () => {

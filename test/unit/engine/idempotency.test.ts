@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertConservation } from '../../../engine/ingest.ts';
-import { EngineInvariantError, manifestKey, type Manifest } from '../../../engine/index.ts';
+import { EngineInvariantError, manifestKey, pendingKey, type Manifest, type PendingIngest } from '../../../engine/index.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 
 const ROWS = csv('T1,A,1.00,EUR,2024-01-05T00:00:00Z', 'T2,B,2.00,USD,2024-02-05T00:00:00Z', 'T3,C,bad,EUR,2024-02-06T00:00:00Z');
@@ -79,6 +79,43 @@ describe('idempotency and conservation', () => {
     };
     await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/manifest upload failed/);
     expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([staleKey]);
+  });
+
+  it('leaves an intent record naming its files when an attempt never finishes; the next success removes it', async () => {
+    const lake = await createTestLake();
+    const putBytes = lake.store.putBytes.bind(lake.store);
+    lake.store.putBytes = async (zone, key, body) => {
+      if (key.startsWith('_manifests/')) throw new Error('injected: manifest upload failed');
+      return putBytes(zone, key, body);
+    };
+    await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/manifest upload failed/);
+    lake.store.putBytes = putBytes;
+    // The attempt's files are in silver, described by no manifest, but named by its intent record.
+    const [intentKey] = await lake.files('silver', '_pending/');
+    expect(intentKey).toMatch(/^_pending\/transactions\/[0-9a-f]+\.json$/);
+    const intent = JSON.parse(Buffer.from((await lake.store.getBytes('silver', intentKey as string)) ?? []).toString('utf8')) as PendingIngest;
+    expect(intent.silver_keys.sort()).toEqual(await lake.files('silver', 'transactions/'));
+    expect(intent.quarantine_keys).toHaveLength(1);
+    expect(await lake.files('silver', '_manifests/')).toEqual([]);
+
+    const m = await lake.ingest('transactions/a.csv', ROWS);
+    expect(intentKey).toBe(pendingKey('transactions', m.source_id));
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+    expect(await lake.files('silver', '_manifests/')).toEqual([manifestKey('transactions', m.source_id)]);
+  });
+
+  it('removes the files of an abandoned attempt that the finished run does not write, and only this source\'s', async () => {
+    const lake = await createTestLake();
+    const m = await lake.ingest('transactions/a.csv', ROWS);
+    const abandonedKey = `transactions/year=2023/month=11/part-${m.source_id}-00000.parquet`;
+    const otherSourceKey = 'transactions/year=2023/month=11/part-0000000000000000-00000.parquet';
+    await lake.store.putBytes('silver', abandonedKey, 'from an attempt under an older contract');
+    await lake.store.putBytes('silver', otherSourceKey, 'another source');
+    const intent: PendingIngest = { dataset: 'transactions', run_id: 'old', source: m.source, started_at: m.started_at, silver_keys: [abandonedKey, otherSourceKey], quarantine_keys: [] };
+    await lake.store.putBytes('silver', pendingKey('transactions', m.source_id), JSON.stringify(intent));
+    await lake.ingest('transactions/a.csv', ROWS);
+    expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([otherSourceKey]);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
   it('fails the attempt (to be retried), never quarantines the file, when DuckDB runs out of memory', async () => {
