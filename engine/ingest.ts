@@ -11,7 +11,9 @@ import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type RawInput, type SpooledInput } from './spool.ts';
 import type { RejectsLimits } from './reader.ts';
-import { transformToLocal, writeFileRejection, type RunStamp, type TransformResult } from './transform.ts';
+import { writeFileRejection } from './quarantine.ts';
+import type { RunStamp } from './stamp.ts';
+import { transformToLocal, type TransformResult } from './transform.ts';
 
 export interface IngestOptions {
   contracts: ContractRegistry;

@@ -157,7 +157,7 @@ export const typedColumn = (c: ColumnContract): string => typedName(c);
  * The typed rows: one per record in file order, the typed silver columns, `is_valid` (NULL for skipped
  * lines), and for invalid rows `raw_record`, `reasons`, `details`.
  */
-export function stagedRowsSql(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource, piiSalt: string): string {
+export function typedRowsSql(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource, piiSalt: string): string {
   const outputs = contract.columns
     .filter((c) => c.pii !== 'drop')
     .map((c) => (c.pii === 'hash' ? `sha256(${sqlString(piiSalt)} || ${typedName(c)}) AS ${ident(c.name)}` : `${typedName(c)} AS ${ident(c.name)}`));

@@ -1,0 +1,89 @@
+/**
+ * The quarantine of one source: every rejected row (from the routed pass's scratch partition) and every
+ * malformed record (from the rejects pass), numbered by record, or one record for a whole-file rejection.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { queryRows } from './duckdb.ts';
+import type { Malformed, InputScan } from './reader.ts';
+import { RowReason } from './reasons.ts';
+import { sqlString } from './sql.ts';
+import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
+
+/** Quarantine rows are wide (original values, details): small row groups keep the writer's buffer small. */
+const QUARANTINE_ROW_GROUP_SIZE = 20_000;
+
+/** What a rejected row carries through the routed pass (as JSON in its `source_key`), and how to read it back. */
+export const rejectedPayloadSql = `CAST(to_json({'ordinal': ordinal, 'reasons': reasons, 'details': details, 'raw_record': raw_record}) AS VARCHAR)`;
+const REJECTED_PAYLOAD = `{"ordinal": "BIGINT", "reasons": "VARCHAR[]", "details": "VARCHAR[]", "raw_record": "VARCHAR"}`;
+
+/**
+ * Views for the quarantine session: `rejected` (each rejected row's payload) and `malformed` (record
+ * numbers not counting blank lines, which the reader counts as lines).
+ */
+export async function attachRejected(db: DuckDBConnection, rejectedFiles: readonly string[], malformed: Malformed, scan: InputScan): Promise<void> {
+  await db.run(
+    rejectedFiles.length === 0
+      ? `CREATE VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
+      : `CREATE VIEW rejected AS SELECT p.ordinal, p.reasons, p.details, p.raw_record
+         FROM (SELECT json_transform(source_key, '${REJECTED_PAYLOAD}') AS p FROM read_parquet([${rejectedFiles.map(sqlString).join(', ')}]))`,
+  );
+  if (malformed.files.length === 0) {
+    await db.run(`CREATE VIEW malformed AS
+      SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`);
+    return;
+  }
+  const files = `read_parquet([${malformed.files.map(sqlString).join(', ')}])`;
+  if (!scan.blankLinesFile) {
+    await db.run(`CREATE VIEW malformed AS SELECT record_number, details, raw_record FROM ${files}`);
+    return;
+  }
+  // For each malformed record, the last blank line before it says how many blank lines to discount.
+  const blanks = `read_csv(${sqlString(scan.blankLinesFile)}, header = false, auto_detect = false, columns = {'blank_at': 'BIGINT', 'blanks_before': 'BIGINT'})`;
+  await db.run(`CREATE VIEW malformed AS
+    SELECT m.record_number - coalesce(b.blanks_before, 0) AS record_number, m.details, m.raw_record
+    FROM ${files} m ASOF LEFT JOIN ${blanks} b ON m.record_number > b.blank_at`);
+}
+
+export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, path: string): Promise<number> {
+  const invalid = `SELECT ordinal, reasons, details, raw_record FROM rejected`;
+  // Rows are numbered among the records the reader yielded: shift each past the malformed records before it.
+  // `good_before` is how many well-formed records precede the k-th malformed one; an ASOF join finds, for each
+  // rejected row, the last malformed record before it. Only ordinals take part (narrow, sorts spill to disk),
+  // and no step holds every rejected row in memory.
+  const rowLevel =
+    malformedRows === 0
+      ? `SELECT ordinal AS record_number, reasons, details, raw_record FROM (${invalid})`
+      : `SELECT n.record_number, i.reasons, i.details, i.raw_record
+         FROM (${invalid}) i
+         JOIN (
+           SELECT o.ordinal, o.ordinal + coalesce(g.k, 0) AS record_number
+           FROM (SELECT ordinal FROM rejected) o
+           ASOF LEFT JOIN (
+             SELECT good_before, max(k) AS k FROM (
+               SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before, row_number() OVER (ORDER BY record_number) AS k
+               FROM malformed)
+             GROUP BY good_before
+           ) g ON o.ordinal > g.good_before
+         ) n USING (ordinal)`;
+  // Row-level rejections, then malformed records; no global sort (it would hold every rejected row in memory).
+  // Readers order by record_number.
+  const sql = `COPY (
+    SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, reasons, details, raw_record,
+           ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
+    FROM (
+      ${rowLevel}
+      UNION ALL
+      SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed
+    )
+  ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${QUARANTINE_ROW_GROUP_SIZE})`;
+  const rows = await queryRows(db, sql);
+  return Number(rows[0]?.Count ?? 0);
+}
+
+/** Whole-file rejection: one quarantine record saying why. */
+export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, reason: string, detail: string, path: string): Promise<void> {
+  await db.run(`COPY (
+    SELECT ${quarantineStampSelect(stamp)}, CAST(NULL AS BIGINT) AS record_number, [${sqlString(reason)}] AS reasons,
+           [${sqlString(detail)}] AS details, CAST(NULL AS VARCHAR) AS raw_record, ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
+  ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);
+}

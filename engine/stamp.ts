@@ -1,0 +1,36 @@
+/** What every output row of one ingest is stamped with: lineage in silver, source identity in quarantine. */
+import { sqlString } from './sql.ts';
+
+/** Lineage and identity values stamped on every output row. */
+export interface RunStamp {
+  dataset: string;
+  bucket: string;
+  key: string;
+  version: string | null;
+  runId: string;
+  sourceId: string;
+  ingestedAt: Date;
+}
+
+export const timestampLiteral = (d: Date): string => `CAST(TIMESTAMP ${sqlString(d.toISOString().replace('T', ' ').replace('Z', ''))} AS TIMESTAMP_MS)`;
+
+/** The lineage columns of silver; `sourceKey` replaces the source key's literal (see the routed pass). */
+export function lineageSelect(stamp: RunStamp, sourceKey: string = sqlString(stamp.key)): string {
+  return [
+    `${sourceKey} AS source_key`,
+    `${stamp.version === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.version)} AS source_version`,
+    `${sqlString(stamp.runId)} AS ingest_run_id`,
+    `${timestampLiteral(stamp.ingestedAt)} AS ingested_at`,
+  ].join(', ');
+}
+
+/** Columns shared by every quarantine record, row-level or whole-file. */
+export function quarantineStampSelect(stamp: RunStamp): string {
+  return [
+    `${sqlString(stamp.dataset)} AS dataset`,
+    `${sqlString(stamp.bucket)} AS source_bucket`,
+    `${sqlString(stamp.key)} AS source_key`,
+    `${stamp.version === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.version)} AS source_version`,
+    `${sqlString(stamp.runId)} AS ingest_run_id`,
+  ].join(', ');
+}
