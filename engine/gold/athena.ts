@@ -55,7 +55,6 @@ export function trinoType(hiveType: string): string {
 /** The fields of a Glue `TableInput` for an Athena view (shape of `@aws-sdk/client-glue` TableInput). */
 export interface GlueViewInput {
   Name: string;
-  Description: string;
   TableType: 'VIRTUAL_VIEW';
   Parameters: Record<string, string>;
   ViewOriginalText: string;
@@ -65,7 +64,12 @@ export interface GlueViewInput {
 
 /**
  * A Glue table input that Athena reads as a view: `ViewOriginalText` carries the Presto/Trino view
- * definition, base64-encoded JSON, exactly as Athena writes it for `CREATE VIEW`.
+ * definition, base64-encoded JSON, as Athena writes it for `CREATE VIEW`.
+ *
+ * Checked on Trino 476 (the test tier that runs the analyst SQL): a Glue `Description` becomes the table
+ * comment, which must stay `Presto View` or the view is not found — so the description goes in a
+ * parameter; and a view needs an owner or `runAsInvoker`: it runs with the querying principal's rights,
+ * as Athena's IAM model has it.
  */
 export function glueViewInput(view: GoldView, names: DatabaseNames, catalog = 'awsdatacatalog'): GlueViewInput {
   const columns = (cols: readonly TableColumn[]) => cols.map((c) => ({ name: c.name, type: trinoType(c.hiveType) }));
@@ -74,12 +78,12 @@ export function glueViewInput(view: GoldView, names: DatabaseNames, catalog = 'a
     catalog,
     schema: names.gold,
     columns: columns(view.columns),
+    runAsInvoker: true,
   };
   return {
     Name: view.name,
-    Description: view.description.slice(0, 2048),
     TableType: 'VIRTUAL_VIEW',
-    Parameters: { presto_view: 'true', comment: 'Presto View' },
+    Parameters: { presto_view: 'true', comment: 'Presto View', description: view.description.slice(0, 512) },
     ViewOriginalText: `/* Presto View: ${Buffer.from(JSON.stringify(definition)).toString('base64')} */`,
     ViewExpandedText: '/* Presto View */',
     StorageDescriptor: {

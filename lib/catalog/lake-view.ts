@@ -31,7 +31,6 @@ export class LakeView extends Construct {
       databaseName: props.database.databaseName,
       tableInput: {
         name: input.Name,
-        description: input.Description,
         tableType: input.TableType,
         parameters: input.Parameters,
         viewOriginalText: input.ViewOriginalText,

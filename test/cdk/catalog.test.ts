@@ -177,7 +177,8 @@ describe('gold tables', () => {
   it('registers gold views as Athena stores them: VIRTUAL_VIEW with a Presto view definition on the stage databases', () => {
     const input = tableInput('gold', TRANSACTIONS_LATEST.name) as { TableType: string; Parameters: Record<string, string>; ViewOriginalText: string };
     expect(input.TableType).toBe('VIRTUAL_VIEW');
-    expect(input.Parameters).toEqual({ presto_view: 'true', comment: 'Presto View' });
+    expect(input.Parameters).toEqual({ presto_view: 'true', comment: 'Presto View', description: TRANSACTIONS_LATEST.description.slice(0, 512) });
+    expect(input).not.toHaveProperty('Description'); // it would become the table comment, which must read 'Presto View'
     const encoded = /^\/\* Presto View: (.+) \*\/$/.exec(input.ViewOriginalText)?.[1] ?? '';
     const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { originalSql: string; schema: string; columns: { name: string }[] };
     const names = stack.lake.catalog.databaseNames;

@@ -165,8 +165,9 @@ describe('Athena helpers', () => {
     const input = glueViewInput(TRANSACTIONS_LATEST, names);
     expect(input).toMatchObject({ Name: 'transactions_latest', TableType: 'VIRTUAL_VIEW', ViewExpandedText: '/* Presto View */' });
     const encoded = /^\/\* Presto View: (.+) \*\/$/.exec(input.ViewOriginalText)?.[1] ?? '';
-    const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { originalSql: string; schema: string; columns: Array<{ name: string; type: string }> };
+    const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { originalSql: string; schema: string; columns: Array<{ name: string; type: string }>; runAsInvoker: boolean };
     expect(definition.schema).toBe('lake_dev_gold');
+    expect(definition.runAsInvoker).toBe(true);
     expect(definition.originalSql).toContain('FROM lake_dev_silver.transactions t');
     expect(definition.columns.find((c) => c.name === 'amount')?.type).toBe('decimal(18,2)');
     expect(definition.columns.find((c) => c.name === 'ingested_at')?.type).toBe('timestamp(3)');
