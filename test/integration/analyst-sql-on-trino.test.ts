@@ -3,15 +3,19 @@
  * them (database names qualified for the stage) run on Trino over the Glue tables the template defines and
  * the files the bundled function wrote — all in moto. Moto cannot execute SQL; Trino can.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
 import { qualifyDatabases, type DatabaseNames } from '../../engine/gold/athena.ts';
 import { accountMonthlyBalanceSql } from '../../engine/gold/build-sql.ts';
-import { drain, putBronze, skipReason, useLake } from './harness/lake-fixture.ts';
+import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
+import { findQueryFile } from '../../cli/query-files.ts';
+import { loadContracts } from '../../engine/contract/load.ts';
+import { drain, listKeys, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { ensureTrino, startTrino, trinoJavaHome, trinoQuery, type RunningTrino } from './harness/trino-server.ts';
 
 const java = trinoJavaHome();
@@ -43,7 +47,7 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('runs every named query without an error; the balances match what the generator wrote', async () => {
+  it('runs every named query; the balances match the generator; DuckDB gives the same answers over the same files', async () => {
     const fx = lake();
     const reports: GenerationReport[] = [];
     for (const [name, options] of [['jan.csv', JAN], ['feb-mar.csv', FEB]] as const) {
@@ -70,6 +74,21 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     const expected = expectedMonthEndBalances(reports);
     expectBalances(results.get('month_end_balances_from_silver'), expected);
 
+    // The same files on the local engine (DuckDB over the same silver and quarantine files): the same answers.
+    const local = await localEngineOver(fx, join(scratch, 'local-lake'));
+    const readsGold = (name: string): boolean => /\bgold\./.test(findQueryFile(name).sql.replace(/--.*$/gm, ''));
+    const silverAndQuarantine = queries.filter((x) => !readsGold(x.name));
+    expect(silverAndQuarantine.length).toBeGreaterThanOrEqual(7);
+    try {
+      for (const q of silverAndQuarantine.filter((x) => results.has(x.name))) {
+        const duck = await local.query(findQueryFile(q.name).sql);
+        const trinoRows = (results.get(q.name)?.rows ?? []).map((r) => r.map(normalized));
+        expect.soft(sorted(duck.rows.map((r) => duck.columns.map((c) => normalized(r[c])))), `${q.name}: DuckDB vs Trino`).toEqual(sorted(trinoRows));
+      }
+    } finally {
+      await local.close();
+    }
+
     // Gold: the SELECT the AWS refresh wraps in UNLOAD, written by Trino into the gold table the template
     // defines, then read by the analysts' gold query and the gold view, as Athena would.
     const names = databaseNames(fx.stacks[0]?.template);
@@ -81,6 +100,31 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     expect(latest.rows).toEqual([[jan.validRows + feb.validRows - feb.resentRows, jan.validRows + feb.validRows - feb.resentRows]]);
   }, 300_000);
 });
+
+/** The lake's silver and quarantine files, copied from moto into a local lake, with the local query engine on them. */
+async function localEngineOver(fx: LakeFixture, root: string): Promise<LocalQueryEngine> {
+  for (const [zone, bucket] of [['silver', fx.lake.buckets.silver], ['quarantine', fx.lake.buckets.quarantine]] as const) {
+    for (const key of await listKeys(fx, bucket)) {
+      const target = join(root, zone, ...key.split('/'));
+      mkdirSync(dirname(target), { recursive: true });
+      const response = await fx.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      writeFileSync(target, await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    }
+  }
+  return LocalQueryEngine.open({ root, contracts: loadContracts() });
+}
+
+/** One cell as text both engines agree on: numbers to 12 significant digits, timestamps to the millisecond. */
+function normalized(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  // Numbers, and decimals (both engines send those as strings); digit strings such as months stay strings.
+  if (typeof value === 'number' || (typeof value === 'string' && /^-?\d+\.\d+$/.test(value))) return Number(value).toPrecision(12);
+  const timestamp = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d+))?Z?$/.exec(String(value));
+  if (timestamp) return `${timestamp[1]} ${timestamp[2]}.${(timestamp[3] ?? '').padEnd(3, '0').slice(0, 3)}`;
+  return String(value);
+}
+
+const sorted = (rows: Array<Array<string | null>>): string[] => rows.map((r) => JSON.stringify(r)).sort();
 
 function expectBalances(result: { columns: string[]; rows: unknown[][] } | undefined, expected: Map<string, Map<string, number | undefined>>): void {
   expect(result?.columns).toEqual(['account_id', 'month', 'balance']);

@@ -140,7 +140,8 @@ export async function startTrino(options: TrinoOptions, timeoutMs = 120_000): Pr
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`Trino exited with ${child.exitCode}; see ${logPath}`);
     const info = await fetch(`${url}/v1/info`).then((r) => (r.ok ? (r.json() as Promise<{ starting: boolean }>) : undefined)).catch(() => undefined);
-    if (info && !info.starting) return { url, stop, logPath };
+    // Started is not ready: on a busy machine the node registers as a worker a while later (NO_NODES_AVAILABLE).
+    if (info && !info.starting && (await trinoQuery(url, 'SELECT 1').then(() => true, () => false))) return { url, stop, logPath };
     await new Promise((r) => setTimeout(r, 500));
   }
   stop();
