@@ -55,6 +55,7 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
       reports.push(await writeTransactionsCsv(file, options));
       await putBronze(fx, `transactions/${name}`, await readFile(file));
     }
+    await putBronze(fx, 'partner-drop/feed.csv', 'id,value\n1,2\n'); // no contract owns this prefix
     await drain(fx);
 
     const queries = namedQueries(fx.stacks[0]?.template);
@@ -96,6 +97,9 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     await trinoQuery(url, `INSERT INTO ${names.gold}.account_monthly_balance ${qualifyDatabases(goldRows, names)}`);
     const fromGold = queries.find((q) => q.name === 'month_end_balances') as NamedQuery;
     expectBalances(await trinoQuery(url, fromGold.sql), expected);
+    // Files no contract owns have a quarantine table Athena can read (their old `_unknown/` path it skipped).
+    const unowned = await trinoQuery(url, `SELECT source_key, reasons FROM ${names.quarantine}.unknown_dataset`);
+    expect(unowned.rows).toEqual([['partner-drop/feed.csv', ['UNKNOWN_DATASET']]]);
     const latest = await trinoQuery(url, `SELECT count(*), count(DISTINCT transaction_id) FROM ${names.gold}.transactions_latest`);
     expect(latest.rows).toEqual([[jan.validRows + feb.validRows - feb.resentRows, jan.validRows + feb.validRows - feb.resentRows]]);
   }, 300_000);
