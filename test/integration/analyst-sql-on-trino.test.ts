@@ -13,6 +13,7 @@ import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, 
 import { qualifyDatabases, type DatabaseNames } from '../../engine/gold/athena.ts';
 import { accountMonthlyBalanceSql } from '../../engine/gold/build-sql.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
+import { refreshGoldLocal } from '../../adapters/local/gold-refresh.ts';
 import { findQueryFile } from '../../cli/query-files.ts';
 import { loadContracts } from '../../engine/contract/load.ts';
 import { drain, listKeys, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
@@ -97,6 +98,18 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     await trinoQuery(url, `INSERT INTO ${names.gold}.account_monthly_balance ${qualifyDatabases(goldRows, names)}`);
     const fromGold = queries.find((q) => q.name === 'month_end_balances') as NamedQuery;
     expectBalances(await trinoQuery(url, fromGold.sql), expected);
+    // The local refresh (DuckDB) computes the same gold rows from the same silver files.
+    const goldColumns = 'account_id, net_flow, txn_count, closing_balance, first_txn_month, last_txn_month, year, month';
+    const localGold = await LocalQueryEngine.open({ root: join(scratch, 'local-lake'), contracts: loadContracts() });
+    try {
+      await refreshGoldLocal({ lakeDir: join(scratch, 'local-lake'), engine: localGold });
+      const duck = await localGold.query(`SELECT ${goldColumns} FROM gold.account_monthly_balance`);
+      const onTrino = await trinoQuery(url, `SELECT ${goldColumns} FROM ${names.gold}.account_monthly_balance`);
+      expect(duck.rows.length).toBeGreaterThan(0);
+      expect(sorted(duck.rows.map((r) => duck.columns.map((c) => normalized(r[c]))))).toEqual(sorted(onTrino.rows.map((r) => r.map(normalized))));
+    } finally {
+      await localGold.close();
+    }
     // Files no contract owns have a quarantine table Athena can read (their old `_unknown/` path it skipped).
     const unowned = await trinoQuery(url, `SELECT source_key, reasons FROM ${names.quarantine}.unknown_dataset`);
     expect(unowned.rows).toEqual([['partner-drop/feed.csv', ['UNKNOWN_DATASET']]]);
