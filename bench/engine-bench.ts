@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --rows N] [--runs R] [--scaling]`
+ * `npm run bench [-- --rows N] [--runs R] [--scaling] [--broken]`
  *
  * Generates N transactions (~1% invalid of every kind), then in the same run measures, each in a fresh
  * process and alternating: the engine end to end (bytes in → silver Parquet + quarantine + manifest on
  * local disk) and the native reference (DuckDB, one thread, one COPY with the same typing and validation).
  * Prints MB/s, the ratio, peak RSS and output bytes, and checks both produced the same valid rows.
  * `--scaling` also runs the engine at 5× the rows to show that memory does not grow with input size.
+ * `--broken` also runs it on files with 10% and 50% malformed rows and 50% invalid ones: memory stays bounded.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ENGINE_PROCESS_ENV } from '../engine/process-env.ts';
+import { BROKEN_INPUTS, writeBrokenCsv } from './broken.ts';
 import { writeTransactionsCsv } from './generate.ts';
 import type { RunResult } from './run-result.ts';
 
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '2000000' },
     runs: { type: 'string', default: '3' },
     scaling: { type: 'boolean', default: false },
+    broken: { type: 'boolean', default: false },
   },
 });
 const rows = Number(values.rows);
@@ -111,5 +114,16 @@ if (values.scaling) {
     `scaling: ${(rows * 5).toLocaleString()} rows → ${(mb(scaled.bytesIn) / scaled.seconds).toFixed(1)} MB/s, peak RSS ${scaled.peakRssMb.toFixed(0)} MB (vs ${Math.max(...engine.map((r) => r.peakRssMb)).toFixed(0)} MB at ${rows.toLocaleString()} rows)`,
   );
   await fresh(join(root, 'engine-lake-scaled'));
+}
+if (values.broken) {
+  for (const brokenInput of BROKEN_INPUTS) {
+    const file = join(root, `broken-${brokenInput.breakage}-${Math.round(brokenInput.ratio * 100)}-${rows}.csv`);
+    if (!existsSync(file)) await writeBrokenCsv(file, rows, brokenInput);
+    const result = run('run-engine.ts', file, await fresh(join(root, 'engine-lake-broken')));
+    console.log(
+      `broken: ${rows.toLocaleString()} rows, ${brokenInput.label} → ${result.seconds.toFixed(1)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB, ${result.rowsQuarantined.toLocaleString()} quarantined`,
+    );
+  }
+  await fresh(join(root, 'engine-lake-broken'));
 }
 if (diff.engineOnly !== 0 || diff.referenceOnly !== 0 || last.engine.rowsValid !== last.reference.rowsValid) process.exitCode = 1;
