@@ -9,8 +9,8 @@ import { RowReason } from './reasons.ts';
 import { sqlString } from './sql.ts';
 import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
 
-/** Quarantine rows are wide (original values, details): small row groups keep the writer's buffer small. */
-const QUARANTINE_ROW_GROUP_SIZE = 20_000;
+/** Quarantine rows are wide and unbounded (original values, details): small row groups keep the writer's buffer small (20,000 rows of 2 KB records ran out of memory). */
+const QUARANTINE_ROW_GROUP_SIZE = 2_048;
 
 /** What a rejected row carries through the routed pass (as JSON in its `source_key`), and how to read it back. */
 export const rejectedPayloadSql = `CAST(to_json({'ordinal': ordinal, 'reasons': reasons, 'details': details, 'raw_record': raw_record}) AS VARCHAR)`;

@@ -21,13 +21,24 @@ import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
 
 export interface RejectsLimits {
-  /** Records the reader may reject before the rejects pass reads the file in chunks instead of whole. @default 50000 */
+  /** Records the reader may reject in one pass over the whole file; more are read in chunks. @default 50000 */
   rejectsPerPass: number;
+  /** Bytes of rejected records (about 1 KB each plus the record) one pass may hold. @default 32 MiB */
+  rejectBytesPerPass: number;
   /** Records per chunk of the chunked rejects pass. @default 100000 */
   recordsPerChunk: number;
+  /**
+   * Bytes per chunk. Also keeps each chunk within one read buffer of DuckDB's CSV reader: with rejects
+   * stored, DuckDB 1.5.6 was seen to stop early on some files (a reject at a buffer boundary).
+   * @default 4 MiB
+   */
+  bytesPerChunk: number;
 }
 
-export const DEFAULT_REJECTS_LIMITS: RejectsLimits = { rejectsPerPass: 50_000, recordsPerChunk: 100_000 };
+export const DEFAULT_REJECTS_LIMITS: RejectsLimits = { rejectsPerPass: 50_000, rejectBytesPerPass: 32 << 20, recordsPerChunk: 100_000, bytesPerChunk: 4 << 20 };
+
+/** What DuckDB keeps per reader reject besides the record itself (measured: ~1 KB). */
+const REJECT_OVERHEAD_BYTES = 1024;
 
 const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
 
@@ -91,13 +102,16 @@ export async function findMalformed(
 ): Promise<Malformed> {
   const skipped = scan.expectedRows - readerRows;
   if (skipped === 0 && scan.quotingClean) return { files: [], count: 0, chunked: false };
-  const rejects = skipped < limits.rejectsPerPass ? await rejectsPass(settings, contract, path, workDir) : await chunkedRejectsPass(settings, contract, path, workDir, limits);
+  // One pass holds every reject until its scan ends: only when few and small are expected. With unclean
+  // quoting the count is not to be trusted, so the file is read in chunks.
+  const heldBytes = skipped * (scan.maxRecordBytes + REJECT_OVERHEAD_BYTES);
+  const onePass = scan.quotingClean && skipped < limits.rejectsPerPass && heldBytes < limits.rejectBytesPerPass;
+  let rejects = onePass ? await rejectsPass(settings, contract, path, workDir) : undefined;
+  // The whole-file rejects reader disagreeing with the main pass is DuckDB stopping early: read in chunks.
+  if (!rejects || rejects.rows !== readerRows) rejects = await chunkedRejectsPass(settings, contract, path, workDir, limits);
   if (rejects.rows !== readerRows) {
-    // Chunks are cut where the byte scan sees a record end; with broken quoting the reader may disagree.
-    if (rejects.chunked) {
-      throw new FileRejection(FileReason.UNREADABLE, `records cannot be told apart (broken quoting): the reader found ${readerRows} readable records in the file but ${rejects.rows} in its parts`);
-    }
-    throw new EngineInvariantError(`reading ${path}: the rejects pass read ${rejects.rows} rows, the main pass ${readerRows}`);
+    // Not the data's fault as far as anyone can tell: fail (retry, then the DLQ and its alarm), quarantine nothing.
+    throw new EngineInvariantError(`reading ${path}: the rejects pass read ${rejects.rows} rows in chunks, the main pass ${readerRows}`);
   }
   return { files: rejects.files, count: rejects.malformed, chunked: rejects.chunked };
 }
@@ -143,7 +157,14 @@ async function rejectsPass(settings: DuckDbSettings, contract: DatasetContract, 
 async function chunkedRejectsPass(settings: DuckDbSettings, contract: DatasetContract, path: string, workDir: string, limits: RejectsLimits): Promise<Rejects> {
   const result: Rejects = { files: [], malformed: 0, rows: 0, chunked: true };
   const csv = contract.source.format === 'csv';
-  for await (const chunk of recordChunks(path, workDir, { recordsPerChunk: limits.recordsPerChunk, headerLines: csv ? 1 : 0, quoted: csv })) {
+  const chunks = recordChunks(path, workDir, {
+    recordsPerChunk: limits.recordsPerChunk,
+    bytesPerChunk: limits.bytesPerChunk,
+    headerLines: csv ? 1 : 0,
+    quoted: csv,
+    delimiter: contract.source.delimiter,
+  });
+  for await (const chunk of chunks) {
     const n = result.files.length;
     const file = join(workDir, `malformed-${String(n).padStart(6, '0')}.parquet`);
     // A fresh session per chunk: the reader's rejects are released with it.

@@ -126,11 +126,12 @@ export interface StagingSource {
 }
 
 /**
- * The field without surrounding spaces, NULL when nothing is left. Most fields have none: testing the ends
- * first skips trim's copy (measured: 15% of the pass for the transactions bench).
+ * The field without surrounding spaces, NULL when nothing is left — exactly `NULLIF(trim(field), '')`. trim
+ * removes ASCII and Unicode spaces (NBSP, U+3000 …); for an all-ASCII field (bytes = characters) without a
+ * space at either end it is the identity, and skipping its copy saves ~40% of the trimming (measured).
  */
 function blankToNull(field: string): string {
-  return `(CASE WHEN ${field} = '' THEN NULL WHEN NOT (starts_with(${field}, ' ') OR ends_with(${field}, ' ')) THEN ${field} ELSE NULLIF(trim(${field}), '') END)`;
+  return `(CASE WHEN ${field} = '' THEN NULL WHEN strlen(${field}) = length(${field}) AND NOT (starts_with(${field}, ' ') OR ends_with(${field}, ' ')) THEN ${field} ELSE NULLIF(trim(${field}), '') END)`;
 }
 
 /**

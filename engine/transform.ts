@@ -81,7 +81,10 @@ interface RoutedOutput {
  * quarantine and never published.
  */
 async function writeRouted(db: DuckDBConnection, contract: DatasetContract, stamp: RunStamp, path: string, piiSalt: string, outDir: string): Promise<RoutedOutput> {
-  const { header, source } = await prepareSource(db, contract, path);
+  // Binding reads the file too (JSON Lines samples its keys): a reader error there rejects the file as well.
+  const { header, source } = await prepareSource(db, contract, path).catch((e: unknown) => {
+    throw asFileRejection(e, contract);
+  });
   const columns = contract.columns.filter((c) => c.pii !== 'drop').map((c) => ident(c.name));
   const lineage = lineageSelect(stamp, `CASE WHEN is_valid THEN ${sqlString(stamp.key)} ELSE ${rejectedPayloadSql} END`);
   const parts = contract.partitionBy.map((p) => `CASE WHEN is_valid THEN ${partitionExpression(p, ident(p.source))} END AS ${ident(p.name)}`);

@@ -145,8 +145,14 @@ async function unfinishedIngests(lake: LocalLake): Promise<LakeStatus['unfinishe
   for await (const o of lake.store.list('silver', PENDING_PREFIX)) {
     const bytes = await lake.store.getBytes('silver', o.key);
     if (!bytes) continue;
-    const intent = JSON.parse(Buffer.from(bytes).toString('utf8')) as PendingIngest;
-    out.push({ dataset: intent.dataset, source: intent.source.key, started_at: intent.started_at, silver_files: intent.silver_keys.length });
+    let intent: PendingIngest;
+    try {
+      intent = JSON.parse(Buffer.from(bytes).toString('utf8')) as PendingIngest;
+    } catch {
+      out.push({ dataset: '?', source: `${o.key} (unreadable intent record)`, started_at: '', silver_files: 0 });
+      continue;
+    }
+    out.push({ dataset: intent.dataset, source: intent.source?.key ?? o.key, started_at: intent.started_at, silver_files: intent.silver_keys?.length ?? 0 });
   }
   return out;
 }

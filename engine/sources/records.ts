@@ -16,6 +16,8 @@ export interface RecordScan {
   records: number;
   /** Blank lines among them (nothing but a line end). */
   blankLines: number;
+  /** Bytes of the longest record (what a reader reject holds besides its own ~1 KB). */
+  maxRecordBytes: number;
   /**
    * Every double quote stood where RFC 4180 allows one (opening a field, closing it before a delimiter or
    * line end, or doubled inside it) and none was left open: then DuckDB's reader sees the same records.
@@ -47,6 +49,9 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
   let lineHasContent = false;
   let lastByte = LF;
   let closedAtBufferEnd = false;
+  let offset = 0;
+  let recordStart = 0;
+  let maxRecordBytes = 0;
   await pipeline(
     createReadStream(path, { highWaterMark: 1 << 20 }),
     async function* (buffers: AsyncIterable<Buffer>) {
@@ -55,6 +60,8 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
         if (n === 0) continue;
         let out = '';
         if (closedAtBufferEnd && !closesCleanly(buffer[0])) clean = false;
+        // Position of the last closing quote in this buffer (-1: the previous buffer ended with one).
+        let lastClose = closedAtBufferEnd ? -1 : -2;
         closedAtBufferEnd = false;
         // Native searches hop from quote to quote and line end to line end; bytes in between are not looked at.
         let nextQuote = options.quoted ? buffer.indexOf(QUOTE) : -1;
@@ -66,17 +73,20 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
             if (nextQuote + 1 < n) {
               if (!closesCleanly(buffer[nextQuote + 1])) clean = false;
             } else closedAtBufferEnd = true;
+            lastClose = nextQuote;
             pos = nextQuote + 1;
             nextQuote = buffer.indexOf(QUOTE, pos);
             continue;
           }
           const lineEnd = buffer.indexOf(LF, pos);
           if (nextQuote !== -1 && (lineEnd === -1 || nextQuote < lineEnd)) {
-            // An opening quote starts a field, or follows a closing one (an escaped quote).
+            // A quote opens a field only at its start, or right after a closing quote (an escaped quote);
+            // anywhere else DuckDB reads it as a plain character, and so does this scan.
             const before = nextQuote > 0 ? buffer[nextQuote - 1] : lastByte;
-            if (before !== delimiter && before !== LF && before !== QUOTE) clean = false;
+            const opens = before === delimiter || before === LF || lastClose === nextQuote - 1;
+            if (!opens) clean = false;
             lineHasContent = true;
-            quoted = true;
+            quoted = opens;
             pos = nextQuote + 1;
             nextQuote = buffer.indexOf(QUOTE, pos);
             continue;
@@ -86,6 +96,8 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
             break;
           }
           lines++;
+          maxRecordBytes = Math.max(maxRecordBytes, offset + lineEnd - recordStart);
+          recordStart = offset + lineEnd + 1;
           if (!(lineHasContent || hasContent(buffer, pos, lineEnd)) && lines > options.headerLines) {
             out += `${lines - options.headerLines},${++blankLines}\n`;
           }
@@ -93,6 +105,7 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
           pos = lineEnd + 1;
         }
         lastByte = buffer[n - 1] as number;
+        offset += n;
         if (out) yield out;
       }
     },
@@ -100,7 +113,8 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
   );
   // A last line without a line end is a record too, unless it is empty.
   if (lastByte !== LF && lineHasContent) lines++;
-  return { records: Math.max(0, lines - options.headerLines), blankLines, quotingClean: clean && !quoted };
+  maxRecordBytes = Math.max(maxRecordBytes, offset - recordStart);
+  return { records: Math.max(0, lines - options.headerLines), blankLines, maxRecordBytes, quotingClean: clean && !quoted };
 }
 
 /** Whether bytes [from, to) hold anything but carriage returns. */
@@ -112,6 +126,10 @@ function hasContent(buffer: Buffer, from: number, to: number): boolean {
 export interface ChunkOptions {
   /** Records (lines, counted as DuckDB counts them) per chunk, header not included. */
   recordsPerChunk: number;
+  /** Bytes per chunk: a chunk ends at the first record end past this size. @default no limit */
+  bytesPerChunk?: number;
+  /** The CSV field delimiter (one byte): a quote opens a field only after it or a line end. @default ',' */
+  delimiter?: string;
   /** Lines at the start of the file that every chunk repeats (1 for a CSV header). */
   headerLines: number;
   /** CSV: a newline inside double quotes does not end a record. JSON Lines: every newline does. */
@@ -131,6 +149,11 @@ export interface RecordChunk {
  * consumer has finished with (and may delete) the previous one. Bytes are copied exactly.
  */
 export async function* recordChunks(path: string, dir: string, options: ChunkOptions): AsyncGenerator<RecordChunk> {
+  const delimiter = (options.delimiter ?? ',').charCodeAt(0);
+  const bytesPerChunk = options.bytesPerChunk ?? Number.POSITIVE_INFINITY;
+  let prev = LF;
+  let prevClosed = false;
+  let chunkBytes = 0;
   const header: Buffer[] = [];
   let headerDone = options.headerLines === 0;
   let linesSeen = 0;
@@ -141,6 +164,7 @@ export async function* recordChunks(path: string, dir: string, options: ChunkOpt
 
   const startChunk = async (): Promise<void> => {
     current = { path: join(dir, `chunk-${String(index++).padStart(6, '0')}.txt`), recordOffset: linesSeen - options.headerLines, records: 0 };
+    chunkBytes = 0;
     out = await open(current.path, 'w');
     for (const part of header) await out.write(part);
   };
@@ -148,9 +172,13 @@ export async function* recordChunks(path: string, dir: string, options: ChunkOpt
   for await (const buffer of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     let start = 0;
     for (let i = 0; i < buffer.length; i++) {
-      const byte = buffer[i];
-      if (byte === QUOTE && options.quoted) quoted = !quoted;
-      else if (byte === LF && !quoted) {
+      const byte = buffer[i] as number;
+      // Quotes as the scan reads them (see scanRecords): opening only at a field start or after a closing quote.
+      const closing: boolean = byte === QUOTE && options.quoted && quoted;
+      if (byte === QUOTE && options.quoted) quoted = quoted ? false : prev === delimiter || prev === LF || prevClosed;
+      prevClosed = closing;
+      prev = byte;
+      if (byte === LF && !quoted) {
         if (!headerDone) {
           header.push(Buffer.from(buffer.subarray(start, i + 1)));
           start = i + 1;
@@ -160,7 +188,7 @@ export async function* recordChunks(path: string, dir: string, options: ChunkOpt
         if (!out) await startChunk();
         linesSeen++;
         (current as RecordChunk).records++;
-        if ((current as RecordChunk).records === options.recordsPerChunk) {
+        if ((current as RecordChunk).records === options.recordsPerChunk || chunkBytes + (i + 1 - start) >= bytesPerChunk) {
           await (out as FileHandle).write(buffer.subarray(start, i + 1));
           start = i + 1;
           await (out as FileHandle).close();
@@ -174,6 +202,7 @@ export async function* recordChunks(path: string, dir: string, options: ChunkOpt
       else {
         if (!out) await startChunk();
         await (out as FileHandle).write(buffer.subarray(start));
+        chunkBytes += buffer.length - start;
       }
     }
   }

@@ -186,7 +186,7 @@ export class LakeIngestion extends Construct {
     this.logGroup.grantWrite(role);
 
     const hashing = loadContracts(props.contractsDir).contracts.filter((c) => c.columns.some((col) => col.pii === 'hash'));
-    this.piiSalt = props.piiSalt ?? (hashing.length > 0 ? generatedSalt(this, storage) : undefined);
+    this.piiSalt = props.piiSalt ?? (hashing.length > 0 ? generatedSalt(this, storage, `${props.namePrefix ?? 'medallion'}-pii-salt`) : undefined);
 
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
@@ -269,8 +269,13 @@ function validate(v: { batchSize: number; maxConcurrency: number; maxReceiveCoun
   }
 }
 
-function generatedSalt(scope: Construct, storage: LakeStorage): secretsmanager.Secret {
+/**
+ * A fixed name: a re-created stack then fails on the retained secret instead of silently hashing with a new
+ * salt (import it, or pass it as `piiSalt`).
+ */
+function generatedSalt(scope: Construct, storage: LakeStorage, secretName: string): secretsmanager.Secret {
   const secret = new secretsmanager.Secret(scope, 'PiiSalt', {
+    secretName,
     description: 'Salt of the SHA-256 hashes of PII columns in silver. Never change it: every hash would change.',
     encryptionKey: storage.key,
     generateSecretString: { passwordLength: 48, excludePunctuation: true },

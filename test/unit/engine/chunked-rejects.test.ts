@@ -26,7 +26,7 @@ async function scan(text: string, quoted = true) {
 
 describe('scanRecords', () => {
   it('counts records as the reader does: quoted newlines inside, blank lines listed with a running count', async () => {
-    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, quotingClean: true, blanks: '2,1\n4,2\n' });
+    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, maxRecordBytes: 9, quotingClean: true, blanks: '2,1\n4,2\n' });
     expect(await scan('{"a":1}\n\n{"a":"\n', false)).toMatchObject({ records: 3, blankLines: 1, quotingClean: true });
   });
 
@@ -76,14 +76,14 @@ const readings = parseContract(
 );
 const contracts = new ContractRegistry([...loadContracts().contracts, readings]);
 /** Small enough that every input below has its rejects read in chunks. */
-const TINY = { rejectsPerPass: 1, recordsPerChunk: 2 };
+const TINY = { rejectsPerPass: 1, rejectBytesPerPass: 1, recordsPerChunk: 2, bytesPerChunk: 1 << 20 };
 
 const row = (i: number, amount = '1.00') => `T${i},A${i % 3},${amount},EUR,2024-0${(i % 3) + 1}-15T10:00:00Z`;
 
 const INPUTS: Array<[string, string | Buffer]> = [
   [
     'transactions/broken.csv',
-    [HEADER, row(1), 'T2,A,1.00', row(3, 'x'), '', row(4), '"T5,unterminated,1.00,EUR,2024-01-01', row(6)].join('\n') + '\n',
+    [HEADER, row(1), 'T2,A,1.00', row(3, 'x'), '', row(4), 'T5,A,1.00,EUR,2024-01-01,extra', row(6)].join('\n') + '\n',
   ],
   ['transactions/quoted.csv', `${HEADER}\r\n"T1\r\nline",A,1.00,EUR,2024-01-01\r\nT2,A\r\n\r\nT3,A,2.555,EUR,2024-01-01\r\nT4,B,3.00,USD,2024-02-01`],
   ['transactions/mixed-ends.csv', `${HEADER}\r\n${row(1)}\r\nT2,A\n${row(3, 'bad')}\n${row(4)}\r\nT5,A,1.00,EUR\n`],
@@ -99,6 +99,26 @@ const INPUTS: Array<[string, string | Buffer]> = [
     ]),
   ],
 ];
+
+describe('quoting the byte scan cannot vouch for', () => {
+  it('a quote inside a field is a plain character, as DuckDB reads it; the rejects are read in chunks, nothing lost', async () => {
+    const lake = await createTestLake();
+    const lines = [HEADER, 'T1,A,1.00,EUR,2024-01-01', 'T2,12" pipe,2.00,EUR,2024-01-02', 'T3,A,3.00', 'T4,A,4.00,EUR,2024-01-04', 'T5,A'];
+    const m = await lake.ingest('transactions/inch.csv', lines.join('\n') + '\n');
+    expect(m).toMatchObject({ rows_in: 5, rows_valid: 3, rows_quarantined: 2, reasons: { MALFORMED_ROW: 2 } });
+    expect(m.engine.rejects_in_chunks).toBe(true);
+    expect((await lake.silverRows()).map((r) => r.account_id)).toEqual(['A', '12" pipe', 'A']);
+    expect((await lake.quarantineRows()).map((r) => r.record_number)).toEqual([3, 5]);
+  });
+
+  it('an unterminated quote makes the rest of the file one malformed record, read in chunks', async () => {
+    const lake = await createTestLake();
+    const m = await lake.ingest('transactions/open.csv', [HEADER, row(1), '"T2,unterminated,1.00,EUR,2024-01-01', row(3), row(4)].join('\n') + '\n');
+    expect(m).toMatchObject({ rows_in: 2, rows_valid: 1, rows_quarantined: 1, reasons: { MALFORMED_ROW: 1 } });
+    expect(m.engine.rejects_in_chunks).toBe(true);
+    expect(String((await lake.quarantineRows())[0]?.raw_record)).toContain('T4');
+  });
+});
 
 describe('a file with many malformed records has its rejects read in chunks, with the same outcome as one pass', () => {
   it.each(INPUTS)('%s', async (key, text) => {

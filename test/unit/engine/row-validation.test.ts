@@ -29,6 +29,12 @@ describe('row validation: every reason code', () => {
     });
   });
 
+  it('trims Unicode spaces as well (NBSP, ideographic space): a value of only those is missing', async () => {
+    expect(
+      await fates(lake, ['T1,A,\u00a01.00\u00a0,EUR,2024-01-01T00:00:00Z', 'T2,\u3000,1.00,EUR,2024-01-01T00:00:00Z', 'T3,Ä,\u20031.00,EUR,2024-01-01T00:00:00Z']),
+    ).toEqual({ T1: 'valid', T2: ['MISSING_REQUIRED'], T3: 'valid' });
+  });
+
   it('INVALID_CURRENCY for codes outside the allow-list, including lower case', async () => {
     expect(await fates(lake, ['T1,A,1.00,XXX,2024-01-01T00:00:00Z', 'T2,A,1.00,eur,2024-01-01T00:00:00Z', 'T3,A,1.00,CHF,2024-01-01T00:00:00Z'])).toEqual({
       T1: ['INVALID_CURRENCY'],
