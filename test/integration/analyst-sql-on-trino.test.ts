@@ -52,8 +52,11 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('runs every named query; the balances match the generator; DuckDB gives the same answers over the same files', async () => {
+  // One retry of the whole test: 1 run in 4 failed once with the whole tier and the CLI tier loading the 2 cores
+  // (cause not captured then; Trino reads are now retried with their cause logged, see trinoQuery).
+  it('runs every named query; the balances match the generator; DuckDB gives the same answers over the same files', { retry: 1, timeout: 300_000 }, async () => {
     const fx = lake();
+    rmSync(join(scratch, 'local-lake'), { recursive: true, force: true }); // a retry starts clean
     const reports: GenerationReport[] = [];
     for (const [name, options] of [['jan.csv', JAN], ['feb-mar.csv', FEB]] as const) {
       const file = join(scratch, name);
@@ -99,7 +102,7 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     // defines, then read by the analysts' gold query and the gold view, as Athena would.
     const names = databaseNames(fx.stacks[0]?.template);
     const goldRows = accountMonthlyBalanceSql('2024-01', '2024-03');
-    await trinoQuery(url, `INSERT INTO ${names.gold}.account_monthly_balance ${qualifyDatabases(goldRows, names)}`);
+    await trinoQuery(url, `INSERT INTO ${names.gold}.account_monthly_balance ${qualifyDatabases(goldRows, names)}`, { attempts: 1 });
     const fromGold = queries.find((q) => q.name === 'month_end_balances') as NamedQuery;
     expectBalances(await trinoQuery(url, fromGold.sql), expected);
     // The local refresh (DuckDB) computes the same gold rows from the same silver files.
@@ -119,7 +122,7 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     expect(unowned.rows).toEqual([['partner-drop/feed.csv', ['UNKNOWN_DATASET']]]);
     const latest = await trinoQuery(url, `SELECT count(*), count(DISTINCT transaction_id) FROM ${names.gold}.transactions_latest`);
     expect(latest.rows).toEqual([[jan.validRows + feb.validRows - feb.resentRows, jan.validRows + feb.validRows - feb.resentRows]]);
-  }, 300_000);
+  });
 });
 
 /** The lake's silver and quarantine files, copied from moto into a local lake, with the local query engine on them. */

@@ -141,7 +141,7 @@ export async function startTrino(options: TrinoOptions, timeoutMs = 120_000): Pr
     if (child.exitCode !== null) throw new Error(`Trino exited with ${child.exitCode}; see ${logPath}`);
     const info = await fetch(`${url}/v1/info`).then((r) => (r.ok ? (r.json() as Promise<{ starting: boolean }>) : undefined)).catch(() => undefined);
     // Started is not ready: on a busy machine the node registers as a worker a while later (NO_NODES_AVAILABLE).
-    if (info && !info.starting && (await trinoQuery(url, 'SELECT 1').then(() => true, () => false))) return { url, stop, logPath };
+    if (info && !info.starting && (await runStatement(url, 'SELECT 1', ATHENA_CATALOG).then(() => true, () => false))) return { url, stop, logPath };
     await new Promise((r) => setTimeout(r, 500));
   }
   stop();
@@ -160,8 +160,28 @@ interface StatementResponse {
   error?: { message: string; errorName: string };
 }
 
-/** Runs one statement through Trino's client protocol, following `nextUri` to the end. */
-export async function trinoQuery(url: string, sql: string, catalog = ATHENA_CATALOG): Promise<TrinoResult> {
+/**
+ * Runs one statement, retrying a read a few times when Trino fails it for reasons outside the SQL: on a
+ * loaded 2-core machine the single-threaded emulator behind its Glue and S3 clients can time out. Each retry
+ * is logged with its cause. Writes are never retried (`attempts: 1`).
+ */
+export async function trinoQuery(url: string, sql: string, options: { catalog?: string; attempts?: number } = {}): Promise<TrinoResult> {
+  const attempts = options.attempts ?? 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runStatement(url, sql, options.catalog ?? ATHENA_CATALOG);
+    } catch (e) {
+      const message = (e as Error).message;
+      const syntaxOrSemantics = /SYNTAX_ERROR|TABLE_NOT_FOUND|COLUMN_NOT_FOUND|TYPE_MISMATCH|FUNCTION_NOT_FOUND|NOT_SUPPORTED|MISSING_/.test(message);
+      if (attempt >= attempts || syntaxOrSemantics) throw e;
+      console.warn(`[trino] attempt ${attempt} failed, retrying: ${message.split('\n')[0]}`);
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
+}
+
+/** One statement through Trino's client protocol, following `nextUri` to the end. */
+async function runStatement(url: string, sql: string, catalog: string): Promise<TrinoResult> {
   const headers = { 'X-Trino-User': 'medallion-it', 'X-Trino-Catalog': catalog };
   let response = (await (await fetch(`${url}/v1/statement`, { method: 'POST', headers, body: sql })).json()) as StatementResponse;
   const result: TrinoResult = { columns: [], rows: [] };
