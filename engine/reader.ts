@@ -66,11 +66,17 @@ export interface InputScan extends RecordScan {
   blankLinesFile: string | undefined;
 }
 
+/** How records are delimited in a dataset's files, as the byte scan, the chunker and the rejects reader need it. */
+function recordLayout(contract: DatasetContract): { headerLines: number; quoted: boolean; delimiter: string } {
+  const csv = contract.source.format === 'csv';
+  return { headerLines: csv ? 1 : 0, quoted: csv, delimiter: contract.source.delimiter };
+}
+
 /** The byte scan of the input: its records as DuckDB's reader counts them, and its blank lines. */
 export async function scanInput(contract: DatasetContract, path: string, workDir: string): Promise<InputScan> {
   const csv = contract.source.format === 'csv';
   const blankLinesFile = join(workDir, 'blank-lines.csv');
-  const scan = await scanRecords(path, blankLinesFile, { headerLines: csv ? 1 : 0, quoted: csv, delimiter: contract.source.delimiter });
+  const scan = await scanRecords(path, blankLinesFile, recordLayout(contract));
   return {
     ...scan,
     expectedRows: csv ? scan.records - scan.blankLines : scan.records,
@@ -142,8 +148,7 @@ async function readRejects(settings: DuckDbSettings, contract: DatasetContract, 
     } catch (e) {
       throw asFileRejection(e, contract);
     }
-    const headerLines = contract.source.format === 'csv' ? 1 : 0;
-    const [copied] = await queryRows(db, `COPY (${malformedSql(headerLines, recordOffset)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+    const [copied] = await queryRows(db, `COPY (${malformedSql(recordLayout(contract).headerLines, recordOffset)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
     return { rows, malformed: Number(copied?.Count ?? 0) };
   });
 }
@@ -156,14 +161,7 @@ async function rejectsPass(settings: DuckDbSettings, contract: DatasetContract, 
 
 async function chunkedRejectsPass(settings: DuckDbSettings, contract: DatasetContract, path: string, workDir: string, limits: RejectsLimits): Promise<Rejects> {
   const result: Rejects = { files: [], malformed: 0, rows: 0, chunked: true };
-  const csv = contract.source.format === 'csv';
-  const chunks = recordChunks(path, workDir, {
-    recordsPerChunk: limits.recordsPerChunk,
-    bytesPerChunk: limits.bytesPerChunk,
-    headerLines: csv ? 1 : 0,
-    quoted: csv,
-    delimiter: contract.source.delimiter,
-  });
+  const chunks = recordChunks(path, workDir, { ...recordLayout(contract), recordsPerChunk: limits.recordsPerChunk, bytesPerChunk: limits.bytesPerChunk });
   for await (const chunk of chunks) {
     const n = result.files.length;
     const file = join(workDir, `malformed-${String(n).padStart(6, '0')}.parquet`);

@@ -3,11 +3,10 @@
  * them (database names qualified for the stage) run on Trino over the Glue tables the template defines and
  * the files the bundled function wrote — all in moto. Moto cannot execute SQL; Trino can.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
 import { qualifyDatabases, type DatabaseNames } from '../../engine/gold/athena.ts';
@@ -16,7 +15,7 @@ import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import { refreshGoldLocal } from '../../adapters/local/gold-refresh.ts';
 import { findQueryFile } from '../../cli/query-files.ts';
 import { loadContracts } from '../../engine/contract/load.ts';
-import { drain, listKeys, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
+import { downloadPrefix, drain, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { ensureTrino, startTrino, trinoJavaHome, trinoQuery, type RunningTrino } from './harness/trino-server.ts';
 
 const java = trinoJavaHome();
@@ -127,14 +126,8 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
 
 /** The lake's silver and quarantine files, copied from moto into a local lake, with the local query engine on them. */
 async function localEngineOver(fx: LakeFixture, root: string): Promise<LocalQueryEngine> {
-  for (const [zone, bucket] of [['silver', fx.lake.buckets.silver], ['quarantine', fx.lake.buckets.quarantine]] as const) {
-    for (const key of await listKeys(fx, bucket)) {
-      const target = join(root, zone, ...key.split('/'));
-      mkdirSync(dirname(target), { recursive: true });
-      const response = await fx.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      writeFileSync(target, await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-    }
-  }
+  await downloadPrefix(fx, fx.lake.buckets.silver, '', join(root, 'silver'));
+  await downloadPrefix(fx, fx.lake.buckets.quarantine, '', join(root, 'quarantine'));
   return LocalQueryEngine.open({ root, contracts: loadContracts() });
 }
 

@@ -139,8 +139,8 @@ export async function getManifests(fx: LakeFixture, dataset: string): Promise<Ma
 }
 
 /** Downloads every object under `prefix` of `bucket` into a fresh local directory (same relative paths). */
-export async function downloadPrefix(fx: LakeFixture, bucket: string, prefix: string): Promise<string> {
-  const dir = mkdtempSync(join(fx.scratchDir, 'download-'));
+/** Copies a bucket's objects under `prefix` into `dir` (a fresh scratch directory by default), keys as paths. */
+export async function downloadPrefix(fx: LakeFixture, bucket: string, prefix: string, dir = mkdtempSync(join(fx.scratchDir, 'download-'))): Promise<string> {
   for (const key of await listKeys(fx, bucket, prefix)) {
     const response = await fx.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const target = join(dir, ...key.split('/'));
