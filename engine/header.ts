@@ -18,7 +18,14 @@ export interface HeaderMatch {
   ignored: string[];
 }
 
-const MAX_HEADER_BYTES = 1024 * 1024;
+/** A CSV header longer than this is refused (TOO_MANY_COLUMNS) rather than cut. */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+
+/**
+ * Most source columns (CSV header fields, JSON keys seen) a file may have: far beyond any feed a contract
+ * describes, and low enough that generating the reader's column list stays cheap. More is TOO_MANY_COLUMNS.
+ */
+export const MAX_SOURCE_COLUMNS = 10_000;
 
 /** Splits the first CSV record (RFC 4180 quoting, CRLF or LF) into fields. */
 export function parseCsvHeader(text: string, delimiter: string): string[] {
@@ -49,6 +56,9 @@ export async function readCsvHeader(path: string, delimiter: string): Promise<st
   try {
     const buffer = Buffer.alloc(MAX_HEADER_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, MAX_HEADER_BYTES, 0);
+    if (bytesRead === MAX_HEADER_BYTES && !buffer.includes(0x0a)) {
+      throw new FileRejection(FileReason.TOO_MANY_COLUMNS, `the header has no line end in its first ${MAX_HEADER_BYTES} bytes`);
+    }
     return parseCsvHeader(buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, ''), delimiter);
   } finally {
     await handle.close();
@@ -65,6 +75,9 @@ export function matchHeader(
   /** Given, several source names may map to one column (JSON keys spelled differently per line); it receives them all. */
   acceptSpellings?: (column: string, names: string[]) => void,
 ): HeaderMatch {
+  if (sourceColumns.length > MAX_SOURCE_COLUMNS) {
+    throw new FileRejection(FileReason.TOO_MANY_COLUMNS, `${sourceColumns.length} source columns; the limit is ${MAX_SOURCE_COLUMNS}`);
+  }
   const normalized = sourceColumns.map(normalizeHeaderName);
   const claimed = new Set<number>();
   const missing: string[] = [];

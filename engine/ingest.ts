@@ -9,7 +9,8 @@ import { manifestKey, pendingKey, quarantineFileKey, quarantineRecordsKey, UNKNO
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
-import { decodeText, spoolRaw, type RawInput, type SpooledInput } from './spool.ts';
+import { decodeText, spoolRaw, type ExpansionLimits, type RawInput, type SpooledInput } from './spool.ts';
+import { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
 import type { RejectsLimits } from './reader.ts';
 import { writeFileRejection } from './quarantine.ts';
 import type { RunStamp } from './stamp.ts';
@@ -31,6 +32,10 @@ export interface IngestOptions {
   uploadConcurrency?: number;
   /** When the rejects pass reads a file in chunks instead of whole (many malformed records). @default DEFAULT_REJECTS_LIMITS */
   rejectsLimits?: RejectsLimits;
+  /** Longer records are quarantined as RECORD_TOO_LARGE with their first bytes. @default DEFAULT_MAX_RECORD_BYTES (1 MiB) */
+  maxRecordBytes?: number;
+  /** How far a gzip may expand before the file is rejected as EXPANSION_LIMIT. @default DEFAULT_EXPANSION_LIMITS */
+  expansionLimits?: ExpansionLimits;
 }
 
 interface Rejection {
@@ -43,6 +48,22 @@ const PARQUET = 'application/vnd.apache.parquet';
 
 async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+/** Failures of the machine rather than of the file: a retry may well succeed. */
+const ENVIRONMENT_ERROR = /IO Error|No space left|Interrupted|Could not set lock|Connection Error/i;
+
+/**
+ * What the transform of a file failed with, as a whole-file rejection when a retry would fail the same way:
+ * data errors as they are, and the engine failing on this file (DuckDB out of its memory limit, its own
+ * bookkeeping disagreeing) as PROCESSING_FAILED, so the file is quarantined whole with the reason instead of
+ * failing every retry into the dead-letter queue. Errors of the machine (disk, I/O, system calls) stay errors.
+ */
+export function asDeterministicRejection(e: unknown): FileRejection | undefined {
+  if (e instanceof FileRejection) return e;
+  if (!(e instanceof Error)) return undefined;
+  if (typeof (e as NodeJS.ErrnoException).code === 'string' || ENVIRONMENT_ERROR.test(e.message)) return undefined;
+  return new FileRejection(FileReason.PROCESSING_FAILED, `${e.name === 'Error' ? '' : `${e.name}: `}${e.message.split('\n')[0]}`);
 }
 
 function unknownDatasetDetail(key: string, contracts: ContractRegistry): string {
@@ -86,11 +107,15 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     let result: TransformResult | undefined;
     let rejection: Rejection | undefined;
     try {
-      spooled = await decodeText(raw, join(workDir, 'input.txt'));
+      spooled = await decodeText(raw, join(workDir, 'input.txt'), options.expansionLimits);
       if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
-      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', options.rejectsLimits);
-    } catch (e) {
-      if (!(e instanceof FileRejection)) throw e;
+      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', options.rejectsLimits, {
+        maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+      });
+    } catch (caught) {
+      const e = asDeterministicRejection(caught);
+      if (!e) throw caught;
+      await rm(join(workDir, 'out'), { recursive: true, force: true });
       const recordsPath = join(workDir, 'rejection.parquet');
       await withDuckDb({ ...duckdb, memoryLimit: undefined }, 'writing the file rejection', (db) => writeFileRejection(db, stamp, e.reason, e.detail, recordsPath));
       rejection = { reason: e.reason, detail: e.detail, recordsPath };

@@ -2,9 +2,13 @@
  * The quarantine of one source: every rejected row (from the routed pass's scratch partition) and every
  * malformed record (from the rejects pass), numbered by record, or one record for a whole-file rejection.
  */
+import { writeFile } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DatasetContract } from './contract/types.ts';
 import { queryRows } from './duckdb.ts';
-import type { Malformed, InputScan } from './reader.ts';
+import { parseCsvHeader, type HeaderMatch } from './header.ts';
+import type { Malformed, InputScan, NumberedOversizeRecord } from './reader.ts';
+import { recordHead } from './sources/oversize.ts';
 import { RowReason } from './reasons.ts';
 import { sqlString } from './sql.ts';
 import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
@@ -44,7 +48,66 @@ export async function attachRejected(db: DuckDBConnection, rejectedFiles: readon
     FROM ${files} m ASOF LEFT JOIN ${blanks} b ON m.record_number > b.blank_at`);
 }
 
-export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, path: string): Promise<number> {
+/** An oversize record as its quarantine row shows it. */
+export interface OversizeRow {
+  record_number: number;
+  details: string[];
+  /** Its first bytes, PII fields redacted; null when they cannot be redacted (JSON Lines of a dataset with PII). */
+  raw_record: string | null;
+}
+
+/** Fields of a (possibly cut-off) CSV record with any PII-bound one replaced, written back as CSV. */
+function redactCsvHead(head: string, header: HeaderMatch, delimiter: string): string {
+  const quote = (f: string): string => (/["\r\n]/.test(f) || f.includes(delimiter) ? `"${f.replace(/"/g, '""')}"` : f);
+  return parseCsvHeader(head, delimiter)
+    .map((field, i) => {
+      const pii = header.bindings.find((b) => b.sourceIndex === i)?.column.pii ?? 'none';
+      return pii === 'none' ? quote(field) : `<${pii === 'hash' ? 'hashed' : 'dropped'} PII>`;
+    })
+    .join(delimiter);
+}
+
+/** The quarantine rows of records cut out for exceeding the record limit: their size and first bytes. */
+export async function describeOversize(
+  contract: DatasetContract,
+  header: HeaderMatch,
+  path: string,
+  records: readonly NumberedOversizeRecord[],
+  limit: number,
+): Promise<OversizeRow[]> {
+  const hasPii = contract.columns.some((c) => c.pii !== 'none');
+  const rows: OversizeRow[] = [];
+  for (const record of records) {
+    const head = await recordHead(path, record);
+    const csv = contract.source.format === 'csv';
+    const raw = !hasPii ? head : csv ? redactCsvHead(head, header, contract.source.delimiter) : null;
+    const shown = raw === null ? 'its bytes are withheld (PII columns cannot be redacted in a cut-off JSON line)' : `raw_record holds its first ${head.length} characters`;
+    rows.push({ record_number: record.recordNumber, details: [`the record is ${record.bytes} bytes, over the ${limit}-byte record limit; ${shown}`], raw_record: raw });
+  }
+  return rows;
+}
+
+/**
+ * Views for the quarantine session: `oversize` (rows of records cut out of the input) and `record_shift`
+ * (from which record number of the cut input how many cut records precede, to number the other rows as in
+ * the original input).
+ */
+export async function attachOversize(db: DuckDBConnection, rows: readonly OversizeRow[], path: string): Promise<void> {
+  await writeFile(path, rows.map((r) => JSON.stringify(r)).join('\n'));
+  const columns = `{'record_number': 'BIGINT', 'details': 'VARCHAR[]', 'raw_record': 'VARCHAR'}`;
+  await db.run(
+    rows.length === 0
+      ? `CREATE VIEW oversize AS SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
+      : `CREATE VIEW oversize AS SELECT * FROM read_json(${sqlString(path)}, format = 'newline_delimited', columns = ${columns})`,
+  );
+  // The i-th cut record (1-based) numbered o: records of the cut input from o - i + 1 on come after i cut ones.
+  await db.run(`CREATE VIEW record_shift AS
+    SELECT from_record, max(shift) AS shift FROM (
+      SELECT record_number - row_number() OVER (ORDER BY record_number) + 1 AS from_record, row_number() OVER (ORDER BY record_number) AS shift FROM oversize)
+    GROUP BY from_record`);
+}
+
+export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, oversizeRows: number, path: string): Promise<number> {
   const invalid = `SELECT ordinal, reasons, details, raw_record FROM rejected`;
   // Rows are numbered among the records the reader yielded: shift each past the malformed records before it.
   // `good_before` is how many well-formed records precede the k-th malformed one; an ASOF join finds, for each
@@ -67,14 +130,21 @@ export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, mal
          ) n USING (ordinal)`;
   // Row-level rejections, then malformed records; no global sort (it would hold every rejected row in memory).
   // Readers order by record_number.
+  const read = `${rowLevel}
+      UNION ALL
+      SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed`;
+  // Records cut out for their size shift the numbers of those after them (numbered in the cut input).
+  const all =
+    oversizeRows === 0
+      ? read
+      : `SELECT r.record_number + coalesce(s.shift, 0) AS record_number, r.reasons, r.details, r.raw_record
+         FROM (${read}) r ASOF LEFT JOIN record_shift s ON r.record_number >= s.from_record
+         UNION ALL
+         SELECT record_number, ['${RowReason.RECORD_TOO_LARGE}'], details, raw_record FROM oversize`;
   const sql = `COPY (
     SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, reasons, details, raw_record,
            ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
-    FROM (
-      ${rowLevel}
-      UNION ALL
-      SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed
-    )
+    FROM (${all})
   ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${QUARANTINE_ROW_GROUP_SIZE})`;
   const rows = await queryRows(db, sql);
   return Number(rows[0]?.Count ?? 0);

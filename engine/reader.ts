@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
-import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
+import { FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
-import { recordChunks, scanRecords, type RecordScan } from './sources/records.ts';
+import { recordChunks, scanRecords, type OversizeRecord, type RecordScan } from './sources/records.ts';
 import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
 
@@ -59,9 +59,15 @@ export function asFileRejection(e: unknown, contract: DatasetContract): unknown 
   return new FileRejection(FileReason.UNREADABLE, `the ${contract.source.format} reader gave up: ${message.split('\n')[0]}`);
 }
 
+export interface NumberedOversizeRecord extends OversizeRecord {
+  /** Its `record_number` as quarantine shows it (CSV: blank lines not counted; JSON Lines: every line counted). */
+  recordNumber: number;
+}
+
 export interface InputScan extends RecordScan {
   /** Rows DuckDB's reader yields when it skips nothing: records, less blank lines for CSV. */
   expectedRows: number;
+  oversize: NumberedOversizeRecord[];
   /** CSV `blank_at,blanks_before` of the blank lines (reader line numbers count them, record numbers do not). */
   blankLinesFile: string | undefined;
 }
@@ -73,12 +79,13 @@ function recordLayout(contract: DatasetContract): { headerLines: number; quoted:
 }
 
 /** The byte scan of the input: its records as DuckDB's reader counts them, and its blank lines. */
-export async function scanInput(contract: DatasetContract, path: string, workDir: string): Promise<InputScan> {
+export async function scanInput(contract: DatasetContract, path: string, workDir: string, maxRecordBytes: number): Promise<InputScan> {
   const csv = contract.source.format === 'csv';
   const blankLinesFile = join(workDir, 'blank-lines.csv');
-  const scan = await scanRecords(path, blankLinesFile, recordLayout(contract));
+  const scan = await scanRecords(path, blankLinesFile, { ...recordLayout(contract), maxRecordBytes });
   return {
     ...scan,
+    oversize: scan.oversize.map((o) => ({ ...o, recordNumber: csv ? o.record - o.blankLinesBefore : o.record })),
     expectedRows: csv ? scan.records - scan.blankLines : scan.records,
     blankLinesFile: csv && scan.blankLines > 0 ? blankLinesFile : undefined,
   };
@@ -116,8 +123,12 @@ export async function findMalformed(
   // The whole-file rejects reader disagreeing with the main pass is DuckDB stopping early: read in chunks.
   if (!rejects || rejects.rows !== readerRows) rejects = await chunkedRejectsPass(settings, contract, path, workDir, limits);
   if (rejects.rows !== readerRows) {
-    // Not the data's fault as far as anyone can tell: fail (retry, then the DLQ and its alarm), quarantine nothing.
-    throw new EngineInvariantError(`reading ${path}: the rejects pass read ${rejects.rows} rows in chunks, the main pass ${readerRows}`);
+    // The reader sees this file's records differently depending on where it starts (quoting it cannot follow):
+    // which records are broken cannot be told, and a retry would read it the same way. Kept whole.
+    throw new FileRejection(
+      FileReason.UNREADABLE,
+      `the ${contract.source.format} reader cannot tell its records apart (quoting): read in chunks it yields ${rejects.rows} rows, read whole ${readerRows}`,
+    );
   }
   return { files: rejects.files, count: rejects.malformed, chunked: rejects.chunked };
 }
@@ -139,12 +150,12 @@ const malformedSql = (headerLines: number, recordOffset: number): string => `
 
 /** Reads `path` (the file or a chunk of it starting after `recordOffset` records) storing its rejects, into `out`. */
 async function readRejects(settings: DuckDbSettings, contract: DatasetContract, path: string, recordOffset: number, out: string, phase: string) {
-  const reader = contract.source.format === 'csv' ? await csvRejectsReader(contract, path) : jsonLinesReader(path, 'store');
+  const reader = contract.source.format === 'csv' ? await csvRejectsReader(contract, path) : { relation: jsonLinesReader(path, 'store'), fields: ['line'] };
   return withDuckDb(settings, phase, async (db) => {
     let rows: number;
     try {
-      // Every field is read (a bare count(*) would not check the bytes are UTF-8), as the main pass reads them.
-      rows = Number((await queryRows(db, `SELECT count(*) AS n, count(COLUMNS(*)) FROM ${reader}`))[0]?.n ?? 0);
+      // The fields the main pass reads are read (a bare count(*) would not check their bytes are UTF-8).
+      rows = Number((await queryRows(db, `SELECT count(*) AS n, ${reader.fields.map((f) => `count(${f})`).join(', ')} FROM ${reader.relation}`))[0]?.n ?? 0);
     } catch (e) {
       throw asFileRejection(e, contract);
     }

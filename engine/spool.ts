@@ -59,15 +59,39 @@ async function isBlank(path: string, size: number): Promise<boolean> {
 }
 
 /**
- * Makes the spooled bytes ready for DuckDB: decompresses gzip recognised by its magic bytes (not the
- * key's extension). Rejects empty, binary and corrupt-gzip input as data errors.
+ * How far a gzip may expand. A ratio alone would refuse a small, very repetitive file, so it applies only
+ * once the output passes `ratioFloorBytes`; the absolute cap keeps the scratch disk (Lambda: /tmp) from
+ * filling. Decompression stops at the first byte over either limit.
  */
-export async function decodeText({ rawPath, bytesIn }: RawInput, plainPath: string): Promise<SpooledInput> {
+export interface ExpansionLimits {
+  /** @default 200 (CSV exports compress 5–20×; 200× is a bomb or padding, not a feed) */
+  maxRatio: number;
+  /** @default 64 MiB */
+  ratioFloorBytes: number;
+  /** @default 64 GiB */
+  maxBytes: number;
+}
+
+export const DEFAULT_EXPANSION_LIMITS: ExpansionLimits = { maxRatio: 200, ratioFloorBytes: 64 << 20, maxBytes: 64 * 2 ** 30 };
+
+/** zlib's own errors (bad data, truncated stream) as opposed to the disk's or the process's. */
+const isZlibError = (e: unknown): boolean => {
+  const code = (e as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && code.startsWith('Z_');
+};
+
+/**
+ * Makes the spooled bytes ready for DuckDB: decompresses gzip recognised by its magic bytes (not the
+ * key's extension). Rejects empty, binary, corrupt-gzip and over-expanding input as data errors; a disk
+ * that fills while decompressing stays an error (retried).
+ */
+export async function decodeText({ rawPath, bytesIn }: RawInput, plainPath: string, limits: ExpansionLimits = DEFAULT_EXPANSION_LIMITS): Promise<SpooledInput> {
   const magic = await readHead(rawPath, 2);
   const compression = magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : 'none';
   const spooled: SpooledInput = { path: rawPath, rawPath, compression, bytesIn, bytesUncompressed: bytesIn };
   if (compression === 'gzip') {
     let bytesUncompressed = 0;
+    const cap = Math.min(limits.maxBytes, Math.max(limits.ratioFloorBytes, limits.maxRatio * bytesIn));
     try {
       await pipeline(
         createReadStream(rawPath),
@@ -75,13 +99,19 @@ export async function decodeText({ rawPath, bytesIn }: RawInput, plainPath: stri
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
             bytesUncompressed += chunk.length;
+            if (bytesUncompressed > cap) {
+              const which = cap === limits.maxBytes ? `the ${limits.maxBytes}-byte limit` : `${limits.maxRatio}× its ${bytesIn} compressed bytes`;
+              throw new FileRejection(FileReason.EXPANSION_LIMIT, `the gzip expands beyond ${which}; decompression stopped at ${bytesUncompressed} bytes`);
+            }
             yield chunk;
           }
         },
         createWriteStream(plainPath),
       );
     } catch (e) {
-      throw new FileRejection(FileReason.UNREADABLE, `gzip data is corrupt: ${(e as Error).message}`);
+      if (e instanceof FileRejection) throw e;
+      if (isZlibError(e)) throw new FileRejection(FileReason.UNREADABLE, `gzip data is corrupt: ${(e as Error).message}`);
+      throw e;
     }
     Object.assign(spooled, { path: plainPath, bytesUncompressed });
   }

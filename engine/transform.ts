@@ -12,9 +12,19 @@ import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { partitionPrefix, silverFileName } from './layout.ts';
-import { attachRejected, rejectedPayloadSql, writeQuarantine } from './quarantine.ts';
-import { EngineInvariantError, FileRejection, RowReason } from './reasons.ts';
-import { asFileRejection, DEFAULT_REJECTS_LIMITS, findMalformed, prepareSource, scanInput, type RejectsLimits } from './reader.ts';
+import { attachOversize, attachRejected, describeOversize, rejectedPayloadSql, writeQuarantine } from './quarantine.ts';
+import { EngineInvariantError, FileReason, FileRejection, RowReason } from './reasons.ts';
+import {
+  asFileRejection,
+  DEFAULT_REJECTS_LIMITS,
+  findMalformed,
+  prepareSource,
+  scanInput,
+  type InputScan,
+  type NumberedOversizeRecord,
+  type RejectsLimits,
+} from './reader.ts';
+import { cutRecords, DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
 import { ident, partitionExpression, sqlString, typedRowsSql } from './sql.ts';
 import { lineageSelect, type RunStamp } from './stamp.ts';
 
@@ -151,11 +161,30 @@ async function listFiles(dir: string): Promise<string[]> {
   return out;
 }
 
+/** Limits on what one record may be. */
+export interface RecordLimits {
+  /** Longer records are quarantined as RECORD_TOO_LARGE with their first bytes. @default DEFAULT_MAX_RECORD_BYTES (1 MiB) */
+  maxRecordBytes: number;
+}
+
+interface ReadPass {
+  path: string;
+  scan: InputScan;
+  routed: RoutedOutput;
+  /** Records cut out before reading, numbered as in the original input, and the file their byte ranges refer to. */
+  oversize: NumberedOversizeRecord[];
+  scannedPath: string;
+  /** The input's byte scan, before anything was cut out: the count every record must be accounted against. */
+  expectedRows: number;
+}
+
 /**
  * One pass writes silver and a scratch file of rejected rows; when the reader skipped records, a rejects
  * pass finds them; a last session writes the quarantine. Each phase gets a fresh DuckDB, so memory one
  * held cannot crowd out the next: peak memory stays flat however large the input and however much of it
- * is broken.
+ * is broken. Records over the record limit are cut out first (the reader would drop them silently); every
+ * record the byte scan counted must then be accounted for as a silver row, a rejected row, a malformed
+ * record or an oversize one, else the file is rejected whole.
  */
 export async function transformToLocal(
   settings: DuckDbSettings,
@@ -165,17 +194,26 @@ export async function transformToLocal(
   workDir: string,
   piiSalt: string,
   limits: RejectsLimits = DEFAULT_REJECTS_LIMITS,
+  recordLimits: RecordLimits = { maxRecordBytes: DEFAULT_MAX_RECORD_BYTES },
 ): Promise<TransformResult> {
   // Writers need no input order, but one thread keeps their output deterministic (re-runs write identical bytes).
   const single = { ...settings, threads: 1 };
-  const read = async (path: string) => {
-    const scan = await scanInput(contract, path, workDir);
-    const routed = await withDuckDb(single, 'writing silver', (db) => writeRouted(db, contract, stamp, path, piiSalt, join(workDir, 'out')));
-    return { path, scan, routed };
+  const read = async (path: string, name: string): Promise<ReadPass> => {
+    let scan = await scanInput(contract, path, workDir, recordLimits.maxRecordBytes);
+    const { oversize, expectedRows } = scan;
+    let readPath = path;
+    if (oversize.length > 0) {
+      readPath = join(workDir, `${name}.fit.txt`);
+      await cutRecords(path, readPath, oversize);
+      scan = await scanInput(contract, readPath, workDir, recordLimits.maxRecordBytes);
+      if (scan.oversize.length > 0) throw new EngineInvariantError(`${readPath}: records over the limit remain after cutting them out`);
+    }
+    const routed = await withDuckDb(single, 'writing silver', (db) => writeRouted(db, contract, stamp, readPath, piiSalt, join(workDir, 'out')));
+    return { path: readPath, scan, routed, oversize, scannedPath: path, expectedRows };
   };
-  let pass;
+  let pass: ReadPass;
   try {
-    pass = await read(inputPath);
+    pass = await read(inputPath, 'input');
   } catch (e) {
     // DuckDB's strict CSV reader gives up on a file that mixes CRLF and LF line ends (concatenated exports).
     // Such a file is read again with CRLF turned into LF; nothing from the failed attempt is used.
@@ -183,22 +221,33 @@ export async function transformToLocal(
     await rm(join(workDir, 'out'), { recursive: true, force: true });
     const normalized = join(workDir, 'input.lf.txt');
     await crlfToLf(inputPath, normalized);
-    pass = await read(normalized);
+    pass = await read(normalized, 'input.lf');
   }
-  const { scan, routed } = pass;
+  const { scan, routed, oversize } = pass;
   const malformed = await findMalformed(single, contract, pass.path, workDir, scan, routed.readerRows, limits);
-  const rowsIn = routed.records + malformed.count;
+  const accounted = routed.readerRows + malformed.count + oversize.length;
+  if (accounted !== pass.expectedRows) {
+    // A record the reader neither yielded nor rejected would vanish: the file is kept whole instead.
+    throw new FileRejection(
+      FileReason.UNREADABLE,
+      `the ${contract.source.format} reader accounted for ${accounted} of the ${pass.expectedRows} records the byte scan counted (${routed.readerRows} read, ${malformed.count} malformed, ${oversize.length} over the record limit)`,
+    );
+  }
+  const rowsIn = routed.records + malformed.count + oversize.length;
   const rowsValid = routed.partitions.reduce((sum, p) => sum + p.rows, 0);
   const quarantineFile = rowsIn > rowsValid ? join(workDir, 'quarantine.parquet') : undefined;
+  const oversizeRows = await describeOversize(contract, routed.header, pass.scannedPath, oversize, recordLimits.maxRecordBytes);
   const { rowsQuarantined, reasons } = await withDuckDb(single, 'writing quarantine', async (db) => {
     await attachRejected(db, routed.rejectedFiles, malformed, scan);
-    const written = quarantineFile ? await writeQuarantine(db, stamp, malformed.count, quarantineFile) : 0;
+    await attachOversize(db, oversizeRows, join(workDir, 'oversize.jsonl'));
+    const written = quarantineFile ? await writeQuarantine(db, stamp, malformed.count, oversize.length, quarantineFile) : 0;
     const byReason: Record<string, number> = {};
     for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM rejected) GROUP BY r`)) {
       byReason[String(row.r)] = num(row.n);
     }
     // Records the reader could not read add to those found malformed while typing (e.g. JSON lines that are not objects).
     if (malformed.count > 0) byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + malformed.count;
+    if (oversize.length > 0) byReason[RowReason.RECORD_TOO_LARGE] = oversize.length;
     return { rowsQuarantined: written, reasons: byReason };
   });
   return { rowsIn, rowsValid, rowsQuarantined, reasons, partitions: routed.partitions, quarantineFile, header: routed.header, chunked: malformed.chunked };

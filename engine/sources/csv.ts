@@ -10,6 +10,19 @@ export function originalValue(header: HeaderMatch, index: number): string {
   return pii === 'none' ? ident(`c${index}`) : `CASE WHEN ${ident(`c${index}`)} IS NULL THEN NULL ELSE ${piiPlaceholder(pii)} END`;
 }
 
+/**
+ * Up to this many source columns, every field is read, so a quarantined row keeps the columns no contract
+ * column claims. Beyond it only the fields the contract binds are read: DuckDB's reader holds buffers for
+ * every column it reads (about half a MB each), and a 200-column file ran out of a 128 MB memory limit.
+ */
+export const READ_ALL_COLUMNS_UP_TO = 64;
+
+/** The source fields the reader reads (by position): all of a narrow file, only the bound ones of a wide one. */
+export function readColumnIndexes(header: HeaderMatch): number[] {
+  if (header.sourceColumns.length <= READ_ALL_COLUMNS_UP_TO) return header.sourceColumns.map((_, i) => i);
+  return [...new Set(header.bindings.flatMap((b) => (b.sourceIndex === undefined ? [] : [b.sourceIndex])))].sort((a, b) => a - b);
+}
+
 /** DuckDB's reader for a CSV file whose header has `columnCount` fields: every field as text. */
 export function csvReader(path: string, delimiter: string, columnCount: number, rejects: RejectMode): string {
   const columns = Array.from({ length: columnCount }, (_, i) => `'c${i}': 'VARCHAR'`).join(', ');
@@ -26,18 +39,25 @@ export async function prepareCsv(_db: DuckDBConnection, contract: DatasetContrac
   const delimiter = contract.source.delimiter;
   const sourceColumns = await readCsvHeader(path, delimiter);
   const header = matchHeader(sourceColumns, contract);
+  const kept = readColumnIndexes(header);
   return {
     header,
     source: {
       relation: csvReader(path, delimiter, sourceColumns.length, 'skip'),
       headerLines: 1,
       field: (b) => (b.sourceIndex === undefined ? 'CAST(NULL AS VARCHAR)' : ident(`c${b.sourceIndex}`)),
-      original: `json_object(${sourceColumns.map((name, i) => `${sqlString(name)}, ${originalValue(header, i)}`).join(', ')})`,
+      original: `json_object(${kept.map((i) => `${sqlString(sourceColumns[i] as string)}, ${originalValue(header, i)}`).join(', ')})`,
     },
   };
 }
 
-/** The CSV reader storing its rejects, for the rejects pass over a file or a chunk of it. */
-export async function csvRejectsReader(contract: DatasetContract, path: string): Promise<string> {
-  return csvReader(path, contract.source.delimiter, (await readCsvHeader(path, contract.source.delimiter)).length, 'store');
+/**
+ * The CSV reader storing its rejects, for the rejects pass over a file or a chunk of it, and the fields it
+ * reads: the same as the main pass's, so both reject the same records (a field that is not read is not
+ * checked for UTF-8).
+ */
+export async function csvRejectsReader(contract: DatasetContract, path: string): Promise<{ relation: string; fields: string[] }> {
+  const sourceColumns = await readCsvHeader(path, contract.source.delimiter);
+  const fields = readColumnIndexes(matchHeader(sourceColumns, contract)).map((i) => ident(`c${i}`));
+  return { relation: csvReader(path, contract.source.delimiter, sourceColumns.length, 'store'), fields };
 }

@@ -23,6 +23,20 @@ export interface RecordScan {
    * line end, or doubled inside it) and none was left open: then DuckDB's reader sees the same records.
    */
   quotingClean: boolean;
+  /** Records longer than `maxRecordBytes`, in file order (none when no limit was given). */
+  oversize: OversizeRecord[];
+}
+
+/** A record too large for the reader: where it is, so it can be cut out of the input and quarantined on its own. */
+export interface OversizeRecord {
+  /** Its position among the records (1-based, header excluded); `blankLinesBefore` says how many of those were blank. */
+  record: number;
+  blankLinesBefore: number;
+  /** Byte range in the file, line end included. */
+  start: number;
+  end: number;
+  /** Bytes of the record without its line end. */
+  bytes: number;
 }
 
 export interface ScanOptions {
@@ -31,6 +45,8 @@ export interface ScanOptions {
   quoted: boolean;
   /** The CSV field delimiter (one byte). */
   delimiter?: string;
+  /** Records longer than this many bytes are listed in `oversize`. @default no limit */
+  maxRecordBytes?: number;
 }
 
 /**
@@ -52,6 +68,16 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
   let offset = 0;
   let recordStart = 0;
   let maxRecordBytes = 0;
+  const limit = options.maxRecordBytes ?? Number.POSITIVE_INFINITY;
+  const oversize: OversizeRecord[] = [];
+  const endRecord = (end: number, lineEndBytes: number, blank: boolean): void => {
+    const bytes = end - recordStart;
+    maxRecordBytes = Math.max(maxRecordBytes, bytes);
+    if (bytes > limit && lines > options.headerLines && !blank) {
+      oversize.push({ record: lines - options.headerLines, blankLinesBefore: blankLines, start: recordStart, end: end + lineEndBytes, bytes });
+    }
+    recordStart = end + lineEndBytes;
+  };
   await pipeline(
     createReadStream(path, { highWaterMark: 1 << 20 }),
     async function* (buffers: AsyncIterable<Buffer>) {
@@ -96,11 +122,9 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
             break;
           }
           lines++;
-          maxRecordBytes = Math.max(maxRecordBytes, offset + lineEnd - recordStart);
-          recordStart = offset + lineEnd + 1;
-          if (!(lineHasContent || hasContent(buffer, pos, lineEnd)) && lines > options.headerLines) {
-            out += `${lines - options.headerLines},${++blankLines}\n`;
-          }
+          const blank = !(lineHasContent || hasContent(buffer, pos, lineEnd)) && lines > options.headerLines;
+          if (blank) out += `${lines - options.headerLines},${++blankLines}\n`;
+          endRecord(offset + lineEnd, 1, blank);
           lineHasContent = false;
           pos = lineEnd + 1;
         }
@@ -111,10 +135,13 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
     },
     createWriteStream(blankLinesPath),
   );
-  // A last line without a line end is a record too, unless it is empty.
-  if (lastByte !== LF && lineHasContent) lines++;
+  // A last line without a line end is a record too, unless it is empty; so is a quote left open to the end.
+  if ((lastByte !== LF || quoted) && lineHasContent) {
+    lines++;
+    endRecord(offset, 0, false);
+  }
   maxRecordBytes = Math.max(maxRecordBytes, offset - recordStart);
-  return { records: Math.max(0, lines - options.headerLines), blankLines, maxRecordBytes, quotingClean: clean && !quoted };
+  return { records: Math.max(0, lines - options.headerLines), blankLines, maxRecordBytes, quotingClean: clean && !quoted, oversize };
 }
 
 /** Whether bytes [from, to) hold anything but carriage returns. */

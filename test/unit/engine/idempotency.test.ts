@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertConservation } from '../../../engine/ingest.ts';
@@ -116,23 +115,6 @@ describe('idempotency and conservation', () => {
     await lake.ingest('transactions/a.csv', ROWS);
     expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([otherSourceKey]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
-  });
-
-  it('fails the attempt (to be retried), never quarantines the file, when DuckDB runs out of memory', async () => {
-    const lake = await createTestLake();
-    const { ingestObject, loadContracts } = await import('../../../engine/index.ts');
-    const rows = Array.from({ length: 20_000 }, (_, i) => `T${i},ACC${i % 50},${i}.25,EUR,2024-01-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z`);
-    const body = Buffer.from(csv(...rows));
-    const attempt = ingestObject({ bucket: 'b', key: 'transactions/big.csv', etag: 'e' }, Readable.from([body]), {
-      contracts: loadContracts(),
-      store: lake.store,
-      catalog: lake.catalog,
-      workDir: lake.root,
-      memoryLimit: '1MB',
-    });
-    await expect(attempt).rejects.toThrow(/Out of Memory/);
-    expect(await lake.files('quarantine')).toEqual([]);
-    expect(await lake.files('silver')).toEqual([]);
   });
 
   it('fails loudly when counts do not add up', () => {
