@@ -13,6 +13,8 @@ export interface IngestConfig {
   workDir: string;
   /** DuckDB memory limit, e.g. `512MB`; the engine's default when unset. */
   duckdbMemoryLimit: string | undefined;
+  /** Largest decompressed size of a gzip source (/tmp must hold it); the engine's default when unset. */
+  maxUncompressedBytes: number | undefined;
   /** Secrets Manager secret salting PII `hash` columns; required when a contract hashes PII. */
   piiSaltSecretArn: string | undefined;
 }
@@ -25,6 +27,14 @@ export class ConfigError extends Error {
 }
 
 const REQUIRED = ['CONTRACTS_DIR', 'BRONZE_BUCKET', 'SILVER_BUCKET', 'QUARANTINE_BUCKET', 'GLUE_SILVER_DATABASE'] as const;
+
+function positiveInteger(env: Record<string, string | undefined>, name: string): number | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer (got "${raw}")`);
+  return value;
+}
 
 export function readConfig(env: Record<string, string | undefined> = process.env): IngestConfig {
   const missing = REQUIRED.filter((name) => !env[name]?.trim());
@@ -40,5 +50,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     workDir: env.WORK_DIR?.trim() || tmpdir(),
     duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT?.trim() || undefined,
     piiSaltSecretArn: env.PII_SALT_SECRET_ARN?.trim() || undefined,
+    maxUncompressedBytes: positiveInteger(env, 'MAX_UNCOMPRESSED_BYTES'),
   };
 }

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ContractRegistry } from '../../engine/contract/load.ts';
+import { DEFAULT_EXPANSION_LIMITS } from '../../engine/index.ts';
 import type { IngestOptions } from '../../engine/ingest.ts';
 import type { Manifest, SourceRef } from '../../engine/manifest.ts';
 import type { Catalog, ObjectStore } from '../../engine/ports.ts';
@@ -81,6 +82,7 @@ export async function ingestAnnouncedObject(
       workDir,
       piiSalt: await deps.piiSalt(),
       ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
+      ...(config.maxUncompressedBytes ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } } : {}),
     });
     return { status: 'ingested', manifest, source };
   } finally {

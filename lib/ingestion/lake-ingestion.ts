@@ -27,6 +27,9 @@ export const FUNCTION_CONTRACTS_DIR = '/var/task/contracts';
 /** Lambda requires the queue's visibility timeout to cover retries of a batch: AWS recommends 6× the timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
+/** Share of /tmp a decompressed source may take (the compressed original and the staged Parquet need the rest). */
+export const UNCOMPRESSED_SHARE_OF_TMP = 0.6;
+
 export interface LakeIngestionProps {
   readonly storage: LakeStorage;
   readonly catalog: LakeCatalog;
@@ -189,6 +192,7 @@ export class LakeIngestion extends Construct {
     this.piiSalt = props.piiSalt ?? (hashing.length > 0 ? generatedSalt(this, storage, `${props.namePrefix ?? 'medallion'}-pii-salt`) : undefined);
 
     const projectRoot = props.projectRoot ?? REPO_ROOT;
+    const ephemeralStorage = props.ephemeralStorageSize ?? Size.mebibytes(4096);
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       description: 'Validates bronze files against their contract into silver Parquet and quarantine',
       entry: props.entry ?? join(REPO_ROOT, 'lambdas/ingest/handler.ts'),
@@ -196,7 +200,7 @@ export class LakeIngestion extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.X86_64,
       memorySize: props.memorySize ?? 1024,
-      ephemeralStorageSize: props.ephemeralStorageSize ?? Size.mebibytes(4096),
+      ephemeralStorageSize: ephemeralStorage,
       timeout,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       tracing: lambda.Tracing.ACTIVE,
@@ -217,6 +221,9 @@ export class LakeIngestion extends Construct {
         LOG_LEVEL: props.logLevel ?? 'INFO',
         WORK_DIR: '/tmp',
         DUCKDB_MEMORY_LIMIT: props.duckdbMemoryLimit ?? '128MB',
+        // /tmp holds the gzip, its text and the Parquet staged from it: a gzip expanding past this is refused
+        // (EXPANSION_LIMIT, quarantined whole) instead of filling /tmp on every retry.
+        MAX_UNCOMPRESSED_BYTES: String(Math.floor(ephemeralStorage.toBytes() * UNCOMPRESSED_SHARE_OF_TMP)),
         ...(this.piiSalt ? { PII_SALT_SECRET_ARN: this.piiSalt.secretArn } : {}),
         NODE_OPTIONS: '--enable-source-maps',
         ...ENGINE_PROCESS_ENV,

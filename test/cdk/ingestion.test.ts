@@ -60,6 +60,8 @@ describe('ingest function', () => {
       LOG_LEVEL: 'DEBUG',
       WORK_DIR: '/tmp',
       DUCKDB_MEMORY_LIMIT: '128MB',
+      // 60% of the default 4,096 MiB /tmp: a gzip expanding past it is quarantined, not retried until /tmp fills.
+      MAX_UNCOMPRESSED_BYTES: '2576980377',
       NODE_OPTIONS: '--enable-source-maps',
       MALLOC_ARENA_MAX: '1',
       MALLOC_TRIM_THRESHOLD_: '131072',

@@ -288,4 +288,22 @@ describe.skipIf(skipReason)('ingest function (bundled) against the emulated lake
     for (const m of [...unknown, ...(await getManifests(fx, 'transactions'))]) expect(quarantined).toContain(m.quarantine.file_key);
     expect(emfDocuments(fx.output).map((d) => d.FilesRejected)).toEqual([1, 1, 1]);
   });
+
+  it('an oversize record and a wide file are accounted for, never retried into the DLQ', async () => {
+    const fx = lake();
+    const huge = `TXL,C1,1.00,EUR,2024-03-01T00:00:00Z,${'B'.repeat(33 << 20)}`;
+    const goods = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i},C1,1.00,EUR,2024-03-01T00:00:00Z`);
+    await putBronze(fx, 'transactions/oversize.csv', csv(...goods(1000, 'X'), huge, ...goods(1000, 'Y')));
+    const extras = Array.from({ length: 400 }, (_, i) => `extra_${i}`);
+    await putBronze(fx, 'transactions/wide.csv', [[HEADER, ...extras].join(','), ['W1,C1,1.00,EUR,2024-03-01T00:00:00Z', ...extras.map(() => 'v')].join(',')].join('\n') + '\n');
+    await expectNoFailures(fx);
+    expect(await receive(fx.clients.sqs, fx.lake.deadLetterQueue.url, 10)).toEqual([]);
+
+    const manifests = Object.fromEntries((await getManifests(fx, 'transactions')).map((m) => [m.source.key, m]));
+    expect(manifests['transactions/oversize.csv']).toMatchObject({ status: 'succeeded', rows_in: 2001, rows_valid: 2000, rows_quarantined: 1, reasons: { RECORD_TOO_LARGE: 1 } });
+    expect(manifests['transactions/wide.csv']).toMatchObject({ status: 'succeeded', rows_in: 1, rows_valid: 1, rows_quarantined: 0 });
+    const quarantined = await quarantineRows(fx, 'transactions');
+    expect(quarantined.map((r) => [r.source_key, Number(r.record_number), r.reasons])).toEqual([['transactions/oversize.csv', 1001, ['RECORD_TOO_LARGE']]]);
+    expect((await silverRows(fx, 'transactions')).length).toBe(2001);
+  });
 });

@@ -11,6 +11,7 @@ const complete = {
   WORK_DIR: '/tmp',
   DUCKDB_MEMORY_LIMIT: '256MB',
   PII_SALT_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pii-salt',
+  MAX_UNCOMPRESSED_BYTES: '2576980377',
 };
 
 describe('readConfig', () => {
@@ -25,7 +26,12 @@ describe('readConfig', () => {
       workDir: '/tmp',
       duckdbMemoryLimit: '256MB',
       piiSaltSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pii-salt',
+      maxUncompressedBytes: 2576980377,
     });
+  });
+
+  it('refuses a decompression cap that is not a positive integer', () => {
+    expect(() => readConfig({ ...complete, MAX_UNCOMPRESSED_BYTES: '2GB' })).toThrow(new ConfigError('MAX_UNCOMPRESSED_BYTES must be a positive integer (got "2GB")'));
   });
 
   it('names every missing variable at once', () => {
@@ -34,7 +40,13 @@ describe('readConfig', () => {
   });
 
   it('defaults the optional ones', () => {
-    const { WORK_DIR: _w, DUCKDB_MEMORY_LIMIT: _d, GLUE_QUARANTINE_DATABASE: _q, PII_SALT_SECRET_ARN: _p, ...required } = complete;
-    expect(readConfig(required)).toMatchObject({ workDir: expect.any(String), duckdbMemoryLimit: undefined, glueQuarantineDatabase: undefined, piiSaltSecretArn: undefined });
+    const { WORK_DIR: _w, DUCKDB_MEMORY_LIMIT: _d, GLUE_QUARANTINE_DATABASE: _q, PII_SALT_SECRET_ARN: _p, MAX_UNCOMPRESSED_BYTES: _m, ...required } = complete;
+    expect(readConfig(required)).toMatchObject({
+      workDir: expect.any(String),
+      duckdbMemoryLimit: undefined,
+      glueQuarantineDatabase: undefined,
+      piiSaltSecretArn: undefined,
+      maxUncompressedBytes: undefined,
+    });
   });
 });

@@ -28,6 +28,7 @@ const config: IngestConfig = {
   workDir: '/tmp',
   duckdbMemoryLimit: undefined,
   piiSaltSecretArn: undefined,
+  maxUncompressedBytes: undefined,
 };
 
 const contracts = new ContractRegistry([
