@@ -10,7 +10,7 @@ import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type ExpansionLimits, type RawInput, type SpooledInput } from './spool.ts';
-import { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
+import { DEFAULT_MAX_RECORD_BYTES, READER_MAX_LINE_BYTES } from './sources/oversize.ts';
 import type { RejectsLimits } from './reader.ts';
 import { writeFileRejection } from './quarantine.ts';
 import type { RunStamp } from './stamp.ts';
@@ -79,6 +79,10 @@ function unknownDatasetDetail(key: string, contracts: ContractRegistry): string 
  * of it wrote that this run no longer produces — only after the new files and manifest are in place.
  */
 export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<Manifest> {
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  if (!(maxRecordBytes > 0 && maxRecordBytes < READER_MAX_LINE_BYTES)) {
+    throw new RangeError(`maxRecordBytes must be between 1 and ${READER_MAX_LINE_BYTES - 1} (the reader's own line limit); got ${maxRecordBytes}`);
+  }
   const startedAt = new Date();
   const t0 = performance.now();
   const contract = options.contracts.forKey(source.key);
@@ -110,7 +114,7 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
       spooled = await decodeText(raw, join(workDir, 'input.txt'), options.expansionLimits);
       if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
       result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', options.rejectsLimits, {
-        maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+        maxRecordBytes,
       });
     } catch (caught) {
       const e = asDeterministicRejection(caught);

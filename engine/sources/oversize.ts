@@ -14,6 +14,9 @@ import type { OversizeRecord } from './records.ts';
  */
 export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 
+/** DuckDB's `max_line_size` default: a record limit above it would let the reader meet records it rejects or drops. */
+export const READER_MAX_LINE_BYTES = 2 << 20;
+
 /** Bytes of an oversize record kept in its quarantine row. */
 export const OVERSIZE_HEAD_BYTES = 1024;
 

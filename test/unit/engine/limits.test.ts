@@ -52,6 +52,11 @@ describe('a record over the record limit is quarantined, never dropped', () => {
     expect((await lake.silverRows()).map((r) => r.transaction_id)).toEqual(['T1', 'T10', 'T6']);
   });
 
+  it('a record limit at or above the reader\'s own line limit is refused before anything is read', async () => {
+    const lake = await createTestLake(undefined, { maxRecordBytes: 2 << 20 });
+    await expect(lake.ingest('transactions/x.csv', [HEADER, good('T1')].join('\n'))).rejects.toThrow(/maxRecordBytes must be between 1 and 2097151/);
+  });
+
   it('inside a gzip, and as the last record without a line end', async () => {
     const lake = await createTestLake(undefined, { maxRecordBytes: 1000 });
     const text = [HEADER, ...goods(3, 'G'), `${good('BIG')},${'z'.repeat(5000)}`].join('\n');
