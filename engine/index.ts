@@ -10,3 +10,4 @@ export { DEFAULT_REJECTS_LIMITS, type RejectsLimits } from './reader.ts';
 export { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
 export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './spool.ts';
 export { MAX_SOURCE_COLUMNS } from './header.ts';
+export { DEFAULT_CHUNKING, type ChunkingOptions } from './transform.ts';

@@ -14,7 +14,7 @@ import { DEFAULT_MAX_RECORD_BYTES, READER_MAX_LINE_BYTES } from './sources/overs
 import type { RejectsLimits } from './reader.ts';
 import { writeFileRejection } from './quarantine.ts';
 import type { RunStamp } from './stamp.ts';
-import { transformToLocal, type TransformResult } from './transform.ts';
+import { transformToLocal, type ChunkingOptions, type TransformResult } from './transform.ts';
 
 export interface IngestOptions {
   contracts: ContractRegistry;
@@ -24,8 +24,13 @@ export interface IngestOptions {
   workDir?: string;
   /** DuckDB memory limit; beyond it DuckDB spills to the work directory. @default '128MB' */
   memoryLimit?: string;
-  /** DuckDB threads. @default 1 */
+  /**
+   * Chunks of a large input transformed at once, each in its own single-threaded DuckDB session (so each
+   * writes deterministic bytes). Memory grows with it: about 300 MB per session. @default 1
+   */
   threads?: number;
+  /** How a large input is cut into record-aligned chunks (a function of the input, never of `threads`). @default DEFAULT_CHUNKING */
+  chunking?: ChunkingOptions;
   /** Salt for PII `hash` columns. @default '' */
   piiSalt?: string;
   /** Uploads in flight at once. @default 4 */
@@ -113,8 +118,11 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     try {
       spooled = await decodeText(raw, join(workDir, 'input.txt'), options.expansionLimits);
       if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
-      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', options.rejectsLimits, {
+      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
+        rejectsLimits: options.rejectsLimits,
         maxRecordBytes,
+        parallelism: options.threads,
+        chunking: options.chunking,
       });
     } catch (caught) {
       const e = asDeterministicRejection(caught);
@@ -180,7 +188,7 @@ function buildManifest(
     started_at: startedAt.toISOString(),
     finished_at: '',
     duration_ms: 0,
-    engine: { name: 'duckdb', version: DUCKDB_VERSION, rejects_in_chunks: result?.chunked ?? false },
+    engine: { name: 'duckdb', version: DUCKDB_VERSION, rejects_in_chunks: result?.chunked ?? false, chunks: result?.chunks ?? 0 },
   };
   assertConservation(manifest);
   return manifest;

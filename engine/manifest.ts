@@ -43,7 +43,13 @@ export interface Manifest {
   finished_at: string;
   duration_ms: number;
   /** `rejects_in_chunks`: the file had more malformed records than one rejects pass holds, so they were read in chunks. */
-  engine: { name: string; version: string; rejects_in_chunks: boolean };
+  engine: {
+    name: string;
+    version: string;
+    rejects_in_chunks: boolean;
+    /** Record-aligned chunks the input was transformed in (1: one pass; 0: the file was rejected before). Absent in older manifests. */
+    chunks?: number;
+  };
 }
 
 /** An ingest's intent, in the silver zone while it publishes (see `pendingKey`). */

@@ -14,7 +14,7 @@ import { sqlString } from './sql.ts';
 import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
 
 /** Quarantine rows are wide and unbounded (original values, details): small row groups keep the writer's buffer small (20,000 rows of 2 KB records ran out of memory). */
-const QUARANTINE_ROW_GROUP_SIZE = 2_048;
+export const QUARANTINE_ROW_GROUP_SIZE = 2_048;
 
 /** What a rejected row carries through the routed pass (as JSON in its `source_key`), and how to read it back. */
 export const rejectedPayloadSql = `CAST(to_json({'ordinal': ordinal, 'reasons': reasons, 'details': details, 'raw_record': raw_record}) AS VARCHAR)`;
@@ -107,7 +107,7 @@ export async function attachOversize(db: DuckDBConnection, rows: readonly Oversi
     GROUP BY from_record`);
 }
 
-export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, oversizeRows: number, path: string): Promise<number> {
+export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, path: string): Promise<number> {
   const invalid = `SELECT ordinal, reasons, details, raw_record FROM rejected`;
   // Rows are numbered among the records the reader yielded: shift each past the malformed records before it.
   // `good_before` is how many well-formed records precede the k-th malformed one; an ASOF join finds, for each
@@ -130,17 +130,9 @@ export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, mal
          ) n USING (ordinal)`;
   // Row-level rejections, then malformed records; no global sort (it would hold every rejected row in memory).
   // Readers order by record_number.
-  const read = `${rowLevel}
+  const all = `${rowLevel}
       UNION ALL
       SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed`;
-  // Records cut out for their size shift the numbers of those after them (numbered in the cut input).
-  const all =
-    oversizeRows === 0
-      ? read
-      : `SELECT r.record_number + coalesce(s.shift, 0) AS record_number, r.reasons, r.details, r.raw_record
-         FROM (${read}) r ASOF LEFT JOIN record_shift s ON r.record_number >= s.from_record
-         UNION ALL
-         SELECT record_number, ['${RowReason.RECORD_TOO_LARGE}'], details, raw_record FROM oversize`;
   const sql = `COPY (
     SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, reasons, details, raw_record,
            ${timestampLiteral(stamp.ingestedAt)} AS ingested_at

@@ -43,8 +43,8 @@ const REJECT_OVERHEAD_BYTES = 1024;
 const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
 
 /** Binds the file's header (or JSON keys) to the contract and returns how to read it, malformed records skipped. */
-export function prepareSource(db: DuckDBConnection, contract: DatasetContract, path: string): Promise<PreparedSource> {
-  return PREPARERS[contract.source.format](db, contract, path);
+export function prepareSource(db: DuckDBConnection, contract: DatasetContract, path: string, samplePath: string = path): Promise<PreparedSource> {
+  return PREPARERS[contract.source.format](db, contract, path, samplePath);
 }
 
 /** DuckDB errors that mean "these bytes cannot be read as this format". */

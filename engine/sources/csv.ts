@@ -35,7 +35,7 @@ export function csvReader(path: string, delimiter: string, columnCount: number, 
  * validation happen per contract; records with the wrong field count or broken quoting are skipped here
  * and found by the rejects pass (MALFORMED_ROW).
  */
-export async function prepareCsv(_db: DuckDBConnection, contract: DatasetContract, path: string): Promise<PreparedSource> {
+export async function prepareCsv(_db: DuckDBConnection, contract: DatasetContract, path: string, _samplePath?: string): Promise<PreparedSource> {
   const delimiter = contract.source.delimiter;
   const sourceColumns = await readCsvHeader(path, delimiter);
   const header = matchHeader(sourceColumns, contract);

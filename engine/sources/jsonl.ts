@@ -39,11 +39,12 @@ export function jsonLinesReader(path: string, rejects: RejectMode): string {
  * blank lines are skipped. Keys bind to columns like CSV headers (any case, aliases); a key spelled
  * differently on different lines still binds, as long as it appears in the sampled lines.
  */
-export async function prepareJsonLines(db: DuckDBConnection, contract: DatasetContract, path: string): Promise<PreparedSource> {
+export async function prepareJsonLines(db: DuckDBConnection, contract: DatasetContract, path: string, samplePath: string = path): Promise<PreparedSource> {
   const relation = jsonLinesReader(path, 'skip');
+  // Keys come from the start of the whole input, so every chunk of it binds its fields the same way.
   const keys = await queryRows(
     db,
-    `SELECT DISTINCT unnest(json_keys(line)) AS k FROM (SELECT line FROM ${relation} LIMIT ${KEY_SAMPLE_LINES}) WHERE ${IS_OBJECT}`,
+    `SELECT DISTINCT unnest(json_keys(line)) AS k FROM (SELECT line FROM ${jsonLinesReader(samplePath, 'skip')} LIMIT ${KEY_SAMPLE_LINES}) WHERE ${IS_OBJECT}`,
   );
   const sourceKeys = keys.map((r) => String(r.k)).sort();
   // Several spellings of one column across lines are fine for JSON: bind each column to all of them.

@@ -25,6 +25,8 @@ export interface RecordScan {
   quotingClean: boolean;
   /** Records longer than `maxRecordBytes`, in file order (none when no limit was given). */
   oversize: OversizeRecord[];
+  /** Line ends outside quotes that are CRLF, and that are a bare LF (both non-zero: the file mixes them). */
+  lineEnds: { crlf: number; lf: number };
 }
 
 /** A record too large for the reader: where it is, so it can be cut out of the input and quarantined on its own. */
@@ -70,6 +72,7 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
   let maxRecordBytes = 0;
   const limit = options.maxRecordBytes ?? Number.POSITIVE_INFINITY;
   const oversize: OversizeRecord[] = [];
+  const lineEnds = { crlf: 0, lf: 0 };
   const endRecord = (end: number, lineEndBytes: number, blank: boolean): void => {
     const bytes = end - recordStart;
     maxRecordBytes = Math.max(maxRecordBytes, bytes);
@@ -122,6 +125,8 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
             break;
           }
           lines++;
+          if ((lineEnd > 0 ? buffer[lineEnd - 1] : lastByte) === CR) lineEnds.crlf++;
+          else lineEnds.lf++;
           const blank = !(lineHasContent || hasContent(buffer, pos, lineEnd)) && lines > options.headerLines;
           if (blank) out += `${lines - options.headerLines},${++blankLines}\n`;
           endRecord(offset + lineEnd, 1, blank);
@@ -141,7 +146,7 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
     endRecord(offset, 0, false);
   }
   maxRecordBytes = Math.max(maxRecordBytes, offset - recordStart);
-  return { records: Math.max(0, lines - options.headerLines), blankLines, maxRecordBytes, quotingClean: clean && !quoted, oversize };
+  return { records: Math.max(0, lines - options.headerLines), blankLines, maxRecordBytes, quotingClean: clean && !quoted, oversize, lineEnds };
 }
 
 /** Whether bytes [from, to) hold anything but carriage returns. */

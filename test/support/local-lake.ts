@@ -21,7 +21,7 @@ async function* chunked(content: Uint8Array, size = 7): AsyncIterable<Uint8Array
   for (let i = 0; i < content.length; i += size) yield content.subarray(i, i + size);
 }
 
-export async function createTestLake(contracts: ContractRegistry = loadContracts(), engine: Pick<IngestOptions, 'rejectsLimits' | 'maxRecordBytes' | 'expansionLimits' | 'memoryLimit'> = {}): Promise<TestLake> {
+export async function createTestLake(contracts: ContractRegistry = loadContracts(), engine: Pick<IngestOptions, 'rejectsLimits' | 'maxRecordBytes' | 'expansionLimits' | 'memoryLimit' | 'threads' | 'chunking'> = {}): Promise<TestLake> {
   const root = await mkdtemp(join(tmpdir(), 'lake-test-'));
   const store = new LocalObjectStore(root);
   const catalog = new LocalCatalog(root);

@@ -26,7 +26,7 @@ async function scan(text: string, quoted = true) {
 
 describe('scanRecords', () => {
   it('counts records as the reader does: quoted newlines inside, blank lines listed with a running count', async () => {
-    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, maxRecordBytes: 9, quotingClean: true, oversize: [], blanks: '2,1\n4,2\n' });
+    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, maxRecordBytes: 9, quotingClean: true, oversize: [], lineEnds: { crlf: 2, lf: 3 }, blanks: '2,1\n4,2\n' });
     expect(await scan('{"a":1}\n\n{"a":"\n', false)).toMatchObject({ records: 3, blankLines: 1, quotingClean: true });
   });
 
