@@ -13,7 +13,7 @@ export interface FaultPoint {
   /** The Nth matching operation (1-based). @default 1 */
   nth?: number;
   ops?: readonly FsOp[];
-  /** @default 'after' */
+  /** Before the operation, or after it whatever its outcome (a failed open of a held lock too). @default 'after' */
   when?: 'before' | 'after';
 }
 
@@ -21,6 +21,7 @@ export interface BarrierPoint extends FaultPoint {
   /** Each party writes a file here; all continue once `parties` files exist. */
   dir: string;
   parties: number;
+  /** @default 120_000: generous, so that a loaded machine is never mistaken for a barrier that cannot fill */
   timeoutMs?: number;
 }
 
@@ -51,7 +52,7 @@ export function faultEnv(faults: Faults): Record<string, string> {
   if (faults.barrier) {
     const b = faults.barrier;
     Object.assign(env, pointEnv('BARRIER', b), { FAULT_BARRIER_DIR: b.dir, FAULT_BARRIER_PARTIES: String(b.parties) });
-    if (b.timeoutMs !== undefined) env.FAULT_BARRIER_TIMEOUT_MS = String(b.timeoutMs);
+    env.FAULT_BARRIER_TIMEOUT_MS = String(b.timeoutMs ?? 120_000);
   }
   return env;
 }

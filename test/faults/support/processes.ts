@@ -17,7 +17,7 @@ export interface ChildOptions {
   env?: Record<string, string>;
   /** The child's TMPDIR: where the engine puts its scratch directory. */
   tmpDir: string;
-  /** @default 90_000 */
+  /** @default 150_000 (a barrier waits up to 120 s) */
   timeoutMs?: number;
 }
 
@@ -46,13 +46,13 @@ function childEnv(options: ChildOptions): Record<string, string> {
 
 /** `lake <args>` in a child process. */
 export function runLake(args: readonly string[], options: ChildOptions): Promise<ChildResult> {
-  return collect(startLake(args, { env: childEnv(options) }), `lake ${args.join(' ')}`, options.timeoutMs ?? 90_000);
+  return collect(startLake(args, { env: childEnv(options) }), `lake ${args.join(' ')}`, options.timeoutMs ?? 150_000);
 }
 
 /** Starts the Lambda-like runner: one bronze object through the engine with the local adapters. */
 export function startIngestBronze(lakeDir: string, key: string, options: ChildOptions): Promise<ChildResult> {
   const child = spawn(process.execPath, [INGEST_BRONZE, lakeDir, key], { env: cliEnv(childEnv(options)), stdio: ['ignore', 'pipe', 'pipe'] });
-  return collect(child, `ingest-bronze ${key}`, options.timeoutMs ?? 90_000);
+  return collect(child, `ingest-bronze ${key}`, options.timeoutMs ?? 150_000);
 }
 
 /** For assertion messages: what a child said. */
