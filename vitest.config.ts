@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Test tiers mirror the code: engine unit tests, CDK assertions, emulator integration, CLI end-to-end.
+// Test tiers mirror the code: engine unit tests, CDK assertions, emulator integration, CLI end-to-end, faults.
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -20,6 +20,8 @@ export default defineConfig({
         },
       },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 180_000 } },
+      // Fault campaign (kill -9, disk full, concurrent writers, redelivery): child processes, bounded, no timing assertions.
+      { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'], testTimeout: 180_000 } },
     ],
   },
 });

@@ -1,0 +1,145 @@
+/**
+ * kill -9 of `lake ingest` at each phase of the engine's publish, then the same command again: the lake ends
+ * exactly as one clean ingest leaves it (byte-identical silver and quarantine, same manifest), with the rows
+ * and counts the test computed from its own input. See test/faults/README.md.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
+import { faultEnv, type FaultPoint } from './support/faults.ts';
+import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput } from './support/lake-state.ts';
+import { describeRun, runLake, type ChildResult } from './support/processes.ts';
+
+/** 3,000 records over six months: six silver files, 81 invalid and 29 malformed records. */
+const OBJECT: BronzeInput = bronzeInput('kill-9.csv', {
+  idPrefix: 'K',
+  rows: 3000,
+  months: ['2024-01', '2024-02', '2024-03', '2024-04', '2024-05', '2024-06'],
+});
+const SILVER_FILES = 6;
+
+interface KillPoint {
+  name: string;
+  kill: FaultPoint;
+  /** What the lake shows right after the kill: proves the kill came in the phase named. */
+  midway: { manifest: boolean; pending: boolean; silverAtLeast?: number; silverAtMost?: number };
+}
+
+const SILVER_DATA = /\/silver\/transactions\/year=/;
+const KILL_POINTS: readonly KillPoint[] = [
+  {
+    name: 'while spooling the input (nothing published yet)',
+    kill: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['write'], when: 'before' },
+    midway: { manifest: false, pending: false, silverAtMost: 0 },
+  },
+  { name: 'after the intent record', kill: { at: /\/silver\/_pending\//, ops: ['rename'] }, midway: { manifest: false, pending: true, silverAtMost: 0 } },
+  { name: 'after 3 of 6 silver files', kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 }, midway: { manifest: false, pending: true, silverAtLeast: 3 } },
+  {
+    name: 'after every silver file, before the quarantine',
+    kill: { at: SILVER_DATA, ops: ['rename'], nth: SILVER_FILES },
+    midway: { manifest: false, pending: true, silverAtLeast: SILVER_FILES },
+  },
+  {
+    name: 'after the quarantine upload',
+    kill: { at: /\/quarantine\/transactions\/records\//, ops: ['rename'] },
+    midway: { manifest: false, pending: true, silverAtLeast: SILVER_FILES },
+  },
+  {
+    // Once the catalog lock is released; killed while holding it: the `it.fails` case below.
+    name: 'after the partitions are registered',
+    kill: { at: /\/catalog\.json\.lock$/, ops: ['rm'] },
+    midway: { manifest: false, pending: true, silverAtLeast: SILVER_FILES },
+  },
+  {
+    name: 'between writing the manifest and renaming it into place',
+    kill: { at: /\/silver\/_manifests\//, ops: ['rename'], when: 'before' },
+    midway: { manifest: false, pending: true, silverAtLeast: SILVER_FILES },
+  },
+  {
+    name: 'after the manifest',
+    kill: { at: /\/silver\/_manifests\//, ops: ['rename'] },
+    midway: { manifest: true, pending: true, silverAtLeast: SILVER_FILES },
+  },
+  {
+    // For one source the stale-file cleanup deletes nothing (a re-run writes the same keys), so this is also
+    // "before the stale-file cleanup".
+    name: 'before the intent record is deleted',
+    kill: { at: /\/silver\/_pending\//, ops: ['rm'], when: 'before' },
+    midway: { manifest: true, pending: true, silverAtLeast: SILVER_FILES },
+  },
+];
+
+function expectKilled(r: ChildResult): void {
+  expect(r.signal, `the child was to be killed by the fault preload\n${describeRun(r)}`).toBe('SIGKILL');
+  expect(r.stderr).toContain('[fault] SIGKILL');
+}
+
+function expectOk(r: ChildResult): void {
+  expect(r.code, describeRun(r)).toBe(0);
+}
+
+describe.concurrent('kill -9 during `lake ingest`, then the same command again', () => {
+  let tmp: CaseDir;
+  let referenceDir: string;
+
+  const ingest = (lakeDir: string, env: Record<string, string> = {}) =>
+    runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], { env, tmpDir: tmp.tmpDir });
+
+  /** A lake whose bronze already holds the object (as after an upload), so every run has the same source. */
+  async function lakeWithObject(name: string): Promise<string> {
+    const lakeDir = await tmp.lake(name);
+    await putBronze(lakeDir, OBJECT);
+    return lakeDir;
+  }
+
+  beforeAll(async () => {
+    tmp = await caseDir();
+    referenceDir = await lakeWithObject('reference');
+    expectOk(await ingest(referenceDir));
+    await expectExactLake(referenceDir, [OBJECT], tmp.dir);
+  });
+  afterAll(async () => tmp?.remove());
+
+  it.each(KILL_POINTS)('killed $name: recovers exactly', async ({ name, kill, midway }) => {
+    const lakeDir = await lakeWithObject(name.replace(/\W+/g, '-'));
+    expectKilled(await ingest(lakeDir, faultEnv({ kill })));
+
+    const after = await readLakeFiles(lakeDir);
+    expect(after.manifests.size > 0, 'a manifest right after the kill').toBe(midway.manifest);
+    expect(after.pending.length > 0, 'an intent record right after the kill').toBe(midway.pending);
+    if (midway.silverAtLeast !== undefined) expect(after.silver.size).toBeGreaterThanOrEqual(midway.silverAtLeast);
+    if (midway.silverAtMost !== undefined) expect(after.silver.size).toBeLessThanOrEqual(midway.silverAtMost);
+
+    expectOk(await ingest(lakeDir));
+    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+  });
+
+  it('killed twice in a row (after 3 silver files, then after the manifest): the third run recovers exactly', async () => {
+    const lakeDir = await lakeWithObject('twice');
+    expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 } })));
+    expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'] } })));
+    expectOk(await ingest(lakeDir));
+    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+  });
+
+  // BUG (issue 15, item 5 — locks carry no owner): the catalog lock of a process killed while holding it is
+  // only broken once it is 60 s old (staleMs), but an ingest waits at most 30 s for it (waitMs): every ingest in
+  // the minute after such a crash fails with "catalog.json.lock is locked by another process". So the re-run
+  // here waits 30 s, then fails. A lock whose owner is gone must be taken over at once. Remove `.fails` with the fix.
+  it.fails('killed while holding the catalog lock (catalog written, lock not yet released): the same command right away recovers exactly', async () => {
+    const lakeDir = await lakeWithObject('catalog-lock-held');
+    expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/catalog\.json$/, ops: ['rename'] } })));
+    expectOk(await ingest(lakeDir));
+    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+  });
+
+  it('killed right after the copy into bronze (a file from outside the lake): the same command ingests it exactly', async () => {
+    const lakeDir = await tmp.lake('after-bronze-copy');
+    const outside = await putBronze(await tmp.lake('landing'), OBJECT);
+    const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
+    expectKilled(await run(faultEnv({ kill: { at: /\/bronze\/transactions\//, ops: ['rename'] } })));
+    expectOk(await run());
+    // Not compared with the reference: the bronze copy's mtime (silver's ingested_at) is the killed run's.
+    await expectExactLake(lakeDir, [OBJECT], tmp.dir);
+  });
+});
