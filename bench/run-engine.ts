@@ -6,14 +6,15 @@ import { LocalObjectStore } from '../adapters/local/local-store.ts';
 import { ingestObject, loadContracts } from '../engine/index.ts';
 import { directoryBytes, type RunResult } from './run-result.ts';
 
-const [input, lakeDir] = process.argv.slice(2);
-if (!input || !lakeDir) throw new Error('usage: run-engine.ts <input.csv> <lake dir>');
+const [input, lakeDir, flag, value] = process.argv.slice(2);
+if (!input || !lakeDir) throw new Error('usage: run-engine.ts <input.csv> <lake dir> [--threads N]');
+const threads = flag === '--threads' ? Number(value) : 1;
 const store = new LocalObjectStore(lakeDir);
 const start = performance.now();
 const manifest = await ingestObject(
   { bucket: 'bench', key: 'transactions/bench.csv', etag: 'bench', lastModified: new Date('2024-06-01T00:00:00Z') },
   createReadStream(input, { highWaterMark: 1 << 20 }),
-  { contracts: loadContracts(), store, catalog: new LocalCatalog(lakeDir), workDir: lakeDir },
+  { contracts: loadContracts(), store, catalog: new LocalCatalog(lakeDir), workDir: lakeDir, threads },
 );
 const seconds = (performance.now() - start) / 1000;
 const result: RunResult = {
@@ -23,5 +24,6 @@ const result: RunResult = {
   silverBytes: await directoryBytes(`${lakeDir}/silver/transactions`),
   rowsValid: manifest.rows_valid,
   rowsQuarantined: manifest.rows_quarantined,
+  chunks: manifest.engine.chunks,
 };
 process.stdout.write(JSON.stringify(result));

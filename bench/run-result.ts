@@ -8,6 +8,8 @@ export interface RunResult {
   silverBytes: number;
   rowsValid: number;
   rowsQuarantined: number;
+  /** Record-aligned chunks the engine cut the input into (engine runs only). */
+  chunks?: number;
 }
 
 export async function directoryBytes(dir: string): Promise<number> {
