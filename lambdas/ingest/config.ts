@@ -13,6 +13,8 @@ export interface IngestConfig {
   workDir: string;
   /** DuckDB memory limit, e.g. `512MB`; the engine's default when unset. */
   duckdbMemoryLimit: string | undefined;
+  /** Chunks of a large object transformed at once (one per vCPU); the engine's default (1) when unset. */
+  threads: number | undefined;
   /** Largest decompressed size of a gzip source (/tmp must hold it); the engine's default when unset. */
   maxUncompressedBytes: number | undefined;
   /** Secrets Manager secret salting PII `hash` columns; required when a contract hashes PII. */
@@ -51,5 +53,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT?.trim() || undefined,
     piiSaltSecretArn: env.PII_SALT_SECRET_ARN?.trim() || undefined,
     maxUncompressedBytes: positiveInteger(env, 'MAX_UNCOMPRESSED_BYTES'),
+    threads: positiveInteger(env, 'INGEST_THREADS'),
   };
 }

@@ -82,6 +82,7 @@ export async function ingestAnnouncedObject(
       workDir,
       piiSalt: await deps.piiSalt(),
       ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
+      ...(config.threads ? { threads: config.threads } : {}),
       ...(config.maxUncompressedBytes ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } } : {}),
     });
     return { status: 'ingested', manifest, source };

@@ -27,6 +27,9 @@ export const FUNCTION_CONTRACTS_DIR = '/var/task/contracts';
 /** Lambda requires the queue's visibility timeout to cover retries of a batch: AWS recommends 6× the timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
+/** Lambda gives a function one vCPU per 1,769 MB of memory. */
+export const MB_PER_VCPU = 1769;
+
 /** Share of /tmp a decompressed source may take (the compressed original and the staged Parquet need the rest). */
 export const UNCOMPRESSED_SHARE_OF_TMP = 0.6;
 
@@ -193,13 +196,14 @@ export class LakeIngestion extends Construct {
 
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     const ephemeralStorage = props.ephemeralStorageSize ?? Size.mebibytes(4096);
+    const memorySize = props.memorySize ?? 1024;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       description: 'Validates bronze files against their contract into silver Parquet and quarantine',
       entry: props.entry ?? join(REPO_ROOT, 'lambdas/ingest/handler.ts'),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.X86_64,
-      memorySize: props.memorySize ?? 1024,
+      memorySize,
       ephemeralStorageSize: ephemeralStorage,
       timeout,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
@@ -224,6 +228,8 @@ export class LakeIngestion extends Construct {
         // /tmp holds the gzip, its text and the Parquet staged from it: a gzip expanding past this is refused
         // (EXPANSION_LIMIT, quarantined whole) instead of filling /tmp on every retry.
         MAX_UNCOMPRESSED_BYTES: String(Math.floor(ephemeralStorage.toBytes() * UNCOMPRESSED_SHARE_OF_TMP)),
+        // A large object is transformed in record-aligned chunks, this many at once: one per vCPU the memory buys.
+        INGEST_THREADS: String(Math.max(1, Math.floor(memorySize / MB_PER_VCPU))),
         ...(this.piiSalt ? { PII_SALT_SECRET_ARN: this.piiSalt.secretArn } : {}),
         NODE_OPTIONS: '--enable-source-maps',
         ...ENGINE_PROCESS_ENV,

@@ -62,10 +62,20 @@ describe('ingest function', () => {
       DUCKDB_MEMORY_LIMIT: '128MB',
       // 60% of the default 4,096 MiB /tmp: a gzip expanding past it is quarantined, not retried until /tmp fills.
       MAX_UNCOMPRESSED_BYTES: '2576980377',
+      // 1,024 MB buys 0.58 vCPU: one chunk at a time.
+      INGEST_THREADS: '1',
       NODE_OPTIONS: '--enable-source-maps',
       MALLOC_ARENA_MAX: '1',
       MALLOC_TRIM_THRESHOLD_: '131072',
     });
+  });
+
+  it('transforms a large object in as many chunks at once as the memory buys vCPUs (1,769 MB each)', () => {
+    const threadsAt = (memorySize: number) => {
+      const lake = synthLake({ context: { stage: 'dev' }, overrides: { lake: { ingestion: { memorySize } } } });
+      return functionProps(lake).Environment.Variables.INGEST_THREADS;
+    };
+    expect([threadsAt(1024), threadsAt(3538), threadsAt(10240)]).toEqual(['1', '2', '5']);
   });
 
   it('reserves (and caps) concurrency where the stage asks for it', () => {

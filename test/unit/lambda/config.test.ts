@@ -12,6 +12,7 @@ const complete = {
   DUCKDB_MEMORY_LIMIT: '256MB',
   PII_SALT_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pii-salt',
   MAX_UNCOMPRESSED_BYTES: '2576980377',
+  INGEST_THREADS: '2',
 };
 
 describe('readConfig', () => {
@@ -27,6 +28,7 @@ describe('readConfig', () => {
       duckdbMemoryLimit: '256MB',
       piiSaltSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pii-salt',
       maxUncompressedBytes: 2576980377,
+      threads: 2,
     });
   });
 
@@ -40,13 +42,14 @@ describe('readConfig', () => {
   });
 
   it('defaults the optional ones', () => {
-    const { WORK_DIR: _w, DUCKDB_MEMORY_LIMIT: _d, GLUE_QUARANTINE_DATABASE: _q, PII_SALT_SECRET_ARN: _p, MAX_UNCOMPRESSED_BYTES: _m, ...required } = complete;
+    const { WORK_DIR: _w, DUCKDB_MEMORY_LIMIT: _d, GLUE_QUARANTINE_DATABASE: _q, PII_SALT_SECRET_ARN: _p, MAX_UNCOMPRESSED_BYTES: _m, INGEST_THREADS: _t, ...required } = complete;
     expect(readConfig(required)).toMatchObject({
       workDir: expect.any(String),
       duckdbMemoryLimit: undefined,
       glueQuarantineDatabase: undefined,
       piiSaltSecretArn: undefined,
       maxUncompressedBytes: undefined,
+      threads: undefined,
     });
   });
 });

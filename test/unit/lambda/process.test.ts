@@ -29,6 +29,7 @@ const config: IngestConfig = {
   duckdbMemoryLimit: undefined,
   piiSaltSecretArn: undefined,
   maxUncompressedBytes: undefined,
+  threads: undefined,
 };
 
 const contracts = new ContractRegistry([
