@@ -158,25 +158,30 @@ async function transformChunk(
   };
 }
 
-/** Runs `work` over the items a generator yields, at most `limit` at once, results in yield order. */
+/**
+ * Runs `work` over the items a generator yields, at most `limit` at once, results in yield order. After a
+ * failure no new item is started; every started one settles before the failure is thrown, so no DuckDB
+ * session outlives the call.
+ */
 async function inPool<T, R>(items: AsyncIterable<T>, limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: Promise<R>[] = [];
   const running = new Set<Promise<unknown>>();
+  let failed = false;
   let index = 0;
   for await (const item of items) {
     const task = work(item, index++);
     results.push(task);
     const settled: Promise<unknown> = task.then(
       (): boolean => running.delete(settled),
-      (): boolean => running.delete(settled),
+      (): boolean => ((failed = true), running.delete(settled)),
     );
     running.add(settled);
     if (running.size >= limit) await Promise.race(running);
+    if (failed) break;
   }
-  // Every chunk settles before the outcome is known: no session outlives the call, even when one failed.
   const outcomes = await Promise.allSettled(results);
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed) throw failed.reason;
+  const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (rejected) throw rejected.reason;
   return outcomes.map((o) => (o as PromiseFulfilledResult<R>).value);
 }
 

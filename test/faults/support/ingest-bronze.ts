@@ -18,6 +18,11 @@ async function md5(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+function chunking(): { chunking?: { chunkBytes: number; minBytesToChunk: number } } {
+  const chunkBytes = Number(process.env.CHUNK_BYTES ?? 0);
+  return chunkBytes > 0 ? { chunking: { chunkBytes, minBytesToChunk: 2 * chunkBytes } } : {};
+}
+
 async function main(lakeDir: string, key: string): Promise<void> {
   const store = new LocalObjectStore(lakeDir);
   const path = store.path('bronze', key);
@@ -25,10 +30,12 @@ async function main(lakeDir: string, key: string): Promise<void> {
   const manifest = await ingestObject(
     { bucket: 'bronze', key, etag: await md5(path), lastModified: s.mtime, size: s.size },
     createReadStream(path),
-    { contracts: loadContracts(), store, catalog: new LocalCatalog(lakeDir) },
+    // INGEST_THREADS: chunks transformed at once, as the ingest function reads it from its environment;
+    // CHUNK_BYTES (tests only): smaller chunks than the engine's 32 MiB, so a small input is chunked too.
+    { contracts: loadContracts(), store, catalog: new LocalCatalog(lakeDir), threads: Number(process.env.INGEST_THREADS ?? 1), ...chunking() },
   );
-  const { source_id, status, rows_in, rows_valid, rows_quarantined } = manifest;
-  process.stdout.write(`${JSON.stringify({ source_id, status, rows_in, rows_valid, rows_quarantined })}\n`);
+  const { source_id, status, rows_in, rows_valid, rows_quarantined, engine } = manifest;
+  process.stdout.write(`${JSON.stringify({ source_id, status, rows_in, rows_valid, rows_quarantined, chunks: engine.chunks })}\n`);
 }
 
 const [lakeDir, key] = process.argv.slice(2);
