@@ -16,7 +16,7 @@ import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
-import { recordChunks, scanRecords, type OversizeRecord, type RecordScan } from './sources/records.ts';
+import { scanRecords, writeChunk, type ChunkLimits, type OversizeRecord, type RecordScan } from './sources/records.ts';
 import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
 
@@ -72,17 +72,22 @@ export interface InputScan extends RecordScan {
   blankLinesFile: string | undefined;
 }
 
-/** How records are delimited in a dataset's files, as the byte scan, the chunker and the rejects reader need it. */
-function recordLayout(contract: DatasetContract): { headerLines: number; quoted: boolean; delimiter: string } {
+/** How records are delimited in a dataset's files, as the byte scan and the rejects reader need it. */
+export function recordLayout(contract: DatasetContract): { headerLines: number; quoted: boolean; delimiter: string } {
   const csv = contract.source.format === 'csv';
   return { headerLines: csv ? 1 : 0, quoted: csv, delimiter: contract.source.delimiter };
 }
 
 /** The byte scan of the input: its records as DuckDB's reader counts them, and its blank lines. */
-export async function scanInput(contract: DatasetContract, path: string, workDir: string, maxRecordBytes: number): Promise<InputScan> {
+export async function scanInput(
+  contract: DatasetContract,
+  path: string,
+  workDir: string,
+  options: { maxRecordBytes?: number; chunking?: ChunkLimits } = {},
+): Promise<InputScan> {
   const csv = contract.source.format === 'csv';
   const blankLinesFile = join(workDir, 'blank-lines.csv');
-  const scan = await scanRecords(path, blankLinesFile, { ...recordLayout(contract), maxRecordBytes });
+  const scan = await scanRecords(path, blankLinesFile, { ...recordLayout(contract), ...options });
   return {
     ...scan,
     oversize: scan.oversize.map((o) => ({ ...o, recordNumber: csv ? o.record - o.blankLinesBefore : o.record })),
@@ -172,13 +177,15 @@ async function rejectsPass(settings: DuckDbSettings, contract: DatasetContract, 
 
 async function chunkedRejectsPass(settings: DuckDbSettings, contract: DatasetContract, path: string, workDir: string, limits: RejectsLimits): Promise<Rejects> {
   const result: Rejects = { files: [], malformed: 0, rows: 0, chunked: true };
-  const chunks = recordChunks(path, workDir, { ...recordLayout(contract), recordsPerChunk: limits.recordsPerChunk, bytesPerChunk: limits.bytesPerChunk });
-  for await (const chunk of chunks) {
-    const n = result.files.length;
+  const chunking = { recordsPerChunk: limits.recordsPerChunk, bytesPerChunk: limits.bytesPerChunk };
+  const { chunks, headerBytes } = await scanRecords(path, join(workDir, 'rejects-blank-lines.csv'), { ...recordLayout(contract), chunking });
+  for (const [n, chunk] of chunks.entries()) {
     const file = join(workDir, `malformed-${String(n).padStart(6, '0')}.parquet`);
+    const chunkPath = join(workDir, `rejects-chunk-${String(n).padStart(6, '0')}.txt`);
+    await writeChunk(path, headerBytes, chunk, chunkPath);
     // A fresh session per chunk: the reader's rejects are released with it.
-    const { rows, malformed } = await readRejects(settings, contract, chunk.path, chunk.recordOffset, file, `finding malformed records, chunk ${n + 1}`);
-    await rm(chunk.path, { force: true });
+    const { rows, malformed } = await readRejects(settings, contract, chunkPath, chunk.recordOffset, file, `finding malformed records, chunk ${n + 1}`);
+    await rm(chunkPath, { force: true });
     result.files.push(file);
     result.malformed += malformed;
     result.rows += rows;

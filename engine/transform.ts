@@ -3,7 +3,7 @@
  * record-aligned chunks that are transformed independently — in parallel, one single-threaded DuckDB
  * session each — and merged into one result that is exactly what one pass over the whole text gives.
  */
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
 import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
@@ -16,7 +16,7 @@ import { DEFAULT_REJECTS_LIMITS, findMalformed, scanInput, type InputScan, type 
 import { MIXED_LINE_ENDS, writeRouted, type RoutedPartition } from './routed.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
-import { recordChunks } from './sources/records.ts';
+import { writeChunk } from './sources/records.ts';
 import type { RunStamp } from './stamp.ts';
 
 export { SILVER_ROW_GROUP_SIZE } from './routed.ts';
@@ -99,12 +99,14 @@ interface PreparedText {
   expectedRows: number;
 }
 
-async function prepareText(contract: DatasetContract, path: string, workDir: string, maxRecordBytes: number): Promise<PreparedText> {
-  const scan = await scanInput(contract, path, workDir, maxRecordBytes);
+/** The one byte scan of the text: records, blank lines, quoting, oversize records and the chunk plan. */
+async function prepareText(contract: DatasetContract, path: string, workDir: string, maxRecordBytes: number, chunking: ChunkingOptions): Promise<PreparedText> {
+  const options = { maxRecordBytes, chunking: { recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: chunking.chunkBytes } };
+  const scan = await scanInput(contract, path, workDir, options);
   if (scan.oversize.length === 0) return { path, scan, oversize: [], scannedPath: path, expectedRows: scan.expectedRows };
   const cut = `${path}.fit`;
   await cutRecords(path, cut, scan.oversize);
-  const rescan = await scanInput(contract, cut, workDir, maxRecordBytes);
+  const rescan = await scanInput(contract, cut, workDir, options);
   if (rescan.oversize.length > 0) throw new EngineInvariantError(`${cut}: records over the limit remain after cutting them out`);
   return { path: cut, scan: rescan, oversize: scan.oversize, scannedPath: path, expectedRows: scan.expectedRows };
 }
@@ -163,12 +165,12 @@ async function transformChunk(
  * failure no new item is started; every started one settles before the failure is thrown, so no DuckDB
  * session outlives the call.
  */
-async function inPool<T, R>(items: AsyncIterable<T>, limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function inPool<T, R>(items: Iterable<T>, limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: Promise<R>[] = [];
   const running = new Set<Promise<unknown>>();
   let failed = false;
   let index = 0;
-  for await (const item of items) {
+  for (const item of items) {
     const task = work(item, index++);
     results.push(task);
     const settled: Promise<unknown> = task.then(
@@ -218,17 +220,16 @@ async function transformChunks(
       await rm(dir, { recursive: true, force: true });
       const normalized = join(workDir, 'input.lf.txt');
       await crlfToLf(text.path, normalized);
-      const scan = await scanInput(contract, normalized, workDir, Number.POSITIVE_INFINITY);
+      const scan = await scanInput(contract, normalized, workDir);
       return [await transformChunk(settings, contract, stamp, piiSalt, { path: normalized, scan, samplePath: normalized }, await dirOf(0), options.rejectsLimits)];
     }
   }
-  const layout = { headerLines: csv ? 1 : 0, quoted: csv, delimiter: contract.source.delimiter };
-  const chunks = recordChunks(text.path, workDir, { ...layout, recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: options.chunking.chunkBytes });
-  return inPool(chunks, options.parallelism, async (chunk, i) => {
+  // Each chunk is written when its turn comes: at most `parallelism` copies are on disk at once.
+  return inPool(text.scan.chunks, options.parallelism, async (chunk, i) => {
     const dir = await dirOf(i);
     const path = join(dir, 'input.txt');
-    await rename(chunk.path, path);
-    const scan = await scanInput(contract, path, dir, Number.POSITIVE_INFINITY);
+    await writeChunk(text.path, text.scan.headerBytes, chunk, path);
+    const scan = await scanInput(contract, path, dir);
     const output = await transformChunk(settings, contract, stamp, piiSalt, { path, scan, samplePath: text.path }, dir, options.rejectsLimits);
     await rm(path, { force: true });
     return output;
@@ -266,11 +267,12 @@ export async function transformToLocal(
   options: TransformOptions = {},
 ): Promise<TransformResult> {
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const text = await prepareText(contract, inputPath, workDir, maxRecordBytes);
+  const chunking = options.chunking ?? DEFAULT_CHUNKING;
+  const text = await prepareText(contract, inputPath, workDir, maxRecordBytes, chunking);
   const chunks = await transformChunks(settings, contract, stamp, piiSalt, text, workDir, {
     rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
     parallelism: Math.max(1, options.parallelism ?? 1),
-    chunking: options.chunking ?? DEFAULT_CHUNKING,
+    chunking,
   });
   const { oversize } = text;
   const chunkRows = chunks.reduce((sum, c) => sum + c.expectedRows, 0);

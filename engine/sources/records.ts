@@ -3,8 +3,6 @@
  * inside double quotes does not end a CSV record), blank lines included.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
 const LF = 0x0a;
@@ -27,6 +25,25 @@ export interface RecordScan {
   oversize: OversizeRecord[];
   /** Line ends outside quotes that are CRLF, and that are a bare LF (both non-zero: the file mixes them). */
   lineEnds: { crlf: number; lf: number };
+  /** Bytes of the header lines (every chunk repeats them); -1 when the header has no line end. */
+  headerBytes: number;
+  /** The records after the header cut into chunks at record ends, when `chunking` was asked for. */
+  chunks: ByteChunk[];
+}
+
+/** A run of whole records of a file, by byte range. */
+export interface ByteChunk {
+  start: number;
+  end: number;
+  /** Records (lines, as DuckDB counts them, blank lines included) of the file before this chunk, header excluded. */
+  recordOffset: number;
+  records: number;
+}
+
+/** Where to cut: a chunk ends at the first record end where either limit is reached. */
+export interface ChunkLimits {
+  recordsPerChunk: number;
+  bytesPerChunk: number;
 }
 
 /** A record too large for the reader: where it is, so it can be cut out of the input and quarantined on its own. */
@@ -49,6 +66,8 @@ export interface ScanOptions {
   delimiter?: string;
   /** Records longer than this many bytes are listed in `oversize`. @default no limit */
   maxRecordBytes?: number;
+  /** Cut the records into chunks (`chunks`). @default no chunks */
+  chunking?: ChunkLimits;
 }
 
 /**
@@ -73,13 +92,28 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
   const limit = options.maxRecordBytes ?? Number.POSITIVE_INFINITY;
   const oversize: OversizeRecord[] = [];
   const lineEnds = { crlf: 0, lf: 0 };
+  const cutting = options.chunking;
+  const chunks: ByteChunk[] = [];
+  let headerBytes = options.headerLines === 0 ? 0 : -1;
+  let chunk = { start: 0, recordOffset: 0, records: 0 };
   const endRecord = (end: number, lineEndBytes: number, blank: boolean): void => {
     const bytes = end - recordStart;
+    const recordEnd = end + lineEndBytes;
     maxRecordBytes = Math.max(maxRecordBytes, bytes);
     if (bytes > limit && lines > options.headerLines && !blank) {
-      oversize.push({ record: lines - options.headerLines, blankLinesBefore: blankLines, start: recordStart, end: end + lineEndBytes, bytes });
+      oversize.push({ record: lines - options.headerLines, blankLinesBefore: blankLines, start: recordStart, end: recordEnd, bytes });
     }
-    recordStart = end + lineEndBytes;
+    recordStart = recordEnd;
+    if (lines === options.headerLines) {
+      headerBytes = recordEnd;
+      chunk = { start: recordEnd, recordOffset: 0, records: 0 };
+    } else if (cutting && lines > options.headerLines) {
+      chunk.records++;
+      if (chunk.records >= cutting.recordsPerChunk || recordEnd - chunk.start >= cutting.bytesPerChunk) {
+        chunks.push({ ...chunk, end: recordEnd });
+        chunk = { start: recordEnd, recordOffset: chunk.recordOffset + chunk.records, records: 0 };
+      }
+    }
   };
   await pipeline(
     createReadStream(path, { highWaterMark: 1 << 20 }),
@@ -146,7 +180,18 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
     endRecord(offset, 0, false);
   }
   maxRecordBytes = Math.max(maxRecordBytes, offset - recordStart);
-  return { records: Math.max(0, lines - options.headerLines), blankLines, maxRecordBytes, quotingClean: clean && !quoted, oversize, lineEnds };
+  // Bytes after the last record end (blank text, or a record the scan did not count) belong to the last chunk.
+  if (cutting && headerBytes >= 0 && offset > chunk.start) chunks.push({ ...chunk, end: offset });
+  return {
+    records: Math.max(0, lines - options.headerLines),
+    blankLines,
+    maxRecordBytes,
+    quotingClean: clean && !quoted,
+    oversize,
+    lineEnds,
+    headerBytes,
+    chunks,
+  };
 }
 
 /** Whether bytes [from, to) hold anything but carriage returns. */
@@ -155,92 +200,13 @@ function hasContent(buffer: Buffer, from: number, to: number): boolean {
   return false;
 }
 
-export interface ChunkOptions {
-  /** Records (lines, counted as DuckDB counts them) per chunk, header not included. */
-  recordsPerChunk: number;
-  /** Bytes per chunk: a chunk ends at the first record end past this size. @default no limit */
-  bytesPerChunk?: number;
-  /** The CSV field delimiter (one byte): a quote opens a field only after it or a line end. @default ',' */
-  delimiter?: string;
-  /** Lines at the start of the file that every chunk repeats (1 for a CSV header). */
-  headerLines: number;
-  /** CSV: a newline inside double quotes does not end a record. JSON Lines: every newline does. */
-  quoted: boolean;
-}
-
-export interface RecordChunk {
-  path: string;
-  /** Records of the whole file before this chunk's first one (header lines not counted). */
-  recordOffset: number;
-  records: number;
-}
-
-/**
- * Cuts a text file into files of at most `recordsPerChunk` records, each starting with the file's header
- * lines, cut only where a record ends. One chunk is on disk at a time: the next is written once the
- * consumer has finished with (and may delete) the previous one. Bytes are copied exactly.
- */
-export async function* recordChunks(path: string, dir: string, options: ChunkOptions): AsyncGenerator<RecordChunk> {
-  const delimiter = (options.delimiter ?? ',').charCodeAt(0);
-  const bytesPerChunk = options.bytesPerChunk ?? Number.POSITIVE_INFINITY;
-  let prev = LF;
-  let prevClosed = false;
-  let chunkBytes = 0;
-  const header: Buffer[] = [];
-  let headerDone = options.headerLines === 0;
-  let linesSeen = 0;
-  let quoted = false;
-  let index = 0;
-  let out: FileHandle | undefined;
-  let current: RecordChunk | undefined;
-
-  const startChunk = async (): Promise<void> => {
-    current = { path: join(dir, `chunk-${String(index++).padStart(6, '0')}.txt`), recordOffset: linesSeen - options.headerLines, records: 0 };
-    chunkBytes = 0;
-    out = await open(current.path, 'w');
-    for (const part of header) await out.write(part);
+/** Writes a chunk as a file of its own: the header lines, then the chunk's bytes, copied exactly. */
+export async function writeChunk(path: string, headerBytes: number, chunk: ByteChunk, target: string): Promise<void> {
+  const out = createWriteStream(target);
+  const copy = async (start: number, end: number): Promise<void> => {
+    if (end > start) await pipeline(createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }), out, { end: false });
   };
-
-  for await (const buffer of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (let i = 0; i < buffer.length; i++) {
-      const byte = buffer[i] as number;
-      // Quotes as the scan reads them (see scanRecords): opening only at a field start or after a closing quote.
-      const closing: boolean = byte === QUOTE && options.quoted && quoted;
-      if (byte === QUOTE && options.quoted) quoted = quoted ? false : prev === delimiter || prev === LF || prevClosed;
-      prevClosed = closing;
-      prev = byte;
-      if (byte === LF && !quoted) {
-        if (!headerDone) {
-          header.push(Buffer.from(buffer.subarray(start, i + 1)));
-          start = i + 1;
-          headerDone = ++linesSeen === options.headerLines;
-          continue;
-        }
-        if (!out) await startChunk();
-        linesSeen++;
-        (current as RecordChunk).records++;
-        if ((current as RecordChunk).records === options.recordsPerChunk || chunkBytes + (i + 1 - start) >= bytesPerChunk) {
-          await (out as FileHandle).write(buffer.subarray(start, i + 1));
-          start = i + 1;
-          await (out as FileHandle).close();
-          out = undefined;
-          yield current as RecordChunk;
-        }
-      }
-    }
-    if (start < buffer.length) {
-      if (!headerDone) header.push(Buffer.from(buffer.subarray(start)));
-      else {
-        if (!out) await startChunk();
-        await (out as FileHandle).write(buffer.subarray(start));
-        chunkBytes += buffer.length - start;
-      }
-    }
-  }
-  if (out && current) {
-    // Bytes after the last line end: a final record without a line end (records only offsets later chunks).
-    await out.close();
-    yield current;
-  }
+  await copy(0, Math.max(0, headerBytes));
+  await copy(chunk.start, chunk.end);
+  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
 }

@@ -3,16 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
-import { recordChunks, scanRecords, type ChunkOptions } from '../../../engine/sources/records.ts';
+import { scanRecords, writeChunk, type ScanOptions } from '../../../engine/sources/records.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';
 
-async function chunksOf(text: string, options: ChunkOptions): Promise<Array<{ text: string; recordOffset: number; records: number }>> {
+/** The chunks the byte scan plans, each written out as a file (header repeated), as text. */
+async function chunksOf(text: string, options: ScanOptions): Promise<Array<{ text: string; recordOffset: number; records: number }>> {
   const dir = await mkdtemp(join(tmpdir(), 'chunks-'));
   const path = join(dir, 'input.txt');
   await writeFile(path, text);
+  const { chunks, headerBytes } = await scanRecords(path, join(dir, 'blanks.csv'), options);
   const out = [];
-  for await (const chunk of recordChunks(path, dir, options)) {
-    out.push({ text: await readFile(chunk.path, 'utf8'), recordOffset: chunk.recordOffset, records: chunk.records });
+  for (const [i, chunk] of chunks.entries()) {
+    await writeChunk(path, headerBytes, chunk, join(dir, `chunk-${i}.txt`));
+    out.push({ text: await readFile(join(dir, `chunk-${i}.txt`), 'utf8'), recordOffset: chunk.recordOffset, records: chunk.records });
   }
   return out;
 }
@@ -26,7 +29,7 @@ async function scan(text: string, quoted = true) {
 
 describe('scanRecords', () => {
   it('counts records as the reader does: quoted newlines inside, blank lines listed with a running count', async () => {
-    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, maxRecordBytes: 9, quotingClean: true, oversize: [], lineEnds: { crlf: 2, lf: 3 }, blanks: '2,1\n4,2\n' });
+    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, maxRecordBytes: 9, quotingClean: true, oversize: [], lineEnds: { crlf: 2, lf: 3 }, headerBytes: 4, chunks: [], blanks: '2,1\n4,2\n' });
     expect(await scan('{"a":1}\n\n{"a":"\n', false)).toMatchObject({ records: 3, blankLines: 1, quotingClean: true });
   });
 
@@ -38,25 +41,37 @@ describe('scanRecords', () => {
   });
 });
 
-describe('recordChunks', () => {
+describe('the byte scan plans chunks', () => {
+  const byRecords = (recordsPerChunk: number) => ({ recordsPerChunk, bytesPerChunk: Number.POSITIVE_INFINITY });
+
   it('cuts only where a record ends, repeats the header, and says where each chunk starts', async () => {
     const text = 'h1,h2\n1,"a\nb"\n2,x\n\n3,"q""\n"\n4,y';
-    const chunks = await chunksOf(text, { recordsPerChunk: 2, headerLines: 1, quoted: true });
+    const chunks = await chunksOf(text, { chunking: byRecords(2), headerLines: 1, quoted: true });
     expect(chunks).toEqual([
       { text: 'h1,h2\n1,"a\nb"\n2,x\n', recordOffset: 0, records: 2 },
       { text: 'h1,h2\n\n3,"q""\n"\n', recordOffset: 2, records: 2 },
-      { text: 'h1,h2\n4,y', recordOffset: 4, records: 0 },
+      { text: 'h1,h2\n4,y', recordOffset: 4, records: 1 },
     ]);
     // Every byte after the header is in exactly one chunk.
     expect(chunks.map((c) => c.text.slice('h1,h2\n'.length)).join('')).toBe(text.slice('h1,h2\n'.length));
   });
 
   it('treats every newline as a record end for JSON Lines (no header, quotes mean nothing)', async () => {
-    const chunks = await chunksOf('{"a":"x\n{"b":1}\n{"c":2}\n', { recordsPerChunk: 2, headerLines: 0, quoted: false });
+    const chunks = await chunksOf('{"a":"x\n{"b":1}\n{"c":2}\n', { chunking: byRecords(2), headerLines: 0, quoted: false });
     expect(chunks).toEqual([
       { text: '{"a":"x\n{"b":1}\n', recordOffset: 0, records: 2 },
       { text: '{"c":2}\n', recordOffset: 2, records: 1 },
     ]);
+  });
+
+  it('by bytes: a chunk ends at the first record end past the limit; a header with no line end gives no chunk', async () => {
+    const chunks = await chunksOf('h\n12345\n1\n123\n\n12', { chunking: { recordsPerChunk: 100, bytesPerChunk: 5 }, headerLines: 1, quoted: true });
+    expect(chunks).toEqual([
+      { text: 'h\n12345\n', recordOffset: 0, records: 1 },
+      { text: 'h\n1\n123\n', recordOffset: 1, records: 2 },
+      { text: 'h\n\n12', recordOffset: 3, records: 2 },
+    ]);
+    expect(await chunksOf('h1,h2', { chunking: byRecords(1), headerLines: 1, quoted: true })).toEqual([]);
   });
 });
 
