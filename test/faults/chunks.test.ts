@@ -12,7 +12,8 @@ import { describeRun, startIngestBronze } from './support/processes.ts';
 
 /** 120,000 records (6 MiB) in chunks of 2 MiB (the engine's default is 32 MiB from 64 MiB on): 3 chunks. */
 const OBJECT: BronzeInput = bronzeInput('chunked.csv', { idPrefix: 'C', rows: 120_000, months: ['2024-01', '2024-02', '2024-03', '2024-04'] });
-const CHUNK_STAGED = /\/chunk-0000\d\/input\.txt$/;
+/** Writing the n-th chunk (0-based) to its own file. */
+const chunkStaged = (n: number): RegExp => new RegExp(`/chunk-0000${n}/input\\.txt$`);
 
 describe.concurrent('an ingest in parallel chunks', () => {
   let tmp: CaseDir;
@@ -38,7 +39,7 @@ describe.concurrent('an ingest in parallel chunks', () => {
 
   it('a chunk failing (disk full staging the third) fails the ingest, nothing published; the next delivery is exact', async () => {
     const lakeDir = await lakeWithObject('enospc');
-    const failed = await deliver(lakeDir, faultEnv({ enospc: { at: CHUNK_STAGED, ops: ['rename'], nth: 3 } }));
+    const failed = await deliver(lakeDir, faultEnv({ enospc: { at: chunkStaged(2), ops: ['write'] } }));
     expect(failed.code, describeRun(failed)).toBe(1);
     expect(failed.stderr).toMatch(/ENOSPC: no space left on device/);
     const midway = await readLakeFiles(lakeDir);
@@ -51,7 +52,7 @@ describe.concurrent('an ingest in parallel chunks', () => {
 
   it('killed (SIGKILL) while the second chunk is staged: nothing published; the next delivery is exact', async () => {
     const lakeDir = await lakeWithObject('killed');
-    const killed = await deliver(lakeDir, faultEnv({ kill: { at: CHUNK_STAGED, ops: ['rename'], nth: 2 } }));
+    const killed = await deliver(lakeDir, faultEnv({ kill: { at: chunkStaged(1), ops: ['write'], when: 'before' } }));
     expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
     expect((await readLakeFiles(lakeDir)).manifests.size).toBe(0);
 
