@@ -135,7 +135,7 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, opti
   const mine: LockHolder = { ...currentOwner(), acquired_at: new Date().toISOString(), nonce: ownerToken() };
   const content = `${JSON.stringify(mine)}\n`;
   let waiting = false;
-  let pause = 20;
+  let pause = 5;
   while (!(await createExclusive(path, content))) {
     const observed = await observe(path);
     if (!observed) continue; // released in between
@@ -148,8 +148,8 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, opti
     if (Date.now() >= deadline) throw new LockBusyError(path, observed.holder);
     if (!waiting) options.onWait?.(observed.holder);
     waiting = true;
-    await sleep(Math.min(pause, Math.max(1, deadline - Date.now())));
-    pause = Math.min(pause * 2, 500);
+    await sleep(Math.min(pause * (0.5 + Math.random()), Math.max(1, deadline - Date.now())));
+    pause = Math.min(pause * 2, 100);
   }
 
   const heartbeat = setInterval(() => {

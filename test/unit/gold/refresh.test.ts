@@ -2,13 +2,13 @@
  * The local gold refresh on real Parquet (test/fixtures/analytics): full build, incremental refresh after
  * later files, idempotency, the swap never leaving gold half-written, and gold agreeing with silver.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadPid } from '../../support/processes.ts';
 import { LockBusyError } from '../../../adapters/local/file-lock.ts';
 import { GOLD_PART_FILE, refreshGoldLocal } from '../../../adapters/local/gold-refresh.ts';
 import type { GoldState } from '../../../engine/gold/plan.ts';
@@ -227,10 +227,3 @@ describe('local gold refresh', () => {
     expect(state.sources['src-g']?.run_id).toBe('run-g');
   });
 });
-
-/** The pid of a process that has exited. */
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', '']);
-  if (!child.pid) throw new Error('could not start a child process');
-  return child.pid;
-}
