@@ -95,6 +95,11 @@ export class LocalLake {
     return LocalQueryEngine.open({ root: this.dir, contracts: this.contracts });
   }
 
+  /** DuckDB for a gold refresh: the engine's memory bound, spilling into `scratch`. */
+  openGoldRefreshEngine(scratch: string): Promise<LocalQueryEngine> {
+    return LocalQueryEngine.open({ root: this.dir, contracts: this.contracts, memoryLimit: GOLD_REFRESH_MEMORY_LIMIT, tempDirectory: scratch });
+  }
+
   /**
    * Brings gold up to date with silver (incremental; nothing to do is cheap), within the engine's memory
    * bound. Waits up to goldLockWaitMs() (2 minutes; `LAKE_GOLD_LOCK_WAIT_MS`) for another process's refresh; throws LockBusyError if that one
@@ -103,7 +108,7 @@ export class LocalLake {
   async refreshGold(options: GoldRefreshOptions = {}): Promise<LocalGoldRefreshResult> {
     const scratch = await claimWorkDir(this.dir, { command: 'gold refresh' });
     try {
-      const engine = await LocalQueryEngine.open({ root: this.dir, contracts: this.contracts, memoryLimit: GOLD_REFRESH_MEMORY_LIMIT, tempDirectory: scratch.path });
+      const engine = await this.openGoldRefreshEngine(scratch.path);
       try {
         return await refreshGoldLocal({ lakeDir: this.dir, engine, lockWaitMs: goldLockWaitMs(), onWait: options.onWait });
       } finally {
