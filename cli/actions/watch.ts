@@ -19,7 +19,7 @@ import { BronzeConflictError, planFiles } from '../local/ingest-plan.ts';
 import { scanDirectory, type Found, type InputFiles } from '../local/input-files.ts';
 import { ingestPlannedFile, InputChangedError } from '../local/ingest-run.ts';
 import { manifestLine, reportSkipped } from '../local/ingest-report.ts';
-import { LocalLake } from '../local/lake.ts';
+import { goldLockWaitMs, LocalLake } from '../local/lake.ts';
 import { displayPath, openOrCreateLake } from '../local/lake-dir.ts';
 import { StabilityTracker, type FileSnapshot } from '../local/stability.ts';
 import type { JsonOptions, LakeOptions } from '../options.ts';
@@ -162,10 +162,17 @@ class Watcher {
       this.io.note(`${s2.red(s2.bold(`✗ NOT INGESTED: ${f.relative}`))}\n  ${s2.red(e.message)}\n  ${s2.dim(`hint: ${e.hint}`)}\n`);
       return;
     }
-    const hint = e instanceof UserError && e.hint ? ` (${e.hint})` : '';
+    const hint = e instanceof UserError && e.hint ? ` (${e.hint})` : ' (tried again when the file changes, or when the watch restarts)';
     this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message}${hint}\n`));
   }
 }
+
+/**
+ * A watch waits this long at most for another process's gold refresh (which then includes the watch's
+ * ingests): long enough to close the moment in which that refresh is finishing, short enough not to stall
+ * the landing directory behind a long refresh.
+ */
+const WATCH_GOLD_LOCK_WAIT_MS = 10_000;
 
 /** Gold after ingests: a refresh that failed is tried again later, with a growing pause; it never stops the watch. */
 class GoldFollower {
@@ -187,7 +194,7 @@ class GoldFollower {
 
   async refreshIfDue(): Promise<void> {
     if (!this.due || Date.now() < this.retryAt) return;
-    const outcome = await refreshGoldAfterIngest(this.lake, this.io);
+    const outcome = await refreshGoldAfterIngest(this.lake, this.io, { lockWaitMs: Math.min(goldLockWaitMs(), WATCH_GOLD_LOCK_WAIT_MS) });
     reportGold(outcome, this.io, this.options.json);
     this.failedLast = outcome.kind === 'failed';
     if (outcome.kind !== 'failed') {

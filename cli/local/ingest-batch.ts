@@ -52,11 +52,14 @@ export async function runLocalIngest(
 export type GoldOutcome = { kind: 'refreshed'; line: string } | { kind: 'deferred'; line: string } | { kind: 'failed'; line: string };
 
 /** Gold follows silver: refreshed after every batch, never failing the ingest before it. */
-export async function refreshGoldAfterIngest(lake: LocalLake, io: Io): Promise<GoldOutcome> {
+export async function refreshGoldAfterIngest(lake: LocalLake, io: Io, options: { lockWaitMs?: number } = {}): Promise<GoldOutcome> {
   const progress = io.progress();
   progress.phase('refreshing gold');
   try {
-    const { plan, rows } = await lake.refreshGold({ onWait: (holder) => progress.phase(`waiting for the gold refresh of ${describeHolder(holder)}`) });
+    const { plan, rows } = await lake.refreshGold({
+      lockWaitMs: options.lockWaitMs,
+      onWait: (holder) => progress.phase(`waiting for the gold refresh of ${describeHolder(holder)}`),
+    });
     progress.stop();
     if (plan.kind === 'noop') return { kind: 'refreshed', line: `gold ${plan.table.name} already up to date` };
     const months = plan.months.length ? `${plan.months[0]}…${plan.months[plan.months.length - 1]}` : 'no months';

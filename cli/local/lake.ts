@@ -35,6 +35,8 @@ export function goldLockWaitMs(env = process.env): number {
 
 export interface GoldRefreshOptions {
   onWait?: (holder: LockHolder | undefined) => void;
+  /** How long to wait for another process's refresh. @default goldLockWaitMs() */
+  lockWaitMs?: number;
 }
 
 export class LocalLake {
@@ -110,7 +112,7 @@ export class LocalLake {
     try {
       const engine = await this.openGoldRefreshEngine(scratch.path);
       try {
-        return await refreshGoldLocal({ lakeDir: this.dir, engine, lockWaitMs: goldLockWaitMs(), onWait: options.onWait });
+        return await refreshGoldLocal({ lakeDir: this.dir, engine, lockWaitMs: options.lockWaitMs ?? goldLockWaitMs(), onWait: options.onWait });
       } finally {
         await engine.close();
       }
