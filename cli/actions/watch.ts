@@ -14,12 +14,13 @@ import { CommandFailed, UserError } from '../errors.ts';
 import { onInterrupt } from '../interrupt.ts';
 import type { Io } from '../io.ts';
 import { clearConflict, openConflicts, recordConflict } from '../local/conflicts.ts';
-import { cleanUpAbandoned, refreshGoldAfterIngest, reportGold } from '../local/ingest-batch.ts';
+import { cleanUpAbandoned } from '../local/ingest-batch.ts';
+import { GoldFollower } from '../local/gold-follower.ts';
 import { BronzeConflictError, planFiles } from '../local/ingest-plan.ts';
 import { scanDirectory, type Found, type InputFiles } from '../local/input-files.ts';
 import { ingestPlannedFile, InputChangedError } from '../local/ingest-run.ts';
 import { manifestLine, reportSkipped } from '../local/ingest-report.ts';
-import { goldLockWaitMs, LocalLake } from '../local/lake.ts';
+import { LocalLake } from '../local/lake.ts';
 import { displayPath, openOrCreateLake } from '../local/lake-dir.ts';
 import { StabilityTracker, type FileSnapshot } from '../local/stability.ts';
 import type { JsonOptions, LakeOptions } from '../options.ts';
@@ -164,48 +165,6 @@ class Watcher {
     }
     const hint = e instanceof UserError && e.hint ? ` (${e.hint})` : ' (tried again when the file changes, or when the watch restarts)';
     this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message}${hint}\n`));
-  }
-}
-
-/**
- * A watch waits this long at most for another process's gold refresh (which then includes the watch's
- * ingests): long enough to close the moment in which that refresh is finishing, short enough not to stall
- * the landing directory behind a long refresh.
- */
-const WATCH_GOLD_LOCK_WAIT_MS = 10_000;
-
-/** Gold after ingests: a refresh that failed is tried again later, with a growing pause; it never stops the watch. */
-class GoldFollower {
-  private due = false;
-  private failures = 0;
-  private retryAt = 0;
-  failedLast = false;
-
-  constructor(
-    private readonly lake: LocalLake,
-    private readonly io: Io,
-    private readonly options: WatchOptions,
-  ) {}
-
-  markDue(): void {
-    this.due = true;
-    this.retryAt = 0;
-  }
-
-  async refreshIfDue(): Promise<void> {
-    if (!this.due || Date.now() < this.retryAt) return;
-    const outcome = await refreshGoldAfterIngest(this.lake, this.io, { lockWaitMs: Math.min(goldLockWaitMs(), WATCH_GOLD_LOCK_WAIT_MS) });
-    reportGold(outcome, this.io, this.options.json);
-    this.failedLast = outcome.kind === 'failed';
-    if (outcome.kind !== 'failed') {
-      this.due = false;
-      this.failures = 0;
-      return;
-    }
-    this.failures++;
-    const pause = Math.min(this.options.interval * 2 ** this.failures, 60_000);
-    this.retryAt = Date.now() + pause;
-    if (!this.options.once) this.io.note(this.io.errStyle.dim(`  the gold refresh is tried again in ${formatDuration(pause)}\n`));
   }
 }
 

@@ -3,7 +3,9 @@
  * name is refused loudly (and shown by `lake status`), and a file copied into bronze by a watcher that was
  * killed before ingesting it is ingested on restart.
  */
-import { appendFile, copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { appendFile, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,5 +95,29 @@ describe('lake watch: nothing is lost', () => {
     expect(manifests.map((m) => [m.source.key, m.rows_in, m.rows_valid + m.rows_quarantined])).toEqual([['transactions/k.csv', 9, 9]]);
     expect(JSON.parse((await run('status', '--json')).stdout).bronze_not_ingested).toEqual([]);
     expect(await count("transaction_id LIKE 'K%'")).toBe(9);
+  });
+
+  it('keeps watching when another gold refresh holds the lock: the ingests succeed and the watch exits 0', async () => {
+    const landing = join(scratch.dir, 'busy-gold');
+    await mkdir(landing);
+    const lock = join(lakeDir, 'gold', '_state', 'account_monthly_balance.lock');
+    await mkdir(join(lakeDir, 'gold', '_state'), { recursive: true });
+    if (!existsSync(join(lakeDir, 'lake.json'))) await writeFile(join(lakeDir, 'lake.json'), '{"lake_format":1}\n'); // when run alone
+    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), process_started_at: '', acquired_at: new Date().toISOString(), nonce: 'test' }));
+    try {
+      const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '0'], { cwd: scratch.dir, env: { LAKE_GOLD_LOCK_WAIT_MS: '0' } });
+      const exited = new Promise<number | null>((resolve) => watch.on('close', resolve));
+      await waitForOutput(watch, 'stdout', (t) => t.includes('Watching'));
+      for (const name of ['g1', 'g2']) {
+        await writeFile(join(scratch.dir, `${name}.part`), `${HEADER}${rows(name.toUpperCase(), 3)}`);
+        await rename(join(scratch.dir, `${name}.part`), join(landing, `${name}.csv`)); // written aside, renamed into place
+        await waitForOutput(watch, 'stderr', (t) => t.includes('gold not refreshed here'), 60_000);
+      }
+      watch.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(await count("transaction_id LIKE 'G%'")).toBe(6);
+    } finally {
+      await rm(lock, { force: true });
+    }
   });
 });
