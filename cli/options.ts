@@ -72,6 +72,14 @@ export function positiveInteger(name: string) {
   };
 }
 
+export function nonNegativeInteger(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new UserError(`${name} must be a whole number ≥ 0, got "${value}"`);
+    return n;
+  };
+}
+
 /** `2024-05-01`, `2024-05-01T12:00:00Z`, or a relative `2h` / `3d` / `30m`. */
 export function parseSince(value: string, now = new Date()): Date {
   const relative = /^(\d+)\s*(m|min|h|d)$/.exec(value.trim());

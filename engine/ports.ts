@@ -15,9 +15,28 @@ export interface StoredObject {
   version?: string;
 }
 
+export interface PutOptions {
+  /**
+   * Create only: fail with ObjectExistsError when the key already holds an object (S3 `If-None-Match: *`),
+   * never overwrite it. For raw input, where an overwrite would lose the earlier bytes.
+   */
+  ifNoneMatch?: boolean;
+}
+
+/** A create-only put found the key taken. */
+export class ObjectExistsError extends Error {
+  constructor(
+    readonly zone: Zone,
+    readonly key: string,
+  ) {
+    super(`${zone} already holds an object under ${key}`);
+    this.name = 'ObjectExistsError';
+  }
+}
+
 export interface ObjectStore {
   /** Uploads a local file (streamed; multipart where the store needs it). */
-  putFile(zone: Zone, key: string, localPath: string, contentType?: string): Promise<void>;
+  putFile(zone: Zone, key: string, localPath: string, contentType?: string, options?: PutOptions): Promise<void>;
   putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
   /** The object's bytes, or undefined when it does not exist. Small objects only (manifests). */
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;

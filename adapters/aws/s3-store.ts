@@ -9,7 +9,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { ObjectStore, StoredObject, Zone } from '../../engine/ports.ts';
+import { ObjectExistsError, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
 import { describeAwsError, isNotFoundError, isTransientError } from './aws-errors.ts';
 
 /** The bucket behind each zone. Zones without a bucket (e.g. gold for the ingest function) cannot be used. */
@@ -67,17 +67,26 @@ export class S3ObjectStore implements ObjectStore {
     return bucket;
   }
 
-  /** Streams the file from disk; lib-storage switches to multipart above one part and aborts a failed upload. */
-  async putFile(zone: Zone, key: string, localPath: string, contentType?: string): Promise<void> {
+  /**
+   * Streams the file from disk; lib-storage switches to multipart above one part and aborts a failed upload.
+   * Create only (`ifNoneMatch`): S3's conditional write, `If-None-Match: *` on the PutObject or on the
+   * CompleteMultipartUpload; a taken key answers 412 and becomes ObjectExistsError.
+   */
+  async putFile(zone: Zone, key: string, localPath: string, contentType?: string, options: PutOptions = {}): Promise<void> {
     const bucket = this.bucket(zone);
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: bucket, Key: key, Body: createReadStream(localPath), ContentType: contentType },
+      params: { Bucket: bucket, Key: key, Body: createReadStream(localPath), ContentType: contentType, IfNoneMatch: options.ifNoneMatch ? '*' : undefined },
       partSize: this.partSize,
       queueSize: this.queueSize,
       leavePartsOnError: false,
     });
-    await this.call('Upload', bucket, key, () => upload.done());
+    try {
+      await upload.done();
+    } catch (error) {
+      if (options.ifNoneMatch && isPreconditionFailed(error)) throw new ObjectExistsError(zone, key);
+      throw new S3StoreError('Upload', bucket, key, error);
+    }
   }
 
   async putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
@@ -141,6 +150,12 @@ export class S3ObjectStore implements ObjectStore {
       throw new S3StoreError(operation, bucket, key, error);
     }
   }
+}
+
+/** S3's answer to a conditional write whose condition failed (412; a racing conditional write may get 409). */
+function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'PreconditionFailed' || e.Code === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412;
 }
 
 type StreamingBody = NonNullable<GetObjectCommandOutput['Body']>;

@@ -21,6 +21,8 @@ export interface LocalQueryEngineOptions {
   threads?: number;
   /** @default '512MB' */
   memoryLimit?: string;
+  /** Where DuckDB spills beyond the memory limit. @default DuckDB's own (`.tmp` in the current directory) */
+  tempDirectory?: string;
 }
 
 
@@ -141,6 +143,7 @@ export class LocalQueryEngine implements QueryEngine {
     const instance = await DuckDBInstance.create(':memory:', {
       threads: String(options.threads ?? 1),
       memory_limit: options.memoryLimit ?? '512MB',
+      ...(options.tempDirectory ? { temp_directory: options.tempDirectory } : {}),
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
     });

@@ -1,38 +1,167 @@
-import { open, rm, stat } from 'node:fs/promises';
+/**
+ * An exclusive lock across processes: a lock file naming its owner (pid, host, start time), created
+ * atomically with its content (written aside, then link(2), which fails when the lock exists). The holder
+ * touches the file while it works (a heartbeat), so a lock is abandoned when its owner's process is gone (on
+ * this host) or its heartbeat is older than `staleMs` (any host). An abandoned lock is taken over; a live one
+ * is waited for, at most `waitMs`.
+ */
+import { link, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { currentOwner, ownerToken, processAlive, type ProcessOwner } from './process-owner.ts';
 
-export interface FileLockOptions {
-  /** How long to wait for another holder. 0 fails at once. @default 0 */
-  waitMs?: number;
-  /** A lock older than this is taken to be left by a crashed process and broken. @default - never broken */
-  staleMs?: number;
-  /** Message when the lock cannot be had. */
-  busyMessage?: string;
+export interface LockHolder extends ProcessOwner {
+  acquired_at: string;
+  /** Unique per acquisition: tells this holder from a later one with the same pid. */
+  nonce: string;
 }
 
-/** Runs `work` while holding an exclusive lock file (created with O_EXCL), across processes. */
-export async function withFileLock<T>(path: string, work: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
-  const deadline = Date.now() + (options.waitMs ?? 0);
-  for (;;) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
-      await handle.close();
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (options.staleMs !== undefined && age > options.staleMs) {
-        await rm(path, { force: true });
-        continue;
-      }
-      if (Date.now() >= deadline) throw new Error(options.busyMessage ?? `${path} is locked by another process`);
-      await sleep(10 + Math.random() * 20);
-    }
+export interface FileLockOptions {
+  /** How long to wait for a live holder. 0 fails at once. @default 0 */
+  waitMs?: number;
+  /** A lock whose heartbeat is older than this is abandoned, whoever holds it. @default 120000 */
+  staleMs?: number;
+  /** How often the holder touches the lock. @default staleMs / 4 */
+  heartbeatMs?: number;
+  /** Called once, when the lock is found held by a live owner and the wait begins. */
+  onWait?: (holder: LockHolder | undefined) => void;
+  /** Called when an abandoned lock is taken over. */
+  onTakeover?: (holder: LockHolder | undefined, why: string) => void;
+}
+
+export const DEFAULT_LOCK_STALE_MS = 120_000;
+/** A breaker (the lock that serializes takeovers) is held for milliseconds; older than this it is abandoned. */
+const BREAKER_STALE_MS = 10_000;
+
+/** The lock is held by a live owner and the wait ran out. */
+export class LockBusyError extends Error {
+  constructor(
+    readonly path: string,
+    readonly holder: LockHolder | undefined,
+  ) {
+    super(`${path} is held by ${describeHolder(holder)}`);
+    this.name = 'LockBusyError';
   }
+}
+
+export function describeHolder(holder: LockHolder | undefined): string {
+  if (!holder) return 'an unknown process';
+  const where = holder.host === hostname() ? '' : ` on ${holder.host}`;
+  return `pid ${holder.pid}${where} since ${holder.acquired_at}`;
+}
+
+/** The holder written in a lock file; also reads the older `<pid> <iso time>` format (same host). */
+export function parseHolder(text: string): LockHolder | undefined {
+  try {
+    const parsed = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string') {
+      return {
+        pid: parsed.pid,
+        host: parsed.host,
+        process_started_at: String(parsed.process_started_at ?? ''),
+        acquired_at: String(parsed.acquired_at ?? ''),
+        nonce: String(parsed.nonce ?? ''),
+      };
+    }
+  } catch {
+    const legacy = /^(\d+) (\S+)\s*$/.exec(text);
+    if (legacy) return { pid: Number(legacy[1]), host: hostname(), process_started_at: '', acquired_at: legacy[2] as string, nonce: '' };
+  }
+  return undefined;
+}
+
+interface Observed {
+  text: string;
+  holder: LockHolder | undefined;
+  ageMs: number;
+}
+
+async function observe(path: string): Promise<Observed | undefined> {
+  try {
+    const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    return { text, holder: parseHolder(text), ageMs: Date.now() - s.mtimeMs };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Why the observed lock is abandoned, or undefined while its owner may still be working. */
+export function abandonedBecause(observed: Pick<Observed, 'holder' | 'ageMs'>, staleMs: number): string | undefined {
+  const { holder, ageMs } = observed;
+  if (holder && holder.host === hostname() && !processAlive(holder.pid)) return `its owner (pid ${holder.pid}) is no longer running`;
+  if (ageMs > staleMs) return `it has not been touched for ${Math.round(ageMs / 1000)} s`;
+  return undefined;
+}
+
+/** Creates `path` holding `content`, atomically; false when it exists. */
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  const aside = `${path}.${ownerToken()}.tmp`;
+  await writeFile(aside, content);
+  try {
+    await link(aside, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await unlink(aside).catch(() => {});
+  }
+}
+
+/**
+ * Removes the lock if it still is exactly what was judged abandoned. Takeovers are serialized by a breaker
+ * lock, so two waiters that both judged the same lock abandoned never remove a fresh lock taken in between.
+ */
+async function breakAbandoned(path: string, judged: Observed): Promise<void> {
+  const breaker = `${path}.break`;
+  if (!(await createExclusive(breaker, JSON.stringify(currentOwner())))) {
+    const b = await observe(breaker);
+    if (b && abandonedBecause(b, BREAKER_STALE_MS)) await rm(breaker, { force: true });
+    return; // another process is taking over; look again
+  }
+  try {
+    const now = await observe(path);
+    if (now && now.text === judged.text) await rm(path, { force: true });
+  } finally {
+    await rm(breaker, { force: true });
+  }
+}
+
+/** Runs `work` while holding the lock at `path`. Throws LockBusyError when a live holder outlasts `waitMs`. */
+export async function withFileLock<T>(path: string, work: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+  const staleMs = options.staleMs ?? DEFAULT_LOCK_STALE_MS;
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  const mine: LockHolder = { ...currentOwner(), acquired_at: new Date().toISOString(), nonce: ownerToken() };
+  const content = `${JSON.stringify(mine)}\n`;
+  let waiting = false;
+  let pause = 5;
+  while (!(await createExclusive(path, content))) {
+    const observed = await observe(path);
+    if (!observed) continue; // released in between
+    const why = abandonedBecause(observed, staleMs);
+    if (why) {
+      options.onTakeover?.(observed.holder, why);
+      await breakAbandoned(path, observed);
+      continue;
+    }
+    if (Date.now() >= deadline) throw new LockBusyError(path, observed.holder);
+    if (!waiting) options.onWait?.(observed.holder);
+    waiting = true;
+    await sleep(Math.min(pause * (0.5 + Math.random()), Math.max(1, deadline - Date.now())));
+    pause = Math.min(pause * 2, 100);
+  }
+
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).catch(() => {});
+  }, options.heartbeatMs ?? Math.max(1000, Math.floor(staleMs / 4)));
+  heartbeat.unref();
   try {
     return await work();
   } finally {
-    await rm(path, { force: true });
+    clearInterval(heartbeat);
+    const still = await observe(path).catch(() => undefined);
+    if (still?.holder?.nonce === mine.nonce) await rm(path, { force: true });
   }
 }

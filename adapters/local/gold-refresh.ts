@@ -4,12 +4,13 @@
  * Parquet file. rename(2) replaces atomically, so a reader sees the old month or the new one, never a gap;
  * nothing is deleted before its replacement exists. Re-running with no new manifests does nothing.
  */
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Manifest } from '../../engine/manifest.ts';
 import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
 import type { QueryEngine } from '../../engine/ports.ts';
-import { withFileLock } from './file-lock.ts';
+import { withFileLock, type LockHolder } from './file-lock.ts';
+import { ownerToken } from './process-owner.ts';
 import { monthPartition, type MonthKey } from '../../engine/gold/months.ts';
 import {
   parseSupersededMonths,
@@ -33,6 +34,12 @@ export interface LocalGoldRefreshOptions {
   engine: QueryEngine;
   table?: GoldTable;
   log?: (message: string) => void;
+  /** How long to wait while another process refreshes. @default 0 (fail at once with LockBusyError) */
+  lockWaitMs?: number;
+  /** A lock not touched for this long is abandoned (its holder crashed elsewhere). @default DEFAULT_LOCK_STALE_MS */
+  lockStaleMs?: number;
+  /** Told when another refresh holds the lock and this one waits. */
+  onWait?: (holder: LockHolder | undefined) => void;
 }
 
 export interface LocalGoldRefreshResult {
@@ -60,33 +67,69 @@ async function readState(store: LocalObjectStore, table: GoldTable): Promise<Gol
   return bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldState) : undefined;
 }
 
+/** More passes than this in one lock hold and the rest is left to the requesters, who wait for the lock. */
+const MAX_PASSES = 3;
+
+/**
+ * Brings gold up to date under the table's lock. A refresh first records that it was requested; the holder
+ * of the lock, after each pass, runs another when a request arrived during the pass. So a refresh that
+ * waited for the lock in vain (LockBusyError) is still done: by the holder, which will see its manifests.
+ * A lock left by a crashed refresh is taken over (see file-lock.ts).
+ */
 export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promise<LocalGoldRefreshResult> {
-  const { lakeDir, engine } = options;
   const table = options.table ?? ACCOUNT_MONTHLY_BALANCE;
-  const log = options.log ?? (() => {});
-  const store = new LocalObjectStore(lakeDir);
-  const stateDir = join(lakeDir, 'gold', '_state');
+  const stateDir = join(options.lakeDir, 'gold', '_state');
   await mkdir(stateDir, { recursive: true });
+  const request = join(stateDir, `${table.name}.requested`);
+  const aside = `${request}.${ownerToken()}.tmp`;
+  await writeFile(aside, `${Date.now()}\n`);
+  await rename(aside, request); // whole, so the holder never reads half a time
 
   const lock = join(stateDir, `${table.name}.lock`);
-  return withFileLock(lock, async () => {
-    const manifests = await readManifests(store, table.sourceDataset);
-    const state = await readState(store, table);
-    const pending = pendingSources(manifests, state, table);
-    const probe = supersededMonthsSql(pending);
-    const supersededMonths = probe ? parseSupersededMonths((await engine.query(probe)).rows) : [];
-    const plan = planGoldRefresh({ manifests, state, supersededMonths, table });
-    log(`gold ${table.name}: ${plan.kind} ${plan.months.join(',') || '-'} (${plan.because})`);
+  return withFileLock(
+    lock,
+    async () => {
+      // Under the lock no other refresh is staging: whatever is here was left by a crashed one and is never read.
+      await rm(join(options.lakeDir, 'gold', '_staging', table.name), { recursive: true, force: true });
+      let passStarted = Date.now();
+      let result = await refreshPass(options, table);
+      for (let pass = 1; pass < MAX_PASSES && (await requestedSince(request, passStarted)); pass++) {
+        passStarted = Date.now();
+        const again = await refreshPass(options, table);
+        result = { plan: again.plan.kind === 'noop' ? result.plan : again.plan, rows: { ...result.rows, ...again.rows } };
+      }
+      return result;
+    },
+    { waitMs: options.lockWaitMs ?? 0, staleMs: options.lockStaleMs, onWait: options.onWait },
+  );
+}
 
-    const rows: Record<MonthKey, number> = {};
-    if (plan.sql) await writeMonths(options, table, plan, rows);
-    for (const k of plan.dropMonths) await rm(monthDir(lakeDir, table, k), { recursive: true, force: true });
-    if (plan.kind !== 'noop' || JSON.stringify(state) !== JSON.stringify(plan.nextState)) {
-      await store.putBytes('gold', goldStateKey(table), `${JSON.stringify(plan.nextState, null, 2)}\n`);
-    }
-    for (const statement of await localGoldStatements(lakeDir)) await engine.query(statement);
-    return { plan, rows };
-  }, { busyMessage: `another gold refresh holds ${lock} (delete it if no refresh is running)` });
+/** Whether a refresh was requested at or after `since` (ms). */
+async function requestedSince(request: string, since: number): Promise<boolean> {
+  const requestedAt = Number((await readFile(request, 'utf8').catch(() => '0')).trim());
+  return requestedAt >= since;
+}
+
+async function refreshPass(options: LocalGoldRefreshOptions, table: GoldTable): Promise<LocalGoldRefreshResult> {
+  const { lakeDir, engine } = options;
+  const log = options.log ?? (() => {});
+  const store = new LocalObjectStore(lakeDir);
+  const manifests = await readManifests(store, table.sourceDataset);
+  const state = await readState(store, table);
+  const pending = pendingSources(manifests, state, table);
+  const probe = supersededMonthsSql(pending);
+  const supersededMonths = probe ? parseSupersededMonths((await engine.query(probe)).rows) : [];
+  const plan = planGoldRefresh({ manifests, state, supersededMonths, table });
+  log(`gold ${table.name}: ${plan.kind} ${plan.months.join(',') || '-'} (${plan.because})`);
+
+  const rows: Record<MonthKey, number> = {};
+  if (plan.sql) await writeMonths(options, table, plan, rows);
+  for (const k of plan.dropMonths) await rm(monthDir(lakeDir, table, k), { recursive: true, force: true });
+  if (plan.kind !== 'noop' || JSON.stringify(state) !== JSON.stringify(plan.nextState)) {
+    await store.putBytes('gold', goldStateKey(table), `${JSON.stringify(plan.nextState, null, 2)}\n`);
+  }
+  for (const statement of await localGoldStatements(lakeDir)) await engine.query(statement);
+  return { plan, rows };
 }
 
 function monthDir(lakeDir: string, table: GoldTable, k: MonthKey): string {
@@ -97,7 +140,7 @@ function monthDir(lakeDir: string, table: GoldTable, k: MonthKey): string {
 async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, plan: GoldRefreshPlan, rows: Record<MonthKey, number>): Promise<void> {
   const { lakeDir, engine } = options;
   const staging = join(lakeDir, 'gold', '_staging', table.name, plan.refreshId);
-  await rm(staging, { recursive: true, force: true }); // a crashed attempt's leftovers; never read by anyone
+  await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   const columns = table.columns.map((c) => c.name).join(', ');
   try {

@@ -1,8 +1,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Catalog, PartitionSpec } from '../../engine/ports.ts';
 import { withFileLock } from './file-lock.ts';
+import { ownerToken } from './process-owner.ts';
 
 export interface LocalCatalogPartition extends PartitionSpec {
   registeredAt: string;
@@ -40,7 +40,7 @@ export class LocalCatalog implements Catalog {
         const id = p.values.join('/');
         table.partitions[id] ??= { ...p, registeredAt: now }; // already exists = success, as in Glue
       }
-      const tmp = `${this.file}.${randomUUID()}.tmp`;
+      const tmp = `${this.file}.${ownerToken()}.tmp`; // named after its writer: a crash's leftover is swept
       await writeFile(tmp, JSON.stringify(data, null, 2));
       await rename(tmp, this.file);
     }, { waitMs: 30_000, staleMs: 60_000 });

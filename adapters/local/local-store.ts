@@ -1,9 +1,49 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ObjectStore, StoredObject, Zone } from '../../engine/ports.ts';
+import { ObjectExistsError, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
+import { ownerToken } from './process-owner.ts';
+
+export interface LocalPutOptions extends PutOptions {
+  /** The MD5 (hex) the file must have: checked on the copy, before it becomes visible under its key. */
+  expectMd5?: string;
+}
+
+/** The file changed between being hashed and being copied: what was copied is not what was checked. */
+export class SourceChangedError extends Error {
+  constructor(
+    readonly path: string,
+    readonly expectedMd5: string,
+    readonly actualMd5: string,
+  ) {
+    super(`${path} changed while it was being copied (MD5 ${actualMd5}, expected ${expectedMd5})`);
+    this.name = 'SourceChangedError';
+  }
+}
+
+/**
+ * Where an object is written before it appears under its key: beside it, named after the writing process
+ * (see process-owner.ts), so a sweep can remove what a crashed writer left. `list` never shows these.
+ */
+export function stagingName(target: string): string {
+  return `${target}.${ownerToken()}.tmp`;
+}
+
+async function copyHashing(from: string, to: string): Promise<string> {
+  const hash = createHash('md5');
+  const out = await open(to, 'wx');
+  try {
+    for await (const chunk of createReadStream(from, { highWaterMark: 1024 * 1024 })) {
+      hash.update(chunk as Buffer);
+      await out.write(chunk as Buffer);
+    }
+  } finally {
+    await out.close();
+  }
+  return hash.digest('hex');
+}
 
 /** The lake's zones as directories under one root: `<root>/bronze`, `<root>/silver`, … */
 export class LocalObjectStore implements ObjectStore {
@@ -14,20 +54,42 @@ export class LocalObjectStore implements ObjectStore {
     return join(this.root, zone, ...key.split('/'));
   }
 
-  async putFile(zone: Zone, key: string, localPath: string): Promise<void> {
+  /**
+   * Readers never see a half-written object: the file is copied aside, then renamed over the key — or, create
+   * only (`ifNoneMatch`), linked to it: link(2) fails when the key exists, so of two writers racing for one key
+   * exactly one wins and the other gets ObjectExistsError; nothing is ever overwritten.
+   */
+  async putFile(zone: Zone, key: string, localPath: string, _contentType?: string, options: LocalPutOptions = {}): Promise<void> {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.${randomUUID()}.tmp`;
-    await copyFile(localPath, tmp);
-    await rename(tmp, target); // readers never see a half-written object
+    const aside = stagingName(target);
+    try {
+      if (options.expectMd5 === undefined) await copyFile(localPath, aside);
+      else {
+        const md5 = await copyHashing(localPath, aside);
+        if (md5 !== options.expectMd5) throw new SourceChangedError(localPath, options.expectMd5, md5);
+      }
+      if (!options.ifNoneMatch) {
+        await rename(aside, target);
+        return;
+      }
+      try {
+        await link(aside, target);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
+        throw e;
+      }
+    } finally {
+      await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
+    }
   }
 
   async putBytes(zone: Zone, key: string, body: Uint8Array | string): Promise<void> {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.${randomUUID()}.tmp`;
-    await writeFile(tmp, body);
-    await rename(tmp, target);
+    const aside = stagingName(target);
+    await writeFile(aside, body);
+    await rename(aside, target);
   }
 
   async getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined> {

@@ -9,7 +9,7 @@ import type { Io } from '../io.ts';
 import { writeDemoFeed } from '../demo/feed.ts';
 import { tryNext, whereThingsAre } from '../demo/guide.ts';
 import { balanceDifferences } from '../demo/verify.ts';
-import { refreshGoldWithProgress, runLocalIngest } from '../local/ingest-batch.ts';
+import { cleanUpAbandoned, refreshGoldAfterIngest, runLocalIngest } from '../local/ingest-batch.ts';
 import { planLocalIngest } from '../local/ingest-plan.ts';
 import { reasonsTable, totals, totalsLine } from '../local/ingest-report.ts';
 import { LocalLake } from '../local/lake.ts';
@@ -53,7 +53,8 @@ export async function demoAction(options: DemoOptions, io: Io): Promise<void> {
     say(`${s.bold('1. Generated')} ${plural(files.length, 'source file')} for January–April 2024: ${formatCount(generated)} transactions of ${plural(options.accounts, 'account')}, about 1% of them bad ${s.dim(`(${formatDuration(performance.now() - t0)})`)}\n\n`);
 
     say(`${s.bold('2. Ingested')} bronze → silver Parquet + quarantine → gold\n`);
-    const planned = await planLocalIngest(lake, [scratch], { dataset: 'transactions' }).catch((e: unknown) => {
+    await cleanUpAbandoned(lake, io);
+    const { files: planned } = await planLocalIngest(lake, [scratch], { dataset: 'transactions' }).catch((e: unknown) => {
       if (e instanceof UserError && /bronze already holds/.test(e.message)) {
         throw new UserError(`${e.message}: this lake holds other data under the demo's file names`, 'give the demo its own lake (--lake ./demo-lake) or start over with --fresh');
       }
@@ -64,7 +65,9 @@ export async function demoAction(options: DemoOptions, io: Io): Promise<void> {
     const othersData = (await lake.manifests()).some((m) => !demoKeys.has(m.source.key));
     const { manifests, failures } = await runLocalIngest(lake, planned, { ...io, print: (text) => say(`   ${text}`) });
     if (failures.length) throw new CommandFailed(`${plural(failures.length, 'file')} could not be ingested`, 'see the errors above');
-    const gold = await refreshGoldWithProgress(lake, io);
+    const refreshed = await refreshGoldAfterIngest(lake, io);
+    if (refreshed.kind !== 'refreshed') throw new CommandFailed(refreshed.line, 'run the demo again when no other command is refreshing gold');
+    const gold = refreshed.line;
     const t = totals(manifests);
     say(`   ${totalsLine(t, s)}   ${s.dim(gold)}\n\n`);
 

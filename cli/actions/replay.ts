@@ -5,7 +5,7 @@
 import type { Manifest } from '../../engine/manifest.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
-import { refreshGoldWithProgress } from '../local/ingest-batch.ts';
+import { cleanUpAbandoned, refreshGoldAfterIngest, reportGold } from '../local/ingest-batch.ts';
 import { ingestBronzeObject } from '../local/ingest-run.ts';
 import { manifestTable, totals, totalsLine } from '../local/ingest-report.ts';
 import { loadLakeContracts, LocalLake } from '../local/lake.ts';
@@ -49,6 +49,7 @@ async function replayLocal(options: ReplayOptions, since: Date | undefined, io: 
     return;
   }
 
+  await cleanUpAbandoned(lake, io);
   const before = await silverRowCount(lake);
   const progress = io.progress('items');
   const manifests: Manifest[] = [];
@@ -64,7 +65,7 @@ async function replayLocal(options: ReplayOptions, since: Date | undefined, io: 
     }
   }
   progress.stop();
-  const gold = manifests.length ? await refreshGoldWithProgress(lake, io) : undefined;
+  const gold = manifests.length ? await refreshGoldAfterIngest(lake, io) : undefined;
   const after = await silverRowCount(lake);
 
   if (options.json) io.print(renderJson(manifests));
@@ -74,9 +75,10 @@ async function replayLocal(options: ReplayOptions, since: Date | undefined, io: 
     io.print(`\n${totalsLine(totals(manifests), io.style)}`);
     const same = before === after ? io.style.green('no duplicates: each source rewrote its own files') : io.style.yellow('the row count changed: the contract or engine now reads some rows differently');
     io.print(`silver rows: ${formatCount(before)} before, ${formatCount(after)} after — ${same}\n`);
-    if (gold) io.print(io.style.dim(`${gold}\n`));
   }
+  if (gold) reportGold(gold, io, options.json);
   if (failures.length) throw new CommandFailed(`${failures.length} of ${plural(objects.length, 'object')} could not be replayed`, 'fix the cause and replay again: replays are idempotent');
+  if (gold?.kind === 'failed') throw new CommandFailed('gold could not be refreshed (the replay itself succeeded)', 'replay again: the refresh resumes');
 }
 
 export async function replayAction(options: ReplayOptions, io: Io): Promise<void> {

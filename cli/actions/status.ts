@@ -2,16 +2,62 @@
 import type { Io } from '../io.ts';
 import { LocalLake } from '../local/lake.ts';
 import { displayPath, lakeFlag, requireLake } from '../local/lake-dir.ts';
-import { lakeStatus, QUARANTINE_ALERT_TEXT, type LakeStatus } from '../local/status.ts';
+import { lakeStatus, QUARANTINE_ALERT_TEXT, type GoldStatus, type LakeStatus } from '../local/status.ts';
 import type { JsonOptions, LakeOptions } from '../options.ts';
-import { formatAge, formatCount, formatDuration, formatPercent, formatTime } from '../ui/format.ts';
+import { formatAge, formatBytes, formatCount, formatDuration, formatPercent, formatTime } from '../ui/format.ts';
+import type { Style } from '../ui/style.ts';
 import { renderJson } from '../ui/output.ts';
 import { renderTable } from '../ui/table.ts';
+
+function goldState(g: GoldStatus, s: Style): string {
+  if (g.up_to_date) return s.green('up to date');
+  const parts = [];
+  if (g.pending_sources) parts.push(`${g.pending_sources} finished ingest(s) not reflected`);
+  if (g.unfinished_sources) parts.push(`${g.unfinished_sources} unfinished ingest(s) in silver not reflected`);
+  return s.yellow(`stale: ${parts.join(', ')} — see below, or run npx lake replay`);
+}
+
+/** What needs a look: ingests in flight or abandoned, bronze never ingested, files refused by `lake watch`. */
+function attentionSections(status: LakeStatus, s: Style): string[] {
+  const out: string[] = [];
+  if (status.unfinished_ingests.length) {
+    out.push(`\n${s.bold('Unfinished ingests')} ${s.dim('(rows in silver, visible to queries, without a manifest; an abandoned one: `lake replay --prefix SOURCE` finishes it)')}\n`);
+    out.push(
+      renderTable(
+        [{ header: 'started' }, { header: 'source' }, { header: 'silver files' }, { header: 'state' }],
+        status.unfinished_ingests.map((u) => [formatTime(u.started_at), s.yellow(u.source), formatCount(u.silver_files), u.state === 'abandoned' ? s.red(u.state) : u.state]),
+        { style: s, indent: '  ' },
+      ),
+    );
+  }
+  if (status.bronze_not_ingested.length) {
+    out.push(`\n${s.bold('In bronze, not ingested')} ${s.dim('(no manifest; `lake replay --prefix KEY` ingests one)')}\n`);
+    out.push(
+      renderTable(
+        [{ header: 'landed' }, { header: 'bronze key' }, { header: 'size' }, { header: 'state' }],
+        status.bronze_not_ingested.map((b) => [formatTime(b.landed), s.yellow(b.key), formatBytes(b.size), b.state === 'not ingested' ? s.red(b.state) : b.state]),
+        { style: s, indent: '  ' },
+      ),
+    );
+  }
+  if (status.refused_files.length) {
+    out.push(`\n${s.bold('Refused by lake watch')} ${s.dim('(bronze holds a different version of the name: rename the file to ingest it as a new source)')}\n`);
+    out.push(
+      renderTable(
+        [{ header: 'file' }, { header: 'size' }, { header: 'bronze key' }, { header: 'bronze size' }, { header: 'bronze landed' }],
+        status.refused_files.map((r) => [s.red(displayPath(r.path)), formatBytes(r.size), r.key, formatBytes(r.bronze_size), formatTime(r.bronze_landed)]),
+        { style: s, indent: '  ' },
+      ),
+    );
+  }
+  return out;
+}
 
 function render(status: LakeStatus, io: Io): string {
   const s = io.style;
   const out: string[] = [`${s.bold('Lake')} ${displayPath(status.lake)}\n`];
-  if (status.datasets.every((d) => d.sources === 0)) {
+  const attention = status.unfinished_ingests.length + status.bronze_not_ingested.length + status.refused_files.length;
+  if (status.datasets.every((d) => d.sources === 0) && attention === 0) {
     out.push(`\nNothing ingested yet. Try: npx lake ingest FILE${lakeFlag(status.lake)}   or   npx lake demo\n`);
     return out.join('');
   }
@@ -84,22 +130,13 @@ function render(status: LakeStatus, io: Io): string {
         status.gold.map((g) => [
           g.table,
           g.first_month ? `${g.first_month} … ${g.last_month}` : '-',
-          g.up_to_date ? s.green('up to date') : s.yellow(`stale: ${g.pending_sources} source(s) not reflected — run npx lake replay`),
+          goldState(g, s),
         ]),
         { style: s, indent: '  ' },
       ),
     );
   }
-  if (status.unfinished_ingests.length) {
-    out.push(`\n${s.bold('Unfinished ingests')} ${s.dim('(files in silver without a manifest; ingest the source again to finish or clean up)')}\n`);
-    out.push(
-      renderTable(
-        [{ header: 'started' }, { header: 'source' }, { header: 'silver files' }],
-        status.unfinished_ingests.map((u) => [formatTime(u.started_at), s.yellow(u.source), formatCount(u.silver_files)]),
-        { style: s, indent: '  ' },
-      ),
-    );
-  }
+  out.push(...attentionSections(status, s));
   const alerts = status.datasets.filter((d) => d.above_alert_threshold);
   out.push('\n');
   if (alerts.length) {

@@ -1,79 +1,105 @@
 /**
- * `lake watch DIR`: ingests files as they appear — the local analogue of S3 events. A file is taken once its
- * size and modification time have stayed the same for one polling interval, so half-written files wait.
- * Polling rather than fs.watch: it behaves the same on every OS and on network and container mounts.
+ * `lake watch DIR`: ingests files as they appear — the local analogue of S3 events. A file is taken once it
+ * has been still for the quiet period (see local/stability.ts), so half-written files wait. A file bronze
+ * already holds different bytes for is refused loudly — stderr, counted as failed, recorded for `lake
+ * status` — never silently. A file copied into bronze whose ingest never finished (a watcher killed midway)
+ * is ingested: "in the lake" means "has a manifest". Polling rather than fs.watch: it behaves the same on
+ * every OS and on network and container mounts.
  */
 import { existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { DatasetContract } from '../../engine/contract/types.ts';
-import { UserError } from '../errors.ts';
+import { CommandFailed, UserError } from '../errors.ts';
 import { onInterrupt } from '../interrupt.ts';
 import type { Io } from '../io.ts';
-import { findInputFiles, planFiles, type Found } from '../local/ingest-plan.ts';
-import { refreshGoldWithProgress } from '../local/ingest-batch.ts';
-import { ingestPlannedFile } from '../local/ingest-run.ts';
-import { manifestLine } from '../local/ingest-report.ts';
+import { clearConflict, openConflicts, recordConflict } from '../local/conflicts.ts';
+import { cleanUpAbandoned } from '../local/ingest-batch.ts';
+import { GoldFollower } from '../local/gold-follower.ts';
+import { BronzeConflictError, planFiles } from '../local/ingest-plan.ts';
+import { scanDirectory, type Found, type InputFiles } from '../local/input-files.ts';
+import { ingestPlannedFile, InputChangedError } from '../local/ingest-run.ts';
+import { manifestLine, reportSkipped } from '../local/ingest-report.ts';
 import { LocalLake } from '../local/lake.ts';
 import { displayPath, openOrCreateLake } from '../local/lake-dir.ts';
+import { StabilityTracker, type FileSnapshot } from '../local/stability.ts';
 import type { JsonOptions, LakeOptions } from '../options.ts';
 import { formatDuration, plural } from '../ui/format.ts';
 
 export interface WatchOptions extends LakeOptions, JsonOptions {
   dataset?: string;
   interval: number;
+  /** A file is taken once it has not changed for this long (ms). */
+  quietPeriod: number;
   once?: boolean;
-}
-
-interface Seen {
-  size: number;
-  mtimeMs: number;
-  /** Ingested (or judged) in this state; it is looked at again only when it changes. */
-  handled: boolean;
 }
 
 interface Counts {
   ingested: number;
   skipped: number;
   failed: number;
+  /** `--once`: files still changing, left for the next run. */
+  waiting: number;
 }
 
-async function scan(root: string, lakeDir: string): Promise<Found[]> {
-  const files = existsSync(root) ? await findInputFiles([root]).catch(() => [] as Found[]) : [];
-  return files.filter((f) => !f.path.startsWith(lakeDir + sep)); // never ingest the lake into itself
+async function scan(root: string, lakeDir: string): Promise<InputFiles> {
+  const found = existsSync(root) ? await scanDirectory(root).catch(() => ({ files: [], skipped: [] }) as InputFiles) : { files: [], skipped: [] };
+  const outsideLake = (path: string) => !path.startsWith(lakeDir + sep); // never ingest the lake into itself
+  return { files: found.files.filter((f) => outsideLake(f.path)), skipped: found.skipped.filter((k) => outsideLake(k.path)) };
+}
+
+async function snapshotOf(path: string): Promise<FileSnapshot | undefined> {
+  const s = await stat(path).catch(() => undefined); // gone between listing and stat
+  return s && { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino };
 }
 
 class Watcher {
-  private readonly seen = new Map<string, Seen>();
-  readonly counts: Counts = { ingested: 0, skipped: 0, failed: 0 };
+  private readonly stability: StabilityTracker;
+  private readonly reportedSkips = new Set<string>();
+  private readonly conflicted = new Set<string>();
+  readonly counts: Counts = { ingested: 0, skipped: 0, failed: 0, waiting: 0 };
 
   constructor(
     private readonly lake: LocalLake,
     private readonly root: string,
     private readonly forced: DatasetContract | undefined,
     private readonly io: Io,
-    private readonly json: boolean,
-  ) {}
+    private readonly options: WatchOptions,
+  ) {
+    this.stability = new StabilityTracker(options.quietPeriod);
+  }
 
-  /**
-   * Files whose size and mtime held still since the previous pass. A new file untouched for longer than
-   * `quietMs` (moved in, or there before the watch began) is ready at once.
-   */
-  async ready(quietMs: number): Promise<Found[]> {
-    const now = Date.now();
+  private get json(): boolean {
+    return this.options.json === true;
+  }
+
+  /** Files that have been still for the quiet period; says once about each file it waits for. */
+  async ready(): Promise<Found[]> {
+    const { files, skipped } = await scan(this.root, this.lake.dir);
+    const fresh = skipped.filter((k) => !this.reportedSkips.has(k.path));
+    for (const k of fresh) this.reportedSkips.add(k.path);
+    reportSkipped(fresh, this.io);
+
+    const present = new Set(files.map((f) => f.path));
+    this.stability.retain(present);
+    for (const path of [...this.conflicted].filter((p) => !present.has(p))) {
+      this.conflicted.delete(path);
+      await clearConflict(this.lake.dir, path); // renamed or removed: the conflict is over
+    }
     const out: Found[] = [];
-    for (const f of await scan(this.root, this.lake.dir)) {
-      let s;
-      try {
-        s = await stat(f.path);
-      } catch {
-        continue; // gone between listing and stat
+    for (const f of files) {
+      const snapshot = await snapshotOf(f.path);
+      if (!snapshot) continue;
+      const readiness = this.stability.observe(f.path, snapshot, Date.now());
+      if (readiness === 'ready') out.push(f);
+      else if (readiness !== 'handled') {
+        if (this.options.once) {
+          this.counts.waiting++;
+          this.io.note(this.io.errStyle.yellow(`… ${f.relative} changed within the last ${formatDuration(this.options.quietPeriod)}: left for the next run\n`));
+        } else if (readiness.firstSight) {
+          this.io.note(this.io.errStyle.dim(`… ${f.relative} is changing: waiting until it has been still for ${formatDuration(this.options.quietPeriod)}\n`));
+        }
       }
-      const prev = this.seen.get(f.path);
-      if (!prev || prev.size !== s.size || prev.mtimeMs !== s.mtimeMs) {
-        this.seen.set(f.path, { size: s.size, mtimeMs: s.mtimeMs, handled: false });
-        if (!prev && now - s.mtimeMs > quietMs) out.push(f);
-      } else if (!prev.handled) out.push(f);
     }
     return out;
   }
@@ -82,27 +108,63 @@ class Watcher {
   async take(files: Found[]): Promise<number> {
     let ingested = 0;
     for (const f of files) {
-      const entry = this.seen.get(f.path);
-      if (entry) entry.handled = true;
+      this.stability.markHandled(f.path);
       try {
         const [planned] = await planFiles(this.lake, [f], this.forced);
         if (!planned) continue;
-        if (planned.inBronze) {
+        if (planned.ingested) {
           this.counts.skipped++;
           if (!this.json) this.io.print(this.io.style.dim(`= ${planned.key} is already in the lake\n`));
           continue;
+        }
+        const now = await snapshotOf(f.path);
+        const seen = this.stability.snapshot(f.path);
+        if (!now || !seen || now.size !== seen.size || now.mtimeMs !== seen.mtimeMs || now.ino !== seen.ino) {
+          if (now) this.stability.restart(f.path, now, Date.now()); // changed while being hashed: wait again
+          continue;
+        }
+        if (planned.inBronze && !this.json) {
+          this.io.print(this.io.style.dim(`↻ ${planned.key} is in bronze but was never ingested (an interrupted run): ingesting it now\n`));
         }
         const manifest = await ingestPlannedFile(this.lake, planned);
         this.counts.ingested++;
         ingested++;
         this.io.print(this.json ? `${JSON.stringify(manifest)}\n` : manifestLine(manifest, this.io.style));
       } catch (e) {
-        this.counts.failed++;
-        const hint = e instanceof UserError && e.hint ? ` (${e.hint})` : '';
-        this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message}${hint}\n`));
+        await this.failed(f, e);
       }
     }
     return ingested;
+  }
+
+  private async failed(f: Found, e: unknown): Promise<void> {
+    if (e instanceof InputChangedError) {
+      const now = await snapshotOf(f.path);
+      if (now) this.stability.restart(f.path, now, Date.now());
+      this.io.note(this.io.errStyle.dim(`… ${f.relative} changed while being ingested: waiting until it has been still for ${formatDuration(this.options.quietPeriod)}\n`));
+      return;
+    }
+    this.counts.failed++;
+    if (e instanceof BronzeConflictError) {
+      this.conflicted.add(f.path);
+      const s = await stat(f.path).catch(() => undefined);
+      if (s) {
+        await recordConflict(this.lake.dir, {
+          path: f.path,
+          key: e.key,
+          size: s.size,
+          mtime_ms: s.mtimeMs,
+          bronze_size: e.bronze.size,
+          bronze_landed: e.bronze.landed.toISOString(),
+          first_seen: new Date().toISOString(),
+        });
+      }
+      const s2 = this.io.errStyle;
+      this.io.note(`${s2.red(s2.bold(`✗ NOT INGESTED: ${f.relative}`))}\n  ${s2.red(e.message)}\n  ${s2.dim(`hint: ${e.hint}`)}\n`);
+      return;
+    }
+    const hint = e instanceof UserError && e.hint ? ` (${e.hint})` : ' (tried again when the file changes, or when the watch restarts)';
+    this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message}${hint}\n`));
   }
 }
 
@@ -112,7 +174,10 @@ export async function watchAction(dir: string, options: WatchOptions, io: Io): P
   if (!statSync(root).isDirectory()) throw new UserError(`${dir} is not a directory`, 'watch a directory; to ingest one file use `lake ingest FILE`');
   const lake = LocalLake.open(await openOrCreateLake(options.lake));
   const forced = options.dataset ? lake.contracts.get(lake.dataset(options.dataset)) : undefined;
-  const watcher = new Watcher(lake, root, forced, io, options.json === true);
+  await cleanUpAbandoned(lake, io);
+  await openConflicts(lake.dir, { prune: true });
+  const watcher = new Watcher(lake, root, forced, io, options);
+  const gold = new GoldFollower(lake, io, options);
   const started = Date.now();
 
   let stopping = false;
@@ -122,15 +187,14 @@ export async function watchAction(dir: string, options: WatchOptions, io: Io): P
     wake?.();
   });
   if (!options.json && !options.once) {
-    io.print(`Watching ${displayPath(root)} → lake ${displayPath(lake.dir)} (every ${formatDuration(options.interval)}; Ctrl-C to stop)\n`);
+    io.print(
+      `Watching ${displayPath(root)} → lake ${displayPath(lake.dir)} (every ${formatDuration(options.interval)}; a file is taken once still for ${formatDuration(options.quietPeriod)}; Ctrl-C to stop)\n`,
+    );
   }
   try {
     while (!stopping) {
-      const files = await watcher.ready(options.once ? Number.NEGATIVE_INFINITY : 2 * options.interval);
-      if ((await watcher.take(files)) > 0) {
-        const gold = await refreshGoldWithProgress(lake, io);
-        if (!options.json) io.print(io.style.dim(`${gold}\n`));
-      }
+      if ((await watcher.take(await watcher.ready())) > 0) gold.markDue();
+      await gold.refreshIfDue();
       if (options.once) break;
       await new Promise<void>((r) => {
         wake = r;
@@ -143,7 +207,12 @@ export async function watchAction(dir: string, options: WatchOptions, io: Io): P
   const c = watcher.counts;
   if (!options.json) {
     const skipped = c.skipped ? `, ${c.skipped} already in the lake` : '';
+    const waiting = c.waiting ? `, ${c.waiting} still changing` : '';
     const failed = c.failed ? `, ${io.style.red(`${c.failed} failed`)}` : '';
-    io.print(`${options.once ? 'Done' : `\nStopped after ${formatDuration(Date.now() - started)}`}: ${plural(c.ingested, 'file')} ingested${skipped}${failed}.\n`);
+    io.print(`${options.once ? 'Done' : `\nStopped after ${formatDuration(Date.now() - started)}`}: ${plural(c.ingested, 'file')} ingested${skipped}${waiting}${failed}.\n`);
   }
+  if (c.failed) {
+    throw new CommandFailed(`${plural(c.failed, 'file')} could not be ingested`, 'see the messages above; `lake status` lists files refused because bronze holds a different version');
+  }
+  if (gold.failedLast) throw new CommandFailed('gold could not be refreshed (the ingests themselves succeeded)', 'run `lake replay`, or ingest again: the refresh resumes');
 }

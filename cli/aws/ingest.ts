@@ -10,7 +10,7 @@ import { CommandFailed, UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { md5File } from '../local/hash.ts';
 import { bronzeKeyFor, findInputFiles } from '../local/ingest-plan.ts';
-import { manifestLine } from '../local/ingest-report.ts';
+import { manifestLine, reportSkipped } from '../local/ingest-report.ts';
 import { loadLakeContracts } from '../local/lake.ts';
 import type { AwsMode } from '../options.ts';
 import { formatBytes, plural } from '../ui/format.ts';
@@ -66,7 +66,8 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
   const contracts = loadLakeContracts();
   const forced = options.dataset ? contracts.get(options.dataset) : undefined;
   if (options.dataset && !forced) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
-  const found = await findInputFiles(paths);
+  const { files: found, skipped } = await findInputFiles(paths);
+  reportSkipped(skipped, io);
   const { stack, clients } = await openAwsSession(options);
   try {
     const bucket = stack.bronzeBucket;

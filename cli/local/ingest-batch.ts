@@ -1,12 +1,13 @@
-/** Ingesting a batch of planned files with progress, and refreshing gold after it: shared by ingest, demo, watch. */
+/** Ingesting a batch of planned files with progress, and refreshing gold after it: shared by ingest, demo, watch, replay. */
+import { describeHolder, LockBusyError } from '../../adapters/local/file-lock.ts';
 import type { Manifest } from '../../engine/manifest.ts';
-import { CommandFailed } from '../errors.ts';
 import type { Io } from '../io.ts';
-import { plural } from '../ui/format.ts';
+import { formatBytes, plural } from '../ui/format.ts';
 import type { PlannedFile } from './ingest-plan.ts';
 import { manifestLine } from './ingest-report.ts';
 import { ingestPlannedFile } from './ingest-run.ts';
 import type { LocalLake } from './lake.ts';
+import { sweepAbandoned } from './work-dir.ts';
 
 export interface IngestFailure {
   key: string;
@@ -43,19 +44,50 @@ export async function runLocalIngest(
   return { manifests, failures };
 }
 
-/** Gold follows silver: refreshed after every batch. Returns a one-line description. */
-export async function refreshGoldWithProgress(lake: LocalLake, io: Io): Promise<string> {
+/**
+ * What became of the gold refresh after an ingest. `deferred`: another process was refreshing and outlasted
+ * the wait; it was asked to include this ingest (see refreshGoldLocal). `failed`: the refresh itself failed.
+ * Silver is complete either way: the ingest succeeded.
+ */
+export type GoldOutcome = { kind: 'refreshed'; line: string } | { kind: 'deferred'; line: string } | { kind: 'failed'; line: string };
+
+/** Gold follows silver: refreshed after every batch, never failing the ingest before it. */
+export async function refreshGoldAfterIngest(lake: LocalLake, io: Io, options: { lockWaitMs?: number } = {}): Promise<GoldOutcome> {
   const progress = io.progress();
   progress.phase('refreshing gold');
   try {
-    const { plan, rows } = await lake.refreshGold();
+    const { plan, rows } = await lake.refreshGold({
+      lockWaitMs: options.lockWaitMs,
+      onWait: (holder) => progress.phase(`waiting for the gold refresh of ${describeHolder(holder)}`),
+    });
     progress.stop();
-    if (plan.kind === 'noop') return `gold ${plan.table.name} already up to date`;
+    if (plan.kind === 'noop') return { kind: 'refreshed', line: `gold ${plan.table.name} already up to date` };
     const months = plan.months.length ? `${plan.months[0]}…${plan.months[plan.months.length - 1]}` : 'no months';
     const written = Object.values(rows).reduce((a, b) => a + b, 0);
-    return `gold ${plan.table.name} refreshed (${plan.kind}, ${months}, ${plural(written, 'row')})`;
+    return { kind: 'refreshed', line: `gold ${plan.table.name} refreshed (${plan.kind}, ${months}, ${plural(written, 'row')})` };
   } catch (e) {
     progress.stop();
-    throw new CommandFailed(`silver is up to date but the gold refresh failed: ${(e as Error).message}`, 'run the command again (the refresh resumes)');
+    if (e instanceof LockBusyError) {
+      return {
+        kind: 'deferred',
+        line: `gold not refreshed here: another refresh (${describeHolder(e.holder)}) is still running and will include this ingest; \`lake status\` shows when gold is up to date`,
+      };
+    }
+    return { kind: 'failed', line: `silver is complete, but the gold refresh failed: ${(e as Error).message}` };
   }
+}
+
+/** Prints a gold outcome: a result line on stdout (none with `--json`), a warning on stderr. */
+export function reportGold(outcome: GoldOutcome, io: Io, json = false): void {
+  if (outcome.kind === 'refreshed') {
+    if (!json) io.print(`${io.style.dim(outcome.line)}\n`);
+  } else if (outcome.kind === 'deferred') io.note(`${io.errStyle.yellow(`! ${outcome.line}`)}\n`);
+  else io.note(`${io.errStyle.red(`✗ ${outcome.line}`)}\n`);
+}
+
+/** Before writing: removes scratch space and half-written copies that crashed runs left, and says so. */
+export async function cleanUpAbandoned(lake: LocalLake, io: Io): Promise<void> {
+  const { removed, bytes } = await sweepAbandoned(lake.dir);
+  if (removed.length === 0) return;
+  io.note(io.errStyle.dim(`removed ${plural(removed.length, 'leftover')} of crashed runs (${formatBytes(bytes)}): ${removed.join(', ')}\n`));
 }

@@ -1,17 +1,21 @@
 /**
- * What `lake ingest` will do, decided before anything is written: each input file's dataset and bronze key,
- * its content hash, and whether bronze already holds it. Every mistake is found here, so a bad argument
+ * What `lake ingest` and `lake watch` will do, decided before anything is written: each input file's dataset
+ * and bronze key, its content hash, whether bronze already holds those bytes, and whether the lake has
+ * ingested them — which means a manifest exists for them, not merely that bronze holds them (a copy into
+ * bronze whose ingest never finished must still be ingested). Every mistake is found here, so a bad argument
  * never leaves a half-ingested batch behind.
  */
-import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { resolve, sep, relative } from 'node:path';
 import type { ContractRegistry } from '../../engine/contract/load.ts';
 import type { DatasetContract } from '../../engine/contract/types.ts';
 import { UserError } from '../errors.ts';
-import { formatTime } from '../ui/format.ts';
+import { formatBytes, formatTime } from '../ui/format.ts';
 import { md5File } from './hash.ts';
+import { findInputFiles, type Found, type Skipped } from './input-files.ts';
 import type { LocalLake } from './lake.ts';
+
+export { findInputFiles, isIgnoredName, type Found } from './input-files.ts';
 
 export interface PlannedFile {
   /** The input file. */
@@ -21,8 +25,10 @@ export interface PlannedFile {
   key: string;
   size: number;
   md5: string;
-  /** Bronze already holds these exact bytes under `key` (a re-ingest). */
+  /** Bronze already holds these exact bytes under `key`: nothing to copy. */
   inBronze: boolean;
+  /** A manifest exists for these bytes under `key`: the lake has ingested them. */
+  ingested: boolean;
 }
 
 export interface PlanOptions {
@@ -31,43 +37,28 @@ export interface PlanOptions {
   onHashBytes?: (n: number) => void;
 }
 
-/** Editors, downloads and copies in progress leave these; they are never data. */
-export function isIgnoredName(name: string): boolean {
-  return name.startsWith('.') || name.startsWith('~') || /\.(tmp|part|partial|crdownload|swp)$/i.test(name);
+export interface LocalIngestPlan {
+  files: PlannedFile[];
+  skipped: Skipped[];
 }
 
-export interface Found {
-  path: string;
-  /** Path relative to the directory argument, `/`-separated; the base name for a file argument. */
-  relative: string;
-}
-
-async function walk(dir: string, root: string, out: Found[]): Promise<void> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (isIgnoredName(entry.name)) continue;
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) await walk(full, root, out);
-    else if (entry.isFile()) out.push({ path: full, relative: relative(root, full).split(sep).join('/') });
+/**
+ * Bronze holds other bytes under the key a file would take. Raw input is immutable, so the file is not
+ * ingested; the message says what is there and what arrived (a longer file is often the complete version
+ * of one taken too early).
+ */
+export class BronzeConflictError extends UserError {
+  constructor(
+    readonly path: string,
+    readonly key: string,
+    readonly bronze: { size: number; landed: Date },
+    readonly size: number,
+  ) {
+    super(
+      `bronze already holds a different ${key} (landed ${formatTime(bronze.landed)}, ${formatBytes(bronze.size)}; this file is ${formatBytes(size)}): ${path} was NOT ingested`,
+      'raw input is immutable: give the new file another name to ingest it as a new source (gold keeps the latest version of each transaction), or run `lake replay` to re-process the one bronze holds',
+    );
   }
-}
-
-export async function findInputFiles(args: readonly string[]): Promise<Found[]> {
-  const found: Found[] = [];
-  for (const arg of args) {
-    const path = resolve(arg);
-    if (!existsSync(path)) throw new UserError(`no such file or directory: ${arg}`);
-    const s = await stat(path);
-    if (s.isDirectory()) {
-      const before = found.length;
-      await walk(path, path, found);
-      if (found.length === before) throw new UserError(`${arg} holds no files to ingest`);
-    } else if (s.isFile()) {
-      found.push({ path, relative: basename(path) });
-    } else {
-      throw new UserError(`${arg} is neither a file nor a directory`);
-    }
-  }
-  return found;
 }
 
 function datasetFromAncestors(path: string, contracts: readonly DatasetContract[]): { contract: DatasetContract; rest: string } | undefined {
@@ -110,9 +101,23 @@ export function bronzeKeyFor(
   throw new UserError(`cannot tell which dataset ${file.relative} belongs to`, `pass --dataset NAME (one of: ${registry.names().join(', ')})`);
 }
 
-export async function planLocalIngest(lake: LocalLake, args: readonly string[], options: PlanOptions = {}): Promise<PlannedFile[]> {
+export async function planLocalIngest(lake: LocalLake, args: readonly string[], options: PlanOptions = {}): Promise<LocalIngestPlan> {
   const forced = options.dataset ? lake.contracts.get(lake.dataset(options.dataset)) : undefined;
-  return planFiles(lake, await findInputFiles(args), forced, options);
+  const { files, skipped } = await findInputFiles(args);
+  return { files: await planFiles(lake, files, forced, options), skipped };
+}
+
+/** Whether bronze holds exactly the bytes of `md5` under `key`; throws BronzeConflictError when it holds others. */
+async function bronzeHolds(lake: LocalLake, file: Found, key: string, size: number, md5: string): Promise<boolean> {
+  const bronzePath = lake.bronzePath(key);
+  const there = await stat(bronzePath).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (!there) return false;
+  if (resolve(bronzePath) === file.path) return true;
+  if (there.size === size && (await md5File(bronzePath)) === md5) return true;
+  throw new BronzeConflictError(file.path, key, { size: there.size, landed: there.mtime }, size);
 }
 
 /** Plans files already found (`watch` finds its own). */
@@ -127,19 +132,9 @@ export async function planFiles(lake: LocalLake, files: readonly Found[], forced
       if (twin.md5 === md5) continue; // the same bytes named twice
       throw new UserError(`${file.path} and ${twin.path} would both land in bronze as ${key}`, 'rename one of them; bronze keeps one object per key');
     }
-    const bronzePath = lake.bronzePath(key);
-    let inBronze = false;
-    if (existsSync(bronzePath)) {
-      if (resolve(bronzePath) === file.path || (await md5File(bronzePath)) === md5) inBronze = true;
-      else {
-        const landed = (await stat(bronzePath)).mtime;
-        throw new UserError(
-          `bronze already holds a different ${key} (landed ${formatTime(landed)})`,
-          'raw input is immutable: give the new file another name to ingest it as a new source, or run `lake replay` to re-process the existing one',
-        );
-      }
-    }
-    planned.set(key, { path: file.path, dataset, key, size, md5, inBronze });
+    const inBronze = await bronzeHolds(lake, file, key, size, md5);
+    const ingested = inBronze && (await lake.hasManifest(key, md5));
+    planned.set(key, { path: file.path, dataset, key, size, md5, inBronze, ingested });
   }
   return [...planned.values()];
 }

@@ -2,7 +2,10 @@
 import type { Manifest } from '../../engine/manifest.ts';
 import { FileReason } from '../../engine/reasons.ts';
 import { formatCount, formatDuration, formatPercent, plural } from '../ui/format.ts';
+import type { Io } from '../io.ts';
 import type { Style } from '../ui/style.ts';
+import { displayPath } from './lake-dir.ts';
+import type { Skipped } from './input-files.ts';
 import { renderTable } from '../ui/table.ts';
 
 export interface IngestTotals {
@@ -82,4 +85,9 @@ export function reasonsTable(t: Pick<IngestTotals, 'reasons' | 'fileReasons' | '
     style,
     indent,
   });
+}
+
+/** Names every input that was not ingested because of what it is (a symbolic link, a device…), on stderr. */
+export function reportSkipped(skipped: readonly Skipped[], io: Io): void {
+  for (const k of skipped) io.note(io.errStyle.yellow(`- skipped ${displayPath(k.path)}: ${k.reason}\n`));
 }

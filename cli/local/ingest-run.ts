@@ -1,17 +1,28 @@
 /** Runs the engine on one bronze object of the local lake, as the ingest Lambda does on S3. */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { SourceChangedError } from '../../adapters/local/local-store.ts';
 import { ingestObject } from '../../engine/ingest.ts';
 import type { Manifest } from '../../engine/manifest.ts';
+import { ObjectExistsError } from '../../engine/ports.ts';
+import { UserError } from '../errors.ts';
 import { md5File } from './hash.ts';
-import type { PlannedFile } from './ingest-plan.ts';
+import { BronzeConflictError, type PlannedFile } from './ingest-plan.ts';
 import { LOCAL_BRONZE_BUCKET, type LocalLake } from './lake.ts';
+import { claimWorkDir } from './work-dir.ts';
 
 export interface IngestObserver {
   /** Bytes of the source read so far (called as they stream in). */
   onBytes?(bytesSoFar: number): void;
   /** The source has been read; the engine is validating and writing. */
   onRead?(): void;
+}
+
+/** The input changed after it was planned (hashed): it is still being written. Nothing was put in bronze. */
+export class InputChangedError extends UserError {
+  constructor(readonly path: string) {
+    super(`${path} changed while it was being ingested (it is still being written?); nothing was put in bronze`, 'write files elsewhere (or as NAME.part) and rename them into place when complete; then ingest again');
+  }
 }
 
 async function* observed(path: string, observer: IngestObserver | undefined): AsyncIterable<Uint8Array> {
@@ -27,20 +38,43 @@ async function* observed(path: string, observer: IngestObserver | undefined): As
 /**
  * Ingests `key` as it is in bronze. The source identity is (bucket, key, MD5 of the bytes) and its landing
  * time is the file's mtime, so ingesting the same object again rewrites the same outputs with identical rows.
+ * The engine's scratch files go to a directory of the lake owned by this process (see work-dir.ts).
  */
 export async function ingestBronzeObject(lake: LocalLake, key: string, md5?: string, observer?: IngestObserver): Promise<Manifest> {
   const path = lake.bronzePath(key);
   const s = await stat(path);
   const etag = md5 ?? (await md5File(path));
-  return ingestObject(
-    { bucket: LOCAL_BRONZE_BUCKET, key, etag, lastModified: s.mtime, size: s.size },
-    observed(path, observer),
-    { contracts: lake.contracts, store: lake.store, catalog: lake.catalog },
-  );
+  const scratch = await claimWorkDir(lake.dir, { command: 'ingest', sourceKey: key });
+  try {
+    return await ingestObject(
+      { bucket: LOCAL_BRONZE_BUCKET, key, etag, lastModified: s.mtime, size: s.size },
+      observed(path, observer),
+      { contracts: lake.contracts, store: lake.store, catalog: lake.catalog, workDir: scratch.path },
+    );
+  } finally {
+    await scratch.release();
+  }
 }
 
-/** The local "upload": copies the file into bronze unless the same bytes are already there, then ingests it. */
+/**
+ * The local "upload": copies the file into bronze, create-only — never over an object already there — and
+ * checked against the hash it was planned with, so what lands is exactly what was planned.
+ */
+export async function copyIntoBronze(lake: LocalLake, file: PlannedFile): Promise<void> {
+  try {
+    await lake.store.putFile('bronze', file.key, file.path, undefined, { ifNoneMatch: true, expectMd5: file.md5 });
+  } catch (e) {
+    if (e instanceof SourceChangedError) throw new InputChangedError(file.path);
+    if (!(e instanceof ObjectExistsError)) throw e;
+    // Another ingest put an object under this key since the plan: the same bytes are fine, others are not.
+    const there = await stat(lake.bronzePath(file.key));
+    if (there.size === file.size && (await md5File(lake.bronzePath(file.key))) === file.md5) return;
+    throw new BronzeConflictError(file.path, file.key, { size: there.size, landed: there.mtime }, file.size);
+  }
+}
+
+/** Copies the file into bronze unless the same bytes are already there, then ingests it. */
 export async function ingestPlannedFile(lake: LocalLake, file: PlannedFile, observer?: IngestObserver): Promise<Manifest> {
-  if (!file.inBronze) await lake.store.putFile('bronze', file.key, file.path);
+  if (!file.inBronze) await copyIntoBronze(lake, file);
   return ingestBronzeObject(lake, file.key, file.md5, observer);
 }

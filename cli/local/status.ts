@@ -5,7 +5,9 @@ import { PENDING_PREFIX, silverTablePrefix } from '../../engine/layout.ts';
 import type { Manifest, PendingIngest } from '../../engine/manifest.ts';
 import type { QueryEngine } from '../../engine/ports.ts';
 import { sqlString } from '../../engine/sql.ts';
+import { openConflicts, type ConflictRecord } from './conflicts.ts';
 import type { LocalLake } from './lake.ts';
+import { activeWork, type WorkOwner } from './work-dir.ts';
 
 /** The alert threshold of the case: more than 1% of received rows quarantined. */
 export const QUARANTINE_ALERT_RATE = 0.01;
@@ -40,8 +42,28 @@ export interface GoldStatus {
   table: string;
   first_month: string | null;
   last_month: string | null;
+  /** Every finished ingest is reflected, and no ingest of its source dataset is unfinished. */
   up_to_date: boolean;
   pending_sources: number;
+  /** Ingests of its source dataset whose rows are in silver but not (yet) described by a manifest. */
+  unfinished_sources: number;
+}
+
+export interface UnfinishedIngest {
+  dataset: string;
+  source: string;
+  started_at: string;
+  silver_files: number;
+  /** `in flight`: a running process is ingesting the source; `abandoned`: none is (it crashed or was killed). */
+  state: 'in flight' | 'abandoned';
+}
+
+export interface BronzeNotIngested {
+  key: string;
+  size: number;
+  landed: string;
+  /** `in flight`: a running process is ingesting it; `not ingested`: no manifest and no one ingesting it. */
+  state: 'in flight' | 'not ingested';
 }
 
 export interface LakeStatus {
@@ -49,8 +71,12 @@ export interface LakeStatus {
   datasets: DatasetStatus[];
   latest_ingests: Array<Pick<Manifest, 'dataset' | 'status' | 'rows_in' | 'rows_valid' | 'rows_quarantined' | 'finished_at' | 'duration_ms'> & { source: string }>;
   gold: GoldStatus[];
-  /** Ingests that started publishing and never finished: their files are in silver without a manifest. */
-  unfinished_ingests: Array<{ dataset: string; source: string; started_at: string; silver_files: number }>;
+  /** Ingests that started publishing and have not finished: their files are in silver without a manifest. */
+  unfinished_ingests: UnfinishedIngest[];
+  /** Bronze objects no manifest describes: copied into the lake, never (or not yet) ingested. */
+  bronze_not_ingested: BronzeNotIngested[];
+  /** Files `lake watch` refused because bronze holds a different version of their name. */
+  refused_files: ConflictRecord[];
 }
 
 
@@ -98,19 +124,21 @@ async function datasetStatus(lake: LocalLake, engine: QueryEngine, name: string,
   };
 }
 
-async function goldStatus(lake: LocalLake, manifests: Manifest[]): Promise<GoldStatus[]> {
+async function goldStatus(lake: LocalLake, manifests: Manifest[], unfinished: readonly UnfinishedIngest[]): Promise<GoldStatus[]> {
   const out: GoldStatus[] = [];
   for (const table of GOLD_TABLES) {
     const bytes = await lake.store.getBytes('gold', goldStateKey(table));
     const state = bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldState) : undefined;
     const pending = pendingSources(manifests, state, table);
     const relevant = manifests.filter((m) => m.dataset === table.sourceDataset);
+    const unfinishedSources = unfinished.filter((u) => u.dataset === table.sourceDataset).length;
     out.push({
       table: `gold.${table.name}`,
       first_month: state?.first_month ?? null,
       last_month: state?.last_month ?? null,
-      up_to_date: relevant.length === 0 ? true : !pending.full && pending.manifests.length === 0,
+      up_to_date: unfinishedSources === 0 && (relevant.length === 0 || (!pending.full && pending.manifests.length === 0)),
       pending_sources: pending.manifests.length,
+      unfinished_sources: unfinishedSources,
     });
   }
   return out;
@@ -118,6 +146,8 @@ async function goldStatus(lake: LocalLake, manifests: Manifest[]): Promise<GoldS
 
 export async function lakeStatus(lake: LocalLake, engine: QueryEngine): Promise<LakeStatus> {
   const manifests = await lake.manifests();
+  const active = await activeWork(lake.dir);
+  const unfinished = await unfinishedIngests(lake, active);
   const datasets: DatasetStatus[] = [];
   for (const name of lake.contracts.names()) {
     datasets.push(await datasetStatus(lake, engine, name, manifests.filter((m) => m.dataset === name)));
@@ -135,13 +165,30 @@ export async function lakeStatus(lake: LocalLake, engine: QueryEngine): Promise<
       finished_at: m.finished_at,
       duration_ms: m.duration_ms,
     })),
-    gold: await goldStatus(lake, manifests),
-    unfinished_ingests: await unfinishedIngests(lake),
+    gold: await goldStatus(lake, manifests, unfinished),
+    unfinished_ingests: unfinished,
+    bronze_not_ingested: await bronzeNotIngested(lake, manifests, active),
+    refused_files: await openConflicts(lake.dir),
   };
 }
 
-async function unfinishedIngests(lake: LocalLake): Promise<LakeStatus['unfinished_ingests']> {
-  const out: LakeStatus['unfinished_ingests'] = [];
+function beingIngested(active: readonly WorkOwner[], key: string): boolean {
+  return active.some((w) => w.source_key === key);
+}
+
+/** Bronze is create-only, so a manifest of a key describes the object under it (keys are compared, not hashes). */
+async function bronzeNotIngested(lake: LocalLake, manifests: readonly Manifest[], active: readonly WorkOwner[]): Promise<BronzeNotIngested[]> {
+  const described = new Set(manifests.map((m) => m.source.key));
+  const out: BronzeNotIngested[] = [];
+  for await (const o of lake.store.list('bronze', '')) {
+    if (described.has(o.key)) continue;
+    out.push({ key: o.key, size: o.size, landed: o.lastModified.toISOString(), state: beingIngested(active, o.key) ? 'in flight' : 'not ingested' });
+  }
+  return out;
+}
+
+async function unfinishedIngests(lake: LocalLake, active: readonly WorkOwner[]): Promise<UnfinishedIngest[]> {
+  const out: UnfinishedIngest[] = [];
   for await (const o of lake.store.list('silver', PENDING_PREFIX)) {
     const bytes = await lake.store.getBytes('silver', o.key);
     if (!bytes) continue;
@@ -149,10 +196,17 @@ async function unfinishedIngests(lake: LocalLake): Promise<LakeStatus['unfinishe
     try {
       intent = JSON.parse(Buffer.from(bytes).toString('utf8')) as PendingIngest;
     } catch {
-      out.push({ dataset: '?', source: `${o.key} (unreadable intent record)`, started_at: '', silver_files: 0 });
+      out.push({ dataset: '?', source: `${o.key} (unreadable intent record)`, started_at: '', silver_files: 0, state: 'abandoned' });
       continue;
     }
-    out.push({ dataset: intent.dataset, source: intent.source?.key ?? o.key, started_at: intent.started_at, silver_files: intent.silver_keys?.length ?? 0 });
+    const source = intent.source?.key ?? o.key;
+    out.push({
+      dataset: intent.dataset,
+      source,
+      started_at: intent.started_at,
+      silver_files: intent.silver_keys?.length ?? 0,
+      state: beingIngested(active, source) ? 'in flight' : 'abandoned',
+    });
   }
   return out;
 }

@@ -121,8 +121,14 @@ describe('lake ingest + lake query: a round trip through the local lake', () => 
     writeFileSync(join(dir, 'feedface.json'), JSON.stringify(intent));
     try {
       const status = JSON.parse((await run('status', '--json')).stdout);
-      expect(status.unfinished_ingests).toEqual([{ dataset: 'transactions', source: 'transactions/crashed.csv', started_at: '2024-05-01T10:00:00.000Z', silver_files: 2 }]);
-      expect((await run('status')).stdout).toMatch(/Unfinished ingests[\s\S]*transactions\/crashed\.csv\s+2/);
+      expect(status.unfinished_ingests).toEqual([
+        { dataset: 'transactions', source: 'transactions/crashed.csv', started_at: '2024-05-01T10:00:00.000Z', silver_files: 2, state: 'abandoned' },
+      ]);
+      // Its rows may be in silver, readable by queries, and in no gold month: gold is not "up to date".
+      expect(status.gold[0]).toMatchObject({ up_to_date: false, unfinished_sources: 1 });
+      const text = (await run('status')).stdout;
+      expect(text).toMatch(/Unfinished ingests[\s\S]*transactions\/crashed\.csv\s+2\s+abandoned/);
+      expect(text).toMatch(/stale: 1 unfinished ingest\(s\) in silver not reflected/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

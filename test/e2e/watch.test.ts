@@ -18,7 +18,7 @@ describe('lake watch: files are ingested as they appear', () => {
   afterAll(async () => scratch.remove());
 
   it('picks up a file dropped into the directory, and stops cleanly on Ctrl-C', async () => {
-    const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '200'], { cwd: scratch.dir });
+    const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '200', '--quiet-period', '1000'], { cwd: scratch.dir });
     const exited = new Promise<number | null>((resolve) => watch.on('close', resolve));
     await waitForOutput(watch, 'stdout', (t) => t.includes('Watching'));
 
@@ -42,7 +42,7 @@ describe('lake watch: files are ingested as they appear', () => {
   });
 
   it('--once ingests what is there and exits; files already in the lake are skipped', async () => {
-    const r = await lake(['watch', landing, '--lake', lakeDir, '--once']);
+    const r = await lake(['watch', landing, '--lake', lakeDir, '--once', '--quiet-period', '0']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/= transactions\/2024-03\.csv is already in the lake/);
     expect(r.stdout).toMatch(/Done: 0 files ingested, 2 already in the lake\./);

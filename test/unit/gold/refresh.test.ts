@@ -3,11 +3,15 @@
  * later files, idempotency, the swap never leaving gold half-written, and gold agreeing with silver.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadPid } from '../../support/processes.ts';
+import { LockBusyError } from '../../../adapters/local/file-lock.ts';
 import { GOLD_PART_FILE, refreshGoldLocal } from '../../../adapters/local/gold-refresh.ts';
+import type { GoldState } from '../../../engine/gold/plan.ts';
 import type { QueryEngine, QueryResult } from '../../../engine/ports.ts';
 import { DuckDbTestEngine } from '../../fixtures/analytics/duckdb-engine.ts';
 import { addSource, attachLake, buildLake } from '../../fixtures/analytics/lake.ts';
@@ -173,13 +177,53 @@ describe('local gold refresh', () => {
     expect(jan?.balance).toBe('327.00');
   });
 
-  it('refuses to run while another refresh holds the lock', async () => {
+  it('refuses at once (wait 0) while another live refresh holds the lock, naming its holder', async () => {
     const lock = join(lake, 'gold/_state/account_monthly_balance.lock');
-    await writeFile(lock, 'other');
+    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), process_started_at: '', acquired_at: '2024-05-01T00:00:00Z', nonce: 'x' }));
     try {
-      await expect(refreshGoldLocal({ lakeDir: lake, engine })).rejects.toThrow(/another gold refresh/);
+      await expect(refreshGoldLocal({ lakeDir: lake, engine })).rejects.toThrow(new RegExp(`held by pid ${process.pid} since 2024-05-01`));
     } finally {
       await rm(lock, { force: true });
     }
+  });
+
+  it('takes over the lock of a refresh that crashed (its process is gone): no manual clean-up', async () => {
+    const lock = join(lake, 'gold/_state/account_monthly_balance.lock');
+    await writeFile(lock, JSON.stringify({ pid: deadPid(), host: hostname(), process_started_at: '', acquired_at: new Date().toISOString(), nonce: 'crashed' }));
+    await mkdir(join(lake, 'gold/_staging/account_monthly_balance/crashed-attempt'), { recursive: true });
+    const { plan } = await refreshGoldLocal({ lakeDir: lake, engine });
+    expect(plan.kind).toBe('noop');
+    expect(existsSync(lock)).toBe(false);
+    expect(await readdir(join(lake, 'gold/_staging/account_monthly_balance')).catch(() => [])).toEqual([]); // the crashed attempt's staging is gone
+  });
+
+  it('a refresh that could not wait for the lock is done by the holder, which runs another pass', async () => {
+    // The holder pauses at the end of its pass (when it recreates the gold views); meanwhile a new source is
+    // ingested and a second refresh, not waiting, gives up. The holder must then reflect the new source too.
+    let pausedAtViews!: () => void;
+    const paused = new Promise<void>((r) => (pausedAtViews = r));
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    let pauses = 0;
+    const pausing: QueryEngine = {
+      query: async (sql: string): Promise<QueryResult> => {
+        if (sql.includes('VIEW gold.') && pauses++ === 0) {
+          pausedAtViews();
+          await resumed;
+        }
+        return engine.query(sql);
+      },
+      close: async () => {},
+    };
+    const holder = refreshGoldLocal({ lakeDir: lake, engine: pausing });
+    await paused;
+    await addSource(engine, lake, { ...SOURCE_E, sourceId: 'src-g', key: 'transactions/2024-06/batch-g.csv', runId: 'run-g', rows: [{ id: 'T017', account: 'ACC001', amount: '2.00', currency: 'EUR', at: '2024-05-15T00:00:00Z' }] });
+    await attachLake(engine, lake);
+    await expect(refreshGoldLocal({ lakeDir: lake, engine, lockWaitMs: 0 })).rejects.toBeInstanceOf(LockBusyError);
+    resume();
+    const { plan } = await holder;
+    expect(plan.months).toEqual(['2024-05']);
+    const state = JSON.parse(await readFile(join(lake, 'gold/_state/account_monthly_balance.json'), 'utf8')) as GoldState;
+    expect(state.sources['src-g']?.run_id).toBe('run-g');
   });
 });

@@ -1,6 +1,10 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { S3ObjectStore, S3StoreError } from '../../../../adapters/aws/s3-store.ts';
+import { ObjectExistsError } from '../../../../engine/ports.ts';
 
 function fakeS3(reply: (name: string, input: Record<string, unknown>) => unknown) {
   const calls: { name: string; input: Record<string, unknown> }[] = [];
@@ -11,6 +15,11 @@ function fakeS3(reply: (name: string, input: Record<string, unknown>) => unknown
     },
   } as unknown as S3Client;
   return { client, calls };
+}
+
+/** A real client's configuration (endpoint resolution works offline): lib-storage reads it around its calls. */
+function realClientConfig(): S3Client['config'] {
+  return new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }).config;
 }
 
 describe('S3ObjectStore', () => {
@@ -46,6 +55,27 @@ describe('S3ObjectStore', () => {
     expect(await new S3ObjectStore(missing.client, { silver: 's' }).getBytes('silver', 'k')).toBeUndefined();
     const denied = fakeS3(() => Promise.reject(Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })));
     await expect(new S3ObjectStore(denied.client, { silver: 's' }).getBytes('silver', 'k')).rejects.toBeInstanceOf(S3StoreError);
+  });
+
+  it('create-only puts send If-None-Match: * and turn a 412 into ObjectExistsError; other puts send no condition', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's3-put-'));
+    try {
+      const file = join(dir, 'x.csv');
+      await writeFile(file, 'id\n1\n');
+      const taken = fakeS3(() => Promise.reject(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } })));
+      Object.assign(taken.client, { config: realClientConfig() }); // lib-storage reads the client's config
+      const store = new S3ObjectStore(taken.client, { bronze: 'lake-bronze' });
+      await expect(store.putFile('bronze', 'transactions/x.csv', file, 'text/csv', { ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
+      expect(taken.calls.map((c) => [c.name, c.input.IfNoneMatch])).toEqual([['PutObjectCommand', '*']]);
+      await expect(store.putFile('bronze', 'transactions/x.csv', file)).rejects.toBeInstanceOf(S3StoreError); // not create-only: a plain failure
+
+      const free = fakeS3(() => ({}));
+      Object.assign(free.client, { config: realClientConfig() });
+      await new S3ObjectStore(free.client, { bronze: 'lake-bronze' }).putFile('bronze', 'transactions/x.csv', file);
+      expect(free.calls.map((c) => [c.name, c.input.IfNoneMatch])).toEqual([['PutObjectCommand', undefined]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a zone without a bucket', async () => {

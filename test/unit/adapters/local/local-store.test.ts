@@ -1,0 +1,58 @@
+/** The local store's bronze writes: create-only and atomic, checked against the planned hash. */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalObjectStore, SourceChangedError } from '../../../../adapters/local/local-store.ts';
+import { ObjectExistsError } from '../../../../engine/ports.ts';
+
+const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+
+describe('LocalObjectStore.putFile', () => {
+  let root: string;
+  let store: LocalObjectStore;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'store-'));
+    store = new LocalObjectStore(join(root, 'lake'));
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  async function input(name: string, text: string): Promise<string> {
+    const path = join(root, name);
+    await writeFile(path, text);
+    return path;
+  }
+
+  it('create-only: of two different files raced to one key exactly one lands, the other is refused, nothing is overwritten', async () => {
+    const a = await input('a.csv', 'id\nA\n');
+    const b = await input('b.csv', 'id\nB\nB\n');
+    const results = await Promise.allSettled([
+      store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true }),
+      store.putFile('bronze', 'transactions/x.csv', b, undefined, { ifNoneMatch: true }),
+    ]);
+    const refused = results.filter((r) => r.status === 'rejected');
+    expect(refused).toHaveLength(1);
+    expect((refused[0] as PromiseRejectedResult).reason).toBeInstanceOf(ObjectExistsError);
+    const winner = results[0]?.status === 'fulfilled' ? 'id\nA\n' : 'id\nB\nB\n';
+    expect(await readFile(store.path('bronze', 'transactions/x.csv'), 'utf8')).toBe(winner);
+    expect(await readdir(join(root, 'lake/bronze/transactions'))).toEqual(['x.csv']); // no aside copy left
+
+    await expect(store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
+    expect(await readFile(store.path('bronze', 'transactions/x.csv'), 'utf8')).toBe(winner);
+  });
+
+  it('refuses a copy that differs from the hash it was planned with, leaving nothing under the key', async () => {
+    const a = await input('a.csv', 'id\nA\n');
+    await expect(store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true, expectMd5: md5('id\n') })).rejects.toBeInstanceOf(SourceChangedError);
+    expect(await readdir(join(root, 'lake/bronze/transactions'))).toEqual([]);
+    await store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true, expectMd5: md5('id\nA\n') });
+    expect(await readFile(store.path('bronze', 'transactions/x.csv'), 'utf8')).toBe('id\nA\n');
+  });
+
+  it('without create-only, a put replaces the object (silver outputs are rewritten by re-runs)', async () => {
+    await store.putFile('silver', 'k', await input('a', 'one'));
+    await store.putFile('silver', 'k', await input('b', 'two'));
+    expect(await readFile(store.path('silver', 'k'), 'utf8')).toBe('two');
+  });
+});
