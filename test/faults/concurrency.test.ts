@@ -21,7 +21,7 @@ function expectAllSucceeded(results: readonly ChildResult[]): void {
 /** Where the processes meet: all have written their intent record, or all are about to register partitions. */
 const MEETING_POINTS: ReadonlyArray<{ name: string; at: Omit<BarrierPoint, 'dir' | 'parties'> }> = [
   { name: 'all publishing at once (after their intent records)', at: { at: /\/silver\/_pending\//, ops: ['rename'] } },
-  { name: 'all registering partitions at once (before the catalog lock)', at: { at: /\/catalog\.json\.lock$/, ops: ['open'], when: 'before' } },
+  { name: 'all registering partitions at once (before the catalog lock)', at: { at: /\/catalog\.json\.lock\.[^/]+\.tmp$/, ops: ['writeFile'], when: 'before' } },
 ];
 
 describe.concurrent('concurrent ingests of different sources into the same partitions', () => {

@@ -77,7 +77,7 @@ describe.concurrent('disk full during `lake ingest`, then the same command again
     const lakeDir = await tmp.lake('bronze-copy');
     const outside = await putBronze(await tmp.lake('landing'), OBJECT);
     const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
-    expectFailedLoudly(await run(faultEnv({ enospc: { at: /\/bronze\/transactions\//, ops: ['copyFile'] } })));
+    expectFailedLoudly(await run(faultEnv({ enospc: { at: /\/bronze\/transactions\/.*\.tmp$/, ops: ['open'] } })));
     const after = await readLakeFiles(lakeDir);
     expect({ manifests: after.manifests.size, silver: after.silver.size, pending: after.pending }).toEqual({ manifests: 0, silver: 0, pending: [] });
 

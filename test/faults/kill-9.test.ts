@@ -45,7 +45,7 @@ const KILL_POINTS: readonly KillPoint[] = [
     midway: { manifest: false, pending: true, silverAtLeast: SILVER_FILES },
   },
   {
-    // Once the catalog lock is released; killed while holding it: the `it.fails` case below.
+    // Once the catalog lock is released; killed while holding it: a case below.
     name: 'after the partitions are registered',
     kill: { at: /\/catalog\.json\.lock$/, ops: ['rm'] },
     midway: { manifest: false, pending: true, silverAtLeast: SILVER_FILES },
@@ -122,11 +122,9 @@ describe.concurrent('kill -9 during `lake ingest`, then the same command again',
     await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
   });
 
-  // BUG (issue 15, item 5 — locks carry no owner): the catalog lock of a process killed while holding it is
-  // only broken once it is 60 s old (staleMs), but an ingest waits at most 30 s for it (waitMs): every ingest in
-  // the minute after such a crash fails with "catalog.json.lock is locked by another process". So the re-run
-  // here waits 30 s, then fails. A lock whose owner is gone must be taken over at once. Remove `.fails` with the fix.
-  it.fails('killed while holding the catalog lock (catalog written, lock not yet released): the same command right away recovers exactly', async () => {
+  // Was a bug (issue 15 item 5): the lock of a killed holder was only broken after 60 s while ingests waited 30 s.
+  // A lock whose owner is gone is taken over at once now.
+  it('killed while holding the catalog lock (catalog written, lock not yet released): the same command right away recovers exactly', async () => {
     const lakeDir = await lakeWithObject('catalog-lock-held');
     expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/catalog\.json$/, ops: ['rename'] } })));
     expectOk(await ingest(lakeDir));
@@ -137,7 +135,8 @@ describe.concurrent('kill -9 during `lake ingest`, then the same command again',
     const lakeDir = await tmp.lake('after-bronze-copy');
     const outside = await putBronze(await tmp.lake('landing'), OBJECT);
     const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
-    expectKilled(await run(faultEnv({ kill: { at: /\/bronze\/transactions\//, ops: ['rename'] } })));
+    // The copy is linked into place (create-only), then its staging name removed: killed just before that.
+    expectKilled(await run(faultEnv({ kill: { at: /\/bronze\/transactions\/.*\.tmp$/, ops: ['unlink'], when: 'before' } })));
     expectOk(await run());
     // Not compared with the reference: the bronze copy's mtime (silver's ingested_at) is the killed run's.
     await expectExactLake(lakeDir, [OBJECT], tmp.dir);

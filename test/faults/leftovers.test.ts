@@ -1,10 +1,10 @@
 /**
  * What a killed ingest leaves on disk besides the lake's objects: its scratch directory (a spooled copy of
  * the input and DuckDB's outputs) and half-written `*.tmp` objects. The lake itself recovers exactly
- * (kill-9.test.ts); these cases check that the litter is cleaned up too. They expose a bug and are written as
- * they should pass, marked `it.fails` until the fix of issue 15 ("Crashed runs leave scratch directories and
- * bronze/….tmp files forever: clean up stale ones on the next run"). Remove `.fails` with the fix.
- * See test/faults/README.md.
+ * (kill-9.test.ts); these cases check that the litter is cleaned up too (issue 15: "crashed runs leave
+ * scratch directories and bronze/….tmp files forever"). The CLI gives every run its own scratch directory
+ * under `<lake>/.work/`, naming its owner; the next run removes those whose owner is gone. See
+ * test/faults/README.md.
  */
 import { readdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ const A_DAY_AGO = new Date(Date.now() - 24 * 3600_000);
 async function ageLeftovers(lakeDir: string, workDir: string): Promise<void> {
   const files = await readLakeFiles(lakeDir);
   for (const t of files.tmp) await utimes(join(lakeDir, ...t.split('/')), A_DAY_AGO, A_DAY_AGO);
-  for (const d of await scratchLeftovers(workDir)) await utimes(join(workDir, d), A_DAY_AGO, A_DAY_AGO);
+  for (const d of await readdir(workDir).catch(() => [])) await utimes(join(workDir, d), A_DAY_AGO, A_DAY_AGO);
 }
 
 function expectKilled(r: ChildResult): void {
@@ -35,9 +35,7 @@ describe.concurrent('litter of a killed ingest', () => {
   });
   afterAll(async () => tmp?.remove());
 
-  // BUG (issue 15, "crashed runs leave scratch directories … forever"): the scratch directory of the killed run
-  // (lake-ingest-*, in TMPDIR) and the manifest's `.tmp` in silver/_manifests/ are never removed.
-  it.fails('killed between writing the manifest and renaming it: the next run removes its scratch directory and .tmp', async () => {
+  it('killed between writing the manifest and renaming it: the next run removes its scratch directory and .tmp', async () => {
     const lakeDir = await tmp.lake('manifest-tmp');
     const workDir = join(tmp.dir, 'work-manifest-tmp');
     await putBronze(lakeDir, OBJECT);
@@ -45,24 +43,25 @@ describe.concurrent('litter of a killed ingest', () => {
       runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], { env, tmpDir: workDir });
     expectKilled(await run(faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'], when: 'before' } })));
     expect((await readLakeFiles(lakeDir)).tmp.length, 'the kill left a .tmp').toBeGreaterThan(0);
-    expect(await scratchLeftovers(workDir), 'the kill left its scratch directory').toHaveLength(1);
-    await ageLeftovers(lakeDir, workDir);
+    const scratch = join(lakeDir, '.work');
+    expect(await readdir(scratch), 'the kill left its scratch directory').toHaveLength(1);
+    await ageLeftovers(lakeDir, scratch);
 
     const r = await run();
     expect(r.code, describeRun(r)).toBe(0);
     await expectExactLake(lakeDir, [OBJECT], tmp.dir);
-    expect(await scratchLeftovers(workDir), 'scratch directories left in TMPDIR').toEqual([]);
+    expect(await readdir(scratch), 'scratch directories left in the lake').toEqual([]);
+    expect(await scratchLeftovers(workDir), 'nothing in TMPDIR either').toEqual([]);
     expect((await readLakeFiles(lakeDir)).tmp, '.tmp files left in the lake').toEqual([]);
   });
 
-  // BUG (issue 15, "… and bronze/….tmp files forever"): killed while copying a file into bronze, the copy's
-  // `.tmp` stays in bronze after the same command has ingested the file.
-  it.fails('killed while copying into bronze: the same command ingests the file and removes the .tmp', async () => {
+  it('killed while copying into bronze: the same command ingests the file and removes the .tmp', async () => {
     const lakeDir = await tmp.lake('bronze-tmp');
     const workDir = join(tmp.dir, 'work-bronze-tmp');
     const outside = await putBronze(await tmp.lake('landing'), OBJECT);
     const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: workDir });
-    expectKilled(await run(faultEnv({ kill: { at: /\/bronze\/transactions\//, ops: ['rename'], when: 'before' } })));
+    // The copy goes to a staging name first (then is linked into place): killed once it is opened.
+    expectKilled(await run(faultEnv({ kill: { at: /\/bronze\/transactions\/.*\.tmp$/, ops: ['open'], when: 'after' } })));
     expect(await readdir(join(lakeDir, 'bronze', 'transactions')), 'only the .tmp of the copy').toEqual([expect.stringMatching(/\.tmp$/)]);
     await ageLeftovers(lakeDir, workDir);
 

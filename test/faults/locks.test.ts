@@ -1,9 +1,9 @@
 /**
- * The local lake's lock files (adapters/local/file-lock.ts) under overlap and crashes: the place for the
- * stale-gold-lock cases to come with the fix of issue 15 (item 5). The case here exposes a bug and is written
- * as it should pass, marked `it.fails` until that fix; remove `.fails` with it. A process killed while holding
- * the catalog lock: kill-9.test.ts. See test/faults/README.md.
+ * The local lake's lock files (adapters/local/file-lock.ts) under overlap and crashes (issue 15, item 5): a
+ * lock names its owner, is taken over when the owner is gone, and is waited for with a bound. A process killed
+ * while holding the catalog lock: kill-9.test.ts. See test/faults/README.md.
  */
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
@@ -23,18 +23,16 @@ describe('lock files of the local lake', () => {
   const ingest = (lakeDir: string, key: string, env: Record<string, string> = {}) =>
     runLake(['ingest', join(lakeDir, 'bronze', ...key.split('/')), '--lake', lakeDir], { env, tmpDir: tmp.tmpDir });
 
-  // BUG (issue 15, item 5 — an overlapping gold refresh exits 1): two `lake ingest` of different files whose
-  // gold refreshes overlap. The barrier holds the first process inside the gold lock until the second has
-  // tried to take it, so the overlap is certain. Today the second exits 1 ("another gold refresh holds …")
-  // although its silver is complete. A refresh must wait for the lock (bounded), or be reported without
-  // failing an ingest that succeeded.
-  it.fails('two `lake ingest` whose gold refreshes overlap: both exit 0, silver holds the union', async () => {
+  // Was a bug (issue 15, item 5): the second of two overlapping gold refreshes exited 1 ("another gold refresh
+  // holds …") although its silver was complete. Both processes meet at a barrier as they take the gold lock
+  // (after writing the lock's content aside, before linking it into place), so the overlap is certain.
+  it('two `lake ingest` whose gold refreshes overlap: both exit 0, silver holds the union', async () => {
     const a = bronzeInput('gold-overlap-a.csv', { idPrefix: 'GA', rows: 1000, months: Q1 });
     const b = bronzeInput('gold-overlap-b.csv', { idPrefix: 'GB', rows: 1200, months: Q1 });
     const lakeDir = await tmp.lake('gold-overlap');
     for (const o of [a, b]) await putBronze(lakeDir, o);
-    const goldLock = /\/gold\/_state\/[^/]+\.lock$/;
-    const barrier = { dir: join(tmp.dir, 'gold-overlap-barrier'), parties: 2, ops: ['open'] as const };
+    const goldLock = /\/gold\/_state\/[^/]+\.lock\.[^/]+\.tmp$/;
+    const barrier = { dir: join(tmp.dir, 'gold-overlap-barrier'), parties: 2, ops: ['writeFile'] as const };
     const [ra, rb] = await Promise.all([
       ingest(lakeDir, a.key, faultEnv({ barrier: { ...barrier, at: goldLock, when: 'after' } })), // holds the lock
       ingest(lakeDir, b.key, faultEnv({ barrier: { ...barrier, at: goldLock, when: 'after' } })),
@@ -42,6 +40,23 @@ describe('lock files of the local lake', () => {
     for (const r of [ra, rb]) expect(r.stderr, 'both reached the gold lock').toContain('[fault] BARRIER');
     expect(ra.code, describeRun(ra)).toBe(0);
     expect(rb.code, describeRun(rb)).toBe(0);
+    await expectExactLake(lakeDir, [a, b], tmp.dir);
+  });
+
+  it('an ingest killed while holding the gold lock: the next ingest takes the lock over at once and refreshes gold', async () => {
+    const a = bronzeInput('gold-stale-a.csv', { idPrefix: 'SA', rows: 800, months: Q1 });
+    const b = bronzeInput('gold-stale-b.csv', { idPrefix: 'SB', rows: 900, months: Q1 });
+    const lakeDir = await tmp.lake('gold-stale');
+    for (const o of [a, b]) await putBronze(lakeDir, o);
+    // The lock is linked into place, then its staging name removed: killed in between, holding the lock.
+    const killed = await ingest(lakeDir, a.key, faultEnv({ kill: { at: /\/gold\/_state\/[^/]+\.lock\.[^/]+\.tmp$/, ops: ['unlink'], when: 'before' } }));
+    expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
+    expect(await readdir(join(lakeDir, 'gold', '_state')), 'the killed run left its lock').toContainEqual(expect.stringMatching(/\.lock$/));
+
+    const next = await ingest(lakeDir, b.key);
+    expect(next.code, describeRun(next)).toBe(0);
+    expect(next.stdout + next.stderr).toMatch(/gold .* refreshed/);
+    expect(await readdir(join(lakeDir, 'gold', '_state')), 'no lock left').not.toContainEqual(expect.stringMatching(/\.lock$/));
     await expectExactLake(lakeDir, [a, b], tmp.dir);
   });
 });
