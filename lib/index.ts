@@ -12,6 +12,7 @@ export * from './query/lake-query.ts';
 export * from './query/analyst-sql.ts';
 export * from './ingestion/lake-ingestion.ts';
 export * from './ingestion/ingest-bundling.ts';
+export * from './node-runtime.ts';
 export * from './monitoring/lake-monitoring.ts';
 export * from './monitoring/encrypted-log-group.ts';
 export * from './gold/lake-gold-refresh.ts';

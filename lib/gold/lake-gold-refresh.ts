@@ -19,6 +19,7 @@ import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledg
 import { esmBundling } from '../ingestion/ingest-bundling.ts';
 import { VISIBILITY_TIMEOUT_FACTOR } from '../ingestion/lake-ingestion.ts';
 import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
+import { LAMBDA_NODE_RUNTIME } from '../node-runtime.ts';
 import type { LakeQuery } from '../query/lake-query.ts';
 import type { LakeStorage } from '../storage/lake-storage.ts';
 
@@ -178,7 +179,7 @@ export class LakeGoldRefresh extends Construct {
       description: `Refreshes gold ${table.name} from the silver manifests with Athena UNLOAD`,
       entry: props.entry ?? join(REPO_ROOT, 'lambdas/gold-refresh/handler.ts'),
       handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: LAMBDA_NODE_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout,

@@ -1,5 +1,6 @@
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { join } from 'node:path';
+import { ESBUILD_TARGET } from '../node-runtime.ts';
 
 /**
  * Packages copied as-is into the asset's node_modules: DuckDB loads a native library, which esbuild cannot
@@ -20,13 +21,14 @@ export interface IngestBundlingProps {
 }
 
 /**
- * esbuild (local, no Docker) to one ESM file, with the AWS SDK bundled at the version the code was tested
- * with. No network access. What every function of the lake is built with.
+ * esbuild (local, no Docker) to one ESM file for the functions' Node.js major (`ESBUILD_TARGET`, derived from
+ * their runtime), with the AWS SDK bundled at the version the code was tested with. No network access. What
+ * every function of the lake is built with.
  */
 export function esmBundling(): nodejs.BundlingOptions {
   return {
     format: nodejs.OutputFormat.ESM,
-    target: 'node24',
+    target: ESBUILD_TARGET,
     mainFields: ['module', 'main'],
     banner: ESM_REQUIRE_BANNER,
     minify: true,

@@ -16,6 +16,7 @@ import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledg
 import { join, resolve } from 'node:path';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
 import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
+import { LAMBDA_NODE_RUNTIME } from '../node-runtime.ts';
 import type { LakeStorage } from '../storage/lake-storage.ts';
 import { ingestBundling } from './ingest-bundling.ts';
 
@@ -201,7 +202,7 @@ export class LakeIngestion extends Construct {
       description: 'Validates bronze files against their contract into silver Parquet and quarantine',
       entry: props.entry ?? join(REPO_ROOT, 'lambdas/ingest/handler.ts'),
       handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: LAMBDA_NODE_RUNTIME,
       architecture: lambda.Architecture.X86_64,
       memorySize,
       ephemeralStorageSize: ephemeralStorage,

@@ -5,12 +5,17 @@
  *
  * In CI (`CI` set) any failure here fails the run with its reason. On a developer machine without Python,
  * the tier is skipped with a loud notice instead.
+ *
+ * The tier imports the bundled functions into this Node.js (the test workers and the children it starts run on
+ * `process.execPath`), so its major must be the one the functions declare: in CI a mismatch fails the run here,
+ * on a developer machine it is a loud warning.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { synthesizeApp } from './harness/cloud-assembly.ts';
+import { loadStacks, synthesizeApp } from './harness/cloud-assembly.ts';
 import { EmulatorUnavailableError, ensureMotoInstalled, PROJECT_ROOT, startMoto, type RunningMoto } from './harness/moto-server.ts';
+import { bundledNodeFunctions, nodeMajorMismatch } from './harness/node-runtime.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -32,6 +37,11 @@ function log(line: string): void {
 function loudNotice(reason: string): void {
   const bar = '!'.repeat(100);
   console.warn(`\n${bar}\n!! INTEGRATION TIER SKIPPED: ${reason}\n!! Install Python 3 (with venv) to run it; in CI (CI set) this is a failure, not a skip.\n${bar}\n`);
+}
+
+function loudWarning(reason: string): void {
+  const bar = '!'.repeat(100);
+  console.warn(`\n${bar}\n!! INTEGRATION TIER ON ANOTHER NODE.JS THAN THE FUNCTIONS': ${reason}\n!! The tier runs anyway here; in CI (CI set) this is a failure.\n${bar}\n`);
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -72,6 +82,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
       throw error;
     }
   }
+
+  const bundled = bundledNodeFunctions(loadStacks(assemblyDir));
+  const mismatch = bundled.length === 0 ? 'no bundled Node.js function (index.mjs asset) in the assembly' : nodeMajorMismatch(bundled);
+  if (mismatch && ci) {
+    await moto.stop();
+    if (ownAssembly) rmSync(assemblyDir, { recursive: true, force: true });
+    throw new Error(`integration tier (CI): ${mismatch}`);
+  }
+  if (mismatch) loudWarning(mismatch);
+  else log(`Node.js ${process.versions.node} runs the bundles, as declared: ${bundled.map((f) => `${f.logicalId} ${f.runtime}`).join(', ')}`);
 
   project.provide('motoEndpoint', moto.endpoint);
   project.provide('assemblyDir', assemblyDir);

@@ -23,6 +23,7 @@ import type { ObjectStore, QueryEngine, QueryResult, Row, Zone } from '../../eng
 import { processGoldRefreshBatch } from '../../lambdas/gold-refresh/process.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
 import { captureStdout, getText, listKeys, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
+import { assertRunsOnDeclaredNode } from './harness/node-runtime.ts';
 
 const TABLE = ACCOUNT_MONTHLY_BALANCE;
 
@@ -179,6 +180,7 @@ describe.skipIf(skipReason)('gold refresh on AWS (moto; Athena execution hand-ro
       GOLD_BUCKET: t.goldBucket,
     });
     const assetDir = join(fx.stacks[0]!.assemblyDir, String(fn.Metadata?.['aws:asset:path']));
+    assertRunsOnDeclaredNode(String(fn.Properties?.Runtime), 'gold-refresh');
     const bundle = (await import(pathToFileURL(join(assetDir, 'index.mjs')).href)) as { handler: (event: unknown, context: unknown) => Promise<unknown> };
 
     await t.putManifest(manifest('s1', 'r1', ['2024-01']));

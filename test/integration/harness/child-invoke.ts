@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { functionEnvironment } from './lambda-runtime.ts';
 import type { LakeFixture } from './lake-fixture.ts';
+import { assertRunsOnDeclaredNode } from './node-runtime.ts';
 
 export interface ChildInvocation {
   response?: SQSBatchResponse;
@@ -18,6 +19,7 @@ export interface ChildInvocation {
 }
 
 export async function invokeInChild(fx: LakeFixture, event: unknown, envOverrides: Record<string, string> = {}): Promise<ChildInvocation> {
+  assertRunsOnDeclaredNode(fx.lake.fn.runtime, fx.lake.fn.logicalId); // the child is this process's Node.js
   const dir = mkdtempSync(join(fx.scratchDir, 'child-'));
   const requestPath = join(dir, 'request.json');
   const resultPath = join(dir, 'result.json');

@@ -8,6 +8,7 @@ import { ChangeMessageVisibilityCommand, DeleteMessageBatchCommand, ReceiveMessa
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { assertRunsOnDeclaredNode } from './node-runtime.ts';
 import type { LakeUnderTest } from './provision.ts';
 
 export type BundledHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -36,6 +37,7 @@ export function functionEnvironment(lake: LakeUnderTest, workDir: string, overri
 
 /** Imports the bundle in this process. Call once per test file: the module keeps its clients, like a warm container. */
 export async function loadBundledHandler(lake: LakeUnderTest, workDir: string, overrides: Record<string, string> = {}): Promise<BundledHandler> {
+  assertRunsOnDeclaredNode(lake.fn.runtime, lake.fn.logicalId);
   Object.assign(process.env, functionEnvironment(lake, workDir, overrides));
   const module = (await import(pathToFileURL(join(lake.fn.assetDir, lake.fn.entryFile)).href)) as Record<string, unknown>;
   const handler = module[lake.fn.exportName];
