@@ -28,6 +28,19 @@ export function addLakeOption(command: Command): Command {
   return command.option('--lake <dir>', 'local lake directory (default: nearest ./.lake, or $LAKE_DIR)');
 }
 
+export interface ThreadsOptions {
+  threads?: number;
+}
+
+/** How many record-aligned chunks of a large file (64 MiB and up) the engine transforms at once. */
+export function addThreadsOption(command: Command): Command {
+  return command.addOption(
+    new Option('--threads <n>', 'chunks of a large file (64 MiB and up) transformed at once, ~300 MB of memory each (default: every core)')
+      .env('LAKE_THREADS')
+      .argParser(positiveInteger('--threads')),
+  );
+}
+
 export function addJsonOption(command: Command, what = 'the result'): Command {
   return command.option('--json', `print ${what} as JSON (for scripts)`);
 }

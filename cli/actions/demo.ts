@@ -14,13 +14,13 @@ import { planLocalIngest } from '../local/ingest-plan.ts';
 import { reasonsTable, totals, totalsLine } from '../local/ingest-report.ts';
 import { LocalLake } from '../local/lake.ts';
 import { displayPath, isLake, locateLake, openOrCreateLake } from '../local/lake-dir.ts';
-import type { JsonOptions, LakeOptions } from '../options.ts';
+import type { JsonOptions, LakeOptions, ThreadsOptions } from '../options.ts';
 import { findQueryFile } from '../query-files.ts';
 import { formatCount, formatDuration, plural } from '../ui/format.ts';
 import { renderJson } from '../ui/output.ts';
 import { renderTable } from '../ui/table.ts';
 
-export interface DemoOptions extends LakeOptions, JsonOptions {
+export interface DemoOptions extends LakeOptions, JsonOptions, ThreadsOptions {
   fresh?: boolean;
   rows: number;
   accounts: number;
@@ -36,7 +36,7 @@ export async function demoAction(options: DemoOptions, io: Io): Promise<void> {
     if (!isLake(target)) throw new UserError(`${target} is not a lake; --fresh deletes only lakes`, 'pick another directory with --lake');
     await rm(target, { recursive: true, force: true });
   }
-  const lake = LocalLake.open(await openOrCreateLake(options.lake));
+  const lake = LocalLake.open(await openOrCreateLake(options.lake), { threads: options.threads });
   const say = (text: string) => {
     if (!options.json) io.print(text);
   };

@@ -6,11 +6,11 @@ import { planLocalIngest, type LocalIngestPlan } from '../local/ingest-plan.ts';
 import { reasonsTable, reportSkipped, totals, totalsLine } from '../local/ingest-report.ts';
 import { LocalLake } from '../local/lake.ts';
 import { displayPath, lakeFlag, openOrCreateLake } from '../local/lake-dir.ts';
-import { awsMode, type AwsOptions, type JsonOptions, type LakeOptions } from '../options.ts';
+import { awsMode, type AwsOptions, type JsonOptions, type LakeOptions, type ThreadsOptions } from '../options.ts';
 import { formatBytes, plural } from '../ui/format.ts';
 import { renderJson } from '../ui/output.ts';
 
-export interface IngestOptions extends LakeOptions, JsonOptions, AwsOptions {
+export interface IngestOptions extends LakeOptions, JsonOptions, AwsOptions, ThreadsOptions {
   dataset?: string;
   wait?: boolean;
   timeout: number;
@@ -23,7 +23,7 @@ export async function ingestAction(paths: string[], options: IngestOptions, io: 
     await ingestToAws(paths, { ...aws, dataset: options.dataset, json: options.json, wait: options.wait, timeoutSeconds: options.timeout }, io);
     return;
   }
-  const lake = LocalLake.open(await openOrCreateLake(options.lake));
+  const lake = LocalLake.open(await openOrCreateLake(options.lake), { threads: options.threads });
   const checking = io.progress('bytes');
   checking.phase('checking files');
   let plan: LocalIngestPlan;

@@ -10,11 +10,11 @@ import { ingestBronzeObject } from '../local/ingest-run.ts';
 import { manifestTable, totals, totalsLine } from '../local/ingest-report.ts';
 import { loadLakeContracts, LocalLake } from '../local/lake.ts';
 import { requireLake } from '../local/lake-dir.ts';
-import { awsMode, parseSince, type AwsOptions, type JsonOptions, type LakeOptions } from '../options.ts';
+import { awsMode, parseSince, type AwsOptions, type JsonOptions, type LakeOptions, type ThreadsOptions } from '../options.ts';
 import { formatCount, formatTime, plural } from '../ui/format.ts';
 import { renderJson } from '../ui/output.ts';
 
-export interface ReplayOptions extends LakeOptions, JsonOptions, AwsOptions {
+export interface ReplayOptions extends LakeOptions, JsonOptions, AwsOptions, ThreadsOptions {
   prefix?: string;
   since?: string;
   dataset?: string;
@@ -33,7 +33,7 @@ async function silverRowCount(lake: LocalLake): Promise<number> {
 }
 
 async function replayLocal(options: ReplayOptions, since: Date | undefined, io: Io): Promise<void> {
-  const lake = LocalLake.open(requireLake(options.lake));
+  const lake = LocalLake.open(requireLake(options.lake), { threads: options.threads });
   const prefix = options.prefix ?? (options.dataset ? lake.contracts.get(lake.dataset(options.dataset))?.bronzePrefix : undefined) ?? '';
   const objects = [];
   for await (const o of lake.store.list('bronze', prefix)) if (!since || o.lastModified >= since) objects.push(o);

@@ -23,10 +23,10 @@ import { manifestLine, reportSkipped } from '../local/ingest-report.ts';
 import { LocalLake } from '../local/lake.ts';
 import { displayPath, openOrCreateLake } from '../local/lake-dir.ts';
 import { StabilityTracker, type FileSnapshot } from '../local/stability.ts';
-import type { JsonOptions, LakeOptions } from '../options.ts';
+import type { JsonOptions, LakeOptions, ThreadsOptions } from '../options.ts';
 import { formatDuration, plural } from '../ui/format.ts';
 
-export interface WatchOptions extends LakeOptions, JsonOptions {
+export interface WatchOptions extends LakeOptions, JsonOptions, ThreadsOptions {
   dataset?: string;
   interval: number;
   /** A file is taken once it has not changed for this long (ms). */
@@ -172,7 +172,7 @@ export async function watchAction(dir: string, options: WatchOptions, io: Io): P
   const root = resolve(dir);
   if (!existsSync(root)) throw new UserError(`no such directory: ${dir}`, `create it first (mkdir -p ${dir}), then drop files into it`);
   if (!statSync(root).isDirectory()) throw new UserError(`${dir} is not a directory`, 'watch a directory; to ingest one file use `lake ingest FILE`');
-  const lake = LocalLake.open(await openOrCreateLake(options.lake));
+  const lake = LocalLake.open(await openOrCreateLake(options.lake), { threads: options.threads });
   const forced = options.dataset ? lake.contracts.get(lake.dataset(options.dataset)) : undefined;
   await cleanUpAbandoned(lake, io);
   await openConflicts(lake.dir, { prune: true });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { DemoOptions } from '../actions/demo.ts';
 import type { Io } from '../io.ts';
-import { addJsonOption, addLakeOption, positiveInteger } from '../options.ts';
+import { addJsonOption, addLakeOption, addThreadsOption, positiveInteger } from '../options.ts';
 
 export function registerDemo(program: Command, io: Io): void {
   const command = program
@@ -15,6 +15,7 @@ export function registerDemo(program: Command, io: Io): void {
     .option('--rows <n>', 'transactions per month', positiveInteger('--rows'), 15_000)
     .option('--accounts <n>', 'number of accounts', positiveInteger('--accounts'), 8);
   addLakeOption(command);
+  addThreadsOption(command);
   addJsonOption(command, 'a summary');
   command.action(async (options: DemoOptions) => (await import('../actions/demo.ts')).demoAction(options, io));
 }

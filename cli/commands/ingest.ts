@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { IngestOptions } from '../actions/ingest.ts';
 import type { Io } from '../io.ts';
-import { addAwsOptions, addJsonOption, addLakeOption, positiveInteger } from '../options.ts';
+import { addAwsOptions, addJsonOption, addLakeOption, addThreadsOption, positiveInteger } from '../options.ts';
 
 export function registerIngest(program: Command, io: Io): void {
   const command = program
@@ -14,6 +14,7 @@ export function registerIngest(program: Command, io: Io): void {
     .argument('<paths...>', 'files or directories (read recursively; hidden and partial files are skipped)')
     .option('--dataset <name>', "the dataset the files belong to (default: from a folder named after a dataset, or the only dataset)");
   addLakeOption(command);
+  addThreadsOption(command);
   addJsonOption(command, 'the manifests (one per file)');
   addAwsOptions(command);
   command

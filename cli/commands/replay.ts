@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { ReplayOptions } from '../actions/replay.ts';
 import type { Io } from '../io.ts';
-import { addAwsOptions, addJsonOption, addLakeOption } from '../options.ts';
+import { addAwsOptions, addJsonOption, addLakeOption, addThreadsOption } from '../options.ts';
 
 export function registerReplay(program: Command, io: Io): void {
   const command = program
@@ -16,6 +16,7 @@ export function registerReplay(program: Command, io: Io): void {
     .option('--dataset <name>', "only this dataset's bronze prefix")
     .option('--dry-run', 'list what would be replayed, change nothing');
   addLakeOption(command);
+  addThreadsOption(command);
   addJsonOption(command, 'the manifests');
   addAwsOptions(command);
   command.action(async (options: ReplayOptions) => (await import('../actions/replay.ts')).replayAction(options, io));

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { WatchOptions } from '../actions/watch.ts';
 import type { Io } from '../io.ts';
-import { addJsonOption, addLakeOption, nonNegativeInteger, positiveInteger } from '../options.ts';
+import { addJsonOption, addLakeOption, addThreadsOption, nonNegativeInteger, positiveInteger } from '../options.ts';
 
 /** Clearly longer than the poll interval (1 s): a writer pausing between two polls does not get its file taken. */
 export const DEFAULT_QUIET_PERIOD_MS = 5000;
@@ -20,6 +20,7 @@ export function registerWatch(program: Command, io: Io): void {
     .option('--quiet-period <ms>', 'take a file once it has not changed for this long, in milliseconds', nonNegativeInteger('--quiet-period'), DEFAULT_QUIET_PERIOD_MS)
     .option('--once', 'ingest what is there now, then exit (for cron jobs and scripts); files changed within the quiet period are left for the next run');
   addLakeOption(command);
+  addThreadsOption(command);
   addJsonOption(command, 'one manifest per line (JSON Lines)');
   command.action(async (dir: string, options: WatchOptions) => (await import('../actions/watch.ts')).watchAction(dir, options, io));
 }

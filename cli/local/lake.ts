@@ -1,4 +1,5 @@
 /** The local lake: its directory, storage, catalog, contracts and query engine, opened once per command. */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { LocalCatalog } from '../../adapters/local/local-catalog.ts';
 import { LocalObjectStore } from '../../adapters/local/local-store.ts';
@@ -46,13 +47,15 @@ export class LocalLake {
   constructor(
     readonly dir: string,
     readonly contracts: ContractRegistry,
+    /** Chunks of a large file the engine transforms at once (`--threads`): every core unless capped. */
+    readonly threads: number = availableParallelism(),
   ) {
     this.store = new LocalObjectStore(dir);
     this.catalog = new LocalCatalog(dir);
   }
 
-  static open(dir: string): LocalLake {
-    return new LocalLake(dir, loadLakeContracts());
+  static open(dir: string, options: { threads?: number } = {}): LocalLake {
+    return new LocalLake(dir, loadLakeContracts(), options.threads);
   }
 
   bronzePath(key: string): string {

@@ -76,6 +76,12 @@ describe('lake: help, errors and exit codes', () => {
     expectUsageError(await inScratch('ingest', '--lake', lakeDir), /error: missing required argument 'paths'/);
   });
 
+  it('--threads (and LAKE_THREADS) must be a whole number ≥ 1; a valid one ingests', async () => {
+    expectUsageError(await inScratch('ingest', 'ok.csv', '--lake', lakeDir, '--threads', '0'), /--threads must be a whole number ≥ 1, got "0"/);
+    expectUsageError(await lake(['replay', '--lake', lakeDir], { cwd: scratch.dir, env: { LAKE_THREADS: 'many' } }), /--threads must be a whole number ≥ 1, got "many"/);
+    expect((await inScratch('ingest', 'ok.csv', '--lake', lakeDir, '--threads', '2')).code).toBe(0);
+  });
+
   it('SQL errors carry the engine message and the table names', async () => {
     expectUsageError(await inScratch('query', 'SELECT * FROM silver.transaction', '--lake', lakeDir), /error: the query failed: Catalog Error: Table with name transaction does not exist/, /hint: tables: silver\.transactions, gold\./);
     expectUsageError(await inScratch('query', 'SELEC 1', '--lake', lakeDir), /error: the query failed: Parser Error: syntax error at or near "SELEC"/);
