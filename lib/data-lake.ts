@@ -161,8 +161,8 @@ export class DataLake extends Construct {
         query: this.query,
         namePrefix,
         allowDestroy,
-        alarmTopic: this.monitoring.alarmTopic,
       });
+      for (const alarm of this.goldRefresh.alarms) this.monitoring.addAlarm(alarm);
     }
   }
 

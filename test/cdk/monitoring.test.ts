@@ -31,6 +31,31 @@ describe('alarm topic', () => {
     });
   });
 
+  it('lets CloudWatch publish to it for exactly this stack’s alarms, from this account (the only Allow)', () => {
+    const topic = logicalId(stack.lake.monitoring.alarmTopic);
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy')).filter((p) => JSON.stringify(p.Properties.Topics) === JSON.stringify([{ Ref: topic }]));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]?.Properties.PolicyDocument.Statement as Record<string, unknown>[];
+    const allows = statements.filter((s) => s.Effect === 'Allow');
+    // Every alarm that notifies the topic (ingest and gold refresh), by its ARN.
+    const notifying = Object.entries(template.findResources('AWS::CloudWatch::Alarm'))
+      .filter(([, a]) => JSON.stringify(a.Properties.AlarmActions) === JSON.stringify([{ Ref: topic }]))
+      .map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+    expect(notifying.length).toBeGreaterThanOrEqual(6 + datasets.length + 3);
+    expect(allows).toEqual([
+      {
+        Sid: 'AllowCloudWatchAlarmsOfThisLake',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topic },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': expect.arrayContaining(notifying) } },
+      },
+    ]);
+    const arns = (allows[0]?.Condition as { ArnLike: { 'aws:SourceArn': unknown[] } }).ArnLike['aws:SourceArn'];
+    expect(arns).toHaveLength(notifying.length);
+  });
+
   it('lets CloudWatch (of this account) use the key to publish to it', () => {
     const statements = template.toJSON().Resources[logicalId(stack.lake.storage.key)].Properties.KeyPolicy.Statement as Record<string, unknown>[];
     expect(statements).toContainEqual(
