@@ -198,7 +198,7 @@ export class LakeGoldRefresh extends Construct {
         GLUE_QUARANTINE_DATABASE: catalog.databaseNames.quarantine,
         ATHENA_WORKGROUP: query.workgroupName('platform'),
         CLEANUP_GRACE_SECONDS: String((props.cleanupGrace ?? Duration.minutes(30)).toSeconds()),
-        POWERTOOLS_SERVICE_NAME: 'medallion-gold-refresh',
+        POWERTOOLS_SERVICE_NAME: `${prefix}-gold-refresh`,
         LOG_LEVEL: props.logLevel ?? 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },

@@ -115,8 +115,9 @@ export interface LakeIngestionProps {
   readonly metricsNamespace?: string;
   /**
    * Powertools service name (`POWERTOOLS_SERVICE_NAME`); Powertools adds it to every metric as the
-   * `service` dimension.
-   * @default 'medallion-ingest'
+   * `service` dimension, which the alarms select. It must differ between lakes sharing an account and region
+   * (dev and prod), or each lake's alarms fire on the other's metrics.
+   * @default `${namePrefix}-ingest`
    */
   readonly serviceName?: string;
   /**
@@ -156,7 +157,7 @@ export class LakeIngestion extends Construct {
     const maxReceiveCount = props.maxReceiveCount ?? 3;
     validate({ batchSize, maxConcurrency, maxReceiveCount, reserved: props.reservedConcurrentExecutions });
     this.metricsNamespace = props.metricsNamespace ?? 'MedallionLake';
-    this.serviceName = props.serviceName ?? 'medallion-ingest';
+    this.serviceName = props.serviceName ?? `${props.namePrefix ?? 'medallion'}-ingest`;
     const removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
     // Messages carry object references only (bucket, key, size, etag), never records: SQS-managed encryption

@@ -55,7 +55,7 @@ describe('ingest function', () => {
       QUARANTINE_BUCKET: `\${${logicalId(storage.bucket('quarantine'))}}`,
       GLUE_SILVER_DATABASE: 'medallion_dev_silver',
       GLUE_QUARANTINE_DATABASE: 'medallion_dev_quarantine',
-      POWERTOOLS_SERVICE_NAME: 'medallion-ingest',
+      POWERTOOLS_SERVICE_NAME: 'medallion-dev-ingest',
       POWERTOOLS_METRICS_NAMESPACE: 'MedallionLake',
       LOG_LEVEL: 'DEBUG',
       WORK_DIR: '/tmp',

@@ -133,7 +133,7 @@ describe('alarms', () => {
         // Powertools always adds `service`; an alarm without it would never see the handler's metrics.
         Dimensions: [
           { Name: 'dataset', Value: dataset },
-          { Name: 'service', Value: 'medallion-ingest' },
+          { Name: 'service', Value: 'medallion-prod-ingest' },
         ],
       });
     }
@@ -145,9 +145,37 @@ describe('alarms', () => {
   ])('%s: fire on any %s of any dataset (failures do not raise Lambda Errors with partial batch responses)', (name, metric) => {
     const props = alarm(name);
     expect((props.Metrics as Record<string, unknown>[])[0]?.Expression).toBe(
-      `SELECT SUM(${metric}) FROM SCHEMA("MedallionLake", dataset, service) WHERE service = 'medallion-ingest'`,
+      `SELECT SUM(${metric}) FROM SCHEMA("MedallionLake", dataset, service) WHERE service = 'medallion-prod-ingest'`,
     );
     expect(props).toMatchObject({ Threshold: 1, AlarmActions: [topicRef()] });
+  });
+});
+
+describe('dev and prod in one account and region', () => {
+  /** Every custom metric (namespace + dimensions) an alarm of the stage reads, and the Metrics Insights queries. */
+  function customMetricsRead(t: Template): string[] {
+    return Object.values(t.findResources('AWS::CloudWatch::Alarm')).flatMap((a) => {
+      const props = a.Properties as Record<string, unknown>;
+      const metrics = (props.Metrics as Record<string, unknown>[] | undefined) ?? [];
+      return metrics.flatMap((m) => {
+        if (typeof m.Expression === 'string' && m.Expression.startsWith('SELECT')) return [m.Expression];
+        const metric = (m.MetricStat as { Metric?: { Namespace: string; MetricName: string; Dimensions: unknown } } | undefined)?.Metric;
+        return metric && !metric.Namespace.startsWith('AWS/') ? [JSON.stringify(metric)] : [];
+      });
+    });
+  }
+
+  it('read different metrics: neither stage’s alarms fire on the other’s failures', () => {
+    const { template: dev, stack: devStack } = synthLake({ context: { stage: 'dev' } });
+    const devMetrics = customMetricsRead(dev);
+    const prodMetrics = customMetricsRead(template);
+    expect(devMetrics.length).toBeGreaterThan(datasets.length * 2);
+    expect(devMetrics.filter((m) => prodMetrics.includes(m))).toEqual([]);
+    // What the function publishes (its `service` dimension) is what its own alarms select.
+    const service = (s: MedallionLakeStack, t: Template) =>
+      t.toJSON().Resources[logicalId(s.lake.ingestion.function)].Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME as string;
+    expect([service(devStack, dev), service(stack, template)]).toEqual(['medallion-dev-ingest', 'medallion-prod-ingest']);
+    for (const m of devMetrics) expect(m).toContain('medallion-dev-ingest');
   });
 });
 
