@@ -27,6 +27,12 @@ export interface StageConfig {
   readonly alarmTopicArn?: string;
   /** Age of the oldest queued bronze object that raises an alarm. */
   readonly maxMessageAge: Duration;
+  /**
+   * Who may assume the stack's `AnalystsRole`: IAM role or user ARNs (an IAM Identity Center permission set's
+   * `AWSReservedSSO_…` role, say) and SAML provider ARNs (console federation). Empty: no `AnalystsRole`; grant
+   * existing roles with `DataLake.grantAnalystAccess` instead. Also `-c analystPrincipals=arn1,arn2`.
+   */
+  readonly analystPrincipalArns: readonly string[];
 }
 
 export const STAGES: Readonly<Record<StageName, StageConfig>> = {
@@ -52,6 +58,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     alarmEmails: [],
     maxMessageAge: Duration.minutes(30),
+    analystPrincipalArns: [],
   },
   prod: {
     stageName: 'prod',
@@ -77,6 +84,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     alarmEmails: [],
     maxMessageAge: Duration.minutes(30),
+    analystPrincipalArns: [],
   },
 };
 
@@ -89,9 +97,16 @@ export function stageFromContext(tryGetContext: (key: string) => unknown): Stage
   const stage = STAGES[name as StageName];
   const emails = contextList(tryGetContext('alarmEmails'));
   const topicArn = tryGetContext('alarmTopicArn');
+  const analysts = contextList(tryGetContext('analystPrincipals'));
+  for (const arn of analysts) {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user|saml-provider)\/.+$/.test(arn)) {
+      throw new Error(`analystPrincipals: ${JSON.stringify(arn)} is not an IAM role, user or SAML provider ARN`);
+    }
+  }
   return {
     ...stage,
     alarmEmails: [...stage.alarmEmails, ...emails],
+    analystPrincipalArns: [...stage.analystPrincipalArns, ...analysts],
     alarmTopicArn: typeof topicArn === 'string' && topicArn !== '' ? topicArn : undefined,
   };
 }

@@ -23,9 +23,18 @@ skipBuiltinTemplateValidation();
 let stack: MedallionLakeStack;
 let template: Template;
 
+/** Principals allowed to assume AnalystsRole in these tests: an SSO permission set's role and a SAML provider. */
+const ANALYST_ROLE_ARN = 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Analysts_0123456789abcdef';
+const ANALYST_SAML_ARN = 'arn:aws:iam::111122223333:saml-provider/CorporateIdP';
+
 beforeAll(() => {
-  ({ stack, template } = synthLake({ context: { stage: 'prod' } }));
+  ({ stack, template } = synthLake({ context: { stage: 'prod', analystPrincipals: `${ANALYST_ROLE_ARN},${ANALYST_SAML_ARN}` } }));
 });
+
+function analystsRole(s: MedallionLakeStack = stack): iam.Role {
+  if (!s.analystsRole) throw new Error('no AnalystsRole');
+  return s.analystsRole;
+}
 afterAll(removeSynthOutputs);
 
 const arn = (zone: StorageZone) => `\${${logicalId(stack.lake.storage.bucket(zone))}.Arn}`;
@@ -163,7 +172,7 @@ describe('gold-refresh function', () => {
 });
 
 describe('analysts', () => {
-  const analysts = () => roleStatements(template, logicalId(stack.analystsRole));
+  const analysts = () => roleStatements(template, logicalId(analystsRole()));
 
   it('query through the analysts workgroup and read silver and gold — exactly', () => {
     const results = arn('athenaResults');
@@ -198,18 +207,37 @@ describe('analysts', () => {
     expect(allowedPairs(analysts()).filter((p) => p.includes(arn(zone)))).toEqual([]);
     expect(allowedPairs(analysts()).filter((p) => p.includes(database('quarantine')))).toEqual([]);
     const denies = bucketPolicyStatements(template, logicalId(stack.lake.storage.bucket(zone))).filter(
-      (s) => s.effect === 'Deny' && s.principal === `\${${logicalId(stack.analystsRole)}.Arn}`,
+      (s) => s.effect === 'Deny' && s.principal === `\${${logicalId(analystsRole())}.Arn}`,
     );
     expect(denies).toEqual([expect.objectContaining({ actions: ['s3:GetObject*', 's3:List*'], resources: [arn(zone), `${arn(zone)}/*`] })]);
   });
 
-  it('is assumable from the account only', () => {
-    template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: {
-        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } } }],
+  it('is assumable only by the principals given (-c analystPrincipals), never by the account root', () => {
+    const trust = template.toJSON().Resources[logicalId(analystsRole())].Properties.AssumeRolePolicyDocument.Statement as Record<string, unknown>[];
+    expect(trust).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: ANALYST_ROLE_ARN } },
+      {
+        Action: 'sts:AssumeRoleWithSAML',
+        Effect: 'Allow',
+        Principal: { Federated: ANALYST_SAML_ARN },
+        Condition: { StringEquals: { 'SAML:aud': 'https://signin.aws.amazon.com/saml' } },
       },
-      Description: 'Analysts: query silver and gold through the analysts workgroup; no bronze, no quarantine',
-    });
+    ]);
+  });
+
+  it('does not exist unless principals are given: no role in the stack trusts the account root', () => {
+    for (const stage of ['dev', 'prod']) {
+      const { stack: plain, template: t } = synthLake({ context: { stage } });
+      expect(plain.analystsRole).toBeUndefined();
+      const trusts = Object.values(t.findResources('AWS::IAM::Role')).map((r) => JSON.stringify(r.Properties.AssumeRolePolicyDocument));
+      expect(trusts.filter((d) => d.includes(':root'))).toEqual([]);
+      expect(Object.keys(t.toJSON().Outputs)).not.toContain('AnalystsRoleArn');
+    }
+  });
+
+  it('rejects anything but IAM role, user and SAML provider ARNs', () => {
+    expect(() => synthLake({ context: { stage: 'dev', analystPrincipals: 'arn:aws:iam::111122223333:root' } })).toThrow(/analystPrincipals/);
+    expect(() => synthLake({ context: { stage: 'dev', analystPrincipals: '111122223333' } })).toThrow(/analystPrincipals/);
   });
 });
 
