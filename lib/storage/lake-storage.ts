@@ -153,6 +153,7 @@ export class LakeStorage extends Construct {
     });
     if (zone.emitsEvents) enableEventBridge(bucket);
     if (encryptedWithLakeKey) this.denyForeignEncryption(bucket);
+    if (zone.auditLog) protectAuditLog(bucket, allowDestroy);
     acknowledge(bucket, {
       'PCI.DSS.321-S3BucketReplicationEnabled':
         'Cross-region replication is a per-deployment disaster-recovery decision (destination account and region, cost). Within a region S3 stores objects redundantly across zones; bronze is versioned (optionally Object-Locked) and every other zone can be rebuilt from it. Add a replication rule where the DR policy requires one.',
@@ -179,6 +180,36 @@ export class LakeStorage extends Construct {
       Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'true' },
     });
   }
+}
+
+/**
+ * The access-log sink: CDK's policy *allows* the S3 logging service to write (per source bucket); this *denies*
+ * writes by anyone else — every IAM principal and every other service (a request by an IAM principal has no
+ * `aws:PrincipalServiceName`, and a negated operator matches a missing key). Where data is retained, no object
+ * version may be deleted for good: a deletion only adds a delete marker, and lifecycle (not subject to bucket
+ * policies) expires logs on schedule.
+ */
+function protectAuditLog(bucket: s3.Bucket, allowDestroy: boolean): void {
+  bucket.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyWritesExceptS3Logging',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:PutObject'],
+      resources: [bucket.arnForObjects('*')],
+      conditions: { StringNotEquals: { 'aws:PrincipalServiceName': 'logging.s3.amazonaws.com' } },
+    }),
+  );
+  if (allowDestroy) return; // cdk destroy's auto-delete must remove every version
+  bucket.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyPermanentDeletion',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:DeleteObjectVersion'],
+      resources: [bucket.arnForObjects('*')],
+    }),
+  );
 }
 
 function objectLockRetention(lock: BronzeObjectLock): s3.ObjectLockRetention {

@@ -100,9 +100,35 @@ describe('zone buckets', () => {
     expect(writers).toHaveLength(LAKE_KEY_ZONES.length); // one per logged bucket, each conditioned on its source
   });
 
-  it('versions bronze, silver, gold and quarantine, not query results or logs', () => {
+  it('versions bronze, silver, gold, quarantine and the access logs, not query results', () => {
     const versioned = ZONES.filter((z) => (bucketProps(z.zone).VersioningConfiguration as { Status?: string } | undefined)?.Status === 'Enabled').map((z) => z.zone);
-    expect(versioned.sort()).toEqual(['bronze', 'gold', 'quarantine', 'silver']);
+    expect(versioned.sort()).toEqual(['accessLogs', 'bronze', 'gold', 'quarantine', 'silver']);
+  });
+
+  it.each(['dev', 'prod'] as const)('%s: denies writes to the access-log sink by anyone but the S3 logging service', (stage) => {
+    const { template, stack } = stage === 'dev' ? dev : prod;
+    const denies = bucketPolicyStatements(template, bucketId('accessLogs', stack)).filter((s) => s.effect === 'Deny' && s.actions.includes('s3:PutObject'));
+    expect(denies).toEqual([
+      {
+        sid: 'DenyWritesExceptS3Logging',
+        effect: 'Deny',
+        principal: '*',
+        actions: ['s3:PutObject'],
+        resources: [`\${${bucketId('accessLogs', stack)}.Arn}/*`],
+        conditions: { StringNotEquals: { 'aws:PrincipalServiceName': 'logging.s3.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  it('prod: nobody can delete an access-log version for good (lifecycle still expires them); dev can be destroyed', () => {
+    const permanentDeletes = (template: Template, stack: MedallionLakeStack) =>
+      bucketPolicyStatements(template, bucketId('accessLogs', stack)).filter((s) => s.effect === 'Deny' && s.actions.includes('s3:DeleteObjectVersion'));
+    expect(permanentDeletes(prod.template, prod.stack)).toEqual([expect.objectContaining({ principal: '*', resources: [`\${${bucketId('accessLogs', prod.stack)}.Arn}/*`] })]);
+    expect(permanentDeletes(prod.template, prod.stack)[0]?.conditions).toBeUndefined();
+    expect(permanentDeletes(dev.template, dev.stack)).toEqual([]);
+    expect(lifecycleRules('accessLogs', prod.template, prod.stack)).toContainEqual(
+      expect.objectContaining({ Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 90 } }),
+    );
   });
 
   it('sends object events to EventBridge from bronze, and from silver for the gold refresh only', () => {
