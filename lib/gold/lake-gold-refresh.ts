@@ -17,7 +17,7 @@ import { ACCOUNT_MONTHLY_BALANCE, type GoldTable } from '../../engine/gold/table
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { esmBundling } from '../ingestion/ingest-bundling.ts';
-import { VISIBILITY_TIMEOUT_FACTOR } from '../ingestion/lake-ingestion.ts';
+import { MIN_MAX_RECEIVE_COUNT, validateMaxReceiveCount, VISIBILITY_TIMEOUT_FACTOR } from '../ingestion/lake-ingestion.ts';
 import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
 import type { LakeQuery } from '../query/lake-query.ts';
 import type { LakeStorage } from '../storage/lake-storage.ts';
@@ -63,8 +63,8 @@ export interface LakeGoldRefreshProps {
    */
   readonly memorySize?: number;
   /**
-   * Deliveries of a message before it moves to the dead-letter queue.
-   * @default 3
+   * Deliveries of a message before it moves to the dead-letter queue; at least `MIN_MAX_RECEIVE_COUNT` (5).
+   * @default 5
    */
   readonly maxReceiveCount?: number;
   /**
@@ -122,8 +122,8 @@ export class LakeGoldRefresh extends Construct {
     const { storage, catalog, query } = props;
     const table = props.table ?? ACCOUNT_MONTHLY_BALANCE;
     const timeout = props.timeout ?? Duration.minutes(15);
-    const maxReceiveCount = props.maxReceiveCount ?? 3;
-    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) throw new Error(`maxReceiveCount must be a positive whole number (got ${maxReceiveCount})`);
+    const maxReceiveCount = props.maxReceiveCount ?? MIN_MAX_RECEIVE_COUNT;
+    validateMaxReceiveCount(maxReceiveCount);
     if (!catalog.table('gold', table.name)) throw new Error(`gold table ${table.name} is not in the catalog: register it before refreshing it`);
     const prefix = props.namePrefix ?? 'medallion';
     const removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;

@@ -27,6 +27,12 @@ export const FUNCTION_CONTRACTS_DIR = '/var/task/contracts';
 /** Lambda requires the queue's visibility timeout to cover retries of a batch: AWS recommends 6× the timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
+/**
+ * AWS's guidance for a queue that is a Lambda event source: at least 5 receives before the dead-letter queue,
+ * so a message is not dead-lettered just because its batch was throttled or retried a few times.
+ */
+export const MIN_MAX_RECEIVE_COUNT = 5;
+
 /** Share of /tmp a decompressed source may take (the compressed original and the staged Parquet need the rest). */
 export const UNCOMPRESSED_SHARE_OF_TMP = 0.6;
 
@@ -88,8 +94,8 @@ export interface LakeIngestionProps {
    */
   readonly reservedConcurrentExecutions?: number;
   /**
-   * Deliveries of a message before it moves to the dead-letter queue.
-   * @default 3
+   * Deliveries of a message before it moves to the dead-letter queue; at least `MIN_MAX_RECEIVE_COUNT` (5).
+   * @default 5
    */
   readonly maxReceiveCount?: number;
   /**
@@ -154,7 +160,7 @@ export class LakeIngestion extends Construct {
     const timeout = props.timeout ?? Duration.minutes(5);
     const batchSize = props.batchSize ?? 5;
     const maxConcurrency = props.maxConcurrency ?? 5;
-    const maxReceiveCount = props.maxReceiveCount ?? 3;
+    const maxReceiveCount = props.maxReceiveCount ?? MIN_MAX_RECEIVE_COUNT;
     validate({ batchSize, maxConcurrency, maxReceiveCount, reserved: props.reservedConcurrentExecutions });
     this.metricsNamespace = props.metricsNamespace ?? 'MedallionLake';
     this.serviceName = props.serviceName ?? `${props.namePrefix ?? 'medallion'}-ingest`;
@@ -271,9 +277,16 @@ function validate(v: { batchSize: number; maxConcurrency: number; maxReceiveCoun
   if (!Number.isInteger(v.maxConcurrency) || v.maxConcurrency < 2 || v.maxConcurrency > 1000) {
     throw new Error(`maxConcurrency must be 2–1000, an SQS event source limit (got ${v.maxConcurrency})`);
   }
-  if (!Number.isInteger(v.maxReceiveCount) || v.maxReceiveCount < 1) throw new Error(`maxReceiveCount must be a positive whole number (got ${v.maxReceiveCount})`);
+  validateMaxReceiveCount(v.maxReceiveCount);
   if (v.reserved !== undefined && v.reserved < v.maxConcurrency) {
     throw new Error(`reservedConcurrentExecutions (${v.reserved}) below maxConcurrency (${v.maxConcurrency}) would throttle the queue's own invocations`);
+  }
+}
+
+/** Throws unless `count` is a whole number of at least `MIN_MAX_RECEIVE_COUNT`. */
+export function validateMaxReceiveCount(count: number): void {
+  if (!Number.isInteger(count) || count < MIN_MAX_RECEIVE_COUNT) {
+    throw new Error(`maxReceiveCount must be a whole number of at least ${MIN_MAX_RECEIVE_COUNT}, AWS's guidance for Lambda event-source queues (got ${count})`);
   }
 }
 
