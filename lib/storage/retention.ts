@@ -12,6 +12,13 @@ export interface LakeRetention {
    */
   readonly bronzeArchiveAfterDays?: number;
   /**
+   * Days after which silver and gold objects move to S3 Intelligent-Tiering: months analysts still query stay
+   * in its frequent tier, cold ones drop to cheaper tiers automatically, with no retrieval fee and no change
+   * for Athena. (Objects under 128 KB, such as manifests, are not transitioned.)
+   * @default 30
+   */
+  readonly curatedIntelligentTieringAfterDays?: number;
+  /**
    * Days a replaced or deleted object version is kept in the versioned zones (bronze, silver, gold, quarantine).
    * @default 30
    */
@@ -36,6 +43,7 @@ export interface LakeRetention {
 export const DEFAULT_RETENTION: Required<LakeRetention> = {
   bronzeInfrequentAccessAfterDays: 30,
   bronzeArchiveAfterDays: 90,
+  curatedIntelligentTieringAfterDays: 30,
   noncurrentVersionExpirationDays: 30,
   quarantineExpirationDays: 90,
   athenaResultsExpirationDays: 30,

@@ -44,6 +44,11 @@ const expireNoncurrentVersions = (r: Required<LakeRetention>): s3.LifecycleRule 
   expiredObjectDeleteMarker: true,
 });
 
+const tierCuratedData = (r: Required<LakeRetention>): s3.LifecycleRule => ({
+  id: 'tier-curated-data',
+  transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: days(r.curatedIntelligentTieringAfterDays) }],
+});
+
 /** The lake's buckets, as data. Order is the order they are created in. */
 export const ZONES: readonly ZoneDefinition[] = [
   {
@@ -92,7 +97,7 @@ export const ZONES: readonly ZoneDefinition[] = [
     accessLogged: true,
     emitsEvents: false,
     lockable: false,
-    lifecycle: (r) => [expireNoncurrentVersions(r)],
+    lifecycle: (r) => [tierCuratedData(r), expireNoncurrentVersions(r)],
   },
   {
     zone: 'gold',
@@ -103,7 +108,7 @@ export const ZONES: readonly ZoneDefinition[] = [
     accessLogged: true,
     emitsEvents: false,
     lockable: false,
-    lifecycle: (r) => [expireNoncurrentVersions(r)],
+    lifecycle: (r) => [tierCuratedData(r), expireNoncurrentVersions(r)],
   },
   {
     zone: 'quarantine',

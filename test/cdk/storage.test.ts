@@ -161,6 +161,14 @@ describe('lifecycle', () => {
     );
   });
 
+  it.each(['silver', 'gold'] as const)('moves %s to Intelligent-Tiering after 30 days (Athena reads it unchanged, no retrieval fee)', (zone) => {
+    expect(lifecycleRules(zone, prod.template, prod.stack)).toContainEqual({
+      Id: 'tier-curated-data',
+      Status: 'Enabled',
+      Transitions: [{ StorageClass: 'INTELLIGENT_TIERING', TransitionInDays: 30 }],
+    });
+  });
+
   it('expires quarantine, Athena results and access logs after the stage retention', () => {
     const expiry = (zone: StorageZone, template: Template, stack: MedallionLakeStack) =>
       lifecycleRules(zone, template, stack).find((r) => r.ExpirationInDays !== undefined)?.ExpirationInDays;
