@@ -167,13 +167,15 @@ export class DataLake extends Construct {
   }
 
   /**
-   * Analyst access: queries through the analysts workgroup, reads silver and gold (data and catalog), and is
-   * explicitly denied bronze and quarantine in their bucket policies.
+   * Analyst access: queries through the analysts workgroup (and the Athena console's listing of workgroups and
+   * catalog), reads silver and gold (data and catalog), and is explicitly denied bronze and quarantine in their
+   * bucket policies.
    */
   grantAnalystAccess(grantee: iam.IGrantable): iam.Grant {
     for (const zone of ['bronze', 'quarantine'] as const) this.storage.denyRead(grantee.grantPrincipal, zone);
     return this.query
       .grantQuery(grantee, 'analysts')
+      .combine(this.query.grantConsoleBrowse(grantee))
       .combine(this.storage.grantRead(grantee, 'silver'))
       .combine(this.storage.grantRead(grantee, 'gold'))
       .combine(this.catalog.grantRead(grantee, 'silver'))
@@ -182,7 +184,7 @@ export class DataLake extends Construct {
 
   /** Platform access: queries through the platform workgroup and reads every zone, quarantine included. */
   grantPlatformAccess(grantee: iam.IGrantable): iam.Grant {
-    let grant = this.query.grantQuery(grantee, 'platform');
+    let grant = this.query.grantQuery(grantee, 'platform').combine(this.query.grantConsoleBrowse(grantee));
     for (const zone of ['bronze', 'silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.storage.grantRead(grantee, zone));
     for (const zone of ['silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.catalog.grantRead(grantee, zone));
     return grant;

@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledgeObjectPattern } from '../compliance/acknowledgments.ts';
+import { acknowledge, acknowledgeObjectPattern } from '../compliance/acknowledgments.ts';
 import type { CatalogZone } from '../catalog/table-spec.ts';
 import { qualifyDatabases } from '../../engine/gold/athena.ts';
 import type { AnalystQuery } from './analyst-sql.ts';
@@ -63,6 +63,11 @@ const QUERY_ACTIONS = [
   'athena:ListNamedQueries',
   'athena:BatchGetNamedQuery',
 ];
+
+/** Listing actions the Athena console calls to show its workgroup, engine and catalog pickers; IAM scopes them to no resource. */
+const CONSOLE_LIST_ACTIONS = ['athena:ListWorkGroups', 'athena:ListEngineVersions', 'athena:ListDataCatalogs'];
+/** Browsing the Glue catalog through Athena (databases and tables panel), on the account's `AwsDataCatalog` only. */
+const CONSOLE_CATALOG_ACTIONS = ['athena:GetDataCatalog', 'athena:ListDatabases', 'athena:GetDatabase', 'athena:ListTableMetadata', 'athena:GetTableMetadata'];
 
 /** Analysts cannot read quarantine, so queries over it go where the platform team can run them. */
 export function workgroupFor(query: AnalystQuery): WorkgroupKind {
@@ -133,6 +138,24 @@ export class LakeQuery extends Construct {
 
   workgroupArn(kind: WorkgroupKind): string {
     return Stack.of(this).formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workgroupName(kind) });
+  }
+
+  /**
+   * Lets the grantee use the Athena console: list workgroups, engine versions and data catalogs (actions IAM
+   * allows only on `*`), and browse the `AwsDataCatalog` (what it shows is still limited by the grantee's
+   * Glue permissions on databases and tables).
+   */
+  grantConsoleBrowse(grantee: iam.IGrantable): iam.Grant {
+    const principal = grantee.grantPrincipal;
+    if (Construct.isConstruct(principal)) {
+      acknowledge(principal, {
+        'AwsSolutions-IAM5[Resource::*]': `Only ${CONSOLE_LIST_ACTIONS.join(', ')}: list actions the Athena console needs, which support no resource-level permissions.`,
+      });
+    }
+    const dataCatalog = Stack.of(this).formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' });
+    return iam.Grant.addToPrincipal({ grantee, actions: CONSOLE_LIST_ACTIONS, resourceArns: ['*'] }).combine(
+      iam.Grant.addToPrincipal({ grantee, actions: CONSOLE_CATALOG_ACTIONS, resourceArns: [dataCatalog] }),
+    );
   }
 
   /**

@@ -70,6 +70,15 @@ const ATHENA_QUERY_ACTIONS = [
   'athena:BatchGetNamedQuery',
 ];
 
+/** What the Athena console lists and browses (its pickers and the databases/tables panel). */
+const ATHENA_CONSOLE_PAIRS = [
+  ...pairs(['athena:ListWorkGroups', 'athena:ListEngineVersions', 'athena:ListDataCatalogs'], ['*']),
+  ...pairs(
+    ['athena:GetDataCatalog', 'athena:ListDatabases', 'athena:GetDatabase', 'athena:ListTableMetadata', 'athena:GetTableMetadata'],
+    ['arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:datacatalog/AwsDataCatalog'],
+  ),
+];
+
 describe('ingest function', () => {
   it('holds exactly these permissions, each on an exact resource', () => {
     const silverTable = glue(`table/${database('silver')}/transactions`);
@@ -183,6 +192,7 @@ describe('analysts', () => {
           ATHENA_QUERY_ACTIONS,
           [workgroup],
         ),
+        ...ATHENA_CONSOLE_PAIRS,
         ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
         ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/analysts/*`]),
         ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/*`, `${arn('gold')}/*`]),
@@ -201,6 +211,12 @@ describe('analysts', () => {
       ].sort(),
     );
     expect(wildcardDataActions(analysts())).toEqual([]);
+  });
+
+  it('can browse in the Athena console: list workgroups, engines and catalogs, and the databases and tables of AwsDataCatalog', () => {
+    expect(allowedPairs(analysts())).toEqual(expect.arrayContaining(ATHENA_CONSOLE_PAIRS));
+    const anyResource = analysts().filter((s) => s.effect === 'Allow' && s.resources.includes('*'));
+    expect(anyResource.flatMap((s) => s.actions).sort()).toEqual(['athena:ListDataCatalogs', 'athena:ListEngineVersions', 'athena:ListWorkGroups']);
   });
 
   it.each(['bronze', 'quarantine'] as const)('cannot read %s: no grant, and an explicit deny in its bucket policy', (zone) => {
