@@ -168,16 +168,17 @@ export class DataLake extends Construct {
 
   /**
    * Analyst access: queries through the analysts workgroup (and the Athena console's listing of workgroups and
-   * catalog), reads silver and gold (data and catalog), and is explicitly denied bronze and quarantine in their
-   * bucket policies.
+   * catalog), reads the files and catalog entries of the silver and gold tables (not silver's `_manifests/` and
+   * `_pending/`, not gold's `_state/`; listing only under table prefixes), and is explicitly denied bronze and
+   * quarantine in their bucket policies.
    */
   grantAnalystAccess(grantee: iam.IGrantable): iam.Grant {
     for (const zone of ['bronze', 'quarantine'] as const) this.storage.denyRead(grantee.grantPrincipal, zone);
     return this.query
       .grantQuery(grantee, 'analysts')
       .combine(this.query.grantConsoleBrowse(grantee))
-      .combine(this.storage.grantRead(grantee, 'silver'))
-      .combine(this.storage.grantRead(grantee, 'gold'))
+      .combine(this.catalog.grantReadTableData(grantee, 'silver'))
+      .combine(this.catalog.grantReadTableData(grantee, 'gold'))
       .combine(this.catalog.grantRead(grantee, 'silver'))
       .combine(this.catalog.grantRead(grantee, 'gold'));
   }

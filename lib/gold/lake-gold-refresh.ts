@@ -204,9 +204,16 @@ export class LakeGoldRefresh extends Construct {
       },
     });
 
-    storage.grantRead(this.function, 'silver'); // Athena reads silver data as the caller; the function reads manifests
-    storage.grantReadWrite(this.function, 'gold', `${table.locationPrefix}*`); // UNLOAD output, cleanup
-    storage.grantReadWrite(this.function, 'gold', '_state/*');
+    // Silver: the source dataset's manifests (the function lists and reads them) and its table's files (Athena
+    // reads them as the caller); listing only under those prefixes. Nothing else of silver.
+    const source = catalog.table('silver', table.sourceDataset);
+    if (!source) throw new Error(`gold table ${table.name} is built from silver.${table.sourceDataset}, which is not in the catalog`);
+    storage.grantRead(this.function, 'silver', `${MANIFESTS_PREFIX}${table.sourceDataset}/*`);
+    storage.grantRead(this.function, 'silver', `${source.locationPrefix}*`);
+    // Gold: the table's files (UNLOAD output, cleanup) and the refresh state, which does not exist before the
+    // first refresh: S3 answers 404 for it (not 403) only to a principal that may list the bucket.
+    storage.grantReadWrite(this.function, 'gold', `${table.locationPrefix}*`, { listWholeBucket: true });
+    storage.grantReadWrite(this.function, 'gold', '_state/*', { listWholeBucket: true });
     query.grantQuery(this.function, 'platform');
     catalog.grantRead(this.function, 'silver');
     catalog.grantManagePartitions(this.function, 'gold', table.name);

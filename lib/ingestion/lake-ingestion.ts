@@ -237,13 +237,15 @@ export class LakeIngestion extends Construct {
       },
     });
 
-    // Read-only on bronze, so the function can never trigger itself.
+    // Read-only on bronze, so the function can never trigger itself. (Listing the bucket makes a deleted object
+    // a 404, "object gone", rather than a 403.)
     storage.grantRead(this.function, 'bronze');
     // Silver: read and write the manifests (the previous one names the files a re-run replaces); write and
-    // delete each dataset's own files; never read silver data.
-    storage.grantReadWrite(this.function, 'silver', `${MANIFESTS_PREFIX}*`);
+    // delete each dataset's own files; never read silver data. A source's first manifest does not exist yet:
+    // S3 says so (404, not 403) only to a principal that may list the bucket.
+    storage.grantReadWrite(this.function, 'silver', `${MANIFESTS_PREFIX}*`, { listWholeBucket: true });
     // And its intent records (the files an unfinished attempt wrote, removed by the next success).
-    storage.grantReadWrite(this.function, 'silver', `${PENDING_PREFIX}*`);
+    storage.grantReadWrite(this.function, 'silver', `${PENDING_PREFIX}*`, { listWholeBucket: true });
     const datasets = catalog.tables('silver').map((t) => t.tableName);
     for (const table of catalog.tables('silver')) storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);
     // Quarantine: write only, under each dataset's prefix and the one for files no contract owns.

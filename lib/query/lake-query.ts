@@ -75,7 +75,6 @@ export function workgroupFor(query: AnalystQuery): WorkgroupKind {
   return qualifyDatabases(query.sql, { silver: 'silver', gold: 'gold', quarantine: marker }).includes(marker) ? 'platform' : 'analysts';
 }
 
-const RESULTS_BUCKET_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation'];
 const RESULTS_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
 
 /**
@@ -166,7 +165,16 @@ export class LakeQuery extends Construct {
     const resultsPrefix = `${kind}/*`;
     acknowledgeObjectPattern(grantee, this.resultsBucket, resultsPrefix);
     return iam.Grant.addToPrincipal({ grantee, actions: QUERY_ACTIONS, resourceArns: [this.workgroupArn(kind)] })
-      .combine(iam.Grant.addToPrincipal({ grantee, actions: RESULTS_BUCKET_ACTIONS, resourceArns: [this.resultsBucket.bucketArn] }))
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.resultsBucket.bucketArn] }))
+      // Listing only the workgroup's own results.
+      .combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['s3:ListBucket'],
+          resourceArns: [this.resultsBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [resultsPrefix] } },
+        }),
+      )
       .combine(iam.Grant.addToPrincipal({ grantee, actions: RESULTS_OBJECT_ACTIONS, resourceArns: [this.resultsBucket.arnForObjects(resultsPrefix)] }))
       .combine(kms.KeyGrants.fromKey(this.encryptionKey).actions(grantee, 'kms:Decrypt', 'kms:GenerateDataKey'));
   }

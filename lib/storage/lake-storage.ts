@@ -39,8 +39,18 @@ export interface LakeStorageProps {
   readonly allowDestroy?: boolean;
 }
 
+/** How a read grant may list its zone. */
+export interface ReadGrantOptions {
+  /**
+   * Whether the grantee may list the whole bucket (`s3:ListBucket` without an `s3:prefix` condition). S3
+   * answers a GET of a missing key with 404 only to a principal that may list the bucket, and with 403 to any
+   * other, so a grantee that reads keys which may not exist yet (and takes `NoSuchKey` for "none") needs it.
+   * @default false - listing is limited to `keyPattern` (`s3:prefix` like `keyPattern`), unless that is `*`
+   */
+  readonly listWholeBucket?: boolean;
+}
+
 const OBJECT_READ_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion'];
-const BUCKET_READ_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation'];
 const OBJECT_WRITE_ACTIONS = ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'];
 // Multipart uploads to SSE-KMS buckets need Decrypt as well as GenerateDataKey.
 const KEY_READ_ACTIONS = ['kms:Decrypt'];
@@ -91,13 +101,17 @@ export class LakeStorage extends Construct {
     enableEventBridge(this.bucket(zone));
   }
 
-  /** Lets the grantee list a zone and read (and decrypt) its objects matching `keyPattern`. */
-  grantRead(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
+  /**
+   * Lets the grantee read (and decrypt) a zone's objects matching `keyPattern`, and list them: `s3:ListBucket`
+   * carries an `s3:prefix` condition of the same pattern unless the pattern is `*` or `listWholeBucket` is set.
+   */
+  grantRead(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*', options: ReadGrantOptions = {}): iam.Grant {
     const bucket = this.bucket(zone);
     acknowledgeObjectPattern(grantee, bucket, keyPattern);
-    return iam.Grant.addToPrincipal({ grantee, actions: BUCKET_READ_ACTIONS, resourceArns: [bucket.bucketArn] }).combine(
-      bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_READ_ACTIONS, ...KEY_READ_ACTIONS),
-    );
+    const listing = options.listWholeBucket || keyPattern === '*' ? {} : { conditions: { StringLike: { 's3:prefix': [keyPattern] } } };
+    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [bucket.bucketArn] })
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], ...listing }))
+      .combine(bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_READ_ACTIONS, ...KEY_READ_ACTIONS));
   }
 
   /** Lets the grantee write (with the lake key) and delete objects matching `keyPattern` in a zone. */
@@ -107,8 +121,9 @@ export class LakeStorage extends Construct {
     return bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_WRITE_ACTIONS, ...KEY_WRITE_ACTIONS);
   }
 
-  grantReadWrite(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
-    return this.grantRead(grantee, zone, keyPattern).combine(this.grantWrite(grantee, zone, keyPattern));
+  /** `grantRead` and `grantWrite` of the same objects. */
+  grantReadWrite(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*', options: ReadGrantOptions = {}): iam.Grant {
+    return this.grantRead(grantee, zone, keyPattern, options).combine(this.grantWrite(grantee, zone, keyPattern));
   }
 
   /**

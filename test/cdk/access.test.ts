@@ -42,6 +42,8 @@ const keyArn = () => `\${${logicalId(stack.lake.storage.key)}.Arn}`;
 const glue = (resource: string) => `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`;
 const database = (zone: 'silver' | 'gold' | 'quarantine') => `\${${logicalId(stack.lake.catalog.databases[zone])}}`;
 const pairs = (actions: string[], resources: string[]) => actions.flatMap((a) => resources.map((r) => `${a} on ${r}`));
+/** s3:ListBucket on a bucket, only under these key patterns. */
+const listUnder = (bucketArn: string, ...patterns: string[]) => `s3:ListBucket on ${bucketArn} if s3:prefix StringLike ${patterns.join('|')}`;
 
 function ingestStatements(): Statement[] {
   const role = stack.lake.ingestion.function.role;
@@ -84,6 +86,7 @@ describe('ingest function', () => {
     const silverTable = glue(`table/${database('silver')}/transactions`);
     expect(allowedPairs(ingestStatements())).toEqual(
       [
+        // Whole-bucket listing on both: a missing key (a deleted bronze object, a first manifest) must be a 404.
         ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [arn('bronze'), arn('silver')]),
         ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`]),
         ...pairs(
@@ -141,9 +144,18 @@ describe('gold-refresh function', () => {
           ATHENA_QUERY_ACTIONS,
           [workgroup],
         ),
-        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        ...pairs(['s3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        listUnder(results, 'platform/*'),
+        // Silver: only the source dataset's manifests and files, listed only there.
+        listUnder(arn('silver'), '_manifests/transactions/*'),
+        listUnder(arn('silver'), 'transactions/*'),
+        // Gold: the whole bucket, so that the not-yet-written state is a 404 (see ReadGrantOptions).
+        ...pairs(['s3:ListBucket'], [arn('gold')]),
         ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/platform/*`]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/*`, `${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`]),
+        ...pairs(
+          ['s3:GetObject', 's3:GetObjectVersion'],
+          [`${arn('silver')}/_manifests/transactions/*`, `${arn('silver')}/transactions/*`, `${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`],
+        ),
         ...pairs(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], [`${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`]),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(
@@ -193,9 +205,12 @@ describe('analysts', () => {
           [workgroup],
         ),
         ...ATHENA_CONSOLE_PAIRS,
-        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        ...pairs(['s3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        listUnder(results, 'analysts/*'),
+        listUnder(arn('silver'), 'transactions/*'),
+        listUnder(arn('gold'), 'account_monthly_balance/*'),
         ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/analysts/*`]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/*`, `${arn('gold')}/*`]),
+        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/transactions/*`, `${arn('gold')}/account_monthly_balance/*`]),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(
           ['glue:GetDatabase', 'glue:GetDatabases', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
@@ -211,6 +226,12 @@ describe('analysts', () => {
       ].sort(),
     );
     expect(wildcardDataActions(analysts())).toEqual([]);
+  });
+
+  it('read no silver manifests or intent records and no gold state, and list only under table prefixes', () => {
+    const held = allowedPairs(analysts());
+    expect(held.filter((p) => /\/_(manifests|pending|state)\//.test(p) || /\.Arn}\/\*/.test(p))).toEqual([]);
+    expect(held.filter((p) => p.startsWith('s3:ListBucket') && !p.includes(' if s3:prefix StringLike '))).toEqual([]);
   });
 
   it('can browse in the Athena console: list workgroups, engines and catalogs, and the databases and tables of AwsDataCatalog', () => {
@@ -265,8 +286,11 @@ describe('catalog grants follow tables added later', () => {
     lake.grantAnalystAccess(role);
     lake.catalog.addTable('gold', { name: 'late_table', columns: [{ name: 'x', hiveType: 'string', comment: '' }] });
     const goldDb = `\${${logicalId(lake.catalog.databases.gold)}}`;
-    expect(allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)))).toContain(
-      `glue:GetTable on arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:table/${goldDb}/late_table`,
-    );
+    const held = allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)));
+    expect(held).toContain(`glue:GetTable on arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:table/${goldDb}/late_table`);
+    // And its files: readable, and listable under its prefix.
+    const gold = `\${${logicalId(lake.storage.bucket('gold'))}.Arn}`;
+    expect(held).toContain(`s3:GetObject on ${gold}/late_table/*`);
+    expect(held).toContain(`s3:ListBucket on ${gold} if s3:prefix StringLike account_monthly_balance/*|late_table/*`);
   });
 });
