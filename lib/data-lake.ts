@@ -183,6 +183,17 @@ export class DataLake extends Construct {
       .combine(this.catalog.grantRead(grantee, 'gold'));
   }
 
+  /**
+   * Producer access for one dataset: upload new files under its bronze prefix (the contract's `bronzePrefix`)
+   * with `s3:PutObject` — nothing else: no read, no list, no delete (an overwrite only adds a version), no other
+   * prefix; the lake key only through S3 for bronze. Incomplete multipart uploads are aborted by lifecycle.
+   */
+  grantProducerWrite(grantee: iam.IGrantable, dataset: string): iam.Grant {
+    const contract = this.contracts.get(dataset);
+    if (!contract) throw new Error(`no dataset ${JSON.stringify(dataset)}: producers can be granted one of ${this.contracts.names().join(', ')}`);
+    return this.storage.grantPut(grantee, 'bronze', `${contract.bronzePrefix}*`);
+  }
+
   /** Platform access: queries through the platform workgroup and reads every zone, quarantine included. */
   grantPlatformAccess(grantee: iam.IGrantable): iam.Grant {
     let grant = this.query.grantQuery(grantee, 'platform').combine(this.query.grantConsoleBrowse(grantee));

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -119,6 +119,35 @@ export class LakeStorage extends Construct {
     const bucket = this.bucket(zone);
     acknowledgeObjectPattern(grantee, bucket, keyPattern);
     return bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_WRITE_ACTIONS, ...KEY_WRITE_ACTIONS);
+  }
+
+  /**
+   * Lets the grantee upload objects matching `keyPattern` in a zone — `s3:PutObject` only (multipart uploads
+   * included): no read, no list, no delete. The lake key may be used for it only through S3 and only for this
+   * zone's bucket (`kms:ViaService`, and the encryption context S3 uses with bucket keys: the bucket ARN).
+   * The grantee needs an identity policy (a role or user of this account, `Role.fromRoleArn` included): a
+   * producer of another account assumes such a role. (In a key policy the bucket ARN condition would make
+   * the key and the bucket depend on each other.)
+   */
+  grantPut(grantee: iam.IGrantable, zone: StorageZone, keyPattern: string): iam.Grant {
+    const bucket = this.bucket(zone);
+    acknowledgeObjectPattern(grantee, bucket, keyPattern);
+    const keyGrant = iam.Grant.addToPrincipal({
+      grantee,
+      // Multipart uploads to an SSE-KMS bucket need Decrypt as well as GenerateDataKey.
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resourceArns: [this.key.keyArn],
+      conditions: {
+        StringEquals: {
+          'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com`,
+          'kms:EncryptionContext:aws:s3:arn': bucket.bucketArn,
+        },
+      },
+    });
+    if (!keyGrant.success) {
+      throw new Error(`${grantee.grantPrincipal} has no identity policy to hold an upload grant: grant a role of this account (Role.fromRoleArn works), which other accounts' producers assume`);
+    }
+    return keyGrant.combine(bucket.grants.actionsOnObjectKeys(grantee, keyPattern, 's3:PutObject'));
   }
 
   /** `grantRead` and `grantWrite` of the same objects. */

@@ -278,6 +278,40 @@ describe('analysts', () => {
   });
 });
 
+describe('producers', () => {
+  const producerLake = () => {
+    const lakeStack = new Stack(testApp(), 'Producers');
+    const lake = new DataLake(lakeStack, 'Lake');
+    const role = new iam.Role(lakeStack, 'Producer', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
+    return { lakeStack, lake, role };
+  };
+
+  it('grantProducerWrite: PutObject under the dataset’s bronze prefix, the key only via S3 for bronze — nothing else', () => {
+    const { lakeStack, lake, role } = producerLake();
+    lake.grantProducerWrite(role, 'transactions');
+    const bronze = `\${${logicalId(lake.storage.bucket('bronze'))}.Arn}`;
+    const key = `\${${logicalId(lake.storage.key)}.Arn}`;
+    const viaS3 = `kms:ViaService StringEquals s3.\${AWS::Region}.amazonaws.com and kms:EncryptionContext:aws:s3:arn StringEquals ${bronze}`;
+    expect(allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)))).toEqual(
+      [`s3:PutObject on ${bronze}/transactions/*`, `kms:GenerateDataKey on ${key} if ${viaS3}`, `kms:Decrypt on ${key} if ${viaS3}`].sort(),
+    );
+  });
+
+  it('works for an imported role of the account, and refuses a principal without an identity policy', () => {
+    const { lakeStack, lake } = producerLake();
+    const imported = iam.Role.fromRoleArn(lakeStack, 'Imported', 'arn:aws:iam::123456789012:role/ExistingProducer');
+    lake.grantProducerWrite(imported, 'transactions');
+    const policies = Object.values(Template.fromStack(lakeStack).findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles) === '["ExistingProducer"]');
+    expect(JSON.stringify(policies)).toContain('transactions/*');
+    expect(() => lake.grantProducerWrite(new iam.ArnPrincipal('arn:aws:iam::444455556666:role/Producer'), 'transactions')).toThrow(/no identity policy/);
+  });
+
+  it('refuses a dataset without a contract', () => {
+    const { lake, role } = producerLake();
+    expect(() => lake.grantProducerWrite(role, 'nope')).toThrow(/no dataset "nope"/);
+  });
+});
+
 describe('catalog grants follow tables added later', () => {
   it('extends an earlier read grant to a gold table added after it, by exact ARN', () => {
     const lakeStack = new Stack(testApp(), 'Later');
