@@ -1,4 +1,5 @@
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { resolve } from 'node:path';
 import { loadContracts, type ContractRegistry } from '../engine/contract/load.ts';
@@ -10,7 +11,7 @@ import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingesti
 import { LakeMonitoring, type LakeMonitoringProps } from './monitoring/lake-monitoring.ts';
 import { readAnalystQueries } from './query/analyst-sql.ts';
 import { LakeQuery } from './query/lake-query.ts';
-import { LakeStorage, type BronzeObjectLock } from './storage/lake-storage.ts';
+import { LakeStorage } from './storage/lake-storage.ts';
 import type { LakeRetention } from './storage/retention.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -52,10 +53,11 @@ export interface DataLakeProps {
    */
   readonly retention?: LakeRetention;
   /**
-   * Object Lock (WORM) on bronze. Opt-in; excludes `allowDestroy`.
+   * Object Lock (WORM) on bronze: the default retention of every new object version (see
+   * `LakeStorageProps.bronzeObjectLock`). Excludes `allowDestroy`. The `prod` stage turns it on.
    * @default - no Object Lock
    */
-  readonly bronzeObjectLock?: BronzeObjectLock;
+  readonly bronzeObjectLock?: s3.ObjectLockRetention;
   /**
    * Gold tables to create now; more can be added later with `catalog.addTable('gold', spec)`.
    * @default GOLD_TABLES (engine/gold) whose source dataset has a contract: the monthly per-account balance table

@@ -7,14 +7,6 @@ import { acknowledge, acknowledgeObjectPattern } from '../compliance/acknowledgm
 import { resolveRetention, type LakeRetention } from './retention.ts';
 import { ZONES, type StorageZone, type ZoneDefinition } from './zones.ts';
 
-/** Object Lock (write once, read many) settings for the bronze zone. */
-export interface BronzeObjectLock {
-  /** `GOVERNANCE` can be bypassed by principals with `s3:BypassGovernanceRetention`; `COMPLIANCE` by nobody. */
-  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
-  /** Default retention of every new bronze object version. */
-  readonly retentionDays: number;
-}
-
 export interface LakeStorageProps {
   /**
    * Prefix of the key alias (`alias/<namePrefix>-lake`).
@@ -27,10 +19,14 @@ export interface LakeStorageProps {
    */
   readonly retention?: LakeRetention;
   /**
-   * Object Lock on the bronze bucket. Opt-in, and only effective on a newly created bucket.
+   * Object Lock (write once, read many) on the bronze bucket: the default retention of every new object
+   * version, `ObjectLockRetention.governance(…)` (principals with `s3:BypassGovernanceRetention` can still
+   * remove a version early) or `.compliance(…)` (nobody can). Once on, Object Lock cannot be turned off; objects
+   * written before it was turned on are not locked. Bronze's noncurrent versions must then be kept at least as
+   * long (`retention.bronzeNoncurrentVersionExpirationDays`).
    * @default - no Object Lock
    */
-  readonly bronzeObjectLock?: BronzeObjectLock;
+  readonly bronzeObjectLock?: s3.ObjectLockRetention;
   /**
    * Whether `cdk destroy` deletes the buckets with their objects and schedules the key for deletion.
    * Leave false wherever the data matters.
@@ -72,9 +68,7 @@ export class LakeStorage extends Construct {
     if (props.bronzeObjectLock && allowDestroy) {
       throw new Error('bronzeObjectLock and allowDestroy exclude each other: locked objects cannot be deleted by cdk destroy');
     }
-    if (props.bronzeObjectLock && (!Number.isInteger(props.bronzeObjectLock.retentionDays) || props.bronzeObjectLock.retentionDays < 1)) {
-      throw new Error('bronzeObjectLock.retentionDays must be a positive whole number');
-    }
+    if (props.bronzeObjectLock) validateObjectLock(props.bronzeObjectLock, retention);
 
     this.key = new kms.Key(this, 'Key', {
       description: 'Medallion lake: encrypts every zone, query results, logs and alarm notifications',
@@ -172,7 +166,7 @@ export class LakeStorage extends Construct {
     );
   }
 
-  private createBucket(zone: ZoneDefinition, retention: Required<LakeRetention>, allowDestroy: boolean, lock?: BronzeObjectLock): s3.Bucket {
+  private createBucket(zone: ZoneDefinition, retention: Required<LakeRetention>, allowDestroy: boolean, lock?: s3.ObjectLockRetention): s3.Bucket {
     const encryptedWithLakeKey = zone.encryption === 'lake-key';
     const objectLock = zone.lockable ? lock : undefined;
     const bucket = new s3.Bucket(this, zone.id, {
@@ -185,7 +179,7 @@ export class LakeStorage extends Construct {
       minimumTLSVersion: 1.2,
       versioned: zone.versioned || objectLock !== undefined,
       objectLockEnabled: objectLock ? true : undefined,
-      objectLockDefaultRetention: objectLock ? objectLockRetention(objectLock) : undefined,
+      objectLockDefaultRetention: objectLock,
       serverAccessLogsBucket: zone.accessLogged ? this.bucket('accessLogs') : undefined,
       serverAccessLogsPrefix: zone.accessLogged ? `${zone.zone}/` : undefined,
       lifecycleRules: [
@@ -256,9 +250,18 @@ function protectAuditLog(bucket: s3.Bucket, allowDestroy: boolean): void {
   );
 }
 
-function objectLockRetention(lock: BronzeObjectLock): s3.ObjectLockRetention {
-  const duration = Duration.days(lock.retentionDays);
-  return lock.mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(duration) : s3.ObjectLockRetention.governance(duration);
+/**
+ * A lock S3 accepts (whole days), and bronze's lifecycle consistent with it: a replaced or deleted version
+ * stays locked for the retention, so the lifecycle must not promise to expire it sooner.
+ */
+function validateObjectLock(lock: s3.ObjectLockRetention, retention: Required<LakeRetention>): void {
+  const days = lock.duration.toDays({ integral: false });
+  if (!Number.isInteger(days) || days < 1) throw new Error(`bronzeObjectLock retention must be a positive whole number of days (got ${days})`);
+  if (retention.bronzeNoncurrentVersionExpirationDays < days) {
+    throw new Error(
+      `retention.bronzeNoncurrentVersionExpirationDays (${retention.bronzeNoncurrentVersionExpirationDays}) is shorter than the bronze Object Lock retention (${days} days): locked versions cannot expire sooner`,
+    );
+  }
 }
 
 /** The native CloudFormation property, not CDK's notifications custom resource: no extra Lambda, and the bucket does not depend on any consumer. */

@@ -85,7 +85,7 @@ export const ZONES: readonly ZoneDefinition[] = [
           { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: days(r.bronzeArchiveAfterDays) },
         ],
       },
-      expireNoncurrentVersions(r),
+      { ...expireNoncurrentVersions(r), noncurrentVersionExpiration: days(r.bronzeNoncurrentVersionExpirationDays) },
     ],
   },
   {

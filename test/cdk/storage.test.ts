@@ -1,4 +1,5 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
@@ -156,7 +157,8 @@ describe('lifecycle', () => {
             { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
           ],
         },
-        { Id: 'expire-noncurrent-versions', Status: 'Enabled', ExpiredObjectDeleteMarker: true, NoncurrentVersionExpiration: { NoncurrentDays: 90 } },
+        // A year in prod: as long as a version stays locked.
+        { Id: 'expire-noncurrent-versions', Status: 'Enabled', ExpiredObjectDeleteMarker: true, NoncurrentVersionExpiration: { NoncurrentDays: 365 } },
       ]),
     );
   });
@@ -207,13 +209,33 @@ describe('data on cdk destroy', () => {
 });
 
 describe('Object Lock on bronze', () => {
-  it('is off unless the stage opts in', () => {
-    prod.template.allResourcesProperties('AWS::S3::Bucket', { ObjectLockEnabled: Match.absent() });
+  it('prod: on by default, governance mode, a year; replaced versions kept exactly as long', () => {
+    expect(bucketProps('bronze', prod.template, prod.stack)).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } } },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    expect(lifecycleRules('bronze', prod.template, prod.stack)).toContainEqual(
+      expect.objectContaining({ Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 365 } }),
+    );
+    // The other zones keep their own noncurrent expiry.
+    expect(lifecycleRules('silver', prod.template, prod.stack)).toContainEqual(expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 90 } }));
+    prod.template.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: true }, 1);
+  });
+
+  it('dev: off (its buckets are destroyed with the stack); prod: off only when asked (-c bronzeObjectLock=off)', () => {
+    dev.template.allResourcesProperties('AWS::S3::Bucket', { ObjectLockEnabled: Match.absent() });
+    const { template } = synthLake({ context: { stage: 'prod', bronzeObjectLock: 'off' } });
+    template.allResourcesProperties('AWS::S3::Bucket', { ObjectLockEnabled: Match.absent() });
+    expect(() => synthLake({ context: { stage: 'prod', bronzeObjectLock: 'on' } })).toThrow(/only "off"/);
   });
 
   it('locks bronze only, in the chosen mode and retention', () => {
     const stack = new Stack(testApp(), 'Locked');
-    const storage = new LakeStorage(stack, 'Storage', { bronzeObjectLock: { mode: 'COMPLIANCE', retentionDays: 2555 } });
+    const storage = new LakeStorage(stack, 'Storage', {
+      bronzeObjectLock: s3.ObjectLockRetention.compliance(Duration.days(2555)),
+      retention: { bronzeNoncurrentVersionExpirationDays: 2555 },
+    });
     const template = Template.fromStack(stack);
     expect(template.toJSON().Resources[logicalId(storage.bucket('bronze'))].Properties).toMatchObject({
       ObjectLockEnabled: true,
@@ -223,8 +245,22 @@ describe('Object Lock on bronze', () => {
     template.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: true }, 1);
   });
 
+  it('refuses a lifecycle that would expire replaced bronze versions before their lock ends', () => {
+    const stack = new Stack(testApp(), 'Inconsistent');
+    expect(() => new LakeStorage(stack, 'Storage', { bronzeObjectLock: s3.ObjectLockRetention.governance(Duration.days(365)) })).toThrow(
+      /bronzeNoncurrentVersionExpirationDays \(30\) is shorter than the bronze Object Lock retention \(365 days\)/,
+    );
+  });
+
   it('cannot be combined with allowDestroy', () => {
     const stack = new Stack(testApp(), 'Conflict');
-    expect(() => new LakeStorage(stack, 'Storage', { allowDestroy: true, bronzeObjectLock: { mode: 'GOVERNANCE', retentionDays: 30 } })).toThrow(/exclude each other/);
+    expect(
+      () =>
+        new LakeStorage(stack, 'Storage', {
+          allowDestroy: true,
+          bronzeObjectLock: s3.ObjectLockRetention.governance(Duration.days(30)),
+          retention: { bronzeNoncurrentVersionExpirationDays: 30 },
+        }),
+    ).toThrow(/exclude each other/);
   });
 });
