@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { loadContracts, type ContractRegistry } from '../engine/contract/load.ts';
 import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS, type GoldView } from '../engine/gold/tables.ts';
 import { LakeCatalog } from './catalog/lake-catalog.ts';
+import { LakeFormationGovernance, type LakeFormationOptions } from './governance/lake-formation.ts';
 import { LakeGoldRefresh, type LakeGoldRefreshProps } from './gold/lake-gold-refresh.ts';
 import type { TableSpec } from './catalog/table-spec.ts';
 import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingestion.ts';
@@ -94,6 +95,14 @@ export interface DataLakeProps {
    * @default - see `LakeMonitoringProps`
    */
   readonly monitoring?: MonitoringOptions;
+  /**
+   * Lake Formation over the catalog: administrators added, the silver, gold and quarantine locations
+   * registered (hybrid access mode by default), and the lake's roles — ingest, gold refresh, and every
+   * principal given `grantAnalystAccess`/`grantPlatformAccess` — granted their database and table
+   * permissions through Lake Formation as well as IAM. For accounts where Lake Formation governs the catalog.
+   * @default - no Lake Formation resources; access is IAM only
+   */
+  readonly lakeFormation?: LakeFormationOptions;
 }
 
 /**
@@ -109,6 +118,8 @@ export class DataLake extends Construct {
   readonly monitoring: LakeMonitoring;
   /** Undefined when `goldRefresh` is `false` or the lake has no table to refresh. */
   readonly goldRefresh?: LakeGoldRefresh;
+  /** Undefined unless `lakeFormation` is given. */
+  readonly lakeFormation?: LakeFormationGovernance;
 
   constructor(scope: Construct, id: string, props: DataLakeProps = {}) {
     super(scope, id);
@@ -128,6 +139,7 @@ export class DataLake extends Construct {
       goldViews: props.goldViews ?? GOLD_VIEWS.filter((v) => this.contracts.get(v.sourceDataset)),
       allowDestroy,
     });
+    if (props.lakeFormation) this.lakeFormation = new LakeFormationGovernance(this, 'LakeFormation', { ...props.lakeFormation, catalog: this.catalog });
     this.query = new LakeQuery(this, 'Query', {
       namePrefix,
       resultsBucket: this.storage.bucket('athenaResults'),
@@ -166,6 +178,7 @@ export class DataLake extends Construct {
       });
       for (const alarm of this.goldRefresh.alarms) this.monitoring.addAlarm(alarm);
     }
+    this.grantLakeFormationToFunctions(goldTable?.name);
   }
 
   /**
@@ -176,6 +189,7 @@ export class DataLake extends Construct {
    */
   grantAnalystAccess(grantee: iam.IGrantable): iam.Grant {
     for (const zone of ['bronze', 'quarantine'] as const) this.storage.denyRead(grantee.grantPrincipal, zone);
+    for (const zone of ['silver', 'gold'] as const) this.lakeFormation?.grantTables(grantee.grantPrincipal, zone, ['SELECT', 'DESCRIBE']);
     return this.query
       .grantQuery(grantee, 'analysts')
       .combine(this.query.grantConsoleBrowse(grantee))
@@ -200,7 +214,30 @@ export class DataLake extends Construct {
   grantPlatformAccess(grantee: iam.IGrantable): iam.Grant {
     let grant = this.query.grantQuery(grantee, 'platform').combine(this.query.grantConsoleBrowse(grantee));
     for (const zone of ['bronze', 'silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.storage.grantRead(grantee, zone));
-    for (const zone of ['silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.catalog.grantRead(grantee, zone));
+    for (const zone of ['silver', 'gold', 'quarantine'] as const) {
+      grant = grant.combine(this.catalog.grantRead(grantee, zone));
+      this.lakeFormation?.grantTables(grantee.grantPrincipal, zone, ['SELECT', 'DESCRIBE']);
+    }
     return grant;
+  }
+
+  /** The functions' catalog work through Lake Formation: what their IAM catalog grants allow, table by table. */
+  private grantLakeFormationToFunctions(goldTableName: string | undefined): void {
+    const lf = this.lakeFormation;
+    if (!lf) return;
+    const silverTables = this.catalog.tables('silver').map((t) => t.tableName);
+    // Ingest: registers partitions (INSERT) on the silver tables, pointing into the silver location.
+    const ingest = this.ingestion.function.grantPrincipal;
+    lf.grantTables(ingest, 'silver', ['INSERT', 'DESCRIBE'], silverTables);
+    lf.grantDataLocation(ingest, 'silver');
+    const refresh = this.goldRefresh;
+    if (!refresh || !goldTableName) return;
+    // Gold refresh: Athena reads the source table as the function; it creates, repoints and drops the gold
+    // table's partitions, which point into the gold location.
+    const fn = refresh.function.grantPrincipal;
+    const source = this.catalog.tables('silver').find((t) => t.tableName === refresh.sourceDataset);
+    lf.grantTables(fn, 'silver', ['SELECT', 'DESCRIBE'], source ? [source.tableName] : []);
+    lf.grantTables(fn, 'gold', ['SELECT', 'INSERT', 'DELETE', 'ALTER', 'DESCRIBE'], [goldTableName]);
+    lf.grantDataLocation(fn, 'gold');
   }
 }

@@ -45,6 +45,7 @@ export class MedallionLakeStack extends Stack {
       analystsScanCutoffBytes: stage.scanCutoffBytes.analysts,
       platformScanCutoffBytes: stage.scanCutoffBytes.platform,
       ingestion: stage.ingestion,
+      lakeFormation: stage.lakeFormationAdmins?.length ? { admins: stage.lakeFormationAdmins } : undefined,
       monitoring: {
         alarmEmails: stage.alarmEmails,
         alarmTopic: stage.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', stage.alarmTopicArn) : undefined,

@@ -120,6 +120,11 @@ export class LakeCatalog extends Construct {
     return created;
   }
 
+  /** The bucket holding a catalogued zone's files. */
+  bucket(zone: CatalogZone): s3.IBucket {
+    return this.buckets[zone];
+  }
+
   /** Tables of a zone, in the order they were added. */
   tables(zone: CatalogZone): readonly LakeTable[] {
     return this.tablesByZone.get(zone) ?? [];

@@ -36,6 +36,12 @@ export interface StageConfig {
    * existing roles with `DataLake.grantAnalystAccess` instead. Also `-c analystPrincipals=arn1,arn2`.
    */
   readonly analystPrincipalArns: readonly string[];
+  /**
+   * Lake Formation administrators (IAM role/user ARNs); any turns on the lake's Lake Formation option
+   * (`DataLakeProps.lakeFormation`). Also `-c lakeFormationAdmins=arn1,arn2`.
+   * @default - none: no Lake Formation
+   */
+  readonly lakeFormationAdmins?: readonly string[];
 }
 
 export const STAGES: Readonly<Record<StageName, StageConfig>> = {
@@ -118,6 +124,7 @@ export function stageFromContext(tryGetContext: (key: string) => unknown): Stage
     bronzeObjectLock: lock === 'off' ? undefined : stage.bronzeObjectLock,
     alarmEmails: [...stage.alarmEmails, ...emails],
     analystPrincipalArns: [...stage.analystPrincipalArns, ...analysts],
+    lakeFormationAdmins: [...(stage.lakeFormationAdmins ?? []), ...contextList(tryGetContext('lakeFormationAdmins'))],
     alarmTopicArn: typeof topicArn === 'string' && topicArn !== '' ? topicArn : undefined,
   };
 }

@@ -116,6 +116,8 @@ export class LakeGoldRefresh extends Construct {
   readonly rule: events.Rule;
   readonly logGroup: logs.LogGroup;
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** The silver dataset the gold table is built from. */
+  readonly sourceDataset: string;
 
   constructor(scope: Construct, id: string, props: LakeGoldRefreshProps) {
     super(scope, id);
@@ -206,6 +208,7 @@ export class LakeGoldRefresh extends Construct {
 
     // Silver: the source dataset's manifests (the function lists and reads them) and its table's files (Athena
     // reads them as the caller); listing only under those prefixes. Nothing else of silver.
+    this.sourceDataset = table.sourceDataset;
     const source = catalog.table('silver', table.sourceDataset);
     if (!source) throw new Error(`gold table ${table.name} is built from silver.${table.sourceDataset}, which is not in the catalog`);
     storage.grantRead(this.function, 'silver', `${MANIFESTS_PREFIX}${table.sourceDataset}/*`);

@@ -1,6 +1,6 @@
 /**
  * cfn-lint (PyPI, pinned in scripts/cfn-lint.ts, installed into .venv/ on first use) over the synthesized dev
- * and prod templates: no error, and no warning that is not triaged in docs/infrastructure.md ("cfn-lint").
+ * and prod templates (and prod with every option): no error, and no warning that is not triaged in docs/infrastructure.md ("cfn-lint").
  * Without Python on a developer machine this is skipped with a notice; in CI (CI set) that is a failure.
  */
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -37,16 +37,26 @@ beforeAll(() => {
     }
     throw error;
   }
-  for (const stage of ['dev', 'prod']) {
-    const { app, stack } = synthLake({ context: { stage } });
-    templates[stage] = join(app.synth().directory, stack.templateFile);
+  // The two stages as `cdk synth` builds them, and prod with every option on (analysts role, Lake Formation).
+  const variants: Record<string, Record<string, string>> = {
+    dev: { stage: 'dev' },
+    prod: { stage: 'prod' },
+    'prod with options': {
+      stage: 'prod',
+      analystPrincipals: 'arn:aws:iam::111122223333:role/Analyst,arn:aws:iam::111122223333:saml-provider/CorporateIdP',
+      lakeFormationAdmins: 'arn:aws:iam::111122223333:role/LakeAdmin',
+    },
+  };
+  for (const [name, context] of Object.entries(variants)) {
+    const { app, stack } = synthLake({ context });
+    templates[name] = join(app.synth().directory, stack.templateFile);
   }
   findings = cfnLint(Object.values(templates));
 }, 300_000);
 afterAll(removeSynthOutputs);
 
 describe('cfn-lint over the synthesized templates', () => {
-  it.each(['dev', 'prod'])('%s: no errors', (stage) => {
+  it.each(['dev', 'prod', 'prod with options'])('%s: no errors', (stage) => {
     if (skipReason) return;
     expect(findings.filter((f) => f.file === templates[stage] && f.level === 'Error')).toEqual([]);
   });
