@@ -1,3 +1,4 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -44,7 +45,15 @@ export interface DataLakeProps {
    */
   readonly queriesDir?: string;
   /**
-   * Whether `cdk destroy` deletes data: buckets with their objects, the key, databases, workgroups, logs.
+   * What `cdk destroy` (or removing the lake from the app) does with its data — buckets with their objects, the
+   * key, databases, workgroups, logs: `RemovalPolicy.DESTROY` deletes them (dev), `RETAIN` keeps them.
+   * `SNAPSHOT` and `RETAIN_ON_UPDATE_OR_DELETE` are refused (none of these resources can be snapshotted, and
+   * retention must not depend on the kind of change).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * @deprecated use `removalPolicy: RemovalPolicy.DESTROY`; `true` means exactly that. Giving both is refused.
    * @default false
    */
   readonly allowDestroy?: boolean;
@@ -125,7 +134,7 @@ export class DataLake extends Construct {
     super(scope, id);
     const namePrefix = props.namePrefix ?? 'medallion';
     if (!/^[a-z][a-z0-9-]*$/.test(namePrefix)) throw new Error(`namePrefix "${namePrefix}" must be lower case letters, digits and "-"`);
-    const allowDestroy = props.allowDestroy ?? false;
+    const allowDestroy = destroysData(props);
     const contractsDir = props.contractsDir ?? resolve(REPO_ROOT, 'contracts');
     this.contracts = loadContracts(contractsDir);
 
@@ -240,4 +249,16 @@ export class DataLake extends Construct {
     lf.grantTables(fn, 'gold', ['SELECT', 'INSERT', 'DELETE', 'ALTER', 'DESCRIBE'], [goldTableName]);
     lf.grantDataLocation(fn, 'gold');
   }
+}
+
+/** Whether the lake's data goes with the stack, from `removalPolicy` (or the deprecated `allowDestroy`). */
+function destroysData(props: DataLakeProps): boolean {
+  if (props.removalPolicy !== undefined && props.allowDestroy !== undefined) {
+    throw new Error('give removalPolicy or the deprecated allowDestroy, not both');
+  }
+  if (props.removalPolicy === undefined) return props.allowDestroy ?? false;
+  if (props.removalPolicy !== RemovalPolicy.DESTROY && props.removalPolicy !== RemovalPolicy.RETAIN) {
+    throw new Error(`removalPolicy must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (got ${props.removalPolicy})`);
+  }
+  return props.removalPolicy === RemovalPolicy.DESTROY;
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -39,7 +39,7 @@ export class MedallionLakeStack extends Stack {
 
     this.lake = new DataLake(this, 'Lake', {
       namePrefix: stage.namePrefix,
-      allowDestroy: stage.allowDestroy,
+      removalPolicy: stage.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       retention: stage.retention,
       bronzeObjectLock: stage.bronzeObjectLock,
       analystsScanCutoffBytes: stage.scanCutoffBytes.analysts,

@@ -1,4 +1,5 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { DataLake } from '../../lib/data-lake.ts';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,6 +206,28 @@ describe('data on cdk destroy', () => {
     for (const zone of ZONES) expect(dev.template.toJSON().Resources[bucketId(zone.zone)].DeletionPolicy).toBe('Delete');
     dev.template.resourceCountIs('Custom::S3AutoDeleteObjects', ZONES.length);
     dev.template.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete', Properties: { PendingWindowInDays: 7 } });
+  });
+});
+
+describe('DataLake removalPolicy (aws-cdk-lib’s RemovalPolicy, not a bespoke flag)', () => {
+  const lakeTemplate = (props: ConstructorParameters<typeof DataLake>[2]) => {
+    const stack = new Stack(testApp(), 'Removal');
+    const lake = new DataLake(stack, 'Lake', props);
+    return { lake, template: Template.fromStack(stack) };
+  };
+
+  it('DESTROY deletes every bucket with its objects and the key; the default retains them', () => {
+    const destroyed = lakeTemplate({ removalPolicy: RemovalPolicy.DESTROY });
+    for (const zone of ZONES) expect(destroyed.template.toJSON().Resources[logicalId(destroyed.lake.storage.bucket(zone.zone))].DeletionPolicy).toBe('Delete');
+    destroyed.template.resourceCountIs('Custom::S3AutoDeleteObjects', ZONES.length);
+    const kept = lakeTemplate({});
+    for (const zone of ZONES) expect(kept.template.toJSON().Resources[logicalId(kept.lake.storage.bucket(zone.zone))].DeletionPolicy).toBe('Retain');
+    kept.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('refuses policies that cannot apply, and removalPolicy together with the deprecated allowDestroy', () => {
+    expect(() => lakeTemplate({ removalPolicy: RemovalPolicy.SNAPSHOT })).toThrow(/DESTROY or RemovalPolicy.RETAIN/);
+    expect(() => lakeTemplate({ removalPolicy: RemovalPolicy.RETAIN, allowDestroy: true })).toThrow(/not both/);
   });
 });
 
