@@ -1,16 +1,19 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { resolve } from 'node:path';
 import { loadContracts, type ContractRegistry } from '../engine/contract/load.ts';
 import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS, type GoldView } from '../engine/gold/tables.ts';
 import { LakeCatalog } from './catalog/lake-catalog.ts';
+import { LakeFormationGovernance, type LakeFormationOptions } from './governance/lake-formation.ts';
 import { LakeGoldRefresh, type LakeGoldRefreshProps } from './gold/lake-gold-refresh.ts';
 import type { TableSpec } from './catalog/table-spec.ts';
 import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingestion.ts';
 import { LakeMonitoring, type LakeMonitoringProps } from './monitoring/lake-monitoring.ts';
 import { readAnalystQueries } from './query/analyst-sql.ts';
 import { LakeQuery } from './query/lake-query.ts';
-import { LakeStorage, type BronzeObjectLock } from './storage/lake-storage.ts';
+import { LakeStorage } from './storage/lake-storage.ts';
 import type { LakeRetention } from './storage/retention.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
@@ -42,7 +45,15 @@ export interface DataLakeProps {
    */
   readonly queriesDir?: string;
   /**
-   * Whether `cdk destroy` deletes data: buckets with their objects, the key, databases, workgroups, logs.
+   * What `cdk destroy` (or removing the lake from the app) does with its data — buckets with their objects, the
+   * key, databases, workgroups, logs: `RemovalPolicy.DESTROY` deletes them (dev), `RETAIN` keeps them.
+   * `SNAPSHOT` and `RETAIN_ON_UPDATE_OR_DELETE` are refused (none of these resources can be snapshotted, and
+   * retention must not depend on the kind of change).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * @deprecated use `removalPolicy: RemovalPolicy.DESTROY`; `true` means exactly that. Giving both is refused.
    * @default false
    */
   readonly allowDestroy?: boolean;
@@ -52,10 +63,11 @@ export interface DataLakeProps {
    */
   readonly retention?: LakeRetention;
   /**
-   * Object Lock (WORM) on bronze. Opt-in; excludes `allowDestroy`.
+   * Object Lock (WORM) on bronze: the default retention of every new object version (see
+   * `LakeStorageProps.bronzeObjectLock`). Excludes `allowDestroy`. The `prod` stage turns it on.
    * @default - no Object Lock
    */
-  readonly bronzeObjectLock?: BronzeObjectLock;
+  readonly bronzeObjectLock?: s3.ObjectLockRetention;
   /**
    * Gold tables to create now; more can be added later with `catalog.addTable('gold', spec)`.
    * @default GOLD_TABLES (engine/gold) whose source dataset has a contract: the monthly per-account balance table
@@ -92,6 +104,14 @@ export interface DataLakeProps {
    * @default - see `LakeMonitoringProps`
    */
   readonly monitoring?: MonitoringOptions;
+  /**
+   * Lake Formation over the catalog: administrators added, the silver, gold and quarantine locations
+   * registered (hybrid access mode by default), and the lake's roles — ingest, gold refresh, and every
+   * principal given `grantAnalystAccess`/`grantPlatformAccess` — granted their database and table
+   * permissions through Lake Formation as well as IAM. For accounts where Lake Formation governs the catalog.
+   * @default - no Lake Formation resources; access is IAM only
+   */
+  readonly lakeFormation?: LakeFormationOptions;
 }
 
 /**
@@ -107,12 +127,14 @@ export class DataLake extends Construct {
   readonly monitoring: LakeMonitoring;
   /** Undefined when `goldRefresh` is `false` or the lake has no table to refresh. */
   readonly goldRefresh?: LakeGoldRefresh;
+  /** Undefined unless `lakeFormation` is given. */
+  readonly lakeFormation?: LakeFormationGovernance;
 
   constructor(scope: Construct, id: string, props: DataLakeProps = {}) {
     super(scope, id);
     const namePrefix = props.namePrefix ?? 'medallion';
     if (!/^[a-z][a-z0-9-]*$/.test(namePrefix)) throw new Error(`namePrefix "${namePrefix}" must be lower case letters, digits and "-"`);
-    const allowDestroy = props.allowDestroy ?? false;
+    const allowDestroy = destroysData(props);
     const contractsDir = props.contractsDir ?? resolve(REPO_ROOT, 'contracts');
     this.contracts = loadContracts(contractsDir);
 
@@ -126,6 +148,7 @@ export class DataLake extends Construct {
       goldViews: props.goldViews ?? GOLD_VIEWS.filter((v) => this.contracts.get(v.sourceDataset)),
       allowDestroy,
     });
+    if (props.lakeFormation) this.lakeFormation = new LakeFormationGovernance(this, 'LakeFormation', { ...props.lakeFormation, catalog: this.catalog });
     this.query = new LakeQuery(this, 'Query', {
       namePrefix,
       resultsBucket: this.storage.bucket('athenaResults'),
@@ -161,30 +184,81 @@ export class DataLake extends Construct {
         query: this.query,
         namePrefix,
         allowDestroy,
-        alarmTopic: this.monitoring.alarmTopic,
       });
+      for (const alarm of this.goldRefresh.alarms) this.monitoring.addAlarm(alarm);
     }
+    this.grantLakeFormationToFunctions(goldTable?.name);
   }
 
   /**
-   * Analyst access: queries through the analysts workgroup, reads silver and gold (data and catalog), and is
-   * explicitly denied bronze and quarantine in their bucket policies.
+   * Analyst access: queries through the analysts workgroup (and the Athena console's listing of workgroups and
+   * catalog), reads the files and catalog entries of the silver and gold tables (not silver's `_manifests/` and
+   * `_pending/`, not gold's `_state/`; listing only under table prefixes), and is explicitly denied bronze and
+   * quarantine in their bucket policies.
    */
   grantAnalystAccess(grantee: iam.IGrantable): iam.Grant {
     for (const zone of ['bronze', 'quarantine'] as const) this.storage.denyRead(grantee.grantPrincipal, zone);
+    for (const zone of ['silver', 'gold'] as const) this.lakeFormation?.grantTables(grantee.grantPrincipal, zone, ['SELECT', 'DESCRIBE']);
     return this.query
       .grantQuery(grantee, 'analysts')
-      .combine(this.storage.grantRead(grantee, 'silver'))
-      .combine(this.storage.grantRead(grantee, 'gold'))
+      .combine(this.query.grantConsoleBrowse(grantee))
+      .combine(this.catalog.grantReadTableData(grantee, 'silver'))
+      .combine(this.catalog.grantReadTableData(grantee, 'gold'))
       .combine(this.catalog.grantRead(grantee, 'silver'))
       .combine(this.catalog.grantRead(grantee, 'gold'));
   }
 
+  /**
+   * Producer access for one dataset: upload new files under its bronze prefix (the contract's `bronzePrefix`)
+   * with `s3:PutObject` — nothing else: no read, no list, no delete (an overwrite only adds a version), no other
+   * prefix; the lake key only through S3 for bronze. Incomplete multipart uploads are aborted by lifecycle.
+   */
+  grantProducerWrite(grantee: iam.IGrantable, dataset: string): iam.Grant {
+    const contract = this.contracts.get(dataset);
+    if (!contract) throw new Error(`no dataset ${JSON.stringify(dataset)}: producers can be granted one of ${this.contracts.names().join(', ')}`);
+    return this.storage.grantPut(grantee, 'bronze', `${contract.bronzePrefix}*`);
+  }
+
   /** Platform access: queries through the platform workgroup and reads every zone, quarantine included. */
   grantPlatformAccess(grantee: iam.IGrantable): iam.Grant {
-    let grant = this.query.grantQuery(grantee, 'platform');
+    let grant = this.query.grantQuery(grantee, 'platform').combine(this.query.grantConsoleBrowse(grantee));
     for (const zone of ['bronze', 'silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.storage.grantRead(grantee, zone));
-    for (const zone of ['silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.catalog.grantRead(grantee, zone));
+    for (const zone of ['silver', 'gold', 'quarantine'] as const) {
+      grant = grant.combine(this.catalog.grantRead(grantee, zone));
+      this.lakeFormation?.grantTables(grantee.grantPrincipal, zone, ['SELECT', 'DESCRIBE']);
+    }
     return grant;
   }
+
+  /** The functions' catalog work through Lake Formation: what their IAM catalog grants allow, table by table. */
+  private grantLakeFormationToFunctions(goldTableName: string | undefined): void {
+    const lf = this.lakeFormation;
+    if (!lf) return;
+    const silverTables = this.catalog.tables('silver').map((t) => t.tableName);
+    // Ingest: registers partitions (INSERT) on the silver tables, pointing into the silver location.
+    const ingest = this.ingestion.function.grantPrincipal;
+    lf.grantTables(ingest, 'silver', ['INSERT', 'DESCRIBE'], silverTables);
+    lf.grantDataLocation(ingest, 'silver');
+    const refresh = this.goldRefresh;
+    if (!refresh || !goldTableName) return;
+    // Gold refresh: Athena reads the source table as the function; it creates, repoints and drops the gold
+    // table's partitions, which point into the gold location.
+    const fn = refresh.function.grantPrincipal;
+    const source = this.catalog.tables('silver').find((t) => t.tableName === refresh.sourceDataset);
+    lf.grantTables(fn, 'silver', ['SELECT', 'DESCRIBE'], source ? [source.tableName] : []);
+    lf.grantTables(fn, 'gold', ['SELECT', 'INSERT', 'DELETE', 'ALTER', 'DESCRIBE'], [goldTableName]);
+    lf.grantDataLocation(fn, 'gold');
+  }
+}
+
+/** Whether the lake's data goes with the stack, from `removalPolicy` (or the deprecated `allowDestroy`). */
+function destroysData(props: DataLakeProps): boolean {
+  if (props.removalPolicy !== undefined && props.allowDestroy !== undefined) {
+    throw new Error('give removalPolicy or the deprecated allowDestroy, not both');
+  }
+  if (props.removalPolicy === undefined) return props.allowDestroy ?? false;
+  if (props.removalPolicy !== RemovalPolicy.DESTROY && props.removalPolicy !== RemovalPolicy.RETAIN) {
+    throw new Error(`removalPolicy must be RemovalPolicy.DESTROY or RemovalPolicy.RETAIN (got ${props.removalPolicy})`);
+  }
+  return props.removalPolicy === RemovalPolicy.DESTROY;
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -13,12 +13,19 @@ export interface MedallionLakeStackProps extends StackProps {
    * @default - the stage's settings only
    */
   readonly lake?: Partial<DataLakeProps>;
+  /**
+   * Principals allowed to assume `AnalystsRole` (IAM roles, users, `SamlConsolePrincipal`s…). Never the
+   * account root: that would let anyone in the account allowed `sts:AssumeRole` on `*` become an analyst.
+   * @default - the stage's `analystPrincipalArns`; none means no `AnalystsRole` is created
+   */
+  readonly analystPrincipals?: readonly iam.IPrincipal[];
 }
 
 /** One stage of the lake: the `DataLake` plus the analysts role and the outputs tools and tests read. */
 export class MedallionLakeStack extends Stack {
   readonly lake: DataLake;
-  readonly analystsRole: iam.Role;
+  /** The role analysts assume; undefined when no principal may assume it. */
+  readonly analystsRole?: iam.Role;
 
   constructor(scope: Construct, id: string, props: MedallionLakeStackProps) {
     const { stage } = props;
@@ -32,12 +39,13 @@ export class MedallionLakeStack extends Stack {
 
     this.lake = new DataLake(this, 'Lake', {
       namePrefix: stage.namePrefix,
-      allowDestroy: stage.allowDestroy,
+      removalPolicy: stage.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       retention: stage.retention,
       bronzeObjectLock: stage.bronzeObjectLock,
       analystsScanCutoffBytes: stage.scanCutoffBytes.analysts,
       platformScanCutoffBytes: stage.scanCutoffBytes.platform,
       ingestion: stage.ingestion,
+      lakeFormation: stage.lakeFormationAdmins?.length ? { admins: stage.lakeFormationAdmins } : undefined,
       monitoring: {
         alarmEmails: stage.alarmEmails,
         alarmTopic: stage.alarmTopicArn ? sns.Topic.fromTopicArn(this, 'AlarmTopic', stage.alarmTopicArn) : undefined,
@@ -46,12 +54,15 @@ export class MedallionLakeStack extends Stack {
       ...props.lake,
     });
 
-    this.analystsRole = new iam.Role(this, 'AnalystsRole', {
-      assumedBy: new iam.AccountRootPrincipal(),
-      description: 'Analysts: query silver and gold through the analysts workgroup; no bronze, no quarantine',
-    });
-    this.lake.grantAnalystAccess(this.analystsRole);
-    acknowledgeInlinePolicies(this.analystsRole);
+    const analysts = props.analystPrincipals ?? stage.analystPrincipalArns.map((arn) => analystPrincipal(this, arn));
+    if (analysts.length > 0) {
+      this.analystsRole = new iam.Role(this, 'AnalystsRole', {
+        assumedBy: new iam.CompositePrincipal(...analysts),
+        description: 'Analysts: query silver and gold through the analysts workgroup; no bronze, no quarantine',
+      });
+      this.lake.grantAnalystAccess(this.analystsRole);
+      acknowledgeInlinePolicies(this.analystsRole);
+    }
 
     this.outputs();
   }
@@ -70,6 +81,15 @@ export class MedallionLakeStack extends Stack {
     output('IngestQueueUrl', ingestion.queue.queueUrl, 'Queue of bronze object-created events');
     output('DeadLetterQueueUrl', ingestion.deadLetterQueue.queueUrl, 'Bronze objects that failed ingestion repeatedly');
     output('IngestFunctionName', ingestion.function.functionName, 'The ingest function');
-    output('AnalystsRoleArn', this.analystsRole.roleArn, 'Role analysts assume to query the lake');
+    if (this.analystsRole) output('AnalystsRoleArn', this.analystsRole.roleArn, 'Role analysts assume to query the lake');
   }
+}
+
+/** An IAM role or user ARN as itself; a SAML provider ARN as console federation through it. */
+function analystPrincipal(scope: Construct, arn: string): iam.IPrincipal {
+  if (/:saml-provider\//.test(arn)) {
+    const id = `AnalystsSamlProvider${arn.replace(/[^A-Za-z0-9]/g, '').slice(-40)}`;
+    return new iam.SamlConsolePrincipal(iam.SamlProvider.fromSamlProviderArn(scope, id, arn));
+  }
+  return new iam.ArnPrincipal(arn);
 }

@@ -1,8 +1,9 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledgeObjectPattern } from '../compliance/acknowledgments.ts';
 import type { DatasetContract } from '../../engine/contract/types.ts';
 import type { GoldView } from '../../engine/gold/tables.ts';
 import { LakeTable, validateTableSpec } from './lake-table.ts';
@@ -54,6 +55,9 @@ interface TableGrant {
   readonly actions: readonly string[];
 }
 
+/** Reading a table's files: the objects, their versions, and the bucket key that encrypts them. */
+const DATA_READ_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion', 'kms:Decrypt'];
+
 /**
  * The Glue Data Catalog of the lake: a database per catalogued zone, tables generated from the dataset
  * contracts (no crawler), and grants scoped to exactly these databases and tables — including tables
@@ -68,6 +72,7 @@ export class LakeCatalog extends Construct {
   private readonly removalPolicy: RemovalPolicy;
   private readonly tablesByZone = new Map<CatalogZone, LakeTable[]>();
   private readonly grants: TableGrant[] = [];
+  private readonly dataGrants: { readonly grantee: iam.IGrantable; readonly zone: CatalogZone }[] = [];
   private readonly views: LakeView[] = [];
 
   constructor(scope: Construct, id: string, props: LakeCatalogProps) {
@@ -115,6 +120,11 @@ export class LakeCatalog extends Construct {
     return created;
   }
 
+  /** The bucket holding a catalogued zone's files. */
+  bucket(zone: CatalogZone): s3.IBucket {
+    return this.buckets[zone];
+  }
+
   /** Tables of a zone, in the order they were added. */
   tables(zone: CatalogZone): readonly LakeTable[] {
     return this.tablesByZone.get(zone) ?? [];
@@ -141,7 +151,34 @@ export class LakeCatalog extends Construct {
     for (const grant of this.grants.filter((g) => g.zone === zone)) {
       iam.Grant.addToPrincipal({ grantee: grant.grantee, actions: [...grant.actions], resourceArns: [table.tableArn] });
     }
+    for (const grant of this.dataGrants.filter((g) => g.zone === zone)) this.grantTableFiles(grant.grantee, table);
     return table;
+  }
+
+  /**
+   * Lets the grantee read the files of a zone's tables — those added later too — and list the bucket only under
+   * their prefixes (`s3:prefix`), which is what Athena does as the caller. Nothing else in the bucket: not
+   * silver's `_manifests/` and `_pending/`, not gold's `_state/`. The Glue side is `grantRead`.
+   */
+  grantReadTableData(grantee: iam.IGrantable, zone: CatalogZone): iam.Grant {
+    this.dataGrants.push({ grantee, zone });
+    const bucket = this.buckets[zone];
+    let grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [bucket.bucketArn] }).combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:ListBucket'],
+        resourceArns: [bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': Lazy.list({ produce: () => this.tables(zone).map((t) => `${t.locationPrefix}*`) }) } },
+      }),
+    );
+    for (const table of this.tables(zone)) grant = grant.combine(this.grantTableFiles(grantee, table));
+    return grant;
+  }
+
+  private grantTableFiles(grantee: iam.IGrantable, table: LakeTable): iam.Grant {
+    const pattern = `${table.locationPrefix}*`;
+    acknowledgeObjectPattern(grantee, table.bucket, pattern);
+    return s3.BucketGrants.fromBucket(table.bucket).actionsOnObjectKeys(grantee, pattern, ...DATA_READ_ACTIONS);
   }
 
   /** Lets the grantee read the definitions and partitions of a zone's database and tables (what Athena needs). */

@@ -30,12 +30,15 @@ export class LakeTable extends Construct {
   readonly tableName: string;
   /** Key prefix of the table's files in its bucket. */
   readonly locationPrefix: string;
+  /** The bucket holding the table's files. */
+  readonly bucket: s3.IBucket;
   readonly tableArn: string;
 
   constructor(scope: Construct, id: string, props: LakeTableProps) {
     super(scope, id);
     const { spec, database, bucket } = props;
     this.tableName = spec.name;
+    this.bucket = bucket;
     this.locationPrefix = validateTableSpec(spec);
 
     const table = new glue.CfnTable(this, 'Resource', {

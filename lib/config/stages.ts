@@ -1,7 +1,7 @@
 import { Duration, Size } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IngestionOptions } from '../data-lake.ts';
-import type { BronzeObjectLock } from '../storage/lake-storage.ts';
 import type { LakeRetention } from '../storage/retention.ts';
 
 const GIB = 1024 ** 3;
@@ -15,8 +15,11 @@ export interface StageConfig {
   readonly namePrefix: string;
   /** Whether `cdk destroy` may delete data (buckets with objects, key, databases, logs). */
   readonly allowDestroy: boolean;
-  /** Object Lock on bronze. Opt-in; only takes effect on a newly created bucket. */
-  readonly bronzeObjectLock?: BronzeObjectLock;
+  /**
+   * Object Lock on bronze (governance mode in prod): every new raw file version is immutable for the retention.
+   * Irreversible once deployed; `-c bronzeObjectLock=off` leaves it off (a stack deployed before it existed).
+   */
+  readonly bronzeObjectLock?: s3.ObjectLockRetention;
   readonly retention: LakeRetention;
   /** Per-query bytes-scanned cutoff of each Athena workgroup. */
   readonly scanCutoffBytes: { readonly analysts: number; readonly platform: number };
@@ -27,6 +30,18 @@ export interface StageConfig {
   readonly alarmTopicArn?: string;
   /** Age of the oldest queued bronze object that raises an alarm. */
   readonly maxMessageAge: Duration;
+  /**
+   * Who may assume the stack's `AnalystsRole`: IAM role or user ARNs (an IAM Identity Center permission set's
+   * `AWSReservedSSO_…` role, say) and SAML provider ARNs (console federation). Empty: no `AnalystsRole`; grant
+   * existing roles with `DataLake.grantAnalystAccess` instead. Also `-c analystPrincipals=arn1,arn2`.
+   */
+  readonly analystPrincipalArns: readonly string[];
+  /**
+   * Lake Formation administrators (IAM role/user ARNs); any turns on the lake's Lake Formation option
+   * (`DataLakeProps.lakeFormation`). Also `-c lakeFormationAdmins=arn1,arn2`.
+   * @default - none: no Lake Formation
+   */
+  readonly lakeFormationAdmins?: readonly string[];
 }
 
 export const STAGES: Readonly<Record<StageName, StageConfig>> = {
@@ -52,12 +67,18 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     alarmEmails: [],
     maxMessageAge: Duration.minutes(30),
+    analystPrincipalArns: [],
   },
   prod: {
     stageName: 'prod',
     namePrefix: 'medallion-prod',
     allowDestroy: false,
+    // Raw files are the replayable system of record: each version is locked for a year (governance mode, so
+    // an administrator holding s3:BypassGovernanceRetention can still remove one), and bronze keeps replaced
+    // versions exactly as long.
+    bronzeObjectLock: s3.ObjectLockRetention.governance(Duration.days(365)),
     retention: {
+      bronzeNoncurrentVersionExpirationDays: 365,
       noncurrentVersionExpirationDays: 90,
       quarantineExpirationDays: 365,
       athenaResultsExpirationDays: 30,
@@ -77,6 +98,7 @@ export const STAGES: Readonly<Record<StageName, StageConfig>> = {
     },
     alarmEmails: [],
     maxMessageAge: Duration.minutes(30),
+    analystPrincipalArns: [],
   },
 };
 
@@ -89,9 +111,20 @@ export function stageFromContext(tryGetContext: (key: string) => unknown): Stage
   const stage = STAGES[name as StageName];
   const emails = contextList(tryGetContext('alarmEmails'));
   const topicArn = tryGetContext('alarmTopicArn');
+  const lock = tryGetContext('bronzeObjectLock');
+  if (lock !== undefined && lock !== 'off') throw new Error(`bronzeObjectLock: only "off" can be given on the command line (got ${JSON.stringify(lock)})`);
+  const analysts = contextList(tryGetContext('analystPrincipals'));
+  for (const arn of analysts) {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user|saml-provider)\/.+$/.test(arn)) {
+      throw new Error(`analystPrincipals: ${JSON.stringify(arn)} is not an IAM role, user or SAML provider ARN`);
+    }
+  }
   return {
     ...stage,
+    bronzeObjectLock: lock === 'off' ? undefined : stage.bronzeObjectLock,
     alarmEmails: [...stage.alarmEmails, ...emails],
+    analystPrincipalArns: [...stage.analystPrincipalArns, ...analysts],
+    lakeFormationAdmins: [...(stage.lakeFormationAdmins ?? []), ...contextList(tryGetContext('lakeFormationAdmins'))],
     alarmTopicArn: typeof topicArn === 'string' && topicArn !== '' ? topicArn : undefined,
   };
 }

@@ -17,7 +17,7 @@ import { ACCOUNT_MONTHLY_BALANCE, type GoldTable } from '../../engine/gold/table
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { esmBundling } from '../ingestion/ingest-bundling.ts';
-import { VISIBILITY_TIMEOUT_FACTOR } from '../ingestion/lake-ingestion.ts';
+import { MIN_MAX_RECEIVE_COUNT, validateMaxReceiveCount, VISIBILITY_TIMEOUT_FACTOR } from '../ingestion/lake-ingestion.ts';
 import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
 import { LAMBDA_NODE_RUNTIME } from '../node-runtime.ts';
 import type { LakeQuery } from '../query/lake-query.ts';
@@ -64,8 +64,8 @@ export interface LakeGoldRefreshProps {
    */
   readonly memorySize?: number;
   /**
-   * Deliveries of a message before it moves to the dead-letter queue.
-   * @default 3
+   * Deliveries of a message before it moves to the dead-letter queue; at least `MIN_MAX_RECEIVE_COUNT` (5).
+   * @default 5
    */
   readonly maxReceiveCount?: number;
   /**
@@ -117,14 +117,16 @@ export class LakeGoldRefresh extends Construct {
   readonly rule: events.Rule;
   readonly logGroup: logs.LogGroup;
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** The silver dataset the gold table is built from. */
+  readonly sourceDataset: string;
 
   constructor(scope: Construct, id: string, props: LakeGoldRefreshProps) {
     super(scope, id);
     const { storage, catalog, query } = props;
     const table = props.table ?? ACCOUNT_MONTHLY_BALANCE;
     const timeout = props.timeout ?? Duration.minutes(15);
-    const maxReceiveCount = props.maxReceiveCount ?? 3;
-    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) throw new Error(`maxReceiveCount must be a positive whole number (got ${maxReceiveCount})`);
+    const maxReceiveCount = props.maxReceiveCount ?? MIN_MAX_RECEIVE_COUNT;
+    validateMaxReceiveCount(maxReceiveCount);
     if (!catalog.table('gold', table.name)) throw new Error(`gold table ${table.name} is not in the catalog: register it before refreshing it`);
     const prefix = props.namePrefix ?? 'medallion';
     const removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
@@ -199,15 +201,23 @@ export class LakeGoldRefresh extends Construct {
         GLUE_QUARANTINE_DATABASE: catalog.databaseNames.quarantine,
         ATHENA_WORKGROUP: query.workgroupName('platform'),
         CLEANUP_GRACE_SECONDS: String((props.cleanupGrace ?? Duration.minutes(30)).toSeconds()),
-        POWERTOOLS_SERVICE_NAME: 'medallion-gold-refresh',
+        POWERTOOLS_SERVICE_NAME: `${prefix}-gold-refresh`,
         LOG_LEVEL: props.logLevel ?? 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },
     });
 
-    storage.grantRead(this.function, 'silver'); // Athena reads silver data as the caller; the function reads manifests
-    storage.grantReadWrite(this.function, 'gold', `${table.locationPrefix}*`); // UNLOAD output, cleanup
-    storage.grantReadWrite(this.function, 'gold', '_state/*');
+    // Silver: the source dataset's manifests (the function lists and reads them) and its table's files (Athena
+    // reads them as the caller); listing only under those prefixes. Nothing else of silver.
+    this.sourceDataset = table.sourceDataset;
+    const source = catalog.table('silver', table.sourceDataset);
+    if (!source) throw new Error(`gold table ${table.name} is built from silver.${table.sourceDataset}, which is not in the catalog`);
+    storage.grantRead(this.function, 'silver', `${MANIFESTS_PREFIX}${table.sourceDataset}/*`);
+    storage.grantRead(this.function, 'silver', `${source.locationPrefix}*`);
+    // Gold: the table's files (UNLOAD output, cleanup) and the refresh state, which does not exist before the
+    // first refresh: S3 answers 404 for it (not 403) only to a principal that may list the bucket.
+    storage.grantReadWrite(this.function, 'gold', `${table.locationPrefix}*`, { listWholeBucket: true });
+    storage.grantReadWrite(this.function, 'gold', '_state/*', { listWholeBucket: true });
     query.grantQuery(this.function, 'platform');
     catalog.grantRead(this.function, 'silver');
     catalog.grantManagePartitions(this.function, 'gold', table.name);

@@ -31,6 +31,12 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 /** Lambda gives a function one vCPU per 1,769 MB of memory. */
 export const MB_PER_VCPU = 1769;
 
+/**
+ * AWS's guidance for a queue that is a Lambda event source: at least 5 receives before the dead-letter queue,
+ * so a message is not dead-lettered just because its batch was throttled or retried a few times.
+ */
+export const MIN_MAX_RECEIVE_COUNT = 5;
+
 /** Share of /tmp a decompressed source may take (the compressed original and the staged Parquet need the rest). */
 export const UNCOMPRESSED_SHARE_OF_TMP = 0.6;
 
@@ -92,8 +98,8 @@ export interface LakeIngestionProps {
    */
   readonly reservedConcurrentExecutions?: number;
   /**
-   * Deliveries of a message before it moves to the dead-letter queue.
-   * @default 3
+   * Deliveries of a message before it moves to the dead-letter queue; at least `MIN_MAX_RECEIVE_COUNT` (5).
+   * @default 5
    */
   readonly maxReceiveCount?: number;
   /**
@@ -119,8 +125,9 @@ export interface LakeIngestionProps {
   readonly metricsNamespace?: string;
   /**
    * Powertools service name (`POWERTOOLS_SERVICE_NAME`); Powertools adds it to every metric as the
-   * `service` dimension.
-   * @default 'medallion-ingest'
+   * `service` dimension, which the alarms select. It must differ between lakes sharing an account and region
+   * (dev and prod), or each lake's alarms fire on the other's metrics.
+   * @default `${namePrefix}-ingest`
    */
   readonly serviceName?: string;
   /**
@@ -157,10 +164,10 @@ export class LakeIngestion extends Construct {
     const timeout = props.timeout ?? Duration.minutes(5);
     const batchSize = props.batchSize ?? 5;
     const maxConcurrency = props.maxConcurrency ?? 5;
-    const maxReceiveCount = props.maxReceiveCount ?? 3;
+    const maxReceiveCount = props.maxReceiveCount ?? MIN_MAX_RECEIVE_COUNT;
     validate({ batchSize, maxConcurrency, maxReceiveCount, reserved: props.reservedConcurrentExecutions });
     this.metricsNamespace = props.metricsNamespace ?? 'MedallionLake';
-    this.serviceName = props.serviceName ?? 'medallion-ingest';
+    this.serviceName = props.serviceName ?? `${props.namePrefix ?? 'medallion'}-ingest`;
     const removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
     // Messages carry object references only (bucket, key, size, etag), never records: SQS-managed encryption
@@ -237,13 +244,15 @@ export class LakeIngestion extends Construct {
       },
     });
 
-    // Read-only on bronze, so the function can never trigger itself.
+    // Read-only on bronze, so the function can never trigger itself. (Listing the bucket makes a deleted object
+    // a 404, "object gone", rather than a 403.)
     storage.grantRead(this.function, 'bronze');
     // Silver: read and write the manifests (the previous one names the files a re-run replaces); write and
-    // delete each dataset's own files; never read silver data.
-    storage.grantReadWrite(this.function, 'silver', `${MANIFESTS_PREFIX}*`);
+    // delete each dataset's own files; never read silver data. A source's first manifest does not exist yet:
+    // S3 says so (404, not 403) only to a principal that may list the bucket.
+    storage.grantReadWrite(this.function, 'silver', `${MANIFESTS_PREFIX}*`, { listWholeBucket: true });
     // And its intent records (the files an unfinished attempt wrote, removed by the next success).
-    storage.grantReadWrite(this.function, 'silver', `${PENDING_PREFIX}*`);
+    storage.grantReadWrite(this.function, 'silver', `${PENDING_PREFIX}*`, { listWholeBucket: true });
     const datasets = catalog.tables('silver').map((t) => t.tableName);
     for (const table of catalog.tables('silver')) storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);
     // Quarantine: write only, under each dataset's prefix and the one for files no contract owns.
@@ -277,9 +286,16 @@ function validate(v: { batchSize: number; maxConcurrency: number; maxReceiveCoun
   if (!Number.isInteger(v.maxConcurrency) || v.maxConcurrency < 2 || v.maxConcurrency > 1000) {
     throw new Error(`maxConcurrency must be 2–1000, an SQS event source limit (got ${v.maxConcurrency})`);
   }
-  if (!Number.isInteger(v.maxReceiveCount) || v.maxReceiveCount < 1) throw new Error(`maxReceiveCount must be a positive whole number (got ${v.maxReceiveCount})`);
+  validateMaxReceiveCount(v.maxReceiveCount);
   if (v.reserved !== undefined && v.reserved < v.maxConcurrency) {
     throw new Error(`reservedConcurrentExecutions (${v.reserved}) below maxConcurrency (${v.maxConcurrency}) would throttle the queue's own invocations`);
+  }
+}
+
+/** Throws unless `count` is a whole number of at least `MIN_MAX_RECEIVE_COUNT`. */
+export function validateMaxReceiveCount(count: number): void {
+  if (!Number.isInteger(count) || count < MIN_MAX_RECEIVE_COUNT) {
+    throw new Error(`maxReceiveCount must be a whole number of at least ${MIN_MAX_RECEIVE_COUNT}, AWS's guidance for Lambda event-source queues (got ${count})`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Aws, Duration, Lazy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -74,6 +74,9 @@ export class LakeMonitoring extends Construct {
   readonly quarantineRateAlarms: ReadonlyMap<string, cloudwatch.Alarm>;
   readonly dashboard: cloudwatch.Dashboard;
   private readonly ingestion: LakeIngestion;
+  private readonly notify: actions.SnsAction;
+  /** ARNs of the alarms allowed to publish to the topic (its policy names each one). */
+  private readonly alarmArns: string[] = [];
 
   constructor(scope: Construct, id: string, props: LakeMonitoringProps) {
     super(scope, id);
@@ -82,13 +85,9 @@ export class LakeMonitoring extends Construct {
     this.ingestion = ingestion;
     this.alarmTopic = props.alarmTopic ?? this.createTopic(prefix, props.encryptionKey);
     for (const email of props.alarmEmails ?? []) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
-    const notify = new actions.SnsAction(this.alarmTopic);
-    const alarm = (id: string, alarmProps: cloudwatch.AlarmProps): cloudwatch.Alarm => {
-      const created = new cloudwatch.Alarm(this, id, { treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...alarmProps });
-      created.addAlarmAction(notify);
-      created.addOkAction(notify);
-      return created;
-    };
+    this.notify = new actions.SnsAction(this.alarmTopic);
+    const alarm = (id: string, alarmProps: cloudwatch.AlarmProps): cloudwatch.Alarm =>
+      this.addAlarm(new cloudwatch.Alarm(this, id, { treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...alarmProps }));
 
     this.dlqDepthAlarm = alarm('DeadLetterQueueNotEmpty', {
       alarmName: `${prefix}-ingest-dead-letters`,
@@ -161,6 +160,18 @@ export class LakeMonitoring extends Construct {
     this.addWidgets(props.datasets, props.workgroupNames ?? []);
   }
 
+  /**
+   * Routes an alarm's state changes (ALARM and OK) to the alarm topic. When the topic was created here, its
+   * policy lets CloudWatch publish for exactly the alarms added this way (`aws:SourceArn`), from this account
+   * (`aws:SourceAccount`); an existing topic passed as `alarmTopic` must allow that itself.
+   */
+  addAlarm(alarm: cloudwatch.Alarm): cloudwatch.Alarm {
+    alarm.addAlarmAction(this.notify);
+    alarm.addOkAction(this.notify);
+    this.alarmArns.push(alarm.alarmArn);
+    return alarm;
+  }
+
   /** One of the ingest handler's EMF metrics for a dataset. */
   ingestMetric(name: IngestMetric, dataset: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -204,7 +215,22 @@ export class LakeMonitoring extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
     );
-    return new sns.Topic(this, 'AlarmTopic', { displayName: `${prefix} data lake alarms`, masterKey: key, enforceSSL: true });
+    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: `${prefix} data lake alarms`, masterKey: key, enforceSSL: true });
+    // A topic policy replaces SNS's default one: without this statement no alarm could publish (enforceSSL alone
+    // is a Deny). Scoped to this account's alarms that were added to this construct, by ARN.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsOfThisLake',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': Lazy.list({ produce: () => this.alarmArns }) },
+        },
+      }),
+    );
+    return topic;
   }
 
   private addWidgets(datasets: readonly string[], workgroups: readonly string[]): void {

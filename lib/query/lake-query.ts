@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledgeObjectPattern } from '../compliance/acknowledgments.ts';
+import { acknowledge, acknowledgeObjectPattern } from '../compliance/acknowledgments.ts';
 import type { CatalogZone } from '../catalog/table-spec.ts';
 import { qualifyDatabases } from '../../engine/gold/athena.ts';
 import type { AnalystQuery } from './analyst-sql.ts';
@@ -64,13 +64,17 @@ const QUERY_ACTIONS = [
   'athena:BatchGetNamedQuery',
 ];
 
+/** Listing actions the Athena console calls to show its workgroup, engine and catalog pickers; IAM scopes them to no resource. */
+const CONSOLE_LIST_ACTIONS = ['athena:ListWorkGroups', 'athena:ListEngineVersions', 'athena:ListDataCatalogs'];
+/** Browsing the Glue catalog through Athena (databases and tables panel), on the account's `AwsDataCatalog` only. */
+const CONSOLE_CATALOG_ACTIONS = ['athena:GetDataCatalog', 'athena:ListDatabases', 'athena:GetDatabase', 'athena:ListTableMetadata', 'athena:GetTableMetadata'];
+
 /** Analysts cannot read quarantine, so queries over it go where the platform team can run them. */
 export function workgroupFor(query: AnalystQuery): WorkgroupKind {
   const marker = '__quarantine_database__';
   return qualifyDatabases(query.sql, { silver: 'silver', gold: 'gold', quarantine: marker }).includes(marker) ? 'platform' : 'analysts';
 }
 
-const RESULTS_BUCKET_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation'];
 const RESULTS_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
 
 /**
@@ -136,6 +140,24 @@ export class LakeQuery extends Construct {
   }
 
   /**
+   * Lets the grantee use the Athena console: list workgroups, engine versions and data catalogs (actions IAM
+   * allows only on `*`), and browse the `AwsDataCatalog` (what it shows is still limited by the grantee's
+   * Glue permissions on databases and tables).
+   */
+  grantConsoleBrowse(grantee: iam.IGrantable): iam.Grant {
+    const principal = grantee.grantPrincipal;
+    if (Construct.isConstruct(principal)) {
+      acknowledge(principal, {
+        'AwsSolutions-IAM5[Resource::*]': `Only ${CONSOLE_LIST_ACTIONS.join(', ')}: list actions the Athena console needs, which support no resource-level permissions.`,
+      });
+    }
+    const dataCatalog = Stack.of(this).formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' });
+    return iam.Grant.addToPrincipal({ grantee, actions: CONSOLE_LIST_ACTIONS, resourceArns: ['*'] }).combine(
+      iam.Grant.addToPrincipal({ grantee, actions: CONSOLE_CATALOG_ACTIONS, resourceArns: [dataCatalog] }),
+    );
+  }
+
+  /**
    * Lets the grantee run and read queries in one workgroup, and read and write that workgroup's results.
    * Access to the data queried is granted separately (storage and catalog grants).
    */
@@ -143,7 +165,16 @@ export class LakeQuery extends Construct {
     const resultsPrefix = `${kind}/*`;
     acknowledgeObjectPattern(grantee, this.resultsBucket, resultsPrefix);
     return iam.Grant.addToPrincipal({ grantee, actions: QUERY_ACTIONS, resourceArns: [this.workgroupArn(kind)] })
-      .combine(iam.Grant.addToPrincipal({ grantee, actions: RESULTS_BUCKET_ACTIONS, resourceArns: [this.resultsBucket.bucketArn] }))
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.resultsBucket.bucketArn] }))
+      // Listing only the workgroup's own results.
+      .combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['s3:ListBucket'],
+          resourceArns: [this.resultsBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [resultsPrefix] } },
+        }),
+      )
       .combine(iam.Grant.addToPrincipal({ grantee, actions: RESULTS_OBJECT_ACTIONS, resourceArns: [this.resultsBucket.arnForObjects(resultsPrefix)] }))
       .combine(kms.KeyGrants.fromKey(this.encryptionKey).actions(grantee, 'kms:Decrypt', 'kms:GenerateDataKey'));
   }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -6,14 +6,6 @@ import { Construct } from 'constructs';
 import { acknowledge, acknowledgeObjectPattern } from '../compliance/acknowledgments.ts';
 import { resolveRetention, type LakeRetention } from './retention.ts';
 import { ZONES, type StorageZone, type ZoneDefinition } from './zones.ts';
-
-/** Object Lock (write once, read many) settings for the bronze zone. */
-export interface BronzeObjectLock {
-  /** `GOVERNANCE` can be bypassed by principals with `s3:BypassGovernanceRetention`; `COMPLIANCE` by nobody. */
-  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
-  /** Default retention of every new bronze object version. */
-  readonly retentionDays: number;
-}
 
 export interface LakeStorageProps {
   /**
@@ -27,10 +19,14 @@ export interface LakeStorageProps {
    */
   readonly retention?: LakeRetention;
   /**
-   * Object Lock on the bronze bucket. Opt-in, and only effective on a newly created bucket.
+   * Object Lock (write once, read many) on the bronze bucket: the default retention of every new object
+   * version, `ObjectLockRetention.governance(…)` (principals with `s3:BypassGovernanceRetention` can still
+   * remove a version early) or `.compliance(…)` (nobody can). Once on, Object Lock cannot be turned off; objects
+   * written before it was turned on are not locked. Bronze's noncurrent versions must then be kept at least as
+   * long (`retention.bronzeNoncurrentVersionExpirationDays`).
    * @default - no Object Lock
    */
-  readonly bronzeObjectLock?: BronzeObjectLock;
+  readonly bronzeObjectLock?: s3.ObjectLockRetention;
   /**
    * Whether `cdk destroy` deletes the buckets with their objects and schedules the key for deletion.
    * Leave false wherever the data matters.
@@ -39,8 +35,18 @@ export interface LakeStorageProps {
   readonly allowDestroy?: boolean;
 }
 
+/** How a read grant may list its zone. */
+export interface ReadGrantOptions {
+  /**
+   * Whether the grantee may list the whole bucket (`s3:ListBucket` without an `s3:prefix` condition). S3
+   * answers a GET of a missing key with 404 only to a principal that may list the bucket, and with 403 to any
+   * other, so a grantee that reads keys which may not exist yet (and takes `NoSuchKey` for "none") needs it.
+   * @default false - listing is limited to `keyPattern` (`s3:prefix` like `keyPattern`), unless that is `*`
+   */
+  readonly listWholeBucket?: boolean;
+}
+
 const OBJECT_READ_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion'];
-const BUCKET_READ_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation'];
 const OBJECT_WRITE_ACTIONS = ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'];
 // Multipart uploads to SSE-KMS buckets need Decrypt as well as GenerateDataKey.
 const KEY_READ_ACTIONS = ['kms:Decrypt'];
@@ -62,9 +68,7 @@ export class LakeStorage extends Construct {
     if (props.bronzeObjectLock && allowDestroy) {
       throw new Error('bronzeObjectLock and allowDestroy exclude each other: locked objects cannot be deleted by cdk destroy');
     }
-    if (props.bronzeObjectLock && (!Number.isInteger(props.bronzeObjectLock.retentionDays) || props.bronzeObjectLock.retentionDays < 1)) {
-      throw new Error('bronzeObjectLock.retentionDays must be a positive whole number');
-    }
+    if (props.bronzeObjectLock) validateObjectLock(props.bronzeObjectLock, retention);
 
     this.key = new kms.Key(this, 'Key', {
       description: 'Medallion lake: encrypts every zone, query results, logs and alarm notifications',
@@ -91,13 +95,17 @@ export class LakeStorage extends Construct {
     enableEventBridge(this.bucket(zone));
   }
 
-  /** Lets the grantee list a zone and read (and decrypt) its objects matching `keyPattern`. */
-  grantRead(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
+  /**
+   * Lets the grantee read (and decrypt) a zone's objects matching `keyPattern`, and list them: `s3:ListBucket`
+   * carries an `s3:prefix` condition of the same pattern unless the pattern is `*` or `listWholeBucket` is set.
+   */
+  grantRead(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*', options: ReadGrantOptions = {}): iam.Grant {
     const bucket = this.bucket(zone);
     acknowledgeObjectPattern(grantee, bucket, keyPattern);
-    return iam.Grant.addToPrincipal({ grantee, actions: BUCKET_READ_ACTIONS, resourceArns: [bucket.bucketArn] }).combine(
-      bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_READ_ACTIONS, ...KEY_READ_ACTIONS),
-    );
+    const listing = options.listWholeBucket || keyPattern === '*' ? {} : { conditions: { StringLike: { 's3:prefix': [keyPattern] } } };
+    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [bucket.bucketArn] })
+      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], ...listing }))
+      .combine(bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_READ_ACTIONS, ...KEY_READ_ACTIONS));
   }
 
   /** Lets the grantee write (with the lake key) and delete objects matching `keyPattern` in a zone. */
@@ -107,8 +115,38 @@ export class LakeStorage extends Construct {
     return bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_WRITE_ACTIONS, ...KEY_WRITE_ACTIONS);
   }
 
-  grantReadWrite(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
-    return this.grantRead(grantee, zone, keyPattern).combine(this.grantWrite(grantee, zone, keyPattern));
+  /**
+   * Lets the grantee upload objects matching `keyPattern` in a zone — `s3:PutObject` only (multipart uploads
+   * included): no read, no list, no delete. The lake key may be used for it only through S3 and only for this
+   * zone's bucket (`kms:ViaService`, and the encryption context S3 uses with bucket keys: the bucket ARN).
+   * The grantee needs an identity policy (a role or user of this account, `Role.fromRoleArn` included): a
+   * producer of another account assumes such a role. (In a key policy the bucket ARN condition would make
+   * the key and the bucket depend on each other.)
+   */
+  grantPut(grantee: iam.IGrantable, zone: StorageZone, keyPattern: string): iam.Grant {
+    const bucket = this.bucket(zone);
+    acknowledgeObjectPattern(grantee, bucket, keyPattern);
+    const keyGrant = iam.Grant.addToPrincipal({
+      grantee,
+      // Multipart uploads to an SSE-KMS bucket need Decrypt as well as GenerateDataKey.
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resourceArns: [this.key.keyArn],
+      conditions: {
+        StringEquals: {
+          'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com`,
+          'kms:EncryptionContext:aws:s3:arn': bucket.bucketArn,
+        },
+      },
+    });
+    if (!keyGrant.success) {
+      throw new Error(`${grantee.grantPrincipal} has no identity policy to hold an upload grant: grant a role of this account (Role.fromRoleArn works), which other accounts' producers assume`);
+    }
+    return keyGrant.combine(bucket.grants.actionsOnObjectKeys(grantee, keyPattern, 's3:PutObject'));
+  }
+
+  /** `grantRead` and `grantWrite` of the same objects. */
+  grantReadWrite(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*', options: ReadGrantOptions = {}): iam.Grant {
+    return this.grantRead(grantee, zone, keyPattern, options).combine(this.grantWrite(grantee, zone, keyPattern));
   }
 
   /**
@@ -128,7 +166,7 @@ export class LakeStorage extends Construct {
     );
   }
 
-  private createBucket(zone: ZoneDefinition, retention: Required<LakeRetention>, allowDestroy: boolean, lock?: BronzeObjectLock): s3.Bucket {
+  private createBucket(zone: ZoneDefinition, retention: Required<LakeRetention>, allowDestroy: boolean, lock?: s3.ObjectLockRetention): s3.Bucket {
     const encryptedWithLakeKey = zone.encryption === 'lake-key';
     const objectLock = zone.lockable ? lock : undefined;
     const bucket = new s3.Bucket(this, zone.id, {
@@ -141,7 +179,7 @@ export class LakeStorage extends Construct {
       minimumTLSVersion: 1.2,
       versioned: zone.versioned || objectLock !== undefined,
       objectLockEnabled: objectLock ? true : undefined,
-      objectLockDefaultRetention: objectLock ? objectLockRetention(objectLock) : undefined,
+      objectLockDefaultRetention: objectLock,
       serverAccessLogsBucket: zone.accessLogged ? this.bucket('accessLogs') : undefined,
       serverAccessLogsPrefix: zone.accessLogged ? `${zone.zone}/` : undefined,
       lifecycleRules: [
@@ -153,6 +191,7 @@ export class LakeStorage extends Construct {
     });
     if (zone.emitsEvents) enableEventBridge(bucket);
     if (encryptedWithLakeKey) this.denyForeignEncryption(bucket);
+    if (zone.auditLog) protectAuditLog(bucket, allowDestroy);
     acknowledge(bucket, {
       'PCI.DSS.321-S3BucketReplicationEnabled':
         'Cross-region replication is a per-deployment disaster-recovery decision (destination account and region, cost). Within a region S3 stores objects redundantly across zones; bronze is versioned (optionally Object-Locked) and every other zone can be rebuilt from it. Add a replication rule where the DR policy requires one.',
@@ -181,9 +220,48 @@ export class LakeStorage extends Construct {
   }
 }
 
-function objectLockRetention(lock: BronzeObjectLock): s3.ObjectLockRetention {
-  const duration = Duration.days(lock.retentionDays);
-  return lock.mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(duration) : s3.ObjectLockRetention.governance(duration);
+/**
+ * The access-log sink: CDK's policy *allows* the S3 logging service to write (per source bucket); this *denies*
+ * writes by anyone else — every IAM principal and every other service (a request by an IAM principal has no
+ * `aws:PrincipalServiceName`, and a negated operator matches a missing key). Where data is retained, no object
+ * version may be deleted for good: a deletion only adds a delete marker, and lifecycle (not subject to bucket
+ * policies) expires logs on schedule.
+ */
+function protectAuditLog(bucket: s3.Bucket, allowDestroy: boolean): void {
+  bucket.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyWritesExceptS3Logging',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:PutObject'],
+      resources: [bucket.arnForObjects('*')],
+      conditions: { StringNotEquals: { 'aws:PrincipalServiceName': 'logging.s3.amazonaws.com' } },
+    }),
+  );
+  if (allowDestroy) return; // cdk destroy's auto-delete must remove every version
+  bucket.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyPermanentDeletion',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:DeleteObjectVersion'],
+      resources: [bucket.arnForObjects('*')],
+    }),
+  );
+}
+
+/**
+ * A lock S3 accepts (whole days), and bronze's lifecycle consistent with it: a replaced or deleted version
+ * stays locked for the retention, so the lifecycle must not promise to expire it sooner.
+ */
+function validateObjectLock(lock: s3.ObjectLockRetention, retention: Required<LakeRetention>): void {
+  const days = lock.duration.toDays({ integral: false });
+  if (!Number.isInteger(days) || days < 1) throw new Error(`bronzeObjectLock retention must be a positive whole number of days (got ${days})`);
+  if (retention.bronzeNoncurrentVersionExpirationDays < days) {
+    throw new Error(
+      `retention.bronzeNoncurrentVersionExpirationDays (${retention.bronzeNoncurrentVersionExpirationDays}) is shorter than the bronze Object Lock retention (${days} days): locked versions cannot expire sooner`,
+    );
+  }
 }
 
 /** The native CloudFormation property, not CDK's notifications custom resource: no extra Lambda, and the bucket does not depend on any consumer. */

@@ -12,10 +12,23 @@ export interface LakeRetention {
    */
   readonly bronzeArchiveAfterDays?: number;
   /**
+   * Days after which silver and gold objects move to S3 Intelligent-Tiering: months analysts still query stay
+   * in its frequent tier, cold ones drop to cheaper tiers automatically, with no retrieval fee and no change
+   * for Athena. (Objects under 128 KB, such as manifests, are not transitioned.)
+   * @default 30
+   */
+  readonly curatedIntelligentTieringAfterDays?: number;
+  /**
    * Days a replaced or deleted object version is kept in the versioned zones (bronze, silver, gold, quarantine).
    * @default 30
    */
   readonly noncurrentVersionExpirationDays?: number;
+  /**
+   * Days a replaced or deleted bronze object version is kept: the raw data's undo window. With Object Lock on
+   * bronze it must be at least the lock's retention.
+   * @default - `noncurrentVersionExpirationDays`
+   */
+  readonly bronzeNoncurrentVersionExpirationDays?: number;
   /**
    * Days after which quarantined records and files are deleted.
    * @default 90
@@ -33,9 +46,10 @@ export interface LakeRetention {
   readonly accessLogsExpirationDays?: number;
 }
 
-export const DEFAULT_RETENTION: Required<LakeRetention> = {
+export const DEFAULT_RETENTION: Required<Omit<LakeRetention, 'bronzeNoncurrentVersionExpirationDays'>> = {
   bronzeInfrequentAccessAfterDays: 30,
   bronzeArchiveAfterDays: 90,
+  curatedIntelligentTieringAfterDays: 30,
   noncurrentVersionExpirationDays: 30,
   quarantineExpirationDays: 90,
   athenaResultsExpirationDays: 30,
@@ -44,7 +58,11 @@ export const DEFAULT_RETENTION: Required<LakeRetention> = {
 
 /** Fills in defaults and rejects combinations S3 would refuse at deploy time. */
 export function resolveRetention(retention: LakeRetention = {}): Required<LakeRetention> {
-  const resolved = { ...DEFAULT_RETENTION, ...definedOnly(retention) };
+  const merged = { ...DEFAULT_RETENTION, ...definedOnly(retention) };
+  const resolved: Required<LakeRetention> = {
+    ...merged,
+    bronzeNoncurrentVersionExpirationDays: merged.bronzeNoncurrentVersionExpirationDays ?? merged.noncurrentVersionExpirationDays,
+  };
   for (const [name, days] of Object.entries(resolved)) {
     if (!Number.isInteger(days) || days < 1) throw new Error(`retention.${name} must be a positive whole number of days (got ${days})`);
   }

@@ -25,6 +25,11 @@ export interface ZoneDefinition {
   readonly emitsEvents: boolean;
   /** Whether the stage may opt this bucket into Object Lock (WORM). Only the system of record needs it. */
   readonly lockable: boolean;
+  /**
+   * An audit trail (the access-log sink): only the S3 logging service may write objects (an explicit deny for
+   * every other principal), and where data is retained nobody may delete an object version for good.
+   */
+  readonly auditLog?: boolean;
   /** cdk-nag findings this zone's bucket raises by design, with the reason. */
   readonly acknowledgments?: Record<string, string>;
   /** Lifecycle rules beyond the common "abort incomplete multipart uploads after 1 day". */
@@ -39,6 +44,11 @@ const expireNoncurrentVersions = (r: Required<LakeRetention>): s3.LifecycleRule 
   expiredObjectDeleteMarker: true,
 });
 
+const tierCuratedData = (r: Required<LakeRetention>): s3.LifecycleRule => ({
+  id: 'tier-curated-data',
+  transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: days(r.curatedIntelligentTieringAfterDays) }],
+});
+
 /** The lake's buckets, as data. Order is the order they are created in. */
 export const ZONES: readonly ZoneDefinition[] = [
   {
@@ -46,16 +56,17 @@ export const ZONES: readonly ZoneDefinition[] = [
     id: 'AccessLogsBucket',
     purpose: 'S3 server access logs of every other lake bucket',
     encryption: 's3-managed',
-    versioned: false,
+    // Versioned, so a deleted log leaves its version behind (and, where data is retained, no version can be
+    // deleted for good except by lifecycle).
+    versioned: true,
     accessLogged: false,
     emitsEvents: false,
     lockable: false,
+    auditLog: true,
     acknowledgments: {
       'PCI.DSS.321-S3DefaultEncryptionKMS': 'S3 server access logging can only deliver to buckets encrypted with SSE-S3, not SSE-KMS.',
-      'PCI.DSS.321-S3BucketVersioningEnabled':
-        'Log objects are written once by the S3 logging service and never overwritten; only the logging service may write (bucket policy), and lifecycle expiry needs no version history.',
     },
-    lifecycle: (r) => [{ id: 'expire-access-logs', expiration: days(r.accessLogsExpirationDays) }],
+    lifecycle: (r) => [{ id: 'expire-access-logs', expiration: days(r.accessLogsExpirationDays) }, expireNoncurrentVersions(r)],
   },
   {
     zone: 'bronze',
@@ -74,7 +85,7 @@ export const ZONES: readonly ZoneDefinition[] = [
           { storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transitionAfter: days(r.bronzeArchiveAfterDays) },
         ],
       },
-      expireNoncurrentVersions(r),
+      { ...expireNoncurrentVersions(r), noncurrentVersionExpiration: days(r.bronzeNoncurrentVersionExpirationDays) },
     ],
   },
   {
@@ -86,7 +97,7 @@ export const ZONES: readonly ZoneDefinition[] = [
     accessLogged: true,
     emitsEvents: false,
     lockable: false,
-    lifecycle: (r) => [expireNoncurrentVersions(r)],
+    lifecycle: (r) => [tierCuratedData(r), expireNoncurrentVersions(r)],
   },
   {
     zone: 'gold',
@@ -97,7 +108,7 @@ export const ZONES: readonly ZoneDefinition[] = [
     accessLogged: true,
     emitsEvents: false,
     lockable: false,
-    lifecycle: (r) => [expireNoncurrentVersions(r)],
+    lifecycle: (r) => [tierCuratedData(r), expireNoncurrentVersions(r)],
   },
   {
     zone: 'quarantine',

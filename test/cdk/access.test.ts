@@ -23,9 +23,18 @@ skipBuiltinTemplateValidation();
 let stack: MedallionLakeStack;
 let template: Template;
 
+/** Principals allowed to assume AnalystsRole in these tests: an SSO permission set's role and a SAML provider. */
+const ANALYST_ROLE_ARN = 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Analysts_0123456789abcdef';
+const ANALYST_SAML_ARN = 'arn:aws:iam::111122223333:saml-provider/CorporateIdP';
+
 beforeAll(() => {
-  ({ stack, template } = synthLake({ context: { stage: 'prod' } }));
+  ({ stack, template } = synthLake({ context: { stage: 'prod', analystPrincipals: `${ANALYST_ROLE_ARN},${ANALYST_SAML_ARN}` } }));
 });
+
+function analystsRole(s: MedallionLakeStack = stack): iam.Role {
+  if (!s.analystsRole) throw new Error('no AnalystsRole');
+  return s.analystsRole;
+}
 afterAll(removeSynthOutputs);
 
 const arn = (zone: StorageZone) => `\${${logicalId(stack.lake.storage.bucket(zone))}.Arn}`;
@@ -33,6 +42,8 @@ const keyArn = () => `\${${logicalId(stack.lake.storage.key)}.Arn}`;
 const glue = (resource: string) => `arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:${resource}`;
 const database = (zone: 'silver' | 'gold' | 'quarantine') => `\${${logicalId(stack.lake.catalog.databases[zone])}}`;
 const pairs = (actions: string[], resources: string[]) => actions.flatMap((a) => resources.map((r) => `${a} on ${r}`));
+/** s3:ListBucket on a bucket, only under these key patterns. */
+const listUnder = (bucketArn: string, ...patterns: string[]) => `s3:ListBucket on ${bucketArn} if s3:prefix StringLike ${patterns.join('|')}`;
 
 function ingestStatements(): Statement[] {
   const role = stack.lake.ingestion.function.role;
@@ -61,11 +72,21 @@ const ATHENA_QUERY_ACTIONS = [
   'athena:BatchGetNamedQuery',
 ];
 
+/** What the Athena console lists and browses (its pickers and the databases/tables panel). */
+const ATHENA_CONSOLE_PAIRS = [
+  ...pairs(['athena:ListWorkGroups', 'athena:ListEngineVersions', 'athena:ListDataCatalogs'], ['*']),
+  ...pairs(
+    ['athena:GetDataCatalog', 'athena:ListDatabases', 'athena:GetDatabase', 'athena:ListTableMetadata', 'athena:GetTableMetadata'],
+    ['arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:datacatalog/AwsDataCatalog'],
+  ),
+];
+
 describe('ingest function', () => {
   it('holds exactly these permissions, each on an exact resource', () => {
     const silverTable = glue(`table/${database('silver')}/transactions`);
     expect(allowedPairs(ingestStatements())).toEqual(
       [
+        // Whole-bucket listing on both: a missing key (a deleted bronze object, a first manifest) must be a 404.
         ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [arn('bronze'), arn('silver')]),
         ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`]),
         ...pairs(
@@ -123,9 +144,18 @@ describe('gold-refresh function', () => {
           ATHENA_QUERY_ACTIONS,
           [workgroup],
         ),
-        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        ...pairs(['s3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        listUnder(results, 'platform/*'),
+        // Silver: only the source dataset's manifests and files, listed only there.
+        listUnder(arn('silver'), '_manifests/transactions/*'),
+        listUnder(arn('silver'), 'transactions/*'),
+        // Gold: the whole bucket, so that the not-yet-written state is a 404 (see ReadGrantOptions).
+        ...pairs(['s3:ListBucket'], [arn('gold')]),
         ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/platform/*`]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/*`, `${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`]),
+        ...pairs(
+          ['s3:GetObject', 's3:GetObjectVersion'],
+          [`${arn('silver')}/_manifests/transactions/*`, `${arn('silver')}/transactions/*`, `${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`],
+        ),
         ...pairs(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], [`${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`]),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(
@@ -163,7 +193,7 @@ describe('gold-refresh function', () => {
 });
 
 describe('analysts', () => {
-  const analysts = () => roleStatements(template, logicalId(stack.analystsRole));
+  const analysts = () => roleStatements(template, logicalId(analystsRole()));
 
   it('query through the analysts workgroup and read silver and gold — exactly', () => {
     const results = arn('athenaResults');
@@ -174,9 +204,13 @@ describe('analysts', () => {
           ATHENA_QUERY_ACTIONS,
           [workgroup],
         ),
-        ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        ...ATHENA_CONSOLE_PAIRS,
+        ...pairs(['s3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
+        listUnder(results, 'analysts/*'),
+        listUnder(arn('silver'), 'transactions/*'),
+        listUnder(arn('gold'), 'account_monthly_balance/*'),
         ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/analysts/*`]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/*`, `${arn('gold')}/*`]),
+        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/transactions/*`, `${arn('gold')}/account_monthly_balance/*`]),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(
           ['glue:GetDatabase', 'glue:GetDatabases', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
@@ -194,22 +228,87 @@ describe('analysts', () => {
     expect(wildcardDataActions(analysts())).toEqual([]);
   });
 
+  it('read no silver manifests or intent records and no gold state, and list only under table prefixes', () => {
+    const held = allowedPairs(analysts());
+    expect(held.filter((p) => /\/_(manifests|pending|state)\//.test(p) || /\.Arn}\/\*/.test(p))).toEqual([]);
+    expect(held.filter((p) => p.startsWith('s3:ListBucket') && !p.includes(' if s3:prefix StringLike '))).toEqual([]);
+  });
+
+  it('can browse in the Athena console: list workgroups, engines and catalogs, and the databases and tables of AwsDataCatalog', () => {
+    expect(allowedPairs(analysts())).toEqual(expect.arrayContaining(ATHENA_CONSOLE_PAIRS));
+    const anyResource = analysts().filter((s) => s.effect === 'Allow' && s.resources.includes('*'));
+    expect(anyResource.flatMap((s) => s.actions).sort()).toEqual(['athena:ListDataCatalogs', 'athena:ListEngineVersions', 'athena:ListWorkGroups']);
+  });
+
   it.each(['bronze', 'quarantine'] as const)('cannot read %s: no grant, and an explicit deny in its bucket policy', (zone) => {
     expect(allowedPairs(analysts()).filter((p) => p.includes(arn(zone)))).toEqual([]);
     expect(allowedPairs(analysts()).filter((p) => p.includes(database('quarantine')))).toEqual([]);
     const denies = bucketPolicyStatements(template, logicalId(stack.lake.storage.bucket(zone))).filter(
-      (s) => s.effect === 'Deny' && s.principal === `\${${logicalId(stack.analystsRole)}.Arn}`,
+      (s) => s.effect === 'Deny' && s.principal === `\${${logicalId(analystsRole())}.Arn}`,
     );
     expect(denies).toEqual([expect.objectContaining({ actions: ['s3:GetObject*', 's3:List*'], resources: [arn(zone), `${arn(zone)}/*`] })]);
   });
 
-  it('is assumable from the account only', () => {
-    template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: {
-        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } } }],
+  it('is assumable only by the principals given (-c analystPrincipals), never by the account root', () => {
+    const trust = template.toJSON().Resources[logicalId(analystsRole())].Properties.AssumeRolePolicyDocument.Statement as Record<string, unknown>[];
+    expect(trust).toEqual([
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: ANALYST_ROLE_ARN } },
+      {
+        Action: 'sts:AssumeRoleWithSAML',
+        Effect: 'Allow',
+        Principal: { Federated: ANALYST_SAML_ARN },
+        Condition: { StringEquals: { 'SAML:aud': 'https://signin.aws.amazon.com/saml' } },
       },
-      Description: 'Analysts: query silver and gold through the analysts workgroup; no bronze, no quarantine',
-    });
+    ]);
+  });
+
+  it('does not exist unless principals are given: no role in the stack trusts the account root', () => {
+    for (const stage of ['dev', 'prod']) {
+      const { stack: plain, template: t } = synthLake({ context: { stage } });
+      expect(plain.analystsRole).toBeUndefined();
+      const trusts = Object.values(t.findResources('AWS::IAM::Role')).map((r) => JSON.stringify(r.Properties.AssumeRolePolicyDocument));
+      expect(trusts.filter((d) => d.includes(':root'))).toEqual([]);
+      expect(Object.keys(t.toJSON().Outputs)).not.toContain('AnalystsRoleArn');
+    }
+  });
+
+  it('rejects anything but IAM role, user and SAML provider ARNs', () => {
+    expect(() => synthLake({ context: { stage: 'dev', analystPrincipals: 'arn:aws:iam::111122223333:root' } })).toThrow(/analystPrincipals/);
+    expect(() => synthLake({ context: { stage: 'dev', analystPrincipals: '111122223333' } })).toThrow(/analystPrincipals/);
+  });
+});
+
+describe('producers', () => {
+  const producerLake = () => {
+    const lakeStack = new Stack(testApp(), 'Producers');
+    const lake = new DataLake(lakeStack, 'Lake');
+    const role = new iam.Role(lakeStack, 'Producer', { assumedBy: new iam.ServicePrincipal('glue.amazonaws.com') });
+    return { lakeStack, lake, role };
+  };
+
+  it('grantProducerWrite: PutObject under the dataset’s bronze prefix, the key only via S3 for bronze — nothing else', () => {
+    const { lakeStack, lake, role } = producerLake();
+    lake.grantProducerWrite(role, 'transactions');
+    const bronze = `\${${logicalId(lake.storage.bucket('bronze'))}.Arn}`;
+    const key = `\${${logicalId(lake.storage.key)}.Arn}`;
+    const viaS3 = `kms:ViaService StringEquals s3.\${AWS::Region}.amazonaws.com and kms:EncryptionContext:aws:s3:arn StringEquals ${bronze}`;
+    expect(allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)))).toEqual(
+      [`s3:PutObject on ${bronze}/transactions/*`, `kms:GenerateDataKey on ${key} if ${viaS3}`, `kms:Decrypt on ${key} if ${viaS3}`].sort(),
+    );
+  });
+
+  it('works for an imported role of the account, and refuses a principal without an identity policy', () => {
+    const { lakeStack, lake } = producerLake();
+    const imported = iam.Role.fromRoleArn(lakeStack, 'Imported', 'arn:aws:iam::123456789012:role/ExistingProducer');
+    lake.grantProducerWrite(imported, 'transactions');
+    const policies = Object.values(Template.fromStack(lakeStack).findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles) === '["ExistingProducer"]');
+    expect(JSON.stringify(policies)).toContain('transactions/*');
+    expect(() => lake.grantProducerWrite(new iam.ArnPrincipal('arn:aws:iam::444455556666:role/Producer'), 'transactions')).toThrow(/no identity policy/);
+  });
+
+  it('refuses a dataset without a contract', () => {
+    const { lake, role } = producerLake();
+    expect(() => lake.grantProducerWrite(role, 'nope')).toThrow(/no dataset "nope"/);
   });
 });
 
@@ -221,8 +320,11 @@ describe('catalog grants follow tables added later', () => {
     lake.grantAnalystAccess(role);
     lake.catalog.addTable('gold', { name: 'late_table', columns: [{ name: 'x', hiveType: 'string', comment: '' }] });
     const goldDb = `\${${logicalId(lake.catalog.databases.gold)}}`;
-    expect(allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)))).toContain(
-      `glue:GetTable on arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:table/${goldDb}/late_table`,
-    );
+    const held = allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)));
+    expect(held).toContain(`glue:GetTable on arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:table/${goldDb}/late_table`);
+    // And its files: readable, and listable under its prefix.
+    const gold = `\${${logicalId(lake.storage.bucket('gold'))}.Arn}`;
+    expect(held).toContain(`s3:GetObject on ${gold}/late_table/*`);
+    expect(held).toContain(`s3:ListBucket on ${gold} if s3:prefix StringLike account_monthly_balance/*|late_table/*`);
   });
 });

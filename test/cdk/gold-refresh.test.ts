@@ -58,14 +58,14 @@ describe('trigger: silver _manifests/ → EventBridge → FIFO queue', () => {
     dev.template.resourceCountIs('Custom::S3BucketNotifications', 0);
   });
 
-  it('runs refreshes one at a time: a FIFO queue fed with a single message group, and a FIFO DLQ after 3 receives', () => {
+  it('runs refreshes one at a time: a FIFO queue fed with a single message group, and a FIFO DLQ after 5 receives', () => {
     const { queue, dlq } = ids();
     expect(resource(queue).Properties).toMatchObject({
       FifoQueue: true,
       ContentBasedDeduplication: true,
       SqsManagedSseEnabled: true,
       VisibilityTimeout: 15 * 60 * 6,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 3 },
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 5 },
     });
     expect(resource(dlq).Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
   });
@@ -138,6 +138,10 @@ describe('function', () => {
 });
 
 describe('DataLake goldRefresh prop', () => {
+  it('refuses fewer than 5 receives before the dead-letter queue', () => {
+    expect(() => new DataLake(new Stack(testApp(), 'FewReceives'), 'Lake', { goldRefresh: { maxReceiveCount: 3 } })).toThrow(/at least 5/);
+  });
+
   it('false: no refresh function, no rule on silver, and silver sends no events', () => {
     const stack = new Stack(testApp(), 'NoGold');
     const lake = new DataLake(stack, 'Lake', { goldRefresh: false });

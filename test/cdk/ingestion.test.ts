@@ -55,7 +55,7 @@ describe('ingest function', () => {
       QUARANTINE_BUCKET: `\${${logicalId(storage.bucket('quarantine'))}}`,
       GLUE_SILVER_DATABASE: 'medallion_dev_silver',
       GLUE_QUARANTINE_DATABASE: 'medallion_dev_quarantine',
-      POWERTOOLS_SERVICE_NAME: 'medallion-ingest',
+      POWERTOOLS_SERVICE_NAME: 'medallion-dev-ingest',
       POWERTOOLS_METRICS_NAMESPACE: 'MedallionLake',
       LOG_LEVEL: 'DEBUG',
       WORK_DIR: '/tmp',
@@ -112,9 +112,9 @@ describe('queue and dead-letter queue', () => {
     expect(visibility).toBeGreaterThanOrEqual(6 * 300);
   });
 
-  it('moves a message to the dead-letter queue after 3 receives', () => {
+  it('moves a message to the dead-letter queue after 5 receives (AWS guidance for Lambda event sources: ≥ 5)', () => {
     const { queue, dlq } = ids(dev.stack);
-    expect(dev.template.toJSON().Resources[queue].Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 3 });
+    expect(dev.template.toJSON().Resources[queue].Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 5 });
     expect(dev.template.toJSON().Resources[dlq].Properties.MessageRetentionPeriod).toBe(Duration.days(14).toSeconds());
   });
 
@@ -185,6 +185,7 @@ describe('validation', () => {
     [{ maxConcurrency: 1 }, /maxConcurrency/],
     [{ maxConcurrency: 10, reservedConcurrentExecutions: 5 }, /below maxConcurrency/],
     [{ maxReceiveCount: 0 }, /maxReceiveCount/],
+    [{ maxReceiveCount: 4 }, /at least 5/],
   ])('rejects %o', (ingestion, message) => {
     expect(() => new DataLake(new Stack(testApp(), 'Invalid'), 'Lake', { ingestion })).toThrow(message);
   });

@@ -31,6 +31,31 @@ describe('alarm topic', () => {
     });
   });
 
+  it('lets CloudWatch publish to it for exactly this stack’s alarms, from this account (the only Allow)', () => {
+    const topic = logicalId(stack.lake.monitoring.alarmTopic);
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy')).filter((p) => JSON.stringify(p.Properties.Topics) === JSON.stringify([{ Ref: topic }]));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]?.Properties.PolicyDocument.Statement as Record<string, unknown>[];
+    const allows = statements.filter((s) => s.Effect === 'Allow');
+    // Every alarm that notifies the topic (ingest and gold refresh), by its ARN.
+    const notifying = Object.entries(template.findResources('AWS::CloudWatch::Alarm'))
+      .filter(([, a]) => JSON.stringify(a.Properties.AlarmActions) === JSON.stringify([{ Ref: topic }]))
+      .map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+    expect(notifying.length).toBeGreaterThanOrEqual(6 + datasets.length + 3);
+    expect(allows).toEqual([
+      {
+        Sid: 'AllowCloudWatchAlarmsOfThisLake',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topic },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': expect.arrayContaining(notifying) } },
+      },
+    ]);
+    const arns = (allows[0]?.Condition as { ArnLike: { 'aws:SourceArn': unknown[] } }).ArnLike['aws:SourceArn'];
+    expect(arns).toHaveLength(notifying.length);
+  });
+
   it('lets CloudWatch (of this account) use the key to publish to it', () => {
     const statements = template.toJSON().Resources[logicalId(stack.lake.storage.key)].Properties.KeyPolicy.Statement as Record<string, unknown>[];
     expect(statements).toContainEqual(
@@ -108,7 +133,7 @@ describe('alarms', () => {
         // Powertools always adds `service`; an alarm without it would never see the handler's metrics.
         Dimensions: [
           { Name: 'dataset', Value: dataset },
-          { Name: 'service', Value: 'medallion-ingest' },
+          { Name: 'service', Value: 'medallion-prod-ingest' },
         ],
       });
     }
@@ -120,9 +145,37 @@ describe('alarms', () => {
   ])('%s: fire on any %s of any dataset (failures do not raise Lambda Errors with partial batch responses)', (name, metric) => {
     const props = alarm(name);
     expect((props.Metrics as Record<string, unknown>[])[0]?.Expression).toBe(
-      `SELECT SUM(${metric}) FROM SCHEMA("MedallionLake", dataset, service) WHERE service = 'medallion-ingest'`,
+      `SELECT SUM(${metric}) FROM SCHEMA("MedallionLake", dataset, service) WHERE service = 'medallion-prod-ingest'`,
     );
     expect(props).toMatchObject({ Threshold: 1, AlarmActions: [topicRef()] });
+  });
+});
+
+describe('dev and prod in one account and region', () => {
+  /** Every custom metric (namespace + dimensions) an alarm of the stage reads, and the Metrics Insights queries. */
+  function customMetricsRead(t: Template): string[] {
+    return Object.values(t.findResources('AWS::CloudWatch::Alarm')).flatMap((a) => {
+      const props = a.Properties as Record<string, unknown>;
+      const metrics = (props.Metrics as Record<string, unknown>[] | undefined) ?? [];
+      return metrics.flatMap((m) => {
+        if (typeof m.Expression === 'string' && m.Expression.startsWith('SELECT')) return [m.Expression];
+        const metric = (m.MetricStat as { Metric?: { Namespace: string; MetricName: string; Dimensions: unknown } } | undefined)?.Metric;
+        return metric && !metric.Namespace.startsWith('AWS/') ? [JSON.stringify(metric)] : [];
+      });
+    });
+  }
+
+  it('read different metrics: neither stage’s alarms fire on the other’s failures', () => {
+    const { template: dev, stack: devStack } = synthLake({ context: { stage: 'dev' } });
+    const devMetrics = customMetricsRead(dev);
+    const prodMetrics = customMetricsRead(template);
+    expect(devMetrics.length).toBeGreaterThan(datasets.length * 2);
+    expect(devMetrics.filter((m) => prodMetrics.includes(m))).toEqual([]);
+    // What the function publishes (its `service` dimension) is what its own alarms select.
+    const service = (s: MedallionLakeStack, t: Template) =>
+      t.toJSON().Resources[logicalId(s.lake.ingestion.function)].Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME as string;
+    expect([service(devStack, dev), service(stack, template)]).toEqual(['medallion-dev-ingest', 'medallion-prod-ingest']);
+    for (const m of devMetrics) expect(m).toContain('medallion-dev-ingest');
   });
 });
 

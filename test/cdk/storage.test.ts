@@ -1,4 +1,6 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { DataLake } from '../../lib/data-lake.ts';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
@@ -100,9 +102,35 @@ describe('zone buckets', () => {
     expect(writers).toHaveLength(LAKE_KEY_ZONES.length); // one per logged bucket, each conditioned on its source
   });
 
-  it('versions bronze, silver, gold and quarantine, not query results or logs', () => {
+  it('versions bronze, silver, gold, quarantine and the access logs, not query results', () => {
     const versioned = ZONES.filter((z) => (bucketProps(z.zone).VersioningConfiguration as { Status?: string } | undefined)?.Status === 'Enabled').map((z) => z.zone);
-    expect(versioned.sort()).toEqual(['bronze', 'gold', 'quarantine', 'silver']);
+    expect(versioned.sort()).toEqual(['accessLogs', 'bronze', 'gold', 'quarantine', 'silver']);
+  });
+
+  it.each(['dev', 'prod'] as const)('%s: denies writes to the access-log sink by anyone but the S3 logging service', (stage) => {
+    const { template, stack } = stage === 'dev' ? dev : prod;
+    const denies = bucketPolicyStatements(template, bucketId('accessLogs', stack)).filter((s) => s.effect === 'Deny' && s.actions.includes('s3:PutObject'));
+    expect(denies).toEqual([
+      {
+        sid: 'DenyWritesExceptS3Logging',
+        effect: 'Deny',
+        principal: '*',
+        actions: ['s3:PutObject'],
+        resources: [`\${${bucketId('accessLogs', stack)}.Arn}/*`],
+        conditions: { StringNotEquals: { 'aws:PrincipalServiceName': 'logging.s3.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  it('prod: nobody can delete an access-log version for good (lifecycle still expires them); dev can be destroyed', () => {
+    const permanentDeletes = (template: Template, stack: MedallionLakeStack) =>
+      bucketPolicyStatements(template, bucketId('accessLogs', stack)).filter((s) => s.effect === 'Deny' && s.actions.includes('s3:DeleteObjectVersion'));
+    expect(permanentDeletes(prod.template, prod.stack)).toEqual([expect.objectContaining({ principal: '*', resources: [`\${${bucketId('accessLogs', prod.stack)}.Arn}/*`] })]);
+    expect(permanentDeletes(prod.template, prod.stack)[0]?.conditions).toBeUndefined();
+    expect(permanentDeletes(dev.template, dev.stack)).toEqual([]);
+    expect(lifecycleRules('accessLogs', prod.template, prod.stack)).toContainEqual(
+      expect.objectContaining({ Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 90 } }),
+    );
   });
 
   it('sends object events to EventBridge from bronze, and from silver for the gold refresh only', () => {
@@ -130,9 +158,18 @@ describe('lifecycle', () => {
             { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
           ],
         },
-        { Id: 'expire-noncurrent-versions', Status: 'Enabled', ExpiredObjectDeleteMarker: true, NoncurrentVersionExpiration: { NoncurrentDays: 90 } },
+        // A year in prod: as long as a version stays locked.
+        { Id: 'expire-noncurrent-versions', Status: 'Enabled', ExpiredObjectDeleteMarker: true, NoncurrentVersionExpiration: { NoncurrentDays: 365 } },
       ]),
     );
+  });
+
+  it.each(['silver', 'gold'] as const)('moves %s to Intelligent-Tiering after 30 days (Athena reads it unchanged, no retrieval fee)', (zone) => {
+    expect(lifecycleRules(zone, prod.template, prod.stack)).toContainEqual({
+      Id: 'tier-curated-data',
+      Status: 'Enabled',
+      Transitions: [{ StorageClass: 'INTELLIGENT_TIERING', TransitionInDays: 30 }],
+    });
   });
 
   it('expires quarantine, Athena results and access logs after the stage retention', () => {
@@ -172,14 +209,56 @@ describe('data on cdk destroy', () => {
   });
 });
 
+describe('DataLake removalPolicy (aws-cdk-lib’s RemovalPolicy, not a bespoke flag)', () => {
+  const lakeTemplate = (props: ConstructorParameters<typeof DataLake>[2]) => {
+    const stack = new Stack(testApp(), 'Removal');
+    const lake = new DataLake(stack, 'Lake', props);
+    return { lake, template: Template.fromStack(stack) };
+  };
+
+  it('DESTROY deletes every bucket with its objects and the key; the default retains them', () => {
+    const destroyed = lakeTemplate({ removalPolicy: RemovalPolicy.DESTROY });
+    for (const zone of ZONES) expect(destroyed.template.toJSON().Resources[logicalId(destroyed.lake.storage.bucket(zone.zone))].DeletionPolicy).toBe('Delete');
+    destroyed.template.resourceCountIs('Custom::S3AutoDeleteObjects', ZONES.length);
+    const kept = lakeTemplate({});
+    for (const zone of ZONES) expect(kept.template.toJSON().Resources[logicalId(kept.lake.storage.bucket(zone.zone))].DeletionPolicy).toBe('Retain');
+    kept.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('refuses policies that cannot apply, and removalPolicy together with the deprecated allowDestroy', () => {
+    expect(() => lakeTemplate({ removalPolicy: RemovalPolicy.SNAPSHOT })).toThrow(/DESTROY or RemovalPolicy.RETAIN/);
+    expect(() => lakeTemplate({ removalPolicy: RemovalPolicy.RETAIN, allowDestroy: true })).toThrow(/not both/);
+  });
+});
+
 describe('Object Lock on bronze', () => {
-  it('is off unless the stage opts in', () => {
-    prod.template.allResourcesProperties('AWS::S3::Bucket', { ObjectLockEnabled: Match.absent() });
+  it('prod: on by default, governance mode, a year; replaced versions kept exactly as long', () => {
+    expect(bucketProps('bronze', prod.template, prod.stack)).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } } },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    expect(lifecycleRules('bronze', prod.template, prod.stack)).toContainEqual(
+      expect.objectContaining({ Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 365 } }),
+    );
+    // The other zones keep their own noncurrent expiry.
+    expect(lifecycleRules('silver', prod.template, prod.stack)).toContainEqual(expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 90 } }));
+    prod.template.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: true }, 1);
+  });
+
+  it('dev: off (its buckets are destroyed with the stack); prod: off only when asked (-c bronzeObjectLock=off)', () => {
+    dev.template.allResourcesProperties('AWS::S3::Bucket', { ObjectLockEnabled: Match.absent() });
+    const { template } = synthLake({ context: { stage: 'prod', bronzeObjectLock: 'off' } });
+    template.allResourcesProperties('AWS::S3::Bucket', { ObjectLockEnabled: Match.absent() });
+    expect(() => synthLake({ context: { stage: 'prod', bronzeObjectLock: 'on' } })).toThrow(/only "off"/);
   });
 
   it('locks bronze only, in the chosen mode and retention', () => {
     const stack = new Stack(testApp(), 'Locked');
-    const storage = new LakeStorage(stack, 'Storage', { bronzeObjectLock: { mode: 'COMPLIANCE', retentionDays: 2555 } });
+    const storage = new LakeStorage(stack, 'Storage', {
+      bronzeObjectLock: s3.ObjectLockRetention.compliance(Duration.days(2555)),
+      retention: { bronzeNoncurrentVersionExpirationDays: 2555 },
+    });
     const template = Template.fromStack(stack);
     expect(template.toJSON().Resources[logicalId(storage.bucket('bronze'))].Properties).toMatchObject({
       ObjectLockEnabled: true,
@@ -189,8 +268,22 @@ describe('Object Lock on bronze', () => {
     template.resourcePropertiesCountIs('AWS::S3::Bucket', { ObjectLockEnabled: true }, 1);
   });
 
+  it('refuses a lifecycle that would expire replaced bronze versions before their lock ends', () => {
+    const stack = new Stack(testApp(), 'Inconsistent');
+    expect(() => new LakeStorage(stack, 'Storage', { bronzeObjectLock: s3.ObjectLockRetention.governance(Duration.days(365)) })).toThrow(
+      /bronzeNoncurrentVersionExpirationDays \(30\) is shorter than the bronze Object Lock retention \(365 days\)/,
+    );
+  });
+
   it('cannot be combined with allowDestroy', () => {
     const stack = new Stack(testApp(), 'Conflict');
-    expect(() => new LakeStorage(stack, 'Storage', { allowDestroy: true, bronzeObjectLock: { mode: 'GOVERNANCE', retentionDays: 30 } })).toThrow(/exclude each other/);
+    expect(
+      () =>
+        new LakeStorage(stack, 'Storage', {
+          allowDestroy: true,
+          bronzeObjectLock: s3.ObjectLockRetention.governance(Duration.days(30)),
+          retention: { bronzeNoncurrentVersionExpirationDays: 30 },
+        }),
+    ).toThrow(/exclude each other/);
   });
 });

@@ -113,10 +113,20 @@ export function bucketPolicyStatements(template: Template, bucketLogicalId: stri
   return list(policy.Properties.PolicyDocument.Statement).map((s) => statement(s as Record<string, unknown>));
 }
 
-/** `action on resource` for every allowed pair: compares permissions independent of how statements are merged. */
+/** A statement's conditions as text: `s3:prefix StringLike a/*|b/*`, several joined with ` and `. */
+export function conditionText(conditions: Statement['conditions']): string {
+  return Object.entries(conditions ?? {})
+    .flatMap(([operator, keys]) => Object.entries(keys).map(([key, values]) => `${key} ${operator} ${list(values).map(render).join('|')}`))
+    .join(' and ');
+}
+
+/**
+ * `action on resource` (plus ` if <conditions>` when the statement has any) for every allowed pair: compares
+ * permissions independent of how statements are merged.
+ */
 export function allowedPairs(statements: readonly Statement[]): string[] {
   return statements
     .filter((s) => s.effect === 'Allow')
-    .flatMap((s) => s.actions.flatMap((a) => s.resources.map((r) => `${a} on ${r}`)))
+    .flatMap((s) => s.actions.flatMap((a) => s.resources.map((r) => `${a} on ${r}${s.conditions ? ` if ${conditionText(s.conditions)}` : ''}`)))
     .sort();
 }

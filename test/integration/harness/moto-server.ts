@@ -2,10 +2,10 @@
  * The moto server (PyPI `moto[server]`) as a local AWS emulator: installed into the project's `.venv/`
  * when missing, started on a free 127.0.0.1 port, reset between tests, stopped on teardown.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { ensurePythonTool, PythonToolUnavailableError } from '../../../scripts/python-venv.ts';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '../../..');
 export const VENV_DIR = join(PROJECT_ROOT, '.venv');
@@ -25,38 +25,17 @@ export class EmulatorUnavailableError extends Error {
   }
 }
 
-function findPython(): string | undefined {
-  for (const candidate of [process.env.PYTHON, 'python3', 'python'].filter((c): c is string => !!c)) {
-    const probe = spawnSync(candidate, ['-c', 'import sys, venv; print(sys.version_info[0])'], { encoding: 'utf8' });
-    if (probe.status === 0 && probe.stdout.trim() === '3') return candidate;
-  }
-  return undefined;
-}
-
-/** Installs moto into `.venv/` unless it is already there. Returns how long the install took (0 when cached). */
+/**
+ * Installs moto into `.venv/` unless it is already there (serialized with the other Python tools' installs,
+ * scripts/python-venv.ts). Returns how long the install took (0 when cached).
+ */
 export function ensureMotoInstalled(log: (line: string) => void = () => {}): number {
-  if (existsSync(MOTO_SERVER_BIN)) return 0;
-  const python = findPython();
-  if (!python) {
-    throw new EmulatorUnavailableError('python3 (with the venv module) was not found, so the moto emulator cannot be installed', true);
+  try {
+    return ensurePythonTool(MOTO_REQUIREMENT, 'moto_server', log).installMs;
+  } catch (error) {
+    if (error instanceof PythonToolUnavailableError) throw new EmulatorUnavailableError(error.message, error.pythonMissing);
+    throw error;
   }
-  const started = Date.now();
-  log(`installing ${MOTO_REQUIREMENT} into ${VENV_DIR} (one-off, ~30 s)`);
-  const steps: [string, string[]][] = [
-    [python, ['-m', 'venv', VENV_DIR]],
-    [join(VENV_DIR, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--quiet', MOTO_REQUIREMENT]],
-  ];
-  for (const [command, args] of steps) {
-    const run = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    if (run.status !== 0) {
-      throw new EmulatorUnavailableError(
-        `installing moto failed: \`${command} ${args.join(' ')}\` exited with ${run.status ?? run.signal}: ${(run.stderr || run.stdout).trim().slice(-2000)}`,
-        false,
-      );
-    }
-  }
-  if (!existsSync(MOTO_SERVER_BIN)) throw new EmulatorUnavailableError(`moto installed but ${MOTO_SERVER_BIN} is missing`, false);
-  return Date.now() - started;
 }
 
 export async function freePort(): Promise<number> {
