@@ -47,6 +47,7 @@ describe('withFileLock', () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     const first = withFileLock(lock, () => held);
+    await expect.poll(() => existsSync(lock)).toBe(true); // the first holds it before the second tries
     let waited = false;
     const second = withFileLock(lock, async () => 'second ran', {
       waitMs: 60_000,
