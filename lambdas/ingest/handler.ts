@@ -17,7 +17,7 @@ import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { readConfig } from './config.ts';
 import { onceResolved, resolvePiiSalt } from './pii-salt.ts';
-import type { IngestDependencies } from './ingest-object.ts';
+import { sweepAbandonedScratch, type IngestDependencies } from './ingest-object.ts';
 import { createIngestHandler } from './process.ts';
 import { logger, tracer } from './telemetry.ts';
 
@@ -27,6 +27,8 @@ let dependencies: IngestDependencies | undefined;
 function getDependencies(): IngestDependencies {
   if (!dependencies) {
     const config = readConfig();
+    const swept = sweepAbandonedScratch(config.workDir);
+    if (swept.length > 0) logger.warn('removed scratch directories an earlier runtime left', { work_dir: config.workDir, directories: swept });
     const s3 = tracer.captureAWSv3Client(new S3Client(s3ClientConfig()));
     const glue = tracer.captureAWSv3Client(new GlueClient({}));
     const contracts = loadContracts(config.contractsDir);

@@ -1,4 +1,5 @@
 /** One announced object → GetObject (streamed) → engine → manifest. */
+import { readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -28,6 +29,26 @@ export interface IngestDependencies {
 export type ObjectOutcome =
   | { status: 'ingested'; manifest: Manifest; source: SourceRef }
   | { status: 'skipped'; reason: 'other-bucket' | 'folder-marker' | 'object-gone'; detail: string };
+
+/** Each object's scratch directory under the work directory (Lambda: /tmp). */
+const SCRATCH_PREFIX = 'ingest-';
+
+/**
+ * Removes scratch directories an earlier runtime of this execution environment left in `workDir` — /tmp
+ * outlives a runtime killed by a timeout or out of memory, and its leftovers would fill it until every ingest
+ * fails. A new runtime runs one invocation at a time, so at its start every such directory is abandoned.
+ */
+export function sweepAbandonedScratch(workDir: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(workDir);
+  } catch {
+    return [];
+  }
+  const abandoned = entries.filter((name) => name.startsWith(SCRATCH_PREFIX));
+  for (const name of abandoned) rmSync(join(workDir, name), { recursive: true, force: true });
+  return abandoned;
+}
 
 /** S3 reports `null` as the version id of objects written while versioning was off. */
 function realVersionId(versionId: string | undefined): string | undefined {
@@ -73,7 +94,7 @@ export async function ingestAnnouncedObject(
   };
 
   onSource(source);
-  const workDir = await mkdtemp(join(config.workDir, 'ingest-'));
+  const workDir = await mkdtemp(join(config.workDir, SCRATCH_PREFIX));
   try {
     const manifest = await deps.ingest(source, body, {
       contracts: deps.contracts,
