@@ -56,7 +56,7 @@ async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => 
 }
 
 /** Failures of the machine rather than of the file: a retry may well succeed. */
-const ENVIRONMENT_ERROR = /IO Error|No space left|Interrupted|Could not set lock|Connection Error/i;
+const ENVIRONMENT_ERROR = /IO Error|No space left|Interrupted|Could not set lock|Connection Error|failed to offload|max_temp_directory_size|Array buffer allocation failed/i;
 
 /**
  * What the transform of a file failed with, as a whole-file rejection when a retry would fail the same way:
@@ -84,6 +84,8 @@ function unknownDatasetDetail(key: string, contracts: ContractRegistry): string 
  * of it wrote that this run no longer produces — only after the new files and manifest are in place.
  */
 export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<Manifest> {
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   if (!(maxRecordBytes > 0 && maxRecordBytes < READER_MAX_LINE_BYTES)) {
     throw new RangeError(`maxRecordBytes must be between 1 and ${READER_MAX_LINE_BYTES - 1} (the reader's own line limit); got ${maxRecordBytes}`);
@@ -108,7 +110,6 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
   const duckdb: DuckDbSettings = {
     tempDirectory: join(workDir, 'spill'),
     memoryLimit: options.memoryLimit,
-    threads: options.threads,
   };
   try {
     const raw = await spoolRaw(body, join(workDir, 'input.raw'));
@@ -121,12 +122,15 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
       result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
         rejectsLimits: options.rejectsLimits,
         maxRecordBytes,
-        parallelism: options.threads,
+        parallelism: threads,
         chunking: options.chunking,
+        inputDisposable: spooled.compression === 'gzip',
       });
     } catch (caught) {
-      const e = asDeterministicRejection(caught);
-      if (!e) throw caught;
+      const deterministic = asDeterministicRejection(caught);
+      if (!deterministic) throw caught;
+      // The detail is kept in the manifest and quarantine: the same on every run, so no scratch paths in it.
+      const e = new FileRejection(deterministic.reason, deterministic.detail.replaceAll(workDir, '<scratch>'));
       await rm(join(workDir, 'out'), { recursive: true, force: true });
       const recordsPath = join(workDir, 'rejection.parquet');
       await withDuckDb({ ...duckdb, memoryLimit: undefined }, 'writing the file rejection', (db) => writeFileRejection(db, stamp, e.reason, e.detail, recordsPath));

@@ -6,9 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetContract } from './contract/types.ts';
 import { queryRows } from './duckdb.ts';
-import { parseCsvHeader, type HeaderMatch } from './header.ts';
+import type { HeaderMatch } from './header.ts';
 import type { Malformed, InputScan, NumberedOversizeRecord } from './reader.ts';
-import { recordHead } from './sources/oversize.ts';
 import { RowReason } from './reasons.ts';
 import { sqlString } from './sql.ts';
 import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
@@ -56,10 +55,48 @@ export interface OversizeRow {
   raw_record: string | null;
 }
 
-/** Fields of a (possibly cut-off) CSV record with any PII-bound one replaced, written back as CSV. */
-function redactCsvHead(head: string, header: HeaderMatch, delimiter: string): string {
+/**
+ * The fields of the start of a CSV record, split as DuckDB's reader splits them: a quote opens a field only at
+ * its start and closes it before a delimiter (a doubled quote inside is one quote). Undefined when a quote
+ * stands anywhere else — the reader's fields cannot be told apart for sure.
+ */
+export function headFields(head: string, delimiter: string): string[] | undefined {
+  const fields: string[] = [];
+  let field = '';
+  let atStart = true;
+  let quoted = false;
+  for (let i = 0; i < head.length; i++) {
+    const ch = head[i] as string;
+    if (quoted) {
+      if (ch !== '"') field += ch;
+      else if (head[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (i + 1 === head.length || head[i + 1] === delimiter) quoted = false;
+      else return undefined; // a closing quote followed by more of the field
+    } else if (ch === '"') {
+      if (!atStart) return undefined; // a quote inside an unquoted field: the reader keeps it, this cannot vouch
+      quoted = true;
+      atStart = false;
+    } else if (ch === delimiter) {
+      fields.push(field);
+      field = '';
+      atStart = true;
+    } else {
+      field += ch;
+      atStart = false;
+    }
+  }
+  fields.push(field); // the last, possibly cut off
+  return fields;
+}
+
+/** The start of a CSV record with every PII-bound field replaced; undefined when its fields cannot be told apart. */
+function redactCsvHead(head: string, header: HeaderMatch, delimiter: string): string | undefined {
+  const fields = headFields(head, delimiter);
+  if (!fields) return undefined;
   const quote = (f: string): string => (/["\r\n]/.test(f) || f.includes(delimiter) ? `"${f.replace(/"/g, '""')}"` : f);
-  return parseCsvHeader(head, delimiter)
+  return fields
     .map((field, i) => {
       const pii = header.bindings.find((b) => b.sourceIndex === i)?.column.pii ?? 'none';
       return pii === 'none' ? quote(field) : `<${pii === 'hash' ? 'hashed' : 'dropped'} PII>`;
@@ -67,24 +104,19 @@ function redactCsvHead(head: string, header: HeaderMatch, delimiter: string): st
     .join(delimiter);
 }
 
-/** The quarantine rows of records cut out for exceeding the record limit: their size and first bytes. */
-export async function describeOversize(
-  contract: DatasetContract,
-  header: HeaderMatch,
-  path: string,
-  records: readonly NumberedOversizeRecord[],
-  limit: number,
-): Promise<OversizeRow[]> {
+/**
+ * The quarantine rows of records cut out for exceeding the record limit: their size and first bytes. For a
+ * dataset with PII columns the first bytes are shown only when every PII field in them can be redacted.
+ */
+export function describeOversize(contract: DatasetContract, header: HeaderMatch, records: ReadonlyArray<NumberedOversizeRecord & { head: string }>, limit: number): OversizeRow[] {
   const hasPii = contract.columns.some((c) => c.pii !== 'none');
-  const rows: OversizeRow[] = [];
-  for (const record of records) {
-    const head = await recordHead(path, record);
-    const csv = contract.source.format === 'csv';
-    const raw = !hasPii ? head : csv ? redactCsvHead(head, header, contract.source.delimiter) : null;
-    const shown = raw === null ? 'its bytes are withheld (PII columns cannot be redacted in a cut-off JSON line)' : `raw_record holds its first ${head.length} characters`;
-    rows.push({ record_number: record.recordNumber, details: [`the record is ${record.bytes} bytes, over the ${limit}-byte record limit; ${shown}`], raw_record: raw });
-  }
-  return rows;
+  const csv = contract.source.format === 'csv';
+  return records.map((record) => {
+    const redacted = !hasPii ? record.head : csv && header.bindings.length > 0 ? redactCsvHead(record.head, header, contract.source.delimiter) : undefined;
+    const shown =
+      redacted === undefined ? 'its bytes are withheld (the dataset has PII columns and their fields in it cannot be told apart for sure)' : `raw_record holds its first ${record.head.length} characters`;
+    return { record_number: record.recordNumber, details: [`the record is ${record.bytes} bytes, over the ${limit}-byte record limit; ${shown}`], raw_record: redacted ?? null };
+  });
 }
 
 /**

@@ -15,7 +15,7 @@ import { EngineInvariantError, FileReason, FileRejection, RowReason } from './re
 import { DEFAULT_REJECTS_LIMITS, findMalformed, scanInput, type InputScan, type NumberedOversizeRecord, type RejectsLimits } from './reader.ts';
 import { MIXED_LINE_ENDS, writeRouted, type RoutedPartition } from './routed.ts';
 import { crlfToLf } from './sources/line-ends.ts';
-import { cutRecords, DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
+import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
 import { writeChunk } from './sources/records.ts';
 import type { RunStamp } from './stamp.ts';
 
@@ -57,6 +57,8 @@ export interface TransformOptions {
   parallelism?: number;
   /** How the input is cut. @default DEFAULT_CHUNKING */
   chunking?: ChunkingOptions;
+  /** The input is the engine's own scratch copy (decompressed gzip): deleted once a cut copy replaces it. @default false */
+  inputDisposable?: boolean;
 }
 
 /**
@@ -88,27 +90,42 @@ interface ChunkOutput {
 
 const num = (v: unknown): number => Number(v ?? 0);
 
-/** The input made ready for the reader: records over the limit cut out and remembered. */
+/** The input made ready for the reader: records over the limit cut out, their first bytes kept. */
 interface PreparedText {
   path: string;
+  /** Whether `path` is the engine's own scratch copy (deletable once a further copy replaces it). */
+  disposable: boolean;
   scan: InputScan;
-  /** Records cut out, numbered as in the original input; their byte ranges refer to `scannedPath`. */
-  oversize: NumberedOversizeRecord[];
-  scannedPath: string;
+  /** Records cut out, numbered as in the original input, with their first bytes. */
+  oversize: Array<NumberedOversizeRecord & { head: string }>;
   /** Records of the original input as `record_number` counts them: what must be accounted for. */
   expectedRows: number;
 }
 
-/** The one byte scan of the text: records, blank lines, quoting, oversize records and the chunk plan. */
-async function prepareText(contract: DatasetContract, path: string, workDir: string, maxRecordBytes: number, chunking: ChunkingOptions): Promise<PreparedText> {
+/**
+ * The one byte scan of the text: records, blank lines, quoting, line ends, oversize records and the chunk
+ * plan. Oversize records are cut out — unless the text has carriage returns without a line feed, where the
+ * scan cannot tell the records the reader sees (a classic-Mac file is one huge "record" to it): such a text
+ * goes to the reader as it is, which rejects what it cannot read, and nothing is lost either way.
+ */
+async function prepareText(
+  contract: DatasetContract,
+  path: string,
+  disposable: boolean,
+  workDir: string,
+  maxRecordBytes: number,
+  chunking: ChunkingOptions,
+): Promise<PreparedText> {
   const options = { maxRecordBytes, chunking: { recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: chunking.chunkBytes } };
   const scan = await scanInput(contract, path, workDir, options);
-  if (scan.oversize.length === 0) return { path, scan, oversize: [], scannedPath: path, expectedRows: scan.expectedRows };
-  const cut = `${path}.fit`;
+  if (scan.oversize.length === 0 || scan.lineEnds.bareCr > 0) return { path, disposable, scan: { ...scan, oversize: [] }, oversize: [], expectedRows: scan.expectedRows };
+  const oversize = await Promise.all(scan.oversize.map(async (o) => ({ ...o, head: await recordHead(path, o) })));
+  const cut = join(workDir, 'input.fit.txt');
   await cutRecords(path, cut, scan.oversize);
+  if (disposable) await rm(path, { force: true }); // /tmp holds one copy of the text, not two
   const rescan = await scanInput(contract, cut, workDir, options);
-  if (rescan.oversize.length > 0) throw new EngineInvariantError(`${cut}: records over the limit remain after cutting them out`);
-  return { path: cut, scan: rescan, oversize: scan.oversize, scannedPath: path, expectedRows: scan.expectedRows };
+  if (rescan.oversize.length > 0) throw new EngineInvariantError('records over the limit remain after cutting them out');
+  return { path: cut, disposable: true, scan: rescan, oversize, expectedRows: scan.expectedRows };
 }
 
 /**
@@ -187,10 +204,15 @@ async function inPool<T, R>(items: Iterable<T>, limit: number, work: (item: T, i
   return outcomes.map((o) => (o as PromiseFulfilledResult<R>).value);
 }
 
-/** Whether the text is cut into chunks: large enough, and read by DuckDB exactly as the byte scan reads it. */
+/**
+ * Whether the text is cut into chunks: large enough, read by DuckDB exactly as the byte scan reads it (clean
+ * quoting, one line-end style, no stray carriage return), and wholly covered by the planned chunks.
+ */
 function worthChunking(text: PreparedText, bytes: number, chunking: ChunkingOptions): boolean {
   const { scan } = text;
-  return bytes >= chunking.minBytesToChunk && scan.quotingClean && !(scan.lineEnds.crlf > 0 && scan.lineEnds.lf > 0);
+  const { crlf, lf, bareCr } = scan.lineEnds;
+  const covered = scan.headerBytes >= 0 && scan.chunks.length > 0 && scan.headerBytes + scan.chunks.reduce((sum, c) => sum + c.end - c.start, 0) === bytes;
+  return bytes >= chunking.minBytesToChunk && covered && scan.quotingClean && !(crlf > 0 && lf > 0) && bareCr === 0;
 }
 
 async function transformChunks(
@@ -208,33 +230,45 @@ async function transformChunks(
     return dir;
   };
   const csv = contract.source.format === 'csv';
-  const bytes = (await stat(text.path)).size;
-  if (!worthChunking(text, bytes, options.chunking)) {
+  // A JSON Lines text whose every record was cut out has nothing to bind keys from, nor to read.
+  if (!csv && text.oversize.length > 0 && text.scan.expectedRows === 0) return [];
+  const onePass = async (): Promise<ChunkOutput[]> => {
     const dir = await dirOf(0);
     try {
       return [await transformChunk(settings, contract, stamp, piiSalt, { path: text.path, scan: text.scan, samplePath: text.path }, dir, options.rejectsLimits)];
     } catch (e) {
       // DuckDB's strict CSV reader gives up on a file that mixes CRLF and LF line ends (concatenated exports).
       // Such a file is read again with CRLF turned into LF; nothing from the failed attempt is used.
-      if (!(e instanceof FileRejection) || !csv || !MIXED_LINE_ENDS.test(e.detail)) throw e;
+      if (!isMixedLineEnds(e, csv)) throw e;
       await rm(dir, { recursive: true, force: true });
       const normalized = join(workDir, 'input.lf.txt');
       await crlfToLf(text.path, normalized);
+      if (text.disposable) await rm(text.path, { force: true });
       const scan = await scanInput(contract, normalized, workDir);
       return [await transformChunk(settings, contract, stamp, piiSalt, { path: normalized, scan, samplePath: normalized }, await dirOf(0), options.rejectsLimits)];
     }
+  };
+  if (!worthChunking(text, (await stat(text.path)).size, options.chunking)) return onePass();
+  try {
+    // Each chunk is written when its turn comes: at most `parallelism` copies are on disk at once.
+    return await inPool(text.scan.chunks, options.parallelism, async (chunk, i) => {
+      const dir = await dirOf(i);
+      const path = join(dir, 'input.txt');
+      await writeChunk(text.path, text.scan.headerBytes, chunk, path);
+      const scan = await scanInput(contract, path, dir);
+      const output = await transformChunk(settings, contract, stamp, piiSalt, { path, scan, samplePath: text.path }, dir, options.rejectsLimits);
+      await rm(path, { force: true });
+      return output;
+    });
+  } catch (e) {
+    // Line ends the scan took for one style that the reader does not (e.g. CR CR LF): one pass, as any such file.
+    if (!isMixedLineEnds(e, csv)) throw e;
+    for (let i = 0; i < text.scan.chunks.length; i++) await rm(join(workDir, `chunk-${String(i).padStart(5, '0')}`), { recursive: true, force: true });
+    return onePass();
   }
-  // Each chunk is written when its turn comes: at most `parallelism` copies are on disk at once.
-  return inPool(text.scan.chunks, options.parallelism, async (chunk, i) => {
-    const dir = await dirOf(i);
-    const path = join(dir, 'input.txt');
-    await writeChunk(text.path, text.scan.headerBytes, chunk, path);
-    const scan = await scanInput(contract, path, dir);
-    const output = await transformChunk(settings, contract, stamp, piiSalt, { path, scan, samplePath: text.path }, dir, options.rejectsLimits);
-    await rm(path, { force: true });
-    return output;
-  });
 }
+
+const isMixedLineEnds = (e: unknown, csv: boolean): boolean => e instanceof FileRejection && csv && MIXED_LINE_ENDS.test(e.detail);
 
 /** The chunks' partitions as one: files in chunk order, keyed by their position (as one pass would number them). */
 function mergePartitions(chunks: readonly ChunkOutput[], sourceId: string): SilverPartitionOutput[] {
@@ -268,16 +302,18 @@ export async function transformToLocal(
 ): Promise<TransformResult> {
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const chunking = options.chunking ?? DEFAULT_CHUNKING;
-  const text = await prepareText(contract, inputPath, workDir, maxRecordBytes, chunking);
+  const parallelism = options.parallelism ?? 1;
+  if (!Number.isInteger(parallelism) || parallelism < 1) throw new RangeError(`parallelism must be a whole number ≥ 1, got ${parallelism}`);
+  const text = await prepareText(contract, inputPath, options.inputDisposable ?? false, workDir, maxRecordBytes, chunking);
   const chunks = await transformChunks(settings, contract, stamp, piiSalt, text, workDir, {
     rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
-    parallelism: Math.max(1, options.parallelism ?? 1),
+    parallelism,
     chunking,
   });
   const { oversize } = text;
   const chunkRows = chunks.reduce((sum, c) => sum + c.expectedRows, 0);
   if (chunkRows + oversize.length !== text.expectedRows) {
-    throw new EngineInvariantError(`${inputPath}: chunks hold ${chunkRows} records and ${oversize.length} were cut out; the byte scan counted ${text.expectedRows}`);
+    throw new EngineInvariantError(`chunks hold ${chunkRows} records and ${oversize.length} were cut out; the byte scan counted ${text.expectedRows}`);
   }
   const partitions = mergePartitions(chunks, stamp.sourceId);
   const rowsIn = chunks.reduce((sum, c) => sum + c.records, 0) + oversize.length;
@@ -302,7 +338,7 @@ export async function transformToLocal(
     rowsQuarantined = only.rows;
   } else if (parts.length > 0 || oversize.length > 0) {
     quarantineFile = join(workDir, 'quarantine.parquet');
-    const oversizeRows = await describeOversize(contract, chunks[0]?.header ?? emptyHeader(), text.scannedPath, oversize, maxRecordBytes);
+    const oversizeRows = describeOversize(contract, chunks[0]?.header ?? emptyHeader(), oversize, maxRecordBytes);
     rowsQuarantined = await withDuckDb({ ...settings, threads: 1, tempDirectory: join(workDir, 'spill') }, 'merging the quarantine', async (db) => {
       await attachOversize(db, oversizeRows, join(workDir, 'oversize.jsonl'));
       return mergeQuarantine(db, stamp, parts, oversize.length, quarantineFile as string);

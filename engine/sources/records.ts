@@ -23,8 +23,12 @@ export interface RecordScan {
   quotingClean: boolean;
   /** Records longer than `maxRecordBytes`, in file order (none when no limit was given). */
   oversize: OversizeRecord[];
-  /** Line ends outside quotes that are CRLF, and that are a bare LF (both non-zero: the file mixes them). */
-  lineEnds: { crlf: number; lf: number };
+  /**
+   * Line ends outside quotes that are CRLF, and that are a bare LF (both non-zero: the file mixes them); and
+   * carriage returns not followed by LF anywhere (classic Mac line ends, stray CRs): where there are any, the
+   * scan cannot vouch for the records DuckDB sees.
+   */
+  lineEnds: { crlf: number; lf: number; bareCr: number };
   /** Bytes of the header lines (every chunk repeats them); -1 when the header has no line end. */
   headerBytes: number;
   /** The records after the header cut into chunks at record ends, when `chunking` was asked for. */
@@ -91,7 +95,8 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
   let maxRecordBytes = 0;
   const limit = options.maxRecordBytes ?? Number.POSITIVE_INFINITY;
   const oversize: OversizeRecord[] = [];
-  const lineEnds = { crlf: 0, lf: 0 };
+  const lineEnds = { crlf: 0, lf: 0, bareCr: 0 };
+  let crAtBufferEnd = false;
   const cutting = options.chunking;
   const chunks: ByteChunk[] = [];
   let headerBytes = options.headerLines === 0 ? 0 : -1;
@@ -122,6 +127,11 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
         const n = buffer.length;
         if (n === 0) continue;
         let out = '';
+        if (crAtBufferEnd && buffer[0] !== LF) lineEnds.bareCr++;
+        for (let cr = buffer.indexOf(CR); cr !== -1; cr = buffer.indexOf(CR, cr + 1)) {
+          if (cr + 1 < n ? buffer[cr + 1] !== LF : false) lineEnds.bareCr++;
+        }
+        crAtBufferEnd = buffer[n - 1] === CR;
         if (closedAtBufferEnd && !closesCleanly(buffer[0])) clean = false;
         // Position of the last closing quote in this buffer (-1: the previous buffer ended with one).
         let lastClose = closedAtBufferEnd ? -1 : -2;
@@ -174,6 +184,7 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
     },
     createWriteStream(blankLinesPath),
   );
+  if (crAtBufferEnd) lineEnds.bareCr++;
   // A last line without a line end is a record too, unless it is empty; so is a quote left open to the end.
   if ((lastByte !== LF || quoted) && lineHasContent) {
     lines++;
@@ -202,11 +213,17 @@ function hasContent(buffer: Buffer, from: number, to: number): boolean {
 
 /** Writes a chunk as a file of its own: the header lines, then the chunk's bytes, copied exactly. */
 export async function writeChunk(path: string, headerBytes: number, chunk: ByteChunk, target: string): Promise<void> {
-  const out = createWriteStream(target);
-  const copy = async (start: number, end: number): Promise<void> => {
-    if (end > start) await pipeline(createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }), out, { end: false });
-  };
-  await copy(0, Math.max(0, headerBytes));
-  await copy(chunk.start, chunk.end);
-  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  const ranges: Array<[number, number]> = [
+    [0, Math.max(0, headerBytes)],
+    [chunk.start, chunk.end],
+  ];
+  // One pipeline: a write error (a full disk) surfaces as itself.
+  await pipeline(
+    async function* () {
+      for (const [start, end] of ranges) {
+        if (end > start) yield* createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+      }
+    },
+    createWriteStream(target),
+  );
 }

@@ -29,8 +29,17 @@ async function scan(text: string, quoted = true) {
 
 describe('scanRecords', () => {
   it('counts records as the reader does: quoted newlines inside, blank lines listed with a running count', async () => {
-    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, maxRecordBytes: 9, quotingClean: true, oversize: [], lineEnds: { crlf: 2, lf: 3 }, headerBytes: 4, chunks: [], blanks: '2,1\n4,2\n' });
+    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, maxRecordBytes: 9, quotingClean: true, oversize: [], lineEnds: { crlf: 2, lf: 3, bareCr: 0 }, headerBytes: 4, chunks: [], blanks: '2,1\n4,2\n' });
     expect(await scan('{"a":1}\n\n{"a":"\n', false)).toMatchObject({ records: 3, blankLines: 1, quotingClean: true });
+  });
+
+  it('counts carriage returns with no line feed after them (classic Mac line ends, stray CRs), across buffers too', async () => {
+    expect((await scan('a,b\r1,x\r2,y\r')).lineEnds).toEqual({ crlf: 0, lf: 0, bareCr: 3 });
+    expect((await scan('a,b\r\n1,"x\ry"\r\n2,z\n\r')).lineEnds).toEqual({ crlf: 2, lf: 1, bareCr: 2 });
+    // A 7-byte header puts a CR as the last byte of the scan's first 1 MiB buffer, its LF first in the next.
+    const big = `a,b,cd\n${'1,x\r\n'.repeat(400_000)}`;
+    expect(Buffer.from(big)[(1 << 20) - 1]).toBe(0x0d);
+    expect((await scan(big)).lineEnds).toEqual({ crlf: 400_000, lf: 1, bareCr: 0 });
   });
 
   it('flags quoting the reader may see differently: a quote inside a field, after a closing quote, or left open', async () => {

@@ -44,6 +44,12 @@ const INPUTS: Array<[string, string | Buffer]> = [
   ['transactions/unterminated.csv', [HEADER, ...rows(1, 4), '"T5,unterminated,1.00,EUR,2024-01-01', ...rows(6, 3)].join('\n') + '\n'],
   ['transactions/inch.csv', [HEADER, ...rows(1, 3), 'T4,12" pipe,2.00,EUR,2024-01-02', 'T5,A,3.00', ...rows(6, 4)].join('\n') + '\n'],
   ['transactions/gzip.csv.gz', gzipSync([HEADER, ...rows(1, 10), 'T11,A', row(12, 'no')].join('\n'))],
+  // Line ends the byte scan cannot vouch for: classic-Mac CR (the header never ends), CR CR LF, a stray CR at the end.
+  ['transactions/cr-only.csv', [HEADER, ...rows(1, 12)].join('\r')],
+  ['transactions/cr-cr-lf.csv', [HEADER, ...rows(1, 12)].join('\r\r\n')],
+  ['transactions/trailing-cr.csv', `${[HEADER, ...rows(1, 12)].join('\n')}\n\r`],
+  ['transactions/header-only.csv', `${HEADER}\n`],
+  ['transactions/wrong-header.csv', `a,b,c\n`],
   [
     'readings/r.jsonl',
     Buffer.concat([
@@ -98,6 +104,19 @@ describe('chunked transform equals one pass', () => {
     expect(expected.counts.reasons).toMatchObject({ RECORD_TOO_LARGE: 4 });
     const lake = await createTestLake(contracts, { maxRecordBytes: 200, chunking: { chunkBytes: 60, minBytesToChunk: 0 }, threads: 3 });
     expect(await outcome(lake, 'transactions', await lake.ingest('transactions/big.csv', text))).toEqual(expected);
+  });
+
+  it('a header that never ends (CR line ends) is not chunked into nothing: the file is rejected whole, as one pass does', async () => {
+    const text = [HEADER, ...rows(1, 30)].join('\r');
+    const lake = await createTestLake(contracts, { chunking: { chunkBytes: 40, minBytesToChunk: 0 }, threads: 2 });
+    const m = await lake.ingest('transactions/mac.csv', text);
+    expect(m.status).toBe('rejected');
+    expect(m.engine.chunks).toBe(0);
+  });
+
+  it('refuses a number of threads that is not a whole number ≥ 1, before reading anything', async () => {
+    const lake = await createTestLake(contracts, { threads: Number.NaN });
+    await expect(lake.ingest('transactions/t.csv', [HEADER, row(1)].join('\n'))).rejects.toThrow(/threads must be a whole number ≥ 1, got NaN/);
   });
 
   it('writes the same keys and bytes whatever the parallelism (a function of the input, not the machine)', async () => {

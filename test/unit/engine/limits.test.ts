@@ -57,6 +57,13 @@ describe('a record over the record limit is quarantined, never dropped', () => {
     await expect(lake.ingest('transactions/x.csv', [HEADER, good('T1')].join('\n'))).rejects.toThrow(/maxRecordBytes must be between 1 and 2097151/);
   });
 
+  it('a classic-Mac (CR) body is not taken for one oversize record: the file is rejected whole, as under the limit', async () => {
+    const lake = await createTestLake(undefined, { maxRecordBytes: 200 });
+    const m = await lake.ingest('transactions/mac.csv', `${HEADER}\n${goods(50, 'M').join('\r')}\r`);
+    expect(m).toMatchObject({ status: 'rejected', reasons: { UNREADABLE: 1 } });
+    expect(m.quarantine.file_key).not.toBeNull();
+  });
+
   it('inside a gzip, and as the last record without a line end', async () => {
     const lake = await createTestLake(undefined, { maxRecordBytes: 1000 });
     const text = [HEADER, ...goods(3, 'G'), `${good('BIG')},${'z'.repeat(5000)}`].join('\n');
@@ -85,8 +92,46 @@ describe('a record over the record limit is quarantined, never dropped', () => {
     const lines = ['{"id": 1}', '', JSON.stringify({ id: 2, email: `${'a'.repeat(100)}@x.org` }), '{"id": 3}'];
     const m = await lake.ingest('events/e.jsonl', lines.join('\n') + '\n');
     expectConserved(m, { rowsIn: 3, valid: 2 });
+    // A file whose only record is oversize: quarantined as such, not MISSING_COLUMNS (no keys left to bind).
+    const only = await lake.ingest('events/only.jsonl', `${JSON.stringify({ id: 9, email: 'y'.repeat(100) })}\n`);
+    expect(only).toMatchObject({ status: 'succeeded', rows_in: 1, rows_quarantined: 1, reasons: { RECORD_TOO_LARGE: 1 } });
     const [q] = await lake.quarantineRows('events');
     expect(q).toMatchObject({ record_number: 3, reasons: ['RECORD_TOO_LARGE'], raw_record: null });
+    expect(String((q?.details as string[])[0])).toMatch(/withheld/);
+  });
+});
+
+describe('an oversize record of a dataset with PII keeps no PII', () => {
+  const people = parseContract(
+    {
+      name: 'people',
+      version: '1',
+      bronzePrefix: 'people/',
+      source: { format: 'csv' },
+      columns: [
+        { name: 'id', type: 'bigint', required: true },
+        { name: 'note', type: 'string' },
+        { name: 'email', type: 'string', pii: 'hash' },
+        { name: 'ssn', type: 'string', pii: 'drop' },
+      ],
+      partitionBy: [],
+    },
+    'people.json',
+  );
+  const ingest = async (record: string) => {
+    const lake = await createTestLake(new ContractRegistry([people]), { maxRecordBytes: 200 });
+    await lake.ingest('people/p.csv', `id,note,email,ssn\n1,n,a@x.org,1\n${record},${'x'.repeat(400)}\n`);
+    return (await lake.quarantineRows('people'))[0];
+  };
+
+  it('PII fields of its first bytes are redacted', async () => {
+    const q = await ingest('2,"quoted, note",alice@example.com,123-45-6789');
+    expect(q?.raw_record).toBe(`2,"quoted, note",<hashed PII>,<dropped PII>,${'x'.repeat(400)}`);
+  });
+
+  it('a stray quote (fields cannot be told apart for sure): its bytes are withheld, not shown', async () => {
+    const q = await ingest('2,12" pipe,alice@example.com,123-45-6789');
+    expect(q).toMatchObject({ reasons: ['RECORD_TOO_LARGE'], raw_record: null });
     expect(String((q?.details as string[])[0])).toMatch(/withheld/);
   });
 });
