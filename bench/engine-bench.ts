@@ -9,10 +9,12 @@
  * both produced the same valid rows.
  * `--scaling` also runs the engine at 5× the rows to show that memory does not grow with input size.
  * `--broken` also runs it on files with 10% and 50% malformed rows and 50% invalid ones: memory stays bounded.
+ * `--big` (not in CI) also runs the engine on all cores over a ≥ 5 GB CSV (90M rows, generated once into
+ * .cache/bench): throughput, peak RSS, chunks, and the counts checked against the generator's.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     scaling: { type: 'boolean', default: false },
     broken: { type: 'boolean', default: false },
     threads: { type: 'string', default: String(availableParallelism()) },
+    big: { type: 'boolean', default: false },
   },
 });
 const threads = Number(values.threads);
@@ -40,15 +43,21 @@ const here = resolve(import.meta.dirname);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const mb = (bytes: number): number => bytes / 1e6;
 
+/** The generated input of `n` rows (made once, kept in .cache/bench with the generator's report beside it). */
 async function input(n: number): Promise<string> {
   const file = join(root, `transactions-${n}.csv`);
-  if (!existsSync(file)) {
+  if (!existsSync(file) || !existsSync(`${file}.report.json`)) {
     await mkdir(root, { recursive: true });
     const t = performance.now();
     const report = await writeTransactionsCsv(file, { rows: n, accounts: 5000, from: '2023-01', to: '2024-12', seed: 7 });
+    await writeFile(`${file}.report.json`, JSON.stringify({ rows: report.rows, validRows: report.validRows, badRows: report.badRows, bytes: report.bytes }));
     console.log(`generated ${n.toLocaleString()} rows (${mb(report.bytes).toFixed(0)} MB, ${report.badRows} bad) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
   return file;
+}
+
+async function generated(file: string): Promise<{ rows: number; validRows: number; badRows: number }> {
+  return JSON.parse(await readFile(`${file}.report.json`, 'utf8')) as { rows: number; validRows: number; badRows: number };
 }
 
 function run(script: string, file: string, out: string, ...flags: string[]): RunResult {
@@ -146,6 +155,21 @@ if (values.broken) {
     );
   }
   await fresh(join(root, 'engine-lake-broken'));
+}
+if (values.big) {
+  const bigRows = 90_000_000;
+  const big = await input(bigRows);
+  const expected = await generated(big);
+  const result = run('run-engine.ts', big, await fresh(join(root, 'engine-lake-big')), ...t);
+  const counts = { rows: result.rowsIn ?? -1, validRows: result.rowsValid, badRows: result.rowsQuarantined };
+  const same = counts.rows === expected.rows && counts.validRows === expected.validRows && counts.badRows === expected.badRows;
+  console.log(
+    `big: ${bigRows.toLocaleString()} rows, ${(mb(result.bytesIn) / 1000).toFixed(2)} GB, ${threads} threads, ${result.chunks} chunks → ${result.seconds.toFixed(0)} s, ` +
+      `${(mb(result.bytesIn) / result.seconds).toFixed(1)} MB/s, peak RSS ${result.peakRssMb.toFixed(0)} MB, silver ${(mb(result.silverBytes) / 1000).toFixed(2)} GB; ` +
+      `counts ${same ? 'equal the generator\'s' : 'DIFFER from the generator\'s'} (rows_in ${counts.rows} / ${expected.rows}, valid ${counts.validRows} / ${expected.validRows}, quarantined ${counts.badRows} / ${expected.badRows})`,
+  );
+  await fresh(join(root, 'engine-lake-big'));
+  if (!same) process.exitCode = 1;
 }
 const differs = (d: typeof diff): boolean => d.engineOnly !== 0 || d.referenceOnly !== 0;
 if (differs(diff) || differs(diffN) || last.engine.rowsValid !== last.reference.rowsValid) process.exitCode = 1;

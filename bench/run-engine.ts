@@ -22,6 +22,7 @@ const result: RunResult = {
   bytesIn: (await stat(input)).size,
   peakRssMb: process.resourceUsage().maxRSS / 1024,
   silverBytes: await directoryBytes(`${lakeDir}/silver/transactions`),
+  rowsIn: manifest.rows_in,
   rowsValid: manifest.rows_valid,
   rowsQuarantined: manifest.rows_quarantined,
   chunks: manifest.engine.chunks,

@@ -6,6 +6,8 @@ export interface RunResult {
   bytesIn: number;
   peakRssMb: number;
   silverBytes: number;
+  /** Records counted (engine runs only). */
+  rowsIn?: number;
   rowsValid: number;
   rowsQuarantined: number;
   /** Record-aligned chunks the engine cut the input into (engine runs only). */
