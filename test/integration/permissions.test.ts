@@ -14,6 +14,7 @@
 import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -21,7 +22,7 @@ import { removeSynthOutputs, skipBuiltinTemplateValidation, synthLake } from '..
 import type { CfnTemplate } from './harness/cloud-assembly.ts';
 import { loadStacks } from './harness/cloud-assembly.ts';
 import { Recorder, type RecordedCall } from './harness/iam-recorder.ts';
-import { authorizationRequests, type AuthorizationRequest } from './harness/iam-requests.ts';
+import { authorizationRequests, type AuthorizationRequest, type RequestEnvironment } from './harness/iam-requests.ts';
 import type { Json } from './harness/intrinsics.ts';
 import { resolve } from './harness/intrinsics.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
@@ -40,8 +41,13 @@ const CSV = [HEADER, 'T1,C1,10.50,EUR,2024-01-15T10:00:00Z', 'T2,C2,-3.25,USD,20
  */
 const DROPPED_BY_SIMULATOR = ['kms:EncryptionContext:aws:s3:arn'];
 
-async function evaluateAll(policies: TemplatePolicies, principal: Principal, calls: readonly RecordedCall[]): Promise<{ requests: AuthorizationRequest[]; decisions: Decision[] }> {
-  const requests = calls.flatMap((call, index) => authorizationRequests(call, policies, calls.slice(0, index)));
+async function evaluateAll(
+  policies: TemplatePolicies,
+  env: RequestEnvironment,
+  principal: Principal,
+  calls: readonly RecordedCall[],
+): Promise<{ requests: AuthorizationRequest[]; decisions: Decision[] }> {
+  const requests = calls.flatMap((call, index) => authorizationRequests(call, env, calls.slice(0, index)));
   // Identical requests (the same GET twice) are evaluated once.
   const unique = [...new Map(requests.map((r) => [JSON.stringify([r.action, r.resource, r.context]), r])).values()];
   const decisions: Decision[] = [];
@@ -122,18 +128,32 @@ describe.skipIf(skipReason)('permissions proven by simulation: every call the bu
     expect(summary(ingestCalls)).toEqual(expect.arrayContaining(['Glue:BatchCreatePartition', 'Glue:GetTable', 'S3:DeleteObjects', 'S3:GetObject', 'S3:PutObject']));
     expect(summary(goldCalls)).toEqual(expect.arrayContaining(['Athena:StartQueryExecution', 'Athena:GetQueryExecution', 'Glue:BatchCreatePartition', 'S3:PutObject', 'S3:ListObjectsV2', 'S3:GetObject']));
 
-    // 4. The simulation.
-    const ingest = await evaluateAll(policies, policies.functionRole(fx.lake.fn.logicalId), ingestCalls);
-    const refresh = await evaluateAll(policies, policies.functionRole(gold.fnId), goldCalls);
+    // 4. The simulation. Athena's reads and writes as the caller are derived from the objects the lake now holds.
+    const keys = new Map<string, string[]>();
+    for (const b of [fx.lake.buckets.silver, gold.env.GOLD_BUCKET!]) keys.set(b, await listKeys(fx, b));
+    const env = policies.requestEnvironment((b, prefix) => (keys.get(b) ?? []).filter((k) => k.startsWith(prefix)));
+    const ingest = await evaluateAll(policies, env, policies.functionRole(fx.lake.fn.logicalId), ingestCalls);
+    const refresh = await evaluateAll(policies, env, policies.functionRole(gold.fnId), goldCalls);
     const decisions = [...ingest.decisions, ...refresh.decisions];
     console.info(
       `[permissions] ingest: ${ingestCalls.length} calls → ${ingest.requests.length} authorization requests (${ingest.decisions.length} distinct); ` +
         `gold refresh: ${goldCalls.length} calls → ${refresh.requests.length} (${refresh.decisions.length} distinct); ` +
         `operations: ${summary([...ingestCalls, ...goldCalls]).join(', ')}`,
     );
+    if (process.env.MEDALLION_IT_IAM_REPORT) writeFileSync(process.env.MEDALLION_IT_IAM_REPORT, decisions.map(describeDecision).join('\n') + '\n');
     expect(decisions.filter((d) => d.result !== 'Allowed').map(describeDecision)).toEqual([]);
     // S3's KMS calls were evaluated too (the buckets are SSE-KMS with the lake key), and against the key policy.
     expect(decisions.filter((d) => d.request.via === 's3').map((d) => d.request.action)).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']));
+    // And what Athena did as the gold refresh: read silver's table files, write the UNLOAD into gold and the results.
+    const viaAthena = refresh.decisions.filter((d) => d.request.via === 'athena').map((d) => `${d.request.action} ${d.request.resource.replace(/\/.*/, '/…')}`);
+    expect(viaAthena).toEqual(
+      expect.arrayContaining([
+        `s3:GetObject arn:aws:s3:::${fx.lake.buckets.silver}/…`,
+        `s3:PutObject arn:aws:s3:::${gold.env.GOLD_BUCKET}/…`,
+        `s3:PutObject arn:aws:s3:::${env.athena!.workgroup(gold.env.ATHENA_WORKGROUP!)!.outputLocation.split('/')[2]}/…`,
+        `glue:GetTable arn:aws:glue:${fx.lake.region}:${fx.lake.accountId}:table/…`,
+      ]),
+    );
     expect([...new Set(decisions.flatMap((d) => d.ignoredContextKeys))].filter((k) => !DROPPED_BY_SIMULATOR.includes(k))).toEqual([]);
   });
 });

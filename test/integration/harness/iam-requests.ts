@@ -25,6 +25,18 @@ export interface RequestEnvironment {
   region: string;
   /** The KMS key a bucket encrypts new objects with by default, as the template configures it (undefined: not SSE-KMS). */
   bucketDefaultKey(bucket: string): string | undefined;
+  /** What Athena does with the caller's credentials; without it, only the Athena API calls themselves are evaluated. */
+  athena?: AthenaEnvironment;
+}
+
+/** The template's Athena and Glue settings, and the objects Athena found, to derive what a query does as its caller. */
+export interface AthenaEnvironment {
+  /** The workgroup's result location (`s3://bucket/prefix/`) and the encryption it enforces on results. */
+  workgroup(name: string): { outputLocation: string; encryption?: string; kmsKey?: string } | undefined;
+  /** A Glue table's location (`s3://bucket/prefix/`). */
+  tableLocation(database: string, table: string): string | undefined;
+  /** The object keys under a prefix (what a query reads or an UNLOAD wrote). */
+  objects(bucket: string, prefix: string): string[];
 }
 
 const str = (value: unknown): string | undefined => (value === undefined || value === null ? undefined : String(value));
@@ -32,7 +44,7 @@ const str = (value: unknown): string | undefined => (value === undefined || valu
 function describe(call: RecordedCall): string {
   const i = call.input;
   if (call.service === 'S3') return `S3 ${call.operation} s3://${str(i.Bucket) ?? ''}/${str(i.Key) ?? str(i.Prefix) ?? ''}${i.VersionId ? `?versionId=${str(i.VersionId)}` : ''}`;
-  if (call.service === 'Glue') return `Glue ${call.operation} ${str(i.DatabaseName) ?? ''}.${str(i.TableName) ?? ''}`;
+  if (call.service === 'Glue') return `Glue ${call.operation} ${str(i.DatabaseName) ?? ''}.${str(i.TableName) ?? str(i.Name) ?? ''}`;
   if (call.service === 'Athena') return `Athena ${call.operation} ${str(i.WorkGroup) ?? str(i.QueryExecutionId) ?? ''}`;
   return `${call.service} ${call.operation}`;
 }
@@ -196,8 +208,10 @@ function athenaRequests(call: RecordedCall, env: RequestEnvironment, origin: str
   const workgroupArn = (name: string) => `arn:aws:athena:${env.region}:${env.accountId}:workgroup/${name}`;
   const action = `athena:${call.operation}`;
   switch (call.operation) {
-    case 'StartQueryExecution':
-      return [{ action, resource: workgroupArn(str(i.WorkGroup) ?? 'primary'), context: {}, origin }];
+    case 'StartQueryExecution': {
+      const workgroup = str(i.WorkGroup) ?? 'primary';
+      return [{ action, resource: workgroupArn(workgroup), context: {}, origin }, ...(env.athena && !call.error ? athenaImplied(call, env, env.athena, workgroup, origin) : [])];
+    }
     case 'GetWorkGroup':
     case 'ListQueryExecutions':
       return [{ action, resource: workgroupArn(str(i.WorkGroup) ?? 'primary'), context: {}, origin }];
@@ -209,11 +223,83 @@ function athenaRequests(call: RecordedCall, env: RequestEnvironment, origin: str
       const start = history.find((c) => c.service === 'Athena' && c.operation === 'StartQueryExecution' && c.output?.QueryExecutionId === i.QueryExecutionId);
       const workgroup = start ? (str(start.input.WorkGroup) ?? 'primary') : str((call.output?.QueryExecution as { WorkGroup?: string } | undefined)?.WorkGroup);
       if (!workgroup) throw new Error(`${origin}: query ${str(i.QueryExecutionId)} was not started by a recorded call; its workgroup is unknown`);
-      return [{ action, resource: workgroupArn(workgroup), context: {}, origin: `${origin} (${workgroup})` }];
+      const implied = call.operation === 'GetQueryResults' && env.athena && !call.error ? athenaImplied(call, env, env.athena, workgroup, origin) : [];
+      return [{ action, resource: workgroupArn(workgroup), context: {}, origin: `${origin} (${workgroup})` }, ...implied];
     }
     default:
       throw new Error(`${origin}: no IAM mapping for Athena ${call.operation} in iam-requests.ts`);
   }
+}
+
+const CALLED_VIA_ATHENA = { 'aws:CalledVia': ['athena.amazonaws.com'], 'aws:CalledViaFirst': 'athena.amazonaws.com', 'aws:CalledViaLast': 'athena.amazonaws.com' };
+
+function splitS3Uri(uri: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m) throw new Error(`not an s3:// location: ${uri}`);
+  return { bucket: m[1]!, prefix: m[2]! };
+}
+
+/**
+ * What Athena does with the caller's credentials for a query (forward access sessions, `aws:CalledVia` =
+ * athena.amazonaws.com): reads the Glue tables the SQL names and their files, writes the results (and an UNLOAD's
+ * output) with the workgroup's encryption, reads the results back for GetQueryResults. The tables come from the
+ * SQL's qualified `database.table` names; the objects from what the emulator holds after the run.
+ */
+function athenaImplied(call: RecordedCall, env: RequestEnvironment, athena: AthenaEnvironment, workgroupName: string, origin: string): AuthorizationRequest[] {
+  const workgroup = athena.workgroup(workgroupName);
+  if (!workgroup) throw new Error(`${origin}: workgroup ${workgroupName} is not in the template`);
+  const results = splitS3Uri(workgroup.outputLocation);
+  const via = (o: AuthorizationRequest): AuthorizationRequest => ({ ...o, context: { ...CALLED_VIA_ATHENA, ...o.context }, via: o.via ?? 'athena', origin: `${origin} → ${o.origin}` });
+  const sseHeaders: Record<string, string> =
+    workgroup.encryption === 'SSE_KMS' ? { 's3:x-amz-server-side-encryption': 'aws:kms', ...(workgroup.kmsKey ? { 's3:x-amz-server-side-encryption-aws-kms-key-id': workgroup.kmsKey } : {}) } : {};
+  const writeKey = workgroup.encryption === 'SSE_KMS' ? workgroup.kmsKey : undefined;
+  const kmsVia = (action: 'kms:GenerateDataKey' | 'kms:Decrypt', key: string | undefined, bucket: string) => (key ? [via(viaS3(action, key, bucket, env, 'S3'))] : []);
+  const id = String(call.output?.QueryExecutionId ?? call.input.QueryExecutionId ?? 'unknown');
+  const resultObject = `${results.prefix}${id}.csv`;
+
+  if (call.operation === 'GetQueryResults') {
+    return [
+      via({ action: 's3:GetObject', resource: `arn:aws:s3:::${results.bucket}/${resultObject}`, context: {}, origin: `S3 GetObject of the results` }),
+      ...kmsVia('kms:Decrypt', writeKey ?? env.bucketDefaultKey(results.bucket), results.bucket),
+    ];
+  }
+  const sql = String(call.input.QueryString ?? '');
+  const requests: AuthorizationRequest[] = [
+    via({ action: 's3:GetBucketLocation', resource: `arn:aws:s3:::${results.bucket}`, context: {}, origin: 'S3 GetBucketLocation of the results bucket' }),
+    ...[resultObject, `${resultObject}.metadata`].map((key) => via({ action: 's3:PutObject', resource: `arn:aws:s3:::${results.bucket}/${key}`, context: sseHeaders, origin: `S3 PutObject of the results` })),
+    ...kmsVia('kms:GenerateDataKey', writeKey ?? env.bucketDefaultKey(results.bucket), results.bucket),
+  ];
+  const catalog = `arn:aws:glue:${env.region}:${env.accountId}`;
+  const tables = [...new Set([...sql.matchAll(/\b(?:FROM|JOIN)\s+"?([A-Za-z0-9_]+)"?\s*\.\s*"?([A-Za-z0-9_]+)"?/gi)].map((m) => `${m[1]}.${m[2]}`))];
+  for (const qualified of tables) {
+    const [database, table] = qualified.split('.') as [string, string];
+    const location = athena.tableLocation(database, table);
+    if (!location) throw new Error(`${origin}: the query reads ${qualified}, which is not a table of the template`);
+    for (const action of ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions']) {
+      const resources = [`${catalog}:catalog`, `${catalog}:database/${database}`, ...(action === 'glue:GetDatabase' ? [] : [`${catalog}:table/${database}/${table}`])];
+      requests.push(...resources.map((resource) => via({ action, resource, context: {}, origin: `Glue ${action.slice(5)} ${qualified}` })));
+    }
+    const { bucket, prefix } = splitS3Uri(location);
+    requests.push(via({ action: 's3:GetBucketLocation', resource: `arn:aws:s3:::${bucket}`, context: {}, origin: `S3 GetBucketLocation of ${qualified}` }));
+    const objects = athena.objects(bucket, prefix);
+    const directories = [...new Set([prefix, ...objects.map((k) => k.slice(0, k.lastIndexOf('/') + 1))])];
+    for (const directory of directories) requests.push(via({ action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}`, context: { 's3:prefix': directory }, origin: `S3 ListObjectsV2 of ${qualified}` }));
+    for (const key of objects) {
+      requests.push(via({ action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/${key}`, context: {}, origin: `S3 GetObject of ${qualified}` }));
+      requests.push(...kmsVia('kms:Decrypt', env.bucketDefaultKey(bucket), bucket));
+    }
+  }
+  const unload = /^\s*UNLOAD\s*\([\s\S]*\)\s*TO\s+'(s3:\/\/[^']+)'/i.exec(sql);
+  if (unload) {
+    const { bucket, prefix } = splitS3Uri(unload[1]!);
+    requests.push(via({ action: 's3:GetBucketLocation', resource: `arn:aws:s3:::${bucket}`, context: {}, origin: 'S3 GetBucketLocation of the UNLOAD target' }));
+    requests.push(via({ action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}`, context: { 's3:prefix': prefix }, origin: 'S3 ListObjectsV2 of the UNLOAD target (must be empty)' }));
+    const written = athena.objects(bucket, prefix);
+    if (written.length === 0) throw new Error(`${origin}: nothing under the UNLOAD target s3://${bucket}/${prefix}`);
+    for (const key of written) requests.push(via({ action: 's3:PutObject', resource: `arn:aws:s3:::${bucket}/${key}`, context: sseHeaders, origin: 'S3 PutObject of the UNLOAD output' }));
+    requests.push(...kmsVia('kms:GenerateDataKey', writeKey ?? env.bucketDefaultKey(bucket), bucket));
+  }
+  return requests;
 }
 
 function sqsQueueArn(env: RequestEnvironment, queueUrl: string): string {

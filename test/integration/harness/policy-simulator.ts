@@ -12,7 +12,7 @@
  */
 import { getDenialReasons, getGrantReasons, runSimulation, type EvaluationResult, type SimulationIdentityPolicy } from '@cloud-copilot/iam-simulate';
 import type { CfnResource, CfnTemplate } from './cloud-assembly.ts';
-import type { AuthorizationRequest } from './iam-requests.ts';
+import type { AthenaEnvironment, AuthorizationRequest, RequestEnvironment } from './iam-requests.ts';
 import { resolve, type Json, type ResolveContext, type ResolvedResource } from './intrinsics.ts';
 import { generatedName } from './resource-creators.ts';
 
@@ -215,6 +215,37 @@ export class TemplatePolicies {
     if (!sse?.SSEAlgorithm?.startsWith('aws:kms')) return undefined;
     if (sse.KMSMasterKeyID === undefined) return `arn:aws:kms:${this.region}:${this.accountId}:alias/aws/s3`;
     return String(this.resolved(sse.KMSMasterKeyID));
+  }
+
+  /** Where a workgroup writes its results and with which encryption; where a Glue table's files are. */
+  athenaEnvironment(objects: AthenaEnvironment['objects']): AthenaEnvironment {
+    return {
+      workgroup: (name) => {
+        const found = this.ofType('AWS::Athena::WorkGroup').find(([id]) => this.ctx.resources.get(id)?.ref === name);
+        if (!found) return undefined;
+        const config = this.resolved(((found[1].Properties?.WorkGroupConfiguration ?? {}) as { ResultConfiguration?: Json }).ResultConfiguration ?? {}) as {
+          OutputLocation?: string;
+          EncryptionConfiguration?: { EncryptionOption?: string; KmsKey?: string };
+        };
+        if (!config.OutputLocation) throw new Error(`workgroup ${name} has no result location in the template`);
+        return { outputLocation: config.OutputLocation, encryption: config.EncryptionConfiguration?.EncryptionOption, kmsKey: config.EncryptionConfiguration?.KmsKey };
+      },
+      tableLocation: (database, table) => {
+        for (const [, t] of this.ofType('AWS::Glue::Table')) {
+          const input = t.Properties?.TableInput as { Name?: Json; StorageDescriptor?: { Location?: Json } } | undefined;
+          if (this.resolved(t.Properties!.DatabaseName as Json) === database && this.resolved(input?.Name ?? null) === table && input?.StorageDescriptor?.Location) {
+            return String(this.resolved(input.StorageDescriptor.Location));
+          }
+        }
+        return undefined;
+      },
+      objects,
+    };
+  }
+
+  /** The environment `authorizationRequests` needs, with Athena's part when `objects` is given. */
+  requestEnvironment(objects?: AthenaEnvironment['objects']): RequestEnvironment {
+    return { accountId: this.accountId, region: this.region, bucketDefaultKey: (b) => this.bucketDefaultKey(b), ...(objects ? { athena: this.athenaEnvironment(objects) } : {}) };
   }
 
   /** The resource-based policy that applies to a request's resource, if its service has one in the template. */
