@@ -18,7 +18,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { removeSynthOutputs, skipBuiltinTemplateValidation, synthLake } from '../cdk/support/synth.ts';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Template } from 'aws-cdk-lib/assertions';
+import { addMedallionLake } from '../../lib/app.ts';
+import { acknowledgeInlinePolicies } from '../../lib/compliance/acknowledgments.ts';
+import { removeSynthOutputs, skipBuiltinTemplateValidation, testApp } from '../cdk/support/synth.ts';
 import type { CfnTemplate } from './harness/cloud-assembly.ts';
 import { loadStacks } from './harness/cloud-assembly.ts';
 import { Recorder, type RecordedCall } from './harness/iam-recorder.ts';
@@ -36,8 +40,8 @@ const CSV = [HEADER, 'T1,C1,10.50,EUR,2024-01-15T10:00:00Z', 'T2,C2,-3.25,USD,20
 
 /**
  * Keys of the request context the simulator (0.1.173) drops because its action data lists them only as the
- * template `kms:EncryptionContext:${EncryptionContextKey}` and it matches variable keys only after a `/`.
- * None of the policies evaluated here has a condition on them (only `grantPut`'s producer grant does).
+ * template `kms:EncryptionContext:${EncryptionContextKey}` and it matches variable keys only after a `/`. No policy
+ * evaluated for the functions has a condition on them (only the producer grant does). Any other dropped key fails.
  */
 const DROPPED_BY_SIMULATOR = ['kms:EncryptionContext:aws:s3:arn'];
 
@@ -160,6 +164,7 @@ describe.skipIf(skipReason)('permissions proven by simulation: every call the bu
 
 describe.skipIf(skipReason)('permissions proven by simulation: what must be denied (template only, no emulator)', () => {
   const ANALYST_SSO = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/AWSReservedSSO_Analysts_0123456789abcdef`;
+  const PRODUCER_PRINCIPAL = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/transactions-uploader`;
   const FOREIGN_KEY = `arn:aws:kms:${DEFAULT_REGION}:210987654321:key/11111111-2222-3333-4444-555555555555`;
 
   /** The tier's template (`cdk synth -c stage=dev`), names as the harness gives them. */
@@ -170,11 +175,21 @@ describe.skipIf(skipReason)('permissions proven by simulation: what must be deni
       { accountId: DEFAULT_ACCOUNT, region: DEFAULT_REGION, stackName: stacks[0]!.stackName },
     );
   };
-  /** The same stage with analysts: `AnalystsRole` exists only when principals may assume it (`-c analystPrincipals=`). */
-  const withAnalysts = () => {
+  /**
+   * The same stage with analysts (`AnalystsRole` exists only when principals may assume it: `-c analystPrincipals=`)
+   * and a producer role granted `grantProducerWrite(…, 'transactions')`, synthesized in-process as `cdk synth` does.
+   */
+  let synthesized: TemplatePolicies | undefined;
+  const withAnalystsAndProducer = () => (synthesized ??= synthesizeWithAnalystsAndProducer());
+  const synthesizeWithAnalystsAndProducer = () => {
     skipBuiltinTemplateValidation();
-    const { template, stack } = synthLake({ context: { stage: 'dev', analystPrincipals: ANALYST_SSO } });
-    return new TemplatePolicies([template.toJSON() as CfnTemplate], { accountId: DEFAULT_ACCOUNT, region: DEFAULT_REGION, stackName: stack.stackName });
+    const app = testApp({ stage: 'dev', analystPrincipals: ANALYST_SSO });
+    const stack = addMedallionLake(app);
+    const producer = new iam.Role(stack, 'TransactionsProducer', { assumedBy: new iam.ArnPrincipal(PRODUCER_PRINCIPAL) });
+    stack.lake.grantProducerWrite(producer, 'transactions');
+    acknowledgeInlinePolicies(producer); // as the stack does for its own roles: a grant renders as an AWS::IAM::Policy
+    const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+    return new TemplatePolicies([template], { accountId: DEFAULT_ACCOUNT, region: DEFAULT_REGION, stackName: stack.stackName });
   };
   afterAll(() => removeSynthOutputs());
 
@@ -189,7 +204,7 @@ describe.skipIf(skipReason)('permissions proven by simulation: what must be deni
   const results = (decisions: Decision[]) => decisions.map((d) => `${d.request.action} ${d.request.resource}${Object.keys(d.request.context).length ? ` ${JSON.stringify(d.request.context)}` : ''} → ${d.result}`);
 
   it('analysts: no read of bronze or quarantine, no write anywhere (explicit bucket-policy denies where the template has them); silver and gold table files readable', async () => {
-    const p = withAnalysts();
+    const p = withAnalystsAndProducer();
     const analysts = p.role(p.roleTrusting(ANALYST_SSO), 'analyst@example.com');
     const ingestFn = p.functionWithEnvironment('BRONZE_BUCKET', 'SILVER_BUCKET');
     const goldFn = p.functionWithEnvironment('GOLD_BUCKET');
@@ -219,6 +234,27 @@ describe.skipIf(skipReason)('permissions proven by simulation: what must be deni
       request('athena:StartQueryExecution', `arn:aws:athena:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:workgroup/medallion-dev-analysts`),
     ]);
     expect(results(allowed).filter((r) => !r.endsWith('→ Allowed'))).toEqual([]);
+  });
+
+  it('a producer (grantProducerWrite): puts under its dataset’s bronze prefix, the key only via S3 for bronze; nothing else', async () => {
+    const p = withAnalystsAndProducer();
+    const producer = p.role(p.roleTrusting(PRODUCER_PRINCIPAL), 'uploader');
+    const ingestFn = p.functionWithEnvironment('BRONZE_BUCKET', 'SILVER_BUCKET');
+    const [bronze, silver] = [bucket(p, ingestFn, 'BRONZE_BUCKET'), bucket(p, ingestFn, 'SILVER_BUCKET')];
+    // S3 only: the producer's key grant is conditioned on kms:EncryptionContext:aws:s3:arn, which the simulator
+    // drops from the request (see DROPPED_BY_SIMULATOR); test/cdk/access.test.ts asserts that statement instead.
+    const allowed = await decide(p, producer, [request('s3:PutObject', `arn:aws:s3:::${bronze}/transactions/2024/batch-01.csv`)]);
+    expect(results(allowed).filter((r) => !r.endsWith('→ Allowed'))).toEqual([]);
+    const denied = await decide(p, producer, [
+      request('s3:PutObject', `arn:aws:s3:::${bronze}/unowned/x.csv`),
+      request('s3:GetObject', `arn:aws:s3:::${bronze}/transactions/2024/batch-01.csv`),
+      request('s3:GetObjectVersion', `arn:aws:s3:::${bronze}/transactions/2024/batch-01.csv`),
+      request('s3:DeleteObject', `arn:aws:s3:::${bronze}/transactions/2024/batch-01.csv`),
+      request('s3:DeleteObjectVersion', `arn:aws:s3:::${bronze}/transactions/2024/batch-01.csv`),
+      request('s3:ListBucket', `arn:aws:s3:::${bronze}`, { 's3:prefix': 'transactions/' }),
+      request('s3:PutObject', `arn:aws:s3:::${silver}/transactions/x.parquet`),
+    ]);
+    expect(results(denied).filter((r) => r.endsWith('→ Allowed'))).toEqual([]);
   });
 
   it('the ingest function cannot write gold or bronze; the gold refresh cannot read bronze or quarantine, nor write silver', async () => {

@@ -10,7 +10,7 @@
  * endpoints are HTTPS in Lambda; the emulator is plain HTTP only because the harness points `AWS_ENDPOINT_URL`
  * at it), and for S3 `s3:TlsVersion` 1.3, `s3:authType` and `s3:signatureversion`. A request may override any.
  */
-import { getDenialReasons, getGrantReasons, runSimulation, type EvaluationResult, type SimulationIdentityPolicy } from '@cloud-copilot/iam-simulate';
+import { getDenialReasons, getGrantReasons, runSimulation, type EvaluationResult, type Simulation, type SimulationIdentityPolicy } from '@cloud-copilot/iam-simulate';
 import type { CfnResource, CfnTemplate } from './cloud-assembly.ts';
 import type { AthenaEnvironment, AuthorizationRequest, RequestEnvironment } from './iam-requests.ts';
 import { resolve, type Json, type ResolveContext, type ResolvedResource } from './intrinsics.ts';
@@ -31,7 +31,12 @@ export interface Decision {
   result: EvaluationResult;
   /** The deciding statements, e.g. `resource policy statement DenyKmsKeyOtherThanLakeKey`, `identity LakeIngestionRoleDefaultPolicy#4`. */
   reasons: string[];
-  /** Request context keys the simulator dropped as not applicable to the action. */
+  /**
+   * Request context keys the simulator dropped as not applicable to the action. 0.1.173 drops
+   * `kms:EncryptionContext:<key>` (it matches templated keys only after a `/`): a policy *conditioned* on it cannot
+   * be evaluated (its `runUnsafeSimulation`, which keeps the full context, fails on any simulation with a resource
+   * policy — it loads the policy without the name its analysis reads).
+   */
   ignoredContextKeys: string[];
 }
 
@@ -279,19 +284,18 @@ export class TemplatePolicies {
       ...(service === 's3' ? { 's3:TlsVersion': '1.3', 's3:authType': 'REST-HEADER', 's3:signatureversion': 'AWS4-HMAC-SHA256' } : {}),
       ...request.context,
     };
-    const response = await runSimulation(
-      {
-        request: { principal: principal.sessionArn, action: request.action, resource: { resource: request.resource, accountId: this.accountId }, contextVariables: context },
-        identityPolicies: principal.identityPolicies,
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-        ...(resourcePolicy ? { resourcePolicy: resourcePolicy.policy } : {}),
-      },
-      {},
-    );
+    const simulation: Simulation = {
+      request: { principal: principal.sessionArn, action: request.action, resource: { resource: request.resource, accountId: this.accountId }, contextVariables: context },
+      identityPolicies: principal.identityPolicies,
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      ...(resourcePolicy ? { resourcePolicy: resourcePolicy.policy } : {}),
+    };
+    const response = await runSimulation(simulation, {});
     if (response.resultType === 'error') throw new Error(`the simulator refused ${request.action} on ${request.resource}: ${JSON.stringify(response.errors)}`);
     const result = response.resultType === 'single' ? response.result : response.results[0];
     if (!result) throw new Error(`the simulator returned no result for ${request.action} on ${request.resource}`);
+    const ignoredContextKeys = result.ignoredContextKeys ?? [];
     const policyName = (type: string, id?: string) => (type === 'resource' ? (resourcePolicy?.name ?? 'resource policy') : `${type} ${id ?? ''}`.trim());
     const reasons =
       response.overallResult === 'Allowed'
@@ -301,7 +305,7 @@ export class TemplatePolicies {
               ? `explicitly denied by ${policyName(d.policyType, d.policyIdentifier)} #${d.statementIndex}${d.statementId ? ` (${d.statementId})` : ''}`
               : `no statement of the ${d.policyType === 'resource' ? (resourcePolicy?.name ?? 'resource policy') : `${d.policyType} policies`} allows it`,
           );
-    return { request, principal: principal.logicalId, result: response.overallResult, reasons, ignoredContextKeys: result.ignoredContextKeys ?? [] };
+    return { request, principal: principal.logicalId, result: response.overallResult, reasons, ignoredContextKeys };
   }
 }
 
