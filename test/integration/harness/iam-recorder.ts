@@ -105,6 +105,13 @@ export class Recorder {
    * emulator cannot do (e.g. the output of an Athena UNLOAD, as moto runs no SQL).
    */
   afterCall: ((call: RecordedCall) => Promise<void>) | undefined;
+
+  private readonly defaultCaller: string;
+
+  /** @param defaultCaller the caller of calls made outside any `as(…)` scope (a CLI process records as one caller). */
+  constructor(defaultCaller = 'unattributed') {
+    this.defaultCaller = defaultCaller;
+  }
   private readonly scope = new AsyncLocalStorage<string>();
   private readonly hook: ClientHook = (client) => {
     if (!isSdkClient(client)) throw new Error('iam-recorder: withClientHooks was given something that is not an AWS SDK v3 client');
@@ -135,7 +142,7 @@ export class Recorder {
 
   private async observe(next: BuildHandler, context: HandlerContext, args: BuildArgs): Promise<HandlerOutput> {
     const call: RecordedCall = {
-      caller: this.scope.getStore() ?? 'unattributed',
+      caller: this.scope.getStore() ?? this.defaultCaller,
       service: (context.clientName ?? 'unknown').replace(/Client$/, ''),
       operation: (context.commandName ?? 'unknown').replace(/Command$/, ''),
       input: plain(args.input) as Record<string, unknown>,

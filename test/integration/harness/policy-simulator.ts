@@ -222,6 +222,11 @@ export class TemplatePolicies {
     return String(this.resolved(sse.KMSMasterKeyID));
   }
 
+  /** The names of the template's Athena workgroups. */
+  athenaWorkgroupNames(): string[] {
+    return this.ofType('AWS::Athena::WorkGroup').map(([id]) => this.ctx.resources.get(id)!.ref);
+  }
+
   /** Where a workgroup writes its results and with which encryption; where a Glue table's files are. */
   athenaEnvironment(objects: AthenaEnvironment['objects']): AthenaEnvironment {
     return {
