@@ -6,6 +6,7 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { withClientHooks } from '../../adapters/aws/client-config.ts';
 
 export interface AwsTarget {
   stack: string;
@@ -26,10 +27,10 @@ export function awsClients(region?: string, env: NodeJS.ProcessEnv = process.env
   const endpoint = env.AWS_ENDPOINT_URL || undefined;
   const common = { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}), maxAttempts: 5 };
   const clients = {
-    s3: new S3Client({ ...common, forcePathStyle: endpoint !== undefined }),
-    sqs: new SQSClient(common),
-    athena: new AthenaClient(common),
-    cloudFormation: new CloudFormationClient(common),
+    s3: withClientHooks(new S3Client({ ...common, forcePathStyle: endpoint !== undefined })),
+    sqs: withClientHooks(new SQSClient(common)),
+    athena: withClientHooks(new AthenaClient(common)),
+    cloudFormation: withClientHooks(new CloudFormationClient(common)),
   };
   return { ...clients, destroy: () => Object.values(clients).forEach((c) => c.destroy()) };
 }

@@ -11,7 +11,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { refreshGoldAthena } from '../../adapters/aws/athena-gold-refresh.ts';
 import { AthenaQueryEngine } from '../../adapters/aws/athena-query-engine.ts';
-import { s3ClientConfig } from '../../adapters/aws/client-config.ts';
+import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { readGoldRefreshConfig, type GoldRefreshConfig } from './config.ts';
 import { processGoldRefreshBatch, type GoldRefreshDependencies } from './process.ts';
@@ -34,12 +34,12 @@ let clients: Clients | undefined;
 function getClients(): Clients {
   if (!clients) {
     const config = readGoldRefreshConfig();
-    const s3 = tracer.captureAWSv3Client(new S3Client(s3ClientConfig()));
+    const s3 = tracer.captureAWSv3Client(withClientHooks(new S3Client(s3ClientConfig())));
     clients = {
       config,
       store: new S3ObjectStore(s3, { silver: config.silverBucket, gold: config.goldBucket }),
-      glue: tracer.captureAWSv3Client(new GlueClient({})),
-      athena: tracer.captureAWSv3Client(new AthenaClient({})),
+      glue: tracer.captureAWSv3Client(withClientHooks(new GlueClient({}))),
+      athena: tracer.captureAWSv3Client(withClientHooks(new AthenaClient({}))),
     };
   }
   return clients;

@@ -12,7 +12,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadContracts } from '../../engine/contract/load.ts';
 import { ingestObject } from '../../engine/ingest.ts';
-import { s3ClientConfig } from '../../adapters/aws/client-config.ts';
+import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { readConfig } from './config.ts';
@@ -29,8 +29,8 @@ function getDependencies(): IngestDependencies {
     const config = readConfig();
     const swept = sweepAbandonedScratch(config.workDir);
     if (swept.length > 0) logger.warn('removed scratch directories an earlier runtime left', { work_dir: config.workDir, directories: swept });
-    const s3 = tracer.captureAWSv3Client(new S3Client(s3ClientConfig()));
-    const glue = tracer.captureAWSv3Client(new GlueClient({}));
+    const s3 = tracer.captureAWSv3Client(withClientHooks(new S3Client(s3ClientConfig())));
+    const glue = tracer.captureAWSv3Client(withClientHooks(new GlueClient({})));
     const contracts = loadContracts(config.contractsDir);
     dependencies = {
       config,
@@ -39,7 +39,7 @@ function getDependencies(): IngestDependencies {
       catalog: new GlueCatalog(glue, { database: config.glueSilverDatabase, bucket: config.silverBucket }),
       contracts,
       ingest: ingestObject,
-      piiSalt: onceResolved(() => resolvePiiSalt(contracts, config.piiSaltSecretArn, () => tracer.captureAWSv3Client(new SecretsManagerClient({})))),
+      piiSalt: onceResolved(() => resolvePiiSalt(contracts, config.piiSaltSecretArn, () => tracer.captureAWSv3Client(withClientHooks(new SecretsManagerClient({}))))),
     };
     logger.info('ingest function initialised', { config, datasets: dependencies.contracts.names() });
   }

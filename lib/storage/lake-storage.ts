@@ -204,6 +204,11 @@ export class LakeStorage extends Construct {
    * Uploads without encryption headers get the bucket default (the lake key). Uploads that ask for anything
    * else — SSE-S3, DSSE, another KMS key, or `aws:kms` without a key id (which S3 would serve with the AWS
    * managed `aws/s3` key) — are refused. Clients that name the key must name it by its ARN.
+   *
+   * "Only if the header is present" is `Null: false` next to `StringNotEquals`. Not `StringNotEqualsIfExists`:
+   * in a Deny it matches a request *without* the header too (IAM evaluates `…IfExists` on a missing key as
+   * true), so it refused every upload that relies on the bucket default — every write of the lake's functions.
+   * The integration tier's IAM simulation (test/integration/permissions.test.ts) caught it.
    */
   private denyForeignEncryption(bucket: s3.Bucket): void {
     const objects = bucket.arnForObjects('*');
@@ -211,8 +216,10 @@ export class LakeStorage extends Construct {
       bucket.addToResourcePolicy(
         new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['s3:PutObject'], resources: [objects], conditions }),
       );
-    deny('DenyEncryptionOtherThanKms', { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } });
-    deny('DenyKmsKeyOtherThanLakeKey', { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': this.key.keyArn } });
+    const sse = 's3:x-amz-server-side-encryption';
+    const sseKey = 's3:x-amz-server-side-encryption-aws-kms-key-id';
+    deny('DenyEncryptionOtherThanKms', { StringNotEquals: { [sse]: 'aws:kms' }, Null: { [sse]: 'false' } });
+    deny('DenyKmsKeyOtherThanLakeKey', { StringNotEquals: { [sseKey]: this.key.keyArn }, Null: { [sseKey]: 'false' } });
     deny('DenyKmsWithoutLakeKeyId', {
       StringEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
       Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'true' },

@@ -75,12 +75,19 @@ describe('zone buckets', () => {
     const keyArn = { 'Fn::GetAtt': [logicalId(dev.stack.lake.storage.key), 'Arn'] };
     const encryptionDenies = bucketPolicyStatements(dev.template, bucketId(zone)).filter((s) => s.sid?.startsWith('Deny') && s.actions.includes('s3:PutObject'));
     expect(encryptionDenies.map((s) => [s.sid, s.principal, s.resources, JSON.stringify(s.conditions)])).toEqual([
-      ['DenyEncryptionOtherThanKms', '*', [`\${${bucketId(zone)}.Arn}/*`], JSON.stringify({ StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } })],
+      // Only when the header is present (`Null: false`): a Deny with `StringNotEqualsIfExists` also matches a request
+      // without it, refusing every upload that relies on the bucket default (shown by test/integration/permissions.test.ts).
+      [
+        'DenyEncryptionOtherThanKms',
+        '*',
+        [`\${${bucketId(zone)}.Arn}/*`],
+        JSON.stringify({ StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' }, Null: { 's3:x-amz-server-side-encryption': 'false' } }),
+      ],
       [
         'DenyKmsKeyOtherThanLakeKey',
         '*',
         [`\${${bucketId(zone)}.Arn}/*`],
-        JSON.stringify({ StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': keyArn } }),
+        JSON.stringify({ StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': keyArn }, Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' } }),
       ],
       [
         'DenyKmsWithoutLakeKeyId',

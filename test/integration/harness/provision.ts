@@ -53,6 +53,8 @@ export interface LakeUnderTest {
   };
   /** Every resource of the templates, for assertions on what moto cannot check (policies, SerDe …). */
   resources: Record<string, CfnResource>;
+  /** The physical names and attributes given to the created resources (to resolve the templates' policies). */
+  resolveContext: ResolveContext;
 }
 
 export interface Clients {
@@ -181,6 +183,7 @@ export async function provisionLake(endpoint: string, stacks: readonly StackArti
       runtime: String(fnProps.Runtime ?? ''),
     },
     resources,
+    resolveContext: ctx,
   };
 }
 
