@@ -5,10 +5,10 @@
  * this host) or its heartbeat is older than `staleMs` (any host). An abandoned lock is taken over; a live one
  * is waited for, at most `waitMs`.
  */
-import { link, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { link, open, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { currentOwner, ownerToken, processAlive, type ProcessOwner } from './process-owner.ts';
+import { currentOwner, ownerAlive, ownerToken, sameMachine, type ProcessOwner } from './process-owner.ts';
 
 export interface LockHolder extends ProcessOwner {
   acquired_at: string;
@@ -59,6 +59,7 @@ export function parseHolder(text: string): LockHolder | undefined {
         pid: parsed.pid,
         host: parsed.host,
         process_started_at: String(parsed.process_started_at ?? ''),
+        ...(typeof parsed.machine === 'string' ? { machine: parsed.machine } : {}),
         acquired_at: String(parsed.acquired_at ?? ''),
         nonce: String(parsed.nonce ?? ''),
       };
@@ -74,22 +75,37 @@ interface Observed {
   text: string;
   holder: LockHolder | undefined;
   ageMs: number;
+  /** Which file it was (a lock removed and taken again is another inode) and when it was last touched. */
+  ino: number;
+  mtimeMs: number;
 }
 
+/** The lock's content and age read from one open file, so they belong to the same lock. */
 async function observe(path: string): Promise<Observed | undefined> {
+  let handle;
   try {
-    const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    return { text, holder: parseHolder(text), ageMs: Date.now() - s.mtimeMs };
+    handle = await open(path, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+  try {
+    const [s, text] = [await handle.stat(), await handle.readFile('utf8')];
+    return { text, holder: parseHolder(text), ageMs: Date.now() - s.mtimeMs, ino: s.ino, mtimeMs: s.mtimeMs };
+  } finally {
+    await handle.close();
+  }
 }
 
-/** Why the observed lock is abandoned, or undefined while its owner may still be working. */
+/**
+ * Why the observed lock is abandoned, or undefined while its owner may still be working. An owner this host
+ * can judge (same boot and PID namespace) is abandoned exactly when its process is gone — a live one keeps
+ * its lock however long it is suspended or asleep; an owner elsewhere is abandoned when its heartbeat is older
+ * than `staleMs`.
+ */
 export function abandonedBecause(observed: Pick<Observed, 'holder' | 'ageMs'>, staleMs: number): string | undefined {
   const { holder, ageMs } = observed;
-  if (holder && holder.host === hostname() && !processAlive(holder.pid)) return `its owner (pid ${holder.pid}) is no longer running`;
+  if (holder && sameMachine(holder)) return ownerAlive(holder) ? undefined : `its owner (pid ${holder.pid}) is no longer running`;
   if (ageMs > staleMs) return `it has not been touched for ${Math.round(ageMs / 1000)} s`;
   return undefined;
 }
@@ -113,23 +129,40 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
  * Removes the lock if it still is exactly what was judged abandoned. Takeovers are serialized by a breaker
  * lock, so two waiters that both judged the same lock abandoned never remove a fresh lock taken in between.
  */
-async function breakAbandoned(path: string, judged: Observed): Promise<void> {
+async function breakAbandoned(path: string, judged: Observed, staleMs: number): Promise<void> {
   const breaker = `${path}.break`;
   if (!(await createExclusive(breaker, JSON.stringify(currentOwner())))) {
     const b = await observe(breaker);
     if (b && abandonedBecause(b, BREAKER_STALE_MS)) await rm(breaker, { force: true });
+    else await sleep(5 + Math.random() * 10);
     return; // another process is taking over; look again
   }
   try {
+    // Still the very lock judged (same file, untouched since), and still abandoned when judged again now.
     const now = await observe(path);
-    if (now && now.text === judged.text) await rm(path, { force: true });
+    const same = now && now.ino === judged.ino && now.mtimeMs === judged.mtimeMs && now.text === judged.text;
+    if (same && abandonedBecause(now, staleMs) !== undefined) await rm(path, { force: true });
   } finally {
     await rm(breaker, { force: true });
   }
 }
 
+/** What the work under a lock can ask of it. */
+export interface HeldLock {
+  /** Throws LockLostError unless this acquisition still holds the lock: call it before writes that must not race. */
+  assertHeld(): Promise<void>;
+}
+
+/** The lock was taken over while its work ran (it looked abandoned to another process). */
+export class LockLostError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} was taken over by another process while this one held it; its work was stopped before writing`);
+    this.name = 'LockLostError';
+  }
+}
+
 /** Runs `work` while holding the lock at `path`. Throws LockBusyError when a live holder outlasts `waitMs`. */
-export async function withFileLock<T>(path: string, work: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+export async function withFileLock<T>(path: string, work: (lock: HeldLock) => Promise<T>, options: FileLockOptions = {}): Promise<T> {
   const staleMs = options.staleMs ?? DEFAULT_LOCK_STALE_MS;
   const deadline = Date.now() + (options.waitMs ?? 0);
   const mine: LockHolder = { ...currentOwner(), acquired_at: new Date().toISOString(), nonce: ownerToken() };
@@ -142,7 +175,7 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, opti
     const why = abandonedBecause(observed, staleMs);
     if (why) {
       options.onTakeover?.(observed.holder, why);
-      await breakAbandoned(path, observed);
+      await breakAbandoned(path, observed, staleMs);
       continue;
     }
     if (Date.now() >= deadline) throw new LockBusyError(path, observed.holder);
@@ -157,8 +190,13 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, opti
     utimes(path, now, now).catch(() => {});
   }, options.heartbeatMs ?? Math.max(1000, Math.floor(staleMs / 4)));
   heartbeat.unref();
+  const held: HeldLock = {
+    async assertHeld() {
+      if ((await observe(path))?.holder?.nonce !== mine.nonce) throw new LockLostError(path);
+    },
+  };
   try {
-    return await work();
+    return await work(held);
   } finally {
     clearInterval(heartbeat);
     const still = await observe(path).catch(() => undefined);

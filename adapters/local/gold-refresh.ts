@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Manifest } from '../../engine/manifest.ts';
 import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
 import type { QueryEngine } from '../../engine/ports.ts';
-import { withFileLock, type LockHolder } from './file-lock.ts';
+import { withFileLock, type HeldLock, type LockHolder } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
 import { monthPartition, type MonthKey } from '../../engine/gold/months.ts';
 import {
@@ -88,14 +88,14 @@ export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promis
   const lock = join(stateDir, `${table.name}.lock`);
   return withFileLock(
     lock,
-    async () => {
+    async (held) => {
       // Under the lock no other refresh is staging: whatever is here was left by a crashed one and is never read.
       await rm(join(options.lakeDir, 'gold', '_staging', table.name), { recursive: true, force: true });
       let passStarted = Date.now();
-      let result = await refreshPass(options, table);
+      let result = await refreshPass(options, table, held);
       for (let pass = 1; pass < MAX_PASSES && (await requestedSince(request, passStarted)); pass++) {
         passStarted = Date.now();
-        const again = await refreshPass(options, table);
+        const again = await refreshPass(options, table, held);
         result = { plan: again.plan.kind === 'noop' ? result.plan : again.plan, rows: { ...result.rows, ...again.rows } };
       }
       return result;
@@ -110,7 +110,7 @@ async function requestedSince(request: string, since: number): Promise<boolean> 
   return requestedAt >= since;
 }
 
-async function refreshPass(options: LocalGoldRefreshOptions, table: GoldTable): Promise<LocalGoldRefreshResult> {
+async function refreshPass(options: LocalGoldRefreshOptions, table: GoldTable, held: HeldLock): Promise<LocalGoldRefreshResult> {
   const { lakeDir, engine } = options;
   const log = options.log ?? (() => {});
   const store = new LocalObjectStore(lakeDir);
@@ -123,7 +123,8 @@ async function refreshPass(options: LocalGoldRefreshOptions, table: GoldTable): 
   log(`gold ${table.name}: ${plan.kind} ${plan.months.join(',') || '-'} (${plan.because})`);
 
   const rows: Record<MonthKey, number> = {};
-  if (plan.sql) await writeMonths(options, table, plan, rows);
+  if (plan.sql) await writeMonths(options, table, plan, rows, held);
+  await held.assertHeld(); // the state names what this pass wrote: never over a newer holder's
   for (const k of plan.dropMonths) await rm(monthDir(lakeDir, table, k), { recursive: true, force: true });
   if (plan.kind !== 'noop' || JSON.stringify(state) !== JSON.stringify(plan.nextState)) {
     await store.putBytes('gold', goldStateKey(table), `${JSON.stringify(plan.nextState, null, 2)}\n`);
@@ -137,7 +138,7 @@ function monthDir(lakeDir: string, table: GoldTable, k: MonthKey): string {
   return join(goldTableDir(lakeDir, table), `year=${year}`, `month=${month}`);
 }
 
-async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, plan: GoldRefreshPlan, rows: Record<MonthKey, number>): Promise<void> {
+async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, plan: GoldRefreshPlan, rows: Record<MonthKey, number>, held: HeldLock): Promise<void> {
   const { lakeDir, engine } = options;
   const staging = join(lakeDir, 'gold', '_staging', table.name, plan.refreshId);
   await rm(staging, { recursive: true, force: true });
@@ -156,7 +157,9 @@ async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, p
           `TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
       );
     }
-    // Swap only once every month is staged: a failure above leaves gold exactly as it was.
+    // Swap only once every month is staged, and only while still holding the lock: a failure above, or a
+    // takeover, leaves gold exactly as it was.
+    await held.assertHeld();
     for (const k of plan.months) {
       const dir = monthDir(lakeDir, table, k);
       if (!rows[k]) {

@@ -3,6 +3,7 @@
  * tell what a crashed process left behind (its owner is gone) from what a running one is still using.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 export interface ProcessOwner {
@@ -10,17 +11,72 @@ export interface ProcessOwner {
   host: string;
   /** When the owning process started (ISO). With the pid it tells a reused pid from the original owner. */
   process_started_at: string;
+  /**
+   * The kernel boot and PID namespace the pid belongs to (Linux), so containers sharing a host name never
+   * judge each other's pids. Absent in records of older versions and off Linux.
+   */
+  machine?: string;
 }
 
 const PROCESS_STARTED_AT = new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString();
 
-export function currentOwner(): ProcessOwner {
-  return { pid: process.pid, host: hostname(), process_started_at: PROCESS_STARTED_AT };
+function readOr(read: () => string, fallback: string): string {
+  try {
+    return read().trim();
+  } catch {
+    return fallback;
+  }
 }
 
-/** A short, file-name-safe tag of a host name (8 hex digits). */
+/** Boot id + PID namespace of this process ('' where the system cannot say). */
+const MACHINE = ((): string => {
+  const boot = readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8'), '');
+  const ns = readOr(() => readlinkSync('/proc/self/ns/pid'), '');
+  return boot || ns ? `${boot}/${ns}` : '';
+})();
+
+export function currentOwner(): ProcessOwner {
+  return { pid: process.pid, host: hostname(), process_started_at: PROCESS_STARTED_AT, ...(MACHINE ? { machine: MACHINE } : {}) };
+}
+
+/** Whether an owner's pid can be judged here: the same host and, where known, the same boot and PID namespace. */
+export function sameMachine(owner: Pick<ProcessOwner, 'host' | 'machine'>): boolean {
+  if (owner.host !== hostname()) return false;
+  return owner.machine === undefined || MACHINE === '' || owner.machine === MACHINE;
+}
+
+/** A short, file-name-safe tag of a host (8 hex digits): its name and, where known, its boot and PID namespace. */
 export function hostTag(host = hostname()): string {
-  return createHash('sha256').update(host).digest('hex').slice(0, 8);
+  return createHash('sha256').update(host === hostname() ? `${host}${MACHINE ? `|${MACHINE}` : ''}` : host).digest('hex').slice(0, 8);
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ): 100 on every Linux Node.js runs on. */
+const USER_HZ = 100;
+
+/** When the process with this pid started (ms since epoch), from /proc; undefined where that cannot be read. */
+export function processStartedAt(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
+    const startTicks = Number(fields[19]); // field 22 of stat(5): starttime
+    const bootTime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootTime)) return undefined;
+    return bootTime * 1000 + (startTicks / USER_HZ) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the owner still runs: its pid exists and — where both start times are known — started when the
+ * owner did (a reused pid is another process). Only meaningful when `sameMachine(owner)`.
+ */
+export function ownerAlive(owner: Pick<ProcessOwner, 'pid' | 'process_started_at'>): boolean {
+  if (!processAlive(owner.pid)) return false;
+  const recorded = Date.parse(owner.process_started_at);
+  const actual = processStartedAt(owner.pid);
+  if (!Number.isFinite(recorded) || actual === undefined) return true;
+  return Math.abs(actual - recorded) < 5_000;
 }
 
 /**

@@ -5,7 +5,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deadPid } from '../../../support/processes.ts';
-import { LockBusyError, parseHolder, withFileLock } from '../../../../adapters/local/file-lock.ts';
+import { LockBusyError, LockLostError, parseHolder, withFileLock } from '../../../../adapters/local/file-lock.ts';
+import { currentOwner } from '../../../../adapters/local/process-owner.ts';
 
 describe('withFileLock', () => {
   let dir: string;
@@ -28,6 +29,37 @@ describe('withFileLock', () => {
     const takeovers: string[] = [];
     expect(await withFileLock(lock, async () => 'ran', { onTakeover: (_h, why) => takeovers.push(why) })).toBe('ran');
     expect(takeovers).toEqual([expect.stringMatching(/no longer running/)]);
+  });
+
+  it('never takes over a live holder on this host by age (suspended, asleep): it is waited for', async () => {
+    await writeFile(lock, `${JSON.stringify({ ...currentOwner(), acquired_at: '2024-01-01T00:00:00Z', nonce: 'live' })}\n`);
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(lock, old, old);
+    await expect(withFileLock(lock, async () => 'ran', { staleMs: 1_000 })).rejects.toBeInstanceOf(LockBusyError);
+  });
+
+  it('takes over a lock whose pid lives on as another process (started at another time)', async () => {
+    await writeFile(lock, JSON.stringify({ ...currentOwner(), process_started_at: '2020-01-01T00:00:00Z', acquired_at: '', nonce: 'reused' }));
+    const takeovers: string[] = [];
+    expect(await withFileLock(lock, async () => 'ran', { onTakeover: (_h, why) => takeovers.push(why) })).toBe('ran');
+    expect(takeovers).toEqual([expect.stringMatching(/no longer running/)]);
+  });
+
+  it('judges a holder of another PID namespace with the same host name by its heartbeat only', async () => {
+    await writeFile(lock, JSON.stringify({ pid: deadPid(), host: hostname(), machine: 'another-boot/pid:[1]', process_started_at: '', acquired_at: '', nonce: 'n' }));
+    await expect(withFileLock(lock, async () => 'ran', { staleMs: 60_000 })).rejects.toBeInstanceOf(LockBusyError);
+    const old = new Date(Date.now() - 120_000);
+    await utimes(lock, old, old);
+    expect(await withFileLock(lock, async () => 'ran', { staleMs: 60_000 })).toBe('ran');
+  });
+
+  it('tells its work when the lock was taken over, before the work writes', async () => {
+    const error = await withFileLock(lock, async (held) => {
+      await held.assertHeld();
+      await writeFile(lock, JSON.stringify({ ...currentOwner(), acquired_at: '', nonce: 'someone else' }));
+      return held.assertHeld().then(() => undefined, (e: unknown) => e);
+    });
+    expect(error).toBeInstanceOf(LockLostError);
   });
 
   it('also reads the older "<pid> <time>" lock format', async () => {
