@@ -67,8 +67,6 @@ async function readState(store: LocalObjectStore, table: GoldTable): Promise<Gol
   return bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldState) : undefined;
 }
 
-/** More passes than this in one lock hold and the rest is left to the requesters, who wait for the lock. */
-const MAX_PASSES = 3;
 
 /**
  * Brings gold up to date under the table's lock. A refresh first records that it was requested; the holder
@@ -93,7 +91,8 @@ export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promis
       await rm(join(options.lakeDir, 'gold', '_staging', table.name), { recursive: true, force: true });
       let passStarted = Date.now();
       let result = await refreshPass(options, table, held);
-      for (let pass = 1; pass < MAX_PASSES && (await requestedSince(request, passStarted)); pass++) {
+      // No cap: a requester that gave up waiting relies on this loop to include its ingest.
+      while (await requestedSince(request, passStarted)) {
         passStarted = Date.now();
         const again = await refreshPass(options, table, held);
         result = { plan: again.plan.kind === 'noop' ? result.plan : again.plan, rows: { ...result.rows, ...again.rows } };

@@ -34,9 +34,14 @@ export class GoldFollower {
     const outcome = await refreshGoldAfterIngest(this.lake, this.io, { lockWaitMs: Math.min(goldLockWaitMs(), WATCH_GOLD_LOCK_WAIT_MS) });
     reportGold(outcome, this.io, this.options.json);
     this.failedLast = outcome.kind === 'failed';
-    if (outcome.kind !== 'failed') {
+    if (outcome.kind === 'refreshed') {
       this.due = false;
       this.failures = 0;
+      return;
+    }
+    if (outcome.kind === 'deferred') {
+      // Another process's refresh was asked to include these ingests; look again later all the same.
+      this.retryAt = Date.now() + Math.max(this.options.interval, WATCH_GOLD_LOCK_WAIT_MS);
       return;
     }
     this.failures++;
