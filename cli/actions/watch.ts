@@ -58,6 +58,8 @@ class Watcher {
   private readonly reportedSkips = new Set<string>();
   private readonly conflicted = new Set<string>();
   readonly counts: Counts = { ingested: 0, skipped: 0, failed: 0, waiting: 0 };
+  /** Files whose ingest failed for a reason of the machine, and when each is tried again. */
+  private readonly retries = new Map<string, { attempts: number; at: number }>();
 
   constructor(
     private readonly lake: LocalLake,
@@ -86,12 +88,14 @@ class Watcher {
       this.conflicted.delete(path);
       await clearConflict(this.lake.dir, path); // renamed or removed: the conflict is over
     }
+    for (const path of [...this.retries.keys()].filter((p) => !present.has(p))) this.retries.delete(path);
     const out: Found[] = [];
     for (const f of files) {
       const snapshot = await snapshotOf(f.path);
       if (!snapshot) continue;
       const readiness = this.stability.observe(f.path, snapshot, Date.now());
-      if (readiness === 'ready') out.push(f);
+      const retry = this.retries.get(f.path);
+      if (readiness === 'ready' || (readiness === 'handled' && retry !== undefined && retry.at <= Date.now())) out.push(f);
       else if (readiness !== 'handled') {
         if (this.options.once) {
           this.counts.waiting++;
@@ -127,6 +131,7 @@ class Watcher {
           this.io.print(this.io.style.dim(`↻ ${planned.key} is in bronze but was never ingested (an interrupted run): ingesting it now\n`));
         }
         const manifest = await ingestPlannedFile(this.lake, planned);
+        this.retries.delete(f.path);
         this.counts.ingested++;
         ingested++;
         this.io.print(this.json ? `${JSON.stringify(manifest)}\n` : manifestLine(manifest, this.io.style));
@@ -163,10 +168,20 @@ class Watcher {
       this.io.note(`${s2.red(s2.bold(`✗ NOT INGESTED: ${f.relative}`))}\n  ${s2.red(e.message)}\n  ${s2.dim(`hint: ${e.hint}`)}\n`);
       return;
     }
-    const hint = e instanceof UserError && e.hint ? ` (${e.hint})` : ' (tried again when the file changes, or when the watch restarts)';
-    this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message}${hint}\n`));
+    if (e instanceof UserError) {
+      this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`));
+      return;
+    }
+    // Not the file's fault (a full disk, a busy lock, too many open files): tried again, later each time.
+    const attempts = (this.retries.get(f.path)?.attempts ?? 0) + 1;
+    const pause = Math.min(this.options.interval * 2 ** attempts, MAX_RETRY_PAUSE_MS);
+    this.retries.set(f.path, { attempts, at: Date.now() + pause });
+    this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message} (tried again in ${formatDuration(pause)})\n`));
   }
 }
+
+/** The longest pause before a failed file is tried again. */
+const MAX_RETRY_PAUSE_MS = 5 * 60_000;
 
 export async function watchAction(dir: string, options: WatchOptions, io: Io): Promise<void> {
   const root = resolve(dir);

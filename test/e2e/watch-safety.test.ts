@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../engine/manifest.ts';
+import { faultEnv } from '../faults/support/faults.ts';
 import { lake, scratchDir, startLake, waitForOutput } from './support/cli.ts';
 
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\n';
@@ -47,6 +48,25 @@ describe('lake watch: nothing is lost', () => {
     expect(await exited).toBe(0);
     const cut = await run('query', '--sql', "SELECT CAST(transaction_timestamp AS VARCHAR) AS at FROM silver.transactions WHERE transaction_id = 'CUT1'", '--json');
     expect(JSON.parse(cut.stdout)).toEqual([{ at: '2024-01-31 18:59:59.999' }]);
+  });
+
+  it('a file whose ingest failed for the machine (disk full) is tried again by the running watch, and ingested', async () => {
+    const landing = join(scratch.dir, 'full-disk');
+    await mkdir(landing);
+    const freed = join(scratch.dir, 'disk-freed');
+    // The bronze copy fails with ENOSPC until the marker exists (the fault preload of the faults tier).
+    const env = faultEnv({ enospc: { at: /\/bronze\/transactions\/full\.csv\.[^/]+\.tmp$/, ops: ['open'], until: freed } });
+    const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '200'], { cwd: scratch.dir, env });
+    const exited = new Promise<number | null>((resolve) => watch.on('close', resolve));
+    await waitForOutput(watch, 'stdout', (t) => t.includes('Watching'));
+    await writeFile(join(landing, 'full.csv'), `${HEADER}${rows('F', 7)}`);
+    await waitForOutput(watch, 'stderr', (t) => /✗ full\.csv: ENOSPC: no space left on device.*\(tried again in/.test(t), 60_000);
+    await writeFile(freed, '');
+    const out = await waitForOutput(watch, 'stdout', (t) => /✓ transactions\/full\.csv/.test(t), 60_000);
+    expect(out).toMatch(/✓ transactions\/full\.csv\s+7 rows: 7 valid/);
+    watch.kill('SIGINT');
+    expect(await exited).toBe(1); // it failed once while watching: said in the exit code too
+    expect(await count("transaction_id LIKE 'F%'")).toBe(7);
   });
 
   it('a different, longer version of an ingested file is refused loudly, counted as failed, and shown by status', async () => {

@@ -28,8 +28,8 @@ export interface BarrierPoint extends FaultPoint {
 export interface Faults {
   /** SIGKILL at the point. */
   kill?: FaultPoint;
-  /** The point and every later match fail with ENOSPC (always before the operation). */
-  enospc?: Omit<FaultPoint, 'when'>;
+  /** The point and every later match fail with ENOSPC (always before the operation), until `until` exists when given. */
+  enospc?: Omit<FaultPoint, 'when'> & { until?: string };
   /** Rendezvous of several processes at the point. */
   barrier?: BarrierPoint;
 }
@@ -48,7 +48,7 @@ function pointEnv(action: 'KILL' | 'ENOSPC' | 'BARRIER', point: FaultPoint): Rec
 export function faultEnv(faults: Faults): Record<string, string> {
   const env: Record<string, string> = { NODE_OPTIONS: `--import=${pathToFileURL(KILL_AT_PRELOAD).href}` };
   if (faults.kill) Object.assign(env, pointEnv('KILL', faults.kill));
-  if (faults.enospc) Object.assign(env, pointEnv('ENOSPC', faults.enospc));
+  if (faults.enospc) Object.assign(env, pointEnv('ENOSPC', faults.enospc), faults.enospc.until ? { FAULT_ENOSPC_UNTIL: faults.enospc.until } : {});
   if (faults.barrier) {
     const b = faults.barrier;
     Object.assign(env, pointEnv('BARRIER', b), { FAULT_BARRIER_DIR: b.dir, FAULT_BARRIER_PARTIES: String(b.parties) });

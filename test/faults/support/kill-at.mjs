@@ -12,7 +12,8 @@
 //                        @default after (ENOSPC: always before)
 //
 //   KILL     process.kill(process.pid, 'SIGKILL') at the Nth match: a crash with no cleanup of any kind.
-//   ENOSPC   the Nth and every later match fail with an Error whose code is ENOSPC (a disk that stays full).
+//   ENOSPC   the Nth and every later match fail with an Error whose code is ENOSPC (a disk that stays full) —
+//            until the file FAULT_ENOSPC_UNTIL names exists, when given (space freed again).
 //   BARRIER  at the Nth match, write FAULT_BARRIER_DIR/<pid> and wait (other I/O continues) until the
 //            directory holds FAULT_BARRIER_PARTIES entries: a rendezvous that makes several processes be in
 //            the same phase at once without any timing. After FAULT_BARRIER_TIMEOUT_MS (default 60000) the
@@ -97,7 +98,8 @@ function due(op, path) {
   for (const rule of rules) {
     if (!rule.ops.has(op) || !rule.pattern.test(path)) continue;
     rule.seen++;
-    if (rule.action === 'ENOSPC' ? rule.seen >= rule.nth : rule.seen === rule.nth) hits.push(rule);
+    const freed = rule.action === 'ENOSPC' && process.env.FAULT_ENOSPC_UNTIL !== undefined && fs.existsSync(process.env.FAULT_ENOSPC_UNTIL);
+    if (rule.action === 'ENOSPC' ? rule.seen >= rule.nth && !freed : rule.seen === rule.nth) hits.push(rule);
   }
   return hits;
 }
