@@ -63,6 +63,11 @@ const DATA_READ_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion', 'kms:Decrypt']
  * contracts (no crawler), and grants scoped to exactly these databases and tables — including tables
  * added after the grant.
  */
+/** What an `s3:prefix` condition lists for a zone without tables. */
+export const NO_TABLES_PREFIX = '_no_tables_in_this_zone_/';
+
+const nonEmpty = (values: string[], otherwise: string): string[] => (values.length > 0 ? values : [otherwise]);
+
 export class LakeCatalog extends Construct {
   readonly databases: Record<CatalogZone, glue.Database>;
   /** Database names as plain strings (known at synth time, unlike the databases' tokens). */
@@ -168,7 +173,9 @@ export class LakeCatalog extends Construct {
         grantee,
         actions: ['s3:ListBucket'],
         resourceArns: [bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': Lazy.list({ produce: () => this.tables(zone).map((t) => `${t.locationPrefix}*`) }) } },
+        // A zone with no tables (e.g. no gold for these contracts) must not render `"s3:prefix": []` (invalid
+        // IAM); a prefix no table has keeps the statement valid and lists nothing.
+        conditions: { StringLike: { 's3:prefix': Lazy.list({ produce: () => nonEmpty(this.tables(zone).map((t) => `${t.locationPrefix}*`), NO_TABLES_PREFIX) }) } },
       }),
     );
     for (const table of this.tables(zone)) grant = grant.combine(this.grantTableFiles(grantee, table));
