@@ -148,7 +148,7 @@ export class DataLake extends Construct {
       goldViews: props.goldViews ?? GOLD_VIEWS.filter((v) => this.contracts.get(v.sourceDataset)),
       allowDestroy,
     });
-    if (props.lakeFormation) this.lakeFormation = new LakeFormationGovernance(this, 'LakeFormation', { ...props.lakeFormation, catalog: this.catalog });
+    if (props.lakeFormation) this.lakeFormation = new LakeFormationGovernance(this, 'LakeFormation', { ...props.lakeFormation, catalog: this.catalog, encryptionKey: this.storage.key });
     this.query = new LakeQuery(this, 'Query', {
       namePrefix,
       resultsBucket: this.storage.bucket('athenaResults'),

@@ -1,5 +1,6 @@
 import { Aws, Names } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lakeformation from 'aws-cdk-lib/aws-lakeformation';
 import { Construct, type IConstruct } from 'constructs';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
@@ -25,7 +26,12 @@ export interface LakeFormationOptions {
 
 export interface LakeFormationGovernanceProps extends LakeFormationOptions {
   readonly catalog: LakeCatalog;
+  /** The key the registered locations are encrypted with: Lake Formation's data-access role must use it. */
+  readonly encryptionKey: kms.IKey;
 }
+
+/** The service-linked role Lake Formation reads and writes registered locations with. */
+const LAKE_FORMATION_DATA_ACCESS_ROLE = 'aws-service-role/lakeformation.amazonaws.com/AWSServiceRoleForLakeFormationDataAccess';
 
 /**
  * Lake Formation over the lake's catalog (opt-in): adds data lake administrators, registers the silver, gold
@@ -57,6 +63,20 @@ export class LakeFormationGovernance extends Construct {
         hybridAccessEnabled: props.hybridAccessMode ?? true,
       });
     this.locations = { silver: location('silver'), gold: location('gold'), quarantine: location('quarantine') };
+    // Credential vending reads SSE-KMS objects as that role: it needs the lake key. Named by `aws:PrincipalArn`
+    // (KMS does not check a condition's value), so the statement deploys before the role exists.
+    props.encryptionKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'LakeFormationDataAccessUsesTheKey',
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: ['*'],
+        conditions: {
+          ArnEquals: { 'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/${LAKE_FORMATION_DATA_ACCESS_ROLE}` },
+          StringEquals: { 'kms:CallerAccount': Aws.ACCOUNT_ID },
+        },
+      }),
+    );
   }
 
   /**

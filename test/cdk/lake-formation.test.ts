@@ -52,6 +52,24 @@ describe('lakeFormation option', () => {
     );
   });
 
+  it('lets Lake Formation’s data-access role use the lake key (credential vending reads SSE-KMS objects), and no other principal through that statement', () => {
+    const keyPolicy = (Object.values(template.findResources('AWS::KMS::Key'))[0] as Resource).Properties.KeyPolicy as { Statement: Array<Record<string, unknown>> };
+    const statement = keyPolicy.Statement.find((s) => s.Sid === 'LakeFormationDataAccessUsesTheKey');
+    expect(statement).toMatchObject({
+      Effect: 'Allow',
+      Principal: { AWS: '*' },
+      Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
+      Condition: {
+        ArnEquals: {
+          'aws:PrincipalArn': {
+            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', account, ':role/aws-service-role/lakeformation.amazonaws.com/AWSServiceRoleForLakeFormationDataAccess']],
+          },
+        },
+        StringEquals: { 'kms:CallerAccount': account },
+      },
+    });
+  });
+
   it('grants each role exactly its catalog permissions through Lake Formation', () => {
     const ingest = logicalId(stack.lake.ingestion.function.role as NonNullable<typeof stack.lake.ingestion.function.role>);
     const refresh = logicalId(stack.lake.goldRefresh?.function.role as NonNullable<typeof stack.lake.ingestion.function.role>);
