@@ -110,7 +110,14 @@ export function abandonedBecause(observed: Pick<Observed, 'holder' | 'ageMs'>, s
   return undefined;
 }
 
-/** Creates `path` holding `content`, atomically; false when it exists. */
+/** link(2) is not supported where the file system has no hard links (exFAT, some SMB and FUSE mounts). */
+export const isNoHardLinks = (e: unknown): boolean => ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(String((e as NodeJS.ErrnoException).code));
+
+/**
+ * Creates `path` holding `content`, atomically; false when it exists. Without hard links it falls back to an
+ * exclusive create (O_EXCL) and writes the content after: a reader may then see the lock empty for a moment,
+ * which reads as an unknown holder judged by its (fresh) age — waited for, never taken over.
+ */
 async function createExclusive(path: string, content: string): Promise<boolean> {
   const aside = `${path}.${ownerToken()}.tmp`;
   await writeFile(aside, content);
@@ -119,10 +126,27 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
+    if (!isNoHardLinks(e)) throw e;
+    return createExclusiveWithoutLinks(path, content);
   } finally {
     await unlink(aside).catch(() => {});
   }
+}
+
+async function createExclusiveWithoutLinks(path: string, content: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    await handle.writeFile(content);
+  } finally {
+    await handle.close();
+  }
+  return true;
 }
 
 /**

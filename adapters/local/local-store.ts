@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ObjectExistsError, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
+import { isNoHardLinks } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
 
 export interface LocalPutOptions extends PutOptions {
@@ -77,7 +78,15 @@ export class LocalObjectStore implements ObjectStore {
         await link(aside, target);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
-        throw e;
+        if (!isNoHardLinks(e)) throw e;
+        // No hard links on this file system: an exclusive copy is still create-only (never over an object),
+        // though a reader could see it while it is being copied.
+        try {
+          await copyFile(aside, target, constants.COPYFILE_EXCL);
+        } catch (copyError) {
+          if ((copyError as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
+          throw copyError;
+        }
       }
     } finally {
       await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link

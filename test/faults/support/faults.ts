@@ -32,6 +32,8 @@ export interface Faults {
   enospc?: Omit<FaultPoint, 'when'> & { until?: string };
   /** Rendezvous of several processes at the point. */
   barrier?: BarrierPoint;
+  /** A file system without hard links: every link() fails with EPERM. */
+  noHardLinks?: boolean;
 }
 
 /** A child process exits with this when its barrier never filled. */
@@ -48,6 +50,7 @@ function pointEnv(action: 'KILL' | 'ENOSPC' | 'BARRIER', point: FaultPoint): Rec
 export function faultEnv(faults: Faults): Record<string, string> {
   const env: Record<string, string> = { NODE_OPTIONS: `--import=${pathToFileURL(KILL_AT_PRELOAD).href}` };
   if (faults.kill) Object.assign(env, pointEnv('KILL', faults.kill));
+  if (faults.noHardLinks) env.FAULT_NO_HARD_LINKS = '1';
   if (faults.enospc) Object.assign(env, pointEnv('ENOSPC', faults.enospc), faults.enospc.until ? { FAULT_ENOSPC_UNTIL: faults.enospc.until } : {});
   if (faults.barrier) {
     const b = faults.barrier;

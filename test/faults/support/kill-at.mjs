@@ -25,6 +25,8 @@
 //   file descriptor (fs.write/writev, which fs.createWriteStream uses), matched on the path it was opened with.
 // Writes DuckDB makes itself (native code) cannot be reached from here.
 //
+// FAULT_NO_HARD_LINKS=1 makes every fs/promises link() fail with EPERM (a file system without hard links).
+//
 // Every action taken is announced on stderr as `[fault] <action> <when> <op> <path>`.
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
@@ -180,8 +182,17 @@ function wrapCallbackWrites() {
   }
 }
 
-if (rules.length > 0) {
+/** FAULT_NO_HARD_LINKS=1: a file system without hard links (exFAT, some SMB and FUSE mounts): link(2) fails with EPERM. */
+function refuseHardLinks() {
+  fs.promises.link = async function noLink(existing, target) {
+    announce(`EPERM link ${toPath(target)}`);
+    throw Object.assign(new Error(`EPERM: operation not permitted, link '${toPath(existing)}' -> '${toPath(target)}'`), { code: 'EPERM', errno: -1, syscall: 'link' });
+  };
+}
+
+if (rules.length > 0 || process.env.FAULT_NO_HARD_LINKS === '1') {
   wrapPromiseApi();
   if (rules.some((r) => r.ops.has('write'))) wrapCallbackWrites();
+  if (process.env.FAULT_NO_HARD_LINKS === '1') refuseHardLinks();
   syncBuiltinESMExports(); // ESM named imports (`import { rename } from 'node:fs/promises'`) now see the wrappers
 }
