@@ -33,17 +33,36 @@ interface PlannedUpload {
   dataset: string;
   size: number;
   md5: string;
-  alreadyThere?: { versionId?: string; etag?: string };
+  alreadyThere?: ExistingObject;
 }
 
-async function existing(s3: S3Client, bucket: string, key: string): Promise<{ md5?: string; versionId?: string; etag?: string } | undefined> {
+interface ExistingObject {
+  md5?: string;
+  versionId?: string;
+  etag?: string;
+}
+
+const httpStatus = (e: unknown): number | undefined => (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+/**
+ * What bronze holds under the key: undefined when nothing, `'unreadable'` when this identity may not read
+ * bronze (a producer with `grantProducerWrite` may only put): the upload is then create-only all the same.
+ */
+async function existing(s3: S3Client, bucket: string, key: string): Promise<ExistingObject | 'unreadable' | undefined> {
   try {
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return { md5: head.Metadata?.[MD5_METADATA], versionId: head.VersionId, etag: head.ETag };
   } catch (e) {
-    if ((e as Error).name === 'NotFound' || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+    if ((e as Error).name === 'NotFound' || httpStatus(e) === 404) return undefined;
+    if (httpStatus(e) === 403) return 'unreadable';
     throw e;
   }
+}
+
+const sameBytes = (there: ExistingObject, md5: string): boolean => there.md5 === md5 || there.etag?.replace(/"/g, '') === md5;
+
+function differentContent(bucket: string, key: string): UserError {
+  return new UserError(`s3://${bucket}/${key} already holds different content`, 'raw input is immutable: give the new file another name, or use `lake replay --aws` to re-process the existing object');
 }
 
 async function waitForManifest(s3: S3Client, bucket: string, key: string, timeoutMs: number): Promise<Manifest | undefined> {
@@ -76,10 +95,8 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
       const { dataset, key } = bronzeKeyFor(file, contracts, forced);
       const md5 = await md5File(file.path);
       const there = await existing(clients.s3, bucket, key);
-      if (there && there.md5 !== md5 && there.etag?.replace(/"/g, '') !== md5) {
-        throw new UserError(`s3://${bucket}/${key} already holds different content`, 'raw input is immutable: give the new file another name, or use `lake replay --aws` to re-process the existing object');
-      }
-      planned.push({ path: file.path, key, dataset, size: (await stat(file.path)).size, md5, alreadyThere: there });
+      if (there && there !== 'unreadable' && !sameBytes(there, md5)) throw differentContent(bucket, key);
+      planned.push({ path: file.path, key, dataset, size: (await stat(file.path)).size, md5, alreadyThere: there === 'unreadable' ? undefined : there });
     }
 
     const results: Array<{ bucket: string; key: string; version_id: string | null; etag: string | null; uploaded: boolean; manifest?: Manifest }> = [];
@@ -89,15 +106,30 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
       let etag = file.alreadyThere?.etag;
       if (!file.alreadyThere) {
         progress.start(`[${i + 1}/${planned.length}] uploading ${file.key}`, file.size);
+        // Create-only (If-None-Match: *, on the PutObject or the CompleteMultipartUpload): an object that landed
+        // under the key since the check above is never overwritten.
         const upload = new Upload({
           client: clients.s3,
-          params: { Bucket: bucket, Key: file.key, Body: createReadStream(file.path), Metadata: { [MD5_METADATA]: file.md5 } },
+          params: { Bucket: bucket, Key: file.key, Body: createReadStream(file.path), Metadata: { [MD5_METADATA]: file.md5 }, IfNoneMatch: '*' },
         });
         upload.on('httpUploadProgress', (p) => progress.set(p.loaded ?? 0));
-        const done = await upload.done();
-        progress.stop();
-        versionId = done.VersionId;
-        etag = done.ETag;
+        try {
+          const done = await upload.done();
+          versionId = done.VersionId;
+          etag = done.ETag;
+        } catch (e) {
+          if (httpStatus(e) !== 412 && (e as Error).name !== 'PreconditionFailed') throw e;
+          const there = await existing(clients.s3, bucket, file.key);
+          if (there === 'unreadable') {
+            throw new UserError(`s3://${bucket}/${file.key} already holds an object, which this identity may not read to compare`, 'give the file another name, or ask the platform team whether bronze already has it');
+          }
+          if (!there || !sameBytes(there, file.md5)) throw differentContent(bucket, file.key);
+          file.alreadyThere = there;
+          versionId = there.versionId;
+          etag = there.etag;
+        } finally {
+          progress.stop();
+        }
       }
       const result: (typeof results)[number] = { bucket, key: file.key, version_id: versionId ?? null, etag: etag?.replace(/"/g, '') ?? null, uploaded: !file.alreadyThere };
       if (!options.json) {

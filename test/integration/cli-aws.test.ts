@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { writeTransactionsCsv } from '../../bench/generate.ts';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { lake as runLake, startLake, type CliResult } from '../e2e/support/cli.ts';
+import { startFaultProxy } from './harness/fault-proxy.ts';
 import { drain, getManifests, listKeys, queueDepth, silverRows, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 
 const STACK = 'MedallionLake-it';
@@ -90,6 +91,34 @@ describe.skipIf(skipReason)('lake CLI, AWS mode, against the emulated lake', () 
     const conflict = await cli(fx, ['ingest', join(fx.scratchDir, 'v2', 'jan.csv')]);
     expect(conflict.code).toBe(2);
     expect(conflict.stderr).toMatch(/error: s3:\/\/.*\/transactions\/jan\.csv already holds different content/);
+  });
+
+  it('ingest --aws as a producer that may only put (HEAD refused, 403): uploads create-only, and refuses a taken name', async () => {
+    const fx = lake();
+    // moto enforces no IAM: a proxy answers every HEAD of bronze with 403, as S3 does for a grantProducerWrite role.
+    const proxy = await startFaultProxy(fx.lake.endpoint);
+    proxy.setRule((req) => (req.method === 'HEAD' && (req.url ?? '').includes('/transactions/') ? { status: 403, body: '' } : undefined));
+    try {
+      const asProducer = (path: string) => {
+        const file = join(fx.scratchDir, 'outputs.json');
+        writeFileSync(file, JSON.stringify({ [STACK]: outputsOf(fx) }));
+        return runLake(['ingest', path, '--aws', '--stack', STACK, '--outputs-file', file], { cwd: fx.scratchDir, env: { ...awsEnv(fx), AWS_ENDPOINT_URL: proxy.endpoint } });
+      };
+      await writeTransactionsCsv(join(fx.scratchDir, 'feb.csv'), { rows: 20, accounts: 2, from: '2024-02', to: '2024-02' });
+      const first = await asProducer(join(fx.scratchDir, 'feb.csv'));
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toContain(`↑ s3://${fx.lake.buckets.bronze}/transactions/feb.csv`);
+      mkdirSync(join(fx.scratchDir, 'other'), { recursive: true });
+      await writeTransactionsCsv(join(fx.scratchDir, 'other', 'feb.csv'), { rows: 5, accounts: 2, from: '2024-02', to: '2024-02', seed: 3 });
+      const taken = await asProducer(join(fx.scratchDir, 'other', 'feb.csv'));
+      expect(taken.code, taken.stdout).toBe(2);
+      expect(taken.stderr).toMatch(/transactions\/feb\.csv already holds an object, which this identity may not read to compare/);
+      expect(proxy.faulted.filter((f) => f.method === 'HEAD').length).toBeGreaterThanOrEqual(3);
+      const versions = await listKeys(fx, fx.lake.buckets.bronze, 'transactions/feb.csv');
+      expect(versions).toEqual(['transactions/feb.csv']); // the first upload's object, not overwritten
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('replay --aws re-announces the current versions; the function rewrites the same outputs (no duplicates)', async () => {

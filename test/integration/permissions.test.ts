@@ -208,7 +208,7 @@ describe.skipIf(skipReason)('permissions proven by simulation: every call the bu
     return { result, calls: JSON.parse(readFileSync(recordFile, 'utf8')) as RecordedCall[] };
   }
 
-  it('the CLI in AWS mode: `lake query --aws` as an analyst is allowed; `lake ingest --aws` as a producer is refused its HeadObject (finding)', async () => {
+  it('the CLI in AWS mode: `lake query --aws` as an analyst is allowed; `lake ingest --aws` as a producer is refused only its HeadObject, which the CLI does without', async () => {
     const fx = lake();
     const policies = new TemplatePolicies([templateWithAnalystsAndProducer()], fx.lake.resolveContext);
     const name = (variable: string, fnId: string) => policies.bucketName(policies.bucketOf(fnId, variable));
@@ -257,9 +257,9 @@ describe.skipIf(skipReason)('permissions proven by simulation: every call the bu
     const uploaded = await evaluateAll(policies, policies.requestEnvironment(), producer, upload.calls);
     const s3Decisions = uploaded.decisions.filter((d) => d.request.action.startsWith('s3:'));
     expect(s3Decisions.filter((d) => d.request.action === 's3:PutObject').map((d) => d.result)).toEqual(['Allowed']);
-    // Finding: `lake ingest --aws` first HEADs the key (to skip identical bytes, refuse different ones); a producer
-    // granted by grantProducerWrite has no s3:GetObject, so on AWS the HEAD is refused (403) and the CLI fails.
-    // Either the grant or the CLI must change; when one does, this list becomes empty.
+    // `lake ingest --aws` first HEADs the key (to skip identical bytes, refuse different ones); a producer granted
+    // by grantProducerWrite has no s3:GetObject, so on AWS the HEAD is refused (403). The CLI takes that as "cannot
+    // tell" and uploads create-only (If-None-Match: *) — shown against a 403ing proxy in cli-aws.test.ts.
     expect(s3Decisions.filter((d) => d.result !== 'Allowed').map((d) => `${d.request.action} ${d.request.origin.split(' ')[1]} → ${d.result}`)).toEqual([
       's3:GetObject HeadObject → ImplicitlyDenied',
     ]);
