@@ -8,7 +8,7 @@
 import { link, open, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { currentOwner, ownerAlive, ownerToken, sameMachine, type ProcessOwner } from './process-owner.ts';
+import { currentOwner, ownerState, ownerToken, sameMachine, type ProcessOwner } from './process-owner.ts';
 
 export interface LockHolder extends ProcessOwner {
   acquired_at: string;
@@ -60,6 +60,7 @@ export function parseHolder(text: string): LockHolder | undefined {
         host: parsed.host,
         process_started_at: String(parsed.process_started_at ?? ''),
         ...(typeof parsed.machine === 'string' ? { machine: parsed.machine } : {}),
+        ...(typeof parsed.start_ticks === 'number' ? { start_ticks: parsed.start_ticks } : {}),
         acquired_at: String(parsed.acquired_at ?? ''),
         nonce: String(parsed.nonce ?? ''),
       };
@@ -99,13 +100,17 @@ async function observe(path: string): Promise<Observed | undefined> {
 
 /**
  * Why the observed lock is abandoned, or undefined while its owner may still be working. An owner this host
- * can judge (same boot and PID namespace) is abandoned exactly when its process is gone — a live one keeps
- * its lock however long it is suspended or asleep; an owner elsewhere is abandoned when its heartbeat is older
- * than `staleMs`.
+ * can judge (same boot and PID namespace, start time readable) is abandoned exactly when its process is gone —
+ * a live one keeps its lock however long it is suspended or asleep; any other owner is abandoned when its
+ * heartbeat is older than `staleMs`.
  */
 export function abandonedBecause(observed: Pick<Observed, 'holder' | 'ageMs'>, staleMs: number): string | undefined {
   const { holder, ageMs } = observed;
-  if (holder && sameMachine(holder)) return ownerAlive(holder) ? undefined : `its owner (pid ${holder.pid}) is no longer running`;
+  if (holder && sameMachine(holder)) {
+    const state = ownerState(holder);
+    if (state === 'gone') return `its owner (pid ${holder.pid}) is no longer running`;
+    if (state === 'alive') return undefined;
+  }
   if (ageMs > staleMs) return `it has not been touched for ${Math.round(ageMs / 1000)} s`;
   return undefined;
 }

@@ -91,8 +91,10 @@ export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promis
       await rm(join(options.lakeDir, 'gold', '_staging', table.name), { recursive: true, force: true });
       let passStarted = Date.now();
       let result = await refreshPass(options, table, held);
-      // No cap: a requester that gave up waiting relies on this loop to include its ingest.
-      while (await requestedSince(request, passStarted)) {
+      // Requests that arrived during a pass get another one (a requester that gave up waiting relies on it),
+      // within a bound: a stream of requests must not keep the lock from its waiters for ever.
+      const holdUntil = Date.now() + MAX_HOLD_MS;
+      while (Date.now() < holdUntil && (await requestedSince(request, passStarted))) {
         passStarted = Date.now();
         const again = await refreshPass(options, table, held);
         result = { plan: again.plan.kind === 'noop' ? result.plan : again.plan, rows: { ...result.rows, ...again.rows } };
@@ -104,6 +106,9 @@ export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promis
 }
 
 /** Whether a refresh was requested at or after `since` (ms). */
+/** How long one holder keeps serving new refresh requests before it lets the lock go. */
+const MAX_HOLD_MS = 120_000;
+
 async function requestedSince(request: string, since: number): Promise<boolean> {
   const requestedAt = Number((await readFile(request, 'utf8').catch(() => '0')).trim());
   return requestedAt >= since;

@@ -16,6 +16,8 @@ export interface ProcessOwner {
    * judge each other's pids. Absent in records of older versions and off Linux.
    */
   machine?: string;
+  /** The process's start time in the kernel's own clock ticks since boot (Linux): tells a reused pid exactly. */
+  start_ticks?: number;
 }
 
 const PROCESS_STARTED_AT = new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString();
@@ -35,48 +37,55 @@ const MACHINE = ((): string => {
   return boot || ns ? `${boot}/${ns}` : '';
 })();
 
-export function currentOwner(): ProcessOwner {
-  return { pid: process.pid, host: hostname(), process_started_at: PROCESS_STARTED_AT, ...(MACHINE ? { machine: MACHINE } : {}) };
+/** Field 22 of /proc/<pid>/stat (starttime, clock ticks since boot), or undefined where it cannot be read. */
+export function processStartTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-/** Whether an owner's pid can be judged here: the same host and, where known, the same boot and PID namespace. */
+const START_TICKS = processStartTicks(process.pid);
+
+export function currentOwner(): ProcessOwner {
+  return {
+    pid: process.pid,
+    host: hostname(),
+    process_started_at: PROCESS_STARTED_AT,
+    ...(MACHINE ? { machine: MACHINE } : {}),
+    ...(START_TICKS !== undefined ? { start_ticks: START_TICKS } : {}),
+  };
+}
+
+/** Whether an owner's pid can be judged here: the same host and, where either side knows it, the same boot and PID namespace. */
 export function sameMachine(owner: Pick<ProcessOwner, 'host' | 'machine'>): boolean {
   if (owner.host !== hostname()) return false;
-  return owner.machine === undefined || MACHINE === '' || owner.machine === MACHINE;
+  if (owner.machine === undefined) return true; // a record of an older version: same host is all it says
+  return owner.machine === MACHINE;
 }
+
+/** The host tag of records written before tags carried the boot and PID namespace. */
+const legacyHostTag = (): string => createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
 /** A short, file-name-safe tag of a host (8 hex digits): its name and, where known, its boot and PID namespace. */
 export function hostTag(host = hostname()): string {
   return createHash('sha256').update(host === hostname() ? `${host}${MACHINE ? `|${MACHINE}` : ''}` : host).digest('hex').slice(0, 8);
 }
 
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ): 100 on every Linux Node.js runs on. */
-const USER_HZ = 100;
-
-/** When the process with this pid started (ms since epoch), from /proc; undefined where that cannot be read. */
-export function processStartedAt(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
-    const startTicks = Number(fields[19]); // field 22 of stat(5): starttime
-    const bootTime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
-    if (!Number.isFinite(startTicks) || !Number.isFinite(bootTime)) return undefined;
-    return bootTime * 1000 + (startTicks / USER_HZ) * 1000;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * Whether the owner still runs: its pid exists and — where both start times are known — started when the
- * owner did (a reused pid is another process). Only meaningful when `sameMachine(owner)`.
+ * Whether the owner's process still runs, judged on this machine: `gone` when its pid is free or now belongs to
+ * a process that started at another moment (a reused pid); `alive` when the pid's start time is the owner's;
+ * `unknown` when either start time cannot be read (not Linux, /proc hidden, a record of an older version) —
+ * then only the owner's heartbeat can tell.
  */
-export function ownerAlive(owner: Pick<ProcessOwner, 'pid' | 'process_started_at'>): boolean {
-  if (!processAlive(owner.pid)) return false;
-  const recorded = Date.parse(owner.process_started_at);
-  const actual = processStartedAt(owner.pid);
-  if (!Number.isFinite(recorded) || actual === undefined) return true;
-  return Math.abs(actual - recorded) < 5_000;
+export function ownerState(owner: Pick<ProcessOwner, 'pid' | 'start_ticks'>): 'alive' | 'gone' | 'unknown' {
+  if (!processAlive(owner.pid)) return 'gone';
+  const actual = processStartTicks(owner.pid);
+  if (owner.start_ticks === undefined || actual === undefined) return 'unknown';
+  return actual === owner.start_ticks ? 'alive' : 'gone';
 }
 
 /**
@@ -117,6 +126,7 @@ export function processAlive(pid: number): boolean {
  * owner on another host, or one that cannot be told — it has not been touched for `maxAgeMs`.
  */
 export function ownerGone(owner: ParsedOwnerToken | undefined, ageMs: number, maxAgeMs: number): boolean {
-  if (owner && owner.hostTag === hostTag()) return !processAlive(owner.pid);
+  // The tag of the previous version (host name only) still means this host: its pid can be judged here.
+  if (owner && (owner.hostTag === hostTag() || owner.hostTag === legacyHostTag())) return !processAlive(owner.pid);
   return ageMs > maxAgeMs;
 }

@@ -11,6 +11,7 @@ import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { DatasetContract } from '../../engine/contract/types.ts';
 import { CommandFailed, UserError } from '../errors.ts';
+import { LockBusyError } from '../../adapters/local/file-lock.ts';
 import { onInterrupt } from '../interrupt.ts';
 import type { Io } from '../io.ts';
 import { clearConflict, openConflicts, recordConflict } from '../local/conflicts.ts';
@@ -168,8 +169,9 @@ class Watcher {
       this.io.note(`${s2.red(s2.bold(`✗ NOT INGESTED: ${f.relative}`))}\n  ${s2.red(e.message)}\n  ${s2.dim(`hint: ${e.hint}`)}\n`);
       return;
     }
-    if (e instanceof UserError) {
-      this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`));
+    if (!isMachineFailure(e)) {
+      const hint = e instanceof UserError && e.hint ? ` (${e.hint})` : ' (tried again when the file changes, or when the watch restarts)';
+      this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message}${hint}\n`));
       return;
     }
     // Not the file's fault (a full disk, a busy lock, too many open files): tried again, later each time.
@@ -179,6 +181,10 @@ class Watcher {
     this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message} (tried again in ${formatDuration(pause)})\n`));
   }
 }
+
+/** A failure of the machine rather than of the file (errno: disk full, too many open files; a busy lock): worth a retry. */
+const isMachineFailure = (e: unknown): boolean =>
+  !(e instanceof UserError) && (e instanceof LockBusyError || typeof (e as NodeJS.ErrnoException).code === 'string');
 
 /** The longest pause before a failed file is tried again. */
 const MAX_RETRY_PAUSE_MS = 5 * 60_000;

@@ -121,7 +121,10 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
           if (httpStatus(e) !== 412 && (e as Error).name !== 'PreconditionFailed') throw e;
           const there = await existing(clients.s3, bucket, file.key);
           if (there === 'unreadable') {
-            throw new UserError(`s3://${bucket}/${file.key} already holds an object, which this identity may not read to compare`, 'give the file another name, or ask the platform team whether bronze already has it');
+            throw new UserError(
+              `s3://${bucket}/${file.key} already holds an object (maybe this very upload, if a retry of it was refused), which this identity may not read to compare`,
+              'give the file another name, or ask the platform team whether bronze already has these bytes',
+            );
           }
           if (!there || !sameBytes(there, file.md5)) throw differentContent(bucket, file.key);
           file.alreadyThere = there;

@@ -70,7 +70,7 @@ export async function refreshGoldAfterIngest(lake: LocalLake, io: Io, options: {
     if (e instanceof LockBusyError) {
       return {
         kind: 'deferred',
-        line: `gold not refreshed here: another refresh (${describeHolder(e.holder)}) is still running and was asked to include this ingest; \`lake status\` shows when gold is up to date`,
+        line: `gold not refreshed here: another refresh (${describeHolder(e.holder)}) is still running and picks up new ingests while it runs; \`lake status\` shows whether gold is up to date (\`lake replay\` refreshes it)`,
       };
     }
     return { kind: 'failed', line: `silver is complete, but the gold refresh failed: ${(e as Error).message}` };

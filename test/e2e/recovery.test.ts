@@ -48,7 +48,7 @@ describe('recovery and concurrency of the local lake', () => {
     const r = await run(['ingest', await csv('overlap.csv', 'O1'), '--json'], { LAKE_GOLD_LOCK_WAIT_MS: '0' });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toHaveLength(1);
-    expect(r.stderr).toMatch(new RegExp(`! gold not refreshed here: another refresh \\(pid ${process.pid} since .*\\) is still running and was asked to include this ingest`));
+    expect(r.stderr).toMatch(new RegExp(`! gold not refreshed here: another refresh \\(pid ${process.pid} since .*\\) is still running and picks up new ingests while it runs`));
     const status = JSON.parse((await run(['status', '--json'])).stdout);
     expect(status.gold[0]).toMatchObject({ up_to_date: false, pending_sources: 1 });
   });

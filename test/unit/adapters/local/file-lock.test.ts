@@ -39,10 +39,19 @@ describe('withFileLock', () => {
   });
 
   it('takes over a lock whose pid lives on as another process (started at another time)', async () => {
-    await writeFile(lock, JSON.stringify({ ...currentOwner(), process_started_at: '2020-01-01T00:00:00Z', acquired_at: '', nonce: 'reused' }));
+    await writeFile(lock, JSON.stringify({ ...currentOwner(), start_ticks: 1, acquired_at: '', nonce: 'reused' }));
     const takeovers: string[] = [];
     expect(await withFileLock(lock, async () => 'ran', { onTakeover: (_h, why) => takeovers.push(why) })).toBe('ran');
     expect(takeovers).toEqual([expect.stringMatching(/no longer running/)]);
+  });
+
+  it('judges a live pid whose start time cannot be told (older record, no /proc) by its heartbeat', async () => {
+    const { start_ticks: _t, ...withoutTicks } = currentOwner();
+    await writeFile(lock, JSON.stringify({ ...withoutTicks, acquired_at: '', nonce: 'old-format' }));
+    await expect(withFileLock(lock, async () => 'ran', { staleMs: 60_000 })).rejects.toBeInstanceOf(LockBusyError);
+    const old = new Date(Date.now() - 120_000);
+    await utimes(lock, old, old);
+    expect(await withFileLock(lock, async () => 'ran', { staleMs: 60_000 })).toBe('ran');
   });
 
   it('judges a holder of another PID namespace with the same host name by its heartbeat only', async () => {
