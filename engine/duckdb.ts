@@ -53,6 +53,9 @@ export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDbSessio
   };
 }
 
+/** A count DuckDB returned (a BIGINT arrives as bigint; a missing one is 0). */
+export const asCount = (v: unknown): number => Number(v ?? 0);
+
 export async function queryRows(connection: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
   const reader = await connection.runAndReadAll(sql);
   return reader.getRowObjects() as Record<string, unknown>[];

@@ -4,10 +4,10 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows } from './duckdb.ts';
-import { QUARANTINE_ROW_GROUP_SIZE } from './quarantine.ts';
+import { QUARANTINE_ROW_GROUP_SIZE, quarantineRowSelect } from './quarantine.ts';
 import { RowReason } from './reasons.ts';
 import { sqlString } from './sql.ts';
-import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
+import type { RunStamp } from './stamp.ts';
 
 /** A chunk's quarantine file, numbered from 1 within the chunk. */
 export interface ChunkQuarantine {
@@ -32,8 +32,7 @@ export async function mergeQuarantine(db: DuckDBConnection, stamp: RunStamp, par
       : numbered;
   const cut =
     oversizeRows > 0
-      ? `SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, ['${RowReason.RECORD_TOO_LARGE}'] AS reasons, details, raw_record,
-           ${timestampLiteral(stamp.ingestedAt)} AS ingested_at FROM oversize`
+      ? `SELECT ${quarantineRowSelect(stamp, { recordNumber: 'record_number', reasons: `['${RowReason.RECORD_TOO_LARGE}']`, details: 'details', rawRecord: 'raw_record' })} FROM oversize`
       : undefined;
   const all = [shifted, cut].filter((q): q is string => q !== undefined).join('\n    UNION ALL BY NAME ');
   const [copied] = await queryRows(db, `COPY (${all}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${QUARANTINE_ROW_GROUP_SIZE})`);

@@ -12,6 +12,15 @@ import { RowReason } from './reasons.ts';
 import { sqlString } from './sql.ts';
 import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
 
+/**
+ * A quarantine row's columns, in order: the source identity, then the given record number, reasons, details
+ * and raw record (SQL expressions), then when the object landed. Every writer of quarantine rows uses it.
+ */
+export function quarantineRowSelect(stamp: RunStamp, row: { recordNumber: string; reasons: string; details: string; rawRecord: string }): string {
+  return `${quarantineStampSelect(stamp)}, CAST(${row.recordNumber} AS BIGINT) AS record_number, ${row.reasons} AS reasons, ${row.details} AS details,
+           ${row.rawRecord} AS raw_record, ${timestampLiteral(stamp.ingestedAt)} AS ingested_at`;
+}
+
 /** Quarantine rows are wide and unbounded (original values, details): small row groups keep the writer's buffer small (20,000 rows of 2 KB records ran out of memory). */
 export const QUARANTINE_ROW_GROUP_SIZE = 2_048;
 
@@ -166,8 +175,7 @@ export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, mal
       UNION ALL
       SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed`;
   const sql = `COPY (
-    SELECT ${quarantineStampSelect(stamp)}, CAST(record_number AS BIGINT) AS record_number, reasons, details, raw_record,
-           ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
+    SELECT ${quarantineRowSelect(stamp, { recordNumber: 'record_number', reasons: 'reasons', details: 'details', rawRecord: 'raw_record' })}
     FROM (${all})
   ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${QUARANTINE_ROW_GROUP_SIZE})`;
   const rows = await queryRows(db, sql);
@@ -177,7 +185,6 @@ export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, mal
 /** Whole-file rejection: one quarantine record saying why. */
 export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, reason: string, detail: string, path: string): Promise<void> {
   await db.run(`COPY (
-    SELECT ${quarantineStampSelect(stamp)}, CAST(NULL AS BIGINT) AS record_number, [${sqlString(reason)}] AS reasons,
-           [${sqlString(detail)}] AS details, CAST(NULL AS VARCHAR) AS raw_record, ${timestampLiteral(stamp.ingestedAt)} AS ingested_at
+    SELECT ${quarantineRowSelect(stamp, { recordNumber: 'NULL', reasons: `[${sqlString(reason)}]`, details: `[${sqlString(detail)}]`, rawRecord: 'CAST(NULL AS VARCHAR)' })}
   ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);
 }

@@ -7,7 +7,7 @@ import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { partitionColumns } from './contract/schema.ts';
 import type { DatasetContract } from './contract/types.ts';
-import { queryRows } from './duckdb.ts';
+import { asCount, queryRows } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
 import { partitionPrefix } from './layout.ts';
 import { rejectedPayloadSql } from './quarantine.ts';
@@ -41,8 +41,6 @@ export const SILVER_ROW_GROUP_SIZE = 20_480;
 /** The scratch partition column routing each row: valid rows to silver, rejected rows to quarantine. */
 const ROUTE = '__route';
 const ROUTES = { valid: 'valid', rejected: 'rejected', skipped: 'skipped' } as const;
-
-const num = (v: unknown): number => Number(v ?? 0);
 
 /** What DuckDB's strict CSV reader says when line ends change style within a file. */
 export const MIXED_LINE_ENDS = /state machine reached an invalid state/;
@@ -93,7 +91,7 @@ export async function writeRouted(
   const options = [`FORMAT parquet`, `COMPRESSION zstd`, `ROW_GROUP_SIZE ${SILVER_ROW_GROUP_SIZE}`, `FILENAME_PATTERN 'part_{i}'`, `PARTITION_BY (${partitionNames.join(', ')})`];
   let readerRows: number;
   try {
-    readerRows = num((await queryRows(db, `COPY (${select}) TO ${sqlString(outDir)} (${options.join(', ')})`))[0]?.Count);
+    readerRows = asCount((await queryRows(db, `COPY (${select}) TO ${sqlString(outDir)} (${options.join(', ')})`))[0]?.Count);
   } catch (e) {
     throw asFileRejection(e, contract);
   }
@@ -111,7 +109,7 @@ export async function writeRouted(
     byPartition.set(id, [...(byPartition.get(id) ?? []), file]);
   }
   const fileRows = async (files: string[]): Promise<number> =>
-    files.length === 0 ? 0 : num((await queryRows(db, `SELECT sum(num_rows) AS n FROM parquet_file_metadata([${files.map(sqlString).join(', ')}])`))[0]?.n);
+    files.length === 0 ? 0 : asCount((await queryRows(db, `SELECT sum(num_rows) AS n FROM parquet_file_metadata([${files.map(sqlString).join(', ')}])`))[0]?.n);
   const partitions: RoutedPartition[] = [];
   for (const [id, partFiles] of byPartition) {
     const values = id === '' ? [] : id.split('/');

@@ -39,16 +39,19 @@ export async function spoolRaw(body: AsyncIterable<Uint8Array>, path: string): P
   return { rawPath: path, bytesIn: bytes };
 }
 
-async function readHead(path: string, length: number): Promise<Buffer> {
+/** Up to `length` bytes of a file from `position` (fewer at its end). */
+export async function readBytes(path: string, position: number, length: number): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
     const buffer = Buffer.alloc(length);
-    const { bytesRead } = await handle.read(buffer, 0, length, 0);
+    const { bytesRead } = await handle.read(buffer, 0, length, position);
     return buffer.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
 }
+
+const readHead = (path: string, length: number): Promise<Buffer> => readBytes(path, 0, length);
 
 async function isBlank(path: string, size: number): Promise<boolean> {
   if (size === 0) return true;

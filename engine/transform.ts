@@ -6,7 +6,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
-import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
+import { asCount, queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
 import { silverFileName } from './layout.ts';
 import { attachOversize, attachRejected, describeOversize, writeQuarantine } from './quarantine.ts';
@@ -82,13 +82,11 @@ interface ChunkOutput {
   records: number;
   partitions: RoutedPartition[];
   /** Its quarantine rows, numbered within the chunk, or undefined when it has none. */
-  quarantine: ChunkQuarantine | undefined;
+  quarantine: Omit<ChunkQuarantine, 'recordOffset'> | undefined;
   reasons: Record<string, number>;
   header: HeaderMatch;
   rejectsInChunks: boolean;
 }
-
-const num = (v: unknown): number => Number(v ?? 0);
 
 /** The input made ready for the reader: records over the limit cut out, their first bytes kept. */
 interface PreparedText {
@@ -160,7 +158,7 @@ async function transformChunk(
     const written = records > valid ? await writeQuarantine(db, stamp, malformed.count, quarantinePath) : 0;
     const byReason: Record<string, number> = {};
     for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM rejected) GROUP BY r`)) {
-      byReason[String(row.r)] = num(row.n);
+      byReason[String(row.r)] = asCount(row.n);
     }
     // Records the reader could not read add to those found malformed while typing (e.g. JSON lines that are not objects).
     if (malformed.count > 0) byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + malformed.count;
@@ -170,7 +168,7 @@ async function transformChunk(
     expectedRows: scan.expectedRows,
     records,
     partitions: routed.partitions,
-    quarantine: rows > 0 ? { path: quarantinePath, rows, recordOffset: 0 } : undefined,
+    quarantine: rows > 0 ? { path: quarantinePath, rows } : undefined,
     reasons,
     header: routed.header,
     rejectsInChunks: malformed.chunked,
@@ -225,7 +223,7 @@ async function transformChunks(
   options: Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>>,
 ): Promise<ChunkOutput[]> {
   const dirOf = async (i: number): Promise<string> => {
-    const dir = join(workDir, `chunk-${String(i).padStart(5, '0')}`);
+    const dir = chunkDir(workDir, i);
     await mkdir(dir, { recursive: true });
     return dir;
   };
@@ -263,10 +261,13 @@ async function transformChunks(
   } catch (e) {
     // Line ends the scan took for one style that the reader does not (e.g. CR CR LF): one pass, as any such file.
     if (!isMixedLineEnds(e, csv)) throw e;
-    for (let i = 0; i < text.scan.chunks.length; i++) await rm(join(workDir, `chunk-${String(i).padStart(5, '0')}`), { recursive: true, force: true });
+    for (let i = 0; i < text.scan.chunks.length; i++) await rm(chunkDir(workDir, i), { recursive: true, force: true });
     return onePass();
   }
 }
+
+/** A chunk's own scratch directory (its text, outputs, rejects and spill). */
+const chunkDir = (workDir: string, index: number): string => join(workDir, `chunk-${String(index).padStart(5, '0')}`);
 
 const isMixedLineEnds = (e: unknown, csv: boolean): boolean => e instanceof FileRejection && csv && MIXED_LINE_ENDS.test(e.detail);
 

@@ -4,8 +4,8 @@
  * (found by the byte scan) and quarantined on their own as RECORD_TOO_LARGE, with the start of their bytes.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { readBytes } from '../spool.ts';
 import type { OversizeRecord } from './records.ts';
 
 /**
@@ -52,12 +52,5 @@ export async function cutRecords(source: string, target: string, records: readon
 
 /** The first `OVERSIZE_HEAD_BYTES` of a record, as text (a character cut in half becomes U+FFFD). */
 export async function recordHead(path: string, record: OversizeRecord): Promise<string> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = Buffer.alloc(Math.min(OVERSIZE_HEAD_BYTES, record.bytes));
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, record.start);
-    return buffer.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await handle.close();
-  }
+  return (await readBytes(path, record.start, Math.min(OVERSIZE_HEAD_BYTES, record.bytes))).toString('utf8');
 }
