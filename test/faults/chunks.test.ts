@@ -5,7 +5,7 @@
  * exactly as one clean ingest does — byte for byte. See test/faults/README.md.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
+import { bronzeInput, caseDir, type CaseDir } from './support/case-dir.ts';
 import { faultEnv } from './support/faults.ts';
 import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput } from './support/lake-state.ts';
 import { describeRun, startIngestBronze } from './support/processes.ts';
@@ -21,15 +21,9 @@ describe.concurrent('an ingest in parallel chunks', () => {
   const deliver = (lakeDir: string, env: Record<string, string> = {}) =>
     startIngestBronze(lakeDir, OBJECT.key, { env: { INGEST_THREADS: '2', CHUNK_BYTES: String(2 << 20), ...env }, tmpDir: tmp.tmpDir });
 
-  async function lakeWithObject(name: string): Promise<string> {
-    const lakeDir = await tmp.lake(name);
-    await putBronze(lakeDir, OBJECT);
-    return lakeDir;
-  }
-
   beforeAll(async () => {
     tmp = await caseDir();
-    referenceDir = await lakeWithObject('reference');
+    referenceDir = await tmp.lakeWith('reference', OBJECT);
     const r = await deliver(referenceDir);
     expect(r.code, describeRun(r)).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ chunks: 3 });
@@ -38,7 +32,7 @@ describe.concurrent('an ingest in parallel chunks', () => {
   afterAll(async () => tmp.remove());
 
   it('a chunk failing (disk full staging the third) fails the ingest, nothing published; the next delivery is exact', async () => {
-    const lakeDir = await lakeWithObject('enospc');
+    const lakeDir = await tmp.lakeWith('enospc', OBJECT);
     const failed = await deliver(lakeDir, faultEnv({ enospc: { at: chunkStaged(2), ops: ['write'] } }));
     expect(failed.code, describeRun(failed)).toBe(1);
     expect(failed.stderr).toMatch(/ENOSPC: no space left on device/);
@@ -51,7 +45,7 @@ describe.concurrent('an ingest in parallel chunks', () => {
   });
 
   it('killed (SIGKILL) while the second chunk is staged: nothing published; the next delivery is exact', async () => {
-    const lakeDir = await lakeWithObject('killed');
+    const lakeDir = await tmp.lakeWith('killed', OBJECT);
     const killed = await deliver(lakeDir, faultEnv({ kill: { at: chunkStaged(1), ops: ['write'], when: 'before' } }));
     expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
     expect((await readLakeFiles(lakeDir)).manifests.size).toBe(0);

@@ -46,22 +46,16 @@ describe.concurrent('disk full during `lake ingest`, then the same command again
   const ingest = (lakeDir: string, env: Record<string, string> = {}) =>
     runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], { env, tmpDir: tmp.tmpDir });
 
-  async function lakeWithObject(name: string): Promise<string> {
-    const lakeDir = await tmp.lake(name);
-    await putBronze(lakeDir, OBJECT);
-    return lakeDir;
-  }
-
   beforeAll(async () => {
     tmp = await caseDir();
-    referenceDir = await lakeWithObject('reference');
+    referenceDir = await tmp.lakeWith('reference', OBJECT);
     const r = await ingest(referenceDir);
     expect(r.code, describeRun(r)).toBe(0);
   });
   afterAll(async () => tmp?.remove());
 
   it.each(FULL_DISKS)('ENOSPC $name: fails loudly, claims nothing, recovers exactly', async ({ name, enospc, pendingAfter }) => {
-    const lakeDir = await lakeWithObject(name.replace(/\W+/g, '-'));
+    const lakeDir = await tmp.lakeWith(name.replace(/\W+/g, '-'), OBJECT);
     expectFailedLoudly(await ingest(lakeDir, faultEnv({ enospc })));
 
     const after = await readLakeFiles(lakeDir);

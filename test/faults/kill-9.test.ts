@@ -85,23 +85,16 @@ describe.concurrent('kill -9 during `lake ingest`, then the same command again',
   const ingest = (lakeDir: string, env: Record<string, string> = {}) =>
     runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], { env, tmpDir: tmp.tmpDir });
 
-  /** A lake whose bronze already holds the object (as after an upload), so every run has the same source. */
-  async function lakeWithObject(name: string): Promise<string> {
-    const lakeDir = await tmp.lake(name);
-    await putBronze(lakeDir, OBJECT);
-    return lakeDir;
-  }
-
   beforeAll(async () => {
     tmp = await caseDir();
-    referenceDir = await lakeWithObject('reference');
+    referenceDir = await tmp.lakeWith('reference', OBJECT);
     expectOk(await ingest(referenceDir));
     await expectExactLake(referenceDir, [OBJECT], tmp.dir);
   });
   afterAll(async () => tmp?.remove());
 
   it.each(KILL_POINTS)('killed $name: recovers exactly', async ({ name, kill, midway }) => {
-    const lakeDir = await lakeWithObject(name.replace(/\W+/g, '-'));
+    const lakeDir = await tmp.lakeWith(name.replace(/\W+/g, '-'), OBJECT);
     expectKilled(await ingest(lakeDir, faultEnv({ kill })));
 
     const after = await readLakeFiles(lakeDir);
@@ -115,7 +108,7 @@ describe.concurrent('kill -9 during `lake ingest`, then the same command again',
   });
 
   it('killed twice in a row (after 3 silver files, then after the manifest): the third run recovers exactly', async () => {
-    const lakeDir = await lakeWithObject('twice');
+    const lakeDir = await tmp.lakeWith('twice', OBJECT);
     expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 } })));
     expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'] } })));
     expectOk(await ingest(lakeDir));
@@ -125,7 +118,7 @@ describe.concurrent('kill -9 during `lake ingest`, then the same command again',
   // Was a bug (issue 15 item 5): the lock of a killed holder was only broken after 60 s while ingests waited 30 s.
   // A lock whose owner is gone is taken over at once now.
   it('killed while holding the catalog lock (catalog written, lock not yet released): the same command right away recovers exactly', async () => {
-    const lakeDir = await lakeWithObject('catalog-lock-held');
+    const lakeDir = await tmp.lakeWith('catalog-lock-held', OBJECT);
     expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/catalog\.json$/, ops: ['rename'] } })));
     expectOk(await ingest(lakeDir));
     await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);

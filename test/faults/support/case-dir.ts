@@ -14,6 +14,8 @@ export interface CaseDir {
   tmpDir: string;
   /** A new, empty lake directory under the case. */
   lake(name: string): Promise<string>;
+  /** A new lake whose bronze already holds `object` (as after an upload), so every run sees the same source. */
+  lakeWith(name: string, object: BronzeInput): Promise<string>;
   remove(): Promise<void>;
 }
 
@@ -27,6 +29,12 @@ export async function caseDir(): Promise<CaseDir> {
     async lake(name) {
       const lakeDir = join(dir, name);
       await mkdir(lakeDir);
+      return lakeDir;
+    },
+    async lakeWith(name, object) {
+      const lakeDir = join(dir, name);
+      await mkdir(lakeDir);
+      await putBronze(lakeDir, object);
       return lakeDir;
     },
     remove: () => rm(dir, { recursive: true, force: true }),
