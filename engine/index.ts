@@ -11,3 +11,4 @@ export { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
 export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './spool.ts';
 export { MAX_SOURCE_COLUMNS } from './header.ts';
 export { DEFAULT_CHUNKING, type ChunkingOptions } from './transform.ts';
+export * from './fan-out/index.ts';

@@ -7,14 +7,14 @@ import { DUCKDB_VERSION, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { runId, sourceId, sourceVersion, normalizeEtag } from './identity.ts';
 import { manifestKey, pendingKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
-import type { Catalog, ObjectStore } from './ports.ts';
+import type { Catalog, ObjectStore, Zone } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
-import { decodeText, spoolRaw, type ExpansionLimits, type RawInput, type SpooledInput } from './spool.ts';
+import { decodeText, spoolRaw, type ExpansionLimits, type SpooledInput } from './spool.ts';
 import { DEFAULT_MAX_RECORD_BYTES, READER_MAX_LINE_BYTES } from './sources/oversize.ts';
 import type { RejectsLimits } from './reader.ts';
 import { writeFileRejection } from './quarantine.ts';
 import type { RunStamp } from './stamp.ts';
-import { transformToLocal, type ChunkingOptions, type TransformResult } from './transform.ts';
+import { transformToLocal, type ChunkingOptions, type LocalOutputFile, type TransformResult } from './transform.ts';
 
 export interface IngestOptions {
   contracts: ContractRegistry;
@@ -71,6 +71,21 @@ export function asDeterministicRejection(e: unknown): FileRejection | undefined 
   return new FileRejection(FileReason.PROCESSING_FAILED, `${e.name === 'Error' ? '' : `${e.name}: `}${e.message.split('\n')[0]}`);
 }
 
+/** What every output row of an ingest of `source` is stamped with: a function of the source and its contract. */
+export function runStampFor(source: SourceRef, contract: DatasetContract | undefined, startedAt: Date): RunStamp {
+  const dataset = contract?.name ?? UNKNOWN_DATASET;
+  const id = sourceId(source);
+  return {
+    dataset,
+    bucket: source.bucket,
+    key: source.key,
+    version: sourceVersion(source) ?? null,
+    runId: runId(id, dataset, contract?.version ?? null),
+    sourceId: id,
+    ingestedAt: source.lastModified ?? startedAt,
+  };
+}
+
 function unknownDatasetDetail(key: string, contracts: ContractRegistry): string {
   const prefixes = contracts.contracts.map((c) => c.bronzePrefix).join(', ') || 'none';
   return `no dataset contract owns "${key}" (known bronze prefixes: ${prefixes})`;
@@ -93,17 +108,7 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
   const startedAt = new Date();
   const t0 = performance.now();
   const contract = options.contracts.forKey(source.key);
-  const dataset = contract?.name ?? UNKNOWN_DATASET;
-  const id = sourceId(source);
-  const stamp: RunStamp = {
-    dataset,
-    bucket: source.bucket,
-    key: source.key,
-    version: sourceVersion(source) ?? null,
-    runId: runId(id, dataset, contract?.version ?? null),
-    sourceId: id,
-    ingestedAt: source.lastModified ?? startedAt,
-  };
+  const stamp = runStampFor(source, contract, startedAt);
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });
   const workDir = await mkdtemp(join(scratch, 'lake-ingest-'));
@@ -137,22 +142,36 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
       rejection = { reason: e.reason, detail: e.detail, recordsPath };
       result = undefined;
     }
-    const manifest = buildManifest(source, stamp, contract, result, rejection, raw, spooled, startedAt);
-    await publish(manifest, result, rejection, raw, options, t0);
+    const sizes: InputSizes = { bytesIn: raw.bytesIn, bytesUncompressed: spooled?.bytesUncompressed ?? raw.bytesIn, compression: spooled?.compression ?? 'none' };
+    const manifest = buildManifest(source, stamp, contract, result, rejection, sizes, startedAt);
+    await publish(manifest, result, rejection, {
+      store: options.store,
+      catalog: options.catalog,
+      uploadConcurrency: options.uploadConcurrency,
+      rawPath: raw.rawPath,
+      durationMs: () => Math.round(performance.now() - t0),
+    });
     return manifest;
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
 }
 
-function buildManifest(
+/** The sizes of an input as received and as read. */
+export interface InputSizes {
+  bytesIn: number;
+  bytesUncompressed: number;
+  compression: 'gzip' | 'none';
+}
+
+/** The manifest of a transformed (or rejected) input; throws EngineInvariantError when the counts do not add up. */
+export function buildManifest(
   source: SourceRef,
   stamp: RunStamp,
   contract: DatasetContract | undefined,
   result: TransformResult | undefined,
   rejection: Rejection | undefined,
-  raw: RawInput,
-  spooled: SpooledInput | undefined,
+  sizes: InputSizes,
   startedAt: Date,
 ): Manifest {
   const partitionNames = contract?.partitionBy.map((p) => p.name) ?? [];
@@ -184,10 +203,10 @@ function buildManifest(
       matched: Object.fromEntries((result?.header.bindings ?? []).filter((b) => b.sourceName !== undefined).map((b) => [b.column.name, b.sourceName as string])),
       ignored: result?.header.ignored ?? [],
     },
-    bytes_in: raw.bytesIn,
-    bytes_in_uncompressed: spooled?.bytesUncompressed ?? raw.bytesIn,
+    bytes_in: sizes.bytesIn,
+    bytes_in_uncompressed: sizes.bytesUncompressed,
     bytes_out: (result?.partitions ?? []).flatMap((p) => p.files).reduce((s, f) => s + f.bytes, 0),
-    compression: spooled?.compression ?? 'none',
+    compression: sizes.compression,
     ingested_at: stamp.ingestedAt.toISOString(),
     started_at: startedAt.toISOString(),
     finished_at: '',
@@ -214,7 +233,7 @@ export function assertConservation(m: Manifest): void {
   }
 }
 
-async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+export async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   const bytes = await store.getBytes('silver', key);
   if (!bytes) return undefined;
   try {
@@ -224,19 +243,28 @@ async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefin
   }
 }
 
+/** Where and how a manifest's outputs are published. */
+export interface PublishOptions {
+  store: ObjectStore;
+  catalog: Catalog;
+  /** @default 4 */
+  uploadConcurrency?: number;
+  /** The input as received, kept whole in quarantine when the file is rejected. */
+  rawPath?: string;
+  /** The manifest's `duration_ms`, asked when the manifest is written. */
+  durationMs: () => number;
+  /** Puts a silver file under its key. @default an upload of its `localPath` */
+  placeSilver?: (file: LocalOutputFile) => Promise<void>;
+  /** A prefix of the silver zone holding this source's staged pieces (fan-out): named in the intent record, deleted after the manifest. */
+  stagingPrefix?: string;
+}
+
 /**
  * An intent record first (which files this attempt will write), then outputs, partitions, the manifest
  * (the completion marker), stale files of earlier runs — of finished ones (their manifest) and of
  * abandoned ones (their intent record) — and last the intent record.
  */
-async function publish(
-  manifest: Manifest,
-  result: TransformResult | undefined,
-  rejection: Rejection | undefined,
-  raw: RawInput,
-  options: IngestOptions,
-  t0: number,
-): Promise<void> {
+export async function publish(manifest: Manifest, result: TransformResult | undefined, rejection: Pick<Rejection, 'recordsPath'> | undefined, options: PublishOptions): Promise<void> {
   const { store, catalog } = options;
   const key = manifestKey(manifest.dataset, manifest.source_id);
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
@@ -251,13 +279,18 @@ async function publish(
     started_at: manifest.started_at,
     silver_keys: files.map((f) => f.key),
     quarantine_keys: quarantineKeys,
+    ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   };
   await store.putBytes('silver', intentKey, JSON.stringify(intent, null, 2), 'application/json');
-  await inBatches(files, options.uploadConcurrency ?? 4, (f) => store.putFile('silver', f.key, f.localPath, PARQUET));
+  const placeSilver = options.placeSilver ?? ((f: LocalOutputFile) => store.putFile('silver', f.key, f.localPath, PARQUET));
+  await inBatches(files, options.uploadConcurrency ?? 4, placeSilver);
 
   const recordsPath = rejection?.recordsPath ?? result?.quarantineFile;
   if (manifest.quarantine.records_key && recordsPath) await store.putFile('quarantine', manifest.quarantine.records_key, recordsPath, PARQUET);
-  if (manifest.quarantine.file_key) await store.putFile('quarantine', manifest.quarantine.file_key, raw.rawPath, 'application/octet-stream');
+  if (manifest.quarantine.file_key) {
+    if (!options.rawPath) throw new EngineInvariantError(`the rejected file ${manifest.source.key} has no local copy to keep in quarantine`);
+    await store.putFile('quarantine', manifest.quarantine.file_key, options.rawPath, 'application/octet-stream');
+  }
 
   if (result && result.partitions.length && result.partitions[0]?.values.length) {
     await catalog.addPartitions(
@@ -266,7 +299,7 @@ async function publish(
     );
   }
   manifest.finished_at = new Date().toISOString();
-  manifest.duration_ms = Math.round(performance.now() - t0);
+  manifest.duration_ms = options.durationMs();
   await store.putBytes('silver', key, JSON.stringify(manifest, null, 2), 'application/json');
 
   const keep = new Set(files.map((f) => f.key));
@@ -279,5 +312,14 @@ async function publish(
   const staleQuarantine = [...new Set(earlierQuarantine.filter((k) => !keepQuarantine.has(k)))];
   if (staleSilver.length) await store.delete('silver', staleSilver);
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter((p): p is string => typeof p === 'string' && ofThisSource(p));
+  for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
   await store.delete('silver', [intentKey]);
+}
+
+/** Deletes every object under a prefix of a zone. */
+export async function deletePrefix(store: ObjectStore, zone: Zone, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const o of store.list(zone, prefix)) keys.push(o.key);
+  if (keys.length) await store.delete(zone, keys);
 }

@@ -61,6 +61,8 @@ export interface PendingIngest {
   /** Silver and quarantine keys the attempt is about to write. */
   silver_keys: string[];
   quarantine_keys: string[];
+  /** A fan-out ingest: the silver prefix holding its plan and staged chunk outputs (all deleted once it is committed). */
+  staging_prefix?: string;
 }
 
 export function quarantineRate(m: Pick<Manifest, 'rows_in' | 'rows_quarantined'>): number {

@@ -34,6 +34,12 @@ export class ObjectExistsError extends Error {
   }
 }
 
+/** A run of bytes of an object: `start` included, `end` excluded. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export interface ObjectStore {
   /** Uploads a local file (streamed; multipart where the store needs it). */
   putFile(zone: Zone, key: string, localPath: string, contentType?: string, options?: PutOptions): Promise<void>;
@@ -42,6 +48,13 @@ export interface ObjectStore {
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
   /** Streams an object's bytes. */
   getStream(zone: Zone, key: string): Promise<Readable>;
+  /**
+   * Streams bytes `[range.start, range.end)` of an object (S3: a ranged GetObject), of version `versionId`
+   * where given and the store keeps versions. An empty range streams nothing.
+   */
+  getRange(zone: Zone, key: string, range: ByteRange, versionId?: string): Promise<Readable>;
+  /** Copies an object to another key of the same zone (S3: CopyObject, objects up to 5 GiB). */
+  copy(zone: Zone, fromKey: string, toKey: string): Promise<void>;
   list(zone: Zone, prefix: string): AsyncIterable<StoredObject>;
   delete(zone: Zone, keys: readonly string[]): Promise<void>;
 }

@@ -35,6 +35,8 @@ export interface SilverPartitionOutput {
 }
 
 export interface TransformResult {
+  /** Records of the input as `record_number` counts them (CSV: blank lines not counted). */
+  expectedRows: number;
   rowsIn: number;
   rowsValid: number;
   rowsQuarantined: number;
@@ -347,6 +349,7 @@ export async function transformToLocal(
   }
   const header = chunks[0]?.header ?? emptyHeader();
   return {
+    expectedRows: text.expectedRows,
     rowsIn,
     rowsValid,
     rowsQuarantined,

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -9,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ObjectExistsError, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
+import { ObjectExistsError, type ByteRange, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
 import { describeAwsError, isNotFoundError, isTransientError } from './aws-errors.ts';
 
 /** The bucket behind each zone. Zones without a bucket (e.g. gold for the ingest function) cannot be used. */
@@ -109,6 +110,27 @@ export class S3ObjectStore implements ObjectStore {
     const bucket = this.bucket(zone);
     const response = await this.call('GetObject', bucket, key, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
     return toReadable(bodyOf(response, bucket, key));
+  }
+
+  async getRange(zone: Zone, key: string, range: ByteRange, versionId?: string): Promise<Readable> {
+    if (!(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+      throw new RangeError(`invalid byte range [${range.start}, ${range.end}) of ${key}`);
+    }
+    if (range.end === range.start) return Readable.from([]);
+    const bucket = this.bucket(zone);
+    const response = await this.call('GetObject', bucket, `${key} bytes ${range.start}-${range.end - 1}`, () =>
+      this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, Range: `bytes=${range.start}-${range.end - 1}` })),
+    );
+    if (response.ContentLength !== undefined && response.ContentLength !== range.end - range.start) {
+      throw new S3StoreError('GetObject', bucket, key, new Error(`asked for ${range.end - range.start} bytes from ${range.start}, got ${response.ContentLength}`));
+    }
+    return toReadable(bodyOf(response, bucket, key));
+  }
+
+  async copy(zone: Zone, fromKey: string, toKey: string): Promise<void> {
+    const bucket = this.bucket(zone);
+    const copySource = `${bucket}/${fromKey.split('/').map(encodeURIComponent).join('/')}`;
+    await this.call('CopyObject', bucket, `${fromKey} → ${toKey}`, () => this.client.send(new CopyObjectCommand({ Bucket: bucket, Key: toKey, CopySource: copySource })));
   }
 
   async *list(zone: Zone, prefix: string): AsyncIterable<StoredObject> {

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
-import { ObjectExistsError, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
+import { Readable } from 'node:stream';
+import { ObjectExistsError, type ByteRange, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
 import { isNoHardLinks } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
 
@@ -114,6 +114,22 @@ export class LocalObjectStore implements ObjectStore {
     const p = this.path(zone, key);
     await stat(p); // fail here, with ENOENT, rather than on first read
     return createReadStream(p);
+  }
+
+  /** Versions are not kept locally: `versionId` is ignored. */
+  async getRange(zone: Zone, key: string, range: ByteRange, _versionId?: string): Promise<Readable> {
+    if (!(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+      throw new RangeError(`invalid byte range [${range.start}, ${range.end}) of ${key}`);
+    }
+    const p = this.path(zone, key);
+    const { size } = await stat(p);
+    if (range.end > size) throw new RangeError(`byte range [${range.start}, ${range.end}) is past the end of ${zone}/${key} (${size} bytes)`);
+    if (range.end === range.start) return Readable.from([]);
+    return createReadStream(p, { start: range.start, end: range.end - 1 });
+  }
+
+  async copy(zone: Zone, fromKey: string, toKey: string): Promise<void> {
+    await this.putFile(zone, toKey, this.path(zone, fromKey));
   }
 
   async *list(zone: Zone, prefix: string): AsyncIterable<StoredObject> {

@@ -19,7 +19,7 @@ import { refreshGoldAthena, refreshPrefix, retiredKey, type AthenaGoldRefreshOpt
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { goldStateKey, ACCOUNT_MONTHLY_BALANCE } from '../../engine/gold/tables.ts';
 import type { Manifest } from '../../engine/manifest.ts';
-import type { ObjectStore, QueryEngine, QueryResult, Row, Zone } from '../../engine/ports.ts';
+import type { ByteRange, ObjectStore, QueryEngine, QueryResult, Row, Zone } from '../../engine/ports.ts';
 import { processGoldRefreshBatch } from '../../lambdas/gold-refresh/process.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
 import { captureStdout, getText, listKeys, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
@@ -76,6 +76,12 @@ class WatchedStore implements ObjectStore {
   }
   getBytes(zone: Zone, key: string) {
     return this.inner.getBytes(zone, key);
+  }
+  getRange(zone: Zone, key: string, range: ByteRange, versionId?: string) {
+    return this.inner.getRange(zone, key, range, versionId);
+  }
+  copy(zone: Zone, fromKey: string, toKey: string) {
+    return this.inner.copy(zone, fromKey, toKey);
   }
   getStream(zone: Zone, key: string) {
     return this.inner.getStream(zone, key);
