@@ -19,6 +19,12 @@ export interface IngestConfig {
   maxUncompressedBytes: number | undefined;
   /** Secrets Manager secret salting PII `hash` columns; required when a contract hashes PII. */
   piiSaltSecretArn: string | undefined;
+  /** The fan-out state machine: objects larger than `fanOutMinBytes` start an execution of it instead of an inline ingest. Unset: never. */
+  fanOutStateMachineArn?: string;
+  /** Objects larger than this are fanned out (when a state machine is set). */
+  fanOutMinBytes?: number;
+  /** Text per fan-out chunk; the engine's default when unset. */
+  fanOutChunkBytes?: number;
 }
 
 export class ConfigError extends Error {
@@ -54,5 +60,8 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     piiSaltSecretArn: env.PII_SALT_SECRET_ARN?.trim() || undefined,
     maxUncompressedBytes: positiveInteger(env, 'MAX_UNCOMPRESSED_BYTES'),
     threads: positiveInteger(env, 'INGEST_THREADS'),
+    fanOutStateMachineArn: env.FAN_OUT_STATE_MACHINE_ARN?.trim() || undefined,
+    fanOutMinBytes: positiveInteger(env, 'FAN_OUT_MIN_BYTES'),
+    fanOutChunkBytes: positiveInteger(env, 'FAN_OUT_CHUNK_BYTES'),
   };
 }

@@ -1,5 +1,6 @@
 /** One announced object → GetObject (streamed) → engine → manifest. */
 import { readdirSync, rmSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -71,44 +72,65 @@ export async function ingestAnnouncedObject(
     return { status: 'skipped', reason: 'other-bucket', detail: `event for bucket ${event.bucket}, this function ingests ${config.bronzeBucket}` };
   }
   if (event.key.endsWith('/')) return { status: 'skipped', reason: 'folder-marker', detail: event.key };
+  const opened = await openObject(event, deps);
+  if (opened.status === 'skipped') return opened;
+  const { source, body } = opened;
+  onSource(source);
+  try {
+    const manifest = await withScratch(config, async (workDir) => deps.ingest(source, body, await engineOptions(deps, workDir)));
+    return { status: 'ingested', manifest, source };
+  } finally {
+    body.destroy(); // release the connection if the engine stopped reading early
+  }
+}
 
+/** The object (the exact version asked for, else the current one) and its identity as S3 returned it. */
+export async function openObject(
+  object: { bucket: string; key: string; versionId?: string },
+  deps: Pick<IngestDependencies, 's3'>,
+): Promise<{ status: 'opened'; source: SourceRef; body: Readable } | { status: 'skipped'; reason: 'object-gone'; detail: string }> {
   let response;
   try {
-    response = await deps.s3.send(new GetObjectCommand({ Bucket: event.bucket, Key: event.key, VersionId: event.versionId }));
+    response = await deps.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key, VersionId: object.versionId }));
   } catch (error) {
     if (isNotFoundError(error)) {
-      return { status: 'skipped', reason: 'object-gone', detail: `s3://${event.bucket}/${event.key}${event.versionId ? ` version ${event.versionId}` : ''} no longer exists` };
+      return { status: 'skipped', reason: 'object-gone', detail: `s3://${object.bucket}/${object.key}${object.versionId ? ` version ${object.versionId}` : ''} no longer exists` };
     }
-    throw new S3StoreError('GetObject', event.bucket, event.key, error);
+    throw new S3StoreError('GetObject', object.bucket, object.key, error);
   }
-  if (!response.Body) throw new S3StoreError('GetObject', event.bucket, event.key, new Error('response has no body'));
-  const body = toReadable(response.Body);
-
+  if (!response.Body) throw new S3StoreError('GetObject', object.bucket, object.key, new Error('response has no body'));
   const source: SourceRef = {
-    bucket: event.bucket,
-    key: event.key,
+    bucket: object.bucket,
+    key: object.key,
     versionId: realVersionId(response.VersionId),
     etag: response.ETag,
     lastModified: response.LastModified,
     size: response.ContentLength,
   };
+  return { status: 'opened', source, body: toReadable(response.Body) };
+}
 
-  onSource(source);
+/** Runs `work` in a scratch directory of its own under the work directory, removed afterwards. */
+export async function withScratch<T>(config: Pick<IngestConfig, 'workDir'>, work: (workDir: string) => Promise<T>): Promise<T> {
   const workDir = await mkdtemp(join(config.workDir, SCRATCH_PREFIX));
   try {
-    const manifest = await deps.ingest(source, body, {
-      contracts: deps.contracts,
-      store: deps.store,
-      catalog: deps.catalog,
-      workDir,
-      piiSalt: await deps.piiSalt(),
-      ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
-      ...(config.threads ? { threads: config.threads } : {}),
-      ...(config.maxUncompressedBytes ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } } : {}),
-    });
-    return { status: 'ingested', manifest, source };
+    return await work(workDir);
   } finally {
-    body.destroy(); // release the connection if the engine stopped reading early
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** The engine's options as the function's configuration sets them. */
+export async function engineOptions(deps: IngestDependencies, workDir: string): Promise<IngestOptions> {
+  const { config } = deps;
+  return {
+    contracts: deps.contracts,
+    store: deps.store,
+    catalog: deps.catalog,
+    workDir,
+    piiSalt: await deps.piiSalt(),
+    ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
+    ...(config.threads ? { threads: config.threads } : {}),
+    ...(config.maxUncompressedBytes ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } } : {}),
+  };
 }

@@ -7,6 +7,8 @@ import { runId, sourceId, sourceVersion } from '../../engine/identity.ts';
 import { UNKNOWN_DATASET } from '../../engine/layout.ts';
 import type { SourceRef } from '../../engine/manifest.ts';
 import { isTransientError } from '../../adapters/aws/aws-errors.ts';
+import { handleFanOut, type FanOutResponse } from '../fan-out/handler.ts';
+import { isFanOutRequest } from '../fan-out/requests.ts';
 import { parseEventDocument, parseMessageBody, type ObjectCreatedEvent, type ParsedEvents } from './events.ts';
 import { ingestAnnouncedObject, type IngestDependencies } from './ingest-object.ts';
 import { logger, publishFailureMetric, publishIngestMetrics, traced, tracer } from './telemetry.ts';
@@ -25,7 +27,7 @@ export function timeNeededMs(parsed: ParsedEvents): number {
   return MIN_REMAINING_MS_TO_START + bytes / PESSIMISTIC_BYTES_PER_MS;
 }
 
-export type IngestHandler = (event: unknown, context: Context) => Promise<SQSBatchResponse | void>;
+export type IngestHandler = (event: unknown, context: Context) => Promise<SQSBatchResponse | FanOutResponse | void>;
 
 /** `getDependencies` is called lazily, so a configuration error surfaces as a failed message with its reason. */
 export function createIngestHandler(getDependencies: () => IngestDependencies): IngestHandler {
@@ -36,6 +38,8 @@ export function createIngestHandler(getDependencies: () => IngestDependencies): 
       tracer.annotateColdStart();
       tracer.addServiceNameAnnotation();
       if (isSqsEvent(event)) return processBatch(event.Records, context, getDependencies);
+      // A step of the fan-out state machine (plan, chunk or commit of an object too large for one invocation).
+      if (isFanOutRequest(event)) return handleFanOut(event, getDependencies());
       // Direct invocation by S3 or EventBridge: a failure throws, so Lambda's async retries and destinations apply.
       await processEvents(parseEventDocument(event), getDependencies());
     });
