@@ -9,6 +9,7 @@ import { LakeCatalog } from './catalog/lake-catalog.ts';
 import { LakeFormationGovernance, type LakeFormationOptions } from './governance/lake-formation.ts';
 import { LakeGoldRefresh, type LakeGoldRefreshProps } from './gold/lake-gold-refresh.ts';
 import type { TableSpec } from './catalog/table-spec.ts';
+import { LakeFanOut, type LakeFanOutProps } from './fan-out/lake-fan-out.ts';
 import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingestion.ts';
 import { LakeMonitoring, type LakeMonitoringProps } from './monitoring/lake-monitoring.ts';
 import { readAnalystQueries } from './query/analyst-sql.ts';
@@ -20,6 +21,9 @@ const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 /** Ingestion settings a lake may tune; wiring (buckets, catalog, contracts) is the lake's job. */
 export type IngestionOptions = Omit<LakeIngestionProps, 'storage' | 'catalog' | 'contractsDir' | 'namePrefix' | 'allowDestroy'>;
+
+/** Fan-out settings a lake may tune. */
+export type FanOutOptions = Omit<LakeFanOutProps, 'storage' | 'ingestFunction' | 'namePrefix' | 'allowDestroy'>;
 
 /** Gold-refresh settings a lake may tune. */
 export type GoldRefreshOptions = Omit<LakeGoldRefreshProps, 'storage' | 'catalog' | 'query' | 'namePrefix' | 'allowDestroy' | 'alarmTopic'>;
@@ -94,6 +98,12 @@ export interface DataLakeProps {
    */
   readonly ingestion?: IngestionOptions;
   /**
+   * Objects too large for one invocation of the ingest function, fanned out by a Step Functions state machine
+   * (plan → chunks in parallel → commit), or `false` for none (every object is ingested in one invocation).
+   * @default - on, with the defaults of `LakeFanOutProps`
+   */
+  readonly fanOut?: FanOutOptions | false;
+  /**
    * The gold refresh on AWS (silver manifests → Athena UNLOAD → repointed Glue partitions), or `false` for
    * none: gold then stays as it is until refreshed by other means.
    * @default - on, with the defaults of `LakeGoldRefreshProps`, when the gold table is in the catalog
@@ -124,6 +134,8 @@ export class DataLake extends Construct {
   readonly catalog: LakeCatalog;
   readonly query: LakeQuery;
   readonly ingestion: LakeIngestion;
+  /** Undefined when `fanOut` is `false`. */
+  readonly fanOut?: LakeFanOut;
   readonly monitoring: LakeMonitoring;
   /** Undefined when `goldRefresh` is `false` or the lake has no table to refresh. */
   readonly goldRefresh?: LakeGoldRefresh;
@@ -167,6 +179,10 @@ export class DataLake extends Construct {
       namePrefix,
       allowDestroy,
     });
+    if (props.fanOut !== false) {
+      this.fanOut = new LakeFanOut(this, 'FanOut', { ...props.fanOut, storage: this.storage, ingestFunction: this.ingestion.function, namePrefix, allowDestroy });
+      this.fanOut.routeLargeObjects(this.ingestion.function, this.storage);
+    }
     this.monitoring = new LakeMonitoring(this, 'Monitoring', {
       ...props.monitoring,
       ingestion: this.ingestion,
@@ -175,6 +191,7 @@ export class DataLake extends Construct {
       namePrefix,
       workgroupNames: [this.query.workgroupName('analysts'), this.query.workgroupName('platform')],
     });
+    if (this.fanOut) this.monitoring.monitorFanOut(this.fanOut, namePrefix);
     const goldTable = props.goldRefresh === false ? undefined : (props.goldRefresh?.table ?? ACCOUNT_MONTHLY_BALANCE);
     if (props.goldRefresh !== false && goldTable && this.catalog.table('gold', goldTable.name)) {
       this.goldRefresh = new LakeGoldRefresh(this, 'GoldRefresh', {

@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import type { LakeFanOut } from '../fan-out/lake-fan-out.ts';
 import type { LakeIngestion } from '../ingestion/lake-ingestion.ts';
 
 /** The ingest handler's EMF metrics (Powertools), each with the dimensions `service` and `dataset`. */
@@ -72,6 +73,8 @@ export class LakeMonitoring extends Construct {
   readonly ingestFailuresAlarm: cloudwatch.Alarm;
   readonly filesRejectedAlarm: cloudwatch.Alarm;
   readonly quarantineRateAlarms: ReadonlyMap<string, cloudwatch.Alarm>;
+  /** Set by `monitorFanOut`. */
+  fanOutFailedAlarm?: cloudwatch.Alarm;
   readonly dashboard: cloudwatch.Dashboard;
   private readonly ingestion: LakeIngestion;
   private readonly notify: actions.SnsAction;
@@ -169,6 +172,37 @@ export class LakeMonitoring extends Construct {
     alarm.addAlarmAction(this.notify);
     alarm.addOkAction(this.notify);
     this.alarmArns.push(alarm.alarmArn);
+    return alarm;
+  }
+
+  /**
+   * An alarm on fan-out executions that failed, timed out or were aborted (a chunk failed after its retries:
+   * nothing was committed; see the runbook, `lake fanout list|redrive`), and a dashboard row for them.
+   */
+  monitorFanOut(fanOut: LakeFanOut, prefix: string): cloudwatch.Alarm {
+    const alarm = this.addAlarm(
+      new cloudwatch.Alarm(this, 'FanOutFailed', {
+        alarmName: `${prefix}-fan-out-failed`,
+        alarmDescription: 'A fan-out ingest of a large bronze object failed after its retries; nothing of it was committed. Inspect and redrive (runbook: "A fan-out execution failed").',
+        metric: fanOut.metricUnsuccessful(),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    this.fanOutFailedAlarm = alarm;
+    const sm = fanOut.stateMachine;
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Fan-out alarms', width: 6, height: 6, alarms: [alarm] }),
+      new cloudwatch.GraphWidget({
+        title: 'Fan-out executions (objects too large for one invocation)',
+        width: 18,
+        height: 6,
+        left: [sm.metricStarted(), sm.metricSucceeded(), sm.metricFailed(), sm.metricTimedOut(), sm.metricAborted()],
+        right: [sm.metricTime({ statistic: 'Maximum' })],
+      }),
+    );
     return alarm;
   }
 

@@ -88,11 +88,20 @@ describe('ingest function', () => {
       [
         // Whole-bucket listing on both: a missing key (a deleted bronze object, a first manifest) must be a 404.
         ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [arn('bronze'), arn('silver')]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`]),
+        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`, `${arn('silver')}/_staging/*`]),
         ...pairs(
           ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-          [`${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`, `${arn('silver')}/transactions/*`, `${arn('quarantine')}/transactions/*`, `${arn('quarantine')}/unknown_dataset/*`],
+          [
+            `${arn('silver')}/_manifests/*`,
+            `${arn('silver')}/_pending/*`,
+            `${arn('silver')}/_staging/*`,
+            `${arn('silver')}/transactions/*`,
+            `${arn('quarantine')}/transactions/*`,
+            `${arn('quarantine')}/unknown_dataset/*`,
+          ],
         ),
+        // Objects too large for one invocation go to the fan-out state machine, this one only.
+        'states:StartExecution on arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:medallion-prod-fan-out',
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
         ...pairs(
@@ -105,9 +114,9 @@ describe('ingest function', () => {
     );
   });
 
-  it('never reads silver data or anything in quarantine', () => {
+  it('never reads silver data or anything in quarantine (only its own staged fan-out chunks under _staging/)', () => {
     const reads = allowedPairs(ingestStatements()).filter((p) => /s3:GetObject/.test(p));
-    expect(reads.filter((p) => p.includes(arn('quarantine')) || (p.includes(arn('silver')) && !/\/_(manifests|pending)\//.test(p)))).toEqual([]);
+    expect(reads.filter((p) => p.includes(arn('quarantine')) || (p.includes(arn('silver')) && !/\/_(manifests|pending|staging)\//.test(p)))).toEqual([]);
   });
 
   it('cannot write to bronze, so it can never trigger itself', () => {

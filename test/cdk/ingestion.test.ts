@@ -64,6 +64,9 @@ describe('ingest function', () => {
       MAX_UNCOMPRESSED_BYTES: '2576980377',
       // 1,024 MB buys 0.58 vCPU: one chunk at a time.
       INGEST_THREADS: '1',
+      // Objects over 1 GiB are fanned out to the state machine (named, not referenced: no dependency cycle).
+      FAN_OUT_STATE_MACHINE_ARN: 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:medallion-dev-fan-out',
+      FAN_OUT_MIN_BYTES: '1073741824',
       NODE_OPTIONS: '--enable-source-maps',
       MALLOC_ARENA_MAX: '1',
       MALLOC_TRIM_THRESHOLD_: '131072',
@@ -96,8 +99,9 @@ describe('ingest function', () => {
   it('lets CloudWatch Logs use the lake key for this log group only', () => {
     const key = prod.template.toJSON().Resources[ids(prod.stack).key].Properties.KeyPolicy.Statement as Record<string, unknown>[];
     const logs = key.filter((s) => render((s.Principal as { Service?: unknown })?.Service ?? '').startsWith('logs.'));
-    // One statement per function log group (ingest, gold refresh), each conditioned on exactly its group.
+    // One statement per log group (ingest, gold refresh, fan-out state machine), each conditioned on exactly its group.
     expect(logs.map((s) => render((s.Condition as { ArnEquals: Record<string, unknown> }).ArnEquals['kms:EncryptionContext:aws:logs:arn'])).sort()).toEqual([
+      'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/vendedlogs/states/medallion-prod-fan-out',
       'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/medallion-prod/gold-refresh',
       'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/medallion-prod/ingest',
     ]);

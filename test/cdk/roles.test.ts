@@ -36,16 +36,16 @@ function bucketGrantsTo(s: Synth, roleId: string): string[] {
 }
 
 describe('the roles of each stage', () => {
-  it('prod: the ingest, gold-refresh and analysts roles, nothing else', () => {
+  it('prod: the ingest, gold-refresh, fan-out state machine and analysts roles, nothing else', () => {
     const { lake, analystsRole } = prod.stack;
-    const expected = [lake.ingestion.function.role, lake.goldRefresh?.function.role, analystsRole].map((r) => logicalId(r as NonNullable<typeof r>));
+    const expected = [lake.ingestion.function.role, lake.goldRefresh?.function.role, lake.fanOut?.stateMachine.role, analystsRole].map((r) => logicalId(r as NonNullable<typeof r>));
     expect(Object.keys(roles(prod.template)).sort()).toEqual(expected.sort());
   });
 
-  it('dev: the ingest and gold-refresh roles and the auto-delete custom resource’s role (allowDestroy), nothing else', () => {
+  it('dev: the ingest, gold-refresh and fan-out roles and the auto-delete custom resource’s role (allowDestroy), nothing else', () => {
     const { lake } = dev.stack;
     const ids = Object.keys(roles(dev.template));
-    const ours = [lake.ingestion.function.role, lake.goldRefresh?.function.role].map((r) => logicalId(r as NonNullable<typeof r>));
+    const ours = [lake.ingestion.function.role, lake.goldRefresh?.function.role, lake.fanOut?.stateMachine.role].map((r) => logicalId(r as NonNullable<typeof r>));
     expect(ids.filter((id) => !ours.includes(id))).toEqual([expect.stringMatching(AUTO_DELETE_ROLE)]);
   });
 });

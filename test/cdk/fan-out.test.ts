@@ -1,0 +1,127 @@
+/**
+ * The fan-out state machine as synthesized: Plan → (fanned out?) → Map over the chunks → Commit, each an
+ * invocation of the ingest function with retries; a valid Amazon States Language definition (asl-validator);
+ * logged to an encrypted log group, traced; its role may invoke only the ingest function; the ingest function
+ * may start only this state machine; an alarm on unsuccessful executions notifies the lake's topic.
+ */
+import { createRequire } from 'node:module';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LakeFanOut } from '../../lib/fan-out/lake-fan-out.ts';
+import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
+import { logicalId, removeSynthOutputs, render, roleStatements, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
+
+skipBuiltinTemplateValidation();
+
+type AslValidator = (definition: unknown, options?: { checkPaths?: boolean; checkArn?: boolean }) => { isValid: boolean; errorsText: (separator?: string) => string };
+const validateAsl = createRequire(import.meta.url)('asl-validator') as AslValidator;
+
+let dev: { stack: MedallionLakeStack; template: Template };
+beforeAll(() => {
+  dev = synthLake({ context: { stage: 'dev' } });
+});
+afterAll(removeSynthOutputs);
+
+const resources = () => dev.template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const fanOut = (): LakeFanOut => {
+  const f = dev.stack.lake.fanOut;
+  if (!f) throw new Error('the lake has no fan-out');
+  return f;
+};
+const smProps = () => resources()[logicalId(fanOut().stateMachine)]!.Properties;
+
+/** The definition with every CloudFormation reference replaced by a well-formed ARN, parsed. */
+function definition(): Record<string, unknown> {
+  const fnArn = 'arn:aws:lambda:eu-west-1:123456789012:function:ingest';
+  const text = render(smProps().DefinitionString).replace(/\$\{[^}]+\}/g, fnArn);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+type State = Record<string, unknown> & { Type: string; Parameters?: Record<string, unknown>; Retry?: Array<Record<string, unknown>> };
+const states = (d: Record<string, unknown>) => d.States as Record<string, State>;
+
+describe('fan-out state machine', () => {
+  it('passes asl-validator (schema, JSON paths, transitions, terminal states, ARNs)', () => {
+    const result = validateAsl(definition());
+    expect(result.errorsText(), 'asl-validator').toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('the validator is not vacuous: a definition with a dangling transition fails it', () => {
+    const d = definition();
+    (states(d).Plan as State).Next = 'Nowhere';
+    expect(validateAsl(d).isValid).toBe(false);
+  });
+
+  it('is Plan → Choice → Map (max concurrency 10) of Chunk → Commit, every step the ingest function with retries', () => {
+    const d = definition();
+    expect(d.StartAt).toBe('Plan');
+    const s = states(d);
+    expect(s.Plan).toMatchObject({ Type: 'Task', Next: 'Fanned out?', ResultPath: '$.plan', Parameters: { fanOut: 'plan', 'source.$': '$.source' } });
+    expect(s['Fanned out?']).toMatchObject({ Type: 'Choice', Choices: [{ Variable: '$.plan.fanned_out', BooleanEquals: true, Next: 'Chunks' }], Default: 'Ingested in one pass' });
+    const map = s.Chunks as State & { ItemProcessor: { StartAt: string; States: Record<string, State> } };
+    expect(map).toMatchObject({ Type: 'Map', ItemsPath: '$.plan.chunks', MaxConcurrency: 10, ResultPath: null, Next: 'Commit' });
+    expect(map.ItemSelector).toEqual({ 'dataset.$': '$.plan.dataset', 'sourceId.$': '$.plan.source_id', 'index.$': '$$.Map.Item.Value.index' });
+    const chunk = map.ItemProcessor.States.Chunk as State;
+    expect(chunk).toMatchObject({ Type: 'Task', End: true, Parameters: { fanOut: 'chunk', 'dataset.$': '$.dataset', 'sourceId.$': '$.sourceId', 'index.$': '$.index' } });
+    expect(s.Commit).toMatchObject({ Type: 'Task', End: true, Parameters: { fanOut: 'commit', 'dataset.$': '$.plan.dataset', 'sourceId.$': '$.plan.source_id', 'runId.$': '$.plan.run_id' } });
+    for (const task of [s.Plan, chunk, s.Commit] as State[]) {
+      // The function itself (the response payload is the step's result), the ingest function and no other.
+      expect(task.Resource).toBe('arn:aws:lambda:eu-west-1:123456789012:function:ingest');
+      expect(task.Retry).toEqual([{ ErrorEquals: ['States.ALL'], MaxAttempts: 2, IntervalSeconds: 10, BackoffRate: 2, JitterStrategy: 'FULL' }]);
+    }
+  });
+
+  it('logs every event to a log group encrypted with the lake key, is traced, and times out after 6 hours', () => {
+    const props = smProps();
+    expect(props.TracingConfiguration).toEqual({ Enabled: true });
+    expect(props.StateMachineName).toBe(fanOut().stateMachineName);
+    const logging = props.LoggingConfiguration as { Level: string; IncludeExecutionData: boolean; Destinations: unknown[] };
+    expect(logging).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
+    expect(render(logging.Destinations)).toContain(logicalId(fanOut().logGroup));
+    const logGroup = resources()[logicalId(fanOut().logGroup)]!.Properties;
+    expect(render(logGroup.KmsKeyId)).toBe(`\${${logicalId(dev.stack.lake.storage.key)}.Arn}`);
+    expect(String(logGroup.LogGroupName)).toMatch(/^\/aws\/vendedlogs\/states\//);
+    expect(definition().TimeoutSeconds).toBe(6 * 3600);
+  });
+
+  it("the state machine's role may invoke the ingest function (and its versions) and nothing else of Lambda", () => {
+    const fn = logicalId(dev.stack.lake.ingestion.function);
+    const statements = roleStatements(dev.template, logicalId(fanOut().stateMachine.role));
+    const lambda = statements.filter((s) => s.actions.some((a) => a.startsWith('lambda:')));
+    expect(lambda).toEqual([expect.objectContaining({ effect: 'Allow', actions: ['lambda:InvokeFunction'], resources: [`\${${fn}.Arn}`, `\${${fn}.Arn}:*`] })]);
+    expect(statements.flatMap((s) => s.actions).filter((a) => a.startsWith('s3:') || a.startsWith('glue:'))).toEqual([]);
+  });
+
+  it('the ingest function routes large objects to it: its ARN and threshold in the environment, StartExecution on it alone, staging read/write', () => {
+    const fnProps = resources()[logicalId(dev.stack.lake.ingestion.function)]!.Properties as { Environment: { Variables: Record<string, unknown> } };
+    const vars = fnProps.Environment.Variables;
+    expect(render(vars.FAN_OUT_STATE_MACHINE_ARN)).toMatch(new RegExp(`:states:.*:stateMachine:${fanOut().stateMachineName}$`));
+    expect(vars.FAN_OUT_MIN_BYTES).toBe(String(1 << 30));
+    const role = dev.stack.lake.ingestion.function.role;
+    if (!role) throw new Error('the ingest function has no role');
+    const statements = roleStatements(dev.template, logicalId(role));
+    const start = statements.filter((s) => s.actions.some((a) => a.startsWith('states:')));
+    expect(start).toHaveLength(1);
+    expect(start[0]).toMatchObject({ effect: 'Allow', actions: ['states:StartExecution'] });
+    expect(start[0]!.resources).toEqual([render(vars.FAN_OUT_STATE_MACHINE_ARN)]);
+    const silver = logicalId(dev.stack.lake.storage.bucket('silver'));
+    const staging = statements.filter((s) => s.resources.includes(`\${${silver}.Arn}/_staging/*`)).flatMap((s) => s.actions);
+    expect(staging).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:DeleteObject']));
+  });
+
+  it('an alarm on failed, timed-out or aborted executions notifies the alarm topic and is on the dashboard', () => {
+    const alarm = dev.stack.lake.monitoring.fanOutFailedAlarm;
+    expect(alarm).toBeDefined();
+    const props = resources()[logicalId(alarm!)]!.Properties as { Metrics: Array<{ Expression?: string; MetricStat?: { Metric: { MetricName: string } } }>; AlarmActions: unknown[]; Threshold: number };
+    expect(props.Metrics.find((m) => m.Expression)?.Expression).toBe('failed + timedOut + aborted');
+    expect(props.Metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+    expect(props.Threshold).toBe(1);
+    expect(render(props.AlarmActions)).toContain(logicalId(dev.stack.lake.monitoring.alarmTopic));
+    const dashboard = Object.values(resources()).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
+    expect(render(dashboard.Properties.DashboardBody)).toContain('Fan-out executions');
+  });
+
+  it('refuses a Map concurrency outside 1–40', () => {
+    expect(() => synthLake({ context: { stage: 'dev' }, overrides: { lake: { fanOut: { maxConcurrency: 0 } } } })).toThrow(/maxConcurrency must be 1–40/);
+  });
+});
