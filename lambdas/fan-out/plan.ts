@@ -9,7 +9,8 @@ export interface PlanStepOutput {
   dataset: string;
   source_id: string;
   run_id: string;
-  chunks: Array<{ index: number }>;
+  /** The chunks' byte ranges of the text (after the header), in order. */
+  chunks: Array<{ index: number; start: number; end: number }>;
   /** Why the object was ingested in one pass instead (or was gone). */
   why?: string;
 }
@@ -24,7 +25,7 @@ export async function planStep(request: Extract<FanOutRequest, { fanOut: 'plan' 
       return { output: { fanned_out: false, dataset: m.dataset, source_id: m.source_id, run_id: m.run_id, chunks: [], why: outcome.why }, manifest: m };
     }
     const { plan } = outcome;
-    return { output: { fanned_out: true, dataset: plan.dataset, source_id: plan.source_id, run_id: plan.run_id, chunks: plan.chunks.map((c) => ({ index: c.index })) } };
+    return { output: { fanned_out: true, dataset: plan.dataset, source_id: plan.source_id, run_id: plan.run_id, chunks: plan.chunks.map((c) => ({ index: c.index, start: c.start, end: c.end })) } };
   } finally {
     opened.body.destroy();
   }
