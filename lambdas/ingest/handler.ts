@@ -10,11 +10,13 @@
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { loadContracts } from '../../engine/contract/load.ts';
 import { ingestObject } from '../../engine/ingest.ts';
 import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
+import { startFanOut } from '../fan-out/start.ts';
 import { readConfig } from './config.ts';
 import { onceResolved, resolvePiiSalt } from './pii-salt.ts';
 import { sweepAbandonedScratch, type IngestDependencies } from './ingest-object.ts';
@@ -39,11 +41,17 @@ function getDependencies(): IngestDependencies {
       catalog: new GlueCatalog(glue, { database: config.glueSilverDatabase, bucket: config.silverBucket }),
       contracts,
       ingest: ingestObject,
+      ...(config.fanOutStateMachineArn ? { startFanOut: fanOutStarter(config.fanOutStateMachineArn) } : {}),
       piiSalt: onceResolved(() => resolvePiiSalt(contracts, config.piiSaltSecretArn, () => tracer.captureAWSv3Client(withClientHooks(new SecretsManagerClient({}))))),
     };
     logger.info('ingest function initialised', { config, datasets: dependencies.contracts.names() });
   }
   return dependencies;
+}
+
+function fanOutStarter(stateMachineArn: string): NonNullable<IngestDependencies['startFanOut']> {
+  const sfn = tracer.captureAWSv3Client(withClientHooks(new SFNClient({})));
+  return (source) => startFanOut(sfn, stateMachineArn, source);
 }
 
 export const handler = createIngestHandler(getDependencies);

@@ -13,6 +13,7 @@ import { isNotFoundError } from '../../adapters/aws/aws-errors.ts';
 import { S3StoreError, toReadable } from '../../adapters/aws/s3-store.ts';
 import type { IngestConfig } from './config.ts';
 import type { ObjectCreatedEvent } from './events.ts';
+import type { FanOutStart } from '../fan-out/start.ts';
 
 export type IngestFn = (source: SourceRef, body: AsyncIterable<Uint8Array>, options: IngestOptions) => Promise<Manifest>;
 
@@ -25,10 +26,13 @@ export interface IngestDependencies {
   ingest: IngestFn;
   /** The salt of PII `hash` columns (fetched once, on first use). */
   piiSalt: () => Promise<string>;
+  /** Starts the fan-out of an object too large for one invocation; unset when no state machine is configured. */
+  startFanOut?: (source: SourceRef) => Promise<FanOutStart>;
 }
 
 export type ObjectOutcome =
   | { status: 'ingested'; manifest: Manifest; source: SourceRef }
+  | { status: 'fanned-out'; source: SourceRef; start: FanOutStart }
   | { status: 'skipped'; reason: 'other-bucket' | 'folder-marker' | 'object-gone'; detail: string };
 
 /** Each object's scratch directory under the work directory (Lambda: /tmp). */
@@ -76,6 +80,10 @@ export async function ingestAnnouncedObject(
   if (opened.status === 'skipped') return opened;
   const { source, body } = opened;
   onSource(source);
+  if (deps.startFanOut && config.fanOutMinBytes !== undefined && (source.size ?? 0) > config.fanOutMinBytes) {
+    body.destroy(); // the state machine's steps read the object themselves
+    return { status: 'fanned-out', source, start: await deps.startFanOut(source) };
+  }
   try {
     const manifest = await withScratch(config, async (workDir) => deps.ingest(source, body, await engineOptions(deps, workDir)));
     return { status: 'ingested', manifest, source };

@@ -107,6 +107,14 @@ async function processObject(event: ObjectCreatedEvent, deps: IngestDependencies
       logger.warn('object skipped', { reason: outcome.reason, detail: outcome.detail, event_name: event.eventName });
       return;
     }
+    if (outcome.status === 'fanned-out') {
+      logger.info(outcome.start.alreadyStarted ? 'object already fanned out (its execution has ended): no second execution' : 'object fanned out to the state machine', {
+        execution_arn: outcome.start.executionArn,
+        bytes: outcome.source.size,
+        event_name: event.eventName,
+      });
+      return;
+    }
     const m = outcome.manifest;
     logger.info(m.status === 'rejected' ? 'object rejected whole into quarantine' : 'object ingested', {
       run_id: m.run_id,

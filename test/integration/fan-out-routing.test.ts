@@ -1,0 +1,74 @@
+/**
+ * The ingest function routes an object over its fan-out threshold to the state machine instead of ingesting
+ * it inline: one execution, named by the object version, so a redelivered event starts no second one; the
+ * execution's input, run through the synthesized definition, ingests the object. (moto keeps the execution;
+ * the steps are run here by the harness's ASL runner.)
+ */
+import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { lambdaContext } from './harness/lambda-runtime.ts';
+import { drain, getManifests, jsonLines, listKeys, putBronze, skipReason, useLake } from './harness/lake-fixture.ts';
+import { runStateMachine, stateMachineDefinition } from './harness/state-machine.ts';
+
+const MIN_BYTES = 4096;
+const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';
+const csv = (n: number): string => `${[HEADER, ...Array.from({ length: n }, (_, i) => `T${i},C${i},${i}.00,EUR,2024-01-15T10:00:00Z`)].join('\n')}\n`;
+
+describe.skipIf(skipReason)('routing objects over the fan-out threshold', () => {
+  const lake = useLake();
+  beforeAll(() => {
+    // The template sets 1 GiB; a test-sized threshold, read by the function on its first invocation.
+    process.env.FAN_OUT_MIN_BYTES = String(MIN_BYTES);
+    process.env.FAN_OUT_CHUNK_BYTES = '1024';
+  });
+
+  it('starts one execution per object version (none twice), ingests nothing inline, and the execution ingests it', async () => {
+    const fx = lake();
+    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN;
+    expect(arn).toMatch(/:stateMachine:/);
+    const sfn = new SFNClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
+    const stack = fx.stacks.find((s) => Object.values(s.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'))!;
+    const definition = stateMachineDefinition(stack.template);
+    await sfn.send(
+      new CreateStateMachineCommand({
+        name: arn!.split(':').pop(),
+        definition: JSON.stringify(definition),
+        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
+      }),
+    );
+
+    const small = 'transactions/small.csv';
+    const big = 'transactions/big.csv';
+    await putBronze(fx, small, csv(3));
+    const version = await putBronze(fx, big, csv(200));
+    expect(csv(200).length).toBeGreaterThan(MIN_BYTES);
+    expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
+
+    // The small object was ingested inline, the big one only handed over.
+    expect((await getManifests(fx, 'transactions')).map((m) => m.source.key)).toEqual([small]);
+    const executions = async () => (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
+    const [execution, ...more] = await executions();
+    expect(more).toEqual([]);
+    expect(execution!.name).toMatch(/^fan-out-[0-9a-f]{24}$/);
+
+    // A redelivered event for the same version starts nothing.
+    const redelivered = { source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: fx.lake.buckets.bronze }, object: { key: big, size: csv(200).length, ...(version ? { 'version-id': version } : {}) } } };
+    await fx.clients.sqs.send(new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: JSON.stringify(redelivered) }));
+    expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
+    expect((await executions()).map((e) => e.name)).toEqual([execution!.name]);
+    // Step Functions answers a start with the name and input of a running execution with that execution.
+    const routed = jsonLines(fx.output).filter((l) => typeof l.message === 'string' && l.message.startsWith('object') && 'execution_arn' in l);
+    expect(routed).toHaveLength(2);
+    expect(new Set(routed.map((l) => l.execution_arn))).toEqual(new Set([execution!.executionArn]));
+
+    // The execution's steps, as Step Functions would run them from the input the function gave it.
+    const input = { source: { bucket: fx.lake.buckets.bronze, key: big, ...(version ? { versionId: version } : {}) } };
+    const output = (await runStateMachine(definition, input, async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never)) as { plan: { fanned_out: boolean } };
+    expect(output.plan.fanned_out).toBe(true);
+    const fanned = (await getManifests(fx, 'transactions')).find((m) => m.source.key === big);
+    expect(fanned).toMatchObject({ status: 'succeeded', rows_in: 200, rows_valid: 200, rows_quarantined: 0 });
+    expect(fanned!.engine.chunks).toBeGreaterThan(2);
+    expect(await listKeys(fx, fx.lake.buckets.silver, '_staging/')).toEqual([]);
+  });
+});
