@@ -81,6 +81,7 @@ export class MedallionLakeStack extends Stack {
     output('IngestQueueUrl', ingestion.queue.queueUrl, 'Queue of bronze object-created events');
     output('DeadLetterQueueUrl', ingestion.deadLetterQueue.queueUrl, 'Bronze objects that failed ingestion repeatedly');
     output('IngestFunctionName', ingestion.function.functionName, 'The ingest function');
+    if (this.lake.fanOut) output('FanOutStateMachineArn', this.lake.fanOut.stateMachine.stateMachineArn, 'State machine fanning out objects too large for one invocation');
     if (this.analystsRole) output('AnalystsRoleArn', this.analystsRole.roleArn, 'Role analysts assume to query the lake');
   }
 }

@@ -5,6 +5,7 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { withClientHooks } from '../../adapters/aws/client-config.ts';
 
@@ -20,6 +21,7 @@ export interface AwsClients {
   sqs: SQSClient;
   athena: AthenaClient;
   cloudFormation: CloudFormationClient;
+  sfn: SFNClient;
   destroy(): void;
 }
 
@@ -31,6 +33,7 @@ export function awsClients(region?: string, env: NodeJS.ProcessEnv = process.env
     sqs: withClientHooks(new SQSClient(common)),
     athena: withClientHooks(new AthenaClient(common)),
     cloudFormation: withClientHooks(new CloudFormationClient(common)),
+    sfn: withClientHooks(new SFNClient(common)),
   };
   return { ...clients, destroy: () => Object.values(clients).forEach((c) => c.destroy()) };
 }

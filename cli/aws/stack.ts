@@ -18,7 +18,14 @@ export const STACK_OUTPUTS = {
   deadLetterQueueUrl: 'DeadLetterQueueUrl',
 } as const;
 
-export type LakeStack = { stackName: string } & { -readonly [K in keyof typeof STACK_OUTPUTS]: string };
+/** Outputs of features a stack may lack (deployed before them, or turned off). */
+export const OPTIONAL_STACK_OUTPUTS = {
+  fanOutStateMachineArn: 'FanOutStateMachineArn',
+} as const;
+
+export type LakeStack = { stackName: string } & { -readonly [K in keyof typeof STACK_OUTPUTS]: string } & {
+  -readonly [K in keyof typeof OPTIONAL_STACK_OUTPUTS]?: string;
+};
 
 function fromOutputs(stackName: string, outputs: Record<string, string>): LakeStack {
   const missing = Object.values(STACK_OUTPUTS).filter((key) => !outputs[key]);
@@ -29,7 +36,8 @@ function fromOutputs(stackName: string, outputs: Record<string, string>): LakeSt
     );
   }
   const fields = Object.fromEntries(Object.entries(STACK_OUTPUTS).map(([field, key]) => [field, outputs[key] as string]));
-  return { stackName, ...fields } as LakeStack;
+  const optional = Object.fromEntries(Object.entries(OPTIONAL_STACK_OUTPUTS).flatMap(([field, key]) => (outputs[key] ? [[field, outputs[key]]] : [])));
+  return { stackName, ...fields, ...optional } as LakeStack;
 }
 
 export async function describeLakeStack(client: CloudFormationClient, stackName: string): Promise<LakeStack> {

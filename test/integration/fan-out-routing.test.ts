@@ -4,11 +4,15 @@
  * execution's input, run through the synthesized definition, ingests the object. (moto keeps the execution;
  * the steps are run here by the harness's ASL runner.)
  */
-import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
+import { lake as runLake } from '../e2e/support/cli.ts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext } from './harness/lambda-runtime.ts';
-import { drain, getManifests, jsonLines, listKeys, putBronze, skipReason, useLake } from './harness/lake-fixture.ts';
+import { drain, getManifests, jsonLines, listKeys, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { runStateMachine, stateMachineDefinition } from './harness/state-machine.ts';
 
 const MIN_BYTES = 4096;
@@ -71,4 +75,53 @@ describe.skipIf(skipReason)('routing objects over the fan-out threshold', () => 
     expect(fanned!.engine.chunks).toBeGreaterThan(2);
     expect(await listKeys(fx, fx.lake.buckets.silver, '_staging/')).toEqual([]);
   });
+
+  it('`lake fanout list` shows an execution that did not succeed, with its object; `redrive --restart` starts its input again', async () => {
+    const fx = lake();
+    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN!;
+    const sfn = new SFNClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
+    const stack = fx.stacks.find((st) => Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'))!;
+    await sfn.send(new CreateStateMachineCommand({ name: arn.split(':').pop(), definition: JSON.stringify(stateMachineDefinition(stack.template)), roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out` }));
+    const key = 'transactions/aborted.csv';
+    await putBronze(fx, key, csv(200));
+    expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
+    const [execution] = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
+    await sfn.send(new StopExecutionCommand({ executionArn: execution!.executionArn, error: 'States.TaskFailed', cause: 'chunk 3 ran out of /tmp' }));
+
+    const listed = await cli(fx, arn, ['fanout', 'list', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: execution!.name, status: 'ABORTED', source_key: key })]);
+
+    const redriven = await cli(fx, arn, ['fanout', 'redrive', execution!.name!, '--restart', '--json']);
+    expect(redriven.code, redriven.stderr).toBe(0);
+    expect(JSON.parse(redriven.stdout)).toMatchObject({ restarted: true, execution_arn: expect.stringContaining(`${execution!.name}-restart-`) });
+    const all = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
+    expect(all).toHaveLength(2);
+
+    const refused = await cli(fx, arn, ['fanout', 'redrive', 'fan-out-nope']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('no fan-out execution named fan-out-nope');
+  });
 });
+
+/** The CLI in AWS mode, the stack outputs (with the fan-out state machine) in a `cdk deploy --outputs-file` file. */
+function cli(fx: LakeFixture, stateMachineArn: string, args: string[]) {
+  const values: Record<keyof typeof STACK_OUTPUTS, string> = {
+    bronzeBucket: fx.lake.buckets.bronze,
+    silverBucket: fx.lake.buckets.silver,
+    goldBucket: 'medallion-it-gold',
+    quarantineBucket: fx.lake.buckets.quarantine,
+    silverDatabase: fx.lake.glue.silverDatabase,
+    goldDatabase: 'medallion_it_gold',
+    quarantineDatabase: fx.lake.glue.quarantineDatabase ?? 'medallion_it_quarantine',
+    analystsWorkgroup: 'medallion-it-analysts',
+    platformWorkgroup: 'medallion-it-platform',
+    ingestQueueUrl: fx.lake.queue.url,
+    deadLetterQueueUrl: fx.lake.deadLetterQueue.url,
+  };
+  const outputs = { ...Object.fromEntries(Object.entries(STACK_OUTPUTS).map(([field, k]) => [k, values[field as keyof typeof STACK_OUTPUTS]])), FanOutStateMachineArn: stateMachineArn };
+  const file = join(fx.scratchDir, 'outputs.json');
+  writeFileSync(file, JSON.stringify({ 'MedallionLake-it': outputs }));
+  const env = { AWS_ENDPOINT_URL: fx.lake.endpoint, AWS_REGION: fx.lake.region, AWS_ACCESS_KEY_ID: fx.lake.accountId, AWS_SECRET_ACCESS_KEY: 'moto', AWS_PROFILE: '' };
+  return runLake([...args, '--aws', '--stack', 'MedallionLake-it', '--outputs-file', file], { cwd: fx.scratchDir, env });
+}
