@@ -21,7 +21,8 @@ export function isFanOutRequest(event: unknown): event is { fanOut: unknown } {
 
 const text = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
-export function parseFanOutRequest(event: { fanOut: unknown }): FanOutRequest {
+export function parseFanOutRequest(event: unknown): FanOutRequest {
+  if (!isFanOutRequest(event)) throw new FanOutRequestError('no fanOut field', event);
   const e = event as Record<string, unknown>;
   switch (e.fanOut) {
     case 'plan': {

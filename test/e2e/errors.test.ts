@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, hasStackTrace, lake, REPO_ROOT, scratchDir, type CliResult } from './support/cli.ts';
 
-const COMMANDS = ['demo', 'ingest', 'query', 'status', 'quarantine', 'replay', 'watch', 'dlq', 'dlq status', 'dlq redrive'];
+const COMMANDS = ['demo', 'ingest', 'query', 'status', 'quarantine', 'replay', 'watch', 'dlq', 'dlq status', 'dlq redrive', 'fanout', 'fanout list', 'fanout redrive'];
 
 /** A user mistake: exit 2, one `error:` line with what is wrong, a `hint:` with what to do, no stack trace. */
 function expectUsageError(r: CliResult, message: RegExp, hint?: RegExp): void {
@@ -31,7 +31,7 @@ describe('lake: help, errors and exit codes', () => {
   it('--help works for the program and every command, exit 0', async () => {
     const top = await inScratch('--help');
     expect(top.code).toBe(0);
-    for (const c of ['demo', 'ingest', 'query', 'status', 'quarantine', 'replay', 'watch', 'dlq']) expect(top.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['demo', 'ingest', 'query', 'status', 'quarantine', 'replay', 'watch', 'dlq', 'fanout']) expect(top.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
     expect(top.stdout).toMatch(/Exit codes:/);
     const results = await Promise.all(COMMANDS.map((c) => inScratch(...c.split(' '), '--help')));
     results.forEach((r, i) => {
@@ -105,6 +105,7 @@ describe('lake: help, errors and exit codes', () => {
   it('AWS mode: --stack is required, and the dead-letter queue is AWS-only', async () => {
     expectUsageError(await inScratch('query', 'SELECT 1', '--aws'), /error: --aws needs the stack name/, /--stack NAME/);
     expectUsageError(await inScratch('dlq', 'status'), /error: the dead-letter queue belongs to the deployed lake/, /--aws --stack NAME/);
+    expectUsageError(await inScratch('fanout', 'list'), /error: fan-out executions belong to the deployed lake/, /--aws --stack NAME/);
     expectUsageError(await inScratch('status', '--stack', 'X', '--lake', lakeDir), /unknown option '--stack'/);
   });
 
