@@ -71,6 +71,7 @@ async function stage(store: ObjectStore, plan: FanOutPlan, index: number, result
   return {
     index,
     run_id: plan.run_id,
+    range: rangeOf(plan, index),
     expected_rows: result.expectedRows,
     rows_in: result.rowsIn,
     rows_valid: result.rowsValid,
@@ -123,10 +124,17 @@ export async function transformFanOutChunk(plan: FanOutPlan, index: number, opti
   }
 }
 
+function rangeOf(plan: FanOutPlan, index: number): { start: number; end: number } {
+  const chunk = plan.chunks[index];
+  if (!chunk) throw new RangeError(`chunk ${index} is not in the plan of ${plan.source.key} (${plan.chunks.length} chunks)`);
+  return { start: chunk.start, end: chunk.end };
+}
+
 function rejectedChunk(plan: FanOutPlan, index: number, rejection: NonNullable<FanOutChunkResult['rejection']>): FanOutChunkResult {
   return {
     index,
     run_id: plan.run_id,
+    range: rangeOf(plan, index),
     expected_rows: 0,
     rows_in: 0,
     rows_valid: 0,

@@ -33,7 +33,7 @@ async function chunkResults(plan: FanOutPlan, options: IngestOptions): Promise<F
     plan.chunks.map(async (c) => {
       const key = chunkResultKey(plan.staging_prefix, c.index);
       const result = await readJson<FanOutChunkResult>(options.store, key);
-      if (!result || result.run_id !== plan.run_id || result.index !== c.index) {
+      if (!result || result.run_id !== plan.run_id || result.index !== c.index || result.range?.start !== c.start || result.range?.end !== c.end) {
         throw new EngineInvariantError(`chunk ${c.index} of ${plan.source.key} has no result at silver/${key}: it did not finish, nothing is committed`);
       }
       return result;

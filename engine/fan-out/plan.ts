@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { DatasetContract } from '../contract/types.ts';
 import { withDuckDb } from '../duckdb.ts';
 import { normalizeEtag } from '../identity.ts';
-import { asDeterministicRejection, ingestObject, readJson, runStampFor, type IngestOptions } from '../ingest.ts';
+import { asDeterministicRejection, deletePrefix, ingestObject, readJson, runStampFor, type IngestOptions } from '../ingest.ts';
 import { pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
 import { asFileRejection, prepareSource, scanInput, type InputScan } from '../reader.ts';
@@ -102,6 +102,8 @@ export async function planFanOut(source: SourceRef, body: AsyncIterable<Uint8Arr
     const stamp = runStampFor(source, contract, startedAt);
     const staging = stagingPrefix(stamp.dataset, stamp.sourceId);
     const { store } = options;
+    // A new plan starts from an empty staging prefix: chunk results of an earlier plan (other chunk sizes) never count.
+    await deletePrefix(store, 'silver', staging);
     if (text.compression === 'gzip') await store.putFile('silver', stagedTextKey(staging), text.path, 'text/plain');
     const plan: FanOutPlan = {
       plan_version: 1,

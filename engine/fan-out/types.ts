@@ -33,6 +33,8 @@ export interface FanOutPlan {
 export interface FanOutChunkResult {
   index: number;
   run_id: string;
+  /** The byte range of the text it transformed: a result of another plan (other chunk sizes) never counts. */
+  range: { start: number; end: number };
   expected_rows: number;
   rows_in: number;
   rows_valid: number;

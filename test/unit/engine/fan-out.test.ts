@@ -116,4 +116,20 @@ describe('fan-out (plan, chunks, commit) equals one pass', () => {
     expect(await lake.files('silver', 'transactions/')).toEqual([]);
     expect(await lake.files('silver', '_pending/')).toHaveLength(1);
   });
+
+  it('a chunk result of another plan (other byte ranges) never counts, and a new plan starts from empty staging', async () => {
+    const [key, content] = INPUTS[1]!;
+    const lake = await createTestLake(undefined, ENGINE);
+    await lake.store.putBytes('bronze', key, content);
+    const options = optionsOf(lake);
+    const planned = await planFanOut({ ...SOURCE, key }, await lake.store.getStream('bronze', key), { ...options, fanOutChunkBytes: 40 });
+    if (planned.kind !== 'fan-out') throw new Error('expected a fan-out');
+    for (const c of planned.plan.chunks) await transformFanOutChunk(planned.plan, c.index, options);
+    const shifted = { ...planned.plan, chunks: planned.plan.chunks.map((c, i) => (i === 0 ? { ...c, end: c.end + 1 } : c)) };
+    await expect(commitFanOut(shifted, options)).rejects.toThrow(/chunk 0 of .* has no result/);
+    const replanned = await planFanOut({ ...SOURCE, key }, await lake.store.getStream('bronze', key), { ...options, fanOutChunkBytes: 150 });
+    if (replanned.kind !== 'fan-out') throw new Error('expected a fan-out');
+    expect((await lake.files('silver', '_staging/')).filter((k) => k.includes('/chunk-'))).toEqual([]);
+    expect(await lake.files('silver', '_manifests/')).toEqual([]);
+  });
 });
