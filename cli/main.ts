@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
 import { registerDlq } from './commands/dlq.ts';
+import { registerErase } from './commands/erase.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerQuarantine } from './commands/quarantine.ts';
 import { registerQuery } from './commands/query.ts';
@@ -53,6 +54,7 @@ export function buildProgram(io: Io): Command {
   registerReplay(program, io);
   registerWatch(program, io);
   registerDlq(program, io);
+  registerErase(program, io);
   return program;
 }
 

@@ -77,6 +77,13 @@ export function compactionIntentKey(dataset: string, compactionId: string): stri
   return `${COMPACTIONS_PREFIX}${dataset}/${compactionId}.json`;
 }
 
+/** Records of compacted files (which runs' rows each holds), kept while the file exists: see compact.ts `repair`. */
+export const COMPACTED_PREFIX = '_maintenance/compacted/';
+
+export function compactedRecordKey(dataset: string, compactionId: string): string {
+  return `${COMPACTED_PREFIX}${dataset}/${compactionId}.json`;
+}
+
 /** A compacted file: named by its inputs (a re-run of the same compaction writes the same key), never by a source id. */
 export function compactedFileName(compactionId: string): string {
   return `part-compacted-${compactionId}.parquet`;

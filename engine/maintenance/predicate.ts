@@ -12,8 +12,16 @@ export interface EqualityPredicate {
   text: string;
 }
 
+/** Input a maintenance use case refuses (unknown dataset, a malformed partition): the caller's to fix. */
+export class MaintenanceInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MaintenanceInputError';
+  }
+}
+
 /** A predicate erasure cannot take; the message says why and what it accepts. */
-export class PredicateError extends Error {
+export class PredicateError extends MaintenanceInputError {
   constructor(message: string) {
     super(message);
     this.name = 'PredicateError';
