@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { withClientHooks } from '../../adapters/aws/client-config.ts';
-import { compactDataset, type CompactionReport } from '../../engine/index.ts';
+import type { CompactionReport } from '../../engine/index.ts';
+import { runCompaction } from '../actions/compact.ts';
 import { printErasure, runErasure, localIdentity, type EraseCommandOptions } from '../actions/erase.ts';
 import { UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
@@ -79,12 +80,18 @@ export async function compactOnAws(mode: AwsMode, options: { dataset?: string; p
   const session = await openAwsSession(mode);
   const work = await mkdtemp(join(tmpdir(), 'lake-compact-'));
   try {
+    if (options.dataset && !contracts.get(options.dataset)) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
     const datasets = options.dataset ? [options.dataset] : contracts.names();
     const reports: CompactionReport[] = [];
     for (const dataset of datasets) {
-      reports.push(await compactDataset({ store: lakeStore(session), contracts, dataset, partition: options.partition, targetBytes: options.targetBytes, dryRun: options.dryRun, workDir: work }));
+      const progress = io.progress();
+      progress.phase(`compacting ${dataset} on ${mode.stack}`);
+      try {
+        reports.push(await runCompaction({ store: lakeStore(session), contracts, dataset, partition: options.partition, targetBytes: options.targetBytes, dryRun: options.dryRun, workDir: work }));
+      } finally {
+        progress.stop();
+      }
     }
-    void io;
     return reports;
   } finally {
     await rm(work, { recursive: true, force: true });
