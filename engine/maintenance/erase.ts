@@ -10,6 +10,8 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ContractRegistry } from '../contract/load.ts';
 import { duckdbType } from '../contract/schema.ts';
@@ -43,8 +45,12 @@ export interface EraseOptions {
 export interface ErasedFile {
   zone: Extract<Zone, 'silver' | 'quarantine'>;
   key: string;
+  /** `rewritten` without the rows; `deleted`: a whole rejected file kept in quarantine as it came, holding the value. */
+  action: 'rewritten' | 'deleted';
   rows_before: number;
   rows_removed: number;
+  /** Earlier versions of the file (a versioned bucket's copies of the old bytes) permanently deleted. */
+  earlier_versions_deleted: number;
 }
 
 export interface ErasedSource {
@@ -113,6 +119,66 @@ function quarantineMatch(predicate: EqualityPredicate): string | undefined {
   return `(CASE WHEN json_valid(raw_record) AND json_type(raw_record) = 'OBJECT'
     THEN len(list_filter(json_keys(raw_record), k -> lower(k) IN (${names}) AND trim(json_extract_string(raw_record, '$."' || replace(k, '"', '\\"') || '"')) = ${value})) > 0
     ELSE coalesce(regexp_matches(raw_record, ${field}), false) END)`;
+}
+
+/** Text of a stored file, gunzipped when it is gzip. */
+async function* textOf(stream: Readable): AsyncIterable<string> {
+  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await iterator.next();
+  if (first.done) return;
+  const head = first.value;
+  const whole = Readable.from(
+    (async function* () {
+      yield head;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    })(),
+  );
+  const decoded = head[0] === 0x1f && head[1] === 0x8b ? whole.pipe(createGunzip()) : whole;
+  for await (const chunk of decoded) yield (chunk as Buffer).toString('utf8');
+}
+
+/** Past this much text a kept copy is not read further and counts as holding the value (a rejected gzip bomb). */
+const RAW_SCAN_LIMIT = 1024 ** 3;
+
+/** Whether raw bytes (CSV or JSON Lines, gzip opened) hold `value` as a whole field. */
+async function rawHolds(stream: Readable, value: string): Promise<boolean> {
+  const escaped = value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const field = new RegExp(`(^|[,;|\\t"\\s])${escaped}($|[,;|\\t"\\s])`, 'm');
+  let tail = '';
+  let seen = 0;
+  try {
+    for await (const text of textOf(stream)) {
+      const window = tail + text;
+      if (field.test(window)) return true;
+      seen += text.length;
+      if (seen > RAW_SCAN_LIMIT) return true;
+      tail = window.slice(-Math.max(value.length * 2, 64));
+    }
+    return false;
+  } finally {
+    stream.destroy();
+  }
+}
+
+/**
+ * Whole rejected files are kept in quarantine byte for byte (`<dataset>/files/…`): one holding the value is
+ * deleted (a copy of bronze; its quarantine record with the reason stays).
+ */
+async function eraseRejectedFileCopies(store: ObjectStore, dataset: string, value: string, record: ErasureRecord, dryRun: boolean, manifests: Map<string, { key: string; manifest: Manifest }>): Promise<void> {
+  for await (const o of store.list('quarantine', `${dataset}/files/`)) {
+    if (!(await rawHolds(await store.getStream('quarantine', o.key), value))) continue;
+    let earlier = 0;
+    if (!dryRun) {
+      await store.delete('quarantine', [o.key]);
+      if (store.purgeEarlierVersions) earlier = await store.purgeEarlierVersions('quarantine', o.key);
+    }
+    record.files.push({ zone: 'quarantine', key: o.key, action: 'deleted', rows_before: 0, rows_removed: 0, earlier_versions_deleted: earlier });
+    // Its manifest records the erasure too, so a redelivery of the same object does not put the copy back.
+    const owner = [...manifests.values()].find((e) => e.manifest.quarantine.file_key === o.key);
+    if (owner && !dryRun) {
+      await recordInManifests(store, manifests, { erasure_id: record.erasure_id, erased_at: record.started_at, record_key: erasureRecordKey(dataset, record.erasure_id) }, new Map([[owner.manifest.run_id, { valid: 0, quarantined: 0 }]]));
+    }
+  }
 }
 
 function newErasureId(now: Date): string {
@@ -221,13 +287,16 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
           const scan = await scanFile(db, path, target.match);
           options.onFile?.(target.key, i, targets.length);
           if (scan.removed === 0) continue;
+          let earlierVersions = 0;
           if (!options.dryRun) {
             const out = `${path}.erased.parquet`;
             await rewriteWithout(db, path, target.match, out, scan.total - scan.removed);
             await store.putFile(target.zone, target.key, out, 'application/vnd.apache.parquet'); // same key: replaced, never absent
             await rm(out, { force: true });
+            // A versioned bucket keeps the replaced bytes as an earlier version: those hold the erased rows too.
+            if (store.purgeEarlierVersions) earlierVersions = await store.purgeEarlierVersions(target.zone, target.key);
           }
-          record.files.push({ zone: target.zone, key: target.key, rows_before: scan.total, rows_removed: scan.removed });
+          record.files.push({ zone: target.zone, key: target.key, action: 'rewritten', rows_before: scan.total, rows_removed: scan.removed, earlier_versions_deleted: earlierVersions });
           record.rows_removed[target.zone] += scan.removed;
           const month = target.zone === 'silver' ? monthOfKey(target.key) : undefined;
           if (month) months.add(month);
@@ -245,6 +314,7 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
           await rm(path, { force: true });
         }
       }
+      if (predicate.column.pii === 'none') await eraseRejectedFileCopies(store, contract.name, predicate.value.trim(), record, options.dryRun ?? false, manifests);
       record.sources = [...sources.values()].sort((a, b) => (a.source_key ?? '').localeCompare(b.source_key ?? ''));
       record.months = [...months].sort();
       record.finished_at = new Date().toISOString();

@@ -3,6 +3,7 @@
  * synthesized template; the bundled ingest function fills silver): the same engine use cases as locally, on
  * the buckets, with partition locations unchanged and redeliveries duplicating nothing afterwards.
  */
+import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -105,8 +106,15 @@ describe.skipIf(skipReason)('lake compact --aws and lake erase --aws, against th
 
     const r = await cli(fx, ['erase', '--dataset', 'transactions', '--where', `account_id = '${account}'`, '--requested-by', 'ticket DPO-7', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const record = JSON.parse(r.stdout) as { erasure_id: string; rows_removed: { silver: number; quarantine: number }; requested_by: string };
+    const record = JSON.parse(r.stdout) as { erasure_id: string; rows_removed: { silver: number; quarantine: number }; requested_by: string; files: Array<{ zone: string; key: string; earlier_versions_deleted: number }> };
     expect(record.rows_removed.silver).toBe(matching);
+    // The versioned buckets kept the replaced bytes as earlier versions: those are deleted for good.
+    for (const f of record.files) {
+      expect(f.earlier_versions_deleted, f.key).toBeGreaterThanOrEqual(1);
+      const bucket = f.zone === 'silver' ? fx.lake.buckets.silver : fx.lake.buckets.quarantine;
+      const versions = await fx.clients.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: f.key }));
+      expect((versions.Versions ?? []).filter((v) => v.Key === f.key).length, f.key).toBe(1);
+    }
     const after = await silverRows(fx, 'transactions');
     expect(after.map(rowKey)).toEqual(rows.filter((x) => x.account_id !== account).map(rowKey));
     expect((await quarantineRows(fx, 'transactions')).length).toBe(quarantinedBefore - record.rows_removed.quarantine);

@@ -185,4 +185,30 @@ describe('erasure', () => {
     const written = JSON.parse(await readFile(join(lake.root, 'silver', audit), 'utf8')) as ErasureRecord;
     expect(JSON.stringify(written)).not.toContain('ana@');
   });
+
+  it('deletes a whole rejected file kept in quarantine when it holds the value (gzip too), and keeps the others', async () => {
+    const { lake } = await lakeWithTwoSources();
+    const { gzipSync } = await import('node:zlib');
+    const rejected = await lake.ingest('transactions/broken.csv.gz', gzipSync('Who,What\nACC001,1\n'), { etag: 'etag-3' });
+    const other = await lake.ingest('transactions/other.csv', 'Who,What\nACC002,1\n', { etag: 'etag-4' });
+    expect([rejected.status, other.status]).toEqual(['rejected', 'rejected']);
+    const record = await erase(lake, 'account_id = ACC001');
+    expect(record.files.filter((f) => f.action === 'deleted').map((f) => f.key)).toEqual([rejected.quarantine.file_key]);
+    expect(await lake.files('quarantine', 'transactions/files/')).toEqual([other.quarantine.file_key]);
+    // A redelivery of the rejected object does not put the copy back.
+    await lake.ingest('transactions/broken.csv.gz', gzipSync('Who,What\nACC001,1\n'), { etag: 'etag-3' });
+    expect(await lake.files('quarantine', 'transactions/files/')).toEqual([other.quarantine.file_key]);
+  });
+
+  it('a re-ingest of an erased source (the same run: a redelivery, a replay) does not bring the rows back', async () => {
+    const { lake, jan } = await lakeWithTwoSources();
+    await erase(lake, 'account_id = ACC001');
+    const rows = await lake.silverRows();
+    const quarantined = await lake.quarantineRows();
+    const again = await lake.ingest('transactions/2024-01.csv', JAN);
+    expect(again.run_id).toBe(jan.run_id);
+    expect(again.erasures).toHaveLength(1);
+    expect(await lake.silverRows()).toEqual(rows);
+    expect(await lake.quarantineRows()).toEqual(quarantined);
+  });
 });
