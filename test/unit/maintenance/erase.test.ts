@@ -211,4 +211,29 @@ describe('erasure', () => {
     expect(await lake.silverRows()).toEqual(rows);
     expect(await lake.quarantineRows()).toEqual(quarantined);
   });
+
+  it('an interrupted erasure (a failing upload half-way) is finished by running it again; every removed row is counted once', async () => {
+    const { lake, jan, feb } = await lakeWithTwoSources();
+    // Fault injection: the second Parquet upload fails, as a full disk or a lost connection would.
+    let puts = 0;
+    const failing = Object.assign(Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store, lake.store, {
+      putFile: async (...args: Parameters<typeof lake.store.putFile>) => {
+        if (args[1].endsWith('.parquet') && ++puts === 2) throw new Error('injected: upload failed');
+        return lake.store.putFile(...args);
+      },
+    });
+    const first = await eraseRows({ store: failing, contracts, dataset: 'transactions', where: 'account_id = ACC001', requestedBy: 't', workDir: lake.root }).catch((e: unknown) => e);
+    expect((first as Error).message).toMatch(/injected/);
+    const [started] = await lake.files('silver', ERASURES_PREFIX);
+    expect(JSON.parse(await readFile(join(lake.root, 'silver', started as string), 'utf8'))).toMatchObject({ status: 'started' });
+    expect((await lake.silverRows()).filter((r) => r.account_id === 'ACC001')).toHaveLength(1); // one file done, one not
+
+    const second = await erase(lake, 'account_id = ACC001');
+    expect(second.status).toBe('completed');
+    expect((await lake.silverRows()).filter((r) => r.account_id === 'ACC001')).toEqual([]);
+    expect((await lake.quarantineRows()).map((r) => JSON.parse(String(r.raw_record)).TransactionID)).toEqual(['T7']);
+    const removed = async (m: Manifest) => ((await manifestOf(lake, m)).erasures ?? []).reduce((s, e) => s + e.rows_valid_removed + e.rows_quarantined_removed, 0);
+    expect((await removed(jan)) + (await removed(feb))).toBe(3); // 2 silver + 1 quarantined, each once
+    expect((await lake.silverRows()).length).toBe(jan.rows_valid + feb.rows_valid - 2);
+  });
 });
