@@ -292,7 +292,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
 
   const work = await mkdtemp(join(scratchRoot, 'lake-compact-'));
   try {
-    await withDuckDb({ tempDirectory: join(work, 'spill'), memoryLimit: '256MB' }, 'compaction', async (db) => {
+    await withDuckDb({ tempDirectory: join(work, 'spill'), memoryLimit: '128MB' }, 'compaction', async (db) => {
       for (const [folder, inFolder] of folders) {
         const candidates = inFolder.filter((f) => !isCompactedFile(f.key) && fileOwners.has(f.key));
         report.unowned.push(...inFolder.filter((f) => !isCompactedFile(f.key) && !fileOwners.has(f.key)).map((f) => f.key));
