@@ -236,4 +236,13 @@ describe('erasure', () => {
     expect((await removed(jan)) + (await removed(feb))).toBe(3); // 2 silver + 1 quarantined, each once
     expect((await lake.silverRows()).length).toBe(jan.rows_valid + feb.rows_valid - 2);
   });
+
+  it('quarantined lines that could not be parsed match when the value stands in them as a whole field', async () => {
+    const lake = await createTestLake(contracts);
+    await lake.ingest('transactions/m.csv', csv('T1,ACC001,1.00,EUR,2024-01-05T00:00:00Z,extra', 'T2,ACC0012,1.00,EUR,2024-01-05T00:00:00Z,extra', 'T3,ACC002,1.00,EUR,2024-01-05T00:00:00Z'));
+    expect((await lake.quarantineRows()).map((r) => r.reasons)).toEqual([['MALFORMED_ROW'], ['MALFORMED_ROW']]);
+    const record = await erase(lake, 'account_id = ACC001');
+    expect(record.rows_removed).toEqual({ silver: 0, quarantine: 1 });
+    expect((await lake.quarantineRows()).map((r) => r.raw_record)).toEqual(['T2,ACC0012,1.00,EUR,2024-01-05T00:00:00Z,extra']);
+  });
 });
