@@ -363,6 +363,9 @@ describe.skipIf(skipReason)('permissions proven by simulation: what must be deni
     const ingestFn = p.functionWithEnvironment('BRONZE_BUCKET', 'SILVER_BUCKET');
     const goldFn = p.functionWithEnvironment('GOLD_BUCKET');
     const [bronze, silver, quarantine, gold] = [bucket(p, ingestFn, 'BRONZE_BUCKET'), bucket(p, ingestFn, 'SILVER_BUCKET'), bucket(p, ingestFn, 'QUARANTINE_BUCKET'), bucket(p, goldFn, 'GOLD_BUCKET')];
+    const platformWorkgroup = p.athenaWorkgroupNames().find((n) => n.endsWith('-platform'))!;
+    const platformResults = p.athenaEnvironment(() => []).workgroup(platformWorkgroup)!.outputLocation.replace(/^s3:\/\//, 'arn:aws:s3:::');
+    expect(platformResults).toMatch(/^arn:aws:s3:::[^/]+\/platform\/$/);
 
     const denied = await decide(p, analysts, [
       request('s3:GetObject', `arn:aws:s3:::${bronze}/transactions/2024/batch-01.csv`),
@@ -375,6 +378,11 @@ describe.skipIf(skipReason)('permissions proven by simulation: what must be deni
       ...[bronze, silver, gold, quarantine].flatMap((b) => [request('s3:PutObject', `arn:aws:s3:::${b}/transactions/x.csv`), request('s3:DeleteObject', `arn:aws:s3:::${b}/transactions/x.csv`)]),
       request('glue:BatchCreatePartition', `arn:aws:glue:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:table/medallion_dev_silver/transactions`),
       request('glue:GetTable', `arn:aws:glue:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:table/medallion_dev_quarantine/transactions`),
+      // Writing anything includes the platform workgroup's query results and the catalog's definitions.
+      request('s3:PutObject', `${platformResults}x.csv`),
+      request('s3:GetObject', `${platformResults}x.csv`),
+      ...['glue:CreateTable', 'glue:UpdateTable', 'glue:DeleteTable'].map((a) => request(a, `arn:aws:glue:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:table/medallion_dev_silver/transactions`)),
+      request('glue:DeletePartition', `arn:aws:glue:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:table/medallion_dev_gold/account_monthly_balance`),
     ]);
     expect(results(denied).filter((r) => r.endsWith('→ Allowed'))).toEqual([]);
     // Bronze and quarantine reads are refused by the bucket policies' deny, not only by a missing allow.
