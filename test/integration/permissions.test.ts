@@ -67,11 +67,13 @@ function summary(calls: readonly RecordedCall[]): string[] {
 
 const ANALYST_SSO = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/AWSReservedSSO_Analysts_0123456789abcdef`;
 const PRODUCER_PRINCIPAL = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/transactions-uploader`;
+const PLATFORM_PRINCIPAL = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/AWSReservedSSO_LakePlatform_0123456789abcdef`;
 const OPERATOR_PRINCIPAL = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/AWSReservedSSO_LakeOperators_0123456789abcdef`;
 
 /**
  * The same stage with analysts (`AnalystsRole` exists only when principals may assume it: `-c analystPrincipals=`),
- * a producer role granted `grantProducerWrite(…, 'transactions')` and an operator role granted `grantOperations`, synthesized in-process as `cdk synth` does
+ * a producer role granted `grantProducerWrite(…, 'transactions')`, a platform role granted `grantPlatformAccess` and an
+ * operator role granted `grantOperations`, synthesized in-process as `cdk synth` does
  * (no bundling). Logical ids are those of the tier's template, so its names resolve the same way.
  */
 let analystsAndProducer: CfnTemplate | undefined;
@@ -82,6 +84,9 @@ function templateWithAnalystsAndProducer(): CfnTemplate {
     const stack = addMedallionLake(app);
     const producer = new iam.Role(stack, 'TransactionsProducer', { assumedBy: new iam.ArnPrincipal(PRODUCER_PRINCIPAL) });
     stack.lake.grantProducerWrite(producer, 'transactions');
+    const platform = new iam.Role(stack, 'LakePlatform', { assumedBy: new iam.ArnPrincipal(PLATFORM_PRINCIPAL) });
+    stack.lake.grantPlatformAccess(platform);
+    acknowledgeInlinePolicies(platform);
     const operator = new iam.Role(stack, 'LakeOperator', { assumedBy: new iam.ArnPrincipal(OPERATOR_PRINCIPAL) });
     stack.lake.grantOperations(operator);
     acknowledgeInlinePolicies(operator);
@@ -274,6 +279,35 @@ describe.skipIf(skipReason)('permissions proven by simulation: every call the bu
       's3:GetObject HeadObject → ImplicitlyDenied',
     ]);
     console.info(`[permissions] CLI: query ${query.calls.length} calls → ${queried.requests.length} requests (analysts); ingest ${upload.calls.length} calls (producer)`);
+  });
+
+  it('the CLI’s platform command: `lake quarantine --aws` (the platform workgroup, the quarantine tables) as a platform role (grantPlatformAccess) is allowed', async () => {
+    const fx = lake();
+    const policies = new TemplatePolicies([templateWithAnalystsAndProducer()], fx.lake.resolveContext);
+    const { outputs, workgroups } = cliOutputs(fx, policies);
+    const athena = new AthenaClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
+    await athena.send(new CreateWorkGroupCommand({ Name: workgroups.platform }));
+    // The rows and their count (moto runs no SQL; it answers with results seeded through its API).
+    const seeded = await fetch(`${fx.lake.endpoint}/moto-api/static/athena/query-results`, {
+      method: 'POST',
+      body: JSON.stringify({
+        account_id: fx.lake.accountId,
+        region: fx.lake.region,
+        results: [{ rows: [{ Data: [{ VarCharValue: 'n' }] }, { Data: [{ VarCharValue: '0' }] }], column_info: [{ Name: 'n', Type: 'bigint' }] }],
+      }),
+    });
+    expect(seeded.status).toBe(201);
+    const browse = await recordCli(fx, 'cli-quarantine', ['quarantine', '--rows', '--limit', '1', '--json'], outputs);
+    expect(browse.result.code, browse.result.stderr).toBe(0);
+    expect(summary(browse.calls)).toEqual(expect.arrayContaining(['Athena:StartQueryExecution', 'Athena:GetQueryResults']));
+    const platform = policies.role(policies.roleTrusting(PLATFORM_PRINCIPAL), 'platform@example.com');
+    const browsed = await evaluateAll(policies, policies.requestEnvironment(() => []), platform, browse.calls);
+    expect(browsed.decisions.filter((d) => d.result !== 'Allowed').map(describeDecision)).toEqual([]);
+    // What Athena does as the caller was evaluated too: the quarantine tables in the Glue catalog.
+    expect(browsed.decisions.filter((d) => d.request.via === 'athena' && d.request.action === 'glue:GetTable').map((d) => d.request.resource)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/:table\/[a-z_]+quarantine\/transactions$/)]),
+    );
+    console.info(`[permissions] CLI platform: quarantine ${browse.calls.length} calls → ${browsed.requests.length} requests`);
   });
 
   it('the CLI’s operator commands: `lake replay --aws`, `lake dlq status|redrive --aws` as an operator role (grantOperations) are allowed, and nothing else is', async () => {
