@@ -102,6 +102,7 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     version: sourceVersion(source) ?? null,
     runId: runId(id, dataset, contract?.version ?? null),
     sourceId: id,
+    contractVersion: contract?.version ?? null,
     ingestedAt: source.lastModified ?? startedAt,
   };
   const scratch = options.workDir ?? tmpdir();
