@@ -11,3 +11,4 @@ export { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
 export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './spool.ts';
 export { MAX_SOURCE_COLUMNS } from './header.ts';
 export { DEFAULT_CHUNKING, type ChunkingOptions } from './transform.ts';
+export { GOLD_TABLES, GOLD_VIEWS, type GoldTable, type GoldView } from './gold/tables.ts';
