@@ -94,7 +94,7 @@ describe('ingest function', () => {
           [`${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`, `${arn('silver')}/transactions/*`, `${arn('quarantine')}/transactions/*`, `${arn('quarantine')}/unknown_dataset/*`],
         ),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
-        ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
+        ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchUpdatePartition'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
         ...pairs(
           ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
           [`\${${logicalId(stack.lake.ingestion.queue)}.Arn}`],
