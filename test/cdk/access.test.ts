@@ -101,6 +101,8 @@ describe('ingest function', () => {
         ),
         ...pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], [`\${${logicalId(stack.lake.ingestion.logGroup)}.Arn}`]),
         ...pairs(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
+        // Producer feedback: ingest events on the default bus only.
+        ...pairs(['events:PutEvents'], ['arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default']),
       ].sort(),
     );
   });
