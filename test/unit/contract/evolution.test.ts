@@ -187,3 +187,29 @@ describe('the gate over a contracts directory', () => {
     expect(runContractGate(lake({ ...base(), version: '1' })).problems).toEqual([expect.stringContaining('version: "1" is not a semantic version')]);
   });
 });
+
+describe('npm run contracts:check (the script in npm test)', () => {
+  it('exits 1 with the file, the versions and the reason for a breaking change without a major bump; 0 once fixed', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'contract-gate-cli-'));
+    writeFileSync(join(dir, 'payments.json'), JSON.stringify(base()));
+    releaseContracts(dir);
+    const broken = base();
+    broken.columns = broken.columns.map((c) => (c.name === 'amount' ? { ...c, type: 'decimal(8,2)' } : c));
+    broken.version = '1.1.0';
+    writeFileSync(join(dir, 'payments.json'), JSON.stringify(broken));
+    const root = join(import.meta.dirname, '../../..');
+    const run = () => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/contract-gate.ts')], { env: { ...process.env, LAKE_CONTRACTS_DIR: dir }, encoding: 'utf8' });
+    const refused = run();
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toContain('[major] columns.amount.type: type changed from decimal(10,2) to decimal(8,2)');
+    expect(refused.stderr).toContain(`${join(dir, 'payments.json')}: payments 1.0.0 → 1.1.0: breaking change refused`);
+    broken.version = '2.0.0';
+    writeFileSync(join(dir, 'payments.json'), JSON.stringify(broken));
+    mkdirSync(join(dir, 'migrations'));
+    writeFileSync(join(dir, 'migrations', 'payments@2.0.0.md'), '# amount narrowed\n');
+    const accepted = run();
+    expect(accepted.stdout).toContain('contract gate: ok');
+    expect(accepted.status).toBe(0);
+  });
+});
