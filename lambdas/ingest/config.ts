@@ -19,6 +19,8 @@ export interface IngestConfig {
   maxUncompressedBytes: number | undefined;
   /** Secrets Manager secret salting PII `hash` columns; required when a contract hashes PII. */
   piiSaltSecretArn: string | undefined;
+  /** EventBridge bus (name or ARN) for `Ingest Completed`/`Ingest Rejected` events; none published when unset. */
+  eventBusName: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -52,6 +54,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     workDir: env.WORK_DIR?.trim() || tmpdir(),
     duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT?.trim() || undefined,
     piiSaltSecretArn: env.PII_SALT_SECRET_ARN?.trim() || undefined,
+    eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
     maxUncompressedBytes: positiveInteger(env, 'MAX_UNCOMPRESSED_BYTES'),
     threads: positiveInteger(env, 'INGEST_THREADS'),
   };

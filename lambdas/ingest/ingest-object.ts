@@ -8,6 +8,7 @@ import { DEFAULT_EXPANSION_LIMITS } from '../../engine/index.ts';
 import type { IngestOptions } from '../../engine/ingest.ts';
 import type { Manifest, SourceRef } from '../../engine/manifest.ts';
 import type { Catalog, ObjectStore } from '../../engine/ports.ts';
+import type { EventPublisher } from '../../engine/index.ts';
 import { isNotFoundError } from '../../adapters/aws/aws-errors.ts';
 import { S3StoreError, toReadable } from '../../adapters/aws/s3-store.ts';
 import type { IngestConfig } from './config.ts';
@@ -24,6 +25,8 @@ export interface IngestDependencies {
   ingest: IngestFn;
   /** The salt of PII `hash` columns (fetched once, on first use). */
   piiSalt: () => Promise<string>;
+  /** Where each ingest's event goes. @default none */
+  events?: EventPublisher;
 }
 
 export type ObjectOutcome =
@@ -102,6 +105,7 @@ export async function ingestAnnouncedObject(
       catalog: deps.catalog,
       workDir,
       piiSalt: await deps.piiSalt(),
+      ...(deps.events ? { events: deps.events } : {}),
       ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
       ...(config.threads ? { threads: config.threads } : {}),
       ...(config.maxUncompressedBytes ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } } : {}),
