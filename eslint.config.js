@@ -13,4 +13,15 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // The IAM policy simulator is AGPL: a test-only tool, never part of what the lake ships (docs/testing.md,
+    // "Licence of the policy simulator").
+    ignores: ['test/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@cloud-copilot/*'], message: 'AGPL test tooling: import it only under test/ (docs/testing.md, "Licence of the policy simulator").' }] },
+      ],
+    },
+  },
 );

@@ -2,8 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
+import { registerCompact } from './commands/compact.ts';
 import { registerDlq } from './commands/dlq.ts';
 import { registerFanOut } from './commands/fanout.ts';
+import { registerErase } from './commands/erase.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerQuarantine } from './commands/quarantine.ts';
 import { registerQuery } from './commands/query.ts';
@@ -25,6 +27,8 @@ Examples:
   $ npx lake status
   $ npx lake quarantine --reason INVALID_AMOUNT
   $ npx lake watch ./landing
+  $ npx lake erase --dataset transactions --where "account_id = 'ACC001'" --dry-run
+  $ npx lake compact --dataset transactions --partition year=2024/month=01
   $ npx lake query --aws --stack MedallionLake-dev --sql "SELECT …"
 
 Exit codes: 0 done (bad rows are quarantined, not errors) · 1 failed, work may be incomplete ·
@@ -55,6 +59,8 @@ export function buildProgram(io: Io): Command {
   registerWatch(program, io);
   registerDlq(program, io);
   registerFanOut(program, io);
+  registerErase(program, io);
+  registerCompact(program, io);
   return program;
 }
 

@@ -5,9 +5,11 @@ import type { ContractRegistry } from './contract/load.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { DUCKDB_VERSION, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { runId, sourceId, sourceVersion, normalizeEtag } from './identity.ts';
-import { manifestKey, pendingKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
+import { isCompactedFile, manifestKey, pendingKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
+import { removeRunFromFile } from './maintenance/rewrite.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
+import { ingestEvent, type EventPublisher } from './events.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type ExpansionLimits, type SpooledInput } from './spool.ts';
 import { DEFAULT_MAX_RECORD_BYTES, READER_MAX_LINE_BYTES } from './sources/oversize.ts';
@@ -41,6 +43,12 @@ export interface IngestOptions {
   maxRecordBytes?: number;
   /** How far a gzip may expand before the file is rejected as EXPANSION_LIMIT. @default DEFAULT_EXPANSION_LIMITS */
   expansionLimits?: ExpansionLimits;
+  /**
+   * Where the run's `Ingest Completed`/`Ingest Rejected` event goes, once its manifest is written. A failed
+   * publish fails the ingest (a retry re-publishes: delivery is at least once; `run_id` identifies the run).
+   * @default none: no event
+   */
+  events?: EventPublisher;
 }
 
 interface Rejection {
@@ -82,6 +90,7 @@ export function runStampFor(source: SourceRef, contract: DatasetContract | undef
     version: sourceVersion(source) ?? null,
     runId: runId(id, dataset, contract?.version ?? null),
     sourceId: id,
+    contractVersion: contract?.version ?? null,
     ingestedAt: source.lastModified ?? startedAt,
   };
 }
@@ -109,6 +118,13 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
   const t0 = performance.now();
   const contract = options.contracts.forKey(source.key);
   const stamp = runStampFor(source, contract, startedAt);
+  // The same run again, after an erasure or a compaction rewrote its outputs: they are what this run would
+  // write, less what was erased. Writing them again would bring erased rows back or duplicate compacted ones.
+  const previous = await readJson<Manifest>(options.store, manifestKey(stamp.dataset, stamp.sourceId));
+  if (previous && previous.run_id === stamp.runId && (previous.erasures?.length || previous.compactions?.length)) {
+    for await (const chunk of body) void chunk; // read to the end, as a processed body is
+    return previous;
+  }
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });
   const workDir = await mkdtemp(join(scratch, 'lake-ingest-'));
@@ -149,8 +165,10 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
       catalog: options.catalog,
       uploadConcurrency: options.uploadConcurrency,
       rawPath: raw.rawPath,
+      workDir: options.workDir,
       durationMs: () => Math.round(performance.now() - t0),
     });
+    await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
     return manifest;
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -251,6 +269,8 @@ export interface PublishOptions {
   uploadConcurrency?: number;
   /** The input as received, kept whole in quarantine when the file is rejected. */
   rawPath?: string;
+  /** Scratch space (rewriting compacted files that hold rows of an earlier run). @default os.tmpdir() */
+  workDir?: string;
   /** The manifest's `duration_ms`, asked when the manifest is written. */
   durationMs: () => number;
   /** Puts a silver file under its key. @default an upload of its `localPath` */
@@ -311,6 +331,11 @@ export async function publish(manifest: Manifest, result: TransformResult | unde
   const staleSilver = [...new Set(earlierSilver.filter((k) => !keep.has(k)))];
   const staleQuarantine = [...new Set(earlierQuarantine.filter((k) => !keepQuarantine.has(k)))];
   if (staleSilver.length) await store.delete('silver', staleSilver);
+  // Rows of the earlier run that a compaction moved into shared files: removed from those files, not deleted with them.
+  if (previous && previous.run_id !== manifest.run_id) {
+    const shared = new Set((previous.partitions.flatMap((p) => p.files) ?? []).filter((k) => isCompactedFile(k) && !keep.has(k)));
+    for (const k of shared) await removeRunFromFile(store, k, previous.run_id, options.workDir);
+  }
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
   const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter((p): p is string => typeof p === 'string' && ofThisSource(p));
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);

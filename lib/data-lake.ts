@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { resolve } from 'node:path';
@@ -7,6 +7,7 @@ import { loadContracts, type ContractRegistry } from '../engine/contract/load.ts
 import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS, type GoldView } from '../engine/gold/tables.ts';
 import { LakeCatalog } from './catalog/lake-catalog.ts';
 import { LakeFormationGovernance, type LakeFormationOptions } from './governance/lake-formation.ts';
+import { ProducerFeedback } from './governance/producer-feedback.ts';
 import { LakeGoldRefresh, type LakeGoldRefreshProps } from './gold/lake-gold-refresh.ts';
 import type { TableSpec } from './catalog/table-spec.ts';
 import { LakeFanOut, type LakeFanOutProps } from './fan-out/lake-fan-out.ts';
@@ -122,6 +123,13 @@ export interface DataLakeProps {
    * @default - no Lake Formation resources; access is IAM only
    */
   readonly lakeFormation?: LakeFormationOptions;
+  /**
+   * One SNS topic per contract `owner`, fed by an EventBridge rule with that owner's datasets' ingest events
+   * (`Ingest Completed` / `Ingest Rejected`); `{ ownerEmails }` subscribes addresses per owner. Needs
+   * `ingestion.publishEvents` (on by default).
+   * @default false - events are published on the default bus; owners subscribe with their own rules
+   */
+  readonly ownerTopics?: boolean | { readonly ownerEmails?: Readonly<Record<string, readonly string[]>> };
 }
 
 /**
@@ -141,6 +149,8 @@ export class DataLake extends Construct {
   readonly goldRefresh?: LakeGoldRefresh;
   /** Undefined unless `lakeFormation` is given. */
   readonly lakeFormation?: LakeFormationGovernance;
+  /** The owner topics; undefined unless `ownerTopics` is set. */
+  readonly producerFeedback?: ProducerFeedback;
 
   constructor(scope: Construct, id: string, props: DataLakeProps = {}) {
     super(scope, id);
@@ -182,6 +192,16 @@ export class DataLake extends Construct {
     if (props.fanOut !== false) {
       this.fanOut = new LakeFanOut(this, 'FanOut', { ...props.fanOut, storage: this.storage, ingestFunction: this.ingestion.function, namePrefix, allowDestroy });
       this.fanOut.routeLargeObjects(this.ingestion.function, this.storage);
+    }
+    if (props.ownerTopics) {
+      if (!this.ingestion.eventBus) throw new Error('ownerTopics needs ingest events: do not set ingestion.publishEvents to false');
+      this.producerFeedback = new ProducerFeedback(this, 'ProducerFeedback', {
+        eventBus: this.ingestion.eventBus,
+        contracts: this.contracts.contracts,
+        encryptionKey: this.storage.key,
+        namePrefix,
+        ownerEmails: props.ownerTopics === true ? undefined : props.ownerTopics.ownerEmails,
+      });
     }
     this.monitoring = new LakeMonitoring(this, 'Monitoring', {
       ...props.monitoring,
@@ -234,6 +254,20 @@ export class DataLake extends Construct {
     const contract = this.contracts.get(dataset);
     if (!contract) throw new Error(`no dataset ${JSON.stringify(dataset)}: producers can be granted one of ${this.contracts.names().join(', ')}`);
     return this.storage.grantPut(grantee, 'bronze', `${contract.bronzePrefix}*`);
+  }
+
+  /**
+   * Operator access: what `lake replay --aws` and `lake dlq status|redrive --aws` do — list the versions of bronze
+   * objects (`s3:ListBucketVersions`: keys, versions and sizes, not their content), send object events to the
+   * ingest queue, and read, move back and delete dead-lettered messages. No object read or write in any zone,
+   * nothing of the gold-refresh queues. The stack outputs come from `--outputs-file` or the operator's own
+   * `cloudformation:DescribeStacks`.
+   */
+  grantOperations(grantee: iam.IGrantable): iam.Grant {
+    const bronze = this.storage.bucket('bronze');
+    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucketVersions'], resourceArns: [bronze.bucketArn] })
+      .combine(this.ingestion.queue.grantSendMessages(grantee))
+      .combine(this.ingestion.deadLetterQueue.grantConsumeMessages(grantee));
   }
 
   /** Platform access: queries through the platform workgroup and reads every zone, quarantine included. */

@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { LocalCatalog } from '../../adapters/local/local-catalog.ts';
+import { LocalEventLog } from '../../adapters/local/event-log.ts';
 import { LocalObjectStore } from '../../adapters/local/local-store.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import type { LockHolder } from '../../adapters/local/file-lock.ts';
@@ -15,6 +16,12 @@ import { claimWorkDir } from './work-dir.ts';
 
 /** The bucket name local sources carry: constant, so a lake directory can move without changing source ids. */
 export const LOCAL_BRONZE_BUCKET = 'bronze';
+
+/**
+ * The salt of PII `hash` columns in a local lake: none (the local lake is a developer's copy; the deployed
+ * lake's salt is a Secrets Manager secret). Ingest and erasure use the same one, so an erasure finds the hashes.
+ */
+export const LOCAL_PII_SALT = '';
 
 /** Contracts come from the repository's `contracts/`, or `$LAKE_CONTRACTS_DIR`. */
 export function loadLakeContracts(): ContractRegistry {
@@ -43,6 +50,8 @@ export interface GoldRefreshOptions {
 export class LocalLake {
   readonly store: LocalObjectStore;
   readonly catalog: LocalCatalog;
+  /** Every ingest's event, appended to `_events/<dataset>.jsonl`. */
+  readonly events: LocalEventLog;
 
   constructor(
     readonly dir: string,
@@ -52,6 +61,7 @@ export class LocalLake {
   ) {
     this.store = new LocalObjectStore(dir);
     this.catalog = new LocalCatalog(dir);
+    this.events = new LocalEventLog(dir);
   }
 
   static open(dir: string, options: { threads?: number } = {}): LocalLake {

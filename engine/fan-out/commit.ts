@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatasetContract } from '../contract/types.ts';
 import { withDuckDb } from '../duckdb.ts';
+import { ingestEvent } from '../events.ts';
 import type { HeaderMatch } from '../header.ts';
 import { buildManifest, deletePrefix, ingestObject, publish, readJson, runStampFor, type IngestOptions } from '../ingest.ts';
 import { manifestKey, silverFileName } from '../layout.ts';
@@ -146,6 +147,7 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
       store: options.store,
       catalog: options.catalog,
       uploadConcurrency: options.uploadConcurrency,
+      workDir,
       durationMs: () => Date.now() - startedAt.getTime(),
       stagingPrefix: plan.staging_prefix,
       placeSilver: async (file) => {
@@ -154,6 +156,7 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
         await options.store.copy('silver', staged, file.key);
       },
     });
+    await options.events?.publish(ingestEvent(manifest, contract.owner ?? 'unknown'));
     return { kind: 'committed', manifest };
   } finally {
     await rm(workDir, { recursive: true, force: true });

@@ -25,6 +25,8 @@ export interface IngestConfig {
   fanOutMinBytes?: number;
   /** Text per fan-out chunk; the engine's default when unset. */
   fanOutChunkBytes?: number;
+  /** EventBridge bus (name or ARN) for `Ingest Completed`/`Ingest Rejected` events; none published when unset. */
+  eventBusName: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +60,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     workDir: env.WORK_DIR?.trim() || tmpdir(),
     duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT?.trim() || undefined,
     piiSaltSecretArn: env.PII_SALT_SECRET_ARN?.trim() || undefined,
+    eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
     maxUncompressedBytes: positiveInteger(env, 'MAX_UNCOMPRESSED_BYTES'),
     threads: positiveInteger(env, 'INGEST_THREADS'),
     fanOutStateMachineArn: env.FAN_OUT_STATE_MACHINE_ARN?.trim() || undefined,

@@ -7,6 +7,7 @@
  * the visibility timeout, until the queue moves it to the DLQ. Bad *data* never fails a message: the
  * engine quarantines it and the message succeeds.
  */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -14,6 +15,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { loadContracts } from '../../engine/contract/load.ts';
 import { ingestObject } from '../../engine/ingest.ts';
 import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
+import { EventBridgePublisher } from '../../adapters/aws/eventbridge-publisher.ts';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { startFanOut } from '../fan-out/start.ts';
@@ -42,6 +44,7 @@ function getDependencies(): IngestDependencies {
       contracts,
       ingest: ingestObject,
       ...(config.fanOutStateMachineArn ? { startFanOut: fanOutStarter(config.fanOutStateMachineArn) } : {}),
+      ...(config.eventBusName ? { events: new EventBridgePublisher(tracer.captureAWSv3Client(withClientHooks(new EventBridgeClient({}))), config.eventBusName) } : {}),
       piiSalt: onceResolved(() => resolvePiiSalt(contracts, config.piiSaltSecretArn, () => tracer.captureAWSv3Client(withClientHooks(new SecretsManagerClient({}))))),
     };
     logger.info('ingest function initialised', { config, datasets: dependencies.contracts.names() });

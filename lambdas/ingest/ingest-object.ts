@@ -9,6 +9,7 @@ import { DEFAULT_EXPANSION_LIMITS } from '../../engine/index.ts';
 import type { IngestOptions } from '../../engine/ingest.ts';
 import type { Manifest, SourceRef } from '../../engine/manifest.ts';
 import type { Catalog, ObjectStore } from '../../engine/ports.ts';
+import type { EventPublisher } from '../../engine/index.ts';
 import { isNotFoundError } from '../../adapters/aws/aws-errors.ts';
 import { S3StoreError, toReadable } from '../../adapters/aws/s3-store.ts';
 import type { IngestConfig } from './config.ts';
@@ -28,6 +29,8 @@ export interface IngestDependencies {
   piiSalt: () => Promise<string>;
   /** Starts the fan-out of an object too large for one invocation; unset when no state machine is configured. */
   startFanOut?: (source: SourceRef) => Promise<FanOutStart>;
+  /** Where each ingest's event goes. @default none */
+  events?: EventPublisher;
 }
 
 export type ObjectOutcome =
@@ -137,6 +140,7 @@ export async function engineOptions(deps: IngestDependencies, workDir: string): 
     catalog: deps.catalog,
     workDir,
     piiSalt: await deps.piiSalt(),
+    ...(deps.events ? { events: deps.events } : {}),
     ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
     ...(config.threads ? { threads: config.threads } : {}),
     ...(config.maxUncompressedBytes ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } } : {}),

@@ -103,13 +103,15 @@ describe('ingest function', () => {
         // Objects too large for one invocation go to the fan-out state machine, this one only.
         'states:StartExecution on arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:medallion-prod-fan-out',
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
-        ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
+        ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchUpdatePartition'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
         ...pairs(
           ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
           [`\${${logicalId(stack.lake.ingestion.queue)}.Arn}`],
         ),
         ...pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], [`\${${logicalId(stack.lake.ingestion.logGroup)}.Arn}`]),
         ...pairs(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
+        // Producer feedback: ingest events on the default bus only.
+        ...pairs(['events:PutEvents'], ['arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default']),
       ].sort(),
     );
   });
@@ -318,6 +320,25 @@ describe('producers', () => {
   it('refuses a dataset without a contract', () => {
     const { lake, role } = producerLake();
     expect(() => lake.grantProducerWrite(role, 'nope')).toThrow(/no dataset "nope"/);
+  });
+});
+
+describe('operators (grantOperations: lake replay --aws, lake dlq --aws)', () => {
+  it('list bronze versions, send to the ingest queue, consume the dead-letter queue — nothing else', () => {
+    const lakeStack = new Stack(testApp(), 'Operators');
+    const lake = new DataLake(lakeStack, 'Lake');
+    const role = new iam.Role(lakeStack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    lake.grantOperations(role);
+    const bronze = `\${${logicalId(lake.storage.bucket('bronze'))}.Arn}`;
+    const queue = `\${${logicalId(lake.ingestion.queue)}.Arn}`;
+    const dlq = `\${${logicalId(lake.ingestion.deadLetterQueue)}.Arn}`;
+    expect(allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)))).toEqual(
+      [
+        `s3:ListBucketVersions on ${bronze}`,
+        ...pairs(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [queue]),
+        ...pairs(['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], [dlq]),
+      ].sort(),
+    );
   });
 });
 

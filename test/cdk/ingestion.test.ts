@@ -67,6 +67,7 @@ describe('ingest function', () => {
       // Objects over 1 GiB are fanned out to the state machine (named, not referenced: no dependency cycle).
       FAN_OUT_STATE_MACHINE_ARN: 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:medallion-dev-fan-out',
       FAN_OUT_MIN_BYTES: '1073741824',
+      EVENT_BUS_NAME: 'default',
       NODE_OPTIONS: '--enable-source-maps',
       MALLOC_ARENA_MAX: '1',
       MALLOC_TRIM_THRESHOLD_: '131072',
