@@ -1,11 +1,15 @@
+/**
+ * The engine's public face: the only module code outside `engine/` imports, besides the two DuckDB-free
+ * sub-area faces (`engine/contract/index.ts`: contracts, layout, manifests, ports; `engine/gold/index.ts`: the
+ * generic gold machinery), which CDK code and functions that never run an ingest import instead. Loading this
+ * module loads DuckDB. Enforced by `no-restricted-imports` in eslint.config.js.
+ */
 export * from './contract/index.ts';
-export * from './ports.ts';
-export * from './layout.ts';
-export * from './manifest.ts';
-export * from './reasons.ts';
+export * from './gold/index.ts';
 export * from './ingest.ts';
-export * from './identity.ts';
-export * from './process-env.ts';
+export * from './sql.ts';
+export { DUCKDB_VERSION, openDuckDb, queryRows, type DuckDbSession, type DuckDbSettings } from './duckdb.ts';
+export { prepareCsv } from './sources/csv.ts';
 export { DEFAULT_REJECTS_LIMITS, type RejectsLimits } from './reader.ts';
 export { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
 export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './spool.ts';

@@ -17,13 +17,20 @@
  * Nothing a partition points at is ever deleted. The caller must not run two refreshes of a table at once.
  */
 import type { GlueClient } from '@aws-sdk/client-glue';
-import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
-import type { Manifest } from '../../engine/manifest.ts';
-import type { MonthKey } from '../../engine/gold/months.ts';
-import { parseSupersededMonths, pendingSources, planGoldRefresh, supersededMonthsSql, type GoldRefreshPlan, type GoldState } from '../../engine/gold/plan.ts';
-import { sqlString } from '../../engine/gold/sql.ts';
-import { ACCOUNT_MONTHLY_BALANCE, goldStateKey, type GoldTable } from '../../engine/gold/tables.ts';
-import type { ObjectStore, QueryEngine } from '../../engine/ports.ts';
+import { type Manifest, MANIFESTS_PREFIX, type ObjectStore, type QueryEngine } from '../../engine/contract/index.ts';
+import {
+  ACCOUNT_MONTHLY_BALANCE,
+  type GoldRefreshPlan,
+  type GoldState,
+  goldStateKey,
+  type GoldTable,
+  type MonthKey,
+  parseSupersededMonths,
+  pendingSources,
+  planGoldRefresh,
+  sqlString,
+  supersededMonthsSql,
+} from '../../engine/gold/index.ts';
 import { GoldPartitions } from './gold-partitions.ts';
 
 export interface AthenaGoldRefreshOptions {

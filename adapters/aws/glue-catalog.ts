@@ -1,5 +1,5 @@
 import { BatchCreatePartitionCommand, GetTableCommand, type GlueClient, type PartitionInput, type StorageDescriptor } from '@aws-sdk/client-glue';
-import type { Catalog, PartitionSpec } from '../../engine/ports.ts';
+import type { Catalog, PartitionSpec } from '../../engine/contract/index.ts';
 import { awsErrorCode, describeAwsError, isTransientError } from './aws-errors.ts';
 import { withBackoff, type BackoffPolicy } from './retry.ts';
 

@@ -9,7 +9,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ObjectExistsError, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
+import {
+  ObjectExistsError,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+  type Zone,
+} from '../../engine/contract/index.ts';
 import { describeAwsError, isNotFoundError, isTransientError } from './aws-errors.ts';
 
 /** The bucket behind each zone. Zones without a bucket (e.g. gold for the ingest function) cannot be used. */

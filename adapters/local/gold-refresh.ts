@@ -6,22 +6,23 @@
  */
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Manifest } from '../../engine/manifest.ts';
-import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
-import type { QueryEngine } from '../../engine/ports.ts';
+import { type Manifest, MANIFESTS_PREFIX, type QueryEngine } from '../../engine/contract/index.ts';
 import { withFileLock, type HeldLock, type LockHolder } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
-import { monthPartition, type MonthKey } from '../../engine/gold/months.ts';
 import {
+  ACCOUNT_MONTHLY_BALANCE,
+  type GoldRefreshPlan,
+  type GoldState,
+  goldStateKey,
+  type GoldTable,
+  type MonthKey,
+  monthPartition,
   parseSupersededMonths,
   pendingSources,
   planGoldRefresh,
+  sqlString,
   supersededMonthsSql,
-  type GoldRefreshPlan,
-  type GoldState,
-} from '../../engine/gold/plan.ts';
-import { sqlString } from '../../engine/gold/sql.ts';
-import { ACCOUNT_MONTHLY_BALANCE, goldStateKey, type GoldTable } from '../../engine/gold/tables.ts';
+} from '../../engine/gold/index.ts';
 import { LocalObjectStore } from './local-store.ts';
 import { goldTableDir, localGoldStatements } from './gold-views.ts';
 

@@ -3,7 +3,13 @@ import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ObjectExistsError, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
+import {
+  ObjectExistsError,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+  type Zone,
+} from '../../engine/contract/index.ts';
 import { isNoHardLinks } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
 

@@ -1,7 +1,5 @@
 /** `lake quarantine`: what it does (the options and help live in commands/quarantine.ts). */
-import { sourceId } from '../../engine/identity.ts';
-import { quarantineFileKey } from '../../engine/layout.ts';
-import type { QueryEngine, Row } from '../../engine/ports.ts';
+import { quarantineFileKey, type QueryEngine, type Row, sourceId } from '../../engine/contract/index.ts';
 import type { Io } from '../io.ts';
 import { loadLakeContracts, LocalLake } from '../local/lake.ts';
 import { displayPath, lakeFlag, requireLake } from '../local/lake-dir.ts';

@@ -1,7 +1,6 @@
 /** `lake query`: what it does (the options and help live in commands/query.ts). */
-import { renderQuery } from '../../engine/gold/query-file.ts';
-import { GOLD_TABLES, GOLD_VIEWS } from '../../engine/gold/tables.ts';
-import { QueryError, type QueryEngine, type QueryResult } from '../../engine/ports.ts';
+import { GOLD_TABLES, GOLD_VIEWS, renderQuery } from '../../engine/gold/index.ts';
+import { type QueryEngine, QueryError, type QueryResult } from '../../engine/contract/index.ts';
 import type { Workgroup } from '../aws/athena.ts';
 import { UserError } from '../errors.ts';
 import { onInterrupt } from '../interrupt.ts';

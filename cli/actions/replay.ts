@@ -2,7 +2,7 @@
  * `lake replay`: re-ingest what bronze already holds (after a contract or engine fix, or a failure).
  * Outputs are keyed by each object's identity, so a replay rewrites the same files: never duplicates.
  */
-import type { Manifest } from '../../engine/manifest.ts';
+import type { Manifest } from '../../engine/contract/index.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { cleanUpAbandoned, refreshGoldAfterIngest, reportGold } from '../local/ingest-batch.ts';

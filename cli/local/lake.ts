@@ -6,10 +6,15 @@ import { LocalObjectStore } from '../../adapters/local/local-store.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import type { LockHolder } from '../../adapters/local/file-lock.ts';
 import { refreshGoldLocal, type LocalGoldRefreshResult } from '../../adapters/local/gold-refresh.ts';
-import { loadContracts, type ContractRegistry } from '../../engine/contract/load.ts';
-import { sourceId } from '../../engine/identity.ts';
-import { MANIFESTS_PREFIX, manifestKey, UNKNOWN_DATASET } from '../../engine/layout.ts';
-import type { Manifest } from '../../engine/manifest.ts';
+import {
+  type ContractRegistry,
+  loadContracts,
+  type Manifest,
+  manifestKey,
+  MANIFESTS_PREFIX,
+  sourceId,
+  UNKNOWN_DATASET,
+} from '../../engine/contract/index.ts';
 import { UserError } from '../errors.ts';
 import { claimWorkDir } from './work-dir.ts';
 

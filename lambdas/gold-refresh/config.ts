@@ -1,5 +1,5 @@
 /** The gold-refresh function's settings, from the environment the infrastructure sets. */
-import type { DatabaseNames } from '../../engine/gold/athena.ts';
+import type { DatabaseNames } from '../../engine/gold/index.ts';
 
 export interface GoldRefreshConfig {
   silverBucket: string;

@@ -10,8 +10,8 @@
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadContracts } from '../../engine/contract/load.ts';
-import { ingestObject } from '../../engine/ingest.ts';
+import { loadContracts } from '../../engine/contract/index.ts';
+import { ingestObject } from '../../engine/index.ts';
 import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';

@@ -5,7 +5,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { Manifest } from '../../engine/manifest.ts';
+import type { Manifest } from '../../engine/contract/index.ts';
 
 export const logger = new Logger();
 export const tracer = new Tracer();

@@ -9,9 +9,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { loadContracts } from '../../engine/contract/load.ts';
-import { MANIFESTS_PREFIX, PENDING_PREFIX, UNKNOWN_DATASET } from '../../engine/layout.ts';
-import { ENGINE_PROCESS_ENV } from '../../engine/process-env.ts';
+import {
+  ENGINE_PROCESS_ENV,
+  loadContracts,
+  MANIFESTS_PREFIX,
+  PENDING_PREFIX,
+  UNKNOWN_DATASET,
+} from '../../engine/contract/index.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { join, resolve } from 'node:path';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';

@@ -9,12 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
-import { qualifyDatabases, type DatabaseNames } from '../../engine/gold/athena.ts';
-import { accountMonthlyBalanceSql } from '../../engine/gold/build-sql.ts';
+import { accountMonthlyBalanceSql, type DatabaseNames, qualifyDatabases } from '../../engine/gold/index.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import { refreshGoldLocal } from '../../adapters/local/gold-refresh.ts';
 import { findQueryFile } from '../../cli/query-files.ts';
-import { loadContracts } from '../../engine/contract/load.ts';
+import { loadContracts } from '../../engine/contract/index.ts';
 import { downloadPrefix, drain, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { ensureTrino, startTrino, trinoJavaHome, trinoQuery, type RunningTrino } from './harness/trino-server.ts';
 

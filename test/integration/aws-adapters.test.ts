@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore, S3StoreError } from '../../adapters/aws/s3-store.ts';
-import type { PartitionSpec } from '../../engine/ports.ts';
+import type { PartitionSpec } from '../../engine/contract/index.ts';
 import { gluePartitions, listKeys, skipReason, useLake } from './harness/lake-fixture.ts';
 
 const MiB = 1024 * 1024;

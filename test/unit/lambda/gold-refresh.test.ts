@@ -2,8 +2,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { refreshPrefix, unloadSql } from '../../../adapters/aws/athena-gold-refresh.ts';
 import { AthenaQueryEngine } from '../../../adapters/aws/athena-query-engine.ts';
-import { ACCOUNT_MONTHLY_BALANCE } from '../../../engine/gold/tables.ts';
-import { planGoldRefresh } from '../../../engine/gold/plan.ts';
+import { ACCOUNT_MONTHLY_BALANCE, planGoldRefresh } from '../../../engine/gold/index.ts';
 import { readGoldRefreshConfig } from '../../../lambdas/gold-refresh/config.ts';
 import { processGoldRefreshBatch, type GoldRefreshDependencies } from '../../../lambdas/gold-refresh/process.ts';
 

@@ -4,13 +4,20 @@
  * substitute for running the files on Trino.
  */
 import { describe, expect, it } from 'vitest';
-import { accountMonthlyBalanceSql } from '../../../engine/gold/build-sql.ts';
-import { supersededMonthsSql } from '../../../engine/gold/plan.ts';
-import { codeOnly, portabilityProblems } from '../../../engine/gold/portable-sql.ts';
-import { markerNames, markerValues, renderQuery, QueryParamError } from '../../../engine/gold/query-file.ts';
-import { latestIngestOrder } from '../../../engine/gold/sql.ts';
-import { ACCOUNT_MONTHLY_BALANCE, GOLD_VIEWS } from '../../../engine/gold/tables.ts';
-import type { Manifest } from '../../../engine/manifest.ts';
+import {
+  ACCOUNT_MONTHLY_BALANCE,
+  accountMonthlyBalanceSql,
+  codeOnly,
+  GOLD_VIEWS,
+  latestIngestOrder,
+  markerNames,
+  markerValues,
+  portabilityProblems,
+  QueryParamError,
+  renderQuery,
+  supersededMonthsSql,
+} from '../../../engine/gold/index.ts';
+import type { Manifest } from '../../../engine/contract/index.ts';
 import { loadQueryFile, queryFileNames } from '../../fixtures/analytics/queries.ts';
 
 const files = queryFileNames().map((f) => f.replace(/\.sql$/, ''));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore, SourceChangedError } from '../../../../adapters/local/local-store.ts';
-import { ObjectExistsError } from '../../../../engine/ports.ts';
+import { ObjectExistsError } from '../../../../engine/contract/index.ts';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
