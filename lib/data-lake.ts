@@ -4,7 +4,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { resolve } from 'node:path';
 import { type ContractRegistry, loadContracts } from '../engine/contract/index.ts';
-import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS, type GoldView } from '../engine/gold/index.ts';
+import { type GoldView } from '../engine/gold/index.ts';
 import { LakeCatalog } from './catalog/lake-catalog.ts';
 import { LakeFormationGovernance, type LakeFormationOptions } from './governance/lake-formation.ts';
 import { LakeGoldRefresh, type LakeGoldRefreshProps } from './gold/lake-gold-refresh.ts';
@@ -15,6 +15,7 @@ import { readAnalystQueries } from './query/analyst-sql.ts';
 import { LakeQuery } from './query/lake-query.ts';
 import { LakeStorage } from './storage/lake-storage.ts';
 import type { LakeRetention } from './storage/retention.ts';
+import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS } from '../datasets/index.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
 
@@ -70,12 +71,12 @@ export interface DataLakeProps {
   readonly bronzeObjectLock?: s3.ObjectLockRetention;
   /**
    * Gold tables to create now; more can be added later with `catalog.addTable('gold', spec)`.
-   * @default GOLD_TABLES (engine/gold) whose source dataset has a contract: the monthly per-account balance table
+   * @default GOLD_TABLES (datasets/) whose source dataset has a contract: the monthly per-account balance table
    */
   readonly goldTables?: readonly TableSpec[];
   /**
    * Gold views (Athena views in Glue); more can be added later with `catalog.addView(view)`.
-   * @default GOLD_VIEWS (engine/gold) whose source dataset has a contract: deduplicated transactions
+   * @default GOLD_VIEWS (datasets/) whose source dataset has a contract: deduplicated transactions
    */
   readonly goldViews?: readonly GoldView[];
   /**

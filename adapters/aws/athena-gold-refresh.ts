@@ -18,20 +18,9 @@
  */
 import type { GlueClient } from '@aws-sdk/client-glue';
 import { type Manifest, MANIFESTS_PREFIX, type ObjectStore, type QueryEngine } from '../../engine/contract/index.ts';
-import {
-  ACCOUNT_MONTHLY_BALANCE,
-  type GoldRefreshPlan,
-  type GoldState,
-  goldStateKey,
-  type GoldTable,
-  type MonthKey,
-  parseSupersededMonths,
-  pendingSources,
-  planGoldRefresh,
-  sqlString,
-  supersededMonthsSql,
-} from '../../engine/gold/index.ts';
+import { type GoldRefreshPlan, type GoldState, goldStateKey, type GoldTable, type MonthKey, parseSupersededMonths, pendingSources, planGoldRefresh, sqlString, supersededMonthsSql } from '../../engine/gold/index.ts';
 import { GoldPartitions } from './gold-partitions.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 
 export interface AthenaGoldRefreshOptions {
   /** Athena (AthenaQueryEngine) in the platform workgroup; SQL names `silver.` / `gold.` logically. */

@@ -9,22 +9,10 @@ import { join } from 'node:path';
 import { type Manifest, MANIFESTS_PREFIX, type QueryEngine } from '../../engine/contract/index.ts';
 import { withFileLock, type HeldLock, type LockHolder } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
-import {
-  ACCOUNT_MONTHLY_BALANCE,
-  type GoldRefreshPlan,
-  type GoldState,
-  goldStateKey,
-  type GoldTable,
-  type MonthKey,
-  monthPartition,
-  parseSupersededMonths,
-  pendingSources,
-  planGoldRefresh,
-  sqlString,
-  supersededMonthsSql,
-} from '../../engine/gold/index.ts';
+import { type GoldRefreshPlan, type GoldState, goldStateKey, type GoldTable, type MonthKey, monthPartition, parseSupersededMonths, pendingSources, planGoldRefresh, sqlString, supersededMonthsSql } from '../../engine/gold/index.ts';
 import { LocalObjectStore } from './local-store.ts';
 import { goldTableDir, localGoldStatements } from './gold-views.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 
 export interface LocalGoldRefreshOptions {
   lakeDir: string;

@@ -1,5 +1,5 @@
 /** `lake query`: what it does (the options and help live in commands/query.ts). */
-import { GOLD_TABLES, GOLD_VIEWS, renderQuery } from '../../engine/gold/index.ts';
+import { renderQuery } from '../../engine/gold/index.ts';
 import { type QueryEngine, QueryError, type QueryResult } from '../../engine/contract/index.ts';
 import type { Workgroup } from '../aws/athena.ts';
 import { UserError } from '../errors.ts';
@@ -12,6 +12,7 @@ import { findQueryFile, listQueryFiles, parseParams } from '../query-files.ts';
 import { formatBytes, formatCount, formatDuration } from '../ui/format.ts';
 import { renderResult } from '../ui/output.ts';
 import { renderTable } from '../ui/table.ts';
+import { GOLD_TABLES, GOLD_VIEWS } from '../../datasets/index.ts';
 
 export interface QueryOptions extends LakeOptions, AwsOptions {
   sql?: string;

@@ -1,5 +1,5 @@
 /** Everything `lake status` reports about a local lake, gathered as data (the command renders it). */
-import { GOLD_TABLES, type GoldState, goldStateKey, pendingSources, sqlString } from '../../engine/gold/index.ts';
+import { type GoldState, goldStateKey, pendingSources, sqlString } from '../../engine/gold/index.ts';
 import {
   type Manifest,
   PENDING_PREFIX,
@@ -10,6 +10,7 @@ import {
 import { openConflicts, type ConflictRecord } from './conflicts.ts';
 import type { LocalLake } from './lake.ts';
 import { activeWork, type WorkOwner } from './work-dir.ts';
+import { GOLD_TABLES } from '../../datasets/index.ts';
 
 /** The alert threshold of the case: more than 1% of received rows quarantined. */
 export const QUARANTINE_ALERT_RATE = 0.01;

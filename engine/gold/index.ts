@@ -1,7 +1,6 @@
 export * from './months.ts';
 export * from './sql.ts';
 export * from './tables.ts';
-export * from './build-sql.ts';
 export * from './plan.ts';
 export * from './query-file.ts';
 export * from './athena.ts';

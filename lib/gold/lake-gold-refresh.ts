@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join, resolve } from 'node:path';
 import { MANIFESTS_PREFIX } from '../../engine/contract/index.ts';
-import { ACCOUNT_MONTHLY_BALANCE, type GoldTable } from '../../engine/gold/index.ts';
+import { type GoldTable } from '../../engine/gold/index.ts';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { esmBundling } from '../ingestion/ingest-bundling.ts';
@@ -22,6 +22,7 @@ import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
 import { LAMBDA_NODE_RUNTIME } from '../node-runtime.ts';
 import type { LakeQuery } from '../query/lake-query.ts';
 import type { LakeStorage } from '../storage/lake-storage.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
-import { accountMonthlyBalanceSql, type DatabaseNames, qualifyDatabases } from '../../engine/gold/index.ts';
+import { type DatabaseNames, qualifyDatabases } from '../../engine/gold/index.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import { refreshGoldLocal } from '../../adapters/local/gold-refresh.ts';
 import { findQueryFile } from '../../cli/query-files.ts';
@@ -99,7 +100,7 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     // Gold: the SELECT the AWS refresh wraps in UNLOAD, written by Trino into the gold table the template
     // defines, then read by the analysts' gold query and the gold view, as Athena would.
     const names = databaseNames(fx.stacks[0]?.template);
-    const goldRows = accountMonthlyBalanceSql('2024-01', '2024-03');
+    const goldRows = ACCOUNT_MONTHLY_BALANCE.buildSql('2024-01', '2024-03');
     await trinoQuery(url, `INSERT INTO ${names.gold}.account_monthly_balance ${qualifyDatabases(goldRows, names)}`, { attempts: 1 });
     const fromGold = queries.find((q) => q.name === 'month_end_balances') as NamedQuery;
     expectBalances(await trinoQuery(url, fromGold.sql), expected);

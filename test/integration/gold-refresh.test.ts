@@ -17,12 +17,13 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { refreshGoldAthena, refreshPrefix, retiredKey, type AthenaGoldRefreshOptions } from '../../adapters/aws/athena-gold-refresh.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
-import { ACCOUNT_MONTHLY_BALANCE, goldStateKey } from '../../engine/gold/index.ts';
+import { goldStateKey } from '../../engine/gold/index.ts';
 import type { Manifest, ObjectStore, QueryEngine, QueryResult, Row, Zone } from '../../engine/contract/index.ts';
 import { processGoldRefreshBatch } from '../../lambdas/gold-refresh/process.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
 import { captureStdout, getText, listKeys, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { assertRunsOnDeclaredNode } from './harness/node-runtime.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 
 const TABLE = ACCOUNT_MONTHLY_BALANCE;
 
