@@ -17,6 +17,7 @@ import {
 } from '../../engine/contract/index.ts';
 import { UserError } from '../errors.ts';
 import { claimWorkDir } from './work-dir.ts';
+import { DEFAULT_GOLD_TABLE } from '../../datasets/index.ts';
 
 /** The bucket name local sources carry: constant, so a lake directory can move without changing source ids. */
 export const LOCAL_BRONZE_BUCKET = 'bronze';
@@ -120,7 +121,7 @@ export class LocalLake {
     try {
       const engine = await this.openGoldRefreshEngine(scratch.path);
       try {
-        return await refreshGoldLocal({ lakeDir: this.dir, engine, lockWaitMs: options.lockWaitMs ?? goldLockWaitMs(), onWait: options.onWait });
+        return await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: this.dir, engine, lockWaitMs: options.lockWaitMs ?? goldLockWaitMs(), onWait: options.onWait });
       } finally {
         await engine.close();
       }

@@ -26,6 +26,7 @@ export const ACCOUNT_MONTHLY_BALANCE: GoldTable = {
   locationPrefix: 'account_monthly_balance/',
   buildVersion: '1',
   recordKey: 'transaction_id',
+  sortedBy: ['account_id'],
   buildSql: accountMonthlyBalanceSql,
 };
 

@@ -5,3 +5,4 @@ export * from './plan.ts';
 export * from './query-file.ts';
 export * from './athena.ts';
 export * from './portable-sql.ts';
+export * from './refresh.ts';

@@ -26,6 +26,8 @@ export interface GoldTable {
    * another month): an incremental refresh also rebuilds the months holding other versions of pending records.
    */
   recordKey: string;
+  /** Columns a month's file is sorted by where the writer controls it (the local lake). @default unsorted */
+  sortedBy?: readonly string[];
   /**
    * The SELECT that (re)computes the table for every month from `first` to `last`, partition keys last (the
    * order UNLOAD … partitioned_by and COPY … PARTITION_BY expect). It names tables `silver.<dataset>`.

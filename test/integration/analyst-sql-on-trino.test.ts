@@ -17,6 +17,7 @@ import { findQueryFile } from '../../cli/query-files.ts';
 import { loadContracts } from '../../engine/contract/index.ts';
 import { downloadPrefix, drain, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { ensureTrino, startTrino, trinoJavaHome, trinoQuery, type RunningTrino } from './harness/trino-server.ts';
+import { DEFAULT_GOLD_TABLE } from '../../datasets/index.ts';
 
 const java = trinoJavaHome();
 if (java.reason && !skipReason) {
@@ -108,7 +109,7 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     const goldColumns = 'account_id, net_flow, txn_count, closing_balance, first_txn_month, last_txn_month, year, month';
     const localGold = await LocalQueryEngine.open({ root: join(scratch, 'local-lake'), contracts: loadContracts() });
     try {
-      await refreshGoldLocal({ lakeDir: join(scratch, 'local-lake'), engine: localGold });
+      await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: join(scratch, 'local-lake'), engine: localGold });
       const duck = await localGold.query(`SELECT ${goldColumns} FROM gold.account_monthly_balance`);
       const onTrino = await trinoQuery(url, `SELECT ${goldColumns} FROM ${names.gold}.account_monthly_balance`);
       expect(duck.rows.length).toBeGreaterThan(0);

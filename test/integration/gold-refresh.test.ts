@@ -130,7 +130,7 @@ describe.skipIf(skipReason)('gold refresh on AWS (moto; Athena execution hand-ro
     const store = new WatchedStore(new S3ObjectStore(fx.clients.s3, { silver: fx.lake.buckets.silver, gold: goldBucket }), locations, goldBucket);
     const engine = new ScriptedAthena(fx);
     let clock = Date.parse('2024-05-01T00:00:00Z');
-    const options = (): AthenaGoldRefreshOptions => ({ engine, store, glue: fx.clients.glue, goldDatabase, goldBucket, now: () => clock });
+    const options = (): AthenaGoldRefreshOptions => ({ table: ACCOUNT_MONTHLY_BALANCE, engine, store, glue: fx.clients.glue, goldDatabase, goldBucket, now: () => clock });
     const putManifest = (m: Manifest) =>
       fx.clients.s3.send(new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key: `_manifests/transactions/${m.source_id}.json`, Body: JSON.stringify(m) }));
     return { goldBucket, goldDatabase, store, engine, options, partitions, putManifest, advance: (ms: number) => (clock += ms) };
