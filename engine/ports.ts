@@ -34,6 +34,25 @@ export class ObjectExistsError extends Error {
   }
 }
 
+export interface OpenOptions {
+  /** That version of the object (stores that keep versions); the current object when absent. */
+  versionId?: string;
+  /** Only bytes `start`..`end` (inclusive, as HTTP ranges); to the end when `end` is absent. */
+  range?: { start: number; end?: number };
+}
+
+/** An object opened for reading, with the identity of exactly what is read. */
+export interface OpenedObject {
+  body: Readable;
+  /** The version read; undefined where the store keeps no versions (or kept none for this object). */
+  versionId?: string;
+  /** The store's entity tag, as it returns it (S3: quoted). */
+  etag?: string;
+  lastModified?: Date;
+  /** Bytes in `body`. */
+  size?: number;
+}
+
 export interface ObjectStore {
   /** Uploads a local file (streamed; multipart where the store needs it). */
   putFile(zone: Zone, key: string, localPath: string, contentType?: string, options?: PutOptions): Promise<void>;
@@ -42,6 +61,8 @@ export interface ObjectStore {
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
   /** Streams an object's bytes. */
   getStream(zone: Zone, key: string): Promise<Readable>;
+  /** Opens an object (or one version, or a byte range of it); undefined when it does not exist. */
+  open(zone: Zone, key: string, options?: OpenOptions): Promise<OpenedObject | undefined>;
   list(zone: Zone, prefix: string): AsyncIterable<StoredObject>;
   delete(zone: Zone, keys: readonly string[]): Promise<void>;
 }

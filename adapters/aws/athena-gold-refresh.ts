@@ -17,9 +17,8 @@
  * Nothing a partition points at is ever deleted. The caller must not run two refreshes of a table at once.
  */
 import type { GlueClient } from '@aws-sdk/client-glue';
-import type { ObjectStore, QueryEngine } from '../../engine/contract/index.ts';
+import { readJson, type ObjectStore, type QueryEngine } from '../../engine/contract/index.ts';
 import {
-  readJson,
   refreshGold,
   sqlString,
   type GoldExecutor,

@@ -12,6 +12,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import {
   ObjectExistsError,
   type ObjectStore,
+  type OpenedObject,
+  type OpenOptions,
   type PutOptions,
   type StoredObject,
   type Zone,
@@ -115,6 +117,29 @@ export class S3ObjectStore implements ObjectStore {
     const bucket = this.bucket(zone);
     const response = await this.call('GetObject', bucket, key, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
     return toReadable(bodyOf(response, bucket, key));
+  }
+
+  /** GetObject of the version (or the current object) and range asked for; S3's `null` version id is none. */
+  async open(zone: Zone, key: string, options: OpenOptions = {}): Promise<OpenedObject | undefined> {
+    const bucket = this.bucket(zone);
+    const { versionId, range } = options;
+    let response: GetObjectCommandOutput;
+    try {
+      response = await this.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, Range: range ? `bytes=${range.start}-${range.end ?? ''}` : undefined }),
+      );
+    } catch (error) {
+      if (isNotFoundError(error)) return undefined;
+      throw new S3StoreError('GetObject', bucket, key, error);
+    }
+    if (!response.Body) throw new S3StoreError('GetObject', bucket, key, new Error('response has no body'));
+    return {
+      body: toReadable(response.Body),
+      versionId: response.VersionId && response.VersionId !== 'null' ? response.VersionId : undefined,
+      etag: response.ETag,
+      lastModified: response.LastModified,
+      size: response.ContentLength,
+    };
   }
 
   async *list(zone: Zone, prefix: string): AsyncIterable<StoredObject> {

@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   ObjectExistsError,
   type ObjectStore,
+  type OpenedObject,
+  type OpenOptions,
   type PutOptions,
   type StoredObject,
   type Zone,
@@ -120,6 +122,22 @@ export class LocalObjectStore implements ObjectStore {
     const p = this.path(zone, key);
     await stat(p); // fail here, with ENOENT, rather than on first read
     return createReadStream(p);
+  }
+
+  /** A directory keeps no versions: asking for one is asking for what is there (its identity says none). */
+  async open(zone: Zone, key: string, options: OpenOptions = {}): Promise<OpenedObject | undefined> {
+    const p = this.path(zone, key);
+    let s;
+    try {
+      s = await stat(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const start = options.range?.start ?? 0;
+    const end = Math.min(options.range?.end ?? s.size - 1, s.size - 1);
+    const size = Math.max(0, end - start + 1);
+    return { body: size > 0 ? createReadStream(p, { start, end }) : Readable.from([]), lastModified: s.mtime, size };
   }
 
   async *list(zone: Zone, prefix: string): AsyncIterable<StoredObject> {

@@ -10,6 +10,7 @@ export * from './schema.ts';
 export * from './dictionary.ts';
 export * from '../layout.ts';
 export * from '../manifest.ts';
+export * from '../manifest-reader.ts';
 export * from '../identity.ts';
 export * from '../reasons.ts';
 export * from '../ports.ts';

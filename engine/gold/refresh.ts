@@ -4,8 +4,7 @@
  * executor finish (views, cleanup). Two executors: DuckDB on a directory (adapters/local/gold-refresh.ts) and
  * Athena + Glue on S3 (adapters/aws/athena-gold-refresh.ts). Storage only through the `ObjectStore` port.
  */
-import { MANIFESTS_PREFIX } from '../layout.ts';
-import type { Manifest } from '../manifest.ts';
+import { readJson, readManifests } from '../manifest-reader.ts';
 import type { ObjectStore, QueryEngine } from '../ports.ts';
 import { parseSupersededMonths, pendingSources, planGoldRefresh, supersededMonthsSql, type GoldRefreshPlan, type GoldState } from './plan.ts';
 import { goldStateKey, type GoldTable } from './tables.ts';
@@ -50,28 +49,6 @@ export async function refreshGold<Outcome>(input: GoldRefreshInput<Outcome>): Pr
   return { plan, outcome };
 }
 
-/** Every manifest of a dataset (silver `_manifests/<dataset>/`), in listing order. */
-export async function readManifests(store: ObjectStore, dataset: string): Promise<Manifest[]> {
-  const manifests: Manifest[] = [];
-  for await (const o of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
-    if (!o.key.endsWith('.json')) continue;
-    const manifest = await readJson<Manifest>(store, 'silver', o.key);
-    if (manifest) manifests.push(manifest);
-  }
-  return manifests;
-}
-
 export function readGoldState(store: ObjectStore, table: GoldTable): Promise<GoldState | undefined> {
   return readJson<GoldState>(store, 'gold', goldStateKey(table));
-}
-
-/** A small JSON object of the lake, or undefined when there is none; a torn one fails naming its key. */
-export async function readJson<T>(store: ObjectStore, zone: 'silver' | 'gold', key: string): Promise<T | undefined> {
-  const bytes = await store.getBytes(zone, key);
-  if (!bytes) return undefined;
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
-  } catch (error) {
-    throw new Error(`${zone}/${key}: not JSON (${(error as Error).message})`, { cause: error });
-  }
 }

@@ -34,7 +34,6 @@ function getDependencies(): IngestDependencies {
     const contracts = loadContracts(config.contractsDir);
     dependencies = {
       config,
-      s3,
       store: new S3ObjectStore(s3, { bronze: config.bronzeBucket, silver: config.silverBucket, quarantine: config.quarantineBucket }),
       catalog: new GlueCatalog(glue, { database: config.glueSilverDatabase, bucket: config.silverBucket }),
       contracts,

@@ -1,12 +1,9 @@
-/** One announced object → GetObject (streamed) → engine → manifest. */
+/** One announced object → opened through the store (streamed) → engine → manifest. */
 import { readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Catalog, ContractRegistry, Manifest, ObjectStore, SourceRef } from '../../engine/contract/index.ts';
 import { DEFAULT_EXPANSION_LIMITS, type IngestOptions } from '../../engine/index.ts';
-import { isNotFoundError } from '../../adapters/aws/aws-errors.ts';
-import { S3StoreError, toReadable } from '../../adapters/aws/s3-store.ts';
 import type { IngestConfig } from './config.ts';
 import type { ObjectCreatedEvent } from './events.ts';
 
@@ -14,7 +11,7 @@ export type IngestFn = (source: SourceRef, body: AsyncIterable<Uint8Array>, opti
 
 export interface IngestDependencies {
   config: IngestConfig;
-  s3: S3Client;
+  /** Reads bronze (the announced objects), writes silver and quarantine. */
   store: ObjectStore;
   catalog: Catalog;
   contracts: ContractRegistry;
@@ -47,11 +44,6 @@ export function sweepAbandonedScratch(workDir: string): string[] {
   return abandoned;
 }
 
-/** S3 reports `null` as the version id of objects written while versioning was off. */
-function realVersionId(versionId: string | undefined): string | undefined {
-  return versionId && versionId !== 'null' ? versionId : undefined;
-}
-
 /**
  * Ingests the object an event announced. Reads the exact version when the event names one, otherwise the
  * current object; the identity recorded (version id, ETag, LastModified) is what S3 returned, so a
@@ -69,25 +61,18 @@ export async function ingestAnnouncedObject(
   }
   if (event.key.endsWith('/')) return { status: 'skipped', reason: 'folder-marker', detail: event.key };
 
-  let response;
-  try {
-    response = await deps.s3.send(new GetObjectCommand({ Bucket: event.bucket, Key: event.key, VersionId: event.versionId }));
-  } catch (error) {
-    if (isNotFoundError(error)) {
-      return { status: 'skipped', reason: 'object-gone', detail: `s3://${event.bucket}/${event.key}${event.versionId ? ` version ${event.versionId}` : ''} no longer exists` };
-    }
-    throw new S3StoreError('GetObject', event.bucket, event.key, error);
+  const opened = await deps.store.open('bronze', event.key, { versionId: event.versionId });
+  if (!opened) {
+    return { status: 'skipped', reason: 'object-gone', detail: `s3://${event.bucket}/${event.key}${event.versionId ? ` version ${event.versionId}` : ''} no longer exists` };
   }
-  if (!response.Body) throw new S3StoreError('GetObject', event.bucket, event.key, new Error('response has no body'));
-  const body = toReadable(response.Body);
-
+  const { body } = opened;
   const source: SourceRef = {
     bucket: event.bucket,
     key: event.key,
-    versionId: realVersionId(response.VersionId),
-    etag: response.ETag,
-    lastModified: response.LastModified,
-    size: response.ContentLength,
+    versionId: opened.versionId,
+    etag: opened.etag,
+    lastModified: opened.lastModified,
+    size: opened.size,
   };
 
   onSource(source);

@@ -18,7 +18,7 @@ import { describe, expect, it } from 'vitest';
 import { refreshGoldAthena, refreshPrefix, retiredKey, type AthenaGoldRefreshOptions } from '../../adapters/aws/athena-gold-refresh.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { goldStateKey } from '../../engine/gold/index.ts';
-import type { Manifest, ObjectStore, QueryEngine, QueryResult, Row, Zone } from '../../engine/contract/index.ts';
+import type { Manifest, ObjectStore, OpenOptions, QueryEngine, QueryResult, Row, Zone } from '../../engine/contract/index.ts';
 import { processGoldRefreshBatch } from '../../lambdas/gold-refresh/process.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
 import { captureStdout, getText, listKeys, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
@@ -79,6 +79,9 @@ class WatchedStore implements ObjectStore {
   }
   getStream(zone: Zone, key: string) {
     return this.inner.getStream(zone, key);
+  }
+  open(zone: Zone, key: string, options?: OpenOptions) {
+    return this.inner.open(zone, key, options);
   }
   list(zone: Zone, prefix: string) {
     return this.inner.list(zone, prefix);

@@ -6,6 +6,7 @@ import { ContractRegistry, type Manifest, parseContract, type SourceRef } from '
 import type { IngestConfig } from '../../../lambdas/ingest/config.ts';
 import type { IngestDependencies, IngestFn } from '../../../lambdas/ingest/ingest-object.ts';
 import type { IngestHandler } from '../../../lambdas/ingest/process.ts';
+import { S3ObjectStore } from '../../../adapters/aws/s3-store.ts';
 
 // Telemetry singletons read the environment when first imported.
 process.env.LOG_LEVEL = 'SILENT';
@@ -96,8 +97,7 @@ function harness(options: { ingest?: IngestFn; missingKeys?: string[] } = {}): H
     });
   const deps: IngestDependencies = {
     config,
-    s3,
-    store: {} as IngestDependencies['store'],
+    store: new S3ObjectStore(s3, { bronze: config.bronzeBucket }),
     catalog: { addPartitions: async () => {} },
     contracts,
     piiSalt: async () => 'salt-for-tests',
