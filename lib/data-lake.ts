@@ -20,7 +20,7 @@ import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS } from '../datasets/in
 const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 /** Ingestion settings a lake may tune; wiring (buckets, catalog, contracts) is the lake's job. */
-export type IngestionOptions = Omit<LakeIngestionProps, 'storage' | 'catalog' | 'contractsDir' | 'namePrefix' | 'allowDestroy'>;
+export type IngestionOptions = Omit<LakeIngestionProps, 'storage' | 'catalog' | 'contractsDir' | 'contracts' | 'namePrefix' | 'allowDestroy'>;
 
 /** Gold-refresh settings a lake may tune. */
 export type GoldRefreshOptions = Omit<LakeGoldRefreshProps, 'storage' | 'catalog' | 'query' | 'namePrefix' | 'allowDestroy' | 'alarmTopic'>;
@@ -165,6 +165,7 @@ export class DataLake extends Construct {
       storage: this.storage,
       catalog: this.catalog,
       contractsDir,
+      contracts: this.contracts,
       namePrefix,
       allowDestroy,
     });

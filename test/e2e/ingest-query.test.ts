@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
+import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../generator/generate.ts';
 import type { Manifest } from '../../engine/contract/index.ts';
 import { hasStackTrace, lake, scratchDir } from './support/cli.ts';
 

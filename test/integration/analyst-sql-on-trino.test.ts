@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
+import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../generator/generate.ts';
 import { type DatabaseNames, qualifyDatabases } from '../../engine/gold/index.ts';
 import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
