@@ -2,6 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { resolve } from 'node:path';
 import { type ContractRegistry, loadContracts } from '../engine/contract/index.ts';
 import { type GoldView } from '../engine/gold/index.ts';
@@ -64,6 +65,12 @@ export interface DataLakeProps {
    */
   readonly retention?: LakeRetention;
   /**
+   * Bring your own KMS key for every zone, query results, logs and alarm notifications (see
+   * `LakeStorageProps.encryptionKey`: an imported key's policy must already let the lake's services use it).
+   * @default - a new customer-managed key, rotated yearly
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
    * Object Lock (WORM) on bronze: the default retention of every new object version (see
    * `LakeStorageProps.bronzeObjectLock`). Excludes `allowDestroy`. The `prod` stage turns it on.
    * @default - no Object Lock
@@ -118,6 +125,15 @@ export interface DataLakeProps {
 /**
  * A serverless medallion data lake: zone buckets, the Glue catalog generated from the dataset contracts,
  * Athena workgroups, event-driven ingestion into silver and quarantine, and its alarms.
+ *
+ * @example
+ * const lake = new DataLake(stack, 'Lake', {
+ *   namePrefix: 'sales',
+ *   contractsDir: 'contracts',
+ *   removalPolicy: RemovalPolicy.RETAIN,
+ *   monitoring: { alarmEmails: ['data-platform@example.com'] },
+ * });
+ * lake.grantProducerWrite(producerRole, 'transactions');
  */
 export class DataLake extends Construct {
   readonly contracts: ContractRegistry;
@@ -139,7 +155,13 @@ export class DataLake extends Construct {
     const contractsDir = props.contractsDir ?? resolve(REPO_ROOT, 'contracts');
     this.contracts = loadContracts(contractsDir);
 
-    this.storage = new LakeStorage(this, 'Storage', { namePrefix, retention: props.retention, bronzeObjectLock: props.bronzeObjectLock, allowDestroy });
+    this.storage = new LakeStorage(this, 'Storage', {
+      namePrefix,
+      retention: props.retention,
+      bronzeObjectLock: props.bronzeObjectLock,
+      allowDestroy,
+      encryptionKey: props.encryptionKey,
+    });
     this.catalog = new LakeCatalog(this, 'Catalog', {
       databaseNamePrefix: namePrefix.replaceAll('-', '_'),
       buckets: { silver: this.storage.bucket('silver'), gold: this.storage.bucket('gold'), quarantine: this.storage.bucket('quarantine') },
