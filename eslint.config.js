@@ -24,6 +24,12 @@ const cloudInEngine = [
   { regex: '^aws-lambda$', message: 'The engine is cloud-free: Lambda types belong in lambdas/.' },
   { regex: '(^|/)(adapters|lambdas|cli|lib|bench|generator|datasets|wiring)/', message: 'The engine imports nothing around it.' },
 ];
+// The IAM policy simulator is AGPL: a test-only tool, never part of what the lake ships (docs/testing.md,
+// "Licence of the policy simulator").
+const simulatorOutsideTests = {
+  regex: '^@cloud-copilot/',
+  message: 'AGPL test tooling: import it only under test/ (docs/testing.md, "Licence of the policy simulator").',
+};
 const lambdasFromCli = { regex: '(^|/)lambdas/', message: 'The CLI does not import function code (lambdas/).' };
 const runtimeFromLib = [
   {
@@ -68,9 +74,10 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['**/*.{ts,mts,js,mjs}'], rules: importRules([deepEngine]) },
-  { files: ['engine/**'], rules: importRules(cloudInEngine) },
-  { files: ['cli/**'], rules: importRules([deepEngine, lambdasFromCli]) },
-  { files: ['lib/**'], rules: importRules([deepEngine, ...runtimeFromLib]) },
+  { files: ['**/*.{ts,mts,js,mjs}'], rules: importRules([deepEngine, simulatorOutsideTests]) },
+  { files: ['test/**'], rules: importRules([deepEngine]) },
+  { files: ['engine/**'], rules: importRules([...cloudInEngine, simulatorOutsideTests]) },
+  { files: ['cli/**'], rules: importRules([deepEngine, lambdasFromCli, simulatorOutsideTests]) },
+  { files: ['lib/**'], rules: importRules([deepEngine, ...runtimeFromLib, simulatorOutsideTests]) },
   { files: ['test/unit/{engine,contract,gold}/**'], rules: importRules([]) },
 );

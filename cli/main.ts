@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './commands/demo.ts';
+import { registerCompact } from './commands/compact.ts';
 import { registerDlq } from './commands/dlq.ts';
+import { registerErase } from './commands/erase.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerQuarantine } from './commands/quarantine.ts';
 import { registerQuery } from './commands/query.ts';
@@ -24,6 +26,8 @@ Examples:
   $ npx lake status
   $ npx lake quarantine --reason INVALID_AMOUNT
   $ npx lake watch ./landing
+  $ npx lake erase --dataset transactions --where "account_id = 'ACC001'" --dry-run
+  $ npx lake compact --dataset transactions --partition year=2024/month=01
   $ npx lake query --aws --stack MedallionLake-dev --sql "SELECT …"
 
 Exit codes: 0 done (bad rows are quarantined, not errors) · 1 failed, work may be incomplete ·
@@ -53,6 +57,8 @@ export function buildProgram(io: Io): Command {
   registerReplay(program, io);
   registerWatch(program, io);
   registerDlq(program, io);
+  registerErase(program, io);
+  registerCompact(program, io);
   return program;
 }
 

@@ -5,7 +5,8 @@ import type { ContractRegistry } from './contract/load.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { DUCKDB_VERSION, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { runId, sourceId, sourceVersion, normalizeEtag } from './identity.ts';
-import { manifestKey, pendingKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
+import { isCompactedFile, manifestKey, pendingKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
+import { removeRunFromFile } from './maintenance/rewrite.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
@@ -104,6 +105,13 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     sourceId: id,
     ingestedAt: source.lastModified ?? startedAt,
   };
+  // The same run again, after an erasure or a compaction rewrote its outputs: they are what this run would
+  // write, less what was erased. Writing them again would bring erased rows back or duplicate compacted ones.
+  const previous = await readJson<Manifest>(options.store, manifestKey(dataset, id));
+  if (previous && previous.run_id === stamp.runId && (previous.erasures?.length || previous.compactions?.length)) {
+    for await (const chunk of body) void chunk; // read to the end, as a processed body is
+    return previous;
+  }
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });
   const workDir = await mkdtemp(join(scratch, 'lake-ingest-'));
@@ -278,6 +286,11 @@ async function publish(
   const staleSilver = [...new Set(earlierSilver.filter((k) => !keep.has(k)))];
   const staleQuarantine = [...new Set(earlierQuarantine.filter((k) => !keepQuarantine.has(k)))];
   if (staleSilver.length) await store.delete('silver', staleSilver);
+  // Rows of the earlier run that a compaction moved into shared files: removed from those files, not deleted with them.
+  if (previous && previous.run_id !== manifest.run_id) {
+    const shared = new Set((previous.partitions.flatMap((p) => p.files) ?? []).filter((k) => isCompactedFile(k) && !keep.has(k)));
+    for (const k of shared) await removeRunFromFile(store, k, previous.run_id, options.workDir);
+  }
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
   await store.delete('silver', [intentKey]);
 }

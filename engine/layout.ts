@@ -56,3 +56,37 @@ export function quarantineFileKey(dataset: string, sourceId: string, sourceKey: 
 }
 
 
+
+/**
+ * The audit trail of erasures, in the silver zone (Athena skips names starting with `_`): one JSON record per
+ * erasure, written when it starts and rewritten when it completes. It holds no erased value, only its hash.
+ */
+export const ERASURES_PREFIX = '_audit/erasures/';
+
+export function erasureRecordKey(dataset: string, erasureId: string): string {
+  return `${ERASURES_PREFIX}${dataset}/${erasureId}.json`;
+}
+
+/**
+ * Intent records of compactions (silver zone): written before a compacted file is uploaded, removed once its
+ * inputs are gone. One left behind is finished (or undone) by the next compaction of the dataset.
+ */
+export const COMPACTIONS_PREFIX = '_maintenance/compactions/';
+
+export function compactionIntentKey(dataset: string, compactionId: string): string {
+  return `${COMPACTIONS_PREFIX}${dataset}/${compactionId}.json`;
+}
+
+/** Records of compacted files (which runs' rows each holds), kept while the file exists: see compact.ts `repair`. */
+export const COMPACTED_PREFIX = '_maintenance/compacted/';
+
+export function compactedRecordKey(dataset: string, compactionId: string): string {
+  return `${COMPACTED_PREFIX}${dataset}/${compactionId}.json`;
+}
+
+/** A compacted file: named by its inputs (a re-run of the same compaction writes the same key), never by a source id. */
+export function compactedFileName(compactionId: string): string {
+  return `part-compacted-${compactionId}.parquet`;
+}
+
+export const isCompactedFile = (key: string): boolean => /\/part-compacted-[0-9a-f]+\.parquet$/.test(key);

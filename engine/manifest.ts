@@ -50,6 +50,45 @@ export interface Manifest {
     /** Record-aligned chunks the input was transformed in (1: one pass; 0: the file was rejected before). Absent in older manifests. */
     chunks?: number;
   };
+  /**
+   * Erasures that removed rows of this source after its ingest (absent when none). `rows_in`, `rows_valid` and
+   * `rows_quarantined` stay what the ingest saw, so `rows_in = rows_valid + rows_quarantined` still holds; silver
+   * now holds `rows_valid - Σ rows_valid_removed` of its rows, quarantine `rows_quarantined - Σ rows_quarantined_removed`.
+   */
+  erasures?: ManifestErasure[];
+  /** Compactions that moved this source's silver rows into shared files (absent when none); `partitions[].files` name the files now. */
+  compactions?: ManifestCompaction[];
+}
+
+export interface ManifestErasure {
+  erasure_id: string;
+  erased_at: string;
+  /** The audit record (silver zone) with the predicate (value hashed), who asked and every file rewritten. */
+  record_key: string;
+  rows_valid_removed: number;
+  rows_quarantined_removed: number;
+}
+
+export interface ManifestCompaction {
+  compaction_id: string;
+  compacted_at: string;
+  /** The shared file now holding this source's rows, and the files of this source it replaced. */
+  file: string;
+  replaced: string[];
+}
+
+/** Silver rows of a source still in the lake: its valid rows less those erased since. */
+export function rowsValidNow(m: Pick<Manifest, 'rows_valid' | 'erasures'>): number {
+  return m.rows_valid - (m.erasures ?? []).reduce((s, e) => s + e.rows_valid_removed, 0);
+}
+
+/**
+ * What gold must have reflected of a source: its run, and every erasure since. A gold refresh compares it
+ * with what it last reflected, so an erasure makes the months of the source's rows recomputed.
+ */
+export function reflectedRun(m: Pick<Manifest, 'run_id' | 'erasures'>): string {
+  const erasures = m.erasures ?? [];
+  return erasures.length ? `${m.run_id}+${erasures.map((e) => e.erasure_id).join('+')}` : m.run_id;
 }
 
 /** An ingest's intent, in the silver zone while it publishes (see `pendingKey`). */

@@ -65,6 +65,12 @@ export interface ObjectStore {
   open(zone: Zone, key: string, options?: OpenOptions): Promise<OpenedObject | undefined>;
   list(zone: Zone, prefix: string): AsyncIterable<StoredObject>;
   delete(zone: Zone, keys: readonly string[]): Promise<void>;
+  /**
+   * Versioned stores: permanently deletes every version of `key` but the current one (and delete markers), so a
+   * replaced object's old bytes are gone too (erasure). Returns how many were deleted. Stores that keep no
+   * earlier versions (the local lake) leave it out.
+   */
+  purgeEarlierVersions?(zone: Zone, key: string): Promise<number>;
 }
 
 export interface PartitionSpec {

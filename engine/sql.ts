@@ -171,6 +171,16 @@ export function typedRowsSql(contract: DatasetContract, bindings: ColumnBinding[
 FROM ${validatedRelation(contract, bindings, source)}`;
 }
 
+/**
+ * A SELECT of one row, `value`: what silver holds for `raw` (SQL text of a VARCHAR) in column `c` — trimmed,
+ * typed and, for a `hash` PII column, hashed with the salt exactly as an ingest does. NULL when `raw` is not a
+ * valid value of the column's type. For finding rows by a value a person gives (erasure).
+ */
+export function silverValueSql(c: ColumnContract, raw: string, piiSalt: string): string {
+  const typed = c.pii === 'hash' ? `sha256(${sqlString(piiSalt)} || ${typedName(c)})` : typedName(c);
+  return `SELECT ${typed} AS value FROM (SELECT ${typedExpression(c)} AS ${typedName(c)} FROM (SELECT ${blankToNull(raw)} AS ${rawName(c)}))`;
+}
+
 /** Hive partition value of a row, as a zero-padded string. */
 export function partitionExpression(p: PartitionField, columnRef: string): string {
   switch (p.transform) {

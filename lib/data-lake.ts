@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -241,6 +241,20 @@ export class DataLake extends Construct {
     const contract = this.contracts.get(dataset);
     if (!contract) throw new Error(`no dataset ${JSON.stringify(dataset)}: producers can be granted one of ${this.contracts.names().join(', ')}`);
     return this.storage.grantPut(grantee, 'bronze', `${contract.bronzePrefix}*`);
+  }
+
+  /**
+   * Operator access: what `lake replay --aws` and `lake dlq status|redrive --aws` do — list the versions of bronze
+   * objects (`s3:ListBucketVersions`: keys, versions and sizes, not their content), send object events to the
+   * ingest queue, and read, move back and delete dead-lettered messages. No object read or write in any zone,
+   * nothing of the gold-refresh queues. The stack outputs come from `--outputs-file` or the operator's own
+   * `cloudformation:DescribeStacks`.
+   */
+  grantOperations(grantee: iam.IGrantable): iam.Grant {
+    const bronze = this.storage.bucket('bronze');
+    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucketVersions'], resourceArns: [bronze.bucketArn] })
+      .combine(this.ingestion.queue.grantSendMessages(grantee))
+      .combine(this.ingestion.deadLetterQueue.grantConsumeMessages(grantee));
   }
 
   /** Platform access: queries through the platform workgroup and reads every zone, quarantine included. */

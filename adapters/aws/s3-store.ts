@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type GetObjectCommandOutput,
@@ -172,6 +173,33 @@ export class S3ObjectStore implements ObjectStore {
         throw new S3StoreError('DeleteObjects', bucket, label, cause);
       }
     }
+  }
+
+  async purgeEarlierVersions(zone: Zone, key: string): Promise<number> {
+    const bucket = this.bucket(zone);
+    const earlier: Array<{ Key: string; VersionId: string }> = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      const page = await this.call('ListObjectVersions', bucket, key, () =>
+        this.client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker })),
+      );
+      for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+        if (v.Key === key && v.VersionId && v.VersionId !== 'null' && !v.IsLatest) earlier.push({ Key: key, VersionId: v.VersionId });
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+    for (let start = 0; start < earlier.length; start += DELETE_BATCH_SIZE) {
+      const chunk = earlier.slice(start, start + DELETE_BATCH_SIZE);
+      const response = await this.call('DeleteObjects', bucket, key, () => this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk, Quiet: true } })));
+      const failed = response.Errors ?? [];
+      if (failed.length > 0) {
+        const cause = Object.assign(new Error(`${failed.length} earlier versions not deleted: ${failed.slice(0, 3).map((e) => `${e.VersionId}: ${e.Code}`).join('; ')}`), { name: failed[0]?.Code ?? 'DeleteFailed' });
+        throw new S3StoreError('DeleteObjects', bucket, key, cause);
+      }
+    }
+    return earlier.length;
   }
 
   private async call<T>(operation: string, bucket: string, key: string, run: () => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import { type Manifest, ObjectExistsError } from '../../engine/contract/index.ts
 import { UserError } from '../errors.ts';
 import { md5File } from './hash.ts';
 import { BronzeConflictError, type PlannedFile } from './ingest-plan.ts';
-import { LOCAL_BRONZE_BUCKET, type LocalLake } from './lake.ts';
+import { LOCAL_BRONZE_BUCKET, LOCAL_PII_SALT, type LocalLake } from './lake.ts';
 import { claimWorkDir } from './work-dir.ts';
 
 export interface IngestObserver {
@@ -48,7 +48,7 @@ export async function ingestBronzeObject(lake: LocalLake, key: string, md5?: str
     return await ingestObject(
       { bucket: LOCAL_BRONZE_BUCKET, key, etag, lastModified: s.mtime, size: s.size },
       observed(path, observer),
-      { contracts: lake.contracts, store: lake.store, catalog: lake.catalog, workDir: scratch.path, threads: lake.threads },
+      { contracts: lake.contracts, store: lake.store, catalog: lake.catalog, workDir: scratch.path, threads: lake.threads, piiSalt: LOCAL_PII_SALT },
     );
   } finally {
     await scratch.release();

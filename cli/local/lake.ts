@@ -22,6 +22,12 @@ import { DEFAULT_GOLD_TABLE } from '../../datasets/index.ts';
 /** The bucket name local sources carry: constant, so a lake directory can move without changing source ids. */
 export const LOCAL_BRONZE_BUCKET = 'bronze';
 
+/**
+ * The salt of PII `hash` columns in a local lake: none (the local lake is a developer's copy; the deployed
+ * lake's salt is a Secrets Manager secret). Ingest and erasure use the same one, so an erasure finds the hashes.
+ */
+export const LOCAL_PII_SALT = '';
+
 /** Contracts come from the repository's `contracts/`, or `$LAKE_CONTRACTS_DIR`. */
 export function loadLakeContracts(): ContractRegistry {
   return loadContracts(process.env.LAKE_CONTRACTS_DIR || undefined);

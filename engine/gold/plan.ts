@@ -10,7 +10,7 @@
  *   2. `planGoldRefresh` → write `plan.months` from `plan.sql`, swap them in, then save `plan.nextState`.
  */
 import { createHash } from 'node:crypto';
-import type { Manifest } from '../manifest.ts';
+import { reflectedRun, type Manifest } from '../manifest.ts';
 import type { Row } from '../ports.ts';
 import { maxMonth, minMonth, monthKey, monthRange, nextMonth, type MonthKey } from './months.ts';
 import { monthSetPredicate, sqlString } from './sql.ts';
@@ -25,7 +25,7 @@ export interface GoldState {
   /** Months the table holds (dense, first..last); null when it holds none. */
   first_month: MonthKey | null;
   last_month: MonthKey | null;
-  /** Every source reflected, by source_id: its run and the months it wrote rows to. */
+  /** Every source reflected, by source_id: its run (with its erasures, see `reflectedRun`) and the months it wrote rows to. */
   sources: Record<string, { run_id: string; months: MonthKey[] }>;
 }
 
@@ -78,7 +78,7 @@ export function pendingSources(manifests: readonly Manifest[], state: GoldState 
   const all = relevant(manifests, table);
   if (needsFullBuild(state, table)) return { table, full: true, manifests: all };
   const known = state?.sources ?? {};
-  return { table, full: false, manifests: all.filter((m) => known[m.source_id]?.run_id !== m.run_id) };
+  return { table, full: false, manifests: all.filter((m) => known[m.source_id]?.run_id !== reflectedRun(m)) };
 }
 
 /**
@@ -148,7 +148,7 @@ export function planGoldRefresh(input: PlanInput): GoldRefreshPlan {
   const dropMonths = held.filter((k) => !kept.has(k));
 
   const sources: GoldState['sources'] = {};
-  for (const m of all) sources[m.source_id] = { run_id: m.run_id, months: manifestMonths(m) };
+  for (const m of all) sources[m.source_id] = { run_id: reflectedRun(m), months: manifestMonths(m) };
   const refreshId = createHash('sha256')
     .update(JSON.stringify({ table: table.name, build: table.buildVersion, sources, months }))
     .digest('hex')

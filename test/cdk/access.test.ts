@@ -312,6 +312,25 @@ describe('producers', () => {
   });
 });
 
+describe('operators (grantOperations: lake replay --aws, lake dlq --aws)', () => {
+  it('list bronze versions, send to the ingest queue, consume the dead-letter queue — nothing else', () => {
+    const lakeStack = new Stack(testApp(), 'Operators');
+    const lake = new DataLake(lakeStack, 'Lake');
+    const role = new iam.Role(lakeStack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    lake.grantOperations(role);
+    const bronze = `\${${logicalId(lake.storage.bucket('bronze'))}.Arn}`;
+    const queue = `\${${logicalId(lake.ingestion.queue)}.Arn}`;
+    const dlq = `\${${logicalId(lake.ingestion.deadLetterQueue)}.Arn}`;
+    expect(allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)))).toEqual(
+      [
+        `s3:ListBucketVersions on ${bronze}`,
+        ...pairs(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [queue]),
+        ...pairs(['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], [dlq]),
+      ].sort(),
+    );
+  });
+});
+
 describe('catalog grants follow tables added later', () => {
   it('extends an earlier read grant to a gold table added after it, by exact ARN', () => {
     const lakeStack = new Stack(testApp(), 'Later');

@@ -117,6 +117,9 @@ describe('function', () => {
           GLUE_QUARANTINE_DATABASE: names.quarantine,
           ATHENA_WORKGROUP: dev.stack.lake.query.workgroupName('platform'),
           CLEANUP_GRACE_SECONDS: '1800',
+          // Named after the stage, like the ingest function's: dev and prod in one account and region log and
+          // trace under different services (issue 12).
+          POWERTOOLS_SERVICE_NAME: 'medallion-dev-gold-refresh',
         },
       },
     });

@@ -117,7 +117,7 @@ describe('alarms', () => {
     });
   });
 
-  it.each(datasets)('fire when more than 1%% of %s rows are quarantined (RowsQuarantined / RowsIn)', (dataset) => {
+  it.each(datasets)('fire when more than 1 percent of %s rows are quarantined (RowsQuarantined / RowsIn)', (dataset) => {
     const props = alarm(`medallion-prod-quarantine-rate-${dataset}`);
     expect(props).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', AlarmActions: [topicRef()] });
     const metrics = props.Metrics as Record<string, unknown>[];

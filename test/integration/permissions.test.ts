@@ -13,7 +13,7 @@
  */
 import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -67,10 +67,13 @@ function summary(calls: readonly RecordedCall[]): string[] {
 
 const ANALYST_SSO = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/AWSReservedSSO_Analysts_0123456789abcdef`;
 const PRODUCER_PRINCIPAL = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/transactions-uploader`;
+const PLATFORM_PRINCIPAL = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/AWSReservedSSO_LakePlatform_0123456789abcdef`;
+const OPERATOR_PRINCIPAL = `arn:aws:iam::${DEFAULT_ACCOUNT}:role/AWSReservedSSO_LakeOperators_0123456789abcdef`;
 
 /**
- * The same stage with analysts (`AnalystsRole` exists only when principals may assume it: `-c analystPrincipals=`)
- * and a producer role granted `grantProducerWrite(…, 'transactions')`, synthesized in-process as `cdk synth` does
+ * The same stage with analysts (`AnalystsRole` exists only when principals may assume it: `-c analystPrincipals=`),
+ * a producer role granted `grantProducerWrite(…, 'transactions')`, a platform role granted `grantPlatformAccess` and an
+ * operator role granted `grantOperations`, synthesized in-process as `cdk synth` does
  * (no bundling). Logical ids are those of the tier's template, so its names resolve the same way.
  */
 let analystsAndProducer: CfnTemplate | undefined;
@@ -81,6 +84,12 @@ function templateWithAnalystsAndProducer(): CfnTemplate {
     const stack = addMedallionLake(app);
     const producer = new iam.Role(stack, 'TransactionsProducer', { assumedBy: new iam.ArnPrincipal(PRODUCER_PRINCIPAL) });
     stack.lake.grantProducerWrite(producer, 'transactions');
+    const platform = new iam.Role(stack, 'LakePlatform', { assumedBy: new iam.ArnPrincipal(PLATFORM_PRINCIPAL) });
+    stack.lake.grantPlatformAccess(platform);
+    acknowledgeInlinePolicies(platform);
+    const operator = new iam.Role(stack, 'LakeOperator', { assumedBy: new iam.ArnPrincipal(OPERATOR_PRINCIPAL) });
+    stack.lake.grantOperations(operator);
+    acknowledgeInlinePolicies(operator);
     acknowledgeInlinePolicies(producer); // as the stack does for its own roles: a grant renders as an AWS::IAM::Policy
     analystsAndProducer = Template.fromStack(stack).toJSON() as CfnTemplate;
   }
@@ -208,9 +217,8 @@ describe.skipIf(skipReason)('permissions proven by simulation: every call the bu
     return { result, calls: JSON.parse(readFileSync(recordFile, 'utf8')) as RecordedCall[] };
   }
 
-  it('the CLI in AWS mode: `lake query --aws` as an analyst is allowed; `lake ingest --aws` as a producer is refused only its HeadObject, which the CLI does without', async () => {
-    const fx = lake();
-    const policies = new TemplatePolicies([templateWithAnalystsAndProducer()], fx.lake.resolveContext);
+  /** The stack outputs the CLI reads (`--outputs-file`), named as the harness provisioned the resources. */
+  function cliOutputs(fx: LakeFixture, policies: TemplatePolicies): { outputs: Record<string, string>; workgroups: { analysts: string; platform: string } } {
     const name = (variable: string, fnId: string) => policies.bucketName(policies.bucketOf(fnId, variable));
     const ingestFn = policies.functionWithEnvironment('BRONZE_BUCKET', 'SILVER_BUCKET');
     const goldFn = policies.functionWithEnvironment('GOLD_BUCKET');
@@ -230,6 +238,13 @@ describe.skipIf(skipReason)('permissions proven by simulation: every call the bu
       [STACK_OUTPUTS.ingestQueueUrl]: fx.lake.queue.url,
       [STACK_OUTPUTS.deadLetterQueueUrl]: fx.lake.deadLetterQueue.url,
     };
+    return { outputs, workgroups };
+  }
+
+  it('the CLI in AWS mode: `lake query --aws` as an analyst is allowed; `lake ingest --aws` as a producer is refused only its HeadObject, which the CLI does without', async () => {
+    const fx = lake();
+    const policies = new TemplatePolicies([templateWithAnalystsAndProducer()], fx.lake.resolveContext);
+    const { outputs, workgroups } = cliOutputs(fx, policies);
 
     // query: moto runs no SQL; it answers with results seeded through its API.
     const athena = new AthenaClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
@@ -265,6 +280,90 @@ describe.skipIf(skipReason)('permissions proven by simulation: every call the bu
     ]);
     console.info(`[permissions] CLI: query ${query.calls.length} calls → ${queried.requests.length} requests (analysts); ingest ${upload.calls.length} calls (producer)`);
   });
+
+  it('the CLI’s platform command: `lake quarantine --aws` (the platform workgroup, the quarantine tables) as a platform role (grantPlatformAccess) is allowed', async () => {
+    const fx = lake();
+    const policies = new TemplatePolicies([templateWithAnalystsAndProducer()], fx.lake.resolveContext);
+    const { outputs, workgroups } = cliOutputs(fx, policies);
+    const athena = new AthenaClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
+    await athena.send(new CreateWorkGroupCommand({ Name: workgroups.platform }));
+    // The rows and their count (moto runs no SQL; it answers with results seeded through its API).
+    const seeded = await fetch(`${fx.lake.endpoint}/moto-api/static/athena/query-results`, {
+      method: 'POST',
+      body: JSON.stringify({
+        account_id: fx.lake.accountId,
+        region: fx.lake.region,
+        results: [{ rows: [{ Data: [{ VarCharValue: 'n' }] }, { Data: [{ VarCharValue: '0' }] }], column_info: [{ Name: 'n', Type: 'bigint' }] }],
+      }),
+    });
+    expect(seeded.status).toBe(201);
+    const browse = await recordCli(fx, 'cli-quarantine', ['quarantine', '--rows', '--limit', '1', '--json'], outputs);
+    expect(browse.result.code, browse.result.stderr).toBe(0);
+    expect(summary(browse.calls)).toEqual(expect.arrayContaining(['Athena:StartQueryExecution', 'Athena:GetQueryResults']));
+    const platform = policies.role(policies.roleTrusting(PLATFORM_PRINCIPAL), 'platform@example.com');
+    const browsed = await evaluateAll(policies, policies.requestEnvironment(() => []), platform, browse.calls);
+    expect(browsed.decisions.filter((d) => d.result !== 'Allowed').map(describeDecision)).toEqual([]);
+    // What Athena does as the caller was evaluated too: the quarantine tables in the Glue catalog.
+    expect(browsed.decisions.filter((d) => d.request.via === 'athena' && d.request.action === 'glue:GetTable').map((d) => d.request.resource)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/:table\/[a-z_]+quarantine\/transactions$/)]),
+    );
+    console.info(`[permissions] CLI platform: quarantine ${browse.calls.length} calls → ${browsed.requests.length} requests`);
+  });
+
+  it('the CLI’s operator commands: `lake replay --aws`, `lake dlq status|redrive --aws` as an operator role (grantOperations) are allowed, and nothing else is', async () => {
+    const fx = lake();
+    const policies = new TemplatePolicies([templateWithAnalystsAndProducer()], fx.lake.resolveContext);
+    const { outputs } = cliOutputs(fx, policies);
+    const operator = policies.role(policies.roleTrusting(OPERATOR_PRINCIPAL), 'operator@example.com');
+    // Something to replay (bronze holds the earlier tests' files too) and something dead-lettered to move back.
+    await putBronze(fx, 'transactions/2024/replayed.csv', CSV);
+    await fx.clients.sqs.send(new SendMessageCommand({ QueueUrl: fx.lake.deadLetterQueue.url, MessageBody: '{"dead":"lettered"}' }));
+
+    const replay = await recordCli(fx, 'cli-replay', ['replay', '--prefix', 'transactions/', '--json'], outputs);
+    expect(replay.result.code, replay.result.stderr).toBe(0);
+    const status = await recordCli(fx, 'cli-dlq-status', ['dlq', 'status', '--json'], outputs);
+    expect(status.result.code, status.result.stderr).toBe(0);
+    const redrive = await recordCli(fx, 'cli-dlq-redrive', ['dlq', 'redrive', '--json'], outputs);
+    expect(redrive.result.code, redrive.result.stderr).toBe(0);
+    const calls = [...replay.calls, ...status.calls, ...redrive.calls];
+    // The paths really exercised: bronze listed, events sent, a dead-lettered message received, sent back, deleted.
+    expect(summary(calls)).toEqual(['S3:ListObjectVersions', 'SQS:DeleteMessageBatch', 'SQS:GetQueueAttributes', 'SQS:ReceiveMessage', 'SQS:SendMessageBatch']);
+    const operated = await evaluateAll(policies, policies.requestEnvironment(), operator, calls);
+    expect(operated.decisions.filter((d) => d.result !== 'Allowed').map(describeDecision)).toEqual([]);
+
+    // And nothing else: no object read or write, no consuming or purging the ingest queue, nothing of the gold
+    // refresh's queues (evaluated here, where the queue policies' references to the rules resolve).
+    const bronze = `arn:aws:s3:::${outputs[STACK_OUTPUTS.bronzeBucket]}`;
+    const silver = `arn:aws:s3:::${outputs[STACK_OUTPUTS.silverBucket]}`;
+    const queueArn = (url: string) => `arn:aws:sqs:${fx.lake.region}:${fx.lake.accountId}:${url.split('/').pop()}`;
+    const [queue, dlq] = [queueArn(fx.lake.queue.url), queueArn(fx.lake.deadLetterQueue.url)];
+    const goldQueues = Object.entries(fx.lake.resources)
+      .filter(([, r]) => r.Type === 'AWS::SQS::Queue' && r.Properties?.FifoQueue === true)
+      .map(([id]) => String(resolve(policies.ctx, { 'Fn::GetAtt': [id, 'Arn'] })));
+    expect(goldQueues).toHaveLength(2); // the gold refresh's FIFO queue and its dead-letter queue
+    const negative = (action: string, resource: string, context: Record<string, string> = {}): AuthorizationRequest => ({ action, resource, context, origin: 'negative case' });
+    const refused: Decision[] = [];
+    for (const r of [
+      negative('s3:GetObject', `${bronze}/transactions/2024/batch-01.csv`),
+      negative('s3:GetObjectVersion', `${bronze}/transactions/2024/batch-01.csv`),
+      negative('s3:PutObject', `${bronze}/transactions/x.csv`),
+      negative('s3:DeleteObjectVersion', `${bronze}/transactions/x.csv`),
+      negative('s3:ListBucket', silver, { 's3:prefix': 'transactions/' }),
+      negative('s3:GetObject', `${silver}/transactions/year=2024/month=01/part-0.parquet`),
+      negative('sqs:ReceiveMessage', queue),
+      negative('sqs:DeleteMessage', queue),
+      negative('sqs:PurgeQueue', queue),
+      negative('sqs:PurgeQueue', dlq),
+      negative('sqs:SendMessage', dlq),
+      ...goldQueues.flatMap((arn) => [negative('sqs:SendMessage', arn), negative('sqs:ReceiveMessage', arn)]),
+    ]) {
+      refused.push(await policies.evaluate(operator, r));
+    }
+    expect(refused.filter((d) => d.result === 'Allowed').map(describeDecision)).toEqual([]);
+    // What was moved back and replayed is now on the ingest queue; take it off so no later reader meets it.
+    await fx.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: fx.lake.queue.url }));
+    console.info(`[permissions] CLI operator: ${calls.length} calls → ${operated.requests.length} requests (replay, dlq status, dlq redrive)`);
+  });
 });
 
 describe.skipIf(skipReason)('permissions proven by simulation: what must be denied (template only, no emulator)', () => {
@@ -298,6 +397,9 @@ describe.skipIf(skipReason)('permissions proven by simulation: what must be deni
     const ingestFn = p.functionWithEnvironment('BRONZE_BUCKET', 'SILVER_BUCKET');
     const goldFn = p.functionWithEnvironment('GOLD_BUCKET');
     const [bronze, silver, quarantine, gold] = [bucket(p, ingestFn, 'BRONZE_BUCKET'), bucket(p, ingestFn, 'SILVER_BUCKET'), bucket(p, ingestFn, 'QUARANTINE_BUCKET'), bucket(p, goldFn, 'GOLD_BUCKET')];
+    const platformWorkgroup = p.athenaWorkgroupNames().find((n) => n.endsWith('-platform'))!;
+    const platformResults = p.athenaEnvironment(() => []).workgroup(platformWorkgroup)!.outputLocation.replace(/^s3:\/\//, 'arn:aws:s3:::');
+    expect(platformResults).toMatch(/^arn:aws:s3:::[^/]+\/platform\/$/);
 
     const denied = await decide(p, analysts, [
       request('s3:GetObject', `arn:aws:s3:::${bronze}/transactions/2024/batch-01.csv`),
@@ -310,6 +412,11 @@ describe.skipIf(skipReason)('permissions proven by simulation: what must be deni
       ...[bronze, silver, gold, quarantine].flatMap((b) => [request('s3:PutObject', `arn:aws:s3:::${b}/transactions/x.csv`), request('s3:DeleteObject', `arn:aws:s3:::${b}/transactions/x.csv`)]),
       request('glue:BatchCreatePartition', `arn:aws:glue:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:table/medallion_dev_silver/transactions`),
       request('glue:GetTable', `arn:aws:glue:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:table/medallion_dev_quarantine/transactions`),
+      // Writing anything includes the platform workgroup's query results and the catalog's definitions.
+      request('s3:PutObject', `${platformResults}x.csv`),
+      request('s3:GetObject', `${platformResults}x.csv`),
+      ...['glue:CreateTable', 'glue:UpdateTable', 'glue:DeleteTable'].map((a) => request(a, `arn:aws:glue:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:table/medallion_dev_silver/transactions`)),
+      request('glue:DeletePartition', `arn:aws:glue:${DEFAULT_REGION}:${DEFAULT_ACCOUNT}:table/medallion_dev_gold/account_monthly_balance`),
     ]);
     expect(results(denied).filter((r) => r.endsWith('→ Allowed'))).toEqual([]);
     // Bronze and quarantine reads are refused by the bucket policies' deny, not only by a missing allow.

@@ -1,0 +1,100 @@
+/**
+ * `lake erase --aws` and `lake compact --aws`: the same engine use cases as on the local lake, on the deployed
+ * lake's buckets (S3 through the engine's ObjectStore port). Rewritten manifests land under `_manifests/`,
+ * whose object events feed the gold-refresh queue: gold recomputes the months an erasure touched by itself.
+ * Partition locations do not change, so the Glue catalog needs nothing.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
+import { withClientHooks } from '../../adapters/aws/client-config.ts';
+import type { CompactionReport } from '../../engine/index.ts';
+import { runCompaction } from '../actions/compact.ts';
+import { printErasure, runErasure, localIdentity, type EraseCommandOptions } from '../actions/erase.ts';
+import { UserError } from '../errors.ts';
+import type { Io } from '../io.ts';
+import { loadLakeContracts } from '../local/lake.ts';
+import type { AwsMode } from '../options.ts';
+import { renderJson } from '../ui/output.ts';
+import { openAwsSession, type AwsSession } from './session.ts';
+
+function lakeStore(session: AwsSession): S3ObjectStore {
+  const { stack, clients } = session;
+  return new S3ObjectStore(clients.s3, { bronze: stack.bronzeBucket, silver: stack.silverBucket, gold: stack.goldBucket, quarantine: stack.quarantineBucket });
+}
+
+/** The deployment's PII salt (the secret the ingest function reads), when erasing by a `hash` column. */
+async function piiSalt(mode: AwsMode, secretId: string | undefined): Promise<string> {
+  if (!secretId) return '';
+  const endpoint = process.env.AWS_ENDPOINT_URL || undefined;
+  const client = withClientHooks(new SecretsManagerClient({ ...(mode.region ? { region: mode.region } : {}), ...(endpoint ? { endpoint } : {}) }));
+  try {
+    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    if (!SecretString) throw new UserError(`secret ${secretId} has no string value`);
+    return SecretString;
+  } finally {
+    client.destroy();
+  }
+}
+
+export interface AwsEraseOptions extends EraseCommandOptions {
+  piiSaltSecret?: string;
+}
+
+export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io): Promise<void> {
+  const contracts = loadLakeContracts();
+  const contract = contracts.get(options.dataset);
+  if (!contract) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
+  const hashes = contract.columns.some((c) => c.pii === 'hash' && new RegExp(`^\\s*"?${c.name}"?\\s*=`, 'i').test(options.where));
+  if (hashes && !options.piiSaltSecret) {
+    throw new UserError(`--where names a hash PII column: the value must be hashed with the deployment's salt`, 'pass --pii-salt-secret <the PII salt secret ARN> (the ingest function\'s PII_SALT_SECRET_ARN)');
+  }
+  const session = await openAwsSession(mode);
+  const work = await mkdtemp(join(tmpdir(), 'lake-erase-'));
+  try {
+    const record = await runErasure({
+      store: lakeStore(session),
+      contracts,
+      dataset: contract.name,
+      where: options.where,
+      piiSalt: await piiSalt(mode, options.piiSaltSecret),
+      requestedBy: options.requestedBy ?? `${localIdentity()} (AWS stack ${mode.stack})`,
+      dryRun: options.dryRun,
+      workDir: work,
+    });
+    if (options.json) io.print(renderJson(record));
+    else {
+      printErasure(record, io);
+      if (!record.dry_run && record.rows_removed.silver > 0) io.print(io.style.dim('gold: the rewritten manifests queue a gold refresh of the affected months\n'));
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    session.clients.destroy();
+  }
+}
+
+export async function compactOnAws(mode: AwsMode, options: { dataset?: string; partition?: string; targetBytes: number; dryRun?: boolean }, io: Io): Promise<CompactionReport[]> {
+  const contracts = loadLakeContracts();
+  const session = await openAwsSession(mode);
+  const work = await mkdtemp(join(tmpdir(), 'lake-compact-'));
+  try {
+    if (options.dataset && !contracts.get(options.dataset)) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
+    const datasets = options.dataset ? [options.dataset] : contracts.names();
+    const reports: CompactionReport[] = [];
+    for (const dataset of datasets) {
+      const progress = io.progress();
+      progress.phase(`compacting ${dataset} on ${mode.stack}`);
+      try {
+        reports.push(await runCompaction({ store: lakeStore(session), contracts, dataset, partition: options.partition, targetBytes: options.targetBytes, dryRun: options.dryRun, workDir: work }));
+      } finally {
+        progress.stop();
+      }
+    }
+    return reports;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    session.clients.destroy();
+  }
+}

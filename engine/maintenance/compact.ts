@@ -1,0 +1,353 @@
+/**
+ * Compaction: a partition's many small producer files become few files of about a target size, with the
+ * same rows (checked with EXCEPT ALL both ways before anything is switched) and their lineage columns as they
+ * were. Only files a manifest names are compacted (an abandoned attempt's files are left to its next ingest).
+ *
+ * The switch, per group of files: an intent record, the compacted file (named by its inputs, never by a
+ * source id), a second look — every input still there, unchanged, and still named by the same run's manifest,
+ * else the compacted file is removed and the group left as it was (a concurrent ingest won) — then the
+ * manifests are repointed at the compacted file, the inputs deleted and the intent removed. Between the upload
+ * and the deletes a reader may see the group's rows twice (S3 has no multi-object switch; documented). An
+ * intent left by a crash is finished (or undone) by the next compaction of the dataset.
+ *
+ * Compacted files are not compacted again, so a second run with nothing new does nothing.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ContractRegistry } from '../contract/load.ts';
+import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
+import { COMPACTED_PREFIX, COMPACTIONS_PREFIX, compactedFileName, compactedRecordKey, compactionIntentKey, isCompactedFile, silverTablePrefix } from '../layout.ts';
+import type { Manifest } from '../manifest.ts';
+import type { ObjectStore, StoredObject } from '../ports.ts';
+import { sqlString } from '../sql.ts';
+import { download, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson, readJsonObject, readManifests } from './files.ts';
+import { MaintenanceInputError } from './predicate.ts';
+import { removeRunFromFile } from './rewrite.ts';
+
+/** About the size of a compacted file. Athena reads files of 128 MB–1 GB best; a month of this lake is far less. */
+export const DEFAULT_COMPACTION_TARGET_BYTES = 128 * 1024 * 1024;
+
+export interface CompactOptions {
+  store: ObjectStore;
+  contracts: ContractRegistry;
+  dataset: string;
+  /** Only this partition, e.g. `year=2024/month=01`. */
+  partition?: string;
+  /** Inputs are grouped up to this many bytes. @default DEFAULT_COMPACTION_TARGET_BYTES */
+  targetBytes?: number;
+  dryRun?: boolean;
+  /** Scratch directory. @default os.tmpdir() */
+  workDir?: string;
+  /** Fault injection: runs after the compacted file is uploaded and before the second look. */
+  beforeSwitch?: (group: CompactedGroup) => Promise<void>;
+}
+
+export interface CompactedGroup {
+  partition: string;
+  compaction_id: string;
+  file: string;
+  inputs: string[];
+  rows: number;
+  bytes_before: number;
+  bytes_after: number | null;
+  /** `changed`: an input or its manifest changed meanwhile (a concurrent ingest); nothing was switched. */
+  status: 'compacted' | 'would_compact' | 'changed';
+}
+
+export interface CompactionReport {
+  dataset: string;
+  dry_run: boolean;
+  partitions: number;
+  files_before: number;
+  files_after: number;
+  groups: CompactedGroup[];
+  /** Intents of interrupted compactions finished (`finished`) or undone (`undone`) first. */
+  recovered: Array<{ compaction_id: string; outcome: 'finished' | 'undone' | 'left' }>;
+  /** Runs of compacted files whose rows a later ingest moved back to its own files (removed) or whose manifest lost the compacted file (repointed). */
+  repaired: Array<{ file: string; run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }>;
+  /** Files no manifest names (an unfinished ingest's): not compacted. */
+  unowned: string[];
+}
+
+interface CompactionIntent {
+  compaction_id: string;
+  dataset: string;
+  partition: string;
+  file: string;
+  inputs: Array<{ key: string; size: number; run_id: string; manifest_key: string }>;
+  rows: number;
+  started_at: string;
+}
+
+type Owners = Map<string, { key: string; manifest: Manifest }>;
+
+function owners(manifests: ReadonlyArray<{ key: string; manifest: Manifest }>): Owners {
+  const out: Owners = new Map();
+  for (const entry of manifests) for (const p of entry.manifest.partitions) for (const f of p.files) out.set(f, entry);
+  return out;
+}
+
+function checkPartition(partition: string | undefined, names: readonly string[], dataset: string): string | undefined {
+  if (partition === undefined) return undefined;
+  const trimmed = partition.replace(/^\/+|\/+$/g, '');
+  const parts = trimmed.split('/');
+  const ok = parts.length > 0 && parts.length <= names.length && parts.every((p, i) => new RegExp(`^${names[i]}=[A-Za-z0-9_.-]+$`).test(p));
+  if (!ok) throw new MaintenanceInputError(`--partition "${partition}" is not a partition of ${dataset}: use ${names.map((n) => `${n}=…`).join('/') || '(the dataset is not partitioned)'}, e.g. ${names.map((n) => (n === 'year' ? `${n}=2024` : `${n}=01`)).join('/')}`);
+  return `${trimmed}/`;
+}
+
+/** Greedy groups of consecutive files up to `target` bytes; only groups of two or more are worth rewriting. */
+function groupsOf(files: readonly StoredObject[], target: number): StoredObject[][] {
+  const groups: StoredObject[][] = [];
+  let current: StoredObject[] = [];
+  let bytes = 0;
+  for (const f of files) {
+    if (current.length && bytes + f.size > target) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(f);
+    bytes += f.size;
+  }
+  if (current.length) groups.push(current);
+  return groups.filter((g) => g.length > 1);
+}
+
+const parquetList = (paths: readonly string[]): string => `read_parquet([${paths.map(sqlString).join(', ')}], hive_partitioning = false, union_by_name = true)`;
+
+/** Writes the inputs as one file and proves it holds the same rows: counts, and EXCEPT ALL both ways. */
+async function writeCompacted(db: DuckDBConnection, inputs: readonly string[], out: string): Promise<number> {
+  await db.run(`COPY (SELECT * FROM ${parquetList(inputs)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`);
+  const [counts] = await queryRows(
+    db,
+    `SELECT (SELECT count(*) FROM ${parquetList(inputs)}) AS rows_in, (SELECT count(*) FROM read_parquet(${sqlString(out)})) AS rows_out,
+      (SELECT count(*) FROM (SELECT * FROM ${parquetList(inputs)} EXCEPT ALL SELECT * FROM read_parquet(${sqlString(out)}))) AS missing,
+      (SELECT count(*) FROM (SELECT * FROM read_parquet(${sqlString(out)}) EXCEPT ALL SELECT * FROM ${parquetList(inputs)})) AS extra`,
+  );
+  const rowsIn = asCount(counts?.rows_in);
+  if (asCount(counts?.rows_out) !== rowsIn || asCount(counts?.missing) !== 0 || asCount(counts?.extra) !== 0) {
+    throw new Error(`compaction: the compacted file differs from its ${inputs.length} inputs (rows ${rowsIn} in, ${asCount(counts?.rows_out)} out, ${asCount(counts?.missing)} missing, ${asCount(counts?.extra)} extra); nothing was switched`);
+  }
+  return rowsIn;
+}
+
+/** Whether every input is still as read, and still its run's file. */
+async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<boolean> {
+  const now = new Map<string, StoredObject>();
+  for await (const o of store.list('silver', intent.partition)) now.set(o.key, o);
+  for (const input of intent.inputs) {
+    const there = now.get(input.key);
+    if (!there || there.size !== input.size) return false;
+    const manifest = await readJsonObject<Manifest>(store, 'silver', input.manifest_key);
+    if (!manifest || manifest.run_id !== input.run_id || !manifest.partitions.some((p) => p.files.includes(input.key))) return false;
+  }
+  return true;
+}
+
+/** Repoints the manifests at the compacted file (idempotent), deletes the inputs, then the intent. */
+async function switchOver(store: ObjectStore, intent: CompactionIntent): Promise<void> {
+  const byManifest = new Map<string, string[]>();
+  for (const input of intent.inputs) byManifest.set(input.manifest_key, [...(byManifest.get(input.manifest_key) ?? []), input.key]);
+  for (const [key, replaced] of byManifest) {
+    const manifest = await readJsonObject<Manifest>(store, 'silver', key);
+    if (!manifest) continue;
+    const gone = new Set(replaced);
+    const partitions = manifest.partitions.map((p) => {
+      if (!p.files.some((f) => gone.has(f))) return p;
+      const files = [...new Set(p.files.map((f) => (gone.has(f) ? intent.file : f)))];
+      return { ...p, files };
+    });
+    const compactions = (manifest.compactions ?? []).filter((c) => c.compaction_id !== intent.compaction_id);
+    compactions.push({ compaction_id: intent.compaction_id, compacted_at: intent.started_at, file: intent.file, replaced });
+    await putJson(store, 'silver', key, { ...manifest, partitions, compactions } satisfies Manifest);
+  }
+  const runs = [...new Map(intent.inputs.map((i) => [i.run_id, { run_id: i.run_id, manifest_key: i.manifest_key }])).values()];
+  await putJson(store, 'silver', compactedRecordKey(intent.dataset, intent.compaction_id), { compaction_id: intent.compaction_id, file: intent.file, runs } satisfies CompactedRecord);
+  await store.delete('silver', intent.inputs.map((i) => i.key));
+  await store.delete('silver', [compactionIntentKey(intent.dataset, intent.compaction_id)]);
+}
+
+/** What a compacted file holds: the runs whose rows it took over (kept while the file exists). */
+interface CompactedRecord {
+  compaction_id: string;
+  file: string;
+  runs: Array<{ run_id: string; manifest_key: string }>;
+}
+
+async function exists(store: ObjectStore, key: string): Promise<boolean> {
+  for await (const o of store.list('silver', key)) if (o.key === key) return true;
+  return false;
+}
+
+/**
+ * Keeps a compacted file holding only rows its runs' manifests account for. A run re-ingested since under
+ * another run id (or the same run written again by an ingest that raced the switch, with its own files) has its
+ * rows elsewhere: they are removed from the compacted file. A manifest naming files that are gone (an ingest
+ * wrote it over the compaction's) is pointed at the compacted file again. Returns what it did, per run.
+ */
+async function repair(store: ObjectStore, record: CompactedRecord, workDir: string): Promise<Array<{ run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }>> {
+  const actions: Array<{ run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }> = [];
+  const keep: CompactedRecord['runs'] = [];
+  for (const run of record.runs) {
+    const manifest = await readJsonObject<Manifest>(store, 'silver', run.manifest_key);
+    if (!manifest) {
+      keep.push(run);
+      actions.push({ run_id: run.run_id, action: 'unknown' });
+      continue;
+    }
+    const here = folderOf(record.file);
+    const listedHere = manifest.partitions.flatMap((p) => p.files).filter((f) => folderOf(f) === here);
+    if (manifest.run_id === run.run_id && listedHere.includes(record.file)) {
+      keep.push(run);
+      actions.push({ run_id: run.run_id, action: 'kept' });
+      continue;
+    }
+    const missing: string[] = [];
+    if (manifest.run_id === run.run_id) for (const f of listedHere) if (!(await exists(store, f))) missing.push(f);
+    if (missing.length) {
+      const gone = new Set(missing);
+      const partitions = manifest.partitions.map((p) => ({ ...p, files: [...new Set(p.files.map((f) => (gone.has(f) ? record.file : f)))] }));
+      const compactions = [...(manifest.compactions ?? []).filter((c) => c.compaction_id !== record.compaction_id), { compaction_id: record.compaction_id, compacted_at: new Date().toISOString(), file: record.file, replaced: missing }];
+      await putJson(store, 'silver', run.manifest_key, { ...manifest, partitions, compactions } satisfies Manifest);
+      keep.push(run);
+      actions.push({ run_id: run.run_id, action: 'repointed' });
+      continue;
+    }
+    // Another run of the source, or the same run in its own files again: the rows here are its old copy.
+    const { removed } = await removeRunFromFile(store, record.file, run.run_id, workDir);
+    actions.push({ run_id: run.run_id, action: removed > 0 ? 'removed' : 'dropped' });
+  }
+  const recordKey = compactedRecordKey(record.file.split('/')[0] as string, record.compaction_id);
+  if (keep.length === 0) {
+    await store.delete('silver', [record.file]);
+    await store.delete('silver', [recordKey]);
+  } else if (keep.length !== record.runs.length) await putJson(store, 'silver', recordKey, { ...record, runs: keep });
+  return actions;
+}
+
+/** An interrupted compaction: finished when its file is there and its inputs' runs are as they were; undone while every input is still there. */
+async function recover(store: ObjectStore, intent: CompactionIntent): Promise<'finished' | 'undone' | 'left'> {
+  const present = new Set<string>();
+  for await (const o of store.list('silver', intent.partition)) present.add(o.key);
+  const intentKey = compactionIntentKey(intent.dataset, intent.compaction_id);
+  if (!present.has(intent.file)) {
+    await store.delete('silver', [intentKey]);
+    return 'undone';
+  }
+  let runsAsRead = true;
+  for (const input of intent.inputs) {
+    const manifest = await readJsonObject<Manifest>(store, 'silver', input.manifest_key);
+    if (!manifest || manifest.run_id !== input.run_id) runsAsRead = false;
+  }
+  if (runsAsRead) {
+    await switchOver(store, intent);
+    return 'finished';
+  }
+  if (intent.inputs.every((i) => present.has(i.key))) {
+    await store.delete('silver', [intent.file]);
+    await store.delete('silver', [intentKey]);
+    return 'undone';
+  }
+  return 'left';
+}
+
+export async function compactDataset(options: CompactOptions): Promise<CompactionReport> {
+  const { store } = options;
+  const contract = options.contracts.get(options.dataset);
+  if (!contract) throw new MaintenanceInputError(`unknown dataset "${options.dataset}"`);
+  const target = options.targetBytes ?? DEFAULT_COMPACTION_TARGET_BYTES;
+  if (!(target > 0)) throw new MaintenanceInputError(`the target size must be positive, got ${target}`);
+  const table = silverTablePrefix(contract.name);
+  const only = checkPartition(options.partition, contract.partitionBy.map((p) => p.name), contract.name);
+  const scratchRoot = options.workDir ?? tmpdir();
+  await mkdir(scratchRoot, { recursive: true });
+  const report: CompactionReport = { dataset: contract.name, dry_run: options.dryRun ?? false, partitions: 0, files_before: 0, files_after: 0, groups: [], recovered: [], repaired: [], unowned: [] };
+
+  if (!options.dryRun) {
+    for await (const o of store.list('silver', `${COMPACTIONS_PREFIX}${contract.name}/`)) {
+      const intent = await readJsonObject<CompactionIntent>(store, 'silver', o.key);
+      if (intent) report.recovered.push({ compaction_id: intent.compaction_id, outcome: await recover(store, intent) });
+      else await store.delete('silver', [o.key]);
+    }
+  }
+
+  if (!options.dryRun) {
+    for await (const o of store.list('silver', `${COMPACTED_PREFIX}${contract.name}/`)) {
+      const record = await readJsonObject<CompactedRecord>(store, 'silver', o.key);
+      if (!record) continue;
+      for (const a of await repair(store, record, scratchRoot)) if (a.action === 'removed' || a.action === 'repointed') report.repaired.push({ file: record.file, ...a });
+    }
+  }
+
+  const fileOwners = owners(await readManifests(store, contract.name));
+  const files = await listParquet(store, 'silver', only ? `${table}${only}` : table);
+  const folders = new Map<string, StoredObject[]>();
+  for (const f of files) folders.set(folderOf(f.key), [...(folders.get(folderOf(f.key)) ?? []), f]);
+  report.partitions = folders.size;
+  report.files_before = files.length;
+
+  const work = await mkdtemp(join(scratchRoot, 'lake-compact-'));
+  try {
+    await withDuckDb({ tempDirectory: join(work, 'spill'), memoryLimit: '128MB' }, 'compaction', async (db) => {
+      for (const [folder, inFolder] of folders) {
+        const candidates = inFolder.filter((f) => !isCompactedFile(f.key) && fileOwners.has(f.key));
+        report.unowned.push(...inFolder.filter((f) => !isCompactedFile(f.key) && !fileOwners.has(f.key)).map((f) => f.key));
+        for (const group of groupsOf(candidates, target)) {
+          const id = createHash('sha256').update(`${contract.name}\n${group.map((f) => `${f.key}:${f.size}`).join('\n')}`).digest('hex').slice(0, 16);
+          const result: CompactedGroup = {
+            partition: folder,
+            compaction_id: id,
+            file: `${folder}${compactedFileName(id)}`,
+            inputs: group.map((f) => f.key),
+            rows: 0,
+            bytes_before: group.reduce((s, f) => s + f.size, 0),
+            bytes_after: null,
+            status: 'would_compact',
+          };
+          report.groups.push(result);
+          if (options.dryRun) continue;
+          const paths = await Promise.all(group.map((f) => download(store, 'silver', f.key, work)));
+          const out = join(work, `${id}.parquet`);
+          try {
+            result.rows = await writeCompacted(db, paths, out);
+            result.bytes_after = (await stat(out)).size;
+            const intent: CompactionIntent = {
+              compaction_id: id,
+              dataset: contract.name,
+              partition: folder,
+              file: result.file,
+              inputs: group.map((f) => {
+                const owner = fileOwners.get(f.key) as { key: string; manifest: Manifest };
+                return { key: f.key, size: f.size, run_id: owner.manifest.run_id, manifest_key: owner.key };
+              }),
+              rows: result.rows,
+              started_at: new Date().toISOString(),
+            };
+            await putJson(store, 'silver', compactionIntentKey(contract.name, id), intent);
+            await store.putFile('silver', result.file, out, 'application/vnd.apache.parquet');
+            await options.beforeSwitch?.(result);
+            if (await unchanged(store, intent)) {
+              await switchOver(store, intent);
+              result.status = 'compacted';
+            } else {
+              await store.delete('silver', [result.file]);
+              await store.delete('silver', [compactionIntentKey(contract.name, id)]);
+              result.status = 'changed';
+            }
+          } finally {
+            await Promise.all([...paths, out].map((p) => rm(p, { force: true })));
+          }
+        }
+      }
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const switched = report.groups.filter((g) => g.status !== 'changed');
+  report.files_after = report.files_before - switched.reduce((s, g) => s + g.inputs.length - 1, 0);
+  return report;
+}

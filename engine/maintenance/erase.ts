@@ -1,0 +1,330 @@
+/**
+ * Erasure (right to be forgotten): removes every silver and quarantine row matching `<column> = <value>` of
+ * one dataset. Each file holding matching rows is rewritten without them and put back under its own key (a
+ * reader sees the old file or the new one, never neither: nothing is deleted). The manifests of the sources
+ * whose rows went record how many (so `rows_in = rows_valid + rows_quarantined` stays explained), which also
+ * makes the next gold refresh recompute their months; and an audit record — who, when, the predicate with
+ * its value hashed, every file rewritten, rows removed per source — goes to `_audit/erasures/` in silver.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ContractRegistry } from '../contract/load.ts';
+import { duckdbType } from '../contract/schema.ts';
+import type { ColumnContract, DatasetContract } from '../contract/types.ts';
+import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
+import { erasureRecordKey, quarantineRecordsPrefix, silverTablePrefix } from '../layout.ts';
+import type { Manifest, ManifestErasure } from '../manifest.ts';
+import type { ObjectStore, Zone } from '../ports.ts';
+import { ident, silverValueSql, sqlString } from '../sql.ts';
+import { download, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson, readJsonObject, readManifests } from './files.ts';
+import { parseEqualityPredicate, PredicateError, type EqualityPredicate } from './predicate.ts';
+
+export interface EraseOptions {
+  store: ObjectStore;
+  contracts: ContractRegistry;
+  dataset: string;
+  /** `<column> = <value>`; for a `hash` PII column the raw value (hashed here with `piiSalt`). */
+  where: string;
+  /** The lake's salt of PII `hash` columns (the one its ingests use). @default '' */
+  piiSalt?: string;
+  /** Who asked (recorded). */
+  requestedBy: string;
+  /** Report what would change, write nothing. */
+  dryRun?: boolean;
+  /** Scratch directory for copies of the files. @default os.tmpdir() */
+  workDir?: string;
+  /** Called after each file is scanned (progress). */
+  onFile?: (key: string, index: number, total: number) => void;
+}
+
+export interface ErasedFile {
+  zone: Extract<Zone, 'silver' | 'quarantine'>;
+  key: string;
+  /** `rewritten` without the rows; `deleted`: a whole rejected file kept in quarantine as it came, holding the value. */
+  action: 'rewritten' | 'deleted';
+  rows_before: number;
+  rows_removed: number;
+  /** Earlier versions of the file (a versioned bucket's copies of the old bytes) permanently deleted. */
+  earlier_versions_deleted: number;
+}
+
+export interface ErasedSource {
+  run_id: string;
+  source_id: string | null;
+  source_key: string | null;
+  rows_valid_removed: number;
+  rows_quarantined_removed: number;
+}
+
+/** The erasure record (also the result; a dry run's has `dry_run: true` and is not written). */
+export interface ErasureRecord {
+  record_version: 1;
+  erasure_id: string;
+  dataset: string;
+  status: 'dry_run' | 'started' | 'completed';
+  dry_run: boolean;
+  requested_by: string;
+  started_at: string;
+  finished_at: string | null;
+  /** The predicate without its value: the column, `=`, and a keyed hash of the value. */
+  predicate: { column: string; operator: '='; value_hash: string; value_hash_algorithm: string; pii: string };
+  files: ErasedFile[];
+  rows_removed: { silver: number; quarantine: number };
+  sources: ErasedSource[];
+  /** Months whose silver rows changed (gold recomputes from the earliest). */
+  months: string[];
+  /** Whole rejected files kept in quarantine are raw bytes: not rewritten; see docs/runbook.md. */
+  bronze: string;
+}
+
+export const BRONZE_ERASURE_POLICY =
+  'bronze is immutable and not rewritten: it expires by its lifecycle rule before the legal deadline (docs/runbook.md, "Erasure requests"); a replay of an erased source before then must be followed by the same erasure again';
+
+/** Keyed hash of the value: the salt as key when the lake has one, so a guessable value is not revealed by the record. */
+function valueHash(dataset: string, predicate: EqualityPredicate, salt: string): { value_hash: string; value_hash_algorithm: string } {
+  const text = `${dataset}\n${predicate.column.name}\n${predicate.value}`;
+  return salt
+    ? { value_hash: createHmac('sha256', salt).update(text).digest('hex'), value_hash_algorithm: 'hmac-sha256(pii salt, dataset\\ncolumn\\nvalue)' }
+    : { value_hash: createHash('sha256').update(text).digest('hex'), value_hash_algorithm: 'sha256(dataset\\ncolumn\\nvalue)' };
+}
+
+/** The value as silver stores it (typed, hashed for `hash` PII), as SQL text; a PredicateError when the type refuses it. */
+async function silverValue(db: DuckDBConnection, predicate: EqualityPredicate, salt: string): Promise<string> {
+  const [row] = await queryRows(db, `SELECT CAST(value AS VARCHAR) AS v FROM (${silverValueSql(predicate.column, sqlString(predicate.value), salt)})`);
+  const v = row?.v;
+  if (typeof v !== 'string') throw new PredicateError(`"${predicate.value}" is not a valid ${predicate.column.typeText} for column ${predicate.column.name}`);
+  return `CAST(${sqlString(v)} AS ${duckdbType(predicate.column.type)})`;
+}
+
+/** Silver: the typed column equals the value. */
+const silverMatch = (column: ColumnContract, value: string): string => `(${ident(column.name)} = ${value})`;
+
+/**
+ * Quarantine rows hold the record as it came (`raw_record`): a JSON object of the source's fields, or the raw
+ * line when it could not be parsed. A record matches when a field named like the column (name or alias, any
+ * case) holds the value, or — raw lines — when the value stands in it as a whole field. PII columns are
+ * redacted in quarantine, so only non-PII columns are matched there.
+ */
+function quarantineMatch(predicate: EqualityPredicate): string | undefined {
+  if (predicate.column.pii !== 'none') return undefined;
+  const names = [predicate.column.name, ...predicate.column.aliases].map((n) => sqlString(n.toLowerCase())).join(', ');
+  const value = sqlString(predicate.value.trim());
+  const escaped = predicate.value.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const field = sqlString(`(^|[,;|\\t"\\s])${escaped}($|[,;|\\t"\\s])`);
+  return `(CASE WHEN json_valid(raw_record) AND json_type(raw_record) = 'OBJECT'
+    THEN len(list_filter(json_keys(raw_record), k -> lower(k) IN (${names}) AND trim(json_extract_string(raw_record, '$."' || replace(k, '"', '\\"') || '"')) = ${value})) > 0
+    ELSE coalesce(regexp_matches(raw_record, ${field}), false) END)`;
+}
+
+/** Text of a stored file, gunzipped when it is gzip. */
+async function* textOf(stream: Readable): AsyncIterable<string> {
+  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await iterator.next();
+  if (first.done) return;
+  const head = first.value;
+  const whole = Readable.from(
+    (async function* () {
+      yield head;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    })(),
+  );
+  const decoded = head[0] === 0x1f && head[1] === 0x8b ? whole.pipe(createGunzip()) : whole;
+  for await (const chunk of decoded) yield (chunk as Buffer).toString('utf8');
+}
+
+/** Past this much text a kept copy is not read further and counts as holding the value (a rejected gzip bomb). */
+const RAW_SCAN_LIMIT = 1024 ** 3;
+
+/** Whether raw bytes (CSV or JSON Lines, gzip opened) hold `value` as a whole field. */
+async function rawHolds(stream: Readable, value: string): Promise<boolean> {
+  const escaped = value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const field = new RegExp(`(^|[,;|\\t"\\s])${escaped}($|[,;|\\t"\\s])`, 'm');
+  let tail = '';
+  let seen = 0;
+  try {
+    for await (const text of textOf(stream)) {
+      const window = tail + text;
+      if (field.test(window)) return true;
+      seen += text.length;
+      if (seen > RAW_SCAN_LIMIT) return true;
+      tail = window.slice(-Math.max(value.length * 2, 64));
+    }
+    return false;
+  } finally {
+    stream.destroy();
+  }
+}
+
+/**
+ * Whole rejected files are kept in quarantine byte for byte (`<dataset>/files/…`): one holding the value is
+ * deleted (a copy of bronze; its quarantine record with the reason stays).
+ */
+async function eraseRejectedFileCopies(store: ObjectStore, dataset: string, value: string, record: ErasureRecord, dryRun: boolean, manifests: Map<string, { key: string; manifest: Manifest }>): Promise<void> {
+  for await (const o of store.list('quarantine', `${dataset}/files/`)) {
+    if (!(await rawHolds(await store.getStream('quarantine', o.key), value))) continue;
+    let earlier = 0;
+    if (!dryRun) {
+      await store.delete('quarantine', [o.key]);
+      if (store.purgeEarlierVersions) earlier = await store.purgeEarlierVersions('quarantine', o.key);
+    }
+    record.files.push({ zone: 'quarantine', key: o.key, action: 'deleted', rows_before: 0, rows_removed: 0, earlier_versions_deleted: earlier });
+    // Its manifest records the erasure too, so a redelivery of the same object does not put the copy back.
+    const owner = [...manifests.values()].find((e) => e.manifest.quarantine.file_key === o.key);
+    if (owner && !dryRun) {
+      await recordInManifests(store, manifests, { erasure_id: record.erasure_id, erased_at: record.started_at, record_key: erasureRecordKey(dataset, record.erasure_id) }, new Map([[owner.manifest.run_id, { valid: 0, quarantined: 0 }]]));
+    }
+  }
+}
+
+function newErasureId(now: Date): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(4).toString('hex')}`;
+}
+
+interface Scan {
+  total: number;
+  removed: number;
+  byRun: Map<string, { removed: number; sourceKey: string | null }>;
+}
+
+async function scanFile(db: DuckDBConnection, path: string, match: string): Promise<Scan> {
+  const file = `read_parquet(${sqlString(path)}, hive_partitioning = false)`;
+  const rows = await queryRows(db, `SELECT ingest_run_id, any_value(source_key) AS source_key, count(*) AS n, count(*) FILTER (WHERE ${match}) AS m FROM ${file} GROUP BY ingest_run_id`);
+  const byRun = new Map<string, { removed: number; sourceKey: string | null }>();
+  let total = 0;
+  let removed = 0;
+  for (const r of rows) {
+    total += asCount(r.n);
+    const m = asCount(r.m);
+    removed += m;
+    if (m > 0) byRun.set(String(r.ingest_run_id), { removed: m, sourceKey: typeof r.source_key === 'string' ? r.source_key : null });
+  }
+  return { total, removed, byRun };
+}
+
+/** Writes the file without the matching rows and checks the count. */
+async function rewriteWithout(db: DuckDBConnection, path: string, match: string, out: string, expected: number): Promise<void> {
+  const file = `read_parquet(${sqlString(path)}, hive_partitioning = false)`;
+  await db.run(`COPY (SELECT * FROM ${file} WHERE ${match} IS NOT TRUE) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`);
+  const [check] = await queryRows(db, `SELECT count(*) AS n FROM read_parquet(${sqlString(out)})`);
+  if (asCount(check?.n) !== expected) throw new Error(`erasure: the rewrite of ${path} holds ${asCount(check?.n)} rows, expected ${expected}; nothing was replaced`);
+}
+
+/** Adds this erasure's counts to the manifests of the runs it touched (read, add, write: idempotent per erasure id). */
+async function recordInManifests(store: ObjectStore, manifests: Map<string, { key: string; manifest: Manifest }>, erasure: Pick<ManifestErasure, 'erasure_id' | 'erased_at' | 'record_key'>, byRun: Map<string, { valid: number; quarantined: number }>): Promise<void> {
+  for (const [run, counts] of byRun) {
+    const entry = manifests.get(run);
+    if (!entry) continue; // rows of an attempt no manifest describes: counted in the record's sources only
+    const current = (await readJsonObject<Manifest>(store, 'silver', entry.key)) ?? entry.manifest;
+    if (current.run_id !== run) continue; // re-ingested since: its rows are counted by the new run's manifest
+    const erasures = current.erasures ?? [];
+    let mine = erasures.find((e) => e.erasure_id === erasure.erasure_id);
+    if (!mine) {
+      mine = { ...erasure, rows_valid_removed: 0, rows_quarantined_removed: 0 };
+      erasures.push(mine);
+    }
+    mine.rows_valid_removed += counts.valid;
+    mine.rows_quarantined_removed += counts.quarantined;
+    const updated: Manifest = { ...current, erasures };
+    await putJson(store, 'silver', entry.key, updated);
+    entry.manifest = updated;
+  }
+}
+
+/**
+ * Erases the rows matching `where` from the dataset's silver and quarantine. Data problems (unknown column,
+ * a value the column's type refuses, another operator) throw PredicateError before anything is read.
+ * Files are done one at a time: an interrupted erasure leaves every file either old or new, and running it
+ * again finishes the job (files already rewritten match nothing).
+ */
+export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
+  const { store } = options;
+  const contract: DatasetContract | undefined = options.contracts.get(options.dataset);
+  if (!contract) throw new PredicateError(`unknown dataset "${options.dataset}"`);
+  const predicate = parseEqualityPredicate(options.where, contract);
+  const salt = options.piiSalt ?? '';
+  const started = new Date();
+  const erasureId = newErasureId(started);
+  const recordKey = erasureRecordKey(contract.name, erasureId);
+  const scratchRoot = options.workDir ?? tmpdir();
+  await mkdir(scratchRoot, { recursive: true });
+  const work = await mkdtemp(join(scratchRoot, 'lake-erase-'));
+  const record: ErasureRecord = {
+    record_version: 1,
+    erasure_id: erasureId,
+    dataset: contract.name,
+    status: options.dryRun ? 'dry_run' : 'started',
+    dry_run: options.dryRun ?? false,
+    requested_by: options.requestedBy,
+    started_at: started.toISOString(),
+    finished_at: null,
+    predicate: { column: predicate.column.name, operator: '=', ...valueHash(contract.name, predicate, salt), pii: predicate.column.pii },
+    files: [],
+    rows_removed: { silver: 0, quarantine: 0 },
+    sources: [],
+    months: [],
+    bronze: BRONZE_ERASURE_POLICY,
+  };
+  try {
+    return await withDuckDb({ tempDirectory: join(work, 'spill') }, 'erasure', async (db) => {
+      const value = await silverValue(db, predicate, salt);
+      const targets: Array<{ zone: 'silver' | 'quarantine'; key: string; match: string }> = [];
+      for (const o of await listParquet(store, 'silver', silverTablePrefix(contract.name))) targets.push({ zone: 'silver', key: o.key, match: silverMatch(predicate.column, value) });
+      const qMatch = quarantineMatch(predicate);
+      if (qMatch) for (const o of await listParquet(store, 'quarantine', quarantineRecordsPrefix(contract.name))) targets.push({ zone: 'quarantine', key: o.key, match: qMatch });
+
+      const manifests = new Map((await readManifests(store, contract.name)).map((e) => [e.manifest.run_id, e]));
+      const sources = new Map<string, ErasedSource>();
+      const months = new Set<string>();
+      if (!options.dryRun) await putJson(store, 'silver', recordKey, record);
+      for (const [i, target] of targets.entries()) {
+        const path = await download(store, target.zone, target.key, work);
+        try {
+          const scan = await scanFile(db, path, target.match);
+          options.onFile?.(target.key, i, targets.length);
+          if (scan.removed === 0) continue;
+          let earlierVersions = 0;
+          if (!options.dryRun) {
+            const out = `${path}.erased.parquet`;
+            await rewriteWithout(db, path, target.match, out, scan.total - scan.removed);
+            await store.putFile(target.zone, target.key, out, 'application/vnd.apache.parquet'); // same key: replaced, never absent
+            await rm(out, { force: true });
+            // A versioned bucket keeps the replaced bytes as an earlier version: those hold the erased rows too.
+            if (store.purgeEarlierVersions) earlierVersions = await store.purgeEarlierVersions(target.zone, target.key);
+          }
+          record.files.push({ zone: target.zone, key: target.key, action: 'rewritten', rows_before: scan.total, rows_removed: scan.removed, earlier_versions_deleted: earlierVersions });
+          record.rows_removed[target.zone] += scan.removed;
+          const month = target.zone === 'silver' ? monthOfKey(target.key) : undefined;
+          if (month) months.add(month);
+          const counts = new Map<string, { valid: number; quarantined: number }>();
+          for (const [run, { removed, sourceKey }] of scan.byRun) {
+            const manifest = manifests.get(run)?.manifest;
+            const s = sources.get(run) ?? { run_id: run, source_id: manifest?.source_id ?? null, source_key: manifest?.source.key ?? sourceKey, rows_valid_removed: 0, rows_quarantined_removed: 0 };
+            if (target.zone === 'silver') s.rows_valid_removed += removed;
+            else s.rows_quarantined_removed += removed;
+            sources.set(run, s);
+            counts.set(run, target.zone === 'silver' ? { valid: removed, quarantined: 0 } : { valid: 0, quarantined: removed });
+          }
+          if (!options.dryRun) await recordInManifests(store, manifests, { erasure_id: erasureId, erased_at: started.toISOString(), record_key: recordKey }, counts);
+        } finally {
+          await rm(path, { force: true });
+        }
+      }
+      if (predicate.column.pii === 'none') await eraseRejectedFileCopies(store, contract.name, predicate.value.trim(), record, options.dryRun ?? false, manifests);
+      record.sources = [...sources.values()].sort((a, b) => (a.source_key ?? '').localeCompare(b.source_key ?? ''));
+      record.months = [...months].sort();
+      record.finished_at = new Date().toISOString();
+      if (!options.dryRun) {
+        record.status = 'completed';
+        await putJson(store, 'silver', recordKey, record);
+      }
+      return record;
+    });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,63 @@
+/** Silver and quarantine Parquet files as maintenance sees them: listed through the store, copied to scratch for DuckDB. */
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import { MANIFESTS_PREFIX } from '../layout.ts';
+import type { Manifest } from '../manifest.ts';
+import type { ObjectStore, StoredObject, Zone } from '../ports.ts';
+
+/** Silver Parquet row groups: the size the ingest writes (engine/routed.ts). */
+export const MAINTENANCE_ROW_GROUP_SIZE = 20_480;
+
+/** Parquet files under a prefix, skipping `_`-prefixed folders (manifests, audit, intents). */
+export async function listParquet(store: ObjectStore, zone: Zone, prefix: string): Promise<StoredObject[]> {
+  const out: StoredObject[] = [];
+  for await (const o of store.list(zone, prefix)) {
+    if (!o.key.endsWith('.parquet')) continue;
+    if (o.key.slice(prefix.length).split('/').some((part) => part.startsWith('_') || part.startsWith('.'))) continue;
+    out.push(o);
+  }
+  return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** A local copy of an object, named after its key's hash (keys may hold any character). */
+export async function download(store: ObjectStore, zone: Zone, key: string, dir: string): Promise<string> {
+  const path = join(dir, `${createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 24)}.parquet`);
+  await pipeline(await store.getStream(zone, key), createWriteStream(path));
+  return path;
+}
+
+export async function readJsonObject<T>(store: ObjectStore, zone: Zone, key: string): Promise<T | undefined> {
+  const bytes = await store.getBytes(zone, key);
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function putJson(store: ObjectStore, zone: Zone, key: string, value: unknown): Promise<void> {
+  await store.putBytes(zone, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+}
+
+/** Every completed ingest of the dataset, with the key of its manifest. */
+export async function readManifests(store: ObjectStore, dataset: string): Promise<Array<{ key: string; manifest: Manifest }>> {
+  const out: Array<{ key: string; manifest: Manifest }> = [];
+  for await (const o of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
+    if (!o.key.endsWith('.json')) continue;
+    const manifest = await readJsonObject<Manifest>(store, 'silver', o.key);
+    if (manifest && manifest.dataset === dataset) out.push({ key: o.key, manifest });
+  }
+  return out;
+}
+
+/** The partition folder of a key (`transactions/year=2024/month=01/`). */
+export const folderOf = (key: string): string => key.slice(0, key.lastIndexOf('/') + 1);
+
+/** `year=2024/month=01` of a silver key, as a month key `2024-01` when the partitioning is year/month. */
+export function monthOfKey(key: string): string | undefined {
+  const m = /year=(\d{4})\/month=(\d{2})\//.exec(key);
+  return m ? `${m[1]}-${m[2]}` : undefined;
+}

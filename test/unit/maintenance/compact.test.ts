@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  compactDataset,
+  ContractRegistry,
+  eraseRows,
+  loadContracts,
+  MaintenanceInputError,
+  manifestKey,
+  parseContract,
+  type CompactOptions,
+  type Manifest,
+} from '../../../engine/index.ts';
+import { readWithDuckDb } from '../../support/duckdb-reader.ts';
+import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
+
+const contracts = loadContracts();
+/** The same contract at another version: a re-ingest under it is another run of each source. */
+const nextVersion = new ContractRegistry([
+  parseContract({ ...(JSON.parse(readFileSync(new URL('../../../contracts/transactions.json', import.meta.url), 'utf8')) as object), version: '1.1.0' }, 'transactions.json'),
+]);
+
+const producerFile = (n: number): string =>
+  csv(...Array.from({ length: 3 }, (_, i) => `T${n}-${i},ACC00${i},${n}.0${i},EUR,2024-01-${String(10 + i).padStart(2, '0')}T00:00:00Z`), `T${n}-x,ACC009,${n}.50,EUR,2024-02-01T00:00:00Z`);
+
+async function lakeWithSmallFiles(count = 6): Promise<{ lake: TestLake; manifests: Manifest[] }> {
+  const lake = await createTestLake(contracts);
+  const manifests: Manifest[] = [];
+  for (let n = 1; n <= count; n++) manifests.push(await lake.ingest(`transactions/producer-${n}.csv`, producerFile(n), { etag: `etag-${n}` }));
+  return { lake, manifests };
+}
+
+const glob = (lake: TestLake) => `read_parquet('${lake.root}/silver/transactions/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)`;
+
+/** Rows of `a` not in `b` and of `b` not in `a`, with multiplicity, by DuckDB over the Parquet files. */
+async function exceptAllBothWays(before: string, lake: TestLake): Promise<number[]> {
+  const [r] = await readWithDuckDb(`CREATE TABLE before AS SELECT * FROM read_parquet('${before}');
+    SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM ${glob(lake)})) AS missing,
+           (SELECT count(*) FROM (SELECT * FROM ${glob(lake)} EXCEPT ALL SELECT * FROM before)) AS extra`);
+  return [Number(r?.missing), Number(r?.extra)];
+}
+
+async function keepSilver(lake: TestLake): Promise<string> {
+  const path = join(lake.root, 'before.parquet');
+  await readWithDuckDb(`COPY (SELECT * FROM ${glob(lake)}) TO '${path}' (FORMAT parquet)`);
+  return path;
+}
+
+const compact = (lake: TestLake, extra: Partial<CompactOptions> = {}) =>
+  compactDataset({ store: lake.store, contracts, dataset: 'transactions', workDir: lake.root, ...extra });
+
+const manifestOf = async (lake: TestLake, m: Manifest): Promise<Manifest> => JSON.parse(await readFile(join(lake.root, 'silver', manifestKey('transactions', m.source_id)), 'utf8')) as Manifest;
+
+const count = async (lake: TestLake): Promise<number> => Number((await readWithDuckDb(`SELECT count(*) AS n FROM ${glob(lake)}`))[0]?.n);
+
+describe('compaction', () => {
+  it('rewrites a partition of many small files as one file with the same rows and lineage (EXCEPT ALL both ways)', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles();
+    expect(await lake.files('silver', 'transactions/year=2024/month=01/')).toHaveLength(6);
+    const before = await keepSilver(lake);
+    const report = await compact(lake);
+
+    expect(report.groups.map((g) => [g.partition, g.inputs.length, g.rows, g.status])).toEqual([
+      ['transactions/year=2024/month=01/', 6, 18, 'compacted'],
+      ['transactions/year=2024/month=02/', 6, 6, 'compacted'],
+    ]);
+    expect(report).toMatchObject({ files_before: 12, files_after: 2 });
+    const jan = await lake.files('silver', 'transactions/year=2024/month=01/');
+    expect(jan).toEqual([report.groups[0]?.file]);
+    expect(jan[0]).toMatch(/\/part-compacted-[0-9a-f]{16}\.parquet$/);
+    expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
+    // Every row still names its source and run.
+    const perRun = await readWithDuckDb(`SELECT ingest_run_id, source_key, count(*) AS n FROM ${glob(lake)} GROUP BY ALL ORDER BY source_key`);
+    expect(perRun.map((r) => [r.ingest_run_id, r.source_key, Number(r.n)])).toEqual(manifests.map((m) => [m.run_id, m.source.key, 4]));
+    // Manifests point at the compacted files, still account for every row, and say what was replaced.
+    for (const m of manifests) {
+      const now = await manifestOf(lake, m);
+      expect(now.rows_in).toBe(now.rows_valid + now.rows_quarantined);
+      expect(now.partitions.flatMap((p) => p.files)).toEqual(report.groups.map((g) => g.file));
+      expect(now.compactions?.map((c) => c.replaced)).toEqual(m.partitions.map((p) => p.files));
+    }
+  });
+
+  it('is idempotent: a second run changes nothing', async () => {
+    const { lake } = await lakeWithSmallFiles();
+    await compact(lake);
+    const files = await lake.files('silver');
+    const times = await Promise.all(files.map(async (k) => (await stat(join(lake.root, 'silver', k))).mtimeMs));
+    const again = await compact(lake);
+    expect(again.groups).toEqual([]);
+    expect(again.files_before).toBe(again.files_after);
+    expect(await lake.files('silver')).toEqual(files);
+    expect(await Promise.all(files.map(async (k) => (await stat(join(lake.root, 'silver', k))).mtimeMs))).toEqual(times);
+  });
+
+  it('groups files up to the target size, and only the partition asked for', async () => {
+    const { lake } = await lakeWithSmallFiles();
+    const [one] = await lake.files('silver', 'transactions/year=2024/month=01/');
+    const size = (await stat(join(lake.root, 'silver', one as string))).size;
+    const dry = await compact(lake, { partition: 'year=2024/month=01', targetBytes: Math.floor(size * 2.5), dryRun: true });
+    expect(dry.groups.map((g) => [g.inputs.length, g.status])).toEqual([[2, 'would_compact'], [2, 'would_compact'], [2, 'would_compact']]);
+    expect(await lake.files('silver', 'transactions/year=2024/month=01/')).toHaveLength(6);
+    const report = await compact(lake, { partition: 'year=2024/month=01', targetBytes: Math.floor(size * 2.5) });
+    expect(report.groups.every((g) => g.status === 'compacted')).toBe(true);
+    expect(await lake.files('silver', 'transactions/year=2024/month=01/')).toHaveLength(3);
+    expect(await lake.files('silver', 'transactions/year=2024/month=02/')).toHaveLength(6);
+  });
+
+  it('refuses a partition that is not one of the dataset', async () => {
+    const { lake } = await lakeWithSmallFiles(2);
+    for (const partition of ['month=01', 'year=2024/day=01', "year=2024'; --"]) {
+      await expect(compact(lake, { partition })).rejects.toThrow(MaintenanceInputError);
+    }
+    await expect(compact(lake, { partition: 'year=2024' })).resolves.toMatchObject({ files_after: 2 });
+  });
+
+  it('a re-ingest of a compacted source (the same run) does not duplicate its rows', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles();
+    await compact(lake);
+    const before = await keepSilver(lake);
+    const again = await lake.ingest('transactions/producer-3.csv', producerFile(3), { etag: 'etag-3' });
+    expect(again.run_id).toBe(manifests[2]?.run_id);
+    expect(await count(lake)).toBe(24);
+    expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
+  });
+
+  it('a re-ingest under another contract version moves the source out of the compacted file: no duplicates, nothing lost', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles();
+    const report = await compact(lake);
+    const m3 = manifests[2] as Manifest;
+    const { ingestObject } = await import('../../../engine/index.ts');
+    const body = producerFile(3);
+    const fresh = await ingestObject({ bucket: 'test-bronze', key: 'transactions/producer-3.csv', etag: 'etag-3', lastModified: new Date('2024-05-01T12:00:00Z') }, (async function* () { yield Buffer.from(body); })(), {
+      contracts: nextVersion, store: lake.store, catalog: lake.catalog, workDir: lake.root,
+    });
+    expect(fresh.run_id).not.toBe(m3.run_id);
+    const runs = await readWithDuckDb(`SELECT ingest_run_id, count(*) AS n FROM ${glob(lake)} GROUP BY ALL`);
+    expect(await count(lake)).toBe(24);
+    expect(runs.find((r) => r.ingest_run_id === m3.run_id)).toBeUndefined();
+    expect(Number(runs.find((r) => r.ingest_run_id === fresh.run_id)?.n)).toBe(4);
+    // The compacted files hold the other five sources only.
+    const inCompacted = await readWithDuckDb(`SELECT count(*) AS n FROM read_parquet([${report.groups.map((g) => `'${lake.root}/silver/${g.file}'`).join(', ')}])`);
+    expect(Number(inCompacted[0]?.n)).toBe(20);
+    // A later compaction takes the re-ingested files in with the rest of the new small files only.
+    const next = await compact(lake);
+    expect(next.repaired).toEqual([]);
+    expect(await count(lake)).toBe(24);
+  });
+
+  it('an ingest that changes an input between the upload and the switch wins: the group is left as it was', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    const { ingestObject } = await import('../../../engine/index.ts');
+    const report = await compact(lake, {
+      partition: 'year=2024/month=01',
+      beforeSwitch: async () => {
+        const body = producerFile(2);
+        await ingestObject({ bucket: 'test-bronze', key: 'transactions/producer-2.csv', etag: 'etag-2', lastModified: new Date('2024-05-01T12:00:00Z') }, (async function* () { yield Buffer.from(body); })(), {
+          contracts: nextVersion, store: lake.store, catalog: lake.catalog, workDir: lake.root,
+        });
+      },
+    });
+    expect(report.groups.map((g) => g.status)).toEqual(['changed']);
+    expect((await lake.files('silver', 'transactions/year=2024/month=01/')).some((k) => k.includes('compacted'))).toBe(false);
+    expect(await count(lake)).toBe(12);
+    expect((await lake.files('silver', '_maintenance/'))).toEqual([]);
+    expect((await manifestOf(lake, manifests[0] as Manifest)).compactions).toBeUndefined();
+  });
+
+  it('an interrupted compaction (crash after the upload) is finished by the next run: no duplicates left', async () => {
+    const { lake } = await lakeWithSmallFiles(3);
+    const before = await keepSilver(lake);
+    await expect(compact(lake, { partition: 'year=2024/month=01', beforeSwitch: async () => Promise.reject(new Error('killed')) })).rejects.toThrow('killed');
+    expect(await count(lake)).toBe(12 + 9); // the compacted file and its inputs, both readable for now
+    const report = await compact(lake);
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['finished']);
+    expect(await count(lake)).toBe(12);
+    expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
+    expect(await lake.files('silver', '_maintenance/compactions/')).toEqual([]);
+  });
+
+  it('an ingest whose manifest overwrote the switch is repaired by the next compaction, then re-ingests stay single', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    const m1 = manifests[0] as Manifest;
+    await compact(lake);
+    // A concurrent ingest of the same run wrote its manifest over the compaction's (naming the deleted input).
+    await lake.store.putBytes('silver', manifestKey('transactions', m1.source_id), JSON.stringify(m1));
+    const report = await compact(lake);
+    expect(report.repaired.map((r) => r.action)).toEqual(['repointed', 'repointed']);
+    expect((await manifestOf(lake, m1)).compactions).toHaveLength(2);
+    await lake.ingest('transactions/producer-1.csv', producerFile(1), { etag: 'etag-1' });
+    expect(await count(lake)).toBe(12);
+  });
+
+  it('erasure works across compacted files and counts per source', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    await compact(lake);
+    const record = await eraseRows({ store: lake.store, contracts, dataset: 'transactions', where: 'account_id = ACC001', requestedBy: 't', workDir: lake.root });
+    expect(record.rows_removed.silver).toBe(3);
+    expect(record.sources.map((s) => [s.source_id, s.rows_valid_removed])).toEqual(manifests.map((m) => [m.source_id, 1]));
+    expect(await count(lake)).toBe(9);
+  });
+});
