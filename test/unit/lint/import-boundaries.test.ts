@@ -64,6 +64,14 @@ describe('import boundaries (eslint.config.js)', () => {
     expect(await importErrors('lib/storage/x.ts', code)).toHaveLength(1);
   });
 
+  it('keeps the AGPL policy simulator under test/', async () => {
+    const code = "import { runSimulation } from '@cloud-copilot/iam-simulate';";
+    for (const file of ['lib/x.ts', 'cli/x.ts', 'adapters/aws/x.ts', 'engine/x.ts']) {
+      expect(await importErrors(file, code)).toEqual([expect.stringContaining('AGPL test tooling')]);
+    }
+    expect(await importErrors('test/integration/harness/x.ts', code)).toEqual([]);
+  });
+
   it('lets lib/ import the DuckDB-free faces, and engine/index.ts for types only', async () => {
     const code = [
       "import { loadContracts } from '../engine/contract/index.ts';",
