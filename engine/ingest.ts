@@ -9,6 +9,7 @@ import { isCompactedFile, manifestKey, pendingKey, quarantineFileKey, quarantine
 import { removeRunFromFile } from './maintenance/rewrite.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore } from './ports.ts';
+import { ingestEvent, type EventPublisher } from './events.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type ExpansionLimits, type RawInput, type SpooledInput } from './spool.ts';
 import { DEFAULT_MAX_RECORD_BYTES, READER_MAX_LINE_BYTES } from './sources/oversize.ts';
@@ -42,6 +43,12 @@ export interface IngestOptions {
   maxRecordBytes?: number;
   /** How far a gzip may expand before the file is rejected as EXPANSION_LIMIT. @default DEFAULT_EXPANSION_LIMITS */
   expansionLimits?: ExpansionLimits;
+  /**
+   * Where the run's `Ingest Completed`/`Ingest Rejected` event goes, once its manifest is written. A failed
+   * publish fails the ingest (a retry re-publishes: delivery is at least once; `run_id` identifies the run).
+   * @default none: no event
+   */
+  events?: EventPublisher;
 }
 
 interface Rejection {
@@ -103,6 +110,7 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     version: sourceVersion(source) ?? null,
     runId: runId(id, dataset, contract?.version ?? null),
     sourceId: id,
+    contractVersion: contract?.version ?? null,
     ingestedAt: source.lastModified ?? startedAt,
   };
   // The same run again, after an erasure or a compaction rewrote its outputs: they are what this run would
@@ -147,6 +155,7 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     }
     const manifest = buildManifest(source, stamp, contract, result, rejection, raw, spooled, startedAt);
     await publish(manifest, result, rejection, raw, options, t0);
+    await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
     return manifest;
   } finally {
     await rm(workDir, { recursive: true, force: true });

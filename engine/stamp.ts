@@ -9,6 +9,8 @@ export interface RunStamp {
   version: string | null;
   runId: string;
   sourceId: string;
+  /** Version of the contract the rows are validated with (null when no contract owns the key). */
+  contractVersion: string | null;
   ingestedAt: Date;
 }
 
@@ -21,6 +23,7 @@ export function lineageSelect(stamp: RunStamp, sourceKey: string = sqlString(sta
     `${stamp.version === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.version)} AS source_version`,
     `${sqlString(stamp.runId)} AS ingest_run_id`,
     `${timestampLiteral(stamp.ingestedAt)} AS ingested_at`,
+    `${stamp.contractVersion === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.contractVersion)} AS contract_version`,
   ].join(', ');
 }
 

@@ -8,6 +8,7 @@ import { type ContractRegistry, loadContracts } from '../engine/contract/index.t
 import { type GoldView } from '../engine/gold/index.ts';
 import { LakeCatalog } from './catalog/lake-catalog.ts';
 import { LakeFormationGovernance, type LakeFormationOptions } from './governance/lake-formation.ts';
+import { ProducerFeedback } from './governance/producer-feedback.ts';
 import { LakeGoldRefresh, type LakeGoldRefreshProps } from './gold/lake-gold-refresh.ts';
 import type { TableSpec } from './catalog/table-spec.ts';
 import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingestion.ts';
@@ -120,6 +121,13 @@ export interface DataLakeProps {
    * @default - no Lake Formation resources; access is IAM only
    */
   readonly lakeFormation?: LakeFormationOptions;
+  /**
+   * One SNS topic per contract `owner`, fed by an EventBridge rule with that owner's datasets' ingest events
+   * (`Ingest Completed` / `Ingest Rejected`); `{ ownerEmails }` subscribes addresses per owner. Needs
+   * `ingestion.publishEvents` (on by default).
+   * @default false - events are published on the default bus; owners subscribe with their own rules
+   */
+  readonly ownerTopics?: boolean | { readonly ownerEmails?: Readonly<Record<string, readonly string[]>> };
 }
 
 /**
@@ -146,6 +154,8 @@ export class DataLake extends Construct {
   readonly goldRefresh?: LakeGoldRefresh;
   /** Undefined unless `lakeFormation` is given. */
   readonly lakeFormation?: LakeFormationGovernance;
+  /** The owner topics; undefined unless `ownerTopics` is set. */
+  readonly producerFeedback?: ProducerFeedback;
 
   constructor(scope: Construct, id: string, props: DataLakeProps = {}) {
     super(scope, id);
@@ -191,6 +201,16 @@ export class DataLake extends Construct {
       namePrefix,
       allowDestroy,
     });
+    if (props.ownerTopics) {
+      if (!this.ingestion.eventBus) throw new Error('ownerTopics needs ingest events: do not set ingestion.publishEvents to false');
+      this.producerFeedback = new ProducerFeedback(this, 'ProducerFeedback', {
+        eventBus: this.ingestion.eventBus,
+        contracts: this.contracts.contracts,
+        encryptionKey: this.storage.key,
+        namePrefix,
+        ownerEmails: props.ownerTopics === true ? undefined : props.ownerTopics.ownerEmails,
+      });
+    }
     this.monitoring = new LakeMonitoring(this, 'Monitoring', {
       ...props.monitoring,
       ingestion: this.ingestion,

@@ -15,5 +15,6 @@ export * from './functions/index.ts';
 export * from './monitoring/lake-monitoring.ts';
 export * from './gold/lake-gold-refresh.ts';
 export * from './governance/lake-formation.ts';
+export * from './governance/producer-feedback.ts';
 export * from './compliance/nag.ts';
 export * from './compliance/acknowledgments.ts';

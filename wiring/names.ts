@@ -51,6 +51,8 @@ export const INGEST_ENV = {
   maxUncompressedBytes: 'MAX_UNCOMPRESSED_BYTES',
   threads: 'INGEST_THREADS',
   piiSaltSecretArn: 'PII_SALT_SECRET_ARN',
+  /** The EventBridge bus of `Ingest Completed`/`Ingest Rejected` events; none publishes nothing. */
+  eventBusName: 'EVENT_BUS_NAME',
 } as const;
 
 /** The gold-refresh function's environment (lib/gold sets it, lambdas/gold-refresh/config.ts reads it). */

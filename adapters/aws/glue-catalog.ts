@@ -1,4 +1,14 @@
-import { BatchCreatePartitionCommand, GetTableCommand, type GlueClient, type PartitionInput, type StorageDescriptor } from '@aws-sdk/client-glue';
+import {
+  BatchCreatePartitionCommand,
+  BatchUpdatePartitionCommand,
+  GetPartitionsCommand,
+  GetTableCommand,
+  type Column,
+  type GlueClient,
+  type Partition,
+  type PartitionInput,
+  type StorageDescriptor,
+} from '@aws-sdk/client-glue';
 import type { Catalog, PartitionSpec } from '../../engine/contract/index.ts';
 import { awsErrorCode, describeAwsError, isTransientError } from './aws-errors.ts';
 import { withBackoff, type BackoffPolicy } from './retry.ts';
@@ -38,9 +48,22 @@ interface CachedTable {
   fetchedAt: number;
 }
 
-/** Registers silver partitions in the Glue Data Catalog, so Athena can query new data at once (no crawler). */
+/** A column list as name:type, the part of a schema readers compare (comments are ignored). */
+export function columnSignature(columns: readonly Column[] | undefined): string {
+  return (columns ?? []).map((c) => `${(c.Name ?? '').toLowerCase()}:${(c.Type ?? '').toLowerCase().replace(/\s+/g, '')}`).join(',');
+}
+
+/**
+ * Registers silver partitions in the Glue Data Catalog, so Athena can query new data at once (no crawler).
+ * Keeps existing partitions' column lists equal to the table's: a deployed contract change (an additive
+ * column) updates the table, and the first registration after it — per table and column list, in each
+ * runtime — updates every partition whose columns differ (else Athena can fail with
+ * HIVE_PARTITION_SCHEMA_MISMATCH and new columns stay invisible in old partitions).
+ */
 export class GlueCatalog implements Catalog {
   private readonly tables = new Map<string, CachedTable>();
+  /** Per table, the column signature every partition was last brought to by this runtime. */
+  private readonly repaired = new Map<string, string>();
   private readonly now: () => number;
 
   constructor(
@@ -65,6 +88,68 @@ export class GlueCatalog implements Catalog {
     for (let start = 0; start < inputs.length; start += PARTITION_BATCH_SIZE) {
       await this.createBatch(dataset, inputs.slice(start, start + PARTITION_BATCH_SIZE));
     }
+    await this.repairPartitions(dataset, table);
+  }
+
+  /**
+   * Updates every partition of the table whose column list differs from the table's (keeping its location
+   * and parameters). Returns the values of the partitions updated. Runs once per table and column list.
+   */
+  async repairPartitions(dataset: string, table?: CachedTable): Promise<string[][]> {
+    const t = table ?? (await this.table(dataset));
+    const signature = columnSignature(t.storageDescriptor.Columns);
+    if (t.partitionKeyCount === 0 || this.repaired.get(dataset) === signature) return [];
+    const stale: Partition[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.call(`GetPartitions ${this.options.database}.${dataset}`, () =>
+        this.client.send(new GetPartitionsCommand({ DatabaseName: this.options.database, TableName: dataset, NextToken: nextToken })),
+      );
+      for (const p of page.Partitions ?? []) if (columnSignature(p.StorageDescriptor?.Columns) !== signature) stale.push(p);
+      nextToken = page.NextToken;
+    } while (nextToken);
+    for (let start = 0; start < stale.length; start += PARTITION_BATCH_SIZE) {
+      const batch = stale.slice(start, start + PARTITION_BATCH_SIZE);
+      const label = `BatchUpdatePartition ${this.options.database}.${dataset} (${batch.length} partitions)`;
+      const response = await this.call(label, () =>
+        this.client.send(
+          new BatchUpdatePartitionCommand({
+            DatabaseName: this.options.database,
+            TableName: dataset,
+            Entries: batch.map((p) => ({
+              PartitionValueList: p.Values ?? [],
+              PartitionInput: {
+                Values: p.Values ?? [],
+                Parameters: p.Parameters,
+                StorageDescriptor: { ...t.storageDescriptor, Location: p.StorageDescriptor?.Location },
+              },
+            })),
+          }),
+        ),
+      );
+      const errors = (response.Errors ?? []).map((e) => `[${(e.PartitionValueList ?? []).join(', ')}] ${e.ErrorDetail?.ErrorCode ?? 'UnknownError'}: ${e.ErrorDetail?.ErrorMessage ?? ''}`);
+      if (errors.length > 0) {
+        const transient = (response.Errors ?? []).every((e) => RETRYABLE_ENTRY_CODES.has(e.ErrorDetail?.ErrorCode ?? ''));
+        throw new GlueCatalogError(`Glue ${label} failed for: ${errors.join('; ')}`, transient);
+      }
+    }
+    this.repaired.set(dataset, signature);
+    return stale.map((p) => p.Values ?? []);
+  }
+
+  /** One Glue call with backoff on transient errors, wrapped in a GlueCatalogError naming it. */
+  private async call<T>(label: string, send: () => Promise<T>): Promise<T> {
+    return withBackoff(
+      async () => {
+        try {
+          return await send();
+        } catch (error) {
+          throw new GlueCatalogError(`Glue ${label} failed: ${describeAwsError(error)}`, isTransientError(error), error);
+        }
+      },
+      (error) => error instanceof GlueCatalogError && error.transient,
+      this.options.backoff,
+    );
   }
 
   /** Forgets cached table definitions (e.g. after a deployment changed a table). */

@@ -89,8 +89,10 @@ interface TableSource {
 /**
  * A view over a table's Parquet files: Hive partition keys typed as strings (as Glue declares them), files
  * unioned by column name, and an empty relation of the declared columns while the table has no files.
+ * A declared column no file carries yet (an additive contract change, files written before it) reads NULL,
+ * cast to the declared type; so does a column that only some files carry (union by name).
  */
-async function tableViewSql(t: TableSource): Promise<string> {
+async function tableViewSql(t: TableSource, connection: DuckDBConnection): Promise<string> {
   const columns = [...t.dataColumns, ...t.partitionKeys];
   const target = `${t.schema}.${quoteIdent(t.name)}`;
   if (!(await hasParquet(t.dir))) {
@@ -101,9 +103,20 @@ async function tableViewSql(t: TableSource): Promise<string> {
   const options = t.partitionKeys.length
     ? `hive_partitioning = true, hive_types = {${hiveTypes}}, union_by_name = true`
     : `hive_partitioning = false, union_by_name = true`;
+  const scan = `read_parquet(${quoteString(join(t.dir, t.glob))}, ${options})`;
+  const described = await (await connection.run(`DESCRIBE SELECT * FROM ${scan}`)).getRowObjectsJson();
+  const present = new Map(described.map((r) => [String(r.column_name), String(r.column_type)]));
   // Name the declared columns so the view has the table's shape even if a file carries extra columns.
-  const select = columns.map((c) => quoteIdent(c.name)).join(', ');
-  return `CREATE OR REPLACE VIEW ${target} AS SELECT ${select} FROM read_parquet(${quoteString(join(t.dir, t.glob))}, ${options})`;
+  const select = columns
+    .map((c) => {
+      const declared = duckdbTypeOfHive(c.hiveType);
+      const found = present.get(c.name);
+      if (found === undefined) return `CAST(NULL AS ${declared}) AS ${quoteIdent(c.name)}`;
+      // A widened decimal (additive change) reads at the declared precision, as Athena reads it through Glue.
+      return declared.startsWith('DECIMAL') && found !== declared ? `CAST(${quoteIdent(c.name)} AS ${declared}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name);
+    })
+    .join(', ');
+  return `CREATE OR REPLACE VIEW ${target} AS SELECT ${select} FROM ${scan}`;
 }
 
 function tableSources(root: string, contracts: ContractRegistry): TableSource[] {
@@ -162,7 +175,7 @@ export class LocalQueryEngine implements QueryEngine {
     try {
       await connection.run(`SET TimeZone = 'UTC'`);
       for (const schema of ['silver', 'gold', 'quarantine']) await connection.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      for (const source of tableSources(options.root, options.contracts)) await connection.run(await tableViewSql(source));
+      for (const source of tableSources(options.root, options.contracts)) await connection.run(await tableViewSql(source, connection));
       // Gold tables and views come from the gold layer's own definitions (they read silver, so they go last).
       for (const statement of await localGoldStatements(options.root)) await connection.run(statement);
     } catch (e) {

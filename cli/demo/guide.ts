@@ -15,6 +15,7 @@ export function whereThingsAre(lake: LocalLake, style: Style, indent: string): s
       [dir('quarantine', 'transactions'), 'rejected rows (records/) and rejected files (files/)'],
       [dir('gold', 'account_monthly_balance'), 'balance per account and month'],
       [displayPath(join(lake.dir, 'catalog.json')), 'registered partitions (the local Glue catalog)'],
+      [displayPath(lake.events.path('transactions')), 'one event per ingest, as EventBridge would deliver it'],
     ],
     { style, indent },
   );

@@ -48,7 +48,7 @@ export async function ingestBronzeObject(lake: LocalLake, key: string, md5?: str
     return await ingestObject(
       { bucket: LOCAL_BRONZE_BUCKET, key, etag, lastModified: s.mtime, size: s.size },
       observed(path, observer),
-      { contracts: lake.contracts, store: lake.store, catalog: lake.catalog, workDir: scratch.path, threads: lake.threads, piiSalt: LOCAL_PII_SALT },
+      { contracts: lake.contracts, store: lake.store, catalog: lake.catalog, events: lake.events, workDir: scratch.path, threads: lake.threads, piiSalt: LOCAL_PII_SALT },
     );
   } finally {
     await scratch.release();

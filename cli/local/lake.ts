@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { LocalCatalog } from '../../adapters/local/local-catalog.ts';
+import { LocalEventLog } from '../../adapters/local/event-log.ts';
 import { LocalObjectStore } from '../../adapters/local/local-store.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import type { LockHolder } from '../../adapters/local/file-lock.ts';
@@ -55,6 +56,8 @@ export interface GoldRefreshOptions {
 export class LocalLake {
   readonly store: LocalObjectStore;
   readonly catalog: LocalCatalog;
+  /** Every ingest's event, appended to `_events/<dataset>.jsonl`. */
+  readonly events: LocalEventLog;
 
   constructor(
     readonly dir: string,
@@ -64,6 +67,7 @@ export class LocalLake {
   ) {
     this.store = new LocalObjectStore(dir);
     this.catalog = new LocalCatalog(dir);
+    this.events = new LocalEventLog(dir);
   }
 
   static open(dir: string, options: { threads?: number } = {}): LocalLake {

@@ -15,3 +15,6 @@ export * from '../identity.ts';
 export * from '../reasons.ts';
 export * from '../ports.ts';
 export * from '../process-env.ts';
+export * from '../events.ts';
+export * from './evolution.ts';
+export * from './release-gate.ts';

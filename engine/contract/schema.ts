@@ -45,6 +45,7 @@ export const LINEAGE_COLUMNS: readonly TableColumn[] = [
   { name: 'source_version', hiveType: 'string', comment: 'Bronze object version id (or ETag when unversioned)' },
   { name: 'ingest_run_id', hiveType: 'string', comment: 'Deterministic id of the ingest run (source identity + contract version)' },
   { name: 'ingested_at', hiveType: 'timestamp', comment: 'When the source object landed in bronze (UTC)' },
+  { name: 'contract_version', hiveType: 'string', comment: 'Version of the dataset contract the row was validated with (NULL in files written before the column existed)' },
 ];
 
 /** Columns of a quarantine table: one row per rejected record or file. */

@@ -20,6 +20,8 @@ export interface IngestConfig {
   maxUncompressedBytes: number | undefined;
   /** Secrets Manager secret salting PII `hash` columns; required when a contract hashes PII. */
   piiSaltSecretArn: string | undefined;
+  /** EventBridge bus (name or ARN) for `Ingest Completed`/`Ingest Rejected` events; none published when unset. */
+  eventBusName: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -54,6 +56,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     workDir: env[E.workDir]?.trim() || tmpdir(),
     duckdbMemoryLimit: env[E.duckdbMemoryLimit]?.trim() || undefined,
     piiSaltSecretArn: env[E.piiSaltSecretArn]?.trim() || undefined,
+    eventBusName: env[E.eventBusName]?.trim() || undefined,
     maxUncompressedBytes: positiveInteger(env, E.maxUncompressedBytes),
     threads: positiveInteger(env, E.threads),
   };

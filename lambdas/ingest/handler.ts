@@ -7,12 +7,14 @@
  * the visibility timeout, until the queue moves it to the DLQ. Bad *data* never fails a message: the
  * engine quarantines it and the message succeeds.
  */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadContracts } from '../../engine/contract/index.ts';
 import { ingestObject } from '../../engine/index.ts';
 import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
+import { EventBridgePublisher } from '../../adapters/aws/eventbridge-publisher.ts';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { readConfig } from './config.ts';
@@ -38,6 +40,7 @@ function getDependencies(): IngestDependencies {
       catalog: new GlueCatalog(glue, { database: config.glueSilverDatabase, bucket: config.silverBucket }),
       contracts,
       ingest: ingestObject,
+      ...(config.eventBusName ? { events: new EventBridgePublisher(tracer.captureAWSv3Client(withClientHooks(new EventBridgeClient({}))), config.eventBusName) } : {}),
       piiSalt: onceResolved(() => resolvePiiSalt(contracts, config.piiSaltSecretArn, () => tracer.captureAWSv3Client(withClientHooks(new SecretsManagerClient({}))))),
     };
     logger.info('ingest function initialised', { config, datasets: dependencies.contracts.names() });

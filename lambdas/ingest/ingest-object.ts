@@ -3,7 +3,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Catalog, ContractRegistry, Manifest, ObjectStore, SourceRef } from '../../engine/contract/index.ts';
-import { DEFAULT_EXPANSION_LIMITS, type IngestOptions } from '../../engine/index.ts';
+import { DEFAULT_EXPANSION_LIMITS, type EventPublisher, type IngestOptions } from '../../engine/index.ts';
 import type { IngestConfig } from './config.ts';
 import type { ObjectCreatedEvent } from './events.ts';
 
@@ -18,6 +18,8 @@ export interface IngestDependencies {
   ingest: IngestFn;
   /** The salt of PII `hash` columns (fetched once, on first use). */
   piiSalt: () => Promise<string>;
+  /** Where each ingest's event goes. @default none */
+  events?: EventPublisher;
 }
 
 export type ObjectOutcome =
@@ -84,6 +86,7 @@ export async function ingestAnnouncedObject(
       catalog: deps.catalog,
       workDir,
       piiSalt: await deps.piiSalt(),
+      ...(deps.events ? { events: deps.events } : {}),
       ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
       ...(config.threads ? { threads: config.threads } : {}),
       ...(config.maxUncompressedBytes ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } } : {}),

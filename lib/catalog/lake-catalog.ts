@@ -46,8 +46,9 @@ const METADATA_READ_ACTIONS = [
   'glue:GetPartitions',
   'glue:BatchGetPartition',
 ];
-const PARTITION_WRITE_ACTIONS = ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'];
-const PARTITION_MANAGE_ACTIONS = [...PARTITION_WRITE_ACTIONS, 'glue:BatchUpdatePartition', 'glue:BatchDeletePartition'];
+// BatchUpdatePartition: the ingest function brings old partitions to the table's columns after a contract change.
+const PARTITION_WRITE_ACTIONS = ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchUpdatePartition'];
+const PARTITION_MANAGE_ACTIONS = [...PARTITION_WRITE_ACTIONS, 'glue:BatchDeletePartition'];
 
 interface TableGrant {
   readonly grantee: iam.IGrantable;

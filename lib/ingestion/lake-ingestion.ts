@@ -149,12 +149,21 @@ export interface LakeIngestionProps {
    * @default - a generated secret, encrypted with the lake key, when a contract hashes PII; none otherwise
    */
   readonly piiSalt?: secretsmanager.ISecret;
+  /**
+   * Publish an `Ingest Completed`/`Ingest Rejected` event (source `medallion.lake`) on the account's default
+   * event bus after every ingest, so dataset owners can subscribe (see `ProducerFeedback`).
+   * @default true
+   */
+  readonly publishEvents?: boolean;
 }
 
 /**
  * Bronze object-created events → EventBridge rule → SQS queue (with a dead-letter queue) → the ingest
  * function, which reads bronze and writes silver, quarantine and manifests and registers partitions.
  */
+/** The bus ingest events are published on. */
+export const DEFAULT_EVENT_BUS = 'default';
+
 export class LakeIngestion extends Construct {
   readonly function: nodejs.NodejsFunction;
   readonly queue: sqs.Queue;
@@ -165,6 +174,8 @@ export class LakeIngestion extends Construct {
   readonly serviceName: string;
   /** The PII salt secret the function reads, when a contract hashes PII or one was given. */
   readonly piiSalt: secretsmanager.ISecret | undefined;
+  /** The bus ingest events go to (the account's default bus); undefined when `publishEvents` is false. */
+  readonly eventBus: events.IEventBus | undefined;
 
   constructor(scope: Construct, id: string, props: LakeIngestionProps) {
     super(scope, id);
@@ -243,6 +254,7 @@ export class LakeIngestion extends Construct {
         // A large object is transformed in record-aligned chunks, this many at once: one per vCPU the memory buys.
         [E.threads]: String(Math.max(1, Math.floor(memorySize / MB_PER_VCPU))),
         ...(this.piiSalt ? { [E.piiSaltSecretArn]: this.piiSalt.secretArn } : {}),
+        ...(props.publishEvents === false ? {} : { [E.eventBusName]: DEFAULT_EVENT_BUS }),
         NODE_OPTIONS: '--enable-source-maps',
         ...ENGINE_PROCESS_ENV,
       },
@@ -263,6 +275,9 @@ export class LakeIngestion extends Construct {
     for (const dataset of [...datasets, UNKNOWN_DATASET]) storage.grantWrite(this.function, 'quarantine', `${dataset}/*`);
     catalog.grantAddPartitions(this.function, 'silver');
     this.piiSalt?.grantRead(this.function);
+    // events:PutEvents on the default bus only (no wildcard resource).
+    this.eventBus = props.publishEvents === false ? undefined : events.EventBus.fromEventBusName(this, 'DefaultEventBus', DEFAULT_EVENT_BUS);
+    this.eventBus?.grantPutEventsTo(this.function);
 
     acknowledgeInlinePolicies(role);
     acknowledge(role, {

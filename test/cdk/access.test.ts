@@ -94,13 +94,15 @@ describe('ingest function', () => {
           [`${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`, `${arn('silver')}/transactions/*`, `${arn('quarantine')}/transactions/*`, `${arn('quarantine')}/unknown_dataset/*`],
         ),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
-        ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
+        ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchUpdatePartition'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
         ...pairs(
           ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
           [`\${${logicalId(stack.lake.ingestion.queue)}.Arn}`],
         ),
         ...pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], [`\${${logicalId(stack.lake.ingestion.logGroup)}.Arn}`]),
         ...pairs(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
+        // Producer feedback: ingest events on the default bus only.
+        ...pairs(['events:PutEvents'], ['arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default']),
       ].sort(),
     );
   });

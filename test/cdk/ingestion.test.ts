@@ -64,6 +64,7 @@ describe('ingest function', () => {
       MAX_UNCOMPRESSED_BYTES: '2576980377',
       // 1,024 MB buys 0.58 vCPU: one chunk at a time.
       INGEST_THREADS: '1',
+      EVENT_BUS_NAME: 'default',
       NODE_OPTIONS: '--enable-source-maps',
       MALLOC_ARENA_MAX: '1',
       MALLOC_TRIM_THRESHOLD_: '131072',

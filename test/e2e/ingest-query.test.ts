@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../generator/generate.ts';
@@ -48,6 +48,17 @@ describe('lake ingest + lake query: a round trip through the local lake', () => 
     expect(m.rows_valid).toBe(feb.validRows);
     expect(m.rows_quarantined).toBe(feb.badRows);
     for (const [reason, n] of Object.entries(feb.reasons)) expect(m.reasons[reason] ?? 0).toBe(n);
+  });
+
+  it('leaves the producer one event per ingest in _events/<dataset>.jsonl, with the counts by reason', async () => {
+    const lines = readFileSync(join(lakeDir, '_events', 'transactions.jsonl'), 'utf8').trim().split('\n');
+    const events = lines.map((l) => JSON.parse(l) as { source: string; 'detail-type': string; detail: { source: { key: string }; rows_in: number; rows_quarantined: number; reasons: Record<string, number>; status: string; contract_version: string } });
+    expect(events.map((e) => [e.source, e['detail-type'], e.detail.source.key, e.detail.status])).toEqual([
+      ['medallion.lake', 'Ingest Completed', 'transactions/jan.csv', 'completed_with_rejects'],
+      ['medallion.lake', 'Ingest Completed', 'transactions/feb-mar.csv.gz', 'completed_with_rejects'],
+    ]);
+    expect(events[1]?.detail).toMatchObject({ rows_in: feb.rows, rows_quarantined: feb.badRows, contract_version: '1.0.0' });
+    for (const [reason, n] of Object.entries(feb.reasons)) expect(events[1]?.detail.reasons[reason] ?? 0).toBe(n);
   });
 
   it('queries silver with the table names analysts use, in table, csv and json', async () => {

@@ -3,6 +3,7 @@
  * ingest tests do not force (multipart uploads of outputs, listing across pages, deletes beyond 1000 keys,
  * more than 100 partitions, "already exists" from real Glue).
  */
+import { GetTableCommand, UpdateTableCommand } from '@aws-sdk/client-glue';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -92,5 +93,34 @@ describe.skipIf(skipReason)('AWS adapters against the emulator', () => {
     const registered = await gluePartitions(fx, 'transactions');
     expect(registered).toHaveLength(150);
     expect(registered[149]!.StorageDescriptor?.Location).toBe(`s3://${fx.lake.buckets.silver}/transactions/year=2012/month=06/`);
+  });
+
+  it('after a column is added to the table, the next registration brings every old partition to the new column list', async () => {
+    const fx = lake();
+    const glue = fx.clients.glue;
+    const database = fx.lake.glue.silverDatabase;
+    const spec = (month: string): PartitionSpec => ({ values: ['2023', month], prefix: `transactions/year=2023/month=${month}/` });
+    await new GlueCatalog(glue, { database, bucket: fx.lake.buckets.silver }).addPartitions('transactions', [spec('01'), spec('02')]);
+    // The deploy of an additive contract change: CloudFormation updates the table (not its partitions).
+    const { Table } = await glue.send(new GetTableCommand({ DatabaseName: database, Name: 'transactions' }));
+    const columns = [...(Table?.StorageDescriptor?.Columns ?? []), { Name: 'channel', Type: 'string', Comment: 'new nullable column' }];
+    await glue.send(
+      new UpdateTableCommand({
+        DatabaseName: database,
+        TableInput: { Name: 'transactions', TableType: Table?.TableType, Parameters: Table?.Parameters, PartitionKeys: Table?.PartitionKeys, StorageDescriptor: { ...Table?.StorageDescriptor, Columns: columns } },
+      }),
+    );
+    const stale = await gluePartitions(fx, 'transactions');
+    expect(stale.map((p) => p.StorageDescriptor?.Columns?.some((c) => c.Name === 'channel'))).toEqual([false, false]);
+
+    // A new runtime (cold cache) registers one more partition: the two old ones are repaired, locations kept.
+    const catalog = new GlueCatalog(glue, { database, bucket: fx.lake.buckets.silver });
+    await catalog.addPartitions('transactions', [spec('03')]);
+    const after = await gluePartitions(fx, 'transactions');
+    expect(after.map((p) => [p.Values?.join('-'), p.StorageDescriptor?.Columns?.map((c) => c.Name).at(-1), p.StorageDescriptor?.Location])).toEqual(
+      ['01', '02', '03'].map((m) => [`2023-${m}`, 'channel', `s3://${fx.lake.buckets.silver}/transactions/year=2023/month=${m}/`]),
+    );
+    // Once repaired, the same runtime does not scan again for the same column list.
+    expect(await catalog.repairPartitions('transactions')).toEqual([]);
   });
 });

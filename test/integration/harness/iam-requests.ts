@@ -325,6 +325,17 @@ function secretsRequests(call: RecordedCall, origin: string): AuthorizationReque
   return [{ action: `secretsmanager:${call.operation}`, resource: id, context: {}, origin }];
 }
 
+/** PutEvents: one `events:PutEvents` per entry, on the entry's bus (by name or ARN; none is the default bus). */
+function eventBridgeRequests(call: RecordedCall, env: RequestEnvironment, origin: string): AuthorizationRequest[] {
+  if (call.operation !== 'PutEvents') throw new Error(`${origin}: no IAM mapping for EventBridge ${call.operation} in iam-requests.ts`);
+  const entries = (call.input.Entries ?? []) as { EventBusName?: string }[];
+  return entries.map((e) => {
+    const bus = e.EventBusName ?? 'default';
+    const resource = bus.startsWith('arn:') ? bus : `arn:aws:events:${env.region}:${env.accountId}:event-bus/${bus}`;
+    return { action: 'events:PutEvents', resource, context: {}, origin };
+  });
+}
+
 /** The authorization requests one recorded call stands for. `history` holds the calls before it (Athena's query → workgroup). */
 export function authorizationRequests(call: RecordedCall, env: RequestEnvironment, history: readonly RecordedCall[] = []): AuthorizationRequest[] {
   const origin = describe(call);
@@ -339,6 +350,8 @@ export function authorizationRequests(call: RecordedCall, env: RequestEnvironmen
       return sqsRequests(call, env, origin);
     case 'SecretsManager':
       return secretsRequests(call, origin);
+    case 'EventBridge':
+      return eventBridgeRequests(call, env, origin);
     default:
       throw new Error(`${origin}: no IAM mapping for the ${call.service} service in iam-requests.ts`);
   }

@@ -55,6 +55,7 @@ describe('contract loading', () => {
       'source_version:string',
       'ingest_run_id:string',
       'ingested_at:timestamp',
+      'contract_version:string',
     ]);
     expect(partitionColumns(c).map((col) => `${col.name}:${col.hiveType}`)).toEqual(['year:string', 'month:string']);
   });

@@ -17,7 +17,7 @@ describe('silver Parquet layout', () => {
     expect(groups.map((g) => Number(g.n))).toEqual([SILVER_ROW_GROUP_SIZE, SILVER_ROW_GROUP_SIZE, 5]);
     const names = await readWithDuckDb(`SELECT DISTINCT name FROM parquet_schema('${lake.root}/silver/transactions/**/*.parquet') WHERE type IS NOT NULL ORDER BY name`);
     expect(names.map((n) => n.name)).toEqual(
-      ['account_id', 'amount', 'currency', 'ingest_run_id', 'ingested_at', 'source_key', 'source_version', 'transaction_id', 'transaction_timestamp'].sort(),
+      ['account_id', 'amount', 'contract_version', 'currency', 'ingest_run_id', 'ingested_at', 'source_key', 'source_version', 'transaction_id', 'transaction_timestamp'].sort(),
     );
     const keys = await readWithDuckDb(`SELECT DISTINCT source_key FROM read_parquet('${lake.root}/silver/transactions/**/*.parquet')`);
     expect(keys).toEqual([{ source_key: 'transactions/big.csv' }]);

@@ -49,7 +49,7 @@ describe('time zones, month boundaries and Parquet types', () => {
     expect(types.amount).toMatchObject({ type: 'INT64', converted: 'DECIMAL', logical: expect.stringContaining('DecimalType(scale=2, precision=18)') });
     expect(types.transaction_timestamp).toMatchObject({ type: 'INT64', converted: 'TIMESTAMP_MILLIS' });
     expect(types.ingested_at).toMatchObject({ type: 'INT64', converted: 'TIMESTAMP_MILLIS' });
-    for (const name of ['transaction_id', 'account_id', 'currency', 'source_key', 'source_version', 'ingest_run_id']) {
+    for (const name of ['transaction_id', 'account_id', 'currency', 'source_key', 'source_version', 'ingest_run_id', 'contract_version']) {
       expect(types[name]).toMatchObject({ type: 'BYTE_ARRAY', converted: 'UTF8' });
     }
     expect(Object.keys(types)).not.toContain('year'); // partition keys live in the path only
@@ -62,6 +62,7 @@ describe('time zones, month boundaries and Parquet types', () => {
       source_key: 'transactions/types.csv',
       source_version: 'etag-1',
       ingested_at: '2024-05-01 12:00:00',
+      contract_version: '1.0.0',
     });
     expect(String(row?.ingest_run_id)).toMatch(/^[0-9a-f]{16}$/);
   });

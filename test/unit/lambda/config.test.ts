@@ -13,6 +13,7 @@ const complete = {
   PII_SALT_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pii-salt',
   MAX_UNCOMPRESSED_BYTES: '2576980377',
   INGEST_THREADS: '2',
+  EVENT_BUS_NAME: 'default',
 };
 
 describe('readConfig', () => {
@@ -29,6 +30,7 @@ describe('readConfig', () => {
       piiSaltSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pii-salt',
       maxUncompressedBytes: 2576980377,
       threads: 2,
+      eventBusName: 'default',
     });
   });
 

@@ -30,6 +30,7 @@ const config: IngestConfig = {
   piiSaltSecretArn: undefined,
   maxUncompressedBytes: undefined,
   threads: undefined,
+  eventBusName: undefined,
 };
 
 const contracts = new ContractRegistry([

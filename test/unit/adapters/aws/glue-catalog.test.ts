@@ -1,4 +1,4 @@
-import type { BatchCreatePartitionCommandInput, GetTableCommandOutput, GlueClient } from '@aws-sdk/client-glue';
+import type { BatchCreatePartitionCommandInput, BatchUpdatePartitionCommandInput, GetTableCommandOutput, GlueClient, Partition } from '@aws-sdk/client-glue';
 import { describe, expect, it } from 'vitest';
 import { GlueCatalog, GlueCatalogError } from '../../../../adapters/aws/glue-catalog.ts';
 import type { PartitionSpec } from '../../../../engine/contract/index.ts';
@@ -23,8 +23,9 @@ const table: GetTableCommandOutput = {
   },
 };
 
-function fakeGlue(replies: Reply[], getTable: () => unknown = () => table) {
+function fakeGlue(replies: Reply[], getTable: () => unknown = () => table, existing: Partition[] = [], updateReply: () => unknown = () => ({})) {
   const batches: BatchCreatePartitionCommandInput[] = [];
+  const updates: BatchUpdatePartitionCommandInput[] = [];
   let getTableCalls = 0;
   const client = {
     send: async (command: { constructor: { name: string }; input: unknown }) => {
@@ -32,13 +33,18 @@ function fakeGlue(replies: Reply[], getTable: () => unknown = () => table) {
         getTableCalls++;
         return getTable();
       }
+      if (command.constructor.name === 'GetPartitionsCommand') return { Partitions: existing };
+      if (command.constructor.name === 'BatchUpdatePartitionCommand') {
+        updates.push(structuredClone(command.input as BatchUpdatePartitionCommandInput));
+        return updateReply();
+      }
       const input = command.input as BatchCreatePartitionCommandInput;
       batches.push(structuredClone(input));
       const reply = replies.shift() ?? (() => ({}));
       return reply(input);
     },
   } as unknown as GlueClient;
-  return { client, batches, getTableCalls: () => getTableCalls };
+  return { client, batches, updates, getTableCalls: () => getTableCalls };
 }
 
 const noSleep = { sleep: async () => {}, random: () => 0.5 };
@@ -132,5 +138,39 @@ describe('GlueCatalog.addPartitions', () => {
     const glue = fakeGlue([]);
     await new GlueCatalog(glue.client, { database: 'db', bucket: 'b' }).addPartitions('transactions', []);
     expect(glue.getTableCalls()).toBe(0);
+  });
+});
+
+describe('GlueCatalog partition repair (fault injection: a scripted Glue)', () => {
+  const old = (month: string): Partition => ({
+    Values: ['2024', month],
+    Parameters: { kept: 'yes' },
+    StorageDescriptor: { ...table.Table!.StorageDescriptor, Columns: [], Location: `s3://lake-silver/transactions/year=2024/month=${month}/` },
+  });
+  const current = (month: string): Partition => ({ ...old(month), StorageDescriptor: { ...old(month).StorageDescriptor, Columns: table.Table!.StorageDescriptor!.Columns } });
+
+  it('updates only partitions whose columns differ from the table, keeping location and parameters, once per column list', async () => {
+    const glue = fakeGlue([], () => table, [old('01'), current('02')]);
+    const catalog = new GlueCatalog(glue.client, { database: 'silver_db', bucket: 'lake-silver', backoff: noSleep });
+    await catalog.addPartitions('transactions', partitions(1));
+    await catalog.addPartitions('transactions', partitions(1));
+    expect(glue.updates).toHaveLength(1);
+    expect(glue.updates[0]?.Entries).toEqual([
+      {
+        PartitionValueList: ['2024', '01'],
+        PartitionInput: { Values: ['2024', '01'], Parameters: { kept: 'yes' }, StorageDescriptor: { ...table.Table!.StorageDescriptor, Location: 's3://lake-silver/transactions/year=2024/month=01/' } },
+      },
+    ]);
+  });
+
+  it('fails with the partitions Glue refused, so the message is retried', async () => {
+    const refused = () => ({ Errors: [{ PartitionValueList: ['2024', '01'], ErrorDetail: { ErrorCode: 'EntityNotFoundException', ErrorMessage: 'gone' } }] });
+    const glue = fakeGlue([], () => table, [old('01')], refused);
+    const catalog = new GlueCatalog(glue.client, { database: 'silver_db', bucket: 'lake-silver', backoff: noSleep });
+    await expect(catalog.addPartitions('transactions', partitions(1))).rejects.toMatchObject({
+      name: 'GlueCatalogError',
+      transient: false,
+      message: expect.stringContaining('[2024, 01] EntityNotFoundException: gone'),
+    });
   });
 });
