@@ -19,9 +19,9 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ENGINE_PROCESS_ENV } from '../engine/process-env.ts';
+import { ENGINE_PROCESS_ENV } from '../engine/contract/index.ts';
 import { BROKEN_INPUTS, writeBrokenCsv } from './broken.ts';
-import { writeTransactionsCsv } from './generate.ts';
+import { writeTransactionsCsv } from '../generator/generate.ts';
 import type { RunResult } from './run-result.ts';
 
 const { values } = parseArgs({

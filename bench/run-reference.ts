@@ -8,10 +8,17 @@
  * without writing); the tuned run is the fastest one-pass COPY found, the fair bar for the engine.
  */
 import { stat } from 'node:fs/promises';
-import { loadContracts } from '../engine/contract/load.ts';
-import { openDuckDb, queryRows } from '../engine/duckdb.ts';
-import { prepareCsv } from '../engine/sources/csv.ts';
-import { ident, partitionExpression, sqlString, typedColumn, validatedRelation } from '../engine/sql.ts';
+import { loadContracts } from '../engine/contract/index.ts';
+import {
+  ident,
+  openDuckDb,
+  partitionExpression,
+  prepareCsv,
+  queryRows,
+  sqlString,
+  typedColumn,
+  validatedRelation,
+} from '../engine/index.ts';
 import { directoryBytes, type RunResult } from './run-result.ts';
 
 const [input, outDir, ...flags] = process.argv.slice(2);

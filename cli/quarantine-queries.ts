@@ -2,10 +2,8 @@
  * The SQL behind `lake quarantine`, in the subset Athena and DuckDB run alike, over `quarantine.<dataset>`.
  * Whole-file rejections are the records without a record number.
  */
-import type { ContractRegistry } from '../engine/contract/load.ts';
-import { UNKNOWN_DATASET } from '../engine/layout.ts';
-import { FileReason, RowReason } from '../engine/reasons.ts';
-import { sqlString } from '../engine/sql.ts';
+import { type ContractRegistry, FileReason, RowReason, UNKNOWN_DATASET } from '../engine/contract/index.ts';
+import { sqlString } from '../engine/gold/index.ts';
 import { UserError } from './errors.ts';
 
 const literal = sqlString;

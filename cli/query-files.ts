@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseQueryFile, type QueryFile } from '../engine/gold/query-file.ts';
+import { parseQueryFile, type QueryFile } from '../engine/gold/index.ts';
 import { UserError } from './errors.ts';
 
 export const QUERIES_DIR = fileURLToPath(new URL('../queries/', import.meta.url));

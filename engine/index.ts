@@ -1,19 +1,21 @@
+/**
+ * The engine's public face: the only module code outside `engine/` imports, besides the two DuckDB-free
+ * sub-area faces (`engine/contract/index.ts`: contracts, layout, manifests, ports; `engine/gold/index.ts`: the
+ * generic gold machinery), which CDK code and functions that never run an ingest import instead. Loading this
+ * module loads DuckDB. Enforced by `no-restricted-imports` in eslint.config.js.
+ */
 export * from './contract/index.ts';
-export * from './ports.ts';
-export * from './layout.ts';
-export * from './manifest.ts';
-export * from './reasons.ts';
+export * from './gold/index.ts';
 export * from './ingest.ts';
-export * from './events.ts';
-export * from './identity.ts';
-export * from './process-env.ts';
+export * from './sql.ts';
+export { DUCKDB_VERSION, openDuckDb, queryRows, type DuckDbSession, type DuckDbSettings } from './duckdb.ts';
+export { prepareCsv } from './sources/csv.ts';
 export { DEFAULT_REJECTS_LIMITS, type RejectsLimits } from './reader.ts';
 export { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
 export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './spool.ts';
 export { MAX_SOURCE_COLUMNS } from './header.ts';
 export { DEFAULT_CHUNKING, type ChunkingOptions } from './transform.ts';
 export * from './fan-out/index.ts';
-export { GOLD_TABLES, GOLD_VIEWS, type GoldTable, type GoldView } from './gold/tables.ts';
 export { parseEqualityPredicate, PredicateError, MaintenanceInputError, type EqualityPredicate } from './maintenance/predicate.ts';
 export { eraseRows, BRONZE_ERASURE_POLICY, type EraseOptions, type ErasureRecord, type ErasedFile, type ErasedSource } from './maintenance/erase.ts';
 export { compactDataset, DEFAULT_COMPACTION_TARGET_BYTES, type CompactOptions, type CompactionReport, type CompactedGroup } from './maintenance/compact.ts';

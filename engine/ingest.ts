@@ -120,7 +120,7 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
   const stamp = runStampFor(source, contract, startedAt);
   // The same run again, after an erasure or a compaction rewrote its outputs: they are what this run would
   // write, less what was erased. Writing them again would bring erased rows back or duplicate compacted ones.
-  const previous = await readJson<Manifest>(options.store, manifestKey(stamp.dataset, stamp.sourceId));
+  const previous = await readSilverRecord<Manifest>(options.store, manifestKey(stamp.dataset, stamp.sourceId));
   if (previous && previous.run_id === stamp.runId && (previous.erasures?.length || previous.compactions?.length)) {
     for await (const chunk of body) void chunk; // read to the end, as a processed body is
     return previous;
@@ -251,7 +251,8 @@ export function assertConservation(m: Manifest): void {
   }
 }
 
-export async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+/** A small JSON record of silver (manifest, intent, fan-out plan or result); a damaged one reads as none and is replaced. */
+export async function readSilverRecord<T>(store: ObjectStore, key: string): Promise<T | undefined> {
   const bytes = await store.getBytes('silver', key);
   if (!bytes) return undefined;
   try {
@@ -288,8 +289,8 @@ export async function publish(manifest: Manifest, result: TransformResult | unde
   const { store, catalog } = options;
   const key = manifestKey(manifest.dataset, manifest.source_id);
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
-  const previous = await readJson<Manifest>(store, key);
-  const abandoned = await readJson<PendingIngest>(store, intentKey);
+  const previous = await readSilverRecord<Manifest>(store, key);
+  const abandoned = await readSilverRecord<PendingIngest>(store, intentKey);
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
   const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter((k): k is string => k !== null);
   const intent: PendingIngest = {

@@ -36,6 +36,9 @@ export const MANIFESTS_PREFIX = '_manifests/';
  */
 export const PENDING_PREFIX = '_pending/';
 
+/** A fan-out ingest's pieces until its commit (engine/fan-out/keys.ts), outside every table location. */
+export const STAGING_PREFIX = '_staging/';
+
 export function pendingKey(dataset: string, sourceId: string): string {
   return `${PENDING_PREFIX}${dataset}/${sourceId}.json`;
 }

@@ -34,10 +34,23 @@ export class ObjectExistsError extends Error {
   }
 }
 
-/** A run of bytes of an object: `start` included, `end` excluded. */
-export interface ByteRange {
-  start: number;
-  end: number;
+export interface OpenOptions {
+  /** That version of the object (stores that keep versions); the current object when absent. */
+  versionId?: string;
+  /** Only bytes `start`..`end` (inclusive, as HTTP ranges); to the end when `end` is absent. */
+  range?: { start: number; end?: number };
+}
+
+/** An object opened for reading, with the identity of exactly what is read. */
+export interface OpenedObject {
+  body: Readable;
+  /** The version read; undefined where the store keeps no versions (or kept none for this object). */
+  versionId?: string;
+  /** The store's entity tag, as it returns it (S3: quoted). */
+  etag?: string;
+  lastModified?: Date;
+  /** Bytes in `body`. */
+  size?: number;
 }
 
 export interface ObjectStore {
@@ -48,11 +61,8 @@ export interface ObjectStore {
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
   /** Streams an object's bytes. */
   getStream(zone: Zone, key: string): Promise<Readable>;
-  /**
-   * Streams bytes `[range.start, range.end)` of an object (S3: a ranged GetObject), of version `versionId`
-   * where given and the store keeps versions. An empty range streams nothing.
-   */
-  getRange(zone: Zone, key: string, range: ByteRange, versionId?: string): Promise<Readable>;
+  /** Opens an object (or one version, or a byte range of it); undefined when it does not exist. */
+  open(zone: Zone, key: string, options?: OpenOptions): Promise<OpenedObject | undefined>;
   /** Copies an object to another key of the same zone (S3: CopyObject, objects up to 5 GiB). */
   copy(zone: Zone, fromKey: string, toKey: string): Promise<void>;
   list(zone: Zone, prefix: string): AsyncIterable<StoredObject>;

@@ -2,9 +2,10 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { resolve } from 'node:path';
-import { loadContracts, type ContractRegistry } from '../engine/contract/load.ts';
-import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS, type GoldView } from '../engine/gold/tables.ts';
+import { type ContractRegistry, loadContracts } from '../engine/contract/index.ts';
+import { type GoldView } from '../engine/gold/index.ts';
 import { LakeCatalog } from './catalog/lake-catalog.ts';
 import { LakeFormationGovernance, type LakeFormationOptions } from './governance/lake-formation.ts';
 import { ProducerFeedback } from './governance/producer-feedback.ts';
@@ -17,11 +18,12 @@ import { readAnalystQueries } from './query/analyst-sql.ts';
 import { LakeQuery } from './query/lake-query.ts';
 import { LakeStorage } from './storage/lake-storage.ts';
 import type { LakeRetention } from './storage/retention.ts';
+import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS } from '../datasets/index.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 /** Ingestion settings a lake may tune; wiring (buckets, catalog, contracts) is the lake's job. */
-export type IngestionOptions = Omit<LakeIngestionProps, 'storage' | 'catalog' | 'contractsDir' | 'namePrefix' | 'allowDestroy'>;
+export type IngestionOptions = Omit<LakeIngestionProps, 'storage' | 'catalog' | 'contractsDir' | 'contracts' | 'namePrefix' | 'allowDestroy'>;
 
 /** Fan-out settings a lake may tune. */
 export type FanOutOptions = Omit<LakeFanOutProps, 'storage' | 'ingestFunction' | 'namePrefix' | 'allowDestroy'>;
@@ -68,6 +70,12 @@ export interface DataLakeProps {
    */
   readonly retention?: LakeRetention;
   /**
+   * Bring your own KMS key for every zone, query results, logs and alarm notifications (see
+   * `LakeStorageProps.encryptionKey`: an imported key's policy must already let the lake's services use it).
+   * @default - a new customer-managed key, rotated yearly
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
    * Object Lock (WORM) on bronze: the default retention of every new object version (see
    * `LakeStorageProps.bronzeObjectLock`). Excludes `allowDestroy`. The `prod` stage turns it on.
    * @default - no Object Lock
@@ -75,12 +83,12 @@ export interface DataLakeProps {
   readonly bronzeObjectLock?: s3.ObjectLockRetention;
   /**
    * Gold tables to create now; more can be added later with `catalog.addTable('gold', spec)`.
-   * @default GOLD_TABLES (engine/gold) whose source dataset has a contract: the monthly per-account balance table
+   * @default GOLD_TABLES (datasets/) whose source dataset has a contract: the monthly per-account balance table
    */
   readonly goldTables?: readonly TableSpec[];
   /**
    * Gold views (Athena views in Glue); more can be added later with `catalog.addView(view)`.
-   * @default GOLD_VIEWS (engine/gold) whose source dataset has a contract: deduplicated transactions
+   * @default GOLD_VIEWS (datasets/) whose source dataset has a contract: deduplicated transactions
    */
   readonly goldViews?: readonly GoldView[];
   /**
@@ -135,6 +143,15 @@ export interface DataLakeProps {
 /**
  * A serverless medallion data lake: zone buckets, the Glue catalog generated from the dataset contracts,
  * Athena workgroups, event-driven ingestion into silver and quarantine, and its alarms.
+ *
+ * @example
+ * const lake = new DataLake(stack, 'Lake', {
+ *   namePrefix: 'sales',
+ *   contractsDir: 'contracts',
+ *   removalPolicy: RemovalPolicy.RETAIN,
+ *   monitoring: { alarmEmails: ['data-platform@example.com'] },
+ * });
+ * lake.grantProducerWrite(producerRole, 'transactions');
  */
 export class DataLake extends Construct {
   readonly contracts: ContractRegistry;
@@ -160,7 +177,13 @@ export class DataLake extends Construct {
     const contractsDir = props.contractsDir ?? resolve(REPO_ROOT, 'contracts');
     this.contracts = loadContracts(contractsDir);
 
-    this.storage = new LakeStorage(this, 'Storage', { namePrefix, retention: props.retention, bronzeObjectLock: props.bronzeObjectLock, allowDestroy });
+    this.storage = new LakeStorage(this, 'Storage', {
+      namePrefix,
+      retention: props.retention,
+      bronzeObjectLock: props.bronzeObjectLock,
+      allowDestroy,
+      encryptionKey: props.encryptionKey,
+    });
     this.catalog = new LakeCatalog(this, 'Catalog', {
       databaseNamePrefix: namePrefix.replaceAll('-', '_'),
       buckets: { silver: this.storage.bucket('silver'), gold: this.storage.bucket('gold'), quarantine: this.storage.bucket('quarantine') },
@@ -186,6 +209,7 @@ export class DataLake extends Construct {
       storage: this.storage,
       catalog: this.catalog,
       contractsDir,
+      contracts: this.contracts,
       namePrefix,
       allowDestroy,
     });

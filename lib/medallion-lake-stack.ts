@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { acknowledgeInlinePolicies } from './compliance/acknowledgments.ts';
 import type { StageConfig } from './config/stages.ts';
 import { DataLake, type DataLakeProps } from './data-lake.ts';
+import { STACK_OUTPUT } from '../wiring/names.ts';
 
 export interface MedallionLakeStackProps extends StackProps {
   readonly stage: StageConfig;
@@ -70,19 +71,21 @@ export class MedallionLakeStack extends Stack {
   private outputs(): void {
     const { storage, catalog, query, ingestion } = this.lake;
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
-    for (const zone of ['bronze', 'silver', 'gold', 'quarantine', 'athenaResults'] as const) {
-      output(`${zone.charAt(0).toUpperCase()}${zone.slice(1)}BucketName`, storage.bucket(zone).bucketName, `The ${zone} bucket`);
+    const O = STACK_OUTPUT;
+    const buckets = { bronze: O.bronzeBucket, silver: O.silverBucket, gold: O.goldBucket, quarantine: O.quarantineBucket, athenaResults: O.athenaResultsBucket };
+    for (const [zone, id] of Object.entries(buckets) as [keyof typeof buckets, string][]) {
+      output(id, storage.bucket(zone).bucketName, `The ${zone} bucket`);
     }
-    output('SilverDatabaseName', catalog.databaseNames.silver, 'Glue database of silver tables');
-    output('GoldDatabaseName', catalog.databaseNames.gold, 'Glue database of gold tables');
-    output('QuarantineDatabaseName', catalog.databaseNames.quarantine, 'Glue database of quarantine tables');
-    output('AnalystsWorkgroupName', query.workgroupName('analysts'), 'Athena workgroup for analysts');
-    output('PlatformWorkgroupName', query.workgroupName('platform'), 'Athena workgroup for the platform team');
-    output('IngestQueueUrl', ingestion.queue.queueUrl, 'Queue of bronze object-created events');
-    output('DeadLetterQueueUrl', ingestion.deadLetterQueue.queueUrl, 'Bronze objects that failed ingestion repeatedly');
-    output('IngestFunctionName', ingestion.function.functionName, 'The ingest function');
-    if (this.lake.fanOut) output('FanOutStateMachineArn', this.lake.fanOut.stateMachine.stateMachineArn, 'State machine fanning out objects too large for one invocation');
-    if (this.analystsRole) output('AnalystsRoleArn', this.analystsRole.roleArn, 'Role analysts assume to query the lake');
+    output(O.silverDatabase, catalog.databaseNames.silver, 'Glue database of silver tables');
+    output(O.goldDatabase, catalog.databaseNames.gold, 'Glue database of gold tables');
+    output(O.quarantineDatabase, catalog.databaseNames.quarantine, 'Glue database of quarantine tables');
+    output(O.analystsWorkgroup, query.workgroupName('analysts'), 'Athena workgroup for analysts');
+    output(O.platformWorkgroup, query.workgroupName('platform'), 'Athena workgroup for the platform team');
+    output(O.ingestQueueUrl, ingestion.queue.queueUrl, 'Queue of bronze object-created events');
+    output(O.deadLetterQueueUrl, ingestion.deadLetterQueue.queueUrl, 'Bronze objects that failed ingestion repeatedly');
+    output(O.ingestFunctionName, ingestion.function.functionName, 'The ingest function');
+    if (this.lake.fanOut) output(O.fanOutStateMachineArn, this.lake.fanOut.stateMachine.stateMachineArn, 'State machine fanning out objects too large for one invocation');
+    if (this.analystsRole) output(O.analystsRoleArn, this.analystsRole.roleArn, 'Role analysts assume to query the lake');
   }
 }
 

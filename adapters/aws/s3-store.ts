@@ -11,7 +11,15 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ObjectExistsError, type ByteRange, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
+import {
+  ObjectExistsError,
+  type ObjectStore,
+  type OpenedObject,
+  type OpenOptions,
+  type PutOptions,
+  type StoredObject,
+  type Zone,
+} from '../../engine/contract/index.ts';
 import { describeAwsError, isNotFoundError, isTransientError } from './aws-errors.ts';
 
 /** The bucket behind each zone. Zones without a bucket (e.g. gold for the ingest function) cannot be used. */
@@ -113,19 +121,27 @@ export class S3ObjectStore implements ObjectStore {
     return toReadable(bodyOf(response, bucket, key));
   }
 
-  async getRange(zone: Zone, key: string, range: ByteRange, versionId?: string): Promise<Readable> {
-    if (!(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
-      throw new RangeError(`invalid byte range [${range.start}, ${range.end}) of ${key}`);
-    }
-    if (range.end === range.start) return Readable.from([]);
+  /** GetObject of the version (or the current object) and range asked for; S3's `null` version id is none. */
+  async open(zone: Zone, key: string, options: OpenOptions = {}): Promise<OpenedObject | undefined> {
     const bucket = this.bucket(zone);
-    const response = await this.call('GetObject', bucket, `${key} bytes ${range.start}-${range.end - 1}`, () =>
-      this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, Range: `bytes=${range.start}-${range.end - 1}` })),
-    );
-    if (response.ContentLength !== undefined && response.ContentLength !== range.end - range.start) {
-      throw new S3StoreError('GetObject', bucket, key, new Error(`asked for ${range.end - range.start} bytes from ${range.start}, got ${response.ContentLength}`));
+    const { versionId, range } = options;
+    let response: GetObjectCommandOutput;
+    try {
+      response = await this.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, Range: range ? `bytes=${range.start}-${range.end ?? ''}` : undefined }),
+      );
+    } catch (error) {
+      if (isNotFoundError(error)) return undefined;
+      throw new S3StoreError('GetObject', bucket, key, error);
     }
-    return toReadable(bodyOf(response, bucket, key));
+    if (!response.Body) throw new S3StoreError('GetObject', bucket, key, new Error('response has no body'));
+    return {
+      body: toReadable(response.Body),
+      versionId: response.VersionId && response.VersionId !== 'null' ? response.VersionId : undefined,
+      etag: response.ETag,
+      lastModified: response.LastModified,
+      size: response.ContentLength,
+    };
   }
 
   async copy(zone: Zone, fromKey: string, toKey: string): Promise<void> {

@@ -6,11 +6,21 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBMaterializedResult } from '@duckdb/node-api';
-import type { ContractRegistry } from '../../engine/contract/load.ts';
-import { partitionColumns, QUARANTINE_COLUMNS, silverColumns, type TableColumn } from '../../engine/contract/schema.ts';
-import { quarantineRecordsPrefix, silverTablePrefix, UNKNOWN_DATASET } from '../../engine/layout.ts';
-import { QueryError, type QueryEngine, type QueryResult, type Row } from '../../engine/ports.ts';
-import { ident, sqlString } from '../../engine/sql.ts';
+import {
+  type ContractRegistry,
+  partitionColumns,
+  QUARANTINE_COLUMNS,
+  quarantineRecordsPrefix,
+  type QueryEngine,
+  QueryError,
+  type QueryResult,
+  type Row,
+  silverColumns,
+  silverTablePrefix,
+  type TableColumn,
+  UNKNOWN_DATASET,
+} from '../../engine/contract/index.ts';
+import { ident, sqlString } from '../../engine/index.ts';
 import { localGoldStatements } from './gold-views.ts';
 
 export interface LocalQueryEngineOptions {

@@ -1,27 +1,24 @@
 /**
- * Refreshes the local lake's gold tables with DuckDB: plans from the manifests (engine/gold), computes the
+ * Refreshes the local lake's gold tables with DuckDB: the gold refresh use case (`refreshGold`, engine/gold)
+ * with an executor that computes the
  * affected months once, writes each month to a staging file and then renames it over the month's single
  * Parquet file. rename(2) replaces atomically, so a reader sees the old month or the new one, never a gap;
  * nothing is deleted before its replacement exists. Re-running with no new manifests does nothing.
  */
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Manifest } from '../../engine/manifest.ts';
-import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
-import type { QueryEngine } from '../../engine/ports.ts';
+import type { QueryEngine } from '../../engine/contract/index.ts';
+import {
+  monthPartition,
+  refreshGold,
+  sqlString,
+  type GoldExecutor,
+  type GoldRefreshPlan,
+  type GoldTable,
+  type MonthKey,
+} from '../../engine/gold/index.ts';
 import { withFileLock, type HeldLock, type LockHolder } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
-import { monthPartition, type MonthKey } from '../../engine/gold/months.ts';
-import {
-  parseSupersededMonths,
-  pendingSources,
-  planGoldRefresh,
-  supersededMonthsSql,
-  type GoldRefreshPlan,
-  type GoldState,
-} from '../../engine/gold/plan.ts';
-import { sqlString } from '../../engine/gold/sql.ts';
-import { ACCOUNT_MONTHLY_BALANCE, goldStateKey, type GoldTable } from '../../engine/gold/tables.ts';
 import { LocalObjectStore } from './local-store.ts';
 import { goldTableDir, localGoldStatements } from './gold-views.ts';
 
@@ -32,7 +29,8 @@ export interface LocalGoldRefreshOptions {
    * uses a temporary table. The `gold` views are recreated on it at the end.
    */
   engine: QueryEngine;
-  table?: GoldTable;
+  /** The table refreshed (e.g. `DEFAULT_GOLD_TABLE` of datasets/). */
+  table: GoldTable;
   log?: (message: string) => void;
   /** How long to wait while another process refreshes. @default 0 (fail at once with LockBusyError) */
   lockWaitMs?: number;
@@ -52,22 +50,6 @@ export interface LocalGoldRefreshResult {
 export const GOLD_PART_FILE = 'part-00000.parquet';
 const STAGE_TABLE = 'gold_refresh_rows';
 
-async function readManifests(store: LocalObjectStore, dataset: string): Promise<Manifest[]> {
-  const manifests: Manifest[] = [];
-  for await (const obj of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
-    if (!obj.key.endsWith('.json')) continue;
-    const bytes = await store.getBytes('silver', obj.key);
-    if (bytes) manifests.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest);
-  }
-  return manifests;
-}
-
-async function readState(store: LocalObjectStore, table: GoldTable): Promise<GoldState | undefined> {
-  const bytes = await store.getBytes('gold', goldStateKey(table));
-  return bytes ? (JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldState) : undefined;
-}
-
-
 /**
  * Brings gold up to date under the table's lock. A refresh first records that it was requested; the holder
  * of the lock, after each pass, runs another when a request arrived during the pass. So a refresh that
@@ -75,7 +57,7 @@ async function readState(store: LocalObjectStore, table: GoldTable): Promise<Gol
  * A lock left by a crashed refresh is taken over (see file-lock.ts).
  */
 export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promise<LocalGoldRefreshResult> {
-  const table = options.table ?? ACCOUNT_MONTHLY_BALANCE;
+  const { table } = options;
   const stateDir = join(options.lakeDir, 'gold', '_state');
   await mkdir(stateDir, { recursive: true });
   const request = join(stateDir, `${table.name}.requested`);
@@ -116,25 +98,21 @@ async function requestedSince(request: string, since: number): Promise<boolean> 
 
 async function refreshPass(options: LocalGoldRefreshOptions, table: GoldTable, held: HeldLock): Promise<LocalGoldRefreshResult> {
   const { lakeDir, engine } = options;
-  const log = options.log ?? (() => {});
   const store = new LocalObjectStore(lakeDir);
-  const manifests = await readManifests(store, table.sourceDataset);
-  const state = await readState(store, table);
-  const pending = pendingSources(manifests, state, table);
-  const probe = supersededMonthsSql(pending);
-  const supersededMonths = probe ? parseSupersededMonths((await engine.query(probe)).rows) : [];
-  const plan = planGoldRefresh({ manifests, state, supersededMonths, table });
-  log(`gold ${table.name}: ${plan.kind} ${plan.months.join(',') || '-'} (${plan.because})`);
-
-  const rows: Record<MonthKey, number> = {};
-  if (plan.sql) await writeMonths(options, table, plan, rows, held);
-  await held.assertHeld(); // the state names what this pass wrote: never over a newer holder's
-  for (const k of plan.dropMonths) await rm(monthDir(lakeDir, table, k), { recursive: true, force: true });
-  if (plan.kind !== 'noop' || JSON.stringify(state) !== JSON.stringify(plan.nextState)) {
-    await store.putBytes('gold', goldStateKey(table), `${JSON.stringify(plan.nextState, null, 2)}\n`);
-  }
-  for (const statement of await localGoldStatements(lakeDir)) await engine.query(statement);
-  return { plan, rows };
+  const executor: GoldExecutor<Record<MonthKey, number>> = {
+    apply: async (plan) => {
+      const rows: Record<MonthKey, number> = {};
+      if (plan.sql) await writeMonths(options, table, plan, rows, held);
+      await held.assertHeld(); // the state names what this pass wrote: never over a newer holder's
+      for (const k of plan.dropMonths) await rm(monthDir(lakeDir, table, k), { recursive: true, force: true });
+      return rows;
+    },
+    settle: async () => {
+      for (const statement of await localGoldStatements(lakeDir)) await engine.query(statement);
+    },
+  };
+  const { plan, outcome } = await refreshGold({ table, store, engine, executor, log: options.log });
+  return { plan, rows: outcome };
 }
 
 function monthDir(lakeDir: string, table: GoldTable, k: MonthKey): string {
@@ -148,6 +126,7 @@ async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, p
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   const columns = table.columns.map((c) => c.name).join(', ');
+  const order = table.sortedBy?.length ? ` ORDER BY ${table.sortedBy.join(', ')}` : '';
   try {
     await engine.query(`CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} AS ${plan.sql}`);
     const counts = await engine.query(`SELECT year, month, COUNT(*) AS n FROM ${STAGE_TABLE} GROUP BY year, month`);
@@ -157,7 +136,7 @@ async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, p
       const { year, month } = monthPartition(k);
       const file = join(staging, `${k}.parquet`);
       await engine.query(
-        `COPY (SELECT ${columns} FROM ${STAGE_TABLE} WHERE year = ${sqlString(year)} AND month = ${sqlString(month)} ORDER BY account_id) ` +
+        `COPY (SELECT ${columns} FROM ${STAGE_TABLE} WHERE year = ${sqlString(year)} AND month = ${sqlString(month)}${order}) ` +
           `TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`,
       );
     }

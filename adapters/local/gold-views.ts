@@ -4,9 +4,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TableColumn } from '../../engine/contract/schema.ts';
-import { GOLD_TABLES, GOLD_VIEWS, type GoldTable } from '../../engine/gold/tables.ts';
-import { sqlString } from '../../engine/gold/sql.ts';
+import type { TableColumn } from '../../engine/contract/index.ts';
+import { type GoldTable, sqlString } from '../../engine/gold/index.ts';
+import { GOLD_TABLES, GOLD_VIEWS } from '../../datasets/index.ts';
 
 export function goldTableDir(lakeDir: string, table: GoldTable): string {
   return join(lakeDir, 'gold', ...table.locationPrefix.split('/').filter(Boolean));

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Catalog, PartitionSpec } from '../../engine/ports.ts';
+import type { Catalog, PartitionSpec } from '../../engine/contract/index.ts';
 import { withFileLock } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
 

@@ -3,7 +3,15 @@ import { constants, createReadStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { ObjectExistsError, type ByteRange, type ObjectStore, type PutOptions, type StoredObject, type Zone } from '../../engine/ports.ts';
+import {
+  ObjectExistsError,
+  type ObjectStore,
+  type OpenedObject,
+  type OpenOptions,
+  type PutOptions,
+  type StoredObject,
+  type Zone,
+} from '../../engine/contract/index.ts';
 import { isNoHardLinks } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
 
@@ -116,16 +124,20 @@ export class LocalObjectStore implements ObjectStore {
     return createReadStream(p);
   }
 
-  /** Versions are not kept locally: `versionId` is ignored. */
-  async getRange(zone: Zone, key: string, range: ByteRange, _versionId?: string): Promise<Readable> {
-    if (!(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
-      throw new RangeError(`invalid byte range [${range.start}, ${range.end}) of ${key}`);
-    }
+  /** A directory keeps no versions: asking for one is asking for what is there (its identity says none). */
+  async open(zone: Zone, key: string, options: OpenOptions = {}): Promise<OpenedObject | undefined> {
     const p = this.path(zone, key);
-    const { size } = await stat(p);
-    if (range.end > size) throw new RangeError(`byte range [${range.start}, ${range.end}) is past the end of ${zone}/${key} (${size} bytes)`);
-    if (range.end === range.start) return Readable.from([]);
-    return createReadStream(p, { start: range.start, end: range.end - 1 });
+    let s;
+    try {
+      s = await stat(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const start = options.range?.start ?? 0;
+    const end = Math.min(options.range?.end ?? s.size - 1, s.size - 1);
+    const size = Math.max(0, end - start + 1);
+    return { body: size > 0 ? createReadStream(p, { start, end }) : Readable.from([]), lastModified: s.mtime, size };
   }
 
   async copy(zone: Zone, fromKey: string, toKey: string): Promise<void> {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderQuery } from '../../engine/gold/query-file.ts';
+import { renderQuery } from '../../engine/gold/index.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { writeDemoFeed } from '../demo/feed.ts';

@@ -1,15 +1,12 @@
 /** `lake quarantine`: what it does (the options and help live in commands/quarantine.ts). */
-import { sourceId } from '../../engine/identity.ts';
-import { quarantineFileKey } from '../../engine/layout.ts';
-import type { QueryEngine, Row } from '../../engine/ports.ts';
+import { quarantineFileKey, type QueryEngine, type Row, sourceId } from '../../engine/contract/index.ts';
 import type { Io } from '../io.ts';
-import { loadLakeContracts, LocalLake } from '../local/lake.ts';
-import { displayPath, lakeFlag, requireLake } from '../local/lake-dir.ts';
-import { awsMode, resultFormat, type AwsOptions, type LakeOptions } from '../options.ts';
-import { countSql, normalizeReason, quarantineRelation, quarantineTables, reasonSummarySql, recordsSql, rejectedFilesSql, sourceSummarySql, type QuarantineFilter } from '../quarantine-queries.ts';
+import { resultFormat, type AwsOptions, type LakeOptions } from '../options.ts';
+import { countSql, normalizeReason, quarantineRelation, reasonSummarySql, recordsSql, rejectedFilesSql, sourceSummarySql, type QuarantineFilter } from '../quarantine-queries.ts';
 import { formatCount, formatTime, plural } from '../ui/format.ts';
 import { renderJson, renderResult } from '../ui/output.ts';
 import { renderTable } from '../ui/table.ts';
+import { lakeTarget } from '../target.ts';
 
 export interface QuarantineOptions extends LakeOptions, AwsOptions {
   dataset?: string;
@@ -110,19 +107,15 @@ async function records(engine: QueryEngine, relation: string, filter: Quarantine
 }
 
 export async function quarantineAction(options: QuarantineOptions, io: Io): Promise<void> {
-  const aws = awsMode(options);
-  // AWS mode needs only the contracts; the local lake object is a convenient holder for them.
-  const lake = aws ? new LocalLake(process.cwd(), loadLakeContracts()) : LocalLake.open(requireLake(options.lake));
-  const dataset = options.dataset ? lake.dataset(options.dataset) : undefined;
-  const filter: QuarantineFilter = { reason: options.reason ? normalizeReason(options.reason, lake.contracts) : undefined, source: options.source };
-  // On AWS the quarantine database holds a table per contract; reading it needs the platform workgroup.
-  const tables = aws ? (dataset ? [dataset] : lake.contracts.names()) : quarantineTables(lake.contracts, dataset);
-  const relation = quarantineRelation(tables);
-  const engine = aws ? await (await import('../aws/athena.ts')).openAthenaEngine(aws, io, 'platform') : await lake.openQueryEngine();
-  const where = aws ? (key: string) => `quarantine bucket: ${key}` : (key: string) => displayPath(lake.zonePath('quarantine', key));
+  const target = lakeTarget(options);
+  const dataset = options.dataset ? target.dataset(options.dataset) : undefined;
+  const filter: QuarantineFilter = { reason: options.reason ? normalizeReason(options.reason, target.contracts()) : undefined, source: options.source };
+  const relation = quarantineRelation(target.quarantineTables(dataset));
+  // Reading quarantine needs the platform workgroup on AWS.
+  const engine = await target.openQueryEngine('platform', io);
   try {
     if (options.reason || options.source || options.rows) await records(engine, relation, filter, options, io);
-    else await summary(engine, relation, filter, options, io, where, aws ? ` --aws --stack ${aws.stack}` : lakeFlag(lake.dir));
+    else await summary(engine, relation, filter, options, io, (key) => target.quarantineLocation(key), target.flag());
   } finally {
     await engine.close();
   }

@@ -1,18 +1,16 @@
 /** `lake query`: what it does (the options and help live in commands/query.ts). */
-import { renderQuery } from '../../engine/gold/query-file.ts';
-import { GOLD_TABLES, GOLD_VIEWS } from '../../engine/gold/tables.ts';
-import { QueryError, type QueryEngine, type QueryResult } from '../../engine/ports.ts';
-import type { Workgroup } from '../aws/athena.ts';
+import { renderQuery } from '../../engine/gold/index.ts';
+import { type QueryEngine, QueryError, type QueryResult } from '../../engine/contract/index.ts';
 import { UserError } from '../errors.ts';
 import { onInterrupt } from '../interrupt.ts';
 import type { Io } from '../io.ts';
-import { LocalLake } from '../local/lake.ts';
-import { requireLake } from '../local/lake-dir.ts';
-import { awsMode, resultFormat, type AwsOptions, type LakeOptions } from '../options.ts';
+import { resultFormat, type AwsOptions, type LakeOptions } from '../options.ts';
+import { lakeTarget, type Workgroup } from '../target.ts';
 import { findQueryFile, listQueryFiles, parseParams } from '../query-files.ts';
 import { formatBytes, formatCount, formatDuration } from '../ui/format.ts';
 import { renderResult } from '../ui/output.ts';
 import { renderTable } from '../ui/table.ts';
+import { GOLD_TABLES, GOLD_VIEWS } from '../../datasets/index.ts';
 
 export interface QueryOptions extends LakeOptions, AwsOptions {
   sql?: string;
@@ -25,8 +23,7 @@ export interface QueryOptions extends LakeOptions, AwsOptions {
   json?: boolean;
 }
 
-function tableNames(lake: LocalLake | undefined): string[] {
-  const datasets = lake?.contracts.names() ?? [];
+function tableNames(datasets: readonly string[]): string[] {
   return [
     ...datasets.map((d) => `silver.${d}`),
     ...GOLD_TABLES.map((t) => `gold.${t.name}`),
@@ -85,21 +82,15 @@ export async function queryAction(positional: string | undefined, options: Query
   }
   const format = resultFormat(options);
   const { sql } = chooseSql(positional, options);
-  const aws = awsMode(options);
-  let lake: LocalLake | undefined;
-  let engine: QueryEngine;
-  if (aws) engine = await (await import('../aws/athena.ts')).openAthenaEngine(aws, io, options.workgroup ?? declaredWorkgroup(sql) ?? 'analysts');
-  else {
-    lake = LocalLake.open(requireLake(options.lake));
-    engine = await lake.openQueryEngine();
-  }
+  const target = lakeTarget(options);
+  const engine: QueryEngine = await target.openQueryEngine(options.workgroup ?? declaredWorkgroup(sql) ?? 'analysts', io);
   const cancel = onInterrupt(async () => {
     await engine.close(); // on Athena this stops the query, so it stops costing money
     io.note('\nquery cancelled\n');
     process.exit(130);
   });
   const progress = io.progress();
-  progress.phase(aws ? 'running on Athena' : 'running');
+  progress.phase(target.runningLabel);
   try {
     const { result, ms } = await runQuery(engine, sql);
     progress.stop();
@@ -113,7 +104,7 @@ export async function queryAction(positional: string | undefined, options: Query
   } catch (e) {
     progress.stop();
     if (e instanceof QueryError && /Catalog Error|does not exist|not found/i.test(e.message)) {
-      throw new UserError(`the query failed: ${e.message}`, `tables: ${tableNames(lake).join(', ')}`);
+      throw new UserError(`the query failed: ${e.message}`, `tables: ${tableNames(target.queryableDatasets()).join(', ')}`);
     }
     throw e;
   } finally {

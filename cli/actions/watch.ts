@@ -9,7 +9,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import type { DatasetContract } from '../../engine/contract/types.ts';
+import type { DatasetContract } from '../../engine/contract/index.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import { LockBusyError } from '../../adapters/local/file-lock.ts';
 import { onInterrupt } from '../interrupt.ts';

@@ -2,10 +2,9 @@
 import { AthenaQueryEngine } from '../../adapters/aws/athena-query-engine.ts';
 import type { Io } from '../io.ts';
 import type { AwsMode } from '../options.ts';
+import type { Workgroup } from '../target.ts';
 import { openAwsSession } from './session.ts';
 
-/** Analysts query silver and gold; the platform workgroup may also read quarantine. */
-export type Workgroup = 'analysts' | 'platform';
 
 export async function openAthenaEngine(mode: AwsMode, io: Io, workgroup: Workgroup = 'analysts'): Promise<AthenaQueryEngine> {
   const { stack, clients } = await openAwsSession(mode);

@@ -1,13 +1,14 @@
 /**
- * AWS SDK clients for AWS mode. Credentials and region come from the usual chain (profile, SSO, env).
- * `AWS_ENDPOINT_URL` points every client at an emulator (the tests use moto); S3 then uses path-style URLs.
+ * AWS SDK clients for AWS mode, configured like the functions' (adapters/aws/client-config.ts): credentials and
+ * region from the usual chain, `AWS_ENDPOINT_URL` points every client at an emulator (the tests use moto) and
+ * S3 then uses path-style URLs.
  */
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { withClientHooks } from '../../adapters/aws/client-config.ts';
+import { CLI_MAX_ATTEMPTS, clientConfig, s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
 
 export interface AwsTarget {
   stack: string;
@@ -26,10 +27,10 @@ export interface AwsClients {
 }
 
 export function awsClients(region?: string, env: NodeJS.ProcessEnv = process.env): AwsClients {
-  const endpoint = env.AWS_ENDPOINT_URL || undefined;
-  const common = { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}), maxAttempts: 5 };
+  const options = { region, maxAttempts: CLI_MAX_ATTEMPTS };
+  const common = clientConfig(options);
   const clients = {
-    s3: withClientHooks(new S3Client({ ...common, forcePathStyle: endpoint !== undefined })),
+    s3: withClientHooks(new S3Client(s3ClientConfig(options, env))),
     sqs: withClientHooks(new SQSClient(common)),
     athena: withClientHooks(new AthenaClient(common)),
     cloudFormation: withClientHooks(new CloudFormationClient(common)),

@@ -1,11 +1,10 @@
 /** `lake ingest --aws`: uploads files to the deployed bronze bucket; the ingest Lambda does the rest. */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { sourceId } from '../../engine/identity.ts';
-import { manifestKey } from '../../engine/layout.ts';
-import type { Manifest } from '../../engine/manifest.ts';
+import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
+import { type Manifest, manifestKey, readJson, sourceId } from '../../engine/contract/index.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { md5File } from '../local/hash.ts';
@@ -66,15 +65,12 @@ function differentContent(bucket: string, key: string): UserError {
 }
 
 async function waitForManifest(s3: S3Client, bucket: string, key: string, timeoutMs: number): Promise<Manifest | undefined> {
+  const silver = new S3ObjectStore(s3, { silver: bucket });
   const deadline = Date.now() + timeoutMs;
   let delay = 500;
   while (Date.now() < deadline) {
-    try {
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return JSON.parse(await (object.Body as { transformToString(): Promise<string> }).transformToString()) as Manifest;
-    } catch (e) {
-      if ((e as Error).name !== 'NoSuchKey') throw e;
-    }
+    const manifest = await readJson<Manifest>(silver, 'silver', key);
+    if (manifest) return manifest;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 5000);
   }

@@ -2,25 +2,26 @@
 import { readFileSync } from 'node:fs';
 import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { UserError } from '../errors.ts';
+import { STACK_OUTPUT } from '../../wiring/names.ts';
 
-/** Output keys of lib/medallion-lake-stack.ts. */
+/** The outputs of lib/medallion-lake-stack.ts that AWS mode reads (names in wiring/names.ts). */
 export const STACK_OUTPUTS = {
-  bronzeBucket: 'BronzeBucketName',
-  silverBucket: 'SilverBucketName',
-  goldBucket: 'GoldBucketName',
-  quarantineBucket: 'QuarantineBucketName',
-  silverDatabase: 'SilverDatabaseName',
-  goldDatabase: 'GoldDatabaseName',
-  quarantineDatabase: 'QuarantineDatabaseName',
-  analystsWorkgroup: 'AnalystsWorkgroupName',
-  platformWorkgroup: 'PlatformWorkgroupName',
-  ingestQueueUrl: 'IngestQueueUrl',
-  deadLetterQueueUrl: 'DeadLetterQueueUrl',
+  bronzeBucket: STACK_OUTPUT.bronzeBucket,
+  silverBucket: STACK_OUTPUT.silverBucket,
+  goldBucket: STACK_OUTPUT.goldBucket,
+  quarantineBucket: STACK_OUTPUT.quarantineBucket,
+  silverDatabase: STACK_OUTPUT.silverDatabase,
+  goldDatabase: STACK_OUTPUT.goldDatabase,
+  quarantineDatabase: STACK_OUTPUT.quarantineDatabase,
+  analystsWorkgroup: STACK_OUTPUT.analystsWorkgroup,
+  platformWorkgroup: STACK_OUTPUT.platformWorkgroup,
+  ingestQueueUrl: STACK_OUTPUT.ingestQueueUrl,
+  deadLetterQueueUrl: STACK_OUTPUT.deadLetterQueueUrl,
 } as const;
 
 /** Outputs of features a stack may lack (deployed before them, or turned off). */
 export const OPTIONAL_STACK_OUTPUTS = {
-  fanOutStateMachineArn: 'FanOutStateMachineArn',
+  fanOutStateMachineArn: STACK_OUTPUT.fanOutStateMachineArn,
 } as const;
 
 export type LakeStack = { stackName: string } & { -readonly [K in keyof typeof STACK_OUTPUTS]: string } & {

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
+import { writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../generator/generate.ts';
 
 export const DEMO_FEED = { from: '2024-01', to: '2024-04' } as const;
 export const DEMO_SEED = 2024;

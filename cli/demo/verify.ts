@@ -1,6 +1,6 @@
 /** The demo checks its own answer: the balance table against what the generator knows it wrote. */
-import { expectedMonthEndBalances, type GenerationReport } from '../../bench/generate.ts';
-import type { Row } from '../../engine/ports.ts';
+import { expectedMonthEndBalances, type GenerationReport } from '../../generator/generate.ts';
+import type { Row } from '../../engine/contract/index.ts';
 
 /** Exact cents of a decimal string such as `-1234.5` (no floating point on the way). */
 export function decimalToCents(text: string): number {

@@ -1,6 +1,6 @@
 /** Ingesting a batch of planned files with progress, and refreshing gold after it: shared by ingest, demo, watch, replay. */
 import { describeHolder, LockBusyError } from '../../adapters/local/file-lock.ts';
-import type { Manifest } from '../../engine/manifest.ts';
+import type { Manifest } from '../../engine/contract/index.ts';
 import type { Io } from '../io.ts';
 import { formatBytes, plural } from '../ui/format.ts';
 import type { PlannedFile } from './ingest-plan.ts';

@@ -7,8 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve, sep, relative } from 'node:path';
-import type { ContractRegistry } from '../../engine/contract/load.ts';
-import type { DatasetContract } from '../../engine/contract/types.ts';
+import type { ContractRegistry, DatasetContract } from '../../engine/contract/index.ts';
 import { UserError } from '../errors.ts';
 import { formatBytes, formatTime } from '../ui/format.ts';
 import { md5File } from './hash.ts';

@@ -1,6 +1,5 @@
 /** How a batch of ingests reads on screen: one row per source, totals, and the reasons rows were quarantined. */
-import type { Manifest } from '../../engine/manifest.ts';
-import { FileReason } from '../../engine/reasons.ts';
+import { FileReason, type Manifest } from '../../engine/contract/index.ts';
 import { formatCount, formatDuration, formatPercent, plural } from '../ui/format.ts';
 import type { Io } from '../io.ts';
 import type { Style } from '../ui/style.ts';

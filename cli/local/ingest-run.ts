@@ -2,9 +2,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { SourceChangedError } from '../../adapters/local/local-store.ts';
-import { ingestObject } from '../../engine/ingest.ts';
-import type { Manifest } from '../../engine/manifest.ts';
-import { ObjectExistsError } from '../../engine/ports.ts';
+import { ingestObject } from '../../engine/index.ts';
+import { type Manifest, ObjectExistsError } from '../../engine/contract/index.ts';
 import { UserError } from '../errors.ts';
 import { md5File } from './hash.ts';
 import { BronzeConflictError, type PlannedFile } from './ingest-plan.ts';

@@ -7,12 +7,18 @@ import { LocalObjectStore } from '../../adapters/local/local-store.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import type { LockHolder } from '../../adapters/local/file-lock.ts';
 import { refreshGoldLocal, type LocalGoldRefreshResult } from '../../adapters/local/gold-refresh.ts';
-import { loadContracts, type ContractRegistry } from '../../engine/contract/load.ts';
-import { sourceId } from '../../engine/identity.ts';
-import { MANIFESTS_PREFIX, manifestKey, UNKNOWN_DATASET } from '../../engine/layout.ts';
-import type { Manifest } from '../../engine/manifest.ts';
+import {
+  type ContractRegistry,
+  loadContracts,
+  type Manifest,
+  manifestKey,
+  MANIFESTS_PREFIX,
+  sourceId,
+  UNKNOWN_DATASET,
+} from '../../engine/contract/index.ts';
 import { UserError } from '../errors.ts';
 import { claimWorkDir } from './work-dir.ts';
+import { DEFAULT_GOLD_TABLE } from '../../datasets/index.ts';
 
 /** The bucket name local sources carry: constant, so a lake directory can move without changing source ids. */
 export const LOCAL_BRONZE_BUCKET = 'bronze';
@@ -125,7 +131,7 @@ export class LocalLake {
     try {
       const engine = await this.openGoldRefreshEngine(scratch.path);
       try {
-        return await refreshGoldLocal({ lakeDir: this.dir, engine, lockWaitMs: options.lockWaitMs ?? goldLockWaitMs(), onWait: options.onWait });
+        return await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: this.dir, engine, lockWaitMs: options.lockWaitMs ?? goldLockWaitMs(), onWait: options.onWait });
       } finally {
         await engine.close();
       }

@@ -1,13 +1,16 @@
 /** Everything `lake status` reports about a local lake, gathered as data (the command renders it). */
-import { pendingSources, type GoldState } from '../../engine/gold/plan.ts';
-import { GOLD_TABLES, goldStateKey } from '../../engine/gold/tables.ts';
-import { PENDING_PREFIX, silverTablePrefix } from '../../engine/layout.ts';
-import type { Manifest, PendingIngest } from '../../engine/manifest.ts';
-import type { QueryEngine } from '../../engine/ports.ts';
-import { sqlString } from '../../engine/sql.ts';
+import { type GoldState, goldStateKey, pendingSources, sqlString } from '../../engine/gold/index.ts';
+import {
+  type Manifest,
+  PENDING_PREFIX,
+  type PendingIngest,
+  type QueryEngine,
+  silverTablePrefix,
+} from '../../engine/contract/index.ts';
 import { openConflicts, type ConflictRecord } from './conflicts.ts';
 import type { LocalLake } from './lake.ts';
 import { activeWork, type WorkOwner } from './work-dir.ts';
+import { GOLD_TABLES } from '../../datasets/index.ts';
 
 /** The alert threshold of the case: more than 1% of received rows quarantined. */
 export const QUARANTINE_ALERT_RATE = 0.01;

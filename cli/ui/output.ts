@@ -1,5 +1,5 @@
 /** Query results and JSON documents as the user asked for them: a table, CSV or JSON. */
-import type { QueryResult } from '../../engine/ports.ts';
+import type { QueryResult } from '../../engine/contract/index.ts';
 import type { Style } from './style.ts';
 import { renderTable } from './table.ts';
 

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatasetContract } from '../contract/types.ts';
 import { asDeterministicRejection, runStampFor, type IngestOptions } from '../ingest.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { ObjectStore, Zone } from '../ports.ts';
 import { EngineInvariantError } from '../reasons.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../sources/oversize.ts';
 import { transformToLocal, type TransformResult } from '../transform.ts';
@@ -32,6 +32,27 @@ export function planContract(plan: FanOutPlan, options: Pick<IngestOptions, 'con
   return contract;
 }
 
+/** Bytes `[range.start, range.end)` of one version of an object (a ranged GetObject on S3); nothing for an empty range. */
+export async function* readRange(
+  store: ObjectStore,
+  zone: Zone,
+  key: string,
+  range: { start: number; end: number },
+  versionId?: string,
+): AsyncIterable<Buffer> {
+  if (!(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+    throw new RangeError(`invalid byte range [${range.start}, ${range.end}) of ${key}`);
+  }
+  if (range.end === range.start) return;
+  const opened = await store.open(zone, key, { versionId, range: { start: range.start, end: range.end - 1 } });
+  if (!opened) throw new EngineInvariantError(`${zone}/${key}${versionId ? ` version ${versionId}` : ''} is gone: cannot read bytes ${range.start}-${range.end - 1}`);
+  if (opened.size !== undefined && opened.size !== range.end - range.start) {
+    opened.body.destroy();
+    throw new EngineInvariantError(`${zone}/${key}: asked for ${range.end - range.start} bytes from ${range.start}, got ${opened.size}`);
+  }
+  yield* opened.body as AsyncIterable<Buffer>;
+}
+
 /** Writes the chunk's text (the header, then its records) to `path`, read by range from the store. */
 async function downloadChunk(store: ObjectStore, plan: FanOutPlan, index: number, path: string): Promise<void> {
   const chunk = plan.chunks[index];
@@ -42,7 +63,7 @@ async function downloadChunk(store: ObjectStore, plan: FanOutPlan, index: number
     { start: chunk.start, end: chunk.end },
   ];
   await pipeline(async function* () {
-    for (const range of ranges) yield* (await store.getRange(zone, key, range, version_id ?? undefined)) as AsyncIterable<Buffer>;
+    for (const range of ranges) yield* readRange(store, zone, key, range, version_id ?? undefined);
   }, createWriteStream(path));
   const expected = plan.header_bytes + chunk.end - chunk.start;
   const { size } = await stat(path);

@@ -11,14 +11,14 @@ import type { DatasetContract } from '../contract/types.ts';
 import { withDuckDb } from '../duckdb.ts';
 import { ingestEvent } from '../events.ts';
 import type { HeaderMatch } from '../header.ts';
-import { buildManifest, deletePrefix, ingestObject, publish, readJson, runStampFor, type IngestOptions } from '../ingest.ts';
+import { buildManifest, deletePrefix, ingestObject, publish, readSilverRecord, runStampFor, type IngestOptions } from '../ingest.ts';
 import { manifestKey, silverFileName } from '../layout.ts';
 import type { Manifest } from '../manifest.ts';
 import { mergeQuarantine, type ChunkQuarantine } from '../quarantine-merge.ts';
 import { EngineInvariantError } from '../reasons.ts';
 import type { RunStamp } from '../stamp.ts';
 import type { SilverPartitionOutput, TransformResult } from '../transform.ts';
-import { downloadTo, planContract } from './chunk.ts';
+import { downloadTo, planContract, readRange } from './chunk.ts';
 import { chunkResultKey, planKey as planKeyOf, stagingPrefix } from './keys.ts';
 import { sourceOfPlan, type FanOutChunkResult, type FanOutPlan } from './types.ts';
 
@@ -33,7 +33,7 @@ async function chunkResults(plan: FanOutPlan, options: IngestOptions): Promise<F
   return Promise.all(
     plan.chunks.map(async (c) => {
       const key = chunkResultKey(plan.staging_prefix, c.index);
-      const result = await readJson<FanOutChunkResult>(options.store, key);
+      const result = await readSilverRecord<FanOutChunkResult>(options.store, key);
       if (!result || result.run_id !== plan.run_id || result.index !== c.index || result.range?.start !== c.start || result.range?.end !== c.end) {
         throw new EngineInvariantError(`chunk ${c.index} of ${plan.source.key} has no result at silver/${key}: it did not finish, nothing is committed`);
       }
@@ -93,7 +93,7 @@ function headerOf(contract: DatasetContract, result: FanOutChunkResult | undefin
 
 /** Loads a plan; undefined when it is gone (the source was committed and its staging prefix removed). */
 export async function loadPlan(options: Pick<IngestOptions, 'store'>, dataset: string, sourceId: string): Promise<FanOutPlan | undefined> {
-  return readJson<FanOutPlan>(options.store, planKeyOf(stagingPrefix(dataset, sourceId)));
+  return readSilverRecord<FanOutPlan>(options.store, planKeyOf(stagingPrefix(dataset, sourceId)));
 }
 
 /**
@@ -107,7 +107,7 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
   const results = await chunkResults(plan, options);
   const rejected = results.find((r) => r.rejection);
   if (rejected?.rejection) {
-    const body = await options.store.getRange('bronze', plan.source.key, { start: 0, end: plan.source.size }, plan.source.version_id ?? undefined);
+    const body = readRange(options.store, 'bronze', plan.source.key, { start: 0, end: plan.source.size }, plan.source.version_id ?? undefined);
     const manifest = await ingestObject(source, body, options);
     await deletePrefix(options.store, 'silver', plan.staging_prefix);
     return { kind: 'ingested', manifest, why: `chunk ${rejected.index}: ${rejected.rejection.reason} (${rejected.rejection.detail})` };
@@ -165,6 +165,6 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
 
 /** A commit asked again after it succeeded (its plan is gone): the manifest it wrote, if it is this run's. */
 export async function committedManifest(options: Pick<IngestOptions, 'store'>, dataset: string, sourceId: string, runId: string): Promise<Manifest | undefined> {
-  const manifest = await readJson<Manifest>(options.store, manifestKey(dataset, sourceId));
+  const manifest = await readSilverRecord<Manifest>(options.store, manifestKey(dataset, sourceId));
   return manifest?.run_id === runId ? manifest : undefined;
 }

@@ -3,7 +3,9 @@
  * source id (so only that source's cleanup ever deletes them), outside every table location (Athena and
  * Glue never read it). Every key is a function of the source and the chunk index: a re-run overwrites.
  */
-export const STAGING_PREFIX = '_staging/';
+import { STAGING_PREFIX } from '../layout.ts';
+
+export { STAGING_PREFIX };
 
 export const stagingPrefix = (dataset: string, sourceId: string): string => `${STAGING_PREFIX}${dataset}/${sourceId}/`;
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { DatasetContract } from '../contract/types.ts';
 import { withDuckDb } from '../duckdb.ts';
 import { normalizeEtag } from '../identity.ts';
-import { asDeterministicRejection, deletePrefix, ingestObject, readJson, runStampFor, type IngestOptions } from '../ingest.ts';
+import { asDeterministicRejection, deletePrefix, ingestObject, readSilverRecord, runStampFor, type IngestOptions } from '../ingest.ts';
 import { manifestKey, pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
 import { asFileRejection, prepareSource, scanInput, type InputScan } from '../reader.ts';
@@ -81,7 +81,7 @@ export async function planFanOut(source: SourceRef, body: AsyncIterable<Uint8Arr
     if (!contract) return await inline('no dataset contract owns the key');
     // Outputs an erasure or compaction rewrote are not written again (ingestObject answers with their manifest).
     const stamped = runStampFor(source, contract, startedAt);
-    const previous = await readJson<Manifest>(options.store, manifestKey(stamped.dataset, stamped.sourceId));
+    const previous = await readSilverRecord<Manifest>(options.store, manifestKey(stamped.dataset, stamped.sourceId));
     if (previous && previous.run_id === stamped.runId && (previous.erasures?.length || previous.compactions?.length)) return await inline('its outputs were erased from or compacted');
     // JSON Lines binds keys sampled from the start of the whole text, which a chunk alone does not have.
     if (contract.source.format !== 'csv') return await inline(`${contract.source.format} sources are ingested in one pass`);
@@ -132,7 +132,7 @@ export async function planFanOut(source: SourceRef, body: AsyncIterable<Uint8Arr
       staging_prefix: staging,
     };
     const intentKey = pendingKey(plan.dataset, plan.source_id);
-    const abandoned = await readJson<PendingIngest>(store, intentKey);
+    const abandoned = await readSilverRecord<PendingIngest>(store, intentKey);
     const intent: PendingIngest = {
       dataset: plan.dataset,
       run_id: plan.run_id,

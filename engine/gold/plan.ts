@@ -1,10 +1,10 @@
 /**
- * Planning a refresh of gold.account_monthly_balance from the ingest manifests. Pure: no storage, no engine.
+ * Planning a refresh of a month-partitioned gold table from the ingest manifests. Pure: no storage, no engine.
  *
- * A change in month M changes the closing balance of M and of every later month, so a refresh rewrites the
+ * A change in month M may change M and every later month (a running balance does), so a refresh rewrites the
  * contiguous run from the earliest affected month to the latest month in silver. The earliest affected month
  * is the earliest of: months the new (or re-run) sources wrote, months a re-run source wrote before, and months
- * holding other versions of the new sources' transaction ids (a re-send can move a transaction between
+ * holding other versions of the new sources' records (by the table's `recordKey`) (a re-send can move a transaction between
  * months; `supersededMonthsSql` finds them). Executors run it in two steps:
  *   1. `pendingSources` → if `supersededMonthsSql` returns SQL, run it and `parseSupersededMonths` the rows;
  *   2. `planGoldRefresh` → write `plan.months` from `plan.sql`, swap them in, then save `plan.nextState`.
@@ -12,10 +12,9 @@
 import { createHash } from 'node:crypto';
 import { reflectedRun, type Manifest } from '../manifest.ts';
 import type { Row } from '../ports.ts';
-import { accountMonthlyBalanceSql } from './build-sql.ts';
 import { maxMonth, minMonth, monthKey, monthRange, nextMonth, type MonthKey } from './months.ts';
 import { monthSetPredicate, sqlString } from './sql.ts';
-import { ACCOUNT_MONTHLY_BALANCE, type GoldTable } from './tables.ts';
+import type { GoldTable } from './tables.ts';
 
 /** What a gold table already reflects. Stored as JSON beside the table (`goldStateKey`). */
 export interface GoldState {
@@ -75,7 +74,7 @@ function needsFullBuild(state: GoldState | undefined, table: GoldTable): boolean
   return !state || state.table !== table.name || state.build_version !== table.buildVersion;
 }
 
-export function pendingSources(manifests: readonly Manifest[], state: GoldState | undefined, table: GoldTable = ACCOUNT_MONTHLY_BALANCE): PendingSources {
+export function pendingSources(manifests: readonly Manifest[], state: GoldState | undefined, table: GoldTable): PendingSources {
   const all = relevant(manifests, table);
   if (needsFullBuild(state, table)) return { table, full: true, manifests: all };
   const known = state?.sources ?? {};
@@ -83,9 +82,9 @@ export function pendingSources(manifests: readonly Manifest[], state: GoldState 
 }
 
 /**
- * Months of silver rows that share a transaction_id with a row of a pending source. Only the pending side is
- * pruned to its partitions: other versions may sit in any month, so the outer side reads every partition
- * (transaction_id and the partition keys only). Undefined when no probe is needed.
+ * Months of silver rows that share a record key (`table.recordKey`) with a row of a pending source. Only the
+ * pending side is pruned to its partitions: other versions may sit in any month, so the outer side reads every
+ * partition (the key and the partition keys only). Undefined when no probe is needed.
  */
 export function supersededMonthsSql(pending: PendingSources): string | undefined {
   if (pending.full) return undefined;
@@ -94,10 +93,11 @@ export function supersededMonthsSql(pending: PendingSources): string | undefined
   const months = [...new Set(withRows.flatMap(manifestMonths))].sort();
   const runs = withRows.map((m) => sqlString(m.run_id)).join(', ');
   const dataset = pending.table.sourceDataset;
+  const key = pending.table.recordKey; // a contract column name: a plain identifier
   return `SELECT DISTINCT o.year, o.month
 FROM silver.${dataset} o
-WHERE o.transaction_id IN (
-  SELECT n.transaction_id
+WHERE o.${key} IN (
+  SELECT n.${key}
   FROM silver.${dataset} n
   WHERE ${monthSetPredicate('n', months)} AND n.ingest_run_id IN (${runs})
 )`;
@@ -113,11 +113,11 @@ export interface PlanInput {
   state: GoldState | undefined;
   /** Result of `supersededMonthsSql`, when it returned SQL. */
   supersededMonths?: readonly MonthKey[];
-  table?: GoldTable;
+  table: GoldTable;
 }
 
 export function planGoldRefresh(input: PlanInput): GoldRefreshPlan {
-  const table = input.table ?? ACCOUNT_MONTHLY_BALANCE;
+  const table = input.table;
   const state = input.state;
   const all = relevant(input.manifests, table);
   const pending = pendingSources(input.manifests, state, table);
@@ -161,7 +161,7 @@ export function planGoldRefresh(input: PlanInput): GoldRefreshPlan {
     kind,
     refreshId,
     months,
-    sql: firstMonth && lastMonth ? accountMonthlyBalanceSql(firstMonth, lastMonth) : null,
+    sql: firstMonth && lastMonth ? table.buildSql(firstMonth, lastMonth) : null,
     dropMonths,
     because,
     nextState: {

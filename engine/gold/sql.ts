@@ -6,7 +6,7 @@ import type { MonthKey } from './months.ts';
 import { sqlString } from '../sql.ts';
 
 /**
- * "Latest ingest wins" for a transaction_id: latest `ingested_at` (when the source landed in bronze), then
+ * "Latest ingest wins" for a record (e.g. a transaction_id): latest `ingested_at` (when the source landed in bronze), then
  * source_key/source_version so ties between two sources are decided the same way on every run, then the row's
  * own values so that two copies inside one file are resolved deterministically too.
  * NULLS LAST is spelled out: the engines' defaults for DESC are not guaranteed to agree.

@@ -1,5 +1,6 @@
 /** The gold-refresh function's settings, from the environment the infrastructure sets. */
-import type { DatabaseNames } from '../../engine/gold/athena.ts';
+import type { DatabaseNames } from '../../engine/gold/index.ts';
+import { GOLD_REFRESH_ENV } from '../../wiring/names.ts';
 
 export interface GoldRefreshConfig {
   silverBucket: string;
@@ -12,19 +13,20 @@ export interface GoldRefreshConfig {
   cleanupGraceMs: number | undefined;
 }
 
-const REQUIRED = ['SILVER_BUCKET', 'GOLD_BUCKET', 'GLUE_SILVER_DATABASE', 'GLUE_GOLD_DATABASE', 'GLUE_QUARANTINE_DATABASE', 'ATHENA_WORKGROUP'] as const;
+const E = GOLD_REFRESH_ENV;
+const REQUIRED = [E.silverBucket, E.goldBucket, E.glueSilverDatabase, E.glueGoldDatabase, E.glueQuarantineDatabase, E.athenaWorkgroup] as const;
 
 export function readGoldRefreshConfig(env: Record<string, string | undefined> = process.env): GoldRefreshConfig {
   const missing = REQUIRED.filter((name) => !env[name]?.trim());
   if (missing.length > 0) throw new Error(`missing environment variables: ${missing.join(', ')}`);
   const value = (name: (typeof REQUIRED)[number]): string => (env[name] as string).trim();
-  const grace = env.CLEANUP_GRACE_SECONDS?.trim();
-  if (grace !== undefined && grace !== '' && !/^\d+$/.test(grace)) throw new Error(`CLEANUP_GRACE_SECONDS must be whole seconds (got ${grace})`);
+  const grace = env[E.cleanupGraceSeconds]?.trim();
+  if (grace !== undefined && grace !== '' && !/^\d+$/.test(grace)) throw new Error(`${E.cleanupGraceSeconds} must be whole seconds (got ${grace})`);
   return {
-    silverBucket: value('SILVER_BUCKET'),
-    goldBucket: value('GOLD_BUCKET'),
-    databases: { silver: value('GLUE_SILVER_DATABASE'), gold: value('GLUE_GOLD_DATABASE'), quarantine: value('GLUE_QUARANTINE_DATABASE') },
-    workGroup: value('ATHENA_WORKGROUP'),
+    silverBucket: value(E.silverBucket),
+    goldBucket: value(E.goldBucket),
+    databases: { silver: value(E.glueSilverDatabase), gold: value(E.glueGoldDatabase), quarantine: value(E.glueQuarantineDatabase) },
+    workGroup: value(E.athenaWorkgroup),
     cleanupGraceMs: grace ? Number(grace) * 1000 : undefined,
   };
 }

@@ -15,6 +15,7 @@ import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-confi
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { readGoldRefreshConfig, type GoldRefreshConfig } from './config.ts';
 import { processGoldRefreshBatch, type GoldRefreshDependencies } from './process.ts';
+import { DEFAULT_GOLD_TABLE } from '../../datasets/index.ts';
 
 const logger = new Logger();
 const tracer = new Tracer();
@@ -58,6 +59,7 @@ function dependencies(context: Context): GoldRefreshDependencies {
       const timeoutMs = Math.max(1_000, context.getRemainingTimeInMillis() - QUERY_DEADLINE_MARGIN_MS);
       const engine = new AthenaQueryEngine({ client: athena, workGroup: config.workGroup, databases: config.databases, timeoutMs });
       const result = await refreshGoldAthena({
+        table: DEFAULT_GOLD_TABLE,
         engine,
         store,
         glue,

@@ -8,7 +8,7 @@
  * the DLQ instead of being retried forever; the refresh still runs for the messages before it.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
+import { MANIFESTS_PREFIX } from '../../engine/contract/index.ts';
 import { parseMessageBody } from '../ingest/events.ts';
 
 export interface GoldRefreshLogger {

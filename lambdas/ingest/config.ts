@@ -1,5 +1,6 @@
 /** The ingest function's settings, from the environment the infrastructure sets. */
 import { tmpdir } from 'node:os';
+import { INGEST_ENV } from '../../wiring/names.ts';
 
 export interface IngestConfig {
   contractsDir: string;
@@ -36,7 +37,8 @@ export class ConfigError extends Error {
   }
 }
 
-const REQUIRED = ['CONTRACTS_DIR', 'BRONZE_BUCKET', 'SILVER_BUCKET', 'QUARANTINE_BUCKET', 'GLUE_SILVER_DATABASE'] as const;
+const E = INGEST_ENV;
+const REQUIRED = [E.contractsDir, E.bronzeBucket, E.silverBucket, E.quarantineBucket, E.glueSilverDatabase] as const;
 
 function positiveInteger(env: Record<string, string | undefined>, name: string): number | undefined {
   const raw = env[name]?.trim();
@@ -51,20 +53,20 @@ export function readConfig(env: Record<string, string | undefined> = process.env
   if (missing.length > 0) throw new ConfigError(`missing environment variables: ${missing.join(', ')}`);
   const value = (name: (typeof REQUIRED)[number]): string => (env[name] as string).trim();
   return {
-    contractsDir: value('CONTRACTS_DIR'),
-    bronzeBucket: value('BRONZE_BUCKET'),
-    silverBucket: value('SILVER_BUCKET'),
-    quarantineBucket: value('QUARANTINE_BUCKET'),
-    glueSilverDatabase: value('GLUE_SILVER_DATABASE'),
-    glueQuarantineDatabase: env.GLUE_QUARANTINE_DATABASE?.trim() || undefined,
-    workDir: env.WORK_DIR?.trim() || tmpdir(),
-    duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT?.trim() || undefined,
-    piiSaltSecretArn: env.PII_SALT_SECRET_ARN?.trim() || undefined,
-    eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
-    maxUncompressedBytes: positiveInteger(env, 'MAX_UNCOMPRESSED_BYTES'),
-    threads: positiveInteger(env, 'INGEST_THREADS'),
-    fanOutStateMachineArn: env.FAN_OUT_STATE_MACHINE_ARN?.trim() || undefined,
-    fanOutMinBytes: positiveInteger(env, 'FAN_OUT_MIN_BYTES'),
-    fanOutChunkBytes: positiveInteger(env, 'FAN_OUT_CHUNK_BYTES'),
+    contractsDir: value(E.contractsDir),
+    bronzeBucket: value(E.bronzeBucket),
+    silverBucket: value(E.silverBucket),
+    quarantineBucket: value(E.quarantineBucket),
+    glueSilverDatabase: value(E.glueSilverDatabase),
+    glueQuarantineDatabase: env[E.glueQuarantineDatabase]?.trim() || undefined,
+    workDir: env[E.workDir]?.trim() || tmpdir(),
+    duckdbMemoryLimit: env[E.duckdbMemoryLimit]?.trim() || undefined,
+    piiSaltSecretArn: env[E.piiSaltSecretArn]?.trim() || undefined,
+    eventBusName: env[E.eventBusName]?.trim() || undefined,
+    maxUncompressedBytes: positiveInteger(env, E.maxUncompressedBytes),
+    threads: positiveInteger(env, E.threads),
+    fanOutStateMachineArn: env[E.fanOutStateMachineArn]?.trim() || undefined,
+    fanOutMinBytes: positiveInteger(env, E.fanOutMinBytes),
+    fanOutChunkBytes: positiveInteger(env, E.fanOutChunkBytes),
   };
 }

@@ -12,8 +12,8 @@ import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { loadContracts } from '../../engine/contract/load.ts';
-import { ingestObject } from '../../engine/ingest.ts';
+import { loadContracts } from '../../engine/contract/index.ts';
+import { ingestObject } from '../../engine/index.ts';
 import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
 import { EventBridgePublisher } from '../../adapters/aws/eventbridge-publisher.ts';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
@@ -38,7 +38,6 @@ function getDependencies(): IngestDependencies {
     const contracts = loadContracts(config.contractsDir);
     dependencies = {
       config,
-      s3,
       store: new S3ObjectStore(s3, { bronze: config.bronzeBucket, silver: config.silverBucket, quarantine: config.quarantineBucket }),
       catalog: new GlueCatalog(glue, { database: config.glueSilverDatabase, bucket: config.silverBucket }),
       contracts,

@@ -1,17 +1,10 @@
-/** One announced object → GetObject (streamed) → engine → manifest. */
+/** One announced object → opened through the store (streamed) → engine → manifest. */
 import { readdirSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ContractRegistry } from '../../engine/contract/load.ts';
-import { DEFAULT_EXPANSION_LIMITS } from '../../engine/index.ts';
-import type { IngestOptions } from '../../engine/ingest.ts';
-import type { Manifest, SourceRef } from '../../engine/manifest.ts';
-import type { Catalog, ObjectStore } from '../../engine/ports.ts';
-import type { EventPublisher } from '../../engine/index.ts';
-import { isNotFoundError } from '../../adapters/aws/aws-errors.ts';
-import { S3StoreError, toReadable } from '../../adapters/aws/s3-store.ts';
+import type { Catalog, ContractRegistry, Manifest, ObjectStore, SourceRef } from '../../engine/contract/index.ts';
+import { DEFAULT_EXPANSION_LIMITS, type EventPublisher, type IngestOptions } from '../../engine/index.ts';
 import type { IngestConfig } from './config.ts';
 import type { ObjectCreatedEvent } from './events.ts';
 import type { FanOutStart } from '../fan-out/start.ts';
@@ -20,7 +13,7 @@ export type IngestFn = (source: SourceRef, body: AsyncIterable<Uint8Array>, opti
 
 export interface IngestDependencies {
   config: IngestConfig;
-  s3: S3Client;
+  /** Reads bronze (the announced objects), writes silver and quarantine. */
   store: ObjectStore;
   catalog: Catalog;
   contracts: ContractRegistry;
@@ -58,11 +51,6 @@ export function sweepAbandonedScratch(workDir: string): string[] {
   return abandoned;
 }
 
-/** S3 reports `null` as the version id of objects written while versioning was off. */
-function realVersionId(versionId: string | undefined): string | undefined {
-  return versionId && versionId !== 'null' ? versionId : undefined;
-}
-
 /**
  * Ingests the object an event announced. Reads the exact version when the event names one, otherwise the
  * current object; the identity recorded (version id, ETag, LastModified) is what S3 returned, so a
@@ -95,30 +83,24 @@ export async function ingestAnnouncedObject(
   }
 }
 
-/** The object (the exact version asked for, else the current one) and its identity as S3 returned it. */
+/** The object (the exact version asked for, else the current one), opened through the store, with its identity as the store returned it. */
 export async function openObject(
   object: { bucket: string; key: string; versionId?: string },
-  deps: Pick<IngestDependencies, 's3'>,
+  deps: Pick<IngestDependencies, 'store'>,
 ): Promise<{ status: 'opened'; source: SourceRef; body: Readable } | { status: 'skipped'; reason: 'object-gone'; detail: string }> {
-  let response;
-  try {
-    response = await deps.s3.send(new GetObjectCommand({ Bucket: object.bucket, Key: object.key, VersionId: object.versionId }));
-  } catch (error) {
-    if (isNotFoundError(error)) {
-      return { status: 'skipped', reason: 'object-gone', detail: `s3://${object.bucket}/${object.key}${object.versionId ? ` version ${object.versionId}` : ''} no longer exists` };
-    }
-    throw new S3StoreError('GetObject', object.bucket, object.key, error);
+  const opened = await deps.store.open('bronze', object.key, { versionId: object.versionId });
+  if (!opened) {
+    return { status: 'skipped', reason: 'object-gone', detail: `s3://${object.bucket}/${object.key}${object.versionId ? ` version ${object.versionId}` : ''} no longer exists` };
   }
-  if (!response.Body) throw new S3StoreError('GetObject', object.bucket, object.key, new Error('response has no body'));
   const source: SourceRef = {
     bucket: object.bucket,
     key: object.key,
-    versionId: realVersionId(response.VersionId),
-    etag: response.ETag,
-    lastModified: response.LastModified,
-    size: response.ContentLength,
+    versionId: opened.versionId,
+    etag: opened.etag,
+    lastModified: opened.lastModified,
+    size: opened.size,
   };
-  return { status: 'opened', source, body: toReadable(response.Body) };
+  return { status: 'opened', source, body: opened.body };
 }
 
 /** Runs `work` in a scratch directory of its own under the work directory, removed afterwards. */

@@ -1,6 +1,6 @@
 /** The salt of PII `hash` columns: a Secrets Manager secret the infrastructure creates and names in the environment. */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { ContractRegistry } from '../../engine/contract/load.ts';
+import type { ContractRegistry } from '../../engine/contract/index.ts';
 import { ConfigError } from './config.ts';
 
 /**

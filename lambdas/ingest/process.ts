@@ -3,9 +3,7 @@
  * SQS batches with partial batch failures, or a single direct S3/EventBridge event.
  */
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { runId, sourceId, sourceVersion } from '../../engine/identity.ts';
-import { UNKNOWN_DATASET } from '../../engine/layout.ts';
-import type { SourceRef } from '../../engine/manifest.ts';
+import { runId, sourceId, type SourceRef, sourceVersion, UNKNOWN_DATASET } from '../../engine/contract/index.ts';
 import { isTransientError } from '../../adapters/aws/aws-errors.ts';
 import { handleFanOut, type FanOutResponse } from '../fan-out/handler.ts';
 import { isFanOutRequest } from '../fan-out/requests.ts';

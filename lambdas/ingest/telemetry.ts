@@ -5,7 +5,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { Manifest } from '../../engine/manifest.ts';
+import type { Manifest } from '../../engine/contract/index.ts';
+import { INGEST_METRIC } from '../../wiring/names.ts';
 
 export const logger = new Logger();
 export const tracer = new Tracer();
@@ -15,18 +16,8 @@ export const tracer = new Tracer();
  */
 export const metrics = new Metrics();
 
-/** Metric names the alarms and dashboards use. Changing one breaks them. */
-export const MetricName = {
-  RowsIn: 'RowsIn',
-  RowsValid: 'RowsValid',
-  RowsQuarantined: 'RowsQuarantined',
-  BytesIn: 'BytesIn',
-  DurationMs: 'DurationMs',
-  SecondsToQueryable: 'SecondsToQueryable',
-  FilesRejected: 'FilesRejected',
-  /** Objects whose ingest failed (the message goes back to the queue). Lambda's Errors metric stays 0 with partial batch responses. */
-  IngestFailures: 'IngestFailures',
-} as const;
+/** Metric names the alarms and dashboards use (wiring/names.ts). */
+export const MetricName = INGEST_METRIC;
 
 /** One EMF document per ingested object, dimensions `service` and `dataset`. */
 export function publishIngestMetrics(manifest: Manifest, durationMs: number, eventTime: Date | undefined, now: number = Date.now()): void {

@@ -1,8 +1,7 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { Construct } from 'constructs';
-import { glueViewInput, type DatabaseNames } from '../../engine/gold/athena.ts';
-import type { GoldView } from '../../engine/gold/tables.ts';
+import { type DatabaseNames, glueViewInput, type GoldView } from '../../engine/gold/index.ts';
 
 export interface LakeViewProps {
   readonly database: glue.IDatabase;

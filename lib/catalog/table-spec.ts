@@ -1,6 +1,13 @@
-import type { DatasetContract } from '../../engine/contract/types.ts';
-import { partitionColumns, QUARANTINE_COLUMNS, silverColumns, type TableColumn } from '../../engine/contract/schema.ts';
-import { quarantineRecordsPrefix, silverTablePrefix, UNKNOWN_DATASET } from '../../engine/layout.ts';
+import {
+  type DatasetContract,
+  partitionColumns,
+  QUARANTINE_COLUMNS,
+  quarantineRecordsPrefix,
+  silverColumns,
+  silverTablePrefix,
+  type TableColumn,
+  UNKNOWN_DATASET,
+} from '../../engine/contract/index.ts';
 
 /** The zones that have a Glue database. */
 export type CatalogZone = 'silver' | 'gold' | 'quarantine';

@@ -6,10 +6,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { STAGING_PREFIX } from '../../engine/index.ts';
+import { STAGING_PREFIX } from '../../engine/contract/index.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
-import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
+import { encryptedLogGroup } from '../functions/index.ts';
 import type { LakeStorage } from '../storage/lake-storage.ts';
+import { INGEST_ENV } from '../../wiring/names.ts';
 
 /**
  * Objects above this size are fanned out: at the ~4 MB/s the ingest function plans with on 1,024 MB
@@ -155,9 +156,9 @@ export class LakeFanOut extends Construct {
    * start executions of this one state machine, and read/write/delete on the silver staging prefix.
    */
   routeLargeObjects(ingestFunction: lambda.Function, storage: LakeStorage): void {
-    ingestFunction.addEnvironment('FAN_OUT_STATE_MACHINE_ARN', this.stateMachineArn());
-    ingestFunction.addEnvironment('FAN_OUT_MIN_BYTES', String(this.minBytes));
-    if (this.chunkBytes !== undefined) ingestFunction.addEnvironment('FAN_OUT_CHUNK_BYTES', String(this.chunkBytes));
+    ingestFunction.addEnvironment(INGEST_ENV.fanOutStateMachineArn, this.stateMachineArn());
+    ingestFunction.addEnvironment(INGEST_ENV.fanOutMinBytes, String(this.minBytes));
+    if (this.chunkBytes !== undefined) ingestFunction.addEnvironment(INGEST_ENV.fanOutChunkBytes, String(this.chunkBytes));
     ingestFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachineArn()] }));
     // Its own staged chunk outputs (copied into place by the commit); the function lists the whole bucket already.
     storage.grantReadWrite(ingestFunction, 'silver', `${STAGING_PREFIX}*`, { listWholeBucket: true });

@@ -12,18 +12,25 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join, resolve } from 'node:path';
-import { MANIFESTS_PREFIX } from '../../engine/layout.ts';
-import { ACCOUNT_MONTHLY_BALANCE, type GoldTable } from '../../engine/gold/tables.ts';
+import { MANIFESTS_PREFIX } from '../../engine/contract/index.ts';
+import { type GoldTable } from '../../engine/gold/index.ts';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
-import { esmBundling } from '../ingestion/ingest-bundling.ts';
-import { MIN_MAX_RECEIVE_COUNT, validateMaxReceiveCount, VISIBILITY_TIMEOUT_FACTOR } from '../ingestion/lake-ingestion.ts';
-import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
-import { LAMBDA_NODE_RUNTIME } from '../node-runtime.ts';
+import {
+  encryptedLogGroup,
+  esmBundling,
+  lakeFunctionDefaults,
+  MIN_MAX_RECEIVE_COUNT,
+  validateMaxReceiveCount,
+  VISIBILITY_TIMEOUT_FACTOR,
+} from '../functions/index.ts';
 import type { LakeQuery } from '../query/lake-query.ts';
 import type { LakeStorage } from '../storage/lake-storage.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
+import { GOLD_REFRESH_ENV } from '../../wiring/names.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
+const E = GOLD_REFRESH_ENV;
 
 /** The one FIFO message group: every refresh of the lake's gold runs strictly one after another. */
 export const GOLD_REFRESH_MESSAGE_GROUP = 'gold-refresh';
@@ -179,28 +186,24 @@ export class LakeGoldRefresh extends Construct {
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       description: `Refreshes gold ${table.name} from the silver manifests with Athena UNLOAD`,
+      ...lakeFunctionDefaults(projectRoot),
       entry: props.entry ?? join(REPO_ROOT, 'lambdas/gold-refresh/handler.ts'),
-      handler: 'handler',
-      runtime: LAMBDA_NODE_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      tracing: lambda.Tracing.ACTIVE,
       role,
       logGroup: this.logGroup,
-      projectRoot,
-      depsLockFilePath: join(projectRoot, 'package-lock.json'),
       // Pure JavaScript (no DuckDB): one ESM file with the AWS SDK at the tested version, no network access.
       bundling: esmBundling(),
       environment: {
-        SILVER_BUCKET: silver.bucketName,
-        GOLD_BUCKET: storage.bucket('gold').bucketName,
-        GLUE_SILVER_DATABASE: catalog.databaseNames.silver,
-        GLUE_GOLD_DATABASE: catalog.databaseNames.gold,
-        GLUE_QUARANTINE_DATABASE: catalog.databaseNames.quarantine,
-        ATHENA_WORKGROUP: query.workgroupName('platform'),
-        CLEANUP_GRACE_SECONDS: String((props.cleanupGrace ?? Duration.minutes(30)).toSeconds()),
+        [E.silverBucket]: silver.bucketName,
+        [E.goldBucket]: storage.bucket('gold').bucketName,
+        [E.glueSilverDatabase]: catalog.databaseNames.silver,
+        [E.glueGoldDatabase]: catalog.databaseNames.gold,
+        [E.glueQuarantineDatabase]: catalog.databaseNames.quarantine,
+        [E.athenaWorkgroup]: query.workgroupName('platform'),
+        [E.cleanupGraceSeconds]: String((props.cleanupGrace ?? Duration.minutes(30)).toSeconds()),
         POWERTOOLS_SERVICE_NAME: `${prefix}-gold-refresh`,
         LOG_LEVEL: props.logLevel ?? 'INFO',
         NODE_OPTIONS: '--enable-source-maps',

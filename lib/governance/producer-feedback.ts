@@ -6,7 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { LAKE_EVENT_SOURCE, type DatasetContract } from '../../engine/index.ts';
+import { LAKE_EVENT_SOURCE, type DatasetContract } from '../../engine/contract/index.ts';
 
 export interface ProducerFeedbackProps {
   /** The bus the ingest function publishes on. */

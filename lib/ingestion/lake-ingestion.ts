@@ -9,33 +9,36 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { loadContracts } from '../../engine/contract/load.ts';
-import { MANIFESTS_PREFIX, PENDING_PREFIX, UNKNOWN_DATASET } from '../../engine/layout.ts';
-import { ENGINE_PROCESS_ENV } from '../../engine/process-env.ts';
+import {
+  ENGINE_PROCESS_ENV,
+  type ContractRegistry,
+  loadContracts,
+  MANIFESTS_PREFIX,
+  PENDING_PREFIX,
+  UNKNOWN_DATASET,
+} from '../../engine/contract/index.ts';
 import { acknowledge, acknowledgeInlinePolicies } from '../compliance/acknowledgments.ts';
 import { join, resolve } from 'node:path';
 import type { LakeCatalog } from '../catalog/lake-catalog.ts';
-import { encryptedLogGroup } from '../monitoring/encrypted-log-group.ts';
-import { LAMBDA_NODE_RUNTIME } from '../node-runtime.ts';
+import {
+  encryptedLogGroup,
+  ingestBundling,
+  lakeFunctionDefaults,
+  MIN_MAX_RECEIVE_COUNT,
+  validateMaxReceiveCount,
+  VISIBILITY_TIMEOUT_FACTOR,
+} from '../functions/index.ts';
 import type { LakeStorage } from '../storage/lake-storage.ts';
-import { ingestBundling } from './ingest-bundling.ts';
+import { INGEST_ENV } from '../../wiring/names.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
+const E = INGEST_ENV;
 
 /** Where the contracts are inside the deployed function. */
 export const FUNCTION_CONTRACTS_DIR = '/var/task/contracts';
 
-/** Lambda requires the queue's visibility timeout to cover retries of a batch: AWS recommends 6× the timeout. */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
-
 /** Lambda gives a function one vCPU per 1,769 MB of memory. */
 export const MB_PER_VCPU = 1769;
-
-/**
- * AWS's guidance for a queue that is a Lambda event source: at least 5 receives before the dead-letter queue,
- * so a message is not dead-lettered just because its batch was throttled or retried a few times.
- */
-export const MIN_MAX_RECEIVE_COUNT = 5;
 
 /** Share of /tmp a decompressed source may take (the compressed original and the staged Parquet need the rest). */
 export const UNCOMPRESSED_SHARE_OF_TMP = 0.6;
@@ -45,6 +48,11 @@ export interface LakeIngestionProps {
   readonly catalog: LakeCatalog;
   /** Directory of the dataset contracts, bundled into the function as `/var/task/contracts`. */
   readonly contractsDir: string;
+  /**
+   * The contracts of `contractsDir`, when the caller has loaded them already (`DataLake` loads them once).
+   * @default - loaded from `contractsDir`
+   */
+  readonly contracts?: ContractRegistry;
   /**
    * Prefix of physical names (the log group `/<prefix>/ingest`).
    * @default 'medallion'
@@ -210,7 +218,7 @@ export class LakeIngestion extends Construct {
     });
     this.logGroup.grantWrite(role);
 
-    const hashing = loadContracts(props.contractsDir).contracts.filter((c) => c.columns.some((col) => col.pii === 'hash'));
+    const hashing = (props.contracts ?? loadContracts(props.contractsDir)).contracts.filter((c) => c.columns.some((col) => col.pii === 'hash'));
     this.piiSalt = props.piiSalt ?? (hashing.length > 0 ? generatedSalt(this, storage, `${props.namePrefix ?? 'medallion'}-pii-salt`) : undefined);
 
     const projectRoot = props.projectRoot ?? REPO_ROOT;
@@ -218,39 +226,35 @@ export class LakeIngestion extends Construct {
     const memorySize = props.memorySize ?? 1024;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       description: 'Validates bronze files against their contract into silver Parquet and quarantine',
+      ...lakeFunctionDefaults(projectRoot),
       entry: props.entry ?? join(REPO_ROOT, 'lambdas/ingest/handler.ts'),
-      handler: 'handler',
-      runtime: LAMBDA_NODE_RUNTIME,
       architecture: lambda.Architecture.X86_64,
       memorySize,
       ephemeralStorageSize: ephemeralStorage,
       timeout,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      tracing: lambda.Tracing.ACTIVE,
       role,
       logGroup: this.logGroup,
-      projectRoot,
-      depsLockFilePath: join(projectRoot, 'package-lock.json'),
       bundling: ingestBundling({ projectRoot, contractsDir: props.contractsDir }),
       environment: {
-        CONTRACTS_DIR: FUNCTION_CONTRACTS_DIR,
-        BRONZE_BUCKET: bronze.bucketName,
-        SILVER_BUCKET: storage.bucket('silver').bucketName,
-        QUARANTINE_BUCKET: storage.bucket('quarantine').bucketName,
-        GLUE_SILVER_DATABASE: catalog.databaseNames.silver,
-        GLUE_QUARANTINE_DATABASE: catalog.databaseNames.quarantine,
+        [E.contractsDir]: FUNCTION_CONTRACTS_DIR,
+        [E.bronzeBucket]: bronze.bucketName,
+        [E.silverBucket]: storage.bucket('silver').bucketName,
+        [E.quarantineBucket]: storage.bucket('quarantine').bucketName,
+        [E.glueSilverDatabase]: catalog.databaseNames.silver,
+        [E.glueQuarantineDatabase]: catalog.databaseNames.quarantine,
         POWERTOOLS_SERVICE_NAME: this.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
         LOG_LEVEL: props.logLevel ?? 'INFO',
-        WORK_DIR: '/tmp',
-        DUCKDB_MEMORY_LIMIT: props.duckdbMemoryLimit ?? '128MB',
+        [E.workDir]: '/tmp',
+        [E.duckdbMemoryLimit]: props.duckdbMemoryLimit ?? '128MB',
         // /tmp holds the gzip, its text and the Parquet staged from it: a gzip expanding past this is refused
         // (EXPANSION_LIMIT, quarantined whole) instead of filling /tmp on every retry.
-        MAX_UNCOMPRESSED_BYTES: String(Math.floor(ephemeralStorage.toBytes() * UNCOMPRESSED_SHARE_OF_TMP)),
+        [E.maxUncompressedBytes]: String(Math.floor(ephemeralStorage.toBytes() * UNCOMPRESSED_SHARE_OF_TMP)),
         // A large object is transformed in record-aligned chunks, this many at once: one per vCPU the memory buys.
-        INGEST_THREADS: String(Math.max(1, Math.floor(memorySize / MB_PER_VCPU))),
-        ...(this.piiSalt ? { PII_SALT_SECRET_ARN: this.piiSalt.secretArn } : {}),
-        ...(props.publishEvents === false ? {} : { EVENT_BUS_NAME: DEFAULT_EVENT_BUS }),
+        [E.threads]: String(Math.max(1, Math.floor(memorySize / MB_PER_VCPU))),
+        ...(this.piiSalt ? { [E.piiSaltSecretArn]: this.piiSalt.secretArn } : {}),
+        ...(props.publishEvents === false ? {} : { [E.eventBusName]: DEFAULT_EVENT_BUS }),
         NODE_OPTIONS: '--enable-source-maps',
         ...ENGINE_PROCESS_ENV,
       },
@@ -304,13 +308,6 @@ function validate(v: { batchSize: number; maxConcurrency: number; maxReceiveCoun
   validateMaxReceiveCount(v.maxReceiveCount);
   if (v.reserved !== undefined && v.reserved < v.maxConcurrency) {
     throw new Error(`reservedConcurrentExecutions (${v.reserved}) below maxConcurrency (${v.maxConcurrency}) would throttle the queue's own invocations`);
-  }
-}
-
-/** Throws unless `count` is a whole number of at least `MIN_MAX_RECEIVE_COUNT`. */
-export function validateMaxReceiveCount(count: number): void {
-  if (!Number.isInteger(count) || count < MIN_MAX_RECEIVE_COUNT) {
-    throw new Error(`maxReceiveCount must be a whole number of at least ${MIN_MAX_RECEIVE_COUNT}, AWS's guidance for Lambda event-source queues (got ${count})`);
   }
 }
 

@@ -8,19 +8,10 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { LakeFanOut } from '../fan-out/lake-fan-out.ts';
 import type { LakeIngestion } from '../ingestion/lake-ingestion.ts';
+import { INGEST_METRIC as M, INGEST_METRICS, type IngestMetric } from '../../wiring/names.ts';
 
 /** The ingest handler's EMF metrics (Powertools), each with the dimensions `service` and `dataset`. */
-export const INGEST_METRICS = [
-  'RowsIn',
-  'RowsValid',
-  'RowsQuarantined',
-  'BytesIn',
-  'DurationMs',
-  'SecondsToQueryable',
-  'FilesRejected',
-  'IngestFailures',
-] as const;
-export type IngestMetric = (typeof INGEST_METRICS)[number];
+export { INGEST_METRICS, type IngestMetric };
 
 export interface LakeMonitoringProps {
   readonly ingestion: LakeIngestion;
@@ -130,7 +121,7 @@ export class LakeMonitoring extends Construct {
     this.ingestFailuresAlarm = alarm('IngestFailures', {
       alarmName: `${prefix}-ingest-object-failures`,
       alarmDescription: 'Ingesting a bronze object failed (any dataset); its message returns to the queue and is retried.',
-      metric: this.acrossDatasets('IngestFailures'),
+      metric: this.acrossDatasets(M.IngestFailures),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -138,7 +129,7 @@ export class LakeMonitoring extends Construct {
     this.filesRejectedAlarm = alarm('FilesRejected', {
       alarmName: `${prefix}-files-rejected`,
       alarmDescription: 'A whole bronze file was rejected into quarantine (unknown dataset, unreadable, or header mismatch).',
-      metric: this.acrossDatasets('FilesRejected'),
+      metric: this.acrossDatasets(M.FilesRejected),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -233,7 +224,7 @@ export class LakeMonitoring extends Construct {
   quarantineRate(dataset: string): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({
       expression: 'IF(rows_in > 0, 100 * rows_quarantined / rows_in, 0)',
-      usingMetrics: { rows_in: this.ingestMetric('RowsIn', dataset), rows_quarantined: this.ingestMetric('RowsQuarantined', dataset) },
+      usingMetrics: { rows_in: this.ingestMetric(M.RowsIn, dataset), rows_quarantined: this.ingestMetric(M.RowsQuarantined, dataset) },
       label: `${dataset} quarantine rate (%)`,
       period: FIFTEEN_MINUTES,
     });
@@ -297,7 +288,7 @@ export class LakeMonitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Ingest function',
         ...wide,
-        left: [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles(), this.acrossDatasets('IngestFailures')],
+        left: [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles(), this.acrossDatasets(M.IngestFailures)],
         right: [fn.metricDuration({ statistic: 'p95' }), fn.metricDuration({ statistic: 'Maximum' })],
       }),
     );
@@ -307,7 +298,7 @@ export class LakeMonitoring extends Construct {
           title: `${dataset}: rows`,
           width: 8,
           height: 6,
-          left: [this.ingestMetric('RowsIn', dataset), this.ingestMetric('RowsValid', dataset), this.ingestMetric('RowsQuarantined', dataset)],
+          left: [this.ingestMetric(M.RowsIn, dataset), this.ingestMetric(M.RowsValid, dataset), this.ingestMetric(M.RowsQuarantined, dataset)],
           right: [this.quarantineRate(dataset)],
         }),
         new cloudwatch.GraphWidget({

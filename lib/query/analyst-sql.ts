@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseQueryFile } from '../../engine/gold/query-file.ts';
+import { parseQueryFile } from '../../engine/gold/index.ts';
 
 /** One analyst SQL file, ready to become an Athena named query. */
 export interface AnalystQuery {

@@ -6,7 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge, acknowledgeObjectPattern } from '../compliance/acknowledgments.ts';
 import type { CatalogZone } from '../catalog/table-spec.ts';
-import { qualifyDatabases } from '../../engine/gold/athena.ts';
+import { qualifyDatabases } from '../../engine/gold/index.ts';
 import type { AnalystQuery } from './analyst-sql.ts';
 
 /** The lake's Athena workgroups. */

@@ -14,6 +14,14 @@ export interface LakeStorageProps {
    */
   readonly namePrefix?: string;
   /**
+   * Bring your own key: the KMS key that encrypts every zone, query results, logs and alarm notifications.
+   * The lake adds the statements its services need (CloudWatch Logs for its log groups, S3 use through the
+   * producers' grants) to the key's policy when the key is a `kms.Key` of this app; an imported key's policy is
+   * not changed, so it must already allow them. The lake never schedules a key it did not create for deletion.
+   * @default - a new customer-managed key, rotated yearly, aliased `alias/<namePrefix>-lake`
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
    * Lifecycle of each zone.
    * @default - see `DEFAULT_RETENTION`
    */
@@ -55,10 +63,15 @@ const KEY_WRITE_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'];
 /**
  * The lake's buckets, one per zone (see `ZONES`), all encrypted, private, TLS-only and access-logged,
  * plus the one KMS key that encrypts them.
+ *
+ * @example
+ * const storage = new LakeStorage(stack, 'Storage', { namePrefix: 'sales', allowDestroy: false });
+ * storage.grantRead(analystsRole, 'gold', 'account_monthly_balance/*');
+ * new s3deploy.BucketDeployment(stack, 'Seed', { destinationBucket: storage.bucket('bronze'), sources: [] });
  */
 export class LakeStorage extends Construct {
-  /** The lake's customer-managed key, rotated yearly. */
-  readonly key: kms.Key;
+  /** The key that encrypts the lake: the one given as `encryptionKey`, or the lake's own, rotated yearly. */
+  readonly key: kms.IKey;
   private readonly buckets = new Map<StorageZone, s3.Bucket>();
 
   constructor(scope: Construct, id: string, props: LakeStorageProps = {}) {
@@ -70,7 +83,7 @@ export class LakeStorage extends Construct {
     }
     if (props.bronzeObjectLock) validateObjectLock(props.bronzeObjectLock, retention);
 
-    this.key = new kms.Key(this, 'Key', {
+    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', {
       description: 'Medallion lake: encrypts every zone, query results, logs and alarm notifications',
       alias: `alias/${props.namePrefix ?? 'medallion'}-lake`,
       enableKeyRotation: true,
@@ -84,7 +97,11 @@ export class LakeStorage extends Construct {
   }
 
   /** The bucket of a zone. */
-  bucket(zone: StorageZone): s3.Bucket {
+  bucket(zone: StorageZone): s3.IBucket {
+    return this.ownBucket(zone);
+  }
+
+  private ownBucket(zone: StorageZone): s3.Bucket {
     const bucket = this.buckets.get(zone);
     if (!bucket) throw new Error(`no bucket for zone ${zone}`);
     return bucket;
@@ -92,7 +109,7 @@ export class LakeStorage extends Construct {
 
   /** Makes S3 send a zone's object events to EventBridge (bronze always does; a consumer may ask for another zone's). */
   enableEventBridge(zone: StorageZone): void {
-    enableEventBridge(this.bucket(zone));
+    enableEventBridge(this.ownBucket(zone));
   }
 
   /**
@@ -100,7 +117,7 @@ export class LakeStorage extends Construct {
    * carries an `s3:prefix` condition of the same pattern unless the pattern is `*` or `listWholeBucket` is set.
    */
   grantRead(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*', options: ReadGrantOptions = {}): iam.Grant {
-    const bucket = this.bucket(zone);
+    const bucket = this.ownBucket(zone);
     acknowledgeObjectPattern(grantee, bucket, keyPattern);
     const listing = options.listWholeBucket || keyPattern === '*' ? {} : { conditions: { StringLike: { 's3:prefix': [keyPattern] } } };
     return iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [bucket.bucketArn] })
@@ -110,7 +127,7 @@ export class LakeStorage extends Construct {
 
   /** Lets the grantee write (with the lake key) and delete objects matching `keyPattern` in a zone. */
   grantWrite(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*'): iam.Grant {
-    const bucket = this.bucket(zone);
+    const bucket = this.ownBucket(zone);
     acknowledgeObjectPattern(grantee, bucket, keyPattern);
     return bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_WRITE_ACTIONS, ...KEY_WRITE_ACTIONS);
   }
@@ -124,7 +141,7 @@ export class LakeStorage extends Construct {
    * the key and the bucket depend on each other.)
    */
   grantPut(grantee: iam.IGrantable, zone: StorageZone, keyPattern: string): iam.Grant {
-    const bucket = this.bucket(zone);
+    const bucket = this.ownBucket(zone);
     acknowledgeObjectPattern(grantee, bucket, keyPattern);
     const keyGrant = iam.Grant.addToPrincipal({
       grantee,
@@ -154,7 +171,7 @@ export class LakeStorage extends Construct {
    * identity policy attached later (say, a broad managed policy) can open the zone to it.
    */
   denyRead(principal: iam.IPrincipal, zone: StorageZone): void {
-    const bucket = this.bucket(zone);
+    const bucket = this.ownBucket(zone);
     bucket.addToResourcePolicy(
       new iam.PolicyStatement({
         effect: iam.Effect.DENY,

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type { Zone } from '../../engine/ports.ts';
+import type { Zone } from '../../engine/contract/index.ts';
 import type { LakeRetention } from './retention.ts';
 
 /** Every bucket of the lake: the engine's data zones plus Athena results and the access-log sink. */

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { GOLD_TABLES, GOLD_VIEWS, LINEAGE_COLUMNS, partitionColumns, QUARANTINE_COLUMNS, silverColumns, type ContractRegistry, type DatasetContract, type TableColumn } from '../../engine/index.ts';
+import { LINEAGE_COLUMNS, partitionColumns, QUARANTINE_COLUMNS, silverColumns, type ContractRegistry, type DatasetContract, type TableColumn } from '../../engine/index.ts';
+import { GOLD_TABLES, GOLD_VIEWS } from '../../datasets/index.ts';
 import { STAGES } from '../../lib/config/stages.ts';
 import type { CfnResource } from './synth-template.ts';
 

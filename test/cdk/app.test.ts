@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addComplianceChecks } from '../../lib/compliance/nag.ts';
 import { STAGES } from '../../lib/config/stages.ts';
-import { ESM_REQUIRE_BANNER } from '../../lib/ingestion/ingest-bundling.ts';
+import { ESM_REQUIRE_BANNER } from '../../lib/functions/bundling.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { logicalId, removeSynthOutputs, REPO_ROOT, synthLake, testApp } from './support/synth.ts';
 

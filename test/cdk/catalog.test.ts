@@ -4,14 +4,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionColumns, QUARANTINE_COLUMNS, silverColumns, type TableColumn } from '../../engine/contract/schema.ts';
-import { loadContracts } from '../../engine/contract/load.ts';
-import { ACCOUNT_MONTHLY_BALANCE, TRANSACTIONS_LATEST } from '../../engine/gold/tables.ts';
+import {
+  loadContracts,
+  partitionColumns,
+  QUARANTINE_COLUMNS,
+  silverColumns,
+  type TableColumn,
+} from '../../engine/contract/index.ts';
 import { PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE } from '../../lib/catalog/lake-table.ts';
 import type { TableSpec } from '../../lib/catalog/table-spec.ts';
 import { DataLake } from '../../lib/data-lake.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+import { ACCOUNT_MONTHLY_BALANCE, TRANSACTIONS_LATEST } from '../../datasets/index.ts';
 
 skipBuiltinTemplateValidation();
 

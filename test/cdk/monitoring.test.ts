@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadContracts } from '../../engine/contract/load.ts';
+import { loadContracts } from '../../engine/contract/index.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
 

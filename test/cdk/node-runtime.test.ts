@@ -10,8 +10,8 @@ import type { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { esmBundling } from '../../lib/ingestion/ingest-bundling.ts';
-import { ESBUILD_TARGET, LAMBDA_NODE_RUNTIME, NODE_MAJOR, nodeMajorOfEsbuildTarget, nodeMajorOfRuntime } from '../../lib/node-runtime.ts';
+import { esmBundling } from '../../lib/functions/bundling.ts';
+import { ESBUILD_TARGET, LAMBDA_NODE_RUNTIME, NODE_MAJOR, nodeMajorOfEsbuildTarget, nodeMajorOfRuntime } from '../../lib/functions/runtime.ts';
 import { logicalId, removeSynthOutputs, REPO_ROOT, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
 
 skipBuiltinTemplateValidation();

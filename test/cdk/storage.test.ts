@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { DataLake } from '../../lib/data-lake.ts';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -292,5 +293,27 @@ describe('Object Lock on bronze', () => {
           retention: { bronzeNoncurrentVersionExpirationDays: 30 },
         }),
     ).toThrow(/exclude each other/);
+  });
+});
+
+describe('a key of your own (encryptionKey)', () => {
+  it('encrypts every zone and the log groups with the given key, creates no key of its own, and lets CloudWatch Logs use it', () => {
+    const stack = new Stack(testApp(), 'ByoKey');
+    const key = new kms.Key(stack, 'PlatformKey', { enableKeyRotation: true });
+    const lake = new DataLake(stack, 'Lake', { encryptionKey: key });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    expect(lake.storage.key).toBe(key);
+    const keyRef = { 'Fn::GetAtt': [logicalId(key), 'Arn'] };
+    for (const zone of LAKE_KEY_ZONES) {
+      const props = template.toJSON().Resources[logicalId(lake.storage.bucket(zone))].Properties as Record<string, unknown>;
+      expect(JSON.stringify(props.BucketEncryption)).toContain(JSON.stringify(keyRef));
+    }
+    for (const logGroup of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+      expect((logGroup as { Properties: { KmsKeyId: unknown } }).Properties.KmsKeyId).toEqual(keyRef);
+    }
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: { 'Fn::Join': Match.anyValue() } }, Condition: { ArnEquals: Match.anyValue() } })]) },
+    });
   });
 });

@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withFileLock } from '../../adapters/local/file-lock.ts';
-import { writeTransactionsCsv, type GenerationReport } from '../../bench/generate.ts';
+import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import { lake, scratchDir } from './support/cli.ts';
 
 /** Many small producer files of the same months, as a partner feed sends them. */

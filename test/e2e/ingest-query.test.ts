@@ -2,8 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
-import type { Manifest } from '../../engine/manifest.ts';
+import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../generator/generate.ts';
+import type { Manifest } from '../../engine/contract/index.ts';
 import { hasStackTrace, lake, scratchDir } from './support/cli.ts';
 
 const FEED = { from: '2024-01', to: '2024-03' };

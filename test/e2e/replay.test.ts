@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeTransactionsCsv, type GenerationReport } from '../../bench/generate.ts';
-import type { Manifest } from '../../engine/manifest.ts';
+import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
+import type { Manifest } from '../../engine/contract/index.ts';
 import { lake, scratchDir } from './support/cli.ts';
 
 describe('lake replay: re-ingesting bronze never duplicates', () => {

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../engine/manifest.ts';
+import type { Manifest } from '../../engine/contract/index.ts';
 import { faultEnv } from '../faults/support/faults.ts';
 import { lake, scratchDir, startLake, waitForOutput } from './support/cli.ts';
 

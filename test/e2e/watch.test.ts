@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeTransactionsCsv } from '../../bench/generate.ts';
+import { writeTransactionsCsv } from '../../generator/generate.ts';
 import { lake, scratchDir, startLake, waitForOutput } from './support/cli.ts';
 
 describe('lake watch: files are ingested as they appear', () => {

@@ -8,15 +8,16 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
-import { qualifyDatabases, type DatabaseNames } from '../../engine/gold/athena.ts';
-import { accountMonthlyBalanceSql } from '../../engine/gold/build-sql.ts';
+import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../generator/generate.ts';
+import { type DatabaseNames, qualifyDatabases } from '../../engine/gold/index.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import { refreshGoldLocal } from '../../adapters/local/gold-refresh.ts';
 import { findQueryFile } from '../../cli/query-files.ts';
-import { loadContracts } from '../../engine/contract/load.ts';
+import { loadContracts } from '../../engine/contract/index.ts';
 import { downloadPrefix, drain, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { ensureTrino, startTrino, trinoJavaHome, trinoQuery, type RunningTrino } from './harness/trino-server.ts';
+import { DEFAULT_GOLD_TABLE } from '../../datasets/index.ts';
 
 const java = trinoJavaHome();
 if (java.reason && !skipReason) {
@@ -100,7 +101,7 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     // Gold: the SELECT the AWS refresh wraps in UNLOAD, written by Trino into the gold table the template
     // defines, then read by the analysts' gold query and the gold view, as Athena would.
     const names = databaseNames(fx.stacks[0]?.template);
-    const goldRows = accountMonthlyBalanceSql('2024-01', '2024-03');
+    const goldRows = ACCOUNT_MONTHLY_BALANCE.buildSql('2024-01', '2024-03');
     await trinoQuery(url, `INSERT INTO ${names.gold}.account_monthly_balance ${qualifyDatabases(goldRows, names)}`, { attempts: 1 });
     const fromGold = queries.find((q) => q.name === 'month_end_balances') as NamedQuery;
     expectBalances(await trinoQuery(url, fromGold.sql), expected);
@@ -108,7 +109,7 @@ describe.skipIf(skipReason || java.reason)('analyst SQL on Trino (Athena engine 
     const goldColumns = 'account_id, net_flow, txn_count, closing_balance, first_txn_month, last_txn_month, year, month';
     const localGold = await LocalQueryEngine.open({ root: join(scratch, 'local-lake'), contracts: loadContracts() });
     try {
-      await refreshGoldLocal({ lakeDir: join(scratch, 'local-lake'), engine: localGold });
+      await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: join(scratch, 'local-lake'), engine: localGold });
       const duck = await localGold.query(`SELECT ${goldColumns} FROM gold.account_monthly_balance`);
       const onTrino = await trinoQuery(url, `SELECT ${goldColumns} FROM ${names.gold}.account_monthly_balance`);
       expect(duck.rows.length).toBeGreaterThan(0);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore, S3StoreError } from '../../adapters/aws/s3-store.ts';
-import type { PartitionSpec } from '../../engine/ports.ts';
+import type { PartitionSpec } from '../../engine/contract/index.ts';
 import { gluePartitions, listKeys, skipReason, useLake } from './harness/lake-fixture.ts';
 
 const MiB = 1024 * 1024;
@@ -45,6 +45,27 @@ describe.skipIf(skipReason)('AWS adapters against the emulator', () => {
     const error = await store().getStream('silver', 'nope.parquet').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(S3StoreError);
     expect(error).toMatchObject({ transient: false, message: expect.stringMatching(/GetObject s3:\/\/.*\/nope\.parquet failed: NoSuchKey/) });
+  });
+
+  it('open: the exact version asked for, a byte range, the identity S3 returned; undefined for a missing key or version', async () => {
+    const fx = lake();
+    const bucket = fx.lake.buckets.bronze;
+    const key = 'transactions/open.csv';
+    const first = await fx.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'id\nfirst\n' }));
+    await fx.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'id\nsecond\n' }));
+    const text = async (o: { body: AsyncIterable<unknown> } | undefined) => {
+      const chunks: Buffer[] = [];
+      for await (const c of o!.body) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    const old = await store().open('bronze', key, { versionId: first.VersionId });
+    expect(old).toMatchObject({ versionId: first.VersionId, etag: first.ETag, size: 9 });
+    expect(await text(old)).toBe('id\nfirst\n');
+    expect(await text(await store().open('bronze', key))).toBe('id\nsecond\n');
+    const range = await store().open('bronze', key, { range: { start: 3, end: 8 } });
+    expect(range?.size).toBe(6);
+    expect(await text(range)).toBe('second');
+    expect(await store().open('bronze', 'transactions/none.csv')).toBeUndefined();
   });
 
   it('lists across pages and deletes more than 1000 keys in chunks', async () => {

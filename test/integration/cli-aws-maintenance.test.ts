@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeTransactionsCsv, type GenerationReport } from '../../bench/generate.ts';
+import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { lake as runLake, type CliResult } from '../e2e/support/cli.ts';
 import { drain, getManifests, getText, gluePartitions, listKeys, putBronze, quarantineRows, silverRows, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';

@@ -10,7 +10,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeTransactionsCsv } from '../../bench/generate.ts';
+import { writeTransactionsCsv } from '../../generator/generate.ts';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { lake as runLake, startLake, type CliResult } from '../e2e/support/cli.ts';
 import { startFaultProxy } from './harness/fault-proxy.ts';

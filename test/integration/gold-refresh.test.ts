@@ -17,13 +17,13 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { refreshGoldAthena, refreshPrefix, retiredKey, type AthenaGoldRefreshOptions } from '../../adapters/aws/athena-gold-refresh.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
-import { goldStateKey, ACCOUNT_MONTHLY_BALANCE } from '../../engine/gold/tables.ts';
-import type { Manifest } from '../../engine/manifest.ts';
-import type { ByteRange, ObjectStore, QueryEngine, QueryResult, Row, Zone } from '../../engine/ports.ts';
+import { goldStateKey } from '../../engine/gold/index.ts';
+import type { Manifest, ObjectStore, OpenOptions, QueryEngine, QueryResult, Row, Zone } from '../../engine/contract/index.ts';
 import { processGoldRefreshBatch } from '../../lambdas/gold-refresh/process.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
 import { captureStdout, getText, listKeys, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { assertRunsOnDeclaredNode } from './harness/node-runtime.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 
 const TABLE = ACCOUNT_MONTHLY_BALANCE;
 
@@ -77,14 +77,14 @@ class WatchedStore implements ObjectStore {
   getBytes(zone: Zone, key: string) {
     return this.inner.getBytes(zone, key);
   }
-  getRange(zone: Zone, key: string, range: ByteRange, versionId?: string) {
-    return this.inner.getRange(zone, key, range, versionId);
-  }
   copy(zone: Zone, fromKey: string, toKey: string) {
     return this.inner.copy(zone, fromKey, toKey);
   }
   getStream(zone: Zone, key: string) {
     return this.inner.getStream(zone, key);
+  }
+  open(zone: Zone, key: string, options?: OpenOptions) {
+    return this.inner.open(zone, key, options);
   }
   list(zone: Zone, prefix: string) {
     return this.inner.list(zone, prefix);
@@ -136,7 +136,7 @@ describe.skipIf(skipReason)('gold refresh on AWS (moto; Athena execution hand-ro
     const store = new WatchedStore(new S3ObjectStore(fx.clients.s3, { silver: fx.lake.buckets.silver, gold: goldBucket }), locations, goldBucket);
     const engine = new ScriptedAthena(fx);
     let clock = Date.parse('2024-05-01T00:00:00Z');
-    const options = (): AthenaGoldRefreshOptions => ({ engine, store, glue: fx.clients.glue, goldDatabase, goldBucket, now: () => clock });
+    const options = (): AthenaGoldRefreshOptions => ({ table: ACCOUNT_MONTHLY_BALANCE, engine, store, glue: fx.clients.glue, goldDatabase, goldBucket, now: () => clock });
     const putManifest = (m: Manifest) =>
       fx.clients.s3.send(new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key: `_manifests/transactions/${m.source_id}.json`, Body: JSON.stringify(m) }));
     return { goldBucket, goldDatabase, store, engine, options, partitions, putManifest, advance: (ms: number) => (clock += ms) };

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
-import type { Manifest } from '../../../engine/manifest.ts';
+import type { Manifest } from '../../../engine/contract/index.ts';
 import { loadStacks, type StackArtifact } from './cloud-assembly.ts';
 import { drainQueue, loadBundledHandler, type BundledHandler, type InvocationRecord, type PollOptions } from './lambda-runtime.ts';
 import { resetMoto } from './moto-server.ts';

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeMajorOfRuntime } from '../../../lib/node-runtime.ts';
+import { nodeMajorOfRuntime } from '../../../lib/functions/runtime.ts';
 import type { StackArtifact } from './cloud-assembly.ts';
 
 export interface BundledNodeFunction {

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { glueViewInput, qualifyDatabases, trinoType } from '../../../engine/gold/athena.ts';
 import { monthRange, nextMonth } from '../../../engine/gold/months.ts';
 import { planGoldRefresh, pendingSources, supersededMonthsSql, type GoldState } from '../../../engine/gold/plan.ts';
-import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS, TRANSACTIONS_LATEST } from '../../../engine/gold/tables.ts';
 import type { Manifest } from '../../../engine/manifest.ts';
+import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS, TRANSACTIONS_LATEST } from '../../../datasets/index.ts';
+
+const table = ACCOUNT_MONTHLY_BALANCE;
 
 function manifest(sourceId: string, months: string[], overrides: Partial<Manifest> = {}): Manifest {
   return {
@@ -44,7 +46,7 @@ const a = manifest('a', ['2023-12', '2024-01']);
 const b = manifest('b', ['2024-02', '2024-03']);
 
 function built(manifests: Manifest[]): GoldState {
-  return planGoldRefresh({ manifests, state: undefined }).nextState;
+  return planGoldRefresh({ table, manifests, state: undefined }).nextState;
 }
 
 describe('months', () => {
@@ -57,50 +59,70 @@ describe('months', () => {
 
 describe('planGoldRefresh', () => {
   it('builds everything from the first to the latest month when gold has no state', () => {
-    const plan = planGoldRefresh({ manifests: [a, b], state: undefined });
+    const plan = planGoldRefresh({ table, manifests: [a, b], state: undefined });
     expect(plan.kind).toBe('full');
     expect(plan.months).toEqual(['2023-12', '2024-01', '2024-02', '2024-03']);
     expect(plan.sql).toContain(`target_months (year, month) AS (VALUES ('2023', '12'), ('2024', '01'), ('2024', '02'), ('2024', '03'))`);
     expect(plan.nextState).toMatchObject({ first_month: '2023-12', last_month: '2024-03', sources: { a: { run_id: 'run-a' }, b: { run_id: 'run-b' } } });
-    expect(supersededMonthsSql(pendingSources([a, b], undefined))).toBeUndefined();
+    expect(supersededMonthsSql(pendingSources([a, b], undefined, table))).toBeUndefined();
   });
 
   it('does nothing when every manifest is already reflected, keeping the refresh id', () => {
     const state = built([a, b]);
-    const plan = planGoldRefresh({ manifests: [b, a], state });
+    const plan = planGoldRefresh({ table, manifests: [b, a], state });
     expect(plan).toMatchObject({ kind: 'noop', months: [], sql: null, dropMonths: [] });
     expect(plan.nextState).toEqual(state);
   });
 
   it('rewrites only the latest month when a new source touches only it', () => {
     const c = manifest('c', ['2024-03']);
-    const plan = planGoldRefresh({ manifests: [a, b, c], state: built([a, b]) });
+    const plan = planGoldRefresh({ table, manifests: [a, b, c], state: built([a, b]) });
     expect(plan).toMatchObject({ kind: 'incremental', months: ['2024-03'] });
   });
 
   it('a late month M rewrites M and every later month (closing balances carry)', () => {
     const late = manifest('late', ['2024-01']);
-    expect(planGoldRefresh({ manifests: [a, b, late], state: built([a, b]) }).months).toEqual(['2024-01', '2024-02', '2024-03']);
+    expect(planGoldRefresh({ table, manifests: [a, b, late], state: built([a, b]) }).months).toEqual(['2024-01', '2024-02', '2024-03']);
   });
 
   it('a new latest month after a gap fills the gap (gold is dense up to the latest month)', () => {
     const june = manifest('june', ['2024-06']);
-    expect(planGoldRefresh({ manifests: [a, b, june], state: built([a, b]) }).months).toEqual(['2024-04', '2024-05', '2024-06']);
+    expect(planGoldRefresh({ table, manifests: [a, b, june], state: built([a, b]) }).months).toEqual(['2024-04', '2024-05', '2024-06']);
+  });
+
+  it('knows no dataset: the probe uses the table\'s record key and the rows come from the table\'s own build SQL', () => {
+    const orders = {
+      ...table,
+      name: 'orders_by_month',
+      sourceDataset: 'orders',
+      recordKey: 'order_id',
+      buildSql: (first: string, last: string) => `SELECT 'orders from ${first} to ${last}'`,
+    };
+    const mine = (m: Manifest): Manifest => ({ ...m, dataset: 'orders' });
+    const c = manifest('c', ['2024-03']);
+    const probe = supersededMonthsSql(pendingSources([mine(a), mine(b), mine(c)], built([a, b]), orders));
+    expect(probe).toBeUndefined(); // the state is another table's: a full build, no probe
+    const state = { ...built([a, b]), table: 'orders_by_month' };
+    const incremental = supersededMonthsSql(pendingSources([mine(a), mine(b), mine(c)], state, orders));
+    expect(incremental).toContain('FROM silver.orders o\nWHERE o.order_id IN (\n  SELECT n.order_id');
+    expect(incremental).not.toContain('transaction_id');
+    const plan = planGoldRefresh({ table: orders, manifests: [mine(a), mine(b)], state: undefined });
+    expect(plan.sql).toBe("SELECT 'orders from 2023-12 to 2024-03'");
   });
 
   it('starts at the month of a superseded version found by the probe', () => {
     const c = manifest('c', ['2024-03']);
-    const pending = pendingSources([a, b, c], built([a, b]));
+    const pending = pendingSources([a, b, c], built([a, b]), table);
     const probe = supersededMonthsSql(pending);
     expect(probe).toContain(`n.year || '-' || n.month IN ('2024-03') AND n.ingest_run_id IN ('run-c')`);
-    const plan = planGoldRefresh({ manifests: [a, b, c], state: built([a, b]), supersededMonths: ['2024-01', '2024-03'] });
+    const plan = planGoldRefresh({ table, manifests: [a, b, c], state: built([a, b]), supersededMonths: ['2024-01', '2024-03'] });
     expect(plan.months).toEqual(['2024-01', '2024-02', '2024-03']);
     expect(plan.because).toContain('other versions in 2024-01,2024-03');
   });
 
   it('a re-run source (new run id) counts the months it wrote before too, and months nobody holds any more are dropped', () => {
     const rerun = manifest('a', ['2024-01'], { run_id: 'run-a-v2' });
-    const plan = planGoldRefresh({ manifests: [rerun, b], state: built([a, b]) });
+    const plan = planGoldRefresh({ table, manifests: [rerun, b], state: built([a, b]) });
     expect(plan.months).toEqual(['2024-01', '2024-02', '2024-03']);
     expect(plan.dropMonths).toEqual(['2023-12']);
     expect(plan.nextState.first_month).toBe('2024-01');
@@ -109,25 +131,25 @@ describe('planGoldRefresh', () => {
   it('records a rejected file without rewriting anything', () => {
     const rejected = manifest('r', [], { status: 'rejected' });
     const state = built([a, b]);
-    const plan = planGoldRefresh({ manifests: [a, b, rejected], state });
+    const plan = planGoldRefresh({ table, manifests: [a, b, rejected], state });
     expect(plan.kind).toBe('noop');
     expect(plan.nextState.sources.r).toEqual({ run_id: 'run-r', months: [] });
-    expect(supersededMonthsSql(pendingSources([a, b, rejected], state))).toBeUndefined();
+    expect(supersededMonthsSql(pendingSources([a, b, rejected], state, table))).toBeUndefined();
   });
 
   it('rebuilds fully when the build version changes, and ignores other datasets', () => {
     const state = { ...built([a, b]), build_version: '0' };
     const other = manifest('o', ['2020-01'], { dataset: 'payments' });
-    const plan = planGoldRefresh({ manifests: [a, b, other], state });
+    const plan = planGoldRefresh({ table, manifests: [a, b, other], state });
     expect(plan.kind).toBe('full');
     expect(plan.months[0]).toBe('2023-12');
     expect(plan.because).toContain('build changed');
   });
 
   it('derives a deterministic refresh id from its inputs', () => {
-    const one = planGoldRefresh({ manifests: [a, b], state: undefined }).refreshId;
-    expect(planGoldRefresh({ manifests: [b, a], state: undefined }).refreshId).toBe(one);
-    expect(planGoldRefresh({ manifests: [a], state: undefined }).refreshId).not.toBe(one);
+    const one = planGoldRefresh({ table, manifests: [a, b], state: undefined }).refreshId;
+    expect(planGoldRefresh({ table, manifests: [b, a], state: undefined }).refreshId).toBe(one);
+    expect(planGoldRefresh({ table, manifests: [a], state: undefined }).refreshId).not.toBe(one);
     expect(one).toMatch(/^[0-9a-f]{16}$/);
   });
 });

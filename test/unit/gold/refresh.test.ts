@@ -17,6 +17,7 @@ import { DuckDbTestEngine } from '../../fixtures/analytics/duckdb-engine.ts';
 import { addSource, attachLake, buildLake } from '../../fixtures/analytics/lake.ts';
 import { runQueryFile } from '../../fixtures/analytics/queries.ts';
 import { BASE_SOURCES, SOURCE_D, SOURCE_E } from '../../fixtures/analytics/transactions.ts';
+import { DEFAULT_GOLD_TABLE } from '../../../datasets/index.ts';
 
 const GOLD_ROWS = 'SELECT account_id, net_flow, txn_count, closing_balance, first_txn_month, last_txn_month, year, month FROM gold.account_monthly_balance ORDER BY year, month, account_id';
 
@@ -57,7 +58,7 @@ describe('local gold refresh', () => {
   });
 
   it('builds every month from the first transaction to the latest month, with hand-checked rows', async () => {
-    const { plan, rows } = await refreshGoldLocal({ lakeDir: lake, engine });
+    const { plan, rows } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     expect(plan.kind).toBe('full');
     expect(plan.months).toEqual(['2023-12', '2024-01', '2024-02', '2024-03', '2024-04']);
     // 2023-12: ACC001. Jan: +ACC005. Feb: +ACC002, ACC003. Mar: same 4. Apr: +ACC004.
@@ -94,7 +95,7 @@ describe('local gold refresh', () => {
 
   it('re-running with nothing new is a no-op: no file is rewritten', async () => {
     const before = await goldFiles(lake);
-    const { plan } = await refreshGoldLocal({ lakeDir: lake, engine });
+    const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     expect(plan.kind).toBe('noop');
     expect(await goldFiles(lake)).toEqual(before);
   });
@@ -103,7 +104,7 @@ describe('local gold refresh', () => {
     const before = await goldFiles(lake);
     await addSource(engine, lake, SOURCE_D);
     await attachLake(engine, lake);
-    const { plan } = await refreshGoldLocal({ lakeDir: lake, engine });
+    const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     // D writes Feb (T013), Mar (T005 moved), Apr (T012), May (T014 at 2024-04-30T23:00−05:00). The probe finds
     // T005's older January version, so January changes too; December 2023 does not.
     expect(plan.kind).toBe('incremental');
@@ -113,7 +114,7 @@ describe('local gold refresh', () => {
 
     await addSource(engine, lake, SOURCE_E);
     await attachLake(engine, lake);
-    const onlyMay = await refreshGoldLocal({ lakeDir: lake, engine });
+    const onlyMay = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     expect(onlyMay.plan.months).toEqual(['2024-05']);
     const afterE = await goldFiles(lake);
     for (const k of Object.keys(after).filter((k) => !k.includes('month=05'))) expect(afterE[k]).toEqual(after[k]);
@@ -123,7 +124,7 @@ describe('local gold refresh', () => {
     const fresh = await newLake('lake-gold-full-');
     cleanup.push(() => fresh.engine.close(), () => rm(fresh.lake, { recursive: true, force: true }));
     await buildLake(fresh.engine, fresh.lake, [...BASE_SOURCES, SOURCE_D, SOURCE_E]);
-    const { plan } = await refreshGoldLocal({ lakeDir: fresh.lake, engine: fresh.engine });
+    const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: fresh.lake, engine: fresh.engine });
     expect(plan.kind).toBe('full');
     expect((await fresh.engine.query(GOLD_ROWS)).rows).toEqual((await engine.query(GOLD_ROWS)).rows);
     expect(hashes(await goldFiles(fresh.lake))).toEqual(hashes(await goldFiles(lake)));
@@ -132,7 +133,7 @@ describe('local gold refresh', () => {
   it('rebuilding from scratch over an existing gold gives identical files (idempotent)', async () => {
     const before = hashes(await goldFiles(lake));
     await rm(join(lake, 'gold', '_state'), { recursive: true });
-    const { plan } = await refreshGoldLocal({ lakeDir: lake, engine });
+    const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     expect(plan.kind).toBe('full');
     expect(hashes(await goldFiles(lake))).toEqual(before);
   });
@@ -166,12 +167,12 @@ describe('local gold refresh', () => {
       },
       close: async () => {},
     };
-    await expect(refreshGoldLocal({ lakeDir: lake, engine: failing })).rejects.toThrow('disk full');
+    await expect(refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine: failing })).rejects.toThrow('disk full');
     expect(await goldFiles(lake)).toEqual(before);
     expect(await readFile(join(lake, 'gold/_state/account_monthly_balance.json'), 'utf8')).toBe(state);
     expect(await readdir(join(lake, 'gold/_staging/account_monthly_balance'))).toEqual([]);
 
-    const { plan } = await refreshGoldLocal({ lakeDir: lake, engine });
+    const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     expect(plan.months).toEqual(['2024-01', '2024-02', '2024-03', '2024-04', '2024-05']);
     const [jan] = (await runQueryFile(engine, 'month_end_balances', { from_month: '2024-01', to_month: '2024-01' })).filter((r) => r.account_id === 'ACC001');
     expect(jan?.balance).toBe('327.00');
@@ -181,7 +182,7 @@ describe('local gold refresh', () => {
     const lock = join(lake, 'gold/_state/account_monthly_balance.lock');
     await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), process_started_at: '', acquired_at: '2024-05-01T00:00:00Z', nonce: 'x' }));
     try {
-      await expect(refreshGoldLocal({ lakeDir: lake, engine })).rejects.toThrow(new RegExp(`held by pid ${process.pid} since 2024-05-01`));
+      await expect(refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine })).rejects.toThrow(new RegExp(`held by pid ${process.pid} since 2024-05-01`));
     } finally {
       await rm(lock, { force: true });
     }
@@ -191,7 +192,7 @@ describe('local gold refresh', () => {
     const lock = join(lake, 'gold/_state/account_monthly_balance.lock');
     await writeFile(lock, JSON.stringify({ pid: deadPid(), host: hostname(), process_started_at: '', acquired_at: new Date().toISOString(), nonce: 'crashed' }));
     await mkdir(join(lake, 'gold/_staging/account_monthly_balance/crashed-attempt'), { recursive: true });
-    const { plan } = await refreshGoldLocal({ lakeDir: lake, engine });
+    const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     expect(plan.kind).toBe('noop');
     expect(existsSync(lock)).toBe(false);
     expect(await readdir(join(lake, 'gold/_staging/account_monthly_balance')).catch(() => [])).toEqual([]); // the crashed attempt's staging is gone
@@ -215,11 +216,11 @@ describe('local gold refresh', () => {
       },
       close: async () => {},
     };
-    const holder = refreshGoldLocal({ lakeDir: lake, engine: pausing });
+    const holder = refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine: pausing });
     await paused;
     await addSource(engine, lake, { ...SOURCE_E, sourceId: 'src-g', key: 'transactions/2024-06/batch-g.csv', runId: 'run-g', rows: [{ id: 'T017', account: 'ACC001', amount: '2.00', currency: 'EUR', at: '2024-05-15T00:00:00Z' }] });
     await attachLake(engine, lake);
-    await expect(refreshGoldLocal({ lakeDir: lake, engine, lockWaitMs: 0 })).rejects.toBeInstanceOf(LockBusyError);
+    await expect(refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine, lockWaitMs: 0 })).rejects.toBeInstanceOf(LockBusyError);
     resume();
     const { plan } = await holder;
     expect(plan.months).toEqual(['2024-05']);

@@ -2,10 +2,10 @@ import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { refreshPrefix, unloadSql } from '../../../adapters/aws/athena-gold-refresh.ts';
 import { AthenaQueryEngine } from '../../../adapters/aws/athena-query-engine.ts';
-import { ACCOUNT_MONTHLY_BALANCE } from '../../../engine/gold/tables.ts';
-import { planGoldRefresh } from '../../../engine/gold/plan.ts';
+import { planGoldRefresh } from '../../../engine/gold/index.ts';
 import { readGoldRefreshConfig } from '../../../lambdas/gold-refresh/config.ts';
 import { processGoldRefreshBatch, type GoldRefreshDependencies } from '../../../lambdas/gold-refresh/process.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../../datasets/index.ts';
 
 const SILVER = 'lake-silver';
 const eventBridge = (bucket: string, key: string) =>
@@ -81,6 +81,7 @@ describe('gold-refresh configuration', () => {
 
 describe('the UNLOAD statement', () => {
   const plan = planGoldRefresh({
+    table: ACCOUNT_MONTHLY_BALANCE,
     manifests: [
       {
         dataset: 'transactions',

@@ -2,11 +2,11 @@ import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ContractRegistry, parseContract } from '../../../engine/contract/load.ts';
-import type { Manifest, SourceRef } from '../../../engine/manifest.ts';
+import { ContractRegistry, type Manifest, parseContract, type SourceRef } from '../../../engine/contract/index.ts';
 import type { IngestConfig } from '../../../lambdas/ingest/config.ts';
 import type { IngestDependencies, IngestFn } from '../../../lambdas/ingest/ingest-object.ts';
 import type { IngestHandler } from '../../../lambdas/ingest/process.ts';
+import { S3ObjectStore } from '../../../adapters/aws/s3-store.ts';
 
 // Telemetry singletons read the environment when first imported.
 process.env.LOG_LEVEL = 'SILENT';
@@ -98,8 +98,7 @@ function harness(options: { ingest?: IngestFn; missingKeys?: string[] } = {}): H
     });
   const deps: IngestDependencies = {
     config,
-    s3,
-    store: {} as IngestDependencies['store'],
+    store: new S3ObjectStore(s3, { bronze: config.bronzeBucket }),
     catalog: { addPartitions: async () => {} },
     contracts,
     piiSalt: async () => 'salt-for-tests',

@@ -13,7 +13,8 @@ import {
   type ErasureRecord,
   type Manifest,
 } from '../../../engine/index.ts';
-import { pendingSources, type GoldState } from '../../../engine/gold/plan.ts';
+import { pendingSources, type GoldState } from '../../../engine/gold/index.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../../datasets/index.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 
@@ -87,7 +88,7 @@ describe('erasure', () => {
       state_version: 1, table: 'account_monthly_balance', build_version: 'x', refresh_id: 'r', first_month: '2024-01', last_month: '2024-02',
       sources: { [jan.source_id]: { run_id: jan.run_id, months: ['2024-01'] }, [feb.source_id]: { run_id: feb.run_id, months: ['2024-02'] } },
     };
-    const table = { ...(await import('../../../engine/gold/tables.ts')).ACCOUNT_MONTHLY_BALANCE, buildVersion: 'x' };
+    const table = { ...ACCOUNT_MONTHLY_BALANCE, buildVersion: 'x' };
     expect(pendingSources([jan, feb], state, table).manifests).toEqual([]);
     await erase(lake, 'account_id = ACC002');
     const now = [await manifestOf(lake, jan), await manifestOf(lake, feb)];

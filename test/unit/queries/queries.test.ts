@@ -11,6 +11,7 @@ import { DuckDbTestEngine } from '../../fixtures/analytics/duckdb-engine.ts';
 import { attachLake, buildLake } from '../../fixtures/analytics/lake.ts';
 import { runQueryFile } from '../../fixtures/analytics/queries.ts';
 import { BASE_SOURCES } from '../../fixtures/analytics/transactions.ts';
+import { DEFAULT_GOLD_TABLE } from '../../../datasets/index.ts';
 
 type Balance = [account: string, month: string, balance: string | null];
 
@@ -70,7 +71,7 @@ describe('analyst queries on the fixture lake', () => {
     lake = await mkdtemp(join(tmpdir(), 'lake-queries-'));
     engine = await DuckDbTestEngine.open();
     await buildLake(engine, lake, BASE_SOURCES);
-    await refreshGoldLocal({ lakeDir: lake, engine });
+    await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
   });
 
   afterAll(async () => {
@@ -103,7 +104,7 @@ describe('analyst queries on the fixture lake', () => {
     const other = await DuckDbTestEngine.open();
     try {
       await buildLake(other, poisonLake, BASE_SOURCES);
-      await refreshGoldLocal({ lakeDir: poisonLake, engine: other });
+      await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: poisonLake, engine: other });
       // April is gold's last month; 2099 is a partition far outside any range. Neither may be read for Q1.
       await writeFile(join(poisonLake, 'gold/account_monthly_balance/year=2024/month=04/part-00000.parquet'), 'not parquet');
       await rm(join(poisonLake, 'gold/account_monthly_balance/year=2099'), { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import type { BatchCreatePartitionCommandInput, BatchUpdatePartitionCommandInput, GetTableCommandOutput, GlueClient, Partition } from '@aws-sdk/client-glue';
 import { describe, expect, it } from 'vitest';
 import { GlueCatalog, GlueCatalogError } from '../../../../adapters/aws/glue-catalog.ts';
-import type { PartitionSpec } from '../../../../engine/ports.ts';
+import type { PartitionSpec } from '../../../../engine/contract/index.ts';
 
 type Reply = (input: BatchCreatePartitionCommandInput) => unknown;
 

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3ObjectStore, S3StoreError } from '../../../../adapters/aws/s3-store.ts';
-import { ObjectExistsError } from '../../../../engine/ports.ts';
+import { ObjectExistsError } from '../../../../engine/contract/index.ts';
 
 function fakeS3(reply: (name: string, input: Record<string, unknown>) => unknown) {
   const calls: { name: string; input: Record<string, unknown> }[] = [];

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalObjectStore, SourceChangedError } from '../../../../adapters/local/local-store.ts';
-import { ObjectExistsError } from '../../../../engine/ports.ts';
+import { ObjectExistsError } from '../../../../engine/contract/index.ts';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
@@ -54,5 +54,42 @@ describe('LocalObjectStore.putFile', () => {
     await store.putFile('silver', 'k', await input('a', 'one'));
     await store.putFile('silver', 'k', await input('b', 'two'));
     expect(await readFile(store.path('silver', 'k'), 'utf8')).toBe('two');
+  });
+});
+
+describe('LocalObjectStore.open', () => {
+  let root: string;
+  let store: LocalObjectStore;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'store-'));
+    store = new LocalObjectStore(join(root, 'lake'));
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  const text = async (o: { body: AsyncIterable<unknown> } | undefined) => {
+    const chunks: Buffer[] = [];
+    for await (const c of o!.body) chunks.push(Buffer.from(c as Uint8Array));
+    return Buffer.concat(chunks).toString('utf8');
+  };
+
+  it('streams the whole object or a byte range, with its size and time; a directory keeps no versions', async () => {
+    await store.putBytes('bronze', 'transactions/a.csv', 'id\nfirst\n');
+    const whole = await store.open('bronze', 'transactions/a.csv');
+    expect(whole?.size).toBe(9);
+    expect(whole?.versionId).toBeUndefined();
+    expect(whole?.lastModified).toBeInstanceOf(Date);
+    expect(await text(whole)).toBe('id\nfirst\n');
+    const range = await store.open('bronze', 'transactions/a.csv', { range: { start: 3, end: 7 } });
+    expect(range?.size).toBe(5);
+    expect(await text(range)).toBe('first');
+    expect(await text(await store.open('bronze', 'transactions/a.csv', { range: { start: 3 } }))).toBe('first\n');
+  });
+
+  it('is undefined for a missing key; an empty object is an empty stream', async () => {
+    expect(await store.open('bronze', 'transactions/none.csv')).toBeUndefined();
+    await store.putBytes('bronze', 'transactions/empty.csv', '');
+    const empty = await store.open('bronze', 'transactions/empty.csv');
+    expect(empty?.size).toBe(0);
+    expect(await text(empty)).toBe('');
   });
 });

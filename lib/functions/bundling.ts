@@ -1,6 +1,6 @@
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { join } from 'node:path';
-import { ESBUILD_TARGET } from '../node-runtime.ts';
+import { ESBUILD_TARGET } from './runtime.ts';
 
 /**
  * Packages copied as-is into the asset's node_modules: DuckDB loads a native library, which esbuild cannot

@@ -1,6 +1,34 @@
-/** The SELECT that (re)computes gold.account_monthly_balance for a contiguous run of months. */
-import { monthPartition, monthRange, type MonthKey } from './months.ts';
-import { latestIngestOrder, sqlString } from './sql.ts';
+/** gold.account_monthly_balance: the monthly per-account balance of the transactions dataset. */
+import type { TableColumn } from '../../engine/contract/index.ts';
+import { latestIngestOrder, monthPartition, monthRange, sqlString, type GoldTable, type MonthKey } from '../../engine/gold/index.ts';
+
+const MONTH_KEYS: readonly TableColumn[] = [
+  { name: 'year', hiveType: 'string', comment: 'Calendar year of the balance month (UTC), e.g. 2024' },
+  { name: 'month', hiveType: 'string', comment: 'Calendar month of the balance month (UTC), zero-padded, e.g. 01' },
+];
+
+export const ACCOUNT_MONTHLY_BALANCE: GoldTable = {
+  database: 'gold',
+  name: 'account_monthly_balance',
+  description:
+    'One row per account per month, from the account’s first month with a transaction to the latest month in silver ' +
+    '(months without activity carry the balance forward). Built from deduplicated silver.transactions (latest ingest wins).',
+  sourceDataset: 'transactions',
+  columns: [
+    { name: 'account_id', hiveType: 'string', comment: 'Account the balance belongs to' },
+    { name: 'net_flow', hiveType: 'decimal(38,2)', comment: 'Sum of the month’s transaction amounts (0 in a month without activity)' },
+    { name: 'txn_count', hiveType: 'bigint', comment: 'Number of distinct transactions in the month' },
+    { name: 'closing_balance', hiveType: 'decimal(38,2)', comment: 'Balance at the end of the month: all transactions up to and including it' },
+    { name: 'first_txn_month', hiveType: 'string', comment: 'YYYY-MM of the account’s first transaction' },
+    { name: 'last_txn_month', hiveType: 'string', comment: 'YYYY-MM of the account’s latest transaction up to this month' },
+  ],
+  partitionKeys: MONTH_KEYS,
+  locationPrefix: 'account_monthly_balance/',
+  buildVersion: '1',
+  recordKey: 'transaction_id',
+  sortedBy: ['account_id'],
+  buildSql: accountMonthlyBalanceSql,
+};
 
 /**
  * Rows of `gold.account_monthly_balance` for every month from `first` to `last`, partition keys last (the
@@ -11,7 +39,7 @@ import { latestIngestOrder, sqlString } from './sql.ts';
  * balances are recomputed from silver rather than read from the previous gold month, so a refresh never
  * carries forward an earlier wrong figure.
  */
-export function accountMonthlyBalanceSql(first: MonthKey, last: MonthKey): string {
+function accountMonthlyBalanceSql(first: MonthKey, last: MonthKey): string {
   const months = monthRange(first, last);
   const values = months
     .map((k) => {
