@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { DataLake } from '../../lib/data-lake.ts';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { LakeStorage } from '../../lib/storage/lake-storage.ts';
 import { ZONES, type StorageZone } from '../../lib/storage/zones.ts';

@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { expectedMonthEndBalances, writeTransactionsCsv, type GenerationReport, type WriteOptions } from '../../bench/generate.ts';
 import type { Manifest } from '../../engine/manifest.ts';
 import { hasStackTrace, lake, scratchDir } from './support/cli.ts';

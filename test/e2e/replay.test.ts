@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeTransactionsCsv, type GenerationReport } from '../../bench/generate.ts';
 import type { Manifest } from '../../engine/manifest.ts';
 import { lake, scratchDir } from './support/cli.ts';

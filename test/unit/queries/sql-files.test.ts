@@ -3,7 +3,8 @@
  * parameter markers, the "latest ingest wins" ordering, and the Athena/DuckDB portability lint. A lint, not a
  * substitute for running the files on Trino.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, it } from '@jest/globals';
+import { expect } from '../../support/expect.ts';
 import { accountMonthlyBalanceSql } from '../../../engine/gold/build-sql.ts';
 import { supersededMonthsSql } from '../../../engine/gold/plan.ts';
 import { codeOnly, portabilityProblems } from '../../../engine/gold/portable-sql.ts';
