@@ -29,7 +29,7 @@ export default {
     tier('integration', 600_000, {
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
-      runner: '<rootDir>/test/support/serial-runner.cjs',
+      runner: '<rootDir>/test/support/serial-runner.mjs',
     }),
     // The CLI is spawned from its bundle: globalSetup rebuilds dist/ when a source is newer.
     tier('e2e', 180_000, { globalSetup: '<rootDir>/test/support/build-cli.ts' }),

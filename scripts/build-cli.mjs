@@ -15,6 +15,7 @@
 import { build } from 'esbuild';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const CLI_ENTRY = join(ROOT, 'cli', 'main.ts');

@@ -10,8 +10,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
-const jestBin = createRequire(import.meta.url).resolve('jest/bin/jest.js');
+const jestBin = join(dirname(createRequire(import.meta.url).resolve('jest/package.json')), 'bin', 'jest.js');
 const args = process.argv.slice(2);
 const tiers = args.filter((a) => a.startsWith('--tier=')).map((a) => a.slice('--tier='.length));
 const rest = args.filter((a) => !a.startsWith('--tier='));
