@@ -308,10 +308,12 @@ function moveSupport() {
     // Paths named in docs, configs and comments outside test/ (and test/**/*.md).
     const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter((p) => p && /\.(md|ts|mts|mjs|cjs|js|json|ya?ml)$/.test(p) && existsSync(join(ROOT, p)));
     for (const p of tracked) {
+      if (p === 'scripts/migrate-vitest-to-jest.mjs') continue;
       const abs = join(ROOT, p);
       const source = readFileSync(abs, 'utf8');
       let text = source;
       for (const [from, to] of SUPPORT_MOVES) text = text.split(`test/${from}/`).join(`test/${to}/`);
+      text = text.replace(/(?<![\w/.-])harness\/(?=[\w-]+\.m?[jt]s\b)/g, 'test/support/integration/'); // short mentions in docs and comments
       if (text !== source) {
         writeFileSync(abs, text);
         changes.push(p);
