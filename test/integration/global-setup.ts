@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { loadStacks, synthesizeApp } from './harness/cloud-assembly.ts';
 import { EmulatorUnavailableError, ensureMotoInstalled, PROJECT_ROOT, startMoto, type RunningMoto } from './harness/moto-server.ts';
 import { bundledNodeFunctions, nodeMajorMismatch } from './harness/node-runtime.ts';
+import ensureCliBuilt from '../support/build-cli.ts';
 import { provide } from '../support/provided.ts';
 import { setTeardown } from './harness/teardown.ts';
 
@@ -36,6 +37,7 @@ function loudWarning(reason: string): void {
 }
 
 export default async function setup(): Promise<void> {
+  await ensureCliBuilt(); // cli-aws.test.ts spawns `lake`
   const ci = Boolean(process.env.CI);
   let moto: RunningMoto | undefined;
   try {
