@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // The `lake` command (package.json "bin"): runs the CLI's bundle, dist/cli/lake.mjs, which `npm run build` makes
-// from cli/main.ts (`npm ci` and `npm install` run it through "prepare"). After changing the CLI's TypeScript,
-// `npm run build` again (the test tiers that spawn `lake` rebuild it themselves when it is stale).
+// from cli/main.ts (`npm ci` and `npm install` run it through "prepare"). A bundle older than a source it was
+// built from still runs, with a warning: run `npm run build` after changing the TypeScript (the test tiers
+// that spawn `lake` rebuild it themselves).
 import { existsSync } from 'node:fs';
+import { staleReason } from '../scripts/build-cli.mjs';
 
 const bundle = new URL('../dist/cli/lake.mjs', import.meta.url);
 if (existsSync(bundle)) {
+  const stale = staleReason();
+  if (stale) process.stderr.write(`lake: warning: the CLI bundle is out of date (${stale}); run \`npm run build\`.\n`);
   const { run } = await import(bundle.href);
   await run();
 } else {

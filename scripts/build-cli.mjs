@@ -12,7 +12,6 @@
  * next to themselves (`import.meta.url`, `import.meta.dirname`: contracts/, queries/, package.json) keep
  * pointing at their own place in the repository, not at dist/.
  */
-import { build } from 'esbuild';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -75,6 +74,7 @@ export function staleReason() {
 
 export async function buildCli() {
   const started = performance.now();
+  const { build } = await import('esbuild'); // on demand: cli/lake.mjs imports this file for staleReason() only
   rmSync(dirname(CLI_BUNDLE), { recursive: true, force: true }); // no chunk of an older build left behind
   const result = await build({
     entryPoints: { lake: CLI_ENTRY },
