@@ -37,7 +37,7 @@ function loudWarning(reason: string): void {
 }
 
 export default async function setup(): Promise<void> {
-  await ensureCliBuilt(); // cli-aws.test.ts spawns `lake`
+  ensureCliBuilt(); // cli-aws.test.ts spawns `lake`
   const ci = Boolean(process.env.CI);
   let moto: RunningMoto | undefined;
   try {
