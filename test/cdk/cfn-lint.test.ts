@@ -5,7 +5,7 @@
  */
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cfnLint, ensureCfnLint, type CfnLintFinding } from '../../scripts/cfn-lint.ts';
 import { PythonToolUnavailableError } from '../../scripts/python-venv.ts';
 import { addMedallionLake } from '../../lib/app.ts';

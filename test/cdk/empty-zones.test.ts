@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { NO_TABLES_PREFIX } from '../../lib/catalog/lake-catalog.ts';
 import { removeSynthOutputs, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
 

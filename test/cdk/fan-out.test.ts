@@ -6,7 +6,8 @@
  */
 import { createRequire } from 'node:module';
 import type { Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import type { LakeFanOut } from '../../lib/fan-out/lake-fan-out.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { logicalId, removeSynthOutputs, render, roleStatements, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';

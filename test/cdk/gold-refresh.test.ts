@@ -1,6 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataLake } from '../../lib/data-lake.ts';
 import { GOLD_REFRESH_MESSAGE_GROUP } from '../../lib/gold/lake-gold-refresh.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';

@@ -1,6 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataLake } from '../../lib/data-lake.ts';
 import { VISIBILITY_TIMEOUT_FACTOR } from '../../lib/functions/index.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';

@@ -2,7 +2,7 @@
  * The names both sides of a deployment share (wiring/names.ts) are the ones the template really carries: every
  * stack output AWS mode reads, every environment variable the functions read, and every metric the alarms select.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { readGoldRefreshConfig } from '../../lambdas/gold-refresh/config.ts';
 import { readConfig } from '../../lambdas/ingest/config.ts';

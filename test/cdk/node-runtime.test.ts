@@ -5,31 +5,34 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as NodejsModule from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { esmBundling } from '../../lib/functions/bundling.ts';
+import { afterAll, describe, it, jest } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { ESBUILD_TARGET, LAMBDA_NODE_RUNTIME, NODE_MAJOR, nodeMajorOfEsbuildTarget, nodeMajorOfRuntime } from '../../lib/functions/runtime.ts';
-import { logicalId, removeSynthOutputs, REPO_ROOT, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
-
-skipBuiltinTemplateValidation();
-afterAll(removeSynthOutputs);
 
 /** Every NodejsFunction the lake's constructs create, with the bundling options they pass to esbuild. */
-const created = vi.hoisted(() => [] as Array<{ fn: Construct; target: string | undefined }>);
+const created: Array<{ fn: Construct; target: string | undefined }> = [];
 
-vi.mock(import('aws-cdk-lib/aws-lambda-nodejs'), async (importOriginal) => {
-  const original = await importOriginal();
+// Registered before anything imports the module: the lake's constructs (imported below, dynamically) get the recording class.
+jest.unstable_mockModule('aws-cdk-lib/aws-lambda-nodejs', () => {
+  const original = jest.requireActual<typeof NodejsModule>('aws-cdk-lib/aws-lambda-nodejs');
   class RecordingNodejsFunction extends original.NodejsFunction {
-    constructor(scope: Construct, id: string, props?: nodejs.NodejsFunctionProps) {
+    constructor(scope: Construct, id: string, props?: NodejsModule.NodejsFunctionProps) {
       super(scope, id, props);
       created.push({ fn: this, target: props?.bundling?.target });
     }
   }
   return { ...original, NodejsFunction: RecordingNodejsFunction };
 });
+const nodejs = await import('aws-cdk-lib/aws-lambda-nodejs');
+const { esmBundling } = await import('../../lib/functions/bundling.ts');
+const { logicalId, removeSynthOutputs, REPO_ROOT, skipBuiltinTemplateValidation, synthLake } = await import('./support/synth.ts');
+
+skipBuiltinTemplateValidation();
+afterAll(removeSynthOutputs);
 
 interface Mismatch {
   path: string;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { loadContracts } from '../../engine/index.ts';
 import { renderOperationsGuide } from '../../scripts/docs/operations-guide.ts';
 import { synthProdTemplate, type CfnResource } from '../../scripts/docs/synth-template.ts';

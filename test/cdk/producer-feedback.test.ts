@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
 
 skipBuiltinTemplateValidation();

@@ -4,7 +4,7 @@
  * bucket policies.
  */
 import type { Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { ZONES } from '../../lib/storage/zones.ts';
 import { bucketPolicyStatements, logicalId, removeSynthOutputs, roleStatements, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';

@@ -3,7 +3,7 @@ import { DataLake } from '../../lib/data-lake.ts';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { LakeStorage } from '../../lib/storage/lake-storage.ts';
 import { ZONES, type StorageZone } from '../../lib/storage/zones.ts';

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hasStackTrace, lake, scratchDir, type CliResult } from './support/cli.ts';
 
 /** The balance table printed by the demo, as `account month balance` lines. */

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { withFileLock } from '../../adapters/local/file-lock.ts';
 import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import { lake, scratchDir } from './support/cli.ts';

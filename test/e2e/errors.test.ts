@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { cliEnv, hasStackTrace, lake, REPO_ROOT, scratchDir, type CliResult } from './support/cli.ts';
 
 const COMMANDS = ['demo', 'ingest', 'query', 'status', 'quarantine', 'replay', 'watch', 'dlq', 'dlq status', 'dlq redrive', 'fanout', 'fanout list', 'fanout redrive'];

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import type { Manifest } from '../../engine/contract/index.ts';
 import { lake, scratchDir } from './support/cli.ts';

@@ -8,7 +8,7 @@ import { appendFile, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/prom
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Manifest } from '../../engine/contract/index.ts';
 import { faultEnv } from '../faults/support/faults.ts';
 import { lake, scratchDir, startLake, waitForOutput } from './support/cli.ts';

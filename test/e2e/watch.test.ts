@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeTransactionsCsv } from '../../generator/generate.ts';
 import { lake, scratchDir, startLake, waitForOutput } from './support/cli.ts';
 

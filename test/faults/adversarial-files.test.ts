@@ -7,7 +7,8 @@
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import type { Manifest } from '../../engine/index.ts';
 import { caseDir, LANDED_AT, type CaseDir } from './support/case-dir.ts';
 import { generateInput, type GeneratedInput } from './support/input.ts';
@@ -44,7 +45,7 @@ async function putBytes(lakeDir: string, key: string, bytes: Uint8Array | string
   return path;
 }
 
-describe.concurrent('adversarial files through `lake ingest`', () => {
+describe('adversarial files through `lake ingest`', () => {
   let tmp: CaseDir;
   beforeAll(async () => {
     tmp = await caseDir();
@@ -59,25 +60,25 @@ describe.concurrent('adversarial files through `lake ingest`', () => {
     return lakeDir;
   }
 
-  it('a 33 MiB record between 1,000 records each side is quarantined (RECORD_TOO_LARGE), counted in rows_in', async () => {
+  it.concurrent('a 33 MiB record between 1,000 records each side is quarantined (RECORD_TOO_LARGE), counted in rows_in', async () => {
     const object: BronzeInput = { key: `${DATASET}/oversize.csv`, input: withOversizeRecord(generateInput({ idPrefix: 'O', ...SPEC }), 1000, 33 << 20) };
     const lakeDir = await ingest('oversize', object.key, object.input.text);
     await expectExactLake(lakeDir, [object], tmp.dir);
   });
 
-  it('the same inside a gzip', async () => {
+  it.concurrent('the same inside a gzip', async () => {
     const object: BronzeInput = { key: `${DATASET}/oversize.csv.gz`, input: withOversizeRecord(generateInput({ idPrefix: 'G', ...SPEC }), 1000, 33 << 20) };
     const lakeDir = await ingest('oversize-gz', object.key, gzipSync(object.input.text, { level: 1 }));
     await expectExactLake(lakeDir, [object], tmp.dir);
   });
 
-  it('a file 400 columns wide (it ran DuckDB out of memory on every retry): every record accounted for', async () => {
+  it.concurrent('a file 400 columns wide (it ran DuckDB out of memory on every retry): every record accounted for', async () => {
     const object: BronzeInput = { key: `${DATASET}/wide.csv`, input: withExtraColumns(generateInput({ idPrefix: 'W', ...SPEC }), 400) };
     const lakeDir = await ingest('wide', object.key, object.input.text);
     await expectExactLake(lakeDir, [object], tmp.dir);
   });
 
-  it('a gzip bomb (100 MiB from ~100 KB) is refused as EXPANSION_LIMIT, the original kept whole, nothing in silver', async () => {
+  it.concurrent('a gzip bomb (100 MiB from ~100 KB) is refused as EXPANSION_LIMIT, the original kept whole, nothing in silver', async () => {
     const line = 'B1,ACC001,1.00,EUR,2024-01-01T00:00:00Z\n';
     const bomb = gzipSync(`TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\n${line.repeat(Math.ceil((100 << 20) / line.length))}`, { level: 9 });
     const key = `${DATASET}/bomb.csv.gz`;

@@ -4,7 +4,8 @@
  * published, a process killed while chunks run publishes nothing, and the next delivery leaves the lake
  * exactly as one clean ingest does — byte for byte. See test/faults/README.md.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, type CaseDir } from './support/case-dir.ts';
 import { faultEnv } from './support/faults.ts';
 import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput } from './support/lake-state.ts';
@@ -15,7 +16,7 @@ const OBJECT: BronzeInput = bronzeInput('chunked.csv', { idPrefix: 'C', rows: 12
 /** Writing the n-th chunk (0-based) to its own file. */
 const chunkStaged = (n: number): RegExp => new RegExp(`/chunk-0000${n}/input\\.txt$`);
 
-describe.concurrent('an ingest in parallel chunks', () => {
+describe('an ingest in parallel chunks', () => {
   let tmp: CaseDir;
   let referenceDir: string;
   const deliver = (lakeDir: string, env: Record<string, string> = {}) =>
@@ -31,7 +32,7 @@ describe.concurrent('an ingest in parallel chunks', () => {
   });
   afterAll(async () => tmp.remove());
 
-  it('a chunk failing (disk full staging the third) fails the ingest, nothing published; the next delivery is exact', async () => {
+  it.concurrent('a chunk failing (disk full staging the third) fails the ingest, nothing published; the next delivery is exact', async () => {
     const lakeDir = await tmp.lakeWith('enospc', OBJECT);
     const failed = await deliver(lakeDir, faultEnv({ enospc: { at: chunkStaged(2), ops: ['write'] } }));
     expect(failed.code, describeRun(failed)).toBe(1);
@@ -44,7 +45,7 @@ describe.concurrent('an ingest in parallel chunks', () => {
     await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
   });
 
-  it('killed (SIGKILL) while the second chunk is staged: nothing published; the next delivery is exact', async () => {
+  it.concurrent('killed (SIGKILL) while the second chunk is staged: nothing published; the next delivery is exact', async () => {
     const lakeDir = await tmp.lakeWith('killed', OBJECT);
     const killed = await deliver(lakeDir, faultEnv({ kill: { at: chunkStaged(1), ops: ['write'], when: 'before' } }));
     expect(killed.signal, describeRun(killed)).toBe('SIGKILL');

@@ -6,7 +6,8 @@
  * See test/faults/README.md.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
 import { faultEnv, type BarrierPoint } from './support/faults.ts';
 import { expectExactLake, expectSameAsReference } from './support/lake-state.ts';
@@ -24,7 +25,7 @@ const MEETING_POINTS: ReadonlyArray<{ name: string; at: Omit<BarrierPoint, 'dir'
   { name: 'all registering partitions at once (before the catalog lock)', at: { at: /\/catalog\.json\.lock\.[^/]+\.tmp$/, ops: ['writeFile'], when: 'before' } },
 ];
 
-describe.concurrent('concurrent ingests of different sources into the same partitions', () => {
+describe('concurrent ingests of different sources into the same partitions', () => {
   let tmp: CaseDir;
   beforeAll(async () => {
     tmp = await caseDir();
@@ -34,7 +35,7 @@ describe.concurrent('concurrent ingests of different sources into the same parti
   const A = bronzeInput('same-partitions-a.csv', { idPrefix: 'A', rows: 2000, months: Q1 });
   const B = bronzeInput('same-partitions-b.csv', { idPrefix: 'B', rows: 2500, months: Q1, invalidEvery: 29, malformedEvery: 83 });
 
-  it.each(MEETING_POINTS)('two processes, $name: both manifests, silver holds exactly the union', async ({ name, at }) => {
+  it.concurrent.each(MEETING_POINTS)('two processes, $name: both manifests, silver holds exactly the union', async ({ name, at }) => {
     const lakeDir = await tmp.lake(name.replace(/\W+/g, '-'));
     for (const object of [A, B]) await putBronze(lakeDir, object);
     const env = faultEnv({ barrier: { ...at, dir: join(tmp.dir, `barrier-${name.replace(/\W+/g, '-')}`), parties: 2 } });

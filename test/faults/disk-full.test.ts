@@ -4,7 +4,8 @@
  * lake exactly as one clean ingest does. See test/faults/README.md.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
 import { faultEnv, type FaultPoint } from './support/faults.ts';
 import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput } from './support/lake-state.ts';
@@ -39,7 +40,7 @@ function expectFailedLoudly(r: ChildResult): void {
   expect(r.stdout).not.toMatch(/✓/);
 }
 
-describe.concurrent('disk full during `lake ingest`, then the same command again', () => {
+describe('disk full during `lake ingest`, then the same command again', () => {
   let tmp: CaseDir;
   let referenceDir: string;
 
@@ -54,7 +55,7 @@ describe.concurrent('disk full during `lake ingest`, then the same command again
   });
   afterAll(async () => tmp?.remove());
 
-  it.each(FULL_DISKS)('ENOSPC $name: fails loudly, claims nothing, recovers exactly', async ({ name, enospc, pendingAfter }) => {
+  it.concurrent.each(FULL_DISKS)('ENOSPC $name: fails loudly, claims nothing, recovers exactly', async ({ name, enospc, pendingAfter }) => {
     const lakeDir = await tmp.lakeWith(name.replace(/\W+/g, '-'), OBJECT);
     expectFailedLoudly(await ingest(lakeDir, faultEnv({ enospc })));
 
@@ -67,7 +68,7 @@ describe.concurrent('disk full during `lake ingest`, then the same command again
     await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
   });
 
-  it('ENOSPC copying a file into bronze: fails loudly, nothing lands, recovers exactly', async () => {
+  it.concurrent('ENOSPC copying a file into bronze: fails loudly, nothing lands, recovers exactly', async () => {
     const lakeDir = await tmp.lake('bronze-copy');
     const outside = await putBronze(await tmp.lake('landing'), OBJECT);
     const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });

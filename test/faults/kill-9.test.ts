@@ -4,7 +4,8 @@
  * and counts the test computed from its own input. See test/faults/README.md.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
 import { faultEnv, type FaultPoint } from './support/faults.ts';
 import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput } from './support/lake-state.ts';
@@ -78,7 +79,7 @@ function expectOk(r: ChildResult): void {
   expect(r.code, describeRun(r)).toBe(0);
 }
 
-describe.concurrent('kill -9 during `lake ingest`, then the same command again', () => {
+describe('kill -9 during `lake ingest`, then the same command again', () => {
   let tmp: CaseDir;
   let referenceDir: string;
 
@@ -93,7 +94,7 @@ describe.concurrent('kill -9 during `lake ingest`, then the same command again',
   });
   afterAll(async () => tmp?.remove());
 
-  it.each(KILL_POINTS)('killed $name: recovers exactly', async ({ name, kill, midway }) => {
+  it.concurrent.each(KILL_POINTS)('killed $name: recovers exactly', async ({ name, kill, midway }) => {
     const lakeDir = await tmp.lakeWith(name.replace(/\W+/g, '-'), OBJECT);
     expectKilled(await ingest(lakeDir, faultEnv({ kill })));
 
@@ -107,7 +108,7 @@ describe.concurrent('kill -9 during `lake ingest`, then the same command again',
     await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
   });
 
-  it('killed twice in a row (after 3 silver files, then after the manifest): the third run recovers exactly', async () => {
+  it.concurrent('killed twice in a row (after 3 silver files, then after the manifest): the third run recovers exactly', async () => {
     const lakeDir = await tmp.lakeWith('twice', OBJECT);
     expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 } })));
     expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'] } })));
@@ -117,14 +118,14 @@ describe.concurrent('kill -9 during `lake ingest`, then the same command again',
 
   // Was a bug (issue 15 item 5): the lock of a killed holder was only broken after 60 s while ingests waited 30 s.
   // A lock whose owner is gone is taken over at once now.
-  it('killed while holding the catalog lock (catalog written, lock not yet released): the same command right away recovers exactly', async () => {
+  it.concurrent('killed while holding the catalog lock (catalog written, lock not yet released): the same command right away recovers exactly', async () => {
     const lakeDir = await tmp.lakeWith('catalog-lock-held', OBJECT);
     expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/catalog\.json$/, ops: ['rename'] } })));
     expectOk(await ingest(lakeDir));
     await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
   });
 
-  it('killed right after the copy into bronze (a file from outside the lake): the same command ingests it exactly', async () => {
+  it.concurrent('killed right after the copy into bronze (a file from outside the lake): the same command ingests it exactly', async () => {
     const lakeDir = await tmp.lake('after-bronze-copy');
     const outside = await putBronze(await tmp.lake('landing'), OBJECT);
     const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });

@@ -8,7 +8,8 @@
  */
 import { readdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
 import { faultEnv } from './support/faults.ts';
 import { expectExactLake, readLakeFiles, scratchLeftovers } from './support/lake-state.ts';
@@ -28,14 +29,14 @@ function expectKilled(r: ChildResult): void {
   expect(r.signal, describeRun(r)).toBe('SIGKILL');
 }
 
-describe.concurrent('litter of a killed ingest', () => {
+describe('litter of a killed ingest', () => {
   let tmp: CaseDir;
   beforeAll(async () => {
     tmp = await caseDir();
   });
   afterAll(async () => tmp?.remove());
 
-  it('killed between writing the manifest and renaming it: the next run removes its scratch directory and .tmp', async () => {
+  it.concurrent('killed between writing the manifest and renaming it: the next run removes its scratch directory and .tmp', async () => {
     const lakeDir = await tmp.lake('manifest-tmp');
     const workDir = join(tmp.dir, 'work-manifest-tmp');
     await putBronze(lakeDir, OBJECT);
@@ -55,7 +56,7 @@ describe.concurrent('litter of a killed ingest', () => {
     expect((await readLakeFiles(lakeDir)).tmp, '.tmp files left in the lake').toEqual([]);
   });
 
-  it('killed while copying into bronze: the same command ingests the file and removes the .tmp', async () => {
+  it.concurrent('killed while copying into bronze: the same command ingests the file and removes the .tmp', async () => {
     const lakeDir = await tmp.lake('bronze-tmp');
     const workDir = join(tmp.dir, 'work-bronze-tmp');
     const outside = await putBronze(await tmp.lake('landing'), OBJECT);

@@ -5,7 +5,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
 import { faultEnv } from './support/faults.ts';
 import { expectExactLake } from './support/lake-state.ts';

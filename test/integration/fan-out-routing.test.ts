@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { lake as runLake } from '../e2e/support/cli.ts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, it } from '@jest/globals';
+import { expect } from '../support/expect.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
 import { drain, getManifests, jsonLines, listKeys, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
 import { runStateMachine, stateMachineDefinition } from './harness/state-machine.ts';
@@ -19,7 +20,7 @@ const MIN_BYTES = 4096;
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';
 const csv = (n: number): string => `${[HEADER, ...Array.from({ length: n }, (_, i) => `T${i},C${i},${i}.00,EUR,2024-01-15T10:00:00Z`)].join('\n')}\n`;
 
-describe.skipIf(skipReason)('routing objects over the fan-out threshold', () => {
+(skipReason ? describe.skip : describe)('routing objects over the fan-out threshold', () => {
   const lake = useLake();
   beforeAll(() => {
     // The template sets 1 GiB; a test-sized threshold, read by the function on its first invocation.

@@ -1,7 +1,8 @@
 /**
  * Integration tier setup, once per run: the moto emulator (installed into .venv/ when missing, started on
  * a free 127.0.0.1 port) and the CDK app synthesized as `cdk synth -c stage=dev` would. Tests receive the
- * endpoint and the assembly directory through `inject()`.
+ * endpoint and the assembly directory through `inject()` (test/support/provided.ts); the stop is
+ * test/integration/global-teardown.ts.
  *
  * In CI (`CI` set) any failure here fails the run with its reason. On a developer machine without Python,
  * the tier is skipped with a loud notice instead.
@@ -12,21 +13,12 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TestProject } from 'vitest/node';
 import { loadStacks, synthesizeApp } from './harness/cloud-assembly.ts';
 import { EmulatorUnavailableError, ensureMotoInstalled, PROJECT_ROOT, startMoto, type RunningMoto } from './harness/moto-server.ts';
 import { bundledNodeFunctions, nodeMajorMismatch } from './harness/node-runtime.ts';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** moto's base URL, or '' when the tier is skipped. */
-    motoEndpoint: string;
-    /** Directory of the synthesized cloud assembly. */
-    assemblyDir: string;
-    /** Why the tier is skipped ('' when it runs). */
-    integrationSkipReason: string;
-  }
-}
+import ensureCliBuilt from '../support/build-cli.ts';
+import { provide } from '../support/provided.ts';
+import { setTeardown } from './harness/teardown.ts';
 
 const STAGE = 'dev';
 
@@ -44,7 +36,8 @@ function loudWarning(reason: string): void {
   console.warn(`\n${bar}\n!! INTEGRATION TIER ON ANOTHER NODE.JS THAN THE FUNCTIONS': ${reason}\n!! The tier runs anyway here; in CI (CI set) this is a failure.\n${bar}\n`);
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+export default async function setup(): Promise<void> {
+  ensureCliBuilt(); // cli-aws.test.ts spawns `lake`
   const ci = Boolean(process.env.CI);
   let moto: RunningMoto | undefined;
   try {
@@ -56,10 +49,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } catch (error) {
     if (error instanceof EmulatorUnavailableError && error.pythonMissing && !ci) {
       loudNotice(error.message);
-      project.provide('motoEndpoint', '');
-      project.provide('assemblyDir', '');
-      project.provide('integrationSkipReason', error.message);
-      return async () => {};
+      provide('motoEndpoint', '');
+      provide('assemblyDir', '');
+      provide('integrationSkipReason', error.message);
+      return;
     }
     throw new Error(`integration tier: the AWS emulator (moto) is unavailable${ci ? ' in CI, where this tier must run' : ''}: ${(error as Error).message}`, { cause: error });
   }
@@ -93,12 +86,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (mismatch) loudWarning(mismatch);
   else log(`Node.js ${process.versions.node} runs the bundles, as declared: ${bundled.map((f) => `${f.logicalId} ${f.runtime}`).join(', ')}`);
 
-  project.provide('motoEndpoint', moto.endpoint);
-  project.provide('assemblyDir', assemblyDir);
-  project.provide('integrationSkipReason', '');
+  provide('motoEndpoint', moto.endpoint);
+  provide('assemblyDir', assemblyDir);
+  provide('integrationSkipReason', '');
   const running = moto;
-  return async () => {
+  setTeardown(async () => {
     await running.stop();
     if (ownAssembly && !process.env.MEDALLION_IT_KEEP_ASSEMBLY) rmSync(assemblyDir, { recursive: true, force: true });
-  };
+  });
 }

@@ -1,7 +1,8 @@
 /** The ingest function's PII salt, read with the real Secrets Manager client from the emulator. */
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { randomUUID } from 'node:crypto';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
+import { inject } from '../support/provided.ts';
 import { ContractRegistry, parseContract } from '../../engine/contract/index.ts';
 import { resolvePiiSalt } from '../../lambdas/ingest/pii-salt.ts';
 import { skipReason } from './harness/lake-fixture.ts';
@@ -11,7 +12,7 @@ const customers = parseContract(
   'customers.json',
 );
 
-describe.skipIf(skipReason)('PII salt from Secrets Manager (moto)', () => {
+(skipReason ? describe.skip : describe)('PII salt from Secrets Manager (moto)', () => {
   const client = () =>
     new SecretsManagerClient({ endpoint: inject('motoEndpoint'), region: 'eu-west-1', credentials: { accessKeyId: '123456789012', secretAccessKey: 'moto' } });
 

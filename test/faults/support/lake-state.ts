@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { expect } from 'vitest';
+import { expect } from '../../support/expect.ts';
 import type { Manifest } from '../../../engine/contract/index.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 import { expectedRowsCsv, type GeneratedInput } from './input.ts';

@@ -7,7 +7,7 @@ import {
   type ColumnInfo,
   type Row as AthenaRow,
 } from '@aws-sdk/client-athena';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { AthenaQueryEngine, athenaValue } from '../../../adapters/aws/athena-query-engine.ts';
 
 const DATABASES = { silver: 'lake_dev_silver', gold: 'lake_dev_gold', quarantine: 'lake_dev_quarantine' };

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalQueryEngine } from '../../../adapters/local/duckdb-query-engine.ts';
 import { loadContracts, partitionColumns, silverColumns } from '../../../engine/contract/index.ts';
 import { createTestLake, csv, type TestLake } from '../../support/local-lake.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { LocalQueryEngine } from '../../../adapters/local/duckdb-query-engine.ts';
 import { ContractRegistry, DEFAULT_CONTRACTS_DIR, judgeContractEvolution, parseContract } from '../../../engine/index.ts';
 import { createTestLake, type TestLake } from '../../support/local-lake.ts';

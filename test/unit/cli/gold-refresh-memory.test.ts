@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { LocalLake } from '../../../cli/local/lake.ts';
 import { claimWorkDir } from '../../../cli/local/work-dir.ts';
 

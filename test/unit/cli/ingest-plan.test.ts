@@ -5,7 +5,7 @@
 import { appendFile, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { BronzeConflictError, planFiles } from '../../../cli/local/ingest-plan.ts';
 import { copyIntoBronze, ingestPlannedFile, InputChangedError } from '../../../cli/local/ingest-run.ts';
 import { findInputFiles, SYMLINK_REASON } from '../../../cli/local/input-files.ts';

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { countSql } from '../../../cli/quarantine-queries.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 

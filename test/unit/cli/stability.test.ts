@@ -1,5 +1,5 @@
 /** When `lake watch` takes a file: quiet for the whole quiet period, on the watcher's clock (injected here). */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { StabilityTracker, type FileSnapshot } from '../../../cli/local/stability.ts';
 
 const QUIET = 5000;

@@ -1,5 +1,5 @@
 /** `lakeTarget`: the options name one lake, local or deployed; the actions ask it instead of branching. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { AwsTarget } from '../../../cli/aws/target.ts';
 import { UserError } from '../../../cli/errors.ts';
 import { LocalTarget } from '../../../cli/local/target.ts';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { hostTag } from '../../../adapters/local/process-owner.ts';
 import { activeWork, claimWorkDir, sweepAbandoned, workRoot } from '../../../cli/local/work-dir.ts';
 import { deadPid } from '../../support/processes.ts';

@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { ContractError, ContractRegistry, loadContracts, parseContract, partitionColumns, silverColumns } from '../../../engine/contract/index.ts';
 
 const minimal = () => ({

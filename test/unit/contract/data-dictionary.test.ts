@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { renderDataDictionary } from '../../../engine/contract/dictionary.ts';
 import { loadContracts } from '../../../engine/contract/load.ts';
 

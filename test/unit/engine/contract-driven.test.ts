@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { ContractRegistry, parseContract } from '../../../engine/contract/index.ts';
 import { createTestLake } from '../../support/local-lake.ts';
 

@@ -5,7 +5,7 @@
  * duplicate when a chunk runs twice.
  */
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { commitFanOut, loadContracts, planFanOut, transformFanOutChunk, type IngestOptions, type Manifest, type PlanOutcome, type SourceRef } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
 

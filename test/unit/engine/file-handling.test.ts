@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { csv, createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
 
 const GOOD = 'T1,A,10.00,EUR,2024-01-15T10:00:00Z';

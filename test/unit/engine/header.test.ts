@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { loadContracts } from '../../../engine/contract/index.ts';
 import { matchHeader, parseCsvHeader } from '../../../engine/header.ts';
 import { FileRejection } from '../../../engine/reasons.ts';
@@ -36,7 +36,7 @@ describe('header matching', () => {
   });
 
   it('rejects the file when a required column is missing, naming it and the header', () => {
-    expect(() => matchHeader(['TransactionID', 'CustomerID', 'Currency', 'TransactionTimestamp'], contract)).toThrowError(
+    expect(() => matchHeader(['TransactionID', 'CustomerID', 'Currency', 'TransactionTimestamp'], contract)).toThrow(
       expect.objectContaining({ reason: 'MISSING_COLUMNS', detail: expect.stringMatching(/amount not found in header \["TransactionID"/) }),
     );
   });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { assertConservation } from '../../../engine/ingest.ts';
 import { EngineInvariantError, manifestKey, pendingKey, type Manifest, type PendingIngest } from '../../../engine/index.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';

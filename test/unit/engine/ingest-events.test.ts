@@ -1,5 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { LocalEventLog } from '../../../adapters/local/event-log.ts';
 import { ingestObject, loadContracts, type EventPublisher, type LakeEvent } from '../../../engine/index.ts';
 import { createTestLake, csv, type TestLake } from '../../support/local-lake.ts';

@@ -4,7 +4,7 @@
  * quarantined whole. Expected counts come from the test's own input, never from the engine.
  */
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { ContractRegistry, parseContract } from '../../../engine/contract/index.ts';
 import { asDeterministicRejection, EngineInvariantError, FileReason, MAX_SOURCE_COLUMNS, type Manifest } from '../../../engine/index.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';

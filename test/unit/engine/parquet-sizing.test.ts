@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { SILVER_ROW_GROUP_SIZE } from '../../../engine/transform.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { csv, createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
 
 /** Ingests rows and returns each input transaction id's fate: its reasons, or 'valid'. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { parquetTypes } from '../../support/duckdb-reader.ts';
 import { csv, createTestLake } from '../../support/local-lake.ts';
 

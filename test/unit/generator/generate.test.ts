@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { expectedMonthEndBalances, GENERATED_REASONS, transactionsCsv, writeTransactionsCsv, type TransactionsOptions } from '../../../generator/generate.ts';
 
 async function text(options: TransactionsOptions & { gzip?: boolean }): Promise<{ text: string; report: Awaited<ReturnType<typeof writeTransactionsCsv>> }> {

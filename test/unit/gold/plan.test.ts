@@ -1,5 +1,5 @@
 /** The pure refresh planner, month helpers and the Athena registration helpers. No engine involved. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { glueViewInput, qualifyDatabases, trinoType } from '../../../engine/gold/athena.ts';
 import { monthRange, nextMonth } from '../../../engine/gold/months.ts';
 import { planGoldRefresh, pendingSources, supersededMonthsSql, type GoldState } from '../../../engine/gold/plan.ts';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { deadPid } from '../../support/processes.ts';
 import { LockBusyError } from '../../../adapters/local/file-lock.ts';
 import { GOLD_PART_FILE, refreshGoldLocal } from '../../../adapters/local/gold-refresh.ts';

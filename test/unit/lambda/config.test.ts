@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { ConfigError, readConfig } from '../../../lambdas/ingest/config.ts';
 
 const complete = {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { decodeS3EventKey, parseEventDocument, parseMessageBody, UnrecognizedEventError } from '../../../lambdas/ingest/events.ts';
 
 function s3Notification(key: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {

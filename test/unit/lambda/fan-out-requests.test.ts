@@ -1,5 +1,5 @@
 /** What the fan-out state machine sends the ingest function, parsed strictly; its settings from the environment. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { readConfig } from '../../../lambdas/ingest/config.ts';
 import { fanOutExecutionName } from '../../../lambdas/fan-out/start.ts';
 import { FanOutRequestError, isFanOutRequest, parseFanOutRequest } from '../../../lambdas/fan-out/requests.ts';

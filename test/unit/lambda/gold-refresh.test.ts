@@ -1,5 +1,5 @@
 import type { SQSEvent } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { refreshPrefix, unloadSql } from '../../../adapters/aws/athena-gold-refresh.ts';
 import { AthenaQueryEngine } from '../../../adapters/aws/athena-query-engine.ts';
 import { planGoldRefresh } from '../../../engine/gold/index.ts';

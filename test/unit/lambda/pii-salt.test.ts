@@ -1,5 +1,5 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
 import { ConfigError } from '../../../lambdas/ingest/config.ts';
 import { onceResolved, resolvePiiSalt } from '../../../lambdas/ingest/pii-salt.ts';

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { ContractRegistry, type Manifest, parseContract, type SourceRef } from '../../../engine/contract/index.ts';
 import type { IngestConfig } from '../../../lambdas/ingest/config.ts';
 import type { IngestDependencies, IngestFn } from '../../../lambdas/ingest/ingest-object.ts';
@@ -166,12 +166,14 @@ const throttling = (): Error => Object.assign(new Error('Rate exceeded'), { name
 let stdout: string[] = [];
 beforeEach(() => {
   stdout = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+  jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     stdout.push(String(chunk));
     return true;
   });
 });
-afterEach(() => vi.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 describe('SQS batches', () => {
   it('reports only the failing messages: garbage and a transient failure, not the good object', async () => {

@@ -5,7 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { refreshGoldLocal } from '../../../adapters/local/gold-refresh.ts';
 import { DuckDbTestEngine } from '../../fixtures/analytics/duckdb-engine.ts';
 import { attachLake, buildLake } from '../../fixtures/analytics/lake.ts';

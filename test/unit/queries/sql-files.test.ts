@@ -3,7 +3,8 @@
  * parameter markers, the "latest ingest wins" ordering, and the Athena/DuckDB portability lint. A lint, not a
  * substitute for running the files on Trino.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, it } from '@jest/globals';
+import { expect } from '../../support/expect.ts';
 import { codeOnly, latestIngestOrder, markerNames, markerValues, portabilityProblems, QueryParamError, renderQuery, supersededMonthsSql } from '../../../engine/gold/index.ts';
 import type { Manifest } from '../../../engine/contract/index.ts';
 import { loadQueryFile, queryFileNames } from '../../fixtures/analytics/queries.ts';

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { isNotFoundError, isTransientError } from '../../../../adapters/aws/aws-errors.ts';
 import { S3StoreError } from '../../../../adapters/aws/s3-store.ts';
 import { backoffDelay, withBackoff } from '../../../../adapters/aws/retry.ts';

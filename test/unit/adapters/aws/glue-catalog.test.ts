@@ -1,5 +1,5 @@
 import type { BatchCreatePartitionCommandInput, BatchUpdatePartitionCommandInput, GetTableCommandOutput, GlueClient, Partition } from '@aws-sdk/client-glue';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { GlueCatalog, GlueCatalogError } from '../../../../adapters/aws/glue-catalog.ts';
 import type { PartitionSpec } from '../../../../engine/contract/index.ts';
 

@@ -1,6 +1,6 @@
 /** Glue behaviour moto does not produce: batch limits and per-entry errors of partition updates and deletes. */
 import type { GlueClient } from '@aws-sdk/client-glue';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from '@jest/globals';
 import { GlueCatalogError } from '../../../../adapters/aws/glue-catalog.ts';
 import { DELETE_PARTITION_BATCH_SIZE, GoldPartitions } from '../../../../adapters/aws/gold-partitions.ts';
 

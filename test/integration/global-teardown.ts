@@ -1,0 +1,6 @@
+/** Integration tier teardown, once per run: stops what test/integration/global-setup.ts started. */
+import { runTeardown } from './harness/teardown.ts';
+
+export default async function teardown(): Promise<void> {
+  await runTeardown();
+}
