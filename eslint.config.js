@@ -22,7 +22,10 @@ const cloudInEngine = [
   { regex: '^@aws-sdk/', message: 'The engine is cloud-free: AWS SDK code belongs in adapters/aws.' },
   { regex: '^aws-cdk-lib(/|$)|^constructs$', message: 'The engine is cloud-free: CDK code belongs in lib/.' },
   { regex: '^aws-lambda$', message: 'The engine is cloud-free: Lambda types belong in lambdas/.' },
-  { regex: '(^|/)(adapters|lambdas|cli|lib|bench|generator|datasets|wiring)/', message: 'The engine imports nothing around it.' },
+  {
+    regex: '(^|/)(adapters|lambdas|cli|lib|bench|generator|datasets|wiring)/',
+    message: 'The engine imports nothing around it.',
+  },
 ];
 // The IAM policy simulator is AGPL: a test-only tool, never part of what the lake ships (docs/testing.md,
 // "Licence of the policy simulator").

@@ -49,15 +49,30 @@ async function input(n: number): Promise<string> {
   if (!existsSync(file) || !existsSync(`${file}.report.json`)) {
     await mkdir(root, { recursive: true });
     const t = performance.now();
-    const report = await writeTransactionsCsv(file, { rows: n, accounts: 5000, from: '2023-01', to: '2024-12', seed: 7 });
-    await writeFile(`${file}.report.json`, JSON.stringify({ rows: report.rows, validRows: report.validRows, badRows: report.badRows, bytes: report.bytes }));
-    console.log(`generated ${n.toLocaleString()} rows (${mb(report.bytes).toFixed(0)} MB, ${report.badRows} bad) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const report = await writeTransactionsCsv(file, {
+      rows: n,
+      accounts: 5000,
+      from: '2023-01',
+      to: '2024-12',
+      seed: 7,
+    });
+    await writeFile(
+      `${file}.report.json`,
+      JSON.stringify({ rows: report.rows, validRows: report.validRows, badRows: report.badRows, bytes: report.bytes }),
+    );
+    console.log(
+      `generated ${n.toLocaleString()} rows (${mb(report.bytes).toFixed(0)} MB, ${report.badRows} bad) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
   }
   return file;
 }
 
 async function generated(file: string): Promise<{ rows: number; validRows: number; badRows: number }> {
-  return JSON.parse(await readFile(`${file}.report.json`, 'utf8')) as { rows: number; validRows: number; badRows: number };
+  return JSON.parse(await readFile(`${file}.report.json`, 'utf8')) as {
+    rows: number;
+    validRows: number;
+    badRows: number;
+  };
 }
 
 function run(script: string, file: string, out: string, ...flags: string[]): RunResult {
@@ -69,14 +84,20 @@ function run(script: string, file: string, out: string, ...flags: string[]): Run
   return JSON.parse(stdout) as RunResult;
 }
 
-async function sameValidRows(engineDir: string, referenceDir: string): Promise<{ engineOnly: number; referenceOnly: number }> {
+async function sameValidRows(
+  engineDir: string,
+  referenceDir: string,
+): Promise<{ engineOnly: number; referenceOnly: number }> {
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
   const cols = 'transaction_id, account_id, amount, currency, transaction_timestamp, year, month';
   const read = (dir: string) => `(SELECT ${cols} FROM read_parquet('${dir}/**/*.parquet', hive_partitioning = true))`;
   const count = async (a: string, b: string) =>
     Number((await c.runAndReadAll(`SELECT count(*) FROM (${read(a)} EXCEPT ALL ${read(b)})`)).getRows()[0]?.[0] ?? -1);
-  const result = { engineOnly: await count(engineDir, referenceDir), referenceOnly: await count(referenceDir, engineDir) };
+  const result = {
+    engineOnly: await count(engineDir, referenceDir),
+    referenceOnly: await count(referenceDir, engineDir),
+  };
   c.closeSync();
   db.closeSync();
   return result;
@@ -111,31 +132,71 @@ for (let i = 0; i < runs; i++) {
       '\n',
   );
 }
-const last = { engine: engine[engine.length - 1] as RunResult, reference: reference[reference.length - 1] as RunResult };
+const last = {
+  engine: engine[engine.length - 1] as RunResult,
+  reference: reference[reference.length - 1] as RunResult,
+};
 const diff = await sameValidRows(join(root, 'engine-lake/silver/transactions'), join(root, 'reference-out'));
-const diffN = parallel ? await sameValidRows(join(root, 'engine-lake-n/silver/transactions'), join(root, 'reference-out')) : diff;
+const diffN = parallel
+  ? await sameValidRows(join(root, 'engine-lake-n/silver/transactions'), join(root, 'reference-out'))
+  : diff;
 
 const MBs = (results: RunResult[]): number => mb(last.engine.bytesIn) / median(results.map((r) => r.seconds));
 const peak = (results: RunResult[]): string => Math.max(...results.map((r) => r.peakRssMb)).toFixed(0);
 const table = [
   ['', 'engine', 'DuckDB reference', 'ratio', 'target'],
-  ['1 thread (MB/s, median)', MBs(engine).toFixed(1), MBs(reference).toFixed(1), (MBs(engine) / MBs(reference)).toFixed(2), '≥ 0.80 (issue 3)'],
-  ['  vs tuned reference', MBs(engine).toFixed(1), MBs(tuned).toFixed(1), (MBs(engine) / MBs(tuned)).toFixed(2), '≥ 0.80 (issue 11)'],
+  [
+    '1 thread (MB/s, median)',
+    MBs(engine).toFixed(1),
+    MBs(reference).toFixed(1),
+    (MBs(engine) / MBs(reference)).toFixed(2),
+    '≥ 0.80 (issue 3)',
+  ],
+  [
+    '  vs tuned reference',
+    MBs(engine).toFixed(1),
+    MBs(tuned).toFixed(1),
+    (MBs(engine) / MBs(tuned)).toFixed(2),
+    '≥ 0.80 (issue 11)',
+  ],
   ...(parallel
-    ? [[`${threads} threads vs tuned`, MBs(engineN).toFixed(1), MBs(tunedN).toFixed(1), (MBs(engineN) / MBs(tunedN)).toFixed(2), '≥ 0.80 (issue 11)']]
+    ? [
+        [
+          `${threads} threads vs tuned`,
+          MBs(engineN).toFixed(1),
+          MBs(tunedN).toFixed(1),
+          (MBs(engineN) / MBs(tunedN)).toFixed(2),
+          '≥ 0.80 (issue 11)',
+        ],
+      ]
     : []),
   ['peak RSS, 1 thread (MB, max)', peak(engine), peak(reference), '', 'engine ≤ 400'],
   ...(parallel ? [[`peak RSS, ${threads} threads`, peak(engineN), peak(tunedN), '', `≤ 400 per worker`]] : []),
-  ['silver bytes (MB)', mb(last.engine.silverBytes).toFixed(1), mb(last.reference.silverBytes).toFixed(1), (last.engine.silverBytes / last.reference.silverBytes).toFixed(2), '≤ 1.10'],
+  [
+    'silver bytes (MB)',
+    mb(last.engine.silverBytes).toFixed(1),
+    mb(last.reference.silverBytes).toFixed(1),
+    (last.engine.silverBytes / last.reference.silverBytes).toFixed(2),
+    '≤ 1.10',
+  ],
   ['valid rows', String(last.engine.rowsValid), String(last.reference.rowsValid), '', 'equal'],
   ['quarantined rows', String(last.engine.rowsQuarantined), '–', '', ''],
 ];
-console.log(`\ninput: ${rows.toLocaleString()} rows, ${mb(last.engine.bytesIn).toFixed(0)} MB CSV, ${runs} runs each; the engine cut it into ${last.engine.chunks ?? 1} chunk(s)`);
-for (const row of table) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(30) : cell.padStart(i === 4 ? 20 : 17))).join(''));
-const same = (d: typeof diff): string => (d.engineOnly === 0 && d.referenceOnly === 0 ? 'yes' : 'NO') + ` (engine-only ${d.engineOnly}, reference-only ${d.referenceOnly})`;
+console.log(
+  `\ninput: ${rows.toLocaleString()} rows, ${mb(last.engine.bytesIn).toFixed(0)} MB CSV, ${runs} runs each; the engine cut it into ${last.engine.chunks ?? 1} chunk(s)`,
+);
+for (const row of table)
+  console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(30) : cell.padStart(i === 4 ? 20 : 17))).join(''));
+const same = (d: typeof diff): string =>
+  (d.engineOnly === 0 && d.referenceOnly === 0 ? 'yes' : 'NO') +
+  ` (engine-only ${d.engineOnly}, reference-only ${d.referenceOnly})`;
 console.log(`same valid rows: ${same(diff)}${parallel ? `; at ${threads} threads: ${same(diffN)}` : ''}`);
-console.log('the engine also writes lineage columns, quarantine with reasons and record numbers, and a manifest; the reference does not.');
-console.log('tuned reference: the same COPY with DuckDB filter pushdown off (WHERE is_valid otherwise evaluates the typing twice).');
+console.log(
+  'the engine also writes lineage columns, quarantine with reasons and record numbers, and a manifest; the reference does not.',
+);
+console.log(
+  'tuned reference: the same COPY with DuckDB filter pushdown off (WHERE is_valid otherwise evaluates the typing twice).',
+);
 
 if (values.scaling) {
   const big = await input(rows * 5);
@@ -162,11 +223,12 @@ if (values.big) {
   const expected = await generated(big);
   const result = run('run-engine.ts', big, await fresh(join(root, 'engine-lake-big')), ...t);
   const counts = { rows: result.rowsIn ?? -1, validRows: result.rowsValid, badRows: result.rowsQuarantined };
-  const same = counts.rows === expected.rows && counts.validRows === expected.validRows && counts.badRows === expected.badRows;
+  const same =
+    counts.rows === expected.rows && counts.validRows === expected.validRows && counts.badRows === expected.badRows;
   console.log(
     `big: ${bigRows.toLocaleString()} rows, ${(mb(result.bytesIn) / 1000).toFixed(2)} GB, ${threads} threads, ${result.chunks} chunks → ${result.seconds.toFixed(0)} s, ` +
       `${(mb(result.bytesIn) / result.seconds).toFixed(1)} MB/s, peak RSS ${result.peakRssMb.toFixed(0)} MB, silver ${(mb(result.silverBytes) / 1000).toFixed(2)} GB; ` +
-      `counts ${same ? 'equal the generator\'s' : 'DIFFER from the generator\'s'} (rows_in ${counts.rows} / ${expected.rows}, valid ${counts.validRows} / ${expected.validRows}, quarantined ${counts.badRows} / ${expected.badRows})`,
+      `counts ${same ? "equal the generator's" : "DIFFER from the generator's"} (rows_in ${counts.rows} / ${expected.rows}, valid ${counts.validRows} / ${expected.validRows}, quarantined ${counts.badRows} / ${expected.badRows})`,
   );
   await fresh(join(root, 'engine-lake-big'));
   if (!same) process.exitCode = 1;

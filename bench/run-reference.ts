@@ -30,7 +30,12 @@ const contract = loadContracts().get('transactions');
 if (!contract) throw new Error('no transactions contract');
 const start = performance.now();
 // Unconstrained memory: the reference is not held to the engine's Lambda budget.
-const duck = await openDuckDb({ databasePath: ':memory:', tempDirectory: `${outDir}.spill`, memoryLimit: '8GB', threads });
+const duck = await openDuckDb({
+  databasePath: ':memory:',
+  tempDirectory: `${outDir}.spill`,
+  memoryLimit: '8GB',
+  threads,
+});
 if (tuned) await duck.connection.run(`SET disabled_optimizers = 'filter_pushdown'`);
 const { header, source } = await prepareCsv(duck.connection, contract, input);
 const columns = contract.columns.map((c) => `${typedColumn(c)} AS ${ident(c.name)}`);
@@ -39,7 +44,9 @@ const typedSource = (name: string): string => {
   if (!column) throw new Error(`no column ${name}`);
   return typedColumn(column);
 };
-const partitions = contract.partitionBy.map((p) => `${partitionExpression(p, typedSource(p.source))} AS ${ident(p.name)}`);
+const partitions = contract.partitionBy.map(
+  (p) => `${partitionExpression(p, typedSource(p.source))} AS ${ident(p.name)}`,
+);
 const [copied] = await queryRows(
   duck.connection,
   `COPY (SELECT ${[...columns, ...partitions].join(', ')} FROM ${validatedRelation(contract, header.bindings, source)} WHERE is_valid)

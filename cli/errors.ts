@@ -43,7 +43,13 @@ export interface ExplainedError {
   showStack: boolean;
 }
 
-const AWS_CREDENTIAL_ERRORS = new Set(['CredentialsProviderError', 'ExpiredTokenException', 'ExpiredToken', 'InvalidClientTokenId', 'UnrecognizedClientException']);
+const AWS_CREDENTIAL_ERRORS = new Set([
+  'CredentialsProviderError',
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+]);
 
 /** Turns any error into what the user should read. */
 export function explain(error: unknown): ExplainedError {
@@ -52,13 +58,23 @@ export function explain(error: unknown): ExplainedError {
     case 'UserError':
       return { message: error.message, hint: (error as UserError).hint, exitCode: ExitCode.USAGE, showStack: false };
     case 'CommandFailed':
-      return { message: error.message, hint: (error as CommandFailed).hint, exitCode: ExitCode.FAILURE, showStack: false };
+      return {
+        message: error.message,
+        hint: (error as CommandFailed).hint,
+        exitCode: ExitCode.FAILURE,
+        showStack: false,
+      };
     case 'QueryError':
       return { message: `the query failed: ${error.message}`, exitCode: ExitCode.USAGE, showStack: false };
     case 'QueryParamError':
       return { message: error.message, exitCode: ExitCode.USAGE, showStack: false };
     case 'ContractError':
-      return { message: `invalid dataset contract: ${error.message}`, hint: 'fix the contract file (README: "Adding a dataset")', exitCode: ExitCode.USAGE, showStack: false };
+      return {
+        message: `invalid dataset contract: ${error.message}`,
+        hint: 'fix the contract file (README: "Adding a dataset")',
+        exitCode: ExitCode.USAGE,
+        showStack: false,
+      };
   }
   if (AWS_CREDENTIAL_ERRORS.has(error.name)) {
     return {
@@ -69,9 +85,17 @@ export function explain(error: unknown): ExplainedError {
     };
   }
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') return { message: error.message, hint: 'check the permissions of the lake directory', exitCode: ExitCode.FAILURE, showStack: false };
-  if (code === 'ENOSPC') return { message: error.message, hint: 'the disk is full', exitCode: ExitCode.FAILURE, showStack: false };
+  if (code === 'EACCES' || code === 'EPERM')
+    return {
+      message: error.message,
+      hint: 'check the permissions of the lake directory',
+      exitCode: ExitCode.FAILURE,
+      showStack: false,
+    };
+  if (code === 'ENOSPC')
+    return { message: error.message, hint: 'the disk is full', exitCode: ExitCode.FAILURE, showStack: false };
   const awsStatus = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (awsStatus !== undefined) return { message: `AWS ${error.name}: ${error.message}`, exitCode: ExitCode.FAILURE, showStack: false };
+  if (awsStatus !== undefined)
+    return { message: `AWS ${error.name}: ${error.message}`, exitCode: ExitCode.FAILURE, showStack: false };
   return { message: error.message, exitCode: ExitCode.FAILURE, showStack: true };
 }

@@ -13,6 +13,8 @@ if (existsSync(bundle)) {
   const { run } = await import(bundle.href);
   await run();
 } else {
-  process.stderr.write('lake: the CLI is not built (dist/cli/lake.mjs is missing). Run `npm run build` in the repository (npm ci does it).\n');
+  process.stderr.write(
+    'lake: the CLI is not built (dist/cli/lake.mjs is missing). Run `npm run build` in the repository (npm ci does it).\n',
+  );
   process.exitCode = 1;
 }

@@ -16,7 +16,8 @@ import { ExitCode, explain } from './errors.ts';
 import { installInterruptHandling } from './interrupt.ts';
 import { processIo, type Io } from './io.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 const EXAMPLES = `
 Examples:
@@ -37,7 +38,9 @@ Docs: docs/cli.md`;
 
 export function buildProgram(io: Io): Command {
   const program = new Command('lake')
-    .description('Medallion Lake: ingest, query and operate the data lake — on this machine with DuckDB, or the deployed one on AWS.')
+    .description(
+      'Medallion Lake: ingest, query and operate the data lake — on this machine with DuckDB, or the deployed one on AWS.',
+    )
     .version(VERSION, '-V, --version')
     .helpOption('-h, --help', 'show help')
     .helpCommand('help [command]', 'show help for a command')
@@ -83,7 +86,8 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     if (explained.hint) io.note(`${io.errStyle.dim(`hint: ${explained.hint}`)}\n`);
     if (explained.showStack || process.env.LAKE_DEBUG) {
       io.note(`${io.errStyle.dim((error as Error).stack ?? '')}\n`);
-      if (explained.showStack) io.note(`${io.errStyle.dim('This looks like a bug; please report it with the output above.')}\n`);
+      if (explained.showStack)
+        io.note(`${io.errStyle.dim('This looks like a bug; please report it with the output above.')}\n`);
     }
     return explained.exitCode;
   }

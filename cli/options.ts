@@ -35,7 +35,10 @@ export interface ThreadsOptions {
 /** How many record-aligned chunks of a large file (64 MiB and up) the engine transforms at once. */
 export function addThreadsOption(command: Command): Command {
   return command.addOption(
-    new Option('--threads <n>', 'chunks of a large file (64 MiB and up) transformed at once, ~300 MB of memory each (default: every core)')
+    new Option(
+      '--threads <n>',
+      'chunks of a large file (64 MiB and up) transformed at once, ~300 MB of memory each (default: every core)',
+    )
       .env('LAKE_THREADS')
       .argParser(positiveInteger('--threads')),
   );
@@ -48,10 +51,21 @@ export function addJsonOption(command: Command, what = 'the result'): Command {
 export function addAwsOptions(command: Command): Command {
   return command
     .addOption(new Option('--aws', 'work on the deployed lake in AWS instead of the local one').helpGroup('AWS mode:'))
-    .addOption(new Option('--stack <name>', 'CloudFormation stack of the deployed lake').env('LAKE_STACK').helpGroup('AWS mode:'))
-    .addOption(new Option('--region <region>', 'AWS region (default: from your AWS config)').env('AWS_REGION').helpGroup('AWS mode:'))
     .addOption(
-      new Option('--outputs-file <file>', 'read the stack outputs from `cdk deploy --outputs-file` JSON instead of CloudFormation')
+      new Option('--stack <name>', 'CloudFormation stack of the deployed lake')
+        .env('LAKE_STACK')
+        .helpGroup('AWS mode:'),
+    )
+    .addOption(
+      new Option('--region <region>', 'AWS region (default: from your AWS config)')
+        .env('AWS_REGION')
+        .helpGroup('AWS mode:'),
+    )
+    .addOption(
+      new Option(
+        '--outputs-file <file>',
+        'read the stack outputs from `cdk deploy --outputs-file` JSON instead of CloudFormation',
+      )
         .env('LAKE_OUTPUTS_FILE')
         .helpGroup('AWS mode:'),
     );
@@ -70,10 +84,12 @@ export function resultFormat(options: { format?: string; json?: boolean }): Resu
 /** `--stack` is required in AWS mode, and AWS-only options make no sense without `--aws`. */
 export function awsMode(options: AwsOptions): AwsMode | undefined {
   if (!options.aws) {
-    if (options.stack && process.env.LAKE_STACK !== options.stack) throw new UserError('--stack only applies in AWS mode', 'add --aws to work on the deployed lake');
+    if (options.stack && process.env.LAKE_STACK !== options.stack)
+      throw new UserError('--stack only applies in AWS mode', 'add --aws to work on the deployed lake');
     return undefined;
   }
-  if (!options.stack) throw new UserError('--aws needs the stack name of the deployed lake', 'pass --stack NAME (or set LAKE_STACK)');
+  if (!options.stack)
+    throw new UserError('--aws needs the stack name of the deployed lake', 'pass --stack NAME (or set LAKE_STACK)');
   return { stack: options.stack, region: options.region, outputsFile: options.outputsFile };
 }
 
@@ -105,5 +121,8 @@ export function parseSince(value: string, now = new Date()): Date {
     const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
     if (!Number.isNaN(d.getTime())) return d;
   }
-  throw new UserError(`--since: cannot read "${value}" as a date`, 'use 2024-05-01, 2024-05-01T12:00:00Z, or a relative 30m, 2h, 3d');
+  throw new UserError(
+    `--since: cannot read "${value}" as a date`,
+    'use 2024-05-01, 2024-05-01T12:00:00Z, or a relative 30m, 2h, 3d',
+  );
 }

@@ -31,7 +31,8 @@ export function normalizeReason(reason: string, contracts: ContractRegistry): st
 /** The quarantine tables to read: one dataset, or all of them (with `unknown_dataset`, for files no contract owns). */
 export function quarantineRelation(tables: readonly string[]): string {
   const parts = tables.map(
-    (t) => `SELECT q.dataset, q.source_bucket, q.source_key, q.source_version, q.record_number, q.reasons, q.details, q.raw_record, q.ingested_at FROM quarantine."${t}" q`,
+    (t) =>
+      `SELECT q.dataset, q.source_bucket, q.source_key, q.source_version, q.record_number, q.reasons, q.details, q.raw_record, q.ingested_at FROM quarantine."${t}" q`,
   );
   return parts.length === 1 ? `(${parts[0]})` : `(${parts.join('\nUNION ALL\n')})`;
 }
@@ -44,7 +45,9 @@ function where(filter: QuarantineFilter, extra: string[] = []): string {
   const conditions = [...extra];
   if (filter.reason) conditions.push(`contains(q.reasons, ${literal(filter.reason)})`);
   if (filter.source) {
-    conditions.push(`(q.source_key = ${literal(filter.source)} OR q.source_key LIKE ${literal(`%/${likeEscaped(filter.source)}`)} ESCAPE '\\')`);
+    conditions.push(
+      `(q.source_key = ${literal(filter.source)} OR q.source_key LIKE ${literal(`%/${likeEscaped(filter.source)}`)} ESCAPE '\\')`,
+    );
   }
   return conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
 }

@@ -21,7 +21,10 @@ export function findQueryFile(ref: string, dir = QUERIES_DIR): QueryFile {
   const path = candidates.find((p) => existsSync(p) && !p.endsWith('/'));
   if (!path) {
     const known = listQueryFiles(dir).map((q) => q.name);
-    throw new UserError(`no query file "${ref}"`, known.length ? `query files in queries/: ${known.join(', ')} (or give a path)` : 'give the path of a .sql file');
+    throw new UserError(
+      `no query file "${ref}"`,
+      known.length ? `query files in queries/: ${known.join(', ')} (or give a path)` : 'give the path of a .sql file',
+    );
   }
   return parseQueryFile(basename(path).replace(/\.sql$/, ''), readFileSync(path, 'utf8'));
 }
@@ -36,4 +39,3 @@ export function parseParams(pairs: readonly string[]): Record<string, string> {
   }
   return params;
 }
-

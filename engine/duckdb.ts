@@ -62,7 +62,11 @@ export async function queryRows(connection: DuckDBConnection, sql: string): Prom
 }
 
 /** Runs one phase of work on a fresh DuckDB session and always closes it; errors name the phase. */
-export async function withDuckDb<T>(settings: DuckDbSettings, phase: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+export async function withDuckDb<T>(
+  settings: DuckDbSettings,
+  phase: string,
+  work: (connection: DuckDBConnection) => Promise<T>,
+): Promise<T> {
   const session = await openDuckDb(settings);
   try {
     return await work(session.connection);

@@ -55,7 +55,12 @@ export interface EventPublisher {
 
 /** The event announcing a finished ingest. */
 export function ingestEvent(manifest: Manifest, owner: string): LakeEvent {
-  const status: IngestOutcome = manifest.status === 'rejected' ? 'rejected' : manifest.rows_quarantined > 0 ? 'completed_with_rejects' : 'completed';
+  const status: IngestOutcome =
+    manifest.status === 'rejected'
+      ? 'rejected'
+      : manifest.rows_quarantined > 0
+        ? 'completed_with_rejects'
+        : 'completed';
   return {
     source: LAKE_EVENT_SOURCE,
     detailType: status === 'rejected' ? IngestEventType.REJECTED : IngestEventType.COMPLETED,

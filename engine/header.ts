@@ -57,9 +57,18 @@ export async function readCsvHeader(path: string, delimiter: string): Promise<st
     const buffer = Buffer.alloc(MAX_HEADER_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, MAX_HEADER_BYTES, 0);
     if (bytesRead === MAX_HEADER_BYTES && !buffer.includes(0x0a)) {
-      throw new FileRejection(FileReason.TOO_MANY_COLUMNS, `the header has no line end in its first ${MAX_HEADER_BYTES} bytes`);
+      throw new FileRejection(
+        FileReason.TOO_MANY_COLUMNS,
+        `the header has no line end in its first ${MAX_HEADER_BYTES} bytes`,
+      );
     }
-    return parseCsvHeader(buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, ''), delimiter);
+    return parseCsvHeader(
+      buffer
+        .subarray(0, bytesRead)
+        .toString('utf8')
+        .replace(/^\uFEFF/, ''),
+      delimiter,
+    );
   } finally {
     await handle.close();
   }
@@ -76,7 +85,10 @@ export function matchHeader(
   acceptSpellings?: (column: string, names: string[]) => void,
 ): HeaderMatch {
   if (sourceColumns.length > MAX_SOURCE_COLUMNS) {
-    throw new FileRejection(FileReason.TOO_MANY_COLUMNS, `${sourceColumns.length} source columns; the limit is ${MAX_SOURCE_COLUMNS}`);
+    throw new FileRejection(
+      FileReason.TOO_MANY_COLUMNS,
+      `${sourceColumns.length} source columns; the limit is ${MAX_SOURCE_COLUMNS}`,
+    );
   }
   const normalized = sourceColumns.map(normalizeHeaderName);
   const claimed = new Set<number>();
@@ -84,7 +96,10 @@ export function matchHeader(
   const bindings = contract.columns.map((column): ColumnBinding => {
     const labels = new Set([column.name, ...column.aliases].map(normalizeHeaderName));
     const hits = normalized.flatMap((n, i) => (labels.has(n) ? [i] : []));
-    acceptSpellings?.(column.name, hits.map((i) => sourceColumns[i] as string));
+    acceptSpellings?.(
+      column.name,
+      hits.map((i) => sourceColumns[i] as string),
+    );
     if (hits.length > 1 && !acceptSpellings) {
       throw new FileRejection(
         FileReason.MISSING_COLUMNS,

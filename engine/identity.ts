@@ -7,7 +7,8 @@ export const ENGINE_OUTPUT_VERSION = '1';
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** S3 returns ETags quoted; events carry them bare. */
-export const normalizeEtag = (etag: string | undefined): string | undefined => etag?.replace(/^"+|"+$/g, '') || undefined;
+export const normalizeEtag = (etag: string | undefined): string | undefined =>
+  etag?.replace(/^"+|"+$/g, '') || undefined;
 
 /** The version that identifies this exact object content: version id when versioned, else the ETag. */
 export const sourceVersion = (source: SourceRef): string | undefined => source.versionId || normalizeEtag(source.etag);

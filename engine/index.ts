@@ -16,7 +16,25 @@ export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './spool.ts';
 export { MAX_SOURCE_COLUMNS } from './header.ts';
 export { DEFAULT_CHUNKING, type ChunkingOptions } from './transform.ts';
 export * from './fan-out/index.ts';
-export { parseEqualityPredicate, PredicateError, MaintenanceInputError, type EqualityPredicate } from './maintenance/predicate.ts';
-export { eraseRows, BRONZE_ERASURE_POLICY, type EraseOptions, type ErasureRecord, type ErasedFile, type ErasedSource } from './maintenance/erase.ts';
-export { compactDataset, DEFAULT_COMPACTION_TARGET_BYTES, type CompactOptions, type CompactionReport, type CompactedGroup } from './maintenance/compact.ts';
+export {
+  parseEqualityPredicate,
+  PredicateError,
+  MaintenanceInputError,
+  type EqualityPredicate,
+} from './maintenance/predicate.ts';
+export {
+  eraseRows,
+  BRONZE_ERASURE_POLICY,
+  type EraseOptions,
+  type ErasureRecord,
+  type ErasedFile,
+  type ErasedSource,
+} from './maintenance/erase.ts';
+export {
+  compactDataset,
+  DEFAULT_COMPACTION_TARGET_BYTES,
+  type CompactOptions,
+  type CompactionReport,
+  type CompactedGroup,
+} from './maintenance/compact.ts';
 export { removeRunFromFile } from './maintenance/rewrite.ts';

@@ -5,7 +5,14 @@ import type { ContractRegistry } from './contract/load.ts';
 import type { DatasetContract } from './contract/types.ts';
 import { DUCKDB_VERSION, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { runId, sourceId, sourceVersion, normalizeEtag } from './identity.ts';
-import { isCompactedFile, manifestKey, pendingKey, quarantineFileKey, quarantineRecordsKey, UNKNOWN_DATASET } from './layout.ts';
+import {
+  isCompactedFile,
+  manifestKey,
+  pendingKey,
+  quarantineFileKey,
+  quarantineRecordsKey,
+  UNKNOWN_DATASET,
+} from './layout.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
@@ -64,7 +71,8 @@ async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => 
 }
 
 /** Failures of the machine rather than of the file: a retry may well succeed. */
-const ENVIRONMENT_ERROR = /IO Error|No space left|Interrupted|Could not set lock|Connection Error|failed to offload|max_temp_directory_size|Array buffer allocation failed/i;
+const ENVIRONMENT_ERROR =
+  /IO Error|No space left|Interrupted|Could not set lock|Connection Error|failed to offload|max_temp_directory_size|Array buffer allocation failed/i;
 
 /**
  * What the transform of a file failed with, as a whole-file rejection when a retry would fail the same way:
@@ -76,7 +84,10 @@ export function asDeterministicRejection(e: unknown): FileRejection | undefined 
   if (e instanceof FileRejection) return e;
   if (!(e instanceof Error)) return undefined;
   if (typeof (e as NodeJS.ErrnoException).code === 'string' || ENVIRONMENT_ERROR.test(e.message)) return undefined;
-  return new FileRejection(FileReason.PROCESSING_FAILED, `${e.name === 'Error' ? '' : `${e.name}: `}${e.message.split('\n')[0]}`);
+  return new FileRejection(
+    FileReason.PROCESSING_FAILED,
+    `${e.name === 'Error' ? '' : `${e.name}: `}${e.message.split('\n')[0]}`,
+  );
 }
 
 /** What every output row of an ingest of `source` is stamped with: a function of the source and its contract. */
@@ -107,12 +118,19 @@ function unknownDatasetDetail(key: string, contracts: ContractRegistry): string 
  * Re-running the same source writes the same keys with the same rows, and removes files a previous run
  * of it wrote that this run no longer produces — only after the new files and manifest are in place.
  */
-export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<Manifest> {
+export async function ingestObject(
+  source: SourceRef,
+  body: AsyncIterable<Uint8Array>,
+  options: IngestOptions,
+): Promise<Manifest> {
   const threads = options.threads ?? 1;
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   if (!(maxRecordBytes > 0 && maxRecordBytes < READER_MAX_LINE_BYTES)) {
-    throw new RangeError(`maxRecordBytes must be between 1 and ${READER_MAX_LINE_BYTES - 1} (the reader's own line limit); got ${maxRecordBytes}`);
+    throw new RangeError(
+      `maxRecordBytes must be between 1 and ${READER_MAX_LINE_BYTES - 1} (the reader's own line limit); got ${maxRecordBytes}`,
+    );
   }
   const startedAt = new Date();
   const t0 = performance.now();
@@ -139,7 +157,8 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
     let rejection: Rejection | undefined;
     try {
       spooled = await decodeText(raw, join(workDir, 'input.txt'), options.expansionLimits);
-      if (!contract) throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
+      if (!contract)
+        throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
       result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
         rejectsLimits: options.rejectsLimits,
         maxRecordBytes,
@@ -154,11 +173,17 @@ export async function ingestObject(source: SourceRef, body: AsyncIterable<Uint8A
       const e = new FileRejection(deterministic.reason, deterministic.detail.replaceAll(workDir, '<scratch>'));
       await rm(join(workDir, 'out'), { recursive: true, force: true });
       const recordsPath = join(workDir, 'rejection.parquet');
-      await withDuckDb({ ...duckdb, memoryLimit: undefined }, 'writing the file rejection', (db) => writeFileRejection(db, stamp, e.reason, e.detail, recordsPath));
+      await withDuckDb({ ...duckdb, memoryLimit: undefined }, 'writing the file rejection', (db) =>
+        writeFileRejection(db, stamp, e.reason, e.detail, recordsPath),
+      );
       rejection = { reason: e.reason, detail: e.detail, recordsPath };
       result = undefined;
     }
-    const sizes: InputSizes = { bytesIn: raw.bytesIn, bytesUncompressed: spooled?.bytesUncompressed ?? raw.bytesIn, compression: spooled?.compression ?? 'none' };
+    const sizes: InputSizes = {
+      bytesIn: raw.bytesIn,
+      bytesUncompressed: spooled?.bytesUncompressed ?? raw.bytesIn,
+      compression: spooled?.compression ?? 'none',
+    };
     const manifest = buildManifest(source, stamp, contract, result, rejection, sizes, startedAt);
     await publish(manifest, result, rejection, {
       store: options.store,
@@ -199,7 +224,12 @@ export function buildManifest(
     contract_version: contract?.version ?? null,
     run_id: stamp.runId,
     source_id: stamp.sourceId,
-    source: { bucket: source.bucket, key: source.key, version_id: source.versionId ?? null, etag: normalizeEtag(source.etag) ?? null },
+    source: {
+      bucket: source.bucket,
+      key: source.key,
+      version_id: source.versionId ?? null,
+      etag: normalizeEtag(source.etag) ?? null,
+    },
     status: rejection ? 'rejected' : 'succeeded',
     rows_in: result?.rowsIn ?? 0,
     rows_valid: result?.rowsValid ?? 0,
@@ -218,7 +248,11 @@ export function buildManifest(
       file_detail: rejection?.detail ?? null,
     },
     columns: {
-      matched: Object.fromEntries((result?.header.bindings ?? []).filter((b) => b.sourceName !== undefined).map((b) => [b.column.name, b.sourceName as string])),
+      matched: Object.fromEntries(
+        (result?.header.bindings ?? [])
+          .filter((b) => b.sourceName !== undefined)
+          .map((b) => [b.column.name, b.sourceName as string]),
+      ),
       ignored: result?.header.ignored ?? [],
     },
     bytes_in: sizes.bytesIn,
@@ -229,7 +263,12 @@ export function buildManifest(
     started_at: startedAt.toISOString(),
     finished_at: '',
     duration_ms: 0,
-    engine: { name: 'duckdb', version: DUCKDB_VERSION, rejects_in_chunks: result?.chunked ?? false, chunks: result?.chunks ?? 0 },
+    engine: {
+      name: 'duckdb',
+      version: DUCKDB_VERSION,
+      rejects_in_chunks: result?.chunked ?? false,
+      chunks: result?.chunks ?? 0,
+    },
   };
   assertConservation(manifest);
   return manifest;
@@ -244,7 +283,9 @@ export function assertConservation(m: Manifest): void {
   }
   const partitionRows = m.partitions.reduce((s, p) => s + p.rows, 0);
   if (partitionRows !== m.rows_valid) {
-    throw new EngineInvariantError(`partitions of ${m.source.key} hold ${partitionRows} rows, expected rows_valid ${m.rows_valid}`);
+    throw new EngineInvariantError(
+      `partitions of ${m.source.key} hold ${partitionRows} rows, expected rows_valid ${m.rows_valid}`,
+    );
   }
   if (m.rows_quarantined > 0 && Object.keys(m.reasons).length === 0) {
     throw new EngineInvariantError(`${m.rows_quarantined} rows of ${m.source.key} quarantined without a reason`);
@@ -285,14 +326,21 @@ export interface PublishOptions {
  * (the completion marker), stale files of earlier runs — of finished ones (their manifest) and of
  * abandoned ones (their intent record) — and last the intent record.
  */
-export async function publish(manifest: Manifest, result: TransformResult | undefined, rejection: Pick<Rejection, 'recordsPath'> | undefined, options: PublishOptions): Promise<void> {
+export async function publish(
+  manifest: Manifest,
+  result: TransformResult | undefined,
+  rejection: Pick<Rejection, 'recordsPath'> | undefined,
+  options: PublishOptions,
+): Promise<void> {
   const { store, catalog } = options;
   const key = manifestKey(manifest.dataset, manifest.source_id);
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
   const previous = await readSilverRecord<Manifest>(store, key);
   const abandoned = await readSilverRecord<PendingIngest>(store, intentKey);
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
-  const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter((k): k is string => k !== null);
+  const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter(
+    (k): k is string => k !== null,
+  );
   const intent: PendingIngest = {
     dataset: manifest.dataset,
     run_id: manifest.run_id,
@@ -303,13 +351,18 @@ export async function publish(manifest: Manifest, result: TransformResult | unde
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   };
   await store.putBytes('silver', intentKey, JSON.stringify(intent, null, 2), 'application/json');
-  const placeSilver = options.placeSilver ?? ((f: LocalOutputFile) => store.putFile('silver', f.key, f.localPath, PARQUET));
+  const placeSilver =
+    options.placeSilver ?? ((f: LocalOutputFile) => store.putFile('silver', f.key, f.localPath, PARQUET));
   await inBatches(files, options.uploadConcurrency ?? 4, placeSilver);
 
   const recordsPath = rejection?.recordsPath ?? result?.quarantineFile;
-  if (manifest.quarantine.records_key && recordsPath) await store.putFile('quarantine', manifest.quarantine.records_key, recordsPath, PARQUET);
+  if (manifest.quarantine.records_key && recordsPath)
+    await store.putFile('quarantine', manifest.quarantine.records_key, recordsPath, PARQUET);
   if (manifest.quarantine.file_key) {
-    if (!options.rawPath) throw new EngineInvariantError(`the rejected file ${manifest.source.key} has no local copy to keep in quarantine`);
+    if (!options.rawPath)
+      throw new EngineInvariantError(
+        `the rejected file ${manifest.source.key} has no local copy to keep in quarantine`,
+      );
     await store.putFile('quarantine', manifest.quarantine.file_key, options.rawPath, 'application/octet-stream');
   }
 
@@ -327,18 +380,29 @@ export async function publish(manifest: Manifest, result: TransformResult | unde
   const keepQuarantine = new Set(quarantineKeys);
   // Only keys of this source (its id is in every output key it writes) are ever deleted.
   const ofThisSource = (k: unknown): k is string => typeof k === 'string' && k.includes(manifest.source_id);
-  const earlierSilver = [...(previous?.partitions.flatMap((p) => p.files) ?? []), ...(abandoned?.silver_keys ?? [])].filter(ofThisSource);
-  const earlierQuarantine = [previous?.quarantine.records_key, previous?.quarantine.file_key, ...(abandoned?.quarantine_keys ?? [])].filter(ofThisSource);
+  const earlierSilver = [
+    ...(previous?.partitions.flatMap((p) => p.files) ?? []),
+    ...(abandoned?.silver_keys ?? []),
+  ].filter(ofThisSource);
+  const earlierQuarantine = [
+    previous?.quarantine.records_key,
+    previous?.quarantine.file_key,
+    ...(abandoned?.quarantine_keys ?? []),
+  ].filter(ofThisSource);
   const staleSilver = [...new Set(earlierSilver.filter((k) => !keep.has(k)))];
   const staleQuarantine = [...new Set(earlierQuarantine.filter((k) => !keepQuarantine.has(k)))];
   if (staleSilver.length) await store.delete('silver', staleSilver);
   // Rows of the earlier run that a compaction moved into shared files: removed from those files, not deleted with them.
   if (previous && previous.run_id !== manifest.run_id) {
-    const shared = new Set((previous.partitions.flatMap((p) => p.files) ?? []).filter((k) => isCompactedFile(k) && !keep.has(k)));
+    const shared = new Set(
+      (previous.partitions.flatMap((p) => p.files) ?? []).filter((k) => isCompactedFile(k) && !keep.has(k)),
+    );
     for (const k of shared) await removeRunFromFile(store, k, previous.run_id, options.workDir);
   }
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
-  const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter((p): p is string => typeof p === 'string' && ofThisSource(p));
+  const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter(
+    (p): p is string => typeof p === 'string' && ofThisSource(p),
+  );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
   await store.delete('silver', [intentKey]);
 }

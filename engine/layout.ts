@@ -58,8 +58,6 @@ export function quarantineFileKey(dataset: string, sourceId: string, sourceKey: 
   return `${dataset}/files/${sourceId}/${base}`;
 }
 
-
-
 /**
  * The audit trail of erasures, in the silver zone (Athena skips names starting with `_`): one JSON record per
  * erasure, written when it starts and rewritten when it completes. It holds no erased value, only its hash.

@@ -32,7 +32,12 @@ export interface Manifest {
   /** Rows (or the file, for a whole-file rejection) per reason code. A row with two reasons counts under both. */
   reasons: Record<string, number>;
   partitions: PartitionWritten[];
-  quarantine: { records_key: string | null; file_key: string | null; file_reason: string | null; file_detail: string | null };
+  quarantine: {
+    records_key: string | null;
+    file_key: string | null;
+    file_reason: string | null;
+    file_detail: string | null;
+  };
   columns: { matched: Record<string, string>; ignored: string[] };
   bytes_in: number;
   bytes_in_uncompressed: number;

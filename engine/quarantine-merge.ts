@@ -21,8 +21,17 @@ export interface ChunkQuarantine {
  * Writes the merged quarantine to `path` and returns its row count. Needs the `oversize` and `record_shift`
  * views (`attachOversize`). Streams: no step holds every quarantined row.
  */
-export async function mergeQuarantine(db: DuckDBConnection, stamp: RunStamp, parts: readonly ChunkQuarantine[], oversizeRows: number, path: string): Promise<number> {
-  const chunks = parts.map((p) => `SELECT * REPLACE (record_number + ${p.recordOffset} AS record_number) FROM read_parquet(${sqlString(p.path)})`);
+export async function mergeQuarantine(
+  db: DuckDBConnection,
+  stamp: RunStamp,
+  parts: readonly ChunkQuarantine[],
+  oversizeRows: number,
+  path: string,
+): Promise<number> {
+  const chunks = parts.map(
+    (p) =>
+      `SELECT * REPLACE (record_number + ${p.recordOffset} AS record_number) FROM read_parquet(${sqlString(p.path)})`,
+  );
   const numbered = chunks.length === 0 ? undefined : chunks.join('\n      UNION ALL ');
   // Records cut out for their size shift the numbers of those after them (numbered in the cut text).
   const shifted =
@@ -35,6 +44,9 @@ export async function mergeQuarantine(db: DuckDBConnection, stamp: RunStamp, par
       ? `SELECT ${quarantineRowSelect(stamp, { recordNumber: 'record_number', reasons: `['${RowReason.RECORD_TOO_LARGE}']`, details: 'details', rawRecord: 'raw_record' })} FROM oversize`
       : undefined;
   const all = [shifted, cut].filter((q): q is string => q !== undefined).join('\n    UNION ALL BY NAME ');
-  const [copied] = await queryRows(db, `COPY (${all}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${QUARANTINE_ROW_GROUP_SIZE})`);
+  const [copied] = await queryRows(
+    db,
+    `COPY (${all}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${QUARANTINE_ROW_GROUP_SIZE})`,
+  );
   return Number(copied?.Count ?? 0);
 }

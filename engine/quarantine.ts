@@ -16,7 +16,10 @@ import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.
  * A quarantine row's columns, in order: the source identity, then the given record number, reasons, details
  * and raw record (SQL expressions), then when the object landed. Every writer of quarantine rows uses it.
  */
-export function quarantineRowSelect(stamp: RunStamp, row: { recordNumber: string; reasons: string; details: string; rawRecord: string }): string {
+export function quarantineRowSelect(
+  stamp: RunStamp,
+  row: { recordNumber: string; reasons: string; details: string; rawRecord: string },
+): string {
   return `${quarantineStampSelect(stamp)}, CAST(${row.recordNumber} AS BIGINT) AS record_number, ${row.reasons} AS reasons, ${row.details} AS details,
            ${row.rawRecord} AS raw_record, ${timestampLiteral(stamp.ingestedAt)} AS ingested_at`;
 }
@@ -32,7 +35,12 @@ const REJECTED_PAYLOAD = `{"ordinal": "BIGINT", "reasons": "VARCHAR[]", "details
  * Views for the quarantine session: `rejected` (each rejected row's payload) and `malformed` (record
  * numbers not counting blank lines, which the reader counts as lines).
  */
-export async function attachRejected(db: DuckDBConnection, rejectedFiles: readonly string[], malformed: Malformed, scan: InputScan): Promise<void> {
+export async function attachRejected(
+  db: DuckDBConnection,
+  rejectedFiles: readonly string[],
+  malformed: Malformed,
+  scan: InputScan,
+): Promise<void> {
   await db.run(
     rejectedFiles.length === 0
       ? `CREATE VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
@@ -117,14 +125,29 @@ function redactCsvHead(head: string, header: HeaderMatch, delimiter: string): st
  * The quarantine rows of records cut out for exceeding the record limit: their size and first bytes. For a
  * dataset with PII columns the first bytes are shown only when every PII field in them can be redacted.
  */
-export function describeOversize(contract: DatasetContract, header: HeaderMatch, records: ReadonlyArray<NumberedOversizeRecord & { head: string }>, limit: number): OversizeRow[] {
+export function describeOversize(
+  contract: DatasetContract,
+  header: HeaderMatch,
+  records: ReadonlyArray<NumberedOversizeRecord & { head: string }>,
+  limit: number,
+): OversizeRow[] {
   const hasPii = contract.columns.some((c) => c.pii !== 'none');
   const csv = contract.source.format === 'csv';
   return records.map((record) => {
-    const redacted = !hasPii ? record.head : csv && header.bindings.length > 0 ? redactCsvHead(record.head, header, contract.source.delimiter) : undefined;
+    const redacted = !hasPii
+      ? record.head
+      : csv && header.bindings.length > 0
+        ? redactCsvHead(record.head, header, contract.source.delimiter)
+        : undefined;
     const shown =
-      redacted === undefined ? 'its bytes are withheld (the dataset has PII columns and their fields in it cannot be told apart for sure)' : `raw_record holds its first ${record.head.length} characters`;
-    return { record_number: record.recordNumber, details: [`the record is ${record.bytes} bytes, over the ${limit}-byte record limit; ${shown}`], raw_record: redacted ?? null };
+      redacted === undefined
+        ? 'its bytes are withheld (the dataset has PII columns and their fields in it cannot be told apart for sure)'
+        : `raw_record holds its first ${record.head.length} characters`;
+    return {
+      record_number: record.recordNumber,
+      details: [`the record is ${record.bytes} bytes, over the ${limit}-byte record limit; ${shown}`],
+      raw_record: redacted ?? null,
+    };
   });
 }
 
@@ -148,7 +171,12 @@ export async function attachOversize(db: DuckDBConnection, rows: readonly Oversi
     GROUP BY from_record`);
 }
 
-export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, malformedRows: number, path: string): Promise<number> {
+export async function writeQuarantine(
+  db: DuckDBConnection,
+  stamp: RunStamp,
+  malformedRows: number,
+  path: string,
+): Promise<number> {
   const invalid = `SELECT ordinal, reasons, details, raw_record FROM rejected`;
   // Rows are numbered among the records the reader yielded: shift each past the malformed records before it.
   // `good_before` is how many well-formed records precede the k-th malformed one; an ASOF join finds, for each
@@ -183,7 +211,13 @@ export async function writeQuarantine(db: DuckDBConnection, stamp: RunStamp, mal
 }
 
 /** Whole-file rejection: one quarantine record saying why. */
-export async function writeFileRejection(db: DuckDBConnection, stamp: RunStamp, reason: string, detail: string, path: string): Promise<void> {
+export async function writeFileRejection(
+  db: DuckDBConnection,
+  stamp: RunStamp,
+  reason: string,
+  detail: string,
+  path: string,
+): Promise<void> {
   await db.run(`COPY (
     SELECT ${quarantineRowSelect(stamp, { recordNumber: 'NULL', reasons: `[${sqlString(reason)}]`, details: `[${sqlString(detail)}]`, rawRecord: 'CAST(NULL AS VARCHAR)' })}
   ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd)`);

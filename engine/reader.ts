@@ -35,7 +35,12 @@ export interface RejectsLimits {
   bytesPerChunk: number;
 }
 
-export const DEFAULT_REJECTS_LIMITS: RejectsLimits = { rejectsPerPass: 50_000, rejectBytesPerPass: 32 << 20, recordsPerChunk: 100_000, bytesPerChunk: 4 << 20 };
+export const DEFAULT_REJECTS_LIMITS: RejectsLimits = {
+  rejectsPerPass: 50_000,
+  rejectBytesPerPass: 32 << 20,
+  recordsPerChunk: 100_000,
+  bytesPerChunk: 4 << 20,
+};
 
 /** What DuckDB keeps per reader reject besides the record itself (measured: ~1 KB). */
 const REJECT_OVERHEAD_BYTES = 1024;
@@ -43,20 +48,31 @@ const REJECT_OVERHEAD_BYTES = 1024;
 const PREPARERS = { csv: prepareCsv, jsonl: prepareJsonLines } as const;
 
 /** Binds the file's header (or JSON keys) to the contract and returns how to read it, malformed records skipped. */
-export function prepareSource(db: DuckDBConnection, contract: DatasetContract, path: string, samplePath: string = path): Promise<PreparedSource> {
+export function prepareSource(
+  db: DuckDBConnection,
+  contract: DatasetContract,
+  path: string,
+  samplePath: string = path,
+): Promise<PreparedSource> {
   return PREPARERS[contract.source.format](db, contract, path, samplePath);
 }
 
 /** DuckDB errors that mean "these bytes cannot be read as this format". */
 export function isReaderError(message: string): boolean {
-  return /^(Invalid Input Error|Conversion Error|Parser Error)/.test(message) && !/Out of Memory|No space left|IO Error/i.test(message);
+  return (
+    /^(Invalid Input Error|Conversion Error|Parser Error)/.test(message) &&
+    !/Out of Memory|No space left|IO Error/i.test(message)
+  );
 }
 
 /** A reader error becomes a whole-file rejection; anything else (out of memory, full disk, I/O) stays an error to retry. */
 export function asFileRejection(e: unknown, contract: DatasetContract): unknown {
   const message = (e as Error).message;
   if (!isReaderError(message)) return e;
-  return new FileRejection(FileReason.UNREADABLE, `the ${contract.source.format} reader gave up: ${message.split('\n')[0]}`);
+  return new FileRejection(
+    FileReason.UNREADABLE,
+    `the ${contract.source.format} reader gave up: ${message.split('\n')[0]}`,
+  );
 }
 
 export interface NumberedOversizeRecord extends OversizeRecord {
@@ -126,7 +142,8 @@ export async function findMalformed(
   const onePass = scan.quotingClean && skipped < limits.rejectsPerPass && heldBytes < limits.rejectBytesPerPass;
   let rejects = onePass ? await rejectsPass(settings, contract, path, workDir) : undefined;
   // The whole-file rejects reader disagreeing with the main pass is DuckDB stopping early: read in chunks.
-  if (!rejects || rejects.rows !== readerRows) rejects = await chunkedRejectsPass(settings, contract, path, workDir, limits);
+  if (!rejects || rejects.rows !== readerRows)
+    rejects = await chunkedRejectsPass(settings, contract, path, workDir, limits);
   if (rejects.rows !== readerRows) {
     // The reader sees this file's records differently depending on where it starts (quoting it cannot follow):
     // which records are broken cannot be told, and a retry would read it the same way. Kept whole.
@@ -154,37 +171,78 @@ const malformedSql = (headerLines: number, recordOffset: number): string => `
   FROM reject_errors GROUP BY line ORDER BY line`;
 
 /** Reads `path` (the file or a chunk of it starting after `recordOffset` records) storing its rejects, into `out`. */
-async function readRejects(settings: DuckDbSettings, contract: DatasetContract, path: string, recordOffset: number, out: string, phase: string) {
-  const reader = contract.source.format === 'csv' ? await csvRejectsReader(contract, path) : { relation: jsonLinesReader(path, 'store'), fields: ['line'] };
+async function readRejects(
+  settings: DuckDbSettings,
+  contract: DatasetContract,
+  path: string,
+  recordOffset: number,
+  out: string,
+  phase: string,
+) {
+  const reader =
+    contract.source.format === 'csv'
+      ? await csvRejectsReader(contract, path)
+      : { relation: jsonLinesReader(path, 'store'), fields: ['line'] };
   return withDuckDb(settings, phase, async (db) => {
     let rows: number;
     try {
       // The fields the main pass reads are read (a bare count(*) would not check their bytes are UTF-8).
-      rows = Number((await queryRows(db, `SELECT count(*) AS n, ${reader.fields.map((f) => `count(${f})`).join(', ')} FROM ${reader.relation}`))[0]?.n ?? 0);
+      rows = Number(
+        (
+          await queryRows(
+            db,
+            `SELECT count(*) AS n, ${reader.fields.map((f) => `count(${f})`).join(', ')} FROM ${reader.relation}`,
+          )
+        )[0]?.n ?? 0,
+      );
     } catch (e) {
       throw asFileRejection(e, contract);
     }
-    const [copied] = await queryRows(db, `COPY (${malformedSql(recordLayout(contract).headerLines, recordOffset)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+    const [copied] = await queryRows(
+      db,
+      `COPY (${malformedSql(recordLayout(contract).headerLines, recordOffset)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
     return { rows, malformed: Number(copied?.Count ?? 0) };
   });
 }
 
-async function rejectsPass(settings: DuckDbSettings, contract: DatasetContract, path: string, workDir: string): Promise<Rejects> {
+async function rejectsPass(
+  settings: DuckDbSettings,
+  contract: DatasetContract,
+  path: string,
+  workDir: string,
+): Promise<Rejects> {
   const file = join(workDir, 'malformed-000000.parquet');
   const { rows, malformed } = await readRejects(settings, contract, path, 0, file, 'finding malformed records');
   return { files: [file], malformed, rows, chunked: false };
 }
 
-async function chunkedRejectsPass(settings: DuckDbSettings, contract: DatasetContract, path: string, workDir: string, limits: RejectsLimits): Promise<Rejects> {
+async function chunkedRejectsPass(
+  settings: DuckDbSettings,
+  contract: DatasetContract,
+  path: string,
+  workDir: string,
+  limits: RejectsLimits,
+): Promise<Rejects> {
   const result: Rejects = { files: [], malformed: 0, rows: 0, chunked: true };
   const chunking = { recordsPerChunk: limits.recordsPerChunk, bytesPerChunk: limits.bytesPerChunk };
-  const { chunks, headerBytes } = await scanRecords(path, join(workDir, 'rejects-blank-lines.csv'), { ...recordLayout(contract), chunking });
+  const { chunks, headerBytes } = await scanRecords(path, join(workDir, 'rejects-blank-lines.csv'), {
+    ...recordLayout(contract),
+    chunking,
+  });
   for (const [n, chunk] of chunks.entries()) {
     const file = join(workDir, `malformed-${String(n).padStart(6, '0')}.parquet`);
     const chunkPath = join(workDir, `rejects-chunk-${String(n).padStart(6, '0')}.txt`);
     await writeChunk(path, headerBytes, chunk, chunkPath);
     // A fresh session per chunk: the reader's rejects are released with it.
-    const { rows, malformed } = await readRejects(settings, contract, chunkPath, chunk.recordOffset, file, `finding malformed records, chunk ${n + 1}`);
+    const { rows, malformed } = await readRejects(
+      settings,
+      contract,
+      chunkPath,
+      chunk.recordOffset,
+      file,
+      `finding malformed records, chunk ${n + 1}`,
+    );
     await rm(chunkPath, { force: true });
     result.files.push(file);
     result.malformed += malformed;

@@ -80,18 +80,31 @@ export async function writeRouted(
     throw asFileRejection(e, contract);
   });
   const columns = contract.columns.filter((c) => c.pii !== 'drop').map((c) => ident(c.name));
-  const lineage = lineageSelect(stamp, `CASE WHEN is_valid THEN ${sqlString(stamp.key)} ELSE ${rejectedPayloadSql} END`);
-  const parts = contract.partitionBy.map((p) => `CASE WHEN is_valid THEN ${partitionExpression(p, ident(p.source))} END AS ${ident(p.name)}`);
+  const lineage = lineageSelect(
+    stamp,
+    `CASE WHEN is_valid THEN ${sqlString(stamp.key)} ELSE ${rejectedPayloadSql} END`,
+  );
+  const parts = contract.partitionBy.map(
+    (p) => `CASE WHEN is_valid THEN ${partitionExpression(p, ident(p.source))} END AS ${ident(p.name)}`,
+  );
   const route = `CASE WHEN is_valid THEN '${ROUTES.valid}' WHEN NOT is_valid THEN '${ROUTES.rejected}' ELSE '${ROUTES.skipped}' END AS ${ROUTE}`;
   const partitionNames = [ROUTE, ...partitionColumns(contract).map((c) => ident(c.name))];
   // Rows are numbered as read (one thread, input order): a rejected row's ordinal among the reader's rows.
   await db.run(`CREATE TEMP SEQUENCE ordinal START 1`);
   const select = `SELECT ${[...columns, lineage, ...parts, route].join(', ')}
     FROM (SELECT *, nextval('ordinal') AS ordinal FROM (${typedRowsSql(contract, header.bindings, source, piiSalt)}))`;
-  const options = [`FORMAT parquet`, `COMPRESSION zstd`, `ROW_GROUP_SIZE ${SILVER_ROW_GROUP_SIZE}`, `FILENAME_PATTERN 'part_{i}'`, `PARTITION_BY (${partitionNames.join(', ')})`];
+  const options = [
+    `FORMAT parquet`,
+    `COMPRESSION zstd`,
+    `ROW_GROUP_SIZE ${SILVER_ROW_GROUP_SIZE}`,
+    `FILENAME_PATTERN 'part_{i}'`,
+    `PARTITION_BY (${partitionNames.join(', ')})`,
+  ];
   let readerRows: number;
   try {
-    readerRows = asCount((await queryRows(db, `COPY (${select}) TO ${sqlString(outDir)} (${options.join(', ')})`))[0]?.Count);
+    readerRows = asCount(
+      (await queryRows(db, `COPY (${select}) TO ${sqlString(outDir)} (${options.join(', ')})`))[0]?.Count,
+    );
   } catch (e) {
     throw asFileRejection(e, contract);
   }
@@ -109,7 +122,16 @@ export async function writeRouted(
     byPartition.set(id, [...(byPartition.get(id) ?? []), file]);
   }
   const fileRows = async (files: string[]): Promise<number> =>
-    files.length === 0 ? 0 : asCount((await queryRows(db, `SELECT sum(num_rows) AS n FROM parquet_file_metadata([${files.map(sqlString).join(', ')}])`))[0]?.n);
+    files.length === 0
+      ? 0
+      : asCount(
+          (
+            await queryRows(
+              db,
+              `SELECT sum(num_rows) AS n FROM parquet_file_metadata([${files.map(sqlString).join(', ')}])`,
+            )
+          )[0]?.n,
+        );
   const partitions: RoutedPartition[] = [];
   for (const [id, partFiles] of byPartition) {
     const values = id === '' ? [] : id.split('/');
@@ -120,14 +142,17 @@ export async function writeRouted(
       values,
       prefix,
       rows: await fileRows(partFiles),
-      files: await Promise.all(partFiles.map(async (localPath) => ({ localPath, bytes: (await stat(localPath)).size }))),
+      files: await Promise.all(
+        partFiles.map(async (localPath) => ({ localPath, bytes: (await stat(localPath)).size })),
+      ),
     });
   }
   partitions.sort((x, y) => x.prefix.localeCompare(y.prefix));
   const valid = partitions.reduce((sum, p) => sum + p.rows, 0);
   const records = valid + (await fileRows(rejectedFiles));
   const skipped = await fileRows(skippedFiles);
-  if (records + skipped !== readerRows) throw new EngineInvariantError(`silver: COPY wrote ${readerRows} rows but the routes hold ${records + skipped}`);
+  if (records + skipped !== readerRows)
+    throw new EngineInvariantError(`silver: COPY wrote ${readerRows} rows but the routes hold ${records + skipped}`);
   return { header, readerRows, partitions, rejectedFiles, records };
 }
 
@@ -142,4 +167,3 @@ async function listFiles(dir: string): Promise<string[]> {
   }
   return out;
 }
-

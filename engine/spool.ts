@@ -75,7 +75,11 @@ export interface ExpansionLimits {
   maxBytes: number;
 }
 
-export const DEFAULT_EXPANSION_LIMITS: ExpansionLimits = { maxRatio: 200, ratioFloorBytes: 64 << 20, maxBytes: 64 * 2 ** 30 };
+export const DEFAULT_EXPANSION_LIMITS: ExpansionLimits = {
+  maxRatio: 200,
+  ratioFloorBytes: 64 << 20,
+  maxBytes: 64 * 2 ** 30,
+};
 
 /** zlib's own errors (bad data, truncated stream) as opposed to the disk's or the process's. */
 const isZlibError = (e: unknown): boolean => {
@@ -88,7 +92,11 @@ const isZlibError = (e: unknown): boolean => {
  * key's extension). Rejects empty, binary, corrupt-gzip and over-expanding input as data errors; a disk
  * that fills while decompressing stays an error (retried).
  */
-export async function decodeText({ rawPath, bytesIn }: RawInput, plainPath: string, limits: ExpansionLimits = DEFAULT_EXPANSION_LIMITS): Promise<SpooledInput> {
+export async function decodeText(
+  { rawPath, bytesIn }: RawInput,
+  plainPath: string,
+  limits: ExpansionLimits = DEFAULT_EXPANSION_LIMITS,
+): Promise<SpooledInput> {
   const magic = await readHead(rawPath, 2);
   const compression = magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : 'none';
   const spooled: SpooledInput = { path: rawPath, rawPath, compression, bytesIn, bytesUncompressed: bytesIn };
@@ -103,8 +111,14 @@ export async function decodeText({ rawPath, bytesIn }: RawInput, plainPath: stri
           for await (const chunk of source) {
             bytesUncompressed += chunk.length;
             if (bytesUncompressed > cap) {
-              const which = cap === limits.maxBytes ? `the ${limits.maxBytes}-byte limit` : `${limits.maxRatio}× its ${bytesIn} compressed bytes`;
-              throw new FileRejection(FileReason.EXPANSION_LIMIT, `the gzip expands beyond ${which}; decompression stopped at ${bytesUncompressed} bytes`);
+              const which =
+                cap === limits.maxBytes
+                  ? `the ${limits.maxBytes}-byte limit`
+                  : `${limits.maxRatio}× its ${bytesIn} compressed bytes`;
+              throw new FileRejection(
+                FileReason.EXPANSION_LIMIT,
+                `the gzip expands beyond ${which}; decompression stopped at ${bytesUncompressed} bytes`,
+              );
             }
             yield chunk;
           }
@@ -113,7 +127,8 @@ export async function decodeText({ rawPath, bytesIn }: RawInput, plainPath: stri
       );
     } catch (e) {
       if (e instanceof FileRejection) throw e;
-      if (isZlibError(e)) throw new FileRejection(FileReason.UNREADABLE, `gzip data is corrupt: ${(e as Error).message}`);
+      if (isZlibError(e))
+        throw new FileRejection(FileReason.UNREADABLE, `gzip data is corrupt: ${(e as Error).message}`);
       throw e;
     }
     Object.assign(spooled, { path: plainPath, bytesUncompressed });
@@ -121,7 +136,10 @@ export async function decodeText({ rawPath, bytesIn }: RawInput, plainPath: stri
   const head = await readHead(spooled.path, SNIFF_BYTES);
   if (head.includes(0)) throw new FileRejection(FileReason.UNREADABLE, 'not text: NUL bytes in the first 64 KiB');
   if (await isBlank(spooled.path, spooled.bytesUncompressed)) {
-    throw new FileRejection(FileReason.EMPTY_FILE, spooled.bytesUncompressed === 0 ? 'the object has no content' : 'the object contains only whitespace');
+    throw new FileRejection(
+      FileReason.EMPTY_FILE,
+      spooled.bytesUncompressed === 0 ? 'the object has no content' : 'the object contains only whitespace',
+    );
   }
   return spooled;
 }

@@ -52,7 +52,8 @@ function literal(c: ColumnContract, value: number | string): string {
 const PARTITION_SAFE = '[A-Za-z0-9_.-]+';
 
 /** What quarantine shows instead of a PII value (the quarantine zone is not a PII store). */
-export const piiPlaceholder = (pii: Exclude<PiiClass, 'none'>): string => sqlString(`<${pii === 'hash' ? 'hashed' : 'dropped'} PII>`);
+export const piiPlaceholder = (pii: Exclude<PiiClass, 'none'>): string =>
+  sqlString(`<${pii === 'hash' ? 'hashed' : 'dropped'} PII>`);
 
 /** The raw value as it may appear in a quarantine detail: PII is never repeated there. */
 const shownValue = (c: ColumnContract): string => (c.pii === 'none' ? rawName(c) : piiPlaceholder(c.pii));
@@ -63,13 +64,18 @@ function checkConditions(c: ColumnContract, contract: DatasetContract): Array<[s
   const v = rawName(c);
   const checks: Array<[string, string]> = [];
   const k = c.checks;
-  if (k.allowedValues) checks.push([`${t} IN (${k.allowedValues.map(sqlString).join(', ')})`, `not one of ${k.allowedValues.join(', ')}`]);
+  if (k.allowedValues)
+    checks.push([`${t} IN (${k.allowedValues.map(sqlString).join(', ')})`, `not one of ${k.allowedValues.join(', ')}`]);
   if (k.pattern) checks.push([`regexp_full_match(${v}, ${sqlString(k.pattern)})`, `does not match ${k.pattern}`]);
   if (k.min !== undefined) checks.push([`${t} >= ${literal(c, k.min)}`, `below minimum ${k.min}`]);
   if (k.max !== undefined) checks.push([`${t} <= ${literal(c, k.max)}`, `above maximum ${k.max}`]);
-  if (k.maxLength !== undefined) checks.push([`length(${v}) <= ${k.maxLength}`, `longer than ${k.maxLength} characters`]);
+  if (k.maxLength !== undefined)
+    checks.push([`length(${v}) <= ${k.maxLength}`, `longer than ${k.maxLength} characters`]);
   if (contract.partitionBy.some((p) => p.transform === 'identity' && p.source === c.name)) {
-    checks.push([`regexp_full_match(${v}, '${PARTITION_SAFE}')`, `cannot be a partition value (letters, digits, _ . - only)`]);
+    checks.push([
+      `regexp_full_match(${v}, '${PARTITION_SAFE}')`,
+      `cannot be a partition value (letters, digits, _ . - only)`,
+    ]);
   }
   return checks;
 }
@@ -89,7 +95,10 @@ export function validExpression(contract: DatasetContract): string {
 function reasonsExpression(contract: DatasetContract): string {
   const items = contract.columns.flatMap((c) => {
     const missing = c.required ? [`CASE WHEN ${rawName(c)} IS NULL THEN '${RowReason.MISSING_REQUIRED}' END`] : [];
-    return [...missing, `CASE WHEN ${rawName(c)} IS NOT NULL AND NOT ${columnValid(c, contract)} THEN ${sqlString(c.invalidReason)} END`];
+    return [
+      ...missing,
+      `CASE WHEN ${rawName(c)} IS NOT NULL AND NOT ${columnValid(c, contract)} THEN ${sqlString(c.invalidReason)} END`,
+    ];
   });
   return `list_sort(list_distinct(list_filter([${items.join(', ')}], x -> x IS NOT NULL)))`;
 }
@@ -100,9 +109,13 @@ function detailsExpression(contract: DatasetContract): string {
     const out: string[] = [];
     if (c.required) out.push(`CASE WHEN ${v} IS NULL THEN ${sqlString(`${c.name}: required value is missing`)} END`);
     const shown = shownValue(c);
-    out.push(`CASE WHEN ${v} IS NOT NULL AND ${typedName(c)} IS NULL THEN ${sqlString(`${c.name}: `)} || ${shown} || ${sqlString(` is not a valid ${c.typeText}`)} END`);
+    out.push(
+      `CASE WHEN ${v} IS NOT NULL AND ${typedName(c)} IS NULL THEN ${sqlString(`${c.name}: `)} || ${shown} || ${sqlString(` is not a valid ${c.typeText}`)} END`,
+    );
     for (const [cond, rule] of checkConditions(c, contract)) {
-      out.push(`CASE WHEN ${typedName(c)} IS NOT NULL AND NOT (${cond}) THEN ${sqlString(`${c.name}: `)} || ${shown} || ${sqlString(` ${rule}`)} END`);
+      out.push(
+        `CASE WHEN ${typedName(c)} IS NOT NULL AND NOT (${cond}) THEN ${sqlString(`${c.name}: `)} || ${shown} || ${sqlString(` ${rule}`)} END`,
+      );
     }
     return out;
   });
@@ -158,10 +171,19 @@ export const typedColumn = (c: ColumnContract): string => typedName(c);
  * The typed rows: one per record in file order, the typed silver columns, `is_valid` (NULL for skipped
  * lines), and for invalid rows `raw_record`, `reasons`, `details`.
  */
-export function typedRowsSql(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource, piiSalt: string): string {
+export function typedRowsSql(
+  contract: DatasetContract,
+  bindings: ColumnBinding[],
+  source: StagingSource,
+  piiSalt: string,
+): string {
   const outputs = contract.columns
     .filter((c) => c.pii !== 'drop')
-    .map((c) => (c.pii === 'hash' ? `sha256(${sqlString(piiSalt)} || ${typedName(c)}) AS ${ident(c.name)}` : `${typedName(c)} AS ${ident(c.name)}`));
+    .map((c) =>
+      c.pii === 'hash'
+        ? `sha256(${sqlString(piiSalt)} || ${typedName(c)}) AS ${ident(c.name)}`
+        : `${typedName(c)} AS ${ident(c.name)}`,
+    );
   const malformed = source.malformed?.condition ?? 'false';
   const malformedDetail = sqlString(source.malformed?.detail ?? '');
   return `SELECT ${outputs.join(', ')}, is_valid,

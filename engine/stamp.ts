@@ -14,7 +14,8 @@ export interface RunStamp {
   ingestedAt: Date;
 }
 
-export const timestampLiteral = (d: Date): string => `CAST(TIMESTAMP ${sqlString(d.toISOString().replace('T', ' ').replace('Z', ''))} AS TIMESTAMP_MS)`;
+export const timestampLiteral = (d: Date): string =>
+  `CAST(TIMESTAMP ${sqlString(d.toISOString().replace('T', ' ').replace('Z', ''))} AS TIMESTAMP_MS)`;
 
 /** The lineage columns of silver; `sourceKey` replaces the source key's literal (see the routed pass). */
 export function lineageSelect(stamp: RunStamp, sourceKey: string = sqlString(stamp.key)): string {

@@ -12,7 +12,14 @@ import { silverFileName } from './layout.ts';
 import { attachOversize, attachRejected, describeOversize, writeQuarantine } from './quarantine.ts';
 import { mergeQuarantine, type ChunkQuarantine } from './quarantine-merge.ts';
 import { EngineInvariantError, FileReason, FileRejection, RowReason } from './reasons.ts';
-import { DEFAULT_REJECTS_LIMITS, findMalformed, scanInput, type InputScan, type NumberedOversizeRecord, type RejectsLimits } from './reader.ts';
+import {
+  DEFAULT_REJECTS_LIMITS,
+  findMalformed,
+  scanInput,
+  type InputScan,
+  type NumberedOversizeRecord,
+  type RejectsLimits,
+} from './reader.ts';
 import { MIXED_LINE_ENDS, writeRouted, type RoutedPartition } from './routed.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
@@ -116,15 +123,20 @@ async function prepareText(
   maxRecordBytes: number,
   chunking: ChunkingOptions,
 ): Promise<PreparedText> {
-  const options = { maxRecordBytes, chunking: { recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: chunking.chunkBytes } };
+  const options = {
+    maxRecordBytes,
+    chunking: { recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: chunking.chunkBytes },
+  };
   const scan = await scanInput(contract, path, workDir, options);
-  if (scan.oversize.length === 0 || scan.lineEnds.bareCr > 0) return { path, disposable, scan: { ...scan, oversize: [] }, oversize: [], expectedRows: scan.expectedRows };
+  if (scan.oversize.length === 0 || scan.lineEnds.bareCr > 0)
+    return { path, disposable, scan: { ...scan, oversize: [] }, oversize: [], expectedRows: scan.expectedRows };
   const oversize = await Promise.all(scan.oversize.map(async (o) => ({ ...o, head: await recordHead(path, o) })));
   const cut = join(workDir, 'input.fit.txt');
   await cutRecords(path, cut, scan.oversize);
   if (disposable) await rm(path, { force: true }); // /tmp holds one copy of the text, not two
   const rescan = await scanInput(contract, cut, workDir, options);
-  if (rescan.oversize.length > 0) throw new EngineInvariantError('records over the limit remain after cutting them out');
+  if (rescan.oversize.length > 0)
+    throw new EngineInvariantError('records over the limit remain after cutting them out');
   return { path: cut, disposable: true, scan: rescan, oversize, expectedRows: scan.expectedRows };
 }
 
@@ -144,7 +156,9 @@ async function transformChunk(
 ): Promise<ChunkOutput> {
   const session = { ...settings, threads: 1, tempDirectory: join(dir, 'spill') };
   const { scan } = text;
-  const routed = await withDuckDb(session, 'writing silver', (db) => writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath));
+  const routed = await withDuckDb(session, 'writing silver', (db) =>
+    writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath),
+  );
   const malformed = await findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits);
   if (routed.readerRows + malformed.count !== scan.expectedRows) {
     throw new FileRejection(
@@ -159,11 +173,15 @@ async function transformChunk(
     await attachRejected(db, routed.rejectedFiles, malformed, scan);
     const written = records > valid ? await writeQuarantine(db, stamp, malformed.count, quarantinePath) : 0;
     const byReason: Record<string, number> = {};
-    for (const row of await queryRows(db, `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM rejected) GROUP BY r`)) {
+    for (const row of await queryRows(
+      db,
+      `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM rejected) GROUP BY r`,
+    )) {
       byReason[String(row.r)] = asCount(row.n);
     }
     // Records the reader could not read add to those found malformed while typing (e.g. JSON lines that are not objects).
-    if (malformed.count > 0) byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + malformed.count;
+    if (malformed.count > 0)
+      byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + malformed.count;
     return { rows: written, reasons: byReason };
   });
   return {
@@ -182,7 +200,11 @@ async function transformChunk(
  * failure no new item is started; every started one settles before the failure is thrown, so no DuckDB
  * session outlives the call.
  */
-async function inPool<T, R>(items: Iterable<T>, limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function inPool<T, R>(
+  items: Iterable<T>,
+  limit: number,
+  work: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: Promise<R>[] = [];
   const running = new Set<Promise<unknown>>();
   let failed = false;
@@ -211,7 +233,10 @@ async function inPool<T, R>(items: Iterable<T>, limit: number, work: (item: T, i
 function worthChunking(text: PreparedText, bytes: number, chunking: ChunkingOptions): boolean {
   const { scan } = text;
   const { crlf, lf, bareCr } = scan.lineEnds;
-  const covered = scan.headerBytes >= 0 && scan.chunks.length > 0 && scan.headerBytes + scan.chunks.reduce((sum, c) => sum + c.end - c.start, 0) === bytes;
+  const covered =
+    scan.headerBytes >= 0 &&
+    scan.chunks.length > 0 &&
+    scan.headerBytes + scan.chunks.reduce((sum, c) => sum + c.end - c.start, 0) === bytes;
   return bytes >= chunking.minBytesToChunk && covered && scan.quotingClean && !(crlf > 0 && lf > 0) && bareCr === 0;
 }
 
@@ -235,7 +260,17 @@ async function transformChunks(
   const onePass = async (): Promise<ChunkOutput[]> => {
     const dir = await dirOf(0);
     try {
-      return [await transformChunk(settings, contract, stamp, piiSalt, { path: text.path, scan: text.scan, samplePath: text.path }, dir, options.rejectsLimits)];
+      return [
+        await transformChunk(
+          settings,
+          contract,
+          stamp,
+          piiSalt,
+          { path: text.path, scan: text.scan, samplePath: text.path },
+          dir,
+          options.rejectsLimits,
+        ),
+      ];
     } catch (e) {
       // DuckDB's strict CSV reader gives up on a file that mixes CRLF and LF line ends (concatenated exports).
       // Such a file is read again with CRLF turned into LF; nothing from the failed attempt is used.
@@ -245,7 +280,17 @@ async function transformChunks(
       await crlfToLf(text.path, normalized);
       if (text.disposable) await rm(text.path, { force: true });
       const scan = await scanInput(contract, normalized, workDir);
-      return [await transformChunk(settings, contract, stamp, piiSalt, { path: normalized, scan, samplePath: normalized }, await dirOf(0), options.rejectsLimits)];
+      return [
+        await transformChunk(
+          settings,
+          contract,
+          stamp,
+          piiSalt,
+          { path: normalized, scan, samplePath: normalized },
+          await dirOf(0),
+          options.rejectsLimits,
+        ),
+      ];
     }
   };
   if (!worthChunking(text, (await stat(text.path)).size, options.chunking)) return onePass();
@@ -256,7 +301,15 @@ async function transformChunks(
       const path = join(dir, 'input.txt');
       await writeChunk(text.path, text.scan.headerBytes, chunk, path);
       const scan = await scanInput(contract, path, dir);
-      const output = await transformChunk(settings, contract, stamp, piiSalt, { path, scan, samplePath: text.path }, dir, options.rejectsLimits);
+      const output = await transformChunk(
+        settings,
+        contract,
+        stamp,
+        piiSalt,
+        { path, scan, samplePath: text.path },
+        dir,
+        options.rejectsLimits,
+      );
       await rm(path, { force: true });
       return output;
     });
@@ -271,7 +324,8 @@ async function transformChunks(
 /** A chunk's own scratch directory (its text, outputs, rejects and spill). */
 const chunkDir = (workDir: string, index: number): string => join(workDir, `chunk-${String(index).padStart(5, '0')}`);
 
-const isMixedLineEnds = (e: unknown, csv: boolean): boolean => e instanceof FileRejection && csv && MIXED_LINE_ENDS.test(e.detail);
+const isMixedLineEnds = (e: unknown, csv: boolean): boolean =>
+  e instanceof FileRejection && csv && MIXED_LINE_ENDS.test(e.detail);
 
 /** The chunks' partitions as one: files in chunk order, keyed by their position (as one pass would number them). */
 function mergePartitions(chunks: readonly ChunkOutput[], sourceId: string): SilverPartitionOutput[] {
@@ -280,7 +334,8 @@ function mergePartitions(chunks: readonly ChunkOutput[], sourceId: string): Silv
     for (const p of chunk.partitions) {
       const merged = byPrefix.get(p.prefix) ?? { values: p.values, prefix: p.prefix, rows: 0, files: [] };
       merged.rows += p.rows;
-      for (const f of p.files) merged.files.push({ ...f, key: `${p.prefix}${silverFileName(sourceId, merged.files.length)}` });
+      for (const f of p.files)
+        merged.files.push({ ...f, key: `${p.prefix}${silverFileName(sourceId, merged.files.length)}` });
       byPrefix.set(p.prefix, merged);
     }
   }
@@ -306,8 +361,16 @@ export async function transformToLocal(
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const chunking = options.chunking ?? DEFAULT_CHUNKING;
   const parallelism = options.parallelism ?? 1;
-  if (!Number.isInteger(parallelism) || parallelism < 1) throw new RangeError(`parallelism must be a whole number ≥ 1, got ${parallelism}`);
-  const text = await prepareText(contract, inputPath, options.inputDisposable ?? false, workDir, maxRecordBytes, chunking);
+  if (!Number.isInteger(parallelism) || parallelism < 1)
+    throw new RangeError(`parallelism must be a whole number ≥ 1, got ${parallelism}`);
+  const text = await prepareText(
+    contract,
+    inputPath,
+    options.inputDisposable ?? false,
+    workDir,
+    maxRecordBytes,
+    chunking,
+  );
   const chunks = await transformChunks(settings, contract, stamp, piiSalt, text, workDir, {
     rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
     parallelism,
@@ -316,14 +379,17 @@ export async function transformToLocal(
   const { oversize } = text;
   const chunkRows = chunks.reduce((sum, c) => sum + c.expectedRows, 0);
   if (chunkRows + oversize.length !== text.expectedRows) {
-    throw new EngineInvariantError(`chunks hold ${chunkRows} records and ${oversize.length} were cut out; the byte scan counted ${text.expectedRows}`);
+    throw new EngineInvariantError(
+      `chunks hold ${chunkRows} records and ${oversize.length} were cut out; the byte scan counted ${text.expectedRows}`,
+    );
   }
   const partitions = mergePartitions(chunks, stamp.sourceId);
   const rowsIn = chunks.reduce((sum, c) => sum + c.records, 0) + oversize.length;
   const rowsValid = partitions.reduce((sum, p) => sum + p.rows, 0);
 
   const reasons: Record<string, number> = {};
-  for (const c of chunks) for (const [reason, n] of Object.entries(c.reasons)) reasons[reason] = (reasons[reason] ?? 0) + n;
+  for (const c of chunks)
+    for (const [reason, n] of Object.entries(c.reasons)) reasons[reason] = (reasons[reason] ?? 0) + n;
   if (oversize.length > 0) reasons[RowReason.RECORD_TOO_LARGE] = oversize.length;
 
   // Chunk quarantines, each numbered from its chunk's first record; one pass needs no merge.
@@ -342,10 +408,14 @@ export async function transformToLocal(
   } else if (parts.length > 0 || oversize.length > 0) {
     quarantineFile = join(workDir, 'quarantine.parquet');
     const oversizeRows = describeOversize(contract, chunks[0]?.header ?? emptyHeader(), oversize, maxRecordBytes);
-    rowsQuarantined = await withDuckDb({ ...settings, threads: 1, tempDirectory: join(workDir, 'spill') }, 'merging the quarantine', async (db) => {
-      await attachOversize(db, oversizeRows, join(workDir, 'oversize.jsonl'));
-      return mergeQuarantine(db, stamp, parts, oversize.length, quarantineFile as string);
-    });
+    rowsQuarantined = await withDuckDb(
+      { ...settings, threads: 1, tempDirectory: join(workDir, 'spill') },
+      'merging the quarantine',
+      async (db) => {
+        await attachOversize(db, oversizeRows, join(workDir, 'oversize.jsonl'));
+        return mergeQuarantine(db, stamp, parts, oversize.length, quarantineFile as string);
+      },
+    );
   }
   const header = chunks[0]?.header ?? emptyHeader();
   return {

@@ -4,7 +4,8 @@
  */
 
 /** The reason the lake should quarantine a generated bad row with (exactly one per bad row). */
-export type GeneratedReason = 'MISSING_REQUIRED' | 'INVALID_CURRENCY' | 'INVALID_AMOUNT' | 'INVALID_TIMESTAMP' | 'MALFORMED_ROW';
+export type GeneratedReason =
+  'MISSING_REQUIRED' | 'INVALID_CURRENCY' | 'INVALID_AMOUNT' | 'INVALID_TIMESTAMP' | 'MALFORMED_ROW';
 
 export const GENERATED_REASONS: readonly GeneratedReason[] = [
   'MISSING_REQUIRED',
@@ -16,7 +17,13 @@ export const GENERATED_REASONS: readonly GeneratedReason[] = [
 
 export type TransactionField = 'transaction_id' | 'account_id' | 'amount' | 'currency' | 'transaction_timestamp';
 
-export const CANONICAL_ORDER: readonly TransactionField[] = ['transaction_id', 'account_id', 'amount', 'currency', 'transaction_timestamp'];
+export const CANONICAL_ORDER: readonly TransactionField[] = [
+  'transaction_id',
+  'account_id',
+  'amount',
+  'currency',
+  'transaction_timestamp',
+];
 
 /** Canonical field indexes. */
 const ID = 0;
@@ -110,7 +117,10 @@ export function buildAccounts(seed: number, count: number, feed: Window): Accoun
       id,
       currency,
       // Late openers are spread evenly over the feed, so some accounts have no balance in its first months.
-      opensAt: i < openFromStart ? feed.start : feed.start + Math.floor(((i - openFromStart + 1) / (late + 1)) * (feed.end - feed.start)),
+      opensAt:
+        i < openFromStart
+          ? feed.start
+          : feed.start + Math.floor(((i - openFromStart + 1) / (late + 1)) * (feed.end - feed.start)),
       idBytes: Buffer.from(id, 'latin1'),
       currencyBytes: Buffer.from(currency, 'latin1'),
       wholeUnits: currency === 'JPY',
@@ -195,7 +205,10 @@ class Days {
     let day = this.days.get(n);
     if (!day) {
       const d = new Date(n * DAY_MS);
-      day = { date: Buffer.from(d.toISOString().slice(0, 10), 'latin1'), monthNumber: d.getUTCFullYear() * 12 + d.getUTCMonth() };
+      day = {
+        date: Buffer.from(d.toISOString().slice(0, 10), 'latin1'),
+        monthNumber: d.getUTCFullYear() * 12 + d.getUTCMonth(),
+      };
       this.days.set(n, day);
     }
     return day;

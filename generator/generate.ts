@@ -106,7 +106,11 @@ function monthWindow(from: string, to: string, what: string): Window {
 
 function monthsOf(window: Window): string[] {
   const months: string[] = [];
-  for (let d = new Date(window.start); d.getTime() < window.end; d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1))) {
+  for (
+    let d = new Date(window.start);
+    d.getTime() < window.end;
+    d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1))
+  ) {
     months.push(d.toISOString().slice(0, 7));
   }
   return months;
@@ -129,11 +133,14 @@ function plan(options: TransactionsOptions): FilePlan {
   const to = options.to ?? '2024-04';
   const seed = options.seed ?? 42;
   const accounts = options.accounts ?? 100;
-  if (!Number.isInteger(options.rows) || options.rows < 0) throw new Error(`rows must be a whole number ≥ 0, got ${options.rows}`);
-  if (!Number.isInteger(accounts) || accounts < 1) throw new Error(`accounts must be a whole number ≥ 1, got ${accounts}`);
+  if (!Number.isInteger(options.rows) || options.rows < 0)
+    throw new Error(`rows must be a whole number ≥ 0, got ${options.rows}`);
+  if (!Number.isInteger(accounts) || accounts < 1)
+    throw new Error(`accounts must be a whole number ≥ 1, got ${accounts}`);
   const window = monthWindow(from, to, 'months');
   const feed = options.feed ? monthWindow(options.feed.from, options.feed.to, 'feed') : window;
-  if (window.start < feed.start || window.end > feed.end) throw new Error(`months ${from}…${to} must lie within the feed`);
+  if (window.start < feed.start || window.end > feed.end)
+    throw new Error(`months ${from}…${to} must lie within the feed`);
   const columns = options.columnOrder ?? CANONICAL_ORDER;
   const order = columns.map((f) => CANONICAL_ORDER.indexOf(f));
   if (order.length !== CANONICAL_ORDER.length || new Set(order).size !== order.length || order.includes(-1)) {
@@ -149,7 +156,12 @@ function plan(options: TransactionsOptions): FilePlan {
     lineEnding: Buffer.from(lineEnding, 'latin1'),
     window,
     feed,
-    factory: new RowFactory(seed, buildAccounts(seed, accounts, feed), options.badRowRatio ?? 0.01, options.offsetRatio ?? 0.05),
+    factory: new RowFactory(
+      seed,
+      buildAccounts(seed, accounts, feed),
+      options.badRowRatio ?? 0.01,
+      options.offsetRatio ?? 0.05,
+    ),
   };
 }
 
@@ -173,7 +185,11 @@ const CHUNK_BYTES = 256 * 1024;
 /** Longer than any generated line. */
 const MAX_LINE_BYTES = 512;
 
-function* csvChunks(p: FilePlan, resend: { plan: FilePlan; rows: number } | undefined, report: GenerationReport): Generator<Buffer> {
+function* csvChunks(
+  p: FilePlan,
+  resend: { plan: FilePlan; rows: number } | undefined,
+  report: GenerationReport,
+): Generator<Buffer> {
   const feedStartMonth = p.factory.monthNumber(p.feed.start);
   report.bytes += p.headerLine.length;
   yield Buffer.from(p.headerLine, 'latin1');
@@ -190,7 +206,10 @@ function* csvChunks(p: FilePlan, resend: { plan: FilePlan; rows: number } | unde
     if (resend && resendEvery && report.resentRows < resend.rows && i % resendEvery === resendEvery - 1) {
       const earlier = resend.plan;
       for (let tries = 0; tries < 16 && row === undefined; tries++) {
-        const candidate = earlier.factory.make(earlier.firstId + ((resendCursor++ * 7919) % earlierRows), earlier.window);
+        const candidate = earlier.factory.make(
+          earlier.firstId + ((resendCursor++ * 7919) % earlierRows),
+          earlier.window,
+        );
         if (candidate.reason === undefined) row = candidate; // only valid rows are re-sent
       }
       if (row) {
@@ -230,7 +249,9 @@ function* csvChunks(p: FilePlan, resend: { plan: FilePlan; rows: number } | unde
 export function transactionsCsv(options: TransactionsOptions): { stream: Readable; report: GenerationReport } {
   const p = plan(options);
   const report = emptyReport(p);
-  const resend = options.resend ? { plan: plan({ ...options.resend.of, feed: options.feed ?? options.resend.of.feed }), rows: options.resend.rows } : undefined;
+  const resend = options.resend
+    ? { plan: plan({ ...options.resend.of, feed: options.feed ?? options.resend.of.feed }), rows: options.resend.rows }
+    : undefined;
   return { stream: Readable.from(csvChunks(p, resend, report), { objectMode: false }), report };
 }
 
@@ -242,7 +263,10 @@ export interface WriteOptions extends TransactionsOptions {
 }
 
 /** Writes the CSV to a file path or a writable stream (which is ended when done). */
-export async function writeTransactionsCsv(target: string | Writable, options: WriteOptions): Promise<GenerationReport> {
+export async function writeTransactionsCsv(
+  target: string | Writable,
+  options: WriteOptions,
+): Promise<GenerationReport> {
   const { stream, report } = transactionsCsv(options);
   const out = typeof target === 'string' ? createWriteStream(target) : target;
   if (options.gzip) await pipeline(stream, createGzip({ level: options.gzipLevel ?? 6 }), out);
@@ -254,7 +278,9 @@ export async function writeTransactionsCsv(target: string | Writable, options: W
  * Month-end balances implied by the reports of one feed's files: the running sum per account, in cents;
  * undefined (NULL) before the account's first valid transaction.
  */
-export function expectedMonthEndBalances(reports: readonly GenerationReport[]): Map<string, Map<string, number | undefined>> {
+export function expectedMonthEndBalances(
+  reports: readonly GenerationReport[],
+): Map<string, Map<string, number | undefined>> {
   const result = new Map<string, Map<string, number | undefined>>();
   const first = reports[0];
   if (!first) return result;
@@ -263,7 +289,8 @@ export function expectedMonthEndBalances(reports: readonly GenerationReport[]): 
     let running: number | undefined;
     first.months.forEach((month, m) => {
       const hasActivity = reports.some((r) => (r.validCounts[a]?.[m] ?? 0) > 0);
-      if (hasActivity || running !== undefined) running = (running ?? 0) + reports.reduce((sum, r) => sum + (r.netCents[a]?.[m] ?? 0), 0);
+      if (hasActivity || running !== undefined)
+        running = (running ?? 0) + reports.reduce((sum, r) => sum + (r.netCents[a]?.[m] ?? 0), 0);
       perMonth.set(month, running);
     });
     result.set(account, perMonth);

@@ -23,16 +23,25 @@ import { ACCOUNT_MONTHLY_BALANCE, GOLD_TABLES, GOLD_VIEWS } from '../datasets/in
 const REPO_ROOT = resolve(import.meta.dirname, '..');
 
 /** Ingestion settings a lake may tune; wiring (buckets, catalog, contracts) is the lake's job. */
-export type IngestionOptions = Omit<LakeIngestionProps, 'storage' | 'catalog' | 'contractsDir' | 'contracts' | 'namePrefix' | 'allowDestroy'>;
+export type IngestionOptions = Omit<
+  LakeIngestionProps,
+  'storage' | 'catalog' | 'contractsDir' | 'contracts' | 'namePrefix' | 'allowDestroy'
+>;
 
 /** Fan-out settings a lake may tune. */
 export type FanOutOptions = Omit<LakeFanOutProps, 'storage' | 'ingestFunction' | 'namePrefix' | 'allowDestroy'>;
 
 /** Gold-refresh settings a lake may tune. */
-export type GoldRefreshOptions = Omit<LakeGoldRefreshProps, 'storage' | 'catalog' | 'query' | 'namePrefix' | 'allowDestroy' | 'alarmTopic'>;
+export type GoldRefreshOptions = Omit<
+  LakeGoldRefreshProps,
+  'storage' | 'catalog' | 'query' | 'namePrefix' | 'allowDestroy' | 'alarmTopic'
+>;
 
 /** Monitoring settings a lake may tune. */
-export type MonitoringOptions = Omit<LakeMonitoringProps, 'ingestion' | 'datasets' | 'encryptionKey' | 'namePrefix' | 'workgroupNames'>;
+export type MonitoringOptions = Omit<
+  LakeMonitoringProps,
+  'ingestion' | 'datasets' | 'encryptionKey' | 'namePrefix' | 'workgroupNames'
+>;
 
 export interface DataLakeProps {
   /**
@@ -172,7 +181,8 @@ export class DataLake extends Construct {
   constructor(scope: Construct, id: string, props: DataLakeProps = {}) {
     super(scope, id);
     const namePrefix = props.namePrefix ?? 'medallion';
-    if (!/^[a-z][a-z0-9-]*$/.test(namePrefix)) throw new Error(`namePrefix "${namePrefix}" must be lower case letters, digits and "-"`);
+    if (!/^[a-z][a-z0-9-]*$/.test(namePrefix))
+      throw new Error(`namePrefix "${namePrefix}" must be lower case letters, digits and "-"`);
     const allowDestroy = destroysData(props);
     const contractsDir = props.contractsDir ?? resolve(REPO_ROOT, 'contracts');
     this.contracts = loadContracts(contractsDir);
@@ -186,14 +196,23 @@ export class DataLake extends Construct {
     });
     this.catalog = new LakeCatalog(this, 'Catalog', {
       databaseNamePrefix: namePrefix.replaceAll('-', '_'),
-      buckets: { silver: this.storage.bucket('silver'), gold: this.storage.bucket('gold'), quarantine: this.storage.bucket('quarantine') },
+      buckets: {
+        silver: this.storage.bucket('silver'),
+        gold: this.storage.bucket('gold'),
+        quarantine: this.storage.bucket('quarantine'),
+      },
       contracts: this.contracts.contracts,
       // The analyst layer's gold objects exist only where the lake has the dataset they are built from.
       goldTables: props.goldTables ?? GOLD_TABLES.filter((t) => this.contracts.get(t.sourceDataset)),
       goldViews: props.goldViews ?? GOLD_VIEWS.filter((v) => this.contracts.get(v.sourceDataset)),
       allowDestroy,
     });
-    if (props.lakeFormation) this.lakeFormation = new LakeFormationGovernance(this, 'LakeFormation', { ...props.lakeFormation, catalog: this.catalog, encryptionKey: this.storage.key });
+    if (props.lakeFormation)
+      this.lakeFormation = new LakeFormationGovernance(this, 'LakeFormation', {
+        ...props.lakeFormation,
+        catalog: this.catalog,
+        encryptionKey: this.storage.key,
+      });
     this.query = new LakeQuery(this, 'Query', {
       namePrefix,
       resultsBucket: this.storage.bucket('athenaResults'),
@@ -214,11 +233,18 @@ export class DataLake extends Construct {
       allowDestroy,
     });
     if (props.fanOut !== false) {
-      this.fanOut = new LakeFanOut(this, 'FanOut', { ...props.fanOut, storage: this.storage, ingestFunction: this.ingestion.function, namePrefix, allowDestroy });
+      this.fanOut = new LakeFanOut(this, 'FanOut', {
+        ...props.fanOut,
+        storage: this.storage,
+        ingestFunction: this.ingestion.function,
+        namePrefix,
+        allowDestroy,
+      });
       this.fanOut.routeLargeObjects(this.ingestion.function, this.storage);
     }
     if (props.ownerTopics) {
-      if (!this.ingestion.eventBus) throw new Error('ownerTopics needs ingest events: do not set ingestion.publishEvents to false');
+      if (!this.ingestion.eventBus)
+        throw new Error('ownerTopics needs ingest events: do not set ingestion.publishEvents to false');
       this.producerFeedback = new ProducerFeedback(this, 'ProducerFeedback', {
         eventBus: this.ingestion.eventBus,
         contracts: this.contracts.contracts,
@@ -259,7 +285,8 @@ export class DataLake extends Construct {
    */
   grantAnalystAccess(grantee: iam.IGrantable): iam.Grant {
     for (const zone of ['bronze', 'quarantine'] as const) this.storage.denyRead(grantee.grantPrincipal, zone);
-    for (const zone of ['silver', 'gold'] as const) this.lakeFormation?.grantTables(grantee.grantPrincipal, zone, ['SELECT', 'DESCRIBE']);
+    for (const zone of ['silver', 'gold'] as const)
+      this.lakeFormation?.grantTables(grantee.grantPrincipal, zone, ['SELECT', 'DESCRIBE']);
     return this.query
       .grantQuery(grantee, 'analysts')
       .combine(this.query.grantConsoleBrowse(grantee))
@@ -276,7 +303,10 @@ export class DataLake extends Construct {
    */
   grantProducerWrite(grantee: iam.IGrantable, dataset: string): iam.Grant {
     const contract = this.contracts.get(dataset);
-    if (!contract) throw new Error(`no dataset ${JSON.stringify(dataset)}: producers can be granted one of ${this.contracts.names().join(', ')}`);
+    if (!contract)
+      throw new Error(
+        `no dataset ${JSON.stringify(dataset)}: producers can be granted one of ${this.contracts.names().join(', ')}`,
+      );
     return this.storage.grantPut(grantee, 'bronze', `${contract.bronzePrefix}*`);
   }
 
@@ -297,7 +327,8 @@ export class DataLake extends Construct {
   /** Platform access: queries through the platform workgroup and reads every zone, quarantine included. */
   grantPlatformAccess(grantee: iam.IGrantable): iam.Grant {
     let grant = this.query.grantQuery(grantee, 'platform').combine(this.query.grantConsoleBrowse(grantee));
-    for (const zone of ['bronze', 'silver', 'gold', 'quarantine'] as const) grant = grant.combine(this.storage.grantRead(grantee, zone));
+    for (const zone of ['bronze', 'silver', 'gold', 'quarantine'] as const)
+      grant = grant.combine(this.storage.grantRead(grantee, zone));
     for (const zone of ['silver', 'gold', 'quarantine'] as const) {
       grant = grant.combine(this.catalog.grantRead(grantee, zone));
       this.lakeFormation?.grantTables(grantee.grantPrincipal, zone, ['SELECT', 'DESCRIBE']);

@@ -72,7 +72,13 @@ export class MedallionLakeStack extends Stack {
     const { storage, catalog, query, ingestion } = this.lake;
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     const O = STACK_OUTPUT;
-    const buckets = { bronze: O.bronzeBucket, silver: O.silverBucket, gold: O.goldBucket, quarantine: O.quarantineBucket, athenaResults: O.athenaResultsBucket };
+    const buckets = {
+      bronze: O.bronzeBucket,
+      silver: O.silverBucket,
+      gold: O.goldBucket,
+      quarantine: O.quarantineBucket,
+      athenaResults: O.athenaResultsBucket,
+    };
     for (const [zone, id] of Object.entries(buckets) as [keyof typeof buckets, string][]) {
       output(id, storage.bucket(zone).bucketName, `The ${zone} bucket`);
     }
@@ -84,8 +90,14 @@ export class MedallionLakeStack extends Stack {
     output(O.ingestQueueUrl, ingestion.queue.queueUrl, 'Queue of bronze object-created events');
     output(O.deadLetterQueueUrl, ingestion.deadLetterQueue.queueUrl, 'Bronze objects that failed ingestion repeatedly');
     output(O.ingestFunctionName, ingestion.function.functionName, 'The ingest function');
-    if (this.lake.fanOut) output(O.fanOutStateMachineArn, this.lake.fanOut.stateMachine.stateMachineArn, 'State machine fanning out objects too large for one invocation');
-    if (this.analystsRole) output(O.analystsRoleArn, this.analystsRole.roleArn, 'Role analysts assume to query the lake');
+    if (this.lake.fanOut)
+      output(
+        O.fanOutStateMachineArn,
+        this.lake.fanOut.stateMachine.stateMachineArn,
+        'State machine fanning out objects too large for one invocation',
+      );
+    if (this.analystsRole)
+      output(O.analystsRoleArn, this.analystsRole.roleArn, 'Role analysts assume to query the lake');
   }
 }
 

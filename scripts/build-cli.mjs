@@ -110,5 +110,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
   const reason = staleReason();
   if (ifStale && !reason) process.exit(0);
   const ms = await buildCli();
-  console.log(`lake CLI bundled → ${relative(ROOT, CLI_BUNDLE)} in ${Math.round(ms)} ms${ifStale ? ` (${reason})` : ''}`);
+  console.log(
+    `lake CLI bundled → ${relative(ROOT, CLI_BUNDLE)} in ${Math.round(ms)} ms${ifStale ? ` (${reason})` : ''}`,
+  );
 }

@@ -40,7 +40,13 @@ export function ensureCfnLint(log: (line: string) => void = () => {}): string {
 /** Lints templates and returns every finding (none: an empty list). Throws when cfn-lint itself fails. */
 export function cfnLint(templates: readonly string[], options: { regions?: readonly string[] } = {}): CfnLintFinding[] {
   const bin = ensureCfnLint();
-  const args = ['--format', 'json', ...(options.regions?.length ? ['--regions', ...options.regions] : []), '--', ...templates];
+  const args = [
+    '--format',
+    'json',
+    ...(options.regions?.length ? ['--regions', ...options.regions] : []),
+    '--',
+    ...templates,
+  ];
   const run = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   // Exit codes are a bit mask of the levels found (2 errors, 4 warnings, 8 informational); 1 is a crash.
   if (run.status === null || run.status === 1 || run.status > 14) {
@@ -64,16 +70,26 @@ function main(argv: string[]): number {
     templates = [];
     for (const stage of ['dev', 'prod']) {
       const out = join(scratch, stage);
-      const synth = spawnSync('npx', ['cdk', 'synth', '--quiet', '-c', `stage=${stage}`, '-o', out], { cwd: PROJECT_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const synth = spawnSync('npx', ['cdk', 'synth', '--quiet', '-c', `stage=${stage}`, '-o', out], {
+        cwd: PROJECT_ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       if (synth.status !== 0) throw new Error(`cdk synth -c stage=${stage} failed`);
-      templates.push(...readdirSync(out).filter((f) => f.endsWith('.template.json')).map((f) => join(out, f)));
+      templates.push(
+        ...readdirSync(out)
+          .filter((f) => f.endsWith('.template.json'))
+          .map((f) => join(out, f)),
+      );
     }
   }
   try {
     const findings = cfnLint(templates);
     for (const f of findings) console.log(`${f.level.padEnd(13)} ${f.rule} ${f.file} ${f.path}: ${f.message}`);
     const errors = findings.filter((f) => f.level === 'Error').length;
-    console.log(`cfn-lint (${CFN_LINT_REQUIREMENT}): ${templates.length} templates, ${errors} errors, ${findings.length - errors} other findings`);
+    console.log(
+      `cfn-lint (${CFN_LINT_REQUIREMENT}): ${templates.length} templates, ${errors} errors, ${findings.length - errors} other findings`,
+    );
     return errors > 0 ? 1 : 0;
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });

@@ -12,7 +12,11 @@ const root = resolve(import.meta.dirname, '..');
 
 if (process.argv.includes('--release')) {
   const written = releaseContracts(dir);
-  console.log(written.length ? written.map((f) => `released ${relative(root, f)}`).join('\n') : 'every contract version is already released');
+  console.log(
+    written.length
+      ? written.map((f) => `released ${relative(root, f)}`).join('\n')
+      : 'every contract version is already released',
+  );
 } else {
   const report = runContractGate(dir);
   for (const v of report.verdicts) {
@@ -22,7 +26,9 @@ if (process.argv.includes('--release')) {
   }
   for (const name of report.unreleased) console.log(`${name}: not released yet (npm run contracts:release)`);
   if (report.problems.length > 0) {
-    console.error(`contract gate: ${report.problems.length} problem(s)\n${report.problems.map((p) => `  ${p}`).join('\n')}`);
+    console.error(
+      `contract gate: ${report.problems.length} problem(s)\n${report.problems.map((p) => `  ${p}`).join('\n')}`,
+    );
     process.exitCode = 1;
   } else {
     console.log('contract gate: ok');

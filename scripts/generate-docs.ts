@@ -12,5 +12,8 @@ const root = resolve(import.meta.dirname, '..');
 const contracts = loadContracts();
 writeFileSync(resolve(root, 'docs/data-dictionary.md'), renderDataDictionary(contracts, root));
 console.log('wrote docs/data-dictionary.md');
-writeFileSync(resolve(root, 'docs/operations-guide.md'), renderOperationsGuide({ repoRoot: root, contracts, resources: synthProdTemplate(root) }));
+writeFileSync(
+  resolve(root, 'docs/operations-guide.md'),
+  renderOperationsGuide({ repoRoot: root, contracts, resources: synthProdTemplate(root) }),
+);
 console.log('wrote docs/operations-guide.md');

@@ -17,5 +17,9 @@ const args = process.argv.slice(2);
 const tiers = args.filter((a) => a.startsWith('--tier=')).map((a) => a.slice('--tier='.length));
 const rest = args.filter((a) => !a.startsWith('--tier='));
 const select = tiers.length ? ['--selectProjects', ...tiers] : [];
-const { status, signal } = spawnSync(process.execPath, ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', jestBin, ...rest, ...select], { stdio: 'inherit' });
+const { status, signal } = spawnSync(
+  process.execPath,
+  ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', jestBin, ...rest, ...select],
+  { stdio: 'inherit' },
+);
 process.exit(status ?? (signal ? 1 : 0));

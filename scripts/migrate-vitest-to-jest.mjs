@@ -27,7 +27,16 @@
  * moved file is rewritten, and the old paths are replaced in docs and configs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 
@@ -38,8 +47,29 @@ const CHECK = args.has('--check');
 const MOVE_SUPPORT = args.has('--move-support');
 
 const JEST_GLOBALS = new Set(['describe', 'it', 'test', 'expect', 'beforeAll', 'afterAll', 'beforeEach', 'afterEach']);
-const VI_TO_JEST = new Set(['fn', 'spyOn', 'restoreAllMocks', 'clearAllMocks', 'resetAllMocks', 'useFakeTimers', 'useRealTimers', 'advanceTimersByTime', 'advanceTimersByTimeAsync', 'runAllTimers', 'setSystemTime']);
-const VITEST_ONLY_MATCHERS = new Set(['toHaveBeenCalledOnce', 'toHaveBeenCalledExactlyOnceWith', 'toBeOneOf', 'toSatisfy', 'toHaveBeenCalledBefore', 'toHaveBeenCalledAfter', 'toHaveResolved', 'toHaveReturnedOnce']);
+const VI_TO_JEST = new Set([
+  'fn',
+  'spyOn',
+  'restoreAllMocks',
+  'clearAllMocks',
+  'resetAllMocks',
+  'useFakeTimers',
+  'useRealTimers',
+  'advanceTimersByTime',
+  'advanceTimersByTimeAsync',
+  'runAllTimers',
+  'setSystemTime',
+]);
+const VITEST_ONLY_MATCHERS = new Set([
+  'toHaveBeenCalledOnce',
+  'toHaveBeenCalledExactlyOnceWith',
+  'toBeOneOf',
+  'toSatisfy',
+  'toHaveBeenCalledBefore',
+  'toHaveBeenCalledAfter',
+  'toHaveResolved',
+  'toHaveReturnedOnce',
+]);
 const TEST_FNS = new Set(['it', 'test']);
 /** Aliases vitest keeps and jest 30 removed. */
 const RENAMED_MATCHERS = new Map([
@@ -113,18 +143,28 @@ function convertFile(path, source) {
   const where = (node) => `${rel(path)}:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}`;
   const problem = (node, what) => problems.push(`${where(node)}: ${what}`);
 
-  const vitestImports = sf.statements.filter((s) => ts.isImportDeclaration(s) && ts.isStringLiteral(s.moduleSpecifier) && /^vitest(\/|$)/.test(s.moduleSpecifier.text));
+  const vitestImports = sf.statements.filter(
+    (s) =>
+      ts.isImportDeclaration(s) &&
+      ts.isStringLiteral(s.moduleSpecifier) &&
+      /^vitest(\/|$)/.test(s.moduleSpecifier.text),
+  );
   if (vitestImports.length === 0) return { changed: false };
 
   const imported = new Set();
   for (const decl of vitestImports) {
-    if (decl.moduleSpecifier.text !== 'vitest') problem(decl, `import from '${decl.moduleSpecifier.text}' (convert by hand)`);
+    if (decl.moduleSpecifier.text !== 'vitest')
+      problem(decl, `import from '${decl.moduleSpecifier.text}' (convert by hand)`);
     const clause = decl.importClause;
-    if (clause?.isTypeOnly || clause?.name || (clause?.namedBindings && !ts.isNamedImports(clause.namedBindings))) problem(decl, 'type-only, default or namespace import from vitest (convert by hand)');
-    for (const el of clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : []) {
+    if (clause?.isTypeOnly || clause?.name || (clause?.namedBindings && !ts.isNamedImports(clause.namedBindings)))
+      problem(decl, 'type-only, default or namespace import from vitest (convert by hand)');
+    for (const el of clause?.namedBindings && ts.isNamedImports(clause.namedBindings)
+      ? clause.namedBindings.elements
+      : []) {
       if (el.propertyName || el.isTypeOnly) problem(el, `aliased or type import '${el.getText(sf)}' from vitest`);
       const name = el.name.text;
-      if (!JEST_GLOBALS.has(name) && name !== 'vi' && name !== 'inject') problem(el, `'${name}' from vitest has no jest equivalent here`);
+      if (!JEST_GLOBALS.has(name) && name !== 'vi' && name !== 'inject')
+        problem(el, `'${name}' from vitest has no jest equivalent here`);
       imported.add(name);
     }
   }
@@ -140,12 +180,20 @@ function convertFile(path, source) {
 
       // expect(value, 'message') and expect.soft(…)
       if (names?.[0] === 'expect' && imported.has('expect')) {
-        if ((names.length === 1 && node.arguments.length > 1) || names[1] === 'soft' || names[1] === 'poll') messageExpect = true;
+        if ((names.length === 1 && node.arguments.length > 1) || names[1] === 'soft' || names[1] === 'poll')
+          messageExpect = true;
         if (names[1] === 'element') problem(node, `expect.${names[1]} has no jest equivalent`);
       }
-      if (ts.isPropertyAccessExpression(callee) && RENAMED_MATCHERS.has(callee.name.text)) edits.replace(callee.name.getStart(sf), callee.name.getEnd(), RENAMED_MATCHERS.get(callee.name.text));
-      if (ts.isPropertyAccessExpression(callee) && VITEST_ONLY_MATCHERS.has(callee.name.text)) problem(node, `vitest-only matcher ${callee.name.text}`);
-      if (names && ['onTestFinished', 'onTestFailed', 'expectTypeOf', 'assertType'].includes(names[0]) && names.length === 1) problem(node, `${names[0]} has no jest equivalent`);
+      if (ts.isPropertyAccessExpression(callee) && RENAMED_MATCHERS.has(callee.name.text))
+        edits.replace(callee.name.getStart(sf), callee.name.getEnd(), RENAMED_MATCHERS.get(callee.name.text));
+      if (ts.isPropertyAccessExpression(callee) && VITEST_ONLY_MATCHERS.has(callee.name.text))
+        problem(node, `vitest-only matcher ${callee.name.text}`);
+      if (
+        names &&
+        ['onTestFinished', 'onTestFailed', 'expectTypeOf', 'assertType'].includes(names[0]) &&
+        names.length === 1
+      )
+        problem(node, `${names[0]} has no jest equivalent`);
 
       // vi.*
       if (names?.[0] === 'vi') {
@@ -158,17 +206,27 @@ function convertFile(path, source) {
             edits.replace(node.getStart(sf), node.getStart(sf), '{\n  ');
             edits.replace(node.getEnd(), node.getEnd(), ';\n}');
           }
-        } else problem(node, `vi.${names.slice(1).join('.')} (convert by hand: jest.unstable_mockModule + dynamic import for vi.mock)`);
+        } else
+          problem(
+            node,
+            `vi.${names.slice(1).join('.')} (convert by hand: jest.unstable_mockModule + dynamic import for vi.mock)`,
+          );
       }
 
       // describe.skipIf(c)(…) / runIf
       if (ts.isCallExpression(callee)) {
         const inner = chain(callee.expression);
-        if (inner && inner.length === 2 && ['describe', 'it', 'test'].includes(inner[0]) && ['skipIf', 'runIf'].includes(inner[1])) {
+        if (
+          inner &&
+          inner.length === 2 &&
+          ['describe', 'it', 'test'].includes(inner[0]) &&
+          ['skipIf', 'runIf'].includes(inner[1])
+        ) {
           const raw = callee.arguments[0].getText(sf);
           const cond = /^[\w.$]+$/.test(raw) ? raw : `(${raw})`;
           const base = inner[0];
-          const text = inner[1] === 'skipIf' ? `(${cond} ? ${base}.skip : ${base})` : `(${cond} ? ${base} : ${base}.skip)`;
+          const text =
+            inner[1] === 'skipIf' ? `(${cond} ? ${base}.skip : ${base})` : `(${cond} ? ${base} : ${base}.skip)`;
           edits.replace(callee.getStart(sf), callee.getEnd(), text);
           for (const a of node.arguments) visit(a);
           return;
@@ -184,11 +242,18 @@ function convertFile(path, source) {
           return;
         }
       }
-      if (names && names[0] === 'describe' && names[1] === 'concurrent' && names.length > 2) problem(node, `describe.${names.slice(1).join('.')}`);
+      if (names && names[0] === 'describe' && names[1] === 'concurrent' && names.length > 2)
+        problem(node, `describe.${names.slice(1).join('.')}`);
 
       if (names && TEST_FNS.has(names[0])) {
         const modifiers = names.slice(1);
-        if (modifiers.includes('for') || modifiers.includes('extend') || modifiers.includes('fails') || modifiers.includes('scoped')) problem(node, `${names.join('.')} has no jest equivalent`);
+        if (
+          modifiers.includes('for') ||
+          modifiers.includes('extend') ||
+          modifiers.includes('fails') ||
+          modifiers.includes('scoped')
+        )
+          problem(node, `${names.join('.')} has no jest equivalent`);
         // it(name, { timeout, retry }, fn)
         const opts = node.arguments[1];
         if (opts && ts.isObjectLiteralExpression(opts) && node.arguments.length >= 3) {
@@ -199,22 +264,38 @@ function convertFile(path, source) {
             else if (key === 'timeout') timeout = p.initializer.getText(sf);
             else if (key === 'retry') {
               const statement = enclosingStatement(node);
-              edits.replace(statement.getStart(sf), statement.getStart(sf), `jest.retryTimes(${p.initializer.getText(sf)});\n${indentOf(statement)}`);
+              edits.replace(
+                statement.getStart(sf),
+                statement.getStart(sf),
+                `jest.retryTimes(${p.initializer.getText(sf)});\n${indentOf(statement)}`,
+              );
               needsJest = true;
             } else problem(p, `test option '${key}' (convert by hand)`);
           }
           const fn = node.arguments[2];
           edits.replace(opts.getStart(sf), fn.getStart(sf), '');
-          if (timeout !== undefined && node.arguments.length === 3) edits.replace(fn.getEnd(), fn.getEnd(), `, ${timeout}`);
+          if (timeout !== undefined && node.arguments.length === 3)
+            edits.replace(fn.getEnd(), fn.getEnd(), `, ${timeout}`);
           else if (timeout !== undefined) problem(node, 'options object and a timeout argument');
         }
-        if (concurrentDepth > 0 && !modifiers.includes('concurrent') && !modifiers.includes('skip') && !modifiers.includes('todo')) {
+        if (
+          concurrentDepth > 0 &&
+          !modifiers.includes('concurrent') &&
+          !modifiers.includes('skip') &&
+          !modifiers.includes('todo')
+        ) {
           const head = ts.isPropertyAccessExpression(callee) ? chainHead(callee) : callee;
           edits.replace(head.getEnd(), head.getEnd(), '.concurrent');
         }
       }
 
-      if (names && names.length === 1 && ['beforeAll', 'beforeEach'].includes(names[0]) && returnsFunction(node.arguments[0])) problem(node, `${names[0]} returning its teardown: move it to afterAll/afterEach`);
+      if (
+        names &&
+        names.length === 1 &&
+        ['beforeAll', 'beforeEach'].includes(names[0]) &&
+        returnsFunction(node.arguments[0])
+      )
+        problem(node, `${names[0]} returning its teardown: move it to afterAll/afterEach`);
     }
     ts.forEachChild(node, visit);
   }
@@ -248,9 +329,13 @@ function convertFile(path, source) {
   const globals = [...imported].filter((n) => JEST_GLOBALS.has(n) && !(n === 'expect' && messageExpect));
   if (needsJest || imported.has('vi')) globals.push('jest');
   const lines = [];
-  if (globals.length) lines.push(`import { ${[...new Set(globals)].sort((a, b) => a.localeCompare(b, 'en', { sensitivity: 'base' })).join(', ')} } from '@jest/globals';`);
+  if (globals.length)
+    lines.push(
+      `import { ${[...new Set(globals)].sort((a, b) => a.localeCompare(b, 'en', { sensitivity: 'base' })).join(', ')} } from '@jest/globals';`,
+    );
   if (messageExpect) lines.push(`import { expect } from '${specifier(path, join(TEST, 'support', 'expect.ts'))}';`);
-  if (imported.has('inject')) lines.push(`import { inject } from '${specifier(path, join(TEST, 'support', 'provided.ts'))}';`);
+  if (imported.has('inject'))
+    lines.push(`import { inject } from '${specifier(path, join(TEST, 'support', 'provided.ts'))}';`);
   vitestImports.forEach((decl, i) => {
     let end = decl.getEnd();
     if (i > 0 && source[end] === '\n') end++;
@@ -275,7 +360,11 @@ function moveSupport() {
   for (const [from, to] of SUPPORT_MOVES) {
     const src = join(TEST, from);
     if (!existsSync(src)) continue;
-    for (const file of walk(src).concat(readdirSync(src).map((n) => join(src, n)).filter((p) => statSync(p).isFile() && !/\.(m?ts|mjs)$/.test(p)))) {
+    for (const file of walk(src).concat(
+      readdirSync(src)
+        .map((n) => join(src, n))
+        .filter((p) => statSync(p).isFile() && !/\.(m?ts|mjs)$/.test(p)),
+    )) {
       moved.set(file, join(TEST, to, relative(src, file)));
     }
   }
@@ -306,7 +395,9 @@ function moveSupport() {
       if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
     }
     // Paths named in docs, configs and comments outside test/ (and test/**/*.md).
-    const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter((p) => p && /\.(md|ts|mts|mjs|cjs|js|json|ya?ml)$/.test(p) && existsSync(join(ROOT, p)));
+    const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\0')
+      .filter((p) => p && /\.(md|ts|mts|mjs|cjs|js|json|ya?ml)$/.test(p) && existsSync(join(ROOT, p)));
     for (const p of tracked) {
       if (p === 'scripts/migrate-vitest-to-jest.mjs') continue;
       const abs = join(ROOT, p);
@@ -340,14 +431,19 @@ for (const file of walk(TEST)) {
   }
 }
 for (const name of ['vitest.config.ts', 'vitest.config.mts', 'vitest.config.js', 'vitest.workspace.ts']) {
-  if (existsSync(join(ROOT, name))) problems.push(`${name}: the vitest config is still there (jest.config.mjs replaces it)`);
+  if (existsSync(join(ROOT, name)))
+    problems.push(`${name}: the vitest config is still there (jest.config.mjs replaces it)`);
 }
 const movedSupport = MOVE_SUPPORT ? moveSupport() : [];
 
-console.log(`${CHECK ? 'would convert' : 'converted'} ${converted.length} file(s)${converted.length ? `:\n  ${converted.join('\n  ')}` : ''}`);
+console.log(
+  `${CHECK ? 'would convert' : 'converted'} ${converted.length} file(s)${converted.length ? `:\n  ${converted.join('\n  ')}` : ''}`,
+);
 if (movedSupport.length) console.log(`support move${CHECK ? ' (would change)' : ''}:\n  ${movedSupport.join('\n  ')}`);
 if (problems.length) {
-  console.error(`\n${problems.length} thing(s) to convert by hand (those files were left as they are):\n  ${problems.join('\n  ')}`);
+  console.error(
+    `\n${problems.length} thing(s) to convert by hand (those files were left as they are):\n  ${problems.join('\n  ')}`,
+  );
   process.exit(1);
 }
 if (CHECK && (converted.length || movedSupport.length)) process.exit(1);

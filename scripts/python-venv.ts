@@ -53,7 +53,8 @@ export function withInstallLock<T>(fn: () => T, timeoutMs = 15 * 60_000): T {
         continue; // released meanwhile
       }
       if (age > STALE_LOCK_MS) rmSync(LOCK_DIR, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${LOCK_DIR} (another install of a Python tool)`);
+      else if (Date.now() > deadline)
+        throw new Error(`waited ${timeoutMs} ms for ${LOCK_DIR} (another install of a Python tool)`);
       else sleep(500);
     }
   }
@@ -68,13 +69,21 @@ export function withInstallLock<T>(fn: () => T, timeoutMs = 15 * 60_000): T {
  * Makes sure `.venv/bin/<binary>` exists, installing `requirement` with pip (creating `.venv/` first) when it
  * does not. Returns the binary's path and how long the install took (0 when it was already there).
  */
-export function ensurePythonTool(requirement: string, binary: string, log: (line: string) => void = () => {}): { path: string; installMs: number } {
+export function ensurePythonTool(
+  requirement: string,
+  binary: string,
+  log: (line: string) => void = () => {},
+): { path: string; installMs: number } {
   const path = join(VENV_DIR, 'bin', binary);
   if (existsSync(path)) return { path, installMs: 0 };
   return withInstallLock(() => {
     if (existsSync(path)) return { path, installMs: 0 }; // installed while we waited
     const python = findPython();
-    if (!python) throw new PythonToolUnavailableError(`python3 (with the venv module) was not found, so ${requirement} cannot be installed`, true);
+    if (!python)
+      throw new PythonToolUnavailableError(
+        `python3 (with the venv module) was not found, so ${requirement} cannot be installed`,
+        true,
+      );
     const started = Date.now();
     log(`installing ${requirement} into ${VENV_DIR} (one-off)`);
     const steps: [string, string[]][] = [];
@@ -89,7 +98,8 @@ export function ensurePythonTool(requirement: string, binary: string, log: (line
         );
       }
     }
-    if (!existsSync(path)) throw new PythonToolUnavailableError(`${requirement} installed but ${path} is missing`, false);
+    if (!existsSync(path))
+      throw new PythonToolUnavailableError(`${requirement} installed but ${path} is missing`, false);
     return { path, installMs: Date.now() - started };
   });
 }

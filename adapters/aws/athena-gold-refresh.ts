@@ -111,11 +111,15 @@ function athenaExecutor(options: AthenaGoldRefreshOptions): GoldExecutor<AthenaO
           await deleteAll(store, await keysUnder(store, target)); // a failed attempt's partial output; nothing points at it
           await engine.query(unloadSql(plan.sql, goldBucket, target));
         }
-        const written = new Set((await keysUnder(store, target)).map((k) => monthOf(k.slice(target.length))).filter((k) => k !== undefined));
+        const written = new Set(
+          (await keysUnder(store, target)).map((k) => monthOf(k.slice(target.length))).filter((k) => k !== undefined),
+        );
         // Every account with data has a row in the latest month: an UNLOAD without it wrote nothing usable.
         const lastMonth = plan.months[plan.months.length - 1];
         if (lastMonth && !written.has(lastMonth)) {
-          throw new Error(`UNLOAD to s3://${goldBucket}/${target} wrote no rows for ${lastMonth}, the latest month: refusing to repoint gold (nothing changed)`);
+          throw new Error(
+            `UNLOAD to s3://${goldBucket}/${target} wrote no rows for ${lastMonth}, the latest month: refusing to repoint gold (nothing changed)`,
+          );
         }
         for (const k of plan.months) {
           if (written.has(k)) targets.set(k, url(`${target}${monthDir(k)}`));
@@ -142,17 +146,26 @@ function athenaExecutor(options: AthenaGoldRefreshOptions): GoldExecutor<AthenaO
     },
     settle: async (_plan, outcome) => {
       outcome.deletedKeys = await cleanUp(options, table, retired, url);
-      log(`gold ${table.name}: pointed ${outcome.pointed.join(',') || '-'}, removed ${outcome.removed.join(',') || '-'}, deleted ${outcome.deletedKeys.length} old objects`);
+      log(
+        `gold ${table.name}: pointed ${outcome.pointed.join(',') || '-'}, removed ${outcome.removed.join(',') || '-'}, deleted ${outcome.deletedKeys.length} old objects`,
+      );
     },
   };
 }
 
 /** Deletes `refresh=` month prefixes no partition points at (retired ones only after the grace period). */
-async function cleanUp(options: AthenaGoldRefreshOptions, table: GoldTable, retired: RetiredPrefixes, url: (key: string) => string): Promise<string[]> {
+async function cleanUp(
+  options: AthenaGoldRefreshOptions,
+  table: GoldTable,
+  retired: RetiredPrefixes,
+  url: (key: string) => string,
+): Promise<string[]> {
   const { store } = options;
   const now = (options.now ?? Date.now)();
   const grace = options.cleanupGraceMs ?? 30 * 60_000;
-  const referenced = [...(await new GoldPartitions(options.glue, options.goldDatabase, table.name).locations()).values()];
+  const referenced = [
+    ...(await new GoldPartitions(options.glue, options.goldDatabase, table.name).locations()).values(),
+  ];
   const groups = new Map<string, string[]>();
   for (const key of await keysUnder(store, `${table.locationPrefix}refresh=`)) {
     const group = groupOf(table, key);

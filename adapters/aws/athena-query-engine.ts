@@ -3,8 +3,7 @@
  * encryption and the scan cutoff), is polled to completion, and its results are read page by page.
  * `silver.` / `gold.` / `quarantine.` in the SQL are rewritten to the stage's Glue databases.
  */
-import type {
-  AthenaClient} from '@aws-sdk/client-athena';
+import type { AthenaClient } from '@aws-sdk/client-athena';
 import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
@@ -33,7 +32,6 @@ export interface AthenaQueryEngineOptions {
   onState?: (state: string, execution: QueryExecution) => void;
   sleep?: (ms: number) => Promise<void>;
 }
-
 
 const PAGE_SIZE = 1000;
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'integer', 'int', 'bigint']);
@@ -94,7 +92,8 @@ export class AthenaQueryEngine implements QueryEngine {
       if (state === 'SUCCEEDED') break;
       if (state === 'FAILED' || state === 'CANCELLED') {
         this.running = undefined;
-        const reason = execution?.Status?.StateChangeReason ?? execution?.Status?.AthenaError?.ErrorMessage ?? state.toLowerCase();
+        const reason =
+          execution?.Status?.StateChangeReason ?? execution?.Status?.AthenaError?.ErrorMessage ?? state.toLowerCase();
         throw new QueryError(`${reason} (query ${id})`, sql, id);
       }
       if (Date.now() > deadline) {
@@ -111,11 +110,16 @@ export class AthenaQueryEngine implements QueryEngine {
     let token: string | undefined;
     let first = true;
     do {
-      const page = await o.client.send(new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token, MaxResults: PAGE_SIZE }));
+      const page = await o.client.send(
+        new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token, MaxResults: PAGE_SIZE }),
+      );
       if (first) columns.push(...(page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []));
       const data = page.ResultSet?.Rows ?? [];
       // A SELECT's first result row repeats the column names.
-      const skipHeader = first && execution?.StatementType === 'DML' && data[0]?.Data?.every((d, i) => d.VarCharValue === columns[i]?.Name);
+      const skipHeader =
+        first &&
+        execution?.StatementType === 'DML' &&
+        data[0]?.Data?.every((d, i) => d.VarCharValue === columns[i]?.Name);
       for (const r of skipHeader ? data.slice(1) : data) {
         const row: Row = {};
         columns.forEach((c, i) => {
@@ -138,7 +142,8 @@ export class AthenaQueryEngine implements QueryEngine {
   async stop(): Promise<void> {
     const id = this.running;
     this.running = undefined;
-    if (id) await this.options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch(() => undefined);
+    if (id)
+      await this.options.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch(() => undefined);
   }
 
   async close(): Promise<void> {

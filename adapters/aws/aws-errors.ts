@@ -41,7 +41,18 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 /** Network-level failures surfaced by Node (connection reset, DNS, socket timeouts). */
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+]);
 
 const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
 
@@ -69,7 +80,11 @@ export function isThrottlingError(error: unknown): boolean {
  * optimistic-concurrency conflicts. Follows `cause` chains, so wrapped errors classify like their origin.
  */
 export function isTransientError(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current !== undefined && depth < 5; current = shape(current).cause, depth++) {
+  for (
+    let current: unknown = error, depth = 0;
+    current !== undefined && depth < 5;
+    current = shape(current).cause, depth++
+  ) {
     const e = shape(current);
     const code = awsErrorCode(current);
     if (isThrottlingError(current)) return true;

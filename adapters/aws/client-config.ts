@@ -25,7 +25,10 @@ export function hasEndpointOverride(env: Env = process.env, service = 'S3'): boo
 
 /** Settings for any client (Glue, Athena, SQS, CloudFormation, Secrets Manager). */
 export function clientConfig(options: ClientOptions = {}): { region?: string; maxAttempts?: number } {
-  return { ...(options.region ? { region: options.region } : {}), ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}) };
+  return {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+  };
 }
 
 /** Settings for an S3 client: `clientConfig`, path-style when an endpoint override is set. */

@@ -44,12 +44,19 @@ export class EventBridgePublisher implements EventPublisher {
         }),
       );
     } catch (error) {
-      throw new EventPublishError(`EventBridge PutEvents on ${this.eventBusName} failed for ${label}: ${describeAwsError(error)}`, isTransientError(error), error);
+      throw new EventPublishError(
+        `EventBridge PutEvents on ${this.eventBusName} failed for ${label}: ${describeAwsError(error)}`,
+        isTransientError(error),
+        error,
+      );
     }
     const failed = response.Entries?.find((e) => e.ErrorCode);
     if ((response.FailedEntryCount ?? 0) > 0 || failed) {
       const code = failed?.ErrorCode ?? 'UnknownError';
-      throw new EventPublishError(`EventBridge refused ${label} on ${this.eventBusName}: ${code}: ${failed?.ErrorMessage ?? ''}`.trim(), RETRYABLE_ENTRY_CODES.has(code));
+      throw new EventPublishError(
+        `EventBridge refused ${label} on ${this.eventBusName}: ${code}: ${failed?.ErrorMessage ?? ''}`.trim(),
+        RETRYABLE_ENTRY_CODES.has(code),
+      );
     }
   }
 }

@@ -17,7 +17,12 @@ import { withBackoff, type BackoffPolicy } from './retry.ts';
 export const PARTITION_BATCH_SIZE = 100;
 
 /** Per-partition error codes in a BatchCreatePartition response that a later attempt can clear. */
-const RETRYABLE_ENTRY_CODES = new Set(['ThrottlingException', 'InternalServiceException', 'OperationTimeoutException', 'ConcurrentModificationException']);
+const RETRYABLE_ENTRY_CODES = new Set([
+  'ThrottlingException',
+  'InternalServiceException',
+  'OperationTimeoutException',
+  'ConcurrentModificationException',
+]);
 
 /** A Glue call failed. Names the table and, where known, the partitions; `transient` says whether a retry can succeed. */
 export class GlueCatalogError extends Error {
@@ -50,7 +55,9 @@ interface CachedTable {
 
 /** A column list as name:type, the part of a schema readers compare (comments are ignored). */
 export function columnSignature(columns: readonly Column[] | undefined): string {
-  return (columns ?? []).map((c) => `${(c.Name ?? '').toLowerCase()}:${(c.Type ?? '').toLowerCase().replace(/\s+/g, '')}`).join(',');
+  return (columns ?? [])
+    .map((c) => `${(c.Name ?? '').toLowerCase()}:${(c.Type ?? '').toLowerCase().replace(/\s+/g, '')}`)
+    .join(',');
 }
 
 /**
@@ -103,9 +110,12 @@ export class GlueCatalog implements Catalog {
     let nextToken: string | undefined;
     do {
       const page = await this.call(`GetPartitions ${this.options.database}.${dataset}`, () =>
-        this.client.send(new GetPartitionsCommand({ DatabaseName: this.options.database, TableName: dataset, NextToken: nextToken })),
+        this.client.send(
+          new GetPartitionsCommand({ DatabaseName: this.options.database, TableName: dataset, NextToken: nextToken }),
+        ),
       );
-      for (const p of page.Partitions ?? []) if (columnSignature(p.StorageDescriptor?.Columns) !== signature) stale.push(p);
+      for (const p of page.Partitions ?? [])
+        if (columnSignature(p.StorageDescriptor?.Columns) !== signature) stale.push(p);
       nextToken = page.NextToken;
     } while (nextToken);
     for (let start = 0; start < stale.length; start += PARTITION_BATCH_SIZE) {
@@ -127,9 +137,14 @@ export class GlueCatalog implements Catalog {
           }),
         ),
       );
-      const errors = (response.Errors ?? []).map((e) => `[${(e.PartitionValueList ?? []).join(', ')}] ${e.ErrorDetail?.ErrorCode ?? 'UnknownError'}: ${e.ErrorDetail?.ErrorMessage ?? ''}`);
+      const errors = (response.Errors ?? []).map(
+        (e) =>
+          `[${(e.PartitionValueList ?? []).join(', ')}] ${e.ErrorDetail?.ErrorCode ?? 'UnknownError'}: ${e.ErrorDetail?.ErrorMessage ?? ''}`,
+      );
       if (errors.length > 0) {
-        const transient = (response.Errors ?? []).every((e) => RETRYABLE_ENTRY_CODES.has(e.ErrorDetail?.ErrorCode ?? ''));
+        const transient = (response.Errors ?? []).every((e) =>
+          RETRYABLE_ENTRY_CODES.has(e.ErrorDetail?.ErrorCode ?? ''),
+        );
         throw new GlueCatalogError(`Glue ${label} failed for: ${errors.join('; ')}`, transient);
       }
     }
@@ -144,7 +159,11 @@ export class GlueCatalog implements Catalog {
         try {
           return await send();
         } catch (error) {
-          throw new GlueCatalogError(`Glue ${label} failed: ${describeAwsError(error)}`, isTransientError(error), error);
+          throw new GlueCatalogError(
+            `Glue ${label} failed: ${describeAwsError(error)}`,
+            isTransientError(error),
+            error,
+          );
         }
       },
       (error) => error instanceof GlueCatalogError && error.transient,
@@ -171,7 +190,11 @@ export class GlueCatalog implements Catalog {
         let response;
         try {
           response = await this.client.send(
-            new BatchCreatePartitionCommand({ DatabaseName: this.options.database, TableName: dataset, PartitionInputList: pending }),
+            new BatchCreatePartitionCommand({
+              DatabaseName: this.options.database,
+              TableName: dataset,
+              PartitionInputList: pending,
+            }),
           );
         } catch (error) {
           throw new GlueCatalogError(
@@ -196,12 +219,18 @@ export class GlueCatalog implements Catalog {
           }
         }
         if (fatal.length > 0) {
-          throw new GlueCatalogError(`Glue BatchCreatePartition on ${this.options.database}.${dataset} rejected partitions: ${fatal.join('; ')}`, false);
+          throw new GlueCatalogError(
+            `Glue BatchCreatePartition on ${this.options.database}.${dataset} rejected partitions: ${fatal.join('; ')}`,
+            false,
+          );
         }
         if (retry.length > 0) {
           pending = retry;
           const detail = retry.map((p) => `[${(p.Values ?? []).join(', ')}]`).join(', ');
-          throw new GlueCatalogError(`Glue BatchCreatePartition on ${this.options.database}.${dataset}: ${retry.length} partitions not created yet: ${detail}`, true);
+          throw new GlueCatalogError(
+            `Glue BatchCreatePartition on ${this.options.database}.${dataset}: ${retry.length} partitions not created yet: ${detail}`,
+            true,
+          );
         }
       },
       (error) => error instanceof GlueCatalogError && error.transient,
@@ -232,8 +261,13 @@ export class GlueCatalog implements Catalog {
       this.options.backoff,
     );
     const storageDescriptor = response.Table?.StorageDescriptor;
-    if (!storageDescriptor) throw new GlueCatalogError(`Glue table ${this.options.database}.${dataset} has no StorageDescriptor`, false);
-    const entry: CachedTable = { storageDescriptor, partitionKeyCount: response.Table?.PartitionKeys?.length ?? 0, fetchedAt: this.now() };
+    if (!storageDescriptor)
+      throw new GlueCatalogError(`Glue table ${this.options.database}.${dataset} has no StorageDescriptor`, false);
+    const entry: CachedTable = {
+      storageDescriptor,
+      partitionKeyCount: response.Table?.PartitionKeys?.length ?? 0,
+      fetchedAt: this.now(),
+    };
     this.tables.set(dataset, entry);
     return entry;
   }

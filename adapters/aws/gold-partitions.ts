@@ -19,7 +19,12 @@ import { GlueCatalogError, PARTITION_BATCH_SIZE } from './glue-catalog.ts';
 /** Glue's limit of partitions per BatchDeletePartition request. */
 export const DELETE_PARTITION_BATCH_SIZE = 25;
 
-const RETRYABLE_ENTRY_CODES = new Set(['ThrottlingException', 'InternalServiceException', 'OperationTimeoutException', 'ConcurrentModificationException']);
+const RETRYABLE_ENTRY_CODES = new Set([
+  'ThrottlingException',
+  'InternalServiceException',
+  'OperationTimeoutException',
+  'ConcurrentModificationException',
+]);
 
 export class GoldPartitions {
   private descriptor: StorageDescriptor | undefined;
@@ -36,7 +41,9 @@ export class GoldPartitions {
     let token: string | undefined;
     do {
       const page = await this.call('GetPartitions', () =>
-        this.client.send(new GetPartitionsCommand({ DatabaseName: this.database, TableName: this.table, NextToken: token })),
+        this.client.send(
+          new GetPartitionsCommand({ DatabaseName: this.database, TableName: this.table, NextToken: token }),
+        ),
       );
       for (const p of page.Partitions ?? []) {
         const [year, month] = p.Values ?? [];
@@ -70,12 +77,23 @@ export class GoldPartitions {
           }),
         ),
       );
-      this.check('BatchUpdatePartition', (response.Errors ?? []).map((e) => ({ values: e.PartitionValueList ?? [], code: e.ErrorDetail?.ErrorCode, message: e.ErrorDetail?.ErrorMessage })));
+      this.check(
+        'BatchUpdatePartition',
+        (response.Errors ?? []).map((e) => ({
+          values: e.PartitionValueList ?? [],
+          code: e.ErrorDetail?.ErrorCode,
+          message: e.ErrorDetail?.ErrorMessage,
+        })),
+      );
     }
     for (const batch of chunks(creates, PARTITION_BATCH_SIZE)) {
       const response = await this.call('BatchCreatePartition', () =>
         this.client.send(
-          new BatchCreatePartitionCommand({ DatabaseName: this.database, TableName: this.table, PartitionInputList: batch.map(([k, location]) => input(k, location)) }),
+          new BatchCreatePartitionCommand({
+            DatabaseName: this.database,
+            TableName: this.table,
+            PartitionInputList: batch.map(([k, location]) => input(k, location)),
+          }),
         ),
       );
       this.check('BatchCreatePartition', entryErrors(response.Errors));
@@ -97,13 +115,18 @@ export class GoldPartitions {
           }),
         ),
       );
-      this.check('BatchDeletePartition', entryErrors(response.Errors).filter((e) => e.code !== 'EntityNotFoundException'));
+      this.check(
+        'BatchDeletePartition',
+        entryErrors(response.Errors).filter((e) => e.code !== 'EntityNotFoundException'),
+      );
     }
   }
 
   private async storageDescriptor(): Promise<StorageDescriptor> {
     if (!this.descriptor) {
-      const response = await this.call('GetTable', () => this.client.send(new GetTableCommand({ DatabaseName: this.database, Name: this.table })));
+      const response = await this.call('GetTable', () =>
+        this.client.send(new GetTableCommand({ DatabaseName: this.database, Name: this.table })),
+      );
       const sd = response.Table?.StorageDescriptor;
       if (!sd) throw new GlueCatalogError(`Glue table ${this.database}.${this.table} has no StorageDescriptor`, false);
       this.descriptor = sd;
@@ -111,9 +134,14 @@ export class GoldPartitions {
     return this.descriptor;
   }
 
-  private check(operation: string, errors: ReadonlyArray<{ values: readonly string[]; code?: string; message?: string }>): void {
+  private check(
+    operation: string,
+    errors: ReadonlyArray<{ values: readonly string[]; code?: string; message?: string }>,
+  ): void {
     if (errors.length === 0) return;
-    const detail = errors.map((e) => `[${e.values.join(', ')}] ${e.code ?? 'UnknownError'}: ${e.message ?? ''}`.trim()).join('; ');
+    const detail = errors
+      .map((e) => `[${e.values.join(', ')}] ${e.code ?? 'UnknownError'}: ${e.message ?? ''}`.trim())
+      .join('; ');
     const transient = errors.every((e) => RETRYABLE_ENTRY_CODES.has(e.code ?? ''));
     throw new GlueCatalogError(`Glue ${operation} on ${this.database}.${this.table} failed for: ${detail}`, transient);
   }
@@ -122,13 +150,23 @@ export class GoldPartitions {
     try {
       return await run();
     } catch (error) {
-      throw new GlueCatalogError(`Glue ${operation} on ${this.database}.${this.table} failed: ${describeAwsError(error)}`, isTransientError(error), error);
+      throw new GlueCatalogError(
+        `Glue ${operation} on ${this.database}.${this.table} failed: ${describeAwsError(error)}`,
+        isTransientError(error),
+        error,
+      );
     }
   }
 }
 
-function entryErrors(errors: PartitionError[] | undefined): Array<{ values: string[]; code?: string; message?: string }> {
-  return (errors ?? []).map((e) => ({ values: e.PartitionValues ?? [], code: e.ErrorDetail?.ErrorCode, message: e.ErrorDetail?.ErrorMessage }));
+function entryErrors(
+  errors: PartitionError[] | undefined,
+): Array<{ values: string[]; code?: string; message?: string }> {
+  return (errors ?? []).map((e) => ({
+    values: e.PartitionValues ?? [],
+    code: e.ErrorDetail?.ErrorCode,
+    message: e.ErrorDetail?.ErrorMessage,
+  }));
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

@@ -82,11 +82,23 @@ export class S3ObjectStore implements ObjectStore {
    * Create only (`ifNoneMatch`): S3's conditional write, `If-None-Match: *` on the PutObject or on the
    * CompleteMultipartUpload; a taken key answers 412 and becomes ObjectExistsError.
    */
-  async putFile(zone: Zone, key: string, localPath: string, contentType?: string, options: PutOptions = {}): Promise<void> {
+  async putFile(
+    zone: Zone,
+    key: string,
+    localPath: string,
+    contentType?: string,
+    options: PutOptions = {},
+  ): Promise<void> {
     const bucket = this.bucket(zone);
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: bucket, Key: key, Body: createReadStream(localPath), ContentType: contentType, IfNoneMatch: options.ifNoneMatch ? '*' : undefined },
+      params: {
+        Bucket: bucket,
+        Key: key,
+        Body: createReadStream(localPath),
+        ContentType: contentType,
+        IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+      },
       partSize: this.partSize,
       queueSize: this.queueSize,
       leavePartsOnError: false,
@@ -101,7 +113,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
     const bucket = this.bucket(zone);
-    await this.call('PutObject', bucket, key, () => this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })));
+    await this.call('PutObject', bucket, key, () =>
+      this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })),
+    );
   }
 
   async getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined> {
@@ -117,7 +131,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async getStream(zone: Zone, key: string): Promise<Readable> {
     const bucket = this.bucket(zone);
-    const response = await this.call('GetObject', bucket, key, () => this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    const response = await this.call('GetObject', bucket, key, () =>
+      this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key })),
+    );
     return toReadable(bodyOf(response, bucket, key));
   }
 
@@ -128,7 +144,12 @@ export class S3ObjectStore implements ObjectStore {
     let response: GetObjectCommandOutput;
     try {
       response = await this.client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, Range: range ? `bytes=${range.start}-${range.end ?? ''}` : undefined }),
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          VersionId: versionId,
+          Range: range ? `bytes=${range.start}-${range.end ?? ''}` : undefined,
+        }),
       );
     } catch (error) {
       if (isNotFoundError(error)) return undefined;
@@ -147,7 +168,9 @@ export class S3ObjectStore implements ObjectStore {
   async copy(zone: Zone, fromKey: string, toKey: string): Promise<void> {
     const bucket = this.bucket(zone);
     const copySource = `${bucket}/${fromKey.split('/').map(encodeURIComponent).join('/')}`;
-    await this.call('CopyObject', bucket, `${fromKey} → ${toKey}`, () => this.client.send(new CopyObjectCommand({ Bucket: bucket, Key: toKey, CopySource: copySource })));
+    await this.call('CopyObject', bucket, `${fromKey} → ${toKey}`, () =>
+      this.client.send(new CopyObjectCommand({ Bucket: bucket, Key: toKey, CopySource: copySource })),
+    );
   }
 
   async *list(zone: Zone, prefix: string): AsyncIterable<StoredObject> {
@@ -155,11 +178,23 @@ export class S3ObjectStore implements ObjectStore {
     let continuationToken: string | undefined;
     do {
       const page = await this.call('ListObjectsV2', bucket, prefix, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: continuationToken, MaxKeys: this.listPageSize })),
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            ContinuationToken: continuationToken,
+            MaxKeys: this.listPageSize,
+          }),
+        ),
       );
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue;
-        yield { key: object.Key, size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0), version: object.ETag?.replace(/"/g, '') };
+        yield {
+          key: object.Key,
+          size: object.Size ?? 0,
+          lastModified: object.LastModified ?? new Date(0),
+          version: object.ETag?.replace(/"/g, ''),
+        };
       }
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (continuationToken);
@@ -171,12 +206,17 @@ export class S3ObjectStore implements ObjectStore {
       const chunk = keys.slice(start, start + DELETE_BATCH_SIZE);
       const label = `${chunk[0]} (+${chunk.length - 1} more)`;
       const response = await this.call('DeleteObjects', bucket, label, () =>
-        this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } })),
+        this.client.send(
+          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } }),
+        ),
       );
       const failed = response.Errors ?? [];
       if (failed.length > 0) {
         const summary = failed.slice(0, 5).map((e) => `${e.Key}: ${e.Code} ${e.Message ?? ''}`.trim());
-        const cause = Object.assign(new Error(`${failed.length} of ${chunk.length} keys not deleted: ${summary.join('; ')}`), { name: failed[0]?.Code ?? 'DeleteFailed' });
+        const cause = Object.assign(
+          new Error(`${failed.length} of ${chunk.length} keys not deleted: ${summary.join('; ')}`),
+          { name: failed[0]?.Code ?? 'DeleteFailed' },
+        );
         throw new S3StoreError('DeleteObjects', bucket, label, cause);
       }
     }
@@ -189,20 +229,38 @@ export class S3ObjectStore implements ObjectStore {
     let versionIdMarker: string | undefined;
     do {
       const page = await this.call('ListObjectVersions', bucket, key, () =>
-        this.client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker })),
+        this.client.send(
+          new ListObjectVersionsCommand({
+            Bucket: bucket,
+            Prefix: key,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionIdMarker,
+          }),
+        ),
       );
       for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
-        if (v.Key === key && v.VersionId && v.VersionId !== 'null' && !v.IsLatest) earlier.push({ Key: key, VersionId: v.VersionId });
+        if (v.Key === key && v.VersionId && v.VersionId !== 'null' && !v.IsLatest)
+          earlier.push({ Key: key, VersionId: v.VersionId });
       }
       keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
       versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
     } while (keyMarker);
     for (let start = 0; start < earlier.length; start += DELETE_BATCH_SIZE) {
       const chunk = earlier.slice(start, start + DELETE_BATCH_SIZE);
-      const response = await this.call('DeleteObjects', bucket, key, () => this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk, Quiet: true } })));
+      const response = await this.call('DeleteObjects', bucket, key, () =>
+        this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk, Quiet: true } })),
+      );
       const failed = response.Errors ?? [];
       if (failed.length > 0) {
-        const cause = Object.assign(new Error(`${failed.length} earlier versions not deleted: ${failed.slice(0, 3).map((e) => `${e.VersionId}: ${e.Code}`).join('; ')}`), { name: failed[0]?.Code ?? 'DeleteFailed' });
+        const cause = Object.assign(
+          new Error(
+            `${failed.length} earlier versions not deleted: ${failed
+              .slice(0, 3)
+              .map((e) => `${e.VersionId}: ${e.Code}`)
+              .join('; ')}`,
+          ),
+          { name: failed[0]?.Code ?? 'DeleteFailed' },
+        );
         throw new S3StoreError('DeleteObjects', bucket, key, cause);
       }
     }

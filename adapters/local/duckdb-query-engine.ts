@@ -35,7 +35,6 @@ export interface LocalQueryEngineOptions {
   tempDirectory?: string;
 }
 
-
 const quoteIdent = ident;
 const quoteString = sqlString;
 
@@ -69,8 +68,15 @@ async function hasParquet(dir: string): Promise<boolean> {
     throw e;
   }
   for (const entry of entries) {
-    if (entry.isFile() && entry.name.endsWith('.parquet') && !entry.name.startsWith('.') && !entry.name.startsWith('_')) return true;
-    if (entry.isDirectory() && !entry.name.startsWith('_') && !entry.name.startsWith('.') && (await hasParquet(join(dir, entry.name)))) return true;
+    if (entry.isFile() && entry.name.endsWith('.parquet') && !entry.name.startsWith('.') && !entry.name.startsWith('_'))
+      return true;
+    if (
+      entry.isDirectory() &&
+      !entry.name.startsWith('_') &&
+      !entry.name.startsWith('.') &&
+      (await hasParquet(join(dir, entry.name)))
+    )
+      return true;
   }
   return false;
 }
@@ -96,7 +102,9 @@ async function tableViewSql(t: TableSource, connection: DuckDBConnection): Promi
   const columns = [...t.dataColumns, ...t.partitionKeys];
   const target = `${t.schema}.${quoteIdent(t.name)}`;
   if (!(await hasParquet(t.dir))) {
-    const typed = columns.map((c) => `CAST(NULL AS ${duckdbTypeOfHive(c.hiveType)}) AS ${quoteIdent(c.name)}`).join(', ');
+    const typed = columns
+      .map((c) => `CAST(NULL AS ${duckdbTypeOfHive(c.hiveType)}) AS ${quoteIdent(c.name)}`)
+      .join(', ');
     return `CREATE OR REPLACE VIEW ${target} AS SELECT ${typed} WHERE false`;
   }
   const hiveTypes = t.partitionKeys.map((k) => `${quoteString(k.name)}: 'VARCHAR'`).join(', ');
@@ -113,7 +121,9 @@ async function tableViewSql(t: TableSource, connection: DuckDBConnection): Promi
       const found = present.get(c.name);
       if (found === undefined) return `CAST(NULL AS ${declared}) AS ${quoteIdent(c.name)}`;
       // A widened decimal (additive change) reads at the declared precision, as Athena reads it through Glue.
-      return declared.startsWith('DECIMAL') && found !== declared ? `CAST(${quoteIdent(c.name)} AS ${declared}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name);
+      return declared.startsWith('DECIMAL') && found !== declared
+        ? `CAST(${quoteIdent(c.name)} AS ${declared}) AS ${quoteIdent(c.name)}`
+        : quoteIdent(c.name);
     })
     .join(', ');
   return `CREATE OR REPLACE VIEW ${target} AS SELECT ${select} FROM ${scan}`;
@@ -149,7 +159,10 @@ function tableSources(root: string, contracts: ContractRegistry): TableSource[] 
 
 /** JSON-safe values: exact decimals as strings, integers as numbers when they fit, timestamps as text. */
 function plainValue(value: unknown, typeId: DuckDBTypeId): unknown {
-  if (typeof value === 'string' && (typeId === DuckDBTypeId.BIGINT || typeId === DuckDBTypeId.HUGEINT || typeId === DuckDBTypeId.UBIGINT)) {
+  if (
+    typeof value === 'string' &&
+    (typeId === DuckDBTypeId.BIGINT || typeId === DuckDBTypeId.HUGEINT || typeId === DuckDBTypeId.UBIGINT)
+  ) {
     const n = Number(value);
     return Number.isSafeInteger(n) ? n : value;
   }
@@ -174,8 +187,10 @@ export class LocalQueryEngine implements QueryEngine {
     const engine = new LocalQueryEngine(instance, connection);
     try {
       await connection.run(`SET TimeZone = 'UTC'`);
-      for (const schema of ['silver', 'gold', 'quarantine']) await connection.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      for (const source of tableSources(options.root, options.contracts)) await connection.run(await tableViewSql(source, connection));
+      for (const schema of ['silver', 'gold', 'quarantine'])
+        await connection.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      for (const source of tableSources(options.root, options.contracts))
+        await connection.run(await tableViewSql(source, connection));
       // Gold tables and views come from the gold layer's own definitions (they read silver, so they go last).
       for (const statement of await localGoldStatements(options.root)) await connection.run(statement);
     } catch (e) {

@@ -11,7 +11,12 @@ export const EVENTS_DIR = '_events';
 
 /** The event as EventBridge delivers it to a rule's target (minus the ids AWS adds). */
 export function eventEnvelope(event: LakeEvent): Record<string, unknown> {
-  return { source: event.source, 'detail-type': event.detailType, time: event.time.toISOString(), detail: event.detail };
+  return {
+    source: event.source,
+    'detail-type': event.detailType,
+    time: event.time.toISOString(),
+    detail: event.detail,
+  };
 }
 
 export class LocalEventLog implements EventPublisher {

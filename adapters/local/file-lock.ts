@@ -67,7 +67,14 @@ export function parseHolder(text: string): LockHolder | undefined {
     }
   } catch {
     const legacy = /^(\d+) (\S+)\s*$/.exec(text);
-    if (legacy) return { pid: Number(legacy[1]), host: hostname(), process_started_at: '', acquired_at: legacy[2] as string, nonce: '' };
+    if (legacy)
+      return {
+        pid: Number(legacy[1]),
+        host: hostname(),
+        process_started_at: '',
+        acquired_at: legacy[2] as string,
+        nonce: '',
+      };
   }
   return undefined;
 }
@@ -116,7 +123,8 @@ export function abandonedBecause(observed: Pick<Observed, 'holder' | 'ageMs'>, s
 }
 
 /** link(2) is not supported where the file system has no hard links (exFAT, some SMB and FUSE mounts). */
-export const isNoHardLinks = (e: unknown): boolean => ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(String((e as NodeJS.ErrnoException).code));
+export const isNoHardLinks = (e: unknown): boolean =>
+  ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(String((e as NodeJS.ErrnoException).code));
 
 /**
  * Creates `path` holding `content`, atomically; false when it exists. Without hard links it falls back to an
@@ -191,7 +199,11 @@ export class LockLostError extends Error {
 }
 
 /** Runs `work` while holding the lock at `path`. Throws LockBusyError when a live holder outlasts `waitMs`. */
-export async function withFileLock<T>(path: string, work: (lock: HeldLock) => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+export async function withFileLock<T>(
+  path: string,
+  work: (lock: HeldLock) => Promise<T>,
+  options: FileLockOptions = {},
+): Promise<T> {
   const staleMs = options.staleMs ?? DEFAULT_LOCK_STALE_MS;
   const deadline = Date.now() + (options.waitMs ?? 0);
   const mine: LockHolder = { ...currentOwner(), acquired_at: new Date().toISOString(), nonce: ownerToken() };
@@ -214,10 +226,13 @@ export async function withFileLock<T>(path: string, work: (lock: HeldLock) => Pr
     pause = Math.min(pause * 2, 100);
   }
 
-  const heartbeat = setInterval(() => {
-    const now = new Date();
-    utimes(path, now, now).catch(() => {});
-  }, options.heartbeatMs ?? Math.max(1000, Math.floor(staleMs / 4)));
+  const heartbeat = setInterval(
+    () => {
+      const now = new Date();
+      utimes(path, now, now).catch(() => {});
+    },
+    options.heartbeatMs ?? Math.max(1000, Math.floor(staleMs / 4)),
+  );
   heartbeat.unref();
   const held: HeldLock = {
     async assertHeld() {

@@ -79,7 +79,10 @@ export async function refreshGoldLocal(options: LocalGoldRefreshOptions): Promis
       while (Date.now() < holdUntil && (await requestedSince(request, passStarted))) {
         passStarted = Date.now();
         const again = await refreshPass(options, table, held);
-        result = { plan: again.plan.kind === 'noop' ? result.plan : again.plan, rows: { ...result.rows, ...again.rows } };
+        result = {
+          plan: again.plan.kind === 'noop' ? result.plan : again.plan,
+          rows: { ...result.rows, ...again.rows },
+        };
       }
       return result;
     },
@@ -96,7 +99,11 @@ async function requestedSince(request: string, since: number): Promise<boolean> 
   return requestedAt >= since;
 }
 
-async function refreshPass(options: LocalGoldRefreshOptions, table: GoldTable, held: HeldLock): Promise<LocalGoldRefreshResult> {
+async function refreshPass(
+  options: LocalGoldRefreshOptions,
+  table: GoldTable,
+  held: HeldLock,
+): Promise<LocalGoldRefreshResult> {
   const { lakeDir, engine } = options;
   const store = new LocalObjectStore(lakeDir);
   const executor: GoldExecutor<Record<MonthKey, number>> = {
@@ -120,7 +127,13 @@ function monthDir(lakeDir: string, table: GoldTable, k: MonthKey): string {
   return join(goldTableDir(lakeDir, table), `year=${year}`, `month=${month}`);
 }
 
-async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, plan: GoldRefreshPlan, rows: Record<MonthKey, number>, held: HeldLock): Promise<void> {
+async function writeMonths(
+  options: LocalGoldRefreshOptions,
+  table: GoldTable,
+  plan: GoldRefreshPlan,
+  rows: Record<MonthKey, number>,
+  held: HeldLock,
+): Promise<void> {
   const { lakeDir, engine } = options;
   const staging = join(lakeDir, 'gold', '_staging', table.name, plan.refreshId);
   await rm(staging, { recursive: true, force: true });
@@ -151,7 +164,8 @@ async function writeMonths(options: LocalGoldRefreshOptions, table: GoldTable, p
       }
       await mkdir(dir, { recursive: true });
       await rename(join(staging, `${k}.parquet`), join(dir, GOLD_PART_FILE));
-      for (const name of await readdir(dir)) if (name !== GOLD_PART_FILE) await rm(join(dir, name), { recursive: true, force: true });
+      for (const name of await readdir(dir))
+        if (name !== GOLD_PART_FILE) await rm(join(dir, name), { recursive: true, force: true });
     }
   } finally {
     await engine.query(`DROP TABLE IF EXISTS ${STAGE_TABLE}`);

@@ -32,18 +32,22 @@ export class LocalCatalog implements Catalog {
   async addPartitions(dataset: string, partitions: readonly PartitionSpec[]): Promise<void> {
     await mkdir(dirname(this.file), { recursive: true });
     // Read-merge-write under a lock: concurrent ingests (`lake watch` beside `lake ingest`) must not lose partitions.
-    await withFileLock(`${this.file}.lock`, async () => {
-      const data = await this.read();
-      const table = (data.tables[dataset] ??= { partitions: {} });
-      const now = new Date().toISOString();
-      for (const p of partitions) {
-        const id = p.values.join('/');
-        table.partitions[id] ??= { ...p, registeredAt: now }; // already exists = success, as in Glue
-      }
-      const tmp = `${this.file}.${ownerToken()}.tmp`; // named after its writer: a crash's leftover is swept
-      await writeFile(tmp, JSON.stringify(data, null, 2));
-      await rename(tmp, this.file);
-    }, { waitMs: 30_000, staleMs: 60_000 });
+    await withFileLock(
+      `${this.file}.lock`,
+      async () => {
+        const data = await this.read();
+        const table = (data.tables[dataset] ??= { partitions: {} });
+        const now = new Date().toISOString();
+        for (const p of partitions) {
+          const id = p.values.join('/');
+          table.partitions[id] ??= { ...p, registeredAt: now }; // already exists = success, as in Glue
+        }
+        const tmp = `${this.file}.${ownerToken()}.tmp`; // named after its writer: a crash's leftover is swept
+        await writeFile(tmp, JSON.stringify(data, null, 2));
+        await rename(tmp, this.file);
+      },
+      { waitMs: 30_000, staleMs: 60_000 },
+    );
   }
 
   async partitions(dataset: string): Promise<LocalCatalogPartition[]> {

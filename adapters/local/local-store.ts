@@ -68,7 +68,13 @@ export class LocalObjectStore implements ObjectStore {
    * only (`ifNoneMatch`), linked to it: link(2) fails when the key exists, so of two writers racing for one key
    * exactly one wins and the other gets ObjectExistsError; nothing is ever overwritten.
    */
-  async putFile(zone: Zone, key: string, localPath: string, _contentType?: string, options: LocalPutOptions = {}): Promise<void> {
+  async putFile(
+    zone: Zone,
+    key: string,
+    localPath: string,
+    _contentType?: string,
+    options: LocalPutOptions = {},
+  ): Promise<void> {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
     const aside = stagingName(target);

@@ -72,7 +72,10 @@ const legacyHostTag = (): string => createHash('sha256').update(hostname()).dige
 
 /** A short, file-name-safe tag of a host (8 hex digits): its name and, where known, its boot and PID namespace. */
 export function hostTag(host = hostname()): string {
-  return createHash('sha256').update(host === hostname() ? `${host}${MACHINE ? `|${MACHINE}` : ''}` : host).digest('hex').slice(0, 8);
+  return createHash('sha256')
+    .update(host === hostname() ? `${host}${MACHINE ? `|${MACHINE}` : ''}` : host)
+    .digest('hex')
+    .slice(0, 8);
 }
 
 /**

@@ -2,7 +2,16 @@
 import { quarantineFileKey, type QueryEngine, type Row, sourceId } from '../../engine/contract/index.ts';
 import type { Io } from '../io.ts';
 import { resultFormat, type AwsOptions, type LakeOptions } from '../options.ts';
-import { countSql, normalizeReason, quarantineRelation, reasonSummarySql, recordsSql, rejectedFilesSql, sourceSummarySql, type QuarantineFilter } from '../quarantine-queries.ts';
+import {
+  countSql,
+  normalizeReason,
+  quarantineRelation,
+  reasonSummarySql,
+  recordsSql,
+  rejectedFilesSql,
+  sourceSummarySql,
+  type QuarantineFilter,
+} from '../quarantine-queries.ts';
 import { formatCount, formatTime, plural } from '../ui/format.ts';
 import { renderJson, renderResult } from '../ui/output.ts';
 import { renderTable } from '../ui/table.ts';
@@ -30,17 +39,30 @@ function rawFields(raw: unknown): unknown {
   }
 }
 
-const list = (value: unknown): string => (Array.isArray(value) ? value.join(', ') : value === null || value === undefined ? '' : String(value));
+const list = (value: unknown): string =>
+  Array.isArray(value) ? value.join(', ') : value === null || value === undefined ? '' : String(value);
 
 /** Where the copy of a whole rejected file is kept. */
 function rejectedFileLocation(row: Row, where: (key: string) => string): string {
   const dataset = String(row.dataset);
   const key = String(row.source_key);
-  const id = sourceId({ bucket: String(row.source_bucket), key, versionId: row.source_version ? String(row.source_version) : undefined });
+  const id = sourceId({
+    bucket: String(row.source_bucket),
+    key,
+    versionId: row.source_version ? String(row.source_version) : undefined,
+  });
   return where(quarantineFileKey(dataset, id, key));
 }
 
-async function summary(engine: QueryEngine, relation: string, filter: QuarantineFilter, options: QuarantineOptions, io: Io, where: (key: string) => string, hintFlags: string) {
+async function summary(
+  engine: QueryEngine,
+  relation: string,
+  filter: QuarantineFilter,
+  options: QuarantineOptions,
+  io: Io,
+  where: (key: string) => string,
+  hintFlags: string,
+) {
   const [reasons, sources, files] = await Promise.all([
     engine.query(reasonSummarySql(relation, filter)),
     engine.query(sourceSummarySql(relation, filter)),
@@ -66,26 +88,53 @@ async function summary(engine: QueryEngine, relation: string, filter: Quarantine
   }
   if (reasons.rows.length) {
     io.print(`${s.bold('Rejected rows by reason')} ${s.dim('(a row with several reasons counts under each)')}\n`);
-    io.print(renderTable([{ header: 'reason' }, { header: 'rows' }, { header: 'sources' }], reasons.rows.map((r) => [r.reason, formatCount(Number(r.quarantined_rows)), r.sources]), { style: s, indent: '  ' }));
+    io.print(
+      renderTable(
+        [{ header: 'reason' }, { header: 'rows' }, { header: 'sources' }],
+        reasons.rows.map((r) => [r.reason, formatCount(Number(r.quarantined_rows)), r.sources]),
+        { style: s, indent: '  ' },
+      ),
+    );
     io.print(`\n${s.bold('Rejected rows by source')}\n`);
     io.print(
       renderTable(
         [{ header: 'source' }, { header: 'rows' }, { header: 'landed' }],
-        sources.rows.map((r) => [r.source_key, formatCount(Number(r.quarantined_rows)), formatTime(String(r.ingested_at))]),
+        sources.rows.map((r) => [
+          r.source_key,
+          formatCount(Number(r.quarantined_rows)),
+          formatTime(String(r.ingested_at)),
+        ]),
         { style: s, indent: '  ' },
       ),
     );
   }
   if (rejected.length) {
     io.print(`\n${s.bold('Files rejected whole')}\n`);
-    io.print(renderTable([{ header: 'source' }, { header: 'reason' }, { header: 'detail' }, { header: 'copy kept at' }], rejected.map((r) => [r.source_key, r.reasons, r.details, r.quarantined_copy]), { style: s, indent: '  ', maxCellWidth: 90 }));
+    io.print(
+      renderTable(
+        [{ header: 'source' }, { header: 'reason' }, { header: 'detail' }, { header: 'copy kept at' }],
+        rejected.map((r) => [r.source_key, r.reasons, r.details, r.quarantined_copy]),
+        { style: s, indent: '  ', maxCellWidth: 90 },
+      ),
+    );
   }
   const example = String(reasons.rows[0]?.reason ?? 'INVALID_AMOUNT');
-  io.print(`\nSee the rows: npx lake quarantine${hintFlags} --reason ${example}   or   --source ${String(sources.rows[0]?.source_key ?? 'KEY')}\n`);
+  io.print(
+    `\nSee the rows: npx lake quarantine${hintFlags} --reason ${example}   or   --source ${String(sources.rows[0]?.source_key ?? 'KEY')}\n`,
+  );
 }
 
-async function records(engine: QueryEngine, relation: string, filter: QuarantineFilter, options: QuarantineOptions, io: Io) {
-  const [result, count] = await Promise.all([engine.query(recordsSql(relation, filter, options.limit)), engine.query(countSql(relation, filter))]);
+async function records(
+  engine: QueryEngine,
+  relation: string,
+  filter: QuarantineFilter,
+  options: QuarantineOptions,
+  io: Io,
+) {
+  const [result, count] = await Promise.all([
+    engine.query(recordsSql(relation, filter, options.limit)),
+    engine.query(countSql(relation, filter)),
+  ]);
   const total = Number(count.rows[0]?.n ?? 0);
   const format = resultFormat(options);
   if (format !== 'table') {
@@ -93,23 +142,45 @@ async function records(engine: QueryEngine, relation: string, filter: Quarantine
     return;
   }
   if (total === 0) {
-    io.print(`No rejected rows${filter.reason ? ` with reason ${filter.reason}` : ''}${filter.source ? ` from ${filter.source}` : ''}.\n`);
+    io.print(
+      `No rejected rows${filter.reason ? ` with reason ${filter.reason}` : ''}${filter.source ? ` from ${filter.source}` : ''}.\n`,
+    );
     return;
   }
   io.print(
     renderTable(
-      [{ header: 'source' }, { header: 'record' }, { header: 'reasons' }, { header: 'details' }, { header: 'fields as received' }],
-      result.rows.map((r) => [r.source_key, r.record_number, list(r.reasons), list(r.details), rawFields(r.raw_record)]),
+      [
+        { header: 'source' },
+        { header: 'record' },
+        { header: 'reasons' },
+        { header: 'details' },
+        { header: 'fields as received' },
+      ],
+      result.rows.map((r) => [
+        r.source_key,
+        r.record_number,
+        list(r.reasons),
+        list(r.details),
+        rawFields(r.raw_record),
+      ]),
       { style: io.style, maxCellWidth: 70 },
     ),
   );
-  if (total > result.rows.length) io.note(io.errStyle.dim(`(showing ${formatCount(result.rows.length)} of ${plural(total, 'row')}: --limit N for more, --format csv for all columns untruncated)\n`));
+  if (total > result.rows.length)
+    io.note(
+      io.errStyle.dim(
+        `(showing ${formatCount(result.rows.length)} of ${plural(total, 'row')}: --limit N for more, --format csv for all columns untruncated)\n`,
+      ),
+    );
 }
 
 export async function quarantineAction(options: QuarantineOptions, io: Io): Promise<void> {
   const target = lakeTarget(options);
   const dataset = options.dataset ? target.dataset(options.dataset) : undefined;
-  const filter: QuarantineFilter = { reason: options.reason ? normalizeReason(options.reason, target.contracts()) : undefined, source: options.source };
+  const filter: QuarantineFilter = {
+    reason: options.reason ? normalizeReason(options.reason, target.contracts()) : undefined,
+    source: options.source,
+  };
   const relation = quarantineRelation(target.quarantineTables(dataset));
   // Reading quarantine needs the platform workgroup on AWS.
   const engine = await target.openQueryEngine('platform', io);

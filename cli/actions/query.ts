@@ -40,14 +40,19 @@ function declaredWorkgroup(sql: string): Workgroup | undefined {
 
 function chooseSql(positional: string | undefined, options: QueryOptions): { sql: string; label: string } {
   const given = [positional, options.sql, options.file].filter((x) => x !== undefined);
-  if (given.length === 0) throw new UserError('nothing to run', 'pass the SQL with --sql "…", a query file with --file NAME, or see the query files with --list');
+  if (given.length === 0)
+    throw new UserError(
+      'nothing to run',
+      'pass the SQL with --sql "…", a query file with --file NAME, or see the query files with --list',
+    );
   if (given.length > 1) throw new UserError('give the SQL once: either as an argument, with --sql, or with --file');
   const params = parseParams(options.param);
   if (options.file !== undefined) {
     const file = findQueryFile(options.file);
     return { sql: renderQuery(file, params), label: file.name };
   }
-  if (Object.keys(params).length) throw new UserError('--param applies to query files (--file)', 'write the value into the SQL instead');
+  if (Object.keys(params).length)
+    throw new UserError('--param applies to query files (--file)', 'write the value into the SQL instead');
   const sql = (positional ?? options.sql ?? '').trim();
   if (!sql) throw new UserError('the SQL is empty');
   return { sql, label: 'query' };
@@ -83,7 +88,10 @@ export async function queryAction(positional: string | undefined, options: Query
   const format = resultFormat(options);
   const { sql } = chooseSql(positional, options);
   const target = lakeTarget(options);
-  const engine: QueryEngine = await target.openQueryEngine(options.workgroup ?? declaredWorkgroup(sql) ?? 'analysts', io);
+  const engine: QueryEngine = await target.openQueryEngine(
+    options.workgroup ?? declaredWorkgroup(sql) ?? 'analysts',
+    io,
+  );
   const cancel = onInterrupt(async () => {
     await engine.close(); // on Athena this stops the query, so it stops costing money
     io.note('\nquery cancelled\n');
@@ -100,11 +108,18 @@ export async function queryAction(positional: string | undefined, options: Query
     const scanned = result.bytesScanned !== undefined ? `, ${formatBytes(result.bytesScanned)} scanned` : '';
     const shown = cut ? `showing ${formatCount(options.maxRows)} of ` : '';
     const more = cut ? '; --max-rows N for more, or --format csv for all' : '';
-    io.note(io.errStyle.dim(`(${shown}${formatCount(result.rows.length)} ${result.rows.length === 1 ? 'row' : 'rows'}, ${formatDuration(ms)}${scanned}${more})\n`));
+    io.note(
+      io.errStyle.dim(
+        `(${shown}${formatCount(result.rows.length)} ${result.rows.length === 1 ? 'row' : 'rows'}, ${formatDuration(ms)}${scanned}${more})\n`,
+      ),
+    );
   } catch (e) {
     progress.stop();
     if (e instanceof QueryError && /Catalog Error|does not exist|not found/i.test(e.message)) {
-      throw new UserError(`the query failed: ${e.message}`, `tables: ${tableNames(target.queryableDatasets()).join(', ')}`);
+      throw new UserError(
+        `the query failed: ${e.message}`,
+        `tables: ${tableNames(target.queryableDatasets()).join(', ')}`,
+      );
     }
     throw e;
   } finally {

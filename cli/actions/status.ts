@@ -21,31 +21,59 @@ function goldState(g: GoldStatus, s: Style): string {
 function attentionSections(status: LakeStatus, s: Style): string[] {
   const out: string[] = [];
   if (status.unfinished_ingests.length) {
-    out.push(`\n${s.bold('Unfinished ingests')} ${s.dim('(rows in silver, visible to queries, without a manifest; an abandoned one: `lake replay --prefix SOURCE` finishes it)')}\n`);
+    out.push(
+      `\n${s.bold('Unfinished ingests')} ${s.dim('(rows in silver, visible to queries, without a manifest; an abandoned one: `lake replay --prefix SOURCE` finishes it)')}\n`,
+    );
     out.push(
       renderTable(
         [{ header: 'started' }, { header: 'source' }, { header: 'silver files' }, { header: 'state' }],
-        status.unfinished_ingests.map((u) => [formatTime(u.started_at), s.yellow(u.source), formatCount(u.silver_files), u.state === 'abandoned' ? s.red(u.state) : u.state]),
+        status.unfinished_ingests.map((u) => [
+          formatTime(u.started_at),
+          s.yellow(u.source),
+          formatCount(u.silver_files),
+          u.state === 'abandoned' ? s.red(u.state) : u.state,
+        ]),
         { style: s, indent: '  ' },
       ),
     );
   }
   if (status.bronze_not_ingested.length) {
-    out.push(`\n${s.bold('In bronze, not ingested')} ${s.dim('(no manifest; `lake replay --prefix KEY` ingests one)')}\n`);
+    out.push(
+      `\n${s.bold('In bronze, not ingested')} ${s.dim('(no manifest; `lake replay --prefix KEY` ingests one)')}\n`,
+    );
     out.push(
       renderTable(
         [{ header: 'landed' }, { header: 'bronze key' }, { header: 'size' }, { header: 'state' }],
-        status.bronze_not_ingested.map((b) => [formatTime(b.landed), s.yellow(b.key), formatBytes(b.size), b.state === 'not ingested' ? s.red(b.state) : b.state]),
+        status.bronze_not_ingested.map((b) => [
+          formatTime(b.landed),
+          s.yellow(b.key),
+          formatBytes(b.size),
+          b.state === 'not ingested' ? s.red(b.state) : b.state,
+        ]),
         { style: s, indent: '  ' },
       ),
     );
   }
   if (status.refused_files.length) {
-    out.push(`\n${s.bold('Refused by lake watch')} ${s.dim('(bronze holds a different version of the name: rename the file to ingest it as a new source)')}\n`);
+    out.push(
+      `\n${s.bold('Refused by lake watch')} ${s.dim('(bronze holds a different version of the name: rename the file to ingest it as a new source)')}\n`,
+    );
     out.push(
       renderTable(
-        [{ header: 'file' }, { header: 'size' }, { header: 'bronze key' }, { header: 'bronze size' }, { header: 'bronze landed' }],
-        status.refused_files.map((r) => [s.red(displayPath(r.path)), formatBytes(r.size), r.key, formatBytes(r.bronze_size), formatTime(r.bronze_landed)]),
+        [
+          { header: 'file' },
+          { header: 'size' },
+          { header: 'bronze key' },
+          { header: 'bronze size' },
+          { header: 'bronze landed' },
+        ],
+        status.refused_files.map((r) => [
+          s.red(displayPath(r.path)),
+          formatBytes(r.size),
+          r.key,
+          formatBytes(r.bronze_size),
+          formatTime(r.bronze_landed),
+        ]),
         { style: s, indent: '  ' },
       ),
     );
@@ -109,7 +137,15 @@ function render(status: LakeStatus, io: Io): string {
   out.push(`\n${s.bold('Latest ingests')}\n`);
   out.push(
     renderTable(
-      [{ header: 'finished' }, { header: 'source' }, { header: 'status' }, { header: 'rows' }, { header: 'valid' }, { header: 'quarantined' }, { header: 'took' }],
+      [
+        { header: 'finished' },
+        { header: 'source' },
+        { header: 'status' },
+        { header: 'rows' },
+        { header: 'valid' },
+        { header: 'quarantined' },
+        { header: 'took' },
+      ],
       status.latest_ingests.map((m) => [
         formatTime(m.finished_at),
         m.source,
@@ -127,11 +163,7 @@ function render(status: LakeStatus, io: Io): string {
     out.push(
       renderTable(
         [{ header: 'table' }, { header: 'months' }, { header: 'state' }],
-        status.gold.map((g) => [
-          g.table,
-          g.first_month ? `${g.first_month} … ${g.last_month}` : '-',
-          goldState(g, s),
-        ]),
+        status.gold.map((g) => [g.table, g.first_month ? `${g.first_month} … ${g.last_month}` : '-', goldState(g, s)]),
         { style: s, indent: '  ' },
       ),
     );
@@ -141,7 +173,11 @@ function render(status: LakeStatus, io: Io): string {
   out.push('\n');
   if (alerts.length) {
     for (const d of alerts) {
-      out.push(s.yellow(`⚠ ${d.name}: ${formatPercent(d.quarantine_rate)} of rows quarantined, above the ${QUARANTINE_ALERT_TEXT} alert threshold. See: npx lake quarantine${lakeFlag(status.lake)}\n`));
+      out.push(
+        s.yellow(
+          `⚠ ${d.name}: ${formatPercent(d.quarantine_rate)} of rows quarantined, above the ${QUARANTINE_ALERT_TEXT} alert threshold. See: npx lake quarantine${lakeFlag(status.lake)}\n`,
+        ),
+      );
     }
   } else {
     out.push(s.dim(`Quarantine rates are within the ${QUARANTINE_ALERT_TEXT} alert threshold.\n`));

@@ -44,9 +44,14 @@ interface Counts {
 }
 
 async function scan(root: string, lakeDir: string): Promise<InputFiles> {
-  const found = existsSync(root) ? await scanDirectory(root).catch(() => ({ files: [], skipped: [] }) as InputFiles) : { files: [], skipped: [] };
+  const found = existsSync(root)
+    ? await scanDirectory(root).catch(() => ({ files: [], skipped: [] }) as InputFiles)
+    : { files: [], skipped: [] };
   const outsideLake = (path: string) => !path.startsWith(lakeDir + sep); // never ingest the lake into itself
-  return { files: found.files.filter((f) => outsideLake(f.path)), skipped: found.skipped.filter((k) => outsideLake(k.path)) };
+  return {
+    files: found.files.filter((f) => outsideLake(f.path)),
+    skipped: found.skipped.filter((k) => outsideLake(k.path)),
+  };
 }
 
 async function snapshotOf(path: string): Promise<FileSnapshot | undefined> {
@@ -96,13 +101,22 @@ class Watcher {
       if (!snapshot) continue;
       const readiness = this.stability.observe(f.path, snapshot, Date.now());
       const retry = this.retries.get(f.path);
-      if (readiness === 'ready' || (readiness === 'handled' && retry !== undefined && retry.at <= Date.now())) out.push(f);
+      if (readiness === 'ready' || (readiness === 'handled' && retry !== undefined && retry.at <= Date.now()))
+        out.push(f);
       else if (readiness !== 'handled') {
         if (this.options.once) {
           this.counts.waiting++;
-          this.io.note(this.io.errStyle.yellow(`… ${f.relative} changed within the last ${formatDuration(this.options.quietPeriod)}: left for the next run\n`));
+          this.io.note(
+            this.io.errStyle.yellow(
+              `… ${f.relative} changed within the last ${formatDuration(this.options.quietPeriod)}: left for the next run\n`,
+            ),
+          );
         } else if (readiness.firstSight) {
-          this.io.note(this.io.errStyle.dim(`… ${f.relative} is changing: waiting until it has been still for ${formatDuration(this.options.quietPeriod)}\n`));
+          this.io.note(
+            this.io.errStyle.dim(
+              `… ${f.relative} is changing: waiting until it has been still for ${formatDuration(this.options.quietPeriod)}\n`,
+            ),
+          );
         }
       }
     }
@@ -129,7 +143,11 @@ class Watcher {
           continue;
         }
         if (planned.inBronze && !this.json) {
-          this.io.print(this.io.style.dim(`↻ ${planned.key} is in bronze but was never ingested (an interrupted run): ingesting it now\n`));
+          this.io.print(
+            this.io.style.dim(
+              `↻ ${planned.key} is in bronze but was never ingested (an interrupted run): ingesting it now\n`,
+            ),
+          );
         }
         const manifest = await ingestPlannedFile(this.lake, planned);
         this.retries.delete(f.path);
@@ -147,7 +165,11 @@ class Watcher {
     if (e instanceof InputChangedError) {
       const now = await snapshotOf(f.path);
       if (now) this.stability.restart(f.path, now, Date.now());
-      this.io.note(this.io.errStyle.dim(`… ${f.relative} changed while being ingested: waiting until it has been still for ${formatDuration(this.options.quietPeriod)}\n`));
+      this.io.note(
+        this.io.errStyle.dim(
+          `… ${f.relative} changed while being ingested: waiting until it has been still for ${formatDuration(this.options.quietPeriod)}\n`,
+        ),
+      );
       return;
     }
     this.counts.failed++;
@@ -166,11 +188,16 @@ class Watcher {
         });
       }
       const s2 = this.io.errStyle;
-      this.io.note(`${s2.red(s2.bold(`✗ NOT INGESTED: ${f.relative}`))}\n  ${s2.red(e.message)}\n  ${s2.dim(`hint: ${e.hint}`)}\n`);
+      this.io.note(
+        `${s2.red(s2.bold(`✗ NOT INGESTED: ${f.relative}`))}\n  ${s2.red(e.message)}\n  ${s2.dim(`hint: ${e.hint}`)}\n`,
+      );
       return;
     }
     if (!isMachineFailure(e)) {
-      const hint = e instanceof UserError && e.hint ? ` (${e.hint})` : ' (tried again when the file changes, or when the watch restarts)';
+      const hint =
+        e instanceof UserError && e.hint
+          ? ` (${e.hint})`
+          : ' (tried again when the file changes, or when the watch restarts)';
       this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message}${hint}\n`));
       return;
     }
@@ -178,7 +205,9 @@ class Watcher {
     const attempts = (this.retries.get(f.path)?.attempts ?? 0) + 1;
     const pause = Math.min(this.options.interval * 2 ** attempts, MAX_RETRY_PAUSE_MS);
     this.retries.set(f.path, { attempts, at: Date.now() + pause });
-    this.io.note(this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message} (tried again in ${formatDuration(pause)})\n`));
+    this.io.note(
+      this.io.errStyle.red(`✗ ${f.relative}: ${(e as Error).message} (tried again in ${formatDuration(pause)})\n`),
+    );
   }
 }
 
@@ -191,8 +220,10 @@ const MAX_RETRY_PAUSE_MS = 5 * 60_000;
 
 export async function watchAction(dir: string, options: WatchOptions, io: Io): Promise<void> {
   const root = resolve(dir);
-  if (!existsSync(root)) throw new UserError(`no such directory: ${dir}`, `create it first (mkdir -p ${dir}), then drop files into it`);
-  if (!statSync(root).isDirectory()) throw new UserError(`${dir} is not a directory`, 'watch a directory; to ingest one file use `lake ingest FILE`');
+  if (!existsSync(root))
+    throw new UserError(`no such directory: ${dir}`, `create it first (mkdir -p ${dir}), then drop files into it`);
+  if (!statSync(root).isDirectory())
+    throw new UserError(`${dir} is not a directory`, 'watch a directory; to ingest one file use `lake ingest FILE`');
   const lake = LocalLake.open(await openOrCreateLake(options.lake), { threads: options.threads });
   const forced = options.dataset ? lake.contracts.get(lake.dataset(options.dataset)) : undefined;
   await cleanUpAbandoned(lake, io);
@@ -230,10 +261,19 @@ export async function watchAction(dir: string, options: WatchOptions, io: Io): P
     const skipped = c.skipped ? `, ${c.skipped} already in the lake` : '';
     const waiting = c.waiting ? `, ${c.waiting} still changing` : '';
     const failed = c.failed ? `, ${io.style.red(`${c.failed} failed`)}` : '';
-    io.print(`${options.once ? 'Done' : `\nStopped after ${formatDuration(Date.now() - started)}`}: ${plural(c.ingested, 'file')} ingested${skipped}${waiting}${failed}.\n`);
+    io.print(
+      `${options.once ? 'Done' : `\nStopped after ${formatDuration(Date.now() - started)}`}: ${plural(c.ingested, 'file')} ingested${skipped}${waiting}${failed}.\n`,
+    );
   }
   if (c.failed) {
-    throw new CommandFailed(`${plural(c.failed, 'file')} could not be ingested`, 'see the messages above; `lake status` lists files refused because bronze holds a different version');
+    throw new CommandFailed(
+      `${plural(c.failed, 'file')} could not be ingested`,
+      'see the messages above; `lake status` lists files refused because bronze holds a different version',
+    );
   }
-  if (gold.failedLast) throw new CommandFailed('gold could not be refreshed (the ingests themselves succeeded)', 'run `lake replay`, or ingest again: the refresh resumes');
+  if (gold.failedLast)
+    throw new CommandFailed(
+      'gold could not be refreshed (the ingests themselves succeeded)',
+      'run `lake replay`, or ingest again: the refresh resumes',
+    );
 }

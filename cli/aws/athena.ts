@@ -5,8 +5,11 @@ import type { AwsMode } from '../options.ts';
 import type { Workgroup } from '../target.ts';
 import { openAwsSession } from './session.ts';
 
-
-export async function openAthenaEngine(mode: AwsMode, io: Io, workgroup: Workgroup = 'analysts'): Promise<AthenaQueryEngine> {
+export async function openAthenaEngine(
+  mode: AwsMode,
+  io: Io,
+  workgroup: Workgroup = 'analysts',
+): Promise<AthenaQueryEngine> {
   const { stack, clients } = await openAwsSession(mode);
   for (const other of [clients.s3, clients.sqs, clients.cloudFormation]) other.destroy();
   let lastState = '';

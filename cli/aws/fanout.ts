@@ -34,7 +34,10 @@ export interface FanOutExecution {
 
 function stateMachineOf(stack: LakeStack): string {
   if (!stack.fanOutStateMachineArn) {
-    throw new UserError(`stack ${stack.stackName} has no fan-out state machine`, 'deploy this version (`npx cdk deploy`), or it was turned off with `fanOut: false`');
+    throw new UserError(
+      `stack ${stack.stackName} has no fan-out state machine`,
+      'deploy this version (`npx cdk deploy`), or it was turned off with `fanOut: false`',
+    );
   }
   return stack.fanOutStateMachineArn;
 }
@@ -59,7 +62,11 @@ async function describe(sfn: SFNClient, item: ExecutionListItem): Promise<FanOut
 }
 
 /** Executions that did not succeed (or, with `all`, every execution), newest first. */
-export async function listFanOuts(mode: AwsMode, options: { all?: boolean; json?: boolean }, io: Io): Promise<FanOutExecution[]> {
+export async function listFanOuts(
+  mode: AwsMode,
+  options: { all?: boolean; json?: boolean },
+  io: Io,
+): Promise<FanOutExecution[]> {
   const { stack, clients } = await openAwsSession(mode);
   try {
     const stateMachineArn = stateMachineOf(stack);
@@ -75,16 +82,31 @@ export async function listFanOuts(mode: AwsMode, options: { all?: boolean; json?
     items.sort((a, b) => (b.startDate?.getTime() ?? 0) - (a.startDate?.getTime() ?? 0));
     const executions = await Promise.all(items.map((item) => describe(clients.sfn, item)));
     if (options.json) io.print(renderJson(executions));
-    else if (executions.length === 0) io.print(options.all ? 'No fan-out executions.\n' : 'No failed, timed-out or aborted fan-out executions.\n');
+    else if (executions.length === 0)
+      io.print(options.all ? 'No fan-out executions.\n' : 'No failed, timed-out or aborted fan-out executions.\n');
     else {
       io.print(
         renderTable(
-          [{ header: 'execution' }, { header: 'status' }, { header: 'started' }, { header: 'object' }, { header: 'error' }],
-          executions.map((e) => [e.name, e.status, e.started ?? '', e.source_key ?? '', [e.error, e.cause].filter(Boolean).join(': ')]),
+          [
+            { header: 'execution' },
+            { header: 'status' },
+            { header: 'started' },
+            { header: 'object' },
+            { header: 'error' },
+          ],
+          executions.map((e) => [
+            e.name,
+            e.status,
+            e.started ?? '',
+            e.source_key ?? '',
+            [e.error, e.cause].filter(Boolean).join(': '),
+          ]),
           { style: io.style },
         ),
       );
-      io.print(`\nRedrive one once its cause is fixed: npx lake fanout redrive <execution> --aws --stack ${stack.stackName} (runbook: "A fan-out execution failed")\n`);
+      io.print(
+        `\nRedrive one once its cause is fixed: npx lake fanout redrive <execution> --aws --stack ${stack.stackName} (runbook: "A fan-out execution failed")\n`,
+      );
     }
     return executions;
   } finally {
@@ -93,26 +115,42 @@ export async function listFanOuts(mode: AwsMode, options: { all?: boolean; json?
 }
 
 /** Redrives a failed execution (only its failed steps run again), or with `restart` starts its input again under a new name. */
-export async function redriveFanOut(mode: AwsMode, name: string, options: { restart?: boolean; json?: boolean }, io: Io): Promise<string> {
+export async function redriveFanOut(
+  mode: AwsMode,
+  name: string,
+  options: { restart?: boolean; json?: boolean },
+  io: Io,
+): Promise<string> {
   const { stack, clients } = await openAwsSession(mode);
   try {
     const stateMachineArn = stateMachineOf(stack);
     const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     const detail = await clients.sfn.send(new DescribeExecutionCommand({ executionArn })).catch((e: unknown) => {
-      if ((e as Error).name === 'ExecutionDoesNotExist') throw new UserError(`no fan-out execution named ${name}`, '`npx lake fanout list --aws …` lists them');
+      if ((e as Error).name === 'ExecutionDoesNotExist')
+        throw new UserError(`no fan-out execution named ${name}`, '`npx lake fanout list --aws …` lists them');
       throw e;
     });
-    if (!NOT_SUCCEEDED.includes(detail.status as ExecutionStatus)) throw new UserError(`execution ${name} is ${detail.status}: only failed, timed-out or aborted ones are redriven`);
+    if (!NOT_SUCCEEDED.includes(detail.status as ExecutionStatus))
+      throw new UserError(`execution ${name} is ${detail.status}: only failed, timed-out or aborted ones are redriven`);
     let started: string;
     if (options.restart) {
-      const response = await clients.sfn.send(new StartExecutionCommand({ stateMachineArn, name: `${name}-restart-${Date.now().toString(36)}`.slice(0, 80), input: detail.input }));
+      const response = await clients.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn,
+          name: `${name}-restart-${Date.now().toString(36)}`.slice(0, 80),
+          input: detail.input,
+        }),
+      );
       started = response.executionArn ?? '';
     } else {
       await clients.sfn.send(new RedriveExecutionCommand({ executionArn }));
       started = executionArn;
     }
     if (options.json) io.print(renderJson({ execution_arn: started, restarted: options.restart ?? false }));
-    else io.print(`${options.restart ? 'Started again' : 'Redriven'}: ${started}\nFollow it with: npx lake fanout list --all --aws --stack ${stack.stackName}\n`);
+    else
+      io.print(
+        `${options.restart ? 'Started again' : 'Redriven'}: ${started}\nFollow it with: npx lake fanout list --all --aws --stack ${stack.stackName}\n`,
+      );
     return started;
   } finally {
     clients.destroy();

@@ -41,7 +41,8 @@ interface ExistingObject {
   etag?: string;
 }
 
-const httpStatus = (e: unknown): number | undefined => (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+const httpStatus = (e: unknown): number | undefined =>
+  (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 /**
  * What bronze holds under the key: undefined when nothing, `'unreadable'` when this identity may not read
@@ -58,13 +59,22 @@ async function existing(s3: S3Client, bucket: string, key: string): Promise<Exis
   }
 }
 
-const sameBytes = (there: ExistingObject, md5: string): boolean => there.md5 === md5 || there.etag?.replace(/"/g, '') === md5;
+const sameBytes = (there: ExistingObject, md5: string): boolean =>
+  there.md5 === md5 || there.etag?.replace(/"/g, '') === md5;
 
 function differentContent(bucket: string, key: string): UserError {
-  return new UserError(`s3://${bucket}/${key} already holds different content`, 'raw input is immutable: give the new file another name, or use `lake replay --aws` to re-process the existing object');
+  return new UserError(
+    `s3://${bucket}/${key} already holds different content`,
+    'raw input is immutable: give the new file another name, or use `lake replay --aws` to re-process the existing object',
+  );
 }
 
-async function waitForManifest(s3: S3Client, bucket: string, key: string, timeoutMs: number): Promise<Manifest | undefined> {
+async function waitForManifest(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  timeoutMs: number,
+): Promise<Manifest | undefined> {
   const silver = new S3ObjectStore(s3, { silver: bucket });
   const deadline = Date.now() + timeoutMs;
   let delay = 500;
@@ -80,7 +90,8 @@ async function waitForManifest(s3: S3Client, bucket: string, key: string, timeou
 export async function ingestToAws(paths: readonly string[], options: AwsIngestOptions, io: Io): Promise<void> {
   const contracts = loadLakeContracts();
   const forced = options.dataset ? contracts.get(options.dataset) : undefined;
-  if (options.dataset && !forced) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
+  if (options.dataset && !forced)
+    throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
   const { files: found, skipped } = await findInputFiles(paths);
   reportSkipped(skipped, io);
   const { stack, clients } = await openAwsSession(options);
@@ -92,10 +103,24 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
       const md5 = await md5File(file.path);
       const there = await existing(clients.s3, bucket, key);
       if (there && there !== 'unreadable' && !sameBytes(there, md5)) throw differentContent(bucket, key);
-      planned.push({ path: file.path, key, dataset, size: (await stat(file.path)).size, md5, alreadyThere: there === 'unreadable' ? undefined : there });
+      planned.push({
+        path: file.path,
+        key,
+        dataset,
+        size: (await stat(file.path)).size,
+        md5,
+        alreadyThere: there === 'unreadable' ? undefined : there,
+      });
     }
 
-    const results: Array<{ bucket: string; key: string; version_id: string | null; etag: string | null; uploaded: boolean; manifest?: Manifest }> = [];
+    const results: Array<{
+      bucket: string;
+      key: string;
+      version_id: string | null;
+      etag: string | null;
+      uploaded: boolean;
+      manifest?: Manifest;
+    }> = [];
     const progress = io.progress('bytes');
     for (const [i, file] of planned.entries()) {
       let versionId = file.alreadyThere?.versionId;
@@ -106,7 +131,13 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
         // under the key since the check above is never overwritten.
         const upload = new Upload({
           client: clients.s3,
-          params: { Bucket: bucket, Key: file.key, Body: createReadStream(file.path), Metadata: { [MD5_METADATA]: file.md5 }, IfNoneMatch: '*' },
+          params: {
+            Bucket: bucket,
+            Key: file.key,
+            Body: createReadStream(file.path),
+            Metadata: { [MD5_METADATA]: file.md5 },
+            IfNoneMatch: '*',
+          },
         });
         upload.on('httpUploadProgress', (p) => progress.set(p.loaded ?? 0));
         try {
@@ -130,17 +161,33 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
           progress.stop();
         }
       }
-      const result: (typeof results)[number] = { bucket, key: file.key, version_id: versionId ?? null, etag: etag?.replace(/"/g, '') ?? null, uploaded: !file.alreadyThere };
+      const result: (typeof results)[number] = {
+        bucket,
+        key: file.key,
+        version_id: versionId ?? null,
+        etag: etag?.replace(/"/g, '') ?? null,
+        uploaded: !file.alreadyThere,
+      };
       if (!options.json) {
-        io.print(`${file.alreadyThere ? io.style.dim('=') : io.style.green('↑')} s3://${bucket}/${file.key}  ${formatBytes(file.size)}${file.alreadyThere ? '  (already in bronze)' : ''}${versionId ? io.style.dim(`  version ${versionId}`) : ''}\n`);
+        io.print(
+          `${file.alreadyThere ? io.style.dim('=') : io.style.green('↑')} s3://${bucket}/${file.key}  ${formatBytes(file.size)}${file.alreadyThere ? '  (already in bronze)' : ''}${versionId ? io.style.dim(`  version ${versionId}`) : ''}\n`,
+        );
       }
       if (options.wait) {
         const id = sourceId({ bucket, key: file.key, versionId, etag });
         progress.phase(`waiting for the ingest of ${file.key}`);
-        const manifest = await waitForManifest(clients.s3, stack.silverBucket, manifestKey(file.dataset, id), (options.timeoutSeconds ?? 300) * 1000);
+        const manifest = await waitForManifest(
+          clients.s3,
+          stack.silverBucket,
+          manifestKey(file.dataset, id),
+          (options.timeoutSeconds ?? 300) * 1000,
+        );
         progress.stop();
         if (!manifest) {
-          throw new CommandFailed(`no manifest for ${file.key} after ${options.timeoutSeconds ?? 300} s`, 'the Lambda may still be running, or the event went to the dead-letter queue: check `lake dlq status --aws`');
+          throw new CommandFailed(
+            `no manifest for ${file.key} after ${options.timeoutSeconds ?? 300} s`,
+            'the Lambda may still be running, or the event went to the dead-letter queue: check `lake dlq status --aws`',
+          );
         }
         result.manifest = manifest;
         if (!options.json) io.print(manifestLine(manifest, io.style));
@@ -148,7 +195,10 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
       results.push(result);
     }
     if (options.json) io.print(renderJson(results));
-    else if (!options.wait) io.print(`\n${plural(planned.length, 'file')} in bronze; the ingest function picks them up from the queue. Add --wait to see the results.\n`);
+    else if (!options.wait)
+      io.print(
+        `\n${plural(planned.length, 'file')} in bronze; the ingest function picks them up from the queue. Add --wait to see the results.\n`,
+      );
   } finally {
     clients.destroy();
   }

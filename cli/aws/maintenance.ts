@@ -22,14 +22,21 @@ import { openAwsSession, type AwsSession } from './session.ts';
 
 function lakeStore(session: AwsSession): S3ObjectStore {
   const { stack, clients } = session;
-  return new S3ObjectStore(clients.s3, { bronze: stack.bronzeBucket, silver: stack.silverBucket, gold: stack.goldBucket, quarantine: stack.quarantineBucket });
+  return new S3ObjectStore(clients.s3, {
+    bronze: stack.bronzeBucket,
+    silver: stack.silverBucket,
+    gold: stack.goldBucket,
+    quarantine: stack.quarantineBucket,
+  });
 }
 
 /** The deployment's PII salt (the secret the ingest function reads), when erasing by a `hash` column. */
 async function piiSalt(mode: AwsMode, secretId: string | undefined): Promise<string> {
   if (!secretId) return '';
   const endpoint = process.env.AWS_ENDPOINT_URL || undefined;
-  const client = withClientHooks(new SecretsManagerClient({ ...(mode.region ? { region: mode.region } : {}), ...(endpoint ? { endpoint } : {}) }));
+  const client = withClientHooks(
+    new SecretsManagerClient({ ...(mode.region ? { region: mode.region } : {}), ...(endpoint ? { endpoint } : {}) }),
+  );
   try {
     const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     if (!SecretString) throw new UserError(`secret ${secretId} has no string value`);
@@ -46,10 +53,16 @@ export interface AwsEraseOptions extends EraseCommandOptions {
 export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io): Promise<void> {
   const contracts = loadLakeContracts();
   const contract = contracts.get(options.dataset);
-  if (!contract) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
-  const hashes = contract.columns.some((c) => c.pii === 'hash' && new RegExp(`^\\s*"?${c.name}"?\\s*=`, 'i').test(options.where));
+  if (!contract)
+    throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
+  const hashes = contract.columns.some(
+    (c) => c.pii === 'hash' && new RegExp(`^\\s*"?${c.name}"?\\s*=`, 'i').test(options.where),
+  );
   if (hashes && !options.piiSaltSecret) {
-    throw new UserError(`--where names a hash PII column: the value must be hashed with the deployment's salt`, 'pass --pii-salt-secret <the PII salt secret ARN> (the ingest function\'s PII_SALT_SECRET_ARN)');
+    throw new UserError(
+      `--where names a hash PII column: the value must be hashed with the deployment's salt`,
+      "pass --pii-salt-secret <the PII salt secret ARN> (the ingest function's PII_SALT_SECRET_ARN)",
+    );
   }
   const session = await openAwsSession(mode);
   const work = await mkdtemp(join(tmpdir(), 'lake-erase-'));
@@ -67,7 +80,8 @@ export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io
     if (options.json) io.print(renderJson(record));
     else {
       printErasure(record, io);
-      if (!record.dry_run && record.rows_removed.silver > 0) io.print(io.style.dim('gold: the rewritten manifests queue a gold refresh of the affected months\n'));
+      if (!record.dry_run && record.rows_removed.silver > 0)
+        io.print(io.style.dim('gold: the rewritten manifests queue a gold refresh of the affected months\n'));
     }
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -75,19 +89,34 @@ export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io
   }
 }
 
-export async function compactOnAws(mode: AwsMode, options: { dataset?: string; partition?: string; targetBytes: number; dryRun?: boolean }, io: Io): Promise<CompactionReport[]> {
+export async function compactOnAws(
+  mode: AwsMode,
+  options: { dataset?: string; partition?: string; targetBytes: number; dryRun?: boolean },
+  io: Io,
+): Promise<CompactionReport[]> {
   const contracts = loadLakeContracts();
   const session = await openAwsSession(mode);
   const work = await mkdtemp(join(tmpdir(), 'lake-compact-'));
   try {
-    if (options.dataset && !contracts.get(options.dataset)) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
+    if (options.dataset && !contracts.get(options.dataset))
+      throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
     const datasets = options.dataset ? [options.dataset] : contracts.names();
     const reports: CompactionReport[] = [];
     for (const dataset of datasets) {
       const progress = io.progress();
       progress.phase(`compacting ${dataset} on ${mode.stack}`);
       try {
-        reports.push(await runCompaction({ store: lakeStore(session), contracts, dataset, partition: options.partition, targetBytes: options.targetBytes, dryRun: options.dryRun, workDir: work }));
+        reports.push(
+          await runCompaction({
+            store: lakeStore(session),
+            contracts,
+            dataset,
+            partition: options.partition,
+            targetBytes: options.targetBytes,
+            dryRun: options.dryRun,
+            workDir: work,
+          }),
+        );
       } finally {
         progress.stop();
       }

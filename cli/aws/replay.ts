@@ -43,7 +43,12 @@ export function objectCreatedEvent(bucket: string, region: string, o: ReplayedOb
     detail: {
       version: '0',
       bucket: { name: bucket },
-      object: { key: o.key, size: o.size, etag: o.etag?.replace(/"/g, ''), ...(o.versionId && o.versionId !== 'null' ? { 'version-id': o.versionId } : {}) },
+      object: {
+        key: o.key,
+        size: o.size,
+        etag: o.etag?.replace(/"/g, ''),
+        ...(o.versionId && o.versionId !== 'null' ? { 'version-id': o.versionId } : {}),
+      },
       'request-id': 'lake-replay',
       requester: 'lake-cli',
       reason: 'PutObject',
@@ -52,16 +57,35 @@ export function objectCreatedEvent(bucket: string, region: string, o: ReplayedOb
 }
 
 /** Current versions of the objects under a prefix, modified at or after `since`. */
-async function currentVersions(s3: S3Client, bucket: string, prefix: string | undefined, since: Date | undefined, onPage: (n: number) => void): Promise<ReplayedObject[]> {
+async function currentVersions(
+  s3: S3Client,
+  bucket: string,
+  prefix: string | undefined,
+  since: Date | undefined,
+  onPage: (n: number) => void,
+): Promise<ReplayedObject[]> {
   const objects: ReplayedObject[] = [];
   let keyMarker: string | undefined;
   let versionIdMarker: string | undefined;
   do {
-    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }));
+    const page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        VersionIdMarker: versionIdMarker,
+      }),
+    );
     for (const v of page.Versions ?? []) {
       if (!v.IsLatest || !v.Key || !v.LastModified) continue;
       if (since && v.LastModified < since) continue;
-      objects.push({ key: v.Key, versionId: v.VersionId, etag: v.ETag, size: v.Size ?? 0, lastModified: v.LastModified });
+      objects.push({
+        key: v.Key,
+        versionId: v.VersionId,
+        etag: v.ETag,
+        size: v.Size ?? 0,
+        lastModified: v.LastModified,
+      });
     }
     onPage(objects.length);
     keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
@@ -75,7 +99,9 @@ export async function replayOnAws(options: AwsReplayOptions, io: Io): Promise<vo
   try {
     const progress = io.progress('items');
     progress.phase('listing bronze');
-    const objects = await currentVersions(clients.s3, stack.bronzeBucket, options.prefix, options.since, (n) => progress.set(n));
+    const objects = await currentVersions(clients.s3, stack.bronzeBucket, options.prefix, options.since, (n) =>
+      progress.set(n),
+    );
     progress.stop();
 
     if (!options.dryRun && objects.length) {
@@ -86,7 +112,10 @@ export async function replayOnAws(options: AwsReplayOptions, io: Io): Promise<vo
         const response = await clients.sqs.send(
           new SendMessageBatchCommand({
             QueueUrl: stack.ingestQueueUrl,
-            Entries: batch.map((o, j) => ({ Id: String(j), MessageBody: JSON.stringify(objectCreatedEvent(stack.bronzeBucket, region, o)) })),
+            Entries: batch.map((o, j) => ({
+              Id: String(j),
+              MessageBody: JSON.stringify(objectCreatedEvent(stack.bronzeBucket, region, o)),
+            })),
           }),
         );
         if (response.Failed?.length) {
@@ -102,13 +131,28 @@ export async function replayOnAws(options: AwsReplayOptions, io: Io): Promise<vo
     }
 
     if (options.json) {
-      io.print(renderJson({ dry_run: options.dryRun === true, queue: stack.ingestQueueUrl, objects: objects.map((o) => ({ ...o, lastModified: o.lastModified.toISOString() })) }));
+      io.print(
+        renderJson({
+          dry_run: options.dryRun === true,
+          queue: stack.ingestQueueUrl,
+          objects: objects.map((o) => ({ ...o, lastModified: o.lastModified.toISOString() })),
+        }),
+      );
       return;
     }
     const size = objects.reduce((s, o) => s + o.size, 0);
-    if (objects.length === 0) io.print(`No bronze objects${options.prefix ? ` under ${options.prefix}` : ''}${options.since ? ` since ${options.since.toISOString()}` : ''}.\n`);
-    else if (options.dryRun) io.print(`Would re-send ${plural(objects.length, 'event')} (${formatBytes(size)} of bronze objects):\n${objects.map((o) => `  ${o.key}\n`).join('')}`);
-    else io.print(`Re-sent ${plural(objects.length, 'event')} (${formatBytes(size)} of bronze objects) to the ingest queue. Outputs are keyed by object version: nothing is duplicated.\n`);
+    if (objects.length === 0)
+      io.print(
+        `No bronze objects${options.prefix ? ` under ${options.prefix}` : ''}${options.since ? ` since ${options.since.toISOString()}` : ''}.\n`,
+      );
+    else if (options.dryRun)
+      io.print(
+        `Would re-send ${plural(objects.length, 'event')} (${formatBytes(size)} of bronze objects):\n${objects.map((o) => `  ${o.key}\n`).join('')}`,
+      );
+    else
+      io.print(
+        `Re-sent ${plural(objects.length, 'event')} (${formatBytes(size)} of bronze objects) to the ingest queue. Outputs are keyed by object version: nothing is duplicated.\n`,
+      );
   } finally {
     clients.destroy();
   }

@@ -11,7 +11,9 @@ export interface AwsSession {
 export async function openAwsSession(mode: AwsMode): Promise<AwsSession> {
   const clients = awsClients(mode.region);
   try {
-    const stack = mode.outputsFile ? readOutputsFile(mode.outputsFile, mode.stack) : await describeLakeStack(clients.cloudFormation, mode.stack);
+    const stack = mode.outputsFile
+      ? readOutputsFile(mode.outputsFile, mode.stack)
+      : await describeLakeStack(clients.cloudFormation, mode.stack);
     return { stack, clients };
   } catch (e) {
     clients.destroy();

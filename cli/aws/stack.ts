@@ -36,8 +36,12 @@ function fromOutputs(stackName: string, outputs: Record<string, string>): LakeSt
       'is it a Medallion Lake stack, deployed from this version? (`npx cdk deploy` updates it)',
     );
   }
-  const fields = Object.fromEntries(Object.entries(STACK_OUTPUTS).map(([field, key]) => [field, outputs[key] as string]));
-  const optional = Object.fromEntries(Object.entries(OPTIONAL_STACK_OUTPUTS).flatMap(([field, key]) => (outputs[key] ? [[field, outputs[key]]] : [])));
+  const fields = Object.fromEntries(
+    Object.entries(STACK_OUTPUTS).map(([field, key]) => [field, outputs[key] as string]),
+  );
+  const optional = Object.fromEntries(
+    Object.entries(OPTIONAL_STACK_OUTPUTS).flatMap(([field, key]) => (outputs[key] ? [[field, outputs[key]]] : [])),
+  );
   return { stackName, ...fields, ...optional } as LakeStack;
 }
 
@@ -48,12 +52,22 @@ export async function describeLakeStack(client: CloudFormationClient, stackName:
     const stack = response.Stacks?.[0];
     if (!stack) throw new UserError(`no stack named ${stackName}`);
     if (stack.StackStatus?.endsWith('_IN_PROGRESS') && stack.StackStatus.startsWith('CREATE')) {
-      throw new UserError(`stack ${stackName} is still being created (${stack.StackStatus})`, 'wait for the deployment to finish');
+      throw new UserError(
+        `stack ${stackName} is still being created (${stack.StackStatus})`,
+        'wait for the deployment to finish',
+      );
     }
-    outputs = Object.fromEntries((stack.Outputs ?? []).filter((o) => o.OutputKey && o.OutputValue).map((o) => [o.OutputKey as string, o.OutputValue as string]));
+    outputs = Object.fromEntries(
+      (stack.Outputs ?? [])
+        .filter((o) => o.OutputKey && o.OutputValue)
+        .map((o) => [o.OutputKey as string, o.OutputValue as string]),
+    );
   } catch (e) {
     if ((e as Error).name === 'ValidationError' && /does not exist/.test((e as Error).message)) {
-      throw new UserError(`no stack named ${stackName} in this account and region`, 'check --stack, --region and AWS_PROFILE; `npx cdk list` shows the stack names');
+      throw new UserError(
+        `no stack named ${stackName} in this account and region`,
+        'check --stack, --region and AWS_PROFILE; `npx cdk list` shows the stack names',
+      );
     }
     throw e;
   }
@@ -69,6 +83,10 @@ export function readOutputsFile(path: string, stackName: string): LakeStack {
     throw new UserError(`cannot read the outputs file ${path}: ${(e as Error).message}`);
   }
   const outputs = document[stackName];
-  if (!outputs) throw new UserError(`${path} has no outputs for stack ${stackName}`, `stacks in the file: ${Object.keys(document).join(', ') || 'none'}`);
+  if (!outputs)
+    throw new UserError(
+      `${path} has no outputs for stack ${stackName}`,
+      `stacks in the file: ${Object.keys(document).join(', ') || 'none'}`,
+    );
   return fromOutputs(stackName, outputs);
 }

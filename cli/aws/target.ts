@@ -48,13 +48,24 @@ export class AwsTarget implements LakeTarget {
 
   async ingest(paths: string[], options: IngestOptions, io: Io): Promise<void> {
     const { ingestToAws } = await import('./ingest.ts');
-    await ingestToAws(paths, { ...this.mode, dataset: options.dataset, json: options.json, wait: options.wait, timeoutSeconds: options.timeout }, io);
+    await ingestToAws(
+      paths,
+      {
+        ...this.mode,
+        dataset: options.dataset,
+        json: options.json,
+        wait: options.wait,
+        timeoutSeconds: options.timeout,
+      },
+      io,
+    );
   }
 
   async replay(options: ReplayOptions, since: Date | undefined, io: Io): Promise<void> {
     const contracts = this.contracts();
     const prefix = options.prefix ?? (options.dataset ? contracts.get(options.dataset)?.bronzePrefix : undefined);
-    if (options.dataset && !contracts.get(options.dataset)) throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
+    if (options.dataset && !contracts.get(options.dataset))
+      throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
     const { replayOnAws } = await import('./replay.ts');
     await replayOnAws({ ...this.mode, prefix, since, json: options.json, dryRun: options.dryRun }, io);
   }

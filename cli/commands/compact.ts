@@ -25,5 +25,7 @@ Examples:
   $ npx lake compact --dry-run
   $ npx lake compact --dataset transactions --partition year=2024/month=01 --target-size 256MB`,
   );
-  command.action(async (options: CompactCommandOptions) => (await import('../actions/compact.ts')).compactAction(options, io));
+  command.action(async (options: CompactCommandOptions) =>
+    (await import('../actions/compact.ts')).compactAction(options, io),
+  );
 }

@@ -2,7 +2,15 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
-import { addAwsOptions, addJsonOption, awsMode, positiveInteger, type AwsMode, type AwsOptions, type JsonOptions } from '../options.ts';
+import {
+  addAwsOptions,
+  addJsonOption,
+  awsMode,
+  positiveInteger,
+  type AwsMode,
+  type AwsOptions,
+  type JsonOptions,
+} from '../options.ts';
 
 interface DlqOptions extends AwsOptions, JsonOptions {
   max?: number;
@@ -23,16 +31,24 @@ export function registerDlq(program: Command, io: Io): void {
   const dlq = program
     .command('dlq')
     .summary('the ingest dead-letter queue (AWS): status, redrive')
-    .description('Bronze objects whose ingestion failed repeatedly wait in the dead-letter queue. After fixing the cause, move them back to the ingest queue with `redrive`.');
+    .description(
+      'Bronze objects whose ingestion failed repeatedly wait in the dead-letter queue. After fixing the cause, move them back to the ingest queue with `redrive`.',
+    );
 
-  const status = dlq.command('status').description('how many messages wait in the dead-letter queue and the ingest queue');
+  const status = dlq
+    .command('status')
+    .description('how many messages wait in the dead-letter queue and the ingest queue');
   addAwsOptions(status);
   addJsonOption(status, 'the queue depths');
-  status.action(async (options: DlqOptions) => (await import('../aws/dlq.ts')).dlqStatus(requireAws(options), { json: options.json }, io));
+  status.action(async (options: DlqOptions) =>
+    (await import('../aws/dlq.ts')).dlqStatus(requireAws(options), { json: options.json }, io),
+  );
 
   const redrive = dlq
     .command('redrive')
-    .description('move messages from the dead-letter queue back to the ingest queue (receive, send, then delete: none is lost)')
+    .description(
+      'move messages from the dead-letter queue back to the ingest queue (receive, send, then delete: none is lost)',
+    )
     .option('--max <n>', 'move at most this many messages', positiveInteger('--max'));
   addAwsOptions(redrive);
   addJsonOption(redrive, 'how many were moved');

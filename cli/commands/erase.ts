@@ -12,14 +12,23 @@ export function registerErase(program: Command, io: Io): void {
       'Remove every silver and quarantine row of a dataset where one contract column equals a value, rewrite the files that held them (never deleting one before its replacement exists), recompute the gold months they fed, and write an erasure record (who, when, the predicate with its value hashed, files rewritten, rows removed per source) to silver/_audit/erasures/. For a hash PII column give the raw value: it is hashed with the lake salt as the ingest does. Bronze is not rewritten (see docs/runbook.md, "Erasure requests").',
     )
     .requiredOption('--dataset <name>', 'the dataset')
-    .requiredOption('--where <predicate>', `"<column> = <value>": one contract column, one value (quote a value with spaces: "email = 'a b'")`)
+    .requiredOption(
+      '--where <predicate>',
+      `"<column> = <value>": one contract column, one value (quote a value with spaces: "email = 'a b'")`,
+    )
     .option('--dry-run', 'show what would be removed, change nothing')
-    .option('--requested-by <who>', 'who asked for the erasure, for the record (default: your user name and host; AWS mode: your AWS identity)');
+    .option(
+      '--requested-by <who>',
+      'who asked for the erasure, for the record (default: your user name and host; AWS mode: your AWS identity)',
+    );
   addLakeOption(command);
   addJsonOption(command, 'the erasure record');
   addAwsOptions(command);
   command.addOption(
-    new Option('--pii-salt-secret <arn>', "AWS mode: the PII salt secret (the ingest function's PII_SALT_SECRET_ARN), to erase by a hash PII column")
+    new Option(
+      '--pii-salt-secret <arn>',
+      "AWS mode: the PII salt secret (the ingest function's PII_SALT_SECRET_ARN), to erase by a hash PII column",
+    )
       .env('LAKE_PII_SALT_SECRET')
       .helpGroup('AWS mode:'),
   );

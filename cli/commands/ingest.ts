@@ -12,7 +12,10 @@ export function registerIngest(program: Command, io: Io): void {
       'Ingest CSV (or .csv.gz) files. Each file is copied into bronze unchanged, its valid rows are written to silver as typed, partitioned Parquet, and bad rows go to quarantine with their reasons. Bad rows are not errors: the command succeeds and reports them. Re-ingesting the same file changes nothing.',
     )
     .argument('<paths...>', 'files or directories (read recursively; hidden and partial files are skipped)')
-    .option('--dataset <name>', "the dataset the files belong to (default: from a folder named after a dataset, or the only dataset)");
+    .option(
+      '--dataset <name>',
+      'the dataset the files belong to (default: from a folder named after a dataset, or the only dataset)',
+    );
   addLakeOption(command);
   addThreadsOption(command);
   addJsonOption(command, 'the manifests (one per file)');
@@ -31,5 +34,7 @@ Examples:
   $ npx lake ingest transactions-2024-01.csv
   $ npx lake ingest ./landing --dataset transactions --json | jq '.[].rows_quarantined'`,
     )
-    .action(async (paths: string[], options: IngestOptions) => (await import('../actions/ingest.ts')).ingestAction(paths, options, io));
+    .action(async (paths: string[], options: IngestOptions) =>
+      (await import('../actions/ingest.ts')).ingestAction(paths, options, io),
+    );
 }

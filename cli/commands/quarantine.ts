@@ -28,5 +28,7 @@ Examples:
   $ npx lake quarantine --reason INVALID_TIMESTAMP --limit 5
   $ npx lake quarantine --source transactions/2024-01.csv --format csv > rejected.csv`,
     )
-    .action(async (options: QuarantineOptions) => (await import('../actions/quarantine.ts')).quarantineAction(options, io));
+    .action(async (options: QuarantineOptions) =>
+      (await import('../actions/quarantine.ts')).quarantineAction(options, io),
+    );
 }

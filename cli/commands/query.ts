@@ -15,14 +15,26 @@ export function registerQuery(program: Command, io: Io): void {
     .argument('[sql]', 'the SQL (or use --sql / --file)')
     .option('--sql <sql>', 'the SQL to run')
     .option('-f, --file <file>', 'a query file: a path, or the name of one in queries/ (see --list)')
-    .option('-p, --param <name=value>', 'a parameter of the query file (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '-p, --param <name=value>',
+      'a parameter of the query file (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--list', 'list the query files in queries/ and their parameters')
-    .option('--max-rows <n>', 'rows a table shows at most (csv and json always give all)', positiveInteger('--max-rows'), 1000);
+    .option(
+      '--max-rows <n>',
+      'rows a table shows at most (csv and json always give all)',
+      positiveInteger('--max-rows'),
+      1000,
+    );
   addFormatOption(command);
   addLakeOption(command);
   addAwsOptions(command);
   command.addOption(
-    new Option('--workgroup <name>', 'Athena workgroup (default: analysts, or what the query file declares)').choices(['analysts', 'platform']).helpGroup('AWS mode:'),
+    new Option('--workgroup <name>', 'Athena workgroup (default: analysts, or what the query file declares)')
+      .choices(['analysts', 'platform'])
+      .helpGroup('AWS mode:'),
   );
   command
     .addHelpText(
@@ -34,5 +46,7 @@ Examples:
   $ npx lake query --file dq_quarantine_rate_by_reason --format csv > rates.csv
   $ npx lake query --aws --stack MedallionLake-dev --file month_end_balances`,
     )
-    .action(async (positional: string | undefined, options: QueryOptions) => (await import('../actions/query.ts')).queryAction(positional, options, io));
+    .action(async (positional: string | undefined, options: QueryOptions) =>
+      (await import('../actions/query.ts')).queryAction(positional, options, io),
+    );
 }

@@ -17,10 +17,20 @@ export function registerWatch(program: Command, io: Io): void {
     .argument('<dir>', 'the directory to watch (the landing zone)')
     .option('--dataset <name>', 'the dataset of the files (default: from folder names, or the only dataset)')
     .option('--interval <ms>', 'how often to look, in milliseconds', positiveInteger('--interval'), 1000)
-    .option('--quiet-period <ms>', 'take a file once it has not changed for this long, in milliseconds', nonNegativeInteger('--quiet-period'), DEFAULT_QUIET_PERIOD_MS)
-    .option('--once', 'ingest what is there now, then exit (for cron jobs and scripts); files changed within the quiet period are left for the next run');
+    .option(
+      '--quiet-period <ms>',
+      'take a file once it has not changed for this long, in milliseconds',
+      nonNegativeInteger('--quiet-period'),
+      DEFAULT_QUIET_PERIOD_MS,
+    )
+    .option(
+      '--once',
+      'ingest what is there now, then exit (for cron jobs and scripts); files changed within the quiet period are left for the next run',
+    );
   addLakeOption(command);
   addThreadsOption(command);
   addJsonOption(command, 'one manifest per line (JSON Lines)');
-  command.action(async (dir: string, options: WatchOptions) => (await import('../actions/watch.ts')).watchAction(dir, options, io));
+  command.action(async (dir: string, options: WatchOptions) =>
+    (await import('../actions/watch.ts')).watchAction(dir, options, io),
+  );
 }

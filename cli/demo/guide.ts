@@ -6,7 +6,8 @@ import type { Style } from '../ui/style.ts';
 import { renderPairs } from '../ui/table.ts';
 
 export function whereThingsAre(lake: LocalLake, style: Style, indent: string): string {
-  const dir = (zone: 'bronze' | 'silver' | 'gold' | 'quarantine', key: string) => `${displayPath(lake.zonePath(zone, key))}/`;
+  const dir = (zone: 'bronze' | 'silver' | 'gold' | 'quarantine', key: string) =>
+    `${displayPath(lake.zonePath(zone, key))}/`;
   return renderPairs(
     [
       [dir('bronze', 'transactions'), 'the source files exactly as received (raw input is never changed)'],

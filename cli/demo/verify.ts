@@ -11,7 +11,11 @@ export function decimalToCents(text: string): number {
 }
 
 /** Differences between the month-end balance rows and the generator's ground truth (empty when they agree). */
-export function balanceDifferences(rows: readonly Row[], reports: readonly GenerationReport[], months: readonly string[]): string[] {
+export function balanceDifferences(
+  rows: readonly Row[],
+  reports: readonly GenerationReport[],
+  months: readonly string[],
+): string[] {
   const expected = expectedMonthEndBalances(reports);
   const problems: string[] = [];
   const listed = new Set<string>();
@@ -21,7 +25,10 @@ export function balanceDifferences(rows: readonly Row[], reports: readonly Gener
     listed.add(account);
     const want = expected.get(account)?.get(month);
     const got = row.balance === null || row.balance === undefined ? undefined : decimalToCents(String(row.balance));
-    if (want !== got) problems.push(`${account} ${month}: expected ${want === undefined ? 'NULL' : (want / 100).toFixed(2)}, got ${got === undefined ? 'NULL' : String(row.balance)}`);
+    if (want !== got)
+      problems.push(
+        `${account} ${month}: expected ${want === undefined ? 'NULL' : (want / 100).toFixed(2)}, got ${got === undefined ? 'NULL' : String(row.balance)}`,
+      );
   }
   for (const [account, perMonth] of expected) {
     const active = months.some((m) => perMonth.get(m) !== undefined);

@@ -44,7 +44,10 @@ export async function openConflicts(lakeDir: string, options: { prune?: boolean 
   const names = await readdir(dir).catch(() => [] as string[]);
   const out: ConflictRecord[] = [];
   for (const name of names.filter((n) => n.endsWith('.json'))) {
-    const record = await readFile(join(dir, name), 'utf8').then((t) => JSON.parse(t) as ConflictRecord, () => undefined);
+    const record = await readFile(join(dir, name), 'utf8').then(
+      (t) => JSON.parse(t) as ConflictRecord,
+      () => undefined,
+    );
     if (!record) continue;
     const now = await stat(record.path).catch(() => undefined);
     if (now && now.size === record.size && now.mtimeMs === record.mtime_ms) out.push(record);

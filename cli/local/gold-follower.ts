@@ -31,7 +31,9 @@ export class GoldFollower {
 
   async refreshIfDue(): Promise<void> {
     if (!this.due || Date.now() < this.retryAt) return;
-    const outcome = await refreshGoldAfterIngest(this.lake, this.io, { lockWaitMs: Math.min(goldLockWaitMs(), WATCH_GOLD_LOCK_WAIT_MS) });
+    const outcome = await refreshGoldAfterIngest(this.lake, this.io, {
+      lockWaitMs: Math.min(goldLockWaitMs(), WATCH_GOLD_LOCK_WAIT_MS),
+    });
     reportGold(outcome, this.io, this.options.json);
     this.failedLast = outcome.kind === 'failed';
     if (outcome.kind === 'refreshed') {
@@ -47,6 +49,7 @@ export class GoldFollower {
     this.failures++;
     const pause = Math.min(this.options.interval * 2 ** this.failures, 60_000);
     this.retryAt = Date.now() + pause;
-    if (!this.options.once) this.io.note(this.io.errStyle.dim(`  the gold refresh is tried again in ${formatDuration(pause)}\n`));
+    if (!this.options.once)
+      this.io.note(this.io.errStyle.dim(`  the gold refresh is tried again in ${formatDuration(pause)}\n`));
   }
 }

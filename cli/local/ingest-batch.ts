@@ -49,10 +49,15 @@ export async function runLocalIngest(
  * the wait; it was asked to include this ingest (see refreshGoldLocal). `failed`: the refresh itself failed.
  * Silver is complete either way: the ingest succeeded.
  */
-export type GoldOutcome = { kind: 'refreshed'; line: string } | { kind: 'deferred'; line: string } | { kind: 'failed'; line: string };
+export type GoldOutcome =
+  { kind: 'refreshed'; line: string } | { kind: 'deferred'; line: string } | { kind: 'failed'; line: string };
 
 /** Gold follows silver: refreshed after every batch, never failing the ingest before it. */
-export async function refreshGoldAfterIngest(lake: LocalLake, io: Io, options: { lockWaitMs?: number } = {}): Promise<GoldOutcome> {
+export async function refreshGoldAfterIngest(
+  lake: LocalLake,
+  io: Io,
+  options: { lockWaitMs?: number } = {},
+): Promise<GoldOutcome> {
   const progress = io.progress();
   progress.phase('refreshing gold');
   try {
@@ -64,7 +69,10 @@ export async function refreshGoldAfterIngest(lake: LocalLake, io: Io, options: {
     if (plan.kind === 'noop') return { kind: 'refreshed', line: `gold ${plan.table.name} already up to date` };
     const months = plan.months.length ? `${plan.months[0]}…${plan.months[plan.months.length - 1]}` : 'no months';
     const written = Object.values(rows).reduce((a, b) => a + b, 0);
-    return { kind: 'refreshed', line: `gold ${plan.table.name} refreshed (${plan.kind}, ${months}, ${plural(written, 'row')})` };
+    return {
+      kind: 'refreshed',
+      line: `gold ${plan.table.name} refreshed (${plan.kind}, ${months}, ${plural(written, 'row')})`,
+    };
   } catch (e) {
     progress.stop();
     if (e instanceof LockBusyError) {
@@ -89,5 +97,9 @@ export function reportGold(outcome: GoldOutcome, io: Io, json = false): void {
 export async function cleanUpAbandoned(lake: LocalLake, io: Io): Promise<void> {
   const { removed, bytes } = await sweepAbandoned(lake.dir);
   if (removed.length === 0) return;
-  io.note(io.errStyle.dim(`removed ${plural(removed.length, 'leftover')} of crashed runs (${formatBytes(bytes)}): ${removed.join(', ')}\n`));
+  io.note(
+    io.errStyle.dim(
+      `removed ${plural(removed.length, 'leftover')} of crashed runs (${formatBytes(bytes)}): ${removed.join(', ')}\n`,
+    ),
+  );
 }

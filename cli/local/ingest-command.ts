@@ -39,7 +39,9 @@ export async function ingestLocal(paths: string[], options: IngestOptions, io: I
     if (manifests.length) {
       const at = lakeFlag(lake.dir);
       const dataset = manifests[0]?.dataset ?? 'transactions';
-      io.print(`\nNext:\n  npx lake status${at}\n  npx lake quarantine${at}\n  npx lake query${at} --sql "SELECT * FROM silver.${dataset} LIMIT 10"\n`);
+      io.print(
+        `\nNext:\n  npx lake status${at}\n  npx lake quarantine${at}\n  npx lake query${at} --sql "SELECT * FROM silver.${dataset} LIMIT 10"\n`,
+      );
     }
   }
   if (gold && gold.kind !== 'refreshed') reportGold(gold, io);
@@ -50,6 +52,9 @@ export async function ingestLocal(paths: string[], options: IngestOptions, io: I
     );
   }
   if (gold?.kind === 'failed') {
-    throw new CommandFailed('gold could not be refreshed (the ingest itself succeeded)', 'run `lake replay`, or ingest again: the refresh resumes; `lake status` shows whether gold is up to date');
+    throw new CommandFailed(
+      'gold could not be refreshed (the ingest itself succeeded)',
+      'run `lake replay`, or ingest again: the refresh resumes; `lake status` shows whether gold is up to date',
+    );
   }
 }

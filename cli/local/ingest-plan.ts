@@ -60,7 +60,10 @@ export class BronzeConflictError extends UserError {
   }
 }
 
-function datasetFromAncestors(path: string, contracts: readonly DatasetContract[]): { contract: DatasetContract; rest: string } | undefined {
+function datasetFromAncestors(
+  path: string,
+  contracts: readonly DatasetContract[],
+): { contract: DatasetContract; rest: string } | undefined {
   const parts = path.split(sep);
   for (let i = parts.length - 2; i >= 0; i--) {
     const contract = contracts.find((c) => c.name === parts[i]);
@@ -84,11 +87,17 @@ export function bronzeKeyFor(
     // Already in this lake's bronze: ingest it where it is.
     const key = relative(bronzeDir, file.path).split(sep).join('/');
     const contract = registry.forKey(key);
-    if (!contract) throw new UserError(`bronze object ${key} is not under any dataset's prefix`, `known prefixes: ${contracts.map((c) => c.bronzePrefix).join(', ')}`);
+    if (!contract)
+      throw new UserError(
+        `bronze object ${key} is not under any dataset's prefix`,
+        `known prefixes: ${contracts.map((c) => c.bronzePrefix).join(', ')}`,
+      );
     return { dataset: contract.name, key };
   }
   if (forced) {
-    const rest = file.relative.startsWith(forced.bronzePrefix) ? file.relative.slice(forced.bronzePrefix.length) : file.relative;
+    const rest = file.relative.startsWith(forced.bronzePrefix)
+      ? file.relative.slice(forced.bronzePrefix.length)
+      : file.relative;
     return { dataset: forced.name, key: `${forced.bronzePrefix}${rest}` };
   }
   const byLayout = registry.forKey(file.relative);
@@ -97,10 +106,17 @@ export function bronzeKeyFor(
   if (byFolder) return { dataset: byFolder.contract.name, key: `${byFolder.contract.bronzePrefix}${byFolder.rest}` };
   const only = contracts.length === 1 ? contracts[0] : undefined;
   if (only) return { dataset: only.name, key: `${only.bronzePrefix}${file.relative}` };
-  throw new UserError(`cannot tell which dataset ${file.relative} belongs to`, `pass --dataset NAME (one of: ${registry.names().join(', ')})`);
+  throw new UserError(
+    `cannot tell which dataset ${file.relative} belongs to`,
+    `pass --dataset NAME (one of: ${registry.names().join(', ')})`,
+  );
 }
 
-export async function planLocalIngest(lake: LocalLake, args: readonly string[], options: PlanOptions = {}): Promise<LocalIngestPlan> {
+export async function planLocalIngest(
+  lake: LocalLake,
+  args: readonly string[],
+  options: PlanOptions = {},
+): Promise<LocalIngestPlan> {
   const forced = options.dataset ? lake.contracts.get(lake.dataset(options.dataset)) : undefined;
   const { files, skipped } = await findInputFiles(args);
   return { files: await planFiles(lake, files, forced, options), skipped };
@@ -120,7 +136,12 @@ async function bronzeHolds(lake: LocalLake, file: Found, key: string, size: numb
 }
 
 /** Plans files already found (`watch` finds its own). */
-export async function planFiles(lake: LocalLake, files: readonly Found[], forced: DatasetContract | undefined, options: PlanOptions = {}): Promise<PlannedFile[]> {
+export async function planFiles(
+  lake: LocalLake,
+  files: readonly Found[],
+  forced: DatasetContract | undefined,
+  options: PlanOptions = {},
+): Promise<PlannedFile[]> {
   const planned = new Map<string, PlannedFile>();
   for (const file of files) {
     const { dataset, key } = bronzeKeyFor(file, lake.contracts, forced, lake.zonePath('bronze'));
@@ -129,7 +150,10 @@ export async function planFiles(lake: LocalLake, files: readonly Found[], forced
     const twin = planned.get(key);
     if (twin) {
       if (twin.md5 === md5) continue; // the same bytes named twice
-      throw new UserError(`${file.path} and ${twin.path} would both land in bronze as ${key}`, 'rename one of them; bronze keeps one object per key');
+      throw new UserError(
+        `${file.path} and ${twin.path} would both land in bronze as ${key}`,
+        'rename one of them; bronze keeps one object per key',
+      );
     }
     const inBronze = await bronzeHolds(lake, file, key, size, md5);
     const ingested = inBronze && (await lake.hasManifest(key, md5));

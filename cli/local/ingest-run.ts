@@ -20,7 +20,10 @@ export interface IngestObserver {
 /** The input changed after it was planned (hashed): it is still being written. Nothing was put in bronze. */
 export class InputChangedError extends UserError {
   constructor(readonly path: string) {
-    super(`${path} changed while it was being ingested (it is still being written?); nothing was put in bronze`, 'write files elsewhere (or as NAME.part) and rename them into place when complete; then ingest again');
+    super(
+      `${path} changed while it was being ingested (it is still being written?); nothing was put in bronze`,
+      'write files elsewhere (or as NAME.part) and rename them into place when complete; then ingest again',
+    );
   }
 }
 
@@ -39,7 +42,12 @@ async function* observed(path: string, observer: IngestObserver | undefined): As
  * time is the file's mtime, so ingesting the same object again rewrites the same outputs with identical rows.
  * The engine's scratch files go to a directory of the lake owned by this process (see work-dir.ts).
  */
-export async function ingestBronzeObject(lake: LocalLake, key: string, md5?: string, observer?: IngestObserver): Promise<Manifest> {
+export async function ingestBronzeObject(
+  lake: LocalLake,
+  key: string,
+  md5?: string,
+  observer?: IngestObserver,
+): Promise<Manifest> {
   const path = lake.bronzePath(key);
   const s = await stat(path);
   const etag = md5 ?? (await md5File(path));
@@ -48,7 +56,15 @@ export async function ingestBronzeObject(lake: LocalLake, key: string, md5?: str
     return await ingestObject(
       { bucket: LOCAL_BRONZE_BUCKET, key, etag, lastModified: s.mtime, size: s.size },
       observed(path, observer),
-      { contracts: lake.contracts, store: lake.store, catalog: lake.catalog, events: lake.events, workDir: scratch.path, threads: lake.threads, piiSalt: LOCAL_PII_SALT },
+      {
+        contracts: lake.contracts,
+        store: lake.store,
+        catalog: lake.catalog,
+        events: lake.events,
+        workDir: scratch.path,
+        threads: lake.threads,
+        piiSalt: LOCAL_PII_SALT,
+      },
     );
   } finally {
     await scratch.release();
@@ -73,7 +89,11 @@ export async function copyIntoBronze(lake: LocalLake, file: PlannedFile): Promis
 }
 
 /** Copies the file into bronze unless the same bytes are already there, then ingests it. */
-export async function ingestPlannedFile(lake: LocalLake, file: PlannedFile, observer?: IngestObserver): Promise<Manifest> {
+export async function ingestPlannedFile(
+  lake: LocalLake,
+  file: PlannedFile,
+  observer?: IngestObserver,
+): Promise<Manifest> {
   if (!file.inBronze) await copyIntoBronze(lake, file);
   return ingestBronzeObject(lake, file.key, file.md5, observer);
 }

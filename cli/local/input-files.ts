@@ -34,7 +34,11 @@ export const SYMLINK_REASON = 'a symbolic link: links are never followed (name t
 export const NOT_A_FILE_REASON = 'not a regular file';
 
 /** Regular files below `root`, recursively; symbolic links and special files are reported, not followed. */
-export async function scanDirectory(root: string, out: InputFiles = { files: [], skipped: [] }, dir = root): Promise<InputFiles> {
+export async function scanDirectory(
+  root: string,
+  out: InputFiles = { files: [], skipped: [] },
+  dir = root,
+): Promise<InputFiles> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (isIgnoredName(entry.name)) continue;
     const full = join(dir, entry.name);
@@ -66,13 +70,17 @@ export async function findInputFiles(args: readonly string[]): Promise<InputFile
     else if (s.isDirectory()) {
       const [files, skipped] = [found.files.length, found.skipped.length];
       await scanDirectory(path, found);
-      if (found.files.length === files && found.skipped.length === skipped) throw new UserError(`${arg} holds no files to ingest`);
+      if (found.files.length === files && found.skipped.length === skipped)
+        throw new UserError(`${arg} holds no files to ingest`);
     } else if (s.isFile()) found.files.push({ path, relative: basename(path) });
     else found.skipped.push({ path, reason: NOT_A_FILE_REASON });
   }
   if (found.files.length === 0) {
     const why = found.skipped.map((k) => `${k.path}: ${k.reason}`).join('; ');
-    throw new UserError(`nothing to ingest${why ? ` (skipped ${why})` : ''}`, 'name regular files, or directories that hold them');
+    throw new UserError(
+      `nothing to ingest${why ? ` (skipped ${why})` : ''}`,
+      'name regular files, or directories that hold them',
+    );
   }
   return found;
 }

@@ -36,8 +36,14 @@ export function requireLake(flag: string | undefined): string {
     throw new UserError(`${location.dir} is not a directory`, 'point --lake (or LAKE_DIR) at a lake directory');
   }
   if (!isLake(location.dir)) {
-    const where = location.from === 'default' ? `no lake in ${DEFAULT_LAKE_DIR} here or in a parent directory` : `no lake at ${location.dir} (from ${location.from})`;
-    throw new UserError(where, 'create one with `npx lake demo` or `npx lake ingest FILE…`, or point to one with --lake DIR');
+    const where =
+      location.from === 'default'
+        ? `no lake in ${DEFAULT_LAKE_DIR} here or in a parent directory`
+        : `no lake at ${location.dir} (from ${location.from})`;
+    throw new UserError(
+      where,
+      'create one with `npx lake demo` or `npx lake ingest FILE…`, or point to one with --lake DIR',
+    );
   }
   return location.dir;
 }
@@ -49,7 +55,10 @@ export async function openOrCreateLake(flag: string | undefined): Promise<string
     if (!statSync(dir).isDirectory()) throw new UserError(`${dir} is not a directory`, 'point --lake at a directory');
     if (!isLake(dir)) {
       if ((await readdir(dir)).length > 0) {
-        throw new UserError(`${dir} is not empty and is not a lake`, 'choose an empty or new directory with --lake DIR');
+        throw new UserError(
+          `${dir} is not empty and is not a lake`,
+          'choose an empty or new directory with --lake DIR',
+        );
       }
     }
   }

@@ -86,7 +86,10 @@ export class LocalLake {
   dataset(name: string): string {
     if (this.contracts.get(name)) return name;
     const known = this.contracts.names();
-    throw new UserError(`unknown dataset "${name}"`, known.length ? `known datasets: ${known.join(', ')}` : 'no dataset contracts are defined (contracts/*.json)');
+    throw new UserError(
+      `unknown dataset "${name}"`,
+      known.length ? `known datasets: ${known.join(', ')}` : 'no dataset contracts are defined (contracts/*.json)',
+    );
   }
 
   /** Every ingest's manifest, newest first. */
@@ -118,7 +121,12 @@ export class LocalLake {
 
   /** DuckDB for a gold refresh: the engine's memory bound, spilling into `scratch`. */
   openGoldRefreshEngine(scratch: string): Promise<LocalQueryEngine> {
-    return LocalQueryEngine.open({ root: this.dir, contracts: this.contracts, memoryLimit: GOLD_REFRESH_MEMORY_LIMIT, tempDirectory: scratch });
+    return LocalQueryEngine.open({
+      root: this.dir,
+      contracts: this.contracts,
+      memoryLimit: GOLD_REFRESH_MEMORY_LIMIT,
+      tempDirectory: scratch,
+    });
   }
 
   /**
@@ -131,7 +139,13 @@ export class LocalLake {
     try {
       const engine = await this.openGoldRefreshEngine(scratch.path);
       try {
-        return await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: this.dir, engine, lockWaitMs: options.lockWaitMs ?? goldLockWaitMs(), onWait: options.onWait });
+        return await refreshGoldLocal({
+          table: DEFAULT_GOLD_TABLE,
+          lakeDir: this.dir,
+          engine,
+          lockWaitMs: options.lockWaitMs ?? goldLockWaitMs(),
+          onWait: options.onWait,
+        });
       } finally {
         await engine.close();
       }

@@ -22,14 +22,26 @@ export function maintenanceLockWaitMs(env = process.env): number {
   return env.LAKE_MAINTENANCE_LOCK_WAIT_MS && Number.isFinite(fromEnv) && fromEnv >= 0 ? fromEnv : 60_000;
 }
 
-export async function withMaintenanceLock<T>(lake: LocalLake, dataset: string, command: string, work: () => Promise<T>, onWait?: (who: string) => void): Promise<T> {
+export async function withMaintenanceLock<T>(
+  lake: LocalLake,
+  dataset: string,
+  command: string,
+  work: () => Promise<T>,
+  onWait?: (who: string) => void,
+): Promise<T> {
   const path = maintenanceLockPath(lake.dir, dataset);
   await mkdir(join(lake.dir, LOCKS_DIR), { recursive: true });
   try {
-    return await withFileLock(path, async () => work(), { waitMs: maintenanceLockWaitMs(), onWait: (holder) => onWait?.(describeHolder(holder)) });
+    return await withFileLock(path, async () => work(), {
+      waitMs: maintenanceLockWaitMs(),
+      onWait: (holder) => onWait?.(describeHolder(holder)),
+    });
   } catch (e) {
     if (e instanceof LockBusyError) {
-      throw new UserError(`another maintenance command (${describeHolder(e.holder)}) is rewriting ${dataset}; ${command} did nothing`, 'run it again when that one has finished');
+      throw new UserError(
+        `another maintenance command (${describeHolder(e.holder)}) is rewriting ${dataset}; ${command} did nothing`,
+        'run it again when that one has finished',
+      );
     }
     throw e;
   }

@@ -18,7 +18,8 @@ async function silverRowCount(lake: LocalLake): Promise<number> {
   const engine = await lake.openQueryEngine();
   try {
     let total = 0;
-    for (const name of lake.contracts.names()) total += Number((await engine.query(`SELECT COUNT(*) AS n FROM silver."${name}"`)).rows[0]?.n ?? 0);
+    for (const name of lake.contracts.names())
+      total += Number((await engine.query(`SELECT COUNT(*) AS n FROM silver."${name}"`)).rows[0]?.n ?? 0);
     return total;
   } finally {
     await engine.close();
@@ -27,7 +28,10 @@ async function silverRowCount(lake: LocalLake): Promise<number> {
 
 export async function replayLocal(options: ReplayOptions, since: Date | undefined, io: Io): Promise<void> {
   const lake = LocalLake.open(requireLake(options.lake), { threads: options.threads });
-  const prefix = options.prefix ?? (options.dataset ? lake.contracts.get(lake.dataset(options.dataset))?.bronzePrefix : undefined) ?? '';
+  const prefix =
+    options.prefix ??
+    (options.dataset ? lake.contracts.get(lake.dataset(options.dataset))?.bronzePrefix : undefined) ??
+    '';
   const objects = [];
   for await (const o of lake.store.list('bronze', prefix)) if (!since || o.lastModified >= since) objects.push(o);
   const where = `${prefix ? ` under ${prefix}` : ''}${since ? ` landed since ${formatTime(since)}` : ''}`;
@@ -37,8 +41,12 @@ export async function replayLocal(options: ReplayOptions, since: Date | undefine
     return;
   }
   if (options.dryRun) {
-    if (options.json) io.print(renderJson(objects.map((o) => ({ key: o.key, size: o.size, landed: o.lastModified.toISOString() }))));
-    else io.print(`Would replay ${plural(objects.length, 'bronze object')}${where}:\n${objects.map((o) => `  ${o.key}\n`).join('')}`);
+    if (options.json)
+      io.print(renderJson(objects.map((o) => ({ key: o.key, size: o.size, landed: o.lastModified.toISOString() }))));
+    else
+      io.print(
+        `Would replay ${plural(objects.length, 'bronze object')}${where}:\n${objects.map((o) => `  ${o.key}\n`).join('')}`,
+      );
     return;
   }
 
@@ -66,10 +74,21 @@ export async function replayLocal(options: ReplayOptions, since: Date | undefine
     io.print(`Replayed ${plural(manifests.length, 'bronze object')}${where}\n\n`);
     io.print(manifestTable(manifests, io.style));
     io.print(`\n${totalsLine(totals(manifests), io.style)}`);
-    const same = before === after ? io.style.green('no duplicates: each source rewrote its own files') : io.style.yellow('the row count changed: the contract or engine now reads some rows differently');
+    const same =
+      before === after
+        ? io.style.green('no duplicates: each source rewrote its own files')
+        : io.style.yellow('the row count changed: the contract or engine now reads some rows differently');
     io.print(`silver rows: ${formatCount(before)} before, ${formatCount(after)} after — ${same}\n`);
   }
   if (gold) reportGold(gold, io, options.json);
-  if (failures.length) throw new CommandFailed(`${failures.length} of ${plural(objects.length, 'object')} could not be replayed`, 'fix the cause and replay again: replays are idempotent');
-  if (gold?.kind === 'failed') throw new CommandFailed('gold could not be refreshed (the replay itself succeeded)', 'replay again: the refresh resumes');
+  if (failures.length)
+    throw new CommandFailed(
+      `${failures.length} of ${plural(objects.length, 'object')} could not be replayed`,
+      'fix the cause and replay again: replays are idempotent',
+    );
+  if (gold?.kind === 'failed')
+    throw new CommandFailed(
+      'gold could not be refreshed (the replay itself succeeded)',
+      'replay again: the refresh resumes',
+    );
 }

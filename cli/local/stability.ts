@@ -26,7 +26,8 @@ export type Readiness =
   /** Taken already in this exact state. */
   | 'handled';
 
-const same = (a: FileSnapshot, b: FileSnapshot): boolean => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+const same = (a: FileSnapshot, b: FileSnapshot): boolean =>
+  a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 
 export class StabilityTracker {
   private readonly files = new Map<string, Tracked>();

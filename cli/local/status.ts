@@ -72,7 +72,12 @@ export interface BronzeNotIngested {
 export interface LakeStatus {
   lake: string;
   datasets: DatasetStatus[];
-  latest_ingests: Array<Pick<Manifest, 'dataset' | 'status' | 'rows_in' | 'rows_valid' | 'rows_quarantined' | 'finished_at' | 'duration_ms'> & { source: string }>;
+  latest_ingests: Array<
+    Pick<
+      Manifest,
+      'dataset' | 'status' | 'rows_in' | 'rows_valid' | 'rows_quarantined' | 'finished_at' | 'duration_ms'
+    > & { source: string }
+  >;
   gold: GoldStatus[];
   /** Ingests that started publishing and have not finished: their files are in silver without a manifest. */
   unfinished_ingests: UnfinishedIngest[];
@@ -82,8 +87,12 @@ export interface LakeStatus {
   refused_files: ConflictRecord[];
 }
 
-
-async function datasetStatus(lake: LocalLake, engine: QueryEngine, name: string, manifests: Manifest[]): Promise<DatasetStatus> {
+async function datasetStatus(
+  lake: LocalLake,
+  engine: QueryEngine,
+  name: string,
+  manifests: Manifest[],
+): Promise<DatasetStatus> {
   const contract = lake.contracts.get(name);
   if (!contract) throw new Error(`no contract for ${name}`);
   const keys = contract.partitionBy.map((p) => p.name);
@@ -91,21 +100,30 @@ async function datasetStatus(lake: LocalLake, engine: QueryEngine, name: string,
   const partitions: PartitionStatus[] = [];
   if (keys.length) {
     const select = keys.map((k) => `"${k}"`).join(', ');
-    const result = await engine.query(
-      `SELECT ${select}, count(*) AS row_count, count(DISTINCT filename) AS file_count FROM read_parquet(${sqlString(
-        `${lake.zonePath('silver', silverTablePrefix(name))}/**/*.parquet`,
-      )}, hive_partitioning = true, hive_types_autocast = false, filename = true, union_by_name = true) GROUP BY ${select} ORDER BY ${select}`,
-    ).catch((e: Error) => {
-      if (/No files found/i.test(e.message)) return { columns: [], rows: [] };
-      throw e;
-    });
+    const result = await engine
+      .query(
+        `SELECT ${select}, count(*) AS row_count, count(DISTINCT filename) AS file_count FROM read_parquet(${sqlString(
+          `${lake.zonePath('silver', silverTablePrefix(name))}/**/*.parquet`,
+        )}, hive_partitioning = true, hive_types_autocast = false, filename = true, union_by_name = true) GROUP BY ${select} ORDER BY ${select}`,
+      )
+      .catch((e: Error) => {
+        if (/No files found/i.test(e.message)) return { columns: [], rows: [] };
+        throw e;
+      });
     for (const r of result.rows) {
       const values = Object.fromEntries(keys.map((k) => [k, String(r[k])]));
-      partitions.push({ values, rows: Number(r.row_count), files: Number(r.file_count), registered: registered.has(keys.map((k) => values[k]).join('/')) });
+      partitions.push({
+        values,
+        rows: Number(r.row_count),
+        files: Number(r.file_count),
+        registered: registered.has(keys.map((k) => values[k]).join('/')),
+      });
     }
   }
   const source = contract.partitionBy[0]?.source;
-  const newest = source ? (await engine.query(`SELECT CAST(max("${source}") AS VARCHAR) AS newest FROM silver."${name}"`)).rows[0]?.newest : undefined;
+  const newest = source
+    ? (await engine.query(`SELECT CAST(max("${source}") AS VARCHAR) AS newest FROM silver."${name}"`)).rows[0]?.newest
+    : undefined;
   const rowsIn = manifests.reduce((s, m) => s + m.rows_in, 0);
   const rowsQuarantined = manifests.reduce((s, m) => s + m.rows_quarantined, 0);
   const rate = rowsIn ? rowsQuarantined / rowsIn : 0;
@@ -127,7 +145,11 @@ async function datasetStatus(lake: LocalLake, engine: QueryEngine, name: string,
   };
 }
 
-async function goldStatus(lake: LocalLake, manifests: Manifest[], unfinished: readonly UnfinishedIngest[]): Promise<GoldStatus[]> {
+async function goldStatus(
+  lake: LocalLake,
+  manifests: Manifest[],
+  unfinished: readonly UnfinishedIngest[],
+): Promise<GoldStatus[]> {
   const out: GoldStatus[] = [];
   for (const table of GOLD_TABLES) {
     const bytes = await lake.store.getBytes('gold', goldStateKey(table));
@@ -139,7 +161,8 @@ async function goldStatus(lake: LocalLake, manifests: Manifest[], unfinished: re
       table: `gold.${table.name}`,
       first_month: state?.first_month ?? null,
       last_month: state?.last_month ?? null,
-      up_to_date: unfinishedSources === 0 && (relevant.length === 0 || (!pending.full && pending.manifests.length === 0)),
+      up_to_date:
+        unfinishedSources === 0 && (relevant.length === 0 || (!pending.full && pending.manifests.length === 0)),
       pending_sources: pending.manifests.length,
       unfinished_sources: unfinishedSources,
     });
@@ -153,7 +176,14 @@ export async function lakeStatus(lake: LocalLake, engine: QueryEngine): Promise<
   const unfinished = await unfinishedIngests(lake, active);
   const datasets: DatasetStatus[] = [];
   for (const name of lake.contracts.names()) {
-    datasets.push(await datasetStatus(lake, engine, name, manifests.filter((m) => m.dataset === name)));
+    datasets.push(
+      await datasetStatus(
+        lake,
+        engine,
+        name,
+        manifests.filter((m) => m.dataset === name),
+      ),
+    );
   }
   return {
     lake: lake.dir,
@@ -180,12 +210,21 @@ function beingIngested(active: readonly WorkOwner[], key: string): boolean {
 }
 
 /** Bronze is create-only, so a manifest of a key describes the object under it (keys are compared, not hashes). */
-async function bronzeNotIngested(lake: LocalLake, manifests: readonly Manifest[], active: readonly WorkOwner[]): Promise<BronzeNotIngested[]> {
+async function bronzeNotIngested(
+  lake: LocalLake,
+  manifests: readonly Manifest[],
+  active: readonly WorkOwner[],
+): Promise<BronzeNotIngested[]> {
   const described = new Set(manifests.map((m) => m.source.key));
   const out: BronzeNotIngested[] = [];
   for await (const o of lake.store.list('bronze', '')) {
     if (described.has(o.key)) continue;
-    out.push({ key: o.key, size: o.size, landed: o.lastModified.toISOString(), state: beingIngested(active, o.key) ? 'in flight' : 'not ingested' });
+    out.push({
+      key: o.key,
+      size: o.size,
+      landed: o.lastModified.toISOString(),
+      state: beingIngested(active, o.key) ? 'in flight' : 'not ingested',
+    });
   }
   return out;
 }
@@ -199,7 +238,13 @@ async function unfinishedIngests(lake: LocalLake, active: readonly WorkOwner[]):
     try {
       intent = JSON.parse(Buffer.from(bytes).toString('utf8')) as PendingIngest;
     } catch {
-      out.push({ dataset: '?', source: `${o.key} (unreadable intent record)`, started_at: '', silver_files: 0, state: 'abandoned' });
+      out.push({
+        dataset: '?',
+        source: `${o.key} (unreadable intent record)`,
+        started_at: '',
+        silver_files: 0,
+        state: 'abandoned',
+      });
       continue;
     }
     const source = intent.source?.key ?? o.key;

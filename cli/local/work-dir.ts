@@ -8,7 +8,13 @@
  */
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { currentOwner, ownerGone, ownerToken, parseOwnerToken, type ProcessOwner } from '../../adapters/local/process-owner.ts';
+import {
+  currentOwner,
+  ownerGone,
+  ownerToken,
+  parseOwnerToken,
+  type ProcessOwner,
+} from '../../adapters/local/process-owner.ts';
 
 export const WORK_DIR_NAME = '.work';
 const OWNER_FILE = 'owner.json';
@@ -38,7 +44,12 @@ export function workRoot(lakeDir: string): string {
 export async function claimWorkDir(lakeDir: string, about: { command: string; sourceKey?: string }): Promise<WorkDir> {
   const path = join(workRoot(lakeDir), ownerToken());
   await mkdir(path, { recursive: true });
-  const owner: WorkOwner = { ...currentOwner(), created_at: new Date().toISOString(), command: about.command, source_key: about.sourceKey };
+  const owner: WorkOwner = {
+    ...currentOwner(),
+    created_at: new Date().toISOString(),
+    command: about.command,
+    source_key: about.sourceKey,
+  };
   await writeFile(join(path, OWNER_FILE), `${JSON.stringify(owner)}\n`);
   return { path, release: () => rm(path, { recursive: true, force: true }) };
 }
@@ -67,7 +78,10 @@ async function workEntries(lakeDir: string): Promise<WorkEntry[]> {
     const path = join(root, name);
     const age = await ageMs(path).catch(() => undefined);
     if (age === undefined) continue; // removed meanwhile
-    const owner = await readFile(join(path, OWNER_FILE), 'utf8').then((t) => JSON.parse(t) as WorkOwner, () => undefined);
+    const owner = await readFile(join(path, OWNER_FILE), 'utf8').then(
+      (t) => JSON.parse(t) as WorkOwner,
+      () => undefined,
+    );
     out.push({ path, owner, abandoned: ownerGone(parseOwnerToken(name), age, UNOWNED_MAX_AGE_MS) });
   }
   return out;
@@ -110,7 +124,12 @@ async function abandonedStagingFiles(dir: string, out: string[]): Promise<void> 
     const age = await ageMs(full).catch(() => undefined);
     if (age === undefined) continue;
     const owner = parseOwnerToken(entry.name, '.tmp');
-    if (owner ? ownerGone(owner, age, UNOWNED_MAX_AGE_MS) : LEGACY_STAGING.test(entry.name) && age > LEGACY_STAGING_MAX_AGE_MS) out.push(full);
+    if (
+      owner
+        ? ownerGone(owner, age, UNOWNED_MAX_AGE_MS)
+        : LEGACY_STAGING.test(entry.name) && age > LEGACY_STAGING_MAX_AGE_MS
+    )
+      out.push(full);
   }
 }
 

@@ -10,7 +10,8 @@ export interface Style {
   cyan(text: string): string;
 }
 
-const wrap = (enabled: boolean, open: number, close: number) => (text: string) => (enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text);
+const wrap = (enabled: boolean, open: number, close: number) => (text: string) =>
+  enabled ? `\x1b[${open}m${text}\x1b[${close}m` : text;
 
 export function makeStyle(enabled: boolean): Style {
   return {

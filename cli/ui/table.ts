@@ -31,7 +31,11 @@ function cut(text: string, width: number): string {
   return oneLine.length > width ? `${oneLine.slice(0, width - 1)}…` : oneLine;
 }
 
-export function renderTable(columns: readonly Column[], rows: readonly (readonly unknown[])[], options: TableOptions = {}): string {
+export function renderTable(
+  columns: readonly Column[],
+  rows: readonly (readonly unknown[])[],
+  options: TableOptions = {},
+): string {
   const style = options.style ?? makeStyle(false);
   const max = options.maxCellWidth ?? 60;
   const indent = options.indent ?? '';
@@ -42,7 +46,9 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
     const values = texts.map((t) => t[i] as string).filter((_, r) => !nulls[r]?.[i]);
     return values.length > 0 && values.every((v) => NUMERIC.test(v)) ? 'right' : 'left';
   });
-  const widths = columns.map((c, i) => Math.max(visibleLength(c.header), ...texts.map((t) => visibleLength(t[i] as string))));
+  const widths = columns.map((c, i) =>
+    Math.max(visibleLength(c.header), ...texts.map((t) => visibleLength(t[i] as string))),
+  );
   const pad = (text: string, i: number): string => {
     const gap = ' '.repeat(Math.max(0, (widths[i] as number) - visibleLength(text)));
     return aligns[i] === 'right' ? gap + text : text + gap;
@@ -57,7 +63,10 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
 }
 
 /** Two columns of labels and values, for summaries. */
-export function renderPairs(pairs: ReadonlyArray<readonly [string, string]>, options: { style?: Style; indent?: string } = {}): string {
+export function renderPairs(
+  pairs: ReadonlyArray<readonly [string, string]>,
+  options: { style?: Style; indent?: string } = {},
+): string {
   const style = options.style ?? makeStyle(false);
   const width = Math.max(0, ...pairs.map(([k]) => k.length));
   return pairs.map(([k, v]) => `${options.indent ?? ''}${style.dim(k.padEnd(width))}  ${v}`).join('\n') + '\n';

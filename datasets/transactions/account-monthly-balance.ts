@@ -1,6 +1,13 @@
 /** gold.account_monthly_balance: the monthly per-account balance of the transactions dataset. */
 import type { TableColumn } from '../../engine/contract/index.ts';
-import { latestIngestOrder, monthPartition, monthRange, sqlString, type GoldTable, type MonthKey } from '../../engine/gold/index.ts';
+import {
+  latestIngestOrder,
+  monthPartition,
+  monthRange,
+  sqlString,
+  type GoldTable,
+  type MonthKey,
+} from '../../engine/gold/index.ts';
 
 const MONTH_KEYS: readonly TableColumn[] = [
   { name: 'year', hiveType: 'string', comment: 'Calendar year of the balance month (UTC), e.g. 2024' },
@@ -16,11 +23,23 @@ export const ACCOUNT_MONTHLY_BALANCE: GoldTable = {
   sourceDataset: 'transactions',
   columns: [
     { name: 'account_id', hiveType: 'string', comment: 'Account the balance belongs to' },
-    { name: 'net_flow', hiveType: 'decimal(38,2)', comment: 'Sum of the month’s transaction amounts (0 in a month without activity)' },
+    {
+      name: 'net_flow',
+      hiveType: 'decimal(38,2)',
+      comment: 'Sum of the month’s transaction amounts (0 in a month without activity)',
+    },
     { name: 'txn_count', hiveType: 'bigint', comment: 'Number of distinct transactions in the month' },
-    { name: 'closing_balance', hiveType: 'decimal(38,2)', comment: 'Balance at the end of the month: all transactions up to and including it' },
+    {
+      name: 'closing_balance',
+      hiveType: 'decimal(38,2)',
+      comment: 'Balance at the end of the month: all transactions up to and including it',
+    },
     { name: 'first_txn_month', hiveType: 'string', comment: 'YYYY-MM of the account’s first transaction' },
-    { name: 'last_txn_month', hiveType: 'string', comment: 'YYYY-MM of the account’s latest transaction up to this month' },
+    {
+      name: 'last_txn_month',
+      hiveType: 'string',
+      comment: 'YYYY-MM of the account’s latest transaction up to this month',
+    },
   ],
   partitionKeys: MONTH_KEYS,
   locationPrefix: 'account_monthly_balance/',

@@ -25,7 +25,11 @@ function datasetSection(c: DatasetContract, repoRoot: string): string {
     `- Owner: ${c.owner}`,
     `- Contract file: \`${relative(repoRoot, c.file)}\``,
     `- Bronze prefix: \`${c.bronzePrefix}\` — ${c.source.format === 'csv' ? `CSV with a header row, delimiter \`${c.source.delimiter}\`` : 'JSON Lines'}, gzip detected from the bytes`,
-    `- Silver table: \`silver.${c.name}\`, partitioned by ${partitionColumns(c).map((p) => `\`${p.name}\` (${p.comment})`).join(', ') || 'nothing'}`,
+    `- Silver table: \`silver.${c.name}\`, partitioned by ${
+      partitionColumns(c)
+        .map((p) => `\`${p.name}\` (${p.comment})`)
+        .join(', ') || 'nothing'
+    }`,
     `- Quarantine table: \`quarantine.${c.name}\``,
     '',
     '| column | type | required | source headers | checks | invalid reason | PII | description |',

@@ -115,7 +115,10 @@ function readChecks(r: Reader, value: Json, path: string, type: ScalarType): Col
     }
     // Patterns run in DuckDB, whose RE2 engine has no lookaround and no backreferences.
     if (/\(\?<?[=!]|\\[1-9]|\\k</.test(checks.pattern)) {
-      r.fail(`${path}.pattern`, 'uses lookaround or a backreference, which RE2 (the engine that runs the check) does not support');
+      r.fail(
+        `${path}.pattern`,
+        'uses lookaround or a backreference, which RE2 (the engine that runs the check) does not support',
+      );
     }
   }
   for (const bound of ['min', 'max'] as const) {
@@ -126,7 +129,8 @@ function readChecks(r: Reader, value: Json, path: string, type: ScalarType): Col
     if ((type.kind === 'date' || type.kind === 'timestamp') && (typeof b !== 'string' || Number.isNaN(Date.parse(b)))) {
       r.fail(`${path}.${bound}`, 'must be an ISO date/timestamp string for a temporal column');
     }
-    if (!numeric && type.kind !== 'date' && type.kind !== 'timestamp') r.fail(`${path}.${bound}`, `not supported for ${type.kind} columns`);
+    if (!numeric && type.kind !== 'date' && type.kind !== 'timestamp')
+      r.fail(`${path}.${bound}`, `not supported for ${type.kind} columns`);
     checks[bound] = b as number | string;
   }
   if (obj.maxLength !== undefined) {
@@ -146,11 +150,16 @@ function readColumn(r: Reader, value: Json, path: string): ColumnContract {
   const typeText = r.string(obj.type, `${path}.type`);
   const type = parseType(typeText);
   if (!type) {
-    r.fail(`${path}.type`, `unknown type "${typeText}" (string, int, bigint, double, decimal(p,s) with 1<=p<=38 and s<=p, boolean, date, timestamp)`);
+    r.fail(
+      `${path}.type`,
+      `unknown type "${typeText}" (string, int, bigint, double, decimal(p,s) with 1<=p<=38 and s<=p, boolean, date, timestamp)`,
+    );
   }
-  if (obj.required !== undefined && typeof obj.required !== 'boolean') r.fail(`${path}.required`, 'must be true or false');
+  if (obj.required !== undefined && typeof obj.required !== 'boolean')
+    r.fail(`${path}.required`, 'must be true or false');
   const invalidReason = r.optionalString(obj.invalidReason, `${path}.invalidReason`, `INVALID_${name.toUpperCase()}`);
-  if (!/^[A-Z][A-Z0-9_]*$/.test(invalidReason)) r.fail(`${path}.invalidReason`, 'must be an UPPER_SNAKE_CASE reason code');
+  if (!/^[A-Z][A-Z0-9_]*$/.test(invalidReason))
+    r.fail(`${path}.invalidReason`, 'must be an UPPER_SNAKE_CASE reason code');
   return {
     name,
     type,
@@ -178,7 +187,8 @@ function readPartitions(r: Reader, value: Json, columns: ColumnContract[]): Part
     const column = columns.find((c) => c.name === source);
     if (!column) r.fail(`${path}.source`, `no column named "${source}"`);
     if (!column.required) r.fail(`${path}.source`, `partition source "${source}" must be a required column`);
-    if (column.pii !== 'none') r.fail(`${path}.source`, `partition source "${source}" is PII (${column.pii}); partition paths would expose it`);
+    if (column.pii !== 'none')
+      r.fail(`${path}.source`, `partition source "${source}" is PII (${column.pii}); partition paths would expose it`);
     const transform = r.oneOf(obj.transform, TRANSFORMS, `${path}.transform`);
     if (TEMPORAL_TRANSFORMS.includes(transform) && column.type.kind !== 'timestamp' && column.type.kind !== 'date') {
       r.fail(`${path}.transform`, `"${transform}" needs a date or timestamp column, "${source}" is ${column.typeText}`);
@@ -191,19 +201,25 @@ function readPartitions(r: Reader, value: Json, columns: ColumnContract[]): Part
 export function parseContract(document: Json, file: string): DatasetContract {
   const r: Reader = new Reader(file);
   const obj = r.object(document, '$');
-  r.unknownKeys(obj, ['$schema', 'name', 'version', 'description', 'owner', 'bronzePrefix', 'source', 'columns', 'partitionBy'], '$');
+  r.unknownKeys(
+    obj,
+    ['$schema', 'name', 'version', 'description', 'owner', 'bronzePrefix', 'source', 'columns', 'partitionBy'],
+    '$',
+  );
   const name = r.string(obj.name, 'name');
   if (!SNAKE_CASE.test(name)) r.fail('name', `"${name}" must be lower snake_case (it becomes a Glue table name)`);
   if (name === UNKNOWN_DATASET) r.fail('name', `"${name}" is reserved for objects no contract owns`);
   const version = r.string(obj.version, 'version');
   const bronzePrefix = r.optionalString(obj.bronzePrefix, 'bronzePrefix', `${name}/`);
-  if (!bronzePrefix.endsWith('/') || bronzePrefix.startsWith('/')) r.fail('bronzePrefix', 'must be a relative key prefix ending in "/"');
+  if (!bronzePrefix.endsWith('/') || bronzePrefix.startsWith('/'))
+    r.fail('bronzePrefix', 'must be a relative key prefix ending in "/"');
 
   const sourceObj = obj.source === undefined ? {} : r.object(obj.source, 'source');
   r.unknownKeys(sourceObj, ['format', 'delimiter'], 'source');
   const format = r.oneOf(sourceObj.format, FORMATS, 'source.format', 'csv');
   const delimiter = r.optionalString(sourceObj.delimiter, 'source.delimiter', ',');
-  if (delimiter.length !== 1 || delimiter === '"') r.fail('source.delimiter', 'must be a single character other than "');
+  if (delimiter.length !== 1 || delimiter === '"')
+    r.fail('source.delimiter', 'must be a single character other than "');
 
   if (!Array.isArray(obj.columns) || obj.columns.length === 0) r.fail('columns', 'must be a non-empty array');
   const columns = obj.columns.map((c, i) => readColumn(r, c, `columns[${i}]`));
@@ -234,7 +250,10 @@ export function parseContract(document: Json, file: string): DatasetContract {
 
 /** Header matching is case-, whitespace- and underscore-insensitive: `Transaction ID` = `transaction_id` = `TransactionID`. */
 export function normalizeHeaderName(label: string): string {
-  return label.replace(/^\uFEFF/, '').toLowerCase().replace(/[\s_]+/g, '');
+  return label
+    .replace(/^\uFEFF/, '')
+    .toLowerCase()
+    .replace(/[\s_]+/g, '');
 }
 
 export function loadContractFile(file: string): DatasetContract {
@@ -260,7 +279,11 @@ export class ContractRegistry {
     for (const a of contracts) {
       for (const b of contracts) {
         if (a !== b && b.bronzePrefix.startsWith(a.bronzePrefix)) {
-          throw new ContractError(b.file, 'bronzePrefix', `"${b.bronzePrefix}" overlaps "${a.bronzePrefix}" of ${a.name} (${a.file})`);
+          throw new ContractError(
+            b.file,
+            'bronzePrefix',
+            `"${b.bronzePrefix}" overlaps "${a.bronzePrefix}" of ${a.name} (${a.file})`,
+          );
         }
       }
     }

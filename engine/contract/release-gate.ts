@@ -15,8 +15,10 @@ export const MIGRATIONS_DIR = 'migrations';
 
 const SNAPSHOT_NAME = /^([a-z][a-z0-9_]*)@(\d+\.\d+\.\d+)\.json$/;
 
-export const releasedSnapshotPath = (contractsDir: string, name: string, version: string): string => join(contractsDir, RELEASED_DIR, `${name}@${version}.json`);
-export const migrationNotePath = (contractsDir: string, name: string, version: string): string => join(contractsDir, MIGRATIONS_DIR, `${name}@${version}.md`);
+export const releasedSnapshotPath = (contractsDir: string, name: string, version: string): string =>
+  join(contractsDir, RELEASED_DIR, `${name}@${version}.json`);
+export const migrationNotePath = (contractsDir: string, name: string, version: string): string =>
+  join(contractsDir, MIGRATIONS_DIR, `${name}@${version}.md`);
 
 interface Snapshot {
   name: string;
@@ -32,7 +34,12 @@ function snapshots(contractsDir: string): Snapshot[] {
     .map((f) => {
       const m = SNAPSHOT_NAME.exec(f);
       const version = m ? parseSemVer(m[2] as string) : undefined;
-      if (!m || !version) throw new ContractError(join(dir, f), '$', 'released snapshot must be named <dataset>@<MAJOR.MINOR.PATCH>.json');
+      if (!m || !version)
+        throw new ContractError(
+          join(dir, f),
+          '$',
+          'released snapshot must be named <dataset>@<MAJOR.MINOR.PATCH>.json',
+        );
       return { name: m[1] as string, version, file: join(dir, f) };
     });
 }
@@ -49,7 +56,11 @@ export function lastReleased(contractsDir: string): Map<string, DatasetContract>
     const contract = loadContractFile(s.file);
     const expected = `${s.version.major}.${s.version.minor}.${s.version.patch}`;
     if (contract.name !== name || contract.version !== expected) {
-      throw new ContractError(s.file, '$', `snapshot holds ${contract.name}@${contract.version}, its file name says ${name}@${expected}`);
+      throw new ContractError(
+        s.file,
+        '$',
+        `snapshot holds ${contract.name}@${contract.version}, its file name says ${name}@${expected}`,
+      );
     }
     released.set(name, contract);
   }
@@ -73,21 +84,31 @@ export function runContractGate(contractsDir: string): GateReport {
     const contract = current.get(name) as DatasetContract;
     const before = released.get(name);
     if (!parseSemVer(contract.version)) {
-      report.problems.push(`${contract.file}: version: "${contract.version}" is not a semantic version (MAJOR.MINOR.PATCH)`);
+      report.problems.push(
+        `${contract.file}: version: "${contract.version}" is not a semantic version (MAJOR.MINOR.PATCH)`,
+      );
       continue;
     }
     if (!before) {
       report.unreleased.push(name);
       continue;
     }
-    const verdict = judgeContractEvolution(before, contract, existsSync(migrationNotePath(contractsDir, name, contract.version)));
+    const verdict = judgeContractEvolution(
+      before,
+      contract,
+      existsSync(migrationNotePath(contractsDir, name, contract.version)),
+    );
     report.verdicts.push(verdict);
-    report.problems.push(...verdict.problems.map((p) => `${contract.file}: ${name} ${before.version} → ${contract.version}: ${p}`));
+    report.problems.push(
+      ...verdict.problems.map((p) => `${contract.file}: ${name} ${before.version} → ${contract.version}: ${p}`),
+    );
   }
   for (const [name, before] of released) {
     if (current.get(name)) continue;
     if (!existsSync(migrationNotePath(contractsDir, name, 'retired'))) {
-      report.problems.push(`${name}: released as ${before.version} but its contract is gone: removing a dataset is breaking (write ${join(MIGRATIONS_DIR, `${name}@retired.md`)} to retire it)`);
+      report.problems.push(
+        `${name}: released as ${before.version} but its contract is gone: removing a dataset is breaking (write ${join(MIGRATIONS_DIR, `${name}@retired.md`)} to retire it)`,
+      );
     }
   }
   return report;

@@ -43,22 +43,43 @@ export function duckdbType(type: ScalarType): string {
 export const LINEAGE_COLUMNS: readonly TableColumn[] = [
   { name: 'source_key', hiveType: 'string', comment: 'Bronze object key the row came from' },
   { name: 'source_version', hiveType: 'string', comment: 'Bronze object version id (or ETag when unversioned)' },
-  { name: 'ingest_run_id', hiveType: 'string', comment: 'Deterministic id of the ingest run (source identity + contract version)' },
+  {
+    name: 'ingest_run_id',
+    hiveType: 'string',
+    comment: 'Deterministic id of the ingest run (source identity + contract version)',
+  },
   { name: 'ingested_at', hiveType: 'timestamp', comment: 'When the source object landed in bronze (UTC)' },
-  { name: 'contract_version', hiveType: 'string', comment: 'Version of the dataset contract the row was validated with (NULL in files written before the column existed)' },
+  {
+    name: 'contract_version',
+    hiveType: 'string',
+    comment:
+      'Version of the dataset contract the row was validated with (NULL in files written before the column existed)',
+  },
 ];
 
 /** Columns of a quarantine table: one row per rejected record or file. */
 export const QUARANTINE_COLUMNS: readonly TableColumn[] = [
-  { name: 'dataset', hiveType: 'string', comment: 'Dataset the source belongs to (unknown_dataset when no contract owns the key)' },
+  {
+    name: 'dataset',
+    hiveType: 'string',
+    comment: 'Dataset the source belongs to (unknown_dataset when no contract owns the key)',
+  },
   { name: 'source_bucket', hiveType: 'string', comment: 'Bronze bucket' },
   { name: 'source_key', hiveType: 'string', comment: 'Bronze object key' },
   { name: 'source_version', hiveType: 'string', comment: 'Bronze object version id or ETag' },
   { name: 'ingest_run_id', hiveType: 'string', comment: 'Ingest run id' },
-  { name: 'record_number', hiveType: 'bigint', comment: '1-based data record number in the source (NULL for a whole-file rejection)' },
+  {
+    name: 'record_number',
+    hiveType: 'bigint',
+    comment: '1-based data record number in the source (NULL for a whole-file rejection)',
+  },
   { name: 'reasons', hiveType: 'array<string>', comment: 'Every reason code that applies' },
   { name: 'details', hiveType: 'array<string>', comment: 'Human-readable explanation per failed rule' },
-  { name: 'raw_record', hiveType: 'string', comment: 'Original field values as a JSON object keyed by source header, or the raw text of a malformed record' },
+  {
+    name: 'raw_record',
+    hiveType: 'string',
+    comment: 'Original field values as a JSON object keyed by source header, or the raw text of a malformed record',
+  },
   { name: 'ingested_at', hiveType: 'timestamp', comment: 'When the source object landed in bronze (UTC)' },
 ];
 
@@ -67,7 +88,11 @@ export function silverColumns(contract: DatasetContract): TableColumn[] {
   return [
     ...contract.columns
       .filter((c) => c.pii !== 'drop')
-      .map((c) => ({ name: c.name, hiveType: c.pii === 'hash' ? 'string' : hiveType(c.type), comment: columnComment(c) })),
+      .map((c) => ({
+        name: c.name,
+        hiveType: c.pii === 'hash' ? 'string' : hiveType(c.type),
+        comment: columnComment(c),
+      })),
     ...LINEAGE_COLUMNS,
   ];
 }

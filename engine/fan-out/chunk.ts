@@ -40,15 +40,25 @@ export async function* readRange(
   range: { start: number; end: number },
   versionId?: string,
 ): AsyncIterable<Buffer> {
-  if (!(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+  if (!(
+    Number.isSafeInteger(range.start) &&
+    Number.isSafeInteger(range.end) &&
+    range.start >= 0 &&
+    range.end >= range.start
+  )) {
     throw new RangeError(`invalid byte range [${range.start}, ${range.end}) of ${key}`);
   }
   if (range.end === range.start) return;
   const opened = await store.open(zone, key, { versionId, range: { start: range.start, end: range.end - 1 } });
-  if (!opened) throw new EngineInvariantError(`${zone}/${key}${versionId ? ` version ${versionId}` : ''} is gone: cannot read bytes ${range.start}-${range.end - 1}`);
+  if (!opened)
+    throw new EngineInvariantError(
+      `${zone}/${key}${versionId ? ` version ${versionId}` : ''} is gone: cannot read bytes ${range.start}-${range.end - 1}`,
+    );
   if (opened.size !== undefined && opened.size !== range.end - range.start) {
     opened.body.destroy();
-    throw new EngineInvariantError(`${zone}/${key}: asked for ${range.end - range.start} bytes from ${range.start}, got ${opened.size}`);
+    throw new EngineInvariantError(
+      `${zone}/${key}: asked for ${range.end - range.start} bytes from ${range.start}, got ${opened.size}`,
+    );
   }
   yield* opened.body as AsyncIterable<Buffer>;
 }
@@ -56,7 +66,8 @@ export async function* readRange(
 /** Writes the chunk's text (the header, then its records) to `path`, read by range from the store. */
 async function downloadChunk(store: ObjectStore, plan: FanOutPlan, index: number, path: string): Promise<void> {
   const chunk = plan.chunks[index];
-  if (!chunk) throw new RangeError(`chunk ${index} is not in the plan of ${plan.source.key} (${plan.chunks.length} chunks)`);
+  if (!chunk)
+    throw new RangeError(`chunk ${index} is not in the plan of ${plan.source.key} (${plan.chunks.length} chunks)`);
   const { zone, key, version_id } = plan.text;
   const ranges = [
     { start: 0, end: plan.header_bytes },
@@ -67,11 +78,19 @@ async function downloadChunk(store: ObjectStore, plan: FanOutPlan, index: number
   }, createWriteStream(path));
   const expected = plan.header_bytes + chunk.end - chunk.start;
   const { size } = await stat(path);
-  if (size !== expected) throw new EngineInvariantError(`chunk ${index} of ${plan.source.key}: read ${size} bytes, the plan says ${expected}`);
+  if (size !== expected)
+    throw new EngineInvariantError(
+      `chunk ${index} of ${plan.source.key}: read ${size} bytes, the plan says ${expected}`,
+    );
 }
 
 /** Stages the chunk's outputs and returns its result record (already stored). */
-async function stage(store: ObjectStore, plan: FanOutPlan, index: number, result: TransformResult): Promise<FanOutChunkResult> {
+async function stage(
+  store: ObjectStore,
+  plan: FanOutPlan,
+  index: number,
+  result: TransformResult,
+): Promise<FanOutChunkResult> {
   const staging = plan.staging_prefix;
   const partitions: FanOutChunkResult['partitions'] = [];
   for (const p of result.partitions) {
@@ -100,7 +119,10 @@ async function stage(store: ObjectStore, plan: FanOutPlan, index: number, result
     reasons: result.reasons,
     partitions,
     quarantine,
-    columns: { matched: Object.fromEntries(bindings.map((b) => [b.column.name, b.sourceName as string])), ignored: result.header.ignored },
+    columns: {
+      matched: Object.fromEntries(bindings.map((b) => [b.column.name, b.sourceName as string])),
+      ignored: result.header.ignored,
+    },
     rejects_in_chunks: result.chunked,
     rejection: null,
   };
@@ -111,7 +133,11 @@ async function stage(store: ObjectStore, plan: FanOutPlan, index: number, result
  * reject the file for are recorded in the result (the commit then ingests the file in one pass); failures
  * of the machine or the store throw, for the state machine to retry the chunk.
  */
-export async function transformFanOutChunk(plan: FanOutPlan, index: number, options: IngestOptions): Promise<FanOutChunkResult> {
+export async function transformFanOutChunk(
+  plan: FanOutPlan,
+  index: number,
+  options: IngestOptions,
+): Promise<FanOutChunkResult> {
   const contract = planContract(plan, options);
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });
@@ -122,23 +148,44 @@ export async function transformFanOutChunk(plan: FanOutPlan, index: number, opti
     const stamp = runStampFor(sourceOfPlan(plan), contract, new Date(plan.started_at));
     let result: TransformResult;
     try {
-      result = await transformToLocal({ tempDirectory: join(workDir, 'spill'), memoryLimit: options.memoryLimit }, contract, path, stamp, workDir, options.piiSalt ?? '', {
-        rejectsLimits: options.rejectsLimits,
-        maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-        parallelism: options.threads ?? 1,
-        chunking: options.chunking,
-        inputDisposable: true,
-      });
+      result = await transformToLocal(
+        { tempDirectory: join(workDir, 'spill'), memoryLimit: options.memoryLimit },
+        contract,
+        path,
+        stamp,
+        workDir,
+        options.piiSalt ?? '',
+        {
+          rejectsLimits: options.rejectsLimits,
+          maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+          parallelism: options.threads ?? 1,
+          chunking: options.chunking,
+          inputDisposable: true,
+        },
+      );
     } catch (caught) {
       const rejection = asDeterministicRejection(caught);
       if (!rejection) throw caught;
-      const output = rejectedChunk(plan, index, { reason: rejection.reason, detail: rejection.detail.replaceAll(workDir, '<scratch>') });
-      await options.store.putBytes('silver', chunkResultKey(plan.staging_prefix, index), JSON.stringify(output, null, 2), 'application/json');
+      const output = rejectedChunk(plan, index, {
+        reason: rejection.reason,
+        detail: rejection.detail.replaceAll(workDir, '<scratch>'),
+      });
+      await options.store.putBytes(
+        'silver',
+        chunkResultKey(plan.staging_prefix, index),
+        JSON.stringify(output, null, 2),
+        'application/json',
+      );
       return output;
     }
     // Store failures while staging stay errors (the state machine retries the chunk).
     const output = await stage(options.store, plan, index, result);
-    await options.store.putBytes('silver', chunkResultKey(plan.staging_prefix, index), JSON.stringify(output, null, 2), 'application/json');
+    await options.store.putBytes(
+      'silver',
+      chunkResultKey(plan.staging_prefix, index),
+      JSON.stringify(output, null, 2),
+      'application/json',
+    );
     return output;
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -147,11 +194,16 @@ export async function transformFanOutChunk(plan: FanOutPlan, index: number, opti
 
 function rangeOf(plan: FanOutPlan, index: number): { start: number; end: number } {
   const chunk = plan.chunks[index];
-  if (!chunk) throw new RangeError(`chunk ${index} is not in the plan of ${plan.source.key} (${plan.chunks.length} chunks)`);
+  if (!chunk)
+    throw new RangeError(`chunk ${index} is not in the plan of ${plan.source.key} (${plan.chunks.length} chunks)`);
   return { start: chunk.start, end: chunk.end };
 }
 
-function rejectedChunk(plan: FanOutPlan, index: number, rejection: NonNullable<FanOutChunkResult['rejection']>): FanOutChunkResult {
+function rejectedChunk(
+  plan: FanOutPlan,
+  index: number,
+  rejection: NonNullable<FanOutChunkResult['rejection']>,
+): FanOutChunkResult {
   return {
     index,
     run_id: plan.run_id,

@@ -11,7 +11,15 @@ import type { DatasetContract } from '../contract/types.ts';
 import { withDuckDb } from '../duckdb.ts';
 import { ingestEvent } from '../events.ts';
 import type { HeaderMatch } from '../header.ts';
-import { buildManifest, deletePrefix, ingestObject, publish, readSilverRecord, runStampFor, type IngestOptions } from '../ingest.ts';
+import {
+  buildManifest,
+  deletePrefix,
+  ingestObject,
+  publish,
+  readSilverRecord,
+  runStampFor,
+  type IngestOptions,
+} from '../ingest.ts';
 import { manifestKey, silverFileName } from '../layout.ts';
 import type { Manifest } from '../manifest.ts';
 import { mergeQuarantine, type ChunkQuarantine } from '../quarantine-merge.ts';
@@ -34,8 +42,16 @@ async function chunkResults(plan: FanOutPlan, options: IngestOptions): Promise<F
     plan.chunks.map(async (c) => {
       const key = chunkResultKey(plan.staging_prefix, c.index);
       const result = await readSilverRecord<FanOutChunkResult>(options.store, key);
-      if (!result || result.run_id !== plan.run_id || result.index !== c.index || result.range?.start !== c.start || result.range?.end !== c.end) {
-        throw new EngineInvariantError(`chunk ${c.index} of ${plan.source.key} has no result at silver/${key}: it did not finish, nothing is committed`);
+      if (
+        !result ||
+        result.run_id !== plan.run_id ||
+        result.index !== c.index ||
+        result.range?.start !== c.start ||
+        result.range?.end !== c.end
+      ) {
+        throw new EngineInvariantError(
+          `chunk ${c.index} of ${plan.source.key} has no result at silver/${key}: it did not finish, nothing is committed`,
+        );
       }
       return result;
     }),
@@ -43,7 +59,11 @@ async function chunkResults(plan: FanOutPlan, options: IngestOptions): Promise<F
 }
 
 /** The chunks' partitions as one: files in chunk order, named by their position (as a local chunked ingest names them). */
-function mergedPartitions(results: readonly FanOutChunkResult[], sourceId: string, stagingOf: Map<string, string>): SilverPartitionOutput[] {
+function mergedPartitions(
+  results: readonly FanOutChunkResult[],
+  sourceId: string,
+  stagingOf: Map<string, string>,
+): SilverPartitionOutput[] {
   const byPrefix = new Map<string, SilverPartitionOutput>();
   for (const r of results) {
     for (const p of r.partitions) {
@@ -61,7 +81,12 @@ function mergedPartitions(results: readonly FanOutChunkResult[], sourceId: strin
 }
 
 /** The chunks' quarantines as one local file, each numbered from its chunk's first record; its row count. */
-async function mergedQuarantine(results: readonly FanOutChunkResult[], stamp: RunStamp, options: IngestOptions, workDir: string): Promise<{ path: string; rows: number } | undefined> {
+async function mergedQuarantine(
+  results: readonly FanOutChunkResult[],
+  stamp: RunStamp,
+  options: IngestOptions,
+  workDir: string,
+): Promise<{ path: string; rows: number } | undefined> {
   let offset = 0;
   const parts: ChunkQuarantine[] = [];
   for (const r of results) {
@@ -74,9 +99,14 @@ async function mergedQuarantine(results: readonly FanOutChunkResult[], stamp: Ru
   }
   if (parts.length === 0) return undefined;
   const path = join(workDir, 'quarantine.parquet');
-  const rows = await withDuckDb({ tempDirectory: join(workDir, 'spill'), memoryLimit: options.memoryLimit }, 'merging the quarantine', (db) => mergeQuarantine(db, stamp, parts, 0, path));
+  const rows = await withDuckDb(
+    { tempDirectory: join(workDir, 'spill'), memoryLimit: options.memoryLimit },
+    'merging the quarantine',
+    (db) => mergeQuarantine(db, stamp, parts, 0, path),
+  );
   const expected = parts.reduce((sum, p) => sum + p.rows, 0);
-  if (rows !== expected) throw new EngineInvariantError(`the merged quarantine holds ${rows} rows, the chunks quarantined ${expected}`);
+  if (rows !== expected)
+    throw new EngineInvariantError(`the merged quarantine holds ${rows} rows, the chunks quarantined ${expected}`);
   return { path, rows };
 }
 
@@ -85,14 +115,21 @@ function headerOf(contract: DatasetContract, result: FanOutChunkResult | undefin
   const byName = new Map(contract.columns.map((c) => [c.name, c]));
   const bindings = Object.entries(result?.columns.matched ?? {}).map(([name, sourceName]) => {
     const column = byName.get(name);
-    if (!column) throw new EngineInvariantError(`chunk ${result?.index} bound ${sourceName} to ${name}, which contract ${contract.name} has no column for`);
+    if (!column)
+      throw new EngineInvariantError(
+        `chunk ${result?.index} bound ${sourceName} to ${name}, which contract ${contract.name} has no column for`,
+      );
     return { column, sourceIndex: undefined, sourceName };
   });
   return { sourceColumns: [], bindings, ignored: result?.columns.ignored ?? [] };
 }
 
 /** Loads a plan; undefined when it is gone (the source was committed and its staging prefix removed). */
-export async function loadPlan(options: Pick<IngestOptions, 'store'>, dataset: string, sourceId: string): Promise<FanOutPlan | undefined> {
+export async function loadPlan(
+  options: Pick<IngestOptions, 'store'>,
+  dataset: string,
+  sourceId: string,
+): Promise<FanOutPlan | undefined> {
   return readSilverRecord<FanOutPlan>(options.store, planKeyOf(stagingPrefix(dataset, sourceId)));
 }
 
@@ -107,17 +144,32 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
   const results = await chunkResults(plan, options);
   const rejected = results.find((r) => r.rejection);
   if (rejected?.rejection) {
-    const body = readRange(options.store, 'bronze', plan.source.key, { start: 0, end: plan.source.size }, plan.source.version_id ?? undefined);
+    const body = readRange(
+      options.store,
+      'bronze',
+      plan.source.key,
+      { start: 0, end: plan.source.size },
+      plan.source.version_id ?? undefined,
+    );
     const manifest = await ingestObject(source, body, options);
     await deletePrefix(options.store, 'silver', plan.staging_prefix);
-    return { kind: 'ingested', manifest, why: `chunk ${rejected.index}: ${rejected.rejection.reason} (${rejected.rejection.detail})` };
+    return {
+      kind: 'ingested',
+      manifest,
+      why: `chunk ${rejected.index}: ${rejected.rejection.reason} (${rejected.rejection.detail})`,
+    };
   }
   const counted = results.reduce((sum, r) => sum + r.expected_rows, 0);
   if (counted !== plan.expected_rows) {
-    throw new EngineInvariantError(`the chunks of ${plan.source.key} hold ${counted} records; the plan's byte scan counted ${plan.expected_rows}`);
+    throw new EngineInvariantError(
+      `the chunks of ${plan.source.key} hold ${counted} records; the plan's byte scan counted ${plan.expected_rows}`,
+    );
   }
   for (const r of results) {
-    if (r.rows_in !== r.rows_valid + r.rows_quarantined) throw new EngineInvariantError(`chunk ${r.index} of ${plan.source.key}: rows_in ${r.rows_in} != ${r.rows_valid} + ${r.rows_quarantined}`);
+    if (r.rows_in !== r.rows_valid + r.rows_quarantined)
+      throw new EngineInvariantError(
+        `chunk ${r.index} of ${plan.source.key}: rows_in ${r.rows_in} != ${r.rows_valid} + ${r.rows_quarantined}`,
+      );
   }
   const startedAt = new Date(plan.started_at);
   const stamp = runStampFor(source, contract, startedAt);
@@ -129,7 +181,8 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
     const partitions = mergedPartitions(results, plan.source_id, stagingOf);
     const quarantine = await mergedQuarantine(results, stamp, options, workDir);
     const reasons: Record<string, number> = {};
-    for (const r of results) for (const [reason, n] of Object.entries(r.reasons)) reasons[reason] = (reasons[reason] ?? 0) + n;
+    for (const r of results)
+      for (const [reason, n] of Object.entries(r.reasons)) reasons[reason] = (reasons[reason] ?? 0) + n;
     const result: TransformResult = {
       expectedRows: counted,
       rowsIn: results.reduce((sum, r) => sum + r.rows_in, 0),
@@ -164,7 +217,12 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
 }
 
 /** A commit asked again after it succeeded (its plan is gone): the manifest it wrote, if it is this run's. */
-export async function committedManifest(options: Pick<IngestOptions, 'store'>, dataset: string, sourceId: string, runId: string): Promise<Manifest | undefined> {
+export async function committedManifest(
+  options: Pick<IngestOptions, 'store'>,
+  dataset: string,
+  sourceId: string,
+  runId: string,
+): Promise<Manifest | undefined> {
   const manifest = await readSilverRecord<Manifest>(options.store, manifestKey(dataset, sourceId));
   return manifest?.run_id === runId ? manifest : undefined;
 }

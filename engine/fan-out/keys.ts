@@ -23,4 +23,5 @@ export const chunkResultKey = (staging: string, index: number): string => `${chu
 export const chunkSilverKey = (staging: string, index: number, partitionPrefix: string, file: number): string =>
   `${chunkPrefix(staging, index)}silver/${partitionPrefix}${String(file).padStart(5, '0')}.parquet`;
 
-export const chunkQuarantineKey = (staging: string, index: number): string => `${chunkPrefix(staging, index)}quarantine.parquet`;
+export const chunkQuarantineKey = (staging: string, index: number): string =>
+  `${chunkPrefix(staging, index)}quarantine.parquet`;

@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import type { DatasetContract } from '../contract/types.ts';
 import { withDuckDb } from '../duckdb.ts';
 import { normalizeEtag } from '../identity.ts';
-import { asDeterministicRejection, deletePrefix, ingestObject, readSilverRecord, runStampFor, type IngestOptions } from '../ingest.ts';
+import {
+  asDeterministicRejection,
+  deletePrefix,
+  ingestObject,
+  readSilverRecord,
+  runStampFor,
+  type IngestOptions,
+} from '../ingest.ts';
 import { manifestKey, pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
 import { asFileRejection, prepareSource, scanInput, type InputScan } from '../reader.ts';
@@ -48,9 +55,16 @@ function whyNotChunked(scan: InputScan, bytes: number): string | undefined {
 }
 
 /** Binds the header the way the one pass does; a file whose header is rejected is not worth fanning out. */
-async function headerRejection(contract: DatasetContract, text: SpooledInput, workDir: string, memoryLimit: string | undefined): Promise<FileRejection | undefined> {
+async function headerRejection(
+  contract: DatasetContract,
+  text: SpooledInput,
+  workDir: string,
+  memoryLimit: string | undefined,
+): Promise<FileRejection | undefined> {
   try {
-    await withDuckDb({ tempDirectory: join(workDir, 'spill'), memoryLimit }, 'binding the header', (db) => prepareSource(db, contract, text.path));
+    await withDuckDb({ tempDirectory: join(workDir, 'spill'), memoryLimit }, 'binding the header', (db) =>
+      prepareSource(db, contract, text.path),
+    );
     return undefined;
   } catch (e) {
     const rejection = asDeterministicRejection(asFileRejection(e, contract));
@@ -65,7 +79,11 @@ async function headerRejection(contract: DatasetContract, text: SpooledInput, wo
  * that prefix (keeping whatever an abandoned earlier attempt named), so an execution that never commits
  * shows as an unfinished ingest and its staged pieces are removed by the next successful run.
  */
-export async function planFanOut(source: SourceRef, body: AsyncIterable<Uint8Array>, options: FanOutPlanOptions): Promise<PlanOutcome> {
+export async function planFanOut(
+  source: SourceRef,
+  body: AsyncIterable<Uint8Array>,
+  options: FanOutPlanOptions,
+): Promise<PlanOutcome> {
   const startedAt = new Date();
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });
@@ -82,9 +100,11 @@ export async function planFanOut(source: SourceRef, body: AsyncIterable<Uint8Arr
     // Outputs an erasure or compaction rewrote are not written again (ingestObject answers with their manifest).
     const stamped = runStampFor(source, contract, startedAt);
     const previous = await readSilverRecord<Manifest>(options.store, manifestKey(stamped.dataset, stamped.sourceId));
-    if (previous && previous.run_id === stamped.runId && (previous.erasures?.length || previous.compactions?.length)) return await inline('its outputs were erased from or compacted');
+    if (previous && previous.run_id === stamped.runId && (previous.erasures?.length || previous.compactions?.length))
+      return await inline('its outputs were erased from or compacted');
     // JSON Lines binds keys sampled from the start of the whole text, which a chunk alone does not have.
-    if (contract.source.format !== 'csv') return await inline(`${contract.source.format} sources are ingested in one pass`);
+    if (contract.source.format !== 'csv')
+      return await inline(`${contract.source.format} sources are ingested in one pass`);
     let text: SpooledInput;
     try {
       text = await decodeText(raw, join(workDir, 'input.txt'), options.expansionLimits);
@@ -93,7 +113,8 @@ export async function planFanOut(source: SourceRef, body: AsyncIterable<Uint8Arr
       throw e;
     }
     const chunkBytes = options.fanOutChunkBytes ?? DEFAULT_FAN_OUT_CHUNK_BYTES;
-    if (!(Number.isSafeInteger(chunkBytes) && chunkBytes > 0)) throw new RangeError(`fanOutChunkBytes must be a whole number ≥ 1, got ${chunkBytes}`);
+    if (!(Number.isSafeInteger(chunkBytes) && chunkBytes > 0))
+      throw new RangeError(`fanOutChunkBytes must be a whole number ≥ 1, got ${chunkBytes}`);
     const scan = await scanInput(contract, text.path, workDir, {
       maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
       chunking: { recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: chunkBytes },
@@ -124,7 +145,10 @@ export async function planFanOut(source: SourceRef, body: AsyncIterable<Uint8Arr
       source_id: stamp.sourceId,
       run_id: stamp.runId,
       started_at: startedAt.toISOString(),
-      text: text.compression === 'gzip' ? { zone: 'silver', key: stagedTextKey(staging), version_id: null } : { zone: 'bronze', key: source.key, version_id: source.versionId ?? null },
+      text:
+        text.compression === 'gzip'
+          ? { zone: 'silver', key: stagedTextKey(staging), version_id: null }
+          : { zone: 'bronze', key: source.key, version_id: source.versionId ?? null },
       header_bytes: scan.headerBytes,
       expected_rows: scan.expectedRows,
       sizes: { bytesIn: raw.bytesIn, bytesUncompressed: text.bytesUncompressed, compression: text.compression },
@@ -136,7 +160,12 @@ export async function planFanOut(source: SourceRef, body: AsyncIterable<Uint8Arr
     const intent: PendingIngest = {
       dataset: plan.dataset,
       run_id: plan.run_id,
-      source: { bucket: source.bucket, key: source.key, version_id: source.versionId ?? null, etag: normalizeEtag(source.etag) ?? null },
+      source: {
+        bucket: source.bucket,
+        key: source.key,
+        version_id: source.versionId ?? null,
+        etag: normalizeEtag(source.etag) ?? null,
+      },
       started_at: plan.started_at,
       silver_keys: abandoned?.silver_keys ?? [],
       quarantine_keys: abandoned?.quarantine_keys ?? [],

@@ -12,7 +12,14 @@ export interface FanOutChunk {
 /** A function of the source object alone: the same object always gives the same plan (and keys). */
 export interface FanOutPlan {
   plan_version: 1;
-  source: { bucket: string; key: string; version_id: string | null; etag: string | null; last_modified: string; size: number };
+  source: {
+    bucket: string;
+    key: string;
+    version_id: string | null;
+    etag: string | null;
+    last_modified: string;
+    size: number;
+  };
   dataset: string;
   contract_version: string;
   source_id: string;
@@ -40,7 +47,12 @@ export interface FanOutChunkResult {
   rows_valid: number;
   rows_quarantined: number;
   reasons: Record<string, number>;
-  partitions: Array<{ values: string[]; prefix: string; rows: number; files: Array<{ staging_key: string; bytes: number }> }>;
+  partitions: Array<{
+    values: string[];
+    prefix: string;
+    rows: number;
+    files: Array<{ staging_key: string; bytes: number }>;
+  }>;
   quarantine: { staging_key: string; rows: number } | null;
   columns: { matched: Record<string, string>; ignored: string[] };
   rejects_in_chunks: boolean;

@@ -19,7 +19,10 @@ export function qualifyDatabases(sql: string, names: DatabaseNames): string {
   while (i < sql.length) {
     const rest = sql.slice(i);
     const skipped =
-      /^'(?:[^']|'')*'/.exec(rest) ?? /^"(?:[^"]|"")*"/.exec(rest) ?? /^--[^\n]*/.exec(rest) ?? /^\/\*[\s\S]*?\*\//.exec(rest);
+      /^'(?:[^']|'')*'/.exec(rest) ??
+      /^"(?:[^"]|"")*"/.exec(rest) ??
+      /^--[^\n]*/.exec(rest) ??
+      /^\/\*[\s\S]*?\*\//.exec(rest);
     if (skipped) {
       out += skipped[0];
       i += skipped[0].length;
@@ -59,7 +62,10 @@ export interface GlueViewInput {
   Parameters: Record<string, string>;
   ViewOriginalText: string;
   ViewExpandedText: string;
-  StorageDescriptor: { Columns: Array<{ Name: string; Type: string; Comment: string }>; SerdeInfo: Record<string, never> };
+  StorageDescriptor: {
+    Columns: Array<{ Name: string; Type: string; Comment: string }>;
+    SerdeInfo: Record<string, never>;
+  };
 }
 
 /**

@@ -60,21 +60,28 @@ export function manifestMonths(m: Manifest): MonthKey[] {
     .filter((p) => p.rows > 0)
     .map((p) => {
       const { year, month } = p.values;
-      if (year === undefined || month === undefined) throw new Error(`manifest ${m.source_id}: partition without year/month: ${p.prefix}`);
+      if (year === undefined || month === undefined)
+        throw new Error(`manifest ${m.source_id}: partition without year/month: ${p.prefix}`);
       return monthKey(year, month);
     });
   return [...new Set(months)].sort();
 }
 
 function relevant(manifests: readonly Manifest[], table: GoldTable): Manifest[] {
-  return manifests.filter((m) => m.dataset === table.sourceDataset).sort((a, b) => a.source_id.localeCompare(b.source_id));
+  return manifests
+    .filter((m) => m.dataset === table.sourceDataset)
+    .sort((a, b) => a.source_id.localeCompare(b.source_id));
 }
 
 function needsFullBuild(state: GoldState | undefined, table: GoldTable): boolean {
   return !state || state.table !== table.name || state.build_version !== table.buildVersion;
 }
 
-export function pendingSources(manifests: readonly Manifest[], state: GoldState | undefined, table: GoldTable): PendingSources {
+export function pendingSources(
+  manifests: readonly Manifest[],
+  state: GoldState | undefined,
+  table: GoldTable,
+): PendingSources {
   const all = relevant(manifests, table);
   if (needsFullBuild(state, table)) return { table, full: true, manifests: all };
   const known = state?.sources ?? {};
@@ -129,7 +136,9 @@ export function planGoldRefresh(input: PlanInput): GoldRefreshPlan {
   let because: string;
   if (pending.full) {
     from = first ?? undefined;
-    because = state ? `build changed (${state.build_version} → ${table.buildVersion}): full rebuild` : 'no gold state: full build';
+    because = state
+      ? `build changed (${state.build_version} → ${table.buildVersion}): full rebuild`
+      : 'no gold state: full build';
   } else {
     const previous = state?.sources ?? {};
     const touched = pending.manifests.flatMap((m) => [...manifestMonths(m), ...(previous[m.source_id]?.months ?? [])]);

@@ -56,7 +56,13 @@ export function parseQueryFile(name: string, sql: string): QueryFile {
   let workgroup: QueryWorkgroup = 'analysts';
   for (const line of header) {
     const m = PARAM_LINE.exec(line.trim());
-    if (m) params.push({ name: m[1] as string, type: m[2] as QueryParamType, default: m[3] as string, description: (m[4] ?? '').trim() });
+    if (m)
+      params.push({
+        name: m[1] as string,
+        type: m[2] as QueryParamType,
+        default: m[3] as string,
+        description: (m[4] ?? '').trim(),
+      });
     const w = WORKGROUP_LINE.exec(line.trim());
     if (w) workgroup = w[1] as QueryWorkgroup;
   }
@@ -70,7 +76,10 @@ export function markerNames(sql: string): string[] {
 
 /** The literal currently after each marker (the file's defaults, before rendering). */
 export function markerValues(sql: string): Array<{ name: string; value: string }> {
-  return [...sql.matchAll(MARKER)].map((m) => ({ name: m[1] as string, value: (m[3] as string).replaceAll("''", "'") }));
+  return [...sql.matchAll(MARKER)].map((m) => ({
+    name: m[1] as string,
+    value: (m[3] as string).replaceAll("''", "'"),
+  }));
 }
 
 export class QueryParamError extends Error {
@@ -85,8 +94,12 @@ export function renderQuery(file: QueryFile, values: Readonly<Record<string, str
   const declared = new Map(file.params.map((p) => [p.name, p]));
   for (const [name, value] of Object.entries(values)) {
     const p = declared.get(name);
-    if (!p) throw new QueryParamError(`${file.name}: unknown parameter "${name}" (declared: ${[...declared.keys()].join(', ') || 'none'})`);
-    if (!VALIDATORS[p.type](value)) throw new QueryParamError(`${file.name}: parameter "${name}" must be a ${p.type}, YYYY-MM (got "${value}")`);
+    if (!p)
+      throw new QueryParamError(
+        `${file.name}: unknown parameter "${name}" (declared: ${[...declared.keys()].join(', ') || 'none'})`,
+      );
+    if (!VALIDATORS[p.type](value))
+      throw new QueryParamError(`${file.name}: parameter "${name}" must be a ${p.type}, YYYY-MM (got "${value}")`);
   }
   const effective = (name: string): string | undefined => values[name] ?? declared.get(name)?.default;
   const from = effective('from_month');

@@ -6,7 +6,14 @@
  */
 import { readJson, readManifests } from '../manifest-reader.ts';
 import type { ObjectStore, QueryEngine } from '../ports.ts';
-import { parseSupersededMonths, pendingSources, planGoldRefresh, supersededMonthsSql, type GoldRefreshPlan, type GoldState } from './plan.ts';
+import {
+  parseSupersededMonths,
+  pendingSources,
+  planGoldRefresh,
+  supersededMonthsSql,
+  type GoldRefreshPlan,
+  type GoldState,
+} from './plan.ts';
 import { goldStateKey, type GoldTable } from './tables.ts';
 
 /** Writes a plan to gold in one place (DuckDB files, Athena UNLOAD + Glue partitions). */
@@ -40,10 +47,17 @@ export async function refreshGold<Outcome>(input: GoldRefreshInput<Outcome>): Pr
   const probe = supersededMonthsSql(pendingSources(manifests, state, table));
   const supersededMonths = probe ? parseSupersededMonths((await engine.query(probe)).rows) : [];
   const plan = planGoldRefresh({ manifests, state, supersededMonths, table });
-  input.log?.(`gold ${table.name}: ${plan.kind} ${plan.months.join(',') || '-'} (${plan.because}) refresh=${plan.refreshId}`);
+  input.log?.(
+    `gold ${table.name}: ${plan.kind} ${plan.months.join(',') || '-'} (${plan.because}) refresh=${plan.refreshId}`,
+  );
   const outcome = await executor.apply(plan, state);
   if (plan.kind !== 'noop' || JSON.stringify(state) !== JSON.stringify(plan.nextState)) {
-    await store.putBytes('gold', goldStateKey(table), `${JSON.stringify(plan.nextState, null, 2)}\n`, 'application/json');
+    await store.putBytes(
+      'gold',
+      goldStateKey(table),
+      `${JSON.stringify(plan.nextState, null, 2)}\n`,
+      'application/json',
+    );
   }
   await executor.settle?.(plan, outcome);
   return { plan, outcome };

@@ -13,15 +13,7 @@ import { sqlString } from '../sql.ts';
  * The `.sql` files in queries/ repeat this ordering; a unit test keeps them in step with this constant.
  */
 export function latestIngestOrder(alias: string): string {
-  return [
-    'ingested_at',
-    'source_key',
-    'source_version',
-    'transaction_timestamp',
-    'amount',
-    'account_id',
-    'currency',
-  ]
+  return ['ingested_at', 'source_key', 'source_version', 'transaction_timestamp', 'amount', 'account_id', 'currency']
     .map((c) => `${alias}.${c} DESC NULLS LAST`)
     .join(', ');
 }

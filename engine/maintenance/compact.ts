@@ -19,11 +19,27 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ContractRegistry } from '../contract/load.ts';
 import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
-import { COMPACTED_PREFIX, COMPACTIONS_PREFIX, compactedFileName, compactedRecordKey, compactionIntentKey, isCompactedFile, silverTablePrefix } from '../layout.ts';
+import {
+  COMPACTED_PREFIX,
+  COMPACTIONS_PREFIX,
+  compactedFileName,
+  compactedRecordKey,
+  compactionIntentKey,
+  isCompactedFile,
+  silverTablePrefix,
+} from '../layout.ts';
 import type { Manifest } from '../manifest.ts';
 import type { ObjectStore, StoredObject } from '../ports.ts';
 import { sqlString } from '../sql.ts';
-import { download, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson, readJsonObject, readManifests } from './files.ts';
+import {
+  download,
+  folderOf,
+  listParquet,
+  MAINTENANCE_ROW_GROUP_SIZE,
+  putJson,
+  readJsonObject,
+  readManifests,
+} from './files.ts';
 import { MaintenanceInputError } from './predicate.ts';
 import { removeRunFromFile } from './rewrite.ts';
 
@@ -94,8 +110,14 @@ function checkPartition(partition: string | undefined, names: readonly string[],
   if (partition === undefined) return undefined;
   const trimmed = partition.replace(/^\/+|\/+$/g, '');
   const parts = trimmed.split('/');
-  const ok = parts.length > 0 && parts.length <= names.length && parts.every((p, i) => new RegExp(`^${names[i]}=[A-Za-z0-9_.-]+$`).test(p));
-  if (!ok) throw new MaintenanceInputError(`--partition "${partition}" is not a partition of ${dataset}: use ${names.map((n) => `${n}=…`).join('/') || '(the dataset is not partitioned)'}, e.g. ${names.map((n) => (n === 'year' ? `${n}=2024` : `${n}=01`)).join('/')}`);
+  const ok =
+    parts.length > 0 &&
+    parts.length <= names.length &&
+    parts.every((p, i) => new RegExp(`^${names[i]}=[A-Za-z0-9_.-]+$`).test(p));
+  if (!ok)
+    throw new MaintenanceInputError(
+      `--partition "${partition}" is not a partition of ${dataset}: use ${names.map((n) => `${n}=…`).join('/') || '(the dataset is not partitioned)'}, e.g. ${names.map((n) => (n === 'year' ? `${n}=2024` : `${n}=01`)).join('/')}`,
+    );
   return `${trimmed}/`;
 }
 
@@ -117,11 +139,14 @@ function groupsOf(files: readonly StoredObject[], target: number): StoredObject[
   return groups.filter((g) => g.length > 1);
 }
 
-const parquetList = (paths: readonly string[]): string => `read_parquet([${paths.map(sqlString).join(', ')}], hive_partitioning = false, union_by_name = true)`;
+const parquetList = (paths: readonly string[]): string =>
+  `read_parquet([${paths.map(sqlString).join(', ')}], hive_partitioning = false, union_by_name = true)`;
 
 /** Writes the inputs as one file and proves it holds the same rows: counts, and EXCEPT ALL both ways. */
 async function writeCompacted(db: DuckDBConnection, inputs: readonly string[], out: string): Promise<number> {
-  await db.run(`COPY (SELECT * FROM ${parquetList(inputs)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`);
+  await db.run(
+    `COPY (SELECT * FROM ${parquetList(inputs)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`,
+  );
   const [counts] = await queryRows(
     db,
     `SELECT (SELECT count(*) FROM ${parquetList(inputs)}) AS rows_in, (SELECT count(*) FROM read_parquet(${sqlString(out)})) AS rows_out,
@@ -130,7 +155,9 @@ async function writeCompacted(db: DuckDBConnection, inputs: readonly string[], o
   );
   const rowsIn = asCount(counts?.rows_in);
   if (asCount(counts?.rows_out) !== rowsIn || asCount(counts?.missing) !== 0 || asCount(counts?.extra) !== 0) {
-    throw new Error(`compaction: the compacted file differs from its ${inputs.length} inputs (rows ${rowsIn} in, ${asCount(counts?.rows_out)} out, ${asCount(counts?.missing)} missing, ${asCount(counts?.extra)} extra); nothing was switched`);
+    throw new Error(
+      `compaction: the compacted file differs from its ${inputs.length} inputs (rows ${rowsIn} in, ${asCount(counts?.rows_out)} out, ${asCount(counts?.missing)} missing, ${asCount(counts?.extra)} extra); nothing was switched`,
+    );
   }
   return rowsIn;
 }
@@ -143,7 +170,8 @@ async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<
     const there = now.get(input.key);
     if (!there || there.size !== input.size) return false;
     const manifest = await readJsonObject<Manifest>(store, 'silver', input.manifest_key);
-    if (!manifest || manifest.run_id !== input.run_id || !manifest.partitions.some((p) => p.files.includes(input.key))) return false;
+    if (!manifest || manifest.run_id !== input.run_id || !manifest.partitions.some((p) => p.files.includes(input.key)))
+      return false;
   }
   return true;
 }
@@ -151,7 +179,8 @@ async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<
 /** Repoints the manifests at the compacted file (idempotent), deletes the inputs, then the intent. */
 async function switchOver(store: ObjectStore, intent: CompactionIntent): Promise<void> {
   const byManifest = new Map<string, string[]>();
-  for (const input of intent.inputs) byManifest.set(input.manifest_key, [...(byManifest.get(input.manifest_key) ?? []), input.key]);
+  for (const input of intent.inputs)
+    byManifest.set(input.manifest_key, [...(byManifest.get(input.manifest_key) ?? []), input.key]);
   for (const [key, replaced] of byManifest) {
     const manifest = await readJsonObject<Manifest>(store, 'silver', key);
     if (!manifest) continue;
@@ -162,12 +191,26 @@ async function switchOver(store: ObjectStore, intent: CompactionIntent): Promise
       return { ...p, files };
     });
     const compactions = (manifest.compactions ?? []).filter((c) => c.compaction_id !== intent.compaction_id);
-    compactions.push({ compaction_id: intent.compaction_id, compacted_at: intent.started_at, file: intent.file, replaced });
+    compactions.push({
+      compaction_id: intent.compaction_id,
+      compacted_at: intent.started_at,
+      file: intent.file,
+      replaced,
+    });
     await putJson(store, 'silver', key, { ...manifest, partitions, compactions } satisfies Manifest);
   }
-  const runs = [...new Map(intent.inputs.map((i) => [i.run_id, { run_id: i.run_id, manifest_key: i.manifest_key }])).values()];
-  await putJson(store, 'silver', compactedRecordKey(intent.dataset, intent.compaction_id), { compaction_id: intent.compaction_id, file: intent.file, runs } satisfies CompactedRecord);
-  await store.delete('silver', intent.inputs.map((i) => i.key));
+  const runs = [
+    ...new Map(intent.inputs.map((i) => [i.run_id, { run_id: i.run_id, manifest_key: i.manifest_key }])).values(),
+  ];
+  await putJson(store, 'silver', compactedRecordKey(intent.dataset, intent.compaction_id), {
+    compaction_id: intent.compaction_id,
+    file: intent.file,
+    runs,
+  } satisfies CompactedRecord);
+  await store.delete(
+    'silver',
+    intent.inputs.map((i) => i.key),
+  );
   await store.delete('silver', [compactionIntentKey(intent.dataset, intent.compaction_id)]);
 }
 
@@ -189,7 +232,11 @@ async function exists(store: ObjectStore, key: string): Promise<boolean> {
  * rows elsewhere: they are removed from the compacted file. A manifest naming files that are gone (an ingest
  * wrote it over the compaction's) is pointed at the compacted file again. Returns what it did, per run.
  */
-async function repair(store: ObjectStore, record: CompactedRecord, workDir: string): Promise<Array<{ run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }>> {
+async function repair(
+  store: ObjectStore,
+  record: CompactedRecord,
+  workDir: string,
+): Promise<Array<{ run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }>> {
   const actions: Array<{ run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }> = [];
   const keep: CompactedRecord['runs'] = [];
   for (const run of record.runs) {
@@ -210,8 +257,19 @@ async function repair(store: ObjectStore, record: CompactedRecord, workDir: stri
     if (manifest.run_id === run.run_id) for (const f of listedHere) if (!(await exists(store, f))) missing.push(f);
     if (missing.length) {
       const gone = new Set(missing);
-      const partitions = manifest.partitions.map((p) => ({ ...p, files: [...new Set(p.files.map((f) => (gone.has(f) ? record.file : f)))] }));
-      const compactions = [...(manifest.compactions ?? []).filter((c) => c.compaction_id !== record.compaction_id), { compaction_id: record.compaction_id, compacted_at: new Date().toISOString(), file: record.file, replaced: missing }];
+      const partitions = manifest.partitions.map((p) => ({
+        ...p,
+        files: [...new Set(p.files.map((f) => (gone.has(f) ? record.file : f)))],
+      }));
+      const compactions = [
+        ...(manifest.compactions ?? []).filter((c) => c.compaction_id !== record.compaction_id),
+        {
+          compaction_id: record.compaction_id,
+          compacted_at: new Date().toISOString(),
+          file: record.file,
+          replaced: missing,
+        },
+      ];
       await putJson(store, 'silver', run.manifest_key, { ...manifest, partitions, compactions } satisfies Manifest);
       keep.push(run);
       actions.push({ run_id: run.run_id, action: 'repointed' });
@@ -262,10 +320,24 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
   const target = options.targetBytes ?? DEFAULT_COMPACTION_TARGET_BYTES;
   if (!(target > 0)) throw new MaintenanceInputError(`the target size must be positive, got ${target}`);
   const table = silverTablePrefix(contract.name);
-  const only = checkPartition(options.partition, contract.partitionBy.map((p) => p.name), contract.name);
+  const only = checkPartition(
+    options.partition,
+    contract.partitionBy.map((p) => p.name),
+    contract.name,
+  );
   const scratchRoot = options.workDir ?? tmpdir();
   await mkdir(scratchRoot, { recursive: true });
-  const report: CompactionReport = { dataset: contract.name, dry_run: options.dryRun ?? false, partitions: 0, files_before: 0, files_after: 0, groups: [], recovered: [], repaired: [], unowned: [] };
+  const report: CompactionReport = {
+    dataset: contract.name,
+    dry_run: options.dryRun ?? false,
+    partitions: 0,
+    files_before: 0,
+    files_after: 0,
+    groups: [],
+    recovered: [],
+    repaired: [],
+    unowned: [],
+  };
 
   if (!options.dryRun) {
     for await (const o of store.list('silver', `${COMPACTIONS_PREFIX}${contract.name}/`)) {
@@ -279,7 +351,8 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
     for await (const o of store.list('silver', `${COMPACTED_PREFIX}${contract.name}/`)) {
       const record = await readJsonObject<CompactedRecord>(store, 'silver', o.key);
       if (!record) continue;
-      for (const a of await repair(store, record, scratchRoot)) if (a.action === 'removed' || a.action === 'repointed') report.repaired.push({ file: record.file, ...a });
+      for (const a of await repair(store, record, scratchRoot))
+        if (a.action === 'removed' || a.action === 'repointed') report.repaired.push({ file: record.file, ...a });
     }
   }
 
@@ -295,9 +368,14 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
     await withDuckDb({ tempDirectory: join(work, 'spill'), memoryLimit: '128MB' }, 'compaction', async (db) => {
       for (const [folder, inFolder] of folders) {
         const candidates = inFolder.filter((f) => !isCompactedFile(f.key) && fileOwners.has(f.key));
-        report.unowned.push(...inFolder.filter((f) => !isCompactedFile(f.key) && !fileOwners.has(f.key)).map((f) => f.key));
+        report.unowned.push(
+          ...inFolder.filter((f) => !isCompactedFile(f.key) && !fileOwners.has(f.key)).map((f) => f.key),
+        );
         for (const group of groupsOf(candidates, target)) {
-          const id = createHash('sha256').update(`${contract.name}\n${group.map((f) => `${f.key}:${f.size}`).join('\n')}`).digest('hex').slice(0, 16);
+          const id = createHash('sha256')
+            .update(`${contract.name}\n${group.map((f) => `${f.key}:${f.size}`).join('\n')}`)
+            .digest('hex')
+            .slice(0, 16);
           const result: CompactedGroup = {
             partition: folder,
             compaction_id: id,

@@ -21,7 +21,15 @@ import { erasureRecordKey, quarantineRecordsPrefix, silverTablePrefix } from '..
 import type { Manifest, ManifestErasure } from '../manifest.ts';
 import type { ObjectStore, Zone } from '../ports.ts';
 import { ident, silverValueSql, sqlString } from '../sql.ts';
-import { download, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson, readJsonObject, readManifests } from './files.ts';
+import {
+  download,
+  listParquet,
+  MAINTENANCE_ROW_GROUP_SIZE,
+  monthOfKey,
+  putJson,
+  readJsonObject,
+  readManifests,
+} from './files.ts';
 import { parseEqualityPredicate, PredicateError, type EqualityPredicate } from './predicate.ts';
 
 export interface EraseOptions {
@@ -86,18 +94,34 @@ export const BRONZE_ERASURE_POLICY =
   'bronze is immutable and not rewritten: it expires by its lifecycle rule before the legal deadline (docs/runbook.md, "Erasure requests"); a replay of an erased source before then must be followed by the same erasure again';
 
 /** Keyed hash of the value: the salt as key when the lake has one, so a guessable value is not revealed by the record. */
-function valueHash(dataset: string, predicate: EqualityPredicate, salt: string): { value_hash: string; value_hash_algorithm: string } {
+function valueHash(
+  dataset: string,
+  predicate: EqualityPredicate,
+  salt: string,
+): { value_hash: string; value_hash_algorithm: string } {
   const text = `${dataset}\n${predicate.column.name}\n${predicate.value}`;
   return salt
-    ? { value_hash: createHmac('sha256', salt).update(text).digest('hex'), value_hash_algorithm: 'hmac-sha256(pii salt, dataset\\ncolumn\\nvalue)' }
-    : { value_hash: createHash('sha256').update(text).digest('hex'), value_hash_algorithm: 'sha256(dataset\\ncolumn\\nvalue)' };
+    ? {
+        value_hash: createHmac('sha256', salt).update(text).digest('hex'),
+        value_hash_algorithm: 'hmac-sha256(pii salt, dataset\\ncolumn\\nvalue)',
+      }
+    : {
+        value_hash: createHash('sha256').update(text).digest('hex'),
+        value_hash_algorithm: 'sha256(dataset\\ncolumn\\nvalue)',
+      };
 }
 
 /** The value as silver stores it (typed, hashed for `hash` PII), as SQL text; a PredicateError when the type refuses it. */
 async function silverValue(db: DuckDBConnection, predicate: EqualityPredicate, salt: string): Promise<string> {
-  const [row] = await queryRows(db, `SELECT CAST(value AS VARCHAR) AS v FROM (${silverValueSql(predicate.column, sqlString(predicate.value), salt)})`);
+  const [row] = await queryRows(
+    db,
+    `SELECT CAST(value AS VARCHAR) AS v FROM (${silverValueSql(predicate.column, sqlString(predicate.value), salt)})`,
+  );
   const v = row?.v;
-  if (typeof v !== 'string') throw new PredicateError(`"${predicate.value}" is not a valid ${predicate.column.typeText} for column ${predicate.column.name}`);
+  if (typeof v !== 'string')
+    throw new PredicateError(
+      `"${predicate.value}" is not a valid ${predicate.column.typeText} for column ${predicate.column.name}`,
+    );
   return `CAST(${sqlString(v)} AS ${duckdbType(predicate.column.type)})`;
 }
 
@@ -164,7 +188,14 @@ async function rawHolds(stream: Readable, value: string): Promise<boolean> {
  * Whole rejected files are kept in quarantine byte for byte (`<dataset>/files/…`): one holding the value is
  * deleted (a copy of bronze; its quarantine record with the reason stays).
  */
-async function eraseRejectedFileCopies(store: ObjectStore, dataset: string, value: string, record: ErasureRecord, dryRun: boolean, manifests: Map<string, { key: string; manifest: Manifest }>): Promise<void> {
+async function eraseRejectedFileCopies(
+  store: ObjectStore,
+  dataset: string,
+  value: string,
+  record: ErasureRecord,
+  dryRun: boolean,
+  manifests: Map<string, { key: string; manifest: Manifest }>,
+): Promise<void> {
   for await (const o of store.list('quarantine', `${dataset}/files/`)) {
     if (!(await rawHolds(await store.getStream('quarantine', o.key), value))) continue;
     let earlier = 0;
@@ -172,17 +203,36 @@ async function eraseRejectedFileCopies(store: ObjectStore, dataset: string, valu
       await store.delete('quarantine', [o.key]);
       if (store.purgeEarlierVersions) earlier = await store.purgeEarlierVersions('quarantine', o.key);
     }
-    record.files.push({ zone: 'quarantine', key: o.key, action: 'deleted', rows_before: 0, rows_removed: 0, earlier_versions_deleted: earlier });
+    record.files.push({
+      zone: 'quarantine',
+      key: o.key,
+      action: 'deleted',
+      rows_before: 0,
+      rows_removed: 0,
+      earlier_versions_deleted: earlier,
+    });
     // Its manifest records the erasure too, so a redelivery of the same object does not put the copy back.
     const owner = [...manifests.values()].find((e) => e.manifest.quarantine.file_key === o.key);
     if (owner && !dryRun) {
-      await recordInManifests(store, manifests, { erasure_id: record.erasure_id, erased_at: record.started_at, record_key: erasureRecordKey(dataset, record.erasure_id) }, new Map([[owner.manifest.run_id, { valid: 0, quarantined: 0 }]]));
+      await recordInManifests(
+        store,
+        manifests,
+        {
+          erasure_id: record.erasure_id,
+          erased_at: record.started_at,
+          record_key: erasureRecordKey(dataset, record.erasure_id),
+        },
+        new Map([[owner.manifest.run_id, { valid: 0, quarantined: 0 }]]),
+      );
     }
   }
 }
 
 function newErasureId(now: Date): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(4).toString('hex')}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(4).toString('hex')}`;
 }
 
 interface Scan {
@@ -193,7 +243,10 @@ interface Scan {
 
 async function scanFile(db: DuckDBConnection, path: string, match: string): Promise<Scan> {
   const file = `read_parquet(${sqlString(path)}, hive_partitioning = false)`;
-  const rows = await queryRows(db, `SELECT ingest_run_id, any_value(source_key) AS source_key, count(*) AS n, count(*) FILTER (WHERE ${match}) AS m FROM ${file} GROUP BY ingest_run_id`);
+  const rows = await queryRows(
+    db,
+    `SELECT ingest_run_id, any_value(source_key) AS source_key, count(*) AS n, count(*) FILTER (WHERE ${match}) AS m FROM ${file} GROUP BY ingest_run_id`,
+  );
   const byRun = new Map<string, { removed: number; sourceKey: string | null }>();
   let total = 0;
   let removed = 0;
@@ -201,21 +254,41 @@ async function scanFile(db: DuckDBConnection, path: string, match: string): Prom
     total += asCount(r.n);
     const m = asCount(r.m);
     removed += m;
-    if (m > 0) byRun.set(String(r.ingest_run_id), { removed: m, sourceKey: typeof r.source_key === 'string' ? r.source_key : null });
+    if (m > 0)
+      byRun.set(String(r.ingest_run_id), {
+        removed: m,
+        sourceKey: typeof r.source_key === 'string' ? r.source_key : null,
+      });
   }
   return { total, removed, byRun };
 }
 
 /** Writes the file without the matching rows and checks the count. */
-async function rewriteWithout(db: DuckDBConnection, path: string, match: string, out: string, expected: number): Promise<void> {
+async function rewriteWithout(
+  db: DuckDBConnection,
+  path: string,
+  match: string,
+  out: string,
+  expected: number,
+): Promise<void> {
   const file = `read_parquet(${sqlString(path)}, hive_partitioning = false)`;
-  await db.run(`COPY (SELECT * FROM ${file} WHERE ${match} IS NOT TRUE) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`);
+  await db.run(
+    `COPY (SELECT * FROM ${file} WHERE ${match} IS NOT TRUE) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`,
+  );
   const [check] = await queryRows(db, `SELECT count(*) AS n FROM read_parquet(${sqlString(out)})`);
-  if (asCount(check?.n) !== expected) throw new Error(`erasure: the rewrite of ${path} holds ${asCount(check?.n)} rows, expected ${expected}; nothing was replaced`);
+  if (asCount(check?.n) !== expected)
+    throw new Error(
+      `erasure: the rewrite of ${path} holds ${asCount(check?.n)} rows, expected ${expected}; nothing was replaced`,
+    );
 }
 
 /** Adds this erasure's counts to the manifests of the runs it touched (read, add, write: idempotent per erasure id). */
-async function recordInManifests(store: ObjectStore, manifests: Map<string, { key: string; manifest: Manifest }>, erasure: Pick<ManifestErasure, 'erasure_id' | 'erased_at' | 'record_key'>, byRun: Map<string, { valid: number; quarantined: number }>): Promise<void> {
+async function recordInManifests(
+  store: ObjectStore,
+  manifests: Map<string, { key: string; manifest: Manifest }>,
+  erasure: Pick<ManifestErasure, 'erasure_id' | 'erased_at' | 'record_key'>,
+  byRun: Map<string, { valid: number; quarantined: number }>,
+): Promise<void> {
   for (const [run, counts] of byRun) {
     const entry = manifests.get(run);
     if (!entry) continue; // rows of an attempt no manifest describes: counted in the record's sources only
@@ -262,7 +335,12 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
     requested_by: options.requestedBy,
     started_at: started.toISOString(),
     finished_at: null,
-    predicate: { column: predicate.column.name, operator: '=', ...valueHash(contract.name, predicate, salt), pii: predicate.column.pii },
+    predicate: {
+      column: predicate.column.name,
+      operator: '=',
+      ...valueHash(contract.name, predicate, salt),
+      pii: predicate.column.pii,
+    },
     files: [],
     rows_removed: { silver: 0, quarantine: 0 },
     sources: [],
@@ -273,9 +351,12 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
     return await withDuckDb({ tempDirectory: join(work, 'spill') }, 'erasure', async (db) => {
       const value = await silverValue(db, predicate, salt);
       const targets: Array<{ zone: 'silver' | 'quarantine'; key: string; match: string }> = [];
-      for (const o of await listParquet(store, 'silver', silverTablePrefix(contract.name))) targets.push({ zone: 'silver', key: o.key, match: silverMatch(predicate.column, value) });
+      for (const o of await listParquet(store, 'silver', silverTablePrefix(contract.name)))
+        targets.push({ zone: 'silver', key: o.key, match: silverMatch(predicate.column, value) });
       const qMatch = quarantineMatch(predicate);
-      if (qMatch) for (const o of await listParquet(store, 'quarantine', quarantineRecordsPrefix(contract.name))) targets.push({ zone: 'quarantine', key: o.key, match: qMatch });
+      if (qMatch)
+        for (const o of await listParquet(store, 'quarantine', quarantineRecordsPrefix(contract.name)))
+          targets.push({ zone: 'quarantine', key: o.key, match: qMatch });
 
       const manifests = new Map((await readManifests(store, contract.name)).map((e) => [e.manifest.run_id, e]));
       const sources = new Map<string, ErasedSource>();
@@ -296,25 +377,55 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
             // A versioned bucket keeps the replaced bytes as an earlier version: those hold the erased rows too.
             if (store.purgeEarlierVersions) earlierVersions = await store.purgeEarlierVersions(target.zone, target.key);
           }
-          record.files.push({ zone: target.zone, key: target.key, action: 'rewritten', rows_before: scan.total, rows_removed: scan.removed, earlier_versions_deleted: earlierVersions });
+          record.files.push({
+            zone: target.zone,
+            key: target.key,
+            action: 'rewritten',
+            rows_before: scan.total,
+            rows_removed: scan.removed,
+            earlier_versions_deleted: earlierVersions,
+          });
           record.rows_removed[target.zone] += scan.removed;
           const month = target.zone === 'silver' ? monthOfKey(target.key) : undefined;
           if (month) months.add(month);
           const counts = new Map<string, { valid: number; quarantined: number }>();
           for (const [run, { removed, sourceKey }] of scan.byRun) {
             const manifest = manifests.get(run)?.manifest;
-            const s = sources.get(run) ?? { run_id: run, source_id: manifest?.source_id ?? null, source_key: manifest?.source.key ?? sourceKey, rows_valid_removed: 0, rows_quarantined_removed: 0 };
+            const s = sources.get(run) ?? {
+              run_id: run,
+              source_id: manifest?.source_id ?? null,
+              source_key: manifest?.source.key ?? sourceKey,
+              rows_valid_removed: 0,
+              rows_quarantined_removed: 0,
+            };
             if (target.zone === 'silver') s.rows_valid_removed += removed;
             else s.rows_quarantined_removed += removed;
             sources.set(run, s);
-            counts.set(run, target.zone === 'silver' ? { valid: removed, quarantined: 0 } : { valid: 0, quarantined: removed });
+            counts.set(
+              run,
+              target.zone === 'silver' ? { valid: removed, quarantined: 0 } : { valid: 0, quarantined: removed },
+            );
           }
-          if (!options.dryRun) await recordInManifests(store, manifests, { erasure_id: erasureId, erased_at: started.toISOString(), record_key: recordKey }, counts);
+          if (!options.dryRun)
+            await recordInManifests(
+              store,
+              manifests,
+              { erasure_id: erasureId, erased_at: started.toISOString(), record_key: recordKey },
+              counts,
+            );
         } finally {
           await rm(path, { force: true });
         }
       }
-      if (predicate.column.pii === 'none') await eraseRejectedFileCopies(store, contract.name, predicate.value.trim(), record, options.dryRun ?? false, manifests);
+      if (predicate.column.pii === 'none')
+        await eraseRejectedFileCopies(
+          store,
+          contract.name,
+          predicate.value.trim(),
+          record,
+          options.dryRun ?? false,
+          manifests,
+        );
       record.sources = [...sources.values()].sort((a, b) => (a.source_key ?? '').localeCompare(b.source_key ?? ''));
       record.months = [...months].sort();
       record.finished_at = new Date().toISOString();

@@ -15,7 +15,13 @@ export async function listParquet(store: ObjectStore, zone: Zone, prefix: string
   const out: StoredObject[] = [];
   for await (const o of store.list(zone, prefix)) {
     if (!o.key.endsWith('.parquet')) continue;
-    if (o.key.slice(prefix.length).split('/').some((part) => part.startsWith('_') || part.startsWith('.'))) continue;
+    if (
+      o.key
+        .slice(prefix.length)
+        .split('/')
+        .some((part) => part.startsWith('_') || part.startsWith('.'))
+    )
+      continue;
     out.push(o);
   }
   return out.sort((a, b) => a.key.localeCompare(b.key));
@@ -43,7 +49,10 @@ export async function putJson(store: ObjectStore, zone: Zone, key: string, value
 }
 
 /** Every completed ingest of the dataset, with the key of its manifest. */
-export async function readManifests(store: ObjectStore, dataset: string): Promise<Array<{ key: string; manifest: Manifest }>> {
+export async function readManifests(
+  store: ObjectStore,
+  dataset: string,
+): Promise<Array<{ key: string; manifest: Manifest }>> {
   const out: Array<{ key: string; manifest: Manifest }> = [];
   for await (const o of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
     if (!o.key.endsWith('.json')) continue;

@@ -33,9 +33,11 @@ const BARE_VALUE = /^[A-Za-z0-9_.:@+-]+$/;
 
 function unquote(literal: string): string {
   if (literal.startsWith("'")) {
-    if (literal.length < 2 || !literal.endsWith("'")) throw new PredicateError(`unterminated quoted value ${literal}: ${FORM}`);
+    if (literal.length < 2 || !literal.endsWith("'"))
+      throw new PredicateError(`unterminated quoted value ${literal}: ${FORM}`);
     const inner = literal.slice(1, -1);
-    if (/'(?!')/.test(inner.replace(/''/g, ''))) throw new PredicateError(`a quote inside the value must be doubled (''): ${literal}`);
+    if (/'(?!')/.test(inner.replace(/''/g, '')))
+      throw new PredicateError(`a quote inside the value must be doubled (''): ${literal}`);
     return inner.replace(/''/g, "'");
   }
   if (!BARE_VALUE.test(literal)) throw new PredicateError(`"${literal}" is not a plain value: ${FORM}`);
@@ -45,16 +47,23 @@ function unquote(literal: string): string {
 /** Parses and checks `text` against the contract: only `=`, only a contract column, one value. */
 export function parseEqualityPredicate(text: string, contract: DatasetContract): EqualityPredicate {
   const match = /^\s*("?)([A-Za-z_][A-Za-z0-9_]*)\1\s*=\s*(.*?)\s*$/s.exec(text);
-  if (!match) throw new PredicateError(`cannot read the predicate "${text}": only an equality on one column is accepted; ${FORM}`);
+  if (!match)
+    throw new PredicateError(
+      `cannot read the predicate "${text}": only an equality on one column is accepted; ${FORM}`,
+    );
   const name = match[2] as string;
   const literal = match[3] as string;
   const column = contract.columns.find((c) => c.name.toLowerCase() === name.toLowerCase());
   if (!column) {
-    throw new PredicateError(`unknown column "${name}" in dataset ${contract.name}: its columns are ${contract.columns.map((c) => c.name).join(', ')}`);
+    throw new PredicateError(
+      `unknown column "${name}" in dataset ${contract.name}: its columns are ${contract.columns.map((c) => c.name).join(', ')}`,
+    );
   }
-  if (column.pii === 'drop') throw new PredicateError(`column ${column.name} is dropped PII: silver never holds it, so no row can match it`);
+  if (column.pii === 'drop')
+    throw new PredicateError(`column ${column.name} is dropped PII: silver never holds it, so no row can match it`);
   if (literal === '') throw new PredicateError(`no value after "=" in "${text}": ${FORM}`);
   const value = unquote(literal);
-  if (value.trim() === '') throw new PredicateError(`the value in "${text}" is blank: an erasure needs a value to match`);
+  if (value.trim() === '')
+    throw new PredicateError(`the value in "${text}" is blank: an erasure needs a value to match`);
   return { column, value, text: text.trim() };
 }

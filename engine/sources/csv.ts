@@ -7,7 +7,9 @@ import { rejectOption, type PreparedSource, type RejectMode } from './source.ts'
 /** A source field as kept in quarantine: PII columns are redacted there too (the quarantine zone is not a PII store). */
 export function originalValue(header: HeaderMatch, index: number): string {
   const pii = header.bindings.find((b) => b.sourceIndex === index)?.column.pii ?? 'none';
-  return pii === 'none' ? ident(`c${index}`) : `CASE WHEN ${ident(`c${index}`)} IS NULL THEN NULL ELSE ${piiPlaceholder(pii)} END`;
+  return pii === 'none'
+    ? ident(`c${index}`)
+    : `CASE WHEN ${ident(`c${index}`)} IS NULL THEN NULL ELSE ${piiPlaceholder(pii)} END`;
 }
 
 /**
@@ -20,7 +22,9 @@ export const READ_ALL_COLUMNS_UP_TO = 64;
 /** The source fields the reader reads (by position): all of a narrow file, only the bound ones of a wide one. */
 export function readColumnIndexes(header: HeaderMatch): number[] {
   if (header.sourceColumns.length <= READ_ALL_COLUMNS_UP_TO) return header.sourceColumns.map((_, i) => i);
-  return [...new Set(header.bindings.flatMap((b) => (b.sourceIndex === undefined ? [] : [b.sourceIndex])))].sort((a, b) => a - b);
+  return [...new Set(header.bindings.flatMap((b) => (b.sourceIndex === undefined ? [] : [b.sourceIndex])))].sort(
+    (a, b) => a - b,
+  );
 }
 
 /** DuckDB's reader for a CSV file whose header has `columnCount` fields: every field as text. */
@@ -35,7 +39,12 @@ export function csvReader(path: string, delimiter: string, columnCount: number, 
  * validation happen per contract; records with the wrong field count or broken quoting are skipped here
  * and found by the rejects pass (MALFORMED_ROW).
  */
-export async function prepareCsv(_db: DuckDBConnection, contract: DatasetContract, path: string, _samplePath?: string): Promise<PreparedSource> {
+export async function prepareCsv(
+  _db: DuckDBConnection,
+  contract: DatasetContract,
+  path: string,
+  _samplePath?: string,
+): Promise<PreparedSource> {
   const delimiter = contract.source.delimiter;
   const sourceColumns = await readCsvHeader(path, delimiter);
   const header = matchHeader(sourceColumns, contract);
@@ -56,7 +65,10 @@ export async function prepareCsv(_db: DuckDBConnection, contract: DatasetContrac
  * reads: the same as the main pass's, so both reject the same records (a field that is not read is not
  * checked for UTF-8).
  */
-export async function csvRejectsReader(contract: DatasetContract, path: string): Promise<{ relation: string; fields: string[] }> {
+export async function csvRejectsReader(
+  contract: DatasetContract,
+  path: string,
+): Promise<{ relation: string; fields: string[] }> {
   const sourceColumns = await readCsvHeader(path, contract.source.delimiter);
   const fields = readColumnIndexes(matchHeader(sourceColumns, contract)).map((i) => ident(`c${i}`));
   return { relation: csvReader(path, contract.source.delimiter, sourceColumns.length, 'store'), fields };

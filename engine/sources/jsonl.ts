@@ -39,7 +39,12 @@ export function jsonLinesReader(path: string, rejects: RejectMode): string {
  * blank lines are skipped. Keys bind to columns like CSV headers (any case, aliases); a key spelled
  * differently on different lines still binds, as long as it appears in the sampled lines.
  */
-export async function prepareJsonLines(db: DuckDBConnection, contract: DatasetContract, path: string, samplePath: string = path): Promise<PreparedSource> {
+export async function prepareJsonLines(
+  db: DuckDBConnection,
+  contract: DatasetContract,
+  path: string,
+  samplePath: string = path,
+): Promise<PreparedSource> {
   const relation = jsonLinesReader(path, 'skip');
   // Keys come from the start of the whole input, so every chunk of it binds its fields the same way.
   const keys = await queryRows(
@@ -59,7 +64,10 @@ export async function prepareJsonLines(db: DuckDBConnection, contract: DatasetCo
       field: (b) => {
         const keysForColumn = spellings.get(b.column.name) ?? [];
         if (keysForColumn.length === 0) return 'CAST(NULL AS VARCHAR)';
-        const value = keysForColumn.length === 1 ? extract(keysForColumn[0] as string) : `COALESCE(${keysForColumn.map(extract).join(', ')})`;
+        const value =
+          keysForColumn.length === 1
+            ? extract(keysForColumn[0] as string)
+            : `COALESCE(${keysForColumn.map(extract).join(', ')})`;
         return `CASE WHEN ${IS_OBJECT} THEN ${value} END`; // JSON functions raise on text that is not JSON
       },
       original: redactedLine(contract, spellings),

@@ -82,7 +82,8 @@ export interface ScanOptions {
 export async function scanRecords(path: string, blankLinesPath: string, options: ScanOptions): Promise<RecordScan> {
   const delimiter = (options.delimiter ?? ',').charCodeAt(0);
   /** After a closing quote RFC 4180 allows a delimiter, a line end, or a second quote (an escaped one). */
-  const closesCleanly = (byte: number | undefined): boolean => byte === QUOTE || byte === delimiter || byte === LF || byte === CR;
+  const closesCleanly = (byte: number | undefined): boolean =>
+    byte === QUOTE || byte === delimiter || byte === LF || byte === CR;
   let lines = 0;
   let blankLines = 0;
   let quoted = false;
@@ -106,7 +107,13 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
     const recordEnd = end + lineEndBytes;
     maxRecordBytes = Math.max(maxRecordBytes, bytes);
     if (bytes > limit && lines > options.headerLines && !blank) {
-      oversize.push({ record: lines - options.headerLines, blankLinesBefore: blankLines, start: recordStart, end: recordEnd, bytes });
+      oversize.push({
+        record: lines - options.headerLines,
+        blankLinesBefore: blankLines,
+        start: recordStart,
+        end: recordEnd,
+        bytes,
+      });
     }
     recordStart = recordEnd;
     if (lines === options.headerLines) {
@@ -218,12 +225,10 @@ export async function writeChunk(path: string, headerBytes: number, chunk: ByteC
     [chunk.start, chunk.end],
   ];
   // One pipeline: a write error (a full disk) surfaces as itself.
-  await pipeline(
-    async function* () {
-      for (const [start, end] of ranges) {
-        if (end > start) yield* createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
-      }
-    },
-    createWriteStream(target),
-  );
+  await pipeline(async function* () {
+    for (const [start, end] of ranges) {
+      if (end > start)
+        yield* createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+    }
+  }, createWriteStream(target));
 }

@@ -14,4 +14,5 @@ export interface PreparedSource {
  */
 export type RejectMode = 'skip' | 'store';
 
-export const rejectOption = (mode: RejectMode): string => (mode === 'store' ? 'store_rejects = true' : 'ignore_errors = true');
+export const rejectOption = (mode: RejectMode): string =>
+  mode === 'store' ? 'store_rejects = true' : 'ignore_errors = true';

@@ -12,9 +12,23 @@ export interface ChunkStepOutput {
   rejected: boolean;
 }
 
-export async function chunkStep(request: Extract<FanOutRequest, { fanOut: 'chunk' }>, deps: IngestDependencies): Promise<ChunkStepOutput> {
+export async function chunkStep(
+  request: Extract<FanOutRequest, { fanOut: 'chunk' }>,
+  deps: IngestDependencies,
+): Promise<ChunkStepOutput> {
   const plan = await loadPlan(deps, request.dataset, request.sourceId);
-  if (!plan) throw new EngineInvariantError(`no fan-out plan for ${request.dataset} source ${request.sourceId}: committed already, or never planned`);
-  const result = await withScratch(deps.config, async (workDir) => transformFanOutChunk(plan, request.index, await engineOptions(deps, workDir)));
-  return { index: result.index, rows_in: result.rows_in, rows_valid: result.rows_valid, rows_quarantined: result.rows_quarantined, rejected: result.rejection !== null };
+  if (!plan)
+    throw new EngineInvariantError(
+      `no fan-out plan for ${request.dataset} source ${request.sourceId}: committed already, or never planned`,
+    );
+  const result = await withScratch(deps.config, async (workDir) =>
+    transformFanOutChunk(plan, request.index, await engineOptions(deps, workDir)),
+  );
+  return {
+    index: result.index,
+    rows_in: result.rows_in,
+    rows_valid: result.rows_valid,
+    rows_quarantined: result.rows_quarantined,
+    rejected: result.rejection !== null,
+  };
 }

@@ -13,7 +13,10 @@ export interface CommitStepOutput {
   why?: string;
 }
 
-export async function commitStep(request: Extract<FanOutRequest, { fanOut: 'commit' }>, deps: IngestDependencies): Promise<{ output: CommitStepOutput; manifest: Manifest }> {
+export async function commitStep(
+  request: Extract<FanOutRequest, { fanOut: 'commit' }>,
+  deps: IngestDependencies,
+): Promise<{ output: CommitStepOutput; manifest: Manifest }> {
   const plan = await loadPlan(deps, request.dataset, request.sourceId);
   let outcome;
   if (plan) {
@@ -21,7 +24,10 @@ export async function commitStep(request: Extract<FanOutRequest, { fanOut: 'comm
   } else {
     // A commit retried after it finished: its plan went with the staging prefix, its manifest is in place.
     const manifest = await committedManifest(deps, request.dataset, request.sourceId, request.runId);
-    if (!manifest) throw new EngineInvariantError(`no fan-out plan and no manifest of run ${request.runId} for ${request.dataset} source ${request.sourceId}`);
+    if (!manifest)
+      throw new EngineInvariantError(
+        `no fan-out plan and no manifest of run ${request.runId} for ${request.dataset} source ${request.sourceId}`,
+      );
     outcome = { kind: 'already-committed' as const, manifest };
   }
   const m = outcome.manifest;

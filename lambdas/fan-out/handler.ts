@@ -15,13 +15,19 @@ export type FanOutResponse = PlanStepOutput | ChunkStepOutput | CommitStepOutput
 export async function handleFanOut(event: { fanOut: unknown }, deps: IngestDependencies): Promise<FanOutResponse> {
   const request = parseFanOutRequest(event);
   const started = performance.now();
-  const keys = request.fanOut === 'plan' ? { fan_out_step: 'plan', source_key: request.source.key } : { fan_out_step: request.fanOut, dataset: request.dataset, source_id: request.sourceId };
+  const keys =
+    request.fanOut === 'plan'
+      ? { fan_out_step: 'plan', source_key: request.source.key }
+      : { fan_out_step: request.fanOut, dataset: request.dataset, source_id: request.sourceId };
   logger.appendKeys(keys);
   try {
     switch (request.fanOut) {
       case 'plan': {
         const { output, manifest } = await planStep(request, deps, deps.config.fanOutChunkBytes);
-        logger.info(output.fanned_out ? 'object planned for fan-out' : 'object not fanned out', { ...output, chunks: output.chunks.length });
+        logger.info(output.fanned_out ? 'object planned for fan-out' : 'object not fanned out', {
+          ...output,
+          chunks: output.chunks.length,
+        });
         if (manifest) publishIngestMetrics(manifest, performance.now() - started, undefined);
         return output;
       }

@@ -15,17 +15,42 @@ export interface PlanStepOutput {
   why?: string;
 }
 
-export async function planStep(request: Extract<FanOutRequest, { fanOut: 'plan' }>, deps: IngestDependencies, fanOutChunkBytes: number | undefined): Promise<{ output: PlanStepOutput; manifest?: Manifest }> {
+export async function planStep(
+  request: Extract<FanOutRequest, { fanOut: 'plan' }>,
+  deps: IngestDependencies,
+  fanOutChunkBytes: number | undefined,
+): Promise<{ output: PlanStepOutput; manifest?: Manifest }> {
   const opened = await openObject(request.source, deps);
-  if (opened.status === 'skipped') return { output: { fanned_out: false, dataset: '', source_id: '', run_id: '', chunks: [], why: opened.detail } };
+  if (opened.status === 'skipped')
+    return { output: { fanned_out: false, dataset: '', source_id: '', run_id: '', chunks: [], why: opened.detail } };
   try {
-    const outcome = await withScratch(deps.config, async (workDir) => planFanOut(opened.source, opened.body, { ...(await engineOptions(deps, workDir)), fanOutChunkBytes }));
+    const outcome = await withScratch(deps.config, async (workDir) =>
+      planFanOut(opened.source, opened.body, { ...(await engineOptions(deps, workDir)), fanOutChunkBytes }),
+    );
     if (outcome.kind === 'ingested') {
       const m = outcome.manifest;
-      return { output: { fanned_out: false, dataset: m.dataset, source_id: m.source_id, run_id: m.run_id, chunks: [], why: outcome.why }, manifest: m };
+      return {
+        output: {
+          fanned_out: false,
+          dataset: m.dataset,
+          source_id: m.source_id,
+          run_id: m.run_id,
+          chunks: [],
+          why: outcome.why,
+        },
+        manifest: m,
+      };
     }
     const { plan } = outcome;
-    return { output: { fanned_out: true, dataset: plan.dataset, source_id: plan.source_id, run_id: plan.run_id, chunks: plan.chunks.map((c) => ({ index: c.index, start: c.start, end: c.end })) } };
+    return {
+      output: {
+        fanned_out: true,
+        dataset: plan.dataset,
+        source_id: plan.source_id,
+        run_id: plan.run_id,
+        chunks: plan.chunks.map((c) => ({ index: c.index, start: c.start, end: c.end })),
+      },
+    };
   } finally {
     opened.body.destroy();
   }

@@ -27,15 +27,26 @@ export function parseFanOutRequest(event: unknown): FanOutRequest {
   switch (e.fanOut) {
     case 'plan': {
       const source = e.source as Record<string, unknown> | undefined;
-      if (!source || !text(source.bucket) || !text(source.key)) throw new FanOutRequestError('plan needs source.bucket and source.key', event);
-      if (source.versionId !== undefined && source.versionId !== null && typeof source.versionId !== 'string') throw new FanOutRequestError('source.versionId must be a string', event);
-      return { fanOut: 'plan', source: { bucket: source.bucket, key: source.key, ...(text(source.versionId) ? { versionId: source.versionId } : {}) } };
+      if (!source || !text(source.bucket) || !text(source.key))
+        throw new FanOutRequestError('plan needs source.bucket and source.key', event);
+      if (source.versionId !== undefined && source.versionId !== null && typeof source.versionId !== 'string')
+        throw new FanOutRequestError('source.versionId must be a string', event);
+      return {
+        fanOut: 'plan',
+        source: {
+          bucket: source.bucket,
+          key: source.key,
+          ...(text(source.versionId) ? { versionId: source.versionId } : {}),
+        },
+      };
     }
     case 'chunk':
-      if (!text(e.dataset) || !text(e.sourceId) || !Number.isSafeInteger(e.index) || (e.index as number) < 0) throw new FanOutRequestError('chunk needs dataset, sourceId and a whole index ≥ 0', event);
+      if (!text(e.dataset) || !text(e.sourceId) || !Number.isSafeInteger(e.index) || (e.index as number) < 0)
+        throw new FanOutRequestError('chunk needs dataset, sourceId and a whole index ≥ 0', event);
       return { fanOut: 'chunk', dataset: e.dataset, sourceId: e.sourceId, index: e.index as number };
     case 'commit':
-      if (!text(e.dataset) || !text(e.sourceId) || !text(e.runId)) throw new FanOutRequestError('commit needs dataset, sourceId and runId', event);
+      if (!text(e.dataset) || !text(e.sourceId) || !text(e.runId))
+        throw new FanOutRequestError('commit needs dataset, sourceId and runId', event);
       return { fanOut: 'commit', dataset: e.dataset, sourceId: e.sourceId, runId: e.runId };
     default:
       throw new FanOutRequestError(`unknown step ${JSON.stringify(e.fanOut)}`, event);

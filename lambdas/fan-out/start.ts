@@ -21,14 +21,20 @@ export function fanOutExecutionName(source: SourceRef): string {
 
 export async function startFanOut(sfn: SFNClient, stateMachineArn: string, source: SourceRef): Promise<FanOutStart> {
   const name = fanOutExecutionName(source);
-  const input = JSON.stringify({ source: { bucket: source.bucket, key: source.key, ...(source.versionId ? { versionId: source.versionId } : {}) } });
+  const input = JSON.stringify({
+    source: { bucket: source.bucket, key: source.key, ...(source.versionId ? { versionId: source.versionId } : {}) },
+  });
   try {
     const response = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }));
-    if (!response.executionArn) throw new Error(`StartExecution ${name} on ${stateMachineArn} returned no execution ARN`);
+    if (!response.executionArn)
+      throw new Error(`StartExecution ${name} on ${stateMachineArn} returned no execution ARN`);
     return { executionArn: response.executionArn, alreadyStarted: false };
   } catch (error) {
     if (error instanceof ExecutionAlreadyExists || (error as { name?: string }).name === 'ExecutionAlreadyExists') {
-      return { executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`, alreadyStarted: true };
+      return {
+        executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
+        alreadyStarted: true,
+      };
     }
     throw error;
   }

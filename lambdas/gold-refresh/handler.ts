@@ -57,7 +57,12 @@ function dependencies(context: Context): GoldRefreshDependencies {
     refresh: async () => {
       // A query outliving the invocation would keep writing into the prefix a retry empties and reuses: stop it first.
       const timeoutMs = Math.max(1_000, context.getRemainingTimeInMillis() - QUERY_DEADLINE_MARGIN_MS);
-      const engine = new AthenaQueryEngine({ client: athena, workGroup: config.workGroup, databases: config.databases, timeoutMs });
+      const engine = new AthenaQueryEngine({
+        client: athena,
+        workGroup: config.workGroup,
+        databases: config.databases,
+        timeoutMs,
+      });
       const result = await refreshGoldAthena({
         table: DEFAULT_GOLD_TABLE,
         engine,
@@ -68,7 +73,13 @@ function dependencies(context: Context): GoldRefreshDependencies {
         cleanupGraceMs: config.cleanupGraceMs,
         log: (message) => logger.info(message),
       });
-      logger.info('gold refreshed', { kind: result.plan.kind, refresh_id: result.plan.refreshId, resumed: result.resumed, pointed: result.pointed, removed: result.removed });
+      logger.info('gold refreshed', {
+        kind: result.plan.kind,
+        refresh_id: result.plan.refreshId,
+        resumed: result.resumed,
+        pointed: result.pointed,
+        removed: result.removed,
+      });
     },
   };
 }

@@ -23,15 +23,22 @@ export interface GoldRefreshDependencies {
   logger: GoldRefreshLogger;
 }
 
-export async function processGoldRefreshBatch(event: SQSEvent, deps: GoldRefreshDependencies): Promise<SQSBatchResponse> {
+export async function processGoldRefreshBatch(
+  event: SQSEvent,
+  deps: GoldRefreshDependencies,
+): Promise<SQSBatchResponse> {
   const manifestKeys: string[] = [];
   let firstBad = event.Records.length;
   for (const [i, record] of event.Records.entries()) {
     try {
       const parsed = parseMessageBody(record.body);
-      for (const o of parsed.objects) if (o.bucket === deps.silverBucket && o.key.startsWith(MANIFESTS_PREFIX)) manifestKeys.push(o.key);
+      for (const o of parsed.objects)
+        if (o.bucket === deps.silverBucket && o.key.startsWith(MANIFESTS_PREFIX)) manifestKeys.push(o.key);
     } catch (error) {
-      deps.logger.error('message is not an S3 event: reported as failed', { message_id: record.messageId, error: (error as Error).message });
+      deps.logger.error('message is not an S3 event: reported as failed', {
+        message_id: record.messageId,
+        error: (error as Error).message,
+      });
       firstBad = i;
       break;
     }
@@ -42,6 +49,8 @@ export async function processGoldRefreshBatch(event: SQSEvent, deps: GoldRefresh
   } else {
     deps.logger.info('no manifest in the batch: nothing to refresh');
   }
-  const batchItemFailures: SQSBatchItemFailure[] = event.Records.slice(firstBad).map((r) => ({ itemIdentifier: r.messageId }));
+  const batchItemFailures: SQSBatchItemFailure[] = event.Records.slice(firstBad).map((r) => ({
+    itemIdentifier: r.messageId,
+  }));
   return { batchItemFailures };
 }

@@ -44,7 +44,8 @@ function positiveInteger(env: Record<string, string | undefined>, name: string):
   const raw = env[name]?.trim();
   if (!raw) return undefined;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer (got "${raw}")`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new ConfigError(`${name} must be a positive integer (got "${raw}")`);
   return value;
 }
 

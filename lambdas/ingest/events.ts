@@ -85,11 +85,13 @@ function parseS3Record(record: unknown, index: number): ObjectCreatedEvent | Ign
     throw new UnrecognizedEventError(`Records[${index}] is not an S3 event record`, record);
   }
   const eventName = optionalString(record.eventName) ?? '';
-  if (!eventName.startsWith('ObjectCreated:')) return { reason: 'not-object-created', detail: eventName || '(no eventName)' };
+  if (!eventName.startsWith('ObjectCreated:'))
+    return { reason: 'not-object-created', detail: eventName || '(no eventName)' };
   const bucket = isObject(record.s3.bucket) ? optionalString(record.s3.bucket.name) : undefined;
   const object = isObject(record.s3.object) ? record.s3.object : undefined;
   const rawKey = object ? optionalString(object.key) : undefined;
-  if (!bucket || !object || !rawKey) throw new UnrecognizedEventError(`Records[${index}] has no bucket name or object key`, record);
+  if (!bucket || !object || !rawKey)
+    throw new UnrecognizedEventError(`Records[${index}] has no bucket name or object key`, record);
   return {
     bucket,
     key: decodeS3EventKey(rawKey),
@@ -104,12 +106,14 @@ function parseS3Record(record: unknown, index: number): ObjectCreatedEvent | Ign
 
 function parseEventBridge(event: JsonObject): ObjectCreatedEvent | IgnoredEvent {
   const detailType = optionalString(event['detail-type']) ?? '';
-  if (detailType !== 'Object Created') return { reason: 'not-object-created', detail: detailType || '(no detail-type)' };
+  if (detailType !== 'Object Created')
+    return { reason: 'not-object-created', detail: detailType || '(no detail-type)' };
   const detail = isObject(event.detail) ? event.detail : undefined;
   const bucket = detail && isObject(detail.bucket) ? optionalString(detail.bucket.name) : undefined;
   const object = detail && isObject(detail.object) ? detail.object : undefined;
   const key = object ? optionalString(object.key) : undefined;
-  if (!bucket || !object || !key) throw new UnrecognizedEventError('EventBridge "Object Created" event has no bucket name or object key', event);
+  if (!bucket || !object || !key)
+    throw new UnrecognizedEventError('EventBridge "Object Created" event has no bucket name or object key', event);
   return {
     bucket,
     key,
@@ -144,7 +148,10 @@ export function isEventBridgeS3Event(doc: unknown): boolean {
 export function parseEventDocument(doc: unknown): ParsedEvents {
   if (!isObject(doc)) throw new UnrecognizedEventError('not a JSON object', doc);
   if (doc.Event === 's3:TestEvent') {
-    return { objects: [], ignored: [{ reason: 'test-event', detail: `s3:TestEvent for bucket ${String(doc.Bucket ?? '?')}` }] };
+    return {
+      objects: [],
+      ignored: [{ reason: 'test-event', detail: `s3:TestEvent for bucket ${String(doc.Bucket ?? '?')}` }],
+    };
   }
   if (Array.isArray(doc.Records)) {
     if (doc.Records.length === 0) throw new UnrecognizedEventError('Records is empty', doc);

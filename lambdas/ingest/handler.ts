@@ -32,19 +32,38 @@ function getDependencies(): IngestDependencies {
   if (!dependencies) {
     const config = readConfig();
     const swept = sweepAbandonedScratch(config.workDir);
-    if (swept.length > 0) logger.warn('removed scratch directories an earlier runtime left', { work_dir: config.workDir, directories: swept });
+    if (swept.length > 0)
+      logger.warn('removed scratch directories an earlier runtime left', {
+        work_dir: config.workDir,
+        directories: swept,
+      });
     const s3 = tracer.captureAWSv3Client(withClientHooks(new S3Client(s3ClientConfig())));
     const glue = tracer.captureAWSv3Client(withClientHooks(new GlueClient({})));
     const contracts = loadContracts(config.contractsDir);
     dependencies = {
       config,
-      store: new S3ObjectStore(s3, { bronze: config.bronzeBucket, silver: config.silverBucket, quarantine: config.quarantineBucket }),
+      store: new S3ObjectStore(s3, {
+        bronze: config.bronzeBucket,
+        silver: config.silverBucket,
+        quarantine: config.quarantineBucket,
+      }),
       catalog: new GlueCatalog(glue, { database: config.glueSilverDatabase, bucket: config.silverBucket }),
       contracts,
       ingest: ingestObject,
       ...(config.fanOutStateMachineArn ? { startFanOut: fanOutStarter(config.fanOutStateMachineArn) } : {}),
-      ...(config.eventBusName ? { events: new EventBridgePublisher(tracer.captureAWSv3Client(withClientHooks(new EventBridgeClient({}))), config.eventBusName) } : {}),
-      piiSalt: onceResolved(() => resolvePiiSalt(contracts, config.piiSaltSecretArn, () => tracer.captureAWSv3Client(withClientHooks(new SecretsManagerClient({}))))),
+      ...(config.eventBusName
+        ? {
+            events: new EventBridgePublisher(
+              tracer.captureAWSv3Client(withClientHooks(new EventBridgeClient({}))),
+              config.eventBusName,
+            ),
+          }
+        : {}),
+      piiSalt: onceResolved(() =>
+        resolvePiiSalt(contracts, config.piiSaltSecretArn, () =>
+          tracer.captureAWSv3Client(withClientHooks(new SecretsManagerClient({}))),
+        ),
+      ),
     };
     logger.info('ingest function initialised', { config, datasets: dependencies.contracts.names() });
   }

@@ -9,7 +9,11 @@ import type { IngestConfig } from './config.ts';
 import type { ObjectCreatedEvent } from './events.ts';
 import type { FanOutStart } from '../fan-out/start.ts';
 
-export type IngestFn = (source: SourceRef, body: AsyncIterable<Uint8Array>, options: IngestOptions) => Promise<Manifest>;
+export type IngestFn = (
+  source: SourceRef,
+  body: AsyncIterable<Uint8Array>,
+  options: IngestOptions,
+) => Promise<Manifest>;
 
 export interface IngestDependencies {
   config: IngestConfig;
@@ -64,7 +68,11 @@ export async function ingestAnnouncedObject(
 ): Promise<ObjectOutcome> {
   const { config } = deps;
   if (event.bucket !== config.bronzeBucket) {
-    return { status: 'skipped', reason: 'other-bucket', detail: `event for bucket ${event.bucket}, this function ingests ${config.bronzeBucket}` };
+    return {
+      status: 'skipped',
+      reason: 'other-bucket',
+      detail: `event for bucket ${event.bucket}, this function ingests ${config.bronzeBucket}`,
+    };
   }
   if (event.key.endsWith('/')) return { status: 'skipped', reason: 'folder-marker', detail: event.key };
   const opened = await openObject(event, deps);
@@ -76,7 +84,9 @@ export async function ingestAnnouncedObject(
     return { status: 'fanned-out', source, start: await deps.startFanOut(source) };
   }
   try {
-    const manifest = await withScratch(config, async (workDir) => deps.ingest(source, body, await engineOptions(deps, workDir)));
+    const manifest = await withScratch(config, async (workDir) =>
+      deps.ingest(source, body, await engineOptions(deps, workDir)),
+    );
     return { status: 'ingested', manifest, source };
   } finally {
     body.destroy(); // release the connection if the engine stopped reading early
@@ -87,10 +97,16 @@ export async function ingestAnnouncedObject(
 export async function openObject(
   object: { bucket: string; key: string; versionId?: string },
   deps: Pick<IngestDependencies, 'store'>,
-): Promise<{ status: 'opened'; source: SourceRef; body: Readable } | { status: 'skipped'; reason: 'object-gone'; detail: string }> {
+): Promise<
+  { status: 'opened'; source: SourceRef; body: Readable } | { status: 'skipped'; reason: 'object-gone'; detail: string }
+> {
   const opened = await deps.store.open('bronze', object.key, { versionId: object.versionId });
   if (!opened) {
-    return { status: 'skipped', reason: 'object-gone', detail: `s3://${object.bucket}/${object.key}${object.versionId ? ` version ${object.versionId}` : ''} no longer exists` };
+    return {
+      status: 'skipped',
+      reason: 'object-gone',
+      detail: `s3://${object.bucket}/${object.key}${object.versionId ? ` version ${object.versionId}` : ''} no longer exists`,
+    };
   }
   const source: SourceRef = {
     bucket: object.bucket,
@@ -104,7 +120,10 @@ export async function openObject(
 }
 
 /** Runs `work` in a scratch directory of its own under the work directory, removed afterwards. */
-export async function withScratch<T>(config: Pick<IngestConfig, 'workDir'>, work: (workDir: string) => Promise<T>): Promise<T> {
+export async function withScratch<T>(
+  config: Pick<IngestConfig, 'workDir'>,
+  work: (workDir: string) => Promise<T>,
+): Promise<T> {
   const workDir = await mkdtemp(join(config.workDir, SCRATCH_PREFIX));
   try {
     return await work(workDir);
@@ -125,6 +144,8 @@ export async function engineOptions(deps: IngestDependencies, workDir: string): 
     ...(deps.events ? { events: deps.events } : {}),
     ...(config.duckdbMemoryLimit ? { memoryLimit: config.duckdbMemoryLimit } : {}),
     ...(config.threads ? { threads: config.threads } : {}),
-    ...(config.maxUncompressedBytes ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } } : {}),
+    ...(config.maxUncompressedBytes
+      ? { expansionLimits: { ...DEFAULT_EXPANSION_LIMITS, maxBytes: config.maxUncompressedBytes } }
+      : {}),
   };
 }

@@ -7,11 +7,17 @@ import { ConfigError } from './config.ts';
  * The salt for this deployment's contracts. Without a secret the salt is empty, which is only allowed when
  * no contract hashes anything: unsalted hashes of e-mail addresses or phone numbers are reversible.
  */
-export async function resolvePiiSalt(contracts: ContractRegistry, secretArn: string | undefined, client: () => SecretsManagerClient): Promise<string> {
+export async function resolvePiiSalt(
+  contracts: ContractRegistry,
+  secretArn: string | undefined,
+  client: () => SecretsManagerClient,
+): Promise<string> {
   if (!secretArn) {
     const hashing = contracts.contracts.filter((c) => c.columns.some((col) => col.pii === 'hash')).map((c) => c.name);
     if (hashing.length > 0) {
-      throw new ConfigError(`${hashing.join(', ')} hash PII columns but PII_SALT_SECRET_ARN is not set: refusing to hash without a secret salt`);
+      throw new ConfigError(
+        `${hashing.join(', ')} hash PII columns but PII_SALT_SECRET_ARN is not set: refusing to hash without a secret salt`,
+      );
     }
     return '';
   }

@@ -47,13 +47,19 @@ export function createIngestHandler(getDependencies: () => IngestDependencies): 
 function isSqsEvent(event: unknown): event is SQSEvent {
   if (typeof event !== 'object' || event === null) return false;
   const records = (event as { Records?: unknown }).Records;
-  return Array.isArray(records) && records.length > 0 && (records[0] as { eventSource?: unknown }).eventSource === 'aws:sqs';
+  return (
+    Array.isArray(records) && records.length > 0 && (records[0] as { eventSource?: unknown }).eventSource === 'aws:sqs'
+  );
 }
 
 /** Errors logged where their object's keys were in scope. */
 const alreadyLogged = new WeakSet<object>();
 
-async function processBatch(records: SQSRecord[], context: Context, getDependencies: () => IngestDependencies): Promise<SQSBatchResponse> {
+async function processBatch(
+  records: SQSRecord[],
+  context: Context,
+  getDependencies: () => IngestDependencies,
+): Promise<SQSBatchResponse> {
   const batchItemFailures: SQSBatchItemFailure[] = [];
   const fifo = records[0]?.eventSourceARN.endsWith('.fifo') ?? false;
   let started = 0;
@@ -65,14 +71,21 @@ async function processBatch(records: SQSRecord[], context: Context, getDependenc
       // A timeout would fail the whole batch, finished messages included: leave what may not fit to the queue.
       const outOfTime = started > 0 && context.getRemainingTimeInMillis() < timeNeededMs(parsed);
       if (outOfTime || (fifo && batchItemFailures.length > 0)) {
-        logger.warn(outOfTime ? 'message not started: too little time left, returned to the queue' : 'message not started: an earlier FIFO message failed');
+        logger.warn(
+          outOfTime
+            ? 'message not started: too little time left, returned to the queue'
+            : 'message not started: an earlier FIFO message failed',
+        );
         batchItemFailures.push({ itemIdentifier: record.messageId });
         continue;
       }
       started++;
       await processEvents(parsed, getDependencies());
     } catch (error) {
-      const details = { transient: isTransientError(error), body: record.body.length > 1000 ? `${record.body.slice(0, 1000)}…` : record.body };
+      const details = {
+        transient: isTransientError(error),
+        body: record.body.length > 1000 ? `${record.body.slice(0, 1000)}…` : record.body,
+      };
       const message = 'message failed: it returns to the queue and moves to the DLQ after maxReceiveCount';
       // Object failures were logged with their key and run id already; do not repeat the stack.
       if (alreadyLogged.has(error as object)) logger.warn(message, { ...details, error: (error as Error).message });
@@ -86,7 +99,8 @@ async function processBatch(records: SQSRecord[], context: Context, getDependenc
 }
 
 async function processEvents(parsed: ParsedEvents, deps: IngestDependencies): Promise<void> {
-  for (const ignored of parsed.ignored) logger.info('event ignored', { reason: ignored.reason, detail: ignored.detail });
+  for (const ignored of parsed.ignored)
+    logger.info('event ignored', { reason: ignored.reason, detail: ignored.detail });
   for (const event of parsed.objects) await processObject(event, deps);
 }
 
@@ -97,20 +111,30 @@ async function processObject(event: ObjectCreatedEvent, deps: IngestDependencies
   logger.appendKeys(keys);
   // The engine's deterministic run id, known as soon as S3 has told us the object's version: every line carries it.
   const identify = (source: SourceRef): void =>
-    logger.appendKeys({ run_id: runId(sourceId(source), dataset, contract?.version ?? null), source_version: sourceVersion(source) ?? null });
+    logger.appendKeys({
+      run_id: runId(sourceId(source), dataset, contract?.version ?? null),
+      source_version: sourceVersion(source) ?? null,
+    });
   const started = performance.now();
   try {
-    const outcome = await traced('## ingest object', { dataset, source_key: event.key }, () => ingestAnnouncedObject(event, deps, identify));
+    const outcome = await traced('## ingest object', { dataset, source_key: event.key }, () =>
+      ingestAnnouncedObject(event, deps, identify),
+    );
     if (outcome.status === 'skipped') {
       logger.warn('object skipped', { reason: outcome.reason, detail: outcome.detail, event_name: event.eventName });
       return;
     }
     if (outcome.status === 'fanned-out') {
-      logger.info(outcome.start.alreadyStarted ? 'object already fanned out (its execution has ended): no second execution' : 'object fanned out to the state machine', {
-        execution_arn: outcome.start.executionArn,
-        bytes: outcome.source.size,
-        event_name: event.eventName,
-      });
+      logger.info(
+        outcome.start.alreadyStarted
+          ? 'object already fanned out (its execution has ended): no second execution'
+          : 'object fanned out to the state machine',
+        {
+          execution_arn: outcome.start.executionArn,
+          bytes: outcome.source.size,
+          event_name: event.eventName,
+        },
+      );
       return;
     }
     const m = outcome.manifest;

@@ -20,7 +20,12 @@ export const metrics = new Metrics();
 export const MetricName = INGEST_METRIC;
 
 /** One EMF document per ingested object, dimensions `service` and `dataset`. */
-export function publishIngestMetrics(manifest: Manifest, durationMs: number, eventTime: Date | undefined, now: number = Date.now()): void {
+export function publishIngestMetrics(
+  manifest: Manifest,
+  durationMs: number,
+  eventTime: Date | undefined,
+  now: number = Date.now(),
+): void {
   metrics.addDimension('dataset', manifest.dataset);
   metrics.addMetric(MetricName.RowsIn, MetricUnit.Count, manifest.rows_in);
   metrics.addMetric(MetricName.RowsValid, MetricUnit.Count, manifest.rows_valid);
@@ -29,7 +34,11 @@ export function publishIngestMetrics(manifest: Manifest, durationMs: number, eve
   metrics.addMetric(MetricName.DurationMs, MetricUnit.Milliseconds, Math.round(durationMs));
   metrics.addMetric(MetricName.FilesRejected, MetricUnit.Count, manifest.status === 'rejected' ? 1 : 0);
   if (eventTime && manifest.status === 'succeeded') {
-    metrics.addMetric(MetricName.SecondsToQueryable, MetricUnit.Seconds, Math.max(0, (now - eventTime.getTime()) / 1000));
+    metrics.addMetric(
+      MetricName.SecondsToQueryable,
+      MetricUnit.Seconds,
+      Math.max(0, (now - eventTime.getTime()) / 1000),
+    );
   }
   metrics.publishStoredMetrics();
 }

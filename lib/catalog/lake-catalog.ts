@@ -8,7 +8,13 @@ import type { DatasetContract } from '../../engine/contract/index.ts';
 import type { GoldView } from '../../engine/gold/index.ts';
 import { LakeTable, validateTableSpec } from './lake-table.ts';
 import { LakeView } from './lake-view.ts';
-import { quarantineTableSpec, silverTableSpec, unknownDatasetTableSpec, type CatalogZone, type TableSpec } from './table-spec.ts';
+import {
+  quarantineTableSpec,
+  silverTableSpec,
+  unknownDatasetTableSpec,
+  type CatalogZone,
+  type TableSpec,
+} from './table-spec.ts';
 
 export interface LakeCatalogProps {
   /** The bucket holding each catalogued zone's files. */
@@ -47,7 +53,13 @@ const METADATA_READ_ACTIONS = [
   'glue:BatchGetPartition',
 ];
 // BatchUpdatePartition: the ingest function brings old partitions to the table's columns after a contract change.
-const PARTITION_WRITE_ACTIONS = ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchUpdatePartition'];
+const PARTITION_WRITE_ACTIONS = [
+  'glue:BatchCreatePartition',
+  'glue:GetTable',
+  'glue:GetPartition',
+  'glue:GetPartitions',
+  'glue:BatchUpdatePartition',
+];
 const PARTITION_MANAGE_ACTIONS = [...PARTITION_WRITE_ACTIONS, 'glue:BatchDeletePartition'];
 
 interface TableGrant {
@@ -91,7 +103,11 @@ export class LakeCatalog extends Construct {
 
     this.databaseNames = { silver: `${prefix}_silver`, gold: `${prefix}_gold`, quarantine: `${prefix}_quarantine` };
     const database = (zone: CatalogZone, description: string): glue.Database =>
-      new glue.Database(this, `${capitalize(zone)}Database`, { databaseName: this.databaseNames[zone], description, removalPolicy: this.removalPolicy });
+      new glue.Database(this, `${capitalize(zone)}Database`, {
+        databaseName: this.databaseNames[zone],
+        description,
+        removalPolicy: this.removalPolicy,
+      });
     this.databases = {
       silver: database('silver', 'Validated, typed datasets, one table per dataset contract'),
       gold: database('gold', 'Analyst-facing aggregates and curated tables'),
@@ -110,7 +126,10 @@ export class LakeCatalog extends Construct {
 
   /** Adds an Athena view to the gold database; its SQL's database qualifiers become this stage's names. */
   addView(view: GoldView): LakeView {
-    if (this.tables('gold').some((t) => t.tableName === view.name) || this.views.some((v) => v.viewName === view.name)) {
+    if (
+      this.tables('gold').some((t) => t.tableName === view.name) ||
+      this.views.some((v) => v.viewName === view.name)
+    ) {
       throw new Error(`gold already has a table or view named ${view.name}`);
     }
     const created = new LakeView(this, `GoldView${pascal(view.name)}`, {
@@ -121,7 +140,11 @@ export class LakeCatalog extends Construct {
     });
     this.views.push(created);
     for (const grant of this.grants.filter((g) => g.zone === 'gold')) {
-      iam.Grant.addToPrincipal({ grantee: grant.grantee, actions: [...grant.actions], resourceArns: [created.tableArn] });
+      iam.Grant.addToPrincipal({
+        grantee: grant.grantee,
+        actions: [...grant.actions],
+        resourceArns: [created.tableArn],
+      });
     }
     return created;
   }
@@ -143,10 +166,16 @@ export class LakeCatalog extends Construct {
   /** Adds a table to a zone's database. Grants already made on the zone extend to it. */
   addTable(zone: CatalogZone, spec: TableSpec): LakeTable {
     const existing = this.tables(zone);
-    if (existing.some((t) => t.tableName === spec.name)) throw new Error(`${zone} already has a table named ${spec.name}`);
+    if (existing.some((t) => t.tableName === spec.name))
+      throw new Error(`${zone} already has a table named ${spec.name}`);
     const prefix = validateTableSpec(spec);
-    const overlapping = existing.find((t) => t.locationPrefix.startsWith(prefix) || prefix.startsWith(t.locationPrefix));
-    if (overlapping) throw new Error(`prefix ${prefix} of ${zone}.${spec.name} overlaps ${overlapping.locationPrefix} of ${zone}.${overlapping.tableName}`);
+    const overlapping = existing.find(
+      (t) => t.locationPrefix.startsWith(prefix) || prefix.startsWith(t.locationPrefix),
+    );
+    if (overlapping)
+      throw new Error(
+        `prefix ${prefix} of ${zone}.${spec.name} overlaps ${overlapping.locationPrefix} of ${zone}.${overlapping.tableName}`,
+      );
     const table = new LakeTable(this, `${capitalize(zone)}${pascal(spec.name)}Table`, {
       database: this.databases[zone],
       bucket: this.buckets[zone],
@@ -169,14 +198,28 @@ export class LakeCatalog extends Construct {
   grantReadTableData(grantee: iam.IGrantable, zone: CatalogZone): iam.Grant {
     this.dataGrants.push({ grantee, zone });
     const bucket = this.buckets[zone];
-    let grant = iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [bucket.bucketArn] }).combine(
+    let grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetBucketLocation'],
+      resourceArns: [bucket.bucketArn],
+    }).combine(
       iam.Grant.addToPrincipal({
         grantee,
         actions: ['s3:ListBucket'],
         resourceArns: [bucket.bucketArn],
         // A zone with no tables (e.g. no gold for these contracts) must not render `"s3:prefix": []` (invalid
         // IAM); a prefix no table has keeps the statement valid and lists nothing.
-        conditions: { StringLike: { 's3:prefix': Lazy.list({ produce: () => nonEmpty(this.tables(zone).map((t) => `${t.locationPrefix}*`), NO_TABLES_PREFIX) }) } },
+        conditions: {
+          StringLike: {
+            's3:prefix': Lazy.list({
+              produce: () =>
+                nonEmpty(
+                  this.tables(zone).map((t) => `${t.locationPrefix}*`),
+                  NO_TABLES_PREFIX,
+                ),
+            }),
+          },
+        },
       }),
     );
     for (const table of this.tables(zone)) grant = grant.combine(this.grantTableFiles(grantee, table));
@@ -203,7 +246,11 @@ export class LakeCatalog extends Construct {
   grantManagePartitions(grantee: iam.IGrantable, zone: CatalogZone, tableName: string): iam.Grant {
     const table = this.table(zone, tableName);
     if (!table) throw new Error(`no ${zone} table ${tableName} in the catalog`);
-    return iam.Grant.addToPrincipal({ grantee, actions: [...PARTITION_MANAGE_ACTIONS], resourceArns: [this.catalogArn, this.databases[zone].databaseArn, table.tableArn] });
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...PARTITION_MANAGE_ACTIONS],
+      resourceArns: [this.catalogArn, this.databases[zone].databaseArn, table.tableArn],
+    });
   }
 
   private grantOnTables(grantee: iam.IGrantable, zone: CatalogZone, actions: readonly string[]): iam.Grant {

@@ -62,7 +62,11 @@ export class LakeTable extends Construct {
       },
     });
     table.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
-    this.tableArn = Stack.of(this).formatArn({ service: 'glue', resource: 'table', resourceName: `${database.databaseName}/${spec.name}` });
+    this.tableArn = Stack.of(this).formatArn({
+      service: 'glue',
+      resource: 'table',
+      resourceName: `${database.databaseName}/${spec.name}`,
+    });
   }
 }
 
@@ -82,7 +86,9 @@ export function validateTableSpec(spec: TableSpec): string {
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate) throw new Error(`column "${duplicate}" appears twice in table ${spec.name}`);
   if (!prefix.endsWith('/') || prefix.startsWith('/') || prefix.startsWith('_')) {
-    throw new Error(`prefix "${prefix}" of table ${spec.name} must end in "/" and not start with "/" or "_" (Athena skips "_" paths)`);
+    throw new Error(
+      `prefix "${prefix}" of table ${spec.name} must end in "/" and not start with "/" or "_" (Athena skips "_" paths)`,
+    );
   }
   return prefix;
 }

@@ -41,6 +41,10 @@ export class LakeView extends Construct {
       },
     });
     table.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.RETAIN);
-    this.tableArn = Stack.of(this).formatArn({ service: 'glue', resource: 'table', resourceName: `${props.database.databaseName}/${input.Name}` });
+    this.tableArn = Stack.of(this).formatArn({
+      service: 'glue',
+      resource: 'table',
+      resourceName: `${props.database.databaseName}/${input.Name}`,
+    });
   }
 }

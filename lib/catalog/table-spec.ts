@@ -60,7 +60,8 @@ export function quarantineTableSpec(contract: DatasetContract): TableSpec {
 export function unknownDatasetTableSpec(): TableSpec {
   return {
     name: UNKNOWN_DATASET,
-    description: 'Bronze files under a prefix no dataset contract owns (UNKNOWN_DATASET), one row per file; the file itself is kept under unknown_dataset/files/',
+    description:
+      'Bronze files under a prefix no dataset contract owns (UNKNOWN_DATASET), one row per file; the file itself is kept under unknown_dataset/files/',
     columns: QUARANTINE_COLUMNS,
     locationPrefix: quarantineRecordsPrefix(UNKNOWN_DATASET),
   };

@@ -35,7 +35,6 @@ export function acknowledgeObjectPattern(grantee: iam.IGrantable, bucket: s3.IBu
   if (!Construct.isConstruct(principal) || !cfnBucket) return;
   const logicalId = Stack.of(bucket).resolve((cfnBucket as CfnElement).logicalId) as string;
   acknowledge(principal, {
-    [`AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${keyPattern}]`]:
-      `Object-level actions on the objects "${keyPattern}" of one lake bucket, with explicit actions only; S3 object ARNs can only be scoped by key pattern.`,
+    [`AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${keyPattern}]`]: `Object-level actions on the objects "${keyPattern}" of one lake bucket, with explicit actions only; S3 object ARNs can only be scoped by key pattern.`,
   });
 }

@@ -112,7 +112,8 @@ export function stageFromContext(tryGetContext: (key: string) => unknown): Stage
   const emails = contextList(tryGetContext('alarmEmails'));
   const topicArn = tryGetContext('alarmTopicArn');
   const lock = tryGetContext('bronzeObjectLock');
-  if (lock !== undefined && lock !== 'off') throw new Error(`bronzeObjectLock: only "off" can be given on the command line (got ${JSON.stringify(lock)})`);
+  if (lock !== undefined && lock !== 'off')
+    throw new Error(`bronzeObjectLock: only "off" can be given on the command line (got ${JSON.stringify(lock)})`);
   const analysts = contextList(tryGetContext('analystPrincipals'));
   for (const arn of analysts) {
     if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user|saml-provider)\/.+$/.test(arn)) {

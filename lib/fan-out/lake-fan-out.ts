@@ -82,16 +82,32 @@ export class LakeFanOut extends Construct {
     this.stateMachineName = `${prefix}-fan-out`;
     const removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     // The vended-logs prefix keeps the log group out of CloudWatch Logs' size-limited resource policy.
-    this.logGroup = encryptedLogGroup(this, props.storage.key, `/aws/vendedlogs/states/${this.stateMachineName}`, props.logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy);
+    this.logGroup = encryptedLogGroup(
+      this,
+      props.storage.key,
+      `/aws/vendedlogs/states/${this.stateMachineName}`,
+      props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy,
+    );
 
-    const step = (name: string, payload: Record<string, unknown>, resultPath: string = sfn.JsonPath.DISCARD): sfn.TaskStateBase =>
+    const step = (
+      name: string,
+      payload: Record<string, unknown>,
+      resultPath: string = sfn.JsonPath.DISCARD,
+    ): sfn.TaskStateBase =>
       new tasks.LambdaInvoke(this, name, {
         lambdaFunction: props.ingestFunction,
         payload: sfn.TaskInput.fromObject(payload),
         payloadResponseOnly: true,
         resultPath,
         retryOnServiceExceptions: false,
-      }).addRetry({ errors: [sfn.Errors.ALL], maxAttempts: maxAttempts - 1, interval: Duration.seconds(10), backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+      }).addRetry({
+        errors: [sfn.Errors.ALL],
+        maxAttempts: maxAttempts - 1,
+        interval: Duration.seconds(10),
+        backoffRate: 2,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
 
     const plan = step('Plan', { fanOut: 'plan', source: sfn.JsonPath.objectAt('$.source') }, '$.plan');
     const chunk = step('Chunk', {
@@ -141,14 +157,20 @@ export class LakeFanOut extends Construct {
     if (cfnFunction) {
       const functionId = Stack.of(this).resolve((cfnFunction as CfnElement).logicalId) as string;
       acknowledge(this.stateMachine.role, {
-        [`AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`]: 'Invoking versions and aliases of the one ingest function (what LambdaInvoke grants); no other function.',
+        [`AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`]:
+          'Invoking versions and aliases of the one ingest function (what LambdaInvoke grants); no other function.',
       });
     }
   }
 
   /** The state machine's ARN from its fixed name: the ingest function may name it without a reference cycle. */
   stateMachineArn(): string {
-    return Stack.of(this).formatArn({ service: 'states', resource: 'stateMachine', resourceName: this.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    return Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: this.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
   }
 
   /**
@@ -158,8 +180,11 @@ export class LakeFanOut extends Construct {
   routeLargeObjects(ingestFunction: lambda.Function, storage: LakeStorage): void {
     ingestFunction.addEnvironment(INGEST_ENV.fanOutStateMachineArn, this.stateMachineArn());
     ingestFunction.addEnvironment(INGEST_ENV.fanOutMinBytes, String(this.minBytes));
-    if (this.chunkBytes !== undefined) ingestFunction.addEnvironment(INGEST_ENV.fanOutChunkBytes, String(this.chunkBytes));
-    ingestFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachineArn()] }));
+    if (this.chunkBytes !== undefined)
+      ingestFunction.addEnvironment(INGEST_ENV.fanOutChunkBytes, String(this.chunkBytes));
+    ingestFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [this.stateMachineArn()] }),
+    );
     // Its own staged chunk outputs (copied into place by the commit); the function lists the whole bucket already.
     storage.grantReadWrite(ingestFunction, 'silver', `${STAGING_PREFIX}*`, { listWholeBucket: true });
   }
@@ -182,8 +207,12 @@ export class LakeFanOut extends Construct {
 }
 
 function validate(maxConcurrency: number, maxAttempts: number, minBytes: number, chunkBytes: number | undefined): void {
-  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 40) throw new Error(`maxConcurrency must be 1–40, an inline Map's practical limit (got ${maxConcurrency})`);
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new Error(`maxAttempts must be 1–10 (got ${maxAttempts})`);
-  if (!Number.isSafeInteger(minBytes) || minBytes < 1) throw new Error(`minBytes must be a whole number ≥ 1 (got ${minBytes})`);
-  if (chunkBytes !== undefined && (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1)) throw new Error(`chunkBytes must be a whole number ≥ 1 (got ${chunkBytes})`);
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > 40)
+    throw new Error(`maxConcurrency must be 1–40, an inline Map's practical limit (got ${maxConcurrency})`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10)
+    throw new Error(`maxAttempts must be 1–10 (got ${maxAttempts})`);
+  if (!Number.isSafeInteger(minBytes) || minBytes < 1)
+    throw new Error(`minBytes must be a whole number ≥ 1 (got ${minBytes})`);
+  if (chunkBytes !== undefined && (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1))
+    throw new Error(`chunkBytes must be a whole number ≥ 1 (got ${chunkBytes})`);
 }

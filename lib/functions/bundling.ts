@@ -6,12 +6,18 @@ import { ESBUILD_TARGET } from './runtime.ts';
  * Packages copied as-is into the asset's node_modules: DuckDB loads a native library, which esbuild cannot
  * bundle. The binding is the linux-x64 glibc build, so the function must run on X86_64.
  */
-export const NATIVE_PACKAGES = ['@duckdb/node-api', '@duckdb/node-bindings', '@duckdb/node-bindings-linux-x64', 'detect-libc'] as const;
+export const NATIVE_PACKAGES = [
+  '@duckdb/node-api',
+  '@duckdb/node-bindings',
+  '@duckdb/node-bindings-linux-x64',
+  'detect-libc',
+] as const;
 
 const NATIVE_LIBRARY = 'node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so';
 
 // esbuild's ESM output has no `require`; the bundled CommonJS dependencies (AWS SDK, DuckDB's loader) need one.
-export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
 export interface IngestBundlingProps {
   /** Directory whose node_modules hold the native packages. */

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { LAMBDA_NODE_RUNTIME } from './runtime.ts';
 
 /** The `NodejsFunction` props every lake function shares, for a project (its root holds package-lock.json). */
-export function lakeFunctionDefaults(projectRoot: string): Pick<nodejs.NodejsFunctionProps, 'handler' | 'runtime' | 'tracing' | 'projectRoot' | 'depsLockFilePath'> {
+export function lakeFunctionDefaults(
+  projectRoot: string,
+): Pick<nodejs.NodejsFunctionProps, 'handler' | 'runtime' | 'tracing' | 'projectRoot' | 'depsLockFilePath'> {
   return {
     handler: 'handler',
     runtime: LAMBDA_NODE_RUNTIME,

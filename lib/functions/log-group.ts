@@ -5,8 +5,19 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
 /** A log group (construct id `LogGroup`) encrypted with the lake key; the key policy lets CloudWatch Logs use it for this group only. */
-export function encryptedLogGroup(scope: Construct, key: kms.IKey, logGroupName: string, retention: logs.RetentionDays, removalPolicy: RemovalPolicy): logs.LogGroup {
-  const logGroupArn = Stack.of(scope).formatArn({ service: 'logs', resource: 'log-group', resourceName: logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+export function encryptedLogGroup(
+  scope: Construct,
+  key: kms.IKey,
+  logGroupName: string,
+  retention: logs.RetentionDays,
+  removalPolicy: RemovalPolicy,
+): logs.LogGroup {
+  const logGroupArn = Stack.of(scope).formatArn({
+    service: 'logs',
+    resource: 'log-group',
+    resourceName: logGroupName,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
   key.addToResourcePolicy(
     new iam.PolicyStatement({
       principals: [new iam.ServicePrincipal(`logs.${Aws.REGION}.amazonaws.com`)],

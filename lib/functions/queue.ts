@@ -12,6 +12,8 @@ export const MIN_MAX_RECEIVE_COUNT = 5;
 /** Throws unless `count` is a whole number of at least `MIN_MAX_RECEIVE_COUNT`. */
 export function validateMaxReceiveCount(count: number): void {
   if (!Number.isInteger(count) || count < MIN_MAX_RECEIVE_COUNT) {
-    throw new Error(`maxReceiveCount must be a whole number of at least ${MIN_MAX_RECEIVE_COUNT}, AWS's guidance for Lambda event-source queues (got ${count})`);
+    throw new Error(
+      `maxReceiveCount must be a whole number of at least ${MIN_MAX_RECEIVE_COUNT}, AWS's guidance for Lambda event-source queues (got ${count})`,
+    );
   }
 }

@@ -134,7 +134,8 @@ export class LakeGoldRefresh extends Construct {
     const timeout = props.timeout ?? Duration.minutes(15);
     const maxReceiveCount = props.maxReceiveCount ?? MIN_MAX_RECEIVE_COUNT;
     validateMaxReceiveCount(maxReceiveCount);
-    if (!catalog.table('gold', table.name)) throw new Error(`gold table ${table.name} is not in the catalog: register it before refreshing it`);
+    if (!catalog.table('gold', table.name))
+      throw new Error(`gold table ${table.name} is not in the catalog: register it before refreshing it`);
     const prefix = props.namePrefix ?? 'medallion';
     const removalPolicy = props.allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
@@ -174,9 +175,20 @@ export class LakeGoldRefresh extends Construct {
         detail: { bucket: { name: [silver.bucketName] }, object: { key: events.Match.prefix(MANIFESTS_PREFIX) } },
       },
     });
-    this.rule.addTarget(new targets.SqsQueue(this.queue, { messageGroupId: GOLD_REFRESH_MESSAGE_GROUP, deadLetterQueue: this.deliveryDeadLetterQueue }));
+    this.rule.addTarget(
+      new targets.SqsQueue(this.queue, {
+        messageGroupId: GOLD_REFRESH_MESSAGE_GROUP,
+        deadLetterQueue: this.deliveryDeadLetterQueue,
+      }),
+    );
 
-    this.logGroup = encryptedLogGroup(this, storage.key, `/${prefix}/gold-refresh`, props.logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy);
+    this.logGroup = encryptedLogGroup(
+      this,
+      storage.key,
+      `/${prefix}/gold-refresh`,
+      props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy,
+    );
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Gold refresh: reads silver, runs Athena in the platform workgroup, writes gold ${table.name} and repoints its partitions`,
@@ -214,7 +226,10 @@ export class LakeGoldRefresh extends Construct {
     // reads them as the caller); listing only under those prefixes. Nothing else of silver.
     this.sourceDataset = table.sourceDataset;
     const source = catalog.table('silver', table.sourceDataset);
-    if (!source) throw new Error(`gold table ${table.name} is built from silver.${table.sourceDataset}, which is not in the catalog`);
+    if (!source)
+      throw new Error(
+        `gold table ${table.name} is built from silver.${table.sourceDataset}, which is not in the catalog`,
+      );
     storage.grantRead(this.function, 'silver', `${MANIFESTS_PREFIX}${table.sourceDataset}/*`);
     storage.grantRead(this.function, 'silver', `${source.locationPrefix}*`);
     // Gold: the table's files (UNLOAD output, cleanup) and the refresh state, which does not exist before the
@@ -239,15 +254,23 @@ export class LakeGoldRefresh extends Construct {
     this.function.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
 
     const alarm = (alarmId: string, alarmProps: cloudwatch.AlarmProps): cloudwatch.Alarm => {
-      const created = new cloudwatch.Alarm(this, alarmId, { treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...alarmProps });
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...alarmProps,
+      });
       if (props.alarmTopic) {
         created.addAlarmAction(new actions.SnsAction(props.alarmTopic));
         created.addOkAction(new actions.SnsAction(props.alarmTopic));
       }
       return created;
     };
-    const depth = (queue: sqs.Queue) => queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' });
-    const atLeastOne = { threshold: 1, evaluationPeriods: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD };
+    const depth = (queue: sqs.Queue) =>
+      queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' });
+    const atLeastOne = {
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    };
     this.alarms = [
       alarm('DeadLetterQueueNotEmpty', {
         alarmName: `${prefix}-gold-refresh-dead-letters`,
@@ -257,13 +280,15 @@ export class LakeGoldRefresh extends Construct {
       }),
       alarm('DeliveryDeadLetterQueueNotEmpty', {
         alarmName: `${prefix}-gold-refresh-undelivered`,
-        alarmDescription: 'EventBridge could not put manifest events on the gold-refresh queue; gold may be stale until the next manifest.',
+        alarmDescription:
+          'EventBridge could not put manifest events on the gold-refresh queue; gold may be stale until the next manifest.',
         metric: depth(this.deliveryDeadLetterQueue),
         ...atLeastOne,
       }),
       alarm('FunctionErrors', {
         alarmName: `${prefix}-gold-refresh-errors`,
-        alarmDescription: 'The gold-refresh function failed (Athena, Glue or S3 error, or a timeout); its batch will be retried.',
+        alarmDescription:
+          'The gold-refresh function failed (Athena, Glue or S3 error, or a timeout); its batch will be retried.',
         metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
         ...atLeastOne,
       }),

@@ -31,7 +31,8 @@ export interface LakeFormationGovernanceProps extends LakeFormationOptions {
 }
 
 /** The service-linked role Lake Formation reads and writes registered locations with. */
-const LAKE_FORMATION_DATA_ACCESS_ROLE = 'aws-service-role/lakeformation.amazonaws.com/AWSServiceRoleForLakeFormationDataAccess';
+const LAKE_FORMATION_DATA_ACCESS_ROLE =
+  'aws-service-role/lakeformation.amazonaws.com/AWSServiceRoleForLakeFormationDataAccess';
 
 /**
  * Lake Formation over the lake's catalog (opt-in): adds data lake administrators, registers the silver, gold
@@ -47,9 +48,13 @@ export class LakeFormationGovernance extends Construct {
 
   constructor(scope: Construct, id: string, props: LakeFormationGovernanceProps) {
     super(scope, id);
-    if (props.admins.length === 0) throw new Error('lakeFormation.admins: at least one administrator ARN is needed (granting permissions needs one)');
+    if (props.admins.length === 0)
+      throw new Error(
+        'lakeFormation.admins: at least one administrator ARN is needed (granting permissions needs one)',
+      );
     for (const arn of props.admins) {
-      if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/.test(arn)) throw new Error(`lakeFormation.admins: ${JSON.stringify(arn)} is not an IAM role or user ARN`);
+      if (!/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/.test(arn))
+        throw new Error(`lakeFormation.admins: ${JSON.stringify(arn)} is not an IAM role or user ARN`);
     }
     this.catalog = props.catalog;
     this.settings = new lakeformation.CfnDataLakeSettings(this, 'Settings', {
@@ -72,7 +77,9 @@ export class LakeFormationGovernance extends Construct {
         actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
         resources: ['*'],
         conditions: {
-          ArnEquals: { 'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/${LAKE_FORMATION_DATA_ACCESS_ROLE}` },
+          ArnEquals: {
+            'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/${LAKE_FORMATION_DATA_ACCESS_ROLE}`,
+          },
           StringEquals: { 'kms:CallerAccount': Aws.ACCOUNT_ID },
         },
       }),
@@ -83,13 +90,28 @@ export class LakeFormationGovernance extends Construct {
    * Grants a principal `DESCRIBE` on a zone's database and `permissions` on its tables: every table (now and
    * later, `TableWildcard`) or the named ones.
    */
-  grantTables(principal: iam.IPrincipal, zone: CatalogZone, permissions: readonly TablePermission[], tableNames?: readonly string[]): void {
+  grantTables(
+    principal: iam.IPrincipal,
+    zone: CatalogZone,
+    permissions: readonly TablePermission[],
+    tableNames?: readonly string[],
+  ): void {
     const identifier = principalArn(principal);
     const database = this.catalog.databaseNames[zone];
-    this.grant(principal, identifier, `${zone}-database`, ['DESCRIBE'], { database: { catalogId: Aws.ACCOUNT_ID, name: database } }, this.catalog.databases[zone]);
+    this.grant(
+      principal,
+      identifier,
+      `${zone}-database`,
+      ['DESCRIBE'],
+      { database: { catalogId: Aws.ACCOUNT_ID, name: database } },
+      this.catalog.databases[zone],
+    );
     const tables = tableNames ?? [undefined];
     for (const name of tables) {
-      const table = name === undefined ? { catalogId: Aws.ACCOUNT_ID, databaseName: database, tableWildcard: {} } : { catalogId: Aws.ACCOUNT_ID, databaseName: database, name };
+      const table =
+        name === undefined
+          ? { catalogId: Aws.ACCOUNT_ID, databaseName: database, tableWildcard: {} }
+          : { catalogId: Aws.ACCOUNT_ID, databaseName: database, name };
       const dependency = name === undefined ? this.catalog.databases[zone] : this.catalog.table(zone, name);
       if (!dependency) throw new Error(`no ${zone} table ${name} in the catalog`);
       this.grant(principal, identifier, `${zone}-${name ?? 'all-tables'}`, [...permissions], { table }, dependency);
@@ -99,16 +121,35 @@ export class LakeFormationGovernance extends Construct {
   /** Grants a principal `DATA_LOCATION_ACCESS` on a zone's registered location (to create partitions pointing there). */
   grantDataLocation(principal: iam.IPrincipal, zone: CatalogZone): void {
     const location = this.locations[zone];
-    this.grant(principal, principalArn(principal), `${zone}-location`, ['DATA_LOCATION_ACCESS'], { dataLocation: { catalogId: Aws.ACCOUNT_ID, resourceArn: location.resourceArn } }, location);
+    this.grant(
+      principal,
+      principalArn(principal),
+      `${zone}-location`,
+      ['DATA_LOCATION_ACCESS'],
+      { dataLocation: { catalogId: Aws.ACCOUNT_ID, resourceArn: location.resourceArn } },
+      location,
+    );
   }
 
-  private grant(principal: iam.IPrincipal, identifier: string, what: string, permissions: string[], resource: lakeformation.CfnPrincipalPermissions.ResourceProperty, dependsOn: IConstruct): void {
-    const owner = Construct.isConstruct(principal) ? Names.uniqueId(principal) : identifier.replace(/[^A-Za-z0-9]/g, '');
+  private grant(
+    principal: iam.IPrincipal,
+    identifier: string,
+    what: string,
+    permissions: string[],
+    resource: lakeformation.CfnPrincipalPermissions.ResourceProperty,
+    dependsOn: IConstruct,
+  ): void {
+    const owner = Construct.isConstruct(principal)
+      ? Names.uniqueId(principal)
+      : identifier.replace(/[^A-Za-z0-9]/g, '');
     const id = `${owner}-${what}`;
     const wanted = [...permissions].sort().join(',');
     const existing = this.granted.get(id);
     if (existing === wanted) return;
-    if (existing !== undefined) throw new Error(`Lake Formation ${what}: ${identifier} already holds ${existing}; cannot also grant ${wanted} separately`);
+    if (existing !== undefined)
+      throw new Error(
+        `Lake Formation ${what}: ${identifier} already holds ${existing}; cannot also grant ${wanted} separately`,
+      );
     this.granted.set(id, wanted);
     const granted = new lakeformation.CfnPrincipalPermissions(this, id, {
       catalog: Aws.ACCOUNT_ID,
@@ -124,7 +165,8 @@ export class LakeFormationGovernance extends Construct {
 
 /** The ARN Lake Formation identifies a principal by: a role's, a user's, or an `ArnPrincipal`'s. */
 function principalArn(principal: iam.IPrincipal): string {
-  if (principal instanceof iam.Role || principal instanceof iam.User) return principal instanceof iam.Role ? principal.roleArn : principal.userArn;
+  if (principal instanceof iam.Role || principal instanceof iam.User)
+    return principal instanceof iam.Role ? principal.roleArn : principal.userArn;
   if (principal instanceof iam.ArnPrincipal) return principal.arn;
   const role = principal as Partial<iam.IRole>;
   if (typeof role.roleArn === 'string') return role.roleArn;

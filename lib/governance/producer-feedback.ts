@@ -48,14 +48,19 @@ export class ProducerFeedback extends Construct {
       }),
     );
     owners.forEach((owner, i) => {
-      const slug = owner.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-|-$/g, '') || `owner-${i}`;
+      const slug =
+        owner
+          .toLowerCase()
+          .replace(/[^a-z0-9-]+/g, '-')
+          .replace(/^-|-$/g, '') || `owner-${i}`;
       const topic = new sns.Topic(this, `OwnerTopic${i}`, {
         topicName: `${prefix}-ingest-events-${slug}`,
         displayName: `${prefix} ingest events for ${owner}`,
         masterKey: props.encryptionKey,
         enforceSSL: true,
       });
-      for (const email of props.ownerEmails?.[owner] ?? []) topic.addSubscription(new subscriptions.EmailSubscription(email));
+      for (const email of props.ownerEmails?.[owner] ?? [])
+        topic.addSubscription(new subscriptions.EmailSubscription(email));
       const rule = new events.Rule(this, `OwnerRule${i}`, {
         ruleName: `${prefix}-ingest-events-${slug}`,
         description: `Ingest events of the datasets owned by ${owner}`,
@@ -71,7 +76,8 @@ export class ProducerFeedback extends Construct {
   /** The topic of an owner's ingest events. */
   topic(owner: string): sns.ITopic {
     const topic = this.topics.get(owner);
-    if (!topic) throw new Error(`no contract has owner "${owner}" (owners: ${[...this.topics.keys()].join(', ') || 'none'})`);
+    if (!topic)
+      throw new Error(`no contract has owner "${owner}" (owners: ${[...this.topics.keys()].join(', ') || 'none'})`);
     return topic;
   }
 

@@ -207,19 +207,33 @@ export class LakeIngestion extends Construct {
     const bronze = storage.bucket('bronze');
     this.rule = new events.Rule(this, 'BronzeObjectCreated', {
       description: 'Objects created in the bronze bucket, to the ingest queue',
-      eventPattern: { source: ['aws.s3'], detailType: ['Object Created'], detail: { bucket: { name: [bronze.bucketName] } } },
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: { bucket: { name: [bronze.bucketName] } },
+      },
     });
     this.rule.addTarget(new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue }));
 
-    this.logGroup = encryptedLogGroup(this, storage.key, `/${props.namePrefix ?? 'medallion'}/ingest`, props.logRetention ?? logs.RetentionDays.THREE_MONTHS, removalPolicy);
+    this.logGroup = encryptedLogGroup(
+      this,
+      storage.key,
+      `/${props.namePrefix ?? 'medallion'}/ingest`,
+      props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      removalPolicy,
+    );
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'Ingest function: reads bronze, writes silver and quarantine, registers silver partitions',
     });
     this.logGroup.grantWrite(role);
 
-    const hashing = (props.contracts ?? loadContracts(props.contractsDir)).contracts.filter((c) => c.columns.some((col) => col.pii === 'hash'));
-    this.piiSalt = props.piiSalt ?? (hashing.length > 0 ? generatedSalt(this, storage, `${props.namePrefix ?? 'medallion'}-pii-salt`) : undefined);
+    const hashing = (props.contracts ?? loadContracts(props.contractsDir)).contracts.filter((c) =>
+      c.columns.some((col) => col.pii === 'hash'),
+    );
+    this.piiSalt =
+      props.piiSalt ??
+      (hashing.length > 0 ? generatedSalt(this, storage, `${props.namePrefix ?? 'medallion'}-pii-salt`) : undefined);
 
     const projectRoot = props.projectRoot ?? REPO_ROOT;
     const ephemeralStorage = props.ephemeralStorageSize ?? Size.mebibytes(4096);
@@ -270,13 +284,18 @@ export class LakeIngestion extends Construct {
     // And its intent records (the files an unfinished attempt wrote, removed by the next success).
     storage.grantReadWrite(this.function, 'silver', `${PENDING_PREFIX}*`, { listWholeBucket: true });
     const datasets = catalog.tables('silver').map((t) => t.tableName);
-    for (const table of catalog.tables('silver')) storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);
+    for (const table of catalog.tables('silver'))
+      storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);
     // Quarantine: write only, under each dataset's prefix and the one for files no contract owns.
-    for (const dataset of [...datasets, UNKNOWN_DATASET]) storage.grantWrite(this.function, 'quarantine', `${dataset}/*`);
+    for (const dataset of [...datasets, UNKNOWN_DATASET])
+      storage.grantWrite(this.function, 'quarantine', `${dataset}/*`);
     catalog.grantAddPartitions(this.function, 'silver');
     this.piiSalt?.grantRead(this.function);
     // events:PutEvents on the default bus only (no wildcard resource).
-    this.eventBus = props.publishEvents === false ? undefined : events.EventBus.fromEventBusName(this, 'DefaultEventBus', DEFAULT_EVENT_BUS);
+    this.eventBus =
+      props.publishEvents === false
+        ? undefined
+        : events.EventBus.fromEventBusName(this, 'DefaultEventBus', DEFAULT_EVENT_BUS);
     this.eventBus?.grantPutEventsTo(this.function);
 
     acknowledgeInlinePolicies(role);
@@ -301,13 +320,16 @@ export class LakeIngestion extends Construct {
 }
 
 function validate(v: { batchSize: number; maxConcurrency: number; maxReceiveCount: number; reserved?: number }): void {
-  if (!Number.isInteger(v.batchSize) || v.batchSize < 1 || v.batchSize > 10) throw new Error(`batchSize must be 1–10 (got ${v.batchSize})`);
+  if (!Number.isInteger(v.batchSize) || v.batchSize < 1 || v.batchSize > 10)
+    throw new Error(`batchSize must be 1–10 (got ${v.batchSize})`);
   if (!Number.isInteger(v.maxConcurrency) || v.maxConcurrency < 2 || v.maxConcurrency > 1000) {
     throw new Error(`maxConcurrency must be 2–1000, an SQS event source limit (got ${v.maxConcurrency})`);
   }
   validateMaxReceiveCount(v.maxReceiveCount);
   if (v.reserved !== undefined && v.reserved < v.maxConcurrency) {
-    throw new Error(`reservedConcurrentExecutions (${v.reserved}) below maxConcurrency (${v.maxConcurrency}) would throttle the queue's own invocations`);
+    throw new Error(
+      `reservedConcurrentExecutions (${v.reserved}) below maxConcurrency (${v.maxConcurrency}) would throttle the queue's own invocations`,
+    );
   }
 }
 
@@ -324,7 +346,8 @@ function generatedSalt(scope: Construct, storage: LakeStorage, secretName: strin
     removalPolicy: RemovalPolicy.RETAIN,
   });
   acknowledge(secret, {
-    'AwsSolutions-SMG4': 'The PII salt must not rotate: a new salt would change every hash in silver and break joins across files.',
+    'AwsSolutions-SMG4':
+      'The PII salt must not rotate: a new salt would change every hash in silver and break joins across files.',
   });
   return secret;
 }

@@ -78,15 +78,22 @@ export class LakeMonitoring extends Construct {
     const { ingestion } = props;
     this.ingestion = ingestion;
     this.alarmTopic = props.alarmTopic ?? this.createTopic(prefix, props.encryptionKey);
-    for (const email of props.alarmEmails ?? []) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    for (const email of props.alarmEmails ?? [])
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
     this.notify = new actions.SnsAction(this.alarmTopic);
     const alarm = (id: string, alarmProps: cloudwatch.AlarmProps): cloudwatch.Alarm =>
-      this.addAlarm(new cloudwatch.Alarm(this, id, { treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...alarmProps }));
+      this.addAlarm(
+        new cloudwatch.Alarm(this, id, { treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...alarmProps }),
+      );
 
     this.dlqDepthAlarm = alarm('DeadLetterQueueNotEmpty', {
       alarmName: `${prefix}-ingest-dead-letters`,
-      alarmDescription: 'Bronze objects failed ingestion repeatedly and wait in the dead-letter queue. Inspect, fix, then redrive.',
-      metric: ingestion.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      alarmDescription:
+        'Bronze objects failed ingestion repeatedly and wait in the dead-letter queue. Inspect, fix, then redrive.',
+      metric: ingestion.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: 'Maximum',
+      }),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -120,7 +127,8 @@ export class LakeMonitoring extends Construct {
     // With partial batch responses a failed object does not fail the invocation: Lambda's Errors stays 0.
     this.ingestFailuresAlarm = alarm('IngestFailures', {
       alarmName: `${prefix}-ingest-object-failures`,
-      alarmDescription: 'Ingesting a bronze object failed (any dataset); its message returns to the queue and is retried.',
+      alarmDescription:
+        'Ingesting a bronze object failed (any dataset); its message returns to the queue and is retried.',
       metric: this.acrossDatasets(M.IngestFailures),
       threshold: 1,
       evaluationPeriods: 1,
@@ -128,7 +136,8 @@ export class LakeMonitoring extends Construct {
     });
     this.filesRejectedAlarm = alarm('FilesRejected', {
       alarmName: `${prefix}-files-rejected`,
-      alarmDescription: 'A whole bronze file was rejected into quarantine (unknown dataset, unreadable, or header mismatch).',
+      alarmDescription:
+        'A whole bronze file was rejected into quarantine (unknown dataset, unreadable, or header mismatch).',
       metric: this.acrossDatasets(M.FilesRejected),
       threshold: 1,
       evaluationPeriods: 1,
@@ -150,7 +159,10 @@ export class LakeMonitoring extends Construct {
       ]),
     );
 
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: `${prefix}-lake`, defaultInterval: Duration.days(1) });
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${prefix}-lake`,
+      defaultInterval: Duration.days(1),
+    });
     this.addWidgets(props.datasets, props.workgroupNames ?? []);
   }
 
@@ -174,7 +186,8 @@ export class LakeMonitoring extends Construct {
     const alarm = this.addAlarm(
       new cloudwatch.Alarm(this, 'FanOutFailed', {
         alarmName: `${prefix}-fan-out-failed`,
-        alarmDescription: 'A fan-out ingest of a large bronze object failed after its retries; nothing of it was committed. Inspect and redrive (runbook: "A fan-out execution failed").',
+        alarmDescription:
+          'A fan-out ingest of a large bronze object failed after its retries; nothing of it was committed. Inspect and redrive (runbook: "A fan-out execution failed").',
         metric: fanOut.metricUnsuccessful(),
         threshold: 1,
         evaluationPeriods: 1,
@@ -224,7 +237,10 @@ export class LakeMonitoring extends Construct {
   quarantineRate(dataset: string): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({
       expression: 'IF(rows_in > 0, 100 * rows_quarantined / rows_in, 0)',
-      usingMetrics: { rows_in: this.ingestMetric(M.RowsIn, dataset), rows_quarantined: this.ingestMetric(M.RowsQuarantined, dataset) },
+      usingMetrics: {
+        rows_in: this.ingestMetric(M.RowsIn, dataset),
+        rows_quarantined: this.ingestMetric(M.RowsQuarantined, dataset),
+      },
       label: `${dataset} quarantine rate (%)`,
       period: FIFTEEN_MINUTES,
     });
@@ -240,7 +256,11 @@ export class LakeMonitoring extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
     );
-    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: `${prefix} data lake alarms`, masterKey: key, enforceSSL: true });
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `${prefix} data lake alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
     // A topic policy replaces SNS's default one: without this statement no alarm could publish (enforceSSL alone
     // is a Deny). Scoped to this account's alarms that were added to this construct, by ARN.
     topic.addToResourcePolicy(
@@ -282,7 +302,10 @@ export class LakeMonitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Ingest queue',
         ...wide,
-        left: [queue.metricApproximateNumberOfMessagesVisible(), deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'Dead letters' })],
+        left: [
+          queue.metricApproximateNumberOfMessagesVisible(),
+          deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'Dead letters' }),
+        ],
         right: [queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum' })],
       }),
       new cloudwatch.GraphWidget({
@@ -298,14 +321,20 @@ export class LakeMonitoring extends Construct {
           title: `${dataset}: rows`,
           width: 8,
           height: 6,
-          left: [this.ingestMetric(M.RowsIn, dataset), this.ingestMetric(M.RowsValid, dataset), this.ingestMetric(M.RowsQuarantined, dataset)],
+          left: [
+            this.ingestMetric(M.RowsIn, dataset),
+            this.ingestMetric(M.RowsValid, dataset),
+            this.ingestMetric(M.RowsQuarantined, dataset),
+          ],
           right: [this.quarantineRate(dataset)],
         }),
         new cloudwatch.GraphWidget({
           title: `${dataset}: seconds from landing to queryable`,
           width: 8,
           height: 6,
-          left: ['p50', 'p95', 'Maximum'].map((statistic) => this.ingestMetric('SecondsToQueryable', dataset, { statistic })),
+          left: ['p50', 'p95', 'Maximum'].map((statistic) =>
+            this.ingestMetric('SecondsToQueryable', dataset, { statistic }),
+          ),
         }),
         new cloudwatch.GraphWidget({
           title: `${dataset}: bytes in, engine duration`,

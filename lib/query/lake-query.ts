@@ -67,15 +67,28 @@ const QUERY_ACTIONS = [
 /** Listing actions the Athena console calls to show its workgroup, engine and catalog pickers; IAM scopes them to no resource. */
 const CONSOLE_LIST_ACTIONS = ['athena:ListWorkGroups', 'athena:ListEngineVersions', 'athena:ListDataCatalogs'];
 /** Browsing the Glue catalog through Athena (databases and tables panel), on the account's `AwsDataCatalog` only. */
-const CONSOLE_CATALOG_ACTIONS = ['athena:GetDataCatalog', 'athena:ListDatabases', 'athena:GetDatabase', 'athena:ListTableMetadata', 'athena:GetTableMetadata'];
+const CONSOLE_CATALOG_ACTIONS = [
+  'athena:GetDataCatalog',
+  'athena:ListDatabases',
+  'athena:GetDatabase',
+  'athena:ListTableMetadata',
+  'athena:GetTableMetadata',
+];
 
 /** Analysts cannot read quarantine, so queries over it go where the platform team can run them. */
 export function workgroupFor(query: AnalystQuery): WorkgroupKind {
   const marker = '__quarantine_database__';
-  return qualifyDatabases(query.sql, { silver: 'silver', gold: 'gold', quarantine: marker }).includes(marker) ? 'platform' : 'analysts';
+  return qualifyDatabases(query.sql, { silver: 'silver', gold: 'gold', quarantine: marker }).includes(marker)
+    ? 'platform'
+    : 'analysts';
 }
 
-const RESULTS_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
+const RESULTS_OBJECT_ACTIONS = [
+  's3:GetObject',
+  's3:PutObject',
+  's3:AbortMultipartUpload',
+  's3:ListMultipartUploadParts',
+];
 
 /**
  * Athena workgroups with enforced settings: engine v3 pinned, results encrypted with the lake key in the
@@ -94,7 +107,8 @@ export class LakeQuery extends Construct {
     this.encryptionKey = props.encryptionKey;
 
     const workgroup = (kind: WorkgroupKind, description: string, cutoff: number): athena.CfnWorkGroup => {
-      if (!Number.isInteger(cutoff) || cutoff < 10_000_000) throw new Error(`${kind} scan cutoff must be a whole number of at least 10 MB (got ${cutoff})`);
+      if (!Number.isInteger(cutoff) || cutoff < 10_000_000)
+        throw new Error(`${kind} scan cutoff must be a whole number of at least 10 MB (got ${cutoff})`);
       return new athena.CfnWorkGroup(this, `${kind === 'analysts' ? 'Analysts' : 'Platform'}Workgroup`, {
         name: `${prefix}-${kind}`,
         description,
@@ -115,8 +129,16 @@ export class LakeQuery extends Construct {
       });
     };
     this.workgroups = {
-      analysts: workgroup('analysts', 'Analyst queries over silver and gold', props.analystsScanCutoffBytes ?? 10 * GIB),
-      platform: workgroup('platform', 'Platform team: operations, backfills and quarantine triage', props.platformScanCutoffBytes ?? 100 * GIB),
+      analysts: workgroup(
+        'analysts',
+        'Analyst queries over silver and gold',
+        props.analystsScanCutoffBytes ?? 10 * GIB,
+      ),
+      platform: workgroup(
+        'platform',
+        'Platform team: operations, backfills and quarantine triage',
+        props.platformScanCutoffBytes ?? 100 * GIB,
+      ),
     };
 
     this.namedQueries = (props.queries ?? []).map(
@@ -136,7 +158,11 @@ export class LakeQuery extends Construct {
   }
 
   workgroupArn(kind: WorkgroupKind): string {
-    return Stack.of(this).formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workgroupName(kind) });
+    return Stack.of(this).formatArn({
+      service: 'athena',
+      resource: 'workgroup',
+      resourceName: this.workgroupName(kind),
+    });
   }
 
   /**
@@ -151,7 +177,11 @@ export class LakeQuery extends Construct {
         'AwsSolutions-IAM5[Resource::*]': `Only ${CONSOLE_LIST_ACTIONS.join(', ')}: list actions the Athena console needs, which support no resource-level permissions.`,
       });
     }
-    const dataCatalog = Stack.of(this).formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' });
+    const dataCatalog = Stack.of(this).formatArn({
+      service: 'athena',
+      resource: 'datacatalog',
+      resourceName: 'AwsDataCatalog',
+    });
     return iam.Grant.addToPrincipal({ grantee, actions: CONSOLE_LIST_ACTIONS, resourceArns: ['*'] }).combine(
       iam.Grant.addToPrincipal({ grantee, actions: CONSOLE_CATALOG_ACTIONS, resourceArns: [dataCatalog] }),
     );
@@ -164,18 +194,32 @@ export class LakeQuery extends Construct {
   grantQuery(grantee: iam.IGrantable, kind: WorkgroupKind): iam.Grant {
     const resultsPrefix = `${kind}/*`;
     acknowledgeObjectPattern(grantee, this.resultsBucket, resultsPrefix);
-    return iam.Grant.addToPrincipal({ grantee, actions: QUERY_ACTIONS, resourceArns: [this.workgroupArn(kind)] })
-      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [this.resultsBucket.bucketArn] }))
-      // Listing only the workgroup's own results.
-      .combine(
-        iam.Grant.addToPrincipal({
-          grantee,
-          actions: ['s3:ListBucket'],
-          resourceArns: [this.resultsBucket.bucketArn],
-          conditions: { StringLike: { 's3:prefix': [resultsPrefix] } },
-        }),
-      )
-      .combine(iam.Grant.addToPrincipal({ grantee, actions: RESULTS_OBJECT_ACTIONS, resourceArns: [this.resultsBucket.arnForObjects(resultsPrefix)] }))
-      .combine(kms.KeyGrants.fromKey(this.encryptionKey).actions(grantee, 'kms:Decrypt', 'kms:GenerateDataKey'));
+    return (
+      iam.Grant.addToPrincipal({ grantee, actions: QUERY_ACTIONS, resourceArns: [this.workgroupArn(kind)] })
+        .combine(
+          iam.Grant.addToPrincipal({
+            grantee,
+            actions: ['s3:GetBucketLocation'],
+            resourceArns: [this.resultsBucket.bucketArn],
+          }),
+        )
+        // Listing only the workgroup's own results.
+        .combine(
+          iam.Grant.addToPrincipal({
+            grantee,
+            actions: ['s3:ListBucket'],
+            resourceArns: [this.resultsBucket.bucketArn],
+            conditions: { StringLike: { 's3:prefix': [resultsPrefix] } },
+          }),
+        )
+        .combine(
+          iam.Grant.addToPrincipal({
+            grantee,
+            actions: RESULTS_OBJECT_ACTIONS,
+            resourceArns: [this.resultsBucket.arnForObjects(resultsPrefix)],
+          }),
+        )
+        .combine(kms.KeyGrants.fromKey(this.encryptionKey).actions(grantee, 'kms:Decrypt', 'kms:GenerateDataKey'))
+    );
   }
 }

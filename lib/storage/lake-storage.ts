@@ -79,17 +79,21 @@ export class LakeStorage extends Construct {
     const allowDestroy = props.allowDestroy ?? false;
     const retention = resolveRetention(props.retention);
     if (props.bronzeObjectLock && allowDestroy) {
-      throw new Error('bronzeObjectLock and allowDestroy exclude each other: locked objects cannot be deleted by cdk destroy');
+      throw new Error(
+        'bronzeObjectLock and allowDestroy exclude each other: locked objects cannot be deleted by cdk destroy',
+      );
     }
     if (props.bronzeObjectLock) validateObjectLock(props.bronzeObjectLock, retention);
 
-    this.key = props.encryptionKey ?? new kms.Key(this, 'Key', {
-      description: 'Medallion lake: encrypts every zone, query results, logs and alarm notifications',
-      alias: `alias/${props.namePrefix ?? 'medallion'}-lake`,
-      enableKeyRotation: true,
-      removalPolicy: allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
-      pendingWindow: allowDestroy ? Duration.days(7) : Duration.days(30),
-    });
+    this.key =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', {
+        description: 'Medallion lake: encrypts every zone, query results, logs and alarm notifications',
+        alias: `alias/${props.namePrefix ?? 'medallion'}-lake`,
+        enableKeyRotation: true,
+        removalPolicy: allowDestroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+        pendingWindow: allowDestroy ? Duration.days(7) : Duration.days(30),
+      });
 
     for (const zone of ZONES) {
       this.buckets.set(zone.zone, this.createBucket(zone, retention, allowDestroy, props.bronzeObjectLock));
@@ -119,9 +123,14 @@ export class LakeStorage extends Construct {
   grantRead(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*', options: ReadGrantOptions = {}): iam.Grant {
     const bucket = this.ownBucket(zone);
     acknowledgeObjectPattern(grantee, bucket, keyPattern);
-    const listing = options.listWholeBucket || keyPattern === '*' ? {} : { conditions: { StringLike: { 's3:prefix': [keyPattern] } } };
+    const listing =
+      options.listWholeBucket || keyPattern === '*'
+        ? {}
+        : { conditions: { StringLike: { 's3:prefix': [keyPattern] } } };
     return iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetBucketLocation'], resourceArns: [bucket.bucketArn] })
-      .combine(iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], ...listing }))
+      .combine(
+        iam.Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn], ...listing }),
+      )
       .combine(bucket.grants.actionsOnObjectKeys(grantee, keyPattern, ...OBJECT_READ_ACTIONS, ...KEY_READ_ACTIONS));
   }
 
@@ -156,13 +165,20 @@ export class LakeStorage extends Construct {
       },
     });
     if (!keyGrant.success) {
-      throw new Error(`${grantee.grantPrincipal} has no identity policy to hold an upload grant: grant a role of this account (Role.fromRoleArn works), which other accounts' producers assume`);
+      throw new Error(
+        `${grantee.grantPrincipal} has no identity policy to hold an upload grant: grant a role of this account (Role.fromRoleArn works), which other accounts' producers assume`,
+      );
     }
     return keyGrant.combine(bucket.grants.actionsOnObjectKeys(grantee, keyPattern, 's3:PutObject'));
   }
 
   /** `grantRead` and `grantWrite` of the same objects. */
-  grantReadWrite(grantee: iam.IGrantable, zone: StorageZone, keyPattern = '*', options: ReadGrantOptions = {}): iam.Grant {
+  grantReadWrite(
+    grantee: iam.IGrantable,
+    zone: StorageZone,
+    keyPattern = '*',
+    options: ReadGrantOptions = {},
+  ): iam.Grant {
     return this.grantRead(grantee, zone, keyPattern, options).combine(this.grantWrite(grantee, zone, keyPattern));
   }
 
@@ -183,7 +199,12 @@ export class LakeStorage extends Construct {
     );
   }
 
-  private createBucket(zone: ZoneDefinition, retention: Required<LakeRetention>, allowDestroy: boolean, lock?: s3.ObjectLockRetention): s3.Bucket {
+  private createBucket(
+    zone: ZoneDefinition,
+    retention: Required<LakeRetention>,
+    allowDestroy: boolean,
+    lock?: s3.ObjectLockRetention,
+  ): s3.Bucket {
     const encryptedWithLakeKey = zone.encryption === 'lake-key';
     const objectLock = zone.lockable ? lock : undefined;
     const bucket = new s3.Bucket(this, zone.id, {
@@ -231,7 +252,14 @@ export class LakeStorage extends Construct {
     const objects = bucket.arnForObjects('*');
     const deny = (sid: string, conditions: Record<string, Record<string, string>>) =>
       bucket.addToResourcePolicy(
-        new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['s3:PutObject'], resources: [objects], conditions }),
+        new iam.PolicyStatement({
+          sid,
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['s3:PutObject'],
+          resources: [objects],
+          conditions,
+        }),
       );
     const sse = 's3:x-amz-server-side-encryption';
     const sseKey = 's3:x-amz-server-side-encryption-aws-kms-key-id';
@@ -280,7 +308,8 @@ function protectAuditLog(bucket: s3.Bucket, allowDestroy: boolean): void {
  */
 function validateObjectLock(lock: s3.ObjectLockRetention, retention: Required<LakeRetention>): void {
   const days = lock.duration.toDays({ integral: false });
-  if (!Number.isInteger(days) || days < 1) throw new Error(`bronzeObjectLock retention must be a positive whole number of days (got ${days})`);
+  if (!Number.isInteger(days) || days < 1)
+    throw new Error(`bronzeObjectLock retention must be a positive whole number of days (got ${days})`);
   if (retention.bronzeNoncurrentVersionExpirationDays < days) {
     throw new Error(
       `retention.bronzeNoncurrentVersionExpirationDays (${retention.bronzeNoncurrentVersionExpirationDays}) is shorter than the bronze Object Lock retention (${days} days): locked versions cannot expire sooner`,
@@ -290,5 +319,7 @@ function validateObjectLock(lock: s3.ObjectLockRetention, retention: Required<La
 
 /** The native CloudFormation property, not CDK's notifications custom resource: no extra Lambda, and the bucket does not depend on any consumer. */
 function enableEventBridge(bucket: s3.Bucket): void {
-  (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+  (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+    eventBridgeConfiguration: { eventBridgeEnabled: true },
+  };
 }

@@ -61,16 +61,22 @@ export function resolveRetention(retention: LakeRetention = {}): Required<LakeRe
   const merged = { ...DEFAULT_RETENTION, ...definedOnly(retention) };
   const resolved: Required<LakeRetention> = {
     ...merged,
-    bronzeNoncurrentVersionExpirationDays: merged.bronzeNoncurrentVersionExpirationDays ?? merged.noncurrentVersionExpirationDays,
+    bronzeNoncurrentVersionExpirationDays:
+      merged.bronzeNoncurrentVersionExpirationDays ?? merged.noncurrentVersionExpirationDays,
   };
   for (const [name, days] of Object.entries(resolved)) {
-    if (!Number.isInteger(days) || days < 1) throw new Error(`retention.${name} must be a positive whole number of days (got ${days})`);
+    if (!Number.isInteger(days) || days < 1)
+      throw new Error(`retention.${name} must be a positive whole number of days (got ${days})`);
   }
   if (resolved.bronzeInfrequentAccessAfterDays < 30) {
-    throw new Error('retention.bronzeInfrequentAccessAfterDays must be at least 30 (an S3 rule for Standard-IA transitions)');
+    throw new Error(
+      'retention.bronzeInfrequentAccessAfterDays must be at least 30 (an S3 rule for Standard-IA transitions)',
+    );
   }
   if (resolved.bronzeArchiveAfterDays < resolved.bronzeInfrequentAccessAfterDays + 30) {
-    throw new Error('retention.bronzeArchiveAfterDays must be at least 30 days after bronzeInfrequentAccessAfterDays (objects stay 30 days in Standard-IA)');
+    throw new Error(
+      'retention.bronzeArchiveAfterDays must be at least 30 days after bronzeInfrequentAccessAfterDays (objects stay 30 days in Standard-IA)',
+    );
   }
   return resolved;
 }

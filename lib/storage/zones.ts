@@ -46,7 +46,9 @@ const expireNoncurrentVersions = (r: Required<LakeRetention>): s3.LifecycleRule 
 
 const tierCuratedData = (r: Required<LakeRetention>): s3.LifecycleRule => ({
   id: 'tier-curated-data',
-  transitions: [{ storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: days(r.curatedIntelligentTieringAfterDays) }],
+  transitions: [
+    { storageClass: s3.StorageClass.INTELLIGENT_TIERING, transitionAfter: days(r.curatedIntelligentTieringAfterDays) },
+  ],
 });
 
 /** The lake's buckets, as data. Order is the order they are created in. */
@@ -64,9 +66,13 @@ export const ZONES: readonly ZoneDefinition[] = [
     lockable: false,
     auditLog: true,
     acknowledgments: {
-      'PCI.DSS.321-S3DefaultEncryptionKMS': 'S3 server access logging can only deliver to buckets encrypted with SSE-S3, not SSE-KMS.',
+      'PCI.DSS.321-S3DefaultEncryptionKMS':
+        'S3 server access logging can only deliver to buckets encrypted with SSE-S3, not SSE-KMS.',
     },
-    lifecycle: (r) => [{ id: 'expire-access-logs', expiration: days(r.accessLogsExpirationDays) }, expireNoncurrentVersions(r)],
+    lifecycle: (r) => [
+      { id: 'expire-access-logs', expiration: days(r.accessLogsExpirationDays) },
+      expireNoncurrentVersions(r),
+    ],
   },
   {
     zone: 'bronze',
@@ -119,7 +125,10 @@ export const ZONES: readonly ZoneDefinition[] = [
     accessLogged: true,
     emitsEvents: false,
     lockable: false,
-    lifecycle: (r) => [{ id: 'expire-quarantine', expiration: days(r.quarantineExpirationDays) }, expireNoncurrentVersions(r)],
+    lifecycle: (r) => [
+      { id: 'expire-quarantine', expiration: days(r.quarantineExpirationDays) },
+      expireNoncurrentVersions(r),
+    ],
   },
   {
     zone: 'athenaResults',

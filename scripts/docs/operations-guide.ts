@@ -6,7 +6,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LINEAGE_COLUMNS, partitionColumns, QUARANTINE_COLUMNS, silverColumns, type ContractRegistry, type DatasetContract, type TableColumn } from '../../engine/index.ts';
+import {
+  LINEAGE_COLUMNS,
+  partitionColumns,
+  QUARANTINE_COLUMNS,
+  silverColumns,
+  type ContractRegistry,
+  type DatasetContract,
+  type TableColumn,
+} from '../../engine/index.ts';
 import { GOLD_TABLES, GOLD_VIEWS } from '../../datasets/index.ts';
 import { STAGES } from '../../lib/config/stages.ts';
 import type { CfnResource } from './synth-template.ts';
@@ -21,7 +29,8 @@ export interface GuideInputs {
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 /** A runbook heading as link text: no backticks, `<dataset>` kept visible. */
 const headingText = (heading: string): string => heading.replace(/`/g, '').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const datasets = (contracts: ContractRegistry): DatasetContract[] => contracts.names().map((n) => contracts.get(n) as DatasetContract);
+const datasets = (contracts: ContractRegistry): DatasetContract[] =>
+  contracts.names().map((n) => contracts.get(n) as DatasetContract);
 const erdType = (hiveType: string): string => hiveType.replace(/[(),<>]/g, '_').replace(/_+$/, '');
 const entity = (schema: string, name: string): string => `${schema}_${name}`.toUpperCase();
 
@@ -33,7 +42,13 @@ function contextDiagram({ contracts }: GuideInputs): string {
     '    subgraph "Medallion Lake (one AWS account, one stack per stage)"',
     '        Lake("Medallion Lake<br/>validates producer files against dataset contracts,<br/>serves silver/gold tables to SQL")',
     '    end',
-    ...owners.map((o, i) => `    P${i}["Producer: ${o}<br/>(${datasets(contracts).filter((c) => c.owner === o).map((c) => c.name).join(', ')})"] -- "uploads CSV / JSON Lines to bronze" --> Lake`),
+    ...owners.map(
+      (o, i) =>
+        `    P${i}["Producer: ${o}<br/>(${datasets(contracts)
+          .filter((c) => c.owner === o)
+          .map((c) => c.name)
+          .join(', ')})"] -- "uploads CSV / JSON Lines to bronze" --> Lake`,
+    ),
     '    Lake -- "Ingest Completed / Rejected events (EventBridge)" --> Owners["Dataset owners<br/>(EventBridge rules, optional SNS topic per owner)"]',
     '    Analysts["Analysts"] -- "SQL via Athena workgroup analysts" --> Lake',
     '    Platform["Platform team / on-call"] -- "SQL via workgroup platform, lake CLI --aws" --> Lake',
@@ -43,9 +58,16 @@ function contextDiagram({ contracts }: GuideInputs): string {
 }
 
 function techStack({ repoRoot }: GuideInputs): string {
-  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    engines: Record<string, string>;
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
   const v = (name: string): string => pkg.dependencies[name] ?? pkg.devDependencies[name] ?? '?';
-  const sdk = Object.keys(pkg.dependencies).filter((d) => d.startsWith('@aws-sdk/client-')).map((d) => d.replace('@aws-sdk/client-', '')).sort();
+  const sdk = Object.keys(pkg.dependencies)
+    .filter((d) => d.startsWith('@aws-sdk/client-'))
+    .map((d) => d.replace('@aws-sdk/client-', ''))
+    .sort();
   return [
     '| concern | technology (version pinned in package.json) |',
     '|---|---|',
@@ -60,25 +82,52 @@ function techStack({ repoRoot }: GuideInputs): string {
   ].join('\n');
 }
 
-function erdEntity(name: string, columns: readonly TableColumn[], keys: readonly TableColumn[], markers: Record<string, string> = {}): string[] {
+function erdEntity(
+  name: string,
+  columns: readonly TableColumn[],
+  keys: readonly TableColumn[],
+  markers: Record<string, string> = {},
+): string[] {
   return [
     `    ${name} {`,
-    ...[...columns, ...keys].map((c) => `        ${erdType(c.hiveType)} ${c.name}${markers[c.name] ? ` ${markers[c.name]}` : ''}`),
+    ...[...columns, ...keys].map(
+      (c) => `        ${erdType(c.hiveType)} ${c.name}${markers[c.name] ? ` ${markers[c.name]}` : ''}`,
+    ),
     '    }',
   ];
 }
 
 function erd({ contracts }: GuideInputs): string {
   const lines = ['```mermaid', 'erDiagram'];
-  lines.push('    BRONZE_OBJECT {', '        string bucket', '        string key PK', '        string version_id PK', '    }');
-  lines.push('    MANIFEST {', '        string dataset', '        string source_key FK', '        string run_id PK', '        string contract_version', '        bigint rows_in', '        bigint rows_valid', '        bigint rows_quarantined', '    }');
+  lines.push(
+    '    BRONZE_OBJECT {',
+    '        string bucket',
+    '        string key PK',
+    '        string version_id PK',
+    '    }',
+  );
+  lines.push(
+    '    MANIFEST {',
+    '        string dataset',
+    '        string source_key FK',
+    '        string run_id PK',
+    '        string contract_version',
+    '        bigint rows_in',
+    '        bigint rows_valid',
+    '        bigint rows_quarantined',
+    '    }',
+  );
   lines.push('    BRONZE_OBJECT ||--|| MANIFEST : "one per ingest run"');
   for (const c of datasets(contracts)) {
     const silver = entity('silver', c.name);
     const quarantine = entity('quarantine', c.name);
     lines.push(...erdEntity(silver, silverColumns(c), partitionColumns(c), { source_key: 'FK', ingest_run_id: 'FK' }));
     lines.push(...erdEntity(quarantine, QUARANTINE_COLUMNS, [], { source_key: 'FK', ingest_run_id: 'FK' }));
-    lines.push(`    BRONZE_OBJECT ||--o{ ${silver} : "valid rows"`, `    BRONZE_OBJECT ||--o{ ${quarantine} : "rejected rows or file"`, `    MANIFEST ||--o{ ${silver} : "ingest_run_id"`);
+    lines.push(
+      `    BRONZE_OBJECT ||--o{ ${silver} : "valid rows"`,
+      `    BRONZE_OBJECT ||--o{ ${quarantine} : "rejected rows or file"`,
+      `    MANIFEST ||--o{ ${silver} : "ingest_run_id"`,
+    );
   }
   for (const t of GOLD_TABLES.filter((g) => contracts.get(g.sourceDataset))) {
     lines.push(...erdEntity(entity('gold', t.name), t.columns, t.partitionKeys));
@@ -93,19 +142,38 @@ function erd({ contracts }: GuideInputs): string {
 }
 
 function dataDictionarySummary({ contracts, repoRoot }: GuideInputs): string {
-  const lines = ['| dataset | contract | version | columns (type, required) | partitioned by | PII |', '|---|---|---|---|---|---|'];
+  const lines = [
+    '| dataset | contract | version | columns (type, required) | partitioned by | PII |',
+    '|---|---|---|---|---|---|',
+  ];
   for (const c of datasets(contracts)) {
-    const cols = c.columns.map((col) => `\`${col.name}\` ${col.typeText}${col.required ? '' : ' (nullable)'}`).join(', ');
-    const pii = c.columns.filter((col) => col.pii !== 'none').map((col) => `\`${col.name}\`: ${col.pii}`).join(', ') || 'none';
-    lines.push(`| \`${c.name}\` | \`${relative(repoRoot, c.file)}\` | ${c.version} | ${cell(cols)} | ${partitionColumns(c).map((p) => `\`${p.name}\``).join(', ') || '–'} | ${pii} |`);
+    const cols = c.columns
+      .map((col) => `\`${col.name}\` ${col.typeText}${col.required ? '' : ' (nullable)'}`)
+      .join(', ');
+    const pii =
+      c.columns
+        .filter((col) => col.pii !== 'none')
+        .map((col) => `\`${col.name}\`: ${col.pii}`)
+        .join(', ') || 'none';
+    lines.push(
+      `| \`${c.name}\` | \`${relative(repoRoot, c.file)}\` | ${c.version} | ${cell(cols)} | ${
+        partitionColumns(c)
+          .map((p) => `\`${p.name}\``)
+          .join(', ') || '–'
+      } | ${pii} |`,
+    );
   }
-  lines.push('', `Every silver table also carries the lineage columns ${LINEAGE_COLUMNS.map((c) => `\`${c.name}\``).join(', ')}.`);
+  lines.push(
+    '',
+    `Every silver table also carries the lineage columns ${LINEAGE_COLUMNS.map((c) => `\`${c.name}\``).join(', ')}.`,
+  );
   return lines.join('\n');
 }
 
 function ownership({ contracts }: GuideInputs): string {
   const lines = ['| dataset | owner (contract `owner`) | bronze prefix | description |', '|---|---|---|---|'];
-  for (const c of datasets(contracts)) lines.push(`| \`${c.name}\` | ${c.owner} | \`${c.bronzePrefix}\` | ${cell(c.description)} |`);
+  for (const c of datasets(contracts))
+    lines.push(`| \`${c.name}\` | ${c.owner} | \`${c.bronzePrefix}\` | ${cell(c.description)} |`);
   return lines.join('\n');
 }
 
@@ -116,13 +184,41 @@ function lifecycle(): string {
   return [
     '| setting (lib/config/stages.ts) | dev | prod |',
     '|---|---|---|',
-    row('bronze Object Lock', dev.bronzeObjectLock ? `${dev.bronzeObjectLock.mode} ${dev.bronzeObjectLock.duration.toDays()} days` : 'none', prod.bronzeObjectLock ? `${prod.bronzeObjectLock.mode} ${prod.bronzeObjectLock.duration.toDays()} days` : 'none'),
-    row('bronze replaced versions expire after', days(dev.retention.bronzeNoncurrentVersionExpirationDays ?? dev.retention.noncurrentVersionExpirationDays), days(prod.retention.bronzeNoncurrentVersionExpirationDays ?? prod.retention.noncurrentVersionExpirationDays)),
-    row('silver / gold / quarantine replaced versions expire after', days(dev.retention.noncurrentVersionExpirationDays), days(prod.retention.noncurrentVersionExpirationDays)),
-    row('quarantine objects expire after', days(dev.retention.quarantineExpirationDays), days(prod.retention.quarantineExpirationDays)),
-    row('Athena results expire after', days(dev.retention.athenaResultsExpirationDays), days(prod.retention.athenaResultsExpirationDays)),
-    row('S3 access logs expire after', days(dev.retention.accessLogsExpirationDays), days(prod.retention.accessLogsExpirationDays)),
-    row('stack removal', dev.allowDestroy ? 'buckets destroyed with the stack' : 'retained', prod.allowDestroy ? 'buckets destroyed with the stack' : 'retained'),
+    row(
+      'bronze Object Lock',
+      dev.bronzeObjectLock ? `${dev.bronzeObjectLock.mode} ${dev.bronzeObjectLock.duration.toDays()} days` : 'none',
+      prod.bronzeObjectLock ? `${prod.bronzeObjectLock.mode} ${prod.bronzeObjectLock.duration.toDays()} days` : 'none',
+    ),
+    row(
+      'bronze replaced versions expire after',
+      days(dev.retention.bronzeNoncurrentVersionExpirationDays ?? dev.retention.noncurrentVersionExpirationDays),
+      days(prod.retention.bronzeNoncurrentVersionExpirationDays ?? prod.retention.noncurrentVersionExpirationDays),
+    ),
+    row(
+      'silver / gold / quarantine replaced versions expire after',
+      days(dev.retention.noncurrentVersionExpirationDays),
+      days(prod.retention.noncurrentVersionExpirationDays),
+    ),
+    row(
+      'quarantine objects expire after',
+      days(dev.retention.quarantineExpirationDays),
+      days(prod.retention.quarantineExpirationDays),
+    ),
+    row(
+      'Athena results expire after',
+      days(dev.retention.athenaResultsExpirationDays),
+      days(prod.retention.athenaResultsExpirationDays),
+    ),
+    row(
+      'S3 access logs expire after',
+      days(dev.retention.accessLogsExpirationDays),
+      days(prod.retention.accessLogsExpirationDays),
+    ),
+    row(
+      'stack removal',
+      dev.allowDestroy ? 'buckets destroyed with the stack' : 'retained',
+      prod.allowDestroy ? 'buckets destroyed with the stack' : 'retained',
+    ),
   ].join('\n');
 }
 
@@ -154,7 +250,11 @@ function alarmRows(resources: Record<string, CfnResource>): AlarmRow[] {
       const result = metrics.find((m) => m.ReturnData !== false && m.Expression) ?? metrics.find((m) => m.Expression);
       measured = `\`${result?.Expression ?? 'metric math'}\`${result?.Period ? ` (per ${result.Period / 60} min)` : ''}`;
     }
-    rows.push({ name: String(p.AlarmName), condition: `${measured} ${op} ${String(p.Threshold)}${periods > 1 ? ` for ${periods} periods` : ''}`, description: String(p.AlarmDescription ?? '') });
+    rows.push({
+      name: String(p.AlarmName),
+      condition: `${measured} ${op} ${String(p.Threshold)}${periods > 1 ? ` for ${periods} periods` : ''}`,
+      description: String(p.AlarmDescription ?? ''),
+    });
   }
   return rows.sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -165,7 +265,11 @@ interface RunbookSection {
 }
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to dashes. */
-const anchorOf = (heading: string): string => heading.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+const anchorOf = (heading: string): string =>
+  heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
 
 function runbookSections(repoRoot: string): RunbookSection[] {
   return readFileSync(join(repoRoot, 'docs/runbook.md'), 'utf8')
@@ -179,7 +283,9 @@ function runbookSections(repoRoot: string): RunbookSection[] {
 function runbookFor(alarm: string, sections: readonly RunbookSection[]): RunbookSection | undefined {
   return sections.find((s) =>
     [...s.heading.matchAll(/`([^`]+)`/g)].some((m) => {
-      const pattern = new RegExp(`${(m[1] as string).replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/<[a-z_]+>/g, '[a-z0-9_]+')}$`);
+      const pattern = new RegExp(
+        `${(m[1] as string).replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/<[a-z_]+>/g, '[a-z0-9_]+')}$`,
+      );
       return pattern.test(alarm);
     }),
   );
@@ -190,7 +296,9 @@ function alarms({ resources, repoRoot }: GuideInputs): string {
   const lines = ['| alarm (prod) | fires when | meaning | runbook |', '|---|---|---|---|'];
   for (const a of alarmRows(resources)) {
     const runbook = runbookFor(a.name, sections);
-    lines.push(`| \`${a.name}\` | ${cell(a.condition)} | ${cell(a.description)} | ${runbook ? `[${cell(headingText(runbook.heading))}](runbook.md#${runbook.anchor})` : '–'} |`);
+    lines.push(
+      `| \`${a.name}\` | ${cell(a.condition)} | ${cell(a.description)} | ${runbook ? `[${cell(headingText(runbook.heading))}](runbook.md#${runbook.anchor})` : '–'} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -234,7 +342,8 @@ export function renderOperationsGuide(inputs: GuideInputs): string {
   const source = readFileSync(join(inputs.repoRoot, GUIDE_SOURCE), 'utf8');
   return source.replace(/\{\{generated:([a-z-]+)\}\}/g, (_m, name: string) => {
     const part = PARTS[name];
-    if (!part) throw new Error(`${GUIDE_SOURCE}: unknown generated part "${name}" (known: ${Object.keys(PARTS).join(', ')})`);
+    if (!part)
+      throw new Error(`${GUIDE_SOURCE}: unknown generated part "${name}" (known: ${Object.keys(PARTS).join(', ')})`);
     return part(inputs);
   });
 }

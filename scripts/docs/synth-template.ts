@@ -11,8 +11,11 @@ export interface CfnResource {
   Properties?: Record<string, unknown>;
 }
 
-export function synthProdTemplate(repoRoot: string = resolve(import.meta.dirname, '../..')): Record<string, CfnResource> {
-  const context = (JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+export function synthProdTemplate(
+  repoRoot: string = resolve(import.meta.dirname, '../..'),
+): Record<string, CfnResource> {
+  const context = (JSON.parse(readFileSync(join(repoRoot, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> })
+    .context;
   const outdir = mkdtempSync(join(tmpdir(), 'medallion-docs-'));
   const validation = process.env.CDK_VALIDATION;
   process.env.CDK_VALIDATION = 'false';

@@ -24,11 +24,14 @@ let stack: MedallionLakeStack;
 let template: Template;
 
 /** Principals allowed to assume AnalystsRole in these tests: an SSO permission set's role and a SAML provider. */
-const ANALYST_ROLE_ARN = 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Analysts_0123456789abcdef';
+const ANALYST_ROLE_ARN =
+  'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Analysts_0123456789abcdef';
 const ANALYST_SAML_ARN = 'arn:aws:iam::111122223333:saml-provider/CorporateIdP';
 
 beforeAll(() => {
-  ({ stack, template } = synthLake({ context: { stage: 'prod', analystPrincipals: `${ANALYST_ROLE_ARN},${ANALYST_SAML_ARN}` } }));
+  ({ stack, template } = synthLake({
+    context: { stage: 'prod', analystPrincipals: `${ANALYST_ROLE_ARN},${ANALYST_SAML_ARN}` },
+  }));
 });
 
 function analystsRole(s: MedallionLakeStack = stack): iam.Role {
@@ -43,7 +46,8 @@ const glue = (resource: string) => `arn:\${AWS::Partition}:glue:\${AWS::Region}:
 const database = (zone: 'silver' | 'gold' | 'quarantine') => `\${${logicalId(stack.lake.catalog.databases[zone])}}`;
 const pairs = (actions: string[], resources: string[]) => actions.flatMap((a) => resources.map((r) => `${a} on ${r}`));
 /** s3:ListBucket on a bucket, only under these key patterns. */
-const listUnder = (bucketArn: string, ...patterns: string[]) => `s3:ListBucket on ${bucketArn} if s3:prefix StringLike ${patterns.join('|')}`;
+const listUnder = (bucketArn: string, ...patterns: string[]) =>
+  `s3:ListBucket on ${bucketArn} if s3:prefix StringLike ${patterns.join('|')}`;
 
 function ingestStatements(): Statement[] {
   const role = stack.lake.ingestion.function.role;
@@ -54,7 +58,9 @@ function ingestStatements(): Statement[] {
 /** Data services: any wildcard in an allowed action on them is a finding. */
 const DATA_SERVICES = ['s3', 'glue', 'kms', 'athena', 'sqs'];
 function wildcardDataActions(statements: readonly Statement[]): string[] {
-  return statements.filter((s) => s.effect === 'Allow').flatMap((s) => s.actions.filter((a) => a.includes('*') && DATA_SERVICES.includes(a.split(':')[0] ?? '')));
+  return statements
+    .filter((s) => s.effect === 'Allow')
+    .flatMap((s) => s.actions.filter((a) => a.includes('*') && DATA_SERVICES.includes(a.split(':')[0] ?? '')));
 }
 
 /** Running queries in one workgroup, spelled out here (not imported from lib/) so a changed grant fails the test. */
@@ -76,7 +82,13 @@ const ATHENA_QUERY_ACTIONS = [
 const ATHENA_CONSOLE_PAIRS = [
   ...pairs(['athena:ListWorkGroups', 'athena:ListEngineVersions', 'athena:ListDataCatalogs'], ['*']),
   ...pairs(
-    ['athena:GetDataCatalog', 'athena:ListDatabases', 'athena:GetDatabase', 'athena:ListTableMetadata', 'athena:GetTableMetadata'],
+    [
+      'athena:GetDataCatalog',
+      'athena:ListDatabases',
+      'athena:GetDatabase',
+      'athena:ListTableMetadata',
+      'athena:GetTableMetadata',
+    ],
     ['arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:datacatalog/AwsDataCatalog'],
   ),
 ];
@@ -88,7 +100,15 @@ describe('ingest function', () => {
       [
         // Whole-bucket listing on both: a missing key (a deleted bronze object, a first manifest) must be a 404.
         ...pairs(['s3:ListBucket', 's3:GetBucketLocation'], [arn('bronze'), arn('silver')]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('bronze')}/*`, `${arn('silver')}/_manifests/*`, `${arn('silver')}/_pending/*`, `${arn('silver')}/_staging/*`]),
+        ...pairs(
+          ['s3:GetObject', 's3:GetObjectVersion'],
+          [
+            `${arn('bronze')}/*`,
+            `${arn('silver')}/_manifests/*`,
+            `${arn('silver')}/_pending/*`,
+            `${arn('silver')}/_staging/*`,
+          ],
+        ),
         ...pairs(
           ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
           [
@@ -103,26 +123,54 @@ describe('ingest function', () => {
         // Objects too large for one invocation go to the fan-out state machine, this one only.
         'states:StartExecution on arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:medallion-prod-fan-out',
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
-        ...pairs(['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchUpdatePartition'], [glue('catalog'), glue(`database/${database('silver')}`), silverTable]),
         ...pairs(
-          ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+          [
+            'glue:BatchCreatePartition',
+            'glue:GetTable',
+            'glue:GetPartition',
+            'glue:GetPartitions',
+            'glue:BatchUpdatePartition',
+          ],
+          [glue('catalog'), glue(`database/${database('silver')}`), silverTable],
+        ),
+        ...pairs(
+          [
+            'sqs:ReceiveMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:GetQueueUrl',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+          ],
           [`\${${logicalId(stack.lake.ingestion.queue)}.Arn}`],
         ),
-        ...pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], [`\${${logicalId(stack.lake.ingestion.logGroup)}.Arn}`]),
+        ...pairs(
+          ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          [`\${${logicalId(stack.lake.ingestion.logGroup)}.Arn}`],
+        ),
         ...pairs(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
         // Producer feedback: ingest events on the default bus only.
-        ...pairs(['events:PutEvents'], ['arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default']),
+        ...pairs(
+          ['events:PutEvents'],
+          ['arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default'],
+        ),
       ].sort(),
     );
   });
 
   it('never reads silver data or anything in quarantine (only its own staged fan-out chunks under _staging/)', () => {
     const reads = allowedPairs(ingestStatements()).filter((p) => /s3:GetObject/.test(p));
-    expect(reads.filter((p) => p.includes(arn('quarantine')) || (p.includes(arn('silver')) && !/\/_(manifests|pending|staging)\//.test(p)))).toEqual([]);
+    expect(
+      reads.filter(
+        (p) =>
+          p.includes(arn('quarantine')) || (p.includes(arn('silver')) && !/\/_(manifests|pending|staging)\//.test(p)),
+      ),
+    ).toEqual([]);
   });
 
   it('cannot write to bronze, so it can never trigger itself', () => {
-    const bronzeWrites = allowedPairs(ingestStatements()).filter((p) => p.includes(arn('bronze')) && !/s3:(Get|List)/.test(p));
+    const bronzeWrites = allowedPairs(ingestStatements()).filter(
+      (p) => p.includes(arn('bronze')) && !/s3:(Get|List)/.test(p),
+    );
     expect(bronzeWrites).toEqual([]);
   });
 
@@ -151,10 +199,7 @@ describe('gold-refresh function', () => {
     const refresh = stack.lake.goldRefresh;
     expect(allowedPairs(goldStatements())).toEqual(
       [
-        ...pairs(
-          ATHENA_QUERY_ACTIONS,
-          [workgroup],
-        ),
+        ...pairs(ATHENA_QUERY_ACTIONS, [workgroup]),
         ...pairs(['s3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
         listUnder(results, 'platform/*'),
         // Silver: only the source dataset's manifests and files, listed only there.
@@ -162,26 +207,65 @@ describe('gold-refresh function', () => {
         listUnder(arn('silver'), 'transactions/*'),
         // Gold: the whole bucket, so that the not-yet-written state is a 404 (see ReadGrantOptions).
         ...pairs(['s3:ListBucket'], [arn('gold')]),
-        ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/platform/*`]),
+        ...pairs(
+          ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+          [`${results}/platform/*`],
+        ),
         ...pairs(
           ['s3:GetObject', 's3:GetObjectVersion'],
-          [`${arn('silver')}/_manifests/transactions/*`, `${arn('silver')}/transactions/*`, `${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`],
+          [
+            `${arn('silver')}/_manifests/transactions/*`,
+            `${arn('silver')}/transactions/*`,
+            `${arn('gold')}/account_monthly_balance/*`,
+            `${arn('gold')}/_state/*`,
+          ],
         ),
-        ...pairs(['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], [`${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`]),
+        ...pairs(
+          ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+          [`${arn('gold')}/account_monthly_balance/*`, `${arn('gold')}/_state/*`],
+        ),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(
-          ['glue:GetDatabase', 'glue:GetDatabases', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
+          [
+            'glue:GetDatabase',
+            'glue:GetDatabases',
+            'glue:GetTable',
+            'glue:GetTables',
+            'glue:GetPartition',
+            'glue:GetPartitions',
+            'glue:BatchGetPartition',
+          ],
           [glue('catalog'), glue(`database/${database('silver')}`), glue(`table/${database('silver')}/transactions`)],
         ),
         ...pairs(
-          ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchUpdatePartition', 'glue:BatchDeletePartition'],
-          [glue('catalog'), glue(`database/${database('gold')}`), glue(`table/${database('gold')}/account_monthly_balance`)],
+          [
+            'glue:BatchCreatePartition',
+            'glue:GetTable',
+            'glue:GetPartition',
+            'glue:GetPartitions',
+            'glue:BatchUpdatePartition',
+            'glue:BatchDeletePartition',
+          ],
+          [
+            glue('catalog'),
+            glue(`database/${database('gold')}`),
+            glue(`table/${database('gold')}/account_monthly_balance`),
+          ],
         ),
         ...pairs(
-          ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+          [
+            'sqs:ReceiveMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:GetQueueUrl',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+          ],
           [`\${${logicalId(refresh?.queue as IConstruct)}.Arn}`],
         ),
-        ...pairs(['logs:CreateLogStream', 'logs:PutLogEvents'], [`\${${logicalId(refresh?.logGroup as IConstruct)}.Arn}`]),
+        ...pairs(
+          ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          [`\${${logicalId(refresh?.logGroup as IConstruct)}.Arn}`],
+        ),
         ...pairs(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
       ].sort(),
     );
@@ -189,11 +273,15 @@ describe('gold-refresh function', () => {
 
   it('cannot write silver or bronze, and manages partitions of the gold table only (not the view, not silver)', () => {
     const pairsHeld = allowedPairs(goldStatements());
-    expect(pairsHeld.filter((p) => /s3:(Put|Delete)/.test(p) && (p.includes(arn('silver')) || p.includes(arn('bronze'))))).toEqual([]);
+    expect(
+      pairsHeld.filter((p) => /s3:(Put|Delete)/.test(p) && (p.includes(arn('silver')) || p.includes(arn('bronze')))),
+    ).toEqual([]);
     expect(pairsHeld.filter((p) => p.includes(arn('bronze')) || p.includes(arn('quarantine')))).toEqual([]);
-    expect(pairsHeld.filter((p) => /glue:Batch(Create|Update|Delete)Partition/.test(p) && p.includes('table/')).map((p) => p.replace(/^.* on /, ''))).toEqual(
-      Array(3).fill(glue(`table/${database('gold')}/account_monthly_balance`)),
-    );
+    expect(
+      pairsHeld
+        .filter((p) => /glue:Batch(Create|Update|Delete)Partition/.test(p) && p.includes('table/'))
+        .map((p) => p.replace(/^.* on /, '')),
+    ).toEqual(Array(3).fill(glue(`table/${database('gold')}/account_monthly_balance`)));
   });
 
   it('uses no wildcard action on data, and the only "*" resource is X-Ray’s', () => {
@@ -211,20 +299,31 @@ describe('analysts', () => {
     const workgroup = 'arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/medallion-prod-analysts';
     expect(allowedPairs(analysts())).toEqual(
       [
-        ...pairs(
-          ATHENA_QUERY_ACTIONS,
-          [workgroup],
-        ),
+        ...pairs(ATHENA_QUERY_ACTIONS, [workgroup]),
         ...ATHENA_CONSOLE_PAIRS,
         ...pairs(['s3:GetBucketLocation'], [results, arn('silver'), arn('gold')]),
         listUnder(results, 'analysts/*'),
         listUnder(arn('silver'), 'transactions/*'),
         listUnder(arn('gold'), 'account_monthly_balance/*'),
-        ...pairs(['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], [`${results}/analysts/*`]),
-        ...pairs(['s3:GetObject', 's3:GetObjectVersion'], [`${arn('silver')}/transactions/*`, `${arn('gold')}/account_monthly_balance/*`]),
+        ...pairs(
+          ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+          [`${results}/analysts/*`],
+        ),
+        ...pairs(
+          ['s3:GetObject', 's3:GetObjectVersion'],
+          [`${arn('silver')}/transactions/*`, `${arn('gold')}/account_monthly_balance/*`],
+        ),
         ...pairs(['kms:Decrypt', 'kms:GenerateDataKey'], [keyArn()]),
         ...pairs(
-          ['glue:GetDatabase', 'glue:GetDatabases', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
+          [
+            'glue:GetDatabase',
+            'glue:GetDatabases',
+            'glue:GetTable',
+            'glue:GetTables',
+            'glue:GetPartition',
+            'glue:GetPartitions',
+            'glue:BatchGetPartition',
+          ],
           [
             glue('catalog'),
             glue(`database/${database('silver')}`),
@@ -248,20 +347,30 @@ describe('analysts', () => {
   it('can browse in the Athena console: list workgroups, engines and catalogs, and the databases and tables of AwsDataCatalog', () => {
     expect(allowedPairs(analysts())).toEqual(expect.arrayContaining(ATHENA_CONSOLE_PAIRS));
     const anyResource = analysts().filter((s) => s.effect === 'Allow' && s.resources.includes('*'));
-    expect(anyResource.flatMap((s) => s.actions).sort()).toEqual(['athena:ListDataCatalogs', 'athena:ListEngineVersions', 'athena:ListWorkGroups']);
+    expect(anyResource.flatMap((s) => s.actions).sort()).toEqual([
+      'athena:ListDataCatalogs',
+      'athena:ListEngineVersions',
+      'athena:ListWorkGroups',
+    ]);
   });
 
-  it.each(['bronze', 'quarantine'] as const)('cannot read %s: no grant, and an explicit deny in its bucket policy', (zone) => {
-    expect(allowedPairs(analysts()).filter((p) => p.includes(arn(zone)))).toEqual([]);
-    expect(allowedPairs(analysts()).filter((p) => p.includes(database('quarantine')))).toEqual([]);
-    const denies = bucketPolicyStatements(template, logicalId(stack.lake.storage.bucket(zone))).filter(
-      (s) => s.effect === 'Deny' && s.principal === `\${${logicalId(analystsRole())}.Arn}`,
-    );
-    expect(denies).toEqual([expect.objectContaining({ actions: ['s3:GetObject*', 's3:List*'], resources: [arn(zone), `${arn(zone)}/*`] })]);
-  });
+  it.each(['bronze', 'quarantine'] as const)(
+    'cannot read %s: no grant, and an explicit deny in its bucket policy',
+    (zone) => {
+      expect(allowedPairs(analysts()).filter((p) => p.includes(arn(zone)))).toEqual([]);
+      expect(allowedPairs(analysts()).filter((p) => p.includes(database('quarantine')))).toEqual([]);
+      const denies = bucketPolicyStatements(template, logicalId(stack.lake.storage.bucket(zone))).filter(
+        (s) => s.effect === 'Deny' && s.principal === `\${${logicalId(analystsRole())}.Arn}`,
+      );
+      expect(denies).toEqual([
+        expect.objectContaining({ actions: ['s3:GetObject*', 's3:List*'], resources: [arn(zone), `${arn(zone)}/*`] }),
+      ]);
+    },
+  );
 
   it('is assumable only by the principals given (-c analystPrincipals), never by the account root', () => {
-    const trust = template.toJSON().Resources[logicalId(analystsRole())].Properties.AssumeRolePolicyDocument.Statement as Record<string, unknown>[];
+    const trust = template.toJSON().Resources[logicalId(analystsRole())].Properties.AssumeRolePolicyDocument
+      .Statement as Record<string, unknown>[];
     expect(trust).toEqual([
       { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: ANALYST_ROLE_ARN } },
       {
@@ -277,15 +386,21 @@ describe('analysts', () => {
     for (const stage of ['dev', 'prod']) {
       const { stack: plain, template: t } = synthLake({ context: { stage } });
       expect(plain.analystsRole).toBeUndefined();
-      const trusts = Object.values(t.findResources('AWS::IAM::Role')).map((r) => JSON.stringify(r.Properties.AssumeRolePolicyDocument));
+      const trusts = Object.values(t.findResources('AWS::IAM::Role')).map((r) =>
+        JSON.stringify(r.Properties.AssumeRolePolicyDocument),
+      );
       expect(trusts.filter((d) => d.includes(':root'))).toEqual([]);
       expect(Object.keys(t.toJSON().Outputs)).not.toContain('AnalystsRoleArn');
     }
   });
 
   it('rejects anything but IAM role, user and SAML provider ARNs', () => {
-    expect(() => synthLake({ context: { stage: 'dev', analystPrincipals: 'arn:aws:iam::111122223333:root' } })).toThrow(/analystPrincipals/);
-    expect(() => synthLake({ context: { stage: 'dev', analystPrincipals: '111122223333' } })).toThrow(/analystPrincipals/);
+    expect(() => synthLake({ context: { stage: 'dev', analystPrincipals: 'arn:aws:iam::111122223333:root' } })).toThrow(
+      /analystPrincipals/,
+    );
+    expect(() => synthLake({ context: { stage: 'dev', analystPrincipals: '111122223333' } })).toThrow(
+      /analystPrincipals/,
+    );
   });
 });
 
@@ -304,7 +419,11 @@ describe('producers', () => {
     const key = `\${${logicalId(lake.storage.key)}.Arn}`;
     const viaS3 = `kms:ViaService StringEquals s3.\${AWS::Region}.amazonaws.com and kms:EncryptionContext:aws:s3:arn StringEquals ${bronze}`;
     expect(allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)))).toEqual(
-      [`s3:PutObject on ${bronze}/transactions/*`, `kms:GenerateDataKey on ${key} if ${viaS3}`, `kms:Decrypt on ${key} if ${viaS3}`].sort(),
+      [
+        `s3:PutObject on ${bronze}/transactions/*`,
+        `kms:GenerateDataKey on ${key} if ${viaS3}`,
+        `kms:Decrypt on ${key} if ${viaS3}`,
+      ].sort(),
     );
   });
 
@@ -312,9 +431,13 @@ describe('producers', () => {
     const { lakeStack, lake } = producerLake();
     const imported = iam.Role.fromRoleArn(lakeStack, 'Imported', 'arn:aws:iam::123456789012:role/ExistingProducer');
     lake.grantProducerWrite(imported, 'transactions');
-    const policies = Object.values(Template.fromStack(lakeStack).findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles) === '["ExistingProducer"]');
+    const policies = Object.values(Template.fromStack(lakeStack).findResources('AWS::IAM::Policy')).filter(
+      (p) => JSON.stringify(p.Properties.Roles) === '["ExistingProducer"]',
+    );
     expect(JSON.stringify(policies)).toContain('transactions/*');
-    expect(() => lake.grantProducerWrite(new iam.ArnPrincipal('arn:aws:iam::444455556666:role/Producer'), 'transactions')).toThrow(/no identity policy/);
+    expect(() =>
+      lake.grantProducerWrite(new iam.ArnPrincipal('arn:aws:iam::444455556666:role/Producer'), 'transactions'),
+    ).toThrow(/no identity policy/);
   });
 
   it('refuses a dataset without a contract', () => {
@@ -336,7 +459,16 @@ describe('operators (grantOperations: lake replay --aws, lake dlq --aws)', () =>
       [
         `s3:ListBucketVersions on ${bronze}`,
         ...pairs(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [queue]),
-        ...pairs(['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], [dlq]),
+        ...pairs(
+          [
+            'sqs:ReceiveMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:GetQueueUrl',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+          ],
+          [dlq],
+        ),
       ].sort(),
     );
   });
@@ -351,7 +483,9 @@ describe('catalog grants follow tables added later', () => {
     lake.catalog.addTable('gold', { name: 'late_table', columns: [{ name: 'x', hiveType: 'string', comment: '' }] });
     const goldDb = `\${${logicalId(lake.catalog.databases.gold)}}`;
     const held = allowedPairs(roleStatements(Template.fromStack(lakeStack), logicalId(role)));
-    expect(held).toContain(`glue:GetTable on arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:table/${goldDb}/late_table`);
+    expect(held).toContain(
+      `glue:GetTable on arn:\${AWS::Partition}:glue:\${AWS::Region}:\${AWS::AccountId}:table/${goldDb}/late_table`,
+    );
     // And its files: readable, and listable under its prefix.
     const gold = `\${${logicalId(lake.storage.bucket('gold'))}.Arn}`;
     expect(held).toContain(`s3:GetObject on ${gold}/late_table/*`);

@@ -37,11 +37,15 @@ function synthWholeApp(stage: string): Synthesized {
 }
 
 function acknowledgments(app: App): Array<{ id: string; reason: string; path: string }> {
-  return app.node.findAll().flatMap((c) =>
-    c.node.metadata
-      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id, reason, path: c.node.path }))),
-  );
+  return app.node
+    .findAll()
+    .flatMap((c) =>
+      c.node.metadata
+        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((m) =>
+          Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id, reason, path: c.node.path })),
+        ),
+    );
 }
 
 function directorySize(dir: string): number {
@@ -63,7 +67,9 @@ afterAll(removeSynthOutputs);
 describe('the whole app with cdk-nag (AwsSolutions, PCI DSS 3.2.1)', () => {
   it.each(['dev', 'prod'])('synthesizes %s with no unacknowledged finding of any severity', (stage) => {
     const { assemblyDir } = stage === 'dev' ? dev : prod;
-    const report = JSON.parse(readFileSync(join(assemblyDir, 'validation-report.json'), 'utf8')) as { pluginReports: { violations?: unknown[] }[] };
+    const report = JSON.parse(readFileSync(join(assemblyDir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: { violations?: unknown[] }[];
+    };
     expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
   });
 
@@ -78,7 +84,9 @@ describe('the whole app with cdk-nag (AwsSolutions, PCI DSS 3.2.1)', () => {
     const acks = acknowledgments(prod.app);
     expect(acks.length).toBeGreaterThan(0);
     for (const ack of acks) expect(ack.reason.length, `${ack.id} at ${ack.path}`).toBeGreaterThan(40);
-    expect([...new Set(acks.map((a) => a.id.replace(/^[^:]+::/, '').replace(/\[.*$/, '')))].sort()).toEqual(ACKNOWLEDGED_RULES);
+    expect([...new Set(acks.map((a) => a.id.replace(/^[^:]+::/, '').replace(/\[.*$/, '')))].sort()).toEqual(
+      ACKNOWLEDGED_RULES,
+    );
     expect(acks.filter((a) => !/^(AwsSolutions|PCI\.DSS\.321)::/.test(a.id))).toEqual([]);
   });
 });
@@ -106,7 +114,10 @@ describe('stages', () => {
 describe('ingest function asset', () => {
   const assetDir = (s: Synthesized): string => {
     const template = JSON.parse(readFileSync(join(s.assemblyDir, s.stack.templateFile), 'utf8'));
-    return join(s.assemblyDir, template.Resources[logicalId(s.stack.lake.ingestion.function)].Metadata['aws:asset:path'] as string);
+    return join(
+      s.assemblyDir,
+      template.Resources[logicalId(s.stack.lake.ingestion.function)].Metadata['aws:asset:path'] as string,
+    );
   };
 
   it('holds the ESM bundle, the DuckDB packages for linux-x64 and the contracts', () => {
@@ -141,7 +152,11 @@ describe('ingest function asset', () => {
       'console.log(JSON.stringify({ handler: typeof handlerModule.handler, answer: Number(rows[0][0]) }));',
     ].join('\n');
     // The asset lives outside the repository, so nothing can resolve from the repository's node_modules.
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: assetDir(prod), encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: assetDir(prod),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toEqual({ handler: 'function', answer: 42 });
   });
@@ -165,7 +180,11 @@ describe('gold-refresh function asset', () => {
 
   it('loads on its own: the handler imports outside the repository', () => {
     const script = "const m = await import('./index.mjs'); console.log(JSON.stringify({ handler: typeof m.handler }));";
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: assetDir(prod), encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: assetDir(prod),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toEqual({ handler: 'function' });
   });

@@ -15,13 +15,21 @@ import { PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE } from '../.
 import type { TableSpec } from '../../lib/catalog/table-spec.ts';
 import { DataLake } from '../../lib/data-lake.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
-import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+import {
+  logicalId,
+  removeSynthOutputs,
+  render,
+  skipBuiltinTemplateValidation,
+  synthLake,
+  testApp,
+} from './support/synth.ts';
 import { ACCOUNT_MONTHLY_BALANCE, TRANSACTIONS_LATEST } from '../../datasets/index.ts';
 
 skipBuiltinTemplateValidation();
 
 const contracts = loadContracts().contracts;
-const glueColumns = (columns: readonly TableColumn[]) => columns.map((c) => ({ Name: c.name, Type: c.hiveType, Comment: c.comment }));
+const glueColumns = (columns: readonly TableColumn[]) =>
+  columns.map((c) => ({ Name: c.name, Type: c.hiveType, Comment: c.comment }));
 
 let stack: MedallionLakeStack;
 let template: Template;
@@ -44,7 +52,10 @@ describe('databases', () => {
   it('creates the silver, gold and quarantine databases under the stage prefix', () => {
     template.resourceCountIs('AWS::Glue::Database', 3);
     for (const zone of ['silver', 'gold', 'quarantine']) {
-      template.hasResourceProperties('AWS::Glue::Database', { CatalogId: { Ref: 'AWS::AccountId' }, DatabaseInput: { Name: `medallion_dev_${zone}` } });
+      template.hasResourceProperties('AWS::Glue::Database', {
+        CatalogId: { Ref: 'AWS::AccountId' },
+        DatabaseInput: { Name: `medallion_dev_${zone}` },
+      });
     }
   });
 
@@ -61,13 +72,19 @@ describe.each(contracts.map((c) => [c.name, c] as const))('dataset %s', (name, c
   });
 
   it('declares decimals and timestamps as such, and string partition keys', () => {
-    const input = tableInput('silver', name) as { StorageDescriptor: { Columns: { Name: string; Type: string }[] }; PartitionKeys: { Type: string }[] };
+    const input = tableInput('silver', name) as {
+      StorageDescriptor: { Columns: { Name: string; Type: string }[] };
+      PartitionKeys: { Type: string }[];
+    };
     const types = Object.fromEntries(input.StorageDescriptor.Columns.map((c) => [c.Name, c.Type]));
     for (const column of contract.columns.filter((c) => c.pii === 'none')) {
-      if (column.type.kind === 'decimal') expect(types[column.name]).toBe(`decimal(${column.type.precision},${column.type.scale})`);
+      if (column.type.kind === 'decimal')
+        expect(types[column.name]).toBe(`decimal(${column.type.precision},${column.type.scale})`);
       if (column.type.kind === 'timestamp') expect(types[column.name]).toBe('timestamp');
     }
-    expect(new Set(input.PartitionKeys.map((k) => k.Type))).toEqual(new Set(contract.partitionBy.length ? ['string'] : []));
+    expect(new Set(input.PartitionKeys.map((k) => k.Type))).toEqual(
+      new Set(contract.partitionBy.length ? ['string'] : []),
+    );
   });
 
   it('is an external Parquet table at s3://<silver bucket>/<dataset>/ without partition projection', () => {
@@ -88,18 +105,29 @@ describe.each(contracts.map((c) => [c.name, c] as const))('dataset %s', (name, c
   });
 
   it('has an unpartitioned quarantine table over the quarantine records prefix', () => {
-    const input = tableInput('quarantine', name) as { StorageDescriptor: { Columns: unknown; Location: unknown }; PartitionKeys: unknown; TableType: string };
+    const input = tableInput('quarantine', name) as {
+      StorageDescriptor: { Columns: unknown; Location: unknown };
+      PartitionKeys: unknown;
+      TableType: string;
+    };
     expect(input.StorageDescriptor.Columns).toEqual(glueColumns(QUARANTINE_COLUMNS));
     expect(input.PartitionKeys).toEqual([]);
     expect(input.TableType).toBe('EXTERNAL_TABLE');
-    expect(render(input.StorageDescriptor.Location)).toBe(`s3://\${${logicalId(stack.lake.storage.bucket('quarantine'))}}/${name}/records/`);
+    expect(render(input.StorageDescriptor.Location)).toBe(
+      `s3://\${${logicalId(stack.lake.storage.bucket('quarantine'))}}/${name}/records/`,
+    );
   });
 
   it('has a quarantine table for files no contract owns, over its records prefix', () => {
-    const input = tableInput('quarantine', 'unknown_dataset') as { StorageDescriptor: { Columns: unknown; Location: unknown }; PartitionKeys: unknown };
+    const input = tableInput('quarantine', 'unknown_dataset') as {
+      StorageDescriptor: { Columns: unknown; Location: unknown };
+      PartitionKeys: unknown;
+    };
     expect(input.StorageDescriptor.Columns).toEqual(glueColumns(QUARANTINE_COLUMNS));
     expect(input.PartitionKeys).toEqual([]);
-    expect(render(input.StorageDescriptor.Location)).toBe(`s3://\${${logicalId(stack.lake.storage.bucket('quarantine'))}}/unknown_dataset/records/`);
+    expect(render(input.StorageDescriptor.Location)).toBe(
+      `s3://\${${logicalId(stack.lake.storage.bucket('quarantine'))}}/unknown_dataset/records/`,
+    );
   });
 });
 
@@ -107,8 +135,12 @@ describe('tables follow the contracts', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'medallion-contracts-'));
-    const contract = (name: string, columns: object[]) => writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, version: '1', columns }));
-    contract('payments', [{ name: 'payment_id', type: 'string', required: true }, { name: 'fee', type: 'decimal(10,4)' }]);
+    const contract = (name: string, columns: object[]) =>
+      writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, version: '1', columns }));
+    contract('payments', [
+      { name: 'payment_id', type: 'string', required: true },
+      { name: 'fee', type: 'decimal(10,4)' },
+    ]);
     contract('customers', [
       { name: 'customer_id', type: 'string', required: true },
       { name: 'email', type: 'string', pii: 'drop' },
@@ -123,12 +155,20 @@ describe('tables follow the contracts', () => {
     t.resourceCountIs('AWS::Glue::Table', 5);
     expect(lake.catalog.tables('silver').map((x) => x.tableName)).toEqual(['customers', 'payments']);
     t.hasResourceProperties('AWS::Glue::Table', {
-      TableInput: { Name: 'payments', StorageDescriptor: { Columns: Match.arrayWith([{ Name: 'fee', Type: 'decimal(10,4)', Comment: Match.absent() }]) } },
+      TableInput: {
+        Name: 'payments',
+        StorageDescriptor: {
+          Columns: Match.arrayWith([{ Name: 'fee', Type: 'decimal(10,4)', Comment: Match.absent() }]),
+        },
+      },
     });
     const customers = lake.catalog.table('silver', 'customers');
     expect(customers).toBeDefined();
     t.hasResourceProperties('AWS::Glue::Table', {
-      TableInput: { Name: 'customers', StorageDescriptor: { Columns: Match.not(Match.arrayWith([Match.objectLike({ Name: 'email' })])) } },
+      TableInput: {
+        Name: 'customers',
+        StorageDescriptor: { Columns: Match.not(Match.arrayWith([Match.objectLike({ Name: 'email' })])) },
+      },
     });
   });
 });
@@ -151,9 +191,14 @@ describe('gold tables', () => {
   it('come from the goldTables prop and from addTable, in the gold database and bucket', () => {
     const goldStack = new Stack(testApp(), 'Gold');
     const lake = new DataLake(goldStack, 'Lake', { goldTables: [balances], goldViews: [] });
-    lake.catalog.addTable('gold', { name: 'daily_totals', columns: [{ name: 'total', hiveType: 'decimal(38,2)', comment: '' }] });
+    lake.catalog.addTable('gold', {
+      name: 'daily_totals',
+      columns: [{ name: 'total', hiveType: 'decimal(38,2)', comment: '' }],
+    });
     const t = Template.fromStack(goldStack);
-    const gold = Object.values(t.findResources('AWS::Glue::Table')).filter((x) => render(x.Properties.DatabaseName) === `\${${logicalId(lake.catalog.databases.gold)}}`);
+    const gold = Object.values(t.findResources('AWS::Glue::Table')).filter(
+      (x) => render(x.Properties.DatabaseName) === `\${${logicalId(lake.catalog.databases.gold)}}`,
+    );
     expect(gold.map((x) => x.Properties.TableInput.Name).sort()).toEqual(['account_monthly_balance', 'daily_totals']);
     const goldBucket = logicalId(lake.storage.bucket('gold'));
     expect(gold.map((x) => render(x.Properties.TableInput.StorageDescriptor.Location)).sort()).toEqual([
@@ -165,14 +210,28 @@ describe('gold tables', () => {
   it('rejects duplicate names, overlapping prefixes and names Athena would mangle', () => {
     const lake = new DataLake(new Stack(testApp(), 'Invalid'), 'Lake', { goldTables: [balances] });
     expect(() => lake.catalog.addTable('gold', balances)).toThrow(/already has a table/);
-    expect(() => lake.catalog.addTable('gold', { ...balances, name: 'other', locationPrefix: 'account_monthly_balance/x/' })).toThrow(/overlaps/);
+    expect(() =>
+      lake.catalog.addTable('gold', { ...balances, name: 'other', locationPrefix: 'account_monthly_balance/x/' }),
+    ).toThrow(/overlaps/);
     expect(() => lake.catalog.addTable('gold', { ...balances, name: 'Other' })).toThrow(/lower snake_case/);
-    expect(() => lake.catalog.addTable('gold', { ...balances, name: 'x', locationPrefix: '_x/' })).toThrow(/must end in/);
-    expect(() => lake.catalog.addTable('gold', { ...balances, name: 'y', columns: [{ name: 'Amount', hiveType: 'double', comment: '' }] })).toThrow(/lower snake_case/);
+    expect(() => lake.catalog.addTable('gold', { ...balances, name: 'x', locationPrefix: '_x/' })).toThrow(
+      /must end in/,
+    );
+    expect(() =>
+      lake.catalog.addTable('gold', {
+        ...balances,
+        name: 'y',
+        columns: [{ name: 'Amount', hiveType: 'double', comment: '' }],
+      }),
+    ).toThrow(/lower snake_case/);
   });
 
   it('by default come from the analyst layer: the monthly balance table, typed exactly as engine/gold describes it', () => {
-    const input = tableInput('gold', ACCOUNT_MONTHLY_BALANCE.name) as { TableType: string; PartitionKeys: unknown; StorageDescriptor: { Columns: unknown; SerdeInfo: { SerializationLibrary: string } } };
+    const input = tableInput('gold', ACCOUNT_MONTHLY_BALANCE.name) as {
+      TableType: string;
+      PartitionKeys: unknown;
+      StorageDescriptor: { Columns: unknown; SerdeInfo: { SerializationLibrary: string } };
+    };
     expect(input.TableType).toBe('EXTERNAL_TABLE');
     expect(input.StorageDescriptor.Columns).toEqual(glueColumns(ACCOUNT_MONTHLY_BALANCE.columns));
     expect(input.PartitionKeys).toEqual(glueColumns(ACCOUNT_MONTHLY_BALANCE.partitionKeys));
@@ -180,12 +239,24 @@ describe('gold tables', () => {
   });
 
   it('registers gold views as Athena stores them: VIRTUAL_VIEW with a Presto view definition on the stage databases', () => {
-    const input = tableInput('gold', TRANSACTIONS_LATEST.name) as { TableType: string; Parameters: Record<string, string>; ViewOriginalText: string };
+    const input = tableInput('gold', TRANSACTIONS_LATEST.name) as {
+      TableType: string;
+      Parameters: Record<string, string>;
+      ViewOriginalText: string;
+    };
     expect(input.TableType).toBe('VIRTUAL_VIEW');
-    expect(input.Parameters).toEqual({ presto_view: 'true', comment: 'Presto View', description: TRANSACTIONS_LATEST.description.slice(0, 512) });
+    expect(input.Parameters).toEqual({
+      presto_view: 'true',
+      comment: 'Presto View',
+      description: TRANSACTIONS_LATEST.description.slice(0, 512),
+    });
     expect(input).not.toHaveProperty('Description'); // it would become the table comment, which must read 'Presto View'
     const encoded = /^\/\* Presto View: (.+) \*\/$/.exec(input.ViewOriginalText)?.[1] ?? '';
-    const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { originalSql: string; schema: string; columns: { name: string }[] };
+    const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as {
+      originalSql: string;
+      schema: string;
+      columns: { name: string }[];
+    };
     const names = stack.lake.catalog.databaseNames;
     expect(definition.schema).toBe(names.gold);
     expect(definition.originalSql).toContain(`${names.silver}.transactions`);

@@ -32,7 +32,9 @@ beforeAll(() => {
   } catch (error) {
     if (error instanceof PythonToolUnavailableError && error.pythonMissing && !process.env.CI) {
       skipReason = error.message;
-      console.warn(`\n!! cfn-lint SKIPPED: ${skipReason}\n!! Install Python 3 (with venv) to run it; in CI this is a failure.\n`);
+      console.warn(
+        `\n!! cfn-lint SKIPPED: ${skipReason}\n!! Install Python 3 (with venv) to run it; in CI this is a failure.\n`,
+      );
       return;
     }
     throw error;
@@ -72,8 +74,13 @@ describe('cfn-lint over the synthesized templates', () => {
     const app = testApp({ stage: 'dev' });
     const stack = addMedallionLake(app);
     // The stage's own template, with one property made invalid.
-    (stack.lake.ingestion.queue.node.defaultChild as sqs.CfnQueue).addPropertyOverride('MessageRetentionPeriod', 99 * 24 * 3600);
+    (stack.lake.ingestion.queue.node.defaultChild as sqs.CfnQueue).addPropertyOverride(
+      'MessageRetentionPeriod',
+      99 * 24 * 3600,
+    );
     const broken = cfnLint([join(app.synth().directory, stack.templateFile)]);
-    expect(broken.filter((f) => f.level === 'Error').map((f) => f.path)).toContainEqual(expect.stringContaining('MessageRetentionPeriod'));
+    expect(broken.filter((f) => f.level === 'Error').map((f) => f.path)).toContainEqual(
+      expect.stringContaining('MessageRetentionPeriod'),
+    );
   });
 });

@@ -10,11 +10,21 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import type { LakeFanOut } from '../../lib/fan-out/lake-fan-out.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
-import { logicalId, removeSynthOutputs, render, roleStatements, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
+import {
+  logicalId,
+  removeSynthOutputs,
+  render,
+  roleStatements,
+  skipBuiltinTemplateValidation,
+  synthLake,
+} from './support/synth.ts';
 
 skipBuiltinTemplateValidation();
 
-type AslValidator = (definition: unknown, options?: { checkPaths?: boolean; checkArn?: boolean }) => { isValid: boolean; errorsText: (separator?: string) => string };
+type AslValidator = (
+  definition: unknown,
+  options?: { checkPaths?: boolean; checkArn?: boolean },
+) => { isValid: boolean; errorsText: (separator?: string) => string };
 const validateAsl = createRequire(import.meta.url)('asl-validator') as AslValidator;
 
 let dev: { stack: MedallionLakeStack; template: Template };
@@ -23,7 +33,8 @@ beforeAll(() => {
 });
 afterAll(removeSynthOutputs);
 
-const resources = () => dev.template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const resources = () =>
+  dev.template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
 const fanOut = (): LakeFanOut => {
   const f = dev.stack.lake.fanOut;
   if (!f) throw new Error('the lake has no fan-out');
@@ -37,7 +48,11 @@ function definition(): Record<string, unknown> {
   const text = render(smProps().DefinitionString).replace(/\$\{[^}]+\}/g, fnArn);
   return JSON.parse(text) as Record<string, unknown>;
 }
-type State = Record<string, unknown> & { Type: string; Parameters?: Record<string, unknown>; Retry?: Array<Record<string, unknown>> };
+type State = Record<string, unknown> & {
+  Type: string;
+  Parameters?: Record<string, unknown>;
+  Retry?: Array<Record<string, unknown>>;
+};
 const states = (d: Record<string, unknown>) => d.States as Record<string, State>;
 
 describe('fan-out state machine', () => {
@@ -57,18 +72,52 @@ describe('fan-out state machine', () => {
     const d = definition();
     expect(d.StartAt).toBe('Plan');
     const s = states(d);
-    expect(s.Plan).toMatchObject({ Type: 'Task', Next: 'Fanned out?', ResultPath: '$.plan', Parameters: { fanOut: 'plan', 'source.$': '$.source' } });
-    expect(s['Fanned out?']).toMatchObject({ Type: 'Choice', Choices: [{ Variable: '$.plan.fanned_out', BooleanEquals: true, Next: 'Chunks' }], Default: 'Ingested in one pass' });
+    expect(s.Plan).toMatchObject({
+      Type: 'Task',
+      Next: 'Fanned out?',
+      ResultPath: '$.plan',
+      Parameters: { fanOut: 'plan', 'source.$': '$.source' },
+    });
+    expect(s['Fanned out?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.plan.fanned_out', BooleanEquals: true, Next: 'Chunks' }],
+      Default: 'Ingested in one pass',
+    });
     const map = s.Chunks as State & { ItemProcessor: { StartAt: string; States: Record<string, State> } };
-    expect(map).toMatchObject({ Type: 'Map', ItemsPath: '$.plan.chunks', MaxConcurrency: 10, ResultPath: null, Next: 'Commit' });
-    expect(map.ItemSelector).toEqual({ 'dataset.$': '$.plan.dataset', 'sourceId.$': '$.plan.source_id', 'index.$': '$$.Map.Item.Value.index' });
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.plan.chunks',
+      MaxConcurrency: 10,
+      ResultPath: null,
+      Next: 'Commit',
+    });
+    expect(map.ItemSelector).toEqual({
+      'dataset.$': '$.plan.dataset',
+      'sourceId.$': '$.plan.source_id',
+      'index.$': '$$.Map.Item.Value.index',
+    });
     const chunk = map.ItemProcessor.States.Chunk as State;
-    expect(chunk).toMatchObject({ Type: 'Task', End: true, Parameters: { fanOut: 'chunk', 'dataset.$': '$.dataset', 'sourceId.$': '$.sourceId', 'index.$': '$.index' } });
-    expect(s.Commit).toMatchObject({ Type: 'Task', End: true, Parameters: { fanOut: 'commit', 'dataset.$': '$.plan.dataset', 'sourceId.$': '$.plan.source_id', 'runId.$': '$.plan.run_id' } });
+    expect(chunk).toMatchObject({
+      Type: 'Task',
+      End: true,
+      Parameters: { fanOut: 'chunk', 'dataset.$': '$.dataset', 'sourceId.$': '$.sourceId', 'index.$': '$.index' },
+    });
+    expect(s.Commit).toMatchObject({
+      Type: 'Task',
+      End: true,
+      Parameters: {
+        fanOut: 'commit',
+        'dataset.$': '$.plan.dataset',
+        'sourceId.$': '$.plan.source_id',
+        'runId.$': '$.plan.run_id',
+      },
+    });
     for (const task of [s.Plan, chunk, s.Commit] as State[]) {
       // The function itself (the response payload is the step's result), the ingest function and no other.
       expect(task.Resource).toBe('arn:aws:lambda:eu-west-1:123456789012:function:ingest');
-      expect(task.Retry).toEqual([{ ErrorEquals: ['States.ALL'], MaxAttempts: 2, IntervalSeconds: 10, BackoffRate: 2, JitterStrategy: 'FULL' }]);
+      expect(task.Retry).toEqual([
+        { ErrorEquals: ['States.ALL'], MaxAttempts: 2, IntervalSeconds: 10, BackoffRate: 2, JitterStrategy: 'FULL' },
+      ]);
     }
   });
 
@@ -76,7 +125,11 @@ describe('fan-out state machine', () => {
     const props = smProps();
     expect(props.TracingConfiguration).toEqual({ Enabled: true });
     expect(props.StateMachineName).toBe(fanOut().stateMachineName);
-    const logging = props.LoggingConfiguration as { Level: string; IncludeExecutionData: boolean; Destinations: unknown[] };
+    const logging = props.LoggingConfiguration as {
+      Level: string;
+      IncludeExecutionData: boolean;
+      Destinations: unknown[];
+    };
     expect(logging).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
     expect(render(logging.Destinations)).toContain(logicalId(fanOut().logGroup));
     const logGroup = resources()[logicalId(fanOut().logGroup)]!.Properties;
@@ -89,14 +142,26 @@ describe('fan-out state machine', () => {
     const fn = logicalId(dev.stack.lake.ingestion.function);
     const statements = roleStatements(dev.template, logicalId(fanOut().stateMachine.role));
     const lambda = statements.filter((s) => s.actions.some((a) => a.startsWith('lambda:')));
-    expect(lambda).toEqual([expect.objectContaining({ effect: 'Allow', actions: ['lambda:InvokeFunction'], resources: [`\${${fn}.Arn}`, `\${${fn}.Arn}:*`] })]);
-    expect(statements.flatMap((s) => s.actions).filter((a) => a.startsWith('s3:') || a.startsWith('glue:'))).toEqual([]);
+    expect(lambda).toEqual([
+      expect.objectContaining({
+        effect: 'Allow',
+        actions: ['lambda:InvokeFunction'],
+        resources: [`\${${fn}.Arn}`, `\${${fn}.Arn}:*`],
+      }),
+    ]);
+    expect(statements.flatMap((s) => s.actions).filter((a) => a.startsWith('s3:') || a.startsWith('glue:'))).toEqual(
+      [],
+    );
   });
 
   it('the ingest function routes large objects to it: its ARN and threshold in the environment, StartExecution on it alone, staging read/write', () => {
-    const fnProps = resources()[logicalId(dev.stack.lake.ingestion.function)]!.Properties as { Environment: { Variables: Record<string, unknown> } };
+    const fnProps = resources()[logicalId(dev.stack.lake.ingestion.function)]!.Properties as {
+      Environment: { Variables: Record<string, unknown> };
+    };
     const vars = fnProps.Environment.Variables;
-    expect(render(vars.FAN_OUT_STATE_MACHINE_ARN)).toMatch(new RegExp(`:states:.*:stateMachine:${fanOut().stateMachineName}$`));
+    expect(render(vars.FAN_OUT_STATE_MACHINE_ARN)).toMatch(
+      new RegExp(`:states:.*:stateMachine:${fanOut().stateMachineName}$`),
+    );
     expect(vars.FAN_OUT_MIN_BYTES).toBe(String(1 << 30));
     const role = dev.stack.lake.ingestion.function.role;
     if (!role) throw new Error('the ingest function has no role');
@@ -106,16 +171,26 @@ describe('fan-out state machine', () => {
     expect(start[0]).toMatchObject({ effect: 'Allow', actions: ['states:StartExecution'] });
     expect(start[0]!.resources).toEqual([render(vars.FAN_OUT_STATE_MACHINE_ARN)]);
     const silver = logicalId(dev.stack.lake.storage.bucket('silver'));
-    const staging = statements.filter((s) => s.resources.includes(`\${${silver}.Arn}/_staging/*`)).flatMap((s) => s.actions);
+    const staging = statements
+      .filter((s) => s.resources.includes(`\${${silver}.Arn}/_staging/*`))
+      .flatMap((s) => s.actions);
     expect(staging).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:DeleteObject']));
   });
 
   it('an alarm on failed, timed-out or aborted executions notifies the alarm topic and is on the dashboard', () => {
     const alarm = dev.stack.lake.monitoring.fanOutFailedAlarm;
     expect(alarm).toBeDefined();
-    const props = resources()[logicalId(alarm!)]!.Properties as { Metrics: Array<{ Expression?: string; MetricStat?: { Metric: { MetricName: string } } }>; AlarmActions: unknown[]; Threshold: number };
+    const props = resources()[logicalId(alarm!)]!.Properties as {
+      Metrics: Array<{ Expression?: string; MetricStat?: { Metric: { MetricName: string } } }>;
+      AlarmActions: unknown[];
+      Threshold: number;
+    };
     expect(props.Metrics.find((m) => m.Expression)?.Expression).toBe('failed + timedOut + aborted');
-    expect(props.Metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+    expect(props.Metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort()).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
     expect(props.Threshold).toBe(1);
     expect(render(props.AlarmActions)).toContain(logicalId(dev.stack.lake.monitoring.alarmTopic));
     const dashboard = Object.values(resources()).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
@@ -123,6 +198,8 @@ describe('fan-out state machine', () => {
   });
 
   it('refuses a Map concurrency outside 1–40', () => {
-    expect(() => synthLake({ context: { stage: 'dev' }, overrides: { lake: { fanOut: { maxConcurrency: 0 } } } })).toThrow(/maxConcurrency must be 1–40/);
+    expect(() =>
+      synthLake({ context: { stage: 'dev' }, overrides: { lake: { fanOut: { maxConcurrency: 0 } } } }),
+    ).toThrow(/maxConcurrency must be 1–40/);
   });
 });

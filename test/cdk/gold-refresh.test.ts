@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataLake } from '../../lib/data-lake.ts';
 import { GOLD_REFRESH_MESSAGE_GROUP } from '../../lib/gold/lake-gold-refresh.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
-import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+import {
+  logicalId,
+  removeSynthOutputs,
+  render,
+  skipBuiltinTemplateValidation,
+  synthLake,
+  testApp,
+} from './support/synth.ts';
 
 skipBuiltinTemplateValidation();
 
@@ -54,7 +61,9 @@ describe('trigger: silver _manifests/ → EventBridge → FIFO queue', () => {
   });
 
   it('turns on EventBridge notifications of the silver bucket (native property, no custom resource)', () => {
-    expect(resource(ids().silver).Properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    expect(resource(ids().silver).Properties.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
+    });
     dev.template.resourceCountIs('Custom::S3BucketNotifications', 0);
   });
 
@@ -67,7 +76,11 @@ describe('trigger: silver _manifests/ → EventBridge → FIFO queue', () => {
       VisibilityTimeout: 15 * 60 * 6,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 5 },
     });
-    expect(resource(dlq).Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    expect(resource(dlq).Properties).toMatchObject({
+      FifoQueue: true,
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
   });
 
   it('lets only its rule send to the queue, over TLS only', () => {
@@ -76,7 +89,11 @@ describe('trigger: silver _manifests/ → EventBridge → FIFO queue', () => {
       Queues: [{ Ref: queue }],
       PolicyDocument: {
         Statement: [
-          Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
           {
             Effect: 'Allow',
             Principal: { Service: 'events.amazonaws.com' },
@@ -93,9 +110,15 @@ describe('trigger: silver _manifests/ → EventBridge → FIFO queue', () => {
 describe('function', () => {
   it('is fed by the FIFO queue in batches of 10, with partial batch responses', () => {
     const { fn, queue } = ids();
-    const mappings = Object.values(dev.template.findResources('AWS::Lambda::EventSourceMapping')).filter((m) => render(m.Properties.FunctionName) === `\${${fn}}`);
+    const mappings = Object.values(dev.template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (m) => render(m.Properties.FunctionName) === `\${${fn}}`,
+    );
     expect(mappings).toHaveLength(1);
-    expect(mappings[0]?.Properties).toMatchObject({ EventSourceArn: { 'Fn::GetAtt': [queue, 'Arn'] }, BatchSize: 10, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    expect(mappings[0]?.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': [queue, 'Arn'] },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
     expect(mappings[0]?.Properties.MaximumBatchingWindowInSeconds).toBeUndefined(); // not allowed on FIFO sources
   });
 
@@ -136,13 +159,20 @@ describe('function', () => {
         AlarmActions: [{ Ref: topic }],
       });
     }
-    dev.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids().fn } }], AlarmActions: [{ Ref: topic }] });
+    dev.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids().fn } }],
+      AlarmActions: [{ Ref: topic }],
+    });
   });
 });
 
 describe('DataLake goldRefresh prop', () => {
   it('refuses fewer than 5 receives before the dead-letter queue', () => {
-    expect(() => new DataLake(new Stack(testApp(), 'FewReceives'), 'Lake', { goldRefresh: { maxReceiveCount: 3 } })).toThrow(/at least 5/);
+    expect(
+      () => new DataLake(new Stack(testApp(), 'FewReceives'), 'Lake', { goldRefresh: { maxReceiveCount: 3 } }),
+    ).toThrow(/at least 5/);
   });
 
   it('false: no refresh function, no rule on silver, and silver sends no events', () => {
@@ -152,12 +182,16 @@ describe('DataLake goldRefresh prop', () => {
     expect(lake.goldRefresh).toBeUndefined();
     template.resourceCountIs('AWS::Events::Rule', 1);
     template.resourceCountIs('AWS::Lambda::Function', 1);
-    expect(template.toJSON().Resources[logicalId(lake.storage.bucket('silver'))].Properties.NotificationConfiguration).toBeUndefined();
+    expect(
+      template.toJSON().Resources[logicalId(lake.storage.bucket('silver'))].Properties.NotificationConfiguration,
+    ).toBeUndefined();
   });
 
   it('passes tuning through: timeout sets the visibility timeout, reserved concurrency caps the function', () => {
     const stack = new Stack(testApp(), 'Tuned');
-    const lake = new DataLake(stack, 'Lake', { goldRefresh: { timeout: Duration.minutes(5), reservedConcurrentExecutions: 1, cleanupGrace: Duration.hours(1) } });
+    const lake = new DataLake(stack, 'Lake', {
+      goldRefresh: { timeout: Duration.minutes(5), reservedConcurrentExecutions: 1, cleanupGrace: Duration.hours(1) },
+    });
     const template = Template.fromStack(stack);
     const refresh = lake.goldRefresh;
     if (!refresh) throw new Error('no gold refresh');

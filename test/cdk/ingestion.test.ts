@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataLake } from '../../lib/data-lake.ts';
 import { VISIBILITY_TIMEOUT_FACTOR } from '../../lib/functions/index.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
-import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+import {
+  logicalId,
+  removeSynthOutputs,
+  render,
+  skipBuiltinTemplateValidation,
+  synthLake,
+  testApp,
+} from './support/synth.ts';
 
 skipBuiltinTemplateValidation();
 
@@ -29,11 +36,16 @@ const ids = (stack: MedallionLakeStack) => {
     logGroup: logicalId(ingestion.logGroup),
   };
 };
-const functionProps = (t: { stack: MedallionLakeStack; template: Template }) => t.template.toJSON().Resources[ids(t.stack).fn].Properties;
+const functionProps = (t: { stack: MedallionLakeStack; template: Template }) =>
+  t.template.toJSON().Resources[ids(t.stack).fn].Properties;
 
 describe('ingest function', () => {
   it('runs the bundled ESM handler on the current Node.js runtime, on x86_64 to match the DuckDB binding', () => {
-    expect(functionProps(dev)).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['x86_64'], Handler: 'index.handler' });
+    expect(functionProps(dev)).toMatchObject({
+      Runtime: 'nodejs24.x',
+      Architectures: ['x86_64'],
+      Handler: 'index.handler',
+    });
   });
 
   it('is sized from the engine benchmark: 1024 MB, 4096 MB of /tmp, 5 minutes, traced', () => {
@@ -65,7 +77,8 @@ describe('ingest function', () => {
       // 1,024 MB buys 0.58 vCPU: one chunk at a time.
       INGEST_THREADS: '1',
       // Objects over 1 GiB are fanned out to the state machine (named, not referenced: no dependency cycle).
-      FAN_OUT_STATE_MACHINE_ARN: 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:medallion-dev-fan-out',
+      FAN_OUT_STATE_MACHINE_ARN:
+        'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:medallion-dev-fan-out',
       FAN_OUT_MIN_BYTES: '1073741824',
       EVENT_BUS_NAME: 'default',
       NODE_OPTIONS: '--enable-source-maps',
@@ -91,17 +104,32 @@ describe('ingest function', () => {
     const { logGroup, key } = ids(prod.stack);
     expect(functionProps(prod).LoggingConfig).toEqual({ LogGroup: { Ref: logGroup } });
     prod.template.hasResource('AWS::Logs::LogGroup', {
-      Properties: { LogGroupName: '/medallion-prod/ingest', RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] } },
+      Properties: {
+        LogGroupName: '/medallion-prod/ingest',
+        RetentionInDays: 365,
+        KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+      },
       DeletionPolicy: 'Retain',
     });
     dev.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
   it('lets CloudWatch Logs use the lake key for this log group only', () => {
-    const key = prod.template.toJSON().Resources[ids(prod.stack).key].Properties.KeyPolicy.Statement as Record<string, unknown>[];
+    const key = prod.template.toJSON().Resources[ids(prod.stack).key].Properties.KeyPolicy.Statement as Record<
+      string,
+      unknown
+    >[];
     const logs = key.filter((s) => render((s.Principal as { Service?: unknown })?.Service ?? '').startsWith('logs.'));
     // One statement per log group (ingest, gold refresh, fan-out state machine), each conditioned on exactly its group.
-    expect(logs.map((s) => render((s.Condition as { ArnEquals: Record<string, unknown> }).ArnEquals['kms:EncryptionContext:aws:logs:arn'])).sort()).toEqual([
+    expect(
+      logs
+        .map((s) =>
+          render(
+            (s.Condition as { ArnEquals: Record<string, unknown> }).ArnEquals['kms:EncryptionContext:aws:logs:arn'],
+          ),
+        )
+        .sort(),
+    ).toEqual([
       'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/vendedlogs/states/medallion-prod-fan-out',
       'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/medallion-prod/gold-refresh',
       'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/medallion-prod/ingest',
@@ -119,7 +147,10 @@ describe('queue and dead-letter queue', () => {
 
   it('moves a message to the dead-letter queue after 5 receives (AWS guidance for Lambda event sources: ≥ 5)', () => {
     const { queue, dlq } = ids(dev.stack);
-    expect(dev.template.toJSON().Resources[queue].Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 5 });
+    expect(dev.template.toJSON().Resources[queue].Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+      maxReceiveCount: 5,
+    });
     expect(dev.template.toJSON().Resources[dlq].Properties.MessageRetentionPeriod).toBe(Duration.days(14).toSeconds());
   });
 
@@ -129,7 +160,13 @@ describe('queue and dead-letter queue', () => {
       dev.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: queue }],
         PolicyDocument: {
-          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
         },
       });
     }
@@ -144,7 +181,9 @@ describe('queue and dead-letter queue', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 2 },
     });
-    prod.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 10 } });
+    prod.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
   });
 });
 
@@ -154,7 +193,11 @@ describe('event path: bronze → EventBridge → queue', () => {
     const { rule, bronze, queue, dlq } = ids(dev.stack);
     expect(dev.template.toJSON().Resources[rule].Properties).toMatchObject({
       State: 'ENABLED',
-      EventPattern: { source: ['aws.s3'], 'detail-type': ['Object Created'], detail: { bucket: { name: [{ Ref: bronze }] } } },
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: [{ Ref: bronze }] } },
+      },
       Targets: [{ Arn: { 'Fn::GetAtt': [queue, 'Arn'] }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq, 'Arn'] } } }],
     });
   });

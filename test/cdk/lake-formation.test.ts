@@ -15,7 +15,9 @@ let stack: MedallionLakeStack;
 let template: Template;
 
 beforeAll(() => {
-  ({ stack, template } = synthLake({ context: { stage: 'prod', lakeFormationAdmins: ADMIN, analystPrincipals: ANALYST } }));
+  ({ stack, template } = synthLake({
+    context: { stage: 'prod', lakeFormationAdmins: ADMIN, analystPrincipals: ANALYST },
+  }));
 });
 afterAll(removeSynthOutputs);
 
@@ -27,8 +29,13 @@ const account = { Ref: 'AWS::AccountId' };
 /** Every Lake Formation grant as `principal logical id: permissions on resource`. */
 function grants(t: Template): string[] {
   return ofType(t, 'AWS::LakeFormation::PrincipalPermissions').map(({ Properties: p }) => {
-    const principal = ((p.Principal as { DataLakePrincipalIdentifier: { 'Fn::GetAtt': string[] } }).DataLakePrincipalIdentifier['Fn::GetAtt'] ?? [])[0];
-    const resource = p.Resource as { Database?: { Name: string }; Table?: { DatabaseName: string; Name?: string }; DataLocation?: { ResourceArn: { 'Fn::GetAtt': string[] } } };
+    const principal = ((p.Principal as { DataLakePrincipalIdentifier: { 'Fn::GetAtt': string[] } })
+      .DataLakePrincipalIdentifier['Fn::GetAtt'] ?? [])[0];
+    const resource = p.Resource as {
+      Database?: { Name: string };
+      Table?: { DatabaseName: string; Name?: string };
+      DataLocation?: { ResourceArn: { 'Fn::GetAtt': string[] } };
+    };
     const on = resource.Database
       ? `database ${resource.Database.Name}`
       : resource.Table
@@ -48,12 +55,18 @@ describe('lakeFormation option', () => {
   it('registers the silver, gold and quarantine buckets in hybrid access mode with the service-linked role', () => {
     const { storage } = stack.lake;
     expect(ofType(template, 'AWS::LakeFormation::Resource').map((r) => r.Properties)).toEqual(
-      (['silver', 'gold', 'quarantine'] as const).map((zone) => ({ ResourceArn: getAtt(storage.bucket(zone)), UseServiceLinkedRole: true, HybridAccessEnabled: true })),
+      (['silver', 'gold', 'quarantine'] as const).map((zone) => ({
+        ResourceArn: getAtt(storage.bucket(zone)),
+        UseServiceLinkedRole: true,
+        HybridAccessEnabled: true,
+      })),
     );
   });
 
   it('lets Lake Formation’s data-access role use the lake key (credential vending reads SSE-KMS objects), and no other principal through that statement', () => {
-    const keyPolicy = (Object.values(template.findResources('AWS::KMS::Key'))[0] as Resource).Properties.KeyPolicy as { Statement: Array<Record<string, unknown>> };
+    const keyPolicy = (Object.values(template.findResources('AWS::KMS::Key'))[0] as Resource).Properties.KeyPolicy as {
+      Statement: Array<Record<string, unknown>>;
+    };
     const statement = keyPolicy.Statement.find((s) => s.Sid === 'LakeFormationDataAccessUsesTheKey');
     expect(statement).toMatchObject({
       Effect: 'Allow',
@@ -62,7 +75,16 @@ describe('lakeFormation option', () => {
       Condition: {
         ArnEquals: {
           'aws:PrincipalArn': {
-            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', account, ':role/aws-service-role/lakeformation.amazonaws.com/AWSServiceRoleForLakeFormationDataAccess']],
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':iam::',
+                account,
+                ':role/aws-service-role/lakeformation.amazonaws.com/AWSServiceRoleForLakeFormationDataAccess',
+              ],
+            ],
           },
         },
         StringEquals: { 'kms:CallerAccount': account },
@@ -71,10 +93,17 @@ describe('lakeFormation option', () => {
   });
 
   it('grants each role exactly its catalog permissions through Lake Formation', () => {
-    const ingest = logicalId(stack.lake.ingestion.function.role as NonNullable<typeof stack.lake.ingestion.function.role>);
-    const refresh = logicalId(stack.lake.goldRefresh?.function.role as NonNullable<typeof stack.lake.ingestion.function.role>);
+    const ingest = logicalId(
+      stack.lake.ingestion.function.role as NonNullable<typeof stack.lake.ingestion.function.role>,
+    );
+    const refresh = logicalId(
+      stack.lake.goldRefresh?.function.role as NonNullable<typeof stack.lake.ingestion.function.role>,
+    );
     const analysts = logicalId(stack.analystsRole as NonNullable<typeof stack.analystsRole>);
-    const [silver, gold] = [logicalId(stack.lake.storage.bucket('silver')), logicalId(stack.lake.storage.bucket('gold'))];
+    const [silver, gold] = [
+      logicalId(stack.lake.storage.bucket('silver')),
+      logicalId(stack.lake.storage.bucket('gold')),
+    ];
     expect(grants(template).sort()).toEqual(
       [
         `${ingest}: DESCRIBE on database medallion_prod_silver`,
@@ -99,7 +128,9 @@ describe('lakeFormation option', () => {
   });
 
   it('grants only after the administrators are set and the database, table or location exists', () => {
-    const settings = logicalId(stack.lake.lakeFormation?.settings as NonNullable<typeof stack.lake.lakeFormation>['settings']);
+    const settings = logicalId(
+      stack.lake.lakeFormation?.settings as NonNullable<typeof stack.lake.lakeFormation>['settings'],
+    );
     const resources = template.toJSON().Resources as Record<string, { Type: string }>;
     for (const r of ofType(template, 'AWS::LakeFormation::PrincipalPermissions')) {
       expect(r.DependsOn).toContain(settings);
@@ -112,24 +143,36 @@ describe('lakeFormation option', () => {
   it('gives platform grantees every zone, quarantine included', () => {
     const lakeStack = new Stack(testApp(), 'Platform');
     const lake = new DataLake(lakeStack, 'Lake', { lakeFormation: { admins: [ADMIN] } });
-    const role = new iam.Role(lakeStack, 'Platform', { assumedBy: new iam.ArnPrincipal('arn:aws:iam::111122223333:role/Operator') });
+    const role = new iam.Role(lakeStack, 'Platform', {
+      assumedBy: new iam.ArnPrincipal('arn:aws:iam::111122223333:role/Operator'),
+    });
     lake.grantPlatformAccess(role);
     lake.grantAnalystAccess(role); // overlapping grants are merged, not duplicated
     const held = grants(Template.fromStack(lakeStack)).filter((g) => g.startsWith(logicalId(role)));
     expect(held.filter((g) => g.includes('on table'))).toEqual(
-      ['medallion_silver', 'medallion_gold', 'medallion_quarantine'].map((db) => `${logicalId(role)}: DESCRIBE,SELECT on table ${db}.*`),
+      ['medallion_silver', 'medallion_gold', 'medallion_quarantine'].map(
+        (db) => `${logicalId(role)}: DESCRIBE,SELECT on table ${db}.*`,
+      ),
     );
   });
 
   it('is off by default: no Lake Formation resource at all', () => {
     for (const stage of ['dev', 'prod']) {
       const { template: plain } = synthLake({ context: { stage } });
-      expect(Object.values(plain.toJSON().Resources as Record<string, { Type: string }>).filter((r) => r.Type.startsWith('AWS::LakeFormation::'))).toEqual([]);
+      expect(
+        Object.values(plain.toJSON().Resources as Record<string, { Type: string }>).filter((r) =>
+          r.Type.startsWith('AWS::LakeFormation::'),
+        ),
+      ).toEqual([]);
     }
   });
 
   it('refuses an empty or malformed administrator list', () => {
-    expect(() => new DataLake(new Stack(testApp(), 'NoAdmins'), 'Lake', { lakeFormation: { admins: [] } })).toThrow(/at least one administrator/);
-    expect(() => new DataLake(new Stack(testApp(), 'BadAdmin'), 'Lake', { lakeFormation: { admins: ['admin'] } })).toThrow(/not an IAM role or user ARN/);
+    expect(() => new DataLake(new Stack(testApp(), 'NoAdmins'), 'Lake', { lakeFormation: { admins: [] } })).toThrow(
+      /at least one administrator/,
+    );
+    expect(
+      () => new DataLake(new Stack(testApp(), 'BadAdmin'), 'Lake', { lakeFormation: { admins: ['admin'] } }),
+    ).toThrow(/not an IAM role or user ARN/);
   });
 });

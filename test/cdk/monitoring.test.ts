@@ -18,22 +18,32 @@ afterAll(removeSynthOutputs);
 
 const topicRef = () => ({ Ref: logicalId(stack.lake.monitoring.alarmTopic) });
 function alarm(name: string): Record<string, unknown> {
-  const found = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.AlarmName === name);
+  const found = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
+    (a) => a.Properties.AlarmName === name,
+  );
   expect(found).toHaveLength(1);
   return found[0]?.Properties as Record<string, unknown>;
 }
 
 describe('alarm topic', () => {
   it('is encrypted with the lake key and refuses non-TLS publishers', () => {
-    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(stack.lake.storage.key), 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(stack.lake.storage.key), 'Arn'] },
+    });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
   });
 
   it('lets CloudWatch publish to it for exactly this stack’s alarms, from this account (the only Allow)', () => {
     const topic = logicalId(stack.lake.monitoring.alarmTopic);
-    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy')).filter((p) => JSON.stringify(p.Properties.Topics) === JSON.stringify([{ Ref: topic }]));
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy')).filter(
+      (p) => JSON.stringify(p.Properties.Topics) === JSON.stringify([{ Ref: topic }]),
+    );
     expect(policies).toHaveLength(1);
     const statements = policies[0]?.Properties.PolicyDocument.Statement as Record<string, unknown>[];
     const allows = statements.filter((s) => s.Effect === 'Allow');
@@ -49,7 +59,10 @@ describe('alarm topic', () => {
         Principal: { Service: 'cloudwatch.amazonaws.com' },
         Action: 'sns:Publish',
         Resource: { Ref: topic },
-        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': expect.arrayContaining(notifying) } },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: { 'aws:SourceArn': expect.arrayContaining(notifying) },
+        },
       },
     ]);
     const arns = (allows[0]?.Condition as { ArnLike: { 'aws:SourceArn': unknown[] } }).ArnLike['aws:SourceArn'];
@@ -57,7 +70,8 @@ describe('alarm topic', () => {
   });
 
   it('lets CloudWatch (of this account) use the key to publish to it', () => {
-    const statements = template.toJSON().Resources[logicalId(stack.lake.storage.key)].Properties.KeyPolicy.Statement as Record<string, unknown>[];
+    const statements = template.toJSON().Resources[logicalId(stack.lake.storage.key)].Properties.KeyPolicy
+      .Statement as Record<string, unknown>[];
     expect(statements).toContainEqual(
       expect.objectContaining({
         Principal: { Service: 'cloudwatch.amazonaws.com' },
@@ -69,7 +83,11 @@ describe('alarm topic', () => {
 
   it('subscribes the emails given by -c alarmEmails', () => {
     for (const email of ['oncall@example.com', 'data@example.com']) {
-      template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: email, TopicArn: topicRef() });
+      template.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: email,
+        TopicArn: topicRef(),
+      });
     }
   });
 
@@ -86,7 +104,9 @@ describe('alarms', () => {
     expect(alarm('medallion-prod-ingest-dead-letters')).toMatchObject({
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.lake.ingestion.deadLetterQueue), 'QueueName'] } }],
+      Dimensions: [
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.lake.ingestion.deadLetterQueue), 'QueueName'] } },
+      ],
       Statistic: 'Maximum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
@@ -97,7 +117,9 @@ describe('alarms', () => {
   it('fire when the oldest queued message is older than 30 minutes', () => {
     expect(alarm('medallion-prod-ingest-backlog-age')).toMatchObject({
       MetricName: 'ApproximateAgeOfOldestMessage',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.lake.ingestion.queue), 'QueueName'] } }],
+      Dimensions: [
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.lake.ingestion.queue), 'QueueName'] } },
+      ],
       Threshold: 1800,
       AlarmActions: [topicRef()],
     });
@@ -117,38 +139,52 @@ describe('alarms', () => {
     });
   });
 
-  it.each(datasets)('fire when more than 1 percent of %s rows are quarantined (RowsQuarantined / RowsIn)', (dataset) => {
-    const props = alarm(`medallion-prod-quarantine-rate-${dataset}`);
-    expect(props).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', AlarmActions: [topicRef()] });
-    const metrics = props.Metrics as Record<string, unknown>[];
-    expect(metrics.find((m) => m.ReturnData !== false)?.Expression).toBe('IF(rows_in > 0, 100 * rows_quarantined / rows_in, 0)');
-    const metric = (id: string) => (metrics.find((m) => m.Id === id)?.MetricStat as { Metric: Record<string, unknown> }).Metric;
-    for (const [id, name] of [
-      ['rows_in', 'RowsIn'],
-      ['rows_quarantined', 'RowsQuarantined'],
-    ]) {
-      expect(metric(id as string)).toEqual({
-        Namespace: 'MedallionLake',
-        MetricName: name,
-        // Powertools always adds `service`; an alarm without it would never see the handler's metrics.
-        Dimensions: [
-          { Name: 'dataset', Value: dataset },
-          { Name: 'service', Value: 'medallion-prod-ingest' },
-        ],
+  it.each(datasets)(
+    'fire when more than 1 percent of %s rows are quarantined (RowsQuarantined / RowsIn)',
+    (dataset) => {
+      const props = alarm(`medallion-prod-quarantine-rate-${dataset}`);
+      expect(props).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topicRef()],
       });
-    }
-  });
+      const metrics = props.Metrics as Record<string, unknown>[];
+      expect(metrics.find((m) => m.ReturnData !== false)?.Expression).toBe(
+        'IF(rows_in > 0, 100 * rows_quarantined / rows_in, 0)',
+      );
+      const metric = (id: string) =>
+        (metrics.find((m) => m.Id === id)?.MetricStat as { Metric: Record<string, unknown> }).Metric;
+      for (const [id, name] of [
+        ['rows_in', 'RowsIn'],
+        ['rows_quarantined', 'RowsQuarantined'],
+      ]) {
+        expect(metric(id as string)).toEqual({
+          Namespace: 'MedallionLake',
+          MetricName: name,
+          // Powertools always adds `service`; an alarm without it would never see the handler's metrics.
+          Dimensions: [
+            { Name: 'dataset', Value: dataset },
+            { Name: 'service', Value: 'medallion-prod-ingest' },
+          ],
+        });
+      }
+    },
+  );
 
   it.each([
     ['medallion-prod-ingest-object-failures', 'IngestFailures'],
     ['medallion-prod-files-rejected', 'FilesRejected'],
-  ])('%s: fire on any %s of any dataset (failures do not raise Lambda Errors with partial batch responses)', (name, metric) => {
-    const props = alarm(name);
-    expect((props.Metrics as Record<string, unknown>[])[0]?.Expression).toBe(
-      `SELECT SUM(${metric}) FROM SCHEMA("MedallionLake", dataset, service) WHERE service = 'medallion-prod-ingest'`,
-    );
-    expect(props).toMatchObject({ Threshold: 1, AlarmActions: [topicRef()] });
-  });
+  ])(
+    '%s: fire on any %s of any dataset (failures do not raise Lambda Errors with partial batch responses)',
+    (name, metric) => {
+      const props = alarm(name);
+      expect((props.Metrics as Record<string, unknown>[])[0]?.Expression).toBe(
+        `SELECT SUM(${metric}) FROM SCHEMA("MedallionLake", dataset, service) WHERE service = 'medallion-prod-ingest'`,
+      );
+      expect(props).toMatchObject({ Threshold: 1, AlarmActions: [topicRef()] });
+    },
+  );
 });
 
 describe('dev and prod in one account and region', () => {
@@ -159,7 +195,9 @@ describe('dev and prod in one account and region', () => {
       const metrics = (props.Metrics as Record<string, unknown>[] | undefined) ?? [];
       return metrics.flatMap((m) => {
         if (typeof m.Expression === 'string' && m.Expression.startsWith('SELECT')) return [m.Expression];
-        const metric = (m.MetricStat as { Metric?: { Namespace: string; MetricName: string; Dimensions: unknown } } | undefined)?.Metric;
+        const metric = (
+          m.MetricStat as { Metric?: { Namespace: string; MetricName: string; Dimensions: unknown } } | undefined
+        )?.Metric;
         return metric && !metric.Namespace.startsWith('AWS/') ? [JSON.stringify(metric)] : [];
       });
     });
@@ -173,16 +211,28 @@ describe('dev and prod in one account and region', () => {
     expect(devMetrics.filter((m) => prodMetrics.includes(m))).toEqual([]);
     // What the function publishes (its `service` dimension) is what its own alarms select.
     const service = (s: MedallionLakeStack, t: Template) =>
-      t.toJSON().Resources[logicalId(s.lake.ingestion.function)].Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME as string;
-    expect([service(devStack, dev), service(stack, template)]).toEqual(['medallion-dev-ingest', 'medallion-prod-ingest']);
+      t.toJSON().Resources[logicalId(s.lake.ingestion.function)].Properties.Environment.Variables
+        .POWERTOOLS_SERVICE_NAME as string;
+    expect([service(devStack, dev), service(stack, template)]).toEqual([
+      'medallion-dev-ingest',
+      'medallion-prod-ingest',
+    ]);
     for (const m of devMetrics) expect(m).toContain('medallion-dev-ingest');
   });
 });
 
 describe('dashboard', () => {
   it('charts the queue, the function, every dataset and the workgroups', () => {
-    const body = render(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody);
-    for (const title of ['Alarms', 'Ingest queue', 'Ingest function', 'Athena bytes scanned per workgroup', ...datasets.map((d) => `${d}: rows`)]) {
+    const body = render(
+      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+    );
+    for (const title of [
+      'Alarms',
+      'Ingest queue',
+      'Ingest function',
+      'Athena bytes scanned per workgroup',
+      ...datasets.map((d) => `${d}: rows`),
+    ]) {
       expect(body).toContain(`"title":"${title}"`);
     }
     expect(body).toContain('SecondsToQueryable');

@@ -35,10 +35,16 @@ describe('wiring/names.ts against the template', () => {
   it('the ingest function is given every variable its configuration reads, and reads them', () => {
     const variables = functionEnvironment('Validates bronze files');
     const optional: string[] = [INGEST_ENV.piiSaltSecretArn, INGEST_ENV.fanOutChunkBytes]; // set only when configured
-    const wanted = Object.values(INGEST_ENV).filter((name) => !optional.includes(name) || variables[name] !== undefined);
+    const wanted = Object.values(INGEST_ENV).filter(
+      (name) => !optional.includes(name) || variables[name] !== undefined,
+    );
     expect(Object.keys(variables)).toEqual(expect.arrayContaining(wanted));
     const config = readConfig(asEnv(variables));
-    expect(config).toMatchObject({ contractsDir: '/var/task/contracts', workDir: '/tmp', duckdbMemoryLimit: expect.any(String) });
+    expect(config).toMatchObject({
+      contractsDir: '/var/task/contracts',
+      workDir: '/tmp',
+      duckdbMemoryLimit: expect.any(String),
+    });
     expect(config.threads).toBeGreaterThan(0);
     expect(config.maxUncompressedBytes).toBeGreaterThan(0);
     expect(config.fanOutStateMachineArn).toBeTruthy();

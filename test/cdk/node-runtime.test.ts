@@ -11,7 +11,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, it, jest } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { ESBUILD_TARGET, LAMBDA_NODE_RUNTIME, NODE_MAJOR, nodeMajorOfEsbuildTarget, nodeMajorOfRuntime } from '../../lib/functions/runtime.ts';
+import {
+  ESBUILD_TARGET,
+  LAMBDA_NODE_RUNTIME,
+  NODE_MAJOR,
+  nodeMajorOfEsbuildTarget,
+  nodeMajorOfRuntime,
+} from '../../lib/functions/runtime.ts';
 
 /** Every NodejsFunction the lake's constructs create, with the bundling options they pass to esbuild. */
 const created: Array<{ fn: Construct; target: string | undefined }> = [];
@@ -29,7 +35,8 @@ jest.unstable_mockModule('aws-cdk-lib/aws-lambda-nodejs', () => {
 });
 const nodejs = await import('aws-cdk-lib/aws-lambda-nodejs');
 const { esmBundling } = await import('../../lib/functions/bundling.ts');
-const { logicalId, removeSynthOutputs, REPO_ROOT, skipBuiltinTemplateValidation, synthLake } = await import('./support/synth.ts');
+const { logicalId, removeSynthOutputs, REPO_ROOT, skipBuiltinTemplateValidation, synthLake } =
+  await import('./support/synth.ts');
 
 skipBuiltinTemplateValidation();
 afterAll(removeSynthOutputs);
@@ -44,14 +51,18 @@ interface Mismatch {
  * The functions of `stack` whose bundle targets another Node.js major than their synthesized `Runtime`. Without
  * an explicit target CDK derives one from the runtime, so only an explicit target can drift.
  */
-function drift(stack: Stack, template: Template = Template.fromStack(stack)): { checked: string[]; mismatches: Mismatch[] } {
+function drift(
+  stack: Stack,
+  template: Template = Template.fromStack(stack),
+): { checked: string[]; mismatches: Mismatch[] } {
   const resources = template.toJSON().Resources as Record<string, { Properties?: { Runtime?: string } }>;
   const ours = created.filter((c) => Stack.of(c.fn) === stack);
   const mismatches: Mismatch[] = [];
   for (const { fn, target } of ours) {
     const runtime = resources[logicalId(fn)]?.Properties?.Runtime;
     if (runtime === undefined) throw new Error(`${fn.node.path}: no Runtime in the template`);
-    if (target !== undefined && nodeMajorOfEsbuildTarget(target) !== nodeMajorOfRuntime(runtime)) mismatches.push({ path: fn.node.path, runtime, target });
+    if (target !== undefined && nodeMajorOfEsbuildTarget(target) !== nodeMajorOfRuntime(runtime))
+      mismatches.push({ path: fn.node.path, runtime, target });
   }
   return { checked: ours.map((c) => c.fn.node.path), mismatches };
 }
@@ -60,9 +71,12 @@ describe('bundle target and Lambda runtime', () => {
   it.each(['dev', 'prod'])('%s: every function bundle is built for the Node.js major its function runs on', (stage) => {
     const { stack, template } = synthLake({ context: { stage } });
     const { checked, mismatches } = drift(stack, template);
-    expect(checked.map((p) => p.split('/').slice(-2, -1)[0])).toEqual(expect.arrayContaining(['Ingestion', 'GoldRefresh']));
+    expect(checked.map((p) => p.split('/').slice(-2, -1)[0])).toEqual(
+      expect.arrayContaining(['Ingestion', 'GoldRefresh']),
+    );
     expect(mismatches, 'esbuild target and Lambda Runtime name different Node.js majors').toEqual([]);
-    for (const path of checked) expect(created.find((c) => c.fn.node.path === path)?.target, `${path}: bundling.target`).toBe(ESBUILD_TARGET);
+    for (const path of checked)
+      expect(created.find((c) => c.fn.node.path === path)?.target, `${path}: bundling.target`).toBe(ESBUILD_TARGET);
   });
 
   it('the synthesized functions run on the one runtime, nodejs24.x, and their bundles target node24', () => {
@@ -71,7 +85,10 @@ describe('bundle target and Lambda runtime', () => {
     const ours = created.filter((c) => Stack.of(c.fn) === stack).map((c) => logicalId(c.fn));
     expect(ours.length).toBeGreaterThanOrEqual(2);
     for (const id of ours) expect(functions[id]?.Properties.Runtime, id).toBe(LAMBDA_NODE_RUNTIME.name);
-    expect({ runtime: LAMBDA_NODE_RUNTIME.name, target: ESBUILD_TARGET }).toEqual({ runtime: `nodejs${NODE_MAJOR}.x`, target: `node${NODE_MAJOR}` });
+    expect({ runtime: LAMBDA_NODE_RUNTIME.name, target: ESBUILD_TARGET }).toEqual({
+      runtime: `nodejs${NODE_MAJOR}.x`,
+      target: `node${NODE_MAJOR}`,
+    });
     expect(NODE_MAJOR).toBe(24);
   });
 
@@ -92,7 +109,10 @@ describe('bundle target and Lambda runtime', () => {
 
 describe('the repository pins the same Node.js major', () => {
   const read = (file: string): string => readFileSync(join(REPO_ROOT, file), 'utf8');
-  const pkg = JSON.parse(read('package.json')) as { engines: { node: string }; devDependencies: Record<string, string> };
+  const pkg = JSON.parse(read('package.json')) as {
+    engines: { node: string };
+    devDependencies: Record<string, string>;
+  };
 
   it('.node-version and .nvmrc (version managers) name it', () => {
     expect(read('.node-version').trim()).toBe(String(NODE_MAJOR));

@@ -24,11 +24,26 @@ describe('docs/operations-guide.md', () => {
       .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
       .map((r) => String(r.Properties?.AlarmName));
     expect(names.length).toBeGreaterThanOrEqual(10);
-    for (const name of names) expect(expected).toMatch(new RegExp(`\\| \`${name}\` \\|[^\\n]*\\]\\(runbook\\.md#[a-z0-9-]+\\) \\|`));
+    for (const name of names)
+      expect(expected).toMatch(new RegExp(`\\| \`${name}\` \\|[^\\n]*\\]\\(runbook\\.md#[a-z0-9-]+\\) \\|`));
   });
 
   it('follows the seed template: its numbered sections, mermaid C4 diagrams, an ERD of every dataset', () => {
-    for (const section of ['1. System Overview', '2. System Architecture (C4 Model)', '2.3. Technology Stack', '3.1. Entity-Relationship Diagram', '3.3. Data Dictionary', '4. Communication Patterns', '5. Data Processing Pipelines', '6. Data Storage & Lifecycle', '7. Data Governance & Security', '8. Observability & Data Quality', '9. Deployment & Operations', '10. Runbooks & SOPs', '11. Glossary']) {
+    for (const section of [
+      '1. System Overview',
+      '2. System Architecture (C4 Model)',
+      '2.3. Technology Stack',
+      '3.1. Entity-Relationship Diagram',
+      '3.3. Data Dictionary',
+      '4. Communication Patterns',
+      '5. Data Processing Pipelines',
+      '6. Data Storage & Lifecycle',
+      '7. Data Governance & Security',
+      '8. Observability & Data Quality',
+      '9. Deployment & Operations',
+      '10. Runbooks & SOPs',
+      '11. Glossary',
+    ]) {
       expect(expected).toContain(`## ${section}`);
     }
     expect(expected).not.toContain('{{generated:');

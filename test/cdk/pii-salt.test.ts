@@ -9,7 +9,8 @@ import { logicalId, removeSynthOutputs, synthLake, testApp } from './support/syn
 
 function lakeWith(contracts: Record<string, object[]>): { lake: DataLake; template: Template; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'medallion-pii-'));
-  for (const [name, columns] of Object.entries(contracts)) writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, version: '1', columns }));
+  for (const [name, columns] of Object.entries(contracts))
+    writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, version: '1', columns }));
   const stack = new Stack(testApp(), 'Pii');
   const lake = new DataLake(stack, 'Lake', { contractsDir: dir, queriesDir: join(dir, 'none') });
   return { lake, template: Template.fromStack(stack), dir };
@@ -19,8 +20,18 @@ describe('the PII salt', () => {
   let hashing: ReturnType<typeof lakeWith>;
   let plain: ReturnType<typeof lakeWith>;
   beforeAll(() => {
-    hashing = lakeWith({ customers: [{ name: 'id', type: 'string', required: true }, { name: 'email', type: 'string', pii: 'hash' }] });
-    plain = lakeWith({ payments: [{ name: 'id', type: 'string', required: true }, { name: 'email', type: 'string', pii: 'drop' }] });
+    hashing = lakeWith({
+      customers: [
+        { name: 'id', type: 'string', required: true },
+        { name: 'email', type: 'string', pii: 'hash' },
+      ],
+    });
+    plain = lakeWith({
+      payments: [
+        { name: 'id', type: 'string', required: true },
+        { name: 'email', type: 'string', pii: 'drop' },
+      ],
+    });
   });
   afterAll(() => [hashing, plain].forEach((l) => rmSync(l.dir, { recursive: true, force: true })));
 
@@ -46,17 +57,27 @@ describe('the PII salt', () => {
     hashing.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ PII_SALT_SECRET_ARN: secretRef }) },
     });
-    const policies = Object.values(hashing.template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } } }>;
+    const policies = Object.values(hashing.template.findResources('AWS::IAM::Policy')) as Array<{
+      Properties: { PolicyDocument: { Statement: Array<{ Action: unknown; Resource: unknown }> } };
+    }>;
     const secretStatements = policies
       .flatMap((p) => p.Properties.PolicyDocument.Statement)
       .filter((s) => [s.Action].flat().some((a) => String(a).startsWith('secretsmanager:')));
-    expect(secretStatements).toEqual([{ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], Effect: 'Allow', Resource: secretRef }]);
+    expect(secretStatements).toEqual([
+      {
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        Effect: 'Allow',
+        Resource: secretRef,
+      },
+    ]);
   });
 
   it('does not exist when no contract hashes PII', () => {
     expect(plain.lake.ingestion.piiSalt).toBeUndefined();
     plain.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    plain.template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ PII_SALT_SECRET_ARN: Match.absent() }) } });
+    plain.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PII_SALT_SECRET_ARN: Match.absent() }) },
+    });
   });
 });
 
@@ -65,11 +86,20 @@ describe('the PII salt under cdk-nag', () => {
     const dir = mkdtempSync(join(tmpdir(), 'medallion-pii-nag-'));
     try {
       copyFileSync(join(import.meta.dirname, '../../contracts/transactions.json'), join(dir, 'transactions.json'));
-      const customers = { name: 'customers', version: '1', columns: [{ name: 'id', type: 'string', required: true }, { name: 'email', type: 'string', pii: 'hash' }] };
+      const customers = {
+        name: 'customers',
+        version: '1',
+        columns: [
+          { name: 'id', type: 'string', required: true },
+          { name: 'email', type: 'string', pii: 'hash' },
+        ],
+      };
       writeFileSync(join(dir, 'customers.json'), JSON.stringify(customers));
       const { app, stack } = synthLake({ overrides: { lake: { contractsDir: dir } } });
       expect(stack.lake.ingestion.piiSalt).toBeDefined();
-      const report = JSON.parse(readFileSync(join(app.synth().directory, 'validation-report.json'), 'utf8')) as { pluginReports: { violations?: unknown[] }[] };
+      const report = JSON.parse(readFileSync(join(app.synth().directory, 'validation-report.json'), 'utf8')) as {
+        pluginReports: { violations?: unknown[] }[];
+      };
       expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -16,26 +16,41 @@ describe('ingest events', () => {
   it('the ingest function publishes on the default bus: EVENT_BUS_NAME set, events:PutEvents on that bus only', () => {
     const { stack, template } = synthLake();
     const fn = stack.lake.ingestion.function;
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: 'default' }) } });
-    const puts = roleStatements(template, logicalId(fn.role!)).filter((s) => JSON.stringify(s.Action).includes('events:'));
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: 'default' }) },
+    });
+    const puts = roleStatements(template, logicalId(fn.role!)).filter((s) =>
+      JSON.stringify(s.Action).includes('events:'),
+    );
     expect(puts).toHaveLength(1);
     expect(puts[0]?.Action).toBe('events:PutEvents');
-    expect(render(puts[0]?.Resource)).toBe('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default');
+    expect(render(puts[0]?.Resource)).toBe(
+      'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default',
+    );
     // No owner topics unless asked for.
     template.resourceCountIs('AWS::SNS::Topic', 1); // the alarm topic
   });
 
   it('publishEvents: false leaves the variable and the grant out', () => {
     const { stack, template } = synthLake({ overrides: { lake: { ingestion: { publishEvents: false } } } });
-    const variables = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Environment?.Variables ?? {});
+    const variables = Object.values(template.findResources('AWS::Lambda::Function')).map(
+      (f) => f.Properties.Environment?.Variables ?? {},
+    );
     expect(variables.some((v) => 'EVENT_BUS_NAME' in v)).toBe(false);
-    expect(JSON.stringify(roleStatements(template, logicalId(stack.lake.ingestion.function.role!)))).not.toContain('events:PutEvents');
-    expect(() => synthLake({ overrides: { lake: { ingestion: { publishEvents: false }, ownerTopics: true } } })).toThrow(/ownerTopics needs ingest events/);
+    expect(JSON.stringify(roleStatements(template, logicalId(stack.lake.ingestion.function.role!)))).not.toContain(
+      'events:PutEvents',
+    );
+    expect(() =>
+      synthLake({ overrides: { lake: { ingestion: { publishEvents: false }, ownerTopics: true } } }),
+    ).toThrow(/ownerTopics needs ingest events/);
   });
 });
 
 describe('owner topics (ownerTopics)', () => {
-  const { stack, template } = synthLake({ context: { stage: 'prod' }, overrides: { lake: { ownerTopics: { ownerEmails: { 'payments-data': ['payments@example.com'] } } } } });
+  const { stack, template } = synthLake({
+    context: { stage: 'prod' },
+    overrides: { lake: { ownerTopics: { ownerEmails: { 'payments-data': ['payments@example.com'] } } } },
+  });
   const feedback = stack.lake.producerFeedback!;
 
   it('one encrypted, TLS-only topic per contract owner, named after it', () => {
@@ -54,7 +69,11 @@ describe('owner topics (ownerTopics)', () => {
         ]),
       },
     });
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'payments@example.com', TopicArn: { Ref: topicId } });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'payments@example.com',
+      TopicArn: { Ref: topicId },
+    });
     expect(() => feedback.topic('nobody')).toThrow(/no contract has owner "nobody"/);
   });
 
@@ -64,13 +83,20 @@ describe('owner topics (ownerTopics)', () => {
       EventPattern: { source: ['medallion.lake'], detail: { owner: ['payments-data'] } },
       Targets: [Match.objectLike({ Arn: { Ref: logicalId(feedback.topic('payments-data') as never) } })],
     });
-    const rule = Object.values(template.findResources('AWS::Events::Rule')).find((r) => r.Properties.Name === 'medallion-prod-ingest-events-payments-data');
+    const rule = Object.values(template.findResources('AWS::Events::Rule')).find(
+      (r) => r.Properties.Name === 'medallion-prod-ingest-events-payments-data',
+    );
     expect(rule?.Properties.EventBusName).toBe('default');
   });
 
   it('lets EventBridge use the lake key for this account only', () => {
     const key = Object.values(template.findResources('AWS::KMS::Key'))[0];
-    const statement = (key?.Properties.KeyPolicy.Statement as Record<string, unknown>[]).find((s) => JSON.stringify(s.Principal).includes('events.amazonaws.com'));
-    expect(statement).toMatchObject({ Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } });
+    const statement = (key?.Properties.KeyPolicy.Statement as Record<string, unknown>[]).find((s) =>
+      JSON.stringify(s.Principal).includes('events.amazonaws.com'),
+    );
+    expect(statement).toMatchObject({
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
   });
 });

@@ -8,7 +8,15 @@ import { DataLake } from '../../lib/data-lake.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { readAnalystQueries } from '../../lib/query/analyst-sql.ts';
 import { ATHENA_ENGINE_VERSION, workgroupFor } from '../../lib/query/lake-query.ts';
-import { logicalId, removeSynthOutputs, render, REPO_ROOT, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+import {
+  logicalId,
+  removeSynthOutputs,
+  render,
+  REPO_ROOT,
+  skipBuiltinTemplateValidation,
+  synthLake,
+  testApp,
+} from './support/synth.ts';
 
 skipBuiltinTemplateValidation();
 
@@ -29,7 +37,9 @@ afterAll(() => {
 });
 
 function workgroup(template: Template, name: string): Record<string, unknown> {
-  const found = Object.values(template.findResources('AWS::Athena::WorkGroup')).filter((w) => w.Properties.Name === name);
+  const found = Object.values(template.findResources('AWS::Athena::WorkGroup')).filter(
+    (w) => w.Properties.Name === name,
+  );
   expect(found).toHaveLength(1);
   return found[0]?.Properties as Record<string, unknown>;
 }
@@ -40,25 +50,33 @@ describe('workgroups', () => {
     ['dev', 'platform', 10 * GIB],
     ['prod', 'analysts', 10 * GIB],
     ['prod', 'platform', 100 * GIB],
-  ] as const)('%s %s: engine v3 pinned, settings enforced, scan cutoff, metrics, encrypted results', (stage, kind, cutoff) => {
-    const { stack, template } = stage === 'dev' ? dev : prod;
-    const props = workgroup(template, `medallion-${stage}-${kind}`);
-    const config = props.WorkGroupConfiguration as Record<string, unknown>;
-    expect(config).toMatchObject({
-      EnforceWorkGroupConfiguration: true,
-      EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
-      BytesScannedCutoffPerQuery: cutoff,
-      PublishCloudWatchMetricsEnabled: true,
-      ResultConfiguration: {
-        EncryptionConfiguration: { EncryptionOption: 'SSE_KMS', KmsKey: { 'Fn::GetAtt': [logicalId(stack.lake.storage.key), 'Arn'] } },
-        ExpectedBucketOwner: { Ref: 'AWS::AccountId' },
-      },
-    });
-    const results = config.ResultConfiguration as { OutputLocation: unknown };
-    expect(render(results.OutputLocation)).toBe(`s3://\${${logicalId(stack.lake.storage.bucket('athenaResults'))}}/${kind}/`);
-    expect(props.State).toBe('ENABLED');
-    expect(ATHENA_ENGINE_VERSION).toBe('Athena engine version 3');
-  });
+  ] as const)(
+    '%s %s: engine v3 pinned, settings enforced, scan cutoff, metrics, encrypted results',
+    (stage, kind, cutoff) => {
+      const { stack, template } = stage === 'dev' ? dev : prod;
+      const props = workgroup(template, `medallion-${stage}-${kind}`);
+      const config = props.WorkGroupConfiguration as Record<string, unknown>;
+      expect(config).toMatchObject({
+        EnforceWorkGroupConfiguration: true,
+        EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
+        BytesScannedCutoffPerQuery: cutoff,
+        PublishCloudWatchMetricsEnabled: true,
+        ResultConfiguration: {
+          EncryptionConfiguration: {
+            EncryptionOption: 'SSE_KMS',
+            KmsKey: { 'Fn::GetAtt': [logicalId(stack.lake.storage.key), 'Arn'] },
+          },
+          ExpectedBucketOwner: { Ref: 'AWS::AccountId' },
+        },
+      });
+      const results = config.ResultConfiguration as { OutputLocation: unknown };
+      expect(render(results.OutputLocation)).toBe(
+        `s3://\${${logicalId(stack.lake.storage.bucket('athenaResults'))}}/${kind}/`,
+      );
+      expect(props.State).toBe('ENABLED');
+      expect(ATHENA_ENGINE_VERSION).toBe('Athena engine version 3');
+    },
+  );
 
   it('keeps saved queries and history on destroy unless the stage allows destruction', () => {
     expect(workgroup(prod.template, 'medallion-prod-analysts').RecursiveDeleteOption).toBe(false);
@@ -66,7 +84,9 @@ describe('workgroups', () => {
   });
 
   it('rejects a scan cutoff below Athena’s 10 MB minimum', () => {
-    expect(() => new DataLake(new Stack(testApp(), 'Low'), 'Lake', { analystsScanCutoffBytes: 1_000_000 })).toThrow(/at least 10 MB/);
+    expect(() => new DataLake(new Stack(testApp(), 'Low'), 'Lake', { analystsScanCutoffBytes: 1_000_000 })).toThrow(
+      /at least 10 MB/,
+    );
   });
 });
 
@@ -79,7 +99,9 @@ describe('named queries', () => {
     const { workgroups } = dev.stack.lake.query;
     for (const q of queries) {
       const readsQuarantine = (q.Properties.QueryString as string).includes('medallion_dev_quarantine.');
-      expect(q.Properties.WorkGroup).toEqual({ Ref: logicalId(readsQuarantine ? workgroups.platform : workgroups.analysts) });
+      expect(q.Properties.WorkGroup).toEqual({
+        Ref: logicalId(readsQuarantine ? workgroups.platform : workgroups.analysts),
+      });
       expect(q.Properties.Database).toBe('medallion_dev_silver');
       expect(q.Properties.Description.length).toBeGreaterThan(0);
     }
@@ -108,7 +130,12 @@ describe('named queries', () => {
     const stack = new Stack(testApp(), 'Rewrite');
     new DataLake(stack, 'Lake', { namePrefix: 'acme-test', queriesDir });
     const [query] = Object.values(Template.fromStack(stack).findResources('AWS::Athena::NamedQuery'));
-    expect(query?.Properties).toMatchObject({ Name: 'example', Description: 'Example: joins every zone', Database: 'acme_test_silver', WorkGroup: { Ref: expect.stringMatching(/Platform/) } });
+    expect(query?.Properties).toMatchObject({
+      Name: 'example',
+      Description: 'Example: joins every zone',
+      Database: 'acme_test_silver',
+      WorkGroup: { Ref: expect.stringMatching(/Platform/) },
+    });
     const sql = query?.Properties.QueryString as string;
     expect(sql).toContain('FROM acme_test_silver.transactions t');
     expect(sql).toContain('JOIN acme_test_gold.account_monthly_balance g');

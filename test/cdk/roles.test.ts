@@ -7,7 +7,14 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import { ZONES } from '../../lib/storage/zones.ts';
-import { bucketPolicyStatements, logicalId, removeSynthOutputs, roleStatements, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
+import {
+  bucketPolicyStatements,
+  logicalId,
+  removeSynthOutputs,
+  roleStatements,
+  skipBuiltinTemplateValidation,
+  synthLake,
+} from './support/synth.ts';
 
 skipBuiltinTemplateValidation();
 
@@ -38,14 +45,21 @@ function bucketGrantsTo(s: Synth, roleId: string): string[] {
 describe('the roles of each stage', () => {
   it('prod: the ingest, gold-refresh, fan-out state machine and analysts roles, nothing else', () => {
     const { lake, analystsRole } = prod.stack;
-    const expected = [lake.ingestion.function.role, lake.goldRefresh?.function.role, lake.fanOut?.stateMachine.role, analystsRole].map((r) => logicalId(r as NonNullable<typeof r>));
+    const expected = [
+      lake.ingestion.function.role,
+      lake.goldRefresh?.function.role,
+      lake.fanOut?.stateMachine.role,
+      analystsRole,
+    ].map((r) => logicalId(r as NonNullable<typeof r>));
     expect(Object.keys(roles(prod.template)).sort()).toEqual(expected.sort());
   });
 
   it('dev: the ingest, gold-refresh and fan-out roles and the auto-delete custom resource’s role (allowDestroy), nothing else', () => {
     const { lake } = dev.stack;
     const ids = Object.keys(roles(dev.template));
-    const ours = [lake.ingestion.function.role, lake.goldRefresh?.function.role, lake.fanOut?.stateMachine.role].map((r) => logicalId(r as NonNullable<typeof r>));
+    const ours = [lake.ingestion.function.role, lake.goldRefresh?.function.role, lake.fanOut?.stateMachine.role].map(
+      (r) => logicalId(r as NonNullable<typeof r>),
+    );
     expect(ids.filter((id) => !ours.includes(id))).toEqual([expect.stringMatching(AUTO_DELETE_ROLE)]);
   });
 });
@@ -59,7 +73,9 @@ describe('the dev auto-delete custom resource role', () => {
       Version: '2012-10-17',
       Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
     });
-    expect(role.ManagedPolicyArns).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole' }]);
+    expect(role.ManagedPolicyArns).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole' },
+    ]);
     expect(role.Policies).toBeUndefined();
     expect(roleStatements(dev.template, roleId())).toEqual([]);
   });
@@ -68,7 +84,10 @@ describe('the dev auto-delete custom resource role', () => {
     const { storage } = dev.stack.lake;
     const expected = ZONES.flatMap((z) => {
       const arn = `\${${logicalId(storage.bucket(z.zone))}.Arn}`;
-      return ['s3:DeleteObject*', 's3:GetBucket*', 's3:List*', 's3:PutBucketPolicy'].flatMap((a) => [`${a} on ${arn}`, `${a} on ${arn}/*`]);
+      return ['s3:DeleteObject*', 's3:GetBucket*', 's3:List*', 's3:PutBucketPolicy'].flatMap((a) => [
+        `${a} on ${arn}`,
+        `${a} on ${arn}/*`,
+      ]);
     });
     expect(bucketGrantsTo(dev, roleId())).toEqual(expected.sort());
   });

@@ -29,14 +29,22 @@ describe('lake demo', () => {
   it('says where the lake is and what happened, step by step', () => {
     expect(first.stdout).toContain('a local lake in ./.lake');
     expect(first.stdout).toMatch(/Generated 5 source files for January–April 2024/);
-    for (const key of ['2024-01.csv', '2024-02.csv', '2024-03.csv.gz', '2024-04.csv']) expect(first.stdout).toMatch(new RegExp(`✓ transactions/${key.replace('.', '\\.')}\\s+15,000 rows`));
+    for (const key of ['2024-01.csv', '2024-02.csv', '2024-03.csv.gz', '2024-04.csv'])
+      expect(first.stdout).toMatch(new RegExp(`✓ transactions/${key.replace('.', '\\.')}\\s+15,000 rows`));
     expect(first.stdout).toMatch(/✗ transactions\/2024-04-partner-feed\.csv\s+rejected: MISSING_COLUMNS/);
     expect(first.stdout).toMatch(/gold account_monthly_balance refreshed/);
   });
 
   it('prints the quarantine summary with every reason, at about 1% of rows', () => {
     const summary = first.stdout.split('Quarantine summary')[1]?.split('Month-end balances')[0] ?? '';
-    for (const reason of ['MISSING_REQUIRED', 'INVALID_CURRENCY', 'INVALID_AMOUNT', 'INVALID_TIMESTAMP', 'MALFORMED_ROW']) expect(summary).toMatch(new RegExp(`${reason}\\s+\\d+ rows`));
+    for (const reason of [
+      'MISSING_REQUIRED',
+      'INVALID_CURRENCY',
+      'INVALID_AMOUNT',
+      'INVALID_TIMESTAMP',
+      'MALFORMED_ROW',
+    ])
+      expect(summary).toMatch(new RegExp(`${reason}\\s+\\d+ rows`));
     expect(summary).toMatch(/MISSING_COLUMNS\s+1 file\s+whole file/);
     const rate = Number(/quarantined \((\d+\.\d+)%/.exec(first.stdout)?.[1]);
     expect(rate).toBeGreaterThan(0.7);
@@ -59,7 +67,14 @@ describe('lake demo', () => {
   });
 
   it('is idempotent: a second run gives the same answer and no duplicate rows', async () => {
-    const count = async () => JSON.parse((await lake(['query', '--sql', 'SELECT count(*) AS n FROM silver.transactions', '--json'], { cwd: scratch.dir })).stdout)[0].n as number;
+    const count = async () =>
+      JSON.parse(
+        (
+          await lake(['query', '--sql', 'SELECT count(*) AS n FROM silver.transactions', '--json'], {
+            cwd: scratch.dir,
+          })
+        ).stdout,
+      )[0].n as number;
     const before = await count();
     const again = await lake(['demo'], { cwd: scratch.dir });
     expect(again.code).toBe(0);

@@ -14,10 +14,16 @@ describe('lake erase and lake compact, as a user runs them', () => {
   let lakeDir: string;
   let report: GenerationReport;
   const run = (...args: string[]) => lake([...args, '--lake', lakeDir], { cwd: scratch.dir });
-  const query = async (sql: string) => JSON.parse((await run('query', '--sql', sql, '--json')).stdout) as Array<Record<string, unknown>>;
+  const query = async (sql: string) =>
+    JSON.parse((await run('query', '--sql', sql, '--json')).stdout) as Array<Record<string, unknown>>;
   const fingerprint = (where = 'true') =>
-    query(`SELECT count(*) AS n, sum(amount) AS total, count(DISTINCT ingest_run_id) AS runs, count(DISTINCT source_key) AS sources FROM silver.transactions WHERE ${where}`);
-  const silverFiles = async (month: string) => (await readdir(join(lakeDir, 'silver', 'transactions', 'year=2024', `month=${month}`))).filter((f) => f.endsWith('.parquet'));
+    query(
+      `SELECT count(*) AS n, sum(amount) AS total, count(DISTINCT ingest_run_id) AS runs, count(DISTINCT source_key) AS sources FROM silver.transactions WHERE ${where}`,
+    );
+  const silverFiles = async (month: string) =>
+    (await readdir(join(lakeDir, 'silver', 'transactions', 'year=2024', `month=${month}`))).filter((f) =>
+      f.endsWith('.parquet'),
+    );
 
   beforeAll(async () => {
     scratch = await scratchDir();
@@ -25,7 +31,14 @@ describe('lake erase and lake compact, as a user runs them', () => {
     const landing = join(scratch.dir, 'landing');
     await mkdir(landing);
     for (let i = 0; i < FILES; i++) {
-      report = await writeTransactionsCsv(join(landing, `partner-${i}.csv`), { rows: 300, accounts: 4, from: '2024-01', to: '2024-02', firstId: i * 10_000, seed: 42 + i });
+      report = await writeTransactionsCsv(join(landing, `partner-${i}.csv`), {
+        rows: 300,
+        accounts: 4,
+        from: '2024-01',
+        to: '2024-02',
+        firstId: i * 10_000,
+        seed: 42 + i,
+      });
     }
     const r = await run('ingest', landing, '--dataset', 'transactions');
     expect(r.code, r.stderr).toBe(0);
@@ -56,7 +69,12 @@ describe('lake erase and lake compact, as a user runs them', () => {
   });
 
   it('refuses bad compaction options with a usage error', async () => {
-    for (const args of [['--partition', 'year=2024/month=01'], ['--target-size', 'big'], ['--dataset', 'transactions', '--partition', 'month=01'], ['--dataset', 'nope']]) {
+    for (const args of [
+      ['--partition', 'year=2024/month=01'],
+      ['--target-size', 'big'],
+      ['--dataset', 'transactions', '--partition', 'month=01'],
+      ['--dataset', 'nope'],
+    ]) {
       const r = await run('compact', ...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/error: /);
@@ -69,7 +87,9 @@ describe('lake erase and lake compact, as a user runs them', () => {
     const before = await fingerprint(`account_id = '${account}'`);
     expect(Number(before[0]?.n)).toBeGreaterThan(0);
     const others = await fingerprint(`account_id <> '${account}'`);
-    const goldOthers = await query(`SELECT * FROM gold.account_monthly_balance WHERE account_id <> '${account}' ORDER BY account_id, year, month`);
+    const goldOthers = await query(
+      `SELECT * FROM gold.account_monthly_balance WHERE account_id <> '${account}' ORDER BY account_id, year, month`,
+    );
 
     const dry = await run('erase', '--dataset', 'transactions', '--where', `account_id = '${account}'`, '--dry-run');
     expect(dry.code, dry.stderr).toBe(0);
@@ -77,19 +97,50 @@ describe('lake erase and lake compact, as a user runs them', () => {
     expect(dry.stdout).toMatch(/dry run: nothing was written/);
     expect(await fingerprint(`account_id = '${account}'`)).toEqual(before);
 
-    const r = await run('erase', '--dataset', 'transactions', '--where', `account_id = '${account}'`, '--requested-by', 'DPO ticket 42', '--json');
+    const r = await run(
+      'erase',
+      '--dataset',
+      'transactions',
+      '--where',
+      `account_id = '${account}'`,
+      '--requested-by',
+      'DPO ticket 42',
+      '--json',
+    );
     expect(r.code, r.stderr).toBe(0);
-    const record = JSON.parse(r.stdout) as { erasure_id: string; status: string; rows_removed: { silver: number; quarantine: number }; requested_by: string };
-    expect(record).toMatchObject({ status: 'completed', requested_by: 'DPO ticket 42', rows_removed: { silver: Number(before[0]?.n) } });
+    const record = JSON.parse(r.stdout) as {
+      erasure_id: string;
+      status: string;
+      rows_removed: { silver: number; quarantine: number };
+      requested_by: string;
+    };
+    expect(record).toMatchObject({
+      status: 'completed',
+      requested_by: 'DPO ticket 42',
+      rows_removed: { silver: Number(before[0]?.n) },
+    });
     expect(record.rows_removed.quarantine).toBeGreaterThan(0);
     expect(r.stdout).not.toContain(account);
 
     expect(Number((await fingerprint(`account_id = '${account}'`))[0]?.n)).toBe(0);
     expect(await fingerprint(`account_id <> '${account}'`)).toEqual(others);
-    expect(await query(`SELECT count(*) AS n FROM quarantine.transactions WHERE raw_record LIKE '%"${account}"%'`)).toEqual([{ n: 0 }]);
-    expect(await query(`SELECT count(*) AS n FROM gold.account_monthly_balance WHERE account_id = '${account}'`)).toEqual([{ n: 0 }]);
-    expect(await query(`SELECT * FROM gold.account_monthly_balance WHERE account_id <> '${account}' ORDER BY account_id, year, month`)).toEqual(goldOthers);
-    const audit = JSON.parse(await readFile(join(lakeDir, 'silver', '_audit', 'erasures', 'transactions', `${record.erasure_id}.json`), 'utf8')) as typeof record;
+    expect(
+      await query(`SELECT count(*) AS n FROM quarantine.transactions WHERE raw_record LIKE '%"${account}"%'`),
+    ).toEqual([{ n: 0 }]);
+    expect(
+      await query(`SELECT count(*) AS n FROM gold.account_monthly_balance WHERE account_id = '${account}'`),
+    ).toEqual([{ n: 0 }]);
+    expect(
+      await query(
+        `SELECT * FROM gold.account_monthly_balance WHERE account_id <> '${account}' ORDER BY account_id, year, month`,
+      ),
+    ).toEqual(goldOthers);
+    const audit = JSON.parse(
+      await readFile(
+        join(lakeDir, 'silver', '_audit', 'erasures', 'transactions', `${record.erasure_id}.json`),
+        'utf8',
+      ),
+    ) as typeof record;
     expect(audit).toEqual(record);
 
     // A replay of the (unchanged) sources does not bring the erased rows back.
@@ -121,10 +172,18 @@ describe('lake erase and lake compact, as a user runs them', () => {
     const lockPath = join(lakeDir, 'locks', 'transactions.maintenance.lock');
     const before = await fingerprint();
     await withFileLock(lockPath, async () => {
-      const r = await lake(['erase', '--dataset', 'transactions', '--where', 'account_id = X', '--lake', lakeDir], { cwd: scratch.dir, env: { LAKE_MAINTENANCE_LOCK_WAIT_MS: '0' } });
+      const r = await lake(['erase', '--dataset', 'transactions', '--where', 'account_id = X', '--lake', lakeDir], {
+        cwd: scratch.dir,
+        env: { LAKE_MAINTENANCE_LOCK_WAIT_MS: '0' },
+      });
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/another maintenance command \(pid \d+.*\) is rewriting transactions; the erasure did nothing/);
-      const c = await lake(['compact', '--lake', lakeDir], { cwd: scratch.dir, env: { LAKE_MAINTENANCE_LOCK_WAIT_MS: '0' } });
+      expect(r.stderr).toMatch(
+        /another maintenance command \(pid \d+.*\) is rewriting transactions; the erasure did nothing/,
+      );
+      const c = await lake(['compact', '--lake', lakeDir], {
+        cwd: scratch.dir,
+        env: { LAKE_MAINTENANCE_LOCK_WAIT_MS: '0' },
+      });
       expect(c.code).toBe(2);
       expect(c.stderr).toMatch(/the compaction did nothing/);
     });

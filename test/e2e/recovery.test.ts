@@ -19,13 +19,24 @@ describe('recovery and concurrency of the local lake', () => {
   let scratch: Awaited<ReturnType<typeof scratchDir>>;
   let lakeDir: string;
   let lockFile: string;
-  const run = (args: string[], env: Record<string, string> = {}) => lake([...args, '--lake', lakeDir], { cwd: scratch.dir, env });
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    lake([...args, '--lake', lakeDir], { cwd: scratch.dir, env });
   const csv = async (name: string, id: string) => {
     const path = join(scratch.dir, name);
     await writeFile(path, `${HEADER}${id},ACC001,1.00,EUR,2024-02-01T10:00:00Z\n`);
     return path;
   };
-  const lockHeldBy = (pid: number) => writeFile(lockFile, JSON.stringify({ pid, host: hostname(), process_started_at: '', acquired_at: new Date().toISOString(), nonce: 'test' }));
+  const lockHeldBy = (pid: number) =>
+    writeFile(
+      lockFile,
+      JSON.stringify({
+        pid,
+        host: hostname(),
+        process_started_at: '',
+        acquired_at: new Date().toISOString(),
+        nonce: 'test',
+      }),
+    );
 
   beforeAll(async () => {
     scratch = await scratchDir();
@@ -48,7 +59,11 @@ describe('recovery and concurrency of the local lake', () => {
     const r = await run(['ingest', await csv('overlap.csv', 'O1'), '--json'], { LAKE_GOLD_LOCK_WAIT_MS: '0' });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toHaveLength(1);
-    expect(r.stderr).toMatch(new RegExp(`! gold not refreshed here: another refresh \\(pid ${process.pid} since .*\\) is still running and picks up new ingests while it runs`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `! gold not refreshed here: another refresh \\(pid ${process.pid} since .*\\) is still running and picks up new ingests while it runs`,
+      ),
+    );
     const status = JSON.parse((await run(['status', '--json'])).stdout);
     expect(status.gold[0]).toMatchObject({ up_to_date: false, pending_sources: 1 });
   });
@@ -78,7 +93,14 @@ describe('recovery and concurrency of the local lake', () => {
     const other = join(scratch.dir, 'unfinished-lake');
     await mkdir(join(other, 'silver', '_pending', 'transactions'), { recursive: true });
     await writeFile(join(other, 'lake.json'), '{"lake_format":1}\n');
-    const intent = { dataset: 'transactions', run_id: 'r', source: { bucket: 'bronze', key: 'transactions/big.csv', version_id: null, etag: 'e' }, started_at: '2024-05-01T10:00:00.000Z', silver_keys: ['a'], quarantine_keys: [] };
+    const intent = {
+      dataset: 'transactions',
+      run_id: 'r',
+      source: { bucket: 'bronze', key: 'transactions/big.csv', version_id: null, etag: 'e' },
+      started_at: '2024-05-01T10:00:00.000Z',
+      silver_keys: ['a'],
+      quarantine_keys: [],
+    };
     await writeFile(join(other, 'silver', '_pending', 'transactions', 'abc.json'), JSON.stringify(intent));
     const r = await lake(['status', '--lake', other], { cwd: scratch.dir });
     expect(r.code).toBe(0);
@@ -93,7 +115,9 @@ describe('recovery and concurrency of the local lake', () => {
     await symlink(secret, link);
     const alone = await run(['ingest', link]);
     expect(alone.code).toBe(2);
-    expect(alone.stderr).toMatch(/error: nothing to ingest \(skipped .*link\.csv: a symbolic link: links are never followed/);
+    expect(alone.stderr).toMatch(
+      /error: nothing to ingest \(skipped .*link\.csv: a symbolic link: links are never followed/,
+    );
 
     const landing = join(scratch.dir, 'landing');
     await mkdir(landing);

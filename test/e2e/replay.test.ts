@@ -25,7 +25,16 @@ describe('lake replay: re-ingesting bronze never duplicates', () => {
     scratch = await scratchDir();
     lakeDir = join(scratch.dir, 'lake');
     for (const [i, month] of ['2024-01', '2024-02'].entries()) {
-      reports.push(await writeTransactionsCsv(join(scratch.dir, `${month}.csv`), { rows: 2000, accounts: 4, from: month, to: month, feed: { from: '2024-01', to: '2024-02' }, firstId: i * 10_000 }));
+      reports.push(
+        await writeTransactionsCsv(join(scratch.dir, `${month}.csv`), {
+          rows: 2000,
+          accounts: 4,
+          from: month,
+          to: month,
+          feed: { from: '2024-01', to: '2024-02' },
+          firstId: i * 10_000,
+        }),
+      );
     }
     const r = await run('ingest', join(scratch.dir, '2024-01.csv'), join(scratch.dir, '2024-02.csv'));
     expect(r.code).toBe(0);
@@ -34,8 +43,17 @@ describe('lake replay: re-ingesting bronze never duplicates', () => {
 
   it('replays every bronze object and leaves silver, quarantine and gold exactly as they were', async () => {
     const before = await snapshot();
-    const quarantineBefore = (await run('query', '--sql', 'SELECT count(*) AS n FROM quarantine.transactions', '--json')).stdout;
-    const goldBefore = (await run('query', '--sql', 'SELECT * FROM gold.account_monthly_balance ORDER BY account_id, year, month', '--json')).stdout;
+    const quarantineBefore = (
+      await run('query', '--sql', 'SELECT count(*) AS n FROM quarantine.transactions', '--json')
+    ).stdout;
+    const goldBefore = (
+      await run(
+        'query',
+        '--sql',
+        'SELECT * FROM gold.account_monthly_balance ORDER BY account_id, year, month',
+        '--json',
+      )
+    ).stdout;
 
     const r = await run('replay');
     expect(r.code).toBe(0);
@@ -43,8 +61,19 @@ describe('lake replay: re-ingesting bronze never duplicates', () => {
     expect(r.stdout).toMatch(/silver rows: ([\d,]+) before, \1 after — no duplicates/);
 
     expect(await snapshot()).toEqual(before); // same rows, same sum, same run ids, same landing time
-    expect((await run('query', '--sql', 'SELECT count(*) AS n FROM quarantine.transactions', '--json')).stdout).toBe(quarantineBefore);
-    expect((await run('query', '--sql', 'SELECT * FROM gold.account_monthly_balance ORDER BY account_id, year, month', '--json')).stdout).toBe(goldBefore);
+    expect((await run('query', '--sql', 'SELECT count(*) AS n FROM quarantine.transactions', '--json')).stdout).toBe(
+      quarantineBefore,
+    );
+    expect(
+      (
+        await run(
+          'query',
+          '--sql',
+          'SELECT * FROM gold.account_monthly_balance ORDER BY account_id, year, month',
+          '--json',
+        )
+      ).stdout,
+    ).toBe(goldBefore);
     expect(before.n).toBe(reports[0]!.validRows + reports[1]!.validRows);
   });
 

@@ -14,13 +14,21 @@ import { faultEnv } from '../faults/support/faults.ts';
 import { lake, scratchDir, startLake, waitForOutput } from './support/cli.ts';
 
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\n';
-const rows = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i},ACC00${i % 3},${i + 1}.25,EUR,2024-01-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z\n`).join('');
+const rows = (prefix: string, n: number) =>
+  Array.from(
+    { length: n },
+    (_, i) =>
+      `${prefix}${i},ACC00${i % 3},${i + 1}.25,EUR,2024-01-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z\n`,
+  ).join('');
 
 describe('lake watch: nothing is lost', () => {
   let scratch: Awaited<ReturnType<typeof scratchDir>>;
   let lakeDir: string;
   const run = (...args: string[]) => lake([...args, '--lake', lakeDir], { cwd: scratch.dir });
-  const count = async (where: string) => JSON.parse((await run('query', '--sql', `SELECT count(*) AS n FROM silver.transactions WHERE ${where}`, '--json')).stdout)[0].n as number;
+  const count = async (where: string) =>
+    JSON.parse(
+      (await run('query', '--sql', `SELECT count(*) AS n FROM silver.transactions WHERE ${where}`, '--json')).stdout,
+    )[0].n as number;
 
   beforeAll(async () => {
     scratch = await scratchDir();
@@ -31,7 +39,9 @@ describe('lake watch: nothing is lost', () => {
   it('a writer that pauses for longer than the poll interval does not get its file taken half-written', async () => {
     const landing = join(scratch.dir, 'slow');
     await mkdir(landing);
-    const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '3000'], { cwd: scratch.dir });
+    const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '3000'], {
+      cwd: scratch.dir,
+    });
     const exited = new Promise<number | null>((resolve) => watch.on('close', resolve));
     await waitForOutput(watch, 'stdout', (t) => t.includes('Watching'));
 
@@ -46,7 +56,12 @@ describe('lake watch: nothing is lost', () => {
     expect(out).toMatch(/✓ transactions\/slow\.csv\s+31 rows: 31 valid/);
     watch.kill('SIGINT');
     expect(await exited).toBe(0);
-    const cut = await run('query', '--sql', "SELECT CAST(transaction_timestamp AS VARCHAR) AS at FROM silver.transactions WHERE transaction_id = 'CUT1'", '--json');
+    const cut = await run(
+      'query',
+      '--sql',
+      "SELECT CAST(transaction_timestamp AS VARCHAR) AS at FROM silver.transactions WHERE transaction_id = 'CUT1'",
+      '--json',
+    );
     expect(JSON.parse(cut.stdout)).toEqual([{ at: '2024-01-31 18:59:59.999' }]);
   });
 
@@ -55,12 +70,22 @@ describe('lake watch: nothing is lost', () => {
     await mkdir(landing);
     const freed = join(scratch.dir, 'disk-freed');
     // The bronze copy fails with ENOSPC until the marker exists (the fault preload of the faults tier).
-    const env = faultEnv({ enospc: { at: /\/bronze\/transactions\/full\.csv\.[^/]+\.tmp$/, ops: ['open'], until: freed } });
-    const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '200'], { cwd: scratch.dir, env });
+    const env = faultEnv({
+      enospc: { at: /\/bronze\/transactions\/full\.csv\.[^/]+\.tmp$/, ops: ['open'], until: freed },
+    });
+    const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '200'], {
+      cwd: scratch.dir,
+      env,
+    });
     const exited = new Promise<number | null>((resolve) => watch.on('close', resolve));
     await waitForOutput(watch, 'stdout', (t) => t.includes('Watching'));
     await writeFile(join(landing, 'full.csv'), `${HEADER}${rows('F', 7)}`);
-    await waitForOutput(watch, 'stderr', (t) => /✗ full\.csv: ENOSPC: no space left on device.*\(tried again in/.test(t), 60_000);
+    await waitForOutput(
+      watch,
+      'stderr',
+      (t) => /✗ full\.csv: ENOSPC: no space left on device.*\(tried again in/.test(t),
+      60_000,
+    );
     await writeFile(freed, '');
     const out = await waitForOutput(watch, 'stdout', (t) => /✓ transactions\/full\.csv/.test(t), 60_000);
     expect(out).toMatch(/✓ transactions\/full\.csv\s+7 rows: 7 valid/);
@@ -81,7 +106,9 @@ describe('lake watch: nothing is lost', () => {
     await appendFile(file, rows('W', 7));
     const second = await run('watch', landing, '--once', '--quiet-period', '0');
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(/✗ NOT INGESTED: v\.csv\n\s+bronze already holds a different transactions\/v\.csv .*this file is .*was NOT ingested/);
+    expect(second.stderr).toMatch(
+      /✗ NOT INGESTED: v\.csv\n\s+bronze already holds a different transactions\/v\.csv .*this file is .*was NOT ingested/,
+    );
     expect(second.stderr).toMatch(/hint: raw input is immutable: give the new file another name/);
     expect(second.stdout).toMatch(/Done: 0 files ingested, 1 failed\./);
     const status = JSON.parse((await run('status', '--json')).stdout);
@@ -106,13 +133,20 @@ describe('lake watch: nothing is lost', () => {
     await copyFile(file, join(lakeDir, 'bronze', 'transactions', 'k.csv'));
 
     const before = JSON.parse((await run('status', '--json')).stdout);
-    expect(before.bronze_not_ingested).toEqual([expect.objectContaining({ key: 'transactions/k.csv', state: 'not ingested' })]);
+    expect(before.bronze_not_ingested).toEqual([
+      expect.objectContaining({ key: 'transactions/k.csv', state: 'not ingested' }),
+    ]);
     expect((await run('status')).stdout).toMatch(/In bronze, not ingested[\s\S]*transactions\/k\.csv/);
 
     const restart = await run('watch', landing, '--once', '--quiet-period', '0', '--json');
     expect(restart.code).toBe(0);
-    const manifests = restart.stdout.trim().split('\n').map((l) => JSON.parse(l) as Manifest);
-    expect(manifests.map((m) => [m.source.key, m.rows_in, m.rows_valid + m.rows_quarantined])).toEqual([['transactions/k.csv', 9, 9]]);
+    const manifests = restart.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Manifest);
+    expect(manifests.map((m) => [m.source.key, m.rows_in, m.rows_valid + m.rows_quarantined])).toEqual([
+      ['transactions/k.csv', 9, 9],
+    ]);
     expect(JSON.parse((await run('status', '--json')).stdout).bronze_not_ingested).toEqual([]);
     expect(await count("transaction_id LIKE 'K%'")).toBe(9);
   });
@@ -123,9 +157,21 @@ describe('lake watch: nothing is lost', () => {
     const lock = join(lakeDir, 'gold', '_state', 'account_monthly_balance.lock');
     await mkdir(join(lakeDir, 'gold', '_state'), { recursive: true });
     if (!existsSync(join(lakeDir, 'lake.json'))) await writeFile(join(lakeDir, 'lake.json'), '{"lake_format":1}\n'); // when run alone
-    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), process_started_at: '', acquired_at: new Date().toISOString(), nonce: 'test' }));
+    await writeFile(
+      lock,
+      JSON.stringify({
+        pid: process.pid,
+        host: hostname(),
+        process_started_at: '',
+        acquired_at: new Date().toISOString(),
+        nonce: 'test',
+      }),
+    );
     try {
-      const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '0'], { cwd: scratch.dir, env: { LAKE_GOLD_LOCK_WAIT_MS: '0' } });
+      const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '0'], {
+        cwd: scratch.dir,
+        env: { LAKE_GOLD_LOCK_WAIT_MS: '0' },
+      });
       const exited = new Promise<number | null>((resolve) => watch.on('close', resolve));
       await waitForOutput(watch, 'stdout', (t) => t.includes('Watching'));
       for (const name of ['g1', 'g2']) {

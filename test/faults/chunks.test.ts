@@ -12,7 +12,11 @@ import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput
 import { describeRun, startIngestBronze } from './support/processes.ts';
 
 /** 120,000 records (6 MiB) in chunks of 2 MiB (the engine's default is 32 MiB from 64 MiB on): 3 chunks. */
-const OBJECT: BronzeInput = bronzeInput('chunked.csv', { idPrefix: 'C', rows: 120_000, months: ['2024-01', '2024-02', '2024-03', '2024-04'] });
+const OBJECT: BronzeInput = bronzeInput('chunked.csv', {
+  idPrefix: 'C',
+  rows: 120_000,
+  months: ['2024-01', '2024-02', '2024-03', '2024-04'],
+});
 /** Writing the n-th chunk (0-based) to its own file. */
 const chunkStaged = (n: number): RegExp => new RegExp(`/chunk-0000${n}/input\\.txt$`);
 
@@ -20,7 +24,10 @@ describe('an ingest in parallel chunks', () => {
   let tmp: CaseDir;
   let referenceDir: string;
   const deliver = (lakeDir: string, env: Record<string, string> = {}) =>
-    startIngestBronze(lakeDir, OBJECT.key, { env: { INGEST_THREADS: '2', CHUNK_BYTES: String(2 << 20), ...env }, tmpDir: tmp.tmpDir });
+    startIngestBronze(lakeDir, OBJECT.key, {
+      env: { INGEST_THREADS: '2', CHUNK_BYTES: String(2 << 20), ...env },
+      tmpDir: tmp.tmpDir,
+    });
 
   beforeAll(async () => {
     tmp = await caseDir();
@@ -32,27 +39,36 @@ describe('an ingest in parallel chunks', () => {
   });
   afterAll(async () => tmp.remove());
 
-  it.concurrent('a chunk failing (disk full staging the third) fails the ingest, nothing published; the next delivery is exact', async () => {
-    const lakeDir = await tmp.lakeWith('enospc', OBJECT);
-    const failed = await deliver(lakeDir, faultEnv({ enospc: { at: chunkStaged(2), ops: ['write'] } }));
-    expect(failed.code, describeRun(failed)).toBe(1);
-    expect(failed.stderr).toMatch(/ENOSPC: no space left on device/);
-    const midway = await readLakeFiles(lakeDir);
-    expect([midway.manifests.size, midway.silver.size, midway.pending.length], 'no manifest, no silver file, no intent record').toEqual([0, 0, 0]);
+  it.concurrent(
+    'a chunk failing (disk full staging the third) fails the ingest, nothing published; the next delivery is exact',
+    async () => {
+      const lakeDir = await tmp.lakeWith('enospc', OBJECT);
+      const failed = await deliver(lakeDir, faultEnv({ enospc: { at: chunkStaged(2), ops: ['write'] } }));
+      expect(failed.code, describeRun(failed)).toBe(1);
+      expect(failed.stderr).toMatch(/ENOSPC: no space left on device/);
+      const midway = await readLakeFiles(lakeDir);
+      expect(
+        [midway.manifests.size, midway.silver.size, midway.pending.length],
+        'no manifest, no silver file, no intent record',
+      ).toEqual([0, 0, 0]);
 
-    const retried = await deliver(lakeDir);
-    expect(retried.code, describeRun(retried)).toBe(0);
-    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
-  });
+      const retried = await deliver(lakeDir);
+      expect(retried.code, describeRun(retried)).toBe(0);
+      await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+    },
+  );
 
-  it.concurrent('killed (SIGKILL) while the second chunk is staged: nothing published; the next delivery is exact', async () => {
-    const lakeDir = await tmp.lakeWith('killed', OBJECT);
-    const killed = await deliver(lakeDir, faultEnv({ kill: { at: chunkStaged(1), ops: ['write'], when: 'before' } }));
-    expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
-    expect((await readLakeFiles(lakeDir)).manifests.size).toBe(0);
+  it.concurrent(
+    'killed (SIGKILL) while the second chunk is staged: nothing published; the next delivery is exact',
+    async () => {
+      const lakeDir = await tmp.lakeWith('killed', OBJECT);
+      const killed = await deliver(lakeDir, faultEnv({ kill: { at: chunkStaged(1), ops: ['write'], when: 'before' } }));
+      expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
+      expect((await readLakeFiles(lakeDir)).manifests.size).toBe(0);
 
-    const retried = await deliver(lakeDir);
-    expect(retried.code, describeRun(retried)).toBe(0);
-    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
-  });
+      const retried = await deliver(lakeDir);
+      expect(retried.code, describeRun(retried)).toBe(0);
+      await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+    },
+  );
 });

@@ -22,7 +22,10 @@ function expectAllSucceeded(results: readonly ChildResult[]): void {
 /** Where the processes meet: all have written their intent record, or all are about to register partitions. */
 const MEETING_POINTS: ReadonlyArray<{ name: string; at: Omit<BarrierPoint, 'dir' | 'parties'> }> = [
   { name: 'all publishing at once (after their intent records)', at: { at: /\/silver\/_pending\//, ops: ['rename'] } },
-  { name: 'all registering partitions at once (before the catalog lock)', at: { at: /\/catalog\.json\.lock\.[^/]+\.tmp$/, ops: ['writeFile'], when: 'before' } },
+  {
+    name: 'all registering partitions at once (before the catalog lock)',
+    at: { at: /\/catalog\.json\.lock\.[^/]+\.tmp$/, ops: ['writeFile'], when: 'before' },
+  },
 ];
 
 describe('concurrent ingests of different sources into the same partitions', () => {
@@ -33,17 +36,30 @@ describe('concurrent ingests of different sources into the same partitions', () 
   afterAll(async () => tmp?.remove());
 
   const A = bronzeInput('same-partitions-a.csv', { idPrefix: 'A', rows: 2000, months: Q1 });
-  const B = bronzeInput('same-partitions-b.csv', { idPrefix: 'B', rows: 2500, months: Q1, invalidEvery: 29, malformedEvery: 83 });
-
-  it.concurrent.each(MEETING_POINTS)('two processes, $name: both manifests, silver holds exactly the union', async ({ name, at }) => {
-    const lakeDir = await tmp.lake(name.replace(/\W+/g, '-'));
-    for (const object of [A, B]) await putBronze(lakeDir, object);
-    const env = faultEnv({ barrier: { ...at, dir: join(tmp.dir, `barrier-${name.replace(/\W+/g, '-')}`), parties: 2 } });
-    const results = await Promise.all([A, B].map((o) => startIngestBronze(lakeDir, o.key, { env, tmpDir: tmp.tmpDir })));
-    expectAllSucceeded(results);
-    for (const r of results) expect(r.stderr, 'both reached the meeting point').toContain('[fault] BARRIER');
-    await expectExactLake(lakeDir, [A, B], tmp.dir);
+  const B = bronzeInput('same-partitions-b.csv', {
+    idPrefix: 'B',
+    rows: 2500,
+    months: Q1,
+    invalidEvery: 29,
+    malformedEvery: 83,
   });
+
+  it.concurrent.each(MEETING_POINTS)(
+    'two processes, $name: both manifests, silver holds exactly the union',
+    async ({ name, at }) => {
+      const lakeDir = await tmp.lake(name.replace(/\W+/g, '-'));
+      for (const object of [A, B]) await putBronze(lakeDir, object);
+      const env = faultEnv({
+        barrier: { ...at, dir: join(tmp.dir, `barrier-${name.replace(/\W+/g, '-')}`), parties: 2 },
+      });
+      const results = await Promise.all(
+        [A, B].map((o) => startIngestBronze(lakeDir, o.key, { env, tmpDir: tmp.tmpDir })),
+      );
+      expectAllSucceeded(results);
+      for (const r of results) expect(r.stderr, 'both reached the meeting point').toContain('[fault] BARRIER');
+      await expectExactLake(lakeDir, [A, B], tmp.dir);
+    },
+  );
 });
 
 describe('the same object delivered ten times at once (duplicate S3 events)', () => {
@@ -63,8 +79,12 @@ describe('the same object delivered ten times at once (duplicate S3 events)', ()
   it('ten processes, all publishing at once (after their intent records): one manifest, no duplicates, byte-identical to one ingest', async () => {
     const lakeDir = await tmp.lake('redelivered');
     await putBronze(lakeDir, OBJECT);
-    const env = faultEnv({ barrier: { at: /\/silver\/_pending\//, ops: ['rename'], dir: join(tmp.dir, 'barrier'), parties: DELIVERIES } });
-    const results = await Promise.all(Array.from({ length: DELIVERIES }, () => startIngestBronze(lakeDir, OBJECT.key, { env, tmpDir: tmp.tmpDir })));
+    const env = faultEnv({
+      barrier: { at: /\/silver\/_pending\//, ops: ['rename'], dir: join(tmp.dir, 'barrier'), parties: DELIVERIES },
+    });
+    const results = await Promise.all(
+      Array.from({ length: DELIVERIES }, () => startIngestBronze(lakeDir, OBJECT.key, { env, tmpDir: tmp.tmpDir })),
+    );
     expectAllSucceeded(results);
     const sourceIds = new Set(results.map((r) => (JSON.parse(r.stdout) as { source_id: string }).source_id));
     expect(sourceIds.size, 'every delivery is the same source').toBe(1);

@@ -12,7 +12,11 @@ import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput
 import { describeRun, runLake, type ChildResult } from './support/processes.ts';
 
 /** 2,000 records over three months, 54 invalid and 19 malformed. */
-const OBJECT: BronzeInput = bronzeInput('disk-full.csv', { idPrefix: 'D', rows: 2000, months: ['2024-01', '2024-02', '2024-03'] });
+const OBJECT: BronzeInput = bronzeInput('disk-full.csv', {
+  idPrefix: 'D',
+  rows: 2000,
+  months: ['2024-01', '2024-02', '2024-03'],
+});
 
 interface FullDisk {
   name: string;
@@ -24,18 +28,40 @@ interface FullDisk {
 const FULL_DISKS: readonly FullDisk[] = [
   // The spool of the input into the scratch directory (Node writes it; DuckDB's own scratch writes are native
   // and out of the preload's reach).
-  { name: 'spooling the input to scratch', enospc: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['write'] }, pendingAfter: false },
-  { name: 'writing the intent record', enospc: { at: /\/silver\/_pending\//, ops: ['writeFile'] }, pendingAfter: false },
-  { name: 'writing the first silver file', enospc: { at: /\/silver\/transactions\/year=/, ops: ['copyFile'] }, pendingAfter: true },
-  { name: 'writing the second silver file', enospc: { at: /\/silver\/transactions\/year=/, ops: ['copyFile'], nth: 2 }, pendingAfter: true },
-  { name: 'writing the quarantine', enospc: { at: /\/quarantine\/transactions\//, ops: ['copyFile'] }, pendingAfter: true },
+  {
+    name: 'spooling the input to scratch',
+    enospc: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['write'] },
+    pendingAfter: false,
+  },
+  {
+    name: 'writing the intent record',
+    enospc: { at: /\/silver\/_pending\//, ops: ['writeFile'] },
+    pendingAfter: false,
+  },
+  {
+    name: 'writing the first silver file',
+    enospc: { at: /\/silver\/transactions\/year=/, ops: ['copyFile'] },
+    pendingAfter: true,
+  },
+  {
+    name: 'writing the second silver file',
+    enospc: { at: /\/silver\/transactions\/year=/, ops: ['copyFile'], nth: 2 },
+    pendingAfter: true,
+  },
+  {
+    name: 'writing the quarantine',
+    enospc: { at: /\/quarantine\/transactions\//, ops: ['copyFile'] },
+    pendingAfter: true,
+  },
   { name: 'writing the manifest', enospc: { at: /\/silver\/_manifests\//, ops: ['writeFile'] }, pendingAfter: true },
 ];
 
 function expectFailedLoudly(r: ChildResult): void {
   expect(r.code, describeRun(r)).toBe(1);
   expect(r.stderr).toContain('[fault] ENOSPC');
-  expect(r.stderr, 'the error names the problem and the file').toMatch(/transactions\/disk-full\.csv failed: ENOSPC: no space left on device/);
+  expect(r.stderr, 'the error names the problem and the file').toMatch(
+    /transactions\/disk-full\.csv failed: ENOSPC: no space left on device/,
+  );
   expect(r.stderr).toMatch(/error: 1 of 1 file could not be ingested/);
   expect(r.stdout).not.toMatch(/✓/);
 }
@@ -45,7 +71,10 @@ describe('disk full during `lake ingest`, then the same command again', () => {
   let referenceDir: string;
 
   const ingest = (lakeDir: string, env: Record<string, string> = {}) =>
-    runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], { env, tmpDir: tmp.tmpDir });
+    runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], {
+      env,
+      tmpDir: tmp.tmpDir,
+    });
 
   beforeAll(async () => {
     tmp = await caseDir();
@@ -55,26 +84,34 @@ describe('disk full during `lake ingest`, then the same command again', () => {
   });
   afterAll(async () => tmp?.remove());
 
-  it.concurrent.each(FULL_DISKS)('ENOSPC $name: fails loudly, claims nothing, recovers exactly', async ({ name, enospc, pendingAfter }) => {
-    const lakeDir = await tmp.lakeWith(name.replace(/\W+/g, '-'), OBJECT);
-    expectFailedLoudly(await ingest(lakeDir, faultEnv({ enospc })));
+  it.concurrent.each(FULL_DISKS)(
+    'ENOSPC $name: fails loudly, claims nothing, recovers exactly',
+    async ({ name, enospc, pendingAfter }) => {
+      const lakeDir = await tmp.lakeWith(name.replace(/\W+/g, '-'), OBJECT);
+      expectFailedLoudly(await ingest(lakeDir, faultEnv({ enospc })));
 
-    const after = await readLakeFiles(lakeDir);
-    expect([...after.manifests.keys()], 'no manifest: nothing claims success').toEqual([]);
-    expect(after.pending.length > 0, 'intent record of the failed attempt').toBe(pendingAfter);
+      const after = await readLakeFiles(lakeDir);
+      expect([...after.manifests.keys()], 'no manifest: nothing claims success').toEqual([]);
+      expect(after.pending.length > 0, 'intent record of the failed attempt').toBe(pendingAfter);
 
-    const r = await ingest(lakeDir);
-    expect(r.code, describeRun(r)).toBe(0);
-    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
-  });
+      const r = await ingest(lakeDir);
+      expect(r.code, describeRun(r)).toBe(0);
+      await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+    },
+  );
 
   it.concurrent('ENOSPC copying a file into bronze: fails loudly, nothing lands, recovers exactly', async () => {
     const lakeDir = await tmp.lake('bronze-copy');
     const outside = await putBronze(await tmp.lake('landing'), OBJECT);
-    const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
+    const run = (env: Record<string, string> = {}) =>
+      runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
     expectFailedLoudly(await run(faultEnv({ enospc: { at: /\/bronze\/transactions\/.*\.tmp$/, ops: ['open'] } })));
     const after = await readLakeFiles(lakeDir);
-    expect({ manifests: after.manifests.size, silver: after.silver.size, pending: after.pending }).toEqual({ manifests: 0, silver: 0, pending: [] });
+    expect({ manifests: after.manifests.size, silver: after.silver.size, pending: after.pending }).toEqual({
+      manifests: 0,
+      silver: 0,
+      pending: [],
+    });
 
     const r = await run();
     expect(r.code, describeRun(r)).toBe(0);

@@ -33,8 +33,16 @@ const KILL_POINTS: readonly KillPoint[] = [
     kill: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['write'], when: 'before' },
     midway: { manifest: false, pending: false, silverAtMost: 0 },
   },
-  { name: 'after the intent record', kill: { at: /\/silver\/_pending\//, ops: ['rename'] }, midway: { manifest: false, pending: true, silverAtMost: 0 } },
-  { name: 'after 3 of 6 silver files', kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 }, midway: { manifest: false, pending: true, silverAtLeast: 3 } },
+  {
+    name: 'after the intent record',
+    kill: { at: /\/silver\/_pending\//, ops: ['rename'] },
+    midway: { manifest: false, pending: true, silverAtMost: 0 },
+  },
+  {
+    name: 'after 3 of 6 silver files',
+    kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 },
+    midway: { manifest: false, pending: true, silverAtLeast: 3 },
+  },
   {
     name: 'after every silver file, before the quarantine',
     kill: { at: SILVER_DATA, ops: ['rename'], nth: SILVER_FILES },
@@ -84,7 +92,10 @@ describe('kill -9 during `lake ingest`, then the same command again', () => {
   let referenceDir: string;
 
   const ingest = (lakeDir: string, env: Record<string, string> = {}) =>
-    runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], { env, tmpDir: tmp.tmpDir });
+    runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], {
+      env,
+      tmpDir: tmp.tmpDir,
+    });
 
   beforeAll(async () => {
     tmp = await caseDir();
@@ -108,31 +119,43 @@ describe('kill -9 during `lake ingest`, then the same command again', () => {
     await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
   });
 
-  it.concurrent('killed twice in a row (after 3 silver files, then after the manifest): the third run recovers exactly', async () => {
-    const lakeDir = await tmp.lakeWith('twice', OBJECT);
-    expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 } })));
-    expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'] } })));
-    expectOk(await ingest(lakeDir));
-    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
-  });
+  it.concurrent(
+    'killed twice in a row (after 3 silver files, then after the manifest): the third run recovers exactly',
+    async () => {
+      const lakeDir = await tmp.lakeWith('twice', OBJECT);
+      expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 } })));
+      expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'] } })));
+      expectOk(await ingest(lakeDir));
+      await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+    },
+  );
 
   // Was a bug (issue 15 item 5): the lock of a killed holder was only broken after 60 s while ingests waited 30 s.
   // A lock whose owner is gone is taken over at once now.
-  it.concurrent('killed while holding the catalog lock (catalog written, lock not yet released): the same command right away recovers exactly', async () => {
-    const lakeDir = await tmp.lakeWith('catalog-lock-held', OBJECT);
-    expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/catalog\.json$/, ops: ['rename'] } })));
-    expectOk(await ingest(lakeDir));
-    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
-  });
+  it.concurrent(
+    'killed while holding the catalog lock (catalog written, lock not yet released): the same command right away recovers exactly',
+    async () => {
+      const lakeDir = await tmp.lakeWith('catalog-lock-held', OBJECT);
+      expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/catalog\.json$/, ops: ['rename'] } })));
+      expectOk(await ingest(lakeDir));
+      await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+    },
+  );
 
-  it.concurrent('killed right after the copy into bronze (a file from outside the lake): the same command ingests it exactly', async () => {
-    const lakeDir = await tmp.lake('after-bronze-copy');
-    const outside = await putBronze(await tmp.lake('landing'), OBJECT);
-    const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
-    // The copy is linked into place (create-only), then its staging name removed: killed just before that.
-    expectKilled(await run(faultEnv({ kill: { at: /\/bronze\/transactions\/.*\.tmp$/, ops: ['unlink'], when: 'before' } })));
-    expectOk(await run());
-    // Not compared with the reference: the bronze copy's mtime (silver's ingested_at) is the killed run's.
-    await expectExactLake(lakeDir, [OBJECT], tmp.dir);
-  });
+  it.concurrent(
+    'killed right after the copy into bronze (a file from outside the lake): the same command ingests it exactly',
+    async () => {
+      const lakeDir = await tmp.lake('after-bronze-copy');
+      const outside = await putBronze(await tmp.lake('landing'), OBJECT);
+      const run = (env: Record<string, string> = {}) =>
+        runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
+      // The copy is linked into place (create-only), then its staging name removed: killed just before that.
+      expectKilled(
+        await run(faultEnv({ kill: { at: /\/bronze\/transactions\/.*\.tmp$/, ops: ['unlink'], when: 'before' } })),
+      );
+      expectOk(await run());
+      // Not compared with the reference: the bronze copy's mtime (silver's ingested_at) is the killed run's.
+      await expectExactLake(lakeDir, [OBJECT], tmp.dir);
+    },
+  );
 });

@@ -36,39 +36,53 @@ describe('litter of a killed ingest', () => {
   });
   afterAll(async () => tmp?.remove());
 
-  it.concurrent('killed between writing the manifest and renaming it: the next run removes its scratch directory and .tmp', async () => {
-    const lakeDir = await tmp.lake('manifest-tmp');
-    const workDir = join(tmp.dir, 'work-manifest-tmp');
-    await putBronze(lakeDir, OBJECT);
-    const run = (env: Record<string, string> = {}) =>
-      runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], { env, tmpDir: workDir });
-    expectKilled(await run(faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'], when: 'before' } })));
-    expect((await readLakeFiles(lakeDir)).tmp.length, 'the kill left a .tmp').toBeGreaterThan(0);
-    const scratch = join(lakeDir, '.work');
-    expect(await readdir(scratch), 'the kill left its scratch directory').toHaveLength(1);
-    await ageLeftovers(lakeDir, scratch);
+  it.concurrent(
+    'killed between writing the manifest and renaming it: the next run removes its scratch directory and .tmp',
+    async () => {
+      const lakeDir = await tmp.lake('manifest-tmp');
+      const workDir = join(tmp.dir, 'work-manifest-tmp');
+      await putBronze(lakeDir, OBJECT);
+      const run = (env: Record<string, string> = {}) =>
+        runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], {
+          env,
+          tmpDir: workDir,
+        });
+      expectKilled(await run(faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'], when: 'before' } })));
+      expect((await readLakeFiles(lakeDir)).tmp.length, 'the kill left a .tmp').toBeGreaterThan(0);
+      const scratch = join(lakeDir, '.work');
+      expect(await readdir(scratch), 'the kill left its scratch directory').toHaveLength(1);
+      await ageLeftovers(lakeDir, scratch);
 
-    const r = await run();
-    expect(r.code, describeRun(r)).toBe(0);
-    await expectExactLake(lakeDir, [OBJECT], tmp.dir);
-    expect(await readdir(scratch), 'scratch directories left in the lake').toEqual([]);
-    expect(await scratchLeftovers(workDir), 'nothing in TMPDIR either').toEqual([]);
-    expect((await readLakeFiles(lakeDir)).tmp, '.tmp files left in the lake').toEqual([]);
-  });
+      const r = await run();
+      expect(r.code, describeRun(r)).toBe(0);
+      await expectExactLake(lakeDir, [OBJECT], tmp.dir);
+      expect(await readdir(scratch), 'scratch directories left in the lake').toEqual([]);
+      expect(await scratchLeftovers(workDir), 'nothing in TMPDIR either').toEqual([]);
+      expect((await readLakeFiles(lakeDir)).tmp, '.tmp files left in the lake').toEqual([]);
+    },
+  );
 
-  it.concurrent('killed while copying into bronze: the same command ingests the file and removes the .tmp', async () => {
-    const lakeDir = await tmp.lake('bronze-tmp');
-    const workDir = join(tmp.dir, 'work-bronze-tmp');
-    const outside = await putBronze(await tmp.lake('landing'), OBJECT);
-    const run = (env: Record<string, string> = {}) => runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: workDir });
-    // The copy goes to a staging name first (then is linked into place): killed once it is opened.
-    expectKilled(await run(faultEnv({ kill: { at: /\/bronze\/transactions\/.*\.tmp$/, ops: ['open'], when: 'after' } })));
-    expect(await readdir(join(lakeDir, 'bronze', 'transactions')), 'only the .tmp of the copy').toEqual([expect.stringMatching(/\.tmp$/)]);
-    await ageLeftovers(lakeDir, workDir);
+  it.concurrent(
+    'killed while copying into bronze: the same command ingests the file and removes the .tmp',
+    async () => {
+      const lakeDir = await tmp.lake('bronze-tmp');
+      const workDir = join(tmp.dir, 'work-bronze-tmp');
+      const outside = await putBronze(await tmp.lake('landing'), OBJECT);
+      const run = (env: Record<string, string> = {}) =>
+        runLake(['ingest', outside, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: workDir });
+      // The copy goes to a staging name first (then is linked into place): killed once it is opened.
+      expectKilled(
+        await run(faultEnv({ kill: { at: /\/bronze\/transactions\/.*\.tmp$/, ops: ['open'], when: 'after' } })),
+      );
+      expect(await readdir(join(lakeDir, 'bronze', 'transactions')), 'only the .tmp of the copy').toEqual([
+        expect.stringMatching(/\.tmp$/),
+      ]);
+      await ageLeftovers(lakeDir, workDir);
 
-    const r = await run();
-    expect(r.code, describeRun(r)).toBe(0);
-    await expectExactLake(lakeDir, [OBJECT], tmp.dir);
-    expect((await readLakeFiles(lakeDir)).tmp, '.tmp files left in the lake').toEqual([]);
-  });
+      const r = await run();
+      expect(r.code, describeRun(r)).toBe(0);
+      await expectExactLake(lakeDir, [OBJECT], tmp.dir);
+      expect((await readLakeFiles(lakeDir)).tmp, '.tmp files left in the lake').toEqual([]);
+    },
+  );
 });

@@ -50,14 +50,22 @@ describe('lock files of the local lake', () => {
     const lakeDir = await tmp.lake('gold-stale');
     for (const o of [a, b]) await putBronze(lakeDir, o);
     // The lock is linked into place, then its staging name removed: killed in between, holding the lock.
-    const killed = await ingest(lakeDir, a.key, faultEnv({ kill: { at: /\/gold\/_state\/[^/]+\.lock\.[^/]+\.tmp$/, ops: ['unlink'], when: 'before' } }));
+    const killed = await ingest(
+      lakeDir,
+      a.key,
+      faultEnv({ kill: { at: /\/gold\/_state\/[^/]+\.lock\.[^/]+\.tmp$/, ops: ['unlink'], when: 'before' } }),
+    );
     expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
-    expect(await readdir(join(lakeDir, 'gold', '_state')), 'the killed run left its lock').toContainEqual(expect.stringMatching(/\.lock$/));
+    expect(await readdir(join(lakeDir, 'gold', '_state')), 'the killed run left its lock').toContainEqual(
+      expect.stringMatching(/\.lock$/),
+    );
 
     const next = await ingest(lakeDir, b.key);
     expect(next.code, describeRun(next)).toBe(0);
     expect(next.stdout + next.stderr).toMatch(/gold .* refreshed/);
-    expect(await readdir(join(lakeDir, 'gold', '_state')), 'no lock left').not.toContainEqual(expect.stringMatching(/\.lock$/));
+    expect(await readdir(join(lakeDir, 'gold', '_state')), 'no lock left').not.toContainEqual(
+      expect.stringMatching(/\.lock$/),
+    );
     await expectExactLake(lakeDir, [a, b], tmp.dir);
   });
 });

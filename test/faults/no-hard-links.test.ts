@@ -24,7 +24,8 @@ describe('a lake on a file system without hard links', () => {
     const lakeDir = await tmp.lake('no-links');
     const outside = await putBronze(await tmp.lake('landing'), object);
     const env = faultEnv({ noHardLinks: true });
-    const run = (path: string) => runLake(['ingest', path, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
+    const run = (path: string) =>
+      runLake(['ingest', path, '--lake', lakeDir, '--dataset', 'transactions'], { env, tmpDir: tmp.tmpDir });
 
     const first = await run(outside);
     expect(first.code, describeRun(first)).toBe(0);
@@ -32,7 +33,10 @@ describe('a lake on a file system without hard links', () => {
     expect(first.stdout).toMatch(/gold .* refreshed/);
     await expectExactLake(lakeDir, [object], tmp.dir);
 
-    await writeFile(join(tmp.dir, 'no-links.csv'), 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\nX1,A,1.00,EUR,2024-01-01T00:00:00Z\n');
+    await writeFile(
+      join(tmp.dir, 'no-links.csv'),
+      'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\nX1,A,1.00,EUR,2024-01-01T00:00:00Z\n',
+    );
     const refused = await run(join(tmp.dir, 'no-links.csv'));
     expect(refused.code, describeRun(refused)).not.toBe(0);
     expect(refused.stderr).toMatch(/bronze already holds a different transactions\/no-links\.csv/);

@@ -20,7 +20,11 @@ const MiB = 1024 * 1024;
   const lake = useLake();
   const store = () => {
     const fx = lake();
-    return new S3ObjectStore(fx.clients.s3, { bronze: fx.lake.buckets.bronze, silver: fx.lake.buckets.silver, quarantine: fx.lake.buckets.quarantine }, { partSize: 5 * MiB, listPageSize: 2 });
+    return new S3ObjectStore(
+      fx.clients.s3,
+      { bronze: fx.lake.buckets.bronze, silver: fx.lake.buckets.silver, quarantine: fx.lake.buckets.quarantine },
+      { partSize: 5 * MiB, listPageSize: 2 },
+    );
   };
 
   it('uploads a local file in parts and streams it back intact', async () => {
@@ -28,13 +32,21 @@ const MiB = 1024 * 1024;
     const file = join(fx.scratchDir, 'multipart.bin');
     const content = randomBytes(12 * MiB);
     writeFileSync(file, content);
-    await store().putFile('silver', 'transactions/year=2024/month=01/big.parquet', file, 'application/vnd.apache.parquet');
+    await store().putFile(
+      'silver',
+      'transactions/year=2024/month=01/big.parquet',
+      file,
+      'application/vnd.apache.parquet',
+    );
 
-    const head = await fx.clients.s3.send(new HeadObjectCommand({ Bucket: fx.lake.buckets.silver, Key: 'transactions/year=2024/month=01/big.parquet' }));
+    const head = await fx.clients.s3.send(
+      new HeadObjectCommand({ Bucket: fx.lake.buckets.silver, Key: 'transactions/year=2024/month=01/big.parquet' }),
+    );
     expect(head.ETag).toMatch(/-3"$/); // 3 parts of ≤ 5 MiB
     expect(head.ContentType).toBe('application/vnd.apache.parquet');
     const hash = createHash('sha256');
-    for await (const chunk of await store().getStream('silver', 'transactions/year=2024/month=01/big.parquet')) hash.update(chunk as Buffer);
+    for await (const chunk of await store().getStream('silver', 'transactions/year=2024/month=01/big.parquet'))
+      hash.update(chunk as Buffer);
     expect(hash.digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
   });
 
@@ -42,9 +54,14 @@ const MiB = 1024 * 1024;
     await store().putBytes('silver', '_manifests/x/a.json', '{"a":1}', 'application/json');
     expect(new TextDecoder().decode(await store().getBytes('silver', '_manifests/x/a.json'))).toBe('{"a":1}');
     expect(await store().getBytes('silver', '_manifests/x/missing.json')).toBeUndefined();
-    const error = await store().getStream('silver', 'nope.parquet').catch((e: unknown) => e);
+    const error = await store()
+      .getStream('silver', 'nope.parquet')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(S3StoreError);
-    expect(error).toMatchObject({ transient: false, message: expect.stringMatching(/GetObject s3:\/\/.*\/nope\.parquet failed: NoSuchKey/) });
+    expect(error).toMatchObject({
+      transient: false,
+      message: expect.stringMatching(/GetObject s3:\/\/.*\/nope\.parquet failed: NoSuchKey/),
+    });
   });
 
   it('open: the exact version asked for, a byte range, the identity S3 returned; undefined for a missing key or version', async () => {
@@ -70,9 +87,16 @@ const MiB = 1024 * 1024;
 
   it('lists across pages and deletes more than 1000 keys in chunks', async () => {
     const fx = lake();
-    const keys = Array.from({ length: 1003 }, (_, i) => `transactions/year=2024/month=02/part-${String(i).padStart(4, '0')}.parquet`);
+    const keys = Array.from(
+      { length: 1003 },
+      (_, i) => `transactions/year=2024/month=02/part-${String(i).padStart(4, '0')}.parquet`,
+    );
     for (let i = 0; i < keys.length; i += 50) {
-      await Promise.all(keys.slice(i, i + 50).map((Key) => fx.clients.s3.send(new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key, Body: 'x' }))));
+      await Promise.all(
+        keys
+          .slice(i, i + 50)
+          .map((Key) => fx.clients.s3.send(new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key, Body: 'x' }))),
+      );
     }
     const listed: string[] = [];
     for await (const o of store().list('silver', 'transactions/year=2024/month=02/part-000')) listed.push(o.key);
@@ -83,7 +107,10 @@ const MiB = 1024 * 1024;
 
   it('registers more than 100 partitions in batches, and "already exists" is success', async () => {
     const fx = lake();
-    const catalog = new GlueCatalog(fx.clients.glue, { database: fx.lake.glue.silverDatabase, bucket: fx.lake.buckets.silver });
+    const catalog = new GlueCatalog(fx.clients.glue, {
+      database: fx.lake.glue.silverDatabase,
+      bucket: fx.lake.buckets.silver,
+    });
     const partitions: PartitionSpec[] = Array.from({ length: 150 }, (_, i) => {
       const [year, month] = [String(2000 + Math.floor(i / 12)), String((i % 12) + 1).padStart(2, '0')];
       return { values: [year, month], prefix: `transactions/year=${year}/month=${month}/` };
@@ -92,22 +119,39 @@ const MiB = 1024 * 1024;
     await catalog.addPartitions('transactions', partitions); // 120 exist already
     const registered = await gluePartitions(fx, 'transactions');
     expect(registered).toHaveLength(150);
-    expect(registered[149]!.StorageDescriptor?.Location).toBe(`s3://${fx.lake.buckets.silver}/transactions/year=2012/month=06/`);
+    expect(registered[149]!.StorageDescriptor?.Location).toBe(
+      `s3://${fx.lake.buckets.silver}/transactions/year=2012/month=06/`,
+    );
   });
 
   it('after a column is added to the table, the next registration brings every old partition to the new column list', async () => {
     const fx = lake();
     const glue = fx.clients.glue;
     const database = fx.lake.glue.silverDatabase;
-    const spec = (month: string): PartitionSpec => ({ values: ['2023', month], prefix: `transactions/year=2023/month=${month}/` });
-    await new GlueCatalog(glue, { database, bucket: fx.lake.buckets.silver }).addPartitions('transactions', [spec('01'), spec('02')]);
+    const spec = (month: string): PartitionSpec => ({
+      values: ['2023', month],
+      prefix: `transactions/year=2023/month=${month}/`,
+    });
+    await new GlueCatalog(glue, { database, bucket: fx.lake.buckets.silver }).addPartitions('transactions', [
+      spec('01'),
+      spec('02'),
+    ]);
     // The deploy of an additive contract change: CloudFormation updates the table (not its partitions).
     const { Table } = await glue.send(new GetTableCommand({ DatabaseName: database, Name: 'transactions' }));
-    const columns = [...(Table?.StorageDescriptor?.Columns ?? []), { Name: 'channel', Type: 'string', Comment: 'new nullable column' }];
+    const columns = [
+      ...(Table?.StorageDescriptor?.Columns ?? []),
+      { Name: 'channel', Type: 'string', Comment: 'new nullable column' },
+    ];
     await glue.send(
       new UpdateTableCommand({
         DatabaseName: database,
-        TableInput: { Name: 'transactions', TableType: Table?.TableType, Parameters: Table?.Parameters, PartitionKeys: Table?.PartitionKeys, StorageDescriptor: { ...Table?.StorageDescriptor, Columns: columns } },
+        TableInput: {
+          Name: 'transactions',
+          TableType: Table?.TableType,
+          Parameters: Table?.Parameters,
+          PartitionKeys: Table?.PartitionKeys,
+          StorageDescriptor: { ...Table?.StorageDescriptor, Columns: columns },
+        },
       }),
     );
     const stale = await gluePartitions(fx, 'transactions');
@@ -117,8 +161,18 @@ const MiB = 1024 * 1024;
     const catalog = new GlueCatalog(glue, { database, bucket: fx.lake.buckets.silver });
     await catalog.addPartitions('transactions', [spec('03')]);
     const after = await gluePartitions(fx, 'transactions');
-    expect(after.map((p) => [p.Values?.join('-'), p.StorageDescriptor?.Columns?.map((c) => c.Name).at(-1), p.StorageDescriptor?.Location])).toEqual(
-      ['01', '02', '03'].map((m) => [`2023-${m}`, 'channel', `s3://${fx.lake.buckets.silver}/transactions/year=2023/month=${m}/`]),
+    expect(
+      after.map((p) => [
+        p.Values?.join('-'),
+        p.StorageDescriptor?.Columns?.map((c) => c.Name).at(-1),
+        p.StorageDescriptor?.Location,
+      ]),
+    ).toEqual(
+      ['01', '02', '03'].map((m) => [
+        `2023-${m}`,
+        'channel',
+        `s3://${fx.lake.buckets.silver}/transactions/year=2023/month=${m}/`,
+      ]),
     );
     // Once repaired, the same runtime does not scan again for the same column list.
     expect(await catalog.repairPartitions('transactions')).toEqual([]);

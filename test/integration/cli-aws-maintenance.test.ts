@@ -12,7 +12,19 @@ import { expect } from '../support/expect.ts';
 import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { lake as runLake, type CliResult } from '../e2e/support/cli.ts';
-import { drain, getManifests, getText, gluePartitions, listKeys, putBronze, quarantineRows, silverRows, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
+import {
+  drain,
+  getManifests,
+  getText,
+  gluePartitions,
+  listKeys,
+  putBronze,
+  quarantineRows,
+  silverRows,
+  skipReason,
+  useLake,
+  type LakeFixture,
+} from './harness/lake-fixture.ts';
 
 const STACK = 'MedallionLake-it';
 
@@ -31,8 +43,21 @@ function cli(fx: LakeFixture, args: string[]): Promise<CliResult> {
     deadLetterQueueUrl: fx.lake.deadLetterQueue.url,
   };
   const file = join(fx.scratchDir, 'outputs.json');
-  writeFileSync(file, JSON.stringify({ [STACK]: Object.fromEntries(Object.entries(STACK_OUTPUTS).map(([field, key]) => [key, values[field as keyof typeof STACK_OUTPUTS]])) }));
-  const env = { AWS_ENDPOINT_URL: fx.lake.endpoint, AWS_REGION: fx.lake.region, AWS_ACCESS_KEY_ID: fx.lake.accountId, AWS_SECRET_ACCESS_KEY: 'moto', AWS_PROFILE: '' };
+  writeFileSync(
+    file,
+    JSON.stringify({
+      [STACK]: Object.fromEntries(
+        Object.entries(STACK_OUTPUTS).map(([field, key]) => [key, values[field as keyof typeof STACK_OUTPUTS]]),
+      ),
+    }),
+  );
+  const env = {
+    AWS_ENDPOINT_URL: fx.lake.endpoint,
+    AWS_REGION: fx.lake.region,
+    AWS_ACCESS_KEY_ID: fx.lake.accountId,
+    AWS_SECRET_ACCESS_KEY: 'moto',
+    AWS_PROFILE: '',
+  };
   return runLake([...args, '--aws', '--stack', STACK, '--outputs-file', file], { cwd: fx.scratchDir, env });
 }
 
@@ -41,7 +66,15 @@ async function smallFiles(fx: LakeFixture, count: number): Promise<GenerationRep
   let report: GenerationReport | undefined;
   for (let i = 0; i < count; i++) {
     const path = join(fx.scratchDir, `partner-${i}.csv`);
-    report = await writeTransactionsCsv(path, { rows: 120, accounts: 3, from: '2024-01', to: '2024-02', firstId: i * 10_000, seed: 7 + i, badRowRatio: 0.05 });
+    report = await writeTransactionsCsv(path, {
+      rows: 120,
+      accounts: 3,
+      from: '2024-01',
+      to: '2024-02',
+      firstId: i * 10_000,
+      seed: 7 + i,
+      badRowRatio: 0.05,
+    });
     await putBronze(fx, `transactions/partner-${i}.csv`, await readFile(path));
   }
   await drain(fx);
@@ -67,13 +100,21 @@ const rowKey = (r: Record<string, unknown>) => JSON.stringify(r);
 
     const r = await cli(fx, ['compact', '--dataset', 'transactions', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const [report] = JSON.parse(r.stdout) as Array<{ files_before: number; files_after: number; groups: Array<{ status: string }> }>;
+    const [report] = JSON.parse(r.stdout) as Array<{
+      files_before: number;
+      files_after: number;
+      groups: Array<{ status: string }>;
+    }>;
     expect(report).toMatchObject({ files_before: 8, files_after: 2 });
     expect(report?.groups.map((g) => g.status)).toEqual(['compacted', 'compacted']);
-    expect(await listKeys(fx, fx.lake.buckets.silver, 'transactions/year=2024/month=01/')).toEqual([expect.stringMatching(/\/part-compacted-[0-9a-f]{16}\.parquet$/)]);
+    expect(await listKeys(fx, fx.lake.buckets.silver, 'transactions/year=2024/month=01/')).toEqual([
+      expect.stringMatching(/\/part-compacted-[0-9a-f]{16}\.parquet$/),
+    ]);
     // Same multiset of rows both ways (sorted JSON of every row, lineage columns included).
     expect((await silverRows(fx, 'transactions')).map(rowKey).sort()).toEqual(before);
-    expect((await gluePartitions(fx, 'transactions')).map((p) => p.StorageDescriptor?.Location)).toEqual(partitionsBefore.map((p) => p.StorageDescriptor?.Location));
+    expect((await gluePartitions(fx, 'transactions')).map((p) => p.StorageDescriptor?.Location)).toEqual(
+      partitionsBefore.map((p) => p.StorageDescriptor?.Location),
+    );
     for (const m of await getManifests(fx, 'transactions')) expect(m.compactions).toHaveLength(2);
     expect(await listKeys(fx, fx.lake.buckets.silver, '_maintenance/compactions/')).toEqual([]);
 
@@ -99,15 +140,37 @@ const rowKey = (r: Record<string, unknown>) => JSON.stringify(r);
     expect(matching).toBeGreaterThan(0);
     const quarantinedBefore = (await quarantineRows(fx, 'transactions')).length;
 
-    const dry = await cli(fx, ['erase', '--dataset', 'transactions', '--where', `account_id = '${account}'`, '--dry-run', '--json']);
+    const dry = await cli(fx, [
+      'erase',
+      '--dataset',
+      'transactions',
+      '--where',
+      `account_id = '${account}'`,
+      '--dry-run',
+      '--json',
+    ]);
     expect(dry.code, dry.stderr).toBe(0);
     expect(JSON.parse(dry.stdout)).toMatchObject({ status: 'dry_run', rows_removed: { silver: matching } });
     expect(await listKeys(fx, fx.lake.buckets.silver, '_audit/')).toEqual([]);
     expect(await silverRows(fx, 'transactions')).toHaveLength(rows.length);
 
-    const r = await cli(fx, ['erase', '--dataset', 'transactions', '--where', `account_id = '${account}'`, '--requested-by', 'ticket DPO-7', '--json']);
+    const r = await cli(fx, [
+      'erase',
+      '--dataset',
+      'transactions',
+      '--where',
+      `account_id = '${account}'`,
+      '--requested-by',
+      'ticket DPO-7',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    const record = JSON.parse(r.stdout) as { erasure_id: string; rows_removed: { silver: number; quarantine: number }; requested_by: string; files: Array<{ zone: string; key: string; earlier_versions_deleted: number }> };
+    const record = JSON.parse(r.stdout) as {
+      erasure_id: string;
+      rows_removed: { silver: number; quarantine: number };
+      requested_by: string;
+      files: Array<{ zone: string; key: string; earlier_versions_deleted: number }>;
+    };
     expect(record.rows_removed.silver).toBe(matching);
     // The versioned buckets kept the replaced bytes as earlier versions: those are deleted for good.
     for (const f of record.files) {
@@ -119,11 +182,15 @@ const rowKey = (r: Record<string, unknown>) => JSON.stringify(r);
     const after = await silverRows(fx, 'transactions');
     expect(after.map(rowKey)).toEqual(rows.filter((x) => x.account_id !== account).map(rowKey));
     expect((await quarantineRows(fx, 'transactions')).length).toBe(quarantinedBefore - record.rows_removed.quarantine);
-    const audit = JSON.parse(await getText(fx, fx.lake.buckets.silver, `_audit/erasures/transactions/${record.erasure_id}.json`)) as typeof record;
+    const audit = JSON.parse(
+      await getText(fx, fx.lake.buckets.silver, `_audit/erasures/transactions/${record.erasure_id}.json`),
+    ) as typeof record;
     expect(audit).toEqual(record);
     expect(JSON.stringify(audit)).not.toContain(account);
     const manifests = await getManifests(fx, 'transactions');
-    expect(manifests.reduce((s, m) => s + (m.erasures ?? []).reduce((t, e) => t + e.rows_valid_removed, 0), 0)).toBe(matching);
+    expect(manifests.reduce((s, m) => s + (m.erasures ?? []).reduce((t, e) => t + e.rows_valid_removed, 0), 0)).toBe(
+      matching,
+    );
     for (const m of manifests) expect(m.rows_in).toBe(m.rows_valid + m.rows_quarantined);
 
     const bad = await cli(fx, ['erase', '--dataset', 'transactions', '--where', 'owner = x']);

@@ -7,9 +7,20 @@ import { DeleteMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { startFaultProxy, s3SlowDown, type FaultProxy } from './harness/fault-proxy.ts';
 import { receive } from './harness/lambda-runtime.ts';
-import { drain, emfDocuments, getManifests, jsonLines, putBronze, queueDepth, silverRows, skipReason, useLake } from './harness/lake-fixture.ts';
+import {
+  drain,
+  emfDocuments,
+  getManifests,
+  jsonLines,
+  putBronze,
+  queueDepth,
+  silverRows,
+  skipReason,
+  useLake,
+} from './harness/lake-fixture.ts';
 
-const CSV = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\nT1,C1,1.00,EUR,2024-03-01T00:00:00Z\n';
+const CSV =
+  'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\nT1,C1,1.00,EUR,2024-03-01T00:00:00Z\n';
 
 (skipReason ? describe.skip : describe)('poison messages end in the dead-letter queue', () => {
   let proxy: FaultProxy | undefined;
@@ -23,7 +34,9 @@ const CSV = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTime
 
   it('a message that is not an event is retried maxReceiveCount times, then moved to the DLQ', async () => {
     const fx = lake();
-    await fx.clients.sqs.send(new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: 'this is not an S3 event' }));
+    await fx.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: 'this is not an S3 event' }),
+    );
     const invocations = await drain(fx, { retryImmediately: true });
 
     expect(invocations).toHaveLength(fx.lake.queue.maxReceiveCount);
@@ -39,7 +52,9 @@ const CSV = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTime
   it('a transient S3 failure fails only its own message, which lands in the DLQ and ingests once redriven', async () => {
     const fx = lake();
     const badKey = 'transactions/slow down please.csv';
-    proxy!.setRule((req) => (req.method === 'GET' && decodeURIComponent(req.url ?? '').includes(badKey) ? s3SlowDown : undefined));
+    proxy!.setRule((req) =>
+      req.method === 'GET' && decodeURIComponent(req.url ?? '').includes(badKey) ? s3SlowDown : undefined,
+    );
     try {
       await putBronze(fx, badKey, CSV);
       await putBronze(fx, 'transactions/fine.csv', CSV.replace('T1,C1', 'T2,C2'));
@@ -67,7 +82,9 @@ const CSV = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTime
 
     // Redrive (moto lacks StartMessageMoveTask): back to the source queue, then it ingests normally.
     await fx.clients.sqs.send(new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: dead[0]!.Body! }));
-    await fx.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: fx.lake.deadLetterQueue.url, ReceiptHandle: dead[0]!.ReceiptHandle! }));
+    await fx.clients.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: fx.lake.deadLetterQueue.url, ReceiptHandle: dead[0]!.ReceiptHandle! }),
+    );
     expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
     expect((await silverRows(fx, 'transactions')).map((r) => r.source_key)).toEqual([badKey, 'transactions/fine.csv']);
     expect(await getManifests(fx, 'transactions')).toHaveLength(2);

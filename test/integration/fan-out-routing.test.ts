@@ -13,12 +13,22 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
-import { drain, getManifests, jsonLines, listKeys, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
+import {
+  drain,
+  getManifests,
+  jsonLines,
+  listKeys,
+  putBronze,
+  skipReason,
+  useLake,
+  type LakeFixture,
+} from './harness/lake-fixture.ts';
 import { runStateMachine, stateMachineDefinition } from './harness/state-machine.ts';
 
 const MIN_BYTES = 4096;
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';
-const csv = (n: number): string => `${[HEADER, ...Array.from({ length: n }, (_, i) => `T${i},C${i},${i}.00,EUR,2024-01-15T10:00:00Z`)].join('\n')}\n`;
+const csv = (n: number): string =>
+  `${[HEADER, ...Array.from({ length: n }, (_, i) => `T${i},C${i},${i}.00,EUR,2024-01-15T10:00:00Z`)].join('\n')}\n`;
 
 (skipReason ? describe.skip : describe)('routing objects over the fan-out threshold', () => {
   const lake = useLake();
@@ -32,8 +42,14 @@ const csv = (n: number): string => `${[HEADER, ...Array.from({ length: n }, (_, 
     const fx = lake();
     const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN;
     expect(arn).toMatch(/:stateMachine:/);
-    const sfn = new SFNClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
-    const stack = fx.stacks.find((s) => Object.values(s.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'))!;
+    const sfn = new SFNClient({
+      endpoint: fx.lake.endpoint,
+      region: fx.lake.region,
+      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
+    });
+    const stack = fx.stacks.find((s) =>
+      Object.values(s.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
+    )!;
     const definition = stateMachineDefinition(stack.template);
     await sfn.send(
       new CreateStateMachineCommand({
@@ -52,24 +68,40 @@ const csv = (n: number): string => `${[HEADER, ...Array.from({ length: n }, (_, 
 
     // The small object was ingested inline, the big one only handed over.
     expect((await getManifests(fx, 'transactions')).map((m) => m.source.key)).toEqual([small]);
-    const executions = async () => (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
+    const executions = async () =>
+      (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
     const [execution, ...more] = await executions();
     expect(more).toEqual([]);
     expect(execution!.name).toMatch(/^fan-out-[0-9a-f]{24}$/);
 
     // A redelivered event for the same version starts nothing.
-    const redelivered = { source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: fx.lake.buckets.bronze }, object: { key: big, size: csv(200).length, ...(version ? { 'version-id': version } : {}) } } };
-    await fx.clients.sqs.send(new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: JSON.stringify(redelivered) }));
+    const redelivered = {
+      source: 'aws.s3',
+      'detail-type': 'Object Created',
+      detail: {
+        bucket: { name: fx.lake.buckets.bronze },
+        object: { key: big, size: csv(200).length, ...(version ? { 'version-id': version } : {}) },
+      },
+    };
+    await fx.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: JSON.stringify(redelivered) }),
+    );
     expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
     expect((await executions()).map((e) => e.name)).toEqual([execution!.name]);
     // Step Functions answers a start with the name and input of a running execution with that execution.
-    const routed = jsonLines(fx.output).filter((l) => typeof l.message === 'string' && l.message.startsWith('object') && 'execution_arn' in l);
+    const routed = jsonLines(fx.output).filter(
+      (l) => typeof l.message === 'string' && l.message.startsWith('object') && 'execution_arn' in l,
+    );
     expect(routed).toHaveLength(2);
     expect(new Set(routed.map((l) => l.execution_arn))).toEqual(new Set([execution!.executionArn]));
 
     // The execution's steps, as Step Functions would run them from the input the function gave it.
     const input = { source: { bucket: fx.lake.buckets.bronze, key: big, ...(version ? { versionId: version } : {}) } };
-    const output = (await runStateMachine(definition, input, async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never)) as { plan: { fanned_out: boolean } };
+    const output = (await runStateMachine(
+      definition,
+      input,
+      async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never,
+    )) as { plan: { fanned_out: boolean } };
     expect(output.plan.fanned_out).toBe(true);
     const fanned = (await getManifests(fx, 'transactions')).find((m) => m.source.key === big);
     expect(fanned).toMatchObject({ status: 'succeeded', rows_in: 200, rows_valid: 200, rows_quarantined: 0 });
@@ -80,22 +112,45 @@ const csv = (n: number): string => `${[HEADER, ...Array.from({ length: n }, (_, 
   it('`lake fanout list` shows an execution that did not succeed, with its object; `redrive --restart` starts its input again', async () => {
     const fx = lake();
     const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN!;
-    const sfn = new SFNClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
-    const stack = fx.stacks.find((st) => Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'))!;
-    await sfn.send(new CreateStateMachineCommand({ name: arn.split(':').pop(), definition: JSON.stringify(stateMachineDefinition(stack.template)), roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out` }));
+    const sfn = new SFNClient({
+      endpoint: fx.lake.endpoint,
+      region: fx.lake.region,
+      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
+    });
+    const stack = fx.stacks.find((st) =>
+      Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
+    )!;
+    await sfn.send(
+      new CreateStateMachineCommand({
+        name: arn.split(':').pop(),
+        definition: JSON.stringify(stateMachineDefinition(stack.template)),
+        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
+      }),
+    );
     const key = 'transactions/aborted.csv';
     await putBronze(fx, key, csv(200));
     expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
     const [execution] = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
-    await sfn.send(new StopExecutionCommand({ executionArn: execution!.executionArn, error: 'States.TaskFailed', cause: 'chunk 3 ran out of /tmp' }));
+    await sfn.send(
+      new StopExecutionCommand({
+        executionArn: execution!.executionArn,
+        error: 'States.TaskFailed',
+        cause: 'chunk 3 ran out of /tmp',
+      }),
+    );
 
     const listed = await cli(fx, arn, ['fanout', 'list', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: execution!.name, status: 'ABORTED', source_key: key })]);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ name: execution!.name, status: 'ABORTED', source_key: key }),
+    ]);
 
     const redriven = await cli(fx, arn, ['fanout', 'redrive', execution!.name!, '--restart', '--json']);
     expect(redriven.code, redriven.stderr).toBe(0);
-    expect(JSON.parse(redriven.stdout)).toMatchObject({ restarted: true, execution_arn: expect.stringContaining(`${execution!.name}-restart-`) });
+    expect(JSON.parse(redriven.stdout)).toMatchObject({
+      restarted: true,
+      execution_arn: expect.stringContaining(`${execution!.name}-restart-`),
+    });
     const all = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
     expect(all).toHaveLength(2);
 
@@ -120,9 +175,23 @@ function cli(fx: LakeFixture, stateMachineArn: string, args: string[]) {
     ingestQueueUrl: fx.lake.queue.url,
     deadLetterQueueUrl: fx.lake.deadLetterQueue.url,
   };
-  const outputs = { ...Object.fromEntries(Object.entries(STACK_OUTPUTS).map(([field, k]) => [k, values[field as keyof typeof STACK_OUTPUTS]])), FanOutStateMachineArn: stateMachineArn };
+  const outputs = {
+    ...Object.fromEntries(
+      Object.entries(STACK_OUTPUTS).map(([field, k]) => [k, values[field as keyof typeof STACK_OUTPUTS]]),
+    ),
+    FanOutStateMachineArn: stateMachineArn,
+  };
   const file = join(fx.scratchDir, 'outputs.json');
   writeFileSync(file, JSON.stringify({ 'MedallionLake-it': outputs }));
-  const env = { AWS_ENDPOINT_URL: fx.lake.endpoint, AWS_REGION: fx.lake.region, AWS_ACCESS_KEY_ID: fx.lake.accountId, AWS_SECRET_ACCESS_KEY: 'moto', AWS_PROFILE: '' };
-  return runLake([...args, '--aws', '--stack', 'MedallionLake-it', '--outputs-file', file], { cwd: fx.scratchDir, env });
+  const env = {
+    AWS_ENDPOINT_URL: fx.lake.endpoint,
+    AWS_REGION: fx.lake.region,
+    AWS_ACCESS_KEY_ID: fx.lake.accountId,
+    AWS_SECRET_ACCESS_KEY: 'moto',
+    AWS_PROFILE: '',
+  };
+  return runLake([...args, '--aws', '--stack', 'MedallionLake-it', '--outputs-file', file], {
+    cwd: fx.scratchDir,
+    env,
+  });
 }

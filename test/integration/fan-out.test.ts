@@ -9,8 +9,24 @@ import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startFaultProxy, s3SlowDown, type FaultProxy } from './harness/fault-proxy.ts';
 import { lambdaContext, receive } from './harness/lambda-runtime.ts';
-import { drain, getManifests, gluePartitions, listKeys, putBronze, quarantineRows, silverRows, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
-import { runStateMachine, stateMachineDefinition, type ExecutionTrace, type StateMachineDefinition } from './harness/state-machine.ts';
+import {
+  drain,
+  getManifests,
+  gluePartitions,
+  listKeys,
+  putBronze,
+  quarantineRows,
+  silverRows,
+  skipReason,
+  useLake,
+  type LakeFixture,
+} from './harness/lake-fixture.ts';
+import {
+  runStateMachine,
+  stateMachineDefinition,
+  type ExecutionTrace,
+  type StateMachineDefinition,
+} from './harness/state-machine.ts';
 
 /** Small chunks so that a small file has many: every cut is a place a record could be lost or doubled. */
 const CHUNK_BYTES = 2048;
@@ -22,8 +38,10 @@ function transactionsCsv(): string {
   for (let i = 1; i <= 400; i++) {
     const month = String((i % 3) + 1).padStart(2, '0');
     const ts = `2024-${month}-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z`;
-    if (i % 5 === 0) lines.push(i % 10 === 0 ? `T${i},C${i},1.00,EUR` : `T${i},C${i},12.345,EUR,${ts}`); // too few fields | too many decimals
-    else if (i % 5 === 1 && i > 1) lines.push(`T${i},C${i},7.00,XXX,${ts}`); // currency not allowed
+    if (i % 5 === 0)
+      lines.push(i % 10 === 0 ? `T${i},C${i},1.00,EUR` : `T${i},C${i},12.345,EUR,${ts}`); // too few fields | too many decimals
+    else if (i % 5 === 1 && i > 1)
+      lines.push(`T${i},C${i},7.00,XXX,${ts}`); // currency not allowed
     else if (i % 37 === 0) lines.push(`"T${i}","C${i}\nsecond line",3.50,USD,${ts}`);
     else lines.push(`T${i},C${i},${(i / 4).toFixed(2)},GBP,${ts}`);
     if (i % 53 === 0) lines.push('');
@@ -50,7 +68,9 @@ let proxy: FaultProxy | undefined;
   afterAll(async () => proxy?.close());
 
   const definition = (fx: LakeFixture): StateMachineDefinition => {
-    const stack = fx.stacks.find((s) => Object.values(s.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'));
+    const stack = fx.stacks.find((s) =>
+      Object.values(s.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
+    );
     if (!stack) throw new Error('no stack has the fan-out state machine');
     return stateMachineDefinition(stack.template);
   };
@@ -59,26 +79,51 @@ let proxy: FaultProxy | undefined;
   async function putForFanOut(fx: LakeFixture, key: string): Promise<string | undefined> {
     const versionId = await putBronze(fx, key, CONTENT);
     for (const m of await receive(fx.clients.sqs, fx.lake.queue.url, 10, 1)) {
-      await fx.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: m.ReceiptHandle }));
+      await fx.clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: m.ReceiptHandle }),
+      );
     }
     return versionId;
   }
 
-  async function runFanOut(fx: LakeFixture, key: string, versionId: string | undefined, trace: ExecutionTrace): Promise<Record<string, unknown>> {
+  async function runFanOut(
+    fx: LakeFixture,
+    key: string,
+    versionId: string | undefined,
+    trace: ExecutionTrace,
+  ): Promise<Record<string, unknown>> {
     const input = { source: { bucket: fx.lake.buckets.bronze, key, ...(versionId ? { versionId } : {}) } };
-    return (await runStateMachine(definition(fx), input, async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never, trace)) as Record<string, unknown>;
+    return (await runStateMachine(
+      definition(fx),
+      input,
+      async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never,
+      trace,
+    )) as Record<string, unknown>;
   }
 
   const rowsOf = async (fx: LakeFixture, key: string) =>
-    (await silverRows(fx, 'transactions')).filter((r) => r.source_key === key).map((r) => {
-      // Lineage that names the source (another key here) aside, the rows must be equal.
-      const rest = { ...r };
-      for (const column of ['source_key', 'source_version', 'ingest_run_id', 'ingested_at']) delete rest[column];
-      return rest;
-    });
+    (await silverRows(fx, 'transactions'))
+      .filter((r) => r.source_key === key)
+      .map((r) => {
+        // Lineage that names the source (another key here) aside, the rows must be equal.
+        const rest = { ...r };
+        for (const column of ['source_key', 'source_version', 'ingest_run_id', 'ingested_at']) delete rest[column];
+        return rest;
+      });
   const quarantineOf = async (fx: LakeFixture, key: string) =>
-    (await quarantineRows(fx, 'transactions')).filter((r) => r.source_key === key).map((r) => [Number(r.record_number), r.reasons, r.details, r.raw_record]);
-  const countsOf = (m: { rows_in: number; rows_valid: number; rows_quarantined: number; reasons: unknown; status: string; columns: unknown; bytes_in: number; partitions: Array<{ values: unknown; rows: number }> }) => ({
+    (await quarantineRows(fx, 'transactions'))
+      .filter((r) => r.source_key === key)
+      .map((r) => [Number(r.record_number), r.reasons, r.details, r.raw_record]);
+  const countsOf = (m: {
+    rows_in: number;
+    rows_valid: number;
+    rows_quarantined: number;
+    reasons: unknown;
+    status: string;
+    columns: unknown;
+    bytes_in: number;
+    partitions: Array<{ values: unknown; rows: number }>;
+  }) => ({
     status: m.status,
     rows_in: m.rows_in,
     rows_valid: m.rows_valid,
@@ -95,7 +140,12 @@ let proxy: FaultProxy | undefined;
     const trace: ExecutionTrace = { tasks: [] };
     const output = await runFanOut(fx, fanKey, await putForFanOut(fx, fanKey), trace);
 
-    const plan = output.plan as { fanned_out: boolean; chunks: Array<{ index: number; start: number; end: number }>; dataset: string; source_id: string };
+    const plan = output.plan as {
+      fanned_out: boolean;
+      chunks: Array<{ index: number; start: number; end: number }>;
+      dataset: string;
+      source_id: string;
+    };
     expect(plan.fanned_out).toBe(true);
     expect(plan.chunks.length).toBeGreaterThanOrEqual(8);
     expect(trace.tasks.map((t) => t.state)).toEqual(['Plan', ...plan.chunks.map(() => 'Chunk'), 'Commit']);
@@ -148,7 +198,11 @@ let proxy: FaultProxy | undefined;
     const versionId = await putForFanOut(fx, key);
     // Every attempt of the SDK to write chunk 3's result record fails, on the first invocation of that chunk only.
     let failing = true;
-    proxy!.setRule((req) => (failing && req.method === 'PUT' && /_staging\/.*chunk-00003\/result\.json/.test(req.url ?? '') ? s3SlowDown : undefined));
+    proxy!.setRule((req) =>
+      failing && req.method === 'PUT' && /_staging\/.*chunk-00003\/result\.json/.test(req.url ?? '')
+        ? s3SlowDown
+        : undefined,
+    );
     const trace: ExecutionTrace = { tasks: [] };
     try {
       const output = await runStateMachine(
@@ -169,7 +223,9 @@ let proxy: FaultProxy | undefined;
     }
     expect(proxy!.faulted.length).toBeGreaterThan(0);
     const failed = trace.tasks.filter((t) => t.failed);
-    expect(failed).toEqual([expect.objectContaining({ state: 'Chunk', payload: expect.objectContaining({ index: 3 }) })]);
+    expect(failed).toEqual([
+      expect.objectContaining({ state: 'Chunk', payload: expect.objectContaining({ index: 3 }) }),
+    ]);
 
     const [manifest] = await getManifests(fx, 'transactions');
     expect(manifest!.rows_in).toBe(400);
@@ -183,4 +239,3 @@ let proxy: FaultProxy | undefined;
     expect(await listKeys(fx, fx.lake.buckets.silver, '_pending/')).toEqual([]);
   });
 });
-

@@ -14,7 +14,13 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadStacks, synthesizeApp } from './harness/cloud-assembly.ts';
-import { EmulatorUnavailableError, ensureMotoInstalled, PROJECT_ROOT, startMoto, type RunningMoto } from './harness/moto-server.ts';
+import {
+  EmulatorUnavailableError,
+  ensureMotoInstalled,
+  PROJECT_ROOT,
+  startMoto,
+  type RunningMoto,
+} from './harness/moto-server.ts';
 import { bundledNodeFunctions, nodeMajorMismatch } from './harness/node-runtime.ts';
 import ensureCliBuilt from '../support/build-cli.ts';
 import { provide } from '../support/provided.ts';
@@ -28,12 +34,16 @@ function log(line: string): void {
 
 function loudNotice(reason: string): void {
   const bar = '!'.repeat(100);
-  console.warn(`\n${bar}\n!! INTEGRATION TIER SKIPPED: ${reason}\n!! Install Python 3 (with venv) to run it; in CI (CI set) this is a failure, not a skip.\n${bar}\n`);
+  console.warn(
+    `\n${bar}\n!! INTEGRATION TIER SKIPPED: ${reason}\n!! Install Python 3 (with venv) to run it; in CI (CI set) this is a failure, not a skip.\n${bar}\n`,
+  );
 }
 
 function loudWarning(reason: string): void {
   const bar = '!'.repeat(100);
-  console.warn(`\n${bar}\n!! INTEGRATION TIER ON ANOTHER NODE.JS THAN THE FUNCTIONS': ${reason}\n!! The tier runs anyway here; in CI (CI set) this is a failure.\n${bar}\n`);
+  console.warn(
+    `\n${bar}\n!! INTEGRATION TIER ON ANOTHER NODE.JS THAN THE FUNCTIONS': ${reason}\n!! The tier runs anyway here; in CI (CI set) this is a failure.\n${bar}\n`,
+  );
 }
 
 export default async function setup(): Promise<void> {
@@ -54,7 +64,10 @@ export default async function setup(): Promise<void> {
       provide('integrationSkipReason', error.message);
       return;
     }
-    throw new Error(`integration tier: the AWS emulator (moto) is unavailable${ci ? ' in CI, where this tier must run' : ''}: ${(error as Error).message}`, { cause: error });
+    throw new Error(
+      `integration tier: the AWS emulator (moto) is unavailable${ci ? ' in CI, where this tier must run' : ''}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 
   // A private output directory per run: other runs (and `cdk synth` by hand) may use cdk.out concurrently.
@@ -77,14 +90,18 @@ export default async function setup(): Promise<void> {
   }
 
   const bundled = bundledNodeFunctions(loadStacks(assemblyDir));
-  const mismatch = bundled.length === 0 ? 'no bundled Node.js function (index.mjs asset) in the assembly' : nodeMajorMismatch(bundled);
+  const mismatch =
+    bundled.length === 0 ? 'no bundled Node.js function (index.mjs asset) in the assembly' : nodeMajorMismatch(bundled);
   if (mismatch && ci) {
     await moto.stop();
     if (ownAssembly) rmSync(assemblyDir, { recursive: true, force: true });
     throw new Error(`integration tier (CI): ${mismatch}`);
   }
   if (mismatch) loudWarning(mismatch);
-  else log(`Node.js ${process.versions.node} runs the bundles, as declared: ${bundled.map((f) => `${f.logicalId} ${f.runtime}`).join(', ')}`);
+  else
+    log(
+      `Node.js ${process.versions.node} runs the bundles, as declared: ${bundled.map((f) => `${f.logicalId} ${f.runtime}`).join(', ')}`,
+    );
 
   provide('motoEndpoint', moto.endpoint);
   provide('assemblyDir', assemblyDir);

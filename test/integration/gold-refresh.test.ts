@@ -7,7 +7,12 @@
  * the superseded-months probe with the rows a test gives it, and performs an UNLOAD by writing one object per
  * month the test says has rows under the UNLOAD's `TO` prefix, in moto's S3. Everything else is real moto.
  */
-import { AthenaClient, CreateWorkGroupCommand, GetQueryExecutionCommand, ListQueryExecutionsCommand } from '@aws-sdk/client-athena';
+import {
+  AthenaClient,
+  CreateWorkGroupCommand,
+  GetQueryExecutionCommand,
+  ListQueryExecutionsCommand,
+} from '@aws-sdk/client-athena';
 import { GetPartitionsCommand } from '@aws-sdk/client-glue';
 import { ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -15,10 +20,23 @@ import type { SQSEvent } from 'aws-lambda';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { refreshGoldAthena, refreshPrefix, retiredKey, type AthenaGoldRefreshOptions } from '../../adapters/aws/athena-gold-refresh.ts';
+import {
+  refreshGoldAthena,
+  refreshPrefix,
+  retiredKey,
+  type AthenaGoldRefreshOptions,
+} from '../../adapters/aws/athena-gold-refresh.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { goldStateKey } from '../../engine/gold/index.ts';
-import type { Manifest, ObjectStore, OpenOptions, QueryEngine, QueryResult, Row, Zone } from '../../engine/contract/index.ts';
+import type {
+  Manifest,
+  ObjectStore,
+  OpenOptions,
+  QueryEngine,
+  QueryResult,
+  Row,
+  Zone,
+} from '../../engine/contract/index.ts';
 import { processGoldRefreshBatch } from '../../lambdas/gold-refresh/process.ts';
 import { lambdaContext } from './harness/lambda-runtime.ts';
 import { captureStdout, getText, listKeys, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
@@ -104,7 +122,11 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     source_id: sourceId,
     run_id: runId,
     status: 'succeeded',
-    partitions: months.map((k) => ({ values: { year: k.slice(0, 4), month: k.slice(5) }, prefix: `transactions/year=${k.slice(0, 4)}/month=${k.slice(5)}/`, rows: 10 })),
+    partitions: months.map((k) => ({
+      values: { year: k.slice(0, 4), month: k.slice(5) },
+      prefix: `transactions/year=${k.slice(0, 4)}/month=${k.slice(5)}/`,
+      rows: 10,
+    })),
   } as unknown as Manifest;
 }
 
@@ -114,7 +136,10 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
   /** The gold-refresh function's template resource: the function with GOLD_BUCKET in its environment. */
   const goldFunction = (fx: LakeFixture) => {
     const fn = Object.values(fx.lake.resources).find(
-      (r) => r.Type === 'AWS::Lambda::Function' && (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.GOLD_BUCKET !== undefined,
+      (r) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.GOLD_BUCKET !==
+          undefined,
     );
     if (!fn) throw new Error('no gold-refresh function in the template');
     return { fn, env: (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables };
@@ -126,25 +151,59 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     if (!goldBucket) throw new Error('gold bucket not provisioned');
     const goldDatabase = String(goldFunction(fx).env.GLUE_GOLD_DATABASE);
     const locations = async () => {
-      const response = await fx.clients.glue.send(new GetPartitionsCommand({ DatabaseName: goldDatabase, TableName: TABLE.name }));
+      const response = await fx.clients.glue.send(
+        new GetPartitionsCommand({ DatabaseName: goldDatabase, TableName: TABLE.name }),
+      );
       return (response.Partitions ?? []).map((p) => p.StorageDescriptor?.Location ?? '');
     };
     const partitions = async () => {
-      const response = await fx.clients.glue.send(new GetPartitionsCommand({ DatabaseName: goldDatabase, TableName: TABLE.name }));
-      return Object.fromEntries((response.Partitions ?? []).map((p) => [(p.Values ?? []).join('-'), p.StorageDescriptor]));
+      const response = await fx.clients.glue.send(
+        new GetPartitionsCommand({ DatabaseName: goldDatabase, TableName: TABLE.name }),
+      );
+      return Object.fromEntries(
+        (response.Partitions ?? []).map((p) => [(p.Values ?? []).join('-'), p.StorageDescriptor]),
+      );
     };
-    const store = new WatchedStore(new S3ObjectStore(fx.clients.s3, { silver: fx.lake.buckets.silver, gold: goldBucket }), locations, goldBucket);
+    const store = new WatchedStore(
+      new S3ObjectStore(fx.clients.s3, { silver: fx.lake.buckets.silver, gold: goldBucket }),
+      locations,
+      goldBucket,
+    );
     const engine = new ScriptedAthena(fx);
     let clock = Date.parse('2024-05-01T00:00:00Z');
-    const options = (): AthenaGoldRefreshOptions => ({ table: ACCOUNT_MONTHLY_BALANCE, engine, store, glue: fx.clients.glue, goldDatabase, goldBucket, now: () => clock });
+    const options = (): AthenaGoldRefreshOptions => ({
+      table: ACCOUNT_MONTHLY_BALANCE,
+      engine,
+      store,
+      glue: fx.clients.glue,
+      goldDatabase,
+      goldBucket,
+      now: () => clock,
+    });
     const putManifest = (m: Manifest) =>
-      fx.clients.s3.send(new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key: `_manifests/transactions/${m.source_id}.json`, Body: JSON.stringify(m) }));
-    return { goldBucket, goldDatabase, store, engine, options, partitions, putManifest, advance: (ms: number) => (clock += ms) };
+      fx.clients.s3.send(
+        new PutObjectCommand({
+          Bucket: fx.lake.buckets.silver,
+          Key: `_manifests/transactions/${m.source_id}.json`,
+          Body: JSON.stringify(m),
+        }),
+      );
+    return {
+      goldBucket,
+      goldDatabase,
+      store,
+      engine,
+      options,
+      partitions,
+      putManifest,
+      advance: (ms: number) => (clock += ms),
+    };
   }
 
   const refreshQueue = async (fx: LakeFixture) => {
     const logicalId = Object.entries(fx.lake.resources).find(
-      ([, r]) => r.Type === 'AWS::SQS::Queue' && r.Properties?.FifoQueue === true && r.Properties?.RedrivePolicy !== undefined,
+      ([, r]) =>
+        r.Type === 'AWS::SQS::Queue' && r.Properties?.FifoQueue === true && r.Properties?.RedrivePolicy !== undefined,
     )?.[0];
     if (!logicalId) throw new Error('no FIFO queue with a redrive policy in the template');
     const { QueueUrl } = await fx.clients.sqs.send(new GetQueueUrlCommand({ QueueName: `${logicalId}.fifo` }));
@@ -155,20 +214,47 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     const fx = lake();
     const { logicalId: queueLogicalId, url: QueueUrl } = await refreshQueue(fx);
 
-    await fx.clients.s3.send(new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key: 'transactions/year=2024/month=01/part.parquet', Body: 'x' }));
-    await fx.clients.s3.send(new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key: '_manifests/transactions/s1.json', Body: '{}' }));
-    const received = await fx.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+    await fx.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: fx.lake.buckets.silver,
+        Key: 'transactions/year=2024/month=01/part.parquet',
+        Body: 'x',
+      }),
+    );
+    await fx.clients.s3.send(
+      new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key: '_manifests/transactions/s1.json', Body: '{}' }),
+    );
+    const received = await fx.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl,
+        MaxNumberOfMessages: 10,
+        MessageSystemAttributeNames: ['All'],
+        WaitTimeSeconds: 1,
+      }),
+    );
     const messages = received.Messages ?? [];
     expect(messages).toHaveLength(1);
     expect(messages[0]?.Attributes?.MessageGroupId).toBe('gold-refresh');
-    expect(JSON.parse(messages[0]?.Body ?? '{}')).toMatchObject({ source: 'aws.s3', detail: { bucket: { name: fx.lake.buckets.silver }, object: { key: '_manifests/transactions/s1.json' } } });
+    expect(JSON.parse(messages[0]?.Body ?? '{}')).toMatchObject({
+      source: 'aws.s3',
+      detail: { bucket: { name: fx.lake.buckets.silver }, object: { key: '_manifests/transactions/s1.json' } },
+    });
 
     // The handler's batch logic on the message exactly as delivered: one refresh, no failures.
     let refreshes = 0;
     const event = {
-      Records: messages.map((m) => ({ messageId: m.MessageId, body: m.Body, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${fx.lake.region}:${fx.lake.accountId}:${queueLogicalId}.fifo` })),
+      Records: messages.map((m) => ({
+        messageId: m.MessageId,
+        body: m.Body,
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:${fx.lake.region}:${fx.lake.accountId}:${queueLogicalId}.fifo`,
+      })),
     } as unknown as SQSEvent;
-    const response = await processGoldRefreshBatch(event, { silverBucket: fx.lake.buckets.silver, refresh: async () => void (refreshes += 1), logger: { info: () => {}, error: () => {} } });
+    const response = await processGoldRefreshBatch(event, {
+      silverBucket: fx.lake.buckets.silver,
+      refresh: async () => void (refreshes += 1),
+      logger: { info: () => {}, error: () => {} },
+    });
     expect(response).toEqual({ batchItemFailures: [] });
     expect(refreshes).toBe(1);
   });
@@ -177,7 +263,11 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     const fx = lake();
     const t = await setup(fx);
     const { fn, env } = goldFunction(fx);
-    const athena = new AthenaClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
+    const athena = new AthenaClient({
+      endpoint: fx.lake.endpoint,
+      region: fx.lake.region,
+      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
+    });
     await athena.send(new CreateWorkGroupCommand({ Name: String(env.ATHENA_WORKGROUP) }));
     // The template's environment; the two bucket Refs resolved to the buckets the harness created.
     Object.assign(process.env, {
@@ -187,27 +277,41 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     });
     const assetDir = join(fx.stacks[0]!.assemblyDir, String(fn.Metadata?.['aws:asset:path']));
     assertRunsOnDeclaredNode(String(fn.Properties?.Runtime), 'gold-refresh');
-    const bundle = (await import(pathToFileURL(join(assetDir, 'index.mjs')).href)) as { handler: (event: unknown, context: unknown) => Promise<unknown> };
+    const bundle = (await import(pathToFileURL(join(assetDir, 'index.mjs')).href)) as {
+      handler: (event: unknown, context: unknown) => Promise<unknown>;
+    };
 
     await t.putManifest(manifest('s1', 'r1', ['2024-01']));
     const { logicalId, url } = await refreshQueue(fx);
-    const received = await fx.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const received = await fx.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
     expect(received.Messages).toHaveLength(1);
     const event = {
-      Records: (received.Messages ?? []).map((m) => ({ messageId: m.MessageId, body: m.Body, attributes: {}, eventSource: 'aws:sqs', eventSourceARN: `arn:aws:sqs:${fx.lake.region}:${fx.lake.accountId}:${logicalId}.fifo` })),
+      Records: (received.Messages ?? []).map((m) => ({
+        messageId: m.MessageId,
+        body: m.Body,
+        attributes: {},
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:${fx.lake.region}:${fx.lake.accountId}:${logicalId}.fifo`,
+      })),
     };
     const output: string[] = [];
     const invoke = () => captureStdout(output, () => bundle.handler(event, lambdaContext(fx.lake)));
     await expect(invoke()).rejects.toThrow(/wrote no rows for 2024-01, the latest month: refusing to repoint gold/);
 
-    const ids = (await athena.send(new ListQueryExecutionsCommand({ WorkGroup: String(env.ATHENA_WORKGROUP) }))).QueryExecutionIds ?? [];
+    const ids =
+      (await athena.send(new ListQueryExecutionsCommand({ WorkGroup: String(env.ATHENA_WORKGROUP) })))
+        .QueryExecutionIds ?? [];
     expect(ids).toHaveLength(1);
     const execution = (await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: ids[0] }))).QueryExecution;
     expect(execution?.WorkGroup).toBe(env.ATHENA_WORKGROUP);
     expect(execution?.QueryExecutionContext?.Database).toBe(env.GLUE_SILVER_DATABASE);
     expect(execution?.Query).toMatch(/^UNLOAD \(WITH ranked AS/);
     expect(execution?.Query).toContain(`FROM ${String(env.GLUE_SILVER_DATABASE)}.transactions t`);
-    expect(execution?.Query).toMatch(new RegExp(`TO 's3://${t.goldBucket}/account_monthly_balance/refresh=[0-9a-f]{16}/'`));
+    expect(execution?.Query).toMatch(
+      new RegExp(`TO 's3://${t.goldBucket}/account_monthly_balance/refresh=[0-9a-f]{16}/'`),
+    );
     expect(await t.partitions()).toEqual({});
     expect(await listKeys(fx, t.goldBucket, '_state/')).toEqual([]);
   });
@@ -224,14 +328,21 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     const id1 = first.plan.refreshId;
     expect(t.engine.statements).toHaveLength(1);
     expect(t.engine.statements[0]).toContain(`TO 's3://${t.goldBucket}/account_monthly_balance/refresh=${id1}/'`);
-    expect(t.engine.statements[0]).toContain("WITH (format = 'PARQUET', compression = 'ZSTD', partitioned_by = ARRAY['year', 'month'])");
+    expect(t.engine.statements[0]).toContain(
+      "WITH (format = 'PARQUET', compression = 'ZSTD', partitioned_by = ARRAY['year', 'month'])",
+    );
     expect(t.engine.statements[0]).toContain('FROM silver.transactions t');
     let parts = await t.partitions();
     expect(Object.keys(parts).sort()).toEqual(['2024-01', '2024-02']);
     expect(parts['2024-01']?.Location).toBe(`s3://${t.goldBucket}/${refreshPrefix(TABLE, id1)}year=2024/month=01/`);
-    expect(parts['2024-01']?.SerdeInfo?.SerializationLibrary).toBe('org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe');
+    expect(parts['2024-01']?.SerdeInfo?.SerializationLibrary).toBe(
+      'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+    );
     expect(parts['2024-01']?.Columns?.map((c) => c.Name)).toEqual(TABLE.columns.map((c) => c.name));
-    const state = JSON.parse(await getText(fx, t.goldBucket, goldStateKey(TABLE))) as { refresh_id: string; sources: Record<string, unknown> };
+    const state = JSON.parse(await getText(fx, t.goldBucket, goldStateKey(TABLE))) as {
+      refresh_id: string;
+      sources: Record<string, unknown>;
+    };
     expect(state.refresh_id).toBe(id1);
     expect(Object.keys(state.sources)).toEqual(['s1']);
 
@@ -248,14 +359,19 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     const third = await refreshGoldAthena(t.options());
     const id2 = third.plan.refreshId;
     expect(third.plan.kind).toBe('incremental');
-    expect(t.engine.statements.slice(1).map((s) => s.split('\n')[0])).toEqual(['SELECT DISTINCT o.year, o.month', `UNLOAD (WITH ranked AS (`]);
+    expect(t.engine.statements.slice(1).map((s) => s.split('\n')[0])).toEqual([
+      'SELECT DISTINCT o.year, o.month',
+      `UNLOAD (WITH ranked AS (`,
+    ]);
     parts = await t.partitions();
     expect(parts['2024-01']?.Location).toBe(`s3://${t.goldBucket}/${refreshPrefix(TABLE, id1)}year=2024/month=01/`);
     expect(parts['2024-02']?.Location).toBe(`s3://${t.goldBucket}/${refreshPrefix(TABLE, id2)}year=2024/month=02/`);
     // The replaced February is retired, not deleted: queries planned before the swap may still read it.
     expect(third.deletedKeys).toEqual([]);
     const oldFebruary = `${refreshPrefix(TABLE, id1)}year=2024/month=02/`;
-    expect(JSON.parse(await getText(fx, t.goldBucket, retiredKey(TABLE)))).toEqual({ retired: { [oldFebruary]: '2024-05-01T00:00:00.000Z' } });
+    expect(JSON.parse(await getText(fx, t.goldBucket, retiredKey(TABLE)))).toEqual({
+      retired: { [oldFebruary]: '2024-05-01T00:00:00.000Z' },
+    });
     expect(await listKeys(fx, t.goldBucket, oldFebruary)).toHaveLength(1);
 
     // 4. After the grace period the next refresh deletes exactly the old February (WatchedStore: never a referenced key).
@@ -292,7 +408,10 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     expect(t.engine.attempt).toBe(3);
     const prefix = refreshPrefix(TABLE, retry.plan.refreshId);
     // The first attempt's output was removed before the second UNLOAD (UNLOAD needs an empty prefix).
-    expect((await listKeys(fx, t.goldBucket, prefix)).sort()).toEqual([`${prefix}year=2024/month=01/attempt-3.parquet`, `${prefix}year=2024/month=02/attempt-3.parquet`]);
+    expect((await listKeys(fx, t.goldBucket, prefix)).sort()).toEqual([
+      `${prefix}year=2024/month=01/attempt-3.parquet`,
+      `${prefix}year=2024/month=02/attempt-3.parquet`,
+    ]);
 
     // Crash after the repoint, before the state is written: the retry finds its prefix referenced and resumes.
     await t.putManifest(manifest('s2', 'r2', ['2024-03']));
@@ -305,7 +424,10 @@ function manifest(sourceId: string, runId: string, months: string[]): Manifest {
     expect(resumed.resumed).toBe(true);
     expect(t.engine.attempt).toBe(unloads); // no second UNLOAD
     expect(Object.keys(await t.partitions()).sort()).toEqual(['2024-01', '2024-02', '2024-03']);
-    const state = JSON.parse(await getText(fx, t.goldBucket, goldStateKey(TABLE))) as { refresh_id: string; last_month: string };
+    const state = JSON.parse(await getText(fx, t.goldBucket, goldStateKey(TABLE))) as {
+      refresh_id: string;
+      last_month: string;
+    };
     expect(state).toMatchObject({ refresh_id: resumed.plan.refreshId, last_month: '2024-03' });
   });
 });

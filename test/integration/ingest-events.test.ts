@@ -13,17 +13,35 @@ const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionT
 /** A subscriber: a queue and a rule on the default bus for every lake event. Returns the queue URL. */
 async function subscribe(fx: LakeFixture): Promise<string> {
   const { QueueUrl } = await fx.clients.sqs.send(new CreateQueueCommand({ QueueName: 'producer-feedback' }));
-  const attributes = await fx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
-  const events = new EventBridgeClient({ endpoint: fx.lake.endpoint, region: fx.lake.region, credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' } });
-  await events.send(new PutRuleCommand({ Name: 'payments-data-feedback', EventPattern: JSON.stringify({ source: ['medallion.lake'] }) }));
-  await events.send(new PutTargetsCommand({ Rule: 'payments-data-feedback', Targets: [{ Id: 'queue', Arn: attributes.Attributes?.QueueArn }] }));
+  const attributes = await fx.clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const events = new EventBridgeClient({
+    endpoint: fx.lake.endpoint,
+    region: fx.lake.region,
+    credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
+  });
+  await events.send(
+    new PutRuleCommand({
+      Name: 'payments-data-feedback',
+      EventPattern: JSON.stringify({ source: ['medallion.lake'] }),
+    }),
+  );
+  await events.send(
+    new PutTargetsCommand({
+      Rule: 'payments-data-feedback',
+      Targets: [{ Id: 'queue', Arn: attributes.Attributes?.QueueArn }],
+    }),
+  );
   return QueueUrl as string;
 }
 
 async function received(fx: LakeFixture, queueUrl: string, count: number): Promise<Record<string, unknown>[]> {
   const bodies: Record<string, unknown>[] = [];
   for (let attempt = 0; attempt < 10 && bodies.length < count; attempt++) {
-    const { Messages } = await fx.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const { Messages } = await fx.clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
     for (const m of Messages ?? []) bodies.push(JSON.parse(m.Body ?? '{}') as Record<string, unknown>);
   }
   return bodies;
@@ -36,7 +54,11 @@ async function received(fx: LakeFixture, queueUrl: string, count: number): Promi
     const fx = lake();
     expect(fx.lake.fn.environment.EVENT_BUS_NAME).toBe('default');
     const queueUrl = await subscribe(fx);
-    await putBronze(fx, 'transactions/feedback/mixed.csv', [HEADER, 'T1,C1,10.50,EUR,2024-01-15T10:00:00Z', 'T2,C2,1.005,EUR,2024-01-16T00:00:00Z'].join('\n') + '\n');
+    await putBronze(
+      fx,
+      'transactions/feedback/mixed.csv',
+      [HEADER, 'T1,C1,10.50,EUR,2024-01-15T10:00:00Z', 'T2,C2,1.005,EUR,2024-01-16T00:00:00Z'].join('\n') + '\n',
+    );
     await putBronze(fx, 'transactions/feedback/bad-header.csv', 'id,amount\n1,2\n');
     const invocations = await drain(fx);
     expect(invocations.flatMap((i) => i.failed)).toEqual([]);

@@ -3,7 +3,13 @@
  * EventBridge (or notification) configuration → the ingest queue → the *bundled* function, driven like the
  * SQS event source mapping → silver Parquet, quarantine, manifest, Glue partitions.
  */
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  PurgeQueueCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { createSocket } from 'node:dgram';
 import { readdirSync } from 'node:fs';
@@ -58,7 +64,11 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     expect(l.queue.visibilityTimeout).toBeGreaterThanOrEqual(6 * l.fn.timeoutSeconds);
     // moto does not enforce queue policies: check that EventBridge may send to the queue.
     const policies = Object.values(l.resources).filter((r) => r.Type === 'AWS::SQS::QueuePolicy');
-    const allowsEventBridge = policies.some((p) => JSON.stringify(p.Properties).includes('events.amazonaws.com') && JSON.stringify(p.Properties?.Queues).includes(l.queue.logicalId));
+    const allowsEventBridge = policies.some(
+      (p) =>
+        JSON.stringify(p.Properties).includes('events.amazonaws.com') &&
+        JSON.stringify(p.Properties?.Queues).includes(l.queue.logicalId),
+    );
     expect(allowsEventBridge).toBe(true);
   });
 
@@ -69,14 +79,17 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     await expectNoFailures(fx);
 
     const rows = await silverRows(fx, 'transactions');
-    expect(pick(rows, 'transaction_id', 'account_id', 'amount', 'currency', 'transaction_timestamp', 'year', 'month')).toEqual([
+    expect(
+      pick(rows, 'transaction_id', 'account_id', 'amount', 'currency', 'transaction_timestamp', 'year', 'month'),
+    ).toEqual([
       ['T1', 'C1', '10.50', 'EUR', '2024-01-15 10:00:00', '2024', '01'],
       ['T2', 'C2', '-3.25', 'USD', '2024-01-31 23:59:59.999', '2024', '01'],
       ['T3', 'C3', '100.00', 'GBP', '2024-02-01 00:00:00', '2024', '02'],
     ]);
     const [manifest, ...others] = await getManifests(fx, 'transactions');
     expect(others).toEqual([]);
-    for (const row of rows) expect(row).toMatchObject({ source_key: key, source_version: versionId, ingest_run_id: manifest!.run_id });
+    for (const row of rows)
+      expect(row).toMatchObject({ source_key: key, source_version: versionId, ingest_run_id: manifest!.run_id });
 
     const rejected = await quarantineRows(fx, 'transactions');
     expect(pick(rejected, 'record_number', 'reasons', 'source_key', 'source_bucket')).toEqual([
@@ -84,7 +97,10 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
       ['5', ['INVALID_CURRENCY'], key, fx.lake.buckets.bronze],
       ['6', ['MISSING_REQUIRED'], key, fx.lake.buckets.bronze],
     ]);
-    expect(JSON.parse(String(rejected[0]!.raw_record))).toMatchObject({ TransactionID: 'T4', TransactionAmount: '1.005' });
+    expect(JSON.parse(String(rejected[0]!.raw_record))).toMatchObject({
+      TransactionID: 'T4',
+      TransactionAmount: '1.005',
+    });
 
     expect(manifest).toMatchObject({
       dataset: 'transactions',
@@ -115,10 +131,23 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
 
     // The function's own telemetry: a log line with source key and run id, and one EMF document.
     const done = jsonLines(fx.output).find((l) => l.message === 'object ingested');
-    expect(done).toMatchObject({ level: 'INFO', source_key: key, run_id: manifest!.run_id, dataset: 'transactions', rows_in: 6 });
+    expect(done).toMatchObject({
+      level: 'INFO',
+      source_key: key,
+      run_id: manifest!.run_id,
+      dataset: 'transactions',
+      rows_in: 6,
+    });
     const [emf, ...moreEmf] = emfDocuments(fx.output);
     expect(moreEmf).toEqual([]);
-    expect(emf).toMatchObject({ dataset: 'transactions', RowsIn: 6, RowsValid: 3, RowsQuarantined: 3, FilesRejected: 0, BytesIn: MIXED_CSV.length });
+    expect(emf).toMatchObject({
+      dataset: 'transactions',
+      RowsIn: 6,
+      RowsValid: 3,
+      RowsQuarantined: 3,
+      FilesRejected: 0,
+      BytesIn: MIXED_CSV.length,
+    });
     expect(emf!.SecondsToQueryable).toEqual(expect.any(Number));
     expect(readdirSync(fx.workDir)).toEqual([]); // /tmp left clean for the next invocation
   });
@@ -167,7 +196,8 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     const rowsAfterFirst = await silverRows(fx, 'transactions');
 
     // At-least-once: the same notification arrives twice more (duplicate sends), each in its own invocation.
-    for (let i = 0; i < 2; i++) await fx.clients.sqs.send(new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: message!.Body! }));
+    for (let i = 0; i < 2; i++)
+      await fx.clients.sqs.send(new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: message!.Body! }));
     const again = await drain(fx, { batchSize: 1 });
     expect(again.map((i) => i.failed)).toEqual([[], []]);
 
@@ -188,13 +218,18 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     const key = 'transactions/daily.csv';
     const v1 = await putBronze(fx, key, csv('T1,C1,10.00,EUR,2024-01-10T00:00:00Z'));
     const other = await putBronze(fx, 'transactions/other.csv', csv('T7,C7,7.00,CHF,2024-02-10T00:00:00Z'));
-    const v2 = await putBronze(fx, key, csv('T1,C1,11.00,EUR,2024-01-10T00:00:00Z', 'T8,C8,8.00,JPY,2024-03-10T00:00:00Z'));
+    const v2 = await putBronze(
+      fx,
+      key,
+      csv('T1,C1,11.00,EUR,2024-01-10T00:00:00Z', 'T8,C8,8.00,JPY,2024-03-10T00:00:00Z'),
+    );
     expect(new Set([v1, v2]).size).toBe(2);
 
     const messages = await receive(fx.clients.sqs, fx.lake.queue.url, 10);
     expect(messages).toHaveLength(3);
     // Newest first, then the rest; finally the first event arrives once more, late.
-    for (const m of [...messages].reverse()) expect((await invokeWith(fx.lake, fx.clients.sqs, fx.handler, [m])).failed).toEqual([]);
+    for (const m of [...messages].reverse())
+      expect((await invokeWith(fx.lake, fx.clients.sqs, fx.handler, [m])).failed).toEqual([]);
     await fx.clients.sqs.send(new SendMessageCommand({ QueueUrl: fx.lake.queue.url, MessageBody: messages[0]!.Body! }));
     await expectNoFailures(fx);
 
@@ -230,12 +265,19 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
   it('the same object announced as S3 notification (via SQS and direct), EventBridge (via SQS and direct) is ingested once; s3:TestEvent is ignored', async () => {
     const fx = lake();
     // A probe queue receives moto's own S3 notifications (AWS's URL-encoded key format) for the same bucket.
-    const { QueueUrl: probeUrl } = await fx.clients.sqs.send(new CreateQueueCommand({ QueueName: 'probe-s3-notifications' }));
-    const { Attributes } = await fx.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: probeUrl, AttributeNames: ['QueueArn'] }));
+    const { QueueUrl: probeUrl } = await fx.clients.sqs.send(
+      new CreateQueueCommand({ QueueName: 'probe-s3-notifications' }),
+    );
+    const { Attributes } = await fx.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: probeUrl, AttributeNames: ['QueueArn'] }),
+    );
     await fx.clients.s3.send(
       new PutBucketNotificationConfigurationCommand({
         Bucket: fx.lake.buckets.bronze,
-        NotificationConfiguration: { EventBridgeConfiguration: {}, QueueConfigurations: [{ QueueArn: Attributes!.QueueArn!, Events: ['s3:ObjectCreated:*'] }] },
+        NotificationConfiguration: {
+          EventBridgeConfiguration: {},
+          QueueConfigurations: [{ QueueArn: Attributes!.QueueArn!, Events: ['s3:ObjectCreated:*'] }],
+        },
       }),
     );
     const key = 'transactions/shapes/a+b c%d ü.csv';
@@ -247,7 +289,9 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     expect(testEvent).toBeDefined();
     expect(s3Notification.Body).toContain('a%2Bb+c%25d+%C3%BC.csv'); // what the handler must decode
     const [eventBridgeMessage] = await receive(fx.clients.sqs, fx.lake.queue.url, 10);
-    await fx.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: eventBridgeMessage!.ReceiptHandle! }));
+    await fx.clients.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: eventBridgeMessage!.ReceiptHandle! }),
+    );
 
     // 1. EventBridge event and S3 notification (and the test event) through the queue.
     for (const body of [eventBridgeMessage!.Body!, s3Notification.Body!, testEvent.Body!]) {
@@ -263,9 +307,17 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     expect(await getManifests(fx, 'transactions')).toHaveLength(1);
     const logs = jsonLines(fx.output);
     // Every shape really reached the object (a mis-decoded key would have been skipped as missing).
-    expect(logs.filter((l) => l.message === 'object ingested').map((l) => l.origin)).toEqual(['eventbridge', 's3-notification', 's3-notification', 'eventbridge']);
+    expect(logs.filter((l) => l.message === 'object ingested').map((l) => l.origin)).toEqual([
+      'eventbridge',
+      's3-notification',
+      's3-notification',
+      'eventbridge',
+    ]);
     expect(logs.filter((l) => l.message === 'object skipped')).toEqual([]);
-    expect(logs.filter((l) => l.message === 'event ignored').map((l) => l.reason)).toEqual(['test-event', 'test-event']);
+    expect(logs.filter((l) => l.message === 'event ignored').map((l) => l.reason)).toEqual([
+      'test-event',
+      'test-event',
+    ]);
     await fx.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: probeUrl }));
   });
 
@@ -279,31 +331,54 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     expect(await silverRows(fx, 'transactions')).toEqual([]);
     const unknown = await getManifests(fx, 'unknown_dataset');
     expect(unknown.map((m) => [m.status, m.quarantine.file_reason])).toEqual([['rejected', 'UNKNOWN_DATASET']]);
-    const rejected = (await getManifests(fx, 'transactions')).map((m) => [m.source.key, m.status, m.quarantine.file_reason]).sort();
+    const rejected = (await getManifests(fx, 'transactions'))
+      .map((m) => [m.source.key, m.status, m.quarantine.file_reason])
+      .sort();
     expect(rejected).toEqual([
       ['transactions/binary.csv', 'rejected', 'UNREADABLE'],
       ['transactions/wrong-columns.csv', 'rejected', 'MISSING_COLUMNS'],
     ]);
     const quarantined = await listKeys(fx, fx.lake.buckets.quarantine);
-    for (const m of [...unknown, ...(await getManifests(fx, 'transactions'))]) expect(quarantined).toContain(m.quarantine.file_key);
+    for (const m of [...unknown, ...(await getManifests(fx, 'transactions'))])
+      expect(quarantined).toContain(m.quarantine.file_key);
     expect(emfDocuments(fx.output).map((d) => d.FilesRejected)).toEqual([1, 1, 1]);
   });
 
   it('an oversize record and a wide file are accounted for, never retried into the DLQ', async () => {
     const fx = lake();
     const huge = `TXL,C1,1.00,EUR,2024-03-01T00:00:00Z,${'B'.repeat(33 << 20)}`;
-    const goods = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i},C1,1.00,EUR,2024-03-01T00:00:00Z`);
+    const goods = (n: number, p: string) =>
+      Array.from({ length: n }, (_, i) => `${p}${i},C1,1.00,EUR,2024-03-01T00:00:00Z`);
     await putBronze(fx, 'transactions/oversize.csv', csv(...goods(1000, 'X'), huge, ...goods(1000, 'Y')));
     const extras = Array.from({ length: 400 }, (_, i) => `extra_${i}`);
-    await putBronze(fx, 'transactions/wide.csv', [[HEADER, ...extras].join(','), ['W1,C1,1.00,EUR,2024-03-01T00:00:00Z', ...extras.map(() => 'v')].join(',')].join('\n') + '\n');
+    await putBronze(
+      fx,
+      'transactions/wide.csv',
+      [[HEADER, ...extras].join(','), ['W1,C1,1.00,EUR,2024-03-01T00:00:00Z', ...extras.map(() => 'v')].join(',')].join(
+        '\n',
+      ) + '\n',
+    );
     await expectNoFailures(fx);
     expect(await receive(fx.clients.sqs, fx.lake.deadLetterQueue.url, 10)).toEqual([]);
 
     const manifests = Object.fromEntries((await getManifests(fx, 'transactions')).map((m) => [m.source.key, m]));
-    expect(manifests['transactions/oversize.csv']).toMatchObject({ status: 'succeeded', rows_in: 2001, rows_valid: 2000, rows_quarantined: 1, reasons: { RECORD_TOO_LARGE: 1 } });
-    expect(manifests['transactions/wide.csv']).toMatchObject({ status: 'succeeded', rows_in: 1, rows_valid: 1, rows_quarantined: 0 });
+    expect(manifests['transactions/oversize.csv']).toMatchObject({
+      status: 'succeeded',
+      rows_in: 2001,
+      rows_valid: 2000,
+      rows_quarantined: 1,
+      reasons: { RECORD_TOO_LARGE: 1 },
+    });
+    expect(manifests['transactions/wide.csv']).toMatchObject({
+      status: 'succeeded',
+      rows_in: 1,
+      rows_valid: 1,
+      rows_quarantined: 0,
+    });
     const quarantined = await quarantineRows(fx, 'transactions');
-    expect(quarantined.map((r) => [r.source_key, Number(r.record_number), r.reasons])).toEqual([['transactions/oversize.csv', 1001, ['RECORD_TOO_LARGE']]]);
+    expect(quarantined.map((r) => [r.source_key, Number(r.record_number), r.reasons])).toEqual([
+      ['transactions/oversize.csv', 1001, ['RECORD_TOO_LARGE']],
+    ]);
     expect((await silverRows(fx, 'transactions')).length).toBe(2001);
   });
 });

@@ -36,7 +36,9 @@ async function writeLargeCsv(path: string, minBytes: number): Promise<{ rows: nu
       const day = String((rows % 28) + 1).padStart(2, '0');
       const currency = invalid ? 'XXX' : CURRENCIES[rows % CURRENCIES.length];
       const amount = (((rows % 100_000) - 40_000) / 100).toFixed(2);
-      lines.push(`TX-${String(rows).padStart(10, '0')},CUST-${rows % 50_000},${amount},${currency},2024-${month}-${day}T12:34:56.789Z`);
+      lines.push(
+        `TX-${String(rows).padStart(10, '0')},CUST-${rows % 50_000},${amount},${currency},2024-${month}-${day}T12:34:56.789Z`,
+      );
     }
     const chunk = `${lines.join('\n')}\n`;
     bytes += Buffer.byteLength(chunk);
@@ -58,25 +60,38 @@ async function writeLargeCsv(path: string, minBytes: number): Promise<{ rows: nu
 
     const key = 'transactions/large/2024-q1 full export.csv';
     const t0 = Date.now();
-    const upload = new Upload({ client: fx.clients.s3, params: { Bucket: fx.lake.buckets.bronze, Key: key, Body: createReadStream(source) }, partSize: 16 * 1024 * 1024, queueSize: 2 });
+    const upload = new Upload({
+      client: fx.clients.s3,
+      params: { Bucket: fx.lake.buckets.bronze, Key: key, Body: createReadStream(source) },
+      partSize: 16 * 1024 * 1024,
+      queueSize: 2,
+    });
     const uploaded = await upload.done();
     const uploadMs = Date.now() - t0;
 
     // moto announces a completed multipart upload twice (identical events); only the first is run here,
     // the duplicate is deleted unprocessed (redelivery is covered by ingest.test.ts).
     const received = await receive(fx.clients.sqs, fx.lake.queue.url, 10);
-    const announced = received.map((m) => JSON.parse(m.Body!) as { detail: { object: { key: string; 'version-id': string } } });
+    const announced = received.map(
+      (m) => JSON.parse(m.Body!) as { detail: { object: { key: string; 'version-id': string } } },
+    );
     expect(announced.length).toBeGreaterThanOrEqual(1);
-    expect(new Set(announced.map((e) => `${e.detail.object.key}@${e.detail.object['version-id']}`))).toEqual(new Set([`${key}@${uploaded.VersionId ?? announced[0]!.detail.object['version-id']}`]));
+    expect(new Set(announced.map((e) => `${e.detail.object.key}@${e.detail.object['version-id']}`))).toEqual(
+      new Set([`${key}@${uploaded.VersionId ?? announced[0]!.detail.object['version-id']}`]),
+    );
     const messages = received.slice(0, 1);
     for (const duplicate of received.slice(1)) {
-      await fx.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: duplicate.ReceiptHandle! }));
+      await fx.clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: duplicate.ReceiptHandle! }),
+      );
     }
 
     const result = await invokeInChild(fx, sqsEventFrom(fx.lake, messages), { LOG_LEVEL: 'WARN' });
     expect(result.error).toBeUndefined();
     expect(result.response).toEqual({ batchItemFailures: [] });
-    await fx.clients.sqs.send(new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: messages[0]!.ReceiptHandle! }));
+    await fx.clients.sqs.send(
+      new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: messages[0]!.ReceiptHandle! }),
+    );
 
     const [manifest] = await getManifests(fx, 'transactions');
     expect(manifest).toMatchObject({

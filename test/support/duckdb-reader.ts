@@ -15,9 +15,16 @@ export async function readWithDuckDb(sql: string): Promise<Record<string, unknow
 }
 
 /** Parquet column name → [physical type, logical type] as written in the file footer. */
-export async function parquetTypes(glob: string): Promise<Record<string, { type: string; logical: string; converted: string }>> {
+export async function parquetTypes(
+  glob: string,
+): Promise<Record<string, { type: string; logical: string; converted: string }>> {
   const rows = await readWithDuckDb(
     `SELECT DISTINCT name, type, coalesce(logical_type, '') AS logical, coalesce(converted_type, '') AS converted FROM parquet_schema('${glob}') WHERE type IS NOT NULL`,
   );
-  return Object.fromEntries(rows.map((r) => [String(r.name), { type: String(r.type), logical: String(r.logical), converted: String(r.converted) }]));
+  return Object.fromEntries(
+    rows.map((r) => [
+      String(r.name),
+      { type: String(r.type), logical: String(r.logical), converted: String(r.converted) },
+    ]),
+  );
 }

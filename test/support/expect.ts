@@ -12,8 +12,11 @@ type Matchers = ReturnType<JestExpect>;
 type WithMessage = <T>(actual: T, message?: string) => Matchers;
 type PollOptions = { timeout?: number; interval?: number; message?: string };
 /** Every matcher of `expect(value)`, awaited: `await expect.poll(() => x).toBe(true)`. */
-type Polled = { [K in keyof Matchers]: Matchers[K] extends (...args: infer A) => unknown ? (...args: A) => Promise<void> : never } & { not: Polled };
-export type MessageExpect = JestExpect & WithMessage & { soft: WithMessage; poll: (fn: () => unknown, options?: PollOptions) => Polled };
+type Polled = {
+  [K in keyof Matchers]: Matchers[K] extends (...args: infer A) => unknown ? (...args: A) => Promise<void> : never;
+} & { not: Polled };
+export type MessageExpect = JestExpect &
+  WithMessage & { soft: WithMessage; poll: (fn: () => unknown, options?: PollOptions) => Polled };
 
 function prefixed(error: unknown, message: string): unknown {
   if (error instanceof Error) error.message = `${message}\n\n${error.message}`;
@@ -29,7 +32,8 @@ function wrapMatchers(target: object, message: string | undefined, onFailure: (e
         return (...args: unknown[]) => {
           try {
             const result: unknown = Reflect.apply(value, obj, args);
-            if (result instanceof Promise) return result.catch((error: unknown) => onFailure(message ? prefixed(error, message) : error));
+            if (result instanceof Promise)
+              return result.catch((error: unknown) => onFailure(message ? prefixed(error, message) : error));
             return result;
           } catch (error) {
             onFailure(message ? prefixed(error, message) : error);
@@ -53,22 +57,34 @@ const softFailures: unknown[] = [];
 afterEach(() => {
   const failures = softFailures.splice(0);
   if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new Error(`${failures.length} soft assertions failed:\n\n${failures.map((f) => (f instanceof Error ? f.message : String(f))).join('\n\n')}`);
+  if (failures.length > 1)
+    throw new Error(
+      `${failures.length} soft assertions failed:\n\n${failures.map((f) => (f instanceof Error ? f.message : String(f))).join('\n\n')}`,
+    );
 });
 
 const withMessage: WithMessage = (actual, message) =>
-  message === undefined ? jestExpect(actual) : (wrapMatchers(jestExpect(actual) as object, message, rethrow) as Matchers);
+  message === undefined
+    ? jestExpect(actual)
+    : (wrapMatchers(jestExpect(actual) as object, message, rethrow) as Matchers);
 
-function poll(fn: () => unknown, { timeout = 1_000, interval = 50, message }: PollOptions = {}, negated = false): Polled {
+function poll(
+  fn: () => unknown,
+  { timeout = 1_000, interval = 50, message }: PollOptions = {},
+  negated = false,
+): Polled {
   return new Proxy({} as Polled, {
     get(_, property) {
-      if (property === 'not') return poll(fn, { timeout, interval, ...(message === undefined ? {} : { message }) }, !negated);
+      if (property === 'not')
+        return poll(fn, { timeout, interval, ...(message === undefined ? {} : { message }) }, !negated);
       if (property === 'then') return undefined;
       return async (...args: unknown[]) => {
         const deadline = Date.now() + timeout;
         for (;;) {
           try {
-            const matchers = jestExpect(await fn()) as unknown as Record<string | symbol, unknown> & { not: Record<string | symbol, unknown> };
+            const matchers = jestExpect(await fn()) as unknown as Record<string | symbol, unknown> & {
+              not: Record<string | symbol, unknown>;
+            };
             const matcher = (negated ? matchers.not : matchers)[property] as (...a: unknown[]) => unknown;
             await matcher(...args);
             return;
@@ -84,5 +100,8 @@ function poll(fn: () => unknown, { timeout = 1_000, interval = 50, message }: Po
 
 export const expect = Object.assign(withMessage, jestExpect, {
   poll: (fn: () => unknown, options?: PollOptions) => poll(fn, options),
-  soft: ((actual, message) => wrapMatchers(jestExpect(actual) as object, message, (error) => softFailures.push(error)) as Matchers) satisfies WithMessage,
+  soft: ((actual, message) =>
+    wrapMatchers(jestExpect(actual) as object, message, (error) =>
+      softFailures.push(error),
+    ) as Matchers) satisfies WithMessage,
 }) as MessageExpect;

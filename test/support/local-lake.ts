@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCatalog } from '../../adapters/local/local-catalog.ts';
 import { LocalObjectStore } from '../../adapters/local/local-store.ts';
-import { ingestObject, loadContracts, type ContractRegistry, type IngestOptions, type Manifest, type SourceRef } from '../../engine/index.ts';
+import {
+  ingestObject,
+  loadContracts,
+  type ContractRegistry,
+  type IngestOptions,
+  type Manifest,
+  type SourceRef,
+} from '../../engine/index.ts';
 import { readWithDuckDb } from './duckdb-reader.ts';
 
 export interface TestLake {
@@ -21,7 +28,13 @@ async function* chunked(content: Uint8Array, size = 7): AsyncIterable<Uint8Array
   for (let i = 0; i < content.length; i += size) yield content.subarray(i, i + size);
 }
 
-export async function createTestLake(contracts: ContractRegistry = loadContracts(), engine: Pick<IngestOptions, 'rejectsLimits' | 'maxRecordBytes' | 'expansionLimits' | 'memoryLimit' | 'threads' | 'chunking'> = {}): Promise<TestLake> {
+export async function createTestLake(
+  contracts: ContractRegistry = loadContracts(),
+  engine: Pick<
+    IngestOptions,
+    'rejectsLimits' | 'maxRecordBytes' | 'expansionLimits' | 'memoryLimit' | 'threads' | 'chunking'
+  > = {},
+): Promise<TestLake> {
   const root = await mkdtemp(join(tmpdir(), 'lake-test-'));
   const store = new LocalObjectStore(root);
   const catalog = new LocalCatalog(root);
@@ -48,7 +61,9 @@ export async function createTestLake(contracts: ContractRegistry = loadContracts
     async quarantineRows(dataset = 'transactions') {
       const files = await lake.files('quarantine', `${dataset}/records/`);
       if (files.length === 0) return [];
-      return readWithDuckDb(`SELECT * REPLACE (CAST(record_number AS INTEGER) AS record_number) FROM read_parquet('${root}/quarantine/${dataset}/records/*.parquet') ORDER BY source_key, record_number`);
+      return readWithDuckDb(
+        `SELECT * REPLACE (CAST(record_number AS INTEGER) AS record_number) FROM read_parquet('${root}/quarantine/${dataset}/records/*.parquet') ORDER BY source_key, record_number`,
+      );
     },
     async files(zone, prefix = '') {
       const keys: string[] = [];

@@ -19,6 +19,9 @@ export function provide<K extends keyof ProvidedContext>(key: K, value: Provided
 
 export function inject<K extends keyof ProvidedContext>(key: K): ProvidedContext[K] {
   const value = process.env[variable(key)];
-  if (value === undefined) throw new Error(`test/support/provided.ts: '${key}' was not provided — run this file through its tier (jest --selectProjects), whose globalSetup provides it`);
+  if (value === undefined)
+    throw new Error(
+      `test/support/provided.ts: '${key}' was not provided — run this file through its tier (jest --selectProjects), whose globalSetup provides it`,
+    );
   return value;
 }

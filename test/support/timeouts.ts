@@ -11,7 +11,8 @@ import type { jest as JestObject } from '@jest/globals';
 const HOOK_TIMEOUT_MS = 300_000;
 
 const testTimeout = (globalThis as { MEDALLION_TEST_TIMEOUT_MS?: unknown }).MEDALLION_TEST_TIMEOUT_MS;
-if (typeof testTimeout !== 'number') throw new Error('test/support/timeouts.ts: globals.MEDALLION_TEST_TIMEOUT_MS missing in this jest project');
+if (typeof testTimeout !== 'number')
+  throw new Error('test/support/timeouts.ts: globals.MEDALLION_TEST_TIMEOUT_MS missing in this jest project');
 (import.meta as ImportMeta & { jest: typeof JestObject }).jest.setTimeout(testTimeout);
 
 type Hook = (fn: (...args: never[]) => unknown, timeout?: number) => void;

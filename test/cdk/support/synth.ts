@@ -10,7 +10,9 @@ import type { MedallionLakeStack, MedallionLakeStackProps } from '../../../lib/m
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
 /** The feature flags of cdk.json, so tests synthesize exactly what `cdk synth` does. */
-export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+export const CDK_JSON_CONTEXT: Record<string, unknown> = JSON.parse(
+  readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8'),
+).context;
 
 const outdirs: string[] = [];
 
@@ -103,12 +105,16 @@ export function roleStatements(template: Template, roleLogicalId: string): State
   const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
     list(p.Properties.Roles).some((r) => render(r) === `\${${roleLogicalId}}`),
   );
-  return policies.flatMap((p) => list(p.Properties.PolicyDocument.Statement).map((s) => statement(s as Record<string, unknown>)));
+  return policies.flatMap((p) =>
+    list(p.Properties.PolicyDocument.Statement).map((s) => statement(s as Record<string, unknown>)),
+  );
 }
 
 /** Every statement of a bucket's policy. */
 export function bucketPolicyStatements(template: Template, bucketLogicalId: string): Statement[] {
-  const policy = Object.values(template.findResources('AWS::S3::BucketPolicy')).find((p) => render(p.Properties.Bucket) === `\${${bucketLogicalId}}`);
+  const policy = Object.values(template.findResources('AWS::S3::BucketPolicy')).find(
+    (p) => render(p.Properties.Bucket) === `\${${bucketLogicalId}}`,
+  );
   if (!policy) throw new Error(`no bucket policy for ${bucketLogicalId}`);
   return list(policy.Properties.PolicyDocument.Statement).map((s) => statement(s as Record<string, unknown>));
 }
@@ -116,7 +122,9 @@ export function bucketPolicyStatements(template: Template, bucketLogicalId: stri
 /** A statement's conditions as text: `s3:prefix StringLike a/*|b/*`, several joined with ` and `. */
 export function conditionText(conditions: Statement['conditions']): string {
   return Object.entries(conditions ?? {})
-    .flatMap(([operator, keys]) => Object.entries(keys).map(([key, values]) => `${key} ${operator} ${list(values).map(render).join('|')}`))
+    .flatMap(([operator, keys]) =>
+      Object.entries(keys).map(([key, values]) => `${key} ${operator} ${list(values).map(render).join('|')}`),
+    )
     .join(' and ');
 }
 
@@ -127,6 +135,10 @@ export function conditionText(conditions: Statement['conditions']): string {
 export function allowedPairs(statements: readonly Statement[]): string[] {
   return statements
     .filter((s) => s.effect === 'Allow')
-    .flatMap((s) => s.actions.flatMap((a) => s.resources.map((r) => `${a} on ${r}${s.conditions ? ` if ${conditionText(s.conditions)}` : ''}`)))
+    .flatMap((s) =>
+      s.actions.flatMap((a) =>
+        s.resources.map((r) => `${a} on ${r}${s.conditions ? ` if ${conditionText(s.conditions)}` : ''}`),
+      ),
+    )
     .sort();
 }

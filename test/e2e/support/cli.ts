@@ -22,14 +22,25 @@ export interface RunOptions {
 
 /** A clean environment: no colours, no inherited lake or AWS settings. */
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, LAKE_DIR: undefined, LAKE_STACK: undefined, LAKE_DEBUG: undefined };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    FORCE_COLOR: undefined,
+    LAKE_DIR: undefined,
+    LAKE_STACK: undefined,
+    LAKE_DEBUG: undefined,
+  };
   for (const [k, v] of Object.entries(extra)) env[k] = v;
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return env;
 }
 
 export function startLake(args: readonly string[], options: RunOptions = {}): ChildProcess {
-  return spawn(process.execPath, [LAKE_BIN, ...args], { cwd: options.cwd ?? REPO_ROOT, env: cliEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [LAKE_BIN, ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: cliEnv(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 export function lake(args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
@@ -42,7 +53,11 @@ export function lake(args: readonly string[], options: RunOptions = {}): Promise
   return new Promise((resolveResult, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`lake ${args.join(' ')} did not finish in ${options.timeoutMs ?? 120_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `lake ${args.join(' ')} did not finish in ${options.timeoutMs ?? 120_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -59,7 +74,12 @@ export async function scratchDir(prefix = 'lake-e2e-'): Promise<{ dir: string; r
 }
 
 /** Waits until `predicate` holds for the text a stream has produced so far. */
-export function waitForOutput(child: ChildProcess, stream: 'stdout' | 'stderr', predicate: (text: string) => boolean, timeoutMs = 30_000): Promise<string> {
+export function waitForOutput(
+  child: ChildProcess,
+  stream: 'stdout' | 'stderr',
+  predicate: (text: string) => boolean,
+  timeoutMs = 30_000,
+): Promise<string> {
   const source = child[stream];
   if (!source) throw new Error(`no ${stream}`);
   let text = '';
@@ -68,7 +88,10 @@ export function waitForOutput(child: ChildProcess, stream: 'stdout' | 'stderr', 
       reject(new Error(`the process has already ended (${child.exitCode ?? child.signalCode})`));
       return;
     }
-    const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting on ${stream}; got:\n${text}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms waiting on ${stream}; got:\n${text}`)),
+      timeoutMs,
+    );
     const onData = (d: Buffer) => {
       text += d.toString();
       if (predicate(text)) {

@@ -40,7 +40,10 @@ export interface Faults {
 export const BARRIER_TIMEOUT_EXIT = 86;
 
 function pointEnv(action: 'KILL' | 'ENOSPC' | 'BARRIER', point: FaultPoint): Record<string, string> {
-  const env: Record<string, string> = { [`FAULT_${action}_AT`]: point.at.source, [`FAULT_${action}_NTH`]: String(point.nth ?? 1) };
+  const env: Record<string, string> = {
+    [`FAULT_${action}_AT`]: point.at.source,
+    [`FAULT_${action}_NTH`]: String(point.nth ?? 1),
+  };
   if (point.ops) env[`FAULT_${action}_OPS`] = point.ops.join(',');
   if (point.when) env[`FAULT_${action}_WHEN`] = point.when;
   return env;
@@ -51,7 +54,12 @@ export function faultEnv(faults: Faults): Record<string, string> {
   const env: Record<string, string> = { NODE_OPTIONS: `--import=${pathToFileURL(KILL_AT_PRELOAD).href}` };
   if (faults.kill) Object.assign(env, pointEnv('KILL', faults.kill));
   if (faults.noHardLinks) env.FAULT_NO_HARD_LINKS = '1';
-  if (faults.enospc) Object.assign(env, pointEnv('ENOSPC', faults.enospc), faults.enospc.until ? { FAULT_ENOSPC_UNTIL: faults.enospc.until } : {});
+  if (faults.enospc)
+    Object.assign(
+      env,
+      pointEnv('ENOSPC', faults.enospc),
+      faults.enospc.until ? { FAULT_ENOSPC_UNTIL: faults.enospc.until } : {},
+    );
   if (faults.barrier) {
     const b = faults.barrier;
     Object.assign(env, pointEnv('BARRIER', b), { FAULT_BARRIER_DIR: b.dir, FAULT_BARRIER_PARTIES: String(b.parties) });

@@ -32,10 +32,18 @@ async function main(lakeDir: string, key: string): Promise<void> {
     createReadStream(path),
     // INGEST_THREADS: chunks transformed at once, as the ingest function reads it from its environment;
     // CHUNK_BYTES (tests only): smaller chunks than the engine's 32 MiB, so a small input is chunked too.
-    { contracts: loadContracts(), store, catalog: new LocalCatalog(lakeDir), threads: Number(process.env.INGEST_THREADS ?? 1), ...chunking() },
+    {
+      contracts: loadContracts(),
+      store,
+      catalog: new LocalCatalog(lakeDir),
+      threads: Number(process.env.INGEST_THREADS ?? 1),
+      ...chunking(),
+    },
   );
   const { source_id, status, rows_in, rows_valid, rows_quarantined, engine } = manifest;
-  process.stdout.write(`${JSON.stringify({ source_id, status, rows_in, rows_valid, rows_quarantined, chunks: engine.chunks })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ source_id, status, rows_in, rows_valid, rows_quarantined, chunks: engine.chunks })}\n`,
+  );
 }
 
 const [lakeDir, key] = process.argv.slice(2);

@@ -69,7 +69,13 @@ function validRow(spec: InputSpec, i: number): ExpectedRow {
   };
 }
 
-const fields = (r: ExpectedRow): string[] => [r.transaction_id, r.account_id, r.amount, r.currency, r.transaction_timestamp];
+const fields = (r: ExpectedRow): string[] => [
+  r.transaction_id,
+  r.account_id,
+  r.amount,
+  r.currency,
+  r.transaction_timestamp,
+];
 
 /** Four ways to fail validation, one reason each. */
 const INVALID_KINDS: ReadonlyArray<{ reason: string; spoil: (f: string[]) => void }> = [
@@ -83,7 +89,15 @@ export function generateInput(spec: InputSpec): GeneratedInput {
   const invalidEvery = spec.invalidEvery ?? 37;
   const malformedEvery = spec.malformedEvery ?? 101;
   const lines = [CSV_HEADER];
-  const out: GeneratedInput = { text: '', rows: spec.rows, valid: [], quarantined: [], malformed: 0, invalid: 0, reasons: {} };
+  const out: GeneratedInput = {
+    text: '',
+    rows: spec.rows,
+    valid: [],
+    quarantined: [],
+    malformed: 0,
+    invalid: 0,
+    reasons: {},
+  };
   const reject = (recordNumber: number, reason: string): void => {
     out.quarantined.push({ record_number: recordNumber, reason });
     out.reasons[reason] = (out.reasons[reason] ?? 0) + 1;
@@ -112,7 +126,15 @@ export function generateInput(spec: InputSpec): GeneratedInput {
 
 /** The expected silver rows as a CSV DuckDB can read with `all_varchar`. */
 export function expectedRowsCsv(inputs: readonly GeneratedInput[]): string {
-  const columns: ReadonlyArray<keyof ExpectedRow> = ['transaction_id', 'account_id', 'amount', 'currency', 'transaction_timestamp', 'year', 'month'];
+  const columns: ReadonlyArray<keyof ExpectedRow> = [
+    'transaction_id',
+    'account_id',
+    'amount',
+    'currency',
+    'transaction_timestamp',
+    'year',
+    'month',
+  ];
   const body = inputs.flatMap((input) => input.valid.map((r) => columns.map((c) => r[c]).join(',')));
   return `${columns.join(',')}\n${body.join('\n')}\n`;
 }

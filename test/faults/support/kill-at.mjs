@@ -42,10 +42,16 @@ function readRule(action) {
   const at = process.env[`FAULT_${action}_AT`];
   if (!at) return undefined;
   const when = action === 'ENOSPC' ? 'before' : (process.env[`FAULT_${action}_WHEN`] ?? 'after');
-  if (when !== 'before' && when !== 'after') throw new Error(`FAULT_${action}_WHEN must be before or after, got ${when}`);
+  if (when !== 'before' && when !== 'after')
+    throw new Error(`FAULT_${action}_WHEN must be before or after, got ${when}`);
   const nth = Number(process.env[`FAULT_${action}_NTH`] ?? 1);
   if (!Number.isInteger(nth) || nth < 1) throw new Error(`FAULT_${action}_NTH must be a whole number ≥ 1`);
-  const ops = new Set((process.env[`FAULT_${action}_OPS`] ?? DEFAULT_OPS[action]).split(',').map((s) => s.trim()).filter(Boolean));
+  const ops = new Set(
+    (process.env[`FAULT_${action}_OPS`] ?? DEFAULT_OPS[action])
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   return { action, pattern: new RegExp(at), nth, ops, when, seen: 0 };
 }
 
@@ -100,7 +106,10 @@ function due(op, path) {
   for (const rule of rules) {
     if (!rule.ops.has(op) || !rule.pattern.test(path)) continue;
     rule.seen++;
-    const freed = rule.action === 'ENOSPC' && process.env.FAULT_ENOSPC_UNTIL !== undefined && fs.existsSync(process.env.FAULT_ENOSPC_UNTIL);
+    const freed =
+      rule.action === 'ENOSPC' &&
+      process.env.FAULT_ENOSPC_UNTIL !== undefined &&
+      fs.existsSync(process.env.FAULT_ENOSPC_UNTIL);
     if (rule.action === 'ENOSPC' ? rule.seen >= rule.nth && !freed : rule.seen === rule.nth) hits.push(rule);
   }
   return hits;
@@ -173,7 +182,9 @@ function wrapCallbackWrites() {
       const callback = rest.pop();
       const path = paths.get(fd);
       const invoke = () =>
-        new Promise((resolve, reject) => original.call(fs, fd, ...rest, (err, ...results) => (err ? reject(err) : resolve(results))));
+        new Promise((resolve, reject) =>
+          original.call(fs, fd, ...rest, (err, ...results) => (err ? reject(err) : resolve(results))),
+        );
       guarded('write', path, invoke).then(
         (results) => callback(null, ...results),
         (err) => callback(err),
@@ -186,7 +197,10 @@ function wrapCallbackWrites() {
 function refuseHardLinks() {
   fs.promises.link = async function noLink(existing, target) {
     announce(`EPERM link ${toPath(target)}`);
-    throw Object.assign(new Error(`EPERM: operation not permitted, link '${toPath(existing)}' -> '${toPath(target)}'`), { code: 'EPERM', errno: -1, syscall: 'link' });
+    throw Object.assign(
+      new Error(`EPERM: operation not permitted, link '${toPath(existing)}' -> '${toPath(target)}'`),
+      { code: 'EPERM', errno: -1, syscall: 'link' },
+    );
   };
 }
 

@@ -87,16 +87,25 @@ export function stableManifest(m: Manifest): Omit<Manifest, 'started_at' | 'fini
  * names and none missing, silver rows equal to the expected rows (EXCEPT ALL both ways, no duplicates), the
  * quarantine records equal to the expected record numbers and reasons, and the catalog's partitions.
  */
-export async function expectExactLake(lakeDir: string, inputs: readonly BronzeInput[], scratch: string): Promise<LakeFiles> {
+export async function expectExactLake(
+  lakeDir: string,
+  inputs: readonly BronzeInput[],
+  scratch: string,
+): Promise<LakeFiles> {
   const files = await readLakeFiles(lakeDir);
   expect(files.pending, 'no intent record left in silver/_pending/').toEqual([]);
 
   const manifests = [...files.manifests.values()];
-  expect(sorted(manifests.map((m) => m.source.key)), 'one manifest per source').toEqual(sorted(inputs.map((i) => i.key)));
+  expect(sorted(manifests.map((m) => m.source.key)), 'one manifest per source').toEqual(
+    sorted(inputs.map((i) => i.key)),
+  );
   for (const { key, input } of inputs) {
     const m = manifests.find((x) => x.source.key === key) as Manifest;
     expect(m.status).toBe('succeeded');
-    expect({ rows_in: m.rows_in, rows_valid: m.rows_valid, rows_quarantined: m.rows_quarantined }, `counts of ${key}`).toEqual({
+    expect(
+      { rows_in: m.rows_in, rows_valid: m.rows_valid, rows_quarantined: m.rows_quarantined },
+      `counts of ${key}`,
+    ).toEqual({
       rows_in: input.rows,
       rows_valid: input.valid.length,
       rows_quarantined: input.quarantined.length,
@@ -108,8 +117,12 @@ export async function expectExactLake(lakeDir: string, inputs: readonly BronzeIn
   const named = manifests.flatMap((m) => m.partitions.flatMap((p) => p.files));
   expect(new Set(named).size, 'no file named by two manifests').toBe(named.length);
   expect(sorted(files.silver.keys()), 'silver holds exactly the files the manifests name').toEqual(sorted(named));
-  const quarantineNamed = manifests.flatMap((m) => [m.quarantine.records_key, m.quarantine.file_key]).filter((k): k is string => k !== null);
-  expect(sorted(files.quarantine.keys()), 'quarantine holds exactly the objects the manifests name').toEqual(sorted(quarantineNamed));
+  const quarantineNamed = manifests
+    .flatMap((m) => [m.quarantine.records_key, m.quarantine.file_key])
+    .filter((k): k is string => k !== null);
+  expect(sorted(files.quarantine.keys()), 'quarantine holds exactly the objects the manifests name').toEqual(
+    sorted(quarantineNamed),
+  );
 
   await expectSilverRows(lakeDir, inputs, scratch);
   await expectQuarantineRows(lakeDir, inputs);
@@ -132,17 +145,26 @@ async function expectSilverRows(lakeDir: string, inputs: readonly BronzeInput[],
            (SELECT count(DISTINCT transaction_id) FROM silver) AS ids,
            (SELECT count(*) FROM (SELECT * FROM silver EXCEPT ALL SELECT * FROM expected)) AS unexpected,
            (SELECT count(*) FROM (SELECT * FROM expected EXCEPT ALL SELECT * FROM silver)) AS missing`);
-  expect(r, 'silver rows = expected rows, each once').toEqual({ n: String(total), ids: String(total), unexpected: '0', missing: '0' });
+  expect(r, 'silver rows = expected rows, each once').toEqual({
+    n: String(total),
+    ids: String(total),
+    unexpected: '0',
+    missing: '0',
+  });
 }
 
 async function expectQuarantineRows(lakeDir: string, inputs: readonly BronzeInput[]): Promise<void> {
-  const expected = inputs.flatMap(({ key, input }) => input.quarantined.map((q) => `${key}#${q.record_number}#${q.reason}`)).sort();
+  const expected = inputs
+    .flatMap(({ key, input }) => input.quarantined.map((q) => `${key}#${q.record_number}#${q.reason}`))
+    .sort();
   if (expected.length === 0) return;
   const rows = await readWithDuckDb(
     `SELECT source_key || '#' || record_number || '#' || array_to_string(list_sort(reasons), '|') AS id
      FROM read_parquet('${lakeDir}/quarantine/${DATASET}/records/*.parquet')`,
   );
-  expect(rows.map((r) => String(r.id)).sort(), 'quarantine = the expected records, each once, with its reason').toEqual(expected);
+  expect(rows.map((r) => String(r.id)).sort(), 'quarantine = the expected records, each once, with its reason').toEqual(
+    expected,
+  );
 }
 
 async function expectCatalog(lakeDir: string, inputs: readonly BronzeInput[]): Promise<void> {
@@ -150,14 +172,20 @@ async function expectCatalog(lakeDir: string, inputs: readonly BronzeInput[]): P
     tables: Record<string, { partitions: Record<string, { prefix: string }> }>;
   };
   const expected = new Set(inputs.flatMap((i) => i.input.valid.map((r) => `${r.year}/${r.month}`)));
-  expect(sorted(Object.keys(catalog.tables[DATASET]?.partitions ?? {})), 'catalog partitions').toEqual(sorted(expected));
+  expect(sorted(Object.keys(catalog.tables[DATASET]?.partitions ?? {})), 'catalog partitions').toEqual(
+    sorted(expected),
+  );
 }
 
 /** Byte-identical silver and quarantine to a clean ingest of the same objects, and the same manifests. */
 export async function expectSameAsReference(actual: LakeFiles, referenceDir: string): Promise<void> {
   const reference = await readLakeFiles(referenceDir);
-  expect(Object.fromEntries(actual.silver), 'silver files byte-identical to a clean ingest').toEqual(Object.fromEntries(reference.silver));
-  expect(Object.fromEntries(actual.quarantine), 'quarantine byte-identical to a clean ingest').toEqual(Object.fromEntries(reference.quarantine));
+  expect(Object.fromEntries(actual.silver), 'silver files byte-identical to a clean ingest').toEqual(
+    Object.fromEntries(reference.silver),
+  );
+  expect(Object.fromEntries(actual.quarantine), 'quarantine byte-identical to a clean ingest').toEqual(
+    Object.fromEntries(reference.quarantine),
+  );
   const stable = (m: Map<string, Manifest>) => Object.fromEntries([...m].map(([k, v]) => [k, stableManifest(v)]));
   expect(stable(actual.manifests), 'manifests as a clean ingest writes them').toEqual(stable(reference.manifests));
 }

@@ -51,7 +51,10 @@ export function runLake(args: readonly string[], options: ChildOptions): Promise
 
 /** Starts the Lambda-like runner: one bronze object through the engine with the local adapters. */
 export function startIngestBronze(lakeDir: string, key: string, options: ChildOptions): Promise<ChildResult> {
-  const child = spawn(process.execPath, [INGEST_BRONZE, lakeDir, key], { env: cliEnv(childEnv(options)), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [INGEST_BRONZE, lakeDir, key], {
+    env: cliEnv(childEnv(options)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return collect(child, `ingest-bronze ${key}`, options.timeoutMs ?? 150_000);
 }
 

@@ -18,7 +18,11 @@ export interface ChildInvocation {
   output: string;
 }
 
-export async function invokeInChild(fx: LakeFixture, event: unknown, envOverrides: Record<string, string> = {}): Promise<ChildInvocation> {
+export async function invokeInChild(
+  fx: LakeFixture,
+  event: unknown,
+  envOverrides: Record<string, string> = {},
+): Promise<ChildInvocation> {
   assertRunsOnDeclaredNode(fx.lake.fn.runtime, fx.lake.fn.logicalId); // the child is this process's Node.js
   const dir = mkdtempSync(join(fx.scratchDir, 'child-'));
   const requestPath = join(dir, 'request.json');
@@ -33,7 +37,9 @@ export async function invokeInChild(fx: LakeFixture, event: unknown, envOverride
       timeoutMs: fx.lake.fn.timeoutSeconds * 1000,
     }),
   );
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'invoke-child.mjs'), requestPath, resultPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'invoke-child.mjs'), requestPath, resultPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const keep = (d: Buffer): void => void (output = (output + d.toString()).slice(-50_000));
   child.stdout.on('data', keep);

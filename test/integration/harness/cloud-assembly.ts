@@ -49,7 +49,9 @@ export function synthesizeApp(outDir: string, stage: string): { durationMs: numb
   });
   if (run.status !== 0) {
     const output = `${run.stdout ?? ''}\n${run.stderr ?? ''}`.trim();
-    throw new Error(`cdk synth -c stage=${stage} failed (exit ${run.status ?? run.signal}); the integration tier needs the synthesized app:\n${output.slice(-6000)}`);
+    throw new Error(
+      `cdk synth -c stage=${stage} failed (exit ${run.status ?? run.signal}); the integration tier needs the synthesized app:\n${output.slice(-6000)}`,
+    );
   }
   return { durationMs: Date.now() - started };
 }

@@ -36,12 +36,21 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (fault) {
       faulted.push({ method: req.method ?? '', url: req.url ?? '' });
       req.resume();
-      res.writeHead(fault.status, { 'Content-Type': fault.contentType ?? 'application/json', 'x-amz-request-id': 'fault-proxy' });
+      res.writeHead(fault.status, {
+        'Content-Type': fault.contentType ?? 'application/json',
+        'x-amz-request-id': 'fault-proxy',
+      });
       res.end(fault.body);
       return;
     }
     const forward = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
       (upstreamRes) => {
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
         upstreamRes.pipe(res);

@@ -55,7 +55,12 @@ interface HandlerContext {
 }
 type BuildMiddleware = (next: BuildHandler, context: HandlerContext) => BuildHandler;
 interface SdkClient {
-  middlewareStack: { add(middleware: BuildMiddleware, options: { step: 'build'; name: string; priority?: 'low' | 'normal' | 'high' }): void };
+  middlewareStack: {
+    add(
+      middleware: BuildMiddleware,
+      options: { step: 'build'; name: string; priority?: 'low' | 'normal' | 'high' },
+    ): void;
+  };
 }
 interface HttpRequestShape {
   method?: string;
@@ -67,15 +72,29 @@ interface HttpRequestShape {
 }
 
 const isSdkClient = (client: object): client is SdkClient =>
-  'middlewareStack' in client && typeof (client as { middlewareStack?: { add?: unknown } }).middlewareStack?.add === 'function';
+  'middlewareStack' in client &&
+  typeof (client as { middlewareStack?: { add?: unknown } }).middlewareStack?.add === 'function';
 
 type HookRegistry = { [CLIENT_HOOKS]?: ClientHook[] };
 
 /** Plain data only: bodies and streams are dropped, so a record can be kept, compared and printed. */
 function plain(value: unknown, depth = 0): unknown {
-  if (value === null || value === undefined || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (
+    value === null ||
+    value === undefined ||
+    typeof value === 'string' ||
+    typeof value === 'number' ||
+    typeof value === 'boolean'
+  )
+    return value;
   if (value instanceof Date) return value.toISOString();
-  if (depth > 6 || typeof value !== 'object' || value instanceof Uint8Array || typeof (value as { pipe?: unknown }).pipe === 'function') return undefined;
+  if (
+    depth > 6 ||
+    typeof value !== 'object' ||
+    value instanceof Uint8Array ||
+    typeof (value as { pipe?: unknown }).pipe === 'function'
+  )
+    return undefined;
   if (Array.isArray(value)) return value.map((v) => plain(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
@@ -91,11 +110,25 @@ function recordedRequest(request: unknown): RecordedRequest {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(r.headers ?? {})) {
     const lower = name.toLowerCase();
-    if (lower.startsWith('x-amz-') && lower !== 'x-amz-security-token' && lower !== 'x-amz-date' && !lower.startsWith('x-amz-content-sha256')) headers[lower] = value;
+    if (
+      lower.startsWith('x-amz-') &&
+      lower !== 'x-amz-security-token' &&
+      lower !== 'x-amz-date' &&
+      !lower.startsWith('x-amz-content-sha256')
+    )
+      headers[lower] = value;
   }
   const query: Record<string, string> = {};
-  for (const [name, value] of Object.entries(r.query ?? {})) query[name] = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return { method: r.method ?? '', protocol: r.protocol ?? '', hostname: r.hostname ?? '', path: r.path ?? '', query, headers };
+  for (const [name, value] of Object.entries(r.query ?? {}))
+    query[name] = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return {
+    method: r.method ?? '',
+    protocol: r.protocol ?? '',
+    hostname: r.hostname ?? '',
+    path: r.path ?? '',
+    query,
+    headers,
+  };
 }
 
 export class Recorder {
@@ -114,8 +147,13 @@ export class Recorder {
   }
   private readonly scope = new AsyncLocalStorage<string>();
   private readonly hook: ClientHook = (client) => {
-    if (!isSdkClient(client)) throw new Error('iam-recorder: withClientHooks was given something that is not an AWS SDK v3 client');
-    client.middlewareStack.add((next, context) => (args) => this.observe(next, context, args), { step: 'build', name: 'iamRecorder', priority: 'low' });
+    if (!isSdkClient(client))
+      throw new Error('iam-recorder: withClientHooks was given something that is not an AWS SDK v3 client');
+    client.middlewareStack.add((next, context) => (args) => this.observe(next, context, args), {
+      step: 'build',
+      name: 'iamRecorder',
+      priority: 'low',
+    });
   };
 
   /** Registers the hook: every SDK client constructed through `withClientHooks` from now on is recorded. */

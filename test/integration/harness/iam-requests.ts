@@ -43,8 +43,10 @@ const str = (value: unknown): string | undefined => (value === undefined || valu
 
 function describe(call: RecordedCall): string {
   const i = call.input;
-  if (call.service === 'S3') return `S3 ${call.operation} s3://${str(i.Bucket) ?? ''}/${str(i.Key) ?? str(i.Prefix) ?? ''}${i.VersionId ? `?versionId=${str(i.VersionId)}` : ''}`;
-  if (call.service === 'Glue') return `Glue ${call.operation} ${str(i.DatabaseName) ?? ''}.${str(i.TableName) ?? str(i.Name) ?? ''}`;
+  if (call.service === 'S3')
+    return `S3 ${call.operation} s3://${str(i.Bucket) ?? ''}/${str(i.Key) ?? str(i.Prefix) ?? ''}${i.VersionId ? `?versionId=${str(i.VersionId)}` : ''}`;
+  if (call.service === 'Glue')
+    return `Glue ${call.operation} ${str(i.DatabaseName) ?? ''}.${str(i.TableName) ?? str(i.Name) ?? ''}`;
   if (call.service === 'Athena') return `Athena ${call.operation} ${str(i.WorkGroup) ?? str(i.QueryExecutionId) ?? ''}`;
   return `${call.service} ${call.operation}`;
 }
@@ -55,14 +57,22 @@ function s3HeaderKeys(call: RecordedCall): Record<string, string> {
   for (const [header, value] of Object.entries(call.request.headers)) {
     if (
       header.startsWith('x-amz-server-side-encryption') ||
-      ['x-amz-acl', 'x-amz-storage-class', 'x-amz-copy-source', 'x-amz-metadata-directive', 'x-amz-object-ownership'].includes(header) ||
+      [
+        'x-amz-acl',
+        'x-amz-storage-class',
+        'x-amz-copy-source',
+        'x-amz-metadata-directive',
+        'x-amz-object-ownership',
+      ].includes(header) ||
       header.startsWith('x-amz-grant-')
     ) {
       keys[`s3:${header}`] = value;
     }
   }
-  if (call.request.headers['x-amz-object-lock-mode']) keys['s3:object-lock-mode'] = call.request.headers['x-amz-object-lock-mode'];
-  if (call.request.headers['x-amz-object-lock-retain-until-date']) keys['s3:object-lock-retain-until-date'] = call.request.headers['x-amz-object-lock-retain-until-date'];
+  if (call.request.headers['x-amz-object-lock-mode'])
+    keys['s3:object-lock-mode'] = call.request.headers['x-amz-object-lock-mode'];
+  if (call.request.headers['x-amz-object-lock-retain-until-date'])
+    keys['s3:object-lock-retain-until-date'] = call.request.headers['x-amz-object-lock-retain-until-date'];
   return keys;
 }
 
@@ -81,12 +91,22 @@ function writeKey(call: RecordedCall, env: RequestEnvironment, bucket: string): 
 /** The key an object is encrypted with: what S3 answered (`SSEKMSKeyId`), else the bucket default. */
 function readKey(call: RecordedCall, env: RequestEnvironment, bucket: string): string | undefined {
   const answered = str(call.output?.SSEKMSKeyId);
-  if (call.output?.ServerSideEncryption !== undefined && !String(call.output.ServerSideEncryption).startsWith('aws:kms')) return undefined;
+  if (
+    call.output?.ServerSideEncryption !== undefined &&
+    !String(call.output.ServerSideEncryption).startsWith('aws:kms')
+  )
+    return undefined;
   return answered ? keyArn(env, answered) : env.bucketDefaultKey(bucket);
 }
 
 /** S3's request to KMS on the caller's behalf (Bucket Keys on: the encryption context is the bucket's ARN). */
-function viaS3(action: 'kms:GenerateDataKey' | 'kms:Decrypt', key: string, bucket: string, env: RequestEnvironment, origin: string): AuthorizationRequest {
+function viaS3(
+  action: 'kms:GenerateDataKey' | 'kms:Decrypt',
+  key: string,
+  bucket: string,
+  env: RequestEnvironment,
+  origin: string,
+): AuthorizationRequest {
   return {
     action,
     resource: key,
@@ -109,21 +129,42 @@ function s3Requests(call: RecordedCall, env: RequestEnvironment, origin: string)
   const objectArn = (key: unknown) => `${bucketArn}/${String(key)}`;
   const headers = s3HeaderKeys(call);
   const versioned = (action: string, versionId: unknown) => (versionId ? `${action}Version` : action);
-  const versionKey = (versionId: unknown): Record<string, string> => (versionId ? { 's3:versionid': String(versionId) } : {});
-  const kms = (action: 'kms:GenerateDataKey' | 'kms:Decrypt', key: string | undefined, b = bucket) => (key ? [viaS3(action, key, b, env, origin)] : []);
-  const put = (extra: Record<string, string> = {}): AuthorizationRequest => ({ action: 's3:PutObject', resource: objectArn(i.Key), context: { ...headers, ...extra }, origin });
+  const versionKey = (versionId: unknown): Record<string, string> =>
+    versionId ? { 's3:versionid': String(versionId) } : {};
+  const kms = (action: 'kms:GenerateDataKey' | 'kms:Decrypt', key: string | undefined, b = bucket) =>
+    key ? [viaS3(action, key, b, env, origin)] : [];
+  const put = (extra: Record<string, string> = {}): AuthorizationRequest => ({
+    action: 's3:PutObject',
+    resource: objectArn(i.Key),
+    context: { ...headers, ...extra },
+    origin,
+  });
 
   switch (call.operation) {
     case 'GetObject':
       return [
-        { action: versioned('s3:GetObject', i.VersionId), resource: objectArn(i.Key), context: versionKey(i.VersionId), origin },
+        {
+          action: versioned('s3:GetObject', i.VersionId),
+          resource: objectArn(i.Key),
+          context: versionKey(i.VersionId),
+          origin,
+        },
         // A failed GET (404, 403) decrypts nothing.
         ...(call.error ? [] : kms('kms:Decrypt', readKey(call, env, bucket))),
       ];
     case 'HeadObject': // authorized as GetObject; returns metadata only, so no KMS
-      return [{ action: versioned('s3:GetObject', i.VersionId), resource: objectArn(i.Key), context: versionKey(i.VersionId), origin }];
+      return [
+        {
+          action: versioned('s3:GetObject', i.VersionId),
+          resource: objectArn(i.Key),
+          context: versionKey(i.VersionId),
+          origin,
+        },
+      ];
     case 'PutObject': {
-      const tagging = call.request.headers['x-amz-tagging'] ? [{ action: 's3:PutObjectTagging', resource: objectArn(i.Key), context: {}, origin }] : [];
+      const tagging = call.request.headers['x-amz-tagging']
+        ? [{ action: 's3:PutObjectTagging', resource: objectArn(i.Key), context: {}, origin }]
+        : [];
       return [put(), ...tagging, ...kms('kms:GenerateDataKey', writeKey(call, env, bucket))];
     }
     case 'CreateMultipartUpload': {
@@ -145,17 +186,36 @@ function s3Requests(call: RecordedCall, env: RequestEnvironment, origin: string)
       const sourceVersion = new URLSearchParams(query).get('versionId') ?? undefined;
       return [
         put(),
-        { action: versioned('s3:GetObject', sourceVersion), resource: `arn:aws:s3:::${path}`, context: versionKey(sourceVersion), origin },
+        {
+          action: versioned('s3:GetObject', sourceVersion),
+          resource: `arn:aws:s3:::${path}`,
+          context: versionKey(sourceVersion),
+          origin,
+        },
         ...kms('kms:Decrypt', env.bucketDefaultKey(sourceBucket), sourceBucket),
         ...kms('kms:GenerateDataKey', writeKey(call, env, bucket)),
       ];
     }
     case 'DeleteObject':
-      return [{ action: versioned('s3:DeleteObject', i.VersionId), resource: objectArn(i.Key), context: versionKey(i.VersionId), origin }];
+      return [
+        {
+          action: versioned('s3:DeleteObject', i.VersionId),
+          resource: objectArn(i.Key),
+          context: versionKey(i.VersionId),
+          origin,
+        },
+      ];
     case 'DeleteObjects': {
       // Authorized per object, as s3:DeleteObject(Version).
-      const objects = ((i.Delete as { Objects?: { Key?: string; VersionId?: string }[] } | undefined)?.Objects ?? []).map((o) => o);
-      return objects.map((o) => ({ action: versioned('s3:DeleteObject', o.VersionId), resource: objectArn(o.Key), context: versionKey(o.VersionId), origin: `${origin} (${o.Key})` }));
+      const objects = (
+        (i.Delete as { Objects?: { Key?: string; VersionId?: string }[] } | undefined)?.Objects ?? []
+      ).map((o) => o);
+      return objects.map((o) => ({
+        action: versioned('s3:DeleteObject', o.VersionId),
+        resource: objectArn(o.Key),
+        context: versionKey(o.VersionId),
+        origin: `${origin} (${o.Key})`,
+      }));
     }
     case 'ListObjectsV2':
     case 'ListObjects':
@@ -164,7 +224,14 @@ function s3Requests(call: RecordedCall, env: RequestEnvironment, origin: string)
       if (i.Prefix !== undefined) context['s3:prefix'] = String(i.Prefix);
       if (i.Delimiter !== undefined) context['s3:delimiter'] = String(i.Delimiter);
       if (i.MaxKeys !== undefined) context['s3:max-keys'] = String(i.MaxKeys);
-      return [{ action: call.operation === 'ListObjectVersions' ? 's3:ListBucketVersions' : 's3:ListBucket', resource: bucketArn, context, origin }];
+      return [
+        {
+          action: call.operation === 'ListObjectVersions' ? 's3:ListBucketVersions' : 's3:ListBucket',
+          resource: bucketArn,
+          context,
+          origin,
+        },
+      ];
     }
     case 'HeadBucket':
       return [{ action: 's3:ListBucket', resource: bucketArn, context: {}, origin }];
@@ -197,20 +264,32 @@ function glueRequests(call: RecordedCall, env: RequestEnvironment, origin: strin
     case 'BatchCreatePartition':
     case 'BatchUpdatePartition':
     case 'BatchDeletePartition':
-      return on(`${base}:catalog`, `${base}:database/${database}`, `${base}:table/${database}/${str(i.TableName) ?? str(i.Name)}`);
+      return on(
+        `${base}:catalog`,
+        `${base}:database/${database}`,
+        `${base}:table/${database}/${str(i.TableName) ?? str(i.Name)}`,
+      );
     default:
       throw new Error(`${origin}: no IAM mapping for Glue ${call.operation} in iam-requests.ts`);
   }
 }
 
-function athenaRequests(call: RecordedCall, env: RequestEnvironment, origin: string, history: readonly RecordedCall[]): AuthorizationRequest[] {
+function athenaRequests(
+  call: RecordedCall,
+  env: RequestEnvironment,
+  origin: string,
+  history: readonly RecordedCall[],
+): AuthorizationRequest[] {
   const i = call.input;
   const workgroupArn = (name: string) => `arn:aws:athena:${env.region}:${env.accountId}:workgroup/${name}`;
   const action = `athena:${call.operation}`;
   switch (call.operation) {
     case 'StartQueryExecution': {
       const workgroup = str(i.WorkGroup) ?? 'primary';
-      return [{ action, resource: workgroupArn(workgroup), context: {}, origin }, ...(env.athena && !call.error ? athenaImplied(call, env, env.athena, workgroup, origin) : [])];
+      return [
+        { action, resource: workgroupArn(workgroup), context: {}, origin },
+        ...(env.athena && !call.error ? athenaImplied(call, env, env.athena, workgroup, origin) : []),
+      ];
     }
     case 'GetWorkGroup':
     case 'ListQueryExecutions':
@@ -220,18 +299,38 @@ function athenaRequests(call: RecordedCall, env: RequestEnvironment, origin: str
     case 'StopQueryExecution':
     case 'GetQueryRuntimeStatistics': {
       // Authorized on the query's workgroup: the one its StartQueryExecution named.
-      const start = history.find((c) => c.service === 'Athena' && c.operation === 'StartQueryExecution' && c.output?.QueryExecutionId === i.QueryExecutionId);
-      const workgroup = start ? (str(start.input.WorkGroup) ?? 'primary') : str((call.output?.QueryExecution as { WorkGroup?: string } | undefined)?.WorkGroup);
-      if (!workgroup) throw new Error(`${origin}: query ${str(i.QueryExecutionId)} was not started by a recorded call; its workgroup is unknown`);
-      const implied = call.operation === 'GetQueryResults' && env.athena && !call.error ? athenaImplied(call, env, env.athena, workgroup, origin) : [];
-      return [{ action, resource: workgroupArn(workgroup), context: {}, origin: `${origin} (${workgroup})` }, ...implied];
+      const start = history.find(
+        (c) =>
+          c.service === 'Athena' &&
+          c.operation === 'StartQueryExecution' &&
+          c.output?.QueryExecutionId === i.QueryExecutionId,
+      );
+      const workgroup = start
+        ? (str(start.input.WorkGroup) ?? 'primary')
+        : str((call.output?.QueryExecution as { WorkGroup?: string } | undefined)?.WorkGroup);
+      if (!workgroup)
+        throw new Error(
+          `${origin}: query ${str(i.QueryExecutionId)} was not started by a recorded call; its workgroup is unknown`,
+        );
+      const implied =
+        call.operation === 'GetQueryResults' && env.athena && !call.error
+          ? athenaImplied(call, env, env.athena, workgroup, origin)
+          : [];
+      return [
+        { action, resource: workgroupArn(workgroup), context: {}, origin: `${origin} (${workgroup})` },
+        ...implied,
+      ];
     }
     default:
       throw new Error(`${origin}: no IAM mapping for Athena ${call.operation} in iam-requests.ts`);
   }
 }
 
-const CALLED_VIA_ATHENA = { 'aws:CalledVia': ['athena.amazonaws.com'], 'aws:CalledViaFirst': 'athena.amazonaws.com', 'aws:CalledViaLast': 'athena.amazonaws.com' };
+const CALLED_VIA_ATHENA = {
+  'aws:CalledVia': ['athena.amazonaws.com'],
+  'aws:CalledViaFirst': 'athena.amazonaws.com',
+  'aws:CalledViaLast': 'athena.amazonaws.com',
+};
 
 function splitS3Uri(uri: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
@@ -245,58 +344,150 @@ function splitS3Uri(uri: string): { bucket: string; prefix: string } {
  * output) with the workgroup's encryption, reads the results back for GetQueryResults. The tables come from the
  * SQL's qualified `database.table` names; the objects from what the emulator holds after the run.
  */
-function athenaImplied(call: RecordedCall, env: RequestEnvironment, athena: AthenaEnvironment, workgroupName: string, origin: string): AuthorizationRequest[] {
+function athenaImplied(
+  call: RecordedCall,
+  env: RequestEnvironment,
+  athena: AthenaEnvironment,
+  workgroupName: string,
+  origin: string,
+): AuthorizationRequest[] {
   const workgroup = athena.workgroup(workgroupName);
   if (!workgroup) throw new Error(`${origin}: workgroup ${workgroupName} is not in the template`);
   const results = splitS3Uri(workgroup.outputLocation);
-  const via = (o: AuthorizationRequest): AuthorizationRequest => ({ ...o, context: { ...CALLED_VIA_ATHENA, ...o.context }, via: o.via ?? 'athena', origin: `${origin} → ${o.origin}` });
+  const via = (o: AuthorizationRequest): AuthorizationRequest => ({
+    ...o,
+    context: { ...CALLED_VIA_ATHENA, ...o.context },
+    via: o.via ?? 'athena',
+    origin: `${origin} → ${o.origin}`,
+  });
   const sseHeaders: Record<string, string> =
-    workgroup.encryption === 'SSE_KMS' ? { 's3:x-amz-server-side-encryption': 'aws:kms', ...(workgroup.kmsKey ? { 's3:x-amz-server-side-encryption-aws-kms-key-id': workgroup.kmsKey } : {}) } : {};
+    workgroup.encryption === 'SSE_KMS'
+      ? {
+          's3:x-amz-server-side-encryption': 'aws:kms',
+          ...(workgroup.kmsKey ? { 's3:x-amz-server-side-encryption-aws-kms-key-id': workgroup.kmsKey } : {}),
+        }
+      : {};
   const writeKey = workgroup.encryption === 'SSE_KMS' ? workgroup.kmsKey : undefined;
-  const kmsVia = (action: 'kms:GenerateDataKey' | 'kms:Decrypt', key: string | undefined, bucket: string) => (key ? [via(viaS3(action, key, bucket, env, 'S3'))] : []);
+  const kmsVia = (action: 'kms:GenerateDataKey' | 'kms:Decrypt', key: string | undefined, bucket: string) =>
+    key ? [via(viaS3(action, key, bucket, env, 'S3'))] : [];
   const id = String(call.output?.QueryExecutionId ?? call.input.QueryExecutionId ?? 'unknown');
   const resultObject = `${results.prefix}${id}.csv`;
 
   if (call.operation === 'GetQueryResults') {
     return [
-      via({ action: 's3:GetObject', resource: `arn:aws:s3:::${results.bucket}/${resultObject}`, context: {}, origin: `S3 GetObject of the results` }),
+      via({
+        action: 's3:GetObject',
+        resource: `arn:aws:s3:::${results.bucket}/${resultObject}`,
+        context: {},
+        origin: `S3 GetObject of the results`,
+      }),
       ...kmsVia('kms:Decrypt', writeKey ?? env.bucketDefaultKey(results.bucket), results.bucket),
     ];
   }
   const sql = String(call.input.QueryString ?? '');
   const requests: AuthorizationRequest[] = [
-    via({ action: 's3:GetBucketLocation', resource: `arn:aws:s3:::${results.bucket}`, context: {}, origin: 'S3 GetBucketLocation of the results bucket' }),
-    ...[resultObject, `${resultObject}.metadata`].map((key) => via({ action: 's3:PutObject', resource: `arn:aws:s3:::${results.bucket}/${key}`, context: sseHeaders, origin: `S3 PutObject of the results` })),
+    via({
+      action: 's3:GetBucketLocation',
+      resource: `arn:aws:s3:::${results.bucket}`,
+      context: {},
+      origin: 'S3 GetBucketLocation of the results bucket',
+    }),
+    ...[resultObject, `${resultObject}.metadata`].map((key) =>
+      via({
+        action: 's3:PutObject',
+        resource: `arn:aws:s3:::${results.bucket}/${key}`,
+        context: sseHeaders,
+        origin: `S3 PutObject of the results`,
+      }),
+    ),
     ...kmsVia('kms:GenerateDataKey', writeKey ?? env.bucketDefaultKey(results.bucket), results.bucket),
   ];
   const catalog = `arn:aws:glue:${env.region}:${env.accountId}`;
-  const tables = [...new Set([...sql.matchAll(/\b(?:FROM|JOIN)\s+"?([A-Za-z0-9_]+)"?\s*\.\s*"?([A-Za-z0-9_]+)"?/gi)].map((m) => `${m[1]}.${m[2]}`))];
+  const tables = [
+    ...new Set(
+      [...sql.matchAll(/\b(?:FROM|JOIN)\s+"?([A-Za-z0-9_]+)"?\s*\.\s*"?([A-Za-z0-9_]+)"?/gi)].map(
+        (m) => `${m[1]}.${m[2]}`,
+      ),
+    ),
+  ];
   for (const qualified of tables) {
     const [database, table] = qualified.split('.') as [string, string];
     const location = athena.tableLocation(database, table);
     if (!location) throw new Error(`${origin}: the query reads ${qualified}, which is not a table of the template`);
     for (const action of ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions']) {
-      const resources = [`${catalog}:catalog`, `${catalog}:database/${database}`, ...(action === 'glue:GetDatabase' ? [] : [`${catalog}:table/${database}/${table}`])];
-      requests.push(...resources.map((resource) => via({ action, resource, context: {}, origin: `Glue ${action.slice(5)} ${qualified}` })));
+      const resources = [
+        `${catalog}:catalog`,
+        `${catalog}:database/${database}`,
+        ...(action === 'glue:GetDatabase' ? [] : [`${catalog}:table/${database}/${table}`]),
+      ];
+      requests.push(
+        ...resources.map((resource) =>
+          via({ action, resource, context: {}, origin: `Glue ${action.slice(5)} ${qualified}` }),
+        ),
+      );
     }
     const { bucket, prefix } = splitS3Uri(location);
-    requests.push(via({ action: 's3:GetBucketLocation', resource: `arn:aws:s3:::${bucket}`, context: {}, origin: `S3 GetBucketLocation of ${qualified}` }));
+    requests.push(
+      via({
+        action: 's3:GetBucketLocation',
+        resource: `arn:aws:s3:::${bucket}`,
+        context: {},
+        origin: `S3 GetBucketLocation of ${qualified}`,
+      }),
+    );
     const objects = athena.objects(bucket, prefix);
     const directories = [...new Set([prefix, ...objects.map((k) => k.slice(0, k.lastIndexOf('/') + 1))])];
-    for (const directory of directories) requests.push(via({ action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}`, context: { 's3:prefix': directory }, origin: `S3 ListObjectsV2 of ${qualified}` }));
+    for (const directory of directories)
+      requests.push(
+        via({
+          action: 's3:ListBucket',
+          resource: `arn:aws:s3:::${bucket}`,
+          context: { 's3:prefix': directory },
+          origin: `S3 ListObjectsV2 of ${qualified}`,
+        }),
+      );
     for (const key of objects) {
-      requests.push(via({ action: 's3:GetObject', resource: `arn:aws:s3:::${bucket}/${key}`, context: {}, origin: `S3 GetObject of ${qualified}` }));
+      requests.push(
+        via({
+          action: 's3:GetObject',
+          resource: `arn:aws:s3:::${bucket}/${key}`,
+          context: {},
+          origin: `S3 GetObject of ${qualified}`,
+        }),
+      );
       requests.push(...kmsVia('kms:Decrypt', env.bucketDefaultKey(bucket), bucket));
     }
   }
   const unload = /^\s*UNLOAD\s*\([\s\S]*\)\s*TO\s+'(s3:\/\/[^']+)'/i.exec(sql);
   if (unload) {
     const { bucket, prefix } = splitS3Uri(unload[1]!);
-    requests.push(via({ action: 's3:GetBucketLocation', resource: `arn:aws:s3:::${bucket}`, context: {}, origin: 'S3 GetBucketLocation of the UNLOAD target' }));
-    requests.push(via({ action: 's3:ListBucket', resource: `arn:aws:s3:::${bucket}`, context: { 's3:prefix': prefix }, origin: 'S3 ListObjectsV2 of the UNLOAD target (must be empty)' }));
+    requests.push(
+      via({
+        action: 's3:GetBucketLocation',
+        resource: `arn:aws:s3:::${bucket}`,
+        context: {},
+        origin: 'S3 GetBucketLocation of the UNLOAD target',
+      }),
+    );
+    requests.push(
+      via({
+        action: 's3:ListBucket',
+        resource: `arn:aws:s3:::${bucket}`,
+        context: { 's3:prefix': prefix },
+        origin: 'S3 ListObjectsV2 of the UNLOAD target (must be empty)',
+      }),
+    );
     const written = athena.objects(bucket, prefix);
     if (written.length === 0) throw new Error(`${origin}: nothing under the UNLOAD target s3://${bucket}/${prefix}`);
-    for (const key of written) requests.push(via({ action: 's3:PutObject', resource: `arn:aws:s3:::${bucket}/${key}`, context: sseHeaders, origin: 'S3 PutObject of the UNLOAD output' }));
+    for (const key of written)
+      requests.push(
+        via({
+          action: 's3:PutObject',
+          resource: `arn:aws:s3:::${bucket}/${key}`,
+          context: sseHeaders,
+          origin: 'S3 PutObject of the UNLOAD output',
+        }),
+      );
     requests.push(...kmsVia('kms:GenerateDataKey', writeKey ?? env.bucketDefaultKey(bucket), bucket));
   }
   return requests;
@@ -309,25 +500,55 @@ function sqsQueueArn(env: RequestEnvironment, queueUrl: string): string {
 
 function sqsRequests(call: RecordedCall, env: RequestEnvironment, origin: string): AuthorizationRequest[] {
   const i = call.input;
-  const batch: Record<string, string> = { SendMessageBatch: 'SendMessage', DeleteMessageBatch: 'DeleteMessage', ChangeMessageVisibilityBatch: 'ChangeMessageVisibility' };
-  const known = ['SendMessage', 'ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes', 'PurgeQueue', ...Object.keys(batch)];
+  const batch: Record<string, string> = {
+    SendMessageBatch: 'SendMessage',
+    DeleteMessageBatch: 'DeleteMessage',
+    ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
+  };
+  const known = [
+    'SendMessage',
+    'ReceiveMessage',
+    'DeleteMessage',
+    'ChangeMessageVisibility',
+    'GetQueueAttributes',
+    'PurgeQueue',
+    ...Object.keys(batch),
+  ];
   if (call.operation === 'GetQueueUrl') {
-    return [{ action: 'sqs:GetQueueUrl', resource: `arn:aws:sqs:${env.region}:${str(i.QueueOwnerAWSAccountId) ?? env.accountId}:${str(i.QueueName)}`, context: {}, origin }];
+    return [
+      {
+        action: 'sqs:GetQueueUrl',
+        resource: `arn:aws:sqs:${env.region}:${str(i.QueueOwnerAWSAccountId) ?? env.accountId}:${str(i.QueueName)}`,
+        context: {},
+        origin,
+      },
+    ];
   }
-  if (!known.includes(call.operation)) throw new Error(`${origin}: no IAM mapping for SQS ${call.operation} in iam-requests.ts`);
-  return [{ action: `sqs:${batch[call.operation] ?? call.operation}`, resource: sqsQueueArn(env, String(i.QueueUrl)), context: {}, origin }];
+  if (!known.includes(call.operation))
+    throw new Error(`${origin}: no IAM mapping for SQS ${call.operation} in iam-requests.ts`);
+  return [
+    {
+      action: `sqs:${batch[call.operation] ?? call.operation}`,
+      resource: sqsQueueArn(env, String(i.QueueUrl)),
+      context: {},
+      origin,
+    },
+  ];
 }
 
 function secretsRequests(call: RecordedCall, origin: string): AuthorizationRequest[] {
-  if (call.operation !== 'GetSecretValue' && call.operation !== 'DescribeSecret') throw new Error(`${origin}: no IAM mapping for Secrets Manager ${call.operation} in iam-requests.ts`);
+  if (call.operation !== 'GetSecretValue' && call.operation !== 'DescribeSecret')
+    throw new Error(`${origin}: no IAM mapping for Secrets Manager ${call.operation} in iam-requests.ts`);
   const id = String(call.input.SecretId);
-  if (!id.startsWith('arn:')) throw new Error(`${origin}: secret named by name (${id}), not ARN: its ARN is unknown here`);
+  if (!id.startsWith('arn:'))
+    throw new Error(`${origin}: secret named by name (${id}), not ARN: its ARN is unknown here`);
   return [{ action: `secretsmanager:${call.operation}`, resource: id, context: {}, origin }];
 }
 
 /** PutEvents: one `events:PutEvents` per entry, on the entry's bus (by name or ARN; none is the default bus). */
 function eventBridgeRequests(call: RecordedCall, env: RequestEnvironment, origin: string): AuthorizationRequest[] {
-  if (call.operation !== 'PutEvents') throw new Error(`${origin}: no IAM mapping for EventBridge ${call.operation} in iam-requests.ts`);
+  if (call.operation !== 'PutEvents')
+    throw new Error(`${origin}: no IAM mapping for EventBridge ${call.operation} in iam-requests.ts`);
   const entries = (call.input.Entries ?? []) as { EventBusName?: string }[];
   return entries.map((e) => {
     const bus = e.EventBusName ?? 'default';
@@ -337,7 +558,11 @@ function eventBridgeRequests(call: RecordedCall, env: RequestEnvironment, origin
 }
 
 /** The authorization requests one recorded call stands for. `history` holds the calls before it (Athena's query → workgroup). */
-export function authorizationRequests(call: RecordedCall, env: RequestEnvironment, history: readonly RecordedCall[] = []): AuthorizationRequest[] {
+export function authorizationRequests(
+  call: RecordedCall,
+  env: RequestEnvironment,
+  history: readonly RecordedCall[] = [],
+): AuthorizationRequest[] {
   const origin = describe(call);
   switch (call.service) {
     case 'S3':

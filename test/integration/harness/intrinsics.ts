@@ -58,12 +58,14 @@ function ref(ctx: ResolveContext, name: string): string {
 function getAtt(ctx: ResolveContext, logicalId: string, attribute: string): string {
   const resource = ctx.resources.get(logicalId);
   const value = resource?.attributes[attribute];
-  if (value === undefined) throw new UnresolvableError(`Fn::GetAtt ${logicalId}.${attribute}: not known in the emulator`);
+  if (value === undefined)
+    throw new UnresolvableError(`Fn::GetAtt ${logicalId}.${attribute}: not known in the emulator`);
   return value;
 }
 
 function asString(value: Json, what: string): string {
-  if (typeof value !== 'string') throw new UnresolvableError(`${what} resolved to a non-string: ${JSON.stringify(value)}`);
+  if (typeof value !== 'string')
+    throw new UnresolvableError(`${what} resolved to a non-string: ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -95,7 +97,9 @@ export function resolve(ctx: ResolveContext, value: Json): Json {
         return (resolve(ctx, parts) as Json[]).map((p) => asString(p, 'Fn::Join part')).join(separator);
       }
       case 'Fn::Sub': {
-        const [template, variables] = Array.isArray(arg) ? (arg as [string, Record<string, Json>]) : [arg as string, {}];
+        const [template, variables] = Array.isArray(arg)
+          ? (arg as [string, Record<string, Json>])
+          : [arg as string, {}];
         return sub(ctx, template, variables);
       }
       case 'Fn::Select': {
@@ -136,7 +140,8 @@ export function referencedIds(value: Json, into: Set<string> = new Set()): Set<s
       else if (k === 'Fn::GetAtt') into.add(Array.isArray(v) ? String(v[0]) : String(v).split('.')[0]!);
       else if (k === 'Fn::Sub') {
         const template = Array.isArray(v) ? String(v[0]) : String(v);
-        for (const m of template.matchAll(/\$\{([^}.!]+)(?:\.[^}]*)?\}/g)) if (!m[1]!.startsWith('AWS::')) into.add(m[1]!);
+        for (const m of template.matchAll(/\$\{([^}.!]+)(?:\.[^}]*)?\}/g))
+          if (!m[1]!.startsWith('AWS::')) into.add(m[1]!);
         if (Array.isArray(v)) referencedIds(v[1] as Json, into);
       } else referencedIds(v, into);
     }

@@ -36,5 +36,10 @@ try {
 }
 writeFileSync(
   resultPath,
-  JSON.stringify({ response, error, durationMs: Date.now() - started, maxRssMb: process.resourceUsage().maxRSS / 1024 }),
+  JSON.stringify({
+    response,
+    error,
+    durationMs: Date.now() - started,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  }),
 );

@@ -13,7 +13,13 @@ import { afterAll, beforeAll, beforeEach } from '@jest/globals';
 import { inject } from '../../support/provided.ts';
 import type { Manifest } from '../../../engine/contract/index.ts';
 import { loadStacks, type StackArtifact } from './cloud-assembly.ts';
-import { drainQueue, loadBundledHandler, type BundledHandler, type InvocationRecord, type PollOptions } from './lambda-runtime.ts';
+import {
+  drainQueue,
+  loadBundledHandler,
+  type BundledHandler,
+  type InvocationRecord,
+  type PollOptions,
+} from './lambda-runtime.ts';
 import { resetMoto } from './moto-server.ts';
 import { clientsFor, provisionLake, type LakeUnderTest } from './provision.ts';
 
@@ -49,8 +55,20 @@ export function useLake(options: FixtureOptions = {}): () => LakeFixture {
     const scratchDir = mkdtempSync(join(tmpdir(), 'lake-it-'));
     const functionEndpoint = options.functionEndpoint ? await options.functionEndpoint(endpoint) : endpoint;
     const logLevel = process.env.MEDALLION_IT_LOG_LEVEL;
-    const raw = await loadBundledHandler({ ...lake, endpoint: functionEndpoint }, workDir, logLevel ? { LOG_LEVEL: logLevel } : {});
-    fixture = { lake, clients: clientsFor(endpoint, lake.region, lake.accountId), handler: raw, workDir, scratchDir, stacks, output: [] };
+    const raw = await loadBundledHandler(
+      { ...lake, endpoint: functionEndpoint },
+      workDir,
+      logLevel ? { LOG_LEVEL: logLevel } : {},
+    );
+    fixture = {
+      lake,
+      clients: clientsFor(endpoint, lake.region, lake.accountId),
+      handler: raw,
+      workDir,
+      scratchDir,
+      stacks,
+      output: [],
+    };
     const fx = fixture;
     // Keep the function's stdout (logs, EMF) for assertions instead of flooding the test report.
     fixture.handler = (event, context) => captureStdout(fx.output, () => raw(event, context));
@@ -78,7 +96,11 @@ export async function captureStdout<T>(into: string[], work: () => Promise<T>): 
   const originals = streams.map((stream) => stream.write.bind(stream));
   for (const stream of streams) {
     stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      into.push(...String(chunk).split('\n').filter((l) => l.trim() !== ''));
+      into.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((l) => l.trim() !== ''),
+      );
       (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
       return true;
     }) as typeof stream.write;
@@ -110,7 +132,9 @@ export function emfDocuments(output: readonly string[]): Record<string, unknown>
 
 /** Uploads to bronze; returns the version id S3 assigned (bronze is versioned). */
 export async function putBronze(fx: LakeFixture, key: string, body: string | Uint8Array): Promise<string | undefined> {
-  const response = await fx.clients.s3.send(new PutObjectCommand({ Bucket: fx.lake.buckets.bronze, Key: key, Body: body }));
+  const response = await fx.clients.s3.send(
+    new PutObjectCommand({ Bucket: fx.lake.buckets.bronze, Key: key, Body: body }),
+  );
   return response.VersionId;
 }
 
@@ -122,7 +146,9 @@ export async function listKeys(fx: LakeFixture, bucket: string, prefix = ''): Pr
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await fx.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const page = await fx.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     keys.push(...(page.Contents ?? []).map((o) => o.Key!));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -141,7 +167,12 @@ export async function getManifests(fx: LakeFixture, dataset: string): Promise<Ma
 
 /** Downloads every object under `prefix` of `bucket` into a fresh local directory (same relative paths). */
 /** Copies a bucket's objects under `prefix` into `dir` (a fresh scratch directory by default), keys as paths. */
-export async function downloadPrefix(fx: LakeFixture, bucket: string, prefix: string, dir = mkdtempSync(join(fx.scratchDir, 'download-'))): Promise<string> {
+export async function downloadPrefix(
+  fx: LakeFixture,
+  bucket: string,
+  prefix: string,
+  dir = mkdtempSync(join(fx.scratchDir, 'download-')),
+): Promise<string> {
   for (const key of await listKeys(fx, bucket, prefix)) {
     const response = await fx.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const target = join(dir, ...key.split('/'));
@@ -165,11 +196,17 @@ export async function duckdb(sql: string): Promise<Record<string, unknown>[]> {
 }
 
 /** Silver rows of a dataset as Athena would see them: every Parquet file under the table prefix, Hive partitions as columns. */
-export async function silverRows(fx: LakeFixture, dataset: string, orderBy = 'transaction_id'): Promise<Record<string, unknown>[]> {
+export async function silverRows(
+  fx: LakeFixture,
+  dataset: string,
+  orderBy = 'transaction_id',
+): Promise<Record<string, unknown>[]> {
   const dir = await downloadPrefix(fx, fx.lake.buckets.silver, `${dataset}/`);
   const files = await listKeys(fx, fx.lake.buckets.silver, `${dataset}/`);
   if (files.length === 0) return [];
-  return duckdb(`SELECT * FROM read_parquet('${join(dir, dataset).replaceAll("'", "''")}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false) ORDER BY ${orderBy}`);
+  return duckdb(
+    `SELECT * FROM read_parquet('${join(dir, dataset).replaceAll("'", "''")}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false) ORDER BY ${orderBy}`,
+  );
 }
 
 export async function quarantineRows(fx: LakeFixture, dataset: string): Promise<Record<string, unknown>[]> {
@@ -177,17 +214,29 @@ export async function quarantineRows(fx: LakeFixture, dataset: string): Promise<
   const files = await listKeys(fx, fx.lake.buckets.quarantine, prefix);
   if (files.length === 0) return [];
   const dir = await downloadPrefix(fx, fx.lake.buckets.quarantine, prefix);
-  return duckdb(`SELECT * FROM read_parquet('${join(dir, ...prefix.split('/')).replaceAll("'", "''")}/*.parquet') ORDER BY source_key, record_number`);
+  return duckdb(
+    `SELECT * FROM read_parquet('${join(dir, ...prefix.split('/')).replaceAll("'", "''")}/*.parquet') ORDER BY source_key, record_number`,
+  );
 }
 
 export async function gluePartitions(fx: LakeFixture, dataset: string): Promise<Partition[]> {
-  const response = await fx.clients.glue.send(new GetPartitionsCommand({ DatabaseName: fx.lake.glue.silverDatabase, TableName: dataset }));
-  return (response.Partitions ?? []).sort((a, b) => (a.Values ?? []).join('/').localeCompare((b.Values ?? []).join('/')));
+  const response = await fx.clients.glue.send(
+    new GetPartitionsCommand({ DatabaseName: fx.lake.glue.silverDatabase, TableName: dataset }),
+  );
+  return (response.Partitions ?? []).sort((a, b) =>
+    (a.Values ?? []).join('/').localeCompare((b.Values ?? []).join('/')),
+  );
 }
 
 export async function queueDepth(fx: LakeFixture, queueUrl: string): Promise<{ visible: number; inFlight: number }> {
   const { Attributes } = await fx.clients.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
-  return { visible: Number(Attributes?.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  return {
+    visible: Number(Attributes?.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+  };
 }

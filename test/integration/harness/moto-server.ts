@@ -33,7 +33,8 @@ export function ensureMotoInstalled(log: (line: string) => void = () => {}): num
   try {
     return ensurePythonTool(MOTO_REQUIREMENT, 'moto_server', log).installMs;
   } catch (error) {
-    if (error instanceof PythonToolUnavailableError) throw new EmulatorUnavailableError(error.message, error.pythonMissing);
+    if (error instanceof PythonToolUnavailableError)
+      throw new EmulatorUnavailableError(error.message, error.pythonMissing);
     throw error;
   }
 }
@@ -45,7 +46,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -73,7 +76,8 @@ export async function startMoto(timeoutMs = 60_000): Promise<RunningMoto> {
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (exited) throw new EmulatorUnavailableError(`moto_server ${exited} before it was ready: ${stderrTail.trim()}`, false);
+    if (exited)
+      throw new EmulatorUnavailableError(`moto_server ${exited} before it was ready: ${stderrTail.trim()}`, false);
     try {
       const res = await fetch(`${endpoint}/moto-api/`);
       if (res.status === 200) break;
@@ -82,7 +86,10 @@ export async function startMoto(timeoutMs = 60_000): Promise<RunningMoto> {
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new EmulatorUnavailableError(`moto_server did not answer on ${endpoint}/moto-api/ within ${timeoutMs} ms: ${stderrTail.trim()}`, false);
+      throw new EmulatorUnavailableError(
+        `moto_server did not answer on ${endpoint}/moto-api/ within ${timeoutMs} ms: ${stderrTail.trim()}`,
+        false,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -29,7 +29,10 @@ export function bundledNodeFunctions(stacks: readonly StackArtifact[]): BundledN
 }
 
 /** Why this process must not stand in for the functions' runtime, or undefined when its major is theirs. */
-export function nodeMajorMismatch(functions: readonly BundledNodeFunction[], nodeVersion: string = process.versions.node): string | undefined {
+export function nodeMajorMismatch(
+  functions: readonly BundledNodeFunction[],
+  nodeVersion: string = process.versions.node,
+): string | undefined {
   const running = Number(nodeVersion.split('.')[0]);
   const wrong = functions.filter((f) => nodeMajorOfRuntime(f.runtime) !== running);
   if (wrong.length === 0) return undefined;

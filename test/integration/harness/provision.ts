@@ -65,7 +65,11 @@ export interface Clients {
 
 export function clientsFor(endpoint: string, region: string, accountId: string): Clients {
   const config = { endpoint, region, credentials: { accessKeyId: accountId, secretAccessKey: 'moto' } };
-  return { s3: new S3Client({ ...config, forcePathStyle: true }), sqs: new SQSClient(config), glue: new GlueClient(config) };
+  return {
+    s3: new S3Client({ ...config, forcePathStyle: true }),
+    sqs: new SQSClient(config),
+    glue: new GlueClient(config),
+  };
 }
 
 type Props = Record<string, Json>;
@@ -76,7 +80,10 @@ function str(value: Json | undefined): string | undefined {
 
 function parseEnvironment(environment: string): { account?: string; region?: string } {
   const m = /^aws:\/\/([^/]+)\/(.+)$/.exec(environment);
-  return { account: m?.[1]?.startsWith('unknown') ? undefined : m?.[1], region: m?.[2]?.startsWith('unknown') ? undefined : m?.[2] };
+  return {
+    account: m?.[1]?.startsWith('unknown') ? undefined : m?.[1],
+    region: m?.[2]?.startsWith('unknown') ? undefined : m?.[2],
+  };
 }
 
 export async function provisionLake(endpoint: string, stacks: readonly StackArtifact[]): Promise<LakeUnderTest> {
@@ -93,14 +100,23 @@ export async function provisionLake(endpoint: string, stacks: readonly StackArti
       stackOf.set(id, stack);
     }
   }
-  const ctx: ResolveContext = { accountId, region, stackName: stacks[0]!.stackName, resources: new Map(), exports: new Map() };
+  const ctx: ResolveContext = {
+    accountId,
+    region,
+    stackName: stacks[0]!.stackName,
+    resources: new Map(),
+    exports: new Map(),
+  };
 
   const ingestFunctionId = Object.keys(resources).find((id) => {
     const r = resources[id]!;
     const vars = (r.Properties?.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables;
     return r.Type === 'AWS::Lambda::Function' && vars?.BRONZE_BUCKET !== undefined && vars?.SILVER_BUCKET !== undefined;
   });
-  if (!ingestFunctionId) throw new Error('no AWS::Lambda::Function with BRONZE_BUCKET and SILVER_BUCKET in its environment: is the ingest function in the app?');
+  if (!ingestFunctionId)
+    throw new Error(
+      'no AWS::Lambda::Function with BRONZE_BUCKET and SILVER_BUCKET in its environment: is the ingest function in the app?',
+    );
 
   const creators = makeCreators(clients, endpoint, region, accountId);
   const toCreate = Object.keys(resources).filter((id) => creators[resources[id]!.Type] !== undefined);
@@ -125,30 +141,48 @@ export async function provisionLake(endpoint: string, stacks: readonly StackArti
   const fnResource = resources[ingestFunctionId]!;
   const fnProps = fnResource.Properties ?? {};
   const fnName = str(fnProps.FunctionName as Json) ?? generatedName(ingestFunctionId, 64, false);
-  ctx.resources.set(ingestFunctionId, { ref: fnName, attributes: { Arn: `arn:aws:lambda:${region}:${accountId}:function:${fnName}` } });
-  const environment = resolve(ctx, ((fnProps.Environment as Props | undefined)?.Variables ?? {}) as Json) as Record<string, string>;
+  ctx.resources.set(ingestFunctionId, {
+    ref: fnName,
+    attributes: { Arn: `arn:aws:lambda:${region}:${accountId}:function:${fnName}` },
+  });
+  const environment = resolve(ctx, ((fnProps.Environment as Props | undefined)?.Variables ?? {}) as Json) as Record<
+    string,
+    string
+  >;
   const assetPath = str(fnResource.Metadata?.['aws:asset:path']);
-  if (!assetPath) throw new Error(`${ingestFunctionId} has no aws:asset:path metadata: the harness needs the bundled asset`);
+  if (!assetPath)
+    throw new Error(`${ingestFunctionId} has no aws:asset:path metadata: the harness needs the bundled asset`);
   const assetDir = join(stackOf.get(ingestFunctionId)!.assemblyDir, assetPath);
   const [module, exportName] = String(fnProps.Handler ?? 'index.handler').split(/\.(?=[^.]+$)/) as [string, string];
   const entryFile = ['.mjs', '.js', '.cjs'].map((ext) => `${module}${ext}`).find((f) => existsSync(join(assetDir, f)));
   if (!entryFile) throw new Error(`bundle ${assetDir} has no ${module}.mjs/.js for handler ${String(fnProps.Handler)}`);
 
-  const mapping = Object.entries(resources).find(([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping' && resolvesTo(r.Properties?.FunctionName, ingestFunctionId));
+  const mapping = Object.entries(resources).find(
+    ([, r]) => r.Type === 'AWS::Lambda::EventSourceMapping' && resolvesTo(r.Properties?.FunctionName, ingestFunctionId),
+  );
   if (!mapping) throw new Error(`no AWS::Lambda::EventSourceMapping feeds ${ingestFunctionId}`);
   const mappingProps = mapping[1].Properties ?? {};
-  const queueId = referencedIds(mappingProps.EventSourceArn as Json).values().next().value as string | undefined;
+  const queueId = referencedIds(mappingProps.EventSourceArn as Json)
+    .values()
+    .next().value as string | undefined;
   const queueResource = queueId ? ctx.resources.get(queueId) : undefined;
-  if (!queueId || !queueResource) throw new Error(`the event source of ${ingestFunctionId} is not a queue the harness created`);
+  if (!queueId || !queueResource)
+    throw new Error(`the event source of ${ingestFunctionId} is not a queue the harness created`);
   const queueAttributes = await queueAttributesOf(clients, queueResource.ref);
-  const redrive = JSON.parse(queueAttributes.RedrivePolicy ?? 'null') as { deadLetterTargetArn: string; maxReceiveCount: number | string } | null;
+  const redrive = JSON.parse(queueAttributes.RedrivePolicy ?? 'null') as {
+    deadLetterTargetArn: string;
+    maxReceiveCount: number | string;
+  } | null;
   if (!redrive) throw new Error(`queue ${queueId} has no redrive policy: poison messages would never reach a DLQ`);
   const dlqEntry = [...ctx.resources.entries()].find(([, r]) => r.attributes.Arn === redrive.deadLetterTargetArn);
   if (!dlqEntry) throw new Error(`dead-letter queue ${redrive.deadLetterTargetArn} was not created`);
 
   const bronze = environment.BRONZE_BUCKET!;
-  const bronzeId = [...ctx.resources.entries()].find(([id, r]) => r.ref === bronze && resources[id]?.Type === 'AWS::S3::Bucket')?.[0];
-  const bronzeNotifications = (bronzeId ? resources[bronzeId]?.Properties?.NotificationConfiguration : undefined) as Props | undefined;
+  const bronzeId = [...ctx.resources.entries()].find(
+    ([id, r]) => r.ref === bronze && resources[id]?.Type === 'AWS::S3::Bucket',
+  )?.[0];
+  const bronzeNotifications = (bronzeId ? resources[bronzeId]?.Properties?.NotificationConfiguration : undefined) as
+    Props | undefined;
   const eventBridge = (bronzeNotifications?.EventBridgeConfiguration as Props | undefined)?.EventBridgeEnabled === true;
 
   return {
@@ -165,13 +199,23 @@ export async function provisionLake(endpoint: string, stacks: readonly StackArti
       visibilityTimeout: Number(queueAttributes.VisibilityTimeout),
       maxReceiveCount: Number(redrive.maxReceiveCount),
     },
-    deadLetterQueue: { logicalId: dlqEntry[0], url: dlqEntry[1].ref, arn: dlqEntry[1].attributes.Arn!, attributes: await queueAttributesOf(clients, dlqEntry[1].ref) },
+    deadLetterQueue: {
+      logicalId: dlqEntry[0],
+      url: dlqEntry[1].ref,
+      arn: dlqEntry[1].attributes.Arn!,
+      attributes: await queueAttributesOf(clients, dlqEntry[1].ref),
+    },
     eventSource: {
       batchSize: Number(mappingProps.BatchSize ?? 10),
-      reportBatchItemFailures: ((mappingProps.FunctionResponseTypes as string[] | undefined) ?? []).includes('ReportBatchItemFailures'),
+      reportBatchItemFailures: ((mappingProps.FunctionResponseTypes as string[] | undefined) ?? []).includes(
+        'ReportBatchItemFailures',
+      ),
       maximumBatchingWindowInSeconds: Number(mappingProps.MaximumBatchingWindowInSeconds ?? 0),
     },
-    glue: { silverDatabase: environment.GLUE_SILVER_DATABASE!, quarantineDatabase: environment.GLUE_QUARANTINE_DATABASE },
+    glue: {
+      silverDatabase: environment.GLUE_SILVER_DATABASE!,
+      quarantineDatabase: environment.GLUE_QUARANTINE_DATABASE,
+    },
     fn: {
       logicalId: ingestFunctionId,
       assetDir,
@@ -205,7 +249,8 @@ function topologicalOrder(ids: readonly string[], resources: Record<string, CfnR
     if (state.get(id) === 'done') return;
     if (state.get(id) === 'visiting') throw new Error(`reference cycle: ${[...path, id].join(' → ')}`);
     state.set(id, 'visiting');
-    for (const dep of referencedIds((resources[id]!.Properties ?? {}) as Json)) if (wanted.has(dep)) visit(dep, [...path, id]);
+    for (const dep of referencedIds((resources[id]!.Properties ?? {}) as Json))
+      if (wanted.has(dep)) visit(dep, [...path, id]);
     state.set(id, 'done');
     order.push(id);
   };

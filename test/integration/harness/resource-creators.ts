@@ -1,5 +1,11 @@
 /** How each supported CloudFormation resource type is created in moto, from its resolved properties. */
-import { CreateBucketCommand, PutBucketEncryptionCommand, PutBucketNotificationConfigurationCommand, PutBucketVersioningCommand, type BucketLocationConstraint } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  PutBucketEncryptionCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutBucketVersioningCommand,
+  type BucketLocationConstraint,
+} from '@aws-sdk/client-s3';
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { CreateDatabaseCommand, CreateTableCommand, type DatabaseInput, type TableInput } from '@aws-sdk/client-glue';
 import { awsJsonCall } from './aws-json.ts';
@@ -18,8 +24,14 @@ export function generatedName(logicalId: string, maxLength: number, lowercase: b
   return (lowercase ? logicalId.toLowerCase() : logicalId).slice(0, maxLength);
 }
 
-export function makeCreators(clients: Clients, endpoint: string, region: string, accountId: string): Record<string, Creator> {
-  const json = (service: 'kms' | 'events', action: string, body: Record<string, unknown>) => awsJsonCall(endpoint, region, accountId, service, action, body);
+export function makeCreators(
+  clients: Clients,
+  endpoint: string,
+  region: string,
+  accountId: string,
+): Record<string, Creator> {
+  const json = (service: 'kms' | 'events', action: string, body: Record<string, unknown>) =>
+    awsJsonCall(endpoint, region, accountId, service, action, body);
   return {
     'AWS::KMS::Key': async (_id, props) => {
       const { KeyMetadata } = await json('kms', 'CreateKey', { Description: props.Description ?? '' });
@@ -32,21 +44,35 @@ export function makeCreators(clients: Clients, endpoint: string, region: string,
       await clients.s3.send(
         new CreateBucketCommand({
           Bucket: bucket,
-          ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
+          ...(region === 'us-east-1'
+            ? {}
+            : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
           ...(props.ObjectLockEnabled === true ? { ObjectLockEnabledForBucket: true } : {}),
         }),
       );
       const versioning = props.VersioningConfiguration as { Status?: string } | undefined;
-      if (versioning?.Status) await clients.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: versioning.Status as 'Enabled' | 'Suspended' } }));
-      type CfnEncryptionRule = { ServerSideEncryptionByDefault?: { SSEAlgorithm: string; KMSMasterKeyID?: string }; BucketKeyEnabled?: boolean };
-      const encryption = props.BucketEncryption as { ServerSideEncryptionConfiguration?: CfnEncryptionRule[] } | undefined;
+      if (versioning?.Status)
+        await clients.s3.send(
+          new PutBucketVersioningCommand({
+            Bucket: bucket,
+            VersioningConfiguration: { Status: versioning.Status as 'Enabled' | 'Suspended' },
+          }),
+        );
+      type CfnEncryptionRule = {
+        ServerSideEncryptionByDefault?: { SSEAlgorithm: string; KMSMasterKeyID?: string };
+        BucketKeyEnabled?: boolean;
+      };
+      const encryption = props.BucketEncryption as
+        { ServerSideEncryptionConfiguration?: CfnEncryptionRule[] } | undefined;
       if (encryption?.ServerSideEncryptionConfiguration) {
         // CloudFormation's `ServerSideEncryptionByDefault` is the API's `ApplyServerSideEncryptionByDefault`.
         const rules = encryption.ServerSideEncryptionConfiguration.map((r) => ({
           ApplyServerSideEncryptionByDefault: r.ServerSideEncryptionByDefault as never,
           BucketKeyEnabled: r.BucketKeyEnabled,
         }));
-        await clients.s3.send(new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: rules } }));
+        await clients.s3.send(
+          new PutBucketEncryptionCommand({ Bucket: bucket, ServerSideEncryptionConfiguration: { Rules: rules } }),
+        );
       }
       await applyNotifications(clients, bucket, props.NotificationConfiguration as Props | undefined);
       return {
@@ -69,7 +95,16 @@ export function makeCreators(clients: Clients, endpoint: string, region: string,
       const fifo = props.FifoQueue === true;
       const name = str(props.QueueName) ?? `${generatedName(id, fifo ? 75 : 80, false)}${fifo ? '.fifo' : ''}`;
       const attributes: Record<string, string> = {};
-      for (const key of ['VisibilityTimeout', 'MessageRetentionPeriod', 'DelaySeconds', 'ReceiveMessageWaitTimeSeconds', 'MaximumMessageSize', 'FifoQueue', 'ContentBasedDeduplication', 'SqsManagedSseEnabled']) {
+      for (const key of [
+        'VisibilityTimeout',
+        'MessageRetentionPeriod',
+        'DelaySeconds',
+        'ReceiveMessageWaitTimeSeconds',
+        'MaximumMessageSize',
+        'FifoQueue',
+        'ContentBasedDeduplication',
+        'SqsManagedSseEnabled',
+      ]) {
         if (props[key] !== undefined) attributes[key] = String(props[key]);
       }
       if (props.RedrivePolicy !== undefined) attributes.RedrivePolicy = JSON.stringify(props.RedrivePolicy);
@@ -90,7 +125,8 @@ export function makeCreators(clients: Clients, endpoint: string, region: string,
         Description: props.Description ?? '',
       });
       const targets = (props.Targets as Props[] | undefined) ?? [];
-      if (targets.length > 0) await json('events', 'PutTargets', { Rule: name, ...(bus ? { EventBusName: bus } : {}), Targets: targets });
+      if (targets.length > 0)
+        await json('events', 'PutTargets', { Rule: name, ...(bus ? { EventBusName: bus } : {}), Targets: targets });
       return { ref: name, attributes: { Arn: String(RuleArn) } };
     },
 
@@ -102,7 +138,13 @@ export function makeCreators(clients: Clients, endpoint: string, region: string,
 
     'AWS::Glue::Table': async (_id, props) => {
       const input = props.TableInput as unknown as TableInput;
-      await clients.glue.send(new CreateTableCommand({ CatalogId: str(props.CatalogId), DatabaseName: str(props.DatabaseName), TableInput: input }));
+      await clients.glue.send(
+        new CreateTableCommand({
+          CatalogId: str(props.CatalogId),
+          DatabaseName: str(props.DatabaseName),
+          TableInput: input,
+        }),
+      );
       return { ref: input.Name!, attributes: {} };
     },
   };
@@ -118,7 +160,9 @@ function filterRules(filter: Json | undefined): { Name: string; Value: string }[
 async function applyNotifications(clients: Clients, bucket: string, config: Props | undefined): Promise<void> {
   if (!config) return;
   const eventBridgeConfig = config.EventBridgeConfiguration as Props | undefined;
-  const eventBridge = eventBridgeConfig !== undefined && (eventBridgeConfig.EventBridgeEnabled === true || Object.keys(eventBridgeConfig).length === 0);
+  const eventBridge =
+    eventBridgeConfig !== undefined &&
+    (eventBridgeConfig.EventBridgeEnabled === true || Object.keys(eventBridgeConfig).length === 0);
   const queues = ((config.QueueConfigurations as Props[] | undefined) ?? []).map((q) => {
     const rules = filterRules(q.Filter);
     return {
@@ -131,7 +175,10 @@ async function applyNotifications(clients: Clients, bucket: string, config: Prop
   await clients.s3.send(
     new PutBucketNotificationConfigurationCommand({
       Bucket: bucket,
-      NotificationConfiguration: { ...(eventBridge ? { EventBridgeConfiguration: {} } : {}), ...(queues.length ? { QueueConfigurations: queues } : {}) },
+      NotificationConfiguration: {
+        ...(eventBridge ? { EventBridgeConfiguration: {} } : {}),
+        ...(queues.length ? { QueueConfigurations: queues } : {}),
+      },
     }),
   );
 }

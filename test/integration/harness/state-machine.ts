@@ -61,10 +61,15 @@ function render(value: Json): string {
 
 /** `$.a.b` against the input, `$$.Map.Item.Value…` against the context object. */
 function select(path: string, input: Json, context: JsonObject): Json {
-  const [root, ...rest] = path.startsWith('$$.') ? [context, ...path.slice(3).split('.')] : path === '$' ? [input] : [input, ...path.slice(2).split('.')];
+  const [root, ...rest] = path.startsWith('$$.')
+    ? [context, ...path.slice(3).split('.')]
+    : path === '$'
+      ? [input]
+      : [input, ...path.slice(2).split('.')];
   let value: Json | undefined = root;
   for (const part of rest) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value) || !(part in value)) throw new Error(`States.Runtime: path ${path} not found`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || !(part in value))
+      throw new Error(`States.Runtime: path ${path} not found`);
     value = value[part];
   }
   return value as Json;
@@ -74,7 +79,9 @@ function resolveParameters(template: JsonObject, input: Json, context: JsonObjec
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(template)) {
     if (key.endsWith('.$')) out[key.slice(0, -2)] = select(value as string, input, context);
-    else out[key] = value && typeof value === 'object' && !Array.isArray(value) ? resolveParameters(value, input, context) : value;
+    else
+      out[key] =
+        value && typeof value === 'object' && !Array.isArray(value) ? resolveParameters(value, input, context) : value;
   }
   return out;
 }
@@ -87,8 +94,18 @@ function applyResult(input: Json, resultPath: string | null | undefined, result:
 }
 
 /** Runs the definition on `input`; throws (States.TaskFailed) when a task fails after its retries. */
-export async function runStateMachine(definition: StateMachineDefinition, input: Json, invoke: TaskInvoker, trace: ExecutionTrace = { tasks: [] }): Promise<Json> {
-  const run = async (states: Record<string, State>, startAt: string, value: Json, context: JsonObject): Promise<Json> => {
+export async function runStateMachine(
+  definition: StateMachineDefinition,
+  input: Json,
+  invoke: TaskInvoker,
+  trace: ExecutionTrace = { tasks: [] },
+): Promise<Json> {
+  const run = async (
+    states: Record<string, State>,
+    startAt: string,
+    value: Json,
+    context: JsonObject,
+  ): Promise<Json> => {
     let name: string | undefined = startAt;
     let current = value;
     while (name) {
@@ -96,9 +113,15 @@ export async function runStateMachine(definition: StateMachineDefinition, input:
       if (!state) throw new Error(`no state ${name}`);
       switch (state.Type) {
         case 'Task': {
-          if (state.Resource !== 'function-arn') throw new Error(`task ${name} calls ${state.Resource}, not the function`);
+          if (state.Resource !== 'function-arn')
+            throw new Error(`task ${name} calls ${state.Resource}, not the function`);
           const payload = resolveParameters(state.Parameters ?? {}, current, context);
-          const attempts = 1 + Math.max(0, ...(state.Retry ?? []).filter((r) => r.ErrorEquals.includes('States.ALL')).map((r) => r.MaxAttempts ?? 3));
+          const attempts =
+            1 +
+            Math.max(
+              0,
+              ...(state.Retry ?? []).filter((r) => r.ErrorEquals.includes('States.ALL')).map((r) => r.MaxAttempts ?? 3),
+            );
           let result: Json | undefined;
           for (let attempt = 1; ; attempt++) {
             try {

@@ -5,7 +5,16 @@
  * and the Hive plugin come from Maven Central into `.cache/trino/` on first use (~450 MB, seconds here).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +28,9 @@ export const TRINO_VERSION = '476';
 export const ATHENA_CATALOG = 'awsdatacatalog';
 const CACHE = join(PROJECT_ROOT, '.cache', 'trino');
 const MAVEN = 'https://repo1.maven.org/maven2/io/trino';
-const JAVA_HOMES = [process.env.TRINO_JAVA_HOME, '/usr/lib/jvm/temurin-25-jdk-amd64'].filter((h): h is string => Boolean(h));
+const JAVA_HOMES = [process.env.TRINO_JAVA_HOME, '/usr/lib/jvm/temurin-25-jdk-amd64'].filter((h): h is string =>
+  Boolean(h),
+);
 
 /** The JDK Trino can run on, or why there is none. */
 export function trinoJavaHome(): { home?: string; reason?: string } {
@@ -28,7 +39,9 @@ export function trinoJavaHome(): { home?: string; reason?: string } {
     const major = Number(/version "(\d+)/.exec(probe.stderr ?? '')?.[1] ?? 0);
     if (probe.status === 0 && major >= 24) return { home };
   }
-  return { reason: `Trino ${TRINO_VERSION} needs Java 24 or newer; none found at ${JAVA_HOMES.join(', ')} (set TRINO_JAVA_HOME)` };
+  return {
+    reason: `Trino ${TRINO_VERSION} needs Java 24 or newer; none found at ${JAVA_HOMES.join(', ')} (set TRINO_JAVA_HOME)`,
+  };
 }
 
 async function download(url: string, target: string): Promise<void> {
@@ -49,7 +62,8 @@ export async function ensureTrino(log: (line: string) => void = () => {}): Promi
   const core = join(CACHE, `trino-server-core-${TRINO_VERSION}.tar.gz`);
   const hive = join(CACHE, `trino-hive-${TRINO_VERSION}.zip`);
   const t0 = Date.now();
-  if (!existsSync(core)) await download(`${MAVEN}/trino-server-core/${TRINO_VERSION}/trino-server-core-${TRINO_VERSION}.tar.gz`, core);
+  if (!existsSync(core))
+    await download(`${MAVEN}/trino-server-core/${TRINO_VERSION}/trino-server-core-${TRINO_VERSION}.tar.gz`, core);
   if (!existsSync(hive)) await download(`${MAVEN}/trino-hive/${TRINO_VERSION}/trino-hive-${TRINO_VERSION}.zip`, hive);
   mkdirSync(join(CACHE, TRINO_VERSION), { recursive: true });
   const untar = spawnSync('tar', ['-xzf', core, '-C', join(CACHE, TRINO_VERSION)], { encoding: 'utf8' });
@@ -64,7 +78,9 @@ export async function ensureTrino(log: (line: string) => void = () => {}): Promi
   writeFileSync(ready, TRINO_VERSION);
   rmSync(core, { force: true });
   rmSync(hive, { force: true });
-  log(`Trino ${TRINO_VERSION} (server core + Hive plugin) fetched and unpacked in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    `Trino ${TRINO_VERSION} (server core + Hive plugin) fetched and unpacked in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   return server;
 }
 
@@ -93,11 +109,26 @@ export async function startTrino(options: TrinoOptions, timeoutMs = 120_000): Pr
     `${Object.entries(entries)
       .map(([k, v]) => `${k}=${v}`)
       .join('\n')}\n`;
-  writeFileSync(join(etc, 'node.properties'), properties({ 'node.environment': 'test', 'node.id': 'medallion-it', 'node.data-dir': join(dir, 'data') }));
-  writeFileSync(join(etc, 'jvm.config'), ['-server', '-Xmx2G', '-XX:+UseG1GC', '-XX:+ExitOnOutOfMemoryError', '-Djdk.attach.allowAttachSelf=true'].join('\n') + '\n');
+  writeFileSync(
+    join(etc, 'node.properties'),
+    properties({ 'node.environment': 'test', 'node.id': 'medallion-it', 'node.data-dir': join(dir, 'data') }),
+  );
+  writeFileSync(
+    join(etc, 'jvm.config'),
+    ['-server', '-Xmx2G', '-XX:+UseG1GC', '-XX:+ExitOnOutOfMemoryError', '-Djdk.attach.allowAttachSelf=true'].join(
+      '\n',
+    ) + '\n',
+  );
   writeFileSync(
     join(etc, 'config.properties'),
-    properties({ coordinator: true, 'node-scheduler.include-coordinator': true, 'http-server.http.port': port, 'discovery.uri': `http://127.0.0.1:${port}`, 'query.max-memory': '1GB', 'query.max-memory-per-node': '1GB' }),
+    properties({
+      coordinator: true,
+      'node-scheduler.include-coordinator': true,
+      'http-server.http.port': port,
+      'discovery.uri': `http://127.0.0.1:${port}`,
+      'query.max-memory': '1GB',
+      'query.max-memory-per-node': '1GB',
+    }),
   );
   writeFileSync(
     // Named as Athena names the Glue catalog, so views written for Athena (`awsdatacatalog.<db>.<table>`) resolve.
@@ -126,7 +157,11 @@ export async function startTrino(options: TrinoOptions, timeoutMs = 120_000): Pr
   const logPath = join(dir, 'server.log');
   const out = createWriteStream(logPath);
   const child: ChildProcess = spawn(join(options.serverDir, 'bin', 'launcher'), ['run', `--etc-dir=${etc}`], {
-    env: { ...process.env, JAVA_HOME: options.javaHome, PATH: `${join(options.javaHome, 'bin')}:${process.env.PATH ?? ''}` },
+    env: {
+      ...process.env,
+      JAVA_HOME: options.javaHome,
+      PATH: `${join(options.javaHome, 'bin')}:${process.env.PATH ?? ''}`,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(out);
@@ -139,9 +174,19 @@ export async function startTrino(options: TrinoOptions, timeoutMs = 120_000): Pr
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`Trino exited with ${child.exitCode}; see ${logPath}`);
-    const info = await fetch(`${url}/v1/info`).then((r) => (r.ok ? (r.json() as Promise<{ starting: boolean }>) : undefined)).catch(() => undefined);
+    const info = await fetch(`${url}/v1/info`)
+      .then((r) => (r.ok ? (r.json() as Promise<{ starting: boolean }>) : undefined))
+      .catch(() => undefined);
     // Started is not ready: on a busy machine the node registers as a worker a while later (NO_NODES_AVAILABLE).
-    if (info && !info.starting && (await runStatement(url, 'SELECT 1', ATHENA_CATALOG).then(() => true, () => false))) return { url, stop, logPath };
+    if (
+      info &&
+      !info.starting &&
+      (await runStatement(url, 'SELECT 1', ATHENA_CATALOG).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return { url, stop, logPath };
     await new Promise((r) => setTimeout(r, 500));
   }
   stop();
@@ -165,14 +210,21 @@ interface StatementResponse {
  * loaded 2-core machine the single-threaded emulator behind its Glue and S3 clients can time out. Each retry
  * is logged with its cause. Writes are never retried (`attempts: 1`).
  */
-export async function trinoQuery(url: string, sql: string, options: { catalog?: string; attempts?: number } = {}): Promise<TrinoResult> {
+export async function trinoQuery(
+  url: string,
+  sql: string,
+  options: { catalog?: string; attempts?: number } = {},
+): Promise<TrinoResult> {
   const attempts = options.attempts ?? 3;
   for (let attempt = 1; ; attempt++) {
     try {
       return await runStatement(url, sql, options.catalog ?? ATHENA_CATALOG);
     } catch (e) {
       const message = (e as Error).message;
-      const syntaxOrSemantics = /SYNTAX_ERROR|TABLE_NOT_FOUND|COLUMN_NOT_FOUND|TYPE_MISMATCH|FUNCTION_NOT_FOUND|NOT_SUPPORTED|MISSING_/.test(message);
+      const syntaxOrSemantics =
+        /SYNTAX_ERROR|TABLE_NOT_FOUND|COLUMN_NOT_FOUND|TYPE_MISMATCH|FUNCTION_NOT_FOUND|NOT_SUPPORTED|MISSING_/.test(
+          message,
+        );
       if (attempt >= attempts || syntaxOrSemantics) throw e;
       console.warn(`[trino] attempt ${attempt} failed, retrying: ${message.split('\n')[0]}`);
       await new Promise((r) => setTimeout(r, 1000 * attempt));
@@ -183,7 +235,9 @@ export async function trinoQuery(url: string, sql: string, options: { catalog?: 
 /** One statement through Trino's client protocol, following `nextUri` to the end. */
 async function runStatement(url: string, sql: string, catalog: string): Promise<TrinoResult> {
   const headers = { 'X-Trino-User': 'medallion-it', 'X-Trino-Catalog': catalog };
-  let response = (await (await fetch(`${url}/v1/statement`, { method: 'POST', headers, body: sql })).json()) as StatementResponse;
+  let response = (await (
+    await fetch(`${url}/v1/statement`, { method: 'POST', headers, body: sql })
+  ).json()) as StatementResponse;
   const result: TrinoResult = { columns: [], rows: [] };
   for (;;) {
     if (response.error) throw new Error(`Trino ${response.error.errorName}: ${response.error.message}`);

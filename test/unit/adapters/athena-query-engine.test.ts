@@ -16,7 +16,9 @@ const COLUMNS: ColumnInfo[] = [
   { Name: 'n', Type: 'bigint' },
   { Name: 'balance', Type: 'decimal' },
 ];
-const row = (...values: Array<string | undefined>): AthenaRow => ({ Data: values.map((v) => (v === undefined ? {} : { VarCharValue: v })) });
+const row = (...values: Array<string | undefined>): AthenaRow => ({
+  Data: values.map((v) => (v === undefined ? {} : { VarCharValue: v })),
+});
 
 /** An Athena client that plays back states and result pages, and records every request. */
 function fakeAthena(script: { states: string[]; pages: AthenaRow[][]; reason?: string }) {
@@ -58,10 +60,20 @@ describe('AthenaQueryEngine', () => {
   it('runs in the workgroup with the stage databases, polls until done, reads every page, skips the header row', async () => {
     const { client, sent } = fakeAthena({
       states: ['QUEUED', 'RUNNING', 'RUNNING', 'SUCCEEDED'],
-      pages: [[row('account_id', 'n', 'balance'), row('ACC001', '3', '326.00')], [row('ACC002', '9007199254740993', undefined)]],
+      pages: [
+        [row('account_id', 'n', 'balance'), row('ACC001', '3', '326.00')],
+        [row('ACC002', '9007199254740993', undefined)],
+      ],
     });
-    const engine = new AthenaQueryEngine({ client, workGroup: 'medallion-analysts', databases: DATABASES, sleep: noSleep });
-    const result = await engine.query("SELECT account_id, count(*) AS n, sum(amount) AS balance FROM silver.transactions WHERE note = 'silver.x' GROUP BY 1");
+    const engine = new AthenaQueryEngine({
+      client,
+      workGroup: 'medallion-analysts',
+      databases: DATABASES,
+      sleep: noSleep,
+    });
+    const result = await engine.query(
+      "SELECT account_id, count(*) AS n, sum(amount) AS balance FROM silver.transactions WHERE note = 'silver.x' GROUP BY 1",
+    );
 
     expect(result).toEqual({
       columns: ['account_id', 'n', 'balance'],
@@ -73,13 +85,22 @@ describe('AthenaQueryEngine', () => {
     });
     const start = sent.find((s) => s.name === 'StartQueryExecutionCommand')!.input;
     expect(start.WorkGroup).toBe('medallion-analysts');
-    expect(start.QueryString).toBe("SELECT account_id, count(*) AS n, sum(amount) AS balance FROM lake_dev_silver.transactions WHERE note = 'silver.x' GROUP BY 1");
+    expect(start.QueryString).toBe(
+      "SELECT account_id, count(*) AS n, sum(amount) AS balance FROM lake_dev_silver.transactions WHERE note = 'silver.x' GROUP BY 1",
+    );
     expect(sent.filter((s) => s.name === 'GetQueryExecutionCommand')).toHaveLength(4);
-    expect(sent.filter((s) => s.name === 'GetQueryResultsCommand').map((s) => s.input.NextToken)).toEqual([undefined, '1']);
+    expect(sent.filter((s) => s.name === 'GetQueryResultsCommand').map((s) => s.input.NextToken)).toEqual([
+      undefined,
+      '1',
+    ]);
   });
 
   it('a failed query is a QueryError carrying Athena’s reason', async () => {
-    const { client } = fakeAthena({ states: ['RUNNING', 'FAILED'], pages: [], reason: "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved" });
+    const { client } = fakeAthena({
+      states: ['RUNNING', 'FAILED'],
+      pages: [],
+      reason: "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved",
+    });
     const engine = new AthenaQueryEngine({ client, workGroup: 'wg', databases: DATABASES, sleep: noSleep });
     await expect(engine.query('SELECT nope FROM silver.transactions')).rejects.toMatchObject({
       name: 'QueryError',
@@ -89,7 +110,13 @@ describe('AthenaQueryEngine', () => {
 
   it('stops a query that runs past the timeout', async () => {
     const { client, sent } = fakeAthena({ states: ['RUNNING'], pages: [] });
-    const engine = new AthenaQueryEngine({ client, workGroup: 'wg', databases: DATABASES, sleep: noSleep, timeoutMs: -1 });
+    const engine = new AthenaQueryEngine({
+      client,
+      workGroup: 'wg',
+      databases: DATABASES,
+      sleep: noSleep,
+      timeoutMs: -1,
+    });
     await expect(engine.query('SELECT 1')).rejects.toThrow(/timed out/);
     expect(sent.some((s) => s.name === 'StopQueryExecutionCommand')).toBe(true);
   });

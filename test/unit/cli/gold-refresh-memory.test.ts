@@ -17,7 +17,9 @@ describe('the gold refresh of an ingest', () => {
     const scratch = await claimWorkDir(dir, { command: 'gold refresh' });
     const engine = await lake.openGoldRefreshEngine(scratch.path);
     try {
-      const { rows } = await engine.query("SELECT current_setting('memory_limit') AS memory, current_setting('temp_directory') AS spill");
+      const { rows } = await engine.query(
+        "SELECT current_setting('memory_limit') AS memory, current_setting('temp_directory') AS spill",
+      );
       const [row] = rows;
       const memory = String(row?.memory);
       expect(Number.parseFloat(memory) * (memory.includes('GiB') ? 1024 : 1)).toBeLessThanOrEqual(128);

@@ -29,7 +29,8 @@ describe('planning a local ingest', () => {
     return path;
   }
 
-  const plan = async (path: string) => (await planFiles(lake, (await findInputFiles([path])).files, lake.contracts.get('transactions')))[0];
+  const plan = async (path: string) =>
+    (await planFiles(lake, (await findInputFiles([path])).files, lake.contracts.get('transactions')))[0];
 
   it('never follows a symbolic link, as an argument or inside a directory, and names each one skipped', async () => {
     const landing = join(dir, 'landing');
@@ -47,7 +48,9 @@ describe('planning a local ingest', () => {
     const argument = await findInputFiles([join(landing, 'passwd.csv'), join(landing, 'real.csv')]);
     expect(argument.files.map((f) => f.path)).toEqual([join(landing, 'real.csv')]);
     expect(argument.skipped).toEqual([{ path: join(landing, 'passwd.csv'), reason: SYMLINK_REASON }]);
-    await expect(findInputFiles([join(landing, 'passwd.csv')])).rejects.toThrow(/nothing to ingest \(skipped .*passwd\.csv: a symbolic link/);
+    await expect(findInputFiles([join(landing, 'passwd.csv')])).rejects.toThrow(
+      /nothing to ingest \(skipped .*passwd\.csv: a symbolic link/,
+    );
   });
 
   it('a file copied into bronze whose ingest never finished is not "in the lake": it is planned for ingest', async () => {
@@ -65,7 +68,10 @@ describe('planning a local ingest', () => {
 
   it('two different files planned for one name before either is copied: the second copy is refused, bronze keeps the first', async () => {
     const a = await csv('a/x.csv', ['A1,ACC001,1.00,EUR,2024-01-02T10:00:00Z']);
-    const b = await csv('b/x.csv', ['B1,ACC002,2.00,EUR,2024-01-03T10:00:00Z', 'B2,ACC002,3.00,EUR,2024-01-03T11:00:00Z']);
+    const b = await csv('b/x.csv', [
+      'B1,ACC002,2.00,EUR,2024-01-03T10:00:00Z',
+      'B2,ACC002,3.00,EUR,2024-01-03T11:00:00Z',
+    ]);
     const [planA, planB] = [await plan(a), await plan(b)];
     expect(planA?.key).toBe('transactions/x.csv');
     expect(planB?.key).toBe('transactions/x.csv');
@@ -82,7 +88,9 @@ describe('planning a local ingest', () => {
     const path = await csv('growing.csv', ['G1,ACC001,1.00,EUR,2024-01-02T10:00:00Z']);
     const planned = await plan(path);
     await appendFile(path, 'G2,ACC001,2.00,EUR,2024-01-02T11:00:00Z\n');
-    await expect(copyIntoBronze(lake, planned as NonNullable<typeof planned>)).rejects.toBeInstanceOf(InputChangedError);
+    await expect(copyIntoBronze(lake, planned as NonNullable<typeof planned>)).rejects.toBeInstanceOf(
+      InputChangedError,
+    );
     expect(await readdir(join(lake.dir, 'bronze/transactions'))).toEqual([]);
   });
 });

@@ -13,7 +13,9 @@ describe('lakeTarget', () => {
     expect(target.runningLabel).toBe('running on Athena');
     expect(target.quarantineTables('transactions')).toEqual(['transactions']);
     expect(target.quarantineTables(undefined)).toEqual(target.contracts().names());
-    expect(target.quarantineLocation('transactions/files/x/a.csv')).toBe('quarantine bucket: transactions/files/x/a.csv');
+    expect(target.quarantineLocation('transactions/files/x/a.csv')).toBe(
+      'quarantine bucket: transactions/files/x/a.csv',
+    );
   });
 
   it('is the local lake otherwise, opened only when asked (a missing lake is a UserError then)', () => {

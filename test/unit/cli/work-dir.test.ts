@@ -34,9 +34,7 @@ describe('the lake scratch directory', () => {
     await utimes(someonesData, twoHoursAgo, twoHoursAgo);
 
     const { removed, bytes } = await sweepAbandoned(lake);
-    expect(removed.sort()).toEqual(
-      [crashed, deadCopy, legacyOld].map((p) => p.slice(lake.length + 1)).sort(),
-    );
+    expect(removed.sort()).toEqual([crashed, deadCopy, legacyOld].map((p) => p.slice(lake.length + 1)).sort());
     expect(bytes).toBeGreaterThanOrEqual(4096);
     for (const kept of [running.path, liveCopy, legacyNew, someonesData]) expect(existsSync(kept)).toBe(true);
     expect((await activeWork(lake)).map((w) => w.source_key)).toEqual(['transactions/b.csv']);

@@ -2,7 +2,14 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { ContractError, ContractRegistry, loadContracts, parseContract, partitionColumns, silverColumns } from '../../../engine/contract/index.ts';
+import {
+  ContractError,
+  ContractRegistry,
+  loadContracts,
+  parseContract,
+  partitionColumns,
+  silverColumns,
+} from '../../../engine/contract/index.ts';
 
 const minimal = () => ({
   name: 'payments',
@@ -28,7 +35,9 @@ describe('contract loading', () => {
       ['transaction_timestamp', 'timestamp', true, ['TransactionTimestamp']],
     ]);
     const currency = c?.columns.find((col) => col.name === 'currency');
-    expect(currency?.checks.allowedValues).toEqual(expect.arrayContaining(['EUR', 'USD', 'GBP', 'JPY', 'CHF', 'CAD', 'AUD']));
+    expect(currency?.checks.allowedValues).toEqual(
+      expect.arrayContaining(['EUR', 'USD', 'GBP', 'JPY', 'CHF', 'CAD', 'AUD']),
+    );
     expect(c?.columns.map((col) => col.invalidReason)).toEqual([
       'INVALID_TRANSACTION_ID',
       'INVALID_ACCOUNT_ID',
@@ -62,8 +71,20 @@ describe('contract loading', () => {
 
   it('parses every declared type', () => {
     const types = ['string', 'int', 'bigint', 'double', 'decimal(10, 3)', 'boolean', 'date', 'timestamp'];
-    const c = parseContract({ ...minimal(), columns: [...minimal().columns, ...types.map((t, i) => ({ name: `c${i}`, type: t }))] }, 'x.json');
-    expect(c.columns.slice(2).map((col) => col.type.kind)).toEqual(['string', 'int', 'bigint', 'double', 'decimal', 'boolean', 'date', 'timestamp']);
+    const c = parseContract(
+      { ...minimal(), columns: [...minimal().columns, ...types.map((t, i) => ({ name: `c${i}`, type: t }))] },
+      'x.json',
+    );
+    expect(c.columns.slice(2).map((col) => col.type.kind)).toEqual([
+      'string',
+      'int',
+      'bigint',
+      'double',
+      'decimal',
+      'boolean',
+      'date',
+      'timestamp',
+    ]);
     expect(c.columns[6]?.type).toEqual({ kind: 'decimal', precision: 10, scale: 3 });
     expect(c.columns[2]?.pii).toBe('none');
   });
@@ -74,12 +95,32 @@ describe('contract loading', () => {
     [{ columns: [{ name: 'id', type: 'money' }] }, 'columns[0].type', 'unknown type "money"'],
     [{ columns: [{ name: 'amt', type: 'decimal(40,2)' }] }, 'columns[0].type', 'unknown type'],
     [{ columns: [{ name: 'id', type: 'string', pii: 'mask' }] }, 'columns[0].pii', 'must be one of none, hash, drop'],
-    [{ columns: [{ name: 'id', type: 'string', checks: { maxLen: 3 } }] }, 'columns[0].checks.maxLen', 'unknown property'],
-    [{ columns: [{ name: 'id', type: 'string', checks: { pattern: '(' } }] }, 'columns[0].checks.pattern', 'not a valid regular expression'],
-    [{ columns: [{ name: 'id', type: 'string', checks: { pattern: '(?=T)T[0-9]+' } }] }, 'columns[0].checks.pattern', 'RE2'],
+    [
+      { columns: [{ name: 'id', type: 'string', checks: { maxLen: 3 } }] },
+      'columns[0].checks.maxLen',
+      'unknown property',
+    ],
+    [
+      { columns: [{ name: 'id', type: 'string', checks: { pattern: '(' } }] },
+      'columns[0].checks.pattern',
+      'not a valid regular expression',
+    ],
+    [
+      { columns: [{ name: 'id', type: 'string', checks: { pattern: '(?=T)T[0-9]+' } }] },
+      'columns[0].checks.pattern',
+      'RE2',
+    ],
     [{ columns: [{ name: 'id', type: 'string', checks: { pattern: '(a)\\1' } }] }, 'columns[0].checks.pattern', 'RE2'],
-    [{ partitionBy: [{ name: 'year', source: 'id', transform: 'year' }] }, 'partitionBy[0].transform', 'needs a date or timestamp column'],
-    [{ partitionBy: [{ name: 'y', source: 'nope', transform: 'year' }] }, 'partitionBy[0].source', 'no column named "nope"'],
+    [
+      { partitionBy: [{ name: 'year', source: 'id', transform: 'year' }] },
+      'partitionBy[0].transform',
+      'needs a date or timestamp column',
+    ],
+    [
+      { partitionBy: [{ name: 'y', source: 'nope', transform: 'year' }] },
+      'partitionBy[0].source',
+      'no column named "nope"',
+    ],
     [{ bronzePrefix: 'payments' }, 'bronzePrefix', 'ending in "/"'],
     [{ source: { format: 'xml' } }, 'source.format', 'must be one of csv, jsonl'],
   ])('rejects %j at %s with a reason', (patch, path, reason) => {
@@ -97,7 +138,14 @@ describe('contract loading', () => {
   });
 
   it('rejects aliases that would make a header ambiguous', () => {
-    const doc = { ...minimal(), columns: [{ name: 'id', type: 'string', aliases: ['Key'] }, { name: 'key', type: 'string' }, ...minimal().columns.slice(1)] };
+    const doc = {
+      ...minimal(),
+      columns: [
+        { name: 'id', type: 'string', aliases: ['Key'] },
+        { name: 'key', type: 'string' },
+        ...minimal().columns.slice(1),
+      ],
+    };
     expect(() => parseContract(doc, 'c.json')).toThrow(/would match both "id" and "key"/);
   });
 
@@ -118,7 +166,10 @@ describe('contract loading', () => {
     await writeFile(join(dir, 'payments.json'), JSON.stringify(minimal()));
     await writeFile(join(dir, 'broken.json'), '{ not json');
     expect(() => loadContracts(dir)).toThrow(/broken\.json: \$: is not valid JSON/);
-    await writeFile(join(dir, 'broken.json'), JSON.stringify({ ...minimal(), name: 'refunds', bronzePrefix: 'refunds/' }));
+    await writeFile(
+      join(dir, 'broken.json'),
+      JSON.stringify({ ...minimal(), name: 'refunds', bronzePrefix: 'refunds/' }),
+    );
     expect(loadContracts(dir).names()).toEqual(['payments', 'refunds']);
   });
 });

@@ -67,28 +67,68 @@ describe('contract change classification', () => {
   it.each<[string, (doc: ContractDoc) => void, string[]]>([
     ['a new nullable column', (d) => d.columns.push({ name: 'channel', type: 'string' }), ['minor columns.channel']],
     ['a widened decimal', (d) => (column(d, 'amount').type = 'decimal(12,2)'), ['minor columns.amount.type']],
-    ['a decimal with more scale and as many integer digits', (d) => (column(d, 'amount').type = 'decimal(11,3)'), ['minor columns.amount.type']],
+    [
+      'a decimal with more scale and as many integer digits',
+      (d) => (column(d, 'amount').type = 'decimal(11,3)'),
+      ['minor columns.amount.type'],
+    ],
     ['int widened to bigint', (d) => (column(d, 'qty').type = 'bigint'), ['minor columns.qty.type']],
-    ['a new allowed value', (d) => (column(d, 'currency').checks = { allowedValues: ['EUR', 'USD', 'GBP'], maxLength: 3 }), ['minor columns.currency.checks.allowedValues']],
-    ['a required column made optional', (d) => (column(d, 'amount').required = false), ['minor columns.amount.required']],
-    ['a lowered min and raised max', (d) => (column(d, 'amount').checks = { min: -10, max: 2000 }), ['minor columns.amount.checks.min', 'minor columns.amount.checks.max']],
+    [
+      'a new allowed value',
+      (d) => (column(d, 'currency').checks = { allowedValues: ['EUR', 'USD', 'GBP'], maxLength: 3 }),
+      ['minor columns.currency.checks.allowedValues'],
+    ],
+    [
+      'a required column made optional',
+      (d) => (column(d, 'amount').required = false),
+      ['minor columns.amount.required'],
+    ],
+    [
+      'a lowered min and raised max',
+      (d) => (column(d, 'amount').checks = { min: -10, max: 2000 }),
+      ['minor columns.amount.checks.min', 'minor columns.amount.checks.max'],
+    ],
     ['a removed pattern', (d) => (column(d, 'note').checks = {}), ['minor columns.note.checks.pattern']],
-    ['a raised maxLength', (d) => (column(d, 'currency').checks = { allowedValues: ['EUR', 'USD'], maxLength: 4 }), ['minor columns.currency.checks.maxLength']],
-    ['a new source header alias', (d) => (column(d, 'id').aliases = ['PaymentID', 'Payment Id']), ['minor columns.id.aliases']],
+    [
+      'a raised maxLength',
+      (d) => (column(d, 'currency').checks = { allowedValues: ['EUR', 'USD'], maxLength: 4 }),
+      ['minor columns.currency.checks.maxLength'],
+    ],
+    [
+      'a new source header alias',
+      (d) => (column(d, 'id').aliases = ['PaymentID', 'Payment Id']),
+      ['minor columns.id.aliases'],
+    ],
   ])('classifies %s as additive (minor)', (_label, edit, expected) => {
     expect(changesOf(edit)).toEqual(expected);
   });
 
   it.each<[string, (doc: ContractDoc) => void, string[]]>([
     ['a removed column', (d) => (d.columns = d.columns.filter((c) => c.name !== 'note')), ['major columns.note']],
-    ['a renamed column', (d) => Object.assign(column(d, 'note'), { name: 'memo', aliases: ['note'] }), ['major columns.note', 'minor columns.memo']],
+    [
+      'a renamed column',
+      (d) => Object.assign(column(d, 'note'), { name: 'memo', aliases: ['note'] }),
+      ['major columns.note', 'minor columns.memo'],
+    ],
     ['a narrowed decimal', (d) => (column(d, 'amount').type = 'decimal(8,2)'), ['major columns.amount.type']],
     ['a decimal losing scale', (d) => (column(d, 'amount').type = 'decimal(10,1)'), ['major columns.amount.type']],
     ['an int column retyped as string', (d) => (column(d, 'qty').type = 'string'), ['major columns.qty.type']],
-    ['a new required column', (d) => d.columns.push({ name: 'channel', type: 'string', required: true }), ['major columns.channel']],
+    [
+      'a new required column',
+      (d) => d.columns.push({ name: 'channel', type: 'string', required: true }),
+      ['major columns.channel'],
+    ],
     ['an optional column made required', (d) => (column(d, 'note').required = true), ['major columns.note.required']],
-    ['changed partitioning', (d) => (d.partitionBy = [{ name: 'year', source: 'at', transform: 'month' }]), ['major partitionBy']],
-    ['a removed allowed value', (d) => (column(d, 'currency').checks = { allowedValues: ['EUR'], maxLength: 3 }), ['major columns.currency.checks.allowedValues']],
+    [
+      'changed partitioning',
+      (d) => (d.partitionBy = [{ name: 'year', source: 'at', transform: 'month' }]),
+      ['major partitionBy'],
+    ],
+    [
+      'a removed allowed value',
+      (d) => (column(d, 'currency').checks = { allowedValues: ['EUR'], maxLength: 3 }),
+      ['major columns.currency.checks.allowedValues'],
+    ],
     ['a raised min', (d) => (column(d, 'amount').checks = { min: 1, max: 1000 }), ['major columns.amount.checks.min']],
     ['a new pattern', (d) => (column(d, 'id').checks = { pattern: '[0-9]+' }), ['major columns.id.checks.pattern']],
     ['PII handling changed', (d) => (column(d, 'note').pii = 'hash'), ['major columns.note.pii']],
@@ -117,20 +157,32 @@ describe('version judgement', () => {
   it('accepts an additive change with a minor bump and refuses it without one', () => {
     expect(evolve('1.1.0', addColumn).problems).toEqual([]);
     expect(evolve('2.0.0', addColumn).problems).toEqual([]);
-    expect(evolve('1.0.1', addColumn).problems).toEqual([expect.stringContaining('additive change needs a minor version bump (e.g. 1.1.0)')]);
+    expect(evolve('1.0.1', addColumn).problems).toEqual([
+      expect.stringContaining('additive change needs a minor version bump (e.g. 1.1.0)'),
+    ]);
   });
 
   it('refuses a breaking change unless the major is raised and a migration note exists', () => {
-    expect(evolve('1.1.0', removeColumn, true).problems).toEqual([expect.stringMatching(/^breaking change refused: columns.note: column removed.*raise the major version above 1 \(e.g. 2.0.0\)/)]);
-    expect(evolve('2.0.0', removeColumn, false).problems).toEqual([expect.stringContaining('breaking change to 2.0.0 needs a migration note')]);
+    expect(evolve('1.1.0', removeColumn, true).problems).toEqual([
+      expect.stringMatching(
+        /^breaking change refused: columns.note: column removed.*raise the major version above 1 \(e.g. 2.0.0\)/,
+      ),
+    ]);
+    expect(evolve('2.0.0', removeColumn, false).problems).toEqual([
+      expect.stringContaining('breaking change to 2.0.0 needs a migration note'),
+    ]);
     expect(evolve('2.0.0', removeColumn, true).problems).toEqual([]);
   });
 
   it('refuses a change without a bump, a lower version and a version that is not semantic', () => {
-    expect(evolve('1.0.0', (d) => (d.owner = 'finance')).problems).toEqual([expect.stringContaining('contract changed without a version bump (e.g. 1.0.1)')]);
+    expect(evolve('1.0.0', (d) => (d.owner = 'finance')).problems).toEqual([
+      expect.stringContaining('contract changed without a version bump (e.g. 1.0.1)'),
+    ]);
     expect(evolve('1.0.1', (d) => (d.owner = 'finance')).problems).toEqual([]);
     expect(evolve('0.9.0', () => undefined).problems).toEqual(['version 0.9.0 is lower than the released 1.0.0']);
-    expect(evolve('1.1', () => undefined).problems).toEqual(['version "1.1" is not a semantic version (MAJOR.MINOR.PATCH)']);
+    expect(evolve('1.1', () => undefined).problems).toEqual([
+      'version "1.1" is not a semantic version (MAJOR.MINOR.PATCH)',
+    ]);
   });
 });
 
@@ -157,7 +209,9 @@ describe('the gate over a contracts directory', () => {
     const broken = base();
     broken.columns = broken.columns.filter((c) => c.name !== 'note');
     writeFileSync(join(dir, 'payments.json'), JSON.stringify(broken));
-    expect(runContractGate(dir).problems).toEqual([expect.stringContaining('payments 1.0.0 → 1.0.0: breaking change refused: columns.note: column removed')]);
+    expect(runContractGate(dir).problems).toEqual([
+      expect.stringContaining('payments 1.0.0 → 1.0.0: breaking change refused: columns.note: column removed'),
+    ]);
     expect(() => releaseContracts(dir)).toThrow(/contract gate failed/);
 
     broken.version = '2.0.0';
@@ -178,13 +232,20 @@ describe('the gate over a contracts directory', () => {
     writeFileSync(join(dir, 'payments.json.off'), '');
     writeFileSync(join(dir, 'orders.json'), JSON.stringify({ ...base(), name: 'orders', bronzePrefix: 'orders/' }));
     rmSync(join(dir, 'payments.json'));
-    expect(runContractGate(dir).problems).toEqual([expect.stringContaining('payments: released as 1.0.0 but its contract is gone')]);
-    writeFileSync(join(dir, 'released', 'orders@3.0.0.json'), JSON.stringify({ ...base(), name: 'orders', bronzePrefix: 'orders/' }));
+    expect(runContractGate(dir).problems).toEqual([
+      expect.stringContaining('payments: released as 1.0.0 but its contract is gone'),
+    ]);
+    writeFileSync(
+      join(dir, 'released', 'orders@3.0.0.json'),
+      JSON.stringify({ ...base(), name: 'orders', bronzePrefix: 'orders/' }),
+    );
     expect(() => runContractGate(dir)).toThrow(/snapshot holds orders@1.0.0, its file name says orders@3.0.0/);
   });
 
   it('refuses a contract version that is not semantic', () => {
-    expect(runContractGate(lake({ ...base(), version: '1' })).problems).toEqual([expect.stringContaining('version: "1" is not a semantic version')]);
+    expect(runContractGate(lake({ ...base(), version: '1' })).problems).toEqual([
+      expect.stringContaining('version: "1" is not a semantic version'),
+    ]);
   });
 });
 
@@ -199,7 +260,11 @@ describe('npm run contracts:check (the script in npm test)', () => {
     broken.version = '1.1.0';
     writeFileSync(join(dir, 'payments.json'), JSON.stringify(broken));
     const root = join(import.meta.dirname, '../../..');
-    const run = () => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/contract-gate.ts')], { env: { ...process.env, LAKE_CONTRACTS_DIR: dir }, encoding: 'utf8' });
+    const run = () =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/contract-gate.ts')], {
+        env: { ...process.env, LAKE_CONTRACTS_DIR: dir },
+        encoding: 'utf8',
+      });
     const refused = run();
     expect(refused.status).toBe(1);
     expect(refused.stdout).toContain('[major] columns.amount.type: type changed from decimal(10,2) to decimal(8,2)');

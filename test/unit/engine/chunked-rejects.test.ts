@@ -7,7 +7,10 @@ import { scanRecords, writeChunk, type ScanOptions } from '../../../engine/sourc
 import { createTestLake, HEADER } from '../../support/local-lake.ts';
 
 /** The chunks the byte scan plans, each written out as a file (header repeated), as text. */
-async function chunksOf(text: string, options: ScanOptions): Promise<Array<{ text: string; recordOffset: number; records: number }>> {
+async function chunksOf(
+  text: string,
+  options: ScanOptions,
+): Promise<Array<{ text: string; recordOffset: number; records: number }>> {
   const dir = await mkdtemp(join(tmpdir(), 'chunks-'));
   const path = join(dir, 'input.txt');
   await writeFile(path, text);
@@ -15,7 +18,11 @@ async function chunksOf(text: string, options: ScanOptions): Promise<Array<{ tex
   const out = [];
   for (const [i, chunk] of chunks.entries()) {
     await writeChunk(path, headerBytes, chunk, join(dir, `chunk-${i}.txt`));
-    out.push({ text: await readFile(join(dir, `chunk-${i}.txt`), 'utf8'), recordOffset: chunk.recordOffset, records: chunk.records });
+    out.push({
+      text: await readFile(join(dir, `chunk-${i}.txt`), 'utf8'),
+      recordOffset: chunk.recordOffset,
+      records: chunk.records,
+    });
   }
   return out;
 }
@@ -23,13 +30,26 @@ async function chunksOf(text: string, options: ScanOptions): Promise<Array<{ tex
 async function scan(text: string, quoted = true) {
   const dir = await mkdtemp(join(tmpdir(), 'scan-'));
   await writeFile(join(dir, 'input.txt'), text);
-  const result = await scanRecords(join(dir, 'input.txt'), join(dir, 'blanks.csv'), { headerLines: quoted ? 1 : 0, quoted });
+  const result = await scanRecords(join(dir, 'input.txt'), join(dir, 'blanks.csv'), {
+    headerLines: quoted ? 1 : 0,
+    quoted,
+  });
   return { ...result, blanks: await readFile(join(dir, 'blanks.csv'), 'utf8') };
 }
 
 describe('scanRecords', () => {
   it('counts records as the reader does: quoted newlines inside, blank lines listed with a running count', async () => {
-    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({ records: 5, blankLines: 2, maxRecordBytes: 9, quotingClean: true, oversize: [], lineEnds: { crlf: 2, lf: 3, bareCr: 0 }, headerBytes: 4, chunks: [], blanks: '2,1\n4,2\n' });
+    expect(await scan('a,b\n1,"x\ny"\n\n2,"q""r"\r\n\r\n3,z')).toEqual({
+      records: 5,
+      blankLines: 2,
+      maxRecordBytes: 9,
+      quotingClean: true,
+      oversize: [],
+      lineEnds: { crlf: 2, lf: 3, bareCr: 0 },
+      headerBytes: 4,
+      chunks: [],
+      blanks: '2,1\n4,2\n',
+    });
     expect(await scan('{"a":1}\n\n{"a":"\n', false)).toMatchObject({ records: 3, blankLines: 1, quotingClean: true });
   });
 
@@ -66,7 +86,11 @@ describe('the byte scan plans chunks', () => {
   });
 
   it('treats every newline as a record end for JSON Lines (no header, quotes mean nothing)', async () => {
-    const chunks = await chunksOf('{"a":"x\n{"b":1}\n{"c":2}\n', { chunking: byRecords(2), headerLines: 0, quoted: false });
+    const chunks = await chunksOf('{"a":"x\n{"b":1}\n{"c":2}\n', {
+      chunking: byRecords(2),
+      headerLines: 0,
+      quoted: false,
+    });
     expect(chunks).toEqual([
       { text: '{"a":"x\n{"b":1}\n', recordOffset: 0, records: 2 },
       { text: '{"c":2}\n', recordOffset: 2, records: 1 },
@@ -74,7 +98,11 @@ describe('the byte scan plans chunks', () => {
   });
 
   it('by bytes: a chunk ends at the first record end past the limit; a header with no line end gives no chunk', async () => {
-    const chunks = await chunksOf('h\n12345\n1\n123\n\n12', { chunking: { recordsPerChunk: 100, bytesPerChunk: 5 }, headerLines: 1, quoted: true });
+    const chunks = await chunksOf('h\n12345\n1\n123\n\n12', {
+      chunking: { recordsPerChunk: 100, bytesPerChunk: 5 },
+      headerLines: 1,
+      quoted: true,
+    });
     expect(chunks).toEqual([
       { text: 'h\n12345\n', recordOffset: 0, records: 1 },
       { text: 'h\n1\n123\n', recordOffset: 1, records: 2 },
@@ -109,7 +137,10 @@ const INPUTS: Array<[string, string | Buffer]> = [
     'transactions/broken.csv',
     [HEADER, row(1), 'T2,A,1.00', row(3, 'x'), '', row(4), 'T5,A,1.00,EUR,2024-01-01,extra', row(6)].join('\n') + '\n',
   ],
-  ['transactions/quoted.csv', `${HEADER}\r\n"T1\r\nline",A,1.00,EUR,2024-01-01\r\nT2,A\r\n\r\nT3,A,2.555,EUR,2024-01-01\r\nT4,B,3.00,USD,2024-02-01`],
+  [
+    'transactions/quoted.csv',
+    `${HEADER}\r\n"T1\r\nline",A,1.00,EUR,2024-01-01\r\nT2,A\r\n\r\nT3,A,2.555,EUR,2024-01-01\r\nT4,B,3.00,USD,2024-02-01`,
+  ],
   ['transactions/mixed-ends.csv', `${HEADER}\r\n${row(1)}\r\nT2,A\n${row(3, 'bad')}\n${row(4)}\r\nT5,A,1.00,EUR\n`],
   [
     // The JSON reader rejects lines that are not UTF-8; lines that are not JSON objects are found by the engine.
@@ -127,7 +158,14 @@ const INPUTS: Array<[string, string | Buffer]> = [
 describe('quoting the byte scan cannot vouch for', () => {
   it('a quote inside a field is a plain character, as DuckDB reads it; the rejects are read in chunks, nothing lost', async () => {
     const lake = await createTestLake();
-    const lines = [HEADER, 'T1,A,1.00,EUR,2024-01-01', 'T2,12" pipe,2.00,EUR,2024-01-02', 'T3,A,3.00', 'T4,A,4.00,EUR,2024-01-04', 'T5,A'];
+    const lines = [
+      HEADER,
+      'T1,A,1.00,EUR,2024-01-01',
+      'T2,12" pipe,2.00,EUR,2024-01-02',
+      'T3,A,3.00',
+      'T4,A,4.00,EUR,2024-01-04',
+      'T5,A',
+    ];
     const m = await lake.ingest('transactions/inch.csv', lines.join('\n') + '\n');
     expect(m).toMatchObject({ rows_in: 5, rows_valid: 3, rows_quarantined: 2, reasons: { MALFORMED_ROW: 2 } });
     expect(m.engine.rejects_in_chunks).toBe(true);
@@ -137,7 +175,10 @@ describe('quoting the byte scan cannot vouch for', () => {
 
   it('an unterminated quote makes the rest of the file one malformed record, read in chunks', async () => {
     const lake = await createTestLake();
-    const m = await lake.ingest('transactions/open.csv', [HEADER, row(1), '"T2,unterminated,1.00,EUR,2024-01-01', row(3), row(4)].join('\n') + '\n');
+    const m = await lake.ingest(
+      'transactions/open.csv',
+      [HEADER, row(1), '"T2,unterminated,1.00,EUR,2024-01-01', row(3), row(4)].join('\n') + '\n',
+    );
     expect(m).toMatchObject({ rows_in: 2, rows_valid: 1, rows_quarantined: 1, reasons: { MALFORMED_ROW: 1 } });
     expect(m.engine.rejects_in_chunks).toBe(true);
     expect(String((await lake.quarantineRows())[0]?.raw_record)).toContain('T4');
@@ -153,7 +194,13 @@ describe('a file with many malformed records has its rejects read in chunks, wit
     expect(a.engine.rejects_in_chunks).toBe(false);
     expect(b.engine.rejects_in_chunks).toBe(true);
     expect(a.reasons.MALFORMED_ROW).toBeGreaterThan(0);
-    const counts = (m: typeof a) => ({ rows_in: m.rows_in, rows_valid: m.rows_valid, rows_quarantined: m.rows_quarantined, reasons: m.reasons, partitions: m.partitions });
+    const counts = (m: typeof a) => ({
+      rows_in: m.rows_in,
+      rows_valid: m.rows_valid,
+      rows_quarantined: m.rows_quarantined,
+      reasons: m.reasons,
+      partitions: m.partitions,
+    });
     expect(counts(b)).toEqual(counts(a));
     const dataset = a.dataset;
     const order = dataset === 'readings' ? 'reading_id' : 'transaction_id';

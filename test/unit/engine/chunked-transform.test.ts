@@ -34,16 +34,53 @@ const row = (i: number, amount = '1.00') => `T${i},A${i % 3},${amount},EUR,2024-
 const rows = (from: number, n: number) => Array.from({ length: n }, (_, k) => row(from + k));
 
 const INPUTS: Array<[string, string | Buffer]> = [
-  ['transactions/quoted-newlines.csv', [HEADER, row(1), '"T2\nspans\nlines",A,1.00,EUR,2024-01-01', row(3), '"T4, with comma",B,2.00,USD,2024-02-01', ...rows(5, 6)].join('\n') + '\n'],
+  [
+    'transactions/quoted-newlines.csv',
+    [
+      HEADER,
+      row(1),
+      '"T2\nspans\nlines",A,1.00,EUR,2024-01-01',
+      row(3),
+      '"T4, with comma",B,2.00,USD,2024-02-01',
+      ...rows(5, 6),
+    ].join('\n') + '\n',
+  ],
   [
     'transactions/bad-rows-everywhere.csv',
-    [HEADER, 'T1,A,1.00', row(2, 'x'), '', row(3), 'T4,A,1.00,EUR,2024-01-01,extra', row(5, '1.005'), '', '', row(6), 'T7,A', row(8), 'T9,A,1.00,XXX,2024-01-01', 'T10,A'].join('\n') + '\n',
+    [
+      HEADER,
+      'T1,A,1.00',
+      row(2, 'x'),
+      '',
+      row(3),
+      'T4,A,1.00,EUR,2024-01-01,extra',
+      row(5, '1.005'),
+      '',
+      '',
+      row(6),
+      'T7,A',
+      row(8),
+      'T9,A,1.00,XXX,2024-01-01',
+      'T10,A',
+    ].join('\n') + '\n',
   ],
-  ['transactions/crlf.csv', [HEADER, ...rows(1, 5), 'T6,A', row(7, 'bad'), '"T8\r\nq",A,1.00,EUR,2024-01-01', ...rows(9, 4)].join('\r\n')],
-  ['transactions/mixed-ends.csv', `${HEADER}\r\n${row(1)}\r\nT2,A\n${row(3, 'bad')}\n${row(4)}\r\nT5,A,1.00,EUR\n${rows(6, 5).join('\n')}\n`],
+  [
+    'transactions/crlf.csv',
+    [HEADER, ...rows(1, 5), 'T6,A', row(7, 'bad'), '"T8\r\nq",A,1.00,EUR,2024-01-01', ...rows(9, 4)].join('\r\n'),
+  ],
+  [
+    'transactions/mixed-ends.csv',
+    `${HEADER}\r\n${row(1)}\r\nT2,A\n${row(3, 'bad')}\n${row(4)}\r\nT5,A,1.00,EUR\n${rows(6, 5).join('\n')}\n`,
+  ],
   ['transactions/bom.csv', `\uFEFF${[HEADER, ...rows(1, 8), 'T9,A,1.00'].join('\n')}\n`],
-  ['transactions/unterminated.csv', [HEADER, ...rows(1, 4), '"T5,unterminated,1.00,EUR,2024-01-01', ...rows(6, 3)].join('\n') + '\n'],
-  ['transactions/inch.csv', [HEADER, ...rows(1, 3), 'T4,12" pipe,2.00,EUR,2024-01-02', 'T5,A,3.00', ...rows(6, 4)].join('\n') + '\n'],
+  [
+    'transactions/unterminated.csv',
+    [HEADER, ...rows(1, 4), '"T5,unterminated,1.00,EUR,2024-01-01', ...rows(6, 3)].join('\n') + '\n',
+  ],
+  [
+    'transactions/inch.csv',
+    [HEADER, ...rows(1, 3), 'T4,12" pipe,2.00,EUR,2024-01-02', 'T5,A,3.00', ...rows(6, 4)].join('\n') + '\n',
+  ],
   ['transactions/gzip.csv.gz', gzipSync([HEADER, ...rows(1, 10), 'T11,A', row(12, 'no')].join('\n'))],
   // Line ends the byte scan cannot vouch for: classic-Mac CR (the header never ends), CR CR LF, a stray CR at the end.
   ['transactions/cr-only.csv', [HEADER, ...rows(1, 12)].join('\r')],
@@ -56,7 +93,9 @@ const INPUTS: Array<[string, string | Buffer]> = [
     Buffer.concat([
       Buffer.from('{"id":1,"device":"d1"}\nnot json\n\n{"reading_id":"x","device":"'),
       Buffer.from([0xc3, 0x28]),
-      Buffer.from('"}\n[1]\n{"reading_id":3,"device":"d3"}\n{"reading_id":4,"device":"d4"}\n\n{"reading_id":5}\n{"reading_id":6,"device":"d6"}\n'),
+      Buffer.from(
+        '"}\n[1]\n{"reading_id":3,"device":"d3"}\n{"reading_id":4,"device":"d4"}\n\n{"reading_id":5}\n{"reading_id":6,"device":"d6"}\n',
+      ),
     ]),
   ],
 ];
@@ -72,7 +111,12 @@ const counts = (m: Manifest) => ({
 
 async function outcome(lake: TestLake, dataset: string, m: Manifest) {
   const orderBy = dataset === 'readings' ? 'reading_id' : 'transaction_id';
-  const quarantine = (await lake.quarantineRows(dataset)).map((r) => [r.record_number, r.reasons, r.details, r.raw_record]);
+  const quarantine = (await lake.quarantineRows(dataset)).map((r) => [
+    r.record_number,
+    r.reasons,
+    r.details,
+    r.raw_record,
+  ]);
   return { counts: counts(m), silver: await lake.silverRows(dataset, orderBy), quarantine };
 }
 
@@ -91,19 +135,38 @@ describe('chunked transform equals one pass', () => {
 
   it('is cut where the byte scan vouches for the reader: clean quoting, one line-end style', async () => {
     const chunking = { chunkBytes: 40, minBytesToChunk: 0 };
-    const chunksOf = async (key: string, text: string) => (await (await createTestLake(contracts, { chunking })).ingest(key, text)).engine.chunks;
+    const chunksOf = async (key: string, text: string) =>
+      (await (await createTestLake(contracts, { chunking })).ingest(key, text)).engine.chunks;
     expect(await chunksOf('transactions/clean.csv', [HEADER, ...rows(1, 10)].join('\n'))).toBeGreaterThan(3);
-    expect(await chunksOf('transactions/inch.csv', [HEADER, ...rows(1, 10), 'T11,12" pipe,1.00,EUR,2024-01-01'].join('\n'))).toBe(1);
+    expect(
+      await chunksOf('transactions/inch.csv', [HEADER, ...rows(1, 10), 'T11,12" pipe,1.00,EUR,2024-01-01'].join('\n')),
+    ).toBe(1);
     expect(await chunksOf('transactions/mixed.csv', `${HEADER}\r\n${rows(1, 10).join('\n')}`)).toBe(1);
   });
 
   it('with records over the record limit cut out before chunking', async () => {
     const big = (i: number) => `${row(i)},${'x'.repeat(300)}`;
-    const text = [HEADER, row(1), big(2), '', 'T3,A', big(4), big(5), row(6, 'bad'), ...rows(7, 6), big(13), row(14)].join('\n');
+    const text = [
+      HEADER,
+      row(1),
+      big(2),
+      '',
+      'T3,A',
+      big(4),
+      big(5),
+      row(6, 'bad'),
+      ...rows(7, 6),
+      big(13),
+      row(14),
+    ].join('\n');
     const onePass = await createTestLake(contracts, { maxRecordBytes: 200 });
     const expected = await outcome(onePass, 'transactions', await onePass.ingest('transactions/big.csv', text));
     expect(expected.counts.reasons).toMatchObject({ RECORD_TOO_LARGE: 4 });
-    const lake = await createTestLake(contracts, { maxRecordBytes: 200, chunking: { chunkBytes: 60, minBytesToChunk: 0 }, threads: 3 });
+    const lake = await createTestLake(contracts, {
+      maxRecordBytes: 200,
+      chunking: { chunkBytes: 60, minBytesToChunk: 0 },
+      threads: 3,
+    });
     expect(await outcome(lake, 'transactions', await lake.ingest('transactions/big.csv', text))).toEqual(expected);
   });
 
@@ -117,7 +180,9 @@ describe('chunked transform equals one pass', () => {
 
   it('refuses a number of threads that is not a whole number ≥ 1, before reading anything', async () => {
     const lake = await createTestLake(contracts, { threads: Number.NaN });
-    await expect(lake.ingest('transactions/t.csv', [HEADER, row(1)].join('\n'))).rejects.toThrow(/threads must be a whole number ≥ 1, got NaN/);
+    await expect(lake.ingest('transactions/t.csv', [HEADER, row(1)].join('\n'))).rejects.toThrow(
+      /threads must be a whole number ≥ 1, got NaN/,
+    );
   });
 
   it('writes the same keys and bytes whatever the parallelism (a function of the input, not the machine)', async () => {
@@ -127,8 +192,16 @@ describe('chunked transform equals one pass', () => {
       const m = await lake.ingest('transactions/t.csv', text);
       expect(m.engine.chunks).toBeGreaterThan(3);
       const keys = [...(await lake.files('silver', 'transactions/')), ...(await lake.files('quarantine'))];
-      const zone = (k: string) => (k.startsWith('transactions/records') || k.startsWith('transactions/files') ? 'quarantine' : 'silver');
-      return Promise.all(keys.map(async (k) => [k, createHash('sha256').update(await readFile(join(lake.root, zone(k), k))).digest('hex')]));
+      const zone = (k: string) =>
+        k.startsWith('transactions/records') || k.startsWith('transactions/files') ? 'quarantine' : 'silver';
+      return Promise.all(
+        keys.map(async (k) => [
+          k,
+          createHash('sha256')
+            .update(await readFile(join(lake.root, zone(k), k)))
+            .digest('hex'),
+        ]),
+      );
     };
     const one = await hashes(1);
     expect(await hashes(4)).toEqual(one);

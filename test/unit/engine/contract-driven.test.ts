@@ -30,7 +30,16 @@ describe('a second dataset, driven only by its contract (JSON Lines, every type,
   it('types, checks, PII hashing/dropping and JSON key spellings', async () => {
     const lake = await createTestLake(new ContractRegistry([sensors]));
     const input = [
-      line({ ReadingId: 1, device: 'dev-001', level: 3, value: 1.5, ok: true, day: '2024-03-05', owner_email: 'a@x.org', owner_phone: '+1' }),
+      line({
+        ReadingId: 1,
+        device: 'dev-001',
+        level: 3,
+        value: 1.5,
+        ok: true,
+        day: '2024-03-05',
+        owner_email: 'a@x.org',
+        owner_phone: '+1',
+      }),
       line({ reading_id: '2', DEVICE: 'dev-002', level: '11', day: '2024-03-06' }),
       '',
       line({ reading_id: 3, device: 'device-3', day: '2023-12-31' }),
@@ -41,7 +50,15 @@ describe('a second dataset, driven only by its contract (JSON Lines, every type,
     const m = await lake.ingest('readings/r.jsonl', input);
     expect(m).toMatchObject({ rows_in: 6, rows_valid: 1, rows_quarantined: 5, contract_version: '2' });
     const [row] = await lake.silverRows('readings', 'reading_id');
-    expect(row).toMatchObject({ reading_id: '1', device: 'dev-001', level: 3, value: 1.5, ok: true, day: '2024-03-05', day_of_month: '05' });
+    expect(row).toMatchObject({
+      reading_id: '1',
+      device: 'dev-001',
+      level: 3,
+      value: 1.5,
+      ok: true,
+      day: '2024-03-05',
+      day_of_month: '05',
+    });
     expect(row?.owner_email).toBe(createHash('sha256').update('a@x.org').digest('hex'));
     expect(Object.keys(row ?? {})).not.toContain('owner_phone');
     const q = await lake.quarantineRows('readings');
@@ -54,10 +71,17 @@ describe('a second dataset, driven only by its contract (JSON Lines, every type,
     ]);
     expect(q[0]?.details).toEqual(['level: 11 above maximum 10']);
     // PII never reaches quarantine in clear: present keys are replaced, malformed lines are kept as they came.
-    const withPii = await lake.ingest('readings/pii.jsonl', line({ reading_id: 9, device: 'bad', day: '2024-03-05', owner_email: 'x@y.org', owner_phone: '555' }));
+    const withPii = await lake.ingest(
+      'readings/pii.jsonl',
+      line({ reading_id: 9, device: 'bad', day: '2024-03-05', owner_email: 'x@y.org', owner_phone: '555' }),
+    );
     expect(withPii.rows_quarantined).toBe(1);
     const redacted = (await lake.quarantineRows('readings')).find((r) => r.source_key === 'readings/pii.jsonl');
-    expect(JSON.parse(String(redacted?.raw_record))).toMatchObject({ owner_email: '<hashed PII>', owner_phone: '<dropped PII>', device: 'bad' });
+    expect(JSON.parse(String(redacted?.raw_record))).toMatchObject({
+      owner_email: '<hashed PII>',
+      owner_phone: '<dropped PII>',
+      device: 'bad',
+    });
     expect(String(redacted?.raw_record)).not.toContain('x@y.org');
     expect(q[3]?.raw_record).toBe('[1, 2, 3]');
   });
@@ -65,7 +89,10 @@ describe('a second dataset, driven only by its contract (JSON Lines, every type,
   it('counts malformed lines of both kinds under MALFORMED_ROW: not JSON, and bytes that are not UTF-8', async () => {
     const lake = await createTestLake(new ContractRegistry([sensors]));
     const good = line({ reading_id: 1, device: 'dev-001', day: '2024-03-05' });
-    const m = await lake.ingest('readings/mixed.jsonl', Buffer.concat([Buffer.from(`${good}\nnot json\n{"device": "`), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]));
+    const m = await lake.ingest(
+      'readings/mixed.jsonl',
+      Buffer.concat([Buffer.from(`${good}\nnot json\n{"device": "`), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]),
+    );
     expect(m).toMatchObject({ rows_in: 3, rows_valid: 1, rows_quarantined: 2, reasons: { MALFORMED_ROW: 2 } });
   });
 
@@ -89,7 +116,15 @@ describe('contract features that need care', () => {
   };
 
   it('an identity partition only takes values that are safe as a directory name; others are quarantined', async () => {
-    const contract = parseContract({ ...base, name: 'accounts', bronzePrefix: 'accounts/', partitionBy: [{ name: 'part', source: 'region', transform: 'identity' }] }, 'accounts.json');
+    const contract = parseContract(
+      {
+        ...base,
+        name: 'accounts',
+        bronzePrefix: 'accounts/',
+        partitionBy: [{ name: 'part', source: 'region', transform: 'identity' }],
+      },
+      'accounts.json',
+    );
     const lake = await createTestLake(new ContractRegistry([contract]));
     const m = await lake.ingest('accounts/a.csv', 'id,region,email\n1,EU-west,a@b.c\n2,EU/R,a@b.c\n3,../x,a@b.c\n');
     expect(m).toMatchObject({ rows_valid: 1, rows_quarantined: 2, reasons: { INVALID_REGION: 2 } });

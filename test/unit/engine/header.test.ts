@@ -31,20 +31,29 @@ describe('header matching', () => {
   });
 
   it('ignores extra source columns and reports them', () => {
-    const match = matchHeader(['TransactionID', 'CustomerID', 'TransactionAmount', 'Currency', 'TransactionTimestamp', 'Channel'], contract);
+    const match = matchHeader(
+      ['TransactionID', 'CustomerID', 'TransactionAmount', 'Currency', 'TransactionTimestamp', 'Channel'],
+      contract,
+    );
     expect(match.ignored).toEqual(['Channel']);
   });
 
   it('rejects the file when a required column is missing, naming it and the header', () => {
     expect(() => matchHeader(['TransactionID', 'CustomerID', 'Currency', 'TransactionTimestamp'], contract)).toThrow(
-      expect.objectContaining({ reason: 'MISSING_COLUMNS', detail: expect.stringMatching(/amount not found in header \["TransactionID"/) }),
+      expect.objectContaining({
+        reason: 'MISSING_COLUMNS',
+        detail: expect.stringMatching(/amount not found in header \["TransactionID"/),
+      }),
     );
   });
 
   it('rejects two source columns that map to one contract column', () => {
     let error: unknown;
     try {
-      matchHeader(['TransactionID', 'transaction_id', 'CustomerID', 'amount', 'Currency', 'TransactionTimestamp'], contract);
+      matchHeader(
+        ['TransactionID', 'transaction_id', 'CustomerID', 'amount', 'Currency', 'TransactionTimestamp'],
+        contract,
+      );
     } catch (e) {
       error = e;
     }

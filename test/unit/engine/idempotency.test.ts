@@ -2,22 +2,43 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { assertConservation } from '../../../engine/ingest.ts';
-import { EngineInvariantError, manifestKey, pendingKey, type Manifest, type PendingIngest } from '../../../engine/index.ts';
+import {
+  EngineInvariantError,
+  manifestKey,
+  pendingKey,
+  type Manifest,
+  type PendingIngest,
+} from '../../../engine/index.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 
-const ROWS = csv('T1,A,1.00,EUR,2024-01-05T00:00:00Z', 'T2,B,2.00,USD,2024-02-05T00:00:00Z', 'T3,C,bad,EUR,2024-02-06T00:00:00Z');
+const ROWS = csv(
+  'T1,A,1.00,EUR,2024-01-05T00:00:00Z',
+  'T2,B,2.00,USD,2024-02-05T00:00:00Z',
+  'T3,C,bad,EUR,2024-02-06T00:00:00Z',
+);
 
 async function snapshot(lake: TestLake) {
   const silver = await lake.files('silver', 'transactions/');
   const bytes = await Promise.all(silver.map((k) => readFile(join(lake.root, 'silver', k))));
-  return { silver, bytes: bytes.map((b) => b.toString('base64')), rows: await lake.silverRows(), quarantine: await lake.quarantineRows() };
+  return {
+    silver,
+    bytes: bytes.map((b) => b.toString('base64')),
+    rows: await lake.silverRows(),
+    quarantine: await lake.quarantineRows(),
+  };
 }
 
 /** Pretends an earlier run of the same source (e.g. under an older contract) also wrote a December file. */
 async function plantEarlierRunFile(lake: TestLake, m: Manifest): Promise<string> {
   const staleKey = `transactions/year=2023/month=12/part-${m.source_id}-00000.parquet`;
   await lake.store.putBytes('silver', staleKey, 'old');
-  const previous: Manifest = { ...m, partitions: [...m.partitions, { values: { year: '2023', month: '12' }, prefix: 'transactions/year=2023/month=12/', rows: 1, files: [staleKey] }] };
+  const previous: Manifest = {
+    ...m,
+    partitions: [
+      ...m.partitions,
+      { values: { year: '2023', month: '12' }, prefix: 'transactions/year=2023/month=12/', rows: 1, files: [staleKey] },
+    ],
+  };
   await lake.store.putBytes('silver', manifestKey('transactions', m.source_id), JSON.stringify(previous));
   return staleKey;
 }
@@ -53,7 +74,9 @@ describe('idempotency and conservation', () => {
 
     await lake.ingest('transactions/a.csv', ROWS);
     expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([]);
-    const manifest = JSON.parse(Buffer.from((await lake.store.getBytes('silver', manifestKey('transactions', m.source_id))) ?? []).toString()) as Manifest;
+    const manifest = JSON.parse(
+      Buffer.from((await lake.store.getBytes('silver', manifestKey('transactions', m.source_id))) ?? []).toString(),
+    ) as Manifest;
     expect(manifest.partitions.map((p) => p.prefix)).not.toContain('transactions/year=2023/month=12/');
   });
 
@@ -61,8 +84,19 @@ describe('idempotency and conservation', () => {
     const lake = await createTestLake();
     const m = await lake.ingest('transactions/a.csv', ROWS);
     expect(await lake.files('silver', '_manifests/')).toEqual([`_manifests/transactions/${m.source_id}.json`]);
-    expect(m).toMatchObject({ rows_in: 3, rows_valid: 2, rows_quarantined: 1, reasons: { INVALID_AMOUNT: 1 }, contract_version: '1.0.0' });
-    expect(m.bytes_out).toBe((await Promise.all(m.partitions.flatMap((p) => p.files).map((k) => lake.store.getBytes('silver', k)))).reduce((s, b) => s + (b?.length ?? 0), 0));
+    expect(m).toMatchObject({
+      rows_in: 3,
+      rows_valid: 2,
+      rows_quarantined: 1,
+      reasons: { INVALID_AMOUNT: 1 },
+      contract_version: '1.0.0',
+    });
+    expect(m.bytes_out).toBe(
+      (await Promise.all(m.partitions.flatMap((p) => p.files).map((k) => lake.store.getBytes('silver', k)))).reduce(
+        (s, b) => s + (b?.length ?? 0),
+        0,
+      ),
+    );
     expect(Date.parse(m.finished_at)).toBeGreaterThanOrEqual(Date.parse(m.started_at));
   });
 
@@ -92,7 +126,9 @@ describe('idempotency and conservation', () => {
     // The attempt's files are in silver, described by no manifest, but named by its intent record.
     const [intentKey] = await lake.files('silver', '_pending/');
     expect(intentKey).toMatch(/^_pending\/transactions\/[0-9a-f]+\.json$/);
-    const intent = JSON.parse(Buffer.from((await lake.store.getBytes('silver', intentKey as string)) ?? []).toString('utf8')) as PendingIngest;
+    const intent = JSON.parse(
+      Buffer.from((await lake.store.getBytes('silver', intentKey as string)) ?? []).toString('utf8'),
+    ) as PendingIngest;
     expect(intent.silver_keys.sort()).toEqual(await lake.files('silver', 'transactions/'));
     expect(intent.quarantine_keys).toHaveLength(1);
     expect(await lake.files('silver', '_manifests/')).toEqual([]);
@@ -103,14 +139,21 @@ describe('idempotency and conservation', () => {
     expect(await lake.files('silver', '_manifests/')).toEqual([manifestKey('transactions', m.source_id)]);
   });
 
-  it('removes the files of an abandoned attempt that the finished run does not write, and only this source\'s', async () => {
+  it("removes the files of an abandoned attempt that the finished run does not write, and only this source's", async () => {
     const lake = await createTestLake();
     const m = await lake.ingest('transactions/a.csv', ROWS);
     const abandonedKey = `transactions/year=2023/month=11/part-${m.source_id}-00000.parquet`;
     const otherSourceKey = 'transactions/year=2023/month=11/part-0000000000000000-00000.parquet';
     await lake.store.putBytes('silver', abandonedKey, 'from an attempt under an older contract');
     await lake.store.putBytes('silver', otherSourceKey, 'another source');
-    const intent: PendingIngest = { dataset: 'transactions', run_id: 'old', source: m.source, started_at: m.started_at, silver_keys: [abandonedKey, otherSourceKey], quarantine_keys: [] };
+    const intent: PendingIngest = {
+      dataset: 'transactions',
+      run_id: 'old',
+      source: m.source,
+      started_at: m.started_at,
+      silver_keys: [abandonedKey, otherSourceKey],
+      quarantine_keys: [],
+    };
     await lake.store.putBytes('silver', pendingKey('transactions', m.source_id), JSON.stringify(intent));
     await lake.ingest('transactions/a.csv', ROWS);
     expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([otherSourceKey]);
@@ -118,7 +161,14 @@ describe('idempotency and conservation', () => {
   });
 
   it('fails loudly when counts do not add up', () => {
-    const base = { rows_in: 3, rows_valid: 2, rows_quarantined: 1, reasons: { X: 1 }, partitions: [{ rows: 2 }], source: { key: 'k' } } as unknown as Manifest;
+    const base = {
+      rows_in: 3,
+      rows_valid: 2,
+      rows_quarantined: 1,
+      reasons: { X: 1 },
+      partitions: [{ rows: 2 }],
+      source: { key: 'k' },
+    } as unknown as Manifest;
     expect(() => assertConservation(base)).not.toThrow();
     expect(() => assertConservation({ ...base, rows_in: 4 })).toThrow(EngineInvariantError);
     expect(() => assertConservation({ ...base, partitions: [] })).toThrow(/partitions of k hold 0 rows/);

@@ -23,7 +23,10 @@ describe('ingest events (producer feedback)', () => {
   }
 
   async function logged(log: LocalEventLog, dataset: string): Promise<Record<string, unknown>[]> {
-    return (await readFile(log.path(dataset), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    return (await readFile(log.path(dataset), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
   it('appends one EventBridge-shaped event per ingest: completed, completed with rejects, rejected whole', async () => {
@@ -31,7 +34,12 @@ describe('ingest events (producer feedback)', () => {
     lakes.push(lake);
     const log = new LocalEventLog(lake.root);
     const clean = await ingest(lake, 'transactions/clean.csv', csv('T1,A1,1.00,EUR,2024-01-01T00:00:00Z'), log);
-    await ingest(lake, 'transactions/mixed.csv', csv('T2,A1,1.00,EUR,2024-01-01T00:00:00Z', 'T3,A1,1.001,XXX,2024-01-01T00:00:00Z'), log);
+    await ingest(
+      lake,
+      'transactions/mixed.csv',
+      csv('T2,A1,1.00,EUR,2024-01-01T00:00:00Z', 'T3,A1,1.001,XXX,2024-01-01T00:00:00Z'),
+      log,
+    );
     await ingest(lake, 'transactions/empty.csv', '', log);
     await ingest(lake, 'elsewhere/x.csv', 'a,b\n1,2\n', log);
 
@@ -60,9 +68,21 @@ describe('ingest events (producer feedback)', () => {
       finished_at: clean.finished_at,
     });
     expect(events[0]?.time).toBe(clean.finished_at);
-    expect(events[1]?.detail).toMatchObject({ rows_in: 2, rows_valid: 1, rows_quarantined: 1, reasons: { INVALID_AMOUNT: 1, INVALID_CURRENCY: 1 } });
-    expect(events[2]?.detail).toMatchObject({ rows_in: 0, file_reason: 'EMPTY_FILE', quarantine_key: expect.stringContaining('transactions/files/') });
-    expect((await logged(log, 'unknown_dataset'))[0]).toMatchObject({ 'detail-type': 'Ingest Rejected', detail: { owner: 'unknown', file_reason: 'UNKNOWN_DATASET' } });
+    expect(events[1]?.detail).toMatchObject({
+      rows_in: 2,
+      rows_valid: 1,
+      rows_quarantined: 1,
+      reasons: { INVALID_AMOUNT: 1, INVALID_CURRENCY: 1 },
+    });
+    expect(events[2]?.detail).toMatchObject({
+      rows_in: 0,
+      file_reason: 'EMPTY_FILE',
+      quarantine_key: expect.stringContaining('transactions/files/'),
+    });
+    expect((await logged(log, 'unknown_dataset'))[0]).toMatchObject({
+      'detail-type': 'Ingest Rejected',
+      detail: { owner: 'unknown', file_reason: 'UNKNOWN_DATASET' },
+    });
   });
 
   it('fails the ingest when the event cannot be published, and a retry publishes it (at least once)', async () => {

@@ -6,7 +6,13 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from '@jest/globals';
 import { ContractRegistry, parseContract } from '../../../engine/contract/index.ts';
-import { asDeterministicRejection, EngineInvariantError, FileReason, MAX_SOURCE_COLUMNS, type Manifest } from '../../../engine/index.ts';
+import {
+  asDeterministicRejection,
+  EngineInvariantError,
+  FileReason,
+  MAX_SOURCE_COLUMNS,
+  type Manifest,
+} from '../../../engine/index.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';
 
 const good = (id: string, month = '01') => `${id},A,1.00,EUR,2024-${month}-01T00:00:00Z`;
@@ -22,19 +28,38 @@ describe('a record over the record limit is quarantined, never dropped', () => {
   it('the issue’s case: 33 MiB record between 1,000 good rows each side (rows_in 2001, not 2000)', async () => {
     const lake = await createTestLake();
     const huge = `${good('TXL')},${'B'.repeat(33 << 20)}`;
-    const m = await lake.ingest('transactions/huge.csv', [HEADER, ...goods(1000, 'X'), huge, ...goods(1000, 'Y')].join('\n') + '\n');
+    const m = await lake.ingest(
+      'transactions/huge.csv',
+      [HEADER, ...goods(1000, 'X'), huge, ...goods(1000, 'Y')].join('\n') + '\n',
+    );
     expectConserved(m, { rowsIn: 2001, valid: 2000 });
     expect(m.reasons).toEqual({ RECORD_TOO_LARGE: 1 });
     const [q] = await lake.quarantineRows();
     expect(q).toMatchObject({ record_number: 1001, reasons: ['RECORD_TOO_LARGE'] });
     expect(String(q?.raw_record)).toBe(huge.slice(0, 1024));
-    expect(String((q?.details as string[])[0])).toMatch(/the record is 34603044 bytes, over the 1048576-byte record limit/);
+    expect(String((q?.details as string[])[0])).toMatch(
+      /the record is 34603044 bytes, over the 1048576-byte record limit/,
+    );
   });
 
   it('numbers every other row as in the original input: blank lines, malformed and invalid rows around cut records', async () => {
     const lake = await createTestLake(undefined, { maxRecordBytes: 100 });
     const big = (id: string) => `${good(id)},${'x'.repeat(200)}`;
-    const lines = [HEADER, good('T1'), big('B2'), '', 'T3,A,1.00', big('B4'), big('B5'), good('T6'), 'T7,A,bad,EUR,2024-01-01T00:00:00Z', '', big('B8'), 'T9,A,1.00,EUR,2024-01-01,extra', good('T10')];
+    const lines = [
+      HEADER,
+      good('T1'),
+      big('B2'),
+      '',
+      'T3,A,1.00',
+      big('B4'),
+      big('B5'),
+      good('T6'),
+      'T7,A,bad,EUR,2024-01-01T00:00:00Z',
+      '',
+      big('B8'),
+      'T9,A,1.00,EUR,2024-01-01,extra',
+      good('T10'),
+    ];
     const m = await lake.ingest('transactions/mixed.csv', lines.join('\r\n'));
     // 12 lines after the header, 2 blank: 10 records; T1, T6, T10 valid.
     expectConserved(m, { rowsIn: 10, valid: 3 });
@@ -52,9 +77,11 @@ describe('a record over the record limit is quarantined, never dropped', () => {
     expect((await lake.silverRows()).map((r) => r.transaction_id)).toEqual(['T1', 'T10', 'T6']);
   });
 
-  it('a record limit at or above the reader\'s own line limit is refused before anything is read', async () => {
+  it("a record limit at or above the reader's own line limit is refused before anything is read", async () => {
     const lake = await createTestLake(undefined, { maxRecordBytes: 2 << 20 });
-    await expect(lake.ingest('transactions/x.csv', [HEADER, good('T1')].join('\n'))).rejects.toThrow(/maxRecordBytes must be between 1 and 2097151/);
+    await expect(lake.ingest('transactions/x.csv', [HEADER, good('T1')].join('\n'))).rejects.toThrow(
+      /maxRecordBytes must be between 1 and 2097151/,
+    );
   });
 
   it('a classic-Mac (CR) body is not taken for one oversize record: the file is rejected whole, as under the limit', async () => {
@@ -94,7 +121,12 @@ describe('a record over the record limit is quarantined, never dropped', () => {
     expectConserved(m, { rowsIn: 3, valid: 2 });
     // A file whose only record is oversize: quarantined as such, not MISSING_COLUMNS (no keys left to bind).
     const only = await lake.ingest('events/only.jsonl', `${JSON.stringify({ id: 9, email: 'y'.repeat(100) })}\n`);
-    expect(only).toMatchObject({ status: 'succeeded', rows_in: 1, rows_quarantined: 1, reasons: { RECORD_TOO_LARGE: 1 } });
+    expect(only).toMatchObject({
+      status: 'succeeded',
+      rows_in: 1,
+      rows_quarantined: 1,
+      reasons: { RECORD_TOO_LARGE: 1 },
+    });
     const [q] = await lake.quarantineRows('events');
     expect(q).toMatchObject({ record_number: 3, reasons: ['RECORD_TOO_LARGE'], raw_record: null });
     expect(String((q?.details as string[])[0])).toMatch(/withheld/);
@@ -150,7 +182,12 @@ describe('a wide file reads only what the contract needs', () => {
   it('valid, invalid and malformed rows of a 500-column file are all accounted for', async () => {
     const lake = await createTestLake();
     const pad = extras(500).map(() => 'v');
-    const lines = [[HEADER, ...extras(500)].join(','), ...goods(50, 'W').map((r) => [r, ...pad].join(',')), ['T_BAD,A,x,EUR,2024-01-01T00:00:00Z', ...pad].join(','), 'T_SHORT,A'];
+    const lines = [
+      [HEADER, ...extras(500)].join(','),
+      ...goods(50, 'W').map((r) => [r, ...pad].join(',')),
+      ['T_BAD,A,x,EUR,2024-01-01T00:00:00Z', ...pad].join(','),
+      'T_SHORT,A',
+    ];
     const m = await lake.ingest('transactions/wide-rows.csv', lines.join('\n') + '\n');
     expectConserved(m, { rowsIn: 52, valid: 50 });
     expect(m.reasons).toEqual({ INVALID_AMOUNT: 1, MALFORMED_ROW: 1 });
@@ -162,7 +199,10 @@ describe('a wide file reads only what the contract needs', () => {
 
   it(`TOO_MANY_COLUMNS beyond ${MAX_SOURCE_COLUMNS} columns, and for a header with no line end in its first MiB`, async () => {
     const lake = await createTestLake();
-    const m = await lake.ingest('transactions/too-wide.csv', `${[HEADER, ...extras(MAX_SOURCE_COLUMNS)].join(',')}\n${good('T1')}\n`);
+    const m = await lake.ingest(
+      'transactions/too-wide.csv',
+      `${[HEADER, ...extras(MAX_SOURCE_COLUMNS)].join(',')}\n${good('T1')}\n`,
+    );
     expect(m).toMatchObject({ status: 'rejected', reasons: { TOO_MANY_COLUMNS: 1 } });
     expect(m.quarantine.file_detail).toMatch(/10005 source columns; the limit is 10000/);
     const endless = await lake.ingest('transactions/endless.csv', `${HEADER},${'h'.repeat(2 << 20)}`);
@@ -175,17 +215,28 @@ describe('gzip expansion limits', () => {
   const gz = gzipSync(body, { level: 9 });
 
   it('beyond the ratio (past its floor): EXPANSION_LIMIT, the original kept whole', async () => {
-    const lake = await createTestLake(undefined, { expansionLimits: { maxRatio: 5, ratioFloorBytes: 1024, maxBytes: 1 << 30 } });
+    const lake = await createTestLake(undefined, {
+      expansionLimits: { maxRatio: 5, ratioFloorBytes: 1024, maxBytes: 1 << 30 },
+    });
     const m = await lake.ingest('transactions/bomb.csv.gz', gz);
     expect(m).toMatchObject({ status: 'rejected', rows_in: 0, reasons: { EXPANSION_LIMIT: 1 } });
     expect(m.quarantine.file_detail).toMatch(/beyond 5× its \d+ compressed bytes/);
-    expect(Buffer.from((await lake.store.getBytes('quarantine', m.quarantine.file_key ?? '')) ?? []).equals(gz)).toBe(true);
+    expect(Buffer.from((await lake.store.getBytes('quarantine', m.quarantine.file_key ?? '')) ?? []).equals(gz)).toBe(
+      true,
+    );
   });
 
   it('beyond the absolute cap; within both limits the same file ingests', async () => {
-    const capped = await createTestLake(undefined, { expansionLimits: { maxRatio: 1000, ratioFloorBytes: 1024, maxBytes: 100_000 } });
-    expect(await capped.ingest('transactions/big.csv.gz', gz)).toMatchObject({ status: 'rejected', reasons: { EXPANSION_LIMIT: 1 } });
-    const lake = await createTestLake(undefined, { expansionLimits: { maxRatio: 1000, ratioFloorBytes: 1024, maxBytes: 1 << 30 } });
+    const capped = await createTestLake(undefined, {
+      expansionLimits: { maxRatio: 1000, ratioFloorBytes: 1024, maxBytes: 100_000 },
+    });
+    expect(await capped.ingest('transactions/big.csv.gz', gz)).toMatchObject({
+      status: 'rejected',
+      reasons: { EXPANSION_LIMIT: 1 },
+    });
+    const lake = await createTestLake(undefined, {
+      expansionLimits: { maxRatio: 1000, ratioFloorBytes: 1024, maxBytes: 1 << 30 },
+    });
     expectConserved(await lake.ingest('transactions/ok.csv.gz', gz), { rowsIn: 20_000, valid: 20_000 });
   });
 });
@@ -195,13 +246,38 @@ describe('adversarial quoting never fails an ingest (it would fail every retry)'
     const lake = await createTestLake();
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const pieces = ['T1', 'A', '1.00', 'EUR', '2024-01-01T00:00:00Z', '"', '""', ',', '\n', '\r\n', '\r', ' ', 'x', '"q"', '\n\n'];
+    const pieces = [
+      'T1',
+      'A',
+      '1.00',
+      'EUR',
+      '2024-01-01T00:00:00Z',
+      '"',
+      '""',
+      ',',
+      '\n',
+      '\r\n',
+      '\r',
+      ' ',
+      'x',
+      '"q"',
+      '\n\n',
+    ];
     for (let f = 0; f < 15; f++) {
       const lines = [HEADER];
       for (let r = 0; r < 1 + Math.floor(random() * 8); r++) {
-        lines.push(random() < 0.5 ? good(`T${r}`) : Array.from({ length: 1 + Math.floor(random() * 10) }, () => pieces[Math.floor(random() * pieces.length)]).join(''));
+        lines.push(
+          random() < 0.5
+            ? good(`T${r}`)
+            : Array.from(
+                { length: 1 + Math.floor(random() * 10) },
+                () => pieces[Math.floor(random() * pieces.length)],
+              ).join(''),
+        );
       }
-      const m = await lake.ingest(`transactions/fuzz-${f}.csv`, lines.join(random() < 0.8 ? '\n' : '\r\n'), { etag: `fuzz-${f}` });
+      const m = await lake.ingest(`transactions/fuzz-${f}.csv`, lines.join(random() < 0.8 ? '\n' : '\r\n'), {
+        etag: `fuzz-${f}`,
+      });
       expect(m.rows_in).toBe(m.rows_valid + m.rows_quarantined);
       if (m.status === 'rejected') expect(m.quarantine.file_reason).toBe('UNREADABLE');
     }
@@ -220,8 +296,14 @@ describe('a failure a retry would repeat quarantines the file whole instead of l
   it('machine failures stay errors to retry; engine and data failures become rejections', () => {
     const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     expect(asDeterministicRejection(full)).toBeUndefined();
-    expect(asDeterministicRejection(new Error('IO Error: Could not write file "x": No space left on device'))).toBeUndefined();
-    expect(asDeterministicRejection(new EngineInvariantError('routes disagree'))?.reason).toBe(FileReason.PROCESSING_FAILED);
-    expect(asDeterministicRejection(new Error('writing silver: Out of Memory Error: failed to allocate'))?.detail).toMatch(/^writing silver: Out of Memory/);
+    expect(
+      asDeterministicRejection(new Error('IO Error: Could not write file "x": No space left on device')),
+    ).toBeUndefined();
+    expect(asDeterministicRejection(new EngineInvariantError('routes disagree'))?.reason).toBe(
+      FileReason.PROCESSING_FAILED,
+    );
+    expect(
+      asDeterministicRejection(new Error('writing silver: Out of Memory Error: failed to allocate'))?.detail,
+    ).toMatch(/^writing silver: Out of Memory/);
   });
 });

@@ -22,7 +22,13 @@ describe('row validation: every reason code', () => {
   });
 
   it('MISSING_REQUIRED for an empty or whitespace-only required field', async () => {
-    expect(await fates(lake, ['T1,,1.00,EUR,2024-01-01T00:00:00Z', 'T2, ,1.00,EUR,2024-01-01T00:00:00Z', 'T3,A,,EUR,2024-01-01T00:00:00Z'])).toEqual({
+    expect(
+      await fates(lake, [
+        'T1,,1.00,EUR,2024-01-01T00:00:00Z',
+        'T2, ,1.00,EUR,2024-01-01T00:00:00Z',
+        'T3,A,,EUR,2024-01-01T00:00:00Z',
+      ]),
+    ).toEqual({
       T1: ['MISSING_REQUIRED'],
       T2: ['MISSING_REQUIRED'],
       T3: ['MISSING_REQUIRED'],
@@ -31,12 +37,22 @@ describe('row validation: every reason code', () => {
 
   it('trims Unicode spaces as well (NBSP, ideographic space): a value of only those is missing', async () => {
     expect(
-      await fates(lake, ['T1,A,\u00a01.00\u00a0,EUR,2024-01-01T00:00:00Z', 'T2,\u3000,1.00,EUR,2024-01-01T00:00:00Z', 'T3,Ä,\u20031.00,EUR,2024-01-01T00:00:00Z']),
+      await fates(lake, [
+        'T1,A,\u00a01.00\u00a0,EUR,2024-01-01T00:00:00Z',
+        'T2,\u3000,1.00,EUR,2024-01-01T00:00:00Z',
+        'T3,Ä,\u20031.00,EUR,2024-01-01T00:00:00Z',
+      ]),
     ).toEqual({ T1: 'valid', T2: ['MISSING_REQUIRED'], T3: 'valid' });
   });
 
   it('INVALID_CURRENCY for codes outside the allow-list, including lower case', async () => {
-    expect(await fates(lake, ['T1,A,1.00,XXX,2024-01-01T00:00:00Z', 'T2,A,1.00,eur,2024-01-01T00:00:00Z', 'T3,A,1.00,CHF,2024-01-01T00:00:00Z'])).toEqual({
+    expect(
+      await fates(lake, [
+        'T1,A,1.00,XXX,2024-01-01T00:00:00Z',
+        'T2,A,1.00,eur,2024-01-01T00:00:00Z',
+        'T3,A,1.00,CHF,2024-01-01T00:00:00Z',
+      ]),
+    ).toEqual({
       T1: ['INVALID_CURRENCY'],
       T2: ['INVALID_CURRENCY'],
       T3: 'valid',
@@ -80,7 +96,13 @@ describe('row validation: every reason code', () => {
         'T4,A,1.00,EUR,2024-13-01 00:00:00',
         'T5,A,1.00,EUR,2024-02-29T23:59:59.999Z',
       ]),
-    ).toEqual({ T1: ['INVALID_TIMESTAMP'], T2: ['INVALID_TIMESTAMP'], T3: ['INVALID_TIMESTAMP'], T4: ['INVALID_TIMESTAMP'], T5: 'valid' });
+    ).toEqual({
+      T1: ['INVALID_TIMESTAMP'],
+      T2: ['INVALID_TIMESTAMP'],
+      T3: ['INVALID_TIMESTAMP'],
+      T4: ['INVALID_TIMESTAMP'],
+      T5: 'valid',
+    });
   });
 
   it('a row with several problems carries every reason, with details naming column and value', async () => {
@@ -105,7 +127,12 @@ describe('row validation: every reason code', () => {
   it('MALFORMED_ROW: too few fields, too many fields, each with its record number and raw text', async () => {
     const manifest = await lake.ingest(
       'transactions/malformed.csv',
-      csv('T1,A,1.00,EUR,2024-01-01T00:00:00Z', 'T2,A,1.00,EUR', 'T3,A,1.00,EUR,2024-01-01T00:00:00Z,extra', 'T4,A,1.00,EUR,2024-01-01T00:00:00Z'),
+      csv(
+        'T1,A,1.00,EUR,2024-01-01T00:00:00Z',
+        'T2,A,1.00,EUR',
+        'T3,A,1.00,EUR,2024-01-01T00:00:00Z,extra',
+        'T4,A,1.00,EUR,2024-01-01T00:00:00Z',
+      ),
     );
     expect(manifest).toMatchObject({ rows_in: 4, rows_valid: 2, rows_quarantined: 2, reasons: { MALFORMED_ROW: 2 } });
     const q = await lake.quarantineRows();
@@ -117,7 +144,14 @@ describe('row validation: every reason code', () => {
   });
 
   it('MALFORMED_ROW: an unterminated quote swallows the rest of the file as one record, and nothing is lost', async () => {
-    const manifest = await lake.ingest('transactions/quote.csv', csv('T1,A,1.00,EUR,2024-01-01T00:00:00Z', 'T2,"A,1.00,EUR,2024-01-01T00:00:00Z', 'T3,A,1.00,EUR,2024-01-01T00:00:00Z'));
+    const manifest = await lake.ingest(
+      'transactions/quote.csv',
+      csv(
+        'T1,A,1.00,EUR,2024-01-01T00:00:00Z',
+        'T2,"A,1.00,EUR,2024-01-01T00:00:00Z',
+        'T3,A,1.00,EUR,2024-01-01T00:00:00Z',
+      ),
+    );
     expect(manifest).toMatchObject({ rows_in: 2, rows_valid: 1, rows_quarantined: 1 });
     const [q] = await lake.quarantineRows();
     expect(q?.record_number).toBe(2);
@@ -127,7 +161,13 @@ describe('row validation: every reason code', () => {
   it('record numbers count records, not lines: quoted newlines and malformed rows do not shift them', async () => {
     await lake.ingest(
       'transactions/numbers.csv',
-      csv('"T1\nwith newline",A,1.00,EUR,2024-01-01T00:00:00Z', 'T2,A,1.00', 'T3,A,bad,EUR,2024-01-01T00:00:00Z', 'T4,A,1.00,EUR,2024-01-01T00:00:00Z', 'T5,A,1.00,EUR,nope'),
+      csv(
+        '"T1\nwith newline",A,1.00,EUR,2024-01-01T00:00:00Z',
+        'T2,A,1.00',
+        'T3,A,bad,EUR,2024-01-01T00:00:00Z',
+        'T4,A,1.00,EUR,2024-01-01T00:00:00Z',
+        'T5,A,1.00,EUR,nope',
+      ),
     );
     const q = await lake.quarantineRows();
     expect(q.map((r) => [r.record_number, r.reasons])).toEqual([
@@ -154,7 +194,9 @@ describe('row validation: every reason code', () => {
       ),
     );
     const q = await lake.quarantineRows();
-    expect(q.map((r) => [r.record_number, (r.reasons as string[])[0], String(r.raw_record).slice(0, 2).replace('{"', 'T?')])).toEqual([
+    expect(
+      q.map((r) => [r.record_number, (r.reasons as string[])[0], String(r.raw_record).slice(0, 2).replace('{"', 'T?')]),
+    ).toEqual([
       [2, 'MALFORMED_ROW', 'T2'],
       [3, 'MALFORMED_ROW', 'T3'],
       [4, 'INVALID_AMOUNT', 'T?'],
@@ -162,11 +204,16 @@ describe('row validation: every reason code', () => {
       [7, 'INVALID_CURRENCY', 'T?'],
       [9, 'MALFORMED_ROW', 'T9'],
     ]);
-    expect(q.filter((r) => String(r.raw_record).startsWith('{')).map((r) => JSON.parse(String(r.raw_record)).TransactionID)).toEqual(['T4', 'T7']);
+    expect(
+      q.filter((r) => String(r.raw_record).startsWith('{')).map((r) => JSON.parse(String(r.raw_record)).TransactionID),
+    ).toEqual(['T4', 'T7']);
   });
 
   it('blank lines are not records and do not shift record numbers, also around malformed records', async () => {
-    await lake.ingest('transactions/blank.csv', `${HEADER}\r\nT1,A,1.00,EUR,2024-01-01\r\n\r\nT2,A,1.00\r\n"T3\r\n\r\nx",A,bad,EUR,2024-01-01\r\n\r\n\r\nT4,A,1,EUR\r\nT5,A,1.00,EUR,2024-01-01\r\n`);
+    await lake.ingest(
+      'transactions/blank.csv',
+      `${HEADER}\r\nT1,A,1.00,EUR,2024-01-01\r\n\r\nT2,A,1.00\r\n"T3\r\n\r\nx",A,bad,EUR,2024-01-01\r\n\r\n\r\nT4,A,1,EUR\r\nT5,A,1.00,EUR,2024-01-01\r\n`,
+    );
     const q = await lake.quarantineRows();
     expect(q.map((r) => [r.record_number, (r.reasons as string[])[0]])).toEqual([
       [2, 'MALFORMED_ROW'],
@@ -176,7 +223,10 @@ describe('row validation: every reason code', () => {
   });
 
   it('counts every reason in the manifest; a row with two reasons counts under both', async () => {
-    const m = await lake.ingest('transactions/counts.csv', csv('T1,,x,EUR,2024-01-01', 'T2,A,x,EUR,2024-01-01', 'T3,A,1,EUR', 'T4,A,1,EUR,2024-01-01'));
+    const m = await lake.ingest(
+      'transactions/counts.csv',
+      csv('T1,,x,EUR,2024-01-01', 'T2,A,x,EUR,2024-01-01', 'T3,A,1,EUR', 'T4,A,1,EUR,2024-01-01'),
+    );
     expect(m.reasons).toEqual({ MISSING_REQUIRED: 1, INVALID_AMOUNT: 2, MALFORMED_ROW: 1 });
     expect(m).toMatchObject({ rows_in: 4, rows_valid: 1, rows_quarantined: 3 });
   });

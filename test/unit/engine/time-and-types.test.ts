@@ -46,15 +46,29 @@ describe('time zones, month boundaries and Parquet types', () => {
     const lake = await createTestLake();
     await lake.ingest('transactions/types.csv', csv('T1,A,-12.34,EUR,2024-01-01T00:00:00Z'));
     const types = await parquetTypes(`${lake.root}/silver/transactions/**/*.parquet`);
-    expect(types.amount).toMatchObject({ type: 'INT64', converted: 'DECIMAL', logical: expect.stringContaining('DecimalType(scale=2, precision=18)') });
+    expect(types.amount).toMatchObject({
+      type: 'INT64',
+      converted: 'DECIMAL',
+      logical: expect.stringContaining('DecimalType(scale=2, precision=18)'),
+    });
     expect(types.transaction_timestamp).toMatchObject({ type: 'INT64', converted: 'TIMESTAMP_MILLIS' });
     expect(types.ingested_at).toMatchObject({ type: 'INT64', converted: 'TIMESTAMP_MILLIS' });
-    for (const name of ['transaction_id', 'account_id', 'currency', 'source_key', 'source_version', 'ingest_run_id', 'contract_version']) {
+    for (const name of [
+      'transaction_id',
+      'account_id',
+      'currency',
+      'source_key',
+      'source_version',
+      'ingest_run_id',
+      'contract_version',
+    ]) {
       expect(types[name]).toMatchObject({ type: 'BYTE_ARRAY', converted: 'UTF8' });
     }
     expect(Object.keys(types)).not.toContain('year'); // partition keys live in the path only
     const { readWithDuckDb } = await import('../../support/duckdb-reader.ts');
-    const codecs = await readWithDuckDb(`SELECT DISTINCT compression FROM parquet_metadata('${lake.root}/silver/transactions/**/*.parquet')`);
+    const codecs = await readWithDuckDb(
+      `SELECT DISTINCT compression FROM parquet_metadata('${lake.root}/silver/transactions/**/*.parquet')`,
+    );
     expect(codecs.map((c) => c.compression)).toEqual(['ZSTD']);
     const [row] = await lake.silverRows();
     expect(row).toMatchObject({

@@ -2,9 +2,17 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { expectedMonthEndBalances, GENERATED_REASONS, transactionsCsv, writeTransactionsCsv, type TransactionsOptions } from '../../../generator/generate.ts';
+import {
+  expectedMonthEndBalances,
+  GENERATED_REASONS,
+  transactionsCsv,
+  writeTransactionsCsv,
+  type TransactionsOptions,
+} from '../../../generator/generate.ts';
 
-async function text(options: TransactionsOptions & { gzip?: boolean }): Promise<{ text: string; report: Awaited<ReturnType<typeof writeTransactionsCsv>> }> {
+async function text(
+  options: TransactionsOptions & { gzip?: boolean },
+): Promise<{ text: string; report: Awaited<ReturnType<typeof writeTransactionsCsv>> }> {
   const sink = new PassThrough();
   const chunks: Buffer[] = [];
   sink.on('data', (c: Buffer) => chunks.push(c));
@@ -42,7 +50,12 @@ describe('transactions generator', () => {
     expect(pascal.split('\n')[0]).toBe('TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp');
     expect(pascal).toMatch(/,\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}[+-]\d{2}:\d{2}\n/);
     expect(pascal).toMatch(/,\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\n/);
-    const { text: snake } = await text({ rows: 10, header: 'snake', lineEnding: '\r\n', columnOrder: ['currency', 'amount', 'transaction_timestamp', 'account_id', 'transaction_id'] });
+    const { text: snake } = await text({
+      rows: 10,
+      header: 'snake',
+      lineEnding: '\r\n',
+      columnOrder: ['currency', 'amount', 'transaction_timestamp', 'account_id', 'transaction_id'],
+    });
     expect(snake.split('\r\n')[0]).toBe('currency,amount,transaction_timestamp,account_id,transaction_id');
     expect(snake.split('\r\n')[1]).toMatch(/^[A-Z$]*,[^,]*,[^,]*,(ACC\d{3})?,(TX\d{10})?$/);
   });
@@ -51,10 +64,21 @@ describe('transactions generator', () => {
     const feed = { from: '2024-01', to: '2024-02' };
     const jan: TransactionsOptions = { rows: 1000, accounts: 4, from: '2024-01', to: '2024-01', feed, firstId: 1 };
     const janOut = await text(jan);
-    const febOut = await text({ rows: 1000, accounts: 4, from: '2024-02', to: '2024-02', feed, firstId: 5000, resend: { of: jan, rows: 25 } });
+    const febOut = await text({
+      rows: 1000,
+      accounts: 4,
+      from: '2024-02',
+      to: '2024-02',
+      feed,
+      firstId: 5000,
+      resend: { of: jan, rows: 25 },
+    });
     expect(febOut.report.resentRows).toBe(25);
     const janLines = new Set(janOut.text.split('\n').slice(1));
-    const repeated = febOut.text.split('\n').slice(1).filter((l) => l && janLines.has(l));
+    const repeated = febOut.text
+      .split('\n')
+      .slice(1)
+      .filter((l) => l && janLines.has(l));
     expect(repeated).toHaveLength(25);
     expect(repeated.every((l) => /^TX0000000\d{3},/.test(l))).toBe(true);
     const balances = expectedMonthEndBalances([janOut.report, febOut.report]);

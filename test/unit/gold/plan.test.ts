@@ -62,8 +62,14 @@ describe('planGoldRefresh', () => {
     const plan = planGoldRefresh({ table, manifests: [a, b], state: undefined });
     expect(plan.kind).toBe('full');
     expect(plan.months).toEqual(['2023-12', '2024-01', '2024-02', '2024-03']);
-    expect(plan.sql).toContain(`target_months (year, month) AS (VALUES ('2023', '12'), ('2024', '01'), ('2024', '02'), ('2024', '03'))`);
-    expect(plan.nextState).toMatchObject({ first_month: '2023-12', last_month: '2024-03', sources: { a: { run_id: 'run-a' }, b: { run_id: 'run-b' } } });
+    expect(plan.sql).toContain(
+      `target_months (year, month) AS (VALUES ('2023', '12'), ('2024', '01'), ('2024', '02'), ('2024', '03'))`,
+    );
+    expect(plan.nextState).toMatchObject({
+      first_month: '2023-12',
+      last_month: '2024-03',
+      sources: { a: { run_id: 'run-a' }, b: { run_id: 'run-b' } },
+    });
     expect(supersededMonthsSql(pendingSources([a, b], undefined, table))).toBeUndefined();
   });
 
@@ -82,15 +88,23 @@ describe('planGoldRefresh', () => {
 
   it('a late month M rewrites M and every later month (closing balances carry)', () => {
     const late = manifest('late', ['2024-01']);
-    expect(planGoldRefresh({ table, manifests: [a, b, late], state: built([a, b]) }).months).toEqual(['2024-01', '2024-02', '2024-03']);
+    expect(planGoldRefresh({ table, manifests: [a, b, late], state: built([a, b]) }).months).toEqual([
+      '2024-01',
+      '2024-02',
+      '2024-03',
+    ]);
   });
 
   it('a new latest month after a gap fills the gap (gold is dense up to the latest month)', () => {
     const june = manifest('june', ['2024-06']);
-    expect(planGoldRefresh({ table, manifests: [a, b, june], state: built([a, b]) }).months).toEqual(['2024-04', '2024-05', '2024-06']);
+    expect(planGoldRefresh({ table, manifests: [a, b, june], state: built([a, b]) }).months).toEqual([
+      '2024-04',
+      '2024-05',
+      '2024-06',
+    ]);
   });
 
-  it('knows no dataset: the probe uses the table\'s record key and the rows come from the table\'s own build SQL', () => {
+  it("knows no dataset: the probe uses the table's record key and the rows come from the table's own build SQL", () => {
     const orders = {
       ...table,
       name: 'orders_by_month',
@@ -115,7 +129,12 @@ describe('planGoldRefresh', () => {
     const pending = pendingSources([a, b, c], built([a, b]), table);
     const probe = supersededMonthsSql(pending);
     expect(probe).toContain(`n.year || '-' || n.month IN ('2024-03') AND n.ingest_run_id IN ('run-c')`);
-    const plan = planGoldRefresh({ table, manifests: [a, b, c], state: built([a, b]), supersededMonths: ['2024-01', '2024-03'] });
+    const plan = planGoldRefresh({
+      table,
+      manifests: [a, b, c],
+      state: built([a, b]),
+      supersededMonths: ['2024-01', '2024-03'],
+    });
     expect(plan.months).toEqual(['2024-01', '2024-02', '2024-03']);
     expect(plan.because).toContain('other versions in 2024-01,2024-03');
   });
@@ -177,7 +196,8 @@ describe('Athena helpers', () => {
   const names = { silver: 'lake_dev_silver', gold: 'lake_dev_gold', quarantine: 'lake_dev_quarantine' };
 
   it('rewrites database qualifiers but not strings, comments or column references', () => {
-    const sql = "-- reads silver.transactions\nSELECT g.gold, 'silver.x' FROM silver.transactions s JOIN gold.account_monthly_balance g ON s.id = g.id /* quarantine.x */ JOIN Quarantine.transactions q ON 1 = 1";
+    const sql =
+      "-- reads silver.transactions\nSELECT g.gold, 'silver.x' FROM silver.transactions s JOIN gold.account_monthly_balance g ON s.id = g.id /* quarantine.x */ JOIN Quarantine.transactions q ON 1 = 1";
     expect(qualifyDatabases(sql, names)).toBe(
       "-- reads silver.transactions\nSELECT g.gold, 'silver.x' FROM lake_dev_silver.transactions s JOIN lake_dev_gold.account_monthly_balance g ON s.id = g.id /* quarantine.x */ JOIN lake_dev_quarantine.transactions q ON 1 = 1",
     );
@@ -185,9 +205,18 @@ describe('Athena helpers', () => {
 
   it('builds the Glue VIRTUAL_VIEW input Athena reads as a Presto view', () => {
     const input = glueViewInput(TRANSACTIONS_LATEST, names);
-    expect(input).toMatchObject({ Name: 'transactions_latest', TableType: 'VIRTUAL_VIEW', ViewExpandedText: '/* Presto View */' });
+    expect(input).toMatchObject({
+      Name: 'transactions_latest',
+      TableType: 'VIRTUAL_VIEW',
+      ViewExpandedText: '/* Presto View */',
+    });
     const encoded = /^\/\* Presto View: (.+) \*\/$/.exec(input.ViewOriginalText)?.[1] ?? '';
-    const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { originalSql: string; schema: string; columns: Array<{ name: string; type: string }>; runAsInvoker: boolean };
+    const definition = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as {
+      originalSql: string;
+      schema: string;
+      columns: Array<{ name: string; type: string }>;
+      runAsInvoker: boolean;
+    };
     expect(definition.schema).toBe('lake_dev_gold');
     expect(definition.runAsInvoker).toBe(true);
     expect(definition.originalSql).toContain('FROM lake_dev_silver.transactions t');

@@ -19,7 +19,8 @@ import { runQueryFile } from '../../fixtures/analytics/queries.ts';
 import { BASE_SOURCES, SOURCE_D, SOURCE_E } from '../../fixtures/analytics/transactions.ts';
 import { DEFAULT_GOLD_TABLE } from '../../../datasets/index.ts';
 
-const GOLD_ROWS = 'SELECT account_id, net_flow, txn_count, closing_balance, first_txn_month, last_txn_month, year, month FROM gold.account_monthly_balance ORDER BY year, month, account_id';
+const GOLD_ROWS =
+  'SELECT account_id, net_flow, txn_count, closing_balance, first_txn_month, last_txn_month, year, month FROM gold.account_monthly_balance ORDER BY year, month, account_id';
 
 /** Every file under the gold table: content hash and modification time. */
 async function goldFiles(lake: string): Promise<Record<string, { hash: string; mtime: number }>> {
@@ -29,14 +30,21 @@ async function goldFiles(lake: string): Promise<Record<string, { hash: string; m
     for (const e of await readdir(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
-      else out[relative(root, p)] = { hash: createHash('sha256').update(await readFile(p)).digest('hex'), mtime: (await stat(p)).mtimeMs };
+      else
+        out[relative(root, p)] = {
+          hash: createHash('sha256')
+            .update(await readFile(p))
+            .digest('hex'),
+          mtime: (await stat(p)).mtimeMs,
+        };
     }
   };
   await walk(root);
   return out;
 }
 
-const hashes = (files: Record<string, { hash: string }>) => Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.hash]));
+const hashes = (files: Record<string, { hash: string }>) =>
+  Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.hash]));
 
 async function newLake(prefix: string): Promise<{ lake: string; engine: DuckDbTestEngine }> {
   return { lake: await mkdtemp(join(tmpdir(), prefix)), engine: await DuckDbTestEngine.open() };
@@ -49,7 +57,10 @@ describe('local gold refresh', () => {
 
   beforeAll(async () => {
     ({ lake, engine } = await newLake('lake-gold-'));
-    cleanup.push(() => engine.close(), () => rm(lake, { recursive: true, force: true }));
+    cleanup.push(
+      () => engine.close(),
+      () => rm(lake, { recursive: true, force: true }),
+    );
     await buildLake(engine, lake, BASE_SOURCES);
   });
 
@@ -64,7 +75,17 @@ describe('local gold refresh', () => {
     // 2023-12: ACC001. Jan: +ACC005. Feb: +ACC002, ACC003. Mar: same 4. Apr: +ACC004.
     expect(rows).toEqual({ '2023-12': 1, '2024-01': 2, '2024-02': 4, '2024-03': 4, '2024-04': 5 });
     const gold = (await engine.query(GOLD_ROWS)).rows.filter((r) => r.month === '01' || r.month === '02');
-    expect(gold.map((r) => [r.month, r.account_id, r.net_flow, r.txn_count, r.closing_balance, r.first_txn_month, r.last_txn_month])).toEqual([
+    expect(
+      gold.map((r) => [
+        r.month,
+        r.account_id,
+        r.net_flow,
+        r.txn_count,
+        r.closing_balance,
+        r.first_txn_month,
+        r.last_txn_month,
+      ]),
+    ).toEqual([
       // January: T002 and T003 each once (re-sent / repeated in one file); ACC005 500.00 − 120.25.
       ['01', 'ACC001', '226.00', '2', '326.00', '2023-12', '2024-01'],
       ['01', 'ACC005', '379.75', '2', '379.75', '2024-01', '2024-01'],
@@ -78,8 +99,15 @@ describe('local gold refresh', () => {
 
   it('writes one Parquet file per month, typed as the Glue table declares (decimal(38,2), bigint, string)', async () => {
     const file = join(lake, 'gold/account_monthly_balance/year=2024/month=01', GOLD_PART_FILE);
-    const schema = (await engine.query(`SELECT name, type, logical_type, precision, scale FROM parquet_schema('${file}') WHERE name <> 'duckdb_schema'`)).rows;
-    const described = schema.map((c) => [c.name, c.precision === null ? c.type : `decimal(${String(c.precision)},${String(c.scale)})`]);
+    const schema = (
+      await engine.query(
+        `SELECT name, type, logical_type, precision, scale FROM parquet_schema('${file}') WHERE name <> 'duckdb_schema'`,
+      )
+    ).rows;
+    const described = schema.map((c) => [
+      c.name,
+      c.precision === null ? c.type : `decimal(${String(c.precision)},${String(c.scale)})`,
+    ]);
     expect(described).toEqual([
       ['account_id', 'BYTE_ARRAY'],
       ['net_flow', 'decimal(38,2)'],
@@ -89,7 +117,9 @@ describe('local gold refresh', () => {
       ['last_txn_month', 'BYTE_ARRAY'],
     ]);
     expect(Object.keys(await goldFiles(lake)).sort()).toEqual(
-      ['2023/12', '2024/01', '2024/02', '2024/03', '2024/04'].map((ym) => `year=${ym.slice(0, 4)}/month=${ym.slice(5)}/${GOLD_PART_FILE}`),
+      ['2023/12', '2024/01', '2024/02', '2024/03', '2024/04'].map(
+        (ym) => `year=${ym.slice(0, 4)}/month=${ym.slice(5)}/${GOLD_PART_FILE}`,
+      ),
     );
   });
 
@@ -122,7 +152,10 @@ describe('local gold refresh', () => {
 
   it('incremental refreshes end where a full build of the same sources does, row for row and byte for byte', async () => {
     const fresh = await newLake('lake-gold-full-');
-    cleanup.push(() => fresh.engine.close(), () => rm(fresh.lake, { recursive: true, force: true }));
+    cleanup.push(
+      () => fresh.engine.close(),
+      () => rm(fresh.lake, { recursive: true, force: true }),
+    );
     await buildLake(fresh.engine, fresh.lake, [...BASE_SOURCES, SOURCE_D, SOURCE_E]);
     const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: fresh.lake, engine: fresh.engine });
     expect(plan.kind).toBe('full');
@@ -155,7 +188,13 @@ describe('local gold refresh', () => {
   });
 
   it('a failure mid-refresh leaves gold and its state exactly as they were; the next run completes', async () => {
-    await addSource(engine, lake, { ...SOURCE_E, sourceId: 'src-f', key: 'transactions/2024-06/batch-f.csv', runId: 'run-f', rows: [{ id: 'T016', account: 'ACC001', amount: '1.00', currency: 'EUR', at: '2024-01-15T00:00:00Z' }] });
+    await addSource(engine, lake, {
+      ...SOURCE_E,
+      sourceId: 'src-f',
+      key: 'transactions/2024-06/batch-f.csv',
+      runId: 'run-f',
+      rows: [{ id: 'T016', account: 'ACC001', amount: '1.00', currency: 'EUR', at: '2024-01-15T00:00:00Z' }],
+    });
     await attachLake(engine, lake);
     const before = await goldFiles(lake);
     const state = await readFile(join(lake, 'gold/_state/account_monthly_balance.json'), 'utf8');
@@ -167,22 +206,37 @@ describe('local gold refresh', () => {
       },
       close: async () => {},
     };
-    await expect(refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine: failing })).rejects.toThrow('disk full');
+    await expect(refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine: failing })).rejects.toThrow(
+      'disk full',
+    );
     expect(await goldFiles(lake)).toEqual(before);
     expect(await readFile(join(lake, 'gold/_state/account_monthly_balance.json'), 'utf8')).toBe(state);
     expect(await readdir(join(lake, 'gold/_staging/account_monthly_balance'))).toEqual([]);
 
     const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     expect(plan.months).toEqual(['2024-01', '2024-02', '2024-03', '2024-04', '2024-05']);
-    const [jan] = (await runQueryFile(engine, 'month_end_balances', { from_month: '2024-01', to_month: '2024-01' })).filter((r) => r.account_id === 'ACC001');
+    const [jan] = (
+      await runQueryFile(engine, 'month_end_balances', { from_month: '2024-01', to_month: '2024-01' })
+    ).filter((r) => r.account_id === 'ACC001');
     expect(jan?.balance).toBe('327.00');
   });
 
   it('refuses at once (wait 0) while another live refresh holds the lock, naming its holder', async () => {
     const lock = join(lake, 'gold/_state/account_monthly_balance.lock');
-    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), process_started_at: '', acquired_at: '2024-05-01T00:00:00Z', nonce: 'x' }));
+    await writeFile(
+      lock,
+      JSON.stringify({
+        pid: process.pid,
+        host: hostname(),
+        process_started_at: '',
+        acquired_at: '2024-05-01T00:00:00Z',
+        nonce: 'x',
+      }),
+    );
     try {
-      await expect(refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine })).rejects.toThrow(new RegExp(`held by pid ${process.pid} since 2024-05-01`));
+      await expect(refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine })).rejects.toThrow(
+        new RegExp(`held by pid ${process.pid} since 2024-05-01`),
+      );
     } finally {
       await rm(lock, { force: true });
     }
@@ -190,7 +244,16 @@ describe('local gold refresh', () => {
 
   it('takes over the lock of a refresh that crashed (its process is gone): no manual clean-up', async () => {
     const lock = join(lake, 'gold/_state/account_monthly_balance.lock');
-    await writeFile(lock, JSON.stringify({ pid: deadPid(), host: hostname(), process_started_at: '', acquired_at: new Date().toISOString(), nonce: 'crashed' }));
+    await writeFile(
+      lock,
+      JSON.stringify({
+        pid: deadPid(),
+        host: hostname(),
+        process_started_at: '',
+        acquired_at: new Date().toISOString(),
+        nonce: 'crashed',
+      }),
+    );
     await mkdir(join(lake, 'gold/_staging/account_monthly_balance/crashed-attempt'), { recursive: true });
     const { plan } = await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine });
     expect(plan.kind).toBe('noop');
@@ -218,13 +281,23 @@ describe('local gold refresh', () => {
     };
     const holder = refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine: pausing });
     await paused;
-    await addSource(engine, lake, { ...SOURCE_E, sourceId: 'src-g', key: 'transactions/2024-06/batch-g.csv', runId: 'run-g', rows: [{ id: 'T017', account: 'ACC001', amount: '2.00', currency: 'EUR', at: '2024-05-15T00:00:00Z' }] });
+    await addSource(engine, lake, {
+      ...SOURCE_E,
+      sourceId: 'src-g',
+      key: 'transactions/2024-06/batch-g.csv',
+      runId: 'run-g',
+      rows: [{ id: 'T017', account: 'ACC001', amount: '2.00', currency: 'EUR', at: '2024-05-15T00:00:00Z' }],
+    });
     await attachLake(engine, lake);
-    await expect(refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine, lockWaitMs: 0 })).rejects.toBeInstanceOf(LockBusyError);
+    await expect(
+      refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: lake, engine, lockWaitMs: 0 }),
+    ).rejects.toBeInstanceOf(LockBusyError);
     resume();
     const { plan } = await holder;
     expect(plan.months).toEqual(['2024-05']);
-    const state = JSON.parse(await readFile(join(lake, 'gold/_state/account_monthly_balance.json'), 'utf8')) as GoldState;
+    const state = JSON.parse(
+      await readFile(join(lake, 'gold/_state/account_monthly_balance.json'), 'utf8'),
+    ) as GoldState;
     expect(state.sources['src-g']?.run_id).toBe('run-g');
   });
 });

@@ -35,16 +35,28 @@ describe('readConfig', () => {
   });
 
   it('refuses a decompression cap that is not a positive integer', () => {
-    expect(() => readConfig({ ...complete, MAX_UNCOMPRESSED_BYTES: '2GB' })).toThrow(new ConfigError('MAX_UNCOMPRESSED_BYTES must be a positive integer (got "2GB")'));
+    expect(() => readConfig({ ...complete, MAX_UNCOMPRESSED_BYTES: '2GB' })).toThrow(
+      new ConfigError('MAX_UNCOMPRESSED_BYTES must be a positive integer (got "2GB")'),
+    );
   });
 
   it('names every missing variable at once', () => {
     const { SILVER_BUCKET: _s, GLUE_SILVER_DATABASE: _g, ...partial } = complete;
-    expect(() => readConfig(partial)).toThrow(new ConfigError('missing environment variables: SILVER_BUCKET, GLUE_SILVER_DATABASE'));
+    expect(() => readConfig(partial)).toThrow(
+      new ConfigError('missing environment variables: SILVER_BUCKET, GLUE_SILVER_DATABASE'),
+    );
   });
 
   it('defaults the optional ones', () => {
-    const { WORK_DIR: _w, DUCKDB_MEMORY_LIMIT: _d, GLUE_QUARANTINE_DATABASE: _q, PII_SALT_SECRET_ARN: _p, MAX_UNCOMPRESSED_BYTES: _m, INGEST_THREADS: _t, ...required } = complete;
+    const {
+      WORK_DIR: _w,
+      DUCKDB_MEMORY_LIMIT: _d,
+      GLUE_QUARANTINE_DATABASE: _q,
+      PII_SALT_SECRET_ARN: _p,
+      MAX_UNCOMPRESSED_BYTES: _m,
+      INGEST_THREADS: _t,
+      ...required
+    } = complete;
     expect(readConfig(required)).toMatchObject({
       workDir: expect.any(String),
       duckdbMemoryLimit: undefined,

@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { decodeS3EventKey, parseEventDocument, parseMessageBody, UnrecognizedEventError } from '../../../lambdas/ingest/events.ts';
+import {
+  decodeS3EventKey,
+  parseEventDocument,
+  parseMessageBody,
+  UnrecognizedEventError,
+} from '../../../lambdas/ingest/events.ts';
 
 function s3Notification(key: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -102,12 +107,24 @@ describe('S3 event notifications', () => {
   });
 
   it('ignores s3:TestEvent', () => {
-    const body = JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Time: '2024-03-01T12:00:00.000Z', Bucket: 'lake-bronze' });
-    expect(parseMessageBody(body)).toEqual({ objects: [], ignored: [{ reason: 'test-event', detail: 's3:TestEvent for bucket lake-bronze' }] });
+    const body = JSON.stringify({
+      Service: 'Amazon S3',
+      Event: 's3:TestEvent',
+      Time: '2024-03-01T12:00:00.000Z',
+      Bucket: 'lake-bronze',
+    });
+    expect(parseMessageBody(body)).toEqual({
+      objects: [],
+      ignored: [{ reason: 'test-event', detail: 's3:TestEvent for bucket lake-bronze' }],
+    });
   });
 
   it('unwraps an SNS envelope', () => {
-    const body = JSON.stringify({ Type: 'Notification', MessageId: 'm', Message: JSON.stringify(s3Notification('x%2By.csv')) });
+    const body = JSON.stringify({
+      Type: 'Notification',
+      MessageId: 'm',
+      Message: JSON.stringify(s3Notification('x%2By.csv')),
+    });
     expect(parseMessageBody(body).objects[0]?.key).toBe('x+y.csv');
   });
 });
@@ -138,7 +155,9 @@ describe('EventBridge events', () => {
   });
 
   it('ignores other S3 detail types', () => {
-    expect(parseEventDocument(eventBridgeEvent('k', 'Object Deleted')).ignored).toEqual([{ reason: 'not-object-created', detail: 'Object Deleted' }]);
+    expect(parseEventDocument(eventBridgeEvent('k', 'Object Deleted')).ignored).toEqual([
+      { reason: 'not-object-created', detail: 'Object Deleted' },
+    ]);
   });
 });
 
@@ -148,7 +167,12 @@ describe('garbage', () => {
     ['a JSON array', '[1,2]'],
     ['an unrelated object', '{"foo":1}'],
     ['empty Records', '{"Records":[]}'],
-    ['a record without a key', JSON.stringify({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: {} } }] })],
+    [
+      'a record without a key',
+      JSON.stringify({
+        Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: {} } }],
+      }),
+    ],
     ['a non-S3 record', JSON.stringify({ Records: [{ eventSource: 'aws:dynamodb' }] })],
     ['an Object Created event without detail', JSON.stringify({ source: 'aws.s3', 'detail-type': 'Object Created' })],
   ])('%s is an UnrecognizedEventError quoting the payload', (_label, body) => {

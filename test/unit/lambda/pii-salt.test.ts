@@ -5,7 +5,14 @@ import { ConfigError } from '../../../lambdas/ingest/config.ts';
 import { onceResolved, resolvePiiSalt } from '../../../lambdas/ingest/pii-salt.ts';
 
 const hashing = parseContract(
-  { name: 'customers', version: '1', columns: [{ name: 'id', type: 'string', required: true }, { name: 'email', type: 'string', pii: 'hash' }] },
+  {
+    name: 'customers',
+    version: '1',
+    columns: [
+      { name: 'id', type: 'string', required: true },
+      { name: 'email', type: 'string', pii: 'hash' },
+    ],
+  },
   'customers.json',
 );
 const noClient = (): SecretsManagerClient => {
@@ -19,7 +26,9 @@ describe('resolvePiiSalt', () => {
 
   it('refuses to hash without a secret salt, naming the contracts that hash', async () => {
     await expect(resolvePiiSalt(new ContractRegistry([hashing]), undefined, noClient)).rejects.toThrow(
-      new ConfigError('customers hash PII columns but PII_SALT_SECRET_ARN is not set: refusing to hash without a secret salt'),
+      new ConfigError(
+        'customers hash PII columns but PII_SALT_SECRET_ARN is not set: refusing to hash without a secret salt',
+      ),
     );
   });
 });

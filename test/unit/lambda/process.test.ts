@@ -34,7 +34,10 @@ const config: IngestConfig = {
 };
 
 const contracts = new ContractRegistry([
-  parseContract({ name: 'transactions', version: '1.0.0', columns: [{ name: 'id', type: 'string' }] }, 'transactions.json'),
+  parseContract(
+    { name: 'transactions', version: '1.0.0', columns: [{ name: 'id', type: 'string' }] },
+    'transactions.json',
+  ),
 ]);
 
 function manifestFor(source: SourceRef, overrides: Partial<Manifest> = {}): Manifest {
@@ -82,9 +85,18 @@ function harness(options: { ingest?: IngestFn; missingKeys?: string[] } = {}): H
     send: async (command: { input: Record<string, unknown> }) => {
       s3Calls.push(command.input);
       if (options.missingKeys?.includes(String(command.input.Key))) {
-        throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+        throw Object.assign(new Error('The specified key does not exist.'), {
+          name: 'NoSuchKey',
+          $metadata: { httpStatusCode: 404 },
+        });
       }
-      return { Body: Readable.from([Buffer.from('id\n1\n')]), ETag: '"etag-1"', VersionId: 'null', LastModified: new Date('2024-03-01T00:00:00Z'), ContentLength: 5 };
+      return {
+        Body: Readable.from([Buffer.from('id\n1\n')]),
+        ETag: '"etag-1"',
+        VersionId: 'null',
+        LastModified: new Date('2024-03-01T00:00:00Z'),
+        ContentLength: 5,
+      };
     },
   } as unknown as S3Client;
   const ingest: IngestFn =
@@ -127,19 +139,22 @@ function s3Body(key: string, bucket = 'bronze', size = 5): string {
 
 function sqsEvent(bodies: string[], queueArn = 'arn:aws:sqs:eu-west-1:123456789012:ingest'): SQSEvent {
   return {
-    Records: bodies.map(
-      (body, i): SQSRecord => ({
-        messageId: `m${i + 1}`,
-        receiptHandle: `r${i + 1}`,
-        body,
-        attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 's', ApproximateFirstReceiveTimestamp: '0' },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: queueArn,
-        awsRegion: 'eu-west-1',
-      }),
-    ),
+    Records: bodies.map((body, i): SQSRecord => ({
+      messageId: `m${i + 1}`,
+      receiptHandle: `r${i + 1}`,
+      body,
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 's',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: queueArn,
+      awsRegion: 'eu-west-1',
+    })),
   };
 }
 
@@ -160,7 +175,8 @@ function context(remainingMs = 600_000): Context {
   };
 }
 
-const throttling = (): Error => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+const throttling = (): Error =>
+  Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
 
 /** Everything the function printed (EMF documents, logs) during the current test. */
 let stdout: string[] = [];
@@ -184,7 +200,10 @@ describe('SQS batches', () => {
       },
     });
     const handle = createIngestHandler(() => h.deps);
-    const result = await handle(sqsEvent([s3Body('transactions/good.csv'), 'garbage', s3Body('transactions/throttled.csv')]), context());
+    const result = await handle(
+      sqsEvent([s3Body('transactions/good.csv'), 'garbage', s3Body('transactions/throttled.csv')]),
+      context(),
+    );
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }, { itemIdentifier: 'm3' }] });
     expect(h.ingested.map((s) => s.key)).toEqual(['transactions/good.csv']);
   });
@@ -193,13 +212,21 @@ describe('SQS batches', () => {
     const h = harness();
     await createIngestHandler(() => h.deps)(sqsEvent([s3Body('transactions/a+b%C3%BC.csv')]), context());
     expect(h.s3Calls[0]).toMatchObject({ Bucket: 'bronze', Key: 'transactions/a bü.csv' });
-    expect(h.ingested[0]).toMatchObject({ key: 'transactions/a bü.csv', etag: '"etag-1"', versionId: undefined, size: 5 });
+    expect(h.ingested[0]).toMatchObject({
+      key: 'transactions/a bü.csv',
+      etag: '"etag-1"',
+      versionId: undefined,
+      size: 5,
+    });
     expect(h.ingested[0]?.lastModified?.toISOString()).toBe('2024-03-01T00:00:00.000Z');
   });
 
   it("gives the engine the deployment's PII salt", async () => {
     const h = harness();
-    await createIngestHandler(() => h.deps)(sqsEvent([s3Body('transactions/a.csv'), s3Body('transactions/b.csv')]), context());
+    await createIngestHandler(() => h.deps)(
+      sqsEvent([s3Body('transactions/a.csv'), s3Body('transactions/b.csv')]),
+      context(),
+    );
     expect(h.salts).toEqual(['salt-for-tests', 'salt-for-tests']);
   });
 
@@ -237,7 +264,11 @@ describe('SQS batches', () => {
     const h = harness();
     const twoGigabytes = 2 * 1024 ** 3;
     const result = await createIngestHandler(() => h.deps)(
-      sqsEvent([s3Body('transactions/a.csv'), s3Body('transactions/huge.csv', 'bronze', twoGigabytes), s3Body('transactions/c.csv')]),
+      sqsEvent([
+        s3Body('transactions/a.csv'),
+        s3Body('transactions/huge.csv', 'bronze', twoGigabytes),
+        s3Body('transactions/c.csv'),
+      ]),
       context(MIN_REMAINING_MS_TO_START + 60_000),
     );
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }] });
@@ -261,13 +292,20 @@ describe('direct invocations', () => {
     const handle = createIngestHandler(() => h.deps);
     expect(await handle(JSON.parse(s3Body('transactions/direct.csv')), context())).toBeUndefined();
     await handle(
-      { source: 'aws.s3', 'detail-type': 'Object Created', time: '2024-03-01T00:00:00Z', detail: { bucket: { name: 'bronze' }, object: { key: 'transactions/eb file.csv' } } },
+      {
+        source: 'aws.s3',
+        'detail-type': 'Object Created',
+        time: '2024-03-01T00:00:00Z',
+        detail: { bucket: { name: 'bronze' }, object: { key: 'transactions/eb file.csv' } },
+      },
       context(),
     );
     expect(h.ingested.map((s) => s.key)).toEqual(['transactions/direct.csv', 'transactions/eb file.csv']);
     await expect(handle({ hello: 'world' }, context())).rejects.toThrow(/unrecognized event/);
     const failing = harness({ ingest: async () => Promise.reject(throttling()) });
-    await expect(createIngestHandler(() => failing.deps)(JSON.parse(s3Body('transactions/t.csv')), context())).rejects.toThrow(/Rate exceeded/);
+    await expect(
+      createIngestHandler(() => failing.deps)(JSON.parse(s3Body('transactions/t.csv')), context()),
+    ).rejects.toThrow(/Rate exceeded/);
   });
 });
 
@@ -275,16 +313,31 @@ describe('EMF metrics', () => {
   it('publishes the alarm metrics with exactly the service and dataset dimensions', async () => {
     const h = harness();
     await createIngestHandler(() => h.deps)(sqsEvent([s3Body('transactions/a.csv')]), context());
-    const emf = stdout.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const emf = stdout
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(emf).toHaveLength(1);
-    const doc = emf[0] as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>;
+    const doc = emf[0] as {
+      _aws: {
+        CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
+      };
+    } & Record<string, unknown>;
     const [directive] = doc._aws.CloudWatchMetrics;
     expect(directive?.Namespace).toBe('MedallionLakeTest');
     expect(directive?.Dimensions).toEqual([['service', 'dataset']]);
     expect(directive?.Metrics.map((m) => m.Name).sort()).toEqual(
       ['BytesIn', 'DurationMs', 'FilesRejected', 'RowsIn', 'RowsQuarantined', 'RowsValid', 'SecondsToQueryable'].sort(),
     );
-    expect(doc).toMatchObject({ service: 'ingest-test', dataset: 'transactions', RowsIn: 10, RowsValid: 8, RowsQuarantined: 2, BytesIn: 123, FilesRejected: 0 });
+    expect(doc).toMatchObject({
+      service: 'ingest-test',
+      dataset: 'transactions',
+      RowsIn: 10,
+      RowsValid: 8,
+      RowsQuarantined: 2,
+      BytesIn: 123,
+      FilesRejected: 0,
+    });
     expect(doc.SecondsToQueryable as number).toBeGreaterThanOrEqual(5);
   });
 });

@@ -19,20 +19,34 @@ import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts'
 const contracts = loadContracts();
 /** The same contract at another version: a re-ingest under it is another run of each source. */
 const nextVersion = new ContractRegistry([
-  parseContract({ ...(JSON.parse(readFileSync(new URL('../../../contracts/transactions.json', import.meta.url), 'utf8')) as object), version: '1.1.0' }, 'transactions.json'),
+  parseContract(
+    {
+      ...(JSON.parse(readFileSync(new URL('../../../contracts/transactions.json', import.meta.url), 'utf8')) as object),
+      version: '1.1.0',
+    },
+    'transactions.json',
+  ),
 ]);
 
 const producerFile = (n: number): string =>
-  csv(...Array.from({ length: 3 }, (_, i) => `T${n}-${i},ACC00${i},${n}.0${i},EUR,2024-01-${String(10 + i).padStart(2, '0')}T00:00:00Z`), `T${n}-x,ACC009,${n}.50,EUR,2024-02-01T00:00:00Z`);
+  csv(
+    ...Array.from(
+      { length: 3 },
+      (_, i) => `T${n}-${i},ACC00${i},${n}.0${i},EUR,2024-01-${String(10 + i).padStart(2, '0')}T00:00:00Z`,
+    ),
+    `T${n}-x,ACC009,${n}.50,EUR,2024-02-01T00:00:00Z`,
+  );
 
 async function lakeWithSmallFiles(count = 6): Promise<{ lake: TestLake; manifests: Manifest[] }> {
   const lake = await createTestLake(contracts);
   const manifests: Manifest[] = [];
-  for (let n = 1; n <= count; n++) manifests.push(await lake.ingest(`transactions/producer-${n}.csv`, producerFile(n), { etag: `etag-${n}` }));
+  for (let n = 1; n <= count; n++)
+    manifests.push(await lake.ingest(`transactions/producer-${n}.csv`, producerFile(n), { etag: `etag-${n}` }));
   return { lake, manifests };
 }
 
-const glob = (lake: TestLake) => `read_parquet('${lake.root}/silver/transactions/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)`;
+const glob = (lake: TestLake) =>
+  `read_parquet('${lake.root}/silver/transactions/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)`;
 
 /** Rows of `a` not in `b` and of `b` not in `a`, with multiplicity, by DuckDB over the Parquet files. */
 async function exceptAllBothWays(before: string, lake: TestLake): Promise<number[]> {
@@ -51,9 +65,11 @@ async function keepSilver(lake: TestLake): Promise<string> {
 const compact = (lake: TestLake, extra: Partial<CompactOptions> = {}) =>
   compactDataset({ store: lake.store, contracts, dataset: 'transactions', workDir: lake.root, ...extra });
 
-const manifestOf = async (lake: TestLake, m: Manifest): Promise<Manifest> => JSON.parse(await readFile(join(lake.root, 'silver', manifestKey('transactions', m.source_id)), 'utf8')) as Manifest;
+const manifestOf = async (lake: TestLake, m: Manifest): Promise<Manifest> =>
+  JSON.parse(await readFile(join(lake.root, 'silver', manifestKey('transactions', m.source_id)), 'utf8')) as Manifest;
 
-const count = async (lake: TestLake): Promise<number> => Number((await readWithDuckDb(`SELECT count(*) AS n FROM ${glob(lake)}`))[0]?.n);
+const count = async (lake: TestLake): Promise<number> =>
+  Number((await readWithDuckDb(`SELECT count(*) AS n FROM ${glob(lake)}`))[0]?.n);
 
 describe('compaction', () => {
   it('rewrites a partition of many small files as one file with the same rows and lineage (EXCEPT ALL both ways)', async () => {
@@ -72,8 +88,12 @@ describe('compaction', () => {
     expect(jan[0]).toMatch(/\/part-compacted-[0-9a-f]{16}\.parquet$/);
     expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
     // Every row still names its source and run.
-    const perRun = await readWithDuckDb(`SELECT ingest_run_id, source_key, count(*) AS n FROM ${glob(lake)} GROUP BY ALL ORDER BY source_key`);
-    expect(perRun.map((r) => [r.ingest_run_id, r.source_key, Number(r.n)])).toEqual(manifests.map((m) => [m.run_id, m.source.key, 4]));
+    const perRun = await readWithDuckDb(
+      `SELECT ingest_run_id, source_key, count(*) AS n FROM ${glob(lake)} GROUP BY ALL ORDER BY source_key`,
+    );
+    expect(perRun.map((r) => [r.ingest_run_id, r.source_key, Number(r.n)])).toEqual(
+      manifests.map((m) => [m.run_id, m.source.key, 4]),
+    );
     // Manifests point at the compacted files, still account for every row, and say what was replaced.
     for (const m of manifests) {
       const now = await manifestOf(lake, m);
@@ -92,15 +112,25 @@ describe('compaction', () => {
     expect(again.groups).toEqual([]);
     expect(again.files_before).toBe(again.files_after);
     expect(await lake.files('silver')).toEqual(files);
-    expect(await Promise.all(files.map(async (k) => (await stat(join(lake.root, 'silver', k))).mtimeMs))).toEqual(times);
+    expect(await Promise.all(files.map(async (k) => (await stat(join(lake.root, 'silver', k))).mtimeMs))).toEqual(
+      times,
+    );
   });
 
   it('groups files up to the target size, and only the partition asked for', async () => {
     const { lake } = await lakeWithSmallFiles();
     const [one] = await lake.files('silver', 'transactions/year=2024/month=01/');
     const size = (await stat(join(lake.root, 'silver', one as string))).size;
-    const dry = await compact(lake, { partition: 'year=2024/month=01', targetBytes: Math.floor(size * 2.5), dryRun: true });
-    expect(dry.groups.map((g) => [g.inputs.length, g.status])).toEqual([[2, 'would_compact'], [2, 'would_compact'], [2, 'would_compact']]);
+    const dry = await compact(lake, {
+      partition: 'year=2024/month=01',
+      targetBytes: Math.floor(size * 2.5),
+      dryRun: true,
+    });
+    expect(dry.groups.map((g) => [g.inputs.length, g.status])).toEqual([
+      [2, 'would_compact'],
+      [2, 'would_compact'],
+      [2, 'would_compact'],
+    ]);
     expect(await lake.files('silver', 'transactions/year=2024/month=01/')).toHaveLength(6);
     const report = await compact(lake, { partition: 'year=2024/month=01', targetBytes: Math.floor(size * 2.5) });
     expect(report.groups.every((g) => g.status === 'compacted')).toBe(true);
@@ -132,16 +162,32 @@ describe('compaction', () => {
     const m3 = manifests[2] as Manifest;
     const { ingestObject } = await import('../../../engine/index.ts');
     const body = producerFile(3);
-    const fresh = await ingestObject({ bucket: 'test-bronze', key: 'transactions/producer-3.csv', etag: 'etag-3', lastModified: new Date('2024-05-01T12:00:00Z') }, (async function* () { yield Buffer.from(body); })(), {
-      contracts: nextVersion, store: lake.store, catalog: lake.catalog, workDir: lake.root,
-    });
+    const fresh = await ingestObject(
+      {
+        bucket: 'test-bronze',
+        key: 'transactions/producer-3.csv',
+        etag: 'etag-3',
+        lastModified: new Date('2024-05-01T12:00:00Z'),
+      },
+      (async function* () {
+        yield Buffer.from(body);
+      })(),
+      {
+        contracts: nextVersion,
+        store: lake.store,
+        catalog: lake.catalog,
+        workDir: lake.root,
+      },
+    );
     expect(fresh.run_id).not.toBe(m3.run_id);
     const runs = await readWithDuckDb(`SELECT ingest_run_id, count(*) AS n FROM ${glob(lake)} GROUP BY ALL`);
     expect(await count(lake)).toBe(24);
     expect(runs.find((r) => r.ingest_run_id === m3.run_id)).toBeUndefined();
     expect(Number(runs.find((r) => r.ingest_run_id === fresh.run_id)?.n)).toBe(4);
     // The compacted files hold the other five sources only.
-    const inCompacted = await readWithDuckDb(`SELECT count(*) AS n FROM read_parquet([${report.groups.map((g) => `'${lake.root}/silver/${g.file}'`).join(', ')}])`);
+    const inCompacted = await readWithDuckDb(
+      `SELECT count(*) AS n FROM read_parquet([${report.groups.map((g) => `'${lake.root}/silver/${g.file}'`).join(', ')}])`,
+    );
     expect(Number(inCompacted[0]?.n)).toBe(20);
     // A later compaction takes the re-ingested files in with the rest of the new small files only.
     const next = await compact(lake);
@@ -156,22 +202,40 @@ describe('compaction', () => {
       partition: 'year=2024/month=01',
       beforeSwitch: async () => {
         const body = producerFile(2);
-        await ingestObject({ bucket: 'test-bronze', key: 'transactions/producer-2.csv', etag: 'etag-2', lastModified: new Date('2024-05-01T12:00:00Z') }, (async function* () { yield Buffer.from(body); })(), {
-          contracts: nextVersion, store: lake.store, catalog: lake.catalog, workDir: lake.root,
-        });
+        await ingestObject(
+          {
+            bucket: 'test-bronze',
+            key: 'transactions/producer-2.csv',
+            etag: 'etag-2',
+            lastModified: new Date('2024-05-01T12:00:00Z'),
+          },
+          (async function* () {
+            yield Buffer.from(body);
+          })(),
+          {
+            contracts: nextVersion,
+            store: lake.store,
+            catalog: lake.catalog,
+            workDir: lake.root,
+          },
+        );
       },
     });
     expect(report.groups.map((g) => g.status)).toEqual(['changed']);
-    expect((await lake.files('silver', 'transactions/year=2024/month=01/')).some((k) => k.includes('compacted'))).toBe(false);
+    expect((await lake.files('silver', 'transactions/year=2024/month=01/')).some((k) => k.includes('compacted'))).toBe(
+      false,
+    );
     expect(await count(lake)).toBe(12);
-    expect((await lake.files('silver', '_maintenance/'))).toEqual([]);
+    expect(await lake.files('silver', '_maintenance/')).toEqual([]);
     expect((await manifestOf(lake, manifests[0] as Manifest)).compactions).toBeUndefined();
   });
 
   it('an interrupted compaction (crash after the upload) is finished by the next run: no duplicates left', async () => {
     const { lake } = await lakeWithSmallFiles(3);
     const before = await keepSilver(lake);
-    await expect(compact(lake, { partition: 'year=2024/month=01', beforeSwitch: async () => Promise.reject(new Error('killed')) })).rejects.toThrow('killed');
+    await expect(
+      compact(lake, { partition: 'year=2024/month=01', beforeSwitch: async () => Promise.reject(new Error('killed')) }),
+    ).rejects.toThrow('killed');
     expect(await count(lake)).toBe(12 + 9); // the compacted file and its inputs, both readable for now
     const report = await compact(lake);
     expect(report.recovered.map((r) => r.outcome)).toEqual(['finished']);
@@ -196,9 +260,18 @@ describe('compaction', () => {
   it('erasure works across compacted files and counts per source', async () => {
     const { lake, manifests } = await lakeWithSmallFiles(3);
     await compact(lake);
-    const record = await eraseRows({ store: lake.store, contracts, dataset: 'transactions', where: 'account_id = ACC001', requestedBy: 't', workDir: lake.root });
+    const record = await eraseRows({
+      store: lake.store,
+      contracts,
+      dataset: 'transactions',
+      where: 'account_id = ACC001',
+      requestedBy: 't',
+      workDir: lake.root,
+    });
     expect(record.rows_removed.silver).toBe(3);
-    expect(record.sources.map((s) => [s.source_id, s.rows_valid_removed])).toEqual(manifests.map((m) => [m.source_id, 1]));
+    expect(record.sources.map((s) => [s.source_id, s.rows_valid_removed])).toEqual(
+      manifests.map((m) => [m.source_id, 1]),
+    );
     expect(await count(lake)).toBe(9);
   });
 });

@@ -19,8 +19,17 @@ import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 
 const contracts = loadContracts();
-const JAN = csv('T1,ACC001,1.00,EUR,2024-01-05T00:00:00Z', 'T2,ACC002,2.00,USD,2024-01-06T00:00:00Z', 'T3,ACC001,bad,EUR,2024-01-07T00:00:00Z', 'T4,ACC0011,4.00,EUR,2024-01-08T00:00:00Z');
-const FEB = csv('T5,ACC001,5.00,EUR,2024-02-05T00:00:00Z', 'T6,ACC003,6.00,GBP,2024-02-06T00:00:00Z', 'T7,ACC003,7.00,XXX,2024-02-07T00:00:00Z');
+const JAN = csv(
+  'T1,ACC001,1.00,EUR,2024-01-05T00:00:00Z',
+  'T2,ACC002,2.00,USD,2024-01-06T00:00:00Z',
+  'T3,ACC001,bad,EUR,2024-01-07T00:00:00Z',
+  'T4,ACC0011,4.00,EUR,2024-01-08T00:00:00Z',
+);
+const FEB = csv(
+  'T5,ACC001,5.00,EUR,2024-02-05T00:00:00Z',
+  'T6,ACC003,6.00,GBP,2024-02-06T00:00:00Z',
+  'T7,ACC003,7.00,XXX,2024-02-07T00:00:00Z',
+);
 
 async function lakeWithTwoSources(): Promise<{ lake: TestLake; jan: Manifest; feb: Manifest }> {
   const lake = await createTestLake(contracts);
@@ -30,7 +39,9 @@ async function lakeWithTwoSources(): Promise<{ lake: TestLake; jan: Manifest; fe
 }
 
 async function manifestOf(lake: TestLake, m: Manifest): Promise<Manifest> {
-  return JSON.parse(await readFile(join(lake.root, 'silver', manifestKey('transactions', m.source_id)), 'utf8')) as Manifest;
+  return JSON.parse(
+    await readFile(join(lake.root, 'silver', manifestKey('transactions', m.source_id)), 'utf8'),
+  ) as Manifest;
 }
 
 async function fileState(lake: TestLake): Promise<Record<string, string>> {
@@ -44,8 +55,20 @@ async function fileState(lake: TestLake): Promise<Record<string, string>> {
   return out;
 }
 
-const erase = (lake: TestLake, where: string, extra: { dryRun?: boolean; piiSalt?: string; contracts?: ContractRegistry; dataset?: string } = {}) =>
-  eraseRows({ store: lake.store, contracts: extra.contracts ?? contracts, dataset: extra.dataset ?? 'transactions', where, requestedBy: 'dpo@example.org', workDir: lake.root, ...extra });
+const erase = (
+  lake: TestLake,
+  where: string,
+  extra: { dryRun?: boolean; piiSalt?: string; contracts?: ContractRegistry; dataset?: string } = {},
+) =>
+  eraseRows({
+    store: lake.store,
+    contracts: extra.contracts ?? contracts,
+    dataset: extra.dataset ?? 'transactions',
+    where,
+    requestedBy: 'dpo@example.org',
+    workDir: lake.root,
+    ...extra,
+  });
 
 describe('erasure', () => {
   it('removes exactly the matching rows from silver and quarantine, records them per source, and keeps every other row', async () => {
@@ -66,8 +89,20 @@ describe('erasure', () => {
     expect(record.predicate.column).toBe('account_id');
     expect(JSON.stringify(record)).not.toContain('ACC001');
     expect(record.sources).toEqual([
-      { run_id: jan.run_id, source_id: jan.source_id, source_key: 'transactions/2024-01.csv', rows_valid_removed: 1, rows_quarantined_removed: 1 },
-      { run_id: feb.run_id, source_id: feb.source_id, source_key: 'transactions/2024-02.csv', rows_valid_removed: 1, rows_quarantined_removed: 0 },
+      {
+        run_id: jan.run_id,
+        source_id: jan.source_id,
+        source_key: 'transactions/2024-01.csv',
+        rows_valid_removed: 1,
+        rows_quarantined_removed: 1,
+      },
+      {
+        run_id: feb.run_id,
+        source_id: feb.source_id,
+        source_key: 'transactions/2024-02.csv',
+        rows_valid_removed: 1,
+        rows_quarantined_removed: 0,
+      },
     ]);
     // The audit record is in silver/_audit/erasures/, as returned.
     const [auditKey] = await lake.files('silver', ERASURES_PREFIX);
@@ -77,7 +112,15 @@ describe('erasure', () => {
     // Manifests keep what the ingest saw (conservation holds) and explain what silver holds now.
     const janNow = await manifestOf(lake, jan);
     expect(janNow.rows_in).toBe(janNow.rows_valid + janNow.rows_quarantined);
-    expect(janNow.erasures).toEqual([{ erasure_id: record.erasure_id, erased_at: record.started_at, record_key: auditKey, rows_valid_removed: 1, rows_quarantined_removed: 1 }]);
+    expect(janNow.erasures).toEqual([
+      {
+        erasure_id: record.erasure_id,
+        erased_at: record.started_at,
+        record_key: auditKey,
+        rows_valid_removed: 1,
+        rows_quarantined_removed: 1,
+      },
+    ]);
     const silverJan = silverAfter.filter((r) => r.ingest_run_id === jan.run_id).length;
     expect(silverJan).toBe(janNow.rows_valid - 1);
   });
@@ -85,8 +128,16 @@ describe('erasure', () => {
   it('makes gold see the erased sources as pending, so their months are recomputed', async () => {
     const { lake, jan, feb } = await lakeWithTwoSources();
     const state: GoldState = {
-      state_version: 1, table: 'account_monthly_balance', build_version: 'x', refresh_id: 'r', first_month: '2024-01', last_month: '2024-02',
-      sources: { [jan.source_id]: { run_id: jan.run_id, months: ['2024-01'] }, [feb.source_id]: { run_id: feb.run_id, months: ['2024-02'] } },
+      state_version: 1,
+      table: 'account_monthly_balance',
+      build_version: 'x',
+      refresh_id: 'r',
+      first_month: '2024-01',
+      last_month: '2024-02',
+      sources: {
+        [jan.source_id]: { run_id: jan.run_id, months: ['2024-01'] },
+        [feb.source_id]: { run_id: feb.run_id, months: ['2024-02'] },
+      },
     };
     const table = { ...ACCOUNT_MONTHLY_BALANCE, buildVersion: 'x' };
     expect(pendingSources([jan, feb], state, table).manifests).toEqual([]);
@@ -102,7 +153,11 @@ describe('erasure', () => {
     const dry = await erase(lake, "account_id = 'ACC001'", { dryRun: true });
     expect(await fileState(lake)).toEqual(before);
     expect(dry).toMatchObject({ status: 'dry_run', dry_run: true, rows_removed: { silver: 2, quarantine: 1 } });
-    expect(dry.files.map((f) => `${f.zone}:${f.rows_removed}`).sort()).toEqual(['quarantine:1', 'silver:1', 'silver:1']);
+    expect(dry.files.map((f) => `${f.zone}:${f.rows_removed}`).sort()).toEqual([
+      'quarantine:1',
+      'silver:1',
+      'silver:1',
+    ]);
   });
 
   it('a predicate matching nothing changes nothing; running an erasure again removes nothing more', async () => {
@@ -121,7 +176,9 @@ describe('erasure', () => {
   it('matches typed values: a decimal and a timestamp as the contract types them', async () => {
     const { lake } = await lakeWithTwoSources();
     expect((await erase(lake, 'amount = 2', { dryRun: true })).rows_removed.silver).toBe(1);
-    expect((await erase(lake, "transaction_timestamp = '2024-02-06T01:00:00+01:00'", { dryRun: true })).rows_removed.silver).toBe(1);
+    expect(
+      (await erase(lake, "transaction_timestamp = '2024-02-06T01:00:00+01:00'", { dryRun: true })).rows_removed.silver,
+    ).toBe(1);
   });
 
   it.each([
@@ -172,12 +229,30 @@ describe('erasure', () => {
     const { ingestObject } = await import('../../../engine/index.ts');
     const body = 'person_id,email,age\n1,ana@example.org,30\n2,bob@example.org,40\n3,ana@example.org,-1\n';
     await lake.store.putBytes('bronze', 'people/p.csv', body);
-    await ingestObject({ bucket: 'b', key: 'people/p.csv', etag: 'e' }, (async function* () { yield Buffer.from(body); })(), {
-      contracts: registry, store: lake.store, catalog: lake.catalog, workDir: lake.root, piiSalt: 'pepper',
+    await ingestObject(
+      { bucket: 'b', key: 'people/p.csv', etag: 'e' },
+      (async function* () {
+        yield Buffer.from(body);
+      })(),
+      {
+        contracts: registry,
+        store: lake.store,
+        catalog: lake.catalog,
+        workDir: lake.root,
+        piiSalt: 'pepper',
+      },
+    );
+    const unsalted = await erase(lake, 'email = ana@example.org', {
+      contracts: registry,
+      dataset: 'people',
+      dryRun: true,
     });
-    const unsalted = await erase(lake, 'email = ana@example.org', { contracts: registry, dataset: 'people', dryRun: true });
     expect(unsalted.rows_removed.silver).toBe(0);
-    const record = await erase(lake, " email = ' ana@example.org' ", { contracts: registry, dataset: 'people', piiSalt: 'pepper' });
+    const record = await erase(lake, " email = ' ana@example.org' ", {
+      contracts: registry,
+      dataset: 'people',
+      piiSalt: 'pepper',
+    });
     expect(record.rows_removed).toEqual({ silver: 1, quarantine: 0 });
     expect(record.predicate.value_hash_algorithm).toMatch(/hmac/);
     const rows = await readWithDuckDb(`SELECT person_id FROM read_parquet('${lake.root}/silver/people/*.parquet')`);
@@ -190,11 +265,15 @@ describe('erasure', () => {
   it('deletes a whole rejected file kept in quarantine when it holds the value (gzip too), and keeps the others', async () => {
     const { lake } = await lakeWithTwoSources();
     const { gzipSync } = await import('node:zlib');
-    const rejected = await lake.ingest('transactions/broken.csv.gz', gzipSync('Who,What\nACC001,1\n'), { etag: 'etag-3' });
+    const rejected = await lake.ingest('transactions/broken.csv.gz', gzipSync('Who,What\nACC001,1\n'), {
+      etag: 'etag-3',
+    });
     const other = await lake.ingest('transactions/other.csv', 'Who,What\nACC002,1\n', { etag: 'etag-4' });
     expect([rejected.status, other.status]).toEqual(['rejected', 'rejected']);
     const record = await erase(lake, 'account_id = ACC001');
-    expect(record.files.filter((f) => f.action === 'deleted').map((f) => f.key)).toEqual([rejected.quarantine.file_key]);
+    expect(record.files.filter((f) => f.action === 'deleted').map((f) => f.key)).toEqual([
+      rejected.quarantine.file_key,
+    ]);
     expect(await lake.files('quarantine', 'transactions/files/')).toEqual([other.quarantine.file_key]);
     // A redelivery of the rejected object does not put the copy back.
     await lake.ingest('transactions/broken.csv.gz', gzipSync('Who,What\nACC001,1\n'), { etag: 'etag-3' });
@@ -217,33 +296,59 @@ describe('erasure', () => {
     const { lake, jan, feb } = await lakeWithTwoSources();
     // Fault injection: the second Parquet upload fails, as a full disk or a lost connection would.
     let puts = 0;
-    const failing = Object.assign(Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store, lake.store, {
-      putFile: async (...args: Parameters<typeof lake.store.putFile>) => {
-        if (args[1].endsWith('.parquet') && ++puts === 2) throw new Error('injected: upload failed');
-        return lake.store.putFile(...args);
+    const failing = Object.assign(
+      Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
+      lake.store,
+      {
+        putFile: async (...args: Parameters<typeof lake.store.putFile>) => {
+          if (args[1].endsWith('.parquet') && ++puts === 2) throw new Error('injected: upload failed');
+          return lake.store.putFile(...args);
+        },
       },
-    });
-    const first = await eraseRows({ store: failing, contracts, dataset: 'transactions', where: 'account_id = ACC001', requestedBy: 't', workDir: lake.root }).catch((e: unknown) => e);
+    );
+    const first = await eraseRows({
+      store: failing,
+      contracts,
+      dataset: 'transactions',
+      where: 'account_id = ACC001',
+      requestedBy: 't',
+      workDir: lake.root,
+    }).catch((e: unknown) => e);
     expect((first as Error).message).toMatch(/injected/);
     const [started] = await lake.files('silver', ERASURES_PREFIX);
-    expect(JSON.parse(await readFile(join(lake.root, 'silver', started as string), 'utf8'))).toMatchObject({ status: 'started' });
+    expect(JSON.parse(await readFile(join(lake.root, 'silver', started as string), 'utf8'))).toMatchObject({
+      status: 'started',
+    });
     expect((await lake.silverRows()).filter((r) => r.account_id === 'ACC001')).toHaveLength(1); // one file done, one not
 
     const second = await erase(lake, 'account_id = ACC001');
     expect(second.status).toBe('completed');
     expect((await lake.silverRows()).filter((r) => r.account_id === 'ACC001')).toEqual([]);
     expect((await lake.quarantineRows()).map((r) => JSON.parse(String(r.raw_record)).TransactionID)).toEqual(['T7']);
-    const removed = async (m: Manifest) => ((await manifestOf(lake, m)).erasures ?? []).reduce((s, e) => s + e.rows_valid_removed + e.rows_quarantined_removed, 0);
+    const removed = async (m: Manifest) =>
+      ((await manifestOf(lake, m)).erasures ?? []).reduce(
+        (s, e) => s + e.rows_valid_removed + e.rows_quarantined_removed,
+        0,
+      );
     expect((await removed(jan)) + (await removed(feb))).toBe(3); // 2 silver + 1 quarantined, each once
     expect((await lake.silverRows()).length).toBe(jan.rows_valid + feb.rows_valid - 2);
   });
 
   it('quarantined lines that could not be parsed match when the value stands in them as a whole field', async () => {
     const lake = await createTestLake(contracts);
-    await lake.ingest('transactions/m.csv', csv('T1,ACC001,1.00,EUR,2024-01-05T00:00:00Z,extra', 'T2,ACC0012,1.00,EUR,2024-01-05T00:00:00Z,extra', 'T3,ACC002,1.00,EUR,2024-01-05T00:00:00Z'));
+    await lake.ingest(
+      'transactions/m.csv',
+      csv(
+        'T1,ACC001,1.00,EUR,2024-01-05T00:00:00Z,extra',
+        'T2,ACC0012,1.00,EUR,2024-01-05T00:00:00Z,extra',
+        'T3,ACC002,1.00,EUR,2024-01-05T00:00:00Z',
+      ),
+    );
     expect((await lake.quarantineRows()).map((r) => r.reasons)).toEqual([['MALFORMED_ROW'], ['MALFORMED_ROW']]);
     const record = await erase(lake, 'account_id = ACC001');
     expect(record.rows_removed).toEqual({ silver: 0, quarantine: 1 });
-    expect((await lake.quarantineRows()).map((r) => r.raw_record)).toEqual(['T2,ACC0012,1.00,EUR,2024-01-05T00:00:00Z,extra']);
+    expect((await lake.quarantineRows()).map((r) => r.raw_record)).toEqual([
+      'T2,ACC0012,1.00,EUR,2024-01-05T00:00:00Z,extra',
+    ]);
   });
 });

@@ -90,7 +90,11 @@ describe('analyst queries on the fixture lake', () => {
   });
 
   it('month_end_balances_from_silver returns the same rows as the gold-based query', async () => {
-    const ranges: Array<Record<string, string>> = [{}, { from_month: '2023-11', to_month: '2024-02' }, { from_month: '2024-02', to_month: '2024-06' }];
+    const ranges: Array<Record<string, string>> = [
+      {},
+      { from_month: '2023-11', to_month: '2024-02' },
+      { from_month: '2024-02', to_month: '2024-06' },
+    ];
     for (const params of ranges) {
       const fromGold = await runQueryFile(engine, 'month_end_balances', params);
       const fromSilver = await runQueryFile(engine, 'month_end_balances_from_silver', params);
@@ -106,14 +110,22 @@ describe('analyst queries on the fixture lake', () => {
       await buildLake(other, poisonLake, BASE_SOURCES);
       await refreshGoldLocal({ table: DEFAULT_GOLD_TABLE, lakeDir: poisonLake, engine: other });
       // April is gold's last month; 2099 is a partition far outside any range. Neither may be read for Q1.
-      await writeFile(join(poisonLake, 'gold/account_monthly_balance/year=2024/month=04/part-00000.parquet'), 'not parquet');
+      await writeFile(
+        join(poisonLake, 'gold/account_monthly_balance/year=2024/month=04/part-00000.parquet'),
+        'not parquet',
+      );
       await rm(join(poisonLake, 'gold/account_monthly_balance/year=2099'), { recursive: true, force: true });
-      await writeFile(join(poisonLake, 'silver/transactions/year=2024/month=04/part-src-c-00000.parquet'), 'not parquet');
+      await writeFile(
+        join(poisonLake, 'silver/transactions/year=2024/month=04/part-src-c-00000.parquet'),
+        'not parquet',
+      );
       await attachLake(other, poisonLake);
       expect(balances(await runQueryFile(other, 'month_end_balances'))).toEqual(Q1_2024);
       const completeness = await runQueryFile(other, 'dq_completeness');
       expect(completeness[0]?.rows_checked).toBe('12');
-      await expect(runQueryFile(other, 'month_end_balances', { from_month: '2024-03', to_month: '2024-04' })).rejects.toThrow();
+      await expect(
+        runQueryFile(other, 'month_end_balances', { from_month: '2024-03', to_month: '2024-04' }),
+      ).rejects.toThrow();
     } finally {
       await other.close();
       await rm(poisonLake, { recursive: true, force: true });
@@ -123,31 +135,53 @@ describe('analyst queries on the fixture lake', () => {
   it('deduplicated_transactions: one row per id, the latest ingest’s values, in the UTC month', async () => {
     const rows = await runQueryFile(engine, 'deduplicated_transactions');
     // T001 (Dec) and T010 (Apr) fall outside Q1. T002 wins from batch-b (landed later), T008 from batch-c.
-    expect(rows.map((r) => [r.transaction_id, r.account_id, r.amount, r.month, r.source_key, r.versions_seen])).toEqual([
-      ['T004', 'ACC005', '500.00', '01', 'transactions/2024-01/batch-a.csv', '1'],
-      ['T002', 'ACC001', '250.00', '01', 'transactions/2024-02/batch-b.csv', '2'],
-      ['T003', 'ACC001', '-24.00', '01', 'transactions/2024-01/batch-a.csv', '2'],
-      ['T005', 'ACC005', '-120.25', '01', 'transactions/2024-01/batch-a.csv', '1'],
-      ['T007', 'ACC003', '40.00', '02', 'transactions/2024-02/batch-b.csv', '1'],
-      ['T006', 'ACC002', '-25.50', '02', 'transactions/2024-02/batch-b.csv', '1'],
-      ['T008', 'ACC002', '-100.00', '03', 'transactions/2024-03/batch-c.csv', '2'],
-      ['T011', 'ACC005', '20.00', '03', 'transactions/2024-03/batch-c.csv', '1'],
-      ['T009', 'ACC003', '10.00', '03', 'transactions/2024-03/batch-c.csv', '1'],
-    ]);
+    expect(rows.map((r) => [r.transaction_id, r.account_id, r.amount, r.month, r.source_key, r.versions_seen])).toEqual(
+      [
+        ['T004', 'ACC005', '500.00', '01', 'transactions/2024-01/batch-a.csv', '1'],
+        ['T002', 'ACC001', '250.00', '01', 'transactions/2024-02/batch-b.csv', '2'],
+        ['T003', 'ACC001', '-24.00', '01', 'transactions/2024-01/batch-a.csv', '2'],
+        ['T005', 'ACC005', '-120.25', '01', 'transactions/2024-01/batch-a.csv', '1'],
+        ['T007', 'ACC003', '40.00', '02', 'transactions/2024-02/batch-b.csv', '1'],
+        ['T006', 'ACC002', '-25.50', '02', 'transactions/2024-02/batch-b.csv', '1'],
+        ['T008', 'ACC002', '-100.00', '03', 'transactions/2024-03/batch-c.csv', '2'],
+        ['T011', 'ACC005', '20.00', '03', 'transactions/2024-03/batch-c.csv', '1'],
+        ['T009', 'ACC003', '10.00', '03', 'transactions/2024-03/batch-c.csv', '1'],
+      ],
+    );
     expect(rows.find((r) => r.transaction_id === 'T007')?.transaction_timestamp).toBe('2024-02-01 01:30:00');
   });
 
   it('gold.transactions_latest view agrees with the query file', async () => {
-    const view = (await engine.query('SELECT transaction_id, amount FROM gold.transactions_latest ORDER BY transaction_id')).rows;
+    const view = (
+      await engine.query('SELECT transaction_id, amount FROM gold.transactions_latest ORDER BY transaction_id')
+    ).rows;
     expect(view.map((r) => `${String(r.transaction_id)}:${String(r.amount)}`)).toEqual([
-      'T001:100.00', 'T002:250.00', 'T003:-24.00', 'T004:500.00', 'T005:-120.25', 'T006:-25.50',
-      'T007:40.00', 'T008:-100.00', 'T009:10.00', 'T010:75.00', 'T011:20.00',
+      'T001:100.00',
+      'T002:250.00',
+      'T003:-24.00',
+      'T004:500.00',
+      'T005:-120.25',
+      'T006:-25.50',
+      'T007:40.00',
+      'T008:-100.00',
+      'T009:10.00',
+      'T010:75.00',
+      'T011:20.00',
     ]);
   });
 
   it('dq_quarantine_rate_by_reason: rows_in = 14 valid + 3 rejected = 17', async () => {
     const rows = await runQueryFile(engine, 'dq_quarantine_rate_by_reason');
-    expect(rows.map((r) => [r.reason, r.quarantined_rows, r.rows_in, r.quarantine_rate, r.rejected_files, r.above_threshold])).toEqual([
+    expect(
+      rows.map((r) => [
+        r.reason,
+        r.quarantined_rows,
+        r.rows_in,
+        r.quarantine_rate,
+        r.rejected_files,
+        r.above_threshold,
+      ]),
+    ).toEqual([
       ['ALL_REASONS', '3', '17', 0.176471, '0', true], // 3/17
       ['INVALID_AMOUNT', '1', '17', 0.058824, '0', true], // 1/17
       ['INVALID_CURRENCY', '1', '17', 0.058824, '0', true],
@@ -159,7 +193,17 @@ describe('analyst queries on the fixture lake', () => {
 
   it('dq_quarantine_rate_by_source: per file, latest ingest first', async () => {
     const rows = await runQueryFile(engine, 'dq_quarantine_rate_by_source');
-    expect(rows.map((r) => [r.source_key, r.rows_in, r.rows_valid, r.rows_quarantined, r.quarantine_rate, r.above_threshold, r.file_rejection_reason])).toEqual([
+    expect(
+      rows.map((r) => [
+        r.source_key,
+        r.rows_in,
+        r.rows_valid,
+        r.rows_quarantined,
+        r.quarantine_rate,
+        r.above_threshold,
+        r.file_rejection_reason,
+      ]),
+    ).toEqual([
       ['transactions/2024-03/empty.csv', '0', '0', '0', null, null, 'EMPTY_FILE'],
       ['transactions/2024-03/batch-c.csv', '4', '4', '0', 0, false, null],
       ['transactions/2024-02/batch-b.csv', '5', '4', '1', 0.2, true, null], // 1/5
@@ -209,6 +253,8 @@ describe('analyst queries on the fixture lake', () => {
 
   it('dq_mixed_currency_accounts: ACC005 mixes EUR and USD', async () => {
     const rows = await runQueryFile(engine, 'dq_mixed_currency_accounts');
-    expect(rows).toEqual([{ account_id: 'ACC005', currencies: '2', first_currency: 'EUR', last_currency: 'USD', row_count: '3' }]);
+    expect(rows).toEqual([
+      { account_id: 'ACC005', currencies: '2', first_currency: 'EUR', last_currency: 'USD', row_count: '3' },
+    ]);
   });
 });

@@ -3,7 +3,8 @@ import { isNotFoundError, isTransientError } from '../../../../adapters/aws/aws-
 import { S3StoreError } from '../../../../adapters/aws/s3-store.ts';
 import { backoffDelay, withBackoff } from '../../../../adapters/aws/retry.ts';
 
-const err = (name: string, extra: Record<string, unknown> = {}): Error => Object.assign(new Error(name), { name, ...extra });
+const err = (name: string, extra: Record<string, unknown> = {}): Error =>
+  Object.assign(new Error(name), { name, ...extra });
 
 describe('isTransientError', () => {
   it.each([
@@ -36,8 +37,15 @@ describe('isNotFoundError', () => {
 
 describe('S3StoreError', () => {
   it('names the operation, bucket, key and reason', () => {
-    const e = new S3StoreError('PutObject', 'lake-silver', 'transactions/a.parquet', err('AccessDenied', { $metadata: { httpStatusCode: 403 } }));
-    expect(e.message).toBe('S3 PutObject s3://lake-silver/transactions/a.parquet failed: AccessDenied (HTTP 403): AccessDenied');
+    const e = new S3StoreError(
+      'PutObject',
+      'lake-silver',
+      'transactions/a.parquet',
+      err('AccessDenied', { $metadata: { httpStatusCode: 403 } }),
+    );
+    expect(e.message).toBe(
+      'S3 PutObject s3://lake-silver/transactions/a.parquet failed: AccessDenied (HTTP 403): AccessDenied',
+    );
     expect(e.transient).toBe(false);
   });
 });

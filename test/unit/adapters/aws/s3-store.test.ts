@@ -26,18 +26,25 @@ describe('S3ObjectStore', () => {
   it('deletes in chunks of 1000 and reports per-key failures with their codes', async () => {
     const s3 = fakeS3(() => ({}));
     const store = new S3ObjectStore(s3.client, { silver: 'lake-silver' });
-    await store.delete('silver', Array.from({ length: 2500 }, (_, i) => `k${i}`));
+    await store.delete(
+      'silver',
+      Array.from({ length: 2500 }, (_, i) => `k${i}`),
+    );
     expect(s3.calls.map((c) => (c.input.Delete as { Objects: unknown[] }).Objects.length)).toEqual([1000, 1000, 500]);
 
     const failing = fakeS3(() => ({ Errors: [{ Key: 'k1', Code: 'AccessDenied', Message: 'nope' }] }));
-    await expect(new S3ObjectStore(failing.client, { silver: 'lake-silver' }).delete('silver', ['k0', 'k1'])).rejects.toThrow(
-      /DeleteObjects s3:\/\/lake-silver\/k0 \(\+1 more\) failed: AccessDenied.*k1: AccessDenied nope/,
-    );
+    await expect(
+      new S3ObjectStore(failing.client, { silver: 'lake-silver' }).delete('silver', ['k0', 'k1']),
+    ).rejects.toThrow(/DeleteObjects s3:\/\/lake-silver\/k0 \(\+1 more\) failed: AccessDenied.*k1: AccessDenied nope/);
   });
 
   it('lists across pages', async () => {
     const pages: Record<string, unknown>[] = [
-      { Contents: [{ Key: 'a', Size: 1, ETag: '"e1"', LastModified: new Date(0) }], IsTruncated: true, NextContinuationToken: 't1' },
+      {
+        Contents: [{ Key: 'a', Size: 1, ETag: '"e1"', LastModified: new Date(0) }],
+        IsTruncated: true,
+        NextContinuationToken: 't1',
+      },
       { Contents: [{ Key: 'b', Size: 2, ETag: '"e2"', LastModified: new Date(0) }], IsTruncated: false },
     ];
     const s3 = fakeS3(() => pages.shift());
@@ -51,10 +58,16 @@ describe('S3ObjectStore', () => {
   });
 
   it('returns undefined from getBytes for a missing key, and wraps other errors', async () => {
-    const missing = fakeS3(() => Promise.reject(Object.assign(new Error('no key'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } })));
+    const missing = fakeS3(() =>
+      Promise.reject(Object.assign(new Error('no key'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } })),
+    );
     expect(await new S3ObjectStore(missing.client, { silver: 's' }).getBytes('silver', 'k')).toBeUndefined();
-    const denied = fakeS3(() => Promise.reject(Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })));
-    await expect(new S3ObjectStore(denied.client, { silver: 's' }).getBytes('silver', 'k')).rejects.toBeInstanceOf(S3StoreError);
+    const denied = fakeS3(() =>
+      Promise.reject(Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } })),
+    );
+    await expect(new S3ObjectStore(denied.client, { silver: 's' }).getBytes('silver', 'k')).rejects.toBeInstanceOf(
+      S3StoreError,
+    );
   });
 
   it('create-only puts send If-None-Match: * and turn a 412 into ObjectExistsError; other puts send no condition', async () => {
@@ -62,10 +75,19 @@ describe('S3ObjectStore', () => {
     try {
       const file = join(dir, 'x.csv');
       await writeFile(file, 'id\n1\n');
-      const taken = fakeS3(() => Promise.reject(Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } })));
+      const taken = fakeS3(() =>
+        Promise.reject(
+          Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
+            name: 'PreconditionFailed',
+            $metadata: { httpStatusCode: 412 },
+          }),
+        ),
+      );
       Object.assign(taken.client, { config: realClientConfig() }); // lib-storage reads the client's config
       const store = new S3ObjectStore(taken.client, { bronze: 'lake-bronze' });
-      await expect(store.putFile('bronze', 'transactions/x.csv', file, 'text/csv', { ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
+      await expect(
+        store.putFile('bronze', 'transactions/x.csv', file, 'text/csv', { ifNoneMatch: true }),
+      ).rejects.toBeInstanceOf(ObjectExistsError);
       expect(taken.calls.map((c) => [c.name, c.input.IfNoneMatch])).toEqual([['PutObjectCommand', '*']]);
       await expect(store.putFile('bronze', 'transactions/x.csv', file)).rejects.toBeInstanceOf(S3StoreError); // not create-only: a plain failure
 
@@ -79,6 +101,8 @@ describe('S3ObjectStore', () => {
   });
 
   it('refuses a zone without a bucket', async () => {
-    await expect(new S3ObjectStore(fakeS3(() => ({})).client, { silver: 's' }).putBytes('gold', 'k', 'x')).rejects.toThrow('no bucket is configured for the gold zone');
+    await expect(
+      new S3ObjectStore(fakeS3(() => ({})).client, { silver: 's' }).putBytes('gold', 'k', 'x'),
+    ).rejects.toThrow('no bucket is configured for the gold zone');
   });
 });

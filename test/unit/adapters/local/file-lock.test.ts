@@ -26,14 +26,26 @@ describe('withFileLock', () => {
   });
 
   it('takes over a lock whose owner process is gone, at once', async () => {
-    await writeFile(lock, JSON.stringify({ pid: deadPid(), host: hostname(), process_started_at: '', acquired_at: new Date().toISOString(), nonce: 'n' }));
+    await writeFile(
+      lock,
+      JSON.stringify({
+        pid: deadPid(),
+        host: hostname(),
+        process_started_at: '',
+        acquired_at: new Date().toISOString(),
+        nonce: 'n',
+      }),
+    );
     const takeovers: string[] = [];
     expect(await withFileLock(lock, async () => 'ran', { onTakeover: (_h, why) => takeovers.push(why) })).toBe('ran');
     expect(takeovers).toEqual([expect.stringMatching(/no longer running/)]);
   });
 
   it('never takes over a live holder on this host by age (suspended, asleep): it is waited for', async () => {
-    await writeFile(lock, `${JSON.stringify({ ...currentOwner(), acquired_at: '2024-01-01T00:00:00Z', nonce: 'live' })}\n`);
+    await writeFile(
+      lock,
+      `${JSON.stringify({ ...currentOwner(), acquired_at: '2024-01-01T00:00:00Z', nonce: 'live' })}\n`,
+    );
     const old = new Date(Date.now() - 3_600_000);
     await utimes(lock, old, old);
     await expect(withFileLock(lock, async () => 'ran', { staleMs: 1_000 })).rejects.toBeInstanceOf(LockBusyError);
@@ -56,7 +68,17 @@ describe('withFileLock', () => {
   });
 
   it('judges a holder of another PID namespace with the same host name by its heartbeat only', async () => {
-    await writeFile(lock, JSON.stringify({ pid: deadPid(), host: hostname(), machine: 'another-boot/pid:[1]', process_started_at: '', acquired_at: '', nonce: 'n' }));
+    await writeFile(
+      lock,
+      JSON.stringify({
+        pid: deadPid(),
+        host: hostname(),
+        machine: 'another-boot/pid:[1]',
+        process_started_at: '',
+        acquired_at: '',
+        nonce: 'n',
+      }),
+    );
     await expect(withFileLock(lock, async () => 'ran', { staleMs: 60_000 })).rejects.toBeInstanceOf(LockBusyError);
     const old = new Date(Date.now() - 120_000);
     await utimes(lock, old, old);
@@ -67,7 +89,10 @@ describe('withFileLock', () => {
     const error = await withFileLock(lock, async (held) => {
       await held.assertHeld();
       await writeFile(lock, JSON.stringify({ ...currentOwner(), acquired_at: '', nonce: 'someone else' }));
-      return held.assertHeld().then(() => undefined, (e: unknown) => e);
+      return held.assertHeld().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     });
     expect(error).toBeInstanceOf(LockLostError);
   });
@@ -78,8 +103,19 @@ describe('withFileLock', () => {
   });
 
   it('takes over a lock of another host once its heartbeat is older than staleMs, not before', async () => {
-    await writeFile(lock, JSON.stringify({ pid: 1, host: 'elsewhere', process_started_at: '', acquired_at: '2024-01-01T00:00:00Z', nonce: 'n' }));
-    await expect(withFileLock(lock, async () => 'ran', { staleMs: 60_000 })).rejects.toThrow(/held by pid 1 on elsewhere/);
+    await writeFile(
+      lock,
+      JSON.stringify({
+        pid: 1,
+        host: 'elsewhere',
+        process_started_at: '',
+        acquired_at: '2024-01-01T00:00:00Z',
+        nonce: 'n',
+      }),
+    );
+    await expect(withFileLock(lock, async () => 'ran', { staleMs: 60_000 })).rejects.toThrow(
+      /held by pid 1 on elsewhere/,
+    );
     const old = new Date(Date.now() - 120_000);
     await utimes(lock, old, old);
     expect(await withFileLock(lock, async () => 'ran', { staleMs: 60_000 })).toBe('ran');
@@ -115,7 +151,10 @@ describe('withFileLock', () => {
   });
 
   it('many waiters on an abandoned lock: exactly one holder at a time, every one runs', async () => {
-    await writeFile(lock, JSON.stringify({ pid: deadPid(), host: hostname(), process_started_at: '', acquired_at: '', nonce: 'n' }));
+    await writeFile(
+      lock,
+      JSON.stringify({ pid: deadPid(), host: hostname(), process_started_at: '', acquired_at: '', nonce: 'n' }),
+    );
     let inside = 0;
     let most = 0;
     let ran = 0;

@@ -10,7 +10,11 @@ describe('local catalog', () => {
     const catalogs = [new LocalCatalog(root), new LocalCatalog(root)];
     const months = Array.from({ length: 12 }, (_, i) => String(i + 1).padStart(2, '0'));
     await Promise.all(
-      months.map((m, i) => catalogs[i % 2]?.addPartitions('transactions', [{ values: ['2024', m], prefix: `transactions/year=2024/month=${m}/` }])),
+      months.map((m, i) =>
+        catalogs[i % 2]?.addPartitions('transactions', [
+          { values: ['2024', m], prefix: `transactions/year=2024/month=${m}/` },
+        ]),
+      ),
     );
     expect((await catalogs[0]?.partitions('transactions'))?.map((p) => p.values[1])).toEqual(months);
   });

@@ -38,13 +38,17 @@ describe('LocalObjectStore.putFile', () => {
     expect(await readFile(store.path('bronze', 'transactions/x.csv'), 'utf8')).toBe(winner);
     expect(await readdir(join(root, 'lake/bronze/transactions'))).toEqual(['x.csv']); // no aside copy left
 
-    await expect(store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true })).rejects.toBeInstanceOf(ObjectExistsError);
+    await expect(
+      store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true }),
+    ).rejects.toBeInstanceOf(ObjectExistsError);
     expect(await readFile(store.path('bronze', 'transactions/x.csv'), 'utf8')).toBe(winner);
   });
 
   it('refuses a copy that differs from the hash it was planned with, leaving nothing under the key', async () => {
     const a = await input('a.csv', 'id\nA\n');
-    await expect(store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true, expectMd5: md5('id\n') })).rejects.toBeInstanceOf(SourceChangedError);
+    await expect(
+      store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true, expectMd5: md5('id\n') }),
+    ).rejects.toBeInstanceOf(SourceChangedError);
     expect(await readdir(join(root, 'lake/bronze/transactions'))).toEqual([]);
     await store.putFile('bronze', 'transactions/x.csv', a, undefined, { ifNoneMatch: true, expectMd5: md5('id\nA\n') });
     expect(await readFile(store.path('bronze', 'transactions/x.csv'), 'utf8')).toBe('id\nA\n');
