@@ -81,7 +81,7 @@ describe('LocalObjectStore.open', () => {
     const whole = await store.open('bronze', 'transactions/a.csv');
     expect(whole?.size).toBe(9);
     expect(whole?.versionId).toBeUndefined();
-    expect(whole?.lastModified).toBeInstanceOf(Date);
+    expect(Number.isFinite(whole?.lastModified?.getTime())).toBe(true); // node:fs makes its Date in another realm than jest's
     expect(await text(whole)).toBe('id\nfirst\n');
     const range = await store.open('bronze', 'transactions/a.csv', { range: { start: 3, end: 7 } });
     expect(range?.size).toBe(5);
