@@ -47,13 +47,20 @@ export class ProducerFeedback extends Construct {
         conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
     );
-    owners.forEach((owner, i) => {
-      const slug =
-        owner
-          .toLowerCase()
-          .replace(/[^a-z0-9-]+/g, '-')
-          .replace(/^-|-$/g, '') || `owner-${i}`;
-      const topic = new sns.Topic(this, `OwnerTopic${i}`, {
+    const slugs = new Map<string, string>();
+    for (const owner of owners) {
+      const slug = ownerSlug(owner);
+      const clash = slugs.get(slug);
+      if (!slug || clash !== undefined) {
+        throw new Error(
+          `contract owner "${owner}" ${slug ? `names the same topic as "${clash}" (${slug})` : 'has no letter or digit'}: owner topics are named after the owner`,
+        );
+      }
+      slugs.set(slug, owner);
+    }
+    // Construct ids from the owner's name, not its position: adding an owner must not move another's topic.
+    for (const [slug, owner] of slugs) {
+      const topic = new sns.Topic(this, `OwnerTopic-${slug}`, {
         topicName: `${prefix}-ingest-events-${slug}`,
         displayName: `${prefix} ingest events for ${owner}`,
         masterKey: props.encryptionKey,
@@ -61,7 +68,7 @@ export class ProducerFeedback extends Construct {
       });
       for (const email of props.ownerEmails?.[owner] ?? [])
         topic.addSubscription(new subscriptions.EmailSubscription(email));
-      const rule = new events.Rule(this, `OwnerRule${i}`, {
+      const rule = new events.Rule(this, `OwnerRule-${slug}`, {
         ruleName: `${prefix}-ingest-events-${slug}`,
         description: `Ingest events of the datasets owned by ${owner}`,
         eventBus: props.eventBus,
@@ -70,7 +77,7 @@ export class ProducerFeedback extends Construct {
       rule.addTarget(new targets.SnsTopic(topic));
       this.topics.set(owner, topic);
       this.rules.push(rule);
-    });
+    }
   }
 
   /** The topic of an owner's ingest events. */
@@ -84,4 +91,12 @@ export class ProducerFeedback extends Construct {
   get owners(): string[] {
     return [...this.topics.keys()];
   }
+}
+
+/** The part of topic and rule names that stands for an owner. */
+function ownerSlug(owner: string): string {
+  return owner
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
 }

@@ -1,4 +1,10 @@
+import { App, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { loadContracts, type DatasetContract } from '../../engine/contract/index.ts';
+import { ProducerFeedback } from '../../lib/governance/producer-feedback.ts';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
 
@@ -98,5 +104,33 @@ describe('owner topics (ownerTopics)', () => {
       Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
     });
+  });
+});
+
+describe('owner topics over time', () => {
+  const transactions = loadContracts().contracts[0]!;
+  const withOwners = (...owners: string[]) => owners.map((owner, i) => ({ ...transactions, name: `d${i}`, owner }));
+  function feedbackOf(contracts: DatasetContract[]): { stack: Stack; feedback: ProducerFeedback } {
+    const stack = new Stack(new App(), 'Feedback');
+    const feedback = new ProducerFeedback(stack, 'Feedback', {
+      eventBus: events.EventBus.fromEventBusName(stack, 'Bus', 'default'),
+      contracts,
+      encryptionKey: new kms.Key(stack, 'Key'),
+    });
+    return { stack, feedback };
+  }
+  const topicId = ({ stack, feedback }: ReturnType<typeof feedbackOf>, owner: string) =>
+    stack.getLogicalId((feedback.topic(owner) as sns.Topic).node.defaultChild as CfnElement);
+
+  it("adding an owner keeps every existing owner's topic where it was (a moved logical id would replace it)", () => {
+    const before = feedbackOf(withOwners('payments'));
+    const after = feedbackOf(withOwners('payments', 'billing')); // sorts first
+    expect(topicId(after, 'payments')).toBe(topicId(before, 'payments'));
+    expect(topicId(after, 'billing')).not.toBe(topicId(after, 'payments'));
+  });
+
+  it('owners that would share a topic name are refused', () => {
+    expect(() => feedbackOf(withOwners('Payments Data', 'payments-data'))).toThrow(/names the same topic as/);
+    expect(() => feedbackOf(withOwners('***'))).toThrow(/has no letter or digit/);
   });
 });
