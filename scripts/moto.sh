@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${1:-5000}"
-# Keep in step with MOTO_REQUIREMENT in test/integration/harness/moto-server.ts.
+# Keep in step with MOTO_REQUIREMENT in test/support/integration/moto-server.ts.
 requirement='moto[server]>=5.1,<6'
 if [[ ! -x .venv/bin/moto_server ]]; then
   python="${PYTHON:-python3}"

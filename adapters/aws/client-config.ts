@@ -40,7 +40,7 @@ export function s3ClientConfig(options: ClientOptions = {}, env: Env = process.e
  * Process-wide hooks run on every AWS SDK client the functions and the CLI construct (`withClientHooks`).
  * Nothing registers one in Lambda or in the CLI; the integration tier registers one that adds a recording
  * middleware, so that each call the bundled functions make can be evaluated against the synthesized IAM
- * policies (test/integration/harness/iam-recorder.ts). A global symbol, because every bundle carries its own
+ * policies (test/support/integration/iam-recorder.ts). A global symbol, because every bundle carries its own
  * copy of this module.
  */
 export const CLIENT_HOOKS: unique symbol = Symbol.for('medallion-lake.aws-sdk-client-hooks');

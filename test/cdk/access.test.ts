@@ -16,7 +16,7 @@ import {
   synthLake,
   testApp,
   type Statement,
-} from './support/synth.ts';
+} from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

@@ -9,7 +9,7 @@ import { addComplianceChecks } from '../../lib/compliance/nag.ts';
 import { STAGES } from '../../lib/config/stages.ts';
 import { ESM_REQUIRE_BANNER } from '../../lib/functions/bundling.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
-import { logicalId, removeSynthOutputs, REPO_ROOT, synthLake, testApp } from './support/synth.ts';
+import { logicalId, removeSynthOutputs, REPO_ROOT, synthLake, testApp } from '../support/cdk/synth.ts';
 
 const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 

@@ -22,7 +22,7 @@ import {
   skipBuiltinTemplateValidation,
   synthLake,
   testApp,
-} from './support/synth.ts';
+} from '../support/cdk/synth.ts';
 import { ACCOUNT_MONTHLY_BALANCE, TRANSACTIONS_LATEST } from '../../datasets/index.ts';
 
 skipBuiltinTemplateValidation();

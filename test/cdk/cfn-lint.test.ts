@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { cfnLint, ensureCfnLint, type CfnLintFinding } from '../../scripts/cfn-lint.ts';
 import { PythonToolUnavailableError } from '../../scripts/python-venv.ts';
 import { addMedallionLake } from '../../lib/app.ts';
-import { removeSynthOutputs, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+import { removeSynthOutputs, skipBuiltinTemplateValidation, synthLake, testApp } from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { NO_TABLES_PREFIX } from '../../lib/catalog/lake-catalog.ts';
-import { removeSynthOutputs, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
+import { removeSynthOutputs, skipBuiltinTemplateValidation, synthLake } from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

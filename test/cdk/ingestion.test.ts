@@ -11,7 +11,7 @@ import {
   skipBuiltinTemplateValidation,
   synthLake,
   testApp,
-} from './support/synth.ts';
+} from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

@@ -4,7 +4,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataLake } from '../../lib/data-lake.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
-import { logicalId, removeSynthOutputs, skipBuiltinTemplateValidation, synthLake, testApp } from './support/synth.ts';
+import {
+  logicalId,
+  removeSynthOutputs,
+  skipBuiltinTemplateValidation,
+  synthLake,
+  testApp,
+} from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

@@ -2,7 +2,13 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { loadContracts } from '../../engine/contract/index.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
-import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
+import {
+  logicalId,
+  removeSynthOutputs,
+  render,
+  skipBuiltinTemplateValidation,
+  synthLake,
+} from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

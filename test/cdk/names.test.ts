@@ -7,7 +7,7 @@ import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { readGoldRefreshConfig } from '../../lambdas/gold-refresh/config.ts';
 import { readConfig } from '../../lambdas/ingest/config.ts';
 import { GOLD_REFRESH_ENV, INGEST_ENV, INGEST_METRICS, STACK_OUTPUT } from '../../wiring/names.ts';
-import { synthLake } from './support/synth.ts';
+import { synthLake } from '../support/cdk/synth.ts';
 
 const { template } = synthLake();
 

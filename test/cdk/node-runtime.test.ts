@@ -36,7 +36,7 @@ jest.unstable_mockModule('aws-cdk-lib/aws-lambda-nodejs', () => {
 const nodejs = await import('aws-cdk-lib/aws-lambda-nodejs');
 const { esmBundling } = await import('../../lib/functions/bundling.ts');
 const { logicalId, removeSynthOutputs, REPO_ROOT, skipBuiltinTemplateValidation, synthLake } =
-  await import('./support/synth.ts');
+  await import('../support/cdk/synth.ts');
 
 skipBuiltinTemplateValidation();
 afterAll(removeSynthOutputs);

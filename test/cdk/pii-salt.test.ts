@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataLake } from '../../lib/data-lake.ts';
-import { logicalId, removeSynthOutputs, synthLake, testApp } from './support/synth.ts';
+import { logicalId, removeSynthOutputs, synthLake, testApp } from '../support/cdk/synth.ts';
 
 function lakeWith(contracts: Record<string, object[]>): { lake: DataLake; template: Template; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'medallion-pii-'));

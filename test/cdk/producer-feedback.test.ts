@@ -6,7 +6,13 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { loadContracts, type DatasetContract } from '../../engine/contract/index.ts';
 import { ProducerFeedback } from '../../lib/governance/producer-feedback.ts';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { logicalId, removeSynthOutputs, render, skipBuiltinTemplateValidation, synthLake } from './support/synth.ts';
+import {
+  logicalId,
+  removeSynthOutputs,
+  render,
+  skipBuiltinTemplateValidation,
+  synthLake,
+} from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 afterAll(removeSynthOutputs);

@@ -16,7 +16,7 @@ import {
   skipBuiltinTemplateValidation,
   synthLake,
   testApp,
-} from './support/synth.ts';
+} from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

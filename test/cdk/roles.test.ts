@@ -14,7 +14,7 @@ import {
   roleStatements,
   skipBuiltinTemplateValidation,
   synthLake,
-} from './support/synth.ts';
+} from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

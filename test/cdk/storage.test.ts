@@ -14,7 +14,7 @@ import {
   skipBuiltinTemplateValidation,
   synthLake,
   testApp,
-} from './support/synth.ts';
+} from '../support/cdk/synth.ts';
 
 skipBuiltinTemplateValidation();
 

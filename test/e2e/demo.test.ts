@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { hasStackTrace, lake, scratchDir, type CliResult } from './support/cli.ts';
+import { hasStackTrace, lake, scratchDir, type CliResult } from '../support/e2e/cli.ts';
 
 /** The balance table printed by the demo, as `account month balance` lines. */
 function balanceLines(stdout: string): string[] {

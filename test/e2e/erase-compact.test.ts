@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { withFileLock } from '../../adapters/local/file-lock.ts';
 import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
-import { lake, scratchDir } from './support/cli.ts';
+import { lake, scratchDir } from '../support/e2e/cli.ts';
 
 /** Many small producer files of the same months, as a partner feed sends them. */
 const FILES = 6;

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { cliEnv, hasStackTrace, lake, REPO_ROOT, scratchDir, type CliResult } from './support/cli.ts';
+import { cliEnv, hasStackTrace, lake, REPO_ROOT, scratchDir, type CliResult } from '../support/e2e/cli.ts';
 
 const COMMANDS = [
   'demo',

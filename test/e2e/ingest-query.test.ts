@@ -10,7 +10,7 @@ import {
   type WriteOptions,
 } from '../../generator/generate.ts';
 import type { Manifest } from '../../engine/contract/index.ts';
-import { hasStackTrace, lake, scratchDir } from './support/cli.ts';
+import { hasStackTrace, lake, scratchDir } from '../support/e2e/cli.ts';
 
 const FEED = { from: '2024-01', to: '2024-03' };
 const JAN: WriteOptions = {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hostTag } from '../../adapters/local/process-owner.ts';
 import { deadPid } from '../support/processes.ts';
-import { lake, scratchDir } from './support/cli.ts';
+import { lake, scratchDir } from '../support/e2e/cli.ts';
 
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\n';
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import type { Manifest } from '../../engine/contract/index.ts';
-import { lake, scratchDir } from './support/cli.ts';
+import { lake, scratchDir } from '../support/e2e/cli.ts';
 
 describe('lake replay: re-ingesting bronze never duplicates', () => {
   let scratch: Awaited<ReturnType<typeof scratchDir>>;

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Manifest } from '../../engine/contract/index.ts';
-import { faultEnv } from '../faults/support/faults.ts';
-import { lake, scratchDir, startLake, waitForOutput } from './support/cli.ts';
+import { faultEnv } from '../support/faults/faults.ts';
+import { lake, scratchDir, startLake, waitForOutput } from '../support/e2e/cli.ts';
 
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\n';
 const rows = (prefix: string, n: number) =>

@@ -2,7 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { writeTransactionsCsv } from '../../generator/generate.ts';
-import { lake, scratchDir, startLake, waitForOutput } from './support/cli.ts';
+import { lake, scratchDir, startLake, waitForOutput } from '../support/e2e/cli.ts';
 
 describe('lake watch: files are ingested as they appear', () => {
   let scratch: Awaited<ReturnType<typeof scratchDir>>;

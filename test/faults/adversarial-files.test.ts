@@ -10,10 +10,10 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import type { Manifest } from '../../engine/index.ts';
-import { caseDir, LANDED_AT, type CaseDir } from './support/case-dir.ts';
-import { generateInput, type GeneratedInput } from './support/input.ts';
-import { DATASET, expectExactLake, readLakeFiles, type BronzeInput } from './support/lake-state.ts';
-import { describeRun, runLake } from './support/processes.ts';
+import { caseDir, LANDED_AT, type CaseDir } from '../support/faults/case-dir.ts';
+import { generateInput, type GeneratedInput } from '../support/faults/input.ts';
+import { DATASET, expectExactLake, readLakeFiles, type BronzeInput } from '../support/faults/lake-state.ts';
+import { describeRun, runLake } from '../support/faults/processes.ts';
 
 const SPEC = { rows: 2000, months: ['2024-01', '2024-02', '2024-03'] } as const;
 

@@ -6,10 +6,15 @@
  */
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { bronzeInput, caseDir, type CaseDir } from './support/case-dir.ts';
-import { faultEnv } from './support/faults.ts';
-import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput } from './support/lake-state.ts';
-import { describeRun, startIngestBronze } from './support/processes.ts';
+import { bronzeInput, caseDir, type CaseDir } from '../support/faults/case-dir.ts';
+import { faultEnv } from '../support/faults/faults.ts';
+import {
+  expectExactLake,
+  expectSameAsReference,
+  readLakeFiles,
+  type BronzeInput,
+} from '../support/faults/lake-state.ts';
+import { describeRun, startIngestBronze } from '../support/faults/processes.ts';
 
 /** 120,000 records (6 MiB) in chunks of 2 MiB (the engine's default is 32 MiB from 64 MiB on): 3 chunks. */
 const OBJECT: BronzeInput = bronzeInput('chunked.csv', {

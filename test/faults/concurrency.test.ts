@@ -8,10 +8,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
-import { faultEnv, type BarrierPoint } from './support/faults.ts';
-import { expectExactLake, expectSameAsReference } from './support/lake-state.ts';
-import { describeRun, startIngestBronze, type ChildResult } from './support/processes.ts';
+import { bronzeInput, caseDir, putBronze, type CaseDir } from '../support/faults/case-dir.ts';
+import { faultEnv, type BarrierPoint } from '../support/faults/faults.ts';
+import { expectExactLake, expectSameAsReference } from '../support/faults/lake-state.ts';
+import { describeRun, startIngestBronze, type ChildResult } from '../support/faults/processes.ts';
 
 const Q1 = ['2024-01', '2024-02', '2024-03'] as const;
 

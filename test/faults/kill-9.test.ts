@@ -6,10 +6,15 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
-import { faultEnv, type FaultPoint } from './support/faults.ts';
-import { expectExactLake, expectSameAsReference, readLakeFiles, type BronzeInput } from './support/lake-state.ts';
-import { describeRun, runLake, type ChildResult } from './support/processes.ts';
+import { bronzeInput, caseDir, putBronze, type CaseDir } from '../support/faults/case-dir.ts';
+import { faultEnv, type FaultPoint } from '../support/faults/faults.ts';
+import {
+  expectExactLake,
+  expectSameAsReference,
+  readLakeFiles,
+  type BronzeInput,
+} from '../support/faults/lake-state.ts';
+import { describeRun, runLake, type ChildResult } from '../support/faults/processes.ts';
 
 /** 3,000 records over six months: six silver files, 81 invalid and 29 malformed records. */
 const OBJECT: BronzeInput = bronzeInput('kill-9.csv', {

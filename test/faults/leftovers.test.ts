@@ -10,10 +10,10 @@ import { readdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
-import { faultEnv } from './support/faults.ts';
-import { expectExactLake, readLakeFiles, scratchLeftovers } from './support/lake-state.ts';
-import { describeRun, runLake, type ChildResult } from './support/processes.ts';
+import { bronzeInput, caseDir, putBronze, type CaseDir } from '../support/faults/case-dir.ts';
+import { faultEnv } from '../support/faults/faults.ts';
+import { expectExactLake, readLakeFiles, scratchLeftovers } from '../support/faults/lake-state.ts';
+import { describeRun, runLake, type ChildResult } from '../support/faults/processes.ts';
 
 const OBJECT = bronzeInput('leftovers.csv', { idPrefix: 'L', rows: 1000, months: ['2024-01', '2024-02'] });
 const A_DAY_AGO = new Date(Date.now() - 24 * 3600_000);

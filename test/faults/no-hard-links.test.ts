@@ -7,10 +7,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { bronzeInput, caseDir, putBronze, type CaseDir } from './support/case-dir.ts';
-import { faultEnv } from './support/faults.ts';
-import { expectExactLake } from './support/lake-state.ts';
-import { describeRun, runLake } from './support/processes.ts';
+import { bronzeInput, caseDir, putBronze, type CaseDir } from '../support/faults/case-dir.ts';
+import { faultEnv } from '../support/faults/faults.ts';
+import { expectExactLake } from '../support/faults/lake-state.ts';
+import { describeRun, runLake } from '../support/faults/processes.ts';
 
 describe('a lake on a file system without hard links', () => {
   let tmp: CaseDir;

@@ -22,8 +22,21 @@ import { LocalQueryEngine } from '../../adapters/local/duckdb-query-engine.ts';
 import { refreshGoldLocal } from '../../adapters/local/gold-refresh.ts';
 import { findQueryFile } from '../../cli/query-files.ts';
 import { loadContracts } from '../../engine/contract/index.ts';
-import { downloadPrefix, drain, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
-import { ensureTrino, startTrino, trinoJavaHome, trinoQuery, type RunningTrino } from './harness/trino-server.ts';
+import {
+  downloadPrefix,
+  drain,
+  putBronze,
+  skipReason,
+  useLake,
+  type LakeFixture,
+} from '../support/integration/lake-fixture.ts';
+import {
+  ensureTrino,
+  startTrino,
+  trinoJavaHome,
+  trinoQuery,
+  type RunningTrino,
+} from '../support/integration/trino-server.ts';
 import { DEFAULT_GOLD_TABLE } from '../../datasets/index.ts';
 
 const java = trinoJavaHome();

@@ -12,7 +12,7 @@ import { describe, expect, it } from '@jest/globals';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore, S3StoreError } from '../../adapters/aws/s3-store.ts';
 import type { PartitionSpec } from '../../engine/contract/index.ts';
-import { gluePartitions, listKeys, skipReason, useLake } from './harness/lake-fixture.ts';
+import { gluePartitions, listKeys, skipReason, useLake } from '../support/integration/lake-fixture.ts';
 
 const MiB = 1024 * 1024;
 

@@ -11,7 +11,7 @@ import { describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
-import { lake as runLake, type CliResult } from '../e2e/support/cli.ts';
+import { lake as runLake, type CliResult } from '../support/e2e/cli.ts';
 import {
   drain,
   getManifests,
@@ -24,7 +24,7 @@ import {
   skipReason,
   useLake,
   type LakeFixture,
-} from './harness/lake-fixture.ts';
+} from '../support/integration/lake-fixture.ts';
 
 const STACK = 'MedallionLake-it';
 

@@ -13,8 +13,8 @@ import { describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { writeTransactionsCsv } from '../../generator/generate.ts';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
-import { lake as runLake, startLake, type CliResult } from '../e2e/support/cli.ts';
-import { startFaultProxy } from './harness/fault-proxy.ts';
+import { lake as runLake, startLake, type CliResult } from '../support/e2e/cli.ts';
+import { startFaultProxy } from '../support/integration/fault-proxy.ts';
 import {
   drain,
   getManifests,
@@ -24,7 +24,7 @@ import {
   skipReason,
   useLake,
   type LakeFixture,
-} from './harness/lake-fixture.ts';
+} from '../support/integration/lake-fixture.ts';
 
 const STACK = 'MedallionLake-it';
 const WORKGROUPS = { analysts: 'medallion-it-analysts', platform: 'medallion-it-platform' };

@@ -11,10 +11,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { inject } from '../support/provided.ts';
 import { judgeContractEvolution, parseContract, silverColumns } from '../../engine/index.ts';
-import { invokeInChild } from './harness/child-invoke.ts';
-import { drain, gluePartitions, putBronze, skipReason, useLake } from './harness/lake-fixture.ts';
-import { receive, sqsEventFrom } from './harness/lambda-runtime.ts';
-import { ensureTrino, startTrino, trinoJavaHome, trinoQuery, type RunningTrino } from './harness/trino-server.ts';
+import { invokeInChild } from '../support/integration/child-invoke.ts';
+import { drain, gluePartitions, putBronze, skipReason, useLake } from '../support/integration/lake-fixture.ts';
+import { receive, sqsEventFrom } from '../support/integration/lambda-runtime.ts';
+import {
+  ensureTrino,
+  startTrino,
+  trinoJavaHome,
+  trinoQuery,
+  type RunningTrino,
+} from '../support/integration/trino-server.ts';
 
 const java = trinoJavaHome();
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';

@@ -5,8 +5,8 @@
  */
 import { DeleteMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { startFaultProxy, s3SlowDown, type FaultProxy } from './harness/fault-proxy.ts';
-import { receive } from './harness/lambda-runtime.ts';
+import { startFaultProxy, s3SlowDown, type FaultProxy } from '../support/integration/fault-proxy.ts';
+import { receive } from '../support/integration/lambda-runtime.ts';
 import {
   drain,
   emfDocuments,
@@ -17,7 +17,7 @@ import {
   silverRows,
   skipReason,
   useLake,
-} from './harness/lake-fixture.ts';
+} from '../support/integration/lake-fixture.ts';
 
 const CSV =
   'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp\nT1,C1,1.00,EUR,2024-03-01T00:00:00Z\n';

@@ -6,12 +6,12 @@
  */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Recorder, type RecordedCall } from './harness/iam-recorder.ts';
-import { authorizationRequests } from './harness/iam-requests.ts';
-import { lambdaContext, receive } from './harness/lambda-runtime.ts';
-import { getManifests, listKeys, putBronze, skipReason, useLake } from './harness/lake-fixture.ts';
-import { describeDecision, TemplatePolicies, type Decision } from './harness/policy-simulator.ts';
-import { runStateMachine, stateMachineDefinition } from './harness/state-machine.ts';
+import { Recorder, type RecordedCall } from '../support/integration/iam-recorder.ts';
+import { authorizationRequests } from '../support/integration/iam-requests.ts';
+import { lambdaContext, receive } from '../support/integration/lambda-runtime.ts';
+import { getManifests, listKeys, putBronze, skipReason, useLake } from '../support/integration/lake-fixture.ts';
+import { describeDecision, TemplatePolicies, type Decision } from '../support/integration/policy-simulator.ts';
+import { runStateMachine, stateMachineDefinition } from '../support/integration/state-machine.ts';
 import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';

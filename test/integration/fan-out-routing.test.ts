@@ -8,11 +8,11 @@ import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient, StopExecut
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
-import { lake as runLake } from '../e2e/support/cli.ts';
+import { lake as runLake } from '../support/e2e/cli.ts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { lambdaContext } from './harness/lambda-runtime.ts';
+import { lambdaContext } from '../support/integration/lambda-runtime.ts';
 import {
   drain,
   getManifests,
@@ -22,8 +22,8 @@ import {
   skipReason,
   useLake,
   type LakeFixture,
-} from './harness/lake-fixture.ts';
-import { runStateMachine, stateMachineDefinition } from './harness/state-machine.ts';
+} from '../support/integration/lake-fixture.ts';
+import { runStateMachine, stateMachineDefinition } from '../support/integration/state-machine.ts';
 
 const MIN_BYTES = 4096;
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';

@@ -7,8 +7,8 @@
  */
 import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startFaultProxy, s3SlowDown, type FaultProxy } from './harness/fault-proxy.ts';
-import { lambdaContext, receive } from './harness/lambda-runtime.ts';
+import { startFaultProxy, s3SlowDown, type FaultProxy } from '../support/integration/fault-proxy.ts';
+import { lambdaContext, receive } from '../support/integration/lambda-runtime.ts';
 import {
   drain,
   getManifests,
@@ -20,13 +20,13 @@ import {
   skipReason,
   useLake,
   type LakeFixture,
-} from './harness/lake-fixture.ts';
+} from '../support/integration/lake-fixture.ts';
 import {
   runStateMachine,
   stateMachineDefinition,
   type ExecutionTrace,
   type StateMachineDefinition,
-} from './harness/state-machine.ts';
+} from '../support/integration/state-machine.ts';
 
 /** Small chunks so that a small file has many: every cut is a place a record could be lost or doubled. */
 const CHUNK_BYTES = 2048;

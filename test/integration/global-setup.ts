@@ -13,18 +13,18 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadStacks, synthesizeApp } from './harness/cloud-assembly.ts';
+import { loadStacks, synthesizeApp } from '../support/integration/cloud-assembly.ts';
 import {
   EmulatorUnavailableError,
   ensureMotoInstalled,
   PROJECT_ROOT,
   startMoto,
   type RunningMoto,
-} from './harness/moto-server.ts';
-import { bundledNodeFunctions, nodeMajorMismatch } from './harness/node-runtime.ts';
+} from '../support/integration/moto-server.ts';
+import { bundledNodeFunctions, nodeMajorMismatch } from '../support/integration/node-runtime.ts';
 import ensureCliBuilt from '../support/build-cli.ts';
 import { provide } from '../support/provided.ts';
-import { setTeardown } from './harness/teardown.ts';
+import { setTeardown } from '../support/integration/teardown.ts';
 
 const STAGE = 'dev';
 

@@ -1,5 +1,5 @@
 /** Integration tier teardown, once per run: stops what test/integration/global-setup.ts started. */
-import { runTeardown } from './harness/teardown.ts';
+import { runTeardown } from '../support/integration/teardown.ts';
 
 export default async function teardown(): Promise<void> {
   await runTeardown();

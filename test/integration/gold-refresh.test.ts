@@ -38,9 +38,16 @@ import type {
   Zone,
 } from '../../engine/contract/index.ts';
 import { processGoldRefreshBatch } from '../../lambdas/gold-refresh/process.ts';
-import { lambdaContext } from './harness/lambda-runtime.ts';
-import { captureStdout, getText, listKeys, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
-import { assertRunsOnDeclaredNode } from './harness/node-runtime.ts';
+import { lambdaContext } from '../support/integration/lambda-runtime.ts';
+import {
+  captureStdout,
+  getText,
+  listKeys,
+  skipReason,
+  useLake,
+  type LakeFixture,
+} from '../support/integration/lake-fixture.ts';
+import { assertRunsOnDeclaredNode } from '../support/integration/node-runtime.ts';
 import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 
 const TABLE = ACCOUNT_MONTHLY_BALANCE;

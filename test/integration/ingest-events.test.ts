@@ -6,7 +6,14 @@
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from '@jest/globals';
-import { drain, getManifests, putBronze, skipReason, useLake, type LakeFixture } from './harness/lake-fixture.ts';
+import {
+  drain,
+  getManifests,
+  putBronze,
+  skipReason,
+  useLake,
+  type LakeFixture,
+} from '../support/integration/lake-fixture.ts';
 
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';
 

@@ -14,8 +14,8 @@ import { PutBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { createSocket } from 'node:dgram';
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { invokeInChild } from './harness/child-invoke.ts';
-import { invokeWith, lambdaContext, receive, sqsEventFrom } from './harness/lambda-runtime.ts';
+import { invokeInChild } from '../support/integration/child-invoke.ts';
+import { invokeWith, lambdaContext, receive, sqsEventFrom } from '../support/integration/lambda-runtime.ts';
 import {
   drain,
   emfDocuments,
@@ -30,7 +30,7 @@ import {
   skipReason,
   useLake,
   type LakeFixture,
-} from './harness/lake-fixture.ts';
+} from '../support/integration/lake-fixture.ts';
 
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';
 const csv = (...rows: string[]): string => [HEADER, ...rows].join('\n') + '\n';

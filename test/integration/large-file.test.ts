@@ -9,9 +9,16 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { invokeInChild } from './harness/child-invoke.ts';
-import { receive, sqsEventFrom } from './harness/lambda-runtime.ts';
-import { downloadPrefix, duckdb, getManifests, gluePartitions, skipReason, useLake } from './harness/lake-fixture.ts';
+import { invokeInChild } from '../support/integration/child-invoke.ts';
+import { receive, sqsEventFrom } from '../support/integration/lambda-runtime.ts';
+import {
+  downloadPrefix,
+  duckdb,
+  getManifests,
+  gluePartitions,
+  skipReason,
+  useLake,
+} from '../support/integration/lake-fixture.ts';
 
 const TARGET_BYTES = Number(process.env.MEDALLION_IT_LARGE_MIB ?? 200) * 1024 * 1024;
 const BAD_EVERY = 100_000;

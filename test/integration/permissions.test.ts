@@ -1,10 +1,10 @@
 /**
  * Permissions proven by simulation (issue 12). moto enforces no IAM, bucket or key policy, so this file
  * records every AWS API call the *bundled* ingest and gold-refresh functions make against the emulated lake
- * (SDK v3 middleware, harness/iam-recorder.ts), turns each into the authorization requests AWS would evaluate
- * (action, resource ARN, condition keys; S3's calls to KMS for SSE-KMS objects: harness/iam-requests.ts), and
+ * (SDK v3 middleware, test/support/integration/iam-recorder.ts), turns each into the authorization requests AWS would evaluate
+ * (action, resource ARN, condition keys; S3's calls to KMS for SSE-KMS objects: test/support/integration/iam-requests.ts), and
  * evaluates them with @cloud-copilot/iam-simulate against the synthesized template's policies — the function
- * role's identity policies, the bucket policy, the key policy (harness/policy-simulator.ts). Every recorded call
+ * role's identity policies, the bucket policy, the key policy (test/support/integration/policy-simulator.ts). Every recorded call
  * must be Allowed. Then requests that must be Denied, evaluated from the template alone.
  *
  * Hand-rolled, as in gold-refresh.test.ts, because moto's Athena runs no SQL: when the gold refresh starts its
@@ -24,14 +24,18 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Template } from 'aws-cdk-lib/assertions';
 import { addMedallionLake } from '../../lib/app.ts';
 import { acknowledgeInlinePolicies } from '../../lib/compliance/acknowledgments.ts';
-import { removeSynthOutputs, skipBuiltinTemplateValidation, testApp } from '../cdk/support/synth.ts';
-import type { CfnTemplate } from './harness/cloud-assembly.ts';
-import { loadStacks } from './harness/cloud-assembly.ts';
-import { Recorder, type RecordedCall } from './harness/iam-recorder.ts';
-import { authorizationRequests, type AuthorizationRequest, type RequestEnvironment } from './harness/iam-requests.ts';
-import type { Json } from './harness/intrinsics.ts';
-import { resolve } from './harness/intrinsics.ts';
-import { lambdaContext } from './harness/lambda-runtime.ts';
+import { removeSynthOutputs, skipBuiltinTemplateValidation, testApp } from '../support/cdk/synth.ts';
+import type { CfnTemplate } from '../support/integration/cloud-assembly.ts';
+import { loadStacks } from '../support/integration/cloud-assembly.ts';
+import { Recorder, type RecordedCall } from '../support/integration/iam-recorder.ts';
+import {
+  authorizationRequests,
+  type AuthorizationRequest,
+  type RequestEnvironment,
+} from '../support/integration/iam-requests.ts';
+import type { Json } from '../support/integration/intrinsics.ts';
+import { resolve } from '../support/integration/intrinsics.ts';
+import { lambdaContext } from '../support/integration/lambda-runtime.ts';
 import {
   captureStdout,
   drain,
@@ -41,12 +45,17 @@ import {
   skipReason,
   useLake,
   type LakeFixture,
-} from './harness/lake-fixture.ts';
-import { assertRunsOnDeclaredNode } from './harness/node-runtime.ts';
-import { describeDecision, TemplatePolicies, type Decision, type Principal } from './harness/policy-simulator.ts';
-import { DEFAULT_ACCOUNT, DEFAULT_REGION } from './harness/provision.ts';
+} from '../support/integration/lake-fixture.ts';
+import { assertRunsOnDeclaredNode } from '../support/integration/node-runtime.ts';
+import {
+  describeDecision,
+  TemplatePolicies,
+  type Decision,
+  type Principal,
+} from '../support/integration/policy-simulator.ts';
+import { DEFAULT_ACCOUNT, DEFAULT_REGION } from '../support/integration/provision.ts';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
-import { lake as runLake, type CliResult } from '../e2e/support/cli.ts';
+import { lake as runLake, type CliResult } from '../support/e2e/cli.ts';
 
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';
 const CSV =
@@ -282,7 +291,9 @@ afterAll(() => removeSynthOutputs());
       const outputsFile = join(fx.scratchDir, 'outputs.json');
       writeFileSync(outputsFile, JSON.stringify({ 'MedallionLake-dev': outputs }));
       const recordFile = join(fx.scratchDir, `${caller}.calls.json`);
-      const preload = pathToFileURL(join(import.meta.dirname, 'harness', 'iam-record-preload.ts')).href;
+      const preload = pathToFileURL(
+        join(import.meta.dirname, '..', 'support', 'integration', 'iam-record-preload.ts'),
+      ).href;
       const result = await runLake([...args, '--aws', '--stack', 'MedallionLake-dev', '--outputs-file', outputsFile], {
         cwd: fx.scratchDir,
         env: {

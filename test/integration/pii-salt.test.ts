@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { inject } from '../support/provided.ts';
 import { ContractRegistry, parseContract } from '../../engine/contract/index.ts';
 import { resolvePiiSalt } from '../../lambdas/ingest/pii-salt.ts';
-import { skipReason } from './harness/lake-fixture.ts';
+import { skipReason } from '../support/integration/lake-fixture.ts';
 
 const customers = parseContract(
   {

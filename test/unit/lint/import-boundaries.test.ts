@@ -69,7 +69,7 @@ describe('import boundaries (eslint.config.js)', () => {
     for (const file of ['lib/x.ts', 'cli/x.ts', 'adapters/aws/x.ts', 'engine/x.ts']) {
       expect(await importErrors(file, code)).toEqual([expect.stringContaining('AGPL test tooling')]);
     }
-    expect(await importErrors('test/integration/harness/x.ts', code)).toEqual([]);
+    expect(await importErrors('test/support/integration/x.ts', code)).toEqual([]);
   });
 
   it('lets lib/ import the DuckDB-free faces, and engine/index.ts for types only', async () => {

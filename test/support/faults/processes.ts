@@ -1,7 +1,7 @@
 /** Child processes of the fault cases: the `lake` CLI as a user runs it, and the Lambda-like runner. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { cliEnv, startLake } from '../../e2e/support/cli.ts';
+import { cliEnv, startLake } from '../e2e/cli.ts';
 
 const INGEST_BRONZE = join(import.meta.dirname, 'ingest-bronze.mjs');
 

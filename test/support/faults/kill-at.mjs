@@ -1,4 +1,4 @@
-// Fault injection preload for the faults tier: `node --import ./test/faults/support/kill-at.mjs …` (the tests
+// Fault injection preload for the faults tier: `node --import ./test/support/faults/kill-at.mjs …` (the tests
 // pass it in NODE_OPTIONS, so it also reaches the `lake` CLI). Plain JavaScript on purpose: it must load before
 // any TypeScript loader. With no FAULT_* variable set it changes nothing.
 //

@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { expect } from '../../support/expect.ts';
+import { expect } from '../expect.ts';
 import type { Manifest } from '../../../engine/contract/index.ts';
-import { readWithDuckDb } from '../../support/duckdb-reader.ts';
+import { readWithDuckDb } from '../duckdb-reader.ts';
 import { expectedRowsCsv, type GeneratedInput } from './input.ts';
 
 export const DATASET = 'transactions';

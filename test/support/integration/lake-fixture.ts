@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach } from '@jest/globals';
-import { inject } from '../../support/provided.ts';
+import { inject } from '../provided.ts';
 import type { Manifest } from '../../../engine/contract/index.ts';
 import { loadStacks, type StackArtifact } from './cloud-assembly.ts';
 import {
