@@ -428,12 +428,12 @@ describe('erasure', () => {
     expect((first as Error).message).toMatch(/injected/);
     const second = await erase(lake, 'account_id = ACC001');
     expect(second.status).toBe('completed');
-    expect((await manifestOf(lake, m)).erasures?.map((e) => [e.erasure_id, e.rows_valid_removed])).toEqual([
-      [second.erasure_id, 1],
-    ]);
     const again = await lake.ingest('transactions/2024-01.csv', only);
     expect(again.run_id).toBe(m.run_id);
     expect((await lake.silverRows()).map((r) => r.transaction_id)).toEqual(['T2']);
+    expect((await manifestOf(lake, m)).erasures?.map((e) => [e.erasure_id, e.rows_valid_removed])).toEqual([
+      [second.erasure_id, 1],
+    ]);
   });
 
   it('quarantined lines that could not be parsed match when the value stands in them as a whole field', async () => {
