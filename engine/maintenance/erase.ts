@@ -378,39 +378,38 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
     ...valueHash(contract.name, predicate, salt),
     pii: predicate.column.pii,
   };
-  const resumed = options.dryRun ? undefined : await unfinishedRecord(store, contract.name, predicateRecord);
-  const erasureId = resumed?.erasure_id ?? newErasureId(now);
-  const startedAt = resumed?.started_at ?? now.toISOString();
-  const recordKey = erasureRecordKey(contract.name, erasureId);
   const scratchRoot = options.workDir ?? tmpdir();
   await mkdir(scratchRoot, { recursive: true });
   const work = await mkdtemp(join(scratchRoot, 'lake-erase-'));
-  const record: ErasureRecord = resumed ?? {
-    record_version: 1,
-    erasure_id: erasureId,
-    dataset: contract.name,
-    status: options.dryRun ? 'dry_run' : 'started',
-    dry_run: options.dryRun ?? false,
-    requested_by: options.requestedBy,
-    started_at: startedAt,
-    finished_at: null,
-    predicate: predicateRecord,
-    files: [],
-    rows_removed: { silver: 0, quarantine: 0 },
-    sources: [],
-    months: [],
-    bronze: BRONZE_ERASURE_POLICY,
-  };
   try {
     return await withDuckDb({ tempDirectory: join(work, 'spill') }, 'erasure', async (db) => {
-      const targets: Array<{ zone: 'silver' | 'quarantine'; key: string; match: string }> = [];
       // A dropped PII column is in no silver file and redacted in quarantine records: only whole rejected
-      // files (raw input) can hold its value.
-      if (predicate.column.pii !== 'drop') {
-        const value = await silverValue(db, predicate, salt);
+      // files (raw input) can hold its value. Any other value is checked against the column's type first.
+      const value = predicate.column.pii === 'drop' ? undefined : await silverValue(db, predicate, salt);
+      const resumed = options.dryRun ? undefined : await unfinishedRecord(store, contract.name, predicateRecord);
+      const erasureId = resumed?.erasure_id ?? newErasureId(now);
+      const startedAt = resumed?.started_at ?? now.toISOString();
+      const recordKey = erasureRecordKey(contract.name, erasureId);
+      const record: ErasureRecord = resumed ?? {
+        record_version: 1,
+        erasure_id: erasureId,
+        dataset: contract.name,
+        status: options.dryRun ? 'dry_run' : 'started',
+        dry_run: options.dryRun ?? false,
+        requested_by: options.requestedBy,
+        started_at: startedAt,
+        finished_at: null,
+        predicate: predicateRecord,
+        files: [],
+        rows_removed: { silver: 0, quarantine: 0 },
+        sources: [],
+        months: [],
+        bronze: BRONZE_ERASURE_POLICY,
+      };
+      const targets: Array<{ zone: 'silver' | 'quarantine'; key: string; match: string }> = [];
+      if (value !== undefined)
         for (const o of await listParquet(store, 'silver', silverTablePrefix(contract.name)))
           targets.push({ zone: 'silver', key: o.key, match: silverMatch(predicate.column, value) });
-      }
       const qMatch = quarantineMatch(predicate);
       if (qMatch)
         for (const o of await listParquet(store, 'quarantine', quarantineRecordsPrefix(contract.name)))
