@@ -402,6 +402,37 @@ describe('erasure', () => {
     },
   );
 
+  it('an erasure that dies before deleting the earlier versions of a replaced file deletes them when resumed', async () => {
+    const { lake } = await lakeWithTwoSources();
+    // Fault injection: a versioned store (the local one keeps no versions) whose first purge dies.
+    const purged: string[] = [];
+    const versioned = Object.assign(
+      Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
+      lake.store,
+      {
+        purgeEarlierVersions: async (zone: string, key: string) => {
+          purged.push(`${zone}/${key}`);
+          if (purged.length === 1) throw new Error('injected: died before the purge');
+          return 1;
+        },
+      },
+    );
+    const run = () =>
+      eraseRows({
+        store: versioned,
+        contracts,
+        dataset: 'transactions',
+        where: 'account_id = ACC001',
+        requestedBy: 't',
+        workDir: lake.root,
+      });
+    expect(String(await run().catch((e: unknown) => e))).toMatch(/injected/);
+    const record = await run();
+    const firstFile = purged[0] as string;
+    expect(purged.filter((k) => k === firstFile)).toHaveLength(2);
+    expect(record.files.map((f) => f.earlier_versions_deleted)).toEqual([1, 1, 1]);
+  });
+
   it('an erasure whose manifest update fails is finished by running it again, and a re-ingest then keeps the rows out', async () => {
     const lake = await createTestLake(contracts);
     const only = csv('T1,ACC001,1.00,EUR,2024-01-05T00:00:00Z', 'T2,ACC002,2.00,USD,2024-01-06T00:00:00Z');
