@@ -72,6 +72,12 @@ export interface ManifestErasure {
   record_key: string;
   rows_valid_removed: number;
   rows_quarantined_removed: number;
+  /**
+   * The files (`<zone>/<key>`) whose removed rows are counted here, each once: recorded before the file is
+   * replaced, so an interrupted erasure resumed under the same id neither misses nor double counts one.
+   * Absent in older manifests.
+   */
+  files?: string[];
 }
 
 export interface ManifestCompaction {

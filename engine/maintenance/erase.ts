@@ -17,7 +17,7 @@ import type { ContractRegistry } from '../contract/load.ts';
 import { duckdbType } from '../contract/schema.ts';
 import type { ColumnContract, DatasetContract } from '../contract/types.ts';
 import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
-import { erasureRecordKey, quarantineRecordsPrefix, silverTablePrefix } from '../layout.ts';
+import { ERASURES_PREFIX, erasureRecordKey, quarantineRecordsPrefix, silverTablePrefix } from '../layout.ts';
 import type { Manifest, ManifestErasure } from '../manifest.ts';
 import type { ObjectStore, Zone } from '../ports.ts';
 import { ident, silverValueSql, sqlString } from '../sql.ts';
@@ -36,7 +36,10 @@ export interface EraseOptions {
   store: ObjectStore;
   contracts: ContractRegistry;
   dataset: string;
-  /** `<column> = <value>`; for a `hash` PII column the raw value (hashed here with `piiSalt`). */
+  /**
+   * `<column> = <value>`; for a `hash` PII column the raw value (hashed here with `piiSalt`); for a `drop`
+   * column the raw value, searched for in whole rejected files only (nothing else holds it).
+   */
   where: string;
   /** The lake's salt of PII `hash` columns (the one its ingests use). @default '' */
   piiSalt?: string;
@@ -132,7 +135,8 @@ const silverMatch = (column: ColumnContract, value: string): string => `(${ident
  * Quarantine rows hold the record as it came (`raw_record`): a JSON object of the source's fields, or the raw
  * line when it could not be parsed. A record matches when a field named like the column (name or alias, any
  * case) holds the value, or — raw lines — when the value stands in it as a whole field. PII columns are
- * redacted in quarantine, so only non-PII columns are matched there.
+ * redacted in quarantine records, so only non-PII columns are matched there (whole rejected files are not
+ * redacted: see eraseRejectedFileCopies).
  */
 function quarantineMatch(predicate: EqualityPredicate): string | undefined {
   if (predicate.column.pii !== 'none') return undefined;
@@ -186,7 +190,9 @@ async function rawHolds(stream: Readable, value: string): Promise<boolean> {
 
 /**
  * Whole rejected files are kept in quarantine byte for byte (`<dataset>/files/…`): one holding the value is
- * deleted (a copy of bronze; its quarantine record with the reason stays).
+ * deleted (a copy of bronze; its quarantine record with the reason stays). Such a copy is the raw input, PII
+ * included, so it is searched for the raw value whatever the column's PII class. Its manifest and the record
+ * note it before it is deleted, so an interruption in between is finished by running the erasure again.
  */
 async function eraseRejectedFileCopies(
   store: ObjectStore,
@@ -195,25 +201,29 @@ async function eraseRejectedFileCopies(
   record: ErasureRecord,
   dryRun: boolean,
   manifests: Map<string, { key: string; manifest: Manifest }>,
+  saveRecord: () => Promise<void>,
 ): Promise<void> {
+  const deletedBefore = record.files.filter((f) => f.action === 'deleted');
+  if (!dryRun && store.purgeEarlierVersions)
+    for (const f of deletedBefore) f.earlier_versions_deleted += await store.purgeEarlierVersions('quarantine', f.key); // resumed: may not have been purged
   for await (const o of store.list('quarantine', `${dataset}/files/`)) {
     if (!(await rawHolds(await store.getStream('quarantine', o.key), value))) continue;
-    let earlier = 0;
-    if (!dryRun) {
-      await store.delete('quarantine', [o.key]);
-      if (store.purgeEarlierVersions) earlier = await store.purgeEarlierVersions('quarantine', o.key);
+    let entry = deletedBefore.find((f) => f.key === o.key);
+    if (!entry) {
+      entry = {
+        zone: 'quarantine',
+        key: o.key,
+        action: 'deleted',
+        rows_before: 0,
+        rows_removed: 0,
+        earlier_versions_deleted: 0,
+      };
+      record.files.push(entry);
     }
-    record.files.push({
-      zone: 'quarantine',
-      key: o.key,
-      action: 'deleted',
-      rows_before: 0,
-      rows_removed: 0,
-      earlier_versions_deleted: earlier,
-    });
+    if (dryRun) continue;
     // Its manifest records the erasure too, so a redelivery of the same object does not put the copy back.
     const owner = [...manifests.values()].find((e) => e.manifest.quarantine.file_key === o.key);
-    if (owner && !dryRun) {
+    if (owner)
       await recordInManifests(
         store,
         manifests,
@@ -223,9 +233,41 @@ async function eraseRejectedFileCopies(
           record_key: erasureRecordKey(dataset, record.erasure_id),
         },
         new Map([[owner.manifest.run_id, { valid: 0, quarantined: 0 }]]),
+        fileId('quarantine', o.key),
       );
-    }
+    await saveRecord();
+    await store.delete('quarantine', [o.key]);
+    if (store.purgeEarlierVersions)
+      entry.earlier_versions_deleted += await store.purgeEarlierVersions('quarantine', o.key);
   }
+}
+
+/** How a manifest's erasure entry names a file whose removed rows it counts. */
+const fileId = (zone: Zone, key: string): string => `${zone}/${key}`;
+
+/**
+ * The record of an earlier run of the same erasure (dataset, column, value hash) that did not finish — its
+ * status still `started` — so this run resumes it under its id instead of counting its files again.
+ */
+async function unfinishedRecord(
+  store: ObjectStore,
+  dataset: string,
+  predicate: ErasureRecord['predicate'],
+): Promise<ErasureRecord | undefined> {
+  let found: ErasureRecord | undefined;
+  for await (const o of store.list('silver', `${ERASURES_PREFIX}${dataset}/`)) {
+    const r = await readJsonObject<ErasureRecord>(store, 'silver', o.key);
+    if (r?.status !== 'started' || r.dataset !== dataset || r.dry_run) continue;
+    const p = r.predicate;
+    if (
+      p.column !== predicate.column ||
+      p.value_hash !== predicate.value_hash ||
+      p.value_hash_algorithm !== predicate.value_hash_algorithm
+    )
+      continue;
+    if (!found || r.started_at > found.started_at) found = r;
+  }
+  return found;
 }
 
 function newErasureId(now: Date): string {
@@ -282,12 +324,16 @@ async function rewriteWithout(
     );
 }
 
-/** Adds this erasure's counts to the manifests of the runs it touched (read, add, write: idempotent per erasure id). */
+/**
+ * Adds the counts of one file to the manifests of the runs it touched (read, add, write). Idempotent per
+ * erasure id and file: a file already counted under this erasure is not counted again.
+ */
 async function recordInManifests(
   store: ObjectStore,
   manifests: Map<string, { key: string; manifest: Manifest }>,
   erasure: Pick<ManifestErasure, 'erasure_id' | 'erased_at' | 'record_key'>,
   byRun: Map<string, { valid: number; quarantined: number }>,
+  file: string,
 ): Promise<void> {
   for (const [run, counts] of byRun) {
     const entry = manifests.get(run);
@@ -297,11 +343,13 @@ async function recordInManifests(
     const erasures = current.erasures ?? [];
     let mine = erasures.find((e) => e.erasure_id === erasure.erasure_id);
     if (!mine) {
-      mine = { ...erasure, rows_valid_removed: 0, rows_quarantined_removed: 0 };
+      mine = { ...erasure, rows_valid_removed: 0, rows_quarantined_removed: 0, files: [] };
       erasures.push(mine);
     }
+    if (mine.files?.includes(file)) continue; // counted by an interrupted run of this erasure
     mine.rows_valid_removed += counts.valid;
     mine.rows_quarantined_removed += counts.quarantined;
+    mine.files = [...(mine.files ?? []), file];
     const updated: Manifest = { ...current, erasures };
     await putJson(store, 'silver', entry.key, updated);
     entry.manifest = updated;
@@ -311,8 +359,11 @@ async function recordInManifests(
 /**
  * Erases the rows matching `where` from the dataset's silver and quarantine. Data problems (unknown column,
  * a value the column's type refuses, another operator) throw PredicateError before anything is read.
- * Files are done one at a time: an interrupted erasure leaves every file either old or new, and running it
- * again finishes the job (files already rewritten match nothing).
+ * Files are done one at a time: an interrupted erasure leaves every file either old or new. Each file's
+ * removal is noted in the manifests of its sources and in the record (status `started`) before the file is
+ * replaced, so running the same erasure again resumes that record under its id: it replaces the files not yet
+ * replaced, counts each file once, and every manifest ends up recording the erasure (which keeps a re-ingest
+ * of the same run from bringing the rows back).
  */
 export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
   const { store } = options;
@@ -320,112 +371,131 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
   if (!contract) throw new PredicateError(`unknown dataset "${options.dataset}"`);
   const predicate = parseEqualityPredicate(options.where, contract);
   const salt = options.piiSalt ?? '';
-  const started = new Date();
-  const erasureId = newErasureId(started);
-  const recordKey = erasureRecordKey(contract.name, erasureId);
+  const now = new Date();
+  const predicateRecord: ErasureRecord['predicate'] = {
+    column: predicate.column.name,
+    operator: '=',
+    ...valueHash(contract.name, predicate, salt),
+    pii: predicate.column.pii,
+  };
   const scratchRoot = options.workDir ?? tmpdir();
   await mkdir(scratchRoot, { recursive: true });
   const work = await mkdtemp(join(scratchRoot, 'lake-erase-'));
-  const record: ErasureRecord = {
-    record_version: 1,
-    erasure_id: erasureId,
-    dataset: contract.name,
-    status: options.dryRun ? 'dry_run' : 'started',
-    dry_run: options.dryRun ?? false,
-    requested_by: options.requestedBy,
-    started_at: started.toISOString(),
-    finished_at: null,
-    predicate: {
-      column: predicate.column.name,
-      operator: '=',
-      ...valueHash(contract.name, predicate, salt),
-      pii: predicate.column.pii,
-    },
-    files: [],
-    rows_removed: { silver: 0, quarantine: 0 },
-    sources: [],
-    months: [],
-    bronze: BRONZE_ERASURE_POLICY,
-  };
   try {
     return await withDuckDb({ tempDirectory: join(work, 'spill') }, 'erasure', async (db) => {
-      const value = await silverValue(db, predicate, salt);
+      // A dropped PII column is in no silver file and redacted in quarantine records: only whole rejected
+      // files (raw input) can hold its value. Any other value is checked against the column's type first.
+      const value = predicate.column.pii === 'drop' ? undefined : await silverValue(db, predicate, salt);
+      const resumed = options.dryRun ? undefined : await unfinishedRecord(store, contract.name, predicateRecord);
+      const erasureId = resumed?.erasure_id ?? newErasureId(now);
+      const startedAt = resumed?.started_at ?? now.toISOString();
+      const recordKey = erasureRecordKey(contract.name, erasureId);
+      const record: ErasureRecord = resumed ?? {
+        record_version: 1,
+        erasure_id: erasureId,
+        dataset: contract.name,
+        status: options.dryRun ? 'dry_run' : 'started',
+        dry_run: options.dryRun ?? false,
+        requested_by: options.requestedBy,
+        started_at: startedAt,
+        finished_at: null,
+        predicate: predicateRecord,
+        files: [],
+        rows_removed: { silver: 0, quarantine: 0 },
+        sources: [],
+        months: [],
+        bronze: BRONZE_ERASURE_POLICY,
+      };
       const targets: Array<{ zone: 'silver' | 'quarantine'; key: string; match: string }> = [];
-      for (const o of await listParquet(store, 'silver', silverTablePrefix(contract.name)))
-        targets.push({ zone: 'silver', key: o.key, match: silverMatch(predicate.column, value) });
+      if (value !== undefined)
+        for (const o of await listParquet(store, 'silver', silverTablePrefix(contract.name)))
+          targets.push({ zone: 'silver', key: o.key, match: silverMatch(predicate.column, value) });
       const qMatch = quarantineMatch(predicate);
       if (qMatch)
         for (const o of await listParquet(store, 'quarantine', quarantineRecordsPrefix(contract.name)))
           targets.push({ zone: 'quarantine', key: o.key, match: qMatch });
 
       const manifests = new Map((await readManifests(store, contract.name)).map((e) => [e.manifest.run_id, e]));
-      const sources = new Map<string, ErasedSource>();
-      const months = new Set<string>();
-      if (!options.dryRun) await putJson(store, 'silver', recordKey, record);
+      const sources = new Map<string, ErasedSource>(record.sources.map((s) => [s.run_id, s]));
+      const months = new Set<string>(record.months);
+      const saveRecord = async (): Promise<void> => {
+        record.sources = [...sources.values()].sort((a, b) => (a.source_key ?? '').localeCompare(b.source_key ?? ''));
+        record.months = [...months].sort();
+        if (!options.dryRun) await putJson(store, 'silver', recordKey, record);
+      };
+      const erasure = { erasure_id: erasureId, erased_at: startedAt, record_key: recordKey };
+      await saveRecord();
       for (const [i, target] of targets.entries()) {
         const path = await download(store, target.zone, target.key, work);
         try {
           const scan = await scanFile(db, path, target.match);
           options.onFile?.(target.key, i, targets.length);
-          if (scan.removed === 0) continue;
-          let earlierVersions = 0;
-          if (!options.dryRun) {
-            const out = `${path}.erased.parquet`;
-            await rewriteWithout(db, path, target.match, out, scan.total - scan.removed);
-            await store.putFile(target.zone, target.key, out, 'application/vnd.apache.parquet'); // same key: replaced, never absent
-            await rm(out, { force: true });
-            // A versioned bucket keeps the replaced bytes as an earlier version: those hold the erased rows too.
-            if (store.purgeEarlierVersions) earlierVersions = await store.purgeEarlierVersions(target.zone, target.key);
+          // Counted by an interrupted run of this erasure (resumed): not counted again.
+          let entry = record.files.find((f) => f.zone === target.zone && f.key === target.key);
+          if (scan.removed === 0) {
+            // Replaced before the interruption, maybe not purged: the earlier versions hold the rows.
+            if (entry && !options.dryRun && store.purgeEarlierVersions)
+              entry.earlier_versions_deleted += await store.purgeEarlierVersions(target.zone, target.key);
+            continue;
           }
-          record.files.push({
-            zone: target.zone,
-            key: target.key,
-            action: 'rewritten',
-            rows_before: scan.total,
-            rows_removed: scan.removed,
-            earlier_versions_deleted: earlierVersions,
-          });
-          record.rows_removed[target.zone] += scan.removed;
-          const month = target.zone === 'silver' ? monthOfKey(target.key) : undefined;
-          if (month) months.add(month);
           const counts = new Map<string, { valid: number; quarantined: number }>();
-          for (const [run, { removed, sourceKey }] of scan.byRun) {
-            const manifest = manifests.get(run)?.manifest;
-            const s = sources.get(run) ?? {
-              run_id: run,
-              source_id: manifest?.source_id ?? null,
-              source_key: manifest?.source.key ?? sourceKey,
-              rows_valid_removed: 0,
-              rows_quarantined_removed: 0,
-            };
-            if (target.zone === 'silver') s.rows_valid_removed += removed;
-            else s.rows_quarantined_removed += removed;
-            sources.set(run, s);
+          for (const [run, { removed }] of scan.byRun)
             counts.set(
               run,
               target.zone === 'silver' ? { valid: removed, quarantined: 0 } : { valid: 0, quarantined: removed },
             );
+          if (!entry) {
+            entry = {
+              zone: target.zone,
+              key: target.key,
+              action: 'rewritten',
+              rows_before: scan.total,
+              rows_removed: scan.removed,
+              earlier_versions_deleted: 0,
+            };
+            record.files.push(entry);
+            record.rows_removed[target.zone] += scan.removed;
+            const month = target.zone === 'silver' ? monthOfKey(target.key) : undefined;
+            if (month) months.add(month);
+            for (const [run, { removed, sourceKey }] of scan.byRun) {
+              const manifest = manifests.get(run)?.manifest;
+              const s = sources.get(run) ?? {
+                run_id: run,
+                source_id: manifest?.source_id ?? null,
+                source_key: manifest?.source.key ?? sourceKey,
+                rows_valid_removed: 0,
+                rows_quarantined_removed: 0,
+              };
+              if (target.zone === 'silver') s.rows_valid_removed += removed;
+              else s.rows_quarantined_removed += removed;
+              sources.set(run, s);
+            }
           }
-          if (!options.dryRun)
-            await recordInManifests(
-              store,
-              manifests,
-              { erasure_id: erasureId, erased_at: started.toISOString(), record_key: recordKey },
-              counts,
-            );
+          if (options.dryRun) continue;
+          // The manifests and the record first, then the file: an interruption after the swap still leaves
+          // the erasure recorded (a re-ingest keeps the rows out), and the resumed run counts nothing twice.
+          await recordInManifests(store, manifests, erasure, counts, fileId(target.zone, target.key));
+          await saveRecord();
+          const out = `${path}.erased.parquet`;
+          await rewriteWithout(db, path, target.match, out, scan.total - scan.removed);
+          await store.putFile(target.zone, target.key, out, 'application/vnd.apache.parquet'); // same key: replaced, never absent
+          await rm(out, { force: true });
+          // A versioned bucket keeps the replaced bytes as an earlier version: those hold the erased rows too.
+          if (store.purgeEarlierVersions)
+            entry.earlier_versions_deleted += await store.purgeEarlierVersions(target.zone, target.key);
         } finally {
           await rm(path, { force: true });
         }
       }
-      if (predicate.column.pii === 'none')
-        await eraseRejectedFileCopies(
-          store,
-          contract.name,
-          predicate.value.trim(),
-          record,
-          options.dryRun ?? false,
-          manifests,
-        );
+      await eraseRejectedFileCopies(
+        store,
+        contract.name,
+        predicate.value.trim(),
+        record,
+        options.dryRun ?? false,
+        manifests,
+        saveRecord,
+      );
       record.sources = [...sources.values()].sort((a, b) => (a.source_key ?? '').localeCompare(b.source_key ?? ''));
       record.months = [...months].sort();
       record.finished_at = new Date().toISOString();

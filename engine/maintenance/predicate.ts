@@ -59,8 +59,8 @@ export function parseEqualityPredicate(text: string, contract: DatasetContract):
       `unknown column "${name}" in dataset ${contract.name}: its columns are ${contract.columns.map((c) => c.name).join(', ')}`,
     );
   }
-  if (column.pii === 'drop')
-    throw new PredicateError(`column ${column.name} is dropped PII: silver never holds it, so no row can match it`);
+  // A `drop` column is accepted: silver and quarantine records never hold it, but a whole rejected file kept
+  // as it came may (the erasure searches those for the raw value).
   if (literal === '') throw new PredicateError(`no value after "=" in "${text}": ${FORM}`);
   const value = unquote(literal);
   if (value.trim() === '')

@@ -119,8 +119,13 @@ describe('erasure', () => {
         record_key: auditKey,
         rows_valid_removed: 1,
         rows_quarantined_removed: 1,
+        // the files whose rows it counts (each once): the January silver file and the quarantine file
+        files: record.files
+          .filter((f) => f.zone === 'quarantine' || f.key.includes('/month=01/'))
+          .map((f) => `${f.zone}/${f.key}`),
       },
     ]);
+    expect(janNow.erasures?.[0]?.files).toHaveLength(2);
     const silverJan = silverAfter.filter((r) => r.ingest_run_id === jan.run_id).length;
     expect(silverJan).toBe(janNow.rows_valid - 1);
   });
@@ -334,6 +339,134 @@ describe('erasure', () => {
     expect((await lake.silverRows()).length).toBe(jan.rows_valid + feb.rows_valid - 2);
   });
 
+  // Fault injection: the process dies right after the n-th rewritten Parquet is uploaded (the upload went
+  // through; nothing after it ran), as a Lambda timeout or an out-of-memory kill would.
+  it.each([1, 2, 3])(
+    'an erasure that dies right after uploading rewritten file %i: running it again resumes it, every manifest records it once, and a re-ingest keeps the rows out',
+    async (dieAfter) => {
+      const { lake, jan, feb } = await lakeWithTwoSources();
+      let puts = 0;
+      const dying = Object.assign(
+        Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
+        lake.store,
+        {
+          putFile: async (...args: Parameters<typeof lake.store.putFile>) => {
+            await lake.store.putFile(...args);
+            if (args[1].endsWith('.parquet') && ++puts === dieAfter) throw new Error('injected: died after upload');
+          },
+        },
+      );
+      const first = await eraseRows({
+        store: dying,
+        contracts,
+        dataset: 'transactions',
+        where: 'account_id = ACC001',
+        requestedBy: 't',
+        workDir: lake.root,
+      }).catch((e: unknown) => e);
+      expect((first as Error).message).toMatch(/injected/);
+
+      const second = await erase(lake, 'account_id = ACC001');
+      expect(second.status).toBe('completed');
+      // The interrupted record is resumed and completed under its id, not left `started` beside a new one.
+      expect(await lake.files('silver', ERASURES_PREFIX)).toEqual([
+        `${ERASURES_PREFIX}transactions/${second.erasure_id}.json`,
+      ]);
+      expect(second.rows_removed).toEqual({ silver: 2, quarantine: 1 });
+      expect(second.files.map((f) => `${f.zone}:${f.rows_removed}`).sort()).toEqual([
+        'quarantine:1',
+        'silver:1',
+        'silver:1',
+      ]);
+      expect(second.sources.map((s) => [s.source_key, s.rows_valid_removed, s.rows_quarantined_removed])).toEqual([
+        ['transactions/2024-01.csv', 1, 1],
+        ['transactions/2024-02.csv', 1, 0],
+      ]);
+      const counted = async (m: Manifest) =>
+        ((await manifestOf(lake, m)).erasures ?? []).map((e) => [
+          e.erasure_id,
+          e.rows_valid_removed,
+          e.rows_quarantined_removed,
+        ]);
+      expect(await counted(jan)).toEqual([[second.erasure_id, 1, 1]]);
+      expect(await counted(feb)).toEqual([[second.erasure_id, 1, 0]]);
+
+      // A redelivered event or a replay of both sources (same contract): the erased rows stay out.
+      const silver = await lake.silverRows();
+      const quarantined = await lake.quarantineRows();
+      expect(silver.filter((r) => r.account_id === 'ACC001')).toEqual([]);
+      await lake.ingest('transactions/2024-01.csv', JAN);
+      await lake.ingest('transactions/2024-02.csv', FEB, { etag: 'etag-2' });
+      expect(await lake.silverRows()).toEqual(silver);
+      expect(await lake.quarantineRows()).toEqual(quarantined);
+    },
+  );
+
+  it('an erasure that dies before deleting the earlier versions of a replaced file deletes them when resumed', async () => {
+    const { lake } = await lakeWithTwoSources();
+    // Fault injection: a versioned store (the local one keeps no versions) whose first purge dies.
+    const purged: string[] = [];
+    const versioned = Object.assign(
+      Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
+      lake.store,
+      {
+        purgeEarlierVersions: async (zone: string, key: string) => {
+          purged.push(`${zone}/${key}`);
+          if (purged.length === 1) throw new Error('injected: died before the purge');
+          return 1;
+        },
+      },
+    );
+    const run = () =>
+      eraseRows({
+        store: versioned,
+        contracts,
+        dataset: 'transactions',
+        where: 'account_id = ACC001',
+        requestedBy: 't',
+        workDir: lake.root,
+      });
+    expect(String(await run().catch((e: unknown) => e))).toMatch(/injected/);
+    const record = await run();
+    const firstFile = purged[0] as string;
+    expect(purged.filter((k) => k === firstFile)).toHaveLength(2);
+    expect(record.files.map((f) => f.earlier_versions_deleted)).toEqual([1, 1, 1]);
+  });
+
+  it('an erasure whose manifest update fails is finished by running it again, and a re-ingest then keeps the rows out', async () => {
+    const lake = await createTestLake(contracts);
+    const only = csv('T1,ACC001,1.00,EUR,2024-01-05T00:00:00Z', 'T2,ACC002,2.00,USD,2024-01-06T00:00:00Z');
+    const m = await lake.ingest('transactions/2024-01.csv', only);
+    // Fault injection: every manifest write fails.
+    const failing = Object.assign(
+      Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
+      lake.store,
+      {
+        putBytes: async (...args: Parameters<typeof lake.store.putBytes>) => {
+          if (args[1].includes('_manifests')) throw new Error('injected: manifest write failed');
+          return lake.store.putBytes(...args);
+        },
+      },
+    );
+    const first = await eraseRows({
+      store: failing,
+      contracts,
+      dataset: 'transactions',
+      where: 'account_id = ACC001',
+      requestedBy: 't',
+      workDir: lake.root,
+    }).catch((e: unknown) => e);
+    expect((first as Error).message).toMatch(/injected/);
+    const second = await erase(lake, 'account_id = ACC001');
+    expect(second.status).toBe('completed');
+    const again = await lake.ingest('transactions/2024-01.csv', only);
+    expect(again.run_id).toBe(m.run_id);
+    expect((await lake.silverRows()).map((r) => r.transaction_id)).toEqual(['T2']);
+    expect((await manifestOf(lake, m)).erasures?.map((e) => [e.erasure_id, e.rows_valid_removed])).toEqual([
+      [second.erasure_id, 1],
+    ]);
+  });
+
   it('quarantined lines that could not be parsed match when the value stands in them as a whole field', async () => {
     const lake = await createTestLake(contracts);
     await lake.ingest(
@@ -350,5 +483,66 @@ describe('erasure', () => {
     expect((await lake.quarantineRows()).map((r) => r.raw_record)).toEqual([
       'T2,ACC0012,1.00,EUR,2024-01-05T00:00:00Z,extra',
     ]);
+  });
+
+  describe('whole rejected files hold the raw input, PII included', () => {
+    const people = parseContract(
+      {
+        name: 'people',
+        version: '1.0.0',
+        bronzePrefix: 'people/',
+        source: { format: 'csv', delimiter: ',' },
+        columns: [
+          { name: 'person_id', type: 'string', required: true },
+          { name: 'email', type: 'string', pii: 'hash' },
+          { name: 'phone', type: 'string', pii: 'drop' },
+        ],
+        partitionBy: [],
+      },
+      'people.json',
+    );
+    const registry = new ContractRegistry([people]);
+    const onPeople = { contracts: registry, dataset: 'people' };
+
+    async function lakeWithRejectedPeople(): Promise<{
+      lake: TestLake;
+      kept: Manifest;
+      bad: Manifest;
+      other: Manifest;
+    }> {
+      const lake = await createTestLake(registry, {});
+      const kept = await lake.ingest(
+        'people/ok.csv',
+        'person_id,email,phone\n1,ana@example.org,+351900\n2,bob@example.org,+351901\n',
+      );
+      // The header lacks the required person_id: each file is rejected whole and kept byte for byte.
+      const bad = await lake.ingest('people/bad.csv', 'id,email,phone\n1,ana@example.org,+351900\n', { etag: 'e2' });
+      const other = await lake.ingest('people/other.csv', 'id,email,phone\n2,bob@example.org,+351901\n', {
+        etag: 'e3',
+      });
+      expect([kept.status, bad.status, other.status]).toEqual(['succeeded', 'rejected', 'rejected']);
+      return { lake, kept, bad, other };
+    }
+
+    it('erasing by a hash PII column deletes the rejected file holding the raw value, and a redelivery does not put it back', async () => {
+      const { lake, bad, other } = await lakeWithRejectedPeople();
+      const record = await erase(lake, 'email = ana@example.org', onPeople);
+      expect(record.rows_removed).toEqual({ silver: 1, quarantine: 0 });
+      expect(record.files.filter((f) => f.action === 'deleted').map((f) => f.key)).toEqual([bad.quarantine.file_key]);
+      expect(await lake.files('quarantine', 'people/files/')).toEqual([other.quarantine.file_key]);
+      expect((await lake.silverRows('people', 'person_id')).map((r) => r.person_id)).toEqual(['2']);
+      await lake.ingest('people/bad.csv', 'id,email,phone\n1,ana@example.org,+351900\n', { etag: 'e2' });
+      expect(await lake.files('quarantine', 'people/files/')).toEqual([other.quarantine.file_key]);
+    });
+
+    it('erasing by a drop PII column deletes the rejected file holding the raw value and leaves silver as it is', async () => {
+      const { lake, bad, other } = await lakeWithRejectedPeople();
+      const silver = await lake.silverRows('people', 'person_id');
+      const record = await erase(lake, 'phone = +351900', onPeople);
+      expect(record.rows_removed).toEqual({ silver: 0, quarantine: 0 });
+      expect(record.files.map((f) => [f.action, f.key])).toEqual([['deleted', bad.quarantine.file_key]]);
+      expect(await lake.files('quarantine', 'people/files/')).toEqual([other.quarantine.file_key]);
+      expect(await lake.silverRows('people', 'person_id')).toEqual(silver);
+    });
   });
 });
