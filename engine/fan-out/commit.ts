@@ -196,7 +196,7 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
       chunks: plan.chunks.length,
     };
     const manifest = buildManifest(source, stamp, contract, result, undefined, plan.sizes, startedAt);
-    await publish(manifest, result, undefined, {
+    const published = await publish(manifest, result, undefined, {
       store: options.store,
       catalog: options.catalog,
       uploadConcurrency: options.uploadConcurrency,
@@ -209,6 +209,9 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
         await options.store.copy('silver', staged, file.key);
       },
     });
+    // An erasure or compaction rewrote this run's outputs after the plan: nothing was written (as the plan would have answered).
+    if (published !== manifest)
+      return { kind: 'ingested', manifest: published, why: 'its outputs were erased from or compacted' };
     await options.events?.publish(ingestEvent(manifest, contract.owner ?? 'unknown'));
     return { kind: 'committed', manifest };
   } finally {
