@@ -56,6 +56,13 @@ export interface IngestOptions {
    * @default none: no event
    */
   events?: EventPublisher;
+  /**
+   * The most text (bytes, uncompressed) one invocation transforms. A larger text is rejected whole as
+   * `TOO_LARGE_FOR_ONE_PASS` (the original kept in quarantine) instead of transformed: the fan-out's
+   * one-pass fallbacks set it to the routing threshold, as the objects they see were sent there because
+   * one pass would not finish in time. @default none: any size is transformed
+   */
+  onePassMaxBytes?: number;
 }
 
 interface Rejection {
@@ -160,6 +167,11 @@ export async function ingestObject(
       spooled = await decodeText(raw, join(workDir, 'input.txt'), options.expansionLimits);
       if (!contract)
         throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
+      if (options.onePassMaxBytes !== undefined && spooled.bytesUncompressed > options.onePassMaxBytes)
+        throw new FileRejection(
+          FileReason.TOO_LARGE_FOR_ONE_PASS,
+          `${spooled.bytesUncompressed} bytes of text, more than the ${options.onePassMaxBytes} one invocation transforms, and the file cannot be cut into chunks (see the fan-out's log for why); split it, or replay it where one pass may run longer`,
+        );
       result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
         rejectsLimits: options.rejectsLimits,
         maxRecordBytes,
