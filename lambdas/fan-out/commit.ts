@@ -26,6 +26,7 @@ export async function commitStep(
     );
   } else {
     // A commit retried after it finished: its plan went with the staging prefix, its manifest is in place.
+    // It also removes a same-run intent record the first attempt left, and publishes the run's event again.
     const manifest = await committedManifest(deps, request.dataset, request.sourceId, request.runId);
     if (!manifest)
       throw new EngineInvariantError(
