@@ -189,6 +189,53 @@ const csv = (n: number): string =>
     const executions = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
     expect(executions).toHaveLength(1);
   });
+
+  it('a routed file the plan cannot chunk, larger than one pass, is rejected whole as TOO_LARGE_FOR_ONE_PASS', async () => {
+    const fx = lake();
+    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN!;
+    const sfn = new SFNClient({
+      endpoint: fx.lake.endpoint,
+      region: fx.lake.region,
+      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
+    });
+    const stack = fx.stacks.find((st) =>
+      Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
+    )!;
+    const definition = stateMachineDefinition(stack.template);
+    await sfn.send(
+      new CreateStateMachineCommand({
+        name: arn.split(':').pop(),
+        definition: JSON.stringify(definition),
+        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
+      }),
+    );
+    // CRLF mixed with LF: the byte scan cannot vouch for chunk bounds, so the plan falls back to one pass.
+    const key = 'transactions/mixed.csv';
+    const body = csv(200).replace('\n', '\r\n');
+    expect(body.length).toBeGreaterThan(MIN_BYTES);
+    const version = await putBronze(fx, key, body);
+    expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
+
+    const input = { source: { bucket: fx.lake.buckets.bronze, key, ...(version ? { versionId: version } : {}) } };
+    const output = (await runStateMachine(
+      definition,
+      input,
+      async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never,
+    )) as { plan: { fanned_out: boolean } };
+
+    expect(output.plan.fanned_out).toBe(false);
+    const [manifest, ...more] = await getManifests(fx, 'transactions');
+    expect(more).toEqual([]);
+    expect(manifest).toMatchObject({
+      status: 'rejected',
+      rows_in: 0,
+      quarantine: { file_reason: 'TOO_LARGE_FOR_ONE_PASS' },
+    });
+    expect(await listKeys(fx, fx.lake.buckets.quarantine, manifest!.quarantine.file_key!)).toEqual([
+      manifest!.quarantine.file_key,
+    ]);
+    expect(await listKeys(fx, fx.lake.buckets.silver, '_pending/')).toEqual([]);
+  });
 });
 
 /** The CLI in AWS mode, the stack outputs (with the fan-out state machine) in a `cdk deploy --outputs-file` file. */
