@@ -56,6 +56,13 @@ export interface IngestOptions {
    * @default none: no event
    */
   events?: EventPublisher;
+  /**
+   * The most text (bytes, uncompressed) one invocation transforms. A larger text is rejected whole as
+   * `TOO_LARGE_FOR_ONE_PASS` (the original kept in quarantine) instead of transformed: the fan-out's
+   * one-pass fallbacks set it to the routing threshold, as the objects they see were sent there because
+   * one pass would not finish in time. @default none: any size is transformed
+   */
+  onePassMaxBytes?: number;
 }
 
 interface Rejection {
@@ -139,9 +146,10 @@ export async function ingestObject(
   // The same run again, after an erasure or a compaction rewrote its outputs: they are what this run would
   // write, less what was erased. Writing them again would bring erased rows back or duplicate compacted ones.
   const previous = await readSilverRecord<Manifest>(options.store, manifestKey(stamp.dataset, stamp.sourceId));
-  if (previous && previous.run_id === stamp.runId && (previous.erasures?.length || previous.compactions?.length)) {
+  const maintained = maintainedSince(previous, stamp.runId);
+  if (maintained) {
     for await (const chunk of body) void chunk; // read to the end, as a processed body is
-    return previous;
+    return maintained;
   }
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });
@@ -159,6 +167,11 @@ export async function ingestObject(
       spooled = await decodeText(raw, join(workDir, 'input.txt'), options.expansionLimits);
       if (!contract)
         throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
+      if (options.onePassMaxBytes !== undefined && spooled.bytesUncompressed > options.onePassMaxBytes)
+        throw new FileRejection(
+          FileReason.TOO_LARGE_FOR_ONE_PASS,
+          `${spooled.bytesUncompressed} bytes of text, more than the ${options.onePassMaxBytes} one invocation transforms, and the file cannot be cut into chunks (see the fan-out's log for why); split it, or replay it where one pass may run longer`,
+        );
       result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
         rejectsLimits: options.rejectsLimits,
         maxRecordBytes,
@@ -185,7 +198,7 @@ export async function ingestObject(
       compression: spooled?.compression ?? 'none',
     };
     const manifest = buildManifest(source, stamp, contract, result, rejection, sizes, startedAt);
-    await publish(manifest, result, rejection, {
+    const published = await publish(manifest, result, rejection, {
       store: options.store,
       catalog: options.catalog,
       uploadConcurrency: options.uploadConcurrency,
@@ -193,6 +206,7 @@ export async function ingestObject(
       workDir: options.workDir,
       durationMs: () => Math.round(performance.now() - t0),
     });
+    if (published !== manifest) return published; // maintained meanwhile: nothing written, as at the start
     await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
     return manifest;
   } finally {
@@ -321,22 +335,43 @@ export interface PublishOptions {
   stagingPrefix?: string;
 }
 
+/** The manifest when it is of this run and an erasure or compaction rewrote its outputs since (they must not be written again). */
+export function maintainedSince(previous: Manifest | undefined, runId: string): Manifest | undefined {
+  return previous?.run_id === runId && (previous.erasures?.length || previous.compactions?.length)
+    ? previous
+    : undefined;
+}
+
 /**
  * An intent record first (which files this attempt will write), then outputs, partitions, the manifest
  * (the completion marker), stale files of earlier runs — of finished ones (their manifest) and of
- * abandoned ones (their intent record) — and last the intent record.
+ * abandoned ones (their intent record) — and last the intent record. Answers with the manifest now in
+ * place: the one given, or — when an erasure or compaction rewrote this same run's outputs after the
+ * caller last looked (e.g. between a fan-out's plan and its commit) — that rewritten manifest, with nothing
+ * written (writing again would bring erased rows back or double compacted ones) and this attempt's staging
+ * prefix and intent record removed.
  */
 export async function publish(
   manifest: Manifest,
   result: TransformResult | undefined,
   rejection: Pick<Rejection, 'recordsPath'> | undefined,
   options: PublishOptions,
-): Promise<void> {
+): Promise<Manifest> {
   const { store, catalog } = options;
   const key = manifestKey(manifest.dataset, manifest.source_id);
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
   const previous = await readSilverRecord<Manifest>(store, key);
   const abandoned = await readSilverRecord<PendingIngest>(store, intentKey);
+  const maintained = maintainedSince(previous, manifest.run_id);
+  if (maintained) {
+    // An intent record of this same run names the keys the manifest names: only the record and staging go.
+    const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter(
+      (p): p is string => typeof p === 'string' && p.includes(manifest.source_id),
+    );
+    for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
+    if (abandoned && abandoned.run_id === manifest.run_id) await store.delete('silver', [intentKey]);
+    return maintained;
+  }
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
   const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter(
     (k): k is string => k !== null,
@@ -405,6 +440,7 @@ export async function publish(
   );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
   await store.delete('silver', [intentKey]);
+  return manifest;
 }
 
 /** Deletes every object under a prefix of a zone. */

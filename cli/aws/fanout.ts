@@ -114,6 +114,19 @@ export async function listFanOuts(
   }
 }
 
+/** Step Functions' longest execution name. */
+const MAX_EXECUTION_NAME = 80;
+
+/**
+ * The name of a restarted execution: the original's (less an earlier restart's suffix) and a timestamp that
+ * makes it new. The timestamp is kept whole — the name is cut before it — so a second restart never repeats a name.
+ */
+export function restartExecutionName(name: string, nowMs: number): string {
+  const suffix = `-restart-${nowMs.toString(36)}`;
+  const base = name.replace(/-restart-[0-9a-z]+$/, '');
+  return `${base.slice(0, MAX_EXECUTION_NAME - suffix.length)}${suffix}`;
+}
+
 /** Redrives a failed execution (only its failed steps run again), or with `restart` starts its input again under a new name. */
 export async function redriveFanOut(
   mode: AwsMode,
@@ -137,7 +150,7 @@ export async function redriveFanOut(
       const response = await clients.sfn.send(
         new StartExecutionCommand({
           stateMachineArn,
-          name: `${name}-restart-${Date.now().toString(36)}`.slice(0, 80),
+          name: restartExecutionName(name, Date.now()),
           input: detail.input,
         }),
       );

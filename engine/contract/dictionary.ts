@@ -59,7 +59,7 @@ export function renderDataDictionary(registry: ContractRegistry, repoRoot: strin
     '',
     '## Quarantine tables',
     '',
-    'Row-level reasons: `MISSING_REQUIRED`, `MALFORMED_ROW`, `RECORD_TOO_LARGE` and each column\'s invalid reason above. Whole-file reasons: `EMPTY_FILE`, `MISSING_COLUMNS`, `UNREADABLE`, `UNKNOWN_DATASET`, `TOO_MANY_COLUMNS`, `EXPANSION_LIMIT`, `PROCESSING_FAILED` (see docs/engine.md, "Limits").',
+    'Row-level reasons: `MISSING_REQUIRED`, `MALFORMED_ROW`, `RECORD_TOO_LARGE` and each column\'s invalid reason above. Whole-file reasons: `EMPTY_FILE`, `MISSING_COLUMNS`, `UNREADABLE`, `UNKNOWN_DATASET`, `TOO_MANY_COLUMNS`, `EXPANSION_LIMIT`, `PROCESSING_FAILED`, `TOO_LARGE_FOR_ONE_PASS` (see docs/engine.md, "Limits").',
     '',
     '| column | type | description |',
     '|---|---|---|',

@@ -20,8 +20,8 @@ import {
   runStampFor,
   type IngestOptions,
 } from '../ingest.ts';
-import { manifestKey, silverFileName } from '../layout.ts';
-import type { Manifest } from '../manifest.ts';
+import { manifestKey, pendingKey, silverFileName } from '../layout.ts';
+import type { Manifest, PendingIngest } from '../manifest.ts';
 import { mergeQuarantine, type ChunkQuarantine } from '../quarantine-merge.ts';
 import { EngineInvariantError } from '../reasons.ts';
 import type { RunStamp } from '../stamp.ts';
@@ -196,7 +196,7 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
       chunks: plan.chunks.length,
     };
     const manifest = buildManifest(source, stamp, contract, result, undefined, plan.sizes, startedAt);
-    await publish(manifest, result, undefined, {
+    const published = await publish(manifest, result, undefined, {
       store: options.store,
       catalog: options.catalog,
       uploadConcurrency: options.uploadConcurrency,
@@ -209,6 +209,9 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
         await options.store.copy('silver', staged, file.key);
       },
     });
+    // An erasure or compaction rewrote this run's outputs after the plan: nothing was written (as the plan would have answered).
+    if (published !== manifest)
+      return { kind: 'ingested', manifest: published, why: 'its outputs were erased from or compacted' };
     await options.events?.publish(ingestEvent(manifest, contract.owner ?? 'unknown'));
     return { kind: 'committed', manifest };
   } finally {
@@ -216,13 +219,30 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
   }
 }
 
-/** A commit asked again after it succeeded (its plan is gone): the manifest it wrote, if it is this run's. */
+/**
+ * A commit asked again after it succeeded (its plan is gone): the manifest it wrote, if it is this run's —
+ * and what the first attempt may not have finished after writing it: a same-run intent record (and the
+ * staging prefix it names) left by a crash before its last delete are removed, and the run's event is
+ * published again (delivery is at least once; `run_id` identifies the run), as the first attempt may have
+ * failed on exactly that.
+ */
 export async function committedManifest(
-  options: Pick<IngestOptions, 'store'>,
+  options: Pick<IngestOptions, 'store' | 'contracts' | 'events'>,
   dataset: string,
   sourceId: string,
   runId: string,
 ): Promise<Manifest | undefined> {
-  const manifest = await readSilverRecord<Manifest>(options.store, manifestKey(dataset, sourceId));
-  return manifest?.run_id === runId ? manifest : undefined;
+  const { store } = options;
+  const manifest = await readSilverRecord<Manifest>(store, manifestKey(dataset, sourceId));
+  if (manifest?.run_id !== runId) return undefined;
+  const intentKey = pendingKey(dataset, sourceId);
+  const intent = await readSilverRecord<PendingIngest>(store, intentKey);
+  if (intent?.run_id === runId) {
+    if (typeof intent.staging_prefix === 'string' && intent.staging_prefix.includes(sourceId))
+      await deletePrefix(store, 'silver', intent.staging_prefix);
+    await store.delete('silver', [intentKey]);
+  }
+  const owner = options.contracts.forKey(manifest.source.key)?.owner ?? 'unknown';
+  await options.events?.publish(ingestEvent(manifest, owner));
+  return manifest;
 }

@@ -26,6 +26,7 @@ import {
   compactedRecordKey,
   compactionIntentKey,
   isCompactedFile,
+  pendingKey,
   silverTablePrefix,
 } from '../layout.ts';
 import type { Manifest } from '../manifest.ts';
@@ -69,7 +70,7 @@ export interface CompactedGroup {
   rows: number;
   bytes_before: number;
   bytes_after: number | null;
-  /** `changed`: an input or its manifest changed meanwhile (a concurrent ingest); nothing was switched. */
+  /** `changed`: an input or its manifest changed meanwhile, or an ingest of an input's source is in flight (its `_pending/` intent record); nothing was switched. */
   status: 'compacted' | 'would_compact' | 'changed';
 }
 
@@ -162,7 +163,12 @@ async function writeCompacted(db: DuckDBConnection, inputs: readonly string[], o
   return rowsIn;
 }
 
-/** Whether every input is still as read, and still its run's file. */
+/**
+ * Whether every input is still as read, still its run's file, and no ingest of its source is in flight (an
+ * intent record under `_pending/`: a fan-out between plan and commit, or a one-pass ingest publishing). A
+ * group touching such a source is left for the next compaction; should an ingest of the same run start after
+ * this look, its publish finds the compaction in the manifest and writes nothing.
+ */
 async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<boolean> {
   const now = new Map<string, StoredObject>();
   for await (const o of store.list('silver', intent.partition)) now.set(o.key, o);
@@ -172,6 +178,7 @@ async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<
     const manifest = await readJsonObject<Manifest>(store, 'silver', input.manifest_key);
     if (!manifest || manifest.run_id !== input.run_id || !manifest.partitions.some((p) => p.files.includes(input.key)))
       return false;
+    if (await store.getBytes('silver', pendingKey(manifest.dataset, manifest.source_id))) return false;
   }
   return true;
 }

@@ -20,9 +20,13 @@ export async function commitStep(
   const plan = await loadPlan(deps, request.dataset, request.sourceId);
   let outcome;
   if (plan) {
-    outcome = await withScratch(deps.config, async (workDir) => commitFanOut(plan, await engineOptions(deps, workDir)));
+    outcome = await withScratch(deps.config, async (workDir) =>
+      // A chunk that recorded a rejection sends the file through one pass: not above what one invocation transforms.
+      commitFanOut(plan, { ...(await engineOptions(deps, workDir)), onePassMaxBytes: deps.config.fanOutMinBytes }),
+    );
   } else {
     // A commit retried after it finished: its plan went with the staging prefix, its manifest is in place.
+    // It also removes a same-run intent record the first attempt left, and publishes the run's event again.
     const manifest = await committedManifest(deps, request.dataset, request.sourceId, request.runId);
     if (!manifest)
       throw new EngineInvariantError(

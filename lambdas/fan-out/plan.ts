@@ -25,7 +25,12 @@ export async function planStep(
     return { output: { fanned_out: false, dataset: '', source_id: '', run_id: '', chunks: [], why: opened.detail } };
   try {
     const outcome = await withScratch(deps.config, async (workDir) =>
-      planFanOut(opened.source, opened.body, { ...(await engineOptions(deps, workDir)), fanOutChunkBytes }),
+      planFanOut(opened.source, opened.body, {
+        ...(await engineOptions(deps, workDir)),
+        fanOutChunkBytes,
+        // What cannot be chunked is ingested here in one pass: not above what one invocation transforms.
+        onePassMaxBytes: deps.config.fanOutMinBytes,
+      }),
     );
     if (outcome.kind === 'ingested') {
       const m = outcome.manifest;

@@ -22,7 +22,7 @@ export interface IngestConfig {
   piiSaltSecretArn: string | undefined;
   /** The fan-out state machine: objects larger than `fanOutMinBytes` start an execution of it instead of an inline ingest. Unset: never. */
   fanOutStateMachineArn?: string;
-  /** Objects larger than this are fanned out (when a state machine is set). */
+  /** Objects expected to give more text than this are fanned out (when a state machine is set): a gzip counts as `GZIP_ROUTING_EXPANSION` (10) × its size (lambdas/ingest/routing.ts). */
   fanOutMinBytes?: number;
   /** Text per fan-out chunk; the engine's default when unset. */
   fanOutChunkBytes?: number;

@@ -8,6 +8,7 @@ import { DEFAULT_EXPANSION_LIMITS, type EventPublisher, type IngestOptions } fro
 import type { IngestConfig } from './config.ts';
 import type { ObjectCreatedEvent } from './events.ts';
 import type { FanOutStart } from '../fan-out/start.ts';
+import { expectedTextBytes, peekHead } from './routing.ts';
 
 export type IngestFn = (
   source: SourceRef,
@@ -79,13 +80,18 @@ export async function ingestAnnouncedObject(
   if (opened.status === 'skipped') return opened;
   const { source, body } = opened;
   onSource(source);
-  if (deps.startFanOut && config.fanOutMinBytes !== undefined && (source.size ?? 0) > config.fanOutMinBytes) {
-    body.destroy(); // the state machine's steps read the object themselves
-    return { status: 'fanned-out', source, start: await deps.startFanOut(source) };
-  }
   try {
+    let input: AsyncIterable<Uint8Array> = body;
+    if (deps.startFanOut && config.fanOutMinBytes !== undefined) {
+      const peeked = await peekHead(body);
+      if (expectedTextBytes(source.size ?? 0, peeked.head) > config.fanOutMinBytes) {
+        body.destroy(); // the state machine's steps read the object themselves
+        return { status: 'fanned-out', source, start: await deps.startFanOut(source) };
+      }
+      input = peeked.body;
+    }
     const manifest = await withScratch(config, async (workDir) =>
-      deps.ingest(source, body, await engineOptions(deps, workDir)),
+      deps.ingest(source, input, await engineOptions(deps, workDir)),
     );
     return { status: 'ingested', manifest, source };
   } finally {

@@ -7,6 +7,7 @@
 import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { lake as runLake } from '../support/e2e/cli.ts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -157,6 +158,83 @@ const csv = (n: number): string =>
     const refused = await cli(fx, arn, ['fanout', 'redrive', 'fan-out-nope']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('no fan-out execution named fan-out-nope');
+  });
+
+  it('routes a gzip by the text it is expected to give, not by its compressed size', async () => {
+    const fx = lake();
+    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN!;
+    const sfn = new SFNClient({
+      endpoint: fx.lake.endpoint,
+      region: fx.lake.region,
+      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
+    });
+    const stack = fx.stacks.find((st) =>
+      Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
+    )!;
+    await sfn.send(
+      new CreateStateMachineCommand({
+        name: arn.split(':').pop(),
+        definition: JSON.stringify(stateMachineDefinition(stack.template)),
+        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
+      }),
+    );
+    const gzip = gzipSync(csv(200));
+    // Under the threshold as stored, over it at the documented expansion (GZIP_ROUTING_EXPANSION, 10).
+    expect(gzip.length).toBeLessThan(MIN_BYTES);
+    expect(gzip.length * 10).toBeGreaterThan(MIN_BYTES);
+    await putBronze(fx, 'transactions/packed.csv.gz', gzip);
+    expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
+
+    expect(await getManifests(fx, 'transactions')).toEqual([]);
+    const executions = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: arn }))).executions ?? [];
+    expect(executions).toHaveLength(1);
+  });
+
+  it('a routed file the plan cannot chunk, larger than one pass, is rejected whole as TOO_LARGE_FOR_ONE_PASS', async () => {
+    const fx = lake();
+    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN!;
+    const sfn = new SFNClient({
+      endpoint: fx.lake.endpoint,
+      region: fx.lake.region,
+      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
+    });
+    const stack = fx.stacks.find((st) =>
+      Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
+    )!;
+    const definition = stateMachineDefinition(stack.template);
+    await sfn.send(
+      new CreateStateMachineCommand({
+        name: arn.split(':').pop(),
+        definition: JSON.stringify(definition),
+        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
+      }),
+    );
+    // CRLF mixed with LF: the byte scan cannot vouch for chunk bounds, so the plan falls back to one pass.
+    const key = 'transactions/mixed.csv';
+    const body = csv(200).replace('\n', '\r\n');
+    expect(body.length).toBeGreaterThan(MIN_BYTES);
+    const version = await putBronze(fx, key, body);
+    expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
+
+    const input = { source: { bucket: fx.lake.buckets.bronze, key, ...(version ? { versionId: version } : {}) } };
+    const output = (await runStateMachine(
+      definition,
+      input,
+      async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never,
+    )) as { plan: { fanned_out: boolean } };
+
+    expect(output.plan.fanned_out).toBe(false);
+    const [manifest, ...more] = await getManifests(fx, 'transactions');
+    expect(more).toEqual([]);
+    expect(manifest).toMatchObject({
+      status: 'rejected',
+      rows_in: 0,
+      quarantine: { file_reason: 'TOO_LARGE_FOR_ONE_PASS' },
+    });
+    expect(await listKeys(fx, fx.lake.buckets.quarantine, manifest!.quarantine.file_key!)).toEqual([
+      manifest!.quarantine.file_key,
+    ]);
+    expect(await listKeys(fx, fx.lake.buckets.silver, '_pending/')).toEqual([]);
   });
 });
 
