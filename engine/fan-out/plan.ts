@@ -15,6 +15,7 @@ import {
   asDeterministicRejection,
   deletePrefix,
   ingestObject,
+  maintainedSince,
   readSilverRecord,
   runStampFor,
   type IngestOptions,
@@ -100,8 +101,7 @@ export async function planFanOut(
     // Outputs an erasure or compaction rewrote are not written again (ingestObject answers with their manifest).
     const stamped = runStampFor(source, contract, startedAt);
     const previous = await readSilverRecord<Manifest>(options.store, manifestKey(stamped.dataset, stamped.sourceId));
-    if (previous && previous.run_id === stamped.runId && (previous.erasures?.length || previous.compactions?.length))
-      return await inline('its outputs were erased from or compacted');
+    if (maintainedSince(previous, stamped.runId)) return await inline('its outputs were erased from or compacted');
     // JSON Lines binds keys sampled from the start of the whole text, which a chunk alone does not have.
     if (contract.source.format !== 'csv')
       return await inline(`${contract.source.format} sources are ingested in one pass`);
