@@ -16,6 +16,7 @@ import {
 import { removeRunFromFile } from './maintenance/rewrite.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
+import { readSilverRecord } from './manifest-reader.ts';
 import { ingestEvent, type EventPublisher } from './events.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import { decodeText, spoolRaw, type ExpansionLimits, type SpooledInput } from './spool.ts';
@@ -303,17 +304,6 @@ export function assertConservation(m: Manifest): void {
   }
   if (m.rows_quarantined > 0 && Object.keys(m.reasons).length === 0) {
     throw new EngineInvariantError(`${m.rows_quarantined} rows of ${m.source.key} quarantined without a reason`);
-  }
-}
-
-/** A small JSON record of silver (manifest, intent, fan-out plan or result); a damaged one reads as none and is replaced. */
-export async function readSilverRecord<T>(store: ObjectStore, key: string): Promise<T | undefined> {
-  const bytes = await store.getBytes('silver', key);
-  if (!bytes) return undefined;
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
-  } catch {
-    return undefined; // a damaged record is replaced; the files it named are then not cleaned up
   }
 }
 

@@ -24,3 +24,14 @@ export async function readJson<T>(store: ObjectStore, zone: 'silver' | 'gold', k
     throw new Error(`${zone}/${key}: not JSON (${(error as Error).message})`, { cause: error });
   }
 }
+
+/** A small JSON record of silver (manifest, intent, fan-out plan or result); a damaged one reads as none and is replaced. */
+export async function readSilverRecord<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  const bytes = await store.getBytes('silver', key);
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+  } catch {
+    return undefined; // a damaged record is replaced; the files it named are then not cleaned up
+  }
+}

@@ -11,15 +11,8 @@ import type { DatasetContract } from '../contract/types.ts';
 import { withDuckDb } from '../duckdb.ts';
 import { ingestEvent } from '../events.ts';
 import type { HeaderMatch } from '../header.ts';
-import {
-  buildManifest,
-  deletePrefix,
-  ingestObject,
-  publish,
-  readSilverRecord,
-  runStampFor,
-  type IngestOptions,
-} from '../ingest.ts';
+import { buildManifest, deletePrefix, ingestObject, publish, runStampFor, type IngestOptions } from '../ingest.ts';
+import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey, silverFileName } from '../layout.ts';
 import type { Manifest, PendingIngest } from '../manifest.ts';
 import { mergeQuarantine, type ChunkQuarantine } from '../quarantine-merge.ts';

@@ -16,10 +16,10 @@ import {
   deletePrefix,
   ingestObject,
   maintainedSince,
-  readSilverRecord,
   runStampFor,
   type IngestOptions,
 } from '../ingest.ts';
+import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
 import { asFileRejection, prepareSource, scanInput, type InputScan } from '../reader.ts';

@@ -32,15 +32,8 @@ import {
 import type { Manifest } from '../manifest.ts';
 import type { ObjectStore, StoredObject } from '../ports.ts';
 import { sqlString } from '../sql.ts';
-import {
-  download,
-  folderOf,
-  listParquet,
-  MAINTENANCE_ROW_GROUP_SIZE,
-  putJson,
-  readJsonObject,
-  readManifests,
-} from './files.ts';
+import { download, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson, readManifests } from './files.ts';
+import { readSilverRecord } from '../manifest-reader.ts';
 import { MaintenanceInputError } from './predicate.ts';
 import { removeRunFromFile } from './rewrite.ts';
 
@@ -175,7 +168,7 @@ async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<
   for (const input of intent.inputs) {
     const there = now.get(input.key);
     if (!there || there.size !== input.size) return false;
-    const manifest = await readJsonObject<Manifest>(store, 'silver', input.manifest_key);
+    const manifest = await readSilverRecord<Manifest>(store, input.manifest_key);
     if (!manifest || manifest.run_id !== input.run_id || !manifest.partitions.some((p) => p.files.includes(input.key)))
       return false;
     if (await store.getBytes('silver', pendingKey(manifest.dataset, manifest.source_id))) return false;
@@ -189,7 +182,7 @@ async function switchOver(store: ObjectStore, intent: CompactionIntent): Promise
   for (const input of intent.inputs)
     byManifest.set(input.manifest_key, [...(byManifest.get(input.manifest_key) ?? []), input.key]);
   for (const [key, replaced] of byManifest) {
-    const manifest = await readJsonObject<Manifest>(store, 'silver', key);
+    const manifest = await readSilverRecord<Manifest>(store, key);
     if (!manifest) continue;
     const gone = new Set(replaced);
     const partitions = manifest.partitions.map((p) => {
@@ -247,7 +240,7 @@ async function repair(
   const actions: Array<{ run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }> = [];
   const keep: CompactedRecord['runs'] = [];
   for (const run of record.runs) {
-    const manifest = await readJsonObject<Manifest>(store, 'silver', run.manifest_key);
+    const manifest = await readSilverRecord<Manifest>(store, run.manifest_key);
     if (!manifest) {
       keep.push(run);
       actions.push({ run_id: run.run_id, action: 'unknown' });
@@ -305,7 +298,7 @@ async function recover(store: ObjectStore, intent: CompactionIntent): Promise<'f
   }
   let runsAsRead = true;
   for (const input of intent.inputs) {
-    const manifest = await readJsonObject<Manifest>(store, 'silver', input.manifest_key);
+    const manifest = await readSilverRecord<Manifest>(store, input.manifest_key);
     if (!manifest || manifest.run_id !== input.run_id) runsAsRead = false;
   }
   if (runsAsRead) {
@@ -348,7 +341,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
 
   if (!options.dryRun) {
     for await (const o of store.list('silver', `${COMPACTIONS_PREFIX}${contract.name}/`)) {
-      const intent = await readJsonObject<CompactionIntent>(store, 'silver', o.key);
+      const intent = await readSilverRecord<CompactionIntent>(store, o.key);
       if (intent) report.recovered.push({ compaction_id: intent.compaction_id, outcome: await recover(store, intent) });
       else await store.delete('silver', [o.key]);
     }
@@ -356,7 +349,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
 
   if (!options.dryRun) {
     for await (const o of store.list('silver', `${COMPACTED_PREFIX}${contract.name}/`)) {
-      const record = await readJsonObject<CompactedRecord>(store, 'silver', o.key);
+      const record = await readSilverRecord<CompactedRecord>(store, o.key);
       if (!record) continue;
       for (const a of await repair(store, record, scratchRoot))
         if (a.action === 'removed' || a.action === 'repointed') report.repaired.push({ file: record.file, ...a });

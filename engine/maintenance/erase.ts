@@ -21,15 +21,8 @@ import { ERASURES_PREFIX, erasureRecordKey, quarantineRecordsPrefix, silverTable
 import type { Manifest, ManifestErasure } from '../manifest.ts';
 import type { ObjectStore, Zone } from '../ports.ts';
 import { ident, silverValueSql, sqlString } from '../sql.ts';
-import {
-  download,
-  listParquet,
-  MAINTENANCE_ROW_GROUP_SIZE,
-  monthOfKey,
-  putJson,
-  readJsonObject,
-  readManifests,
-} from './files.ts';
+import { download, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson, readManifests } from './files.ts';
+import { readSilverRecord } from '../manifest-reader.ts';
 import { parseEqualityPredicate, PredicateError, type EqualityPredicate } from './predicate.ts';
 
 export interface EraseOptions {
@@ -256,7 +249,7 @@ async function unfinishedRecord(
 ): Promise<ErasureRecord | undefined> {
   let found: ErasureRecord | undefined;
   for await (const o of store.list('silver', `${ERASURES_PREFIX}${dataset}/`)) {
-    const r = await readJsonObject<ErasureRecord>(store, 'silver', o.key);
+    const r = await readSilverRecord<ErasureRecord>(store, o.key);
     if (r?.status !== 'started' || r.dataset !== dataset || r.dry_run) continue;
     const p = r.predicate;
     if (
@@ -338,7 +331,7 @@ async function recordInManifests(
   for (const [run, counts] of byRun) {
     const entry = manifests.get(run);
     if (!entry) continue; // rows of an attempt no manifest describes: counted in the record's sources only
-    const current = (await readJsonObject<Manifest>(store, 'silver', entry.key)) ?? entry.manifest;
+    const current = (await readSilverRecord<Manifest>(store, entry.key)) ?? entry.manifest;
     if (current.run_id !== run) continue; // re-ingested since: its rows are counted by the new run's manifest
     const erasures = current.erasures ?? [];
     let mine = erasures.find((e) => e.erasure_id === erasure.erasure_id);

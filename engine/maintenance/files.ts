@@ -1,4 +1,5 @@
 /** Silver and quarantine Parquet files as maintenance sees them: listed through the store, copied to scratch for DuckDB. */
+import { readSilverRecord } from '../manifest-reader.ts';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -34,16 +35,6 @@ export async function download(store: ObjectStore, zone: Zone, key: string, dir:
   return path;
 }
 
-export async function readJsonObject<T>(store: ObjectStore, zone: Zone, key: string): Promise<T | undefined> {
-  const bytes = await store.getBytes(zone, key);
-  if (!bytes) return undefined;
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function putJson(store: ObjectStore, zone: Zone, key: string, value: unknown): Promise<void> {
   await store.putBytes(zone, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
 }
@@ -56,7 +47,7 @@ export async function readManifests(
   const out: Array<{ key: string; manifest: Manifest }> = [];
   for await (const o of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
     if (!o.key.endsWith('.json')) continue;
-    const manifest = await readJsonObject<Manifest>(store, 'silver', o.key);
+    const manifest = await readSilverRecord<Manifest>(store, o.key);
     if (manifest && manifest.dataset === dataset) out.push({ key: o.key, manifest });
   }
   return out;
