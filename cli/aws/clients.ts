@@ -8,7 +8,12 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { CLI_MAX_ATTEMPTS, clientConfig, withClientHooks, type ClientOptions } from '../../adapters/aws/client-config.ts';
+import {
+  CLI_MAX_ATTEMPTS,
+  clientConfig,
+  withClientHooks,
+  type ClientOptions,
+} from '../../adapters/aws/client-config.ts';
 
 export interface AwsClients {
   sqs: SQSClient;

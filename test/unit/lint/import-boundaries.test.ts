@@ -86,9 +86,12 @@ describe('import boundaries (eslint.config.js)', () => {
     ['test/integration/x.test.ts', "import { HeadObjectCommand } from '@aws-sdk/client-s3';"],
     ['test/support/integration/x.ts', "import { AthenaClient } from '@aws-sdk/client-athena';"],
     ['cli/aws/x.ts', "import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';"],
-  ])('lets the adapters, functions and tests import those SDKs, and the CLI the control plane: %s', async (file, code) => {
-    expect(await importErrors(file, code)).toEqual([]);
-  });
+  ])(
+    'lets the adapters, functions and tests import those SDKs, and the CLI the control plane: %s',
+    async (file, code) => {
+      expect(await importErrors(file, code)).toEqual([]);
+    },
+  );
 
   it.each([
     "import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';",
