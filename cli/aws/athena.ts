@@ -4,7 +4,7 @@ import { openAthenaQueryEngine } from '../../adapters/aws/lake-ports.ts';
 import type { Io } from '../io.ts';
 import type { AwsMode } from '../options.ts';
 import type { Workgroup } from '../target.ts';
-import { cliClientOptions } from './clients.ts';
+import { cliClientOptions } from '../../adapters/aws/client-config.ts';
 import { openAwsSession } from './session.ts';
 
 export async function openAthenaEngine(

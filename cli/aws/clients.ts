@@ -8,12 +8,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import {
-  CLI_MAX_ATTEMPTS,
-  clientConfig,
-  withClientHooks,
-  type ClientOptions,
-} from '../../adapters/aws/client-config.ts';
+import { clientConfig, cliClientOptions, withClientHooks } from '../../adapters/aws/client-config.ts';
 
 export interface AwsClients {
   sqs: SQSClient;
@@ -21,11 +16,6 @@ export interface AwsClients {
   sfn: SFNClient;
   secretsManager: SecretsManagerClient;
   destroy(): void;
-}
-
-/** The settings of every client the CLI builds: the region asked for, the CLI's retries. */
-export function cliClientOptions(region?: string): ClientOptions {
-  return { region, maxAttempts: CLI_MAX_ATTEMPTS };
 }
 
 export function awsClients(region?: string): AwsClients {

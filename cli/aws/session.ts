@@ -2,7 +2,8 @@
 import { openS3ObjectStore } from '../../adapters/aws/lake-ports.ts';
 import type { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import type { AwsMode } from '../options.ts';
-import { awsClients, cliClientOptions, type AwsClients } from './clients.ts';
+import { cliClientOptions } from '../../adapters/aws/client-config.ts';
+import { awsClients, type AwsClients } from './clients.ts';
 import { describeLakeStack, readOutputsFile, type LakeStack } from './stack.ts';
 
 export interface AwsSession {
