@@ -5,10 +5,13 @@ import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   ObjectExistsError,
+  type ObjectHead,
   type ObjectStore,
+  type ObjectVersion,
   type OpenedObject,
   type OpenOptions,
   type PutOptions,
+  type PutResult,
   type StoredObject,
   type Zone,
 } from '../../engine/contract/index.ts';
@@ -66,7 +69,8 @@ export class LocalObjectStore implements ObjectStore {
   /**
    * Readers never see a half-written object: the file is copied aside, then renamed over the key — or, create
    * only (`ifNoneMatch`), linked to it: link(2) fails when the key exists, so of two writers racing for one key
-   * exactly one wins and the other gets ObjectExistsError; nothing is ever overwritten.
+   * exactly one wins and the other gets ObjectExistsError; nothing is ever overwritten. A directory keeps no
+   * versions, entity tags or metadata: the result is empty, `metadata` is not kept.
    */
   async putFile(
     zone: Zone,
@@ -74,7 +78,13 @@ export class LocalObjectStore implements ObjectStore {
     localPath: string,
     _contentType?: string,
     options: LocalPutOptions = {},
-  ): Promise<void> {
+  ): Promise<PutResult> {
+    await this.placeFile(zone, key, localPath, options);
+    if (options.onProgress) options.onProgress((await stat(this.path(zone, key))).size);
+    return {};
+  }
+
+  private async placeFile(zone: Zone, key: string, localPath: string, options: LocalPutOptions): Promise<void> {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
     const aside = stagingName(target);
@@ -118,6 +128,16 @@ export class LocalObjectStore implements ObjectStore {
   async getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined> {
     try {
       return await readFile(this.path(zone, key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async head(zone: Zone, key: string): Promise<ObjectHead | undefined> {
+    try {
+      const s = await stat(this.path(zone, key));
+      return { key, size: s.size, lastModified: s.mtime, metadata: {} };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -172,6 +192,12 @@ export class LocalObjectStore implements ObjectStore {
       const s = await stat(join(base, key));
       yield { key, size: s.size, lastModified: s.mtime };
     }
+  }
+
+  /** A directory keeps one version of each object: the current one, without a version id. */
+  async *listVersions(zone: Zone, prefix: string): AsyncIterable<ObjectVersion> {
+    for await (const o of this.list(zone, prefix))
+      yield { key: o.key, size: o.size, lastModified: o.lastModified, isLatest: true };
   }
 
   async delete(zone: Zone, keys: readonly string[]): Promise<void> {
