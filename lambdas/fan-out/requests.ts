@@ -4,7 +4,7 @@
  * zod schema per step (Powertools' parser); a request that does not fit names the step's requirement.
  */
 import { parse } from '@aws-lambda-powertools/parser';
-import { z } from 'zod';
+import * as z from 'zod'; // a namespace import: esbuild bundles only what is used (lambdas/ingest/events.ts)
 
 export class FanOutRequestError extends Error {
   constructor(reason: string, payload: unknown) {

@@ -8,17 +8,20 @@
  *   EventBridge carries the key as stored (not URL-encoded), so it is used as is.
  * - `s3:TestEvent`, which S3 sends when a notification configuration is saved: ignored.
  *
- * The shapes are zod schemas run by Powertools' parser (`parse`, `JSONStringified`). They are this function's
+ * The shapes are zod schemas run by Powertools' parser (`parse`). They are this function's
  * own, not Powertools' `S3Schema` / `S3EventNotificationEventBridgeSchema`: those require fields the function
  * never reads (`userIdentity`, `requestParameters`, `responseElements`, `configurationId`, the bucket's
  * `ownerIdentity` and `arn`; EventBridge's `id`, `account`, `region`, `resources`, `request-id`, `requester`),
  * which moto and hand-sent events leave out, and a message must not go to the DLQ for a field nobody reads.
  * Only what is read is required (bucket name, key); what is optional (version, ETag, size, time) is dropped
  * when malformed instead of failing the message.
+ *
+ * zod is imported as a namespace (`import * as z`): esbuild then bundles only what is used (≈ 85 KB). The named
+ * `import { z }` — also what Powertools' `JSONStringified` helper does — pulls in every zod locale (≈ 450 KB),
+ * so the message body is read with `JSON.parse` here instead of that helper.
  */
 import { parse, ParseError } from '@aws-lambda-powertools/parser';
-import { JSONStringified } from '@aws-lambda-powertools/parser/helpers';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export type EventOrigin = 's3-notification' | 'eventbridge';
 
@@ -114,7 +117,6 @@ const EventBridgeObjectCreatedSchema = z.object({
 });
 
 const SnsEnvelopeSchema = z.object({ Type: z.literal('Notification'), Message: z.string() });
-const MessageBodySchema = JSONStringified(z.unknown());
 
 /** Runs a schema; a mismatch is an `UnrecognizedEventError` naming the first offending field. */
 function parseAs<S extends z.ZodType>(schema: S, data: unknown, what: string, payload: unknown = data): z.output<S> {
@@ -213,5 +215,11 @@ export function parseEventDocument(doc: unknown): ParsedEvents {
 
 /** Parses an SQS message body (JSON text). */
 export function parseMessageBody(body: string): ParsedEvents {
-  return parseEventDocument(parseAs(MessageBodySchema, body, 'body is not JSON'));
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch (e) {
+    throw new UnrecognizedEventError(`body is not JSON (${(e as Error).message})`, body);
+  }
+  return parseEventDocument(doc);
 }
