@@ -2,9 +2,20 @@
 // Native ESM (the code uses `import.meta.url` and `.ts` import specifiers): `npm test` runs jest under
 // `node --experimental-vm-modules`; TypeScript is stripped by @swc/jest (no type check here: `npm run typecheck`).
 
+// Decorators are the legacy (experimentalDecorators) kind, as tsconfig.json and esbuild compile them (Powertools' tracer).
 /** @type {import('jest').Config['transform']} */
 const transform = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }],
+  '^.+\\.ts$': [
+    '@swc/jest',
+    {
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true },
+        target: 'es2022',
+      },
+      module: { type: 'es6' },
+    },
+  ],
 };
 
 /** Settings every tier shares. Test and hook (300 s) timeouts are set by test/support/timeouts.ts. */

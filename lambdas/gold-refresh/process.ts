@@ -4,10 +4,12 @@
  * Messages carry no data: any manifest event means "plan again from all manifests", so a batch runs one
  * refresh, and lost or duplicated events are harmless (the next one, or a re-run, catches up). A failed
  * refresh fails the whole batch (SQS retries it, then moves it to the DLQ). A message that is not an event
- * is reported as a failure, with every message after it (a FIFO queue must keep its order), so it ends in
- * the DLQ instead of being retried forever; the refresh still runs for the messages before it.
+ * is reported as a failure, with every message after it (Powertools' FIFO batch processor: the queue must keep
+ * its order), so it ends in the DLQ instead of being retried forever; the refresh still runs for the messages
+ * before it.
  */
-import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { MANIFESTS_PREFIX } from '../../engine/contract/index.ts';
 import { parseMessageBody } from '../ingest/events.ts';
 
@@ -28,29 +30,27 @@ export async function processGoldRefreshBatch(
   deps: GoldRefreshDependencies,
 ): Promise<SQSBatchResponse> {
   const manifestKeys: string[] = [];
-  let firstBad = event.Records.length;
-  for (const [i, record] of event.Records.entries()) {
+  const collectManifests = async (record: SQSRecord): Promise<void> => {
     try {
-      const parsed = parseMessageBody(record.body);
-      for (const o of parsed.objects)
+      for (const o of parseMessageBody(record.body).objects)
         if (o.bucket === deps.silverBucket && o.key.startsWith(MANIFESTS_PREFIX)) manifestKeys.push(o.key);
     } catch (error) {
       deps.logger.error('message is not an S3 event: reported as failed', {
         message_id: record.messageId,
         error: (error as Error).message,
       });
-      firstBad = i;
-      break;
+      throw error;
     }
-  }
+  };
+  // A batch of nothing but bad messages is reported as such, not thrown: the DLQ takes them.
+  const response = await processPartialResponse(event, collectManifests, new SqsFifoPartialProcessorAsync(), {
+    throwOnFullBatchFailure: false,
+  });
   if (manifestKeys.length > 0) {
     deps.logger.info('manifests landed: refreshing gold', { manifests: manifestKeys });
     await deps.refresh();
   } else {
     deps.logger.info('no manifest in the batch: nothing to refresh');
   }
-  const batchItemFailures: SQSBatchItemFailure[] = event.Records.slice(firstBad).map((r) => ({
-    itemIdentifier: r.messageId,
-  }));
-  return { batchItemFailures };
+  return response;
 }

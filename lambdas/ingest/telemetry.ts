@@ -48,21 +48,3 @@ export function publishFailureMetric(dataset: string): void {
   metrics.addMetric(MetricName.IngestFailures, MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
 }
-
-/** Runs `work` in its own X-Ray subsegment (a no-op outside Lambda or with tracing off). */
-export async function traced<T>(name: string, annotations: Record<string, string>, work: () => Promise<T>): Promise<T> {
-  if (!tracer.isTracingEnabled()) return work();
-  const parent = tracer.getSegment();
-  const subsegment = parent?.addNewSubsegment(name);
-  if (subsegment) tracer.setSegment(subsegment);
-  try {
-    for (const [key, value] of Object.entries(annotations)) tracer.putAnnotation(key, value);
-    return await work();
-  } catch (error) {
-    subsegment?.addError(error as Error);
-    throw error;
-  } finally {
-    subsegment?.close();
-    if (parent) tracer.setSegment(parent);
-  }
-}

@@ -77,8 +77,8 @@ function techStack({ repoRoot }: GuideInputs): string {
     `| AWS services | S3 (zones), SQS, EventBridge, Lambda, Glue Data Catalog, Athena (engine v3), KMS, Secrets Manager, CloudWatch, SNS, Lake Formation (opt-in) |`,
     `| AWS SDK v3 clients | ${sdk.join(', ')} |`,
     `| storage format | Parquet (ZSTD), Hive partitions, Glue \`EXTERNAL_TABLE\`s without crawlers |`,
-    `| observability | Powertools for AWS Lambda (logger, metrics EMF, tracer) ${v('@aws-lambda-powertools/logger')}, X-Ray |`,
-    `| tests | vitest ${v('vitest')}; moto (AWS emulator) and Trino 476 in the integration tier |`,
+    `| observability | Powertools for AWS Lambda (logger, metrics EMF, tracer, batch, parser with zod ${v('zod')}) ${v('@aws-lambda-powertools/logger')}, X-Ray |`,
+    `| tests | jest ${v('jest')}; moto (AWS emulator) and Trino 476 in the integration tier |`,
   ].join('\n');
 }
 

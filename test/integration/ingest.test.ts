@@ -178,7 +178,7 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     expect(pick(await silverRows(fx, 'transactions'), 'transaction_id')).toEqual([['T1']]);
     const segments = documents.map((d) => JSON.parse(d.slice(d.indexOf('\n') + 1)) as Record<string, unknown>);
     const names = JSON.stringify(segments);
-    expect(names).toContain('## handler');
+    expect(names).toContain('## index.handler'); // Powertools' captureLambdaHandler names it after _HANDLER
     expect(names).toContain('## ingest object');
     expect(names).toContain('"ColdStart":true');
     expect(names).toContain('"dataset":"transactions"');

@@ -41,6 +41,7 @@ export function functionEnvironment(
     AWS_SECRET_ACCESS_KEY: 'moto',
     AWS_ENDPOINT_URL: lake.endpoint,
     AWS_LAMBDA_FUNCTION_NAME: lake.fn.logicalId,
+    _HANDLER: lake.fn.handler,
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(lake.fn.memorySize),
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',

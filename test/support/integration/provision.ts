@@ -43,6 +43,8 @@ export interface LakeUnderTest {
     logicalId: string;
     /** The bundled asset directory (what is zipped and deployed). */
     assetDir: string;
+    /** The `Handler` property (`index.handler`): Lambda gives it to the function as `_HANDLER`. */
+    handler: string;
     /** `index.mjs` or `index.js`, from the `Handler` property. */
     entryFile: string;
     exportName: string;
@@ -219,6 +221,7 @@ export async function provisionLake(endpoint: string, stacks: readonly StackArti
     fn: {
       logicalId: ingestFunctionId,
       assetDir,
+      handler: `${module}.${exportName}`,
       entryFile,
       exportName,
       environment,

@@ -180,3 +180,18 @@ describe('garbage', () => {
     expect(() => parseMessageBody(body)).toThrow(/payload starts/);
   });
 });
+
+describe('schema errors', () => {
+  it('name the field that does not fit, so the DLQ entry says what is wrong', () => {
+    const noKey = JSON.stringify({
+      Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: {} } }],
+    });
+    expect(() => parseMessageBody(noKey)).toThrow(/Records\[0\]\.s3 at object\.key: .*expected string/);
+    expect(() => parseMessageBody(JSON.stringify({ Records: [{ eventSource: 'aws:dynamodb' }] }))).toThrow(
+      /at Records\.0\.eventSource: .*"aws:s3"/,
+    );
+    expect(() => parseMessageBody(JSON.stringify({ Type: 'Notification', Message: 7 }))).toThrow(
+      /SNS envelope at Message/,
+    );
+  });
+});
