@@ -11,7 +11,7 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { refreshGoldAthena } from '../../adapters/aws/athena-gold-refresh.ts';
 import { AthenaQueryEngine } from '../../adapters/aws/athena-query-engine.ts';
-import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
+import { clientConfig, s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { readGoldRefreshConfig, type GoldRefreshConfig } from './config.ts';
 import { processGoldRefreshBatch, type GoldRefreshDependencies } from './process.ts';
@@ -39,8 +39,8 @@ function getClients(): Clients {
     clients = {
       config,
       store: new S3ObjectStore(s3, { silver: config.silverBucket, gold: config.goldBucket }),
-      glue: tracer.captureAWSv3Client(withClientHooks(new GlueClient({}))),
-      athena: tracer.captureAWSv3Client(withClientHooks(new AthenaClient({}))),
+      glue: tracer.captureAWSv3Client(withClientHooks(new GlueClient(clientConfig()))),
+      athena: tracer.captureAWSv3Client(withClientHooks(new AthenaClient(clientConfig()))),
     };
   }
   return clients;

@@ -14,7 +14,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { loadContracts } from '../../engine/contract/index.ts';
 import { ingestObject } from '../../engine/index.ts';
-import { s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
+import { clientConfig, s3ClientConfig, withClientHooks } from '../../adapters/aws/client-config.ts';
 import { EventBridgePublisher } from '../../adapters/aws/eventbridge-publisher.ts';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
@@ -38,7 +38,7 @@ function getDependencies(): IngestDependencies {
         directories: swept,
       });
     const s3 = tracer.captureAWSv3Client(withClientHooks(new S3Client(s3ClientConfig())));
-    const glue = tracer.captureAWSv3Client(withClientHooks(new GlueClient({})));
+    const glue = tracer.captureAWSv3Client(withClientHooks(new GlueClient(clientConfig())));
     const contracts = loadContracts(config.contractsDir);
     dependencies = {
       config,
@@ -54,14 +54,14 @@ function getDependencies(): IngestDependencies {
       ...(config.eventBusName
         ? {
             events: new EventBridgePublisher(
-              tracer.captureAWSv3Client(withClientHooks(new EventBridgeClient({}))),
+              tracer.captureAWSv3Client(withClientHooks(new EventBridgeClient(clientConfig()))),
               config.eventBusName,
             ),
           }
         : {}),
       piiSalt: onceResolved(() =>
         resolvePiiSalt(contracts, config.piiSaltSecretArn, () =>
-          tracer.captureAWSv3Client(withClientHooks(new SecretsManagerClient({}))),
+          tracer.captureAWSv3Client(withClientHooks(new SecretsManagerClient(clientConfig()))),
         ),
       ),
     };
@@ -71,7 +71,7 @@ function getDependencies(): IngestDependencies {
 }
 
 function fanOutStarter(stateMachineArn: string): NonNullable<IngestDependencies['startFanOut']> {
-  const sfn = tracer.captureAWSv3Client(withClientHooks(new SFNClient({})));
+  const sfn = tracer.captureAWSv3Client(withClientHooks(new SFNClient(clientConfig())));
   return (source) => startFanOut(sfn, stateMachineArn, source);
 }
 
