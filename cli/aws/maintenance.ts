@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { withClientHooks } from '../../adapters/aws/client-config.ts';
-import type { CompactionReport } from '../../engine/index.ts';
+import {
+  MaintenanceLeaseHeldError,
+  withMaintenanceLease,
+  type CompactionReport,
+  type MaintenanceOperation,
+} from '../../engine/index.ts';
+import type { ObjectStore } from '../../engine/index.ts';
 import { runCompaction } from '../actions/compact.ts';
 import { printErasure, runErasure, localIdentity, type EraseCommandOptions } from '../actions/erase.ts';
 import { UserError } from '../errors.ts';
@@ -20,7 +26,7 @@ import type { AwsMode } from '../options.ts';
 import { renderJson } from '../ui/output.ts';
 import { openAwsSession, type AwsSession } from './session.ts';
 
-function lakeStore(session: AwsSession): S3ObjectStore {
+export function lakeStore(session: AwsSession): S3ObjectStore {
   const { stack, clients } = session;
   return new S3ObjectStore(clients.s3, {
     bronze: stack.bronzeBucket,
@@ -46,6 +52,35 @@ async function piiSalt(mode: AwsMode, secretId: string | undefined): Promise<str
   }
 }
 
+/** The stack's flags, for the commands a message suggests. */
+export const stackFlags = (mode: AwsMode): string => ` --aws --stack ${mode.stack}`;
+
+/**
+ * Runs one maintenance use case holding the dataset's lease (engine/maintenance/lease.ts), so the ingest
+ * function writes nothing into the dataset meanwhile. A lease held by someone else is the user's to resolve.
+ */
+export async function underLease<T>(
+  store: ObjectStore,
+  mode: AwsMode,
+  dataset: string,
+  operation: MaintenanceOperation,
+  holder: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await withMaintenanceLease(store, { dataset, operation, holder }, work);
+  } catch (e) {
+    if (!(e instanceof MaintenanceLeaseHeldError) || e.lease.dataset !== dataset || e.blocked !== `the ${operation}`)
+      throw e;
+    throw new UserError(
+      e.message.replace(/`lake unlock ([^`]*)`/, '`npx lake unlock $1' + stackFlags(mode) + '`'),
+      e.stale
+        ? `check that no erase or compact of ${dataset} runs (its holder's terminal, or the scheduled compaction's logs), then run the unlock command above`
+        : 'run it again when that one has finished (npx lake status' + stackFlags(mode) + ' shows the lease)',
+    );
+  }
+}
+
 export interface AwsEraseOptions extends EraseCommandOptions {
   piiSaltSecret?: string;
 }
@@ -67,16 +102,24 @@ export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io
   const session = await openAwsSession(mode);
   const work = await mkdtemp(join(tmpdir(), 'lake-erase-'));
   try {
-    const record = await runErasure({
-      store: lakeStore(session),
-      contracts,
-      dataset: contract.name,
-      where: options.where,
-      piiSalt: await piiSalt(mode, options.piiSaltSecret),
-      requestedBy: options.requestedBy ?? `${localIdentity()} (AWS stack ${mode.stack})`,
-      dryRun: options.dryRun,
-      workDir: work,
-    });
+    const store = lakeStore(session);
+    const requestedBy = options.requestedBy ?? `${localIdentity()} (AWS stack ${mode.stack})`;
+    const erase = () =>
+      runErasure({
+        store,
+        contracts,
+        dataset: contract.name,
+        where: options.where,
+        piiSalt: salt,
+        requestedBy,
+        dryRun: options.dryRun,
+        workDir: work,
+      });
+    const salt = await piiSalt(mode, options.piiSaltSecret);
+    // A dry run writes nothing: it needs no lease (and runs beside a maintenance in progress).
+    const record = options.dryRun
+      ? await erase()
+      : await underLease(store, mode, contract.name, 'erase', `${localIdentity()} (lake erase)`, erase);
     if (options.json) io.print(renderJson(record));
     else {
       printErasure(record, io);
@@ -106,16 +149,21 @@ export async function compactOnAws(
       const progress = io.progress();
       progress.phase(`compacting ${dataset} on ${mode.stack}`);
       try {
-        reports.push(
-          await runCompaction({
-            store: lakeStore(session),
+        const store = lakeStore(session);
+        const compact = () =>
+          runCompaction({
+            store,
             contracts,
             dataset,
             partition: options.partition,
             targetBytes: options.targetBytes,
             dryRun: options.dryRun,
             workDir: work,
-          }),
+          });
+        reports.push(
+          options.dryRun
+            ? await compact()
+            : await underLease(store, mode, dataset, 'compact', `${localIdentity()} (lake compact)`, compact),
         );
       } finally {
         progress.stop();

@@ -53,6 +53,8 @@ export interface CompactOptions {
   workDir?: string;
   /** Fault injection: runs after the compacted file is uploaded and before the second look. */
   beforeSwitch?: (group: CompactedGroup) => Promise<void>;
+  /** Fault injection: runs after the second look found the group unchanged, before the manifests are repointed. */
+  afterSecondLook?: (group: CompactedGroup) => Promise<void>;
 }
 
 export interface CompactedGroup {
@@ -409,6 +411,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
             await store.putFile('silver', result.file, out, 'application/vnd.apache.parquet');
             await options.beforeSwitch?.(result);
             if (await unchanged(store, intent)) {
+              await options.afterSecondLook?.(result);
               await switchOver(store, intent);
               result.status = 'compacted';
             } else {
