@@ -19,6 +19,7 @@ const COMMANDS = [
   'fanout',
   'fanout list',
   'fanout redrive',
+  'unlock',
 ];
 
 /** A user mistake: exit 2, one `error:` line with what is wrong, a `hint:` with what to do, no stack trace. */
