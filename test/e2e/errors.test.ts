@@ -178,7 +178,12 @@ describe('lake: help, errors and exit codes', () => {
       /error: fan-out executions belong to the deployed lake/,
       /--aws --stack NAME/,
     );
-    expectUsageError(await inScratch('status', '--stack', 'X', '--lake', lakeDir), /unknown option '--stack'/);
+    expectUsageError(
+      await inScratch('status', '--stack', 'X', '--lake', lakeDir),
+      /--stack only applies in AWS mode/,
+      /add --aws/,
+    );
+    expectUsageError(await inScratch('watch', '.', '--stack', 'X', '--lake', lakeDir), /unknown option '--stack'/);
   });
 
   it('a failure that loses work exits 1 without a stack trace', async () => {
