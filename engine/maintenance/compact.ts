@@ -53,6 +53,12 @@ export interface CompactOptions {
   workDir?: string;
   /** Fault injection: runs after the compacted file is uploaded and before the second look. */
   beforeSwitch?: (group: CompactedGroup) => Promise<void>;
+  /**
+   * Asked before each group: false stops the run there (the groups not started are left for the next run,
+   * `stopped` says so). A scheduled run ends this way before its time is up, never in the middle of a switch.
+   * @default always true
+   */
+  continueWhile?: () => boolean;
   /** Fault injection: runs after the second look found the group unchanged, before the manifests are repointed. */
   afterSecondLook?: (group: CompactedGroup) => Promise<void>;
 }
@@ -82,6 +88,8 @@ export interface CompactionReport {
   repaired: Array<{ file: string; run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }>;
   /** Files no manifest names (an unfinished ingest's): not compacted. */
   unowned: string[];
+  /** Present when `continueWhile` stopped the run: the groups not started are left for the next run. */
+  stopped?: string;
 }
 
 interface CompactionIntent {
@@ -374,6 +382,11 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
           ...inFolder.filter((f) => !isCompactedFile(f.key) && !fileOwners.has(f.key)).map((f) => f.key),
         );
         for (const group of groupsOf(candidates, target)) {
+          if (report.stopped) break;
+          if (options.continueWhile && !options.continueWhile()) {
+            report.stopped = 'out of time: the remaining groups are left for the next run';
+            break;
+          }
           const id = createHash('sha256')
             .update(`${contract.name}\n${group.map((f) => `${f.key}:${f.size}`).join('\n')}`)
             .digest('hex')
