@@ -4,19 +4,17 @@
  * the buckets, with partition locations unchanged and redeliveries duplicating nothing afterwards.
  */
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
+import type { GenerationReport } from '../../generator/generate.ts';
 import { awsCli } from '../support/integration/aws-cli.ts';
+import { ingestProducerFiles } from '../support/integration/producer-files.ts';
 import {
   drain,
   getManifests,
   getText,
   gluePartitions,
   listKeys,
-  putBronze,
   quarantineRows,
   silverRows,
   skipReason,
@@ -27,24 +25,8 @@ import {
 const cli = awsCli;
 
 /** Several small producer files of the same months, ingested by the bundled function. */
-async function smallFiles(fx: LakeFixture, count: number): Promise<GenerationReport> {
-  let report: GenerationReport | undefined;
-  for (let i = 0; i < count; i++) {
-    const path = join(fx.scratchDir, `partner-${i}.csv`);
-    report = await writeTransactionsCsv(path, {
-      rows: 120,
-      accounts: 3,
-      from: '2024-01',
-      to: '2024-02',
-      firstId: i * 10_000,
-      seed: 7 + i,
-      badRowRatio: 0.05,
-    });
-    await putBronze(fx, `transactions/partner-${i}.csv`, await readFile(path));
-  }
-  await drain(fx);
-  return report as GenerationReport;
-}
+const smallFiles = (fx: LakeFixture, count: number): Promise<GenerationReport> =>
+  ingestProducerFiles(fx, { count, rows: 120, from: '2024-01', to: '2024-02', seed: 7, badRowRatio: 0.05 });
 
 const rowKey = (r: Record<string, unknown>) => JSON.stringify(r);
 

@@ -27,8 +27,8 @@ import { ACCOUNT_MONTHLY_BALANCE } from '../../datasets/index.ts';
 import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import { resolvePiiSalt } from '../../lambdas/ingest/pii-salt.ts';
 import { awsCli } from '../support/integration/aws-cli.ts';
+import { ingestProducerFiles } from '../support/integration/producer-files.ts';
 import {
-  drain,
   getManifests,
   putBronze,
   silverRows,
@@ -145,20 +145,7 @@ async function hashingContracts(fx: LakeFixture): Promise<string> {
 
   it('gold after an erasure on AWS: the rewritten manifests reach the gold-refresh queue, and the refresh they start recomputes the erased months', async () => {
     const fx = lake();
-    for (let i = 0; i < 2; i++) {
-      const path = join(fx.scratchDir, `partner-${i}.csv`);
-      await writeTransactionsCsv(path, {
-        rows: 100,
-        accounts: 3,
-        from: '2024-01',
-        to: '2024-03',
-        firstId: i * 10_000,
-        seed: 21 + i,
-        badRowRatio: 0,
-      });
-      await putBronze(fx, `transactions/partner-${i}.csv`, await readFile(path));
-    }
-    await drain(fx);
+    await ingestProducerFiles(fx, { count: 2, rows: 100, from: '2024-01', to: '2024-03', seed: 21 });
     const manifestsBefore = await getManifests(fx, 'transactions');
     // Gold as the refresh left it after these ingests.
     const goldState = planGoldRefresh({

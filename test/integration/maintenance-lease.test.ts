@@ -23,6 +23,7 @@ import {
 } from '../../engine/index.ts';
 import { writeTransactionsCsv } from '../../generator/generate.ts';
 import { awsCli } from '../support/integration/aws-cli.ts';
+import { ingestProducerFiles } from '../support/integration/producer-files.ts';
 import {
   drain,
   getManifests,
@@ -46,22 +47,8 @@ function store(fx: LakeFixture): S3ObjectStore {
 }
 
 /** Producer files of January only, ingested by the bundled function. */
-async function januaryFiles(fx: LakeFixture, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const path = join(fx.scratchDir, `partner-${i}.csv`);
-    await writeTransactionsCsv(path, {
-      rows: 80,
-      accounts: 3,
-      from: '2024-01',
-      to: '2024-01',
-      firstId: i * 10_000,
-      seed: 11 + i,
-      badRowRatio: 0,
-    });
-    await putBronze(fx, `transactions/partner-${i}.csv`, await readFile(path));
-  }
-  await drain(fx);
-}
+const januaryFiles = (fx: LakeFixture, count: number) =>
+  ingestProducerFiles(fx, { count, rows: 80, from: '2024-01', to: '2024-01', seed: 11 });
 
 /**
  * The ingest function's step for `key` under a new contract version (the same source, a new run: what a

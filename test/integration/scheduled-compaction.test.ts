@@ -4,7 +4,6 @@
  * the dataset's lease; a lease held by an operator skips the dataset, a stale one fails the run; a run short of
  * time starts nothing.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, it } from '@jest/globals';
@@ -12,36 +11,14 @@ import { expect } from '../support/expect.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { loadContracts } from '../../engine/contract/index.ts';
 import { acquireMaintenanceLease } from '../../engine/index.ts';
-import { writeTransactionsCsv } from '../../generator/generate.ts';
 import { handler } from '../../lambdas/compaction/handler.ts';
 import { runScheduledCompaction, type ScheduledCompactionDependencies } from '../../lambdas/compaction/process.ts';
 import { COMPACTION_ENV } from '../../wiring/names.ts';
-import {
-  drain,
-  listKeys,
-  putBronze,
-  silverRows,
-  skipReason,
-  useLake,
-  type LakeFixture,
-} from '../support/integration/lake-fixture.ts';
+import { ingestProducerFiles } from '../support/integration/producer-files.ts';
+import { listKeys, silverRows, skipReason, useLake, type LakeFixture } from '../support/integration/lake-fixture.ts';
 
-async function smallFiles(fx: LakeFixture, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const path = join(fx.scratchDir, `partner-${i}.csv`);
-    await writeTransactionsCsv(path, {
-      rows: 60,
-      accounts: 2,
-      from: '2024-01',
-      to: '2024-02',
-      firstId: i * 10_000,
-      seed: 31 + i,
-      badRowRatio: 0,
-    });
-    await putBronze(fx, `transactions/partner-${i}.csv`, await readFile(path));
-  }
-  await drain(fx);
-}
+const smallFiles = (fx: LakeFixture, count: number) =>
+  ingestProducerFiles(fx, { count, rows: 60, accounts: 2, from: '2024-01', to: '2024-02', seed: 31 });
 
 function context(remainingMs: number): Context {
   return {
