@@ -117,6 +117,26 @@ describe('compaction', () => {
     );
   });
 
+  it('continueWhile: a run out of time stops before its next group, switches nothing half-way, and the next run does the rest', async () => {
+    const { lake } = await lakeWithSmallFiles();
+    const rows = await count(lake);
+    let asked = 0;
+    const first = await compact(lake, { continueWhile: () => ++asked <= 1 });
+    expect(first.groups.map((g) => [g.partition, g.status])).toEqual([
+      ['transactions/year=2024/month=01/', 'compacted'],
+    ]);
+    expect(first.stopped).toMatch(/out of time/);
+    expect(await lake.files('silver', 'transactions/year=2024/month=02/')).toHaveLength(6);
+    expect(await lake.files('silver', '_maintenance/compactions/')).toEqual([]);
+    expect(await count(lake)).toBe(rows);
+    const second = await compact(lake);
+    expect(second.stopped).toBeUndefined();
+    expect(second.groups.map((g) => [g.partition, g.status])).toEqual([
+      ['transactions/year=2024/month=02/', 'compacted'],
+    ]);
+    expect(await count(lake)).toBe(rows);
+  });
+
   it('groups files up to the target size, and only the partition asked for', async () => {
     const { lake } = await lakeWithSmallFiles();
     const [one] = await lake.files('silver', 'transactions/year=2024/month=01/');
