@@ -16,7 +16,8 @@ import {
   type CompactionReport,
   type MaintenanceOperation,
 } from '../../engine/index.ts';
-import type { ObjectStore } from '../../engine/index.ts';
+import { PENDING_PREFIX, readSilverRecord, type ObjectStore, type PendingIngest } from '../../engine/contract/index.ts';
+import { plural } from '../ui/format.ts';
 import { runCompaction } from '../actions/compact.ts';
 import { printErasure, runErasure, localIdentity, type EraseCommandOptions } from '../actions/erase.ts';
 import { UserError } from '../errors.ts';
@@ -81,6 +82,16 @@ export async function underLease<T>(
   }
 }
 
+/** Sources whose ingest has an intent record under `_pending/<dataset>/` (in flight, or abandoned). */
+async function pendingIngests(store: ObjectStore, dataset: string): Promise<string[]> {
+  const sources: string[] = [];
+  for await (const o of store.list('silver', `${PENDING_PREFIX}${dataset}/`)) {
+    const intent = await readSilverRecord<PendingIngest>(store, o.key);
+    sources.push(intent?.source.key ?? o.key);
+  }
+  return sources;
+}
+
 export interface AwsEraseOptions extends EraseCommandOptions {
   piiSaltSecret?: string;
 }
@@ -117,9 +128,20 @@ export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io
       });
     const salt = await piiSalt(mode, options.piiSaltSecret);
     // A dry run writes nothing: it needs no lease (and runs beside a maintenance in progress).
+    let inFlight: string[] = [];
     const record = options.dryRun
       ? await erase()
-      : await underLease(store, mode, contract.name, 'erase', `${localIdentity()} (lake erase)`, erase);
+      : await underLease(store, mode, contract.name, 'erase', `${localIdentity()} (lake erase)`, async () => {
+          // Ingests that passed their lease check before the lease existed may still write: name them.
+          inFlight = await pendingIngests(store, contract.name);
+          return erase();
+        });
+    if (inFlight.length)
+      io.note(
+        io.errStyle.yellow(
+          `${plural(inFlight.length, 'ingest')} of ${contract.name} ${inFlight.length === 1 ? 'was' : 'were'} in flight when the erasure started (silver/${PENDING_PREFIX}${contract.name}/: ${inFlight.join(', ')}): run this erasure again once ${inFlight.length === 1 ? 'it has' : 'they have'} finished (docs/runbook.md, "Erasure requests", step 5)\n`,
+        ),
+      );
     if (options.json) io.print(renderJson(record));
     else {
       printErasure(record, io);

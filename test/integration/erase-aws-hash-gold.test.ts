@@ -12,7 +12,7 @@
  */
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -168,6 +168,14 @@ async function hashingContracts(fx: LakeFixture): Promise<string> {
 
     const rows = await silverRows(fx, 'transactions');
     const account = String(rows.find((x) => String(x.transaction_timestamp).startsWith('2024-02'))?.account_id);
+    // An ingest that passed its lease check just before the erasure took the lease: still publishing.
+    await fx.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: fx.lake.buckets.silver,
+        Key: '_pending/transactions/0123456789abcdef01234567.json',
+        Body: JSON.stringify({ dataset: 'transactions', run_id: 'r', source: { key: 'transactions/late.csv' } }),
+      }),
+    );
     const r = await awsCli(fx, [
       'erase',
       '--dataset',
@@ -177,6 +185,9 @@ async function hashingContracts(fx: LakeFixture): Promise<string> {
       '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /1 ingest of transactions was in flight when the erasure started \(silver\/_pending\/transactions\/: transactions\/late\.csv\): run this erasure again/,
+    );
     const record = JSON.parse(r.stdout) as { months: string[]; rows_removed: { silver: number } };
     expect(record.rows_removed.silver).toBe(rows.filter((x) => x.account_id === account).length);
     expect(record.months.length).toBeGreaterThan(0);
