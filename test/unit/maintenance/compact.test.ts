@@ -264,6 +264,24 @@ describe('compaction', () => {
     expect(await lake.files('silver', '_maintenance/compactions/')).toEqual([]);
   });
 
+  it('an interrupted compaction met while an ingest of one of its sources is in flight is undone, not switched under it', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    const before = await keepSilver(lake);
+    await expect(
+      compact(lake, { partition: 'year=2024/month=01', beforeSwitch: async () => Promise.reject(new Error('killed')) }),
+    ).rejects.toThrow('killed');
+    const inFlight = `_pending/transactions/${manifests[0]?.source_id}.json`;
+    await lake.store.putBytes('silver', inFlight, JSON.stringify({ dataset: 'transactions', run_id: 'r' }));
+    const report = await compact(lake, { partition: 'year=2024/month=01' });
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['undone']);
+    expect(report.groups.map((g) => g.status)).toEqual(['changed']);
+    expect(await count(lake)).toBe(12);
+    expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
+    await lake.store.delete('silver', [inFlight]);
+    expect((await compact(lake)).groups.map((g) => g.status)).toEqual(['compacted', 'compacted']);
+    expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
+  });
+
   it('an ingest whose manifest overwrote the switch is repaired by the next compaction, then re-ingests stay single', async () => {
     const { lake, manifests } = await lakeWithSmallFiles(3);
     const m1 = manifests[0] as Manifest;
