@@ -11,6 +11,7 @@ import { registerQuarantine } from './commands/quarantine.ts';
 import { registerQuery } from './commands/query.ts';
 import { registerReplay } from './commands/replay.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerUnlock } from './commands/unlock.ts';
 import { registerWatch } from './commands/watch.ts';
 import { ExitCode, explain } from './errors.ts';
 import { installInterruptHandling } from './interrupt.ts';
@@ -64,6 +65,7 @@ export function buildProgram(io: Io): Command {
   registerFanOut(program, io);
   registerErase(program, io);
   registerCompact(program, io);
+  registerUnlock(program, io);
   return program;
 }
 

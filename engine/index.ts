@@ -38,3 +38,23 @@ export {
   type CompactedGroup,
 } from './maintenance/compact.ts';
 export { removeRunFromFile } from './maintenance/rewrite.ts';
+export {
+  acquireMaintenanceLease,
+  DEFAULT_MAINTENANCE_LEASE_TTL_MS,
+  describeLease,
+  isStaleLease,
+  MaintenanceLeaseHeldError,
+  readMaintenanceLease,
+  releaseMaintenanceLease,
+  withMaintenanceLease,
+  type LeaseRelease,
+  type MaintenanceLease,
+  type MaintenanceOperation,
+} from './maintenance/lease.ts';
+export {
+  unfinishedMaintenance,
+  type HeldLease,
+  type InterruptedCompaction,
+  type InterruptedErasure,
+  type UnfinishedMaintenance,
+} from './maintenance/interrupted.ts';

@@ -14,6 +14,7 @@ import {
   UNKNOWN_DATASET,
 } from './layout.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
+import { MaintenanceLeaseHeldError, readMaintenanceLease } from './maintenance/lease.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
 import { readSilverRecord } from './manifest-reader.ts';
@@ -376,6 +377,13 @@ export async function publish(
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   };
   await store.putBytes('silver', intentKey, JSON.stringify(intent, null, 2), 'application/json');
+  // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
+  const lease = await readMaintenanceLease(store, manifest.dataset);
+  if (lease) {
+    if (abandoned) await store.putBytes('silver', intentKey, JSON.stringify(abandoned, null, 2), 'application/json');
+    else await store.delete('silver', [intentKey]);
+    throw new MaintenanceLeaseHeldError(lease, `the ingest of ${manifest.source.key}`);
+  }
   const placeSilver =
     options.placeSilver ??
     (async (f: LocalOutputFile) => {

@@ -78,6 +78,13 @@ export function compactionIntentKey(dataset: string, compactionId: string): stri
   return `${COMPACTIONS_PREFIX}${dataset}/${compactionId}.json`;
 }
 
+/** Maintenance leases (engine/maintenance/lease.ts): one object per dataset while an erasure or compaction holds it. */
+export const MAINTENANCE_LEASES_PREFIX = '_maintenance/leases/';
+
+export function maintenanceLeaseKey(dataset: string): string {
+  return `${MAINTENANCE_LEASES_PREFIX}${dataset}.json`;
+}
+
 /** Records of compacted files (which runs' rows each holds), kept while the file exists: see compact.ts `repair`. */
 export const COMPACTED_PREFIX = '_maintenance/compacted/';
 

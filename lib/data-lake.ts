@@ -13,6 +13,7 @@ import { LakeGoldRefresh, type LakeGoldRefreshProps } from './gold/lake-gold-ref
 import type { TableSpec } from './catalog/table-spec.ts';
 import { LakeFanOut, type LakeFanOutProps } from './fan-out/lake-fan-out.ts';
 import { LakeIngestion, type LakeIngestionProps } from './ingestion/lake-ingestion.ts';
+import { LakeCompaction, type LakeCompactionProps } from './maintenance/lake-compaction.ts';
 import { LakeMonitoring, type LakeMonitoringProps } from './monitoring/lake-monitoring.ts';
 import { readAnalystQueries } from './query/analyst-sql.ts';
 import { LakeQuery } from './query/lake-query.ts';
@@ -35,6 +36,12 @@ export type FanOutOptions = Omit<LakeFanOutProps, 'storage' | 'ingestFunction' |
 export type GoldRefreshOptions = Omit<
   LakeGoldRefreshProps,
   'storage' | 'catalog' | 'query' | 'namePrefix' | 'allowDestroy' | 'alarmTopic'
+>;
+
+/** Scheduled-compaction settings a lake may tune. */
+export type CompactionOptions = Omit<
+  LakeCompactionProps,
+  'storage' | 'catalog' | 'contractsDir' | 'namePrefix' | 'allowDestroy' | 'alarmTopic'
 >;
 
 /** Monitoring settings a lake may tune. */
@@ -128,6 +135,13 @@ export interface DataLakeProps {
    */
   readonly goldRefresh?: GoldRefreshOptions | false;
   /**
+   * Scheduled compaction of silver (the same use case as `lake compact --aws`, run by a function on an
+   * EventBridge schedule, under each dataset's maintenance lease). Opt-in: `{}` runs it on the 3rd of each
+   * month at 02:00 UTC; `{ schedule: events.Schedule.rate(Duration.days(1)) }` daily.
+   * @default - no scheduled compaction (run `lake compact --aws` by hand)
+   */
+  readonly compaction?: CompactionOptions;
+  /**
    * Alarm routing and thresholds.
    * @default - see `LakeMonitoringProps`
    */
@@ -173,6 +187,8 @@ export class DataLake extends Construct {
   readonly monitoring: LakeMonitoring;
   /** Undefined when `goldRefresh` is `false` or the lake has no table to refresh. */
   readonly goldRefresh?: LakeGoldRefresh;
+  /** Undefined unless `compaction` is set. */
+  readonly compaction?: LakeCompaction;
   /** Undefined unless `lakeFormation` is given. */
   readonly lakeFormation?: LakeFormationGovernance;
   /** The owner topics; undefined unless `ownerTopics` is set. */
@@ -273,6 +289,17 @@ export class DataLake extends Construct {
         allowDestroy,
       });
       for (const alarm of this.goldRefresh.alarms) this.monitoring.addAlarm(alarm);
+    }
+    if (props.compaction) {
+      this.compaction = new LakeCompaction(this, 'Compaction', {
+        ...props.compaction,
+        storage: this.storage,
+        catalog: this.catalog,
+        contractsDir,
+        namePrefix,
+        allowDestroy,
+      });
+      for (const alarm of this.compaction.alarms) this.monitoring.addAlarm(alarm);
     }
     this.grantLakeFormationToFunctions(goldTable?.name);
   }

@@ -14,6 +14,7 @@ export * from './ingestion/lake-ingestion.ts';
 export * from './functions/index.ts';
 export * from './monitoring/lake-monitoring.ts';
 export * from './gold/lake-gold-refresh.ts';
+export * from './maintenance/lake-compaction.ts';
 export * from './governance/lake-formation.ts';
 export * from './governance/producer-feedback.ts';
 export * from './compliance/nag.ts';

@@ -71,3 +71,13 @@ export const GOLD_REFRESH_ENV = {
   athenaWorkgroup: 'ATHENA_WORKGROUP',
   cleanupGraceSeconds: 'CLEANUP_GRACE_SECONDS',
 } as const;
+
+/** The scheduled compaction function's environment (lib/maintenance sets it, lambdas/compaction reads it). */
+export const COMPACTION_ENV = {
+  contractsDir: 'CONTRACTS_DIR',
+  silverBucket: 'SILVER_BUCKET',
+  workDir: 'WORK_DIR',
+  /** Comma-separated datasets to compact; every contract's when empty. */
+  datasets: 'COMPACTION_DATASETS',
+  targetBytes: 'COMPACTION_TARGET_BYTES',
+} as const;

@@ -133,6 +133,20 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
+  /** PutObject with `If-None-Match: *`: 412 (taken) or 409 (a racing conditional write) answers `false`. */
+  async createIfAbsent(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<boolean> {
+    const bucket = this.bucket(zone);
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, IfNoneMatch: '*' }),
+      );
+      return true;
+    } catch (error) {
+      if (isPreconditionFailed(error) || isConditionalConflict(error)) return false;
+      throw new S3StoreError('PutObject', bucket, key, error);
+    }
+  }
+
   async getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined> {
     const bucket = this.bucket(zone);
     try {
@@ -344,6 +358,12 @@ const realVersion = (versionId: string | undefined): string | undefined =>
 function isPreconditionFailed(error: unknown): boolean {
   const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   return e.name === 'PreconditionFailed' || e.Code === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412;
+}
+
+/** 409 ConditionalRequestConflict: another conditional write to the key is in progress (it wins or fails; not us). */
+function isConditionalConflict(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'ConditionalRequestConflict' || e.$metadata?.httpStatusCode === 409;
 }
 
 type StreamingBody = NonNullable<GetObjectCommandOutput['Body']>;

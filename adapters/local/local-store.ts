@@ -125,6 +125,30 @@ export class LocalObjectStore implements ObjectStore {
     await rename(aside, target);
   }
 
+  /** Written aside, then linked to the key: link(2) fails when the key exists (no hard links: an exclusive write). */
+  async createIfAbsent(zone: Zone, key: string, body: Uint8Array | string): Promise<boolean> {
+    const target = this.path(zone, key);
+    await mkdir(dirname(target), { recursive: true });
+    const aside = stagingName(target);
+    await writeFile(aside, body);
+    try {
+      await link(aside, target);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      if (!isNoHardLinks(e)) throw e;
+      try {
+        await writeFile(target, body, { flag: 'wx' });
+        return true;
+      } catch (writeError) {
+        if ((writeError as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw writeError;
+      }
+    } finally {
+      await unlink(aside).catch(() => {});
+    }
+  }
+
   async getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined> {
     try {
       return await readFile(this.path(zone, key));

@@ -63,7 +63,7 @@ export function printCompaction(reports: readonly CompactionReport[], io: Io): v
     for (const x of r.recovered)
       io.print(
         s.yellow(
-          `${r.dataset}: an interrupted compaction (${x.compaction_id}) was ${x.outcome === 'left' ? 'found and left for a person to look at' : x.outcome}\n`,
+          `${r.dataset}: an interrupted compaction (${x.compaction_id}) was ${x.outcome === 'left' ? 'found and left for a person to look at' : x.outcome === 'deferred' ? 'left for the next run (an ingest of its sources is in flight)' : x.outcome}\n`,
         ),
       );
     for (const x of r.repaired)

@@ -1,9 +1,10 @@
 /** `lake status`: what it does (the options and help live in commands/status.ts). */
 import type { Io } from '../io.ts';
+import { renderMaintenanceAttention } from '../maintenance-status.ts';
 import { LocalLake } from '../local/lake.ts';
 import { displayPath, lakeFlag, requireLake } from '../local/lake-dir.ts';
 import { lakeStatus, QUARANTINE_ALERT_TEXT, type GoldStatus, type LakeStatus } from '../local/status.ts';
-import type { JsonOptions, LakeOptions } from '../options.ts';
+import { awsMode, type AwsOptions, type JsonOptions, type LakeOptions } from '../options.ts';
 import { formatAge, formatBytes, formatCount, formatDuration, formatPercent, formatTime } from '../ui/format.ts';
 import type { Style } from '../ui/style.ts';
 import { renderJson } from '../ui/output.ts';
@@ -78,13 +79,18 @@ function attentionSections(status: LakeStatus, s: Style): string[] {
       ),
     );
   }
+  out.push(...renderMaintenanceAttention(status.unfinished_maintenance, s));
   return out;
 }
 
 function render(status: LakeStatus, io: Io): string {
   const s = io.style;
   const out: string[] = [`${s.bold('Lake')} ${displayPath(status.lake)}\n`];
-  const attention = status.unfinished_ingests.length + status.bronze_not_ingested.length + status.refused_files.length;
+  const attention =
+    status.unfinished_ingests.length +
+    status.bronze_not_ingested.length +
+    status.refused_files.length +
+    status.unfinished_maintenance.length;
   if (status.datasets.every((d) => d.sources === 0) && attention === 0) {
     out.push(`\nNothing ingested yet. Try: npx lake ingest FILE${lakeFlag(status.lake)}   or   npx lake demo\n`);
     return out.join('');
@@ -185,7 +191,13 @@ function render(status: LakeStatus, io: Io): string {
   return out.join('');
 }
 
-export async function statusAction(options: LakeOptions & JsonOptions, io: Io): Promise<void> {
+export async function statusAction(options: LakeOptions & JsonOptions & AwsOptions, io: Io): Promise<void> {
+  const aws = awsMode(options);
+  if (aws) {
+    const { statusOnAws } = await import('../aws/maintenance-status.ts');
+    await statusOnAws(aws, options, io);
+    return;
+  }
   const lake = LocalLake.open(requireLake(options.lake));
   const engine = await lake.openQueryEngine();
   try {

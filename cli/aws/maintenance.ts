@@ -8,7 +8,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import type { CompactionReport } from '../../engine/index.ts';
+import {
+  MaintenanceLeaseHeldError,
+  withMaintenanceLease,
+  type CompactionReport,
+  type MaintenanceOperation,
+} from '../../engine/index.ts';
+import { PENDING_PREFIX, readSilverRecord, type ObjectStore, type PendingIngest } from '../../engine/contract/index.ts';
+import { plural } from '../ui/format.ts';
 import { runCompaction } from '../actions/compact.ts';
 import { printErasure, runErasure, localIdentity, type EraseCommandOptions } from '../actions/erase.ts';
 import { UserError } from '../errors.ts';
@@ -24,6 +31,45 @@ async function piiSalt(session: AwsSession, secretId: string | undefined): Promi
   const { SecretString } = await session.clients.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }));
   if (!SecretString) throw new UserError(`secret ${secretId} has no string value`);
   return SecretString;
+}
+
+/** The stack's flags, for the commands a message suggests. */
+export const stackFlags = (mode: AwsMode): string => ` --aws --stack ${mode.stack}`;
+
+/**
+ * Runs one maintenance use case holding the dataset's lease (engine/maintenance/lease.ts), so the ingest
+ * function writes nothing into the dataset meanwhile. A lease held by someone else is the user's to resolve.
+ */
+export async function underLease<T>(
+  store: ObjectStore,
+  mode: AwsMode,
+  dataset: string,
+  operation: MaintenanceOperation,
+  holder: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await withMaintenanceLease(store, { dataset, operation, holder }, work);
+  } catch (e) {
+    if (!(e instanceof MaintenanceLeaseHeldError) || e.lease.dataset !== dataset || e.blocked !== `the ${operation}`)
+      throw e;
+    throw new UserError(
+      e.message.replace(/`lake unlock ([^`]*)`/, '`npx lake unlock $1' + stackFlags(mode) + '`'),
+      e.stale
+        ? `check that no erase or compact of ${dataset} runs (its holder's terminal, or the scheduled compaction's logs), then run the unlock command above`
+        : 'run it again when that one has finished (npx lake status' + stackFlags(mode) + ' shows the lease)',
+    );
+  }
+}
+
+/** Sources whose ingest has an intent record under `_pending/<dataset>/` (in flight, or abandoned). */
+async function pendingIngests(store: ObjectStore, dataset: string): Promise<string[]> {
+  const sources: string[] = [];
+  for await (const o of store.list('silver', `${PENDING_PREFIX}${dataset}/`)) {
+    const intent = await readSilverRecord<PendingIngest>(store, o.key);
+    sources.push(intent?.source.key ?? o.key);
+  }
+  return sources;
 }
 
 export interface AwsEraseOptions extends EraseCommandOptions {
@@ -47,16 +93,35 @@ export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io
   const session = await openAwsSession(mode);
   const work = await mkdtemp(join(tmpdir(), 'lake-erase-'));
   try {
-    const record = await runErasure({
-      store: session.store,
-      contracts,
-      dataset: contract.name,
-      where: options.where,
-      piiSalt: await piiSalt(session, options.piiSaltSecret),
-      requestedBy: options.requestedBy ?? `${localIdentity()} (AWS stack ${mode.stack})`,
-      dryRun: options.dryRun,
-      workDir: work,
-    });
+    const { store } = session;
+    const requestedBy = options.requestedBy ?? `${localIdentity()} (AWS stack ${mode.stack})`;
+    const erase = () =>
+      runErasure({
+        store,
+        contracts,
+        dataset: contract.name,
+        where: options.where,
+        piiSalt: salt,
+        requestedBy,
+        dryRun: options.dryRun,
+        workDir: work,
+      });
+    const salt = await piiSalt(session, options.piiSaltSecret);
+    // A dry run writes nothing: it needs no lease (and runs beside a maintenance in progress).
+    let inFlight: string[] = [];
+    const record = options.dryRun
+      ? await erase()
+      : await underLease(store, mode, contract.name, 'erase', `${localIdentity()} (lake erase)`, async () => {
+          // Ingests that passed their lease check before the lease existed may still write: name them.
+          inFlight = await pendingIngests(store, contract.name);
+          return erase();
+        });
+    if (inFlight.length)
+      io.note(
+        io.errStyle.yellow(
+          `${plural(inFlight.length, 'ingest')} of ${contract.name} ${inFlight.length === 1 ? 'was' : 'were'} in flight when the erasure started (silver/${PENDING_PREFIX}${contract.name}/: ${inFlight.join(', ')}): run this erasure again once ${inFlight.length === 1 ? 'it has' : 'they have'} finished (docs/runbook.md, "Erasure requests", step 5)\n`,
+        ),
+      );
     if (options.json) io.print(renderJson(record));
     else {
       printErasure(record, io);
@@ -86,16 +151,21 @@ export async function compactOnAws(
       const progress = io.progress();
       progress.phase(`compacting ${dataset} on ${mode.stack}`);
       try {
-        reports.push(
-          await runCompaction({
-            store: session.store,
+        const { store } = session;
+        const compact = () =>
+          runCompaction({
+            store,
             contracts,
             dataset,
             partition: options.partition,
             targetBytes: options.targetBytes,
             dryRun: options.dryRun,
             workDir: work,
-          }),
+          });
+        reports.push(
+          options.dryRun
+            ? await compact()
+            : await underLease(store, mode, dataset, 'compact', `${localIdentity()} (lake compact)`, compact),
         );
       } finally {
         progress.stop();

@@ -7,7 +7,10 @@ import {
   type QueryEngine,
   silverTablePrefix,
 } from '../../engine/contract/index.ts';
+import { unfinishedMaintenance } from '../../engine/index.ts';
+import { maintenanceAttention, type MaintenanceAttention } from '../maintenance-status.ts';
 import { openConflicts, type ConflictRecord } from './conflicts.ts';
+import { lakeFlag } from './lake-dir.ts';
 import type { LocalLake } from './lake.ts';
 import { activeWork, type WorkOwner } from './work-dir.ts';
 import { GOLD_TABLES } from '../../datasets/index.ts';
@@ -85,6 +88,8 @@ export interface LakeStatus {
   bronze_not_ingested: BronzeNotIngested[];
   /** Files `lake watch` refused because bronze holds a different version of their name. */
   refused_files: ConflictRecord[];
+  /** Compactions and erasures that stopped part-way (or run now), with the command that finishes each. */
+  unfinished_maintenance: MaintenanceAttention[];
 }
 
 async function datasetStatus(
@@ -202,6 +207,11 @@ export async function lakeStatus(lake: LocalLake, engine: QueryEngine): Promise<
     unfinished_ingests: unfinished,
     bronze_not_ingested: await bronzeNotIngested(lake, manifests, active),
     refused_files: await openConflicts(lake.dir),
+    unfinished_maintenance: maintenanceAttention(
+      await unfinishedMaintenance(lake.store, lake.contracts.names()),
+      lakeFlag(lake.dir),
+      () => active.some((w) => w.command === 'compact' || w.command === 'erase'),
+    ),
   };
 }
 

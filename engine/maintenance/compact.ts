@@ -53,6 +53,14 @@ export interface CompactOptions {
   workDir?: string;
   /** Fault injection: runs after the compacted file is uploaded and before the second look. */
   beforeSwitch?: (group: CompactedGroup) => Promise<void>;
+  /**
+   * Asked before each group: false stops the run there (the groups not started are left for the next run,
+   * `stopped` says so). A scheduled run ends this way before its time is up, never in the middle of a switch.
+   * @default always true
+   */
+  continueWhile?: () => boolean;
+  /** Fault injection: runs after the second look found the group unchanged, before the manifests are repointed. */
+  afterSecondLook?: (group: CompactedGroup) => Promise<void>;
 }
 
 export interface CompactedGroup {
@@ -75,11 +83,17 @@ export interface CompactionReport {
   files_after: number;
   groups: CompactedGroup[];
   /** Intents of interrupted compactions finished (`finished`) or undone (`undone`) first. */
-  recovered: Array<{ compaction_id: string; outcome: 'finished' | 'undone' | 'left' }>;
+  /**
+   * An interrupted compaction met while an ingest of one of its sources is in flight (its `_pending/` intent
+   * record) is undone if it had not switched yet, else `deferred`: the next run finishes it.
+   */
+  recovered: Array<{ compaction_id: string; outcome: 'finished' | 'undone' | 'left' | 'deferred' }>;
   /** Runs of compacted files whose rows a later ingest moved back to its own files (removed) or whose manifest lost the compacted file (repointed). */
   repaired: Array<{ file: string; run_id: string; action: 'kept' | 'removed' | 'dropped' | 'repointed' | 'unknown' }>;
   /** Files no manifest names (an unfinished ingest's): not compacted. */
   unowned: string[];
+  /** Present when `continueWhile` stopped the run: the groups not started are left for the next run. */
+  stopped?: string;
 }
 
 interface CompactionIntent {
@@ -174,6 +188,15 @@ async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<
     if (await store.getBytes('silver', pendingKey(manifest.dataset, manifest.source_id))) return false;
   }
   return true;
+}
+
+/** Whether an ingest of a source whose manifest is one of these is publishing (or abandoned): its `_pending/` intent record. */
+async function ingestInFlight(store: ObjectStore, runs: ReadonlyArray<{ manifest_key: string }>): Promise<boolean> {
+  for (const key of new Set(runs.map((r) => r.manifest_key))) {
+    const manifest = await readSilverRecord<Manifest>(store, key);
+    if (manifest && (await store.getBytes('silver', pendingKey(manifest.dataset, manifest.source_id)))) return true;
+  }
+  return false;
 }
 
 /** Repoints the manifests at the compacted file (idempotent), deletes the inputs, then the intent. */
@@ -288,13 +311,30 @@ async function repair(
 }
 
 /** An interrupted compaction: finished when its file is there and its inputs' runs are as they were; undone while every input is still there. */
-async function recover(store: ObjectStore, intent: CompactionIntent): Promise<'finished' | 'undone' | 'left'> {
+async function recover(
+  store: ObjectStore,
+  intent: CompactionIntent,
+): Promise<'finished' | 'undone' | 'left' | 'deferred'> {
   const present = new Set<string>();
   for await (const o of store.list('silver', intent.partition)) present.add(o.key);
   const intentKey = compactionIntentKey(intent.dataset, intent.compaction_id);
   if (!present.has(intent.file)) {
     await store.delete('silver', [intentKey]);
     return 'undone';
+  }
+  if (await ingestInFlight(store, intent.inputs)) {
+    // Not switched yet (every input there, no manifest names the file): undone, so no reader sees its rows twice.
+    let named = false;
+    for (const key of new Set(intent.inputs.map((i) => i.manifest_key))) {
+      const manifest = await readSilverRecord<Manifest>(store, key);
+      if (manifest?.partitions.some((p) => p.files.includes(intent.file))) named = true;
+    }
+    if (!named && intent.inputs.every((i) => present.has(i.key))) {
+      await store.delete('silver', [intent.file]);
+      await store.delete('silver', [intentKey]);
+      return 'undone';
+    }
+    return 'deferred';
   }
   let runsAsRead = true;
   for (const input of intent.inputs) {
@@ -350,7 +390,8 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
   if (!options.dryRun) {
     for await (const o of store.list('silver', `${COMPACTED_PREFIX}${contract.name}/`)) {
       const record = await readSilverRecord<CompactedRecord>(store, o.key);
-      if (!record) continue;
+      // An ingest of one of its sources is publishing: it may rewrite this file itself; looked at next run.
+      if (!record || (await ingestInFlight(store, record.runs))) continue;
       for (const a of await repair(store, record, scratchRoot))
         if (a.action === 'removed' || a.action === 'repointed') report.repaired.push({ file: record.file, ...a });
     }
@@ -372,6 +413,11 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
           ...inFolder.filter((f) => !isCompactedFile(f.key) && !fileOwners.has(f.key)).map((f) => f.key),
         );
         for (const group of groupsOf(candidates, target)) {
+          if (report.stopped) break;
+          if (options.continueWhile && !options.continueWhile()) {
+            report.stopped = 'out of time: the remaining groups are left for the next run';
+            break;
+          }
           const id = createHash('sha256')
             .update(`${contract.name}\n${group.map((f) => `${f.key}:${f.size}`).join('\n')}`)
             .digest('hex')
@@ -409,6 +455,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
             await store.putFile('silver', result.file, out, 'application/vnd.apache.parquet');
             await options.beforeSwitch?.(result);
             if (await unchanged(store, intent)) {
+              await options.afterSecondLook?.(result);
               await switchOver(store, intent);
               result.status = 'compacted';
             } else {

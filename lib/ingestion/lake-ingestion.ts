@@ -13,6 +13,7 @@ import {
   ENGINE_PROCESS_ENV,
   type ContractRegistry,
   loadContracts,
+  MAINTENANCE_LEASES_PREFIX,
   MANIFESTS_PREFIX,
   PENDING_PREFIX,
   UNKNOWN_DATASET,
@@ -283,6 +284,8 @@ export class LakeIngestion extends Construct {
     storage.grantReadWrite(this.function, 'silver', `${MANIFESTS_PREFIX}*`, { listWholeBucket: true });
     // And its intent records (the files an unfinished attempt wrote, removed by the next success).
     storage.grantReadWrite(this.function, 'silver', `${PENDING_PREFIX}*`, { listWholeBucket: true });
+    // Read only: the maintenance leases its publish respects (engine/maintenance/lease.ts); erase and compact hold them.
+    storage.grantRead(this.function, 'silver', `${MAINTENANCE_LEASES_PREFIX}*`, { listWholeBucket: true });
     const datasets = catalog.tables('silver').map((t) => t.tableName);
     for (const table of catalog.tables('silver'))
       storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);

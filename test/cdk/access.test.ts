@@ -106,6 +106,8 @@ describe('ingest function', () => {
             `${arn('bronze')}/*`,
             `${arn('silver')}/_manifests/*`,
             `${arn('silver')}/_pending/*`,
+            // Read only: the maintenance leases an ingest's publish respects (erase and compact hold them).
+            `${arn('silver')}/_maintenance/leases/*`,
             `${arn('silver')}/_staging/*`,
           ],
         ),
@@ -157,12 +159,13 @@ describe('ingest function', () => {
     );
   });
 
-  it('never reads silver data or anything in quarantine (only its own staged fan-out chunks under _staging/)', () => {
+  it('never reads silver data or anything in quarantine (only its own staged fan-out chunks under _staging/, and the maintenance leases)', () => {
     const reads = allowedPairs(ingestStatements()).filter((p) => /s3:GetObject/.test(p));
     expect(
       reads.filter(
         (p) =>
-          p.includes(arn('quarantine')) || (p.includes(arn('silver')) && !/\/_(manifests|pending|staging)\//.test(p)),
+          p.includes(arn('quarantine')) ||
+          (p.includes(arn('silver')) && !/\/_(manifests|pending|staging|maintenance\/leases)\//.test(p)),
       ),
     ).toEqual([]);
   });

@@ -19,6 +19,7 @@ const COMMANDS = [
   'fanout',
   'fanout list',
   'fanout redrive',
+  'unlock',
 ];
 
 /** A user mistake: exit 2, one `error:` line with what is wrong, a `hint:` with what to do, no stack trace. */
@@ -177,7 +178,12 @@ describe('lake: help, errors and exit codes', () => {
       /error: fan-out executions belong to the deployed lake/,
       /--aws --stack NAME/,
     );
-    expectUsageError(await inScratch('status', '--stack', 'X', '--lake', lakeDir), /unknown option '--stack'/);
+    expectUsageError(
+      await inScratch('status', '--stack', 'X', '--lake', lakeDir),
+      /--stack only applies in AWS mode/,
+      /add --aws/,
+    );
+    expectUsageError(await inScratch('watch', '.', '--stack', 'X', '--lake', lakeDir), /unknown option '--stack'/);
   });
 
   it('a failure that loses work exits 1 without a stack trace', async () => {

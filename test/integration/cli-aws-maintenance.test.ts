@@ -4,21 +4,17 @@
  * the buckets, with partition locations unchanged and redeliveries duplicating nothing afterwards.
  */
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
-import { writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
-import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
-import { lake as runLake, type CliResult } from '../support/e2e/cli.ts';
+import type { GenerationReport } from '../../generator/generate.ts';
+import { awsCli } from '../support/integration/aws-cli.ts';
+import { ingestProducerFiles } from '../support/integration/producer-files.ts';
 import {
   drain,
   getManifests,
   getText,
   gluePartitions,
   listKeys,
-  putBronze,
   quarantineRows,
   silverRows,
   skipReason,
@@ -26,60 +22,11 @@ import {
   type LakeFixture,
 } from '../support/integration/lake-fixture.ts';
 
-const STACK = 'MedallionLake-it';
-
-function cli(fx: LakeFixture, args: string[]): Promise<CliResult> {
-  const values: Record<keyof typeof STACK_OUTPUTS, string> = {
-    bronzeBucket: fx.lake.buckets.bronze,
-    silverBucket: fx.lake.buckets.silver,
-    goldBucket: 'medallion-it-gold',
-    quarantineBucket: fx.lake.buckets.quarantine,
-    silverDatabase: fx.lake.glue.silverDatabase,
-    goldDatabase: 'medallion_it_gold',
-    quarantineDatabase: fx.lake.glue.quarantineDatabase ?? 'medallion_it_quarantine',
-    analystsWorkgroup: 'medallion-it-analysts',
-    platformWorkgroup: 'medallion-it-platform',
-    ingestQueueUrl: fx.lake.queue.url,
-    deadLetterQueueUrl: fx.lake.deadLetterQueue.url,
-  };
-  const file = join(fx.scratchDir, 'outputs.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      [STACK]: Object.fromEntries(
-        Object.entries(STACK_OUTPUTS).map(([field, key]) => [key, values[field as keyof typeof STACK_OUTPUTS]]),
-      ),
-    }),
-  );
-  const env = {
-    AWS_ENDPOINT_URL: fx.lake.endpoint,
-    AWS_REGION: fx.lake.region,
-    AWS_ACCESS_KEY_ID: fx.lake.accountId,
-    AWS_SECRET_ACCESS_KEY: 'moto',
-    AWS_PROFILE: '',
-  };
-  return runLake([...args, '--aws', '--stack', STACK, '--outputs-file', file], { cwd: fx.scratchDir, env });
-}
+const cli = awsCli;
 
 /** Several small producer files of the same months, ingested by the bundled function. */
-async function smallFiles(fx: LakeFixture, count: number): Promise<GenerationReport> {
-  let report: GenerationReport | undefined;
-  for (let i = 0; i < count; i++) {
-    const path = join(fx.scratchDir, `partner-${i}.csv`);
-    report = await writeTransactionsCsv(path, {
-      rows: 120,
-      accounts: 3,
-      from: '2024-01',
-      to: '2024-02',
-      firstId: i * 10_000,
-      seed: 7 + i,
-      badRowRatio: 0.05,
-    });
-    await putBronze(fx, `transactions/partner-${i}.csv`, await readFile(path));
-  }
-  await drain(fx);
-  return report as GenerationReport;
-}
+const smallFiles = (fx: LakeFixture, count: number): Promise<GenerationReport> =>
+  ingestProducerFiles(fx, { count, rows: 120, from: '2024-01', to: '2024-02', seed: 7, badRowRatio: 0.05 });
 
 const rowKey = (r: Record<string, unknown>) => JSON.stringify(r);
 

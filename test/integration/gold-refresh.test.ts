@@ -102,6 +102,9 @@ class WatchedStore implements ObjectStore {
   getBytes(zone: Zone, key: string) {
     return this.inner.getBytes(zone, key);
   }
+  createIfAbsent(zone: Zone, key: string, body: Uint8Array | string, type?: string) {
+    return this.inner.createIfAbsent(zone, key, body, type);
+  }
   copy(zone: Zone, fromKey: string, toKey: string) {
     return this.inner.copy(zone, fromKey, toKey);
   }

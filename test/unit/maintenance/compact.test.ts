@@ -117,6 +117,26 @@ describe('compaction', () => {
     );
   });
 
+  it('continueWhile: a run out of time stops before its next group, switches nothing half-way, and the next run does the rest', async () => {
+    const { lake } = await lakeWithSmallFiles();
+    const rows = await count(lake);
+    let asked = 0;
+    const first = await compact(lake, { continueWhile: () => ++asked <= 1 });
+    expect(first.groups.map((g) => [g.partition, g.status])).toEqual([
+      ['transactions/year=2024/month=01/', 'compacted'],
+    ]);
+    expect(first.stopped).toMatch(/out of time/);
+    expect(await lake.files('silver', 'transactions/year=2024/month=02/')).toHaveLength(6);
+    expect(await lake.files('silver', '_maintenance/compactions/')).toEqual([]);
+    expect(await count(lake)).toBe(rows);
+    const second = await compact(lake);
+    expect(second.stopped).toBeUndefined();
+    expect(second.groups.map((g) => [g.partition, g.status])).toEqual([
+      ['transactions/year=2024/month=02/', 'compacted'],
+    ]);
+    expect(await count(lake)).toBe(rows);
+  });
+
   it('groups files up to the target size, and only the partition asked for', async () => {
     const { lake } = await lakeWithSmallFiles();
     const [one] = await lake.files('silver', 'transactions/year=2024/month=01/');
@@ -242,6 +262,24 @@ describe('compaction', () => {
     expect(await count(lake)).toBe(12);
     expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
     expect(await lake.files('silver', '_maintenance/compactions/')).toEqual([]);
+  });
+
+  it('an interrupted compaction met while an ingest of one of its sources is in flight is undone, not switched under it', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    const before = await keepSilver(lake);
+    await expect(
+      compact(lake, { partition: 'year=2024/month=01', beforeSwitch: async () => Promise.reject(new Error('killed')) }),
+    ).rejects.toThrow('killed');
+    const inFlight = `_pending/transactions/${manifests[0]?.source_id}.json`;
+    await lake.store.putBytes('silver', inFlight, JSON.stringify({ dataset: 'transactions', run_id: 'r' }));
+    const report = await compact(lake, { partition: 'year=2024/month=01' });
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['undone']);
+    expect(report.groups.map((g) => g.status)).toEqual(['changed']);
+    expect(await count(lake)).toBe(12);
+    expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
+    await lake.store.delete('silver', [inFlight]);
+    expect((await compact(lake)).groups.map((g) => g.status)).toEqual(['compacted', 'compacted']);
+    expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
   });
 
   it('an ingest whose manifest overwrote the switch is repaired by the next compaction, then re-ingests stay single', async () => {

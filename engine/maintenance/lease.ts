@@ -1,0 +1,156 @@
+/**
+ * The maintenance lease of a dataset: one object in the silver zone, `_maintenance/leases/<dataset>.json`,
+ * created only where none exists (`ObjectStore.createIfAbsent`, S3 `If-None-Match: *`). An erasure or a
+ * compaction on AWS holds it while it rewrites the dataset's files; of two maintenance runs only one gets it.
+ *
+ * Ingests respect it (engine/ingest.ts `publish`): an ingest writes its `_pending/` intent record first and
+ * looks for the lease second; holding one, it restores the intent as it was, writes nothing and fails
+ * (MaintenanceLeaseHeldError: the message is retried later). Maintenance takes the lease first and looks for
+ * intent records second (compaction skips a source with one). With S3's strong read-after-write consistency
+ * one of the two always sees the other: either the ingest sees the lease and backs off, or its intent was
+ * written before the lease and the compaction sees it.
+ *
+ * A lease is never taken over silently. Past `expires_at` it is reported as stale (its holder probably
+ * crashed) and stays until a person releases it by its id (`lake unlock`), so a slow run is never broken
+ * by a clock.
+ */
+import { randomBytes } from 'node:crypto';
+import { maintenanceLeaseKey } from '../layout.ts';
+import { readSilverRecord } from '../manifest-reader.ts';
+import type { ObjectStore } from '../ports.ts';
+
+/** How long a lease is expected to be held before it is reported as stale. */
+export const DEFAULT_MAINTENANCE_LEASE_TTL_MS = 2 * 60 * 60 * 1000;
+
+export type MaintenanceOperation = 'erase' | 'compact';
+
+export interface MaintenanceLease {
+  lease_version: 1;
+  lease_id: string;
+  dataset: string;
+  operation: MaintenanceOperation;
+  /** Who runs it (user@host, a function name). */
+  holder: string;
+  acquired_at: string;
+  /** Past this the lease is reported as stale; it is never released by the clock. */
+  expires_at: string;
+}
+
+/** Whether the lease is past its expiry (its holder probably stopped without releasing it). */
+export const isStaleLease = (lease: MaintenanceLease, now = new Date()): boolean =>
+  Date.parse(lease.expires_at) <= now.getTime();
+
+/** Someone else holds the dataset's maintenance lease (an ingest: retried later; maintenance: run again later). */
+export class MaintenanceLeaseHeldError extends Error {
+  readonly stale: boolean;
+  constructor(
+    readonly lease: MaintenanceLease,
+    readonly blocked: string,
+    now = new Date(),
+  ) {
+    const stale = isStaleLease(lease, now);
+    super(
+      `${blocked} of ${lease.dataset} did nothing: ${describeLease(lease)}` +
+        (stale
+          ? `; it expired at ${lease.expires_at}, so its holder probably stopped without releasing it — if no erase or compact of ${lease.dataset} still runs, release it with \`lake unlock --dataset ${lease.dataset} --lease ${lease.lease_id}\` (docs/runbook.md, "Maintenance lease")`
+          : `, expected until ${lease.expires_at}`),
+    );
+    this.name = 'MaintenanceLeaseHeldError';
+    this.stale = stale;
+  }
+}
+
+export function describeLease(lease: MaintenanceLease): string {
+  return `the ${lease.operation === 'erase' ? 'erasure' : 'compaction'} ${lease.lease_id} by ${lease.holder} holds the maintenance lease since ${lease.acquired_at}`;
+}
+
+/**
+ * The lease as stored, or undefined when none is held. A lease object that cannot be read still holds the
+ * dataset (never ignored): it reads as held by an unknown holder, already stale, so `lake unlock` can name it.
+ */
+export async function readMaintenanceLease(store: ObjectStore, dataset: string): Promise<MaintenanceLease | undefined> {
+  const key = maintenanceLeaseKey(dataset);
+  const lease = await readSilverRecord<MaintenanceLease>(store, key);
+  if (lease && typeof lease.lease_id === 'string') return lease;
+  if (!(await store.getBytes('silver', key))) return undefined;
+  return {
+    lease_version: 1,
+    lease_id: 'unreadable',
+    dataset,
+    operation: 'compact',
+    holder: `an unreadable lease object (silver/${key})`,
+    acquired_at: new Date(0).toISOString(),
+    expires_at: new Date(0).toISOString(),
+  };
+}
+
+export interface AcquireLeaseOptions {
+  dataset: string;
+  operation: MaintenanceOperation;
+  holder: string;
+  /** @default DEFAULT_MAINTENANCE_LEASE_TTL_MS */
+  ttlMs?: number;
+}
+
+/** Takes the dataset's lease, or throws MaintenanceLeaseHeldError naming who holds it. */
+export async function acquireMaintenanceLease(
+  store: ObjectStore,
+  options: AcquireLeaseOptions,
+): Promise<MaintenanceLease> {
+  const now = new Date();
+  const lease: MaintenanceLease = {
+    lease_version: 1,
+    lease_id: `${options.operation}-${now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z')}-${randomBytes(4).toString('hex')}`,
+    dataset: options.dataset,
+    operation: options.operation,
+    holder: options.holder,
+    acquired_at: now.toISOString(),
+    expires_at: new Date(now.getTime() + (options.ttlMs ?? DEFAULT_MAINTENANCE_LEASE_TTL_MS)).toISOString(),
+  };
+  const body = `${JSON.stringify(lease, null, 2)}\n`;
+  if (await store.createIfAbsent('silver', maintenanceLeaseKey(options.dataset), body, 'application/json'))
+    return lease;
+  const held = await readMaintenanceLease(store, options.dataset);
+  if (!held) {
+    // Released between our attempt and the look: one more attempt, then report whoever has it.
+    if (await store.createIfAbsent('silver', maintenanceLeaseKey(options.dataset), body, 'application/json'))
+      return lease;
+    const again = await readMaintenanceLease(store, options.dataset);
+    if (again) throw new MaintenanceLeaseHeldError(again, `the ${options.operation}`);
+    throw new Error(`the maintenance lease of ${options.dataset} could not be created nor read`);
+  }
+  throw new MaintenanceLeaseHeldError(held, `the ${options.operation}`);
+}
+
+/** The outcome of releasing a lease by id. */
+export type LeaseRelease = 'released' | 'not_held' | 'held_by_another';
+
+/** Deletes the dataset's lease if it is the one named (never another holder's). */
+export async function releaseMaintenanceLease(
+  store: ObjectStore,
+  dataset: string,
+  leaseId: string,
+): Promise<LeaseRelease> {
+  const held = await readMaintenanceLease(store, dataset);
+  if (!held) return 'not_held';
+  if (held.lease_id !== leaseId) return 'held_by_another';
+  await store.delete('silver', [maintenanceLeaseKey(dataset)]);
+  return 'released';
+}
+
+/** Runs `work` holding the dataset's lease; releases it afterwards, whatever happened. */
+export async function withMaintenanceLease<T>(
+  store: ObjectStore,
+  options: AcquireLeaseOptions,
+  work: (lease: MaintenanceLease) => Promise<T>,
+): Promise<T> {
+  const lease = await acquireMaintenanceLease(store, options);
+  try {
+    return await work(lease);
+  } finally {
+    await releaseMaintenanceLease(store, options.dataset, lease.lease_id);
+  }
+}

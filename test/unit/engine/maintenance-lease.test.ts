@@ -1,0 +1,83 @@
+/** The maintenance lease on the local store: one holder at a time, named when refused, stale never taken over, released by id only. */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from '@jest/globals';
+import { expect } from '../../support/expect.ts';
+import { LocalObjectStore } from '../../../adapters/local/local-store.ts';
+import {
+  acquireMaintenanceLease,
+  readMaintenanceLease,
+  releaseMaintenanceLease,
+  withMaintenanceLease,
+} from '../../../engine/index.ts';
+
+describe('maintenance lease', () => {
+  let root: string;
+  let store: LocalObjectStore;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lease-'));
+    store = new LocalObjectStore(root);
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('createIfAbsent: of two writers raced to one key exactly one wins, and nothing is overwritten', async () => {
+    const results = await Promise.all([
+      store.createIfAbsent('silver', 'x/lease.json', 'A'),
+      store.createIfAbsent('silver', 'x/lease.json', 'B'),
+    ]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = results[0] ? 'A' : 'B';
+    expect(Buffer.from((await store.getBytes('silver', 'x/lease.json')) ?? []).toString()).toBe(winner);
+    expect(await store.createIfAbsent('silver', 'x/lease.json', 'C')).toBe(false);
+    expect(await readdir(join(root, 'silver', 'x'))).toEqual(['lease.json']);
+  });
+
+  it('a second maintenance is refused naming the holder; the lease is released after the work, even when it fails', async () => {
+    const first = await acquireMaintenanceLease(store, { dataset: 'transactions', operation: 'erase', holder: 'ana' });
+    await expect(
+      acquireMaintenanceLease(store, { dataset: 'transactions', operation: 'compact', holder: 'bo' }),
+    ).rejects.toThrow(
+      /the compact of transactions did nothing: the erasure erase-\S+ by ana holds the maintenance lease since .*, expected until/,
+    );
+    expect(await releaseMaintenanceLease(store, 'transactions', first.lease_id)).toBe('released');
+    await expect(
+      withMaintenanceLease(store, { dataset: 'transactions', operation: 'compact', holder: 'bo' }, () =>
+        Promise.reject(new Error('boom')),
+      ),
+    ).rejects.toThrow('boom');
+    expect(await readMaintenanceLease(store, 'transactions')).toBeUndefined();
+  });
+
+  it('a stale lease is never taken over: the refusal says it expired and names the unlock command; only its own id releases it', async () => {
+    const stale = await acquireMaintenanceLease(store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: 'crashed',
+      ttlMs: 0,
+    });
+    const refused = (await acquireMaintenanceLease(store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: 'bo',
+    }).then(
+      () => new Error('taken over'),
+      (e: unknown) => e as Error,
+    )) as Error & { stale?: boolean };
+    expect(refused.stale).toBe(true);
+    expect(refused.message).toContain(`lake unlock --dataset transactions --lease ${stale.lease_id}`);
+    expect(await releaseMaintenanceLease(store, 'transactions', 'compact-other')).toBe('held_by_another');
+    expect(await releaseMaintenanceLease(store, 'transactions', stale.lease_id)).toBe('released');
+    expect(await releaseMaintenanceLease(store, 'transactions', stale.lease_id)).toBe('not_held');
+  });
+
+  it('an unreadable lease object still holds the dataset, as a stale lease named "unreadable"', async () => {
+    await store.putBytes('silver', '_maintenance/leases/transactions.json', '{torn');
+    const lease = await readMaintenanceLease(store, 'transactions');
+    expect(lease).toMatchObject({ lease_id: 'unreadable' });
+    await expect(
+      acquireMaintenanceLease(store, { dataset: 'transactions', operation: 'erase', holder: 'ana' }),
+    ).rejects.toThrow(/expired .*`lake unlock --dataset transactions --lease unreadable`/);
+    expect(await releaseMaintenanceLease(store, 'transactions', 'unreadable')).toBe('released');
+  });
+});
