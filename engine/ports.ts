@@ -108,12 +108,17 @@ export interface OpenedObject {
 export interface ObjectStore {
   /** Uploads a local file (streamed; multipart where the store needs it). */
   putFile(zone: Zone, key: string, localPath: string, contentType?: string, options?: PutOptions): Promise<PutResult>;
-  putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
   /**
-   * Puts small bytes only when the key holds nothing (S3: `If-None-Match: *`); of two writers racing for one
-   * key exactly one gets `true`, the other `false`, and nothing is overwritten. For leases and markers.
+   * Small objects (records, manifests, leases). `ifNoneMatch`: create only — of two writers racing for one key
+   * exactly one succeeds, the other gets ObjectExistsError, and nothing is overwritten.
    */
-  createIfAbsent(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<boolean>;
+  putBytes(
+    zone: Zone,
+    key: string,
+    body: Uint8Array | string,
+    contentType?: string,
+    options?: Pick<PutOptions, 'ifNoneMatch'>,
+  ): Promise<void>;
   /** The object's bytes, or undefined when it does not exist. Small objects only (manifests). */
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
   /** The object's identity and metadata, or undefined when it does not exist; AccessDeniedError when refused. */

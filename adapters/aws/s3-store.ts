@@ -126,23 +126,23 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
+  /** Create only (`ifNoneMatch`): 412 (taken) or 409 (a racing conditional write) is ObjectExistsError. */
+  async putBytes(
+    zone: Zone,
+    key: string,
+    body: Uint8Array | string,
+    contentType?: string,
+    options: Pick<PutOptions, 'ifNoneMatch'> = {},
+  ): Promise<void> {
     const bucket = this.bucket(zone);
-    await this.call('PutObject', bucket, key, () =>
-      this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })),
-    );
-  }
-
-  /** PutObject with `If-None-Match: *`: 412 (taken) or 409 (a racing conditional write) answers `false`. */
-  async createIfAbsent(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<boolean> {
-    const bucket = this.bucket(zone);
+    const IfNoneMatch = options.ifNoneMatch ? '*' : undefined;
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, IfNoneMatch: '*' }),
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, IfNoneMatch }),
       );
-      return true;
     } catch (error) {
-      if (isPreconditionFailed(error) || isConditionalConflict(error)) return false;
+      if (IfNoneMatch && (isPreconditionFailed(error) || isConditionalConflict(error)))
+        throw new ObjectExistsError(zone, key);
       throw new S3StoreError('PutObject', bucket, key, error);
     }
   }

@@ -94,58 +94,50 @@ export class LocalObjectStore implements ObjectStore {
         const md5 = await copyHashing(localPath, aside);
         if (md5 !== options.expectMd5) throw new SourceChangedError(localPath, options.expectMd5, md5);
       }
-      if (!options.ifNoneMatch) {
-        await rename(aside, target);
-        return;
-      }
-      try {
-        await link(aside, target);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
-        if (!isNoHardLinks(e)) throw e;
-        // No hard links on this file system: an exclusive copy is still create-only (never over an object),
-        // though a reader could see it while it is being copied.
-        try {
-          await copyFile(aside, target, constants.COPYFILE_EXCL);
-        } catch (copyError) {
-          if ((copyError as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
-          throw copyError;
-        }
-      }
+      if (options.ifNoneMatch) await this.linkCreateOnly(zone, key, aside);
+      else await rename(aside, target);
     } finally {
       await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
     }
   }
 
-  async putBytes(zone: Zone, key: string, body: Uint8Array | string): Promise<void> {
+  async putBytes(
+    zone: Zone,
+    key: string,
+    body: Uint8Array | string,
+    _contentType?: string,
+    options: Pick<PutOptions, 'ifNoneMatch'> = {},
+  ): Promise<void> {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
     const aside = stagingName(target);
-    await writeFile(aside, body);
-    await rename(aside, target);
+    try {
+      await writeFile(aside, body);
+      if (options.ifNoneMatch) await this.linkCreateOnly(zone, key, aside);
+      else await rename(aside, target);
+    } finally {
+      await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
+    }
   }
 
-  /** Written aside, then linked to the key: link(2) fails when the key exists (no hard links: an exclusive write). */
-  async createIfAbsent(zone: Zone, key: string, body: Uint8Array | string): Promise<boolean> {
+  /**
+   * Gives the file written aside the key's name only if the key holds nothing: link(2) fails when it exists, so
+   * of two writers racing for one key exactly one wins and the other gets ObjectExistsError. Without hard links,
+   * an exclusive copy is still create-only, though a reader could see it while it is being copied.
+   */
+  private async linkCreateOnly(zone: Zone, key: string, aside: string): Promise<void> {
     const target = this.path(zone, key);
-    await mkdir(dirname(target), { recursive: true });
-    const aside = stagingName(target);
-    await writeFile(aside, body);
     try {
       await link(aside, target);
-      return true;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
       if (!isNoHardLinks(e)) throw e;
       try {
-        await writeFile(target, body, { flag: 'wx' });
-        return true;
-      } catch (writeError) {
-        if ((writeError as NodeJS.ErrnoException).code === 'EEXIST') return false;
-        throw writeError;
+        await copyFile(aside, target, constants.COPYFILE_EXCL);
+      } catch (copyError) {
+        if ((copyError as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
+        throw copyError;
       }
-    } finally {
-      await unlink(aside).catch(() => {});
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * The maintenance lease of a dataset: one object in the silver zone, `_maintenance/leases/<dataset>.json`,
- * created only where none exists (`ObjectStore.createIfAbsent`, S3 `If-None-Match: *`). An erasure or a
+ * created only where none exists (`ObjectStore.putBytes` create-only, S3 `If-None-Match: *`). An erasure or a
  * compaction on AWS holds it while it rewrites the dataset's files; of two maintenance runs only one gets it.
  *
  * Ingests respect it (engine/ingest.ts `publish`): an ingest writes its `_pending/` intent record first and
@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { maintenanceLeaseKey } from '../layout.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
-import type { ObjectStore } from '../ports.ts';
+import { ObjectExistsError, type ObjectStore } from '../ports.ts';
 
 /** How long a lease is expected to be held before it is reported as stale. */
 export const DEFAULT_MAINTENANCE_LEASE_TTL_MS = 2 * 60 * 60 * 1000;
@@ -92,6 +92,17 @@ export interface AcquireLeaseOptions {
   ttlMs?: number;
 }
 
+/** Writes the lease where none is: false when the key is taken. */
+async function createLease(store: ObjectStore, dataset: string, body: string): Promise<boolean> {
+  try {
+    await store.putBytes('silver', maintenanceLeaseKey(dataset), body, 'application/json', { ifNoneMatch: true });
+    return true;
+  } catch (e) {
+    if (e instanceof ObjectExistsError) return false;
+    throw e;
+  }
+}
+
 /** Takes the dataset's lease, or throws MaintenanceLeaseHeldError naming who holds it. */
 export async function acquireMaintenanceLease(
   store: ObjectStore,
@@ -111,13 +122,11 @@ export async function acquireMaintenanceLease(
     expires_at: new Date(now.getTime() + (options.ttlMs ?? DEFAULT_MAINTENANCE_LEASE_TTL_MS)).toISOString(),
   };
   const body = `${JSON.stringify(lease, null, 2)}\n`;
-  if (await store.createIfAbsent('silver', maintenanceLeaseKey(options.dataset), body, 'application/json'))
-    return lease;
+  if (await createLease(store, options.dataset, body)) return lease;
   const held = await readMaintenanceLease(store, options.dataset);
   if (!held) {
     // Released between our attempt and the look: one more attempt, then report whoever has it.
-    if (await store.createIfAbsent('silver', maintenanceLeaseKey(options.dataset), body, 'application/json'))
-      return lease;
+    if (await createLease(store, options.dataset, body)) return lease;
     const again = await readMaintenanceLease(store, options.dataset);
     if (again) throw new MaintenanceLeaseHeldError(again, `the ${options.operation}`);
     throw new Error(`the maintenance lease of ${options.dataset} could not be created nor read`);

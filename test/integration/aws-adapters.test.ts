@@ -112,6 +112,15 @@ const MiB = 1024 * 1024;
     ).rejects.toBeInstanceOf(ObjectExistsError);
   });
 
+  it('putBytes create-only: the first write lands, a second is ObjectExistsError and leaves the first bytes', async () => {
+    const key = '_maintenance/leases/transactions.json';
+    await store().putBytes('silver', key, 'first', 'application/json', { ifNoneMatch: true });
+    await expect(
+      store().putBytes('silver', key, 'second', 'application/json', { ifNoneMatch: true }),
+    ).rejects.toBeInstanceOf(ObjectExistsError);
+    expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('first');
+  });
+
   it('listVersions: every version under a prefix across pages, the current one marked, delete markers left out', async () => {
     const fx = lake();
     const bucket = fx.lake.buckets.bronze;

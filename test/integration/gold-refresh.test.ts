@@ -33,6 +33,7 @@ import type {
   ObjectStore,
   OpenOptions,
   QueryEngine,
+  PutOptions,
   QueryResult,
   Row,
   Zone,
@@ -92,18 +93,15 @@ class WatchedStore implements ObjectStore {
   putFile(zone: Zone, key: string, path: string, type?: string) {
     return this.inner.putFile(zone, key, path, type);
   }
-  async putBytes(zone: Zone, key: string, body: Uint8Array | string, type?: string) {
+  async putBytes(zone: Zone, key: string, body: Uint8Array | string, type?: string, options?: PutOptions) {
     if (key === this.failPut) {
       this.failPut = undefined;
       throw new Error(`injected failure writing ${key}`);
     }
-    return this.inner.putBytes(zone, key, body, type);
+    return this.inner.putBytes(zone, key, body, type, options);
   }
   getBytes(zone: Zone, key: string) {
     return this.inner.getBytes(zone, key);
-  }
-  createIfAbsent(zone: Zone, key: string, body: Uint8Array | string, type?: string) {
-    return this.inner.createIfAbsent(zone, key, body, type);
   }
   copy(zone: Zone, fromKey: string, toKey: string) {
     return this.inner.copy(zone, fromKey, toKey);

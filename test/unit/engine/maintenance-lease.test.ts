@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
 import { LocalObjectStore } from '../../../adapters/local/local-store.ts';
+import { ObjectExistsError } from '../../../engine/contract/index.ts';
 import {
   acquireMaintenanceLease,
   readMaintenanceLease,
@@ -21,15 +22,20 @@ describe('maintenance lease', () => {
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
 
-  it('createIfAbsent: of two writers raced to one key exactly one wins, and nothing is overwritten', async () => {
-    const results = await Promise.all([
-      store.createIfAbsent('silver', 'x/lease.json', 'A'),
-      store.createIfAbsent('silver', 'x/lease.json', 'B'),
-    ]);
+  it('putBytes create-only: of two writers raced to one key exactly one wins, and nothing is overwritten', async () => {
+    const createOnly = (body: string) =>
+      store.putBytes('silver', 'x/lease.json', body, undefined, { ifNoneMatch: true }).then(
+        () => true,
+        (e: unknown) => {
+          if (e instanceof ObjectExistsError) return false;
+          throw e;
+        },
+      );
+    const results = await Promise.all([createOnly('A'), createOnly('B')]);
     expect(results.filter(Boolean)).toHaveLength(1);
     const winner = results[0] ? 'A' : 'B';
     expect(Buffer.from((await store.getBytes('silver', 'x/lease.json')) ?? []).toString()).toBe(winner);
-    expect(await store.createIfAbsent('silver', 'x/lease.json', 'C')).toBe(false);
+    expect(await createOnly('C')).toBe(false);
     expect(await readdir(join(root, 'silver', 'x'))).toEqual(['lease.json']);
   });
 
