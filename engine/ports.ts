@@ -57,6 +57,11 @@ export interface ObjectStore {
   /** Uploads a local file (streamed; multipart where the store needs it). */
   putFile(zone: Zone, key: string, localPath: string, contentType?: string, options?: PutOptions): Promise<void>;
   putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /**
+   * Uploads bytes as they are produced, nothing kept but the parts in flight (S3: multipart upload, aborted
+   * on failure); readers never see a partial object. The body's own error fails the put.
+   */
+  putStream(zone: Zone, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void>;
   /** The object's bytes, or undefined when it does not exist. Small objects only (manifests). */
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
   /** Streams an object's bytes. */

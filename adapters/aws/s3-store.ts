@@ -111,6 +111,23 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** Multipart from a stream: at most `partSize × queueSize` bytes held; a failed upload is aborted (no parts left). */
+  async putStream(zone: Zone, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void> {
+    const bucket = this.bucket(zone);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: Readable.from(body), ContentType: contentType },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      throw new S3StoreError('Upload', bucket, key, error);
+    }
+  }
+
   async putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
     const bucket = this.bucket(zone);
     await this.call('PutObject', bucket, key, () =>

@@ -184,7 +184,11 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
       reasons,
       partitions,
       quarantineFile: quarantine?.path,
-      header: headerOf(contract, results[0]),
+      // A JSON Lines chunk whose every record was over the limit bound nothing: any other chunk binds as the whole text.
+      header: headerOf(
+        contract,
+        results.find((r) => Object.keys(r.columns.matched).length + r.columns.ignored.length > 0) ?? results[0],
+      ),
       chunked: results.some((r) => r.rejects_in_chunks),
       chunks: plan.chunks.length,
     };
