@@ -17,7 +17,6 @@ import {
   type IngestOptions,
   type Manifest,
   type PlanOutcome,
-  type SourceRef,
 } from '../../../engine/index.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 import { createTestLake, type TestLake } from '../../support/local-lake.ts';
