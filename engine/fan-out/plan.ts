@@ -163,6 +163,8 @@ async function streamText(
   // The ratio applies to the object's size: known up front on S3; otherwise once the stream has ended.
   const cap = expansionCap(options.limits, options.declaredBytes ?? Number.POSITIVE_INFINITY);
   const staging = gzip ? new PassThrough() : undefined;
+  // Its consumer (the upload) sees an error through its own pipeline, even one raised before it started reading.
+  staging?.on('error', () => undefined);
   const upload = staging ? store.putStream('silver', stagedKey, staging, 'text/plain') : undefined;
   // A failed upload stops the scan (and a failed scan the upload): neither waits for the other forever.
   upload?.catch((e: unknown) => staging?.destroy(e instanceof Error ? e : new Error(String(e))));
