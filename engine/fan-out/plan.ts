@@ -75,6 +75,12 @@ export interface FanOutPlanOptions extends IngestOptions {
    * file that would need more is ingested in one pass instead. @default DEFAULT_PLAN_SCRATCH_BYTES
    */
   planScratchBytes?: number;
+  /**
+   * How far a gzip may expand while the plan streams it. The plan stores none of the text locally, so the
+   * scratch disk that bounds `expansionLimits` on a one-invocation path (Lambda: a share of `/tmp`) does not
+   * bound it; its one-pass fallbacks keep `expansionLimits`. @default expansionLimits
+   */
+  planExpansionLimits?: ExpansionLimits;
 }
 
 export type PlanOutcome =
@@ -331,7 +337,7 @@ export async function planFanOut(
   await deletePrefix(store, 'silver', staging);
   const streamed = await streamText(body, contract, store, stagedTextKey(staging), {
     declaredBytes: source.size,
-    limits: options.expansionLimits ?? DEFAULT_EXPANSION_LIMITS,
+    limits: options.planExpansionLimits ?? options.expansionLimits ?? DEFAULT_EXPANSION_LIMITS,
     maxRecordBytes,
     chunkBytes,
     sampleRecords: jsonLines ? SAMPLE_RECORDS : undefined,

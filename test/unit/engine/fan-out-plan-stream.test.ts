@@ -105,6 +105,18 @@ describe('the streaming plan', () => {
     expect(await lake.files('silver', '_staging/')).toEqual([]);
   });
 
+  it("the plan's own expansion limits apply to the stream (its text is not stored locally); one pass keeps the scratch-bound ones", async () => {
+    const scratchBound = { expansionLimits: { maxRatio: 1000, ratioFloorBytes: 1024, maxBytes: 100_000 } };
+    const lake = await createTestLake(contracts);
+    const outcome = await plan(lake, 'transactions/wide.csv.gz', GZ, {
+      ...scratchBound,
+      planExpansionLimits: { maxRatio: 1000, ratioFloorBytes: 1024, maxBytes: 1 << 30 },
+    });
+    expect(outcome.kind).toBe('fan-out');
+    const bound = await plan(await createTestLake(contracts), 'transactions/wide.csv.gz', GZ, scratchBound);
+    expect(manifestOf(bound).reasons).toEqual({ EXPANSION_LIMIT: 1 });
+  });
+
   it('a gzip that is fanned out is planned over its staged text', async () => {
     const lake = await createTestLake(contracts);
     const outcome = await plan(lake, 'transactions/ok.csv.gz', GZ);
