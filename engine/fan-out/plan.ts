@@ -125,10 +125,16 @@ async function peek(body: AsyncIterable<Uint8Array>, n: number): Promise<{ head:
     bytes += buffer.length;
   }
   async function* all(): AsyncIterable<Buffer> {
-    yield* seen;
-    if (done) return;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next())
-      yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    try {
+      yield* seen;
+      if (done) return;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next())
+        yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+      done = true;
+    } finally {
+      // Stopped early (a rejection, a failed upload): the body is released, not left open.
+      if (!done) await iterator.return?.();
+    }
   }
   return { head: Buffer.concat(seen).subarray(0, n), all: all() };
 }
