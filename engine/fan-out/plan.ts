@@ -227,10 +227,12 @@ async function streamText(
     rejection = e;
     scan = undefined;
   }
-  // A rejected text's sizes are what the one pass reports for it: the bytes as received.
+  // A rejected text's sizes are what the one pass reports for it: the bytes as received (the object's declared
+  // size: the stream may have stopped early; without one, the bytes read).
+  const received = rejection ? (options.declaredBytes ?? bytesIn) : bytesIn;
   return {
     sizes: rejection
-      ? { bytesIn, bytesUncompressed: bytesIn, compression: 'none' }
+      ? { bytesIn: received, bytesUncompressed: received, compression: 'none' }
       : { bytesIn, bytesUncompressed: bytesText, compression: gzip ? 'gzip' : 'none' },
     scan: rejection ? undefined : scan,
     rejection,

@@ -67,12 +67,15 @@ describe('the streaming plan', () => {
 
   it('above the one-pass limit, a bomb is rejected whole in the plan: decompression stops at the cap, the original is streamed to quarantine', async () => {
     const lake = await createTestLake(contracts);
-    const outcome = await plan(lake, 'transactions/capped.csv.gz', GZ, {
-      expansionLimits: { maxRatio: 1000, ratioFloorBytes: 1024, maxBytes: 100_000 },
-      onePassMaxBytes: 1000,
-    });
+    const outcome = await plan(
+      lake,
+      'transactions/capped.csv.gz',
+      GZ,
+      { expansionLimits: { maxRatio: 1000, ratioFloorBytes: 1024, maxBytes: 100_000 }, onePassMaxBytes: 1000 },
+      { size: GZ.length },
+    );
     const m = manifestOf(outcome);
-    expect(m).toMatchObject({ status: 'rejected', rows_in: 0, reasons: { EXPANSION_LIMIT: 1 } });
+    expect(m).toMatchObject({ status: 'rejected', rows_in: 0, reasons: { EXPANSION_LIMIT: 1 }, bytes_in: GZ.length });
     const stoppedAt = Number(/decompression stopped at (\d+) bytes/.exec(m.quarantine.file_detail ?? '')?.[1]);
     expect(stoppedAt).toBeGreaterThan(100_000);
     expect(stoppedAt).toBeLessThan(CSV.length);
