@@ -9,6 +9,9 @@ import tseslint from 'typescript-eslint';
  *   (`test/unit/{engine,contract,gold}/`) may import the file they test.
  * - `engine/` imports no cloud SDK, CDK or Lambda types, and nothing around it.
  * - `cli/` never imports `lambdas/` (the CLI runs the engine itself; the functions run it on AWS).
+ * - The storage, catalog and query SDKs (`@aws-sdk/client-s3`, `client-glue`, `client-athena`, `lib-storage`) are
+ *   imported only by the adapters that implement the ports (`adapters/aws/`), the functions that build their
+ *   clients (`lambdas/`) and tests: everyone else reaches S3, Glue and Athena through the ports.
  * - `lib/` (the CDK app) runs at synth: it imports no runtime code — no adapters, functions, CLI or generator,
  *   and of the engine only the DuckDB-free faces (a type-only import of `engine/index.ts` is allowed).
  * tsc checks dynamic imports' paths but not these rules, so dynamic `import()` of a deep engine file is refused too.
@@ -32,6 +35,11 @@ const cloudInEngine = [
 const simulatorOutsideTests = {
   regex: '^@cloud-copilot/',
   message: 'AGPL test tooling: import it only under test/ (docs/testing.md, "Licence of the policy simulator").',
+};
+const dataPlaneSdk = {
+  regex: '^@aws-sdk/(client-s3|client-glue|client-athena|lib-storage)$',
+  message:
+    'S3, Glue and Athena are reached through the ports (engine/ports.ts; adapters/aws/lake-ports.ts opens them): only adapters/aws/, lambdas/ and tests import their SDK.',
 };
 const lambdasFromCli = { regex: '(^|/)lambdas/', message: 'The CLI does not import function code (lambdas/).' };
 const runtimeFromLib = [
@@ -77,10 +85,11 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  { files: ['**/*.{ts,mts,js,mjs}'], rules: importRules([deepEngine, simulatorOutsideTests]) },
+  { files: ['**/*.{ts,mts,js,mjs}'], rules: importRules([deepEngine, dataPlaneSdk, simulatorOutsideTests]) },
+  { files: ['{adapters/aws,lambdas}/**'], rules: importRules([deepEngine, simulatorOutsideTests]) },
   { files: ['test/**'], rules: importRules([deepEngine]) },
   { files: ['engine/**'], rules: importRules([...cloudInEngine, simulatorOutsideTests]) },
-  { files: ['cli/**'], rules: importRules([deepEngine, lambdasFromCli, simulatorOutsideTests]) },
-  { files: ['lib/**'], rules: importRules([deepEngine, ...runtimeFromLib, simulatorOutsideTests]) },
+  { files: ['cli/**'], rules: importRules([deepEngine, dataPlaneSdk, lambdasFromCli, simulatorOutsideTests]) },
+  { files: ['lib/**'], rules: importRules([deepEngine, dataPlaneSdk, ...runtimeFromLib, simulatorOutsideTests]) },
   { files: ['test/unit/{engine,contract,gold}/**'], rules: importRules([]) },
 );

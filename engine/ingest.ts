@@ -436,7 +436,10 @@ export async function publish(
   };
   await store.putBytes('silver', intentKey, JSON.stringify(intent, null, 2), 'application/json');
   const placeSilver =
-    options.placeSilver ?? ((f: LocalOutputFile) => store.putFile('silver', f.key, f.localPath, PARQUET));
+    options.placeSilver ??
+    (async (f: LocalOutputFile) => {
+      await store.putFile('silver', f.key, f.localPath, PARQUET);
+    });
   await inBatches(files, options.uploadConcurrency ?? 4, placeSilver);
 
   const recordsPath = rejection?.recordsPath ?? result?.quarantineFile;

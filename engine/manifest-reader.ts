@@ -3,15 +3,41 @@ import { MANIFESTS_PREFIX } from './layout.ts';
 import type { Manifest } from './manifest.ts';
 import type { ObjectStore } from './ports.ts';
 
-/** Every manifest of a dataset (silver `_manifests/<dataset>/`), in listing order. */
-export async function readManifests(store: ObjectStore, dataset: string): Promise<Manifest[]> {
-  const manifests: Manifest[] = [];
-  for await (const o of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
+export interface ReadManifestsOptions {
+  /**
+   * Only this dataset's manifests: those under `_manifests/<dataset>/` whose `dataset` names it. Every dataset's
+   * (all of `_manifests/`) when absent.
+   */
+  dataset?: string;
+  /**
+   * A manifest that is not JSON (torn, damaged): `'throw'` fails naming its key, for readers that must not take a
+   * damaged manifest for a missing one (the gold refresh would skip its months); `'skip'` reads it as no completed
+   * ingest, for readers that go on without it (maintenance rewrites the manifests it reads; status reports).
+   */
+  onDamaged: 'throw' | 'skip';
+}
+
+export interface ManifestEntry {
+  /** The manifest's key in silver. */
+  key: string;
+  manifest: Manifest;
+}
+
+/** The lake's one reader of ingest manifests (silver `_manifests/`), in listing (key) order. */
+export async function readManifests(store: ObjectStore, options: ReadManifestsOptions): Promise<ManifestEntry[]> {
+  const { dataset, onDamaged } = options;
+  const entries: ManifestEntry[] = [];
+  for await (const o of store.list('silver', dataset ? `${MANIFESTS_PREFIX}${dataset}/` : MANIFESTS_PREFIX)) {
     if (!o.key.endsWith('.json')) continue;
-    const manifest = await readJson<Manifest>(store, 'silver', o.key);
-    if (manifest) manifests.push(manifest);
+    const manifest =
+      onDamaged === 'throw'
+        ? await readJson<Manifest>(store, 'silver', o.key)
+        : await readSilverRecord<Manifest>(store, o.key);
+    if (!manifest) continue;
+    if (dataset !== undefined && manifest.dataset !== dataset) continue;
+    entries.push({ key: o.key, manifest });
   }
-  return manifests;
+  return entries;
 }
 
 /** A small JSON object of the lake, or undefined when there is none; a torn one fails naming its key. */

@@ -21,6 +21,21 @@ export interface PutOptions {
    * never overwrite it. For raw input, where an overwrite would lose the earlier bytes.
    */
   ifNoneMatch?: boolean;
+  /**
+   * User metadata kept with the object (S3 `x-amz-meta-*`), returned by `head`. Stores that keep no metadata
+   * (the local lake) ignore it.
+   */
+  metadata?: Readonly<Record<string, string>>;
+  /** Called as bytes are sent, with the total so far (for a progress bar). */
+  onProgress?: (bytesSent: number) => void;
+}
+
+/** What a put wrote: the identity the store gave the new object. */
+export interface PutResult {
+  /** The new object's version; undefined where the store keeps no versions. */
+  versionId?: string;
+  /** The store's entity tag, as it returns it (S3: quoted); undefined where it has none. */
+  etag?: string;
 }
 
 /** A create-only put found the key taken. */
@@ -32,6 +47,43 @@ export class ObjectExistsError extends Error {
     super(`${zone} already holds an object under ${key}`);
     this.name = 'ObjectExistsError';
   }
+}
+
+/** This identity may not read (or write) the object: the store refused, it did not say whether the key exists. */
+export class AccessDeniedError extends Error {
+  constructor(
+    readonly zone: Zone,
+    readonly key: string,
+    readonly operation: string,
+  ) {
+    super(`${operation} of ${zone}/${key} was refused: access denied`);
+    this.name = 'AccessDeniedError';
+  }
+}
+
+/** An object's identity and metadata, without its bytes. */
+export interface ObjectHead {
+  key: string;
+  size: number;
+  lastModified: Date;
+  /** Undefined where the store keeps no versions. */
+  versionId?: string;
+  /** The store's entity tag, as it returns it (S3: quoted); undefined where it has none. */
+  etag?: string;
+  /** User metadata written with `PutOptions.metadata`; empty where the store keeps none. */
+  metadata: Readonly<Record<string, string>>;
+}
+
+/** One version of an object, as a versioned store lists it (delete markers are not listed). */
+export interface ObjectVersion {
+  key: string;
+  /** Undefined where the store keeps no versions (the only version there is). */
+  versionId?: string;
+  etag?: string;
+  size: number;
+  lastModified: Date;
+  /** Whether this is the object's current version (false for every version of a key whose latest is deleted). */
+  isLatest: boolean;
 }
 
 export interface OpenOptions {
@@ -55,7 +107,7 @@ export interface OpenedObject {
 
 export interface ObjectStore {
   /** Uploads a local file (streamed; multipart where the store needs it). */
-  putFile(zone: Zone, key: string, localPath: string, contentType?: string, options?: PutOptions): Promise<void>;
+  putFile(zone: Zone, key: string, localPath: string, contentType?: string, options?: PutOptions): Promise<PutResult>;
   putBytes(zone: Zone, key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
   /**
    * Uploads bytes as they are produced, nothing kept but the parts in flight (S3: multipart upload, aborted
@@ -64,6 +116,8 @@ export interface ObjectStore {
   putStream(zone: Zone, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void>;
   /** The object's bytes, or undefined when it does not exist. Small objects only (manifests). */
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
+  /** The object's identity and metadata, or undefined when it does not exist; AccessDeniedError when refused. */
+  head(zone: Zone, key: string): Promise<ObjectHead | undefined>;
   /** Streams an object's bytes. */
   getStream(zone: Zone, key: string): Promise<Readable>;
   /** Opens an object (or one version, or a byte range of it); undefined when it does not exist. */
@@ -71,6 +125,11 @@ export interface ObjectStore {
   /** Copies an object to another key of the same zone (S3: CopyObject, objects up to 5 GiB). */
   copy(zone: Zone, fromKey: string, toKey: string): Promise<void>;
   list(zone: Zone, prefix: string): AsyncIterable<StoredObject>;
+  /**
+   * Every version of the objects under a prefix (S3: ListObjectVersions, delete markers left out), in key order.
+   * Stores that keep no versions list each object once, as its latest version without a version id.
+   */
+  listVersions(zone: Zone, prefix: string): AsyncIterable<ObjectVersion>;
   delete(zone: Zone, keys: readonly string[]): Promise<void>;
   /**
    * Versioned stores: permanently deletes every version of `key` but the current one (and delete markers), so a

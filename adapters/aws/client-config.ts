@@ -19,6 +19,11 @@ export interface ClientOptions {
 /** Attempts per call of the CLI's clients: a person waits, a Lambda retries through its queue instead. */
 export const CLI_MAX_ATTEMPTS = 5;
 
+/** The options of every client the CLI builds: the region asked for (else the chain's), the CLI's attempts. */
+export function cliClientOptions(region?: string): ClientOptions {
+  return { region, maxAttempts: CLI_MAX_ATTEMPTS };
+}
+
 export function hasEndpointOverride(env: Env = process.env, service = 'S3'): boolean {
   return Boolean(env.AWS_ENDPOINT_URL || env[`AWS_ENDPOINT_URL_${service}`]);
 }

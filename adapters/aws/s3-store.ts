@@ -4,23 +4,29 @@ import {
   CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type GetObjectCommandOutput,
+  type ListObjectVersionsCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
+  AccessDeniedError,
   ObjectExistsError,
+  type ObjectHead,
   type ObjectStore,
+  type ObjectVersion,
   type OpenedObject,
   type OpenOptions,
   type PutOptions,
+  type PutResult,
   type StoredObject,
   type Zone,
 } from '../../engine/contract/index.ts';
-import { describeAwsError, isNotFoundError, isTransientError } from './aws-errors.ts';
+import { describeAwsError, httpStatusOf, isNotFoundError, isTransientError } from './aws-errors.ts';
 
 /** The bucket behind each zone. Zones without a bucket (e.g. gold for the ingest function) cannot be used. */
 export type ZoneBuckets = Partial<Record<Zone, string>>;
@@ -71,6 +77,11 @@ export class S3ObjectStore implements ObjectStore {
     this.listPageSize = options.listPageSize;
   }
 
+  /** Releases the client's connections (a CLI command's end); the store is unusable after. */
+  destroy(): void {
+    this.client.destroy();
+  }
+
   bucket(zone: Zone): string {
     const bucket = this.buckets[zone];
     if (!bucket) throw new Error(`no bucket is configured for the ${zone} zone`);
@@ -88,7 +99,7 @@ export class S3ObjectStore implements ObjectStore {
     localPath: string,
     contentType?: string,
     options: PutOptions = {},
-  ): Promise<void> {
+  ): Promise<PutResult> {
     const bucket = this.bucket(zone);
     const upload = new Upload({
       client: this.client,
@@ -98,13 +109,17 @@ export class S3ObjectStore implements ObjectStore {
         Body: createReadStream(localPath),
         ContentType: contentType,
         IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+        Metadata: options.metadata ? { ...options.metadata } : undefined,
       },
       partSize: this.partSize,
       queueSize: this.queueSize,
       leavePartsOnError: false,
     });
+    const { onProgress } = options;
+    if (onProgress) upload.on('httpUploadProgress', (p) => onProgress(p.loaded ?? 0));
     try {
-      await upload.done();
+      const done = await upload.done();
+      return { versionId: realVersion(done.VersionId), etag: done.ETag };
     } catch (error) {
       if (options.ifNoneMatch && isPreconditionFailed(error)) throw new ObjectExistsError(zone, key);
       throw new S3StoreError('Upload', bucket, key, error);
@@ -146,6 +161,26 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** HeadObject: 404 is none, 403 is AccessDeniedError (an identity that may put but not read). */
+  async head(zone: Zone, key: string): Promise<ObjectHead | undefined> {
+    const bucket = this.bucket(zone);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return {
+        key,
+        size: head.ContentLength ?? 0,
+        lastModified: head.LastModified ?? new Date(0),
+        versionId: realVersion(head.VersionId),
+        etag: head.ETag,
+        metadata: head.Metadata ?? {},
+      };
+    } catch (error) {
+      if (isNotFoundError(error)) return undefined;
+      if (httpStatusOf(error) === 403) throw new AccessDeniedError(zone, key, 'HeadObject');
+      throw new S3StoreError('HeadObject', bucket, key, error);
+    }
+  }
+
   async getStream(zone: Zone, key: string): Promise<Readable> {
     const bucket = this.bucket(zone);
     const response = await this.call('GetObject', bucket, key, () =>
@@ -175,7 +210,7 @@ export class S3ObjectStore implements ObjectStore {
     if (!response.Body) throw new S3StoreError('GetObject', bucket, key, new Error('response has no body'));
     return {
       body: toReadable(response.Body),
-      versionId: response.VersionId && response.VersionId !== 'null' ? response.VersionId : undefined,
+      versionId: realVersion(response.VersionId),
       etag: response.ETag,
       lastModified: response.LastModified,
       size: response.ContentLength,
@@ -239,29 +274,31 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async *listVersions(zone: Zone, prefix: string): AsyncIterable<ObjectVersion> {
+    for await (const page of this.versionPages(zone, prefix)) {
+      for (const v of page.Versions ?? []) {
+        if (v.Key === undefined) continue;
+        yield {
+          key: v.Key,
+          versionId: realVersion(v.VersionId),
+          etag: v.ETag,
+          size: v.Size ?? 0,
+          lastModified: v.LastModified ?? new Date(0),
+          isLatest: v.IsLatest === true,
+        };
+      }
+    }
+  }
+
   async purgeEarlierVersions(zone: Zone, key: string): Promise<number> {
     const bucket = this.bucket(zone);
     const earlier: Array<{ Key: string; VersionId: string }> = [];
-    let keyMarker: string | undefined;
-    let versionIdMarker: string | undefined;
-    do {
-      const page = await this.call('ListObjectVersions', bucket, key, () =>
-        this.client.send(
-          new ListObjectVersionsCommand({
-            Bucket: bucket,
-            Prefix: key,
-            KeyMarker: keyMarker,
-            VersionIdMarker: versionIdMarker,
-          }),
-        ),
-      );
+    for await (const page of this.versionPages(zone, key)) {
       for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
         if (v.Key === key && v.VersionId && v.VersionId !== 'null' && !v.IsLatest)
           earlier.push({ Key: key, VersionId: v.VersionId });
       }
-      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
-    } while (keyMarker);
+    }
     for (let start = 0; start < earlier.length; start += DELETE_BATCH_SIZE) {
       const chunk = earlier.slice(start, start + DELETE_BATCH_SIZE);
       const response = await this.call('DeleteObjects', bucket, key, () =>
@@ -284,6 +321,29 @@ export class S3ObjectStore implements ObjectStore {
     return earlier.length;
   }
 
+  /** The pages of ListObjectVersions under a prefix (versions and delete markers). */
+  private async *versionPages(zone: Zone, prefix: string): AsyncIterable<ListObjectVersionsCommandOutput> {
+    const bucket = this.bucket(zone);
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    do {
+      const page = await this.call('ListObjectVersions', bucket, prefix, () =>
+        this.client.send(
+          new ListObjectVersionsCommand({
+            Bucket: bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionIdMarker,
+            MaxKeys: this.listPageSize,
+          }),
+        ),
+      );
+      yield page;
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+  }
+
   private async call<T>(operation: string, bucket: string, key: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
@@ -292,6 +352,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 }
+
+/** S3 names the version of an object written while versioning was off `null`: that is no version. */
+const realVersion = (versionId: string | undefined): string | undefined =>
+  versionId && versionId !== 'null' ? versionId : undefined;
 
 /** S3's answer to a conditional write whose condition failed (412; a racing conditional write may get 409). */
 function isPreconditionFailed(error: unknown): boolean {

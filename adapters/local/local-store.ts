@@ -6,10 +6,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   ObjectExistsError,
+  type ObjectHead,
   type ObjectStore,
+  type ObjectVersion,
   type OpenedObject,
   type OpenOptions,
   type PutOptions,
+  type PutResult,
   type StoredObject,
   type Zone,
 } from '../../engine/contract/index.ts';
@@ -67,7 +70,8 @@ export class LocalObjectStore implements ObjectStore {
   /**
    * Readers never see a half-written object: the file is copied aside, then renamed over the key — or, create
    * only (`ifNoneMatch`), linked to it: link(2) fails when the key exists, so of two writers racing for one key
-   * exactly one wins and the other gets ObjectExistsError; nothing is ever overwritten.
+   * exactly one wins and the other gets ObjectExistsError; nothing is ever overwritten. A directory keeps no
+   * versions, entity tags or metadata: the result is empty, `metadata` is not kept.
    */
   async putFile(
     zone: Zone,
@@ -75,7 +79,13 @@ export class LocalObjectStore implements ObjectStore {
     localPath: string,
     _contentType?: string,
     options: LocalPutOptions = {},
-  ): Promise<void> {
+  ): Promise<PutResult> {
+    await this.placeFile(zone, key, localPath, options);
+    if (options.onProgress) options.onProgress((await stat(this.path(zone, key))).size);
+    return {};
+  }
+
+  private async placeFile(zone: Zone, key: string, localPath: string, options: LocalPutOptions): Promise<void> {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
     const aside = stagingName(target);
@@ -138,6 +148,16 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  async head(zone: Zone, key: string): Promise<ObjectHead | undefined> {
+    try {
+      const s = await stat(this.path(zone, key));
+      return { key, size: s.size, lastModified: s.mtime, metadata: {} };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
   async getStream(zone: Zone, key: string): Promise<Readable> {
     const p = this.path(zone, key);
     await stat(p); // fail here, with ENOENT, rather than on first read
@@ -186,6 +206,12 @@ export class LocalObjectStore implements ObjectStore {
       const s = await stat(join(base, key));
       yield { key, size: s.size, lastModified: s.mtime };
     }
+  }
+
+  /** A directory keeps one version of each object: the current one, without a version id. */
+  async *listVersions(zone: Zone, prefix: string): AsyncIterable<ObjectVersion> {
+    for await (const o of this.list(zone, prefix))
+      yield { key: o.key, size: o.size, lastModified: o.lastModified, isLatest: true };
   }
 
   async delete(zone: Zone, keys: readonly string[]): Promise<void> {

@@ -1,8 +1,10 @@
 /** The Athena query engine of the deployed lake: its analysts workgroup and Glue databases. */
-import { AthenaQueryEngine } from '../../adapters/aws/athena-query-engine.ts';
+import type { AthenaQueryEngine } from '../../adapters/aws/athena-query-engine.ts';
+import { openAthenaQueryEngine } from '../../adapters/aws/lake-ports.ts';
 import type { Io } from '../io.ts';
 import type { AwsMode } from '../options.ts';
 import type { Workgroup } from '../target.ts';
+import { cliClientOptions } from '../../adapters/aws/client-config.ts';
 import { openAwsSession } from './session.ts';
 
 export async function openAthenaEngine(
@@ -10,16 +12,18 @@ export async function openAthenaEngine(
   io: Io,
   workgroup: Workgroup = 'analysts',
 ): Promise<AthenaQueryEngine> {
-  const { stack, clients } = await openAwsSession(mode);
-  for (const other of [clients.s3, clients.sqs, clients.cloudFormation]) other.destroy();
+  const { stack, close } = await openAwsSession(mode);
+  close();
   let lastState = '';
-  return new AthenaQueryEngine({
-    client: clients.athena,
-    workGroup: workgroup === 'platform' ? stack.platformWorkgroup : stack.analystsWorkgroup,
-    databases: { silver: stack.silverDatabase, gold: stack.goldDatabase, quarantine: stack.quarantineDatabase },
-    onState: (state, execution) => {
-      if (state !== lastState && process.env.LAKE_DEBUG) io.note(`athena ${execution.QueryExecutionId}: ${state}\n`);
-      lastState = state;
+  return openAthenaQueryEngine(
+    {
+      workGroup: workgroup === 'platform' ? stack.platformWorkgroup : stack.analystsWorkgroup,
+      databases: { silver: stack.silverDatabase, gold: stack.goldDatabase, quarantine: stack.quarantineDatabase },
+      onState: (state, execution) => {
+        if (state !== lastState && process.env.LAKE_DEBUG) io.note(`athena ${execution.QueryExecutionId}: ${state}\n`);
+        lastState = state;
+      },
     },
-  });
+    cliClientOptions(mode.region),
+  );
 }

@@ -32,7 +32,7 @@ async function depth(sqs: SQSClient, queueUrl: string): Promise<{ visible: numbe
 }
 
 export async function dlqStatus(mode: AwsMode, options: { json?: boolean }, io: Io): Promise<void> {
-  const { stack, clients } = await openAwsSession(mode);
+  const { stack, clients, close } = await openAwsSession(mode);
   try {
     const [dlq, queue] = await Promise.all([
       depth(clients.sqs, stack.deadLetterQueueUrl),
@@ -64,7 +64,7 @@ export async function dlqStatus(mode: AwsMode, options: { json?: boolean }, io: 
         `\nAfter fixing the cause (see the ingest function's logs), move them back: npx lake dlq redrive --aws --stack ${stack.stackName}\n`,
       );
   } finally {
-    clients.destroy();
+    close();
   }
 }
 
@@ -74,7 +74,7 @@ export interface RedriveOptions {
 }
 
 export async function redriveDlq(mode: AwsMode, options: RedriveOptions, io: Io): Promise<number> {
-  const { stack, clients } = await openAwsSession(mode);
+  const { stack, clients, close } = await openAwsSession(mode);
   const progress = io.progress('items');
   let moved = 0;
   try {
@@ -130,6 +130,6 @@ export async function redriveDlq(mode: AwsMode, options: RedriveOptions, io: Io)
     return moved;
   } finally {
     progress.stop();
-    clients.destroy();
+    close();
   }
 }

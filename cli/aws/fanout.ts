@@ -67,7 +67,7 @@ export async function listFanOuts(
   options: { all?: boolean; json?: boolean },
   io: Io,
 ): Promise<FanOutExecution[]> {
-  const { stack, clients } = await openAwsSession(mode);
+  const { stack, clients, close } = await openAwsSession(mode);
   try {
     const stateMachineArn = stateMachineOf(stack);
     const items: ExecutionListItem[] = [];
@@ -110,7 +110,7 @@ export async function listFanOuts(
     }
     return executions;
   } finally {
-    clients.destroy();
+    close();
   }
 }
 
@@ -134,7 +134,7 @@ export async function redriveFanOut(
   options: { restart?: boolean; json?: boolean },
   io: Io,
 ): Promise<string> {
-  const { stack, clients } = await openAwsSession(mode);
+  const { stack, clients, close } = await openAwsSession(mode);
   try {
     const stateMachineArn = stateMachineOf(stack);
     const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -166,6 +166,6 @@ export async function redriveFanOut(
       );
     return started;
   } finally {
-    clients.destroy();
+    close();
   }
 }

@@ -1,10 +1,14 @@
 /** `lake ingest --aws`: uploads files to the deployed bronze bucket; the ingest Lambda does the rest. */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
-import { type Manifest, manifestKey, readJson, sourceId } from '../../engine/contract/index.ts';
+import {
+  AccessDeniedError,
+  type Manifest,
+  manifestKey,
+  ObjectExistsError,
+  type ObjectStore,
+  readJson,
+  sourceId,
+} from '../../engine/contract/index.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { md5File } from '../local/hash.ts';
@@ -41,20 +45,16 @@ interface ExistingObject {
   etag?: string;
 }
 
-const httpStatus = (e: unknown): number | undefined =>
-  (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-
 /**
  * What bronze holds under the key: undefined when nothing, `'unreadable'` when this identity may not read
  * bronze (a producer with `grantProducerWrite` may only put): the upload is then create-only all the same.
  */
-async function existing(s3: S3Client, bucket: string, key: string): Promise<ExistingObject | 'unreadable' | undefined> {
+async function existing(store: ObjectStore, key: string): Promise<ExistingObject | 'unreadable' | undefined> {
   try {
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return { md5: head.Metadata?.[MD5_METADATA], versionId: head.VersionId, etag: head.ETag };
+    const head = await store.head('bronze', key);
+    return head && { md5: head.metadata[MD5_METADATA], versionId: head.versionId, etag: head.etag };
   } catch (e) {
-    if ((e as Error).name === 'NotFound' || httpStatus(e) === 404) return undefined;
-    if (httpStatus(e) === 403) return 'unreadable';
+    if (e instanceof AccessDeniedError) return 'unreadable';
     throw e;
   }
 }
@@ -69,17 +69,11 @@ function differentContent(bucket: string, key: string): UserError {
   );
 }
 
-async function waitForManifest(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  timeoutMs: number,
-): Promise<Manifest | undefined> {
-  const silver = new S3ObjectStore(s3, { silver: bucket });
+async function waitForManifest(store: ObjectStore, key: string, timeoutMs: number): Promise<Manifest | undefined> {
   const deadline = Date.now() + timeoutMs;
   let delay = 500;
   while (Date.now() < deadline) {
-    const manifest = await readJson<Manifest>(silver, 'silver', key);
+    const manifest = await readJson<Manifest>(store, 'silver', key);
     if (manifest) return manifest;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 5000);
@@ -94,14 +88,14 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
     throw new UserError(`unknown dataset "${options.dataset}"`, `known datasets: ${contracts.names().join(', ')}`);
   const { files: found, skipped } = await findInputFiles(paths);
   reportSkipped(skipped, io);
-  const { stack, clients } = await openAwsSession(options);
+  const { stack, store, close } = await openAwsSession(options);
   try {
     const bucket = stack.bronzeBucket;
     const planned: PlannedUpload[] = [];
     for (const file of found) {
       const { dataset, key } = bronzeKeyFor(file, contracts, forced);
       const md5 = await md5File(file.path);
-      const there = await existing(clients.s3, bucket, key);
+      const there = await existing(store, key);
       if (there && there !== 'unreadable' && !sameBytes(there, md5)) throw differentContent(bucket, key);
       planned.push({
         path: file.path,
@@ -127,26 +121,19 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
       let etag = file.alreadyThere?.etag;
       if (!file.alreadyThere) {
         progress.start(`[${i + 1}/${planned.length}] uploading ${file.key}`, file.size);
-        // Create-only (If-None-Match: *, on the PutObject or the CompleteMultipartUpload): an object that landed
-        // under the key since the check above is never overwritten.
-        const upload = new Upload({
-          client: clients.s3,
-          params: {
-            Bucket: bucket,
-            Key: file.key,
-            Body: createReadStream(file.path),
-            Metadata: { [MD5_METADATA]: file.md5 },
-            IfNoneMatch: '*',
-          },
-        });
-        upload.on('httpUploadProgress', (p) => progress.set(p.loaded ?? 0));
+        // Create-only (S3: If-None-Match: *, on the PutObject or the CompleteMultipartUpload): an object that
+        // landed under the key since the check above is never overwritten.
         try {
-          const done = await upload.done();
-          versionId = done.VersionId;
-          etag = done.ETag;
+          const put = await store.putFile('bronze', file.key, file.path, undefined, {
+            ifNoneMatch: true,
+            metadata: { [MD5_METADATA]: file.md5 },
+            onProgress: (sent) => progress.set(sent),
+          });
+          versionId = put.versionId;
+          etag = put.etag;
         } catch (e) {
-          if (httpStatus(e) !== 412 && (e as Error).name !== 'PreconditionFailed') throw e;
-          const there = await existing(clients.s3, bucket, file.key);
+          if (!(e instanceof ObjectExistsError)) throw e;
+          const there = await existing(store, file.key);
           if (there === 'unreadable') {
             throw new UserError(
               `s3://${bucket}/${file.key} already holds an object (maybe this very upload, if a retry of it was refused), which this identity may not read to compare`,
@@ -177,8 +164,7 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
         const id = sourceId({ bucket, key: file.key, versionId, etag });
         progress.phase(`waiting for the ingest of ${file.key}`);
         const manifest = await waitForManifest(
-          clients.s3,
-          stack.silverBucket,
+          store,
           manifestKey(file.dataset, id),
           (options.timeoutSeconds ?? 300) * 1000,
         );
@@ -200,6 +186,6 @@ export async function ingestToAws(paths: readonly string[], options: AwsIngestOp
         `\n${plural(planned.length, 'file')} in bronze; the ingest function picks them up from the queue. Add --wait to see the results.\n`,
       );
   } finally {
-    clients.destroy();
+    close();
   }
 }

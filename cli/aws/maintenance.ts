@@ -7,9 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
-import { withClientHooks } from '../../adapters/aws/client-config.ts';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { CompactionReport } from '../../engine/index.ts';
 import { runCompaction } from '../actions/compact.ts';
 import { printErasure, runErasure, localIdentity, type EraseCommandOptions } from '../actions/erase.ts';
@@ -20,30 +18,12 @@ import type { AwsMode } from '../options.ts';
 import { renderJson } from '../ui/output.ts';
 import { openAwsSession, type AwsSession } from './session.ts';
 
-function lakeStore(session: AwsSession): S3ObjectStore {
-  const { stack, clients } = session;
-  return new S3ObjectStore(clients.s3, {
-    bronze: stack.bronzeBucket,
-    silver: stack.silverBucket,
-    gold: stack.goldBucket,
-    quarantine: stack.quarantineBucket,
-  });
-}
-
 /** The deployment's PII salt (the secret the ingest function reads), when erasing by a `hash` column. */
-async function piiSalt(mode: AwsMode, secretId: string | undefined): Promise<string> {
+async function piiSalt(session: AwsSession, secretId: string | undefined): Promise<string> {
   if (!secretId) return '';
-  const endpoint = process.env.AWS_ENDPOINT_URL || undefined;
-  const client = withClientHooks(
-    new SecretsManagerClient({ ...(mode.region ? { region: mode.region } : {}), ...(endpoint ? { endpoint } : {}) }),
-  );
-  try {
-    const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-    if (!SecretString) throw new UserError(`secret ${secretId} has no string value`);
-    return SecretString;
-  } finally {
-    client.destroy();
-  }
+  const { SecretString } = await session.clients.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }));
+  if (!SecretString) throw new UserError(`secret ${secretId} has no string value`);
+  return SecretString;
 }
 
 export interface AwsEraseOptions extends EraseCommandOptions {
@@ -68,11 +48,11 @@ export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io
   const work = await mkdtemp(join(tmpdir(), 'lake-erase-'));
   try {
     const record = await runErasure({
-      store: lakeStore(session),
+      store: session.store,
       contracts,
       dataset: contract.name,
       where: options.where,
-      piiSalt: await piiSalt(mode, options.piiSaltSecret),
+      piiSalt: await piiSalt(session, options.piiSaltSecret),
       requestedBy: options.requestedBy ?? `${localIdentity()} (AWS stack ${mode.stack})`,
       dryRun: options.dryRun,
       workDir: work,
@@ -85,7 +65,7 @@ export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io
     }
   } finally {
     await rm(work, { recursive: true, force: true });
-    session.clients.destroy();
+    session.close();
   }
 }
 
@@ -108,7 +88,7 @@ export async function compactOnAws(
       try {
         reports.push(
           await runCompaction({
-            store: lakeStore(session),
+            store: session.store,
             contracts,
             dataset,
             partition: options.partition,
@@ -124,6 +104,6 @@ export async function compactOnAws(
     return reports;
   } finally {
     await rm(work, { recursive: true, force: true });
-    session.clients.destroy();
+    session.close();
   }
 }

@@ -5,8 +5,8 @@
  * (copying objects in place would create new versions, hence new sources).
  */
 import { randomUUID } from 'node:crypto';
-import { ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import type { ObjectStore } from '../../engine/contract/index.ts';
 import { CommandFailed } from '../errors.ts';
 import type { Io } from '../io.ts';
 import type { AwsMode } from '../options.ts';
@@ -56,52 +56,29 @@ export function objectCreatedEvent(bucket: string, region: string, o: ReplayedOb
   };
 }
 
-/** Current versions of the objects under a prefix, modified at or after `since`. */
+/** Current versions of the bronze objects under a prefix, modified at or after `since`. */
 async function currentVersions(
-  s3: S3Client,
-  bucket: string,
+  store: ObjectStore,
   prefix: string | undefined,
   since: Date | undefined,
-  onPage: (n: number) => void,
+  onFound: (n: number) => void,
 ): Promise<ReplayedObject[]> {
   const objects: ReplayedObject[] = [];
-  let keyMarker: string | undefined;
-  let versionIdMarker: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectVersionsCommand({
-        Bucket: bucket,
-        Prefix: prefix,
-        KeyMarker: keyMarker,
-        VersionIdMarker: versionIdMarker,
-      }),
-    );
-    for (const v of page.Versions ?? []) {
-      if (!v.IsLatest || !v.Key || !v.LastModified) continue;
-      if (since && v.LastModified < since) continue;
-      objects.push({
-        key: v.Key,
-        versionId: v.VersionId,
-        etag: v.ETag,
-        size: v.Size ?? 0,
-        lastModified: v.LastModified,
-      });
-    }
-    onPage(objects.length);
-    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-    versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
-  } while (keyMarker);
+  for await (const v of store.listVersions('bronze', prefix ?? '')) {
+    if (!v.isLatest) continue;
+    if (since && v.lastModified < since) continue;
+    objects.push({ key: v.key, versionId: v.versionId, etag: v.etag, size: v.size, lastModified: v.lastModified });
+    onFound(objects.length);
+  }
   return objects;
 }
 
 export async function replayOnAws(options: AwsReplayOptions, io: Io): Promise<void> {
-  const { stack, clients } = await openAwsSession(options);
+  const { stack, store, clients, close } = await openAwsSession(options);
   try {
     const progress = io.progress('items');
     progress.phase('listing bronze');
-    const objects = await currentVersions(clients.s3, stack.bronzeBucket, options.prefix, options.since, (n) =>
-      progress.set(n),
-    );
+    const objects = await currentVersions(store, options.prefix, options.since, (n) => progress.set(n));
     progress.stop();
 
     if (!options.dryRun && objects.length) {
@@ -154,6 +131,6 @@ export async function replayOnAws(options: AwsReplayOptions, io: Io): Promise<vo
         `Re-sent ${plural(objects.length, 'event')} (${formatBytes(size)} of bronze objects) to the ingest queue. Outputs are keyed by object version: nothing is duplicated.\n`,
       );
   } finally {
-    clients.destroy();
+    close();
   }
 }

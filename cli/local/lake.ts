@@ -12,7 +12,7 @@ import {
   loadContracts,
   type Manifest,
   manifestKey,
-  MANIFESTS_PREFIX,
+  readManifests,
   sourceId,
   UNKNOWN_DATASET,
 } from '../../engine/contract/index.ts';
@@ -92,20 +92,10 @@ export class LocalLake {
     );
   }
 
-  /** Every ingest's manifest, newest first. */
+  /** Every ingest's manifest, newest first. A torn manifest is not a completed ingest: status reports only those. */
   async manifests(dataset?: string): Promise<Manifest[]> {
-    const manifests: Manifest[] = [];
-    for await (const obj of this.store.list('silver', dataset ? `${MANIFESTS_PREFIX}${dataset}/` : MANIFESTS_PREFIX)) {
-      if (!obj.key.endsWith('.json')) continue;
-      const bytes = await this.store.getBytes('silver', obj.key);
-      if (!bytes) continue;
-      try {
-        manifests.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest);
-      } catch {
-        // A torn manifest is not a completed ingest; status reports only completed ones.
-      }
-    }
-    return manifests.sort((a, b) => b.finished_at.localeCompare(a.finished_at));
+    const entries = await readManifests(this.store, { dataset, onDamaged: 'skip' });
+    return entries.map((e) => e.manifest).sort((a, b) => b.finished_at.localeCompare(a.finished_at));
   }
 
   /** Whether the ingest of these bytes under `key` finished: its manifest exists (the engine's completion marker). */

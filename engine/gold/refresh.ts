@@ -42,7 +42,9 @@ export interface GoldRefreshRun<Outcome> {
 /** One refresh of one table. The caller makes sure no other refresh of the table runs at the same time. */
 export async function refreshGold<Outcome>(input: GoldRefreshInput<Outcome>): Promise<GoldRefreshRun<Outcome>> {
   const { table, store, engine, executor } = input;
-  const manifests = await readManifests(store, table.sourceDataset);
+  const manifests = (await readManifests(store, { dataset: table.sourceDataset, onDamaged: 'throw' })).map(
+    (e) => e.manifest,
+  );
   const state = await readGoldState(store, table);
   const probe = supersededMonthsSql(pendingSources(manifests, state, table));
   const supersededMonths = probe ? parseSupersededMonths((await engine.query(probe)).rows) : [];

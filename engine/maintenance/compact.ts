@@ -32,8 +32,8 @@ import {
 import type { Manifest } from '../manifest.ts';
 import type { ObjectStore, StoredObject } from '../ports.ts';
 import { sqlString } from '../sql.ts';
-import { download, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson, readManifests } from './files.ts';
-import { readSilverRecord } from '../manifest-reader.ts';
+import { download, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson } from './files.ts';
+import { readManifests, readSilverRecord } from '../manifest-reader.ts';
 import { MaintenanceInputError } from './predicate.ts';
 import { removeRunFromFile } from './rewrite.ts';
 
@@ -356,7 +356,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
     }
   }
 
-  const fileOwners = owners(await readManifests(store, contract.name));
+  const fileOwners = owners(await readManifests(store, { dataset: contract.name, onDamaged: 'skip' }));
   const files = await listParquet(store, 'silver', only ? `${table}${only}` : table);
   const folders = new Map<string, StoredObject[]>();
   for (const f of files) folders.set(folderOf(f.key), [...(folders.get(folderOf(f.key)) ?? []), f]);

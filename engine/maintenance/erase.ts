@@ -21,8 +21,8 @@ import { ERASURES_PREFIX, erasureRecordKey, quarantineRecordsPrefix, silverTable
 import type { Manifest, ManifestErasure } from '../manifest.ts';
 import type { ObjectStore, Zone } from '../ports.ts';
 import { ident, silverValueSql, sqlString } from '../sql.ts';
-import { download, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson, readManifests } from './files.ts';
-import { readSilverRecord } from '../manifest-reader.ts';
+import { download, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson } from './files.ts';
+import { readManifests, readSilverRecord } from '../manifest-reader.ts';
 import { parseEqualityPredicate, PredicateError, type EqualityPredicate } from './predicate.ts';
 
 export interface EraseOptions {
@@ -408,7 +408,9 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
         for (const o of await listParquet(store, 'quarantine', quarantineRecordsPrefix(contract.name)))
           targets.push({ zone: 'quarantine', key: o.key, match: qMatch });
 
-      const manifests = new Map((await readManifests(store, contract.name)).map((e) => [e.manifest.run_id, e]));
+      const manifests = new Map(
+        (await readManifests(store, { dataset: contract.name, onDamaged: 'skip' })).map((e) => [e.manifest.run_id, e]),
+      );
       const sources = new Map<string, ErasedSource>(record.sources.map((s) => [s.run_id, s]));
       const months = new Set<string>(record.months);
       const saveRecord = async (): Promise<void> => {

@@ -1,11 +1,8 @@
 /** Silver and quarantine Parquet files as maintenance sees them: listed through the store, copied to scratch for DuckDB. */
-import { readSilverRecord } from '../manifest-reader.ts';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
-import { MANIFESTS_PREFIX } from '../layout.ts';
-import type { Manifest } from '../manifest.ts';
 import type { ObjectStore, StoredObject, Zone } from '../ports.ts';
 
 /** Silver Parquet row groups: the size the ingest writes (engine/routed.ts). */
@@ -37,20 +34,6 @@ export async function download(store: ObjectStore, zone: Zone, key: string, dir:
 
 export async function putJson(store: ObjectStore, zone: Zone, key: string, value: unknown): Promise<void> {
   await store.putBytes(zone, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
-}
-
-/** Every completed ingest of the dataset, with the key of its manifest. */
-export async function readManifests(
-  store: ObjectStore,
-  dataset: string,
-): Promise<Array<{ key: string; manifest: Manifest }>> {
-  const out: Array<{ key: string; manifest: Manifest }> = [];
-  for await (const o of store.list('silver', `${MANIFESTS_PREFIX}${dataset}/`)) {
-    if (!o.key.endsWith('.json')) continue;
-    const manifest = await readSilverRecord<Manifest>(store, o.key);
-    if (manifest && manifest.dataset === dataset) out.push({ key: o.key, manifest });
-  }
-  return out;
 }
 
 /** The partition folder of a key (`transactions/year=2024/month=01/`). */

@@ -3,7 +3,6 @@
  * loudly, nothing claims success (no manifest), and the same command once there is space again leaves the
  * lake exactly as one clean ingest does. See test/faults/README.md.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from '../support/faults/case-dir.ts';
@@ -14,7 +13,7 @@ import {
   readLakeFiles,
   type BronzeInput,
 } from '../support/faults/lake-state.ts';
-import { describeRun, runLake, type ChildResult } from '../support/faults/processes.ts';
+import { describeRun, ingestFromBronze, runLake, type ChildResult } from '../support/faults/processes.ts';
 
 /** 2,000 records over three months, 54 invalid and 19 malformed. */
 const OBJECT: BronzeInput = bronzeInput('disk-full.csv', {
@@ -76,10 +75,7 @@ describe('disk full during `lake ingest`, then the same command again', () => {
   let referenceDir: string;
 
   const ingest = (lakeDir: string, env: Record<string, string> = {}) =>
-    runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], {
-      env,
-      tmpDir: tmp.tmpDir,
-    });
+    ingestFromBronze(lakeDir, OBJECT.key, { env, tmpDir: tmp.tmpDir });
 
   beforeAll(async () => {
     tmp = await caseDir();

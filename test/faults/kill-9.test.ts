@@ -3,7 +3,6 @@
  * exactly as one clean ingest leaves it (byte-identical silver and quarantine, same manifest), with the rows
  * and counts the test computed from its own input. See test/faults/README.md.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from '../support/faults/case-dir.ts';
@@ -14,7 +13,7 @@ import {
   readLakeFiles,
   type BronzeInput,
 } from '../support/faults/lake-state.ts';
-import { describeRun, runLake, type ChildResult } from '../support/faults/processes.ts';
+import { describeRun, ingestFromBronze, runLake, type ChildResult } from '../support/faults/processes.ts';
 
 /** 3,000 records over six months: six silver files, 81 invalid and 29 malformed records. */
 const OBJECT: BronzeInput = bronzeInput('kill-9.csv', {
@@ -97,10 +96,7 @@ describe('kill -9 during `lake ingest`, then the same command again', () => {
   let referenceDir: string;
 
   const ingest = (lakeDir: string, env: Record<string, string> = {}) =>
-    runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], {
-      env,
-      tmpDir: tmp.tmpDir,
-    });
+    ingestFromBronze(lakeDir, OBJECT.key, { env, tmpDir: tmp.tmpDir });
 
   beforeAll(async () => {
     tmp = await caseDir();

@@ -13,7 +13,7 @@ import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from '../support/faults/case-dir.ts';
 import { faultEnv } from '../support/faults/faults.ts';
 import { expectExactLake, readLakeFiles, scratchLeftovers } from '../support/faults/lake-state.ts';
-import { describeRun, runLake, type ChildResult } from '../support/faults/processes.ts';
+import { describeRun, ingestFromBronze, runLake, type ChildResult } from '../support/faults/processes.ts';
 
 const OBJECT = bronzeInput('leftovers.csv', { idPrefix: 'L', rows: 1000, months: ['2024-01', '2024-02'] });
 const A_DAY_AGO = new Date(Date.now() - 24 * 3600_000);
@@ -42,11 +42,7 @@ describe('litter of a killed ingest', () => {
       const lakeDir = await tmp.lake('manifest-tmp');
       const workDir = join(tmp.dir, 'work-manifest-tmp');
       await putBronze(lakeDir, OBJECT);
-      const run = (env: Record<string, string> = {}) =>
-        runLake(['ingest', join(lakeDir, 'bronze', ...OBJECT.key.split('/')), '--lake', lakeDir], {
-          env,
-          tmpDir: workDir,
-        });
+      const run = (env: Record<string, string> = {}) => ingestFromBronze(lakeDir, OBJECT.key, { env, tmpDir: workDir });
       expectKilled(await run(faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'], when: 'before' } })));
       expect((await readLakeFiles(lakeDir)).tmp.length, 'the kill left a .tmp').toBeGreaterThan(0);
       const scratch = join(lakeDir, '.work');

@@ -10,7 +10,7 @@ import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, putBronze, type CaseDir } from '../support/faults/case-dir.ts';
 import { faultEnv } from '../support/faults/faults.ts';
 import { expectExactLake } from '../support/faults/lake-state.ts';
-import { describeRun, runLake } from '../support/faults/processes.ts';
+import { describeRun, ingestFromBronze } from '../support/faults/processes.ts';
 
 const Q1 = ['2024-01', '2024-02', '2024-03'] as const;
 
@@ -22,7 +22,7 @@ describe('lock files of the local lake', () => {
   afterAll(async () => tmp?.remove());
 
   const ingest = (lakeDir: string, key: string, env: Record<string, string> = {}) =>
-    runLake(['ingest', join(lakeDir, 'bronze', ...key.split('/')), '--lake', lakeDir], { env, tmpDir: tmp.tmpDir });
+    ingestFromBronze(lakeDir, key, { env, tmpDir: tmp.tmpDir });
 
   // Was a bug (issue 15, item 5): the second of two overlapping gold refreshes exited 1 ("another gold refresh
   // holds …") although its silver was complete. Both processes meet at a barrier as they take the gold lock

@@ -4,14 +4,19 @@
  * more than 100 partitions, "already exists" from real Glue).
  */
 import { GetTableCommand, UpdateTableCommand } from '@aws-sdk/client-glue';
-import { HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore, S3StoreError } from '../../adapters/aws/s3-store.ts';
-import type { PartitionSpec } from '../../engine/contract/index.ts';
+import { ObjectExistsError, type PartitionSpec } from '../../engine/contract/index.ts';
 import { gluePartitions, listKeys, skipReason, useLake } from '../support/integration/lake-fixture.ts';
 
 const MiB = 1024 * 1024;
@@ -105,6 +110,56 @@ const MiB = 1024 * 1024;
     expect(range?.size).toBe(6);
     expect(await text(range)).toBe('second');
     expect(await store().open('bronze', 'transactions/none.csv')).toBeUndefined();
+  });
+
+  it('putFile returns the new version; head gives it back with the metadata written; undefined for a missing key', async () => {
+    const fx = lake();
+    const file = join(fx.scratchDir, 'head.csv');
+    writeFileSync(file, 'id\n1\n');
+    const sent: number[] = [];
+    const put = await store().putFile('bronze', 'transactions/head.csv', file, undefined, {
+      ifNoneMatch: true,
+      metadata: { 'content-md5-hex': 'abc123' },
+      onProgress: (n) => sent.push(n),
+    });
+    expect(put.versionId).toEqual(expect.any(String));
+    expect(put.etag).toBe(`"${createHash('md5').update('id\n1\n').digest('hex')}"`);
+    expect(sent.at(-1)).toBe(5);
+    const head = await store().head('bronze', 'transactions/head.csv');
+    expect(head).toMatchObject({
+      key: 'transactions/head.csv',
+      size: 5,
+      versionId: put.versionId,
+      etag: put.etag,
+      metadata: { 'content-md5-hex': 'abc123' },
+    });
+    expect(await store().head('bronze', 'transactions/none.csv')).toBeUndefined();
+    await expect(
+      store().putFile('bronze', 'transactions/head.csv', file, undefined, { ifNoneMatch: true }),
+    ).rejects.toBeInstanceOf(ObjectExistsError);
+  });
+
+  it('listVersions: every version under a prefix across pages, the current one marked, delete markers left out', async () => {
+    const fx = lake();
+    const bucket = fx.lake.buckets.bronze;
+    const put = (Key: string, Body: string) => fx.clients.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body }));
+    const a1 = await put('versions/a.csv', 'id\nA1\n');
+    const a2 = await put('versions/a.csv', 'id\nA2-longer\n');
+    const b1 = await put('versions/b.csv', 'id\nB\n');
+    await put('versions/gone.csv', 'id\n');
+    await fx.clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'versions/gone.csv' })); // a delete marker
+    await put('elsewhere/c.csv', 'id\n');
+    const versions = [];
+    for await (const v of store().listVersions('bronze', 'versions/')) versions.push(v); // pages of 2
+    const seen = versions.map(({ key, versionId, size, isLatest }) => ({ key, versionId, size, isLatest }));
+    expect(seen).toEqual([
+      // key order, and S3 lists a key's versions newest first
+      { key: 'versions/a.csv', versionId: a2.VersionId, size: 13, isLatest: true },
+      { key: 'versions/a.csv', versionId: a1.VersionId, size: 6, isLatest: false },
+      { key: 'versions/b.csv', versionId: b1.VersionId, size: 5, isLatest: true },
+      { key: 'versions/gone.csv', versionId: expect.any(String), size: 3, isLatest: false },
+    ]);
+    expect(versions.every((v) => Number.isFinite(v.lastModified.getTime()) && v.etag)).toBe(true);
   });
 
   it('lists across pages and deletes more than 1000 keys in chunks', async () => {

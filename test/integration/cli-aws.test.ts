@@ -3,7 +3,6 @@
  * bronze that the bundled function then ingests, replays that rewrite the same outputs, the dead-letter queue
  * redrive, stack outputs from CloudFormation, and Athena queries (moto serves seeded results).
  */
-import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
 import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -14,6 +13,7 @@ import { expect } from '../support/expect.ts';
 import { writeTransactionsCsv } from '../../generator/generate.ts';
 import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { lake as runLake, startLake, type CliResult } from '../support/e2e/cli.ts';
+import { seedAthena } from '../support/integration/athena-results.ts';
 import { startFaultProxy } from '../support/integration/fault-proxy.ts';
 import {
   drain,
@@ -263,68 +263,54 @@ async function cliWhileDraining(fx: LakeFixture, args: string[]): Promise<CliRes
 
   it('query --aws runs in the analysts workgroup with the stage databases, and reports rows and bytes scanned', async () => {
     const fx = lake();
-    const athena = new AthenaClient({
-      endpoint: fx.lake.endpoint,
-      region: fx.lake.region,
-      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
-    });
-    for (const name of Object.values(WORKGROUPS)) await athena.send(new CreateWorkGroupCommand({ Name: name }));
     // moto never executes SQL: it answers with results seeded through its API.
-    const seeded = await fetch(`${fx.lake.endpoint}/moto-api/static/athena/query-results`, {
-      method: 'POST',
-      body: JSON.stringify({
-        account_id: fx.lake.accountId,
-        region: fx.lake.region,
-        results: [
+    await seedAthena(fx.lake, Object.values(WORKGROUPS), [
+      {
+        rows: [
+          { Data: [{ VarCharValue: 'account_id' }, { VarCharValue: 'n' }, { VarCharValue: 'balance' }] },
+          { Data: [{ VarCharValue: 'ACC001' }, { VarCharValue: '3' }, { VarCharValue: '326.00' }] },
+          { Data: [{ VarCharValue: 'ACC002' }, { VarCharValue: '1' }, {}] },
+        ],
+        column_info: [
           {
-            rows: [
-              { Data: [{ VarCharValue: 'account_id' }, { VarCharValue: 'n' }, { VarCharValue: 'balance' }] },
-              { Data: [{ VarCharValue: 'ACC001' }, { VarCharValue: '3' }, { VarCharValue: '326.00' }] },
-              { Data: [{ VarCharValue: 'ACC002' }, { VarCharValue: '1' }, {}] },
-            ],
-            column_info: [
-              {
-                Name: 'account_id',
-                Type: 'varchar',
-                CatalogName: 'hive',
-                SchemaName: '',
-                TableName: '',
-                Label: 'account_id',
-                Precision: 0,
-                Scale: 0,
-                Nullable: 'UNKNOWN',
-                CaseSensitive: true,
-              },
-              {
-                Name: 'n',
-                Type: 'bigint',
-                CatalogName: 'hive',
-                SchemaName: '',
-                TableName: '',
-                Label: 'n',
-                Precision: 0,
-                Scale: 0,
-                Nullable: 'UNKNOWN',
-                CaseSensitive: false,
-              },
-              {
-                Name: 'balance',
-                Type: 'decimal',
-                CatalogName: 'hive',
-                SchemaName: '',
-                TableName: '',
-                Label: 'balance',
-                Precision: 38,
-                Scale: 2,
-                Nullable: 'UNKNOWN',
-                CaseSensitive: false,
-              },
-            ],
+            Name: 'account_id',
+            Type: 'varchar',
+            CatalogName: 'hive',
+            SchemaName: '',
+            TableName: '',
+            Label: 'account_id',
+            Precision: 0,
+            Scale: 0,
+            Nullable: 'UNKNOWN',
+            CaseSensitive: true,
+          },
+          {
+            Name: 'n',
+            Type: 'bigint',
+            CatalogName: 'hive',
+            SchemaName: '',
+            TableName: '',
+            Label: 'n',
+            Precision: 0,
+            Scale: 0,
+            Nullable: 'UNKNOWN',
+            CaseSensitive: false,
+          },
+          {
+            Name: 'balance',
+            Type: 'decimal',
+            CatalogName: 'hive',
+            SchemaName: '',
+            TableName: '',
+            Label: 'balance',
+            Precision: 38,
+            Scale: 2,
+            Nullable: 'UNKNOWN',
+            CaseSensitive: false,
           },
         ],
-      }),
-    });
-    expect(seeded.status).toBe(201);
+      },
+    ]);
     const r = await cli(fx, [
       'query',
       '--sql',

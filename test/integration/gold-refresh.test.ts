@@ -111,6 +111,12 @@ class WatchedStore implements ObjectStore {
   getStream(zone: Zone, key: string) {
     return this.inner.getStream(zone, key);
   }
+  head(zone: Zone, key: string) {
+    return this.inner.head(zone, key);
+  }
+  listVersions(zone: Zone, prefix: string) {
+    return this.inner.listVersions(zone, prefix);
+  }
   open(zone: Zone, key: string, options?: OpenOptions) {
     return this.inner.open(zone, key, options);
   }

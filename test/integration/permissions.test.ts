@@ -11,7 +11,6 @@
  * UNLOAD, the test writes the UNLOAD's output objects (one per month) into moto's S3 with its own client, before
  * the function sees the response. The function's own calls are all real and all recorded.
  */
-import { AthenaClient, CreateWorkGroupCommand } from '@aws-sdk/client-athena';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -46,6 +45,7 @@ import {
   useLake,
   type LakeFixture,
 } from '../support/integration/lake-fixture.ts';
+import { seedAthena, singleColumn } from '../support/integration/athena-results.ts';
 import { assertRunsOnDeclaredNode } from '../support/integration/node-runtime.ts';
 import {
   describeDecision,
@@ -173,11 +173,7 @@ afterAll(() => removeSynthOutputs());
 
       // 2. Gold refresh: the manifest's event reached the FIFO queue through EventBridge; the bundle builds gold from it.
       const gold = await goldRefreshBundle(fx, policies);
-      await new AthenaClient({
-        endpoint: fx.lake.endpoint,
-        region: fx.lake.region,
-        credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
-      }).send(new CreateWorkGroupCommand({ Name: gold.env.ATHENA_WORKGROUP }));
+      await seedAthena(fx.lake, [gold.env.ATHENA_WORKGROUP!], []);
       const queueId = Object.entries(fx.lake.resources).find(
         ([, r]) =>
           r.Type === 'AWS::SQS::Queue' && r.Properties?.FifoQueue === true && r.Properties?.RedrivePolicy !== undefined,
@@ -346,26 +342,7 @@ afterAll(() => removeSynthOutputs());
       const { outputs, workgroups } = cliOutputs(fx, policies);
 
       // query: moto runs no SQL; it answers with results seeded through its API.
-      const athena = new AthenaClient({
-        endpoint: fx.lake.endpoint,
-        region: fx.lake.region,
-        credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
-      });
-      await athena.send(new CreateWorkGroupCommand({ Name: workgroups.analysts }));
-      const seeded = await fetch(`${fx.lake.endpoint}/moto-api/static/athena/query-results`, {
-        method: 'POST',
-        body: JSON.stringify({
-          account_id: fx.lake.accountId,
-          region: fx.lake.region,
-          results: [
-            {
-              rows: [{ Data: [{ VarCharValue: 'n' }] }, { Data: [{ VarCharValue: '0' }] }],
-              column_info: [{ Name: 'n', Type: 'bigint' }],
-            },
-          ],
-        }),
-      });
-      expect(seeded.status).toBe(201);
+      await seedAthena(fx.lake, [workgroups.analysts], [singleColumn('n', 'bigint', ['0'])]);
       const query = await recordCli(
         fx,
         'cli-query',
@@ -408,27 +385,7 @@ afterAll(() => removeSynthOutputs());
       const fx = lake();
       const policies = new TemplatePolicies([templateWithAnalystsAndProducer()], fx.lake.resolveContext);
       const { outputs, workgroups } = cliOutputs(fx, policies);
-      const athena = new AthenaClient({
-        endpoint: fx.lake.endpoint,
-        region: fx.lake.region,
-        credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
-      });
-      await athena.send(new CreateWorkGroupCommand({ Name: workgroups.platform }));
-      // The rows and their count (moto runs no SQL; it answers with results seeded through its API).
-      const seeded = await fetch(`${fx.lake.endpoint}/moto-api/static/athena/query-results`, {
-        method: 'POST',
-        body: JSON.stringify({
-          account_id: fx.lake.accountId,
-          region: fx.lake.region,
-          results: [
-            {
-              rows: [{ Data: [{ VarCharValue: 'n' }] }, { Data: [{ VarCharValue: '0' }] }],
-              column_info: [{ Name: 'n', Type: 'bigint' }],
-            },
-          ],
-        }),
-      });
-      expect(seeded.status).toBe(201);
+      await seedAthena(fx.lake, [workgroups.platform], [singleColumn('n', 'bigint', ['0'])]);
       const browse = await recordCli(fx, 'cli-quarantine', ['quarantine', '--rows', '--limit', '1', '--json'], outputs);
       expect(browse.result.code, browse.result.stderr).toBe(0);
       expect(summary(browse.calls)).toEqual(

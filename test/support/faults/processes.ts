@@ -49,6 +49,11 @@ export function runLake(args: readonly string[], options: ChildOptions): Promise
   return collect(startLake(args, { env: childEnv(options) }), `lake ${args.join(' ')}`, options.timeoutMs ?? 150_000);
 }
 
+/** `lake ingest` of an object already in the lake's bronze (as an upload or the watcher left it). */
+export function ingestFromBronze(lakeDir: string, key: string, options: ChildOptions): Promise<ChildResult> {
+  return runLake(['ingest', join(lakeDir, 'bronze', ...key.split('/')), '--lake', lakeDir], options);
+}
+
 /** Starts the Lambda-like runner: one bronze object through the engine with the local adapters. */
 export function startIngestBronze(lakeDir: string, key: string, options: ChildOptions): Promise<ChildResult> {
   const child = spawn(process.execPath, [INGEST_BRONZE, lakeDir, key], {

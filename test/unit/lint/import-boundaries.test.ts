@@ -56,6 +56,44 @@ describe('import boundaries (eslint.config.js)', () => {
   });
 
   it.each([
+    ['cli/aws/x.ts', "import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';"],
+    ['cli/aws/x.ts', "import type { S3Client } from '@aws-sdk/client-s3';"],
+    ['cli/aws/x.ts', "import { Upload } from '@aws-sdk/lib-storage';"],
+    ['cli/x.ts', "import { GetTableCommand } from '@aws-sdk/client-glue';"],
+    ['cli/actions/x.ts', "import { AthenaClient } from '@aws-sdk/client-athena';"],
+    ['cli/aws/x.ts', "export const s3 = await import('@aws-sdk/client-s3');"],
+    ['lib/storage/x.ts', "import { S3Client } from '@aws-sdk/client-s3';"],
+    ['scripts/x.ts', "import { S3Client } from '@aws-sdk/client-s3';"],
+    ['adapters/local/x.ts', "import { S3Client } from '@aws-sdk/client-s3';"],
+  ])('keeps the S3, Glue and Athena SDKs behind the ports: %s %s', async (file, code) => {
+    expect(await importErrors(file, code)).toEqual([expect.stringContaining('reached through the ports')]);
+  });
+
+  it('finds no file under cli/ that imports the S3, Glue or Athena SDK', async () => {
+    const results = await eslint.lintFiles(['cli/**/*.ts']);
+    expect(results.length).toBeGreaterThan(10);
+    const offenders = results.flatMap((r) =>
+      r.messages
+        .filter((m) => m.message.includes('reached through the ports'))
+        .map((m) => `${r.filePath.slice(repoRoot.length)}:${m.line}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it.each([
+    ['adapters/aws/x.ts', "import { GetTableCommand } from '@aws-sdk/client-glue';"],
+    ['lambdas/ingest/x.ts', "import { S3Client } from '@aws-sdk/client-s3';"],
+    ['test/integration/x.test.ts', "import { HeadObjectCommand } from '@aws-sdk/client-s3';"],
+    ['test/support/integration/x.ts', "import { AthenaClient } from '@aws-sdk/client-athena';"],
+    ['cli/aws/x.ts', "import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';"],
+  ])(
+    'lets the adapters, functions and tests import those SDKs, and the CLI the control plane: %s',
+    async (file, code) => {
+      expect(await importErrors(file, code)).toEqual([]);
+    },
+  );
+
+  it.each([
     "import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';",
     "import { readConfig } from '../../lambdas/ingest/config.ts';",
     "import { main } from '../cli/main.ts';",

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3ObjectStore, S3StoreError } from '../../../../adapters/aws/s3-store.ts';
-import { ObjectExistsError } from '../../../../engine/contract/index.ts';
+import { AccessDeniedError, ObjectExistsError } from '../../../../engine/contract/index.ts';
 
 function fakeS3(reply: (name: string, input: Record<string, unknown>) => unknown) {
   const calls: { name: string; input: Record<string, unknown> }[] = [];
@@ -98,6 +98,21 @@ describe('S3ObjectStore', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('head: 404 is no object, 403 is AccessDeniedError (an identity that may put but not read), others S3StoreError', async () => {
+    const failing = (name: string, httpStatusCode: number) =>
+      new S3ObjectStore(
+        fakeS3(() => Promise.reject(Object.assign(new Error(name), { name, $metadata: { httpStatusCode } }))).client,
+        { bronze: 'lake-bronze' },
+      );
+    expect(await failing('NotFound', 404).head('bronze', 'k')).toBeUndefined();
+    const denied = await failing('Forbidden', 403)
+      .head('bronze', 'transactions/x.csv')
+      .catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(AccessDeniedError);
+    expect(denied).toMatchObject({ zone: 'bronze', key: 'transactions/x.csv', operation: 'HeadObject' });
+    await expect(failing('InternalError', 500).head('bronze', 'k')).rejects.toBeInstanceOf(S3StoreError);
   });
 
   it('refuses a zone without a bucket', async () => {

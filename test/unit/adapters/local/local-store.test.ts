@@ -98,6 +98,48 @@ describe('LocalObjectStore.open', () => {
   });
 });
 
+describe('LocalObjectStore.head, listVersions and what a put returns', () => {
+  let root: string;
+  let store: LocalObjectStore;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'store-'));
+    store = new LocalObjectStore(join(root, 'lake'));
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('head: size and time of what is there, no version, tag or metadata; undefined for a missing key', async () => {
+    const file = join(root, 'in.csv');
+    await writeFile(file, 'id\n1\n2\n');
+    const sent: number[] = [];
+    const put = await store.putFile('bronze', 'transactions/in.csv', file, undefined, {
+      ifNoneMatch: true,
+      metadata: { 'content-md5-hex': md5('id\n1\n2\n') },
+      onProgress: (n) => sent.push(n),
+    });
+    expect(put).toEqual({}); // a directory gives an object no version and no entity tag
+    expect(sent).toEqual([7]);
+    const head = await store.head('bronze', 'transactions/in.csv');
+    expect(head).toMatchObject({ key: 'transactions/in.csv', size: 7, metadata: {} });
+    expect(head?.versionId).toBeUndefined();
+    expect(Number.isFinite(head?.lastModified.getTime())).toBe(true); // node:fs makes its Date in another realm
+    expect(await store.head('bronze', 'transactions/none.csv')).toBeUndefined();
+  });
+
+  it('listVersions: each object once, as its latest version without an id, in key order; staging copies left out', async () => {
+    await store.putBytes('bronze', 'transactions/b.csv', 'id\nB\n');
+    await store.putBytes('bronze', 'transactions/a.csv', 'id\n');
+    await store.putBytes('bronze', 'transactions/a.csv', 'id\nA2\n'); // replaced: the old bytes are gone
+    await store.putBytes('bronze', 'other/c.csv', 'id\n');
+    await writeFile(join(root, 'lake/bronze/transactions/d.csv.123.tmp'), 'half');
+    const versions = [];
+    for await (const v of store.listVersions('bronze', 'transactions/')) versions.push(v);
+    expect(versions.map(({ key, versionId, size, isLatest }) => ({ key, versionId, size, isLatest }))).toEqual([
+      { key: 'transactions/a.csv', versionId: undefined, size: 6, isLatest: true },
+      { key: 'transactions/b.csv', versionId: undefined, size: 5, isLatest: true },
+    ]);
+  });
+});
+
 describe('LocalObjectStore.putStream', () => {
   let root: string;
   let store: LocalObjectStore;
