@@ -179,7 +179,11 @@ async function streamText(
   staging?.on('error', () => undefined);
   const upload = staging ? store.putStream('silver', stagedKey, staging, 'text/plain') : undefined;
   // A failed upload stops the scan (and a failed scan the upload): neither waits for the other forever.
-  upload?.catch((e: unknown) => staging?.destroy(e instanceof Error ? e : new Error(String(e))));
+  let uploadFailed: Error | undefined;
+  upload?.catch((e: unknown) => {
+    uploadFailed = e instanceof Error ? e : new Error(String(e));
+    staging?.destroy(uploadFailed);
+  });
   const text = async function* (): AsyncIterable<Buffer> {
     const source: AsyncIterable<Buffer> = gzip ? gunzip(raw) : raw;
     try {
@@ -192,7 +196,10 @@ async function streamText(
           headBytes += Math.min(buffer.length, SNIFF_BYTES - headBytes);
         }
         if (!content) content = hasText(decoder.write(buffer));
-        if (staging && !staging.write(buffer)) await once(staging, 'drain');
+        if (staging) {
+          if (uploadFailed) throw uploadFailed;
+          if (!staging.write(buffer)) await Promise.race([once(staging, 'drain'), upload]);
+        }
         yield buffer;
       }
     } catch (e) {

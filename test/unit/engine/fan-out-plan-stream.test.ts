@@ -134,6 +134,27 @@ describe('the streaming plan', () => {
     expect(Buffer.from(staged ?? []).toString()).toBe(CSV);
   });
 
+  it('a staging upload that fails fails the plan (the state machine retries it): no plan, no intent record', async () => {
+    const lake = await createTestLake(contracts);
+    // Fault injection: the store takes 64 KiB of the text, then its upload fails.
+    const store = Object.assign(Object.create(lake.store) as typeof lake.store, {
+      async putStream(_zone: string, _key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+        let taken = 0;
+        for await (const part of body) if ((taken += part.length) > 64 << 10) throw new Error('injected: S3 is down');
+      },
+    });
+    await lake.store.putBytes('bronze', 'transactions/ok.csv.gz', GZ);
+    await expect(
+      planFanOut(
+        { bucket: 'test-bronze', key: 'transactions/ok.csv.gz', etag: 'etag-1' },
+        await lake.store.getStream('bronze', 'transactions/ok.csv.gz'),
+        { contracts, store, catalog: lake.catalog, workDir: lake.root, fanOutChunkBytes: 4096 },
+      ),
+    ).rejects.toThrow(/injected: S3 is down/);
+    expect(await lake.files('silver', '_staging/')).toEqual([]);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
   it("a JSON Lines key sample over the plan's scratch budget sends the file to one pass", async () => {
     const jsonl = Array.from({ length: 2000 }, (_, i) => `{"reading_id":${i},"device":"d${i}"}`).join('\n');
     const lake = await createTestLake(contracts);
