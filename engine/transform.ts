@@ -68,6 +68,12 @@ export interface TransformOptions {
   chunking?: ChunkingOptions;
   /** The input is the engine's own scratch copy (decompressed gzip): deleted once a cut copy replaces it. @default false */
   inputDisposable?: boolean;
+  /**
+   * JSON Lines keys are sampled from this text instead of the input's start, when the input is one chunk of
+   * a larger text (a fan-out chunk): the whole text's first lines, so every chunk binds as one pass does.
+   * @default the input
+   */
+  keySamplePath?: string;
 }
 
 /**
@@ -247,7 +253,8 @@ async function transformChunks(
   piiSalt: string,
   text: PreparedText,
   workDir: string,
-  options: Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>>,
+  options: Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>> &
+    Pick<TransformOptions, 'keySamplePath'>,
 ): Promise<ChunkOutput[]> {
   const dirOf = async (i: number): Promise<string> => {
     const dir = chunkDir(workDir, i);
@@ -266,7 +273,7 @@ async function transformChunks(
           contract,
           stamp,
           piiSalt,
-          { path: text.path, scan: text.scan, samplePath: text.path },
+          { path: text.path, scan: text.scan, samplePath: options.keySamplePath ?? text.path },
           dir,
           options.rejectsLimits,
         ),
@@ -306,7 +313,7 @@ async function transformChunks(
         contract,
         stamp,
         piiSalt,
-        { path, scan, samplePath: text.path },
+        { path, scan, samplePath: options.keySamplePath ?? text.path },
         dir,
         options.rejectsLimits,
       );
@@ -375,6 +382,7 @@ export async function transformToLocal(
     rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
     parallelism,
     chunking,
+    keySamplePath: options.keySamplePath,
   });
   const { oversize } = text;
   const chunkRows = chunks.reduce((sum, c) => sum + c.expectedRows, 0);
