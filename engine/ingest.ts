@@ -392,6 +392,36 @@ export function maintainedSince(previous: Manifest | undefined, runId: string): 
     : undefined;
 }
 
+/** This source's staged pieces (fan-out), of this attempt and of an abandoned one: nothing of them is kept. */
+async function removeStaging(
+  store: ObjectStore,
+  manifest: Manifest,
+  stagingPrefix: string | undefined,
+  abandoned: PendingIngest | undefined,
+): Promise<void> {
+  const staging = [stagingPrefix, abandoned?.staging_prefix].filter(
+    (p): p is string => typeof p === 'string' && p.includes(manifest.source_id),
+  );
+  for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
+}
+
+/**
+ * Takes back an intent record this attempt wrote and will not act on: the record it replaced is put back (its
+ * keys are still to be cleaned by a later run). Only while the record is still this attempt's own — a concurrent
+ * delivery of the same source may have written its own since, and a maintenance must keep seeing that one.
+ */
+async function withdrawIntent(
+  store: ObjectStore,
+  intentKey: string,
+  written: string,
+  replaced: PendingIngest | undefined,
+): Promise<void> {
+  const now = await store.getBytes('silver', intentKey);
+  if (!now || Buffer.from(now).toString('utf8') !== written) return;
+  if (replaced) await store.putBytes('silver', intentKey, JSON.stringify(replaced, null, 2), 'application/json');
+  else await store.delete('silver', [intentKey]);
+}
+
 /**
  * An intent record first (which files this attempt will write), then outputs, partitions, the manifest
  * (the completion marker), stale files of earlier runs — of finished ones (their manifest) and of
@@ -412,15 +442,12 @@ export async function publish(
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
   const previous = await readSilverRecord<Manifest>(store, key);
   const abandoned = await readSilverRecord<PendingIngest>(store, intentKey);
-  const maintained = maintainedSince(previous, manifest.run_id);
-  if (maintained) {
+  const maintainedBefore = maintainedSince(previous, manifest.run_id);
+  if (maintainedBefore) {
     // An intent record of this same run names the keys the manifest names: only the record and staging go.
-    const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter(
-      (p): p is string => typeof p === 'string' && p.includes(manifest.source_id),
-    );
-    for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
+    await removeStaging(store, manifest, options.stagingPrefix, abandoned);
     if (abandoned && abandoned.run_id === manifest.run_id) await store.delete('silver', [intentKey]);
-    return maintained;
+    return maintainedBefore;
   }
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
   const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter(
@@ -435,13 +462,23 @@ export async function publish(
     quarantine_keys: quarantineKeys,
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   };
-  await store.putBytes('silver', intentKey, JSON.stringify(intent, null, 2), 'application/json');
+  const written = JSON.stringify(intent, null, 2);
+  await store.putBytes('silver', intentKey, written, 'application/json');
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
   const lease = await readMaintenanceLease(store, manifest.dataset);
   if (lease) {
-    if (abandoned) await store.putBytes('silver', intentKey, JSON.stringify(abandoned, null, 2), 'application/json');
-    else await store.delete('silver', [intentKey]);
+    await withdrawIntent(store, intentKey, written, abandoned);
     throw new MaintenanceLeaseHeldError(lease, `the ingest of ${manifest.source.key}`);
+  }
+  // A whole maintenance may have taken the lease, rewritten this run and released it between the first look at
+  // the manifest and the intent (a redelivery): it is in the manifest now, and writing again would bring erased
+  // rows back or double compacted ones. A maintenance starting after this look sees the intent instead.
+  const maintainedMeanwhile = maintainedSince(await readSilverRecord<Manifest>(store, key), manifest.run_id);
+  if (maintainedMeanwhile) {
+    // An earlier intent of this same run names this run's keys, which the maintenance has rewritten: it goes too.
+    await withdrawIntent(store, intentKey, written, abandoned?.run_id === manifest.run_id ? undefined : abandoned);
+    await removeStaging(store, manifest, options.stagingPrefix, abandoned);
+    return maintainedMeanwhile;
   }
   const placeSilver =
     options.placeSilver ??

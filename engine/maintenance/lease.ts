@@ -8,7 +8,8 @@
  * (MaintenanceLeaseHeldError: the message is retried later). Maintenance takes the lease first and looks for
  * intent records second (compaction skips a source with one). With S3's strong read-after-write consistency
  * one of the two always sees the other: either the ingest sees the lease and backs off, or its intent was
- * written before the lease and the compaction sees it.
+ * written before the lease and the compaction sees it. A maintenance that took and released the lease before
+ * the intent existed is in the manifest, which the publish reads again after the lease: it then writes nothing.
  *
  * A lease is never taken over silently. Past `expires_at` it is reported as stale (its holder probably
  * crashed) and stays until a person releases it by its id (`lake unlock`), so a slow run is never broken
@@ -124,10 +125,13 @@ export async function acquireMaintenanceLease(
   const body = `${JSON.stringify(lease, null, 2)}\n`;
   if (await createLease(store, options.dataset, body)) return lease;
   const held = await readMaintenanceLease(store, options.dataset);
+  // Our own put landed although its answer was lost, and the SDK's retry found the key taken: the id (random) proves it.
+  if (held?.lease_id === lease.lease_id) return lease;
   if (!held) {
     // Released between our attempt and the look: one more attempt, then report whoever has it.
     if (await createLease(store, options.dataset, body)) return lease;
     const again = await readMaintenanceLease(store, options.dataset);
+    if (again?.lease_id === lease.lease_id) return lease;
     if (again) throw new MaintenanceLeaseHeldError(again, `the ${options.operation}`);
     throw new Error(`the maintenance lease of ${options.dataset} could not be created nor read`);
   }
