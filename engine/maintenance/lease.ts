@@ -10,9 +10,12 @@
  * one of the two always sees the other: either the ingest sees the lease and backs off, or its intent was
  * written before the lease and the compaction sees it.
  *
- * A lease is never taken over silently. Past `expires_at` it is reported as stale (its holder probably
+ * A lease is never taken over by a clock. Past `expires_at` it is reported as stale (its holder probably
  * crashed) and stays until a person releases it by its id (`lake unlock`), so a slow run is never broken
- * by a clock.
+ * by a clock. The one exception is proof: a lease naming its holder's process (`owner`: pid, host, process
+ * start identity — the local lake's commands record it) may be released by the next maintenance or ingest
+ * whose caller can tell that process is gone (`holderGone`: same machine, pid free or reused), and the caller
+ * is told (`onTakeover`).
  */
 import { randomBytes } from 'node:crypto';
 import { maintenanceLeaseKey } from '../layout.ts';
@@ -24,6 +27,21 @@ export const DEFAULT_MAINTENANCE_LEASE_TTL_MS = 2 * 60 * 60 * 1000;
 
 export type MaintenanceOperation = 'erase' | 'compact';
 
+/** The process holding a lease, when one process on one machine does (the local lake's commands). */
+export interface LeaseOwner {
+  pid: number;
+  host: string;
+  /** When the process started (ISO): with the pid, tells a reused pid from the holder. */
+  process_started_at: string;
+  /** Boot id and PID namespace (Linux): pids are only judged on the same one. */
+  machine?: string;
+  /** The process's start time in kernel clock ticks since boot (Linux): tells a reused pid exactly. */
+  start_ticks?: number;
+}
+
+/** Whether a lease's holder is provably gone (its process ended): only such a lease is released without a person. */
+export type LeaseHolderGone = (lease: MaintenanceLease) => boolean;
+
 export interface MaintenanceLease {
   lease_version: 1;
   lease_id: string;
@@ -34,6 +52,8 @@ export interface MaintenanceLease {
   acquired_at: string;
   /** Past this the lease is reported as stale; it is never released by the clock. */
   expires_at: string;
+  /** The holding process, where one process holds it (local lake): lets a dead holder's lease be taken over. */
+  owner?: LeaseOwner;
 }
 
 /** Whether the lease is past its expiry (its holder probably stopped without releasing it). */
@@ -61,7 +81,8 @@ export class MaintenanceLeaseHeldError extends Error {
 }
 
 export function describeLease(lease: MaintenanceLease): string {
-  return `the ${lease.operation === 'erase' ? 'erasure' : 'compaction'} ${lease.lease_id} by ${lease.holder} holds the maintenance lease since ${lease.acquired_at}`;
+  const pid = lease.owner ? `, pid ${lease.owner.pid}` : '';
+  return `the ${lease.operation === 'erase' ? 'erasure' : 'compaction'} ${lease.lease_id} by ${lease.holder}${pid} holds the maintenance lease since ${lease.acquired_at}`;
 }
 
 /**
@@ -90,6 +111,26 @@ export interface AcquireLeaseOptions {
   holder: string;
   /** @default DEFAULT_MAINTENANCE_LEASE_TTL_MS */
   ttlMs?: number;
+  /** The holding process, recorded in the lease. @default none (AWS: the holder is not one process of one machine) */
+  owner?: LeaseOwner;
+  /** Tells a lease left by a dead process: such a lease is released and taken. @default none: never */
+  holderGone?: LeaseHolderGone;
+  /** Called when a dead holder's lease was released. */
+  onTakeover?: (released: MaintenanceLease) => void;
+}
+
+/**
+ * Releases the dataset's lease when `holderGone` proves its holder dead (only a lease naming its process can
+ * be): answers the released lease, or undefined (none held, holder alive or unknown, or released meanwhile).
+ */
+export async function releaseLeaseOfGoneHolder(
+  store: ObjectStore,
+  dataset: string,
+  holderGone: LeaseHolderGone,
+): Promise<MaintenanceLease | undefined> {
+  const held = await readMaintenanceLease(store, dataset);
+  if (!held?.owner || !holderGone(held)) return undefined;
+  return (await releaseMaintenanceLease(store, dataset, held.lease_id)) === 'released' ? held : undefined;
 }
 
 /** Writes the lease where none is: false when the key is taken. */
@@ -120,9 +161,12 @@ export async function acquireMaintenanceLease(
     holder: options.holder,
     acquired_at: now.toISOString(),
     expires_at: new Date(now.getTime() + (options.ttlMs ?? DEFAULT_MAINTENANCE_LEASE_TTL_MS)).toISOString(),
+    ...(options.owner ? { owner: options.owner } : {}),
   };
   const body = `${JSON.stringify(lease, null, 2)}\n`;
   if (await createLease(store, options.dataset, body)) return lease;
+  const released = options.holderGone && (await releaseLeaseOfGoneHolder(store, options.dataset, options.holderGone));
+  if (released) options.onTakeover?.(released);
   const held = await readMaintenanceLease(store, options.dataset);
   if (!held) {
     // Released between our attempt and the look: one more attempt, then report whoever has it.
