@@ -1,7 +1,8 @@
 /**
  * The maintenance lease of a dataset: one object in the silver zone, `_maintenance/leases/<dataset>.json`,
- * created only where none exists (`ObjectStore.putBytes` create-only, S3 `If-None-Match: *`). An erasure or a
- * compaction on AWS holds it while it rewrites the dataset's files; of two maintenance runs only one gets it.
+ * created only where none exists (`ObjectStore.putBytes` create-only, S3 `If-None-Match: *`, a hard link
+ * locally). An erasure or a compaction — on AWS and on the local lake — holds it while it rewrites the dataset's
+ * files; of two maintenance runs only one gets it.
  *
  * Ingests respect it (engine/ingest.ts `publish`): an ingest writes its `_pending/` intent record first and
  * looks for the lease second; holding one, it restores the intent as it was, writes nothing and fails
