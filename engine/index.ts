@@ -51,6 +51,7 @@ export {
   type LeaseHolderGone,
   type LeaseOwner,
   type LeaseRelease,
+  type SerializeTakeover,
   type MaintenanceLease,
   type MaintenanceOperation,
 } from './maintenance/lease.ts';

@@ -20,6 +20,7 @@ import {
   releaseLeaseOfGoneHolder,
   type LeaseHolderGone,
   type MaintenanceLease,
+  type SerializeTakeover,
 } from './maintenance/lease.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
@@ -76,6 +77,8 @@ export interface IngestOptions {
    * releases such a lease and goes on instead of backing off. @default none: any lease held backs off
    */
   leaseHolderGone?: LeaseHolderGone;
+  /** One takeover at a time among the lease's takers (see SerializeTakeover). @default none */
+  serializeLeaseTakeover?: SerializeTakeover;
   /** Called when the publish released a dead holder's lease. */
   onLeaseTakeover?: (released: MaintenanceLease) => void;
 }
@@ -221,6 +224,7 @@ export async function ingestObject(
       workDir: options.workDir,
       durationMs: () => Math.round(performance.now() - t0),
       leaseHolderGone: options.leaseHolderGone,
+      serializeLeaseTakeover: options.serializeLeaseTakeover,
       onLeaseTakeover: options.onLeaseTakeover,
     });
     if (published !== manifest) return published; // maintained meanwhile: nothing written, as at the start
@@ -341,6 +345,8 @@ export interface PublishOptions {
   stagingPrefix?: string;
   /** See IngestOptions.leaseHolderGone. @default none */
   leaseHolderGone?: LeaseHolderGone;
+  /** See IngestOptions.serializeLeaseTakeover. @default none */
+  serializeLeaseTakeover?: SerializeTakeover;
   /** See IngestOptions.onLeaseTakeover. */
   onLeaseTakeover?: (released: MaintenanceLease) => void;
 }
@@ -399,7 +405,8 @@ export async function publish(
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
   // A lease whose holder is provably dead is released (a maintenance taking the lease after this sees the intent).
   const released =
-    options.leaseHolderGone && (await releaseLeaseOfGoneHolder(store, manifest.dataset, options.leaseHolderGone));
+    options.leaseHolderGone &&
+    (await releaseLeaseOfGoneHolder(store, manifest.dataset, options.leaseHolderGone, options.serializeLeaseTakeover));
   if (released) options.onLeaseTakeover?.(released);
   const lease = await readMaintenanceLease(store, manifest.dataset);
   if (lease) {

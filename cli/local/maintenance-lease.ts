@@ -6,8 +6,11 @@
  * by a killed command is released by the next maintenance or ingest on this machine, with a note; a lease whose
  * holder cannot be judged (another host, no /proc) is released by a person (`lake unlock`) once stale.
  */
-import { currentOwner, ownerState, sameMachine } from '../../adapters/local/process-owner.ts';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withFileLock } from '../../adapters/local/file-lock.ts';
+import { currentOwner, ownerState, sameMachine } from '../../adapters/local/process-owner.ts';
 import {
   acquireMaintenanceLease,
   describeLease,
@@ -16,6 +19,7 @@ import {
   type LeaseHolderGone,
   type MaintenanceLease,
   type MaintenanceOperation,
+  type SerializeTakeover,
 } from '../../engine/index.ts';
 import { localIdentity } from './identity.ts';
 import { UserError } from '../errors.ts';
@@ -24,6 +28,18 @@ import type { LocalLake } from './lake.ts';
 /** A lease's holder process is provably gone: it ran on this machine and its pid is free or now another process's. */
 export const localLeaseHolderGone: LeaseHolderGone = (lease) =>
   lease.owner !== undefined && sameMachine(lease.owner) && ownerState(lease.owner) === 'gone';
+
+/**
+ * Takeovers of a dataset's lease one at a time (`<lake>/locks/<dataset>.lease-takeover.lock`, held for the few
+ * milliseconds of a read and a delete): two takers never both release the dead lease, one deleting the lease the
+ * other has just created.
+ */
+export function serializeLocalTakeover(lakeDir: string): SerializeTakeover {
+  return async (dataset, takeover) => {
+    await mkdir(join(lakeDir, 'locks'), { recursive: true });
+    return withFileLock(join(lakeDir, 'locks', `${dataset}.lease-takeover.lock`), takeover, { waitMs: 30_000 });
+  };
+}
 
 /** The note printed when a dead holder's lease was released. */
 export function takeoverNote(released: MaintenanceLease): string {
@@ -55,6 +71,7 @@ async function acquireLocal(
         holder: `${localIdentity()} (lake ${operation})`,
         owner: currentOwner(),
         holderGone: localLeaseHolderGone,
+        serializeTakeover: serializeLocalTakeover(lake.dir),
         onTakeover: (released) => hooks.onTakeover?.(takeoverNote(released)),
       });
     } catch (e) {

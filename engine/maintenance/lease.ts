@@ -43,6 +43,15 @@ export interface LeaseOwner {
 /** Whether a lease's holder is provably gone (its process ended): only such a lease is released without a person. */
 export type LeaseHolderGone = (lease: MaintenanceLease) => boolean;
 
+/**
+ * Runs a takeover (read the lease, judge it, delete it by id) one at a time among the takers of a dataset, so
+ * two of them never see the same dead lease and one deletes the lease the other has just created.
+ */
+export type SerializeTakeover = (
+  dataset: string,
+  takeover: () => Promise<MaintenanceLease | undefined>,
+) => Promise<MaintenanceLease | undefined>;
+
 export interface MaintenanceLease {
   lease_version: 1;
   lease_id: string;
@@ -116,6 +125,8 @@ export interface AcquireLeaseOptions {
   owner?: LeaseOwner;
   /** Tells a lease left by a dead process: such a lease is released and taken. @default none: never */
   holderGone?: LeaseHolderGone;
+  /** @default none: the takeover is not serialized (see SerializeTakeover) */
+  serializeTakeover?: SerializeTakeover;
   /** Called when a dead holder's lease was released. */
   onTakeover?: (released: MaintenanceLease) => void;
 }
@@ -128,10 +139,18 @@ export async function releaseLeaseOfGoneHolder(
   store: ObjectStore,
   dataset: string,
   holderGone: LeaseHolderGone,
+  serialize?: SerializeTakeover,
 ): Promise<MaintenanceLease | undefined> {
-  const held = await readMaintenanceLease(store, dataset);
-  if (!held?.owner || !holderGone(held)) return undefined;
-  return (await releaseMaintenanceLease(store, dataset, held.lease_id)) === 'released' ? held : undefined;
+  const dead = (lease: MaintenanceLease | undefined): lease is MaintenanceLease =>
+    lease?.owner !== undefined && holderGone(lease);
+  if (!dead(await readMaintenanceLease(store, dataset))) return undefined;
+  const takeover = async () => {
+    // Judged again inside the serialization: another taker may have released it and a new holder taken it.
+    const held = await readMaintenanceLease(store, dataset);
+    if (!dead(held)) return undefined;
+    return (await releaseMaintenanceLease(store, dataset, held.lease_id)) === 'released' ? held : undefined;
+  };
+  return serialize ? serialize(dataset, takeover) : takeover();
 }
 
 /** Writes the lease where none is: false when the key is taken. */
@@ -166,7 +185,9 @@ export async function acquireMaintenanceLease(
   };
   const body = `${JSON.stringify(lease, null, 2)}\n`;
   if (await createLease(store, options.dataset, body)) return lease;
-  const released = options.holderGone && (await releaseLeaseOfGoneHolder(store, options.dataset, options.holderGone));
+  const released =
+    options.holderGone &&
+    (await releaseLeaseOfGoneHolder(store, options.dataset, options.holderGone, options.serializeTakeover));
   if (released) options.onTakeover?.(released);
   const held = await readMaintenanceLease(store, options.dataset);
   if (!held) {

@@ -173,4 +173,43 @@ describe('the local maintenance lease', () => {
     }
     await expectEveryRowOnce();
   });
+
+  it('of several commands meeting the same dead lease, exactly one takes it over and holds the dataset; the others are refused', async () => {
+    const dead = await acquireMaintenanceLease(lake.store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: 'someone@here (lake compact)',
+      owner: deadOwner(),
+    });
+    const notes: string[] = [];
+    process.env.LAKE_MAINTENANCE_LOCK_WAIT_MS = '0';
+    let holding = 0;
+    let most = 0;
+    try {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 6 }, () =>
+          withLocalMaintenanceLease(
+            lake,
+            'transactions',
+            'compact',
+            async () => {
+              most = Math.max(most, ++holding);
+              await new Promise((r) => setImmediate(r));
+              holding--;
+            },
+            { onTakeover: (n) => notes.push(n) },
+          ),
+        ),
+      );
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toContain(dead.lease_id);
+      expect(most).toBe(1);
+      expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+      for (const o of outcomes)
+        if (o.status === 'rejected') expect(String(o.reason)).toMatch(/another maintenance command is rewriting/);
+    } finally {
+      delete process.env.LAKE_MAINTENANCE_LOCK_WAIT_MS;
+    }
+    expect(await readMaintenanceLease(lake.store, 'transactions')).toBeUndefined();
+  });
 });
