@@ -7,6 +7,7 @@ import { LocalLake, LOCAL_PII_SALT } from '../local/lake.ts';
 import { requireLake } from '../local/lake-dir.ts';
 import { localIdentity } from '../local/identity.ts';
 import { withLocalMaintenanceLease } from '../local/maintenance-lease.ts';
+import { inFlightNote, pendingIngests } from '../pending-ingests.ts';
 import { claimWorkDir } from '../local/work-dir.ts';
 import { awsMode, type AwsOptions, type JsonOptions, type LakeOptions } from '../options.ts';
 import { formatCount, plural } from '../ui/format.ts';
@@ -116,12 +117,24 @@ async function eraseLocal(options: EraseCommandOptions, io: Io): Promise<void> {
     }
   };
   // A dry run writes nothing: it takes no lease (as on AWS), so ingests go on beside it.
+  let inFlight: string[] = [];
   const record = options.dryRun
     ? await erase()
-    : await withLocalMaintenanceLease(lake, dataset, 'erase', erase, {
-        onWait: (who) => io.note(io.errStyle.dim(`waiting: ${who}…\n`)),
-        onTakeover: (note) => io.note(io.errStyle.yellow(note)),
-      });
+    : await withLocalMaintenanceLease(
+        lake,
+        dataset,
+        'erase',
+        async () => {
+          // Ingests that passed their lease check before the lease existed may still write: name them.
+          inFlight = await pendingIngests(lake.store, dataset);
+          return erase();
+        },
+        {
+          onWait: (who) => io.note(io.errStyle.dim(`waiting: ${who}…\n`)),
+          onTakeover: (note) => io.note(io.errStyle.yellow(note)),
+        },
+      );
+  if (inFlight.length) io.note(io.errStyle.yellow(inFlightNote(dataset, inFlight)));
   const gold = record.dry_run ? undefined : await refreshGoldAfterIngest(lake, io);
   if (options.json) io.print(renderJson(record));
   else printErasure(record, io);

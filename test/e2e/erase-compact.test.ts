@@ -230,5 +230,18 @@ describe('lake erase and lake compact, as a user runs them', () => {
     const compacted = await run('compact', '--dataset', 'transactions');
     expect(compacted.code, compacted.stderr).toBe(0);
     expect(await fingerprint()).toEqual([after]);
+
+    // An ingest that passed its lease check before the erasure took the lease (its intent record) is named.
+    const intent = '_pending/transactions/in-flight.json';
+    await store.putBytes('silver', intent, JSON.stringify({ source: { key: 'transactions/in-flight.csv' } }));
+    try {
+      const erased = await run('erase', '--dataset', 'transactions', '--where', 'account_id = NOBODY');
+      expect(erased.code, erased.stderr).toBe(0);
+      expect(erased.stderr).toContain(
+        '1 ingest of transactions was in flight when the erasure started (silver/_pending/transactions/: transactions/in-flight.csv): run this erasure again once it has finished',
+      );
+    } finally {
+      await store.delete('silver', [intent]);
+    }
   });
 });
