@@ -186,10 +186,7 @@ export async function ingestObject(
       if (!contract)
         throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
       if (options.onePassMaxBytes !== undefined && spooled.bytesUncompressed > options.onePassMaxBytes)
-        throw new FileRejection(
-          FileReason.TOO_LARGE_FOR_ONE_PASS,
-          `${spooled.bytesUncompressed} bytes of text, more than the ${options.onePassMaxBytes} one invocation transforms, and the file cannot be cut into chunks (see the fan-out's log for why); split it, or replay it where one pass may run longer`,
-        );
+        throw tooLargeForOnePass(spooled.bytesUncompressed, options.onePassMaxBytes);
       result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
         rejectsLimits: options.rejectsLimits,
         maxRecordBytes,
@@ -228,6 +225,66 @@ export async function ingestObject(
       onLeaseTakeover: options.onLeaseTakeover,
     });
     if (published !== manifest) return published; // maintained meanwhile: nothing written, as at the start
+    await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
+    return manifest;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** A text above what one invocation transforms, that the fan-out could not cut into chunks. */
+export function tooLargeForOnePass(bytes: number, onePassMaxBytes: number): FileRejection {
+  return new FileRejection(
+    FileReason.TOO_LARGE_FOR_ONE_PASS,
+    `${bytes} bytes of text, more than the ${onePassMaxBytes} one invocation transforms, and the file cannot be cut into chunks (see the fan-out's log for why); split it, or replay it where one pass may run longer`,
+  );
+}
+
+/**
+ * Rejects an object whole without a local copy of it (the fan-out's plan, for an object too large to
+ * spool): the rejection record, the manifest and the original copied to quarantine by `keepOriginal` (a
+ * stream from bronze), published as `ingestObject` publishes a rejection.
+ */
+export async function rejectObject(
+  source: SourceRef,
+  contract: DatasetContract | undefined,
+  rejection: FileRejection,
+  sizes: InputSizes,
+  startedAt: Date,
+  options: IngestOptions & { keepOriginal: (key: string) => Promise<void> },
+): Promise<Manifest> {
+  const stamp = runStampFor(source, contract, startedAt);
+  const scratch = options.workDir ?? tmpdir();
+  await mkdir(scratch, { recursive: true });
+  const workDir = await mkdtemp(join(scratch, 'lake-reject-'));
+  try {
+    const recordsPath = join(workDir, 'rejection.parquet');
+    await withDuckDb({ tempDirectory: join(workDir, 'spill') }, 'writing the file rejection', (db) =>
+      writeFileRejection(db, stamp, rejection.reason, rejection.detail, recordsPath),
+    );
+    const manifest = buildManifest(
+      source,
+      stamp,
+      contract,
+      undefined,
+      { reason: rejection.reason, detail: rejection.detail, recordsPath },
+      sizes,
+      startedAt,
+    );
+    const published = await publish(
+      manifest,
+      undefined,
+      { recordsPath },
+      {
+        store: options.store,
+        catalog: options.catalog,
+        uploadConcurrency: options.uploadConcurrency,
+        keepOriginal: options.keepOriginal,
+        workDir: options.workDir,
+        durationMs: () => Date.now() - startedAt.getTime(),
+      },
+    );
+    if (published !== manifest) return published;
     await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
     return manifest;
   } finally {
@@ -335,6 +392,8 @@ export interface PublishOptions {
   uploadConcurrency?: number;
   /** The input as received, kept whole in quarantine when the file is rejected. */
   rawPath?: string;
+  /** Keeps the input whole under this quarantine key when there is no `rawPath` (streamed from bronze). */
+  keepOriginal?: (key: string) => Promise<void>;
   /** Scratch space (rewriting compacted files that hold rows of an earlier run). @default os.tmpdir() */
   workDir?: string;
   /** The manifest's `duration_ms`, asked when the manifest is written. */
@@ -425,11 +484,13 @@ export async function publish(
   if (manifest.quarantine.records_key && recordsPath)
     await store.putFile('quarantine', manifest.quarantine.records_key, recordsPath, PARQUET);
   if (manifest.quarantine.file_key) {
-    if (!options.rawPath)
+    if (options.rawPath)
+      await store.putFile('quarantine', manifest.quarantine.file_key, options.rawPath, 'application/octet-stream');
+    else if (options.keepOriginal) await options.keepOriginal(manifest.quarantine.file_key);
+    else
       throw new EngineInvariantError(
         `the rejected file ${manifest.source.key} has no local copy to keep in quarantine`,
       );
-    await store.putFile('quarantine', manifest.quarantine.file_key, options.rawPath, 'application/octet-stream');
   }
 
   if (result && result.partitions.length && result.partitions[0]?.values.length) {

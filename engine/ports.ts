@@ -119,6 +119,11 @@ export interface ObjectStore {
     contentType?: string,
     options?: Pick<PutOptions, 'ifNoneMatch'>,
   ): Promise<void>;
+  /**
+   * Uploads bytes as they are produced, nothing kept but the parts in flight (S3: multipart upload, aborted
+   * on failure); readers never see a partial object. The body's own error fails the put.
+   */
+  putStream(zone: Zone, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void>;
   /** The object's bytes, or undefined when it does not exist. Small objects only (manifests). */
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
   /** The object's identity and metadata, or undefined when it does not exist; AccessDeniedError when refused. */

@@ -16,7 +16,7 @@ export interface SpooledInput {
 }
 
 /** How much of the start of the text is checked for binary content. */
-const SNIFF_BYTES = 64 * 1024;
+export const SNIFF_BYTES = 64 * 1024;
 
 export interface RawInput {
   rawPath: string;
@@ -56,7 +56,7 @@ const readHead = (path: string, length: number): Promise<Buffer> => readBytes(pa
 async function isBlank(path: string, size: number): Promise<boolean> {
   if (size === 0) return true;
   for await (const chunk of createReadStream(path, { encoding: 'utf8' })) {
-    if (/\S/.test((chunk as string).replace(/\uFEFF/g, ''))) return false;
+    if (hasText(chunk as string)) return false;
   }
   return true;
 }
@@ -81,8 +81,29 @@ export const DEFAULT_EXPANSION_LIMITS: ExpansionLimits = {
   maxBytes: 64 * 2 ** 30,
 };
 
+/** The most bytes a gzip of `bytesIn` compressed bytes may expand to. */
+export const expansionCap = (limits: ExpansionLimits, bytesIn: number): number =>
+  Math.min(limits.maxBytes, Math.max(limits.ratioFloorBytes, limits.maxRatio * bytesIn));
+
+/** The rejection of a gzip whose text passed `cap` bytes (decompression stopped at `stoppedAt`). */
+export function expansionRejection(
+  limits: ExpansionLimits,
+  cap: number,
+  bytesIn: number,
+  stoppedAt: number,
+): FileRejection {
+  const which =
+    cap === limits.maxBytes
+      ? `the ${limits.maxBytes}-byte limit`
+      : `${limits.maxRatio}× its ${bytesIn} compressed bytes`;
+  return new FileRejection(
+    FileReason.EXPANSION_LIMIT,
+    `the gzip expands beyond ${which}; decompression stopped at ${stoppedAt} bytes`,
+  );
+}
+
 /** zlib's own errors (bad data, truncated stream) as opposed to the disk's or the process's. */
-const isZlibError = (e: unknown): boolean => {
+export const isZlibError = (e: unknown): boolean => {
   const code = (e as NodeJS.ErrnoException).code;
   return typeof code === 'string' && code.startsWith('Z_');
 };
@@ -102,7 +123,7 @@ export async function decodeText(
   const spooled: SpooledInput = { path: rawPath, rawPath, compression, bytesIn, bytesUncompressed: bytesIn };
   if (compression === 'gzip') {
     let bytesUncompressed = 0;
-    const cap = Math.min(limits.maxBytes, Math.max(limits.ratioFloorBytes, limits.maxRatio * bytesIn));
+    const cap = expansionCap(limits, bytesIn);
     try {
       await pipeline(
         createReadStream(rawPath),
@@ -110,16 +131,7 @@ export async function decodeText(
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
             bytesUncompressed += chunk.length;
-            if (bytesUncompressed > cap) {
-              const which =
-                cap === limits.maxBytes
-                  ? `the ${limits.maxBytes}-byte limit`
-                  : `${limits.maxRatio}× its ${bytesIn} compressed bytes`;
-              throw new FileRejection(
-                FileReason.EXPANSION_LIMIT,
-                `the gzip expands beyond ${which}; decompression stopped at ${bytesUncompressed} bytes`,
-              );
-            }
+            if (bytesUncompressed > cap) throw expansionRejection(limits, cap, bytesIn, bytesUncompressed);
             yield chunk;
           }
         },
@@ -134,12 +146,30 @@ export async function decodeText(
     Object.assign(spooled, { path: plainPath, bytesUncompressed });
   }
   const head = await readHead(spooled.path, SNIFF_BYTES);
-  if (head.includes(0)) throw new FileRejection(FileReason.UNREADABLE, 'not text: NUL bytes in the first 64 KiB');
-  if (await isBlank(spooled.path, spooled.bytesUncompressed)) {
-    throw new FileRejection(
-      FileReason.EMPTY_FILE,
-      spooled.bytesUncompressed === 0 ? 'the object has no content' : 'the object contains only whitespace',
-    );
-  }
+  const rejection = await textRejection(head, spooled.bytesUncompressed, () =>
+    isBlank(spooled.path, spooled.bytesUncompressed),
+  );
+  if (rejection) throw rejection;
   return spooled;
+}
+
+/** Whether text has anything but whitespace (and byte order marks). */
+export const hasText = (text: string): boolean => /\S/.test(text.replace(/\uFEFF/g, ''));
+
+/**
+ * What the text cannot be ingested for whatever its records: NUL bytes in its first `SNIFF_BYTES` (`head`),
+ * no bytes, or nothing but whitespace.
+ */
+export async function textRejection(
+  head: Buffer,
+  bytes: number,
+  blank: () => Promise<boolean> | boolean,
+): Promise<FileRejection | undefined> {
+  if (head.includes(0)) return new FileRejection(FileReason.UNREADABLE, 'not text: NUL bytes in the first 64 KiB');
+  if (await blank())
+    return new FileRejection(
+      FileReason.EMPTY_FILE,
+      bytes === 0 ? 'the object has no content' : 'the object contains only whitespace',
+    );
+  return undefined;
 }

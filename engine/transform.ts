@@ -23,7 +23,7 @@ import {
 import { MIXED_LINE_ENDS, writeRouted, type RoutedPartition } from './routed.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
-import { writeChunk } from './sources/records.ts';
+import { writeChunk, type ByteChunk } from './sources/records.ts';
 import type { RunStamp } from './stamp.ts';
 
 export { SILVER_ROW_GROUP_SIZE } from './routed.ts';
@@ -68,6 +68,12 @@ export interface TransformOptions {
   chunking?: ChunkingOptions;
   /** The input is the engine's own scratch copy (decompressed gzip): deleted once a cut copy replaces it. @default false */
   inputDisposable?: boolean;
+  /**
+   * JSON Lines keys are sampled from this text instead of the input's start, when the input is one chunk of
+   * a larger text (a fan-out chunk): the whole text's first lines, so every chunk binds as one pass does.
+   * @default the input
+   */
+  keySamplePath?: string;
 }
 
 /**
@@ -110,6 +116,16 @@ interface PreparedText {
 }
 
 /**
+ * Bytes per chunk that cut a text of `bytes` into as few chunks of at most about `chunkBytes` as possible,
+ * all of about the same size (a short last chunk would leave a core idle while the others finish). A
+ * function of the text's size alone, as the chunk plan must be.
+ */
+export function evenChunkBytes(bytes: number, chunking: ChunkingOptions): number {
+  if (!(bytes > chunking.chunkBytes)) return chunking.chunkBytes;
+  return Math.ceil(bytes / Math.ceil(bytes / chunking.chunkBytes));
+}
+
+/**
  * The one byte scan of the text: records, blank lines, quoting, line ends, oversize records and the chunk
  * plan. Oversize records are cut out — unless the text has carriage returns without a line feed, where the
  * scan cannot tell the records the reader sees (a classic-Mac file is one huge "record" to it): such a text
@@ -123,18 +139,21 @@ async function prepareText(
   maxRecordBytes: number,
   chunking: ChunkingOptions,
 ): Promise<PreparedText> {
-  const options = {
+  const optionsFor = async (text: string) => ({
     maxRecordBytes,
-    chunking: { recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: chunking.chunkBytes },
-  };
-  const scan = await scanInput(contract, path, workDir, options);
+    chunking: {
+      recordsPerChunk: Number.POSITIVE_INFINITY,
+      bytesPerChunk: evenChunkBytes((await stat(text)).size, chunking),
+    },
+  });
+  const scan = await scanInput(contract, path, workDir, await optionsFor(path));
   if (scan.oversize.length === 0 || scan.lineEnds.bareCr > 0)
     return { path, disposable, scan: { ...scan, oversize: [] }, oversize: [], expectedRows: scan.expectedRows };
   const oversize = await Promise.all(scan.oversize.map(async (o) => ({ ...o, head: await recordHead(path, o) })));
   const cut = join(workDir, 'input.fit.txt');
   await cutRecords(path, cut, scan.oversize);
   if (disposable) await rm(path, { force: true }); // /tmp holds one copy of the text, not two
-  const rescan = await scanInput(contract, cut, workDir, options);
+  const rescan = await scanInput(contract, cut, workDir, await optionsFor(cut));
   if (rescan.oversize.length > 0)
     throw new EngineInvariantError('records over the limit remain after cutting them out');
   return { path: cut, disposable: true, scan: rescan, oversize, expectedRows: scan.expectedRows };
@@ -247,7 +266,8 @@ async function transformChunks(
   piiSalt: string,
   text: PreparedText,
   workDir: string,
-  options: Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>>,
+  options: Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>> &
+    Pick<TransformOptions, 'keySamplePath'>,
 ): Promise<ChunkOutput[]> {
   const dirOf = async (i: number): Promise<string> => {
     const dir = chunkDir(workDir, i);
@@ -266,7 +286,7 @@ async function transformChunks(
           contract,
           stamp,
           piiSalt,
-          { path: text.path, scan: text.scan, samplePath: text.path },
+          { path: text.path, scan: text.scan, samplePath: options.keySamplePath ?? text.path },
           dir,
           options.rejectsLimits,
         ),
@@ -300,13 +320,13 @@ async function transformChunks(
       const dir = await dirOf(i);
       const path = join(dir, 'input.txt');
       await writeChunk(text.path, text.scan.headerBytes, chunk, path);
-      const scan = await scanInput(contract, path, dir);
+      const scan = text.scan.blankLines === 0 ? chunkScan(text.scan, chunk) : await scanInput(contract, path, dir);
       const output = await transformChunk(
         settings,
         contract,
         stamp,
         piiSalt,
-        { path, scan, samplePath: text.path },
+        { path, scan, samplePath: options.keySamplePath ?? text.path },
         dir,
         options.rejectsLimits,
       );
@@ -319,6 +339,23 @@ async function transformChunks(
     for (let i = 0; i < text.scan.chunks.length; i++) await rm(chunkDir(workDir, i), { recursive: true, force: true });
     return onePass();
   }
+}
+
+/**
+ * A chunk's byte scan, as the scan of the whole text already knows it when the text has no blank lines
+ * (else the chunk is scanned for its own list of them, numbered within the chunk). Its quoting is clean
+ * and its line ends are one style, as a chunked text's are; its longest record is taken as the text's
+ * (which only decides, conservatively, how the rejects pass reads it).
+ */
+function chunkScan(whole: InputScan, chunk: ByteChunk): InputScan {
+  return {
+    ...whole,
+    records: chunk.records,
+    expectedRows: chunk.records,
+    oversize: [],
+    chunks: [],
+    blankLinesFile: undefined,
+  };
 }
 
 /** A chunk's own scratch directory (its text, outputs, rejects and spill). */
@@ -375,6 +412,7 @@ export async function transformToLocal(
     rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
     parallelism,
     chunking,
+    keySamplePath: options.keySamplePath,
   });
   const { oversize } = text;
   const chunkRows = chunks.reduce((sum, c) => sum + c.expectedRows, 0);

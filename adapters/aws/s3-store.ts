@@ -126,6 +126,23 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** Multipart from a stream: at most `partSize × queueSize` bytes held; a failed upload is aborted (no parts left). */
+  async putStream(zone: Zone, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void> {
+    const bucket = this.bucket(zone);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: Readable.from(body), ContentType: contentType },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (error) {
+      throw new S3StoreError('Upload', bucket, key, error);
+    }
+  }
+
   /** Create only (`ifNoneMatch`): 412 (taken) or 409 (a racing conditional write) is ObjectExistsError. */
   async putBytes(
     zone: Zone,

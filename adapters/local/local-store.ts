@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   ObjectExistsError,
   type ObjectHead,
@@ -98,6 +99,19 @@ export class LocalObjectStore implements ObjectStore {
       else await rename(aside, target);
     } finally {
       await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
+    }
+  }
+
+  /** Written aside as it arrives, renamed over the key once complete; a failed body leaves nothing. */
+  async putStream(zone: Zone, key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const target = this.path(zone, key);
+    await mkdir(dirname(target), { recursive: true });
+    const aside = stagingName(target);
+    try {
+      await pipeline(body, createWriteStream(aside));
+      await rename(aside, target);
+    } finally {
+      await unlink(aside).catch(() => {}); // gone after the rename
     }
   }
 

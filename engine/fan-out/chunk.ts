@@ -145,6 +145,15 @@ export async function transformFanOutChunk(
   try {
     const path = join(workDir, 'chunk.txt');
     await downloadChunk(options.store, plan, index, path);
+    // JSON Lines: keys are bound from the whole text's first lines, as the one pass binds them.
+    let keySamplePath: string | undefined;
+    if (plan.key_sample) {
+      keySamplePath = join(workDir, 'key-sample.jsonl');
+      const sample = await options.store.open('silver', plan.key_sample);
+      if (!sample)
+        throw new EngineInvariantError(`the key sample of ${plan.source.key} is gone from silver/${plan.key_sample}`);
+      await downloadTo(sample.body, keySamplePath);
+    }
     const stamp = runStampFor(sourceOfPlan(plan), contract, new Date(plan.started_at));
     let result: TransformResult;
     try {
@@ -161,6 +170,7 @@ export async function transformFanOutChunk(
           parallelism: options.threads ?? 1,
           chunking: options.chunking,
           inputDisposable: true,
+          keySamplePath,
         },
       );
     } catch (caught) {

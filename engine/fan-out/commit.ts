@@ -11,7 +11,16 @@ import type { DatasetContract } from '../contract/types.ts';
 import { withDuckDb } from '../duckdb.ts';
 import { ingestEvent } from '../events.ts';
 import type { HeaderMatch } from '../header.ts';
-import { buildManifest, deletePrefix, ingestObject, publish, runStampFor, type IngestOptions } from '../ingest.ts';
+import {
+  buildManifest,
+  deletePrefix,
+  ingestObject,
+  publish,
+  rejectObject,
+  runStampFor,
+  tooLargeForOnePass,
+  type IngestOptions,
+} from '../ingest.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey, silverFileName } from '../layout.ts';
 import type { Manifest, PendingIngest } from '../manifest.ts';
@@ -137,14 +146,31 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
   const results = await chunkResults(plan, options);
   const rejected = results.find((r) => r.rejection);
   if (rejected?.rejection) {
-    const body = readRange(
-      options.store,
-      'bronze',
-      plan.source.key,
-      { start: 0, end: plan.source.size },
-      plan.source.version_id ?? undefined,
-    );
-    const manifest = await ingestObject(source, body, options);
+    const body = (): AsyncIterable<Buffer> =>
+      readRange(
+        options.store,
+        'bronze',
+        plan.source.key,
+        { start: 0, end: plan.source.size },
+        plan.source.version_id ?? undefined,
+      );
+    // Above what one invocation transforms, the verdict is known without spooling the object: rejected whole,
+    // its original streamed from bronze to quarantine (a spool of it could fill the scratch disk).
+    const limit = options.onePassMaxBytes;
+    const manifest =
+      limit !== undefined && plan.sizes.bytesUncompressed > limit
+        ? await rejectObject(
+            source,
+            contract,
+            tooLargeForOnePass(plan.sizes.bytesUncompressed, limit),
+            plan.sizes,
+            new Date(),
+            {
+              ...options,
+              keepOriginal: (key) => options.store.putStream('quarantine', key, body(), 'application/octet-stream'),
+            },
+          )
+        : await ingestObject(source, body(), options);
     await deletePrefix(options.store, 'silver', plan.staging_prefix);
     return {
       kind: 'ingested',
@@ -184,7 +210,11 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
       reasons,
       partitions,
       quarantineFile: quarantine?.path,
-      header: headerOf(contract, results[0]),
+      // A JSON Lines chunk whose every record was over the limit bound nothing: any other chunk binds as the whole text.
+      header: headerOf(
+        contract,
+        results.find((r) => Object.keys(r.columns.matched).length + r.columns.ignored.length > 0) ?? results[0],
+      ),
       chunked: results.some((r) => r.rejects_in_chunks),
       chunks: plan.chunks.length,
     };

@@ -15,6 +15,9 @@ export const planKey = (staging: string): string => `${staging}plan.json`;
 /** A gzip source's decompressed text (gzip has no byte ranges). */
 export const stagedTextKey = (staging: string): string => `${staging}text.txt`;
 
+/** A JSON Lines source's first lines (records over the limit cut out): every chunk samples its keys from them. */
+export const keySampleKey = (staging: string): string => `${staging}key-sample.jsonl`;
+
 const chunkPrefix = (staging: string, index: number): string => `${staging}chunk-${String(index).padStart(5, '0')}/`;
 
 /** Written last by a chunk: its presence means every other staged file of the chunk is in place. */

@@ -1,49 +1,102 @@
 /**
- * Step 1 of a fan-out ingest: the object is spooled once, scanned once for record ends, and cut into
- * record-aligned chunks that other invocations transform on their own. A file the byte scan cannot vouch
- * for (stray quotes, mixed line ends, no header line end), that fits one chunk, or that is rejected whole
- * is ingested here in one pass instead, exactly as the one-invocation path would.
+ * Step 1 of a fan-out ingest: the object is read once as a stream and scanned for record ends as it
+ * arrives — nothing of it is kept on local disk (a gzip is decompressed on the fly and its text uploaded to
+ * the staging prefix by multipart upload while it is scanned) — and cut into record-aligned chunks that
+ * other invocations transform on their own. Locally the plan writes only the header (CSV) or the key sample
+ * (JSON Lines), within `planScratchBytes`. A file the byte scan cannot vouch for (stray quotes, mixed line
+ * ends, no header line end), that fits one chunk, or that is rejected whole is ingested here in one pass
+ * instead, exactly as the one-invocation path would — or, above what one invocation transforms, rejected
+ * whole (TOO_LARGE_FOR_ONE_PASS, or the reason the stream found) without a local copy.
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
 import type { DatasetContract } from '../contract/types.ts';
-import { withDuckDb } from '../duckdb.ts';
+import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
 import { normalizeEtag } from '../identity.ts';
 import {
   asDeterministicRejection,
   deletePrefix,
   ingestObject,
   maintainedSince,
+  rejectObject,
   runStampFor,
+  tooLargeForOnePass,
   type IngestOptions,
+  type InputSizes,
 } from '../ingest.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
-import { asFileRejection, prepareSource, scanInput, type InputScan } from '../reader.ts';
-import { FileRejection } from '../reasons.ts';
+import type { ObjectStore, Zone } from '../ports.ts';
+import { asFileRejection, prepareSource, recordLayout } from '../reader.ts';
+import { EngineInvariantError, FileRejection, FileReason } from '../reasons.ts';
+import { KEY_SAMPLE_LINES, jsonLinesReader } from '../sources/jsonl.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../sources/oversize.ts';
-import { decodeText, spoolRaw, type SpooledInput } from '../spool.ts';
-import { planKey, stagedTextKey, stagingPrefix } from './keys.ts';
+import { scanRecordStream, type RecordScan } from '../sources/records.ts';
+import {
+  DEFAULT_EXPANSION_LIMITS,
+  expansionCap,
+  expansionRejection,
+  hasText,
+  isZlibError,
+  SNIFF_BYTES,
+  textRejection,
+  type ExpansionLimits,
+} from '../spool.ts';
+import { readRange } from './chunk.ts';
+import { keySampleKey, planKey, stagedTextKey, stagingPrefix } from './keys.ts';
 import type { FanOutPlan } from './types.ts';
 
 /** Text per fan-out chunk: about 40 s of one vCPU at the measured ~13 MB/s, well inside one invocation. @default 512 MiB */
 export const DEFAULT_FAN_OUT_CHUNK_BYTES = 512 << 20;
 
+/** The most the plan writes to local disk: the header or the key sample, never the object. @default 256 MiB */
+export const DEFAULT_PLAN_SCRATCH_BYTES = 256 << 20;
+
+/**
+ * Records of a JSON Lines text the key sample holds: the one pass binds keys from the first KEY_SAMPLE_LINES
+ * rows its reader yields, and a tenth more covers lines the reader skips (invalid UTF-8); a sample that
+ * still yields fewer rows is not trusted (see `keySample`).
+ */
+const SAMPLE_RECORDS = Math.ceil(KEY_SAMPLE_LINES * 1.1);
+
 export interface FanOutPlanOptions extends IngestOptions {
   /** A chunk ends at the first record end past this many bytes of text. @default DEFAULT_FAN_OUT_CHUNK_BYTES */
   fanOutChunkBytes?: number;
+  /**
+   * The most bytes the plan writes to its scratch directory (the CSV header, the JSON Lines key sample); a
+   * file that would need more is ingested in one pass instead. @default DEFAULT_PLAN_SCRATCH_BYTES
+   */
+  planScratchBytes?: number;
+  /**
+   * How far a gzip may expand while the plan streams it. The plan stores none of the text locally, so the
+   * scratch disk that bounds `expansionLimits` on a one-invocation path (Lambda: a share of `/tmp`) does not
+   * bound it; its one-pass fallbacks keep `expansionLimits`. @default expansionLimits
+   */
+  planExpansionLimits?: ExpansionLimits;
 }
 
 export type PlanOutcome =
   | { kind: 'fan-out'; plan: FanOutPlan; planKey: string }
-  /** Ingested in one pass here; `why` says why it was not fanned out. */
+  /** Ingested in one pass here (or rejected whole); `why` says why it was not fanned out. */
   | { kind: 'ingested'; manifest: Manifest; why: string };
 
+/** What the stream gave: its sizes and scan, or the reason the text is rejected whole. */
+interface StreamedText {
+  sizes: InputSizes;
+  scan: RecordScan | undefined;
+  rejection: FileRejection | undefined;
+}
+
 /** Why the scanned text cannot be cut into chunks that read exactly as the one pass reads it, or undefined when it can. */
-function whyNotChunked(scan: InputScan, bytes: number): string | undefined {
+function whyNotChunked(scan: RecordScan, bytes: number): string | undefined {
   const { crlf, lf, bareCr } = scan.lineEnds;
   if (scan.headerBytes < 0) return 'the header has no line end';
   if (!scan.quotingClean) return 'quotes stand where the byte scan cannot vouch for the records the reader sees';
@@ -55,16 +108,183 @@ function whyNotChunked(scan: InputScan, bytes: number): string | undefined {
   return undefined;
 }
 
-/** Binds the header the way the one pass does; a file whose header is rejected is not worth fanning out. */
-async function headerRejection(
+/** The first buffers of a body until `n` bytes are seen, and the whole body again (those buffers first). */
+async function peek(body: AsyncIterable<Uint8Array>, n: number): Promise<{ head: Buffer; all: AsyncIterable<Buffer> }> {
+  const iterator = body[Symbol.asyncIterator]();
+  const seen: Buffer[] = [];
+  let bytes = 0;
+  let done = false;
+  while (bytes < n) {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    const buffer = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    seen.push(buffer);
+    bytes += buffer.length;
+  }
+  async function* all(): AsyncIterable<Buffer> {
+    try {
+      yield* seen;
+      if (done) return;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next())
+        yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+      done = true;
+    } finally {
+      // Stopped early (a rejection, a failed upload): the body is released, not left open.
+      if (!done) await iterator.return?.();
+    }
+  }
+  return { head: Buffer.concat(seen).subarray(0, n), all: all() };
+}
+
+/**
+ * Reads the object once: counts its bytes, decompresses a gzip (recognised by its magic bytes) within the
+ * expansion limits, uploads its text to `stagedKey` as it goes (gzip: the chunks need byte ranges of the
+ * text), checks the text as `decodeText` does and scans it for record ends. Nothing is written locally.
+ */
+async function streamText(
+  body: AsyncIterable<Uint8Array>,
   contract: DatasetContract,
-  text: SpooledInput,
+  store: ObjectStore,
+  stagedKey: string,
+  options: {
+    declaredBytes: number | undefined;
+    limits: ExpansionLimits;
+    maxRecordBytes: number;
+    chunkBytes: number;
+    sampleRecords: number | undefined;
+  },
+): Promise<StreamedText> {
+  const { head: magic, all } = await peek(body, 2);
+  const gzip = magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  let bytesIn = 0;
+  const raw = (async function* () {
+    for await (const buffer of all) {
+      bytesIn += buffer.length;
+      yield buffer;
+    }
+  })();
+  let bytesText = 0;
+  let rejection: FileRejection | undefined;
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  const decoder = new StringDecoder('utf8');
+  let content = false;
+  // The ratio applies to the object's size: known up front on S3; otherwise once the stream has ended.
+  const cap = expansionCap(options.limits, options.declaredBytes ?? Number.POSITIVE_INFINITY);
+  const staging = gzip ? new PassThrough() : undefined;
+  // Its consumer (the upload) sees an error through its own pipeline, even one raised before it started reading.
+  staging?.on('error', () => undefined);
+  const upload = staging ? store.putStream('silver', stagedKey, staging, 'text/plain') : undefined;
+  // A failed upload stops the scan (and a failed scan the upload): neither waits for the other forever.
+  let uploadFailed: Error | undefined;
+  upload?.catch((e: unknown) => {
+    uploadFailed = e instanceof Error ? e : new Error(String(e));
+    staging?.destroy(uploadFailed);
+  });
+  const text = async function* (): AsyncIterable<Buffer> {
+    const source: AsyncIterable<Buffer> = gzip ? gunzip(raw) : raw;
+    try {
+      for await (const buffer of source) {
+        bytesText += buffer.length;
+        if (gzip && bytesText > cap)
+          throw expansionRejection(options.limits, cap, options.declaredBytes ?? 0, bytesText);
+        if (headBytes < SNIFF_BYTES) {
+          head.push(buffer.subarray(0, SNIFF_BYTES - headBytes));
+          headBytes += Math.min(buffer.length, SNIFF_BYTES - headBytes);
+        }
+        if (!content) content = hasText(decoder.write(buffer));
+        if (staging) {
+          if (uploadFailed) throw uploadFailed;
+          if (!staging.write(buffer)) await Promise.race([once(staging, 'drain'), upload]);
+        }
+        yield buffer;
+      }
+    } catch (e) {
+      if (e instanceof FileRejection) throw e;
+      if (isZlibError(e))
+        throw new FileRejection(FileReason.UNREADABLE, `gzip data is corrupt: ${(e as Error).message}`);
+      throw e;
+    }
+  };
+  let scan: RecordScan | undefined;
+  try {
+    scan = await scanRecordStream(text(), discard(), {
+      ...recordLayout(contract),
+      maxRecordBytes: options.maxRecordBytes,
+      chunking: { recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: options.chunkBytes },
+      sampleRecords: options.sampleRecords,
+    });
+    if (gzip && options.declaredBytes === undefined) {
+      const capAtEnd = expansionCap(options.limits, bytesIn);
+      if (bytesText > capAtEnd) throw expansionRejection(options.limits, capAtEnd, bytesIn, bytesText);
+    }
+    if (!content) content = hasText(decoder.end());
+    rejection = await textRejection(Buffer.concat(head), bytesText, () => !content);
+    if (staging) {
+      staging.end();
+      await upload;
+    }
+  } catch (e) {
+    staging?.destroy(new Error('the text was not staged: its scan stopped'));
+    await upload?.catch(() => undefined);
+    if (!(e instanceof FileRejection)) throw e;
+    rejection = e;
+    scan = undefined;
+  }
+  // A rejected text's sizes are what the one pass reports for it: the bytes as received (the object's declared
+  // size: the stream may have stopped early; without one, the bytes read).
+  const received = rejection ? (options.declaredBytes ?? bytesIn) : bytesIn;
+  return {
+    sizes: rejection
+      ? { bytesIn: received, bytesUncompressed: received, compression: 'none' }
+      : { bytesIn, bytesUncompressed: bytesText, compression: gzip ? 'gzip' : 'none' },
+    scan: rejection ? undefined : scan,
+    rejection,
+  };
+}
+
+/** A gzip stream's text, as buffers. */
+async function* gunzip(raw: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const gunzipper = createGunzip();
+  const feeding = pipeline(raw, gunzipper).catch((e: unknown) => gunzipper.destroy(e as Error));
+  yield* gunzipper as AsyncIterable<Buffer>;
+  await feeding;
+}
+
+/** Where blank lines go when nobody needs them. */
+const discard = (): Writable =>
+  new Writable({
+    write(_chunk, _encoding, done) {
+      done();
+    },
+  });
+
+/** Writes byte ranges of the text (read by range from the store) to a local file; its size. */
+async function download(
+  store: ObjectStore,
+  text: { zone: Zone; key: string; versionId?: string },
+  ranges: ReadonlyArray<{ start: number; end: number }>,
+  path: string,
+): Promise<number> {
+  await pipeline(async function* () {
+    for (const range of ranges) yield* readRange(store, text.zone, text.key, range, text.versionId);
+  }, createWriteStream(path));
+  return (await stat(path)).size;
+}
+
+/** Binds the header (CSV) or the sampled keys (JSON Lines) the way the one pass does; a file rejected there is not worth fanning out. */
+async function bindingRejection(
+  contract: DatasetContract,
+  path: string,
   workDir: string,
   memoryLimit: string | undefined,
 ): Promise<FileRejection | undefined> {
   try {
     await withDuckDb({ tempDirectory: join(workDir, 'spill'), memoryLimit }, 'binding the header', (db) =>
-      prepareSource(db, contract, text.path),
+      prepareSource(db, contract, path, path),
     );
     return undefined;
   } catch (e) {
@@ -72,6 +292,15 @@ async function headerRejection(
     if (!rejection) throw e;
     return rejection;
   }
+}
+
+/** Rows DuckDB's JSON Lines reader yields from the sample (lines it cannot read are skipped, as when sampling keys). */
+async function sampleRows(path: string, workDir: string, memoryLimit: string | undefined): Promise<number> {
+  return withDuckDb(
+    { tempDirectory: join(workDir, 'spill'), memoryLimit, threads: 1 },
+    'counting the key sample',
+    async (db) => asCount((await queryRows(db, `SELECT count(*) AS n FROM ${jsonLinesReader(path, 'skip')}`))[0]?.n),
+  );
 }
 
 /**
@@ -86,50 +315,109 @@ export async function planFanOut(
   options: FanOutPlanOptions,
 ): Promise<PlanOutcome> {
   const startedAt = new Date();
+  const { store } = options;
+  const contract = options.contracts.forKey(source.key);
+  if (!contract)
+    return {
+      kind: 'ingested',
+      manifest: await ingestObject(source, body, options),
+      why: 'no dataset contract owns the key',
+    };
+  // Outputs an erasure or compaction rewrote are not written again (ingestObject answers with their manifest).
+  const stamp = runStampFor(source, contract, startedAt);
+  const previous = await readSilverRecord<Manifest>(store, manifestKey(stamp.dataset, stamp.sourceId));
+  if (maintainedSince(previous, stamp.runId))
+    return {
+      kind: 'ingested',
+      manifest: await ingestObject(source, body, options),
+      why: 'its outputs were erased from or compacted',
+    };
+  const chunkBytes = options.fanOutChunkBytes ?? DEFAULT_FAN_OUT_CHUNK_BYTES;
+  if (!(Number.isSafeInteger(chunkBytes) && chunkBytes > 0))
+    throw new RangeError(`fanOutChunkBytes must be a whole number ≥ 1, got ${chunkBytes}`);
+  const scratchBytes = options.planScratchBytes ?? DEFAULT_PLAN_SCRATCH_BYTES;
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const jsonLines = contract.source.format === 'jsonl';
+  const bronze = { zone: 'bronze' as const, key: source.key, versionId: source.versionId };
+  const reopen = async (): Promise<AsyncIterable<Uint8Array>> => {
+    const opened = await store.open(bronze.zone, bronze.key, { versionId: bronze.versionId });
+    if (!opened)
+      throw new EngineInvariantError(
+        `bronze/${source.key}${source.versionId ? ` version ${source.versionId}` : ''} is gone: it was being planned`,
+      );
+    return opened.body;
+  };
+  const staging = stagingPrefix(stamp.dataset, stamp.sourceId);
+  // A new plan starts from an empty staging prefix: chunk results of an earlier plan (other chunk sizes) never count.
+  await deletePrefix(store, 'silver', staging);
+  const streamed = await streamText(body, contract, store, stagedTextKey(staging), {
+    declaredBytes: source.size,
+    limits: options.planExpansionLimits ?? options.expansionLimits ?? DEFAULT_EXPANSION_LIMITS,
+    maxRecordBytes,
+    chunkBytes,
+    sampleRecords: jsonLines ? SAMPLE_RECORDS : undefined,
+  });
+  const { sizes } = streamed;
+  /** The one pass over the object — or, above what one invocation transforms, its rejection without a local copy. */
+  const inline = async (why: string, rejection?: FileRejection): Promise<PlanOutcome> => {
+    await deletePrefix(store, 'silver', staging);
+    const limit = options.onePassMaxBytes;
+    const tooLarge = limit !== undefined && (rejection ? sizes.bytesIn : sizes.bytesUncompressed) > limit;
+    if (!tooLarge) return { kind: 'ingested', manifest: await ingestObject(source, await reopen(), options), why };
+    const keepOriginal = async (key: string): Promise<void> =>
+      store.putStream('quarantine', key, await reopen(), 'application/octet-stream');
+    const verdict = rejection ?? tooLargeForOnePass(sizes.bytesUncompressed, limit);
+    const manifest = await rejectObject(source, contract, verdict, sizes, startedAt, { ...options, keepOriginal });
+    return { kind: 'ingested', manifest, why };
+  };
+  if (streamed.rejection)
+    return inline(`the file is rejected whole (${streamed.rejection.reason})`, streamed.rejection);
+  const scan = streamed.scan;
+  if (!scan) throw new EngineInvariantError(`the scan of ${source.key} gave nothing`);
+  const why = whyNotChunked(scan, sizes.bytesUncompressed);
+  if (why) return inline(why);
+
+  const text =
+    sizes.compression === 'gzip'
+      ? { zone: 'silver' as const, key: stagedTextKey(staging), versionId: undefined }
+      : bronze;
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });
   const workDir = await mkdtemp(join(scratch, 'lake-plan-'));
   try {
-    const raw = await spoolRaw(body, join(workDir, 'input.raw'));
-    const inline = async (why: string): Promise<PlanOutcome> => ({
-      kind: 'ingested',
-      manifest: await ingestObject(source, createReadStream(raw.rawPath), { ...options, workDir: scratch }),
-      why,
-    });
-    const contract = options.contracts.forKey(source.key);
-    if (!contract) return await inline('no dataset contract owns the key');
-    // Outputs an erasure or compaction rewrote are not written again (ingestObject answers with their manifest).
-    const stamped = runStampFor(source, contract, startedAt);
-    const previous = await readSilverRecord<Manifest>(options.store, manifestKey(stamped.dataset, stamped.sourceId));
-    if (maintainedSince(previous, stamped.runId)) return await inline('its outputs were erased from or compacted');
-    // JSON Lines binds keys sampled from the start of the whole text, which a chunk alone does not have.
-    if (contract.source.format !== 'csv')
-      return await inline(`${contract.source.format} sources are ingested in one pass`);
-    let text: SpooledInput;
-    try {
-      text = await decodeText(raw, join(workDir, 'input.txt'), options.expansionLimits);
-    } catch (e) {
-      if (e instanceof FileRejection) return await inline(`the file is rejected whole (${e.reason})`);
-      throw e;
+    // Only the header (CSV) or the key sample (JSON Lines) is ever written here, within the scratch budget.
+    const sampleEnd = jsonLines ? scan.sampleEnd : scan.headerBytes;
+    if (sampleEnd > scratchBytes)
+      return await inline(
+        `its ${jsonLines ? 'key sample' : 'header'} is ${sampleEnd} bytes, over the plan's ${scratchBytes}-byte scratch budget`,
+      );
+    // The sample is what the one pass samples: the text's first lines with the records over the limit cut out.
+    const kept: Array<{ start: number; end: number }> = [];
+    let from = 0;
+    for (const o of scan.oversize.filter((r) => r.end <= sampleEnd)) {
+      kept.push({ start: from, end: o.start });
+      from = o.end;
     }
-    const chunkBytes = options.fanOutChunkBytes ?? DEFAULT_FAN_OUT_CHUNK_BYTES;
-    if (!(Number.isSafeInteger(chunkBytes) && chunkBytes > 0))
-      throw new RangeError(`fanOutChunkBytes must be a whole number ≥ 1, got ${chunkBytes}`);
-    const scan = await scanInput(contract, text.path, workDir, {
-      maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
-      chunking: { recordsPerChunk: Number.POSITIVE_INFINITY, bytesPerChunk: chunkBytes },
-    });
-    const why = whyNotChunked(scan, text.bytesUncompressed);
-    if (why) return await inline(why);
-    const header = await headerRejection(contract, text, workDir, options.memoryLimit);
-    if (header) return await inline(`the header is rejected (${header.reason})`);
+    kept.push({ start: from, end: sampleEnd });
+    const local = join(workDir, jsonLines ? 'key-sample.jsonl' : 'header.csv');
+    await download(
+      store,
+      text,
+      kept.filter((r) => r.end > r.start),
+      local,
+    );
+    if (jsonLines) {
+      const rows = await sampleRows(local, workDir, options.memoryLimit);
+      if (rows === 0) return await inline('no line of the text is read to sample keys from');
+      if (sampleEnd < sizes.bytesUncompressed && rows < KEY_SAMPLE_LINES)
+        return await inline(
+          `the reader skips lines among the first ${SAMPLE_RECORDS}: the one pass samples keys from further on`,
+        );
+    }
+    const rejected = await bindingRejection(contract, local, workDir, options.memoryLimit);
+    if (rejected) return await inline(`the header is rejected (${rejected.reason})`);
+    if (jsonLines) await store.putFile('silver', keySampleKey(staging), local, 'application/x-ndjson');
 
-    const stamp = runStampFor(source, contract, startedAt);
-    const staging = stagingPrefix(stamp.dataset, stamp.sourceId);
-    const { store } = options;
-    // A new plan starts from an empty staging prefix: chunk results of an earlier plan (other chunk sizes) never count.
-    await deletePrefix(store, 'silver', staging);
-    if (text.compression === 'gzip') await store.putFile('silver', stagedTextKey(staging), text.path, 'text/plain');
     const plan: FanOutPlan = {
       plan_version: 1,
       source: {
@@ -138,20 +426,18 @@ export async function planFanOut(
         version_id: source.versionId ?? null,
         etag: source.etag ?? null,
         last_modified: stamp.ingestedAt.toISOString(),
-        size: raw.bytesIn,
+        size: sizes.bytesIn,
       },
       dataset: stamp.dataset,
       contract_version: contract.version,
       source_id: stamp.sourceId,
       run_id: stamp.runId,
       started_at: startedAt.toISOString(),
-      text:
-        text.compression === 'gzip'
-          ? { zone: 'silver', key: stagedTextKey(staging), version_id: null }
-          : { zone: 'bronze', key: source.key, version_id: source.versionId ?? null },
+      text: { zone: text.zone, key: text.key, version_id: text.versionId ?? null },
+      key_sample: jsonLines ? keySampleKey(staging) : null,
       header_bytes: scan.headerBytes,
-      expected_rows: scan.expectedRows,
-      sizes: { bytesIn: raw.bytesIn, bytesUncompressed: text.bytesUncompressed, compression: text.compression },
+      expected_rows: jsonLines ? scan.records : scan.records - scan.blankLines,
+      sizes,
       chunks: scan.chunks.map((c, index) => ({ index, start: c.start, end: c.end })),
       staging_prefix: staging,
     };

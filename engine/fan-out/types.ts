@@ -27,6 +27,11 @@ export interface FanOutPlan {
   started_at: string;
   /** Where the chunks read their bytes: the bronze object itself, or (gzip) its decompressed copy in silver staging. */
   text: { zone: 'bronze' | 'silver'; key: string; version_id: string | null };
+  /**
+   * JSON Lines: the silver key of the text's first lines (those the one pass samples its keys from, records
+   * over the limit cut out), read by every chunk to bind its fields as the whole text binds; null for CSV.
+   */
+  key_sample: string | null;
   /** Bytes of the header line(s) at the start of the text: every chunk is read after them. */
   header_bytes: number;
   /** Records of the whole text as `record_number` counts them: the chunks must account for exactly these. */

@@ -6,7 +6,7 @@ import { piiPlaceholder, sqlString } from '../sql.ts';
 import { rejectOption, type PreparedSource, type RejectMode } from './source.ts';
 
 /** Lines whose keys are sampled to bind fields to contract columns. */
-const KEY_SAMPLE_LINES = 10_000;
+export const KEY_SAMPLE_LINES = 10_000;
 // No JSON function that raises on bad input may run before this test (DuckDB's AND does not short-circuit).
 const IS_OBJECT = `(json_valid(line) AND starts_with(ltrim(line), '{'))`;
 

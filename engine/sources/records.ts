@@ -33,6 +33,11 @@ export interface RecordScan {
   headerBytes: number;
   /** The records after the header cut into chunks at record ends, when `chunking` was asked for. */
   chunks: ByteChunk[];
+  /**
+   * Byte offset where the first `sampleRecords` records after the header that are not over the limit end
+   * (the records JSON Lines keys are sampled from); the end of the text when it has fewer. -1 when not asked.
+   */
+  sampleEnd: number;
 }
 
 /** A run of whole records of a file, by byte range. */
@@ -72,6 +77,8 @@ export interface ScanOptions {
   maxRecordBytes?: number;
   /** Cut the records into chunks (`chunks`). @default no chunks */
   chunking?: ChunkLimits;
+  /** Where the first this many records that are not over `maxRecordBytes` end (`sampleEnd`). @default none */
+  sampleRecords?: number;
 }
 
 /**
@@ -80,6 +87,22 @@ export interface ScanOptions {
  * flat however many blank lines there are.
  */
 export async function scanRecords(path: string, blankLinesPath: string, options: ScanOptions): Promise<RecordScan> {
+  return scanRecordStream(
+    createReadStream(path, { highWaterMark: 1 << 20 }),
+    createWriteStream(blankLinesPath),
+    options,
+  );
+}
+
+/**
+ * The same scan over bytes as they arrive (an object being downloaded: nothing keeps them), blank lines
+ * written to `blankLinesOut` (a stream that discards them when they are not needed).
+ */
+export async function scanRecordStream(
+  source: AsyncIterable<Buffer>,
+  blankLinesOut: NodeJS.WritableStream,
+  options: ScanOptions,
+): Promise<RecordScan> {
   const delimiter = (options.delimiter ?? ',').charCodeAt(0);
   /** After a closing quote RFC 4180 allows a delimiter, a line end, or a second quote (an escaped one). */
   const closesCleanly = (byte: number | undefined): boolean =>
@@ -102,6 +125,7 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
   const chunks: ByteChunk[] = [];
   let headerBytes = options.headerLines === 0 ? 0 : -1;
   let chunk = { start: 0, recordOffset: 0, records: 0 };
+  let sampleEnd = -1;
   const endRecord = (end: number, lineEndBytes: number, blank: boolean): void => {
     const bytes = end - recordStart;
     const recordEnd = end + lineEndBytes;
@@ -116,6 +140,8 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
       });
     }
     recordStart = recordEnd;
+    const sampled = lines - options.headerLines - oversize.length;
+    if (sampleEnd < 0 && options.sampleRecords !== undefined && sampled >= options.sampleRecords) sampleEnd = recordEnd;
     if (lines === options.headerLines) {
       headerBytes = recordEnd;
       chunk = { start: recordEnd, recordOffset: 0, records: 0 };
@@ -128,7 +154,7 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
     }
   };
   await pipeline(
-    createReadStream(path, { highWaterMark: 1 << 20 }),
+    source,
     async function* (buffers: AsyncIterable<Buffer>) {
       for await (const buffer of buffers) {
         const n = buffer.length;
@@ -189,7 +215,7 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
         if (out) yield out;
       }
     },
-    createWriteStream(blankLinesPath),
+    blankLinesOut,
   );
   if (crAtBufferEnd) lineEnds.bareCr++;
   // A last line without a line end is a record too, unless it is empty; so is a quote left open to the end.
@@ -209,6 +235,7 @@ export async function scanRecords(path: string, blankLinesPath: string, options:
     lineEnds,
     headerBytes,
     chunks,
+    sampleEnd: options.sampleRecords === undefined ? -1 : sampleEnd < 0 ? offset : sampleEnd,
   };
 }
 

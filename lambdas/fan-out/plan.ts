@@ -1,5 +1,5 @@
 /** The plan step: the object → a chunk plan in silver staging, or (not worth fanning out) ingested here. */
-import { planFanOut, type Manifest } from '../../engine/index.ts';
+import { DEFAULT_EXPANSION_LIMITS, planFanOut, type Manifest } from '../../engine/index.ts';
 import { engineOptions, openObject, withScratch, type IngestDependencies } from '../ingest/ingest-object.ts';
 import type { FanOutRequest } from './requests.ts';
 
@@ -28,6 +28,8 @@ export async function planStep(
       planFanOut(opened.source, opened.body, {
         ...(await engineOptions(deps, workDir)),
         fanOutChunkBytes,
+        // The text is streamed, not stored in /tmp: the /tmp-derived cap of MAX_UNCOMPRESSED_BYTES is for one pass.
+        planExpansionLimits: DEFAULT_EXPANSION_LIMITS,
         // What cannot be chunked is ingested here in one pass: not above what one invocation transforms.
         onePassMaxBytes: deps.config.fanOutMinBytes,
       }),

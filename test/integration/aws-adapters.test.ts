@@ -4,7 +4,12 @@
  * more than 100 partitions, "already exists" from real Glue).
  */
 import { GetTableCommand, UpdateTableCommand } from '@aws-sdk/client-glue';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +53,28 @@ const MiB = 1024 * 1024;
     for await (const chunk of await store().getStream('silver', 'transactions/year=2024/month=01/big.parquet'))
       hash.update(chunk as Buffer);
     expect(hash.digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
+  });
+
+  it('putStream uploads bytes as they are produced, in parts; a body that fails leaves no object and no parts', async () => {
+    const fx = lake();
+    const content = randomBytes(12 * MiB);
+    async function* produced(fail: boolean): AsyncIterable<Uint8Array> {
+      for (let at = 0; at < content.length; at += MiB) {
+        if (fail && at >= 7 * MiB) throw new Error('the producer failed');
+        yield content.subarray(at, at + MiB);
+      }
+    }
+    const key = '_staging/transactions/s1/text.txt';
+    await store().putStream('silver', key, produced(false), 'text/plain');
+    const head = await fx.clients.s3.send(new HeadObjectCommand({ Bucket: fx.lake.buckets.silver, Key: key }));
+    expect(head.ETag).toMatch(/-3"$/); // 3 parts of ≤ 5 MiB
+    expect(Buffer.from((await store().getBytes('silver', key)) ?? []).equals(content)).toBe(true);
+
+    const failed = '_staging/transactions/s2/text.txt';
+    await expect(store().putStream('silver', failed, produced(true))).rejects.toThrow(/the producer failed/);
+    expect(await store().getBytes('silver', failed)).toBeUndefined();
+    const uploads = await fx.clients.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.lake.buckets.silver }));
+    expect(uploads.Uploads ?? []).toEqual([]);
   });
 
   it('getBytes: contents, or undefined for a missing key; getStream names the missing key', async () => {

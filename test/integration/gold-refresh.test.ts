@@ -100,6 +100,9 @@ class WatchedStore implements ObjectStore {
     }
     return this.inner.putBytes(zone, key, body, type, options);
   }
+  putStream(zone: Zone, key: string, body: AsyncIterable<Uint8Array>, type?: string) {
+    return this.inner.putStream(zone, key, body, type);
+  }
   getBytes(zone: Zone, key: string) {
     return this.inner.getBytes(zone, key);
   }

@@ -18,10 +18,19 @@ export interface ChildInvocation {
   output: string;
 }
 
+export interface ChildLimits {
+  /**
+   * The largest file the process may write (RLIMIT_FSIZE, set by `prlimit`): a write past it kills the process
+   * (SIGXFSZ), so a handler that finishes under it never held a local file that large. @default no limit
+   */
+  fileSizeBytes?: number;
+}
+
 export async function invokeInChild(
   fx: LakeFixture,
   event: unknown,
   envOverrides: Record<string, string> = {},
+  limits: ChildLimits = {},
 ): Promise<ChildInvocation> {
   assertRunsOnDeclaredNode(fx.lake.fn.runtime, fx.lake.fn.logicalId); // the child is this process's Node.js
   const dir = mkdtempSync(join(fx.scratchDir, 'child-'));
@@ -37,14 +46,15 @@ export async function invokeInChild(
       timeoutMs: fx.lake.fn.timeoutSeconds * 1000,
     }),
   );
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'invoke-child.mjs'), requestPath, resultPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const node = [process.execPath, join(import.meta.dirname, 'invoke-child.mjs'), requestPath, resultPath];
+  const command =
+    limits.fileSizeBytes === undefined ? node : ['prlimit', `--fsize=${limits.fileSizeBytes}`, '--', ...node];
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (d: Buffer): void => void (output = (output + d.toString()).slice(-50_000));
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`handler process exited with ${code}: ${output}`);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  if (code !== 0) throw new Error(`handler process exited with ${code ?? signal}: ${output}`);
   return { ...(JSON.parse(readFileSync(resultPath, 'utf8')) as Omit<ChildInvocation, 'output'>), output };
 }

@@ -1,9 +1,10 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
-import { scanRecords, writeChunk, type ScanOptions } from '../../../engine/sources/records.ts';
+import { scanRecordStream, scanRecords, writeChunk, type ScanOptions } from '../../../engine/sources/records.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';
 
 /** The chunks the byte scan plans, each written out as a file (header repeated), as text. */
@@ -48,6 +49,7 @@ describe('scanRecords', () => {
       lineEnds: { crlf: 2, lf: 3, bareCr: 0 },
       headerBytes: 4,
       chunks: [],
+      sampleEnd: -1,
       blanks: '2,1\n4,2\n',
     });
     expect(await scan('{"a":1}\n\n{"a":"\n', false)).toMatchObject({ records: 3, blankLines: 1, quotingClean: true });
@@ -60,6 +62,23 @@ describe('scanRecords', () => {
     const big = `a,b,cd\n${'1,x\r\n'.repeat(400_000)}`;
     expect(Buffer.from(big)[(1 << 20) - 1]).toBe(0x0d);
     expect((await scan(big)).lineEnds).toEqual({ crlf: 400_000, lf: 1, bareCr: 0 });
+  });
+
+  it('over a stream as over a file, and says where the first records not over the limit end (the key sample)', async () => {
+    const text = '{"a":1}\n{"b":"' + 'x'.repeat(40) + '"}\n\n{"c":3}\n{"d":4}\n';
+    const options = { headerLines: 0, quoted: false, maxRecordBytes: 20, sampleRecords: 3 };
+    const buffers = async function* () {
+      for (let at = 0; at < text.length; at += 5) yield Buffer.from(text.slice(at, at + 5));
+    };
+    const streamed = await scanRecordStream(buffers(), new PassThrough().resume(), options);
+    // Records 1, 3 (blank) and 4 are the first three not over the limit: the sample ends after record 4.
+    expect(streamed.sampleEnd).toBe(text.indexOf('{"d"'));
+    const dir = await mkdtemp(join(tmpdir(), 'scan-'));
+    await writeFile(join(dir, 'input.txt'), text);
+    expect(await scanRecords(join(dir, 'input.txt'), join(dir, 'blanks.csv'), options)).toEqual(streamed);
+    expect(
+      (await scanRecordStream(buffers(), new PassThrough().resume(), { ...options, sampleRecords: 9 })).sampleEnd,
+    ).toBe(text.length);
   });
 
   it('flags quoting the reader may see differently: a quote inside a field, after a closing quote, or left open', async () => {

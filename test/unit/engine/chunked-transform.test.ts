@@ -13,6 +13,8 @@ import { expect } from '../../support/expect.ts';
 import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
 import type { Manifest } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
+import { evenChunkBytes } from '../../../engine/transform.ts';
+import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 
 const readings = parseContract(
   {
@@ -142,6 +144,21 @@ describe('chunked transform equals one pass', () => {
       await chunksOf('transactions/inch.csv', [HEADER, ...rows(1, 10), 'T11,12" pipe,1.00,EUR,2024-01-01'].join('\n')),
     ).toBe(1);
     expect(await chunksOf('transactions/mixed.csv', `${HEADER}\r\n${rows(1, 10).join('\n')}`)).toBe(1);
+  });
+
+  it('cuts a text into chunks of about the same size: no short last chunk to leave a core idle', async () => {
+    expect(evenChunkBytes(100, { chunkBytes: 40, minBytesToChunk: 0 })).toBe(34); // 3 chunks, not 40 + 40 + 20
+    expect(evenChunkBytes(41, { chunkBytes: 40, minBytesToChunk: 0 })).toBe(21);
+    expect(evenChunkBytes(40, { chunkBytes: 40, minBytesToChunk: 0 })).toBe(40);
+    const text = [HEADER, ...rows(1, 45)].join('\n'); // 1,728 bytes: 2 chunks of ~860, not 1,600 + 128
+    const lake = await createTestLake(contracts, { chunking: { chunkBytes: 1600, minBytesToChunk: 0 }, threads: 2 });
+    const m = await lake.ingest('transactions/even.csv', text);
+    expect(m.engine.chunks).toBe(2);
+    const perFile = await readWithDuckDb(
+      `SELECT count(*) AS n FROM read_parquet('${lake.root}/silver/transactions/**/*.parquet', filename = true) GROUP BY filename ORDER BY n`,
+    );
+    // Each chunk holds about half of every month's 15 rows (the short last chunk of a cut at 1,600 bytes held 1).
+    expect(perFile.map((r) => Number(r.n))).toEqual([7, 7, 7, 8, 8, 8]);
   });
 
   it('with records over the record limit cut out before chunking', async () => {

@@ -94,6 +94,9 @@ describe('fan-out fallbacks to one pass, above what one invocation transforms', 
     expect(outcome.kind).toBe('ingested');
     expect(outcome.manifest.status).toBe('rejected');
     expect(outcome.manifest.quarantine.file_reason).toBe(FileReason.TOO_LARGE_FOR_ONE_PASS);
+    expect(outcome.manifest.bytes_in_uncompressed).toBe(CLEAN.length);
+    const kept = await lake.store.getBytes('quarantine', outcome.manifest.quarantine.file_key ?? '');
+    expect(Buffer.from(kept ?? new Uint8Array()).toString('utf8')).toBe(CLEAN);
     expect(await lake.silverRows()).toEqual([]);
     expect(await lake.files('silver', '_staging/')).toEqual([]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);

@@ -139,3 +139,30 @@ describe('LocalObjectStore.head, listVersions and what a put returns', () => {
     ]);
   });
 });
+
+describe('LocalObjectStore.putStream', () => {
+  let root: string;
+  let store: LocalObjectStore;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'store-'));
+    store = new LocalObjectStore(join(root, 'lake'));
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  async function* produced(parts: string[], failAfter = Number.POSITIVE_INFINITY): AsyncIterable<Uint8Array> {
+    for (const [i, part] of parts.entries()) {
+      if (i >= failAfter) throw new Error('the producer failed');
+      yield Buffer.from(part);
+    }
+  }
+
+  it('writes what the body produces under the key; a failed body leaves neither the object nor a scratch file', async () => {
+    await store.putStream('silver', '_staging/t/s/text.txt', produced(['id\n', 'a\n', 'b\n']));
+    expect(await readFile(store.path('silver', '_staging/t/s/text.txt'), 'utf8')).toBe('id\na\nb\n');
+
+    await expect(store.putStream('silver', '_staging/t/s/other.txt', produced(['id\n', 'a\n'], 1))).rejects.toThrow(
+      /the producer failed/,
+    );
+    expect(await readdir(join(root, 'lake', 'silver', '_staging', 't', 's'))).toEqual(['text.txt']);
+  });
+});
