@@ -2,7 +2,7 @@
  * `lake status`'s "Unfinished maintenance" section, local and `--aws`: interrupted compactions and erasures and
  * maintenance leases (engine unfinishedMaintenance), each with the command that resumes (or releases) it.
  */
-import type { UnfinishedMaintenance } from '../engine/index.ts';
+import type { LeaseHolderGone, UnfinishedMaintenance } from '../engine/index.ts';
 import { formatTime } from './ui/format.ts';
 import type { Style } from './ui/style.ts';
 import { renderTable } from './ui/table.ts';
@@ -23,15 +23,32 @@ export interface MaintenanceAttention {
  * @param flags appended to each suggested command (`--lake DIR`, or `--aws --stack NAME`)
  * @param running whether a maintenance command runs now on this dataset (locally: its work directory is in use);
  *   on AWS a held, unexpired lease says so
+ * @param holderGone tells a lease whose holder process is gone (local lake): the next erase, compact or ingest
+ *   takes it over, so it reads as interrupted, resumed by the same command
  */
 export function maintenanceAttention(
   found: readonly UnfinishedMaintenance[],
   flags: string,
   running: (dataset: string) => boolean = () => false,
+  holderGone: LeaseHolderGone = () => false,
 ): MaintenanceAttention[] {
-  const leased = (dataset: string) => found.some((f) => f.kind === 'lease' && f.dataset === dataset && !f.stale);
+  const leased = (dataset: string) =>
+    found.some((f) => f.kind === 'lease' && f.dataset === dataset && !f.stale && !holderGone(f.lease));
   const busy = (dataset: string) => leased(dataset) || running(dataset);
   return found.map((f): MaintenanceAttention => {
+    if (f.kind === 'lease' && holderGone(f.lease))
+      return {
+        kind: f.kind,
+        dataset: f.dataset,
+        id: f.lease.lease_id,
+        started_at: f.lease.acquired_at,
+        what: `lease ${f.lease.lease_id} (${f.lease.operation}) of ${f.lease.holder}, whose process ${f.lease.owner?.pid ?? ''} is gone (the next ${f.lease.operation} or ingest takes it over)`,
+        state: 'interrupted',
+        resume:
+          f.lease.operation === 'compact'
+            ? `npx lake compact --dataset ${f.dataset}${flags}`
+            : `npx lake erase --dataset ${f.dataset} --where "<the predicate of the request>"${flags}`,
+      };
     if (f.kind === 'lease')
       return {
         kind: f.kind,

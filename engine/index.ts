@@ -45,9 +45,13 @@ export {
   isStaleLease,
   MaintenanceLeaseHeldError,
   readMaintenanceLease,
+  releaseLeaseOfGoneHolder,
   releaseMaintenanceLease,
   withMaintenanceLease,
+  type LeaseHolderGone,
+  type LeaseOwner,
   type LeaseRelease,
+  type SerializeTakeover,
   type MaintenanceLease,
   type MaintenanceOperation,
 } from './maintenance/lease.ts';

@@ -14,7 +14,14 @@ import {
   UNKNOWN_DATASET,
 } from './layout.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
-import { MaintenanceLeaseHeldError, readMaintenanceLease } from './maintenance/lease.ts';
+import {
+  MaintenanceLeaseHeldError,
+  readMaintenanceLease,
+  releaseLeaseOfGoneHolder,
+  type LeaseHolderGone,
+  type MaintenanceLease,
+  type SerializeTakeover,
+} from './maintenance/lease.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
 import { readSilverRecord } from './manifest-reader.ts';
@@ -65,6 +72,15 @@ export interface IngestOptions {
    * one pass would not finish in time. @default none: any size is transformed
    */
   onePassMaxBytes?: number;
+  /**
+   * Tells a maintenance lease left by a dead process (the local lake: its holder's pid is gone): the publish
+   * releases such a lease and goes on instead of backing off. @default none: any lease held backs off
+   */
+  leaseHolderGone?: LeaseHolderGone;
+  /** One takeover at a time among the lease's takers (see SerializeTakeover). @default none */
+  serializeLeaseTakeover?: SerializeTakeover;
+  /** Called when the publish released a dead holder's lease. */
+  onLeaseTakeover?: (released: MaintenanceLease) => void;
 }
 
 interface Rejection {
@@ -204,6 +220,9 @@ export async function ingestObject(
       rawPath: raw.rawPath,
       workDir: options.workDir,
       durationMs: () => Math.round(performance.now() - t0),
+      leaseHolderGone: options.leaseHolderGone,
+      serializeLeaseTakeover: options.serializeLeaseTakeover,
+      onLeaseTakeover: options.onLeaseTakeover,
     });
     if (published !== manifest) return published; // maintained meanwhile: nothing written, as at the start
     await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
@@ -383,6 +402,12 @@ export interface PublishOptions {
   placeSilver?: (file: LocalOutputFile) => Promise<void>;
   /** A prefix of the silver zone holding this source's staged pieces (fan-out): named in the intent record, deleted after the manifest. */
   stagingPrefix?: string;
+  /** See IngestOptions.leaseHolderGone. @default none */
+  leaseHolderGone?: LeaseHolderGone;
+  /** See IngestOptions.serializeLeaseTakeover. @default none */
+  serializeLeaseTakeover?: SerializeTakeover;
+  /** See IngestOptions.onLeaseTakeover. */
+  onLeaseTakeover?: (released: MaintenanceLease) => void;
 }
 
 /** The manifest when it is of this run and an erasure or compaction rewrote its outputs since (they must not be written again). */
@@ -465,6 +490,11 @@ export async function publish(
   const written = JSON.stringify(intent, null, 2);
   await store.putBytes('silver', intentKey, written, 'application/json');
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
+  // A lease whose holder is provably dead is released (a maintenance taking the lease after this sees the intent).
+  const released =
+    options.leaseHolderGone &&
+    (await releaseLeaseOfGoneHolder(store, manifest.dataset, options.leaseHolderGone, options.serializeLeaseTakeover));
+  if (released) options.onLeaseTakeover?.(released);
   const lease = await readMaintenanceLease(store, manifest.dataset);
   if (lease) {
     await withdrawIntent(store, intentKey, written, abandoned);

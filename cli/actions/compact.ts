@@ -9,7 +9,7 @@ import { UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { LocalLake } from '../local/lake.ts';
 import { requireLake } from '../local/lake-dir.ts';
-import { withMaintenanceLock } from '../local/maintenance-lock.ts';
+import { withLocalMaintenanceLease } from '../local/maintenance-lease.ts';
 import { claimWorkDir } from '../local/work-dir.ts';
 import { awsMode, type AwsOptions, type JsonOptions, type LakeOptions } from '../options.ts';
 import { formatBytes, formatCount, plural } from '../ui/format.ts';
@@ -122,32 +122,33 @@ async function compactLocal(options: CompactCommandOptions, targetBytes: number,
   const datasets = options.dataset ? [lake.dataset(options.dataset)] : lake.contracts.names();
   const reports: CompactionReport[] = [];
   for (const dataset of datasets) {
+    const compact = async () => {
+      const scratch = await claimWorkDir(lake.dir, { command: 'compact' });
+      const progress = io.progress();
+      progress.phase(`compacting ${dataset}`);
+      try {
+        return await runCompaction({
+          store: lake.store,
+          contracts: lake.contracts,
+          dataset,
+          partition: options.partition,
+          targetBytes,
+          dryRun: options.dryRun,
+          workDir: scratch.path,
+        });
+      } finally {
+        progress.stop();
+        await scratch.release();
+      }
+    };
+    // A dry run writes nothing: it takes no lease (as on AWS), so ingests go on beside it.
     reports.push(
-      await withMaintenanceLock(
-        lake,
-        dataset,
-        'the compaction',
-        async () => {
-          const scratch = await claimWorkDir(lake.dir, { command: 'compact' });
-          const progress = io.progress();
-          progress.phase(`compacting ${dataset}`);
-          try {
-            return await runCompaction({
-              store: lake.store,
-              contracts: lake.contracts,
-              dataset,
-              partition: options.partition,
-              targetBytes,
-              dryRun: options.dryRun,
-              workDir: scratch.path,
-            });
-          } finally {
-            progress.stop();
-            await scratch.release();
-          }
-        },
-        (who) => io.note(io.errStyle.dim(`waiting for the maintenance of ${dataset} by ${who}…\n`)),
-      ),
+      options.dryRun
+        ? await compact()
+        : await withLocalMaintenanceLease(lake, dataset, 'compact', compact, {
+            onWait: (who) => io.note(io.errStyle.dim(`waiting: ${who}…\n`)),
+            onTakeover: (note) => io.note(io.errStyle.yellow(note)),
+          }),
     );
   }
   return reports;

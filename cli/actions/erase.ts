@@ -1,12 +1,13 @@
 /** `lake erase`: the erasure use case (engine eraseRows) on the local lake, or on the deployed one (`--aws`). */
-import { hostname, userInfo } from 'node:os';
 import { eraseRows, MaintenanceInputError, type EraseOptions, type ErasureRecord } from '../../engine/index.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { refreshGoldAfterIngest, reportGold } from '../local/ingest-batch.ts';
 import { LocalLake, LOCAL_PII_SALT } from '../local/lake.ts';
 import { requireLake } from '../local/lake-dir.ts';
-import { withMaintenanceLock } from '../local/maintenance-lock.ts';
+import { localIdentity } from '../local/identity.ts';
+import { withLocalMaintenanceLease } from '../local/maintenance-lease.ts';
+import { inFlightNote, pendingIngests } from '../pending-ingests.ts';
 import { claimWorkDir } from '../local/work-dir.ts';
 import { awsMode, type AwsOptions, type JsonOptions, type LakeOptions } from '../options.ts';
 import { formatCount, plural } from '../ui/format.ts';
@@ -21,15 +22,7 @@ export interface EraseCommandOptions extends LakeOptions, JsonOptions, AwsOption
   piiSaltSecret?: string;
 }
 
-export function localIdentity(): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry (containers): the host still says where
-  }
-  return `${user}@${hostname()}`;
-}
+export { localIdentity };
 
 /** The engine's refusals of a predicate are the user's to fix (exit 2). */
 export async function runErasure(options: EraseOptions): Promise<ErasureRecord> {
@@ -99,36 +92,49 @@ export function printErasure(record: ErasureRecord, io: Io): void {
 async function eraseLocal(options: EraseCommandOptions, io: Io): Promise<void> {
   const lake = LocalLake.open(requireLake(options.lake));
   const dataset = lake.dataset(options.dataset);
-  const record = await withMaintenanceLock(
-    lake,
-    dataset,
-    'the erasure',
-    async () => {
-      const scratch = await claimWorkDir(lake.dir, { command: 'erase' });
+  const erase = async () => {
+    const scratch = await claimWorkDir(lake.dir, { command: 'erase' });
+    try {
+      const progress = io.progress('items');
+      progress.start('scanning files');
       try {
-        const progress = io.progress('items');
-        progress.start('scanning files');
-        try {
-          return await runErasure({
-            store: lake.store,
-            contracts: lake.contracts,
-            dataset,
-            where: options.where,
-            piiSalt: LOCAL_PII_SALT,
-            requestedBy: options.requestedBy ?? localIdentity(),
-            dryRun: options.dryRun,
-            workDir: scratch.path,
-            onFile: (key, i, total) => progress.set(i + 1, `scanning [${i + 1}/${total}] ${key}`),
-          });
-        } finally {
-          progress.stop();
-        }
+        return await runErasure({
+          store: lake.store,
+          contracts: lake.contracts,
+          dataset,
+          where: options.where,
+          piiSalt: LOCAL_PII_SALT,
+          requestedBy: options.requestedBy ?? localIdentity(),
+          dryRun: options.dryRun,
+          workDir: scratch.path,
+          onFile: (key, i, total) => progress.set(i + 1, `scanning [${i + 1}/${total}] ${key}`),
+        });
       } finally {
-        await scratch.release();
+        progress.stop();
       }
-    },
-    (who) => io.note(io.errStyle.dim(`waiting for the maintenance of ${dataset} by ${who}…\n`)),
-  );
+    } finally {
+      await scratch.release();
+    }
+  };
+  // A dry run writes nothing: it takes no lease (as on AWS), so ingests go on beside it.
+  let inFlight: string[] = [];
+  const record = options.dryRun
+    ? await erase()
+    : await withLocalMaintenanceLease(
+        lake,
+        dataset,
+        'erase',
+        async () => {
+          // Ingests that passed their lease check before the lease existed may still write: name them.
+          inFlight = await pendingIngests(lake.store, dataset);
+          return erase();
+        },
+        {
+          onWait: (who) => io.note(io.errStyle.dim(`waiting: ${who}…\n`)),
+          onTakeover: (note) => io.note(io.errStyle.yellow(note)),
+        },
+      );
+  if (inFlight.length) io.note(io.errStyle.yellow(inFlightNote(dataset, inFlight)));
   const gold = record.dry_run ? undefined : await refreshGoldAfterIngest(lake, io);
   if (options.json) io.print(renderJson(record));
   else printErasure(record, io);

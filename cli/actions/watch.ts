@@ -10,6 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { DatasetContract } from '../../engine/contract/index.ts';
+import { MaintenanceLeaseHeldError } from '../../engine/index.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import { LockBusyError } from '../../adapters/local/file-lock.ts';
 import { onInterrupt } from '../interrupt.ts';
@@ -149,7 +150,9 @@ class Watcher {
             ),
           );
         }
-        const manifest = await ingestPlannedFile(this.lake, planned);
+        const manifest = await ingestPlannedFile(this.lake, planned, {
+          onNote: (text) => this.io.note(this.io.errStyle.yellow(text)),
+        });
         this.retries.delete(f.path);
         this.counts.ingested++;
         ingested++;
@@ -211,9 +214,15 @@ class Watcher {
   }
 }
 
-/** A failure of the machine rather than of the file (errno: disk full, too many open files; a busy lock): worth a retry. */
+/**
+ * A failure of the machine rather than of the file (errno: disk full, too many open files; a busy lock; an erase
+ * or compact holding the dataset's maintenance lease): worth a retry.
+ */
 const isMachineFailure = (e: unknown): boolean =>
-  !(e instanceof UserError) && (e instanceof LockBusyError || typeof (e as NodeJS.ErrnoException).code === 'string');
+  !(e instanceof UserError) &&
+  (e instanceof LockBusyError ||
+    e instanceof MaintenanceLeaseHeldError ||
+    typeof (e as NodeJS.ErrnoException).code === 'string');
 
 /** The longest pause before a failed file is tried again. */
 const MAX_RETRY_PAUSE_MS = 5 * 60_000;

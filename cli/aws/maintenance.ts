@@ -14,8 +14,8 @@ import {
   type CompactionReport,
   type MaintenanceOperation,
 } from '../../engine/index.ts';
-import { PENDING_PREFIX, readSilverRecord, type ObjectStore, type PendingIngest } from '../../engine/contract/index.ts';
-import { plural } from '../ui/format.ts';
+import type { ObjectStore } from '../../engine/contract/index.ts';
+import { inFlightNote, pendingIngests } from '../pending-ingests.ts';
 import { runCompaction } from '../actions/compact.ts';
 import { printErasure, runErasure, localIdentity, type EraseCommandOptions } from '../actions/erase.ts';
 import { UserError } from '../errors.ts';
@@ -62,16 +62,6 @@ export async function underLease<T>(
   }
 }
 
-/** Sources whose ingest has an intent record under `_pending/<dataset>/` (in flight, or abandoned). */
-async function pendingIngests(store: ObjectStore, dataset: string): Promise<string[]> {
-  const sources: string[] = [];
-  for await (const o of store.list('silver', `${PENDING_PREFIX}${dataset}/`)) {
-    const intent = await readSilverRecord<PendingIngest>(store, o.key);
-    sources.push(intent?.source.key ?? o.key);
-  }
-  return sources;
-}
-
 export interface AwsEraseOptions extends EraseCommandOptions {
   piiSaltSecret?: string;
 }
@@ -116,12 +106,7 @@ export async function eraseOnAws(mode: AwsMode, options: AwsEraseOptions, io: Io
           inFlight = await pendingIngests(store, contract.name);
           return erase();
         });
-    if (inFlight.length)
-      io.note(
-        io.errStyle.yellow(
-          `${plural(inFlight.length, 'ingest')} of ${contract.name} ${inFlight.length === 1 ? 'was' : 'were'} in flight when the erasure started (silver/${PENDING_PREFIX}${contract.name}/: ${inFlight.join(', ')}): run this erasure again once ${inFlight.length === 1 ? 'it has' : 'they have'} finished (docs/runbook.md, "Erasure requests", step 5)\n`,
-        ),
-      );
+    if (inFlight.length) io.note(io.errStyle.yellow(inFlightNote(contract.name, inFlight)));
     if (options.json) io.print(renderJson(record));
     else {
       printErasure(record, io);

@@ -1,6 +1,7 @@
 /** Ingesting a batch of planned files with progress, and refreshing gold after it: shared by ingest, demo, watch, replay. */
 import { describeHolder, LockBusyError } from '../../adapters/local/file-lock.ts';
 import type { Manifest } from '../../engine/contract/index.ts';
+import { MaintenanceLeaseHeldError } from '../../engine/index.ts';
 import type { Io } from '../io.ts';
 import { formatBytes, plural } from '../ui/format.ts';
 import type { PlannedFile } from './ingest-plan.ts';
@@ -31,17 +32,24 @@ export async function runLocalIngest(
       const manifest = await ingestPlannedFile(lake, file, {
         onBytes: (n) => progress.set(n),
         onRead: () => progress.phase(`${label}: validating, writing Parquet`),
+        onNote: (text) => io.note(io.errStyle.yellow(text)),
       });
       progress.stop();
       manifests.push(manifest);
       if (!options.quiet) io.print(manifestLine(manifest, io.style));
     } catch (e) {
       progress.stop();
-      failures.push({ key: file.key, error: (e as Error).message });
-      io.note(`${io.errStyle.red(`✗ ${file.key} failed: ${(e as Error).message}`)}\n`);
+      const error = e instanceof MaintenanceLeaseHeldError ? leaseHeldMessage(e, file.path) : (e as Error).message;
+      failures.push({ key: file.key, error });
+      io.note(`${io.errStyle.red(`✗ ${file.key} failed: ${error}`)}\n`);
     }
   }
   return { manifests, failures };
+}
+
+/** An ingest that met a maintenance lease: what happened (nothing lost) and the command to run again. */
+export function leaseHeldMessage(e: MaintenanceLeaseHeldError, path: string): string {
+  return `${e.message}. Nothing was written to silver (the file is kept in bronze): run \`lake ingest ${path}\` again when the ${e.lease.operation === 'erase' ? 'erasure' : 'compaction'} has finished`;
 }
 
 /**

@@ -8,6 +8,7 @@ import { UserError } from '../errors.ts';
 import { md5File } from './hash.ts';
 import { BronzeConflictError, type PlannedFile } from './ingest-plan.ts';
 import { LOCAL_BRONZE_BUCKET, LOCAL_PII_SALT, type LocalLake } from './lake.ts';
+import { localLeaseHolderGone, serializeLocalTakeover, takeoverNote } from './maintenance-lease.ts';
 import { claimWorkDir } from './work-dir.ts';
 
 export interface IngestObserver {
@@ -15,6 +16,8 @@ export interface IngestObserver {
   onBytes?(bytesSoFar: number): void;
   /** The source has been read; the engine is validating and writing. */
   onRead?(): void;
+  /** Something worth a line on stderr (a dead maintenance command's lease was released). */
+  onNote?(text: string): void;
 }
 
 /** The input changed after it was planned (hashed): it is still being written. Nothing was put in bronze. */
@@ -64,6 +67,11 @@ export async function ingestBronzeObject(
         workDir: scratch.path,
         threads: lake.threads,
         piiSalt: LOCAL_PII_SALT,
+        // The same maintenance lease rule as on AWS; a lease left by a killed local command is taken over.
+        leaseHolderGone: localLeaseHolderGone,
+        serializeLeaseTakeover: serializeLocalTakeover(lake.dir),
+        onLeaseTakeover: (released) =>
+          (observer?.onNote ?? ((t: string) => process.stderr.write(t)))(takeoverNote(released)),
       },
     );
   } finally {

@@ -59,7 +59,9 @@ export async function replayLocal(options: ReplayOptions, since: Date | undefine
   for (const [i, o] of objects.entries()) {
     progress.set(i, `replaying [${i + 1}/${objects.length}] ${o.key}`);
     try {
-      manifests.push(await ingestBronzeObject(lake, o.key));
+      manifests.push(
+        await ingestBronzeObject(lake, o.key, undefined, { onNote: (text) => io.note(io.errStyle.yellow(text)) }),
+      );
     } catch (e) {
       failures.push(`${o.key}: ${(e as Error).message}`);
       io.note(io.errStyle.red(`✗ ${o.key}: ${(e as Error).message}\n`));

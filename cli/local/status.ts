@@ -9,6 +9,7 @@ import {
 } from '../../engine/contract/index.ts';
 import { unfinishedMaintenance } from '../../engine/index.ts';
 import { maintenanceAttention, type MaintenanceAttention } from '../maintenance-status.ts';
+import { localLeaseHolderGone } from './maintenance-lease.ts';
 import { openConflicts, type ConflictRecord } from './conflicts.ts';
 import { lakeFlag } from './lake-dir.ts';
 import type { LocalLake } from './lake.ts';
@@ -211,6 +212,7 @@ export async function lakeStatus(lake: LocalLake, engine: QueryEngine): Promise<
       await unfinishedMaintenance(lake.store, lake.contracts.names()),
       lakeFlag(lake.dir),
       () => active.some((w) => w.command === 'compact' || w.command === 'erase'),
+      localLeaseHolderGone,
     ),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The maintenance lease of a dataset: one object in the silver zone, `_maintenance/leases/<dataset>.json`,
- * created only where none exists (`ObjectStore.putBytes` create-only, S3 `If-None-Match: *`). An erasure or a
- * compaction on AWS holds it while it rewrites the dataset's files; of two maintenance runs only one gets it.
+ * created only where none exists (`ObjectStore.putBytes` create-only, S3 `If-None-Match: *`, a hard link
+ * locally). An erasure or a compaction — on AWS and on the local lake — holds it while it rewrites the dataset's
+ * files; of two maintenance runs only one gets it.
  *
  * Ingests respect it (engine/ingest.ts `publish`): an ingest writes its `_pending/` intent record first and
  * looks for the lease second; holding one, it restores the intent as it was, writes nothing and fails
@@ -11,9 +12,12 @@
  * written before the lease and the compaction sees it. A maintenance that took and released the lease before
  * the intent existed is in the manifest, which the publish reads again after the lease: it then writes nothing.
  *
- * A lease is never taken over silently. Past `expires_at` it is reported as stale (its holder probably
+ * A lease is never taken over by a clock. Past `expires_at` it is reported as stale (its holder probably
  * crashed) and stays until a person releases it by its id (`lake unlock`), so a slow run is never broken
- * by a clock.
+ * by a clock. The one exception is proof: a lease naming its holder's process (`owner`: pid, host, process
+ * start identity — the local lake's commands record it) may be released by the next maintenance or ingest
+ * whose caller can tell that process is gone (`holderGone`: same machine, pid free or reused), and the caller
+ * is told (`onTakeover`).
  */
 import { randomBytes } from 'node:crypto';
 import { maintenanceLeaseKey } from '../layout.ts';
@@ -25,6 +29,30 @@ export const DEFAULT_MAINTENANCE_LEASE_TTL_MS = 2 * 60 * 60 * 1000;
 
 export type MaintenanceOperation = 'erase' | 'compact';
 
+/** The process holding a lease, when one process on one machine does (the local lake's commands). */
+export interface LeaseOwner {
+  pid: number;
+  host: string;
+  /** When the process started (ISO): with the pid, tells a reused pid from the holder. */
+  process_started_at: string;
+  /** Boot id and PID namespace (Linux): pids are only judged on the same one. */
+  machine?: string;
+  /** The process's start time in kernel clock ticks since boot (Linux): tells a reused pid exactly. */
+  start_ticks?: number;
+}
+
+/** Whether a lease's holder is provably gone (its process ended): only such a lease is released without a person. */
+export type LeaseHolderGone = (lease: MaintenanceLease) => boolean;
+
+/**
+ * Runs a takeover (read the lease, judge it, delete it by id) one at a time among the takers of a dataset, so
+ * two of them never see the same dead lease and one deletes the lease the other has just created.
+ */
+export type SerializeTakeover = (
+  dataset: string,
+  takeover: () => Promise<MaintenanceLease | undefined>,
+) => Promise<MaintenanceLease | undefined>;
+
 export interface MaintenanceLease {
   lease_version: 1;
   lease_id: string;
@@ -35,6 +63,8 @@ export interface MaintenanceLease {
   acquired_at: string;
   /** Past this the lease is reported as stale; it is never released by the clock. */
   expires_at: string;
+  /** The holding process, where one process holds it (local lake): lets a dead holder's lease be taken over. */
+  owner?: LeaseOwner;
 }
 
 /** Whether the lease is past its expiry (its holder probably stopped without releasing it). */
@@ -62,7 +92,8 @@ export class MaintenanceLeaseHeldError extends Error {
 }
 
 export function describeLease(lease: MaintenanceLease): string {
-  return `the ${lease.operation === 'erase' ? 'erasure' : 'compaction'} ${lease.lease_id} by ${lease.holder} holds the maintenance lease since ${lease.acquired_at}`;
+  const pid = lease.owner ? `, pid ${lease.owner.pid}` : '';
+  return `the ${lease.operation === 'erase' ? 'erasure' : 'compaction'} ${lease.lease_id} by ${lease.holder}${pid} holds the maintenance lease since ${lease.acquired_at}`;
 }
 
 /**
@@ -91,6 +122,36 @@ export interface AcquireLeaseOptions {
   holder: string;
   /** @default DEFAULT_MAINTENANCE_LEASE_TTL_MS */
   ttlMs?: number;
+  /** The holding process, recorded in the lease. @default none (AWS: the holder is not one process of one machine) */
+  owner?: LeaseOwner;
+  /** Tells a lease left by a dead process: such a lease is released and taken. @default none: never */
+  holderGone?: LeaseHolderGone;
+  /** @default none: the takeover is not serialized (see SerializeTakeover) */
+  serializeTakeover?: SerializeTakeover;
+  /** Called when a dead holder's lease was released. */
+  onTakeover?: (released: MaintenanceLease) => void;
+}
+
+/**
+ * Releases the dataset's lease when `holderGone` proves its holder dead (only a lease naming its process can
+ * be): answers the released lease, or undefined (none held, holder alive or unknown, or released meanwhile).
+ */
+export async function releaseLeaseOfGoneHolder(
+  store: ObjectStore,
+  dataset: string,
+  holderGone: LeaseHolderGone,
+  serialize?: SerializeTakeover,
+): Promise<MaintenanceLease | undefined> {
+  const dead = (lease: MaintenanceLease | undefined): lease is MaintenanceLease =>
+    lease?.owner !== undefined && holderGone(lease);
+  if (!dead(await readMaintenanceLease(store, dataset))) return undefined;
+  const takeover = async () => {
+    // Judged again inside the serialization: another taker may have released it and a new holder taken it.
+    const held = await readMaintenanceLease(store, dataset);
+    if (!dead(held)) return undefined;
+    return (await releaseMaintenanceLease(store, dataset, held.lease_id)) === 'released' ? held : undefined;
+  };
+  return serialize ? serialize(dataset, takeover) : takeover();
 }
 
 /** Writes the lease where none is: false when the key is taken. */
@@ -121,9 +182,14 @@ export async function acquireMaintenanceLease(
     holder: options.holder,
     acquired_at: now.toISOString(),
     expires_at: new Date(now.getTime() + (options.ttlMs ?? DEFAULT_MAINTENANCE_LEASE_TTL_MS)).toISOString(),
+    ...(options.owner ? { owner: options.owner } : {}),
   };
   const body = `${JSON.stringify(lease, null, 2)}\n`;
   if (await createLease(store, options.dataset, body)) return lease;
+  const released =
+    options.holderGone &&
+    (await releaseLeaseOfGoneHolder(store, options.dataset, options.holderGone, options.serializeTakeover));
+  if (released) options.onTakeover?.(released);
   const held = await readMaintenanceLease(store, options.dataset);
   // Our own put landed although its answer was lost, and the SDK's retry found the key taken: the id (random) proves it.
   if (held?.lease_id === lease.lease_id) return lease;

@@ -2,7 +2,9 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { withFileLock } from '../../adapters/local/file-lock.ts';
+import { LocalObjectStore } from '../../adapters/local/local-store.ts';
+import { currentOwner } from '../../adapters/local/process-owner.ts';
+import { acquireMaintenanceLease, releaseMaintenanceLease } from '../../engine/index.ts';
 import { writeTransactionsCsv, type GenerationReport } from '../../generator/generate.ts';
 import { lake, scratchDir } from '../support/e2e/cli.ts';
 
@@ -168,17 +170,36 @@ describe('lake erase and lake compact, as a user runs them', () => {
     expect((await run('erase', '--dataset', 'nope', '--where', 'a = 1')).stderr).toMatch(/unknown dataset "nope"/);
   });
 
-  it('waits for, then refuses, while another maintenance command holds the dataset', async () => {
-    const lockPath = join(lakeDir, 'locks', 'transactions.maintenance.lock');
+  it('refuses while another maintenance command holds the dataset, and `lake ingest` backs off, nothing lost; both go on once it is released', async () => {
     const before = await fingerprint();
-    await withFileLock(lockPath, async () => {
+    const store = new LocalObjectStore(lakeDir);
+    // Another command of this machine, still running (this test's own process), holds the lease.
+    const lease = await acquireMaintenanceLease(store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: 'operator@laptop (lake compact)',
+      owner: currentOwner(),
+    });
+    const late = join(scratch.dir, 'late.csv');
+    await writeTransactionsCsv(late, {
+      rows: 50,
+      accounts: 2,
+      from: '2024-01',
+      to: '2024-01',
+      firstId: 900_000,
+      seed: 7,
+      badRowRatio: 0,
+    });
+    try {
       const r = await lake(['erase', '--dataset', 'transactions', '--where', 'account_id = X', '--lake', lakeDir], {
         cwd: scratch.dir,
         env: { LAKE_MAINTENANCE_LOCK_WAIT_MS: '0' },
       });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(
-        /another maintenance command \(pid \d+.*\) is rewriting transactions; the erasure did nothing/,
+        new RegExp(
+          `another maintenance command is rewriting transactions: the compaction ${lease.lease_id} by operator@laptop \\(lake compact\\), pid ${process.pid} holds the maintenance lease since \\S+; the erasure did nothing`,
+        ),
       );
       const c = await lake(['compact', '--lake', lakeDir], {
         cwd: scratch.dir,
@@ -186,7 +207,41 @@ describe('lake erase and lake compact, as a user runs them', () => {
       });
       expect(c.code).toBe(2);
       expect(c.stderr).toMatch(/the compaction did nothing/);
-    });
-    expect(await fingerprint()).toEqual(before);
+
+      const i = await run('ingest', late, '--dataset', 'transactions');
+      expect(i.code).toBe(1);
+      expect(i.stderr).toContain(
+        `the ingest of transactions/late.csv of transactions did nothing: the compaction ${lease.lease_id} by operator@laptop (lake compact), pid ${process.pid} holds the maintenance lease`,
+      );
+      expect(i.stderr).toContain(
+        `Nothing was written to silver (the file is kept in bronze): run \`lake ingest ${late}\` again when the compaction has finished`,
+      );
+      expect(await fingerprint()).toEqual(before);
+      const pending: string[] = [];
+      for await (const o of store.list('silver', '_pending/')) pending.push(o.key);
+      expect(pending, 'no intent record left').toEqual([]);
+    } finally {
+      expect(await releaseMaintenanceLease(store, 'transactions', lease.lease_id)).toBe('released');
+    }
+    const again = await run('ingest', late, '--dataset', 'transactions');
+    expect(again.code, again.stderr).toBe(0);
+    const [after] = await fingerprint();
+    expect(Number(after?.n)).toBe(Number(before[0]?.n) + 50);
+    const compacted = await run('compact', '--dataset', 'transactions');
+    expect(compacted.code, compacted.stderr).toBe(0);
+    expect(await fingerprint()).toEqual([after]);
+
+    // An ingest that passed its lease check before the erasure took the lease (its intent record) is named.
+    const intent = '_pending/transactions/in-flight.json';
+    await store.putBytes('silver', intent, JSON.stringify({ source: { key: 'transactions/in-flight.csv' } }));
+    try {
+      const erased = await run('erase', '--dataset', 'transactions', '--where', 'account_id = NOBODY');
+      expect(erased.code, erased.stderr).toBe(0);
+      expect(erased.stderr).toContain(
+        '1 ingest of transactions was in flight when the erasure started (silver/_pending/transactions/: transactions/in-flight.csv): run this erasure again once it has finished',
+      );
+    } finally {
+      await store.delete('silver', [intent]);
+    }
   });
 });

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Manifest } from '../../engine/contract/index.ts';
+import { LocalObjectStore } from '../../adapters/local/local-store.ts';
+import { currentOwner } from '../../adapters/local/process-owner.ts';
+import { acquireMaintenanceLease, releaseMaintenanceLease } from '../../engine/index.ts';
 import { faultEnv } from '../support/faults/faults.ts';
 import { lake, scratchDir, startLake, waitForOutput } from '../support/e2e/cli.ts';
 
@@ -92,6 +95,40 @@ describe('lake watch: nothing is lost', () => {
     watch.kill('SIGINT');
     expect(await exited).toBe(1); // it failed once while watching: said in the exit code too
     expect(await count("transaction_id LIKE 'F%'")).toBe(7);
+  });
+
+  it('a file met by a maintenance lease (a compaction running) is tried again by the running watch, and ingested once it is released', async () => {
+    const landing = join(scratch.dir, 'under-lease');
+    await mkdir(landing);
+    // The lake must exist for the lease: the watch creates it; then a running compaction (this process) holds it.
+    const watch = startLake(['watch', landing, '--lake', lakeDir, '--interval', '100', '--quiet-period', '200'], {
+      cwd: scratch.dir,
+    });
+    const exited = new Promise<number | null>((resolve) => watch.on('close', resolve));
+    await waitForOutput(watch, 'stdout', (t) => t.includes('Watching'));
+    const store = new LocalObjectStore(lakeDir);
+    const lease = await acquireMaintenanceLease(store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: 'operator (lake compact)',
+      owner: currentOwner(),
+    });
+    await writeFile(join(landing, 'leased.csv'), `${HEADER}${rows('L', 5)}`);
+    await waitForOutput(
+      watch,
+      'stderr',
+      (t) =>
+        /✗ leased\.csv: the ingest of transactions\/leased\.csv of transactions did nothing: the compaction .*holds the maintenance lease.*\(tried again in/.test(
+          t,
+        ),
+      60_000,
+    );
+    expect(await releaseMaintenanceLease(store, 'transactions', lease.lease_id)).toBe('released');
+    const out = await waitForOutput(watch, 'stdout', (t) => /✓ transactions\/leased\.csv/.test(t), 60_000);
+    expect(out).toMatch(/✓ transactions\/leased\.csv\s+5 rows: 5 valid/);
+    watch.kill('SIGINT');
+    expect(await exited).toBe(1); // it failed once while watching: said in the exit code too
+    expect(await count("transaction_id LIKE 'L%'")).toBe(5);
   });
 
   it('a different, longer version of an ingested file is refused loudly, counted as failed, and shown by status', async () => {

@@ -9,6 +9,7 @@ import { ObjectExistsError } from '../../../engine/contract/index.ts';
 import {
   acquireMaintenanceLease,
   readMaintenanceLease,
+  releaseLeaseOfGoneHolder,
   releaseMaintenanceLease,
   withMaintenanceLease,
 } from '../../../engine/index.ts';
@@ -85,5 +86,31 @@ describe('maintenance lease', () => {
       acquireMaintenanceLease(store, { dataset: 'transactions', operation: 'erase', holder: 'ana' }),
     ).rejects.toThrow(/expired .*`lake unlock --dataset transactions --lease unreadable`/);
     expect(await releaseMaintenanceLease(store, 'transactions', 'unreadable')).toBe('released');
+  });
+
+  it('a lease naming its process is taken over only when holderGone proves that process dead, and the taker is told', async () => {
+    const owner = { pid: 424242, host: 'h', process_started_at: '2026-01-01T00:00:00.000Z' };
+    const dead = await acquireMaintenanceLease(store, { dataset: 'd', operation: 'erase', holder: 'a', owner });
+    expect((await readMaintenanceLease(store, 'd'))?.owner).toEqual(owner);
+    // Alive (or cannot tell): refused as before.
+    await expect(
+      acquireMaintenanceLease(store, { dataset: 'd', operation: 'compact', holder: 'b', holderGone: () => false }),
+    ).rejects.toThrow(new RegExp(`the erasure ${dead.lease_id} by a, pid 424242 holds the maintenance lease`));
+    const released: string[] = [];
+    const taken = await acquireMaintenanceLease(store, {
+      dataset: 'd',
+      operation: 'compact',
+      holder: 'b',
+      holderGone: (l) => l.owner?.pid === 424242,
+      onTakeover: (l) => released.push(l.lease_id),
+    });
+    expect(released).toEqual([dead.lease_id]);
+    expect((await readMaintenanceLease(store, 'd'))?.lease_id).toBe(taken.lease_id);
+    // A lease naming no process (AWS) is never judged dead, whatever holderGone says.
+    await expect(
+      acquireMaintenanceLease(store, { dataset: 'd', operation: 'erase', holder: 'c', holderGone: () => true }),
+    ).rejects.toThrow(/holds the maintenance lease/);
+    expect(await releaseLeaseOfGoneHolder(store, 'd', () => true)).toBeUndefined();
+    expect((await readMaintenanceLease(store, 'd'))?.lease_id).toBe(taken.lease_id);
   });
 });
