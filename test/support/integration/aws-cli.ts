@@ -7,7 +7,13 @@ import type { LakeFixture } from './lake-fixture.ts';
 
 export const STACK = 'MedallionLake-it';
 
-export function awsCli(fx: LakeFixture, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+/** `extraOutputs`: stack outputs beyond the lake's own (the fan-out state machine's ARN, say). */
+export function awsCli(
+  fx: LakeFixture,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+  extraOutputs: Record<string, string> = {},
+): Promise<CliResult> {
   const values: Record<keyof typeof STACK_OUTPUTS, string> = {
     bronzeBucket: fx.lake.buckets.bronze,
     silverBucket: fx.lake.buckets.silver,
@@ -25,9 +31,12 @@ export function awsCli(fx: LakeFixture, args: string[], extraEnv: Record<string,
   writeFileSync(
     file,
     JSON.stringify({
-      [STACK]: Object.fromEntries(
-        Object.entries(STACK_OUTPUTS).map(([field, key]) => [key, values[field as keyof typeof STACK_OUTPUTS]]),
-      ),
+      [STACK]: {
+        ...Object.fromEntries(
+          Object.entries(STACK_OUTPUTS).map(([field, key]) => [key, values[field as keyof typeof STACK_OUTPUTS]]),
+        ),
+        ...extraOutputs,
+      },
     }),
   );
   const env = {
