@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { writeTransactionsCsv } from '../../generator/generate.ts';
-import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
 import { lake as runLake, startLake, type CliResult } from '../support/e2e/cli.ts';
 import { seedAthena } from '../support/integration/athena-results.ts';
+import { emulatorEnv, stackOutputsOf, STACK, WORKGROUPS } from '../support/integration/aws-cli.ts';
 import { startFaultProxy } from '../support/integration/fault-proxy.ts';
 import {
   drain,
@@ -26,52 +26,23 @@ import {
   type LakeFixture,
 } from '../support/integration/lake-fixture.ts';
 
-const STACK = 'MedallionLake-it';
-const WORKGROUPS = { analysts: 'medallion-it-analysts', platform: 'medallion-it-platform' };
-
-function outputsOf(fx: LakeFixture): Record<string, string> {
-  const values: Record<keyof typeof STACK_OUTPUTS, string> = {
-    bronzeBucket: fx.lake.buckets.bronze,
-    silverBucket: fx.lake.buckets.silver,
-    goldBucket: 'medallion-it-gold',
-    quarantineBucket: fx.lake.buckets.quarantine,
-    silverDatabase: fx.lake.glue.silverDatabase,
-    goldDatabase: 'medallion_it_gold',
-    quarantineDatabase: fx.lake.glue.quarantineDatabase ?? 'medallion_it_quarantine',
-    analystsWorkgroup: WORKGROUPS.analysts,
-    platformWorkgroup: WORKGROUPS.platform,
-    ingestQueueUrl: fx.lake.queue.url,
-    deadLetterQueueUrl: fx.lake.deadLetterQueue.url,
-  };
-  return Object.fromEntries(
-    Object.entries(STACK_OUTPUTS).map(([field, key]) => [key, values[field as keyof typeof STACK_OUTPUTS]]),
-  );
-}
-
-function awsEnv(fx: LakeFixture): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL: fx.lake.endpoint,
-    AWS_REGION: fx.lake.region,
-    AWS_ACCESS_KEY_ID: fx.lake.accountId,
-    AWS_SECRET_ACCESS_KEY: 'moto',
-    AWS_PROFILE: '',
-  };
-}
-
 /** Runs the CLI in AWS mode with the stack outputs in a `cdk deploy --outputs-file` file. */
 function cli(fx: LakeFixture, args: string[]): Promise<CliResult> {
   const file = join(fx.scratchDir, 'outputs.json');
-  writeFileSync(file, JSON.stringify({ [STACK]: outputsOf(fx) }));
-  return runLake([...args, '--aws', '--stack', STACK, '--outputs-file', file], { cwd: fx.scratchDir, env: awsEnv(fx) });
+  writeFileSync(file, JSON.stringify({ [STACK]: stackOutputsOf(fx) }));
+  return runLake([...args, '--aws', '--stack', STACK, '--outputs-file', file], {
+    cwd: fx.scratchDir,
+    env: emulatorEnv(fx),
+  });
 }
 
 /** Runs the CLI while playing the event source mapping: the queue is drained into the bundled function until the CLI exits. */
 async function cliWhileDraining(fx: LakeFixture, args: string[]): Promise<CliResult & { drained: number }> {
   const file = join(fx.scratchDir, 'outputs.json');
-  writeFileSync(file, JSON.stringify({ [STACK]: outputsOf(fx) }));
+  writeFileSync(file, JSON.stringify({ [STACK]: stackOutputsOf(fx) }));
   const child = startLake([...args, '--aws', '--stack', STACK, '--outputs-file', file], {
     cwd: fx.scratchDir,
-    env: awsEnv(fx),
+    env: emulatorEnv(fx),
   });
   let stdout = '';
   let stderr = '';
@@ -140,10 +111,10 @@ async function cliWhileDraining(fx: LakeFixture, args: string[]): Promise<CliRes
     try {
       const asProducer = (path: string) => {
         const file = join(fx.scratchDir, 'outputs.json');
-        writeFileSync(file, JSON.stringify({ [STACK]: outputsOf(fx) }));
+        writeFileSync(file, JSON.stringify({ [STACK]: stackOutputsOf(fx) }));
         return runLake(['ingest', path, '--aws', '--stack', STACK, '--outputs-file', file], {
           cwd: fx.scratchDir,
-          env: { ...awsEnv(fx), AWS_ENDPOINT_URL: proxy.endpoint },
+          env: { ...emulatorEnv(fx), AWS_ENDPOINT_URL: proxy.endpoint },
         });
       };
       await writeTransactionsCsv(join(fx.scratchDir, 'feb.csv'), {
@@ -242,7 +213,7 @@ async function cliWhileDraining(fx: LakeFixture, args: string[]): Promise<CliRes
       region: fx.lake.region,
       credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
     });
-    const outputs = Object.fromEntries(Object.entries(outputsOf(fx)).map(([k, v]) => [k, { Value: v }]));
+    const outputs = Object.fromEntries(Object.entries(stackOutputsOf(fx)).map(([k, v]) => [k, { Value: v }]));
     await cfn.send(
       new CreateStackCommand({
         StackName: STACK,
@@ -252,7 +223,7 @@ async function cliWhileDraining(fx: LakeFixture, args: string[]): Promise<CliRes
         }),
       }),
     );
-    const env = awsEnv(fx);
+    const env = emulatorEnv(fx);
     const found = await runLake(['dlq', 'status', '--aws', '--stack', STACK], { cwd: fx.scratchDir, env });
     expect(found.code, found.stderr).toBe(0);
     expect(found.stdout).toMatch(/dead-letter queue\s+0 waiting/);

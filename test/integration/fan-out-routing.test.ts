@@ -4,16 +4,13 @@
  * execution's input, run through the synthesized definition, ingests the object. (moto keeps the execution;
  * the steps are run here by the harness's ASL runner.)
  */
-import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { ListExecutionsCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { gzipSync } from 'node:zlib';
-import { STACK_OUTPUTS } from '../../cli/aws/stack.ts';
-import { lake as runLake } from '../support/e2e/cli.ts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { lambdaContext } from '../support/integration/lambda-runtime.ts';
+import { awsCli } from '../support/integration/aws-cli.ts';
+import { createFanOutStateMachine, runFanOutExecution } from '../support/integration/fan-out.ts';
 import {
   drain,
   getManifests,
@@ -24,7 +21,6 @@ import {
   useLake,
   type LakeFixture,
 } from '../support/integration/lake-fixture.ts';
-import { runStateMachine, stateMachineDefinition } from '../support/integration/state-machine.ts';
 
 const MIN_BYTES = 4096;
 const HEADER = 'TransactionID,CustomerID,TransactionAmount,Currency,TransactionTimestamp';
@@ -41,24 +37,8 @@ const csv = (n: number): string =>
 
   it('starts one execution per object version (none twice), ingests nothing inline, and the execution ingests it', async () => {
     const fx = lake();
-    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN;
-    expect(arn).toMatch(/:stateMachine:/);
-    const sfn = new SFNClient({
-      endpoint: fx.lake.endpoint,
-      region: fx.lake.region,
-      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
-    });
-    const stack = fx.stacks.find((s) =>
-      Object.values(s.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
-    )!;
-    const definition = stateMachineDefinition(stack.template);
-    await sfn.send(
-      new CreateStateMachineCommand({
-        name: arn!.split(':').pop(),
-        definition: JSON.stringify(definition),
-        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
-      }),
-    );
+    expect(fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN).toMatch(/:stateMachine:/);
+    const { sfn, arn, definition } = await createFanOutStateMachine(fx);
 
     const small = 'transactions/small.csv';
     const big = 'transactions/big.csv';
@@ -97,12 +77,7 @@ const csv = (n: number): string =>
     expect(new Set(routed.map((l) => l.execution_arn))).toEqual(new Set([execution!.executionArn]));
 
     // The execution's steps, as Step Functions would run them from the input the function gave it.
-    const input = { source: { bucket: fx.lake.buckets.bronze, key: big, ...(version ? { versionId: version } : {}) } };
-    const output = (await runStateMachine(
-      definition,
-      input,
-      async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never,
-    )) as { plan: { fanned_out: boolean } };
+    const output = (await runFanOutExecution(fx, big, version, { definition })) as { plan: { fanned_out: boolean } };
     expect(output.plan.fanned_out).toBe(true);
     const fanned = (await getManifests(fx, 'transactions')).find((m) => m.source.key === big);
     expect(fanned).toMatchObject({ status: 'succeeded', rows_in: 200, rows_valid: 200, rows_quarantined: 0 });
@@ -112,22 +87,7 @@ const csv = (n: number): string =>
 
   it('`lake fanout list` shows an execution that did not succeed, with its object; `redrive --restart` starts its input again', async () => {
     const fx = lake();
-    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN!;
-    const sfn = new SFNClient({
-      endpoint: fx.lake.endpoint,
-      region: fx.lake.region,
-      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
-    });
-    const stack = fx.stacks.find((st) =>
-      Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
-    )!;
-    await sfn.send(
-      new CreateStateMachineCommand({
-        name: arn.split(':').pop(),
-        definition: JSON.stringify(stateMachineDefinition(stack.template)),
-        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
-      }),
-    );
+    const { sfn, arn } = await createFanOutStateMachine(fx);
     const key = 'transactions/aborted.csv';
     await putBronze(fx, key, csv(200));
     expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
@@ -162,22 +122,7 @@ const csv = (n: number): string =>
 
   it('routes a gzip by the text it is expected to give, not by its compressed size', async () => {
     const fx = lake();
-    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN!;
-    const sfn = new SFNClient({
-      endpoint: fx.lake.endpoint,
-      region: fx.lake.region,
-      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
-    });
-    const stack = fx.stacks.find((st) =>
-      Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
-    )!;
-    await sfn.send(
-      new CreateStateMachineCommand({
-        name: arn.split(':').pop(),
-        definition: JSON.stringify(stateMachineDefinition(stack.template)),
-        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
-      }),
-    );
+    const { sfn, arn } = await createFanOutStateMachine(fx);
     const gzip = gzipSync(csv(200));
     // Under the threshold as stored, over it at the documented expansion (GZIP_ROUTING_EXPANSION, 10).
     expect(gzip.length).toBeLessThan(MIN_BYTES);
@@ -192,23 +137,7 @@ const csv = (n: number): string =>
 
   it('a routed file the plan cannot chunk, larger than one pass, is rejected whole as TOO_LARGE_FOR_ONE_PASS', async () => {
     const fx = lake();
-    const arn = fx.lake.fn.environment.FAN_OUT_STATE_MACHINE_ARN!;
-    const sfn = new SFNClient({
-      endpoint: fx.lake.endpoint,
-      region: fx.lake.region,
-      credentials: { accessKeyId: fx.lake.accountId, secretAccessKey: 'moto' },
-    });
-    const stack = fx.stacks.find((st) =>
-      Object.values(st.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
-    )!;
-    const definition = stateMachineDefinition(stack.template);
-    await sfn.send(
-      new CreateStateMachineCommand({
-        name: arn.split(':').pop(),
-        definition: JSON.stringify(definition),
-        roleArn: `arn:aws:iam::${fx.lake.accountId}:role/fan-out`,
-      }),
-    );
+    const { definition } = await createFanOutStateMachine(fx);
     // CRLF mixed with LF: the byte scan cannot vouch for chunk bounds, so the plan falls back to one pass.
     const key = 'transactions/mixed.csv';
     const body = csv(200).replace('\n', '\r\n');
@@ -216,12 +145,7 @@ const csv = (n: number): string =>
     const version = await putBronze(fx, key, body);
     expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
 
-    const input = { source: { bucket: fx.lake.buckets.bronze, key, ...(version ? { versionId: version } : {}) } };
-    const output = (await runStateMachine(
-      definition,
-      input,
-      async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never,
-    )) as { plan: { fanned_out: boolean } };
+    const output = (await runFanOutExecution(fx, key, version, { definition })) as { plan: { fanned_out: boolean } };
 
     expect(output.plan.fanned_out).toBe(false);
     const [manifest, ...more] = await getManifests(fx, 'transactions');
@@ -238,38 +162,7 @@ const csv = (n: number): string =>
   });
 });
 
-/** The CLI in AWS mode, the stack outputs (with the fan-out state machine) in a `cdk deploy --outputs-file` file. */
+/** The CLI in AWS mode, the stack outputs with the fan-out state machine's. */
 function cli(fx: LakeFixture, stateMachineArn: string, args: string[]) {
-  const values: Record<keyof typeof STACK_OUTPUTS, string> = {
-    bronzeBucket: fx.lake.buckets.bronze,
-    silverBucket: fx.lake.buckets.silver,
-    goldBucket: 'medallion-it-gold',
-    quarantineBucket: fx.lake.buckets.quarantine,
-    silverDatabase: fx.lake.glue.silverDatabase,
-    goldDatabase: 'medallion_it_gold',
-    quarantineDatabase: fx.lake.glue.quarantineDatabase ?? 'medallion_it_quarantine',
-    analystsWorkgroup: 'medallion-it-analysts',
-    platformWorkgroup: 'medallion-it-platform',
-    ingestQueueUrl: fx.lake.queue.url,
-    deadLetterQueueUrl: fx.lake.deadLetterQueue.url,
-  };
-  const outputs = {
-    ...Object.fromEntries(
-      Object.entries(STACK_OUTPUTS).map(([field, k]) => [k, values[field as keyof typeof STACK_OUTPUTS]]),
-    ),
-    FanOutStateMachineArn: stateMachineArn,
-  };
-  const file = join(fx.scratchDir, 'outputs.json');
-  writeFileSync(file, JSON.stringify({ 'MedallionLake-it': outputs }));
-  const env = {
-    AWS_ENDPOINT_URL: fx.lake.endpoint,
-    AWS_REGION: fx.lake.region,
-    AWS_ACCESS_KEY_ID: fx.lake.accountId,
-    AWS_SECRET_ACCESS_KEY: 'moto',
-    AWS_PROFILE: '',
-  };
-  return runLake([...args, '--aws', '--stack', 'MedallionLake-it', '--outputs-file', file], {
-    cwd: fx.scratchDir,
-    env,
-  });
+  return awsCli(fx, args, {}, { FanOutStateMachineArn: stateMachineArn });
 }

@@ -10,22 +10,26 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { invokeInChild } from '../support/integration/child-invoke.ts';
-import { lambdaContext, receive } from '../support/integration/lambda-runtime.ts';
+import {
+  ingestCounts,
+  putForFanOut,
+  quarantineRowsOf,
+  runFanOutExecution,
+  silverRowsWithoutLineage,
+} from '../support/integration/fan-out.ts';
+import { lambdaContext } from '../support/integration/lambda-runtime.ts';
 import {
   drain,
   getManifests,
   listKeys,
   putBronze,
-  quarantineRows,
-  silverRows,
   skipReason,
   useLake,
   type LakeFixture,
 } from '../support/integration/lake-fixture.ts';
-import { runStateMachine, stateMachineDefinition, type ExecutionTrace } from '../support/integration/state-machine.ts';
+import type { ExecutionTrace } from '../support/integration/state-machine.ts';
 
 /** Chunks of 1 MiB; the Plan step's process may not write a file of 1 MiB. */
 const CHUNK_BYTES = 1 << 20;
@@ -90,15 +94,9 @@ function readingsJsonl(): string {
 
   /** Plan in a child process under the file-size limit; chunks and commit in this (warm) container. */
   async function fanOut(fx: LakeFixture, key: string, versionId: string | undefined, trace: ExecutionTrace) {
-    const stack = fx.stacks.find((s) =>
-      Object.values(s.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
-    );
-    if (!stack) throw new Error('no stack has the fan-out state machine');
     let planRssMb = 0;
-    const output = (await runStateMachine(
-      stateMachineDefinition(stack.template),
-      { source: { bucket: fx.lake.buckets.bronze, key, ...(versionId ? { versionId } : {}) } },
-      async (payload) => {
+    const output = (await runFanOutExecution(fx, key, versionId, {
+      invoke: async (payload) => {
         if ((payload as { fanOut?: string }).fanOut !== 'plan')
           return (await fx.handler(payload, lambdaContext(fx.lake))) as never;
         const result = await invokeInChild(fx, payload, env(), { fileSizeBytes: PLAN_FILE_LIMIT });
@@ -107,54 +105,9 @@ function readingsJsonl(): string {
         return result.response as never;
       },
       trace,
-    )) as { plan: { fanned_out: boolean; chunks: unknown[]; why?: string }; commit: unknown };
+    })) as { plan: { fanned_out: boolean; chunks: unknown[]; why?: string }; commit: unknown };
     return { output, planRssMb };
   }
-
-  async function putForFanOut(fx: LakeFixture, key: string, body: Uint8Array | string): Promise<string | undefined> {
-    const versionId = await putBronze(fx, key, body);
-    for (const m of await receive(fx.clients.sqs, fx.lake.queue.url, 10, 1))
-      await fx.clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: m.ReceiptHandle }),
-      );
-    return versionId;
-  }
-
-  const withoutLineage = (rows: Record<string, unknown>[], key: string) =>
-    rows
-      .filter((r) => r.source_key === key)
-      .map((r) => {
-        const rest = { ...r };
-        for (const column of ['source_key', 'source_version', 'ingest_run_id', 'ingested_at']) delete rest[column];
-        return rest;
-      });
-  const quarantineOf = async (fx: LakeFixture, dataset: string, key: string) =>
-    (await quarantineRows(fx, dataset))
-      .filter((r) => r.source_key === key)
-      .map((r) => [Number(r.record_number), r.reasons, r.details, r.raw_record]);
-  const counts = (m: {
-    status: string;
-    rows_in: number;
-    rows_valid: number;
-    rows_quarantined: number;
-    reasons: unknown;
-    columns: unknown;
-    bytes_in: number;
-    bytes_in_uncompressed: number;
-    compression: string;
-    partitions: Array<{ values: unknown; rows: number }>;
-  }) => ({
-    status: m.status,
-    rows_in: m.rows_in,
-    rows_valid: m.rows_valid,
-    rows_quarantined: m.rows_quarantined,
-    reasons: m.reasons,
-    columns: m.columns,
-    bytes_in: m.bytes_in,
-    bytes_in_uncompressed: m.bytes_in_uncompressed,
-    compression: m.compression,
-    partitions: m.partitions.map((p) => [p.values, p.rows]),
-  });
 
   it('the file-size limit is real: a process under it cannot write a file past it', () => {
     const path = join(lake().scratchDir, 'too-large.bin');
@@ -195,12 +148,13 @@ function readingsJsonl(): string {
       const fanned = manifests.find((m) => m.source.key === key)!;
       const single = manifests.find((m) => m.source.key === oneKey)!;
       expect(fanned.engine.chunks).toBe(output.plan.chunks.length);
-      expect(counts(fanned)).toEqual(counts(single));
+      expect(ingestCounts(fanned, true)).toEqual(ingestCounts(single, true));
       expect(fanned.rows_in).toBe(fanned.rows_valid + fanned.rows_quarantined);
       expect(fanned.rows_quarantined).toBeGreaterThan(10);
-      const silver = await silverRows(fx, dataset, orderBy);
-      expect(withoutLineage(silver, key)).toEqual(withoutLineage(silver, oneKey));
-      expect(await quarantineOf(fx, dataset, key)).toEqual(await quarantineOf(fx, dataset, oneKey));
+      expect(await silverRowsWithoutLineage(fx, dataset, key, orderBy)).toEqual(
+        await silverRowsWithoutLineage(fx, dataset, oneKey, orderBy),
+      );
+      expect(await quarantineRowsOf(fx, dataset, key)).toEqual(await quarantineRowsOf(fx, dataset, oneKey));
       expect(await listKeys(fx, fx.lake.buckets.silver, '_staging/')).toEqual([]);
       expect(await listKeys(fx, fx.lake.buckets.silver, '_pending/')).toEqual([]);
     },

@@ -5,10 +5,16 @@
  * path gives the same bytes; a chunk whose staging fails (S3 503s from a fault proxy) is retried by the
  * state machine and leaves no duplicate; nothing of the fan-out is left in staging or as an intent record.
  */
-import { DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startFaultProxy, s3SlowDown, type FaultProxy } from '../support/integration/fault-proxy.ts';
-import { lambdaContext, receive } from '../support/integration/lambda-runtime.ts';
+import {
+  ingestCounts,
+  putForFanOut,
+  quarantineRowsOf,
+  runFanOutExecution,
+  silverRowsWithoutLineage,
+} from '../support/integration/fan-out.ts';
+import { lambdaContext } from '../support/integration/lambda-runtime.ts';
 import {
   drain,
   getManifests,
@@ -19,14 +25,8 @@ import {
   silverRows,
   skipReason,
   useLake,
-  type LakeFixture,
 } from '../support/integration/lake-fixture.ts';
-import {
-  runStateMachine,
-  stateMachineDefinition,
-  type ExecutionTrace,
-  type StateMachineDefinition,
-} from '../support/integration/state-machine.ts';
+import { type ExecutionTrace } from '../support/integration/state-machine.ts';
 
 /** Small chunks so that a small file has many: every cut is a place a record could be lost or doubled. */
 const CHUNK_BYTES = 2048;
@@ -67,78 +67,11 @@ let proxy: FaultProxy | undefined;
   });
   afterAll(async () => proxy?.close());
 
-  const definition = (fx: LakeFixture): StateMachineDefinition => {
-    const stack = fx.stacks.find((s) =>
-      Object.values(s.template.Resources).some((r) => r.Type === 'AWS::StepFunctions::StateMachine'),
-    );
-    if (!stack) throw new Error('no stack has the fan-out state machine');
-    return stateMachineDefinition(stack.template);
-  };
-
-  /** Puts the object without letting its event reach the function: the state machine ingests it. */
-  async function putForFanOut(fx: LakeFixture, key: string): Promise<string | undefined> {
-    const versionId = await putBronze(fx, key, CONTENT);
-    for (const m of await receive(fx.clients.sqs, fx.lake.queue.url, 10, 1)) {
-      await fx.clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: fx.lake.queue.url, ReceiptHandle: m.ReceiptHandle }),
-      );
-    }
-    return versionId;
-  }
-
-  async function runFanOut(
-    fx: LakeFixture,
-    key: string,
-    versionId: string | undefined,
-    trace: ExecutionTrace,
-  ): Promise<Record<string, unknown>> {
-    const input = { source: { bucket: fx.lake.buckets.bronze, key, ...(versionId ? { versionId } : {}) } };
-    return (await runStateMachine(
-      definition(fx),
-      input,
-      async (payload) => (await fx.handler(payload, lambdaContext(fx.lake))) as never,
-      trace,
-    )) as Record<string, unknown>;
-  }
-
-  const rowsOf = async (fx: LakeFixture, key: string) =>
-    (await silverRows(fx, 'transactions'))
-      .filter((r) => r.source_key === key)
-      .map((r) => {
-        // Lineage that names the source (another key here) aside, the rows must be equal.
-        const rest = { ...r };
-        for (const column of ['source_key', 'source_version', 'ingest_run_id', 'ingested_at']) delete rest[column];
-        return rest;
-      });
-  const quarantineOf = async (fx: LakeFixture, key: string) =>
-    (await quarantineRows(fx, 'transactions'))
-      .filter((r) => r.source_key === key)
-      .map((r) => [Number(r.record_number), r.reasons, r.details, r.raw_record]);
-  const countsOf = (m: {
-    rows_in: number;
-    rows_valid: number;
-    rows_quarantined: number;
-    reasons: unknown;
-    status: string;
-    columns: unknown;
-    bytes_in: number;
-    partitions: Array<{ values: unknown; rows: number }>;
-  }) => ({
-    status: m.status,
-    rows_in: m.rows_in,
-    rows_valid: m.rows_valid,
-    rows_quarantined: m.rows_quarantined,
-    reasons: m.reasons,
-    columns: m.columns,
-    bytes_in: m.bytes_in,
-    partitions: m.partitions.map((p) => [p.values, p.rows]),
-  });
-
   it('gives what the one-invocation path gives: silver, quarantine, manifest counts, Glue partitions; nothing left staged', async () => {
     const fx = lake();
     const fanKey = 'transactions/fan-out/export.csv';
     const trace: ExecutionTrace = { tasks: [] };
-    const output = await runFanOut(fx, fanKey, await putForFanOut(fx, fanKey), trace);
+    const output = await runFanOutExecution(fx, fanKey, await putForFanOut(fx, fanKey, CONTENT), { trace });
 
     const plan = output.plan as {
       fanned_out: boolean;
@@ -168,12 +101,16 @@ let proxy: FaultProxy | undefined;
     const single = manifests.find((m) => m.source.key === oneKey)!;
     expect(fanned.engine.chunks).toBe(plan.chunks.length);
     expect(single.engine.chunks).toBe(1);
-    expect(countsOf(fanned)).toEqual(countsOf(single));
+    expect(ingestCounts(fanned, false)).toEqual(ingestCounts(single, false));
     expect(fanned.rows_in).toBe(400);
     expect(fanned.rows_in).toBe(fanned.rows_valid + fanned.rows_quarantined);
     expect(fanned.rows_quarantined).toBeGreaterThan(100);
-    expect(await rowsOf(fx, fanKey)).toEqual(await rowsOf(fx, oneKey));
-    expect(await quarantineOf(fx, fanKey)).toEqual(await quarantineOf(fx, oneKey));
+    expect(await silverRowsWithoutLineage(fx, 'transactions', fanKey)).toEqual(
+      await silverRowsWithoutLineage(fx, 'transactions', oneKey),
+    );
+    expect(await quarantineRowsOf(fx, 'transactions', fanKey)).toEqual(
+      await quarantineRowsOf(fx, 'transactions', oneKey),
+    );
     // The one-invocation ingest of the same rows needed no partition the fan-out had not registered.
     expect((await gluePartitions(fx, 'transactions')).map((p) => [p.Values, p.StorageDescriptor?.Location])).toEqual(
       partitionsAfterFanOut.map((p) => [p.Values, p.StorageDescriptor?.Location]),
@@ -195,7 +132,7 @@ let proxy: FaultProxy | undefined;
   it('a chunk that fails once (S3 503s while it stages) is retried by the state machine and leaves no duplicate', async () => {
     const fx = lake();
     const key = 'transactions/fan-out/retried.csv';
-    const versionId = await putForFanOut(fx, key);
+    const versionId = await putForFanOut(fx, key, CONTENT);
     // Every attempt of the SDK to write chunk 3's result record fails, on the first invocation of that chunk only.
     let failing = true;
     proxy!.setRule((req) =>
@@ -205,10 +142,8 @@ let proxy: FaultProxy | undefined;
     );
     const trace: ExecutionTrace = { tasks: [] };
     try {
-      const output = await runStateMachine(
-        definition(fx),
-        { source: { bucket: fx.lake.buckets.bronze, key, ...(versionId ? { versionId } : {}) } },
-        async (payload) => {
+      const output = await runFanOutExecution(fx, key, versionId, {
+        invoke: async (payload) => {
           try {
             return (await fx.handler(payload, lambdaContext(fx.lake))) as never;
           } finally {
@@ -216,7 +151,7 @@ let proxy: FaultProxy | undefined;
           }
         },
         trace,
-      );
+      });
       expect((output as { commit: unknown }).commit).toMatchObject({ outcome: 'committed' });
     } finally {
       proxy!.setRule(undefined);

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
 import { scanRecordStream, scanRecords, writeChunk, type ScanOptions } from '../../../engine/sources/records.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';
+import { contractsWithReadings, READING_COLUMNS, row } from '../../support/unit/ingest-inputs.ts';
 
 /** The chunks the byte scan plans, each written out as a file (header repeated), as text. */
 async function chunksOf(
@@ -131,25 +131,9 @@ describe('the byte scan plans chunks', () => {
   });
 });
 
-const readings = parseContract(
-  {
-    name: 'readings',
-    version: '1',
-    bronzePrefix: 'readings/',
-    source: { format: 'jsonl' },
-    columns: [
-      { name: 'reading_id', type: 'bigint', required: true },
-      { name: 'device', type: 'string', required: true },
-    ],
-    partitionBy: [],
-  },
-  'readings.json',
-);
-const contracts = new ContractRegistry([...loadContracts().contracts, readings]);
+const contracts = contractsWithReadings(READING_COLUMNS);
 /** Small enough that every input below has its rejects read in chunks. */
 const TINY = { rejectsPerPass: 1, rejectBytesPerPass: 1, recordsPerChunk: 2, bytesPerChunk: 1 << 20 };
-
-const row = (i: number, amount = '1.00') => `T${i},A${i % 3},${amount},EUR,2024-0${(i % 3) + 1}-15T10:00:00Z`;
 
 const INPUTS: Array<[string, string | Buffer]> = [
   [

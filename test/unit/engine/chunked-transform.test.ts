@@ -7,83 +7,30 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
-import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
 import type { Manifest } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
 import { evenChunkBytes } from '../../../engine/transform.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
+import { publishedOutcome } from '../../support/unit/fan-out-vs-one-pass.ts';
+import { AWKWARD_CSV, contractsWithReadings, READING_COLUMNS, row, rows } from '../../support/unit/ingest-inputs.ts';
 
-const readings = parseContract(
-  {
-    name: 'readings',
-    version: '1',
-    bronzePrefix: 'readings/',
-    source: { format: 'jsonl' },
-    columns: [
-      { name: 'reading_id', type: 'bigint', required: true, aliases: ['id'] },
-      { name: 'device', type: 'string', required: true },
-    ],
-    partitionBy: [],
-  },
-  'readings.json',
-);
-const contracts = new ContractRegistry([...loadContracts().contracts, readings]);
+const contracts = contractsWithReadings([{ ...READING_COLUMNS[0]!, aliases: ['id'] }, READING_COLUMNS[1]!]);
 
-const row = (i: number, amount = '1.00') => `T${i},A${i % 3},${amount},EUR,2024-0${(i % 3) + 1}-15T10:00:00Z`;
-const rows = (from: number, n: number) => Array.from({ length: n }, (_, k) => row(from + k));
-
+const { quotedNewlines, badRowsEverywhere, crlf, mixedEnds, bom, inch, gzip } = AWKWARD_CSV;
 const INPUTS: Array<[string, string | Buffer]> = [
-  [
-    'transactions/quoted-newlines.csv',
-    [
-      HEADER,
-      row(1),
-      '"T2\nspans\nlines",A,1.00,EUR,2024-01-01',
-      row(3),
-      '"T4, with comma",B,2.00,USD,2024-02-01',
-      ...rows(5, 6),
-    ].join('\n') + '\n',
-  ],
-  [
-    'transactions/bad-rows-everywhere.csv',
-    [
-      HEADER,
-      'T1,A,1.00',
-      row(2, 'x'),
-      '',
-      row(3),
-      'T4,A,1.00,EUR,2024-01-01,extra',
-      row(5, '1.005'),
-      '',
-      '',
-      row(6),
-      'T7,A',
-      row(8),
-      'T9,A,1.00,XXX,2024-01-01',
-      'T10,A',
-    ].join('\n') + '\n',
-  ],
-  [
-    'transactions/crlf.csv',
-    [HEADER, ...rows(1, 5), 'T6,A', row(7, 'bad'), '"T8\r\nq",A,1.00,EUR,2024-01-01', ...rows(9, 4)].join('\r\n'),
-  ],
-  [
-    'transactions/mixed-ends.csv',
-    `${HEADER}\r\n${row(1)}\r\nT2,A\n${row(3, 'bad')}\n${row(4)}\r\nT5,A,1.00,EUR\n${rows(6, 5).join('\n')}\n`,
-  ],
-  ['transactions/bom.csv', `\uFEFF${[HEADER, ...rows(1, 8), 'T9,A,1.00'].join('\n')}\n`],
+  quotedNewlines,
+  badRowsEverywhere,
+  crlf,
+  mixedEnds,
+  bom,
   [
     'transactions/unterminated.csv',
     [HEADER, ...rows(1, 4), '"T5,unterminated,1.00,EUR,2024-01-01', ...rows(6, 3)].join('\n') + '\n',
   ],
-  [
-    'transactions/inch.csv',
-    [HEADER, ...rows(1, 3), 'T4,12" pipe,2.00,EUR,2024-01-02', 'T5,A,3.00', ...rows(6, 4)].join('\n') + '\n',
-  ],
-  ['transactions/gzip.csv.gz', gzipSync([HEADER, ...rows(1, 10), 'T11,A', row(12, 'no')].join('\n'))],
+  inch,
+  gzip,
   // Line ends the byte scan cannot vouch for: classic-Mac CR (the header never ends), CR CR LF, a stray CR at the end.
   ['transactions/cr-only.csv', [HEADER, ...rows(1, 12)].join('\r')],
   ['transactions/cr-cr-lf.csv', [HEADER, ...rows(1, 12)].join('\r\r\n')],
@@ -102,25 +49,7 @@ const INPUTS: Array<[string, string | Buffer]> = [
   ],
 ];
 
-const counts = (m: Manifest) => ({
-  status: m.status,
-  rows_in: m.rows_in,
-  rows_valid: m.rows_valid,
-  rows_quarantined: m.rows_quarantined,
-  reasons: m.reasons,
-  partitions: m.partitions.map((p) => [p.prefix, p.rows]),
-});
-
-async function outcome(lake: TestLake, dataset: string, m: Manifest) {
-  const orderBy = dataset === 'readings' ? 'reading_id' : 'transaction_id';
-  const quarantine = (await lake.quarantineRows(dataset)).map((r) => [
-    r.record_number,
-    r.reasons,
-    r.details,
-    r.raw_record,
-  ]);
-  return { counts: counts(m), silver: await lake.silverRows(dataset, orderBy), quarantine };
-}
+const outcome = (lake: TestLake, dataset: string, m: Manifest) => publishedOutcome(lake, dataset, m, false);
 
 describe('chunked transform equals one pass', () => {
   it.each(INPUTS)('%s, at chunk sizes of 1 byte (a record each), 40 and 150 bytes', async (key, text) => {

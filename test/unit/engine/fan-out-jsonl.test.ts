@@ -8,37 +8,21 @@
 import { gzipSync } from 'node:zlib';
 import { describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
-import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
+import { transformFanOutChunk } from '../../../engine/index.ts';
+import { createTestLake } from '../../support/local-lake.ts';
 import {
-  commitFanOut,
-  planFanOut,
-  type CommitOutcome,
-  transformFanOutChunk,
-  type IngestOptions,
-  type Manifest,
-  type PlanOutcome,
-} from '../../../engine/index.ts';
-import { readWithDuckDb } from '../../support/duckdb-reader.ts';
-import { createTestLake, type TestLake } from '../../support/local-lake.ts';
+  differingRows,
+  ENGINE,
+  expectFanOutSameAsOnePass,
+  planFannedOut,
+} from '../../support/unit/fan-out-vs-one-pass.ts';
+import { contractsWithReadings, READING_COLUMNS } from '../../support/unit/ingest-inputs.ts';
 
-const readings = parseContract(
-  {
-    name: 'readings',
-    version: '1',
-    bronzePrefix: 'readings/',
-    source: { format: 'jsonl' },
-    columns: [
-      { name: 'reading_id', type: 'bigint', required: true, aliases: ['id'] },
-      { name: 'device', type: 'string', required: true, aliases: ['DEVICE'] },
-      { name: 'owner_email', type: 'string', required: false, pii: 'hash' },
-    ],
-    partitionBy: [],
-  },
-  'readings.json',
-);
-const contracts = new ContractRegistry([...loadContracts().contracts, readings]);
-const ENGINE = { maxRecordBytes: 200 };
-const SOURCE = { bucket: 'test-bronze', etag: 'etag-1', lastModified: new Date('2024-05-01T12:00:00Z') };
+const contracts = contractsWithReadings([
+  { ...READING_COLUMNS[0]!, aliases: ['id'] },
+  { ...READING_COLUMNS[1]!, aliases: ['DEVICE'] },
+  { name: 'owner_email', type: 'string', required: false, pii: 'hash' },
+]);
 
 const line = (i: number, extra = '') => `{"reading_id":${i},"device":"d${i}","owner_email":"o${i}@x.org"${extra}}`;
 const lines = (from: number, n: number) => Array.from({ length: n }, (_, k) => line(from + k));
@@ -86,84 +70,22 @@ const INPUTS: Array<[string, string | Buffer]> = [
   ['readings/no-final-line-end.jsonl', [...lines(1, 6), '{"reading_id":7,"device":"d7"'].join('\n')],
 ];
 
-const counts = (m: Manifest) => ({
-  status: m.status,
-  rows_in: m.rows_in,
-  rows_valid: m.rows_valid,
-  rows_quarantined: m.rows_quarantined,
-  reasons: m.reasons,
-  partitions: m.partitions.map((p) => [p.prefix, p.rows]),
-  columns: m.columns,
-  bytes_in: m.bytes_in,
-  bytes_in_uncompressed: m.bytes_in_uncompressed,
-  compression: m.compression,
-});
-
-async function outcome(lake: TestLake, m: Manifest) {
-  const quarantine = (await lake.quarantineRows('readings')).map((r) => [
-    r.record_number,
-    r.reasons,
-    r.details,
-    r.raw_record,
-    r.source_key,
-    r.ingest_run_id,
-  ]);
-  return { counts: counts(m), silver: await lake.silverRows('readings', 'reading_id'), quarantine };
-}
-
-/** Rows of `a` not in `b` plus rows of `b` not in `a`, multiplicity counted (EXCEPT ALL both ways). */
-async function differingRows(a: string, b: string): Promise<number> {
-  const [row] = await readWithDuckDb(
-    `SELECT count(*) AS n FROM ((SELECT * FROM read_parquet('${a}') EXCEPT ALL SELECT * FROM read_parquet('${b}'))
-      UNION ALL (SELECT * FROM read_parquet('${b}') EXCEPT ALL SELECT * FROM read_parquet('${a}')))`,
-  );
-  return Number(row?.n);
-}
-
-const options = (lake: TestLake): IngestOptions => ({
-  contracts,
-  store: lake.store,
-  catalog: lake.catalog,
-  workDir: lake.root,
-  ...ENGINE,
-});
-
-/** What the state machine does: plan, every chunk (in reverse order, as a Map may finish them), commit. */
-async function fanOut(
-  lake: TestLake,
-  key: string,
-  content: string | Buffer,
-  chunkBytes: number,
-): Promise<{ planned: PlanOutcome; manifest: Manifest; committed?: CommitOutcome['kind'] }> {
-  await lake.store.putBytes('bronze', key, content);
-  const planned = await planFanOut({ ...SOURCE, key }, await lake.store.getStream('bronze', key), {
-    ...options(lake),
-    fanOutChunkBytes: chunkBytes,
-  });
-  if (planned.kind === 'ingested') return { planned, manifest: planned.manifest };
-  for (const chunk of [...planned.plan.chunks].reverse())
-    await transformFanOutChunk(planned.plan, chunk.index, options(lake));
-  const committed = await commitFanOut(planned.plan, options(lake));
-  return { planned, manifest: committed.manifest, committed: committed.kind };
-}
-
 async function expectSameAsOnePass(key: string, content: string | Buffer, chunkSizes: number[]): Promise<void> {
-  const onePass = await createTestLake(contracts, ENGINE);
-  const reference = await outcome(onePass, await onePass.ingest(key, content, SOURCE));
-  for (const chunkBytes of chunkSizes) {
-    const lake = await createTestLake(contracts, ENGINE);
-    const { planned, manifest, committed } = await fanOut(lake, key, content, chunkBytes);
-    if (planned.kind !== 'fan-out') throw new Error(`${key} was not fanned out: ${planned.why}`);
-    // Committed from the chunks, not ingested again in one pass because a chunk could not be read alone.
-    expect(committed, `chunkBytes ${chunkBytes}`).toBe('committed');
-    expect(planned.plan.chunks.length, `chunkBytes ${chunkBytes}`).toBeGreaterThan(1);
-    expect(await outcome(lake, manifest), `chunkBytes ${chunkBytes}`).toEqual(reference);
-    expect(manifest.rows_in).toBe(manifest.rows_valid + manifest.rows_quarantined);
-    for (const zone of ['silver/readings/*.parquet', 'quarantine/readings/records/*.parquet'])
-      expect(await differingRows(`${onePass.root}/${zone}`, `${lake.root}/${zone}`), zone).toBe(0);
-    expect(await lake.files('silver', '_staging/')).toEqual([]);
-    expect(await lake.files('silver', '_pending/')).toEqual([]);
-  }
+  await expectFanOutSameAsOnePass({
+    key,
+    content,
+    chunkSizes,
+    dataset: 'readings',
+    contracts,
+    alsoExpect: async ({ planned, committed }, { onePass, fannedOut }, chunkBytes) => {
+      if (planned.kind !== 'fan-out') throw new Error(`${key} was not fanned out: ${planned.why}`);
+      // Committed from the chunks, not ingested again in one pass because a chunk could not be read alone.
+      expect(committed, `chunkBytes ${chunkBytes}`).toBe('committed');
+      expect(planned.plan.chunks.length, `chunkBytes ${chunkBytes}`).toBeGreaterThan(1);
+      for (const zone of ['silver/readings/*.parquet', 'quarantine/readings/records/*.parquet'])
+        expect(await differingRows(`${onePass.root}/${zone}`, `${fannedOut.root}/${zone}`), zone).toBe(0);
+    },
+  });
 }
 
 describe('JSON Lines fan-out (plan, chunks, commit) equals one pass', () => {
@@ -186,14 +108,9 @@ describe('JSON Lines fan-out (plan, chunks, commit) equals one pass', () => {
   it('the plan stages the key sample and every chunk reads it: a chunk without it fails loudly', async () => {
     const [key, content] = INPUTS[0]!;
     const lake = await createTestLake(contracts, ENGINE);
-    await lake.store.putBytes('bronze', key, content);
-    const planned = await planFanOut({ ...SOURCE, key }, await lake.store.getStream('bronze', key), {
-      ...options(lake),
-      fanOutChunkBytes: 40,
-    });
-    if (planned.kind !== 'fan-out') throw new Error('expected a fan-out');
-    expect(planned.plan.key_sample).toMatch(/key-sample\.jsonl$/);
-    await lake.store.delete('silver', [planned.plan.key_sample ?? '']);
-    await expect(transformFanOutChunk(planned.plan, 1, options(lake))).rejects.toThrow(/key sample of .* is gone/);
+    const { plan, options } = await planFannedOut(lake, key, content, 40, contracts);
+    expect(plan.key_sample).toMatch(/key-sample\.jsonl$/);
+    await lake.store.delete('silver', [plan.key_sample ?? '']);
+    await expect(transformFanOutChunk(plan, 1, options)).rejects.toThrow(/key sample of .* is gone/);
   });
 });

@@ -7,25 +7,12 @@
 import { gzipSync } from 'node:zlib';
 import { describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
-import { ContractRegistry, loadContracts, parseContract } from '../../../engine/contract/index.ts';
 import { planFanOut, type FanOutPlanOptions, type PlanOutcome, type SourceRef } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
+import { planOnLocalStore } from '../../support/unit/fan-out-vs-one-pass.ts';
+import { contractsWithReadings, READING_COLUMNS } from '../../support/unit/ingest-inputs.ts';
 
-const readings = parseContract(
-  {
-    name: 'readings',
-    version: '1',
-    bronzePrefix: 'readings/',
-    source: { format: 'jsonl' },
-    columns: [
-      { name: 'reading_id', type: 'bigint', required: true },
-      { name: 'device', type: 'string', required: true },
-    ],
-    partitionBy: [],
-  },
-  'readings.json',
-);
-const contracts = new ContractRegistry([...loadContracts().contracts, readings]);
+const contracts = contractsWithReadings(READING_COLUMNS);
 const row = (i: number) => `T${i},A${i % 3},1.00,EUR,2024-01-15T10:00:00Z`;
 const CSV = [HEADER, ...Array.from({ length: 20_000 }, (_, i) => row(i + 1))].join('\n') + '\n';
 const GZ = gzipSync(CSV, { level: 9 });
@@ -37,11 +24,12 @@ async function plan(
   options: Partial<FanOutPlanOptions> = {},
   source: Partial<SourceRef> = {},
 ): Promise<PlanOutcome> {
-  await lake.store.putBytes('bronze', key, content);
-  return planFanOut(
-    { bucket: 'test-bronze', key, etag: 'etag-1', lastModified: new Date('2024-05-01T12:00:00Z'), ...source },
-    await lake.store.getStream('bronze', key),
+  return planOnLocalStore(
+    lake,
+    key,
+    content,
     { contracts, store: lake.store, catalog: lake.catalog, workDir: lake.root, fanOutChunkBytes: 4096, ...options },
+    source,
   );
 }
 

@@ -9,15 +9,16 @@ import { ObjectExistsError } from '../../../../engine/contract/index.ts';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
-describe('LocalObjectStore.putFile', () => {
-  let root: string;
-  let store: LocalObjectStore;
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'store-'));
-    store = new LocalObjectStore(join(root, 'lake'));
-  });
-  afterEach(() => rm(root, { recursive: true, force: true }));
+/** Every test gets a fresh store under a temporary directory (`root`: the directory, `root/lake`: the store). */
+let root: string;
+let store: LocalObjectStore;
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'store-'));
+  store = new LocalObjectStore(join(root, 'lake'));
+});
+afterEach(() => rm(root, { recursive: true, force: true }));
 
+describe('LocalObjectStore.putFile', () => {
   async function input(name: string, text: string): Promise<string> {
     const path = join(root, name);
     await writeFile(path, text);
@@ -62,14 +63,6 @@ describe('LocalObjectStore.putFile', () => {
 });
 
 describe('LocalObjectStore.open', () => {
-  let root: string;
-  let store: LocalObjectStore;
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'store-'));
-    store = new LocalObjectStore(join(root, 'lake'));
-  });
-  afterEach(() => rm(root, { recursive: true, force: true }));
-
   const text = async (o: { body: AsyncIterable<unknown> } | undefined) => {
     const chunks: Buffer[] = [];
     for await (const c of o!.body) chunks.push(Buffer.from(c as Uint8Array));
@@ -99,14 +92,6 @@ describe('LocalObjectStore.open', () => {
 });
 
 describe('LocalObjectStore.head, listVersions and what a put returns', () => {
-  let root: string;
-  let store: LocalObjectStore;
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'store-'));
-    store = new LocalObjectStore(join(root, 'lake'));
-  });
-  afterEach(() => rm(root, { recursive: true, force: true }));
-
   it('head: size and time of what is there, no version, tag or metadata; undefined for a missing key', async () => {
     const file = join(root, 'in.csv');
     await writeFile(file, 'id\n1\n2\n');
@@ -141,14 +126,6 @@ describe('LocalObjectStore.head, listVersions and what a put returns', () => {
 });
 
 describe('LocalObjectStore.putStream', () => {
-  let root: string;
-  let store: LocalObjectStore;
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'store-'));
-    store = new LocalObjectStore(join(root, 'lake'));
-  });
-  afterEach(() => rm(root, { recursive: true, force: true }));
-
   async function* produced(parts: string[], failAfter = Number.POSITIVE_INFINITY): AsyncIterable<Uint8Array> {
     for (const [i, part] of parts.entries()) {
       if (i >= failAfter) throw new Error('the producer failed');
