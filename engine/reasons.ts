@@ -15,7 +15,7 @@ export const FileReason = {
   PROCESSING_FAILED: 'PROCESSING_FAILED',
   /**
    * A file routed to the fan-out (too large for one invocation) that cannot be cut into chunks (JSON Lines,
-   * quotes or line ends the byte scan cannot vouch for, a rejected header, a chunk the reader refused): its
+   * quotes or line ends the byte scan cannot vouch for, a rejected header): its
    * text is larger than one invocation transforms, so it is kept whole instead of timing out on every retry.
    */
   TOO_LARGE_FOR_ONE_PASS: 'TOO_LARGE_FOR_ONE_PASS',

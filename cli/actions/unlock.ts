@@ -40,7 +40,7 @@ export async function unlockAction(options: UnlockCommandOptions, io: Io): Promi
     try {
       await unlock(session.store, options, stackFlags(aws), io);
     } finally {
-      session.clients.destroy();
+      session.close();
     }
     return;
   }

@@ -18,14 +18,13 @@ import {
   publish,
   rejectObject,
   runStampFor,
-  tooLargeForOnePass,
   type IngestOptions,
 } from '../ingest.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey, silverFileName } from '../layout.ts';
 import type { Manifest, PendingIngest } from '../manifest.ts';
 import { mergeQuarantine, type ChunkQuarantine } from '../quarantine-merge.ts';
-import { EngineInvariantError } from '../reasons.ts';
+import { EngineInvariantError, FileReason, FileRejection } from '../reasons.ts';
 import type { RunStamp } from '../stamp.ts';
 import type { SilverPartitionOutput, TransformResult } from '../transform.ts';
 import { downloadTo, planContract, readRange } from './chunk.ts';
@@ -135,6 +134,16 @@ export async function loadPlan(
   return readSilverRecord<FanOutPlan>(options.store, planKeyOf(stagingPrefix(dataset, sourceId)));
 }
 
+/** A chunk's rejection as the whole file's: its own reason and detail, with where in the text the chunk was. */
+function chunkRejection(chunk: FanOutChunkResult): FileRejection {
+  const { reason, detail } = chunk.rejection ?? { reason: '', detail: '' };
+  const known = (Object.values(FileReason) as string[]).includes(reason);
+  return new FileRejection(
+    known ? (reason as FileReason) : FileReason.PROCESSING_FAILED,
+    `chunk ${chunk.index} (bytes ${chunk.range.start}-${chunk.range.end} of the text): ${known ? '' : `${reason}: `}${detail}`,
+  );
+}
+
 /**
  * Commits a planned fan-out whose every chunk has staged its result. Throws (nothing published) when a chunk
  * has no result or the chunks do not account for every record of the plan; a chunk that recorded a
@@ -159,17 +168,10 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
     const limit = options.onePassMaxBytes;
     const manifest =
       limit !== undefined && plan.sizes.bytesUncompressed > limit
-        ? await rejectObject(
-            source,
-            contract,
-            tooLargeForOnePass(plan.sizes.bytesUncompressed, limit),
-            plan.sizes,
-            new Date(),
-            {
-              ...options,
-              keepOriginal: (key) => options.store.putStream('quarantine', key, body(), 'application/octet-stream'),
-            },
-          )
+        ? await rejectObject(source, contract, chunkRejection(rejected), plan.sizes, new Date(), {
+            ...options,
+            keepOriginal: (key) => options.store.putStream('quarantine', key, body(), 'application/octet-stream'),
+          })
         : await ingestObject(source, body(), options);
     await deletePrefix(options.store, 'silver', plan.staging_prefix);
     return {

@@ -194,6 +194,11 @@ async function streamText(
         if (headBytes < SNIFF_BYTES) {
           head.push(buffer.subarray(0, SNIFF_BYTES - headBytes));
           headBytes += Math.min(buffer.length, SNIFF_BYTES - headBytes);
+          // Binary text is rejected as soon as its head is in, not after decompressing and staging all of it.
+          if (headBytes === SNIFF_BYTES) {
+            const binary = await textRejection(Buffer.concat(head), bytesText, () => false);
+            if (binary) throw binary;
+          }
         }
         if (!content) content = hasText(decoder.write(buffer));
         if (staging) {

@@ -54,7 +54,8 @@ export interface CompactOptions {
   /** Fault injection: runs after the compacted file is uploaded and before the second look. */
   beforeSwitch?: (group: CompactedGroup) => Promise<void>;
   /**
-   * Asked before each group: false stops the run there (the groups not started are left for the next run,
+   * Asked before each group, interrupted compaction to recover and compacted file to repair: false stops the run
+   * there (what was not started is left for the next run,
    * `stopped` says so). A scheduled run ends this way before its time is up, never in the middle of a switch.
    * @default always true
    */
@@ -379,8 +380,15 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
     unowned: [],
   };
 
+  // Out of time before or during the recovery and repair: nothing more is started, the next run goes on.
+  const outOfTime = (): boolean => {
+    if (!options.continueWhile || options.continueWhile()) return false;
+    report.stopped = 'out of time: the remaining groups are left for the next run';
+    return true;
+  };
   if (!options.dryRun) {
     for await (const o of store.list('silver', `${COMPACTIONS_PREFIX}${contract.name}/`)) {
+      if (outOfTime()) return report;
       const intent = await readSilverRecord<CompactionIntent>(store, o.key);
       if (intent) report.recovered.push({ compaction_id: intent.compaction_id, outcome: await recover(store, intent) });
       else await store.delete('silver', [o.key]);
@@ -389,6 +397,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
 
   if (!options.dryRun) {
     for await (const o of store.list('silver', `${COMPACTED_PREFIX}${contract.name}/`)) {
+      if (outOfTime()) return report;
       const record = await readSilverRecord<CompactedRecord>(store, o.key);
       // An ingest of one of its sources is publishing: it may rewrite this file itself; looked at next run.
       if (!record || (await ingestInFlight(store, record.runs))) continue;
@@ -414,10 +423,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
         );
         for (const group of groupsOf(candidates, target)) {
           if (report.stopped) break;
-          if (options.continueWhile && !options.continueWhile()) {
-            report.stopped = 'out of time: the remaining groups are left for the next run';
-            break;
-          }
+          if (outOfTime()) break;
           const id = createHash('sha256')
             .update(`${contract.name}\n${group.map((f) => `${f.key}:${f.size}`).join('\n')}`)
             .digest('hex')

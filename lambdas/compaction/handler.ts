@@ -32,7 +32,8 @@ export async function handler(_event: unknown, context: Context): Promise<Schedu
         .filter(Boolean),
       ...(target ? { targetBytes: Number(target) } : {}),
       workDir: process.env[E.workDir]?.trim() || '/tmp',
-      holder: `${context.functionName} (scheduled compaction, request ${context.awsRequestId})`,
+      functionName: context.functionName,
+      requestId: context.awsRequestId,
       remainingMs: () => context.getRemainingTimeInMillis(),
       logger: {
         info: (message, extra) => logger.info(message, extra ?? {}),

@@ -2,12 +2,14 @@
  * The scheduled compaction (EventBridge schedule → this function): the engine's compaction use case over the
  * silver bucket, one dataset at a time, each under the dataset's maintenance lease (engine/maintenance/lease.ts)
  * — as `lake compact --aws` runs it. A lease another run holds skips the dataset (the next schedule takes it);
- * a stale one fails the invocation (the errors alarm), as it also blocks the dataset's ingests.
+ * an expired one left by an earlier run of this function (timed out or killed) is taken over; any other stale
+ * one fails the invocation (the errors alarm), as it also blocks the dataset's ingests.
  */
 import type { ContractRegistry } from '../../engine/contract/index.ts';
 import {
   compactDataset,
   MaintenanceLeaseHeldError,
+  releaseMaintenanceLease,
   withMaintenanceLease,
   type CompactionReport,
   type ObjectStore,
@@ -23,8 +25,9 @@ export interface ScheduledCompactionDependencies {
   datasets: readonly string[];
   targetBytes?: number;
   workDir: string;
-  /** Who holds the lease (the function's name). */
-  holder: string;
+  /** The function's name: with the request id, the lease's holder; an expired lease of this function is taken over. */
+  functionName: string;
+  requestId: string;
   remainingMs: () => number;
   logger: {
     info: (message: string, extra?: Record<string, unknown>) => void;
@@ -38,6 +41,20 @@ export interface ScheduledCompactionResult {
   report?: CompactionReport;
   detail?: string;
 }
+
+/** What every lease holder of the function starts with. */
+const holderPrefix = (functionName: string): string => `${functionName} (scheduled compaction, request `;
+
+/** The holder the scheduled compaction writes into the lease: its function and its request. */
+export const scheduledCompactionHolder = (functionName: string, requestId: string): string =>
+  `${holderPrefix(functionName)}${requestId})`;
+
+/**
+ * An expired lease of an earlier run of this function: that run is over (its lease expires a minute after its
+ * deadline, and the function runs one at a time: reserved concurrency 1), killed or timed out before its release.
+ */
+const leftByEarlierRun = (e: MaintenanceLeaseHeldError, functionName: string): boolean =>
+  e.stale && e.lease.holder.startsWith(holderPrefix(functionName));
 
 export async function runScheduledCompaction(
   deps: ScheduledCompactionDependencies,
@@ -55,11 +72,16 @@ export async function runScheduledCompaction(
       results.push({ dataset, outcome: 'out_of_time', detail: 'left for the next run' });
       continue;
     }
-    try {
-      const report = await withMaintenanceLease(
+    const compact = () =>
+      withMaintenanceLease(
         deps.store,
         // A killed invocation's lease reads as stale right after the function's deadline.
-        { dataset, operation: 'compact', holder: deps.holder, ttlMs: deps.remainingMs() + 60_000 },
+        {
+          dataset,
+          operation: 'compact',
+          holder: scheduledCompactionHolder(deps.functionName, deps.requestId),
+          ttlMs: deps.remainingMs() + 60_000,
+        },
         () =>
           compactDataset({
             store: deps.store,
@@ -70,6 +92,14 @@ export async function runScheduledCompaction(
             continueWhile: inTime,
           }),
       );
+    try {
+      const report = await compact().catch(async (e: unknown) => {
+        if (!(e instanceof MaintenanceLeaseHeldError && leftByEarlierRun(e, deps.functionName))) throw e;
+        // Its interrupted compaction, if any, is finished first by this one (compactDataset recovers it).
+        deps.logger.info('took over the expired lease of an earlier scheduled run', { dataset, detail: e.message });
+        await releaseMaintenanceLease(deps.store, dataset, e.lease.lease_id);
+        return compact();
+      });
       results.push({ dataset, outcome: 'compacted', report });
       deps.logger.info('compacted', {
         dataset,

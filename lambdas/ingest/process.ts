@@ -171,11 +171,17 @@ class NotStartedError extends Error {
 /** Errors logged where their object's keys were in scope. */
 const alreadyLogged = new WeakSet<object>();
 
-function withMessageKeys<T>(record: SQSRecord, work: () => T): T {
-  const keys = { message_id: record.messageId, receive_count: Number(record.attributes.ApproximateReceiveCount) };
+const messageKeys = (record: SQSRecord) => ({
+  message_id: record.messageId,
+  receive_count: Number(record.attributes.ApproximateReceiveCount),
+});
+
+/** Runs `work` with the message's log keys on every line it logs, up to its end (not only up to its first await). */
+async function withMessageKeys(record: SQSRecord, work: () => Promise<void>): Promise<void> {
+  const keys = messageKeys(record);
   logger.appendKeys(keys);
   try {
-    return work();
+    await work();
   } finally {
     logger.removeKeys(Object.keys(keys));
   }
@@ -183,7 +189,9 @@ function withMessageKeys<T>(record: SQSRecord, work: () => T): T {
 
 /** The log line of a message reported as a batch item failure. */
 function logFailedMessage(record: SQSRecord, error: Error): void {
-  withMessageKeys(record, () => {
+  const keys = messageKeys(record);
+  logger.appendKeys(keys);
+  try {
     if (error instanceof NotStartedError)
       return logger.warn('message not started: too little time left, returned to the queue');
     if (error instanceof SqsFifoShortCircuitError)
@@ -196,7 +204,9 @@ function logFailedMessage(record: SQSRecord, error: Error): void {
     // Object failures were logged with their key and run id already; do not repeat the stack.
     if (alreadyLogged.has(error)) logger.warn(message, { ...details, error: error.message });
     else logger.error(message, { ...details, error });
-  });
+  } finally {
+    logger.removeKeys(Object.keys(keys));
+  }
 }
 
 type BatchRecord = Parameters<BatchProcessor['failureHandler']>[0];

@@ -59,6 +59,19 @@ export interface LakeFanOutProps {
 }
 
 /**
+ * The retry of a step refused by a dataset's maintenance lease (the Lambda error type is the engine error's
+ * `name`): every 5, 10, 20, then 30 minutes, 185 minutes in all — past the lease's 2 h expiry.
+ */
+export const MAINTENANCE_RETRY: sfn.RetryProps = {
+  errors: ['MaintenanceLeaseHeldError'],
+  maxAttempts: 8,
+  interval: Duration.minutes(5),
+  backoffRate: 2,
+  maxDelay: Duration.minutes(30),
+  jitterStrategy: sfn.JitterType.NONE,
+};
+
+/**
  * The fan-out of objects too large for one invocation: a Step Functions state machine — Plan → (fanned
  * out?) → Map over the chunks → Commit — every step an invocation of the ingest function. Logged (ALL, to a
  * log group encrypted with the lake key), traced with X-Ray, its role allowed to invoke that one function.
@@ -94,22 +107,28 @@ export class LakeFanOut extends Construct {
       name: string,
       payload: Record<string, unknown>,
       resultPath: string = sfn.JsonPath.DISCARD,
-    ): sfn.TaskStateBase =>
-      new tasks.LambdaInvoke(this, name, {
+      publishes = false,
+    ): sfn.TaskStateBase => {
+      const task = new tasks.LambdaInvoke(this, name, {
         lambdaFunction: props.ingestFunction,
         payload: sfn.TaskInput.fromObject(payload),
         payloadResponseOnly: true,
         resultPath,
         retryOnServiceExceptions: false,
-      }).addRetry({
+      });
+      // A step that publishes (Commit, the Plan's one-pass fallback) waits out an erase or compaction of the
+      // dataset: its retries outlast the maintenance lease (2 h) instead of failing the execution after 30 s.
+      if (publishes) task.addRetry(MAINTENANCE_RETRY);
+      return task.addRetry({
         errors: [sfn.Errors.ALL],
         maxAttempts: maxAttempts - 1,
         interval: Duration.seconds(10),
         backoffRate: 2,
         jitterStrategy: sfn.JitterType.FULL,
       });
+    };
 
-    const plan = step('Plan', { fanOut: 'plan', source: sfn.JsonPath.objectAt('$.source') }, '$.plan');
+    const plan = step('Plan', { fanOut: 'plan', source: sfn.JsonPath.objectAt('$.source') }, '$.plan', true);
     const chunk = step('Chunk', {
       fanOut: 'chunk',
       dataset: sfn.JsonPath.stringAt('$.dataset'),
@@ -135,6 +154,7 @@ export class LakeFanOut extends Construct {
         runId: sfn.JsonPath.stringAt('$.plan.run_id'),
       },
       '$.commit',
+      true,
     );
     const definition = plan.next(
       new sfn.Choice(this, 'Fanned out?')

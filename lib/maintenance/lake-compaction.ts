@@ -147,7 +147,8 @@ export class LakeCompaction extends Construct {
       memorySize: props.memorySize ?? 2048,
       ephemeralStorageSize: props.ephemeralStorageSize ?? Size.mebibytes(4096),
       timeout,
-      // One run at a time: the lease would refuse a second one anyway.
+      // One run at a time: the lease would refuse a second one anyway, and an expired lease of this function is
+      // taken over by its next run (lambdas/compaction/process.ts): no earlier run can still be going.
       reservedConcurrentExecutions: 1,
       role,
       logGroup: this.logGroup,

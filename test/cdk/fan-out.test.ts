@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import type { LakeFanOut } from '../../lib/fan-out/lake-fan-out.ts';
+import { DEFAULT_MAINTENANCE_LEASE_TTL_MS, MaintenanceLeaseHeldError } from '../../engine/index.ts';
+import { MAINTENANCE_RETRY, type LakeFanOut } from '../../lib/fan-out/lake-fan-out.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import {
   logicalId,
@@ -112,13 +113,50 @@ describe('fan-out state machine', () => {
         'runId.$': '$.plan.run_id',
       },
     });
+    const anyError = {
+      ErrorEquals: ['States.ALL'],
+      MaxAttempts: 2,
+      IntervalSeconds: 10,
+      BackoffRate: 2,
+      JitterStrategy: 'FULL',
+    };
     for (const task of [s.Plan, chunk, s.Commit] as State[]) {
       // The function itself (the response payload is the step's result), the ingest function and no other.
       expect(task.Resource).toBe('arn:aws:lambda:eu-west-1:123456789012:function:ingest');
-      expect(task.Retry).toEqual([
-        { ErrorEquals: ['States.ALL'], MaxAttempts: 2, IntervalSeconds: 10, BackoffRate: 2, JitterStrategy: 'FULL' },
-      ]);
     }
+    expect(chunk.Retry).toEqual([anyError]);
+    // The steps that publish wait out a maintenance lease first (a retrier matches before States.ALL).
+    const leaseHeld = {
+      ErrorEquals: ['MaintenanceLeaseHeldError'],
+      MaxAttempts: 8,
+      IntervalSeconds: 300,
+      BackoffRate: 2,
+      MaxDelaySeconds: 1800,
+      JitterStrategy: 'NONE',
+    };
+    expect(s.Plan?.Retry).toEqual([leaseHeld, anyError]);
+    expect(s.Commit?.Retry).toEqual([leaseHeld, anyError]);
+  });
+
+  it("a step refused by a maintenance lease is retried for longer than the lease's 2 h, under the engine error's name", () => {
+    const lease = {
+      lease_version: 1 as const,
+      dataset: 'transactions',
+      lease_id: 'l-1',
+      operation: 'compact' as const,
+      holder: 'ops',
+      acquired_at: '2024-01-01T00:00:00.000Z',
+      expires_at: '2024-01-01T02:00:00.000Z',
+    };
+    // The Lambda error type Step Functions matches is the thrown error's `name`.
+    expect(new MaintenanceLeaseHeldError(lease, 'the commit').name).toBe(MAINTENANCE_RETRY.errors?.[0]);
+    let waited = 0;
+    let delay = MAINTENANCE_RETRY.interval?.toSeconds() ?? 0;
+    for (let retry = 0; retry < (MAINTENANCE_RETRY.maxAttempts ?? 0); retry++) {
+      waited += Math.min(delay, MAINTENANCE_RETRY.maxDelay?.toSeconds() ?? Infinity);
+      delay *= MAINTENANCE_RETRY.backoffRate ?? 1;
+    }
+    expect(waited).toBeGreaterThan(DEFAULT_MAINTENANCE_LEASE_TTL_MS / 1000);
   });
 
   it('logs every event to a log group encrypted with the lake key, is traced, and times out after 6 hours', () => {

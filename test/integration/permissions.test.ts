@@ -1,6 +1,6 @@
 /**
  * Permissions proven by simulation (issue 12). moto enforces no IAM, bucket or key policy, so this file
- * records every AWS API call the *bundled* ingest and gold-refresh functions make against the emulated lake
+ * records every AWS API call the *bundled* ingest, gold-refresh and scheduled-compaction functions make against the emulated lake
  * (SDK v3 middleware, test/support/integration/iam-recorder.ts), turns each into the authorization requests AWS would evaluate
  * (action, resource ARN, condition keys; S3's calls to KMS for SSE-KMS objects: test/support/integration/iam-requests.ts), and
  * evaluates them with @cloud-copilot/iam-simulate against the synthesized template's policies — the function
@@ -23,7 +23,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Template } from 'aws-cdk-lib/assertions';
 import { addMedallionLake } from '../../lib/app.ts';
 import { acknowledgeInlinePolicies } from '../../lib/compliance/acknowledgments.ts';
-import { removeSynthOutputs, skipBuiltinTemplateValidation, testApp } from '../support/cdk/synth.ts';
+import { logicalId, removeSynthOutputs, skipBuiltinTemplateValidation, testApp } from '../support/cdk/synth.ts';
 import type { CfnTemplate } from '../support/integration/cloud-assembly.ts';
 import { loadStacks } from '../support/integration/cloud-assembly.ts';
 import { Recorder, type RecordedCall } from '../support/integration/iam-recorder.ts';
@@ -271,6 +271,86 @@ afterAll(() => removeSynthOutputs());
           `s3:PutObject arn:aws:s3:::${env.athena!.workgroup(gold.env.ATHENA_WORKGROUP!)!.outputLocation.split('/')[2]}/…`,
           `glue:GetTable arn:aws:glue:${fx.lake.region}:${fx.lake.accountId}:table/…`,
         ]),
+      );
+      expect(
+        [...new Set(decisions.flatMap((d) => d.ignoredContextKeys))].filter((k) => !DROPPED_BY_SIMULATOR.includes(k)),
+      ).toEqual([]);
+    });
+
+    it('the scheduled compaction (`compaction: {}`, bundled) on what the ingest wrote: each recorded call, and S3’s KMS calls for it, is Allowed', async () => {
+      const fx = lake();
+      // Two sources, each with rows of two months: two small files per month for the compaction to merge.
+      await putBronze(fx, 'transactions/2024/batch-01.csv', CSV);
+      await putBronze(fx, 'transactions/2024/batch-02.csv', CSV.replace(/^T(\d)/gm, 'U$1'));
+      expect((await drain(fx)).flatMap((i) => i.failed)).toEqual([]);
+
+      // The dev stage with scheduled compaction on, synthesized and bundled in this process (the tier's app has it off).
+      const app = testApp({ stage: 'dev', 'aws:cdk:enable-asset-metadata': true }, true);
+      const stack = addMedallionLake(app, { lake: { compaction: {} } });
+      const assemblyDir = app.synth().directory;
+      const template = Template.fromStack(stack).toJSON() as CfnTemplate;
+      const policies = new TemplatePolicies([template], fx.lake.resolveContext);
+      const fnId = logicalId(stack.lake.compaction!.function);
+      const fn = template.Resources[fnId]!;
+      const assetDir = join(assemblyDir, String(fn.Metadata?.['aws:asset:path']));
+      const workDir = join(fx.scratchDir, 'compaction-tmp');
+      const env = resolve(policies.ctx, (fn.Properties?.Environment as { Variables: Json }).Variables) as Record<
+        string,
+        string
+      >;
+      delete env.NODE_OPTIONS;
+      for (const [k, v] of Object.entries(env))
+        env[k] = v.startsWith('/var/task')
+          ? `${assetDir}${v.slice(9)}`
+          : v.startsWith('/tmp')
+            ? `${workDir}${v.slice(4)}`
+            : v;
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      try {
+        assertRunsOnDeclaredNode(String(fn.Properties?.Runtime), fnId);
+        const bundle = (await import(pathToFileURL(join(assetDir, 'index.mjs')).href)) as {
+          handler: (
+            event: unknown,
+            context: unknown,
+          ) => Promise<
+            Array<{ dataset: string; outcome: string; report?: { files_before: number; files_after: number } }>
+          >;
+        };
+        const context = {
+          functionName: fnId,
+          awsRequestId: 'req-compaction',
+          getRemainingTimeInMillis: () => 600_000,
+        };
+        const results = await recorder.as('compaction', () =>
+          bundle.handler({ source: 'aws.events', 'detail-type': 'Scheduled Event' }, context),
+        );
+        const transactions = results.find((r) => r.dataset === 'transactions');
+        expect([transactions?.outcome, transactions?.report?.files_before, transactions?.report?.files_after]).toEqual([
+          'compacted',
+          4,
+          2,
+        ]);
+      } finally {
+        for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+        Object.assign(process.env, saved);
+      }
+
+      const calls = recorder.of('compaction');
+      expect(summary(calls)).toEqual(
+        expect.arrayContaining(['S3:DeleteObjects', 'S3:GetObject', 'S3:ListObjectsV2', 'S3:PutObject']),
+      );
+      const keys = await listKeys(fx, fx.lake.buckets.silver);
+      const requestEnv = policies.requestEnvironment((b, prefix) =>
+        b === fx.lake.buckets.silver ? keys.filter((k) => k.startsWith(prefix)) : [],
+      );
+      const { requests, decisions } = await evaluateAll(policies, requestEnv, policies.functionRole(fnId), calls);
+      console.info(
+        `[permissions] scheduled compaction: ${calls.length} calls → ${requests.length} authorization requests (${decisions.length} distinct); operations: ${summary(calls).join(', ')}`,
+      );
+      expect(decisions.filter((d) => d.result !== 'Allowed').map(describeDecision)).toEqual([]);
+      expect(decisions.filter((d) => d.request.via === 's3').map((d) => d.request.action)).toEqual(
+        expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']),
       );
       expect(
         [...new Set(decisions.flatMap((d) => d.ignoredContextKeys))].filter((k) => !DROPPED_BY_SIMULATOR.includes(k)),

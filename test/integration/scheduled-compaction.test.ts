@@ -10,9 +10,13 @@ import { afterEach, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { S3ObjectStore } from '../../adapters/aws/s3-store.ts';
 import { loadContracts } from '../../engine/contract/index.ts';
-import { acquireMaintenanceLease } from '../../engine/index.ts';
+import { acquireMaintenanceLease, readMaintenanceLease } from '../../engine/index.ts';
 import { handler } from '../../lambdas/compaction/handler.ts';
-import { runScheduledCompaction, type ScheduledCompactionDependencies } from '../../lambdas/compaction/process.ts';
+import {
+  runScheduledCompaction,
+  scheduledCompactionHolder,
+  type ScheduledCompactionDependencies,
+} from '../../lambdas/compaction/process.ts';
 import { COMPACTION_ENV } from '../../wiring/names.ts';
 import { ingestProducerFiles } from '../support/integration/producer-files.ts';
 import { listKeys, silverRows, skipReason, useLake, type LakeFixture } from '../support/integration/lake-fixture.ts';
@@ -45,7 +49,8 @@ const rowKey = (r: Record<string, unknown>) => JSON.stringify(r);
       contracts: loadContracts(),
       datasets: [],
       workDir: join(fx.scratchDir, 'compaction'),
-      holder: 'the schedule',
+      functionName: 'medallion-it-compaction',
+      requestId: 'req-2',
       remainingMs: () => remainingMs,
       logger: { info: (m) => logs.push(`info ${m}`), error: (m) => logs.push(`error ${m}`) },
       logs,
@@ -106,5 +111,44 @@ const rowKey = (r: Record<string, unknown>) => JSON.stringify(r);
     ]);
     expect(await listKeys(fx, fx.lake.buckets.silver, '_maintenance/')).toEqual([]);
     await expect(runScheduledCompaction({ ...d, datasets: ['orders'] })).rejects.toThrow(/unknown dataset\(s\) orders/);
+  });
+  it('takes over an expired lease an earlier run of the function left (timed out or killed); an unexpired one is skipped', async () => {
+    const fx = lake();
+    await smallFiles(fx, 2);
+    const d = deps(fx);
+    const earlier = scheduledCompactionHolder('medallion-it-compaction', 'req-1');
+    // An earlier run still within its time: skipped, its lease left alone.
+    const running = await acquireMaintenanceLease(d.store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: earlier,
+      ttlMs: 600_000,
+    });
+    expect(await runScheduledCompaction(d)).toEqual([
+      expect.objectContaining({ dataset: 'transactions', outcome: 'lease_held' }),
+    ]);
+    expect((await readMaintenanceLease(d.store, 'transactions'))?.lease_id).toBe(running.lease_id);
+
+    // The same run past its lease's expiry (its function timed out: no `finally` ran): taken over and compacted.
+    await d.store.delete('silver', ['_maintenance/leases/transactions.json']);
+    await acquireMaintenanceLease(d.store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: earlier,
+      ttlMs: 0,
+    });
+    const [result] = await runScheduledCompaction(d);
+    expect([result?.outcome, result?.report?.files_before, result?.report?.files_after]).toEqual(['compacted', 4, 2]);
+    expect(d.logs).toContain('info took over the expired lease of an earlier scheduled run');
+    expect(await listKeys(fx, fx.lake.buckets.silver, '_maintenance/leases/')).toEqual([]);
+
+    // Another function's expired lease is not its own: it fails the run as any stale lease does.
+    await acquireMaintenanceLease(d.store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: scheduledCompactionHolder('medallion-other-compaction', 'req-9'),
+      ttlMs: 0,
+    });
+    await expect(runScheduledCompaction(d)).rejects.toThrow(/transactions held by a stale maintenance lease/);
   });
 });

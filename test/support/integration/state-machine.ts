@@ -116,21 +116,23 @@ export async function runStateMachine(
           if (state.Resource !== 'function-arn')
             throw new Error(`task ${name} calls ${state.Resource}, not the function`);
           const payload = resolveParameters(state.Parameters ?? {}, current, context);
-          const attempts =
-            1 +
-            Math.max(
-              0,
-              ...(state.Retry ?? []).filter((r) => r.ErrorEquals.includes('States.ALL')).map((r) => r.MaxAttempts ?? 3),
-            );
+          // As Step Functions: the first retrier naming the error (its Lambda error type, the error's name) or
+          // States.ALL applies, each retrier counting its own retries (no waits here).
+          const retriers = state.Retry ?? [];
+          const retried = retriers.map(() => 0);
           let result: Json | undefined;
-          for (let attempt = 1; ; attempt++) {
+          for (;;) {
             try {
               result = await invoke(payload);
               trace.tasks.push({ state: name, payload, failed: false });
               break;
             } catch (error) {
               trace.tasks.push({ state: name, payload, failed: true });
-              if (attempt >= attempts) throw error;
+              // The name, not instanceof: the function may throw from another realm.
+              const type = String((error as { name?: unknown } | null)?.name ?? 'Error');
+              const i = retriers.findIndex((r) => r.ErrorEquals.includes(type) || r.ErrorEquals.includes('States.ALL'));
+              if (i < 0 || retried[i]! >= (retriers[i]!.MaxAttempts ?? 3)) throw error;
+              retried[i]!++;
             }
           }
           current = applyResult(current, state.ResultPath, result);

@@ -74,7 +74,7 @@ describe('fan-out fallbacks to one pass, above what one invocation transforms', 
     expect(outcome.manifest.rows_valid).toBe(10);
   });
 
-  it("a chunk's rejection at commit rejects a file above the limit whole instead of one pass over it", async () => {
+  it("a chunk's rejection at commit rejects a file above the limit whole, with the chunk's own reason and where it was", async () => {
     const lake = await createTestLake(contracts);
     const key = 'transactions/clean.csv';
     const planned = await planOf(lake, key, CLEAN);
@@ -86,14 +86,17 @@ describe('fan-out fallbacks to one pass, above what one invocation transforms', 
     await lake.store.putBytes(
       'silver',
       first.key,
-      JSON.stringify({ ...first.result, rejection: { reason: 'MALFORMED_ROW', detail: 'injected' } }),
+      JSON.stringify({ ...first.result, rejection: { reason: FileReason.UNREADABLE, detail: 'injected' } }),
     );
 
     const outcome = await commitFanOut(plan, options(lake, 100));
 
     expect(outcome.kind).toBe('ingested');
     expect(outcome.manifest.status).toBe('rejected');
-    expect(outcome.manifest.quarantine.file_reason).toBe(FileReason.TOO_LARGE_FOR_ONE_PASS);
+    expect(outcome.manifest.quarantine.file_reason).toBe(FileReason.UNREADABLE);
+    expect(outcome.manifest.reasons).toEqual({ [FileReason.UNREADABLE]: 1 });
+    const { start, end } = first.result.range;
+    expect(outcome.manifest.quarantine.file_detail).toBe(`chunk 0 (bytes ${start}-${end} of the text): injected`);
     expect(outcome.manifest.bytes_in_uncompressed).toBe(CLEAN.length);
     const kept = await lake.store.getBytes('quarantine', outcome.manifest.quarantine.file_key ?? '');
     expect(Buffer.from(kept ?? new Uint8Array()).toString('utf8')).toBe(CLEAN);

@@ -84,6 +84,26 @@ describe('the streaming plan', () => {
     }
   });
 
+  it('above the one-pass limit, binary text is UNREADABLE as soon as its first 64 KiB are in, not after decompressing all of it', async () => {
+    // 8 MiB of NUL bytes: past the plan's 1 MiB expansion cap, so only an early check sees the NUL bytes first.
+    const binary = gzipSync(Buffer.alloc(8 << 20));
+    const generous = { expansionLimits: { maxRatio: 1e6, ratioFloorBytes: 1024, maxBytes: 1 << 30 } };
+    const reference = await (await createTestLake(contracts, generous)).ingest('transactions/blob.csv.gz', binary);
+    const lake = await createTestLake(contracts);
+    const m = manifestOf(
+      await plan(
+        lake,
+        'transactions/blob.csv.gz',
+        binary,
+        { planExpansionLimits: { maxRatio: 1e6, ratioFloorBytes: 1024, maxBytes: 1 << 20 }, onePassMaxBytes: 1000 },
+        { size: binary.length },
+      ),
+    );
+    expect(m).toMatchObject({ status: 'rejected', rows_in: 0, reasons: { UNREADABLE: 1 }, bytes_in: binary.length });
+    expect(m.quarantine.file_detail).toBe(reference.quarantine.file_detail);
+    expect(await lake.files('silver', '_staging/')).toEqual([]);
+  });
+
   it('a gzip whose text cannot be chunked (mixed line ends) leaves no staged text; one pass as before', async () => {
     const text = `${HEADER}\r\n${row(1)}\r\n${Array.from({ length: 300 }, (_, i) => row(i + 2)).join('\n')}\n`;
     const onePass = await createTestLake(contracts);

@@ -208,6 +208,24 @@ describe('SQS batches', () => {
     expect(h.ingested.map((s) => s.key)).toEqual(['transactions/good.csv']);
   });
 
+  it('every line logged while a message is processed carries its keys, also those logged after an await', async () => {
+    const { logger } = await import('../../../lambdas/ingest/telemetry.ts');
+    logger.setLogLevel('INFO');
+    try {
+      const h = harness();
+      await createIngestHandler(() => h.deps)(sqsEvent([s3Body('transactions/a.csv')]), context());
+    } finally {
+      logger.setLogLevel('SILENT');
+    }
+    const lines = stdout
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.startsWith('{') && !l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Logged once the object is ingested: after the S3 read and the engine, both awaited.
+    const ingested = lines.find((l) => l.message === 'object ingested');
+    expect(ingested).toMatchObject({ message_id: 'm1', receive_count: 1, source_key: 'transactions/a.csv' });
+  });
+
   it('records the identity S3 returned (ETag, LastModified), decodes the key, and treats version "null" as none', async () => {
     const h = harness();
     await createIngestHandler(() => h.deps)(sqsEvent([s3Body('transactions/a+b%C3%BC.csv')]), context());

@@ -264,6 +264,19 @@ describe('compaction', () => {
     expect(await lake.files('silver', '_maintenance/compactions/')).toEqual([]);
   });
 
+  it('continueWhile also bounds the recovery: a run out of time recovers nothing and starts no group; the next finishes it', async () => {
+    const { lake } = await lakeWithSmallFiles(3);
+    await expect(
+      compact(lake, { partition: 'year=2024/month=01', beforeSwitch: async () => Promise.reject(new Error('killed')) }),
+    ).rejects.toThrow('killed');
+    const late = await compact(lake, { continueWhile: () => false });
+    expect([late.recovered, late.groups, late.stopped]).toEqual([[], [], expect.stringMatching(/out of time/)]);
+    expect(await lake.files('silver', '_maintenance/compactions/')).toHaveLength(1);
+    const next = await compact(lake);
+    expect(next.recovered.map((r) => r.outcome)).toEqual(['finished']);
+    expect(await count(lake)).toBe(12);
+  });
+
   it('an interrupted compaction met while an ingest of one of its sources is in flight is undone, not switched under it', async () => {
     const { lake, manifests } = await lakeWithSmallFiles(3);
     const before = await keepSilver(lake);
