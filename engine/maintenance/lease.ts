@@ -14,10 +14,11 @@
  *
  * A lease is never taken over by a clock. Past `expires_at` it is reported as stale (its holder probably
  * crashed) and stays until a person releases it by its id (`lake unlock`), so a slow run is never broken
- * by a clock. The one exception is proof: a lease naming its holder's process (`owner`: pid, host, process
+ * by a clock. The exceptions are proofs: a lease naming its holder's process (`owner`: pid, host, process
  * start identity — the local lake's commands record it) may be released by the next maintenance or ingest
  * whose caller can tell that process is gone (`holderGone`: same machine, pid free or reused), and the caller
- * is told (`onTakeover`).
+ * is told (`onTakeover`); and the scheduled compaction function (one run at a time) takes over an expired
+ * lease of its own earlier run, which can only have been killed by its timeout (lambdas/compaction).
  */
 import { randomBytes } from 'node:crypto';
 import { maintenanceLeaseKey } from '../layout.ts';
