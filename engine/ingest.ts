@@ -491,22 +491,32 @@ export async function publish(
   await store.putBytes('silver', intentKey, written, 'application/json');
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
   // A lease whose holder is provably dead is released (a maintenance taking the lease after this sees the intent).
-  const released =
-    options.leaseHolderGone &&
-    (await releaseLeaseOfGoneHolder(store, manifest.dataset, options.leaseHolderGone, options.serializeLeaseTakeover));
-  if (released) options.onLeaseTakeover?.(released);
-  const lease = await readMaintenanceLease(store, manifest.dataset);
-  if (lease) {
-    await withdrawIntent(store, intentKey, written, abandoned);
-    throw new MaintenanceLeaseHeldError(lease, `the ingest of ${manifest.source.key}`);
+  let maintainedMeanwhile: Manifest | undefined;
+  try {
+    const released =
+      options.leaseHolderGone &&
+      (await releaseLeaseOfGoneHolder(
+        store,
+        manifest.dataset,
+        options.leaseHolderGone,
+        options.serializeLeaseTakeover,
+      ));
+    if (released) options.onLeaseTakeover?.(released);
+    const lease = await readMaintenanceLease(store, manifest.dataset);
+    if (lease) throw new MaintenanceLeaseHeldError(lease, `the ingest of ${manifest.source.key}`);
+    // A whole maintenance may have taken the lease, rewritten this run and released it between the first look at
+    // the manifest and the intent (a redelivery): it is in the manifest now, and writing again would bring erased
+    // rows back or double compacted ones. A maintenance starting after this look sees the intent instead.
+    maintainedMeanwhile = maintainedSince(await readSilverRecord<Manifest>(store, key), manifest.run_id);
+  } catch (e) {
+    // Nothing written yet: the intent is taken back (a failed look at the lease is retried as a whole).
+    await withdrawIntent(store, intentKey, written, abandoned).catch(() => {});
+    throw e;
   }
-  // A whole maintenance may have taken the lease, rewritten this run and released it between the first look at
-  // the manifest and the intent (a redelivery): it is in the manifest now, and writing again would bring erased
-  // rows back or double compacted ones. A maintenance starting after this look sees the intent instead.
-  const maintainedMeanwhile = maintainedSince(await readSilverRecord<Manifest>(store, key), manifest.run_id);
   if (maintainedMeanwhile) {
-    // An earlier intent of this same run names this run's keys, which the maintenance has rewritten: it goes too.
-    await withdrawIntent(store, intentKey, written, abandoned?.run_id === manifest.run_id ? undefined : abandoned);
+    // Whoever published this run in between used the record this attempt replaced (its keys are cleaned): only
+    // this attempt's own record goes, nothing is put back.
+    await withdrawIntent(store, intentKey, written, undefined);
     await removeStaging(store, manifest, options.stagingPrefix, abandoned);
     return maintainedMeanwhile;
   }

@@ -3,6 +3,7 @@ import { describeLease, readMaintenanceLease, releaseMaintenanceLease, type Obje
 import { UserError } from '../errors.ts';
 import type { Io } from '../io.ts';
 import { LocalLake } from '../local/lake.ts';
+import { localLeaseHolderAlive } from '../local/maintenance-lease.ts';
 import { requireLake } from '../local/lake-dir.ts';
 import { awsMode, type AwsOptions, type JsonOptions, type LakeOptions } from '../options.ts';
 import { renderJson } from '../ui/output.ts';
@@ -10,6 +11,8 @@ import { renderJson } from '../ui/output.ts';
 export interface UnlockCommandOptions extends LakeOptions, JsonOptions, AwsOptions {
   dataset: string;
   lease: string;
+  /** Release a lease whose holder process still runs on this machine. */
+  force?: boolean;
 }
 
 async function unlock(store: ObjectStore, options: UnlockCommandOptions, flags: string, io: Io): Promise<void> {
@@ -45,5 +48,12 @@ export async function unlockAction(options: UnlockCommandOptions, io: Io): Promi
     return;
   }
   const lake = LocalLake.open(requireLake(options.lake));
+  const held = await readMaintenanceLease(lake.store, options.dataset);
+  // Past its expiry is not gone: a long erase or compact still holds it, and releasing it would let a second one run.
+  if (held && held.lease_id === options.lease && localLeaseHolderAlive(held) && !options.force)
+    throw new UserError(
+      `${options.dataset}: lease ${options.lease} is held by a process that is still running (pid ${held.owner?.pid}): ${describeLease(held)}; nothing was released`,
+      'wait for it to finish (or stop it); --force releases the lease anyway, letting a second erase or compact run beside it',
+    );
   await unlock(lake.store, options, '', io);
 }

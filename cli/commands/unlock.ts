@@ -12,7 +12,8 @@ export function registerUnlock(program: Command, io: Io): void {
       "An erase or compact on AWS holds the dataset's maintenance lease (silver `_maintenance/leases/<dataset>.json`) while it rewrites files; ingests of the dataset wait (their messages are retried) meanwhile. A run that was killed leaves it behind: `lake status --aws` shows it as a stale lease with this command. Release it only when no erase or compact of the dataset still runs; then finish the interrupted run (`lake status` names the command). Only the lease with the given id is released.",
     )
     .requiredOption('--dataset <name>', 'the dataset whose lease to release')
-    .requiredOption('--lease <id>', 'the lease id (lake status shows it; a lease held by another id is left alone)');
+    .requiredOption('--lease <id>', 'the lease id (lake status shows it; a lease held by another id is left alone)')
+    .option('--force', 'local lake: release the lease even though its holder process still runs on this machine');
   addLakeOption(command);
   addJsonOption(command, 'the outcome');
   addAwsOptions(command);

@@ -29,6 +29,10 @@ import type { LocalLake } from './lake.ts';
 export const localLeaseHolderGone: LeaseHolderGone = (lease) =>
   lease.owner !== undefined && sameMachine(lease.owner) && ownerState(lease.owner) === 'gone';
 
+/** A lease's holder process provably still runs: on this machine, its pid held by the same process. */
+export const localLeaseHolderAlive = (lease: MaintenanceLease): boolean =>
+  lease.owner !== undefined && sameMachine(lease.owner) && ownerState(lease.owner) === 'alive';
+
 /**
  * Takeovers of a dataset's lease one at a time (`<lake>/locks/<dataset>.lease-takeover.lock`, held for the few
  * milliseconds of a read and a delete): two takers never both release the dead lease, one deleting the lease the
@@ -76,7 +80,8 @@ async function acquireLocal(
       });
     } catch (e) {
       if (!(e instanceof MaintenanceLeaseHeldError) || e.lease.dataset !== dataset) throw e;
-      if (e.stale || Date.now() >= deadline) throw e;
+      // Past its expiry but its process still runs (a long erase): it is waited for as any live holder.
+      if ((e.stale && !localLeaseHolderAlive(e.lease)) || Date.now() >= deadline) throw e;
       if (!waiting) hooks.onWait?.(describeLease(e.lease));
       waiting = true;
       await sleep(RETRY_MS);
@@ -103,7 +108,7 @@ export async function withLocalMaintenanceLease<T>(
     if (!(e instanceof MaintenanceLeaseHeldError)) throw e;
     throw new UserError(
       `another maintenance command is rewriting ${dataset}: ${describeLease(e.lease)}; ${command} did nothing`,
-      e.stale
+      e.stale && !localLeaseHolderAlive(e.lease)
         ? `its lease expired at ${e.lease.expires_at}: if no erase or compact of ${dataset} still runs, release it with \`lake unlock --dataset ${dataset} --lease ${e.lease.lease_id}\``
         : 'run it again when that one has finished',
     );

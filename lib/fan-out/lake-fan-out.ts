@@ -48,8 +48,9 @@ export interface LakeFanOutProps {
    */
   readonly chunkBytes?: number;
   /**
-   * Longest an execution may run before it times out (and fails, alarmed).
-   * @default Duration.hours(6)
+   * Longest an execution may run before it times out (and fails, alarmed). The default outlasts a plan and a
+   * commit that each wait out a maintenance lease (MAINTENANCE_RETRY: ~3 h each), plus the chunks.
+   * @default Duration.hours(12)
    */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.THREE_MONTHS */
@@ -164,7 +165,7 @@ export class LakeFanOut extends Construct {
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: this.stateMachineName,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      timeout: props.timeout ?? Duration.hours(6),
+      timeout: props.timeout ?? Duration.hours(12),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });

@@ -157,9 +157,11 @@ describe('fan-out state machine', () => {
       delay *= MAINTENANCE_RETRY.backoffRate ?? 1;
     }
     expect(waited).toBeGreaterThan(DEFAULT_MAINTENANCE_LEASE_TTL_MS / 1000);
+    // The plan and the commit may each wait out a lease: the execution must not time out first.
+    expect(definition().TimeoutSeconds).toBeGreaterThan(2 * waited + 3600);
   });
 
-  it('logs every event to a log group encrypted with the lake key, is traced, and times out after 6 hours', () => {
+  it('logs every event to a log group encrypted with the lake key, is traced, and times out after 12 hours', () => {
     const props = smProps();
     expect(props.TracingConfiguration).toEqual({ Enabled: true });
     expect(props.StateMachineName).toBe(fanOut().stateMachineName);
@@ -173,7 +175,7 @@ describe('fan-out state machine', () => {
     const logGroup = resources()[logicalId(fanOut().logGroup)]!.Properties;
     expect(render(logGroup.KmsKeyId)).toBe(`\${${logicalId(dev.stack.lake.storage.key)}.Arn}`);
     expect(String(logGroup.LogGroupName)).toMatch(/^\/aws\/vendedlogs\/states\//);
-    expect(definition().TimeoutSeconds).toBe(6 * 3600);
+    expect(definition().TimeoutSeconds).toBe(12 * 3600);
   });
 
   it("the state machine's role may invoke the ingest function (and its versions) and nothing else of Lambda", () => {

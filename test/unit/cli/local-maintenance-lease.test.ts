@@ -13,6 +13,8 @@ import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
 import { currentOwner } from '../../../adapters/local/process-owner.ts';
 import { withLocalMaintenanceLease } from '../../../cli/local/maintenance-lease.ts';
+import { unlockAction } from '../../../cli/actions/unlock.ts';
+import { processIo } from '../../../cli/io.ts';
 import { ingestBronzeObject } from '../../../cli/local/ingest-run.ts';
 import { LocalLake } from '../../../cli/local/lake.ts';
 import { ContractRegistry, parseContract } from '../../../engine/contract/index.ts';
@@ -172,6 +174,32 @@ describe('the local maintenance lease', () => {
       await lake.store.delete('silver', ['_maintenance/leases/transactions.json']);
     }
     await expectEveryRowOnce();
+  });
+
+  it('a lease past its expiry whose process still runs is not offered for unlock, and `lake unlock` refuses it without --force', async () => {
+    const lease = await acquireMaintenanceLease(lake.store, {
+      dataset: 'transactions',
+      operation: 'erase',
+      holder: 'a long erase (lake erase)',
+      owner: currentOwner(),
+      ttlMs: -1,
+    });
+    process.env.LAKE_MAINTENANCE_LOCK_WAIT_MS = '0';
+    try {
+      const refused = withLocalMaintenanceLease(lake, 'transactions', 'compact', () => compact());
+      await expect(refused).rejects.toThrow(/the compaction did nothing/);
+      await expect(refused).rejects.toMatchObject({ hint: 'run it again when that one has finished' });
+    } finally {
+      delete process.env.LAKE_MAINTENANCE_LOCK_WAIT_MS;
+    }
+    const printed: string[] = [];
+    const io = { ...processIo(), print: (text: string) => void printed.push(text) };
+    const unlock = { lake: dir, dataset: 'transactions', lease: lease.lease_id };
+    await expect(unlockAction(unlock, io)).rejects.toThrow(/held by a process that is still running/);
+    expect((await readMaintenanceLease(lake.store, 'transactions'))?.lease_id).toBe(lease.lease_id);
+    await unlockAction({ ...unlock, force: true }, io);
+    expect(await readMaintenanceLease(lake.store, 'transactions')).toBeUndefined();
+    expect(printed.join('')).toMatch(/Released the maintenance lease/);
   });
 
   it('of several commands meeting the same dead lease, exactly one takes it over and holds the dataset; the others are refused', async () => {

@@ -52,6 +52,15 @@ function maintenanceBeforeIntent(store: LocalObjectStore, maintenance: () => Pro
   });
 }
 
+/** The source id the lake gave a bronze key (its manifest names it). */
+async function sourceIdFor(lake: TestLake, name: string): Promise<string> {
+  for await (const o of lake.store.list('silver', '_manifests/transactions/')) {
+    const m = JSON.parse(Buffer.from((await lake.store.getBytes('silver', o.key)) ?? []).toString()) as Manifest;
+    if (m.source.key === `transactions/${name}`) return m.source_id;
+  }
+  throw new Error(`no manifest of transactions/${name}`);
+}
+
 describe('a redelivered ingest meeting a maintenance that finished while it published', () => {
   let lake: TestLake;
   beforeEach(async () => {
@@ -84,6 +93,26 @@ describe('a redelivered ingest meeting a maintenance that finished while it publ
     const rows = await lake.silverRows();
     expect(rows).toHaveLength(24);
     expect(new Set(rows.map((r) => r.transaction_id)).size).toBe(24);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it("an older run's intent record, used up meanwhile by the delivery that published this run, is not put back", async () => {
+    const sourceId = await sourceIdFor(lake, 'producer-1.csv');
+    const intentKey = `_pending/transactions/${sourceId}.json`;
+    // A crashed older run left its intent; the redelivery reads it at its first look.
+    await lake.store.putBytes(
+      'silver',
+      intentKey,
+      JSON.stringify({ dataset: 'transactions', run_id: 'an-older-run', silver_keys: [], quarantine_keys: [] }),
+    );
+    const store = maintenanceBeforeIntent(lake.store, async () => {
+      // Another delivery of this run publishes (its cleanup uses up the older intent), then a whole compaction runs.
+      await lake.store.delete('silver', [intentKey]);
+      await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
+        compactDataset({ store: lake.store, contracts, dataset: 'transactions', workDir: lake.root }),
+      );
+    });
+    expect((await redeliver(store)).compactions?.length ?? 0).toBeGreaterThan(0);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
