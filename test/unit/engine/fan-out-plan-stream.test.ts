@@ -7,6 +7,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
+import { withOverrides } from '../../support/store-faults.ts';
 import { planFanOut, type FanOutPlanOptions, type PlanOutcome, type SourceRef } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
 import { planOnLocalStore } from '../../support/unit/fan-out-vs-one-pass.ts';
@@ -145,7 +146,7 @@ describe('the streaming plan', () => {
   it('a staging upload that fails fails the plan (the state machine retries it): no plan, no intent record', async () => {
     const lake = await createTestLake(contracts);
     // Fault injection: the store takes 64 KiB of the text, then its upload fails.
-    const store = Object.assign(Object.create(lake.store) as typeof lake.store, {
+    const store = withOverrides(lake.store, {
       async putStream(_zone: string, _key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
         let taken = 0;
         for await (const part of body) if ((taken += part.length) > 64 << 10) throw new Error('injected: S3 is down');

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { rm } from 'node:fs/promises';
 import { expect } from '../../support/expect.ts';
+import { withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 import type { LocalObjectStore } from '../../../adapters/local/local-store.ts';
 import {
@@ -35,19 +36,13 @@ const producerFile = (n: number): string =>
 /** The store, running `maintenance` once, just before the first intent record is written. */
 function maintenanceBeforeIntent(store: LocalObjectStore, maintenance: () => Promise<unknown>): ObjectStore {
   let fired = false;
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (property === 'putBytes') {
-        return async (...args: Parameters<ObjectStore['putBytes']>) => {
-          if (!fired && args[1].startsWith('_pending/')) {
-            fired = true;
-            await maintenance();
-          }
-          return target.putBytes(...args);
-        };
+  return withOverrides(store, {
+    putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+      if (!fired && args[1].startsWith('_pending/')) {
+        fired = true;
+        await maintenance();
       }
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return store.putBytes(...args);
     },
   });
 }
@@ -150,21 +145,15 @@ describe('an ingest backing off under a lease', () => {
         const concurrent = '{"written by": "a concurrent delivery of the same source"}';
         let intentKey: string | undefined;
         // The concurrent delivery writes its intent between this attempt's intent and its look at the lease.
-        const store = new Proxy(lake.store, {
-          get(target, property, receiver) {
-            if (property === 'putBytes')
-              return async (...args: Parameters<ObjectStore['putBytes']>) => {
-                if (args[1].startsWith('_pending/')) intentKey = args[1];
-                return target.putBytes(...args);
-              };
-            if (property === 'getBytes')
-              return async (...args: Parameters<ObjectStore['getBytes']>) => {
-                if (args[1].startsWith('_maintenance/leases/') && intentKey)
-                  await target.putBytes('silver', intentKey, concurrent);
-                return target.getBytes(...args);
-              };
-            const value: unknown = Reflect.get(target, property, receiver);
-            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        const store = withOverrides(lake.store, {
+          putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+            if (args[1].startsWith('_pending/')) intentKey = args[1];
+            return lake.store.putBytes(...args);
+          },
+          getBytes: async (...args: Parameters<ObjectStore['getBytes']>) => {
+            if (args[1].startsWith('_maintenance/leases/') && intentKey)
+              await lake.store.putBytes('silver', intentKey, concurrent);
+            return lake.store.getBytes(...args);
           },
         });
         const body = Buffer.from(producerFile(1));
@@ -192,19 +181,13 @@ describe('acquiring the lease when the create-only put is retried after it lande
   it('the second answer (taken) names our own lease: it is ours, the work runs and the lease is released', async () => {
     // As when S3 stored the lease but the response was lost and the SDK's retry got 412.
     let retried = false;
-    const store = new Proxy(lake.store, {
-      get(target, property, receiver) {
-        if (property === 'putBytes') {
-          return async (...args: Parameters<ObjectStore['putBytes']>) => {
-            await target.putBytes(...args);
-            if (!retried && args[1].startsWith('_maintenance/leases/')) {
-              retried = true;
-              throw new ObjectExistsError(args[0], args[1]);
-            }
-          };
+    const store = withOverrides(lake.store, {
+      putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+        await lake.store.putBytes(...args);
+        if (!retried && args[1].startsWith('_maintenance/leases/')) {
+          retried = true;
+          throw new ObjectExistsError(args[0], args[1]);
         }
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
     const result = await withMaintenanceLease(

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { withOverrides } from '../../support/store-faults.ts';
 import {
   ContractRegistry,
   eraseRows,
@@ -12,6 +13,7 @@ import {
   reflectedRun,
   type ErasureRecord,
   type Manifest,
+  type ObjectStore,
 } from '../../../engine/index.ts';
 import { pendingSources, type GoldState } from '../../../engine/gold/index.ts';
 import { ACCOUNT_MONTHLY_BALANCE } from '../../../datasets/index.ts';
@@ -301,16 +303,12 @@ describe('erasure', () => {
     const { lake, jan, feb } = await lakeWithTwoSources();
     // Fault injection: the second Parquet upload fails, as a full disk or a lost connection would.
     let puts = 0;
-    const failing = Object.assign(
-      Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
-      lake.store,
-      {
-        putFile: async (...args: Parameters<typeof lake.store.putFile>) => {
-          if (args[1].endsWith('.parquet') && ++puts === 2) throw new Error('injected: upload failed');
-          return lake.store.putFile(...args);
-        },
+    const failing = withOverrides(lake.store, {
+      putFile: async (...args: Parameters<typeof lake.store.putFile>) => {
+        if (args[1].endsWith('.parquet') && ++puts === 2) throw new Error('injected: upload failed');
+        return lake.store.putFile(...args);
       },
-    );
+    });
     const first = await eraseRows({
       store: failing,
       contracts,
@@ -346,16 +344,13 @@ describe('erasure', () => {
     async (dieAfter) => {
       const { lake, jan, feb } = await lakeWithTwoSources();
       let puts = 0;
-      const dying = Object.assign(
-        Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
-        lake.store,
-        {
-          putFile: async (...args: Parameters<typeof lake.store.putFile>) => {
-            await lake.store.putFile(...args);
-            if (args[1].endsWith('.parquet') && ++puts === dieAfter) throw new Error('injected: died after upload');
-          },
+      const dying = withOverrides(lake.store, {
+        putFile: async (...args: Parameters<typeof lake.store.putFile>) => {
+          const put = await lake.store.putFile(...args);
+          if (args[1].endsWith('.parquet') && ++puts === dieAfter) throw new Error('injected: died after upload');
+          return put;
         },
-      );
+      });
       const first = await eraseRows({
         store: dying,
         contracts,
@@ -406,17 +401,13 @@ describe('erasure', () => {
     const { lake } = await lakeWithTwoSources();
     // Fault injection: a versioned store (the local one keeps no versions) whose first purge dies.
     const purged: string[] = [];
-    const versioned = Object.assign(
-      Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
-      lake.store,
-      {
-        purgeEarlierVersions: async (zone: string, key: string) => {
-          purged.push(`${zone}/${key}`);
-          if (purged.length === 1) throw new Error('injected: died before the purge');
-          return 1;
-        },
+    const versioned = withOverrides<ObjectStore>(lake.store, {
+      purgeEarlierVersions: async (zone: string, key: string) => {
+        purged.push(`${zone}/${key}`);
+        if (purged.length === 1) throw new Error('injected: died before the purge');
+        return 1;
       },
-    );
+    });
     const run = () =>
       eraseRows({
         store: versioned,
@@ -438,16 +429,12 @@ describe('erasure', () => {
     const only = csv('T1,ACC001,1.00,EUR,2024-01-05T00:00:00Z', 'T2,ACC002,2.00,USD,2024-01-06T00:00:00Z');
     const m = await lake.ingest('transactions/2024-01.csv', only);
     // Fault injection: every manifest write fails.
-    const failing = Object.assign(
-      Object.create(Object.getPrototypeOf(lake.store) as object) as typeof lake.store,
-      lake.store,
-      {
-        putBytes: async (...args: Parameters<typeof lake.store.putBytes>) => {
-          if (args[1].includes('_manifests')) throw new Error('injected: manifest write failed');
-          return lake.store.putBytes(...args);
-        },
+    const failing = withOverrides(lake.store, {
+      putBytes: async (...args: Parameters<typeof lake.store.putBytes>) => {
+        if (args[1].includes('_manifests')) throw new Error('injected: manifest write failed');
+        return lake.store.putBytes(...args);
       },
-    );
+    });
     const first = await eraseRows({
       store: failing,
       contracts,
