@@ -9,7 +9,7 @@ import { queryRows } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
 import type { Malformed, InputScan, NumberedOversizeRecord } from './reader.ts';
 import { RowReason } from './reasons.ts';
-import { sqlString } from './sql.ts';
+import { ident, REJECTED_PAYLOAD_SHAPE, rejectionSql, sqlString } from './sql.ts';
 import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
 
 /**
@@ -27,25 +27,27 @@ export function quarantineRowSelect(
 /** Quarantine rows are wide and unbounded (original values, details): small row groups keep the writer's buffer small (20,000 rows of 2 KB records ran out of memory). */
 export const QUARANTINE_ROW_GROUP_SIZE = 2_048;
 
-/** What a rejected row carries through the routed pass (as JSON in its `source_key`), and how to read it back. */
-export const rejectedPayloadSql = `CAST(to_json({'ordinal': ordinal, 'reasons': reasons, 'details': details, 'raw_record': raw_record}) AS VARCHAR)`;
-const REJECTED_PAYLOAD = `{"ordinal": "BIGINT", "reasons": "VARCHAR[]", "details": "VARCHAR[]", "raw_record": "VARCHAR"}`;
+/** What a rejected row carries through the routed pass (as JSON in a scratch column): `rejected` and its ordinal. */
+export const rejectedPayloadSql = `CAST(to_json(struct_insert(rejected, ordinal := ordinal)) AS VARCHAR)`;
 
 /**
- * Views for the quarantine session: `rejected` (each rejected row's payload) and `malformed` (record
- * numbers not counting blank lines, which the reader counts as lines).
+ * Views for the quarantine session: `rejected` (each rejected row's ordinal, reasons, details and raw
+ * record, computed from its payload) and `malformed` (record numbers not counting blank lines, which the
+ * reader counts as lines).
  */
 export async function attachRejected(
   db: DuckDBConnection,
-  rejectedFiles: readonly string[],
+  contract: DatasetContract,
+  rejected: { files: readonly string[]; payloadColumn: string },
   malformed: Malformed,
   scan: InputScan,
 ): Promise<void> {
+  const payloads = `SELECT p.ordinal, p.raw_record, p.malformed, p.fields
+    FROM (SELECT json_transform(${ident(rejected.payloadColumn)}, '${REJECTED_PAYLOAD_SHAPE}') AS p FROM read_parquet([${rejected.files.map(sqlString).join(', ')}]))`;
   await db.run(
-    rejectedFiles.length === 0
+    rejected.files.length === 0
       ? `CREATE VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
-      : `CREATE VIEW rejected AS SELECT p.ordinal, p.reasons, p.details, p.raw_record
-         FROM (SELECT json_transform(source_key, '${REJECTED_PAYLOAD}') AS p FROM read_parquet([${rejectedFiles.map(sqlString).join(', ')}]))`,
+      : `CREATE VIEW rejected AS SELECT ordinal, reasons, details, raw_record FROM (${rejectionSql(contract, payloads)})`,
   );
   if (malformed.files.length === 0) {
     await db.run(`CREATE VIEW malformed AS

@@ -16,6 +16,8 @@ const ISO_TIMESTAMP =
 /** The raw (VARCHAR) source field for a column: `v_<name>`, NULL when empty or absent. */
 const rawName = (c: ColumnContract): string => ident(`v_${c.name}`);
 const typedName = (c: ColumnContract): string => ident(`t_${c.name}`);
+/** The source field's text for a column as the reader gave it (before trimming): `f_<name>`. */
+const fieldName = (c: ColumnContract): string => ident(`f_${c.name}`);
 
 function typedExpression(c: ColumnContract): string {
   const v = rawName(c);
@@ -153,9 +155,8 @@ function blankToNull(field: string): string {
  */
 export function validatedRelation(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource): string {
   // Fields are extracted once (for JSON Lines an extraction is a function call), then trimmed.
-  const fieldName = (b: ColumnBinding): string => ident(`f_${b.column.name}`);
-  const fields = bindings.map((b) => `${source.field(b)} AS ${fieldName(b)}`);
-  const raws = bindings.map((b) => `${blankToNull(fieldName(b))} AS ${rawName(b.column)}`);
+  const fields = bindings.map((b) => `${source.field(b)} AS ${fieldName(b.column)}`);
+  const raws = bindings.map((b) => `${blankToNull(fieldName(b.column))} AS ${rawName(b.column)}`);
   const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
   const malformed = source.malformed?.condition ?? 'false';
   let valid = `CASE WHEN ${malformed} THEN false ELSE ${validExpression(contract)} END`;
@@ -169,7 +170,10 @@ export const typedColumn = (c: ColumnContract): string => typedName(c);
 
 /**
  * The typed rows: one per record in file order, the typed silver columns, `is_valid` (NULL for skipped
- * lines), and for invalid rows `raw_record`, `reasons`, `details`.
+ * lines), and for invalid rows `rejected` — what their quarantine row is built from later, over the rejected
+ * rows only (`rejectionSql`): the record's original values, each contract column's field text as read, and
+ * why the record is malformed when it is. Reasons and details are not computed here: their list functions
+ * cost as much per row batch as the typing itself, and 99% of the batches hold few or no rejected rows.
  */
 export function typedRowsSql(
   contract: DatasetContract,
@@ -184,13 +188,31 @@ export function typedRowsSql(
         ? `sha256(${sqlString(piiSalt)} || ${typedName(c)}) AS ${ident(c.name)}`
         : `${typedName(c)} AS ${ident(c.name)}`,
     );
-  const malformed = source.malformed?.condition ?? 'false';
-  const malformedDetail = sqlString(source.malformed?.detail ?? '');
+  const malformed = source.malformed
+    ? `CASE WHEN ${source.malformed.condition} THEN ${sqlString(source.malformed.detail)} END`
+    : 'CAST(NULL AS VARCHAR)';
+  const fields = contract.columns.map((c) => fieldName(c));
   return `SELECT ${outputs.join(', ')}, is_valid,
-  CASE WHEN NOT is_valid THEN CAST(${source.original} AS VARCHAR) END AS raw_record,
-  CASE WHEN NOT is_valid THEN (CASE WHEN ${malformed} THEN ['${RowReason.MALFORMED_ROW}'] ELSE ${reasonsExpression(contract)} END) END AS reasons,
-  CASE WHEN NOT is_valid THEN (CASE WHEN ${malformed} THEN [${malformedDetail}] ELSE ${detailsExpression(contract)} END) END AS details
+  CASE WHEN NOT is_valid THEN {'raw_record': CAST(${source.original} AS VARCHAR), 'malformed': ${malformed}, 'fields': [${fields.join(', ')}]} END AS rejected
 FROM ${validatedRelation(contract, bindings, source)}`;
+}
+
+/** The JSON shape of a rejected row's payload (`rejectedPayloadSql`), for `json_transform`. */
+export const REJECTED_PAYLOAD_SHAPE = `{"ordinal": "BIGINT", "raw_record": "VARCHAR", "malformed": "VARCHAR", "fields": ["VARCHAR"]}`;
+
+/**
+ * A rejected row's quarantine values from its payload (a relation of `ordinal`, `raw_record`, `malformed`,
+ * `fields` as `REJECTED_PAYLOAD_SHAPE` reads them): the same typing and checks as the routed pass, so the
+ * same reasons and details, computed over the rejected rows only.
+ */
+export function rejectionSql(contract: DatasetContract, payloads: string): string {
+  const fields = contract.columns.map((c, i) => `fields[${i + 1}] AS ${fieldName(c)}`);
+  const raws = contract.columns.map((c) => `${blankToNull(fieldName(c))} AS ${rawName(c)}`);
+  const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
+  return `SELECT ordinal, raw_record,
+  CASE WHEN malformed IS NOT NULL THEN ['${RowReason.MALFORMED_ROW}'] ELSE ${reasonsExpression(contract)} END AS reasons,
+  CASE WHEN malformed IS NOT NULL THEN [malformed] ELSE ${detailsExpression(contract)} END AS details
+FROM (SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM (SELECT *, ${fields.join(', ')} FROM (${payloads}))))`;
 }
 
 /**

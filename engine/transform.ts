@@ -189,7 +189,13 @@ async function transformChunk(
   const valid = routed.partitions.reduce((sum, p) => sum + p.rows, 0);
   const quarantinePath = join(dir, 'quarantine.parquet');
   const { rows, reasons } = await withDuckDb(session, 'writing quarantine', async (db) => {
-    await attachRejected(db, routed.rejectedFiles, malformed, scan);
+    await attachRejected(
+      db,
+      contract,
+      { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
+      malformed,
+      scan,
+    );
     const written = records > valid ? await writeQuarantine(db, stamp, malformed.count, quarantinePath) : 0;
     const byReason: Record<string, number> = {};
     for (const row of await queryRows(
