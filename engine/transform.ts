@@ -24,6 +24,7 @@ import { MIXED_LINE_ENDS, writeRouted, type RoutedPartition } from './routed.ts'
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
 import { writeChunk, type ByteChunk } from './sources/records.ts';
+import { sqlString } from './sql.ts';
 import type { RunStamp } from './stamp.ts';
 
 export { SILVER_ROW_GROUP_SIZE } from './routed.ts';
@@ -197,16 +198,16 @@ async function transformChunk(
       scan,
     );
     const written = records > valid ? await writeQuarantine(db, stamp, malformed.count, quarantinePath) : 0;
+    // Counted from the file just written: the rows' reasons are computed once, malformed records included.
     const byReason: Record<string, number> = {};
-    for (const row of await queryRows(
-      db,
-      `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM rejected) GROUP BY r`,
-    )) {
-      byReason[String(row.r)] = asCount(row.n);
+    if (written > 0) {
+      for (const row of await queryRows(
+        db,
+        `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
+      )) {
+        byReason[String(row.r)] = asCount(row.n);
+      }
     }
-    // Records the reader could not read add to those found malformed while typing (e.g. JSON lines that are not objects).
-    if (malformed.count > 0)
-      byReason[RowReason.MALFORMED_ROW] = (byReason[RowReason.MALFORMED_ROW] ?? 0) + malformed.count;
     return { rows: written, reasons: byReason };
   });
   return {
