@@ -8,7 +8,7 @@
  * expected, else over chunks of records, each in its own session, so memory stays bounded however much
  * of a file is broken.
  */
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -16,7 +16,14 @@ import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
-import { scanRecords, writeChunk, type ChunkLimits, type OversizeRecord, type RecordScan } from './sources/records.ts';
+import {
+  scanRecords,
+  writeChunk,
+  writeRanges,
+  type ChunkLimits,
+  type OversizeRecord,
+  type RecordScan,
+} from './sources/records.ts';
 import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
 
@@ -140,6 +147,10 @@ export async function findMalformed(
   // quoting the count is not to be trusted, so the file is read in chunks.
   const heldBytes = skipped * (scan.maxRecordBytes + REJECT_OVERHEAD_BYTES);
   const onePass = scan.quotingClean && skipped < limits.rejectsPerPass && heldBytes < limits.rejectBytesPerPass;
+  if (onePass) {
+    const listed = await fieldCountRejectsPass(settings, contract, path, workDir, skipped);
+    if (listed) return { files: listed.files, count: listed.malformed, chunked: false };
+  }
   let rejects = onePass ? await rejectsPass(settings, contract, path, workDir) : undefined;
   // The whole-file rejects reader disagreeing with the main pass is DuckDB stopping early: read in chunks.
   if (!rejects || rejects.rows !== readerRows)
@@ -170,7 +181,10 @@ const malformedSql = (headerLines: number, recordOffset: number): string => `
          trim(first(csv_line), chr(10) || chr(13)) AS raw_record
   FROM reject_errors GROUP BY line ORDER BY line`;
 
-/** Reads `path` (the file or a chunk of it starting after `recordOffset` records) storing its rejects, into `out`. */
+/**
+ * Reads `path` (the file or a chunk of it starting after `recordOffset` records) storing its rejects, into
+ * `out`; with `recordNumbers` (a CSV of `record in path,record number`), record numbers are looked up there instead.
+ */
 async function readRejects(
   settings: DuckDbSettings,
   contract: DatasetContract,
@@ -178,6 +192,7 @@ async function readRejects(
   recordOffset: number,
   out: string,
   phase: string,
+  recordNumbers?: string,
 ) {
   const reader =
     contract.source.format === 'csv'
@@ -200,10 +215,62 @@ async function readRejects(
     }
     const [copied] = await queryRows(
       db,
-      `COPY (${malformedSql(recordLayout(contract).headerLines, recordOffset)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (${
+        recordNumbers === undefined
+          ? malformedSql(recordLayout(contract).headerLines, recordOffset)
+          : `SELECT n.record AS record_number, m.details, m.raw_record
+             FROM (${malformedSql(recordLayout(contract).headerLines, 0)}) m
+             JOIN read_csv(${sqlString(recordNumbers)}, header = false, auto_detect = false, columns = {'line': 'BIGINT', 'record': 'BIGINT'}) n
+               ON m.record_number = n.line
+             ORDER BY n.line`
+      }) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,
     );
     return { rows, malformed: Number(copied?.Count ?? 0) };
   });
+}
+
+/**
+ * The rejects pass over only the records whose field count is wrong, when those are exactly the records the
+ * reader skipped: a byte scan lists them (quotes followed as the reader follows them), they are copied with
+ * the header into a small file, and the reader reads that file storing its rejects — so the details are the
+ * reader's own. Undefined, for the full pass to run, when the text is not UTF-8 (the reader rejects such
+ * records too), its quoting or line ends are not what the scan vouches for, or the counts disagree.
+ */
+async function fieldCountRejectsPass(
+  settings: DuckDbSettings,
+  contract: DatasetContract,
+  path: string,
+  workDir: string,
+  skipped: number,
+): Promise<Pick<Rejects, 'files' | 'malformed'> | undefined> {
+  if (contract.source.format !== 'csv') return undefined;
+  const scan = await scanRecords(path, join(workDir, 'field-count-blank-lines.csv'), {
+    ...recordLayout(contract),
+    fieldCountMismatchLimit: skipped,
+  });
+  const { crlf, lf, bareCr } = scan.lineEnds;
+  const listed = scan.fieldCountMismatches;
+  if (!scan.utf8 || !scan.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0 || scan.headerBytes < 0) return undefined;
+  if (listed?.length !== skipped) return undefined;
+  const text = join(workDir, 'field-count-rejects.txt');
+  const numbers = join(workDir, 'field-count-records.csv');
+  await writeRanges(path, [{ start: 0, end: scan.headerBytes }, ...listed], text);
+  // The small file's i-th record (the reader's line less the header) is the text's record `r.record`.
+  await writeFile(numbers, listed.map((r, i) => `${i + 1},${r.record}\n`).join(''));
+  const file = join(workDir, 'malformed-000000.parquet');
+  const { rows, malformed } = await readRejects(
+    settings,
+    contract,
+    text,
+    0,
+    file,
+    'finding malformed records',
+    numbers,
+  );
+  await rm(text, { force: true });
+  // Every listed record must be one the reader rejects, and nothing else: else the full pass decides.
+  if (rows !== 0 || malformed !== skipped) return undefined;
+  return { files: [file], malformed };
 }
 
 async function rejectsPass(

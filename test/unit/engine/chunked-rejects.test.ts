@@ -92,6 +92,46 @@ describe('scanRecords', () => {
 describe('the byte scan plans chunks', () => {
   const byRecords = (recordsPerChunk: number) => ({ recordsPerChunk, bytesPerChunk: Number.POSITIVE_INFINITY });
 
+  it('lists records whose field count outside quotes differs from the header, and says whether the text is UTF-8', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fields-'));
+    const text = 'a,b,c\n1,2,3\n1,2\n\n"1,x","2\n,y",3\n1,2,3,4\r\n"1"",""",2,3\n1';
+    await writeFile(join(dir, 'in.csv'), text);
+    const options = { headerLines: 1, quoted: true, delimiter: ',', fieldCountMismatchLimit: 10 };
+    const result = await scanRecords(join(dir, 'in.csv'), join(dir, 'blanks.csv'), options);
+    const listed = (result.fieldCountMismatches ?? []).map((r) => ({
+      record: r.record,
+      text: text.slice(r.start, r.end),
+    }));
+    expect(listed).toEqual([
+      { record: 2, text: '1,2\n' },
+      { record: 5, text: '1,2,3,4\r\n' },
+      { record: 7, text: '1' },
+    ]);
+    expect(result.utf8).toBe(true);
+    // Over the limit: not listed at all (the caller reads the whole text instead).
+    const capped = await scanRecords(join(dir, 'in.csv'), join(dir, 'blanks.csv'), {
+      ...options,
+      fieldCountMismatchLimit: 2,
+    });
+    expect(capped.fieldCountMismatches).toBeUndefined();
+    // A character split across buffers is UTF-8; a stray byte is not.
+    const stream = (...parts: Buffer[]) => {
+      const s = new PassThrough();
+      for (const p of parts) s.write(p);
+      s.end();
+      return s;
+    };
+    const euro = Buffer.from('a\n€\n');
+    const split = await scanRecordStream(stream(euro.subarray(0, 3), euro.subarray(3)), new PassThrough(), options);
+    expect(split.utf8).toBe(true);
+    const stray = await scanRecordStream(
+      stream(Buffer.from('a\nx'), Buffer.from([0xe2, 0x82])),
+      new PassThrough(),
+      options,
+    );
+    expect(stray.utf8).toBe(false);
+  });
+
   it('cuts only where a record ends, repeats the header, and says where each chunk starts', async () => {
     const text = 'h1,h2\n1,"a\nb"\n2,x\n\n3,"q""\n"\n4,y';
     const chunks = await chunksOf(text, { chunking: byRecords(2), headerLines: 1, quoted: true });
@@ -143,6 +183,29 @@ const INPUTS: Array<[string, string | Buffer]> = [
   [
     'transactions/quoted.csv',
     `${HEADER}\r\n"T1\r\nline",A,1.00,EUR,2024-01-01\r\nT2,A\r\n\r\nT3,A,2.555,EUR,2024-01-01\r\nT4,B,3.00,USD,2024-02-01`,
+  ],
+  [
+    // Quoted delimiters and newlines in good and bad records, non-ASCII text, a bad last record with no line end.
+    'transactions/listed.csv',
+    [
+      HEADER,
+      '"T1,x",A,1.00,EUR,2024-01-01',
+      '"T2\nsplit","Zoë, ☕",2.00,EUR',
+      row(3),
+      '"T4,"",""",A,1.00,EUR,2024-01-01,"extra,"',
+      '',
+      row(5),
+      'T6,Ω',
+    ].join('\n'),
+  ],
+  [
+    // Bytes that are not UTF-8: the reader rejects that record too, so the field counts alone cannot say which.
+    'transactions/latin1.csv',
+    Buffer.concat([
+      Buffer.from(`${HEADER}\n${row(1)}\nT2,A,1.00\nT3,`),
+      Buffer.from([0xe9]),
+      Buffer.from(`,1.00,EUR,2024-01-01\n${row(4)}\n`),
+    ]),
   ],
   ['transactions/mixed-ends.csv', `${HEADER}\r\n${row(1)}\r\nT2,A\n${row(3, 'bad')}\n${row(4)}\r\nT5,A,1.00,EUR\n`],
   [
