@@ -157,20 +157,7 @@ export function constantChunk(column: ConstantColumn, rows: number, offset: numb
   if (dictionary) bytes.set(dictionary);
   bytes.set(data, dictionary?.length ?? 0);
 
-  // Statistics as DuckDB writes them: min = max = the value (deprecated min/max too), one distinct value, exact.
-  const statistics =
-    value === null
-      ? struct([Statistics.nullCount, i64(rows)])
-      : struct(
-          [Statistics.max, binary(value)],
-          [Statistics.min, binary(value)],
-          [Statistics.nullCount, i64(0)],
-          [Statistics.distinctCount, i64(1)],
-          [Statistics.maxValue, binary(value)],
-          [Statistics.minValue, binary(value)],
-          [Statistics.isMaxValueExact, bool(true)],
-          [Statistics.isMinValueExact, bool(true)],
-        );
+  const statistics = value === null ? struct([Statistics.nullCount, i64(rows)]) : valueStatistics(value);
   const dataPageOffset = offset + (dictionary?.length ?? 0);
   const metaData = struct(
     [ColumnMetaData.type, i32(timestamp ? Type.INT64 : Type.BYTE_ARRAY)],
@@ -187,6 +174,38 @@ export function constantChunk(column: ConstantColumn, rows: number, offset: numb
   // ColumnChunk.file_offset (2) is required by the Thrift definition but deprecated: DuckDB writes 0.
   const columnChunk = struct([ColumnChunk.fileOffset, i64(0)], [ColumnChunk.metaData, metaData]);
   return { bytes, columnChunk, size: bytes.length };
+}
+
+/** DuckDB keeps at most this many bytes of a string in statistics (longer ones get bounds, not the value). */
+const MAX_STATISTICS_BYTES = 256;
+
+/**
+ * Statistics as DuckDB writes them for a chunk of one value: min = max = the value (the deprecated min/max too),
+ * one distinct value, exact. A value longer than 256 bytes gets DuckDB's bounds instead, which are not exact:
+ * min = its prefix cut at a character boundary, max = that prefix up to its last byte below 0x7F, incremented
+ * (still UTF-8); with no such byte there is no bound, and DuckDB writes neither min nor max.
+ */
+function valueStatistics(value: Uint8Array): ThriftStruct {
+  let min = value;
+  let max: Uint8Array | undefined = value;
+  if (value.length > MAX_STATISTICS_BYTES) {
+    let cut = MAX_STATISTICS_BYTES;
+    while (cut > 0 && ((value[cut] ?? 0) & 0xc0) === 0x80) cut -= 1;
+    min = value.slice(0, cut);
+    const last = min.findLastIndex((b) => b < 0x7f);
+    max = last === -1 ? undefined : Uint8Array.of(...min.subarray(0, last), (min[last] ?? 0) + 1);
+  }
+  const exact = max === value;
+  return struct(
+    [Statistics.max, max && binary(max)],
+    [Statistics.min, max && binary(min)],
+    [Statistics.nullCount, i64(0)],
+    [Statistics.distinctCount, i64(1)],
+    [Statistics.maxValue, max && binary(max)],
+    [Statistics.minValue, max && binary(min)],
+    [Statistics.isMaxValueExact, max && bool(exact)],
+    [Statistics.isMinValueExact, max && bool(exact)],
+  );
 }
 
 /**

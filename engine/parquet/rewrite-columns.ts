@@ -6,7 +6,7 @@
  * offsets in the footer). An all-NULL column costs DuckDB one page of a few dozen bytes per row group, so
  * dropping the engine's scratch column leaves that much behind.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { constantChunk, constantSchemaElement, plainValue, type ConstantColumn } from './constant-chunk.ts';
 import { ColumnChunk, ColumnMetaData, ColumnOrder, FileMetaData, RowGroup, SchemaElement } from './format.ts';
 import {
@@ -44,17 +44,16 @@ export async function rewriteParquetColumns(path: string, rewrite: ColumnRewrite
   try {
     const { size } = await file.stat();
     if (size < 12) fail(`not a Parquet file (${size} bytes)`);
-    const tail = Buffer.alloc(8);
-    const head = Buffer.alloc(4);
-    await file.read(tail, 0, 8, size - 8);
-    await file.read(head, 0, 4, 0);
-    if (!head.equals(MAGIC) || !tail.subarray(4).equals(MAGIC))
+    // One read of the file's end holds the footer of most files (a footer of 20 row groups is ~20 KB).
+    let tail = await readAt(file, Math.max(0, size - TAIL_BYTES), Math.min(size, TAIL_BYTES));
+    const head = await readAt(file, 0, 4);
+    if (!head.equals(MAGIC) || !tail.subarray(-4).equals(MAGIC))
       fail(`not a Parquet file (no PAR1 magic at its start and end; an encrypted footer is not supported)`);
-    const footerLength = tail.readUInt32LE(0);
+    const footerLength = tail.readUInt32LE(tail.length - 8);
     const footerStart = size - 8 - footerLength;
     if (footerStart < 4) fail(`footer length ${footerLength} does not fit in a file of ${size} bytes`);
-    const footer = Buffer.alloc(footerLength);
-    await file.read(footer, 0, footerLength, footerStart);
+    if (footerLength + 8 > tail.length) tail = await readAt(file, footerStart, footerLength + 8);
+    const footer = tail.subarray(tail.length - 8 - footerLength, tail.length - 8);
     let metadata: ThriftStruct;
     try {
       metadata = decodeStruct(footer).struct;
@@ -67,10 +66,18 @@ export async function rewriteParquetColumns(path: string, rewrite: ColumnRewrite
     const newFooter = encodeStruct(metadata);
     const out = Buffer.concat([...appended, newFooter, lengthBytes(newFooter.length), MAGIC]);
     await file.write(out, 0, out.length, footerStart);
-    await file.truncate(footerStart + out.length);
+    if (footerStart + out.length < size) await file.truncate(footerStart + out.length);
   } finally {
     await file.close();
   }
+}
+
+const TAIL_BYTES = 64 * 1024;
+
+async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.alloc(length);
+  const { bytesRead } = await file.read(buffer, 0, length, position);
+  return buffer.subarray(0, bytesRead);
 }
 
 const lengthBytes = (n: number): Uint8Array => new Uint8Array(Uint32Array.of(n).buffer);

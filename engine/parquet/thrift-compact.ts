@@ -71,19 +71,37 @@ class Reader {
     return b;
   }
 
-  private varint(): bigint {
-    let result = 0n;
-    for (let shift = 0n; shift < 70n; shift += 7n) {
+  /** An unsigned varint as a number: exact up to 2^53, which every length, count and i32 stays below. */
+  private varint(): number {
+    let result = 0;
+    for (let scale = 1; scale < 2 ** 56; scale *= 128) {
       const b = this.byte();
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return result;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+    }
+    throw new ThriftDecodeError(`Thrift: varint too long for a length or an i32 at byte ${this.pos}`);
+  }
+
+  /** A zigzag varint i64: numbers while it fits 7 bytes (49 bits, exact in a double), bigint beyond. */
+  private zigzag64(): bigint {
+    let small = 0;
+    for (let scale = 1; scale < 2 ** 49; scale *= 128) {
+      const b = this.byte();
+      small += (b & 0x7f) * scale;
+      if (b < 0x80) return BigInt(small % 2 === 0 ? small / 2 : -(small + 1) / 2);
+    }
+    let n = BigInt(small);
+    for (let shift = 49n; shift < 70n; shift += 7n) {
+      const b = this.byte();
+      n |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return (n >> 1n) ^ -(n & 1n);
     }
     throw new ThriftDecodeError(`Thrift: varint longer than 10 bytes at byte ${this.pos}`);
   }
 
-  private zigzag(): bigint {
+  private zigzag(): number {
     const n = this.varint();
-    return (n >> 1n) ^ -(n & 1n);
+    return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
   }
 
   private value(type: number, inList: boolean): ThriftValue {
@@ -97,11 +115,11 @@ class Reader {
         return { kind: 'i8', value: b > 127 ? b - 256 : b };
       }
       case CompactType.I16:
-        return { kind: 'i16', value: Number(this.zigzag()) };
+        return { kind: 'i16', value: this.zigzag() };
       case CompactType.I32:
-        return { kind: 'i32', value: Number(this.zigzag()) };
+        return { kind: 'i32', value: this.zigzag() };
       case CompactType.I64:
-        return { kind: 'i64', value: BigInt.asIntN(64, this.zigzag()) };
+        return { kind: 'i64', value: this.zigzag64() };
       case CompactType.DOUBLE: {
         const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8);
         this.pos += 8;
@@ -109,7 +127,7 @@ class Reader {
         return { kind: 'double', value: view.getFloat64(0, true) };
       }
       case CompactType.BINARY: {
-        const length = Number(this.varint());
+        const length = this.varint();
         if (this.pos + length > this.buf.length)
           throw new ThriftDecodeError(`Thrift: binary of ${length} bytes at byte ${this.pos} runs past the end`);
         const value = this.buf.slice(this.pos, this.pos + length);
@@ -119,14 +137,14 @@ class Reader {
       case CompactType.LIST:
       case CompactType.SET: {
         const header = this.byte();
-        const size = header >> 4 === 15 ? Number(this.varint()) : header >> 4;
+        const size = header >> 4 === 15 ? this.varint() : header >> 4;
         const elementType = this.type(header & 0x0f);
         const elements: ThriftValue[] = [];
         for (let i = 0; i < size; i++) elements.push(this.value(elementType, true));
         return { kind: type === CompactType.LIST ? 'list' : 'set', elementType, elements };
       }
       case CompactType.MAP: {
-        const size = Number(this.varint());
+        const size = this.varint();
         if (size === 0) return { kind: 'map', keyType: CompactType.BINARY, valueType: CompactType.BINARY, entries: [] };
         const types = this.byte();
         const keyType = this.type(types >> 4);
@@ -155,31 +173,63 @@ class Reader {
       const header = this.byte();
       if (header === 0) return { kind: 'struct', fields };
       const delta = header >> 4;
-      const id = delta === 0 ? Number(this.zigzag()) : lastId + delta;
+      const id = delta === 0 ? this.zigzag() : lastId + delta;
       fields.push({ id, value: this.value(header & 0x0f, false) });
       lastId = id;
     }
   }
 }
 
+/** i64s below this magnitude are written through numbers (exact: their zigzag stays below 2^53). */
+const SMALL_I64 = 2n ** 48n;
+
 class Writer {
-  private chunks: number[] = [];
+  private buf = new Uint8Array(256);
+  private length = 0;
 
   bytes(): Uint8Array {
-    return Uint8Array.from(this.chunks);
+    return this.buf.slice(0, this.length);
   }
 
-  private varint(n: bigint): void {
-    let v = BigInt.asUintN(64, n);
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    grown.set(this.buf.subarray(0, this.length));
+    this.buf = grown;
+  }
+
+  private byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.length++] = b;
+  }
+
+  private raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** An unsigned varint of a non-negative number below 2^53. */
+  private varint(n: number): void {
+    while (n >= 0x80) {
+      this.byte((n % 128) | 0x80);
+      n = Math.floor(n / 128);
+    }
+    this.byte(n);
+  }
+
+  private zigzag(n: number): void {
+    this.varint(n >= 0 ? n * 2 : -n * 2 - 1);
+  }
+
+  private zigzag64(n: bigint): void {
+    if (n > -SMALL_I64 && n < SMALL_I64) return this.zigzag(Number(n));
+    let v = BigInt.asUintN(64, (n << 1n) ^ (n >> 63n));
     while (v >= 0x80n) {
-      this.chunks.push(Number(v & 0x7fn) | 0x80);
+      this.byte(Number(v & 0x7fn) | 0x80);
       v >>= 7n;
     }
-    this.chunks.push(Number(v));
-  }
-
-  private zigzag(n: bigint): void {
-    this.varint((n << 1n) ^ (n >> 63n));
+    this.byte(Number(v));
   }
 
   private typeOf(value: ThriftValue): CompactType {
@@ -212,43 +262,43 @@ class Writer {
   private value(value: ThriftValue, inList: boolean): void {
     switch (value.kind) {
       case 'bool':
-        if (inList) this.chunks.push(value.value ? CompactType.BOOL_TRUE : CompactType.BOOL_FALSE);
+        if (inList) this.byte(value.value ? CompactType.BOOL_TRUE : CompactType.BOOL_FALSE);
         return;
       case 'i8':
-        this.chunks.push(value.value & 0xff);
+        this.byte(value.value & 0xff);
         return;
       case 'i16':
       case 'i32':
-        this.zigzag(BigInt(value.value));
+        this.zigzag(value.value);
         return;
       case 'i64':
-        this.zigzag(value.value);
+        this.zigzag64(value.value);
         return;
       case 'double': {
         const b = new Uint8Array(8);
         new DataView(b.buffer).setFloat64(0, value.value, true);
-        this.chunks.push(...b);
+        this.raw(b);
         return;
       }
       case 'binary':
-        this.varint(BigInt(value.value.length));
-        for (const b of value.value) this.chunks.push(b);
+        this.varint(value.value.length);
+        this.raw(value.value);
         return;
       case 'list':
       case 'set': {
         const size = value.elements.length;
-        if (size < 15) this.chunks.push((size << 4) | value.elementType);
+        if (size < 15) this.byte((size << 4) | value.elementType);
         else {
-          this.chunks.push(0xf0 | value.elementType);
-          this.varint(BigInt(size));
+          this.byte(0xf0 | value.elementType);
+          this.varint(size);
         }
         for (const e of value.elements) this.value(e, true);
         return;
       }
       case 'map':
-        this.varint(BigInt(value.entries.length));
+        this.varint(value.entries.length);
         if (value.entries.length === 0) return;
-        this.chunks.push((value.keyType << 4) | value.valueType);
+        this.byte((value.keyType << 4) | value.valueType);
         for (const [k, v] of value.entries) {
           this.value(k, true);
           this.value(v, true);
@@ -265,15 +315,15 @@ class Writer {
     for (const { id, value } of struct.fields) {
       const type = this.typeOf(value);
       const delta = id - lastId;
-      if (delta > 0 && delta <= 15) this.chunks.push((delta << 4) | type);
+      if (delta > 0 && delta <= 15) this.byte((delta << 4) | type);
       else {
-        this.chunks.push(type);
-        this.zigzag(BigInt(id));
+        this.byte(type);
+        this.zigzag(id);
       }
       this.value(value, false);
       lastId = id;
     }
-    this.chunks.push(0);
+    this.byte(0);
   }
 }
 

@@ -140,6 +140,33 @@ describe('rewriteParquetColumns', () => {
     });
   });
 
+  it.each([
+    ['256 bytes: exact', 'a'.repeat(256)],
+    ['300 ASCII bytes', 'a'.repeat(300)],
+    ['a cut inside a character', `k//${'é'.repeat(600)}`],
+    ['a last kept byte of 0x7E', `ab${'~'.repeat(300)}`],
+    ['no byte below 0x7F to increment: no bounds', 'é'.repeat(300)],
+  ])('bounds a value longer than 256 bytes in the statistics as DuckDB does: %s', async (_, value) => {
+    const { rewritten, reference } = await pair(['__payload'], [{ name: 'source_key', type: 'string', value }], 3000);
+    expect(await exceptAllBothWays(rewritten, reference)).toMatchObject({ only_a: '0', only_b: '0', rows_a: '3000' });
+    const chunks = async (path: string) =>
+      structs(field(await footer(path), FileMetaData.rowGroups)).flatMap((g) =>
+        structs(field(g, RowGroup.columns)).map((c) => placementFree(meta(c))),
+      );
+    expect(await chunks(rewritten)).toEqual(await chunks(reference));
+  });
+
+  it('reads a footer longer than its first read of the file end (64 KiB)', async () => {
+    const dir = await scratchDir();
+    const [rewritten, reference] = [join(dir, 'rewritten.parquet'), join(dir, 'reference.parquet')];
+    const wide = Array.from({ length: 200 }, (_, i) => `range + ${i} AS c${i}`).join(', ');
+    await writeParquet(`SELECT ${wide}, NULL::VARCHAR AS __payload FROM range(10000)`, rewritten, OPTIONS);
+    await writeParquet(`SELECT ${wide}, ${lineageSelect(lineage('v'))} FROM range(10000)`, reference, OPTIONS);
+    expect((await readFooterBytes(rewritten)).length).toBeGreaterThan(64 * 1024);
+    await rewriteParquetColumns(rewritten, { drop: ['__payload'], append: lineage('v') });
+    expect(await exceptAllBothWays(rewritten, reference)).toMatchObject({ only_a: '0', only_b: '0', rows_a: '10000' });
+  });
+
   it('keeps the row group offset at the first remaining page when the first column is dropped', async () => {
     const { rewritten } = await pair(['id', '__payload'], lineage('v'));
     for (const group of structs(field(await footer(rewritten), FileMetaData.rowGroups))) {
