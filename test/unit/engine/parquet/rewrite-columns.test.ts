@@ -11,6 +11,7 @@ import {
   decodeStruct,
   encodeStruct,
   field,
+  setField,
   type ThriftStruct,
   type ThriftValue,
 } from '../../../../engine/parquet/thrift-compact.ts';
@@ -165,6 +166,35 @@ describe('rewriteParquetColumns', () => {
     expect((await readFooterBytes(rewritten)).length).toBeGreaterThan(64 * 1024);
     await rewriteParquetColumns(rewritten, { drop: ['__payload'], append: lineage('v') });
     expect(await exceptAllBothWays(rewritten, reference)).toMatchObject({ only_a: '0', only_b: '0', rows_a: '10000' });
+  });
+
+  it("keeps footer fields it has no name for (a newer writer's), in the file and its column chunks", async () => {
+    const rewritten = join(await scratchDir(), 'unknown-fields.parquet');
+    await writeParquet(`SELECT ${Object.values(DATA).join(', ')} FROM range(3000)`, rewritten, OPTIONS);
+    // Give the file's footer unknown fields: FileMetaData 200 and ColumnMetaData 100 of every chunk.
+    const file = await readFile(rewritten);
+    const old = await readFooterBytes(rewritten);
+    const metadata = decodeStruct(old).struct;
+    const unknown: ThriftValue = { kind: 'struct', fields: [{ id: 1, value: { kind: 'i32', value: 42 } }] };
+    setField(metadata, 200, unknown);
+    const groups = structs(field(metadata, FileMetaData.rowGroups));
+    for (const g of groups) for (const c of structs(field(g, RowGroup.columns))) setField(meta(c), 100, unknown);
+    const newFooter = encodeStruct(metadata);
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(newFooter.length);
+    const body = file.subarray(0, file.length - 8 - old.length);
+    await writeFile(rewritten, Buffer.concat([body, newFooter, length, Buffer.from('PAR1')]));
+
+    await rewriteParquetColumns(rewritten, { drop: ['__payload'], append: lineage('v') });
+    const after = await footer(rewritten);
+    expect(field(after, 200)).toEqual(unknown);
+    const perGroup = structs(field(after, FileMetaData.rowGroups)).map((g) =>
+      structs(field(g, RowGroup.columns)).map((c) => field(meta(c), 100)),
+    );
+    // Each row group: the three kept chunks with their unknown field, then the five appended ones.
+    expect(perGroup).toEqual(groups.map(() => [unknown, unknown, unknown, ...Array(5).fill(undefined)]));
+    const [rows] = await readWithDuckDb(`SELECT count(*) AS n, count(DISTINCT source_key) AS keys FROM '${rewritten}'`);
+    expect(rows).toEqual({ n: '3000', keys: '1' });
   });
 
   it('keeps the row group offset at the first remaining page when the first column is dropped', async () => {
