@@ -80,9 +80,20 @@ export function plainValue(column: ConstantColumn): Uint8Array | null {
   return bytes;
 }
 
-/** An RLE run (RLE/bit-packed hybrid) of `count` copies of a value that fits one byte: header varint(count << 1). */
+/** A little-endian u32: the length prefix of definition levels and of a PLAIN BYTE_ARRAY value. */
+export function u32le(n: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, n, true);
+  return bytes;
+}
+
+/**
+ * An RLE run (RLE/bit-packed hybrid) of `count` copies of a value that fits one byte: header varint(count << 1),
+ * then the value. No run at all for no rows.
+ */
 function rleRun(count: number, value: number): number[] {
   const out: number[] = [];
+  if (count === 0) return out;
   for (let header = count * 2; ; header = Math.floor(header / 128)) {
     if (header < 0x80) {
       out.push(header, value);
@@ -128,7 +139,7 @@ export function constantChunk(column: ConstantColumn, rows: number, offset: numb
   const timestamp = column.type === 'timestamp_ms';
   const levels = rleRun(rows, value === null ? 0 : 1);
   const dataBody = Uint8Array.from([
-    ...new Uint8Array(Uint32Array.of(levels.length).buffer),
+    ...u32le(levels.length),
     ...levels,
     ...(value === null ? [] : [1, ...rleRun(rows, 0)]),
   ]);
@@ -140,9 +151,7 @@ export function constantChunk(column: ConstantColumn, rows: number, offset: numb
   );
   let dictionary: Uint8Array | undefined;
   if (value !== null) {
-    const plain = timestamp
-      ? value
-      : Uint8Array.from([...new Uint8Array(Uint32Array.of(value.length).buffer), ...value]);
+    const plain = timestamp ? value : Uint8Array.from([...u32le(value.length), ...value]);
     const detail = struct(
       [DictionaryPageHeader.numValues, i32(1)],
       [DictionaryPageHeader.encoding, i32(Encoding.PLAIN)],

@@ -5,9 +5,12 @@
  * A dropped column's chunks stay in the file as bytes no footer entry points to (readers find chunks by the
  * offsets in the footer). An all-NULL column costs DuckDB one page of a few dozen bytes per row group, so
  * dropping the engine's scratch column leaves that much behind.
+ *
+ * The file is edited in place, which is not atomic: this is for files not yet published (after a crash
+ * mid-rewrite the file is written again).
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { constantChunk, constantSchemaElement, plainValue, type ConstantColumn } from './constant-chunk.ts';
+import { constantChunk, constantSchemaElement, plainValue, u32le, type ConstantColumn } from './constant-chunk.ts';
 import { ColumnChunk, ColumnMetaData, ColumnOrder, FileMetaData, RowGroup, SchemaElement } from './format.ts';
 import {
   CompactType,
@@ -64,7 +67,7 @@ export async function rewriteParquetColumns(path: string, rewrite: ColumnRewrite
 
     const appended = rewriteMetadata(metadata, rewrite, footerStart, fail);
     const newFooter = encodeStruct(metadata);
-    const out = Buffer.concat([...appended, newFooter, lengthBytes(newFooter.length), MAGIC]);
+    const out = Buffer.concat([...appended, newFooter, u32le(newFooter.length), MAGIC]);
     await file.write(out, 0, out.length, footerStart);
     if (footerStart + out.length < size) await file.truncate(footerStart + out.length);
   } finally {
@@ -79,8 +82,6 @@ async function readAt(file: FileHandle, position: number, length: number): Promi
   const { bytesRead } = await file.read(buffer, 0, length, position);
   return buffer.subarray(0, bytesRead);
 }
-
-const lengthBytes = (n: number): Uint8Array => new Uint8Array(Uint32Array.of(n).buffer);
 
 /** Edits the footer in place and returns the new chunks' bytes, to be written from `dataEnd` on. */
 function rewriteMetadata(

@@ -95,6 +95,13 @@ const chunkStats = (path: string) =>
      FROM parquet_metadata('${path}') ORDER BY row_group_id, column_id`,
   );
 
+/** The footer's first field header made to carry compact type 14, which does not exist. */
+function corruptFooter(file: Buffer): Buffer {
+  const copy = Buffer.from(file);
+  copy[copy.length - 8 - copy.readUInt32LE(copy.length - 8)] = 0x1e;
+  return copy;
+}
+
 describe('rewriteParquetColumns', () => {
   it.each([
     ['the last column', ['__payload'] as const, 'v-1'],
@@ -250,6 +257,7 @@ describe('rewriteParquetColumns', () => {
       ['a truncated file', (b: Buffer) => b.subarray(0, b.length - 3), {}, /not a Parquet file/],
       ['a cut footer', (b: Buffer) => Buffer.concat([b.subarray(0, 4), b.subarray(-8)]), {}, /footer length \d+ does/],
       ['text', () => Buffer.from('id,s\n1,x\n'), {}, /not a Parquet file/],
+      ['a corrupt footer', corruptFooter, {}, /unreadable footer: Thrift: unknown compact type 14/],
       ['a missing column', (b: Buffer) => b, { drop: ['nope'] }, /column to drop not found: nope/],
       ['a nested column', (b: Buffer) => b, { drop: ['s'] }, /column to drop is nested: s/],
       ['an existing name', (b: Buffer) => b, { append: lineage('v').map((c) => ({ ...c, name: 'id' })) }, /exists: id/],
