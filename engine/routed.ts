@@ -13,7 +13,9 @@ import { rejectedPayloadSql } from './quarantine.ts';
 import { EngineInvariantError } from './reasons.ts';
 import { asFileRejection, prepareSource } from './reader.ts';
 import { ident, partitionExpression, sqlString, typedRowsSql } from './sql.ts';
-import { lineageSelect, type RunStamp } from './stamp.ts';
+import { lineageColumns } from './parquet/lineage.ts';
+import { rewriteParquetColumns } from './parquet/rewrite-columns.ts';
+import type { RunStamp } from './stamp.ts';
 
 /** A silver file on local disk, before it has a key. */
 export interface LocalParquetFile {
@@ -46,6 +48,8 @@ export const SILVER_ROW_GROUP_SIZE = 20_480;
  */
 const ROUTES = { rejected: '#rejected', skipped: '#skipped' } as const;
 const ROUTE_COLUMN = '__route';
+/** The scratch column a rejected row's payload travels in (NULL for valid rows; dropped from silver files). */
+const PAYLOAD_COLUMN = '__payload';
 
 function routeAndPartitions(contract: DatasetContract): { select: string[]; names: string[] } {
   const skippedOr = (valid: string): string =>
@@ -89,10 +93,12 @@ export interface RoutedOutput {
  * The single pass: reads the text, types and validates every record, numbers it, and writes each row to
  * a partition of its route — valid rows to their silver partition, rejected rows to a scratch one.
  *
- * One COPY writes one set of columns. Rejected rows need columns silver does not have (original values,
- * reasons, record number), and silver files must have exactly the contract's columns, so a rejected row
- * carries them as JSON in its `source_key` lineage column; its scratch file is read once to build the
- * quarantine and never published.
+ * One COPY writes one set of columns: the silver columns and a scratch `__payload`, where a rejected row
+ * carries what its quarantine row is built from (original values, field texts, record ordinal) as JSON; its
+ * scratch file is read once to build the quarantine and never published. The lineage columns, constant for
+ * the run, are not written by the COPY: DuckDB's Parquet writer pays for them per row (~25% of the pass
+ * measured), so each silver file's footer is rewritten instead — `__payload` out, the lineage constants in
+ * as one dictionary-encoded chunk per row group (`engine/parquet/`), read back as DuckDB would write them.
  */
 export async function writeRouted(
   db: DuckDBConnection,
@@ -109,14 +115,12 @@ export async function writeRouted(
     throw asFileRejection(e, contract);
   });
   const columns = contract.columns.filter((c) => c.pii !== 'drop').map((c) => ident(c.name));
-  const lineage = lineageSelect(
-    stamp,
-    `CASE WHEN is_valid THEN ${sqlString(stamp.key)} ELSE ${rejectedPayloadSql} END`,
-  );
+  // Rejected rows carry what their quarantine row is built from; silver files lose this column below.
+  const payload = `CASE WHEN NOT is_valid THEN ${rejectedPayloadSql} END AS ${ident(PAYLOAD_COLUMN)}`;
   const routing = routeAndPartitions(contract);
   // Rows are numbered as read (one thread, input order): a rejected row's ordinal among the reader's rows.
   await db.run(`CREATE TEMP SEQUENCE ordinal START 1`);
-  const select = `SELECT ${[...columns, lineage, ...routing.select].join(', ')}
+  const select = `SELECT ${[...columns, payload, ...routing.select].join(', ')}
     FROM (SELECT *, nextval('ordinal') AS ordinal FROM (${typedRowsSql(contract, header.bindings, source, piiSalt)}))`;
   const options = [
     `FORMAT parquet`,
@@ -156,6 +160,13 @@ export async function writeRouted(
             )
           )[0]?.n,
         );
+  // Silver files get their lineage: the payload column (all NULL in them) out, the run's constants in.
+  const lineage = lineageColumns(stamp);
+  await Promise.all(
+    [...byPartition.values()]
+      .flat()
+      .map((file) => rewriteParquetColumns(file, { drop: [PAYLOAD_COLUMN], append: lineage })),
+  );
   const partitions: RoutedPartition[] = [];
   for (const [id, partFiles] of byPartition) {
     const values = id === '' ? [] : id.split('/');
@@ -177,7 +188,7 @@ export async function writeRouted(
   const skipped = await fileRows(skippedFiles);
   if (records + skipped !== readerRows)
     throw new EngineInvariantError(`silver: COPY wrote ${readerRows} rows but the routes hold ${records + skipped}`);
-  return { header, readerRows, partitions, rejectedFiles, payloadColumn: 'source_key', records };
+  return { header, readerRows, partitions, rejectedFiles, payloadColumn: PAYLOAD_COLUMN, records };
 }
 
 const fileIndex = (path: string): number => Number(/part_(\d+)\.parquet$/.exec(path)?.[1] ?? 0);
