@@ -16,14 +16,8 @@ import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
-import {
-  scanRecords,
-  writeChunk,
-  writeRanges,
-  type ChunkLimits,
-  type OversizeRecord,
-  type RecordScan,
-} from './sources/records.ts';
+import { listFieldCountMismatches } from './sources/field-counts.ts';
+import { scanRecords, writeChunk, type ChunkLimits, type OversizeRecord, type RecordScan } from './sources/records.ts';
 import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
 
@@ -148,7 +142,7 @@ export async function findMalformed(
   const heldBytes = skipped * (scan.maxRecordBytes + REJECT_OVERHEAD_BYTES);
   const onePass = scan.quotingClean && skipped < limits.rejectsPerPass && heldBytes < limits.rejectBytesPerPass;
   if (onePass) {
-    const listed = await fieldCountRejectsPass(settings, contract, path, workDir, skipped);
+    const listed = await fieldCountRejectsPass(settings, contract, path, workDir, scan, skipped);
     if (listed) return { files: listed.files, count: listed.malformed, chunked: false };
   }
   let rejects = onePass ? await rejectsPass(settings, contract, path, workDir) : undefined;
@@ -231,9 +225,8 @@ async function readRejects(
 
 /**
  * The rejects pass over only the records whose field count is wrong, when those are exactly the records the
- * reader skipped: a byte scan lists them (quotes followed as the reader follows them), they are copied with
- * the header into a small file, and the reader reads that file storing its rejects — so the details are the
- * reader's own. Undefined, for the full pass to run, when the text is not UTF-8 (the reader rejects such
+ * reader skipped: a byte loop lists them (`listFieldCountMismatches`), they are copied with the header into
+ * a small file, and the reader reads that file storing its rejects — so the details are the reader's own. Undefined, for the full pass to run, when the text is not UTF-8 (the reader rejects such
  * records too), its quoting or line ends are not what the scan vouches for, or the counts disagree.
  */
 async function fieldCountRejectsPass(
@@ -241,22 +234,18 @@ async function fieldCountRejectsPass(
   contract: DatasetContract,
   path: string,
   workDir: string,
+  scan: InputScan,
   skipped: number,
 ): Promise<Pick<Rejects, 'files' | 'malformed'> | undefined> {
-  if (contract.source.format !== 'csv') return undefined;
-  const scan = await scanRecords(path, join(workDir, 'field-count-blank-lines.csv'), {
-    ...recordLayout(contract),
-    fieldCountMismatchLimit: skipped,
-  });
   const { crlf, lf, bareCr } = scan.lineEnds;
-  const listed = scan.fieldCountMismatches;
-  if (!scan.utf8 || !scan.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0 || scan.headerBytes < 0) return undefined;
-  if (listed?.length !== skipped) return undefined;
+  if (contract.source.format !== 'csv' || !scan.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0) return undefined;
+  const listed = await listFieldCountMismatches(path, contract.source.delimiter, skipped);
+  if (listed?.records.length !== skipped) return undefined;
   const text = join(workDir, 'field-count-rejects.txt');
   const numbers = join(workDir, 'field-count-records.csv');
-  await writeRanges(path, [{ start: 0, end: scan.headerBytes }, ...listed], text);
+  await writeFile(text, Buffer.concat([listed.header, ...listed.records.map((r) => r.bytes)]));
   // The small file's i-th record (the reader's line less the header) is the text's record `r.record`.
-  await writeFile(numbers, listed.map((r, i) => `${i + 1},${r.record}\n`).join(''));
+  await writeFile(numbers, listed.records.map((r, i) => `${i + 1},${r.record}\n`).join(''));
   const file = join(workDir, 'malformed-000000.parquet');
   const { rows, malformed } = await readRejects(
     settings,

@@ -3,8 +3,6 @@
  * inside double quotes does not end a CSV record), blank lines included.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { isUtf8 } from 'node:buffer';
 import { pipeline } from 'node:stream/promises';
 
 const LF = 0x0a;
@@ -33,13 +31,6 @@ export interface RecordScan {
   lineEnds: { crlf: number; lf: number; bareCr: number };
   /** Bytes of the header lines (every chunk repeats them); -1 when the header has no line end. */
   headerBytes: number;
-  /**
-   * Records (not blank) whose count of fields outside quotes differs from the header's, in file order, when asked
-   * for (`fieldCountMismatchLimit`); undefined when not asked for or when there were more than the limit.
-   */
-  fieldCountMismatches: RecordRange[] | undefined;
-  /** Whether every byte is UTF-8 (DuckDB's reader rejects records that are not); checked with `fieldCountMismatchLimit`. */
-  utf8: boolean | undefined;
   /** The records after the header cut into chunks at record ends, when `chunking` was asked for. */
   chunks: ByteChunk[];
   /**
@@ -62,13 +53,6 @@ export interface ByteChunk {
 export interface ChunkLimits {
   recordsPerChunk: number;
   bytesPerChunk: number;
-}
-
-/** A record by position: its number among the records (1-based, header excluded, blank lines counted) and byte range (line end included). */
-export interface RecordRange {
-  record: number;
-  start: number;
-  end: number;
 }
 
 /** A record too large for the reader: where it is, so it can be cut out of the input and quarantined on its own. */
@@ -95,11 +79,6 @@ export interface ScanOptions {
   chunking?: ChunkLimits;
   /** Where the first this many records that are not over `maxRecordBytes` end (`sampleEnd`). @default none */
   sampleRecords?: number;
-  /**
-   * List, up to this many, the records whose field count differs from the first header line's (`fieldCountMismatches`):
-   * the records DuckDB's reader rejects for their field count. CSV only. @default none listed
-   */
-  fieldCountMismatchLimit?: number;
 }
 
 /**
@@ -147,21 +126,9 @@ export async function scanRecordStream(
   let headerBytes = options.headerLines === 0 ? 0 : -1;
   let chunk = { start: 0, recordOffset: 0, records: 0 };
   let sampleEnd = -1;
-  const mismatchLimit = options.quoted ? (options.fieldCountMismatchLimit ?? -1) : -1;
-  let mismatches: RecordRange[] | undefined = mismatchLimit >= 0 ? [] : undefined;
-  let delimiters = 0;
-  let headerDelimiters = -1;
-  const utf8 = mismatches ? new Utf8Check() : undefined;
   const endRecord = (end: number, lineEndBytes: number, blank: boolean): void => {
     const bytes = end - recordStart;
     const recordEnd = end + lineEndBytes;
-    if (lines === 1) headerDelimiters = delimiters;
-    else if (mismatches && lines > options.headerLines && !blank && delimiters !== headerDelimiters) {
-      if (mismatches.length < mismatchLimit)
-        mismatches.push({ record: lines - options.headerLines, start: recordStart, end: recordEnd });
-      else mismatches = undefined;
-    }
-    delimiters = 0;
     maxRecordBytes = Math.max(maxRecordBytes, bytes);
     if (bytes > limit && lines > options.headerLines && !blank) {
       oversize.push({
@@ -192,7 +159,6 @@ export async function scanRecordStream(
       for await (const buffer of buffers) {
         const n = buffer.length;
         if (n === 0) continue;
-        utf8?.push(buffer);
         let out = '';
         if (crAtBufferEnd && buffer[0] !== LF) lineEnds.bareCr++;
         for (let cr = buffer.indexOf(CR); cr !== -1; cr = buffer.indexOf(CR, cr + 1)) {
@@ -219,11 +185,6 @@ export async function scanRecordStream(
             continue;
           }
           const lineEnd = buffer.indexOf(LF, pos);
-          if (mismatches) {
-            const spanEnd =
-              nextQuote !== -1 && (lineEnd === -1 || nextQuote < lineEnd) ? nextQuote : lineEnd === -1 ? n : lineEnd;
-            delimiters += countByte(buffer, pos, spanEnd, delimiter);
-          }
           if (nextQuote !== -1 && (lineEnd === -1 || nextQuote < lineEnd)) {
             // A quote opens a field only at its start, or right after a closing quote (an escaped quote);
             // anywhere else DuckDB reads it as a plain character, and so does this scan.
@@ -274,46 +235,8 @@ export async function scanRecordStream(
     lineEnds,
     headerBytes,
     chunks,
-    fieldCountMismatches: mismatches,
-    utf8: utf8?.end(),
     sampleEnd: options.sampleRecords === undefined ? -1 : sampleEnd < 0 ? offset : sampleEnd,
   };
-}
-
-/** How many times `byte` occurs in bytes [from, to). */
-function countByte(buffer: Buffer, from: number, to: number, byte: number): number {
-  let count = 0;
-  for (let i = from; i < to; i++) if (buffer[i] === byte) count++;
-  return count;
-}
-
-/** UTF-8 validity of bytes arriving in buffers that may split a character. */
-class Utf8Check {
-  private carry: Buffer = Buffer.alloc(0);
-  private valid = true;
-
-  push(buffer: Buffer): void {
-    if (!this.valid) return;
-    const bytes = this.carry.length > 0 ? Buffer.concat([this.carry, buffer]) : buffer;
-    const whole = completeUtf8Prefix(bytes);
-    if (!isUtf8(bytes.subarray(0, whole))) this.valid = false;
-    this.carry = Buffer.from(bytes.subarray(whole));
-  }
-
-  end(): boolean {
-    return this.valid && this.carry.length === 0;
-  }
-}
-
-/** Length of the longest prefix that does not end inside a multi-byte character (at most 3 bytes are held back). */
-function completeUtf8Prefix(bytes: Buffer): number {
-  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
-    const byte = bytes[bytes.length - back] as number;
-    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back for its lead
-    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return length > back ? bytes.length - back : bytes.length;
-  }
-  return bytes.length;
 }
 
 /** Whether bytes [from, to) hold anything but carriage returns. */
@@ -323,31 +246,16 @@ function hasContent(buffer: Buffer, from: number, to: number): boolean {
 }
 
 /** Writes a chunk as a file of its own: the header lines, then the chunk's bytes, copied exactly. */
-export function writeChunk(path: string, headerBytes: number, chunk: ByteChunk, target: string): Promise<void> {
-  return writeRanges(path, [{ start: 0, end: Math.max(0, headerBytes) }, chunk], target);
-}
-
-/** Writes byte ranges of a file, in the order given, as a file of their own (one open file, however many ranges). */
-export async function writeRanges(
-  path: string,
-  ranges: ReadonlyArray<{ start: number; end: number }>,
-  target: string,
-): Promise<void> {
-  const source = await open(path, 'r');
-  try {
-    // One pipeline: a write error (a full disk) surfaces as itself.
-    await pipeline(async function* () {
-      for (const { start, end } of ranges) {
-        for (let at = start; at < end;) {
-          const length = Math.min(end - at, 1 << 20);
-          const { bytesRead, buffer } = await source.read(Buffer.allocUnsafe(length), 0, length, at);
-          if (bytesRead === 0) throw new Error(`${path} ends at byte ${at}, before the range [${start}, ${end})`);
-          yield buffer.subarray(0, bytesRead);
-          at += bytesRead;
-        }
-      }
-    }, createWriteStream(target));
-  } finally {
-    await source.close();
-  }
+export async function writeChunk(path: string, headerBytes: number, chunk: ByteChunk, target: string): Promise<void> {
+  const ranges: Array<[number, number]> = [
+    [0, Math.max(0, headerBytes)],
+    [chunk.start, chunk.end],
+  ];
+  // One pipeline: a write error (a full disk) surfaces as itself.
+  await pipeline(async function* () {
+    for (const [start, end] of ranges) {
+      if (end > start)
+        yield* createReadStream(path, { start, end: end - 1, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
+    }
+  }, createWriteStream(target));
 }

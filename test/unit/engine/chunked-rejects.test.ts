@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { listFieldCountMismatches } from '../../../engine/sources/field-counts.ts';
 import { scanRecordStream, scanRecords, writeChunk, type ScanOptions } from '../../../engine/sources/records.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';
 import { contractsWithReadings, READING_COLUMNS, row } from '../../support/unit/ingest-inputs.ts';
@@ -92,44 +93,29 @@ describe('scanRecords', () => {
 describe('the byte scan plans chunks', () => {
   const byRecords = (recordsPerChunk: number) => ({ recordsPerChunk, bytesPerChunk: Number.POSITIVE_INFINITY });
 
-  it('lists records whose field count outside quotes differs from the header, and says whether the text is UTF-8', async () => {
+  it('lists records whose field count outside quotes differs from the header, only for UTF-8 text', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fields-'));
-    const text = 'a,b,c\n1,2,3\n1,2\n\n"1,x","2\n,y",3\n1,2,3,4\r\n"1"",""",2,3\n1';
-    await writeFile(join(dir, 'in.csv'), text);
-    const options = { headerLines: 1, quoted: true, delimiter: ',', fieldCountMismatchLimit: 10 };
-    const result = await scanRecords(join(dir, 'in.csv'), join(dir, 'blanks.csv'), options);
-    const listed = (result.fieldCountMismatches ?? []).map((r) => ({
-      record: r.record,
-      text: text.slice(r.start, r.end),
-    }));
-    expect(listed).toEqual([
+    const path = join(dir, 'in.csv');
+    await writeFile(path, 'a,b,c\n1,2,3\n1,2\n\n"1,x","2\n,y",3\n1,2,3,4\r\n"1"",""",2,3\n1');
+    const listed = await listFieldCountMismatches(path, ',', 10);
+    expect(listed?.header.toString()).toBe('a,b,c\n');
+    expect(listed?.records.map((r) => ({ record: r.record, text: r.bytes.toString() }))).toEqual([
       { record: 2, text: '1,2\n' },
       { record: 5, text: '1,2,3,4\r\n' },
       { record: 7, text: '1' },
     ]);
-    expect(result.utf8).toBe(true);
     // Over the limit: not listed at all (the caller reads the whole text instead).
-    const capped = await scanRecords(join(dir, 'in.csv'), join(dir, 'blanks.csv'), {
-      ...options,
-      fieldCountMismatchLimit: 2,
-    });
-    expect(capped.fieldCountMismatches).toBeUndefined();
-    // A character split across buffers is UTF-8; a stray byte is not.
-    const stream = (...parts: Buffer[]) => {
-      const s = new PassThrough();
-      for (const p of parts) s.write(p);
-      s.end();
-      return s;
-    };
-    const euro = Buffer.from('a\n€\n');
-    const split = await scanRecordStream(stream(euro.subarray(0, 3), euro.subarray(3)), new PassThrough(), options);
-    expect(split.utf8).toBe(true);
-    const stray = await scanRecordStream(
-      stream(Buffer.from('a\nx'), Buffer.from([0xe2, 0x82])),
-      new PassThrough(),
-      options,
-    );
-    expect(stray.utf8).toBe(false);
+    expect(await listFieldCountMismatches(path, ',', 2)).toBeUndefined();
+    // Records and characters across read buffers (1 MiB): a long record, then a character cut by the boundary.
+    const long = `x,${'é'.repeat(600_000)}`;
+    await writeFile(path, `a,b\n${long}\n1\n`);
+    expect((await listFieldCountMismatches(path, ',', 10))?.records.map((r) => r.bytes.toString())).toEqual(['1\n']);
+    await writeFile(path, `a,b\n1,${'x'.repeat((1 << 20) - 7)}é\n2\n`);
+    expect((await listFieldCountMismatches(path, ',', 10))?.records.map((r) => r.record)).toEqual([2]);
+    await writeFile(path, Buffer.concat([Buffer.from('a,b\n1,'), Buffer.from([0xe9]), Buffer.from('\n2\n')]));
+    expect(await listFieldCountMismatches(path, ',', 10)).toBeUndefined();
+    await writeFile(path, Buffer.concat([Buffer.from('a,b\n1,'), Buffer.from([0xe2, 0x82])]));
+    expect(await listFieldCountMismatches(path, ',', 10)).toBeUndefined();
   });
 
   it('cuts only where a record ends, repeats the header, and says where each chunk starts', async () => {
