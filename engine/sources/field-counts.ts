@@ -29,59 +29,96 @@ export async function listFieldCountMismatches(
   delimiter: string,
   limit: number,
 ): Promise<FieldCountMismatches | undefined> {
-  const comma = delimiter.charCodeAt(0);
-  const records: FieldCountMismatches['records'] = [];
-  let header: Buffer | undefined;
-  let headerFields = -1;
-  let lineNumber = 0;
-  let fields = 1;
-  let quoted = false;
-  let content = false;
-  /** Bytes of the record being read that came in earlier buffers. */
-  let head: Buffer[] = [];
+  const lister = new MismatchLister(delimiter.charCodeAt(0), limit);
   let pendingUtf8 = Buffer.alloc(0);
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     const bytes = pendingUtf8.length > 0 ? Buffer.concat([pendingUtf8, chunk]) : chunk;
     const whole = completeUtf8Prefix(bytes);
     if (!isUtf8(bytes.subarray(0, whole))) return undefined;
     pendingUtf8 = Buffer.from(bytes.subarray(whole));
+    if (!lister.push(chunk)) return undefined;
+  }
+  if (pendingUtf8.length > 0) return undefined; // a character cut off at the end
+  return lister.end();
+}
+
+/**
+ * The byte loop, in a synchronous method over local variables (in the async function above, V8 keeps
+ * variables it changes in a context object: the same loop there ran 4× slower).
+ */
+class MismatchLister {
+  private readonly records: FieldCountMismatches['records'] = [];
+  private header: Buffer | undefined;
+  private headerFields = -1;
+  private lineNumber = 0;
+  private fields = 1;
+  private quoted = false;
+  private content = false;
+  /** Bytes of the record being read that came in earlier buffers. */
+  private head: Buffer[] = [];
+
+  constructor(
+    private readonly delimiter: number,
+    private readonly limit: number,
+  ) {}
+
+  /** False when more than `limit` records are listed. */
+  push(chunk: Buffer): boolean {
+    // Locals, not module constants, in the loop: V8 checks a module binding on every read (measured ~1.5× slower).
+    const [delimiter, quote, lf, cr] = [this.delimiter, QUOTE, LF, CR];
+    let fields = this.fields;
+    let quoted = this.quoted;
+    let content = this.content;
+    let lineNumber = this.lineNumber;
     let start = 0;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i] as number;
-      if (byte === QUOTE) quoted = !quoted;
+      if (byte === quote) quoted = !quoted;
       else if (quoted) continue;
-      else if (byte === comma) fields++;
-      else if (byte === LF) {
-        const end = i + 1;
-        if (lineNumber === 0) {
-          header = recordBytes(head, chunk, start, end);
-          headerFields = fields;
-        } else if (content && fields !== headerFields) {
-          if (records.length === limit) return undefined;
-          records.push({ record: lineNumber, bytes: recordBytes(head, chunk, start, end) });
+      else if (byte === delimiter) fields++;
+      else if (byte === lf) {
+        // The common case (a well-formed record) stays in this loop; the header and mismatches go out.
+        if (lineNumber === 0 || (content && fields !== this.headerFields)) {
+          if (!this.take(lineNumber, fields, chunk, start, i + 1)) return false;
         }
+        if (this.head.length > 0) this.head = [];
         lineNumber++;
         fields = 1;
         content = false;
-        head = [];
-        start = end;
+        start = i + 1;
         continue;
       }
-      if (byte !== CR) content = true;
+      if (byte !== cr) content = true;
     }
-    if (start < chunk.length) head.push(Buffer.from(chunk.subarray(start)));
+    if (start < chunk.length) this.head.push(Buffer.from(chunk.subarray(start)));
+    this.fields = fields;
+    this.quoted = quoted;
+    this.content = content;
+    this.lineNumber = lineNumber;
+    return true;
   }
-  if (pendingUtf8.length > 0) return undefined; // a character cut off at the end
-  // A last record without a line end.
-  if (content && lineNumber > 0 && fields !== headerFields) {
-    if (records.length === limit) return undefined;
-    records.push({ record: lineNumber, bytes: Buffer.concat(head) });
-  }
-  return header && { header, records };
-}
 
-const recordBytes = (head: Buffer[], chunk: Buffer, start: number, end: number): Buffer =>
-  head.length === 0 ? Buffer.from(chunk.subarray(start, end)) : Buffer.concat([...head, chunk.subarray(start, end)]);
+  end(): FieldCountMismatches | undefined {
+    // A last record without a line end.
+    const last = this.lineNumber > 0 && this.content && this.fields !== this.headerFields;
+    if (last && !this.take(this.lineNumber, this.fields, Buffer.alloc(0), 0, 0)) return undefined;
+    return this.header && { header: this.header, records: this.records };
+  }
+
+  /** The header (record 0) or a listed record; false when the list is full. */
+  private take(lineNumber: number, fields: number, chunk: Buffer, start: number, end: number): boolean {
+    const tail = chunk.subarray(start, end);
+    const bytes = this.head.length === 0 ? Buffer.from(tail) : Buffer.concat([...this.head, tail]);
+    if (lineNumber === 0) {
+      this.header = bytes;
+      this.headerFields = fields;
+      return true;
+    }
+    if (this.records.length === this.limit) return false;
+    this.records.push({ record: lineNumber, bytes });
+    return true;
+  }
+}
 
 /** Length of the longest prefix that does not end inside a multi-byte character (at most 3 bytes are held back). */
 function completeUtf8Prefix(bytes: Buffer): number {
