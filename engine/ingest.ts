@@ -14,13 +14,12 @@ import {
   UNKNOWN_DATASET,
 } from './layout.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
+import { deleteIntentAsRead, intentText, readIntent, withdrawIntent } from './intent.ts';
 import {
   MaintenanceLeaseHeldError,
   readMaintenanceLease,
   releaseLeaseOfGoneHolder,
-  type LeaseHolderGone,
-  type MaintenanceLease,
-  type SerializeTakeover,
+  type LeaseTakeover,
 } from './maintenance/lease.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
@@ -73,14 +72,10 @@ export interface IngestOptions {
    */
   onePassMaxBytes?: number;
   /**
-   * Tells a maintenance lease left by a dead process (the local lake: its holder's pid is gone): the publish
-   * releases such a lease and goes on instead of backing off. @default none: any lease held backs off
+   * A maintenance lease left by a dead process (the local lake: its holder's pid is gone) is released by the
+   * publish, which goes on instead of backing off. @default none: any lease held backs off
    */
-  leaseHolderGone?: LeaseHolderGone;
-  /** One takeover at a time among the lease's takers (see SerializeTakeover). @default none */
-  serializeLeaseTakeover?: SerializeTakeover;
-  /** Called when the publish released a dead holder's lease. */
-  onLeaseTakeover?: (released: MaintenanceLease) => void;
+  leaseTakeover?: LeaseTakeover;
 }
 
 interface Rejection {
@@ -220,9 +215,7 @@ export async function ingestObject(
       rawPath: raw.rawPath,
       workDir: options.workDir,
       durationMs: () => Math.round(performance.now() - t0),
-      leaseHolderGone: options.leaseHolderGone,
-      serializeLeaseTakeover: options.serializeLeaseTakeover,
-      onLeaseTakeover: options.onLeaseTakeover,
+      leaseTakeover: options.leaseTakeover,
     });
     if (published !== manifest) return published; // maintained meanwhile: nothing written, as at the start
     await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
@@ -402,12 +395,8 @@ export interface PublishOptions {
   placeSilver?: (file: LocalOutputFile) => Promise<void>;
   /** A prefix of the silver zone holding this source's staged pieces (fan-out): named in the intent record, deleted after the manifest. */
   stagingPrefix?: string;
-  /** See IngestOptions.leaseHolderGone. @default none */
-  leaseHolderGone?: LeaseHolderGone;
-  /** See IngestOptions.serializeLeaseTakeover. @default none */
-  serializeLeaseTakeover?: SerializeTakeover;
-  /** See IngestOptions.onLeaseTakeover. */
-  onLeaseTakeover?: (released: MaintenanceLease) => void;
+  /** See IngestOptions.leaseTakeover. @default none */
+  leaseTakeover?: LeaseTakeover;
 }
 
 /** The manifest when it is of this run and an erasure or compaction rewrote its outputs since (they must not be written again). */
@@ -431,23 +420,6 @@ async function removeStaging(
 }
 
 /**
- * Takes back an intent record this attempt wrote and will not act on: the record it replaced is put back (its
- * keys are still to be cleaned by a later run). Only while the record is still this attempt's own — a concurrent
- * delivery of the same source may have written its own since, and a maintenance must keep seeing that one.
- */
-async function withdrawIntent(
-  store: ObjectStore,
-  intentKey: string,
-  written: string,
-  replaced: PendingIngest | undefined,
-): Promise<void> {
-  const now = await store.getBytes('silver', intentKey);
-  if (!now || Buffer.from(now).toString('utf8') !== written) return;
-  if (replaced) await store.putBytes('silver', intentKey, JSON.stringify(replaced, null, 2), 'application/json');
-  else await store.delete('silver', [intentKey]);
-}
-
-/**
  * An intent record first (which files this attempt will write), then outputs, partitions, the manifest
  * (the completion marker), stale files of earlier runs — of finished ones (their manifest) and of
  * abandoned ones (their intent record) — and last the intent record. Answers with the manifest now in
@@ -466,12 +438,15 @@ export async function publish(
   const key = manifestKey(manifest.dataset, manifest.source_id);
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
   const previous = await readSilverRecord<Manifest>(store, key);
-  const abandoned = await readSilverRecord<PendingIngest>(store, intentKey);
+  const abandonedRead = await readIntent(store, intentKey);
+  const abandoned = abandonedRead?.record;
   const maintainedBefore = maintainedSince(previous, manifest.run_id);
   if (maintainedBefore) {
-    // An intent record of this same run names the keys the manifest names: only the record and staging go.
+    // An intent record of this same run names the keys the manifest names: only the record and staging go (the
+    // record as read: one another delivery wrote since stays).
     await removeStaging(store, manifest, options.stagingPrefix, abandoned);
-    if (abandoned && abandoned.run_id === manifest.run_id) await store.delete('silver', [intentKey]);
+    if (abandonedRead && abandoned?.run_id === manifest.run_id)
+      await deleteIntentAsRead(store, intentKey, abandonedRead);
     return maintainedBefore;
   }
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
@@ -487,21 +462,13 @@ export async function publish(
     quarantine_keys: quarantineKeys,
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   };
-  const written = JSON.stringify(intent, null, 2);
+  const written = intentText(intent);
   await store.putBytes('silver', intentKey, written, 'application/json');
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
   // A lease whose holder is provably dead is released (a maintenance taking the lease after this sees the intent).
   let maintainedMeanwhile: Manifest | undefined;
   try {
-    const released =
-      options.leaseHolderGone &&
-      (await releaseLeaseOfGoneHolder(
-        store,
-        manifest.dataset,
-        options.leaseHolderGone,
-        options.serializeLeaseTakeover,
-      ));
-    if (released) options.onLeaseTakeover?.(released);
+    if (options.leaseTakeover) await releaseLeaseOfGoneHolder(store, manifest.dataset, options.leaseTakeover);
     const lease = await readMaintenanceLease(store, manifest.dataset);
     if (lease) throw new MaintenanceLeaseHeldError(lease, `the ingest of ${manifest.source.key}`);
     // A whole maintenance may have taken the lease, rewritten this run and released it between the first look at
@@ -578,7 +545,8 @@ export async function publish(
     (p): p is string => typeof p === 'string' && ofThisSource(p),
   );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
-  await store.delete('silver', [intentKey]);
+  // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
+  await withdrawIntent(store, intentKey, written, undefined);
   return manifest;
 }
 

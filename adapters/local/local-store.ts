@@ -5,6 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  ObjectChangedError,
   ObjectExistsError,
   type ObjectHead,
   type ObjectStore,
@@ -14,9 +15,10 @@ import {
   type PutOptions,
   type PutResult,
   type StoredObject,
+  type TaggedBytes,
   type Zone,
 } from '../../engine/contract/index.ts';
-import { isNoHardLinks } from './file-lock.ts';
+import { isNoHardLinks, withFileLock } from './file-lock.ts';
 import { ownerToken } from './process-owner.ts';
 
 export interface LocalPutOptions extends PutOptions {
@@ -58,8 +60,20 @@ async function copyHashing(from: string, to: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** The lake's zones as directories under one root: `<root>/bronze`, `<root>/silver`, … */
+/** A local object's entity tag: the MD5 of its bytes, quoted (as S3 gives a single-part object's). */
+export const localEtag = (bytes: Uint8Array): string => `"${createHash('md5').update(bytes).digest('hex')}"`;
+
+const unquoted = (etag: string): string => etag.replace(/"/g, '');
+
+/**
+ * The lake's zones as directories under one root: `<root>/bronze`, `<root>/silver`, … Every step that makes an
+ * object appear under a key (the rename or link of a put) and every conditional delete hold the key's lock
+ * (`<root>/locks/objects/<hash of zone and key>.lock`, held for one rename, or one read and unlink), so a
+ * conditional delete compares and deletes with no put landing in between.
+ */
 export class LocalObjectStore implements ObjectStore {
+  private locksDir: Promise<string> | undefined;
+
   constructor(readonly root: string) {}
 
   path(zone: Zone, key: string): string {
@@ -95,8 +109,7 @@ export class LocalObjectStore implements ObjectStore {
         const md5 = await copyHashing(localPath, aside);
         if (md5 !== options.expectMd5) throw new SourceChangedError(localPath, options.expectMd5, md5);
       }
-      if (options.ifNoneMatch) await this.linkCreateOnly(zone, key, aside);
-      else await rename(aside, target);
+      await this.placeAside(zone, key, aside, options.ifNoneMatch === true);
     } finally {
       await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
     }
@@ -109,7 +122,7 @@ export class LocalObjectStore implements ObjectStore {
     const aside = stagingName(target);
     try {
       await pipeline(body, createWriteStream(aside));
-      await rename(aside, target);
+      await this.placeAside(zone, key, aside, false);
     } finally {
       await unlink(aside).catch(() => {}); // gone after the rename
     }
@@ -127,11 +140,31 @@ export class LocalObjectStore implements ObjectStore {
     const aside = stagingName(target);
     try {
       await writeFile(aside, body);
-      if (options.ifNoneMatch) await this.linkCreateOnly(zone, key, aside);
-      else await rename(aside, target);
+      await this.placeAside(zone, key, aside, options.ifNoneMatch === true);
     } finally {
       await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
     }
+  }
+
+  /** Gives the file written aside the key's name (create only: only if the key holds nothing), under the key's lock. */
+  private async placeAside(zone: Zone, key: string, aside: string, createOnly: boolean): Promise<void> {
+    await this.underKeyLock(zone, key, () =>
+      createOnly ? this.linkCreateOnly(zone, key, aside) : rename(aside, this.path(zone, key)),
+    );
+  }
+
+  /**
+   * Runs `work` holding the key's lock: a lock file created atomically and removed after; one left by a killed
+   * process is taken over once its process is gone (or, its owner on another host, after 10 s untouched).
+   */
+  private async underKeyLock<T>(zone: Zone, key: string, work: () => Promise<T>): Promise<T> {
+    this.locksDir ??= (async () => {
+      const dir = join(this.root, 'locks', 'objects');
+      await mkdir(dir, { recursive: true });
+      return dir;
+    })();
+    const name = createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 40);
+    return withFileLock(join(await this.locksDir, `${name}.lock`), work, { waitMs: 30_000, staleMs: 10_000 });
   }
 
   /**
@@ -162,6 +195,12 @@ export class LocalObjectStore implements ObjectStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  /** The bytes of one file (one open, one read) and their MD5 as the entity tag. */
+  async getBytesWithEtag(zone: Zone, key: string): Promise<TaggedBytes | undefined> {
+    const bytes = await this.getBytes(zone, key);
+    return bytes && { bytes, etag: localEtag(bytes) };
   }
 
   async head(zone: Zone, key: string): Promise<ObjectHead | undefined> {
@@ -232,5 +271,18 @@ export class LocalObjectStore implements ObjectStore {
 
   async delete(zone: Zone, keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((k) => rm(this.path(zone, k), { force: true })));
+  }
+
+  /**
+   * Under the key's lock, which every put takes to make its object appear: the bytes there now are read and
+   * compared, then unlinked — no put lands in between. A plain delete meanwhile only leaves nothing to unlink.
+   */
+  async deleteIfMatch(zone: Zone, key: string, etag: string): Promise<void> {
+    await this.underKeyLock(zone, key, async () => {
+      const now = await this.getBytes(zone, key);
+      if (!now) return;
+      if (unquoted(localEtag(now)) !== unquoted(etag)) throw new ObjectChangedError(zone, key, etag);
+      await rm(this.path(zone, key), { force: true });
+    });
   }
 }

@@ -22,7 +22,8 @@ import {
 } from '../ingest.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey, silverFileName } from '../layout.ts';
-import type { Manifest, PendingIngest } from '../manifest.ts';
+import type { Manifest } from '../manifest.ts';
+import { deleteIntentAsRead, readIntent } from '../intent.ts';
 import { mergeQuarantine, type ChunkQuarantine } from '../quarantine-merge.ts';
 import { EngineInvariantError, FileReason, FileRejection } from '../reasons.ts';
 import type { RunStamp } from '../stamp.ts';
@@ -261,11 +262,12 @@ export async function committedManifest(
   const manifest = await readSilverRecord<Manifest>(store, manifestKey(dataset, sourceId));
   if (manifest?.run_id !== runId) return undefined;
   const intentKey = pendingKey(dataset, sourceId);
-  const intent = await readSilverRecord<PendingIngest>(store, intentKey);
-  if (intent?.run_id === runId) {
+  const read = await readIntent(store, intentKey);
+  const intent = read?.record;
+  if (read && intent?.run_id === runId) {
     if (typeof intent.staging_prefix === 'string' && intent.staging_prefix.includes(sourceId))
       await deletePrefix(store, 'silver', intent.staging_prefix);
-    await store.delete('silver', [intentKey]);
+    await deleteIntentAsRead(store, intentKey, read);
   }
   const owner = options.contracts.forKey(manifest.source.key)?.owner ?? 'unknown';
   await options.events?.publish(ingestEvent(manifest, owner));
