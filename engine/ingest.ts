@@ -195,11 +195,7 @@ export async function ingestObject(
       // The detail is kept in the manifest and quarantine: the same on every run, so no scratch paths in it.
       const e = new FileRejection(deterministic.reason, deterministic.detail.replaceAll(workDir, '<scratch>'));
       await rm(join(workDir, 'out'), { recursive: true, force: true });
-      const recordsPath = join(workDir, 'rejection.parquet');
-      await withDuckDb({ ...duckdb, memoryLimit: undefined }, 'writing the file rejection', (db) =>
-        writeFileRejection(db, stamp, e.reason, e.detail, recordsPath),
-      );
-      rejection = { reason: e.reason, detail: e.detail, recordsPath };
+      rejection = await writeRejectionRecord(stamp, e, workDir);
       result = undefined;
     }
     const sizes: InputSizes = {
@@ -208,18 +204,23 @@ export async function ingestObject(
       compression: spooled?.compression ?? 'none',
     };
     const manifest = buildManifest(source, stamp, contract, result, rejection, sizes, startedAt);
-    const published = await publish(manifest, result, rejection, {
-      store: options.store,
-      catalog: options.catalog,
-      uploadConcurrency: options.uploadConcurrency,
-      rawPath: raw.rawPath,
-      workDir: options.workDir,
-      durationMs: () => Math.round(performance.now() - t0),
-      leaseTakeover: options.leaseTakeover,
-    });
-    if (published !== manifest) return published; // maintained meanwhile: nothing written, as at the start
-    await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
-    return manifest;
+    // Maintained meanwhile: nothing written, as at the start.
+    const published = await publishAndAnnounce(
+      manifest,
+      result,
+      rejection,
+      {
+        store: options.store,
+        catalog: options.catalog,
+        uploadConcurrency: options.uploadConcurrency,
+        rawPath: raw.rawPath,
+        workDir: options.workDir,
+        durationMs: () => Math.round(performance.now() - t0),
+        leaseTakeover: options.leaseTakeover,
+      },
+      { events: options.events, owner: contract?.owner },
+    );
+    return published.manifest;
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -251,23 +252,12 @@ export async function rejectObject(
   await mkdir(scratch, { recursive: true });
   const workDir = await mkdtemp(join(scratch, 'lake-reject-'));
   try {
-    const recordsPath = join(workDir, 'rejection.parquet');
-    await withDuckDb({ tempDirectory: join(workDir, 'spill') }, 'writing the file rejection', (db) =>
-      writeFileRejection(db, stamp, rejection.reason, rejection.detail, recordsPath),
-    );
-    const manifest = buildManifest(
-      source,
-      stamp,
-      contract,
-      undefined,
-      { reason: rejection.reason, detail: rejection.detail, recordsPath },
-      sizes,
-      startedAt,
-    );
-    const published = await publish(
+    const record = await writeRejectionRecord(stamp, rejection, workDir);
+    const manifest = buildManifest(source, stamp, contract, undefined, record, sizes, startedAt);
+    const published = await publishAndAnnounce(
       manifest,
       undefined,
-      { recordsPath },
+      record,
       {
         store: options.store,
         catalog: options.catalog,
@@ -276,13 +266,47 @@ export async function rejectObject(
         workDir: options.workDir,
         durationMs: () => Date.now() - startedAt.getTime(),
       },
+      { events: options.events, owner: contract?.owner },
     );
-    if (published !== manifest) return published;
-    await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
-    return manifest;
+    return published.manifest;
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Writes the quarantine record of a whole-file rejection to `<workDir>/rejection.parquet`: the rejection the manifest names. */
+async function writeRejectionRecord(stamp: RunStamp, rejection: FileRejection, workDir: string): Promise<Rejection> {
+  const recordsPath = join(workDir, 'rejection.parquet');
+  await withDuckDb({ tempDirectory: join(workDir, 'spill') }, 'writing the file rejection', (db) =>
+    writeFileRejection(db, stamp, rejection.reason, rejection.detail, recordsPath),
+  );
+  return { reason: rejection.reason, detail: rejection.detail, recordsPath };
+}
+
+/** What `publishAndAnnounce` did: published and announced `manifest`, or found the run maintained meanwhile. */
+export interface Published {
+  /** The manifest now in place: the one given, or the run's rewritten one (`maintained`). */
+  manifest: Manifest;
+  /** An erasure or compaction rewrote this run's outputs since the caller looked: nothing written, nothing announced. */
+  maintained: boolean;
+}
+
+/**
+ * `publish`, then — the manifest given being the one now in place — the run's `Ingest Completed`/`Ingest
+ * Rejected` event (`owner`: the contract's owner). A run maintained meanwhile is answered with its rewritten
+ * manifest, nothing published and no event.
+ */
+export async function publishAndAnnounce(
+  manifest: Manifest,
+  result: TransformResult | undefined,
+  rejection: Pick<Rejection, 'recordsPath'> | undefined,
+  options: PublishOptions,
+  announce: { events: EventPublisher | undefined; owner: string | undefined },
+): Promise<Published> {
+  const published = await publish(manifest, result, rejection, options);
+  if (published !== manifest) return { manifest: published, maintained: true };
+  await announce.events?.publish(ingestEvent(manifest, announce.owner ?? 'unknown'));
+  return { manifest, maintained: false };
 }
 
 /** The sizes of an input as received and as read. */

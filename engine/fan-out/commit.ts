@@ -15,7 +15,7 @@ import {
   buildManifest,
   deletePrefix,
   ingestObject,
-  publish,
+  publishAndAnnounce,
   rejectObject,
   runStampFor,
   type IngestOptions,
@@ -222,24 +222,29 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
       chunks: plan.chunks.length,
     };
     const manifest = buildManifest(source, stamp, contract, result, undefined, plan.sizes, startedAt);
-    const published = await publish(manifest, result, undefined, {
-      store: options.store,
-      catalog: options.catalog,
-      uploadConcurrency: options.uploadConcurrency,
-      workDir,
-      durationMs: () => Date.now() - startedAt.getTime(),
-      stagingPrefix: plan.staging_prefix,
-      placeSilver: async (file) => {
-        const staged = stagingOf.get(file.key);
-        if (!staged) throw new EngineInvariantError(`no staged file for ${file.key}`);
-        await options.store.copy('silver', staged, file.key);
+    const published = await publishAndAnnounce(
+      manifest,
+      result,
+      undefined,
+      {
+        store: options.store,
+        catalog: options.catalog,
+        uploadConcurrency: options.uploadConcurrency,
+        workDir,
+        durationMs: () => Date.now() - startedAt.getTime(),
+        stagingPrefix: plan.staging_prefix,
+        placeSilver: async (file) => {
+          const staged = stagingOf.get(file.key);
+          if (!staged) throw new EngineInvariantError(`no staged file for ${file.key}`);
+          await options.store.copy('silver', staged, file.key);
+        },
       },
-    });
+      { events: options.events, owner: contract.owner },
+    );
     // An erasure or compaction rewrote this run's outputs after the plan: nothing was written (as the plan would have answered).
-    if (published !== manifest)
-      return { kind: 'ingested', manifest: published, why: 'its outputs were erased from or compacted' };
-    await options.events?.publish(ingestEvent(manifest, contract.owner ?? 'unknown'));
-    return { kind: 'committed', manifest };
+    if (published.maintained)
+      return { kind: 'ingested', manifest: published.manifest, why: 'its outputs were erased from or compacted' };
+    return { kind: 'committed', manifest: published.manifest };
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
