@@ -18,7 +18,8 @@ import {
   type TaggedBytes,
   type Zone,
 } from '../../engine/contract/index.ts';
-import { isNoHardLinks, withFileLock } from './file-lock.ts';
+import { isNoHardLinks } from './file-lock.ts';
+import { KeyLocks } from './key-locks.ts';
 import { ownerToken } from './process-owner.ts';
 
 export interface LocalPutOptions extends PutOptions {
@@ -66,15 +67,17 @@ export const localEtag = (bytes: Uint8Array): string => `"${createHash('md5').up
 const unquoted = (etag: string): string => etag.replace(/"/g, '');
 
 /**
- * The lake's zones as directories under one root: `<root>/bronze`, `<root>/silver`, … Every step that makes an
- * object appear under a key (the rename or link of a put) and every conditional delete hold the key's lock
- * (`<root>/locks/objects/<hash of zone and key>.lock`, held for one rename, or one read and unlink), so a
- * conditional delete compares and deletes with no put landing in between.
+ * The lake's zones as directories under one root: `<root>/bronze`, `<root>/silver`, … The step that makes a put's
+ * object appear under its key (a rename or a link) and a conditional delete's compare-and-unlink are run under
+ * the key's locks (key-locks.ts, `<root>/locks/objects/`): puts never wait for each other, and a conditional
+ * delete compares and deletes with no put landing in between.
  */
 export class LocalObjectStore implements ObjectStore {
-  private locksDir: Promise<string> | undefined;
+  private readonly keyLocks: KeyLocks;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.keyLocks = new KeyLocks(join(root, 'locks', 'objects'));
+  }
 
   path(zone: Zone, key: string): string {
     if (key.split('/').includes('..')) throw new Error(`refusing key outside the lake: ${key}`);
@@ -146,25 +149,11 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  /** Gives the file written aside the key's name (create only: only if the key holds nothing), under the key's lock. */
+  /** Gives the file written aside the key's name (create only: only if the key holds nothing), as a put of the key's locks. */
   private async placeAside(zone: Zone, key: string, aside: string, createOnly: boolean): Promise<void> {
-    await this.underKeyLock(zone, key, () =>
+    await this.keyLocks.put(zone, key, () =>
       createOnly ? this.linkCreateOnly(zone, key, aside) : rename(aside, this.path(zone, key)),
     );
-  }
-
-  /**
-   * Runs `work` holding the key's lock: a lock file created atomically and removed after; one left by a killed
-   * process is taken over once its process is gone (or, its owner on another host, after 10 s untouched).
-   */
-  private async underKeyLock<T>(zone: Zone, key: string, work: () => Promise<T>): Promise<T> {
-    this.locksDir ??= (async () => {
-      const dir = join(this.root, 'locks', 'objects');
-      await mkdir(dir, { recursive: true });
-      return dir;
-    })();
-    const name = createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 40);
-    return withFileLock(join(await this.locksDir, `${name}.lock`), work, { waitMs: 30_000, staleMs: 10_000 });
   }
 
   /**
@@ -274,11 +263,11 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   /**
-   * Under the key's lock, which every put takes to make its object appear: the bytes there now are read and
-   * compared, then unlinked — no put lands in between. A plain delete meanwhile only leaves nothing to unlink.
+   * Alone against the key's puts (key-locks.ts): the bytes there now are read and compared, then unlinked — no
+   * put lands in between. A plain delete meanwhile only leaves nothing to unlink.
    */
   async deleteIfMatch(zone: Zone, key: string, etag: string): Promise<void> {
-    await this.underKeyLock(zone, key, async () => {
+    await this.keyLocks.delete(zone, key, async () => {
       const now = await this.getBytes(zone, key);
       if (!now) return;
       if (unquoted(localEtag(now)) !== unquoted(etag)) throw new ObjectChangedError(zone, key, etag);

@@ -7,6 +7,7 @@ import { setTimeout } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { LocalObjectStore, SourceChangedError } from '../../../../adapters/local/local-store.ts';
 import { ObjectChangedError, ObjectExistsError } from '../../../../engine/contract/index.ts';
+import { ownerToken } from '../../../../adapters/local/process-owner.ts';
 import { withOverrides } from '../../../support/store-faults.ts';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
@@ -203,15 +204,20 @@ describe('LocalObjectStore.deleteIfMatch', () => {
     expect(await text()).toBe('{"lease_id":"new holder"}');
   });
 
-  it('leaves no lock behind, and a lock left by a killed process (its pid gone) is taken over', async () => {
+  it('leaves no lock behind; a delete lock and a put marker left by killed processes are neither waited for', async () => {
     await store.putBytes('silver', KEY, '{}');
-    expect(await readdir(join(root, 'lake', 'locks', 'objects'))).toEqual([]);
+    const locks = join(root, 'lake', 'locks', 'objects');
+    expect(await readdir(locks)).toEqual([]);
     const name = createHash('sha256').update(`silver/${KEY}`).digest('hex').slice(0, 40);
-    const dead = { pid: 2 ** 22 + 1, host: hostname(), process_started_at: '', acquired_at: '', nonce: 'x' };
-    await writeFile(join(root, 'lake', 'locks', 'objects', `${name}.lock`), JSON.stringify(dead));
+    const gone = 2 ** 22 + 1; // above Linux's largest pid: no such process
+    const dead = { pid: gone, host: hostname(), process_started_at: '', acquired_at: '', nonce: 'x' };
+    await writeFile(join(locks, `${name}.delete.lock`), JSON.stringify(dead));
+    await store.putBytes('silver', KEY, '{"lease_id":"a"}'); // the put takes the dead delete lock over
     const read = await store.getBytesWithEtag('silver', KEY);
+    const token = ownerToken().replace(/^\d+-/, `${gone}-`);
+    await writeFile(join(locks, `${name}.put.${token}.tmp`), '');
     await store.deleteIfMatch('silver', KEY, read!.etag);
     expect(await store.getBytes('silver', KEY)).toBeUndefined();
-    expect(await readdir(join(root, 'lake', 'locks', 'objects'))).toEqual([]);
+    expect(await readdir(locks)).toEqual([]);
   });
 });
