@@ -204,7 +204,7 @@ export async function ingestObject(
       compression: spooled?.compression ?? 'none',
     };
     const manifest = buildManifest(source, stamp, contract, result, rejection, sizes, startedAt);
-    // Maintained meanwhile: nothing written, as at the start.
+    // Maintained meanwhile: its rewritten manifest, nothing written (as at the start).
     const published = await publishAndAnnounce(
       manifest,
       result,
