@@ -51,6 +51,7 @@ export {
   type LeaseHolderGone,
   type LeaseOwner,
   type LeaseRelease,
+  type LeaseTakeover,
   type SerializeTakeover,
   type MaintenanceLease,
   type MaintenanceOperation,

@@ -14,13 +14,12 @@ import {
   UNKNOWN_DATASET,
 } from './layout.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
+import { deleteIntentAsRead, intentText, readIntent, withdrawIntent } from './intent.ts';
 import {
   MaintenanceLeaseHeldError,
   readMaintenanceLease,
   releaseLeaseOfGoneHolder,
-  type LeaseHolderGone,
-  type MaintenanceLease,
-  type SerializeTakeover,
+  type LeaseTakeover,
 } from './maintenance/lease.ts';
 import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
@@ -73,14 +72,10 @@ export interface IngestOptions {
    */
   onePassMaxBytes?: number;
   /**
-   * Tells a maintenance lease left by a dead process (the local lake: its holder's pid is gone): the publish
-   * releases such a lease and goes on instead of backing off. @default none: any lease held backs off
+   * A maintenance lease left by a dead process (the local lake: its holder's pid is gone) is released by the
+   * publish, which goes on instead of backing off. @default none: any lease held backs off
    */
-  leaseHolderGone?: LeaseHolderGone;
-  /** One takeover at a time among the lease's takers (see SerializeTakeover). @default none */
-  serializeLeaseTakeover?: SerializeTakeover;
-  /** Called when the publish released a dead holder's lease. */
-  onLeaseTakeover?: (released: MaintenanceLease) => void;
+  leaseTakeover?: LeaseTakeover;
 }
 
 interface Rejection {
@@ -200,11 +195,7 @@ export async function ingestObject(
       // The detail is kept in the manifest and quarantine: the same on every run, so no scratch paths in it.
       const e = new FileRejection(deterministic.reason, deterministic.detail.replaceAll(workDir, '<scratch>'));
       await rm(join(workDir, 'out'), { recursive: true, force: true });
-      const recordsPath = join(workDir, 'rejection.parquet');
-      await withDuckDb({ ...duckdb, memoryLimit: undefined }, 'writing the file rejection', (db) =>
-        writeFileRejection(db, stamp, e.reason, e.detail, recordsPath),
-      );
-      rejection = { reason: e.reason, detail: e.detail, recordsPath };
+      rejection = await writeRejectionRecord(stamp, e, workDir);
       result = undefined;
     }
     const sizes: InputSizes = {
@@ -213,20 +204,23 @@ export async function ingestObject(
       compression: spooled?.compression ?? 'none',
     };
     const manifest = buildManifest(source, stamp, contract, result, rejection, sizes, startedAt);
-    const published = await publish(manifest, result, rejection, {
-      store: options.store,
-      catalog: options.catalog,
-      uploadConcurrency: options.uploadConcurrency,
-      rawPath: raw.rawPath,
-      workDir: options.workDir,
-      durationMs: () => Math.round(performance.now() - t0),
-      leaseHolderGone: options.leaseHolderGone,
-      serializeLeaseTakeover: options.serializeLeaseTakeover,
-      onLeaseTakeover: options.onLeaseTakeover,
-    });
-    if (published !== manifest) return published; // maintained meanwhile: nothing written, as at the start
-    await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
-    return manifest;
+    // Maintained meanwhile: its rewritten manifest, nothing written (as at the start).
+    const published = await publishAndAnnounce(
+      manifest,
+      result,
+      rejection,
+      {
+        store: options.store,
+        catalog: options.catalog,
+        uploadConcurrency: options.uploadConcurrency,
+        rawPath: raw.rawPath,
+        workDir: options.workDir,
+        durationMs: () => Math.round(performance.now() - t0),
+        leaseTakeover: options.leaseTakeover,
+      },
+      { events: options.events, owner: contract?.owner },
+    );
+    return published.manifest;
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -258,23 +252,12 @@ export async function rejectObject(
   await mkdir(scratch, { recursive: true });
   const workDir = await mkdtemp(join(scratch, 'lake-reject-'));
   try {
-    const recordsPath = join(workDir, 'rejection.parquet');
-    await withDuckDb({ tempDirectory: join(workDir, 'spill') }, 'writing the file rejection', (db) =>
-      writeFileRejection(db, stamp, rejection.reason, rejection.detail, recordsPath),
-    );
-    const manifest = buildManifest(
-      source,
-      stamp,
-      contract,
-      undefined,
-      { reason: rejection.reason, detail: rejection.detail, recordsPath },
-      sizes,
-      startedAt,
-    );
-    const published = await publish(
+    const record = await writeRejectionRecord(stamp, rejection, workDir);
+    const manifest = buildManifest(source, stamp, contract, undefined, record, sizes, startedAt);
+    const published = await publishAndAnnounce(
       manifest,
       undefined,
-      { recordsPath },
+      record,
       {
         store: options.store,
         catalog: options.catalog,
@@ -283,13 +266,47 @@ export async function rejectObject(
         workDir: options.workDir,
         durationMs: () => Date.now() - startedAt.getTime(),
       },
+      { events: options.events, owner: contract?.owner },
     );
-    if (published !== manifest) return published;
-    await options.events?.publish(ingestEvent(manifest, contract?.owner ?? 'unknown'));
-    return manifest;
+    return published.manifest;
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Writes the quarantine record of a whole-file rejection to `<workDir>/rejection.parquet`: the rejection the manifest names. */
+async function writeRejectionRecord(stamp: RunStamp, rejection: FileRejection, workDir: string): Promise<Rejection> {
+  const recordsPath = join(workDir, 'rejection.parquet');
+  await withDuckDb({ tempDirectory: join(workDir, 'spill') }, 'writing the file rejection', (db) =>
+    writeFileRejection(db, stamp, rejection.reason, rejection.detail, recordsPath),
+  );
+  return { reason: rejection.reason, detail: rejection.detail, recordsPath };
+}
+
+/** What `publishAndAnnounce` did: published and announced `manifest`, or found the run maintained meanwhile. */
+export interface Published {
+  /** The manifest now in place: the one given, or the run's rewritten one (`maintained`). */
+  manifest: Manifest;
+  /** An erasure or compaction rewrote this run's outputs since the caller looked: nothing written, nothing announced. */
+  maintained: boolean;
+}
+
+/**
+ * `publish`, then — the manifest given being the one now in place — the run's `Ingest Completed`/`Ingest
+ * Rejected` event (`owner`: the contract's owner). A run maintained meanwhile is answered with its rewritten
+ * manifest, nothing published and no event.
+ */
+export async function publishAndAnnounce(
+  manifest: Manifest,
+  result: TransformResult | undefined,
+  rejection: Pick<Rejection, 'recordsPath'> | undefined,
+  options: PublishOptions,
+  announce: { events: EventPublisher | undefined; owner: string | undefined },
+): Promise<Published> {
+  const published = await publish(manifest, result, rejection, options);
+  if (published !== manifest) return { manifest: published, maintained: true };
+  await announce.events?.publish(ingestEvent(manifest, announce.owner ?? 'unknown'));
+  return { manifest, maintained: false };
 }
 
 /** The sizes of an input as received and as read. */
@@ -402,12 +419,8 @@ export interface PublishOptions {
   placeSilver?: (file: LocalOutputFile) => Promise<void>;
   /** A prefix of the silver zone holding this source's staged pieces (fan-out): named in the intent record, deleted after the manifest. */
   stagingPrefix?: string;
-  /** See IngestOptions.leaseHolderGone. @default none */
-  leaseHolderGone?: LeaseHolderGone;
-  /** See IngestOptions.serializeLeaseTakeover. @default none */
-  serializeLeaseTakeover?: SerializeTakeover;
-  /** See IngestOptions.onLeaseTakeover. */
-  onLeaseTakeover?: (released: MaintenanceLease) => void;
+  /** See IngestOptions.leaseTakeover. @default none */
+  leaseTakeover?: LeaseTakeover;
 }
 
 /** The manifest when it is of this run and an erasure or compaction rewrote its outputs since (they must not be written again). */
@@ -431,23 +444,6 @@ async function removeStaging(
 }
 
 /**
- * Takes back an intent record this attempt wrote and will not act on: the record it replaced is put back (its
- * keys are still to be cleaned by a later run). Only while the record is still this attempt's own — a concurrent
- * delivery of the same source may have written its own since, and a maintenance must keep seeing that one.
- */
-async function withdrawIntent(
-  store: ObjectStore,
-  intentKey: string,
-  written: string,
-  replaced: PendingIngest | undefined,
-): Promise<void> {
-  const now = await store.getBytes('silver', intentKey);
-  if (!now || Buffer.from(now).toString('utf8') !== written) return;
-  if (replaced) await store.putBytes('silver', intentKey, JSON.stringify(replaced, null, 2), 'application/json');
-  else await store.delete('silver', [intentKey]);
-}
-
-/**
  * An intent record first (which files this attempt will write), then outputs, partitions, the manifest
  * (the completion marker), stale files of earlier runs — of finished ones (their manifest) and of
  * abandoned ones (their intent record) — and last the intent record. Answers with the manifest now in
@@ -466,12 +462,15 @@ export async function publish(
   const key = manifestKey(manifest.dataset, manifest.source_id);
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
   const previous = await readSilverRecord<Manifest>(store, key);
-  const abandoned = await readSilverRecord<PendingIngest>(store, intentKey);
+  const abandonedRead = await readIntent(store, intentKey);
+  const abandoned = abandonedRead?.record;
   const maintainedBefore = maintainedSince(previous, manifest.run_id);
   if (maintainedBefore) {
-    // An intent record of this same run names the keys the manifest names: only the record and staging go.
+    // An intent record of this same run names the keys the manifest names: only the record and staging go (the
+    // record as read: one another delivery wrote since stays).
     await removeStaging(store, manifest, options.stagingPrefix, abandoned);
-    if (abandoned && abandoned.run_id === manifest.run_id) await store.delete('silver', [intentKey]);
+    if (abandonedRead && abandoned?.run_id === manifest.run_id)
+      await deleteIntentAsRead(store, intentKey, abandonedRead);
     return maintainedBefore;
   }
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
@@ -487,21 +486,13 @@ export async function publish(
     quarantine_keys: quarantineKeys,
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   };
-  const written = JSON.stringify(intent, null, 2);
+  const written = intentText(intent);
   await store.putBytes('silver', intentKey, written, 'application/json');
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
   // A lease whose holder is provably dead is released (a maintenance taking the lease after this sees the intent).
   let maintainedMeanwhile: Manifest | undefined;
   try {
-    const released =
-      options.leaseHolderGone &&
-      (await releaseLeaseOfGoneHolder(
-        store,
-        manifest.dataset,
-        options.leaseHolderGone,
-        options.serializeLeaseTakeover,
-      ));
-    if (released) options.onLeaseTakeover?.(released);
+    if (options.leaseTakeover) await releaseLeaseOfGoneHolder(store, manifest.dataset, options.leaseTakeover);
     const lease = await readMaintenanceLease(store, manifest.dataset);
     if (lease) throw new MaintenanceLeaseHeldError(lease, `the ingest of ${manifest.source.key}`);
     // A whole maintenance may have taken the lease, rewritten this run and released it between the first look at
@@ -578,7 +569,8 @@ export async function publish(
     (p): p is string => typeof p === 'string' && ofThisSource(p),
   );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
-  await store.delete('silver', [intentKey]);
+  // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
+  await withdrawIntent(store, intentKey, written, undefined);
   return manifest;
 }
 

@@ -113,6 +113,8 @@ export interface PendingIngest {
   quarantine_keys: string[];
   /** A fan-out ingest: the silver prefix holding its plan and staged chunk outputs (all deleted once it is committed). */
   staging_prefix?: string;
+  /** Random, per attempt: no two attempts write the same record, so each deletes only its own (engine/intent.ts). */
+  attempt_id?: string;
 }
 
 export function quarantineRate(m: Pick<Manifest, 'rows_in' | 'rows_quarantined'>): number {

@@ -49,6 +49,28 @@ export class ObjectExistsError extends Error {
   }
 }
 
+/**
+ * A conditional delete found the key holding another object than the one named by its entity tag (S3 412): it was
+ * replaced since it was read, or deleted and created again. Nothing was deleted.
+ */
+export class ObjectChangedError extends Error {
+  constructor(
+    readonly zone: Zone,
+    readonly key: string,
+    readonly etag: string,
+  ) {
+    super(`${zone}/${key} is no longer the object read with entity tag ${etag}: it was not deleted`);
+    this.name = 'ObjectChangedError';
+  }
+}
+
+/** A small object's bytes and the entity tag of exactly those bytes (one read). */
+export interface TaggedBytes {
+  bytes: Uint8Array;
+  /** The store's entity tag (S3: quoted, as it returns it): what `deleteIfMatch` takes. */
+  etag: string;
+}
+
 /** This identity may not read (or write) the object: the store refused, it did not say whether the key exists. */
 export class AccessDeniedError extends Error {
   constructor(
@@ -126,6 +148,11 @@ export interface ObjectStore {
   putStream(zone: Zone, key: string, body: AsyncIterable<Uint8Array>, contentType?: string): Promise<void>;
   /** The object's bytes, or undefined when it does not exist. Small objects only (manifests). */
   getBytes(zone: Zone, key: string): Promise<Uint8Array | undefined>;
+  /**
+   * The object's bytes with the entity tag of those same bytes (one read), or undefined when it does not exist.
+   * Small objects only (records, leases): read this way to be deleted with `deleteIfMatch`.
+   */
+  getBytesWithEtag(zone: Zone, key: string): Promise<TaggedBytes | undefined>;
   /** The object's identity and metadata, or undefined when it does not exist; AccessDeniedError when refused. */
   head(zone: Zone, key: string): Promise<ObjectHead | undefined>;
   /** Streams an object's bytes. */
@@ -141,6 +168,14 @@ export interface ObjectStore {
    */
   listVersions(zone: Zone, prefix: string): AsyncIterable<ObjectVersion>;
   delete(zone: Zone, keys: readonly string[]): Promise<void>;
+  /**
+   * Deletes the object under `key` only if it is still the one whose entity tag is `etag` (from
+   * `getBytesWithEtag`), in one atomic step (S3: DeleteObject `If-Match`): no put or other conditional delete
+   * lands between the comparison and the delete. Throws ObjectChangedError, deleting nothing, when the key holds
+   * another object; resolves when it holds none (already deleted). For records that several writers replace or
+   * delete (leases, intent records), where a read, a check and a plain delete could delete another writer's.
+   */
+  deleteIfMatch(zone: Zone, key: string, etag: string): Promise<void>;
   /**
    * Versioned stores: permanently deletes every version of `key` but the current one (and delete markers), so a
    * replaced object's old bytes are gone too (erasure). Returns how many were deleted. Stores that keep no

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -15,6 +16,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   AccessDeniedError,
+  ObjectChangedError,
   ObjectExistsError,
   type ObjectHead,
   type ObjectStore,
@@ -24,6 +26,7 @@ import {
   type PutOptions,
   type PutResult,
   type StoredObject,
+  type TaggedBytes,
   type Zone,
 } from '../../engine/contract/index.ts';
 import { describeAwsError, httpStatusOf, isNotFoundError, isTransientError } from './aws-errors.ts';
@@ -46,6 +49,9 @@ export class S3StoreError extends Error {
     this.transient = isTransientError(cause);
   }
 }
+
+/** Times a conditional delete is sent when S3 answers 409 (a concurrent put or delete of the key finished first). */
+export const CONDITIONAL_DELETE_ATTEMPTS = 3;
 
 /** S3's upper limit of keys per DeleteObjects request. */
 export const DELETE_BATCH_SIZE = 1000;
@@ -175,6 +181,22 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** One GetObject: its body and the ETag S3 sent with it. */
+  async getBytesWithEtag(zone: Zone, key: string): Promise<TaggedBytes | undefined> {
+    const bucket = this.bucket(zone);
+    let response: GetObjectCommandOutput;
+    let bytes: Uint8Array;
+    try {
+      response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      bytes = await bodyOf(response, bucket, key).transformToByteArray();
+    } catch (error) {
+      if (isNotFoundError(error)) return undefined;
+      throw new S3StoreError('GetObject', bucket, key, error);
+    }
+    if (!response.ETag) throw new S3StoreError('GetObject', bucket, key, new Error('response has no ETag'));
+    return { bytes, etag: response.ETag };
+  }
+
   /** HeadObject: 404 is none, 403 is AccessDeniedError (an identity that may put but not read). */
   async head(zone: Zone, key: string): Promise<ObjectHead | undefined> {
     const bucket = this.bucket(zone);
@@ -284,6 +306,28 @@ export class S3ObjectStore implements ObjectStore {
           { name: failed[0]?.Code ?? 'DeleteFailed' },
         );
         throw new S3StoreError('DeleteObjects', bucket, label, cause);
+      }
+    }
+  }
+
+  /**
+   * DeleteObject with `If-Match: <etag>` (conditional deletes, general purpose buckets): S3 compares and deletes in
+   * one step. 412 is ObjectChangedError; 404 (no current object) is success, nothing being there; 409 (a concurrent
+   * put or delete of the key finished first) is asked again, whose answer then decides. Versioned buckets: the
+   * current version is compared, and the delete adds a delete marker as any delete does. Needs s3:GetObject on the
+   * key besides s3:DeleteObject.
+   */
+  async deleteIfMatch(zone: Zone, key: string, etag: string): Promise<void> {
+    const bucket = this.bucket(zone);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
+        return;
+      } catch (error) {
+        if (isNotFoundError(error)) return;
+        if (isPreconditionFailed(error)) throw new ObjectChangedError(zone, key, etag);
+        if (isConditionalConflict(error) && attempt < CONDITIONAL_DELETE_ATTEMPTS) continue;
+        throw new S3StoreError('DeleteObject', bucket, key, error);
       }
     }
   }

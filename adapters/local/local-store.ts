@@ -5,6 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  ObjectChangedError,
   ObjectExistsError,
   type ObjectHead,
   type ObjectStore,
@@ -14,9 +15,11 @@ import {
   type PutOptions,
   type PutResult,
   type StoredObject,
+  type TaggedBytes,
   type Zone,
 } from '../../engine/contract/index.ts';
 import { isNoHardLinks } from './file-lock.ts';
+import { KeyLocks } from './key-locks.ts';
 import { ownerToken } from './process-owner.ts';
 
 export interface LocalPutOptions extends PutOptions {
@@ -58,9 +61,23 @@ async function copyHashing(from: string, to: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** The lake's zones as directories under one root: `<root>/bronze`, `<root>/silver`, … */
+/** A local object's entity tag: the MD5 of its bytes, quoted (as S3 gives a single-part object's). */
+export const localEtag = (bytes: Uint8Array): string => `"${createHash('md5').update(bytes).digest('hex')}"`;
+
+const unquoted = (etag: string): string => etag.replace(/"/g, '');
+
+/**
+ * The lake's zones as directories under one root: `<root>/bronze`, `<root>/silver`, … The step that makes a put's
+ * object appear under its key (a rename or a link) and a conditional delete's compare-and-unlink are run under
+ * the key's locks (key-locks.ts, `<root>/locks/objects/`): puts never wait for each other, and a conditional
+ * delete compares and deletes with no put landing in between.
+ */
 export class LocalObjectStore implements ObjectStore {
-  constructor(readonly root: string) {}
+  private readonly keyLocks: KeyLocks;
+
+  constructor(readonly root: string) {
+    this.keyLocks = new KeyLocks(join(root, 'locks', 'objects'));
+  }
 
   path(zone: Zone, key: string): string {
     if (key.split('/').includes('..')) throw new Error(`refusing key outside the lake: ${key}`);
@@ -95,8 +112,7 @@ export class LocalObjectStore implements ObjectStore {
         const md5 = await copyHashing(localPath, aside);
         if (md5 !== options.expectMd5) throw new SourceChangedError(localPath, options.expectMd5, md5);
       }
-      if (options.ifNoneMatch) await this.linkCreateOnly(zone, key, aside);
-      else await rename(aside, target);
+      await this.placeAside(zone, key, aside, options.ifNoneMatch === true);
     } finally {
       await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
     }
@@ -109,7 +125,7 @@ export class LocalObjectStore implements ObjectStore {
     const aside = stagingName(target);
     try {
       await pipeline(body, createWriteStream(aside));
-      await rename(aside, target);
+      await this.placeAside(zone, key, aside, false);
     } finally {
       await unlink(aside).catch(() => {}); // gone after the rename
     }
@@ -127,11 +143,17 @@ export class LocalObjectStore implements ObjectStore {
     const aside = stagingName(target);
     try {
       await writeFile(aside, body);
-      if (options.ifNoneMatch) await this.linkCreateOnly(zone, key, aside);
-      else await rename(aside, target);
+      await this.placeAside(zone, key, aside, options.ifNoneMatch === true);
     } finally {
       await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
     }
+  }
+
+  /** Gives the file written aside the key's name (create only: only if the key holds nothing), as a put of the key's locks. */
+  private async placeAside(zone: Zone, key: string, aside: string, createOnly: boolean): Promise<void> {
+    await this.keyLocks.put(zone, key, () =>
+      createOnly ? this.linkCreateOnly(zone, key, aside) : rename(aside, this.path(zone, key)),
+    );
   }
 
   /**
@@ -162,6 +184,12 @@ export class LocalObjectStore implements ObjectStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  /** The bytes of one file (one open, one read) and their MD5 as the entity tag. */
+  async getBytesWithEtag(zone: Zone, key: string): Promise<TaggedBytes | undefined> {
+    const bytes = await this.getBytes(zone, key);
+    return bytes && { bytes, etag: localEtag(bytes) };
   }
 
   async head(zone: Zone, key: string): Promise<ObjectHead | undefined> {
@@ -232,5 +260,18 @@ export class LocalObjectStore implements ObjectStore {
 
   async delete(zone: Zone, keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((k) => rm(this.path(zone, k), { force: true })));
+  }
+
+  /**
+   * Alone against the key's puts (key-locks.ts): the bytes there now are read and compared, then unlinked — no
+   * put lands in between. A plain delete meanwhile only leaves nothing to unlink.
+   */
+  async deleteIfMatch(zone: Zone, key: string, etag: string): Promise<void> {
+    await this.keyLocks.delete(zone, key, async () => {
+      const now = await this.getBytes(zone, key);
+      if (!now) return;
+      if (unquoted(localEtag(now)) !== unquoted(etag)) throw new ObjectChangedError(zone, key, etag);
+      await rm(this.path(zone, key), { force: true });
+    });
   }
 }

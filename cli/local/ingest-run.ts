@@ -8,7 +8,7 @@ import { UserError } from '../errors.ts';
 import { md5File } from './hash.ts';
 import { BronzeConflictError, type PlannedFile } from './ingest-plan.ts';
 import { LOCAL_BRONZE_BUCKET, LOCAL_PII_SALT, type LocalLake } from './lake.ts';
-import { localLeaseHolderGone, serializeLocalTakeover, takeoverNote } from './maintenance-lease.ts';
+import { localLeaseTakeover } from './maintenance-lease.ts';
 import { claimWorkDir } from './work-dir.ts';
 
 export interface IngestObserver {
@@ -68,10 +68,7 @@ export async function ingestBronzeObject(
         threads: lake.threads,
         piiSalt: LOCAL_PII_SALT,
         // The same maintenance lease rule as on AWS; a lease left by a killed local command is taken over.
-        leaseHolderGone: localLeaseHolderGone,
-        serializeLeaseTakeover: serializeLocalTakeover(lake.dir),
-        onLeaseTakeover: (released) =>
-          (observer?.onNote ?? ((t: string) => process.stderr.write(t)))(takeoverNote(released)),
+        leaseTakeover: localLeaseTakeover(lake.dir, observer?.onNote ?? ((t: string) => process.stderr.write(t))),
       },
     );
   } finally {

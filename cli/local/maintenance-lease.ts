@@ -17,6 +17,7 @@ import {
   MaintenanceLeaseHeldError,
   releaseMaintenanceLease,
   type LeaseHolderGone,
+  type LeaseTakeover,
   type MaintenanceLease,
   type MaintenanceOperation,
   type SerializeTakeover,
@@ -42,6 +43,15 @@ export function serializeLocalTakeover(lakeDir: string): SerializeTakeover {
   return async (dataset, takeover) => {
     await mkdir(join(lakeDir, 'locks'), { recursive: true });
     return withFileLock(join(lakeDir, 'locks', `${dataset}.lease-takeover.lock`), takeover, { waitMs: 30_000 });
+  };
+}
+
+/** The local lake's takeover of a lease left by a killed command: judged by its pid, one taker at a time, `notify` told. */
+export function localLeaseTakeover(lakeDir: string, notify?: (note: string) => void): LeaseTakeover {
+  return {
+    holderGone: localLeaseHolderGone,
+    serialize: serializeLocalTakeover(lakeDir),
+    onTakeover: (released) => notify?.(takeoverNote(released)),
   };
 }
 
@@ -74,9 +84,7 @@ async function acquireLocal(
         operation,
         holder: `${localIdentity()} (lake ${operation})`,
         owner: currentOwner(),
-        holderGone: localLeaseHolderGone,
-        serializeTakeover: serializeLocalTakeover(lake.dir),
-        onTakeover: (released) => hooks.onTakeover?.(takeoverNote(released)),
+        takeover: localLeaseTakeover(lake.dir, hooks.onTakeover),
       });
     } catch (e) {
       if (!(e instanceof MaintenanceLeaseHeldError) || e.lease.dataset !== dataset) throw e;

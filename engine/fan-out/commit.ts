@@ -15,14 +15,15 @@ import {
   buildManifest,
   deletePrefix,
   ingestObject,
-  publish,
+  publishAndAnnounce,
   rejectObject,
   runStampFor,
   type IngestOptions,
 } from '../ingest.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey, silverFileName } from '../layout.ts';
-import type { Manifest, PendingIngest } from '../manifest.ts';
+import type { Manifest } from '../manifest.ts';
+import { deleteIntentAsRead, readIntent } from '../intent.ts';
 import { mergeQuarantine, type ChunkQuarantine } from '../quarantine-merge.ts';
 import { EngineInvariantError, FileReason, FileRejection } from '../reasons.ts';
 import type { RunStamp } from '../stamp.ts';
@@ -221,24 +222,29 @@ export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Pr
       chunks: plan.chunks.length,
     };
     const manifest = buildManifest(source, stamp, contract, result, undefined, plan.sizes, startedAt);
-    const published = await publish(manifest, result, undefined, {
-      store: options.store,
-      catalog: options.catalog,
-      uploadConcurrency: options.uploadConcurrency,
-      workDir,
-      durationMs: () => Date.now() - startedAt.getTime(),
-      stagingPrefix: plan.staging_prefix,
-      placeSilver: async (file) => {
-        const staged = stagingOf.get(file.key);
-        if (!staged) throw new EngineInvariantError(`no staged file for ${file.key}`);
-        await options.store.copy('silver', staged, file.key);
+    const published = await publishAndAnnounce(
+      manifest,
+      result,
+      undefined,
+      {
+        store: options.store,
+        catalog: options.catalog,
+        uploadConcurrency: options.uploadConcurrency,
+        workDir,
+        durationMs: () => Date.now() - startedAt.getTime(),
+        stagingPrefix: plan.staging_prefix,
+        placeSilver: async (file) => {
+          const staged = stagingOf.get(file.key);
+          if (!staged) throw new EngineInvariantError(`no staged file for ${file.key}`);
+          await options.store.copy('silver', staged, file.key);
+        },
       },
-    });
+      { events: options.events, owner: contract.owner },
+    );
     // An erasure or compaction rewrote this run's outputs after the plan: nothing was written (as the plan would have answered).
-    if (published !== manifest)
-      return { kind: 'ingested', manifest: published, why: 'its outputs were erased from or compacted' };
-    await options.events?.publish(ingestEvent(manifest, contract.owner ?? 'unknown'));
-    return { kind: 'committed', manifest };
+    if (published.maintained)
+      return { kind: 'ingested', manifest: published.manifest, why: 'its outputs were erased from or compacted' };
+    return { kind: 'committed', manifest: published.manifest };
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
@@ -261,11 +267,12 @@ export async function committedManifest(
   const manifest = await readSilverRecord<Manifest>(store, manifestKey(dataset, sourceId));
   if (manifest?.run_id !== runId) return undefined;
   const intentKey = pendingKey(dataset, sourceId);
-  const intent = await readSilverRecord<PendingIngest>(store, intentKey);
-  if (intent?.run_id === runId) {
+  const read = await readIntent(store, intentKey);
+  const intent = read?.record;
+  if (read && intent?.run_id === runId) {
     if (typeof intent.staging_prefix === 'string' && intent.staging_prefix.includes(sourceId))
       await deletePrefix(store, 'silver', intent.staging_prefix);
-    await store.delete('silver', [intentKey]);
+    await deleteIntentAsRead(store, intentKey, read);
   }
   const owner = options.contracts.forKey(manifest.source.key)?.owner ?? 'unknown';
   await options.events?.publish(ingestEvent(manifest, owner));

@@ -16,14 +16,18 @@
  * crashed) and stays until a person releases it by its id (`lake unlock`), so a slow run is never broken
  * by a clock. The exceptions are proofs: a lease naming its holder's process (`owner`: pid, host, process
  * start identity — the local lake's commands record it) may be released by the next maintenance or ingest
- * whose caller can tell that process is gone (`holderGone`: same machine, pid free or reused), and the caller
- * is told (`onTakeover`); and the scheduled compaction function (one run at a time) takes over an expired
- * lease of its own earlier run, which can only have been killed by its timeout (lambdas/compaction).
+ * whose caller can tell that process is gone (a `LeaseTakeover`: `holderGone` — same machine, pid free or
+ * reused — and the caller is told by `onTakeover`); and the scheduled compaction function (one run at a time)
+ * takes over an expired lease of its own earlier run, which can only have been killed by its timeout
+ * (lambdas/compaction).
+ *
+ * A lease is released only as the very object that was read and judged: deleted with `ObjectStore.deleteIfMatch`
+ * on the entity tag of that read (S3 `If-Match`), never by a read, a check and a plain delete — a lease released
+ * meanwhile (`lake unlock`) and taken by a new holder is never deleted in its place.
  */
 import { randomBytes } from 'node:crypto';
 import { maintenanceLeaseKey } from '../layout.ts';
-import { readSilverRecord } from '../manifest-reader.ts';
-import { ObjectExistsError, type ObjectStore } from '../ports.ts';
+import { ObjectChangedError, ObjectExistsError, type ObjectStore } from '../ports.ts';
 
 /** How long a lease is expected to be held before it is reported as stale. */
 export const DEFAULT_MAINTENANCE_LEASE_TTL_MS = 2 * 60 * 60 * 1000;
@@ -53,6 +57,19 @@ export type SerializeTakeover = (
   dataset: string,
   takeover: () => Promise<MaintenanceLease | undefined>,
 ) => Promise<MaintenanceLease | undefined>;
+
+/**
+ * How a maintenance or an ingest treats a lease left by a dead process (the local lake): such a lease is
+ * released (and, by a maintenance, taken).
+ */
+export interface LeaseTakeover {
+  /** Tells a lease whose holder is provably gone; only a lease naming its process can be. */
+  holderGone: LeaseHolderGone;
+  /** One takeover at a time among the lease's takers. @default none: not serialized */
+  serialize?: SerializeTakeover;
+  /** Called when a dead holder's lease was released. */
+  onTakeover?: (released: MaintenanceLease) => void;
+}
 
 export interface MaintenanceLease {
   lease_version: 1;
@@ -102,19 +119,46 @@ export function describeLease(lease: MaintenanceLease): string {
  * dataset (never ignored): it reads as held by an unknown holder, already stale, so `lake unlock` can name it.
  */
 export async function readMaintenanceLease(store: ObjectStore, dataset: string): Promise<MaintenanceLease | undefined> {
-  const key = maintenanceLeaseKey(dataset);
-  const lease = await readSilverRecord<MaintenanceLease>(store, key);
-  if (lease && typeof lease.lease_id === 'string') return lease;
-  if (!(await store.getBytes('silver', key))) return undefined;
+  const bytes = await store.getBytes('silver', maintenanceLeaseKey(dataset));
+  return bytes && parseLease(bytes, dataset);
+}
+
+/** The lease and the entity tag of the object it was read from: what a release deletes, and nothing else. */
+async function readTaggedLease(
+  store: ObjectStore,
+  dataset: string,
+): Promise<{ lease: MaintenanceLease; etag: string } | undefined> {
+  const read = await store.getBytesWithEtag('silver', maintenanceLeaseKey(dataset));
+  return read && { lease: parseLease(read.bytes, dataset), etag: read.etag };
+}
+
+function parseLease(bytes: Uint8Array, dataset: string): MaintenanceLease {
+  try {
+    const lease = JSON.parse(Buffer.from(bytes).toString('utf8')) as MaintenanceLease | null;
+    if (lease && typeof lease.lease_id === 'string') return lease;
+  } catch {
+    // an unreadable lease object: below
+  }
   return {
     lease_version: 1,
     lease_id: 'unreadable',
     dataset,
     operation: 'compact',
-    holder: `an unreadable lease object (silver/${key})`,
+    holder: `an unreadable lease object (silver/${maintenanceLeaseKey(dataset)})`,
     acquired_at: new Date(0).toISOString(),
     expires_at: new Date(0).toISOString(),
   };
+}
+
+/** Deletes the lease object read with `etag`, only if it is still that object: false when it was replaced since. */
+async function deleteLeaseObject(store: ObjectStore, dataset: string, etag: string): Promise<boolean> {
+  try {
+    await store.deleteIfMatch('silver', maintenanceLeaseKey(dataset), etag);
+    return true;
+  } catch (e) {
+    if (e instanceof ObjectChangedError) return false;
+    throw e;
+  }
 }
 
 export interface AcquireLeaseOptions {
@@ -125,34 +169,33 @@ export interface AcquireLeaseOptions {
   ttlMs?: number;
   /** The holding process, recorded in the lease. @default none (AWS: the holder is not one process of one machine) */
   owner?: LeaseOwner;
-  /** Tells a lease left by a dead process: such a lease is released and taken. @default none: never */
-  holderGone?: LeaseHolderGone;
-  /** @default none: the takeover is not serialized (see SerializeTakeover) */
-  serializeTakeover?: SerializeTakeover;
-  /** Called when a dead holder's lease was released. */
-  onTakeover?: (released: MaintenanceLease) => void;
+  /** Releases and takes a lease left by a dead process. @default none: a held lease is never taken */
+  takeover?: LeaseTakeover;
 }
 
 /**
  * Releases the dataset's lease when `holderGone` proves its holder dead (only a lease naming its process can
- * be): answers the released lease, or undefined (none held, holder alive or unknown, or released meanwhile).
+ * be), and tells `onTakeover`: answers the released lease, or undefined (none held, holder alive or unknown, or
+ * released meanwhile).
  */
 export async function releaseLeaseOfGoneHolder(
   store: ObjectStore,
   dataset: string,
-  holderGone: LeaseHolderGone,
-  serialize?: SerializeTakeover,
+  takeover: LeaseTakeover,
 ): Promise<MaintenanceLease | undefined> {
   const dead = (lease: MaintenanceLease | undefined): lease is MaintenanceLease =>
-    lease?.owner !== undefined && holderGone(lease);
+    lease?.owner !== undefined && takeover.holderGone(lease);
   if (!dead(await readMaintenanceLease(store, dataset))) return undefined;
-  const takeover = async () => {
-    // Judged again inside the serialization: another taker may have released it and a new holder taken it.
-    const held = await readMaintenanceLease(store, dataset);
-    if (!dead(held)) return undefined;
-    return (await releaseMaintenanceLease(store, dataset, held.lease_id)) === 'released' ? held : undefined;
+  const release = async () => {
+    // Judged again inside the serialization: another taker may have released it and a new holder taken it;
+    // and deleted only as the object judged (a new holder's lease, however soon after, is not).
+    const held = await readTaggedLease(store, dataset);
+    if (!held || !dead(held.lease)) return undefined;
+    return (await deleteLeaseObject(store, dataset, held.etag)) ? held.lease : undefined;
   };
-  return serialize ? serialize(dataset, takeover) : takeover();
+  const released = await (takeover.serialize ? takeover.serialize(dataset, release) : release());
+  if (released) takeover.onTakeover?.(released);
+  return released;
 }
 
 /** Writes the lease where none is: false when the key is taken. */
@@ -187,10 +230,7 @@ export async function acquireMaintenanceLease(
   };
   const body = `${JSON.stringify(lease, null, 2)}\n`;
   if (await createLease(store, options.dataset, body)) return lease;
-  const released =
-    options.holderGone &&
-    (await releaseLeaseOfGoneHolder(store, options.dataset, options.holderGone, options.serializeTakeover));
-  if (released) options.onTakeover?.(released);
+  if (options.takeover) await releaseLeaseOfGoneHolder(store, options.dataset, options.takeover);
   const held = await readMaintenanceLease(store, options.dataset);
   // Our own put landed although its answer was lost, and the SDK's retry found the key taken: the id (random) proves it.
   if (held?.lease_id === lease.lease_id) return lease;
@@ -208,17 +248,19 @@ export async function acquireMaintenanceLease(
 /** The outcome of releasing a lease by id. */
 export type LeaseRelease = 'released' | 'not_held' | 'held_by_another';
 
-/** Deletes the dataset's lease if it is the one named (never another holder's). */
+/**
+ * Deletes the dataset's lease if it is the one named (never another holder's): the object read is deleted only
+ * while it is still there (`deleteIfMatch`), so a lease released and taken by another holder in between stays.
+ */
 export async function releaseMaintenanceLease(
   store: ObjectStore,
   dataset: string,
   leaseId: string,
 ): Promise<LeaseRelease> {
-  const held = await readMaintenanceLease(store, dataset);
+  const held = await readTaggedLease(store, dataset);
   if (!held) return 'not_held';
-  if (held.lease_id !== leaseId) return 'held_by_another';
-  await store.delete('silver', [maintenanceLeaseKey(dataset)]);
-  return 'released';
+  if (held.lease.lease_id !== leaseId) return 'held_by_another';
+  return (await deleteLeaseObject(store, dataset, held.etag)) ? 'released' : 'held_by_another';
 }
 
 /** Runs `work` holding the dataset's lease; releases it afterwards, whatever happened. */

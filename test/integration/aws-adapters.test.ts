@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore, S3StoreError } from '../../adapters/aws/s3-store.ts';
-import { ObjectExistsError, type PartitionSpec } from '../../engine/contract/index.ts';
+import { ObjectChangedError, ObjectExistsError, type PartitionSpec } from '../../engine/contract/index.ts';
 import { gluePartitions, listKeys, skipReason, useLake } from '../support/integration/lake-fixture.ts';
 
 const MiB = 1024 * 1024;
@@ -146,6 +146,29 @@ const MiB = 1024 * 1024;
       store().putBytes('silver', key, 'second', 'application/json', { ifNoneMatch: true }),
     ).rejects.toBeInstanceOf(ObjectExistsError);
     expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('first');
+  });
+
+  it('deleteIfMatch (DeleteObject If-Match): deletes the object read; one replaced since is ObjectChangedError and stays; none there is done', async () => {
+    const fx = lake();
+    const key = '_pending/transactions/conditional.json';
+    await store().putBytes('silver', key, '{"attempt_id":"a"}', 'application/json');
+    const read = await store().getBytesWithEtag('silver', key);
+    expect(Buffer.from(read?.bytes ?? []).toString()).toBe('{"attempt_id":"a"}');
+    expect(read?.etag).toMatch(/^"[0-9a-f]{32}"$/);
+    // The emulator itself compares: a DeleteObject naming another ETag is refused with 412 over HTTP.
+    const wrong = await fx.clients.s3
+      .send(new DeleteObjectCommand({ Bucket: fx.lake.buckets.silver, Key: key, IfMatch: '"0"' }))
+      .catch((e: unknown) => e as { $metadata?: { httpStatusCode?: number } });
+    expect(wrong).toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    await store().deleteIfMatch('silver', key, read!.etag);
+    expect(await store().getBytes('silver', key)).toBeUndefined();
+    await store().deleteIfMatch('silver', key, read!.etag); // no current object: nothing to delete
+
+    await store().putBytes('silver', key, '{"attempt_id":"b"}', 'application/json');
+    const b = await store().getBytesWithEtag('silver', key);
+    await store().putBytes('silver', key, '{"attempt_id":"c"}', 'application/json');
+    await expect(store().deleteIfMatch('silver', key, b!.etag)).rejects.toBeInstanceOf(ObjectChangedError);
+    expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('{"attempt_id":"c"}');
   });
 
   it('listVersions: every version under a prefix across pages, the current one marked, delete markers left out', async () => {

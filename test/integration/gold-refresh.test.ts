@@ -106,6 +106,12 @@ class WatchedStore implements ObjectStore {
   getBytes(zone: Zone, key: string) {
     return this.inner.getBytes(zone, key);
   }
+  getBytesWithEtag(zone: Zone, key: string) {
+    return this.inner.getBytesWithEtag(zone, key);
+  }
+  deleteIfMatch(zone: Zone, key: string, etag: string) {
+    return this.inner.deleteIfMatch(zone, key, etag);
+  }
   copy(zone: Zone, fromKey: string, toKey: string) {
     return this.inner.copy(zone, fromKey, toKey);
   }

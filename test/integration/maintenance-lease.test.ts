@@ -18,9 +18,14 @@ import {
   acquireMaintenanceLease,
   compactDataset,
   ingestObject,
+  readMaintenanceLease,
+  releaseMaintenanceLease,
   withMaintenanceLease,
+  type MaintenanceLease,
   type Manifest,
 } from '../../engine/index.ts';
+import type { ObjectStore } from '../../engine/contract/index.ts';
+import { withOverrides } from '../support/store-faults.ts';
 import { writeTransactionsCsv } from '../../generator/generate.ts';
 import { awsCli } from '../support/integration/aws-cli.ts';
 import { ingestProducerFiles } from '../support/integration/producer-files.ts';
@@ -184,6 +189,31 @@ async function expectEveryRowOnce(fx: LakeFixture, expectedIds: readonly string[
     await drain(fx);
     const manifests = await getManifests(fx, 'transactions');
     expect(manifests.map((m) => [m.source.key, m.rows_valid])).toEqual([['transactions/late.csv', 40]]);
+  });
+
+  it("a holder's release after lake unlock freed its lease and another maintenance took it: the new lease stays (If-Match)", async () => {
+    const fx = lake();
+    const s3 = store(fx);
+    const acquire = (holder: string) =>
+      acquireMaintenanceLease(s3, { dataset: 'transactions', operation: 'compact', holder });
+    const ours = await acquire('slow compaction');
+    let next: MaintenanceLease | undefined;
+    let injected = false;
+    // Between the release's read of the lease and its delete: lake unlock releases it, another compaction takes it.
+    const racing = withOverrides(s3, {
+      getBytesWithEtag: async (...args: Parameters<ObjectStore['getBytesWithEtag']>) => {
+        const read = await s3.getBytesWithEtag(...args);
+        if (!injected) {
+          injected = true;
+          expect(await releaseMaintenanceLease(s3, 'transactions', ours.lease_id)).toBe('released');
+          next = await acquire('next compaction');
+        }
+        return read;
+      },
+    });
+    expect(await releaseMaintenanceLease(racing, 'transactions', ours.lease_id)).toBe('held_by_another');
+    expect((await readMaintenanceLease(s3, 'transactions'))?.lease_id).toBe(next?.lease_id);
+    expect(await releaseMaintenanceLease(s3, 'transactions', next!.lease_id)).toBe('released');
   });
 
   it('a stale lease (its holder crashed) is never taken over: compact --aws names it and the command that releases it', async () => {

@@ -225,7 +225,7 @@ afterAll(() => removeSynthOutputs());
         expect.arrayContaining([
           'Glue:BatchCreatePartition',
           'Glue:GetTable',
-          'S3:DeleteObjects',
+          'S3:DeleteObject', // the conditional delete of its own intent record (If-Match)
           'S3:GetObject',
           'S3:PutObject',
         ]),

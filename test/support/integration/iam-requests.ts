@@ -204,6 +204,11 @@ function s3Requests(call: RecordedCall, env: RequestEnvironment, origin: string)
           context: versionKey(i.VersionId),
           origin,
         },
+        // A conditional delete on an ETag (If-Match) also needs s3:GetObject on the object (S3 user guide,
+        // "How to perform conditional deletes").
+        ...(typeof i.IfMatch === 'string' && i.IfMatch !== '*'
+          ? [{ action: 's3:GetObject', resource: objectArn(i.Key), context: versionKey(undefined), origin }]
+          : []),
       ];
     case 'DeleteObjects': {
       // Authorized per object, as s3:DeleteObject(Version).

@@ -94,23 +94,32 @@ describe('maintenance lease', () => {
     expect((await readMaintenanceLease(store, 'd'))?.owner).toEqual(owner);
     // Alive (or cannot tell): refused as before.
     await expect(
-      acquireMaintenanceLease(store, { dataset: 'd', operation: 'compact', holder: 'b', holderGone: () => false }),
+      acquireMaintenanceLease(store, {
+        dataset: 'd',
+        operation: 'compact',
+        holder: 'b',
+        takeover: { holderGone: () => false },
+      }),
     ).rejects.toThrow(new RegExp(`the erasure ${dead.lease_id} by a, pid 424242 holds the maintenance lease`));
     const released: string[] = [];
     const taken = await acquireMaintenanceLease(store, {
       dataset: 'd',
       operation: 'compact',
       holder: 'b',
-      holderGone: (l) => l.owner?.pid === 424242,
-      onTakeover: (l) => released.push(l.lease_id),
+      takeover: { holderGone: (l) => l.owner?.pid === 424242, onTakeover: (l) => released.push(l.lease_id) },
     });
     expect(released).toEqual([dead.lease_id]);
     expect((await readMaintenanceLease(store, 'd'))?.lease_id).toBe(taken.lease_id);
     // A lease naming no process (AWS) is never judged dead, whatever holderGone says.
     await expect(
-      acquireMaintenanceLease(store, { dataset: 'd', operation: 'erase', holder: 'c', holderGone: () => true }),
+      acquireMaintenanceLease(store, {
+        dataset: 'd',
+        operation: 'erase',
+        holder: 'c',
+        takeover: { holderGone: () => true },
+      }),
     ).rejects.toThrow(/holds the maintenance lease/);
-    expect(await releaseLeaseOfGoneHolder(store, 'd', () => true)).toBeUndefined();
+    expect(await releaseLeaseOfGoneHolder(store, 'd', { holderGone: () => true })).toBeUndefined();
     expect((await readMaintenanceLease(store, 'd'))?.lease_id).toBe(taken.lease_id);
   });
 });

@@ -1,11 +1,14 @@
-/** The local store's bronze writes: create-only and atomic, checked against the planned hash. */
+/** The local store's bronze writes: create-only and atomic, checked against the planned hash; its conditional delete. */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { LocalObjectStore, SourceChangedError } from '../../../../adapters/local/local-store.ts';
-import { ObjectExistsError } from '../../../../engine/contract/index.ts';
+import { ObjectChangedError, ObjectExistsError } from '../../../../engine/contract/index.ts';
+import { ownerToken } from '../../../../adapters/local/process-owner.ts';
+import { withOverrides } from '../../../support/store-faults.ts';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
@@ -141,5 +144,80 @@ describe('LocalObjectStore.putStream', () => {
       /the producer failed/,
     );
     expect(await readdir(join(root, 'lake', 'silver', '_staging', 't', 's'))).toEqual(['text.txt']);
+  });
+});
+
+describe('LocalObjectStore.deleteIfMatch', () => {
+  const KEY = '_maintenance/leases/transactions.json';
+  const text = async () => (await store.getBytes('silver', KEY)) && (await readFile(store.path('silver', KEY), 'utf8'));
+
+  it('deletes the object read; refuses one written since (ObjectChangedError, nothing deleted); none there is done', async () => {
+    await store.putBytes('silver', KEY, '{"lease_id":"a"}');
+    const read = await store.getBytesWithEtag('silver', KEY);
+    expect(read?.etag).toBe(`"${md5('{"lease_id":"a"}')}"`); // the MD5 of the bytes, quoted, as S3 gives it
+    await store.deleteIfMatch('silver', KEY, read!.etag);
+    expect(await store.getBytesWithEtag('silver', KEY)).toBeUndefined();
+    await store.deleteIfMatch('silver', KEY, read!.etag); // nothing there: nothing to delete
+
+    await store.putBytes('silver', KEY, '{"lease_id":"b"}');
+    const b = await store.getBytesWithEtag('silver', KEY);
+    await store.putBytes('silver', KEY, '{"lease_id":"c"}');
+    const refused = await store.deleteIfMatch('silver', KEY, b!.etag).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ObjectChangedError);
+    expect(await text()).toBe('{"lease_id":"c"}');
+  });
+
+  /**
+   * A put started between the comparison and the unlink (injected there, through the store's own read) must not
+   * land before the unlink: it would be deleted in place of the object compared. It is given time to land (it
+   * would, without the key's lock), then the delete goes on; the put lands after it.
+   */
+  async function putDuringComparison(put: (s: LocalObjectStore) => Promise<void>): Promise<void> {
+    let injected: Promise<void> | undefined;
+    const racing = withOverrides(store, {
+      getBytes: async (...args: Parameters<LocalObjectStore['getBytes']>) => {
+        const bytes = await store.getBytes(...args);
+        if (!injected) {
+          injected = put(store);
+          await Promise.race([injected, setTimeout(300)]);
+        }
+        return bytes;
+      },
+    });
+    const read = await store.getBytesWithEtag('silver', KEY);
+    await racing.deleteIfMatch('silver', KEY, read!.etag);
+    await injected;
+  }
+
+  it('a put replacing the object meanwhile lands after the delete, never deleted in its place', async () => {
+    await store.putBytes('silver', KEY, '{"lease_id":"ours"}');
+    await putDuringComparison((s) => s.putBytes('silver', KEY, '{"lease_id":"theirs"}'));
+    expect(await text()).toBe('{"lease_id":"theirs"}');
+  });
+
+  it('atomic against the create-only path: a lease released by another (plain delete) and taken again meanwhile stays', async () => {
+    await store.putBytes('silver', KEY, '{"lease_id":"ours"}');
+    await putDuringComparison(async (s) => {
+      await s.delete('silver', [KEY]); // e.g. a manual release
+      await s.putBytes('silver', KEY, '{"lease_id":"new holder"}', undefined, { ifNoneMatch: true });
+    });
+    expect(await text()).toBe('{"lease_id":"new holder"}');
+  });
+
+  it('leaves no lock behind; a delete lock and a put marker left by killed processes are neither waited for', async () => {
+    await store.putBytes('silver', KEY, '{}');
+    const locks = join(root, 'lake', 'locks', 'objects');
+    expect(await readdir(locks)).toEqual([]);
+    const name = createHash('sha256').update(`silver/${KEY}`).digest('hex').slice(0, 40);
+    const gone = 2 ** 22 + 1; // above Linux's largest pid: no such process
+    const dead = { pid: gone, host: hostname(), process_started_at: '', acquired_at: '', nonce: 'x' };
+    await writeFile(join(locks, `${name}.delete.lock`), JSON.stringify(dead));
+    await store.putBytes('silver', KEY, '{"lease_id":"a"}'); // the put takes the dead delete lock over
+    const read = await store.getBytesWithEtag('silver', KEY);
+    const token = ownerToken().replace(/^\d+-/, `${gone}-`);
+    await writeFile(join(locks, `${name}.put.${token}.tmp`), '');
+    await store.deleteIfMatch('silver', KEY, read!.etag);
+    expect(await store.getBytes('silver', KEY)).toBeUndefined();
+    expect(await readdir(locks)).toEqual([]);
   });
 });

@@ -1,0 +1,112 @@
+/**
+ * The local store's per-key locks, in `<lake>/locks/objects/`: a put's last step (the rename or link that makes
+ * its object appear under the key) against a conditional delete's compare-and-unlink. Puts share (they never
+ * wait for each other, however long one is held up); a conditional delete is exclusive: it waits until no put
+ * of the key is in its last step, and none starts one until it is done.
+ *
+ * A put announces itself with a marker file (`<key hash>.put.<owner token>.tmp`), then looks for the delete's
+ * lock (`<key hash>.delete.lock`, a file-lock.ts lock); a delete takes that lock, then waits for the markers to
+ * go. Of a put and a delete starting together one always sees the other: the put's marker exists before it
+ * looks for the lock, and the lock exists before the delete looks for markers. A marker left by a killed
+ * process (its pid gone on this machine, or older than 10 s) is not waited for; a delete's lock left by one is
+ * taken over as file-lock.ts takes over any lock.
+ */
+import { createHash } from 'node:crypto';
+import { access, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { withFileLock } from './file-lock.ts';
+import { hostTag, ownerToken, parseOwnerToken, processAlive } from './process-owner.ts';
+
+/** How long a put or a delete waits for the other side before it fails. */
+const WAIT_MS = 30_000;
+/** A lock or marker untouched this long, of an owner that cannot be judged here, is abandoned (they are held for ms). */
+const ABANDONED_MS = 10_000;
+
+/** A key's lock or put marker could not be had in time: another process holds it, alive. */
+export class KeyLockTimeoutError extends Error {
+  constructor(readonly key: string) {
+    super(`the lock of ${key} stayed held for ${WAIT_MS / 1000} s by another process; nothing was changed`);
+    this.name = 'KeyLockTimeoutError';
+  }
+}
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+export class KeyLocks {
+  private ready: Promise<unknown> | undefined;
+
+  constructor(readonly dir: string) {}
+
+  private async base(zone: string, key: string): Promise<string> {
+    this.ready ??= mkdir(this.dir, { recursive: true });
+    await this.ready;
+    return join(this.dir, createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 40));
+  }
+
+  /** Runs a put's last step (`work`: a rename or a link) while no conditional delete of the key runs. */
+  async put<T>(zone: string, key: string, work: () => Promise<T>): Promise<T> {
+    const base = await this.base(zone, key);
+    const marker = `${base}.put.${ownerToken()}.tmp`;
+    const lock = `${base}.delete.lock`;
+    for (;;) {
+      await writeFile(marker, '');
+      if (!(await exists(lock))) break;
+      await rm(marker, { force: true });
+      // A delete runs: waited for (one left by a killed process is taken over and released), then again.
+      await withFileLock(lock, async () => {}, { waitMs: WAIT_MS, staleMs: ABANDONED_MS });
+    }
+    try {
+      return await work();
+    } finally {
+      await rm(marker, { force: true });
+    }
+  }
+
+  /** Runs a conditional delete (`work`: compare, then unlink) alone: no other delete, no put's last step meanwhile. */
+  async delete<T>(zone: string, key: string, work: () => Promise<T>): Promise<T> {
+    const base = await this.base(zone, key);
+    return withFileLock(
+      `${base}.delete.lock`,
+      async () => {
+        await this.putsDone(base, `${zone}/${key}`);
+        return work();
+      },
+      { waitMs: WAIT_MS, staleMs: ABANDONED_MS },
+    );
+  }
+
+  /** Waits until no live put of the key is in its last step; markers of killed processes are removed. */
+  private async putsDone(base: string, key: string): Promise<void> {
+    const prefix = `${base.slice(this.dir.length + 1)}.put.`;
+    const deadline = Date.now() + WAIT_MS;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      let live = 0;
+      for (const name of await readdir(this.dir)) {
+        if (!name.startsWith(prefix)) continue;
+        const path = join(this.dir, name);
+        if (await abandoned(path, name)) await rm(path, { force: true });
+        else live++;
+      }
+      if (live === 0) return;
+      if (Date.now() >= deadline) throw new KeyLockTimeoutError(key);
+      await sleep(pause);
+    }
+  }
+}
+
+/**
+ * A put marker whose process is gone (on this machine), or older than ABANDONED_MS whoever wrote it: a put's last
+ * step takes microseconds, so such a marker is of a killed process (or a reused pid) — or of one stopped in that
+ * step for 10 s, which then is no longer waited for.
+ */
+async function abandoned(path: string, name: string): Promise<boolean> {
+  const owner = parseOwnerToken(name, '.tmp');
+  if (owner && owner.hostTag === hostTag() && !processAlive(owner.pid)) return true;
+  const s = await stat(path).catch(() => undefined);
+  return !s || Date.now() - s.mtimeMs > ABANDONED_MS;
+}
