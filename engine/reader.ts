@@ -16,7 +16,7 @@ import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
-import { listFieldCountMismatches } from './sources/field-counts.ts';
+import { listFieldCountMismatches, type FieldCountMismatches } from './sources/field-counts.ts';
 import { scanRecords, writeChunk, type ChunkLimits, type OversizeRecord, type RecordScan } from './sources/records.ts';
 import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
@@ -134,6 +134,8 @@ export async function findMalformed(
   scan: InputScan,
   readerRows: number,
   limits: RejectsLimits = DEFAULT_REJECTS_LIMITS,
+  /** The field-count listing of `path`, when it was started earlier (`listFieldCounts`). */
+  listing?: Promise<FieldCountMismatches | undefined>,
 ): Promise<Malformed> {
   const skipped = scan.expectedRows - readerRows;
   if (skipped === 0 && scan.quotingClean) return { files: [], count: 0, chunked: false };
@@ -142,7 +144,13 @@ export async function findMalformed(
   const heldBytes = skipped * (scan.maxRecordBytes + REJECT_OVERHEAD_BYTES);
   const onePass = scan.quotingClean && skipped < limits.rejectsPerPass && heldBytes < limits.rejectBytesPerPass;
   if (onePass) {
-    const listed = await fieldCountRejectsPass(settings, contract, path, workDir, scan, skipped);
+    const listed = await fieldCountRejectsPass(
+      settings,
+      contract,
+      workDir,
+      skipped,
+      listing ?? listFieldCounts(contract, path, scan, limits),
+    );
     if (listed) return { files: listed.files, count: listed.malformed, chunked: false };
   }
   let rejects = onePass ? await rejectsPass(settings, contract, path, workDir) : undefined;
@@ -229,17 +237,33 @@ async function readRejects(
  * a small file, and the reader reads that file storing its rejects — so the details are the reader's own. Undefined, for the full pass to run, when the text is not UTF-8 (the reader rejects such
  * records too), its quoting or line ends are not what the scan vouches for, or the counts disagree.
  */
+/**
+ * Starts listing the records of `path` whose field count is wrong (up to the one-pass rejects limits), when
+ * its scan says the list can stand for the reader's rejects (CSV, clean quoting, one line-end style);
+ * undefined otherwise. The listing is JavaScript: started before the main pass, it runs while DuckDB reads.
+ */
+export function listFieldCounts(
+  contract: DatasetContract,
+  path: string,
+  scan: InputScan,
+  limits: RejectsLimits = DEFAULT_REJECTS_LIMITS,
+): Promise<FieldCountMismatches | undefined> | undefined {
+  const { crlf, lf, bareCr } = scan.lineEnds;
+  if (contract.source.format !== 'csv' || !scan.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0) return undefined;
+  return listFieldCountMismatches(path, contract.source.delimiter, {
+    records: limits.rejectsPerPass,
+    bytes: limits.rejectBytesPerPass,
+  });
+}
+
 async function fieldCountRejectsPass(
   settings: DuckDbSettings,
   contract: DatasetContract,
-  path: string,
   workDir: string,
-  scan: InputScan,
   skipped: number,
+  listing: Promise<FieldCountMismatches | undefined> | undefined,
 ): Promise<Pick<Rejects, 'files' | 'malformed'> | undefined> {
-  const { crlf, lf, bareCr } = scan.lineEnds;
-  if (contract.source.format !== 'csv' || !scan.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0) return undefined;
-  const listed = await listFieldCountMismatches(path, contract.source.delimiter, skipped);
+  const listed = await listing;
   if (listed?.records.length !== skipped) return undefined;
   const text = join(workDir, 'field-count-rejects.txt');
   const numbers = join(workDir, 'field-count-records.csv');

@@ -15,6 +15,7 @@ import { EngineInvariantError, FileReason, FileRejection, RowReason } from './re
 import {
   DEFAULT_REJECTS_LIMITS,
   findMalformed,
+  listFieldCounts,
   scanInput,
   type InputScan,
   type NumberedOversizeRecord,
@@ -102,6 +103,8 @@ interface ChunkOutput {
   reasons: Record<string, number>;
   header: HeaderMatch;
   rejectsInChunks: boolean;
+  /** Records the reader could not read (found by the rejects pass). */
+  malformedRecords: number;
 }
 
 /** The input made ready for the reader: records over the limit cut out, their first bytes kept. */
@@ -170,16 +173,20 @@ async function transformChunk(
   contract: DatasetContract,
   stamp: RunStamp,
   piiSalt: string,
-  text: { path: string; scan: InputScan; samplePath: string },
+  text: { path: string; scan: InputScan; samplePath: string; expectMalformed?: boolean },
   dir: string,
   limits: RejectsLimits,
 ): Promise<ChunkOutput> {
   const session = { ...settings, threads: 1, tempDirectory: join(dir, 'spill') };
   const { scan } = text;
+  // Where earlier chunks had malformed records this one likely has too: its records with a wrong field count
+  // are listed on the JavaScript thread while DuckDB's one thread reads (else only once the read says so).
+  const listing = text.expectMalformed ? listFieldCounts(contract, text.path, scan, limits) : undefined;
+  listing?.catch(() => {}); // awaited below, or not needed when nothing was skipped
   const routed = await withDuckDb(session, 'writing silver', (db) =>
     writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath),
   );
-  const malformed = await findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits);
+  const malformed = await findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing);
   if (routed.readerRows + malformed.count !== scan.expectedRows) {
     throw new FileRejection(
       FileReason.UNREADABLE,
@@ -218,6 +225,7 @@ async function transformChunk(
     reasons,
     header: routed.header,
     rejectsInChunks: malformed.chunked,
+    malformedRecords: malformed.count,
   };
 }
 
@@ -323,6 +331,7 @@ async function transformChunks(
   if (!worthChunking(text, (await stat(text.path)).size, options.chunking)) return onePass();
   try {
     // Each chunk is written when its turn comes: at most `parallelism` copies are on disk at once.
+    let malformedSeen = false;
     return await inPool(text.scan.chunks, options.parallelism, async (chunk, i) => {
       const dir = await dirOf(i);
       const path = join(dir, 'input.txt');
@@ -333,10 +342,11 @@ async function transformChunks(
         contract,
         stamp,
         piiSalt,
-        { path, scan, samplePath: options.keySamplePath ?? text.path },
+        { path, scan, samplePath: options.keySamplePath ?? text.path, expectMalformed: malformedSeen },
         dir,
         options.rejectsLimits,
       );
+      malformedSeen ||= output.malformedRecords > 0;
       await rm(path, { force: true });
       return output;
     });

@@ -97,25 +97,32 @@ describe('the byte scan plans chunks', () => {
     const dir = await mkdtemp(join(tmpdir(), 'fields-'));
     const path = join(dir, 'in.csv');
     await writeFile(path, 'a,b,c\n1,2,3\n1,2\n\n"1,x","2\n,y",3\n1,2,3,4\r\n"1"",""",2,3\n1');
-    const listed = await listFieldCountMismatches(path, ',', 10);
+    const listed = await listFieldCountMismatches(path, ',', { records: 10, bytes: 1 << 20 });
     expect(listed?.header.toString()).toBe('a,b,c\n');
     expect(listed?.records.map((r) => ({ record: r.record, text: r.bytes.toString() }))).toEqual([
       { record: 2, text: '1,2\n' },
       { record: 5, text: '1,2,3,4\r\n' },
       { record: 7, text: '1' },
     ]);
-    // Over the limit: not listed at all (the caller reads the whole text instead).
-    expect(await listFieldCountMismatches(path, ',', 2)).toBeUndefined();
+    // Over a limit: not listed at all (the caller reads the whole text instead).
+    expect(await listFieldCountMismatches(path, ',', { records: 2, bytes: 1 << 20 })).toBeUndefined();
+    expect(await listFieldCountMismatches(path, ',', { records: 10, bytes: 8 })).toBeUndefined();
     // Records and characters across read buffers (1 MiB): a long record, then a character cut by the boundary.
     const long = `x,${'é'.repeat(600_000)}`;
     await writeFile(path, `a,b\n${long}\n1\n`);
-    expect((await listFieldCountMismatches(path, ',', 10))?.records.map((r) => r.bytes.toString())).toEqual(['1\n']);
+    expect(
+      (await listFieldCountMismatches(path, ',', { records: 10, bytes: 1 << 20 }))?.records.map((r) =>
+        r.bytes.toString(),
+      ),
+    ).toEqual(['1\n']);
     await writeFile(path, `a,b\n1,${'x'.repeat((1 << 20) - 7)}é\n2\n`);
-    expect((await listFieldCountMismatches(path, ',', 10))?.records.map((r) => r.record)).toEqual([2]);
+    expect(
+      (await listFieldCountMismatches(path, ',', { records: 10, bytes: 1 << 20 }))?.records.map((r) => r.record),
+    ).toEqual([2]);
     await writeFile(path, Buffer.concat([Buffer.from('a,b\n1,'), Buffer.from([0xe9]), Buffer.from('\n2\n')]));
-    expect(await listFieldCountMismatches(path, ',', 10)).toBeUndefined();
+    expect(await listFieldCountMismatches(path, ',', { records: 10, bytes: 1 << 20 })).toBeUndefined();
     await writeFile(path, Buffer.concat([Buffer.from('a,b\n1,'), Buffer.from([0xe2, 0x82])]));
-    expect(await listFieldCountMismatches(path, ',', 10)).toBeUndefined();
+    expect(await listFieldCountMismatches(path, ',', { records: 10, bytes: 1 << 20 })).toBeUndefined();
   });
 
   it('cuts only where a record ends, repeats the header, and says where each chunk starts', async () => {
