@@ -27,8 +27,8 @@ export function quarantineRowSelect(
 /** Quarantine rows are wide and unbounded (original values, details): small row groups keep the writer's buffer small (20,000 rows of 2 KB records ran out of memory). */
 export const QUARANTINE_ROW_GROUP_SIZE = 2_048;
 
-/** What a rejected row carries through the routed pass (as JSON in a scratch column): `rejected` and its ordinal. */
-export const rejectedPayloadSql = `CAST(to_json(struct_insert(rejected, ordinal := ordinal)) AS VARCHAR)`;
+/** What a rejected row carries through the routed pass (as JSON in a scratch column): `__rejected` and its ordinal. */
+export const rejectedPayloadSql = `CAST(to_json(struct_insert(__rejected, ordinal := __ordinal)) AS VARCHAR)`;
 
 /**
  * Views for the quarantine session: `rejected` (each rejected row's ordinal, reasons, details and raw

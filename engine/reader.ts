@@ -247,13 +247,13 @@ export function listFieldCounts(
   path: string,
   scan: InputScan,
   limits: RejectsLimits = DEFAULT_REJECTS_LIMITS,
+  signal?: AbortSignal,
 ): Promise<FieldCountMismatches | undefined> | undefined {
   const { crlf, lf, bareCr } = scan.lineEnds;
   if (contract.source.format !== 'csv' || !scan.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0) return undefined;
-  return listFieldCountMismatches(path, contract.source.delimiter, {
-    records: limits.rejectsPerPass,
-    bytes: limits.rejectBytesPerPass,
-  });
+  if (Buffer.byteLength(contract.source.delimiter) !== 1) return undefined; // the loop compares single bytes
+  const limit = { records: limits.rejectsPerPass, bytes: limits.rejectBytesPerPass };
+  return listFieldCountMismatches(path, contract.source.delimiter, limit, signal);
 }
 
 async function fieldCountRejectsPass(
@@ -271,16 +271,17 @@ async function fieldCountRejectsPass(
   // The small file's i-th record (the reader's line less the header) is the text's record `r.record`.
   await writeFile(numbers, listed.records.map((r, i) => `${i + 1},${r.record}\n`).join(''));
   const file = join(workDir, 'malformed-000000.parquet');
-  const { rows, malformed } = await readRejects(
-    settings,
-    contract,
-    text,
-    0,
-    file,
-    'finding malformed records',
-    numbers,
-  );
-  await rm(text, { force: true });
+  let read: { rows: number; malformed: number };
+  try {
+    read = await readRejects(settings, contract, text, 0, file, 'finding malformed records', numbers);
+  } catch (e) {
+    // The listed records are read apart from their text; whatever the reader makes of that, the full pass decides.
+    if (e instanceof FileRejection) return undefined;
+    throw e;
+  } finally {
+    await rm(text, { force: true });
+  }
+  const { rows, malformed } = read;
   // Every listed record must be one the reader rejects, and nothing else: else the full pass decides.
   if (rows !== 0 || malformed !== skipped) return undefined;
   return { files: [file], malformed };

@@ -48,17 +48,19 @@ export const SILVER_ROW_GROUP_SIZE = 20_480;
  */
 const ROUTES = { rejected: '#rejected', skipped: '#skipped' } as const;
 const ROUTE_COLUMN = '__route';
+/** Silver footers rewritten at once. */
+const REWRITES_AT_ONCE = 8;
 /** The scratch column a rejected row's payload travels in (NULL for valid rows; dropped from silver files). */
 const PAYLOAD_COLUMN = '__payload';
 
 function routeAndPartitions(contract: DatasetContract): { select: string[]; names: string[] } {
   const skippedOr = (valid: string): string =>
-    `CASE WHEN is_valid THEN ${valid} WHEN NOT is_valid THEN '${ROUTES.rejected}' ELSE '${ROUTES.skipped}' END`;
+    `CASE WHEN __is_valid THEN ${valid} WHEN NOT __is_valid THEN '${ROUTES.rejected}' ELSE '${ROUTES.skipped}' END`;
   if (contract.partitionBy.length === 0)
     return { select: [`${skippedOr("'valid'")} AS ${ROUTE_COLUMN}`], names: [ROUTE_COLUMN] };
   const select = contract.partitionBy.map((p, i) => {
     const value = partitionExpression(p, ident(p.source));
-    return `${i === 0 ? skippedOr(value) : `CASE WHEN is_valid THEN ${value} END`} AS ${ident(p.name)}`;
+    return `${i === 0 ? skippedOr(value) : `CASE WHEN __is_valid THEN ${value} END`} AS ${ident(p.name)}`;
   });
   return { select, names: contract.partitionBy.map((p) => p.name) };
 }
@@ -116,12 +118,12 @@ export async function writeRouted(
   });
   const columns = contract.columns.filter((c) => c.pii !== 'drop').map((c) => ident(c.name));
   // Rejected rows carry what their quarantine row is built from; silver files lose this column below.
-  const payload = `CASE WHEN NOT is_valid THEN ${rejectedPayloadSql} END AS ${ident(PAYLOAD_COLUMN)}`;
+  const payload = `CASE WHEN NOT __is_valid THEN ${rejectedPayloadSql} END AS ${ident(PAYLOAD_COLUMN)}`;
   const routing = routeAndPartitions(contract);
   // Rows are numbered as read (one thread, input order): a rejected row's ordinal among the reader's rows.
   await db.run(`CREATE TEMP SEQUENCE ordinal START 1`);
   const select = `SELECT ${[...columns, payload, ...routing.select].join(', ')}
-    FROM (SELECT *, nextval('ordinal') AS ordinal FROM (${typedRowsSql(contract, header.bindings, source, piiSalt)}))`;
+    FROM (SELECT *, nextval('ordinal') AS __ordinal FROM (${typedRowsSql(contract, header.bindings, source, piiSalt)}))`;
   const options = [
     `FORMAT parquet`,
     `COMPRESSION zstd`,
@@ -160,13 +162,17 @@ export async function writeRouted(
             )
           )[0]?.n,
         );
-  // Silver files get their lineage: the payload column (all NULL in them) out, the run's constants in.
+  // Silver files get their lineage: the payload column (all NULL in them) out, the run's constants in. A few
+  // at a time: a chunk may touch thousands of partitions (open files, footers in memory).
   const lineage = lineageColumns(stamp);
-  await Promise.all(
-    [...byPartition.values()]
-      .flat()
-      .map((file) => rewriteParquetColumns(file, { drop: [PAYLOAD_COLUMN], append: lineage })),
-  );
+  const silverFiles = [...byPartition.values()].flat();
+  for (let i = 0; i < silverFiles.length; i += REWRITES_AT_ONCE) {
+    await Promise.all(
+      silverFiles
+        .slice(i, i + REWRITES_AT_ONCE)
+        .map((file) => rewriteParquetColumns(file, { drop: [PAYLOAD_COLUMN], append: lineage })),
+    );
+  }
   const partitions: RoutedPartition[] = [];
   for (const [id, partFiles] of byPartition) {
     const values = id === '' ? [] : id.split('/');

@@ -169,11 +169,12 @@ export function validatedRelation(contract: DatasetContract, bindings: ColumnBin
 export const typedColumn = (c: ColumnContract): string => typedName(c);
 
 /**
- * The typed rows: one per record in file order, the typed silver columns, `is_valid` (NULL for skipped
- * lines), and for invalid rows `rejected` — what their quarantine row is built from later, over the rejected
+ * The typed rows: one per record in file order, the typed silver columns, `__is_valid` (NULL for skipped
+ * lines), and for invalid rows `__rejected` — what their quarantine row is built from later, over the rejected
  * rows only (`rejectionSql`): the record's original values, each contract column's field text as read, and
  * why the record is malformed when it is. Reasons and details are not computed here: their list functions
  * cost as much per row batch as the typing itself, and 99% of the batches hold few or no rejected rows.
+ * The engine's own names start with `__`, which no contract column can (lower snake_case): no collision.
  */
 export function typedRowsSql(
   contract: DatasetContract,
@@ -192,8 +193,8 @@ export function typedRowsSql(
     ? `CASE WHEN ${source.malformed.condition} THEN ${sqlString(source.malformed.detail)} END`
     : 'CAST(NULL AS VARCHAR)';
   const fields = contract.columns.map((c) => fieldName(c));
-  return `SELECT ${outputs.join(', ')}, is_valid,
-  CASE WHEN NOT is_valid THEN {'raw_record': CAST(${source.original} AS VARCHAR), 'malformed': ${malformed}, 'fields': [${fields.join(', ')}]} END AS rejected
+  return `SELECT ${outputs.join(', ')}, is_valid AS __is_valid,
+  CASE WHEN NOT is_valid THEN {'raw_record': CAST(${source.original} AS VARCHAR), 'malformed': ${malformed}, 'fields': [${fields.join(', ')}]} END AS __rejected
 FROM ${validatedRelation(contract, bindings, source)}`;
 }
 

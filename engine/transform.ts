@@ -18,10 +18,11 @@ import {
   listFieldCounts,
   scanInput,
   type InputScan,
+  type Malformed,
   type NumberedOversizeRecord,
   type RejectsLimits,
 } from './reader.ts';
-import { MIXED_LINE_ENDS, writeRouted, type RoutedPartition } from './routed.ts';
+import { MIXED_LINE_ENDS, writeRouted, type RoutedOutput, type RoutedPartition } from './routed.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
 import { writeChunk, type ByteChunk } from './sources/records.ts';
@@ -181,12 +182,21 @@ async function transformChunk(
   const { scan } = text;
   // Where earlier chunks had malformed records this one likely has too: its records with a wrong field count
   // are listed on the JavaScript thread while DuckDB's one thread reads (else only once the read says so).
-  const listing = text.expectMalformed ? listFieldCounts(contract, text.path, scan, limits) : undefined;
-  listing?.catch(() => {}); // awaited below, or not needed when nothing was skipped
-  const routed = await withDuckDb(session, 'writing silver', (db) =>
-    writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath),
-  );
-  const malformed = await findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing);
+  const unneeded = new AbortController();
+  const listing = text.expectMalformed
+    ? listFieldCounts(contract, text.path, scan, limits, unneeded.signal)
+    : undefined;
+  listing?.catch(() => {}); // awaited below, or stopped when not needed
+  let routed: RoutedOutput;
+  let malformed: Malformed;
+  try {
+    routed = await withDuckDb(session, 'writing silver', (db) =>
+      writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath),
+    );
+    malformed = await findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing);
+  } finally {
+    unneeded.abort(); // a listing still running was not needed (nothing skipped, or the pass failed)
+  }
   if (routed.readerRows + malformed.count !== scan.expectedRows) {
     throw new FileRejection(
       FileReason.UNREADABLE,

@@ -29,10 +29,13 @@ export async function listFieldCountMismatches(
   path: string,
   delimiter: string,
   limit: { records: number; bytes: number },
+  /** Stops the listing (it then gives undefined), e.g. when the reader turned out to skip nothing. */
+  signal?: AbortSignal,
 ): Promise<FieldCountMismatches | undefined> {
   const lister = new MismatchLister(delimiter.charCodeAt(0), limit);
   let pendingUtf8 = Buffer.alloc(0);
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    if (signal?.aborted) return undefined;
     const bytes = pendingUtf8.length > 0 ? Buffer.concat([pendingUtf8, chunk]) : chunk;
     const whole = completeUtf8Prefix(bytes);
     if (!isUtf8(bytes.subarray(0, whole))) return undefined;

@@ -131,6 +131,44 @@ describe('contract features that need care', () => {
     expect(m.partitions.map((p) => p.prefix)).toEqual(['accounts/part=EU-west/']);
   });
 
+  it('columns may bear the names the engine uses inside its SQL (is_valid, rejected, ordinal): the engine keeps its own apart', async () => {
+    const contract = parseContract(
+      {
+        ...base,
+        name: 'flags',
+        bronzePrefix: 'flags/',
+        columns: [
+          { name: 'ordinal', type: 'bigint', required: true },
+          { name: 'rejected', type: 'boolean', required: true },
+          { name: 'is_valid', type: 'string' },
+        ],
+        partitionBy: [{ name: 'rejected_flag', source: 'rejected', transform: 'identity' }],
+      },
+      'flags.json',
+    );
+    const lake = await createTestLake(new ContractRegistry([contract]));
+    const m = await lake.ingest(
+      'flags/f.csv',
+      'ordinal,rejected,is_valid\n7,true,x\nnine,false,y\n8,maybe,z\n9,false\n',
+    );
+    expect(m).toMatchObject({
+      status: 'succeeded',
+      rows_in: 4,
+      rows_valid: 1,
+      rows_quarantined: 3,
+      reasons: { INVALID_ORDINAL: 1, INVALID_REJECTED: 1, MALFORMED_ROW: 1 },
+    });
+    expect((await lake.silverRows('flags', 'ordinal')).map((r) => [r.ordinal, r.rejected, r.is_valid])).toEqual([
+      ['7', true, 'x'],
+    ]);
+    const quarantine = await lake.quarantineRows('flags');
+    expect(quarantine.map((q) => [q.record_number, q.reasons])).toEqual([
+      [2, ['INVALID_ORDINAL']],
+      [3, ['INVALID_REJECTED']],
+      [4, ['MALFORMED_ROW']],
+    ]);
+  });
+
   it('PII values are redacted in quarantine details and original values (CSV)', async () => {
     const contract = parseContract({ ...base, name: 'people', bronzePrefix: 'people/' }, 'people.json');
     const lake = await createTestLake(new ContractRegistry([contract]));
