@@ -1,13 +1,13 @@
 /**
  * The intent record of a publish (`silver/_pending/<dataset>/<source id>.json`, engine/ingest.ts `publish`):
  * several deliveries of one source may write it in turn, and a maintenance must keep seeing the record of every
- * publish in progress. So an attempt only ever deletes its own record, as the very object it read back
- * (`ObjectStore.deleteIfMatch` on that read's entity tag, S3 `If-Match`) — never by a read, a check and a plain
- * delete, between which a concurrent delivery may have written its own.
+ * publish in progress. So an attempt only ever deletes or replaces its own record, as the very object it read back
+ * (`ObjectStore.deleteIfMatch`, `putBytes` `ifMatch`, on that read's entity tag, S3 `If-Match`) — never by a
+ * read, a check and a plain delete or put, between which a concurrent delivery may have written its own.
  */
 import { randomBytes } from 'node:crypto';
 import type { PendingIngest } from './manifest.ts';
-import { ObjectChangedError, ObjectExistsError, type ObjectStore } from './ports.ts';
+import { ObjectChangedError, type ObjectStore } from './ports.ts';
 
 /** An intent record as read, with the entity tag of the object read (undefined `record`: not JSON). */
 export interface ReadIntent {
@@ -50,7 +50,9 @@ export async function deleteIntentAsRead(store: ObjectStore, key: string, read: 
  * Takes back an intent record this attempt wrote (`written`, its text): the record it replaced is put back (its
  * keys are still to be cleaned by a later run), or — `replaced` undefined — the key is left empty. Only while
  * the record is still this attempt's own: a concurrent delivery of the same source may have written its own
- * since, and a maintenance must keep seeing that one.
+ * since, and a maintenance must keep seeing that one. The put-back is one step — the replaced record written over
+ * ours only while the key still holds ours (`putBytes` `ifMatch`, S3 `If-Match`) — so a process killed during it
+ * leaves either record, never the key empty.
  */
 export async function withdrawIntent(
   store: ObjectStore,
@@ -60,12 +62,13 @@ export async function withdrawIntent(
 ): Promise<void> {
   const now = await readIntent(store, key);
   if (!now || now.text !== written) return;
-  // Deleted as read, then the replaced record put back create-only: another delivery's record, written at any
-  // moment in between, stays as it is.
-  if (!(await deleteIntentAsRead(store, key, now)) || !replaced) return;
+  if (!replaced) {
+    await deleteIntentAsRead(store, key, now);
+    return;
+  }
   try {
-    await store.putBytes('silver', key, JSON.stringify(replaced, null, 2), 'application/json', { ifNoneMatch: true });
+    await store.putBytes('silver', key, JSON.stringify(replaced, null, 2), 'application/json', { ifMatch: now.etag });
   } catch (e) {
-    if (!(e instanceof ObjectExistsError)) throw e;
+    if (!(e instanceof ObjectChangedError)) throw e; // another delivery's record is there now: it stays
   }
 }

@@ -22,6 +22,13 @@ export interface PutOptions {
    */
   ifNoneMatch?: boolean;
   /**
+   * Replace only: write only while the key still holds the object whose entity tag this is (from
+   * `getBytesWithEtag`; S3 `If-Match`), compared and replaced in one atomic step; ObjectChangedError, nothing
+   * written, when the key holds another object or none. Not with `ifNoneMatch`. For records several writers
+   * replace (intent records), where a read, a check and a plain put could overwrite another writer's.
+   */
+  ifMatch?: string;
+  /**
    * User metadata kept with the object (S3 `x-amz-meta-*`), returned by `head`. Stores that keep no metadata
    * (the local lake) ignore it.
    */
@@ -50,8 +57,9 @@ export class ObjectExistsError extends Error {
 }
 
 /**
- * A conditional delete found the key holding another object than the one named by its entity tag (S3 412): it was
- * replaced since it was read, or deleted and created again. Nothing was deleted.
+ * A conditional delete or put (`deleteIfMatch`, `putBytes` `ifMatch`) found the key holding another object than
+ * the one named by its entity tag (S3 412): it was replaced since it was read, or deleted and created again (a
+ * put: or deleted). Nothing was deleted or written.
  */
 export class ObjectChangedError extends Error {
   constructor(
@@ -59,7 +67,7 @@ export class ObjectChangedError extends Error {
     readonly key: string,
     readonly etag: string,
   ) {
-    super(`${zone}/${key} is no longer the object read with entity tag ${etag}: it was not deleted`);
+    super(`${zone}/${key} is no longer the object read with entity tag ${etag}: it was left as it is`);
     this.name = 'ObjectChangedError';
   }
 }
@@ -67,7 +75,7 @@ export class ObjectChangedError extends Error {
 /** A small object's bytes and the entity tag of exactly those bytes (one read). */
 export interface TaggedBytes {
   bytes: Uint8Array;
-  /** The store's entity tag (S3: quoted, as it returns it): what `deleteIfMatch` takes. */
+  /** The store's entity tag (S3: quoted, as it returns it): what `deleteIfMatch` and `putBytes` `ifMatch` take. */
   etag: string;
 }
 
@@ -132,14 +140,16 @@ export interface ObjectStore {
   putFile(zone: Zone, key: string, localPath: string, contentType?: string, options?: PutOptions): Promise<PutResult>;
   /**
    * Small objects (records, manifests, leases). `ifNoneMatch`: create only — of two writers racing for one key
-   * exactly one succeeds, the other gets ObjectExistsError, and nothing is overwritten.
+   * exactly one succeeds, the other gets ObjectExistsError, and nothing is overwritten. `ifMatch`: replace only
+   * the object read (its entity tag), in one step — ObjectChangedError, nothing written, when the key holds
+   * another object or none.
    */
   putBytes(
     zone: Zone,
     key: string,
     body: Uint8Array | string,
     contentType?: string,
-    options?: Pick<PutOptions, 'ifNoneMatch'>,
+    options?: Pick<PutOptions, 'ifNoneMatch' | 'ifMatch'>,
   ): Promise<void>;
   /**
    * Uploads bytes as they are produced, nothing kept but the parts in flight (S3: multipart upload, aborted

@@ -50,7 +50,10 @@ export class S3StoreError extends Error {
   }
 }
 
-/** Times a conditional delete is sent when S3 answers 409 (a concurrent put or delete of the key finished first). */
+/**
+ * Times a conditional delete or replace (`If-Match`) is sent when S3 answers 409 (a concurrent put or delete of the
+ * key finished first).
+ */
 export const CONDITIONAL_DELETE_ATTEMPTS = 3;
 
 /** S3's upper limit of keys per DeleteObjects request. */
@@ -149,24 +152,46 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** Create only (`ifNoneMatch`): 412 (taken) or 409 (a racing conditional write) is ObjectExistsError. */
+  /**
+   * Create only (`ifNoneMatch`): 412 (taken) or 409 (a racing conditional write) is ObjectExistsError. Replace only
+   * (`ifMatch`, PutObject `If-Match: <etag>`): S3 compares and writes in one step; 412 (another object) and 404
+   * (none) are ObjectChangedError; 409 (a concurrent put or delete of the key finished first) is asked again, whose
+   * answer then decides. Needs s3:GetObject on the key besides s3:PutObject.
+   */
   async putBytes(
     zone: Zone,
     key: string,
     body: Uint8Array | string,
     contentType?: string,
-    options: Pick<PutOptions, 'ifNoneMatch'> = {},
+    options: Pick<PutOptions, 'ifNoneMatch' | 'ifMatch'> = {},
   ): Promise<void> {
     const bucket = this.bucket(zone);
+    const { ifMatch } = options;
+    if (ifMatch !== undefined && options.ifNoneMatch)
+      throw new Error(`put of ${key}: ifMatch and ifNoneMatch exclude each other`);
     const IfNoneMatch = options.ifNoneMatch ? '*' : undefined;
-    try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType, IfNoneMatch }),
-      );
-    } catch (error) {
-      if (IfNoneMatch && (isPreconditionFailed(error) || isConditionalConflict(error)))
-        throw new ObjectExistsError(zone, key);
-      throw new S3StoreError('PutObject', bucket, key, error);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            ContentType: contentType,
+            IfNoneMatch,
+            IfMatch: ifMatch,
+          }),
+        );
+        return;
+      } catch (error) {
+        if (IfNoneMatch && (isPreconditionFailed(error) || isConditionalConflict(error)))
+          throw new ObjectExistsError(zone, key);
+        if (ifMatch !== undefined) {
+          if (isPreconditionFailed(error) || isNotFoundError(error)) throw new ObjectChangedError(zone, key, ifMatch);
+          if (isConditionalConflict(error) && attempt < CONDITIONAL_DELETE_ATTEMPTS) continue;
+        }
+        throw new S3StoreError('PutObject', bucket, key, error);
+      }
     }
   }
 

@@ -1,8 +1,9 @@
 /**
  * The local store's per-key locks, in `<lake>/locks/objects/`: a put's last step (the rename or link that makes
- * its object appear under the key) against a conditional delete's compare-and-unlink. Puts share (they never
- * wait for each other, however long one is held up); a conditional delete is exclusive: it waits until no put
- * of the key is in its last step, and none starts one until it is done.
+ * its object appear under the key) against a conditional delete's compare-and-unlink (or a conditional put's
+ * compare-and-rename, locked as a delete is). Puts share (they never wait for each other, however long one is held
+ * up); a conditional delete is exclusive: it waits until no put of the key is in its last step, and none starts
+ * one until it is done.
  *
  * A put announces itself with a marker file (`<key hash>.put.<owner token>.tmp`), then looks for the delete's
  * lock (`<key hash>.delete.lock`, a file-lock.ts lock); a delete takes that lock, then waits for the markers to
@@ -67,7 +68,10 @@ export class KeyLocks {
     }
   }
 
-  /** Runs a conditional delete (`work`: compare, then unlink) alone: no other delete, no put's last step meanwhile. */
+  /**
+   * Runs a conditional delete (`work`: compare, then unlink — or a conditional put's compare, then rename) alone: no
+   * other delete, no put's last step meanwhile.
+   */
   async delete<T>(zone: string, key: string, work: () => Promise<T>): Promise<T> {
     const base = await this.base(zone, key);
     return withFileLock(

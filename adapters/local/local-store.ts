@@ -68,9 +68,9 @@ const unquoted = (etag: string): string => etag.replace(/"/g, '');
 
 /**
  * The lake's zones as directories under one root: `<root>/bronze`, `<root>/silver`, … The step that makes a put's
- * object appear under its key (a rename or a link) and a conditional delete's compare-and-unlink are run under
- * the key's locks (key-locks.ts, `<root>/locks/objects/`): puts never wait for each other, and a conditional
- * delete compares and deletes with no put landing in between.
+ * object appear under its key (a rename or a link) and a conditional delete's compare-and-unlink (or a conditional
+ * put's compare-and-rename) are run under the key's locks (key-locks.ts, `<root>/locks/objects/`): puts never wait
+ * for each other, and a conditional delete or put compares and acts with no put landing in between.
  */
 export class LocalObjectStore implements ObjectStore {
   private readonly keyLocks: KeyLocks;
@@ -136,14 +136,18 @@ export class LocalObjectStore implements ObjectStore {
     key: string,
     body: Uint8Array | string,
     _contentType?: string,
-    options: Pick<PutOptions, 'ifNoneMatch'> = {},
+    options: Pick<PutOptions, 'ifNoneMatch' | 'ifMatch'> = {},
   ): Promise<void> {
+    const { ifMatch } = options;
+    if (ifMatch !== undefined && options.ifNoneMatch)
+      throw new Error(`put of ${key}: ifMatch and ifNoneMatch exclude each other`);
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
     const aside = stagingName(target);
     try {
       await writeFile(aside, body);
-      await this.placeAside(zone, key, aside, options.ifNoneMatch === true);
+      if (ifMatch !== undefined) await this.replaceIfMatch(zone, key, aside, ifMatch);
+      else await this.placeAside(zone, key, aside, options.ifNoneMatch === true);
     } finally {
       await unlink(aside).catch(() => {}); // gone after a rename; the second name after a link
     }
@@ -154,6 +158,18 @@ export class LocalObjectStore implements ObjectStore {
     await this.keyLocks.put(zone, key, () =>
       createOnly ? this.linkCreateOnly(zone, key, aside) : rename(aside, this.path(zone, key)),
     );
+  }
+
+  /**
+   * Alone against the key's puts and conditional deletes (key-locks.ts, as `deleteIfMatch`): the bytes there now
+   * are read and compared, then the file written aside is renamed over them — no put lands in between.
+   */
+  private async replaceIfMatch(zone: Zone, key: string, aside: string, etag: string): Promise<void> {
+    await this.keyLocks.delete(zone, key, async () => {
+      const now = await this.getBytes(zone, key);
+      if (!now || unquoted(localEtag(now)) !== unquoted(etag)) throw new ObjectChangedError(zone, key, etag);
+      await rename(aside, this.path(zone, key));
+    });
   }
 
   /**

@@ -3,7 +3,9 @@
  * between (ObjectStore.deleteIfMatch). Each race is injected right after the read that the delete relies on: a
  * read, a check and a plain delete would delete the other writer's object here — a new holder's lease (then a
  * second maintenance can run beside the first) or another delivery's intent record (then a compaction can run
- * over a source whose publish is in progress).
+ * over a source whose publish is in progress). An abandoned attempt's record, replaced by an attempt that then
+ * backs off, is put back in one conditional write (ObjectStore.putBytes `ifMatch`): a kill in the middle never
+ * leaves the key empty.
  */
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { rm } from 'node:fs/promises';
@@ -128,5 +130,61 @@ describe("an ingest's intent record, taken back while another delivery of the so
     const manifest = await ingest(store, lake);
     expect(manifest.rows_valid).toBe(2);
     expect(await intents()).toEqual([concurrent]);
+  });
+});
+
+describe("an ingest backing off under a lease puts back the abandoned attempt's record it replaced", () => {
+  let lake: TestLake;
+  beforeEach(async () => (lake = await createTestLake(contracts)));
+  afterEach(() => rm(lake.root, { recursive: true, force: true }));
+
+  /** The record an attempt killed before its manifest leaves (its silver files written, a later run to clean). */
+  async function abandonedAttempt(): Promise<{ key: string; text: string }> {
+    const killedBeforeManifest = withOverrides(lake.store, {
+      putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+        if (args[1].startsWith('_manifests/')) throw new Error('killed before the manifest');
+        return lake.store.putBytes(...args);
+      },
+    });
+    await expect(ingest(killedBeforeManifest, lake)).rejects.toThrow(/killed before the manifest/);
+    const [key] = await lake.files('silver', '_pending/');
+    const text = Buffer.from((await lake.store.getBytes('silver', key!)) ?? []).toString();
+    expect((JSON.parse(text) as { silver_keys: string[] }).silver_keys).not.toEqual([]);
+    return { key: key!, text };
+  }
+
+  /** Ingests again while a compaction holds the lease: the attempt writes its record, finds the lease, takes it back. */
+  const backingOff = (store: ObjectStore) =>
+    withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
+      expect(ingest(store, lake)).rejects.toThrow(/holds the maintenance lease/),
+    );
+  const attemptIn = (text: string) => (JSON.parse(text) as { attempt_id: string }).attempt_id;
+  const attemptOf = async (key: string) =>
+    attemptIn(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString());
+
+  it('taken back whole: the abandoned record is under the key again', async () => {
+    const abandoned = await abandonedAttempt();
+    await backingOff(lake.store);
+    expect(await lake.files('silver', '_pending/')).toEqual([abandoned.key]);
+    expect(Buffer.from((await lake.store.getBytes('silver', abandoned.key)) ?? []).toString()).toBe(abandoned.text);
+  });
+
+  it('killed while taking it back (its next write fails): the key still holds a record — the abandoned one or its own', async () => {
+    const abandoned = await abandonedAttempt();
+    let ours = '';
+    let writes = 0;
+    const killedOnPutBack = withOverrides(lake.store, {
+      putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+        if (args[1] === abandoned.key && ++writes === 2) throw new Error('killed while taking the record back');
+        if (args[1] === abandoned.key) ours = String(args[2]);
+        return lake.store.putBytes(...args);
+      },
+    });
+    await backingOff(killedOnPutBack);
+    expect(writes).toBe(2);
+    // Taken back in two steps (a conditional delete, then a put), the key was left empty: the abandoned attempt's
+    // files were never cleaned.
+    expect(await lake.files('silver', '_pending/')).toEqual([abandoned.key]);
+    expect([attemptIn(abandoned.text), attemptIn(ours)]).toContain(await attemptOf(abandoned.key));
   });
 });

@@ -1,8 +1,8 @@
-/** The local store's bronze writes: create-only and atomic, checked against the planned hash; its conditional delete. */
+/** The local store's bronze writes: create-only and atomic, checked against the planned hash; its conditional delete and put. */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { LocalObjectStore, SourceChangedError } from '../../../../adapters/local/local-store.ts';
@@ -219,5 +219,52 @@ describe('LocalObjectStore.deleteIfMatch', () => {
     await store.deleteIfMatch('silver', KEY, read!.etag);
     expect(await store.getBytes('silver', KEY)).toBeUndefined();
     expect(await readdir(locks)).toEqual([]);
+  });
+});
+
+describe('LocalObjectStore.putBytes ifMatch', () => {
+  const KEY = '_pending/transactions/source.json';
+  const text = () => readFile(store.path('silver', KEY), 'utf8');
+  const leftBeside = async () => (await readdir(dirname(store.path('silver', KEY)))).filter((n) => n.endsWith('.tmp'));
+
+  it('replaces the object read; refuses one written since and a key holding none (ObjectChangedError, nothing written)', async () => {
+    await store.putBytes('silver', KEY, '{"attempt_id":"ours"}');
+    const ours = await store.getBytesWithEtag('silver', KEY);
+    await store.putBytes('silver', KEY, '{"attempt_id":"replaced"}', undefined, { ifMatch: ours!.etag });
+    expect(await text()).toBe('{"attempt_id":"replaced"}');
+
+    const refused = await store
+      .putBytes('silver', KEY, '{"attempt_id":"late"}', undefined, { ifMatch: ours!.etag })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ObjectChangedError);
+    expect(await text()).toBe('{"attempt_id":"replaced"}');
+
+    await store.delete('silver', [KEY]);
+    const none = await store
+      .putBytes('silver', KEY, '{"attempt_id":"late"}', undefined, { ifMatch: ours!.etag })
+      .catch((e: unknown) => e);
+    expect(none).toBeInstanceOf(ObjectChangedError);
+    expect(await store.getBytes('silver', KEY)).toBeUndefined();
+    expect(await leftBeside()).toEqual([]);
+    expect(await readdir(join(root, 'lake', 'locks', 'objects'))).toEqual([]);
+  });
+
+  it('a put replacing the object during the comparison lands after the conditional put, never overwritten by it', async () => {
+    await store.putBytes('silver', KEY, '{"attempt_id":"ours"}');
+    const ours = await store.getBytesWithEtag('silver', KEY);
+    let injected: Promise<void> | undefined;
+    const racing = withOverrides(store, {
+      getBytes: async (...args: Parameters<LocalObjectStore['getBytes']>) => {
+        const bytes = await store.getBytes(...args);
+        if (!injected) {
+          injected = store.putBytes('silver', KEY, '{"attempt_id":"theirs"}');
+          await Promise.race([injected, setTimeout(300)]); // it would land here, without the key's lock
+        }
+        return bytes;
+      },
+    });
+    await racing.putBytes('silver', KEY, '{"attempt_id":"replaced"}', undefined, { ifMatch: ours!.etag });
+    await injected;
+    expect(await text()).toBe('{"attempt_id":"theirs"}');
   });
 });
