@@ -171,6 +171,31 @@ const MiB = 1024 * 1024;
     expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('{"attempt_id":"c"}');
   });
 
+  it('putBytes ifMatch (PutObject If-Match): replaces the object read; one replaced since, or none, is ObjectChangedError and nothing is written', async () => {
+    const fx = lake();
+    const key = '_pending/transactions/conditional-put.json';
+    await store().putBytes('silver', key, '{"attempt_id":"ours"}', 'application/json');
+    const ours = await store().getBytesWithEtag('silver', key);
+    // The emulator itself compares: a PutObject naming another ETag is refused with 412 over HTTP.
+    const wrong = await fx.clients.s3
+      .send(new PutObjectCommand({ Bucket: fx.lake.buckets.silver, Key: key, Body: 'x', IfMatch: '"0"' }))
+      .catch((e: unknown) => e as { $metadata?: { httpStatusCode?: number } });
+    expect(wrong).toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    await store().putBytes('silver', key, '{"attempt_id":"replaced"}', 'application/json', { ifMatch: ours!.etag });
+    expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('{"attempt_id":"replaced"}');
+
+    await expect(
+      store().putBytes('silver', key, '{"attempt_id":"late"}', 'application/json', { ifMatch: ours!.etag }),
+    ).rejects.toBeInstanceOf(ObjectChangedError);
+    expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('{"attempt_id":"replaced"}');
+
+    await store().delete('silver', [key]);
+    await expect(
+      store().putBytes('silver', key, '{"attempt_id":"late"}', 'application/json', { ifMatch: ours!.etag }),
+    ).rejects.toBeInstanceOf(ObjectChangedError);
+    expect(await store().getBytes('silver', key)).toBeUndefined();
+  });
+
   it('listVersions: every version under a prefix across pages, the current one marked, delete markers left out', async () => {
     const fx = lake();
     const bucket = fx.lake.buckets.bronze;

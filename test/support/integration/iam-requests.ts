@@ -165,7 +165,13 @@ function s3Requests(call: RecordedCall, env: RequestEnvironment, origin: string)
       const tagging = call.request.headers['x-amz-tagging']
         ? [{ action: 's3:PutObjectTagging', resource: objectArn(i.Key), context: {}, origin }]
         : [];
-      return [put(), ...tagging, ...kms('kms:GenerateDataKey', writeKey(call, env, bucket))];
+      // A conditional write on an ETag (If-Match) also needs s3:GetObject on the object (S3 user guide, "How to
+      // prevent object overwrites with conditional writes").
+      const ifMatch =
+        typeof i.IfMatch === 'string' && i.IfMatch !== '*'
+          ? [{ action: 's3:GetObject', resource: objectArn(i.Key), context: versionKey(undefined), origin }]
+          : [];
+      return [put(), ...ifMatch, ...tagging, ...kms('kms:GenerateDataKey', writeKey(call, env, bucket))];
     }
     case 'CreateMultipartUpload': {
       const key = writeKey(call, env, bucket);
