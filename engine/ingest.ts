@@ -477,13 +477,16 @@ export async function publish(
   const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter(
     (k): k is string => k !== null,
   );
+  // The record names an abandoned attempt's keys too: it replaces that attempt's record, and if this attempt
+  // dies as well, the next one must still find every key of this source that no manifest names.
+  const ofSource = (k: unknown): k is string => typeof k === 'string' && k.includes(manifest.source_id);
   const intent: PendingIngest = {
     dataset: manifest.dataset,
     run_id: manifest.run_id,
     source: manifest.source,
     started_at: manifest.started_at,
-    silver_keys: files.map((f) => f.key),
-    quarantine_keys: quarantineKeys,
+    silver_keys: [...new Set([...files.map((f) => f.key), ...(abandoned?.silver_keys ?? []).filter(ofSource)])],
+    quarantine_keys: [...new Set([...quarantineKeys, ...(abandoned?.quarantine_keys ?? []).filter(ofSource)])],
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   };
   const written = intentText(intent);

@@ -160,6 +160,33 @@ describe('idempotency and conservation', () => {
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
+  it("an abandoned attempt's files are still removed when the attempt after it dies too", async () => {
+    const lake = await createTestLake();
+    const m = await lake.ingest('transactions/a.csv', ROWS);
+    const abandonedKey = `transactions/year=2023/month=11/part-${m.source_id}-00000.parquet`;
+    await lake.store.putBytes('silver', abandonedKey, 'from an attempt under an older contract');
+    const intent: PendingIngest = {
+      dataset: 'transactions',
+      run_id: 'old',
+      source: m.source,
+      started_at: m.started_at,
+      silver_keys: [abandonedKey],
+      quarantine_keys: [],
+    };
+    await lake.store.putBytes('silver', pendingKey('transactions', m.source_id), JSON.stringify(intent));
+    // The next attempt writes its own record over the abandoned one, then dies before its manifest.
+    const putBytes = lake.store.putBytes.bind(lake.store);
+    lake.store.putBytes = async (zone, key, body, type, options) => {
+      if (key.startsWith('_manifests/')) throw new Error('injected: killed before the manifest');
+      return putBytes(zone, key, body, type, options);
+    };
+    await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/killed before the manifest/);
+    lake.store.putBytes = putBytes;
+    await lake.ingest('transactions/a.csv', ROWS);
+    expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([]);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
   it('fails loudly when counts do not add up', () => {
     const base = {
       rows_in: 3,
