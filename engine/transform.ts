@@ -206,27 +206,30 @@ async function transformChunk(
   const records = routed.records + malformed.count;
   const valid = routed.partitions.reduce((sum, p) => sum + p.rows, 0);
   const quarantinePath = join(dir, 'quarantine.parquet');
-  const { rows, reasons } = await withDuckDb(session, 'writing quarantine', async (db) => {
-    await attachRejected(
-      db,
-      contract,
-      { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
-      malformed,
-      scan,
-    );
-    const written = records > valid ? await writeQuarantine(db, stamp, malformed.count, quarantinePath) : 0;
-    // Counted from the file just written: the rows' reasons are computed once, malformed records included.
-    const byReason: Record<string, number> = {};
-    if (written > 0) {
-      for (const row of await queryRows(
-        db,
-        `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
-      )) {
-        byReason[String(row.r)] = asCount(row.n);
-      }
-    }
-    return { rows: written, reasons: byReason };
-  });
+  // A chunk with nothing to quarantine (every record valid) opens no session for it.
+  const { rows, reasons } = await (records === valid
+    ? { rows: 0, reasons: {} }
+    : withDuckDb(session, 'writing quarantine', async (db) => {
+        await attachRejected(
+          db,
+          contract,
+          { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
+          malformed,
+          scan,
+        );
+        const written = await writeQuarantine(db, stamp, malformed.count, quarantinePath);
+        // Counted from the file just written: the rows' reasons are computed once, malformed records included.
+        const byReason: Record<string, number> = {};
+        if (written > 0) {
+          for (const row of await queryRows(
+            db,
+            `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
+          )) {
+            byReason[String(row.r)] = asCount(row.n);
+          }
+        }
+        return { rows: written, reasons: byReason };
+      }));
   return {
     expectedRows: scan.expectedRows,
     records,
