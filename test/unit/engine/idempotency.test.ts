@@ -164,14 +164,18 @@ describe('idempotency and conservation', () => {
     const lake = await createTestLake();
     const m = await lake.ingest('transactions/a.csv', ROWS);
     const abandonedKey = `transactions/year=2023/month=11/part-${m.source_id}-00000.parquet`;
+    const abandonedQuarantine = `transactions/records/${m.source_id}-old.parquet`;
+    const otherSourceKey = 'transactions/year=2023/month=11/part-0000000000000000-00000.parquet';
     await lake.store.putBytes('silver', abandonedKey, 'from an attempt under an older contract');
+    await lake.store.putBytes('quarantine', abandonedQuarantine, 'its quarantine');
+    await lake.store.putBytes('silver', otherSourceKey, 'another source');
     const intent: PendingIngest = {
       dataset: 'transactions',
       run_id: 'old',
       source: m.source,
       started_at: m.started_at,
-      silver_keys: [abandonedKey],
-      quarantine_keys: [],
+      silver_keys: [abandonedKey, otherSourceKey],
+      quarantine_keys: [abandonedQuarantine],
     };
     await lake.store.putBytes('silver', pendingKey('transactions', m.source_id), JSON.stringify(intent));
     // The next attempt writes its own record over the abandoned one, then dies before its manifest.
@@ -182,8 +186,15 @@ describe('idempotency and conservation', () => {
     };
     await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/killed before the manifest/);
     lake.store.putBytes = putBytes;
+    const dying = JSON.parse(
+      Buffer.from((await lake.store.getBytes('silver', pendingKey('transactions', m.source_id))) ?? []).toString(),
+    ) as PendingIngest;
+    expect(dying.silver_keys).toContain(abandonedKey);
+    expect(dying.silver_keys).not.toContain(otherSourceKey); // only this source's keys are carried on
+    expect(dying.quarantine_keys).toContain(abandonedQuarantine);
     await lake.ingest('transactions/a.csv', ROWS);
-    expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([]);
+    expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([otherSourceKey]);
+    expect(await lake.files('quarantine', 'transactions/records/')).not.toContain(abandonedQuarantine);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
