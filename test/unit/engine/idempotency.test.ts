@@ -43,6 +43,44 @@ async function plantEarlierRunFile(lake: TestLake, m: Manifest): Promise<string>
   return staleKey;
 }
 
+/**
+ * Fault injection: every manifest write fails (a local directory cannot be made to fail on demand). Returns the
+ * function that ends it.
+ */
+function failManifestWrites(lake: TestLake): () => void {
+  const putBytes = lake.store.putBytes.bind(lake.store);
+  lake.store.putBytes = async (zone, key, body, type, options) => {
+    if (key.startsWith('_manifests/')) throw new Error('injected: manifest upload failed');
+    return putBytes(zone, key, body, type, options);
+  };
+  return () => {
+    lake.store.putBytes = putBytes;
+  };
+}
+
+/**
+ * An attempt of the same source that uploaded and never finished (e.g. under an older contract): its silver and
+ * quarantine files and its intent record, which also names a file of another source.
+ */
+async function plantAbandonedAttempt(lake: TestLake, m: Manifest) {
+  const abandonedKey = `transactions/year=2023/month=11/part-${m.source_id}-00000.parquet`;
+  const abandonedQuarantine = `transactions/records/${m.source_id}-old.parquet`;
+  const otherSourceKey = 'transactions/year=2023/month=11/part-0000000000000000-00000.parquet';
+  await lake.store.putBytes('silver', abandonedKey, 'from an attempt under an older contract');
+  await lake.store.putBytes('quarantine', abandonedQuarantine, 'its quarantine');
+  await lake.store.putBytes('silver', otherSourceKey, 'another source');
+  const intent: PendingIngest = {
+    dataset: 'transactions',
+    run_id: 'old',
+    source: m.source,
+    started_at: m.started_at,
+    silver_keys: [abandonedKey, otherSourceKey],
+    quarantine_keys: [abandonedQuarantine],
+  };
+  await lake.store.putBytes('silver', pendingKey('transactions', m.source_id), JSON.stringify(intent));
+  return { abandonedKey, abandonedQuarantine, otherSourceKey };
+}
+
 describe('idempotency and conservation', () => {
   it('processing the same source again gives the same keys, the same bytes and no duplicate rows', async () => {
     const lake = await createTestLake();
@@ -104,25 +142,16 @@ describe('idempotency and conservation', () => {
     const lake = await createTestLake();
     const m = await lake.ingest('transactions/a.csv', ROWS);
     const staleKey = await plantEarlierRunFile(lake, m);
-    const putBytes = lake.store.putBytes.bind(lake.store);
-    // Fault injection: the manifest write fails (a local directory cannot be made to fail on demand).
-    lake.store.putBytes = async (zone, key, body) => {
-      if (key.startsWith('_manifests/')) throw new Error('injected: manifest upload failed');
-      return putBytes(zone, key, body);
-    };
+    failManifestWrites(lake);
     await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/manifest upload failed/);
     expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([staleKey]);
   });
 
   it('leaves an intent record naming its files when an attempt never finishes; the next success removes it', async () => {
     const lake = await createTestLake();
-    const putBytes = lake.store.putBytes.bind(lake.store);
-    lake.store.putBytes = async (zone, key, body) => {
-      if (key.startsWith('_manifests/')) throw new Error('injected: manifest upload failed');
-      return putBytes(zone, key, body);
-    };
+    const restore = failManifestWrites(lake);
     await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/manifest upload failed/);
-    lake.store.putBytes = putBytes;
+    restore();
     // The attempt's files are in silver, described by no manifest, but named by its intent record.
     const [intentKey] = await lake.files('silver', '_pending/');
     expect(intentKey).toMatch(/^_pending\/transactions\/[0-9a-f]+\.json$/);
@@ -142,19 +171,7 @@ describe('idempotency and conservation', () => {
   it("removes the files of an abandoned attempt that the finished run does not write, and only this source's", async () => {
     const lake = await createTestLake();
     const m = await lake.ingest('transactions/a.csv', ROWS);
-    const abandonedKey = `transactions/year=2023/month=11/part-${m.source_id}-00000.parquet`;
-    const otherSourceKey = 'transactions/year=2023/month=11/part-0000000000000000-00000.parquet';
-    await lake.store.putBytes('silver', abandonedKey, 'from an attempt under an older contract');
-    await lake.store.putBytes('silver', otherSourceKey, 'another source');
-    const intent: PendingIngest = {
-      dataset: 'transactions',
-      run_id: 'old',
-      source: m.source,
-      started_at: m.started_at,
-      silver_keys: [abandonedKey, otherSourceKey],
-      quarantine_keys: [],
-    };
-    await lake.store.putBytes('silver', pendingKey('transactions', m.source_id), JSON.stringify(intent));
+    const { otherSourceKey } = await plantAbandonedAttempt(lake, m);
     await lake.ingest('transactions/a.csv', ROWS);
     expect(await lake.files('silver', 'transactions/year=2023/')).toEqual([otherSourceKey]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
@@ -163,29 +180,11 @@ describe('idempotency and conservation', () => {
   it("an abandoned attempt's files are still removed when the attempt after it dies too", async () => {
     const lake = await createTestLake();
     const m = await lake.ingest('transactions/a.csv', ROWS);
-    const abandonedKey = `transactions/year=2023/month=11/part-${m.source_id}-00000.parquet`;
-    const abandonedQuarantine = `transactions/records/${m.source_id}-old.parquet`;
-    const otherSourceKey = 'transactions/year=2023/month=11/part-0000000000000000-00000.parquet';
-    await lake.store.putBytes('silver', abandonedKey, 'from an attempt under an older contract');
-    await lake.store.putBytes('quarantine', abandonedQuarantine, 'its quarantine');
-    await lake.store.putBytes('silver', otherSourceKey, 'another source');
-    const intent: PendingIngest = {
-      dataset: 'transactions',
-      run_id: 'old',
-      source: m.source,
-      started_at: m.started_at,
-      silver_keys: [abandonedKey, otherSourceKey],
-      quarantine_keys: [abandonedQuarantine],
-    };
-    await lake.store.putBytes('silver', pendingKey('transactions', m.source_id), JSON.stringify(intent));
+    const { abandonedKey, abandonedQuarantine, otherSourceKey } = await plantAbandonedAttempt(lake, m);
     // The next attempt writes its own record over the abandoned one, then dies before its manifest.
-    const putBytes = lake.store.putBytes.bind(lake.store);
-    lake.store.putBytes = async (zone, key, body, type, options) => {
-      if (key.startsWith('_manifests/')) throw new Error('injected: killed before the manifest');
-      return putBytes(zone, key, body, type, options);
-    };
-    await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/killed before the manifest/);
-    lake.store.putBytes = putBytes;
+    const restore = failManifestWrites(lake);
+    await expect(lake.ingest('transactions/a.csv', ROWS)).rejects.toThrow(/manifest upload failed/);
+    restore();
     const dying = JSON.parse(
       Buffer.from((await lake.store.getBytes('silver', pendingKey('transactions', m.source_id))) ?? []).toString(),
     ) as PendingIngest;
