@@ -27,9 +27,6 @@ export function quarantineRowSelect(
 /** Quarantine rows are wide and unbounded (original values, details): small row groups keep the writer's buffer small (20,000 rows of 2 KB records ran out of memory). */
 export const QUARANTINE_ROW_GROUP_SIZE = 2_048;
 
-/** What a rejected row carries through the routed pass (as JSON in a scratch column): `__rejected` and its ordinal. */
-export const rejectedPayloadSql = `CAST(to_json(struct_insert(__rejected, ordinal := __ordinal)) AS VARCHAR)`;
-
 /**
  * Views for the quarantine session: `rejected` (each rejected row's ordinal, reasons, details and raw
  * record, computed from its payload) and `malformed` (record numbers not counting blank lines, which the

@@ -238,6 +238,16 @@ async function readRejects(
  * records too), its quoting or line ends are not what the scan vouches for, or the counts disagree.
  */
 /**
+ * Whether DuckDB's reader sees the records the byte scan counted: every quote where RFC 4180 allows one, one
+ * line-end style, no carriage return without a line feed. Only then may the scan's records be cut into
+ * chunks, or stand for the records the reader rejects.
+ */
+export function readerSeesScannedRecords(scan: RecordScan): boolean {
+  const { crlf, lf, bareCr } = scan.lineEnds;
+  return scan.quotingClean && !(crlf > 0 && lf > 0) && bareCr === 0;
+}
+
+/**
  * Starts listing the records of `path` whose field count is wrong (up to the one-pass rejects limits), when
  * its scan says the list can stand for the reader's rejects (CSV, clean quoting, one line-end style);
  * undefined otherwise. The listing is JavaScript: started before the main pass, it runs while DuckDB reads.
@@ -249,8 +259,7 @@ export function listFieldCounts(
   limits: RejectsLimits = DEFAULT_REJECTS_LIMITS,
   signal?: AbortSignal,
 ): Promise<FieldCountMismatches | undefined> | undefined {
-  const { crlf, lf, bareCr } = scan.lineEnds;
-  if (contract.source.format !== 'csv' || !scan.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0) return undefined;
+  if (contract.source.format !== 'csv' || !readerSeesScannedRecords(scan)) return undefined;
   if (Buffer.byteLength(contract.source.delimiter) !== 1) return undefined; // the loop compares single bytes
   const limit = { records: limits.rejectsPerPass, bytes: limits.rejectBytesPerPass };
   return listFieldCountMismatches(path, contract.source.delimiter, limit, signal);

@@ -198,6 +198,9 @@ export function typedRowsSql(
 FROM ${validatedRelation(contract, bindings, source)}`;
 }
 
+/** What a rejected row carries through the routed pass (as JSON in a scratch column): `__rejected` and its ordinal. */
+export const rejectedPayloadSql = `CAST(to_json(struct_insert(__rejected, ordinal := __ordinal)) AS VARCHAR)`;
+
 /** The JSON shape of a rejected row's payload (`rejectedPayloadSql`), for `json_transform`. */
 export const REJECTED_PAYLOAD_SHAPE = `{"ordinal": "BIGINT", "raw_record": "VARCHAR", "malformed": "VARCHAR", "fields": ["VARCHAR"]}`;
 

@@ -17,17 +17,6 @@ export interface RunStamp {
 export const timestampLiteral = (d: Date): string =>
   `CAST(TIMESTAMP ${sqlString(d.toISOString().replace('T', ' ').replace('Z', ''))} AS TIMESTAMP_MS)`;
 
-/** The lineage columns of silver; `sourceKey` replaces the source key's literal (see the routed pass). */
-export function lineageSelect(stamp: RunStamp, sourceKey: string = sqlString(stamp.key)): string {
-  return [
-    `${sourceKey} AS source_key`,
-    `${stamp.version === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.version)} AS source_version`,
-    `${sqlString(stamp.runId)} AS ingest_run_id`,
-    `${timestampLiteral(stamp.ingestedAt)} AS ingested_at`,
-    `${stamp.contractVersion === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.contractVersion)} AS contract_version`,
-  ].join(', ');
-}
-
 /** Columns shared by every quarantine record, row-level or whole-file. */
 export function quarantineStampSelect(stamp: RunStamp): string {
   return [

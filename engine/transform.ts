@@ -16,6 +16,7 @@ import {
   DEFAULT_REJECTS_LIMITS,
   findMalformed,
   listFieldCounts,
+  readerSeesScannedRecords,
   scanInput,
   type InputScan,
   type Malformed,
@@ -279,12 +280,11 @@ async function inPool<T, R>(
  */
 function worthChunking(text: PreparedText, bytes: number, chunking: ChunkingOptions): boolean {
   const { scan } = text;
-  const { crlf, lf, bareCr } = scan.lineEnds;
   const covered =
     scan.headerBytes >= 0 &&
     scan.chunks.length > 0 &&
     scan.headerBytes + scan.chunks.reduce((sum, c) => sum + c.end - c.start, 0) === bytes;
-  return bytes >= chunking.minBytesToChunk && covered && scan.quotingClean && !(crlf > 0 && lf > 0) && bareCr === 0;
+  return bytes >= chunking.minBytesToChunk && covered && readerSeesScannedRecords(scan);
 }
 
 async function transformChunks(

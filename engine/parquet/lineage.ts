@@ -1,4 +1,4 @@
-/** Silver's lineage columns as constant columns: the same names, types, order and values as `lineageSelect`. */
+/** Silver's lineage columns as constant columns, in silver's order: what every silver file of a run carries. */
 import type { RunStamp } from '../stamp.ts';
 import type { ConstantColumn } from './constant-chunk.ts';
 

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { lineageColumns } from '../../../../engine/parquet/lineage.ts';
 import { rewriteParquetColumns } from '../../../../engine/parquet/rewrite-columns.ts';
-import { lineageSelect, type RunStamp } from '../../../../engine/stamp.ts';
+import { sqlString } from '../../../../engine/sql.ts';
+import { timestampLiteral, type RunStamp } from '../../../../engine/stamp.ts';
 import { readWithDuckDb } from '../../../support/duckdb-reader.ts';
 import { expect } from '../../../support/expect.ts';
 import { exceptAllBothWays, readWithHyparquet, scratchDir, writeParquet } from '../../../support/unit/parquet-files.ts';
@@ -17,6 +18,16 @@ const stamp = (version: string | null, contractVersion: string | null): RunStamp
   contractVersion,
   ingestedAt: new Date('2024-05-31T23:59:59.999Z'),
 });
+
+/** Silver's lineage columns as the routed COPY wrote them until 2026-12-02 (the rewrite must give the same file). */
+const lineageSelect = (stamp: RunStamp): string =>
+  [
+    `${sqlString(stamp.key)} AS source_key`,
+    `${stamp.version === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.version)} AS source_version`,
+    `${sqlString(stamp.runId)} AS ingest_run_id`,
+    `${timestampLiteral(stamp.ingestedAt)} AS ingested_at`,
+    `${stamp.contractVersion === null ? 'CAST(NULL AS VARCHAR)' : sqlString(stamp.contractVersion)} AS contract_version`,
+  ].join(', ');
 
 describe('lineageColumns', () => {
   it.each([
