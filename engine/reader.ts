@@ -232,12 +232,6 @@ async function readRejects(
 }
 
 /**
- * The rejects pass over only the records whose field count is wrong, when those are exactly the records the
- * reader skipped: a byte loop lists them (`listFieldCountMismatches`), they are copied with the header into
- * a small file, and the reader reads that file storing its rejects — so the details are the reader's own. Undefined, for the full pass to run, when the text is not UTF-8 (the reader rejects such
- * records too), its quoting or line ends are not what the scan vouches for, or the counts disagree.
- */
-/**
  * Whether DuckDB's reader sees the records the byte scan counted: every quote where RFC 4180 allows one, one
  * line-end style, no carriage return without a line feed. Only then may the scan's records be cut into
  * chunks, or stand for the records the reader rejects.
@@ -265,6 +259,13 @@ export function listFieldCounts(
   return listFieldCountMismatches(path, contract.source.delimiter, limit, signal);
 }
 
+/**
+ * The rejects pass over only the records whose field count is wrong, when those are exactly the records the
+ * reader skipped: a byte loop lists them (`listFieldCountMismatches`), they are copied with the header into
+ * a small file, and the reader reads that file storing its rejects — so the details are the reader's own.
+ * Undefined, for the full pass to run, when there was no listing (`listFieldCounts`), the text is not UTF-8
+ * (the reader rejects such records too), or the counts disagree.
+ */
 async function fieldCountRejectsPass(
   settings: DuckDbSettings,
   contract: DatasetContract,
