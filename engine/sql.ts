@@ -156,13 +156,27 @@ function blankToNull(field: string): string {
 export function validatedRelation(contract: DatasetContract, bindings: ColumnBinding[], source: StagingSource): string {
   // Fields are extracted once (for JSON Lines an extraction is a function call), then trimmed.
   const fields = bindings.map((b) => `${source.field(b)} AS ${fieldName(b.column)}`);
-  const raws = bindings.map((b) => `${blankToNull(fieldName(b.column))} AS ${rawName(b.column)}`);
-  const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
   const malformed = source.malformed?.condition ?? 'false';
   let valid = `CASE WHEN ${malformed} THEN false ELSE ${validExpression(contract)} END`;
   if (source.skip) valid = `CASE WHEN ${source.skip} THEN NULL ELSE ${valid} END`;
+  const typed = typedFromFields(
+    contract,
+    bindings.map((b) => b.column),
+    `(SELECT *, ${fields.join(', ')} FROM ${source.relation})`,
+  );
   return `(SELECT *, ${valid} AS is_valid
-  FROM (SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM (SELECT *, ${fields.join(', ')} FROM ${source.relation}))))`;
+  FROM ${typed})`;
+}
+
+/**
+ * Over a relation holding the field text `f_<name>` of each of `fieldColumns`: adds their raw values `v_<name>`
+ * (trimmed, NULL when blank) and every contract column's typed value `t_<name>`. The typing of the routed pass
+ * and, over rejected rows only, of the quarantine session.
+ */
+function typedFromFields(contract: DatasetContract, fieldColumns: ColumnContract[], relation: string): string {
+  const raws = fieldColumns.map((c) => `${blankToNull(fieldName(c))} AS ${rawName(c)}`);
+  const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
+  return `(SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM ${relation}))`;
 }
 
 /** The typed value of a column in `validatedRelation`. */
@@ -211,12 +225,11 @@ export const REJECTED_PAYLOAD_SHAPE = `{"ordinal": "BIGINT", "raw_record": "VARC
  */
 export function rejectionSql(contract: DatasetContract, payloads: string): string {
   const fields = contract.columns.map((c, i) => `fields[${i + 1}] AS ${fieldName(c)}`);
-  const raws = contract.columns.map((c) => `${blankToNull(fieldName(c))} AS ${rawName(c)}`);
-  const typed = contract.columns.map((c) => `${typedExpression(c)} AS ${typedName(c)}`);
+  const typed = typedFromFields(contract, contract.columns, `(SELECT *, ${fields.join(', ')} FROM (${payloads}))`);
   return `SELECT ordinal, raw_record,
   CASE WHEN malformed IS NOT NULL THEN ['${RowReason.MALFORMED_ROW}'] ELSE ${reasonsExpression(contract)} END AS reasons,
   CASE WHEN malformed IS NOT NULL THEN [malformed] ELSE ${detailsExpression(contract)} END AS details
-FROM (SELECT *, ${typed.join(', ')} FROM (SELECT *, ${raws.join(', ')} FROM (SELECT *, ${fields.join(', ')} FROM (${payloads}))))`;
+FROM ${typed}`;
 }
 
 /**
