@@ -45,6 +45,14 @@ describe('the local maintenance lease', () => {
   let dir: string;
   let lake: LocalLake;
   const ids: string[] = [];
+  /** A `lake compact` killed while it held the dataset's lease. */
+  const leaseOfDeadCompaction = () =>
+    acquireMaintenanceLease(lake.store, {
+      dataset: 'transactions',
+      operation: 'compact',
+      holder: 'someone@here (lake compact)',
+      owner: deadOwner(),
+    });
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lake-local-lease-'));
@@ -134,12 +142,7 @@ describe('the local maintenance lease', () => {
   });
 
   it('a lease whose holder process is gone is released by the next ingest (with a note), which then lands', async () => {
-    const dead = await acquireMaintenanceLease(lake.store, {
-      dataset: 'transactions',
-      operation: 'compact',
-      holder: 'someone@here (lake compact)',
-      owner: deadOwner(),
-    });
+    const dead = await leaseOfDeadCompaction();
     const notes: string[] = [];
     const newVersion = new LocalLake(dir, await contractsAt('1.99.0'), 1);
     const m = await ingestBronzeObject(newVersion, 'transactions/partner-1.csv', undefined, {
@@ -203,12 +206,7 @@ describe('the local maintenance lease', () => {
   });
 
   it('of several commands meeting the same dead lease, exactly one takes it over and holds the dataset; the others are refused', async () => {
-    const dead = await acquireMaintenanceLease(lake.store, {
-      dataset: 'transactions',
-      operation: 'compact',
-      holder: 'someone@here (lake compact)',
-      owner: deadOwner(),
-    });
+    const dead = await leaseOfDeadCompaction();
     const notes: string[] = [];
     process.env.LAKE_MAINTENANCE_LOCK_WAIT_MS = '0';
     let holding = 0;
