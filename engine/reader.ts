@@ -17,7 +17,7 @@ import { FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
 import { listFieldCountMismatches, type FieldCountMismatches } from './sources/field-counts.ts';
-import { scanRecords, writeChunk, type ChunkLimits, type OversizeRecord, type RecordScan } from './sources/records.ts';
+import { scanRecords, writeChunk, type OversizeRecord, type RecordScan, type ScanOptions } from './sources/records.ts';
 import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
 
@@ -100,7 +100,7 @@ export async function scanInput(
   contract: DatasetContract,
   path: string,
   workDir: string,
-  options: { maxRecordBytes?: number; chunking?: ChunkLimits } = {},
+  options: Pick<ScanOptions, 'maxRecordBytes' | 'chunking' | 'onChunk'> = {},
 ): Promise<InputScan> {
   const csv = contract.source.format === 'csv';
   const blankLinesFile = join(workDir, 'blank-lines.csv');
@@ -236,7 +236,7 @@ async function readRejects(
  * line-end style, no carriage return without a line feed. Only then may the scan's records be cut into
  * chunks, or stand for the records the reader rejects.
  */
-export function readerSeesScannedRecords(scan: RecordScan): boolean {
+export function readerSeesScannedRecords(scan: Pick<RecordScan, 'quotingClean' | 'lineEnds'>): boolean {
   const { crlf, lf, bareCr } = scan.lineEnds;
   return scan.quotingClean && !(crlf > 0 && lf > 0) && bareCr === 0;
 }

@@ -3,7 +3,7 @@
  * record-aligned chunks that are transformed independently — in parallel, one single-threaded DuckDB
  * session each — and merged into one result that is exactly what one pass over the whole text gives.
  */
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
 import { asCount, queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
@@ -26,7 +26,8 @@ import {
 import { MIXED_LINE_ENDS, writeRouted, type RoutedOutput, type RoutedPartition } from './routed.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
-import { writeChunk, type ByteChunk } from './sources/records.ts';
+import { writeChunk, type ByteChunk, type ScanSoFar } from './sources/records.ts';
+import { Feed, inPool } from './pool.ts';
 import { sqlString } from './sql.ts';
 import type { RunStamp } from './stamp.ts';
 
@@ -131,10 +132,16 @@ export function evenChunkBytes(bytes: number, chunking: ChunkingOptions): number
   return Math.ceil(bytes / Math.ceil(bytes / chunking.chunkBytes));
 }
 
+/** The byte scan's chunking for a text of `bytes`: record-aligned chunks of about even size. */
+const chunkLimits = (bytes: number, chunking: ChunkingOptions) => ({
+  recordsPerChunk: Number.POSITIVE_INFINITY,
+  bytesPerChunk: evenChunkBytes(bytes, chunking),
+});
+
 /**
- * The one byte scan of the text: records, blank lines, quoting, line ends, oversize records and the chunk
- * plan. Oversize records are cut out — unless the text has carriage returns without a line feed, where the
- * scan cannot tell the records the reader sees (a classic-Mac file is one huge "record" to it): such a text
+ * The text made ready from its byte scan (records, blank lines, quoting, line ends, oversize records and the
+ * chunk plan). Oversize records are cut out — unless the text has carriage returns without a line feed, where
+ * the scan cannot tell the records the reader sees (a classic-Mac file is one huge "record" to it): such a text
  * goes to the reader as it is, which rejects what it cannot read, and nothing is lost either way.
  */
 async function prepareText(
@@ -144,22 +151,18 @@ async function prepareText(
   workDir: string,
   maxRecordBytes: number,
   chunking: ChunkingOptions,
+  scan: InputScan,
 ): Promise<PreparedText> {
-  const optionsFor = async (text: string) => ({
-    maxRecordBytes,
-    chunking: {
-      recordsPerChunk: Number.POSITIVE_INFINITY,
-      bytesPerChunk: evenChunkBytes((await stat(text)).size, chunking),
-    },
-  });
-  const scan = await scanInput(contract, path, workDir, await optionsFor(path));
   if (scan.oversize.length === 0 || scan.lineEnds.bareCr > 0)
     return { path, disposable, scan: { ...scan, oversize: [] }, oversize: [], expectedRows: scan.expectedRows };
   const oversize = await Promise.all(scan.oversize.map(async (o) => ({ ...o, head: await recordHead(path, o) })));
   const cut = join(workDir, 'input.fit.txt');
   await cutRecords(path, cut, scan.oversize);
   if (disposable) await rm(path, { force: true }); // /tmp holds one copy of the text, not two
-  const rescan = await scanInput(contract, cut, workDir, await optionsFor(cut));
+  const rescan = await scanInput(contract, cut, workDir, {
+    maxRecordBytes,
+    chunking: chunkLimits((await stat(cut)).size, chunking),
+  });
   if (rescan.oversize.length > 0)
     throw new EngineInvariantError('records over the limit remain after cutting them out');
   return { path: cut, disposable: true, scan: rescan, oversize, expectedRows: scan.expectedRows };
@@ -244,47 +247,60 @@ async function transformChunk(
 }
 
 /**
- * Runs `work` over the items a generator yields, at most `limit` at once, results in yield order. After a
- * failure no new item is started; every started one settles before the failure is thrown, so no DuckDB
- * session outlives the call.
- */
-async function inPool<T, R>(
-  items: Iterable<T>,
-  limit: number,
-  work: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: Promise<R>[] = [];
-  const running = new Set<Promise<unknown>>();
-  let failed = false;
-  let index = 0;
-  for (const item of items) {
-    const task = work(item, index++);
-    results.push(task);
-    const settled: Promise<unknown> = task.then(
-      (): boolean => running.delete(settled),
-      (): boolean => ((failed = true), running.delete(settled)),
-    );
-    running.add(settled);
-    if (running.size >= limit) await Promise.race(running);
-    if (failed) break;
-  }
-  const outcomes = await Promise.allSettled(results);
-  const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  return outcomes.map((o) => (o as PromiseFulfilledResult<R>).value);
-}
-
-/**
  * Whether the text is cut into chunks: large enough, read by DuckDB exactly as the byte scan reads it (clean
  * quoting, one line-end style, no stray carriage return), and wholly covered by the planned chunks.
  */
-function worthChunking(text: PreparedText, bytes: number, chunking: ChunkingOptions): boolean {
-  const { scan } = text;
+function worthChunking(scan: InputScan, bytes: number, chunking: ChunkingOptions): boolean {
   const covered =
     scan.headerBytes >= 0 &&
     scan.chunks.length > 0 &&
     scan.headerBytes + scan.chunks.reduce((sum, c) => sum + c.end - c.start, 0) === bytes;
   return bytes >= chunking.minBytesToChunk && covered && readerSeesScannedRecords(scan);
+}
+
+/** A chunk as the byte scan planned it, with what the scan knew of the text up to there. */
+interface PlannedChunk {
+  chunk: ByteChunk;
+  soFar: ScanSoFar;
+}
+
+type ChunkRunOptions = Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>> &
+  Pick<TransformOptions, 'keySamplePath'>;
+
+/**
+ * Transforms the chunks of the text at `path` as they come, `parallelism` at once, each written to a file of
+ * its own when its turn comes (at most `parallelism` copies are on disk at once).
+ */
+function transformPlannedChunks(
+  settings: DuckDbSettings,
+  contract: DatasetContract,
+  stamp: RunStamp,
+  piiSalt: string,
+  path: string,
+  workDir: string,
+  planned: Iterable<PlannedChunk> | AsyncIterable<PlannedChunk>,
+  options: ChunkRunOptions,
+): Promise<ChunkOutput[]> {
+  let malformedSeen = false;
+  return inPool(planned, options.parallelism, async ({ chunk, soFar }, i) => {
+    const dir = chunkDir(workDir, i);
+    await mkdir(dir, { recursive: true });
+    const chunkPath = join(dir, 'input.txt');
+    await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
+    const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
+    const output = await transformChunk(
+      settings,
+      contract,
+      stamp,
+      piiSalt,
+      { path: chunkPath, scan, samplePath: options.keySamplePath ?? path, expectMalformed: malformedSeen },
+      dir,
+      options.rejectsLimits,
+    );
+    malformedSeen ||= output.malformedRecords > 0;
+    await rm(chunkPath, { force: true });
+    return output;
+  });
 }
 
 async function transformChunks(
@@ -294,8 +310,9 @@ async function transformChunks(
   piiSalt: string,
   text: PreparedText,
   workDir: string,
-  options: Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>> &
-    Pick<TransformOptions, 'keySamplePath'>,
+  options: ChunkRunOptions,
+  /** The chunks of `text`, transformed while it was scanned (`transformWhileScanning`), when they may be kept. */
+  early?: Promise<ChunkOutput[]>,
 ): Promise<ChunkOutput[]> {
   const dirOf = async (i: number): Promise<string> => {
     const dir = chunkDir(workDir, i);
@@ -341,55 +358,52 @@ async function transformChunks(
       ];
     }
   };
-  if (!worthChunking(text, (await stat(text.path)).size, options.chunking)) return onePass();
+  if (!early && !worthChunking(text.scan, (await stat(text.path)).size, options.chunking)) return onePass();
   try {
-    // Each chunk is written when its turn comes: at most `parallelism` copies are on disk at once.
-    let malformedSeen = false;
-    return await inPool(text.scan.chunks, options.parallelism, async (chunk, i) => {
-      const dir = await dirOf(i);
-      const path = join(dir, 'input.txt');
-      await writeChunk(text.path, text.scan.headerBytes, chunk, path);
-      const scan = text.scan.blankLines === 0 ? chunkScan(text.scan, chunk) : await scanInput(contract, path, dir);
-      const output = await transformChunk(
-        settings,
-        contract,
-        stamp,
-        piiSalt,
-        { path, scan, samplePath: options.keySamplePath ?? text.path, expectMalformed: malformedSeen },
-        dir,
-        options.rejectsLimits,
-      );
-      malformedSeen ||= output.malformedRecords > 0;
-      await rm(path, { force: true });
-      return output;
-    });
+    const planned = text.scan.chunks.map((chunk) => ({ chunk, soFar: { ...text.scan, oversizeRecords: 0 } }));
+    return await (early ??
+      transformPlannedChunks(settings, contract, stamp, piiSalt, text.path, workDir, planned, options));
   } catch (e) {
     // Line ends the scan took for one style that the reader does not (e.g. CR CR LF): one pass, as any such file.
     if (!isMixedLineEnds(e, csv)) throw e;
-    for (let i = 0; i < text.scan.chunks.length; i++) await rm(chunkDir(workDir, i), { recursive: true, force: true });
+    await removeChunkDirs(workDir);
     return onePass();
   }
 }
 
 /**
- * A chunk's byte scan, as the scan of the whole text already knows it when the text has no blank lines
- * (else the chunk is scanned for its own list of them, numbered within the chunk). Its quoting is clean
- * and its line ends are one style, as a chunked text's are; its longest record is taken as the text's
- * (which only decides, conservatively, how the rejects pass reads it).
+ * A chunk's byte scan, as the scan of the whole text knew it when it planned the chunk, for a chunk without
+ * blank lines (else the chunk is scanned for its own list of them, numbered within the chunk). Its quoting is
+ * clean and its line ends are one style, as a chunked text's are.
  */
-function chunkScan(whole: InputScan, chunk: ByteChunk): InputScan {
+function chunkScan(chunk: ByteChunk, soFar: ScanSoFar): InputScan {
   return {
-    ...whole,
     records: chunk.records,
-    expectedRows: chunk.records,
+    blankLines: 0,
+    maxRecordBytes: chunk.maxRecordBytes,
+    quotingClean: soFar.quotingClean,
     oversize: [],
+    lineEnds: soFar.lineEnds,
+    headerBytes: soFar.headerBytes,
     chunks: [],
+    sampleEnd: -1,
+    expectedRows: chunk.records,
     blankLinesFile: undefined,
   };
 }
 
+/** Removes every chunk's scratch directory (a discarded or failed attempt at the chunks). */
+async function removeChunkDirs(workDir: string): Promise<void> {
+  for (const entry of await readdir(workDir)) {
+    if (entry.startsWith(CHUNK_DIR_PREFIX)) await rm(join(workDir, entry), { recursive: true, force: true });
+  }
+}
+
+const CHUNK_DIR_PREFIX = 'chunk-';
+
 /** A chunk's own scratch directory (its text, outputs, rejects and spill). */
-const chunkDir = (workDir: string, index: number): string => join(workDir, `chunk-${String(index).padStart(5, '0')}`);
+const chunkDir = (workDir: string, index: number): string =>
+  join(workDir, `${CHUNK_DIR_PREFIX}${String(index).padStart(5, '0')}`);
 
 const isMixedLineEnds = (e: unknown, csv: boolean): boolean =>
   e instanceof FileRejection && csv && MIXED_LINE_ENDS.test(e.detail);
@@ -407,6 +421,50 @@ function mergePartitions(chunks: readonly ChunkOutput[], sourceId: string): Silv
     }
   }
   return [...byPrefix.values()].sort((x, y) => x.prefix.localeCompare(y.prefix));
+}
+
+/** Chunks transformed while the byte scan went on: kept (`outputs`) or `discard`ed once the whole scan is known. */
+interface EarlyChunks {
+  outputs: Promise<ChunkOutput[]>;
+  /** Starts no further chunk and waits for those under way to settle (their outputs and errors unused). */
+  discard(): Promise<void>;
+}
+
+/**
+ * The byte scan of a text, with its chunks — when `chunked` — transformed while the scan goes on: each chunk as
+ * soon as it is planned, while the text up to it is fit for chunking (clean quoting, one line-end style, no
+ * record over the limit). Whether they may be kept is only known once the scan ends (the caller checks the
+ * whole scan); until then nothing of them is used. A failing scan fails the call once the chunks under way have
+ * settled, so no DuckDB session outlives it.
+ */
+async function scanWhileTransforming(
+  chunked: boolean,
+  scan: (onChunk: ((chunk: ByteChunk, soFar: ScanSoFar) => void) | undefined) => Promise<InputScan>,
+  transform: (planned: AsyncIterable<PlannedChunk>) => Promise<ChunkOutput[]>,
+): Promise<{ scan: InputScan; early: EarlyChunks | undefined }> {
+  if (!chunked) return { scan: await scan(undefined), early: undefined };
+  const feed = new Feed<PlannedChunk>();
+  const outputs = transform(feed);
+  outputs.catch(() => {}); // awaited by the caller, or discarded
+  const early: EarlyChunks = {
+    outputs,
+    discard: async () => {
+      feed.cancel();
+      await outputs.catch(() => {});
+    },
+  };
+  try {
+    const scanned = await scan((chunk, soFar) => {
+      // Unfit up to here is unfit as a whole: the chunks planned so far and not yet started are dropped too.
+      if (soFar.oversizeRecords === 0 && readerSeesScannedRecords(soFar)) feed.push({ chunk, soFar });
+      else feed.cancel();
+    });
+    feed.end();
+    return { scan: scanned, early };
+  } catch (e) {
+    await early.discard();
+    throw e;
+  }
 }
 
 /**
@@ -430,6 +488,24 @@ export async function transformToLocal(
   const parallelism = options.parallelism ?? 1;
   if (!Number.isInteger(parallelism) || parallelism < 1)
     throw new RangeError(`parallelism must be a whole number ≥ 1, got ${parallelism}`);
+  const runOptions: ChunkRunOptions = {
+    rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
+    parallelism,
+    chunking,
+    keySamplePath: options.keySamplePath,
+  };
+  const bytes = (await stat(inputPath)).size;
+  const { scan, early } = await scanWhileTransforming(
+    bytes >= chunking.minBytesToChunk,
+    (onChunk) =>
+      scanInput(contract, inputPath, workDir, { maxRecordBytes, chunking: chunkLimits(bytes, chunking), onChunk }),
+    (planned) => transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions),
+  );
+  const keepEarly = early !== undefined && scan.oversize.length === 0 && worthChunking(scan, bytes, chunking);
+  if (early && !keepEarly) {
+    await early.discard(); // the text goes the long way below: nothing of this attempt is used
+    await removeChunkDirs(workDir);
+  }
   const text = await prepareText(
     contract,
     inputPath,
@@ -437,13 +513,18 @@ export async function transformToLocal(
     workDir,
     maxRecordBytes,
     chunking,
+    scan,
   );
-  const chunks = await transformChunks(settings, contract, stamp, piiSalt, text, workDir, {
-    rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
-    parallelism,
-    chunking,
-    keySamplePath: options.keySamplePath,
-  });
+  const chunks = await transformChunks(
+    settings,
+    contract,
+    stamp,
+    piiSalt,
+    text,
+    workDir,
+    runOptions,
+    keepEarly ? early?.outputs : undefined,
+  );
   const { oversize } = text;
   const chunkRows = chunks.reduce((sum, c) => sum + c.expectedRows, 0);
   if (chunkRows + oversize.length !== text.expectedRows) {

@@ -47,7 +47,14 @@ export interface ByteChunk {
   /** Records (lines, as DuckDB counts them, blank lines included) of the file before this chunk, header excluded. */
   recordOffset: number;
   records: number;
+  /** Blank lines among its records. */
+  blankLines: number;
+  /** Bytes of its longest record. */
+  maxRecordBytes: number;
 }
+
+/** What the scan knew of the text so far when it planned a chunk: whether the text up to there is still clean. */
+export type ScanSoFar = Pick<RecordScan, 'quotingClean' | 'lineEnds' | 'headerBytes'> & { oversizeRecords: number };
 
 /** Where to cut: a chunk ends at the first record end where either limit is reached. */
 export interface ChunkLimits {
@@ -79,6 +86,11 @@ export interface ScanOptions {
   chunking?: ChunkLimits;
   /** Where the first this many records that are not over `maxRecordBytes` end (`sampleEnd`). @default none */
   sampleRecords?: number;
+  /**
+   * Told of each chunk as soon as it is planned, with what the scan knew so far — so chunks can be transformed
+   * while the scan goes on (whether they may be kept is only known once it ends). @default none
+   */
+  onChunk?: (chunk: ByteChunk, soFar: ScanSoFar) => void;
 }
 
 /**
@@ -125,7 +137,26 @@ export async function scanRecordStream(
   const chunks: ByteChunk[] = [];
   let headerBytes = options.headerLines === 0 ? 0 : -1;
   let chunk = { start: 0, recordOffset: 0, records: 0 };
+  let chunkBlankLinesBefore = 0;
+  let chunkMaxRecordBytes = 0;
   let sampleEnd = -1;
+  const planChunk = (end: number): void => {
+    const planned = {
+      ...chunk,
+      end,
+      blankLines: blankLines - chunkBlankLinesBefore,
+      maxRecordBytes: chunkMaxRecordBytes,
+    };
+    chunks.push(planned);
+    options.onChunk?.(planned, {
+      quotingClean: clean && !quoted,
+      lineEnds: { ...lineEnds },
+      headerBytes,
+      oversizeRecords: oversize.length,
+    });
+    chunkBlankLinesBefore = blankLines;
+    chunkMaxRecordBytes = 0;
+  };
   const endRecord = (end: number, lineEndBytes: number, blank: boolean): void => {
     const bytes = end - recordStart;
     const recordEnd = end + lineEndBytes;
@@ -147,8 +178,9 @@ export async function scanRecordStream(
       chunk = { start: recordEnd, recordOffset: 0, records: 0 };
     } else if (cutting && lines > options.headerLines) {
       chunk.records++;
+      chunkMaxRecordBytes = Math.max(chunkMaxRecordBytes, bytes);
       if (chunk.records >= cutting.recordsPerChunk || recordEnd - chunk.start >= cutting.bytesPerChunk) {
-        chunks.push({ ...chunk, end: recordEnd });
+        planChunk(recordEnd);
         chunk = { start: recordEnd, recordOffset: chunk.recordOffset + chunk.records, records: 0 };
       }
     }
@@ -225,7 +257,10 @@ export async function scanRecordStream(
   }
   maxRecordBytes = Math.max(maxRecordBytes, offset - recordStart);
   // Bytes after the last record end (blank text, or a record the scan did not count) belong to the last chunk.
-  if (cutting && headerBytes >= 0 && offset > chunk.start) chunks.push({ ...chunk, end: offset });
+  if (cutting && headerBytes >= 0 && offset > chunk.start) {
+    chunkMaxRecordBytes = Math.max(chunkMaxRecordBytes, offset - recordStart);
+    planChunk(offset);
+  }
   return {
     records: Math.max(0, lines - options.headerLines),
     blankLines,

@@ -116,6 +116,31 @@ describe('chunked transform equals one pass', () => {
     expect(await outcome(lake, 'transactions', await lake.ingest('transactions/big.csv', text))).toEqual(expected);
   });
 
+  // Chunks start while the byte scan goes on; what makes a text unfit for chunking may come only at its end, when
+  // chunks are under way (the scan reads 1 MiB at a time, so the first chunks start before it reaches the end):
+  // they are discarded, and the text gives what one pass gives.
+  it.each([
+    ['a quote inside a field', 'T40001,12" pipe,1.00,EUR,2024-01-01', 1],
+    ['a switch to CRLF line ends', `${row(40001)}\r\n${row(40002)}\r`, 1],
+    ['a record over the record limit', `${row(40001)},${'x'.repeat(300)}`, 'cut, then chunked'],
+  ] as const)(
+    'a text found unfit for chunking only at its end (%s) gives what one pass gives',
+    async (_, last, chunks) => {
+      const text = [HEADER, ...rows(1, 30), 'T31,A', row(32, 'bad'), ...rows(33, 39968), last].join('\n') + '\n';
+      const onePass = await createTestLake(contracts, { maxRecordBytes: 200 });
+      const expected = await outcome(onePass, 'transactions', await onePass.ingest('transactions/late.csv', text));
+      const lake = await createTestLake(contracts, {
+        maxRecordBytes: 200,
+        chunking: { chunkBytes: 300_000, minBytesToChunk: 0 },
+        threads: 2,
+      });
+      const m = await lake.ingest('transactions/late.csv', text);
+      expect(await outcome(lake, 'transactions', m)).toEqual(expected);
+      if (chunks === 1) expect(m.engine.chunks).toBe(1);
+      else expect(m.engine.chunks).toBeGreaterThan(3);
+    },
+  );
+
   it('a header that never ends (CR line ends) is not chunked into nothing: the file is rejected whole, as one pass does', async () => {
     const text = [HEADER, ...rows(1, 30)].join('\r');
     const lake = await createTestLake(contracts, { chunking: { chunkBytes: 40, minBytesToChunk: 0 }, threads: 2 });
