@@ -4,6 +4,7 @@
  * the record: a concurrent delivery of the same source (under another contract: other keys) writes its own record
  * and uploads its files, then dies. A plain put overwrote that record, and its files were named by no record:
  * orphaned in silver, rows seen twice. Here the publish reads the record again and names that delivery's keys too.
+ * A fan-out plan writes the source's record the same way (engine/fan-out/plan.ts).
  */
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { rm } from 'node:fs/promises';
@@ -11,10 +12,14 @@ import { expect } from '../../support/expect.ts';
 import { withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 import {
+  commitFanOut,
   ingestObject,
   loadContracts,
   manifestKey,
+  planFanOut,
+  transformFanOutChunk,
   withMaintenanceLease,
+  type IngestOptions,
   type Manifest,
   type PendingIngest,
 } from '../../../engine/index.ts';
@@ -27,9 +32,10 @@ const FILE = csv(
   'T3,ACC003,bad,EUR,2024-02-11T00:00:00Z',
 );
 
+const SOURCE = { bucket: 'test-bronze', key: 'transactions/producer-1.csv', etag: 'etag-1' };
 const ingest = (store: ObjectStore, lake: TestLake) =>
   ingestObject(
-    { bucket: 'test-bronze', key: 'transactions/producer-1.csv', etag: 'etag-1' },
+    SOURCE,
     (async function* () {
       yield Buffer.from(FILE);
     })(),
@@ -166,5 +172,40 @@ describe('a concurrent delivery of the source writes its intent record between t
     expect(rewrites).toBe(attempts);
     expect(uploads).toEqual([]);
     expect(await textOf(lake, intentKey)).toContain(`"attempt_id": "concurrent delivery ${attempts}"`);
+  });
+});
+
+describe('a concurrent delivery of the source writes its intent record between a fan-out plan’s read and its write', () => {
+  let lake: TestLake;
+  beforeEach(async () => (lake = await createTestLake(contracts)));
+  afterEach(() => rm(lake.root, { recursive: true, force: true }));
+
+  /** Plan (chunks of 40 bytes: one per record) with `store`, then every chunk and the commit with the lake's own. */
+  async function fanOut(store: ObjectStore): Promise<Manifest> {
+    const options = (s: ObjectStore): IngestOptions => ({
+      contracts,
+      store: s,
+      catalog: lake.catalog,
+      workDir: lake.root,
+    });
+    await lake.store.putBytes('bronze', SOURCE.key, FILE);
+    const planned = await planFanOut(SOURCE, await lake.store.getStream('bronze', SOURCE.key), {
+      ...options(store),
+      fanOutChunkBytes: 40,
+    });
+    if (planned.kind !== 'fan-out') throw new Error(`expected a fan-out: ${planned.why}`);
+    for (const c of planned.plan.chunks) await transformFanOutChunk(planned.plan, c.index, options(lake.store));
+    const committed = await commitFanOut(planned.plan, options(lake.store));
+    if (committed.kind !== 'committed') throw new Error(`expected a commit: ${committed.kind}`);
+    return committed.manifest;
+  }
+
+  it("the plan's record names that delivery's keys: the commit removes its files with this source's stale keys", async () => {
+    const first = await fanOut(lake.store);
+    let other: Awaited<ReturnType<typeof concurrentDelivery>> | undefined;
+    const racing = beforeIntentWrites(lake.store, async (key) => (other = await concurrentDelivery(lake, key, first)));
+    const m = await fanOut(racing);
+    expect(other).toBeDefined();
+    await expectCleanLake(lake, m, other!);
   });
 });
