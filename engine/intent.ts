@@ -38,9 +38,10 @@ export function intentText(intent: Omit<PendingIngest, 'attempt_id'>): string {
 
 /**
  * How many conditional writes a publish tries its intent record with before it fails (the ingest is retried as a
- * whole). A write lost is another delivery's write (or withdrawal) won, each delivery writing its record once, so
- * N deliveries at once cost one another at most about N - 1 lost writes: this leaves room for the faults tier's
- * ten at once (test/faults/concurrency.test.ts).
+ * whole). A write lost is another writer's change of the record won (a delivery's write, or its withdrawal), each
+ * delivery writing its record once or twice (a fan-out: the plan, then the commit), so N deliveries at once cost
+ * one another a few lost writes each: this leaves room for the faults tier's ten at once
+ * (test/faults/concurrency.test.ts).
  */
 export const INTENT_WRITE_ATTEMPTS = 16;
 
@@ -52,7 +53,7 @@ export class IntentContendedError extends Error {
   ) {
     super(
       `silver/${key}: another delivery of the same source wrote its intent record before each of ${attempts} ` +
-        'conditional writes of this one; nothing was uploaded (the ingest is to be retried)',
+        'conditional writes of this one; this attempt stops before publishing anything (the ingest is to be retried)',
     );
     this.name = 'IntentContendedError';
   }
