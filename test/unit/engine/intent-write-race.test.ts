@@ -180,7 +180,7 @@ describe('a concurrent delivery of the source writes its intent record between a
   beforeEach(async () => (lake = await createTestLake(contracts)));
   afterEach(() => rm(lake.root, { recursive: true, force: true }));
 
-  /** Plan (chunks of 40 bytes: one per record) with `store`, then every chunk and the commit with the lake's own. */
+  /** Plan (chunks of about 40 bytes) with `store`, then every chunk and the commit with the lake’s own store. */
   async function fanOut(store: ObjectStore): Promise<Manifest> {
     const options = (s: ObjectStore): IngestOptions => ({
       contracts,
