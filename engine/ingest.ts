@@ -14,7 +14,7 @@ import {
   UNKNOWN_DATASET,
 } from './layout.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
-import { deleteIntentAsRead, intentText, readIntent, withdrawIntent } from './intent.ts';
+import { deleteIntentAsRead, intentText, readIntent, withdrawIntent, writeIntent } from './intent.ts';
 import {
   MaintenanceLeaseHeldError,
   readMaintenanceLease,
@@ -462,35 +462,36 @@ export async function publish(
   const key = manifestKey(manifest.dataset, manifest.source_id);
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
   const previous = await readSilverRecord<Manifest>(store, key);
-  const abandonedRead = await readIntent(store, intentKey);
-  const abandoned = abandonedRead?.record;
+  const firstRead = await readIntent(store, intentKey);
   const maintainedBefore = maintainedSince(previous, manifest.run_id);
   if (maintainedBefore) {
     // An intent record of this same run names the keys the manifest names: only the record and staging go (the
     // record as read: one another delivery wrote since stays).
-    await removeStaging(store, manifest, options.stagingPrefix, abandoned);
-    if (abandonedRead && abandoned?.run_id === manifest.run_id)
-      await deleteIntentAsRead(store, intentKey, abandonedRead);
+    await removeStaging(store, manifest, options.stagingPrefix, firstRead?.record);
+    if (firstRead && firstRead.record?.run_id === manifest.run_id)
+      await deleteIntentAsRead(store, intentKey, firstRead);
     return maintainedBefore;
   }
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
   const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter(
     (k): k is string => k !== null,
   );
-  // The record names an abandoned attempt's keys too: it replaces that attempt's record, and if this attempt
-  // dies as well, the next one must still find every key of this source that no manifest names.
+  // The record names the keys of the record it replaces too (an abandoned attempt's, or a concurrent delivery's):
+  // if this attempt dies as well, the next one must still find every key of this source that no manifest names.
   const ofSource = (k: unknown): k is string => typeof k === 'string' && k.includes(manifest.source_id);
-  const intent: PendingIngest = {
+  const intentOver = (replaced: PendingIngest | undefined): Omit<PendingIngest, 'attempt_id'> => ({
     dataset: manifest.dataset,
     run_id: manifest.run_id,
     source: manifest.source,
     started_at: manifest.started_at,
-    silver_keys: [...new Set([...files.map((f) => f.key), ...(abandoned?.silver_keys ?? []).filter(ofSource)])],
-    quarantine_keys: [...new Set([...quarantineKeys, ...(abandoned?.quarantine_keys ?? []).filter(ofSource)])],
+    silver_keys: [...new Set([...files.map((f) => f.key), ...(replaced?.silver_keys ?? []).filter(ofSource)])],
+    quarantine_keys: [...new Set([...quarantineKeys, ...(replaced?.quarantine_keys ?? []).filter(ofSource)])],
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
-  };
-  const written = intentText(intent);
-  await store.putBytes('silver', intentKey, written, 'application/json');
+  });
+  // Written over exactly the record read (or create-only); one another delivery wrote since is read and named too.
+  const { written, replaced } = await writeIntent(store, intentKey, firstRead, (r) => intentText(intentOver(r)));
+  // The abandoned record from here on is the one replaced — the last read, whoever wrote it: its keys are in ours.
+  const abandoned = replaced?.record;
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
   // A lease whose holder is provably dead is released (a maintenance taking the lease after this sees the intent).
   let maintainedMeanwhile: Manifest | undefined;
@@ -503,7 +504,8 @@ export async function publish(
     // rows back or double compacted ones. A maintenance starting after this look sees the intent instead.
     maintainedMeanwhile = maintainedSince(await readSilverRecord<Manifest>(store, key), manifest.run_id);
   } catch (e) {
-    // Nothing written yet: the intent is taken back (a failed look at the lease is retried as a whole).
+    // Nothing written yet: the intent is taken back, the record it replaced put back (a failed look at the lease is
+    // retried as a whole).
     await withdrawIntent(store, intentKey, written, abandoned).catch(() => {});
     throw e;
   }

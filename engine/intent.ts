@@ -1,13 +1,14 @@
 /**
  * The intent record of a publish (`silver/_pending/<dataset>/<source id>.json`, engine/ingest.ts `publish`):
  * several deliveries of one source may write it in turn, and a maintenance must keep seeing the record of every
- * publish in progress. So an attempt only ever deletes or replaces its own record, as the very object it read back
- * (`ObjectStore.deleteIfMatch`, `putBytes` `ifMatch`, on that read's entity tag, S3 `If-Match`) — never by a
- * read, a check and a plain delete or put, between which a concurrent delivery may have written its own.
+ * publish in progress. So an attempt only ever writes its record over the very object it read (`putBytes`
+ * `ifMatch` on that read's entity tag, S3 `If-Match`; create-only when it read none), and only ever deletes or
+ * replaces its own record, as the very object it read back (`ObjectStore.deleteIfMatch`, `putBytes` `ifMatch`) —
+ * never by a read, a check and a plain delete or put, between which a concurrent delivery may have written its own.
  */
 import { randomBytes } from 'node:crypto';
 import type { PendingIngest } from './manifest.ts';
-import { ObjectChangedError, type ObjectStore } from './ports.ts';
+import { ObjectChangedError, ObjectExistsError, type ObjectStore } from './ports.ts';
 
 /** An intent record as read, with the entity tag of the object read (undefined `record`: not JSON). */
 export interface ReadIntent {
@@ -33,6 +34,65 @@ export async function readIntent(store: ObjectStore, key: string): Promise<ReadI
 /** The record's text as this attempt writes it: an attempt id of its own, so no other attempt's is the same object. */
 export function intentText(intent: Omit<PendingIngest, 'attempt_id'>): string {
   return JSON.stringify({ ...intent, attempt_id: randomBytes(8).toString('hex') }, null, 2);
+}
+
+/**
+ * How many conditional writes a publish tries its intent record with before it fails (the ingest is retried as a
+ * whole). A write lost is another writer's change of the record won (a delivery's write, or its withdrawal), each
+ * delivery writing its record once or twice (a fan-out: the plan, then the commit), so N deliveries at once cost
+ * one another a few lost writes each: this leaves room for the faults tier's ten at once
+ * (test/faults/concurrency.test.ts).
+ */
+export const INTENT_WRITE_ATTEMPTS = 16;
+
+/** Before each of this attempt's conditional writes of its intent record, another delivery of the source wrote its own. */
+export class IntentContendedError extends Error {
+  constructor(
+    readonly key: string,
+    readonly attempts: number,
+  ) {
+    super(
+      `silver/${key}: another delivery of the same source wrote its intent record before each of ${attempts} ` +
+        'conditional writes of this one; this attempt stops before publishing anything (the ingest is to be retried)',
+    );
+    this.name = 'IntentContendedError';
+  }
+}
+
+/** An intent record this attempt wrote (`written`, its text) and the record it replaced, as read (none: undefined). */
+export interface WrittenIntent {
+  written: string;
+  replaced: ReadIntent | undefined;
+}
+
+/**
+ * Writes this attempt's intent record (`build`, given the record it will replace) over exactly the record read
+ * (`read`; undefined: none), in one conditional step: `putBytes` `ifMatch` on the read's entity tag, or
+ * create-only. When another delivery of the source wrote its record since, nothing is written: the record is read
+ * again and built again over the one now there, whoever wrote it — a plain put would overwrite it, and the keys
+ * that delivery uploads would be named by no record (if it dies, its files orphaned in silver: rows seen twice).
+ * IntentContendedError after `attempts` writes that each lost.
+ */
+export async function writeIntent(
+  store: ObjectStore,
+  key: string,
+  read: ReadIntent | undefined,
+  build: (replaced: PendingIngest | undefined) => string,
+  attempts = INTENT_WRITE_ATTEMPTS,
+): Promise<WrittenIntent> {
+  let replaced = read;
+  for (let attempt = 1; ; attempt++) {
+    const written = build(replaced?.record);
+    try {
+      const condition = replaced ? { ifMatch: replaced.etag } : { ifNoneMatch: true };
+      await store.putBytes('silver', key, written, 'application/json', condition);
+      return { written, replaced };
+    } catch (e) {
+      if (!(e instanceof ObjectChangedError || e instanceof ObjectExistsError)) throw e;
+      if (attempt >= attempts) throw new IntentContendedError(key, attempts);
+    }
+    replaced = await readIntent(store, key);
+  }
 }
 
 /** Deletes the record read, only while it is still that object: false when another was written since. */

@@ -31,6 +31,7 @@ import {
   type IngestOptions,
   type InputSizes,
 } from '../ingest.ts';
+import { readIntent, writeIntent } from '../intent.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
@@ -447,8 +448,9 @@ export async function planFanOut(
       staging_prefix: staging,
     };
     const intentKey = pendingKey(plan.dataset, plan.source_id);
-    const abandoned = await readSilverRecord<PendingIngest>(store, intentKey);
-    const intent: PendingIngest = {
+    // The record names the keys of the record it replaces (an abandoned attempt's, or a concurrent delivery's),
+    // written over exactly the record read: one another delivery wrote since is read again and named too.
+    const intentOver = (replaced: PendingIngest | undefined): PendingIngest => ({
       dataset: plan.dataset,
       run_id: plan.run_id,
       source: {
@@ -458,11 +460,13 @@ export async function planFanOut(
         etag: normalizeEtag(source.etag) ?? null,
       },
       started_at: plan.started_at,
-      silver_keys: abandoned?.silver_keys ?? [],
-      quarantine_keys: abandoned?.quarantine_keys ?? [],
+      silver_keys: replaced?.silver_keys ?? [],
+      quarantine_keys: replaced?.quarantine_keys ?? [],
       staging_prefix: staging,
-    };
-    await store.putBytes('silver', intentKey, JSON.stringify(intent, null, 2), 'application/json');
+    });
+    await writeIntent(store, intentKey, await readIntent(store, intentKey), (replaced) =>
+      JSON.stringify(intentOver(replaced), null, 2),
+    );
     await store.putBytes('silver', planKey(staging), JSON.stringify(plan, null, 2), 'application/json');
     return { kind: 'fan-out', plan, planKey: planKey(staging) };
   } finally {

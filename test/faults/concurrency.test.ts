@@ -19,9 +19,15 @@ function expectAllSucceeded(results: readonly ChildResult[]): void {
   for (const r of results) expect(r.code, describeRun(r)).toBe(0);
 }
 
-/** Where the processes meet: all have written their intent record, or all are about to register partitions. */
+/**
+ * Where the processes meet: all have written their intent record (the first of a source is linked into place:
+ * written create-only), or all are about to register partitions.
+ */
 const MEETING_POINTS: ReadonlyArray<{ name: string; at: Omit<BarrierPoint, 'dir' | 'parties'> }> = [
-  { name: 'all publishing at once (after their intent records)', at: { at: /\/silver\/_pending\//, ops: ['rename'] } },
+  {
+    name: 'all publishing at once (after their intent records)',
+    at: { at: /\/silver\/_pending\//, ops: ['rename', 'link'] },
+  },
   {
     name: 'all registering partitions at once (before the catalog lock)',
     at: { at: /\/catalog\.json\.lock\.[^/]+\.tmp$/, ops: ['writeFile'], when: 'before' },
@@ -76,11 +82,19 @@ describe('the same object delivered ten times at once (duplicate S3 events)', ()
   });
   afterAll(async () => tmp?.remove());
 
-  it('ten processes, all publishing at once (after their intent records): one manifest, no duplicates, byte-identical to one ingest', async () => {
+  it('ten processes, all publishing at once (their intent records written, before their first silver file): one manifest, no duplicates, byte-identical to one ingest', async () => {
     const lakeDir = await tmp.lake('redelivered');
     await putBronze(lakeDir, OBJECT);
+    // Not right after the intent record: the deliveries write that one key in turn, each over the record it read,
+    // under the key's lock (a barrier there would hold the lock while the others wait for it).
     const env = faultEnv({
-      barrier: { at: /\/silver\/_pending\//, ops: ['rename'], dir: join(tmp.dir, 'barrier'), parties: DELIVERIES },
+      barrier: {
+        at: /\/silver\/transactions\/year=/,
+        ops: ['copyFile'],
+        when: 'before',
+        dir: join(tmp.dir, 'barrier'),
+        parties: DELIVERIES,
+      },
     });
     const results = await Promise.all(
       Array.from({ length: DELIVERIES }, () => startIngestBronze(lakeDir, OBJECT.key, { env, tmpDir: tmp.tmpDir })),

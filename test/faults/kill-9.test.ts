@@ -39,7 +39,8 @@ const KILL_POINTS: readonly KillPoint[] = [
   },
   {
     name: 'after the intent record',
-    kill: { at: /\/silver\/_pending\//, ops: ['rename'] },
+    // The first record of a source is written create-only: linked into place (over a record: renamed).
+    kill: { at: /\/silver\/_pending\//, ops: ['rename', 'link'] },
     midway: { manifest: false, pending: true, silverAtMost: 0 },
   },
   {

@@ -4,7 +4,8 @@
  * partition interleaved in the order that loses rows without the lease (the ingest rewrites an input of the
  * compaction between its second look and its switch); the bundled ingest function leaving a dataset alone
  * while its lease is held; `lake status --aws` showing interrupted maintenance; a stale lease refused with
- * the command that releases it.
+ * the command that releases it. And the source's intent record, which an ingest writes with `If-None-Match: *` or
+ * `If-Match` over exactly the record it read: a concurrent delivery's record written in between is not overwritten.
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import {
   withMaintenanceLease,
   type MaintenanceLease,
   type Manifest,
+  type PendingIngest,
 } from '../../engine/index.ts';
 import type { ObjectStore } from '../../engine/contract/index.ts';
 import { withOverrides } from '../support/store-faults.ts';
@@ -61,7 +63,20 @@ const januaryFiles = (fx: LakeFixture, count: number) =>
  */
 async function reingestUnderNewContract(fx: LakeFixture, key: string): Promise<Manifest> {
   const raw = JSON.parse(await readFile(join(process.cwd(), 'contracts', 'transactions.json'), 'utf8')) as object;
-  const contracts = new ContractRegistry([parseContract({ ...raw, version: '1.99.0' }, 'transactions.json')]);
+  return ingestThroughEngine(
+    fx,
+    key,
+    new ContractRegistry([parseContract({ ...raw, version: '1.99.0' }, 'transactions.json')]),
+  );
+}
+
+/** The ingest function's step for `key`, through the engine with the S3 (or `objectStore`) and Glue adapters. */
+async function ingestThroughEngine(
+  fx: LakeFixture,
+  key: string,
+  contracts: ContractRegistry,
+  objectStore: ObjectStore = store(fx),
+): Promise<Manifest> {
   const head = await fx.clients.s3.send(new HeadObjectCommand({ Bucket: fx.lake.buckets.bronze, Key: key }));
   const body = await store(fx).getStream('bronze', key);
   return ingestObject(
@@ -76,7 +91,7 @@ async function reingestUnderNewContract(fx: LakeFixture, key: string): Promise<M
     body,
     {
       contracts,
-      store: store(fx),
+      store: objectStore,
       catalog: new GlueCatalog(fx.clients.glue, {
         database: fx.lake.glue.silverDatabase,
         bucket: fx.lake.buckets.silver,
@@ -278,5 +293,51 @@ async function expectEveryRowOnce(fx: LakeFixture, expectedIds: readonly string[
     const after = await awsCli(fx, ['status']);
     expect(after.stdout).toMatch(/No unfinished maintenance/);
     await expectEveryRowOnce(fx, ids);
+  });
+
+  it("a delivery writing the source's intent record between the publish's read and its write (If-None-Match, If-Match): its keys are named too, nothing orphaned", async () => {
+    const fx = lake();
+    await januaryFiles(fx, 1);
+    const ids = (await silverRows(fx, 'transactions')).map((r) => String(r.transaction_id));
+    const [first] = await getManifests(fx, 'transactions');
+    const s3 = store(fx);
+    // A delivery of the same source under another contract (other keys): its record and its silver file (a copy of
+    // the source's January rows: seen twice while it stays), written right before this publish's first intent
+    // write. It then dies. This publish dies too, before its manifest.
+    const otherKey = `transactions/year=2023/month=11/part-${first!.source_id}-00000.parquet`;
+    const other: PendingIngest = {
+      dataset: 'transactions',
+      run_id: 'a run under another contract',
+      source: first!.source,
+      started_at: first!.started_at,
+      silver_keys: [otherKey],
+      quarantine_keys: [],
+      attempt_id: 'the other delivery',
+    };
+    let raced = false;
+    const racing = withOverrides(s3, {
+      putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+        if (args[1].startsWith('_pending/') && !raced) {
+          raced = true;
+          await s3.putBytes('silver', args[1], JSON.stringify(other), 'application/json');
+          await s3.copy('silver', first!.partitions[0]!.files[0]!, otherKey);
+        }
+        if (args[1].startsWith('_manifests/')) throw new Error('killed before the manifest');
+        return s3.putBytes(...args);
+      },
+    });
+    await expect(ingestThroughEngine(fx, 'transactions/partner-0.csv', loadContracts(), racing)).rejects.toThrow(
+      /killed before the manifest/,
+    );
+    expect(raced).toBe(true);
+    const [intentKey] = await listKeys(fx, fx.lake.buckets.silver, '_pending/');
+    const left = JSON.parse(Buffer.from((await s3.getBytes('silver', intentKey!)) ?? []).toString()) as {
+      silver_keys: string[];
+    };
+    expect(left.silver_keys).toEqual(expect.arrayContaining([...first!.partitions[0]!.files, otherKey]));
+
+    await ingestThroughEngine(fx, 'transactions/partner-0.csv', loadContracts()); // the retry; both others dead
+    await expectEveryRowOnce(fx, ids);
+    expect(await listKeys(fx, fx.lake.buckets.silver, '_pending/')).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 export const KILL_AT_PRELOAD = join(import.meta.dirname, 'kill-at.mjs');
 
 /** File-system operations the preload can intercept (see kill-at.mjs for the path each is matched on). */
-export type FsOp = 'rename' | 'writeFile' | 'copyFile' | 'rm' | 'unlink' | 'open' | 'mkdtemp' | 'write';
+export type FsOp = 'rename' | 'link' | 'writeFile' | 'copyFile' | 'rm' | 'unlink' | 'open' | 'mkdtemp' | 'write';
 
 export interface FaultPoint {
   /** Matched against the operation's target path, `/`-separated. */

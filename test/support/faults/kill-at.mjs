@@ -20,7 +20,8 @@
 //            process exits with code 86 and says so on stderr.
 //
 // Operation kinds and the path each is matched on:
-//   rename (destination), writeFile, copyFile (destination), rm, unlink, open, mkdtemp (the prefix) —
+//   rename (destination), link (destination: a create-only put), writeFile, copyFile (destination), rm, unlink,
+//   open, mkdtemp (the prefix) —
 //   fs/promises, as imported by the engine and adapters; `write`: a chunk written through a callback-API
 //   file descriptor (fs.write/writev, which fs.createWriteStream uses), matched on the path it was opened with.
 // Writes DuckDB makes itself (native code) cannot be reached from here.
@@ -142,6 +143,7 @@ async function guarded(op, path, invoke) {
 
 const PROMISE_OPS = {
   rename: (args) => args[1],
+  link: (args) => args[1],
   writeFile: (args) => args[0],
   copyFile: (args) => args[1],
   rm: (args) => args[0],
