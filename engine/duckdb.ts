@@ -21,6 +21,13 @@ export interface DuckDbSettings {
    * @default true
    */
   preserveInsertionOrder?: boolean;
+  /**
+   * An open instance to connect to instead of creating one (`DuckDbInstances`): the session is a fresh
+   * connection on it, and the instance's own settings apply (the ones above are ignored). Creating an
+   * instance costs 15–50 ms; a connection, next to nothing.
+   * @default a new instance per session
+   */
+  instance?: DuckDBInstance;
 }
 
 export interface DuckDbSession {
@@ -30,7 +37,29 @@ export interface DuckDbSession {
 
 /** A private DuckDB for one ingest: bounded memory, spills to disk, UTC, file order preserved. */
 export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDbSession> {
-  const instance = await DuckDBInstance.create(settings.databasePath ?? ':memory:', {
+  if (settings.instance) {
+    const connection = await utcConnection(settings.instance);
+    return { connection, close: () => connection.closeSync() };
+  }
+  const instance = await createInstance(settings);
+  const connection = await utcConnection(instance);
+  return {
+    connection,
+    close: () => {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+async function utcConnection(instance: DuckDBInstance): Promise<DuckDBConnection> {
+  const connection = await instance.connect();
+  await connection.run(`SET TimeZone = 'UTC'`);
+  return connection;
+}
+
+function createInstance(settings: DuckDbSettings): Promise<DuckDBInstance> {
+  return DuckDBInstance.create(settings.databasePath ?? ':memory:', {
     threads: String(settings.threads ?? 1),
     memory_limit: settings.memoryLimit ?? '128MB',
     temp_directory: settings.tempDirectory,
@@ -42,15 +71,64 @@ export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDbSessio
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
   });
-  const connection = await instance.connect();
-  await connection.run(`SET TimeZone = 'UTC'`);
-  return {
-    connection,
-    close: () => {
-      connection.closeSync();
-      instance.closeSync();
-    },
-  };
+}
+
+/**
+ * Up to `count` DuckDB instances for work that runs `count` sessions at a time, each session on an instance
+ * no other session is using: the instances are created once and reused, each with a spill directory of its own.
+ * A session must leave nothing behind on its instance but what closing its connection removes (temporary
+ * objects only).
+ */
+export class DuckDbInstances {
+  private readonly free: DuckDBInstance[] = [];
+  private readonly all: DuckDBInstance[] = [];
+  private readonly waiting: Array<(instance: DuckDBInstance) => void> = [];
+  private created = 0;
+
+  constructor(
+    private readonly settings: DuckDbSettings,
+    private readonly count: number,
+    private readonly spillDirectory: (index: number) => string,
+  ) {}
+
+  /** Settings that connect to an instance of this set's, held until `release`. */
+  async acquire(): Promise<{ settings: DuckDbSettings; release: () => void }> {
+    const instance = await this.take();
+    let released = false;
+    return {
+      settings: { ...this.settings, instance },
+      release: () => {
+        if (released) return;
+        released = true;
+        const next = this.waiting.shift();
+        if (next) next(instance);
+        else this.free.push(instance);
+      },
+    };
+  }
+
+  /** Closes every instance (none may be in use). */
+  close(): void {
+    for (const instance of this.all.splice(0)) instance.closeSync();
+    this.free.length = 0;
+  }
+
+  private async take(): Promise<DuckDBInstance> {
+    const free = this.free.pop();
+    if (free) return free;
+    if (this.created < this.count) {
+      const index = this.created++;
+      try {
+        const instance = await createInstance({ ...this.settings, tempDirectory: this.spillDirectory(index) });
+        this.all.push(instance);
+        return instance;
+      } catch (e) {
+        this.created--;
+        throw e;
+      }
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
 }
 
 /** A count DuckDB returned (a BIGINT arrives as bigint; a missing one is 0). */

@@ -43,22 +43,22 @@ export async function attachRejected(
     FROM (SELECT json_transform(${ident(rejected.payloadColumn)}, '${REJECTED_PAYLOAD_SHAPE}') AS p FROM read_parquet([${rejected.files.map(sqlString).join(', ')}]))`;
   await db.run(
     rejected.files.length === 0
-      ? `CREATE VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
-      : `CREATE VIEW rejected AS SELECT ordinal, reasons, details, raw_record FROM (${rejectionSql(contract, payloads)})`,
+      ? `CREATE TEMP VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
+      : `CREATE TEMP VIEW rejected AS SELECT ordinal, reasons, details, raw_record FROM (${rejectionSql(contract, payloads)})`,
   );
   if (malformed.files.length === 0) {
-    await db.run(`CREATE VIEW malformed AS
+    await db.run(`CREATE TEMP VIEW malformed AS
       SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`);
     return;
   }
   const files = `read_parquet([${malformed.files.map(sqlString).join(', ')}])`;
   if (!scan.blankLinesFile) {
-    await db.run(`CREATE VIEW malformed AS SELECT record_number, details, raw_record FROM ${files}`);
+    await db.run(`CREATE TEMP VIEW malformed AS SELECT record_number, details, raw_record FROM ${files}`);
     return;
   }
   // For each malformed record, the last blank line before it says how many blank lines to discount.
   const blanks = `read_csv(${sqlString(scan.blankLinesFile)}, header = false, auto_detect = false, columns = {'blank_at': 'BIGINT', 'blanks_before': 'BIGINT'})`;
-  await db.run(`CREATE VIEW malformed AS
+  await db.run(`CREATE TEMP VIEW malformed AS
     SELECT m.record_number - coalesce(b.blanks_before, 0) AS record_number, m.details, m.raw_record
     FROM ${files} m ASOF LEFT JOIN ${blanks} b ON m.record_number > b.blank_at`);
 }
@@ -160,11 +160,11 @@ export async function attachOversize(db: DuckDBConnection, rows: readonly Oversi
   const columns = `{'record_number': 'BIGINT', 'details': 'VARCHAR[]', 'raw_record': 'VARCHAR'}`;
   await db.run(
     rows.length === 0
-      ? `CREATE VIEW oversize AS SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
-      : `CREATE VIEW oversize AS SELECT * FROM read_json(${sqlString(path)}, format = 'newline_delimited', columns = ${columns})`,
+      ? `CREATE TEMP VIEW oversize AS SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
+      : `CREATE TEMP VIEW oversize AS SELECT * FROM read_json(${sqlString(path)}, format = 'newline_delimited', columns = ${columns})`,
   );
   // The i-th cut record (1-based) numbered o: records of the cut input from o - i + 1 on come after i cut ones.
-  await db.run(`CREATE VIEW record_shift AS
+  await db.run(`CREATE TEMP VIEW record_shift AS
     SELECT from_record, max(shift) AS shift FROM (
       SELECT record_number - row_number() OVER (ORDER BY record_number) + 1 AS from_record, row_number() OVER (ORDER BY record_number) AS shift FROM oversize)
     GROUP BY from_record`);
