@@ -22,7 +22,7 @@ export interface DuckDbSettings {
    */
   preserveInsertionOrder?: boolean;
   /**
-   * An open instance to connect to instead of creating one (`DuckDbInstances`): the session is a fresh
+   * An open instance to connect to instead of creating one (`withDuckDbInstance`): the session is a fresh
    * connection on it, and the instance's own settings apply (the ones above are ignored). Creating an
    * instance costs 15–50 ms; a connection, next to nothing.
    * @default a new instance per session
@@ -74,60 +74,20 @@ function createInstance(settings: DuckDbSettings): Promise<DuckDBInstance> {
 }
 
 /**
- * Up to `count` DuckDB instances for work that runs `count` sessions at a time, each session on an instance
- * no other session is using: the instances are created once and reused, each with a spill directory of its own.
- * A session must leave nothing behind on its instance but what closing its connection removes (temporary
- * objects only).
+ * Runs `work` with settings whose sessions (`withDuckDb`) are connections on one new instance, closed when the
+ * work ends: phases that follow one another pay for one instance (15–50 ms to create) and hand its memory
+ * back at the end (an instance kept for the next piece of work held ~60 MB more at peak). Each session must
+ * leave nothing on the instance but what closing its connection removes (temporary objects only).
  */
-export class DuckDbInstances {
-  private readonly free: DuckDBInstance[] = [];
-  private readonly all: DuckDBInstance[] = [];
-  private readonly waiting: Array<(instance: DuckDBInstance) => void> = [];
-  private created = 0;
-
-  constructor(
-    private readonly settings: DuckDbSettings,
-    private readonly count: number,
-    private readonly spillDirectory: (index: number) => string,
-  ) {}
-
-  /** Settings that connect to an instance of this set's, held until `release`. */
-  async acquire(): Promise<{ settings: DuckDbSettings; release: () => void }> {
-    const instance = await this.take();
-    let released = false;
-    return {
-      settings: { ...this.settings, instance },
-      release: () => {
-        if (released) return;
-        released = true;
-        const next = this.waiting.shift();
-        if (next) next(instance);
-        else this.free.push(instance);
-      },
-    };
-  }
-
-  /** Closes every instance (none may be in use). */
-  close(): void {
-    for (const instance of this.all.splice(0)) instance.closeSync();
-    this.free.length = 0;
-  }
-
-  private async take(): Promise<DuckDBInstance> {
-    const free = this.free.pop();
-    if (free) return free;
-    if (this.created < this.count) {
-      const index = this.created++;
-      try {
-        const instance = await createInstance({ ...this.settings, tempDirectory: this.spillDirectory(index) });
-        this.all.push(instance);
-        return instance;
-      } catch (e) {
-        this.created--;
-        throw e;
-      }
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
+export async function withDuckDbInstance<T>(
+  settings: DuckDbSettings,
+  work: (shared: DuckDbSettings) => Promise<T>,
+): Promise<T> {
+  const instance = await createInstance(settings);
+  try {
+    return await work({ ...settings, instance });
+  } finally {
+    instance.closeSync();
   }
 }
 

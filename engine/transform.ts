@@ -6,7 +6,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
-import { asCount, DuckDbInstances, queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
+import { asCount, queryRows, withDuckDb, withDuckDbInstance, type DuckDbSettings } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
 import { silverFileName } from './layout.ts';
 import { attachOversize, attachRejected, describeOversize, writeQuarantine } from './quarantine.ts';
@@ -174,7 +174,7 @@ async function prepareText(
  * row the reader yielded or a malformed record, else the file is rejected whole: a record never vanishes.
  */
 async function transformChunk(
-  instances: DuckDbInstances,
+  settings: DuckDbSettings,
   contract: DatasetContract,
   stamp: RunStamp,
   piiSalt: string,
@@ -182,13 +182,10 @@ async function transformChunk(
   dir: string,
   limits: RejectsLimits,
 ): Promise<ChunkOutput> {
-  // Its phases run one after another on one instance, each a connection of its own.
-  const instance = await instances.acquire();
-  try {
-    return await transformChunkOn(instance.settings, contract, stamp, piiSalt, text, dir, limits);
-  } finally {
-    instance.release();
-  }
+  // Its phases run one after another on one single-threaded instance, each a connection of its own.
+  return withDuckDbInstance({ ...settings, threads: 1, tempDirectory: join(dir, 'spill') }, (session) =>
+    transformChunkOn(session, contract, stamp, piiSalt, text, dir, limits),
+  );
 }
 
 async function transformChunkOn(
@@ -289,7 +286,7 @@ type ChunkRunOptions = Required<Pick<TransformOptions, 'rejectsLimits' | 'parall
  * its own when its turn comes (at most `parallelism` copies are on disk at once).
  */
 function transformPlannedChunks(
-  instances: DuckDbInstances,
+  settings: DuckDbSettings,
   contract: DatasetContract,
   stamp: RunStamp,
   piiSalt: string,
@@ -306,7 +303,7 @@ function transformPlannedChunks(
     await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
     const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
     const output = await transformChunk(
-      instances,
+      settings,
       contract,
       stamp,
       piiSalt,
@@ -328,7 +325,7 @@ function transformPlannedChunks(
 }
 
 async function transformChunks(
-  instances: DuckDbInstances,
+  settings: DuckDbSettings,
   contract: DatasetContract,
   stamp: RunStamp,
   piiSalt: string,
@@ -351,7 +348,7 @@ async function transformChunks(
     try {
       return [
         await transformChunk(
-          instances,
+          settings,
           contract,
           stamp,
           piiSalt,
@@ -371,7 +368,7 @@ async function transformChunks(
       const scan = await scanInput(contract, normalized, workDir);
       return [
         await transformChunk(
-          instances,
+          settings,
           contract,
           stamp,
           piiSalt,
@@ -386,7 +383,7 @@ async function transformChunks(
   try {
     const planned = text.scan.chunks.map((chunk) => ({ chunk, soFar: { ...text.scan, oversizeRecords: 0 } }));
     return await (early ??
-      transformPlannedChunks(instances, contract, stamp, piiSalt, text.path, workDir, planned, options));
+      transformPlannedChunks(settings, contract, stamp, piiSalt, text.path, workDir, planned, options));
   } catch (e) {
     // Line ends the scan took for one style that the reader does not (e.g. CR CR LF): one pass, as any such file.
     if (!isMixedLineEnds(e, csv)) throw e;
@@ -507,30 +504,11 @@ export async function transformToLocal(
   piiSalt: string,
   options: TransformOptions = {},
 ): Promise<TransformResult> {
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const chunking = options.chunking ?? DEFAULT_CHUNKING;
   const parallelism = options.parallelism ?? 1;
   if (!Number.isInteger(parallelism) || parallelism < 1)
     throw new RangeError(`parallelism must be a whole number ≥ 1, got ${parallelism}`);
-  // One single-threaded instance per chunk transformed at once, reused by the chunks that follow.
-  const instances = new DuckDbInstances({ ...settings, threads: 1 }, parallelism, (k) => join(workDir, `spill-${k}`));
-  try {
-    return await transformText(instances, contract, inputPath, stamp, workDir, piiSalt, { ...options, parallelism });
-  } finally {
-    instances.close();
-  }
-}
-
-async function transformText(
-  instances: DuckDbInstances,
-  contract: DatasetContract,
-  inputPath: string,
-  stamp: RunStamp,
-  workDir: string,
-  piiSalt: string,
-  options: TransformOptions & { parallelism: number },
-): Promise<TransformResult> {
-  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  const chunking = options.chunking ?? DEFAULT_CHUNKING;
-  const { parallelism } = options;
   const runOptions: ChunkRunOptions = {
     rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
     parallelism,
@@ -542,7 +520,7 @@ async function transformText(
     bytes >= chunking.minBytesToChunk,
     (onChunk) =>
       scanInput(contract, inputPath, workDir, { maxRecordBytes, chunking: chunkLimits(bytes, chunking), onChunk }),
-    (planned) => transformPlannedChunks(instances, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions),
+    (planned) => transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions),
   );
   const keepEarly = early !== undefined && scan.oversize.length === 0 && worthChunking(scan, bytes, chunking);
   if (early && !keepEarly) {
@@ -559,7 +537,7 @@ async function transformText(
     scan,
   );
   const chunks = await transformChunks(
-    instances,
+    settings,
     contract,
     stamp,
     piiSalt,
@@ -600,15 +578,14 @@ async function transformText(
   } else if (parts.length > 0 || oversize.length > 0) {
     quarantineFile = join(workDir, 'quarantine.parquet');
     const oversizeRows = describeOversize(contract, chunks[0]?.header ?? emptyHeader(), oversize, maxRecordBytes);
-    const instance = await instances.acquire();
-    try {
-      rowsQuarantined = await withDuckDb(instance.settings, 'merging the quarantine', async (db) => {
+    rowsQuarantined = await withDuckDb(
+      { ...settings, threads: 1, tempDirectory: join(workDir, 'spill') },
+      'merging the quarantine',
+      async (db) => {
         await attachOversize(db, oversizeRows, join(workDir, 'oversize.jsonl'));
         return mergeQuarantine(db, stamp, parts, oversize.length, quarantineFile as string);
-      });
-    } finally {
-      instance.release();
-    }
+      },
+    );
   }
   const header = chunks[0]?.header ?? emptyHeader();
   return {
