@@ -2,7 +2,7 @@
  * The routed pass over one text (a whole input or a chunk of it): typing and validation happen once, valid
  * rows go to their silver partitions and rejected rows to a scratch partition the quarantine is built from.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetContract } from './contract/types.ts';
@@ -13,7 +13,7 @@ import { EngineInvariantError } from './reasons.ts';
 import { asFileRejection, prepareSource } from './reader.ts';
 import { ident, partitionExpression, rejectedPayloadSql, sqlString, typedRowsSql } from './sql.ts';
 import { lineageColumns } from './parquet/lineage.ts';
-import { rewriteParquetColumns } from './parquet/rewrite-columns.ts';
+import { rewriteParquetColumns, type RewrittenFile } from './parquet/rewrite-columns.ts';
 import type { RunStamp } from './stamp.ts';
 
 /** A silver file on local disk, before it has a key. */
@@ -162,14 +162,16 @@ export async function writeRouted(
           )[0]?.n,
         );
   // Silver files get their lineage: the payload column (all NULL in them) out, the run's constants in. A few
-  // at a time: a chunk may touch thousands of partitions (open files, footers in memory).
+  // at a time: a chunk may touch thousands of partitions (open files, footers in memory). The rewrite reads
+  // each footer, so it also gives the file's rows and size.
   const lineage = lineageColumns(stamp);
   const silverFiles = [...byPartition.values()].flat();
+  const rewritten = new Map<string, RewrittenFile>();
   for (let i = 0; i < silverFiles.length; i += REWRITES_AT_ONCE) {
     await Promise.all(
-      silverFiles
-        .slice(i, i + REWRITES_AT_ONCE)
-        .map((file) => rewriteParquetColumns(file, { drop: [PAYLOAD_COLUMN], append: lineage })),
+      silverFiles.slice(i, i + REWRITES_AT_ONCE).map(async (file) => {
+        rewritten.set(file, await rewriteParquetColumns(file, { drop: [PAYLOAD_COLUMN], append: lineage }));
+      }),
     );
   }
   const partitions: RoutedPartition[] = [];
@@ -178,13 +180,12 @@ export async function writeRouted(
     const prefix = partitionPrefix(contract.name, contract.partitionBy, values);
     // DuckDB numbers files part_0, part_1 … part_10: order numerically so names are stable across runs.
     partFiles.sort((x, y) => fileIndex(x) - fileIndex(y));
+    const files = partFiles.map((localPath) => ({ localPath, ...(rewritten.get(localPath) as RewrittenFile) }));
     partitions.push({
       values,
       prefix,
-      rows: await fileRows(partFiles),
-      files: await Promise.all(
-        partFiles.map(async (localPath) => ({ localPath, bytes: (await stat(localPath)).size })),
-      ),
+      rows: files.reduce((sum, f) => sum + f.rows, 0),
+      files: files.map(({ localPath, bytes }) => ({ localPath, bytes })),
     });
   }
   partitions.sort((x, y) => x.prefix.localeCompare(y.prefix));

@@ -39,7 +39,13 @@ export class ParquetRewriteError extends Error {}
 
 const MAGIC = Uint8Array.from([0x50, 0x41, 0x52, 0x31]); // PAR1
 
-export async function rewriteParquetColumns(path: string, rewrite: ColumnRewrite): Promise<void> {
+/** A rewritten file: its rows (from its footer) and its size now. */
+export interface RewrittenFile {
+  rows: number;
+  bytes: number;
+}
+
+export async function rewriteParquetColumns(path: string, rewrite: ColumnRewrite): Promise<RewrittenFile> {
   const fail = (reason: string): never => {
     throw new ParquetRewriteError(`${path}: ${reason}`);
   };
@@ -65,11 +71,14 @@ export async function rewriteParquetColumns(path: string, rewrite: ColumnRewrite
       throw e;
     }
 
+    const rows = field(metadata, FileMetaData.numRows);
+    if (rows?.kind !== 'i64') return fail('footer has no row count');
     const appended = rewriteMetadata(metadata, rewrite, footerStart, fail);
     const newFooter = encodeStruct(metadata);
     const out = Buffer.concat([...appended, newFooter, u32le(newFooter.length), MAGIC]);
     await file.write(out, 0, out.length, footerStart);
     if (footerStart + out.length < size) await file.truncate(footerStart + out.length);
+    return { rows: Number(rows.value), bytes: footerStart + out.length };
   } finally {
     await file.close();
   }

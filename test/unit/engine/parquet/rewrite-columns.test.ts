@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { ColumnMetaData, FileMetaData, RowGroup } from '../../../../engine/parquet/format.ts';
@@ -237,6 +237,17 @@ describe('rewriteParquetColumns', () => {
     expect(await schemaRows(rewritten)).toEqual(await schemaRows(reference));
     expect(await exceptAllBothWays(rewritten, reference)).toMatchObject({ rows_a: '0', rows_b: '0' });
     expect(await readWithHyparquet(rewritten)).toEqual([]);
+  });
+
+  it("returns the file's rows, as its footer counts them, and its size after the rewrite", async () => {
+    for (const rows of [0, 10_000]) {
+      const dir = await scratchDir();
+      const path = join(dir, 'counted.parquet');
+      await writeParquet(`SELECT ${Object.values(DATA).join(', ')} FROM range(${rows})`, path, OPTIONS);
+      const result = await rewriteParquetColumns(path, { drop: ['__payload'], append: lineage('v') });
+      const [counted] = await readWithDuckDb(`SELECT count(*) AS n FROM read_parquet('${path}')`);
+      expect(result).toEqual({ rows: Number(counted?.n), bytes: (await stat(path)).size });
+    }
   });
 
   it('finds the chunks of columns that follow nested ones', async () => {
