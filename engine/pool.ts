@@ -64,3 +64,43 @@ export class Feed<T> implements AsyncIterable<T> {
     }
   }
 }
+
+/**
+ * `count` slots, handed out in the order they are asked for (`take`), whoever asks first waits least: work that
+ * prepares ahead (copies its input) and then needs a slot keeps its order.
+ */
+export class OrderedSlots {
+  private free: number;
+  private readonly queue: Array<() => void> = [];
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(count: number) {
+    this.free = count;
+  }
+
+  /** A slot after every earlier call's: resolves with its release, which must be called once. */
+  take(): Promise<() => void> {
+    const turn = this.last.then(() => this.acquire());
+    this.last = turn;
+    return turn;
+  }
+
+  private acquire(): Promise<() => void> {
+    return new Promise((resolve) => {
+      const grant = (): void => {
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          const next = this.queue.shift();
+          if (next) next();
+          else this.free++;
+        });
+      };
+      if (this.free > 0) {
+        this.free--;
+        grant();
+      } else this.queue.push(grant);
+    });
+  }
+}

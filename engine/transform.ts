@@ -27,7 +27,7 @@ import { MIXED_LINE_ENDS, writeRouted, type RoutedOutput, type RoutedPartition }
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
 import { writeChunk, type ByteChunk, type ScanSoFar } from './sources/records.ts';
-import { Feed, inPool } from './pool.ts';
+import { Feed, inPool, OrderedSlots } from './pool.ts';
 import { sqlString } from './sql.ts';
 import type { RunStamp } from './stamp.ts';
 
@@ -282,8 +282,9 @@ type ChunkRunOptions = Required<Pick<TransformOptions, 'rejectsLimits' | 'parall
   Pick<TransformOptions, 'keySamplePath'>;
 
 /**
- * Transforms the chunks of the text at `path` as they come, `parallelism` at once, each written to a file of
- * its own when its turn comes (at most `parallelism` copies are on disk at once).
+ * Transforms the chunks of the text at `path` as they come, `parallelism` at once. Each is written to a file of
+ * its own up to `parallelism` chunks ahead of its turn, so a session that finishes finds the next one written
+ * (at most 2 × `parallelism` copies are on disk at once).
  */
 function transformPlannedChunks(
   settings: DuckDbSettings,
@@ -294,33 +295,50 @@ function transformPlannedChunks(
   workDir: string,
   planned: Iterable<PlannedChunk> | AsyncIterable<PlannedChunk>,
   options: ChunkRunOptions,
+  /** Once aborted, no chunk starts its transform (those under way finish). */
+  stop?: AbortSignal,
 ): Promise<ChunkOutput[]> {
+  const sessions = new OrderedSlots(options.parallelism);
   let malformedSeen = false;
-  return inPool(planned, options.parallelism, async ({ chunk, soFar }, i) => {
-    const dir = chunkDir(workDir, i);
-    await mkdir(dir, { recursive: true });
-    const chunkPath = join(dir, 'input.txt');
-    await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
-    const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
-    const output = await transformChunk(
-      settings,
-      contract,
-      stamp,
-      piiSalt,
-      // Likely: nothing is known yet (the first chunks, one per session, start together), or an earlier chunk
-      // had some. A clean text pays one listing per session at most (~0.1 s per 32 MiB of JavaScript time).
-      {
-        path: chunkPath,
-        scan,
-        samplePath: options.keySamplePath ?? path,
-        expectMalformed: malformedSeen || i < options.parallelism,
-      },
-      dir,
-      options.rejectsLimits,
-    );
-    malformedSeen ||= output.malformedRecords > 0;
-    await rm(chunkPath, { force: true });
-    return output;
+  let failed = false;
+  return inPool(planned, 2 * options.parallelism, async ({ chunk, soFar }, i) => {
+    const session = sessions.take(); // asked for in chunk order, before anything is awaited
+    let release: (() => void) | undefined;
+    try {
+      const dir = chunkDir(workDir, i);
+      await mkdir(dir, { recursive: true });
+      const chunkPath = join(dir, 'input.txt');
+      await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
+      release = await session;
+      // A chunk before this one failed its transform (the pool reports that failure), or the chunks are not
+      // wanted any more: this one is not started.
+      if (failed || stop?.aborted) throw new EngineInvariantError(`chunk ${i} not transformed: stopped`);
+      const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
+      const output = await transformChunk(
+        settings,
+        contract,
+        stamp,
+        piiSalt,
+        // Likely: nothing is known yet (the first chunks, one per session, start together), or an earlier chunk
+        // had some. A clean text pays one listing per session at most (~0.1 s per 32 MiB of JavaScript time).
+        {
+          path: chunkPath,
+          scan,
+          samplePath: options.keySamplePath ?? path,
+          expectMalformed: malformedSeen || i < options.parallelism,
+        },
+        dir,
+        options.rejectsLimits,
+      ).catch((e: unknown) => {
+        failed = true;
+        throw e;
+      });
+      malformedSeen ||= output.malformedRecords > 0;
+      await rm(chunkPath, { force: true });
+      return output;
+    } finally {
+      (release ?? (await session))();
+    }
   });
 }
 
@@ -461,16 +479,18 @@ interface EarlyChunks {
 async function scanWhileTransforming(
   chunked: boolean,
   scan: (onChunk: ((chunk: ByteChunk, soFar: ScanSoFar) => void) | undefined) => Promise<InputScan>,
-  transform: (planned: AsyncIterable<PlannedChunk>) => Promise<ChunkOutput[]>,
+  transform: (planned: AsyncIterable<PlannedChunk>, stop: AbortSignal) => Promise<ChunkOutput[]>,
 ): Promise<{ scan: InputScan; early: EarlyChunks | undefined }> {
   if (!chunked) return { scan: await scan(undefined), early: undefined };
   const feed = new Feed<PlannedChunk>();
-  const outputs = transform(feed);
+  const stop = new AbortController();
+  const outputs = transform(feed, stop.signal);
   outputs.catch(() => {}); // awaited by the caller, or discarded
   const early: EarlyChunks = {
     outputs,
     discard: async () => {
       feed.cancel();
+      stop.abort();
       await outputs.catch(() => {});
     },
   };
@@ -520,7 +540,8 @@ export async function transformToLocal(
     bytes >= chunking.minBytesToChunk,
     (onChunk) =>
       scanInput(contract, inputPath, workDir, { maxRecordBytes, chunking: chunkLimits(bytes, chunking), onChunk }),
-    (planned) => transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions),
+    (planned, stop) =>
+      transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions, stop),
   );
   const keepEarly = early !== undefined && scan.oversize.length === 0 && worthChunking(scan, bytes, chunking);
   if (early && !keepEarly) {
