@@ -299,16 +299,25 @@ function transformPlannedChunks(
   stop?: AbortSignal,
 ): Promise<ChunkOutput[]> {
   const sessions = new OrderedSlots(options.parallelism);
+  // One copy at a time, in chunk order: copies running side by side only slow the one a session waits for.
+  const copies = new OrderedSlots(1);
   let malformedSeen = false;
   let failed = false;
   return inPool(planned, 2 * options.parallelism, async ({ chunk, soFar }, i) => {
-    const session = sessions.take(); // asked for in chunk order, before anything is awaited
+    // Both asked for in chunk order, before anything is awaited.
+    const copy = copies.take();
+    const session = sessions.take();
     let release: (() => void) | undefined;
     try {
       const dir = chunkDir(workDir, i);
-      await mkdir(dir, { recursive: true });
       const chunkPath = join(dir, 'input.txt');
-      await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
+      const copied = await copy;
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
+      } finally {
+        copied();
+      }
       release = await session;
       // A chunk before this one failed its transform (the pool reports that failure), or the chunks are not
       // wanted any more: this one is not started.
