@@ -82,8 +82,7 @@ describe('ingest function', () => {
       FAN_OUT_MIN_BYTES: '1073741824',
       EVENT_BUS_NAME: 'default',
       NODE_OPTIONS: '--enable-source-maps',
-      MALLOC_ARENA_MAX: '1',
-      MALLOC_TRIM_THRESHOLD_: '131072',
+      MALLOC_ARENA_MAX: '2',
     });
   });
 
