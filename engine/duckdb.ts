@@ -54,7 +54,12 @@ export async function openDuckDb(settings: DuckDbSettings): Promise<DuckDbSessio
 
 async function utcConnection(instance: DuckDBInstance): Promise<DuckDBConnection> {
   const connection = await instance.connect();
-  await connection.run(`SET TimeZone = 'UTC'`);
+  try {
+    await connection.run(`SET TimeZone = 'UTC'`);
+  } catch (e) {
+    connection.closeSync();
+    throw e;
+  }
   return connection;
 }
 

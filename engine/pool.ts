@@ -15,6 +15,7 @@ export async function inPool<T, R>(
   let failed = false;
   let index = 0;
   for await (const item of items) {
+    if (failed) break; // a task failed while the next item was awaited
     const task = work(item, index++);
     results.push(task);
     const settled: Promise<unknown> = task.then(

@@ -1,10 +1,10 @@
 /**
  * glibc allocator settings for a process that runs the engine, applied at process start (the Lambda's
  * environment, the benchmark's child processes). Two malloc arenas instead of glibc's eight per core keep the
- * peak RSS ~15–25 MB lower (2M rows, one session: 257–266 MB against 281 MB; 10M rows: 297 against 305 MB) at
- * no measured cost in time. Measured on 2026-12-02 against the settings before, one arena and
- * `MALLOC_TRIM_THRESHOLD_=131072`: setting a trim threshold also fixes glibc's mmap threshold at that size, so
- * every allocation of 128 KiB or more was an mmap and its pages faulted in anew — 12–19% slower with two
+ * peak RSS lower (2M rows, one session: 257–266 MB against 281 MB; 10M rows: 297 against 305 MB) at no
+ * measured cost in time. Measured on 2026-12-02 against the settings before, one arena and
+ * `MALLOC_TRIM_THRESHOLD_=131072`: setting a trim threshold also stops glibc from raising its mmap threshold
+ * above the 128 KiB default, so every allocation of 128 KiB or more was an mmap and its pages faulted in anew — 12–19% slower with two
  * sessions (2M rows: 5.2–5.9 s against 4.3–4.7 s), ~15% with one on 10M rows, for ~25 MB less RSS; and one
  * arena alone cost ~7% with two sessions (their threads queued for it).
  */

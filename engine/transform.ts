@@ -302,27 +302,28 @@ function transformPlannedChunks(
   // One copy at a time, in chunk order: copies running side by side only slow the one a session waits for.
   const copies = new OrderedSlots(1);
   let malformedSeen = false;
-  let failed = false;
-  return inPool(planned, 2 * options.parallelism, async ({ chunk, soFar }, i) => {
+  // The first failure of a chunk: no chunk starts its copy or its transform after it, and it is what is thrown.
+  let failure: { error: unknown } | undefined;
+  const unwanted = (): boolean => failure !== undefined || stop?.aborted === true;
+  const chunks = inPool(planned, 2 * options.parallelism, async ({ chunk, soFar }, i) => {
     // Both asked for in chunk order, before anything is awaited.
     const copy = copies.take();
     const session = sessions.take();
+    let copied: (() => void) | undefined;
     let release: (() => void) | undefined;
     try {
+      copied = await copy;
+      if (unwanted()) throw new ChunkNotStarted(i);
       const dir = chunkDir(workDir, i);
       const chunkPath = join(dir, 'input.txt');
-      const copied = await copy;
-      try {
-        await mkdir(dir, { recursive: true });
-        await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
-      } finally {
-        copied();
-      }
-      release = await session;
-      // A chunk before this one failed its transform (the pool reports that failure), or the chunks are not
-      // wanted any more: this one is not started.
-      if (failed || stop?.aborted) throw new EngineInvariantError(`chunk ${i} not transformed: stopped`);
+      await mkdir(dir, { recursive: true });
+      await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
+      copied();
+      copied = undefined;
+      // A chunk with blank lines lists them for itself, before its turn (a session would wait meanwhile).
       const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
+      release = await session;
+      if (unwanted()) throw new ChunkNotStarted(i);
       const output = await transformChunk(
         settings,
         contract,
@@ -338,17 +339,28 @@ function transformPlannedChunks(
         },
         dir,
         options.rejectsLimits,
-      ).catch((e: unknown) => {
-        failed = true;
-        throw e;
-      });
+      );
       malformedSeen ||= output.malformedRecords > 0;
       await rm(chunkPath, { force: true });
       return output;
+    } catch (e) {
+      if (!(e instanceof ChunkNotStarted)) failure ??= { error: e };
+      throw e;
     } finally {
+      copied?.();
       (release ?? (await session))();
     }
   });
+  return chunks.catch((e: unknown) => {
+    throw failure ? failure.error : e;
+  });
+}
+
+/** A chunk not started because another failed first, or because the chunks are not wanted any more. */
+class ChunkNotStarted extends Error {
+  constructor(index: number) {
+    super(`chunk ${index} not transformed: stopped`);
+  }
 }
 
 async function transformChunks(
@@ -359,7 +371,7 @@ async function transformChunks(
   text: PreparedText,
   workDir: string,
   options: ChunkRunOptions,
-  /** The chunks of `text`, transformed while it was scanned (`transformWhileScanning`), when they may be kept. */
+  /** The chunks of `text`, transformed while it was scanned (`scanWhileTransforming`), when they may be kept. */
   early?: Promise<ChunkOutput[]>,
 ): Promise<ChunkOutput[]> {
   const dirOf = async (i: number): Promise<string> => {
@@ -443,15 +455,12 @@ function chunkScan(chunk: ByteChunk, soFar: ScanSoFar): InputScan {
 /** Removes every chunk's scratch directory (a discarded or failed attempt at the chunks). */
 async function removeChunkDirs(workDir: string): Promise<void> {
   for (const entry of await readdir(workDir)) {
-    if (entry.startsWith(CHUNK_DIR_PREFIX)) await rm(join(workDir, entry), { recursive: true, force: true });
+    if (/^chunk-\d{5}$/.test(entry)) await rm(join(workDir, entry), { recursive: true, force: true });
   }
 }
 
-const CHUNK_DIR_PREFIX = 'chunk-';
-
 /** A chunk's own scratch directory (its text, outputs, rejects and spill). */
-const chunkDir = (workDir: string, index: number): string =>
-  join(workDir, `${CHUNK_DIR_PREFIX}${String(index).padStart(5, '0')}`);
+const chunkDir = (workDir: string, index: number): string => join(workDir, `chunk-${String(index).padStart(5, '0')}`);
 
 const isMixedLineEnds = (e: unknown, csv: boolean): boolean =>
   e instanceof FileRejection && csv && MIXED_LINE_ENDS.test(e.detail);
@@ -507,7 +516,10 @@ async function scanWhileTransforming(
     const scanned = await scan((chunk, soFar) => {
       // Unfit up to here is unfit as a whole: the chunks planned so far and not yet started are dropped too.
       if (soFar.oversizeRecords === 0 && readerSeesScannedRecords(soFar)) feed.push({ chunk, soFar });
-      else feed.cancel();
+      else {
+        feed.cancel();
+        stop.abort();
+      }
     });
     feed.end();
     return { scan: scanned, early };
@@ -521,8 +533,8 @@ async function scanWhileTransforming(
  * Records over the record limit are cut out first (the reader would drop them silently); the text is then
  * transformed whole or in chunks; the chunks' silver files are kept as written, their quarantines are
  * merged with record numbers made global, and every record the byte scan counted is accounted for. Each
- * DuckDB phase gets a fresh session, so memory stays flat however large the input and however much of it
- * is broken (per session running at once).
+ * chunk (or the one pass) gets a fresh DuckDB instance, each of its phases a fresh connection on it, so memory
+ * stays flat however large the input and however much of it is broken (per chunk transformed at once).
  */
 export async function transformToLocal(
   settings: DuckDbSettings,
