@@ -183,81 +183,69 @@ async function transformChunk(
   limits: RejectsLimits,
 ): Promise<ChunkOutput> {
   // Its phases run one after another on one single-threaded instance, each a connection of its own.
-  return withDuckDbInstance({ ...settings, threads: 1, tempDirectory: join(dir, 'spill') }, (session) =>
-    transformChunkOn(session, contract, stamp, piiSalt, text, dir, limits),
-  );
-}
-
-async function transformChunkOn(
-  session: DuckDbSettings,
-  contract: DatasetContract,
-  stamp: RunStamp,
-  piiSalt: string,
-  text: { path: string; scan: InputScan; samplePath: string; expectMalformed?: boolean },
-  dir: string,
-  limits: RejectsLimits,
-): Promise<ChunkOutput> {
-  const { scan } = text;
-  // Where malformed records are likely, the records with a wrong field count are listed on the JavaScript
-  // thread while DuckDB's one thread reads (else only once the read says the chunk has some).
-  const unneeded = new AbortController();
-  const listing = text.expectMalformed
-    ? listFieldCounts(contract, text.path, scan, limits, unneeded.signal)
-    : undefined;
-  listing?.catch(() => {}); // awaited below, or stopped when not needed
-  let routed: RoutedOutput;
-  let malformed: Malformed;
-  try {
-    routed = await withDuckDb(session, 'writing silver', (db) =>
-      writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath),
-    );
-    malformed = await findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing);
-  } finally {
-    unneeded.abort(); // a listing still running was not needed (nothing skipped, or the pass failed)
-  }
-  if (routed.readerRows + malformed.count !== scan.expectedRows) {
-    throw new FileRejection(
-      FileReason.UNREADABLE,
-      `the ${contract.source.format} reader accounted for ${routed.readerRows + malformed.count} of the ${scan.expectedRows} records the byte scan counted (${routed.readerRows} read, ${malformed.count} malformed)`,
-    );
-  }
-  const records = routed.records + malformed.count;
-  const valid = routed.partitions.reduce((sum, p) => sum + p.rows, 0);
-  const quarantinePath = join(dir, 'quarantine.parquet');
-  // A chunk with nothing to quarantine (every record valid) opens no session for it.
-  const { rows, reasons } = await (records === valid
-    ? { rows: 0, reasons: {} }
-    : withDuckDb(session, 'writing quarantine', async (db) => {
-        await attachRejected(
-          db,
-          contract,
-          { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
-          malformed,
-          scan,
-        );
-        const written = await writeQuarantine(db, stamp, malformed.count, quarantinePath);
-        // Counted from the file just written: the rows' reasons are computed once, malformed records included.
-        const byReason: Record<string, number> = {};
-        if (written > 0) {
-          for (const row of await queryRows(
+  return withDuckDbInstance({ ...settings, threads: 1, tempDirectory: join(dir, 'spill') }, async (session) => {
+    const { scan } = text;
+    // Where malformed records are likely, the records with a wrong field count are listed on the JavaScript
+    // thread while DuckDB's one thread reads (else only once the read says the chunk has some).
+    const unneeded = new AbortController();
+    const listing = text.expectMalformed
+      ? listFieldCounts(contract, text.path, scan, limits, unneeded.signal)
+      : undefined;
+    listing?.catch(() => {}); // awaited below, or stopped when not needed
+    let routed: RoutedOutput;
+    let malformed: Malformed;
+    try {
+      routed = await withDuckDb(session, 'writing silver', (db) =>
+        writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath),
+      );
+      malformed = await findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing);
+    } finally {
+      unneeded.abort(); // a listing still running was not needed (nothing skipped, or the pass failed)
+    }
+    if (routed.readerRows + malformed.count !== scan.expectedRows) {
+      throw new FileRejection(
+        FileReason.UNREADABLE,
+        `the ${contract.source.format} reader accounted for ${routed.readerRows + malformed.count} of the ${scan.expectedRows} records the byte scan counted (${routed.readerRows} read, ${malformed.count} malformed)`,
+      );
+    }
+    const records = routed.records + malformed.count;
+    const valid = routed.partitions.reduce((sum, p) => sum + p.rows, 0);
+    const quarantinePath = join(dir, 'quarantine.parquet');
+    // A chunk with nothing to quarantine (every record valid) opens no session for it.
+    const { rows, reasons } = await (records === valid
+      ? { rows: 0, reasons: {} }
+      : withDuckDb(session, 'writing quarantine', async (db) => {
+          await attachRejected(
             db,
-            `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
-          )) {
-            byReason[String(row.r)] = asCount(row.n);
+            contract,
+            { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
+            malformed,
+            scan,
+          );
+          const written = await writeQuarantine(db, stamp, malformed.count, quarantinePath);
+          // Counted from the file just written: the rows' reasons are computed once, malformed records included.
+          const byReason: Record<string, number> = {};
+          if (written > 0) {
+            for (const row of await queryRows(
+              db,
+              `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
+            )) {
+              byReason[String(row.r)] = asCount(row.n);
+            }
           }
-        }
-        return { rows: written, reasons: byReason };
-      }));
-  return {
-    expectedRows: scan.expectedRows,
-    records,
-    partitions: routed.partitions,
-    quarantine: rows > 0 ? { path: quarantinePath, rows } : undefined,
-    reasons,
-    header: routed.header,
-    rejectsInChunks: malformed.chunked,
-    malformedRecords: malformed.count,
-  };
+          return { rows: written, reasons: byReason };
+        }));
+    return {
+      expectedRows: scan.expectedRows,
+      records,
+      partitions: routed.partitions,
+      quarantine: rows > 0 ? { path: quarantinePath, rows } : undefined,
+      reasons,
+      header: routed.header,
+      rejectsInChunks: malformed.chunked,
+      malformedRecords: malformed.count,
+    };
+  });
 }
 
 /**
