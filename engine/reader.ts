@@ -153,10 +153,13 @@ export async function findMalformed(
     );
     if (listed) return { files: listed.files, count: listed.malformed, chunked: false };
   }
-  let rejects = onePass ? await rejectsPass(settings, contract, path, workDir) : undefined;
+  // The full rejects passes hold what they reject until each scan ends: every session of theirs gets an
+  // instance of its own, whose memory goes back when it closes. (On a shared instance the memory stayed
+  // with it: a 50%-malformed file peaked 50–60 MB higher.)
+  const own: DuckDbSettings = { ...settings, instance: undefined };
+  let rejects = onePass ? await rejectsPass(own, contract, path, workDir) : undefined;
   // The whole-file rejects reader disagreeing with the main pass is DuckDB stopping early: read in chunks.
-  if (!rejects || rejects.rows !== readerRows)
-    rejects = await chunkedRejectsPass(settings, contract, path, workDir, limits);
+  if (!rejects || rejects.rows !== readerRows) rejects = await chunkedRejectsPass(own, contract, path, workDir, limits);
   if (rejects.rows !== readerRows) {
     // The reader sees this file's records differently depending on where it starts (quoting it cannot follow):
     // which records are broken cannot be told, and a retry would read it the same way. Kept whole.
