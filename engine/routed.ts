@@ -13,6 +13,7 @@ import { EngineInvariantError } from './reasons.ts';
 import { asFileRejection, prepareSource } from './reader.ts';
 import { ident, partitionExpression, rejectedPayloadSql, sqlString, typedRowsSql } from './sql.ts';
 import { lineageColumns } from './parquet/lineage.ts';
+import { inPool } from './pool.ts';
 import { rewriteParquetColumns, type RewrittenFile } from './parquet/rewrite-columns.ts';
 import type { RunStamp } from './stamp.ts';
 
@@ -166,14 +167,10 @@ export async function writeRouted(
   // each footer, so it also gives the file's rows and size.
   const lineage = lineageColumns(stamp);
   const silverFiles = [...byPartition.values()].flat();
-  const rewritten = new Map<string, RewrittenFile>();
-  for (let i = 0; i < silverFiles.length; i += REWRITES_AT_ONCE) {
-    await Promise.all(
-      silverFiles.slice(i, i + REWRITES_AT_ONCE).map(async (file) => {
-        rewritten.set(file, await rewriteParquetColumns(file, { drop: [PAYLOAD_COLUMN], append: lineage }));
-      }),
-    );
-  }
+  const results = await inPool(silverFiles, REWRITES_AT_ONCE, (file) =>
+    rewriteParquetColumns(file, { drop: [PAYLOAD_COLUMN], append: lineage }),
+  );
+  const rewritten = new Map(silverFiles.map((file, i) => [file, results[i] as RewrittenFile]));
   const partitions: RoutedPartition[] = [];
   for (const [id, partFiles] of byPartition) {
     const values = id === '' ? [] : id.split('/');
