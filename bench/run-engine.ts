@@ -12,7 +12,13 @@ const threads = flag === '--threads' ? Number(value) : 1;
 const store = new LocalObjectStore(lakeDir);
 const start = performance.now();
 const manifest = await ingestObject(
-  { bucket: 'bench', key: 'transactions/bench.csv', etag: 'bench', lastModified: new Date('2024-06-01T00:00:00Z') },
+  {
+    bucket: 'bench',
+    key: 'transactions/bench.csv',
+    etag: 'bench',
+    lastModified: new Date('2024-06-01T00:00:00Z'),
+    size: (await stat(input)).size, // as the CLI and the ingest function declare it
+  },
   createReadStream(input, { highWaterMark: 1 << 20 }),
   { contracts: loadContracts(), store, catalog: new LocalCatalog(lakeDir), workDir: lakeDir, threads },
 );

@@ -26,12 +26,29 @@ import type { Catalog, ObjectStore, Zone } from './ports.ts';
 import { readSilverRecord } from './manifest-reader.ts';
 import { ingestEvent, type EventPublisher } from './events.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
-import { decodeText, spoolRaw, type ExpansionLimits, type SpooledInput } from './spool.ts';
+import {
+  decodeText,
+  GrowingFile,
+  isGzip,
+  readBytes,
+  SNIFF_BYTES,
+  spoolRaw,
+  type ExpansionLimits,
+  type RawInput,
+  type SpooledInput,
+} from './spool.ts';
 import { DEFAULT_MAX_RECORD_BYTES, READER_MAX_LINE_BYTES } from './sources/oversize.ts';
 import type { RejectsLimits } from './reader.ts';
 import { writeFileRejection } from './quarantine.ts';
 import type { RunStamp } from './stamp.ts';
-import { transformToLocal, type ChunkingOptions, type LocalOutputFile, type TransformResult } from './transform.ts';
+import {
+  DEFAULT_CHUNKING,
+  transformToLocal,
+  type ChunkingOptions,
+  type LocalOutputFile,
+  type TransformOptions,
+  type TransformResult,
+} from './transform.ts';
 
 export interface IngestOptions {
   contracts: ContractRegistry;
@@ -172,7 +189,34 @@ export async function ingestObject(
     memoryLimit: options.memoryLimit,
   };
   try {
-    const raw = await spoolRaw(body, join(workDir, 'input.raw'));
+    const transformOptions: TransformOptions = {
+      rejectsLimits: options.rejectsLimits,
+      maxRecordBytes,
+      parallelism: threads,
+      chunking: options.chunking,
+    };
+    const rawPath = join(workDir, 'input.raw');
+    // A large text of known size is transformed while it is spooled (on Lambda: while it downloads).
+    const growing =
+      contract && worthFollowing(source.size, options) ? new GrowingFile(rawPath, source.size) : undefined;
+    const spooling = spoolRaw(body, rawPath, growing);
+    const early =
+      contract && growing
+        ? transformWhileSpooling(growing, () =>
+            transformToLocal(duckdb, contract, rawPath, stamp, workDir, options.piiSalt ?? '', {
+              ...transformOptions,
+              growing,
+            }),
+          )
+        : undefined;
+    early?.catch(() => {}); // awaited below, or settled unused
+    let raw: RawInput;
+    try {
+      raw = await spooling;
+    } catch (e) {
+      await settleEarly(early, growing, e);
+      throw e;
+    }
     let spooled: SpooledInput | undefined;
     let result: TransformResult | undefined;
     let rejection: Rejection | undefined;
@@ -182,14 +226,20 @@ export async function ingestObject(
         throw new FileRejection(FileReason.UNKNOWN_DATASET, unknownDatasetDetail(source.key, options.contracts));
       if (options.onePassMaxBytes !== undefined && spooled.bytesUncompressed > options.onePassMaxBytes)
         throw tooLargeForOnePass(spooled.bytesUncompressed, options.onePassMaxBytes);
-      result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
-        rejectsLimits: options.rejectsLimits,
-        maxRecordBytes,
-        parallelism: threads,
-        chunking: options.chunking,
-        inputDisposable: spooled.compression === 'gzip',
-      });
+      const started = await early;
+      if (started && growing && spooled.compression === 'none' && raw.bytesIn === growing.expectedBytes) {
+        growing.complete();
+        result = await started.result;
+      } else {
+        // Not followed, or followed in vain (the object's size was not the one declared): the text as spooled.
+        await settleEarly(early, growing, new Error('the text is transformed as spooled instead'));
+        result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
+          ...transformOptions,
+          inputDisposable: spooled.compression === 'gzip',
+        });
+      }
     } catch (caught) {
+      await settleEarly(early, growing, caught); // nothing of a transform that followed the spool is used
       const deterministic = asDeterministicRejection(caught);
       if (!deterministic) throw caught;
       // The detail is kept in the manifest and quarantine: the same on every run, so no scratch paths in it.
@@ -224,6 +274,47 @@ export async function ingestObject(
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Whether a text of the declared `size` is worth transforming while it is spooled: large enough to be cut into
+ * chunks (the first start once their bytes are in), and not refused for its size anyway.
+ */
+function worthFollowing(size: number | undefined, options: IngestOptions): size is number {
+  const chunking = options.chunking ?? DEFAULT_CHUNKING;
+  return (
+    size !== undefined &&
+    size >= chunking.minBytesToChunk &&
+    (options.onePassMaxBytes === undefined || size <= options.onePassMaxBytes)
+  );
+}
+
+/**
+ * Starts `transform` on the growing text once its first `SNIFF_BYTES` are in, unless they say it is not plain text
+ * (gzip, NUL bytes): `decodeText` decides on those once the spool is complete. The transform's outcome is only
+ * used if the text proves to be what was followed (`complete`); else `settleEarly` stops it.
+ */
+async function transformWhileSpooling(
+  growing: GrowingFile,
+  transform: () => Promise<TransformResult>,
+): Promise<{ result: Promise<TransformResult> } | undefined> {
+  const written = await growing.reached(SNIFF_BYTES);
+  const head = await readBytes(growing.path, 0, Math.min(written, SNIFF_BYTES));
+  if (isGzip(head) || head.includes(0)) return undefined;
+  const result = transform();
+  result.catch(() => {}); // awaited, or settled unused
+  return { result };
+}
+
+/** Fails the growing text with `reason` (if it is not complete yet) and waits until a transform following it has stopped. */
+async function settleEarly(
+  early: Promise<{ result: Promise<TransformResult> } | undefined> | undefined,
+  growing: GrowingFile | undefined,
+  reason: unknown,
+): Promise<void> {
+  growing?.fail(reason);
+  const started = await early?.catch(() => undefined);
+  await started?.result.catch(() => {});
 }
 
 /** A text above what one invocation transforms, that the fan-out could not cut into chunks. */

@@ -101,10 +101,12 @@ export async function scanInput(
   path: string,
   workDir: string,
   options: Pick<ScanOptions, 'maxRecordBytes' | 'chunking' | 'onChunk'> = {},
+  /** The bytes of `path` as they are spooled (`GrowingFile.follow`), when it is still being written. */
+  source?: AsyncIterable<Buffer>,
 ): Promise<InputScan> {
   const csv = contract.source.format === 'csv';
   const blankLinesFile = join(workDir, 'blank-lines.csv');
-  const scan = await scanRecords(path, blankLinesFile, { ...recordLayout(contract), ...options });
+  const scan = await scanRecords(path, blankLinesFile, { ...recordLayout(contract), ...options }, source);
   return {
     ...scan,
     oversize: scan.oversize.map((o) => ({ ...o, recordNumber: csv ? o.record - o.blankLinesBefore : o.record })),

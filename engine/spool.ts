@@ -1,6 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FileRejection, FileReason } from './reasons.ts';
@@ -23,20 +22,118 @@ export interface RawInput {
   bytesIn: number;
 }
 
-/** Streams the body to disk exactly as received. Memory stays flat whatever the size; write errors propagate. */
-export async function spoolRaw(body: AsyncIterable<Uint8Array>, path: string): Promise<RawInput> {
+/** Bytes the spool gathers before each write (an S3 body comes in pieces of 16–64 KiB). */
+const SPOOL_WRITE_BYTES = 1 << 20;
+
+/**
+ * Streams the body to disk exactly as received. Memory stays flat whatever the size; write errors propagate.
+ * `growing` is told of every write once it is in the file, so the file can be read while it is spooled.
+ */
+export async function spoolRaw(
+  body: AsyncIterable<Uint8Array>,
+  path: string,
+  growing?: GrowingFile,
+): Promise<RawInput> {
   let bytes = 0;
-  await pipeline(
-    Readable.from(body),
-    async function* (source: AsyncIterable<Uint8Array>) {
-      for await (const chunk of source) {
-        bytes += chunk.length;
-        yield chunk;
+  const handle = await open(path, 'w');
+  try {
+    const pending = Buffer.allocUnsafe(SPOOL_WRITE_BYTES);
+    let filled = 0;
+    const write = async (from: Uint8Array): Promise<void> => {
+      for (let at = 0; at < from.length;) at += (await handle.write(from, at, from.length - at, null)).bytesWritten;
+      growing?.grew(from.length);
+    };
+    for await (const piece of body) {
+      bytes += piece.length;
+      if (filled === 0 && piece.length >= pending.length) {
+        await write(piece);
+        continue;
       }
-    },
-    createWriteStream(path),
-  );
+      for (let from = 0; from < piece.length;) {
+        const n = Math.min(piece.length - from, pending.length - filled);
+        pending.set(piece.subarray(from, from + n), filled);
+        filled += n;
+        from += n;
+        if (filled === pending.length) {
+          await write(pending);
+          filled = 0;
+        }
+      }
+    }
+    if (filled > 0) await write(pending.subarray(0, filled));
+  } finally {
+    await handle.close();
+  }
   return { rawPath: path, bytesIn: bytes };
+}
+
+/**
+ * A file while it is spooled, read as it grows (`follow`): up to the bytes written so far, to its end once it is
+ * `complete`. A spool that fails — or a check of the whole file that rejects it — is passed on with `fail`, and
+ * the reader throws it: nothing read from a file that turns out unusable is kept by whoever reads it.
+ */
+export class GrowingFile {
+  private written = 0;
+  private outcome: { ok: true } | { ok: false; error: unknown } | undefined;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    readonly path: string,
+    /** What the file's size is expected to be once complete (the object's declared size). */
+    readonly expectedBytes: number,
+  ) {}
+
+  grew(bytes: number): void {
+    this.written += bytes;
+    this.wake();
+  }
+
+  complete(): void {
+    this.outcome ??= { ok: true };
+    this.wake();
+  }
+
+  fail(error: unknown): void {
+    this.outcome ??= { ok: false, error };
+    this.wake();
+  }
+
+  /** Once `bytes` are in the file, or it is complete or failed: the bytes written then. */
+  async reached(bytes: number): Promise<number> {
+    while (this.written < bytes && !this.outcome) await this.changed();
+    return this.written;
+  }
+
+  /** The file's bytes in order, as they are written; ends once it is complete, throws once it failed. */
+  async *follow(readBytes = 1 << 20): AsyncGenerator<Buffer> {
+    const handle = await open(this.path, 'r');
+    try {
+      let position = 0;
+      for (;;) {
+        if (this.outcome?.ok === false) throw this.outcome.error;
+        if (position < this.written) {
+          const buffer = Buffer.allocUnsafe(Math.min(readBytes, this.written - position));
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+          if (bytesRead === 0) throw new Error(`${this.path}: ${this.written} bytes written, but none at ${position}`);
+          position += bytesRead;
+          yield buffer.subarray(0, bytesRead);
+        } else if (this.outcome?.ok) return;
+        else await this.changed();
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private changed(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
 }
 
 /** Up to `length` bytes of a file from `position` (fewer at its end). */
@@ -108,6 +205,9 @@ export const isZlibError = (e: unknown): boolean => {
   return typeof code === 'string' && code.startsWith('Z_');
 };
 
+/** Whether bytes start with gzip's magic number (how gzip is recognised, not by the key's extension). */
+export const isGzip = (head: Uint8Array): boolean => head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+
 /**
  * Makes the spooled bytes ready for DuckDB: decompresses gzip recognised by its magic bytes (not the
  * key's extension). Rejects empty, binary, corrupt-gzip and over-expanding input as data errors; a disk
@@ -118,8 +218,7 @@ export async function decodeText(
   plainPath: string,
   limits: ExpansionLimits = DEFAULT_EXPANSION_LIMITS,
 ): Promise<SpooledInput> {
-  const magic = await readHead(rawPath, 2);
-  const compression = magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : 'none';
+  const compression = isGzip(await readHead(rawPath, 2)) ? 'gzip' : 'none';
   const spooled: SpooledInput = { path: rawPath, rawPath, compression, bytesIn, bytesUncompressed: bytesIn };
   if (compression === 'gzip') {
     let bytesUncompressed = 0;

@@ -29,6 +29,7 @@ import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/over
 import { writeChunk, type ByteChunk, type ScanSoFar } from './sources/records.ts';
 import { Feed, inPool, OrderedSlots } from './pool.ts';
 import { sqlString } from './sql.ts';
+import type { GrowingFile } from './spool.ts';
 import type { RunStamp } from './stamp.ts';
 
 export { SILVER_ROW_GROUP_SIZE } from './routed.ts';
@@ -73,6 +74,13 @@ export interface TransformOptions {
   chunking?: ChunkingOptions;
   /** The input is the engine's own scratch copy (decompressed gzip): deleted once a cut copy replaces it. @default false */
   inputDisposable?: boolean;
+  /**
+   * The input while it is still being spooled: its byte scan follows the spool, so the first chunks start before
+   * the last byte has arrived. Its `expectedBytes` stands for the input's size (the chunk plan depends on it) and
+   * must be what the spool writes; a spool that fails fails the transform, with nothing of it kept.
+   * @default the input is complete
+   */
+  growing?: GrowingFile;
   /**
    * JSON Lines keys are sampled from this text instead of the input's start, when the input is one chunk of
    * a larger text (a fan-out chunk): the whole text's first lines, so every chunk binds as one pass does.
@@ -544,14 +552,26 @@ export async function transformToLocal(
     chunking,
     keySamplePath: options.keySamplePath,
   };
-  const bytes = (await stat(inputPath)).size;
+  const { growing } = options;
+  const bytes = growing ? growing.expectedBytes : (await stat(inputPath)).size;
   const { scan, early } = await scanWhileTransforming(
     bytes >= chunking.minBytesToChunk,
     (onChunk) =>
-      scanInput(contract, inputPath, workDir, { maxRecordBytes, chunking: chunkLimits(bytes, chunking), onChunk }),
+      scanInput(
+        contract,
+        inputPath,
+        workDir,
+        { maxRecordBytes, chunking: chunkLimits(bytes, chunking), onChunk },
+        growing?.follow(),
+      ),
     (planned, stop) =>
       transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions, stop),
   );
+  // The scan of a growing input ends once the spool is complete: the whole input is on disk from here on.
+  if (growing && (await stat(inputPath)).size !== bytes)
+    throw new EngineInvariantError(
+      `the spooled input is ${(await stat(inputPath)).size} bytes, not the ${bytes} expected`,
+    );
   const keepEarly = early !== undefined && scan.oversize.length === 0 && worthChunking(scan, bytes, chunking);
   if (early && !keepEarly) {
     await early.discard(); // the text goes the long way below: nothing of this attempt is used

@@ -98,12 +98,14 @@ export interface ScanOptions {
  * (record number of the blank line, blank lines before and including it), in order. Streams; memory is
  * flat however many blank lines there are.
  */
-export async function scanRecords(path: string, blankLinesPath: string, options: ScanOptions): Promise<RecordScan> {
-  return scanRecordStream(
-    createReadStream(path, { highWaterMark: 1 << 20 }),
-    createWriteStream(blankLinesPath),
-    options,
-  );
+export async function scanRecords(
+  path: string,
+  blankLinesPath: string,
+  options: ScanOptions,
+  /** The file's bytes, when they come otherwise than read from it now (a file still being spooled). */
+  source: AsyncIterable<Buffer> = createReadStream(path, { highWaterMark: 1 << 20 }),
+): Promise<RecordScan> {
+  return scanRecordStream(source, createWriteStream(blankLinesPath), options);
 }
 
 /**
