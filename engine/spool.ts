@@ -63,6 +63,7 @@ export async function spoolRaw(
     if (filled > 0) await write(pending.subarray(0, filled));
   } finally {
     await handle.close();
+    growing?.spooled();
   }
   return { rawPath: path, bytesIn: bytes };
 }
@@ -74,6 +75,7 @@ export async function spoolRaw(
  */
 export class GrowingFile {
   private written = 0;
+  private writing = true;
   private outcome: { ok: true } | { ok: false; error: unknown } | undefined;
   private waiters: Array<() => void> = [];
 
@@ -88,6 +90,12 @@ export class GrowingFile {
     this.wake();
   }
 
+  /** The spool has stopped writing (whether it finished or failed): `reached` waits no more. */
+  spooled(): void {
+    this.writing = false;
+    this.wake();
+  }
+
   complete(): void {
     this.outcome ??= { ok: true };
     this.wake();
@@ -98,9 +106,9 @@ export class GrowingFile {
     this.wake();
   }
 
-  /** Once `bytes` are in the file, or it is complete or failed: the bytes written then. */
+  /** Once `bytes` are in the file, or the spool has stopped, or the file is complete or failed: the bytes written then. */
   async reached(bytes: number): Promise<number> {
-    while (this.written < bytes && !this.outcome) await this.changed();
+    while (this.written < bytes && this.writing && !this.outcome) await this.changed();
     return this.written;
   }
 

@@ -56,10 +56,12 @@ describe('chunked transform equals one pass', () => {
     const dataset = key.split('/')[0] as string;
     const onePass = await createTestLake(contracts);
     const expected = await outcome(onePass, dataset, await onePass.ingest(key, text));
-    for (const chunkBytes of [1, 40, 150]) {
+    // Declared with its size, the text is transformed while it is spooled (the byte scan follows the spool).
+    const sizes = [undefined, Buffer.byteLength(text)];
+    for (const [chunkBytes, size] of [1, 40, 150].flatMap((c) => sizes.map((s) => [c, s] as const))) {
       const lake = await createTestLake(contracts, { chunking: { chunkBytes, minBytesToChunk: 0 }, threads: 2 });
-      const m = await lake.ingest(key, text);
-      expect(await outcome(lake, dataset, m), `chunkBytes ${chunkBytes}`).toEqual(expected);
+      const m = await lake.ingest(key, text, { size });
+      expect(await outcome(lake, dataset, m), `chunkBytes ${chunkBytes}, size ${size}`).toEqual(expected);
       expect(m.rows_in).toBe(m.rows_valid + m.rows_quarantined);
     }
   });
@@ -130,15 +132,18 @@ describe('chunked transform equals one pass', () => {
       const text = [HEADER, ...rows(1, 30), 'T31,A', row(32, 'bad'), ...rows(33, 99968), last].join('\n') + '\n';
       const onePass = await createTestLake(contracts, { maxRecordBytes: 200 });
       const expected = await outcome(onePass, 'transactions', await onePass.ingest('transactions/late.csv', text));
-      const lake = await createTestLake(contracts, {
-        maxRecordBytes: 200,
-        chunking: { chunkBytes: 300_000, minBytesToChunk: 0 },
-        threads: 2,
-      });
-      const m = await lake.ingest('transactions/late.csv', text);
-      expect(await outcome(lake, 'transactions', m)).toEqual(expected);
-      if (chunks === 1) expect(m.engine.chunks).toBe(1);
-      else expect(m.engine.chunks).toBeGreaterThan(3);
+      // With its size declared the chunks also start while the text is spooled (1 MiB at a time).
+      for (const size of [undefined, text.length]) {
+        const lake = await createTestLake(contracts, {
+          maxRecordBytes: 200,
+          chunking: { chunkBytes: 300_000, minBytesToChunk: 0 },
+          threads: 2,
+        });
+        const m = await lake.ingest('transactions/late.csv', text, { size });
+        expect(await outcome(lake, 'transactions', m)).toEqual(expected);
+        if (chunks === 1) expect(m.engine.chunks).toBe(1);
+        else expect(m.engine.chunks).toBeGreaterThan(3);
+      }
     },
   );
 
