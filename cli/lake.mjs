@@ -4,6 +4,10 @@
 // built from still runs, with a warning: run `npm run build` after changing the TypeScript (the test tiers
 // that spawn `lake` rebuild it themselves).
 import { existsSync } from 'node:fs';
+
+// Read by libuv when Node's worker pool first starts, so set before any file is read asynchronously: room for
+// the spool's writes beside the DuckDB sessions' queries (engine/process-env.ts ENGINE_THREADPOOL_SIZE).
+process.env.UV_THREADPOOL_SIZE ??= '16';
 import { staleReason } from '../scripts/build-cli.mjs';
 
 const bundle = new URL('../dist/cli/lake.mjs', import.meta.url);

@@ -198,7 +198,7 @@ export async function ingestObject(
     const rawPath = join(workDir, 'input.raw');
     // A large text of known size is transformed while it is spooled (on Lambda: while it downloads).
     const growing =
-      contract && worthFollowing(source.size, options) ? new GrowingFile(rawPath, source.size) : undefined;
+      contract && worthFollowing(contract, source.size, options) ? new GrowingFile(rawPath, source.size) : undefined;
     const spooling = spoolRaw(body, rawPath, growing);
     const early =
       contract && growing
@@ -277,12 +277,14 @@ export async function ingestObject(
 }
 
 /**
- * Whether a text of the declared `size` is worth transforming while it is spooled: large enough to be cut into
- * chunks (the first start once their bytes are in), and not refused for its size anyway.
+ * Whether a text of the declared `size` is worth transforming while it is spooled: CSV (a JSON Lines chunk binds
+ * the keys sampled from the first 10,000 lines of the whole text, which may not be in yet), large enough to be cut
+ * into chunks (the first start once their bytes are in), and not refused for its size anyway.
  */
-function worthFollowing(size: number | undefined, options: IngestOptions): size is number {
+function worthFollowing(contract: DatasetContract, size: number | undefined, options: IngestOptions): size is number {
   const chunking = options.chunking ?? DEFAULT_CHUNKING;
   return (
+    contract.source.format === 'csv' &&
     size !== undefined &&
     size >= chunking.minBytesToChunk &&
     (options.onePassMaxBytes === undefined || size <= options.onePassMaxBytes)
@@ -299,6 +301,7 @@ async function transformWhileSpooling(
   transform: () => Promise<TransformResult>,
 ): Promise<{ result: Promise<TransformResult> } | undefined> {
   const written = await growing.reached(SNIFF_BYTES);
+  if (growing.stoppedShort()) return undefined; // failed, or fewer bytes than declared: the text goes as spooled
   const head = await readBytes(growing.path, 0, Math.min(written, SNIFF_BYTES));
   if (isGzip(head) || head.includes(0)) return undefined;
   const result = transform();

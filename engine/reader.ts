@@ -259,9 +259,11 @@ export function listFieldCounts(
   signal?: AbortSignal,
 ): Promise<FieldCountMismatches | undefined> | undefined {
   if (contract.source.format !== 'csv' || !readerSeesScannedRecords(scan)) return undefined;
-  if (Buffer.byteLength(contract.source.delimiter) !== 1) return undefined; // the loop compares single bytes
+  const { delimiter } = contract.source;
+  // The loop compares single bytes, and takes LF and CR for line ends whatever the delimiter.
+  if (Buffer.byteLength(delimiter) !== 1 || delimiter === '\n' || delimiter === '\r') return undefined;
   const limit = { records: limits.rejectsPerPass, bytes: limits.rejectBytesPerPass };
-  return listFieldCountMismatches(path, contract.source.delimiter, limit, signal);
+  return listFieldCountMismatches(path, delimiter, limit, signal);
 }
 
 /**

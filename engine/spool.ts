@@ -62,8 +62,11 @@ export async function spoolRaw(
     }
     if (filled > 0) await write(pending.subarray(0, filled));
   } finally {
-    await handle.close();
-    growing?.spooled();
+    try {
+      await handle.close();
+    } finally {
+      growing?.spooled();
+    }
   }
   return { rawPath: path, bytesIn: bytes };
 }
@@ -104,6 +107,11 @@ export class GrowingFile {
   fail(error: unknown): void {
     this.outcome ??= { ok: false, error };
     this.wake();
+  }
+
+  /** The spool stopped before the declared size was written (it failed, or the body was shorter). */
+  stoppedShort(): boolean {
+    return !this.writing && this.written < this.expectedBytes;
   }
 
   /** Once `bytes` are in the file, or the spool has stopped, or the file is complete or failed: the bytes written then. */

@@ -488,9 +488,10 @@ interface EarlyChunks {
  * soon as it is planned, while the text up to it is fit for chunking (clean quoting, one line-end style, no
  * record over the limit). Whether they may be kept is only known once the scan ends (the caller checks the
  * whole scan); until then nothing of them is used. A failing scan fails the call once the chunks under way have
- * settled, so no DuckDB session outlives it.
+ * settled and their scratch directories are removed, so no DuckDB session outlives it and nothing of it is left.
  */
 async function scanWhileTransforming(
+  workDir: string,
   chunked: boolean,
   scan: (onChunk: ((chunk: ByteChunk, soFar: ScanSoFar) => void) | undefined) => Promise<InputScan>,
   transform: (planned: AsyncIterable<PlannedChunk>, stop: AbortSignal) => Promise<ChunkOutput[]>,
@@ -521,6 +522,7 @@ async function scanWhileTransforming(
     return { scan: scanned, early };
   } catch (e) {
     await early.discard();
+    await removeChunkDirs(workDir);
     throw e;
   }
 }
@@ -554,7 +556,10 @@ export async function transformToLocal(
   };
   const { growing } = options;
   const bytes = growing ? growing.expectedBytes : (await stat(inputPath)).size;
+  // A scan that fails (a followed spool that failed or was refused) leaves no chunk's scratch behind: the text may
+  // go again in this work directory.
   const { scan, early } = await scanWhileTransforming(
+    workDir,
     bytes >= chunking.minBytesToChunk,
     (onChunk) =>
       scanInput(

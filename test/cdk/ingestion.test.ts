@@ -83,6 +83,8 @@ describe('ingest function', () => {
       EVENT_BUS_NAME: 'default',
       NODE_OPTIONS: '--enable-source-maps',
       MALLOC_ARENA_MAX: '2',
+      // Room in Node's worker pool for the spool's writes beside the sessions' queries.
+      UV_THREADPOOL_SIZE: '16',
     });
   });
 
