@@ -35,14 +35,18 @@ export async function spoolRaw(
   growing?: GrowingFile,
 ): Promise<RawInput> {
   let bytes = 0;
-  const handle = await open(path, 'w');
+  const out = createWriteStream(path);
+  let failed: unknown;
+  out.on('error', (e) => (failed ??= e));
+  // Each write is awaited (its callback: the bytes are in the file) before `growing` hears of it or `pending` is
+  // filled again, so a reader of the growing file never reads past what is written.
+  const write = async (from: Uint8Array): Promise<void> => {
+    await new Promise<void>((resolve, reject) => out.write(from, (e) => (e ? reject(e) : resolve())));
+    growing?.grew(from.length);
+  };
   try {
     const pending = Buffer.allocUnsafe(SPOOL_WRITE_BYTES);
     let filled = 0;
-    const write = async (from: Uint8Array): Promise<void> => {
-      for (let at = 0; at < from.length;) at += (await handle.write(from, at, from.length - at, null)).bytesWritten;
-      growing?.grew(from.length);
-    };
     for await (const piece of body) {
       bytes += piece.length;
       if (filled === 0 && piece.length >= pending.length) {
@@ -61,12 +65,12 @@ export async function spoolRaw(
       }
     }
     if (filled > 0) await write(pending.subarray(0, filled));
+    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  } catch (e) {
+    out.destroy();
+    throw failed ?? e;
   } finally {
-    try {
-      await handle.close();
-    } finally {
-      growing?.spooled();
-    }
+    growing?.spooled();
   }
   return { rawPath: path, bytesIn: bytes };
 }

@@ -123,10 +123,14 @@ export class LocalObjectStore implements ObjectStore {
     const target = this.path(zone, key);
     await mkdir(dirname(target), { recursive: true });
     const aside = stagingName(target);
+    const out = createWriteStream(aside);
     try {
-      await pipeline(body, createWriteStream(aside));
+      await pipeline(body, out);
       await this.placeAside(zone, key, aside, false);
     } finally {
+      // A body that fails at once can fail the pipeline before the file is even open: it is created (and closed)
+      // after that, so the unlink waits for the stream to close, or the scratch file would stay.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await unlink(aside).catch(() => {}); // gone after the rename
     }
   }
