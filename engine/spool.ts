@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -66,13 +66,21 @@ export async function spoolRaw(
     }
     if (filled > 0) await write(pending.subarray(0, filled));
     await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+    await closed(out); // 'finish' comes before the descriptor is closed: a close that fails is an error too
+    if (failed) throw failed;
   } catch (e) {
     out.destroy();
+    await closed(out); // a stream still opening creates the file after this: the caller may remove it once we return
     throw failed ?? e;
   } finally {
     growing?.spooled();
   }
   return { rawPath: path, bytesIn: bytes };
+}
+
+/** Once `stream` has closed its file (at once if it has). */
+async function closed(stream: WriteStream): Promise<void> {
+  if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
 }
 
 /**

@@ -130,7 +130,11 @@ export class LocalObjectStore implements ObjectStore {
     } finally {
       // A body that fails at once can fail the pipeline before the file is even open: it is created (and closed)
       // after that, so the unlink waits for the stream to close, or the scratch file would stay.
-      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+      // (A pipeline that refuses its arguments leaves the stream as it is: destroyed here, it closes too.)
+      if (!out.closed) {
+        out.destroy();
+        await new Promise<void>((resolve) => out.once('close', () => resolve()));
+      }
       await unlink(aside).catch(() => {}); // gone after the rename
     }
   }
