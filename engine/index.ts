@@ -12,7 +12,7 @@ export { DUCKDB_VERSION, openDuckDb, queryRows, type DuckDbSession, type DuckDbS
 export { prepareCsv } from './sources/csv.ts';
 export { DEFAULT_REJECTS_LIMITS, type RejectsLimits } from './reader.ts';
 export { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
-export { DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from './spool.ts';
+export { DEFAULT_EXPANSION_LIMITS, GZIP_MAGIC, isGzip, type ExpansionLimits } from './spool.ts';
 export { MAX_SOURCE_COLUMNS } from './header.ts';
 export { DEFAULT_CHUNKING, type ChunkingOptions } from './transform.ts';
 export * from './fan-out/index.ts';

@@ -233,8 +233,11 @@ export const isZlibError = (e: unknown): boolean => {
   return typeof code === 'string' && code.startsWith('Z_');
 };
 
-/** Whether bytes start with gzip's magic number (how gzip is recognised, not by the key's extension). */
-export const isGzip = (head: Uint8Array): boolean => head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+/** gzip's magic number: how gzip is recognised everywhere, never by the key's extension. */
+export const GZIP_MAGIC: readonly number[] = [0x1f, 0x8b];
+
+/** Whether bytes start with gzip's magic number. */
+export const isGzip = (head: Uint8Array): boolean => GZIP_MAGIC.every((byte, i) => head[i] === byte);
 
 /**
  * Makes the spooled bytes ready for DuckDB: decompresses gzip recognised by its magic bytes (not the

@@ -46,6 +46,7 @@ import {
   expansionCap,
   expansionRejection,
   hasText,
+  isGzip,
   isZlibError,
   SNIFF_BYTES,
   textRejection,
@@ -159,7 +160,7 @@ async function streamText(
   },
 ): Promise<StreamedText> {
   const { head: magic, all } = await peek(body, 2);
-  const gzip = magic.length === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
+  const gzip = isGzip(magic);
   let bytesIn = 0;
   const raw = (async function* () {
     for await (const buffer of all) {

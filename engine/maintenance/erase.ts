@@ -24,6 +24,7 @@ import { ident, silverValueSql, sqlString } from '../sql.ts';
 import { download, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson } from './files.ts';
 import { readManifests, readSilverRecord } from '../manifest-reader.ts';
 import { parseEqualityPredicate, PredicateError, type EqualityPredicate } from './predicate.ts';
+import { isGzip } from '../spool.ts';
 
 export interface EraseOptions {
   store: ObjectStore;
@@ -154,7 +155,7 @@ async function* textOf(stream: Readable): AsyncIterable<string> {
       for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
     })(),
   );
-  const decoded = head[0] === 0x1f && head[1] === 0x8b ? whole.pipe(createGunzip()) : whole;
+  const decoded = isGzip(head) ? whole.pipe(createGunzip()) : whole;
   for await (const chunk of decoded) yield (chunk as Buffer).toString('utf8');
 }
 

@@ -5,15 +5,14 @@
  * size: CSV exports compress 5–20×, and a gzip routed to the fan-out that turns out small is still ingested
  * correctly (the plan step ingests a text that fits one chunk in one pass).
  */
+import { GZIP_MAGIC, isGzip } from '../../engine/index.ts';
+
 /** The expansion a gzip is assumed to have when routing it. @default 10 */
 export const GZIP_ROUTING_EXPANSION = 10;
 
-const GZIP_MAGIC = [0x1f, 0x8b] as const;
-
 /** Bytes of text an object of `size` bytes starting with `head` is expected to give. */
 export function expectedTextBytes(size: number, head: Uint8Array): number {
-  const gzip = head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-  return gzip ? size * GZIP_ROUTING_EXPANSION : size;
+  return isGzip(head) ? size * GZIP_ROUTING_EXPANSION : size;
 }
 
 /**
