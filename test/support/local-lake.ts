@@ -17,7 +17,13 @@ export interface TestLake {
   root: string;
   store: LocalObjectStore;
   catalog: LocalCatalog;
-  ingest(key: string, content: string | Uint8Array, source?: Partial<SourceRef>): Promise<Manifest>;
+  /** Puts `content` in bronze and ingests it, its body as `body` gives it (default: the content in small pieces). */
+  ingest(
+    key: string,
+    content: string | Uint8Array,
+    source?: Partial<SourceRef>,
+    body?: AsyncIterable<Uint8Array>,
+  ): Promise<Manifest>;
   silverRows(dataset?: string, orderBy?: string): Promise<Record<string, unknown>[]>;
   quarantineRows(dataset?: string): Promise<Record<string, unknown>[]>;
   files(zone: 'silver' | 'quarantine', prefix?: string): Promise<string[]>;
@@ -42,12 +48,12 @@ export async function createTestLake(
     root,
     store,
     catalog,
-    async ingest(key, content, source = {}) {
+    async ingest(key, content, source = {}, body) {
       const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
       await store.putBytes('bronze', key, bytes);
       return ingestObject(
         { bucket: 'test-bronze', key, etag: 'etag-1', lastModified: new Date('2024-05-01T12:00:00Z'), ...source },
-        chunked(bytes, bytes.length > 4096 ? 65536 : 7),
+        body ?? chunked(bytes, bytes.length > 4096 ? 65536 : 7),
         { contracts, store, catalog, workDir: root, ...engine },
       );
     },

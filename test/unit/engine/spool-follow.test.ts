@@ -110,12 +110,7 @@ describe('ingest while spooling', () => {
     expect(expected.counts.rows_valid).toBeGreaterThan(6000);
     const lake = await createTestLake(contracts, chunked);
     const body = pausing(Buffer.from(text), 1_200_000, () => new Promise((resolve) => setTimeout(resolve, 500)));
-    const m = await ingestObject(
-      { bucket: 'test-bronze', key, etag: 'etag-1', lastModified: new Date('2024-05-01T12:00:00Z'), size: text.length },
-      body,
-      { contracts, store: lake.store, catalog: lake.catalog, workDir: lake.root, ...chunked },
-    );
-    await lake.store.putBytes('bronze', key, Buffer.from(text));
+    const m = await lake.ingest(key, text, { size: text.length }, body);
     expect(await publishedOutcome(lake, 'readings', m, false)).toEqual(expected);
   });
 
@@ -182,19 +177,5 @@ async function ingested(
   into?: TestLake,
 ): Promise<[TestLake, Manifest]> {
   const lake = into ?? (await createTestLake(contracts, chunks ? chunked : {}));
-  if (!body) return [lake, await lake.ingest('transactions/t.csv', text, source)];
-  const root = lake.root;
-  const m = await ingestObject(
-    {
-      bucket: 'test-bronze',
-      key: 'transactions/t.csv',
-      etag: 'etag-1',
-      lastModified: new Date('2024-05-01T12:00:00Z'),
-      ...source,
-    },
-    body,
-    { contracts, store: lake.store, catalog: lake.catalog, workDir: root, ...(chunks ? chunked : {}) },
-  );
-  await lake.store.putBytes('bronze', 'transactions/t.csv', Buffer.from(text));
-  return [lake, m];
+  return [lake, await lake.ingest('transactions/t.csv', text, source, body)];
 }
