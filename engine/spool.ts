@@ -1,8 +1,9 @@
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { FileRejection, FileReason } from './reasons.ts';
+import { AwaitedWriter } from './sources/file-blocks.ts';
 
 export interface SpooledInput {
   /** Plain (decompressed) bytes, ready for DuckDB. */
@@ -35,13 +36,11 @@ export async function spoolRaw(
   growing?: GrowingFile,
 ): Promise<RawInput> {
   let bytes = 0;
-  const out = createWriteStream(path);
-  let failed: unknown;
-  out.on('error', (e) => (failed ??= e));
-  // Each write is awaited (its callback: the bytes are in the file) before `growing` hears of it or `pending` is
-  // filled again, so a reader of the growing file never reads past what is written.
+  const out = new AwaitedWriter(path);
+  // Each write is in the file before `growing` hears of it or `pending` is filled again, so a reader of the
+  // growing file never reads past what is written.
   const write = async (from: Uint8Array): Promise<void> => {
-    await new Promise<void>((resolve, reject) => out.write(from, (e) => (e ? reject(e) : resolve())));
+    await out.write(from);
     growing?.grew(from.length);
   };
   try {
@@ -65,22 +64,13 @@ export async function spoolRaw(
       }
     }
     if (filled > 0) await write(pending.subarray(0, filled));
-    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    await closed(out); // 'finish' comes before the descriptor is closed: a close that fails is an error too
-    if (failed) throw failed;
+    await out.close();
   } catch (e) {
-    out.destroy();
-    await closed(out); // a stream still opening creates the file after this: the caller may remove it once we return
-    throw failed ?? e;
+    throw await out.abort(e); // returns once the file is closed: the caller may remove it
   } finally {
     growing?.spooled();
   }
   return { rawPath: path, bytesIn: bytes };
-}
-
-/** Once `stream` has closed its file (at once if it has). */
-async function closed(stream: WriteStream): Promise<void> {
-  if (!stream.closed) await new Promise<void>((resolve) => stream.once('close', () => resolve()));
 }
 
 /**
@@ -132,16 +122,19 @@ export class GrowingFile {
     return this.written;
   }
 
-  /** The file's bytes in order, as they are written; ends once it is complete, throws once it failed. */
+  /**
+   * The file's bytes in order, as they are written; ends once it is complete, throws once it failed. Every block
+   * is read into the same buffer: it is valid only until the next one is asked for.
+   */
   async *follow(readBytes = 1 << 20): AsyncGenerator<Buffer> {
     const handle = await open(this.path, 'r');
     try {
       let position = 0;
+      const buffer = Buffer.allocUnsafe(readBytes);
       for (;;) {
         if (this.outcome?.ok === false) throw this.outcome.error;
         if (position < this.written) {
-          const buffer = Buffer.allocUnsafe(Math.min(readBytes, this.written - position));
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+          const { bytesRead } = await handle.read(buffer, 0, Math.min(readBytes, this.written - position), position);
           if (bytesRead === 0) throw new Error(`${this.path}: ${this.written} bytes written, but none at ${position}`);
           position += bytesRead;
           yield buffer.subarray(0, bytesRead);

@@ -4,8 +4,8 @@
  * then a quote simply toggles "inside a field" (a doubled quote toggles out and back in), and one tight loop
  * over the bytes (`field-counts.wat`) follows the records as the reader does.
  */
-import { createReadStream } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
+import { readBlocks } from './file-blocks.ts';
 import { fieldCountsWasm } from './field-counts.wasm.ts';
 
 export interface FieldCountMismatches {
@@ -30,7 +30,8 @@ export async function listFieldCountMismatches(
 ): Promise<FieldCountMismatches | undefined> {
   const lister = new MismatchLister(delimiter.charCodeAt(0), limit);
   let pendingUtf8 = Buffer.alloc(0);
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  // The lister copies what it keeps: blocks may share one buffer.
+  for await (const chunk of readBlocks(path, {}, 1 << 20)) {
     if (signal?.aborted) return undefined;
     const bytes = pendingUtf8.length > 0 ? Buffer.concat([pendingUtf8, chunk]) : chunk;
     const whole = completeUtf8Prefix(bytes);

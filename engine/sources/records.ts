@@ -2,8 +2,9 @@
  * Byte-level record scanning, counted the way DuckDB's CSV reader counts lines: one per record (a newline
  * inside double quotes does not end a CSV record), blank lines included.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { copyRanges, readBlocks } from './file-blocks.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -103,14 +104,15 @@ export async function scanRecords(
   blankLinesPath: string,
   options: ScanOptions,
   /** The file's bytes, when they come otherwise than read from it now (a file still being spooled). */
-  source: AsyncIterable<Buffer> = createReadStream(path, { highWaterMark: 1 << 20 }),
+  source: AsyncIterable<Buffer> = readBlocks(path),
 ): Promise<RecordScan> {
   return scanRecordStream(source, createWriteStream(blankLinesPath), options);
 }
 
 /**
  * The same scan over bytes as they arrive (an object being downloaded: nothing keeps them), blank lines
- * written to `blankLinesOut` (a stream that discards them when they are not needed).
+ * written to `blankLinesOut` (a stream that discards them when they are not needed). Each buffer is done with
+ * before the next is asked for, so a source may read every block into the same one.
  */
 export async function scanRecordStream(
   source: AsyncIterable<Buffer>,
@@ -282,27 +284,14 @@ function hasContent(buffer: Buffer, from: number, to: number): boolean {
   return false;
 }
 
-/**
- * Bytes per read of a chunk copy: each read and write costs a turn of the JavaScript thread, which is busy
- * (byte scan, field-count listing) while the first chunks are copied — 1 MiB reads took a 28 MB copy 0.25–0.45 s.
- */
-const COPY_BUFFER_BYTES = 8 << 20;
-
 /** Writes a chunk as a file of its own: the header lines, then the chunk's bytes, copied exactly. */
 export async function writeChunk(path: string, headerBytes: number, chunk: ByteChunk, target: string): Promise<void> {
-  const ranges: Array<[number, number]> = [
-    [0, Math.max(0, headerBytes)],
-    [chunk.start, chunk.end],
-  ];
-  // One pipeline: a write error (a full disk) surfaces as itself.
-  await pipeline(async function* () {
-    for (const [start, end] of ranges) {
-      if (end > start)
-        yield* createReadStream(path, {
-          start,
-          end: end - 1,
-          highWaterMark: COPY_BUFFER_BYTES,
-        }) as AsyncIterable<Buffer>;
-    }
-  }, createWriteStream(target));
+  await copyRanges(
+    path,
+    [
+      [0, Math.max(0, headerBytes)],
+      [chunk.start, chunk.end],
+    ],
+    target,
+  );
 }
