@@ -5,7 +5,7 @@
  * V8 answers external memory like that with a full garbage collection every few dozen MB.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, truncate } from 'node:fs/promises';
 
 /** Bytes per block: few turns of the JavaScript thread per chunk, small next to a DuckDB session's memory. */
 export const BLOCK_BYTES = 8 << 20;
@@ -93,5 +93,70 @@ export async function copyRanges(
     await out.close();
   } catch (e) {
     throw await out.abort(e);
+  }
+}
+
+/**
+ * Writes the start of a stream of blocks to a file while the blocks pass through (`tee`), until told where that
+ * start ends (`endAt`, while the last block written is being read): the file then holds exactly the bytes before
+ * that offset. What a copy of them would give, without reading them again once they have been read.
+ */
+export class PrefixTee {
+  private writer: AwaitedWriter | undefined;
+  private written = 0;
+  private open = true;
+  private finishing: Promise<string | undefined> | undefined;
+  private readonly outcome: Promise<string | undefined>;
+  private settle!: (file: Promise<string | undefined>) => void;
+
+  constructor(readonly path: string) {
+    this.outcome = new Promise<Promise<string | undefined>>((resolve) => (this.settle = resolve)).then((f) => f);
+    this.outcome.catch(() => {}); // awaited by whoever wants the file, or not at all
+  }
+
+  /** The blocks of `source`, each in the file before it is given on, as long as the start is not complete. */
+  async *tee(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    try {
+      for await (const block of source) {
+        if (this.open) {
+          this.writer ??= new AwaitedWriter(this.path);
+          await this.writer.write(block);
+          this.written += block.length;
+        }
+        yield block;
+      }
+    } finally {
+      if (this.open) {
+        // The stream ended or stopped before the start was complete: no file.
+        this.open = false;
+        const writer = this.writer;
+        this.settle((async () => (await writer?.abort(undefined), undefined))());
+      }
+    }
+  }
+
+  /** The start ends at byte `offset` of the stream, which must be written already. Later calls are ignored. */
+  endAt(offset: number): void {
+    if (!this.open) return;
+    this.open = false;
+    const writer = this.writer;
+    this.finishing = (async () => {
+      if (!writer || offset > this.written)
+        throw new Error(`${this.path}: the start ends at byte ${offset}, but ${this.written} bytes were written`);
+      await writer.close();
+      await truncate(this.path, offset);
+      return this.path;
+    })();
+    this.settle(this.finishing);
+  }
+
+  /** The file once it holds exactly the start; undefined when the stream ended first. */
+  file(): Promise<string | undefined> {
+    return this.outcome;
+  }
+
+  /** Once nothing of the tee writes to its file any more (its outcome, whatever it is, is settled). */
+  async settled(): Promise<void> {
+    if (!this.open) await this.outcome.catch(() => {});
   }
 }
