@@ -49,6 +49,7 @@ import {
   type TransformOptions,
   type TransformResult,
 } from './transform.ts';
+import { inPool } from './pool.ts';
 
 export interface IngestOptions {
   contracts: ContractRegistry;
@@ -67,7 +68,7 @@ export interface IngestOptions {
   chunking?: ChunkingOptions;
   /** Salt for PII `hash` columns. @default '' */
   piiSalt?: string;
-  /** Uploads in flight at once. @default 4 */
+  /** Uploads in flight at once. @default DEFAULT_UPLOAD_CONCURRENCY (16) */
   uploadConcurrency?: number;
   /** When the rejects pass reads a file in chunks instead of whole (many malformed records). @default DEFAULT_REJECTS_LIMITS */
   rejectsLimits?: RejectsLimits;
@@ -103,9 +104,12 @@ interface Rejection {
 
 const PARQUET = 'application/vnd.apache.parquet';
 
-async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
-}
+/**
+ * Silver files placed at once. A chunked ingest writes up to one file per partition per chunk (114 MB over 24
+ * partitions: 96 files); placing them 4 at a time took 160–310 ms of a 2M-row run on the local store, 16 at a
+ * time 150–185 ms. Each is a PUT of its own on S3, where more in flight helps the more.
+ */
+export const DEFAULT_UPLOAD_CONCURRENCY = 16;
 
 /** Failures of the machine rather than of the file: a retry may well succeed. */
 const ENVIRONMENT_ERROR =
@@ -499,7 +503,7 @@ export function assertConservation(m: Manifest): void {
 export interface PublishOptions {
   store: ObjectStore;
   catalog: Catalog;
-  /** @default 4 */
+  /** @default DEFAULT_UPLOAD_CONCURRENCY (16) */
   uploadConcurrency?: number;
   /** The input as received, kept whole in quarantine when the file is rejected. */
   rawPath?: string;
@@ -615,7 +619,7 @@ export async function publish(
     (async (f: LocalOutputFile) => {
       await store.putFile('silver', f.key, f.localPath, PARQUET);
     });
-  await inBatches(files, options.uploadConcurrency ?? 4, placeSilver);
+  await inPool(files, options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY, placeSilver);
 
   const recordsPath = rejection?.recordsPath ?? result?.quarantineFile;
   if (manifest.quarantine.records_key && recordsPath)
