@@ -1,14 +1,14 @@
 /**
- * Block reads into one reused buffer and range copies: the bytes come out exactly, in order, whatever the block
- * size; a block is the same buffer each time (what spares the garbage collector); a failing target fails the copy
- * with its own error.
+ * Block reads into one reused buffer, range copies and the prefix tee: the bytes come out exactly, in order,
+ * whatever the block size; a block is the same buffer each time (what spares the garbage collector); a failing
+ * target fails with its own error and nothing hangs.
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
-import { copyRanges, readBlocks } from '../../../engine/sources/file-blocks.ts';
+import { copyRanges, PrefixTee, readBlocks } from '../../../engine/sources/file-blocks.ts';
 
 /** 100,003 bytes of a repeating 251-byte pattern (prime: no block size lines up with it). */
 const BYTES = Buffer.from(Array.from({ length: 100_003 }, (_, i) => (i % 251) + 1));
@@ -75,5 +75,59 @@ describe('copyRanges', () => {
     const path = await fileOf(BYTES);
     const target = join(await mkdtemp(join(tmpdir(), 'file-blocks-')), 'no-such-dir', 'out.bin');
     await expect(copyRanges(path, [[0, 100]], target)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('PrefixTee', () => {
+  /** The blocks of BYTES (one buffer reused, as readBlocks gives them) through a tee, told where the start ends once `endAt` has passed. */
+  async function teeThrough(tee: PrefixTee, endAt: number | undefined, blockBytes: number): Promise<Buffer> {
+    const path = await fileOf(BYTES);
+    const seen: Buffer[] = [];
+    let offset = 0;
+    for await (const block of tee.tee(readBlocks(path, {}, blockBytes))) {
+      seen.push(Buffer.from(block));
+      offset += block.length;
+      if (endAt !== undefined && offset >= endAt) tee.endAt(endAt);
+    }
+    return Buffer.concat(seen);
+  }
+  const target = async (): Promise<string> => join(await mkdtemp(join(tmpdir(), 'file-blocks-')), 'start.bin');
+
+  it.each([
+    [1, 997],
+    [996, 997],
+    [997, 997],
+    [55_555, 4096],
+    [100_003, 65_536],
+  ])('passes every block on, and its file holds exactly the first %i bytes (blocks of %i)', async (end, blockBytes) => {
+    const tee = new PrefixTee(await target());
+    expect((await teeThrough(tee, end, blockBytes)).equals(BYTES)).toBe(true);
+    const file = await tee.file();
+    expect(file).toBe(tee.path);
+    expect((await readFile(file as string)).equals(BYTES.subarray(0, end))).toBe(true);
+  });
+
+  it('gives no file when the stream ends before the start is complete', async () => {
+    const tee = new PrefixTee(await target());
+    expect((await teeThrough(tee, undefined, 4096)).equals(BYTES)).toBe(true);
+    await expect(tee.file()).resolves.toBeUndefined();
+    tee.endAt(10); // too late: ignored
+    await expect(tee.file()).resolves.toBeUndefined();
+  });
+
+  it('fails its file when told of an end past what it wrote', async () => {
+    const tee = new PrefixTee(await target());
+    const path = await fileOf(BYTES);
+    for await (const block of tee.tee(readBlocks(path, {}, 1000))) {
+      void block;
+      tee.endAt(5000);
+    }
+    await expect(tee.file()).rejects.toThrow('the start ends at byte 5000, but 1000 bytes were written');
+  });
+
+  it('fails the stream with a write error, and does not hang', async () => {
+    const tee = new PrefixTee(join(await mkdtemp(join(tmpdir(), 'file-blocks-')), 'no-such-dir', 'start.bin'));
+    await expect(teeThrough(tee, 50_000, 4096)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(tee.file()).resolves.toBeUndefined();
   });
 });
