@@ -567,7 +567,15 @@ export async function transformToLocal(
   const chunked = bytes >= chunking.minBytesToChunk;
   // The first chunk is the text's first bytes (its header, then its records): written as the scan reads them, it
   // is ready once the scan has planned it, where a copy would read it all again first (~0.1 s for 32 MiB).
-  const firstChunk = chunked ? new PrefixTee(join(chunkDir(workDir, 0), 'input.txt')) : undefined;
+  // The first chunk ends at the first record end past its size after the header, and a record over the limit makes
+  // the text unfit for early chunks: a text without a first chunk by then (one huge record to the scan, or quoting
+  // left open) is not teed further — its first chunk, if any, is copied as the others are.
+  const firstChunk = chunked
+    ? new PrefixTee(
+        join(chunkDir(workDir, 0), 'input.txt'),
+        chunkLimits(bytes, chunking).bytesPerChunk + 2 * (maxRecordBytes + 2),
+      )
+    : undefined;
   if (firstChunk) await mkdir(chunkDir(workDir, 0), { recursive: true });
   // A scan that fails (a followed spool that failed or was refused) leaves no chunk's scratch behind: the text may
   // go again in this work directory.

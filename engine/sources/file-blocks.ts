@@ -5,7 +5,7 @@
  * V8 answers external memory like that with a full garbage collection every few dozen MB.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, truncate } from 'node:fs/promises';
+import { open, rm, truncate } from 'node:fs/promises';
 
 /** Bytes per block: few turns of the JavaScript thread per chunk, small next to a DuckDB session's memory. */
 export const BLOCK_BYTES = 8 << 20;
@@ -99,17 +99,22 @@ export async function copyRanges(
 /**
  * Writes the start of a stream of blocks to a file while the blocks pass through (`tee`), until told where that
  * start ends (`endAt`, while the last block written is being read): the file then holds exactly the bytes before
- * that offset. What a copy of them would give, without reading them again once they have been read.
+ * that offset. What a copy of them would give, without reading them again once they have been read. A start not
+ * told of within `maxBytes` is given up and its file removed: a stream that never gets there (a text that turns
+ * out to be one huge record) is not copied whole.
  */
 export class PrefixTee {
   private writer: AwaitedWriter | undefined;
   private written = 0;
   private open = true;
-  private finishing: Promise<string | undefined> | undefined;
   private readonly outcome: Promise<string | undefined>;
   private settle!: (file: Promise<string | undefined>) => void;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    /** The start is known to end within this many bytes, if it ends at all (past it, a copy is made instead). */
+    private readonly maxBytes: number,
+  ) {
     this.outcome = new Promise<Promise<string | undefined>>((resolve) => (this.settle = resolve)).then((f) => f);
     this.outcome.catch(() => {}); // awaited by whoever wants the file, or not at all
   }
@@ -118,6 +123,7 @@ export class PrefixTee {
   async *tee(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     try {
       for await (const block of source) {
+        if (this.open && this.written >= this.maxBytes) await this.giveUp();
         if (this.open) {
           this.writer ??= new AwaitedWriter(this.path);
           await this.writer.write(block);
@@ -126,13 +132,22 @@ export class PrefixTee {
         yield block;
       }
     } finally {
-      if (this.open) {
-        // The stream ended or stopped before the start was complete: no file.
-        this.open = false;
-        const writer = this.writer;
-        this.settle((async () => (await writer?.abort(undefined), undefined))());
-      }
+      // The stream ended or stopped before the start was complete: no file.
+      if (this.open) await this.giveUp();
     }
+  }
+
+  /** No file: what was written is removed. */
+  private async giveUp(): Promise<void> {
+    this.open = false;
+    const writer = this.writer;
+    const outcome = (async () => {
+      await writer?.abort(undefined);
+      await rm(this.path, { force: true });
+      return undefined;
+    })();
+    this.settle(outcome);
+    await outcome;
   }
 
   /** The start ends at byte `offset` of the stream, which must be written already. Later calls are ignored. */
@@ -140,14 +155,14 @@ export class PrefixTee {
     if (!this.open) return;
     this.open = false;
     const writer = this.writer;
-    this.finishing = (async () => {
+    const finishing = (async () => {
       if (!writer || offset > this.written)
         throw new Error(`${this.path}: the start ends at byte ${offset}, but ${this.written} bytes were written`);
       await writer.close();
       await truncate(this.path, offset);
       return this.path;
     })();
-    this.settle(this.finishing);
+    this.settle(finishing);
   }
 
   /** The file once it holds exactly the start; undefined when the stream ended first. */

@@ -3,7 +3,7 @@
  * whatever the block size; a block is the same buffer each time (what spares the garbage collector); a failing
  * target fails with its own error and nothing hangs.
  */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
@@ -100,7 +100,7 @@ describe('PrefixTee', () => {
     [55_555, 4096],
     [100_003, 65_536],
   ])('passes every block on, and its file holds exactly the first %i bytes (blocks of %i)', async (end, blockBytes) => {
-    const tee = new PrefixTee(await target());
+    const tee = new PrefixTee(await target(), 1 << 20);
     expect((await teeThrough(tee, end, blockBytes)).equals(BYTES)).toBe(true);
     const file = await tee.file();
     expect(file).toBe(tee.path);
@@ -108,15 +108,32 @@ describe('PrefixTee', () => {
   });
 
   it('gives no file when the stream ends before the start is complete', async () => {
-    const tee = new PrefixTee(await target());
+    const tee = new PrefixTee(await target(), 1 << 20);
     expect((await teeThrough(tee, undefined, 4096)).equals(BYTES)).toBe(true);
     await expect(tee.file()).resolves.toBeUndefined();
+    await expect(stat(tee.path)).rejects.toMatchObject({ code: 'ENOENT' });
     tee.endAt(10); // too late: ignored
     await expect(tee.file()).resolves.toBeUndefined();
   });
 
+  it('gives up past its limit without an end: its file removed, never more than a block over the limit', async () => {
+    const tee = new PrefixTee(await target(), 10_000);
+    const path = await fileOf(BYTES);
+    let largest = 0;
+    const seen: Buffer[] = [];
+    for await (const block of tee.tee(readBlocks(path, {}, 4096))) {
+      seen.push(Buffer.from(block));
+      largest = Math.max(largest, (await stat(tee.path).catch(() => ({ size: 0 }))).size);
+    }
+    expect(Buffer.concat(seen).equals(BYTES)).toBe(true);
+    expect(largest).toBeGreaterThanOrEqual(10_000);
+    expect(largest).toBeLessThanOrEqual(10_000 + 4096);
+    await expect(tee.file()).resolves.toBeUndefined();
+    await expect(stat(tee.path)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('fails its file when told of an end past what it wrote', async () => {
-    const tee = new PrefixTee(await target());
+    const tee = new PrefixTee(await target(), 1 << 20);
     const path = await fileOf(BYTES);
     for await (const block of tee.tee(readBlocks(path, {}, 1000))) {
       void block;
@@ -126,7 +143,7 @@ describe('PrefixTee', () => {
   });
 
   it('fails the stream with a write error, and does not hang', async () => {
-    const tee = new PrefixTee(join(await mkdtemp(join(tmpdir(), 'file-blocks-')), 'no-such-dir', 'start.bin'));
+    const tee = new PrefixTee(join(await mkdtemp(join(tmpdir(), 'file-blocks-')), 'no-such-dir', 'start.bin'), 1 << 20);
     await expect(teeThrough(tee, 50_000, 4096)).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(tee.file()).resolves.toBeUndefined();
   });
