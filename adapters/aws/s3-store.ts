@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
@@ -62,10 +63,20 @@ export const DELETE_BATCH_SIZE = 1000;
 export const UPLOAD_PART_SIZE = 16 * 1024 * 1024;
 /** Parts uploaded concurrently: memory held by an upload is about `partSize × queueSize`. */
 export const UPLOAD_QUEUE_SIZE = 2;
+/**
+ * Local files above one part uploaded at once by one store, however many puts its callers run at once (the
+ * ingest places 16 silver files at a time): each holds about `partSize × queueSize` (32 MiB), and a one-pass
+ * text may give partition files of any size. Smaller files go as single PUTs, at whatever concurrency.
+ */
+export const MULTIPART_FILES_AT_ONCE = 2;
 
 export interface S3ObjectStoreOptions {
+  /** @default UPLOAD_PART_SIZE (16 MiB) */
   partSize?: number;
+  /** @default UPLOAD_QUEUE_SIZE (2) */
   queueSize?: number;
+  /** @default MULTIPART_FILES_AT_ONCE (2) */
+  multipartFilesAtOnce?: number;
   /** Keys per ListObjectsV2 page. @default 1000 (the S3 maximum) */
   listPageSize?: number;
 }
@@ -75,6 +86,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private readonly queueSize: number;
   private readonly listPageSize: number | undefined;
+  private readonly multipartFiles: Slots;
 
   constructor(
     readonly client: S3Client,
@@ -84,6 +96,7 @@ export class S3ObjectStore implements ObjectStore {
     this.partSize = options.partSize ?? UPLOAD_PART_SIZE;
     this.queueSize = options.queueSize ?? UPLOAD_QUEUE_SIZE;
     this.listPageSize = options.listPageSize;
+    this.multipartFiles = new Slots(options.multipartFilesAtOnce ?? MULTIPART_FILES_AT_ONCE);
   }
 
   /** Releases the client's connections (a CLI command's end); the store is unusable after. */
@@ -110,6 +123,22 @@ export class S3ObjectStore implements ObjectStore {
     options: PutOptions = {},
   ): Promise<PutResult> {
     const bucket = this.bucket(zone);
+    const release = (await stat(localPath)).size > this.partSize ? await this.multipartFiles.take() : undefined;
+    try {
+      return await this.upload(zone, bucket, key, localPath, contentType, options);
+    } finally {
+      release?.();
+    }
+  }
+
+  private async upload(
+    zone: Zone,
+    bucket: string,
+    key: string,
+    localPath: string,
+    contentType: string | undefined,
+    options: PutOptions,
+  ): Promise<PutResult> {
     const upload = new Upload({
       client: this.client,
       params: {
@@ -463,4 +492,28 @@ function bodyOf(response: GetObjectCommandOutput, bucket: string, key: string): 
 export function toReadable(body: StreamingBody): Readable {
   if (body instanceof Readable) return body;
   return Readable.from(body as unknown as AsyncIterable<Uint8Array>);
+}
+
+/**
+ * A number of slots, handed out in the order asked for. (The engine's `OrderedSlots` is not reached from here: the
+ * engine's face brings DuckDB, which the functions that only store objects do not bundle.)
+ */
+class Slots {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private free: number) {}
+
+  /** Once a slot is free: the function that releases it (once). */
+  async take(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
 }

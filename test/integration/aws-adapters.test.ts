@@ -55,6 +55,45 @@ const MiB = 1024 * 1024;
     expect(hash.digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
   });
 
+  it('putFile runs at most multipartFilesAtOnce multipart uploads at once, however many puts run; small files are not held back', async () => {
+    const fx = lake();
+    const limited = new S3ObjectStore(
+      fx.clients.s3,
+      { silver: fx.lake.buckets.silver },
+      { partSize: 5 * MiB, multipartFilesAtOnce: 2 },
+    );
+    // Multipart uploads between their create and their complete, as the SDK sends them to the emulator.
+    let inFlight = 0;
+    let most = 0;
+    const name = 'count-multipart-uploads';
+    fx.clients.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const command = context.commandName;
+        if (command === 'CreateMultipartUploadCommand') most = Math.max(most, ++inFlight);
+        try {
+          return await next(args);
+        } finally {
+          if (command === 'CompleteMultipartUploadCommand' || command === 'AbortMultipartUploadCommand') inFlight--;
+        }
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      const files = Array.from({ length: 9 }, (_, i) => {
+        const file = join(fx.scratchDir, `concurrent-${i}.bin`);
+        writeFileSync(file, randomBytes(i < 5 ? 6 * MiB : 100_000)); // 5 above one part, 4 below
+        return file;
+      });
+      await Promise.all(files.map((file, i) => limited.putFile('silver', `transactions/concurrent/${i}.bin`, file)));
+      expect(most).toBe(2);
+      expect(inFlight).toBe(0);
+      const keys = await listKeys(fx, fx.lake.buckets.silver, 'transactions/concurrent/');
+      expect(keys).toHaveLength(9);
+    } finally {
+      fx.clients.s3.middlewareStack.remove(name);
+    }
+  });
+
   it('putStream uploads bytes as they are produced, in parts; a body that fails leaves no object and no parts', async () => {
     const fx = lake();
     const content = randomBytes(12 * MiB);
