@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --rows N] [--runs R] [--threads T] [--scaling] [--broken]`
+ * `npm run bench [-- --rows N] [--runs R] [--threads T] [--phases] [--scaling] [--broken] [--big]`
  *
  * Generates N transactions (~1% invalid of every kind), then in the same run measures, each in a fresh
  * process and alternating: the engine end to end (bytes in → silver Parquet + quarantine + manifest on
@@ -7,6 +7,8 @@
  * thread and on T threads (default: every core; the engine transforms T record-aligned chunks at once, the
  * reference runs DuckDB with T threads). Prints MB/s, the ratios, peak RSS and output bytes, and checks
  * both produced the same valid rows.
+ * `--phases` prints each engine run's timeline (spool, scan, each chunk's copy, routed pass, rejects and
+ * quarantine, the merge, publish, cleanup) to stderr: where the time goes, without patching timers in.
  * `--scaling` also runs the engine at 5× the rows to show that memory does not grow with input size.
  * `--broken` also runs it on files with 10% and 50% malformed rows and 50% invalid ones: memory stays bounded.
  * `--big` (not in CI) also runs the engine on all cores over a ≥ 5 GB CSV (90M rows, generated once into
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     broken: { type: 'boolean', default: false },
     threads: { type: 'string', default: String(availableParallelism()) },
     big: { type: 'boolean', default: false },
+    phases: { type: 'boolean', default: false },
   },
 });
 const threads = Number(values.threads);
@@ -117,12 +120,13 @@ const engineN: RunResult[] = [];
 const tunedN: RunResult[] = [];
 const parallel = threads > 1;
 const t = ['--threads', String(threads)];
+const phases = values.phases ? ['--phases'] : [];
 for (let i = 0; i < runs; i++) {
-  engine.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake'))));
+  engine.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake')), ...phases));
   tuned.push(run('run-reference.ts', file, await fresh(join(root, 'reference-out')), '--tuned'));
   reference.push(run('run-reference.ts', file, await fresh(join(root, 'reference-out'))));
   if (parallel) {
-    engineN.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake-n')), ...t));
+    engineN.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake-n')), ...t, ...phases));
     tunedN.push(run('run-reference.ts', file, await fresh(join(root, 'reference-out-n')), '--tuned', ...t));
   }
   const s = (r: RunResult | undefined) => `${r?.seconds.toFixed(2)} s`;

@@ -7,6 +7,7 @@
 export * from './contract/index.ts';
 export * from './gold/index.ts';
 export * from './ingest.ts';
+export type { PhaseObserver } from './phases.ts';
 export * from './sql.ts';
 export { DUCKDB_VERSION, openDuckDb, queryRows, type DuckDbSession, type DuckDbSettings } from './duckdb.ts';
 export { prepareCsv } from './sources/csv.ts';

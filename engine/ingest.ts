@@ -50,6 +50,7 @@ import {
   type TransformResult,
 } from './transform.ts';
 import { inPool } from './pool.ts';
+import { timed, type PhaseObserver } from './phases.ts';
 
 export interface IngestOptions {
   contracts: ContractRegistry;
@@ -94,6 +95,8 @@ export interface IngestOptions {
    * publish, which goes on instead of backing off. @default none: any lease held backs off
    */
   leaseTakeover?: LeaseTakeover;
+  /** Told of each phase of the ingest as it ends (spool, transform and its parts, publish, cleanup). @default none */
+  onPhase?: PhaseObserver;
 }
 
 interface Rejection {
@@ -198,7 +201,9 @@ export async function ingestObject(
       maxRecordBytes,
       parallelism: threads,
       chunking: options.chunking,
+      onPhase: options.onPhase,
     };
+    const phase = <T>(name: string, work: () => Promise<T>): Promise<T> => timed(options.onPhase, name, work);
     const rawPath = join(workDir, 'input.raw');
     // A large text of known size is transformed while it is spooled (on Lambda: while it downloads).
     const growing =
@@ -207,16 +212,18 @@ export async function ingestObject(
     const early =
       contract && growing
         ? transformWhileSpooling(growing, () =>
-            transformToLocal(duckdb, contract, rawPath, stamp, workDir, options.piiSalt ?? '', {
-              ...transformOptions,
-              growing,
-            }),
+            phase('transform', () =>
+              transformToLocal(duckdb, contract, rawPath, stamp, workDir, options.piiSalt ?? '', {
+                ...transformOptions,
+                growing,
+              }),
+            ),
           )
         : undefined;
     early?.catch(() => {}); // awaited below, or settled unused
     let raw: RawInput;
     try {
-      raw = await spooling;
+      raw = await phase('spool', () => spooling);
     } catch (e) {
       await settleEarly(early, growing, e);
       throw e;
@@ -237,10 +244,13 @@ export async function ingestObject(
       } else {
         // Not followed, or followed in vain (the object's size was not the one declared): the text as spooled.
         await settleEarly(early, growing, new Error('the text is transformed as spooled instead'));
-        result = await transformToLocal(duckdb, contract, spooled.path, stamp, workDir, options.piiSalt ?? '', {
-          ...transformOptions,
-          inputDisposable: spooled.compression === 'gzip',
-        });
+        const text = spooled;
+        result = await phase('transform', () =>
+          transformToLocal(duckdb, contract, text.path, stamp, workDir, options.piiSalt ?? '', {
+            ...transformOptions,
+            inputDisposable: text.compression === 'gzip',
+          }),
+        );
       }
     } catch (caught) {
       await settleEarly(early, growing, caught); // nothing of a transform that followed the spool is used
@@ -259,24 +269,26 @@ export async function ingestObject(
     };
     const manifest = buildManifest(source, stamp, contract, result, rejection, sizes, startedAt);
     // Maintained meanwhile: its rewritten manifest, nothing written (as at the start).
-    const published = await publishAndAnnounce(
-      manifest,
-      result,
-      rejection,
-      {
-        store: options.store,
-        catalog: options.catalog,
-        uploadConcurrency: options.uploadConcurrency,
-        rawPath: raw.rawPath,
-        workDir: options.workDir,
-        durationMs: () => Math.round(performance.now() - t0),
-        leaseTakeover: options.leaseTakeover,
-      },
-      { events: options.events, owner: contract?.owner },
+    const published = await phase('publish', () =>
+      publishAndAnnounce(
+        manifest,
+        result,
+        rejection,
+        {
+          store: options.store,
+          catalog: options.catalog,
+          uploadConcurrency: options.uploadConcurrency,
+          rawPath: raw.rawPath,
+          workDir: options.workDir,
+          durationMs: () => Math.round(performance.now() - t0),
+          leaseTakeover: options.leaseTakeover,
+        },
+        { events: options.events, owner: contract?.owner },
+      ),
     );
     return published.manifest;
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    await timed(options.onPhase, 'cleanup', () => rm(workDir, { recursive: true, force: true }));
   }
 }
 

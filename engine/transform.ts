@@ -30,6 +30,7 @@ import { PrefixTee, readBlocks } from './sources/file-blocks.ts';
 import { writeChunk, type ByteChunk, type ScanSoFar } from './sources/records.ts';
 import { Feed, inPool, OrderedSlots } from './pool.ts';
 import { sqlString } from './sql.ts';
+import { timed, type PhaseObserver } from './phases.ts';
 import type { GrowingFile } from './spool.ts';
 import type { RunStamp } from './stamp.ts';
 
@@ -88,6 +89,8 @@ export interface TransformOptions {
    * @default the input
    */
   keySamplePath?: string;
+  /** Told of each phase as it ends: the scan, each chunk's copy, routed pass, rejects and quarantine, the merge. @default none */
+  onPhase?: PhaseObserver;
 }
 
 /**
@@ -190,7 +193,11 @@ async function transformChunk(
   text: { path: string; scan: InputScan; samplePath: string; expectMalformed?: boolean },
   dir: string,
   limits: RejectsLimits,
+  /** Told of the chunk's phases, named after `name`. */
+  phases: { name: string; onPhase?: PhaseObserver } = { name: 'chunk' },
 ): Promise<ChunkOutput> {
+  const phase = <T>(what: string, work: () => Promise<T>): Promise<T> =>
+    timed(phases.onPhase, `${phases.name} ${what}`, work);
   // Its phases run one after another on one single-threaded instance, each a connection of its own.
   return withDuckDbInstance({ ...settings, threads: 1, tempDirectory: join(dir, 'spill') }, async (session) => {
     const { scan } = text;
@@ -204,10 +211,14 @@ async function transformChunk(
     let routed: RoutedOutput;
     let malformed: Malformed;
     try {
-      routed = await withDuckDb(session, 'writing silver', (db) =>
-        writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath),
+      routed = await phase('routed', () =>
+        withDuckDb(session, 'writing silver', (db) =>
+          writeRouted(db, contract, stamp, text.path, piiSalt, join(dir, 'out'), text.samplePath),
+        ),
       );
-      malformed = await findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing);
+      malformed = await phase('rejects', () =>
+        findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing),
+      );
     } finally {
       unneeded.abort(); // a listing still running was not needed (nothing skipped, or the pass failed)
     }
@@ -223,27 +234,29 @@ async function transformChunk(
     // A chunk with nothing to quarantine (every record valid) opens no session for it.
     const { rows, reasons } = await (records === valid
       ? { rows: 0, reasons: {} }
-      : withDuckDb(session, 'writing quarantine', async (db) => {
-          await attachRejected(
-            db,
-            contract,
-            { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
-            malformed,
-            scan,
-          );
-          const written = await writeQuarantine(db, stamp, malformed.count, quarantinePath);
-          // Counted from the file just written: the rows' reasons are computed once, malformed records included.
-          const byReason: Record<string, number> = {};
-          if (written > 0) {
-            for (const row of await queryRows(
+      : phase('quarantine', () =>
+          withDuckDb(session, 'writing quarantine', async (db) => {
+            await attachRejected(
               db,
-              `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
-            )) {
-              byReason[String(row.r)] = asCount(row.n);
+              contract,
+              { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
+              malformed,
+              scan,
+            );
+            const written = await writeQuarantine(db, stamp, malformed.count, quarantinePath);
+            // Counted from the file just written: the rows' reasons are computed once, malformed records included.
+            const byReason: Record<string, number> = {};
+            if (written > 0) {
+              for (const row of await queryRows(
+                db,
+                `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
+              )) {
+                byReason[String(row.r)] = asCount(row.n);
+              }
             }
-          }
-          return { rows: written, reasons: byReason };
-        }));
+            return { rows: written, reasons: byReason };
+          }),
+        ));
     return {
       expectedRows: scan.expectedRows,
       records,
@@ -276,7 +289,7 @@ interface PlannedChunk {
 }
 
 type ChunkRunOptions = Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>> &
-  Pick<TransformOptions, 'keySamplePath'>;
+  Pick<TransformOptions, 'keySamplePath' | 'onPhase'>;
 
 /**
  * Transforms the chunks of the text at `path` as they come, `parallelism` at once. Each is written to a file of
@@ -321,7 +334,8 @@ function transformPlannedChunks(
       await mkdir(dir, { recursive: true });
       // The first chunk starts right after the header: the text's first bytes, maybe written as they were scanned.
       const written = i === 0 && chunk.start === soFar.headerBytes ? await early.firstChunkFile : undefined;
-      if (written !== chunkPath) await writeChunk(path, soFar.headerBytes, chunk, chunkPath);
+      if (written !== chunkPath)
+        await timed(options.onPhase, `chunk ${i} copy`, () => writeChunk(path, soFar.headerBytes, chunk, chunkPath));
       copied();
       copied = undefined;
       // A chunk with blank lines lists them for itself, before its turn (a session would wait meanwhile).
@@ -343,6 +357,7 @@ function transformPlannedChunks(
         },
         dir,
         options.rejectsLimits,
+        { name: `chunk ${i}`, onPhase: options.onPhase },
       );
       malformedSeen ||= output.malformedRecords > 0;
       await rm(chunkPath, { force: true });
@@ -398,6 +413,7 @@ async function transformChunks(
           { path: text.path, scan: text.scan, samplePath: options.keySamplePath ?? text.path },
           dir,
           options.rejectsLimits,
+          { name: 'one pass', onPhase: options.onPhase },
         ),
       ];
     } catch (e) {
@@ -418,6 +434,7 @@ async function transformChunks(
           { path: normalized, scan, samplePath: normalized },
           await dirOf(0),
           options.rejectsLimits,
+          { name: 'one pass (CRLF made LF)', onPhase: options.onPhase },
         ),
       ];
     }
@@ -561,6 +578,7 @@ export async function transformToLocal(
     parallelism,
     chunking,
     keySamplePath: options.keySamplePath,
+    onPhase: options.onPhase,
   };
   const { growing } = options;
   const bytes = growing ? growing.expectedBytes : (await stat(inputPath)).size;
@@ -579,26 +597,28 @@ export async function transformToLocal(
   if (firstChunk) await mkdir(chunkDir(workDir, 0), { recursive: true });
   // A scan that fails (a followed spool that failed or was refused) leaves no chunk's scratch behind: the text may
   // go again in this work directory.
-  const { scan, early } = await scanWhileTransforming(
-    workDir,
-    chunked,
-    (onChunk) =>
-      scanInput(
-        contract,
-        inputPath,
-        workDir,
-        {
-          maxRecordBytes,
-          chunking: chunkLimits(bytes, chunking),
-          onChunk: onChunk && ((chunk, soFar) => (firstChunk?.endAt(chunk.end), onChunk(chunk, soFar))),
-        },
-        firstChunk ? firstChunk.tee(growing?.follow() ?? readBlocks(inputPath)) : growing?.follow(),
-      ).finally(() => firstChunk?.settled()), // nothing writes to a chunk's scratch once the scan is over
-    (planned, stop) =>
-      transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions, {
-        stop,
-        firstChunkFile: firstChunk?.file(),
-      }),
+  const { scan, early } = await timed(options.onPhase, 'scan', () =>
+    scanWhileTransforming(
+      workDir,
+      chunked,
+      (onChunk) =>
+        scanInput(
+          contract,
+          inputPath,
+          workDir,
+          {
+            maxRecordBytes,
+            chunking: chunkLimits(bytes, chunking),
+            onChunk: onChunk && ((chunk, soFar) => (firstChunk?.endAt(chunk.end), onChunk(chunk, soFar))),
+          },
+          firstChunk ? firstChunk.tee(growing?.follow() ?? readBlocks(inputPath)) : growing?.follow(),
+        ).finally(() => firstChunk?.settled()), // nothing writes to a chunk's scratch once the scan is over
+      (planned, stop) =>
+        transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions, {
+          stop,
+          firstChunkFile: firstChunk?.file(),
+        }),
+    ),
   );
   // The scan of a growing input ends once the spool is complete: the whole input is on disk from here on.
   if (growing && (await stat(inputPath)).size !== bytes)
@@ -661,13 +681,15 @@ export async function transformToLocal(
   } else if (parts.length > 0 || oversize.length > 0) {
     quarantineFile = join(workDir, 'quarantine.parquet');
     const oversizeRows = describeOversize(contract, chunks[0]?.header ?? emptyHeader(), oversize, maxRecordBytes);
-    rowsQuarantined = await withDuckDb(
-      { ...settings, threads: 1, tempDirectory: join(workDir, 'spill') },
-      'merging the quarantine',
-      async (db) => {
-        await attachOversize(db, oversizeRows, join(workDir, 'oversize.jsonl'));
-        return mergeQuarantine(db, stamp, parts, oversize.length, quarantineFile as string);
-      },
+    rowsQuarantined = await timed(options.onPhase, 'quarantine merge', () =>
+      withDuckDb(
+        { ...settings, threads: 1, tempDirectory: join(workDir, 'spill') },
+        'merging the quarantine',
+        async (db) => {
+          await attachOversize(db, oversizeRows, join(workDir, 'oversize.jsonl'));
+          return mergeQuarantine(db, stamp, parts, oversize.length, quarantineFile as string);
+        },
+      ),
     );
   }
   const header = chunks[0]?.header ?? emptyHeader();

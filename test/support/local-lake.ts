@@ -38,7 +38,7 @@ export async function createTestLake(
   contracts: ContractRegistry = loadContracts(),
   engine: Pick<
     IngestOptions,
-    'rejectsLimits' | 'maxRecordBytes' | 'expansionLimits' | 'memoryLimit' | 'threads' | 'chunking'
+    'rejectsLimits' | 'maxRecordBytes' | 'expansionLimits' | 'memoryLimit' | 'threads' | 'chunking' | 'onPhase'
   > = {},
 ): Promise<TestLake> {
   const root = await mkdtemp(join(tmpdir(), 'lake-test-'));

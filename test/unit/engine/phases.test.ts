@@ -1,0 +1,74 @@
+/**
+ * An ingest tells an observer of each of its phases as it ends: what `npm run bench -- --phases` prints. The
+ * phases are checked for presence and order only (never for how long they took).
+ */
+import { describe, it } from '@jest/globals';
+import { expect } from '../../support/expect.ts';
+import { createTestLake, HEADER } from '../../support/local-lake.ts';
+import { contractsWithReadings, READING_COLUMNS, row, rows } from '../../support/unit/ingest-inputs.ts';
+
+const contracts = contractsWithReadings([{ ...READING_COLUMNS[0]!, aliases: ['id'] }, READING_COLUMNS[1]!]);
+/** ~0.6 MB with two rejected rows far apart: about 6 chunks of 100 kB, two of them with a quarantine. */
+const TEXT =
+  [HEADER, ...rows(1, 20), row(21, 'bad'), ...rows(22, 9_990), row(9_991, 'bad'), ...rows(9_992, 10_000)].join('\n') +
+  '\n';
+
+interface Phase {
+  phase: string;
+  startMs: number;
+  endMs: number;
+}
+
+async function phasesOf(engine: { chunking?: { chunkBytes: number; minBytesToChunk: number }; threads?: number }) {
+  const seen: Phase[] = [];
+  const lake = await createTestLake(contracts, {
+    ...engine,
+    onPhase: (phase, startMs, endMs) => seen.push({ phase, startMs, endMs }),
+  });
+  const manifest = await lake.ingest('transactions/t.csv', TEXT);
+  const named = (name: string): Phase => {
+    const found = seen.filter((p) => p.phase === name);
+    expect(found.map((p) => p.phase)).toEqual([name]); // once each
+    return found[0] as Phase;
+  };
+  return { seen, manifest, named };
+}
+
+describe('phases of an ingest', () => {
+  it('a chunked ingest: spool, scan, every chunk (the first written as it was scanned), merge, publish, cleanup', async () => {
+    const { seen, manifest, named } = await phasesOf({
+      chunking: { chunkBytes: 100_000, minBytesToChunk: 0 },
+      threads: 2,
+    });
+    const chunks = manifest.engine.chunks ?? 0;
+    expect(chunks).toBeGreaterThan(3);
+    for (const p of seen) expect(p.endMs).toBeGreaterThanOrEqual(p.startMs);
+    const transform = named('transform');
+    const publish = named('publish');
+    expect(named('spool').startMs).toBeLessThanOrEqual(transform.endMs);
+    expect(named('scan').endMs).toBeLessThanOrEqual(transform.endMs);
+    expect(named('quarantine merge').endMs).toBeLessThanOrEqual(transform.endMs);
+    expect(transform.endMs).toBeLessThanOrEqual(publish.startMs);
+    expect(publish.endMs).toBeLessThanOrEqual(named('cleanup').startMs);
+    expect(seen.some((p) => p.phase === 'chunk 0 copy')).toBe(false); // teed while scanned
+    for (let i = 0; i < chunks; i++) {
+      const routed = named(`chunk ${i} routed`);
+      expect(routed.endMs).toBeLessThanOrEqual(named(`chunk ${i} rejects`).startMs);
+      if (i > 0) expect(named(`chunk ${i} copy`).endMs).toBeLessThanOrEqual(routed.startMs);
+    }
+    // The two chunks with a rejected row write their quarantine, each after its rejects pass.
+    const quarantined = seen.filter((p) => /^chunk \d+ quarantine$/.test(p.phase));
+    expect(quarantined).toHaveLength(2);
+    expect(quarantined[0]?.phase).toBe('chunk 0 quarantine');
+    for (const q of quarantined)
+      expect(named(q.phase.replace('quarantine', 'rejects')).endMs).toBeLessThanOrEqual(q.startMs);
+  });
+
+  it('one pass: its routed pass, rejects and quarantine, no chunk and no merge', async () => {
+    const { seen, named } = await phasesOf({});
+    named('one pass routed');
+    named('one pass rejects');
+    named('one pass quarantine');
+    expect(seen.filter((p) => p.phase.startsWith('chunk ') || p.phase === 'quarantine merge')).toEqual([]);
+  });
+});
