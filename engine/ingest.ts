@@ -95,7 +95,11 @@ export interface IngestOptions {
    * publish, which goes on instead of backing off. @default none: any lease held backs off
    */
   leaseTakeover?: LeaseTakeover;
-  /** Told of each phase of the ingest as it ends (spool, transform and its parts, publish, cleanup). @default none */
+  /**
+   * Told of each phase of the ingest as it ends (spool, transform and its parts, publish, cleanup); a transform that
+   * followed the spool is `transform while spooling`, and is followed by a `transform` when it was discarded.
+   * @default none
+   */
   onPhase?: PhaseObserver;
 }
 
@@ -212,7 +216,7 @@ export async function ingestObject(
     const early =
       contract && growing
         ? transformWhileSpooling(growing, () =>
-            phase('transform', () =>
+            phase('transform while spooling', () =>
               transformToLocal(duckdb, contract, rawPath, stamp, workDir, options.piiSalt ?? '', {
                 ...transformOptions,
                 growing,

@@ -96,7 +96,10 @@ export class S3ObjectStore implements ObjectStore {
     this.partSize = options.partSize ?? UPLOAD_PART_SIZE;
     this.queueSize = options.queueSize ?? UPLOAD_QUEUE_SIZE;
     this.listPageSize = options.listPageSize;
-    this.multipartFiles = new Slots(options.multipartFilesAtOnce ?? MULTIPART_FILES_AT_ONCE);
+    const multipartFiles = options.multipartFilesAtOnce ?? MULTIPART_FILES_AT_ONCE;
+    if (!Number.isInteger(multipartFiles) || multipartFiles < 1)
+      throw new RangeError(`multipartFilesAtOnce must be a whole number ≥ 1, got ${multipartFiles}`);
+    this.multipartFiles = new Slots(multipartFiles);
   }
 
   /** Releases the client's connections (a CLI command's end); the store is unusable after. */

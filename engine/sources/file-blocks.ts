@@ -5,7 +5,7 @@
  * V8 answers external memory like that with a full garbage collection every few dozen MB.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, rm, truncate } from 'node:fs/promises';
+import { open, rename, rm, truncate } from 'node:fs/promises';
 
 /** Bytes per block: few turns of the JavaScript thread per chunk, small next to a DuckDB session's memory. */
 export const BLOCK_BYTES = 8 << 20;
@@ -101,7 +101,8 @@ export async function copyRanges(
  * start ends (`endAt`, while the last block written is being read): the file then holds exactly the bytes before
  * that offset. What a copy of them would give, without reading them again once they have been read. A start not
  * told of within `maxBytes` is given up and its file removed: a stream that never gets there (a text that turns
- * out to be one huge record) is not copied whole.
+ * out to be one huge record) is not copied whole. It is written under a name of its own and given `path` once
+ * complete, so giving up never removes a file at `path` that someone else wrote.
  */
 export class PrefixTee {
   private writer: AwaitedWriter | undefined;
@@ -110,11 +111,14 @@ export class PrefixTee {
   private readonly outcome: Promise<string | undefined>;
   private settle!: (file: Promise<string | undefined>) => void;
 
+  private readonly partial: string;
+
   constructor(
     readonly path: string,
     /** The start is known to end within this many bytes, if it ends at all (past it, a copy is made instead). */
     private readonly maxBytes: number,
   ) {
+    this.partial = `${path}.partial`;
     this.outcome = new Promise<Promise<string | undefined>>((resolve) => (this.settle = resolve)).then((f) => f);
     this.outcome.catch(() => {}); // awaited by whoever wants the file, or not at all
   }
@@ -125,7 +129,7 @@ export class PrefixTee {
       for await (const block of source) {
         if (this.open && this.written >= this.maxBytes) await this.giveUp();
         if (this.open) {
-          this.writer ??= new AwaitedWriter(this.path);
+          this.writer ??= new AwaitedWriter(this.partial);
           await this.writer.write(block);
           this.written += block.length;
         }
@@ -143,7 +147,7 @@ export class PrefixTee {
     const writer = this.writer;
     const outcome = (async () => {
       await writer?.abort(undefined);
-      await rm(this.path, { force: true });
+      await rm(this.partial, { force: true });
       return undefined;
     })();
     this.settle(outcome);
@@ -159,7 +163,8 @@ export class PrefixTee {
       if (!writer || offset > this.written)
         throw new Error(`${this.path}: the start ends at byte ${offset}, but ${this.written} bytes were written`);
       await writer.close();
-      await truncate(this.path, offset);
+      await truncate(this.partial, offset);
+      await rename(this.partial, this.path);
       return this.path;
     })();
     this.settle(finishing);

@@ -55,7 +55,7 @@ const MiB = 1024 * 1024;
     expect(hash.digest('hex')).toBe(createHash('sha256').update(content).digest('hex'));
   });
 
-  it('putFile runs at most multipartFilesAtOnce multipart uploads at once, however many puts run; small files are not held back', async () => {
+  it('putFile runs at most multipartFilesAtOnce multipart uploads at once, however many puts run', async () => {
     const fx = lake();
     const limited = new S3ObjectStore(
       fx.clients.s3,

@@ -105,13 +105,15 @@ describe('PrefixTee', () => {
     const file = await tee.file();
     expect(file).toBe(tee.path);
     expect((await readFile(file as string)).equals(BYTES.subarray(0, end))).toBe(true);
+    await expect(stat(`${tee.path}.partial`)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('gives no file when the stream ends before the start is complete', async () => {
     const tee = new PrefixTee(await target(), 1 << 20);
     expect((await teeThrough(tee, undefined, 4096)).equals(BYTES)).toBe(true);
     await expect(tee.file()).resolves.toBeUndefined();
-    await expect(stat(tee.path)).rejects.toMatchObject({ code: 'ENOENT' });
+    for (const left of [tee.path, `${tee.path}.partial`])
+      await expect(stat(left)).rejects.toMatchObject({ code: 'ENOENT' });
     tee.endAt(10); // too late: ignored
     await expect(tee.file()).resolves.toBeUndefined();
   });
@@ -123,13 +125,22 @@ describe('PrefixTee', () => {
     const seen: Buffer[] = [];
     for await (const block of tee.tee(readBlocks(path, {}, 4096))) {
       seen.push(Buffer.from(block));
-      largest = Math.max(largest, (await stat(tee.path).catch(() => ({ size: 0 }))).size);
+      largest = Math.max(largest, (await stat(`${tee.path}.partial`).catch(() => ({ size: 0 }))).size);
     }
     expect(Buffer.concat(seen).equals(BYTES)).toBe(true);
     expect(largest).toBeGreaterThanOrEqual(10_000);
     expect(largest).toBeLessThanOrEqual(10_000 + 4096);
     await expect(tee.file()).resolves.toBeUndefined();
-    await expect(stat(tee.path)).rejects.toMatchObject({ code: 'ENOENT' });
+    for (const left of [tee.path, `${tee.path}.partial`])
+      await expect(stat(left)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('never removes a file at its path that it did not write', async () => {
+    const tee = new PrefixTee(await target(), 10_000);
+    await writeFile(tee.path, 'written by someone else');
+    await teeThrough(tee, undefined, 4096);
+    await expect(tee.file()).resolves.toBeUndefined();
+    expect(await readFile(tee.path, 'utf8')).toBe('written by someone else');
   });
 
   it('fails its file when told of an end past what it wrote', async () => {

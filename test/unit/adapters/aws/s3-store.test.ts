@@ -23,6 +23,12 @@ function realClientConfig(): S3Client['config'] {
 }
 
 describe('S3ObjectStore', () => {
+  it.each([0, -1, 1.5, Number.NaN])('refuses %p multipart files at once (a store that would never upload one)', (n) => {
+    expect(() => new S3ObjectStore(fakeS3(() => ({})).client, { silver: 's' }, { multipartFilesAtOnce: n })).toThrow(
+      RangeError,
+    );
+  });
+
   it('deletes in chunks of 1000 and reports per-key failures with their codes', async () => {
     const s3 = fakeS3(() => ({}));
     const store = new S3ObjectStore(s3.client, { silver: 'lake-silver' });
