@@ -63,6 +63,9 @@ async function utcConnection(instance: DuckDBInstance): Promise<DuckDBConnection
   return connection;
 }
 
+/** A new instance with `settings`, for work that is handed it (`DuckDbSettings.instance`); the caller closes it. */
+export const createDuckDbInstance = (settings: DuckDbSettings): Promise<DuckDBInstance> => createInstance(settings);
+
 function createInstance(settings: DuckDbSettings): Promise<DuckDBInstance> {
   return DuckDBInstance.create(settings.databasePath ?? ':memory:', {
     threads: String(settings.threads ?? 1),
@@ -82,12 +85,14 @@ function createInstance(settings: DuckDbSettings): Promise<DuckDBInstance> {
  * Runs `work` with settings whose sessions (`withDuckDb`) are connections on one new instance, closed when the
  * work ends: phases that follow one another pay for one instance (15–50 ms to create) and hand its memory
  * back at the end (an instance kept for the next piece of work held ~60 MB more at peak). Each session must
- * leave nothing on the instance but what closing its connection removes (temporary objects only).
+ * leave nothing on the instance but what closing its connection removes (temporary objects only). With
+ * `settings.instance` (made ahead by `createDuckDbInstance`) the work runs on that one, which its maker closes.
  */
 export async function withDuckDbInstance<T>(
   settings: DuckDbSettings,
   work: (shared: DuckDbSettings) => Promise<T>,
 ): Promise<T> {
+  if (settings.instance) return work(settings);
   const instance = await createInstance(settings);
   try {
     return await work({ ...settings, instance });
