@@ -619,10 +619,9 @@ export async function transformToLocal(
   const bytes = growing ? growing.expectedBytes : (await stat(inputPath)).size;
   const chunked = bytes >= chunking.minBytesToChunk;
   // The first chunk is the text's first bytes (its header, then its records): written as the scan reads them, it
-  // is ready once the scan has planned it, where a copy would read it all again first (~0.1 s for 32 MiB).
-  // The first chunk ends at the first record end past its size after the header, and a record over the limit makes
-  // the text unfit for early chunks: a text without a first chunk by then (one huge record to the scan, or quoting
-  // left open) is not teed further — its first chunk, if any, is copied as the others are.
+  // is ready once the scan has planned it, where a copy would read it all again first (~0.1 s for 32 MiB). It ends
+  // at the first record end past its size after the header (a longer record makes the text unfit for early chunks):
+  // a text with no first chunk by then (one huge record to the scan, quoting left open) is copied instead.
   const firstChunk = chunked
     ? new PrefixTee(
         join(chunkDir(workDir, 0), 'input.txt'),

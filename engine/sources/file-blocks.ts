@@ -83,12 +83,9 @@ export async function copyRanges(
 ): Promise<void> {
   const out = new AwaitedWriter(target);
   try {
-    const largest = ranges.reduce((most, [start, end]) => Math.max(most, end - start), 0);
     for (const [start, end] of ranges) {
-      if (end <= start) continue;
-      // The header range is small: its own buffer; the chunk's is one buffer of up to BLOCK_BYTES.
-      for await (const block of readBlocks(path, { start, end }, Math.min(BLOCK_BYTES, largest)))
-        await out.write(block);
+      // Each range reads into one buffer of its own size, up to BLOCK_BYTES (the header's is small).
+      if (end > start) for await (const block of readBlocks(path, { start, end })) await out.write(block);
     }
     await out.close();
   } catch (e) {
@@ -110,7 +107,6 @@ export class PrefixTee {
   private open = true;
   private readonly outcome: Promise<string | undefined>;
   private settle!: (file: Promise<string | undefined>) => void;
-
   private readonly partial: string;
 
   constructor(
