@@ -633,16 +633,18 @@ export async function publish(
   const placeSilver =
     options.placeSilver ??
     (async (f: LocalOutputFile) => {
-      await store.putFile('silver', f.key, f.localPath, PARQUET);
+      await store.putFile('silver', f.key, f.localPath, PARQUET, { handOver: true });
     });
   await inPool(files, options.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY, placeSilver);
 
   const recordsPath = rejection?.recordsPath ?? result?.quarantineFile;
   if (manifest.quarantine.records_key && recordsPath)
-    await store.putFile('quarantine', manifest.quarantine.records_key, recordsPath, PARQUET);
+    await store.putFile('quarantine', manifest.quarantine.records_key, recordsPath, PARQUET, { handOver: true });
   if (manifest.quarantine.file_key) {
     if (options.rawPath)
-      await store.putFile('quarantine', manifest.quarantine.file_key, options.rawPath, 'application/octet-stream');
+      await store.putFile('quarantine', manifest.quarantine.file_key, options.rawPath, 'application/octet-stream', {
+        handOver: true,
+      });
     else if (options.keepOriginal) await options.keepOriginal(manifest.quarantine.file_key);
     else
       throw new EngineInvariantError(

@@ -35,6 +35,12 @@ export interface PutOptions {
   metadata?: Readonly<Record<string, string>>;
   /** Called as bytes are sent, with the total so far (for a progress bar). */
   onProgress?: (bytesSent: number) => void;
+  /**
+   * The caller neither changes nor reuses the local file after the put (engine scratch): a store on the same disk
+   * may keep the file itself instead of a copy of it (the local lake links it). S3 uploads it as always.
+   * @default false
+   */
+  handOver?: boolean;
 }
 
 /** What a put wrote: the identity the store gave the new object. */

@@ -83,12 +83,21 @@ export interface RoutedOutput {
   header: HeaderMatch;
   /** Rows the reader yielded (skipped lines included). */
   readerRows: number;
-  partitions: RoutedPartition[];
+  /** Silver files by partition as the COPY wrote them: their footers still hold `payloadColumn`, not the lineage. */
+  silver: UnfinishedPartition[];
   /** Scratch Parquet of rejected rows; their `payloadColumn` holds the payload. */
   rejectedFiles: string[];
   payloadColumn: string;
-  /** Rows that are records (not skipped lines). */
-  records: number;
+  /** Rows routed as rejected, and as skipped lines. */
+  rejectedRows: number;
+  skippedRows: number;
+}
+
+/** A silver partition's files as the routed COPY wrote them, in the order they are numbered. */
+export interface UnfinishedPartition {
+  values: string[];
+  prefix: string;
+  localPaths: string[];
 }
 
 /**
@@ -97,15 +106,12 @@ export interface RoutedOutput {
  *
  * One COPY writes one set of columns: the silver columns and a scratch `__payload`, where a rejected row
  * carries what its quarantine row is built from (original values, field texts, record ordinal) as JSON; its
- * scratch file is read once to build the quarantine and never published. The lineage columns, constant for
- * the run, are not written by the COPY: DuckDB's Parquet writer pays for them per row (~25% of the pass
- * measured), so each silver file's footer is rewritten instead — `__payload` out, the lineage constants in
- * as one dictionary-encoded chunk per row group (`engine/parquet/`), read back as DuckDB would write them.
+ * scratch file is read once to build the quarantine and never published. The silver files are finished by
+ * `finishSilver`, which needs no DuckDB session (so the session can go to the next text meanwhile).
  */
 export async function writeRouted(
   db: DuckDBConnection,
   contract: DatasetContract,
-  stamp: RunStamp,
   path: string,
   piiSalt: string,
   outDir: string,
@@ -162,36 +168,53 @@ export async function writeRouted(
             )
           )[0]?.n,
         );
-  // Silver files get their lineage: the payload column (all NULL in them) out, the run's constants in. A few
-  // at a time: a chunk may touch thousands of partitions (open files, footers in memory). The rewrite reads
-  // each footer, so it also gives the file's rows and size.
-  const lineage = lineageColumns(stamp);
-  const silverFiles = [...byPartition.values()].flat();
-  const results = await inPool(silverFiles, REWRITES_AT_ONCE, (file) =>
-    rewriteParquetColumns(file, { drop: [PAYLOAD_COLUMN], append: lineage }),
-  );
-  const rewritten = new Map(silverFiles.map((file, i) => [file, results[i] as RewrittenFile]));
-  const partitions: RoutedPartition[] = [];
-  for (const [id, partFiles] of byPartition) {
+  const silver = [...byPartition].map(([id, localPaths]) => {
     const values = id === '' ? [] : id.split('/');
-    const prefix = partitionPrefix(contract.name, contract.partitionBy, values);
     // DuckDB numbers files part_0, part_1 … part_10: order numerically so names are stable across runs.
-    partFiles.sort((x, y) => fileIndex(x) - fileIndex(y));
-    const files = partFiles.map((localPath) => ({ localPath, ...(rewritten.get(localPath) as RewrittenFile) }));
-    partitions.push({
+    localPaths.sort((x, y) => fileIndex(x) - fileIndex(y));
+    return { values, prefix: partitionPrefix(contract.name, contract.partitionBy, values), localPaths };
+  });
+  silver.sort((x, y) => x.prefix.localeCompare(y.prefix));
+  return {
+    header,
+    readerRows,
+    silver,
+    rejectedFiles,
+    payloadColumn: PAYLOAD_COLUMN,
+    rejectedRows: await fileRows(rejectedFiles),
+    skippedRows: await fileRows(skippedFiles),
+  };
+}
+
+/**
+ * The routed pass's silver files given their lineage: each footer rewritten with the payload column (all NULL in
+ * them) out and the run's constants in (DuckDB's Parquet writer pays for constant columns per row, ~25% of the
+ * pass measured; here they are one dictionary-encoded chunk per row group, `engine/parquet/`, read back as DuckDB
+ * would write them). A few files at a time: a text may touch thousands of partitions (open files, footers in
+ * memory). The rewrite reads each footer, so it also gives the file's rows and size; every row the reader yielded
+ * must be in a route.
+ */
+export async function finishSilver(routed: RoutedOutput, stamp: RunStamp): Promise<RoutedPartition[]> {
+  const lineage = lineageColumns(stamp);
+  const silverFiles = routed.silver.flatMap((p) => p.localPaths);
+  const results = await inPool(silverFiles, REWRITES_AT_ONCE, (file) =>
+    rewriteParquetColumns(file, { drop: [routed.payloadColumn], append: lineage }),
+  );
+  let next = 0;
+  const partitions = routed.silver.map(({ values, prefix, localPaths }) => {
+    const files = localPaths.map((localPath) => ({ localPath, ...(results[next++] as RewrittenFile) }));
+    return {
       values,
       prefix,
       rows: files.reduce((sum, f) => sum + f.rows, 0),
       files: files.map(({ localPath, bytes }) => ({ localPath, bytes })),
-    });
-  }
-  partitions.sort((x, y) => x.prefix.localeCompare(y.prefix));
+    };
+  });
   const valid = partitions.reduce((sum, p) => sum + p.rows, 0);
-  const records = valid + (await fileRows(rejectedFiles));
-  const skipped = await fileRows(skippedFiles);
-  if (records + skipped !== readerRows)
-    throw new EngineInvariantError(`silver: COPY wrote ${readerRows} rows but the routes hold ${records + skipped}`);
-  return { header, readerRows, partitions, rejectedFiles, payloadColumn: PAYLOAD_COLUMN, records };
+  const routedRows = valid + routed.rejectedRows + routed.skippedRows;
+  if (routedRows !== routed.readerRows)
+    throw new EngineInvariantError(`silver: COPY wrote ${routed.readerRows} rows but the routes hold ${routedRows}`);
+  return partitions;
 }
 
 const fileIndex = (path: string): number => Number(/part_(\d+)\.parquet$/.exec(path)?.[1] ?? 0);

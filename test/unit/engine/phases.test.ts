@@ -53,15 +53,20 @@ describe('phases of an ingest', () => {
     expect(seen.some((p) => p.phase === 'chunk 0 copy')).toBe(false); // teed while scanned
     for (let i = 0; i < chunks; i++) {
       const routed = named(`chunk ${i} routed`);
-      expect(routed.endMs).toBeLessThanOrEqual(named(`chunk ${i} rejects`).startMs);
+      const rejects = named(`chunk ${i} rejects`);
+      expect(routed.endMs).toBeLessThanOrEqual(rejects.startMs);
+      // Its silver files are finished once its session is done with it (rejects, quarantine).
+      expect(rejects.endMs).toBeLessThanOrEqual(named(`chunk ${i} silver footers`).startMs);
       if (i > 0) expect(named(`chunk ${i} copy`).endMs).toBeLessThanOrEqual(routed.startMs);
     }
     // The two chunks with a rejected row write their quarantine, each after its rejects pass.
     const quarantined = seen.filter((p) => /^chunk \d+ quarantine$/.test(p.phase));
     expect(quarantined).toHaveLength(2);
     expect(quarantined.map((q) => q.phase)).toContain('chunk 0 quarantine');
-    for (const q of quarantined)
+    for (const q of quarantined) {
       expect(named(q.phase.replace('quarantine', 'rejects')).endMs).toBeLessThanOrEqual(q.startMs);
+      expect(q.endMs).toBeLessThanOrEqual(named(q.phase.replace('quarantine', 'silver footers')).startMs);
+    }
   });
 
   it('an observer that throws changes nothing: the same rows and counts', async () => {
@@ -84,11 +89,12 @@ describe('phases of an ingest', () => {
     expect(await watched.silverRows()).toEqual(await plain.silverRows());
   });
 
-  it('one pass: its routed pass, rejects and quarantine, no chunk and no merge', async () => {
+  it('one pass: its routed pass, rejects, quarantine and silver footers, no chunk and no merge', async () => {
     const { seen, named } = await phasesOf({});
     named('one pass routed');
     named('one pass rejects');
     named('one pass quarantine');
+    named('one pass silver footers');
     expect(seen.filter((p) => p.phase.startsWith('chunk ') || p.phase === 'quarantine merge')).toEqual([]);
   });
 });

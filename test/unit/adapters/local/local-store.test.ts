@@ -1,6 +1,6 @@
 /** The local store's bronze writes: create-only and atomic, checked against the planned hash; its conditional delete and put. */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
@@ -62,6 +62,37 @@ describe('LocalObjectStore.putFile', () => {
     await store.putFile('silver', 'k', await input('a', 'one'));
     await store.putFile('silver', 'k', await input('b', 'two'));
     expect(await readFile(store.path('silver', 'k'), 'utf8')).toBe('two');
+  });
+});
+
+describe('LocalObjectStore.putFile of a handed-over file', () => {
+  it('keeps the file itself (a link, no copy) on the same disk; a plain put copies it', async () => {
+    const scratch = join(root, 'part-0.parquet');
+    await writeFile(scratch, 'silver bytes');
+    await store.putFile('silver', 't/a.parquet', scratch, undefined, { handOver: true });
+    await store.putFile('silver', 't/b.parquet', scratch);
+    const [file, linkedCopy, copied] = await Promise.all(
+      [scratch, store.path('silver', 't/a.parquet'), store.path('silver', 't/b.parquet')].map((p) => stat(p)),
+    );
+    expect(linkedCopy?.ino).toBe(file?.ino);
+    expect(copied?.ino).not.toBe(file?.ino);
+    expect(await readdir(join(root, 'lake/silver/t'))).toEqual(['a.parquet', 'b.parquet']); // nothing aside left
+    await rm(scratch); // the work directory's cleanup: the object stays
+    expect(await readFile(store.path('silver', 't/a.parquet'), 'utf8')).toBe('silver bytes');
+  });
+
+  it('copies it where no link can be made (another file system)', async () => {
+    const shm = await mkdtemp(join('/dev/shm', 'handover-'));
+    try {
+      expect((await stat(shm)).dev).not.toBe((await stat(root)).dev); // the test's premise: two file systems
+      const scratch = join(shm, 'part-0.parquet');
+      await writeFile(scratch, 'silver bytes');
+      await store.putFile('silver', 't/a.parquet', scratch, undefined, { handOver: true });
+      expect((await stat(store.path('silver', 't/a.parquet'))).ino).not.toBe((await stat(scratch)).ino);
+      expect(await readFile(store.path('silver', 't/a.parquet'), 'utf8')).toBe('silver bytes');
+    } finally {
+      await rm(shm, { recursive: true, force: true });
+    }
   });
 });
 
