@@ -406,9 +406,8 @@ function transformPlannedChunks(
       released = true;
       if (instance) closing.push(closeSoon(instance));
       instance = undefined;
-      const output = await passes.finish();
-      await rm(chunkPath, { force: true });
-      return output;
+      await rm(chunkPath, { force: true }); // read by nothing from here on
+      return await passes.finish();
     } catch (e) {
       if (!(e instanceof ChunkNotStarted)) failure ??= { error: e };
       throw e;

@@ -85,10 +85,11 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   /**
-   * Readers never see a half-written object: the file is copied aside, then renamed over the key — or, create
-   * only (`ifNoneMatch`), linked to it: link(2) fails when the key exists, so of two writers racing for one key
-   * exactly one wins and the other gets ObjectExistsError; nothing is ever overwritten. A directory keeps no
-   * versions, entity tags or metadata: the result is empty, `metadata` is not kept.
+   * Readers never see a half-written object: the file is copied aside (linked, when handed over), then renamed
+   * over the key — or, create only (`ifNoneMatch`), linked to it: link(2) fails when the key exists, so of two
+   * writers racing for one key exactly one wins and the other gets ObjectExistsError; nothing is ever
+   * overwritten. A directory keeps no versions, entity tags or metadata: the result is empty, `metadata` is not
+   * kept.
    */
   async putFile(
     zone: Zone,
@@ -310,8 +311,7 @@ async function linked(localPath: string, aside: string): Promise<boolean> {
     await link(localPath, aside);
     return true;
   } catch (e) {
-    if (['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK'].includes((e as NodeJS.ErrnoException).code ?? ''))
-      return false;
+    if (isNoHardLinks(e) || ['EXDEV', 'EMLINK'].includes(String((e as NodeJS.ErrnoException).code))) return false;
     throw e;
   }
 }

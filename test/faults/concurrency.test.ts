@@ -90,7 +90,7 @@ describe('the same object delivered ten times at once (duplicate S3 events)', ()
     const env = faultEnv({
       barrier: {
         at: /\/silver\/transactions\/year=/,
-        ops: ['copyFile'],
+        ops: ['copyFile', 'link'], // a silver file is linked from the scratch (a copy where it cannot be)
         when: 'before',
         dir: join(tmp.dir, 'barrier'),
         parties: DELIVERIES,

@@ -44,17 +44,17 @@ const FULL_DISKS: readonly FullDisk[] = [
   },
   {
     name: 'writing the first silver file',
-    enospc: { at: /\/silver\/transactions\/year=/, ops: ['copyFile'] },
+    enospc: { at: /\/silver\/transactions\/year=/, ops: ['copyFile', 'link'] },
     pendingAfter: true,
   },
   {
     name: 'writing the second silver file',
-    enospc: { at: /\/silver\/transactions\/year=/, ops: ['copyFile'], nth: 2 },
+    enospc: { at: /\/silver\/transactions\/year=/, ops: ['copyFile', 'link'], nth: 2 },
     pendingAfter: true,
   },
   {
     name: 'writing the quarantine',
-    enospc: { at: /\/quarantine\/transactions\//, ops: ['copyFile'] },
+    enospc: { at: /\/quarantine\/transactions\//, ops: ['copyFile', 'link'] },
     pendingAfter: true,
   },
   { name: 'writing the manifest', enospc: { at: /\/silver\/_manifests\//, ops: ['writeFile'] }, pendingAfter: true },

@@ -1,7 +1,7 @@
 /**
  * A lake on a file system without hard links (exFAT, some SMB and FUSE mounts: link(2) fails with EPERM, made
- * so here by the fault preload): locks and create-only bronze fall back to exclusive creates, so ingests still
- * work exactly, and bronze still refuses a different file under a name it holds. See test/faults/README.md.
+ * so here by the fault preload): locks and create-only bronze fall back to exclusive creates, handed-over scratch
+ * files to copies, so ingests still work exactly, and bronze still refuses a different file under a name it holds. See test/faults/README.md.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,6 +30,9 @@ describe('a lake on a file system without hard links', () => {
     const first = await run(outside);
     expect(first.code, describeRun(first)).toBe(0);
     expect(first.stderr).toContain('[fault] EPERM link'); // the fallbacks were taken, not links
+    // Handed-over scratch (silver files, the quarantine records) is copied where it cannot be linked.
+    expect(first.stderr).toMatch(/\[fault\] EPERM link \S*\/silver\/transactions\/year=/);
+    expect(first.stderr).toMatch(/\[fault\] EPERM link \S*\/quarantine\/transactions\//);
     expect(first.stdout).toMatch(/gold .* refreshed/);
     await expectExactLake(lakeDir, [object], tmp.dir);
 

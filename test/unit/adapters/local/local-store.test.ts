@@ -80,20 +80,7 @@ describe('LocalObjectStore.putFile of a handed-over file', () => {
     await rm(scratch); // the work directory's cleanup: the object stays
     expect(await readFile(store.path('silver', 't/a.parquet'), 'utf8')).toBe('silver bytes');
   });
-
-  it('copies it where no link can be made (another file system)', async () => {
-    const shm = await mkdtemp(join('/dev/shm', 'handover-'));
-    try {
-      expect((await stat(shm)).dev).not.toBe((await stat(root)).dev); // the test's premise: two file systems
-      const scratch = join(shm, 'part-0.parquet');
-      await writeFile(scratch, 'silver bytes');
-      await store.putFile('silver', 't/a.parquet', scratch, undefined, { handOver: true });
-      expect((await stat(store.path('silver', 't/a.parquet'))).ino).not.toBe((await stat(scratch)).ino);
-      expect(await readFile(store.path('silver', 't/a.parquet'), 'utf8')).toBe('silver bytes');
-    } finally {
-      await rm(shm, { recursive: true, force: true });
-    }
-  });
+  // Where no link can be made (EPERM, EXDEV …) it is copied: test/faults/no-hard-links.test.ts.
 });
 
 describe('LocalObjectStore.open', () => {
