@@ -100,6 +100,7 @@ describe('the same object delivered ten times at once (duplicate S3 events)', ()
       Array.from({ length: DELIVERIES }, () => startIngestBronze(lakeDir, OBJECT.key, { env, tmpDir: tmp.tmpDir })),
     );
     expectAllSucceeded(results);
+    for (const r of results) expect(r.stderr, 'every delivery reached the meeting point').toContain('[fault] BARRIER');
     const sourceIds = new Set(results.map((r) => (JSON.parse(r.stdout) as { source_id: string }).source_id));
     expect(sourceIds.size, 'every delivery is the same source').toBe(1);
     const files = await expectExactLake(lakeDir, [OBJECT], tmp.dir);

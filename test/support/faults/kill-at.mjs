@@ -20,7 +20,8 @@
 //            process exits with code 86 and says so on stderr.
 //
 // Operation kinds and the path each is matched on:
-//   rename (destination), link (destination: a create-only put), writeFile, copyFile (destination), rm, unlink,
+//   rename (destination), link (destination: a create-only put, or a handed-over scratch file linked aside),
+//   writeFile, copyFile (destination), rm, unlink,
 //   open, mkdtemp (the prefix) —
 //   fs/promises, as imported by the engine and adapters; `write`: a chunk written through a callback-API
 //   file descriptor (fs.write/writev, which fs.createWriteStream uses), matched on the path it was opened with.

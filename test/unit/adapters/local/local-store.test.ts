@@ -80,7 +80,8 @@ describe('LocalObjectStore.putFile of a handed-over file', () => {
     await rm(scratch); // the work directory's cleanup: the object stays
     expect(await readFile(store.path('silver', 't/a.parquet'), 'utf8')).toBe('silver bytes');
   });
-  // Where no link can be made (EPERM, EXDEV …) it is copied: test/faults/no-hard-links.test.ts.
+  // Where no link can be made it is copied: test/faults/no-hard-links.test.ts (link refused with EPERM; EXDEV, EMLINK
+  // and ENOSYS take the same branch of `linked`, untested).
 });
 
 describe('LocalObjectStore.open', () => {
