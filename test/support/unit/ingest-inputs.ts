@@ -80,3 +80,15 @@ export function contractsWithReadings(columns: Array<Record<string, string | boo
   );
   return new ContractRegistry([...loadContracts().contracts, readings]);
 }
+
+/** `bytes` in pieces of 100 kB, stopping after `pauseAt` bytes until `resume` resolves (a download that stalls). */
+export async function* pausing(
+  bytes: Buffer,
+  pauseAt: number,
+  resume: () => Promise<unknown>,
+): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < bytes.length; i += 100_000) {
+    if (i >= pauseAt && i - 100_000 < pauseAt) await resume();
+    yield bytes.subarray(i, i + 100_000);
+  }
+}

@@ -14,7 +14,14 @@ import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.
 import { evenChunkBytes } from '../../../engine/transform.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 import { publishedOutcome } from '../../support/unit/fan-out-vs-one-pass.ts';
-import { AWKWARD_CSV, contractsWithReadings, READING_COLUMNS, row, rows } from '../../support/unit/ingest-inputs.ts';
+import {
+  AWKWARD_CSV,
+  contractsWithReadings,
+  pausing,
+  READING_COLUMNS,
+  row,
+  rows,
+} from '../../support/unit/ingest-inputs.ts';
 
 const contracts = contractsWithReadings([{ ...READING_COLUMNS[0]!, aliases: ['id'] }, READING_COLUMNS[1]!]);
 
@@ -119,9 +126,10 @@ describe('chunked transform equals one pass', () => {
   });
 
   // Chunks start while the byte scan goes on; what makes a text unfit for chunking may come only at its end, when
-  // chunks are under way (the scan reads 1 MiB at a time of this ~4.5 MB text, so the first chunks of 300 kB are
-  // likely to start before it reaches the end — timing decides, nothing here can tell):
-  // they are discarded, and the text gives what one pass gives.
+  // chunks are under way: they are discarded, and the text gives what one pass gives. With its size declared the
+  // text is followed as it is spooled, and its body stalls before its last 100 kB until the first chunk's routed
+  // pass is done — so a chunk surely ran before the unfit end was read. (Without a declared size the scan reads the
+  // spooled file 1 MiB at a time: whether a chunk starts before it reaches the end is up to timing.)
   it.each([
     ['a quote inside a field', 'T100001,12" pipe,1.00,EUR,2024-01-01', 1],
     ['a switch to CRLF line ends', `${row(100001)}\r\n${row(100002)}\r`, 1],
@@ -134,12 +142,16 @@ describe('chunked transform equals one pass', () => {
       const expected = await outcome(onePass, 'transactions', await onePass.ingest('transactions/late.csv', text));
       // With its size declared the chunks also start while the text is spooled (1 MiB at a time).
       for (const size of [undefined, text.length]) {
+        let firstRouted!: () => void;
+        const routed = new Promise<void>((resolve) => (firstRouted = resolve));
         const lake = await createTestLake(contracts, {
           maxRecordBytes: 200,
           chunking: { chunkBytes: 300_000, minBytesToChunk: 0 },
           threads: 2,
+          onPhase: (phase) => phase === 'chunk 0 routed' && firstRouted(),
         });
-        const m = await lake.ingest('transactions/late.csv', text, { size });
+        const body = size === undefined ? undefined : pausing(Buffer.from(text), text.length - 100_000, () => routed);
+        const m = await lake.ingest('transactions/late.csv', text, { size }, body);
         expect(await outcome(lake, 'transactions', m)).toEqual(expected);
         if (chunks === 1) expect(m.engine.chunks).toBe(1);
         else expect(m.engine.chunks).toBeGreaterThan(3);

@@ -15,7 +15,7 @@ import { ingestObject, type Manifest } from '../../../engine/index.ts';
 import { GrowingFile, spoolRaw } from '../../../engine/spool.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
 import { publishedOutcome } from '../../support/unit/fan-out-vs-one-pass.ts';
-import { contractsWithReadings, READING_COLUMNS, row, rows } from '../../support/unit/ingest-inputs.ts';
+import { contractsWithReadings, pausing, READING_COLUMNS, row, rows } from '../../support/unit/ingest-inputs.ts';
 
 const contracts = contractsWithReadings([{ ...READING_COLUMNS[0]!, aliases: ['id'] }, READING_COLUMNS[1]!]);
 /** What an ingest published: rows, counts and the keys of its files (they depend on the chunk plan). */
@@ -146,14 +146,6 @@ describe('ingest while spooling', () => {
     expect(await readdir(root)).toEqual([]); // no scratch left, nothing published
   });
 });
-
-/** `bytes` in pieces of 100 kB, stopping after `pauseAt` bytes until `resume` resolves. */
-async function* pausing(bytes: Buffer, pauseAt: number, resume: () => Promise<unknown>): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < bytes.length; i += 100_000) {
-    if (i >= pauseAt && i - 100_000 < pauseAt) await resume();
-    yield bytes.subarray(i, i + 100_000);
-  }
-}
 
 /** Once the first chunk of the ingest under way in `root` has been transformed (its quarantine is written). */
 async function firstChunkDone(root: string): Promise<void> {
