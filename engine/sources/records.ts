@@ -61,6 +61,8 @@ export type ScanSoFar = Pick<RecordScan, 'quotingClean' | 'lineEnds' | 'headerBy
 export interface ChunkLimits {
   recordsPerChunk: number;
   bytesPerChunk: number;
+  /** Bytes of the chunk at this index (0-based), where chunks differ in size. @default `bytesPerChunk` for every one */
+  bytesOfChunk?: (index: number) => number;
 }
 
 /** A record too large for the reader: where it is, so it can be cut out of the input and quarantined on its own. */
@@ -183,7 +185,8 @@ export async function scanRecordStream(
     } else if (cutting && lines > options.headerLines) {
       chunk.records++;
       chunkMaxRecordBytes = Math.max(chunkMaxRecordBytes, bytes);
-      if (chunk.records >= cutting.recordsPerChunk || recordEnd - chunk.start >= cutting.bytesPerChunk) {
+      const chunkBytes = cutting.bytesOfChunk?.(chunks.length) ?? cutting.bytesPerChunk;
+      if (chunk.records >= cutting.recordsPerChunk || recordEnd - chunk.start >= chunkBytes) {
         planChunk(recordEnd);
         chunk = { start: recordEnd, recordOffset: chunk.recordOffset + chunk.records, records: 0 };
       }

@@ -11,7 +11,7 @@ import { describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
 import type { Manifest } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
-import { evenChunkBytes } from '../../../engine/transform.ts';
+import { CHUNK_TAPER, evenChunkBytes, taperedChunkBytes } from '../../../engine/transform.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 import { publishedOutcome } from '../../support/unit/fan-out-vs-one-pass.ts';
 import {
@@ -95,8 +95,22 @@ describe('chunked transform equals one pass', () => {
     const perFile = await readWithDuckDb(
       `SELECT count(*) AS n FROM read_parquet('${lake.root}/silver/transactions/**/*.parquet', filename = true) GROUP BY filename ORDER BY n`,
     );
-    // Each chunk holds about half of every month's 15 rows (the short last chunk of a cut at 1,600 bytes held 1).
-    expect(perFile.map((r) => Number(r.n))).toEqual([7, 7, 7, 8, 8, 8]);
+    // Each chunk holds about half of every month's 15 rows, the first a little more (CHUNK_TAPER); the short last
+    // chunk of a cut at 1,600 bytes held 1.
+    expect(perFile.map((r) => Number(r.n))).toEqual([6, 6, 7, 8, 9, 9]);
+  });
+
+  it('gives later chunks a little less text (they start later): the sizes fall evenly and add up to the text', () => {
+    const chunking = { chunkBytes: 32 << 20, minBytesToChunk: 0 };
+    const bytes = 113_726_380; // the bench's 2M rows: 4 chunks
+    const even = evenChunkBytes(bytes, chunking);
+    const sizes = [0, 1, 2, 3].map(taperedChunkBytes(bytes, chunking));
+    expect(sizes[0]).toBe(Math.ceil(even * (1 + CHUNK_TAPER)));
+    expect(sizes[3]).toBe(Math.ceil(even * (1 - CHUNK_TAPER)));
+    for (let i = 1; i < 4; i++) expect(sizes[i]).toBeLessThan(sizes[i - 1] as number);
+    expect(Math.abs(sizes.reduce((a, b) => a + b, 0) - bytes)).toBeLessThanOrEqual(4); // rounding up only
+    expect(taperedChunkBytes(bytes, chunking)(9)).toBe(sizes[3]); // past the last: the last's size
+    expect(taperedChunkBytes(1000, chunking)(0)).toBe(chunking.chunkBytes); // one chunk: no taper
   });
 
   it('with records over the record limit cut out before chunking', async () => {
