@@ -146,9 +146,9 @@ interface PreparedText {
 }
 
 /**
- * Bytes per chunk that cut a text of `bytes` into as few chunks of at most about `chunkBytes` as possible,
- * all of about the same size (a short last chunk would leave a core idle while the others finish). A
- * function of the text's size alone, as the chunk plan must be.
+ * The average bytes per chunk that cut a text of `bytes` into as few chunks of about `chunkBytes` at most as
+ * possible (a short last chunk would leave a core idle while the others finish); `taperedChunkBytes` sizes each
+ * one around it. A function of the text's size alone, as the chunk plan must be.
  */
 export function evenChunkBytes(bytes: number, chunking: ChunkingOptions): number {
   if (!(bytes > chunking.chunkBytes)) return chunking.chunkBytes;
@@ -164,8 +164,9 @@ export function evenChunkBytes(bytes: number, chunking: ChunkingOptions): number
 export const CHUNK_TAPER = 0.1;
 
 /**
- * Bytes of chunk `index` of a text of `bytes`: as many chunks as `evenChunkBytes` makes, the first `CHUNK_TAPER`
- * above their average size and the last as far below it. A function of the text's size alone.
+ * Bytes of chunk `index` of a text of `bytes`: as many chunks as `evenChunkBytes` plans (fewer only where a record
+ * is a sizable share of a chunk: each chunk ends past its size), the first `CHUNK_TAPER` above their average size
+ * and the last as far below it. A function of the text's size alone.
  */
 export function taperedChunkBytes(bytes: number, chunking: ChunkingOptions): (index: number) => number {
   const even = evenChunkBytes(bytes, chunking);

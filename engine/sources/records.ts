@@ -145,6 +145,10 @@ export async function scanRecordStream(
   let chunk = { start: 0, recordOffset: 0, records: 0 };
   let chunkBlankLinesBefore = 0;
   let chunkMaxRecordBytes = 0;
+  const bytesOf = (index: number): number =>
+    cutting ? (cutting.bytesOfChunk?.(index) ?? cutting.bytesPerChunk) : Number.POSITIVE_INFINITY;
+  /** The size of the chunk being planned. */
+  let chunkBytes = bytesOf(0);
   let sampleEnd = -1;
   const planChunk = (end: number): void => {
     const planned = {
@@ -162,6 +166,7 @@ export async function scanRecordStream(
     });
     chunkBlankLinesBefore = blankLines;
     chunkMaxRecordBytes = 0;
+    chunkBytes = bytesOf(chunks.length);
   };
   const endRecord = (end: number, lineEndBytes: number, blank: boolean): void => {
     const bytes = end - recordStart;
@@ -185,7 +190,6 @@ export async function scanRecordStream(
     } else if (cutting && lines > options.headerLines) {
       chunk.records++;
       chunkMaxRecordBytes = Math.max(chunkMaxRecordBytes, bytes);
-      const chunkBytes = cutting.bytesOfChunk?.(chunks.length) ?? cutting.bytesPerChunk;
       if (chunk.records >= cutting.recordsPerChunk || recordEnd - chunk.start >= chunkBytes) {
         planChunk(recordEnd);
         chunk = { start: recordEnd, recordOffset: chunk.recordOffset + chunk.records, records: 0 };
