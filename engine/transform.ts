@@ -179,8 +179,7 @@ export function taperedChunkBytes(bytes: number, chunking: ChunkingOptions): (in
 /** The byte scan's chunking for a text of `bytes`: record-aligned chunks, later ones a little smaller. */
 const chunkLimits = (bytes: number, chunking: ChunkingOptions) => ({
   recordsPerChunk: Number.POSITIVE_INFINITY,
-  bytesPerChunk: evenChunkBytes(bytes, chunking),
-  bytesOfChunk: taperedChunkBytes(bytes, chunking),
+  bytesPerChunk: taperedChunkBytes(bytes, chunking),
 });
 
 /**
@@ -373,7 +372,8 @@ function transformPlannedChunks(
     return made;
   };
   // The first chunk's instance is made at once: its pass starts as soon as the scan has planned it (~25 ms sooner).
-  const firstInstance = new Once(() => instanceFor(0));
+  // Taken by chunk 0; closed at the end when no chunk 0 took it.
+  let firstInstance: Promise<DuckDBInstance> | undefined = instanceFor(0);
   // One copy at a time, in chunk order: copies running side by side only slow the one a session waits for.
   const copies = new OrderedSlots(1);
   let malformedSeen = false;
@@ -405,7 +405,8 @@ function transformPlannedChunks(
       // Its DuckDB instance is made while it waits for its turn (15–50 ms that came between one chunk's pass and the
       // next's; measured: 85 ms less between the 4 passes of 2M rows at one thread), at most one idle instance per
       // session (~7 MB each).
-      instance = i === 0 ? firstInstance.take() : instanceFor(i);
+      instance = (i === 0 && firstInstance) || instanceFor(i);
+      if (i === 0) firstInstance = undefined;
       release = await session;
       if (unwanted()) throw new ChunkNotStarted(i);
       const passes = await chunkPasses(
@@ -447,8 +448,7 @@ function transformPlannedChunks(
       throw failure ? failure.error : e;
     })
     .finally(() => {
-      const unused = firstInstance.leftover();
-      if (unused) closing.push(closeSoon(unused));
+      if (firstInstance) closing.push(closeSoon(firstInstance));
       return Promise.all(closing); // no instance outlives the call
     });
 }
@@ -467,23 +467,6 @@ function closeSoon(instance: Promise<DuckDBInstance>): Promise<void> {
         .finally(resolve);
     }),
   );
-}
-
-/** A value made at once and taken at most once; what was never taken is the `leftover`. */
-class Once<T> {
-  private value: T | undefined;
-  constructor(make: () => T) {
-    this.value = make();
-  }
-  take(): T {
-    const { value } = this;
-    if (value === undefined) throw new EngineInvariantError('taken twice');
-    this.value = undefined;
-    return value;
-  }
-  leftover(): T | undefined {
-    return this.value;
-  }
 }
 
 /** A chunk not started because another failed first, or because the chunks are not wanted any more. */

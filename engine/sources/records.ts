@@ -60,9 +60,8 @@ export type ScanSoFar = Pick<RecordScan, 'quotingClean' | 'lineEnds' | 'headerBy
 /** Where to cut: a chunk ends at the first record end where either limit is reached. */
 export interface ChunkLimits {
   recordsPerChunk: number;
-  bytesPerChunk: number;
-  /** Bytes of the chunk at this index (0-based), where chunks differ in size. @default `bytesPerChunk` for every one */
-  bytesOfChunk?: (index: number) => number;
+  /** Bytes of every chunk, or of the chunk at each index (0-based) where chunks differ in size. */
+  bytesPerChunk: number | ((index: number) => number);
 }
 
 /** A record too large for the reader: where it is, so it can be cut out of the input and quarantined on its own. */
@@ -145,8 +144,10 @@ export async function scanRecordStream(
   let chunk = { start: 0, recordOffset: 0, records: 0 };
   let chunkBlankLinesBefore = 0;
   let chunkMaxRecordBytes = 0;
-  const bytesOf = (index: number): number =>
-    cutting ? (cutting.bytesOfChunk?.(index) ?? cutting.bytesPerChunk) : Number.POSITIVE_INFINITY;
+  const bytesOf = (index: number): number => {
+    const size = cutting?.bytesPerChunk ?? Number.POSITIVE_INFINITY;
+    return typeof size === 'function' ? size(index) : size;
+  };
   /** The size of the chunk being planned. */
   let chunkBytes = bytesOf(0);
   let sampleEnd = -1;

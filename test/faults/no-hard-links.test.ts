@@ -1,7 +1,8 @@
 /**
  * A lake on a file system without hard links (exFAT, some SMB and FUSE mounts: link(2) fails with EPERM, made
  * so here by the fault preload): locks and create-only bronze fall back to exclusive creates, handed-over scratch
- * files to copies, so ingests still work exactly, and bronze still refuses a different file under a name it holds. See test/faults/README.md.
+ * files to copies, so ingests still work exactly, and bronze still refuses a different file under a name it
+ * holds. See test/faults/README.md.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
