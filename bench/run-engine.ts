@@ -1,5 +1,4 @@
 /** One engine run in a fresh process: bronze file on local disk → silver + quarantine + manifest in a local lake. */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { LocalCatalog } from '../adapters/local/local-catalog.ts';
@@ -26,7 +25,7 @@ const manifest = await ingestObject(
     lastModified: new Date('2024-06-01T00:00:00Z'),
     size: (await stat(input)).size, // as the CLI and the ingest function declare it
   },
-  createReadStream(input, { highWaterMark: 1 << 20 }),
+  { localFile: input }, // as `lake ingest` hands over a bronze file (linked, not streamed)
   {
     contracts: loadContracts(),
     store,

@@ -32,6 +32,7 @@ import {
   isGzip,
   readBytes,
   SNIFF_BYTES,
+  placeLocalFile,
   spoolRaw,
   type ExpansionLimits,
   type RawInput,
@@ -160,17 +161,22 @@ function unknownDatasetDetail(key: string, contracts: ContractRegistry): string 
 }
 
 /**
+ * The object's bytes: a stream (an S3 body, a ranged read), or a file on local disk that holds them (the local
+ * lake's bronze object), which the engine links into its scratch instead of copying it through the process and
+ * never writes to.
+ */
+export type IngestBody = AsyncIterable<Uint8Array> | { localFile: string };
+
+const isLocalFile = (body: IngestBody): body is { localFile: string } => 'localFile' in body;
+
+/**
  * Ingests one bronze object: typed silver Parquet per partition, quarantine for every rejected row or
  * file, partitions registered, and a manifest as the completion marker. Data problems never throw; the
  * manifest says what happened. Throws only when storage/catalog fail (retry) or an invariant breaks (bug).
  * Re-running the same source writes the same keys with the same rows, and removes files a previous run
  * of it wrote that this run no longer produces — only after the new files and manifest are in place.
  */
-export async function ingestObject(
-  source: SourceRef,
-  body: AsyncIterable<Uint8Array>,
-  options: IngestOptions,
-): Promise<Manifest> {
+export async function ingestObject(source: SourceRef, body: IngestBody, options: IngestOptions): Promise<Manifest> {
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1)
     throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
@@ -189,7 +195,7 @@ export async function ingestObject(
   const previous = await readSilverRecord<Manifest>(options.store, manifestKey(stamp.dataset, stamp.sourceId));
   const maintained = maintainedSince(previous, stamp.runId);
   if (maintained) {
-    for await (const chunk of body) void chunk; // read to the end, as a processed body is
+    if (!isLocalFile(body)) for await (const chunk of body) void chunk; // read to the end, as a processed body is
     return maintained;
   }
   const scratch = options.workDir ?? tmpdir();
@@ -210,9 +216,12 @@ export async function ingestObject(
     const phase = <T>(name: string, work: () => Promise<T>): Promise<T> => timed(options.onPhase, name, work);
     const rawPath = join(workDir, 'input.raw');
     // A large text of known size is transformed while it is spooled (on Lambda: while it downloads).
+    // A file on local disk is linked whole instead: the transform reads it at the disk's pace from the start.
     const growing =
-      contract && worthFollowing(contract, source.size, options) ? new GrowingFile(rawPath, source.size) : undefined;
-    const spooling = spoolRaw(body, rawPath, growing);
+      contract && !isLocalFile(body) && worthFollowing(contract, source.size, options)
+        ? new GrowingFile(rawPath, source.size)
+        : undefined;
+    const spooling = isLocalFile(body) ? placeLocalFile(body.localFile, rawPath) : spoolRaw(body, rawPath, growing);
     const early =
       contract && growing
         ? transformWhileSpooling(growing, () =>

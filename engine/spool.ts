@@ -1,7 +1,8 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { linkOrCopy } from './local-files.ts';
 import { FileRejection, FileReason } from './reasons.ts';
 import { AwaitedWriter } from './sources/file-blocks.ts';
 
@@ -71,6 +72,16 @@ export async function spoolRaw(
     growing?.spooled();
   }
   return { rawPath: path, bytesIn: bytes };
+}
+
+/**
+ * The input when it is a file on local disk already (the local lake's bronze object): given a second name at `path`
+ * (a copy where no link can be made) instead of streamed through the process. The engine never writes to it, so
+ * the link cannot change the object; it also keeps the bytes readable should the object be removed meanwhile.
+ */
+export async function placeLocalFile(localFile: string, path: string): Promise<RawInput> {
+  await linkOrCopy(localFile, path);
+  return { rawPath: path, bytesIn: (await stat(path)).size };
 }
 
 /**

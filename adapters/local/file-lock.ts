@@ -8,6 +8,7 @@
 import { link, open, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isNoHardLinks } from '../../engine/index.ts';
 import { currentOwner, ownerState, ownerToken, sameMachine, type ProcessOwner } from './process-owner.ts';
 
 export interface LockHolder extends ProcessOwner {
@@ -121,10 +122,6 @@ export function abandonedBecause(observed: Pick<Observed, 'holder' | 'ageMs'>, s
   if (ageMs > staleMs) return `it has not been touched for ${Math.round(ageMs / 1000)} s`;
   return undefined;
 }
-
-/** link(2) is not supported where the file system has no hard links (exFAT, some SMB and FUSE mounts). */
-export const isNoHardLinks = (e: unknown): boolean =>
-  ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(String((e as NodeJS.ErrnoException).code));
 
 /**
  * Creates `path` holding `content`, atomically; false when it exists. Without hard links it falls back to an

@@ -18,7 +18,7 @@ import {
   type TaggedBytes,
   type Zone,
 } from '../../engine/contract/index.ts';
-import { isNoHardLinks } from './file-lock.ts';
+import { isNoHardLinks, linkedFile } from '../../engine/index.ts';
 import { KeyLocks } from './key-locks.ts';
 import { ownerToken } from './process-owner.ts';
 
@@ -109,7 +109,7 @@ export class LocalObjectStore implements ObjectStore {
     const aside = stagingName(target);
     try {
       if (options.expectMd5 === undefined) {
-        if (!(options.handOver && (await linked(localPath, aside)))) await copyFile(localPath, aside);
+        if (!(options.handOver && (await linkedFile(localPath, aside)))) await copyFile(localPath, aside);
       } else {
         const md5 = await copyHashing(localPath, aside);
         if (md5 !== options.expectMd5) throw new SourceChangedError(localPath, options.expectMd5, md5);
@@ -299,19 +299,5 @@ export class LocalObjectStore implements ObjectStore {
       if (unquoted(localEtag(now)) !== unquoted(etag)) throw new ObjectChangedError(zone, key, etag);
       await rm(this.path(zone, key), { force: true });
     });
-  }
-}
-
-/**
- * A second name for a handed-over file instead of a copy of its bytes (a lake the size of its inputs on a laptop
- * copies gigabytes less); false where no link can be made (another disk, a file system without links).
- */
-async function linked(localPath: string, aside: string): Promise<boolean> {
-  try {
-    await link(localPath, aside);
-    return true;
-  } catch (e) {
-    if (isNoHardLinks(e) || ['EXDEV', 'EMLINK'].includes(String((e as NodeJS.ErrnoException).code))) return false;
-    throw e;
   }
 }

@@ -1,5 +1,4 @@
 /** Runs the engine on one bronze object of the local lake, as the ingest Lambda does on S3. */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { SourceChangedError } from '../../adapters/local/local-store.ts';
 import { ingestObject } from '../../engine/index.ts';
@@ -12,7 +11,7 @@ import { localLeaseTakeover } from './maintenance-lease.ts';
 import { claimWorkDir } from './work-dir.ts';
 
 export interface IngestObserver {
-  /** Bytes of the source read so far (called as they stream in). */
+  /** Bytes of the source read so far. */
   onBytes?(bytesSoFar: number): void;
   /** The source has been read; the engine is validating and writing. */
   onRead?(): void;
@@ -30,16 +29,6 @@ export class InputChangedError extends UserError {
   }
 }
 
-async function* observed(path: string, observer: IngestObserver | undefined): AsyncIterable<Uint8Array> {
-  let bytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    bytes += (chunk as Buffer).length;
-    observer?.onBytes?.(bytes);
-    yield chunk as Buffer;
-  }
-  observer?.onRead?.();
-}
-
 /**
  * Ingests `key` as it is in bronze. The source identity is (bucket, key, MD5 of the bytes) and its landing
  * time is the file's mtime, so ingesting the same object again rewrites the same outputs with identical rows.
@@ -55,10 +44,13 @@ export async function ingestBronzeObject(
   const s = await stat(path);
   const etag = md5 ?? (await md5File(path));
   const scratch = await claimWorkDir(lake.dir, { command: 'ingest', sourceKey: key });
+  // Nothing to show byte by byte: the engine links the bronze file into its scratch instead of reading it through.
+  observer?.onBytes?.(s.size);
+  observer?.onRead?.();
   try {
     return await ingestObject(
       { bucket: LOCAL_BRONZE_BUCKET, key, etag, lastModified: s.mtime, size: s.size },
-      observed(path, observer),
+      { localFile: path },
       {
         contracts: lake.contracts,
         store: lake.store,

@@ -13,7 +13,13 @@ import {
   readLakeFiles,
   type BronzeInput,
 } from '../support/faults/lake-state.ts';
-import { describeRun, ingestFromBronze, runLake, type ChildResult } from '../support/faults/processes.ts';
+import {
+  describeRun,
+  ingestFromBronze,
+  runLake,
+  startIngestBronze,
+  type ChildResult,
+} from '../support/faults/processes.ts';
 
 /** 2,000 records over three months, 54 invalid and 19 malformed. */
 const OBJECT: BronzeInput = bronzeInput('disk-full.csv', {
@@ -30,11 +36,11 @@ interface FullDisk {
 }
 
 const FULL_DISKS: readonly FullDisk[] = [
-  // The spool of the input into the scratch directory (Node writes it; DuckDB's own scratch writes are native
-  // and out of the preload's reach).
+  // The bronze file's second name in the scratch directory (a link, or a copy where none can be made). DuckDB's
+  // own scratch writes are native and out of the preload's reach; the spool of a streamed input: a case below.
   {
-    name: 'spooling the input to scratch',
-    enospc: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['write'] },
+    name: 'placing the input in scratch',
+    enospc: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['link', 'copyFile'] },
     pendingAfter: false,
   },
   {
@@ -98,6 +104,24 @@ describe('disk full during `lake ingest`, then the same command again', () => {
       const r = await ingest(lakeDir);
       expect(r.code, describeRun(r)).toBe(0);
       await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+    },
+  );
+
+  it.concurrent(
+    "ENOSPC spooling a streamed input (the ingest function's path): fails loudly, recovers exactly",
+    async () => {
+      const lakeDir = await tmp.lakeWith('streamed-spool', OBJECT);
+      const spool = (env: Record<string, string> = {}) =>
+        startIngestBronze(lakeDir, OBJECT.key, { env, tmpDir: tmp.tmpDir });
+      const failed = await spool(faultEnv({ enospc: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['write'] } }));
+      expect(failed.code, describeRun(failed)).toBe(1);
+      expect(failed.stderr).toMatch(/\[fault\] ENOSPC before write \S*\/input\.raw/);
+      expect(failed.stderr).toMatch(/ingest failed: Error: ENOSPC: no space left on device/);
+      expect((await readLakeFiles(lakeDir)).manifests.size, 'no manifest: nothing claims success').toBe(0);
+
+      const r = await spool();
+      expect(r.code, describeRun(r)).toBe(0);
+      await expectExactLake(lakeDir, [OBJECT], tmp.dir);
     },
   );
 

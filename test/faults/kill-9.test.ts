@@ -33,8 +33,9 @@ interface KillPoint {
 const SILVER_DATA = /\/silver\/transactions\/year=/;
 const KILL_POINTS: readonly KillPoint[] = [
   {
-    name: 'while spooling the input (nothing published yet)',
-    kill: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['write'], when: 'before' },
+    // The bronze file's second name in scratch: the sweep of the dead run's scratch must leave bronze whole.
+    name: 'with the input placed in scratch (nothing published yet)',
+    kill: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['link', 'copyFile'] },
     midway: { manifest: false, pending: false, silverAtMost: 0 },
   },
   {

@@ -31,7 +31,9 @@ describe('a lake on a file system without hard links', () => {
     const first = await run(outside);
     expect(first.code, describeRun(first)).toBe(0);
     expect(first.stderr).toContain('[fault] EPERM link'); // the fallbacks were taken, not links
-    // Handed-over scratch (silver files, the quarantine records) is copied where it cannot be linked.
+    // The bronze file is copied into scratch, and handed-over scratch (silver files, the quarantine records) into
+    // the lake, where they cannot be linked.
+    expect(first.stderr).toMatch(/\[fault\] EPERM link \S*\/lake-ingest-[^/]+\/input\.raw/);
     expect(first.stderr).toMatch(/\[fault\] EPERM link \S*\/silver\/transactions\/year=/);
     expect(first.stderr).toMatch(/\[fault\] EPERM link \S*\/quarantine\/transactions\//);
     expect(first.stdout).toMatch(/gold .* refreshed/);

@@ -7,6 +7,7 @@ import {
   ingestObject,
   loadContracts,
   type ContractRegistry,
+  type IngestBody,
   type IngestOptions,
   type Manifest,
   type SourceRef,
@@ -18,12 +19,7 @@ export interface TestLake {
   store: LocalObjectStore;
   catalog: LocalCatalog;
   /** Puts `content` in bronze and ingests it, its body as `body` gives it (default: the content in small pieces). */
-  ingest(
-    key: string,
-    content: string | Uint8Array,
-    source?: Partial<SourceRef>,
-    body?: AsyncIterable<Uint8Array>,
-  ): Promise<Manifest>;
+  ingest(key: string, content: string | Uint8Array, source?: Partial<SourceRef>, body?: IngestBody): Promise<Manifest>;
   silverRows(dataset?: string, orderBy?: string): Promise<Record<string, unknown>[]>;
   quarantineRows(dataset?: string): Promise<Record<string, unknown>[]>;
   files(zone: 'silver' | 'quarantine', prefix?: string): Promise<string[]>;

@@ -1,0 +1,48 @@
+/**
+ * An input that is a file on local disk already (the local lake's bronze object, as `lake ingest` hands it over) is
+ * linked into the engine's scratch instead of streamed through it: the outcome is exactly what its bytes streamed
+ * give, and the file itself is never written to — whatever becomes of it, a quarantined original included.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { describe, it } from '@jest/globals';
+import { expect } from '../../support/expect.ts';
+import type { Manifest } from '../../../engine/index.ts';
+import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
+import { publishedOutcome } from '../../support/unit/fan-out-vs-one-pass.ts';
+import { AWKWARD_CSV, row, rows } from '../../support/unit/ingest-inputs.ts';
+
+const outcome = async (lake: TestLake, m: Manifest) => ({
+  ...(await publishedOutcome(lake, 'transactions', m, true)),
+  keys: [...(await lake.files('silver', 'transactions/')), ...(await lake.files('quarantine', 'transactions/'))],
+});
+
+/** ~2.3 MB: about 23 chunks of 100 kB, with a malformed and an invalid row. */
+const LARGE = [HEADER, ...rows(1, 20), 'T21,A', row(22, 'bad'), ...rows(23, 40_000)].join('\n') + '\n';
+const CHUNKED = { chunking: { chunkBytes: 100_000, minBytesToChunk: 0 }, threads: 2 };
+
+const CASES: Array<[name: string, key: string, content: string | Buffer, engine: typeof CHUNKED | object]> = [
+  ['a large text in chunks', 'transactions/large.csv', LARGE, CHUNKED],
+  ...Object.entries(AWKWARD_CSV).map(([name, [key, content]]): [string, string, string | Buffer, object] => [
+    name,
+    key,
+    content,
+    { chunking: { chunkBytes: 64, minBytesToChunk: 0 } },
+  ]),
+  ['a text with NUL bytes (rejected whole, kept in quarantine)', 'transactions/nul.csv', `${HEADER}\n\0T1,A\n`, {}],
+];
+
+describe('a local file as the body', () => {
+  it.each(CASES)('%s: the same outcome as its bytes streamed, the file unchanged', async (_, key, content, engine) => {
+    const streamed = await createTestLake(undefined, engine);
+    const expected = await outcome(streamed, await streamed.ingest(key, content));
+
+    const lake = await createTestLake(undefined, engine);
+    const bronze = lake.store.path('bronze', key);
+    const m = await lake.ingest(key, content, {}, { localFile: bronze });
+    expect(await outcome(lake, m)).toEqual(expected);
+    expect(m.rows_in).toBe(m.rows_valid + m.rows_quarantined);
+    expect(await readFile(bronze)).toEqual(Buffer.from(content));
+    // Its scratch link is gone with the scratch; a whole-file rejection keeps the original as a second name.
+    expect((await stat(bronze)).nlink).toBe(m.status === 'rejected' ? 2 : 1);
+  });
+});
