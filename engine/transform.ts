@@ -11,6 +11,7 @@ import {
   asCount,
   createDuckDbInstance,
   queryRows,
+  shedBuffers,
   withDuckDb,
   withDuckDbInstance,
   type DuckDbSettings,
@@ -365,15 +366,22 @@ function transformPlannedChunks(
 ): Promise<ChunkOutput[]> {
   const { stop } = early;
   const sessions = new OrderedSlots(options.parallelism);
-  const closing: Promise<void>[] = [];
-  const instanceFor = (i: number): Promise<DuckDBInstance> => {
-    const made = createDuckDbInstance({ ...settings, threads: 1, tempDirectory: join(chunkDir(workDir, i), 'spill') });
-    made.catch(() => {}); // awaited by its chunk, or closed unused
-    return made;
+  // Every DuckDB instance made: one per session, each handed from chunk to chunk, all closed once the chunks settle.
+  const made: Array<Promise<DuckDBInstance>> = [];
+  const makeInstance = (): Promise<DuckDBInstance> => {
+    const instance = createDuckDbInstance({
+      ...settings,
+      threads: 1,
+      tempDirectory: join(workDir, `spill-${made.length}`),
+    });
+    instance.catch(() => {}); // awaited by a chunk, or closed unused
+    made.push(instance);
+    return instance;
   };
+  // Instances whose chunk's DuckDB work is done, their buffers shed: taken by the next chunk to get a session.
+  const idle: DuckDBInstance[] = [];
   // The first chunk's instance is made at once: its pass starts as soon as the scan has planned it (~25 ms sooner).
-  // Taken by chunk 0; closed at the end when no chunk 0 took it.
-  let firstInstance: Promise<DuckDBInstance> | undefined = instanceFor(0);
+  let firstInstance: Promise<DuckDBInstance> | undefined = makeInstance();
   // One copy at a time, in chunk order: copies running side by side only slow the one a session waits for.
   const copies = new OrderedSlots(1);
   let malformedSeen = false;
@@ -387,7 +395,6 @@ function transformPlannedChunks(
     let copied: (() => void) | undefined;
     let release: (() => void) | undefined;
     let released = false;
-    let instance: Promise<DuckDBInstance> | undefined;
     try {
       copied = await copy;
       if (unwanted()) throw new ChunkNotStarted(i);
@@ -402,15 +409,16 @@ function transformPlannedChunks(
       copied = undefined;
       // A chunk with blank lines lists them for itself, before its turn (a session would wait meanwhile).
       const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
-      // Its DuckDB instance is made while it waits for its turn (15–50 ms that came between one chunk's pass and the
-      // next's; measured: 85 ms less between the 4 passes of 2M rows at one thread), at most one idle instance per
-      // session (~7 MB each).
-      instance = (i === 0 && firstInstance) || instanceFor(i);
+      // A chunk of the first round (one per session) has its instance made while it waits for its turn; a later one
+      // takes the instance of the chunk whose session it gets. A new instance per chunk cost more than making it
+      // (15–50 ms, made ahead): its memory faulted in anew, and closing it held the JavaScript thread 10–20 ms.
+      const ahead = i === 0 ? firstInstance : i < options.parallelism ? makeInstance() : undefined;
       if (i === 0) firstInstance = undefined;
       release = await session;
       if (unwanted()) throw new ChunkNotStarted(i);
+      const instance = await (ahead ?? idle.pop() ?? makeInstance());
       const passes = await chunkPasses(
-        { ...settings, instance: await instance },
+        { ...settings, instance },
         contract,
         stamp,
         piiSalt,
@@ -427,11 +435,17 @@ function transformPlannedChunks(
         { name: `chunk ${i}`, onPhase: options.onPhase },
       );
       malformedSeen ||= passes.malformedRecords > 0;
+      // Handed on without the buffers it keeps for reuse (an instance that cannot shed them is closed at the end).
+      if (
+        await shedBuffers(instance, settings).then(
+          () => true,
+          () => false,
+        )
+      )
+        idle.push(instance);
       // The next chunk's pass starts while this one's silver files are finished (no session needed for that).
       release();
       released = true;
-      if (instance) closing.push(closeSoon(instance));
-      instance = undefined;
       await rm(chunkPath, { force: true }); // read by nothing from here on
       return await passes.finish();
     } catch (e) {
@@ -440,34 +454,21 @@ function transformPlannedChunks(
     } finally {
       copied?.();
       if (!released) (release ?? (await session))();
-      if (instance) closing.push(closeSoon(instance));
     }
   });
   return chunks
     .catch((e: unknown) => {
       throw failure ? failure.error : e;
     })
-    .finally(() => {
-      if (firstInstance) closing.push(closeSoon(firstInstance));
-      return Promise.all(closing); // no instance outlives the call
-    });
+    .finally(() => Promise.all(made.map(closeInstance))); // no instance outlives the call
 }
 
-/**
- * Closes an instance a turn after its session was released, so the chunk waiting for the session has asked for
- * its connection first. (Closing is synchronous, ~10–20 ms of the JavaScript thread; closed only after the chunk's
- * silver files were finished, it held ~15 MB more at peak with two sessions.)
- */
-function closeSoon(instance: Promise<DuckDBInstance>): Promise<void> {
-  return new Promise((resolve) =>
-    setImmediate(() => {
-      instance
-        .then((opened) => opened.closeSync())
-        .catch(() => {}) // not made (its error failed the chunk), or already closed
-        .finally(resolve);
-    }),
+/** Closes an instance once made (one that could not be made failed its chunk, or was never taken). */
+const closeInstance = (instance: Promise<DuckDBInstance>): Promise<void> =>
+  instance.then(
+    (opened) => opened.closeSync(),
+    () => {},
   );
-}
 
 /** A chunk not started because another failed first, or because the chunks are not wanted any more. */
 class ChunkNotStarted extends Error {
@@ -652,8 +653,9 @@ async function scanWhileTransforming(
  * Records over the record limit are cut out first (the reader would drop them silently); the text is then
  * transformed whole or in chunks; the chunks' silver files are kept as written, their quarantines are
  * merged with record numbers made global, and every record the byte scan counted is accounted for. Each
- * chunk (or the one pass) gets a fresh DuckDB instance, each of its phases a fresh connection on it, so memory
- * stays flat however large the input and however much of it is broken (per chunk transformed at once).
+ * session has one DuckDB instance, handed from chunk to chunk with its kept buffers shed between them (the one
+ * pass: an instance of its own), each phase of a chunk a fresh connection on it, so memory stays flat however
+ * large the input and however much of it is broken (per chunk transformed at once).
  */
 export async function transformToLocal(
   settings: DuckDbSettings,
