@@ -2,8 +2,7 @@
  * The routed pass over one text (a whole input or a chunk of it): typing and validation happen once, valid
  * rows go to their silver partitions and rejected rows to a scratch partition the quarantine is built from.
  */
-import { readdir } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetContract } from './contract/types.ts';
 import { asCount, queryRows } from './duckdb.ts';
@@ -136,38 +135,34 @@ export async function writeRouted(
     `ROW_GROUP_SIZE ${SILVER_ROW_GROUP_SIZE}`,
     `FILENAME_PATTERN 'part_{i}'`,
     `PARTITION_BY (${routing.names.map(ident).join(', ')})`,
+    // A row per file written, with its rows: the files and their routes without listing the directory.
+    `RETURN_STATS true`,
   ];
-  let readerRows: number;
+  let written: Array<{ file: string; rows: number }>;
   try {
-    readerRows = asCount(
-      (await queryRows(db, `COPY (${select}) TO ${sqlString(outDir)} (${options.join(', ')})`))[0]?.Count,
-    );
+    written = (await queryRows(db, `COPY (${select}) TO ${sqlString(outDir)} (${options.join(', ')})`)).map((w) => ({
+      file: String(w.filename),
+      rows: asCount(w.count),
+    }));
   } catch (e) {
     throw asFileRejection(e, contract);
   }
 
   const byPartition = new Map<string, string[]>();
   const rejectedFiles: string[] = [];
-  const skippedFiles: string[] = [];
-  for (const file of (await listFiles(outDir)).sort()) {
+  let rejectedRows = 0;
+  let skippedRows = 0;
+  for (const { file, rows } of written.sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0))) {
     const { route, values } = routeOf(contract, relative(outDir, file).split(sep).slice(0, -1));
-    if (route === 'rejected') rejectedFiles.push(file);
-    if (route === 'skipped') skippedFiles.push(file);
+    if (route === 'rejected') {
+      rejectedFiles.push(file);
+      rejectedRows += rows;
+    }
+    if (route === 'skipped') skippedRows += rows;
     if (route !== 'valid') continue;
     const id = values.join('/');
     byPartition.set(id, [...(byPartition.get(id) ?? []), file]);
   }
-  const fileRows = async (files: string[]): Promise<number> =>
-    files.length === 0
-      ? 0
-      : asCount(
-          (
-            await queryRows(
-              db,
-              `SELECT sum(num_rows) AS n FROM parquet_file_metadata([${files.map(sqlString).join(', ')}])`,
-            )
-          )[0]?.n,
-        );
   const silver = [...byPartition].map(([id, localPaths]) => {
     const values = id === '' ? [] : id.split('/');
     // DuckDB numbers files part_0, part_1 … part_10: order numerically so names are stable across runs.
@@ -177,12 +172,12 @@ export async function writeRouted(
   silver.sort((x, y) => x.prefix.localeCompare(y.prefix));
   return {
     header,
-    readerRows,
+    readerRows: written.reduce((sum, w) => sum + w.rows, 0),
     silver,
     rejectedFiles,
     payloadColumn: PAYLOAD_COLUMN,
-    rejectedRows: await fileRows(rejectedFiles),
-    skippedRows: await fileRows(skippedFiles),
+    rejectedRows,
+    skippedRows,
   };
 }
 
@@ -218,13 +213,3 @@ export async function finishSilver(routed: RoutedOutput, stamp: RunStamp): Promi
 }
 
 const fileIndex = (path: string): number => Number(/part_(\d+)\.parquet$/.exec(path)?.[1] ?? 0);
-
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await listFiles(full)));
-    else if (entry.name.endsWith('.parquet')) out.push(full);
-  }
-  return out;
-}
