@@ -24,14 +24,12 @@ export async function runLocalIngest(
 ): Promise<{ manifests: Manifest[]; failures: IngestFailure[] }> {
   const manifests: Manifest[] = [];
   const failures: IngestFailure[] = [];
-  const progress = io.progress('bytes');
+  const progress = io.progress();
   for (const [i, file] of files.entries()) {
     const label = files.length > 1 ? `[${i + 1}/${files.length}] ${file.key}` : file.key;
-    progress.start(label, file.size);
+    progress.phase(`${label}: validating, writing Parquet`);
     try {
       const manifest = await ingestPlannedFile(lake, file, {
-        onBytes: (n) => progress.set(n),
-        onRead: () => progress.phase(`${label}: validating, writing Parquet`),
         onNote: (text) => io.note(io.errStyle.yellow(text)),
       });
       progress.stop();

@@ -11,10 +11,6 @@ import { localLeaseTakeover } from './maintenance-lease.ts';
 import { claimWorkDir } from './work-dir.ts';
 
 export interface IngestObserver {
-  /** Bytes of the source read so far. */
-  onBytes?(bytesSoFar: number): void;
-  /** The source has been read; the engine is validating and writing. */
-  onRead?(): void;
   /** Something worth a line on stderr (a dead maintenance command's lease was released). */
   onNote?(text: string): void;
 }
@@ -44,13 +40,10 @@ export async function ingestBronzeObject(
   const s = await stat(path);
   const etag = md5 ?? (await md5File(path));
   const scratch = await claimWorkDir(lake.dir, { command: 'ingest', sourceKey: key });
-  // Nothing to show byte by byte: the engine links the bronze file into its scratch instead of reading it through.
-  observer?.onBytes?.(s.size);
-  observer?.onRead?.();
   try {
     return await ingestObject(
       { bucket: LOCAL_BRONZE_BUCKET, key, etag, lastModified: s.mtime, size: s.size },
-      { localFile: path },
+      { localFile: path }, // linked into the engine's scratch, not read through this process
       {
         contracts: lake.contracts,
         store: lake.store,
