@@ -57,7 +57,7 @@ export interface IngestOptions {
   contracts: ContractRegistry;
   store: ObjectStore;
   catalog: Catalog;
-  /** Scratch directory for spooling input and scratch output (Lambda: /tmp). @default os.tmpdir() */
+  /** Scratch directory for the input (spooled, or linked) and scratch output (Lambda: /tmp). @default os.tmpdir() */
   workDir?: string;
   /** DuckDB memory limit; beyond it DuckDB spills to the work directory. @default '128MB' */
   memoryLimit?: string;
@@ -163,7 +163,8 @@ function unknownDatasetDetail(key: string, contracts: ContractRegistry): string 
 /**
  * The object's bytes: a stream (an S3 body, a ranged read), or a file on local disk that holds them (the local
  * lake's bronze object), which the engine links into its scratch instead of copying it through the process and
- * never writes to.
+ * never writes to. Such a file must never be rewritten in place (the local lake's objects are only created or
+ * renamed into place): a file rejected whole is kept in quarantine as a second name of it.
  */
 export type IngestBody = AsyncIterable<Uint8Array> | { localFile: string };
 
@@ -236,7 +237,7 @@ export async function ingestObject(source: SourceRef, body: IngestBody, options:
     early?.catch(() => {}); // awaited below, or settled unused
     let raw: RawInput;
     try {
-      raw = await phase('spool', () => spooling);
+      raw = await phase(isLocalFile(body) ? 'input linked' : 'spool', () => spooling);
     } catch (e) {
       await settleEarly(early, growing, e);
       throw e;

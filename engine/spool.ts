@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { copyFile, lstat, open, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { linkOrCopy } from './local-files.ts';
@@ -77,10 +77,13 @@ export async function spoolRaw(
 /**
  * The input when it is a file on local disk already (the local lake's bronze object): given a second name at `path`
  * (a copy where no link can be made) instead of streamed through the process. The engine never writes to it, so
- * the link cannot change the object; it also keeps the bytes readable should the object be removed meanwhile.
+ * the link cannot change the object; it also keeps the bytes readable should the object be removed meanwhile. A
+ * symbolic link is copied from the file it points to: link(2) would name the symbolic link itself (relative, it
+ * would then point elsewhere), and its file is not the lake's to keep a second name of.
  */
 export async function placeLocalFile(localFile: string, path: string): Promise<RawInput> {
-  await linkOrCopy(localFile, path);
+  if ((await lstat(localFile)).isSymbolicLink()) await copyFile(localFile, path, constants.COPYFILE_EXCL);
+  else await linkOrCopy(localFile, path);
   return { rawPath: path, bytesIn: (await stat(path)).size };
 }
 

@@ -412,7 +412,7 @@ function transformPlannedChunks(
       // A chunk of the first round (one per session) has its instance made while it waits for its turn; a later one
       // takes the instance of the chunk whose session it gets. A new instance per chunk cost more than making it
       // (15–50 ms, made ahead): its memory faulted in anew, and closing it held the JavaScript thread 10–20 ms.
-      const ahead = i === 0 ? firstInstance : i < options.parallelism ? makeInstance() : undefined;
+      const ahead = i === 0 ? firstInstance : i < options.parallelism && !unwanted() ? makeInstance() : undefined;
       if (i === 0) firstInstance = undefined;
       release = await session;
       if (unwanted()) throw new ChunkNotStarted(i);
@@ -435,14 +435,13 @@ function transformPlannedChunks(
         { name: `chunk ${i}`, onPhase: options.onPhase },
       );
       malformedSeen ||= passes.malformedRecords > 0;
-      // Handed on without the buffers it keeps for reuse (an instance that cannot shed them is closed at the end).
-      if (
-        await shedBuffers(instance, settings).then(
-          () => true,
-          () => false,
-        )
-      )
-        idle.push(instance);
+      // Handed on without the buffers it keeps for reuse; one that cannot shed them is closed (the next makes one).
+      const shed = await shedBuffers(instance, settings).then(
+        () => true,
+        () => false,
+      );
+      if (shed) idle.push(instance);
+      else closeOnce(instance);
       // The next chunk's pass starts while this one's silver files are finished (no session needed for that).
       release();
       released = true;
@@ -460,15 +459,17 @@ function transformPlannedChunks(
     .catch((e: unknown) => {
       throw failure ? failure.error : e;
     })
-    .finally(() => Promise.all(made.map(closeInstance))); // no instance outlives the call
+    .finally(() => Promise.all(made.map((instance) => instance.then(closeOnce, () => {})))); // none outlives the call
 }
 
-/** Closes an instance once made (one that could not be made failed its chunk, or was never taken). */
-const closeInstance = (instance: Promise<DuckDBInstance>): Promise<void> =>
-  instance.then(
-    (opened) => opened.closeSync(),
-    () => {},
-  );
+const closed = new WeakSet<DuckDBInstance>();
+
+/** Closes an instance unless it was closed already (one that could not be made failed its chunk, or was not taken). */
+function closeOnce(instance: DuckDBInstance): void {
+  if (closed.has(instance)) return;
+  closed.add(instance);
+  instance.closeSync();
+}
 
 /** A chunk not started because another failed first, or because the chunks are not wanted any more. */
 class ChunkNotStarted extends Error {

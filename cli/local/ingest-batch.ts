@@ -27,9 +27,10 @@ export async function runLocalIngest(
   const progress = io.progress();
   for (const [i, file] of files.entries()) {
     const label = files.length > 1 ? `[${i + 1}/${files.length}] ${file.key}` : file.key;
-    progress.phase(`${label}: validating, writing Parquet`);
+    progress.phase(label);
     try {
       const manifest = await ingestPlannedFile(lake, file, {
+        onStep: (step) => progress.phase(`${label}: ${step}`),
         onNote: (text) => io.note(io.errStyle.yellow(text)),
       });
       progress.stop();

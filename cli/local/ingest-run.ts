@@ -11,6 +11,8 @@ import { localLeaseTakeover } from './maintenance-lease.ts';
 import { claimWorkDir } from './work-dir.ts';
 
 export interface IngestObserver {
+  /** What the ingest does now (copying the file into bronze; validating and writing), for a progress line. */
+  onStep?(step: string): void;
   /** Something worth a line on stderr (a dead maintenance command's lease was released). */
   onNote?(text: string): void;
 }
@@ -84,6 +86,10 @@ export async function ingestPlannedFile(
   file: PlannedFile,
   observer?: IngestObserver,
 ): Promise<Manifest> {
-  if (!file.inBronze) await copyIntoBronze(lake, file);
+  if (!file.inBronze) {
+    observer?.onStep?.('copying into bronze');
+    await copyIntoBronze(lake, file);
+  }
+  observer?.onStep?.('validating, writing Parquet');
   return ingestBronzeObject(lake, file.key, file.md5, observer);
 }

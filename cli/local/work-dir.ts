@@ -101,7 +101,7 @@ export interface SweepResult {
 async function sizeOf(path: string): Promise<number> {
   const s = await stat(path).catch(() => undefined);
   if (!s) return 0;
-  if (!s.isDirectory()) return s.size;
+  if (!s.isDirectory()) return s.nlink > 1 ? 0 : s.size; // a second name (the linked input) frees nothing
   let total = 0;
   for (const name of await readdir(path).catch(() => [] as string[])) total += await sizeOf(join(path, name));
   return total;

@@ -33,6 +33,8 @@ interface FullDisk {
   enospc: Omit<FaultPoint, 'when'>;
   /** An intent record is left (the failure came after it: `lake status` lists the unfinished ingest). */
   pendingAfter: boolean;
+  /** On a file system without hard links (copies instead of links). @default false */
+  noHardLinks?: boolean;
 }
 
 const FULL_DISKS: readonly FullDisk[] = [
@@ -42,6 +44,12 @@ const FULL_DISKS: readonly FullDisk[] = [
     name: 'placing the input in scratch',
     enospc: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['link', 'copyFile'] },
     pendingAfter: false,
+  },
+  {
+    name: 'copying the input to scratch (no hard links)',
+    enospc: { at: /\/lake-ingest-[^/]+\/input\.raw$/, ops: ['copyFile'] },
+    pendingAfter: false,
+    noHardLinks: true,
   },
   {
     name: 'writing the intent record',
@@ -93,9 +101,9 @@ describe('disk full during `lake ingest`, then the same command again', () => {
 
   it.concurrent.each(FULL_DISKS)(
     'ENOSPC $name: fails loudly, claims nothing, recovers exactly',
-    async ({ name, enospc, pendingAfter }) => {
+    async ({ name, enospc, pendingAfter, noHardLinks }) => {
       const lakeDir = await tmp.lakeWith(name.replace(/\W+/g, '-'), OBJECT);
-      expectFailedLoudly(await ingest(lakeDir, faultEnv({ enospc })));
+      expectFailedLoudly(await ingest(lakeDir, faultEnv({ enospc, noHardLinks })));
 
       const after = await readLakeFiles(lakeDir);
       expect([...after.manifests.keys()], 'no manifest: nothing claims success').toEqual([]);

@@ -22,26 +22,30 @@ async function query(instance: DuckDBInstance, sql: string): Promise<Record<stri
 const rssMb = (): number => process.memoryUsage.rss() / 2 ** 20;
 
 describe('shedBuffers', () => {
-  it('gives back the memory an idle instance kept after its work, and keeps its memory limit', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'shed-'));
-    const instance = await createDuckDbInstance({ tempDirectory: join(dir, 'spill'), memoryLimit: '200MB' });
-    try {
-      const limit = await query(instance, `SELECT current_setting('memory_limit') AS l`);
-      // A sort of 2M rows: the instance ends it holding buffers it keeps for its next query (~150 MB measured).
-      await query(
-        instance,
-        `COPY (SELECT range AS x, md5(range::VARCHAR) AS h FROM range(2000000) ORDER BY h) TO '${join(dir, 'sorted.parquet')}' (FORMAT parquet)`,
-      );
-      await query(instance, 'SELECT 1'); // another query frees nothing of it
-      const kept = rssMb();
-      await shedBuffers(instance, { memoryLimit: '200MB' });
-      expect(kept - rssMb()).toBeGreaterThan(40);
-      expect(await query(instance, `SELECT current_setting('memory_limit') AS l`)).toEqual(limit);
-      expect(await query(instance, `SELECT count(*) AS n FROM '${join(dir, 'sorted.parquet')}'`)).toEqual([
-        { n: 2000000n },
-      ]);
-    } finally {
-      instance.closeSync();
-    }
-  });
+  // Whether freed pages go back to the system is the allocator's choice: glibc's, on Linux, gives them back.
+  (process.platform === 'linux' ? it : it.skip)(
+    'gives back the memory an idle instance kept after its work, and keeps its memory limit',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'shed-'));
+      const instance = await createDuckDbInstance({ tempDirectory: join(dir, 'spill'), memoryLimit: '200MB' });
+      try {
+        const limit = await query(instance, `SELECT current_setting('memory_limit') AS l`);
+        // A sort of 2M rows: the instance ends it holding buffers it keeps for its next query (~150 MB measured).
+        await query(
+          instance,
+          `COPY (SELECT range AS x, md5(range::VARCHAR) AS h FROM range(2000000) ORDER BY h) TO '${join(dir, 'sorted.parquet')}' (FORMAT parquet)`,
+        );
+        await query(instance, 'SELECT 1'); // another query frees nothing of it
+        const kept = rssMb();
+        await shedBuffers(instance, { memoryLimit: '200MB' });
+        expect(kept - rssMb()).toBeGreaterThan(40);
+        expect(await query(instance, `SELECT current_setting('memory_limit') AS l`)).toEqual(limit);
+        expect(await query(instance, `SELECT count(*) AS n FROM '${join(dir, 'sorted.parquet')}'`)).toEqual([
+          { n: 2000000n },
+        ]);
+      } finally {
+        instance.closeSync();
+      }
+    },
+  );
 });
