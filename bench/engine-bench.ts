@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --rows N] [--runs R] [--threads T] [--phases] [--scaling] [--broken] [--big]`
+ * `npm run bench [-- --rows N] [--runs R] [--threads T] [--phases] [--stream] [--scaling] [--broken] [--big]`
  *
  * Generates N transactions (~1% invalid of every kind), then in the same run measures, each in a fresh
  * process and alternating: the engine end to end (bytes in → silver Parquet + quarantine + manifest on
@@ -7,6 +7,8 @@
  * thread and on T threads (default: every core; the engine transforms T record-aligned chunks at once, the
  * reference runs DuckDB with T threads). Prints MB/s, the ratios, peak RSS and output bytes, and checks
  * both produced the same valid rows.
+ * The engine is handed the file as `lake ingest` hands it a bronze file (linked into its scratch); `--stream` hands it a
+ * read stream instead, as the ingest function gets an S3 body (the text spooled to scratch as it arrives).
  * `--phases` prints each engine run's timeline (spool, scan, each chunk's copy, routed pass, rejects and
  * quarantine, the merge, publish, cleanup) to stderr: where the time goes, without patching timers in.
  * `--scaling` also runs the engine at 5× the rows to show that memory does not grow with input size.
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(availableParallelism()) },
     big: { type: 'boolean', default: false },
     phases: { type: 'boolean', default: false },
+    stream: { type: 'boolean', default: false },
   },
 });
 const threads = Number(values.threads);
@@ -120,13 +123,13 @@ const engineN: RunResult[] = [];
 const tunedN: RunResult[] = [];
 const parallel = threads > 1;
 const t = ['--threads', String(threads)];
-const phases = values.phases ? ['--phases'] : [];
+const engineFlags = [...(values.phases ? ['--phases'] : []), ...(values.stream ? ['--stream'] : [])];
 for (let i = 0; i < runs; i++) {
-  engine.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake')), ...phases));
+  engine.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake')), ...engineFlags));
   tuned.push(run('run-reference.ts', file, await fresh(join(root, 'reference-out')), '--tuned'));
   reference.push(run('run-reference.ts', file, await fresh(join(root, 'reference-out'))));
   if (parallel) {
-    engineN.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake-n')), ...t, ...phases));
+    engineN.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake-n')), ...t, ...engineFlags));
     tunedN.push(run('run-reference.ts', file, await fresh(join(root, 'reference-out-n')), '--tuned', ...t));
   }
   const s = (r: RunResult | undefined) => `${r?.seconds.toFixed(2)} s`;
@@ -197,6 +200,11 @@ const same = (d: typeof diff): string =>
 console.log(`same valid rows: ${same(diff)}${parallel ? `; at ${threads} threads: ${same(diffN)}` : ''}`);
 console.log(
   'the engine also writes lineage columns, quarantine with reasons and record numbers, and a manifest; the reference does not.',
+);
+console.log(
+  values.stream
+    ? 'the engine read the file as a stream (as the ingest function reads an S3 body: spooled to scratch as it arrives).'
+    : 'the engine was handed the file as `lake ingest` hands it a bronze file (linked into its scratch); --stream: as a stream.',
 );
 console.log(
   'tuned reference: the same COPY with DuckDB filter pushdown off (WHERE is_valid otherwise evaluates the typing twice).',

@@ -1,4 +1,5 @@
 /** One engine run in a fresh process: bronze file on local disk → silver + quarantine + manifest in a local lake. */
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { LocalCatalog } from '../adapters/local/local-catalog.ts';
@@ -8,10 +9,15 @@ import { directoryBytes, type RunResult } from './run-result.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { threads: { type: 'string', default: '1' }, phases: { type: 'boolean', default: false } },
+  options: {
+    threads: { type: 'string', default: '1' },
+    phases: { type: 'boolean', default: false },
+    stream: { type: 'boolean', default: false },
+  },
 });
 const [input, lakeDir] = positionals;
-if (!input || !lakeDir) throw new Error('usage: run-engine.ts <input.csv> <lake dir> [--threads N] [--phases]');
+if (!input || !lakeDir)
+  throw new Error('usage: run-engine.ts <input.csv> <lake dir> [--threads N] [--phases] [--stream]');
 const threads = Number(values.threads);
 // --phases: the ingest's timeline on stderr (stdout carries the result).
 const phases: Array<{ phase: string; startMs: number; endMs: number }> = [];
@@ -25,7 +31,8 @@ const manifest = await ingestObject(
     lastModified: new Date('2024-06-01T00:00:00Z'),
     size: (await stat(input)).size, // as the CLI and the ingest function declare it
   },
-  { localFile: input }, // as `lake ingest` hands over a bronze file (linked, not streamed)
+  // As `lake ingest` hands over a bronze file (linked, not streamed); --stream: as the ingest function's S3 body.
+  values.stream ? createReadStream(input, { highWaterMark: 1 << 20 }) : { localFile: input },
   {
     contracts: loadContracts(),
     store,
