@@ -9,7 +9,7 @@
  * both produced the same valid rows.
  * The engine is handed the file as `lake ingest` hands it a bronze file (linked into its scratch); `--stream` hands it a
  * read stream instead, as the ingest function gets an S3 body (the text spooled to scratch as it arrives).
- * `--phases` prints each engine run's timeline (spool, scan, each chunk's copy, routed pass, rejects and
+ * `--phases` prints each engine run's timeline (the input placed or spooled, scan, each chunk's copy, routed pass, rejects and
  * quarantine, the merge, publish, cleanup) to stderr: where the time goes, without patching timers in.
  * `--scaling` also runs the engine at 5× the rows to show that memory does not grow with input size.
  * `--broken` also runs it on files with 10% and 50% malformed rows and 50% invalid ones: memory stays bounded.
@@ -123,7 +123,9 @@ const engineN: RunResult[] = [];
 const tunedN: RunResult[] = [];
 const parallel = threads > 1;
 const t = ['--threads', String(threads)];
-const engineFlags = [...(values.phases ? ['--phases'] : []), ...(values.stream ? ['--stream'] : [])];
+// How the engine is handed the file, for every engine run (the scaling, broken and big ones too).
+const body = values.stream ? ['--stream'] : [];
+const engineFlags = [...(values.phases ? ['--phases'] : []), ...body];
 for (let i = 0; i < runs; i++) {
   engine.push(run('run-engine.ts', file, await fresh(join(root, 'engine-lake')), ...engineFlags));
   tuned.push(run('run-reference.ts', file, await fresh(join(root, 'reference-out')), '--tuned'));
@@ -212,7 +214,7 @@ console.log(
 
 if (values.scaling) {
   const big = await input(rows * 5);
-  const scaled = run('run-engine.ts', big, await fresh(join(root, 'engine-lake-scaled')));
+  const scaled = run('run-engine.ts', big, await fresh(join(root, 'engine-lake-scaled')), ...body);
   console.log(
     `scaling: ${(rows * 5).toLocaleString()} rows → ${(mb(scaled.bytesIn) / scaled.seconds).toFixed(1)} MB/s, peak RSS ${scaled.peakRssMb.toFixed(0)} MB (vs ${Math.max(...engine.map((r) => r.peakRssMb)).toFixed(0)} MB at ${rows.toLocaleString()} rows)`,
   );
@@ -222,7 +224,7 @@ if (values.broken) {
   for (const brokenInput of BROKEN_INPUTS) {
     const file = join(root, `broken-${brokenInput.breakage}-${Math.round(brokenInput.ratio * 100)}-${rows}.csv`);
     if (!existsSync(file)) await writeBrokenCsv(file, rows, brokenInput);
-    const result = run('run-engine.ts', file, await fresh(join(root, 'engine-lake-broken')));
+    const result = run('run-engine.ts', file, await fresh(join(root, 'engine-lake-broken')), ...body);
     console.log(
       `broken: ${rows.toLocaleString()} rows, ${brokenInput.label} → ${result.seconds.toFixed(1)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB, ${result.rowsQuarantined.toLocaleString()} quarantined`,
     );
@@ -233,7 +235,7 @@ if (values.big) {
   const bigRows = 90_000_000;
   const big = await input(bigRows);
   const expected = await generated(big);
-  const result = run('run-engine.ts', big, await fresh(join(root, 'engine-lake-big')), ...t);
+  const result = run('run-engine.ts', big, await fresh(join(root, 'engine-lake-big')), ...t, ...body);
   const counts = { rows: result.rowsIn ?? -1, validRows: result.rowsValid, badRows: result.rowsQuarantined };
   const same =
     counts.rows === expected.rows && counts.validRows === expected.validRows && counts.badRows === expected.badRows;

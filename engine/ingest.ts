@@ -97,7 +97,8 @@ export interface IngestOptions {
    */
   leaseTakeover?: LeaseTakeover;
   /**
-   * Told of each phase of the ingest as it ends (spool, transform and its parts, publish, cleanup); a transform that
+   * Told of each phase of the ingest as it ends (spool — `input placed` for a local file —, transform and its parts,
+   * publish, cleanup); a transform that
    * followed the spool is `transform while spooling`, and is followed by a `transform` when it was discarded.
    * @default none
    */
@@ -237,7 +238,7 @@ export async function ingestObject(source: SourceRef, body: IngestBody, options:
     early?.catch(() => {}); // awaited below, or settled unused
     let raw: RawInput;
     try {
-      raw = await phase(isLocalFile(body) ? 'input linked' : 'spool', () => spooling);
+      raw = await phase(isLocalFile(body) ? 'input placed' : 'spool', () => spooling);
     } catch (e) {
       await settleEarly(early, growing, e);
       throw e;

@@ -1,5 +1,5 @@
 import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, lstat, open, stat } from 'node:fs/promises';
+import { copyFile, lstat, open, stat, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { linkOrCopy } from './local-files.ts';
@@ -84,6 +84,11 @@ export async function spoolRaw(
 export async function placeLocalFile(localFile: string, path: string): Promise<RawInput> {
   if ((await lstat(localFile)).isSymbolicLink()) await copyFile(localFile, path, constants.COPYFILE_EXCL);
   else await linkOrCopy(localFile, path);
+  // Made a symbolic link meanwhile (after the check above), the name linked is the link's: copied instead.
+  if ((await lstat(path)).isSymbolicLink()) {
+    await unlink(path);
+    await copyFile(localFile, path, constants.COPYFILE_EXCL);
+  }
   return { rawPath: path, bytesIn: (await stat(path)).size };
 }
 

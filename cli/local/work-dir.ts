@@ -1,6 +1,6 @@
 /**
  * Scratch space of the local lake: `<lake>/.work/<pid>-<host tag>-<random>/`, one directory per ingest (the
- * engine spools and spills there) or gold refresh (DuckDB spills there), named after the process that owns
+ * engine places its input, its chunks and DuckDB's spill there) or gold refresh (DuckDB spills there), named after the process that owns
  * it and holding `owner.json` (what it is doing). A crashed run leaves its directory behind — hundreds of MB
  * for a large file — and so may a crashed copy leave `<key>.<token>.tmp` beside a lake object; the next
  * command that writes to the lake removes what belongs to processes that are gone (`sweepAbandoned`), never

@@ -3,7 +3,7 @@
  * linked into the engine's scratch instead of streamed through it: the outcome is exactly what its bytes streamed
  * give, and the file itself is never written to — whatever becomes of it, a quarantined original included.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { mkdtemp, readFile, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -34,47 +34,60 @@ const CASES: Array<[name: string, key: string, content: string | Buffer, engine:
   ['a text with NUL bytes (rejected whole, kept in quarantine)', 'transactions/nul.csv', `${HEADER}\n\0T1,A\n`, {}],
 ];
 
+/** The input in the scratch of the ingest under way in `lake`, as it is when its phase `input placed` ends (lstat). */
+function scratchInput(phase: string, lake: TestLake): Stats | undefined {
+  if (phase !== 'input placed') return undefined;
+  const scratch = readdirSync(lake.root).find((d) => d.startsWith('lake-ingest-')) as string;
+  return lstatSync(join(lake.root, scratch, 'input.raw'));
+}
+
 describe('a local file as the body', () => {
   it.each(CASES)('%s: the same outcome as its bytes streamed, the file unchanged', async (_, key, content, engine) => {
     const streamed = await createTestLake(undefined, engine);
     const expected = await outcome(streamed, await streamed.ingest(key, content));
 
     // The input in the ingest's scratch, once it is placed there: a second name of the bronze file, not a copy.
-    let placed: number | undefined;
+    let placed: Stats | undefined;
     const lake = await createTestLake(undefined, {
       ...engine,
-      onPhase: (phase) => {
-        if (phase !== 'input linked') return;
-        const scratch = readdirSync(lake.root).find((d) => d.startsWith('lake-ingest-')) as string;
-        placed = statSync(join(lake.root, scratch, 'input.raw')).ino;
-      },
+      onPhase: (phase) => (placed ??= scratchInput(phase, lake)),
     });
     const bronze = lake.store.path('bronze', key);
     const m = await lake.ingest(key, content, {}, { localFile: bronze });
     expect(await outcome(lake, m)).toEqual(expected);
     expect(m.rows_in).toBe(m.rows_valid + m.rows_quarantined);
-    expect(placed).toBe((await stat(bronze)).ino);
+    expect(placed?.ino).toBe((await stat(bronze)).ino);
     expect(await readFile(bronze)).toEqual(Buffer.from(content));
     // Its scratch link is gone with the scratch; a whole-file rejection keeps the original as a second name.
     expect((await stat(bronze)).nlink).toBe(m.status === 'rejected' ? 2 : 1);
   });
 
   it.each([
-    ['a text', 'transactions/linked.csv', LARGE],
-    ['a text rejected whole', 'transactions/linked-nul.csv', `${HEADER}\n\0T1,A\n`],
+    ['a text', 'relative', 'transactions/linked.csv', LARGE],
+    ['a text rejected whole', 'relative', 'transactions/linked-nul.csv', `${HEADER}\n\0T1,A\n`],
+    ['a text', 'absolute', 'transactions/linked.csv', LARGE],
+    ['a text rejected whole', 'absolute', 'transactions/linked-nul.csv', `${HEADER}\n\0T1,A\n`],
   ])(
-    '%s given as a relative symbolic link: read from the file it names, and copied, not linked',
-    async (_, key, content) => {
+    '%s given as %s symbolic link: read from the file it names, and copied, not linked',
+    async (_, how, key, content) => {
       const streamed = await createTestLake(undefined, CHUNKED);
       const expected = await outcome(streamed, await streamed.ingest(key, content));
 
-      const lake = await createTestLake(undefined, CHUNKED);
+      let placed: Stats | undefined;
+      const lake = await createTestLake(undefined, {
+        ...CHUNKED,
+        onPhase: (phase) => (placed ??= scratchInput(phase, lake)),
+      });
       const elsewhere = await mkdtemp(join(tmpdir(), 'symlinked-'));
       const bronze = lake.store.path('bronze', key);
-      // Relative to where it is, not to the engine's scratch: link(2) would give the symbolic link itself a new name.
-      await symlink(relative(elsewhere, bronze), join(elsewhere, 'input.csv'));
+      // link(2) would give the symbolic link itself a new name: a relative one would then point elsewhere.
+      await symlink(how === 'relative' ? relative(elsewhere, bronze) : bronze, join(elsewhere, 'input.csv'));
       const m = await lake.ingest(key, content, {}, { localFile: join(elsewhere, 'input.csv') });
       expect(await outcome(lake, m)).toEqual(expected);
+      expect({ file: placed?.isFile(), inode: placed?.ino === (await stat(bronze)).ino }).toEqual({
+        file: true,
+        inode: false,
+      });
       expect((await stat(bronze)).nlink).toBe(1); // a rejected file's quarantined original is a copy
     },
   );
