@@ -455,11 +455,14 @@ function transformPlannedChunks(
       if (!released) (release ?? (await session))();
     }
   });
-  return chunks
-    .catch((e: unknown) => {
-      throw failure ? failure.error : e;
-    })
-    .finally(() => Promise.all(made.map((instance) => instance.then(closeOnce, () => {})))); // none outlives the call
+  return (
+    chunks
+      .catch((e: unknown) => {
+        throw failure ? failure.error : e;
+      })
+      // None outlives the call; one that fails to close does not fail the transform (its work is done).
+      .finally(() => Promise.all(made.map((instance) => instance.then(closeOnce).catch(() => {}))))
+  );
 }
 
 const closed = new WeakSet<DuckDBInstance>();
