@@ -78,13 +78,12 @@ export async function spoolRaw(
  * The input when it is a file on local disk already (the local lake's bronze object): given a second name at `path`
  * (a copy where no link can be made) instead of streamed through the process. The engine never writes to it, so
  * the link cannot change the object; it also keeps the bytes readable should the object be removed meanwhile. A
- * symbolic link is copied from the file it points to: link(2) would name the symbolic link itself (relative, it
- * would then point elsewhere), and its file is not the lake's to keep a second name of.
+ * symbolic link is copied from the file it points to: link(2) names the symbolic link itself (relative, it would
+ * then point elsewhere), and its file is not the lake's to keep a second name of.
  */
 export async function placeLocalFile(localFile: string, path: string): Promise<RawInput> {
-  if ((await lstat(localFile)).isSymbolicLink()) await copyFile(localFile, path, constants.COPYFILE_EXCL);
-  else await linkOrCopy(localFile, path);
-  // Made a symbolic link meanwhile (after the check above), the name linked is the link's: copied instead.
+  await linkOrCopy(localFile, path);
+  // What was linked is checked, not the name before: a name made a symbolic link meanwhile is caught too.
   if ((await lstat(path)).isSymbolicLink()) {
     await unlink(path);
     await copyFile(localFile, path, constants.COPYFILE_EXCL);

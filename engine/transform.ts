@@ -380,8 +380,9 @@ function transformPlannedChunks(
   };
   // Instances whose chunk's DuckDB work is done, their buffers shed: taken by the next chunk to get a session.
   const idle: DuckDBInstance[] = [];
-  // The first chunk's instance is made at once: its pass starts as soon as the scan has planned it (~25 ms sooner).
-  let firstInstance: Promise<DuckDBInstance> | undefined = makeInstance();
+  // The first chunk's instance (`made[0]`) is made at once: its pass starts as soon as the scan has planned it
+  // (~25 ms sooner).
+  makeInstance();
   // One copy at a time, in chunk order: copies running side by side only slow the one a session waits for.
   const copies = new OrderedSlots(1);
   let malformedSeen = false;
@@ -412,8 +413,7 @@ function transformPlannedChunks(
       // A chunk of the first round (one per session) has its instance made while it waits for its turn; a later one
       // takes the instance of the chunk whose session it gets. A new instance per chunk cost more than making it
       // (15–50 ms, made ahead): its memory faulted in anew, and closing it held the JavaScript thread 10–20 ms.
-      const ahead = i === 0 ? firstInstance : i < options.parallelism && !unwanted() ? makeInstance() : undefined;
-      if (i === 0) firstInstance = undefined;
+      const ahead = i === 0 ? made[0] : i < options.parallelism && !unwanted() ? makeInstance() : undefined;
       release = await session;
       if (unwanted()) throw new ChunkNotStarted(i);
       const instance = await (ahead ?? idle.pop() ?? makeInstance());
