@@ -41,22 +41,30 @@ function scratchInput(phase: string, lake: TestLake): Stats | undefined {
   return lstatSync(join(lake.root, scratch, 'input.raw'));
 }
 
+/**
+ * What `content` streamed under `key` gives (`expected`), and a new lake for the same ingest handed a local file:
+ * `placed()` is its input as the engine placed it in its scratch.
+ */
+async function streamedAndLocal(key: string, content: string | Buffer, engine: object) {
+  const streamed = await createTestLake(undefined, engine);
+  const expected = await outcome(streamed, await streamed.ingest(key, content));
+  let placed: Stats | undefined;
+  const lake = await createTestLake(undefined, {
+    ...engine,
+    onPhase: (phase) => (placed ??= scratchInput(phase, lake)),
+  });
+  return { expected, lake, placed: () => placed };
+}
+
 describe('a local file as the body', () => {
   it.each(CASES)('%s: the same outcome as its bytes streamed, the file unchanged', async (_, key, content, engine) => {
-    const streamed = await createTestLake(undefined, engine);
-    const expected = await outcome(streamed, await streamed.ingest(key, content));
-
-    // The input in the ingest's scratch, once it is placed there: a second name of the bronze file, not a copy.
-    let placed: Stats | undefined;
-    const lake = await createTestLake(undefined, {
-      ...engine,
-      onPhase: (phase) => (placed ??= scratchInput(phase, lake)),
-    });
+    const { expected, lake, placed } = await streamedAndLocal(key, content, engine);
     const bronze = lake.store.path('bronze', key);
     const m = await lake.ingest(key, content, {}, { localFile: bronze });
     expect(await outcome(lake, m)).toEqual(expected);
     expect(m.rows_in).toBe(m.rows_valid + m.rows_quarantined);
-    expect(placed?.ino).toBe((await stat(bronze)).ino);
+    // The input in the ingest's scratch, once it is placed there: a second name of the bronze file, not a copy.
+    expect(placed()?.ino).toBe((await stat(bronze)).ino);
     expect(await readFile(bronze)).toEqual(Buffer.from(content));
     // Its scratch link is gone with the scratch; a whole-file rejection keeps the original as a second name.
     expect((await stat(bronze)).nlink).toBe(m.status === 'rejected' ? 2 : 1);
@@ -70,21 +78,14 @@ describe('a local file as the body', () => {
   ])(
     '%s given as %s symbolic link: read from the file it names, and copied, not linked',
     async (_, how, key, content) => {
-      const streamed = await createTestLake(undefined, CHUNKED);
-      const expected = await outcome(streamed, await streamed.ingest(key, content));
-
-      let placed: Stats | undefined;
-      const lake = await createTestLake(undefined, {
-        ...CHUNKED,
-        onPhase: (phase) => (placed ??= scratchInput(phase, lake)),
-      });
+      const { expected, lake, placed } = await streamedAndLocal(key, content, CHUNKED);
       const elsewhere = await mkdtemp(join(tmpdir(), 'symlinked-'));
       const bronze = lake.store.path('bronze', key);
       // link(2) would give the symbolic link itself a new name: a relative one would then point elsewhere.
       await symlink(how === 'relative' ? relative(elsewhere, bronze) : bronze, join(elsewhere, 'input.csv'));
       const m = await lake.ingest(key, content, {}, { localFile: join(elsewhere, 'input.csv') });
       expect(await outcome(lake, m)).toEqual(expected);
-      expect({ file: placed?.isFile(), inode: placed?.ino === (await stat(bronze)).ino }).toEqual({
+      expect({ file: placed()?.isFile(), inode: placed()?.ino === (await stat(bronze)).ino }).toEqual({
         file: true,
         inode: false,
       });
