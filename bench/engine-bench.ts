@@ -5,7 +5,7 @@
  * process and alternating: the engine end to end (bytes in → silver Parquet + quarantine + manifest on
  * local disk) and the native reference (DuckDB, one COPY with the same typing and validation), both on one
  * thread and on T threads (default: every core; the engine transforms T record-aligned chunks at once, the
- * reference runs DuckDB with T threads). Prints MB/s, the ratios, peak RSS and output bytes, and checks
+ * reference runs DuckDB with T threads). Prints MB/s, CPU seconds, the ratios, peak RSS and output bytes, and checks
  * both produced the same valid rows.
  * The engine is handed the file as `lake ingest` hands it a bronze file (linked into its scratch); `--stream` hands it a
  * read stream instead, as the ingest function gets an S3 body (the text spooled to scratch as it arrives).
@@ -151,6 +151,7 @@ const diffN = parallel
   : diff;
 
 const MBs = (results: RunResult[]): number => mb(last.engine.bytesIn) / median(results.map((r) => r.seconds));
+const cpu = (results: RunResult[]): number => median(results.map((r) => r.cpuSeconds));
 const peak = (results: RunResult[]): string => Math.max(...results.map((r) => r.peakRssMb)).toFixed(0);
 const table = [
   ['', 'engine', 'DuckDB reference', 'ratio', 'target'],
@@ -176,6 +177,25 @@ const table = [
           MBs(tunedN).toFixed(1),
           (MBs(engineN) / MBs(tunedN)).toFixed(2),
           '≥ 0.80 (issue 11)',
+        ],
+      ]
+    : []),
+  // CPU time is steadier than wall time on a shared machine: the ratio is the reference's CPU over the engine's.
+  [
+    'CPU s, 1 thread vs tuned',
+    cpu(engine).toFixed(2),
+    cpu(tuned).toFixed(2),
+    (cpu(tuned) / cpu(engine)).toFixed(2),
+    '',
+  ],
+  ...(parallel
+    ? [
+        [
+          `CPU s, ${threads} threads vs tuned`,
+          cpu(engineN).toFixed(2),
+          cpu(tunedN).toFixed(2),
+          (cpu(tunedN) / cpu(engineN)).toFixed(2),
+          '',
         ],
       ]
     : []),

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { LocalCatalog } from '../adapters/local/local-catalog.ts';
 import { LocalObjectStore } from '../adapters/local/local-store.ts';
 import { ingestObject, loadContracts } from '../engine/index.ts';
-import { directoryBytes, type RunResult } from './run-result.ts';
+import { cpuSecondsSince, directoryBytes, type RunResult } from './run-result.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -23,6 +23,7 @@ const threads = Number(values.threads);
 const phases: Array<{ phase: string; startMs: number; endMs: number }> = [];
 const store = new LocalObjectStore(lakeDir);
 const start = performance.now();
+const cpuStart = process.cpuUsage();
 const manifest = await ingestObject(
   {
     bucket: 'bench',
@@ -43,6 +44,7 @@ const manifest = await ingestObject(
   },
 );
 const seconds = (performance.now() - start) / 1000;
+const cpuSeconds = cpuSecondsSince(cpuStart);
 if (values.phases) {
   const at = (ms: number): string => `${Math.round(ms - start)}`.padStart(6);
   process.stderr.write(`engine phases, ${threads} thread(s), ms from the ingest's start:\n`);
@@ -56,6 +58,7 @@ if (values.phases) {
 }
 const result: RunResult = {
   seconds,
+  cpuSeconds,
   bytesIn: (await stat(input)).size,
   peakRssMb: process.resourceUsage().maxRSS / 1024,
   silverBytes: await directoryBytes(`${lakeDir}/silver/transactions`),

@@ -19,7 +19,7 @@ import {
   typedColumn,
   validatedRelation,
 } from '../engine/index.ts';
-import { directoryBytes, type RunResult } from './run-result.ts';
+import { cpuSecondsSince, directoryBytes, type RunResult } from './run-result.ts';
 
 const [input, outDir, ...flags] = process.argv.slice(2);
 if (!input || !outDir) throw new Error('usage: run-reference.ts <input.csv> <out dir> [--tuned] [--threads N]');
@@ -29,6 +29,7 @@ const threads = threadsAt >= 0 ? Number(flags[threadsAt + 1]) : 1;
 const contract = loadContracts().get('transactions');
 if (!contract) throw new Error('no transactions contract');
 const start = performance.now();
+const cpuStart = process.cpuUsage();
 // Unconstrained memory: the reference is not held to the engine's Lambda budget.
 const duck = await openDuckDb({
   databasePath: ':memory:',
@@ -53,9 +54,11 @@ const [copied] = await queryRows(
    TO ${sqlString(outDir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (year, month))`,
 );
 const seconds = (performance.now() - start) / 1000;
+const cpuSeconds = cpuSecondsSince(cpuStart);
 duck.close();
 const result: RunResult = {
   seconds,
+  cpuSeconds,
   bytesIn: (await stat(input)).size,
   peakRssMb: process.resourceUsage().maxRSS / 1024,
   silverBytes: await directoryBytes(outDir),

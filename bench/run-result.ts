@@ -3,6 +3,8 @@ import { join } from 'node:path';
 
 export interface RunResult {
   seconds: number;
+  /** CPU seconds (user + system, every thread of the process) over the same span as `seconds`. */
+  cpuSeconds: number;
   bytesIn: number;
   peakRssMb: number;
   silverBytes: number;
@@ -21,4 +23,10 @@ export async function directoryBytes(dir: string): Promise<number> {
     total += entry.isDirectory() ? await directoryBytes(full) : (await stat(full)).size;
   }
   return total;
+}
+
+/** CPU seconds (user + system, all threads) since `from` (a `process.cpuUsage()` taken at the start). */
+export function cpuSecondsSince(from: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1e6;
 }
