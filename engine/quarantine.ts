@@ -9,7 +9,7 @@ import { queryRows } from './duckdb.ts';
 import type { HeaderMatch } from './header.ts';
 import type { Malformed, InputScan, NumberedOversizeRecord } from './reader.ts';
 import { RowReason } from './reasons.ts';
-import { ident, REJECTED_PAYLOAD_SHAPE, rejectionSql, sqlString } from './sql.ts';
+import { ident, payloadJson, payloadOrdinal, REJECTED_PAYLOAD_SHAPE, rejectionSql, sqlString } from './sql.ts';
 import { quarantineStampSelect, timestampLiteral, type RunStamp } from './stamp.ts';
 
 /**
@@ -29,8 +29,8 @@ export const QUARANTINE_ROW_GROUP_SIZE = 2_048;
 
 /**
  * Views for the quarantine session: `rejected` (each rejected row's ordinal, reasons, details and raw
- * record, computed from its payload) and `malformed` (record numbers not counting blank lines, which the
- * reader counts as lines).
+ * record, computed from its payload), `rejected_ordinals` (their ordinals alone, read without parsing the
+ * payloads' JSON) and `malformed` (record numbers not counting blank lines, which the reader counts as lines).
  */
 export async function attachRejected(
   db: DuckDBConnection,
@@ -39,13 +39,21 @@ export async function attachRejected(
   malformed: Malformed,
   scan: InputScan,
 ): Promise<void> {
-  const payloads = `SELECT p.ordinal, p.raw_record, p.malformed, p.fields
-    FROM (SELECT json_transform(${ident(rejected.payloadColumn)}, '${REJECTED_PAYLOAD_SHAPE}') AS p FROM read_parquet([${rejected.files.map(sqlString).join(', ')}]))`;
-  await db.run(
-    rejected.files.length === 0
-      ? `CREATE TEMP VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`
-      : `CREATE TEMP VIEW rejected AS SELECT ordinal, reasons, details, raw_record FROM (${rejectionSql(contract, payloads)})`,
-  );
+  const payload = ident(rejected.payloadColumn);
+  const scratch = `read_parquet([${rejected.files.map(sqlString).join(', ')}])`;
+  const payloads = `SELECT ordinal, p.raw_record, p.malformed, p.fields
+    FROM (SELECT ${payloadOrdinal(payload)} AS ordinal, json_transform(${payloadJson(payload)}, '${REJECTED_PAYLOAD_SHAPE}') AS p FROM ${scratch})`;
+  if (rejected.files.length === 0) {
+    await db.run(
+      `CREATE TEMP VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`,
+    );
+    await db.run(`CREATE TEMP VIEW rejected_ordinals AS SELECT ordinal FROM rejected`);
+  } else {
+    await db.run(
+      `CREATE TEMP VIEW rejected AS SELECT ordinal, reasons, details, raw_record FROM (${rejectionSql(contract, payloads)})`,
+    );
+    await db.run(`CREATE TEMP VIEW rejected_ordinals AS SELECT ${payloadOrdinal(payload)} AS ordinal FROM ${scratch}`);
+  }
   if (malformed.files.length === 0) {
     await db.run(`CREATE TEMP VIEW malformed AS
       SELECT CAST(NULL AS BIGINT) AS record_number, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`);
@@ -188,7 +196,7 @@ export async function writeQuarantine(
          FROM (${invalid}) i
          JOIN (
            SELECT o.ordinal, o.ordinal + coalesce(g.k, 0) AS record_number
-           FROM (SELECT ordinal FROM rejected) o
+           FROM rejected_ordinals o
            ASOF LEFT JOIN (
              SELECT good_before, max(k) AS k FROM (
                SELECT record_number - row_number() OVER (ORDER BY record_number) AS good_before, row_number() OVER (ORDER BY record_number) AS k

@@ -49,8 +49,16 @@ const ROUTES = { rejected: '#rejected', skipped: '#skipped' } as const;
 const ROUTE_COLUMN = '__route';
 /** Silver footers rewritten at once. */
 const REWRITES_AT_ONCE = 8;
-/** The scratch column a rejected row's payload travels in (NULL for valid rows; dropped from silver files). */
-const PAYLOAD_COLUMN = '__payload';
+/**
+ * The column a rejected row's payload travels in: the first string column silver keeps — rejected rows go to
+ * scratch files of their own, so silver files hold only valid values in it and need no column of the engine's
+ * (a scratch column, NULL in every silver row, cost ~2% of the pass's DuckDB instructions). A dataset without
+ * one gets the scratch column `__payload`, dropped from its silver files' footers.
+ */
+function payloadCarrier(contract: DatasetContract): { column: string; scratch: boolean } {
+  const string = contract.columns.find((c) => c.pii !== 'drop' && c.type.kind === 'string');
+  return string ? { column: string.name, scratch: false } : { column: '__payload', scratch: true };
+}
 
 function routeAndPartitions(contract: DatasetContract): { select: string[]; names: string[] } {
   const skippedOr = (valid: string): string =>
@@ -82,11 +90,14 @@ export interface RoutedOutput {
   header: HeaderMatch;
   /** Rows the reader yielded (skipped lines included). */
   readerRows: number;
-  /** Silver files by partition as the COPY wrote them: their footers still hold `payloadColumn`, not the lineage. */
+  /** Silver files by partition as the COPY wrote them: their footers hold no lineage yet (and any `scratchColumns`). */
   silver: UnfinishedPartition[];
   /** Scratch Parquet of rejected rows; their `payloadColumn` holds the payload. */
   rejectedFiles: string[];
+  /** The column rejected rows carry their payload in (`payloadCarrier`). */
   payloadColumn: string;
+  /** Columns the COPY wrote that silver files must not have (dropped from their footers). */
+  scratchColumns: string[];
   /** Rows routed as rejected, and as skipped lines. */
   rejectedRows: number;
   skippedRows: number;
@@ -103,8 +114,8 @@ export interface UnfinishedPartition {
  * The single pass: reads the text, types and validates every record, numbers it, and writes each row to
  * a partition of its route — valid rows to their silver partition, rejected rows to a scratch one.
  *
- * One COPY writes one set of columns: the silver columns and a scratch `__payload`, where a rejected row
- * carries what its quarantine row is built from (original values, field texts, record ordinal) as JSON; its
+ * One COPY writes one set of columns: the silver columns, one of which (`payloadCarrier`) a rejected row fills
+ * with what its quarantine row is built from (original values, field texts, record ordinal) as JSON; its
  * scratch file is read once to build the quarantine and never published. The silver files are finished by
  * `finishSilver`, which needs no DuckDB session (so the session can go to the next text meanwhile).
  */
@@ -121,13 +132,18 @@ export async function writeRouted(
   const { header, source } = await prepareSource(db, contract, path, samplePath).catch((e: unknown) => {
     throw asFileRejection(e, contract);
   });
-  const columns = contract.columns.filter((c) => c.pii !== 'drop').map((c) => ident(c.name));
-  // Rejected rows carry what their quarantine row is built from; silver files lose this column below.
-  const payload = `CASE WHEN NOT __is_valid THEN ${rejectedPayloadSql} END AS ${ident(PAYLOAD_COLUMN)}`;
+  const carrier = payloadCarrier(contract);
+  // Rejected rows carry what their quarantine row is built from (valid and skipped rows: the column's value).
+  const carrying = (value: string): string =>
+    `CASE WHEN NOT __is_valid THEN ${rejectedPayloadSql} ELSE ${value} END AS ${ident(carrier.column)}`;
+  const columns = contract.columns
+    .filter((c) => c.pii !== 'drop')
+    .map((c) => (c.name === carrier.column ? carrying(ident(c.name)) : ident(c.name)));
+  if (carrier.scratch) columns.push(carrying('NULL'));
   const routing = routeAndPartitions(contract);
   // Rows are numbered as read (one thread, input order): a rejected row's ordinal among the reader's rows.
   await db.run(`CREATE TEMP SEQUENCE ordinal START 1`);
-  const select = `SELECT ${[...columns, payload, ...routing.select].join(', ')}
+  const select = `SELECT ${[...columns, ...routing.select].join(', ')}
     FROM (SELECT *, nextval('ordinal') AS __ordinal FROM (${typedRowsSql(contract, header.bindings, source, piiSalt)}))`;
   const options = [
     `FORMAT parquet`,
@@ -175,15 +191,16 @@ export async function writeRouted(
     readerRows: written.reduce((sum, w) => sum + w.rows, 0),
     silver,
     rejectedFiles,
-    payloadColumn: PAYLOAD_COLUMN,
+    payloadColumn: carrier.column,
+    scratchColumns: carrier.scratch ? [carrier.column] : [],
     rejectedRows,
     skippedRows,
   };
 }
 
 /**
- * The routed pass's silver files given their lineage: each footer rewritten with the payload column (all NULL in
- * them) out and the run's constants in (DuckDB's Parquet writer pays for constant columns per row, ~25% of the
+ * The routed pass's silver files given their lineage: each footer rewritten with the run's constants in (and a
+ * scratch payload column, all NULL in them, out) (DuckDB's Parquet writer pays for constant columns per row, ~25% of the
  * pass measured; here they are one dictionary-encoded chunk per row group, `engine/parquet/`, read back as DuckDB
  * would write them). A few files at a time: a text may touch thousands of partitions (open files, footers in
  * memory). The rewrite reads each footer, so it also gives the file's rows and size; every row the reader yielded
@@ -193,7 +210,7 @@ export async function finishSilver(routed: RoutedOutput, stamp: RunStamp): Promi
   const lineage = lineageColumns(stamp);
   const silverFiles = routed.silver.flatMap((p) => p.localPaths);
   const results = await inPool(silverFiles, REWRITES_AT_ONCE, (file) =>
-    rewriteParquetColumns(file, { drop: [routed.payloadColumn], append: lineage }),
+    rewriteParquetColumns(file, { drop: routed.scratchColumns, append: lineage }),
   );
   let next = 0;
   const partitions = routed.silver.map(({ values, prefix, localPaths }) => {

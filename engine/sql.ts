@@ -212,11 +212,22 @@ export function typedRowsSql(
 FROM ${validatedRelation(contract, bindings, source)}`;
 }
 
-/** What a rejected row carries through the routed pass (as JSON in a scratch column): `__rejected` and its ordinal. */
-export const rejectedPayloadSql = `CAST(to_json(struct_insert(__rejected, ordinal := __ordinal)) AS VARCHAR)`;
+/**
+ * What a rejected row carries through the routed pass (as text in a column of its own files): its ordinal, a
+ * space, then `__rejected` as JSON. The ordinal comes first so the quarantine can number the rows without
+ * parsing their JSON (`payloadOrdinal`); the JSON is read once (`payloadJson`).
+ */
+export const rejectedPayloadSql = `CAST(__ordinal AS VARCHAR) || ' ' || CAST(to_json(__rejected) AS VARCHAR)`;
 
-/** The JSON shape of a rejected row's payload (`rejectedPayloadSql`), for `json_transform`. */
-export const REJECTED_PAYLOAD_SHAPE = `{"ordinal": "BIGINT", "raw_record": "VARCHAR", "malformed": "VARCHAR", "fields": ["VARCHAR"]}`;
+/** A rejected row's ordinal from its payload (`rejectedPayloadSql`) in `column`. */
+export const payloadOrdinal = (column: string): string =>
+  `CAST(substr(${column}, 1, strpos(${column}, ' ') - 1) AS BIGINT)`;
+
+/** A rejected row's JSON from its payload (`rejectedPayloadSql`) in `column`, for `REJECTED_PAYLOAD_SHAPE`. */
+export const payloadJson = (column: string): string => `substr(${column}, strpos(${column}, ' ') + 1)`;
+
+/** The JSON shape of a rejected row's payload (`payloadJson`), for `json_transform`. */
+export const REJECTED_PAYLOAD_SHAPE = `{"raw_record": "VARCHAR", "malformed": "VARCHAR", "fields": ["VARCHAR"]}`;
 
 /**
  * A rejected row's quarantine values from its payload (a relation of `ordinal`, `raw_record`, `malformed`,

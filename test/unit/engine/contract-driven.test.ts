@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { ContractRegistry, parseContract } from '../../../engine/contract/index.ts';
+import { parquetTypes } from '../../support/duckdb-reader.ts';
 import { createTestLake } from '../../support/local-lake.ts';
 
 const sensors = parseContract(
@@ -167,6 +168,63 @@ describe('contract features that need care', () => {
       [3, ['INVALID_REJECTED']],
       [4, ['MALFORMED_ROW']],
     ]);
+  });
+
+  // A rejected row's payload rides in the first string column silver keeps (its files are scratch), or, for a
+  // dataset without one, in a scratch column dropped from the silver footers: either way silver files hold exactly
+  // the contract's columns and the lineage, and the quarantine is the same.
+  it.each([
+    ['in its first string column silver keeps (a hashed one)', { name: 'tag', type: 'string', pii: 'hash' }],
+    ['in a scratch column when the dataset has no string column', { name: 'tag', type: 'int' }],
+  ])('a rejected row carries its payload %s: silver has only the contract columns and lineage', async (_, tag) => {
+    const contract = parseContract(
+      {
+        ...base,
+        name: 'meters',
+        bronzePrefix: 'meters/',
+        columns: [
+          { name: 'meter', type: 'bigint', required: true },
+          { name: 'dropped', type: 'string', pii: 'drop' },
+          tag,
+          { name: 'reading', type: 'decimal(6,1)', required: true, checks: { min: 0 } },
+        ],
+        partitionBy: [{ name: 'meter_id', source: 'meter', transform: 'identity' }],
+      },
+      'meters.json',
+    );
+    const lake = await createTestLake(new ContractRegistry([contract]));
+    const m = await lake.ingest(
+      'meters/m.csv',
+      'meter,dropped,tag,reading\n1,x,7,2.5\n2,y,8,-1\nthree,z,9,1\n1,w,10\n',
+    );
+    expect(m).toMatchObject({
+      rows_in: 4,
+      rows_valid: 1,
+      rows_quarantined: 3,
+      reasons: { INVALID_READING: 1, INVALID_METER: 1, MALFORMED_ROW: 1 },
+    });
+    const silver = await lake.silverRows('meters', 'meter');
+    expect(silver.map((r) => [r.meter, r.reading])).toEqual([['1', '2.5']]);
+    const columns = Object.keys(await parquetTypes(`${lake.root}/silver/meters/**/*.parquet`)).sort();
+    expect(columns).toEqual(
+      [
+        'contract_version',
+        'ingest_run_id',
+        'ingested_at',
+        'meter',
+        'reading',
+        'source_key',
+        'source_version',
+        'tag',
+      ].sort(),
+    );
+    const quarantine = await lake.quarantineRows('meters');
+    expect(quarantine.map((q) => [q.record_number, q.reasons, q.details])).toEqual([
+      [2, ['INVALID_READING'], ['reading: -1 below minimum 0']],
+      [3, ['INVALID_METER'], ['meter: three is not a valid bigint']],
+      [4, ['MALFORMED_ROW'], expect.any(Array)],
+    ]);
+    expect(JSON.parse(String(quarantine[0]?.raw_record))).toMatchObject({ meter: '2', reading: '-1' });
   });
 
   it('PII values are redacted in quarantine details and original values (CSV)', async () => {
