@@ -182,7 +182,7 @@ const table = [
     : []),
   // CPU time is steadier than wall time on a shared machine: the ratio is the reference's CPU over the engine's.
   [
-    'CPU s, 1 thread vs tuned',
+    'CPU s, 1 thread (tuned/engine)',
     cpu(engine).toFixed(2),
     cpu(tuned).toFixed(2),
     (cpu(tuned) / cpu(engine)).toFixed(2),
@@ -191,7 +191,7 @@ const table = [
   ...(parallel
     ? [
         [
-          `CPU s, ${threads} threads vs tuned`,
+          `CPU s, ${threads} threads (tuned/engine)`,
           cpu(engineN).toFixed(2),
           cpu(tunedN).toFixed(2),
           (cpu(tunedN) / cpu(engineN)).toFixed(2),

@@ -60,9 +60,15 @@ function payloadCarrier(contract: DatasetContract): { column: string; scratch: b
   return string ? { column: string.name, scratch: false } : { column: '__payload', scratch: true };
 }
 
+/**
+ * The rows routed to `#rejected` — and only those carry a payload in `payloadCarrier`'s column: one condition for
+ * both, so a payload never reaches a silver file.
+ */
+const REJECTED_ROW = 'NOT __is_valid';
+
 function routeAndPartitions(contract: DatasetContract): { select: string[]; names: string[] } {
   const skippedOr = (valid: string): string =>
-    `CASE WHEN __is_valid THEN ${valid} WHEN NOT __is_valid THEN '${ROUTES.rejected}' ELSE '${ROUTES.skipped}' END`;
+    `CASE WHEN __is_valid THEN ${valid} WHEN ${REJECTED_ROW} THEN '${ROUTES.rejected}' ELSE '${ROUTES.skipped}' END`;
   if (contract.partitionBy.length === 0)
     return { select: [`${skippedOr("'valid'")} AS ${ROUTE_COLUMN}`], names: [ROUTE_COLUMN] };
   const select = contract.partitionBy.map((p, i) => {
@@ -115,7 +121,8 @@ export interface UnfinishedPartition {
  * a partition of its route — valid rows to their silver partition, rejected rows to a scratch one.
  *
  * One COPY writes one set of columns: the silver columns, one of which (`payloadCarrier`) a rejected row fills
- * with what its quarantine row is built from (original values, field texts, record ordinal) as JSON; its
+ * with what its quarantine row is built from (its record ordinal, then its original values and field texts as
+ * JSON: `rejectedPayloadSql`); its
  * scratch file is read once to build the quarantine and never published. The silver files are finished by
  * `finishSilver`, which needs no DuckDB session (so the session can go to the next text meanwhile).
  */
@@ -135,7 +142,7 @@ export async function writeRouted(
   const carrier = payloadCarrier(contract);
   // Rejected rows carry what their quarantine row is built from (valid and skipped rows: the column's value).
   const carrying = (value: string): string =>
-    `CASE WHEN NOT __is_valid THEN ${rejectedPayloadSql} ELSE ${value} END AS ${ident(carrier.column)}`;
+    `CASE WHEN ${REJECTED_ROW} THEN ${rejectedPayloadSql} ELSE ${value} END AS ${ident(carrier.column)}`;
   const columns = contract.columns
     .filter((c) => c.pii !== 'drop')
     .map((c) => (c.name === carrier.column ? carrying(ident(c.name)) : ident(c.name)));

@@ -230,8 +230,8 @@ export const payloadJson = (column: string): string => `substr(${column}, strpos
 export const REJECTED_PAYLOAD_SHAPE = `{"raw_record": "VARCHAR", "malformed": "VARCHAR", "fields": ["VARCHAR"]}`;
 
 /**
- * A rejected row's quarantine values from its payload (a relation of `ordinal`, `raw_record`, `malformed`,
- * `fields` as `REJECTED_PAYLOAD_SHAPE` reads them): the same typing and checks as the routed pass, so the
+ * A rejected row's quarantine values from its payload (a relation of `ordinal` as `payloadOrdinal` reads it and
+ * `raw_record`, `malformed`, `fields` as `REJECTED_PAYLOAD_SHAPE` reads `payloadJson`): the same typing and checks as the routed pass, so the
  * same reasons and details, computed over the rejected rows only.
  */
 export function rejectionSql(contract: DatasetContract, payloads: string): string {
