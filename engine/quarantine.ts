@@ -39,16 +39,16 @@ export async function attachRejected(
   malformed: Malformed,
   scan: InputScan,
 ): Promise<void> {
-  const payload = ident(rejected.payloadColumn);
-  const scratch = `read_parquet([${rejected.files.map(sqlString).join(', ')}])`;
-  const payloads = `SELECT ordinal, p.raw_record, p.malformed, p.fields
-    FROM (SELECT ${payloadOrdinal(payload)} AS ordinal, json_transform(${payloadJson(payload)}, '${REJECTED_PAYLOAD_SHAPE}') AS p FROM ${scratch})`;
   if (rejected.files.length === 0) {
     await db.run(
       `CREATE TEMP VIEW rejected AS SELECT CAST(NULL AS BIGINT) AS ordinal, CAST(NULL AS VARCHAR[]) AS reasons, CAST(NULL AS VARCHAR[]) AS details, CAST(NULL AS VARCHAR) AS raw_record WHERE false`,
     );
     await db.run(`CREATE TEMP VIEW rejected_ordinals AS SELECT ordinal FROM rejected`);
   } else {
+    const payload = ident(rejected.payloadColumn);
+    const scratch = `read_parquet([${rejected.files.map(sqlString).join(', ')}])`;
+    const payloads = `SELECT ordinal, p.raw_record, p.malformed, p.fields
+      FROM (SELECT ${payloadOrdinal(payload)} AS ordinal, json_transform(${payloadJson(payload)}, '${REJECTED_PAYLOAD_SHAPE}') AS p FROM ${scratch})`;
     await db.run(
       `CREATE TEMP VIEW rejected AS SELECT ordinal, reasons, details, raw_record FROM (${rejectionSql(contract, payloads)})`,
     );

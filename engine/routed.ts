@@ -122,8 +122,7 @@ export interface UnfinishedPartition {
  *
  * One COPY writes one set of columns: the silver columns, one of which (`payloadCarrier`) a rejected row fills
  * with what its quarantine row is built from (its record ordinal, then its original values and field texts as
- * JSON: `rejectedPayloadSql`); its
- * scratch file is read once to build the quarantine and never published. The silver files are finished by
+ * JSON: `rejectedPayloadSql`); its scratch file is read once to build the quarantine and never published. The silver files are finished by
  * `finishSilver`, which needs no DuckDB session (so the session can go to the next text meanwhile).
  */
 export async function writeRouted(
