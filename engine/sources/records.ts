@@ -5,10 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { copyRanges, readBlocks } from './file-blocks.ts';
-
-const LF = 0x0a;
-const CR = 0x0d;
-const QUOTE = 0x22;
+import { recordScanWasm } from './record-scan.wasm.ts';
 
 export interface RecordScan {
   /** Records after the header lines, blank lines included. */
@@ -120,176 +117,171 @@ export async function scanRecordStream(
   blankLinesOut: NodeJS.WritableStream,
   options: ScanOptions,
 ): Promise<RecordScan> {
-  const delimiter = (options.delimiter ?? ',').charCodeAt(0);
-  /** After a closing quote RFC 4180 allows a delimiter, a line end, or a second quote (an escaped one). */
-  const closesCleanly = (byte: number | undefined): boolean =>
-    byte === QUOTE || byte === delimiter || byte === LF || byte === CR;
-  let lines = 0;
-  let blankLines = 0;
-  let quoted = false;
-  let clean = true;
-  let lineHasContent = false;
-  let lastByte = LF;
-  let closedAtBufferEnd = false;
-  let offset = 0;
-  let recordStart = 0;
-  let maxRecordBytes = 0;
-  const limit = options.maxRecordBytes ?? Number.POSITIVE_INFINITY;
+  const loop = recordLoop(options);
   const oversize: OversizeRecord[] = [];
-  const lineEnds = { crlf: 0, lf: 0, bareCr: 0 };
-  let crAtBufferEnd = false;
   const cutting = options.chunking;
   const chunks: ByteChunk[] = [];
-  let headerBytes = options.headerLines === 0 ? 0 : -1;
-  let chunk = { start: 0, recordOffset: 0, records: 0 };
-  let chunkBlankLinesBefore = 0;
-  let chunkMaxRecordBytes = 0;
   const bytesOf = (index: number): number => {
     const size = cutting?.bytesPerChunk ?? Number.POSITIVE_INFINITY;
     return typeof size === 'function' ? size(index) : size;
   };
-  /** The size of the chunk being planned. */
-  let chunkBytes = bytesOf(0);
-  let sampleEnd = -1;
+  loop.chunkBytes.value = bytesOf(0);
+  let chunkBlankLinesBefore = 0;
   const planChunk = (end: number): void => {
-    const planned = {
-      ...chunk,
+    const planned: ByteChunk = {
+      start: loop.chunkStart.value,
       end,
-      blankLines: blankLines - chunkBlankLinesBefore,
-      maxRecordBytes: chunkMaxRecordBytes,
+      recordOffset: loop.chunkRecordOffset.value,
+      records: loop.chunkRecords.value,
+      blankLines: loop.blankLines.value - chunkBlankLinesBefore,
+      maxRecordBytes: loop.chunkMaxRecordBytes.value,
     };
     chunks.push(planned);
     options.onChunk?.(planned, {
-      quotingClean: clean && !quoted,
-      lineEnds: { ...lineEnds },
-      headerBytes,
+      quotingClean: loop.clean.value === 1 && loop.quoted.value === 0,
+      lineEnds: { crlf: loop.crlf.value, lf: loop.lf.value, bareCr: loop.bareCr.value },
+      headerBytes: loop.headerBytes.value,
       oversizeRecords: oversize.length,
     });
-    chunkBlankLinesBefore = blankLines;
-    chunkMaxRecordBytes = 0;
-    chunkBytes = bytesOf(chunks.length);
+    chunkBlankLinesBefore = loop.blankLines.value;
+    loop.chunkStart.value = end;
+    loop.chunkRecordOffset.value = planned.recordOffset + planned.records;
+    loop.chunkRecords.value = 0;
+    loop.chunkMaxRecordBytes.value = 0;
+    loop.chunkBytes.value = bytesOf(chunks.length);
   };
-  const endRecord = (end: number, lineEndBytes: number, blank: boolean): void => {
-    const bytes = end - recordStart;
-    const recordEnd = end + lineEndBytes;
-    maxRecordBytes = Math.max(maxRecordBytes, bytes);
-    if (bytes > limit && lines > options.headerLines && !blank) {
-      oversize.push({
-        record: lines - options.headerLines,
-        blankLinesBefore: blankLines,
-        start: recordStart,
-        end: recordEnd,
-        bytes,
-      });
+  /** What the last call of the loop found: blank lines (as CSV rows), oversize records, a chunk cut. */
+  const taken = (): string => {
+    let out = '';
+    for (let e = 0; e < loop.events.value * EVENT_FIELDS; e += EVENT_FIELDS) {
+      const field = (i: number): number => loop.eventFields[e + i] as number;
+      const [record, blanks] = [field(1), field(2)];
+      if (field(0) === BLANK_LINE) out += `${record},${blanks}\n`;
+      else oversize.push({ record, blankLinesBefore: blanks, start: field(3), end: field(4), bytes: field(5) });
     }
-    recordStart = recordEnd;
-    const sampled = lines - options.headerLines - oversize.length;
-    if (sampleEnd < 0 && options.sampleRecords !== undefined && sampled >= options.sampleRecords) sampleEnd = recordEnd;
-    if (lines === options.headerLines) {
-      headerBytes = recordEnd;
-      chunk = { start: recordEnd, recordOffset: 0, records: 0 };
-    } else if (cutting && lines > options.headerLines) {
-      chunk.records++;
-      chunkMaxRecordBytes = Math.max(chunkMaxRecordBytes, bytes);
-      if (chunk.records >= cutting.recordsPerChunk || recordEnd - chunk.start >= chunkBytes) {
-        planChunk(recordEnd);
-        chunk = { start: recordEnd, recordOffset: chunk.recordOffset + chunk.records, records: 0 };
-      }
-    }
+    if (loop.stop.value & CHUNK_CUT) planChunk(loop.recordStart.value);
+    return out;
   };
+  let offset = 0;
   await pipeline(
     source,
     async function* (buffers: AsyncIterable<Buffer>) {
       for await (const buffer of buffers) {
-        const n = buffer.length;
-        if (n === 0) continue;
         let out = '';
-        if (crAtBufferEnd && buffer[0] !== LF) lineEnds.bareCr++;
-        for (let cr = buffer.indexOf(CR); cr !== -1; cr = buffer.indexOf(CR, cr + 1)) {
-          if (cr + 1 < n ? buffer[cr + 1] !== LF : false) lineEnds.bareCr++;
+        for (let from = 0; from < buffer.length; from += LOOP_BLOCK_BYTES) {
+          const block = buffer.subarray(from, from + LOOP_BLOCK_BYTES);
+          loop.block.set(block);
+          loop.base.value = offset + from;
+          for (let at = 0; at < block.length;) {
+            at = loop.scan(at, block.length);
+            out += taken();
+          }
         }
-        crAtBufferEnd = buffer[n - 1] === CR;
-        if (closedAtBufferEnd && !closesCleanly(buffer[0])) clean = false;
-        // Position of the last closing quote in this buffer (-1: the previous buffer ended with one).
-        let lastClose = closedAtBufferEnd ? -1 : -2;
-        closedAtBufferEnd = false;
-        // Native searches hop from quote to quote and line end to line end; bytes in between are not looked at.
-        let nextQuote = options.quoted ? buffer.indexOf(QUOTE) : -1;
-        let pos = 0;
-        while (pos < n) {
-          if (quoted) {
-            if (nextQuote === -1) break;
-            quoted = false;
-            if (nextQuote + 1 < n) {
-              if (!closesCleanly(buffer[nextQuote + 1])) clean = false;
-            } else closedAtBufferEnd = true;
-            lastClose = nextQuote;
-            pos = nextQuote + 1;
-            nextQuote = buffer.indexOf(QUOTE, pos);
-            continue;
-          }
-          const lineEnd = buffer.indexOf(LF, pos);
-          if (nextQuote !== -1 && (lineEnd === -1 || nextQuote < lineEnd)) {
-            // A quote opens a field only at its start, or right after a closing quote (an escaped quote);
-            // anywhere else DuckDB reads it as a plain character, and so does this scan.
-            const before = nextQuote > 0 ? buffer[nextQuote - 1] : lastByte;
-            const opens = before === delimiter || before === LF || lastClose === nextQuote - 1;
-            if (!opens) clean = false;
-            lineHasContent = true;
-            quoted = opens;
-            pos = nextQuote + 1;
-            nextQuote = buffer.indexOf(QUOTE, pos);
-            continue;
-          }
-          if (lineEnd === -1) {
-            lineHasContent ||= hasContent(buffer, pos, n);
-            break;
-          }
-          lines++;
-          if ((lineEnd > 0 ? buffer[lineEnd - 1] : lastByte) === CR) lineEnds.crlf++;
-          else lineEnds.lf++;
-          const blank = !(lineHasContent || hasContent(buffer, pos, lineEnd)) && lines > options.headerLines;
-          if (blank) out += `${lines - options.headerLines},${++blankLines}\n`;
-          endRecord(offset + lineEnd, 1, blank);
-          lineHasContent = false;
-          pos = lineEnd + 1;
-        }
-        lastByte = buffer[n - 1] as number;
-        offset += n;
+        offset += buffer.length;
         if (out) yield out;
       }
     },
     blankLinesOut,
   );
-  if (crAtBufferEnd) lineEnds.bareCr++;
-  // A last line without a line end is a record too, unless it is empty; so is a quote left open to the end.
-  if ((lastByte !== LF || quoted) && lineHasContent) {
-    lines++;
-    endRecord(offset, 0, false);
-  }
-  maxRecordBytes = Math.max(maxRecordBytes, offset - recordStart);
+  loop.base.value = offset;
+  loop.finish();
+  taken(); // a last record has content, so it is no blank line
+  const recordStart = loop.recordStart.value;
+  const headerBytes = loop.headerBytes.value;
   // Bytes after the last record end (blank text, or a record the scan did not count) belong to the last chunk.
-  if (cutting && headerBytes >= 0 && offset > chunk.start) {
-    chunkMaxRecordBytes = Math.max(chunkMaxRecordBytes, offset - recordStart);
+  if (cutting && headerBytes >= 0 && offset > loop.chunkStart.value) {
+    loop.chunkMaxRecordBytes.value = Math.max(loop.chunkMaxRecordBytes.value, offset - recordStart);
     planChunk(offset);
   }
+  const sampleEnd = loop.sampleEnd.value;
   return {
-    records: Math.max(0, lines - options.headerLines),
-    blankLines,
-    maxRecordBytes,
-    quotingClean: clean && !quoted,
+    records: Math.max(0, loop.lines.value - options.headerLines),
+    blankLines: loop.blankLines.value,
+    maxRecordBytes: Math.max(loop.maxRecordBytes.value, offset - recordStart),
+    quotingClean: loop.clean.value === 1 && loop.quoted.value === 0,
     oversize,
-    lineEnds,
+    lineEnds: { crlf: loop.crlf.value, lf: loop.lf.value, bareCr: loop.bareCr.value },
     headerBytes,
     chunks,
     sampleEnd: options.sampleRecords === undefined ? -1 : sampleEnd < 0 ? offset : sampleEnd,
   };
 }
 
-/** Whether bytes [from, to) hold anything but carriage returns. */
-function hasContent(buffer: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (buffer[i] !== CR) return true;
-  return false;
+/** Node's WebAssembly global, as far as used here (its types come with the DOM library, which this project does not load). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule) => { exports: unknown };
+};
+type WasmModule = { readonly wasmModule: unique symbol };
+type Global = { value: number };
+
+/** The loop's exports (`record-scan.wat`): its settings, state and counts are globals the caller reads and sets. */
+interface RecordScanExports {
+  memory: { buffer: ArrayBuffer };
+  /** Scans the block at the start of `memory` from `from` to `length`; returns where it stopped. */
+  scan(from: number, length: number): number;
+  /** The end of the text at `base`: a last record without a line end. */
+  finish(): number;
+  delimiter: Global;
+  quotedMode: Global;
+  headerLines: Global;
+  limit: Global;
+  sampling: Global;
+  sampleRecords: Global;
+  cutting: Global;
+  recordsPerChunk: Global;
+  chunkBytes: Global;
+  base: Global;
+  quoted: Global;
+  clean: Global;
+  lines: Global;
+  blankLines: Global;
+  maxRecordBytes: Global;
+  crlf: Global;
+  lf: Global;
+  bareCr: Global;
+  recordStart: Global;
+  headerBytes: Global;
+  sampleEnd: Global;
+  chunkStart: Global;
+  chunkRecordOffset: Global;
+  chunkRecords: Global;
+  chunkMaxRecordBytes: Global;
+  events: Global;
+  stop: Global;
+}
+
+/** The block the loop reads, at the start of its memory; its events (six float64 each) start after it. */
+const LOOP_BLOCK_BYTES = 1 << 20;
+const EVENT_FIELDS = 6;
+const BLANK_LINE = 1;
+/** `stop` bit: the record just ended completes the chunk being planned. */
+const CHUNK_CUT = 1;
+
+let compiled: WasmModule | undefined;
+
+/**
+ * A fresh instance of the byte loop, set up for `options`. The loop runs in WebAssembly, 16 bytes at a time (a
+ * byte at a time only around quotes): in JavaScript, hopping from line end to line end, it cost ~0.3 s of CPU per
+ * 114 MB on the JavaScript thread, which DuckDB's sessions need at two threads, and it held up the first chunk.
+ */
+function recordLoop(options: ScanOptions): RecordScanExports & { block: Uint8Array; eventFields: Float64Array } {
+  compiled ??= new WebAssembly.Module(Buffer.from(recordScanWasm, 'base64'));
+  const loop = new WebAssembly.Instance(compiled).exports as unknown as RecordScanExports;
+  loop.delimiter.value = (options.delimiter ?? ',').charCodeAt(0);
+  loop.quotedMode.value = options.quoted ? 1 : 0;
+  loop.headerLines.value = options.headerLines;
+  loop.headerBytes.value = options.headerLines === 0 ? 0 : -1;
+  loop.limit.value = options.maxRecordBytes ?? Number.POSITIVE_INFINITY;
+  loop.sampling.value = options.sampleRecords === undefined ? 0 : 1;
+  loop.sampleRecords.value = options.sampleRecords ?? 0;
+  loop.cutting.value = options.chunking ? 1 : 0;
+  loop.recordsPerChunk.value = options.chunking?.recordsPerChunk ?? Number.POSITIVE_INFINITY;
+  return {
+    ...loop,
+    block: new Uint8Array(loop.memory.buffer, 0, LOOP_BLOCK_BYTES),
+    eventFields: new Float64Array(loop.memory.buffer, LOOP_BLOCK_BYTES),
+  };
 }
 
 /** Writes a chunk as a file of its own: the header lines, then the chunk's bytes, copied exactly. */
