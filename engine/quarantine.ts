@@ -183,6 +183,8 @@ export async function writeQuarantine(
   stamp: RunStamp,
   malformedRows: number,
   path: string,
+  /** Records (as `record_number` counts them) before the text's first: a chunk's rows are numbered in the whole text. */
+  recordOffset = 0,
 ): Promise<number> {
   const invalid = `SELECT ordinal, reasons, details, raw_record FROM rejected`;
   // Rows are numbered among the records the reader yielded: shift each past the malformed records before it.
@@ -210,7 +212,7 @@ export async function writeQuarantine(
       UNION ALL
       SELECT record_number, ['${RowReason.MALFORMED_ROW}'], details, raw_record FROM malformed`;
   const sql = `COPY (
-    SELECT ${quarantineRowSelect(stamp, { recordNumber: 'record_number', reasons: 'reasons', details: 'details', rawRecord: 'raw_record' })}
+    SELECT ${quarantineRowSelect(stamp, { recordNumber: `record_number + ${recordOffset}`, reasons: 'reasons', details: 'details', rawRecord: 'raw_record' })}
     FROM (${all})
   ) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${QUARANTINE_ROW_GROUP_SIZE})`;
   const rows = await queryRows(db, sql);

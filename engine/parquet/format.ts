@@ -3,7 +3,7 @@
  * https://github.com/apache/parquet-format/blob/master/src/main/thrift/parquet.thrift
  */
 
-export const FileMetaData = { schema: 2, numRows: 3, rowGroups: 4, columnOrders: 7 } as const;
+export const FileMetaData = { schema: 2, numRows: 3, rowGroups: 4, columnOrders: 7, encryptionAlgorithm: 8 } as const;
 
 export const SchemaElement = {
   type: 1,
@@ -14,9 +14,24 @@ export const SchemaElement = {
   logicalType: 10,
 } as const;
 
-export const RowGroup = { columns: 1, totalByteSize: 2, numRows: 3, fileOffset: 5, totalCompressedSize: 6 } as const;
+export const RowGroup = {
+  columns: 1,
+  totalByteSize: 2,
+  numRows: 3,
+  fileOffset: 5,
+  totalCompressedSize: 6,
+  ordinal: 7,
+} as const;
 
-export const ColumnChunk = { fileOffset: 2, metaData: 3 } as const;
+export const ColumnChunk = {
+  filePath: 1,
+  fileOffset: 2,
+  metaData: 3,
+  offsetIndexOffset: 4,
+  columnIndexOffset: 6,
+  cryptoMetadata: 8,
+  encryptedColumnMetadata: 9,
+} as const;
 
 export const ColumnMetaData = {
   type: 1,
@@ -27,8 +42,10 @@ export const ColumnMetaData = {
   totalUncompressedSize: 6,
   totalCompressedSize: 7,
   dataPageOffset: 9,
+  indexPageOffset: 10,
   dictionaryPageOffset: 11,
   statistics: 12,
+  bloomFilterOffset: 14,
 } as const;
 
 export const Statistics = {

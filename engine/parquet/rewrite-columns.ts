@@ -9,19 +9,19 @@
  * The file is edited in place, which is not atomic: this is for files not yet published (after a crash
  * mid-rewrite the file is written again).
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { constantChunk, constantSchemaElement, plainValue, u32le, type ConstantColumn } from './constant-chunk.ts';
+import { ParquetRewriteError } from './errors.ts';
+import { PARQUET_MAGIC, readFooter } from './footer.ts';
 import { ColumnChunk, ColumnMetaData, ColumnOrder, FileMetaData, RowGroup, SchemaElement } from './format.ts';
 import {
   CompactType,
-  decodeStruct,
   encodeStruct,
   field,
   i32,
   i64,
   setField,
   struct,
-  ThriftDecodeError,
   type ThriftStruct,
   type ThriftValue,
 } from './thrift-compact.ts';
@@ -35,9 +35,7 @@ export interface ColumnRewrite {
   append: ConstantColumn[];
 }
 
-export class ParquetRewriteError extends Error {}
-
-const MAGIC = Uint8Array.from([0x50, 0x41, 0x52, 0x31]); // PAR1
+export { ParquetRewriteError };
 
 /** A rewritten file: its rows (from its footer) and its size now. */
 export interface RewrittenFile {
@@ -51,45 +49,18 @@ export async function rewriteParquetColumns(path: string, rewrite: ColumnRewrite
   };
   const file = await open(path, 'r+');
   try {
-    const { size } = await file.stat();
-    if (size < 12) fail(`not a Parquet file (${size} bytes)`);
-    // One read of the file's end holds the footer of most files (a footer of 20 row groups is ~20 KB).
-    let tail = await readAt(file, Math.max(0, size - TAIL_BYTES), Math.min(size, TAIL_BYTES));
-    const head = await readAt(file, 0, 4);
-    if (!head.equals(MAGIC) || !tail.subarray(-4).equals(MAGIC))
-      fail(`not a Parquet file (no PAR1 magic at its start and end; an encrypted footer is not supported)`);
-    const footerLength = tail.readUInt32LE(tail.length - 8);
-    const footerStart = size - 8 - footerLength;
-    if (footerStart < 4) fail(`footer length ${footerLength} does not fit in a file of ${size} bytes`);
-    if (footerLength + 8 > tail.length) tail = await readAt(file, footerStart, footerLength + 8);
-    const footer = tail.subarray(tail.length - 8 - footerLength, tail.length - 8);
-    let metadata: ThriftStruct;
-    try {
-      metadata = decodeStruct(footer).struct;
-    } catch (e) {
-      if (e instanceof ThriftDecodeError) return fail(`unreadable footer: ${e.message}`);
-      throw e;
-    }
-
+    const { metadata, footerStart, size } = await readFooter(file, path);
     const rows = field(metadata, FileMetaData.numRows);
     if (rows?.kind !== 'i64') return fail('footer has no row count');
     const appended = rewriteMetadata(metadata, rewrite, footerStart, fail);
     const newFooter = encodeStruct(metadata);
-    const out = Buffer.concat([...appended, newFooter, u32le(newFooter.length), MAGIC]);
+    const out = Buffer.concat([...appended, newFooter, u32le(newFooter.length), PARQUET_MAGIC]);
     await file.write(out, 0, out.length, footerStart);
     if (footerStart + out.length < size) await file.truncate(footerStart + out.length);
     return { rows: Number(rows.value), bytes: footerStart + out.length };
   } finally {
     await file.close();
   }
-}
-
-const TAIL_BYTES = 64 * 1024;
-
-async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
-  const { bytesRead } = await file.read(buffer, 0, length, position);
-  return buffer.subarray(0, bytesRead);
 }
 
 /** Edits the footer in place and returns the new chunks' bytes, to be written from `dataEnd` on. */

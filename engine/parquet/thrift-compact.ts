@@ -345,6 +345,7 @@ export const struct = (...fields: [number, ThriftValue | undefined][]): ThriftSt
   kind: 'struct',
   fields: fields.flatMap(([id, value]) => (value === undefined ? [] : [{ id, value }])),
 });
+export const i16 = (value: number): ThriftValue => ({ kind: 'i16', value });
 export const i32 = (value: number): ThriftValue => ({ kind: 'i32', value });
 export const i64 = (value: bigint | number): ThriftValue => ({ kind: 'i64', value: BigInt(value) });
 export const binary = (value: Uint8Array): ThriftValue => ({ kind: 'binary', value });
