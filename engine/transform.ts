@@ -414,6 +414,11 @@ function transformPlannedChunks(
     let release: (() => void) | undefined;
     let released = false;
     try {
+      // A chunk of the first round (one per session) has its instance made as soon as it is planned, while its text is
+      // copied (made after the copy, the second chunk's pass started 15–50 ms later); a later one takes the instance of
+      // the chunk whose session it gets. A new instance per chunk cost more than making it (15–50 ms, made ahead): its
+      // memory faulted in anew, and closing it held the JavaScript thread 10–20 ms.
+      const ahead = i === 0 ? made[0] : i < options.parallelism && !unwanted() ? makeInstance() : undefined;
       copied = await copy;
       if (unwanted()) throw new ChunkNotStarted(i);
       const dir = chunkDir(workDir, i);
@@ -427,10 +432,6 @@ function transformPlannedChunks(
       copied = undefined;
       // A chunk with blank lines lists them for itself, before its turn (a session would wait meanwhile).
       const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
-      // A chunk of the first round (one per session) has its instance made while it waits for its turn; a later one
-      // takes the instance of the chunk whose session it gets. A new instance per chunk cost more than making it
-      // (15–50 ms, made ahead): its memory faulted in anew, and closing it held the JavaScript thread 10–20 ms.
-      const ahead = i === 0 ? made[0] : i < options.parallelism && !unwanted() ? makeInstance() : undefined;
       release = await session;
       if (unwanted()) throw new ChunkNotStarted(i);
       const instance = await (ahead ?? idle.pop() ?? makeInstance());
