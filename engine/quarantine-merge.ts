@@ -9,7 +9,7 @@ import { RowReason } from './reasons.ts';
 import { sqlString } from './sql.ts';
 import type { RunStamp } from './stamp.ts';
 
-/** A chunk's quarantine file, numbered from 1 within the chunk. */
+/** A chunk's quarantine file, numbered from `recordOffset` + 1 on (the local chunks of a text are numbered in the whole text already: 0). */
 export interface ChunkQuarantine {
   path: string;
   rows: number;

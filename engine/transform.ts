@@ -20,6 +20,7 @@ import type { HeaderMatch } from './header.ts';
 import { silverFileName } from './layout.ts';
 import { attachOversize, attachRejected, describeOversize, writeQuarantine } from './quarantine.ts';
 import { concatParquet } from './parquet/concat.ts';
+import { ParquetRewriteError } from './parquet/errors.ts';
 import { mergeQuarantine, type ChunkQuarantine } from './quarantine-merge.ts';
 import { EngineInvariantError, FileReason, FileRejection, RowReason } from './reasons.ts';
 import {
@@ -232,7 +233,7 @@ interface ChunkPasses {
 
 /**
  * A chunk's DuckDB work: the routed pass, the rejects pass when the reader skipped records, and its quarantine,
- * numbered within the chunk. Every record the byte scan counted must be accounted for as a row the reader yielded
+ * numbered in the whole text (after `text.recordOffset` records). Every record the byte scan counted must be accounted for as a row the reader yielded
  * or a malformed record, else the file is rejected whole: a record never vanishes.
  */
 async function chunkPasses(
@@ -674,8 +675,8 @@ async function scanWhileTransforming(
 
 /**
  * Records over the record limit are cut out first (the reader would drop them silently); the text is then
- * transformed whole or in chunks; the chunks' silver files are kept as written, their quarantines are
- * merged with record numbers made global, and every record the byte scan counted is accounted for. Each
+ * transformed whole or in chunks; the chunks' silver files are kept as written, their quarantines (numbered in
+ * the whole text as they are written) are made one, and every record the byte scan counted is accounted for. Each
  * session has one DuckDB instance, handed from chunk to chunk with its kept buffers shed between them (the one
  * pass: an instance of its own), each phase of a chunk a fresh connection on it, so memory stays flat however
  * large the input and however much of it is broken (per chunk transformed at once).
@@ -802,35 +803,41 @@ export async function transformToLocal(
   if (parts.length === 1 && only && oversize.length === 0) {
     quarantineFile = only.path;
     rowsQuarantined = only.rows;
-  } else if (parts.length > 0 && oversize.length === 0) {
-    // The chunks' files one after another, their footers made one: no session, no page read (~0.1 s less than a
-    // DuckDB merge of the bench's four chunks).
-    const merged = join(workDir, 'quarantine.parquet');
-    const { rows } = await timed(options.onPhase, 'quarantine merge', () =>
-      concatParquet(
-        parts.map((p) => p.path),
-        merged,
-      ),
-    );
-    const expected = parts.reduce((sum, p) => sum + p.rows, 0);
-    if (rows !== expected)
-      throw new EngineInvariantError(`the merged quarantine holds ${rows} rows, its chunks ${expected}`);
-    quarantineFile = merged;
-    rowsQuarantined = rows;
   } else if (parts.length > 0 || oversize.length > 0) {
-    // Records cut out for their size are numbered in the original text: the others are shifted past them.
-    quarantineFile = join(workDir, 'quarantine.parquet');
-    const oversizeRows = describeOversize(contract, chunks[0]?.header ?? emptyHeader(), oversize, maxRecordBytes);
-    rowsQuarantined = await timed(options.onPhase, 'quarantine merge', () =>
-      withDuckDb(
+    const merged = join(workDir, 'quarantine.parquet');
+    // Records cut out for their size are numbered in the original text: a DuckDB merge shifts the others past them.
+    const mergeWithDuckDb = (): Promise<number> => {
+      const oversizeRows = describeOversize(contract, chunks[0]?.header ?? emptyHeader(), oversize, maxRecordBytes);
+      return withDuckDb(
         { ...settings, threads: 1, tempDirectory: join(workDir, 'spill') },
         'merging the quarantine',
         async (db) => {
           await attachOversize(db, oversizeRows, join(workDir, 'oversize.jsonl'));
-          return mergeQuarantine(db, stamp, parts, oversize.length, quarantineFile as string);
+          return mergeQuarantine(db, stamp, parts, oversize.length, merged);
         },
-      ),
+      );
+    };
+    // Otherwise the chunks' files one after another, their footers made one: no session, no page read (~0.1 s less
+    // than the DuckDB merge of the bench's four chunks); files it cannot take (ParquetRewriteError) are merged by DuckDB.
+    const concatenated = async (): Promise<number> => {
+      const { rows } = await concatParquet(
+        parts.map((p) => p.path),
+        merged,
+      );
+      const expected = parts.reduce((sum, p) => sum + p.rows, 0);
+      if (rows !== expected)
+        throw new EngineInvariantError(`the merged quarantine holds ${rows} rows, its chunks ${expected}`);
+      return rows;
+    };
+    rowsQuarantined = await timed(options.onPhase, 'quarantine merge', () =>
+      oversize.length > 0
+        ? mergeWithDuckDb()
+        : concatenated().catch((e: unknown) => {
+            if (e instanceof ParquetRewriteError) return mergeWithDuckDb();
+            throw e;
+          }),
     );
+    quarantineFile = merged;
   }
   const header = chunks[0]?.header ?? emptyHeader();
   return {

@@ -4,7 +4,7 @@
  * decoded or re-encoded. The chunks of one text write their quarantines with the same SELECT, so this is how they
  * become the text's one quarantine file without a DuckDB session.
  */
-import { open } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { AwaitedWriter, readBlocks } from '../sources/file-blocks.ts';
 import { u32le } from './constant-chunk.ts';
 import { readFooter, PARQUET_MAGIC } from './footer.ts';
@@ -30,8 +30,7 @@ export interface ConcatenatedFile {
 }
 
 /**
- * Writes `target` holding the rows of `paths`, in order. Throws `ParquetRewriteError` (and writes nothing of use)
- * when the files' schemas or column orders differ, or a file is encrypted or not Parquet.
+ * Writes `target` holding the rows of `paths`, in order. Throws `ParquetRewriteError` (and writes nothing) when the files' schemas or column orders differ, or a file is encrypted or not Parquet.
  */
 export async function concatParquet(paths: readonly string[], target: string): Promise<ConcatenatedFile> {
   if (paths.length === 0) throw new ParquetRewriteError(`${target}: no files to concatenate`);
@@ -64,8 +63,9 @@ export async function concatParquet(paths: readonly string[], target: string): P
     const partRows = field(part.metadata, FileMetaData.numRows);
     if (partRows?.kind !== 'i64') return fail('footer has no row count');
     rows += partRows.value;
-    // Its bytes between the leading magic and its footer (pages, and any column and offset indexes or bloom
-    // filters) move from offset 4 to `position`.
+    // Its bytes between the leading magic and its footer (pages, bloom filters, page indexes) move from offset 4 to
+    // `position`. A page index's offset index holds the absolute offsets of its pages, which would not move: page
+    // indexes are left out (both, as the format pairs them; readers then read without them — DuckDB writes none).
     const delta = BigInt(position - PARQUET_MAGIC.length);
     for (const rowGroup of structs(field(part.metadata, FileMetaData.rowGroups))) {
       shift(rowGroup, RowGroup.fileOffset, delta);
@@ -73,8 +73,14 @@ export async function concatParquet(paths: readonly string[], target: string): P
         if (field(chunk, ColumnChunk.cryptoMetadata) || field(chunk, ColumnChunk.encryptedColumnMetadata))
           fail('encrypted column chunks are not concatenated');
         if (field(chunk, ColumnChunk.filePath)) fail('column chunks in other files are not concatenated');
-        for (const id of [ColumnChunk.fileOffset, ColumnChunk.offsetIndexOffset, ColumnChunk.columnIndexOffset])
-          shift(chunk, id, delta);
+        shift(chunk, ColumnChunk.fileOffset, delta);
+        const pageIndex: number[] = [
+          ColumnChunk.offsetIndexOffset,
+          ColumnChunk.offsetIndexLength,
+          ColumnChunk.columnIndexOffset,
+          ColumnChunk.columnIndexLength,
+        ];
+        chunk.fields = chunk.fields.filter((f) => !pageIndex.includes(f.id));
         const meta = field(chunk, ColumnChunk.metaData);
         if (meta?.kind !== 'struct') return fail('a column chunk has no meta_data');
         for (const id of [
@@ -85,7 +91,11 @@ export async function concatParquet(paths: readonly string[], target: string): P
         ])
           shift(meta, id, delta);
       }
-      if (field(rowGroup, RowGroup.ordinal)) setField(rowGroup, RowGroup.ordinal, i16(rowGroups.length));
+      // An ordinal is an i16: past its range the row groups go without one (it is optional).
+      if (field(rowGroup, RowGroup.ordinal)) {
+        if (rowGroups.length <= 0x7fff) setField(rowGroup, RowGroup.ordinal, i16(rowGroups.length));
+        else rowGroup.fields = rowGroup.fields.filter((f) => f.id !== RowGroup.ordinal);
+      }
       rowGroups.push(rowGroup);
     }
     position += part.footerStart - PARQUET_MAGIC.length;
@@ -95,7 +105,9 @@ export async function concatParquet(paths: readonly string[], target: string): P
   setField(metadata, FileMetaData.rowGroups, { kind: 'list', elementType: CompactType.STRUCT, elements: rowGroups });
   const footer = encodeStruct(metadata);
 
-  const out = new AwaitedWriter(target);
+  // Written aside and renamed: a failure leaves no partial file at `target`.
+  const partial = `${target}.partial`;
+  const out = new AwaitedWriter(partial);
   try {
     await out.write(PARQUET_MAGIC);
     for (const part of parts)
@@ -103,8 +115,11 @@ export async function concatParquet(paths: readonly string[], target: string): P
         await out.write(block);
     await out.write(Buffer.concat([footer, u32le(footer.length), PARQUET_MAGIC]));
     await out.close();
+    await rename(partial, target);
   } catch (e) {
-    throw await out.abort(e);
+    const error = await out.abort(e);
+    await rm(partial, { force: true });
+    throw error;
   }
   return { rows: Number(rows), rowGroups: rowGroups.length, bytes: position + footer.length + 8 };
 }

@@ -28,7 +28,9 @@ export const ColumnChunk = {
   fileOffset: 2,
   metaData: 3,
   offsetIndexOffset: 4,
+  offsetIndexLength: 5,
   columnIndexOffset: 6,
+  columnIndexLength: 7,
   cryptoMetadata: 8,
   encryptedColumnMetadata: 9,
 } as const;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { listFieldCountMismatches } from '../../../engine/sources/field-counts.ts';
 import { generatedModule, generatedPath, watSources } from '../../../scripts/build-wasm.ts';
+import { seededRandom as random } from '../../support/unit/seeded-random.ts';
 
 /**
  * The listing as the rule says it, one character at a time over the whole text: a quote toggles "inside a field",
@@ -40,17 +41,6 @@ function oracle(text: Buffer, delimiter: number): { header: string; records: Arr
     .filter((line) => line.n > 0 && line.content && line.fields !== header.fields)
     .map((line): [number, string] => [line.n, text.subarray(line.start, line.end).toString('latin1')]);
   return { header: text.subarray(header.start, header.end).toString('latin1'), records };
-}
-
-/** A seeded generator (mulberry32), so a failure names the text that made it. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ (t + t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A CSV text of about `bytes` whose quoting is clean, with short and long fields, quoted line ends and commas, wrong field counts, CRLF and blank lines. */

@@ -2,17 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { scanRecordStream, type ByteChunk, type ScanOptions, type ScanSoFar } from '../../../engine/sources/records.ts';
 import { scanRecordStreamModel } from './record-scan-model.ts';
-
-/** A seeded generator (mulberry32), so a failure names the text that made it. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ (t + t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../support/unit/seeded-random.ts';
 
 /**
  * A text of about `bytes` mixing everything the scan tells apart: clean and stray quotes (escaped, left open,
@@ -129,6 +119,23 @@ describe('the byte scan (WebAssembly loop) reports what the JavaScript scan it r
     expect(model.result.oversize.length).toBeGreaterThan(0);
     expect(model.result.blankLines).toBeGreaterThan(0);
     expect(model.result.lineEnds.crlf + model.result.lineEnds.bareCr).toBeGreaterThan(0);
+  });
+
+  it('more blank lines and oversize records in one block than the loop holds events for (it stops and goes on)', async () => {
+    const bytes = Buffer.from(`a,b\n${'\n\r\n'.repeat(15_000)}${`1,${'x'.repeat(30)}\n`.repeat(20_000)}2,y`);
+    const options: ScanOptions = {
+      headerLines: 1,
+      quoted: true,
+      maxRecordBytes: 20,
+      chunking: { recordsPerChunk: 100_000, bytesPerChunk: 400_000 },
+    };
+    const whole = async function* () {
+      yield bytes;
+    };
+    const loop = await run(scanRecordStream, whole(), options);
+    expect(loop).toEqual(await run(scanRecordStreamModel, pieces(bytes, 9, 1 << 16), options));
+    expect(loop.result.blankLines).toBe(30_000);
+    expect(loop.result.oversize).toHaveLength(20_000);
   });
 
   it('texts the random ones may miss: empty, one byte, CR at the end, a quote left open to the end', async () => {

@@ -1,10 +1,25 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { concatParquet } from '../../../../engine/parquet/concat.ts';
 import { ParquetRewriteError } from '../../../../engine/parquet/errors.ts';
+import { ColumnChunk, FileMetaData, RowGroup } from '../../../../engine/parquet/format.ts';
+import {
+  decodeStruct,
+  encodeStruct,
+  field,
+  i32,
+  i64,
+  setField,
+  type ThriftStruct,
+  type ThriftValue,
+} from '../../../../engine/parquet/thrift-compact.ts';
 import { readWithDuckDb } from '../../../support/duckdb-reader.ts';
 import { expect } from '../../../support/expect.ts';
-import { readWithHyparquet, scratchDir, writeParquet } from '../../../support/unit/parquet-files.ts';
+import { readFooterBytes, readWithHyparquet, scratchDir, writeParquet } from '../../../support/unit/parquet-files.ts';
+
+const listOf = (v: ThriftValue | undefined): ThriftStruct[] =>
+  v?.kind === 'list' ? v.elements.filter((e): e is ThriftStruct => e.kind === 'struct') : [];
 
 /** Quarantine-like rows: numbers, lists of text, NULLs, long text (several pages), written as the quarantine is. */
 const rows = (from: number, count: number): string => `
@@ -59,6 +74,48 @@ describe('concatParquet', () => {
       ingested_at: new Date('2024-05-06T07:08:09.123Z'),
     });
     expect(decoded[5_000]?.details).toEqual(['detail 5001']);
+  });
+
+  it('leaves page indexes out (their page offsets would not move) and keeps no partial file when it fails', async () => {
+    const dir = await scratchDir();
+    const paths = [join(dir, 'a.parquet'), join(dir, 'b.parquet')];
+    await writeParquet(rows(1, 3_000), paths[0] as string, OPTIONS);
+    await writeParquet(rows(3_001, 3_000), paths[1] as string, OPTIONS);
+    // DuckDB writes no page index: give the second file's chunks one (offsets into its own bytes, as a writer would).
+    const file = await readFile(paths[1] as string);
+    const footerLength = file.readUInt32LE(file.length - 8);
+    const footerStart = file.length - 8 - footerLength;
+    const metadata = decodeStruct(file.subarray(footerStart, file.length - 8)).struct;
+    for (const rowGroup of listOf(field(metadata, FileMetaData.rowGroups)))
+      for (const chunk of listOf(field(rowGroup, RowGroup.columns))) {
+        setField(chunk, ColumnChunk.offsetIndexOffset, i64(footerStart - 40));
+        setField(chunk, ColumnChunk.offsetIndexLength, i32(20));
+        setField(chunk, ColumnChunk.columnIndexOffset, i64(footerStart - 20));
+        setField(chunk, ColumnChunk.columnIndexLength, i32(20));
+      }
+    const footer = encodeStruct(metadata);
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(footer.length);
+    await writeFile(
+      paths[1] as string,
+      Buffer.concat([file.subarray(0, footerStart), footer, length, Buffer.from('PAR1')]),
+    );
+    const target = join(dir, 'out.parquet');
+
+    await concatParquet(paths, target);
+
+    const written = decodeStruct(await readFooterBytes(target)).struct;
+    const chunkFields = listOf(field(written, FileMetaData.rowGroups)).flatMap((g) =>
+      listOf(field(g, RowGroup.columns)).flatMap((c) => c.fields.map((f) => f.id)),
+    );
+    expect(chunkFields.filter((id) => id >= 4 && id <= 7)).toEqual([]);
+    expect(await readWithHyparquet(target)).toHaveLength(6_000);
+    // A target it cannot take (a directory, found only when the written file is renamed there): the error, and the
+    // file written aside is removed.
+    const taken = join(dir, 'taken');
+    await mkdir(join(taken, 'inside'), { recursive: true });
+    await expect(concatParquet(paths, taken)).rejects.toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+    expect((await readdir(dir)).sort()).toEqual(['a.parquet', 'b.parquet', 'out.parquet', 'taken']);
   });
 
   it('refuses parts whose schemas differ, naming the file, and files that are not Parquet', async () => {
