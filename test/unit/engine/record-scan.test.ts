@@ -121,6 +121,29 @@ describe('the byte scan (WebAssembly loop) reports what the JavaScript scan it r
     expect(model.result.lineEnds.crlf + model.result.lineEnds.bareCr).toBeGreaterThan(0);
   });
 
+  it('a text whose every field is quoted (escaped quotes, quoted line ends, CRLF): records and quoting as the model', async () => {
+    const next = random(4242);
+    const fields = ['x', '', 'a,b', 'say ""hi""', 'line\nbreak', 'crlf\r\n', '""', 'é€'];
+    const rows = Array.from({ length: 20_000 }, () =>
+      Array.from({ length: 4 }, () => `"${fields[Math.floor(next() * fields.length)]}"`).join(','),
+    );
+    const bytes = Buffer.from(`"a","b","c","d"\r\n${rows.join('\r\n')}\r\n"x","y"z,"1","2"\r\n`);
+    const options: ScanOptions = {
+      headerLines: 1,
+      quoted: true,
+      maxRecordBytes: 30,
+      chunking: { recordsPerChunk: 3_000, bytesPerChunk: 50_000 },
+    };
+    const whole = async function* () {
+      yield bytes;
+    };
+    const loop = await run(scanRecordStream, whole(), options);
+    expect(loop).toEqual(await run(scanRecordStreamModel, pieces(bytes, 3, 1), options));
+    expect(loop.result.records).toBe(20_001);
+    expect(loop.result.quotingClean).toBe(false); // the last record's `"y"z`
+    expect(loop.told.filter((t) => t.soFar.quotingClean)).toHaveLength(loop.told.length - 1);
+  });
+
   it('more blank lines and oversize records in one block than the loop holds events for (it stops and goes on)', async () => {
     const bytes = Buffer.from(`a,b\n${'\n\r\n'.repeat(15_000)}${`1,${'x'.repeat(30)}\n`.repeat(20_000)}2,y`);
     const options: ScanOptions = {
