@@ -176,113 +176,117 @@
     (local.get $stop))
 
   ;; A group of 16 bytes at $at with a quote ($quotes, $lfs, $crs, $delimiters: one bit per byte), when every quote in it
-;; toggles "inside a field": the state after each byte is then the running XOR of the quote bits. Returns -1, having
-;; changed nothing, when a quote stands where it cannot open a field (the byte loop takes the group: such a quote does
-;; not toggle); else 0 once the group is done, or k + 1 when the record ending at its line feed k asked to stop.
-(func $quoteGroup (param $at i32) (param $quotes i32) (param $lfs i32) (param $crs i32) (param $delimiters i32)
-  (result i32)
-  (local $after i32) (local $before i32) (local $opening i32) (local $closing i32) (local $lineEnds i32)
-  (local $badClose i32) (local $bare i32) (local $rest i32) (local $k i32) (local $segment i32) (local $crBefore i32)
-  (local $b i32)
-  ;; Inside a field after each byte, and before each byte.
-  (local.set $after (local.get $quotes))
-  (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 1))))
-  (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 2))))
-  (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 4))))
-  (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 8))))
-  (if (global.get $quoted) (then (local.set $after (i32.xor (local.get $after) (i32.const -1)))))
-  (local.set $after (i32.and (local.get $after) (i32.const 0xffff)))
-  (local.set $before
-    (i32.and (i32.or (i32.shl (local.get $after) (i32.const 1)) (global.get $quoted)) (i32.const 0xffff)))
-  (local.set $opening (i32.and (local.get $quotes) (i32.xor (local.get $before) (i32.const -1))))
-  (local.set $closing (i32.and (local.get $quotes) (local.get $before)))
-  ;; An opening quote follows a delimiter, a line feed or a closing quote.
-  (if (i32.and (local.get $opening)
-        (i32.xor
-          (i32.or
+  ;; toggles "inside a field": the state after each byte is then the running XOR of the quote bits. Returns -1, having
+  ;; changed nothing, when a quote stands where it cannot open a field (the byte loop takes the group: such a quote does
+  ;; not toggle); else 0 once the group is done, or k + 1 when the record ending at its line feed k asked to stop.
+  (func $quoteGroup (param $at i32) (param $quotes i32) (param $lfs i32) (param $crs i32) (param $delimiters i32)
+    (result i32)
+    (local $after i32) (local $before i32) (local $opening i32) (local $closing i32) (local $lineEnds i32)
+    (local $badClose i32) (local $bare i32) (local $rest i32) (local $k i32) (local $segment i32) (local $crBefore i32)
+    (local $b i32)
+    ;; Inside a field after each byte, and before each byte.
+    (local.set $after (local.get $quotes))
+    (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 1))))
+    (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 2))))
+    (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 4))))
+    (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 8))))
+    (if (global.get $quoted) (then (local.set $after (i32.xor (local.get $after) (i32.const -1)))))
+    (local.set $after (i32.and (local.get $after) (i32.const 0xffff)))
+    (local.set $before
+      (i32.and (i32.or (i32.shl (local.get $after) (i32.const 1)) (global.get $quoted)) (i32.const 0xffff)))
+    (local.set $opening (i32.and (local.get $quotes) (i32.xor (local.get $before) (i32.const -1))))
+    (local.set $closing (i32.and (local.get $quotes) (local.get $before)))
+    ;; An opening quote follows a delimiter, a line feed or a closing quote.
+    (if (i32.and (local.get $opening)
+          (i32.xor
             (i32.or
-              (i32.or (i32.shl (local.get $delimiters) (i32.const 1))
-                (i32.eq (global.get $prevByte) (global.get $delimiter)))
-              (i32.or (i32.shl (local.get $lfs) (i32.const 1)) (i32.eq (global.get $prevByte) (i32.const 10))))
-            (i32.or (i32.shl (local.get $closing) (i32.const 1)) (global.get $prevClosed)))
-          (i32.const -1)))
-    (then (return (i32.const -1))))
-  (global.set $prevClosed (i32.const 0))
-  (if (global.get $afterClose)
-    (then
-      (global.set $afterClose (i32.const 0))
-      (local.set $b (i32.load8_u (local.get $at)))
-      (if (i32.eqz
-            (i32.or (i32.or (i32.eq (local.get $b) (i32.const 34)) (i32.eq (local.get $b) (global.get $delimiter)))
-              (i32.or (i32.eq (local.get $b) (i32.const 10)) (i32.eq (local.get $b) (i32.const 13)))))
-        (then (global.set $clean (i32.const 0))))))
-  (if (global.get $pendingCr)
-    (then
-      (global.set $pendingCr (i32.const 0))
-      (if (i32.eqz (i32.and (local.get $lfs) (i32.const 1)))
-        (then (global.set $bareCr (f64.add (global.get $bareCr) (f64.const 1)))))))
-  ;; Line feeds outside fields end records; a closing quote must be followed by a quote, delimiter or line end
-  ;; (the last byte's follower is checked with the next group); a carriage return not followed by a line feed is bare.
-  (local.set $lineEnds (i32.and (local.get $lfs) (i32.xor (local.get $before) (i32.const -1))))
-  (local.set $badClose
-    (i32.and (i32.and (local.get $closing) (i32.const 0x7fff))
-      (i32.xor
-        (i32.shr_u (i32.or (i32.or (local.get $quotes) (local.get $delimiters)) (i32.or (local.get $lfs) (local.get $crs)))
-          (i32.const 1))
-        (i32.const -1))))
-  (local.set $bare
-    (i32.and (i32.and (local.get $crs) (i32.const 0x7fff))
-      (i32.xor (i32.shr_u (local.get $lfs) (i32.const 1)) (i32.const -1))))
-  (local.set $rest (i32.const 0xffff))
-  (block $done
-    (loop $eachLineEnd
-      (br_if $done (i32.eqz (local.get $lineEnds)))
-      (local.set $k (i32.ctz (local.get $lineEnds)))
-      (local.set $segment
-        (i32.and (local.get $rest) (i32.sub (i32.shl (i32.const 1) (local.get $k)) (i32.const 1))))
-      (if (i32.and (local.get $segment) (i32.xor (local.get $crs) (i32.const -1)))
-        (then (global.set $content (i32.const 1))))
-      (if (i32.and (local.get $segment) (local.get $badClose)) (then (global.set $clean (i32.const 0))))
-      (if (i32.and (local.get $segment) (local.get $bare))
-        (then
-          (global.set $bareCr
-            (f64.add (global.get $bareCr)
-              (f64.convert_i32_u (i32.popcnt (i32.and (local.get $segment) (local.get $bare))))))))
-      (local.set $crBefore
-        (if (result i32) (local.get $k)
-          (then (i32.and (i32.shr_u (local.get $crs) (i32.sub (local.get $k) (i32.const 1))) (i32.const 1)))
-          (else (i32.eq (global.get $prevByte) (i32.const 13)))))
-      (global.set $quoted (i32.const 0))
-      (global.set $prevByte (i32.const 10))
-      (if (call $endLine (i32.add (local.get $at) (local.get $k)) (f64.const 1) (local.get $crBefore))
-        (then (return (i32.add (local.get $k) (i32.const 1)))))
-      (local.set $rest
-        (i32.and (local.get $rest)
-          (i32.xor (i32.sub (i32.shl (i32.const 2) (local.get $k)) (i32.const 1)) (i32.const -1))))
-      (local.set $lineEnds (i32.and (local.get $lineEnds) (i32.sub (local.get $lineEnds) (i32.const 1))))
-      (br $eachLineEnd)))
-  (if (i32.and (local.get $rest) (i32.xor (local.get $crs) (i32.const -1)))
-    (then (global.set $content (i32.const 1))))
-  (if (i32.and (local.get $rest) (local.get $badClose)) (then (global.set $clean (i32.const 0))))
-  (if (i32.and (local.get $rest) (local.get $bare))
-    (then
-      (global.set $bareCr
-        (f64.add (global.get $bareCr)
-          (f64.convert_i32_u (i32.popcnt (i32.and (local.get $rest) (local.get $bare))))))))
-  (if (i32.and (local.get $crs) (i32.const 0x8000)) (then (global.set $pendingCr (i32.const 1))))
-  (global.set $quoted (i32.shr_u (local.get $after) (i32.const 15)))
-  (global.set $prevClosed (i32.and (i32.shr_u (local.get $closing) (i32.const 15)) (i32.const 1)))
-  (global.set $afterClose (global.get $prevClosed))
-  (global.set $prevByte (i32.load8_u offset=15 (local.get $at)))
-  (i32.const 0))
+              (i32.or
+                (i32.or (i32.shl (local.get $delimiters) (i32.const 1))
+                  (i32.eq (global.get $prevByte) (global.get $delimiter)))
+                (i32.or (i32.shl (local.get $lfs) (i32.const 1)) (i32.eq (global.get $prevByte) (i32.const 10))))
+              (i32.or (i32.shl (local.get $closing) (i32.const 1)) (global.get $prevClosed)))
+            (i32.const -1)))
+      (then (return (i32.const -1))))
+    (global.set $prevClosed (i32.const 0))
+    (if (global.get $afterClose)
+      (then
+        (global.set $afterClose (i32.const 0))
+        (local.set $b (i32.load8_u (local.get $at)))
+        (if (i32.eqz
+              (i32.or (i32.or (i32.eq (local.get $b) (i32.const 34)) (i32.eq (local.get $b) (global.get $delimiter)))
+                (i32.or (i32.eq (local.get $b) (i32.const 10)) (i32.eq (local.get $b) (i32.const 13)))))
+          (then (global.set $clean (i32.const 0))))))
+    (if (global.get $pendingCr)
+      (then
+        (global.set $pendingCr (i32.const 0))
+        (if (i32.eqz (i32.and (local.get $lfs) (i32.const 1)))
+          (then (global.set $bareCr (f64.add (global.get $bareCr) (f64.const 1)))))))
+    ;; Line feeds outside fields end records; a closing quote must be followed by a quote, delimiter or line end
+    ;; (the last byte's follower is checked with the next group); a carriage return not followed by a line feed is bare.
+    (local.set $lineEnds (i32.and (local.get $lfs) (i32.xor (local.get $before) (i32.const -1))))
+    (local.set $badClose
+      (i32.and (i32.and (local.get $closing) (i32.const 0x7fff))
+        (i32.xor
+          (i32.shr_u (i32.or (i32.or (local.get $quotes) (local.get $delimiters)) (i32.or (local.get $lfs) (local.get $crs)))
+            (i32.const 1))
+          (i32.const -1))))
+    (local.set $bare
+      (i32.and (i32.and (local.get $crs) (i32.const 0x7fff))
+        (i32.xor (i32.shr_u (local.get $lfs) (i32.const 1)) (i32.const -1))))
+    (local.set $rest (i32.const 0xffff))
+    (block $done
+      (loop $eachLineEnd
+        (br_if $done (i32.eqz (local.get $lineEnds)))
+        (local.set $k (i32.ctz (local.get $lineEnds)))
+        (local.set $segment
+          (i32.and (local.get $rest) (i32.sub (i32.shl (i32.const 1) (local.get $k)) (i32.const 1))))
+        (if (i32.and (local.get $segment) (i32.xor (local.get $crs) (i32.const -1)))
+          (then (global.set $content (i32.const 1))))
+        (if (i32.and (local.get $segment) (local.get $badClose)) (then (global.set $clean (i32.const 0))))
+        (if (i32.and (local.get $segment) (local.get $bare))
+          (then
+            (global.set $bareCr
+              (f64.add (global.get $bareCr)
+                (f64.convert_i32_u (i32.popcnt (i32.and (local.get $segment) (local.get $bare))))))))
+        (local.set $crBefore
+          (if (result i32) (local.get $k)
+            (then (i32.and (i32.shr_u (local.get $crs) (i32.sub (local.get $k) (i32.const 1))) (i32.const 1)))
+            (else (i32.eq (global.get $prevByte) (i32.const 13)))))
+        (global.set $quoted (i32.const 0))
+        (global.set $prevByte (i32.const 10))
+        (if (call $endLine (i32.add (local.get $at) (local.get $k)) (f64.const 1) (local.get $crBefore))
+          (then (return (i32.add (local.get $k) (i32.const 1)))))
+        (local.set $rest
+          (i32.and (local.get $rest)
+            (i32.xor (i32.sub (i32.shl (i32.const 2) (local.get $k)) (i32.const 1)) (i32.const -1))))
+        (local.set $lineEnds (i32.and (local.get $lineEnds) (i32.sub (local.get $lineEnds) (i32.const 1))))
+        (br $eachLineEnd)))
+    (if (i32.and (local.get $rest) (i32.xor (local.get $crs) (i32.const -1)))
+      (then (global.set $content (i32.const 1))))
+    (if (i32.and (local.get $rest) (local.get $badClose)) (then (global.set $clean (i32.const 0))))
+    (if (i32.and (local.get $rest) (local.get $bare))
+      (then
+        (global.set $bareCr
+          (f64.add (global.get $bareCr)
+            (f64.convert_i32_u (i32.popcnt (i32.and (local.get $rest) (local.get $bare))))))))
+    (if (i32.and (local.get $crs) (i32.const 0x8000)) (then (global.set $pendingCr (i32.const 1))))
+    (global.set $quoted (i32.shr_u (local.get $after) (i32.const 15)))
+    (global.set $prevClosed (i32.and (i32.shr_u (local.get $closing) (i32.const 15)) (i32.const 1)))
+    (global.set $afterClose (global.get $prevClosed))
+    (global.set $prevByte (i32.load8_u offset=15 (local.get $at)))
+    (i32.const 0))
 
-;; Scans the block from offset $from to $length (at most 1 MiB), events and `stop` cleared first; returns where
+  ;; Scans the block from offset $from to $length (at most 1 MiB), events and `stop` cleared first; returns where
   ;; it stopped: $length, or the byte after the line feed where a chunk was cut or the events filled up.
   (func (export "scan") (param $from i32) (param $length i32) (result i32)
     (local $at i32) (local $v v128) (local $quotes i32) (local $lfs i32) (local $crs i32) (local $rest i32)
     (local $k i32) (local $before i32) (local $crBefore i32) (local $b i32) (local $groupEnd i32)
     (local $vQuote v128) (local $vLf v128) (local $vCr v128) (local $quotedMode i32)
+    (local $vDelimiter v128) (local $byteDelimiter i32)
     (local.set $quotedMode (global.get $quotedMode))
+    ;; A delimiter that is no single byte (a character above 255) equals no byte, as in `$byte`.
+    (local.set $byteDelimiter (i32.le_u (global.get $delimiter) (i32.const 255)))
+    (local.set $vDelimiter (i8x16.splat (global.get $delimiter)))
     (global.set $events (i32.const 0))
     (global.set $stop (i32.const 0))
     (local.set $vQuote (i8x16.splat (i32.const 34)))
@@ -305,7 +309,9 @@
               (call $quoteGroup (local.get $at) (local.get $quotes)
                 (i8x16.bitmask (i8x16.eq (local.get $v) (local.get $vLf)))
                 (i8x16.bitmask (i8x16.eq (local.get $v) (local.get $vCr)))
-                (i8x16.bitmask (i8x16.eq (local.get $v) (i8x16.splat (global.get $delimiter))))))
+                (if (result i32) (local.get $byteDelimiter)
+                  (then (i8x16.bitmask (i8x16.eq (local.get $v) (local.get $vDelimiter))))
+                  (else (i32.const 0)))))
             (if (i32.gt_s (local.get $k) (i32.const 0))
               (then (return (i32.add (local.get $at) (local.get $k)))))
             (if (i32.eqz (local.get $k))

@@ -144,6 +144,18 @@ describe('the byte scan (WebAssembly loop) reports what the JavaScript scan it r
     expect(loop.told.filter((t) => t.soFar.quotingClean)).toHaveLength(loop.told.length - 1);
   });
 
+  it('a delimiter that is no single byte (€) opens no field after its last byte, in 16-byte groups as byte by byte', async () => {
+    const bytes = Buffer.from(`a€b\n1€"x\ny"\n${'2€"z"\n'.repeat(10)}`);
+    expect(bytes.subarray(0, 16).toString()).toBe('a€b\n1€"x\ny"\n'); // one group, its quotes after the € bytes
+    const options: ScanOptions = { headerLines: 1, quoted: true, delimiter: '€' };
+    const whole = async function* () {
+      yield bytes;
+    };
+    const loop = await run(scanRecordStream, whole(), options);
+    expect(loop).toEqual(await run(scanRecordStreamModel, pieces(bytes, 1, 1), options));
+    expect(loop.result.quotingClean).toBe(false);
+  });
+
   it('more blank lines and oversize records in one block than the loop holds events for (it stops and goes on)', async () => {
     const bytes = Buffer.from(`a,b\n${'\n\r\n'.repeat(15_000)}${`1,${'x'.repeat(30)}\n`.repeat(20_000)}2,y`);
     const options: ScanOptions = {
