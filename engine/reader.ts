@@ -95,6 +95,14 @@ export function recordLayout(contract: DatasetContract): { headerLines: number; 
   return { headerLines: csv ? 1 : 0, quoted: csv, delimiter: contract.source.delimiter };
 }
 
+/**
+ * Records as `record_number` counts them, of those the byte scan counted: a CSV's blank lines are no records (its
+ * reader skips them), a JSON Lines text's are (its reader rejects them).
+ */
+export function numberedRecords(contract: DatasetContract, counted: { records: number; blankLines: number }): number {
+  return contract.source.format === 'csv' ? counted.records - counted.blankLines : counted.records;
+}
+
 /** The byte scan of the input: its records as DuckDB's reader counts them, and its blank lines. */
 export async function scanInput(
   contract: DatasetContract,
@@ -110,7 +118,7 @@ export async function scanInput(
   return {
     ...scan,
     oversize: scan.oversize.map((o) => ({ ...o, recordNumber: csv ? o.record - o.blankLinesBefore : o.record })),
-    expectedRows: csv ? scan.records - scan.blankLines : scan.records,
+    expectedRows: numberedRecords(contract, scan),
     blankLinesFile: csv && scan.blankLines > 0 ? blankLinesFile : undefined,
   };
 }

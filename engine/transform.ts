@@ -27,6 +27,7 @@ import {
   DEFAULT_REJECTS_LIMITS,
   findMalformed,
   listFieldCounts,
+  numberedRecords,
   readerSeesScannedRecords,
   scanInput,
   type InputScan,
@@ -403,11 +404,10 @@ function transformPlannedChunks(
   let failure: { error: unknown } | undefined;
   const unwanted = (): boolean => failure !== undefined || stop?.aborted === true;
   // Each chunk numbers its quarantine rows in the whole text (chunks come in text order): the merge only concatenates.
-  const csv = contract.source.format === 'csv';
   let recordsBefore = 0;
   const chunks = inPool(planned, 2 * options.parallelism, async ({ chunk, soFar }, i) => {
     const recordOffset = recordsBefore;
-    recordsBefore += chunk.records - (csv ? chunk.blankLines : 0);
+    recordsBefore += numberedRecords(contract, chunk);
     // Both asked for in chunk order, before anything is awaited.
     const copy = copies.take();
     const session = sessions.take();

@@ -36,7 +36,7 @@ import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
 import type { ObjectStore, Zone } from '../ports.ts';
-import { asFileRejection, prepareSource, recordLayout } from '../reader.ts';
+import { asFileRejection, numberedRecords, prepareSource, recordLayout } from '../reader.ts';
 import { EngineInvariantError, FileRejection, FileReason } from '../reasons.ts';
 import { KEY_SAMPLE_LINES, jsonLinesReader } from '../sources/jsonl.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../sources/oversize.ts';
@@ -443,7 +443,7 @@ export async function planFanOut(
       text: { zone: text.zone, key: text.key, version_id: text.versionId ?? null },
       key_sample: jsonLines ? keySampleKey(staging) : null,
       header_bytes: scan.headerBytes,
-      expected_rows: jsonLines ? scan.records : scan.records - scan.blankLines,
+      expected_rows: numberedRecords(contract, scan),
       sizes,
       chunks: scan.chunks.map((c, index) => ({ index, start: c.start, end: c.end })),
       staging_prefix: staging,

@@ -11,15 +11,16 @@ import { readFooter, PARQUET_MAGIC } from './footer.ts';
 import { ColumnChunk, ColumnMetaData, FileMetaData, RowGroup } from './format.ts';
 import { ParquetRewriteError } from './errors.ts';
 import {
-  CompactType,
+  dropFields,
   encodeStruct,
   field,
   i16,
   i64,
   setField,
+  setStructList,
   struct,
+  structList,
   type ThriftStruct,
-  type ThriftValue,
 } from './thrift-compact.ts';
 
 /** The file written: its rows and row groups (the sums of its parts') and its size. */
@@ -67,20 +68,19 @@ export async function concatParquet(paths: readonly string[], target: string): P
     // `position`. A page index's offset index holds the absolute offsets of its pages, which would not move: page
     // indexes are left out (both, as the format pairs them; readers then read without them — DuckDB writes none).
     const delta = BigInt(position - PARQUET_MAGIC.length);
-    for (const rowGroup of structs(field(part.metadata, FileMetaData.rowGroups))) {
+    for (const rowGroup of structList(part.metadata, FileMetaData.rowGroups) ?? []) {
       shift(rowGroup, RowGroup.fileOffset, delta);
-      for (const chunk of structs(field(rowGroup, RowGroup.columns))) {
+      for (const chunk of structList(rowGroup, RowGroup.columns) ?? []) {
         if (field(chunk, ColumnChunk.cryptoMetadata) || field(chunk, ColumnChunk.encryptedColumnMetadata))
           fail('encrypted column chunks are not concatenated');
         if (field(chunk, ColumnChunk.filePath)) fail('column chunks in other files are not concatenated');
         shift(chunk, ColumnChunk.fileOffset, delta);
-        const pageIndex: number[] = [
+        dropFields(chunk, [
           ColumnChunk.offsetIndexOffset,
           ColumnChunk.offsetIndexLength,
           ColumnChunk.columnIndexOffset,
           ColumnChunk.columnIndexLength,
-        ];
-        chunk.fields = chunk.fields.filter((f) => !pageIndex.includes(f.id));
+        ]);
         const meta = field(chunk, ColumnChunk.metaData);
         if (meta?.kind !== 'struct') return fail('a column chunk has no meta_data');
         for (const id of [
@@ -94,7 +94,7 @@ export async function concatParquet(paths: readonly string[], target: string): P
       // An ordinal is an i16: past its range the row groups go without one (it is optional).
       if (field(rowGroup, RowGroup.ordinal)) {
         if (rowGroups.length <= 0x7fff) setField(rowGroup, RowGroup.ordinal, i16(rowGroups.length));
-        else rowGroup.fields = rowGroup.fields.filter((f) => f.id !== RowGroup.ordinal);
+        else dropFields(rowGroup, [RowGroup.ordinal]);
       }
       rowGroups.push(rowGroup);
     }
@@ -102,7 +102,7 @@ export async function concatParquet(paths: readonly string[], target: string): P
   }
   const metadata = first.metadata;
   setField(metadata, FileMetaData.numRows, i64(rows));
-  setField(metadata, FileMetaData.rowGroups, { kind: 'list', elementType: CompactType.STRUCT, elements: rowGroups });
+  setStructList(metadata, FileMetaData.rowGroups, rowGroups);
   const footer = encodeStruct(metadata);
 
   // Written aside and renamed: a failure leaves no partial file at `target`.
@@ -128,8 +128,4 @@ export async function concatParquet(paths: readonly string[], target: string): P
 function shift(s: ThriftStruct, id: number, delta: bigint): void {
   const v = field(s, id);
   if (v?.kind === 'i64' && v.value > 0n) setField(s, id, i64(v.value + delta));
-}
-
-function structs(v: ThriftValue | undefined): ThriftStruct[] {
-  return v?.kind === 'list' ? v.elements.filter((e): e is ThriftStruct => e.kind === 'struct') : [];
 }

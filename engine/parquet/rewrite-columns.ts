@@ -15,13 +15,14 @@ import { ParquetRewriteError } from './errors.ts';
 import { PARQUET_MAGIC, readFooter } from './footer.ts';
 import { ColumnChunk, ColumnMetaData, ColumnOrder, FileMetaData, RowGroup, SchemaElement } from './format.ts';
 import {
-  CompactType,
   encodeStruct,
   field,
   i32,
   i64,
   setField,
+  setStructList,
   struct,
+  structList,
   type ThriftStruct,
   type ThriftValue,
 } from './thrift-compact.ts';
@@ -94,14 +95,14 @@ function rewriteMetadata(
   const keepLeaf = (_: unknown, leaf: number): boolean => !droppedLeaves.has(leaf);
   const droppedElements = new Set(dropped.map((c) => c.schemaIndex));
 
-  setList(metadata, FileMetaData.schema, [
+  setStructList(metadata, FileMetaData.schema, [
     ...schema.filter((_, i) => !droppedElements.has(i)),
     ...append.map(constantSchemaElement),
   ]);
   setField(root, SchemaElement.numChildren, i32(kept.length + append.length));
   const orders = structList(metadata, FileMetaData.columnOrders);
   if (orders)
-    setList(metadata, FileMetaData.columnOrders, [
+    setStructList(metadata, FileMetaData.columnOrders, [
       ...orders.filter(keepLeaf),
       ...append.map(() => struct([ColumnOrder.typeOrder, struct()])),
     ]);
@@ -129,7 +130,7 @@ function rewriteMetadata(
       return chunk.columnChunk;
     });
     const columnChunks = [...chunks.filter(keepLeaf), ...newChunks];
-    setList(rowGroup, RowGroup.columns, columnChunks);
+    setStructList(rowGroup, RowGroup.columns, columnChunks);
     // Both totals are sums over the row group's column chunks (ColumnMetaData 6 and 7).
     addTo(rowGroup, RowGroup.totalByteSize, uncompressed);
     addTo(rowGroup, RowGroup.totalCompressedSize, compressed);
@@ -188,14 +189,6 @@ function topLevelColumns(schema: ThriftStruct[], fail: (reason: string) => never
 
 const int = (v: ThriftValue | undefined): number | undefined =>
   v?.kind === 'i64' ? Number(v.value) : v?.kind === 'i32' || v?.kind === 'i16' ? v.value : undefined;
-
-function structList(s: ThriftStruct, id: number): ThriftStruct[] | undefined {
-  const v = field(s, id);
-  return v?.kind === 'list' ? v.elements.filter((e): e is ThriftStruct => e.kind === 'struct') : undefined;
-}
-
-const setList = (s: ThriftStruct, id: number, elements: ThriftStruct[]): void =>
-  setField(s, id, { kind: 'list', elementType: CompactType.STRUCT, elements });
 
 function chunkMeta(chunk: ThriftStruct): ThriftStruct | undefined {
   const meta = field(chunk, ColumnChunk.metaData);

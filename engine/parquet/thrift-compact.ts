@@ -341,6 +341,20 @@ export function setField(s: ThriftStruct, id: number, value: ThriftValue): void 
   }
 }
 
+/** Removes the fields with these ids (absent ones are ignored). */
+export function dropFields(s: ThriftStruct, ids: readonly number[]): void {
+  s.fields = s.fields.filter((f) => !ids.includes(f.id));
+}
+
+/** A list-of-structs field's elements; undefined when the field is absent or not a list. */
+export function structList(s: ThriftStruct, id: number): ThriftStruct[] | undefined {
+  const v = field(s, id);
+  return v?.kind === 'list' ? v.elements.filter((e): e is ThriftStruct => e.kind === 'struct') : undefined;
+}
+
+export const setStructList = (s: ThriftStruct, id: number, elements: ThriftStruct[]): void =>
+  setField(s, id, { kind: 'list', elementType: CompactType.STRUCT, elements });
+
 export const struct = (...fields: [number, ThriftValue | undefined][]): ThriftStruct => ({
   kind: 'struct',
   fields: fields.flatMap(([id, value]) => (value === undefined ? [] : [{ id, value }])),

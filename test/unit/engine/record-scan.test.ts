@@ -50,6 +50,11 @@ async function* pieces(bytes: Buffer, seed: number, max: number): AsyncGenerator
   }
 }
 
+/** The text as one buffer. */
+async function* whole(bytes: Buffer): AsyncGenerator<Buffer> {
+  yield bytes;
+}
+
 type Scanner = typeof scanRecordStream;
 
 /** What a scan reports: its result, the blank-line list it writes, and every chunk as it was told of it. */
@@ -104,10 +109,7 @@ describe('the byte scan (WebAssembly loop) reports what the JavaScript scan it r
       chunking: { recordsPerChunk: 40_000, bytesPerChunk: 700_000 },
       sampleRecords: 1_000,
     };
-    const whole = async function* () {
-      yield bytes;
-    };
-    const loop = await run(scanRecordStream, whole(), options);
+    const loop = await run(scanRecordStream, whole(bytes), options);
     const model = await run(scanRecordStreamModel, pieces(bytes, 5, 1 << 16), options);
     const withoutBareCrSoFar = (r: typeof loop) => ({
       ...r,
@@ -134,10 +136,7 @@ describe('the byte scan (WebAssembly loop) reports what the JavaScript scan it r
       maxRecordBytes: 30,
       chunking: { recordsPerChunk: 3_000, bytesPerChunk: 50_000 },
     };
-    const whole = async function* () {
-      yield bytes;
-    };
-    const loop = await run(scanRecordStream, whole(), options);
+    const loop = await run(scanRecordStream, whole(bytes), options);
     expect(loop).toEqual(await run(scanRecordStreamModel, pieces(bytes, 3, 1), options));
     expect(loop.result.records).toBe(20_001);
     expect(loop.result.quotingClean).toBe(false); // the last record's `"y"z`
@@ -148,10 +147,7 @@ describe('the byte scan (WebAssembly loop) reports what the JavaScript scan it r
     const bytes = Buffer.from(`a€b\n1€"x\ny"\n${'2€"z"\n'.repeat(10)}`);
     expect(bytes.subarray(0, 16).toString()).toBe('a€b\n1€"x\ny"\n'); // one group, its quotes after the € bytes
     const options: ScanOptions = { headerLines: 1, quoted: true, delimiter: '€' };
-    const whole = async function* () {
-      yield bytes;
-    };
-    const loop = await run(scanRecordStream, whole(), options);
+    const loop = await run(scanRecordStream, whole(bytes), options);
     expect(loop).toEqual(await run(scanRecordStreamModel, pieces(bytes, 1, 1), options));
     expect(loop.result.quotingClean).toBe(false);
   });
@@ -164,10 +160,7 @@ describe('the byte scan (WebAssembly loop) reports what the JavaScript scan it r
       maxRecordBytes: 20,
       chunking: { recordsPerChunk: 100_000, bytesPerChunk: 400_000 },
     };
-    const whole = async function* () {
-      yield bytes;
-    };
-    const loop = await run(scanRecordStream, whole(), options);
+    const loop = await run(scanRecordStream, whole(bytes), options);
     expect(loop).toEqual(await run(scanRecordStreamModel, pieces(bytes, 9, 1 << 16), options));
     expect(loop.result.blankLines).toBe(30_000);
     expect(loop.result.oversize).toHaveLength(20_000);

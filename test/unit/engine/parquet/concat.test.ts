@@ -7,19 +7,14 @@ import { ColumnChunk, FileMetaData, RowGroup } from '../../../../engine/parquet/
 import {
   decodeStruct,
   encodeStruct,
-  field,
   i32,
   i64,
   setField,
-  type ThriftStruct,
-  type ThriftValue,
+  structList,
 } from '../../../../engine/parquet/thrift-compact.ts';
 import { readWithDuckDb } from '../../../support/duckdb-reader.ts';
 import { expect } from '../../../support/expect.ts';
 import { readFooterBytes, readWithHyparquet, scratchDir, writeParquet } from '../../../support/unit/parquet-files.ts';
-
-const listOf = (v: ThriftValue | undefined): ThriftStruct[] =>
-  v?.kind === 'list' ? v.elements.filter((e): e is ThriftStruct => e.kind === 'struct') : [];
 
 /** Quarantine-like rows: numbers, lists of text, NULLs, long text (several pages), written as the quarantine is. */
 const rows = (from: number, count: number): string => `
@@ -86,8 +81,8 @@ describe('concatParquet', () => {
     const footerLength = file.readUInt32LE(file.length - 8);
     const footerStart = file.length - 8 - footerLength;
     const metadata = decodeStruct(file.subarray(footerStart, file.length - 8)).struct;
-    for (const rowGroup of listOf(field(metadata, FileMetaData.rowGroups)))
-      for (const chunk of listOf(field(rowGroup, RowGroup.columns))) {
+    for (const rowGroup of structList(metadata, FileMetaData.rowGroups) ?? [])
+      for (const chunk of structList(rowGroup, RowGroup.columns) ?? []) {
         setField(chunk, ColumnChunk.offsetIndexOffset, i64(footerStart - 40));
         setField(chunk, ColumnChunk.offsetIndexLength, i32(20));
         setField(chunk, ColumnChunk.columnIndexOffset, i64(footerStart - 20));
@@ -105,8 +100,8 @@ describe('concatParquet', () => {
     await concatParquet(paths, target);
 
     const written = decodeStruct(await readFooterBytes(target)).struct;
-    const chunkFields = listOf(field(written, FileMetaData.rowGroups)).flatMap((g) =>
-      listOf(field(g, RowGroup.columns)).flatMap((c) => c.fields.map((f) => f.id)),
+    const chunkFields = (structList(written, FileMetaData.rowGroups) ?? []).flatMap((g) =>
+      (structList(g, RowGroup.columns) ?? []).flatMap((c) => c.fields.map((f) => f.id)),
     );
     expect(chunkFields.filter((id) => id >= 4 && id <= 7)).toEqual([]);
     expect(await readWithHyparquet(target)).toHaveLength(6_000);
