@@ -4,7 +4,7 @@
  * session each — and merged into one result that is exactly what one pass over the whole text gives.
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import {
@@ -16,7 +16,7 @@ import {
   withDuckDbInstance,
   type DuckDbSettings,
 } from './duckdb.ts';
-import type { HeaderMatch } from './header.ts';
+import { MAX_HEADER_BYTES, type HeaderMatch } from './header.ts';
 import { silverFileName } from './layout.ts';
 import { attachOversize, attachRejected, describeOversize, writeQuarantine } from './quarantine.ts';
 import { concatParquet } from './parquet/concat.ts';
@@ -38,7 +38,7 @@ import {
 import { finishSilver, MIXED_LINE_ENDS, writeRouted, type RoutedOutput, type RoutedPartition } from './routed.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
-import { PrefixTee, readBlocks } from './sources/file-blocks.ts';
+import { ChunkTee, readBlocks } from './sources/file-blocks.ts';
 import { writeChunk, type ByteChunk, type ScanSoFar } from './sources/records.ts';
 import { Feed, inPool, OrderedSlots } from './pool.ts';
 import { sqlString } from './sql.ts';
@@ -374,8 +374,8 @@ function transformPlannedChunks(
   early: {
     /** Once aborted, no chunk starts its transform (those under way finish). */
     stop?: AbortSignal;
-    /** The first chunk's file, written while the text was scanned (`PrefixTee`); undefined: copied as the others. */
-    firstChunkFile?: Promise<string | undefined>;
+    /** Chunk `i`'s file, when it was written while the text was scanned (`ChunkTee`); undefined: copied. */
+    teedFile?: (i: number) => Promise<string | undefined>;
   } = {},
 ): Promise<ChunkOutput[]> {
   const { stop } = early;
@@ -425,8 +425,7 @@ function transformPlannedChunks(
       const dir = chunkDir(workDir, i);
       const chunkPath = join(dir, 'input.txt');
       await mkdir(dir, { recursive: true });
-      // The first chunk starts right after the header: the text's first bytes, maybe written as they were scanned.
-      const written = i === 0 && chunk.start === soFar.headerBytes ? await early.firstChunkFile : undefined;
+      const written = await early.teedFile?.(i);
       if (written !== chunkPath)
         await timed(options.onPhase, `chunk ${i} copy`, () => writeChunk(path, soFar.headerBytes, chunk, chunkPath));
       copied();
@@ -705,17 +704,18 @@ export async function transformToLocal(
   const { growing } = options;
   const bytes = growing ? growing.expectedBytes : (await stat(inputPath)).size;
   const chunked = bytes >= chunking.minBytesToChunk;
-  // The first chunk is the text's first bytes (its header, then its records): written as the scan reads them, it
-  // is ready once the scan has planned it, where a copy would read it all again first (~0.1 s for 32 MiB). It ends
-  // at the first record end past its size after the header (a longer record makes the text unfit for early chunks):
-  // a text with no first chunk by then (one huge record to the scan, quoting left open) is copied instead.
-  const firstChunk = chunked
-    ? new PrefixTee(
-        join(chunkDir(workDir, 0), 'input.txt'),
-        taperedChunkBytes(bytes, chunking)(0) + 2 * (maxRecordBytes + 2),
+  // The first chunks (as many as are copied ahead of their sessions) are written as the scan reads them: each is
+  // ready once the scan has planned it, where a copy would read it all again first (~0.1 s for 32 MiB, on the path to
+  // the second session's start). A chunk ends at the first record end past its size (a longer record makes the text
+  // unfit for early chunks): one with no end by then (one huge record to the scan, quoting left open) is copied instead.
+  const taper = taperedChunkBytes(bytes, chunking);
+  const teed = chunked
+    ? new ChunkTee(
+        Array.from({ length: 2 * parallelism }, (_, i) => join(chunkDir(workDir, i), 'input.txt')),
+        (i) => taper(i) + 2 * (maxRecordBytes + 2) + (i > 0 ? MAX_HEADER_BYTES : 0),
       )
     : undefined;
-  if (firstChunk) await mkdir(chunkDir(workDir, 0), { recursive: true });
+  for (const path of teed?.paths ?? []) await mkdir(dirname(path), { recursive: true });
   // A scan that fails (a followed spool that failed or was refused) leaves no chunk's scratch behind: the text may
   // go again in this work directory.
   const { scan, early } = await timed(options.onPhase, 'scan', () =>
@@ -730,14 +730,14 @@ export async function transformToLocal(
           {
             maxRecordBytes,
             chunking: chunkLimits(bytes, chunking),
-            onChunk: onChunk && ((chunk, soFar) => (firstChunk?.endAt(chunk.end), onChunk(chunk, soFar))),
+            onChunk: onChunk && ((chunk, soFar) => (teed?.endAt(chunk, soFar.headerBytes), onChunk(chunk, soFar))),
           },
-          firstChunk ? firstChunk.tee(growing?.follow() ?? readBlocks(inputPath)) : growing?.follow(),
-        ).finally(() => firstChunk?.settled()), // nothing writes to a chunk's scratch once the scan is over
+          teed ? teed.tee(growing?.follow() ?? readBlocks(inputPath)) : growing?.follow(),
+        ).finally(() => teed?.settled()), // nothing writes to a chunk's scratch once the scan is over
       (planned, stop) =>
         transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions, {
           stop,
-          firstChunkFile: firstChunk?.file(),
+          teedFile: teed && ((i) => teed.file(i)),
         }),
     ),
   );

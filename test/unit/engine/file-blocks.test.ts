@@ -1,14 +1,15 @@
 /**
- * Block reads into one reused buffer, range copies and the prefix tee: the bytes come out exactly, in order,
+ * Block reads into one reused buffer, range copies and the chunk tee: the bytes come out exactly, in order,
  * whatever the block size; a block is the same buffer each time (what spares the garbage collector); a failing
  * target fails with its own error and nothing hangs.
  */
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
-import { copyRanges, PrefixTee, readBlocks } from '../../../engine/sources/file-blocks.ts';
+import { ChunkTee, copyRanges, readBlocks } from '../../../engine/sources/file-blocks.ts';
+import { seededRandom } from '../../support/unit/seeded-random.ts';
 
 /** 100,003 bytes of a repeating 251-byte pattern (prime: no block size lines up with it). */
 const BYTES = Buffer.from(Array.from({ length: 100_003 }, (_, i) => (i % 251) + 1));
@@ -78,84 +79,161 @@ describe('copyRanges', () => {
   });
 });
 
-describe('PrefixTee', () => {
-  /** The blocks of BYTES (one buffer reused, as readBlocks gives them) through a tee, told where the start ends once `endAt` has passed. */
-  async function teeThrough(tee: PrefixTee, endAt: number | undefined, blockBytes: number): Promise<Buffer> {
-    const path = await fileOf(BYTES);
+describe('ChunkTee', () => {
+  const dir = async (): Promise<string> => mkdtemp(join(tmpdir(), 'file-blocks-'));
+  const pathsIn = (root: string, n: number): string[] =>
+    Array.from({ length: n }, (_, i) => join(root, `chunk-${i}.txt`));
+  /** What `writeChunk` copies for chunk i of `ends` (chunk 0 starts after `header` bytes). */
+  const expected = (i: number, header: number, ends: readonly number[]): Buffer =>
+    i === 0
+      ? BYTES.subarray(0, ends[0])
+      : Buffer.concat([BYTES.subarray(0, header), BYTES.subarray(ends[i - 1], ends[i])]);
+
+  /**
+   * BYTES through `tee` in blocks of `blockBytes` (one buffer reused, as readBlocks gives them), each chunk's end told
+   * once a block has reached it — or, with `late`, one block after that — as the scan tells ends; the ends a block
+   * does not reach are told after the stream, then the tee is settled.
+   */
+  async function teeThrough(
+    tee: ChunkTee,
+    header: number,
+    ends: readonly number[],
+    blockBytes: number,
+    late: (i: number) => boolean = () => false,
+  ): Promise<Buffer> {
     const seen: Buffer[] = [];
     let offset = 0;
-    for await (const block of tee.tee(readBlocks(path, {}, blockBytes))) {
+    let told = 0;
+    const tell = (upTo: number, lag: boolean): void => {
+      for (; told < ends.length && (ends[told] as number) <= upTo && late(told) === lag; told++) {
+        tee.endAt({ start: told === 0 ? header : (ends[told - 1] as number), end: ends[told] as number }, header);
+      }
+    };
+    for await (const block of tee.tee(readBlocks(await fileOf(BYTES), {}, blockBytes))) {
       seen.push(Buffer.from(block));
+      tell(offset, true); // ends the block before reached, told a block late
       offset += block.length;
-      if (endAt !== undefined && offset >= endAt) tee.endAt(endAt);
+      tell(offset, false);
     }
+    while (told < ends.length) (tell(offset, true), tell(offset, false)); // the ends the last block reached
+    await tee.settled();
     return Buffer.concat(seen);
   }
-  const target = async (): Promise<string> => join(await mkdtemp(join(tmpdir(), 'file-blocks-')), 'start.bin');
 
   it.each([
-    [1, 997],
-    [996, 997],
-    [997, 997],
-    [55_555, 4096],
-    [100_003, 65_536],
-  ])('passes every block on, and its file holds exactly the first %i bytes (blocks of %i)', async (end, blockBytes) => {
-    const tee = new PrefixTee(await target(), 1 << 20);
-    expect((await teeThrough(tee, end, blockBytes)).equals(BYTES)).toBe(true);
-    const file = await tee.file();
-    expect(file).toBe(tee.path);
-    expect((await readFile(file as string)).equals(BYTES.subarray(0, end))).toBe(true);
-    await expect(stat(`${tee.path}.partial`)).rejects.toMatchObject({ code: 'ENOENT' });
-  });
+    [0, [1], 997],
+    [0, [996], 997],
+    [0, [997], 997],
+    [10, [55_555], 4096],
+    [0, [100_003], 65_536],
+  ])(
+    'passes every block on; with header %i, one chunk ending at %j (blocks of %i) holds the text up to there',
+    async (header, ends, blockBytes) => {
+      const tee = new ChunkTee(pathsIn(await dir(), 1), () => 1 << 20);
+      expect((await teeThrough(tee, header, ends, blockBytes)).equals(BYTES)).toBe(true);
+      const file = await tee.file(0);
+      expect(file).toBe(tee.paths[0]);
+      expect((await readFile(file as string)).equals(expected(0, header, ends))).toBe(true);
+      await expect(stat(`${tee.paths[0]}.partial`)).rejects.toMatchObject({ code: 'ENOENT' });
+    },
+  );
 
-  it('gives no file when the stream ends before the start is complete', async () => {
-    const tee = new PrefixTee(await target(), 1 << 20);
-    expect((await teeThrough(tee, undefined, 4096)).equals(BYTES)).toBe(true);
-    await expect(tee.file()).resolves.toBeUndefined();
-    for (const left of [tee.path, `${tee.path}.partial`])
-      await expect(stat(left)).rejects.toMatchObject({ code: 'ENOENT' });
-    tee.endAt(10); // too late: ignored
-    await expect(tee.file()).resolves.toBeUndefined();
-  });
-
-  it('gives up past its limit without an end: its file removed, never more than a block over the limit', async () => {
-    const tee = new PrefixTee(await target(), 10_000);
-    const path = await fileOf(BYTES);
-    let largest = 0;
-    const seen: Buffer[] = [];
-    for await (const block of tee.tee(readBlocks(path, {}, 4096))) {
-      seen.push(Buffer.from(block));
-      largest = Math.max(largest, (await stat(`${tee.path}.partial`).catch(() => ({ size: 0 }))).size);
+  it('writes each teed chunk as writeChunk copies it, however the blocks fall and whenever its end is told', async () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const random = seededRandom(seed);
+      const header = random() < 0.3 ? 0 : 1 + Math.floor(random() * 300);
+      const ends: number[] = [];
+      for (let at = header; at < BYTES.length;) {
+        at = Math.min(BYTES.length, at + 1 + Math.floor(random() ** 2 * 40_000)); // tiny chunks too: several ends in one block
+        ends.push(at);
+      }
+      const blockBytes = [97, 1000, 4096, 65_536][Math.floor(random() * 4)] as number;
+      const slots = 1 + Math.floor(random() * (ends.length + 2)); // fewer teed chunks than chunks, or more
+      const root = await dir();
+      const tee = new ChunkTee(pathsIn(root, slots), () => 1 << 20);
+      const lateOnes = ends.map(() => random() < 0.5);
+      const passed = await teeThrough(tee, header, ends, blockBytes, (i) => lateOnes[i] === true);
+      expect({ seed, passedAll: passed.equals(BYTES) }).toEqual({ seed, passedAll: true });
+      for (let i = 0; i < slots; i++) {
+        const file = await tee.file(i);
+        if (i >= ends.length) {
+          expect({ seed, i, file }).toEqual({ seed, i, file: undefined });
+          continue;
+        }
+        const bytes = file === undefined ? undefined : await readFile(file);
+        expect({ seed, i, same: bytes?.equals(expected(i, header, ends)) }).toEqual({ seed, i, same: true });
+      }
+      expect((await readdir(root)).filter((f) => f.endsWith('.partial'))).toEqual([]);
     }
-    expect(Buffer.concat(seen).equals(BYTES)).toBe(true);
+  });
+
+  it('gives no file when the stream ends before the chunk is complete, once settled', async () => {
+    const tee = new ChunkTee(pathsIn(await dir(), 2), () => 1 << 20);
+    expect((await teeThrough(tee, 0, [], 4096)).equals(BYTES)).toBe(true);
+    for (const i of [0, 1]) await expect(tee.file(i)).resolves.toBeUndefined();
+    for (const left of [tee.paths[0], `${tee.paths[0]}.partial`])
+      await expect(stat(left as string)).rejects.toMatchObject({ code: 'ENOENT' });
+    tee.endAt({ start: 0, end: 10 }, 0); // too late: ignored
+    await expect(tee.file(0)).resolves.toBeUndefined();
+  });
+
+  it('gives up past its limit without an end: that file and the later ones, never more than a block over the limit', async () => {
+    const root = await dir();
+    const tee = new ChunkTee(pathsIn(root, 3), (i) => (i === 0 ? 1 << 20 : 10_000));
+    let largest = 0;
+    let offset = 0;
+    for await (const block of tee.tee(readBlocks(await fileOf(BYTES), {}, 4096))) {
+      offset += block.length;
+      if (offset >= 20_000 && offset - block.length < 20_000) tee.endAt({ start: 0, end: 20_000 }, 0);
+      largest = Math.max(largest, (await stat(`${tee.paths[1]}.partial`).catch(() => ({ size: 0 }))).size);
+    }
+    await tee.settled();
     expect(largest).toBeGreaterThanOrEqual(10_000);
     expect(largest).toBeLessThanOrEqual(10_000 + 4096);
-    await expect(tee.file()).resolves.toBeUndefined();
-    for (const left of [tee.path, `${tee.path}.partial`])
-      await expect(stat(left)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await readFile((await tee.file(0)) as string)).equals(BYTES.subarray(0, 20_000))).toBe(true);
+    for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
+    expect((await readdir(root)).sort()).toEqual(['chunk-0.txt', 'input.bin'].filter((f) => f !== 'input.bin'));
+  });
+
+  it('does not tee a chunk that does not start where the one before it ended, nor any after it', async () => {
+    const root = await dir();
+    const tee = new ChunkTee(pathsIn(root, 3), () => 1 << 20);
+    let offset = 0;
+    for await (const block of tee.tee(readBlocks(await fileOf(BYTES), {}, 4096))) {
+      const before = offset;
+      offset += block.length;
+      if (before < 8_000 && offset >= 8_000) tee.endAt({ start: 5, end: 8_000 }, 5);
+      if (before < 16_000 && offset >= 16_000) tee.endAt({ start: 9_000, end: 16_000 }, 5); // a gap after 8,000
+      if (before < 30_000 && offset >= 30_000) tee.endAt({ start: 16_000, end: 30_000 }, 5);
+    }
+    await tee.settled();
+    expect((await readFile((await tee.file(0)) as string)).equals(BYTES.subarray(0, 8_000))).toBe(true);
+    for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
+    expect(await readdir(root)).toEqual(['chunk-0.txt']);
   });
 
   it('never removes a file at its path that it did not write', async () => {
-    const tee = new PrefixTee(await target(), 10_000);
-    await writeFile(tee.path, 'written by someone else');
-    await teeThrough(tee, undefined, 4096);
-    await expect(tee.file()).resolves.toBeUndefined();
-    expect(await readFile(tee.path, 'utf8')).toBe('written by someone else');
+    const tee = new ChunkTee(pathsIn(await dir(), 1), () => 10_000);
+    await writeFile(tee.paths[0] as string, 'written by someone else');
+    await teeThrough(tee, 0, [], 4096);
+    await expect(tee.file(0)).resolves.toBeUndefined();
+    expect(await readFile(tee.paths[0] as string, 'utf8')).toBe('written by someone else');
   });
 
-  it('fails its file when told of an end past what it wrote', async () => {
-    const tee = new PrefixTee(await target(), 1 << 20);
-    const path = await fileOf(BYTES);
-    for await (const block of tee.tee(readBlocks(path, {}, 1000))) {
+  it('fails the file of a chunk told to end past what it wrote', async () => {
+    const tee = new ChunkTee(pathsIn(await dir(), 2), () => 1 << 20);
+    for await (const block of tee.tee(readBlocks(await fileOf(BYTES), {}, 1000))) {
       void block;
-      tee.endAt(5000);
+      tee.endAt({ start: 0, end: 5000 }, 0);
     }
-    await expect(tee.file()).rejects.toThrow('the start ends at byte 5000, but 1000 bytes were written');
+    await tee.settled();
+    await expect(tee.file(0)).rejects.toThrow('the chunk ends at byte 5000, but 1000 bytes were written');
+    await expect(tee.file(1)).resolves.toBeUndefined();
   });
 
   it('fails the stream with a write error, and does not hang', async () => {
-    const tee = new PrefixTee(join(await mkdtemp(join(tmpdir(), 'file-blocks-')), 'no-such-dir', 'start.bin'), 1 << 20);
-    await expect(teeThrough(tee, 50_000, 4096)).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(tee.file()).resolves.toBeUndefined();
+    const tee = new ChunkTee([join(await dir(), 'no-such-dir', 'chunk-0.txt')], () => 1 << 20);
+    await expect(teeThrough(tee, 0, [50_000], 4096)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(tee.file(0)).resolves.toBeUndefined();
   });
 });
