@@ -115,7 +115,11 @@ describe('ChunkTee', () => {
       offset += block.length;
       tell(offset, false);
     }
-    while (told < ends.length) (tell(offset, true), tell(offset, false)); // the ends the last block reached
+    // The ends the last block reached, late ones included.
+    while (told < ends.length) {
+      tell(offset, true);
+      tell(offset, false);
+    }
     await tee.settled();
     return Buffer.concat(seen);
   }
