@@ -214,31 +214,50 @@ export class ChunkTee {
     }
     this.writer = undefined;
     const partial = partialOf(path);
+    const endInFile = this.filePrefix + chunk.end - this.fileStart;
+    const next = this.paths[index + 1];
+    let nextWriter: AwaitedWriter | undefined;
     try {
       await writer.close();
-      const endInFile = this.filePrefix + chunk.end - this.fileStart;
-      const next = index + 1 < this.paths.length ? this.paths[index + 1] : undefined;
-      let carried: Buffer | undefined;
       if (next !== undefined) {
-        this.header ??= await readRange(partial, 0, headerBytes);
-        carried = await readRange(partial, endInFile, this.fileBytes());
+        // The next chunk's file: the header lines, then what was written past this end (about a block at most),
+        // copied through a small buffer before this file is cut at its end. One that cannot be begun is not teed.
+        try {
+          this.header ??= await readRange(partial, 0, headerBytes);
+          nextWriter = new AwaitedWriter(partialOf(next));
+          await nextWriter.write(this.header);
+          for await (const piece of readBlocks(partial, { start: endInFile, end: this.fileBytes() }, CARRY_BYTES))
+            await nextWriter.write(piece);
+        } catch {
+          await this.drop(nextWriter, next);
+          nextWriter = undefined;
+        }
       }
       await truncate(partial, endInFile);
       await rename(partial, path);
-      this.outcomes[index]?.settle(Promise.resolve(path));
-      this.current = index + 1;
-      if (next === undefined || !this.header || !carried) return;
-      // The next chunk's file: the header lines, then what was written past this end.
-      this.fileStart = chunk.end;
-      this.filePrefix = this.header.length;
-      this.writer = new AwaitedWriter(partialOf(next));
-      await this.writer.write(this.header);
-      await this.writer.write(carried);
     } catch (e) {
+      await this.drop(nextWriter, next);
       await rm(partial, { force: true });
       this.outcomes[index]?.settle(Promise.reject(e));
       await this.giveUp();
+      return;
     }
+    this.outcomes[index]?.settle(Promise.resolve(path));
+    this.current = index + 1;
+    if (!nextWriter) {
+      await this.giveUp(); // the later chunks are copied
+      return;
+    }
+    this.writer = nextWriter;
+    this.fileStart = chunk.end;
+    this.filePrefix = this.header?.length ?? 0;
+  }
+
+  /** A next chunk's file begun and not kept: its writer stopped and what it wrote removed. */
+  private async drop(writer: AwaitedWriter | undefined, path: string | undefined): Promise<void> {
+    if (!writer || path === undefined) return;
+    await writer.abort(undefined);
+    await rm(partialOf(path), { force: true });
   }
 
   /** No file for the current chunk (what was written is removed) nor any later one; `fault` fails the current one's. */
@@ -261,6 +280,9 @@ export class ChunkTee {
 }
 
 const partialOf = (path: string): string => `${path}.partial`;
+
+/** The buffer the bytes past a chunk's end are carried to the next file through. */
+const CARRY_BYTES = 1 << 20;
 
 /** The bytes [start, end) of the file at `path`. */
 async function readRange(path: string, start: number, end: number): Promise<Buffer> {

@@ -216,6 +216,19 @@ describe('ChunkTee', () => {
     expect(await readdir(root)).toEqual(['chunk-0.txt']);
   });
 
+  it('keeps a chunk whose next file cannot be begun; that chunk and the later ones are copied', async () => {
+    const root = await dir();
+    const tee = new ChunkTee(
+      [join(root, 'chunk-0.txt'), join(root, 'no-such-dir', 'chunk-1.txt'), join(root, 'chunk-2.txt')],
+      () => 1 << 20,
+    );
+    const ends = [30_000, 60_000, 90_000];
+    expect((await teeThrough(tee, 12, ends, 4096)).equals(BYTES)).toBe(true);
+    expect((await readFile((await tee.file(0)) as string)).equals(expected(0, 12, ends))).toBe(true);
+    for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
+    expect((await readdir(root)).sort()).toEqual(['chunk-0.txt']);
+  });
+
   it('never removes a file at its path that it did not write', async () => {
     const tee = new ChunkTee(pathsIn(await dir(), 1), () => 10_000);
     await writeFile(tee.paths[0] as string, 'written by someone else');
