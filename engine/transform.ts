@@ -4,7 +4,7 @@
  * session each — and merged into one result that is exactly what one pass over the whole text gives.
  */
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { DatasetContract } from './contract/types.ts';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import {
@@ -357,10 +357,13 @@ interface PlannedChunk {
 type ChunkRunOptions = Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>> &
   Pick<TransformOptions, 'keySamplePath' | 'onPhase'>;
 
+/** Chunks under way per session: its own and the next one, written while it runs (their files are on disk at once). */
+const CHUNKS_PER_SESSION = 2;
+
 /**
  * Transforms the chunks of the text at `path` as they come, `parallelism` at once. Each is written to a file of
  * its own up to `parallelism` chunks ahead of its turn, so a session that finishes finds the next one written
- * (at most 2 × `parallelism` copies are on disk at once).
+ * (at most `CHUNKS_PER_SESSION` × `parallelism` copies are on disk at once).
  */
 function transformPlannedChunks(
   settings: DuckDbSettings,
@@ -405,7 +408,7 @@ function transformPlannedChunks(
   const unwanted = (): boolean => failure !== undefined || stop?.aborted === true;
   // Each chunk numbers its quarantine rows in the whole text (chunks come in text order): the merge only concatenates.
   let recordsBefore = 0;
-  const chunks = inPool(planned, 2 * options.parallelism, async ({ chunk, soFar }, i) => {
+  const chunks = inPool(planned, CHUNKS_PER_SESSION * options.parallelism, async ({ chunk, soFar }, i) => {
     const recordOffset = recordsBefore;
     recordsBefore += numberedRecords(contract, chunk);
     // Both asked for in chunk order, before anything is awaited.
@@ -711,11 +714,10 @@ export async function transformToLocal(
   const taper = taperedChunkBytes(bytes, chunking);
   const teed = chunked
     ? new ChunkTee(
-        Array.from({ length: 2 * parallelism }, (_, i) => join(chunkDir(workDir, i), 'input.txt')),
-        (i) => taper(i) + 2 * (maxRecordBytes + 2) + (i > 0 ? MAX_HEADER_BYTES : 0),
+        Array.from({ length: CHUNKS_PER_SESSION * parallelism }, (_, i) => join(chunkDir(workDir, i), 'input.txt')),
+        (i) => MAX_HEADER_BYTES + taper(i) + 2 * (maxRecordBytes + 2),
       )
     : undefined;
-  for (const path of teed?.paths ?? []) await mkdir(dirname(path), { recursive: true });
   // A scan that fails (a followed spool that failed or was refused) leaves no chunk's scratch behind: the text may
   // go again in this work directory.
   const { scan, early } = await timed(options.onPhase, 'scan', () =>
@@ -734,11 +736,13 @@ export async function transformToLocal(
           },
           teed ? teed.tee(growing?.follow() ?? readBlocks(inputPath)) : growing?.follow(),
         ).finally(() => teed?.settled()), // nothing writes to a chunk's scratch once the scan is over
-      (planned, stop) =>
-        transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions, {
+      (planned, stop) => {
+        stop.addEventListener('abort', () => teed?.stop(), { once: true }); // no chunk of this attempt is used
+        return transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions, {
           stop,
           teedFile: teed && ((i) => teed.file(i)),
-        }),
+        });
+      },
     ),
   );
   // The scan of a growing input ends once the spool is complete: the whole input is on disk from here on.

@@ -5,7 +5,8 @@
  * V8 answers external memory like that with a full garbage collection every few dozen MB.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, rm, truncate } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /** Bytes per block: few turns of the JavaScript thread per chunk, small next to a DuckDB session's memory. */
 export const BLOCK_BYTES = 8 << 20;
@@ -128,9 +129,14 @@ export class ChunkTee {
     private readonly maxBytes: (index: number) => number,
   ) {
     this.outcomes = paths.map(() => {
-      let settle!: (file: Promise<string | undefined>) => void;
-      const file = new Promise<Promise<string | undefined>>((resolve) => (settle = resolve)).then((f) => f);
+      let resolve!: (file: Promise<string | undefined>) => void;
+      const file = new Promise<Promise<string | undefined>>((r) => (resolve = r)).then((f) => f);
       file.catch(() => {}); // awaited by whoever wants the file, or not at all
+      // Settled once; a later call (a failure after a give-up) changes nothing and leaves no rejection unhandled.
+      const settle = (outcome: Promise<string | undefined>): void => {
+        outcome.catch(() => {});
+        resolve(outcome);
+      };
       return { file, settle };
     });
   }
@@ -149,7 +155,7 @@ export class ChunkTee {
         if (this.open && this.fileBytes() >= this.maxBytes(this.current)) await this.giveUp();
         let written: Promise<void> | undefined;
         if (this.open) {
-          const writer = (this.writer ??= new AwaitedWriter(partialOf(this.paths[this.current] as string)));
+          const writer = this.writer ?? (await this.firstWriter());
           // A write to a file given up or closed meanwhile is that file's concern (`finish`, `giveUp`), not the stream's.
           written = writer.write(block).catch((e: unknown) => {
             if (writer === this.writer) throw e;
@@ -165,8 +171,12 @@ export class ChunkTee {
       }
       ended = true;
     } finally {
-      // A stream that failed or was left: nothing more is written. One that ended waits for the ends still to be told.
-      if (!ended) await this.giveUp();
+      // A stream that failed or was left: nothing more is written, once the ends told are acted on. One that ended
+      // waits for the ends still to be told.
+      if (!ended) {
+        await this.ends;
+        await this.giveUp();
+      }
     }
   }
 
@@ -177,7 +187,12 @@ export class ChunkTee {
   endAt(chunk: { start: number; end: number }, headerBytes: number): void {
     const index = this.told++;
     if (index >= this.paths.length) return;
-    this.ends = this.ends.then(() => this.finish(index, chunk, headerBytes));
+    this.ends = this.ends.then(() => this.finish(index, chunk, headerBytes)).catch(() => {}); // outcomes say what failed
+  }
+
+  /** No chunk is teed from here on (the chunks are not wanted any more): the file under way is given up. */
+  stop(): void {
+    this.ends = this.ends.then(() => this.giveUp()).catch(() => {});
   }
 
   /** Chunk `index`'s file, once it holds exactly its bytes; undefined when it was given up (it is to be copied). */
@@ -189,6 +204,16 @@ export class ChunkTee {
   async settled(): Promise<void> {
     await this.ends;
     await this.giveUp();
+  }
+
+  /** Chunk 0's writer, made with the first block (a later chunk's is made when the one before it ends). */
+  private async firstWriter(): Promise<AwaitedWriter> {
+    if (this.current !== 0 || this.passed !== 0)
+      throw new Error(`chunk tee: no file is open for chunk ${this.current} at byte ${this.passed}`);
+    const path = this.paths[0] as string;
+    await mkdir(dirname(path), { recursive: true });
+    this.writer = new AwaitedWriter(partialOf(path));
+    return this.writer;
   }
 
   private get open(): boolean {
@@ -224,6 +249,7 @@ export class ChunkTee {
         // copied through a small buffer before this file is cut at its end. One that cannot be begun is not teed.
         try {
           this.header ??= await readRange(partial, 0, headerBytes);
+          await mkdir(dirname(next), { recursive: true });
           nextWriter = new AwaitedWriter(partialOf(next));
           await nextWriter.write(this.header);
           for await (const piece of readBlocks(partial, { start: endInFile, end: this.fileBytes() }, CARRY_BYTES))
@@ -233,12 +259,14 @@ export class ChunkTee {
           nextWriter = undefined;
         }
       }
+      const { size } = await stat(partial);
+      if (size < endInFile) throw new Error(`${path}: ${size} bytes were written, the chunk ends at byte ${endInFile}`);
       await truncate(partial, endInFile);
       await rename(partial, path);
     } catch (e) {
+      this.outcomes[index]?.settle(Promise.reject(e));
       await this.drop(nextWriter, next);
       await rm(partial, { force: true });
-      this.outcomes[index]?.settle(Promise.reject(e));
       await this.giveUp();
       return;
     }
@@ -267,15 +295,13 @@ export class ChunkTee {
     this.current = this.paths.length;
     const writer = this.writer;
     this.writer = undefined;
-    const removal = (async () => {
-      await writer?.abort(undefined);
-      await rm(partialOf(this.paths[index] as string), { force: true });
-    })();
+    // Settled first: whoever waits copies the chunk to its path, which is not the partial file removed below.
     for (const [i, outcome] of this.outcomes.entries()) {
-      if (i === index) outcome.settle(removal.then(() => (fault === undefined ? undefined : Promise.reject(fault))));
+      if (i === index) outcome.settle(fault === undefined ? Promise.resolve(undefined) : Promise.reject(fault));
       else if (i > index) outcome.settle(Promise.resolve(undefined));
     }
-    await removal;
+    await writer?.abort(undefined);
+    await rm(partialOf(this.paths[index] as string), { force: true });
   }
 }
 

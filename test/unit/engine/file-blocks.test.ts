@@ -196,7 +196,7 @@ describe('ChunkTee', () => {
     expect(largest).toBeLessThanOrEqual(10_000 + 4096);
     expect((await readFile((await tee.file(0)) as string)).equals(BYTES.subarray(0, 20_000))).toBe(true);
     for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
-    expect((await readdir(root)).sort()).toEqual(['chunk-0.txt', 'input.bin'].filter((f) => f !== 'input.bin'));
+    expect(await readdir(root)).toEqual(['chunk-0.txt']);
   });
 
   it('does not tee a chunk that does not start where the one before it ended, nor any after it', async () => {
@@ -218,15 +218,50 @@ describe('ChunkTee', () => {
 
   it('keeps a chunk whose next file cannot be begun; that chunk and the later ones are copied', async () => {
     const root = await dir();
+    await writeFile(join(root, 'a-file'), '');
     const tee = new ChunkTee(
-      [join(root, 'chunk-0.txt'), join(root, 'no-such-dir', 'chunk-1.txt'), join(root, 'chunk-2.txt')],
+      [join(root, 'chunk-0.txt'), join(root, 'a-file', 'chunk-1.txt'), join(root, 'chunk-2.txt')],
       () => 1 << 20,
     );
     const ends = [30_000, 60_000, 90_000];
     expect((await teeThrough(tee, 12, ends, 4096)).equals(BYTES)).toBe(true);
     expect((await readFile((await tee.file(0)) as string)).equals(expected(0, 12, ends))).toBe(true);
     for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
-    expect((await readdir(root)).sort()).toEqual(['chunk-0.txt']);
+    expect((await readdir(root)).sort()).toEqual(['a-file', 'chunk-0.txt']);
+  });
+
+  it('does not tee a first chunk that does not start right after the header', async () => {
+    const root = await dir();
+    const tee = new ChunkTee(pathsIn(root, 2), () => 1 << 20);
+    let offset = 0;
+    for await (const block of tee.tee(readBlocks(await fileOf(BYTES), {}, 4096))) {
+      offset += block.length;
+      if (offset >= 20_000 && offset - block.length < 20_000) tee.endAt({ start: 40, end: 20_000 }, 30);
+    }
+    await tee.settled();
+    for (const i of [0, 1]) await expect(tee.file(i)).resolves.toBeUndefined();
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('fails cleanly when its source fails right after an end was told: nothing left, nothing unsettled', async () => {
+    const root = await dir();
+    const tee = new ChunkTee(pathsIn(root, 3), () => 1 << 20);
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield* readBlocks(await fileOf(BYTES), { end: 32_768 }, 4096); // its last block holds the end told
+      throw new Error('the spool failed');
+    }
+    let offset = 0;
+    const consumed = (async () => {
+      for await (const block of tee.tee(failing())) {
+        offset += block.length;
+        if (offset >= 30_000 && offset - block.length < 30_000) tee.endAt({ start: 0, end: 30_000 }, 0);
+      }
+    })();
+    await expect(consumed).rejects.toThrow('the spool failed');
+    await tee.settled();
+    const outcomes = await Promise.allSettled([0, 1, 2].map((i) => tee.file(i)));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect((await readdir(root)).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
   it('never removes a file at its path that it did not write', async () => {
@@ -249,8 +284,10 @@ describe('ChunkTee', () => {
   });
 
   it('fails the stream with a write error, and does not hang', async () => {
-    const tee = new ChunkTee([join(await dir(), 'no-such-dir', 'chunk-0.txt')], () => 1 << 20);
-    await expect(teeThrough(tee, 0, [50_000], 4096)).rejects.toMatchObject({ code: 'ENOENT' });
+    const root = await dir();
+    await writeFile(join(root, 'a-file'), '');
+    const tee = new ChunkTee([join(root, 'a-file', 'chunk-0.txt')], () => 1 << 20);
+    await expect(teeThrough(tee, 0, [50_000], 4096)).rejects.toMatchObject({ code: 'ENOTDIR' });
     await expect(tee.file(0)).resolves.toBeUndefined();
   });
 });
