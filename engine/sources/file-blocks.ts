@@ -154,8 +154,8 @@ export class ChunkTee {
         await this.ends;
         if (this.open && this.fileBytes() >= this.maxBytes(this.current)) await this.giveUp();
         let written: Promise<void> | undefined;
-        if (this.open) {
-          const writer = this.writer ?? (await this.firstWriter());
+        const writer = this.open ? (this.writer ?? (await this.firstWriter())) : undefined;
+        if (writer) {
           // A write to a file given up or closed meanwhile is that file's concern (`finish`, `giveUp`), not the stream's.
           written = writer.write(block).catch((e: unknown) => {
             if (writer === this.writer) throw e;
@@ -206,12 +206,16 @@ export class ChunkTee {
     await this.giveUp();
   }
 
-  /** Chunk 0's writer, made with the first block (a later chunk's is made when the one before it ends). */
-  private async firstWriter(): Promise<AwaitedWriter> {
+  /**
+   * Chunk 0's writer, made with the first block (a later chunk's is made when the one before it ends); none when
+   * the tee was given up meanwhile.
+   */
+  private async firstWriter(): Promise<AwaitedWriter | undefined> {
     if (this.current !== 0 || this.passed !== 0)
       throw new Error(`chunk tee: no file is open for chunk ${this.current} at byte ${this.passed}`);
     const path = this.paths[0] as string;
     await mkdir(dirname(path), { recursive: true });
+    if (!this.open) return undefined;
     this.writer = new AwaitedWriter(partialOf(path));
     return this.writer;
   }
@@ -266,8 +270,7 @@ export class ChunkTee {
     } catch (e) {
       this.outcomes[index]?.settle(Promise.reject(e));
       await this.drop(nextWriter, next);
-      await rm(partial, { force: true });
-      await this.giveUp();
+      await this.giveUp(); // removes this chunk's partial file
       return;
     }
     this.outcomes[index]?.settle(Promise.resolve(path));
@@ -281,11 +284,11 @@ export class ChunkTee {
     this.filePrefix = this.header?.length ?? 0;
   }
 
-  /** A next chunk's file begun and not kept: its writer stopped and what it wrote removed. */
+  /** A next chunk's file begun and not kept: its writer stopped and what it wrote removed, as far as it can be. */
   private async drop(writer: AwaitedWriter | undefined, path: string | undefined): Promise<void> {
     if (!writer || path === undefined) return;
     await writer.abort(undefined);
-    await rm(partialOf(path), { force: true });
+    await removeScratch(partialOf(path));
   }
 
   /** No file for the current chunk (what was written is removed) nor any later one; `fault` fails the current one's. */
@@ -301,8 +304,16 @@ export class ChunkTee {
       else if (i > index) outcome.settle(Promise.resolve(undefined));
     }
     await writer?.abort(undefined);
-    await rm(partialOf(this.paths[index] as string), { force: true });
+    await removeScratch(partialOf(this.paths[index] as string));
   }
+}
+
+/**
+ * Removes a partial file the tee gave up; one that cannot be removed stays in the chunk's scratch directory, removed
+ * with it (a failed clean-up must not fail the scan, nor leave a chunk's outcome unsettled).
+ */
+async function removeScratch(path: string): Promise<void> {
+  await rm(path, { force: true }).catch(() => {});
 }
 
 const partialOf = (path: string): string => `${path}.partial`;
