@@ -124,6 +124,29 @@ describe('ChunkTee', () => {
     return Buffer.concat(seen);
   }
 
+  /**
+   * BYTES (or `source`) through `tee` in blocks of 4096 bytes, each of `at`'s actions run once the bytes passed
+   * reach its offset (as the scan tells an end while the block holding it is read).
+   */
+  async function passThrough(
+    tee: ChunkTee,
+    at: ReadonlyArray<readonly [offset: number, act: () => void]>,
+    source?: AsyncIterable<Buffer>,
+  ): Promise<void> {
+    let offset = 0;
+    for await (const block of tee.tee(source ?? readBlocks(await fileOf(BYTES), {}, 4096))) {
+      const before = offset;
+      offset += block.length;
+      for (const [reached, act] of at) if (before < reached && offset >= reached) act();
+    }
+  }
+  /** Only chunk 0 of `tee` kept, holding BYTES up to `end`; the later ones not teed, nothing else left in `root`. */
+  async function expectOnlyFirst(tee: ChunkTee, root: string, end: number): Promise<void> {
+    expect((await readFile((await tee.file(0)) as string)).equals(BYTES.subarray(0, end))).toBe(true);
+    for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
+    expect(await readdir(root)).toEqual(['chunk-0.txt']);
+  }
+
   it.each([
     [0, [1], 997],
     [0, [996], 997],
@@ -202,18 +225,13 @@ describe('ChunkTee', () => {
   it('does not tee a chunk that does not start where the one before it ended, nor any after it', async () => {
     const root = await dir();
     const tee = new ChunkTee(pathsIn(root, 3), () => 1 << 20);
-    let offset = 0;
-    for await (const block of tee.tee(readBlocks(await fileOf(BYTES), {}, 4096))) {
-      const before = offset;
-      offset += block.length;
-      if (before < 8_000 && offset >= 8_000) tee.endAt({ start: 5, end: 8_000 }, 5);
-      if (before < 16_000 && offset >= 16_000) tee.endAt({ start: 9_000, end: 16_000 }, 5); // a gap after 8,000
-      if (before < 30_000 && offset >= 30_000) tee.endAt({ start: 16_000, end: 30_000 }, 5);
-    }
+    await passThrough(tee, [
+      [8_000, () => tee.endAt({ start: 5, end: 8_000 }, 5)],
+      [16_000, () => tee.endAt({ start: 9_000, end: 16_000 }, 5)], // a gap after 8,000
+      [30_000, () => tee.endAt({ start: 16_000, end: 30_000 }, 5)],
+    ]);
     await tee.settled();
-    expect((await readFile((await tee.file(0)) as string)).equals(BYTES.subarray(0, 8_000))).toBe(true);
-    for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
-    expect(await readdir(root)).toEqual(['chunk-0.txt']);
+    await expectOnlyFirst(tee, root, 8_000);
   });
 
   it('keeps a chunk whose next file cannot be begun; that chunk and the later ones are copied', async () => {
@@ -233,11 +251,7 @@ describe('ChunkTee', () => {
   it('does not tee a first chunk that does not start right after the header', async () => {
     const root = await dir();
     const tee = new ChunkTee(pathsIn(root, 2), () => 1 << 20);
-    let offset = 0;
-    for await (const block of tee.tee(readBlocks(await fileOf(BYTES), {}, 4096))) {
-      offset += block.length;
-      if (offset >= 20_000 && offset - block.length < 20_000) tee.endAt({ start: 40, end: 20_000 }, 30);
-    }
+    await passThrough(tee, [[20_000, () => tee.endAt({ start: 40, end: 20_000 }, 30)]]);
     await tee.settled();
     for (const i of [0, 1]) await expect(tee.file(i)).resolves.toBeUndefined();
     expect(await readdir(root)).toEqual([]);
@@ -250,38 +264,28 @@ describe('ChunkTee', () => {
       yield* readBlocks(await fileOf(BYTES), { end: 32_768 }, 4096); // its last block holds the end told
       throw new Error('the spool failed');
     }
-    let offset = 0;
-    const consumed = (async () => {
-      for await (const block of tee.tee(failing())) {
-        offset += block.length;
-        if (offset >= 30_000 && offset - block.length < 30_000) tee.endAt({ start: 0, end: 30_000 }, 0);
-      }
-    })();
+    const consumed = passThrough(tee, [[30_000, () => tee.endAt({ start: 0, end: 30_000 }, 0)]], failing());
     await expect(consumed).rejects.toThrow('the spool failed');
     await tee.settled();
     // The end told was acted on before the give-up: that chunk is whole, the next one (begun) is not kept.
-    expect((await readFile((await tee.file(0)) as string)).equals(BYTES.subarray(0, 30_000))).toBe(true);
-    for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
-    expect(await readdir(root)).toEqual(['chunk-0.txt']);
+    await expectOnlyFirst(tee, root, 30_000);
   });
 
   it('stops teeing when told to: the chunks already ended are kept, the one under way and the later ones are not', async () => {
     const root = await dir();
     const tee = new ChunkTee(pathsIn(root, 3), () => 1 << 20);
-    let offset = 0;
-    for await (const block of tee.tee(readBlocks(await fileOf(BYTES), {}, 4096))) {
-      const before = offset;
-      offset += block.length;
-      if (before < 30_000 && offset >= 30_000) {
-        tee.endAt({ start: 0, end: 30_000 }, 0);
-        tee.stop();
-      }
-      if (before < 60_000 && offset >= 60_000) tee.endAt({ start: 30_000, end: 60_000 }, 0); // after the stop: ignored
-    }
+    await passThrough(tee, [
+      [
+        30_000,
+        () => {
+          tee.endAt({ start: 0, end: 30_000 }, 0);
+          tee.stop();
+        },
+      ],
+      [60_000, () => tee.endAt({ start: 30_000, end: 60_000 }, 0)], // after the stop: ignored
+    ]);
     await tee.settled();
-    expect((await readFile((await tee.file(0)) as string)).equals(BYTES.subarray(0, 30_000))).toBe(true);
-    for (const i of [1, 2]) await expect(tee.file(i)).resolves.toBeUndefined();
-    expect(await readdir(root)).toEqual(['chunk-0.txt']);
+    await expectOnlyFirst(tee, root, 30_000);
   });
 
   it('fails the stream when a write fails (a full disk), and leaves no file', async () => {
