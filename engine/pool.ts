@@ -68,12 +68,16 @@ export class Feed<T> implements AsyncIterable<T> {
 
 /**
  * `count` slots, handed out in the order they are asked for (`take`), whoever asks first waits least: work that
- * prepares ahead (copies its input) and then needs a slot keeps its order.
+ * prepares ahead (copies its input) and then needs a slot keeps its order. Work that can wait asks for a spare
+ * slot (`spare`): one no ordered ask is waiting for.
  */
 export class OrderedSlots {
   private free: number;
   private readonly queue: Array<() => void> = [];
+  private readonly spares: Array<() => void> = [];
   private last: Promise<unknown> = Promise.resolve();
+  /** Ordered asks not granted yet (queued, or about to be: each waits for the one before it to be granted). */
+  private pending = 0;
 
   constructor(count: number) {
     this.free = count;
@@ -81,27 +85,54 @@ export class OrderedSlots {
 
   /** A slot after every earlier call's: resolves with its release, which must be called once. */
   take(): Promise<() => void> {
+    this.pending++;
     const turn = this.last.then(() => this.acquire());
     this.last = turn;
     return turn;
   }
 
+  /** Whether an ordered ask is waiting: a slot released now would go to it. */
+  get waiting(): boolean {
+    return this.pending > 0;
+  }
+
+  /** A slot once no ordered ask waits for one (spare asks among themselves in the order asked). */
+  spare(): Promise<() => void> {
+    return new Promise((resolve) => {
+      const grant = (): void => resolve(this.releaser());
+      if (this.free > 0 && this.pending === 0) {
+        this.free--;
+        grant();
+      } else this.spares.push(grant);
+    });
+  }
+
   private acquire(): Promise<() => void> {
     return new Promise((resolve) => {
       const grant = (): void => {
-        let released = false;
-        resolve(() => {
-          if (released) return;
-          released = true;
-          const next = this.queue.shift();
-          if (next) next();
-          else this.free++;
-        });
+        this.pending--;
+        resolve(this.releaser());
+        // Slots kept free for ordered asks about to be queued go to spare asks once none is left.
+        while (this.pending === 0 && this.free > 0 && this.spares.length > 0) {
+          this.free--;
+          this.spares.shift()?.();
+        }
       };
       if (this.free > 0) {
         this.free--;
         grant();
       } else this.queue.push(grant);
     });
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.queue.shift() ?? (this.pending > 0 ? undefined : this.spares.shift());
+      if (next) next();
+      else this.free++; // an ordered ask about to be queued takes it
+    };
   }
 }

@@ -254,11 +254,17 @@ async function chunkPasses(
   limits: RejectsLimits,
   /** Told of the chunk's phases, named after `name`. */
   phases: { name: string; onPhase?: PhaseObserver } = { name: 'chunk' },
+  /**
+   * Called once the routed pass is done (told whether the reader skipped records): the settings the rejects pass and
+   * the quarantine run on instead, when the session is handed over meanwhile. @default the same session throughout
+   */
+  handOver?: (routed: { readerSkipped: boolean }) => Promise<DuckDbSettings | undefined>,
 ): Promise<ChunkPasses> {
   const phase = <T>(what: string, work: () => Promise<T>): Promise<T> =>
     timed(phases.onPhase, `${phases.name} ${what}`, work);
   // Its phases run one after another on one single-threaded instance, each a connection of its own.
-  return withDuckDbInstance({ ...settings, threads: 1, tempDirectory: join(dir, 'spill') }, async (session) => {
+  return withDuckDbInstance({ ...settings, threads: 1, tempDirectory: join(dir, 'spill') }, async (routedSession) => {
+    let session = routedSession;
     const { scan } = text;
     const recordOffset = text.recordOffset ?? 0;
     // Where malformed records are likely, the records with a wrong field count are listed on the JavaScript
@@ -276,6 +282,7 @@ async function chunkPasses(
           writeRouted(db, contract, text.path, piiSalt, join(dir, 'out'), text.samplePath),
         ),
       );
+      session = (await handOver?.({ readerSkipped: routed.readerRows < scan.expectedRows })) ?? session;
       malformed = await phase('rejects', () =>
         findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing),
       );
@@ -363,7 +370,8 @@ const CHUNKS_PER_SESSION = 2;
 /**
  * Transforms the chunks of the text at `path` as they come, `parallelism` at once. Each is written to a file of
  * its own up to `parallelism` chunks ahead of its turn, so a session that finishes finds the next one written
- * (at most `CHUNKS_PER_SESSION` × `parallelism` copies are on disk at once).
+ * (at most `CHUNKS_PER_SESSION` × `parallelism` copies are on disk at once, one round more with chunks waiting for a
+ * spare session to finish).
  */
 function transformPlannedChunks(
   settings: DuckDbSettings,
@@ -408,15 +416,30 @@ function transformPlannedChunks(
   const unwanted = (): boolean => failure !== undefined || stop?.aborted === true;
   // Each chunk numbers its quarantine rows in the whole text (chunks come in text order): the merge only concatenates.
   let recordsBefore = 0;
-  const chunks = inPool(planned, CHUNKS_PER_SESSION * options.parallelism, async ({ chunk, soFar }, i) => {
+  // Hands an instance on without the buffers it keeps for reuse; one that cannot shed them is closed (the next makes one).
+  const handBack = async (instance: DuckDBInstance): Promise<void> => {
+    const shed = await shedBuffers(instance, settings).then(
+      () => true,
+      () => false,
+    );
+    if (shed) idle.push(instance);
+    else closeOnce(instance);
+  };
+  // With more than one session, a chunk whose routed pass is done while another chunk waits for a session gives it
+  // its session: its rejects pass and quarantine wait for a spare one (no chunk waiting), e.g. the session that
+  // would idle while the last routed pass runs. Such a chunk holds its place meanwhile: one round more under way.
+  const deferring = options.parallelism > 1;
+  const underWay = (CHUNKS_PER_SESSION + (deferring ? 1 : 0)) * options.parallelism;
+  const chunks = inPool(planned, underWay, async ({ chunk, soFar }, i) => {
     const recordOffset = recordsBefore;
     recordsBefore += numberedRecords(contract, chunk);
     // Both asked for in chunk order, before anything is awaited.
     const copy = copies.take();
     const session = sessions.take();
     let copied: (() => void) | undefined;
-    let release: (() => void) | undefined;
-    let released = false;
+    // The session slot held (the chunk's own, then a spare one once it gave its own away), released once.
+    let held: (() => void) | undefined;
+    let taken = false;
     try {
       // A chunk of the first round (one per session) has its instance made as soon as it is planned, while its text is
       // copied (made after the copy, the second chunk's pass started 15–50 ms later); a later one takes the instance of
@@ -435,9 +458,10 @@ function transformPlannedChunks(
       copied = undefined;
       // A chunk with blank lines lists them for itself, before its turn (a session would wait meanwhile).
       const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
-      release = await session;
+      held = await session;
+      taken = true;
       if (unwanted()) throw new ChunkNotStarted(i);
-      const instance = await (ahead ?? idle.pop() ?? makeInstance());
+      let instance = await (ahead ?? idle.pop() ?? makeInstance());
       const passes = await chunkPasses(
         { ...settings, instance },
         contract,
@@ -455,18 +479,23 @@ function transformPlannedChunks(
         dir,
         options.rejectsLimits,
         { name: `chunk ${i}`, onPhase: options.onPhase },
+        async ({ readerSkipped }) => {
+          malformedSeen ||= readerSkipped;
+          if (!deferring || !sessions.waiting) return undefined;
+          await handBack(instance);
+          held?.();
+          held = undefined;
+          held = await sessions.spare();
+          if (unwanted()) throw new ChunkNotStarted(i);
+          instance = await (idle.pop() ?? makeInstance());
+          return { ...settings, instance };
+        },
       );
       malformedSeen ||= passes.malformedRecords > 0;
-      // Handed on without the buffers it keeps for reuse; one that cannot shed them is closed (the next makes one).
-      const shed = await shedBuffers(instance, settings).then(
-        () => true,
-        () => false,
-      );
-      if (shed) idle.push(instance);
-      else closeOnce(instance);
+      await handBack(instance);
       // The next chunk's pass starts while this one's silver files are finished (no session needed for that).
-      release();
-      released = true;
+      held?.();
+      held = undefined;
       await rm(chunkPath, { force: true }); // read by nothing from here on
       return await passes.finish();
     } catch (e) {
@@ -474,7 +503,8 @@ function transformPlannedChunks(
       throw e;
     } finally {
       copied?.();
-      if (!released) (release ?? (await session))();
+      if (held) held();
+      else if (!taken) (await session)();
     }
   });
   return (

@@ -35,7 +35,7 @@ async function phasesOf(engine: { chunking?: { chunkBytes: number; minBytesToChu
 }
 
 describe('phases of an ingest', () => {
-  it('a chunked ingest: spool, scan, every chunk (the first two per session written as they were scanned), merge, publish, cleanup', async () => {
+  it('a chunked ingest: spool, scan, every chunk (the first two per session written as they were scanned; rejects and quarantine deferred to a spare session), merge, publish, cleanup', async () => {
     const { seen, manifest, named } = await phasesOf({
       chunking: { chunkBytes: 100_000, minBytesToChunk: 0 },
       threads: 2,
@@ -60,6 +60,12 @@ describe('phases of an ingest', () => {
       expect(rejects.endMs).toBeLessThanOrEqual(named(`chunk ${i} silver footers`).startMs);
       if (i >= 4) expect(named(`chunk ${i} copy`).endMs).toBeLessThanOrEqual(routed.startMs);
     }
+    // At most two sessions' DuckDB work at once; a chunk whose pass ends while another chunk waits for a session
+    // gives it its session, and runs its rejects pass (and quarantine) once a session is spare.
+    const duckDbWork = seen.filter((p) => /^chunk \d+ (routed|rejects|quarantine)$/.test(p.phase));
+    for (const { startMs } of duckDbWork)
+      expect(duckDbWork.filter((p) => p.startMs <= startMs && startMs < p.endMs).length).toBeLessThanOrEqual(2);
+    expect(named('chunk 0 rejects').startMs).toBeGreaterThanOrEqual(named('chunk 2 routed').startMs);
     // The two chunks with a rejected row write their quarantine, each after its rejects pass.
     const quarantined = seen.filter((p) => /^chunk \d+ quarantine$/.test(p.phase));
     expect(quarantined).toHaveLength(2);

@@ -61,6 +61,48 @@ describe('OrderedSlots', () => {
   });
 });
 
+describe('OrderedSlots spare asks', () => {
+  it('grants a spare ask only a slot no ordered ask is waiting for', async () => {
+    const slots = new OrderedSlots(1);
+    const granted: string[] = [];
+    const first = await slots.take();
+    const spare = slots.spare().then((release) => (granted.push('spare'), release));
+    const second = slots.take().then((release) => (granted.push('second'), release));
+    expect(slots.waiting).toBe(true);
+    first();
+    await tick();
+    expect(granted).toEqual(['second']); // asked later, but ordered asks come first
+    expect(slots.waiting).toBe(false);
+    (await second)();
+    await tick();
+    expect(granted).toEqual(['second', 'spare']);
+    const release = await spare;
+    release();
+    release(); // a second call gives nothing back twice
+    const [a, b] = [slots.spare(), slots.spare()];
+    let secondSpare = false;
+    void b.then(() => (secondSpare = true));
+    await tick();
+    expect(secondSpare).toBe(false); // one slot, not two
+    (await a)();
+    await tick();
+    expect(secondSpare).toBe(true);
+  });
+
+  it('gives a slot kept for an ordered ask about to be queued to a waiting spare ask once it is granted', async () => {
+    const slots = new OrderedSlots(2);
+    const [a, b] = [await slots.take(), await slots.take()];
+    let spared = 0;
+    void slots.spare().then(() => spared++);
+    const next = slots.take(); // not queued yet: it waits for the ask before it to be granted
+    a();
+    b(); // two slots free, one ordered ask about to take one
+    await next;
+    await tick();
+    expect(spared).toBe(1);
+  });
+});
+
 describe('inPool', () => {
   it('runs at most `limit` at once over an async iterable, results in item order', async () => {
     const feed = new Feed<number>();
