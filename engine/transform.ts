@@ -31,11 +31,10 @@ import {
   readerSeesScannedRecords,
   scanInput,
   type InputScan,
-  type Malformed,
   type NumberedOversizeRecord,
   type RejectsLimits,
 } from './reader.ts';
-import { finishSilver, MIXED_LINE_ENDS, writeRouted, type RoutedOutput, type RoutedPartition } from './routed.ts';
+import { finishSilver, MIXED_LINE_ENDS, writeRouted, type RoutedPartition } from './routed.ts';
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
 import { ChunkTee, readBlocks } from './sources/file-blocks.ts';
@@ -274,72 +273,80 @@ async function chunkPasses(
       ? listFieldCounts(contract, text.path, scan, limits, unneeded.signal)
       : undefined;
     listing?.catch(() => {}); // awaited below, or stopped when not needed
-    let routed: RoutedOutput;
-    let malformed: Malformed;
+    let footers: Promise<RoutedPartition[]> | undefined;
     try {
-      routed = await phase('routed', () =>
+      const routed = await phase('routed', () =>
         withDuckDb(session, 'writing silver', (db) =>
           writeRouted(db, contract, text.path, piiSalt, join(dir, 'out'), text.samplePath),
         ),
       );
+      // The silver files' footers need no session: rewritten (JavaScript thread, file system) while the rejects
+      // pass and the quarantine run, not after them (the last chunk's were the ingest's tail).
+      const rewriting = phase('silver footers', () => finishSilver(routed, stamp));
+      rewriting.catch(() => {}); // awaited by finish(), or before the chunk's failure is thrown
+      footers = rewriting;
       session = (await handOver?.({ readerSkipped: routed.readerRows < scan.expectedRows })) ?? session;
-      malformed = await phase('rejects', () =>
+      const malformed = await phase('rejects', () =>
         findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing),
       );
-    } finally {
-      unneeded.abort(); // a listing still running was not needed (nothing skipped, or the pass failed)
-    }
-    if (routed.readerRows + malformed.count !== scan.expectedRows) {
-      throw new FileRejection(
-        FileReason.UNREADABLE,
-        `the ${contract.source.format} reader accounted for ${routed.readerRows + malformed.count} of the ${scan.expectedRows} records the byte scan counted (${routed.readerRows} read, ${malformed.count} malformed)`,
-      );
-    }
-    const quarantinePath = join(dir, 'quarantine.parquet');
-    // A chunk with nothing to quarantine (every record valid) opens no session for it.
-    const { rows, reasons } = await (routed.rejectedRows + malformed.count === 0
-      ? { rows: 0, reasons: {} }
-      : phase('quarantine', () =>
-          withDuckDb(session, 'writing quarantine', async (db) => {
-            await attachRejected(
-              db,
-              contract,
-              { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
-              malformed,
-              scan,
-            );
-            const written = await writeQuarantine(db, stamp, malformed.count, quarantinePath, recordOffset);
-            // Counted from the file just written: the rows' reasons are computed once, malformed records included.
-            const byReason: Record<string, number> = {};
-            if (written > 0) {
-              for (const row of await queryRows(
+      unneeded.abort(); // a listing still running was not needed (nothing skipped)
+      if (routed.readerRows + malformed.count !== scan.expectedRows) {
+        throw new FileRejection(
+          FileReason.UNREADABLE,
+          `the ${contract.source.format} reader accounted for ${routed.readerRows + malformed.count} of the ${scan.expectedRows} records the byte scan counted (${routed.readerRows} read, ${malformed.count} malformed)`,
+        );
+      }
+      const quarantinePath = join(dir, 'quarantine.parquet');
+      // A chunk with nothing to quarantine (every record valid) opens no session for it.
+      const { rows, reasons } = await (routed.rejectedRows + malformed.count === 0
+        ? { rows: 0, reasons: {} }
+        : phase('quarantine', () =>
+            withDuckDb(session, 'writing quarantine', async (db) => {
+              await attachRejected(
                 db,
-                `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
-              )) {
-                byReason[String(row.r)] = asCount(row.n);
+                contract,
+                { files: routed.rejectedFiles, payloadColumn: routed.payloadColumn },
+                malformed,
+                scan,
+              );
+              const written = await writeQuarantine(db, stamp, malformed.count, quarantinePath, recordOffset);
+              // Counted from the file just written: the rows' reasons are computed once, malformed records included.
+              const byReason: Record<string, number> = {};
+              if (written > 0) {
+                for (const row of await queryRows(
+                  db,
+                  `SELECT r, count(*) AS n FROM (SELECT unnest(reasons) AS r FROM read_parquet(${sqlString(quarantinePath)})) GROUP BY r`,
+                )) {
+                  byReason[String(row.r)] = asCount(row.n);
+                }
               }
-            }
-            return { rows: written, reasons: byReason };
-          }),
-        ));
-    return {
-      malformedRecords: malformed.count,
-      finish: async () => {
-        const partitions = await phase('silver footers', () => finishSilver(routed, stamp));
-        const valid = partitions.reduce((sum, p) => sum + p.rows, 0);
-        return {
-          expectedRows: scan.expectedRows,
-          records: valid + routed.rejectedRows + malformed.count,
-          recordOffset,
-          partitions,
-          quarantine: rows > 0 ? { path: quarantinePath, rows } : undefined,
-          reasons,
-          header: routed.header,
-          rejectsInChunks: malformed.chunked,
-          malformedRecords: malformed.count,
-        };
-      },
-    };
+              return { rows: written, reasons: byReason };
+            }),
+          ));
+      return {
+        malformedRecords: malformed.count,
+        finish: async () => {
+          const partitions = await rewriting;
+          const valid = partitions.reduce((sum, p) => sum + p.rows, 0);
+          return {
+            expectedRows: scan.expectedRows,
+            records: valid + routed.rejectedRows + malformed.count,
+            recordOffset,
+            partitions,
+            quarantine: rows > 0 ? { path: quarantinePath, rows } : undefined,
+            reasons,
+            header: routed.header,
+            rejectsInChunks: malformed.chunked,
+            malformedRecords: malformed.count,
+          };
+        },
+      };
+    } catch (e) {
+      await footers?.catch(() => {}); // nothing writes in the chunk's scratch once its failure is thrown
+      throw e;
+    } finally {
+      unneeded.abort(); // a listing still running was not needed (the pass failed)
+    }
   });
 }
 

@@ -64,6 +64,27 @@ describe('an ingest in parallel chunks', () => {
   );
 
   it.concurrent(
+    "a silver footer rewrite failing (disk full, one of the second chunk's: rewritten beside its rejects pass) fails the ingest, nothing published; the next delivery is exact",
+    async () => {
+      const lakeDir = await tmp.lakeWith('enospc-footer', OBJECT);
+      const footer = /\/chunk-00001\/out\/year=2024\/month=02\/part_\d+\.parquet$/;
+      // Its footer is rewritten in place: the file opened for it is the first the engine opens of it (DuckDB's are native).
+      const failed = await deliver(lakeDir, faultEnv({ enospc: { at: footer, ops: ['open'] } }));
+      expect(failed.code, describeRun(failed)).toBe(1);
+      expect(failed.stderr).toMatch(/ENOSPC: no space left on device/);
+      const midway = await readLakeFiles(lakeDir);
+      expect(
+        [midway.manifests.size, midway.silver.size, midway.pending.length],
+        'no manifest, no silver file, no intent record',
+      ).toEqual([0, 0, 0]);
+
+      const retried = await deliver(lakeDir);
+      expect(retried.code, describeRun(retried)).toBe(0);
+      await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+    },
+  );
+
+  it.concurrent(
     'killed (SIGKILL) while the second chunk is staged: nothing published; the next delivery is exact',
     async () => {
       const lakeDir = await tmp.lakeWith('killed', OBJECT);
