@@ -10,7 +10,7 @@ import type { HeaderMatch } from './header.ts';
 import { partitionPrefix } from './layout.ts';
 import { EngineInvariantError } from './reasons.ts';
 import { asFileRejection, prepareSource } from './reader.ts';
-import { ident, partitionExpression, rejectedPayloadSql, sqlString, typedRowsSql } from './sql.ts';
+import { ident, partitionExpression, rejectedPayloadSql, SILVER_CODEC, sqlString, typedRowsSql } from './sql.ts';
 import { lineageColumns } from './parquet/lineage.ts';
 import { inPool } from './pool.ts';
 import { rewriteParquetColumns, type RewrittenFile } from './parquet/rewrite-columns.ts';
@@ -153,7 +153,7 @@ export async function writeRouted(
     FROM (SELECT *, nextval('ordinal') AS __ordinal FROM (${typedRowsSql(contract, header.bindings, source, piiSalt)}))`;
   const options = [
     `FORMAT parquet`,
-    `COMPRESSION zstd`,
+    SILVER_CODEC,
     `ROW_GROUP_SIZE ${SILVER_ROW_GROUP_SIZE}`,
     `FILENAME_PATTERN 'part_{i}'`,
     `PARTITION_BY (${routing.names.map(ident).join(', ')})`,

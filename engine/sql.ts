@@ -7,6 +7,13 @@ import type { ColumnContract, DatasetContract, PartitionField, PiiClass } from '
 import type { ColumnBinding } from './header.ts';
 import { RowReason } from './reasons.ts';
 
+/**
+ * The codec of every silver file the engine writes: ZSTD at level 2, not DuckDB's default 3. Measured on a 28 MB chunk
+ * of the bench's rows (one routed pass, `valgrind --tool=callgrind`): files 1.1% smaller and 1.2% fewer DuckDB
+ * instructions (level 3 clears larger match tables for every page it compresses); level 1: 2.9% larger files.
+ */
+export const SILVER_CODEC = 'COMPRESSION zstd, COMPRESSION_LEVEL 2';
+
 export const sqlString = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 export const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 

@@ -31,7 +31,7 @@ import {
 } from '../layout.ts';
 import type { Manifest } from '../manifest.ts';
 import type { ObjectStore, StoredObject } from '../ports.ts';
-import { sqlString } from '../sql.ts';
+import { SILVER_CODEC, sqlString } from '../sql.ts';
 import { download, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson } from './files.ts';
 import { readManifests, readSilverRecord } from '../manifest-reader.ts';
 import { MaintenanceInputError } from './predicate.ts';
@@ -154,7 +154,7 @@ const parquetList = (paths: readonly string[]): string =>
 /** Writes the inputs as one file and proves it holds the same rows: counts, and EXCEPT ALL both ways. */
 async function writeCompacted(db: DuckDBConnection, inputs: readonly string[], out: string): Promise<number> {
   await db.run(
-    `COPY (SELECT * FROM ${parquetList(inputs)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`,
+    `COPY (SELECT * FROM ${parquetList(inputs)}) TO ${sqlString(out)} (FORMAT parquet, ${SILVER_CODEC}, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`,
   );
   const [counts] = await queryRows(
     db,

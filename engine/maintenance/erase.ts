@@ -20,7 +20,7 @@ import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
 import { ERASURES_PREFIX, erasureRecordKey, quarantineRecordsPrefix, silverTablePrefix } from '../layout.ts';
 import type { Manifest, ManifestErasure } from '../manifest.ts';
 import type { ObjectStore, Zone } from '../ports.ts';
-import { ident, silverValueSql, sqlString } from '../sql.ts';
+import { ident, SILVER_CODEC, silverValueSql, sqlString } from '../sql.ts';
 import { download, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson } from './files.ts';
 import { readManifests, readSilverRecord } from '../manifest-reader.ts';
 import { parseEqualityPredicate, PredicateError, type EqualityPredicate } from './predicate.ts';
@@ -309,7 +309,7 @@ async function rewriteWithout(
 ): Promise<void> {
   const file = `read_parquet(${sqlString(path)}, hive_partitioning = false)`;
   await db.run(
-    `COPY (SELECT * FROM ${file} WHERE ${match} IS NOT TRUE) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`,
+    `COPY (SELECT * FROM ${file} WHERE ${match} IS NOT TRUE) TO ${sqlString(out)} (FORMAT parquet, ${SILVER_CODEC}, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`,
   );
   const [check] = await queryRows(db, `SELECT count(*) AS n FROM read_parquet(${sqlString(out)})`);
   if (asCount(check?.n) !== expected)

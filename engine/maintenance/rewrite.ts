@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
 import type { ObjectStore } from '../ports.ts';
-import { sqlString } from '../sql.ts';
+import { SILVER_CODEC, sqlString } from '../sql.ts';
 import { download, MAINTENANCE_ROW_GROUP_SIZE } from './files.ts';
 
 /**
@@ -34,7 +34,7 @@ export async function removeRunFromFile(
         const counts = { removed: asCount(c?.removed), left: asCount(c?.left) };
         if (counts.removed > 0) {
           await db.run(
-            `COPY (SELECT * FROM ${file} WHERE ingest_run_id IS DISTINCT FROM ${sqlString(runId)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`,
+            `COPY (SELECT * FROM ${file} WHERE ingest_run_id IS DISTINCT FROM ${sqlString(runId)}) TO ${sqlString(out)} (FORMAT parquet, ${SILVER_CODEC}, ROW_GROUP_SIZE ${MAINTENANCE_ROW_GROUP_SIZE})`,
           );
         }
         return counts;
