@@ -456,7 +456,7 @@ function transformPlannedChunks(
       copied = await copy;
       if (unwanted()) throw new ChunkNotStarted(i);
       const dir = chunkDir(workDir, i);
-      const chunkPath = join(dir, 'input.txt');
+      const chunkPath = chunkTextPath(workDir, i);
       await mkdir(dir, { recursive: true });
       const written = await early.teedFile?.(i);
       if (written !== chunkPath)
@@ -643,6 +643,9 @@ async function removeChunkDirs(workDir: string): Promise<void> {
 /** A chunk's own scratch directory (its text, outputs, rejects and spill). */
 const chunkDir = (workDir: string, index: number): string => join(workDir, `chunk-${String(index).padStart(5, '0')}`);
 
+/** A chunk's text, in its scratch directory: teed there while the text was scanned, or copied. */
+const chunkTextPath = (workDir: string, index: number): string => join(chunkDir(workDir, index), 'input.txt');
+
 const isMixedLineEnds = (e: unknown, csv: boolean): boolean =>
   e instanceof FileRejection && csv && MIXED_LINE_ENDS.test(e.detail);
 
@@ -751,7 +754,7 @@ export async function transformToLocal(
   const taper = taperedChunkBytes(bytes, chunking);
   const teed = chunked
     ? new ChunkTee(
-        Array.from({ length: CHUNKS_PER_SESSION * parallelism }, (_, i) => join(chunkDir(workDir, i), 'input.txt')),
+        Array.from({ length: CHUNKS_PER_SESSION * parallelism }, (_, i) => chunkTextPath(workDir, i)),
         (i) => MAX_HEADER_BYTES + taper(i) + 2 * (maxRecordBytes + 2),
       )
     : undefined;
