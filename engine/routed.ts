@@ -10,7 +10,7 @@ import type { HeaderMatch } from './header.ts';
 import { partitionPrefix } from './layout.ts';
 import { EngineInvariantError } from './reasons.ts';
 import { asFileRejection, prepareSource } from './reader.ts';
-import { ident, partitionExpression, rejectedPayloadSql, SILVER_CODEC, sqlString, typedRowsSql } from './sql.ts';
+import { ident, partitionExpression, SILVER_CODEC, sqlString, typedRowsSql } from './sql.ts';
 import { lineageColumns } from './parquet/lineage.ts';
 import { inPool } from './pool.ts';
 import { rewriteParquetColumns, type RewrittenFile } from './parquet/rewrite-columns.ts';
@@ -61,8 +61,8 @@ function payloadCarrier(contract: DatasetContract): { column: string; scratch: b
 }
 
 /**
- * The rows routed to `#rejected` — and only those carry a payload in `payloadCarrier`'s column: one condition for
- * both, so a payload never reaches a silver file.
+ * The rows routed to `#rejected`: those whose `__is_valid` is false — exactly the rows `typedRowsSql` gives a
+ * payload in `payloadCarrier`'s column (`NOT is_valid`, the same value), so a payload never reaches a silver file.
  */
 const REJECTED_ROW = 'NOT __is_valid';
 
@@ -122,7 +122,7 @@ export interface UnfinishedPartition {
  *
  * One COPY writes one set of columns: the silver columns, one of which (`payloadCarrier`) a rejected row fills
  * with what its quarantine row is built from (its record ordinal, then its original values and field texts as
- * JSON: `rejectedPayloadSql`); its scratch file is read once to build the quarantine and never published. The silver files are finished by
+ * JSON: `typedRowsSql`); its scratch file is read once to build the quarantine and never published. The silver files are finished by
  * `finishSilver`, which needs no DuckDB session (so the session can go to the next text meanwhile).
  */
 export async function writeRouted(
@@ -138,19 +138,15 @@ export async function writeRouted(
   const { header, source } = await prepareSource(db, contract, path, samplePath).catch((e: unknown) => {
     throw asFileRejection(e, contract);
   });
+  // Rejected rows carry what their quarantine row is built from in this column (valid and skipped rows: its value).
   const carrier = payloadCarrier(contract);
-  // Rejected rows carry what their quarantine row is built from (valid and skipped rows: the column's value).
-  const carrying = (value: string): string =>
-    `CASE WHEN ${REJECTED_ROW} THEN ${rejectedPayloadSql} ELSE ${value} END AS ${ident(carrier.column)}`;
-  const columns = contract.columns
-    .filter((c) => c.pii !== 'drop')
-    .map((c) => (c.name === carrier.column ? carrying(ident(c.name)) : ident(c.name)));
-  if (carrier.scratch) columns.push(carrying('NULL'));
+  const columns = contract.columns.filter((c) => c.pii !== 'drop').map((c) => ident(c.name));
+  if (carrier.scratch) columns.push(ident(carrier.column));
   const routing = routeAndPartitions(contract);
   // Rows are numbered as read (one thread, input order): a rejected row's ordinal among the reader's rows.
   await db.run(`CREATE TEMP SEQUENCE ordinal START 1`);
   const select = `SELECT ${[...columns, ...routing.select].join(', ')}
-    FROM (SELECT *, nextval('ordinal') AS __ordinal FROM (${typedRowsSql(contract, header.bindings, source, piiSalt)}))`;
+    FROM (${typedRowsSql(contract, header.bindings, source, piiSalt, carrier)})`;
   const options = [
     `FORMAT parquet`,
     SILVER_CODEC,

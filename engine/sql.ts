@@ -190,47 +190,48 @@ function typedFromFields(contract: DatasetContract, fieldColumns: ColumnContract
 export const typedColumn = (c: ColumnContract): string => typedName(c);
 
 /**
- * The typed rows: one per record in file order, the typed silver columns, `__is_valid` (NULL for skipped
- * lines), and for invalid rows `__rejected` — what their quarantine row is built from later, over the rejected
- * rows only (`rejectionSql`): the record's original values, each contract column's field text as read, and
- * why the record is malformed when it is. Reasons and details are not computed here: their list functions
- * cost as much per row batch as the typing itself, and 99% of the batches hold few or no rejected rows.
- * The engine's own names start with `__`, which no contract column can (lower snake_case): no collision.
+ * The typed rows: one per record in file order, numbered as read (`__ordinal`, from the temporary sequence
+ * `ordinal` the caller creates), with the silver columns and `__is_valid` (NULL for skipped lines). An invalid row
+ * carries in `carrier` (a silver string column, or a scratch column NULL in every other row) what its quarantine
+ * row is built from later, over the rejected rows only (`rejectionSql`): its ordinal, a space, then JSON of the
+ * record's original values, each contract column's field text as read, and why the record is malformed when it is
+ * (`REJECTED_PAYLOAD_SHAPE`). The ordinal comes first so the quarantine can number the rows without parsing their
+ * JSON (`payloadOrdinal`); the JSON is read once (`payloadJson`). It is built in the CASE's branch, for rejected
+ * rows only (a column of its own beside the rows, NULL for valid ones, cost ~1% of the pass filling in the NULLs).
+ * Reasons and details are not computed here: their list functions cost as much per row batch as the typing
+ * itself, and 99% of the batches hold few or no rejected rows. The engine's own names start with `__`, which no
+ * contract column can (lower snake_case): no collision.
  */
 export function typedRowsSql(
   contract: DatasetContract,
   bindings: ColumnBinding[],
   source: StagingSource,
   piiSalt: string,
+  carrier: { column: string; scratch: boolean },
 ): string {
-  const outputs = contract.columns
-    .filter((c) => c.pii !== 'drop')
-    .map((c) =>
-      c.pii === 'hash'
-        ? `sha256(${sqlString(piiSalt)} || ${typedName(c)}) AS ${ident(c.name)}`
-        : `${typedName(c)} AS ${ident(c.name)}`,
-    );
   const malformed = source.malformed
     ? `CASE WHEN ${source.malformed.condition} THEN ${sqlString(source.malformed.detail)} END`
     : 'CAST(NULL AS VARCHAR)';
   const fields = contract.columns.map((c) => fieldName(c));
-  return `SELECT ${outputs.join(', ')}, is_valid AS __is_valid,
-  CASE WHEN NOT is_valid THEN {'raw_record': CAST(${source.original} AS VARCHAR), 'malformed': ${malformed}, 'fields': [${fields.join(', ')}]} END AS __rejected
-FROM ${validatedRelation(contract, bindings, source)}`;
+  const rejected = `{'raw_record': CAST(${source.original} AS VARCHAR), 'malformed': ${malformed}, 'fields': [${fields.join(', ')}]}`;
+  const payload = `CAST(__ordinal AS VARCHAR) || ' ' || CAST(to_json(${rejected}) AS VARCHAR)`;
+  const carrying = (value: string): string => `CASE WHEN NOT is_valid THEN ${payload} ELSE ${value} END`;
+  const outputs = contract.columns
+    .filter((c) => c.pii !== 'drop')
+    .map((c) => {
+      const value = c.pii === 'hash' ? `sha256(${sqlString(piiSalt)} || ${typedName(c)})` : typedName(c);
+      return `${c.name === carrier.column ? carrying(value) : value} AS ${ident(c.name)}`;
+    });
+  if (carrier.scratch) outputs.push(`${carrying('NULL')} AS ${ident(carrier.column)}`);
+  return `SELECT ${outputs.join(', ')}, is_valid AS __is_valid
+FROM (SELECT *, nextval('ordinal') AS __ordinal FROM ${validatedRelation(contract, bindings, source)})`;
 }
 
-/**
- * What a rejected row carries through the routed pass (as text in a column of its own files): its ordinal, a
- * space, then `__rejected` as JSON. The ordinal comes first so the quarantine can number the rows without
- * parsing their JSON (`payloadOrdinal`); the JSON is read once (`payloadJson`).
- */
-export const rejectedPayloadSql = `CAST(__ordinal AS VARCHAR) || ' ' || CAST(to_json(__rejected) AS VARCHAR)`;
-
-/** A rejected row's ordinal from its payload (`rejectedPayloadSql`) in `column`. */
+/** A rejected row's ordinal from its payload (`typedRowsSql`) in `column`. */
 export const payloadOrdinal = (column: string): string =>
   `CAST(substr(${column}, 1, strpos(${column}, ' ') - 1) AS BIGINT)`;
 
-/** A rejected row's JSON from its payload (`rejectedPayloadSql`) in `column`, for `REJECTED_PAYLOAD_SHAPE`. */
+/** A rejected row's JSON from its payload (`typedRowsSql`) in `column`, for `REJECTED_PAYLOAD_SHAPE`. */
 export const payloadJson = (column: string): string => `substr(${column}, strpos(${column}, ' ') + 1)`;
 
 /** The JSON shape of a rejected row's payload (`payloadJson`), for `json_transform`. */
