@@ -66,16 +66,23 @@ function payloadCarrier(contract: DatasetContract): { column: string; scratch: b
  */
 const REJECTED_ROW = 'NOT __is_valid';
 
-function routeAndPartitions(contract: DatasetContract): { select: string[]; names: string[] } {
+/**
+ * The route and partition columns (`select`, over `values` computed below them), named `names`. Each partition value
+ * is computed for every row in a projection of its own: inside the CASEs that route the rows, DuckDB computed what
+ * the values share (a timestamp's cast, for year and month) once per value instead of once.
+ */
+function routeAndPartitions(contract: DatasetContract): { select: string[]; names: string[]; values: string[] } {
   const skippedOr = (valid: string): string =>
     `CASE WHEN __is_valid THEN ${valid} WHEN ${REJECTED_ROW} THEN '${ROUTES.rejected}' ELSE '${ROUTES.skipped}' END`;
   if (contract.partitionBy.length === 0)
-    return { select: [`${skippedOr("'valid'")} AS ${ROUTE_COLUMN}`], names: [ROUTE_COLUMN] };
-  const select = contract.partitionBy.map((p, i) => {
-    const value = partitionExpression(p, ident(p.source));
-    return `${i === 0 ? skippedOr(value) : `CASE WHEN __is_valid THEN ${value} END`} AS ${ident(p.name)}`;
-  });
-  return { select, names: contract.partitionBy.map((p) => p.name) };
+    return { select: [`${skippedOr("'valid'")} AS ${ROUTE_COLUMN}`], names: [ROUTE_COLUMN], values: [] };
+  const valueName = (i: number): string => `__partition_${i}`;
+  const select = contract.partitionBy.map(
+    (p, i) =>
+      `${i === 0 ? skippedOr(valueName(i)) : `CASE WHEN __is_valid THEN ${valueName(i)} END`} AS ${ident(p.name)}`,
+  );
+  const values = contract.partitionBy.map((p, i) => `${partitionExpression(p, ident(p.source))} AS ${valueName(i)}`);
+  return { select, names: contract.partitionBy.map((p) => p.name), values };
 }
 
 /** A routed file's route and partition values, from its path under the COPY's output directory. */
@@ -145,8 +152,9 @@ export async function writeRouted(
   const routing = routeAndPartitions(contract);
   // Rows are numbered as read (one thread, input order): a rejected row's ordinal among the reader's rows.
   await db.run(`CREATE TEMP SEQUENCE ordinal START 1`);
+  const typed = typedRowsSql(contract, header.bindings, source, piiSalt, carrier);
   const select = `SELECT ${[...columns, ...routing.select].join(', ')}
-    FROM (${typedRowsSql(contract, header.bindings, source, piiSalt, carrier)})`;
+    FROM (${routing.values.length === 0 ? typed : `SELECT *, ${routing.values.join(', ')} FROM (${typed})`})`;
   const options = [
     `FORMAT parquet`,
     SILVER_CODEC,
