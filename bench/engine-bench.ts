@@ -5,7 +5,8 @@
  * process and alternating: the engine end to end (bytes in → silver Parquet + quarantine + manifest on
  * local disk) and the native reference (DuckDB, one COPY with the same typing and validation), both on one
  * thread and on T threads (default: every core; the engine transforms T record-aligned chunks at once, the
- * reference runs DuckDB with T threads). Prints MB/s, CPU seconds, the ratios, peak RSS and output bytes, and checks
+ * reference runs DuckDB with T threads). Prints MB/s, CPU seconds, the ratios (of the medians, and of each engine run
+ * to the tuned run beside it), peak RSS and output bytes, and checks
  * both produced the same valid rows.
  * The engine is handed the file as `lake ingest` hands it a bronze file (linked into its scratch); `--stream` hands it a
  * read stream instead, as the ingest function gets an S3 body (the text spooled to scratch as it arrives).
@@ -153,6 +154,12 @@ const diffN = parallel
 const MBs = (results: RunResult[]): number => mb(last.engine.bytesIn) / median(results.map((r) => r.seconds));
 const cpu = (results: RunResult[]): number => median(results.map((r) => r.cpuSeconds));
 const peak = (results: RunResult[]): string => Math.max(...results.map((r) => r.peakRssMb)).toFixed(0);
+// Each engine run against the tuned run right after it: on a machine whose speed drifts between runs (this VM's did by
+// ±15–40% within minutes), the ratio of two medians can pair a slow spell with a fast one; adjacent runs share one.
+const paired = (engineRuns: RunResult[], tunedRuns: RunResult[]): string => {
+  const ratios = engineRuns.map((r, i) => (tunedRuns[i]?.seconds ?? NaN) / r.seconds);
+  return `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+};
 const table = [
   ['', 'engine', 'DuckDB reference', 'ratio', 'target'],
   [
@@ -169,6 +176,7 @@ const table = [
     (MBs(engine) / MBs(tuned)).toFixed(2),
     '≥ 0.80 (issue 11)',
   ],
+  ['  paired runs, median (range)', '', '', paired(engine, tuned), ''],
   ...(parallel
     ? [
         [
@@ -178,6 +186,7 @@ const table = [
           (MBs(engineN) / MBs(tunedN)).toFixed(2),
           '≥ 0.80 (issue 11)',
         ],
+        ['  paired runs, median (range)', '', '', paired(engineN, tunedN), ''],
       ]
     : []),
   // CPU time is steadier than wall time on a shared machine: the ratio is the reference's CPU over the engine's.
