@@ -254,10 +254,11 @@ async function chunkPasses(
   /** Told of the chunk's phases, named after `name`. */
   phases: { name: string; onPhase?: PhaseObserver } = { name: 'chunk' },
   /**
-   * Called once the routed pass is done (told whether the reader skipped records): the settings the rejects pass and
-   * the quarantine run on instead, when the session is handed over meanwhile. @default the same session throughout
+   * Called once the routed pass is done (told whether the reader skipped records, and whether the rejects pass or the
+   * quarantine has DuckDB work left): the settings they run on instead, when the session is handed over meanwhile.
+   * @default the same session throughout
    */
-  handOver?: (routed: { readerSkipped: boolean }) => Promise<DuckDbSettings | undefined>,
+  handOver?: (routed: { readerSkipped: boolean; workLeft: boolean }) => Promise<DuckDbSettings | undefined>,
 ): Promise<ChunkPasses> {
   const phase = <T>(what: string, work: () => Promise<T>): Promise<T> =>
     timed(phases.onPhase, `${phases.name} ${what}`, work);
@@ -285,7 +286,10 @@ async function chunkPasses(
       const rewriting = phase('silver footers', () => finishSilver(routed, stamp));
       rewriting.catch(() => {}); // awaited by finish(), or before the chunk's failure is thrown
       footers = rewriting;
-      session = (await handOver?.({ readerSkipped: routed.readerRows < scan.expectedRows })) ?? session;
+      const readerSkipped = routed.readerRows < scan.expectedRows;
+      // The rejects pass reads the text only when records were skipped or its quoting was unclean (`findMalformed`).
+      const workLeft = readerSkipped || !scan.quotingClean || routed.rejectedRows > 0;
+      session = (await handOver?.({ readerSkipped, workLeft })) ?? session;
       const malformed = await phase('rejects', () =>
         findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing),
       );
@@ -376,9 +380,9 @@ const CHUNKS_PER_SESSION = 2;
 
 /**
  * Transforms the chunks of the text at `path` as they come, `parallelism` at once. Each is written to a file of
- * its own up to `parallelism` chunks ahead of its turn, so a session that finishes finds the next one written
- * (at most `CHUNKS_PER_SESSION` × `parallelism` copies are on disk at once, one round more with chunks waiting for a
- * spare session to finish).
+ * its own up to a round (`parallelism` chunks) ahead of its turn, so a session that finishes finds the next one
+ * written (at most `CHUNKS_PER_SESSION` × `parallelism` chunk texts are on disk at once; with more than one session,
+ * up to `parallelism` more, of chunks waiting for a spare session to finish).
  */
 function transformPlannedChunks(
   settings: DuckDbSettings,
@@ -390,7 +394,10 @@ function transformPlannedChunks(
   planned: Iterable<PlannedChunk> | AsyncIterable<PlannedChunk>,
   options: ChunkRunOptions,
   early: {
-    /** Once aborted, no chunk starts its transform (those under way finish). */
+    /**
+     * Once aborted, no chunk starts its transform: those under way finish their pass (one waiting for a spare session
+     * for its rejects pass stops there).
+     */
     stop?: AbortSignal;
     /** Chunk `i`'s file, when it was written while the text was scanned (`ChunkTee`); undefined: copied. */
     teedFile?: (i: number) => Promise<string | undefined>;
@@ -432,11 +439,16 @@ function transformPlannedChunks(
     if (shed) idle.push(instance);
     else closeOnce(instance);
   };
-  // With more than one session, a chunk whose routed pass is done while another chunk waits for a session gives it
-  // its session: its rejects pass and quarantine wait for a spare one (no chunk waiting), e.g. the session that
-  // would idle while the last routed pass runs. Such a chunk holds its place meanwhile: one round more under way.
+  // With more than one session, a chunk whose routed pass is done while another chunk, its text written, waits for a
+  // session gives it its session: its rejects pass and quarantine wait for a spare one (no chunk waiting), e.g. the
+  // session that would idle while the last routed pass runs. At most one such chunk per session; each holds its place
+  // meanwhile: one round more under way.
   const deferring = options.parallelism > 1;
   const underWay = (CHUNKS_PER_SESSION + (deferring ? 1 : 0)) * options.parallelism;
+  // Chunks whose text is written, waiting for their session; chunks waiting for (or holding) a spare one.
+  let ready = 0;
+  let deferred = 0;
+  const worthHandingOver = (): boolean => deferring && ready > 0 && deferred < options.parallelism;
   const chunks = inPool(planned, underWay, async ({ chunk, soFar }, i) => {
     const recordOffset = recordsBefore;
     recordsBefore += numberedRecords(contract, chunk);
@@ -447,6 +459,8 @@ function transformPlannedChunks(
     // The session slot held (the chunk's own, then a spare one once it gave its own away), released once.
     let held: (() => void) | undefined;
     let taken = false;
+    // Whether it gave its session to a waiting chunk (counted in `deferred` until its own DuckDB work is done).
+    let handedOver = false;
     try {
       // A chunk of the first round (one per session) has its instance made as soon as it is planned, while its text is
       // copied (made after the copy, the second chunk's pass started 15–50 ms later); a later one takes the instance of
@@ -465,7 +479,12 @@ function transformPlannedChunks(
       copied = undefined;
       // A chunk with blank lines lists them for itself, before its turn (a session would wait meanwhile).
       const scan = chunk.blankLines === 0 ? chunkScan(chunk, soFar) : await scanInput(contract, chunkPath, dir);
-      held = await session;
+      ready++;
+      try {
+        held = await session;
+      } finally {
+        ready--;
+      }
       taken = true;
       if (unwanted()) throw new ChunkNotStarted(i);
       let instance = await (ahead ?? idle.pop() ?? makeInstance());
@@ -486,10 +505,19 @@ function transformPlannedChunks(
         dir,
         options.rejectsLimits,
         { name: `chunk ${i}`, onPhase: options.onPhase },
-        async ({ readerSkipped }) => {
+        async ({ readerSkipped, workLeft }) => {
           malformedSeen ||= readerSkipped;
-          if (!deferring || !sessions.waiting) return undefined;
+          if (!workLeft || !worthHandingOver()) return undefined;
+          deferred++;
+          handedOver = true;
           await handBack(instance);
+          if (ready === 0) {
+            // The chunk that waited got a session meanwhile: this one keeps its own.
+            deferred--;
+            handedOver = false;
+            instance = await (idle.pop() ?? makeInstance());
+            return { ...settings, instance };
+          }
           held?.();
           held = undefined;
           held = await sessions.spare();
@@ -503,8 +531,13 @@ function transformPlannedChunks(
       // The next chunk's pass starts while this one's silver files are finished (no session needed for that).
       held?.();
       held = undefined;
+      if (handedOver) {
+        deferred--;
+        handedOver = false;
+      }
+      const output = await passes.finish();
       await rm(chunkPath, { force: true }); // read by nothing from here on
-      return await passes.finish();
+      return output;
     } catch (e) {
       if (!(e instanceof ChunkNotStarted)) failure ??= { error: e };
       throw e;
@@ -512,6 +545,7 @@ function transformPlannedChunks(
       copied?.();
       if (held) held();
       else if (!taken) (await session)();
+      if (handedOver) deferred--;
     }
   });
   return (
