@@ -380,9 +380,9 @@ const CHUNKS_PER_SESSION = 2;
 
 /**
  * Transforms the chunks of the text at `path` as they come, `parallelism` at once. Each is written to a file of
- * its own up to a round (`parallelism` chunks) ahead of its turn, so a session that finishes finds the next one
- * written (at most `CHUNKS_PER_SESSION` × `parallelism` chunk texts are on disk at once; with more than one session,
- * up to `parallelism` more, of chunks waiting for a spare session to finish).
+ * its own ahead of its turn, so a session that finishes finds the next one written: at most `CHUNKS_PER_SESSION` ×
+ * `parallelism` chunk texts are on disk at once; with more than one session, `parallelism` more (chunks waiting for
+ * a spare session to finish, or, when none waits, texts written a round further ahead).
  */
 function transformPlannedChunks(
   settings: DuckDbSettings,
@@ -442,13 +442,16 @@ function transformPlannedChunks(
   // With more than one session, a chunk whose routed pass is done while another chunk, its text written, waits for a
   // session gives it its session: its rejects pass and quarantine wait for a spare one (no chunk waiting), e.g. the
   // session that would idle while the last routed pass runs. At most one such chunk per session; each holds its place
-  // meanwhile: one round more under way.
+  // meanwhile, in one round more under way.
   const deferring = options.parallelism > 1;
   const underWay = (CHUNKS_PER_SESSION + (deferring ? 1 : 0)) * options.parallelism;
-  // Chunks whose text is written, waiting for their session; chunks waiting for (or holding) a spare one.
+  // Chunks whose text is written (and blank lines listed), waiting for their session; chunks shedding their instance to
+  // give one of those their session; chunks waiting for (or holding) a spare one. (The slot given goes to the earliest
+  // chunk waiting, which may still be listing its blank lines: rare, and its session waits for that, as before.)
   let ready = 0;
+  let offering = 0;
   let deferred = 0;
-  const worthHandingOver = (): boolean => deferring && ready > 0 && deferred < options.parallelism;
+  const worthHandingOver = (): boolean => deferring && ready > offering && deferred < options.parallelism;
   const chunks = inPool(planned, underWay, async ({ chunk, soFar }, i) => {
     const recordOffset = recordsBefore;
     recordsBefore += numberedRecords(contract, chunk);
@@ -510,7 +513,12 @@ function transformPlannedChunks(
           if (!workLeft || !worthHandingOver()) return undefined;
           deferred++;
           handedOver = true;
-          await handBack(instance);
+          offering++;
+          try {
+            await handBack(instance);
+          } finally {
+            offering--;
+          }
           if (ready === 0) {
             // The chunk that waited got a session meanwhile: this one keeps its own.
             deferred--;

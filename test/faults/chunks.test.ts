@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
 import { bronzeInput, caseDir, type CaseDir } from '../support/faults/case-dir.ts';
-import { faultEnv } from '../support/faults/faults.ts';
+import { faultEnv, type FaultPoint } from '../support/faults/faults.ts';
 import {
   expectExactLake,
   expectSameAsReference,
@@ -44,44 +44,32 @@ describe('an ingest in parallel chunks', () => {
   });
   afterAll(async () => tmp.remove());
 
+  /** Disk full at `at` fails the ingest loudly with nothing published; the next delivery leaves the exact lake. */
+  async function diskFullThenExact(name: string, at: RegExp, ops: FaultPoint['ops']): Promise<void> {
+    const lakeDir = await tmp.lakeWith(name, OBJECT);
+    const failed = await deliver(lakeDir, faultEnv({ enospc: { at, ops } }));
+    expect(failed.code, describeRun(failed)).toBe(1);
+    expect(failed.stderr).toMatch(/ENOSPC: no space left on device/);
+    const midway = await readLakeFiles(lakeDir);
+    expect(
+      [midway.manifests.size, midway.silver.size, midway.pending.length],
+      'no manifest, no silver file, no intent record',
+    ).toEqual([0, 0, 0]);
+
+    const retried = await deliver(lakeDir);
+    expect(retried.code, describeRun(retried)).toBe(0);
+    await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
+  }
+
   it.concurrent(
     'a chunk failing (disk full staging the third) fails the ingest, nothing published; the next delivery is exact',
-    async () => {
-      const lakeDir = await tmp.lakeWith('enospc', OBJECT);
-      const failed = await deliver(lakeDir, faultEnv({ enospc: { at: chunkStaged(2), ops: ['write'] } }));
-      expect(failed.code, describeRun(failed)).toBe(1);
-      expect(failed.stderr).toMatch(/ENOSPC: no space left on device/);
-      const midway = await readLakeFiles(lakeDir);
-      expect(
-        [midway.manifests.size, midway.silver.size, midway.pending.length],
-        'no manifest, no silver file, no intent record',
-      ).toEqual([0, 0, 0]);
-
-      const retried = await deliver(lakeDir);
-      expect(retried.code, describeRun(retried)).toBe(0);
-      await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
-    },
+    () => diskFullThenExact('enospc', chunkStaged(2), ['write']),
   );
 
   it.concurrent(
     "a silver footer rewrite failing (disk full, one of the second chunk's: rewritten beside its rejects pass) fails the ingest, nothing published; the next delivery is exact",
-    async () => {
-      const lakeDir = await tmp.lakeWith('enospc-footer', OBJECT);
-      const footer = /\/chunk-00001\/out\/year=2024\/month=02\/part_\d+\.parquet$/;
-      // Its footer is rewritten in place: the file opened for it is the first the engine opens of it (DuckDB's are native).
-      const failed = await deliver(lakeDir, faultEnv({ enospc: { at: footer, ops: ['open'] } }));
-      expect(failed.code, describeRun(failed)).toBe(1);
-      expect(failed.stderr).toMatch(/ENOSPC: no space left on device/);
-      const midway = await readLakeFiles(lakeDir);
-      expect(
-        [midway.manifests.size, midway.silver.size, midway.pending.length],
-        'no manifest, no silver file, no intent record',
-      ).toEqual([0, 0, 0]);
-
-      const retried = await deliver(lakeDir);
-      expect(retried.code, describeRun(retried)).toBe(0);
-      await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
-    },
+    // Its footer is rewritten in place: the file opened for it is the first the engine opens of it (DuckDB's are native).
+    () => diskFullThenExact('enospc-footer', /\/chunk-00001\/out\/year=2024\/month=02\/part_\d+\.parquet$/, ['open']),
   );
 
   it.concurrent(
