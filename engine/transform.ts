@@ -519,17 +519,16 @@ function transformPlannedChunks(
           } finally {
             offering--;
           }
-          if (ready === 0) {
+          if (ready > 0) {
+            held?.();
+            held = undefined;
+            held = await sessions.spare();
+            if (unwanted()) throw new ChunkNotStarted(i);
+          } else {
             // The chunk that waited got a session meanwhile: this one keeps its own.
             deferred--;
             handedOver = false;
-            instance = await (idle.pop() ?? makeInstance());
-            return { ...settings, instance };
           }
-          held?.();
-          held = undefined;
-          held = await sessions.spare();
-          if (unwanted()) throw new ChunkNotStarted(i);
           instance = await (idle.pop() ?? makeInstance());
           return { ...settings, instance };
         },
