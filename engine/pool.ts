@@ -91,11 +91,6 @@ export class OrderedSlots {
     return turn;
   }
 
-  /** Whether an ordered ask is waiting: a slot released now would go to it. */
-  get waiting(): boolean {
-    return this.pending > 0;
-  }
-
   /** A slot once no ordered ask waits for one (spare asks among themselves in the order asked). */
   spare(): Promise<() => void> {
     return new Promise((resolve) => {

@@ -2,6 +2,8 @@
  * An ingest tells an observer of each of its phases as it ends: what `npm run bench -- --phases` prints. The
  * phases are checked for presence and order only (never for how long they took).
  */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';
@@ -73,6 +75,56 @@ describe('phases of an ingest', () => {
     for (const q of quarantined) {
       expect(named(q.phase.replace('quarantine', 'rejects')).endMs).toBeLessThanOrEqual(q.startMs);
     }
+  });
+
+  it('a chunk failing while another waits for a spare session fails the ingest, no hang, nothing published; the next delivery succeeds', async () => {
+    const seen: Phase[] = [];
+    let root = '';
+    let armed = true;
+    const lake = await createTestLake(contracts, {
+      chunking: { chunkBytes: 100_000, minBytesToChunk: 0 },
+      threads: 2,
+      // The fault, injected as chunk 2's routed pass ends (chunk 0, its pass done with a row to quarantine, gave its
+      // session to chunk 2 and waits for a spare one meanwhile): chunk 2's silver files vanish, so their footer
+      // rewrite fails.
+      onPhase: (phase, startMs, endMs) => {
+        seen.push({ phase, startMs, endMs });
+        if (!armed || phase !== 'chunk 2 routed') return;
+        armed = false;
+        for (const entry of readdirSync(root, { recursive: true, encoding: 'utf8' }))
+          if (/chunk-00002\/out$/.test(entry)) rmSync(join(root, entry), { recursive: true, force: true });
+      },
+    });
+    root = lake.root;
+    // Bounded: a chunk left waiting for a spare session that never comes fails the test instead of hanging it.
+    const failed = await Promise.race([
+      lake.ingest('transactions/t.csv', TEXT).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('the ingest hung after a chunk failed')), 30_000).unref(),
+      ),
+    ]);
+    expect(armed).toBe(false);
+    expect(String(failed)).toMatch(/ENOENT.*chunk-00002/);
+    // Chunk 0 was waiting for a spare session when chunk 2 failed: it never ran its rejects pass.
+    expect(seen.map((p) => p.phase)).toContain('chunk 0 routed');
+    expect(seen.map((p) => p.phase)).not.toContain('chunk 0 rejects');
+    expect(await lake.files('silver')).toEqual([]);
+    expect(await lake.files('quarantine')).toEqual([]);
+
+    const retried = await lake.ingest('transactions/t.csv', TEXT);
+    const plain = await createTestLake(contracts);
+    const expected = await plain.ingest('transactions/t.csv', TEXT);
+    expect(retried.status).toBe('succeeded');
+    expect([retried.rows_in, retried.rows_valid, retried.rows_quarantined]).toEqual([
+      expected.rows_in,
+      expected.rows_valid,
+      expected.rows_quarantined,
+    ]);
+    expect(await lake.silverRows()).toEqual(await plain.silverRows());
+    expect(await lake.quarantineRows()).toEqual(await plain.quarantineRows());
   });
 
   it('an observer that throws changes nothing: the same rows and counts', async () => {
