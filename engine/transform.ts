@@ -255,10 +255,12 @@ async function chunkPasses(
   phases: { name: string; onPhase?: PhaseObserver } = { name: 'chunk' },
   /**
    * Called once the routed pass is done (told whether the reader skipped records, and whether the rejects pass or the
-   * quarantine has DuckDB work left): the settings they run on instead, when the session is handed over meanwhile.
+   * quarantine has DuckDB work left): the instance they run on instead, when the session is handed over meanwhile (the
+   * chunk's own settings otherwise: a full rejects pass's instances spill in the chunk's directory, not beside
+   * another chunk's).
    * @default the same session throughout
    */
-  handOver?: (routed: { readerSkipped: boolean; workLeft: boolean }) => Promise<DuckDbSettings | undefined>,
+  handOver?: (routed: { readerSkipped: boolean; workLeft: boolean }) => Promise<DuckDBInstance | undefined>,
 ): Promise<ChunkPasses> {
   const phase = <T>(what: string, work: () => Promise<T>): Promise<T> =>
     timed(phases.onPhase, `${phases.name} ${what}`, work);
@@ -289,7 +291,8 @@ async function chunkPasses(
       const readerSkipped = routed.readerRows < scan.expectedRows;
       // The rejects pass reads the text only when records were skipped or its quoting was unclean (`findMalformed`).
       const workLeft = readerSkipped || !scan.quotingClean || routed.rejectedRows > 0;
-      session = (await handOver?.({ readerSkipped, workLeft })) ?? session;
+      const handed = await handOver?.({ readerSkipped, workLeft });
+      if (handed) session = { ...session, instance: handed };
       const malformed = await phase('rejects', () =>
         findMalformed(session, contract, text.path, dir, scan, routed.readerRows, limits, listing),
       );
@@ -431,13 +434,20 @@ function transformPlannedChunks(
   // Each chunk numbers its quarantine rows in the whole text (chunks come in text order): the merge only concatenates.
   let recordsBefore = 0;
   // Hands an instance on without the buffers it keeps for reuse; one that cannot shed them is closed (the next makes one).
+  // Never fails: the chunk's work is done, and one that fails to close does not fail it (as at the end, below).
   const handBack = async (instance: DuckDBInstance): Promise<void> => {
     const shed = await shedBuffers(instance, settings).then(
       () => true,
       () => false,
     );
     if (shed) idle.push(instance);
-    else closeOnce(instance);
+    else {
+      try {
+        closeOnce(instance);
+      } catch {
+        // its work is done (above)
+      }
+    }
   };
   // With more than one session, a chunk whose routed pass is done while another chunk, its text written, waits for a
   // session gives it its session: its rejects pass and quarantine wait for a spare one (no chunk waiting), e.g. the
@@ -476,6 +486,7 @@ function transformPlannedChunks(
       const chunkPath = chunkTextPath(workDir, i);
       await mkdir(dir, { recursive: true });
       const written = await early.teedFile?.(i);
+      if (unwanted()) throw new ChunkNotStarted(i); // stopped while its text was teed: not copied instead
       if (written !== chunkPath)
         await timed(options.onPhase, `chunk ${i} copy`, () => writeChunk(path, soFar.headerBytes, chunk, chunkPath));
       copied();
@@ -530,7 +541,7 @@ function transformPlannedChunks(
             handedOver = false;
           }
           instance = await (idle.pop() ?? makeInstance());
-          return { ...settings, instance };
+          return instance;
         },
       );
       malformedSeen ||= passes.malformedRecords > 0;

@@ -14,17 +14,10 @@ import {
 } from '@aws-sdk/client-glue';
 import { monthKey, type MonthKey, monthPartition } from '../../engine/gold/index.ts';
 import { describeAwsError, isTransientError } from './aws-errors.ts';
-import { GlueCatalogError, PARTITION_BATCH_SIZE } from './glue-catalog.ts';
+import { GlueCatalogError, PARTITION_BATCH_SIZE, RETRYABLE_ENTRY_CODES } from './glue-catalog.ts';
 
 /** Glue's limit of partitions per BatchDeletePartition request. */
 export const DELETE_PARTITION_BATCH_SIZE = 25;
-
-const RETRYABLE_ENTRY_CODES = new Set([
-  'ThrottlingException',
-  'InternalServiceException',
-  'OperationTimeoutException',
-  'ConcurrentModificationException',
-]);
 
 export class GoldPartitions {
   private descriptor: StorageDescriptor | undefined;
