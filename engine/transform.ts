@@ -255,9 +255,9 @@ async function chunkPasses(
   phases: { name: string; onPhase?: PhaseObserver } = { name: 'chunk' },
   /**
    * Called once the routed pass is done (told whether the reader skipped records, and whether the rejects pass or the
-   * quarantine has DuckDB work left): the instance they run on instead, when the session is handed over meanwhile (the
-   * chunk's own settings otherwise: a full rejects pass's instances spill in the chunk's directory, not beside
-   * another chunk's).
+   * quarantine has DuckDB work left): the instance they run on instead, when the session is handed over meanwhile. Only
+   * the instance changes: the chunk's own settings are kept (a full rejects pass's instances spill in the chunk's
+   * directory, not beside another chunk's).
    * @default the same session throughout
    */
   handOver?: (routed: { readerSkipped: boolean; workLeft: boolean }) => Promise<DuckDBInstance | undefined>,

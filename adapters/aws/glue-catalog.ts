@@ -16,7 +16,7 @@ import { withBackoff, type BackoffPolicy } from './retry.ts';
 /** Glue's limit of partitions per BatchCreatePartition request. */
 export const PARTITION_BATCH_SIZE = 100;
 
-/** Per-partition error codes in a Batch{Create,Delete}Partition response that a later attempt can clear. */
+/** Per-partition error codes in a Batch{Create,Update,Delete}Partition response that a later attempt can clear. */
 export const RETRYABLE_ENTRY_CODES = new Set([
   'ThrottlingException',
   'InternalServiceException',
