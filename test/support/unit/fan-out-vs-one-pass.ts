@@ -59,26 +59,28 @@ export async function publishedOutcome(
   return { counts, silver: await silverOutcome(lake, dataset, orderBy), quarantine };
 }
 
-/** Up to this many silver rows an outcome holds the rows themselves (a failing comparison shows them). */
+/** Up to this many silver rows an outcome holds the rows themselves (a failing comparison shows them; above, two digests). */
 const ROWS_SHOWN = 1_000;
 
 /**
- * The silver rows of `dataset`: themselves when few, else their count and a digest of them computed in DuckDB (the
- * sum of each row's hash, all columns and partition values included: the same rows in any order or files give the
- * same digest). Read into objects and compared with `toEqual`, 100k rows took ~9 s a comparison.
+ * The silver rows of `dataset`: themselves when few, else their count, their column names and a digest of their values
+ * computed in DuckDB (the sum of each row's hash, partition values included: the same rows in any order or files give
+ * the same digest). Read into objects and compared with `toEqual`, 100k rows took ~9 s a comparison.
  */
 async function silverOutcome(
   lake: TestLake,
   dataset: string,
   orderBy: string,
-): Promise<Record<string, unknown>[] | { rows: number; digest: string }> {
+): Promise<Record<string, unknown>[] | { rows: number; columns: string[]; digest: string }> {
   if ((await lake.files('silver', `${dataset}/`)).length === 0) return [];
+  const silver = `read_parquet('${lake.root}/silver/${dataset}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)`;
   const [summary] = await readWithDuckDb(
-    `SELECT count(*) AS n, sum(hash(t)::HUGEINT)::VARCHAR AS digest
-     FROM read_parquet('${lake.root}/silver/${dataset}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false) t`,
+    `SELECT count(*) AS n, sum(hash(t)::HUGEINT)::VARCHAR AS digest FROM ${silver} t`,
   );
   const rows = Number(summary?.n);
-  return rows <= ROWS_SHOWN ? lake.silverRows(dataset, orderBy) : { rows, digest: String(summary?.digest) };
+  if (rows <= ROWS_SHOWN) return lake.silverRows(dataset, orderBy);
+  const columns = (await readWithDuckDb(`DESCRIBE SELECT * FROM ${silver}`)).map((c) => String(c.column_name));
+  return { rows, columns, digest: String(summary?.digest) };
 }
 
 /** Rows of `a` not in `b` plus rows of `b` not in `a`, multiplicity counted (EXCEPT ALL both ways, in DuckDB). */

@@ -2,8 +2,8 @@
  * JSON Lines through the fan-out seams (plan → every chunk on its own → commit) gives exactly what one pass
  * gives: every chunk binds its fields from the key sample the plan staged (the whole text's first lines, as
  * the one pass samples them), so a chunk that lacks a key, or sees one the start of the text does not, still
- * reads as the whole text reads. Compared row for row and with EXCEPT ALL both ways in DuckDB, silver and
- * quarantine, at chunk sizes down to one line.
+ * reads as the whole text reads. Compared row for row (a large silver by its count and a digest of its rows) and with
+ * EXCEPT ALL both ways in DuckDB, silver and quarantine, at chunk sizes down to one line.
  */
 import { gzipSync } from 'node:zlib';
 import { describe, it } from '@jest/globals';
