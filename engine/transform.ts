@@ -434,20 +434,14 @@ function transformPlannedChunks(
   // Each chunk numbers its quarantine rows in the whole text (chunks come in text order): the merge only concatenates.
   let recordsBefore = 0;
   // Hands an instance on without the buffers it keeps for reuse; one that cannot shed them is closed (the next makes one).
-  // Never fails: the chunk's work is done, and one that fails to close does not fail it (as at the end, below).
+  // Never fails: the chunk's work is done.
   const handBack = async (instance: DuckDBInstance): Promise<void> => {
     const shed = await shedBuffers(instance, settings).then(
       () => true,
       () => false,
     );
     if (shed) idle.push(instance);
-    else {
-      try {
-        closeOnce(instance);
-      } catch {
-        // its work is done (above)
-      }
-    }
+    else closeOnce(instance);
   };
   // With more than one session, a chunk whose routed pass is done while another chunk, its text written, waits for a
   // session gives it its session: its rejects pass and quarantine wait for a spare one (no chunk waiting), e.g. the
@@ -474,6 +468,10 @@ function transformPlannedChunks(
     let taken = false;
     // Whether it gave its session to a waiting chunk (counted in `deferred` until its own DuckDB work is done).
     let handedOver = false;
+    const undefer = (): void => {
+      if (handedOver) deferred--;
+      handedOver = false;
+    };
     try {
       // A chunk of the first round (one per session) has its instance made as soon as it is planned, while its text is
       // copied (made after the copy, the second chunk's pass started 15–50 ms later); a later one takes the instance of
@@ -536,9 +534,7 @@ function transformPlannedChunks(
             held = await sessions.spare();
             if (unwanted()) throw new ChunkNotStarted(i);
           } else {
-            // The chunk that waited got a session meanwhile: this one keeps its own.
-            deferred--;
-            handedOver = false;
+            undefer(); // the chunk that waited got a session meanwhile: this one keeps its own
           }
           instance = await (idle.pop() ?? makeInstance());
           return instance;
@@ -549,10 +545,7 @@ function transformPlannedChunks(
       // The next chunk's pass starts while this one's silver files are finished (no session needed for that).
       held?.();
       held = undefined;
-      if (handedOver) {
-        deferred--;
-        handedOver = false;
-      }
+      undefer();
       const output = await passes.finish();
       await rm(chunkPath, { force: true }); // read by nothing from here on
       return output;
@@ -563,7 +556,7 @@ function transformPlannedChunks(
       copied?.();
       if (held) held();
       else if (!taken) (await session)();
-      if (handedOver) deferred--;
+      undefer();
     }
   });
   return (
@@ -578,11 +571,18 @@ function transformPlannedChunks(
 
 const closed = new WeakSet<DuckDBInstance>();
 
-/** Closes an instance unless it was closed already (one that could not be made failed its chunk, or was not taken). */
+/**
+ * Closes an instance unless it was closed already (one that could not be made failed its chunk, or was not taken). A
+ * close that fails fails nothing: the instance's work is done.
+ */
 function closeOnce(instance: DuckDBInstance): void {
   if (closed.has(instance)) return;
   closed.add(instance);
-  instance.closeSync();
+  try {
+    instance.closeSync();
+  } catch {
+    // its work is done (above)
+  }
 }
 
 /** A chunk not started because another failed first, or because the chunks are not wanted any more. */

@@ -91,7 +91,6 @@ describe('phases of an ingest', () => {
   it('a chunk failing while another waits for a spare session fails the ingest, no hang, nothing published; the next delivery succeeds', async () => {
     const seen: Phase[] = [];
     let root = '';
-    let armed = true;
     let injected = false;
     const lake = await createTestLake(contracts, {
       chunking: { chunkBytes: 100_000, minBytesToChunk: 0 },
@@ -101,8 +100,7 @@ describe('phases of an ingest', () => {
       // their footer rewrite fails. (An observer's exceptions are ignored: `injected` says it got this far.)
       onPhase: (phase, startMs, endMs) => {
         seen.push({ phase, startMs, endMs });
-        if (!armed || phase !== 'chunk 2 routed') return;
-        armed = false;
+        if (injected || phase !== 'chunk 2 routed') return;
         for (const entry of readdirSync(root, { recursive: true, encoding: 'utf8' }))
           if (/chunk-00002\/out$/.test(entry)) rmSync(join(root, entry), { recursive: true, force: true });
         injected = true;
