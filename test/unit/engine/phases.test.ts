@@ -37,6 +37,36 @@ async function phasesOf(engine: { chunking?: { chunkBytes: number; minBytesToChu
   return { seen, manifest, named };
 }
 
+/**
+ * Whether chunk 0 gave its session to a chunk waiting for one as its routed pass ended: then its rejects pass begins
+ * only after another chunk's routed pass began (on its session), or never (the ingest failed meanwhile). Kept, its
+ * session goes straight on to its rejects pass.
+ */
+function chunk0GaveItsSession(seen: readonly Phase[]): boolean {
+  const routed = seen.find((p) => p.phase === 'chunk 0 routed');
+  const rejects = seen.find((p) => p.phase === 'chunk 0 rejects');
+  if (!routed) return false;
+  if (!rejects) return true;
+  return seen.some(
+    (p) => /^chunk [1-9]\d* routed$/.test(p.phase) && routed.endMs <= p.startMs && p.startMs <= rejects.startMs,
+  );
+}
+
+/**
+ * Ingests until chunk 0 gives its session away (`chunk0GaveItsSession`), at most `INGESTS` times. It does so when a
+ * chunk is waiting for a session as its routed pass ends. That wait starts on the JavaScript thread, while DuckDB's
+ * passes run on threads of their own, so a stall of that thread (a long garbage collection in a busy test process)
+ * can let chunk 0's pass end first: chunk 0 then rightly keeps its session, and that ingest says nothing either way.
+ */
+async function untilChunk0GivesItsSession<T extends { seen: Phase[] }>(ingest: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const run = await ingest();
+    if (chunk0GaveItsSession(run.seen)) return run;
+    if (attempt === INGESTS) throw new Error(`chunk 0 kept its session in all ${INGESTS} ingests`);
+  }
+}
+const INGESTS = 4;
+
 /** A succeeded ingest with the counts of `expected` (a clean ingest of the same text). */
 function expectSameCounts(m: Manifest, expected: Manifest): void {
   expect(m.status).toBe('succeeded');
@@ -49,10 +79,9 @@ function expectSameCounts(m: Manifest, expected: Manifest): void {
 
 describe('phases of an ingest', () => {
   it('a chunked ingest: spool, scan, every chunk (the first two per session written as they were scanned; rejects and quarantine deferred to a spare session), merge, publish, cleanup', async () => {
-    const { seen, manifest, named } = await phasesOf({
-      chunking: { chunkBytes: 100_000, minBytesToChunk: 0 },
-      threads: 2,
-    });
+    const { seen, manifest, named } = await untilChunk0GivesItsSession(() =>
+      phasesOf({ chunking: { chunkBytes: 100_000, minBytesToChunk: 0 }, threads: 2 }),
+    );
     const chunks = manifest.engine.chunks ?? 0;
     expect(chunks).toBeGreaterThan(5);
     for (const p of seen) expect(p.endMs).toBeGreaterThanOrEqual(p.startMs);
@@ -78,7 +107,6 @@ describe('phases of an ingest', () => {
     const duckDbWork = seen.filter((p) => /^chunk \d+ (routed|rejects|quarantine)$/.test(p.phase));
     for (const { startMs } of duckDbWork)
       expect(duckDbWork.filter((p) => p.startMs <= startMs && startMs < p.endMs).length).toBeLessThanOrEqual(2);
-    expect(named('chunk 0 rejects').startMs).toBeGreaterThanOrEqual(named('chunk 2 routed').startMs);
     // The two chunks with a rejected row write their quarantine, each after its rejects pass.
     const quarantined = seen.filter((p) => /^chunk \d+ quarantine$/.test(p.phase));
     expect(quarantined).toHaveLength(2);
@@ -89,34 +117,36 @@ describe('phases of an ingest', () => {
   });
 
   it('a chunk failing while another waits for a spare session fails the ingest, no hang, nothing published; the next delivery succeeds', async () => {
-    const seen: Phase[] = [];
-    let root = '';
-    let injected = false;
-    const lake = await createTestLake(contracts, {
-      chunking: { chunkBytes: 100_000, minBytesToChunk: 0 },
-      threads: 2,
-      // The fault, injected as chunk 2's routed pass ends (chunk 0, its pass done with a row to quarantine, gave its
-      // session to a chunk waiting for one and waits for a spare one meanwhile): chunk 2's silver files vanish, so
-      // their footer rewrite fails. (An observer's exceptions are ignored: `injected` says it got this far.)
-      onPhase: (phase, startMs, endMs) => {
-        seen.push({ phase, startMs, endMs });
-        if (injected || phase !== 'chunk 2 routed') return;
-        for (const entry of readdirSync(root, { recursive: true, encoding: 'utf8' }))
-          if (/chunk-00002\/out$/.test(entry)) rmSync(join(root, entry), { recursive: true, force: true });
-        injected = true;
-      },
-    });
-    root = lake.root;
-    // Bounded: a chunk left waiting for a spare session that never comes fails the test instead of hanging it.
-    const failed = await Promise.race([
-      lake.ingest('transactions/t.csv', TEXT).then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
-      new Promise((_, reject) =>
-        setTimeout(() => reject(new Error('the ingest hung after a chunk failed')), 30_000).unref(),
-      ),
-    ]);
+    // The fault, injected as chunk 2's routed pass ends (chunk 0, its pass done with a row to quarantine, gave its
+    // session to a chunk waiting for one and waits for a spare one meanwhile): chunk 2's silver files vanish, so
+    // their footer rewrite fails. (An observer's exceptions are ignored: `injected` says it got this far.)
+    const failingIngest = async () => {
+      const seen: Phase[] = [];
+      let injected = false;
+      const lake = await createTestLake(contracts, {
+        chunking: { chunkBytes: 100_000, minBytesToChunk: 0 },
+        threads: 2,
+        onPhase: (phase, startMs, endMs) => {
+          seen.push({ phase, startMs, endMs });
+          if (injected || phase !== 'chunk 2 routed') return;
+          for (const entry of readdirSync(lake.root, { recursive: true, encoding: 'utf8' }))
+            if (/chunk-00002\/out$/.test(entry)) rmSync(join(lake.root, entry), { recursive: true, force: true });
+          injected = true;
+        },
+      });
+      // Bounded: a chunk left waiting for a spare session that never comes fails the test instead of hanging it.
+      const failed = await Promise.race([
+        lake.ingest('transactions/t.csv', TEXT).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('the ingest hung after a chunk failed')), 30_000).unref(),
+        ),
+      ]);
+      return { lake, seen, failed, injected };
+    };
+    const { lake, seen, failed, injected } = await untilChunk0GivesItsSession(failingIngest);
     expect(injected).toBe(true);
     expect(String(failed)).toMatch(/ENOENT.*chunk-00002/);
     // Chunk 0 was waiting for a spare session when chunk 2 failed: it never ran its rejects pass.
