@@ -7,19 +7,65 @@
  *
  * `--tier` becomes jest's `--selectProjects`, placed last: that option takes every word after it, so
  * `npm run test:unit -- test/unit/engine/limits.test.ts` still means the file.
+ *
+ * Without arguments (`npm test`), two jest processes run side by side: the integration tier, and every other tier.
+ * One jest runs its projects' runners one after another, and on two cores it runs the other tiers in band, so the
+ * integration files (one after another, mostly waiting on the emulator, Trino and the bundled functions) would only
+ * start once the rest had finished. Their output is relayed line by line, each line whole.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import config from '../jest.config.mjs';
 
+const ROOT = join(import.meta.dirname, '..');
 const jestBin = join(dirname(createRequire(import.meta.url).resolve('jest/package.json')), 'bin', 'jest.js');
+const jestArgs = (args) => ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', jestBin, ...args];
 const args = process.argv.slice(2);
-const tiers = args.filter((a) => a.startsWith('--tier=')).map((a) => a.slice('--tier='.length));
-const rest = args.filter((a) => !a.startsWith('--tier='));
-const select = tiers.length ? ['--selectProjects', ...tiers] : [];
-const { status, signal } = spawnSync(
-  process.execPath,
-  ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning', jestBin, ...rest, ...select],
-  { stdio: 'inherit' },
-);
-process.exit(status ?? (signal ? 1 : 0));
+
+if (args.length > 0) {
+  const tiers = args.filter((a) => a.startsWith('--tier=')).map((a) => a.slice('--tier='.length));
+  const rest = args.filter((a) => !a.startsWith('--tier='));
+  const select = tiers.length ? ['--selectProjects', ...tiers] : [];
+  const { status, signal } = spawnSync(process.execPath, jestArgs([...rest, ...select]), { stdio: 'inherit' });
+  process.exit(status ?? (signal ? 1 : 0));
+}
+
+// Built once here: both processes' global setups would otherwise rebuild a stale bundle into dist/ at the same time.
+const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-cli.mjs'), '--if-stale'], { stdio: 'inherit' });
+if (built.status !== 0) process.exit(built.status ?? 1);
+
+const SIDE_BY_SIDE = 'integration';
+const tiers = config.projects.map((p) => p.displayName);
+if (!tiers.includes(SIDE_BY_SIDE)) throw new Error(`jest.config.mjs has no ${SIDE_BY_SIDE} project`);
+const groups = [[SIDE_BY_SIDE], tiers.filter((t) => t !== SIDE_BY_SIDE)];
+
+/** One jest process over `group`; resolves with its exit code once its output is relayed. */
+function runJest(group) {
+  const child = spawn(process.execPath, jestArgs(['--selectProjects', ...group]), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const relayed = [
+    [child.stdout, process.stdout],
+    [child.stderr, process.stderr],
+  ].map(
+    ([from, to]) =>
+      new Promise((resolve) => {
+        createInterface({ input: from, crlfDelay: Infinity })
+          .on('line', (line) => to.write(`${line}\n`))
+          .on('close', resolve);
+      }),
+  );
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  return Promise.all([exited, ...relayed]).then(([code]) => code);
+}
+
+const started = performance.now();
+const codes = await Promise.all(groups.map(runJest));
+const seconds = Math.round((performance.now() - started) / 1000);
+for (const [i, group] of groups.entries())
+  console.log(`jest ${group.join(', ')}: ${codes[i] === 0 ? 'passed' : `failed (exit ${codes[i]})`}`);
+console.log(`jest: both runs took ${seconds} s`);
+process.exit(codes.every((c) => c === 0) ? 0 : 1);
