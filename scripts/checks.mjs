@@ -37,4 +37,5 @@ function check(script) {
 }
 
 const results = await Promise.all(CHECKS.map(check));
-process.exit(results.every(Boolean) ? 0 : 1);
+// Not process.exit(): writes to a piped stdout are asynchronous, and the last lines would be cut off.
+process.exitCode = results.every(Boolean) ? 0 : 1;

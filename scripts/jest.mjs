@@ -11,7 +11,8 @@
  * Without arguments (`npm test`), two jest processes run side by side: the integration tier, and every other tier.
  * One jest runs its projects' runners one after another, and on two cores it runs the other tiers in band, so the
  * integration files (one after another, mostly waiting on the emulator, Trino and the bundled functions) would only
- * start once the rest had finished. Their output is relayed line by line, each line whole.
+ * start once the rest had finished. Their output is relayed line by line, each line whole and tagged with its run
+ * (`[integration]`, `[other tiers]`); the last lines say how each run ended.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -42,10 +43,12 @@ const tiers = config.projects.map((p) => p.displayName);
 if (!tiers.includes(SIDE_BY_SIDE)) throw new Error(`jest.config.mjs has no ${SIDE_BY_SIDE} project`);
 const groups = [[SIDE_BY_SIDE], tiers.filter((t) => t !== SIDE_BY_SIDE)];
 
-/** One jest process over `group`; resolves with its exit code once its output is relayed. */
-function runJest(group) {
+/** One jest process over `group`, each line of its output relayed whole after `tag`; resolves with its exit code. */
+function runJest(group, tag) {
   const child = spawn(process.execPath, jestArgs(['--selectProjects', ...group]), {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Piped, jest would drop its colours in a terminal.
+    env: process.stdout.isTTY ? { ...process.env, FORCE_COLOR: '1' } : process.env,
   });
   const relayed = [
     [child.stdout, process.stdout],
@@ -54,18 +57,26 @@ function runJest(group) {
     ([from, to]) =>
       new Promise((resolve) => {
         createInterface({ input: from, crlfDelay: Infinity })
-          .on('line', (line) => to.write(`${line}\n`))
+          .on('line', (line) => to.write(`${tag} ${line}\n`))
           .on('close', resolve);
       }),
   );
-  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  const exited = new Promise((resolve) => {
+    child.on('error', (e) => {
+      process.stderr.write(`${tag} could not run jest: ${e.message}\n`);
+      resolve(1);
+    });
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
   return Promise.all([exited, ...relayed]).then(([code]) => code);
 }
 
 const started = performance.now();
-const codes = await Promise.all(groups.map(runJest));
+const runs = groups.map((group) => ({ group, tag: `[${group.length === 1 ? group[0] : 'other tiers'}]` }));
+const codes = await Promise.all(runs.map(({ group, tag }) => runJest(group, tag)));
 const seconds = Math.round((performance.now() - started) / 1000);
-for (const [i, group] of groups.entries())
-  console.log(`jest ${group.join(', ')}: ${codes[i] === 0 ? 'passed' : `failed (exit ${codes[i]})`}`);
+for (const [i, { group, tag }] of runs.entries())
+  console.log(`${tag} jest ${group.join(', ')}: ${codes[i] === 0 ? 'passed' : `FAILED (exit ${codes[i]})`}`);
 console.log(`jest: both runs took ${seconds} s`);
-process.exit(codes.every((c) => c === 0) ? 0 : 1);
+// Not process.exit(): writes to a piped stdout are asynchronous, and the last lines would be cut off.
+process.exitCode = codes.every((c) => c === 0) ? 0 : 1;
