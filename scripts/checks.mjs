@@ -15,7 +15,11 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 /** Runs `npm run <script>`; resolves once it ended, its output printed. */
 function check(script) {
   const started = performance.now();
-  const child = spawn(npm, ['run', '--silent', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // npm.cmd is a batch file: Node runs one only through a shell.
+  const child = spawn(npm, ['run', '--silent', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    shell: process.platform === 'win32',
+  });
   const output = [];
   child.stdout.on('data', (b) => output.push(b));
   child.stderr.on('data', (b) => output.push(b));

@@ -47,8 +47,6 @@ const groups = [[SIDE_BY_SIDE], tiers.filter((t) => t !== SIDE_BY_SIDE)];
 function runJest(group, tag) {
   const child = spawn(process.execPath, jestArgs(['--selectProjects', ...group]), {
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Piped, jest would drop its colours in a terminal.
-    env: process.stdout.isTTY ? { ...process.env, FORCE_COLOR: '1' } : process.env,
   });
   const relayed = [
     [child.stdout, process.stdout],

@@ -11,7 +11,7 @@ import { createTestLake, HEADER } from '../../support/local-lake.ts';
 import { contractsWithReadings, READING_COLUMNS, row, rows } from '../../support/unit/ingest-inputs.ts';
 
 const contracts = contractsWithReadings([{ ...READING_COLUMNS[0]!, aliases: ['id'] }, READING_COLUMNS[1]!]);
-/** ~0.6 MB with two rejected rows far apart: about 6 chunks of 100 kB, two of them with a quarantine. */
+/** 20,012 rows (~0.79 MB) with two rejected ones: 8 chunks of ~100 kB, chunks 0 and 3 with a quarantine. */
 const TEXT =
   [HEADER, ...rows(1, 20), row(21, 'bad'), ...rows(22, 9_990), row(9_991, 'bad'), ...rows(9_992, 10_000)].join('\n') +
   '\n';
@@ -40,8 +40,8 @@ async function phasesOf(engine: { chunking?: { chunkBytes: number; minBytesToChu
 /**
  * Whether chunk 0 gave its session to a chunk waiting for one as its routed pass ended. Its rejects pass then waits
  * for a spare session, one no chunk is waiting for: by then at least two later chunks have begun their routed pass
- * (the one given its session, and the chunks queued behind it), unless the ingest failed meanwhile and the pass never
- * ran. A chunk that kept its session goes on to its rejects pass at once — also after offering it, when the waiting
+ * (the one given its session, and the chunks queued behind it — `TEXT` has enough of them: the first test checks it
+ * makes more than 5 chunks), unless the ingest failed meanwhile and the pass never ran. A chunk that kept its session goes on to its rejects pass at once — also after offering it, when the waiting
  * chunk got a session freed meanwhile (at most that one chunk begins in between).
  */
 function chunk0GaveItsSession(seen: readonly Phase[]): boolean {
