@@ -41,8 +41,9 @@ async function phasesOf(engine: { chunking?: { chunkBytes: number; minBytesToChu
  * Whether chunk 0 gave its session to a chunk waiting for one as its routed pass ended. Its rejects pass then waits
  * for a spare session, one no chunk is waiting for: by then at least two later chunks have begun their routed pass
  * (the one given its session, and the chunks queued behind it — `TEXT` has enough of them: the first test checks it
- * makes more than 5 chunks), unless the ingest failed meanwhile and the pass never ran. A chunk that kept its session goes on to its rejects pass at once — also after offering it, when the waiting
- * chunk got a session freed meanwhile (at most that one chunk begins in between).
+ * makes more than 5 chunks), unless the ingest failed meanwhile and the pass never ran. A chunk that kept its
+ * session goes on to its rejects pass at once — also after offering it, when the waiting chunk got a session freed
+ * meanwhile (at most that one chunk begins in between).
  */
 function chunk0GaveItsSession(seen: readonly Phase[]): boolean {
   const routed = seen.find((p) => p.phase === 'chunk 0 routed');
