@@ -20,6 +20,8 @@ export interface TestLake {
   catalog: LocalCatalog;
   /** Puts `content` in bronze and ingests it, its body as `body` gives it (default: the content in small pieces). */
   ingest(key: string, content: string | Uint8Array, source?: Partial<SourceRef>, body?: IngestBody): Promise<Manifest>;
+  /** The silver files of `dataset` as a DuckDB relation (`read_parquet`, partition values from the paths, as text). */
+  silverRelation(dataset?: string): string;
   silverRows(dataset?: string, orderBy?: string): Promise<Record<string, unknown>[]>;
   quarantineRows(dataset?: string): Promise<Record<string, unknown>[]>;
   files(zone: 'silver' | 'quarantine', prefix?: string): Promise<string[]>;
@@ -53,12 +55,13 @@ export async function createTestLake(
         { contracts, store, catalog, workDir: root, ...engine },
       );
     },
+    silverRelation(dataset = 'transactions') {
+      return `read_parquet('${root}/silver/${dataset}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)`;
+    },
     async silverRows(dataset = 'transactions', orderBy = 'transaction_id') {
       const files = await lake.files('silver', `${dataset}/`);
       if (files.length === 0) return [];
-      return readWithDuckDb(
-        `SELECT * FROM read_parquet('${root}/silver/${dataset}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false) ORDER BY ${orderBy}`,
-      );
+      return readWithDuckDb(`SELECT * FROM ${lake.silverRelation(dataset)} ORDER BY ${orderBy}`);
     },
     async quarantineRows(dataset = 'transactions') {
       const files = await lake.files('quarantine', `${dataset}/records/`);

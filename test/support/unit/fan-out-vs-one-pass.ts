@@ -73,7 +73,7 @@ async function silverOutcome(
   orderBy: string,
 ): Promise<Record<string, unknown>[] | { rows: number; columns: string[]; digest: string }> {
   if ((await lake.files('silver', `${dataset}/`)).length === 0) return [];
-  const silver = `read_parquet('${lake.root}/silver/${dataset}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)`;
+  const silver = lake.silverRelation(dataset);
   const [summary] = await readWithDuckDb(
     `SELECT count(*) AS n, sum(hash(t)::HUGEINT)::VARCHAR AS digest FROM ${silver} t`,
   );

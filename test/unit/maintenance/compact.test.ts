@@ -45,20 +45,17 @@ async function lakeWithSmallFiles(count = 6): Promise<{ lake: TestLake; manifest
   return { lake, manifests };
 }
 
-const glob = (lake: TestLake) =>
-  `read_parquet('${lake.root}/silver/transactions/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)`;
-
 /** Rows of `a` not in `b` and of `b` not in `a`, with multiplicity, by DuckDB over the Parquet files. */
 async function exceptAllBothWays(before: string, lake: TestLake): Promise<number[]> {
   const [r] = await readWithDuckDb(`CREATE TABLE before AS SELECT * FROM read_parquet('${before}');
-    SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM ${glob(lake)})) AS missing,
-           (SELECT count(*) FROM (SELECT * FROM ${glob(lake)} EXCEPT ALL SELECT * FROM before)) AS extra`);
+    SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT ALL SELECT * FROM ${lake.silverRelation()})) AS missing,
+           (SELECT count(*) FROM (SELECT * FROM ${lake.silverRelation()} EXCEPT ALL SELECT * FROM before)) AS extra`);
   return [Number(r?.missing), Number(r?.extra)];
 }
 
 async function keepSilver(lake: TestLake): Promise<string> {
   const path = join(lake.root, 'before.parquet');
-  await readWithDuckDb(`COPY (SELECT * FROM ${glob(lake)}) TO '${path}' (FORMAT parquet)`);
+  await readWithDuckDb(`COPY (SELECT * FROM ${lake.silverRelation()}) TO '${path}' (FORMAT parquet)`);
   return path;
 }
 
@@ -69,7 +66,7 @@ const manifestOf = async (lake: TestLake, m: Manifest): Promise<Manifest> =>
   JSON.parse(await readFile(join(lake.root, 'silver', manifestKey('transactions', m.source_id)), 'utf8')) as Manifest;
 
 const count = async (lake: TestLake): Promise<number> =>
-  Number((await readWithDuckDb(`SELECT count(*) AS n FROM ${glob(lake)}`))[0]?.n);
+  Number((await readWithDuckDb(`SELECT count(*) AS n FROM ${lake.silverRelation()}`))[0]?.n);
 
 describe('compaction', () => {
   it('rewrites a partition of many small files as one file with the same rows and lineage (EXCEPT ALL both ways)', async () => {
@@ -89,7 +86,7 @@ describe('compaction', () => {
     expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
     // Every row still names its source and run.
     const perRun = await readWithDuckDb(
-      `SELECT ingest_run_id, source_key, count(*) AS n FROM ${glob(lake)} GROUP BY ALL ORDER BY source_key`,
+      `SELECT ingest_run_id, source_key, count(*) AS n FROM ${lake.silverRelation()} GROUP BY ALL ORDER BY source_key`,
     );
     expect(perRun.map((r) => [r.ingest_run_id, r.source_key, Number(r.n)])).toEqual(
       manifests.map((m) => [m.run_id, m.source.key, 4]),
@@ -200,7 +197,7 @@ describe('compaction', () => {
       },
     );
     expect(fresh.run_id).not.toBe(m3.run_id);
-    const runs = await readWithDuckDb(`SELECT ingest_run_id, count(*) AS n FROM ${glob(lake)} GROUP BY ALL`);
+    const runs = await readWithDuckDb(`SELECT ingest_run_id, count(*) AS n FROM ${lake.silverRelation()} GROUP BY ALL`);
     expect(await count(lake)).toBe(24);
     expect(runs.find((r) => r.ingest_run_id === m3.run_id)).toBeUndefined();
     expect(Number(runs.find((r) => r.ingest_run_id === fresh.run_id)?.n)).toBe(4);
