@@ -108,7 +108,7 @@ export async function scanInput(
   contract: DatasetContract,
   path: string,
   workDir: string,
-  options: Pick<ScanOptions, 'maxRecordBytes' | 'chunking' | 'onChunk'> = {},
+  options: Pick<ScanOptions, 'maxRecordBytes' | 'chunking' | 'fieldCounts' | 'onChunk'> = {},
   /** The bytes of `path` as they are spooled (`GrowingFile.follow`), when it is still being written. */
   source?: AsyncIterable<Buffer>,
 ): Promise<InputScan> {
@@ -266,13 +266,30 @@ export function listFieldCounts(
   limits: RejectsLimits = DEFAULT_REJECTS_LIMITS,
   signal?: AbortSignal,
 ): Promise<FieldCountMismatches | undefined> | undefined {
-  if (contract.source.format !== 'csv' || !readerSeesScannedRecords(scan)) return undefined;
-  const { delimiter } = contract.source;
-  // The loop compares single bytes, and takes LF and CR for line ends whatever the delimiter.
-  if (Buffer.byteLength(delimiter) !== 1 || delimiter === '\n' || delimiter === '\r') return undefined;
-  const limit = { records: limits.rejectsPerPass, bytes: limits.rejectBytesPerPass };
-  return listFieldCountMismatches(path, delimiter, limit, signal);
+  if (!fieldCountsStandForRejects(contract, scan)) return undefined;
+  return listFieldCountMismatches(path, contract.source.delimiter, fieldCountLimits(limits), signal);
 }
+
+/**
+ * Whether records with a wrong field count are the records the reader rejects for it: a CSV text the reader sees
+ * as the byte scan does, with a one-byte delimiter other than a quote (the loops compare single bytes, and take LF
+ * and CR for line ends whatever the delimiter).
+ */
+export function fieldCountsStandForRejects(contract: DatasetContract, scan: InputScan): boolean {
+  const { delimiter } = contract.source;
+  return (
+    contract.source.format === 'csv' &&
+    readerSeesScannedRecords(scan) &&
+    Buffer.byteLength(delimiter) === 1 &&
+    !['\n', '\r', '"'].includes(delimiter)
+  );
+}
+
+/** How many records, and bytes of them, a field-count listing holds at most: one rejects pass's worth. */
+export const fieldCountLimits = (limits: RejectsLimits): { records: number; bytes: number } => ({
+  records: limits.rejectsPerPass,
+  bytes: limits.rejectBytesPerPass,
+});
 
 /**
  * The rejects pass over only the records whose field count is wrong, when those are exactly the records the

@@ -25,6 +25,8 @@ import { mergeQuarantine, type ChunkQuarantine } from './quarantine-merge.ts';
 import { EngineInvariantError, FileReason, FileRejection, RowReason } from './reasons.ts';
 import {
   DEFAULT_REJECTS_LIMITS,
+  fieldCountLimits,
+  fieldCountsStandForRejects,
   findMalformed,
   listFieldCounts,
   numberedRecords,
@@ -38,6 +40,7 @@ import { finishSilver, MIXED_LINE_ENDS, writeRouted, type RoutedPartition } from
 import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
 import { ChunkTee, readBlocks } from './sources/file-blocks.ts';
+import type { ChunkFieldCounts } from './sources/field-counts.ts';
 import { writeChunk, type ByteChunk, type ScanSoFar } from './sources/records.ts';
 import { Feed, inPool, OrderedSlots } from './pool.ts';
 import { sqlString } from './sql.ts';
@@ -248,6 +251,8 @@ async function chunkPasses(
     expectMalformed?: boolean;
     /** Records of the whole text before this chunk, as `record_number` counts them. @default 0 */
     recordOffset?: number;
+    /** Its records with a wrong field count, listed by the byte scan of the whole text. @default listed here */
+    fieldCounts?: ChunkFieldCounts;
   },
   dir: string,
   limits: RejectsLimits,
@@ -269,12 +274,15 @@ async function chunkPasses(
     let session = routedSession;
     const { scan } = text;
     const recordOffset = text.recordOffset ?? 0;
-    // Where malformed records are likely, the records with a wrong field count are listed on the JavaScript
-    // thread while DuckDB's one thread reads (else only once the read says the chunk has some).
+    // The records with a wrong field count, as the byte scan listed them; else, where malformed records are likely,
+    // listed on the JavaScript thread while DuckDB's one thread reads (else only once the read says the chunk has some).
     const unneeded = new AbortController();
-    const listing = text.expectMalformed
-      ? listFieldCounts(contract, text.path, scan, limits, unneeded.signal)
-      : undefined;
+    const listing =
+      text.fieldCounts && fieldCountsStandForRejects(contract, scan)
+        ? Promise.resolve(text.fieldCounts.mismatches)
+        : text.expectMalformed
+          ? listFieldCounts(contract, text.path, scan, limits, unneeded.signal)
+          : undefined;
     listing?.catch(() => {}); // awaited below, or stopped when not needed
     let footers: Promise<RoutedPartition[]> | undefined;
     try {
@@ -373,6 +381,8 @@ function worthChunking(scan: InputScan, bytes: number, chunking: ChunkingOptions
 interface PlannedChunk {
   chunk: ByteChunk;
   soFar: ScanSoFar;
+  /** Its records with a wrong field count, when the scan listed them. */
+  fieldCounts?: ChunkFieldCounts;
 }
 
 type ChunkRunOptions = Required<Pick<TransformOptions, 'rejectsLimits' | 'parallelism' | 'chunking'>> &
@@ -456,7 +466,7 @@ function transformPlannedChunks(
   let offering = 0;
   let deferred = 0;
   const worthHandingOver = (): boolean => deferring && ready > offering && deferred < options.parallelism;
-  const chunks = inPool(planned, underWay, async ({ chunk, soFar }, i) => {
+  const chunks = inPool(planned, underWay, async ({ chunk, soFar, fieldCounts }, i) => {
     const recordOffset = recordsBefore;
     recordsBefore += numberedRecords(contract, chunk);
     // Both asked for in chunk order, before anything is awaited.
@@ -505,14 +515,15 @@ function transformPlannedChunks(
         contract,
         stamp,
         piiSalt,
-        // Likely: nothing is known yet (the first chunks, one per session, start together), or an earlier chunk
-        // had some. A clean text pays one listing per session at most (~0.1 s per 32 MiB of JavaScript time).
+        // Likely (when the scan did not list the chunk): nothing is known yet (the first chunks, one per session, start
+        // together), or an earlier chunk had some. Such a listing reads the chunk's text again (~0.02 s per 32 MiB).
         {
           path: chunkPath,
           scan,
           samplePath: options.keySamplePath ?? path,
           expectMalformed: malformedSeen || i < options.parallelism,
           recordOffset,
+          fieldCounts,
         },
         dir,
         options.rejectsLimits,
@@ -733,7 +744,7 @@ interface EarlyChunks {
 async function scanWhileTransforming(
   workDir: string,
   chunked: boolean,
-  scan: (onChunk: ((chunk: ByteChunk, soFar: ScanSoFar) => void) | undefined) => Promise<InputScan>,
+  scan: (onChunk: ((planned: PlannedChunk) => void) | undefined) => Promise<InputScan>,
   transform: (planned: AsyncIterable<PlannedChunk>, stop: AbortSignal) => Promise<ChunkOutput[]>,
 ): Promise<{ scan: InputScan; early: EarlyChunks | undefined }> {
   if (!chunked) return { scan: await scan(undefined), early: undefined };
@@ -750,9 +761,9 @@ async function scanWhileTransforming(
     },
   };
   try {
-    const scanned = await scan((chunk, soFar) => {
+    const scanned = await scan((planned) => {
       // Unfit up to here is unfit as a whole: the chunks planned so far and not yet started are dropped too.
-      if (soFar.oversizeRecords === 0 && readerSeesScannedRecords(soFar)) feed.push({ chunk, soFar });
+      if (planned.soFar.oversizeRecords === 0 && readerSeesScannedRecords(planned.soFar)) feed.push(planned);
       else {
         feed.cancel();
         stop.abort();
@@ -824,7 +835,14 @@ export async function transformToLocal(
           {
             maxRecordBytes,
             chunking: chunkLimits(bytes, chunking),
-            onChunk: onChunk && ((chunk, soFar) => (teed?.endAt(chunk, soFar.headerBytes), onChunk(chunk, soFar))),
+            // Each chunk's records with a wrong field count are listed as the text is scanned (not read again).
+            fieldCounts: chunked ? fieldCountLimits(runOptions.rejectsLimits) : undefined,
+            onChunk:
+              onChunk &&
+              ((chunk, soFar, fieldCounts) => {
+                teed?.endAt(chunk, soFar.headerBytes);
+                onChunk({ chunk, soFar, fieldCounts });
+              }),
           },
           teed ? teed.tee(growing?.follow() ?? readBlocks(inputPath)) : growing?.follow(),
         ).finally(() => teed?.settled()), // nothing writes to a chunk's scratch once the scan is over

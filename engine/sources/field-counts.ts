@@ -141,6 +141,13 @@ class MismatchLister {
   }
 }
 
+/** What a listed record costs to hold besides its bytes (its entry and its Buffer's object), counted generously. */
+export const HELD_RECORD_OVERHEAD = 128;
+
+/** What the listings given out may hold together: twice what one listing may hold at its limits. */
+export const heldBudget = (limit: { records: number; bytes: number }): number =>
+  2 * (limit.bytes + HELD_RECORD_OVERHEAD * limit.records);
+
 /** Length of the longest prefix that does not end inside a multi-byte character (at most 3 bytes are held back). */
 function completeUtf8Prefix(bytes: Buffer): number {
   for (let back = 1; back <= Math.min(3, bytes.length); back++) {
@@ -150,4 +157,182 @@ function completeUtf8Prefix(bytes: Buffer): number {
     return length > back ? bytes.length - back : bytes.length;
   }
   return bytes.length;
+}
+
+/**
+ * A chunk's field-count listing as the byte scan made it (`ScanOptions.fieldCounts`): `mismatches` is what
+ * `listFieldCountMismatches` gives for the chunk's file (its header lines, then its bytes), undefined included.
+ */
+export interface ChunkFieldCounts {
+  mismatches: FieldCountMismatches | undefined;
+}
+
+/**
+ * Collects the byte scan's field-count mismatches (`record-scan.wat`, kind 3) chunk by chunk, so a chunk's records
+ * with a wrong field count are known when it is planned, without a second read of its text. It keeps the bytes
+ * of the record under way across the scan's buffers (up to the byte limit: a longer record could not be listed),
+ * the header, and whether each chunk's bytes are UTF-8, as the listing of the chunk's file would see them.
+ *
+ * The scan runs ahead of the chunks' transforms (on a long text, by many chunks), so the listings given out are held
+ * until their chunks' turns: all of them together hold at most twice what one listing may hold (`heldBudget`: its
+ * records' bytes, and `HELD_RECORD_OVERHEAD` per record), so one chunk may still reach its own limits. Past it, no
+ * chunk is listed here any more (each lists its own file in its turn, as before).
+ */
+export class ChunkMismatchCollector {
+  private header: Buffer | undefined;
+  private headerParts: Buffer[] = [];
+  private headerUtf8 = false;
+  /**
+   * No listing can be given from here on: the header was longer than the limit, a listed record's bytes were not
+   * kept, or the listings given out hold the byte limit.
+   */
+  private lost = false;
+  /** What the listings given out hold: their records' bytes, and an overhead per record. */
+  private given = 0;
+  private records: FieldCountMismatches['records'] = [];
+  private listedBytes = 0;
+  /** More than the limit was listed in this chunk: its listing is undefined. */
+  private over = false;
+  private utf8 = true;
+  private pendingUtf8 = Buffer.alloc(0);
+  /** Where this chunk's bytes have been checked to be UTF-8 up to. */
+  private checked = 0;
+  /** The buffer being scanned and the text offset of its first byte. */
+  private buffer: Buffer | undefined;
+  private base = 0;
+  /**
+   * Copies of the bytes, from earlier buffers, of the record that starts at `carryStart` (joined only when it is
+   * listed); undefined when they are more than the byte limit.
+   */
+  private carry: Buffer[] | undefined = [];
+  private carryBytes = 0;
+  private carryStart = 0;
+
+  constructor(private readonly limit: { records: number; bytes: number }) {}
+
+  /** The scan is about to read `buffer`, the text's bytes from `base` on. */
+  enter(buffer: Buffer, base: number): void {
+    this.buffer = buffer;
+    this.base = base;
+  }
+
+  /** A record of the chunk being planned (numbered from 1 in it, blank lines counted) with a wrong field count. */
+  record(record: number, start: number, end: number): void {
+    if (this.over || this.lost) return;
+    const bytes = this.bytesOf(start, end);
+    if (!bytes) {
+      // Its bytes were not kept because they are more than the byte limit: the listing would be over it.
+      if (this.carry === undefined) this.over = true;
+      else this.lost = true;
+      return;
+    }
+    this.listedBytes += bytes.length;
+    if (this.records.length === this.limit.records || this.listedBytes > this.limit.bytes) {
+      this.over = true;
+      this.records = [];
+      return;
+    }
+    if (this.given + this.listedBytes + HELD_RECORD_OVERHEAD * (this.records.length + 1) > heldBudget(this.limit)) {
+      this.stop();
+      return;
+    }
+    this.records.push({ record, bytes });
+  }
+
+  /** No chunk is listed from here on (the text is not fit for chunks; or see `lost`). */
+  stop(): void {
+    this.lost = true;
+    this.records = [];
+    this.carry = undefined;
+    this.headerParts = [];
+  }
+
+  /**
+   * The scan is done with the current buffer: the part of the record under way in it is kept, its bytes are
+   * checked to be UTF-8, and the header (`headerBytes` long once its line has ended, else -1) is kept.
+   */
+  leave(recordStart: number, headerBytes: number): void {
+    const buffer = this.buffer;
+    if (!buffer || this.lost) {
+      this.buffer = undefined;
+      return;
+    }
+    const end = this.base + buffer.length;
+    this.keepHeader(headerBytes);
+    if (this.header === undefined && !this.lost) {
+      this.headerParts.push(Buffer.from(buffer));
+      if (end > this.limit.bytes) this.lost = true;
+    }
+    this.checkUtf8(end);
+    if (recordStart >= this.base) {
+      this.carry = [Buffer.from(buffer.subarray(recordStart - this.base))];
+      this.carryBytes = end - recordStart;
+      this.carryStart = recordStart;
+    } else if (this.carry !== undefined && this.carryStart === recordStart) {
+      this.carry.push(Buffer.from(buffer));
+      this.carryBytes += buffer.length;
+    } else this.carry = undefined;
+    if (this.carryBytes > this.limit.bytes) this.carry = undefined;
+    this.buffer = undefined;
+  }
+
+  /** The chunk being planned ends at `end` (a record end): its listing, or undefined when none can be given. */
+  cut(end: number, headerBytes: number): ChunkFieldCounts | undefined {
+    if (this.lost) return undefined;
+    this.keepHeader(headerBytes);
+    this.checkUtf8(end);
+    const utf8 = this.utf8 && this.pendingUtf8.length === 0 && this.headerUtf8;
+    const listing: ChunkFieldCounts | undefined =
+      this.lost || this.header === undefined
+        ? undefined
+        : { mismatches: this.over || !utf8 ? undefined : { header: this.header, records: this.records } };
+    if (listing?.mismatches) this.given += this.listedBytes + HELD_RECORD_OVERHEAD * this.records.length;
+    this.records = [];
+    this.listedBytes = 0;
+    this.over = false;
+    this.utf8 = true;
+    this.pendingUtf8 = Buffer.alloc(0);
+    this.checked = end;
+    return listing;
+  }
+
+  private keepHeader(headerBytes: number): void {
+    if (this.header !== undefined || this.lost || headerBytes < 0) return;
+    const parts = this.buffer
+      ? [...this.headerParts, this.buffer.subarray(0, Math.max(0, headerBytes - this.base))]
+      : this.headerParts;
+    const header = Buffer.concat(parts).subarray(0, headerBytes);
+    if (header.length !== headerBytes) {
+      this.lost = true;
+      return;
+    }
+    this.header = Buffer.from(header);
+    this.headerUtf8 = isUtf8(this.header);
+    this.headerParts = [];
+  }
+
+  /** Bytes [start, end) of the text: in the current buffer, or begun in earlier ones (`carry`). */
+  private bytesOf(start: number, end: number): Buffer | undefined {
+    const buffer = this.buffer;
+    if (buffer && start >= this.base) return Buffer.from(buffer.subarray(start - this.base, end - this.base));
+    if (this.carry === undefined || this.carryStart !== start) return undefined;
+    const tail = buffer ? buffer.subarray(0, end - this.base) : Buffer.alloc(0);
+    const bytes = Buffer.concat([...this.carry, tail]);
+    return bytes.length === end - start ? bytes : undefined;
+  }
+
+  private checkUtf8(upTo: number): void {
+    const buffer = this.buffer;
+    if (!buffer || upTo <= this.checked) return;
+    if (!this.utf8) {
+      this.checked = upTo;
+      return;
+    }
+    const fresh = buffer.subarray(this.checked - this.base, upTo - this.base);
+    const bytes = this.pendingUtf8.length > 0 ? Buffer.concat([this.pendingUtf8, fresh]) : fresh;
+    const whole = completeUtf8Prefix(bytes);
+    if (!isUtf8(bytes.subarray(0, whole))) this.utf8 = false;
+    this.pendingUtf8 = Buffer.from(bytes.subarray(whole));
+    this.checked = upTo;
+  }
 }

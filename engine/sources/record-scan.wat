@@ -11,7 +11,9 @@
 ;; with a quote that does not toggle goes byte by byte. Offsets and counts are f64 (exact up to 2^53; texts pass 4 GiB). The block is at 0 of
 ;; the memory; `scan` stops early, returning where to go on, when a chunk is cut (`stop` bit 1) or the event area is
 ;; nearly full (bit 2). Events from EVENTS, six f64 each: [kind, record, blank lines, start, end, bytes] — kind 1 a
-;; blank line (record, blank lines up to and including it), kind 2 a record over `limit`. Regenerate
+;; blank line (record, blank lines up to and including it), kind 2 a record over `limit`, kind 3 (with `listing` set) a
+;; record with content whose count of fields (delimiters outside quotes, plus one) differs from the last header line's
+;; — what DuckDB's reader rejects for its field count when the quoting is clean, where every quote toggles. Regenerate
 ;; `record-scan.wasm.ts` with `npm run build:wasm` (a unit test checks it was).
 (module
   (memory (export "memory") 32) ;; 2 MiB: the block at 0 (1 MiB), the events from EVENTS
@@ -29,6 +31,8 @@
   (global $recordsPerChunk (export "recordsPerChunk") (mut f64) (f64.const inf))
   ;; The size of the chunk being planned (set again by the caller after each cut).
   (global $chunkBytes (export "chunkBytes") (mut f64) (f64.const inf))
+  ;; List records whose field count differs from the header's (kind 3 events).
+  (global $listing (export "listing") (mut i32) (i32.const 0))
   ;; Absolute offset of the block's first byte.
   (global $base (export "base") (mut f64) (f64.const 0))
 
@@ -40,6 +44,9 @@
   (global $pendingCr (export "pendingCr") (mut i32) (i32.const 0))
   (global $afterClose (mut i32) (i32.const 0))
   (global $prevClosed (mut i32) (i32.const 0))
+  ;; Fields of the record being read (delimiters outside quotes, plus one), and of the last header line.
+  (global $fields (mut i32) (i32.const 1))
+  (global $headerFields (mut i32) (i32.const -1))
 
   ;; Counts and offsets.
   (global $lines (export "lines") (mut f64) (f64.const 0))
@@ -102,6 +109,17 @@
         (call $emit (f64.const 2) (f64.sub (global.get $lines) (global.get $headerLines)) (global.get $blankLines)
           (global.get $recordStart) (local.get $recordEnd) (local.get $bytes))
         (global.set $oversize (f64.add (global.get $oversize) (f64.const 1)))))
+    (if (global.get $listing)
+      (then
+        (if (f64.eq (global.get $lines) (global.get $headerLines))
+          (then (global.set $headerFields (global.get $fields)))
+          (else
+            (if (i32.and (i32.and (local.get $pastHeader) (global.get $content))
+                  (i32.ne (global.get $fields) (global.get $headerFields)))
+              (then
+                (call $emit (f64.const 3) (f64.sub (global.get $lines) (global.get $headerLines))
+                  (global.get $blankLines) (global.get $recordStart) (local.get $recordEnd) (local.get $bytes))))))))
+    (global.set $fields (i32.const 1))
     (global.set $recordStart (local.get $recordEnd))
     (if (i32.and (global.get $sampling) (f64.lt (global.get $sampleEnd) (f64.const 0)))
       (then
@@ -166,6 +184,8 @@
           (global.set $content (i32.const 1))
           (global.set $quoted (local.get $opens))
           (br $done)))
+      (if (i32.eq (local.get $b) (global.get $delimiter))
+        (then (global.set $fields (i32.add (global.get $fields) (i32.const 1)))))
       (if (i32.eq (local.get $b) (i32.const 10))
         (then
           (local.set $stop
@@ -183,7 +203,7 @@
     (result i32)
     (local $after i32) (local $before i32) (local $opening i32) (local $closing i32) (local $lineEnds i32)
     (local $badClose i32) (local $bare i32) (local $rest i32) (local $k i32) (local $segment i32) (local $crBefore i32)
-    (local $b i32)
+    (local $b i32) (local $outside i32)
     ;; Inside a field after each byte, and before each byte.
     (local.set $after (local.get $quotes))
     (local.set $after (i32.xor (local.get $after) (i32.shl (local.get $after) (i32.const 1))))
@@ -233,6 +253,8 @@
     (local.set $bare
       (i32.and (i32.and (local.get $crs) (i32.const 0x7fff))
         (i32.xor (i32.shr_u (local.get $lfs) (i32.const 1)) (i32.const -1))))
+    ;; Delimiters outside fields (a delimiter's state before it is its state after it).
+    (local.set $outside (i32.and (local.get $delimiters) (i32.xor (local.get $before) (i32.const -1))))
     (local.set $rest (i32.const 0xffff))
     (block $done
       (loop $eachLineEnd
@@ -240,6 +262,8 @@
         (local.set $k (i32.ctz (local.get $lineEnds)))
         (local.set $segment
           (i32.and (local.get $rest) (i32.sub (i32.shl (i32.const 1) (local.get $k)) (i32.const 1))))
+        (global.set $fields
+          (i32.add (global.get $fields) (i32.popcnt (i32.and (local.get $segment) (local.get $outside)))))
         (if (i32.and (local.get $segment) (i32.xor (local.get $crs) (i32.const -1)))
           (then (global.set $content (i32.const 1))))
         (if (i32.and (local.get $segment) (local.get $badClose)) (then (global.set $clean (i32.const 0))))
@@ -261,6 +285,7 @@
             (i32.xor (i32.sub (i32.shl (i32.const 2) (local.get $k)) (i32.const 1)) (i32.const -1))))
         (local.set $lineEnds (i32.and (local.get $lineEnds) (i32.sub (local.get $lineEnds) (i32.const 1))))
         (br $eachLineEnd)))
+    (global.set $fields (i32.add (global.get $fields) (i32.popcnt (i32.and (local.get $rest) (local.get $outside)))))
     (if (i32.and (local.get $rest) (i32.xor (local.get $crs) (i32.const -1)))
       (then (global.set $content (i32.const 1))))
     (if (i32.and (local.get $rest) (local.get $badClose)) (then (global.set $clean (i32.const 0))))
@@ -282,10 +307,11 @@
     (local $at i32) (local $v v128) (local $quotes i32) (local $lfs i32) (local $crs i32) (local $rest i32)
     (local $k i32) (local $before i32) (local $crBefore i32) (local $b i32) (local $groupEnd i32)
     (local $vQuote v128) (local $vLf v128) (local $vCr v128) (local $quotedMode i32)
-    (local $vDelimiter v128) (local $byteDelimiter i32)
+    (local $vDelimiter v128) (local $byteDelimiter i32) (local $delimiters i32) (local $listing i32)
     (local.set $quotedMode (global.get $quotedMode))
     ;; A delimiter that is no single byte (a character above 255) equals no byte, as in `$byte`.
     (local.set $byteDelimiter (i32.le_u (global.get $delimiter) (i32.const 255)))
+    (local.set $listing (i32.and (global.get $listing) (local.get $byteDelimiter)))
     (local.set $vDelimiter (i8x16.splat (global.get $delimiter)))
     (global.set $events (i32.const 0))
     (global.set $stop (i32.const 0))
@@ -359,6 +385,10 @@
                   (i32.or (i32.eq (local.get $b) (global.get $delimiter))
                     (i32.or (i32.eq (local.get $b) (i32.const 10)) (i32.eq (local.get $b) (i32.const 13)))))
               (then (global.set $clean (i32.const 0))))))
+        (local.set $delimiters
+          (if (result i32) (local.get $listing)
+            (then (i8x16.bitmask (i8x16.eq (local.get $v) (local.get $vDelimiter))))
+            (else (i32.const 0))))
         (local.set $rest (i32.const 0xffff)) ;; bytes of the group not yet looked at
         (block $lfsDone
           (loop $eachLf
@@ -381,6 +411,8 @@
                       (i32.popcnt
                         (i32.and (i32.and (local.get $crs) (local.get $before))
                           (i32.xor (i32.shl (local.get $crBefore) (i32.sub (local.get $k) (i32.const 1))) (i32.const -1)))))))))
+            (global.set $fields
+              (i32.add (global.get $fields) (i32.popcnt (i32.and (local.get $delimiters) (local.get $before)))))
             (global.set $prevByte (i32.const 10))
             (if (call $endLine (i32.add (local.get $at) (local.get $k)) (f64.const 1) (local.get $crBefore))
               (then (return (i32.add (i32.add (local.get $at) (local.get $k)) (i32.const 1)))))
@@ -391,6 +423,8 @@
             (br $eachLf)))
         (if (local.get $rest)
           (then
+            (global.set $fields
+              (i32.add (global.get $fields) (i32.popcnt (i32.and (local.get $delimiters) (local.get $rest)))))
             (if (i32.and (local.get $rest) (i32.xor (local.get $crs) (i32.const -1)))
               (then (global.set $content (i32.const 1))))
             (if (local.get $crs)

@@ -4,6 +4,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { ChunkMismatchCollector, type ChunkFieldCounts } from './field-counts.ts';
 import { copyRanges, readBlocks } from './file-blocks.ts';
 import { recordScanWasm } from './record-scan.wasm.ts';
 
@@ -86,10 +87,17 @@ export interface ScanOptions {
   /** Where the first this many records that are not over `maxRecordBytes` end (`sampleEnd`). @default none */
   sampleRecords?: number;
   /**
-   * Told of each chunk as soon as it is planned, with what the scan knew so far — so chunks can be transformed
-   * while the scan goes on (whether they may be kept is only known once it ends). @default none
+   * With `chunking`, a CSV text (one header line, a one-byte delimiter) has each chunk's records whose field count
+   * differs from the header's listed as it is scanned, up to these limits, and given to `onChunk` — while the text is
+   * fit for chunks (clean quoting, one line-end style, no record over `maxRecordBytes`). @default none
    */
-  onChunk?: (chunk: ByteChunk, soFar: ScanSoFar) => void;
+  fieldCounts?: { records: number; bytes: number };
+  /**
+   * Told of each chunk as soon as it is planned, with what the scan knew so far — so chunks can be transformed
+   * while the scan goes on (whether they may be kept is only known once it ends) — and its field-count listing
+   * (`fieldCounts`; undefined when not asked for or not made). @default none
+   */
+  onChunk?: (chunk: ByteChunk, soFar: ScanSoFar, fieldCounts: ChunkFieldCounts | undefined) => void;
 }
 
 /**
@@ -126,6 +134,17 @@ export async function scanRecordStream(
     return typeof size === 'function' ? size(index) : size;
   };
   loop.chunkBytes.value = bytesOf(0);
+  const delimiter = options.delimiter ?? ',';
+  const listing =
+    options.fieldCounts &&
+    cutting &&
+    options.quoted &&
+    options.headerLines === 1 &&
+    Buffer.byteLength(delimiter) === 1 &&
+    !['\n', '\r', '"'].includes(delimiter)
+      ? new ChunkMismatchCollector(options.fieldCounts)
+      : undefined;
+  loop.listing.value = listing ? 1 : 0;
   let chunkBlankLinesBefore = 0;
   const planChunk = (end: number): void => {
     const planned: ByteChunk = {
@@ -137,12 +156,17 @@ export async function scanRecordStream(
       maxRecordBytes: loop.chunkMaxRecordBytes.value,
     };
     chunks.push(planned);
-    options.onChunk?.(planned, {
+    const soFar: ScanSoFar = {
       quotingClean: loop.clean.value === 1 && loop.quoted.value === 0,
       lineEnds: { crlf: loop.crlf.value, lf: loop.lf.value, bareCr: loop.bareCr.value },
       headerBytes: loop.headerBytes.value,
       oversizeRecords: oversize.length,
-    });
+    };
+    // Listed only while the text is fit for chunks (the reader sees the scan's records): else no chunk of it is kept,
+    // and field counts would not stand for the reader's rejects.
+    const { crlf, lf, bareCr } = soFar.lineEnds;
+    if (!soFar.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0 || soFar.oversizeRecords > 0) listing?.stop();
+    options.onChunk?.(planned, soFar, listing?.cut(end, soFar.headerBytes));
     chunkBlankLinesBefore = loop.blankLines.value;
     loop.chunkStart.value = end;
     loop.chunkRecordOffset.value = planned.recordOffset + planned.records;
@@ -157,6 +181,8 @@ export async function scanRecordStream(
       const field = (i: number): number => loop.eventFields[e + i] as number;
       const [record, blanks] = [field(1), field(2)];
       if (field(0) === BLANK_LINE) out += `${record},${blanks}\n`;
+      else if (field(0) === FIELD_COUNT_MISMATCH)
+        listing?.record(record - loop.chunkRecordOffset.value, field(3), field(4));
       else oversize.push({ record, blankLinesBefore: blanks, start: field(3), end: field(4), bytes: field(5) });
     }
     if (loop.stop.value & CHUNK_CUT) planChunk(loop.recordStart.value);
@@ -168,6 +194,7 @@ export async function scanRecordStream(
     async function* (buffers: AsyncIterable<Buffer>) {
       for await (const buffer of buffers) {
         let out = '';
+        listing?.enter(buffer, offset);
         for (let from = 0; from < buffer.length; from += LOOP_BLOCK_BYTES) {
           const block = buffer.subarray(from, from + LOOP_BLOCK_BYTES);
           loop.block.set(block);
@@ -177,6 +204,7 @@ export async function scanRecordStream(
             out += taken();
           }
         }
+        listing?.leave(loop.recordStart.value, loop.headerBytes.value);
         offset += buffer.length;
         if (out) yield out;
       }
@@ -231,6 +259,7 @@ interface RecordScanExports {
   cutting: Global;
   recordsPerChunk: Global;
   chunkBytes: Global;
+  listing: Global;
   base: Global;
   quoted: Global;
   clean: Global;
@@ -255,6 +284,7 @@ interface RecordScanExports {
 const LOOP_BLOCK_BYTES = 1 << 20;
 const EVENT_FIELDS = 6;
 const BLANK_LINE = 1;
+const FIELD_COUNT_MISMATCH = 3;
 /** `stop` bit: the record just ended completes the chunk being planned. */
 const CHUNK_CUT = 1;
 

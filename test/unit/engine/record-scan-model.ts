@@ -54,12 +54,16 @@ export async function scanRecordStreamModel(
       maxRecordBytes: chunkMaxRecordBytes,
     };
     chunks.push(planned);
-    options.onChunk?.(planned, {
-      quotingClean: clean && !quoted,
-      lineEnds: { ...lineEnds },
-      headerBytes,
-      oversizeRecords: oversize.length,
-    });
+    options.onChunk?.(
+      planned,
+      {
+        quotingClean: clean && !quoted,
+        lineEnds: { ...lineEnds },
+        headerBytes,
+        oversizeRecords: oversize.length,
+      },
+      undefined,
+    );
     chunkBlankLinesBefore = blankLines;
     chunkMaxRecordBytes = 0;
     chunkBytes = bytesOf(chunks.length);
