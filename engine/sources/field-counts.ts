@@ -144,9 +144,9 @@ class MismatchLister {
 /** What a listed record costs to hold besides its bytes (its entry and its Buffer's object), counted generously. */
 export const HELD_RECORD_OVERHEAD = 128;
 
-/** What the listings given out may hold together: twice what one listing may hold at its limits. */
+/** What the listings given out may hold together: what one listing may hold at its limits. */
 export const heldBudget = (limit: { records: number; bytes: number }): number =>
-  2 * (limit.bytes + HELD_RECORD_OVERHEAD * limit.records);
+  limit.bytes + HELD_RECORD_OVERHEAD * limit.records;
 
 /** Length of the longest prefix that does not end inside a multi-byte character (at most 3 bytes are held back). */
 function completeUtf8Prefix(bytes: Buffer): number {
@@ -174,9 +174,9 @@ export interface ChunkFieldCounts {
  * the header, and whether each chunk's bytes are UTF-8, as the listing of the chunk's file would see them.
  *
  * The scan runs ahead of the chunks' transforms (on a long text, by many chunks), so the listings given out are held
- * until their chunks' turns: all of them together hold at most twice what one listing may hold (`heldBudget`: its
- * records' bytes, and `HELD_RECORD_OVERHEAD` per record), so one chunk may still reach its own limits. Past it, no
- * chunk is listed here any more (each lists its own file in its turn, as before).
+ * until their chunks' turns: all of them together hold at most what one listing may hold at its limits (`heldBudget`:
+ * its records' bytes, and `HELD_RECORD_OVERHEAD` per record), so the first chunk listed may still reach its own
+ * limits. Past it, no chunk is listed here any more (each lists its own file in its turn, as before).
  */
 export class ChunkMismatchCollector {
   private header: Buffer | undefined;
