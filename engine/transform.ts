@@ -298,7 +298,7 @@ async function chunkPasses(
       // The silver files' footers need no session: rewritten (JavaScript thread, file system) once the session needs
       // this chunk no more — its DuckDB work done, or the session given to another chunk — while the next chunk's
       // routed pass runs. Beside this chunk's rejects pass and quarantine they held up each of its steps on the
-      // JavaScript thread (one thread: its rejects pass took 66–93 ms instead of 25–43).
+      // JavaScript thread (one thread: its rejects pass took 66–93 ms instead of 22–43).
       const startFooters = (): Promise<RoutedPartition[]> => {
         if (!footers) {
           footers = phase('silver footers', () => finishSilver(routed, stamp));

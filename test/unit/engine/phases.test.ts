@@ -104,7 +104,7 @@ describe('phases of an ingest', () => {
         const routed = named(`chunk ${i} routed`);
         const rejects = named(`chunk ${i} rejects`);
         expect(routed.endMs).toBeLessThanOrEqual(rejects.startMs);
-        // Its silver files are finished once its routed pass wrote them, while its rejects pass and quarantine run.
+        // Its silver files are finished after its routed pass wrote them (once its session needs it no more).
         expect(routed.endMs).toBeLessThanOrEqual(named(`chunk ${i} silver footers`).startMs);
         if (i >= 4) expect(named(`chunk ${i} copy`).endMs).toBeLessThanOrEqual(routed.startMs);
       }
@@ -122,8 +122,9 @@ describe('phases of an ingest', () => {
       return run;
     };
     // A chunk whose pass ends while another chunk waits for a session gives it its session, and runs its rejects pass
-    // (and quarantine) once a session is spare.
-    await untilChunk0GivesItsSession(ingest);
+    // (and quarantine) once a session is spare; its silver footers are rewritten as it gives its session.
+    const { named } = await untilChunk0GivesItsSession(ingest);
+    expect(named('chunk 0 silver footers').startMs).toBeLessThanOrEqual(named('chunk 0 rejects').startMs);
   });
 
   it('a chunk failing while another waits for a spare session fails the ingest, no hang, nothing published; the next delivery succeeds', async () => {
@@ -186,6 +187,27 @@ describe('phases of an ingest', () => {
     ];
     expectSameCounts(m, expected);
     expect(await watched.silverRows()).toEqual(await plain.silverRows());
+  });
+
+  it('one session: a chunk’s silver footers are rewritten once its DuckDB work is done, not beside its rejects pass and quarantine', async () => {
+    const { seen, manifest, named } = await phasesOf({
+      chunking: { chunkBytes: 100_000, minBytesToChunk: 0 },
+      threads: 1,
+    });
+    const chunks = manifest.engine.chunks ?? 0;
+    expect(chunks).toBeGreaterThan(5);
+    const quarantined = seen.filter((p) => /^chunk \d+ quarantine$/.test(p.phase)).map((p) => p.phase);
+    expect(quarantined).toEqual(['chunk 0 quarantine', 'chunk 3 quarantine']);
+    for (let i = 0; i < chunks; i++) {
+      const footers = named(`chunk ${i} silver footers`);
+      const quarantine = seen.find((p) => p.phase === `chunk ${i} quarantine`);
+      // After its quarantine (chunks 0 and 3); a chunk with nothing to quarantine, at once after its routed pass.
+      if (quarantine) expect(footers.startMs).toBeGreaterThanOrEqual(quarantine.endMs);
+      else {
+        expect(footers.startMs).toBeGreaterThanOrEqual(named(`chunk ${i} routed`).endMs);
+        expect(footers.startMs).toBeLessThanOrEqual(named(`chunk ${i} rejects`).startMs);
+      }
+    }
   });
 
   it('one pass: its routed pass, rejects, quarantine and silver footers, no chunk and no merge', async () => {
