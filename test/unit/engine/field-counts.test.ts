@@ -12,6 +12,7 @@ import {
 import { scanRecordStream, type ByteChunk } from '../../../engine/sources/records.ts';
 import { generatedModule, generatedPath, watSources } from '../../../scripts/build-wasm.ts';
 import { seededRandom as random } from '../../support/unit/seeded-random.ts';
+import { textPieces as pieces } from '../../support/unit/text-pieces.ts';
 
 /**
  * The listing as the rule says it, one character at a time over the whole text: a quote toggles "inside a field",
@@ -149,18 +150,6 @@ const shown = (m: FieldCountMismatches | undefined) =>
     header: m.header.toString('latin1'),
     records: m.records.map((r): [number, string] => [r.record, r.bytes.toString('latin1')]),
   };
-
-/** The text in pieces of random sizes (1 byte to `max`), each read into one reused buffer as `readBlocks` does. */
-async function* pieces(bytes: Buffer, seed: number, max: number): AsyncGenerator<Buffer> {
-  const next = random(seed);
-  const reused = Buffer.alloc(max);
-  for (let at = 0; at < bytes.length;) {
-    const n = Math.min(bytes.length - at, 1 + Math.floor(next() * max));
-    bytes.copy(reused, 0, at, at + n);
-    yield reused.subarray(0, n);
-    at += n;
-  }
-}
 
 /**
  * Each chunk's listing as the byte scan makes it (`ScanOptions.fieldCounts`), beside what `listFieldCountMismatches`

@@ -3,6 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { scanRecordStream, type ByteChunk, type ScanOptions, type ScanSoFar } from '../../../engine/sources/records.ts';
 import { scanRecordStreamModel } from './record-scan-model.ts';
 import { seededRandom as random } from '../../support/unit/seeded-random.ts';
+import { textPieces as pieces } from '../../support/unit/text-pieces.ts';
 
 /**
  * A text of about `bytes` mixing everything the scan tells apart: clean and stray quotes (escaped, left open,
@@ -36,18 +37,6 @@ function text(seed: number, bytes: number, delimiter: string): Buffer {
     out += lineEnd() + line;
   }
   return Buffer.from(next() < 0.5 ? out + lineEnd() : out);
-}
-
-/** The text in pieces of random sizes (1 byte to `max`), each read into one reused buffer as `readBlocks` does. */
-async function* pieces(bytes: Buffer, seed: number, max: number): AsyncGenerator<Buffer> {
-  const next = random(seed);
-  const reused = Buffer.alloc(max);
-  for (let at = 0; at < bytes.length;) {
-    const n = Math.min(bytes.length - at, 1 + Math.floor(next() * max));
-    bytes.copy(reused, 0, at, at + n);
-    yield reused.subarray(0, n);
-    at += n;
-  }
 }
 
 /** The text as one buffer. */
