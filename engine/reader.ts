@@ -16,8 +16,15 @@ import { queryRows, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
-import { listFieldCountMismatches, type FieldCountMismatches } from './sources/field-counts.ts';
-import { scanRecords, writeChunk, type OversizeRecord, type RecordScan, type ScanOptions } from './sources/records.ts';
+import { listableDelimiter, listFieldCountMismatches, type FieldCountMismatches } from './sources/field-counts.ts';
+import {
+  readerSeesScannedRecords,
+  scanRecords,
+  writeChunk,
+  type OversizeRecord,
+  type RecordScan,
+  type ScanOptions,
+} from './sources/records.ts';
 import type { PreparedSource } from './sources/source.ts';
 import { sqlString } from './sql.ts';
 
@@ -244,15 +251,7 @@ async function readRejects(
   });
 }
 
-/**
- * Whether DuckDB's reader sees the records the byte scan counted: every quote where RFC 4180 allows one, one
- * line-end style, no carriage return without a line feed. Only then may the scan's records be cut into
- * chunks, or stand for the records the reader rejects.
- */
-export function readerSeesScannedRecords(scan: Pick<RecordScan, 'quotingClean' | 'lineEnds'>): boolean {
-  const { crlf, lf, bareCr } = scan.lineEnds;
-  return scan.quotingClean && !(crlf > 0 && lf > 0) && bareCr === 0;
-}
+export { readerSeesScannedRecords };
 
 /**
  * Starts listing the records of `path` whose field count is wrong (up to the one-pass rejects limits), when
@@ -272,16 +271,11 @@ export function listFieldCounts(
 
 /**
  * Whether records with a wrong field count are the records the reader rejects for it: a CSV text the reader sees
- * as the byte scan does, with a one-byte delimiter other than a quote (the loops compare single bytes, and take LF
- * and CR for line ends whatever the delimiter).
+ * as the byte scan does, with a delimiter the loops can count (`listableDelimiter`).
  */
 export function fieldCountsStandForRejects(contract: DatasetContract, scan: InputScan): boolean {
-  const { delimiter } = contract.source;
   return (
-    contract.source.format === 'csv' &&
-    readerSeesScannedRecords(scan) &&
-    Buffer.byteLength(delimiter) === 1 &&
-    !['\n', '\r', '"'].includes(delimiter)
+    contract.source.format === 'csv' && readerSeesScannedRecords(scan) && listableDelimiter(contract.source.delimiter)
   );
 }
 

@@ -5,6 +5,7 @@
  * over the bytes (`field-counts.wat`) follows the records as the reader does.
  */
 import { isUtf8 } from 'node:buffer';
+import { MAX_HEADER_BYTES } from '../header.ts';
 import { readBlocks } from './file-blocks.ts';
 import { fieldCountsWasm } from './field-counts.wasm.ts';
 
@@ -141,6 +142,13 @@ class MismatchLister {
   }
 }
 
+/**
+ * Whether the byte loops can count fields by this delimiter: one byte, and not a quote or a line end (they compare
+ * single bytes, and take LF and CR for line ends whatever the delimiter).
+ */
+export const listableDelimiter = (delimiter: string): boolean =>
+  Buffer.byteLength(delimiter) === 1 && !['\n', '\r', '"'].includes(delimiter);
+
 /** What a listed record costs to hold besides its bytes (its entry and its Buffer's object), counted generously. */
 export const HELD_RECORD_OVERHEAD = 128;
 
@@ -208,7 +216,11 @@ export class ChunkMismatchCollector {
   private carryBytes = 0;
   private carryStart = 0;
 
-  constructor(private readonly limit: { records: number; bytes: number }) {}
+  constructor(
+    private readonly limit: { records: number; bytes: number },
+    /** The scan's record limit: a text with a longer record is not cut into chunks (none of its listings is used). */
+    private readonly maxRecordBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** The scan is about to read `buffer`, the text's bytes from `base` on. */
   enter(buffer: Buffer, base: number): void {
@@ -223,7 +235,7 @@ export class ChunkMismatchCollector {
     if (!bytes) {
       // Its bytes were not kept because they are more than the byte limit: the listing would be over it.
       if (this.carry === undefined) this.over = true;
-      else this.lost = true;
+      else this.stop();
       return;
     }
     this.listedBytes += bytes.length;
@@ -261,7 +273,8 @@ export class ChunkMismatchCollector {
     this.keepHeader(headerBytes);
     if (this.header === undefined && !this.lost) {
       this.headerParts.push(Buffer.from(buffer));
-      if (end > this.limit.bytes) this.lost = true;
+      // A header with no line end in its first MiB rejects the file (`header.ts`): no listing is wanted.
+      if (end > Math.min(this.limit.bytes, MAX_HEADER_BYTES)) this.stop();
     }
     this.checkUtf8(end);
     if (recordStart >= this.base) {
@@ -272,7 +285,8 @@ export class ChunkMismatchCollector {
       this.carry.push(Buffer.from(buffer));
       this.carryBytes += buffer.length;
     } else this.carry = undefined;
-    if (this.carryBytes > this.limit.bytes) this.carry = undefined;
+    // Longer than the byte limit, it could not be listed; longer than the record limit, the text is not chunked.
+    if (this.carryBytes > Math.min(this.limit.bytes, this.maxRecordBytes)) this.carry = undefined;
     this.buffer = undefined;
   }
 
@@ -303,7 +317,7 @@ export class ChunkMismatchCollector {
       : this.headerParts;
     const header = Buffer.concat(parts).subarray(0, headerBytes);
     if (header.length !== headerBytes) {
-      this.lost = true;
+      this.stop();
       return;
     }
     this.header = Buffer.from(header);

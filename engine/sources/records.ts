@@ -4,7 +4,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { ChunkMismatchCollector, type ChunkFieldCounts } from './field-counts.ts';
+import { ChunkMismatchCollector, listableDelimiter, type ChunkFieldCounts } from './field-counts.ts';
 import { copyRanges, readBlocks } from './file-blocks.ts';
 import { recordScanWasm } from './record-scan.wasm.ts';
 
@@ -134,15 +134,13 @@ export async function scanRecordStream(
     return typeof size === 'function' ? size(index) : size;
   };
   loop.chunkBytes.value = bytesOf(0);
-  const delimiter = options.delimiter ?? ',';
   const listing =
     options.fieldCounts &&
     cutting &&
     options.quoted &&
     options.headerLines === 1 &&
-    Buffer.byteLength(delimiter) === 1 &&
-    !['\n', '\r', '"'].includes(delimiter)
-      ? new ChunkMismatchCollector(options.fieldCounts)
+    listableDelimiter(options.delimiter ?? ',')
+      ? new ChunkMismatchCollector(options.fieldCounts, options.maxRecordBytes)
       : undefined;
   loop.listing.value = listing ? 1 : 0;
   let chunkBlankLinesBefore = 0;
@@ -164,8 +162,7 @@ export async function scanRecordStream(
     };
     // Listed only while the text is fit for chunks (the reader sees the scan's records): else no chunk of it is kept,
     // and field counts would not stand for the reader's rejects.
-    const { crlf, lf, bareCr } = soFar.lineEnds;
-    if (!soFar.quotingClean || (crlf > 0 && lf > 0) || bareCr > 0 || soFar.oversizeRecords > 0) listing?.stop();
+    if (!readerSeesScannedRecords(soFar) || soFar.oversizeRecords > 0) listing?.stop();
     options.onChunk?.(planned, soFar, listing?.cut(end, soFar.headerBytes));
     chunkBlankLinesBefore = loop.blankLines.value;
     loop.chunkStart.value = end;
@@ -312,6 +309,16 @@ function recordLoop(options: ScanOptions): RecordScanExports & { block: Uint8Arr
     block: new Uint8Array(loop.memory.buffer, 0, LOOP_BLOCK_BYTES),
     eventFields: new Float64Array(loop.memory.buffer, LOOP_BLOCK_BYTES),
   };
+}
+
+/**
+ * Whether DuckDB's reader sees the records the byte scan counted: every quote where RFC 4180 allows one, one
+ * line-end style, no carriage return without a line feed. Only then may the scan's records be cut into
+ * chunks, or stand for the records the reader rejects.
+ */
+export function readerSeesScannedRecords(scan: Pick<RecordScan, 'quotingClean' | 'lineEnds'>): boolean {
+  const { crlf, lf, bareCr } = scan.lineEnds;
+  return scan.quotingClean && !(crlf > 0 && lf > 0) && bareCr === 0;
 }
 
 /** Writes a chunk as a file of its own: the header lines, then the chunk's bytes, copied exactly. */

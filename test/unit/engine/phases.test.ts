@@ -122,7 +122,8 @@ describe('phases of an ingest', () => {
       return run;
     };
     // A chunk whose pass ends while another chunk waits for a session gives it its session, and runs its rejects pass
-    // (and quarantine) once a session is spare; its silver footers are rewritten as it gives its session.
+    // (and quarantine) once a session is spare; its silver footers are rewritten as it gives its session, not held
+    // back until its spare one.
     const { named } = await untilChunk0GivesItsSession(ingest);
     expect(named('chunk 0 silver footers').startMs).toBeLessThanOrEqual(named('chunk 0 rejects').startMs);
   });
