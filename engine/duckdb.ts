@@ -99,10 +99,24 @@ export async function withDuckDbInstance<T>(
 ): Promise<T> {
   if (settings.instance) return work(settings);
   const instance = await createInstance(settings);
+  let result: T;
   try {
-    return await work({ ...settings, instance });
-  } finally {
+    result = await work({ ...settings, instance });
+  } catch (e) {
+    closeAfterWork(instance);
+    throw e; // the work's own error, not one of closing
+  }
+  // Its work is done (what it returned may still be running elsewhere, e.g. a chunk's footer rewrite): a close that
+  // fails fails nothing.
+  closeAfterWork(instance);
+  return result;
+}
+
+function closeAfterWork(instance: DuckDBInstance): void {
+  try {
     instance.closeSync();
+  } catch {
+    // see withDuckDbInstance
   }
 }
 

@@ -5,10 +5,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from '@jest/globals';
+import { describe, it, jest } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
-import { createDuckDbInstance, queryRows, shedBuffers } from '../../../engine/duckdb.ts';
-import type { DuckDBInstance } from '@duckdb/node-api';
+import { createDuckDbInstance, queryRows, shedBuffers, withDuckDbInstance } from '../../../engine/duckdb.ts';
+import { DuckDBInstance } from '@duckdb/node-api';
 
 async function query(instance: DuckDBInstance, sql: string): Promise<Record<string, unknown>[]> {
   const connection = await instance.connect();
@@ -48,4 +48,40 @@ describe('shedBuffers', () => {
       }
     },
   );
+});
+
+describe('withDuckDbInstance', () => {
+  // Closing an instance failing is a fault no real DuckDB here produces on demand: injected (the next close throws).
+  const scratch = async () => ({ tempDirectory: join(await mkdtemp(join(tmpdir(), 'with-instance-')), 'spill') });
+  const closeFailsOnce = () =>
+    jest.spyOn(DuckDBInstance.prototype, 'closeSync').mockImplementationOnce(() => {
+      throw new Error('close failed');
+    });
+
+  it('gives what its work returned when closing the instance then fails: the work is done', async () => {
+    const close = closeFailsOnce();
+    try {
+      const result = await withDuckDbInstance(await scratch(), async (shared) =>
+        query(shared.instance as DuckDBInstance, 'SELECT 42 AS n'),
+      );
+      expect(result).toEqual([{ n: 42 }]);
+      expect(close).toHaveBeenCalledTimes(1);
+    } finally {
+      close.mockRestore();
+    }
+  });
+
+  it('fails with its work’s own error, not the close’s, and still closes the instance', async () => {
+    const close = closeFailsOnce();
+    try {
+      await expect(
+        withDuckDbInstance(await scratch(), async () => {
+          throw new Error('the work failed');
+        }),
+      ).rejects.toThrow('the work failed');
+      expect(close).toHaveBeenCalledTimes(1);
+    } finally {
+      close.mockRestore();
+    }
+  });
 });
