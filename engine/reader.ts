@@ -251,8 +251,6 @@ async function readRejects(
   });
 }
 
-export { readerSeesScannedRecords };
-
 /**
  * Starts listing the records of `path` whose field count is wrong (up to the one-pass rejects limits), when
  * its scan says the list can stand for the reader's rejects (CSV, clean quoting, one line-end style);

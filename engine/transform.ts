@@ -30,7 +30,6 @@ import {
   findMalformed,
   listFieldCounts,
   numberedRecords,
-  readerSeesScannedRecords,
   scanInput,
   type InputScan,
   type NumberedOversizeRecord,
@@ -41,7 +40,13 @@ import { crlfToLf } from './sources/line-ends.ts';
 import { cutRecords, DEFAULT_MAX_RECORD_BYTES, recordHead } from './sources/oversize.ts';
 import { ChunkTee, readBlocks } from './sources/file-blocks.ts';
 import type { ChunkFieldCounts } from './sources/field-counts.ts';
-import { writeChunk, type ByteChunk, type ScanSoFar } from './sources/records.ts';
+import {
+  fitForChunksSoFar,
+  readerSeesScannedRecords,
+  writeChunk,
+  type ByteChunk,
+  type ScanSoFar,
+} from './sources/records.ts';
 import { Feed, inPool, OrderedSlots } from './pool.ts';
 import { sqlString } from './sql.ts';
 import { timed, type PhaseObserver } from './phases.ts';
@@ -777,7 +782,7 @@ async function scanWhileTransforming(
   try {
     const scanned = await scan((planned) => {
       // Unfit up to here is unfit as a whole: the chunks planned so far and not yet started are dropped too.
-      if (planned.soFar.oversizeRecords === 0 && readerSeesScannedRecords(planned.soFar)) feed.push(planned);
+      if (fitForChunksSoFar(planned.soFar)) feed.push(planned);
       else {
         feed.cancel();
         stop.abort();

@@ -30,17 +30,14 @@ export async function listFieldCountMismatches(
   signal?: AbortSignal,
 ): Promise<FieldCountMismatches | undefined> {
   const lister = new MismatchLister(delimiter.charCodeAt(0), limit);
-  let pendingUtf8 = Buffer.alloc(0);
+  const utf8 = new Utf8Check();
   // The lister copies what it keeps: blocks may share one buffer.
   for await (const chunk of readBlocks(path, {}, 1 << 20)) {
     if (signal?.aborted) return undefined;
-    const bytes = pendingUtf8.length > 0 ? Buffer.concat([pendingUtf8, chunk]) : chunk;
-    const whole = completeUtf8Prefix(bytes);
-    if (!isUtf8(bytes.subarray(0, whole))) return undefined;
-    pendingUtf8 = Buffer.from(bytes.subarray(whole));
+    if (!utf8.push(chunk)) return undefined;
     if (!lister.push(chunk)) return undefined;
   }
-  if (pendingUtf8.length > 0) return undefined; // a character cut off at the end
+  if (!utf8.complete()) return undefined; // a character cut off at the end
   return lister.end();
 }
 
@@ -156,6 +153,27 @@ export const HELD_RECORD_OVERHEAD = 128;
 export const heldBudget = (limit: { records: number; bytes: number }): number =>
   limit.bytes + HELD_RECORD_OVERHEAD * limit.records;
 
+/** Whether bytes given piece by piece are UTF-8, a character cut between two pieces included. */
+class Utf8Check {
+  private valid = true;
+  private pending = Buffer.alloc(0);
+
+  /** False once the bytes so far are not UTF-8 (then it looks at no more). */
+  push(piece: Buffer): boolean {
+    if (!this.valid) return false;
+    const bytes = this.pending.length > 0 ? Buffer.concat([this.pending, piece]) : piece;
+    const whole = completeUtf8Prefix(bytes);
+    this.valid = isUtf8(bytes.subarray(0, whole));
+    this.pending = Buffer.from(bytes.subarray(whole));
+    return this.valid;
+  }
+
+  /** Whether all the bytes given are UTF-8, none of them the start of a character cut off at their end. */
+  complete(): boolean {
+    return this.valid && this.pending.length === 0;
+  }
+}
+
 /** Length of the longest prefix that does not end inside a multi-byte character (at most 3 bytes are held back). */
 function completeUtf8Prefix(bytes: Buffer): number {
   for (let back = 1; back <= Math.min(3, bytes.length); back++) {
@@ -201,8 +219,7 @@ export class ChunkMismatchCollector {
   private listedBytes = 0;
   /** More than the limit was listed in this chunk: its listing is undefined. */
   private over = false;
-  private utf8 = true;
-  private pendingUtf8 = Buffer.alloc(0);
+  private utf8 = new Utf8Check();
   /** Where this chunk's bytes have been checked to be UTF-8 up to. */
   private checked = 0;
   /** The buffer being scanned and the text offset of its first byte. */
@@ -295,7 +312,7 @@ export class ChunkMismatchCollector {
     if (this.lost) return undefined;
     this.keepHeader(headerBytes);
     this.checkUtf8(end);
-    const utf8 = this.utf8 && this.pendingUtf8.length === 0 && this.headerUtf8;
+    const utf8 = this.utf8.complete() && this.headerUtf8;
     const listing: ChunkFieldCounts | undefined =
       this.lost || this.header === undefined
         ? undefined
@@ -304,8 +321,7 @@ export class ChunkMismatchCollector {
     this.records = [];
     this.listedBytes = 0;
     this.over = false;
-    this.utf8 = true;
-    this.pendingUtf8 = Buffer.alloc(0);
+    this.utf8 = new Utf8Check();
     this.checked = end;
     return listing;
   }
@@ -338,15 +354,7 @@ export class ChunkMismatchCollector {
   private checkUtf8(upTo: number): void {
     const buffer = this.buffer;
     if (!buffer || upTo <= this.checked) return;
-    if (!this.utf8) {
-      this.checked = upTo;
-      return;
-    }
-    const fresh = buffer.subarray(this.checked - this.base, upTo - this.base);
-    const bytes = this.pendingUtf8.length > 0 ? Buffer.concat([this.pendingUtf8, fresh]) : fresh;
-    const whole = completeUtf8Prefix(bytes);
-    if (!isUtf8(bytes.subarray(0, whole))) this.utf8 = false;
-    this.pendingUtf8 = Buffer.from(bytes.subarray(whole));
+    this.utf8.push(buffer.subarray(this.checked - this.base, upTo - this.base));
     this.checked = upTo;
   }
 }

@@ -160,9 +160,9 @@ export async function scanRecordStream(
       headerBytes: loop.headerBytes.value,
       oversizeRecords: oversize.length,
     };
-    // Listed only while the text is fit for chunks (the reader sees the scan's records): else no chunk of it is kept,
-    // and field counts would not stand for the reader's rejects.
-    if (!readerSeesScannedRecords(soFar) || soFar.oversizeRecords > 0) listing?.stop();
+    // Listed only while the text is fit for chunks: else no chunk of it is kept, and field counts would not stand for
+    // the reader's rejects.
+    if (!fitForChunksSoFar(soFar)) listing?.stop();
     options.onChunk?.(planned, soFar, listing?.cut(end, soFar.headerBytes));
     chunkBlankLinesBefore = loop.blankLines.value;
     loop.chunkStart.value = end;
@@ -320,6 +320,10 @@ export function readerSeesScannedRecords(scan: Pick<RecordScan, 'quotingClean' |
   const { crlf, lf, bareCr } = scan.lineEnds;
   return scan.quotingClean && !(crlf > 0 && lf > 0) && bareCr === 0;
 }
+
+/** Whether the text up to a chunk planned may be cut into chunks: the reader sees its records, none over the limit. */
+export const fitForChunksSoFar = (soFar: ScanSoFar): boolean =>
+  soFar.oversizeRecords === 0 && readerSeesScannedRecords(soFar);
 
 /** Writes a chunk as a file of its own: the header lines, then the chunk's bytes, copied exactly. */
 export async function writeChunk(path: string, headerBytes: number, chunk: ByteChunk, target: string): Promise<void> {
