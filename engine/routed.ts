@@ -140,6 +140,12 @@ export async function writeRouted(
   outDir: string,
   /** Where JSON Lines keys are sampled: the whole input, when `path` is a chunk of it. */
   samplePath: string = path,
+  /**
+   * Written beside other texts' files in `outDir` (a text's chunks share its partition directories: each new
+   * directory costs an inode), its files' names starting with this.
+   * @default alone in `outDir`
+   */
+  sharedAs?: string,
 ): Promise<RoutedOutput> {
   // Binding reads the file too (JSON Lines samples its keys): a reader error there rejects the file as well.
   const { header, source } = await prepareSource(db, contract, path, samplePath).catch((e: unknown) => {
@@ -159,8 +165,10 @@ export async function writeRouted(
     `FORMAT parquet`,
     SILVER_CODEC,
     `ROW_GROUP_SIZE ${SILVER_ROW_GROUP_SIZE}`,
-    `FILENAME_PATTERN 'part_{i}'`,
+    `FILENAME_PATTERN ${sqlString(`${sharedAs ?? ''}part_{i}`)}`,
     `PARTITION_BY (${routing.names.map(ident).join(', ')})`,
+    // Into directories other texts may have made already (or be making: DuckDB takes EEXIST as made).
+    ...(sharedAs === undefined ? [] : ['OVERWRITE_OR_IGNORE true']),
     // A row per file written, with its rows: the files and their routes without listing the directory.
     `RETURN_STATS true`,
   ];

@@ -142,7 +142,7 @@ describe('phases of an ingest', () => {
           seen.push({ phase, startMs, endMs });
           if (injected || phase !== 'chunk 2 routed') return;
           for (const entry of readdirSync(lake.root, { recursive: true, encoding: 'utf8' }))
-            if (/chunk-00002\/out$/.test(entry)) rmSync(join(lake.root, entry), { recursive: true, force: true });
+            if (/chunks-out\/.*\/chunk-00002-part_\d+\.parquet$/.test(entry)) rmSync(join(lake.root, entry));
           injected = true;
         },
       });
