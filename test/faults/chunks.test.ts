@@ -69,7 +69,8 @@ describe('an ingest in parallel chunks', () => {
   it.concurrent(
     "a silver footer rewrite failing (disk full, one of the second chunk's: rewritten once its DuckDB work is done) fails the ingest, nothing published; the next delivery is exact",
     // Its footer is rewritten in place: the file opened for it is the first the engine opens of it (DuckDB's are native).
-    () => diskFullThenExact('enospc-footer', /\/chunks-out\/year=2024\/month=02\/chunk-00001-part_\d+\.parquet$/, ['open']),
+    () =>
+      diskFullThenExact('enospc-footer', /\/chunks-out\/year=2024\/month=02\/chunk-00001-part_\d+\.parquet$/, ['open']),
   );
 
   it.concurrent(
