@@ -7,19 +7,33 @@
  *
  * A put announces itself with a marker (`<key hash>.put.<owner token>.tmp`), then looks for the delete's
  * lock (`<key hash>.delete.lock`, a file-lock.ts lock); a delete takes that lock, then waits for the markers to
- * go. The marker is a second name of the put's own file where it can be (a hard link: no new inode, which on
- * ext4 without a journal costs ~0.5–1 ms each while recently deleted ones are skipped), else an empty file. Of a put and a delete starting together one always sees the other: the put's marker exists before it
+ * go. Of a put and a delete starting together one always sees the other: the put's marker exists before it
  * looks for the lock, and the lock exists before the delete looks for markers. A marker left by a killed
  * process (its pid gone on this machine, or older than 10 s) is not waited for; a delete's lock left by one is
  * taken over as file-lock.ts takes over any lock.
+ *
+ * A marker is a second name (a hard link) of an empty file of its process (`put-marker.<owner token>.tmp`, made
+ * at its first put, removed at its exit or, once its owner is gone, by the lake's sweep), not a file of its own: a
+ * new inode costs ~0.5–1 ms on ext4 without a journal (the free ones recently deleted are skipped one by one), and
+ * an ingest places ~100 objects. Not a name of the put's own file: one left by a killed process would keep that
+ * object's bytes (erased rows among them) on disk. Its age is that inode's change time, which each of the
+ * process's links and unlinks sets: never earlier than its own link, and still once the process is gone. Where
+ * no link can be made, it is an empty file of its own.
  */
 import { createHash } from 'node:crypto';
-import { access, mkdir, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { access, link, mkdir, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { linkedFile } from '../../engine/index.ts';
+import { isNoHardLinks } from '../../engine/index.ts';
 import { withFileLock } from './file-lock.ts';
 import { hostTag, ownerToken, parseOwnerToken, processAlive } from './process-owner.ts';
+
+/** This process's empty files that its markers are second names of (`KeyLocks.mark`), one per lock directory. */
+const markerSources = new Map<string, string>();
+process.once('exit', () => {
+  for (const source of markerSources.values()) rmSync(source, { force: true });
+});
 
 /** How long a put or a delete waits for the other side before it fails. */
 const WAIT_MS = 30_000;
@@ -51,16 +65,13 @@ export class KeyLocks {
     return join(this.dir, createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 40));
   }
 
-  /**
-   * Runs a put's last step (`work`: a rename or a link of the file `staged` to the key) while no conditional delete
-   * of the key runs.
-   */
-  async put<T>(zone: string, key: string, staged: string, work: () => Promise<T>): Promise<T> {
+  /** Runs a put's last step (`work`: a rename or a link) while no conditional delete of the key runs. */
+  async put<T>(zone: string, key: string, work: () => Promise<T>): Promise<T> {
     const base = await this.base(zone, key);
     const marker = `${base}.put.${ownerToken()}.tmp`;
     const lock = `${base}.delete.lock`;
     for (;;) {
-      if (!(await linkedFile(staged, marker))) await writeFile(marker, '');
+      await this.mark(marker);
       if (!(await exists(lock))) break;
       await removeMarker(marker);
       // A delete runs: waited for (one left by a killed process is taken over and released), then again.
@@ -71,6 +82,29 @@ export class KeyLocks {
     } finally {
       await removeMarker(marker);
     }
+  }
+
+  /** Makes `marker` a second name of this process's empty file (made when missing), else an empty file. */
+  private async mark(marker: string): Promise<void> {
+    let source = markerSources.get(this.dir);
+    if (!source) {
+      source = join(this.dir, `put-marker.${ownerToken()}.tmp`);
+      markerSources.set(this.dir, source);
+    }
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await link(source, marker);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && attempt === 0) {
+          await writeFile(source, '', { flag: 'a' }); // the first put (or the sweep of another host removed it)
+          continue;
+        }
+        if (!isNoHardLinks(e) && code !== 'EMLINK' && code !== 'ENOENT') throw e;
+      }
+    }
+    await writeFile(marker, '');
   }
 
   /**
@@ -116,8 +150,8 @@ const removeMarker = (marker: string): Promise<void> =>
 /**
  * A put marker whose process is gone (on this machine), or older than ABANDONED_MS whoever wrote it: a put's last
  * step takes microseconds, so such a marker is of a killed process (or a reused pid) — or of one stopped in that
- * step for 10 s, which then is no longer waited for. Its age is its inode's change time: a marker linked to the
- * put's file has that file's modification time, which may be much older, but linking it set the change time.
+ * step for 10 s, which then is no longer waited for. Its age is its inode's change time (see above: a linked
+ * marker's modification time is when its process's file was made).
  */
 async function abandoned(path: string, name: string): Promise<boolean> {
   const owner = parseOwnerToken(name, '.tmp');

@@ -165,7 +165,7 @@ export class LocalObjectStore implements ObjectStore {
 
   /** Gives the file written aside the key's name (create only: only if the key holds nothing), as a put of the key's locks. */
   private async placeAside(zone: Zone, key: string, aside: string, createOnly: boolean): Promise<void> {
-    await this.keyLocks.put(zone, key, aside, () =>
+    await this.keyLocks.put(zone, key, () =>
       createOnly ? this.linkCreateOnly(zone, key, aside) : rename(aside, this.path(zone, key)),
     );
   }

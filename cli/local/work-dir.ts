@@ -60,8 +60,13 @@ interface WorkEntry {
   abandoned: boolean;
 }
 
+/**
+ * Since the path last changed, its names included: a hard link (an aside copy handed over, a put's key-lock marker)
+ * keeps its file's modification time, which may be days old, while linking it set its change time.
+ */
 async function ageMs(path: string): Promise<number> {
-  return Date.now() - (await stat(path)).mtimeMs;
+  const s = await stat(path);
+  return Date.now() - Math.max(s.mtimeMs, s.ctimeMs);
 }
 
 async function workEntries(lakeDir: string): Promise<WorkEntry[]> {

@@ -18,7 +18,10 @@ import { describeRun, ingestFromBronze, runLake, type ChildResult } from '../sup
 const OBJECT = bronzeInput('leftovers.csv', { idPrefix: 'L', rows: 1000, months: ['2024-01', '2024-02'] });
 const A_DAY_AGO = new Date(Date.now() - 24 * 3600_000);
 
-/** Ages what the killed run left, so that any reasonable "stale" rule (dead owner, age) applies to it. */
+/**
+ * Ages what the killed run left (its modification times; its owner, this host's dead process, is what the sweep
+ * goes by here: its age rule, for other hosts, reads change times too, which no test can set back).
+ */
 async function ageLeftovers(lakeDir: string, workDir: string): Promise<void> {
   const files = await readLakeFiles(lakeDir);
   for (const t of files.tmp) await utimes(join(lakeDir, ...t.split('/')), A_DAY_AGO, A_DAY_AGO);

@@ -1,12 +1,24 @@
 /** Scratch space of the local lake: what crashed runs left is removed, what running ones use is kept. */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { hostTag } from '../../../adapters/local/process-owner.ts';
 import { activeWork, claimWorkDir, sweepAbandoned, workRoot } from '../../../cli/local/work-dir.ts';
 import { deadPid } from '../../support/processes.ts';
+
+/** Runs `work` with the clock `ms` ahead: what the sweep would find then (a file's times cannot be set in the past
+ * for its change time). */
+async function later(ms: number, work: () => Promise<void>): Promise<void> {
+  const now = Date.now();
+  const clock = jest.spyOn(Date, 'now').mockReturnValue(now + ms);
+  try {
+    await work();
+  } finally {
+    clock.mockRestore();
+  }
+}
 
 describe('the lake scratch directory', () => {
   let lake: string;
@@ -29,15 +41,19 @@ describe('the lake scratch directory', () => {
     const someonesData = join(lake, 'bronze/transactions', 'notes.tmp');
     await mkdir(join(lake, 'silver'), { recursive: true });
     for (const f of [deadCopy, liveCopy, legacyOld, legacyNew, someonesData]) await writeFile(f, 'x');
-    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
-    await utimes(legacyOld, twoHoursAgo, twoHoursAgo);
-    await utimes(someonesData, twoHoursAgo, twoHoursAgo);
 
     const { removed, bytes } = await sweepAbandoned(lake);
-    expect(removed.sort()).toEqual([crashed, deadCopy, legacyOld].map((p) => p.slice(lake.length + 1)).sort());
+    expect(removed.sort()).toEqual([crashed, deadCopy].map((p) => p.slice(lake.length + 1)).sort());
     expect(bytes).toBeGreaterThanOrEqual(4096);
     for (const kept of [running.path, liveCopy, legacyNew, someonesData]) expect(existsSync(kept)).toBe(true);
     expect((await activeWork(lake)).map((w) => w.source_key)).toEqual(['transactions/b.csv']);
+
+    // Two hours later: a copy of an earlier version's (no owner) is abandoned; a file of someone else's is not ours.
+    await later(2 * 3600_000, async () => {
+      const swept = await sweepAbandoned(lake);
+      expect(swept.removed.sort()).toEqual([legacyOld, legacyNew].map((p) => p.slice(lake.length + 1)).sort());
+    });
+    for (const kept of [running.path, liveCopy, someonesData]) expect(existsSync(kept)).toBe(true);
 
     await running.release();
     expect(await readdir(workRoot(lake))).toEqual([]);
@@ -47,8 +63,24 @@ describe('the lake scratch directory', () => {
     const elsewhere = join(workRoot(lake), `4242-${hostTag('another-host')}-0badc0de`);
     await mkdir(elsewhere, { recursive: true });
     expect((await sweepAbandoned(lake)).removed).toEqual([]);
+    await later(48 * 3600_000, async () => {
+      expect((await sweepAbandoned(lake)).removed).toEqual([elsewhere.slice(lake.length + 1)]);
+    });
+  });
+
+  it("keeps another host's file linked a moment ago, however old its modification time (a handed-over copy, a lock marker)", async () => {
+    await mkdir(join(lake, 'locks', 'objects'), { recursive: true });
+    const source = join(lake, 'locks', 'objects', `put-marker.4242-${hostTag('another-host')}-0badc0de.tmp`);
+    const marker = join(lake, 'locks', 'objects', `${'a'.repeat(40)}.put.4242-${hostTag('another-host')}-12345678.tmp`);
+    await writeFile(source, '');
     const twoDaysAgo = new Date(Date.now() - 48 * 3600_000);
-    await utimes(elsewhere, twoDaysAgo, twoDaysAgo);
-    expect((await sweepAbandoned(lake)).removed).toEqual([elsewhere.slice(lake.length + 1)]);
+    await utimes(source, twoDaysAgo, twoDaysAgo); // made two days ago, by a process still running there
+    await link(source, marker); // its put's last step, now
+    expect((await sweepAbandoned(lake)).removed).toEqual([]);
+    await later(48 * 3600_000, async () => {
+      expect((await sweepAbandoned(lake)).removed.sort()).toEqual(
+        [source, marker].map((p) => p.slice(lake.length + 1)).sort(),
+      );
+    });
   });
 });

@@ -1,5 +1,5 @@
 /** The local store's per-key locks: a put's marker, and a conditional delete waiting for it. */
-import { link, mkdir, mkdtemp, readdir, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
@@ -15,61 +15,82 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-/** A file written an hour ago (its modification time), as a silver file handed to the store long after DuckDB wrote it. */
-async function oldFile(name: string): Promise<string> {
-  const path = join(root, name);
-  await writeFile(path, 'PAR1');
-  const hourAgo = new Date(Date.now() - 3_600_000);
-  await utimes(path, hourAgo, hourAgo);
-  return path;
+const MARKER = /^[0-9a-f]{40}\.put\.\d+-[0-9a-f]{8}-[0-9a-f]{8}\.tmp$/;
+const SOURCE = new RegExp(`^put-marker\\.${process.pid}-[0-9a-f]{8}-[0-9a-f]{8}\\.tmp$`);
+
+/** The names in the lock directory: this process's marker source, and the markers. */
+async function lockFiles(): Promise<{ source: string | undefined; markers: string[] }> {
+  const names = await readdir(locks.dir);
+  return { source: names.find((n) => SOURCE.test(n)), markers: names.filter((n) => MARKER.test(n)) };
 }
 
 describe('KeyLocks.put', () => {
-  it("marks the put with a second name of the put's own file (no new inode), gone once the step is done", async () => {
-    const staged = await oldFile('staged');
-    const seen = await locks.put('silver', 'a/b.parquet', staged, async () => {
-      const names = await readdir(locks.dir);
-      expect(names).toHaveLength(1);
-      expect(names[0]).toMatch(/^[0-9a-f]{40}\.put\.\d+-[0-9a-f]{8}-[0-9a-f]{8}\.tmp$/);
-      return (await stat(join(locks.dir, names[0] as string))).ino;
+  it("marks the put with a second name of its process's empty file (no new inode), gone once the step is done", async () => {
+    const seen = await locks.put('silver', 'a/b.parquet', async () => {
+      const { source, markers } = await lockFiles();
+      expect(markers).toHaveLength(1);
+      const marker = await stat(join(locks.dir, markers[0] as string));
+      expect(marker.ino).toBe((await stat(join(locks.dir, source as string))).ino);
+      return marker.size;
     });
-    expect(seen).toBe((await stat(staged)).ino);
-    expect(await readdir(locks.dir)).toEqual([]);
-    expect((await stat(staged)).nlink).toBe(1);
+    expect(seen).toBe(0);
+    const after = await lockFiles();
+    expect(after.markers).toEqual([]);
+    expect((await stat(join(locks.dir, after.source as string))).nlink).toBe(1);
+    // A second lock directory (another lake) gets a file of its own.
+    const other = new KeyLocks(join(root, 'other-locks'));
+    await other.put('silver', 'k', async () => {
+      expect((await readdir(other.dir)).filter((n) => SOURCE.test(n))).toHaveLength(1);
+    });
   });
 
-  it('marks it with an empty file when the staged file cannot be linked (here: it is a directory)', async () => {
-    const staged = join(root, 'not-a-file');
-    await mkdir(staged);
-    // link(2) of a directory fails with EPERM, as on a file system without hard links.
-    const size = await locks.put('silver', 'k', staged, async () => {
-      const [name] = await readdir(locks.dir);
-      return (await stat(join(locks.dir, name as string))).size;
+  it("makes the process's file again when it is gone, and marks with an empty file where no link can be made", async () => {
+    await locks.put('silver', 'k', async () => {});
+    const { source } = await lockFiles();
+    await unlink(join(locks.dir, source as string)); // e.g. swept by another host
+    await locks.put('silver', 'k', async () => {
+      expect((await lockFiles()).markers).toHaveLength(1);
+      expect((await stat(join(locks.dir, source as string))).nlink).toBe(2);
     });
-    expect(size).toBe(0);
-    expect(await readdir(locks.dir)).toEqual([]);
+    // link(2) of a directory fails with EPERM, as on a file system without hard links.
+    await unlink(join(locks.dir, source as string));
+    await mkdir(join(locks.dir, source as string));
+    await locks.put('silver', 'k', async () => {
+      const { markers } = await lockFiles();
+      expect(markers).toHaveLength(1);
+      const marker = await stat(join(locks.dir, markers[0] as string));
+      expect([marker.isFile(), marker.nlink, marker.size]).toEqual([true, 1, 0]);
+    });
+    expect((await lockFiles()).markers).toEqual([]);
   });
 });
 
 describe('KeyLocks.delete', () => {
-  it("waits for a live put's marker linked to a file written long ago (its age is when it was linked)", async () => {
-    const staged = await oldFile('staged');
-    await mkdir(locks.dir, { recursive: true });
-    // Where locks.put would put it: the key's hash, a live owner (this process), linked now.
-    let marker = '';
-    await locks.put('silver', 'k', staged, async () => {
-      const [name] = await readdir(locks.dir);
-      marker = `${name?.split('.put.')[0]}.put.${ownerToken()}.tmp`;
-    });
-    await link(staged, join(locks.dir, marker));
+  it("waits for a live put's marker whose file was made long ago (its age is its last link, not its modification)", async () => {
+    await locks.put('silver', 'k', async () => {});
+    const { source } = await lockFiles();
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(join(locks.dir, source as string), hourAgo, hourAgo); // a process running for an hour
+    // A live put (this process) in its last step on the key: its marker linked now.
+    const marker = join(locks.dir, `${await keyHash()}.put.${ownerToken()}.tmp`);
+    await link(join(locks.dir, source as string), marker);
     let deleted = false;
     const deleting = locks.delete('silver', 'k', async () => {
       deleted = true;
     });
     await setTimeout(300);
     expect(deleted).toBe(false); // by its modification time (an hour) it would have been judged abandoned at once
-    await unlink(join(locks.dir, marker));
+    await unlink(marker);
     await deleting;
     expect(deleted).toBe(true);
   });
 });
+
+/** The key's hash, as KeyLocks names its files (learnt from a delete's lock while it is held). */
+async function keyHash(): Promise<string> {
+  let name = '';
+  await locks.delete('silver', 'k', async () => {
+    name = (await readdir(locks.dir)).find((n) => n.endsWith('.delete.lock')) ?? '';
+  });
+  return name.slice(0, 40);
+}
