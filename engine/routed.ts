@@ -199,7 +199,7 @@ export async function writeRouted(
   }
   const silver = [...byPartition].map(([id, localPaths]) => {
     const values = id === '' ? [] : id.split('/');
-    // DuckDB numbers files part_0, part_1 … part_10: order numerically so names are stable across runs.
+    // DuckDB numbers files [<chunk-NNNNN->]part_0, part_1 … part_10: order numerically so names are stable across runs.
     localPaths.sort((x, y) => fileIndex(x) - fileIndex(y));
     return { values, prefix: partitionPrefix(contract.name, contract.partitionBy, values), localPaths };
   });
