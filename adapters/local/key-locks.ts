@@ -16,9 +16,9 @@
  * at its first put, removed at its exit or, once its owner is gone, by the lake's sweep), not a file of its own: a
  * new inode costs ~0.5–1 ms on ext4 without a journal (the free ones recently deleted are skipped one by one), and
  * an ingest places ~100 objects. Not a name of the put's own file: one left by a killed process would keep that
- * object's bytes (erased rows among them) on disk. Its age is that inode's change time, which each of the
- * process's links and unlinks sets: never earlier than its own link, and still once the process is gone. Where
- * no link can be made, it is an empty file of its own.
+ * object's bytes (erased rows among them) on disk. Its age is the time in its name (`<key hash>.put.<ms>.<owner
+ * token>.tmp`): the shared inode's times say nothing of one marker (removing any of a killed process's markers
+ * would make the others look new). Where no link can be made, it is an empty file of its own.
  */
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -32,7 +32,13 @@ import { hostTag, ownerToken, parseOwnerToken, processAlive } from './process-ow
 /** This process's empty files that its markers are second names of (`KeyLocks.mark`), one per lock directory. */
 const markerSources = new Map<string, string>();
 process.once('exit', () => {
-  for (const source of markerSources.values()) rmSync(source, { force: true });
+  for (const source of markerSources.values()) {
+    try {
+      rmSync(source, { force: true });
+    } catch {
+      // left for the lake's sweep (its owner gone)
+    }
+  }
 });
 
 /** How long a put or a delete waits for the other side before it fails. */
@@ -57,6 +63,9 @@ const exists = (path: string): Promise<boolean> =>
 export class KeyLocks {
   private ready: Promise<unknown> | undefined;
 
+  /** The lock directory's file system has no hard links: markers are files of their own. */
+  private linkless = false;
+
   constructor(readonly dir: string) {}
 
   private async base(zone: string, key: string): Promise<string> {
@@ -68,9 +77,10 @@ export class KeyLocks {
   /** Runs a put's last step (`work`: a rename or a link) while no conditional delete of the key runs. */
   async put<T>(zone: string, key: string, work: () => Promise<T>): Promise<T> {
     const base = await this.base(zone, key);
-    const marker = `${base}.put.${ownerToken()}.tmp`;
     const lock = `${base}.delete.lock`;
+    let marker: string;
     for (;;) {
+      marker = `${base}.put.${Date.now()}.${ownerToken()}.tmp`; // named anew: its age is the time in its name
       await this.mark(marker);
       if (!(await exists(lock))) break;
       await removeMarker(marker);
@@ -86,6 +96,7 @@ export class KeyLocks {
 
   /** Makes `marker` a second name of this process's empty file (made when missing), else an empty file. */
   private async mark(marker: string): Promise<void> {
+    if (this.linkless) return writeFile(marker, '');
     let source = markerSources.get(this.dir);
     if (!source) {
       source = join(this.dir, `put-marker.${ownerToken()}.tmp`);
@@ -102,6 +113,8 @@ export class KeyLocks {
           continue;
         }
         if (!isNoHardLinks(e) && code !== 'EMLINK' && code !== 'ENOENT') throw e;
+        if (isNoHardLinks(e)) this.linkless = true; // not tried again in this directory
+        break;
       }
     }
     await writeFile(marker, '');
@@ -150,12 +163,13 @@ const removeMarker = (marker: string): Promise<void> =>
 /**
  * A put marker whose process is gone (on this machine), or older than ABANDONED_MS whoever wrote it: a put's last
  * step takes microseconds, so such a marker is of a killed process (or a reused pid) — or of one stopped in that
- * step for 10 s, which then is no longer waited for. Its age is its inode's change time (see above: a linked
- * marker's modification time is when its process's file was made).
+ * step for 10 s, which then is no longer waited for. Its age is the time in its name (see above); a marker of an
+ * earlier version (none in its name, a file of its own) is as old as its modification time.
  */
 async function abandoned(path: string, name: string): Promise<boolean> {
   const owner = parseOwnerToken(name, '.tmp');
   if (owner && owner.hostTag === hostTag() && !processAlive(owner.pid)) return true;
-  const s = await stat(path).catch(() => undefined);
-  return !s || Date.now() - s.ctimeMs > ABANDONED_MS;
+  const named = /\.put\.(\d{13})\./.exec(name)?.[1];
+  const madeAt = named !== undefined ? Number(named) : (await stat(path).catch(() => undefined))?.mtimeMs;
+  return madeAt === undefined || Date.now() - madeAt > ABANDONED_MS;
 }

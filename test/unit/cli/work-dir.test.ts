@@ -68,7 +68,7 @@ describe('the lake scratch directory', () => {
     });
   });
 
-  it("keeps another host's file linked a moment ago, however old its modification time (a handed-over copy, a lock marker)", async () => {
+  it("keeps another host's file changed a moment ago (a link made: a handed-over copy, a lock marker), however old its modification time", async () => {
     await mkdir(join(lake, 'locks', 'objects'), { recursive: true });
     const source = join(lake, 'locks', 'objects', `put-marker.4242-${hostTag('another-host')}-0badc0de.tmp`);
     const marker = join(lake, 'locks', 'objects', `${'a'.repeat(40)}.put.4242-${hostTag('another-host')}-12345678.tmp`);

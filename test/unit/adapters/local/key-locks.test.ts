@@ -1,11 +1,11 @@
 /** The local store's per-key locks: a put's marker, and a conditional delete waiting for it. */
-import { link, mkdir, mkdtemp, readdir, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { KeyLocks } from '../../../../adapters/local/key-locks.ts';
-import { ownerToken } from '../../../../adapters/local/process-owner.ts';
+import { hostTag, ownerToken } from '../../../../adapters/local/process-owner.ts';
 
 let root: string;
 let locks: KeyLocks;
@@ -15,7 +15,7 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-const MARKER = /^[0-9a-f]{40}\.put\.\d+-[0-9a-f]{8}-[0-9a-f]{8}\.tmp$/;
+const MARKER = /^[0-9a-f]{40}\.put\.\d{13}\.\d+-[0-9a-f]{8}-[0-9a-f]{8}\.tmp$/;
 const SOURCE = new RegExp(`^put-marker\\.${process.pid}-[0-9a-f]{8}-[0-9a-f]{8}\\.tmp$`);
 
 /** The names in the lock directory: this process's marker source, and the markers. */
@@ -66,13 +66,13 @@ describe('KeyLocks.put', () => {
 });
 
 describe('KeyLocks.delete', () => {
-  it("waits for a live put's marker whose file was made long ago (its age is its last link, not its modification)", async () => {
+  it("waits for a live put's marker whose file was made long ago (its age is the time in its name)", async () => {
     await locks.put('silver', 'k', async () => {});
     const { source } = await lockFiles();
     const hourAgo = new Date(Date.now() - 3_600_000);
     await utimes(join(locks.dir, source as string), hourAgo, hourAgo); // a process running for an hour
     // A live put (this process) in its last step on the key: its marker linked now.
-    const marker = join(locks.dir, `${await keyHash()}.put.${ownerToken()}.tmp`);
+    const marker = join(locks.dir, `${await keyHash('k')}.put.${Date.now()}.${ownerToken()}.tmp`);
     await link(join(locks.dir, source as string), marker);
     let deleted = false;
     const deleting = locks.delete('silver', 'k', async () => {
@@ -84,12 +84,30 @@ describe('KeyLocks.delete', () => {
     await deleting;
     expect(deleted).toBe(true);
   });
+
+  it("does not wait for a killed process's markers past their age, one after another (they share one inode)", async () => {
+    // Another host's process, killed while two of its puts were in their last step 11 s ago: its markers are links of
+    // its file, linked now here (so their inode's change time is now, and each removal sets it again).
+    const elsewhere = ownerToken().replace(/^\d+-[0-9a-f]{8}-/, `4242-${hostTag('another-host')}-`);
+    const [k1, k2] = [await keyHash('k1'), await keyHash('k2')];
+    const source = join(locks.dir, `put-marker.${elsewhere}.tmp`);
+    await writeFile(source, '');
+    const elevenSecondsAgo = Date.now() - 11_000;
+    for (const hash of [k1, k2])
+      await link(source, join(locks.dir, `${hash}.put.${elevenSecondsAgo}.${elsewhere}.tmp`));
+    for (const key of ['k1', 'k2']) {
+      const deleted = locks.delete('silver', key, async () => 'deleted');
+      // Judged by the inode's change time, each would wait 10 s more (the first removal resets it for the second).
+      expect(await Promise.race([deleted, setTimeout(3_000, 'still waiting')])).toBe('deleted');
+    }
+    expect((await lockFiles()).markers).toEqual([]);
+  });
 });
 
-/** The key's hash, as KeyLocks names its files (learnt from a delete's lock while it is held). */
-async function keyHash(): Promise<string> {
+/** A key's hash, as KeyLocks names its files (learnt from a delete's lock while it is held). */
+async function keyHash(key: string): Promise<string> {
   let name = '';
-  await locks.delete('silver', 'k', async () => {
+  await locks.delete('silver', key, async () => {
     name = (await readdir(locks.dir)).find((n) => n.endsWith('.delete.lock')) ?? '';
   });
   return name.slice(0, 40);
