@@ -5,7 +5,7 @@
  * up); a conditional delete is exclusive: it waits until no put of the key is in its last step, and none starts
  * one until it is done.
  *
- * A put announces itself with a marker (`<key hash>.put.<owner token>.tmp`), then looks for the delete's
+ * A put announces itself with a marker (`<key hash>.put.<ms>.<owner token>.tmp`), then looks for the delete's
  * lock (`<key hash>.delete.lock`, a file-lock.ts lock); a delete takes that lock, then waits for the markers to
  * go. Of a put and a delete starting together one always sees the other: the put's marker exists before it
  * looks for the lock, and the lock exists before the delete looks for markers. A marker left by a killed
@@ -169,7 +169,7 @@ const removeMarker = (marker: string): Promise<void> =>
 async function abandoned(path: string, name: string): Promise<boolean> {
   const owner = parseOwnerToken(name, '.tmp');
   if (owner && owner.hostTag === hostTag() && !processAlive(owner.pid)) return true;
-  const named = /\.put\.(\d{13})\./.exec(name)?.[1];
+  const named = /\.put\.(\d+)\./.exec(name)?.[1]; // an earlier version's `.put.<pid>-…` has no dot after digits
   const madeAt = named !== undefined ? Number(named) : (await stat(path).catch(() => undefined))?.mtimeMs;
   return madeAt === undefined || Date.now() - madeAt > ABANDONED_MS;
 }

@@ -85,6 +85,16 @@ describe('KeyLocks.delete', () => {
     expect(deleted).toBe(true);
   });
 
+  it("waits for another host's marker made a moment ago (the age rule, not the owner, decides there)", async () => {
+    const elsewhere = ownerToken().replace(/^\d+-[0-9a-f]{8}-/, `4242-${hostTag('another-host')}-`);
+    const marker = join(locks.dir, `${await keyHash('k')}.put.${Date.now()}.${elsewhere}.tmp`);
+    await writeFile(marker, '');
+    const deleted = locks.delete('silver', 'k', async () => 'deleted');
+    expect(await Promise.race([deleted, setTimeout(300, 'still waiting', { ref: false })])).toBe('still waiting');
+    await unlink(marker);
+    expect(await deleted).toBe('deleted');
+  });
+
   it("does not wait for a killed process's markers past their age, one after another (they share one inode)", async () => {
     // Another host's process, killed while two of its puts were in their last step 11 s ago: its markers are links of
     // its file, linked now here (so their inode's change time is now, and each removal sets it again).
@@ -98,7 +108,7 @@ describe('KeyLocks.delete', () => {
     for (const key of ['k1', 'k2']) {
       const deleted = locks.delete('silver', key, async () => 'deleted');
       // Judged by the inode's change time, each would wait 10 s more (the first removal resets it for the second).
-      expect(await Promise.race([deleted, setTimeout(3_000, 'still waiting')])).toBe('deleted');
+      expect(await Promise.race([deleted, setTimeout(3_000, 'still waiting', { ref: false })])).toBe('deleted');
     }
     expect((await lockFiles()).markers).toEqual([]);
   });
