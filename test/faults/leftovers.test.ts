@@ -28,6 +28,13 @@ async function ageLeftovers(lakeDir: string, workDir: string): Promise<void> {
   for (const d of await readdir(workDir).catch(() => [])) await utimes(join(workDir, d), A_DAY_AGO, A_DAY_AGO);
 }
 
+/** The local store's key-lock files (`locks/objects/*.tmp`: put markers and the files they link). */
+async function keyLockFiles(lakeDir: string): Promise<string[]> {
+  return (await readdir(join(lakeDir, 'locks', 'objects')).catch(() => [] as string[])).filter((n) =>
+    n.endsWith('.tmp'),
+  );
+}
+
 function expectKilled(r: ChildResult): void {
   expect(r.signal, describeRun(r)).toBe('SIGKILL');
 }
@@ -48,6 +55,10 @@ describe('litter of a killed ingest', () => {
       const run = (env: Record<string, string> = {}) => ingestFromBronze(lakeDir, OBJECT.key, { env, tmpDir: workDir });
       expectKilled(await run(faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'], when: 'before' } })));
       expect((await readLakeFiles(lakeDir)).tmp.length, 'the kill left a .tmp').toBeGreaterThan(0);
+      // Killed in the manifest put's last step: its key-lock marker and its process's file the markers link are left.
+      expect(await keyLockFiles(lakeDir), 'the kill left its key-lock files').toEqual(
+        expect.arrayContaining([expect.stringMatching(/^put-marker\./), expect.stringMatching(/\.put\./)]),
+      );
       const scratch = join(lakeDir, '.work');
       expect(await readdir(scratch), 'the kill left its scratch directory').toHaveLength(1);
       await ageLeftovers(lakeDir, scratch);
@@ -58,6 +69,8 @@ describe('litter of a killed ingest', () => {
       expect(await readdir(scratch), 'scratch directories left in the lake').toEqual([]);
       expect(await scratchLeftovers(workDir), 'nothing in TMPDIR either').toEqual([]);
       expect((await readLakeFiles(lakeDir)).tmp, '.tmp files left in the lake').toEqual([]);
+      // The killed run's swept by the next one; the next one's own file removed as it exited.
+      expect(await keyLockFiles(lakeDir), 'key-lock files left in the lake').toEqual([]);
     },
   );
 
