@@ -149,9 +149,24 @@ export const listableDelimiter = (delimiter: string): boolean =>
 /** What a listed record costs to hold besides its bytes (its entry and its Buffer's object), counted generously. */
 export const HELD_RECORD_OVERHEAD = 128;
 
-/** What the listings given out may hold together: what one listing may hold at its limits. */
-export const heldBudget = (limit: { records: number; bytes: number }): number =>
-  limit.bytes + HELD_RECORD_OVERHEAD * limit.records;
+/**
+ * What the listings given out may hold together, at most: they are held from when the scan plans their chunks (on a
+ * long text, far ahead) to their chunks' turns. A 5 GB text with 1% malformed rows peaked at 513 MB holding one
+ * listing's limits (~38 MB, counted: more as JavaScript objects), at 439 MB holding 8 MiB (434 MB listing nothing).
+ */
+export const HELD_LISTINGS_BYTES = 8 << 20;
+
+/** A scan's listing limits: each listing's (as a chunk's own listing has them), and what all may hold together. */
+export interface ScanListingLimits {
+  records: number;
+  bytes: number;
+  /** What the listings given out may hold together (`heldBudget`). @default HELD_LISTINGS_BYTES */
+  held?: number;
+}
+
+/** What the listings given out may hold together: what one listing may hold at its limits, at most `limit.held`. */
+export const heldBudget = (limit: ScanListingLimits): number =>
+  Math.min(limit.bytes + HELD_RECORD_OVERHEAD * limit.records, limit.held ?? HELD_LISTINGS_BYTES);
 
 /** Whether bytes given piece by piece are UTF-8, a character cut between two pieces included. */
 class Utf8Check {
@@ -200,9 +215,9 @@ export interface ChunkFieldCounts {
  * the header, and whether each chunk's bytes are UTF-8, as the listing of the chunk's file would see them.
  *
  * The scan runs ahead of the chunks' transforms (on a long text, by many chunks), so the listings given out are held
- * until their chunks' turns: all of them together hold at most what one listing may hold at its limits (`heldBudget`:
- * its records' bytes, and `HELD_RECORD_OVERHEAD` per record), so the first chunk listed may still reach its own
- * limits. Past it, no chunk is listed here any more (each lists its own file in its turn, as before).
+ * until their chunks' turns: all of them together hold at most `heldBudget` (their records' bytes, and
+ * `HELD_RECORD_OVERHEAD` per record: what one listing may hold at its limits, at most 8 MiB). Past it, no chunk is
+ * listed here any more (each lists its own file in its turn, as before).
  */
 export class ChunkMismatchCollector {
   private header: Buffer | undefined;
@@ -234,7 +249,7 @@ export class ChunkMismatchCollector {
   private carryStart = 0;
 
   constructor(
-    private readonly limit: { records: number; bytes: number },
+    private readonly limit: ScanListingLimits,
     /** The scan's record limit: a text with a longer record is not cut into chunks (none of its listings is used). */
     private readonly maxRecordBytes = Number.POSITIVE_INFINITY,
   ) {}

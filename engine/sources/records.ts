@@ -4,7 +4,12 @@
  */
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { ChunkMismatchCollector, listableDelimiter, type ChunkFieldCounts } from './field-counts.ts';
+import {
+  ChunkMismatchCollector,
+  listableDelimiter,
+  type ChunkFieldCounts,
+  type ScanListingLimits,
+} from './field-counts.ts';
 import { copyRanges, readBlocks } from './file-blocks.ts';
 import { recordScanWasm } from './record-scan.wasm.ts';
 
@@ -91,7 +96,7 @@ export interface ScanOptions {
    * differs from the header's listed as it is scanned, up to these limits, and given to `onChunk` — while the text is
    * fit for chunks (clean quoting, one line-end style, no record over `maxRecordBytes`). @default none
    */
-  fieldCounts?: { records: number; bytes: number };
+  fieldCounts?: ScanListingLimits;
   /**
    * Told of each chunk as soon as it is planned, with what the scan knew so far — so chunks can be transformed
    * while the scan goes on (whether they may be kept is only known once it ends) — and its field-count listing

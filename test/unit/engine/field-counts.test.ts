@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import {
+  HELD_LISTINGS_BYTES,
   HELD_RECORD_OVERHEAD,
   heldBudget,
   listFieldCountMismatches,
   type FieldCountMismatches,
+  type ScanListingLimits,
 } from '../../../engine/sources/field-counts.ts';
 import { scanRecordStream, type ByteChunk } from '../../../engine/sources/records.ts';
+import { DEFAULT_REJECTS_LIMITS, fieldCountLimits } from '../../../engine/reader.ts';
 import { generatedModule, generatedPath, watSources } from '../../../scripts/build-wasm.ts';
 import { seededRandom as random } from '../../support/unit/seeded-random.ts';
 import { textPieces as pieces } from '../../support/unit/text-pieces.ts';
@@ -161,7 +164,7 @@ async function scannedAndListed(
     seed: number;
     max: number;
     chunkBytes: number;
-    limit: { records: number; bytes: number };
+    limit: ScanListingLimits;
     delimiter?: string;
   },
 ) {
@@ -268,7 +271,7 @@ describe('the byte scan’s listing, on texts the random ones miss', () => {
       seed: 20,
       max: 1 << 20,
       chunkBytes: 300_000,
-      limit,
+      limit: { ...limit, held: Number.POSITIVE_INFINITY }, // 130 MB of listings: the held cap would stop them part-way
     });
     expect(scanned).toEqual(listedApart);
     expect(scanned.length).toBeGreaterThan(5);
@@ -302,6 +305,13 @@ describe('the byte scan’s listing, on texts the random ones miss', () => {
 });
 
 describe('the listings the byte scan gives out', () => {
+  it('hold at most 8 MiB together with the default limits (one listing may hold ~38 MB)', () => {
+    const limit = fieldCountLimits(DEFAULT_REJECTS_LIMITS);
+    expect(limit.bytes + HELD_RECORD_OVERHEAD * limit.records).toBeGreaterThan(HELD_LISTINGS_BYTES);
+    expect(heldBudget(limit)).toBe(HELD_LISTINGS_BYTES);
+    expect(HELD_LISTINGS_BYTES).toBe(8 << 20);
+  });
+
   it('hold at most their budget together: the chunks after that are left to list their own files', async () => {
     const bytes = Buffer.from(csvText(19, 60_000, ',', true));
     const limit = { records: 10, bytes: 2_000 };
