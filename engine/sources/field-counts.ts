@@ -151,8 +151,9 @@ export const HELD_RECORD_OVERHEAD = 128;
 
 /**
  * What the listings given out may hold together, at most: they are held from when the scan plans their chunks (on a
- * long text, far ahead) to their chunks' turns. A 5 GB text with 1% malformed rows peaked at 513 MB holding one
- * listing's limits (~38 MB, counted: more as JavaScript objects), at 439 MB holding 8 MiB (434 MB listing nothing).
+ * long text, far ahead) to their chunks' turns. A 5 GB text with 1% bad rows (~0.2% malformed) peaked at 513 MB
+ * holding up to one listing's limits (~38 MiB, counted: more as JavaScript objects), at 422–439 MB holding 8 MiB (434 MB
+ * before listings were made by the scan).
  */
 export const HELD_LISTINGS_BYTES = 8 << 20;
 

@@ -94,7 +94,8 @@ export interface ScanOptions {
   /**
    * With `chunking`, a CSV text (one header line, a one-byte delimiter) has each chunk's records whose field count
    * differs from the header's listed as it is scanned, up to these limits, and given to `onChunk` — while the text is
-   * fit for chunks (clean quoting, one line-end style, no record over `maxRecordBytes`). @default none
+   * fit for chunks (clean quoting, one line-end style, no record over `maxRecordBytes`) and the listings given out
+   * hold less than `heldBudget` together. @default none
    */
   fieldCounts?: ScanListingLimits;
   /**
