@@ -299,9 +299,15 @@ async function chunkPasses(
     try {
       const routed = await phase('routed', () =>
         withDuckDb(session, 'writing silver', (db) =>
-          text.sharedOut
-            ? writeRouted(db, contract, text.path, piiSalt, text.sharedOut.dir, text.samplePath, text.sharedOut.as)
-            : writeRouted(db, contract, text.path, piiSalt, join(dir, 'out'), text.samplePath),
+          writeRouted(
+            db,
+            contract,
+            text.path,
+            piiSalt,
+            text.sharedOut?.dir ?? join(dir, 'out'),
+            text.samplePath,
+            text.sharedOut?.as,
+          ),
         ),
       );
       // The silver files' footers need no session: rewritten (JavaScript thread, file system) once the session needs
@@ -728,8 +734,11 @@ async function removeChunkDirs(workDir: string): Promise<void> {
   }
 }
 
+/** A chunk's name: its scratch directory's, and the start of its files' names in the shared output. */
+const chunkName = (index: number): string => `chunk-${String(index).padStart(5, '0')}`;
+
 /** A chunk's own scratch directory (its text, rejects, quarantine and spill). */
-const chunkDir = (workDir: string, index: number): string => join(workDir, `chunk-${String(index).padStart(5, '0')}`);
+const chunkDir = (workDir: string, index: number): string => join(workDir, chunkName(index));
 
 /** Where a routed pass writes beside other texts: `dir`, its files' names starting with `as`. */
 interface SharedOutput {
@@ -744,7 +753,7 @@ interface SharedOutput {
 const CHUNKS_OUT = 'chunks-out';
 const chunkOutput = (workDir: string, index: number): SharedOutput => ({
   dir: join(workDir, CHUNKS_OUT),
-  as: `chunk-${String(index).padStart(5, '0')}-`,
+  as: `${chunkName(index)}-`,
 });
 
 /** A chunk's text, in its scratch directory: teed there while the text was scanned, or copied. */

@@ -18,6 +18,9 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 const MARKER = /^[0-9a-f]{40}\.put\.\d{13}\.\d+-[0-9a-f]{8}-[0-9a-f]{8}\.tmp$/;
 const SOURCE = new RegExp(`^put-marker\\.${process.pid}-[0-9a-f]{8}-[0-9a-f]{8}\\.tmp$`);
 
+/** An owner token of a process on another host (its pid cannot be judged here: only a marker's age can). */
+const anotherHostsToken = (): string => ownerToken().replace(/^\d+-[0-9a-f]{8}-/, `4242-${hostTag('another-host')}-`);
+
 /** The names in the lock directory: this process's marker source, and the markers. */
 async function lockFiles(): Promise<{ source: string | undefined; markers: string[] }> {
   const names = await readdir(locks.dir);
@@ -86,7 +89,7 @@ describe('KeyLocks.delete', () => {
   });
 
   it("waits for another host's marker made a moment ago (the age rule, not the owner, decides there)", async () => {
-    const elsewhere = ownerToken().replace(/^\d+-[0-9a-f]{8}-/, `4242-${hostTag('another-host')}-`);
+    const elsewhere = anotherHostsToken();
     const marker = join(locks.dir, `${await keyHash('k')}.put.${Date.now()}.${elsewhere}.tmp`);
     await writeFile(marker, '');
     const deleted = locks.delete('silver', 'k', async () => 'deleted');
@@ -98,7 +101,7 @@ describe('KeyLocks.delete', () => {
   it("does not wait for a killed process's markers past their age, one after another (they share one inode)", async () => {
     // Another host's process, killed while two of its puts were in their last step 11 s ago: its markers are links of
     // its file, linked now here (so their inode's change time is now, and each removal sets it again).
-    const elsewhere = ownerToken().replace(/^\d+-[0-9a-f]{8}-/, `4242-${hostTag('another-host')}-`);
+    const elsewhere = anotherHostsToken();
     const [k1, k2] = [await keyHash('k1'), await keyHash('k2')];
     const source = join(locks.dir, `put-marker.${elsewhere}.tmp`);
     await writeFile(source, '');
