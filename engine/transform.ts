@@ -183,10 +183,15 @@ export const CHUNK_TAPER = 0.1;
  */
 export function taperedChunkBytes(bytes: number, chunking: ChunkingOptions): (index: number) => number {
   const even = evenChunkBytes(bytes, chunking);
-  const chunks = Math.ceil(bytes / even);
+  const chunks = plannedChunks(bytes, chunking);
   if (chunks < 2) return () => even;
   return (index) =>
     Math.ceil(even * (1 + (CHUNK_TAPER * (chunks - 1 - 2 * Math.min(index, chunks - 1))) / (chunks - 1)));
+}
+
+/** How many chunks the byte scan plans for a text of `bytes` (fewer where a record is a sizable share of a chunk). */
+function plannedChunks(bytes: number, chunking: ChunkingOptions): number {
+  return Math.ceil(bytes / evenChunkBytes(bytes, chunking));
 }
 
 /** The byte scan's chunking for a text of `bytes`: record-aligned chunks, later ones a little smaller. */
@@ -436,6 +441,12 @@ function transformPlannedChunks(
   options: ChunkRunOptions,
   early: {
     /**
+     * Chunks the plan will have (the scan's plan is a function of the text's size): that many sessions, up to
+     * `parallelism`, have their instances made at once.
+     * @default 1
+     */
+    chunksExpected?: number;
+    /**
      * Once aborted, no chunk starts its transform: those under way finish their pass (one waiting for a spare session
      * for its rejects pass stops there).
      */
@@ -460,9 +471,11 @@ function transformPlannedChunks(
   };
   // Instances whose chunk's DuckDB work is done, their buffers shed: taken by the next chunk to get a session.
   const idle: DuckDBInstance[] = [];
-  // The first chunk's instance (`made[0]`) is made at once: its pass starts as soon as the scan has planned it
-  // (~25 ms sooner).
-  makeInstance();
+  // The first round's instances (one per session, `made[i]` for chunk i) are made at once, while the scan runs: a
+  // chunk's pass starts as soon as the scan has planned it. (Made once its chunk was planned, an instance kept that
+  // chunk waiting the 12–16 ms DuckDB takes to make one.)
+  const firstRound = Math.max(1, Math.min(options.parallelism, early.chunksExpected ?? 1));
+  for (let k = 0; k < firstRound; k++) makeInstance();
   // One copy at a time, in chunk order: copies running side by side only slow the one a session waits for.
   const copies = new OrderedSlots(1);
   let malformedSeen = false;
@@ -511,11 +524,11 @@ function transformPlannedChunks(
       handedOver = false;
     };
     try {
-      // A chunk of the first round (one per session) has its instance made as soon as it is planned, while its text is
-      // copied (made after the copy, the second chunk's pass started 15–50 ms later); a later one takes the instance of
-      // the chunk whose session it gets. A new instance per chunk cost more than making it (15–50 ms, made ahead): its
+      // A chunk of the first round (one per session) takes an instance made at the start (one past the sessions
+      // expected, e.g. where a long record made fewer chunks: made now); a later one takes the instance of the chunk
+      // whose session it gets. A new instance per chunk cost more than making it (15–50 ms, made ahead): its
       // memory faulted in anew, and closing it held the JavaScript thread 10–20 ms.
-      const ahead = i === 0 ? made[0] : i < options.parallelism && !unwanted() ? makeInstance() : undefined;
+      const ahead = i < firstRound ? made[i] : i < options.parallelism && !unwanted() ? makeInstance() : undefined;
       copied = await copy;
       if (unwanted()) throw new ChunkNotStarted(i);
       const dir = chunkDir(workDir, i);
@@ -696,7 +709,9 @@ async function transformChunks(
   try {
     const planned = text.scan.chunks.map((chunk) => ({ chunk, soFar: { ...text.scan, oversizeRecords: 0 } }));
     return await (early ??
-      transformPlannedChunks(settings, contract, stamp, piiSalt, text.path, workDir, planned, options));
+      transformPlannedChunks(settings, contract, stamp, piiSalt, text.path, workDir, planned, options, {
+        chunksExpected: planned.length,
+      }));
   } catch (e) {
     // Line ends the scan took for one style that the reader does not (e.g. CR CR LF): one pass, as any such file.
     if (!isMixedLineEnds(e, csv)) throw e;
@@ -899,6 +914,7 @@ export async function transformToLocal(
       (planned, stop) => {
         stop.addEventListener('abort', () => teed?.stop(), { once: true }); // no chunk of this attempt is used
         return transformPlannedChunks(settings, contract, stamp, piiSalt, inputPath, workDir, planned, runOptions, {
+          chunksExpected: plannedChunks(bytes, chunking),
           stop,
           teedFile: teed && ((i) => teed.file(i)),
         });

@@ -4,6 +4,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate } from 'node:timers/promises';
 import {
   ChunkMismatchCollector,
   listableDelimiter,
@@ -199,6 +200,9 @@ export async function scanRecordStream(
         let out = '';
         listing?.enter(buffer, offset);
         for (let from = 0; from < buffer.length; from += LOOP_BLOCK_BYTES) {
+          // The JavaScript thread is given back between loop blocks: a chunk just planned starts through a dozen
+          // awaits (its session, its connection, its statements), each of which waited for the rest of the buffer.
+          if (from > 0) await setImmediate();
           const block = buffer.subarray(from, from + LOOP_BLOCK_BYTES);
           loop.block.set(block);
           loop.base.value = offset + from;

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, it } from '@jest/globals';
+import { describe, it, jest } from '@jest/globals';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { expect } from '../../support/expect.ts';
 import type { Manifest } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
@@ -218,5 +219,22 @@ describe('chunked transform equals one pass', () => {
     };
     const one = await hashes(1);
     expect(await hashes(4)).toEqual(one);
+  });
+
+  it('closes every DuckDB instance it makes, those made at the start for sessions no chunk took included', async () => {
+    // 1-byte chunks: the plan expects a chunk per byte, so all four sessions get an instance at once; three records
+    // make three chunks, and the fourth instance is never taken.
+    const lake = await createTestLake(contracts, { chunking: { chunkBytes: 1, minBytesToChunk: 0 }, threads: 4 });
+    const made = jest.spyOn(DuckDBInstance, 'create');
+    const closed = jest.spyOn(DuckDBInstance.prototype, 'closeSync');
+    try {
+      const m = await lake.ingest('transactions/t.csv', [HEADER, ...rows(1, 3)].join('\n'));
+      expect(m.engine.chunks).toBe(3);
+      expect(made.mock.calls.length).toBeGreaterThanOrEqual(4);
+      expect(closed.mock.calls.length).toBe(made.mock.calls.length);
+    } finally {
+      made.mockRestore();
+      closed.mockRestore();
+    }
   });
 });
