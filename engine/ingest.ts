@@ -273,7 +273,6 @@ export async function ingestObject(source: SourceRef, body: IngestBody, options:
       if (!deterministic) throw caught;
       // The detail is kept in the manifest and quarantine: the same on every run, so no scratch paths in it.
       const e = new FileRejection(deterministic.reason, deterministic.detail.replaceAll(workDir, '<scratch>'));
-      await rm(join(workDir, 'out'), { recursive: true, force: true });
       rejection = await writeRejectionRecord(stamp, e, workDir);
       result = undefined;
     }
