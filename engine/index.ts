@@ -15,7 +15,7 @@ export { DEFAULT_REJECTS_LIMITS, type RejectsLimits } from './reader.ts';
 export { DEFAULT_MAX_RECORD_BYTES } from './sources/oversize.ts';
 export { DEFAULT_EXPANSION_LIMITS, GZIP_MAGIC, isGzip, type ExpansionLimits } from './spool.ts';
 export { MAX_SOURCE_COLUMNS } from './header.ts';
-export { DEFAULT_CHUNKING, type ChunkingOptions } from './transform.ts';
+export { DEFAULT_CHUNKING, type ChunkingOptions } from './chunks/plan.ts';
 export { isNoHardLinks, linkedFile } from './local-files.ts';
 export * from './fan-out/index.ts';
 export {

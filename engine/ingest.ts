@@ -42,14 +42,8 @@ import { DEFAULT_MAX_RECORD_BYTES, READER_MAX_LINE_BYTES } from './sources/overs
 import type { RejectsLimits } from './reader.ts';
 import { writeFileRejection } from './quarantine.ts';
 import type { RunStamp } from './stamp.ts';
-import {
-  DEFAULT_CHUNKING,
-  transformToLocal,
-  type ChunkingOptions,
-  type LocalOutputFile,
-  type TransformOptions,
-  type TransformResult,
-} from './transform.ts';
+import { DEFAULT_CHUNKING, type ChunkingOptions } from './chunks/plan.ts';
+import { transformToLocal, type LocalOutputFile, type TransformOptions, type TransformResult } from './transform.ts';
 import { inPool } from './pool.ts';
 import { timed, type PhaseObserver } from './phases.ts';
 

@@ -12,7 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { expect } from '../../support/expect.ts';
 import type { Manifest } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
-import { CHUNK_TAPER, evenChunkBytes, taperedChunkBytes } from '../../../engine/transform.ts';
+import { CHUNK_TAPER, evenChunkBytes, taperedChunkBytes } from '../../../engine/chunks/plan.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
 import { publishedOutcome } from '../../support/unit/fan-out-vs-one-pass.ts';
 import {
