@@ -371,10 +371,12 @@ export async function transformToLocal(
     ),
   );
   // The scan of a growing input ends once the spool is complete: the whole input is on disk from here on.
-  if (growing && (await stat(inputPath)).size !== bytes)
-    throw new EngineInvariantError(
-      `the spooled input is ${(await stat(inputPath)).size} bytes, not the ${bytes} expected`,
-    );
+  const spooledBytes = growing ? (await stat(inputPath)).size : bytes;
+  if (spooledBytes !== bytes) {
+    await early?.discard(); // no session of this attempt outlives the failure
+    await removeChunkDirs(workDir);
+    throw new EngineInvariantError(`the spooled input is ${spooledBytes} bytes, not the ${bytes} expected`);
+  }
   const keepEarly = early !== undefined && scan.oversize.length === 0 && worthChunking(scan, bytes, chunking);
   if (early && !keepEarly) {
     await early.discard(); // the text goes the long way below: nothing of this attempt is used
