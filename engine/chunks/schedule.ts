@@ -140,8 +140,9 @@ export function transformPlannedChunks(
     try {
       // A chunk of the first round (one per session) takes an instance made at the start (the plan never has more
       // chunks than expected; were it to, one is made now; where long records made fewer, the spare instances are
-      // closed at the end, untaken); a later one takes the instance of the chunk whose session it gets. A new instance per chunk cost more than making it (15–50 ms, made ahead): its
-      // memory faulted in anew, and closing it held the JavaScript thread 10–20 ms.
+      // closed at the end, untaken); a later one takes the instance of the chunk whose session it gets. A new
+      // instance per chunk cost more than making it (15–50 ms, made ahead): its memory faulted in anew, and closing
+      // it held the JavaScript thread 10–20 ms.
       const ahead = i < firstRound ? made[i] : i < options.parallelism && !unwanted() ? makeInstance() : undefined;
       copied = await copy;
       if (unwanted()) throw new ChunkNotStarted(i);
