@@ -244,7 +244,10 @@ function mergePartitions(chunks: readonly ChunkOutput[], sourceId: string): Silv
 /** Chunks transformed while the byte scan went on: kept (`outputs`) or `discard`ed once the whole scan is known. */
 interface EarlyChunks {
   outputs: Promise<ChunkOutput[]>;
-  /** Starts no further chunk and waits for those under way to settle (their outputs and errors unused). */
+  /**
+   * Starts no further chunk, waits for those under way to settle (their outputs and errors unused) and removes the
+   * chunks' scratch (`removeChunkDirs`).
+   */
   discard(): Promise<void>;
 }
 
@@ -272,6 +275,7 @@ async function scanWhileTransforming(
       feed.cancel();
       stop.abort();
       await outputs.catch(() => {});
+      await removeChunkDirs(workDir);
     },
   };
   try {
@@ -287,7 +291,6 @@ async function scanWhileTransforming(
     return { scan: scanned, early };
   } catch (e) {
     await early.discard();
-    await removeChunkDirs(workDir);
     throw e;
   }
 }
@@ -374,13 +377,11 @@ export async function transformToLocal(
   const spooledBytes = growing ? (await stat(inputPath)).size : bytes;
   if (spooledBytes !== bytes) {
     await early?.discard(); // no session of this attempt outlives the failure
-    await removeChunkDirs(workDir);
     throw new EngineInvariantError(`the spooled input is ${spooledBytes} bytes, not the ${bytes} expected`);
   }
   const keepEarly = early !== undefined && scan.oversize.length === 0 && worthChunking(scan, bytes, chunking);
   if (early && !keepEarly) {
     await early.discard(); // the text goes the long way below: nothing of this attempt is used
-    await removeChunkDirs(workDir);
   }
   const text = await prepareText(
     contract,
