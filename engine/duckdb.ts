@@ -124,7 +124,8 @@ function closeAfterWork(instance: DuckDBInstance): void {
  * Makes an idle instance (no query running) give back the memory it keeps for its next queries: setting its memory
  * limit — to the same value — has DuckDB free its cached buffers (a 2M-row sort left ~180 MB held; after the
  * setting, none). An instance handed from chunk to chunk then holds about what a new one would (2M rows, peak RSS:
- * 315–334 MB kept as it was, 251–256 MB shed, 235–250 MB with a new instance per chunk).
+ * 315–334 MB kept as it was, 251–256 MB shed, 235–250 MB with a new instance per chunk). The chunks' sessions shed only
+ * above their memory budget (`shedAbove`): the next query faults the memory given back in again.
  */
 export async function shedBuffers(
   instance: DuckDBInstance,

@@ -62,6 +62,8 @@ export interface IngestOptions {
   threads?: number;
   /** How a large input is cut into record-aligned chunks (a function of the input, never of `threads`). @default DEFAULT_CHUNKING */
   chunking?: ChunkingOptions;
+  /** Resident bytes above which a session's DuckDB instance gives its reusable buffers back after a chunk. @default shedAbove(threads) */
+  shedAboveBytes?: number;
   /** Salt for PII `hash` columns. @default '' */
   piiSalt?: string;
   /** Uploads in flight at once. @default DEFAULT_UPLOAD_CONCURRENCY (16) */
@@ -208,6 +210,7 @@ export async function ingestObject(source: SourceRef, body: IngestBody, options:
       parallelism: threads,
       chunking: options.chunking,
       onPhase: options.onPhase,
+      shedAboveBytes: options.shedAboveBytes,
     };
     const phase = <T>(name: string, work: () => Promise<T>): Promise<T> => timed(options.onPhase, name, work);
     const rawPath = join(workDir, 'input.raw');

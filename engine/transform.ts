@@ -42,6 +42,7 @@ import {
 } from './chunks/plan.ts';
 import {
   CHUNKS_PER_SESSION,
+  shedAbove,
   transformPlannedChunks,
   type ChunkRunOptions,
   type PlannedChunk,
@@ -105,6 +106,11 @@ export interface TransformOptions {
   keySamplePath?: string;
   /** Told of each phase as it ends: the scan, each chunk's copy, routed pass, rejects and quarantine, the merge. @default none */
   onPhase?: PhaseObserver;
+  /**
+   * The process's resident bytes above which a session's DuckDB instance gives back the buffers it keeps for reuse
+   * after a chunk (below it, the next chunk reuses them). @default shedAbove(parallelism): 128 MiB + 192 MiB per session
+   */
+  shedAboveBytes?: number;
 }
 
 /** The input made ready for the reader: records over the limit cut out, their first bytes kept. */
@@ -323,6 +329,7 @@ export async function transformToLocal(
     chunking,
     keySamplePath: options.keySamplePath,
     onPhase: options.onPhase,
+    shedAboveBytes: options.shedAboveBytes ?? shedAbove(parallelism),
   };
   const { growing } = options;
   const bytes = growing ? growing.expectedBytes : (await stat(inputPath)).size;

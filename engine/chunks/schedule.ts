@@ -33,7 +33,19 @@ export interface ChunkRunOptions {
   chunking: ChunkingOptions;
   keySamplePath?: string;
   onPhase?: PhaseObserver;
+  /** The process's resident bytes above which a session's instance sheds its buffers after a chunk (`shedAbove`). */
+  shedAboveBytes: number;
 }
+
+/**
+ * The resident memory (bytes) an ingest's process may hold before a session's instance gives back the buffers DuckDB
+ * keeps for reuse (`shedBuffers`) after a chunk: the process's own (~128 MiB: Node, DuckDB, the engine) and 192 MiB per
+ * session (its 128 MB memory limit and what the allocator keeps around it). Below it the next chunk reuses them.
+ * Shedding after every chunk kept the peak lowest (2M rows: 253 MB at one session, 282 at two; 10M: 283 and 380), but
+ * each time the next chunk faulted that memory in again: ~3% of the ingest at one and at two sessions (A B B A,
+ * 2M rows). With this budget: 316 and 423 MB at 2M rows, 359 and 461 at 10M — bounded by it, whatever the input's size.
+ */
+export const shedAbove = (parallelism: number): number => (128 << 20) + parallelism * (192 << 20);
 
 /** Chunks under way per session: its own and the next one, written while it runs (their files are on disk at once). */
 export const CHUNKS_PER_SESSION = 2;
@@ -98,10 +110,14 @@ export function transformPlannedChunks(
   const unwanted = (): boolean => failure !== undefined || stop?.aborted === true;
   // Each chunk numbers its quarantine rows in the whole text (chunks come in text order): the merge only concatenates.
   let recordsBefore = 0;
-  // Hands an instance on without the buffers it keeps for reuse; one that cannot shed them is closed (the next makes one).
-  // Never fails: the chunk's work is done.
-  const handBack = async (instance: DuckDBInstance): Promise<void> => {
-    const shed = await shedBuffers(instance, settings).then(
+  // Hands an instance on, with the buffers it keeps for reuse while the process is within its budget (`shedAbove`), else
+  // without them; one that cannot shed them is closed (the next makes one). Never fails: the chunk's work is done.
+  const handBack = async (instance: DuckDBInstance, i: number): Promise<void> => {
+    if (process.memoryUsage.rss() <= options.shedAboveBytes) {
+      idle.push(instance);
+      return;
+    }
+    const shed = await timed(options.onPhase, `chunk ${i} shed`, () => shedBuffers(instance, settings)).then(
       () => true,
       () => false,
     );
@@ -192,7 +208,7 @@ export function transformPlannedChunks(
           handedOver = true;
           offering++;
           try {
-            await handBack(instance);
+            await handBack(instance, i);
           } finally {
             offering--;
           }
@@ -210,7 +226,7 @@ export function transformPlannedChunks(
         },
       );
       malformedSeen ||= passes.malformedRecords > 0;
-      await handBack(instance);
+      await handBack(instance, i);
       // The next chunk's pass starts while this one's silver files are finished (no session needed for that).
       held?.();
       held = undefined;

@@ -36,7 +36,14 @@ export async function createTestLake(
   contracts: ContractRegistry = loadContracts(),
   engine: Pick<
     IngestOptions,
-    'rejectsLimits' | 'maxRecordBytes' | 'expansionLimits' | 'memoryLimit' | 'threads' | 'chunking' | 'onPhase'
+    | 'rejectsLimits'
+    | 'maxRecordBytes'
+    | 'expansionLimits'
+    | 'memoryLimit'
+    | 'threads'
+    | 'chunking'
+    | 'onPhase'
+    | 'shedAboveBytes'
   > = {},
 ): Promise<TestLake> {
   const root = await mkdtemp(join(tmpdir(), 'lake-test-'));

@@ -199,26 +199,43 @@ describe('chunked transform equals one pass', () => {
     );
   });
 
+  /** The silver and quarantine keys of `text` ingested in chunks of 2,000 bytes, with each file's SHA-256. */
+  const publishedHashes = async (text: string, engine: Parameters<typeof createTestLake>[1]) => {
+    const lake = await createTestLake(contracts, { chunking: { chunkBytes: 2000, minBytesToChunk: 0 }, ...engine });
+    const m = await lake.ingest('transactions/t.csv', text);
+    expect(m.engine.chunks).toBeGreaterThan(3);
+    const keys = [...(await lake.files('silver', 'transactions/')), ...(await lake.files('quarantine'))];
+    const zone = (k: string) =>
+      k.startsWith('transactions/records') || k.startsWith('transactions/files') ? 'quarantine' : 'silver';
+    return Promise.all(
+      keys.map(async (k) => [
+        k,
+        createHash('sha256')
+          .update(await readFile(join(lake.root, zone(k), k)))
+          .digest('hex'),
+      ]),
+    );
+  };
+
   it('writes the same keys and bytes whatever the parallelism (a function of the input, not the machine)', async () => {
     const text = [HEADER, ...rows(1, 300), 'T301,A', row(302, 'bad')].join('\n');
-    const hashes = async (threads: number) => {
-      const lake = await createTestLake(contracts, { chunking: { chunkBytes: 2000, minBytesToChunk: 0 }, threads });
-      const m = await lake.ingest('transactions/t.csv', text);
-      expect(m.engine.chunks).toBeGreaterThan(3);
-      const keys = [...(await lake.files('silver', 'transactions/')), ...(await lake.files('quarantine'))];
-      const zone = (k: string) =>
-        k.startsWith('transactions/records') || k.startsWith('transactions/files') ? 'quarantine' : 'silver';
-      return Promise.all(
-        keys.map(async (k) => [
-          k,
-          createHash('sha256')
-            .update(await readFile(join(lake.root, zone(k), k)))
-            .digest('hex'),
-        ]),
-      );
+    const one = await publishedHashes(text, { threads: 1 });
+    expect(await publishedHashes(text, { threads: 4 })).toEqual(one);
+  });
+
+  it("keeps a session's DuckDB buffers for its next chunk while the process is within its memory budget, sheds them above it: the same bytes either way", async () => {
+    const text = [HEADER, ...rows(1, 300), 'T301,A', row(302, 'bad')].join('\n');
+    const run = async (shedAboveBytes: number) => {
+      const sheds: string[] = [];
+      const onPhase = (phase: string) => void (/^chunk \d+ shed$/.test(phase) && sheds.push(phase));
+      const hashes = await publishedHashes(text, { threads: 2, shedAboveBytes, onPhase });
+      return { hashes, sheds };
     };
-    const one = await hashes(1);
-    expect(await hashes(4)).toEqual(one);
+    const over = await run(0); // every process is over a budget of 0 bytes: each chunk's instance sheds
+    expect(new Set(over.sheds).size).toBeGreaterThan(3); // each chunk's, at least once (a hand-over sheds too)
+    const within = await run(Number.MAX_SAFE_INTEGER);
+    expect(within.sheds).toEqual([]);
+    expect(within.hashes).toEqual(over.hashes);
   });
 
   it('closes every DuckDB instance it makes, those made at the start for sessions no chunk took included', async () => {
