@@ -68,7 +68,26 @@ async function utcConnection(instance: DuckDBInstance): Promise<DuckDBConnection
 export const createDuckDbInstance = (settings: DuckDbSettings): Promise<DuckDBInstance> => createInstance(settings);
 
 /** A session's memory limit unless its settings give one. */
-const DEFAULT_MEMORY_LIMIT = '128MB';
+export const DEFAULT_MEMORY_LIMIT = '128MB';
+
+const MEMORY_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** The bytes a DuckDB memory limit stands for ('128MB' is 128·10⁶, '1GiB' 2³⁰); undefined when it is not of that form. */
+export function memoryLimitBytes(limit: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(limit);
+  const unit = match && MEMORY_UNITS[(match[2] as string).toLowerCase()];
+  return match && unit ? Number(match[1]) * unit : undefined;
+}
 
 function createInstance(settings: DuckDbSettings): Promise<DuckDBInstance> {
   return DuckDBInstance.create(settings.databasePath ?? ':memory:', {

@@ -57,12 +57,13 @@ export interface IngestOptions {
   memoryLimit?: string;
   /**
    * Chunks of a large input transformed at once, each in its own single-threaded DuckDB session (so each
-   * writes deterministic bytes). Memory grows with it: about 300 MB per session. @default 1
+   * writes deterministic bytes). Memory grows with it: peak RSS 316–359 MB at one session and 423–532 MB at two (2M
+   * to 90M rows; the budget: `shedAbove`). @default 1
    */
   threads?: number;
   /** How a large input is cut into record-aligned chunks (a function of the input, never of `threads`). @default DEFAULT_CHUNKING */
   chunking?: ChunkingOptions;
-  /** Resident bytes above which a session's DuckDB instance gives its reusable buffers back after a chunk. @default shedAbove(threads) */
+  /** Resident bytes above which a session's DuckDB instance gives its reusable buffers back after a chunk. @default shedAbove(sessions, memoryLimit) */
   shedAboveBytes?: number;
   /** Salt for PII `hash` columns. @default '' */
   piiSalt?: string;
@@ -178,6 +179,8 @@ export async function ingestObject(source: SourceRef, body: IngestBody, options:
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1)
     throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
+  if (options.shedAboveBytes !== undefined && !(options.shedAboveBytes >= 0))
+    throw new RangeError(`shedAboveBytes must be a number of bytes ≥ 0, got ${options.shedAboveBytes}`);
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   if (!(maxRecordBytes > 0 && maxRecordBytes < READER_MAX_LINE_BYTES)) {
     throw new RangeError(

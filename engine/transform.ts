@@ -42,7 +42,6 @@ import {
 } from './chunks/plan.ts';
 import {
   CHUNKS_PER_SESSION,
-  shedAbove,
   transformPlannedChunks,
   type ChunkRunOptions,
   type PlannedChunk,
@@ -104,11 +103,15 @@ export interface TransformOptions {
    * @default the input
    */
   keySamplePath?: string;
-  /** Told of each phase as it ends: the scan, each chunk's copy, routed pass, rejects and quarantine, the merge. @default none */
+  /**
+   * Told of each phase as it ends: the scan, each chunk's copy, routed pass, rejects, quarantine and shed, the merge.
+   * @default none
+   */
   onPhase?: PhaseObserver;
   /**
    * The process's resident bytes above which a session's DuckDB instance gives back the buffers it keeps for reuse
-   * after a chunk (below it, the next chunk reuses them). @default shedAbove(parallelism): 128 MiB + 192 MiB per session
+   * after a chunk (below it, the next chunk reuses them).
+   * @default shedAbove(sessions, memory limit): 128 MiB + the memory limit and 64 MiB per session
    */
   shedAboveBytes?: number;
 }
@@ -305,9 +308,10 @@ async function scanWhileTransforming(
  * Records over the record limit are cut out first (the reader would drop them silently); the text is then
  * transformed whole or in chunks; the chunks' silver files are kept as written, their quarantines (numbered in
  * the whole text as they are written) are made one, and every record the byte scan counted is accounted for. Each
- * session has one DuckDB instance, handed from chunk to chunk with its kept buffers shed between them (the one
- * pass: an instance of its own), each phase of a chunk a fresh connection on it, so memory stays flat however
- * large the input and however much of it is broken (per chunk transformed at once).
+ * session has one DuckDB instance, handed from chunk to chunk with the buffers it keeps for reuse, shed between them
+ * when the process is over its memory budget (`shedAbove`; the one pass: an instance of its own), each phase of a
+ * chunk a fresh connection on it, so memory stays bounded however large the input and however much of it is broken
+ * (per chunk transformed at once).
  */
 export async function transformToLocal(
   settings: DuckDbSettings,
@@ -323,13 +327,15 @@ export async function transformToLocal(
   const parallelism = options.parallelism ?? 1;
   if (!Number.isInteger(parallelism) || parallelism < 1)
     throw new RangeError(`parallelism must be a whole number ≥ 1, got ${parallelism}`);
+  if (options.shedAboveBytes !== undefined && !(options.shedAboveBytes >= 0))
+    throw new RangeError(`shedAboveBytes must be a number of bytes ≥ 0, got ${options.shedAboveBytes}`);
   const runOptions: ChunkRunOptions = {
     rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
     parallelism,
     chunking,
     keySamplePath: options.keySamplePath,
     onPhase: options.onPhase,
-    shedAboveBytes: options.shedAboveBytes ?? shedAbove(parallelism),
+    shedAboveBytes: options.shedAboveBytes,
   };
   const { growing } = options;
   const bytes = growing ? growing.expectedBytes : (await stat(inputPath)).size;

@@ -7,7 +7,13 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { DatasetContract } from '../contract/types.ts';
-import { createDuckDbInstance, shedBuffers, type DuckDbSettings } from '../duckdb.ts';
+import {
+  createDuckDbInstance,
+  DEFAULT_MEMORY_LIMIT,
+  memoryLimitBytes,
+  shedBuffers,
+  type DuckDbSettings,
+} from '../duckdb.ts';
 import { timed, type PhaseObserver } from '../phases.ts';
 import { inPool, OrderedSlots } from '../pool.ts';
 import { numberedRecords, scanInput, type InputScan, type RejectsLimits } from '../reader.ts';
@@ -33,19 +39,30 @@ export interface ChunkRunOptions {
   chunking: ChunkingOptions;
   keySamplePath?: string;
   onPhase?: PhaseObserver;
-  /** The process's resident bytes above which a session's instance sheds its buffers after a chunk (`shedAbove`). */
-  shedAboveBytes: number;
+  /**
+   * The process's resident bytes above which a session's instance sheds its buffers after a chunk.
+   * @default shedAbove(the sessions the chunks get, their DuckDB memory limit)
+   */
+  shedAboveBytes?: number;
 }
 
 /**
  * The resident memory (bytes) an ingest's process may hold before a session's instance gives back the buffers DuckDB
- * keeps for reuse (`shedBuffers`) after a chunk: the process's own (~128 MiB: Node, DuckDB, the engine) and 192 MiB per
- * session (its 128 MB memory limit and what the allocator keeps around it). Below it the next chunk reuses them.
+ * keeps for reuse (`shedBuffers`) after a chunk: the process's own (128 MiB: Node, DuckDB, the engine) and, per
+ * session, its DuckDB memory limit and 64 MiB for what the allocator keeps around it (with the default 128 MB: 314 MiB
+ * at one session, 500 MiB at two). Below it the next chunk reuses them. RSS is looked at only when a chunk hands its
+ * instance on, so a peak can pass the budget by what one chunk adds.
+ *
  * Shedding after every chunk kept the peak lowest (2M rows: 253 MB at one session, 282 at two; 10M: 283 and 380), but
- * each time the next chunk faulted that memory in again: ~3% of the ingest at one and at two sessions (A B B A,
- * 2M rows). With this budget: 316 and 423 MB at 2M rows, 359 and 461 at 10M — bounded by it, whatever the input's size.
+ * each time the next chunk faulted that memory in again. Measured with budgets of 320 and 512 MiB, A B B A at 2M rows:
+ * 3.1% less time at one session, 2.6% at two; at 10M rows one run each, within the noise. Peak RSS 316 and 423 MB at 2M
+ * rows, 359 and 461 at 10M (never shedding: 363–377 at one session, 515 at two); 532 MB at two sessions for 90M rows.
+ * A limit that is not a number of bytes (`memoryLimitBytes`) gives a budget of 0: every chunk sheds, as before.
  */
-export const shedAbove = (parallelism: number): number => (128 << 20) + parallelism * (192 << 20);
+export function shedAbove(sessions: number, memoryLimit: string): number {
+  const limit = memoryLimitBytes(memoryLimit);
+  return limit === undefined ? 0 : (128 << 20) + sessions * (limit + (64 << 20));
+}
 
 /** Chunks under way per session: its own and the next one, written while it runs (their files are on disk at once). */
 export const CHUNKS_PER_SESSION = 2;
@@ -95,13 +112,16 @@ export function transformPlannedChunks(
     made.push(instance);
     return instance;
   };
-  // Instances whose chunk's DuckDB work is done, their buffers shed: taken by the next chunk to get a session.
+  // Instances whose chunk's DuckDB work is done (their buffers shed when over budget): taken by the next chunk to get a
+  // session.
   const idle: DuckDBInstance[] = [];
   // The first round's instances (one per session, `made[i]` for chunk i) are made at once, while the scan runs: a
   // chunk's pass starts as soon as the scan has planned it. (Made once its chunk was planned, an instance kept that
   // chunk waiting the 12–16 ms DuckDB takes to make one.)
   const firstRound = Math.max(1, Math.min(options.parallelism, early.chunksExpected ?? 1));
   for (let k = 0; k < firstRound; k++) makeInstance();
+  // The sessions the chunks get, not `parallelism`: on many cores a text of a few chunks has fewer.
+  const budget = options.shedAboveBytes ?? shedAbove(firstRound, settings.memoryLimit ?? DEFAULT_MEMORY_LIMIT);
   // One copy at a time, in chunk order: copies running side by side only slow the one a session waits for.
   const copies = new OrderedSlots(1);
   let malformedSeen = false;
@@ -113,7 +133,7 @@ export function transformPlannedChunks(
   // Hands an instance on, with the buffers it keeps for reuse while the process is within its budget (`shedAbove`), else
   // without them; one that cannot shed them is closed (the next makes one). Never fails: the chunk's work is done.
   const handBack = async (instance: DuckDBInstance, i: number): Promise<void> => {
-    if (process.memoryUsage.rss() <= options.shedAboveBytes) {
+    if (process.memoryUsage.rss() <= budget) {
       idle.push(instance);
       return;
     }
@@ -130,8 +150,8 @@ export function transformPlannedChunks(
   // meanwhile, in one round more under way.
   const deferring = options.parallelism > 1;
   const underWay = (CHUNKS_PER_SESSION + (deferring ? 1 : 0)) * options.parallelism;
-  // Chunks whose text is written (and blank lines listed), waiting for their session; chunks shedding their instance to
-  // give one of those their session; chunks waiting for (or holding) a spare one. (The slot given goes to the earliest
+  // Chunks whose text is written (and blank lines listed), waiting for their session; chunks handing their instance
+  // back (shedding its buffers when over budget) to give one of those their session; chunks waiting for (or holding) a spare one. (The slot given goes to the earliest
   // chunk waiting, which may still be listing its blank lines: rare, and its session waits for that, as before.)
   let ready = 0;
   let offering = 0;

@@ -171,6 +171,7 @@ export async function transformFanOutChunk(
           chunking: options.chunking,
           inputDisposable: true,
           keySamplePath,
+          shedAboveBytes: options.shedAboveBytes,
         },
       );
     } catch (caught) {

@@ -113,7 +113,7 @@ export interface LakeIngestionProps {
   readonly maxReceiveCount?: number;
   /**
    * DuckDB's memory limit (`DUCKDB_MEMORY_LIMIT`), well under the function's memory. The engine spills
-   * beyond it; with 128MB its peak RSS measured 320–330 MB from 2M to 10M rows (docs/engine.md).
+   * beyond it; with 128MB its peak RSS measured 316–359 MB at one session from 2M to 10M rows (docs/engine.md).
    * @default '128MB'
    */
   readonly duckdbMemoryLimit?: string;

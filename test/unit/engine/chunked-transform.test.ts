@@ -192,6 +192,15 @@ describe('chunked transform equals one pass', () => {
     expect(m.engine.chunks).toBe(0);
   });
 
+  it('refuses a memory budget that is not a number of bytes ≥ 0, before reading anything', async () => {
+    for (const shedAboveBytes of [Number.NaN, -1]) {
+      const lake = await createTestLake(contracts, { shedAboveBytes });
+      await expect(lake.ingest('transactions/t.csv', [HEADER, row(1)].join('\n'))).rejects.toThrow(
+        /shedAboveBytes must be a number of bytes ≥ 0/,
+      );
+    }
+  });
+
   it('refuses a number of threads that is not a whole number ≥ 1, before reading anything', async () => {
     const lake = await createTestLake(contracts, { threads: Number.NaN });
     await expect(lake.ingest('transactions/t.csv', [HEADER, row(1)].join('\n'))).rejects.toThrow(

@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, jest } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
-import { createDuckDbInstance, queryRows, shedBuffers, withDuckDbInstance } from '../../../engine/duckdb.ts';
+import {
+  createDuckDbInstance,
+  memoryLimitBytes,
+  queryRows,
+  shedBuffers,
+  withDuckDbInstance,
+} from '../../../engine/duckdb.ts';
+import { shedAbove } from '../../../engine/chunks/schedule.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 async function query(instance: DuckDBInstance, sql: string): Promise<Record<string, unknown>[]> {
@@ -83,5 +90,22 @@ describe('withDuckDbInstance', () => {
     } finally {
       close.mockRestore();
     }
+  });
+});
+
+describe('the memory budget of the chunks’ sessions (shedAbove)', () => {
+  it('reads a DuckDB memory limit as DuckDB does: decimal and binary units, any case', () => {
+    expect(memoryLimitBytes('128MB')).toBe(128e6);
+    expect(memoryLimitBytes('1GiB')).toBe(2 ** 30);
+    expect(memoryLimitBytes(' 1.5 gb ')).toBe(1.5e9);
+    expect(memoryLimitBytes('512KiB')).toBe(512 * 1024);
+    for (const unread of ['80%', '128', 'MB', '1e3MB', ''])
+      expect(memoryLimitBytes(unread), JSON.stringify(unread)).toBeUndefined();
+  });
+
+  it('is the process’s 128 MiB and, per session, its memory limit and 64 MiB; 0 (always shed) for a limit it cannot read', () => {
+    expect(shedAbove(1, '128MB')).toBe(2 ** 27 + 128e6 + 2 ** 26);
+    expect(shedAbove(2, '1GiB')).toBe(2 ** 27 + 2 * (2 ** 30 + 2 ** 26));
+    expect(shedAbove(2, '80%')).toBe(0);
   });
 });

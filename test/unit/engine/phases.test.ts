@@ -109,7 +109,7 @@ describe('phases of an ingest', () => {
         if (i >= 4) expect(named(`chunk ${i} copy`).endMs).toBeLessThanOrEqual(routed.startMs);
       }
       // At most two sessions' DuckDB work at once.
-      const duckDbWork = seen.filter((p) => /^chunk \d+ (routed|rejects|quarantine)$/.test(p.phase));
+      const duckDbWork = seen.filter((p) => /^chunk \d+ (routed|rejects|quarantine|shed)$/.test(p.phase));
       for (const { startMs } of duckDbWork)
         expect(duckDbWork.filter((p) => p.startMs <= startMs && startMs < p.endMs).length).toBeLessThanOrEqual(2);
       // The two chunks with a rejected row write their quarantine, each after its rejects pass.
