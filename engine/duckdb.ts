@@ -70,22 +70,25 @@ export const createDuckDbInstance = (settings: DuckDbSettings): Promise<DuckDBIn
 /** A session's memory limit unless its settings give one. */
 export const DEFAULT_MEMORY_LIMIT = '128MB';
 
-const MEMORY_UNITS: Record<string, number> = {
-  b: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 2 ** 10,
-  mib: 2 ** 20,
-  gib: 2 ** 30,
-  tib: 2 ** 40,
-};
+const MEMORY_UNITS = new Map<string, number>([
+  ['b', 1],
+  ['kb', 1e3],
+  ['mb', 1e6],
+  ['gb', 1e9],
+  ['tb', 1e12],
+  ['kib', 2 ** 10],
+  ['mib', 2 ** 20],
+  ['gib', 2 ** 30],
+  ['tib', 2 ** 40],
+]);
 
-/** The bytes a DuckDB memory limit stands for ('128MB' is 128·10⁶, '1GiB' 2³⁰); undefined when it is not of that form. */
+/**
+ * The bytes a DuckDB memory limit stands for ('128MB' is 128·10⁶, '1GiB' 2³⁰); undefined for any other form DuckDB
+ * also takes ('1G', '1 gigabyte', 'none'): the chunks' sessions then shed after every chunk (`shedAbove`).
+ */
 export function memoryLimitBytes(limit: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(limit);
-  const unit = match && MEMORY_UNITS[(match[2] as string).toLowerCase()];
+  const unit = match && MEMORY_UNITS.get((match[2] as string).toLowerCase());
   return match && unit ? Number(match[1]) * unit : undefined;
 }
 

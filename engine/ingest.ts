@@ -57,13 +57,16 @@ export interface IngestOptions {
   memoryLimit?: string;
   /**
    * Chunks of a large input transformed at once, each in its own single-threaded DuckDB session (so each
-   * writes deterministic bytes). Memory grows with it: peak RSS 316–359 MB at one session and 423–532 MB at two (2M
-   * to 90M rows; the budget: `shedAbove`). @default 1
+   * writes deterministic bytes). Memory grows with it (the budget: `shedAbove`): peak RSS 316–359 MB at one session
+   * (2M to 10M rows), 423–532 MB at two (2M to 90M rows). @default 1
    */
   threads?: number;
   /** How a large input is cut into record-aligned chunks (a function of the input, never of `threads`). @default DEFAULT_CHUNKING */
   chunking?: ChunkingOptions;
-  /** Resident bytes above which a session's DuckDB instance gives its reusable buffers back after a chunk. @default shedAbove(sessions, memoryLimit) */
+  /**
+   * Resident bytes above which a session's DuckDB instance gives its reusable buffers back after a chunk.
+   * @default shedAbove(sessions, memoryLimit)
+   */
   shedAboveBytes?: number;
   /** Salt for PII `hash` columns. @default '' */
   piiSalt?: string;
@@ -169,13 +172,13 @@ export type IngestBody = AsyncIterable<Uint8Array> | { localFile: string };
 const isLocalFile = (body: IngestBody): body is { localFile: string } => 'localFile' in body;
 
 /**
- * Ingests one bronze object: typed silver Parquet per partition, quarantine for every rejected row or
- * file, partitions registered, and a manifest as the completion marker. Data problems never throw; the
- * manifest says what happened. Throws only when storage/catalog fail (retry) or an invariant breaks (bug).
- * Re-running the same source writes the same keys with the same rows, and removes files a previous run
- * of it wrote that this run no longer produces — only after the new files and manifest are in place.
+ * Throws a `RangeError` for an engine setting out of its range. Every entry point (the one pass, and each step of a
+ * fan-out) checks before it reads or writes anything: a wrong setting is the deployer's error, never the file's (it
+ * would otherwise fail the transform, and the file would be quarantined as PROCESSING_FAILED).
  */
-export async function ingestObject(source: SourceRef, body: IngestBody, options: IngestOptions): Promise<Manifest> {
+export function checkEngineOptions(
+  options: Pick<IngestOptions, 'threads' | 'shedAboveBytes' | 'maxRecordBytes'>,
+): void {
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1)
     throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
@@ -187,6 +190,19 @@ export async function ingestObject(source: SourceRef, body: IngestBody, options:
       `maxRecordBytes must be between 1 and ${READER_MAX_LINE_BYTES - 1} (the reader's own line limit); got ${maxRecordBytes}`,
     );
   }
+}
+
+/**
+ * Ingests one bronze object: typed silver Parquet per partition, quarantine for every rejected row or
+ * file, partitions registered, and a manifest as the completion marker. Data problems never throw; the
+ * manifest says what happened. Throws only when storage/catalog fail (retry) or an invariant breaks (bug).
+ * Re-running the same source writes the same keys with the same rows, and removes files a previous run
+ * of it wrote that this run no longer produces — only after the new files and manifest are in place.
+ */
+export async function ingestObject(source: SourceRef, body: IngestBody, options: IngestOptions): Promise<Manifest> {
+  checkEngineOptions(options);
+  const threads = options.threads ?? 1;
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const startedAt = new Date();
   const t0 = performance.now();
   const contract = options.contracts.forKey(source.key);

@@ -151,8 +151,9 @@ export function transformPlannedChunks(
   const deferring = options.parallelism > 1;
   const underWay = (CHUNKS_PER_SESSION + (deferring ? 1 : 0)) * options.parallelism;
   // Chunks whose text is written (and blank lines listed), waiting for their session; chunks handing their instance
-  // back (shedding its buffers when over budget) to give one of those their session; chunks waiting for (or holding) a spare one. (The slot given goes to the earliest
-  // chunk waiting, which may still be listing its blank lines: rare, and its session waits for that, as before.)
+  // back (shedding its buffers when over budget) to give one of those their session; chunks waiting for (or holding) a
+  // spare one. (The slot given goes to the earliest chunk waiting, which may still be listing its blank lines: rare,
+  // and its session waits for that, as before.)
   let ready = 0;
   let offering = 0;
   let deferred = 0;

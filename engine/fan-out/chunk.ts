@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatasetContract } from '../contract/types.ts';
-import { asDeterministicRejection, runStampFor, type IngestOptions } from '../ingest.ts';
+import { asDeterministicRejection, checkEngineOptions, runStampFor, type IngestOptions } from '../ingest.ts';
 import type { ObjectStore, Zone } from '../ports.ts';
 import { EngineInvariantError } from '../reasons.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../sources/oversize.ts';
@@ -138,6 +138,7 @@ export async function transformFanOutChunk(
   index: number,
   options: IngestOptions,
 ): Promise<FanOutChunkResult> {
+  checkEngineOptions(options);
   const contract = planContract(plan, options);
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });

@@ -13,6 +13,7 @@ import { ingestEvent } from '../events.ts';
 import type { HeaderMatch } from '../header.ts';
 import {
   buildManifest,
+  checkEngineOptions,
   deletePrefix,
   ingestObject,
   publishAndAnnounce,
@@ -151,6 +152,7 @@ function chunkRejection(chunk: FanOutChunkResult): FileRejection {
  * rejection sends the whole file through the one pass instead (what the one-invocation path does).
  */
 export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Promise<CommitOutcome> {
+  checkEngineOptions(options);
   const contract = planContract(plan, options);
   const source = sourceOfPlan(plan);
   const results = await chunkResults(plan, options);

@@ -22,6 +22,7 @@ import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
 import { normalizeEtag } from '../identity.ts';
 import {
   asDeterministicRejection,
+  checkEngineOptions,
   deletePrefix,
   ingestObject,
   maintainedSince,
@@ -321,6 +322,7 @@ export async function planFanOut(
   body: AsyncIterable<Uint8Array>,
   options: FanOutPlanOptions,
 ): Promise<PlanOutcome> {
+  checkEngineOptions(options);
   const startedAt = new Date();
   const { store } = options;
   const contract = options.contracts.forKey(source.key);

@@ -247,6 +247,18 @@ describe('chunked transform equals one pass', () => {
     expect(within.hashes).toEqual(over.hashes);
   });
 
+  it('by default budgets by the sessions’ DuckDB memory limit: one it cannot read sheds every chunk, a vast one none', async () => {
+    const text = [HEADER, ...rows(1, 300), 'T301,A', row(302, 'bad')].join('\n');
+    const shedsWith = async (memoryLimit: string) => {
+      const sheds: string[] = [];
+      const onPhase = (phase: string) => void (/^chunk \d+ shed$/.test(phase) && sheds.push(phase));
+      await publishedHashes(text, { threads: 2, memoryLimit, onPhase });
+      return new Set(sheds).size;
+    };
+    expect(await shedsWith('none')).toBeGreaterThan(3); // DuckDB's "no limit": not a number of bytes, budget 0
+    expect(await shedsWith('1000GB')).toBe(0);
+  });
+
   it('closes every DuckDB instance it makes, those made at the start for sessions no chunk took included', async () => {
     // 1-byte chunks: the plan expects a chunk per byte, so all four sessions get an instance at once; three records
     // make three chunks, and the fourth instance is never taken.

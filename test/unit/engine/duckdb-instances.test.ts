@@ -94,7 +94,7 @@ describe('withDuckDbInstance', () => {
 });
 
 describe('the memory budget of the chunks’ sessions (shedAbove)', () => {
-  it('reads a DuckDB memory limit as DuckDB does: decimal and binary units, any case', () => {
+  it('reads a DuckDB memory limit in the units it knows (decimal and binary, any case), else undefined', () => {
     expect(memoryLimitBytes('128MB')).toBe(128e6);
     expect(memoryLimitBytes('1GiB')).toBe(2 ** 30);
     expect(memoryLimitBytes(' 1.5 gb ')).toBe(1.5e9);

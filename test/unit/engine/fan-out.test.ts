@@ -93,4 +93,23 @@ describe('fan-out (plan, chunks, commit) equals one pass', () => {
     expect((await lake.files('silver', '_staging/')).filter((k) => k.includes('/chunk-'))).toEqual([]);
     expect(await lake.files('silver', '_manifests/')).toEqual([]);
   });
+
+  it('a setting out of range fails each step before it reads anything: the file is never quarantined for it', async () => {
+    const [key, content] = badRowsEverywhere;
+    const lake = await createTestLake(undefined, ENGINE);
+    const { plan, options } = await planFannedOut(lake, key, content, 40);
+    const staged = await lake.files('silver', '_staging/');
+    for (const wrong of [{ shedAboveBytes: Number.NaN }, { threads: 0 }, { maxRecordBytes: -1 }]) {
+      const bad = { ...options, ...wrong };
+      const refused = /must be (a number of bytes|a whole number|between)/;
+      await expect(planFanOut({ ...SOURCE, key }, await lake.store.getStream('bronze', key), bad)).rejects.toThrow(
+        refused,
+      );
+      await expect(transformFanOutChunk(plan, 0, bad)).rejects.toThrow(refused);
+      await expect(commitFanOut(plan, bad)).rejects.toThrow(refused);
+    }
+    expect(await lake.files('quarantine')).toEqual([]);
+    expect(await lake.files('silver', '_staging/')).toEqual(staged);
+    expect(await lake.files('silver', '_manifests/')).toEqual([]);
+  });
 });
