@@ -92,6 +92,27 @@ export function memoryLimitBytes(limit: string): number | undefined {
   return match && unit ? Number(match[1]) * unit : undefined;
 }
 
+const limitsRead = new Map<string, Promise<string | undefined>>();
+
+/**
+ * Why DuckDB refuses `limit` as a memory limit, or undefined when it takes it (asked of DuckDB itself, once per
+ * limit and process: it reads more forms than `memoryLimitBytes`, e.g. '2G' or 'none').
+ */
+export function memoryLimitRefusal(limit: string): Promise<string | undefined> {
+  let read = limitsRead.get(limit);
+  if (!read) {
+    read = DuckDBInstance.create(':memory:', { memory_limit: limit, threads: '1' }).then(
+      (instance) => {
+        instance.closeSync();
+        return undefined;
+      },
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+    );
+    limitsRead.set(limit, read);
+  }
+  return read;
+}
+
 function createInstance(settings: DuckDbSettings): Promise<DuckDBInstance> {
   return DuckDBInstance.create(settings.databasePath ?? ':memory:', {
     threads: String(settings.threads ?? 1),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContractRegistry } from './contract/load.ts';
 import type { DatasetContract } from './contract/types.ts';
-import { DUCKDB_VERSION, withDuckDb, type DuckDbSettings } from './duckdb.ts';
+import { DUCKDB_VERSION, memoryLimitRefusal, withDuckDb, type DuckDbSettings } from './duckdb.ts';
 import { runId, sourceId, sourceVersion, normalizeEtag } from './identity.ts';
 import {
   isCompactedFile,
@@ -172,24 +172,27 @@ export type IngestBody = AsyncIterable<Uint8Array> | { localFile: string };
 const isLocalFile = (body: IngestBody): body is { localFile: string } => 'localFile' in body;
 
 /**
- * Throws a `RangeError` for an engine setting out of its range. Every entry point (the one pass, and each step of a
- * fan-out) checks before it reads or writes anything: a wrong setting is the deployer's error, never the file's (it
- * would otherwise fail the transform, and the file would be quarantined as PROCESSING_FAILED).
+ * Throws a `RangeError` for an engine setting out of its range, or a memory limit DuckDB does not take. Every entry point (the one pass, and each step of a
+ * fan-out) checks before it writes or transforms anything: a wrong setting is the deployer's error, never the file's
+ * (it would otherwise fail the transform, and the file would be quarantined as PROCESSING_FAILED).
  */
-export function checkEngineOptions(
-  options: Pick<IngestOptions, 'threads' | 'shedAboveBytes' | 'maxRecordBytes'>,
-): void {
+export async function checkEngineOptions(
+  options: Pick<IngestOptions, 'threads' | 'shedAboveBytes' | 'maxRecordBytes' | 'memoryLimit'>,
+): Promise<void> {
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1)
     throw new RangeError(`threads must be a whole number ≥ 1, got ${threads}`);
   if (options.shedAboveBytes !== undefined && !(options.shedAboveBytes >= 0))
     throw new RangeError(`shedAboveBytes must be a number of bytes ≥ 0, got ${options.shedAboveBytes}`);
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  if (!(maxRecordBytes > 0 && maxRecordBytes < READER_MAX_LINE_BYTES)) {
+  if (!(Number.isSafeInteger(maxRecordBytes) && maxRecordBytes >= 1 && maxRecordBytes < READER_MAX_LINE_BYTES)) {
     throw new RangeError(
       `maxRecordBytes must be between 1 and ${READER_MAX_LINE_BYTES - 1} (the reader's own line limit); got ${maxRecordBytes}`,
     );
   }
+  const refusal = options.memoryLimit === undefined ? undefined : await memoryLimitRefusal(options.memoryLimit);
+  if (refusal !== undefined)
+    throw new RangeError(`memoryLimit ${JSON.stringify(options.memoryLimit)} is not one DuckDB takes: ${refusal}`);
 }
 
 /**
@@ -200,7 +203,7 @@ export function checkEngineOptions(
  * of it wrote that this run no longer produces — only after the new files and manifest are in place.
  */
 export async function ingestObject(source: SourceRef, body: IngestBody, options: IngestOptions): Promise<Manifest> {
-  checkEngineOptions(options);
+  await checkEngineOptions(options);
   const threads = options.threads ?? 1;
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const startedAt = new Date();

@@ -138,7 +138,7 @@ export async function transformFanOutChunk(
   index: number,
   options: IngestOptions,
 ): Promise<FanOutChunkResult> {
-  checkEngineOptions(options);
+  await checkEngineOptions(options);
   const contract = planContract(plan, options);
   const scratch = options.workDir ?? tmpdir();
   await mkdir(scratch, { recursive: true });

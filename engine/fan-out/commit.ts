@@ -152,7 +152,7 @@ function chunkRejection(chunk: FanOutChunkResult): FileRejection {
  * rejection sends the whole file through the one pass instead (what the one-invocation path does).
  */
 export async function commitFanOut(plan: FanOutPlan, options: IngestOptions): Promise<CommitOutcome> {
-  checkEngineOptions(options);
+  await checkEngineOptions(options);
   const contract = planContract(plan, options);
   const source = sourceOfPlan(plan);
   const results = await chunkResults(plan, options);

@@ -322,7 +322,7 @@ export async function planFanOut(
   body: AsyncIterable<Uint8Array>,
   options: FanOutPlanOptions,
 ): Promise<PlanOutcome> {
-  checkEngineOptions(options);
+  await checkEngineOptions(options);
   const startedAt = new Date();
   const { store } = options;
   const contract = options.contracts.forKey(source.key);

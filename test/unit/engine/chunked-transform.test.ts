@@ -192,12 +192,14 @@ describe('chunked transform equals one pass', () => {
     expect(m.engine.chunks).toBe(0);
   });
 
-  it('refuses a memory budget that is not a number of bytes ≥ 0, before reading anything', async () => {
-    for (const shedAboveBytes of [Number.NaN, -1]) {
-      const lake = await createTestLake(contracts, { shedAboveBytes });
+  it('refuses a memory budget that is not a number of bytes ≥ 0, or a memory limit DuckDB does not take, before reading anything', async () => {
+    const settings = [{ shedAboveBytes: Number.NaN }, { shedAboveBytes: -1 }, { memoryLimit: '512' }];
+    for (const setting of settings) {
+      const lake = await createTestLake(contracts, setting);
       await expect(lake.ingest('transactions/t.csv', [HEADER, row(1)].join('\n'))).rejects.toThrow(
-        /shedAboveBytes must be a number of bytes ≥ 0/,
+        /shedAboveBytes must be a number of bytes ≥ 0|memoryLimit "512" is not one DuckDB takes/,
       );
+      expect(await lake.files('quarantine')).toEqual([]);
     }
   });
 

@@ -99,14 +99,24 @@ describe('fan-out (plan, chunks, commit) equals one pass', () => {
     const lake = await createTestLake(undefined, ENGINE);
     const { plan, options } = await planFannedOut(lake, key, content, 40);
     const staged = await lake.files('silver', '_staging/');
-    for (const wrong of [{ shedAboveBytes: Number.NaN }, { threads: 0 }, { maxRecordBytes: -1 }]) {
-      const bad = { ...options, ...wrong };
-      const refused = /must be (a number of bytes|a whole number|between)/;
-      await expect(planFanOut({ ...SOURCE, key }, await lake.store.getStream('bronze', key), bad)).rejects.toThrow(
-        refused,
-      );
-      await expect(transformFanOutChunk(plan, 0, bad)).rejects.toThrow(refused);
-      await expect(commitFanOut(plan, bad)).rejects.toThrow(refused);
+    const settings = [{ shedAboveBytes: Number.NaN }, { threads: 0 }, { maxRecordBytes: 0.5 }, { memoryLimit: '512' }];
+    for (const wrong of settings) {
+      // Chunks as small as the plan's: a plan with one chunk would go to the one pass, which checks on its own.
+      const bad = { ...options, fanOutChunkBytes: 40, ...wrong };
+      const refused = /must be (a number of bytes|a whole number|between)|is not one DuckDB takes/;
+      const steps = [
+        planFanOut({ ...SOURCE, key }, await lake.store.getStream('bronze', key), bad),
+        transformFanOutChunk(plan, 0, bad),
+        commitFanOut(plan, bad),
+      ];
+      for (const step of steps) {
+        const error = await step.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(RangeError);
+        expect(String(error)).toMatch(refused);
+      }
     }
     expect(await lake.files('quarantine')).toEqual([]);
     expect(await lake.files('silver', '_staging/')).toEqual(staged);
