@@ -110,7 +110,7 @@ export interface TransformOptions {
   onPhase?: PhaseObserver;
   /**
    * The process's resident bytes above which a session's DuckDB instance gives back the buffers it keeps for reuse
-   * after a chunk (below it, the next chunk reuses them).
+   * after a chunk (below it, the next chunk reuses them). Checked by the entry points (`checkEngineOptions`).
    * @default shedAbove(sessions, memory limit): 128 MiB + the memory limit and 64 MiB per session
    */
   shedAboveBytes?: number;
@@ -327,8 +327,6 @@ export async function transformToLocal(
   const parallelism = options.parallelism ?? 1;
   if (!Number.isInteger(parallelism) || parallelism < 1)
     throw new RangeError(`parallelism must be a whole number ≥ 1, got ${parallelism}`);
-  if (options.shedAboveBytes !== undefined && !(options.shedAboveBytes >= 0))
-    throw new RangeError(`shedAboveBytes must be a number of bytes ≥ 0, got ${options.shedAboveBytes}`);
   const runOptions: ChunkRunOptions = {
     rejectsLimits: options.rejectsLimits ?? DEFAULT_REJECTS_LIMITS,
     parallelism,

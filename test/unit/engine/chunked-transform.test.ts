@@ -234,31 +234,29 @@ describe('chunked transform equals one pass', () => {
     expect(await publishedHashes(text, { threads: 4 })).toEqual(one);
   });
 
-  it("keeps a session's DuckDB buffers for its next chunk while the process is within its memory budget, sheds them above it: the same bytes either way", async () => {
+  /** `publishedHashes` at two threads, with the sheds of its chunks' instances (`chunk <i> shed` phases). */
+  const withSheds = async (
+    engine: Pick<NonNullable<Parameters<typeof createTestLake>[1]>, 'shedAboveBytes' | 'memoryLimit'>,
+  ) => {
     const text = [HEADER, ...rows(1, 300), 'T301,A', row(302, 'bad')].join('\n');
-    const run = async (shedAboveBytes: number) => {
-      const sheds: string[] = [];
-      const onPhase = (phase: string) => void (/^chunk \d+ shed$/.test(phase) && sheds.push(phase));
-      const hashes = await publishedHashes(text, { threads: 2, shedAboveBytes, onPhase });
-      return { hashes, sheds };
-    };
-    const over = await run(0); // every process is over a budget of 0 bytes: each chunk's instance sheds
+    const sheds: string[] = [];
+    const onPhase = (phase: string) => void (/^chunk \d+ shed$/.test(phase) && sheds.push(phase));
+    const hashes = await publishedHashes(text, { threads: 2, onPhase, ...engine });
+    return { hashes, sheds };
+  };
+
+  it("keeps a session's DuckDB buffers for its next chunk while the process is within its memory budget, sheds them above it: the same bytes either way", async () => {
+    const over = await withSheds({ shedAboveBytes: 0 }); // every process is over a budget of 0 bytes: each chunk's instance sheds
     expect(new Set(over.sheds).size).toBeGreaterThan(3); // each chunk's, at least once (a hand-over sheds too)
-    const within = await run(Number.MAX_SAFE_INTEGER);
+    const within = await withSheds({ shedAboveBytes: Number.MAX_SAFE_INTEGER });
     expect(within.sheds).toEqual([]);
     expect(within.hashes).toEqual(over.hashes);
   });
 
   it('by default budgets by the sessions’ DuckDB memory limit: one it cannot read sheds every chunk, a vast one none', async () => {
-    const text = [HEADER, ...rows(1, 300), 'T301,A', row(302, 'bad')].join('\n');
-    const shedsWith = async (memoryLimit: string) => {
-      const sheds: string[] = [];
-      const onPhase = (phase: string) => void (/^chunk \d+ shed$/.test(phase) && sheds.push(phase));
-      await publishedHashes(text, { threads: 2, memoryLimit, onPhase });
-      return new Set(sheds).size;
-    };
-    expect(await shedsWith('none')).toBeGreaterThan(3); // DuckDB's "no limit": not a number of bytes, budget 0
-    expect(await shedsWith('1000GB')).toBe(0);
+    // DuckDB's "no limit": not a number of bytes, budget 0
+    expect(new Set((await withSheds({ memoryLimit: 'none' })).sheds).size).toBeGreaterThan(3);
+    expect(new Set((await withSheds({ memoryLimit: '1000GB' })).sheds).size).toBe(0);
   });
 
   it('closes every DuckDB instance it makes, those made at the start for sessions no chunk took included', async () => {
