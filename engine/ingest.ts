@@ -172,9 +172,10 @@ export type IngestBody = AsyncIterable<Uint8Array> | { localFile: string };
 const isLocalFile = (body: IngestBody): body is { localFile: string } => 'localFile' in body;
 
 /**
- * Throws a `RangeError` for an engine setting out of its range, or a memory limit DuckDB does not take. Every entry point (the one pass, and each step of a
- * fan-out) checks before it writes or transforms anything: a wrong setting is the deployer's error, never the file's
- * (it would otherwise fail the transform, and the file would be quarantined as PROCESSING_FAILED).
+ * Throws a `RangeError` for an engine setting out of its range, or a memory limit DuckDB does not take. Every entry
+ * point (the one pass, and each step of a fan-out) checks before it writes or transforms anything: a wrong setting is
+ * the deployer's error, never the file's (it would otherwise fail the transform, and the file would be quarantined as
+ * PROCESSING_FAILED).
  */
 export async function checkEngineOptions(
   options: Pick<IngestOptions, 'threads' | 'shedAboveBytes' | 'maxRecordBytes' | 'memoryLimit'>,
@@ -198,7 +199,8 @@ export async function checkEngineOptions(
 /**
  * Ingests one bronze object: typed silver Parquet per partition, quarantine for every rejected row or
  * file, partitions registered, and a manifest as the completion marker. Data problems never throw; the
- * manifest says what happened. Throws only when storage/catalog fail (retry) or an invariant breaks (bug).
+ * manifest says what happened. Throws only when storage/catalog fail (retry), an invariant breaks (bug) or a
+ * setting is out of range (`checkEngineOptions`, before anything is written).
  * Re-running the same source writes the same keys with the same rows, and removes files a previous run
  * of it wrote that this run no longer produces — only after the new files and manifest are in place.
  */
