@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, jest } from '@jest/globals';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { expect } from '../../support/expect.ts';
 import type { Manifest } from '../../../engine/index.ts';
 import { createTestLake, HEADER, type TestLake } from '../../support/local-lake.ts';
@@ -257,6 +257,44 @@ describe('chunked transform equals one pass', () => {
     // DuckDB's "no limit": not a number of bytes, budget 0
     expect(new Set((await withSheds({ memoryLimit: 'none' })).sheds).size).toBeGreaterThan(3);
     expect(new Set((await withSheds({ memoryLimit: '1000GB' })).sheds).size).toBe(0);
+  });
+
+  it("closes an instance whose buffers cannot be shed and gives its session's next chunk a new one: the same bytes", async () => {
+    const within = await withSheds({ shedAboveBytes: Number.MAX_SAFE_INTEGER });
+    // A fault DuckDB does not produce on demand: every shed (`SET memory_limit` on a session's instance) fails.
+    const run = DuckDBConnection.prototype.run;
+    const failedSheds = jest.spyOn(DuckDBConnection.prototype, 'run').mockImplementation(function (
+      this: DuckDBConnection,
+      ...args: Parameters<DuckDBConnection['run']>
+    ) {
+      if (args[0].startsWith('SET memory_limit')) return Promise.reject(new Error('injected: shed failed'));
+      return run.apply(this, args);
+    });
+    const made = jest.spyOn(DuckDBInstance, 'create');
+    const closed = jest.spyOn(DuckDBInstance.prototype, 'closeSync');
+    try {
+      const over = await withSheds({ shedAboveBytes: 0 });
+      expect(over.hashes).toEqual(within.hashes);
+      const sheds = failedSheds.mock.calls.filter(([sql]) => sql.startsWith('SET memory_limit')).length;
+      expect(sheds).toBeGreaterThan(3);
+      const sessionCalls = made.mock.calls.flatMap((call, k) =>
+        /spill-\d+$/.test(String(call[1]?.temp_directory)) ? [k] : [],
+      );
+      // Two made at the start; every later chunk found no idle instance (each failed shed closed one) and made its own.
+      expect(sessionCalls.length).toBeGreaterThan(2);
+      // A failed shed's instance is closed at once, not with the rest once the chunks settle.
+      const sessionInstances = new Set(await Promise.all(sessionCalls.map((k) => made.mock.results[k]?.value)));
+      const sessionCloses = closed.mock.invocationCallOrder.filter((_, k) =>
+        sessionInstances.has(closed.mock.contexts[k]),
+      );
+      const lastMade = Math.max(...sessionCalls.map((k) => made.mock.invocationCallOrder[k] ?? 0));
+      expect(Math.min(...sessionCloses)).toBeLessThan(lastMade);
+      expect(closed.mock.calls.length).toBe(made.mock.calls.length);
+    } finally {
+      failedSheds.mockRestore();
+      made.mockRestore();
+      closed.mockRestore();
+    }
   });
 
   it('closes every DuckDB instance it makes, those made at the start for sessions no chunk took included', async () => {
