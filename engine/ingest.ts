@@ -21,7 +21,7 @@ import {
   releaseLeaseOfGoneHolder,
   type LeaseTakeover,
 } from './maintenance/lease.ts';
-import type { Manifest, PendingIngest, SourceRef } from './manifest.ts';
+import type { CompactedRows, Manifest, PendingIngest, SourceRef } from './manifest.ts';
 import type { Catalog, ObjectStore, Zone } from './ports.ts';
 import { readSilverRecord } from './manifest-reader.ts';
 import { ingestEvent, type EventPublisher } from './events.ts';
@@ -621,16 +621,36 @@ export async function publish(
   const quarantineKeys = [manifest.quarantine.records_key, manifest.quarantine.file_key].filter(
     (k): k is string => k !== null,
   );
-  // The record names the keys of the record it replaces too (an abandoned attempt's, or a concurrent delivery's):
-  // if this attempt dies as well, the next one must still find every key of this source that no manifest names.
+  // Only keys of this source (its id is in every output key it writes) are ever deleted.
   const ofSource = (k: unknown): k is string => typeof k === 'string' && k.includes(manifest.source_id);
+  const previousFiles = previous?.partitions.flatMap((p) => p.files) ?? [];
+  // Rows of the earlier run that a compaction moved into shared files: removed from those files, not deleted with them.
+  const previousCompacted: CompactedRows[] =
+    previous && previous.run_id !== manifest.run_id
+      ? [{ run_id: previous.run_id, keys: previousFiles.filter(isCompactedFile) }].filter((c) => c.keys.length > 0)
+      : [];
+  // The record names the keys of the manifest it replaces, and of the record it replaces (an abandoned attempt's, or a
+  // concurrent delivery's): if this attempt dies — even once its own manifest is in place, where the manifest it
+  // replaced is gone — the next one must still find every key of this source that no manifest names.
   const intentOver = (replaced: PendingIngest | undefined): Omit<PendingIngest, 'attempt_id'> => ({
     dataset: manifest.dataset,
     run_id: manifest.run_id,
     source: manifest.source,
     started_at: manifest.started_at,
-    silver_keys: [...new Set([...files.map((f) => f.key), ...(replaced?.silver_keys ?? []).filter(ofSource)])],
-    quarantine_keys: [...new Set([...quarantineKeys, ...(replaced?.quarantine_keys ?? []).filter(ofSource)])],
+    silver_keys: [...new Set([...files.map((f) => f.key), ...previousFiles, ...(replaced?.silver_keys ?? [])])].filter(
+      ofSource,
+    ),
+    quarantine_keys: [
+      ...new Set([
+        ...quarantineKeys,
+        previous?.quarantine.records_key,
+        previous?.quarantine.file_key,
+        ...(replaced?.quarantine_keys ?? []),
+      ]),
+    ].filter(ofSource),
+    ...(previousCompacted.length || replaced?.compacted_rows?.length
+      ? { compacted_rows: [...previousCompacted, ...(replaced?.compacted_rows ?? [])] }
+      : {}),
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   });
   // Written over exactly the record read (or create-only); one another delivery wrote since is read and named too.
@@ -695,30 +715,23 @@ export async function publish(
 
   const keep = new Set(files.map((f) => f.key));
   const keepQuarantine = new Set(quarantineKeys);
-  // Only keys of this source (its id is in every output key it writes) are ever deleted.
-  const ofThisSource = (k: unknown): k is string => typeof k === 'string' && k.includes(manifest.source_id);
-  const earlierSilver = [
-    ...(previous?.partitions.flatMap((p) => p.files) ?? []),
-    ...(abandoned?.silver_keys ?? []),
-  ].filter(ofThisSource);
+  const earlierSilver = [...previousFiles, ...(abandoned?.silver_keys ?? [])].filter(ofSource);
   const earlierQuarantine = [
     previous?.quarantine.records_key,
     previous?.quarantine.file_key,
     ...(abandoned?.quarantine_keys ?? []),
-  ].filter(ofThisSource);
+  ].filter(ofSource);
   const staleSilver = [...new Set(earlierSilver.filter((k) => !keep.has(k)))];
   const staleQuarantine = [...new Set(earlierQuarantine.filter((k) => !keepQuarantine.has(k)))];
   if (staleSilver.length) await store.delete('silver', staleSilver);
-  // Rows of the earlier run that a compaction moved into shared files: removed from those files, not deleted with them.
-  if (previous && previous.run_id !== manifest.run_id) {
-    const shared = new Set(
-      (previous.partitions.flatMap((p) => p.files) ?? []).filter((k) => isCompactedFile(k) && !keep.has(k)),
-    );
-    for (const k of shared) await removeRunFromFile(store, k, previous.run_id, options.workDir);
-  }
+  // A shared file this run's manifest does not name holds none of its rows: an earlier run's there are stale (removing
+  // rows a file does not hold changes nothing, so a retry may go over the same files again).
+  for (const { run_id, keys } of [...previousCompacted, ...(abandoned?.compacted_rows ?? [])])
+    for (const k of new Set(keys.filter((k) => !keep.has(k))))
+      await removeRunFromFile(store, k, run_id, options.workDir);
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
   const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter(
-    (p): p is string => typeof p === 'string' && ofThisSource(p),
+    (p): p is string => typeof p === 'string' && ofSource(p),
   );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
   // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.

@@ -108,13 +108,24 @@ export interface PendingIngest {
   run_id: string;
   source: Manifest['source'];
   started_at: string;
-  /** Silver and quarantine keys the attempt is about to write. */
+  /**
+   * Silver and quarantine keys of this source no manifest may name once the attempt dies: those it is about to write,
+   * those of the manifest it replaces, and those of the record it replaces.
+   */
   silver_keys: string[];
   quarantine_keys: string[];
+  /** Shared (compacted) silver files holding rows of an earlier run of this source, which the attempt removes. */
+  compacted_rows?: CompactedRows[];
   /** A fan-out ingest: the silver prefix holding its plan and staged chunk outputs (all deleted once it is committed). */
   staging_prefix?: string;
   /** Random, per attempt: no two attempts write the same record, so each deletes only its own (engine/intent.ts). */
   attempt_id?: string;
+}
+
+/** Rows of one run of a source in shared (compacted) silver files. */
+export interface CompactedRows {
+  run_id: string;
+  keys: string[];
 }
 
 export function quarantineRate(m: Pick<Manifest, 'rows_in' | 'rows_quarantined'>): number {

@@ -465,6 +465,7 @@ export async function planFanOut(
       started_at: plan.started_at,
       silver_keys: replaced?.silver_keys ?? [],
       quarantine_keys: replaced?.quarantine_keys ?? [],
+      ...(replaced?.compacted_rows?.length ? { compacted_rows: replaced.compacted_rows } : {}),
       staging_prefix: staging,
     });
     await writeIntent(store, intentKey, await readIntent(store, intentKey), (replaced) =>

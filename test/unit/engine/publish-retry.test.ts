@@ -1,0 +1,141 @@
+/**
+ * A run of a source that replaces an earlier run (a replay under a new contract version) and dies once its own
+ * manifest is in place — while it removes what the earlier run wrote and it does not — then runs again. The manifest
+ * it replaced is gone by then: its intent record must still name the earlier run's keys (and the shared compacted
+ * files holding that run's rows), or those rows stay in silver beside the new run's, seen twice by every reader.
+ */
+import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from '@jest/globals';
+import { expect } from '../../support/expect.ts';
+import { withOverrides } from '../../support/store-faults.ts';
+import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
+import {
+  compactDataset,
+  ingestObject,
+  withMaintenanceLease,
+  type ContractRegistry as Registry,
+  type Manifest,
+} from '../../../engine/index.ts';
+import {
+  ContractRegistry,
+  DEFAULT_CONTRACTS_DIR,
+  parseContract,
+  type ObjectStore,
+} from '../../../engine/contract/index.ts';
+
+/** The transactions contract at `version`, accepting only `currencies`. */
+function transactions(version: string, currencies: string[]): Registry {
+  const document = JSON.parse(readFileSync(join(DEFAULT_CONTRACTS_DIR, 'transactions.json'), 'utf8')) as {
+    version: string;
+    columns: Array<{ name: string; checks?: { allowedValues?: string[] } }>;
+  };
+  document.version = version;
+  const currency = document.columns.find((c) => c.name === 'currency');
+  if (!currency?.checks) throw new Error('the transactions contract has no currency checks');
+  currency.checks.allowedValues = currencies;
+  return new ContractRegistry([parseContract(document, `transactions-${version}.json`)]);
+}
+
+const V1 = transactions('1.0.0', ['EUR', 'USD', 'GBP']);
+/** The replay's contract: GBP is no longer accepted, so the February row goes to quarantine and no February file is written. */
+const V2 = transactions('2.0.0', ['EUR', 'USD']);
+
+/** Two January rows and a February one in GBP, per producer `n`. */
+const producerFile = (n: number): string =>
+  csv(
+    `T${n}-1,ACC001,1.00,EUR,2024-01-02T10:00:00Z`,
+    `T${n}-2,ACC002,5.00,GBP,2024-02-02T10:00:00Z`,
+    `T${n}-3,ACC003,7.00,USD,2024-01-05T10:00:00Z`,
+  );
+
+/** The store, failing the first call of `method` that `matches` (a throttled S3 request, a timeout, a Ctrl-C). */
+function failingOnce<M extends 'delete' | 'putFile'>(
+  store: ObjectStore,
+  method: M,
+  matches: (...args: Parameters<ObjectStore[M]>) => boolean,
+): { store: ObjectStore; failed: () => boolean } {
+  let failed = false;
+  const original = store[method].bind(store) as (...args: Parameters<ObjectStore[M]>) => ReturnType<ObjectStore[M]>;
+  const override = (...args: Parameters<ObjectStore[M]>) => {
+    if (!failed && matches(...args)) {
+      failed = true;
+      return Promise.reject(new Error(`injected: ${method} failed`));
+    }
+    return original(...args);
+  };
+  return { store: withOverrides(store, { [method]: override } as Partial<ObjectStore>), failed: () => failed };
+}
+
+describe('a replay that dies once its manifest is in place, then runs again', () => {
+  let lake: TestLake;
+  beforeEach(async () => {
+    lake = await createTestLake(V1);
+  });
+  afterEach(() => rm(lake.root, { recursive: true, force: true }));
+
+  const ingest = (n: number, contracts: Registry, store: ObjectStore = lake.store): Promise<Manifest> => {
+    const body = Buffer.from(producerFile(n));
+    return ingestObject(
+      {
+        bucket: 'test-bronze',
+        key: `transactions/producer-${n}.csv`,
+        etag: `etag-${n}`,
+        lastModified: new Date('2024-03-01T00:00:00Z'),
+      },
+      (async function* () {
+        yield body;
+      })(),
+      { contracts, store, catalog: lake.catalog, workDir: lake.root },
+    );
+  };
+
+  /** Producer `n`'s rows in silver: transaction id and contract version. */
+  const silverOf = async (n: number): Promise<string[]> =>
+    (await lake.silverRows())
+      .filter((r) => String(r.transaction_id).startsWith(`T${n}-`))
+      .map((r) => `${String(r.transaction_id)} ${String(r.contract_version)}`)
+      .sort();
+
+  it("removes the earlier run's files it does not write again: a failed delete of them is finished by the next attempt", async () => {
+    await ingest(1, V1);
+    expect(await silverOf(1)).toEqual(['T1-1 1.0.0', 'T1-2 1.0.0', 'T1-3 1.0.0']);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    expect(flaky.failed()).toBe(true);
+    // The new manifest is in place; the February file of the earlier run is still there.
+    expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-2 1.0.0', 'T1-3 2.0.0']);
+    expect(await lake.files('silver', '_pending/')).toHaveLength(1);
+
+    const again = await ingest(1, V2);
+    expect(again).toMatchObject({ rows_valid: 2, rows_quarantined: 1 });
+    expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-3 2.0.0']);
+    expect(await lake.files('silver', 'transactions/year=2024/month=02/')).toEqual([]);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it("removes the earlier run's rows from shared compacted files: a failed rewrite of one is finished by the next attempt", async () => {
+    for (let n = 1; n <= 6; n++) await ingest(n, V1);
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
+      compactDataset({ store: lake.store, contracts: V1, dataset: 'transactions', workDir: lake.root }),
+    );
+    expect((await lake.files('silver', 'transactions/')).some((k) => k.includes('part-compacted'))).toBe(true);
+    expect(await silverOf(1)).toEqual(['T1-1 1.0.0', 'T1-2 1.0.0', 'T1-3 1.0.0']);
+
+    const flaky = failingOnce(
+      lake.store,
+      'putFile',
+      (zone, key) => zone === 'silver' && key.includes('part-compacted'),
+    );
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: putFile failed/);
+    expect(flaky.failed()).toBe(true);
+    expect(await lake.files('silver', '_pending/')).toHaveLength(1);
+
+    await ingest(1, V2);
+    expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-3 2.0.0']);
+    // The other producers' rows are untouched.
+    for (let n = 2; n <= 6; n++) expect(await silverOf(n)).toEqual([`T${n}-1 1.0.0`, `T${n}-2 1.0.0`, `T${n}-3 1.0.0`]);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+});
