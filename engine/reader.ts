@@ -17,6 +17,7 @@ import { FileRejection, FileReason } from './reasons.ts';
 import { csvRejectsReader, prepareCsv } from './sources/csv.ts';
 import { jsonLinesReader, prepareJsonLines } from './sources/jsonl.ts';
 import { listableDelimiter, listFieldCountMismatches, type FieldCountMismatches } from './sources/field-counts.ts';
+import { outlineRecord } from './sources/record-outline.ts';
 import {
   readerSeesScannedRecords,
   scanRecords,
@@ -77,11 +78,18 @@ export function isReaderError(message: string): boolean {
 export function asFileRejection(e: unknown, contract: DatasetContract): unknown {
   const message = (e as Error).message;
   if (!isReaderError(message)) return e;
-  return new FileRejection(
-    FileReason.UNREADABLE,
-    `the ${contract.source.format} reader gave up: ${message.split('\n')[0]}`,
-  );
+  const why = REJECT_TABLE_CUT.test(message)
+    ? `a malformed record over 10,000 bytes has a character where DuckDB cuts its copy of the line (duckdb/duckdb#10929), and which records are malformed cannot be told otherwise here`
+    : message.split('\n')[0];
+  return new FileRejection(FileReason.UNREADABLE, `the ${contract.source.format} reader gave up: ${why}`);
 }
+
+/**
+ * What DuckDB 1.5.6 throws when it stores a rejected line whose first 10,000 bytes end inside a character. The listed
+ * records never meet it (`outlineRecord`); the full rejects passes (unclean quoting, JSON Lines, more malformed records
+ * than a listing holds) still do, and the file is rejected whole.
+ */
+const REJECT_TABLE_CUT = /Invalid unicode \(byte sequence mismatch\) detected in segment statistics update/;
 
 export interface NumberedOversizeRecord extends OversizeRecord {
   /** Its `record_number` as quarantine shows it (CSV: blank lines not counted; JSON Lines: every line counted). */
@@ -196,16 +204,33 @@ interface Rejects {
   chunked: boolean;
 }
 
+/**
+ * A malformed record's `raw_record` holds at most this many characters, and its details say so when it holds fewer
+ * than the record has. DuckDB keeps a rejected line's first 10,000 bytes (with the line end before it, in some texts):
+ * 2,048 characters of up to 4 bytes each are within them wherever the text was cut, so one pass and every chunking
+ * show the same text. (It was DuckDB's cut, silently: 10,000 or 9,999 characters depending on where chunks began.)
+ */
+export const MALFORMED_RAW_RECORD_CHARS = 2048;
+
+/** A malformed record's details and `raw_record` from its `details` and its text (SQL), line ends trimmed and cut. */
+const withRawRecord = (details: string, text: string): string => {
+  const trimmed = `trim(${text}, chr(10) || chr(13))`;
+  const n = MALFORMED_RAW_RECORD_CHARS;
+  return `CASE WHEN length(${trimmed}) > ${n} THEN list_append(${details}, 'raw_record holds its first ${n} characters') ELSE ${details} END AS details,
+         left(${trimmed}, ${n}) AS raw_record`;
+};
+
 /** Malformed records (wrong field count, broken quoting, bad UTF-8) from DuckDB's reject table, one row per record. */
 const malformedSql = (headerLines: number, recordOffset: number): string => `
   SELECT CAST(line AS BIGINT) - ${headerLines} + ${recordOffset} AS record_number,
          list_distinct(list(error_type || ': ' || error_message)) AS details,
-         trim(first(csv_line), chr(10) || chr(13)) AS raw_record
+         first(csv_line) AS text
   FROM reject_errors GROUP BY line ORDER BY line`;
 
 /**
  * Reads `path` (the file or a chunk of it starting after `recordOffset` records) storing its rejects, into
- * `out`; with `recordNumbers` (a CSV of `record in path,record number`), record numbers are looked up there instead.
+ * `out`; with `recordNumbers` (JSON Lines of `line` (the record in `path`), `record` (its number) and `text`), record
+ * numbers and texts are looked up there instead.
  */
 async function readRejects(
   settings: DuckDbSettings,
@@ -239,10 +264,11 @@ async function readRejects(
       db,
       `COPY (${
         recordNumbers === undefined
-          ? malformedSql(recordLayout(contract).headerLines, recordOffset)
-          : `SELECT n.record AS record_number, m.details, m.raw_record
+          ? `SELECT record_number, ${withRawRecord('details', 'text')}
+             FROM (${malformedSql(recordLayout(contract).headerLines, recordOffset)})`
+          : `SELECT n.record AS record_number, ${withRawRecord('m.details', 'n.text')}
              FROM (${malformedSql(recordLayout(contract).headerLines, 0)}) m
-             JOIN read_csv(${sqlString(recordNumbers)}, header = false, auto_detect = false, columns = {'line': 'BIGINT', 'record': 'BIGINT'}) n
+             JOIN read_json(${sqlString(recordNumbers)}, format = 'newline_delimited', columns = {'line': 'BIGINT', 'record': 'BIGINT', 'text': 'VARCHAR'}) n
                ON m.record_number = n.line
              ORDER BY n.line`
       }) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`,
@@ -300,10 +326,20 @@ async function fieldCountRejectsPass(
   const listed = await listing;
   if (listed?.records.length !== skipped) return undefined;
   const text = join(workDir, 'field-count-rejects.txt');
-  const numbers = join(workDir, 'field-count-records.csv');
-  await writeFile(text, Buffer.concat([listed.header, ...listed.records.map((r) => r.bytes)]));
+  const numbers = join(workDir, 'field-count-records.jsonl');
+  // The reader is shown each long record's outline (its field count, not its length), its text is kept from the listing.
+  const delimiter = contract.source.delimiter.charCodeAt(0);
+  await writeFile(
+    text,
+    Buffer.concat([listed.header, ...listed.records.map((r) => outlineRecord(r.bytes, delimiter))]),
+  );
   // The small file's i-th record (the reader's line less the header) is the text's record `r.record`.
-  await writeFile(numbers, listed.records.map((r, i) => `${i + 1},${r.record}\n`).join(''));
+  await writeFile(
+    numbers,
+    listed.records
+      .map((r, i) => `${JSON.stringify({ line: i + 1, record: r.record, text: r.bytes.toString('utf8') })}\n`)
+      .join(''),
+  );
   const file = join(workDir, 'malformed-000000.parquet');
   let read: { rows: number; malformed: number };
   try {

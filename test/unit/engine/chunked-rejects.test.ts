@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { MALFORMED_RAW_RECORD_CHARS } from '../../../engine/reader.ts';
 import { listFieldCountMismatches } from '../../../engine/sources/field-counts.ts';
 import { scanRecordStream, scanRecords, writeChunk, type ScanOptions } from '../../../engine/sources/records.ts';
 import { createTestLake, HEADER } from '../../support/local-lake.ts';
@@ -202,6 +203,19 @@ const INPUTS: Array<[string, string | Buffer]> = [
   ],
   ['transactions/mixed-ends.csv', `${HEADER}\r\n${row(1)}\r\nT2,A\n${row(3, 'bad')}\n${row(4)}\r\nT5,A,1.00,EUR\n`],
   [
+    // Malformed records longer than DuckDB keeps of a rejected line (10,000 bytes), one quoted, CRLF line ends: the
+    // listed records' text comes from the listing, the full passes' from DuckDB's copy; both keep the first characters.
+    'transactions/long-malformed.csv',
+    [
+      HEADER,
+      row(1),
+      `T2,${'M'.repeat(12_000)},1.00`,
+      row(3),
+      `T4,"${'N,'.repeat(3_000)}",1.00,EUR,2024-01-01,x`,
+      row(5),
+    ].join('\r\n') + '\r\n',
+  ],
+  [
     // The JSON reader rejects lines that are not UTF-8; lines that are not JSON objects are found by the engine.
     'readings/r.jsonl',
     Buffer.concat([
@@ -267,5 +281,59 @@ describe('a file with many malformed records has its rejects read in chunks, wit
     const quarantine = await onePass.quarantineRows(dataset);
     expect(quarantine).toHaveLength(a.rows_quarantined);
     expect(await chunked.quarantineRows(dataset)).toEqual(quarantine);
+  });
+});
+
+describe('a malformed record longer than DuckDB keeps of a rejected line (its first 10,000 bytes)', () => {
+  /** Two malformed records of non-ASCII text, ~12,000 bytes each: DuckDB's copy of them would end inside a character. */
+  const longMalformed = (eol: string): string =>
+    [
+      HEADER,
+      row(1),
+      `T2,${'€'.repeat(4_000)},1.00`,
+      row(3),
+      `T4,"${'é,'.repeat(3_000)}",1.00,EUR,2024-01-01,x`,
+      row(5),
+    ].join(eol) + eol;
+  const NOTE = `raw_record holds its first ${MALFORMED_RAW_RECORD_CHARS} characters`;
+
+  it.each([
+    ['LF', '\n'],
+    ['CRLF', '\r\n'],
+  ])(
+    'is quarantined with its first characters and a note, the rest of the file ingested (%s; one pass and chunks)',
+    async (_, eol) => {
+      const text = longMalformed(eol);
+      const onePass = await createTestLake(contracts);
+      const chunked = await createTestLake(contracts, { chunking: { chunkBytes: 1, minBytesToChunk: 0 }, threads: 2 });
+      const a = await onePass.ingest('transactions/long.csv', text);
+      const b = await chunked.ingest('transactions/long.csv', text);
+      expect(a).toMatchObject({ status: 'succeeded', rows_in: 5, rows_valid: 3, rows_quarantined: 2 });
+      expect(b.engine.chunks).toBe(5);
+      const quarantine = await onePass.quarantineRows('transactions');
+      expect(quarantine.map((r) => [r.record_number, r.raw_record])).toEqual([
+        [2, `T2,${'€'.repeat(4_000)}`.slice(0, MALFORMED_RAW_RECORD_CHARS)],
+        [4, `T4,"${'é,'.repeat(3_000)}`.slice(0, MALFORMED_RAW_RECORD_CHARS)],
+      ]);
+      for (const r of quarantine) expect(r.details).toContain(NOTE);
+      expect(await chunked.quarantineRows('transactions')).toEqual(quarantine);
+      expect(await chunked.silverRows('transactions')).toEqual(await onePass.silverRows('transactions'));
+    },
+  );
+
+  it('keeps a shorter record whole, with no note', async () => {
+    const lake = await createTestLake(contracts);
+    const record = `T2,${'ü'.repeat(100)},1.00`;
+    await lake.ingest('transactions/short.csv', [HEADER, row(1), record].join('\n') + '\n');
+    const [q] = await lake.quarantineRows('transactions');
+    expect(q?.raw_record).toBe(record);
+    expect(q?.details).not.toContain(NOTE);
+  });
+
+  it('read by the full rejects passes (more malformed records than one listing holds), the file is rejected whole saying why', async () => {
+    const lake = await createTestLake(contracts, { rejectsLimits: TINY });
+    const m = await lake.ingest('transactions/long.csv', longMalformed('\n'));
+    expect(m).toMatchObject({ status: 'rejected', reasons: { UNREADABLE: 1 } });
+    expect(m.quarantine.file_detail).toMatch(/malformed record over 10,000 bytes .*duckdb\/duckdb#10929/);
   });
 });
