@@ -321,6 +321,36 @@ async function expectNoFailures(fx: LakeFixture): Promise<void> {
     await fx.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: probeUrl }));
   });
 
+  it('an event naming an object bronze does not hold is a failed object (it alarms), not retried', async () => {
+    const fx = lake();
+    const key = 'transactions/never-uploaded.csv';
+    const event = {
+      version: '0',
+      id: 'missing-object',
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      account: '123456789012',
+      time: '2024-03-01T00:00:00Z',
+      region: 'us-east-1',
+      resources: [`arn:aws:s3:::${fx.lake.buckets.bronze}`],
+      detail: {
+        version: '0',
+        bucket: { name: fx.lake.buckets.bronze },
+        object: { key, size: 10, etag: 'd41d8cd98f00b204e9800998ecf8427e' },
+        'request-id': 'r',
+        requester: '123456789012',
+        reason: 'PutObject',
+      },
+    };
+    await expect(fx.handler(event, lambdaContext(fx.lake))).resolves.toBeUndefined();
+    const logs = jsonLines(fx.output);
+    expect(logs.filter((l) => l.message === 'object not found in bronze: nothing ingested')).toEqual([
+      expect.objectContaining({ level: 'ERROR', source_key: key, origin: 'eventbridge' }),
+    ]);
+    expect(emfDocuments(fx.output).map((d) => d.IngestFailures)).toEqual([1]);
+    expect(await getManifests(fx, 'transactions')).toEqual([]);
+  });
+
   it('bad data never fails a message: unknown datasets and unreadable files are quarantined whole', async () => {
     const fx = lake();
     await putBronze(fx, 'not-a-dataset/feed.csv', csv('T1,C1,1.00,EUR,2024-03-01T00:00:00Z'));
