@@ -22,8 +22,8 @@ import {
   type LeaseTakeover,
 } from './maintenance/lease.ts';
 import type { CompactedRows, Manifest, PendingIngest, SourceRef } from './manifest.ts';
-import type { Catalog, ObjectStore, Zone } from './ports.ts';
-import { readSilverRecord } from './manifest-reader.ts';
+import { ObjectChangedError, ObjectExistsError, type Catalog, type ObjectStore, type Zone } from './ports.ts';
+import { parseSilverRecord, readSilverRecord } from './manifest-reader.ts';
 import { ingestEvent, type EventPublisher } from './events.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
 import {
@@ -606,7 +606,9 @@ export async function publish(
   const { store, catalog } = options;
   const key = manifestKey(manifest.dataset, manifest.source_id);
   const intentKey = pendingKey(manifest.dataset, manifest.source_id);
-  const previous = await readSilverRecord<Manifest>(store, key);
+  // Read with its entity tag: the manifest is written over exactly this one (`putManifest`).
+  const previousRead = await store.getBytesWithEtag('silver', key);
+  const previous = parseSilverRecord<Manifest>(previousRead?.bytes);
   const firstRead = await readIntent(store, intentKey);
   const maintainedBefore = maintainedSince(previous, manifest.run_id);
   if (maintainedBefore) {
@@ -711,7 +713,7 @@ export async function publish(
   }
   manifest.finished_at = new Date().toISOString();
   manifest.duration_ms = options.durationMs();
-  await store.putBytes('silver', key, JSON.stringify(manifest, null, 2), 'application/json');
+  await putManifest(store, key, manifest, previousRead);
 
   const keep = new Set(files.map((f) => f.key));
   const keepQuarantine = new Set(quarantineKeys);
@@ -737,6 +739,47 @@ export async function publish(
   // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
   await withdrawIntent(store, intentKey, written, undefined);
   return manifest;
+}
+
+/**
+ * Another run of the source published between this publish's first look at its manifest and its own manifest: its
+ * files and deletes are mixed with this attempt's uploads, so this attempt writes no manifest over it and is retried
+ * (the retry publishes its run over the other one whole, removing what that run wrote and it does not).
+ */
+export class PublishedMeanwhileError extends Error {
+  constructor(
+    readonly key: string,
+    readonly runId: string,
+    readonly otherRunId: string | undefined,
+  ) {
+    super(
+      `silver/${key}: run ${otherRunId ?? '(none: the manifest was removed)'} of the same source published while run ${runId} ` +
+        'was publishing; this attempt writes no manifest over it (the ingest is to be retried)',
+    );
+    this.name = 'PublishedMeanwhileError';
+  }
+}
+
+/**
+ * The manifest, written over exactly the one the publish read at its start (create-only where it read none). Written
+ * blindly, a delivery of an older contract still publishing (a deploy, a replay) put its manifest over a newer run's
+ * that had deleted some of its files meanwhile: a manifest naming files that no longer exist, rows counted that silver
+ * does not hold. A delivery of this same run that published meanwhile wrote the same keys and rows: its manifest stays.
+ */
+async function putManifest(
+  store: ObjectStore,
+  key: string,
+  manifest: Manifest,
+  read: { etag?: string } | undefined,
+): Promise<void> {
+  const condition = read === undefined ? { ifNoneMatch: true } : read.etag ? { ifMatch: read.etag } : {};
+  try {
+    await store.putBytes('silver', key, JSON.stringify(manifest, null, 2), 'application/json', condition);
+  } catch (e) {
+    if (!(e instanceof ObjectChangedError || e instanceof ObjectExistsError)) throw e;
+    const now = await readSilverRecord<Manifest>(store, key);
+    if (now?.run_id !== manifest.run_id) throw new PublishedMeanwhileError(key, manifest.run_id, now?.run_id);
+  }
 }
 
 /** Deletes every object under a prefix of a zone. */

@@ -53,7 +53,11 @@ export async function readJson<T>(store: ObjectStore, zone: 'silver' | 'gold', k
 
 /** A small JSON record of silver (manifest, intent, fan-out plan or result); a damaged one reads as none and is replaced. */
 export async function readSilverRecord<T>(store: ObjectStore, key: string): Promise<T | undefined> {
-  const bytes = await store.getBytes('silver', key);
+  return parseSilverRecord<T>(await store.getBytes('silver', key));
+}
+
+/** A silver record's bytes as read (`readSilverRecord`): none, or damaged, is undefined. */
+export function parseSilverRecord<T>(bytes: Uint8Array | undefined): T | undefined {
   if (!bytes) return undefined;
   try {
     return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -163,11 +163,27 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  /** Gives the file written aside the key's name (create only: only if the key holds nothing), as a put of the key's locks. */
+  /**
+   * Gives the file written aside the key's name (create only: only if the key holds nothing), as a put of the key's
+   * locks. Without hard links, create only is a look and a rename alone against the key's puts (as `replaceIfMatch`):
+   * an exclusive copy instead showed readers a half-copied object, and left one behind when the process was killed.
+   */
   private async placeAside(zone: Zone, key: string, aside: string, createOnly: boolean): Promise<void> {
-    await this.keyLocks.put(zone, key, () =>
-      createOnly ? this.linkCreateOnly(zone, key, aside) : rename(aside, this.path(zone, key)),
+    const target = this.path(zone, key);
+    const placed = await this.keyLocks.put(zone, key, () =>
+      createOnly ? this.linkCreateOnly(zone, key, aside) : rename(aside, target).then(() => true),
     );
+    if (placed) return;
+    await this.keyLocks.delete(zone, key, async () => {
+      if (
+        await stat(target).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? false : Promise.reject(e)),
+        )
+      )
+        throw new ObjectExistsError(zone, key);
+      await rename(aside, target);
+    });
   }
 
   /**
@@ -184,22 +200,17 @@ export class LocalObjectStore implements ObjectStore {
 
   /**
    * Gives the file written aside the key's name only if the key holds nothing: link(2) fails when it exists, so
-   * of two writers racing for one key exactly one wins and the other gets ObjectExistsError. Without hard links,
-   * an exclusive copy is still create-only, though a reader could see it while it is being copied.
+   * of two writers racing for one key exactly one wins and the other gets ObjectExistsError. False, nothing done, on
+   * a file system without hard links.
    */
-  private async linkCreateOnly(zone: Zone, key: string, aside: string): Promise<void> {
-    const target = this.path(zone, key);
+  private async linkCreateOnly(zone: Zone, key: string, aside: string): Promise<boolean> {
     try {
-      await link(aside, target);
+      await link(aside, this.path(zone, key));
+      return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
       if (!isNoHardLinks(e)) throw e;
-      try {
-        await copyFile(aside, target, constants.COPYFILE_EXCL);
-      } catch (copyError) {
-        if ((copyError as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(zone, key);
-        throw copyError;
-      }
+      return false;
     }
   }
 

@@ -66,13 +66,14 @@ const KILL_POINTS: readonly KillPoint[] = [
     midway: { manifest: false, pending: true, silverAtLeast: SILVER_FILES },
   },
   {
-    name: 'between writing the manifest and renaming it into place',
-    kill: { at: /\/silver\/_manifests\//, ops: ['rename'], when: 'before' },
+    // A first manifest is linked into place (create only), a later one renamed over the one read.
+    name: 'between writing the manifest and putting it in place',
+    kill: { at: /\/silver\/_manifests\//, ops: ['rename', 'link'], when: 'before' },
     midway: { manifest: false, pending: true, silverAtLeast: SILVER_FILES },
   },
   {
     name: 'after the manifest',
-    kill: { at: /\/silver\/_manifests\//, ops: ['rename'] },
+    kill: { at: /\/silver\/_manifests\//, ops: ['rename', 'link'] },
     midway: { manifest: true, pending: true, silverAtLeast: SILVER_FILES },
   },
   {
@@ -127,7 +128,9 @@ describe('kill -9 during `lake ingest`, then the same command again', () => {
     async () => {
       const lakeDir = await tmp.lakeWith('twice', OBJECT);
       expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: SILVER_DATA, ops: ['rename'], nth: 3 } })));
-      expectKilled(await ingest(lakeDir, faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'] } })));
+      expectKilled(
+        await ingest(lakeDir, faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename', 'link'] } })),
+      );
       expectOk(await ingest(lakeDir));
       await expectSameAsReference(await expectExactLake(lakeDir, [OBJECT], tmp.dir), referenceDir);
     },

@@ -53,7 +53,9 @@ describe('litter of a killed ingest', () => {
       const workDir = join(tmp.dir, 'work-manifest-tmp');
       await putBronze(lakeDir, OBJECT);
       const run = (env: Record<string, string> = {}) => ingestFromBronze(lakeDir, OBJECT.key, { env, tmpDir: workDir });
-      expectKilled(await run(faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename'], when: 'before' } })));
+      expectKilled(
+        await run(faultEnv({ kill: { at: /\/silver\/_manifests\//, ops: ['rename', 'link'], when: 'before' } })),
+      );
       expect((await readLakeFiles(lakeDir)).tmp.length, 'the kill left a .tmp').toBeGreaterThan(0);
       // Killed in the manifest put's last step: its key-lock marker and its process's file the markers link are left.
       expect(await keyLockFiles(lakeDir), 'the kill left its key-lock files').toEqual(

@@ -138,4 +138,67 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     for (let n = 2; n <= 6; n++) expect(await silverOf(n)).toEqual([`T${n}-1 1.0.0`, `T${n}-2 1.0.0`, `T${n}-3 1.0.0`]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
+
+  /** The store, holding this delivery at its manifest write until `go` is called (`reached` says it got there). */
+  function heldAtManifest(store: ObjectStore): { store: ObjectStore; reached: Promise<void>; go: () => void } {
+    let reach!: () => void;
+    let go!: () => void;
+    const reached = new Promise<void>((r) => (reach = r));
+    const released = new Promise<void>((r) => (go = r));
+    const putBytes = store.putBytes.bind(store);
+    return {
+      reached,
+      go,
+      store: withOverrides(store, {
+        putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+          if (args[1].startsWith('_manifests/')) {
+            reach();
+            await released;
+          }
+          return putBytes(...args);
+        },
+      }),
+    };
+  }
+
+  /** Every file the manifest in place names exists, and silver holds exactly its rows of producer 1. */
+  async function expectManifestMatchesSilver(): Promise<Manifest> {
+    const [key] = await lake.files('silver', '_manifests/');
+    const manifest = JSON.parse(
+      Buffer.from((await lake.store.getBytes('silver', key ?? '')) ?? []).toString(),
+    ) as Manifest;
+    for (const f of manifest.partitions.flatMap((p) => p.files))
+      expect(await lake.store.getBytes('silver', f)).toBeDefined();
+    expect((await silverOf(1)).length).toBe(manifest.rows_valid);
+    return manifest;
+  }
+
+  it('a delivery under an older contract, publishing while a newer run published, writes no manifest over it; its retry publishes whole', async () => {
+    await ingest(1, V1);
+    const older = heldAtManifest(lake.store);
+    const first = ingest(1, V1, older.store);
+    first.catch(() => {}); // awaited below
+    await older.reached;
+    // A replay under the new contract runs from start to end meanwhile: it removes the February file the older run wrote.
+    await ingest(1, V2);
+    older.go();
+    await expect(first).rejects.toThrow(/published while run .* was publishing/);
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '2.0.0', rows_valid: 2 });
+
+    await ingest(1, V1); // the retry
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '1.0.0', rows_valid: 3 });
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('two deliveries of the same run publishing at once both succeed: the same keys, rows and one manifest', async () => {
+    const held = heldAtManifest(lake.store);
+    const first = ingest(1, V1, held.store);
+    await held.reached;
+    await ingest(1, V1);
+    held.go();
+    await expect(first).resolves.toMatchObject({ rows_valid: 3 });
+    expect(await expectManifestMatchesSilver()).toMatchObject({ rows_valid: 3 });
+    expect(await silverOf(1)).toEqual(['T1-1 1.0.0', 'T1-2 1.0.0', 'T1-3 1.0.0']);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
 });
