@@ -92,9 +92,12 @@ export function compactedRecordKey(dataset: string, compactionId: string): strin
   return `${COMPACTED_PREFIX}${dataset}/${compactionId}.json`;
 }
 
+/** How every compacted file's name begins (an IAM key pattern grants reading them alone). */
+export const COMPACTED_FILE_PREFIX = 'part-compacted-';
+
 /** A compacted file: named by its inputs (a re-run of the same compaction writes the same key), never by a source id. */
 export function compactedFileName(compactionId: string): string {
-  return `part-compacted-${compactionId}.parquet`;
+  return `${COMPACTED_FILE_PREFIX}${compactionId}.parquet`;
 }
 
 export const isCompactedFile = (key: string): boolean => /\/part-compacted-[0-9a-f]+\.parquet$/.test(key);

@@ -79,7 +79,7 @@ export const QUARANTINE_COLUMNS: readonly TableColumn[] = [
     name: 'raw_record',
     hiveType: 'string',
     comment:
-      'Original field values as a JSON object keyed by source header, or the raw text of a malformed record (its first 2,048 characters; details say when it was cut)',
+      'Original field values as a JSON object keyed by source header, or the raw text of a malformed record (of one the reader rejects, its first 2,048 characters; details say when it was cut)',
   },
   { name: 'ingested_at', hiveType: 'timestamp', comment: 'When the source object landed in bronze (UTC)' },
 ];

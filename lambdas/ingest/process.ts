@@ -100,9 +100,10 @@ class IngestFunction {
     try {
       const outcome = await this.ingestObject(event, deps, dataset, identify);
       if (outcome.status === 'skipped' && outcome.reason === 'object-gone') {
-        // Bronze keeps every object: an event naming one it does not hold is a key read wrongly from the event, or a
-        // version removed behind the lake's back. A retry finds nothing either, so it is not one; it is counted as a
-        // failed object, which alarms (the runbook: "-ingest-object-failures").
+        // Bronze keeps every current object: an event naming one it does not hold is a key read wrongly from the event,
+        // a noncurrent version its lifecycle expired (a late redrive), or one removed behind the lake's back. A retry
+        // finds nothing either, so it is not one; it is counted as a failed object, which alarms (the runbook:
+        // "-ingest-object-failures").
         logger.error('object not found in bronze: nothing ingested', {
           detail: outcome.detail,
           event_name: event.eventName,

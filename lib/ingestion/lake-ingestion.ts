@@ -10,6 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
+  COMPACTED_FILE_PREFIX,
   ENGINE_PROCESS_ENV,
   type ContractRegistry,
   loadContracts,
@@ -279,7 +280,7 @@ export class LakeIngestion extends Construct {
     // a 404, "object gone", rather than a 403.)
     storage.grantRead(this.function, 'bronze');
     // Silver: read and write the manifests (the previous one names the files a re-run replaces); write and
-    // delete each dataset's own files; never read silver data. A source's first manifest does not exist yet:
+    // delete each dataset's own files; read no silver data but compacted files (below). A source's first manifest does not exist yet:
     // S3 says so (404, not 403) only to a principal that may list the bucket.
     storage.grantReadWrite(this.function, 'silver', `${MANIFESTS_PREFIX}*`, { listWholeBucket: true });
     // And its intent records (the files an unfinished attempt wrote, removed by the next success).
@@ -287,8 +288,14 @@ export class LakeIngestion extends Construct {
     // Read only: the maintenance leases its publish respects (engine/maintenance/lease.ts); erase and compact hold them.
     storage.grantRead(this.function, 'silver', `${MAINTENANCE_LEASES_PREFIX}*`, { listWholeBucket: true });
     const datasets = catalog.tables('silver').map((t) => t.tableName);
-    for (const table of catalog.tables('silver'))
+    for (const table of catalog.tables('silver')) {
       storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);
+      // The only silver data it reads: a compacted file holding rows of a run its publish replaces, rewritten without
+      // them (engine/maintenance/rewrite.ts). Without it the rewrite failed with 403 after the manifest was written.
+      storage.grantRead(this.function, 'silver', `${table.locationPrefix}*/${COMPACTED_FILE_PREFIX}*`, {
+        listWholeBucket: true, // listed whole already (above)
+      });
+    }
     // Quarantine: write only, under each dataset's prefix and the one for files no contract owns.
     for (const dataset of [...datasets, UNKNOWN_DATASET])
       storage.grantWrite(this.function, 'quarantine', `${dataset}/*`);

@@ -182,7 +182,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     // A replay under the new contract runs from start to end meanwhile: it removes the February file the older run wrote.
     await ingest(1, V2);
     older.go();
-    await expect(first).rejects.toThrow(/published while run .* was publishing/);
+    await expect(first).rejects.toThrow(/changed while run .* was publishing/);
     expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '2.0.0', rows_valid: 2 });
 
     await ingest(1, V1); // the retry
@@ -199,6 +199,39 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     await expect(first).resolves.toMatchObject({ rows_valid: 3 });
     expect(await expectManifestMatchesSilver()).toMatchObject({ rows_valid: 3 });
     expect(await silverOf(1)).toEqual(['T1-1 1.0.0', 'T1-2 1.0.0', 'T1-3 1.0.0']);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('a delivery whose uploads land after a newer run published and cleaned up: its files are named again, and removed by the retry under the newer contract', async () => {
+    await ingest(1, V1);
+    // The older delivery is held at its February upload while a replay under the new contract runs from start to end.
+    let reach!: () => void;
+    let go!: () => void;
+    const reached = new Promise<void>((r) => (reach = r));
+    const released = new Promise<void>((r) => (go = r));
+    const putFile = lake.store.putFile.bind(lake.store);
+    const held = withOverrides(lake.store, {
+      putFile: async (...args: Parameters<ObjectStore['putFile']>) => {
+        if (args[0] === 'silver' && args[1].includes('month=02')) {
+          reach();
+          await released;
+        }
+        return putFile(...args);
+      },
+    });
+    const first = ingest(1, V1, held);
+    first.catch(() => {}); // awaited below
+    await reached;
+    await ingest(1, V2);
+    go();
+    await expect(first).rejects.toThrow(/changed while run .* was publishing/);
+    // Its February file is in silver again, named by its intent record.
+    expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-2 1.0.0', 'T1-3 2.0.0']);
+    expect(await lake.files('silver', '_pending/')).toHaveLength(1);
+
+    await ingest(1, V2); // the message retried, on the new code
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '2.0.0', rows_valid: 2 });
+    expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-3 2.0.0']);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 });
