@@ -774,7 +774,8 @@ export class PublishedMeanwhileError extends Error {
  * the run whose manifest is there now (undefined: none). Written
  * blindly, a delivery of an older contract still publishing (a deploy, a replay) put its manifest over a newer run's
  * that had deleted some of its files meanwhile: a manifest naming files that no longer exist, rows counted that silver
- * does not hold. A delivery of this same run that published meanwhile wrote the same keys and rows: its manifest stays.
+ * does not hold. A delivery of this same run that published meanwhile wrote the same keys and rows: its manifest stays
+ * (unless a maintenance rewrote it since).
  */
 async function putManifest(
   store: ObjectStore,
@@ -789,7 +790,11 @@ async function putManifest(
   } catch (e) {
     if (!(e instanceof ObjectChangedError || e instanceof ObjectExistsError)) throw e;
     const now = await readSilverRecord<Manifest>(store, key);
-    return now?.run_id === manifest.run_id ? undefined : { runId: now?.run_id };
+    // The same run's, unless a maintenance rewrote it since (this attempt's uploads may have re-created files a
+    // compaction replaced, or brought erased rows back): then it is a change like another run's.
+    return now?.run_id === manifest.run_id && !maintainedSince(now, manifest.run_id)
+      ? undefined
+      : { runId: now?.run_id };
   }
 }
 

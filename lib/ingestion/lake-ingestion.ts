@@ -292,7 +292,8 @@ export class LakeIngestion extends Construct {
       storage.grantWrite(this.function, 'silver', `${table.locationPrefix}*`);
       // The only silver data it reads: a compacted file holding rows of a run its publish replaces, rewritten without
       // them (engine/maintenance/rewrite.ts). Without it the rewrite failed with 403 after the manifest was written.
-      storage.grantRead(this.function, 'silver', `${table.locationPrefix}*/${COMPACTED_FILE_PREFIX}*`, {
+      // `<table>/*part-compacted-*`: in a partition's folder, or at the table's root for a table without partitions.
+      storage.grantRead(this.function, 'silver', `${table.locationPrefix}*${COMPACTED_FILE_PREFIX}*`, {
         listWholeBucket: true, // listed whole already (above)
       });
     }

@@ -234,4 +234,41 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-3 2.0.0']);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
+
+  it('a delivery of the same run whose uploads land after another delivery published and a compaction replaced its files fails, its files named', async () => {
+    for (let n = 1; n <= 6; n++) await ingest(n, V1);
+    let reach!: () => void;
+    let go!: () => void;
+    const reached = new Promise<void>((r) => (reach = r));
+    const released = new Promise<void>((r) => (go = r));
+    const putFile = lake.store.putFile.bind(lake.store);
+    const held = withOverrides(lake.store, {
+      putFile: async (...args: Parameters<ObjectStore['putFile']>) => {
+        if (args[0] === 'silver' && args[1].startsWith('transactions/')) {
+          reach();
+          await released;
+        }
+        return putFile(...args);
+      },
+    });
+    const late = ingest(1, V1, held);
+    late.catch(() => {}); // awaited below
+    await reached;
+    await ingest(1, V1); // another delivery of the same run: it replaces the late one's record and withdraws its own
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
+      compactDataset({ store: lake.store, contracts: V1, dataset: 'transactions', workDir: lake.root }),
+    );
+    go();
+    // It re-created files the compaction replaced: it must not take the manifest in place as its own and go on.
+    await expect(late).rejects.toThrow(/changed while run .* was publishing/);
+    // Its files are named by its intent record again (lake status shows it; compaction leaves the source alone).
+    const [record] = await lake.files('silver', '_pending/');
+    const sourceId = /([0-9a-f]+)\.json$/.exec(record ?? '')?.[1] ?? 'none';
+    const pending = JSON.parse(Buffer.from((await lake.store.getBytes('silver', record ?? '')) ?? []).toString()) as {
+      silver_keys: string[];
+    };
+    const recreated = (await lake.files('silver', 'transactions/')).filter((k) => k.includes(sourceId));
+    expect(recreated.length).toBeGreaterThan(0);
+    for (const k of recreated) expect(pending.silver_keys).toContain(k);
+  });
 });
