@@ -139,27 +139,30 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
-  /** The store, holding this delivery at its manifest write until `go` is called (`reached` says it got there). */
-  function heldAtManifest(store: ObjectStore): { store: ObjectStore; reached: Promise<void>; go: () => void } {
+  /**
+   * The store, holding this delivery at the first `method` call that `matches` until `go` is called (`reached` says it
+   * got there).
+   */
+  function heldAt<M extends 'putBytes' | 'putFile'>(
+    store: ObjectStore,
+    method: M,
+    matches: (...args: Parameters<ObjectStore[M]>) => boolean,
+  ): { store: ObjectStore; reached: Promise<void>; go: () => void } {
     let reach!: () => void;
     let go!: () => void;
     const reached = new Promise<void>((r) => (reach = r));
     const released = new Promise<void>((r) => (go = r));
-    const putBytes = store.putBytes.bind(store);
-    return {
-      reached,
-      go,
-      store: withOverrides(store, {
-        putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
-          if (args[1].startsWith('_manifests/')) {
-            reach();
-            await released;
-          }
-          return putBytes(...args);
-        },
-      }),
+    const original = store[method].bind(store) as (...args: Parameters<ObjectStore[M]>) => ReturnType<ObjectStore[M]>;
+    const override = async (...args: Parameters<ObjectStore[M]>) => {
+      if (matches(...args)) {
+        reach();
+        await released;
+      }
+      return original(...args);
     };
+    return { reached, go, store: withOverrides(store, { [method]: override } as Partial<ObjectStore>) };
   }
+  const heldAtManifest = (store: ObjectStore) => heldAt(store, 'putBytes', (_, key) => key.startsWith('_manifests/'));
 
   /** Every file the manifest in place names exists, and silver holds exactly its rows of producer 1. */
   async function expectManifestMatchesSilver(): Promise<Manifest> {
@@ -205,25 +208,12 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   it('a delivery whose uploads land after a newer run published and cleaned up: its files are named again, and removed by the retry under the newer contract', async () => {
     await ingest(1, V1);
     // The older delivery is held at its February upload while a replay under the new contract runs from start to end.
-    let reach!: () => void;
-    let go!: () => void;
-    const reached = new Promise<void>((r) => (reach = r));
-    const released = new Promise<void>((r) => (go = r));
-    const putFile = lake.store.putFile.bind(lake.store);
-    const held = withOverrides(lake.store, {
-      putFile: async (...args: Parameters<ObjectStore['putFile']>) => {
-        if (args[0] === 'silver' && args[1].includes('month=02')) {
-          reach();
-          await released;
-        }
-        return putFile(...args);
-      },
-    });
-    const first = ingest(1, V1, held);
+    const held = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.includes('month=02'));
+    const first = ingest(1, V1, held.store);
     first.catch(() => {}); // awaited below
-    await reached;
+    await held.reached;
     await ingest(1, V2);
-    go();
+    held.go();
     await expect(first).rejects.toThrow(/changed while run .* was publishing/);
     // Its February file is in silver again, named by its intent record.
     expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-2 1.0.0', 'T1-3 2.0.0']);
@@ -237,28 +227,15 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
 
   it('a delivery of the same run whose uploads land after another delivery published and a compaction replaced its files fails, its files named', async () => {
     for (let n = 1; n <= 6; n++) await ingest(n, V1);
-    let reach!: () => void;
-    let go!: () => void;
-    const reached = new Promise<void>((r) => (reach = r));
-    const released = new Promise<void>((r) => (go = r));
-    const putFile = lake.store.putFile.bind(lake.store);
-    const held = withOverrides(lake.store, {
-      putFile: async (...args: Parameters<ObjectStore['putFile']>) => {
-        if (args[0] === 'silver' && args[1].startsWith('transactions/')) {
-          reach();
-          await released;
-        }
-        return putFile(...args);
-      },
-    });
-    const late = ingest(1, V1, held);
+    const held = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.startsWith('transactions/'));
+    const late = ingest(1, V1, held.store);
     late.catch(() => {}); // awaited below
-    await reached;
+    await held.reached;
     await ingest(1, V1); // another delivery of the same run: it replaces the late one's record and withdraws its own
     await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
       compactDataset({ store: lake.store, contracts: V1, dataset: 'transactions', workDir: lake.root }),
     );
-    go();
+    held.go();
     // It re-created files the compaction replaced: it must not take the manifest in place as its own and go on.
     await expect(late).rejects.toThrow(/changed while run .* was publishing/);
     // Its files are named by its intent record again (lake status shows it; compaction leaves the source alone).
