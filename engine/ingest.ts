@@ -770,12 +770,12 @@ export class PublishedMeanwhileError extends Error {
 }
 
 /**
- * The manifest, written over exactly the one the publish read at its start (create-only where it read none); else
- * the run whose manifest is there now (undefined: none). Written
- * blindly, a delivery of an older contract still publishing (a deploy, a replay) put its manifest over a newer run's
- * that had deleted some of its files meanwhile: a manifest naming files that no longer exist, rows counted that silver
- * does not hold. A delivery of this same run that published meanwhile wrote the same keys and rows: its manifest stays
- * (unless a maintenance rewrote it since).
+ * Writes the manifest over exactly the one the publish read at its start (create-only where it read none), and answers
+ * undefined; or, when the key holds another since, writes nothing and answers with the run whose manifest is there
+ * (undefined: none). Written blindly, a delivery of an older contract still publishing (a deploy, a replay) put its
+ * manifest over a newer run's that had deleted some of its files meanwhile: a manifest naming files that no longer
+ * exist, rows counted that silver does not hold. A delivery of this same run that published meanwhile wrote the same
+ * keys and rows: its manifest stays, and the answer is undefined (unless a maintenance rewrote it since).
  */
 async function putManifest(
   store: ObjectStore,
