@@ -12,7 +12,17 @@
  * next to themselves (`import.meta.url`, `import.meta.dirname`: contracts/, queries/, package.json) keep
  * pointing at their own place in the repository, not at dist/.
  */
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -75,7 +85,6 @@ export function staleReason() {
 export async function buildCli() {
   const started = performance.now();
   const { build } = await import('esbuild'); // on demand: cli/lake.mjs imports this file for staleReason() only
-  rmSync(dirname(CLI_BUNDLE), { recursive: true, force: true }); // no chunk of an older build left behind
   const result = await build({
     entryPoints: { lake: CLI_ENTRY },
     outdir: dirname(CLI_BUNDLE),
@@ -91,6 +100,7 @@ export async function buildCli() {
     packages: 'external',
     sourcemap: 'linked',
     metafile: true,
+    write: false, // written by `replaceOutputs`: a `lake` running meanwhile never finds a file missing or half-written
     logLevel: 'warning',
     plugins: [sourceLocation],
     banner: {
@@ -101,8 +111,34 @@ export async function buildCli() {
       ].join('\n'),
     },
   });
+  replaceOutputs(result.outputFiles);
   writeFileSync(METAFILE, JSON.stringify({ inputs: result.metafile.inputs }));
   return performance.now() - started;
+}
+
+/**
+ * Puts the build's files in place, each one written beside and renamed over (a file whose bytes are the same is left
+ * as it is), then removes the files of an older build. A CLI started before loads its chunks on demand (`lake erase`
+ * imports its command's chunk once it runs): deleting the directory first, as the build once did, made a `lake`
+ * spawned by one test tier fail with ERR_MODULE_NOT_FOUND while another tier's setup rebuilt the same bundle.
+ */
+function replaceOutputs(files) {
+  const dir = dirname(CLI_BUNDLE);
+  mkdirSync(dir, { recursive: true });
+  const written = new Set([METAFILE]);
+  for (const file of files) {
+    written.add(file.path);
+    if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue;
+    const partial = `${file.path}.${process.pid}.partial`;
+    writeFileSync(partial, file.contents);
+    renameSync(partial, file.path);
+  }
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!written.has(path)) rmSync(path, { recursive: true, force: true });
+  }
+  const now = new Date();
+  utimesSync(CLI_BUNDLE, now, now); // built now, bytes changed or not: what `staleReason` compares the sources with
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
