@@ -14,7 +14,7 @@ import {
   UNKNOWN_DATASET,
 } from './layout.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
-import { deleteIntentAsRead, intentText, readIntent, withdrawIntent, writeIntent } from './intent.ts';
+import { deleteIntentAsRead, intentText, readIntent, withdrawIntent, writeIntent, type ReadIntent } from './intent.ts';
 import {
   MaintenanceLeaseHeldError,
   readMaintenanceLease,
@@ -218,6 +218,11 @@ export async function ingestObject(source: SourceRef, body: IngestBody, options:
   const maintained = maintainedSince(previous, stamp.runId);
   if (maintained) {
     if (!isLocalFile(body)) for await (const chunk of body) void chunk; // read to the end, as a processed body is
+    const intentKey = pendingKey(stamp.dataset, stamp.sourceId);
+    await settleMaintainedRun(options.store, maintained, await readIntent(options.store, intentKey), {
+      workDir: options.workDir,
+      leaseTakeover: options.leaseTakeover,
+    });
     return maintained;
   }
   const scratch = options.workDir ?? tmpdir();
@@ -575,6 +580,45 @@ export function maintainedSince(previous: Manifest | undefined, runId: string): 
     : undefined;
 }
 
+/**
+ * A maintenance rewrote this run's manifest before this attempt wrote anything: nothing of the attempt is written, and
+ * what an intent record of this same run names that the maintained manifest does not is stale — files of the run it
+ * replaced that an attempt dying after its manifest left (the manifest that named them is gone), files a late
+ * delivery re-created after a compaction had replaced them — and removed here, with the replaced runs' rows in shared
+ * compacted files; then the record as read (one another delivery wrote since stays). Without this a retry returned
+ * early at the maintained manifest, and those rows stayed in silver beside the run's own for good. No attempt of the
+ * run can publish over a maintained manifest (`putManifest`), so nothing removed is a file a live attempt still
+ * counts on. Like a publish, it removes nothing while a maintenance holds the lease (it rewrites shared files).
+ */
+async function settleMaintainedRun(
+  store: ObjectStore,
+  maintained: Manifest,
+  read: ReadIntent | undefined,
+  options: Pick<PublishOptions, 'stagingPrefix' | 'workDir' | 'leaseTakeover'>,
+): Promise<void> {
+  await removeStaging(store, maintained, options.stagingPrefix, read?.record);
+  const record = read?.record;
+  if (!read || record?.run_id !== maintained.run_id) return; // another run's record guards that run's publish
+  const ofSource = (k: unknown): k is string => typeof k === 'string' && k.includes(maintained.source_id);
+  const named = new Set(maintained.partitions.flatMap((p) => p.files));
+  const namedQuarantine = new Set([maintained.quarantine.records_key, maintained.quarantine.file_key]);
+  const staleSilver = [...new Set((record.silver_keys ?? []).filter(ofSource))].filter((k) => !named.has(k));
+  const staleQuarantine = [...new Set((record.quarantine_keys ?? []).filter(ofSource))].filter(
+    (k) => !namedQuarantine.has(k),
+  );
+  const replacedRows = byRun(record.compacted_rows ?? []).filter((c) => c.run_id !== maintained.run_id);
+  if (staleSilver.length || staleQuarantine.length || replacedRows.length) {
+    if (options.leaseTakeover) await releaseLeaseOfGoneHolder(store, maintained.dataset, options.leaseTakeover);
+    const lease = await readMaintenanceLease(store, maintained.dataset);
+    if (lease) throw new MaintenanceLeaseHeldError(lease, `the cleanup after ${maintained.source.key}`);
+    if (staleSilver.length) await store.delete('silver', staleSilver);
+    for (const { run_id, keys } of replacedRows)
+      for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
+    if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  }
+  await deleteIntentAsRead(store, pendingKey(maintained.dataset, maintained.source_id), read);
+}
+
 /** This source's staged pieces (fan-out), of this attempt and of an abandoned one: nothing of them is kept. */
 async function removeStaging(
   store: ObjectStore,
@@ -612,13 +656,7 @@ export async function publish(
   const firstRead = await readIntent(store, intentKey);
   const maintainedBefore = maintainedSince(previous, manifest.run_id);
   if (maintainedBefore) {
-    // An intent record of this same run names this run's keys, which the maintained manifest accounts for: only the
-    // record and staging go (the record as read: one another delivery wrote since stays). Keys of a run it replaced
-    // that the record also names (an attempt that died after its manifest, then a maintenance) are not removed here:
-    // a known gap (docs/engine.md, "Never delete before the replacement exists").
-    await removeStaging(store, manifest, options.stagingPrefix, firstRead?.record);
-    if (firstRead && firstRead.record?.run_id === manifest.run_id)
-      await deleteIntentAsRead(store, intentKey, firstRead);
+    await settleMaintainedRun(store, maintainedBefore, firstRead, options);
     return maintainedBefore;
   }
   const files = (result?.partitions ?? []).flatMap((p) => p.files);

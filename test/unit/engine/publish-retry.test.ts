@@ -13,6 +13,7 @@ import { withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 import {
   compactDataset,
+  eraseRows,
   ingestObject,
   withMaintenanceLease,
   type ContractRegistry as Registry,
@@ -247,5 +248,90 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     const recreated = (await lake.files('silver', 'transactions/')).filter((k) => k.includes(sourceId));
     expect(recreated.length).toBeGreaterThan(0);
     for (const k of recreated) expect(pending.silver_keys).toContain(k);
+    expect(await silverOf(1)).toHaveLength(6); // seen twice: the compacted rows and the re-created files
+
+    // The retry returns at the manifest the compaction rewrote, and removes what the record names and it does not.
+    expect((await ingest(1, V1)).compactions?.length ?? 0).toBeGreaterThan(0);
+    expect(await silverOf(1)).toEqual(['T1-1 1.0.0', 'T1-2 1.0.0', 'T1-3 1.0.0']);
+    for (const k of recreated) expect(await lake.store.getBytes('silver', k)).toBeUndefined();
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+    await expectManifestMatchesSilver();
+  });
+
+  it("a replay that died after its manifest, then an erasure of the run: the retry still removes the earlier run's files", async () => {
+    await ingest(1, V1);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-2 1.0.0', 'T1-3 2.0.0']);
+    // An erasure does not wait for intent records: it rewrites the new run's files and manifest meanwhile.
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'erase', holder: 'test' }, () =>
+      eraseRows({
+        store: lake.store,
+        contracts: V2,
+        dataset: 'transactions',
+        where: "account_id = 'ACC001'",
+        requestedBy: 'dpo',
+        workDir: lake.root,
+      }),
+    );
+    expect(await silverOf(1)).toEqual(['T1-2 1.0.0', 'T1-3 2.0.0']);
+
+    const again = await ingest(1, V2); // returns at the maintained manifest
+    expect(again.erasures?.length ?? 0).toBeGreaterThan(0);
+    expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
+    expect(await lake.files('silver', 'transactions/year=2024/month=02/')).toEqual([]);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it("a replay that died rewriting a compacted file, then an erasure of the run: the retry removes the earlier run's rows from it", async () => {
+    for (let n = 1; n <= 6; n++) await ingest(n, V1);
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
+      compactDataset({ store: lake.store, contracts: V1, dataset: 'transactions', workDir: lake.root }),
+    );
+    const flaky = failingOnce(
+      lake.store,
+      'putFile',
+      (zone, key) => zone === 'silver' && key.includes('part-compacted'),
+    );
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: putFile failed/);
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'erase', holder: 'test' }, () =>
+      eraseRows({
+        store: lake.store,
+        contracts: V2,
+        dataset: 'transactions',
+        where: "transaction_id = 'T1-1'",
+        requestedBy: 'dpo',
+        workDir: lake.root,
+      }),
+    );
+    expect(await silverOf(1)).toEqual(['T1-2 1.0.0', 'T1-3 1.0.0', 'T1-3 2.0.0']);
+
+    expect((await ingest(1, V2)).erasures?.length ?? 0).toBeGreaterThan(0);
+    expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
+    for (let n = 2; n <= 6; n++) expect(await silverOf(n)).toEqual([`T${n}-1 1.0.0`, `T${n}-2 1.0.0`, `T${n}-3 1.0.0`]);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('the retry at a maintained manifest removes nothing while a maintenance holds the lease, and is retried', async () => {
+    await ingest(1, V1);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    const erase = () =>
+      eraseRows({
+        store: lake.store,
+        contracts: V2,
+        dataset: 'transactions',
+        where: "account_id = 'ACC001'",
+        requestedBy: 'dpo',
+        workDir: lake.root,
+      });
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'erase', holder: 'test' }, erase);
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
+      expect(ingest(1, V2)).rejects.toThrow(/maintenance lease/),
+    );
+    expect(await silverOf(1)).toEqual(['T1-2 1.0.0', 'T1-3 2.0.0']);
+    expect(await lake.files('silver', '_pending/')).toHaveLength(1);
+    await ingest(1, V2);
+    expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
   });
 });
