@@ -14,7 +14,16 @@ import {
   UNKNOWN_DATASET,
 } from './layout.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
-import { deleteIntentAsRead, intentText, readIntent, withdrawIntent, writeIntent, type ReadIntent } from './intent.ts';
+import {
+  deleteIntentAsRead,
+  intentText,
+  isSettling,
+  readIntent,
+  SourceSettlingError,
+  withdrawIntent,
+  writeIntent,
+  type ReadIntent,
+} from './intent.ts';
 import {
   MaintenanceLeaseHeldError,
   readMaintenanceLease,
@@ -585,10 +594,15 @@ export function maintainedSince(previous: Manifest | undefined, runId: string): 
  * what an intent record of this same run names that the maintained manifest does not is stale — files of the run it
  * replaced that an attempt dying after its manifest left (the manifest that named them is gone), files a late
  * delivery re-created after a compaction had replaced them — and removed here, with the replaced runs' rows in shared
- * compacted files; then the record as read (one another delivery wrote since stays). Without this a retry returned
- * early at the maintained manifest, and those rows stayed in silver beside the run's own for good. No attempt of the
- * run can publish over a maintained manifest (`putManifest`), so nothing removed is a file a live attempt still
- * counts on. Like a publish, it removes nothing while a maintenance holds the lease (it rewrites shared files).
+ * compacted files; then the record. Without this a retry returned early at the maintained manifest, and those rows
+ * stayed in silver beside the run's own for good.
+ *
+ * No attempt of this run can publish over a maintained manifest (`putManifest`), but another run of the source (a
+ * replay under another contract version) writes the same keys (they derive from the source). So the record is first
+ * marked (`settling_since`, written over exactly the record read): an attempt that reads it marked does not start
+ * publishing (`SourceSettlingError`, retried), and one that wrote its record first has taken these keys over (its
+ * publish removes what it does not write), so nothing is removed here. Like a publish, it removes nothing while a
+ * maintenance holds the lease (it rewrites shared files).
  */
 async function settleMaintainedRun(
   store: ObjectStore,
@@ -596,9 +610,13 @@ async function settleMaintainedRun(
   read: ReadIntent | undefined,
   options: Pick<PublishOptions, 'stagingPrefix' | 'workDir' | 'leaseTakeover'>,
 ): Promise<void> {
-  await removeStaging(store, maintained, options.stagingPrefix, read?.record);
   const record = read?.record;
-  if (!read || record?.run_id !== maintained.run_id) return; // another run's record guards that run's publish
+  const ofRun = record?.run_id === maintained.run_id;
+  // A record of another run guards that run's publish (its staging too: the prefix is the source's, not the run's).
+  await removeStaging(store, maintained, options.stagingPrefix, ofRun ? record : undefined);
+  if (!read || !record || !ofRun) return;
+  const intentKey = pendingKey(maintained.dataset, maintained.source_id);
+  if (isSettling(record)) throw new SourceSettlingError(intentKey, record.settling_since); // another retry is at it
   const ofSource = (k: unknown): k is string => typeof k === 'string' && k.includes(maintained.source_id);
   const named = new Set(maintained.partitions.flatMap((p) => p.files));
   const namedQuarantine = new Set([maintained.quarantine.records_key, maintained.quarantine.file_key]);
@@ -607,16 +625,32 @@ async function settleMaintainedRun(
     (k) => !namedQuarantine.has(k),
   );
   const replacedRows = byRun(record.compacted_rows ?? []).filter((c) => c.run_id !== maintained.run_id);
-  if (staleSilver.length || staleQuarantine.length || replacedRows.length) {
+  if (!staleSilver.length && !staleQuarantine.length && !replacedRows.length) {
+    await deleteIntentAsRead(store, intentKey, read);
+    return;
+  }
+  const marked = JSON.stringify({ ...record, settling_since: new Date().toISOString() }, null, 2);
+  try {
+    await store.putBytes('silver', intentKey, marked, 'application/json', { ifMatch: read.etag });
+  } catch (e) {
+    if (e instanceof ObjectChangedError) return; // another attempt wrote the record since: these keys are in its
+    throw e;
+  }
+  const mark = await readIntent(store, intentKey);
+  if (!mark || mark.text !== marked) return;
+  try {
     if (options.leaseTakeover) await releaseLeaseOfGoneHolder(store, maintained.dataset, options.leaseTakeover);
     const lease = await readMaintenanceLease(store, maintained.dataset);
     if (lease) throw new MaintenanceLeaseHeldError(lease, `the cleanup after ${maintained.source.key}`);
-    if (staleSilver.length) await store.delete('silver', staleSilver);
-    for (const { run_id, keys } of replacedRows)
-      for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
-    if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  } catch (e) {
+    await withdrawIntent(store, intentKey, marked, record).catch(() => {}); // the record as it was, unmarked
+    throw e;
   }
-  await deleteIntentAsRead(store, pendingKey(maintained.dataset, maintained.source_id), read);
+  if (staleSilver.length) await store.delete('silver', staleSilver);
+  for (const { run_id, keys } of replacedRows)
+    for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
+  if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  await deleteIntentAsRead(store, intentKey, mark);
 }
 
 /** This source's staged pieces (fan-out), of this attempt and of an abandoned one: nothing of them is kept. */
@@ -696,7 +730,9 @@ export async function publish(
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   });
   // Written over exactly the record read (or create-only); one another delivery wrote since is read and named too.
-  const { written, replaced } = await writeIntent(store, intentKey, firstRead, (r) => intentText(intentOver(r)));
+  const { written, replaced } = await writeIntent(store, intentKey, firstRead, (r) => intentText(intentOver(r)), {
+    beforeUploads: true,
+  });
   // The abandoned record from here on is the one replaced — the last read, whoever wrote it: its keys are in ours.
   const abandoned = replaced?.record;
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
@@ -717,10 +753,11 @@ export async function publish(
     throw e;
   }
   if (maintainedMeanwhile) {
-    // Whoever published this run in between used the record this attempt replaced (its keys are cleaned): only
-    // this attempt's own record goes, nothing is put back.
-    await withdrawIntent(store, intentKey, written, undefined);
-    await removeStaging(store, manifest, options.stagingPrefix, abandoned);
+    // Nothing written yet: this attempt's record goes, and the record it replaced is put back — a maintenance may be
+    // what changed the manifest, not a publish that used that record, and its keys are still to be cleaned (by the
+    // retry, at the maintained manifest: `settleMaintainedRun`).
+    await withdrawIntent(store, intentKey, written, abandoned);
+    await removeStaging(store, manifest, options.stagingPrefix, undefined);
     return maintainedMeanwhile;
   }
   const placeSilver =

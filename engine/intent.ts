@@ -45,6 +45,36 @@ export function intentText(intent: Omit<PendingIngest, 'attempt_id'>): string {
  */
 export const INTENT_WRITE_ATTEMPTS = 16;
 
+/**
+ * How long a record marked `settling_since` holds off a new attempt of its source: the removal it marks deletes a few
+ * files and rewrites compacted ones (seconds), and no ingest invocation outlives 15 minutes; a mark older than this is
+ * taken to be left by a retry that died, and is written over.
+ */
+export const SETTLING_HOLD_MS = 15 * 60_000;
+
+/** Whether `record` is marked by a removal still in progress (see `SETTLING_HOLD_MS`). */
+export function isSettling(record: PendingIngest | undefined, now = Date.now()): boolean {
+  const since = record?.settling_since ? Date.parse(record.settling_since) : Number.NaN;
+  return Number.isFinite(since) && now - since < SETTLING_HOLD_MS;
+}
+
+/**
+ * A retry is removing files of this source named by its intent record (`settling_since`): some of them have the keys a
+ * new run of the source writes, so no attempt starts publishing until it is done. Nothing was written; retried.
+ */
+export class SourceSettlingError extends Error {
+  constructor(
+    readonly key: string,
+    readonly since: string | undefined,
+  ) {
+    super(
+      `silver/${key}: a retry has been removing files of this source that no manifest names since ${since ?? '(unknown)'}; ` +
+        'this attempt writes nothing until it is done (the ingest is to be retried)',
+    );
+    this.name = 'SourceSettlingError';
+  }
+}
+
 /** Before each of this attempt's conditional writes of its intent record, another delivery of the source wrote its own. */
 export class IntentContendedError extends Error {
   constructor(
@@ -71,17 +101,23 @@ export interface WrittenIntent {
  * create-only. When another delivery of the source wrote its record since, nothing is written: the record is read
  * again and built again over the one now there, whoever wrote it — a plain put would overwrite it, and the keys
  * that delivery uploads would be named by no record (if it dies, its files orphaned in silver: rows seen twice).
- * IntentContendedError after `attempts` writes that each lost.
+ * IntentContendedError after `attempts` writes that each lost. `beforeUploads`: SourceSettlingError, nothing
+ * written, when the record is marked by a removal in progress.
  */
 export async function writeIntent(
   store: ObjectStore,
   key: string,
   read: ReadIntent | undefined,
   build: (replaced: PendingIngest | undefined) => string,
-  attempts = INTENT_WRITE_ATTEMPTS,
+  options: { attempts?: number; beforeUploads?: boolean } = {},
 ): Promise<WrittenIntent> {
+  const attempts = options.attempts ?? INTENT_WRITE_ATTEMPTS;
   let replaced = read;
   for (let attempt = 1; ; attempt++) {
+    // An attempt about to upload waits for a removal in progress (it might delete what the attempt uploads); one naming
+    // what it already uploaded writes over it (those files are named by no manifest: removing them loses nothing).
+    if (options.beforeUploads && isSettling(replaced?.record))
+      throw new SourceSettlingError(key, replaced?.record?.settling_since);
     const written = build(replaced?.record);
     try {
       const condition = replaced ? { ifMatch: replaced.etag } : { ifNoneMatch: true };

@@ -120,6 +120,12 @@ export interface PendingIngest {
   staging_prefix?: string;
   /** Random, per attempt: no two attempts write the same record, so each deletes only its own (engine/intent.ts). */
   attempt_id?: string;
+  /**
+   * Set by a retry removing what the record names at a maintained manifest (engine/ingest.ts `settleMaintainedRun`):
+   * until it is done, no attempt of the source starts publishing over it (`SourceSettlingError`), for a while
+   * (`SETTLING_HOLD_MS`) past which that retry is taken to be dead.
+   */
+  settling_since?: string;
 }
 
 /** Rows of one run of a source in shared (compacted) silver files. */

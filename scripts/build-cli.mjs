@@ -84,6 +84,7 @@ export function staleReason() {
 
 export async function buildCli() {
   const started = performance.now();
+  const startedAt = Date.now(); // the bundle's time: a source changed while esbuild ran is newer, so it is built again
   const { build } = await import('esbuild'); // on demand: cli/lake.mjs imports this file for staleReason() only
   const result = await build({
     entryPoints: { lake: CLI_ENTRY },
@@ -100,7 +101,7 @@ export async function buildCli() {
     packages: 'external',
     sourcemap: 'linked',
     metafile: true,
-    write: false, // written by `replaceOutputs`: a `lake` running meanwhile never finds a file missing or half-written
+    write: false, // written by `replaceOutputs`: never a file half-written, nor one of the same build missing
     logLevel: 'warning',
     plugins: [sourceLocation],
     banner: {
@@ -111,18 +112,29 @@ export async function buildCli() {
       ].join('\n'),
     },
   });
-  replaceOutputs(result.outputFiles);
+  replaceOutputs(result.outputFiles, new Date(startedAt));
   writeFileSync(METAFILE, JSON.stringify({ inputs: result.metafile.inputs }));
   return performance.now() - started;
+}
+
+/** Whether the file was changed in the last minute (or is gone). */
+function isRecent(path) {
+  try {
+    return Date.now() - statSync(path).mtimeMs < 60_000;
+  } catch {
+    return true; // renamed into place by its build meanwhile
+  }
 }
 
 /**
  * Puts the build's files in place, each one written beside and renamed over (a file whose bytes are the same is left
  * as it is), then removes the files of an older build. A CLI started before loads its chunks on demand (`lake erase`
  * imports its command's chunk once it runs): deleting the directory first, as the build once did, made a `lake`
- * spawned by one test tier fail with ERR_MODULE_NOT_FOUND while another tier's setup rebuilt the same bundle.
+ * spawned by one test tier fail with ERR_MODULE_NOT_FOUND while the same sources were built again (CI, 2253368). A
+ * build from changed sources still removes the chunks a CLI started before it may ask for. Another build writing
+ * beside at the same time keeps its `.partial` files (one older than a minute is a dead build's).
  */
-function replaceOutputs(files) {
+function replaceOutputs(files, builtAt) {
   const dir = dirname(CLI_BUNDLE);
   mkdirSync(dir, { recursive: true });
   const written = new Set([METAFILE]);
@@ -135,10 +147,10 @@ function replaceOutputs(files) {
   }
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (!written.has(path)) rmSync(path, { recursive: true, force: true });
+    if (!written.has(path) && !(name.endsWith('.partial') && isRecent(path)))
+      rmSync(path, { recursive: true, force: true });
   }
-  const now = new Date();
-  utimesSync(CLI_BUNDLE, now, now); // built now, bytes changed or not: what `staleReason` compares the sources with
+  utimesSync(CLI_BUNDLE, builtAt, builtAt); // bytes changed or not: what `staleReason` compares the sources with
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {

@@ -468,8 +468,12 @@ export async function planFanOut(
       ...(replaced?.compacted_rows?.length ? { compacted_rows: replaced.compacted_rows } : {}),
       staging_prefix: staging,
     });
-    await writeIntent(store, intentKey, await readIntent(store, intentKey), (replaced) =>
-      JSON.stringify(intentOver(replaced), null, 2),
+    await writeIntent(
+      store,
+      intentKey,
+      await readIntent(store, intentKey),
+      (replaced) => JSON.stringify(intentOver(replaced), null, 2),
+      { beforeUploads: true },
     );
     await store.putBytes('silver', planKey(staging), JSON.stringify(plan, null, 2), 'application/json');
     return { kind: 'fan-out', plan, planKey: planKey(staging) };

@@ -3,11 +3,15 @@
  * execution of an ingested source) is not undone by the commit: erased rows stay erased, compacted rows are
  * not written a second time, and the commit leaves no staging prefix and no intent record behind.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { ContractRegistry, DEFAULT_CONTRACTS_DIR, parseContract } from '../../../engine/contract/index.ts';
 import {
   commitFanOut,
   compactDataset,
   eraseRows,
+  ingestObject,
   loadContracts,
   planFanOut,
   transformFanOutChunk,
@@ -35,9 +39,10 @@ const options = (lake: TestLake): IngestOptions => ({
   workDir: lake.root,
 });
 
-async function plan(lake: TestLake): Promise<FanOutPlan> {
+async function plan(lake: TestLake, registry = contracts): Promise<FanOutPlan> {
   const outcome = await planFanOut(SOURCE, await lake.store.getStream('bronze', KEY), {
     ...options(lake),
+    contracts: registry,
     fanOutChunkBytes: 60,
   });
   if (outcome.kind !== 'fan-out') throw new Error(`expected a fan-out plan, the file was ingested: ${outcome.why}`);
@@ -116,5 +121,33 @@ describe('maintenance between a fan-out plan and its commit', () => {
     expect((await lake.silverRows()).length).toBe(before.length);
     expect(await lake.files('silver', '_staging/')).toEqual([]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it("a redelivery returning at the maintained manifest leaves another run's fan-out in flight alone", async () => {
+    const lake = await ingestedOnce();
+    await eraseRows({
+      store: lake.store,
+      contracts,
+      dataset: 'transactions',
+      where: 'account_id = ACC001',
+      requestedBy: 'test',
+      workDir: lake.root,
+    });
+    // A replay under a new contract version, planned and staged: its staging prefix is the source's, as the old run's was.
+    const document = JSON.parse(readFileSync(join(DEFAULT_CONTRACTS_DIR, 'transactions.json'), 'utf8')) as {
+      version: string;
+    };
+    const v2 = new ContractRegistry([parseContract({ ...document, version: '2.0.0' }, 'transactions-2.json')]);
+    const replay = await plan(lake, v2);
+    for (const c of replay.chunks) await transformFanOutChunk(replay, c.index, { ...options(lake), contracts: v2 });
+    const staged = await lake.files('silver', '_staging/');
+    // A late redelivery of the erased run returns at its maintained manifest.
+    expect(
+      (await ingestObject(SOURCE, await lake.store.getStream('bronze', KEY), options(lake))).erasures,
+    ).toHaveLength(1);
+    expect(await lake.files('silver', '_staging/')).toEqual(staged);
+    await expect(commitFanOut(replay, { ...options(lake), contracts: v2 })).resolves.toMatchObject({
+      kind: 'committed',
+    });
   });
 });

@@ -9,6 +9,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
+import { SETTLING_HOLD_MS } from '../../../engine/intent.ts';
 import { withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 import {
@@ -144,22 +145,27 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
    * The store, holding this delivery at the first `method` call that `matches` until `go` is called (`reached` says it
    * got there).
    */
-  function heldAt<M extends 'putBytes' | 'putFile'>(
+  function heldAt<M extends 'putBytes' | 'putFile' | 'delete'>(
     store: ObjectStore,
     method: M,
     matches: (...args: Parameters<ObjectStore[M]>) => boolean,
+    when: { after?: boolean } = {},
   ): { store: ObjectStore; reached: Promise<void>; go: () => void } {
     let reach!: () => void;
     let go!: () => void;
     const reached = new Promise<void>((r) => (reach = r));
     const released = new Promise<void>((r) => (go = r));
     const original = store[method].bind(store) as (...args: Parameters<ObjectStore[M]>) => ReturnType<ObjectStore[M]>;
+    const hold = async (...args: Parameters<ObjectStore[M]>) => {
+      if (!matches(...args)) return;
+      reach();
+      await released;
+    };
     const override = async (...args: Parameters<ObjectStore[M]>) => {
-      if (matches(...args)) {
-        reach();
-        await released;
-      }
-      return original(...args);
+      if (!when.after) await hold(...args);
+      const result = await original(...args);
+      if (when.after) await hold(...args);
+      return result;
     };
     return { reached, go, store: withOverrides(store, { [method]: override } as Partial<ObjectStore>) };
   }
@@ -309,6 +315,83 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect((await ingest(1, V2)).erasures?.length ?? 0).toBeGreaterThan(0);
     expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
     for (let n = 2; n <= 6; n++) expect(await silverOf(n)).toEqual([`T${n}-1 1.0.0`, `T${n}-2 1.0.0`, `T${n}-3 1.0.0`]);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  const eraseAcc001 = () =>
+    withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'erase', holder: 'test' }, () =>
+      eraseRows({
+        store: lake.store,
+        contracts: V2,
+        dataset: 'transactions',
+        where: "account_id = 'ACC001'",
+        requestedBy: 'dpo',
+        workDir: lake.root,
+      }),
+    );
+
+  it('a newer run does not publish while the retry at a maintained manifest removes keys they share; it publishes whole once that is done', async () => {
+    const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']); // GBP accepted again: the February key is written again
+    await ingest(1, V1);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await eraseAcc001();
+    // A late redelivery of the erased run, held at its removal of the earlier run's February file.
+    const held = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const late = ingest(1, V2, held.store);
+    late.catch(() => {}); // awaited below
+    await held.reached;
+    // The replay under V3 would write that same key: it does not start while the removal is marked in the record.
+    await expect(ingest(1, V3)).rejects.toThrow(/removing files of this source/);
+    held.go();
+    await late;
+    const replay = await ingest(1, V3); // its retry
+    // A replay under a new contract re-derives the rows from bronze, the erased one too (docs/runbook.md: erasures
+    // are run again after such a replay).
+    expect(replay).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0' });
+    expect(await silverOf(1)).toEqual(['T1-1 3.0.0', 'T1-2 3.0.0', 'T1-3 3.0.0']);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('a removal mark left by a retry that died holds off new attempts for SETTLING_HOLD_MS only', async () => {
+    await ingest(1, V1);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await eraseAcc001();
+    const [key = ''] = await lake.files('silver', '_pending/');
+    const record = JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()) as object;
+    const mark = (ago: number) =>
+      lake.store.putBytes(
+        'silver',
+        key,
+        JSON.stringify({ ...record, settling_since: new Date(Date.now() - ago).toISOString() }),
+      );
+    await mark(60_000);
+    await expect(ingest(1, V2)).rejects.toThrow(/removing files of this source/); // another retry at it
+    await expect(ingest(1, V1)).rejects.toThrow(/removing files of this source/); // a new run waits
+    expect(await silverOf(1)).toEqual(['T1-2 1.0.0', 'T1-3 2.0.0']);
+    await mark(SETTLING_HOLD_MS + 60_000); // its retry is dead: the next one removes what it names
+    await ingest(1, V2);
+    expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('an attempt that finds its run maintained between its intent record and its look at the lease puts back the record it replaced', async () => {
+    await ingest(1, V1);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    // A redelivery of the new run, held once its intent record is written; an erasure runs meanwhile.
+    const held = heldAt(lake.store, 'putBytes', (_, key) => key.startsWith('_pending/'), { after: true });
+    const redelivery = ingest(1, V2, held.store);
+    await held.reached;
+    await eraseAcc001();
+    held.go();
+    expect((await redelivery).erasures?.length ?? 0).toBeGreaterThan(0);
+    // The record naming the earlier run's February file is there again, and the next retry removes that file.
+    expect(await lake.files('silver', '_pending/')).toHaveLength(1);
+    await ingest(1, V2);
+    expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
