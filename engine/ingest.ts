@@ -17,9 +17,9 @@ import { removeRunFromFile } from './maintenance/rewrite.ts';
 import {
   deleteIntentAsRead,
   intentText,
-  isSettling,
+  markRemoval,
   readIntent,
-  SourceSettlingError,
+  RecordTakenOverError,
   withdrawIntent,
   writeIntent,
   type ReadIntent,
@@ -616,7 +616,6 @@ async function settleMaintainedRun(
   await removeStaging(store, maintained, options.stagingPrefix, ofRun ? record : undefined);
   if (!read || !record || !ofRun) return;
   const intentKey = pendingKey(maintained.dataset, maintained.source_id);
-  if (isSettling(record)) throw new SourceSettlingError(intentKey, record.settling_since); // another retry is at it
   const ofSource = (k: unknown): k is string => typeof k === 'string' && k.includes(maintained.source_id);
   const named = new Set(maintained.partitions.flatMap((p) => p.files));
   const namedQuarantine = new Set([maintained.quarantine.records_key, maintained.quarantine.file_key]);
@@ -629,21 +628,14 @@ async function settleMaintainedRun(
     await deleteIntentAsRead(store, intentKey, read);
     return;
   }
-  const marked = JSON.stringify({ ...record, settling_since: new Date().toISOString() }, null, 2);
-  try {
-    await store.putBytes('silver', intentKey, marked, 'application/json', { ifMatch: read.etag });
-  } catch (e) {
-    if (e instanceof ObjectChangedError) return; // another attempt wrote the record since: these keys are in its
-    throw e;
-  }
-  const mark = await readIntent(store, intentKey);
-  if (!mark || mark.text !== marked) return;
+  const mark = await markRemoval(store, intentKey, read);
+  if (!mark) return; // another attempt wrote the record since: these keys are in its
   try {
     if (options.leaseTakeover) await releaseLeaseOfGoneHolder(store, maintained.dataset, options.leaseTakeover);
     const lease = await readMaintenanceLease(store, maintained.dataset);
     if (lease) throw new MaintenanceLeaseHeldError(lease, `the cleanup after ${maintained.source.key}`);
   } catch (e) {
-    await withdrawIntent(store, intentKey, marked, record).catch(() => {}); // the record as it was, unmarked
+    await withdrawIntent(store, intentKey, mark.text, record).catch(() => {}); // the record as it was, unmarked
     throw e;
   }
   if (staleSilver.length) await store.delete('silver', staleSilver);
@@ -731,7 +723,7 @@ export async function publish(
   });
   // Written over exactly the record read (or create-only); one another delivery wrote since is read and named too.
   const { written, replaced } = await writeIntent(store, intentKey, firstRead, (r) => intentText(intentOver(r)), {
-    beforeUploads: true,
+    beforeUploadsOf: manifest.run_id,
   });
   // The abandoned record from here on is the one replaced — the last read, whoever wrote it: its keys are in ours.
   const abandoned = replaced?.record;
@@ -808,19 +800,31 @@ export async function publish(
   ].filter(ofSource);
   const staleSilver = [...new Set(earlierSilver.filter((k) => !keep.has(k)))];
   const staleQuarantine = [...new Set(earlierQuarantine.filter((k) => !keepQuarantine.has(k)))];
-  if (staleSilver.length) await store.delete('silver', staleSilver);
   // A shared file this run's manifest does not name holds none of its rows: an earlier run's there are stale (removing
   // rows a file does not hold changes nothing, so a retry may go over the same files again).
-  for (const { run_id, keys } of byRun([...previousCompacted, ...(abandoned?.compacted_rows ?? [])]))
-    for (const k of new Set(keys.filter((k) => !keep.has(k))))
-      await removeRunFromFile(store, k, run_id, options.workDir);
+  const replacedRows = byRun([...previousCompacted, ...(abandoned?.compacted_rows ?? [])])
+    .map(({ run_id, keys }) => ({ run_id, keys: keys.filter((k) => !keep.has(k)) }))
+    .filter((c) => c.keys.length > 0);
+  let own = written;
+  if (staleSilver.length || staleQuarantine.length || replacedRows.length) {
+    // Another run of the source writes these keys (they derive from the source): one that starts publishing now must
+    // not upload a file removed next. So the record is marked first (`settleMaintainedRun` does the same); an attempt
+    // that wrote its record since has taken these keys over, and this one removes nothing and is retried.
+    const now = await readIntent(store, intentKey);
+    const mark = now?.text === written ? await markRemoval(store, intentKey, now) : undefined;
+    if (!mark) throw new RecordTakenOverError(intentKey, manifest.run_id);
+    own = mark.text;
+  }
+  if (staleSilver.length) await store.delete('silver', staleSilver);
+  for (const { run_id, keys } of replacedRows)
+    for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
   const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter(
     (p): p is string => typeof p === 'string' && ofSource(p),
   );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
   // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
-  await withdrawIntent(store, intentKey, written, undefined);
+  await withdrawIntent(store, intentKey, own, undefined);
   return manifest;
 }
 

@@ -101,23 +101,25 @@ export interface WrittenIntent {
  * create-only. When another delivery of the source wrote its record since, nothing is written: the record is read
  * again and built again over the one now there, whoever wrote it — a plain put would overwrite it, and the keys
  * that delivery uploads would be named by no record (if it dies, its files orphaned in silver: rows seen twice).
- * IntentContendedError after `attempts` writes that each lost. `beforeUploads`: SourceSettlingError, nothing
- * written, when the record is marked by a removal in progress.
+ * IntentContendedError after `attempts` writes that each lost. `beforeUploadsOf` (the attempt's run id):
+ * SourceSettlingError, nothing written, when the record is marked by a removal in progress of another run.
  */
 export async function writeIntent(
   store: ObjectStore,
   key: string,
   read: ReadIntent | undefined,
   build: (replaced: PendingIngest | undefined) => string,
-  options: { attempts?: number; beforeUploads?: boolean } = {},
+  options: { attempts?: number; beforeUploadsOf?: string } = {},
 ): Promise<WrittenIntent> {
   const attempts = options.attempts ?? INTENT_WRITE_ATTEMPTS;
   let replaced = read;
   for (let attempt = 1; ; attempt++) {
-    // An attempt about to upload waits for a removal in progress (it might delete what the attempt uploads); one naming
-    // what it already uploaded writes over it (those files are named by no manifest: removing them loses nothing).
-    if (options.beforeUploads && isSettling(replaced?.record))
-      throw new SourceSettlingError(key, replaced?.record?.settling_since);
+    // An attempt of another run about to upload waits for a removal in progress (it might delete what the attempt
+    // uploads). One of the marked record's own run writes its files, none of which is removed, and takes the removal
+    // over; one naming what it already uploaded writes over it (named by no manifest: removing those loses nothing).
+    const record = replaced?.record;
+    if (options.beforeUploadsOf !== undefined && isSettling(record) && record?.run_id !== options.beforeUploadsOf)
+      throw new SourceSettlingError(key, record?.settling_since);
     const written = build(replaced?.record);
     try {
       const condition = replaced ? { ifMatch: replaced.etag } : { ifNoneMatch: true };
@@ -128,6 +130,42 @@ export async function writeIntent(
       if (attempt >= attempts) throw new IntentContendedError(key, attempts);
     }
     replaced = await readIntent(store, key);
+  }
+}
+
+/**
+ * Marks the record read (`settling_since`) before its keys are removed, written over exactly that object: answers with
+ * the marked record as read back, or undefined when another attempt wrote the record since (it has taken those keys
+ * over: nothing is to be removed). See `SETTLING_HOLD_MS`.
+ */
+export async function markRemoval(store: ObjectStore, key: string, read: ReadIntent): Promise<ReadIntent | undefined> {
+  if (!read.record) return undefined;
+  const marked = JSON.stringify({ ...read.record, settling_since: new Date().toISOString() }, null, 2);
+  try {
+    await store.putBytes('silver', key, marked, 'application/json', { ifMatch: read.etag });
+  } catch (e) {
+    if (e instanceof ObjectChangedError) return undefined;
+    throw e;
+  }
+  const now = await readIntent(store, key);
+  return now?.text === marked ? now : undefined;
+}
+
+/**
+ * After this run's manifest, another attempt of the source wrote its intent record before this one could mark it for
+ * removing the earlier runs' files: nothing is removed (a newer run may be writing those keys), and the ingest is
+ * retried — the run publishes again, or the other attempt's publish removes them.
+ */
+export class RecordTakenOverError extends Error {
+  constructor(
+    readonly key: string,
+    readonly runId: string,
+  ) {
+    super(
+      `silver/${key}: another attempt of this source wrote its intent record after run ${runId}'s manifest, before ` +
+        "the earlier runs' files were removed; none was removed (the ingest is to be retried)",
+    );
+    this.name = 'RecordTakenOverError';
   }
 }
 

@@ -473,7 +473,7 @@ export async function planFanOut(
       intentKey,
       await readIntent(store, intentKey),
       (replaced) => JSON.stringify(intentOver(replaced), null, 2),
-      { beforeUploads: true },
+      { beforeUploadsOf: plan.run_id },
     );
     await store.putBytes('silver', planKey(staging), JSON.stringify(plan, null, 2), 'application/json');
     return { kind: 'fan-out', plan, planKey: planKey(staging) };

@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
-import { SETTLING_HOLD_MS } from '../../../engine/intent.ts';
+import { isSettling, SETTLING_HOLD_MS } from '../../../engine/intent.ts';
 import { withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 import {
@@ -354,7 +354,22 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
-  it('a removal mark left by a retry that died holds off new attempts for SETTLING_HOLD_MS only', async () => {
+  it("a run that finds its record taken over after its manifest removes none of the earlier run's files: a newer run may be writing them", async () => {
+    const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']); // GBP accepted again: the February key is written again
+    await ingest(1, V1);
+    // The replay under V2 is held once its manifest is in place, before it removes the V1 February file.
+    const held = heldAt(lake.store, 'putBytes', (_, key) => key.startsWith('_manifests/'), { after: true });
+    const replay = ingest(1, V2, held.store);
+    replay.catch(() => {}); // awaited below
+    await held.reached;
+    // A replay under V3 publishes whole meanwhile: it writes that same February key.
+    expect(await ingest(1, V3)).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
+    held.go();
+    await expect(replay).rejects.toThrow(/none was removed/);
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
+  });
+
+  it("a removal mark holds off another run's attempts for SETTLING_HOLD_MS, not its own run's", async () => {
     await ingest(1, V1);
     const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
     await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
@@ -368,10 +383,13 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
         JSON.stringify({ ...record, settling_since: new Date(Date.now() - ago).toISOString() }),
       );
     await mark(60_000);
-    await expect(ingest(1, V2)).rejects.toThrow(/removing files of this source/); // another retry at it
-    await expect(ingest(1, V1)).rejects.toThrow(/removing files of this source/); // a new run waits
+    await expect(ingest(1, V1)).rejects.toThrow(/removing files of this source/); // another run waits
     expect(await silverOf(1)).toEqual(['T1-2 1.0.0', 'T1-3 2.0.0']);
-    await mark(SETTLING_HOLD_MS + 60_000); // its retry is dead: the next one removes what it names
+    await mark(SETTLING_HOLD_MS + 60_000); // past the hold: its retry is taken to be dead
+    expect(isSettling(JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()))).toBe(
+      false,
+    );
+    await mark(60_000); // a retry of the mark's own run takes the removal over at once
     await ingest(1, V2);
     expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
