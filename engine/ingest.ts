@@ -17,6 +17,7 @@ import { removeRunFromFile } from './maintenance/rewrite.ts';
 import {
   deleteIntentAsRead,
   intentText,
+  isSettling,
   markRemoval,
   readIntent,
   RecordTakenOverError,
@@ -31,7 +32,14 @@ import {
   type LeaseTakeover,
 } from './maintenance/lease.ts';
 import type { CompactedRows, Manifest, PendingIngest, SourceRef } from './manifest.ts';
-import { ObjectChangedError, ObjectExistsError, type Catalog, type ObjectStore, type Zone } from './ports.ts';
+import {
+  ObjectChangedError,
+  ObjectExistsError,
+  type Catalog,
+  type ObjectStore,
+  type TaggedBytes,
+  type Zone,
+} from './ports.ts';
 import { parseSilverRecord, readSilverRecord } from './manifest-reader.ts';
 import { ingestEvent, type EventPublisher } from './events.ts';
 import { EngineInvariantError, FileRejection, FileReason } from './reasons.ts';
@@ -223,12 +231,12 @@ export async function ingestObject(source: SourceRef, body: IngestBody, options:
   const stamp = runStampFor(source, contract, startedAt);
   // The same run again, after an erasure or a compaction rewrote its outputs: they are what this run would
   // write, less what was erased. Writing them again would bring erased rows back or duplicate compacted ones.
-  const previous = await readSilverRecord<Manifest>(options.store, manifestKey(stamp.dataset, stamp.sourceId));
-  const maintained = maintainedSince(previous, stamp.runId);
-  if (maintained) {
+  const previousRead = await options.store.getBytesWithEtag('silver', manifestKey(stamp.dataset, stamp.sourceId));
+  const maintained = maintainedSince(parseSilverRecord<Manifest>(previousRead?.bytes), stamp.runId);
+  if (maintained && previousRead) {
     if (!isLocalFile(body)) for await (const chunk of body) void chunk; // read to the end, as a processed body is
     const intentKey = pendingKey(stamp.dataset, stamp.sourceId);
-    await settleMaintainedRun(options.store, maintained, await readIntent(options.store, intentKey), {
+    await settleMaintainedRun(options.store, maintained, previousRead, await readIntent(options.store, intentKey), {
       workDir: options.workDir,
       leaseTakeover: options.leaseTakeover,
     });
@@ -607,6 +615,7 @@ export function maintainedSince(previous: Manifest | undefined, runId: string): 
 async function settleMaintainedRun(
   store: ObjectStore,
   maintained: Manifest,
+  manifestRead: TaggedBytes,
   read: ReadIntent | undefined,
   options: Pick<PublishOptions, 'stagingPrefix' | 'workDir' | 'leaseTakeover'>,
 ): Promise<void> {
@@ -634,6 +643,20 @@ async function settleMaintainedRun(
     if (options.leaseTakeover) await releaseLeaseOfGoneHolder(store, maintained.dataset, options.leaseTakeover);
     const lease = await readMaintenanceLease(store, maintained.dataset);
     if (lease) throw new MaintenanceLeaseHeldError(lease, `the cleanup after ${maintained.source.key}`);
+    // A record can name files of another run's attempt still publishing (an attempt of this run wrote its record over
+    // that one's, and names its keys). That attempt read the manifest before the mark: writing the manifest again
+    // (`settled_at`) over exactly the one read fails its manifest write (retried whole) — and when it published
+    // first, this removes nothing and is retried.
+    const key = manifestKey(maintained.dataset, maintained.source_id);
+    const settled: Manifest = { ...maintained, settled_at: new Date().toISOString() }; // new bytes: a new entity tag
+    try {
+      await store.putBytes('silver', key, JSON.stringify(settled, null, 2), 'application/json', {
+        ifMatch: manifestRead.etag,
+      });
+    } catch (e) {
+      if (!(e instanceof ObjectChangedError)) throw e;
+      throw new PublishedMeanwhileError(key, maintained.run_id, (await readSilverRecord<Manifest>(store, key))?.run_id);
+    }
   } catch (e) {
     await withdrawIntent(store, intentKey, mark.text, record).catch(() => {}); // the record as it was, unmarked
     throw e;
@@ -681,8 +704,8 @@ export async function publish(
   const previous = parseSilverRecord<Manifest>(previousRead?.bytes);
   const firstRead = await readIntent(store, intentKey);
   const maintainedBefore = maintainedSince(previous, manifest.run_id);
-  if (maintainedBefore) {
-    await settleMaintainedRun(store, maintainedBefore, firstRead, options);
+  if (maintainedBefore && previousRead) {
+    await settleMaintainedRun(store, maintainedBefore, previousRead, firstRead, options);
     return maintainedBefore;
   }
   const files = (result?.partitions ?? []).flatMap((p) => p.files);
@@ -786,7 +809,10 @@ export async function publish(
   if (other) {
     // The other run may have replaced this attempt's record and withdrawn its own, and this attempt's uploads since
     // are named by no record: named again (with the record there now), so the next publish removes what it does not write.
-    await writeIntent(store, intentKey, await readIntent(store, intentKey), (r) => intentText(intentOver(r)));
+    // A mark of a removal in progress is carried over: that removal goes on, and must keep holding other runs off.
+    await writeIntent(store, intentKey, await readIntent(store, intentKey), (r) =>
+      intentText({ ...intentOver(r), ...(isSettling(r) ? { settling_since: r?.settling_since } : {}) }),
+    );
     throw new PublishedMeanwhileError(key, manifest.run_id, other.runId);
   }
 

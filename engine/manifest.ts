@@ -63,6 +63,12 @@ export interface Manifest {
   erasures?: ManifestErasure[];
   /** Compactions that moved this source's silver rows into shared files (absent when none); `partitions[].files` name the files now. */
   compactions?: ManifestCompaction[];
+  /**
+   * When a retry of this run last removed what its intent record named and this (maintained) manifest does not
+   * (engine/ingest.ts `settleMaintainedRun`): written first, over exactly the manifest read, so another run's publish
+   * that read it before fails its own manifest write instead of publishing a file removed then. Absent when never.
+   */
+  settled_at?: string;
 }
 
 export interface ManifestErasure {

@@ -24,7 +24,7 @@ import {
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey, silverFileName } from '../layout.ts';
 import type { Manifest } from '../manifest.ts';
-import { deleteIntentAsRead, readIntent } from '../intent.ts';
+import { deleteIntentAsRead, readIntent, isSettling } from '../intent.ts';
 import { mergeQuarantine, type ChunkQuarantine } from '../quarantine-merge.ts';
 import { EngineInvariantError, FileReason, FileRejection } from '../reasons.ts';
 import type { RunStamp } from '../stamp.ts';
@@ -271,7 +271,8 @@ export async function committedManifest(
   const intentKey = pendingKey(dataset, sourceId);
   const read = await readIntent(store, intentKey);
   const intent = read?.record;
-  if (read && intent?.run_id === runId) {
+  // A record marked by a removal in progress (engine/ingest.ts `settleMaintainedRun`) is its remover's to delete.
+  if (read && intent?.run_id === runId && !isSettling(intent)) {
     if (typeof intent.staging_prefix === 'string' && intent.staging_prefix.includes(sourceId))
       await deletePrefix(store, 'silver', intent.staging_prefix);
     await deleteIntentAsRead(store, intentKey, read);

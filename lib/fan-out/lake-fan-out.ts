@@ -60,11 +60,12 @@ export interface LakeFanOutProps {
 }
 
 /**
- * The retry of a step refused by a dataset's maintenance lease (the Lambda error type is the engine error's
- * `name`): every 5, 10, 20, then 30 minutes, 185 minutes in all — past the lease's 2 h expiry.
+ * The retry of a step refused by a dataset's maintenance lease, or by a removal of the source's stale files in progress
+ * (`SourceSettlingError`, held for at most 15 minutes; the Lambda error type is the engine error's `name`): every 5,
+ * 10, 20, then 30 minutes, 185 minutes in all — past the lease's 2 h expiry.
  */
 export const MAINTENANCE_RETRY: sfn.RetryProps = {
-  errors: ['MaintenanceLeaseHeldError'],
+  errors: ['MaintenanceLeaseHeldError', 'SourceSettlingError'],
   maxAttempts: 8,
   interval: Duration.minutes(5),
   backoffRate: 2,

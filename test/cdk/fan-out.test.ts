@@ -8,7 +8,12 @@ import { createRequire } from 'node:module';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { expect } from '../support/expect.ts';
-import { DEFAULT_MAINTENANCE_LEASE_TTL_MS, MaintenanceLeaseHeldError } from '../../engine/index.ts';
+import {
+  DEFAULT_MAINTENANCE_LEASE_TTL_MS,
+  MaintenanceLeaseHeldError,
+  SETTLING_HOLD_MS,
+  SourceSettlingError,
+} from '../../engine/index.ts';
 import { MAINTENANCE_RETRY, type LakeFanOut } from '../../lib/fan-out/lake-fan-out.ts';
 import type { MedallionLakeStack } from '../../lib/medallion-lake-stack.ts';
 import {
@@ -127,7 +132,7 @@ describe('fan-out state machine', () => {
     expect(chunk.Retry).toEqual([anyError]);
     // The steps that publish wait out a maintenance lease first (a retrier matches before States.ALL).
     const leaseHeld = {
-      ErrorEquals: ['MaintenanceLeaseHeldError'],
+      ErrorEquals: ['MaintenanceLeaseHeldError', 'SourceSettlingError'],
       MaxAttempts: 8,
       IntervalSeconds: 300,
       BackoffRate: 2,
@@ -138,7 +143,7 @@ describe('fan-out state machine', () => {
     expect(s.Commit?.Retry).toEqual([leaseHeld, anyError]);
   });
 
-  it("a step refused by a maintenance lease is retried for longer than the lease's 2 h, under the engine error's name", () => {
+  it("a step refused by a maintenance lease, or by a removal in progress, is retried for longer than the lease's 2 h and the removal's hold, under the engine errors' names", () => {
     const lease = {
       lease_version: 1 as const,
       dataset: 'transactions',
@@ -150,6 +155,7 @@ describe('fan-out state machine', () => {
     };
     // The Lambda error type Step Functions matches is the thrown error's `name`.
     expect(new MaintenanceLeaseHeldError(lease, 'the commit').name).toBe(MAINTENANCE_RETRY.errors?.[0]);
+    expect(new SourceSettlingError('k', undefined).name).toBe(MAINTENANCE_RETRY.errors?.[1]);
     let waited = 0;
     let delay = MAINTENANCE_RETRY.interval?.toSeconds() ?? 0;
     for (let retry = 0; retry < (MAINTENANCE_RETRY.maxAttempts ?? 0); retry++) {
@@ -157,6 +163,7 @@ describe('fan-out state machine', () => {
       delay *= MAINTENANCE_RETRY.backoffRate ?? 1;
     }
     expect(waited).toBeGreaterThan(DEFAULT_MAINTENANCE_LEASE_TTL_MS / 1000);
+    expect(waited).toBeGreaterThan(SETTLING_HOLD_MS / 1000);
     // The plan and the commit may each wait out a lease: the execution must not time out first.
     expect(definition().TimeoutSeconds).toBeGreaterThan(2 * waited + 3600);
   });

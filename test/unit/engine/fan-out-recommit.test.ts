@@ -91,4 +91,20 @@ describe('a fan-out commit retried after it committed', () => {
     expect(await lake.files('silver', '_staging/')).toEqual([]);
     expect((await lake.silverRows()).length).toBe(10);
   });
+
+  it('leaves a same-run record marked by a removal in progress to its remover', async () => {
+    const lake = await createTestLake(contracts);
+    const plan = await plannedAndChunked(lake);
+    const [intentKey] = await lake.files('silver', '_pending/');
+    if (!intentKey) throw new Error('the plan wrote no intent record');
+    const intent = JSON.parse(Buffer.from((await lake.store.getBytes('silver', intentKey)) ?? []).toString()) as object;
+    expect((await commitFanOut(plan, options(lake))).kind).toBe('committed');
+    const marked = JSON.stringify({ ...intent, settling_since: new Date().toISOString() });
+    await lake.store.putBytes('silver', intentKey, marked);
+
+    expect((await committedManifest(options(lake), plan.dataset, plan.source_id, plan.run_id))?.run_id).toBe(
+      plan.run_id,
+    );
+    expect(Buffer.from((await lake.store.getBytes('silver', intentKey)) ?? []).toString()).toBe(marked);
+  });
 });

@@ -19,6 +19,7 @@ import {
   withMaintenanceLease,
   type ContractRegistry as Registry,
   type Manifest,
+  type PendingIngest,
 } from '../../../engine/index.ts';
 import {
   ContractRegistry,
@@ -352,6 +353,56 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0' });
     expect(await silverOf(1)).toEqual(['T1-1 3.0.0', 'T1-2 3.0.0', 'T1-3 3.0.0']);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it("a retry settling a record that an attempt of its run wrote over a newer run's in flight: that run's manifest write fails, and its retry publishes whole", async () => {
+    const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']);
+    await ingest(1, V2);
+    // A redelivery of the run, held before its intent record (it read the manifest before an erasure), then after it.
+    const isRecord = (_: unknown, key: string) => key.startsWith('_pending/');
+    const afterRecord = heldAt(lake.store, 'putBytes', isRecord, { after: true });
+    const beforeRecord = heldAt(afterRecord.store, 'putBytes', isRecord);
+    const redelivery = ingest(1, V2, beforeRecord.store);
+    redelivery.catch(() => {}); // awaited below
+    await beforeRecord.reached;
+    await eraseAcc001();
+    // A replay under V3, held once it has uploaded its February file (its record is written).
+    const uploaded = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.includes('month=02'), {
+      after: true,
+    });
+    const replay = ingest(1, V3, uploaded.store);
+    replay.catch(() => {}); // awaited below
+    await uploaded.reached;
+    beforeRecord.go();
+    await afterRecord.reached; // the redelivery's record, written over the replay's, names the replay's keys
+    await ingest(1, V2); // another delivery of the run settles that record: it removes the replay's February file
+    afterRecord.go();
+    await redelivery;
+    uploaded.go();
+    await expect(replay).rejects.toThrow(/changed while run .* was publishing/);
+    await ingest(1, V3); // the replay's retry
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('an attempt naming its uploads again after a manifest conflict keeps the mark of a removal in progress', async () => {
+    await ingest(1, V1);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    // A redelivery of the run, held at its first upload; an erasure rewrites the run's manifest meanwhile.
+    const held = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.startsWith('transactions/'));
+    const redelivery = ingest(1, V2, held.store);
+    redelivery.catch(() => {}); // awaited below
+    await held.reached;
+    await eraseAcc001();
+    // A retry at the maintained manifest has marked the record and is removing what it names.
+    const [key = ''] = await lake.files('silver', '_pending/');
+    const record = JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()) as object;
+    await lake.store.putBytes('silver', key, JSON.stringify({ ...record, settling_since: new Date().toISOString() }));
+    held.go();
+    await expect(redelivery).rejects.toThrow(/changed while run .* was publishing/);
+    const now = JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()) as PendingIngest;
+    expect(isSettling(now)).toBe(true);
   });
 
   it("a run that finds its record taken over after its manifest removes none of the earlier run's files: a newer run may be writing them", async () => {
