@@ -40,7 +40,7 @@ export {
   type CompactedGroup,
 } from './maintenance/compact.ts';
 export { removeRunFromFile } from './maintenance/rewrite.ts';
-export { RecordTakenOverError, SETTLING_HOLD_MS, SourceSettlingError } from './intent.ts';
+export { IntentContendedError, RecordTakenOverError, SETTLING_HOLD_MS, SourceSettlingError } from './intent.ts';
 export {
   acquireMaintenanceLease,
   DEFAULT_MAINTENANCE_LEASE_TTL_MS,

@@ -13,11 +13,13 @@ import {
   quarantineRecordsKey,
   UNKNOWN_DATASET,
 } from './layout.ts';
+import { monthOfKey } from './maintenance/files.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
 import {
   deleteIntentAsRead,
   intentText,
-  isSettling,
+  carriedMark,
+  endRemoval,
   markRemoval,
   readIntent,
   RecordTakenOverError,
@@ -637,6 +639,14 @@ async function settleMaintainedRun(
     await deleteIntentAsRead(store, intentKey, read);
     return;
   }
+  // Written over the manifest before the removal (a new entity tag: another run's publish that read it fails), and
+  // again after it, so the gold refresh recomputes the months of the files removed (`ManifestSettlement`).
+  const months = [...new Set([...staleSilver, ...replacedRows.flatMap((c) => c.keys)].map(monthOfKey))]
+    .filter((m): m is string => m !== undefined)
+    .sort();
+  let fence = '';
+  const settledText = (): string =>
+    (fence = JSON.stringify({ ...maintained, settled: { settled_at: new Date().toISOString(), months } }, null, 2));
   const mark = await markRemoval(store, intentKey, read);
   if (!mark) return; // another attempt wrote the record since: these keys are in its
   try {
@@ -648,11 +658,8 @@ async function settleMaintainedRun(
     // (`settled_at`) over exactly the one read fails its manifest write (retried whole) — and when it published
     // first, this removes nothing and is retried.
     const key = manifestKey(maintained.dataset, maintained.source_id);
-    const settled: Manifest = { ...maintained, settled_at: new Date().toISOString() }; // new bytes: a new entity tag
     try {
-      await store.putBytes('silver', key, JSON.stringify(settled, null, 2), 'application/json', {
-        ifMatch: manifestRead.etag,
-      });
+      await store.putBytes('silver', key, settledText(), 'application/json', { ifMatch: manifestRead.etag });
     } catch (e) {
       if (!(e instanceof ObjectChangedError)) throw e;
       throw new PublishedMeanwhileError(key, maintained.run_id, (await readSilverRecord<Manifest>(store, key))?.run_id);
@@ -665,7 +672,19 @@ async function settleMaintainedRun(
   for (const { run_id, keys } of replacedRows)
     for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
-  await deleteIntentAsRead(store, intentKey, mark);
+  const fenced = fence;
+  const now = await store.getBytesWithEtag('silver', manifestKey(maintained.dataset, maintained.source_id));
+  // Only over the manifest this removal wrote: one written since (another run, a maintenance) is refreshed for itself.
+  if (now && Buffer.from(now.bytes).toString('utf8') === fenced) {
+    await store
+      .putBytes('silver', manifestKey(maintained.dataset, maintained.source_id), settledText(), 'application/json', {
+        ifMatch: now.etag,
+      })
+      .catch((e: unknown) => {
+        if (!(e instanceof ObjectChangedError)) throw e;
+      });
+  }
+  await endRemoval(store, intentKey, mark);
 }
 
 /** This source's staged pieces (fan-out), of this attempt and of an abandoned one: nothing of them is kept. */
@@ -811,7 +830,7 @@ export async function publish(
     // are named by no record: named again (with the record there now), so the next publish removes what it does not write.
     // A mark of a removal in progress is carried over: that removal goes on, and must keep holding other runs off.
     await writeIntent(store, intentKey, await readIntent(store, intentKey), (r) =>
-      intentText({ ...intentOver(r), ...(isSettling(r) ? { settling_since: r?.settling_since } : {}) }),
+      intentText({ ...intentOver(r), ...carriedMark(r) }),
     );
     throw new PublishedMeanwhileError(key, manifest.run_id, other.runId);
   }
@@ -832,6 +851,7 @@ export async function publish(
     .map(({ run_id, keys }) => ({ run_id, keys: keys.filter((k) => !keep.has(k)) }))
     .filter((c) => c.keys.length > 0);
   let own = written;
+  let removal: ReadIntent | undefined;
   if (staleSilver.length || staleQuarantine.length || replacedRows.length) {
     // Another run of the source writes these keys (they derive from the source): one that starts publishing now must
     // not upload a file removed next. So the record is marked first (`settleMaintainedRun` does the same); an attempt
@@ -840,6 +860,7 @@ export async function publish(
     const mark = now?.text === written ? await markRemoval(store, intentKey, now) : undefined;
     if (!mark) throw new RecordTakenOverError(intentKey, manifest.run_id);
     own = mark.text;
+    removal = mark;
   }
   if (staleSilver.length) await store.delete('silver', staleSilver);
   for (const { run_id, keys } of replacedRows)
@@ -850,7 +871,8 @@ export async function publish(
   );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
   // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
-  await withdrawIntent(store, intentKey, own, undefined);
+  if (removal) await endRemoval(store, intentKey, removal);
+  else await withdrawIntent(store, intentKey, own, undefined);
   return manifest;
 }
 

@@ -52,6 +52,15 @@ export const INTENT_WRITE_ATTEMPTS = 16;
  */
 export const SETTLING_HOLD_MS = 15 * 60_000;
 
+/** The run whose removal marked the record (a record rewritten since may be of another run: the mark is the remover's). */
+export const settlingRun = (record: PendingIngest | undefined): string | undefined =>
+  record?.settling_run ?? record?.run_id;
+
+/** The mark of a removal in progress, carried over by a write of the record that must not take it away. */
+export function carriedMark(record: PendingIngest | undefined): Pick<PendingIngest, 'settling_since' | 'settling_run'> {
+  return isSettling(record) ? { settling_since: record?.settling_since, settling_run: settlingRun(record) } : {};
+}
+
 /** Whether `record` is marked by a removal still in progress (see `SETTLING_HOLD_MS`). */
 export function isSettling(record: PendingIngest | undefined, now = Date.now()): boolean {
   const since = record?.settling_since ? Date.parse(record.settling_since) : Number.NaN;
@@ -118,7 +127,7 @@ export async function writeIntent(
     // uploads). One of the marked record's own run writes its files, none of which is removed, and takes the removal
     // over; one naming what it already uploaded writes over it (named by no manifest: removing those loses nothing).
     const record = replaced?.record;
-    if (options.beforeUploadsOf !== undefined && isSettling(record) && record?.run_id !== options.beforeUploadsOf)
+    if (options.beforeUploadsOf !== undefined && isSettling(record) && settlingRun(record) !== options.beforeUploadsOf)
       throw new SourceSettlingError(key, record?.settling_since);
     const written = build(replaced?.record);
     try {
@@ -140,7 +149,11 @@ export async function writeIntent(
  */
 export async function markRemoval(store: ObjectStore, key: string, read: ReadIntent): Promise<ReadIntent | undefined> {
   if (!read.record) return undefined;
-  const marked = JSON.stringify({ ...read.record, settling_since: new Date().toISOString() }, null, 2);
+  const marked = JSON.stringify(
+    { ...read.record, settling_since: new Date().toISOString(), settling_run: read.record.run_id },
+    null,
+    2,
+  );
   try {
     await store.putBytes('silver', key, marked, 'application/json', { ifMatch: read.etag });
   } catch (e) {
@@ -149,6 +162,27 @@ export async function markRemoval(store: ObjectStore, key: string, read: ReadInt
   }
   const now = await readIntent(store, key);
   return now?.text === marked ? now : undefined;
+}
+
+/**
+ * Ends a removal marked with `mark`: its record is deleted as read back then; or, when another attempt has written the
+ * record since carrying the mark over (`carriedMark`), the mark alone is taken off that record (written over exactly
+ * it), which otherwise held other runs off for the rest of `SETTLING_HOLD_MS` after the removal was done.
+ */
+export async function endRemoval(store: ObjectStore, key: string, mark: ReadIntent): Promise<void> {
+  if (await deleteIntentAsRead(store, key, mark)) return;
+  for (let attempt = 1; attempt <= INTENT_WRITE_ATTEMPTS; attempt++) {
+    const now = await readIntent(store, key);
+    const record = now?.record;
+    if (!now || !record || record.settling_since !== mark.record?.settling_since) return; // not this removal's mark
+    const { settling_since: _since, settling_run: _run, ...unmarked } = record;
+    try {
+      await store.putBytes('silver', key, JSON.stringify(unmarked, null, 2), 'application/json', { ifMatch: now.etag });
+      return;
+    } catch (e) {
+      if (!(e instanceof ObjectChangedError)) throw e;
+    }
+  }
 }
 
 /**

@@ -64,11 +64,22 @@ export interface Manifest {
   /** Compactions that moved this source's silver rows into shared files (absent when none); `partitions[].files` name the files now. */
   compactions?: ManifestCompaction[];
   /**
-   * When a retry of this run last removed what its intent record named and this (maintained) manifest does not
-   * (engine/ingest.ts `settleMaintainedRun`): written first, over exactly the manifest read, so another run's publish
-   * that read it before fails its own manifest write instead of publishing a file removed then. Absent when never.
+   * The last removal, by a retry of this run, of what its intent record named and this (maintained) manifest does not
+   * (engine/ingest.ts `settleMaintainedRun`). Absent when never.
    */
-  settled_at?: string;
+  settled?: ManifestSettlement;
+}
+
+/**
+ * Written twice by a removal: first, over exactly the manifest read, so another run's publish that read it before
+ * fails its own manifest write instead of publishing a file removed then; again once the files are gone, so the gold
+ * refresh (which reads `settled_at` through `reflectedRun`) recomputes `months` — those the removed files held rows of,
+ * which gold had counted, and this manifest does not name.
+ */
+export interface ManifestSettlement {
+  settled_at: string;
+  /** `YYYY-MM` of the removed silver files (year/month partitions; none otherwise). */
+  months: string[];
 }
 
 export interface ManifestErasure {
@@ -100,12 +111,14 @@ export function rowsValidNow(m: Pick<Manifest, 'rows_valid' | 'erasures'>): numb
 }
 
 /**
- * What gold must have reflected of a source: its run, and every erasure since. A gold refresh compares it
- * with what it last reflected, so an erasure makes the months of the source's rows recomputed.
+ * What gold must have reflected of a source: its run, every erasure since, and its last removal of stale files
+ * (`settled`). A gold refresh compares it with what it last reflected, so an erasure makes the months of the source's
+ * rows recomputed (and a removal, the months of the files it removed too: `manifestMonths`).
  */
-export function reflectedRun(m: Pick<Manifest, 'run_id' | 'erasures'>): string {
+export function reflectedRun(m: Pick<Manifest, 'run_id' | 'erasures' | 'settled'>): string {
   const erasures = m.erasures ?? [];
-  return erasures.length ? `${m.run_id}+${erasures.map((e) => e.erasure_id).join('+')}` : m.run_id;
+  const run = erasures.length ? `${m.run_id}+${erasures.map((e) => e.erasure_id).join('+')}` : m.run_id;
+  return m.settled ? `${run}+settled@${m.settled.settled_at}` : run;
 }
 
 /** An ingest's intent, in the silver zone while it publishes (see `pendingKey`). */
@@ -132,6 +145,8 @@ export interface PendingIngest {
    * (`SETTLING_HOLD_MS`) past which that retry is taken to be dead.
    */
   settling_since?: string;
+  /** The run of the removal that marked the record: attempts of that run go on, others are held off (`settling_since`). */
+  settling_run?: string;
 }
 
 /** Rows of one run of a source in shared (compacted) silver files. */

@@ -23,9 +23,10 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
   /**
    * Replace only: write only while the key still holds the object whose entity tag this is (from
-   * `getBytesWithEtag`; S3 `If-Match`), compared and replaced in one atomic step; ObjectChangedError, nothing
-   * written, when the key holds another object or none. Not with `ifNoneMatch`. For records several writers
-   * replace (intent records), where a read, a check and a plain put could overwrite another writer's.
+   * `getBytesWithEtag`, or `open` `withEtag`; S3 `If-Match`), compared and replaced in one atomic step;
+   * ObjectChangedError, nothing written, when the key holds another object or none. Not with `ifNoneMatch`. For
+   * objects several writers replace (intent records, shared compacted files), where a read, a check and a plain put
+   * could overwrite another writer's.
    */
   ifMatch?: string;
   /**
@@ -127,6 +128,11 @@ export interface OpenOptions {
   versionId?: string;
   /** Only bytes `start`..`end` (inclusive, as HTTP ranges); to the end when `end` is absent. */
   range?: { start: number; end?: number };
+  /**
+   * The entity tag of exactly the object read, for a conditional put over it (`putFile` `ifMatch`): S3 always gives
+   * it; a store that must compute it (the local lake: its bytes' MD5, read once more) does so only when asked.
+   */
+  withEtag?: boolean;
 }
 
 /** An object opened for reading, with the identity of exactly what is read. */

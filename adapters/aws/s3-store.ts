@@ -150,6 +150,7 @@ export class S3ObjectStore implements ObjectStore {
         Body: createReadStream(localPath),
         ContentType: contentType,
         IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+        IfMatch: options.ifMatch, // a multipart upload's complete takes it too
         Metadata: options.metadata ? { ...options.metadata } : undefined,
       },
       partSize: this.partSize,
@@ -163,6 +164,8 @@ export class S3ObjectStore implements ObjectStore {
       return { versionId: realVersion(done.VersionId), etag: done.ETag };
     } catch (error) {
       if (options.ifNoneMatch && isPreconditionFailed(error)) throw new ObjectExistsError(zone, key);
+      if (options.ifMatch !== undefined && (isPreconditionFailed(error) || isNotFoundError(error)))
+        throw new ObjectChangedError(zone, key, options.ifMatch);
       throw new S3StoreError('Upload', bucket, key, error);
     }
   }

@@ -10,7 +10,13 @@ import { existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import type { DatasetContract } from '../../engine/contract/index.ts';
-import { MaintenanceLeaseHeldError } from '../../engine/index.ts';
+import {
+  IntentContendedError,
+  MaintenanceLeaseHeldError,
+  PublishedMeanwhileError,
+  RecordTakenOverError,
+  SourceSettlingError,
+} from '../../engine/index.ts';
 import { CommandFailed, UserError } from '../errors.ts';
 import { LockBusyError } from '../../adapters/local/file-lock.ts';
 import { onInterrupt } from '../interrupt.ts';
@@ -216,12 +222,17 @@ class Watcher {
 
 /**
  * A failure of the machine rather than of the file (errno: disk full, too many open files; a busy lock; an erase
- * or compact holding the dataset's maintenance lease): worth a retry.
+ * or compact holding the dataset's maintenance lease; another attempt of the same source publishing or removing its
+ * earlier files at once): worth a retry.
  */
-const isMachineFailure = (e: unknown): boolean =>
+export const isMachineFailure = (e: unknown): boolean =>
   !(e instanceof UserError) &&
   (e instanceof LockBusyError ||
     e instanceof MaintenanceLeaseHeldError ||
+    e instanceof SourceSettlingError ||
+    e instanceof RecordTakenOverError ||
+    e instanceof PublishedMeanwhileError ||
+    e instanceof IntentContendedError ||
     typeof (e as NodeJS.ErrnoException).code === 'string');
 
 /** The longest pause before a failed file is tried again. */

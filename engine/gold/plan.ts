@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { reflectedRun, type Manifest } from '../manifest.ts';
 import type { Row } from '../ports.ts';
-import { maxMonth, minMonth, monthKey, monthRange, nextMonth, type MonthKey } from './months.ts';
+import { isMonthKey, maxMonth, minMonth, monthKey, monthRange, nextMonth, type MonthKey } from './months.ts';
 import { monthSetPredicate, sqlString } from './sql.ts';
 import type { GoldTable } from './tables.ts';
 
@@ -53,9 +53,10 @@ export interface GoldRefreshPlan {
   nextState: GoldState;
 }
 
-/** Months a manifest wrote rows to. */
+/** Months a manifest wrote rows to, and those of stale files a removal took away since (`settled`). */
 export function manifestMonths(m: Manifest): MonthKey[] {
-  if (m.status !== 'succeeded') return [];
+  const settled = (m.settled?.months ?? []).filter(isMonthKey);
+  if (m.status !== 'succeeded') return [...new Set(settled)].sort();
   const months = m.partitions
     .filter((p) => p.rows > 0)
     .map((p) => {
@@ -64,7 +65,7 @@ export function manifestMonths(m: Manifest): MonthKey[] {
         throw new Error(`manifest ${m.source_id}: partition without year/month: ${p.prefix}`);
       return monthKey(year, month);
     });
-  return [...new Set(months)].sort();
+  return [...new Set([...months, ...settled])].sort();
 }
 
 function relevant(manifests: readonly Manifest[], table: GoldTable): Manifest[] {

@@ -19,9 +19,9 @@ import type { ColumnContract, DatasetContract } from '../contract/types.ts';
 import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
 import { ERASURES_PREFIX, erasureRecordKey, quarantineRecordsPrefix, silverTablePrefix } from '../layout.ts';
 import type { Manifest, ManifestErasure } from '../manifest.ts';
-import type { ObjectStore, Zone } from '../ports.ts';
+import { ObjectChangedError, type ObjectStore, type Zone } from '../ports.ts';
 import { ident, SILVER_CODEC, silverValueSql, sqlString } from '../sql.ts';
-import { download, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson } from './files.ts';
+import { downloadTagged, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson } from './files.ts';
 import { readManifests, readSilverRecord } from '../manifest-reader.ts';
 import { parseEqualityPredicate, PredicateError, type EqualityPredicate } from './predicate.ts';
 import { isGzip } from '../spool.ts';
@@ -422,7 +422,9 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
       const erasure = { erasure_id: erasureId, erased_at: startedAt, record_key: recordKey };
       await saveRecord();
       for (const [i, target] of targets.entries()) {
-        const path = await download(store, target.zone, target.key, work);
+        const copy = await downloadTagged(store, target.zone, target.key, work);
+        if (!copy) continue; // gone since it was listed (a replaced run's file an ingest removed): nothing to erase
+        const { path } = copy;
         try {
           const scan = await scanFile(db, path, target.match);
           options.onFile?.(target.key, i, targets.length);
@@ -474,7 +476,16 @@ export async function eraseRows(options: EraseOptions): Promise<ErasureRecord> {
           await saveRecord();
           const out = `${path}.erased.parquet`;
           await rewriteWithout(db, path, target.match, out, scan.total - scan.removed);
-          await store.putFile(target.zone, target.key, out, 'application/vnd.apache.parquet'); // same key: replaced, never absent
+          // Same key: replaced, never absent — and only over exactly the bytes scanned (an ingest may be removing a
+          // replaced run's rows from this shared file at once: a plain put would lose one change or the other).
+          try {
+            await store.putFile(target.zone, target.key, out, 'application/vnd.apache.parquet', { ifMatch: copy.etag });
+          } catch (e) {
+            if (!(e instanceof ObjectChangedError)) throw e;
+            throw new Error(
+              `${target.zone}/${target.key} was replaced while the erasure rewrote it (an ingest removing a replaced run's rows from a shared file); it was left as it is: run the same erasure again (it resumes this record)`,
+            );
+          }
           await rm(out, { force: true });
           // A versioned bucket keeps the replaced bytes as an earlier version: those hold the erased rows too.
           if (store.purgeEarlierVersions)

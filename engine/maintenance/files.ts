@@ -25,6 +25,27 @@ export async function listParquet(store: ObjectStore, zone: Zone, prefix: string
   return out.sort((a, b) => a.key.localeCompare(b.key));
 }
 
+/**
+ * A local copy of an object and the entity tag of exactly the bytes copied (for a put over it only while it is still
+ * that object), or undefined when there is none.
+ */
+export async function downloadTagged(
+  store: ObjectStore,
+  zone: Zone,
+  key: string,
+  dir: string,
+): Promise<{ path: string; etag: string } | undefined> {
+  const opened = await store.open(zone, key, { withEtag: true });
+  if (!opened) return undefined;
+  if (opened.etag === undefined) {
+    opened.body.destroy();
+    throw new Error(`the store gave no entity tag for ${zone}/${key}`);
+  }
+  const path = join(dir, `${createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 24)}.parquet`);
+  await pipeline(opened.body, createWriteStream(path));
+  return { path, etag: opened.etag };
+}
+
 /** A local copy of an object, named after its key's hash (keys may hold any character). */
 export async function download(store: ObjectStore, zone: Zone, key: string, dir: string): Promise<string> {
   const path = join(dir, `${createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 24)}.parquet`);

@@ -12,6 +12,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
@@ -233,6 +235,26 @@ const MiB = 1024 * 1024;
       store().putBytes('silver', key, '{"attempt_id":"late"}', 'application/json', { ifMatch: ours!.etag }),
     ).rejects.toBeInstanceOf(ObjectChangedError);
     expect(await store().getBytes('silver', key)).toBeUndefined();
+  });
+
+  it('open withEtag and putFile ifMatch (Upload If-Match): a file is put back only over exactly the object read', async () => {
+    lake();
+    const key = 'transactions/year=2024/month=01/part-compacted-conditional.parquet';
+    await store().putBytes('silver', key, 'first');
+    const opened = await store().open('silver', key, { withEtag: true });
+    opened!.body.resume();
+    expect(opened!.etag).toBe((await store().getBytesWithEtag('silver', key))!.etag);
+    const dir = await mkdtemp(join(tmpdir(), 'put-if-match-'));
+    const file = join(dir, 'rewritten.parquet');
+    await writeFile(file, 'second');
+    await store().putFile('silver', key, file, undefined, { ifMatch: opened!.etag });
+    expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('second');
+    await writeFile(file, 'late');
+    await expect(store().putFile('silver', key, file, undefined, { ifMatch: opened!.etag })).rejects.toBeInstanceOf(
+      ObjectChangedError,
+    );
+    expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('second');
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('listVersions: every version under a prefix across pages, the current one marked, delete markers left out', async () => {

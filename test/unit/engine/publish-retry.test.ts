@@ -286,8 +286,61 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     const again = await ingest(1, V2); // returns at the maintained manifest
     expect(again.erasures?.length ?? 0).toBeGreaterThan(0);
     expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
+    // The manifest says which months the removal changed, for the gold refresh.
+    const [manifestKey = ''] = await lake.files('silver', '_manifests/');
+    const settled = JSON.parse(
+      Buffer.from((await lake.store.getBytes('silver', manifestKey)) ?? []).toString(),
+    ) as Manifest;
+    expect(settled.settled?.months).toEqual(['2024-02']);
     expect(await lake.files('silver', 'transactions/year=2024/month=02/')).toEqual([]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('two sources replayed at once, each removing its earlier rows from one shared compacted file: neither removal is lost', async () => {
+    for (let n = 1; n <= 6; n++) await ingest(n, V1);
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
+      compactDataset({ store: lake.store, contracts: V1, dataset: 'transactions', workDir: lake.root }),
+    );
+    // Producer 1's replay is held with the compacted file rewritten, before putting it back; producer 2's runs meanwhile.
+    const held = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.includes('part-compacted'));
+    const first = ingest(1, V2, held.store);
+    first.catch(() => {}); // awaited below
+    await held.reached;
+    await ingest(2, V2);
+    held.go();
+    await first;
+    expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-3 2.0.0']);
+    expect(await silverOf(2)).toEqual(['T2-1 2.0.0', 'T2-3 2.0.0']);
+    for (let n = 3; n <= 6; n++) expect(await silverOf(n)).toEqual([`T${n}-1 1.0.0`, `T${n}-2 1.0.0`, `T${n}-3 1.0.0`]);
+  });
+
+  it('an erasure and a replay rewriting one shared compacted file at once: the erasure stops and resumes, neither change is lost', async () => {
+    for (let n = 1; n <= 6; n++) await ingest(n, V1);
+    await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' }, () =>
+      compactDataset({ store: lake.store, contracts: V1, dataset: 'transactions', workDir: lake.root }),
+    );
+    const erase = (store: ObjectStore) =>
+      eraseRows({
+        store,
+        contracts: V1,
+        dataset: 'transactions',
+        where: "account_id = 'ACC003'",
+        requestedBy: 'dpo',
+        workDir: lake.root,
+      });
+    // The erasure is held with the compacted file rewritten, before putting it back; producer 2's replay runs meanwhile
+    // (it passed its look at the lease before the erasure took it).
+    const held = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.includes('part-compacted'));
+    const erasing = erase(held.store);
+    erasing.catch(() => {}); // awaited below
+    await held.reached;
+    await ingest(2, V2);
+    held.go();
+    await expect(erasing).rejects.toThrow(/was replaced while the erasure rewrote it.*run the same erasure again/);
+    await erase(lake.store);
+    expect((await lake.silverRows()).filter((r) => r.account_id === 'ACC003')).toEqual([]);
+    expect(await silverOf(2)).toEqual(['T2-1 2.0.0']);
+    expect(await silverOf(4)).toEqual(['T4-1 1.0.0', 'T4-2 1.0.0']);
   });
 
   it("a replay that died rewriting a compacted file, then an erasure of the run: the retry removes the earlier run's rows from it", async () => {
@@ -385,6 +438,40 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
+  it("a removal's mark carried over into another run's record still holds that run off until the removal is done", async () => {
+    const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']);
+    await ingest(1, V2);
+    const isRecord = (_: unknown, key: string) => key.startsWith('_pending/');
+    const afterRecord = heldAt(lake.store, 'putBytes', isRecord, { after: true });
+    const beforeRecord = heldAt(afterRecord.store, 'putBytes', isRecord);
+    const redelivery = ingest(1, V2, beforeRecord.store);
+    redelivery.catch(() => {}); // awaited below
+    await beforeRecord.reached;
+    await eraseAcc001();
+    const uploaded = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.includes('month=02'), {
+      after: true,
+    });
+    const replay = ingest(1, V3, uploaded.store);
+    replay.catch(() => {}); // awaited below
+    await uploaded.reached;
+    beforeRecord.go();
+    await afterRecord.reached; // the redelivery's record, written over the replay's, names the replay's keys
+    // Another delivery of the run settles that record, held at its first delete (marked, the manifest written again).
+    const deleting = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const settling = ingest(1, V2, deleting.store);
+    settling.catch(() => {}); // awaited below
+    await deleting.reached;
+    uploaded.go();
+    await expect(replay).rejects.toThrow(/changed while run .* was publishing/); // it names its uploads again
+    await expect(ingest(1, V3)).rejects.toThrow(/removing files of this source/); // its retry waits for the removal
+    deleting.go();
+    await settling;
+    afterRecord.go();
+    await redelivery;
+    await ingest(1, V3);
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
+  });
+
   it('an attempt naming its uploads again after a manifest conflict keeps the mark of a removal in progress', async () => {
     await ingest(1, V1);
     const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
@@ -462,6 +549,29 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     await ingest(1, V2);
     expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('the manifest is written again once the removal is done, so the gold refresh that follows sees silver without the removed files', async () => {
+    await ingest(1, V1);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await eraseAcc001();
+    const settledAt = async (): Promise<string | undefined> => {
+      const [key = ''] = await lake.files('silver', '_manifests/');
+      return (JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()) as Manifest).settled
+        ?.settled_at;
+    };
+    const held = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const retry = ingest(1, V2, held.store);
+    await held.reached;
+    const before = await settledAt(); // written before the removal (the fence)
+    expect(before).toBeDefined();
+    await new Promise((r) => setTimeout(r, 5));
+    held.go();
+    await retry;
+    const after = await settledAt();
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
   });
 
   it('the retry at a maintained manifest removes nothing while a maintenance holds the lease, and is retried', async () => {

@@ -147,6 +147,17 @@ describe('planGoldRefresh', () => {
     expect(plan.nextState.first_month).toBe('2024-01');
   });
 
+  it("a removal of a source's stale files (settled) recomputes the months they held, though the manifest names none of them", () => {
+    // Gold reflected source b's run (March), and a February row of the run it replaced still in silver then.
+    const settled = manifest('b', ['2024-03'], {
+      settled: { settled_at: '2024-04-01T00:00:00Z', months: ['2024-02'] },
+    });
+    const plan = planGoldRefresh({ table, manifests: [a, settled], state: built([a, manifest('b', ['2024-03'])]) });
+    expect(plan.months).toEqual(['2024-02', '2024-03']);
+    // The same removal, once reflected, is not a change again.
+    expect(planGoldRefresh({ table, manifests: [a, settled], state: plan.nextState }).kind).toBe('noop');
+  });
+
   it('records a rejected file without rewriting anything', () => {
     const rejected = manifest('r', [], { status: 'rejected' });
     const state = built([a, b]);

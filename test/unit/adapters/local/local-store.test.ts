@@ -245,6 +245,28 @@ describe('LocalObjectStore.deleteIfMatch', () => {
   });
 });
 
+describe('LocalObjectStore.open withEtag and putFile ifMatch', () => {
+  it('tags exactly the bytes opened; a file is put back over them only while the key still holds them', async () => {
+    const key = 'transactions/year=2024/month=01/part-compacted-x.parquet';
+    await store.putBytes('silver', key, 'first');
+    const opened = await store.open('silver', key, { withEtag: true });
+    const read: Buffer[] = [];
+    for await (const chunk of opened!.body) read.push(chunk as Buffer);
+    expect(Buffer.concat(read).toString()).toBe('first');
+    expect(opened!.etag).toBe((await store.getBytesWithEtag('silver', key))!.etag);
+
+    const rewritten = join(root, 'rewritten.parquet');
+    await writeFile(rewritten, 'second');
+    await store.putFile('silver', key, rewritten, undefined, { ifMatch: opened!.etag });
+    expect(Buffer.from((await store.getBytes('silver', key)) ?? []).toString()).toBe('second');
+    await writeFile(rewritten, 'late');
+    await expect(store.putFile('silver', key, rewritten, undefined, { ifMatch: opened!.etag })).rejects.toBeInstanceOf(
+      ObjectChangedError,
+    );
+    expect(Buffer.from((await store.getBytes('silver', key)) ?? []).toString()).toBe('second');
+  });
+});
+
 describe('LocalObjectStore.putBytes ifMatch', () => {
   const KEY = '_pending/transactions/source.json';
   const text = () => readFile(store.path('silver', KEY), 'utf8');
