@@ -672,19 +672,22 @@ async function settleMaintainedRun(
   for (const { run_id, keys } of replacedRows)
     for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
-  const fenced = fence;
-  const now = await store.getBytesWithEtag('silver', manifestKey(maintained.dataset, maintained.source_id));
-  // Only over the manifest this removal wrote: one written since (another run, a maintenance) is refreshed for itself.
-  if (now && Buffer.from(now.bytes).toString('utf8') === fenced) {
-    await store
-      .putBytes('silver', manifestKey(maintained.dataset, maintained.source_id), settledText(), 'application/json', {
-        ifMatch: now.etag,
-      })
-      .catch((e: unknown) => {
-        if (!(e instanceof ObjectChangedError)) throw e;
-      });
-  }
+  await announceRemoval(store, manifestKey(maintained.dataset, maintained.source_id), fence, settledText);
   await endRemoval(store, intentKey, mark);
+}
+
+/**
+ * Once a removal of stale files is done, the manifest is written again (`settled`: its months), only over the very
+ * manifest the removal's run wrote (`written`): a gold refresh that ran between that manifest and the removal counted
+ * the stale rows, and this write is what triggers the one that recomputes those months. One written since (another
+ * run, a maintenance) is refreshed for itself.
+ */
+async function announceRemoval(store: ObjectStore, key: string, written: string, text: () => string): Promise<void> {
+  const now = await store.getBytesWithEtag('silver', key);
+  if (!now || Buffer.from(now.bytes).toString('utf8') !== written) return;
+  await store.putBytes('silver', key, text(), 'application/json', { ifMatch: now.etag }).catch((e: unknown) => {
+    if (!(e instanceof ObjectChangedError)) throw e;
+  });
 }
 
 /** This source's staged pieces (fan-out), of this attempt and of an abandoned one: nothing of them is kept. */
@@ -870,6 +873,14 @@ export async function publish(
     (p): p is string => typeof p === 'string' && ofSource(p),
   );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
+  if (removal) {
+    const months = [...new Set([...staleSilver, ...replacedRows.flatMap((c) => c.keys)].map(monthOfKey))]
+      .filter((m): m is string => m !== undefined)
+      .sort();
+    const settled: Manifest = { ...manifest, settled: { settled_at: new Date().toISOString(), months } };
+    if (months.length)
+      await announceRemoval(store, key, JSON.stringify(manifest, null, 2), () => JSON.stringify(settled, null, 2));
+  }
   // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
   if (removal) await endRemoval(store, intentKey, removal);
   else await withdrawIntent(store, intentKey, own, undefined);

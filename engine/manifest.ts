@@ -113,7 +113,7 @@ export function rowsValidNow(m: Pick<Manifest, 'rows_valid' | 'erasures'>): numb
 /**
  * What gold must have reflected of a source: its run, every erasure since, and its last removal of stale files
  * (`settled`). A gold refresh compares it with what it last reflected, so an erasure makes the months of the source's
- * rows recomputed (and a removal, the months of the files it removed too: `manifestMonths`).
+ * rows recomputed (and a removal, the months of the files it removed too: engine/gold/plan.ts `settledMonths`).
  */
 export function reflectedRun(m: Pick<Manifest, 'run_id' | 'erasures' | 'settled'>): string {
   const erasures = m.erasures ?? [];

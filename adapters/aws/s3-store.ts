@@ -164,7 +164,12 @@ export class S3ObjectStore implements ObjectStore {
       return { versionId: realVersion(done.VersionId), etag: done.ETag };
     } catch (error) {
       if (options.ifNoneMatch && isPreconditionFailed(error)) throw new ObjectExistsError(zone, key);
-      if (options.ifMatch !== undefined && (isPreconditionFailed(error) || isNotFoundError(error)))
+      // 409 ConditionalRequestConflict: another conditional write of the key was in flight — the object may be another
+      // now; the caller reads it again (a removal from a shared file retries, an erasure stops to be run again).
+      if (
+        options.ifMatch !== undefined &&
+        (isPreconditionFailed(error) || isNotFoundError(error) || isConditionalConflict(error))
+      )
         throw new ObjectChangedError(zone, key, options.ifMatch);
       throw new S3StoreError('Upload', bucket, key, error);
     }

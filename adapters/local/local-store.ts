@@ -62,6 +62,13 @@ async function copyHashing(from: string, to: string): Promise<string> {
 }
 
 /** A local object's entity tag: the MD5 of its bytes, quoted (as S3 gives a single-part object's). */
+/** The bytes of an object of `total` bytes an `open` reads. */
+function byteRange(total: number, options: OpenOptions): { start: number; end: number; size: number } {
+  const start = options.range?.start ?? 0;
+  const end = Math.min(options.range?.end ?? total - 1, total - 1);
+  return { start, end, size: Math.max(0, end - start + 1) };
+}
+
 export const localEtag = (bytes: Uint8Array): string => `"${createHash('md5').update(bytes).digest('hex')}"`;
 
 const unquoted = (etag: string): string => etag.replace(/"/g, '');
@@ -249,6 +256,7 @@ export class LocalObjectStore implements ObjectStore {
   /** A directory keeps no versions: asking for one is asking for what is there (its identity says none). */
   async open(zone: Zone, key: string, options: OpenOptions = {}): Promise<OpenedObject | undefined> {
     const p = this.path(zone, key);
+    if (options.withEtag) return this.openTagged(p, options);
     let s;
     try {
       s = await stat(p);
@@ -256,26 +264,37 @@ export class LocalObjectStore implements ObjectStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    const start = options.range?.start ?? 0;
-    const end = Math.min(options.range?.end ?? s.size - 1, s.size - 1);
-    const size = Math.max(0, end - start + 1);
-    if (options.withEtag) {
-      // One open file for the tag and the bytes: a rename over the key meanwhile changes neither.
-      const file = await open(p, 'r');
+    const { start, end, size } = byteRange(s.size, options);
+    return { body: size > 0 ? createReadStream(p, { start, end }) : Readable.from([]), lastModified: s.mtime, size };
+  }
+
+  /** One open file for the size, the tag and the bytes: a rename over the key meanwhile changes none of them. */
+  private async openTagged(p: string, options: OpenOptions): Promise<OpenedObject | undefined> {
+    let file;
+    try {
+      file = await open(p, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      const s = await file.stat();
       const hash = createHash('md5');
       const buffer = Buffer.allocUnsafe(1 << 20);
-      for (let at = 0; ;) {
+      for (let at = 0; at < s.size;) {
         const { bytesRead } = await file.read(buffer, 0, buffer.length, at);
         if (bytesRead === 0) break;
         hash.update(buffer.subarray(0, bytesRead));
         at += bytesRead;
       }
-      const etag = `"${hash.digest('hex')}"`;
+      const { start, end, size } = byteRange(s.size, options);
       const body = size > 0 ? file.createReadStream({ start, end }) : Readable.from([]);
       if (size === 0) await file.close();
-      return { body, etag, lastModified: s.mtime, size };
+      return { body, etag: `"${hash.digest('hex')}"`, lastModified: s.mtime, size };
+    } catch (e) {
+      await file.close().catch(() => {});
+      throw e;
     }
-    return { body: size > 0 ? createReadStream(p, { start, end }) : Readable.from([]), lastModified: s.mtime, size };
   }
 
   async copy(zone: Zone, fromKey: string, toKey: string): Promise<void> {

@@ -13,6 +13,7 @@ import type { DatasetContract } from '../../engine/contract/index.ts';
 import {
   IntentContendedError,
   MaintenanceLeaseHeldError,
+  ObjectChangedError,
   PublishedMeanwhileError,
   RecordTakenOverError,
   SourceSettlingError,
@@ -223,7 +224,7 @@ class Watcher {
 /**
  * A failure of the machine rather than of the file (errno: disk full, too many open files; a busy lock; an erase
  * or compact holding the dataset's maintenance lease; another attempt of the same source publishing or removing its
- * earlier files at once): worth a retry.
+ * earlier files at once; a shared file replaced while it was rewritten): worth a retry.
  */
 export const isMachineFailure = (e: unknown): boolean =>
   !(e instanceof UserError) &&
@@ -233,6 +234,7 @@ export const isMachineFailure = (e: unknown): boolean =>
     e instanceof RecordTakenOverError ||
     e instanceof PublishedMeanwhileError ||
     e instanceof IntentContendedError ||
+    e instanceof ObjectChangedError ||
     typeof (e as NodeJS.ErrnoException).code === 'string');
 
 /** The longest pause before a failed file is tried again. */

@@ -53,10 +53,17 @@ export interface GoldRefreshPlan {
   nextState: GoldState;
 }
 
-/** Months a manifest wrote rows to, and those of stale files a removal took away since (`settled`). */
+/**
+ * Months of stale files of the source a removal took away since gold last looked (`settled`): gold counted their rows,
+ * so they are recomputed — but they hold none of the source's rows (not in `manifestMonths`, nor in the table's range).
+ */
+export function settledMonths(m: Manifest): MonthKey[] {
+  return [...new Set((m.settled?.months ?? []).filter(isMonthKey))].sort();
+}
+
+/** Months a manifest wrote rows to. */
 export function manifestMonths(m: Manifest): MonthKey[] {
-  const settled = (m.settled?.months ?? []).filter(isMonthKey);
-  if (m.status !== 'succeeded') return [...new Set(settled)].sort();
+  if (m.status !== 'succeeded') return [];
   const months = m.partitions
     .filter((p) => p.rows > 0)
     .map((p) => {
@@ -65,7 +72,7 @@ export function manifestMonths(m: Manifest): MonthKey[] {
         throw new Error(`manifest ${m.source_id}: partition without year/month: ${p.prefix}`);
       return monthKey(year, month);
     });
-  return [...new Set([...months, ...settled])].sort();
+  return [...new Set(months)].sort();
 }
 
 function relevant(manifests: readonly Manifest[], table: GoldTable): Manifest[] {
@@ -142,7 +149,11 @@ export function planGoldRefresh(input: PlanInput): GoldRefreshPlan {
       : 'no gold state: full build';
   } else {
     const previous = state?.sources ?? {};
-    const touched = pending.manifests.flatMap((m) => [...manifestMonths(m), ...(previous[m.source_id]?.months ?? [])]);
+    const touched = pending.manifests.flatMap((m) => [
+      ...manifestMonths(m),
+      ...settledMonths(m),
+      ...(previous[m.source_id]?.months ?? []),
+    ]);
     const superseded = input.supersededMonths ?? [];
     const grown = state?.last_month && last && last > state.last_month ? [nextMonth(state.last_month)] : [];
     from = minMonth([...touched, ...superseded, ...grown]);

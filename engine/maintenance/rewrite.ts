@@ -2,6 +2,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { asCount, queryRows, withDuckDb } from '../duckdb.ts';
 import { ObjectChangedError, type ObjectStore } from '../ports.ts';
 import { SILVER_CODEC, sqlString } from '../sql.ts';
@@ -28,6 +29,8 @@ export async function removeRunFromFile(
       return await removeRunOnce(store, key, runId, workDir);
     } catch (e) {
       if (!(e instanceof ObjectChangedError) || attempt >= REWRITE_ATTEMPTS) throw e;
+      // The other writers of the file are doing the same: a random pause, longer each time, lets one of them through.
+      await setTimeout(Math.random() * 250 * 2 ** attempt);
     }
   }
 }

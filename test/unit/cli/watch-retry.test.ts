@@ -4,6 +4,7 @@ import { isMachineFailure } from '../../../cli/actions/watch.ts';
 import { UserError } from '../../../cli/errors.ts';
 import {
   IntentContendedError,
+  ObjectChangedError,
   PublishedMeanwhileError,
   RecordTakenOverError,
   SourceSettlingError,
@@ -15,6 +16,7 @@ describe('lake watch: which failures it tries again', () => {
     expect(isMachineFailure(new RecordTakenOverError('_pending/t/s.json', 'run'))).toBe(true);
     expect(isMachineFailure(new PublishedMeanwhileError('_manifests/t/s.json', 'run', 'other'))).toBe(true);
     expect(isMachineFailure(new IntentContendedError('_pending/t/s.json', 16))).toBe(true);
+    expect(isMachineFailure(new ObjectChangedError('silver', 't/part-compacted-x.parquet', '"e"'))).toBe(true);
   });
 
   it('not the user’s errors, nor a plain error', () => {

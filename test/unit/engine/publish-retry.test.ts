@@ -116,6 +116,12 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-3 2.0.0']);
     expect(await lake.files('silver', 'transactions/year=2024/month=02/')).toEqual([]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
+    // Written again once the February file was gone: the gold refresh it triggers recomputes February.
+    const [manifestKey = ''] = await lake.files('silver', '_manifests/');
+    const written = JSON.parse(
+      Buffer.from((await lake.store.getBytes('silver', manifestKey)) ?? []).toString(),
+    ) as Manifest;
+    expect(written.settled?.months).toEqual(['2024-02']);
   });
 
   it("removes the earlier run's rows from shared compacted files: a failed rewrite of one is finished by the next attempt", async () => {

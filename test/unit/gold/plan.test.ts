@@ -156,6 +156,11 @@ describe('planGoldRefresh', () => {
     expect(plan.months).toEqual(['2024-02', '2024-03']);
     // The same removal, once reflected, is not a change again.
     expect(planGoldRefresh({ table, manifests: [a, settled], state: plan.nextState }).kind).toBe('noop');
+    // Those months hold none of its rows: they are not in the table's range (a removed month before every other is dropped).
+    const early = manifest('b', ['2024-03'], { settled: { settled_at: '2024-04-01T00:00:00Z', months: ['2019-01'] } });
+    const dropped = planGoldRefresh({ table, manifests: [a, early], state: built([a, manifest('b', ['2024-03'])]) });
+    expect(dropped.nextState.first_month).toBe('2023-12');
+    expect(dropped.months[0]).toBe('2023-12');
   });
 
   it('records a rejected file without rewriting anything', () => {
