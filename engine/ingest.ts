@@ -641,12 +641,8 @@ async function settleMaintainedRun(
   }
   // Written over the manifest before the removal (a new entity tag: another run's publish that read it fails), and
   // again after it, so the gold refresh recomputes the months of the files removed (`ManifestSettlement`).
-  const months = [...new Set([...staleSilver, ...replacedRows.flatMap((c) => c.keys)].map(monthOfKey))]
-    .filter((m): m is string => m !== undefined)
-    .sort();
-  let fence = '';
-  const settledText = (): string =>
-    (fence = JSON.stringify({ ...maintained, settled: { settled_at: new Date().toISOString(), months } }, null, 2));
+  const months = monthsOf([...staleSilver, ...replacedRows.flatMap((c) => c.keys)]);
+  const fence = JSON.stringify({ ...maintained, settled: { settled_at: new Date().toISOString(), months } }, null, 2);
   const mark = await markRemoval(store, intentKey, read);
   if (!mark) return; // another attempt wrote the record since: these keys are in its
   try {
@@ -659,7 +655,7 @@ async function settleMaintainedRun(
     // first, this removes nothing and is retried.
     const key = manifestKey(maintained.dataset, maintained.source_id);
     try {
-      await store.putBytes('silver', key, settledText(), 'application/json', { ifMatch: manifestRead.etag });
+      await store.putBytes('silver', key, fence, 'application/json', { ifMatch: manifestRead.etag });
     } catch (e) {
       if (!(e instanceof ObjectChangedError)) throw e;
       throw new PublishedMeanwhileError(key, maintained.run_id, (await readSilverRecord<Manifest>(store, key))?.run_id);
@@ -672,22 +668,43 @@ async function settleMaintainedRun(
   for (const { run_id, keys } of replacedRows)
     for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
-  await announceRemoval(store, manifestKey(maintained.dataset, maintained.source_id), fence, settledText);
+  await announceRemoval(
+    store,
+    manifestKey(maintained.dataset, maintained.source_id),
+    (_, text) => text === fence,
+    months,
+  );
   await endRemoval(store, intentKey, mark);
 }
 
 /**
- * Once a removal of stale files is done, the manifest is written again (`settled`: its months), only over the very
- * manifest the removal's run wrote (`written`): a gold refresh that ran between that manifest and the removal counted
- * the stale rows, and this write is what triggers the one that recomputes those months. One written since (another
- * run, a maintenance) is refreshed for itself.
+ * Once a removal of stale files is done, the manifest is written again with `settled` (its months), over exactly the
+ * manifest there — only while that is this run's (`ours`): a gold refresh that ran between the run's manifest and the
+ * removal counted the stale rows, and this write is what triggers the one that recomputes those months. One of
+ * another run, or rewritten since by a maintenance, is refreshed for itself.
  */
-async function announceRemoval(store: ObjectStore, key: string, written: string, text: () => string): Promise<void> {
+async function announceRemoval(
+  store: ObjectStore,
+  key: string,
+  ours: (now: Manifest, text: string) => boolean,
+  months: readonly string[],
+): Promise<void> {
+  if (months.length === 0) return;
   const now = await store.getBytesWithEtag('silver', key);
-  if (!now || Buffer.from(now.bytes).toString('utf8') !== written) return;
-  await store.putBytes('silver', key, text(), 'application/json', { ifMatch: now.etag }).catch((e: unknown) => {
-    if (!(e instanceof ObjectChangedError)) throw e;
-  });
+  const text = now && Buffer.from(now.bytes).toString('utf8');
+  const manifest = parseSilverRecord<Manifest>(now?.bytes);
+  if (!now || !text || !manifest || !ours(manifest, text)) return;
+  const settled: Manifest = { ...manifest, settled: { settled_at: new Date().toISOString(), months: [...months] } };
+  await store
+    .putBytes('silver', key, JSON.stringify(settled, null, 2), 'application/json', { ifMatch: now.etag })
+    .catch((e: unknown) => {
+      if (!(e instanceof ObjectChangedError)) throw e;
+    });
+}
+
+/** The months of silver files removed (year/month partitions), for `settled.months`. */
+function monthsOf(keys: readonly string[]): string[] {
+  return [...new Set(keys.map(monthOfKey))].filter((m): m is string => m !== undefined).sort();
 }
 
 /** This source's staged pieces (fan-out), of this attempt and of an abandoned one: nothing of them is kept. */
@@ -827,6 +844,10 @@ export async function publish(
   }
   manifest.finished_at = new Date().toISOString();
   manifest.duration_ms = options.durationMs();
+  // A removal this run announced is kept: gold compares it (`reflectedRun`), which must not go back to what it had
+  // counted before the removal.
+  if (previous?.run_id === manifest.run_id && previous.settled && !manifest.settled)
+    manifest.settled = previous.settled;
   const other = await putManifest(store, key, manifest, previousRead);
   if (other) {
     // The other run may have replaced this attempt's record and withdrawn its own, and this attempt's uploads since
@@ -869,18 +890,18 @@ export async function publish(
   for (const { run_id, keys } of replacedRows)
     for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
   if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  // Before the staging goes (with a fan-out's plan, a commit retried after it answers from the manifest alone).
+  if (removal)
+    await announceRemoval(
+      store,
+      key,
+      (now) => now.run_id === manifest.run_id && !maintainedSince(now, manifest.run_id),
+      monthsOf([...staleSilver, ...replacedRows.flatMap((c) => c.keys)]),
+    );
   const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter(
     (p): p is string => typeof p === 'string' && ofSource(p),
   );
   for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
-  if (removal) {
-    const months = [...new Set([...staleSilver, ...replacedRows.flatMap((c) => c.keys)].map(monthOfKey))]
-      .filter((m): m is string => m !== undefined)
-      .sort();
-    const settled: Manifest = { ...manifest, settled: { settled_at: new Date().toISOString(), months } };
-    if (months.length)
-      await announceRemoval(store, key, JSON.stringify(manifest, null, 2), () => JSON.stringify(settled, null, 2));
-  }
   // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
   if (removal) await endRemoval(store, intentKey, removal);
   else await withdrawIntent(store, intentKey, own, undefined);

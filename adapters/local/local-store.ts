@@ -61,7 +61,6 @@ async function copyHashing(from: string, to: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** A local object's entity tag: the MD5 of its bytes, quoted (as S3 gives a single-part object's). */
 /** The bytes of an object of `total` bytes an `open` reads. */
 function byteRange(total: number, options: OpenOptions): { start: number; end: number; size: number } {
   const start = options.range?.start ?? 0;
@@ -69,6 +68,7 @@ function byteRange(total: number, options: OpenOptions): { start: number; end: n
   return { start, end, size: Math.max(0, end - start + 1) };
 }
 
+/** A local object's entity tag: the MD5 of its bytes, quoted (as S3 gives a single-part object's). */
 export const localEtag = (bytes: Uint8Array): string => `"${createHash('md5').update(bytes).digest('hex')}"`;
 
 const unquoted = (etag: string): string => etag.replace(/"/g, '');

@@ -151,7 +151,8 @@ export function planGoldRefresh(input: PlanInput): GoldRefreshPlan {
     const previous = state?.sources ?? {};
     const touched = pending.manifests.flatMap((m) => [
       ...manifestMonths(m),
-      ...settledMonths(m),
+      // A removal gold has reflected already (the manifest copied forward by an erasure since) is not one again.
+      ...(previous[m.source_id]?.run_id.includes(`+settled@${m.settled?.settled_at}`) ? [] : settledMonths(m)),
       ...(previous[m.source_id]?.months ?? []),
     ]);
     const superseded = input.supersededMonths ?? [];

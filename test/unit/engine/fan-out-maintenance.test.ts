@@ -62,18 +62,22 @@ async function ingestedOnce(): Promise<TestLake> {
   return lake;
 }
 
+/** An erasure of account ACC001's rows (3 of the 12). */
+const eraseAcc001 = (lake: TestLake) =>
+  eraseRows({
+    store: lake.store,
+    contracts,
+    dataset: 'transactions',
+    where: 'account_id = ACC001',
+    requestedBy: 'test',
+    workDir: lake.root,
+  });
+
 describe('maintenance between a fan-out plan and its commit', () => {
   it('an erasure between plan and commit stays erased', async () => {
     const lake = await ingestedOnce();
     const replay = await plan(lake); // planned before the erasure
-    await eraseRows({
-      store: lake.store,
-      contracts,
-      dataset: 'transactions',
-      where: 'account_id = ACC001',
-      requestedBy: 'test',
-      workDir: lake.root,
-    });
+    await eraseAcc001(lake);
     const rowsAfterErasure = (await lake.silverRows()).length;
     expect(rowsAfterErasure).toBe(9);
 
@@ -125,14 +129,7 @@ describe('maintenance between a fan-out plan and its commit', () => {
 
   it("a redelivery returning at the maintained manifest leaves another run's fan-out in flight alone", async () => {
     const lake = await ingestedOnce();
-    await eraseRows({
-      store: lake.store,
-      contracts,
-      dataset: 'transactions',
-      where: 'account_id = ACC001',
-      requestedBy: 'test',
-      workDir: lake.root,
-    });
+    await eraseAcc001(lake);
     // A replay under a new contract version, planned and staged: its staging prefix is the source's, as the old run's was.
     const document = JSON.parse(readFileSync(join(DEFAULT_CONTRACTS_DIR, 'transactions.json'), 'utf8')) as {
       version: string;

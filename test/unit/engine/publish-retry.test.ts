@@ -44,6 +44,8 @@ function transactions(version: string, currencies: string[]): Registry {
 const V1 = transactions('1.0.0', ['EUR', 'USD', 'GBP']);
 /** The replay's contract: GBP is no longer accepted, so the February row goes to quarantine and no February file is written. */
 const V2 = transactions('2.0.0', ['EUR', 'USD']);
+/** A later replay's contract: GBP accepted again, so the February key the V2 run does not write is written again. */
+const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']);
 
 /** Two January rows and a February one in GBP, per producer `n`. */
 const producerFile = (n: number): string =>
@@ -122,6 +124,12 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
       Buffer.from((await lake.store.getBytes('silver', manifestKey)) ?? []).toString(),
     ) as Manifest;
     expect(written.settled?.months).toEqual(['2024-02']);
+    // A redelivery of the run keeps it: what gold compares must not go back to what it counted before the removal.
+    await ingest(1, V2);
+    const again2 = JSON.parse(
+      Buffer.from((await lake.store.getBytes('silver', manifestKey)) ?? []).toString(),
+    ) as Manifest;
+    expect(again2.settled).toEqual(written.settled);
   });
 
   it("removes the earlier run's rows from shared compacted files: a failed rewrite of one is finished by the next attempt", async () => {
@@ -391,7 +399,6 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     );
 
   it('a newer run does not publish while the retry at a maintained manifest removes keys they share; it publishes whole once that is done', async () => {
-    const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']); // GBP accepted again: the February key is written again
     await ingest(1, V1);
     const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
     await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
@@ -414,26 +421,33 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
-  it("a retry settling a record that an attempt of its run wrote over a newer run's in flight: that run's manifest write fails, and its retry publishes whole", async () => {
-    const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']);
+  /**
+   * Run V2 published and erased; a redelivery of it (it read the manifest before the erasure) writes its record over
+   * that of a replay under V3 which has uploaded its February file: held there, the redelivery's record names the
+   * replay's keys. Both are held: `afterRecord.go()` lets the redelivery on, `uploaded.go()` the replay.
+   */
+  async function sameRunRecordOverReplay() {
     await ingest(1, V2);
-    // A redelivery of the run, held before its intent record (it read the manifest before an erasure), then after it.
     const isRecord = (_: unknown, key: string) => key.startsWith('_pending/');
     const afterRecord = heldAt(lake.store, 'putBytes', isRecord, { after: true });
     const beforeRecord = heldAt(afterRecord.store, 'putBytes', isRecord);
     const redelivery = ingest(1, V2, beforeRecord.store);
-    redelivery.catch(() => {}); // awaited below
+    redelivery.catch(() => {}); // awaited by the caller
     await beforeRecord.reached;
     await eraseAcc001();
-    // A replay under V3, held once it has uploaded its February file (its record is written).
     const uploaded = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.includes('month=02'), {
       after: true,
     });
     const replay = ingest(1, V3, uploaded.store);
-    replay.catch(() => {}); // awaited below
+    replay.catch(() => {}); // awaited by the caller
     await uploaded.reached;
     beforeRecord.go();
-    await afterRecord.reached; // the redelivery's record, written over the replay's, names the replay's keys
+    await afterRecord.reached;
+    return { redelivery, afterRecord, replay, uploaded };
+  }
+
+  it("a retry settling a record that an attempt of its run wrote over a newer run's in flight: that run's manifest write fails, and its retry publishes whole", async () => {
+    const { redelivery, afterRecord, replay, uploaded } = await sameRunRecordOverReplay();
     await ingest(1, V2); // another delivery of the run settles that record: it removes the replay's February file
     afterRecord.go();
     await redelivery;
@@ -445,23 +459,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it("a removal's mark carried over into another run's record still holds that run off until the removal is done", async () => {
-    const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']);
-    await ingest(1, V2);
-    const isRecord = (_: unknown, key: string) => key.startsWith('_pending/');
-    const afterRecord = heldAt(lake.store, 'putBytes', isRecord, { after: true });
-    const beforeRecord = heldAt(afterRecord.store, 'putBytes', isRecord);
-    const redelivery = ingest(1, V2, beforeRecord.store);
-    redelivery.catch(() => {}); // awaited below
-    await beforeRecord.reached;
-    await eraseAcc001();
-    const uploaded = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.includes('month=02'), {
-      after: true,
-    });
-    const replay = ingest(1, V3, uploaded.store);
-    replay.catch(() => {}); // awaited below
-    await uploaded.reached;
-    beforeRecord.go();
-    await afterRecord.reached; // the redelivery's record, written over the replay's, names the replay's keys
+    const { redelivery, afterRecord, replay, uploaded } = await sameRunRecordOverReplay();
     // Another delivery of the run settles that record, held at its first delete (marked, the manifest written again).
     const deleting = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
     const settling = ingest(1, V2, deleting.store);
@@ -499,7 +497,6 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it("a run that finds its record taken over after its manifest removes none of the earlier run's files: a newer run may be writing them", async () => {
-    const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']); // GBP accepted again: the February key is written again
     await ingest(1, V1);
     // The replay under V2 is held once its manifest is in place, before it removes the V1 February file.
     const held = heldAt(lake.store, 'putBytes', (_, key) => key.startsWith('_manifests/'), { after: true });

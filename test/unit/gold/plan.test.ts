@@ -156,6 +156,20 @@ describe('planGoldRefresh', () => {
     expect(plan.months).toEqual(['2024-02', '2024-03']);
     // The same removal, once reflected, is not a change again.
     expect(planGoldRefresh({ table, manifests: [a, settled], state: plan.nextState }).kind).toBe('noop');
+    // An erasure since (the manifest copied forward with the same removal) recomputes from the erased months only.
+    const erased = {
+      ...settled,
+      erasures: [
+        {
+          erasure_id: 'e1',
+          erased_at: '2024-05-01T00:00:00Z',
+          record_key: 'r',
+          rows_valid_removed: 1,
+          rows_quarantined_removed: 0,
+        },
+      ],
+    };
+    expect(planGoldRefresh({ table, manifests: [a, erased], state: plan.nextState }).months).toEqual(['2024-03']);
     // Those months hold none of its rows: they are not in the table's range (a removed month before every other is dropped).
     const early = manifest('b', ['2024-03'], { settled: { settled_at: '2024-04-01T00:00:00Z', months: ['2019-01'] } });
     const dropped = planGoldRefresh({ table, manifests: [a, early], state: built([a, manifest('b', ['2024-03'])]) });
