@@ -642,7 +642,8 @@ async function settleMaintainedRun(
   // Written over the manifest before the removal (a new entity tag: another run's publish that read it fails), and
   // again after it, so the gold refresh recomputes the months of the files removed (`ManifestSettlement`).
   const months = monthsOf([...staleSilver, ...replacedRows.flatMap((c) => c.keys)]);
-  const fence = JSON.stringify({ ...maintained, settled: { settled_at: new Date().toISOString(), months } }, null, 2);
+  const fencedAt = new Date().toISOString();
+  const fence = JSON.stringify({ ...maintained, settled: { settled_at: fencedAt, months } }, null, 2);
   const mark = await markRemoval(store, intentKey, read);
   if (!mark) return; // another attempt wrote the record since: these keys are in its
   try {
@@ -671,7 +672,9 @@ async function settleMaintainedRun(
   await announceRemoval(
     store,
     manifestKey(maintained.dataset, maintained.source_id),
-    (_, text) => text === fence,
+    // Its fence, or that manifest as a maintenance since copied it forward (an erasure: it keeps `settled`): gold may
+    // have reflected the fence while the files were still there, so the announce must still come.
+    (now) => now.run_id === maintained.run_id && now.settled?.settled_at === fencedAt,
     months,
   );
   await endRemoval(store, intentKey, mark);

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
 import { isSettling, SETTLING_HOLD_MS } from '../../../engine/intent.ts';
+import { planGoldRefresh, type GoldState } from '../../../engine/gold/plan.ts';
+import { readManifests } from '../../../engine/manifest-reader.ts';
+import { ACCOUNT_MONTHLY_BALANCE } from '../../../datasets/index.ts';
 import { withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 import {
@@ -575,6 +578,64 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     const after = await settledAt();
     expect(after).toBeDefined();
     expect(after).not.toBe(before);
+  });
+
+  it('gold recomputes the month a settle removed, even when an erasure copied its first manifest write forward', async () => {
+    // Source 1's GBP row is in 2023-12 (V2 rejects it: that file goes stale), the rest in 2024-01; source 2 holds
+    // 2023-11, so 2023-12 stays inside gold's range, before source 1's own months.
+    const bodies: Record<number, string> = {
+      1: csv(
+        'T1-1,ACC001,1.00,EUR,2024-01-02T10:00:00Z',
+        'T1-2,ACC002,5.00,GBP,2023-12-02T10:00:00Z',
+        'T1-3,ACC003,7.00,USD,2024-01-05T10:00:00Z',
+        'T1-4,ACC004,2.00,USD,2024-01-06T10:00:00Z',
+      ),
+      2: csv('T2-1,ACC002,3.00,EUR,2023-11-02T10:00:00Z'),
+    };
+    const put = (n: number, contracts: Registry, store: ObjectStore = lake.store) =>
+      ingestObject(
+        { bucket: 'b', key: `transactions/p-${n}.csv`, etag: `e-${n}`, lastModified: new Date('2024-03-01T00:00:00Z') },
+        (async function* () {
+          yield Buffer.from(bodies[n] ?? '');
+        })(),
+        { contracts, store, catalog: lake.catalog, workDir: lake.root },
+      );
+    const erase = (account: string) =>
+      withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'erase', holder: 'test' }, () =>
+        eraseRows({
+          store: lake.store,
+          contracts: V2,
+          dataset: 'transactions',
+          where: `account_id = '${account}'`,
+          requestedBy: 'dpo',
+          workDir: lake.root,
+        }),
+      );
+    const refresh = async (state?: GoldState) =>
+      planGoldRefresh({
+        table: ACCOUNT_MONTHLY_BALANCE,
+        manifests: (await readManifests(lake.store, { dataset: 'transactions', onDamaged: 'skip' })).map(
+          (e) => e.manifest,
+        ),
+        state,
+      });
+    await put(2, V1);
+    await put(1, V1);
+    let state = (await refresh()).nextState;
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(put(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    state = (await refresh(state)).nextState; // the stale 2023-12 file still counted
+    await erase('ACC001');
+    state = (await refresh(state)).nextState;
+    const held = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const settling = put(1, V2, held.store);
+    await held.reached; // the manifest written (settled), the 2023-12 file not yet removed
+    state = (await refresh(state)).nextState; // the refresh that write triggers: it still counts that file
+    await erase('ACC003'); // an erasure meanwhile copies that manifest forward
+    held.go();
+    await settling;
+    expect(await lake.files('silver', 'transactions/year=2023/month=12/')).toEqual([]);
+    expect((await refresh(state)).months).toContain('2023-12');
   });
 
   it('the retry at a maintained manifest removes nothing while a maintenance holds the lease, and is retried', async () => {
