@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Bundles the `lake` CLI (cli/main.ts and everything it imports) into dist/cli/lake.mjs with esbuild, so a start
- * loads one JavaScript file instead of transpiling the TypeScript tree. Run by `npm run build` and by `prepare`
- * (hence by `npm ci` on a fresh clone); cli/lake.mjs runs the bundle.
+ * loads one JavaScript file instead of transpiling the TypeScript tree. Run by `npm run build` and, `--if-stale`, by
+ * `prepare` (hence by `npm ci` on a fresh clone — and by `npx lake` there too: npm exec runs the project's `prepare`,
+ * which once rebuilt the bundle in the middle of a test run); cli/lake.mjs runs the bundle.
  *
  *   node scripts/build-cli.mjs            build
  *   node scripts/build-cli.mjs --if-stale build only when a source under the CLI's import graph is newer than the bundle
