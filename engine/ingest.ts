@@ -647,9 +647,12 @@ async function settleMaintainedRun(
   const mark = await markRemoval(store, intentKey, read);
   if (!mark) return; // another attempt wrote the record since: these keys are in its
   try {
-    if (options.leaseTakeover) await releaseLeaseOfGoneHolder(store, maintained.dataset, options.leaseTakeover);
-    const lease = await readMaintenanceLease(store, maintained.dataset);
-    if (lease) throw new MaintenanceLeaseHeldError(lease, `the cleanup after ${maintained.source.key}`);
+    await refuseUnderLease(
+      store,
+      maintained.dataset,
+      options.leaseTakeover,
+      `the cleanup after ${maintained.source.key}`,
+    );
     // A record can name files of another run's attempt still publishing (an attempt of this run wrote its record over
     // that one's, and names its keys). That attempt read the manifest before the mark: writing the manifest again
     // (`settled_at`) over exactly the one read fails its manifest write (retried whole) — and when it published
@@ -665,10 +668,7 @@ async function settleMaintainedRun(
     await withdrawIntent(store, intentKey, mark.text, record).catch(() => {}); // the record as it was, unmarked
     throw e;
   }
-  if (staleSilver.length) await store.delete('silver', staleSilver);
-  for (const { run_id, keys } of replacedRows)
-    for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
-  if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  await removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir);
   await announceRemoval(
     store,
     manifestKey(maintained.dataset, maintained.source_id),
@@ -689,14 +689,13 @@ async function settleMaintainedRun(
 async function announceRemoval(
   store: ObjectStore,
   key: string,
-  ours: (now: Manifest, text: string) => boolean,
+  ours: (now: Manifest) => boolean,
   months: readonly string[],
 ): Promise<void> {
   if (months.length === 0) return;
   const now = await store.getBytesWithEtag('silver', key);
-  const text = now && Buffer.from(now.bytes).toString('utf8');
   const manifest = parseSilverRecord<Manifest>(now?.bytes);
-  if (!now || !text || !manifest || !ours(manifest, text)) return;
+  if (!now || !manifest || !ours(manifest)) return;
   const settled: Manifest = { ...manifest, settled: { settled_at: new Date().toISOString(), months: [...months] } };
   await store
     .putBytes('silver', key, JSON.stringify(settled, null, 2), 'application/json', { ifMatch: now.etag })
@@ -708,6 +707,34 @@ async function announceRemoval(
 /** The months of silver files removed (year/month partitions), for `settled.months`. */
 function monthsOf(keys: readonly string[]): string[] {
   return [...new Set(keys.map(monthOfKey))].filter((m): m is string => m !== undefined).sort();
+}
+
+/**
+ * Throws MaintenanceLeaseHeldError when a maintenance holds the dataset's lease (one whose holder is provably dead is
+ * released first): `what` is the work refused, for the message.
+ */
+async function refuseUnderLease(
+  store: ObjectStore,
+  dataset: string,
+  takeover: LeaseTakeover | undefined,
+  what: string,
+): Promise<void> {
+  if (takeover) await releaseLeaseOfGoneHolder(store, dataset, takeover);
+  const lease = await readMaintenanceLease(store, dataset);
+  if (lease) throw new MaintenanceLeaseHeldError(lease, what);
+}
+
+/** Removes stale silver files, the replaced runs' rows from shared compacted files, and stale quarantine files. */
+async function removeStale(
+  store: ObjectStore,
+  silver: readonly string[],
+  replacedRows: readonly CompactedRows[],
+  quarantine: readonly string[],
+  workDir: string | undefined,
+): Promise<void> {
+  if (silver.length) await store.delete('silver', silver);
+  for (const { run_id, keys } of replacedRows) for (const k of keys) await removeRunFromFile(store, k, run_id, workDir);
+  if (quarantine.length) await store.delete('quarantine', quarantine);
 }
 
 /** This source's staged pieces (fan-out), of this attempt and of an abandoned one: nothing of them is kept. */
@@ -796,9 +823,7 @@ export async function publish(
   // A lease whose holder is provably dead is released (a maintenance taking the lease after this sees the intent).
   let maintainedMeanwhile: Manifest | undefined;
   try {
-    if (options.leaseTakeover) await releaseLeaseOfGoneHolder(store, manifest.dataset, options.leaseTakeover);
-    const lease = await readMaintenanceLease(store, manifest.dataset);
-    if (lease) throw new MaintenanceLeaseHeldError(lease, `the ingest of ${manifest.source.key}`);
+    await refuseUnderLease(store, manifest.dataset, options.leaseTakeover, `the ingest of ${manifest.source.key}`);
     // A whole maintenance may have taken the lease, rewritten this run and released it between the first look at
     // the manifest and the intent (a redelivery): it is in the manifest now, and writing again would bring erased
     // rows back or double compacted ones. A maintenance starting after this look sees the intent instead.
@@ -877,7 +902,6 @@ export async function publish(
   const replacedRows = byRun([...previousCompacted, ...(abandoned?.compacted_rows ?? [])])
     .map(({ run_id, keys }) => ({ run_id, keys: keys.filter((k) => !keep.has(k)) }))
     .filter((c) => c.keys.length > 0);
-  let own = written;
   let removal: ReadIntent | undefined;
   if (staleSilver.length || staleQuarantine.length || replacedRows.length) {
     // Another run of the source writes these keys (they derive from the source): one that starts publishing now must
@@ -886,13 +910,9 @@ export async function publish(
     const now = await readIntent(store, intentKey);
     const mark = now?.text === written ? await markRemoval(store, intentKey, now) : undefined;
     if (!mark) throw new RecordTakenOverError(intentKey, manifest.run_id);
-    own = mark.text;
     removal = mark;
   }
-  if (staleSilver.length) await store.delete('silver', staleSilver);
-  for (const { run_id, keys } of replacedRows)
-    for (const k of keys) await removeRunFromFile(store, k, run_id, options.workDir);
-  if (staleQuarantine.length) await store.delete('quarantine', staleQuarantine);
+  await removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir);
   // Before the staging goes (with a fan-out's plan, a commit retried after it answers from the manifest alone).
   if (removal)
     await announceRemoval(
@@ -901,13 +921,10 @@ export async function publish(
       (now) => now.run_id === manifest.run_id && !maintainedSince(now, manifest.run_id),
       monthsOf([...staleSilver, ...replacedRows.flatMap((c) => c.keys)]),
     );
-  const staging = [options.stagingPrefix, abandoned?.staging_prefix].filter(
-    (p): p is string => typeof p === 'string' && ofSource(p),
-  );
-  for (const prefix of new Set(staging)) await deletePrefix(store, 'silver', prefix);
+  await removeStaging(store, manifest, options.stagingPrefix, abandoned);
   // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
   if (removal) await endRemoval(store, intentKey, removal);
-  else await withdrawIntent(store, intentKey, own, undefined);
+  else await withdrawIntent(store, intentKey, written, undefined);
   return manifest;
 }
 

@@ -8,6 +8,10 @@ import type { ObjectStore, StoredObject, Zone } from '../ports.ts';
 /** Silver Parquet row groups: the size the ingest writes (engine/routed.ts). */
 export const MAINTENANCE_ROW_GROUP_SIZE = 20_480;
 
+/** Where an object's local copy goes in `dir`: named after its key's hash (keys may hold any character). */
+const copyPath = (dir: string, zone: Zone, key: string): string =>
+  join(dir, `${createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 24)}.parquet`);
+
 /** Parquet files under a prefix, skipping `_`-prefixed folders (manifests, audit, intents). */
 export async function listParquet(store: ObjectStore, zone: Zone, prefix: string): Promise<StoredObject[]> {
   const out: StoredObject[] = [];
@@ -41,14 +45,14 @@ export async function downloadTagged(
     opened.body.destroy();
     throw new Error(`the store gave no entity tag for ${zone}/${key}`);
   }
-  const path = join(dir, `${createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 24)}.parquet`);
+  const path = copyPath(dir, zone, key);
   await pipeline(opened.body, createWriteStream(path));
   return { path, etag: opened.etag };
 }
 
 /** A local copy of an object, named after its key's hash (keys may hold any character). */
 export async function download(store: ObjectStore, zone: Zone, key: string, dir: string): Promise<string> {
-  const path = join(dir, `${createHash('sha256').update(`${zone}/${key}`).digest('hex').slice(0, 24)}.parquet`);
+  const path = copyPath(dir, zone, key);
   await pipeline(await store.getStream(zone, key), createWriteStream(path));
   return path;
 }
