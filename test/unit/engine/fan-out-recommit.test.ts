@@ -12,6 +12,7 @@ import {
   loadContracts,
   loadPlan,
   planFanOut,
+  readSilverRecord,
   transformFanOutChunk,
   type EventPublisher,
   type FanOutPlan,
@@ -97,7 +98,8 @@ describe('a fan-out commit retried after it committed', () => {
     const plan = await plannedAndChunked(lake);
     const [intentKey] = await lake.files('silver', '_pending/');
     if (!intentKey) throw new Error('the plan wrote no intent record');
-    const intent = JSON.parse(Buffer.from((await lake.store.getBytes('silver', intentKey)) ?? []).toString()) as object;
+    const intent = await readSilverRecord<object>(lake.store, intentKey);
+    if (!intent) throw new Error('the intent record is not JSON');
     expect((await commitFanOut(plan, options(lake))).kind).toBe('committed');
     const marked = JSON.stringify({ ...intent, settling_since: new Date().toISOString() });
     await lake.store.putBytes('silver', intentKey, marked);

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
 import { isSettling, SETTLING_HOLD_MS } from '../../../engine/intent.ts';
 import { planGoldRefresh, type GoldState } from '../../../engine/gold/plan.ts';
-import { readManifests } from '../../../engine/manifest-reader.ts';
+import { readManifests, readSilverRecord } from '../../../engine/manifest-reader.ts';
 import { ACCOUNT_MONTHLY_BALANCE } from '../../../datasets/index.ts';
 import { withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
@@ -106,6 +106,23 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
       .map((r) => `${String(r.transaction_id)} ${String(r.contract_version)}`)
       .sort();
 
+  /** Silver's JSON record under `key` (a manifest, an intent record); throws when there is none. */
+  async function silverRecord<T>(key: string): Promise<T> {
+    const record = await readSilverRecord<T>(lake.store, key);
+    if (record === undefined) throw new Error(`no JSON record at silver/${key}`);
+    return record;
+  }
+
+  /**
+   * Producer 1 ingested under V1, then replayed under V2, which dies at its first silver delete: its manifest is in
+   * place, its intent record names the V1 February file it has not removed.
+   */
+  async function replayDiedBeforeItsDeletes(): Promise<void> {
+    await ingest(1, V1);
+    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
+    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+  }
+
   it("removes the earlier run's files it does not write again: a failed delete of them is finished by the next attempt", async () => {
     await ingest(1, V1);
     expect(await silverOf(1)).toEqual(['T1-1 1.0.0', 'T1-2 1.0.0', 'T1-3 1.0.0']);
@@ -123,15 +140,11 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await lake.files('silver', '_pending/')).toEqual([]);
     // Written again once the February file was gone: the gold refresh it triggers recomputes February.
     const [manifestKey = ''] = await lake.files('silver', '_manifests/');
-    const written = JSON.parse(
-      Buffer.from((await lake.store.getBytes('silver', manifestKey)) ?? []).toString(),
-    ) as Manifest;
+    const written = await silverRecord<Manifest>(manifestKey);
     expect(written.settled?.months).toEqual(['2024-02']);
     // A redelivery of the run keeps it: what gold compares must not go back to what it counted before the removal.
     await ingest(1, V2);
-    const again2 = JSON.parse(
-      Buffer.from((await lake.store.getBytes('silver', manifestKey)) ?? []).toString(),
-    ) as Manifest;
+    const again2 = await silverRecord<Manifest>(manifestKey);
     expect(again2.settled).toEqual(written.settled);
   });
 
@@ -192,9 +205,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   /** Every file the manifest in place names exists, and silver holds exactly its rows of producer 1. */
   async function expectManifestMatchesSilver(): Promise<Manifest> {
     const [key] = await lake.files('silver', '_manifests/');
-    const manifest = JSON.parse(
-      Buffer.from((await lake.store.getBytes('silver', key ?? '')) ?? []).toString(),
-    ) as Manifest;
+    const manifest = await silverRecord<Manifest>(key ?? '');
     for (const f of manifest.partitions.flatMap((p) => p.files))
       expect(await lake.store.getBytes('silver', f)).toBeDefined();
     expect((await silverOf(1)).length).toBe(manifest.rows_valid);
@@ -266,9 +277,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     // Its files are named by its intent record again (lake status shows it; compaction leaves the source alone).
     const [record] = await lake.files('silver', '_pending/');
     const sourceId = /([0-9a-f]+)\.json$/.exec(record ?? '')?.[1] ?? 'none';
-    const pending = JSON.parse(Buffer.from((await lake.store.getBytes('silver', record ?? '')) ?? []).toString()) as {
-      silver_keys: string[];
-    };
+    const pending = await silverRecord<{ silver_keys: string[] }>(record ?? '');
     const recreated = (await lake.files('silver', 'transactions/')).filter((k) => k.includes(sourceId));
     expect(recreated.length).toBeGreaterThan(0);
     for (const k of recreated) expect(pending.silver_keys).toContain(k);
@@ -283,9 +292,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it("a replay that died after its manifest, then an erasure of the run: the retry still removes the earlier run's files", async () => {
-    await ingest(1, V1);
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await replayDiedBeforeItsDeletes();
     expect(await silverOf(1)).toEqual(['T1-1 2.0.0', 'T1-2 1.0.0', 'T1-3 2.0.0']);
     // An erasure does not wait for intent records: it rewrites the new run's files and manifest meanwhile.
     await withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'erase', holder: 'test' }, () =>
@@ -305,9 +312,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
     // The manifest says which months the removal changed, for the gold refresh.
     const [manifestKey = ''] = await lake.files('silver', '_manifests/');
-    const settled = JSON.parse(
-      Buffer.from((await lake.store.getBytes('silver', manifestKey)) ?? []).toString(),
-    ) as Manifest;
+    const settled = await silverRecord<Manifest>(manifestKey);
     expect(settled.settled?.months).toEqual(['2024-02']);
     expect(await lake.files('silver', 'transactions/year=2024/month=02/')).toEqual([]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
@@ -402,9 +407,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     );
 
   it('a newer run does not publish while the retry at a maintained manifest removes keys they share; it publishes whole once that is done', async () => {
-    await ingest(1, V1);
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await replayDiedBeforeItsDeletes();
     await eraseAcc001();
     // A late redelivery of the erased run, held at its removal of the earlier run's February file.
     const held = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
@@ -480,9 +483,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it('an attempt naming its uploads again after a manifest conflict keeps the mark of a removal in progress', async () => {
-    await ingest(1, V1);
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await replayDiedBeforeItsDeletes();
     // A redelivery of the run, held at its first upload; an erasure rewrites the run's manifest meanwhile.
     const held = heldAt(lake.store, 'putFile', (zone, key) => zone === 'silver' && key.startsWith('transactions/'));
     const redelivery = ingest(1, V2, held.store);
@@ -491,11 +492,11 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     await eraseAcc001();
     // A retry at the maintained manifest has marked the record and is removing what it names.
     const [key = ''] = await lake.files('silver', '_pending/');
-    const record = JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()) as object;
+    const record = await silverRecord<object>(key);
     await lake.store.putBytes('silver', key, JSON.stringify({ ...record, settling_since: new Date().toISOString() }));
     held.go();
     await expect(redelivery).rejects.toThrow(/changed while run .* was publishing/);
-    const now = JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()) as PendingIngest;
+    const now = await silverRecord<PendingIngest>(key);
     expect(isSettling(now)).toBe(true);
   });
 
@@ -514,12 +515,10 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it("a removal mark holds off another run's attempts for SETTLING_HOLD_MS, not its own run's", async () => {
-    await ingest(1, V1);
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await replayDiedBeforeItsDeletes();
     await eraseAcc001();
     const [key = ''] = await lake.files('silver', '_pending/');
-    const record = JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()) as object;
+    const record = await silverRecord<object>(key);
     const mark = (ago: number) =>
       lake.store.putBytes(
         'silver',
@@ -530,9 +529,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     await expect(ingest(1, V1)).rejects.toThrow(/removing files of this source/); // another run waits
     expect(await silverOf(1)).toEqual(['T1-2 1.0.0', 'T1-3 2.0.0']);
     await mark(SETTLING_HOLD_MS + 60_000); // past the hold: its retry is taken to be dead
-    expect(isSettling(JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()))).toBe(
-      false,
-    );
+    expect(isSettling(await silverRecord<PendingIngest>(key))).toBe(false);
     await mark(60_000); // a retry of the mark's own run takes the removal over at once
     await ingest(1, V2);
     expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
@@ -540,9 +537,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it('an attempt that finds its run maintained between its intent record and its look at the lease puts back the record it replaced', async () => {
-    await ingest(1, V1);
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await replayDiedBeforeItsDeletes();
     // A redelivery of the new run, held once its intent record is written; an erasure runs meanwhile.
     const held = heldAt(lake.store, 'putBytes', (_, key) => key.startsWith('_pending/'), { after: true });
     const redelivery = ingest(1, V2, held.store);
@@ -558,14 +553,11 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it('the manifest is written again once the removal is done, so the gold refresh that follows sees silver without the removed files', async () => {
-    await ingest(1, V1);
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await replayDiedBeforeItsDeletes();
     await eraseAcc001();
     const settledAt = async (): Promise<string | undefined> => {
       const [key = ''] = await lake.files('silver', '_manifests/');
-      return (JSON.parse(Buffer.from((await lake.store.getBytes('silver', key)) ?? []).toString()) as Manifest).settled
-        ?.settled_at;
+      return (await silverRecord<Manifest>(key)).settled?.settled_at;
     };
     const held = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
     const retry = ingest(1, V2, held.store);
@@ -639,9 +631,7 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it('the retry at a maintained manifest removes nothing while a maintenance holds the lease, and is retried', async () => {
-    await ingest(1, V1);
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
+    await replayDiedBeforeItsDeletes();
     const erase = () =>
       eraseRows({
         store: lake.store,
