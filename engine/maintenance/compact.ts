@@ -32,7 +32,7 @@ import {
 import type { Manifest } from '../manifest.ts';
 import type { ObjectStore, StoredObject } from '../ports.ts';
 import { SILVER_CODEC, sqlString } from '../sql.ts';
-import { download, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson } from './files.ts';
+import { download, editSilverRecord, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson } from './files.ts';
 import { readManifests, readSilverRecord } from '../manifest-reader.ts';
 import { MaintenanceInputError } from './predicate.ts';
 import { removeRunFromFile } from './rewrite.ts';
@@ -206,22 +206,24 @@ async function switchOver(store: ObjectStore, intent: CompactionIntent): Promise
   for (const input of intent.inputs)
     byManifest.set(input.manifest_key, [...(byManifest.get(input.manifest_key) ?? []), input.key]);
   for (const [key, replaced] of byManifest) {
-    const manifest = await readSilverRecord<Manifest>(store, key);
-    if (!manifest) continue;
-    const gone = new Set(replaced);
-    const partitions = manifest.partitions.map((p) => {
-      if (!p.files.some((f) => gone.has(f))) return p;
-      const files = [...new Set(p.files.map((f) => (gone.has(f) ? intent.file : f)))];
-      return { ...p, files };
+    // Over exactly the manifest read: a blind put would undo a change made meanwhile (an ingest's `settled`).
+    await editSilverRecord<Manifest>(store, key, (manifest) => {
+      if (!manifest) return undefined;
+      const gone = new Set(replaced);
+      const partitions = manifest.partitions.map((p) => {
+        if (!p.files.some((f) => gone.has(f))) return p;
+        const files = [...new Set(p.files.map((f) => (gone.has(f) ? intent.file : f)))];
+        return { ...p, files };
+      });
+      const compactions = (manifest.compactions ?? []).filter((c) => c.compaction_id !== intent.compaction_id);
+      compactions.push({
+        compaction_id: intent.compaction_id,
+        compacted_at: intent.started_at,
+        file: intent.file,
+        replaced,
+      });
+      return { ...manifest, partitions, compactions } satisfies Manifest;
     });
-    const compactions = (manifest.compactions ?? []).filter((c) => c.compaction_id !== intent.compaction_id);
-    compactions.push({
-      compaction_id: intent.compaction_id,
-      compacted_at: intent.started_at,
-      file: intent.file,
-      replaced,
-    });
-    await putJson(store, 'silver', key, { ...manifest, partitions, compactions } satisfies Manifest);
   }
   const runs = [
     ...new Map(intent.inputs.map((i) => [i.run_id, { run_id: i.run_id, manifest_key: i.manifest_key }])).values(),
@@ -244,6 +246,8 @@ interface CompactedRecord {
   file: string;
   runs: Array<{ run_id: string; manifest_key: string }>;
 }
+
+const named = (manifest: Manifest, file: string): boolean => manifest.partitions.some((p) => p.files.includes(file));
 
 async function exists(store: ObjectStore, key: string): Promise<boolean> {
   for await (const o of store.list('silver', key)) if (o.key === key) return true;
@@ -280,21 +284,25 @@ async function repair(
     const missing: string[] = [];
     if (manifest.run_id === run.run_id) for (const f of listedHere) if (!(await exists(store, f))) missing.push(f);
     if (missing.length) {
-      const gone = new Set(missing);
-      const partitions = manifest.partitions.map((p) => ({
-        ...p,
-        files: [...new Set(p.files.map((f) => (gone.has(f) ? record.file : f)))],
-      }));
-      const compactions = [
-        ...(manifest.compactions ?? []).filter((c) => c.compaction_id !== record.compaction_id),
-        {
-          compaction_id: record.compaction_id,
-          compacted_at: new Date().toISOString(),
-          file: record.file,
-          replaced: missing,
-        },
-      ];
-      await putJson(store, 'silver', run.manifest_key, { ...manifest, partitions, compactions } satisfies Manifest);
+      await editSilverRecord<Manifest>(store, run.manifest_key, (now) => {
+        // Read again (over exactly this one): the files it still names that are gone point at the compacted file.
+        const gone = new Set(now?.run_id === run.run_id ? missing.filter((f) => named(now, f)) : []);
+        if (!now || gone.size === 0) return undefined;
+        const partitions = now.partitions.map((p) => ({
+          ...p,
+          files: [...new Set(p.files.map((f) => (gone.has(f) ? record.file : f)))],
+        }));
+        const compactions = [
+          ...(now.compactions ?? []).filter((c) => c.compaction_id !== record.compaction_id),
+          {
+            compaction_id: record.compaction_id,
+            compacted_at: new Date().toISOString(),
+            file: record.file,
+            replaced: [...gone],
+          },
+        ];
+        return { ...now, partitions, compactions } satisfies Manifest;
+      });
       keep.push(run);
       actions.push({ run_id: run.run_id, action: 'repointed' });
       continue;

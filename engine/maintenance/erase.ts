@@ -21,7 +21,14 @@ import { ERASURES_PREFIX, erasureRecordKey, quarantineRecordsPrefix, silverTable
 import type { Manifest, ManifestErasure } from '../manifest.ts';
 import { ObjectChangedError, type ObjectStore, type Zone } from '../ports.ts';
 import { ident, SILVER_CODEC, silverValueSql, sqlString } from '../sql.ts';
-import { downloadTagged, listParquet, MAINTENANCE_ROW_GROUP_SIZE, monthOfKey, putJson } from './files.ts';
+import {
+  downloadTagged,
+  editSilverRecord,
+  listParquet,
+  MAINTENANCE_ROW_GROUP_SIZE,
+  monthOfKey,
+  putJson,
+} from './files.ts';
 import { readManifests, readSilverRecord } from '../manifest-reader.ts';
 import { parseEqualityPredicate, PredicateError, type EqualityPredicate } from './predicate.ts';
 import { isGzip } from '../spool.ts';
@@ -326,8 +333,9 @@ async function rewriteWithout(
 }
 
 /**
- * Adds the counts of one file to the manifests of the runs it touched (read, add, write). Idempotent per
- * erasure id and file: a file already counted under this erasure is not counted again.
+ * Adds the counts of one file to the manifests of the runs it touched (read, add, write over exactly the manifest
+ * read: `editSilverRecord`). Idempotent per erasure id and file: a file already counted under this erasure is not
+ * counted again.
  */
 async function recordInManifests(
   store: ObjectStore,
@@ -339,21 +347,22 @@ async function recordInManifests(
   for (const [run, counts] of byRun) {
     const entry = manifests.get(run);
     if (!entry) continue; // rows of an attempt no manifest describes: counted in the record's sources only
-    const current = (await readSilverRecord<Manifest>(store, entry.key)) ?? entry.manifest;
-    if (current.run_id !== run) continue; // re-ingested since: its rows are counted by the new run's manifest
-    const erasures = current.erasures ?? [];
-    let mine = erasures.find((e) => e.erasure_id === erasure.erasure_id);
-    if (!mine) {
-      mine = { ...erasure, rows_valid_removed: 0, rows_quarantined_removed: 0, files: [] };
-      erasures.push(mine);
-    }
-    if (mine.files?.includes(file)) continue; // counted by an interrupted run of this erasure
-    mine.rows_valid_removed += counts.valid;
-    mine.rows_quarantined_removed += counts.quarantined;
-    mine.files = [...(mine.files ?? []), file];
-    const updated: Manifest = { ...current, erasures };
-    await putJson(store, 'silver', entry.key, updated);
-    entry.manifest = updated;
+    const updated = await editSilverRecord<Manifest>(store, entry.key, (there) => {
+      const current = there ?? entry.manifest;
+      if (current.run_id !== run) return undefined; // re-ingested since: its rows are counted by the new run's manifest
+      const erasures = current.erasures ?? [];
+      let mine = erasures.find((e) => e.erasure_id === erasure.erasure_id);
+      if (!mine) {
+        mine = { ...erasure, rows_valid_removed: 0, rows_quarantined_removed: 0, files: [] };
+        erasures.push(mine);
+      }
+      if (mine.files?.includes(file)) return undefined; // counted by an interrupted run of this erasure
+      mine.rows_valid_removed += counts.valid;
+      mine.rows_quarantined_removed += counts.quarantined;
+      mine.files = [...(mine.files ?? []), file];
+      return { ...current, erasures };
+    });
+    if (updated?.run_id === run) entry.manifest = updated;
   }
 }
 

@@ -3,7 +3,8 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
-import type { ObjectStore, StoredObject, Zone } from '../ports.ts';
+import { parseSilverRecord } from '../manifest-reader.ts';
+import { ObjectChangedError, ObjectExistsError, type ObjectStore, type StoredObject, type Zone } from '../ports.ts';
 
 /** Silver Parquet row groups: the size the ingest writes (engine/routed.ts). */
 export const MAINTENANCE_ROW_GROUP_SIZE = 20_480;
@@ -59,6 +60,49 @@ export async function download(store: ObjectStore, zone: Zone, key: string, dir:
 
 export async function putJson(store: ObjectStore, zone: Zone, key: string, value: unknown): Promise<void> {
   await store.putBytes(zone, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+}
+
+/** How often `editSilverRecord` reads a record again after another writer changed it between its read and its write. */
+export const RECORD_EDIT_ATTEMPTS = 8;
+
+/** A record kept changing under `editSilverRecord`: nothing of this edit was written. */
+export class RecordKeptChangingError extends Error {
+  constructor(key: string, attempts: number) {
+    super(
+      `silver/${key} was changed by another writer each of ${attempts} times it was read and edited; nothing was written over it: run the operation again`,
+    );
+    this.name = 'RecordKeptChangingError';
+  }
+}
+
+/**
+ * Edits a small JSON record of silver (a manifest) over exactly the object read: `edit` is given what is there
+ * (undefined when there is none, or it is damaged) and returns what to write, or undefined to leave it. When another
+ * writer changes the record between the read and the write — an ingest announcing a removal (`settled`), another
+ * maintenance — nothing is written over its change: the record is read and edited again (a blind put would undo it).
+ * Returns the record as this edit left it.
+ */
+export async function editSilverRecord<T>(
+  store: ObjectStore,
+  key: string,
+  edit: (now: T | undefined) => T | undefined | Promise<T | undefined>,
+  attempts = RECORD_EDIT_ATTEMPTS,
+): Promise<T | undefined> {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const read = await store.getBytesWithEtag('silver', key);
+    const now = parseSilverRecord<T>(read?.bytes);
+    const next = await edit(now);
+    if (next === undefined) return now;
+    const condition = read ? { ifMatch: read.etag } : { ifNoneMatch: true };
+    try {
+      await store.putBytes('silver', key, `${JSON.stringify(next, null, 2)}\n`, 'application/json', condition);
+      return next;
+    } catch (e) {
+      if (!(e instanceof ObjectChangedError || e instanceof ObjectExistsError)) throw e;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+  }
+  throw new RecordKeptChangingError(key, attempts);
 }
 
 /** The partition folder of a key (`transactions/year=2024/month=01/`). */

@@ -12,8 +12,10 @@ import {
   parseContract,
   type CompactOptions,
   type Manifest,
+  type ObjectStore,
 } from '../../../engine/index.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
+import { withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 
 const contracts = loadContracts();
@@ -67,6 +69,30 @@ const manifestOf = async (lake: TestLake, m: Manifest): Promise<Manifest> =>
 
 const count = async (lake: TestLake): Promise<number> =>
   Number((await readWithDuckDb(`SELECT count(*) AS n FROM ${lake.silverRelation()}`))[0]?.n);
+
+/**
+ * The store with another writer's change to `key` (here a settle's `settled`, as an ingest announces a removal) landing
+ * between a maintenance's read of it and its first write of it (fault injection: a step run between two of its calls).
+ */
+function settleLandsBeforeFirstWrite(store: ObjectStore, key: string, settledAt: string): ObjectStore {
+  let landed = false;
+  return withOverrides(store, {
+    putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+      if (!landed && args[0] === 'silver' && args[1] === key) {
+        landed = true;
+        const now = JSON.parse(
+          Buffer.from((await store.getBytes('silver', key)) as Uint8Array).toString('utf8'),
+        ) as Manifest;
+        await store.putBytes(
+          'silver',
+          key,
+          JSON.stringify({ ...now, settled: { settled_at: settledAt, months: ['2024-01'] } }),
+        );
+      }
+      return store.putBytes(...args);
+    },
+  });
+}
 
 describe('compaction', () => {
   it('rewrites a partition of many small files as one file with the same rows and lineage (EXCEPT ALL both ways)', async () => {
@@ -290,6 +316,18 @@ describe('compaction', () => {
     await lake.store.delete('silver', [inFlight]);
     expect((await compact(lake)).groups.map((g) => g.status)).toEqual(['compacted', 'compacted']);
     expect(await exceptAllBothWays(before, lake)).toEqual([0, 0]);
+  });
+
+  it('a manifest changed between its read and the switch keeps that change (a settle announcing a removal is not undone)', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    const m1 = manifests[0] as Manifest;
+    const settledAt = '2026-12-04T10:00:00.000Z';
+    const key = manifestKey('transactions', m1.source_id);
+    await compact(lake, { store: settleLandsBeforeFirstWrite(lake.store, key, settledAt) });
+    const after = await manifestOf(lake, m1);
+    expect(after.settled?.settled_at).toBe(settledAt);
+    expect(after.compactions).toHaveLength(2); // its January and February files, each moved into its compacted file
+    expect(await count(lake)).toBe(12);
   });
 
   it('an ingest whose manifest overwrote the switch is repaired by the next compaction, then re-ingests stay single', async () => {

@@ -72,6 +72,30 @@ const erase = (
     ...extra,
   });
 
+/**
+ * The store with another writer's change to `key` (here a settle's `settled`, as an ingest announces a removal) landing
+ * between a maintenance's read of it and its first write of it (fault injection: a step run between two of its calls).
+ */
+function settleLandsBeforeFirstWrite(store: ObjectStore, key: string, settledAt: string): ObjectStore {
+  let landed = false;
+  return withOverrides(store, {
+    putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+      if (!landed && args[0] === 'silver' && args[1] === key) {
+        landed = true;
+        const now = JSON.parse(
+          Buffer.from((await store.getBytes('silver', key)) as Uint8Array).toString('utf8'),
+        ) as Manifest;
+        await store.putBytes(
+          'silver',
+          key,
+          JSON.stringify({ ...now, settled: { settled_at: settledAt, months: ['2024-01'] } }),
+        );
+      }
+      return store.putBytes(...args);
+    },
+  });
+}
+
 describe('erasure', () => {
   it('removes exactly the matching rows from silver and quarantine, records them per source, and keeps every other row', async () => {
     const { lake, jan, feb } = await lakeWithTwoSources();
@@ -452,6 +476,24 @@ describe('erasure', () => {
     expect((await manifestOf(lake, m)).erasures?.map((e) => [e.erasure_id, e.rows_valid_removed])).toEqual([
       [second.erasure_id, 1],
     ]);
+  });
+
+  it('a manifest changed between its read and the erasure writing it keeps that change (a settle announcing a removal is not undone)', async () => {
+    const { lake, jan } = await lakeWithTwoSources();
+    const key = manifestKey('transactions', jan.source_id);
+    const settledAt = '2026-12-04T10:00:00.000Z';
+    const record = await eraseRows({
+      store: settleLandsBeforeFirstWrite(lake.store, key, settledAt),
+      contracts,
+      dataset: 'transactions',
+      where: 'account_id = ACC002',
+      requestedBy: 't',
+      workDir: lake.root,
+    });
+    const after = await manifestOf(lake, jan);
+    expect(after.settled?.settled_at).toBe(settledAt);
+    expect(after.erasures?.map((e) => [e.erasure_id, e.rows_valid_removed])).toEqual([[record.erasure_id, 1]]);
+    expect((await lake.silverRows()).map((r) => r.transaction_id).sort()).toEqual(['T1', 'T4', 'T5', 'T6']);
   });
 
   it('quarantined lines that could not be parsed match when the value stands in them as a whole field', async () => {
