@@ -16,15 +16,19 @@ import {
 import { monthOfKey } from './maintenance/files.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
 import {
+  carriedMarks,
   deleteIntentAsRead,
-  intentText,
-  carriedMark,
   endRemoval,
+  intentText,
+  isSettling,
   markRemoval,
+  ownedBy,
   readIntent,
   RecordTakenOverError,
+  releaseRecord,
   withdrawIntent,
   writeIntent,
+  type MarkedRemoval,
   type ReadIntent,
 } from './intent.ts';
 import {
@@ -636,7 +640,8 @@ async function settleMaintainedRun(
   );
   const replacedRows = byRun(record.compacted_rows ?? []).filter((c) => c.run_id !== maintained.run_id);
   if (!staleSilver.length && !staleQuarantine.length && !replacedRows.length) {
-    await deleteIntentAsRead(store, intentKey, read);
+    // Removals in progress on it are their removers' to end (the last one deletes it).
+    if (!isSettling(record)) await deleteIntentAsRead(store, intentKey, read);
     return;
   }
   // Written over the manifest before the removal (a new entity tag: another run's publish that read it fails), and
@@ -665,10 +670,13 @@ async function settleMaintainedRun(
       throw new PublishedMeanwhileError(key, maintained.run_id, (await readSilverRecord<Manifest>(store, key))?.run_id);
     }
   } catch (e) {
-    await withdrawIntent(store, intentKey, mark.text, record).catch(() => {}); // the record as it was, unmarked
+    // Its mark alone taken off: what the record names is still to be removed (by the retry).
+    await releaseRecord(store, intentKey, { owns: () => false, markId: mark.id }).catch(() => {});
     throw e;
   }
-  await removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir);
+  await removingUnder(store, intentKey, mark, () =>
+    removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir),
+  );
   await announceRemoval(
     store,
     manifestKey(maintained.dataset, maintained.source_id),
@@ -735,6 +743,25 @@ async function removeStale(
   if (silver.length) await store.delete('silver', silver);
   for (const { run_id, keys } of replacedRows) for (const k of keys) await removeRunFromFile(store, k, run_id, workDir);
   if (quarantine.length) await store.delete('quarantine', quarantine);
+}
+
+/**
+ * A removal under its mark: when it fails (every delete of it settled: none still in flight), its mark alone is taken
+ * off, the record left naming what is still to be removed — its retry then finds no mark of a removal in progress
+ * (a fresh one it would carry over, and leave a hold-only record behind until it expired).
+ */
+async function removingUnder(
+  store: ObjectStore,
+  intentKey: string,
+  removal: MarkedRemoval,
+  remove: () => Promise<void>,
+): Promise<void> {
+  try {
+    await remove();
+  } catch (e) {
+    await releaseRecord(store, intentKey, { owns: () => false, markId: removal.id }).catch(() => {});
+    throw e;
+  }
 }
 
 /** This source's staged pieces (fan-out), of this attempt and of an abandoned one: nothing of them is kept. */
@@ -814,9 +841,16 @@ export async function publish(
     ...(options.stagingPrefix ? { staging_prefix: options.stagingPrefix } : {}),
   });
   // Written over exactly the record read (or create-only); one another delivery wrote since is read and named too.
-  const { written, replaced } = await writeIntent(store, intentKey, firstRead, (r) => intentText(intentOver(r)), {
-    beforeUploadsOf: manifest.run_id,
-  });
+  // Removals in progress on the record replaced (an attempt of this run removing what it names) are carried over: until
+  // they end, no other run may start publishing keys they may still delete.
+  const { written, replaced } = await writeIntent(
+    store,
+    intentKey,
+    firstRead,
+    (r) => intentText({ ...intentOver(r), ...carriedMarks(r) }),
+    { beforeUploadsOf: manifest.run_id },
+  );
+  const ownRecord = ownedBy(written);
   // The abandoned record from here on is the one replaced — the last read, whoever wrote it: its keys are in ours.
   const abandoned = replaced?.record;
   // The intent first, the lease second (maintenance does the reverse): see engine/maintenance/lease.ts.
@@ -882,7 +916,7 @@ export async function publish(
     // are named by no record: named again (with the record there now), so the next publish removes what it does not write.
     // A mark of a removal in progress is carried over: that removal goes on, and must keep holding other runs off.
     await writeIntent(store, intentKey, await readIntent(store, intentKey), (r) =>
-      intentText({ ...intentOver(r), ...carriedMark(r) }),
+      intentText({ ...intentOver(r), ...carriedMarks(r) }),
     );
     throw new PublishedMeanwhileError(key, manifest.run_id, other.runId);
   }
@@ -902,17 +936,20 @@ export async function publish(
   const replacedRows = byRun([...previousCompacted, ...(abandoned?.compacted_rows ?? [])])
     .map(({ run_id, keys }) => ({ run_id, keys: keys.filter((k) => !keep.has(k)) }))
     .filter((c) => c.keys.length > 0);
-  let removal: ReadIntent | undefined;
+  let removal: MarkedRemoval | undefined;
   if (staleSilver.length || staleQuarantine.length || replacedRows.length) {
     // Another run of the source writes these keys (they derive from the source): one that starts publishing now must
     // not upload a file removed next. So the record is marked first (`settleMaintainedRun` does the same); an attempt
     // that wrote its record since has taken these keys over, and this one removes nothing and is retried.
     const now = await readIntent(store, intentKey);
-    const mark = now?.text === written ? await markRemoval(store, intentKey, now) : undefined;
+    const mark = now?.record && ownRecord(now.record) ? await markRemoval(store, intentKey, now, ownRecord) : undefined;
     if (!mark) throw new RecordTakenOverError(intentKey, manifest.run_id);
     removal = mark;
   }
-  await removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir);
+  if (removal)
+    await removingUnder(store, intentKey, removal, () =>
+      removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir),
+    );
   // Before the staging goes (with a fan-out's plan, a commit retried after it answers from the manifest alone).
   if (removal)
     await announceRemoval(
@@ -924,7 +961,7 @@ export async function publish(
   await removeStaging(store, manifest, options.stagingPrefix, abandoned);
   // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
   if (removal) await endRemoval(store, intentKey, removal);
-  else await withdrawIntent(store, intentKey, written, undefined);
+  else await releaseRecord(store, intentKey, { owns: ownRecord });
   return manifest;
 }
 

@@ -7,7 +7,7 @@
  * never by a read, a check and a plain delete or put, between which a concurrent delivery may have written its own.
  */
 import { randomBytes } from 'node:crypto';
-import type { PendingIngest } from './manifest.ts';
+import type { PendingIngest, RemovalMark } from './manifest.ts';
 import { ObjectChangedError, ObjectExistsError, type ObjectStore } from './ports.ts';
 
 /** An intent record as read, with the entity tag of the object read (undefined `record`: not JSON). */
@@ -52,19 +52,36 @@ export const INTENT_WRITE_ATTEMPTS = 16;
  */
 export const SETTLING_HOLD_MS = 15 * 60_000;
 
-/** The run whose removal marked the record (a record rewritten since may be of another run: the mark is the remover's). */
-export const settlingRun = (record: PendingIngest | undefined): string | undefined =>
-  record?.settling_run ?? record?.run_id;
-
-/** The mark of a removal in progress, carried over by a write of the record that must not take it away. */
-export function carriedMark(record: PendingIngest | undefined): Pick<PendingIngest, 'settling_since' | 'settling_run'> {
-  return isSettling(record) ? { settling_since: record?.settling_since, settling_run: settlingRun(record) } : {};
+/** The removals in progress on a record (`removals`, and a mark of an earlier version as one), past ones left out. */
+export function removalsOf(record: PendingIngest | undefined, now = Date.now()): RemovalMark[] {
+  if (!record) return [];
+  const marks = [...(Array.isArray(record.removals) ? record.removals : [])];
+  if (record.settling_since)
+    marks.push({
+      id: `legacy:${record.settling_since}`,
+      since: record.settling_since,
+      run: record.settling_run ?? record.run_id,
+    });
+  return marks.filter((m) => {
+    const since = Date.parse(m.since);
+    return Number.isFinite(since) && now - since < SETTLING_HOLD_MS;
+  });
 }
 
 /** Whether `record` is marked by a removal still in progress (see `SETTLING_HOLD_MS`). */
-export function isSettling(record: PendingIngest | undefined, now = Date.now()): boolean {
-  const since = record?.settling_since ? Date.parse(record.settling_since) : Number.NaN;
-  return Number.isFinite(since) && now - since < SETTLING_HOLD_MS;
+export const isSettling = (record: PendingIngest | undefined, now = Date.now()): boolean =>
+  removalsOf(record, now).length > 0;
+
+/** The removals in progress on a record, carried over by a write of it that must not take them away. */
+export function carriedMarks(record: PendingIngest | undefined): Pick<PendingIngest, 'removals'> {
+  const removals = removalsOf(record);
+  return removals.length ? { removals } : {};
+}
+
+/** The record with exactly these removals marked (a mark of an earlier version written as one of them). */
+function withRemovals(record: PendingIngest, removals: RemovalMark[]): PendingIngest {
+  const { settling_since: _since, settling_run: _run, removals: _removals, ...rest } = record;
+  return removals.length ? { ...rest, removals } : rest;
 }
 
 /**
@@ -126,9 +143,9 @@ export async function writeIntent(
     // An attempt of another run about to upload waits for a removal in progress (it might delete what the attempt
     // uploads). One of the marked record's own run writes its files, none of which is removed, and takes the removal
     // over; one naming what it already uploaded writes over it (named by no manifest: removing those loses nothing).
-    const record = replaced?.record;
-    if (options.beforeUploadsOf !== undefined && isSettling(record) && settlingRun(record) !== options.beforeUploadsOf)
-      throw new SourceSettlingError(key, record?.settling_since);
+    const holding = removalsOf(replaced?.record).filter((m) => m.run !== options.beforeUploadsOf);
+    if (options.beforeUploadsOf !== undefined && holding.length > 0)
+      throw new SourceSettlingError(key, holding[0]?.since);
     const written = build(replaced?.record);
     try {
       const condition = replaced ? { ifMatch: replaced.etag } : { ifNoneMatch: true };
@@ -142,18 +159,32 @@ export async function writeIntent(
   }
 }
 
+/** A removal this attempt marked on an intent record (`markRemoval`), and which records are its to delete at its end. */
+export interface MarkedRemoval {
+  /** Its mark's id. */
+  id: string;
+  /** The marked record as read back. */
+  read: ReadIntent;
+  /** The record this attempt answers for: deleted at its end when no other removal is in progress on it. */
+  owns: (record: PendingIngest) => boolean;
+}
+
 /**
- * Marks the record read (`settling_since`) before its keys are removed, written over exactly that object: answers with
- * the marked record as read back, or undefined when another attempt wrote the record since (it has taken those keys
- * over: nothing is to be removed). See `SETTLING_HOLD_MS`.
+ * Marks the record read before its keys are removed: a mark of this removal added to those in progress on it (each
+ * remover takes off only its own, `endRemoval`), written over exactly that object. Answers undefined when another
+ * attempt wrote the record since (it has taken those keys over: nothing is to be removed). `owns`: the record this
+ * attempt answers for, by default the one marked (its `attempt_id`). See `SETTLING_HOLD_MS`.
  */
-export async function markRemoval(store: ObjectStore, key: string, read: ReadIntent): Promise<ReadIntent | undefined> {
-  if (!read.record) return undefined;
-  const marked = JSON.stringify(
-    { ...read.record, settling_since: new Date().toISOString(), settling_run: read.record.run_id },
-    null,
-    2,
-  );
+export async function markRemoval(
+  store: ObjectStore,
+  key: string,
+  read: ReadIntent,
+  owns?: (record: PendingIngest) => boolean,
+): Promise<MarkedRemoval | undefined> {
+  const record = read.record;
+  if (!record) return undefined;
+  const mark: RemovalMark = { id: randomBytes(8).toString('hex'), since: new Date().toISOString(), run: record.run_id };
+  const marked = JSON.stringify(withRemovals(record, [...removalsOf(record), mark]), null, 2);
   try {
     await store.putBytes('silver', key, marked, 'application/json', { ifMatch: read.etag });
   } catch (e) {
@@ -161,23 +192,56 @@ export async function markRemoval(store: ObjectStore, key: string, read: ReadInt
     throw e;
   }
   const now = await readIntent(store, key);
-  return now?.text === marked ? now : undefined;
+  if (now?.text !== marked) return undefined;
+  return { id: mark.id, read: now, owns: owns ?? ((r) => r.attempt_id === record.attempt_id) };
 }
 
+/** Ends a removal marked by `markRemoval`: see `releaseRecord`. */
+export const endRemoval = (store: ObjectStore, key: string, removal: MarkedRemoval): Promise<void> =>
+  releaseRecord(store, key, { owns: removal.owns, markId: removal.id });
+
 /**
- * Ends a removal marked with `mark`: its record is deleted as read back then; or, when another attempt has written the
- * record since carrying the mark over (`carriedMark`), the mark alone is taken off that record (written over exactly
- * it), which otherwise held other runs off for the rest of `SETTLING_HOLD_MS` after the removal was done.
+ * What an attempt leaves of an intent record when it is done (its removal ended, `markId`, and the record it answers
+ * for, `owns`), written over exactly the object read, read again on a change:
+ * - its own record, no other removal in progress on it: deleted;
+ * - its own record, while removals of other attempts it carried over are still in progress: replaced by a record that
+ *   names no keys and holds only their marks (`hold_only`) — those removers may still be deleting keys another run
+ *   of the source would write, so that run must not start publishing yet (deleting the record let it: the last
+ *   remover then deleted a key that run had just uploaded);
+ * - another attempt's record: only its mark taken off; a hold-only one whose last mark this was: deleted.
  */
-export async function endRemoval(store: ObjectStore, key: string, mark: ReadIntent): Promise<void> {
-  if (await deleteIntentAsRead(store, key, mark)) return;
+export async function releaseRecord(
+  store: ObjectStore,
+  key: string,
+  own: { owns: (record: PendingIngest) => boolean; markId?: string },
+): Promise<void> {
   for (let attempt = 1; attempt <= INTENT_WRITE_ATTEMPTS; attempt++) {
     const now = await readIntent(store, key);
     const record = now?.record;
-    if (!now || !record || record.settling_since !== mark.record?.settling_since) return; // not this removal's mark
-    const { settling_since: _since, settling_run: _run, ...unmarked } = record;
+    if (!now || !record) return;
+    const ours = own.owns(record);
+    const marked = own.markId !== undefined && (record.removals ?? []).some((m) => m.id === own.markId);
+    if (!ours && !marked) return; // another attempt's record, without this removal's mark: it stays as it is
+    const others = removalsOf(record).filter((m) => m.id !== own.markId);
+    if (others.length === 0 && (ours || record.hold_only)) {
+      if (await deleteIntentAsRead(store, key, now)) return;
+      continue;
+    }
+    const next: PendingIngest = ours
+      ? {
+          dataset: record.dataset,
+          run_id: record.run_id,
+          source: record.source,
+          started_at: record.started_at,
+          silver_keys: [],
+          quarantine_keys: [],
+          ...(record.attempt_id ? { attempt_id: record.attempt_id } : {}),
+          removals: others,
+          hold_only: true,
+        }
+      : withRemovals(record, others);
     try {
-      await store.putBytes('silver', key, JSON.stringify(unmarked, null, 2), 'application/json', { ifMatch: now.etag });
+      await store.putBytes('silver', key, JSON.stringify(next, null, 2), 'application/json', { ifMatch: now.etag });
       return;
     } catch (e) {
       if (!(e instanceof ObjectChangedError)) throw e;
@@ -214,13 +278,19 @@ export async function deleteIntentAsRead(store: ObjectStore, key: string, read: 
   }
 }
 
+/** Whether a record is the one the attempt that wrote `written` wrote (its `attempt_id`), however its marks changed since. */
+export function ownedBy(written: string): (record: PendingIngest) => boolean {
+  const id = (JSON.parse(written) as PendingIngest).attempt_id;
+  return (record) => id !== undefined && record.attempt_id === id;
+}
+
 /**
  * Takes back an intent record this attempt wrote (`written`, its text): the record it replaced is put back (its
- * keys are still to be cleaned by a later run), or — `replaced` undefined — the key is left empty. Only while
- * the record is still this attempt's own: a concurrent delivery of the same source may have written its own
- * since, and a maintenance must keep seeing that one. The put-back is one step — the replaced record written over
- * ours only while the key still holds ours (`putBytes` `ifMatch`, S3 `If-Match`) — so a process killed during it
- * leaves either record, never the key empty.
+ * keys are still to be cleaned by a later run), with the removals in progress on this attempt's record, or —
+ * `replaced` undefined — the key is left to them (`releaseRecord`). Only while the record is still this attempt's
+ * own: a concurrent delivery of the same source may have written its own since, and a maintenance must keep seeing
+ * that one. The put-back is one step — the replaced record written over ours only while the key still holds ours
+ * (`putBytes` `ifMatch`, S3 `If-Match`) — so a process killed during it leaves either record, never the key empty.
  */
 export async function withdrawIntent(
   store: ObjectStore,
@@ -228,15 +298,20 @@ export async function withdrawIntent(
   written: string,
   replaced: PendingIngest | undefined,
 ): Promise<void> {
-  const now = await readIntent(store, key);
-  if (!now || now.text !== written) return;
+  const ours = ownedBy(written);
   if (!replaced) {
-    await deleteIntentAsRead(store, key, now);
+    await releaseRecord(store, key, { owns: ours });
     return;
   }
-  try {
-    await store.putBytes('silver', key, JSON.stringify(replaced, null, 2), 'application/json', { ifMatch: now.etag });
-  } catch (e) {
-    if (!(e instanceof ObjectChangedError)) throw e; // another delivery's record is there now: it stays
+  for (let attempt = 1; attempt <= INTENT_WRITE_ATTEMPTS; attempt++) {
+    const now = await readIntent(store, key);
+    if (!now?.record || !ours(now.record)) return;
+    const putBack = withRemovals(replaced, removalsOf(now.record));
+    try {
+      await store.putBytes('silver', key, JSON.stringify(putBack, null, 2), 'application/json', { ifMatch: now.etag });
+      return;
+    } catch (e) {
+      if (!(e instanceof ObjectChangedError)) throw e; // read again: another delivery's record there now stays
+    }
   }
 }

@@ -140,13 +140,31 @@ export interface PendingIngest {
   /** Random, per attempt: no two attempts write the same record, so each deletes only its own (engine/intent.ts). */
   attempt_id?: string;
   /**
-   * Set by a retry removing what the record names at a maintained manifest (engine/ingest.ts `settleMaintainedRun`):
-   * until it is done, no attempt of the source starts publishing over it (`SourceSettlingError`), for a while
-   * (`SETTLING_HOLD_MS`) past which that retry is taken to be dead.
+   * The removals of keys this record names that are in progress (engine/intent.ts `markRemoval`): until each is done,
+   * no attempt of another run of the source starts publishing over it (`SourceSettlingError`), for a while
+   * (`SETTLING_HOLD_MS`) past which its remover is taken to be dead. An attempt of the same run goes on and carries
+   * them over; each is taken off by its own remover only.
    */
+  removals?: RemovalMark[];
+  /**
+   * Left by an attempt that ended while others' removals it carried were still in progress: the record names no keys
+   * (that attempt removed them all) and only holds other runs off until those removals end; their last deletes it.
+   */
+  hold_only?: true;
+  /** One removal's mark as versions before `removals` wrote it (read as one entry of `removals`, never written). */
   settling_since?: string;
-  /** The run of the removal that marked the record: attempts of that run go on, others are held off (`settling_since`). */
+  /** The run of that mark. */
   settling_run?: string;
+}
+
+/** A removal in progress of keys an intent record names. */
+export interface RemovalMark {
+  /** Random, per removal: each remover takes off only its own. */
+  id: string;
+  /** When it began (ISO). */
+  since: string;
+  /** The run whose attempt removes: attempts of that run go on, others are held off. */
+  run: string;
 }
 
 /** Rows of one run of a source in shared (compacted) silver files. */

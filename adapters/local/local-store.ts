@@ -332,7 +332,10 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async delete(zone: Zone, keys: readonly string[]): Promise<void> {
-    await Promise.all(keys.map((k) => rm(this.path(zone, k), { force: true })));
+    // Every unlink settled before a failure is thrown: a caller may go on as if none of them is still under way.
+    const outcomes = await Promise.allSettled(keys.map((k) => rm(this.path(zone, k), { force: true })));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**

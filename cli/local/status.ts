@@ -259,6 +259,8 @@ async function unfinishedIngests(lake: LocalLake, active: readonly WorkOwner[]):
       });
       continue;
     }
+    // A removal's hold (engine/intent.ts `releaseRecord`): it names no files, and every row is in a manifest.
+    if (intent.hold_only) continue;
     const source = intent.source?.key ?? o.key;
     out.push({
       dataset: intent.dataset,

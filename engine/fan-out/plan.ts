@@ -32,7 +32,7 @@ import {
   type IngestOptions,
   type InputSizes,
 } from '../ingest.ts';
-import { readIntent, writeIntent } from '../intent.ts';
+import { carriedMarks, readIntent, writeIntent } from '../intent.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
@@ -472,7 +472,8 @@ export async function planFanOut(
       store,
       intentKey,
       await readIntent(store, intentKey),
-      (replaced) => JSON.stringify(intentOver(replaced), null, 2),
+      // Removals in progress on the record replaced are carried over (engine/intent.ts `releaseRecord`).
+      (replaced) => JSON.stringify({ ...intentOver(replaced), ...carriedMarks(replaced) }, null, 2),
       { beforeUploadsOf: plan.run_id },
     );
     await store.putBytes('silver', planKey(staging), JSON.stringify(plan, null, 2), 'application/json');

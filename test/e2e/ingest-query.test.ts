@@ -216,6 +216,9 @@ describe('lake ingest + lake query: a round trip through the local lake', () => 
       quarantine_keys: [],
     };
     writeFileSync(join(dir, 'feedface.json'), JSON.stringify(intent));
+    // A removal's hold (a record naming no keys, engine/intent.ts) is no unfinished ingest: not listed.
+    const hold = { ...intent, source: { ...intent.source, key: 'transactions/held.csv' }, silver_keys: [] };
+    writeFileSync(join(dir, 'beadfeed.json'), JSON.stringify({ ...hold, hold_only: true }));
     try {
       const status = JSON.parse((await run('status', '--json')).stdout);
       expect(status.unfinished_ingests).toEqual([

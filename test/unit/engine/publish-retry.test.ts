@@ -533,7 +533,66 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     await mark(60_000); // a retry of the mark's own run takes the removal over at once
     await ingest(1, V2);
     expect(await silverOf(1)).toEqual(['T1-3 2.0.0']);
+    // Its remover may still be deleting: the record is left holding only that mark, naming no keys, till it ends.
+    const hold = await silverRecord<PendingIngest>(key);
+    expect(hold).toMatchObject({ hold_only: true, silver_keys: [], quarantine_keys: [] });
+    expect(isSettling(hold)).toBe(true);
+    await expect(ingest(1, V1)).rejects.toThrow(/removing files of this source/);
+  });
+
+  /**
+   * A retry R of the V2 replay removes the V1 February file its record names, held at that delete; another delivery X
+   * of the same run takes the marked record over and publishes to its end meanwhile; then a replay under V3 (which
+   * writes that same February key). `maintained`: an erasure rewrote the run's manifest first (both go through the
+   * settle of a maintained run instead of a publish).
+   */
+  async function takeoverEndsBeforeTheFirstRemover(maintained: boolean): Promise<void> {
+    await replayDiedBeforeItsDeletes();
+    if (maintained) await eraseAcc001();
+    const deleting = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const remover = ingest(1, V2, deleting.store);
+    remover.catch(() => {}); // awaited below
+    await deleting.reached;
+    await ingest(1, V2); // X: takes the removal over and ends
+    // The first remover may still delete that key: the V3 replay does not start publishing until it is done.
+    await expect(ingest(1, V3)).rejects.toThrow(/removing files of this source/);
+    deleting.go();
+    await remover;
     expect(await lake.files('silver', '_pending/')).toEqual([]);
+    await ingest(1, V3); // its retry
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+  }
+
+  it('a delivery of the run taking a removal over and ending first still holds other runs off until the first remover is done', async () => {
+    await takeoverEndsBeforeTheFirstRemover(false);
+  });
+
+  it('the same at a maintained manifest: a settle taking a removal over and ending first leaves the hold in place', async () => {
+    await takeoverEndsBeforeTheFirstRemover(true);
+  });
+
+  it('two settles of one record: the first to end leaves the hold while the other still removes; the last deletes it', async () => {
+    await replayDiedBeforeItsDeletes();
+    await eraseAcc001();
+    const first = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const one = ingest(1, V2, first.store);
+    one.catch(() => {}); // awaited below
+    await first.reached;
+    const second = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const other = ingest(1, V2, second.store);
+    other.catch(() => {}); // awaited below
+    await second.reached;
+    first.go();
+    await one;
+    const [key = ''] = await lake.files('silver', '_pending/');
+    expect(await silverRecord<PendingIngest>(key)).toMatchObject({ hold_only: true });
+    await expect(ingest(1, V3)).rejects.toThrow(/removing files of this source/);
+    second.go();
+    await other;
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+    await ingest(1, V3);
+    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
   });
 
   it('an attempt that finds its run maintained between its intent record and its look at the lease puts back the record it replaced', async () => {
