@@ -12,8 +12,7 @@ import { EngineInvariantError } from './reasons.ts';
 import { asFileRejection, prepareSource } from './reader.ts';
 import { ident, partitionExpression, SILVER_CODEC, sqlString, typedRowsSql } from './sql.ts';
 import { lineageColumns } from './parquet/lineage.ts';
-import { inPool } from './pool.ts';
-import { rewriteParquetColumns, type RewrittenFile } from './parquet/rewrite-columns.ts';
+import { rewriteParquetColumnsSync, type RewrittenFile } from './parquet/rewrite-columns.ts';
 import type { RunStamp } from './stamp.ts';
 
 /** A silver file on local disk, before it has a key. */
@@ -47,8 +46,6 @@ export const SILVER_ROW_GROUP_SIZE = 20_480;
  */
 const ROUTES = { rejected: '#rejected', skipped: '#skipped' } as const;
 const ROUTE_COLUMN = '__route';
-/** Silver footers rewritten at once. */
-const REWRITES_AT_ONCE = 8;
 /**
  * The column a rejected row's payload travels in: the first string column silver keeps — rejected rows go to
  * scratch files of their own, so silver files hold only valid values in it and need no column of the engine's
@@ -220,16 +217,18 @@ export async function writeRouted(
  * The routed pass's silver files given their lineage: each footer rewritten with the run's constants in (and a
  * scratch payload column, all NULL in them, out) (DuckDB's Parquet writer pays for constant columns per row, ~25% of the
  * pass measured; here they are one dictionary-encoded chunk per row group, `engine/parquet/`, read back as DuckDB
- * would write them). A few files at a time: a text may touch thousands of partitions (open files, footers in
- * memory). The rewrite reads each footer, so it also gives the file's rows and size; every row the reader yielded
+ * would write them). One file at a time, with blocking file calls (`rewriteParquetColumnsSync`), giving the thread
+ * back between files. The rewrite reads each footer, so it also gives the file's rows and size; every row the reader yielded
  * must be in a route.
  */
 export async function finishSilver(routed: RoutedOutput, stamp: RunStamp): Promise<RoutedPartition[]> {
   const lineage = lineageColumns(stamp);
   const silverFiles = routed.silver.flatMap((p) => p.localPaths);
-  const results = await inPool(silverFiles, REWRITES_AT_ONCE, (file) =>
-    rewriteParquetColumns(file, { drop: routed.scratchColumns, append: lineage }),
-  );
+  const results: RewrittenFile[] = [];
+  for (const file of silverFiles) {
+    results.push(rewriteParquetColumnsSync(file, { drop: routed.scratchColumns, append: lineage }));
+    await new Promise<void>((resolve) => setImmediate(resolve)); // between files, the thread for the next chunk's steps
+  }
   let next = 0;
   const partitions = routed.silver.map(({ values, prefix, localPaths }) => {
     const files = localPaths.map((localPath) => ({ localPath, ...(results[next++] as RewrittenFile) }));
