@@ -7,6 +7,7 @@ export async function pendingIngests(store: ObjectStore, dataset: string): Promi
   const sources: string[] = [];
   for await (const o of store.list('silver', `${PENDING_PREFIX}${dataset}/`)) {
     const intent = await readSilverRecord<PendingIngest>(store, o.key);
+    if (intent?.hold_only) continue; // a removal's hold (engine/intent.ts): it names no keys and writes nothing
     sources.push(intent?.source.key ?? o.key);
   }
   return sources;

@@ -234,6 +234,9 @@ describe('lake erase and lake compact, as a user runs them', () => {
     // An ingest that passed its lease check before the erasure took the lease (its intent record) is named.
     const intent = '_pending/transactions/in-flight.json';
     await store.putBytes('silver', intent, JSON.stringify({ source: { key: 'transactions/in-flight.csv' } }));
+    // A removal's hold (a record naming no keys, engine/intent.ts) writes nothing: not named.
+    const hold = '_pending/transactions/held.json';
+    await store.putBytes('silver', hold, JSON.stringify({ source: { key: 'transactions/held.csv' }, hold_only: true }));
     try {
       const erased = await run('erase', '--dataset', 'transactions', '--where', 'account_id = NOBODY');
       expect(erased.code, erased.stderr).toBe(0);
@@ -241,7 +244,7 @@ describe('lake erase and lake compact, as a user runs them', () => {
         '1 ingest of transactions was in flight when the erasure started (silver/_pending/transactions/: transactions/in-flight.csv): run this erasure again once it has finished',
       );
     } finally {
-      await store.delete('silver', [intent]);
+      await store.delete('silver', [intent, hold]);
     }
   });
 });
