@@ -13,7 +13,7 @@ import {
   quarantineRecordsKey,
   UNKNOWN_DATASET,
 } from './layout.ts';
-import { monthOfKey } from './maintenance/files.ts';
+import { editSilverRecord, monthOfKey } from './maintenance/files.ts';
 import { removeRunFromFile } from './maintenance/rewrite.ts';
 import {
   carriedMarks,
@@ -674,18 +674,18 @@ async function settleMaintainedRun(
     await releaseRecord(store, intentKey, { owns: () => false, markId: mark.id }).catch(() => {});
     throw e;
   }
-  await removingUnder(store, intentKey, mark, () =>
-    removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir),
-  );
-  await announceRemoval(
-    store,
-    manifestKey(maintained.dataset, maintained.source_id),
-    // Its fence, or that manifest as a maintenance since copied it forward (an erasure: it keeps `settled`): gold may
-    // have reflected the fence while the files were still there, so the announce must still come.
-    (now) => now.run_id === maintained.run_id && now.settled?.settled_at === fencedAt,
-    months,
-  );
-  await endRemoval(store, intentKey, mark);
+  await removingUnder(store, intentKey, mark, async () => {
+    await removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir);
+    await announceRemoval(
+      store,
+      manifestKey(maintained.dataset, maintained.source_id),
+      // Its fence, or that manifest as a maintenance since copied it forward (an erasure: it keeps `settled`): gold may
+      // have reflected the fence while the files were still there, so the announce must still come.
+      (now) => now.run_id === maintained.run_id && now.settled?.settled_at === fencedAt,
+      months,
+    );
+    await endRemoval(store, intentKey, mark);
+  });
 }
 
 /**
@@ -701,15 +701,12 @@ async function announceRemoval(
   months: readonly string[],
 ): Promise<void> {
   if (months.length === 0) return;
-  const now = await store.getBytesWithEtag('silver', key);
-  const manifest = parseSilverRecord<Manifest>(now?.bytes);
-  if (!now || !manifest || !ours(manifest)) return;
-  const settled: Manifest = { ...manifest, settled: { settled_at: new Date().toISOString(), months: [...months] } };
-  await store
-    .putBytes('silver', key, JSON.stringify(settled, null, 2), 'application/json', { ifMatch: now.etag })
-    .catch((e: unknown) => {
-      if (!(e instanceof ObjectChangedError)) throw e;
-    });
+  const settledAt = new Date().toISOString();
+  // Over exactly the manifest read, read again when a maintenance edited it meanwhile (it keeps `settled`, so `ours`
+  // still holds): given up on a conflict, the announce was lost and gold never recomputed the months removed.
+  await editSilverRecord<Manifest>(store, key, (now) =>
+    now && ours(now) ? { ...now, settled: { settled_at: settledAt, months: [...months] } } : undefined,
+  );
 }
 
 /** The months of silver files removed (year/month partitions), for `settled.months`. */
@@ -746,9 +743,10 @@ async function removeStale(
 }
 
 /**
- * A removal under its mark: when it fails (every delete of it settled: none still in flight), its mark alone is taken
- * off, the record left naming what is still to be removed — its retry then finds no mark of a removal in progress
- * (a fresh one it would carry over, and leave a hold-only record behind until it expired).
+ * A removal under its mark, to its end (`endRemoval`): when any step fails (every delete of it settled: none still in
+ * flight), its mark alone is taken off, the record left naming what is still to be removed — its retry then finds no
+ * mark of a removal in progress (a fresh one it would carry over, and leave a hold-only record behind until it
+ * expired).
  */
 async function removingUnder(
   store: ObjectStore,
@@ -946,22 +944,27 @@ export async function publish(
     if (!mark) throw new RecordTakenOverError(intentKey, manifest.run_id);
     removal = mark;
   }
-  if (removal)
-    await removingUnder(store, intentKey, removal, () =>
-      removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir),
-    );
-  // Before the staging goes (with a fan-out's plan, a commit retried after it answers from the manifest alone).
-  if (removal)
+  // This attempt's own record only, at the end: a concurrent delivery's, written since, still guards its publish.
+  if (!removal) {
+    await removeStaging(store, manifest, options.stagingPrefix, abandoned);
+    await releaseRecord(store, intentKey, { owns: ownRecord });
+    return manifest;
+  }
+  const marked = removal;
+  await removingUnder(store, intentKey, marked, async () => {
+    await removeStale(store, staleSilver, replacedRows, staleQuarantine, options.workDir);
+    // Over this run's manifest, a maintenance's edit since included (it keeps the run, and the months it recomputes
+    // are its own: not those of files only the abandoned record named). Before the staging goes (with a fan-out's
+    // plan, a commit retried after it answers from the manifest alone).
     await announceRemoval(
       store,
       key,
-      (now) => now.run_id === manifest.run_id && !maintainedSince(now, manifest.run_id),
+      (now) => now.run_id === manifest.run_id,
       monthsOf([...staleSilver, ...replacedRows.flatMap((c) => c.keys)]),
     );
-  await removeStaging(store, manifest, options.stagingPrefix, abandoned);
-  // This attempt's own record only: a concurrent delivery's, written since, still guards its publish in progress.
-  if (removal) await endRemoval(store, intentKey, removal);
-  else await releaseRecord(store, intentKey, { owns: ownRecord });
+    await removeStaging(store, manifest, options.stagingPrefix, abandoned);
+    await endRemoval(store, intentKey, marked);
+  });
   return manifest;
 }
 

@@ -191,10 +191,33 @@ export async function markRemoval(
     if (e instanceof ObjectChangedError) return undefined;
     throw e;
   }
+  const own = owns ?? sameAttempt(record);
   const now = await readIntent(store, key);
-  if (now?.text !== marked) return undefined;
-  return { id: mark.id, read: now, owns: owns ?? ((r) => r.attempt_id === record.attempt_id) };
+  // Another remover of this record may have added its mark meanwhile: still ours to remove under. Another attempt's
+  // record written since has taken the keys over (it carried this mark over): the mark alone is taken off it.
+  if (now?.record && own(now.record) && (now.record.removals ?? []).some((m) => m.id === mark.id))
+    return { id: mark.id, read: now, owns: own };
+  await releaseRecord(store, key, { owns: () => false, markId: mark.id });
+  return undefined;
 }
+
+/**
+ * The records of the attempt that wrote `record`: its `attempt_id`; a record without one (a version before them) by
+ * when its attempt started and its staging — never every record without an id.
+ */
+function sameAttempt(record: PendingIngest): (other: PendingIngest) => boolean {
+  if (record.attempt_id !== undefined) return (other) => other.attempt_id === record.attempt_id;
+  return (other) =>
+    other.attempt_id === undefined &&
+    other.started_at === record.started_at &&
+    other.staging_prefix === record.staging_prefix;
+}
+
+/**
+ * Whether a record still guards something: any record but a hold-only one whose removals have all ended or expired
+ * (its last remover died: it names no keys and holds nothing off; the next attempt of the source replaces it).
+ */
+export const isLiveIntent = (record: PendingIngest | undefined): boolean => !record?.hold_only || isSettling(record);
 
 /** Ends a removal marked by `markRemoval`: see `releaseRecord`. */
 export const endRemoval = (store: ObjectStore, key: string, removal: MarkedRemoval): Promise<void> =>
@@ -307,6 +330,11 @@ export async function withdrawIntent(
     const now = await readIntent(store, key);
     if (!now?.record || !ours(now.record)) return;
     const putBack = withRemovals(replaced, removalsOf(now.record));
+    // A hold-only record with nothing left to hold is not put back: ours goes (`releaseRecord`).
+    if (!isLiveIntent(putBack)) {
+      await releaseRecord(store, key, { owns: ours });
+      return;
+    }
     try {
       await store.putBytes('silver', key, JSON.stringify(putBack, null, 2), 'application/json', { ifMatch: now.etag });
       return;

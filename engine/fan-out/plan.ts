@@ -32,7 +32,7 @@ import {
   type IngestOptions,
   type InputSizes,
 } from '../ingest.ts';
-import { carriedMarks, readIntent, writeIntent } from '../intent.ts';
+import { carriedMarks, intentText, readIntent, writeIntent } from '../intent.ts';
 import { readSilverRecord } from '../manifest-reader.ts';
 import { manifestKey, pendingKey } from '../layout.ts';
 import type { Manifest, PendingIngest, SourceRef } from '../manifest.ts';
@@ -453,7 +453,7 @@ export async function planFanOut(
     const intentKey = pendingKey(plan.dataset, plan.source_id);
     // The record names the keys of the record it replaces (an abandoned attempt's, or a concurrent delivery's),
     // written over exactly the record read: one another delivery wrote since is read again and named too.
-    const intentOver = (replaced: PendingIngest | undefined): PendingIngest => ({
+    const intentOver = (replaced: PendingIngest | undefined): Omit<PendingIngest, 'attempt_id'> => ({
       dataset: plan.dataset,
       run_id: plan.run_id,
       source: {
@@ -473,7 +473,7 @@ export async function planFanOut(
       intentKey,
       await readIntent(store, intentKey),
       // Removals in progress on the record replaced are carried over (engine/intent.ts `releaseRecord`).
-      (replaced) => JSON.stringify({ ...intentOver(replaced), ...carriedMarks(replaced) }, null, 2),
+      (replaced) => intentText({ ...intentOver(replaced), ...carriedMarks(replaced) }),
       { beforeUploadsOf: plan.run_id },
     );
     await store.putBytes('silver', planKey(staging), JSON.stringify(plan, null, 2), 'application/json');

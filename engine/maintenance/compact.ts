@@ -29,11 +29,12 @@ import {
   pendingKey,
   silverTablePrefix,
 } from '../layout.ts';
-import type { Manifest } from '../manifest.ts';
+import type { Manifest, PendingIngest } from '../manifest.ts';
 import type { ObjectStore, StoredObject } from '../ports.ts';
 import { SILVER_CODEC, sqlString } from '../sql.ts';
 import { download, editSilverRecord, folderOf, listParquet, MAINTENANCE_ROW_GROUP_SIZE, putJson } from './files.ts';
-import { readManifests, readSilverRecord } from '../manifest-reader.ts';
+import { parseSilverRecord, readManifests, readSilverRecord } from '../manifest-reader.ts';
+import { isLiveIntent } from '../intent.ts';
 import { MaintenanceInputError } from './predicate.ts';
 import { removeRunFromFile } from './rewrite.ts';
 
@@ -186,16 +187,25 @@ async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<
     const manifest = await readSilverRecord<Manifest>(store, input.manifest_key);
     if (!manifest || manifest.run_id !== input.run_id || !manifest.partitions.some((p) => p.files.includes(input.key)))
       return false;
-    if (await store.getBytes('silver', pendingKey(manifest.dataset, manifest.source_id))) return false;
+    if (await pendingFor(store, manifest)) return false;
   }
   return true;
+}
+
+/**
+ * Whether an ingest of the manifest's source is publishing (or abandoned): its `_pending/` intent record — unless a
+ * removal's hold-only record that holds nothing any more (engine/intent.ts `isLiveIntent`). A damaged one counts.
+ */
+async function pendingFor(store: ObjectStore, manifest: Manifest): Promise<boolean> {
+  const bytes = await store.getBytes('silver', pendingKey(manifest.dataset, manifest.source_id));
+  return bytes !== undefined && isLiveIntent(parseSilverRecord<PendingIngest>(bytes));
 }
 
 /** Whether an ingest of a source whose manifest is one of these is publishing (or abandoned): its `_pending/` intent record. */
 async function ingestInFlight(store: ObjectStore, runs: ReadonlyArray<{ manifest_key: string }>): Promise<boolean> {
   for (const key of new Set(runs.map((r) => r.manifest_key))) {
     const manifest = await readSilverRecord<Manifest>(store, key);
-    if (manifest && (await store.getBytes('silver', pendingKey(manifest.dataset, manifest.source_id)))) return true;
+    if (manifest && (await pendingFor(store, manifest))) return true;
   }
   return false;
 }

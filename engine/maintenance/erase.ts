@@ -348,7 +348,7 @@ async function recordInManifests(
     const entry = manifests.get(run);
     if (!entry) continue; // rows of an attempt no manifest describes: counted in the record's sources only
     const updated = await editSilverRecord<Manifest>(store, entry.key, (there) => {
-      const current = there ?? entry.manifest;
+      const current = there ?? structuredClone(entry.manifest); // edited below: a retry must start from the original
       if (current.run_id !== run) return undefined; // re-ingested since: its rows are counted by the new run's manifest
       const erasures = current.erasures ?? [];
       let mine = erasures.find((e) => e.erasure_id === erasure.erasure_id);

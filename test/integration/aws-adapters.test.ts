@@ -19,7 +19,9 @@ import { describe, expect, it } from '@jest/globals';
 import { GlueCatalog } from '../../adapters/aws/glue-catalog.ts';
 import { S3ObjectStore, S3StoreError } from '../../adapters/aws/s3-store.ts';
 import { ObjectChangedError, ObjectExistsError, type PartitionSpec } from '../../engine/contract/index.ts';
+import { startFaultProxy, type InjectedFault } from '../support/integration/fault-proxy.ts';
 import { gluePartitions, listKeys, skipReason, useLake } from '../support/integration/lake-fixture.ts';
+import { clientsFor } from '../support/integration/provision.ts';
 
 const MiB = 1024 * 1024;
 
@@ -255,6 +257,55 @@ const MiB = 1024 * 1024;
     );
     expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('second');
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('putFile ifMatch of a multipart file sends If-Match on its complete; 412 and 409 there are ObjectChangedError, no parts left', async () => {
+    const fx = lake();
+    const key = 'transactions/year=2024/month=01/part-compacted-multipart.parquet';
+    await store().putBytes('silver', key, 'first');
+    const read = await store().getBytesWithEtag('silver', key);
+    const file = join(fx.scratchDir, 'rewritten-multipart.bin');
+    writeFileSync(file, randomBytes(12 * MiB));
+    // moto checks no If-Match on CompleteMultipartUpload: the proxy sees what is sent there and answers as S3 would.
+    const proxy = await startFaultProxy(fx.lake.endpoint);
+    const completes: Array<string | undefined> = [];
+    let answer: InjectedFault | undefined;
+    proxy.setRule((req) => {
+      const complete = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '');
+      if (!complete) return undefined;
+      completes.push(req.headers['if-match'] as string | undefined);
+      return answer;
+    });
+    const viaProxy = new S3ObjectStore(
+      clientsFor(proxy.endpoint, fx.lake.region, fx.lake.accountId).s3,
+      { bronze: fx.lake.buckets.bronze, silver: fx.lake.buckets.silver, quarantine: fx.lake.buckets.quarantine },
+      { partSize: 5 * MiB },
+    );
+    try {
+      const s3Error = (status: number, code: string): InjectedFault => ({
+        status,
+        contentType: 'application/xml',
+        body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>injected</Message><RequestId>fault-proxy</RequestId></Error>`,
+      });
+      for (const [status, code] of [
+        [412, 'PreconditionFailed'],
+        [409, 'ConditionalRequestConflict'],
+      ] as const) {
+        answer = s3Error(status, code);
+        await expect(viaProxy.putFile('silver', key, file, undefined, { ifMatch: read!.etag })).rejects.toBeInstanceOf(
+          ObjectChangedError,
+        );
+        expect(Buffer.from((await store().getBytes('silver', key)) ?? []).toString()).toBe('first');
+      }
+      answer = undefined;
+      await viaProxy.putFile('silver', key, file, undefined, { ifMatch: read!.etag });
+      expect(completes).toEqual([read!.etag, read!.etag, read!.etag]);
+      expect((await store().head('silver', key))?.size).toBe(12 * MiB);
+      const uploads = await fx.clients.s3.send(new ListMultipartUploadsCommand({ Bucket: fx.lake.buckets.silver }));
+      expect(uploads.Uploads ?? []).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('listVersions: every version under a prefix across pages, the current one marked, delete markers left out', async () => {

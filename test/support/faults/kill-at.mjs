@@ -22,7 +22,7 @@
 // Operation kinds and the path each is matched on:
 //   rename (destination), link (destination: a create-only put, or a handed-over scratch file linked aside),
 //   writeFile, copyFile (destination), rm, unlink,
-//   open, mkdtemp (the prefix) —
+//   open (fs/promises, and fs.openSync), mkdtemp (the prefix) —
 //   fs/promises, as imported by the engine and adapters; `write`: a chunk written through a callback-API
 //   file descriptor (fs.write/writev, which fs.createWriteStream uses), matched on the path it was opened with.
 // Writes DuckDB makes itself (native code) cannot be reached from here.
@@ -142,6 +142,56 @@ async function guarded(op, path, invoke) {
   return result;
 }
 
+/** `guarded` for a blocking call: a barrier waits by blocking too. */
+function guardedSync(op, path, invoke) {
+  const hits = due(op, path);
+  const actSync = (moment) => {
+    for (const rule of hits) {
+      if (rule.when !== moment) continue;
+      if (rule.action === 'KILL') killNow(op, moment, path);
+      else if (rule.action === 'ENOSPC') throw enospc(op, path);
+      else barrierSync(op, moment, path);
+    }
+  };
+  if (hits.length === 0) return invoke();
+  actSync('before');
+  let result;
+  try {
+    result = invoke();
+  } catch (error) {
+    actSync('after');
+    throw error;
+  }
+  actSync('after');
+  return result;
+}
+
+function barrierSync(op, when, path) {
+  const dir = process.env.FAULT_BARRIER_DIR;
+  const parties = Number(process.env.FAULT_BARRIER_PARTIES ?? 2);
+  const timeoutMs = Number(process.env.FAULT_BARRIER_TIMEOUT_MS ?? 60_000);
+  if (!dir) throw new Error('FAULT_BARRIER_AT needs FAULT_BARRIER_DIR');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(`${dir}/${process.pid}`, `${op} ${path}\n`);
+  announce(`BARRIER ${when} ${op} ${path}: waiting for ${parties} parties`);
+  const deadline = Date.now() + timeoutMs;
+  while (fs.readdirSync(dir).length < parties) {
+    if (Date.now() > deadline) {
+      announce(`BARRIER timed out after ${timeoutMs} ms with ${fs.readdirSync(dir).length} of ${parties} parties`);
+      process.exit(86);
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+}
+
+/** The engine's blocking opens (a silver footer rewritten in place: engine/parquet/rewrite-columns.ts) are `open` too. */
+function wrapSyncOpen() {
+  const openSync = fs.openSync;
+  fs.openSync = function faultOpenSync(path, ...rest) {
+    return guardedSync('open', toPath(path), () => openSync.call(fs, path, ...rest));
+  };
+}
+
 const PROMISE_OPS = {
   rename: (args) => args[1],
   link: (args) => args[1],
@@ -209,6 +259,7 @@ function refuseHardLinks() {
 
 if (rules.length > 0 || process.env.FAULT_NO_HARD_LINKS === '1') {
   wrapPromiseApi();
+  if (rules.some((r) => r.ops.has('open'))) wrapSyncOpen();
   if (rules.some((r) => r.ops.has('write'))) wrapCallbackWrites();
   if (process.env.FAULT_NO_HARD_LINKS === '1') refuseHardLinks();
   syncBuiltinESMExports(); // ESM named imports (`import { rename } from 'node:fs/promises'`) now see the wrappers

@@ -4,77 +4,20 @@
  * it replaced is gone by then: its intent record must still name the earlier run's keys (and the shared compacted
  * files holding that run's rows), or those rows stay in silver beside the new run's, seen twice by every reader.
  */
-import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from '@jest/globals';
 import { expect } from '../../support/expect.ts';
 import { isSettling, SETTLING_HOLD_MS } from '../../../engine/intent.ts';
-import { planGoldRefresh, type GoldState } from '../../../engine/gold/plan.ts';
-import { readManifests, readSilverRecord } from '../../../engine/manifest-reader.ts';
-import { ACCOUNT_MONTHLY_BALANCE } from '../../../datasets/index.ts';
-import { withOverrides } from '../../support/store-faults.ts';
-import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
+import { createTestLake, type TestLake } from '../../support/local-lake.ts';
+import { failingOnce, heldAt, replayHarness, staleMonthHarness, V1, V2, V3 } from '../../support/unit/replay-races.ts';
 import {
   compactDataset,
   eraseRows,
-  ingestObject,
   withMaintenanceLease,
-  type ContractRegistry as Registry,
   type Manifest,
   type PendingIngest,
 } from '../../../engine/index.ts';
-import {
-  ContractRegistry,
-  DEFAULT_CONTRACTS_DIR,
-  parseContract,
-  type ObjectStore,
-} from '../../../engine/contract/index.ts';
-
-/** The transactions contract at `version`, accepting only `currencies`. */
-function transactions(version: string, currencies: string[]): Registry {
-  const document = JSON.parse(readFileSync(join(DEFAULT_CONTRACTS_DIR, 'transactions.json'), 'utf8')) as {
-    version: string;
-    columns: Array<{ name: string; checks?: { allowedValues?: string[] } }>;
-  };
-  document.version = version;
-  const currency = document.columns.find((c) => c.name === 'currency');
-  if (!currency?.checks) throw new Error('the transactions contract has no currency checks');
-  currency.checks.allowedValues = currencies;
-  return new ContractRegistry([parseContract(document, `transactions-${version}.json`)]);
-}
-
-const V1 = transactions('1.0.0', ['EUR', 'USD', 'GBP']);
-/** The replay's contract: GBP is no longer accepted, so the February row goes to quarantine and no February file is written. */
-const V2 = transactions('2.0.0', ['EUR', 'USD']);
-/** A later replay's contract: GBP accepted again, so the February key the V2 run does not write is written again. */
-const V3 = transactions('3.0.0', ['EUR', 'USD', 'GBP']);
-
-/** Two January rows and a February one in GBP, per producer `n`. */
-const producerFile = (n: number): string =>
-  csv(
-    `T${n}-1,ACC001,1.00,EUR,2024-01-02T10:00:00Z`,
-    `T${n}-2,ACC002,5.00,GBP,2024-02-02T10:00:00Z`,
-    `T${n}-3,ACC003,7.00,USD,2024-01-05T10:00:00Z`,
-  );
-
-/** The store, failing the first call of `method` that `matches` (a throttled S3 request, a timeout, a Ctrl-C). */
-function failingOnce<M extends 'delete' | 'putFile'>(
-  store: ObjectStore,
-  method: M,
-  matches: (...args: Parameters<ObjectStore[M]>) => boolean,
-): { store: ObjectStore; failed: () => boolean } {
-  let failed = false;
-  const original = store[method].bind(store) as (...args: Parameters<ObjectStore[M]>) => ReturnType<ObjectStore[M]>;
-  const override = (...args: Parameters<ObjectStore[M]>) => {
-    if (!failed && matches(...args)) {
-      failed = true;
-      return Promise.reject(new Error(`injected: ${method} failed`));
-    }
-    return original(...args);
-  };
-  return { store: withOverrides(store, { [method]: override } as Partial<ObjectStore>), failed: () => failed };
-}
+import type { ObjectStore } from '../../../engine/contract/index.ts';
 
 describe('a replay that dies once its manifest is in place, then runs again', () => {
   let lake: TestLake;
@@ -83,45 +26,16 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
   afterEach(() => rm(lake.root, { recursive: true, force: true }));
 
-  const ingest = (n: number, contracts: Registry, store: ObjectStore = lake.store): Promise<Manifest> => {
-    const body = Buffer.from(producerFile(n));
-    return ingestObject(
-      {
-        bucket: 'test-bronze',
-        key: `transactions/producer-${n}.csv`,
-        etag: `etag-${n}`,
-        lastModified: new Date('2024-03-01T00:00:00Z'),
-      },
-      (async function* () {
-        yield body;
-      })(),
-      { contracts, store, catalog: lake.catalog, workDir: lake.root },
-    );
-  };
-
-  /** Producer `n`'s rows in silver: transaction id and contract version. */
-  const silverOf = async (n: number): Promise<string[]> =>
-    (await lake.silverRows())
-      .filter((r) => String(r.transaction_id).startsWith(`T${n}-`))
-      .map((r) => `${String(r.transaction_id)} ${String(r.contract_version)}`)
-      .sort();
-
-  /** Silver's JSON record under `key` (a manifest, an intent record); throws when there is none. */
-  async function silverRecord<T>(key: string): Promise<T> {
-    const record = await readSilverRecord<T>(lake.store, key);
-    if (record === undefined) throw new Error(`no JSON record at silver/${key}`);
-    return record;
-  }
-
-  /**
-   * Producer 1 ingested under V1, then replayed under V2, which dies at its first silver delete: its manifest is in
-   * place, its intent record names the V1 February file it has not removed.
-   */
-  async function replayDiedBeforeItsDeletes(): Promise<void> {
-    await ingest(1, V1);
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(ingest(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
-  }
+  const {
+    ingest,
+    silverOf,
+    silverRecord,
+    replayDiedBeforeItsDeletes,
+    expectManifestMatchesSilver,
+    eraseAcc001,
+    heldAtManifest,
+  } = replayHarness(() => lake);
+  const months = staleMonthHarness(() => lake);
 
   it("removes the earlier run's files it does not write again: a failed delete of them is finished by the next attempt", async () => {
     await ingest(1, V1);
@@ -171,46 +85,6 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     for (let n = 2; n <= 6; n++) expect(await silverOf(n)).toEqual([`T${n}-1 1.0.0`, `T${n}-2 1.0.0`, `T${n}-3 1.0.0`]);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
-
-  /**
-   * The store, holding this delivery at the first `method` call that `matches` until `go` is called (`reached` says it
-   * got there).
-   */
-  function heldAt<M extends 'putBytes' | 'putFile' | 'delete'>(
-    store: ObjectStore,
-    method: M,
-    matches: (...args: Parameters<ObjectStore[M]>) => boolean,
-    when: { after?: boolean } = {},
-  ): { store: ObjectStore; reached: Promise<void>; go: () => void } {
-    let reach!: () => void;
-    let go!: () => void;
-    const reached = new Promise<void>((r) => (reach = r));
-    const released = new Promise<void>((r) => (go = r));
-    const original = store[method].bind(store) as (...args: Parameters<ObjectStore[M]>) => ReturnType<ObjectStore[M]>;
-    const hold = async (...args: Parameters<ObjectStore[M]>) => {
-      if (!matches(...args)) return;
-      reach();
-      await released;
-    };
-    const override = async (...args: Parameters<ObjectStore[M]>) => {
-      if (!when.after) await hold(...args);
-      const result = await original(...args);
-      if (when.after) await hold(...args);
-      return result;
-    };
-    return { reached, go, store: withOverrides(store, { [method]: override } as Partial<ObjectStore>) };
-  }
-  const heldAtManifest = (store: ObjectStore) => heldAt(store, 'putBytes', (_, key) => key.startsWith('_manifests/'));
-
-  /** Every file the manifest in place names exists, and silver holds exactly its rows of producer 1. */
-  async function expectManifestMatchesSilver(): Promise<Manifest> {
-    const [key] = await lake.files('silver', '_manifests/');
-    const manifest = await silverRecord<Manifest>(key ?? '');
-    for (const f of manifest.partitions.flatMap((p) => p.files))
-      expect(await lake.store.getBytes('silver', f)).toBeDefined();
-    expect((await silverOf(1)).length).toBe(manifest.rows_valid);
-    return manifest;
-  }
 
   it('a delivery under an older contract, publishing while a newer run published, writes no manifest over it; its retry publishes whole', async () => {
     await ingest(1, V1);
@@ -394,18 +268,6 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     expect(await lake.files('silver', '_pending/')).toEqual([]);
   });
 
-  const eraseAcc001 = () =>
-    withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'erase', holder: 'test' }, () =>
-      eraseRows({
-        store: lake.store,
-        contracts: V2,
-        dataset: 'transactions',
-        where: "account_id = 'ACC001'",
-        requestedBy: 'dpo',
-        workDir: lake.root,
-      }),
-    );
-
   it('a newer run does not publish while the retry at a maintained manifest removes keys they share; it publishes whole once that is done', async () => {
     await replayDiedBeforeItsDeletes();
     await eraseAcc001();
@@ -540,61 +402,6 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
     await expect(ingest(1, V1)).rejects.toThrow(/removing files of this source/);
   });
 
-  /**
-   * A retry R of the V2 replay removes the V1 February file its record names, held at that delete; another delivery X
-   * of the same run takes the marked record over and publishes to its end meanwhile; then a replay under V3 (which
-   * writes that same February key). `maintained`: an erasure rewrote the run's manifest first (both go through the
-   * settle of a maintained run instead of a publish).
-   */
-  async function takeoverEndsBeforeTheFirstRemover(maintained: boolean): Promise<void> {
-    await replayDiedBeforeItsDeletes();
-    if (maintained) await eraseAcc001();
-    const deleting = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
-    const remover = ingest(1, V2, deleting.store);
-    remover.catch(() => {}); // awaited below
-    await deleting.reached;
-    await ingest(1, V2); // X: takes the removal over and ends
-    // The first remover may still delete that key: the V3 replay does not start publishing until it is done.
-    await expect(ingest(1, V3)).rejects.toThrow(/removing files of this source/);
-    deleting.go();
-    await remover;
-    expect(await lake.files('silver', '_pending/')).toEqual([]);
-    await ingest(1, V3); // its retry
-    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
-    expect(await lake.files('silver', '_pending/')).toEqual([]);
-  }
-
-  it('a delivery of the run taking a removal over and ending first still holds other runs off until the first remover is done', async () => {
-    await takeoverEndsBeforeTheFirstRemover(false);
-  });
-
-  it('the same at a maintained manifest: a settle taking a removal over and ending first leaves the hold in place', async () => {
-    await takeoverEndsBeforeTheFirstRemover(true);
-  });
-
-  it('two settles of one record: the first to end leaves the hold while the other still removes; the last deletes it', async () => {
-    await replayDiedBeforeItsDeletes();
-    await eraseAcc001();
-    const first = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
-    const one = ingest(1, V2, first.store);
-    one.catch(() => {}); // awaited below
-    await first.reached;
-    const second = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
-    const other = ingest(1, V2, second.store);
-    other.catch(() => {}); // awaited below
-    await second.reached;
-    first.go();
-    await one;
-    const [key = ''] = await lake.files('silver', '_pending/');
-    expect(await silverRecord<PendingIngest>(key)).toMatchObject({ hold_only: true });
-    await expect(ingest(1, V3)).rejects.toThrow(/removing files of this source/);
-    second.go();
-    await other;
-    expect(await lake.files('silver', '_pending/')).toEqual([]);
-    await ingest(1, V3);
-    expect(await expectManifestMatchesSilver()).toMatchObject({ contract_version: '3.0.0', rows_valid: 3 });
-  });
-
   it('an attempt that finds its run maintained between its intent record and its look at the lease puts back the record it replaced', async () => {
     await replayDiedBeforeItsDeletes();
     // A redelivery of the new run, held once its intent record is written; an erasure runs meanwhile.
@@ -632,61 +439,18 @@ describe('a replay that dies once its manifest is in place, then runs again', ()
   });
 
   it('gold recomputes the month a settle removed, even when an erasure copied its first manifest write forward', async () => {
-    // Source 1's GBP row is in 2023-12 (V2 rejects it: that file goes stale), the rest in 2024-01; source 2 holds
-    // 2023-11, so 2023-12 stays inside gold's range, before source 1's own months.
-    const bodies: Record<number, string> = {
-      1: csv(
-        'T1-1,ACC001,1.00,EUR,2024-01-02T10:00:00Z',
-        'T1-2,ACC002,5.00,GBP,2023-12-02T10:00:00Z',
-        'T1-3,ACC003,7.00,USD,2024-01-05T10:00:00Z',
-        'T1-4,ACC004,2.00,USD,2024-01-06T10:00:00Z',
-      ),
-      2: csv('T2-1,ACC002,3.00,EUR,2023-11-02T10:00:00Z'),
-    };
-    const put = (n: number, contracts: Registry, store: ObjectStore = lake.store) =>
-      ingestObject(
-        { bucket: 'b', key: `transactions/p-${n}.csv`, etag: `e-${n}`, lastModified: new Date('2024-03-01T00:00:00Z') },
-        (async function* () {
-          yield Buffer.from(bodies[n] ?? '');
-        })(),
-        { contracts, store, catalog: lake.catalog, workDir: lake.root },
-      );
-    const erase = (account: string) =>
-      withMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'erase', holder: 'test' }, () =>
-        eraseRows({
-          store: lake.store,
-          contracts: V2,
-          dataset: 'transactions',
-          where: `account_id = '${account}'`,
-          requestedBy: 'dpo',
-          workDir: lake.root,
-        }),
-      );
-    const refresh = async (state?: GoldState) =>
-      planGoldRefresh({
-        table: ACCOUNT_MONTHLY_BALANCE,
-        manifests: (await readManifests(lake.store, { dataset: 'transactions', onDamaged: 'skip' })).map(
-          (e) => e.manifest,
-        ),
-        state,
-      });
-    await put(2, V1);
-    await put(1, V1);
-    let state = (await refresh()).nextState;
-    const flaky = failingOnce(lake.store, 'delete', (zone) => zone === 'silver');
-    await expect(put(1, V2, flaky.store)).rejects.toThrow(/injected: delete failed/);
-    state = (await refresh(state)).nextState; // the stale 2023-12 file still counted
-    await erase('ACC001');
-    state = (await refresh(state)).nextState;
+    let state = await months.replayDiedBeforeItsDeletes();
+    await months.erase('ACC001');
+    state = (await months.refresh(state)).nextState;
     const held = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
-    const settling = put(1, V2, held.store);
+    const settling = months.put(1, V2, held.store);
     await held.reached; // the manifest written (settled), the 2023-12 file not yet removed
-    state = (await refresh(state)).nextState; // the refresh that write triggers: it still counts that file
-    await erase('ACC003'); // an erasure meanwhile copies that manifest forward
+    state = (await months.refresh(state)).nextState; // the refresh that write triggers: it still counts that file
+    await months.erase('ACC003'); // an erasure meanwhile copies that manifest forward
     held.go();
     await settling;
     expect(await lake.files('silver', 'transactions/year=2023/month=12/')).toEqual([]);
-    expect((await refresh(state)).months).toContain('2023-12');
+    expect((await months.refresh(state)).months).toContain('2023-12');
   });
 
   it('the retry at a maintained manifest removes nothing while a maintenance holds the lease, and is retried', async () => {
