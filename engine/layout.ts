@@ -43,6 +43,12 @@ export function pendingKey(dataset: string, sourceId: string): string {
   return `${PENDING_PREFIX}${dataset}/${sourceId}.json`;
 }
 
+/** The intent record key of the source whose manifest is under `manifestKey` (`manifestKey`'s twin). */
+export function pendingKeyOfManifest(manifestKey: string): string {
+  if (!manifestKey.startsWith(MANIFESTS_PREFIX)) throw new Error(`not a manifest key: ${manifestKey}`);
+  return `${PENDING_PREFIX}${manifestKey.slice(MANIFESTS_PREFIX.length)}`;
+}
+
 /** Prefix of a dataset's quarantine table (rejected records and files, as Parquet). */
 export function quarantineRecordsPrefix(dataset: string): string {
   return `${dataset}/records/`;

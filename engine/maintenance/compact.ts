@@ -26,7 +26,7 @@ import {
   compactedRecordKey,
   compactionIntentKey,
   isCompactedFile,
-  pendingKey,
+  pendingKeyOfManifest,
   silverTablePrefix,
 } from '../layout.ts';
 import type { Manifest, PendingIngest } from '../manifest.ts';
@@ -184,10 +184,14 @@ async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<
   for (const input of intent.inputs) {
     const there = now.get(input.key);
     if (!there || there.size !== input.size) return false;
+    // The intent record first, the manifest second: a publish that passed its look at the lease before this compaction
+    // took it either still has its record here, or has finished, its manifest then naming its own run. (Read the other
+    // way round, one finishing between the two reads passed both: its files — the same keys — were then replaced by
+    // the compacted file holding the earlier run's rows.) None starts publishing while the lease is held.
+    if (await pendingFor(store, input.manifest_key)) return false;
     const manifest = await readSilverRecord<Manifest>(store, input.manifest_key);
     if (!manifest || manifest.run_id !== input.run_id || !manifest.partitions.some((p) => p.files.includes(input.key)))
       return false;
-    if (await pendingFor(store, manifest)) return false;
   }
   return true;
 }
@@ -196,16 +200,15 @@ async function unchanged(store: ObjectStore, intent: CompactionIntent): Promise<
  * Whether an ingest of the manifest's source is publishing (or abandoned): its `_pending/` intent record — unless a
  * removal's hold-only record that holds nothing any more (engine/intent.ts `isLiveIntent`). A damaged one counts.
  */
-async function pendingFor(store: ObjectStore, manifest: Manifest): Promise<boolean> {
-  const bytes = await store.getBytes('silver', pendingKey(manifest.dataset, manifest.source_id));
+async function pendingFor(store: ObjectStore, manifestKey: string): Promise<boolean> {
+  const bytes = await store.getBytes('silver', pendingKeyOfManifest(manifestKey));
   return bytes !== undefined && isLiveIntent(parseSilverRecord<PendingIngest>(bytes));
 }
 
 /** Whether an ingest of a source whose manifest is one of these is publishing (or abandoned): its `_pending/` intent record. */
 async function ingestInFlight(store: ObjectStore, runs: ReadonlyArray<{ manifest_key: string }>): Promise<boolean> {
   for (const key of new Set(runs.map((r) => r.manifest_key))) {
-    const manifest = await readSilverRecord<Manifest>(store, key);
-    if (manifest && (await pendingFor(store, manifest))) return true;
+    if (await pendingFor(store, key)) return true;
   }
   return false;
 }

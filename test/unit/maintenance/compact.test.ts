@@ -273,6 +273,47 @@ describe('compaction', () => {
     expect((await manifestOf(lake, manifests[0] as Manifest)).compactions).toBeUndefined();
   });
 
+  it('an ingest finishing between the second look at a source (its intent record, then its manifest) wins too', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    const { ingestObject, pendingKey } = await import('../../../engine/index.ts');
+    const m2 = manifests[1] as Manifest;
+    let armed = false;
+    let reingested: Manifest | undefined;
+    // A delivery of producer 2 under the next contract version (the same keys), which passed its look at the lease
+    // before the compaction took it, publishes to its end right when the compaction reads that source's intent record.
+    const racing = withOverrides<ObjectStore>(lake.store, {
+      getBytes: async (zone, key) => {
+        if (armed && !reingested && zone === 'silver' && key === pendingKey('transactions', m2.source_id))
+          reingested = await ingestObject(
+            {
+              bucket: 'test-bronze',
+              key: 'transactions/producer-2.csv',
+              etag: 'etag-2',
+              lastModified: new Date('2024-05-01T12:00:00Z'),
+            },
+            (async function* () {
+              yield Buffer.from(producerFile(2));
+            })(),
+            { contracts: nextVersion, store: lake.store, catalog: lake.catalog, workDir: lake.root },
+          );
+        return lake.store.getBytes(zone, key);
+      },
+    });
+    const report = await compact(lake, {
+      store: racing,
+      partition: 'year=2024/month=01',
+      beforeSwitch: async () => {
+        armed = true;
+      },
+    });
+    expect(reingested?.run_id).not.toBe(m2.run_id);
+    expect(report.groups.map((g) => g.status)).toEqual(['changed']);
+    expect(await count(lake)).toBe(12);
+    const runs = await readWithDuckDb(`SELECT ingest_run_id, count(*) AS n FROM ${lake.silverRelation()} GROUP BY ALL`);
+    expect(Number(runs.find((r) => r.ingest_run_id === reingested?.run_id)?.n)).toBe(4);
+    expect(runs.find((r) => r.ingest_run_id === m2.run_id)).toBeUndefined();
+  });
+
   it('an interrupted compaction (crash after the upload) is finished by the next run: no duplicates left', async () => {
     const { lake } = await lakeWithSmallFiles(3);
     const before = await keepSilver(lake);
