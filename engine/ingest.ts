@@ -868,11 +868,18 @@ export async function publish(
   }
   if (maintainedMeanwhile) {
     // Nothing written yet: this attempt's record goes, and the record it replaced is put back — a maintenance may be
-    // what changed the manifest, not a publish that used that record, and its keys are still to be cleaned (by the
-    // retry, at the maintained manifest: `settleMaintainedRun`).
+    // what changed the manifest, not a publish that used that record, and its keys are still to be cleaned: settled
+    // now, as an attempt that finds its run maintained at its start does (this one succeeds: no retry would come, and
+    // the record stayed, holding the source out of compaction).
     await withdrawIntent(store, intentKey, written, abandoned);
-    await removeStaging(store, manifest, options.stagingPrefix, undefined);
-    return maintainedMeanwhile;
+    const manifestRead = await store.getBytesWithEtag('silver', key);
+    const maintained = maintainedSince(parseSilverRecord<Manifest>(manifestRead?.bytes), manifest.run_id);
+    if (!maintained || !manifestRead) {
+      await removeStaging(store, manifest, options.stagingPrefix, undefined);
+      return maintainedMeanwhile;
+    }
+    await settleMaintainedRun(store, maintained, manifestRead, await readIntent(store, intentKey), options);
+    return maintained;
   }
   const placeSilver =
     options.placeSilver ??

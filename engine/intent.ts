@@ -183,15 +183,22 @@ export async function markRemoval(
 ): Promise<MarkedRemoval | undefined> {
   const record = read.record;
   if (!record) return undefined;
-  const mark: RemovalMark = { id: randomBytes(8).toString('hex'), since: new Date().toISOString(), run: record.run_id };
-  const marked = JSON.stringify(withRemovals(record, [...removalsOf(record), mark]), null, 2);
-  try {
-    await store.putBytes('silver', key, marked, 'application/json', { ifMatch: read.etag });
-  } catch (e) {
-    if (e instanceof ObjectChangedError) return undefined;
-    throw e;
-  }
   const own = owns ?? sameAttempt(record);
+  const mark: RemovalMark = { id: randomBytes(8).toString('hex'), since: new Date().toISOString(), run: record.run_id };
+  // Over exactly the record read; when it changed meanwhile but is still the same attempt's (a remover took its mark
+  // off, another added its own), marked again over what is there now — only another attempt's record means a takeover.
+  let current: ReadIntent | undefined = read;
+  for (let attempt = 1; ; attempt++) {
+    if (!current?.record || !own(current.record)) return undefined;
+    const marked = JSON.stringify(withRemovals(current.record, [...removalsOf(current.record), mark]), null, 2);
+    try {
+      await store.putBytes('silver', key, marked, 'application/json', { ifMatch: current.etag });
+      break;
+    } catch (e) {
+      if (!(e instanceof ObjectChangedError) || attempt >= INTENT_WRITE_ATTEMPTS) throw e;
+    }
+    current = await readIntent(store, key);
+  }
   const now = await readIntent(store, key);
   // Another remover of this record may have added its mark meanwhile: still ours to remove under. Another attempt's
   // record written since has taken the keys over (it carried this mark over): the mark alone is taken off it.

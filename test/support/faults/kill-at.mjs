@@ -22,7 +22,8 @@
 // Operation kinds and the path each is matched on:
 //   rename (destination), link (destination: a create-only put, or a handed-over scratch file linked aside),
 //   writeFile, copyFile (destination), rm, unlink,
-//   open (fs/promises, and fs.openSync), mkdtemp (the prefix) —
+//   open (fs/promises, and fs.openSync — which readFileSync and writeFileSync call too, so they count toward an
+//   `open` rule's nth), mkdtemp (the prefix) —
 //   fs/promises, as imported by the engine and adapters; `write`: a chunk written through a callback-API
 //   file descriptor (fs.write/writev, which fs.createWriteStream uses), matched on the path it was opened with.
 // Writes DuckDB makes itself (native code) cannot be reached from here.

@@ -13,6 +13,7 @@ import { LocalObjectStore } from '../../../adapters/local/local-store.ts';
 import {
   carriedMarks,
   endRemoval,
+  isSettling,
   markRemoval,
   readIntent,
   SETTLING_HOLD_MS,
@@ -169,6 +170,77 @@ describe('removal marks: every remover holds other runs off until it is done, an
     expect(report.groups.some((g) => g.status === 'compacted')).toBe(true);
     await ingest(1, V2);
     expect(await lake.files('silver', '_pending/')).toEqual([]);
+  });
+
+  it('a same-run delivery that finds its run maintained after its record settles what the record it put back names', async () => {
+    for (let n = 2; n <= 6; n++) await ingest(n, V1);
+    await ingest(1, V1);
+    const deleting = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const first = ingest(1, V2, deleting.store); // A: the V2 replay, its record marked, held at its first delete
+    first.catch(() => {}); // awaited below
+    await deleting.reached;
+    const afterRecord = heldAt(lake.store, 'putBytes', (_, k) => k.startsWith('_pending/'), { after: true });
+    const redelivery = ingest(1, V2, afterRecord.store); // B: its record over A's (carrying A's mark)
+    redelivery.catch(() => {}); // awaited below
+    await afterRecord.reached;
+    await eraseAcc001(); // the run's manifest maintained
+    deleting.go();
+    await first; // A ends: takes its mark off B's record
+    afterRecord.go();
+    await redelivery; // B finds the run maintained: withdraws (A's record back), and settles it — no retry comes
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+    const report = await withMaintenanceLease(
+      lake.store,
+      { dataset: 'transactions', operation: 'compact', holder: 'test' },
+      () => compactDataset({ store: lake.store, contracts: V2, dataset: 'transactions', workDir: lake.root }),
+    );
+    expect(report.groups.filter((g) => g.status === 'changed')).toEqual([]);
+  });
+
+  it('a publish whose record only lost a carried mark (its remover ended) marks it again: it is still its own', async () => {
+    await ingest(1, V1);
+    const deleting = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const first = ingest(1, V2, deleting.store); // A: marked, held at its first delete
+    first.catch(() => {}); // awaited below
+    await deleting.reached;
+    let pendingPuts = 0; // P's record write, then its mark
+    const beforeMark = heldAt(lake.store, 'putBytes', (_, k) => k.startsWith('_pending/') && ++pendingPuts === 2);
+    const redelivery = ingest(1, V2, beforeMark.store);
+    redelivery.catch(() => {}); // awaited below
+    await beforeMark.reached;
+    deleting.go();
+    await first; // A ends: takes its mark off P's record
+    beforeMark.go();
+    await expect(redelivery).resolves.toMatchObject({ contract_version: '2.0.0' });
+    await expectNothingHeld();
+  });
+
+  it('a settle whose mark write loses only to a remover ending marks again: the record it settles is not left', async () => {
+    await ingest(1, V1);
+    const deleting = heldAt(lake.store, 'delete', (zone) => zone === 'silver');
+    const first = ingest(1, V2, deleting.store); // A: marked, held at its first delete
+    first.catch(() => {}); // awaited below
+    await deleting.reached;
+    // a1: a delivery of the run taking A's record over (carrying A's mark), then never going on (killed).
+    const dies = heldAt(lake.store, 'putBytes', (_, k) => k.startsWith('_pending/'), { after: true });
+    void ingest(1, V2, dies.store).catch(() => {});
+    await dies.reached;
+    await eraseAcc001(); // the run's manifest maintained
+    const atMark = heldAt(lake.store, 'putBytes', (_, k) => k.startsWith('_pending/'));
+    const settle = ingest(1, V2, atMark.store); // S: read a1's record, held at its mark write
+    settle.catch(() => {}); // awaited below
+    await atMark.reached;
+    deleting.go();
+    await first; // A ends: its mark off a1's record
+    atMark.go();
+    // It goes on under its mark (the record is still a1's), finds the manifest A announced over since its read, and
+    // is retried with its mark taken off; the retry settles the record.
+    await expect(settle).rejects.toThrow(/changed while run/);
+    expect(isSettling(await silverRecord<PendingIngest>((await lake.files('silver', '_pending/'))[0] ?? ''))).toBe(
+      false,
+    );
+    await ingest(1, V2);
+    await expectNothingHeld();
   });
 
   it('gold recomputes the month a settle removed when an erasure edits the manifest between its announce read and put', async () => {
