@@ -626,10 +626,15 @@ async function settleMaintainedRun(
   options: Pick<PublishOptions, 'stagingPrefix' | 'workDir' | 'leaseTakeover'>,
 ): Promise<void> {
   const record = read?.record;
-  const ofRun = record?.run_id === maintained.run_id;
-  // A record of another run guards that run's publish (its staging too: the prefix is the source's, not the run's).
-  await removeStaging(store, maintained, options.stagingPrefix, ofRun ? record : undefined);
-  if (!read || !record || !ofRun) return;
+  if (!read || !record || record.run_id !== maintained.run_id) {
+    // A record of another run guards that run's publish (its staging too: the prefix is the source's, not the run's).
+    await removeStaging(store, maintained, options.stagingPrefix, undefined);
+    return;
+  }
+  // The record's staging (a fan-out's plan among it) goes only once what the record names is removed: a fan-out commit
+  // retried after a failure below finds its plan and settles again. (Removed first, the retry found no plan and
+  // answered from the manifest, deleting the record with the stale files it still named: rows left in silver.)
+  const staging = () => removeStaging(store, maintained, options.stagingPrefix, record);
   const intentKey = pendingKey(maintained.dataset, maintained.source_id);
   const ofSource = (k: unknown): k is string => typeof k === 'string' && k.includes(maintained.source_id);
   const named = new Set(maintained.partitions.flatMap((p) => p.files));
@@ -640,6 +645,7 @@ async function settleMaintainedRun(
   );
   const replacedRows = byRun(record.compacted_rows ?? []).filter((c) => c.run_id !== maintained.run_id);
   if (!staleSilver.length && !staleQuarantine.length && !replacedRows.length) {
+    await staging();
     // Removals in progress on it are their removers' to end (the last one deletes it).
     if (!isSettling(record)) await deleteIntentAsRead(store, intentKey, read);
     return;
@@ -684,6 +690,7 @@ async function settleMaintainedRun(
       (now) => now.run_id === maintained.run_id && now.settled?.settled_at === fencedAt,
       months,
     );
+    await staging();
     await endRemoval(store, intentKey, mark);
   });
 }

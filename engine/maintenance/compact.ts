@@ -368,11 +368,33 @@ async function recover(
     return 'finished';
   }
   if (intent.inputs.every((i) => present.has(i.key))) {
+    // The switch may have pointed some manifests at the file before it stopped: they name their inputs again first
+    // (deleting the file alone left them naming a missing file, their inputs named by nothing).
+    await unswitch(store, intent);
     await store.delete('silver', [intent.file]);
-    await store.delete('silver', [intentKey]);
+    await store.delete('silver', [compactedRecordKey(intent.dataset, intent.compaction_id), intentKey]);
     return 'undone';
   }
   return 'left';
+}
+
+/** Manifests a stopped switch pointed at the compacted file name their inputs again (every input still there). */
+async function unswitch(store: ObjectStore, intent: CompactionIntent): Promise<void> {
+  const byManifest = new Map<string, string[]>();
+  for (const input of intent.inputs)
+    byManifest.set(input.manifest_key, [...(byManifest.get(input.manifest_key) ?? []), input.key]);
+  for (const [key, inputs] of byManifest)
+    await editSilverRecord<Manifest>(store, key, (manifest) => {
+      if (!manifest?.partitions.some((p) => p.files.includes(intent.file))) return undefined;
+      const partitions = manifest.partitions.map((p) =>
+        p.files.includes(intent.file)
+          ? { ...p, files: [...new Set(p.files.flatMap((f) => (f === intent.file ? inputs : [f])))] }
+          : p,
+      );
+      const { compactions: all, ...rest } = manifest;
+      const compactions = (all ?? []).filter((c) => c.compaction_id !== intent.compaction_id);
+      return { ...rest, partitions, ...(compactions.length ? { compactions } : {}) } satisfies Manifest;
+    });
 }
 
 export async function compactDataset(options: CompactOptions): Promise<CompactionReport> {

@@ -19,9 +19,32 @@ import {
   SETTLING_HOLD_MS,
   writeIntent,
 } from '../../../engine/intent.ts';
-import { compactDataset, pendingKey, withMaintenanceLease, type PendingIngest } from '../../../engine/index.ts';
+import {
+  acquireMaintenanceLease,
+  commitFanOut,
+  compactDataset,
+  loadPlan,
+  pendingKey,
+  planFanOut,
+  releaseMaintenanceLease,
+  transformFanOutChunk,
+  withMaintenanceLease,
+  type IngestOptions,
+  type ObjectStore,
+  type PendingIngest,
+} from '../../../engine/index.ts';
+import { withOverrides } from '../../support/store-faults.ts';
 import { createTestLake, type TestLake } from '../../support/local-lake.ts';
-import { failingOnce, heldAt, replayHarness, staleMonthHarness, V1, V2, V3 } from '../../support/unit/replay-races.ts';
+import {
+  failingOnce,
+  heldAt,
+  producerFile,
+  replayHarness,
+  staleMonthHarness,
+  V1,
+  V2,
+  V3,
+} from '../../support/unit/replay-races.ts';
 
 describe('removal marks: every remover holds other runs off until it is done, and nothing is left behind', () => {
   let lake: TestLake;
@@ -282,6 +305,62 @@ describe('removal marks: every remover holds other runs off until it is done, an
     await retry;
     expect(await lake.files('silver', 'transactions/year=2023/month=12/')).toEqual([]);
     expect((await months.refresh(afterErasure.nextState)).months).toContain('2023-12');
+  });
+});
+
+describe('the settle of a fan-out commit', () => {
+  let lake: TestLake;
+  beforeEach(async () => {
+    lake = await createTestLake(V1);
+  });
+  afterEach(() => rm(lake.root, { recursive: true, force: true }));
+  const { silverOf, replayDiedBeforeItsDeletes, eraseAcc001 } = replayHarness(() => lake);
+  const options = (store: ObjectStore = lake.store): IngestOptions => ({
+    contracts: V2,
+    store,
+    catalog: lake.catalog,
+    workDir: lake.root,
+  });
+
+  it('refused under the lease, it keeps its plan: the retried commit settles the record and the stale file goes', async () => {
+    await replayDiedBeforeItsDeletes(); // V2's manifest in place; its record names V1's February file, still there
+    const source = {
+      bucket: 'test-bronze',
+      key: 'transactions/producer-1.csv',
+      etag: 'etag-1',
+      lastModified: new Date('2024-03-01T00:00:00Z'),
+    };
+    // A same-run fan-out (a restarted execution): its record names that file too.
+    await lake.store.putBytes('bronze', source.key, producerFile(1));
+    const planned = await planFanOut(source, await lake.store.getStream('bronze', source.key), {
+      ...options(),
+      fanOutChunkBytes: 40,
+    });
+    if (planned.kind !== 'fan-out') throw new Error(`expected a fan-out: ${planned.why}`);
+    const plan = planned.plan;
+    for (const c of plan.chunks) await transformFanOutChunk(plan, c.index, options());
+    await eraseAcc001(); // the commit's publish finds the run maintained at its start: it settles the record
+    let leaseId: string | undefined;
+    // A maintenance takes the lease right after the settle marks the record (fault injection).
+    const store = withOverrides<ObjectStore>(lake.store, {
+      putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+        const written = await lake.store.putBytes(...args);
+        if (args[1].startsWith('_pending/') && leaseId === undefined)
+          leaseId = (
+            await acquireMaintenanceLease(lake.store, { dataset: 'transactions', operation: 'compact', holder: 'test' })
+          ).lease_id;
+        return written;
+      },
+    });
+    await expect(commitFanOut(plan, options(store))).rejects.toThrow(/holds the maintenance lease/);
+    if (leaseId) await releaseMaintenanceLease(lake.store, 'transactions', leaseId);
+    // Its plan is still there (removed first, the retry answered from the manifest and dropped the record).
+    const again = await loadPlan(options(), plan.dataset, plan.source_id);
+    expect(again).toBeDefined();
+    if (again) expect((await commitFanOut(again, options())).manifest.run_id).toBe(plan.run_id);
+    expect(await silverOf(1)).not.toContain('T1-2 1.0.0');
+    expect(await lake.files('silver', '_pending/')).toEqual([]);
+    expect(await lake.files('silver', '_staging/')).toEqual([]);
   });
 });
 

@@ -314,6 +314,44 @@ describe('compaction', () => {
     expect(runs.find((r) => r.ingest_run_id === m2.run_id)).toBeUndefined();
   });
 
+  it('a switch stopped before its input deletes, a re-ingest of one source, then the recovery: it points the manifests back at their inputs', async () => {
+    const { lake } = await lakeWithSmallFiles(3);
+    let stopped = false;
+    // The switch dies after pointing the manifests at the compacted file, before deleting the inputs.
+    const dying = withOverrides<ObjectStore>(lake.store, {
+      delete: async (zone, keys) => {
+        if (!stopped && zone === 'silver' && keys.some((k) => k.includes('/year=2024/month=01/part-'))) {
+          stopped = true;
+          throw new Error('injected: killed before the input deletes');
+        }
+        return lake.store.delete(zone, keys);
+      },
+    });
+    await expect(compact(lake, { store: dying, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
+    const { ingestObject, readManifests } = await import('../../../engine/index.ts');
+    // Its lease released (a person, or an ingest taking a dead holder's), a replay of producer 1 publishes.
+    await ingestObject(
+      {
+        bucket: 'test-bronze',
+        key: 'transactions/producer-1.csv',
+        etag: 'etag-1',
+        lastModified: new Date('2024-05-01T12:00:00Z'),
+      },
+      (async function* () {
+        yield Buffer.from(producerFile(1));
+      })(),
+      { contracts: nextVersion, store: lake.store, catalog: lake.catalog, workDir: lake.root },
+    );
+    const report = await compact(lake, { partition: 'year=2024/month=01' });
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['undone']);
+    const missing: string[] = [];
+    for (const { manifest } of await readManifests(lake.store, { dataset: 'transactions', onDamaged: 'throw' }))
+      for (const f of manifest.partitions.flatMap((p) => p.files))
+        if ((await lake.store.getBytes('silver', f)) === undefined) missing.push(`${manifest.source.key}: ${f}`);
+    expect(missing).toEqual([]);
+    expect(await count(lake)).toBe(12);
+  });
+
   it('an interrupted compaction (crash after the upload) is finished by the next run: no duplicates left', async () => {
     const { lake } = await lakeWithSmallFiles(3);
     const before = await keepSilver(lake);
