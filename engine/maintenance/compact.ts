@@ -367,34 +367,75 @@ async function recover(
     await switchOver(store, intent);
     return 'finished';
   }
-  if (intent.inputs.every((i) => present.has(i.key))) {
-    // The switch may have pointed some manifests at the file before it stopped: they name their inputs again first
-    // (deleting the file alone left them naming a missing file, their inputs named by nothing).
-    await unswitch(store, intent);
-    await store.delete('silver', [intent.file]);
-    await store.delete('silver', [compactedRecordKey(intent.dataset, intent.compaction_id), intentKey]);
-    return 'undone';
-  }
-  return 'left';
+  return undo(store, intent, present);
 }
 
-/** Manifests a stopped switch pointed at the compacted file name their inputs again (every input still there). */
-async function unswitch(store: ObjectStore, intent: CompactionIntent): Promise<void> {
-  const byManifest = new Map<string, string[]>();
-  for (const input of intent.inputs)
-    byManifest.set(input.manifest_key, [...(byManifest.get(input.manifest_key) ?? []), input.key]);
-  for (const [key, inputs] of byManifest)
-    await editSilverRecord<Manifest>(store, key, (manifest) => {
-      if (!manifest?.partitions.some((p) => p.files.includes(intent.file))) return undefined;
-      const partitions = manifest.partitions.map((p) =>
-        p.files.includes(intent.file)
-          ? { ...p, files: [...new Set(p.files.flatMap((f) => (f === intent.file ? inputs : [f])))] }
-          : p,
-      );
-      const { compactions: all, ...rest } = manifest;
-      const compactions = (all ?? []).filter((c) => c.compaction_id !== intent.compaction_id);
-      return { ...rest, partitions, ...(compactions.length ? { compactions } : {}) } satisfies Manifest;
-    });
+/**
+ * Undoes a compaction whose sources changed since it began, manifest by manifest: one the stopped switch pointed at
+ * the compacted file names its inputs again (deleting the file alone left it naming a missing file, its inputs named
+ * by nothing); a source re-ingested since under another run keeps its own files, and the inputs its new manifest does
+ * not name — the earlier run's, which that publish did not see (the manifest it read named the compacted file) — are
+ * deleted (they brought back rows the new run had removed). The compacted file goes once no manifest names it; else
+ * the intent is left (`left`: a switched manifest whose inputs are gone), reported on every run.
+ */
+async function undo(
+  store: ObjectStore,
+  intent: CompactionIntent,
+  present: ReadonlySet<string>,
+): Promise<'undone' | 'left'> {
+  let stillNamed = false;
+  for (const [key, { run, inputs }] of inputsByManifest(intent)) {
+    const manifest = await readSilverRecord<Manifest>(store, key);
+    if (!manifest) continue;
+    const named = new Set(manifest.partitions.flatMap((p) => p.files));
+    if (manifest.run_id !== run) {
+      const orphans = inputs.filter((k) => present.has(k) && !named.has(k));
+      if (orphans.length) await store.delete('silver', orphans);
+      if (named.has(intent.file)) stillNamed = true;
+      continue;
+    }
+    if (!named.has(intent.file)) continue;
+    if (inputs.every((k) => present.has(k))) await unswitch(store, key, inputs, intent);
+    else stillNamed = true;
+  }
+  if (stillNamed) return 'left';
+  await store.delete('silver', [intent.file]);
+  await store.delete('silver', [
+    compactedRecordKey(intent.dataset, intent.compaction_id),
+    compactionIntentKey(intent.dataset, intent.compaction_id),
+  ]);
+  return 'undone';
+}
+
+/** The intent's inputs grouped by the manifest naming them, with that manifest's run as the compaction read it. */
+function inputsByManifest(intent: CompactionIntent): Map<string, { run: string; inputs: string[] }> {
+  const byManifest = new Map<string, { run: string; inputs: string[] }>();
+  for (const input of intent.inputs) {
+    const entry = byManifest.get(input.manifest_key) ?? { run: input.run_id, inputs: [] };
+    entry.inputs.push(input.key);
+    byManifest.set(input.manifest_key, entry);
+  }
+  return byManifest;
+}
+
+/** A manifest the stopped switch pointed at the compacted file names its inputs again (every one still there). */
+async function unswitch(
+  store: ObjectStore,
+  key: string,
+  inputs: readonly string[],
+  intent: CompactionIntent,
+): Promise<void> {
+  await editSilverRecord<Manifest>(store, key, (manifest) => {
+    if (!manifest?.partitions.some((p) => p.files.includes(intent.file))) return undefined;
+    const partitions = manifest.partitions.map((p) =>
+      p.files.includes(intent.file)
+        ? { ...p, files: [...new Set(p.files.flatMap((f) => (f === intent.file ? inputs : [f])))] }
+        : p,
+    );
+    const { compactions: all, ...rest } = manifest;
+    const compactions = (all ?? []).filter((c) => c.compaction_id !== intent.compaction_id);
+    return { ...rest, partitions, ...(compactions.length ? { compactions } : {}) } satisfies Manifest;
+  });
 }
 
 export async function compactDataset(options: CompactOptions): Promise<CompactionReport> {

@@ -30,6 +30,25 @@ const nextVersion = new ContractRegistry([
   ),
 ]);
 
+/** 1.2.0 accepts transactions from February 2024 on only: a replay under it quarantines a source's January rows. */
+const fromFebruary = new ContractRegistry([
+  parseContract(
+    (() => {
+      const document = JSON.parse(
+        readFileSync(new URL('../../../contracts/transactions.json', import.meta.url), 'utf8'),
+      ) as { columns: Array<{ name: string; checks?: object }> };
+      return {
+        ...document,
+        version: '1.2.0',
+        columns: document.columns.map((c) =>
+          c.name === 'transaction_timestamp' ? { ...c, checks: { ...c.checks, min: '2024-02-01T00:00:00Z' } } : c,
+        ),
+      };
+    })(),
+    'transactions.json',
+  ),
+]);
+
 const producerFile = (n: number): string =>
   csv(
     ...Array.from(
@@ -350,6 +369,81 @@ describe('compaction', () => {
         if ((await lake.store.getBytes('silver', f)) === undefined) missing.push(`${manifest.source.key}: ${f}`);
     expect(missing).toEqual([]);
     expect(await count(lake)).toBe(12);
+  });
+
+  /** Producer `n` replayed under `contracts` (another run of the source). */
+  const replay = async (lake: TestLake, n: number, contracts: ContractRegistry): Promise<Manifest> => {
+    const { ingestObject } = await import('../../../engine/index.ts');
+    return ingestObject(
+      {
+        bucket: 'test-bronze',
+        key: `transactions/producer-${n}.csv`,
+        etag: `etag-${n}`,
+        lastModified: new Date('2024-05-01T12:00:00Z'),
+      },
+      (async function* () {
+        yield Buffer.from(producerFile(n));
+      })(),
+      { contracts, store: lake.store, catalog: lake.catalog, workDir: lake.root },
+    );
+  };
+  /** Transaction ids in silver, sorted, and the silver files no manifest names. */
+  const silverState = async (lake: TestLake) => {
+    const { readManifests } = await import('../../../engine/index.ts');
+    const named = new Set<string>();
+    for (const { manifest } of await readManifests(lake.store, { dataset: 'transactions', onDamaged: 'throw' }))
+      for (const f of manifest.partitions.flatMap((p) => p.files)) named.add(f);
+    return {
+      ids: (await lake.silverRows()).map((r) => String(r.transaction_id)).sort(),
+      unnamed: (await lake.files('silver', 'transactions/')).filter((f) => f.endsWith('.parquet') && !named.has(f)),
+    };
+  };
+  const allRows = (except?: number) =>
+    [1, 2, 3].flatMap((k) => (k === except ? [`T${k}-x`] : [`T${k}-0`, `T${k}-1`, `T${k}-2`, `T${k}-x`])).sort();
+
+  it('the undo of a switch stopped before its input deletes deletes the inputs of a source replayed since: its removed rows stay removed', async () => {
+    const { lake } = await lakeWithSmallFiles(3);
+    let stopped = false;
+    const dying = withOverrides<ObjectStore>(lake.store, {
+      delete: async (zone, keys) => {
+        if (!stopped && zone === 'silver' && keys.some((k) => k.includes('/year=2024/month=01/part-'))) {
+          stopped = true;
+          throw new Error('injected: killed before the input deletes');
+        }
+        return lake.store.delete(zone, keys);
+      },
+    });
+    await expect(compact(lake, { store: dying, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
+    await replay(lake, 1, fromFebruary); // its January rows quarantined: it writes no January file
+    const report = await compact(lake, { partition: 'year=2024/month=01' });
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['undone']);
+    expect(await silverState(lake)).toEqual({ ids: allRows(1), unnamed: [] });
+  });
+
+  it('the undo of a switch stopped between its manifest edits, a source not yet switched replayed since: no row twice', async () => {
+    const { lake } = await lakeWithSmallFiles(3);
+    let manifestWrites = 0;
+    const switched: string[] = [];
+    const dying = withOverrides<ObjectStore>(lake.store, {
+      putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
+        if (args[0] === 'silver' && args[1].startsWith('_manifests/')) {
+          if (++manifestWrites === 2) throw new Error('injected: killed between the manifest edits');
+          switched.push(args[1]);
+        }
+        return lake.store.putBytes(...args);
+      },
+    });
+    await expect(compact(lake, { store: dying, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
+    const { readManifests } = await import('../../../engine/index.ts');
+    const manifests = await readManifests(lake.store, { dataset: 'transactions', onDamaged: 'throw' });
+    const notSwitched = [1, 2, 3].find(
+      (n) => !switched.includes(manifests.find((e) => e.manifest.source.key.endsWith(`producer-${n}.csv`))?.key ?? ''),
+    );
+    if (notSwitched === undefined) throw new Error('every manifest was switched');
+    await replay(lake, notSwitched, fromFebruary);
+    const report = await compact(lake, { partition: 'year=2024/month=01' });
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['undone']);
+    expect(await silverState(lake)).toEqual({ ids: allRows(notSwitched), unnamed: [] });
   });
 
   it('an interrupted compaction (crash after the upload) is finished by the next run: no duplicates left', async () => {
