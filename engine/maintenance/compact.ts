@@ -238,6 +238,16 @@ async function switchOver(store: ObjectStore, intent: CompactionIntent): Promise
       return { ...manifest, partitions, compactions } satisfies Manifest;
     });
   }
+  await writeCompactedRecord(store, intent);
+  await store.delete(
+    'silver',
+    intent.inputs.map((i) => i.key),
+  );
+  await store.delete('silver', [compactionIntentKey(intent.dataset, intent.compaction_id)]);
+}
+
+/** The record of what the intent's compacted file holds: the runs of its inputs. */
+async function writeCompactedRecord(store: ObjectStore, intent: CompactionIntent): Promise<void> {
   const runs = [
     ...new Map(intent.inputs.map((i) => [i.run_id, { run_id: i.run_id, manifest_key: i.manifest_key }])).values(),
   ];
@@ -246,11 +256,6 @@ async function switchOver(store: ObjectStore, intent: CompactionIntent): Promise
     file: intent.file,
     runs,
   } satisfies CompactedRecord);
-  await store.delete(
-    'silver',
-    intent.inputs.map((i) => i.key),
-  );
-  await store.delete('silver', [compactionIntentKey(intent.dataset, intent.compaction_id)]);
 }
 
 /** What a compacted file holds: the runs whose rows it took over (kept while the file exists). */
@@ -371,39 +376,56 @@ async function recover(
 }
 
 /**
- * Undoes a compaction whose sources changed since it began, manifest by manifest: one the stopped switch pointed at
- * the compacted file names its inputs again (deleting the file alone left it naming a missing file, its inputs named
- * by nothing); a source re-ingested since under another run keeps its own files, and the inputs its new manifest does
- * not name — the earlier run's, which that publish did not see (the manifest it read named the compacted file) — are
- * deleted (they brought back rows the new run had removed). The compacted file goes once no manifest names it; else
- * the intent is left (`left`: a switched manifest whose inputs are gone), reported on every run.
+ * Resolves a compaction whose sources changed since it began, manifest by manifest:
+ * - a manifest of the run the compaction read, pointed at the compacted file by the stopped switch: named at its inputs
+ *   again when they are all there (deleting the file alone left it naming a missing file, its inputs named by
+ *   nothing); when the switch had begun deleting them, the file holds that run's rows (the only copy of the deleted
+ *   ones): the manifest keeps naming it, and its remaining inputs go (their rows are in the file);
+ * - a source re-ingested since under another run keeps its own files; the earlier run's inputs its new manifest does
+ *   not name (that publish did not see them: the manifest it read named the compacted file) are deleted — they
+ *   brought back rows the new run had removed;
+ * - a manifest that cannot be read may name the file: nothing more is done (`left`, reported on every run).
+ * The compacted file goes when no manifest names it (`undone`); one still named stays with its record, and the repair
+ * that follows removes from it the rows of runs no longer naming it (`finished`).
  */
 async function undo(
   store: ObjectStore,
   intent: CompactionIntent,
   present: ReadonlySet<string>,
-): Promise<'undone' | 'left'> {
-  let stillNamed = false;
+): Promise<'undone' | 'finished' | 'left'> {
+  let unreadable = false;
+  let kept = false;
   for (const [key, { run, inputs }] of inputsByManifest(intent)) {
     const manifest = await readSilverRecord<Manifest>(store, key);
-    if (!manifest) continue;
+    if (!manifest) {
+      unreadable = true;
+      continue;
+    }
     const named = new Set(manifest.partitions.flatMap((p) => p.files));
     if (manifest.run_id !== run) {
       const orphans = inputs.filter((k) => present.has(k) && !named.has(k));
       if (orphans.length) await store.delete('silver', orphans);
-      if (named.has(intent.file)) stillNamed = true;
+      if (named.has(intent.file)) kept = true;
       continue;
     }
     if (!named.has(intent.file)) continue;
-    if (inputs.every((k) => present.has(k))) await unswitch(store, key, inputs, intent);
-    else stillNamed = true;
+    if (inputs.every((k) => present.has(k))) {
+      await unswitch(store, key, inputs, intent);
+      continue;
+    }
+    const rest = inputs.filter((k) => present.has(k) && !named.has(k));
+    if (rest.length) await store.delete('silver', rest);
+    kept = true;
   }
-  if (stillNamed) return 'left';
+  const intentKey = compactionIntentKey(intent.dataset, intent.compaction_id);
+  if (unreadable) return 'left';
+  if (kept) {
+    await writeCompactedRecord(store, intent); // written before any input was deleted: the same again
+    await store.delete('silver', [intentKey]);
+    return 'finished';
+  }
   await store.delete('silver', [intent.file]);
-  await store.delete('silver', [
-    compactedRecordKey(intent.dataset, intent.compaction_id),
-    compactionIntentKey(intent.dataset, intent.compaction_id),
-  ]);
+  await store.delete('silver', [compactedRecordKey(intent.dataset, intent.compaction_id), intentKey]);
   return 'undone';
 }
 

@@ -446,6 +446,77 @@ describe('compaction', () => {
     expect(await silverState(lake)).toEqual({ ids: allRows(notSwitched), unnamed: [] });
   });
 
+  /** The store, failing the input deletes of the switch after deleting the first of them (S3 DeleteObjects errors). */
+  const inputDeletesStopPartWay = (lake: TestLake) => {
+    let failed = false;
+    const deleted: string[] = [];
+    const store = withOverrides<ObjectStore>(lake.store, {
+      delete: async (zone, keys) => {
+        if (
+          !failed &&
+          zone === 'silver' &&
+          keys.length > 1 &&
+          keys.every((k) => k.includes('/year=2024/month=01/part-'))
+        ) {
+          failed = true;
+          deleted.push(keys[0] as string);
+          await lake.store.delete(zone, [keys[0] as string]);
+          throw new Error('injected: DeleteObjects partly failed');
+        }
+        return lake.store.delete(zone, keys);
+      },
+    });
+    return { store, deleted };
+  };
+
+  it('a switch stopped part-way through its input deletes, another source replayed since: finished, no row twice or lost', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    const stopping = inputDeletesStopPartWay(lake);
+    await expect(compact(lake, { store: stopping.store, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
+    const other = [1, 2, 3].find((n) => !stopping.deleted.some((k) => k.includes(manifests[n - 1]?.source_id ?? '?')));
+    if (other === undefined) throw new Error('no source kept its input');
+    await replay(lake, other, fromFebruary);
+    const report = await compact(lake, { partition: 'year=2024/month=01' });
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['finished']);
+    expect(await silverState(lake)).toEqual({ ids: allRows(other), unnamed: [] });
+  });
+
+  it('a switch stopped part-way through its input deletes, a manifest since unreadable: the compacted file stays (left)', async () => {
+    const { lake, manifests } = await lakeWithSmallFiles(3);
+    const stopping = inputDeletesStopPartWay(lake);
+    await expect(compact(lake, { store: stopping.store, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
+    const owner = manifests.find((m) => stopping.deleted.some((k) => k.includes(m.source_id)));
+    if (!owner) throw new Error('no owner of the deleted input');
+    await replay(lake, owner === manifests[0] ? 2 : 1, fromFebruary); // the runs are no longer as read
+    await lake.store.putBytes('silver', manifestKey('transactions', owner.source_id), '{"torn');
+    const report = await compact(lake, { partition: 'year=2024/month=01' });
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['left']);
+    // Its January rows are only in the compacted file: it stays.
+    expect(
+      (await lake.silverRows()).filter((r) => String(r.transaction_id).startsWith(`T${manifests.indexOf(owner) + 1}-`)),
+    ).toHaveLength(4);
+  });
+
+  it('a switch killed before deleting its intent, another source replayed since: the recovery finishes, not left for good', async () => {
+    const { lake } = await lakeWithSmallFiles(3);
+    let failed = false;
+    const dying = withOverrides<ObjectStore>(lake.store, {
+      delete: async (zone, keys) => {
+        if (!failed && zone === 'silver' && keys.some((k) => k.startsWith('_maintenance/compactions/'))) {
+          failed = true;
+          throw new Error('injected: killed before the intent delete');
+        }
+        return lake.store.delete(zone, keys);
+      },
+    });
+    await expect(compact(lake, { store: dying, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
+    await replay(lake, 1, fromFebruary);
+    const report = await compact(lake, { partition: 'year=2024/month=01' });
+    expect(report.recovered.map((r) => r.outcome)).toEqual(['finished']);
+    expect((await compact(lake, { partition: 'year=2024/month=01' })).recovered).toEqual([]);
+    expect(await silverState(lake)).toEqual({ ids: allRows(1), unnamed: [] });
+  });
+
   it('an interrupted compaction (crash after the upload) is finished by the next run: no duplicates left', async () => {
     const { lake } = await lakeWithSmallFiles(3);
     const before = await keepSilver(lake);
