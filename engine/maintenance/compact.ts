@@ -106,6 +106,12 @@ interface CompactionIntent {
   inputs: Array<{ key: string; size: number; run_id: string; manifest_key: string }>;
   rows: number;
   started_at: string;
+  /**
+   * The compacted file's size as uploaded: a recovery that finds another size knows the file was rewritten since (a
+   * replay removing its source's earlier rows, an erasure) and does not finish the switch onto it. Absent in intents
+   * of earlier versions.
+   */
+  file_bytes?: number;
 }
 
 type Owners = Map<string, { key: string; manifest: Manifest }>;
@@ -343,7 +349,11 @@ async function recover(
   intent: CompactionIntent,
 ): Promise<'finished' | 'undone' | 'left' | 'deferred'> {
   const present = new Set<string>();
-  for await (const o of store.list('silver', intent.partition)) present.add(o.key);
+  let fileBytes: number | undefined;
+  for await (const o of store.list('silver', intent.partition)) {
+    present.add(o.key);
+    if (o.key === intent.file) fileBytes = o.size;
+  }
   const intentKey = compactionIntentKey(intent.dataset, intent.compaction_id);
   if (!present.has(intent.file)) {
     await store.delete('silver', [intentKey]);
@@ -368,7 +378,10 @@ async function recover(
     const manifest = await readSilverRecord<Manifest>(store, input.manifest_key);
     if (!manifest || manifest.run_id !== input.run_id) runsAsRead = false;
   }
-  if (runsAsRead) {
+  // Every run as read, and the file as written: the switch is finished. A file rewritten since may miss rows of a
+  // run as read (replayed under another contract, which removed its rows from the file, then back under the first:
+  // the same run id again): resolved manifest by manifest instead.
+  if (runsAsRead && (intent.file_bytes === undefined || fileBytes === intent.file_bytes)) {
     await switchOver(store, intent);
     return 'finished';
   }
@@ -384,7 +397,7 @@ async function recover(
  * - a source re-ingested since under another run keeps its own files; the earlier run's inputs its new manifest does
  *   not name (that publish did not see them: the manifest it read named the compacted file) are deleted — they
  *   brought back rows the new run had removed;
- * - a manifest that cannot be read may name the file: nothing more is done (`left`, reported on every run).
+ * - a manifest that cannot be read may name the file: nothing at all is done (`left`, reported on every run).
  * The compacted file goes when no manifest names it (`undone`); one still named stays with its record, and the repair
  * that follows removes from it the rows of runs no longer naming it (`finished`).
  */
@@ -393,14 +406,17 @@ async function undo(
   intent: CompactionIntent,
   present: ReadonlySet<string>,
 ): Promise<'undone' | 'finished' | 'left'> {
-  let unreadable = false;
-  let kept = false;
-  for (const [key, { run, inputs }] of inputsByManifest(intent)) {
+  // Every manifest read before anything is changed: one that cannot be read may name the file, and an undo done in
+  // part (some manifests pointed back, their rows then repaired out of the file) would be finished onto a file
+  // without them once it reads again.
+  const manifests: Array<[string, { run: string; inputs: string[] }, Manifest]> = [];
+  for (const [key, group] of inputsByManifest(intent)) {
     const manifest = await readSilverRecord<Manifest>(store, key);
-    if (!manifest) {
-      unreadable = true;
-      continue;
-    }
+    if (!manifest) return 'left';
+    manifests.push([key, group, manifest]);
+  }
+  let kept = false;
+  for (const [key, { run, inputs }, manifest] of manifests) {
     const named = new Set(manifest.partitions.flatMap((p) => p.files));
     if (manifest.run_id !== run) {
       const orphans = inputs.filter((k) => present.has(k) && !named.has(k));
@@ -418,7 +434,6 @@ async function undo(
     kept = true;
   }
   const intentKey = compactionIntentKey(intent.dataset, intent.compaction_id);
-  if (unreadable) return 'left';
   if (kept) {
     await writeCompactedRecord(store, intent); // written before any input was deleted: the same again
     await store.delete('silver', [intentKey]);
@@ -562,6 +577,7 @@ export async function compactDataset(options: CompactOptions): Promise<Compactio
               }),
               rows: result.rows,
               started_at: new Date().toISOString(),
+              file_bytes: result.bytes_after,
             };
             await putJson(store, 'silver', compactionIntentKey(contract.name, id), intent);
             await store.putFile('silver', result.file, out, 'application/vnd.apache.parquet');
