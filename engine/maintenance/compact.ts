@@ -221,10 +221,7 @@ async function ingestInFlight(store: ObjectStore, runs: ReadonlyArray<{ manifest
 
 /** Repoints the manifests at the compacted file (idempotent), deletes the inputs, then the intent. */
 async function switchOver(store: ObjectStore, intent: CompactionIntent): Promise<void> {
-  const byManifest = new Map<string, string[]>();
-  for (const input of intent.inputs)
-    byManifest.set(input.manifest_key, [...(byManifest.get(input.manifest_key) ?? []), input.key]);
-  for (const [key, replaced] of byManifest) {
+  for (const [key, { inputs: replaced }] of inputsByManifest(intent)) {
     // Over exactly the manifest read: a blind put would undo a change made meanwhile (an ingest's `settled`).
     await editSilverRecord<Manifest>(store, key, (manifest) => {
       if (!manifest) return undefined;
