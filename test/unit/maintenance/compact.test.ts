@@ -15,7 +15,7 @@ import {
   type ObjectStore,
 } from '../../../engine/index.ts';
 import { readWithDuckDb } from '../../support/duckdb-reader.ts';
-import { withOverrides } from '../../support/store-faults.ts';
+import { settleLandsBeforeFirstWrite, withOverrides } from '../../support/store-faults.ts';
 import { csv, createTestLake, type TestLake } from '../../support/local-lake.ts';
 
 const contracts = loadContracts();
@@ -89,26 +89,22 @@ const manifestOf = async (lake: TestLake, m: Manifest): Promise<Manifest> =>
 const count = async (lake: TestLake): Promise<number> =>
   Number((await readWithDuckDb(`SELECT count(*) AS n FROM ${lake.silverRelation()}`))[0]?.n);
 
+/** Input files of the January partition (what a switch deletes last). */
+const isInput = (key: string): boolean => key.includes('/year=2024/month=01/part-');
+
 /**
- * The store with another writer's change to `key` (here a settle's `settled`, as an ingest announces a removal) landing
- * between a maintenance's read of it and its first write of it (fault injection: a step run between two of its calls).
+ * The store, failing the first silver delete that includes a key `matches` (the process killed there: nothing of it
+ * deleted), every other call going to the lake's store.
  */
-function settleLandsBeforeFirstWrite(store: ObjectStore, key: string, settledAt: string): ObjectStore {
-  let landed = false;
-  return withOverrides(store, {
-    putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
-      if (!landed && args[0] === 'silver' && args[1] === key) {
-        landed = true;
-        const now = JSON.parse(
-          Buffer.from((await store.getBytes('silver', key)) as Uint8Array).toString('utf8'),
-        ) as Manifest;
-        await store.putBytes(
-          'silver',
-          key,
-          JSON.stringify({ ...now, settled: { settled_at: settledAt, months: ['2024-01'] } }),
-        );
+function killedAtDelete(lake: TestLake, matches: (key: string) => boolean, what: string): ObjectStore {
+  let failed = false;
+  return withOverrides<ObjectStore>(lake.store, {
+    delete: async (zone, keys) => {
+      if (!failed && zone === 'silver' && keys.some(matches)) {
+        failed = true;
+        throw new Error(`injected: ${what}`);
       }
-      return store.putBytes(...args);
+      return lake.store.delete(zone, keys);
     },
   });
 }
@@ -335,17 +331,8 @@ describe('compaction', () => {
 
   it('a switch stopped before its input deletes, a re-ingest of one source, then the recovery: it points the manifests back at their inputs', async () => {
     const { lake } = await lakeWithSmallFiles(3);
-    let stopped = false;
     // The switch dies after pointing the manifests at the compacted file, before deleting the inputs.
-    const dying = withOverrides<ObjectStore>(lake.store, {
-      delete: async (zone, keys) => {
-        if (!stopped && zone === 'silver' && keys.some((k) => k.includes('/year=2024/month=01/part-'))) {
-          stopped = true;
-          throw new Error('injected: killed before the input deletes');
-        }
-        return lake.store.delete(zone, keys);
-      },
-    });
+    const dying = killedAtDelete(lake, isInput, 'killed before the input deletes');
     await expect(compact(lake, { store: dying, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
     const { ingestObject, readManifests } = await import('../../../engine/index.ts');
     // Its lease released (a person, or an ingest taking a dead holder's), a replay of producer 1 publishes.
@@ -403,16 +390,7 @@ describe('compaction', () => {
 
   it('the undo of a switch stopped before its input deletes deletes the inputs of a source replayed since: its removed rows stay removed', async () => {
     const { lake } = await lakeWithSmallFiles(3);
-    let stopped = false;
-    const dying = withOverrides<ObjectStore>(lake.store, {
-      delete: async (zone, keys) => {
-        if (!stopped && zone === 'silver' && keys.some((k) => k.includes('/year=2024/month=01/part-'))) {
-          stopped = true;
-          throw new Error('injected: killed before the input deletes');
-        }
-        return lake.store.delete(zone, keys);
-      },
-    });
+    const dying = killedAtDelete(lake, isInput, 'killed before the input deletes');
     await expect(compact(lake, { store: dying, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
     await replay(lake, 1, fromFebruary); // its January rows quarantined: it writes no January file
     const report = await compact(lake, { partition: 'year=2024/month=01' });
@@ -452,12 +430,7 @@ describe('compaction', () => {
     const deleted: string[] = [];
     const store = withOverrides<ObjectStore>(lake.store, {
       delete: async (zone, keys) => {
-        if (
-          !failed &&
-          zone === 'silver' &&
-          keys.length > 1 &&
-          keys.every((k) => k.includes('/year=2024/month=01/part-'))
-        ) {
+        if (!failed && zone === 'silver' && keys.length > 1 && keys.every(isInput)) {
           failed = true;
           deleted.push(keys[0] as string);
           await lake.store.delete(zone, [keys[0] as string]);
@@ -517,16 +490,7 @@ describe('compaction', () => {
 
   it('a source replayed under another contract and back (the same run id) before the recovery: the rewritten file is not switched onto', async () => {
     const { lake } = await lakeWithSmallFiles(3);
-    let stopped = false;
-    const dying = withOverrides<ObjectStore>(lake.store, {
-      delete: async (zone, keys) => {
-        if (!stopped && zone === 'silver' && keys.some((k) => k.includes('/year=2024/month=01/part-'))) {
-          stopped = true;
-          throw new Error('injected: killed before the input deletes');
-        }
-        return lake.store.delete(zone, keys);
-      },
-    });
+    const dying = killedAtDelete(lake, isInput, 'killed before the input deletes');
     await expect(compact(lake, { store: dying, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
     const replayed = await replay(lake, 1, nextVersion); // removes its earlier rows from the compacted file
     await replay(lake, 1, contracts); // back: the first run id again
@@ -538,16 +502,11 @@ describe('compaction', () => {
 
   it('a switch killed before deleting its intent, another source replayed since: the recovery finishes, not left for good', async () => {
     const { lake } = await lakeWithSmallFiles(3);
-    let failed = false;
-    const dying = withOverrides<ObjectStore>(lake.store, {
-      delete: async (zone, keys) => {
-        if (!failed && zone === 'silver' && keys.some((k) => k.startsWith('_maintenance/compactions/'))) {
-          failed = true;
-          throw new Error('injected: killed before the intent delete');
-        }
-        return lake.store.delete(zone, keys);
-      },
-    });
+    const dying = killedAtDelete(
+      lake,
+      (k) => k.startsWith('_maintenance/compactions/'),
+      'killed before the intent delete',
+    );
     await expect(compact(lake, { store: dying, partition: 'year=2024/month=01' })).rejects.toThrow(/injected/);
     await replay(lake, 1, fromFebruary);
     const report = await compact(lake, { partition: 'year=2024/month=01' });

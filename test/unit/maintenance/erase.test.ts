@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { withOverrides } from '../../support/store-faults.ts';
+import { settleLandsBeforeFirstWrite, withOverrides } from '../../support/store-faults.ts';
 import {
   ContractRegistry,
   eraseRows,
@@ -71,30 +71,6 @@ const erase = (
     workDir: lake.root,
     ...extra,
   });
-
-/**
- * The store with another writer's change to `key` (here a settle's `settled`, as an ingest announces a removal) landing
- * between a maintenance's read of it and its first write of it (fault injection: a step run between two of its calls).
- */
-function settleLandsBeforeFirstWrite(store: ObjectStore, key: string, settledAt: string): ObjectStore {
-  let landed = false;
-  return withOverrides(store, {
-    putBytes: async (...args: Parameters<ObjectStore['putBytes']>) => {
-      if (!landed && args[0] === 'silver' && args[1] === key) {
-        landed = true;
-        const now = JSON.parse(
-          Buffer.from((await store.getBytes('silver', key)) as Uint8Array).toString('utf8'),
-        ) as Manifest;
-        await store.putBytes(
-          'silver',
-          key,
-          JSON.stringify({ ...now, settled: { settled_at: settledAt, months: ['2024-01'] } }),
-        );
-      }
-      return store.putBytes(...args);
-    },
-  });
-}
 
 describe('erasure', () => {
   it('removes exactly the matching rows from silver and quarantine, records them per source, and keeps every other row', async () => {
