@@ -84,7 +84,8 @@ function enospc(op, path) {
   return Object.assign(error, { code: 'ENOSPC', errno: -28, syscall: op, path });
 }
 
-async function barrier(op, when, path) {
+/** Joins the barrier: answers a check that is true while parties are missing (the process exits on the timeout). */
+function joinBarrier(op, when, path) {
   const dir = process.env.FAULT_BARRIER_DIR;
   const parties = Number(process.env.FAULT_BARRIER_PARTIES ?? 2);
   const timeoutMs = Number(process.env.FAULT_BARRIER_TIMEOUT_MS ?? 60_000);
@@ -93,13 +94,33 @@ async function barrier(op, when, path) {
   fs.writeFileSync(`${dir}/${process.pid}`, `${op} ${path}\n`);
   announce(`BARRIER ${when} ${op} ${path}: waiting for ${parties} parties`);
   const deadline = Date.now() + timeoutMs;
-  while (fs.readdirSync(dir).length < parties) {
+  return () => {
+    const arrived = fs.readdirSync(dir).length;
+    if (arrived >= parties) return false;
     if (Date.now() > deadline) {
-      announce(`BARRIER timed out after ${timeoutMs} ms with ${fs.readdirSync(dir).length} of ${parties} parties`);
+      announce(`BARRIER timed out after ${timeoutMs} ms with ${arrived} of ${parties} parties`);
       process.exit(86);
     }
-    await sleep(10);
-  }
+    return true;
+  };
+}
+
+async function barrier(op, when, path) {
+  const waiting = joinBarrier(op, when, path);
+  while (waiting()) await sleep(10);
+}
+
+/** `barrier`, waiting by blocking (for a blocking call). */
+function barrierSync(op, when, path) {
+  const waiting = joinBarrier(op, when, path);
+  while (waiting()) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+}
+
+/** A rule's action: the process killed, ENOSPC thrown, or the barrier joined (`wait`, as the call can wait). */
+function fire(rule, op, moment, path, wait) {
+  if (rule.action === 'KILL') killNow(op, moment, path);
+  else if (rule.action === 'ENOSPC') throw enospc(op, path);
+  else return wait(op, moment, path);
 }
 
 /** Counts a matching operation for every rule and returns the rules whose moment it is. */
@@ -119,12 +140,7 @@ function due(op, path) {
 }
 
 async function act(hits, moment, op, path) {
-  for (const rule of hits) {
-    if (rule.when !== moment) continue;
-    if (rule.action === 'KILL') killNow(op, moment, path);
-    else if (rule.action === 'ENOSPC') throw enospc(op, path);
-    else await barrier(op, moment, path);
-  }
+  for (const rule of hits) if (rule.when === moment) await fire(rule, op, moment, path, barrier);
 }
 
 /** Runs one operation with the actions due before and after it. */
@@ -147,12 +163,7 @@ async function guarded(op, path, invoke) {
 function guardedSync(op, path, invoke) {
   const hits = due(op, path);
   const actSync = (moment) => {
-    for (const rule of hits) {
-      if (rule.when !== moment) continue;
-      if (rule.action === 'KILL') killNow(op, moment, path);
-      else if (rule.action === 'ENOSPC') throw enospc(op, path);
-      else barrierSync(op, moment, path);
-    }
+    for (const rule of hits) if (rule.when === moment) fire(rule, op, moment, path, barrierSync);
   };
   if (hits.length === 0) return invoke();
   actSync('before');
@@ -165,24 +176,6 @@ function guardedSync(op, path, invoke) {
   }
   actSync('after');
   return result;
-}
-
-function barrierSync(op, when, path) {
-  const dir = process.env.FAULT_BARRIER_DIR;
-  const parties = Number(process.env.FAULT_BARRIER_PARTIES ?? 2);
-  const timeoutMs = Number(process.env.FAULT_BARRIER_TIMEOUT_MS ?? 60_000);
-  if (!dir) throw new Error('FAULT_BARRIER_AT needs FAULT_BARRIER_DIR');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(`${dir}/${process.pid}`, `${op} ${path}\n`);
-  announce(`BARRIER ${when} ${op} ${path}: waiting for ${parties} parties`);
-  const deadline = Date.now() + timeoutMs;
-  while (fs.readdirSync(dir).length < parties) {
-    if (Date.now() > deadline) {
-      announce(`BARRIER timed out after ${timeoutMs} ms with ${fs.readdirSync(dir).length} of ${parties} parties`);
-      process.exit(86);
-    }
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-  }
 }
 
 /** The engine's blocking opens (a silver footer rewritten in place: engine/parquet/rewrite-columns.ts) are `open` too. */
